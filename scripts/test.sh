@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Run the whole test suite: unit, service (SQLite and PostgreSQL), and the official SDK against live servers.
+# Usage: bash scripts/test.sh [pytest args]
+# It creates .venv with the test extras, and installs or starts PostgreSQL when it is missing or down.
+# METERLINE_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a database the
+# suite may connect to in order to create and drop its own throwaway databases.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+PYTHON=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PYTHON" -m venv .venv
+fi
+if [ ! -f .venv/.installed-test ] || [ pyproject.toml -nt .venv/.installed-test ]; then
+  .venv/bin/python -m pip install --quiet --upgrade pip
+  .venv/bin/python -m pip install --quiet -e '.[test]'
+  touch .venv/.installed-test
+fi
+
+export METERLINE_TEST_POSTGRES_URL=${METERLINE_TEST_POSTGRES_URL:-postgresql+psycopg://postgres@127.0.0.1:5432/test}
+
+pg_up() { .venv/bin/python - <<'PY'
+import os, sys
+import psycopg
+url = os.environ["METERLINE_TEST_POSTGRES_URL"].replace("postgresql+psycopg://", "postgresql://")
+try:
+    psycopg.connect(url, connect_timeout=3).close()
+except Exception as exc:
+    print(f"PostgreSQL not reachable: {exc}", file=sys.stderr)
+    sys.exit(1)
+PY
+}
+
+if ! pg_up 2>/dev/null; then
+  if ! command -v pg_ctlcluster >/dev/null 2>&1; then
+    echo "installing PostgreSQL" >&2
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null
+  fi
+  echo "starting PostgreSQL" >&2
+  pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
+  for _ in $(seq 1 30); do pg_up 2>/dev/null && break; sleep 1; done
+  pg_up
+fi
+
+exec .venv/bin/python -m pytest "$@"

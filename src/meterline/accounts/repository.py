@@ -1,0 +1,110 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import func, select, text
+
+from meterline.accounts.models import Account, AccountAlias, Alias
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+
+
+class AccountRepository(OrgRepository):
+    def by_id(self, account_id: str) -> Account | None:
+        return self.session.scalar(self.scoped(Account).where(Account.id == account_id))
+
+    def ids_taken(self, ids: set[str]) -> set[str]:
+        if not ids:
+            return set()
+        stmt = select(Account.id).where(Account.org_id == self.org_id, Account.id.in_(ids))
+        return set(self.session.scalars(stmt))
+
+    def of_customer(self, customer_pk: str) -> list[Account]:
+        stmt = self.scoped(Account).where(Account.customer_pk == customer_pk)
+        return list(self.session.scalars(stmt.order_by(Account.pk)))
+
+    def page(self, request: PageRequest, *, status_not: str | None = None) -> Page[Account]:
+        stmt = self.scoped(Account)
+        if status_not is not None:
+            stmt = stmt.where(Account.status != status_not)
+        return self.keyset_page(stmt, Account.pk, request)
+
+    # -- account aliases -------------------------------------------------------------------------------------
+    def lock_alias_values(self, values: list[str]) -> None:
+        """Serialize writers that check and claim the same alias values (PostgreSQL; SQLite has one writer)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for value in sorted(set(values)):
+            self.session.execute(
+                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                {"key": f"alias:{self.org_id}:{value}"},
+            )
+
+    def aliases_of(self, account_pk: str) -> list[AccountAlias]:
+        stmt = self.scoped(AccountAlias).where(AccountAlias.account_pk == account_pk)
+        return list(self.session.scalars(stmt.order_by(AccountAlias.effective_from, AccountAlias.id)))
+
+    def aliases_of_many(self, account_pks: list[str], at: datetime) -> dict[str, list[AccountAlias]]:
+        """Aliases effective at `at`, per account."""
+        result: dict[str, list[AccountAlias]] = {pk: [] for pk in account_pks}
+        if not account_pks:
+            return result
+        stmt = self.scoped(AccountAlias).where(
+            AccountAlias.account_pk.in_(account_pks),
+            AccountAlias.effective_from <= at,
+            AccountAlias.effective_until > at,
+        )
+        for row in self.session.scalars(stmt.order_by(AccountAlias.effective_from, AccountAlias.id)):
+            result[row.account_pk].append(row)
+        return result
+
+    def overlapping_aliases(self, value: str, start: datetime, end: datetime) -> list[AccountAlias]:
+        stmt = self.scoped(AccountAlias).where(
+            AccountAlias.value == value,
+            AccountAlias.effective_from < end,
+            AccountAlias.effective_until > start,
+        )
+        return list(self.session.scalars(stmt))
+
+    def aliases_ending_after(self, value: str, at: datetime) -> list[AccountAlias]:
+        stmt = self.scoped(AccountAlias).where(AccountAlias.value == value, AccountAlias.effective_until > at)
+        return list(self.session.scalars(stmt))
+
+    def aliases_ending_after_account(self, account_pk: str, at: datetime) -> list[AccountAlias]:
+        stmt = self.scoped(AccountAlias).where(AccountAlias.account_pk == account_pk, AccountAlias.effective_until > at)
+        return list(self.session.scalars(stmt))
+
+    def alias_values_ending_after(self, values: set[str], at: datetime) -> set[str]:
+        if not values:
+            return set()
+        stmt = select(AccountAlias.value).where(
+            AccountAlias.org_id == self.org_id, AccountAlias.value.in_(values), AccountAlias.effective_until > at
+        )
+        return set(self.session.scalars(stmt))
+
+    def count_open_aliases(self, account_pk: str, at: datetime) -> int:
+        stmt = select(func.count()).where(
+            AccountAlias.org_id == self.org_id,
+            AccountAlias.account_pk == account_pk,
+            AccountAlias.effective_until > at,
+        )
+        return self.session.scalar(stmt) or 0
+
+    def alias_at(self, value: str, at: datetime) -> AccountAlias | None:
+        stmt = self.scoped(AccountAlias).where(
+            AccountAlias.value == value, AccountAlias.effective_from <= at, AccountAlias.effective_until > at
+        )
+        return self.session.scalar(stmt)
+
+    # -- alias registry --------------------------------------------------------------------------------------
+    def registry_alias(self, value: str) -> Alias | None:
+        return self.session.scalar(self.scoped(Alias).where(Alias.value == value))
+
+    def registry_values(self, values: set[str]) -> set[str]:
+        if not values:
+            return set()
+        stmt = select(Alias.value).where(Alias.org_id == self.org_id, Alias.value.in_(values))
+        return set(self.session.scalars(stmt))
+
+    def registry_page(self, request: PageRequest) -> Page[Alias]:
+        return self.keyset_page(self.scoped(Alias), Alias.id, request)

@@ -1,0 +1,91 @@
+"""Every error of the API becomes `{"message": ...}` with the status of billing-decisions D14, here and only here."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from sqlalchemy.exc import IntegrityError, OperationalError
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from meterline.api.responses import ApiJSONResponse
+from meterline.core.errors import MeterlineError
+
+log = logging.getLogger("meterline.api")
+MAX_MESSAGE = 500  # the SDK's ErrorResponse.message limit
+
+
+def error_response(status_code: int, message: str, headers: dict[str, str] | None = None) -> ApiJSONResponse:
+    if len(message) > MAX_MESSAGE:
+        message = message[: MAX_MESSAGE - 3] + "..."
+    return ApiJSONResponse({"message": message}, status_code=status_code, headers=headers)
+
+
+def _location(loc: tuple[Any, ...]) -> str:
+    parts = [str(p) for p in loc if p not in ("body", "query", "path", "header")]
+    out = ""
+    for part in parts:
+        out += f"[{part}]" if part.isdigit() else (f".{part}" if out else part)
+    return out or "body"
+
+
+def validation_message(errors: list[dict[str, Any]]) -> str:
+    messages = []
+    for error in errors[:5]:
+        where = _location(tuple(error.get("loc", ())))
+        kind = error.get("type", "")
+        if kind == "json_invalid":
+            messages.append("The request body is not valid JSON")
+            continue
+        if kind == "extra_forbidden":
+            messages.append(f"{where}: unknown field, it cannot be set here")
+            continue
+        if kind == "missing":
+            messages.append(f"{where}: this field is required")
+            continue
+        if kind == "model_attributes_type" or (kind == "dict_type" and where == "body"):
+            messages.append("The request body must be a JSON object")
+            continue
+        messages.append(f"{where}: {error.get('msg', 'is invalid')}")
+    if len(errors) > 5:
+        messages.append(f"and {len(errors) - 5} more")
+    return "; ".join(messages)
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(MeterlineError)
+    async def _domain(_request: Request, exc: MeterlineError) -> ApiJSONResponse:
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        return error_response(exc.status_code, exc.message, headers)
+
+    @app.exception_handler(RequestValidationError)
+    async def _validation(_request: Request, exc: RequestValidationError) -> ApiJSONResponse:
+        return error_response(400, validation_message(list(exc.errors())))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(_request: Request, exc: StarletteHTTPException) -> ApiJSONResponse:
+        message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        if exc.status_code == 404 and message == "Not Found":
+            message = "No such API path: see /api/docs for the operations Meterline serves"
+        if exc.status_code == 405:
+            message = "This path does not accept that HTTP method"
+        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+
+    @app.exception_handler(IntegrityError)
+    async def _integrity(_request: Request, exc: IntegrityError) -> ApiJSONResponse:
+        # A unique key caught a race that the service's own checks could not see.
+        log.info("integrity error: %s", exc.orig)
+        return error_response(409, "The request conflicts with an existing object (it was probably created "
+                                   "concurrently); read it back or retry")
+
+    @app.exception_handler(OperationalError)
+    async def _operational(_request: Request, exc: OperationalError) -> ApiJSONResponse:
+        log.warning("database unavailable: %s", exc.orig)
+        return error_response(503, "The database is busy or unavailable; retry shortly", {"Retry-After": "1"})
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_request: Request, exc: Exception) -> ApiJSONResponse:
+        log.exception("unexpected error", exc_info=exc)
+        return error_response(500, "Internal error: it has been logged")

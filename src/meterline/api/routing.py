@@ -1,0 +1,59 @@
+"""The route class every API endpoint uses: exact JSON in, one unit of work per request.
+
+- Request bodies are parsed with JSON numbers as `Decimal` (never float), so amounts keep every digit.
+- Each request gets a session in `request.state.session`; it commits before the response leaves when the endpoint
+  succeeds, and rolls back otherwise. Endpoints and services never commit.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Coroutine
+from decimal import Decimal
+from typing import Any
+
+from fastapi import Request, Response
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+
+from meterline.core.db import begin_write
+
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+class ExactJSONRequest(Request):
+    async def json(self) -> Any:
+        if not hasattr(self, "_json"):
+            self._json = json.loads(await self.body(), parse_float=Decimal)
+        return self._json
+
+
+def _open(request: Request) -> Any:
+    session = request.app.state.session_factory()
+    if request.method not in READ_METHODS:
+        begin_write(session)
+    return session
+
+
+class UnitOfWorkRoute(APIRoute):
+    def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
+        handler = super().get_route_handler()
+
+        async def run(request: Request) -> Response:
+            request = ExactJSONRequest(request.scope, request.receive)
+            session = await run_in_threadpool(_open, request)
+            request.state.session = session
+            try:
+                response = await handler(request)
+                if response.status_code < 400:
+                    await run_in_threadpool(session.commit)
+                else:
+                    await run_in_threadpool(session.rollback)
+                return response
+            except BaseException:
+                await run_in_threadpool(session.rollback)
+                raise
+            finally:
+                await run_in_threadpool(session.close)
+
+        return run

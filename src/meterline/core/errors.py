@@ -1,0 +1,46 @@
+"""Domain errors carry an HTTP status; the API maps them to Togai's `{"message": ...}` body in one place.
+
+Services raise these; endpoints never build error responses themselves (billing-decisions D14).
+"""
+
+from __future__ import annotations
+
+
+class MeterlineError(Exception):
+    status_code = 400
+    code = "bad_request"
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class BadRequest(MeterlineError):
+    """Invalid input or a broken business rule."""
+
+
+class Unauthorized(MeterlineError):
+    status_code = 401
+    code = "unauthorized"
+
+
+class Forbidden(MeterlineError):
+    status_code = 403
+    code = "forbidden"
+
+
+class NotFound(MeterlineError):
+    status_code = 404
+    code = "not_found"
+
+
+class Conflict(MeterlineError):
+    """A duplicate id or a value that must be unique."""
+
+    status_code = 409
+    code = "conflict"
+
+
+class TooManyRequests(MeterlineError):
+    status_code = 429
+    code = "too_many_requests"

@@ -1,0 +1,40 @@
+"""The process's ASGI application: the API under /api and the console at /."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+from starlette.responses import HTMLResponse, JSONResponse
+
+from meterline import __version__
+from meterline.api.app import create_api_app
+from meterline.core.db import create_db_engine, make_session_factory
+from meterline.core.settings import Settings
+
+LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2937}
+code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}a{color:#2563eb}</style></head><body>
+<h1>Meterline</h1><p>Usage-based billing is running (version %s).</p>
+<ul><li>API: <code>/api</code>, with a Togai-compatible client:
+<code>Configuration(host="http://HOST:PORT/api", access_token=TOKEN)</code></li>
+<li><a href="/api/docs">Interactive API docs</a> and <a href="/api/openapi.json">OpenAPI</a></li>
+<li>New API key: <code>meterline api-key create</code></li></ul></body></html>"""
+
+
+def create_app(settings: Settings) -> FastAPI:
+    engine = create_db_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    app = FastAPI(title="Meterline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+    app.state.settings = settings
+    app.state.engine = engine
+    app.mount("/api", create_api_app(settings, session_factory))
+
+    @app.get("/", include_in_schema=False)
+    def landing() -> HTMLResponse:
+        return HTMLResponse(LANDING % __version__)
+
+    @app.get("/healthz", include_in_schema=False)
+    def healthz() -> JSONResponse:
+        return JSONResponse({"status": "ok"})
+
+    return app

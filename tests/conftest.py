@@ -1,0 +1,177 @@
+"""Fixtures shared by the suite.
+
+- `db_url` is parametrized over both engines: every test that touches a database runs on SQLite and PostgreSQL.
+  Each engine gets one throwaway database per test run, migrated with the real migrations.
+- Tests isolate by organization (a fresh one per test), which is also how Meterline isolates tenants.
+- `server` runs `meterline serve` as a subprocess on that database: the official SDK talks to it over HTTP.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import psycopg
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.clock import utc_now
+from meterline.core.db import begin_write, create_db_engine, make_session_factory, unit_of_work
+from meterline.migrations import upgrade
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from meterline.tenancy.service import TenancyService
+
+PG_ADMIN_URL = os.environ.get("METERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+ENGINES = ["sqlite", "postgresql"]
+
+
+def _libpq(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@pytest.fixture(scope="session", params=ENGINES)
+def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'meterline.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"meterline_test_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def session_factory(db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = create_db_engine(db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+def new_org(factory: sessionmaker[Session], **kwargs: object) -> Organization:
+    with unit_of_work(factory) as session:
+        return TenancyService(session).create_organization(
+            name=kwargs.pop("name", f"Org {secrets.token_hex(3)}"), now=utc_now(), **kwargs  # type: ignore[arg-type]
+        )
+
+
+@pytest.fixture
+def org(session_factory: sessionmaker[Session]) -> Organization:
+    return new_org(session_factory)
+
+
+@pytest.fixture
+def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
+    """One open writing transaction, rolled back after the test."""
+    s = session_factory()
+    begin_write(s)
+    try:
+        yield s
+    finally:
+        s.rollback()
+        s.close()
+
+
+@pytest.fixture
+def ctx(session: Session, org: Organization) -> Context:
+    return Context(session=session, org=org, now=utc_now())
+
+
+# -- live server ---------------------------------------------------------------------------------------------------
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"server exited with {process.returncode}:\n{log.read_text()}")
+        try:
+            if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.2)
+    raise RuntimeError(f"server did not come up in {timeout}s:\n{log.read_text()}")
+
+
+def start_server(database_url: str, log: Path) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    out = log.open("wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "meterline.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--database-url", database_url],
+        stdout=out,
+        stderr=subprocess.STDOUT,
+        env={**os.environ, "METERLINE_LOG_LEVEL": "warning"},
+    )
+    base_url = f"http://127.0.0.1:{port}"
+    wait_until_up(base_url, process, log)
+    return process, base_url
+
+
+def stop_server(process: subprocess.Popen[bytes]) -> None:
+    process.terminate()
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
+@pytest.fixture(scope="session")
+def server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    log = tmp_path_factory.mktemp("server") / "server.log"
+    process, base_url = start_server(db_url, log)
+    yield base_url
+    stop_server(process)
+    errors = [line for line in log.read_text().splitlines() if "Traceback" in line or " 500 " in line]
+    assert not errors, f"the server logged errors:\n{log.read_text()}"
+
+
+@dataclass
+class Tenant:
+    org: Organization
+    token: str
+    base_url: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.token}"}
+
+    def http(self) -> httpx.Client:
+        return httpx.Client(base_url=f"{self.base_url}/api", headers=self.headers, timeout=30)
+
+
+def new_tenant(factory: sessionmaker[Session], base_url: str) -> Tenant:
+    org = new_org(factory)
+    with unit_of_work(factory) as s:
+        created = TenancyService(s).create_api_key(org=org, now=utc_now(), name="tests")
+    return Tenant(org=org, token=created.token, base_url=base_url)
+
+
+@pytest.fixture
+def tenant(session_factory: sessionmaker[Session], server: str) -> Tenant:
+    return new_tenant(session_factory, server)
+
+
+@pytest.fixture
+def other_tenant(session_factory: sessionmaker[Session], server: str) -> Tenant:
+    return new_tenant(session_factory, server)
