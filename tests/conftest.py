@@ -70,13 +70,9 @@ def new_org(factory: sessionmaker[Session], **kwargs: object) -> Organization:
 
 
 @pytest.fixture
-def org(session_factory: sessionmaker[Session]) -> Organization:
-    return new_org(session_factory)
-
-
-@pytest.fixture
 def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
-    """One open writing transaction, rolled back after the test."""
+    """One open writing transaction, rolled back after the test. (On SQLite it holds the write lock: create what
+    the test needs in this session, not in another unit of work.)"""
     s = session_factory()
     begin_write(s)
     try:
@@ -84,6 +80,17 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
     finally:
         s.rollback()
         s.close()
+
+
+def org_in(session: Session, **kwargs: object) -> Organization:
+    return TenancyService(session).create_organization(
+        name=kwargs.pop("name", f"Org {secrets.token_hex(3)}"), now=utc_now(), **kwargs  # type: ignore[arg-type]
+    )
+
+
+@pytest.fixture
+def org(session: Session) -> Organization:
+    return org_in(session)
 
 
 @pytest.fixture

@@ -1,0 +1,76 @@
+"""Portable column types and the unit of work, through real connections on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import Column, Integer, MetaData, Table, insert, select
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.db import ExactDecimal, UTCDateTime, unit_of_work
+
+metadata = MetaData()
+probe = Table(
+    "test_probe",
+    metadata,
+    Column("id", Integer, primary_key=True),
+    Column("amount", ExactDecimal()),
+    Column("at", UTCDateTime()),
+)
+
+
+@pytest.fixture(scope="module")
+def probe_table(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
+    engine = session_factory.kw["bind"]
+    metadata.create_all(engine)
+    yield session_factory
+    metadata.drop_all(engine)
+
+
+def test_exact_decimals_survive_both_engines(probe_table: sessionmaker[Session]) -> None:
+    values = [Decimal("0.1"), Decimal("12345678901234567890.123456789"), Decimal("-0.000000001"), Decimal("100.00")]
+    with unit_of_work(probe_table) as s:
+        s.execute(insert(probe), [{"id": 100 + i, "amount": v} for i, v in enumerate(values)])
+    with unit_of_work(probe_table, write=False) as s:
+        got = list(s.scalars(select(probe.c.amount).where(probe.c.id >= 100).order_by(probe.c.id)))
+    assert got == values
+    assert all(isinstance(v, Decimal) for v in got)
+    with pytest.raises(StatementError):  # a float never reaches a money column
+        with unit_of_work(probe_table) as s:
+            s.execute(insert(probe), {"id": 199, "amount": 0.1})
+
+
+def test_datetimes_are_stored_utc_and_come_back_aware(probe_table: sessionmaker[Session]) -> None:
+    kolkata = timezone(timedelta(hours=5, minutes=30))
+    moments = [
+        datetime(2024, 1, 1, 5, 30, tzinfo=kolkata),  # = 2024-01-01T00:00Z
+        datetime(2023, 12, 31, 23, 59, 59, 999999, tzinfo=timezone.utc),
+        datetime(2024, 1, 1, 0, 0, 0, 1, tzinfo=timezone.utc),
+    ]
+    with unit_of_work(probe_table) as s:
+        s.execute(insert(probe), [{"id": 200 + i, "at": m} for i, m in enumerate(moments)])
+    with unit_of_work(probe_table, write=False) as s:
+        got = list(s.scalars(select(probe.c.at).where(probe.c.id >= 200).order_by(probe.c.id)))
+        ordered = list(s.scalars(select(probe.c.id).where(probe.c.id >= 200).order_by(probe.c.at)))
+        after = list(
+            s.scalars(select(probe.c.id).where(probe.c.at >= datetime(2024, 1, 1, tzinfo=timezone.utc), probe.c.id >= 200))
+        )
+    assert got == moments
+    assert all(m.utcoffset() == timedelta(0) for m in got)
+    assert ordered == [201, 200, 202]  # SQL order is time order on both engines
+    assert sorted(after) == [200, 202]
+    with pytest.raises(StatementError):
+        with unit_of_work(probe_table) as s:
+            s.execute(insert(probe), {"id": 299, "at": datetime(2024, 1, 1)})
+
+
+def test_unit_of_work_rolls_back_on_error(probe_table: sessionmaker[Session]) -> None:
+    with pytest.raises(RuntimeError):
+        with unit_of_work(probe_table) as s:
+            s.execute(insert(probe), {"id": 300, "amount": Decimal(1)})
+            raise RuntimeError("boom")
+    with unit_of_work(probe_table, write=False) as s:
+        assert s.scalar(select(probe.c.id).where(probe.c.id == 300)) is None

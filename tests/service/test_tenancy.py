@@ -1,0 +1,66 @@
+"""Organizations, keys and authentication on both engines."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.orm import Session
+
+from meterline.core.clock import utc_now
+from meterline.core.errors import BadRequest, Conflict, Unauthorized
+from meterline.tenancy.models import ApiKey
+from meterline.tenancy.service import TenancyService
+
+
+def test_keys_are_stored_hashed_and_revocable(session: Session) -> None:
+    service = TenancyService(session)
+    now = utc_now()
+    org = service.create_organization(name="Keys Inc", now=now)
+    created = service.create_api_key(org=org, now=now)
+    stored = session.get(ApiKey, created.key.id)
+    assert stored is not None and created.token not in (stored.token_hash, stored.prefix)
+    assert service.authenticate(created.token, now).org.id == org.id
+    service.revoke_api_key(org=org, key_id=created.key.id, now=now)
+    with pytest.raises(Unauthorized, match="revoked"):
+        service.authenticate(created.token, now)
+
+
+def test_jwt_follows_its_key(session: Session) -> None:
+    service = TenancyService(session)
+    now = utc_now()
+    org = service.create_organization(name="Jwt Inc", now=now)
+    created = service.create_api_key(org=org, now=now)
+    principal = service.authenticate(created.token, now)
+    jwt = service.issue_jwt(principal, now=now, ttl=timedelta(hours=24))
+    assert service.authenticate(jwt, now + timedelta(hours=23)).org.id == org.id
+    with pytest.raises(Unauthorized):
+        service.authenticate(jwt, now + timedelta(hours=24, seconds=1))
+    service.revoke_api_key(org=org, key_id=created.key.id, now=now)
+    with pytest.raises(Unauthorized):
+        service.authenticate(jwt, now)
+
+
+def test_organization_settings_are_validated(session: Session) -> None:
+    service = TenancyService(session)
+    now = utc_now()
+    org = service.create_organization(name="Tz Inc", base_currency="eur", timezone="Asia/Kathmandu", net_term_days=15, now=now)
+    assert (org.base_currency, org.timezone, org.net_term_days) == ("EUR", "Asia/Kathmandu", 15)
+    for kwargs in ({"base_currency": "EURO"}, {"timezone": "Nowhere/City"}, {"net_term_days": -1}, {"name": " "}):
+        with pytest.raises(BadRequest):
+            service.create_organization(**{"name": "Bad", "now": now, **kwargs})  # type: ignore[arg-type]
+
+
+def test_users_have_unique_emails_and_argon2_passwords(session: Session) -> None:
+    service = TenancyService(session)
+    now = utc_now()
+    org = service.create_organization(name="Users Inc", now=now)
+    email = f"ops+{org.id[-8:]}@users.test"
+    user = service.create_user(org=org, email=email.upper(), password="long enough", now=now)
+    assert user.email == email and user.password_hash.startswith("$argon2")
+    assert service.check_password(email, "long enough") == user
+    assert service.check_password(email, "wrong") is None
+    with pytest.raises(Conflict):
+        service.create_user(org=org, email=email, password="long enough", now=now)
+    with pytest.raises(BadRequest):
+        service.create_user(org=org, email="other@users.test", password="short", now=now)

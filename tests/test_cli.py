@@ -1,0 +1,95 @@
+"""The `meterline` command's contract, run as a user runs it (subprocesses on real databases)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import start_server, stop_server
+
+
+def meterline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "meterline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, **(env or {})},
+        stdin=subprocess.DEVNULL,
+    )
+
+
+def test_serve_on_an_empty_database_then_api_key_create(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'fresh.db'}"
+    process, base_url = start_server(url, tmp_path / "server.log")
+    try:
+        created = meterline("api-key", "create", "--database-url", url)
+        assert created.returncode == 0, created.stderr
+        lines = created.stdout.splitlines()
+        assert len(lines) == 1, created.stdout  # the token and nothing else
+        token = lines[0]
+        r = httpx.get(f"{base_url}/api/customers", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 200 and r.json()["data"] == []
+
+        listed = meterline("api-key", "list", "--database-url", url)
+        key_id = listed.stdout.split("\t", 1)[0]
+        assert key_id.startswith("key.")
+        revoked = meterline("api-key", "revoke", key_id, "--database-url", url)
+        assert revoked.returncode == 0, revoked.stderr
+        r = httpx.get(f"{base_url}/api/customers", headers={"Authorization": f"Bearer {token}"})
+        assert r.status_code == 401 and "revoked" in r.json()["message"]
+    finally:
+        stop_server(process)
+
+
+def test_init_sets_up_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'init.db'}"
+    first = meterline("init", "--database-url", url)
+    assert first.returncode == 0, first.stderr
+    assert "admin@meterline.local" in first.stderr and "mlk_" in first.stderr
+    second = meterline("init", "--database-url", url)
+    assert second.returncode == 0 and "already set up" in second.stderr
+    orgs = meterline("org", "list", "--database-url", url)
+    assert len(orgs.stdout.splitlines()) == 1
+
+
+def test_org_and_user_create(db_url: str) -> None:
+    org = meterline("org", "create", "--name", "Globex", "--base-currency", "eur", "--timezone", "Asia/Kolkata", "--database-url", db_url)
+    assert org.returncode == 0, org.stderr
+    org_id = org.stdout.strip()
+    assert org_id.startswith("org.")
+    assert f"{org_id}\tGlobex\tEUR\tAsia/Kolkata" in meterline("org", "list", "--database-url", db_url).stdout
+
+    email = f"ops-{org_id[-6:]}@globex.test"
+    user = meterline("user", "create", "--email", email, "--password", "correct horse", "--org-id", org_id, "--database-url", db_url)
+    assert user.returncode == 0, user.stderr
+    assert user.stdout.strip().startswith("user.")
+    again = meterline("user", "create", "--email", email, "--password", "correct horse", "--org-id", org_id, "--database-url", db_url)
+    assert again.returncode == 1 and "already exists" in again.stderr
+
+    bad = meterline("org", "create", "--name", "Bad", "--timezone", "Mars/Olympus", "--database-url", db_url)
+    assert bad.returncode == 1 and "IANA" in bad.stderr
+    no_password = meterline("user", "create", "--email", "x@globex.test", "--database-url", db_url)
+    assert no_password.returncode == 2 and "--password" in no_password.stderr
+
+
+def test_settings_come_from_the_environment(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'env.db'}"
+    created = meterline("api-key", "create", env={"METERLINE_DATABASE_URL": url})
+    assert created.returncode == 0, created.stderr
+    assert (tmp_path / "env.db").exists()
+
+
+@pytest.mark.parametrize("command", [[], ["serve"], ["api-key", "create"], ["org", "create"]], ids=lambda c: " ".join(c) or "top")
+def test_help_reads_well(command: list[str]) -> None:
+    result = meterline(*command, "--help")
+    assert result.returncode == 0
+    assert "Usage" in result.stdout
+    if not command:
+        for name in ("serve", "migrate", "org", "user", "api-key", "init"):
+            assert name in result.stdout
