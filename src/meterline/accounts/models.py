@@ -1,12 +1,17 @@
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.core.db import Base, UTCDateTime
+
+if TYPE_CHECKING:
+    from meterline.customers.models import Customer
+    from meterline.settings.models import EntitySetting
 
 
 class Account(Base):
@@ -59,3 +64,13 @@ class Alias(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     value: Mapped[str] = mapped_column(String(255))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+@dataclass(frozen=True)
+class AccountView:
+    """An account with what its API and console views show beside it."""
+
+    account: Account
+    customer: Customer
+    aliases: list[AccountAlias]
+    settings: list[EntitySetting]

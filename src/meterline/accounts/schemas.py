@@ -22,7 +22,7 @@ from meterline.core.schemas import (
 
 if TYPE_CHECKING:
     from meterline.accounts import models
-    from meterline.accounts.service import AccountView
+    from meterline.accounts.models import AccountView
     from meterline.settings.models import EntitySetting
 
 AliasValue = Annotated[str, StringConstraints(min_length=3, max_length=50, pattern=r"^[^\s/\\?#]+$")]

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from meterline.accounts import schemas
-from meterline.accounts.models import Account, AccountAlias, Alias
+from meterline.accounts.models import Account, AccountAlias, AccountView, Alias
 from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, isoformat_z
 from meterline.core.errors import BadRequest, Conflict, NotFound
@@ -25,7 +25,6 @@ from meterline.core.money import is_currency
 from meterline.core.pagination import Page, PageRequest
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
-from meterline.settings.models import EntitySetting
 from meterline.settings.service import SettingsWriter
 from meterline.tenancy.context import Context
 
@@ -39,16 +38,6 @@ HistoryCheck = Callable[[Context, Account], bool]
 
 def no_history(_ctx: Context, _account: Account) -> bool:
     return False
-
-
-@dataclass(frozen=True)
-class AccountView:
-    """An account with what its API and console views show beside it."""
-
-    account: Account
-    customer: Customer
-    aliases: list[AccountAlias]
-    settings: list[EntitySetting]
 
 
 @dataclass(frozen=True)

@@ -1,12 +1,15 @@
 """Server-generated ids: a type prefix (D14) and a time-ordered random part.
 
 The random part is a ULID-like string (48-bit millisecond time + 80 random bits, Crockford base32, lower case),
-so ids sort by creation time: keyset pagination orders by id alone.
+so ids sort by creation time: keyset pagination orders by id alone. Within one process ids are monotonic (ULID's
+monotonic mode: in the same millisecond the random part counts up), so even objects made in one millisecond list
+in the order they were made.
 """
 
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
@@ -20,10 +23,24 @@ def _b32(value: int, length: int) -> str:
     return "".join(reversed(chars))
 
 
+_lock = threading.Lock()
+_last = (0, 0)
+
+
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     """`prefix.` + 26 characters, sortable by creation time."""
-    ms = int(time.time() * 1000) if now_ms is None else now_ms
-    return f"{prefix}.{_b32(ms, 10)}{_b32(secrets.randbits(80), 16)}"
+    global _last
+    if now_ms is not None:  # an explicit time (tests): no ordering state is kept
+        return f"{prefix}.{_b32(now_ms, 10)}{_b32(secrets.randbits(79), 16)}"
+    with _lock:
+        ms = int(time.time() * 1000)
+        last_ms, last_random = _last
+        if ms <= last_ms:
+            ms, random_part = last_ms, last_random + 1
+        else:
+            random_part = secrets.randbits(79)  # leaves room to count up within the millisecond
+        _last = (ms, random_part)
+    return f"{prefix}.{_b32(ms, 10)}{_b32(random_part, 16)}"
 
 
 def new_short_id(prefix: str, length: int = 12) -> str:

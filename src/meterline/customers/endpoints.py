@@ -24,7 +24,7 @@ def create_customer(body: schemas.CreateCustomerRequest, ctx: Context = Depends(
     service = CustomerService(ctx)
     created = service.create(body)
     account = account_out(service.accounts.view(created.account))
-    return respond(schemas.created_customer_out(created, account, service.settings_of(created.customer)), 201)
+    return respond(schemas.created_customer_out(created.customer, account, service.settings_of(created.customer)), 201)
 
 
 @router.get("/customers", response_model=schemas.CustomerPaginatedResponse, operation_id="getCustomers")

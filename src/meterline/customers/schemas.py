@@ -22,7 +22,6 @@ from meterline.core.schemas import (
 
 if TYPE_CHECKING:
     from meterline.customers import models
-    from meterline.customers.service import CreatedCustomer
     from meterline.settings.models import EntitySetting
 
 
@@ -107,8 +106,7 @@ def customer_out(row: models.Customer) -> Customer:
     )
 
 
-def created_customer_out(created: CreatedCustomer, account: Account, settings: list[EntitySetting]) -> CreateCustomerResponse:
-    row = created.customer
+def created_customer_out(row: models.Customer, account: Account, settings: list[EntitySetting]) -> CreateCustomerResponse:
     return CreateCustomerResponse(
         id=row.id,
         togai_customer_id=row.pk,

@@ -6,7 +6,7 @@ from fastapi import FastAPI
 from starlette.responses import HTMLResponse, JSONResponse
 
 from meterline import __version__
-from meterline.api.app import create_api_app
+from meterline.web.api import create_api_app
 from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.settings import Settings
 

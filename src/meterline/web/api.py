@@ -1,4 +1,4 @@
-"""The Togai-compatible API application, mounted at `/api` by the web app."""
+"""The Togai-compatible API application: every domain's router, mounted at `/api` by `web.app`."""
 
 from __future__ import annotations
 
