@@ -9,7 +9,6 @@ from typing import Annotated
 
 import typer
 from rich.console import Console
-from rich.panel import Panel
 
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
@@ -112,18 +111,16 @@ def init(
         service.create_user(org=org, email=admin_email, password=password, now=now, name="Admin")
         created = service.create_api_key(org=org, now=now, name="first key")
     base = f"http://127.0.0.1:{settings.port}"
-    err.print(
-        Panel.fit(
-            f"Organization [bold]{org.id}[/bold] (base currency {org.base_currency}, timezone {org.timezone})\n"
-            f"Console user: [bold]{admin_email}[/bold]  password: [bold]{password}[/bold]\n"
-            f"API key (shown once): [bold]{created.token}[/bold]\n\n"
-            f"export TOKEN={created.token}\n"
-            f'curl -H "Authorization: Bearer $TOKEN" {base}/api/customers\n\n'
-            f"SDK: togai_client.Configuration(host=\"{base}/api\", access_token=TOKEN)\n"
-            f"API docs: {base}/api/docs",
-            title="Meterline is set up",
-        )
-    )
+    # Plain lines (no box), so that each can be copied as it is.
+    err.print("[bold green]Meterline is set up.[/bold green]")
+    err.print(f"  organization   {org.id} (base currency {org.base_currency}, timezone {org.timezone})")
+    err.print(f"  console user   {admin_email}   password: {password}")
+    err.print(f"  API key        {created.token}   (shown once; more with: meterline api-key create)")
+    err.print("\nTry it:")
+    err.print(f"  export TOKEN={created.token}")
+    err.print(f'  curl -H "Authorization: Bearer $TOKEN" {base}/api/customers')
+    err.print(f'  SDK: togai_client.Configuration(host="{base}/api", access_token=TOKEN)')
+    err.print(f"  API docs: {base}/api/docs\n")
 
 
 @org_app.command("create")

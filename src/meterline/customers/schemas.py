@@ -107,13 +107,9 @@ def customer_out(row: models.Customer) -> Customer:
 
 
 def created_customer_out(row: models.Customer, account: Account, settings: list[EntitySetting]) -> CreateCustomerResponse:
+    customer = customer_out(row)
     return CreateCustomerResponse(
-        id=row.id,
-        togai_customer_id=row.pk,
-        name=row.name,
-        primary_email=row.primary_email,
-        billing_address=format_address(row.address),
-        address=Address.model_validate(row.address or {}),
+        **{name: getattr(customer, name) for name in CreateCustomerResponse.model_fields if name in Customer.model_fields},
         settings=[setting_out(s) for s in settings] or None,
         account=account,
     )
