@@ -30,7 +30,7 @@ app.add_typer(org_app, name="org")
 app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="api-key")
 
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # long lines (tokens, URLs) stay whole
 
 DatabaseUrl = Annotated[
     str | None,
