@@ -119,3 +119,25 @@ def test_openapi_and_docs_are_served(tenant: Tenant) -> None:
     docs = httpx.get(f"{tenant.base_url}/api/docs")
     assert docs.status_code == 200 and "/api/docs/static/swagger-ui-bundle.js" in docs.text
     assert httpx.get(f"{tenant.base_url}/api/docs/static/swagger-ui-bundle.js").status_code == 200
+
+
+def test_date_times_outside_the_stored_range_are_400(tenant: Tenant) -> None:
+    with tenant.http() as http:
+        http.post("/customers", json=CUSTOMER).raise_for_status()
+        for moment in ("0056-04-15T09:59:53Z", "9999-12-31T23:00:00-05:00"):
+            r = http.post("/accounts/c1/add_aliases", json={"accountAliases": [{"value": "old-alias", "effectiveFrom": moment}]})
+            assert r.status_code == 400, r.text
+            assert r.json()["message"].startswith("accountAliases[0].effectiveFrom:")
+        r = http.get("/accounts/c1", params={"effectiveOn": "9999-12-31T23:59:59-1200"})
+        assert r.status_code == 400 and r.json()["message"].startswith("effectiveOn:")
+
+
+def test_nul_characters_are_refused_not_crashed_on(tenant: Tenant) -> None:
+    with tenant.http() as http:
+        r = http.post("/customers", json={**CUSTOMER, "name": "Acme\u0000Inc"})
+        assert r.status_code == 400 and "NUL" in r.json()["message"]
+        ok = http.post("/customers", json={**CUSTOMER, "name": "Back\\u0000slash"})  # a literal backslash is fine
+        assert ok.status_code == 201, ok.text
+        assert http.get("/customers/c1").json()["name"] == "Back\\u0000slash"
+        assert http.get("/customers/a%00b").status_code in (400, 404)
+        assert http.post("/accounts/a%00b/add_aliases", json={"aliases": ["abc"]}).status_code in (400, 404)

@@ -12,9 +12,8 @@ from meterline.accounts.service import AccountService
 from meterline.api.deps import api_context, page_params
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.core.clock import as_utc
 from meterline.core.pagination import PageRequest
-from meterline.core.schemas import BaseSuccessResponse, PaginationOptions
+from meterline.core.schemas import BaseSuccessResponse, PaginationOptions, UtcDatetime
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
@@ -49,11 +48,11 @@ def get_accounts(page: PageRequest = Depends(page_params), ctx: Context = Depend
 @router.get("/accounts/{account_id}", response_model=schemas.Account, tags=ACCOUNTS, operation_id="getAccount")
 def get_account(
     account_id: str,
-    effective_on: datetime | None = Query(None, alias="effectiveOn", description="list the aliases effective then"),
+    effective_on: UtcDatetime | None = Query(None, alias="effectiveOn", description="list the aliases effective then"),
     include_group_details: bool | None = Query(None, alias="includeGroupDetails"),
     ctx: Context = Depends(api_context),
 ) -> Response:
-    return _account(AccountService(ctx), account_id, as_utc(effective_on) if effective_on else None)
+    return _account(AccountService(ctx), account_id, effective_on)
 
 
 @router.patch("/accounts/{account_id}", response_model=schemas.Account, tags=ACCOUNTS, operation_id="updateAccount")

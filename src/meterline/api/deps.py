@@ -9,7 +9,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
 from meterline.core.clock import utc_now
-from meterline.core.pagination import PageRequest, page_request
+from meterline.core.pagination import MAX_PAGE_SIZE, PageRequest, page_request
 from meterline.tenancy.context import Context
 from meterline.tenancy.service import Principal, TenancyService
 
@@ -34,6 +34,8 @@ def api_context(request: Request, who: Principal = Depends(principal)) -> Contex
 
 def page_params(
     next_token: str | None = Query(None, alias="nextToken", description="the nextToken of the previous page"),
-    page_size: Decimal | None = Query(None, alias="pageSize", description="1 to 50, default 50"),
+    page_size: Decimal | None = Query(
+        None, alias="pageSize", ge=1, le=MAX_PAGE_SIZE, multiple_of=1, description="1 to 50, default 50"
+    ),
 ) -> PageRequest:
     return page_request(next_token, page_size)

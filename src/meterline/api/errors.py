@@ -7,8 +7,9 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from sqlalchemy.exc import IntegrityError, OperationalError
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from meterline.api.responses import ApiJSONResponse
 from meterline.core.errors import MeterlineError
@@ -54,6 +55,16 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
     return "; ".join(messages)
 
 
+def _allowed_methods(request: Request) -> list[str]:
+    """Every method some route serves on the request's path (Starlette names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        match, _ = route.matches({**request.scope, "method": "GET"})
+        if match != Match.NONE and getattr(route, "methods", None):
+            methods |= set(route.methods)
+    return sorted(methods)
+
+
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MeterlineError)
     async def _domain(_request: Request, exc: MeterlineError) -> ApiJSONResponse:
@@ -65,13 +76,16 @@ def install_error_handlers(app: FastAPI) -> None:
         return error_response(400, validation_message(list(exc.errors())))
 
     @app.exception_handler(StarletteHTTPException)
-    async def _http(_request: Request, exc: StarletteHTTPException) -> ApiJSONResponse:
+    async def _http(request: Request, exc: StarletteHTTPException) -> ApiJSONResponse:
         message = exc.detail if isinstance(exc.detail, str) else "Request failed"
+        headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 404 and message == "Not Found":
             message = "No such API path: see /api/docs for the operations Meterline serves"
         if exc.status_code == 405:
-            message = "This path does not accept that HTTP method"
-        return error_response(exc.status_code, message, getattr(exc, "headers", None))
+            allowed = _allowed_methods(request)
+            headers["Allow"] = ", ".join(allowed)
+            message = f"{request.method} is not served on this path; it takes {', '.join(allowed)}"
+        return error_response(exc.status_code, message, headers or None)
 
     @app.exception_handler(IntegrityError)
     async def _integrity(_request: Request, exc: IntegrityError) -> ApiJSONResponse:
@@ -79,6 +93,13 @@ def install_error_handlers(app: FastAPI) -> None:
         log.info("integrity error: %s", exc.orig)
         return error_response(409, "The request conflicts with an existing object (it was probably created "
                                    "concurrently); read it back or retry")
+
+    @app.exception_handler(DataError)
+    async def _data(_request: Request, exc: DataError) -> ApiJSONResponse:
+        # The database refused a value the schema let through (a NUL in a path, a number out of range).
+        log.info("data error: %s", exc.orig)
+        return error_response(400, "A value in the request cannot be stored or compared (out of range, or a "
+                                   "control character such as NUL)")
 
     @app.exception_handler(OperationalError)
     async def _operational(_request: Request, exc: OperationalError) -> ApiJSONResponse:

@@ -8,6 +8,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
@@ -17,8 +18,13 @@ from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
 
 from meterline.core.db import begin_write
+from meterline.core.errors import BadRequest
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+# A JSON `\u0000` escape that is not itself escaped (`\\u0000` is a backslash followed by text).
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class ExactJSONRequest(Request):
@@ -26,6 +32,14 @@ class ExactJSONRequest(Request):
         if not hasattr(self, "_json"):
             self._json = json.loads(await self.body(), parse_float=Decimal)
         return self._json
+
+
+async def _check_body(request: Request) -> None:
+    if request.method in READ_METHODS:
+        return
+    if _NUL_ESCAPE.search(await request.body()):
+        # PostgreSQL text cannot hold NUL, and no billing field needs it.
+        raise BadRequest("Text may not contain the NUL character (\\u0000)")
 
 
 def _open(request: Request) -> Any:
@@ -41,6 +55,7 @@ class UnitOfWorkRoute(APIRoute):
 
         async def run(request: Request) -> Response:
             request = ExactJSONRequest(request.scope, request.receive)
+            await _check_body(request)
             session = await run_in_threadpool(_open, request)
             request.state.session = session
             try:

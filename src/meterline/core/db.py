@@ -139,15 +139,15 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise ValueError("naive datetime: Meterline stores UTC-aware datetimes only")
         value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            # Fixed width, so text order is time order.
-            return value.strftime("%Y-%m-%d %H:%M:%S.%f")
+            # Fixed width (the year padded to 4 digits, microseconds always there), so text order is time order.
+            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
         return value
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:
             return None
         if isinstance(value, str):
-            return datetime.strptime(value, "%Y-%m-%d %H:%M:%S.%f").replace(tzinfo=UTC)
+            return datetime.fromisoformat(value).replace(tzinfo=UTC)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 

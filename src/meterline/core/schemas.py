@@ -6,13 +6,14 @@ gets a 400 that names it instead of being silently dropped.
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, StringConstraints
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
 from pydantic.alias_generators import to_camel
 
-from meterline.core.clock import as_utc
+from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
 
 
 class RequestModel(BaseModel):
@@ -23,7 +24,27 @@ class ResponseModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
 
 
-UtcDatetime = Annotated[datetime, AfterValidator(as_utc)]
+def _utc_in_range(value: datetime) -> datetime:
+    """UTC, and inside the range Meterline stores (its open-range sentinels bound it)."""
+    try:
+        value = as_utc(value)
+    except OverflowError:
+        raise ValueError("date-time out of range") from None
+    if not BEGINNING_OF_TIME <= value <= END_OF_TIME:
+        raise ValueError("must be from 1970-01-01T00:00:00Z to 9999-12-31T00:00:00Z")
+    return value
+
+
+def _iso_text(value: object) -> object:
+    """Date-times come as ISO-8601 text; a bare number (which pydantic would read as a unix time) is refused."""
+    if isinstance(value, datetime):
+        return value
+    if not isinstance(value, str) or re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value):
+        raise ValueError("must be an ISO-8601 date-time such as 2024-01-01T00:00:00Z")
+    return value
+
+
+UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_in_range)]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^\S+@\S+\.\S+$")]
 # Caller-chosen ids travel in URL paths: no slash, no whitespace.

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictBool, StringConstraints
 
 from meterline.accounts.schemas import Account, CreateAccountRequestWithoutCustomerId, setting_out
 from meterline.core.schemas import (
@@ -75,8 +75,8 @@ class CreateCustomerContactRequest(RequestModel):
     password: Annotated[str, StringConstraints(min_length=8, max_length=100)] | None = None
     email: Annotated[str, StringConstraints(max_length=320, pattern=r"^\S+@\S+\.\S+$")]
     phone: Annotated[str, StringConstraints(max_length=20)] | None = None
-    verified: bool | None = None
-    login_access: bool = False
+    verified: StrictBool | None = None
+    login_access: StrictBool = False
 
 
 class CreateCustomerContactResponse(ResponseModel):

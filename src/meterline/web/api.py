@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
+from typing import Any
+
+from fastapi import Depends, FastAPI
+from fastapi.openapi.utils import get_openapi
 from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
@@ -11,13 +14,45 @@ from swagger_ui_bundle import swagger_ui_path
 
 from meterline import __version__
 from meterline.accounts.endpoints import router as accounts_router
+from meterline.api.deps import principal
 from meterline.api.errors import install_error_handlers
+from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
 from meterline.customers.endpoints import router as customers_router
 from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
 
 ROUTERS = (customers_router, accounts_router, settings_router, tenancy_router)
+
+# What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorResponse, "description": text}
+    for status, text in (
+        (400, "Invalid input or a broken business rule; the message names the field or the rule"),
+        (401, "Missing, invalid or revoked credentials"),
+        (403, "Not allowed"),
+        (404, "Unknown object, or one of another organization"),
+        (405, "The path does not take that method"),
+        (409, "Duplicate id or value"),
+        (429, "Over quota"),
+        (503, "Database busy or unavailable; retry"),
+    )
+}
+
+
+def _openapi(api: FastAPI) -> dict[str, Any]:
+    """FastAPI's document, less the 422 it documents by default: Meterline answers validation errors with 400."""
+    if api.openapi_schema is None:
+        schema = get_openapi(
+            title=api.title, version=api.version, description=api.description, routes=api.routes
+        )
+        for path in schema.get("paths", {}).values():
+            for operation in path.values():
+                operation.get("responses", {}).pop("422", None)
+        for name in ("HTTPValidationError", "ValidationError"):
+            schema.get("components", {}).get("schemas", {}).pop(name, None)
+        api.openapi_schema = schema
+    return api.openapi_schema
 
 
 def create_api_app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:
@@ -34,7 +69,9 @@ def create_api_app(settings: Settings, session_factory: sessionmaker[Session]) -
     api.state.session_factory = session_factory
     install_error_handlers(api)
     for router in ROUTERS:
-        api.include_router(router)
+        # Authentication runs first, so a request without credentials is 401 whatever else is wrong with it.
+        api.include_router(router, responses=ERROR_RESPONSES, dependencies=[Depends(principal)])
+    api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
 
     # Swagger UI from the files shipped in the swagger-ui-bundle package: nothing is fetched from a CDN.
     api.mount("/docs/static", StaticFiles(directory=swagger_ui_path), name="swagger-static")

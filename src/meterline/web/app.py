@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from fastapi import FastAPI
-from starlette.responses import HTMLResponse, JSONResponse
+from fastapi import FastAPI, Request
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 
 from meterline import __version__
+from meterline.api.errors import error_response
 from meterline.web.api import create_api_app
 from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.settings import Settings
@@ -28,6 +30,13 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     app.mount("/api", create_api_app(settings, session_factory))
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, exc: StarletteHTTPException) -> Response:
+        # Paths the /api mount cannot route (e.g. a control character in an id) still get the API's error body.
+        if request.url.path.startswith("/api"):
+            return error_response(exc.status_code, "No such API path: see /api/docs", getattr(exc, "headers", None))
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
     @app.get("/", include_in_schema=False)
     def landing() -> HTMLResponse:
