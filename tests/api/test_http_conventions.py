@@ -29,8 +29,12 @@ def test_malformed_json_is_400(tenant: Tenant) -> None:
         ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": -1}}, "account.netTermDays: Input should be greater than or equal to 0"),
         ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "aliases": ["ok-alias", "x"]}}, "account.aliases[1]: String should have at least 3 characters"),
         ([1, 2], "The request body must be a JSON object"),
+        ({**CUSTOMER, "address": 3.5e-32}, "address: Value error, must be a JSON object"),
+        ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": True}}, "account.netTermDays: Input should be a valid integer"),
+        ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": "30"}}, "account.netTermDays: Input should be a valid integer"),
     ],
-    ids=["missing", "short-name", "slash-in-id", "email", "unknown-field", "number-for-string", "nested", "negative-int", "list-item", "not-an-object"],
+    ids=["missing", "short-name", "slash-in-id", "email", "unknown-field", "number-for-string", "nested", "negative-int",
+         "list-item", "not-an-object", "number-for-object", "bool-for-int", "text-for-int"],
 )
 def test_validation_errors_name_the_field(tenant: Tenant, body: object, expected: str) -> None:
     with tenant.http() as http:

@@ -11,6 +11,7 @@ from meterline.core.schemas import (
     Address,
     CreateEntitySetting,
     CurrencyCode,
+    Days,
     Email,
     ExternalId,
     Name,
@@ -51,7 +52,7 @@ class CreateAccountRequestWithoutCustomerId(RequestModel):
     primary_email: Email | None = None
     billing_information: AccountsBillingInformation | None = None
     settings: Annotated[list[CreateEntitySetting], Field(max_length=10)] | None = None
-    net_term_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    net_term_days: Days | None = None
     metadata: dict[str, str] | None = None
     tags: list[Tag] | None = None
     status: Literal["ACTIVE", "DRAFT"] | None = None
@@ -65,7 +66,7 @@ class UpdateAccountRequest(RequestModel):
     name: Name | None = None
     status: Literal["ACTIVE", "DRAFT"] | None = None
     invoice_currency: CurrencyCode | None = None
-    net_term_days: Annotated[int, Field(ge=0, le=3650)] | None = None
+    net_term_days: Days | None = None
     primary_email: Email | None = None
     billing_information: AccountsBillingInformation | None = None
     address: Address | None = None

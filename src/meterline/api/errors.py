@@ -46,7 +46,7 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
         if kind == "missing":
             messages.append(f"{where}: this field is required")
             continue
-        if kind == "model_attributes_type" or (kind == "dict_type" and where == "body"):
+        if where == "body" and kind in ("model_attributes_type", "model_type", "dict_type", "value_error"):
             messages.append("The request body must be a JSON object")
             continue
         messages.append(f"{where}: {error.get('msg', 'is invalid')}")

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, StringConstraints
+from pydantic import AfterValidator, Field, BaseModel, BeforeValidator, ConfigDict, StrictInt, StringConstraints, model_validator
 from pydantic.alias_generators import to_camel
 
 from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
@@ -18,6 +18,15 @@ from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
 
 class RequestModel(BaseModel):
     model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True, extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _json_object_only(cls, data: Any) -> Any:
+        # FastAPI validates bodies with from_attributes=True, which would build a model out of any object
+        # (a number, say); a request model only ever comes from a JSON object.
+        if isinstance(data, (dict, cls)):
+            return data
+        raise ValueError("must be a JSON object")
 
 
 class ResponseModel(BaseModel):
@@ -35,11 +44,14 @@ def _utc_in_range(value: datetime) -> datetime:
     return value
 
 
+_NUMBER = re.compile(r"\s*[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?\s*")
+
+
 def _iso_text(value: object) -> object:
     """Date-times come as ISO-8601 text; a bare number (which pydantic would read as a unix time) is refused."""
     if isinstance(value, datetime):
         return value
-    if not isinstance(value, str) or re.fullmatch(r"\s*[+-]?\d+(\.\d*)?\s*", value):
+    if not isinstance(value, str) or _NUMBER.fullmatch(value):
         raise ValueError("must be an ISO-8601 date-time such as 2024-01-01T00:00:00Z")
     return value
 
@@ -49,7 +61,9 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^\S+@\S+\.\S+$")]
 # Caller-chosen ids travel in URL paths: no slash, no whitespace.
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s/\\?#]+$")]
-CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3)]
+CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$")]
+# Whole days; `true` or `"30"` is refused rather than read as 1 or 30.
+Days = Annotated[StrictInt, Field(ge=0, le=3650)]
 SettingDataType = Literal["STRING", "NUMERIC", "JSON", "JSON_LOGIC"]
 
 
