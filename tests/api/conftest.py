@@ -26,6 +26,8 @@ class Sdk:
         self.accounts = togai_client.AccountsApi(self.client)
         self.aliases = togai_client.AliasesApi(self.client)
         self.settings = togai_client.SettingsApi(self.client)
+        self.event_schemas = togai_client.EventSchemasApi(self.client)
+        self.usage_meters = togai_client.UsageMetersApi(self.client)
         self.auth = togai_client.AuthenticationApi(self.client)
 
     def close(self) -> None:

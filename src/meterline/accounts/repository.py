@@ -13,6 +13,21 @@ class AccountRepository(OrgRepository):
     def by_id(self, account_id: str) -> Account | None:
         return self.session.scalar(self.scoped(Account).where(Account.id == account_id))
 
+    def by_ids(self, ids: set[str]) -> dict[str, Account]:
+        if not ids:
+            return {}
+        return {a.id: a for a in self.session.scalars(self.scoped(Account).where(Account.id.in_(ids)))}
+
+    def by_pks(self, pks: set[str]) -> dict[str, Account]:
+        if not pks:
+            return {}
+        return {a.pk: a for a in self.session.scalars(self.scoped(Account).where(Account.pk.in_(pks)))}
+
+    def aliases_with_values(self, values: set[str]) -> list[AccountAlias]:
+        if not values:
+            return []
+        return list(self.session.scalars(self.scoped(AccountAlias).where(AccountAlias.value.in_(values))))
+
     def ids_taken(self, ids: set[str]) -> set[str]:
         if not ids:
             return set()

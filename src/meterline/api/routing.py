@@ -21,6 +21,14 @@ from meterline.core.db import begin_write
 from meterline.core.errors import BadRequest
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+KEEP_WRITES = "meterline_keep_writes"
+
+
+def keep_writes(response: Response) -> Response:
+    """Commit the request's writes even though the response is an error (e.g. a rejected event that the event
+    log must still show)."""
+    setattr(response, KEEP_WRITES, True)
+    return response
 
 
 # A JSON `\u0000` escape that is not itself escaped (`\\u0000` is a backslash followed by text).
@@ -60,7 +68,7 @@ class UnitOfWorkRoute(APIRoute):
             request.state.session = session
             try:
                 response = await handler(request)
-                if response.status_code < 400:
+                if response.status_code < 400 or getattr(response, KEEP_WRITES, False):
                     await run_in_threadpool(session.commit)
                 else:
                     await run_in_threadpool(session.rollback)

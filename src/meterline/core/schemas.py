@@ -8,9 +8,20 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
+from decimal import Decimal
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, Field, BaseModel, BeforeValidator, ConfigDict, StrictInt, StringConstraints, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StringConstraints,
+    WithJsonSchema,
+    model_validator,
+)
 from pydantic.alias_generators import to_camel
 
 from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
@@ -57,6 +68,9 @@ def _iso_text(value: object) -> object:
 
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_in_range)]
+# An exact amount or quantity in a response: a Decimal, written as a JSON number (api/responses.py) and
+# documented as one (pydantic would document a Decimal as a string).
+Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^\S+@\S+\.\S+$")]
 # Caller-chosen ids travel in URL paths: no slash, no whitespace.

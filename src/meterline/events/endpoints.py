@@ -1,0 +1,163 @@
+"""EventIngestionApi, EventManagementApi (list, get) and the account usage read path."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from meterline.accounts.models import Account
+from meterline.api.deps import api_context, page_params
+from meterline.api.errors import error_response
+from meterline.api.responses import respond
+from meterline.api.routing import UnitOfWorkRoute, keep_writes
+from meterline.core.pagination import PageRequest
+from meterline.core.schemas import UtcDatetime
+from meterline.events import schemas
+from meterline.events.models import Event as StoredEvent
+from meterline.events.service import EventQueryService, IngestionService, Result, UsageService
+from meterline.metering.repository import MeteringRepository
+from meterline.tenancy.context import Context
+
+router = APIRouter(route_class=UnitOfWorkRoute)
+
+
+def _error(result: Result) -> schemas.IngestError:
+    return schemas.IngestError(
+        index=result.index, event_id=result.event_id, status=result.status, message=result.message or result.status  # type: ignore[arg-type]
+    )
+
+
+@router.post(
+    "/ingest", status_code=202, response_model=schemas.IngestEventResponse, tags=["EventIngestion"],
+    operation_id="ingest",
+)
+def ingest(body: schemas.IngestEventRequest, ctx: Context = Depends(api_context)) -> Response:
+    """Ingest one event. 202 once it is stored and counted; a rejected event is stored too, with its status, and
+    answered 400 (409 for an id already ingested)."""
+    result = IngestionService(ctx).ingest([body.event])[0]
+    if not result.accepted:
+        # The rejected event is kept in the event log (committed), and the caller gets an error.
+        status = 409 if result.status == "INGESTION_FAILED_DUPLICATE_EVENT" else 400
+        return keep_writes(error_response(status, result.message or result.status))
+    return respond(schemas.IngestEventResponse(success=True, status_code=202, code=result.status), 202)
+
+
+@router.post(
+    "/ingestBatch", status_code=202, response_model=schemas.IngestEventResponse, tags=["EventIngestion"],
+    operation_id="ingestBatch", responses={207: {"model": schemas.IngestEventResponse, "description": "Some events were rejected"}},
+)
+def ingest_batch(body: schemas.IngestBatchEventRequest, ctx: Context = Depends(api_context)) -> Response:
+    """Ingest 1 to 1000 events: 202 when all were accepted, 207 naming the rejected ones in `errors`."""
+    results = IngestionService(ctx).ingest(body.events)
+    rejected = [_error(r) for r in results if not r.accepted]
+    if not rejected:
+        return respond(schemas.IngestEventResponse(success=True, status_code=202, message=f"{len(results)} events accepted"), 202)
+    return respond(
+        schemas.IngestEventResponse(
+            success=False,
+            status_code=207,
+            message=f"{len(results) - len(rejected)} of {len(results)} events accepted; {len(rejected)} rejected",
+            details={"errors": [e.model_dump(by_alias=True, exclude_none=True) for e in rejected]},
+            errors=rejected,
+        ),
+        207,
+    )
+
+
+def _with_status(event: StoredEvent) -> dict:
+    return {
+        "reference_id": event.pk,
+        "event_payload": schemas.EventPayload(
+            schema_name=event.schema_name,
+            id=event.event_id,
+            timestamp=event.timestamp,
+            account_id=event.account_ref,
+            attributes=event.attributes,
+            dimensions=event.dimensions,
+        ),
+        "ingestion_status": schemas.IngestionStatus(status=event.status, status_description=event.status_description),  # type: ignore[arg-type]
+        "created_at": event.created_at,
+    }
+
+
+@router.get("/events", response_model=schemas.GetEventsResponse, tags=["EventManagement"], operation_id="getEvents")
+def get_events(
+    account_id: str | None = Query(None),
+    status: str | None = Query(None),
+    schema_name: str | None = Query(None),
+    start_time: UtcDatetime | None = Query(None, description="Meterline: events with timestamp at or after"),
+    end_time: UtcDatetime | None = Query(None, description="Meterline: events with timestamp before"),
+    page: PageRequest = Depends(page_params),
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """Events as ingested, newest last. (The SDK cannot parse an empty list: Togai answers the same way.)"""
+    service = EventQueryService(ctx)
+    result = service.page(page, account_id=account_id, status=status, schema_name=schema_name, start=start_time, end=end_time)
+    return respond(
+        schemas.GetEventsResponse(
+            events=[schemas.EventWithStatus(**_with_status(e)) for e in result.items],
+            next_token=result.next_token,
+        )
+    )
+
+
+@router.get(
+    "/events/{event_id}", response_model=schemas.GetEventResponse, tags=["EventManagement"], operation_id="getSingleEvent"
+)
+def get_single_event(event_id: str, ctx: Context = Depends(api_context)) -> Response:
+    """Every event stored with this id (a duplicate is stored too), with its pipeline."""
+    service = EventQueryService(ctx)
+    events = service.by_event_id(event_id)
+    accounts = service.accounts_of(events)
+    catalog = MeteringRepository(ctx.session, ctx.org_id)
+    out = []
+    for event in events:
+        units = {k: Decimal(v) for k, v in (event.units or {}).items()}
+        meters = catalog.active_meters(event.schema_name) if event.units is not None else []
+        names = {m.id: m.name for m in meters}
+        pipeline_meters = [
+            schemas.PipelineUsageMeter(id=m_id, name=names.get(m_id, m_id), version=1, status="PROCESSED_UNITS_COMPUTED", units=u)
+            for m_id, u in units.items()
+        ] + [
+            schemas.PipelineUsageMeter(id=m.id, name=m.name, version=1, status="PROCESSED_FILTERED_OUT")
+            for m in meters if m.id not in units
+        ]
+        account = accounts.get(event.account_pk or "")
+        info = schemas.EventPipelineInfo(
+            event_schema=schemas.PipelineSchema(name=event.schema_name, version=event.schema_version)
+            if event.schema_version else None,
+            usage_meters=pipeline_meters,
+            account=schemas.PipelineAccount(id=account.id, name=account.name,
+                                            alias=event.account_ref if event.account_ref != account.id else None)
+            if account else None,
+            invoice_currency=account.invoice_currency if account else None,
+        )
+        out.append(schemas.EventWithPipeline(**_with_status(event), event_pipeline_info=info))
+    return respond(schemas.GetEventResponse(events=out))
+
+
+@router.get(
+    "/accounts/{account_id}/usage", response_model=schemas.AccountUsageResponse, tags=["Usage"],
+    operation_id="getAccountUsage",
+)
+def get_account_usage(
+    account_id: str,
+    # Annotated form: with `= Query(...)` FastAPI drops the type's before-validator on a required parameter.
+    start: Annotated[UtcDatetime, Query(description="window start, on a 15-minute boundary")],
+    end: Annotated[UtcDatetime, Query(description="window end (excluded), on a 15-minute boundary")],
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """Meterline: the account's usage per meter over [start, end), from the rollups (events by timestamp)."""
+    usage = UsageService(ctx).of_account(account_id, start, end)
+    return respond(
+        schemas.AccountUsageResponse(
+            account_id=account_id,
+            start=start,
+            end=end,
+            meters=[schemas.MeterUsage(usage_meter_id=u.meter_id, name=u.name, aggregation=u.aggregation,
+                                       usage=u.usage, events=u.events) for u in usage],
+        )
+    )

@@ -1,0 +1,137 @@
+"""What an event does, decided without I/O: validation against its schema, then each active meter of the schema
+(filters, matcher, computation) gives its units (billing-decisions D5, D6).
+
+The catalog (schema + meters) is compiled once into `SchemaRule`s; `evaluate` then runs per event on plain values.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from meterline.events.schemas import Event
+from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
+
+FUTURE_LIMIT = timedelta(hours=24)
+BUCKET = timedelta(minutes=15)
+_DECIMAL_TEXT = re.compile(r"-?\d{1,512}(\.\d+)?")
+
+# Statuses (Togai's IngestionStatus values)
+FAILED = "INGESTION_FAILED"
+SCHEMA_NOT_DEFINED = "INGESTION_FAILED_SCHEMA_NOT_DEFINED"
+UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
+ACCOUNT_NOT_FOUND = "INGESTION_FAILED_ACCOUNT_NOT_FOUND"
+DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
+NO_EVENT_ID = "INGESTION_FAILED_NO_EVENT_ID"
+NO_MATCHING_METERS = "INGESTION_COMPLETED_NO_MATCHING_METERS"
+METERED = "INGESTION_COMPLETED_EVENT_METERED"
+NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
+ACCEPTED = frozenset({NO_MATCHING_METERS, METERED, NOT_METERED})
+
+
+@dataclass(frozen=True)
+class MeterRule:
+    id: str
+    name: str
+    aggregation: str  # COUNT or SUM
+    dimension_filters: tuple[tuple[str, str], ...] = ()
+    attribute_filters: tuple[tuple[str, Decimal], ...] = ()
+    matcher: Compiled | None = None
+    computation: Compiled | None = None  # None: COUNT, one unit per matching event
+
+
+@dataclass(frozen=True)
+class SchemaRule:
+    name: str
+    version: int
+    attributes: frozenset[str]
+    dimensions: frozenset[str]
+    meters: tuple[MeterRule, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A failure (`status` and `message`), or the units each reached meter computed (maybe none)."""
+
+    status: str | None = None
+    message: str | None = None
+    units: dict[str, Decimal] = field(default_factory=dict)
+
+    @property
+    def failed(self) -> bool:
+        return self.status is not None
+
+
+def meter_rule(
+    *, id: str, name: str, aggregation: str, filters: Iterable[Mapping[str, Any]], computations: Iterable[Mapping[str, Any]]
+) -> MeterRule:
+    """Compile a stored meter. Filters name `dimension.<x>`, `attribute.<x>` or a bare dimension name (D5)."""
+    dimension_filters, attribute_filters = [], []
+    for f in filters:
+        kind, _, name_part = str(f["field"]).partition(".")
+        if not name_part:
+            kind, name_part = "dimension", kind
+        if kind in ("attribute", "attributes"):
+            attribute_filters.append((name_part, Decimal(str(f["value"]))))
+        else:
+            dimension_filters.append((name_part, str(f["value"])))
+    computation = next(iter(computations), None)
+    matcher = compile_logic(computation["matcher"]) if computation and computation.get("matcher") else None
+    compute = None
+    if aggregation == "SUM" and computation is not None:
+        compute = compile_logic(computation["computation"])
+    return MeterRule(
+        id=id,
+        name=name,
+        aggregation=aggregation,
+        dimension_filters=tuple(dimension_filters),
+        attribute_filters=tuple(attribute_filters),
+        matcher=matcher,
+        computation=compute,
+    )
+
+
+def bucket_of(timestamp: datetime) -> datetime:
+    return timestamp.replace(minute=timestamp.minute - timestamp.minute % 15, second=0, microsecond=0)
+
+
+def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
+    if rule is None:
+        return Outcome(SCHEMA_NOT_DEFINED, f"Event schema {event.schema_name!r} is not defined or not active")
+    if event.timestamp > now + FUTURE_LIMIT:
+        return Outcome(FAILED, "timestamp is more than 24 hours in the future")
+    attributes: dict[str, Decimal] = {}
+    for attribute in event.attributes:
+        if attribute.name in attributes:
+            return Outcome(FAILED, f"attribute {attribute.name!r} is given twice")
+        if not _DECIMAL_TEXT.fullmatch(attribute.value):
+            return Outcome(FAILED, f"attribute {attribute.name!r}: {attribute.value[:40]!r} is not a decimal number")
+        try:
+            attributes[attribute.name] = Decimal(attribute.value)
+        except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
+            return Outcome(FAILED, f"attribute {attribute.name!r} is not a decimal number")
+    missing = sorted(rule.attributes - attributes.keys())
+    if missing:
+        return Outcome(FAILED, f"missing attribute {', '.join(missing)} declared by schema {rule.name}")
+    dimensions = event.dimensions
+    missing = sorted(rule.dimensions - dimensions.keys())
+    if missing:
+        return Outcome(FAILED, f"missing dimension {', '.join(missing)} declared by schema {rule.name}")
+    data = {"attribute": attributes, "attributes": attributes, "dimension": dimensions, "dimensions": dimensions}
+    units: dict[str, Decimal] = {}
+    for meter in rule.meters:
+        if any(dimensions.get(name) != value for name, value in meter.dimension_filters):
+            continue
+        if any(attributes.get(name) != value for name, value in meter.attribute_filters):
+            continue
+        try:
+            if meter.matcher is not None and not truthy(meter.matcher(data)):
+                continue
+            units[meter.id] = Decimal(1) if meter.computation is None else to_units(meter.computation(data))
+        except EvaluationError as exc:
+            return Outcome(UNITS_INVALID, f"usage meter {meter.name}: {exc}"[:250])
+    return Outcome(units=units)

@@ -1,0 +1,225 @@
+"""Ingestion and the read paths over events and usage (billing-decisions D5, D6).
+
+An ingest call, for 1 to 1000 events, in one transaction:
+1. resolve each event's schema (the ACTIVE version and its ACTIVE meters, compiled once) and account (an account
+   id, else an alias effective at the event's timestamp);
+2. evaluate each event (pipeline.evaluate): validation, then units per meter;
+3. claim the ids of the events that passed (deduplication on (organization, event id), atomic with the write);
+4. store every event with its final status, and add the units of accepted ones to the usage rollups.
+The caller commits; the answer (202/207) is sent only after that commit.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.core.pagination import Page, PageRequest
+from meterline.events import pipeline
+from meterline.events.models import Event as StoredEvent
+from meterline.events.schemas import Event
+from meterline.events.store import EventStore, UsageKey
+from meterline.metering.repository import MeteringRepository
+from meterline.tenancy.context import Context
+
+DEDUP_WINDOW = timedelta(days=45)
+
+
+@dataclass(frozen=True)
+class Result:
+    """What happened to one event of an ingest call."""
+
+    index: int
+    event_id: str | None
+    status: str
+    message: str | None
+
+    @property
+    def accepted(self) -> bool:
+        return self.status in pipeline.ACCEPTED
+
+
+class IngestionService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = EventStore(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+        self.catalog = MeteringRepository(ctx.session, ctx.org_id)
+
+    def ingest(self, events: list[Event]) -> list[Result]:
+        now = self.ctx.now
+        rules = self._rules({e.schema_name for e in events})
+        accounts = self._resolve_accounts(events)
+        outcomes = [pipeline.evaluate(rules.get(e.schema_name), e, now) for e in events]
+
+        results: list[Result] = []
+        statuses: list[tuple[str, str | None]] = []
+        wanted: list[str] = []
+        for event, outcome, account in zip(events, outcomes, accounts, strict=True):
+            if outcome.failed:
+                statuses.append((outcome.status, outcome.message))  # type: ignore[arg-type]
+            elif account is None:
+                statuses.append((pipeline.ACCOUNT_NOT_FOUND, f"No account has id or alias {event.account_id!r} "
+                                                             f"at {event.timestamp.isoformat()}"))
+            elif event.id is None:
+                statuses.append((pipeline.NO_EVENT_ID, "An event needs an id: it is what makes a retry safe"))
+            else:
+                statuses.append(("", None))
+                wanted.append(event.id)
+        claimed = self.store.claim_ids(list(dict.fromkeys(wanted)), now)
+
+        rows, usage = [], defaultdict(lambda: (Decimal(0), 0))
+        for index, (event, outcome, account, (status, message)) in enumerate(
+            zip(events, outcomes, accounts, statuses, strict=True)
+        ):
+            if status == "":
+                if event.id in claimed:
+                    claimed.discard(event.id)  # a second copy in the same batch is a duplicate too
+                    # Schedules arrive with pricing: until then a matched event is not metered (D5).
+                    status = pipeline.NOT_METERED if outcome.units else pipeline.NO_MATCHING_METERS
+                    bucket = pipeline.bucket_of(event.timestamp)
+                    for meter_id, units in outcome.units.items():
+                        key: UsageKey = (account.pk, meter_id, bucket)  # type: ignore[union-attr]
+                        qty, n = usage[key]
+                        usage[key] = (qty + units, n + 1)
+                else:
+                    status, message = pipeline.DUPLICATE, f"Event {event.id} was already ingested"
+            accepted = status in pipeline.ACCEPTED
+            rows.append(
+                {
+                    "pk": new_id("event"),
+                    "org_id": self.ctx.org_id,
+                    "event_id": event.id,
+                    "schema_name": event.schema_name,
+                    "schema_version": rules[event.schema_name].version if event.schema_name in rules else None,
+                    "account_ref": event.account_id,
+                    "account_pk": account.pk if account else None,
+                    "timestamp": event.timestamp,
+                    "attributes": [a.model_dump(exclude_none=True) for a in event.attributes],
+                    "dimensions": event.dimensions,
+                    "status": status,
+                    "status_description": message,
+                    "units": {m: str(u) for m, u in outcome.units.items()} if accepted else None,
+                    "created_at": now,
+                }
+            )
+            results.append(Result(index=index, event_id=event.id, status=status, message=message))
+        self.store.add_events(rows)
+        self.store.add_usage(dict(usage))
+        return results
+
+    def _rules(self, schema_names: set[str]) -> dict[str, pipeline.SchemaRule]:
+        rules = {}
+        for name in schema_names:
+            schema = self.catalog.active_schema(name)
+            if schema is None:
+                continue
+            meters = tuple(
+                pipeline.meter_rule(
+                    id=m.id, name=m.name, aggregation=m.aggregation, filters=m.filters or [],
+                    computations=m.computations or [],
+                )
+                for m in self.catalog.active_meters(name)
+            )
+            rules[name] = pipeline.SchemaRule(
+                name=schema.name,
+                version=schema.version,
+                attributes=frozenset(a["name"] for a in schema.attributes or []),
+                dimensions=frozenset(d["name"] for d in schema.dimensions or []),
+                meters=meters,
+            )
+        return rules
+
+    def _resolve_accounts(self, events: list[Event]) -> list[Account | None]:
+        refs = {e.account_id for e in events}
+        by_id = self.accounts.by_ids(refs)
+        aliases = defaultdict(list)
+        for alias in self.accounts.aliases_with_values(refs - by_id.keys()):
+            aliases[alias.value].append(alias)
+        holders = self.accounts.by_pks({a.account_pk for rows in aliases.values() for a in rows})
+        resolved: list[Account | None] = []
+        for event in events:
+            account = by_id.get(event.account_id)
+            if account is None:
+                ts = event.timestamp
+                alias = next(
+                    (a for a in aliases.get(event.account_id, []) if a.effective_from <= ts < a.effective_until), None
+                )
+                account = holders.get(alias.account_pk) if alias else None
+            resolved.append(account)
+        return resolved
+
+
+class EventQueryService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = EventStore(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+
+    def page(
+        self,
+        request: PageRequest,
+        *,
+        account_id: str | None,
+        status: str | None,
+        schema_name: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> Page[StoredEvent]:
+        account_pk = None
+        if account_id is not None:
+            account = self.accounts.by_id(account_id)
+            if account is None:
+                return Page(items=[], next_token=None, size=request.size)
+            account_pk = account.pk
+        return self.store.page(
+            request, account_pk=account_pk, status=status, schema_name=schema_name, start=start, end=end
+        )
+
+    def by_event_id(self, event_id: str) -> list[StoredEvent]:
+        events = self.store.by_event_id(event_id)
+        if not events:
+            raise NotFound(f"Event {event_id} not found")
+        return events
+
+    def accounts_of(self, events: list[StoredEvent]) -> dict[str, Account]:
+        return self.accounts.by_pks({e.account_pk for e in events if e.account_pk})
+
+
+@dataclass(frozen=True)
+class MeterUsage:
+    meter_id: str
+    name: str
+    aggregation: str
+    usage: Decimal
+    events: int
+
+
+class UsageService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = EventStore(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+        self.catalog = MeteringRepository(ctx.session, ctx.org_id)
+
+    def of_account(self, account_id: str, start: datetime, end: datetime) -> list[MeterUsage]:
+        """Usage of every meter that is not archived, for the account, over [start, end)."""
+        for label, moment in (("start", start), ("end", end)):
+            if pipeline.bucket_of(moment) != moment:
+                raise BadRequest(f"{label} must fall on a 15-minute boundary (usage is kept in 15-minute buckets)")
+        if start >= end:
+            raise BadRequest("start must be before end")
+        account = self.accounts.by_id(account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} not found")
+        meters = self.catalog.usable_meters()
+        totals = self.store.usage(account.pk, [m.id for m in meters], start, end)
+        return [
+            MeterUsage(m.id, m.name, m.aggregation, totals[m.id][0], totals[m.id][1]) for m in meters
+        ]

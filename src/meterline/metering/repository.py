@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.metering.models import EventSchema, UsageMeter
+
+ACTIVE = "ACTIVE"
+ARCHIVED = "ARCHIVED"
+
+
+class MeteringRepository(OrgRepository):
+    """Event schemas (every version) and usage meters of one organization."""
+
+    # -- event schemas ---------------------------------------------------------------------------------------
+    def latest_schema(self, name: str) -> EventSchema | None:
+        """The newest version of the schema named `name` (whatever its status), or None."""
+        stmt = self.scoped(EventSchema).where(EventSchema.name == name, EventSchema.latest.is_(True))
+        return self.session.scalar(stmt)
+
+    def latest_schema_by_id(self, schema_id: str) -> EventSchema | None:
+        stmt = self.scoped(EventSchema).where(EventSchema.id == schema_id, EventSchema.latest.is_(True))
+        return self.session.scalar(stmt)
+
+    def latest_schemas_by_ids(self, schema_ids: set[str]) -> dict[str, EventSchema]:
+        if not schema_ids:
+            return {}
+        stmt = self.scoped(EventSchema).where(EventSchema.id.in_(schema_ids), EventSchema.latest.is_(True))
+        return {row.id: row for row in self.session.scalars(stmt)}
+
+    def schema_version(self, name: str, version: int) -> EventSchema | None:
+        stmt = self.scoped(EventSchema).where(EventSchema.name == name, EventSchema.version == version)
+        return self.session.scalar(stmt)
+
+    def schema_versions(self, schema_id: str) -> list[EventSchema]:
+        """Every version of a schema, oldest first."""
+        stmt = self.scoped(EventSchema).where(EventSchema.id == schema_id)
+        return list(self.session.scalars(stmt.order_by(EventSchema.version)))
+
+    def schema_page(self, request: PageRequest, *, statuses: set[str] | None) -> Page[EventSchema]:
+        """Schemas (their newest versions) in creation order; without `statuses`, those not ARCHIVED."""
+        stmt = self.scoped(EventSchema).where(EventSchema.latest.is_(True))
+        if statuses:
+            stmt = stmt.where(EventSchema.status.in_(statuses))
+        else:
+            stmt = stmt.where(EventSchema.status != ARCHIVED)
+        return self.keyset_page(stmt, EventSchema.id, request)
+
+    def active_schema(self, name: str) -> EventSchema | None:
+        """The ACTIVE version of the schema named `name`, or None (unknown, draft, inactive or deleted)."""
+        stmt = self.scoped(EventSchema).where(
+            EventSchema.name == name, EventSchema.latest.is_(True), EventSchema.status == ACTIVE
+        )
+        return self.session.scalar(stmt)
+
+    # -- usage meters ----------------------------------------------------------------------------------------
+    def meter(self, meter_id: str) -> UsageMeter | None:
+        return self.session.scalar(self.scoped(UsageMeter).where(UsageMeter.id == meter_id))
+
+    def live_meter_named(self, name: str) -> UsageMeter | None:
+        """The meter, not ARCHIVED, that holds `name`."""
+        stmt = self.scoped(UsageMeter).where(UsageMeter.name == name, UsageMeter.status != ARCHIVED)
+        return self.session.scalar(stmt)
+
+    def meters_of_schema(self, schema_id: str, *, status: str) -> list[UsageMeter]:
+        stmt = self.scoped(UsageMeter).where(UsageMeter.event_schema_id == schema_id, UsageMeter.status == status)
+        return list(self.session.scalars(stmt.order_by(UsageMeter.pk)))
+
+    def live_meter_counts(self, schema_ids: set[str]) -> dict[str, int]:
+        """Meters not ARCHIVED, per schema id."""
+        if not schema_ids:
+            return {}
+        stmt = (
+            select(UsageMeter.event_schema_id, func.count())
+            .where(
+                UsageMeter.org_id == self.org_id,
+                UsageMeter.event_schema_id.in_(schema_ids),
+                UsageMeter.status != ARCHIVED,
+            )
+            .group_by(UsageMeter.event_schema_id)
+        )
+        return {schema_id: count for schema_id, count in self.session.execute(stmt).all()}
+
+    def meter_page(
+        self, request: PageRequest, *, statuses: set[str] | None, aggregations: set[str] | None
+    ) -> Page[UsageMeter]:
+        """Meters in creation order; without `statuses`, those not ARCHIVED."""
+        stmt = self.scoped(UsageMeter)
+        stmt = stmt.where(UsageMeter.status.in_(statuses)) if statuses else stmt.where(UsageMeter.status != ARCHIVED)
+        if aggregations:
+            stmt = stmt.where(UsageMeter.aggregation.in_(aggregations))
+        return self.keyset_page(stmt, UsageMeter.pk, request)
+
+    def active_meters(self, schema_name: str) -> list[UsageMeter]:
+        """The ACTIVE meters of the schema named `schema_name`, in creation order: the ones its events feed."""
+        stmt = self.scoped(UsageMeter).where(
+            UsageMeter.event_schema_name == schema_name, UsageMeter.status == ACTIVE
+        )
+        return list(self.session.scalars(stmt.order_by(UsageMeter.pk)))
+
+    def usable_meters(self) -> list[UsageMeter]:
+        """Every meter that is not ARCHIVED, in creation order."""
+        stmt = self.scoped(UsageMeter).where(UsageMeter.status != ARCHIVED)
+        return list(self.session.scalars(stmt.order_by(UsageMeter.pk)))
