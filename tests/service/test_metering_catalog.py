@@ -11,7 +11,9 @@ from sqlalchemy.orm import Session
 from meterline.core.clock import utc_now
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.pagination import PageRequest
+from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.repository import MeteringRepository
+from meterline.metering.schema_service import EventSchemaService
 from meterline.metering.schemas import (
     Computation,
     CreateEventSchemaRequest,
@@ -22,7 +24,6 @@ from meterline.metering.schemas import (
     UpdateUsageMeterRequest,
     UsageMeterFilterEntry,
 )
-from meterline.metering.service import EventSchemaService, UsageMeterService
 from meterline.tenancy.context import Context
 from tests.conftest import org_in
 

@@ -31,9 +31,10 @@ class EventStore(OrgRepository):
         """
         if not event_ids:
             return set()
+        # Sorted: concurrent batches then take their row locks in one order and cannot deadlock.
         stmt = (
             self._dialect_insert(EventId)
-            .values([{"org_id": self.org_id, "event_id": i, "claimed_at": now} for i in event_ids])
+            .values([{"org_id": self.org_id, "event_id": i, "claimed_at": now} for i in sorted(set(event_ids))])
             .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
             .returning(EventId.event_id)
         )
@@ -84,9 +85,10 @@ class EventStore(OrgRepository):
         self.session.execute(stmt, self._rollup_rows(totals))
 
     def _rollup_rows(self, values: dict[UsageKey, tuple[Decimal, int]]) -> list[dict[str, Any]]:
+        # Sorted, like the id claims, so that concurrent writers lock rollup rows in one order.
         return [
             {"org_id": self.org_id, "account_pk": a, "meter_id": m, "bucket_start": b, "quantity": q, "events": n}
-            for (a, m, b), (q, n) in values.items()
+            for (a, m, b), (q, n) in sorted(values.items())
         ]
 
     def forget_ids_before(self, before: datetime) -> int:

@@ -11,7 +11,8 @@ from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse, PaginationOptions
 from meterline.metering import schemas
-from meterline.metering.service import EventSchemaService, UsageMeterService
+from meterline.metering.meter_service import UsageMeterService
+from meterline.metering.schema_service import EventSchemaService
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
