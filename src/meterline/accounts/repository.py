@@ -23,10 +23,21 @@ class AccountRepository(OrgRepository):
             return {}
         return {a.pk: a for a in self.session.scalars(self.scoped(Account).where(Account.pk.in_(pks)))}
 
-    def aliases_with_values(self, values: set[str]) -> list[AccountAlias]:
+    def pks_by_ids(self, ids: set[str]) -> dict[str, str]:
+        """Account id -> pk, without loading whole accounts (ingestion's hot path)."""
+        if not ids:
+            return {}
+        stmt = select(Account.id, Account.pk).where(Account.org_id == self.org_id, Account.id.in_(ids))
+        return {row[0]: row[1] for row in self.session.execute(stmt)}
+
+    def alias_spans(self, values: set[str]) -> list[tuple[str, str, datetime, datetime]]:
+        """(value, account_pk, effective_from, effective_until) of every alias row with one of these values."""
         if not values:
             return []
-        return list(self.session.scalars(self.scoped(AccountAlias).where(AccountAlias.value.in_(values))))
+        stmt = select(
+            AccountAlias.value, AccountAlias.account_pk, AccountAlias.effective_from, AccountAlias.effective_until
+        ).where(AccountAlias.org_id == self.org_id, AccountAlias.value.in_(values))
+        return [(r[0], r[1], r[2], r[3]) for r in self.session.execute(stmt)]
 
     def ids_taken(self, ids: set[str]) -> set[str]:
         if not ids:

@@ -121,6 +121,12 @@ class ExactDecimal(TypeDecorator[Decimal]):
         return value if isinstance(value, Decimal) else Decimal(value)
 
 
+def sqlite_time(value: datetime) -> str:
+    """How `UTCDateTime` stores an aware datetime on SQLite: UTC, fixed width (the year padded to 4 digits,
+    microseconds always there), so text order is time order. Also for hot paths that write through the driver."""
+    return value.astimezone(UTC).replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
@@ -137,11 +143,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             raise TypeError(f"expected a datetime, got {type(value).__name__}")
         if value.tzinfo is None:
             raise ValueError("naive datetime: Meterline stores UTC-aware datetimes only")
-        value = value.astimezone(UTC)
         if dialect.name == "sqlite":
-            # Fixed width (the year padded to 4 digits, microseconds always there), so text order is time order.
-            return value.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds")
-        return value
+            return sqlite_time(value)
+        return value.astimezone(UTC)
 
     def process_result_value(self, value: Any, dialect: Any) -> datetime | None:
         if value is None:

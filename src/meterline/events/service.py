@@ -85,7 +85,7 @@ class IngestionService:
                     status = pipeline.NOT_METERED if outcome.units else pipeline.NO_MATCHING_METERS
                     bucket = pipeline.bucket_of(event.timestamp)
                     for meter_id, units in outcome.units.items():
-                        key: UsageKey = (account.pk, meter_id, bucket)  # type: ignore[union-attr]
+                        key: UsageKey = (account, meter_id, bucket)  # type: ignore[assignment]
                         qty, n = usage[key]
                         usage[key] = (qty + units, n + 1)
                 else:
@@ -99,9 +99,12 @@ class IngestionService:
                     "schema_name": event.schema_name,
                     "schema_version": rules[event.schema_name].version if event.schema_name in rules else None,
                     "account_ref": event.account_id,
-                    "account_pk": account.pk if account else None,
+                    "account_pk": account,
                     "timestamp": event.timestamp,
-                    "attributes": [a.model_dump(exclude_none=True) for a in event.attributes],
+                    "attributes": [
+                        {"name": a.name, "value": a.value} if a.unit is None else {"name": a.name, "value": a.value, "unit": a.unit}
+                        for a in event.attributes
+                    ],
                     "dimensions": event.dimensions,
                     "status": status,
                     "status_description": message,
@@ -136,23 +139,20 @@ class IngestionService:
             )
         return rules
 
-    def _resolve_accounts(self, events: list[Event]) -> list[Account | None]:
+    def _resolve_accounts(self, events: list[Event]) -> list[str | None]:
+        """Each event's account pk: its accountId as an account id, else as an alias effective at its timestamp."""
         refs = {e.account_id for e in events}
-        by_id = self.accounts.by_ids(refs)
-        aliases = defaultdict(list)
-        for alias in self.accounts.aliases_with_values(refs - by_id.keys()):
-            aliases[alias.value].append(alias)
-        holders = self.accounts.by_pks({a.account_pk for rows in aliases.values() for a in rows})
-        resolved: list[Account | None] = []
+        by_id = self.accounts.pks_by_ids(refs)
+        spans = defaultdict(list)
+        for value, account_pk, start, end in self.accounts.alias_spans(refs - by_id.keys()):
+            spans[value].append((account_pk, start, end))
+        resolved: list[str | None] = []
         for event in events:
-            account = by_id.get(event.account_id)
-            if account is None:
+            pk = by_id.get(event.account_id)
+            if pk is None:
                 ts = event.timestamp
-                alias = next(
-                    (a for a in aliases.get(event.account_id, []) if a.effective_from <= ts < a.effective_until), None
-                )
-                account = holders.get(alias.account_pk) if alias else None
-            resolved.append(account)
+                pk = next((a for a, start, end in spans.get(event.account_id, ()) if start <= ts < end), None)
+            resolved.append(pk)
         return resolved
 
 

@@ -2,94 +2,129 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, func, insert, select, tuple_
-from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy import delete, func, select
 
+from meterline.core.db import sqlite_time
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.events.models import Event, EventId, UsageRollup
 
 UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
 
+_EVENT_COLUMNS = (
+    "pk", "org_id", "event_id", "schema_name", "schema_version", "account_ref", "account_pk", "timestamp",
+    "attributes", "dimensions", "status", "status_description", "units", "created_at",
+)
+_JSON_COLUMNS = frozenset({"attributes", "dimensions", "units"})
+_TIME_COLUMNS = frozenset({"timestamp", "created_at"})
+
+
+def _json(value: Any) -> str | None:
+    return None if value is None else json.dumps(value, separators=(",", ":"))
+
 
 class EventStore(OrgRepository):
-    def _dialect_insert(self, model: Any) -> Any:
-        name = self.session.get_bind().dialect.name
-        return (postgresql.insert if name == "postgresql" else sqlite.insert)(model)
+    # The writes of ingestion are its hot path: they go through the database driver with prepared SQL (psycopg's
+    # COPY on PostgreSQL, executemany on SQLite), converting values the way the column types would. The SQL is
+    # fixed text, so nothing is compiled per batch. Reads use SQLAlchemy as everywhere else.
+
+    def _driver(self) -> Any:
+        return self.session.connection().connection.driver_connection
+
+    def _is_postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
 
     # -- writes ----------------------------------------------------------------------------------------------
     def claim_ids(self, event_ids: list[str], now: datetime) -> set[str]:
         """Claim each id for this organization; returns the ids claimed now (the others were already taken).
 
         Atomic with the rest of the transaction: a concurrent claim of the same id waits for this one to commit or
-        roll back, so an id is claimed once whatever the interleaving.
+        roll back, so an id is claimed once whatever the interleaving. Sorted, so that concurrent batches take
+        their row locks in one order and cannot deadlock.
         """
         if not event_ids:
             return set()
-        # Sorted: concurrent batches then take their row locks in one order and cannot deadlock.
-        stmt = (
-            self._dialect_insert(EventId)
-            .values([{"org_id": self.org_id, "event_id": i, "claimed_at": now} for i in sorted(set(event_ids))])
-            .on_conflict_do_nothing(index_elements=["org_id", "event_id"])
-            .returning(EventId.event_id)
-        )
-        return set(self.session.scalars(stmt))
+        ids = sorted(set(event_ids))
+        cursor = self._driver().cursor()
+        if self._is_postgresql():
+            cursor.execute(
+                "INSERT INTO event_ids (org_id, event_id, claimed_at) SELECT %s, unnest(%s::text[]), %s "
+                "ON CONFLICT DO NOTHING RETURNING event_id",
+                (self.org_id, ids, now),
+            )
+        else:
+            cursor.execute(
+                "INSERT INTO event_ids (org_id, event_id, claimed_at) SELECT ?, value, ? FROM json_each(?) "
+                "WHERE true ON CONFLICT DO NOTHING RETURNING event_id",
+                (self.org_id, sqlite_time(now), json.dumps(ids)),
+            )
+        return {row[0] for row in cursor.fetchall()}
 
     def add_events(self, rows: list[dict[str, Any]]) -> None:
-        if rows:
-            self.session.execute(insert(Event), rows)
+        """Store events; each row has every column of `events` (JSON columns as Python values)."""
+        if not rows:
+            return
+        if self._is_postgresql():
+            with self._driver().cursor().copy(f"COPY events ({', '.join(_EVENT_COLUMNS)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row([_json(row[c]) if c in _JSON_COLUMNS else row[c] for c in _EVENT_COLUMNS])
+            return
+        values = [
+            [
+                _json(row[c]) if c in _JSON_COLUMNS else sqlite_time(row[c]) if c in _TIME_COLUMNS else row[c]
+                for c in _EVENT_COLUMNS
+            ]
+            for row in rows
+        ]
+        self._driver().executemany(
+            f"INSERT INTO events ({', '.join(_EVENT_COLUMNS)}) VALUES ({', '.join('?' * len(_EVENT_COLUMNS))})", values
+        )
 
     def add_usage(self, increments: dict[UsageKey, tuple[Decimal, int]]) -> None:
-        """Add quantities and event counts to their buckets."""
+        """Add quantities and event counts to their buckets (keys sorted, for the same reason as the claims)."""
         if not increments:
             return
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = self._dialect_insert(UsageRollup)
-            stmt = stmt.on_conflict_do_update(
-                index_elements=["org_id", "account_pk", "meter_id", "bucket_start"],
-                set_={
-                    "quantity": UsageRollup.quantity + stmt.excluded.quantity,
-                    "events": UsageRollup.events + stmt.excluded.events,
-                },
+        keys = sorted(increments)
+        cursor = self._driver().cursor()
+        if self._is_postgresql():
+            cursor.execute(
+                "INSERT INTO usage_rollups (org_id, account_pk, meter_id, bucket_start, quantity, events) "
+                "SELECT %s, * FROM unnest(%s::text[], %s::text[], %s::timestamptz[], %s::numeric[], %s::int[]) "
+                "ON CONFLICT (org_id, account_pk, meter_id, bucket_start) DO UPDATE SET "
+                "quantity = usage_rollups.quantity + excluded.quantity, events = usage_rollups.events + excluded.events",
+                (
+                    self.org_id,
+                    [k[0] for k in keys],
+                    [k[1] for k in keys],
+                    [k[2] for k in keys],
+                    [increments[k][0] for k in keys],
+                    [increments[k][1] for k in keys],
+                ),
             )
-            self.session.execute(stmt, self._rollup_rows(increments))
             return
         # SQLite keeps decimals as text, which SQL cannot add exactly: read, add in Python, write back. Safe,
         # since a writing transaction holds SQLite's only write lock from its start.
-        current = {
-            (r.account_pk, r.meter_id, r.bucket_start): (r.quantity, r.events)
-            for r in self.session.execute(
-                select(UsageRollup.account_pk, UsageRollup.meter_id, UsageRollup.bucket_start,
-                       UsageRollup.quantity, UsageRollup.events).where(
-                    UsageRollup.org_id == self.org_id,
-                    tuple_(UsageRollup.account_pk, UsageRollup.meter_id, UsageRollup.bucket_start).in_(
-                        list(increments)
-                    ),
-                )
-            )
-        }
-        totals = {
-            key: (current.get(key, (Decimal(0), 0))[0] + qty, current.get(key, (Decimal(0), 0))[1] + n)
-            for key, (qty, n) in increments.items()
-        }
-        stmt = self._dialect_insert(UsageRollup)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["org_id", "account_pk", "meter_id", "bucket_start"],
-            set_={"quantity": stmt.excluded.quantity, "events": stmt.excluded.events},
+        wanted = {(a, m, sqlite_time(b)): increments[(a, m, b)] for a, m, b in keys}
+        cursor.execute(
+            "SELECT account_pk, meter_id, bucket_start, quantity, events FROM usage_rollups WHERE org_id = ? AND "
+            "(account_pk, meter_id, bucket_start) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?))",
+            (self.org_id, json.dumps(list(wanted))),
         )
-        self.session.execute(stmt, self._rollup_rows(totals))
-
-    def _rollup_rows(self, values: dict[UsageKey, tuple[Decimal, int]]) -> list[dict[str, Any]]:
-        # Sorted, like the id claims, so that concurrent writers lock rollup rows in one order.
-        return [
-            {"org_id": self.org_id, "account_pk": a, "meter_id": m, "bucket_start": b, "quantity": q, "events": n}
-            for (a, m, b), (q, n) in sorted(values.items())
-        ]
+        for account_pk, meter_id, bucket, quantity, events in cursor.fetchall():
+            qty, n = wanted[(account_pk, meter_id, bucket)]
+            wanted[(account_pk, meter_id, bucket)] = (qty + Decimal(quantity), n + events)
+        cursor.executemany(
+            "INSERT INTO usage_rollups (org_id, account_pk, meter_id, bucket_start, quantity, events) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, bucket_start) DO UPDATE SET "
+            "quantity = excluded.quantity, events = excluded.events",
+            [(self.org_id, a, m, b, str(q), n) for (a, m, b), (q, n) in wanted.items()],
+        )
 
     def forget_ids_before(self, before: datetime) -> int:
         """End the deduplication window: ids claimed before `before` may be used again."""
