@@ -215,3 +215,13 @@ def test_another_organization_cannot_see_or_feed_events(sdk: Sdk, other_sdk: Sdk
         assert http.get("/accounts/acme/usage", params={"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat()}).status_code == 404
     # the same id is independent per organization
     assert usage(tenant, T0, T0 + timedelta(hours=1))["requests"] == (Decimal(1), 1)
+
+
+def test_long_values_give_short_messages(tenant: Tenant, catalog: dict[str, str]) -> None:
+    with tenant.http() as http:
+        r = http.post("/ingest", json={"event": {"schemaName": "api_calls", "id": "x" * 512, "timestamp": T0.isoformat(),
+                                                 "accountId": "0" * 512, "attributes": [{"name": "calls", "value": "1"}],
+                                                 "dimensions": {"region": "us"}}})
+        assert r.status_code == 400 and len(r.json()["message"]) < 200
+        stored = http.get("/events", params={"status": "INGESTION_FAILED_ACCOUNT_NOT_FOUND"}).json()["events"]
+        assert len(stored) == 1 and len(stored[0]["ingestionStatus"]["statusDescription"]) <= 250

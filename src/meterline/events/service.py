@@ -29,6 +29,12 @@ from meterline.metering.repository import MeteringRepository
 from meterline.tenancy.context import Context
 
 DEDUP_WINDOW = timedelta(days=45)
+STATUS_TEXT = 250  # the SDK's limit on statusDescription
+
+
+def _short(text: str | None) -> str:
+    text = text or ""
+    return repr(text if len(text) <= 60 else text[:57] + "...")
 
 
 @dataclass(frozen=True)
@@ -65,7 +71,7 @@ class IngestionService:
             if outcome.failed:
                 statuses.append((outcome.status, outcome.message))  # type: ignore[arg-type]
             elif account is None:
-                statuses.append((pipeline.ACCOUNT_NOT_FOUND, f"No account has id or alias {event.account_id!r} "
+                statuses.append((pipeline.ACCOUNT_NOT_FOUND, f"No account has id or alias {_short(event.account_id)} "
                                                              f"at {event.timestamp.isoformat()}"))
             elif event.id is None:
                 statuses.append((pipeline.NO_EVENT_ID, "An event needs an id: it is what makes a retry safe"))
@@ -89,8 +95,9 @@ class IngestionService:
                         qty, n = usage[key]
                         usage[key] = (qty + units, n + 1)
                 else:
-                    status, message = pipeline.DUPLICATE, f"Event {event.id} was already ingested"
+                    status, message = pipeline.DUPLICATE, f"Event {_short(event.id)} was already ingested"
             accepted = status in pipeline.ACCEPTED
+            message = message[:STATUS_TEXT] if message else None
             rows.append(
                 {
                     "pk": new_id("event"),
