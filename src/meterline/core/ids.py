@@ -15,12 +15,14 @@ import time
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
 
 
+_PAIRS = [a + b for a in _ALPHABET for b in _ALPHABET]  # 10 bits -> 2 characters (ids are made per event)
+
+
 def _b32(value: int, length: int) -> str:
-    chars = []
-    for _ in range(length):
-        chars.append(_ALPHABET[value & 31])
-        value >>= 5
-    return "".join(reversed(chars))
+    """`value` in `length` Crockford base32 characters (most significant first)."""
+    if length % 2:
+        return _b32(value >> 5, length - 1) + _ALPHABET[value & 31]
+    return "".join(_PAIRS[(value >> shift) & 1023] for shift in range(5 * length - 10, -1, -10))
 
 
 _lock = threading.Lock()

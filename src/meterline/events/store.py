@@ -142,22 +142,28 @@ class EventStore(OrgRepository):
         result = {m: (Decimal(0), 0) for m in meter_ids}
         if not meter_ids:
             return result
-        where = (
-            UsageRollup.org_id == self.org_id,
-            UsageRollup.account_pk == account_pk,
-            UsageRollup.meter_id.in_(meter_ids),
-            UsageRollup.bucket_start >= start,
-            UsageRollup.bucket_start < end,
-        )
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = select(UsageRollup.meter_id, func.sum(UsageRollup.quantity), func.sum(UsageRollup.events))
-            for meter_id, qty, n in self.session.execute(stmt.where(*where).group_by(UsageRollup.meter_id)):
+        if self._is_postgresql():
+            stmt = select(UsageRollup.meter_id, func.sum(UsageRollup.quantity), func.sum(UsageRollup.events)).where(
+                UsageRollup.org_id == self.org_id,
+                UsageRollup.account_pk == account_pk,
+                UsageRollup.meter_id.in_(meter_ids),
+                UsageRollup.bucket_start >= start,
+                UsageRollup.bucket_start < end,
+            )
+            for meter_id, qty, n in self.session.execute(stmt.group_by(UsageRollup.meter_id)):
                 result[meter_id] = (Decimal(qty), int(n))
             return result
-        rows = self.session.execute(select(UsageRollup.meter_id, UsageRollup.quantity, UsageRollup.events).where(*where))
-        for meter_id, qty, n in rows:
-            total, count = result[meter_id]
-            result[meter_id] = (total + qty, count + n)
+        # SQLite: decimals are text, so SQL sums only the counts; the quantities come back as one string per meter
+        # and are added exactly here (one round trip, no per-row result processing).
+        cursor = self._driver().cursor()
+        cursor.execute(
+            f"SELECT meter_id, group_concat(quantity, ' '), sum(events) FROM usage_rollups WHERE org_id = ? AND "
+            f"account_pk = ? AND meter_id IN ({', '.join('?' * len(meter_ids))}) AND bucket_start >= ? AND "
+            f"bucket_start < ? GROUP BY meter_id",
+            (self.org_id, account_pk, *meter_ids, sqlite_time(start), sqlite_time(end)),
+        )
+        for meter_id, quantities, n in cursor.fetchall():
+            result[meter_id] = (sum(map(Decimal, quantities.split(" ")), Decimal(0)), int(n))
         return result
 
     def page(
