@@ -7,7 +7,8 @@ currencies. Amounts are `decimal.Decimal`; a float is refused wherever an amount
 
 from __future__ import annotations
 
-from decimal import ROUND_HALF_UP, Decimal
+from collections.abc import Iterable
+from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 
 # Minor units that are not 2.
 _MINOR_UNITS_EXCEPTIONS = {
@@ -60,3 +61,15 @@ def to_decimal(value: object) -> Decimal:
 def round_money(amount: Decimal, currency: str) -> Decimal:
     """Round once, ROUND_HALF_UP, to the currency's minor unit (D1)."""
     return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+
+
+# Addition under this context is exact whatever the digits (the default context keeps 28 and would round).
+EXACT = Context(prec=MAX_PREC, Emax=MAX_EMAX, Emin=MIN_EMIN)
+
+
+def exact_sum(values: Iterable[Decimal]) -> Decimal:
+    """The exact sum of quantities (usage can carry more than 28 significant digits)."""
+    total = Decimal(0)
+    for value in values:
+        total = EXACT.add(total, value)
+    return total

@@ -161,3 +161,27 @@ def get_account_usage(
                                        usage=u.usage, events=u.events) for u in usage],
         )
     )
+
+
+# -- corrections -------------------------------------------------------------------------------------------------
+from meterline.events.corrections import CorrectionService  # noqa: E402  (added with the route, kept beside it)
+
+
+@router.post(
+    "/events/correction", response_model=schemas.EventsCorrectionResponse, tags=["EventManagement"],
+    operation_id="eventCorrection",
+)
+def event_correction(
+    action: Annotated[schemas.CorrectionAction, Query(description="UNDO, REDO or REDO_EVENT")],
+    require_confirmation: bool | None = Query(None, description="true needs jobs: Meterline answers 400 for now"),
+    body: schemas.EventCorrectionRequest | None = None,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """Correct an accepted event named by `event.id`: UNDO reverts its usage and frees its id; REDO reverts it and
+    ingests its payload again; REDO_EVENT reverts it and ingests the corrected `event` of the body. All or nothing."""
+    correction = CorrectionService(ctx).correct(
+        action, body.event if body is not None else None, require_confirmation=bool(require_confirmation)
+    )
+    info = schemas.EventCorrectionInfo(**_with_status(correction.event), status=correction.status,  # type: ignore[arg-type]
+                                       reason=correction.reason)
+    return respond(schemas.EventsCorrectionResponse(data=[info]))

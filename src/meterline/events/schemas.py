@@ -153,3 +153,32 @@ class AccountUsageResponse(ResponseModel):
     start: datetime
     end: datetime
     meters: list[MeterUsage]
+
+
+# -- corrections (EventManagementApi.event_correction) ---------------------------------------------------------
+CorrectionAction = Literal["UNDO", "REDO", "REDO_EVENT"]
+
+
+class CorrectionEvent(RequestModel):
+    """Togai's `Event`, with only `id` required: it names the event to correct. UNDO and REDO read nothing else;
+    REDO_EVENT takes the whole corrected payload (the SDK always sends every field)."""
+
+    schema_name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    id: Annotated[str, StringConstraints(min_length=1, max_length=512)]
+    timestamp: UtcDatetime | None = None
+    account_id: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
+    attributes: Annotated[list[Attribute], Field(max_length=10)] | None = None
+    dimensions: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=200)]] | None = None
+
+
+class EventCorrectionRequest(RequestModel):
+    event: CorrectionEvent | None = None
+
+
+class EventCorrectionInfo(EventWithStatus):
+    status: Literal["REVERTED", "REVERTED_AND_REINGESTED", "FAILED"]
+    reason: str
+
+
+class EventsCorrectionResponse(ResponseModel):
+    data: list[EventCorrectionInfo]

@@ -20,6 +20,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
+from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
@@ -93,7 +94,7 @@ class IngestionService:
                     for meter_id, units in outcome.units.items():
                         key: UsageKey = (account, meter_id, bucket)  # type: ignore[assignment]
                         qty, n = usage[key]
-                        usage[key] = (qty + units, n + 1)
+                        usage[key] = (EXACT.add(qty, units), n + 1)
                 else:
                     status, message = pipeline.DUPLICATE, f"Event {_short(event.id)} was already ingested"
             accepted = status in pipeline.ACCEPTED

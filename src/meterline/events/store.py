@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import delete, func, select
 
 from meterline.core.db import sqlite_time
+from meterline.core.money import EXACT, exact_sum
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.events.models import Event, EventId, UsageRollup
@@ -118,7 +119,7 @@ class EventStore(OrgRepository):
         )
         for account_pk, meter_id, bucket, quantity, events in cursor.fetchall():
             qty, n = wanted[(account_pk, meter_id, bucket)]
-            wanted[(account_pk, meter_id, bucket)] = (qty + Decimal(quantity), n + events)
+            wanted[(account_pk, meter_id, bucket)] = (EXACT.add(qty, Decimal(quantity)), n + events)
         cursor.executemany(
             "INSERT INTO usage_rollups (org_id, account_pk, meter_id, bucket_start, quantity, events) "
             "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, bucket_start) DO UPDATE SET "
@@ -163,7 +164,7 @@ class EventStore(OrgRepository):
             (self.org_id, account_pk, *meter_ids, sqlite_time(start), sqlite_time(end)),
         )
         for meter_id, quantities, n in cursor.fetchall():
-            result[meter_id] = (sum(map(Decimal, quantities.split(" ")), Decimal(0)), int(n))
+            result[meter_id] = (exact_sum(map(Decimal, quantities.split(" "))), int(n))
         return result
 
     def page(
@@ -191,3 +192,19 @@ class EventStore(OrgRepository):
 
     def by_event_id(self, event_id: str) -> list[Event]:
         return list(self.session.scalars(self.scoped(Event).where(Event.event_id == event_id).order_by(Event.pk)))
+
+    # -- corrections -------------------------------------------------------------------------------------------
+    def lock_event(self, pk: str) -> Event | None:
+        """The event, re-read under a row lock (PostgreSQL; SQLite's writer already holds the only write lock), so
+        that two corrections of one event run one after the other and the second sees the first's status."""
+        stmt = self.scoped(Event).where(Event.pk == pk).with_for_update().execution_options(populate_existing=True)
+        return self.session.scalars(stmt).one_or_none()
+
+    def set_status(self, event: Event, status: str, description: str | None) -> None:
+        event.status = status
+        event.status_description = description
+        self.session.flush()
+
+    def release_id(self, event_id: str) -> None:
+        """Give the id back: an event with it may be ingested again (a correction reverted the one that held it)."""
+        self.session.execute(delete(EventId).where(EventId.org_id == self.org_id, EventId.event_id == event_id))

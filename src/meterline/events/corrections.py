@@ -1,0 +1,155 @@
+"""Event corrections (EventManagementApi.event_correction; billing-rules §1.6): UNDO, REDO, REDO_EVENT.
+
+A correction names an accepted event by its `id` and, in the request's one transaction:
+1. UNDO: subtracts the units the event stored per meter from the usage rollups of its account and 15-minute bucket
+   (and one event from each), marks it REVERTED, and releases its id claim, so the id may be ingested again;
+2. REDO: UNDO, then ingests the stored payload again through `IngestionService` (today's schema and meters apply);
+3. REDO_EVENT: UNDO, then ingests the corrected payload from the request.
+A re-ingestion that is rejected raises (400), so the whole correction rolls back and the original stays as it was.
+The service never commits.
+
+Not yet: `require_confirmation` (it needs jobs), and the rule that events of a closed (past-grace) pricing cycle
+cannot be corrected (there are no cycles before price plans and schedules exist).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+from meterline.core.clock import isoformat_z
+from meterline.core.errors import BadRequest, Conflict, NotFound
+from meterline.events import pipeline
+from meterline.events.models import Event as StoredEvent
+from meterline.events.schemas import CorrectionAction, CorrectionEvent, Event
+from meterline.events.service import STATUS_TEXT, IngestionService
+from meterline.events.store import EventStore, UsageKey
+from meterline.tenancy.context import Context
+
+REVERTED = "REVERTED"
+REVERTED_AND_REINGESTED = "REVERTED_AND_REINGESTED"
+# The fields REDO_EVENT needs in the corrected payload (Togai's Event requires them), as (python, JSON) names.
+_PAYLOAD_FIELDS = (
+    ("schema_name", "schemaName"),
+    ("timestamp", "timestamp"),
+    ("account_id", "accountId"),
+    ("attributes", "attributes"),
+    ("dimensions", "dimensions"),
+)
+
+
+def _short(text: str) -> str:
+    return repr(text if len(text) <= 60 else text[:57] + "...")
+
+
+@dataclass(frozen=True)
+class Correction:
+    """The answer to a correction: the event now in force for the id (the reverted one after UNDO, the new one
+    after REDO and REDO_EVENT), the correction's status and its reason."""
+
+    event: StoredEvent
+    status: str
+    reason: str
+
+
+class CorrectionService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.store = EventStore(ctx.session, ctx.org_id)
+
+    def correct(
+        self, action: CorrectionAction, event: CorrectionEvent | None, *, require_confirmation: bool = False
+    ) -> Correction:
+        if require_confirmation:
+            raise BadRequest("require_confirmation needs jobs, which Meterline does not have yet")
+        if event is None:
+            raise BadRequest("event.id: this field is required (it names the event to correct)")
+        corrected = _corrected_payload(event) if action == "REDO_EVENT" else None
+        original, known = self._correctable(event.id)
+        self._undo(original, action)
+        if action == "UNDO":
+            return Correction(original, REVERTED, "reverted")
+
+        payload = corrected if corrected is not None else _payload_of(original)
+        result = IngestionService(self.ctx).ingest([payload])[0]
+        if not result.accepted:
+            # Raising rolls the whole request back: the original event, its usage and its id claim stay as they were.
+            raise BadRequest(
+                f"{action}: the event was not re-ingested ({result.status}: {result.message or result.status}); "
+                "nothing was changed"
+            )
+        # The row just stored (another transaction may have committed a refused duplicate of the id meanwhile).
+        new = next(e for e in self.store.by_event_id(event.id) if e.pk not in known and e.status in pipeline.ACCEPTED)
+        self.store.set_status(
+            original, REVERTED, f"{original.status_description}; re-ingested as {new.pk}"[:STATUS_TEXT]
+        )
+        if action == "REDO":
+            reason = f"reverted {original.pk} and re-ingested its payload"
+        else:
+            reason = f"reverted {original.pk} and ingested the corrected payload"
+        return Correction(new, REVERTED_AND_REINGESTED, reason)
+
+    def _correctable(self, event_id: str) -> tuple[StoredEvent, set[str]]:
+        """The newest accepted event with this id, locked; and the pks of every event stored with the id."""
+        rows = self.store.by_event_id(event_id)
+        if not rows:
+            raise NotFound(f"Event {_short(event_id)} not found")
+        accepted = [e for e in rows if e.status in pipeline.ACCEPTED]
+        if not accepted:
+            statuses = ", ".join(dict.fromkeys(e.status for e in rows))
+            raise BadRequest(
+                f"Event {_short(event_id)} cannot be corrected: only an accepted event (INGESTION_COMPLETED_*) can "
+                f"be, and its stored statuses are {statuses}"
+            )
+        locked = self.store.lock_event(accepted[-1].pk)
+        if locked is None or locked.status not in pipeline.ACCEPTED:
+            raise Conflict(f"Event {_short(event_id)} was corrected concurrently; read it back and retry")
+        return locked, {e.pk for e in rows}
+
+    def _undo(self, event: StoredEvent, action: str) -> None:
+        units: dict[str, str] = event.units or {}
+        if units:
+            bucket = pipeline.bucket_of(event.timestamp)
+            account_pk: str = event.account_pk  # type: ignore[assignment]  # accepted events have an account
+            decrements: dict[UsageKey, tuple[Decimal, int]] = {
+                (account_pk, meter_id, bucket): (Decimal(value).copy_negate(), -1) for meter_id, value in units.items()
+            }
+            self.store.add_usage(decrements)  # exact: the store adds under core.money.EXACT
+        description = f"Reverted by {action} at {isoformat_z(self.ctx.now)}; was {event.status}"
+        self.store.set_status(event, REVERTED, description[:STATUS_TEXT])
+        if event.event_id is not None:
+            self.store.release_id(event.event_id)
+
+
+def _corrected_payload(event: CorrectionEvent) -> Event:
+    missing: Sequence[str] = [alias for name, alias in _PAYLOAD_FIELDS if getattr(event, name) is None]
+    if missing:
+        raise BadRequest(
+            "REDO_EVENT ingests the corrected event from the body: "
+            + ", ".join(f"event.{m}" for m in missing)
+            + (" is" if len(missing) == 1 else " are")
+            + " required"
+        )
+    return Event(
+        schema_name=event.schema_name,  # type: ignore[arg-type]
+        id=event.id,
+        timestamp=event.timestamp,  # type: ignore[arg-type]
+        account_id=event.account_id,  # type: ignore[arg-type]
+        attributes=event.attributes,  # type: ignore[arg-type]
+        dimensions=event.dimensions,  # type: ignore[arg-type]
+    )
+
+
+def _payload_of(event: StoredEvent) -> Event:
+    """The payload an event was ingested with, as an ingest request would carry it."""
+    return Event.model_validate(
+        {
+            "schemaName": event.schema_name,
+            "id": event.event_id,
+            "timestamp": event.timestamp,
+            "accountId": event.account_ref,
+            "attributes": event.attributes,
+            "dimensions": event.dimensions,
+        }
+    )

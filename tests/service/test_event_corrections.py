@@ -1,0 +1,248 @@
+"""Event corrections at the service level on both engines: undoing events leaves usage exactly as if they had never
+come, a correction is all or nothing, and concurrent corrections of one event revert it once."""
+
+from __future__ import annotations
+
+import secrets
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.core.errors import BadRequest, MeterlineError, NotFound
+from meterline.core.schemas import Address
+from meterline.customers.schemas import CreateCustomerRequest
+from meterline.customers.service import CustomerService
+from meterline.events import pipeline
+from meterline.events.corrections import CorrectionService
+from meterline.events.models import Event as StoredEvent
+from meterline.events.models import EventId
+from meterline.events.schemas import CorrectionEvent, Event
+from meterline.events.service import IngestionService, UsageService
+from meterline.metering.meter_service import UsageMeterService
+from meterline.metering.schema_service import EventSchemaService
+from meterline.metering.schemas import (
+    Computation,
+    CreateEventSchemaRequest,
+    CreateUsageMeterRequest,
+    DimensionsSchema,
+    EventAttributeSchema,
+    UsageMeterFilterEntry,
+)
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from tests.conftest import new_org
+
+UTC = timezone.utc
+DAY = datetime(2024, 3, 1, tzinfo=UTC)
+WINDOWS = [(DAY, DAY + timedelta(days=3)), (DAY, DAY + timedelta(hours=5, minutes=45)),
+           (DAY + timedelta(days=1, hours=2, minutes=15), DAY + timedelta(days=2))]
+
+
+def setup_catalog(ctx: Context) -> None:
+    """Customer acme, schema api_calls (calls; region), a SUM meter on calls for region us, a COUNT meter."""
+    CustomerService(ctx).create(CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address()))
+    EventSchemaService(ctx).create(
+        CreateEventSchemaRequest(name="api_calls", attributes=[EventAttributeSchema(name="calls")], dimensions=[DimensionsSchema(name="region")])
+    )
+    EventSchemaService(ctx).activate("api_calls")
+    meters = UsageMeterService(ctx)
+    for request in (
+        CreateUsageMeterRequest(name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
+                                filters=[UsageMeterFilterEntry(field="region", value="us")],
+                                computations=[Computation(order=1, computation='{"var":"attribute.calls"}')]),
+        CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls"),
+    ):
+        meters.activate(meters.create(request).id)
+
+
+def event(event_id: str, at: datetime, calls: str = "1", region: str = "us") -> Event:
+    return Event.model_validate({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
+                                 "attributes": [{"name": "calls", "value": calls}], "dimensions": {"region": region}})
+
+
+def named(event_id: str) -> CorrectionEvent:
+    return CorrectionEvent.model_validate({"id": event_id})
+
+
+@pytest.fixture
+def catalog_org(session_factory: sessionmaker[Session]) -> Iterator[Organization]:
+    org = new_org(session_factory)
+    with unit_of_work(session_factory) as s:
+        setup_catalog(Context(session=s, org=s.merge(org), now=utc_now()))
+    yield org
+
+
+def usage_snapshot(session_factory: sessionmaker[Session], org: Organization) -> list[dict[str, tuple[Decimal, int]]]:
+    with unit_of_work(session_factory, write=False) as s:
+        service = UsageService(Context(session=s, org=s.merge(org), now=utc_now()))
+        return [{u.name: (u.usage, u.events) for u in service.of_account("acme", start, end)} for start, end in WINDOWS]
+
+
+def run(session_factory: sessionmaker[Session], org: Organization, work):  # type: ignore[no-untyped-def]
+    with unit_of_work(session_factory) as s:
+        return work(Context(session=s, org=s.merge(org), now=utc_now()))
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    events=st.lists(
+        st.tuples(
+            st.integers(0, 3 * 24 * 3600 - 1),
+            st.decimals("-1000", "1000", places=4, allow_nan=False, allow_infinity=False),
+            st.sampled_from(["us", "eu"]),
+            st.booleans(),  # undone later?
+        ),
+        min_size=1, max_size=30,
+    ),
+    redo_first=st.booleans(),
+)
+def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
+    session_factory: sessionmaker[Session], catalog_org: Organization,
+    events: list[tuple[int, Decimal, str, bool]], redo_first: bool,
+) -> None:
+    org = catalog_org
+    tag = secrets.token_hex(6)  # not `random`: hypothesis seeds it the same for every example
+    before = usage_snapshot(session_factory, org)
+    batch = [event(f"h{tag}-{n}", DAY + timedelta(seconds=sec), str(value), region)
+             for n, (sec, value, region, _) in enumerate(events)]
+    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(batch))
+    undone = [e.id for e, (*_, undo) in zip(batch, events, strict=True) if undo]
+    kept = [e for e, (*_, undo) in zip(batch, events, strict=True) if not undo]
+    for event_id in undone:
+        if redo_first:  # a REDO in between changes nothing either
+            run(session_factory, org, lambda ctx, i=event_id: CorrectionService(ctx).correct("REDO", named(i)))
+        run(session_factory, org, lambda ctx, i=event_id: CorrectionService(ctx).correct("UNDO", named(i)))
+    # as if only the kept events had come: the same as ingesting just them into the earlier state
+    expected = []
+    for (start, end), previous in zip(WINDOWS, before, strict=True):
+        got = dict(previous)
+        inside = [e for e in kept if start <= e.timestamp < end]
+        qty, n = got["us_calls"]
+        us = [Decimal(e.attributes[0].value) for e in inside if e.dimensions["region"] == "us"]
+        got["us_calls"] = (qty + sum(us, Decimal(0)), n + len(us))
+        qty, n = got["requests"]
+        got["requests"] = (qty + len(inside), n + len(inside))
+        expected.append(got)
+    assert usage_snapshot(session_factory, org) == expected
+    with unit_of_work(session_factory, write=False) as s:
+        claimed = set(s.scalars(select(EventId.event_id).where(EventId.org_id == org.id, EventId.event_id.in_([e.id for e in batch]))))
+    assert claimed == {e.id for e in kept}  # the undone ids are free again
+    # ...and ingesting them again counts them again
+    if undone:
+        again = [e for e in batch if e.id in set(undone)]
+        results = run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(again))
+        assert all(r.accepted for r in results)
+
+
+def undo_exactness(session_factory: sessionmaker[Session], org: Organization, values: list[str]) -> None:
+    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(
+        [event(f"d{n}", DAY + timedelta(minutes=1), v) for n, v in enumerate(values)]))
+    for n in range(2, len(values)):
+        run(session_factory, org, lambda ctx, n=n: CorrectionService(ctx).correct("UNDO", named(f"d{n}")))
+    snapshot = usage_snapshot(session_factory, org)
+    assert snapshot[0]["us_calls"] == (Decimal(values[0]) + Decimal(values[1]), 2)
+    assert snapshot[0]["requests"] == (Decimal(2), 2)
+
+
+def test_undo_is_exact(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
+    undo_exactness(session_factory, catalog_org, ["0.1", "-0.3", "0.2", "1234567890123456.789012345678", "-0.0000001"])
+
+
+def test_undo_is_exact_beyond_28_digits(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
+    undo_exactness(session_factory, catalog_org,
+                   ["0.1", "0.2", "123456789012345678901234567890.123456789012345678901234567890", "-0.3"])
+
+
+def test_redo_event_in_one_transaction_with_other_work(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
+    """The service never commits: a correction rolled back with its transaction leaves nothing behind."""
+    org = catalog_org
+    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("t1", DAY, "5")]))
+    before = usage_snapshot(session_factory, org)
+    with pytest.raises(RuntimeError):
+        with unit_of_work(session_factory) as s:
+            ctx = Context(session=s, org=s.merge(org), now=utc_now())
+            corrected = CorrectionEvent.model_validate(event("t1", DAY, "50").model_dump(by_alias=True))
+            result = CorrectionService(ctx).correct("REDO_EVENT", corrected)
+            assert result.status == "REVERTED_AND_REINGESTED"
+            raise RuntimeError("roll back")
+    assert usage_snapshot(session_factory, org) == before
+    with unit_of_work(session_factory, write=False) as s:
+        statuses = list(s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "t1")))
+    assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
+
+
+def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
+    org = catalog_org
+    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
+    with pytest.raises(NotFound):
+        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", named("unknown")))
+    with pytest.raises(BadRequest, match="event.id"):
+        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", None))
+    with pytest.raises(BadRequest, match="require_confirmation"):
+        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", named("ok"), require_confirmation=True))
+    with pytest.raises(BadRequest, match="event.accountId"):
+        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct(
+            "REDO_EVENT", CorrectionEvent.model_validate({"id": "ok", "schemaName": "api_calls", "timestamp": DAY.isoformat(),
+                                                          "attributes": [], "dimensions": {}})))
+    with pytest.raises(BadRequest, match="missing attribute calls"):
+        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct(
+            "REDO_EVENT", CorrectionEvent.model_validate({"id": "ok", "schemaName": "api_calls", "timestamp": DAY.isoformat(),
+                                                          "accountId": "acme", "attributes": [], "dimensions": {"region": "us"}})))
+    # none of that changed the event
+    with unit_of_work(session_factory, write=False) as s:
+        statuses = list(s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "ok")))
+    assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
+
+
+def test_concurrent_corrections_of_one_event_revert_it_once(
+    session_factory: sessionmaker[Session], catalog_org: Organization
+) -> None:
+    org = catalog_org
+    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(
+        [event("race", DAY, "7"), event("other", DAY, "1")]))
+    barrier = threading.Barrier(6)
+    outcomes: list[object] = []
+    lock = threading.Lock()
+
+    def worker(n: int) -> None:
+        barrier.wait()
+        action = "UNDO" if n % 2 else "REDO"
+        try:
+            result = run(session_factory, org, lambda ctx: CorrectionService(ctx).correct(action, named("race")))
+            outcome: object = result.status
+        except MeterlineError as exc:
+            outcome = type(exc).__name__
+        except BaseException as exc:  # surfaced below
+            outcome = exc
+        with lock:
+            outcomes.append(outcome)
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(isinstance(o, str) for o in outcomes), outcomes
+    with unit_of_work(session_factory, write=False) as s:
+        rows = list(s.scalars(select(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "race")
+                              .order_by(StoredEvent.pk)))
+        claimed = s.scalar(select(EventId.event_id).where(EventId.org_id == org.id, EventId.event_id == "race"))
+    accepted = [e for e in rows if e.status in pipeline.ACCEPTED]
+    # each success reverted exactly the event in force; at most one event with the id is in force at the end
+    successes = [o for o in outcomes if o in ("REVERTED", "REVERTED_AND_REINGESTED")]
+    assert len(rows) == 1 + outcomes.count("REVERTED_AND_REINGESTED")
+    assert len(accepted) == (0 if outcomes and rows[-1].status == "REVERTED" else 1)
+    assert successes and len(accepted) <= 1
+    assert (claimed is not None) == bool(accepted)
+    snapshot = usage_snapshot(session_factory, org)[0]
+    assert snapshot["us_calls"] == (Decimal(1 + 7 * len(accepted)), 1 + len(accepted))
+    assert snapshot["requests"] == (Decimal(1 + len(accepted)), 1 + len(accepted))
