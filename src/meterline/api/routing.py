@@ -50,16 +50,20 @@ async def _check_body(request: Request) -> None:
         raise BadRequest("Text may not contain the NUL character (\\u0000)")
 
 
-def _open(request: Request) -> Any:
-    session = request.app.state.session_factory()
-    if request.method not in READ_METHODS:
-        begin_write(session)
-    return session
-
-
 class UnitOfWorkRoute(APIRoute):
+    # Does the operation write? By default, every method but GET/HEAD/OPTIONS does. A query sent as POST (e.g.
+    # /metrics) uses ReadOnlyRoute, so that on SQLite it never holds the write lock while it reads.
+    read_only = False
+
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
+        read_only = self.read_only
+
+        def _open(request: Request) -> Any:
+            session = request.app.state.session_factory()
+            if not read_only and request.method not in READ_METHODS:
+                begin_write(session)
+            return session
 
         async def run(request: Request) -> Response:
             request = ExactJSONRequest(request.scope, request.receive)
@@ -68,7 +72,9 @@ class UnitOfWorkRoute(APIRoute):
             request.state.session = session
             try:
                 response = await handler(request)
-                if response.status_code < 400 or getattr(response, KEEP_WRITES, False):
+                if read_only:
+                    await run_in_threadpool(session.rollback)
+                elif response.status_code < 400 or getattr(response, KEEP_WRITES, False):
                     await run_in_threadpool(session.commit)
                 else:
                     await run_in_threadpool(session.rollback)
@@ -80,3 +86,9 @@ class UnitOfWorkRoute(APIRoute):
                 await run_in_threadpool(session.close)
 
         return run
+
+
+class ReadOnlyRoute(UnitOfWorkRoute):
+    """For operations that only read, whatever their HTTP method: no write lock, nothing committed."""
+
+    read_only = True

@@ -21,10 +21,12 @@ from meterline.core.settings import Settings
 from meterline.customers.endpoints import router as customers_router
 from meterline.events.endpoints import router as events_router
 from meterline.metering.endpoints import router as metering_router
+from meterline.metrics.endpoints import router as metrics_router
 from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
 
-ROUTERS = (customers_router, accounts_router, metering_router, events_router, settings_router, tenancy_router)
+ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
+           tenancy_router)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

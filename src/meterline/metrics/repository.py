@@ -1,0 +1,113 @@
+"""The SQL of MetricsApi: counts of events and sums of usage rollups, per period and per group.
+
+These are read-only queries over the event store's tables (`events`, `usage_rollups`), kept here so that the
+store's own module stays about ingestion. Each one is a single statement whatever the number of periods: the
+period of a row is a CASE over the period boundaries, nested so that a row takes about log2(periods) comparisons
+(`CASE WHEN t < b_mid THEN (CASE ...) ELSE (CASE ...) END`); it needs no date functions and works the same on
+both engines. It is computed in a subquery and grouped outside, because PostgreSQL cannot tell that the same CASE
+with freshly bound parameters in GROUP BY is the selected one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, Literal
+
+from sqlalchemy import ColumnElement, String, case, func, literal_column, select
+
+from meterline.core.money import exact_sum
+from meterline.core.repository import OrgRepository
+from meterline.events.models import Event, UsageRollup
+
+EventGroup = Literal["account", "schema", "status"]
+UsageGroup = Literal["account", "meter"]
+GroupKey = tuple[Any, ...]
+
+
+def _period_of(column: Any, starts: Sequence[datetime], lo: int = 0, hi: int | None = None) -> ColumnElement[Any]:
+    """Index of the period that holds `column` (rows are already inside [starts[0], end)): a CASE that halves the
+    periods at each level, so a row takes about log2(periods) comparisons rather than one per period."""
+    hi = len(starts) if hi is None else hi
+    if hi - lo == 1:
+        return literal_column(str(lo))
+    mid = (lo + hi) // 2
+    return case((column < starts[mid], _period_of(column, starts, lo, mid)), else_=_period_of(column, starts, mid, hi))
+
+
+class MetricsRepository(OrgRepository):
+    def _is_postgresql(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def event_counts(
+        self,
+        starts: Sequence[datetime],
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: set[str] | None = None,
+        schema_names: set[str] | None = None,
+        statuses: set[str] | None = None,
+        group: EventGroup | None = None,
+    ) -> dict[tuple[int, GroupKey], int]:
+        """Events with timestamp in [start, end), per (period index, group key). None filters are not applied;
+        an empty set matches nothing. Keys: account -> (account_pk, account_ref as sent), schema -> (name,),
+        status -> (status,), no group -> ()."""
+        if any(f is not None and not f for f in (account_pks, schema_names, statuses)):
+            return {}
+        columns = {
+            None: (),
+            "account": (Event.account_pk, Event.account_ref),
+            "schema": (Event.schema_name,),
+            "status": (Event.status,),
+        }[group]
+        inner = select(_period_of(Event.timestamp, starts).label("period"), *columns).where(
+            Event.org_id == self.org_id, Event.timestamp >= start, Event.timestamp < end
+        )
+        if account_pks is not None:
+            inner = inner.where(Event.account_pk.in_(sorted(account_pks)))
+        if schema_names is not None:
+            inner = inner.where(Event.schema_name.in_(sorted(schema_names)))
+        if statuses is not None:
+            inner = inner.where(Event.status.in_(sorted(statuses)))
+        sub = inner.subquery()
+        keys = [sub.c[c.key] for c in columns]
+        stmt = select(sub.c.period, *keys, func.count()).group_by(sub.c.period, *keys)
+        return {(int(row[0]), tuple(row[1:-1])): int(row[-1]) for row in self.session.execute(stmt)}
+
+    def usage_sums(
+        self,
+        starts: Sequence[datetime],
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: set[str] | None = None,
+        meter_ids: set[str] | None = None,
+        group: UsageGroup | None = None,
+    ) -> dict[tuple[int, GroupKey], Decimal]:
+        """Rollup quantities with bucket_start in [start, end), summed per (period index, group key). Keys:
+        account -> (account_pk,), meter -> (meter_id,), no group -> ()."""
+        if any(f is not None and not f for f in (account_pks, meter_ids)):
+            return {}
+        columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
+        inner = select(
+            _period_of(UsageRollup.bucket_start, starts).label("period"), *columns, UsageRollup.quantity
+        ).where(UsageRollup.org_id == self.org_id, UsageRollup.bucket_start >= start, UsageRollup.bucket_start < end)
+        if account_pks is not None:
+            inner = inner.where(UsageRollup.account_pk.in_(sorted(account_pks)))
+        if meter_ids is not None:
+            inner = inner.where(UsageRollup.meter_id.in_(sorted(meter_ids)))
+        sub = inner.subquery()
+        keys = [sub.c[c.key] for c in columns]
+        if self._is_postgresql():
+            stmt = select(sub.c.period, *keys, func.sum(sub.c.quantity)).group_by(sub.c.period, *keys)
+            return {(int(row[0]), tuple(row[1:-1])): Decimal(row[-1]) for row in self.session.execute(stmt)}
+        # SQLite keeps decimals as text, which SQL cannot add exactly: each group's quantities come back as one
+        # string and are added here, exactly (one row per period and group, not one per bucket).
+        quantities = func.group_concat(sub.c.quantity, " ", type_=String)
+        stmt = select(sub.c.period, *keys, quantities).group_by(sub.c.period, *keys)
+        return {
+            (int(row[0]), tuple(row[1:-1])): exact_sum(map(Decimal, row[-1].split(" ")))
+            for row in self.session.execute(stmt)
+        }

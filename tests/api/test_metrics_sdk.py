@@ -1,0 +1,373 @@
+"""MetricsApi through the official SDK (and raw HTTP where the SDK itself refuses the input), on both engines."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+import togai_client
+from sqlalchemy.orm import Session, sessionmaker
+from togai_client import (
+    Address,
+    Attribute,
+    Computation,
+    CreateAccountAliasRequest,
+    CreateAccountRequest,
+    CreateCustomerRequest,
+    CreateEventSchemaRequest,
+    CreateUsageMeterRequest,
+    DimensionsSchema,
+    Event,
+    EventAttributeSchema,
+    EventCorrectionRequest,
+    GetMetricsRequest,
+    IngestBatchEventRequest,
+    MetricQuery,
+    MetricQueryFilterEntry,
+    MetricQueryResponse,
+    UsageMeterFilterEntry,
+)
+from togai_client.exceptions import BadRequestException
+
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.tenancy.service import TenancyService
+from tests.api.conftest import Sdk, message_of
+from tests.conftest import Tenant, new_org
+
+UTC = timezone.utc
+D1 = datetime(2024, 3, 1, tzinfo=UTC)  # a Friday
+
+
+def at(day: int, hour: int, minute: int = 0) -> datetime:
+    return datetime(2024, 3, day, hour, minute, tzinfo=UTC)
+
+
+def make_catalog(sdk: Sdk) -> dict[str, str]:
+    """Customers acme (accounts acme, and acme-2 with alias acme-two) and beta; schema api_calls with a SUM meter
+    us_calls (attribute calls, region us) and a COUNT meter requests."""
+    for customer in ("acme", "beta"):
+        sdk.customers.create_customer(
+            CreateCustomerRequest(id=customer, name=f"{customer} Inc", primary_email=f"a@{customer}.test", address=Address())
+        )
+    sdk.accounts.create_account(
+        CreateAccountRequest(
+            id="acme-2", name="Acme Two", customer_id="acme",
+            account_aliases=[CreateAccountAliasRequest(value="acme-two", effective_from=datetime(2024, 1, 1))],
+        )
+    )
+    sdk.event_schemas.create_event_schema(
+        CreateEventSchemaRequest(
+            name="api_calls", attributes=[EventAttributeSchema(name="calls")], dimensions=[DimensionsSchema(name="region")]
+        )
+    )
+    sdk.event_schemas.activate_event_schema("api_calls")
+    calls = sdk.usage_meters.create_usage_meter(
+        CreateUsageMeterRequest(
+            name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
+            filters=[UsageMeterFilterEntry(var_field="region", value="us")],
+            computations=[Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
+        )
+    )
+    count = sdk.usage_meters.create_usage_meter(
+        CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls")
+    )
+    for meter in (calls, count):
+        sdk.usage_meters.activate_usage_meter(meter.id)
+    return {"us_calls": calls.id, "requests": count.id}
+
+
+def ev(event_id: str, account: str, when: datetime, calls: str = "1", region: str = "us") -> Event:
+    return Event(schema_name="api_calls", id=event_id, timestamp=when, account_id=account,
+                 attributes=[Attribute(name="calls", value=calls)], dimensions={"region": region})
+
+
+def ingest(sdk: Sdk, events: list[Event]) -> None:
+    togai_client.EventIngestionApi(sdk.client).ingest_batch_with_http_info(IngestBatchEventRequest(events=events))
+
+
+@pytest.fixture
+def catalog(sdk: Sdk) -> dict[str, str]:
+    """The catalog and a known set of events, from 2024-03-01 (UTC organization):
+
+    | event | account    | time (UTC)     | calls | region | status                          |
+    | e1    | acme       | 03-01 10:05    | 10    | us     | completed                       |
+    | e2    | acme       | 03-01 10:20    | 2.5   | us     | completed                       |
+    | e3    | acme       | 03-01 11:00    | 1     | eu     | completed (COUNT meter only)    |
+    | e5    | nobody     | 03-01 10:30    | 1     | us     | INGESTION_FAILED_ACCOUNT_NOT_FOUND |
+    | e1    | acme       | 03-01 10:05    | 99    | us     | INGESTION_FAILED_DUPLICATE_EVENT |
+    | e4    | beta       | 03-02 09:00    | 4     | us     | completed                       |
+    | e7    | acme-two   | 03-03 23:59    | 1     | us     | completed (account acme-2)      |
+    """
+    meters = make_catalog(sdk)
+    ingest(sdk, [
+        ev("e1", "acme", at(1, 10, 5), "10"),
+        ev("e2", "acme", at(1, 10, 20), "2.5"),
+        ev("e3", "acme", at(1, 11), "1", region="eu"),
+        ev("e5", "nobody", at(1, 10, 30)),
+        ev("e1", "acme", at(1, 10, 5), "99"),
+        ev("e4", "beta", at(2, 9), "4"),
+        ev("e7", "acme-two", at(3, 23, 59)),
+    ])
+    return meters
+
+
+def metrics_api(sdk: Sdk) -> togai_client.MetricsApi:
+    return togai_client.MetricsApi(sdk.client)
+
+
+def q(name: str = "EVENTS", period: str = "DAY", group_by: str | None = None, query_id: str = "q",
+      **filters: list[str]) -> MetricQuery:
+    entries = [MetricQueryFilterEntry(field_name=k, field_values=v) for k, v in filters.items()]
+    return MetricQuery(id=query_id, name=name, aggregation_period=period, group_by=group_by, filters=entries or None)
+
+
+def run(sdk: Sdk, start: datetime, end: datetime, *queries: MetricQuery) -> list[MetricQueryResponse]:
+    return metrics_api(sdk).get_metrics(
+        GetMetricsRequest(start_time=start, end_time=end, metric_queries=list(queries))
+    ).results
+
+
+def one(sdk: Sdk, start: datetime, end: datetime, query: MetricQuery) -> tuple[list[datetime], dict[Any, list[Any]]]:
+    """(timestamps, values per group value; key None without groupBy) of a single query."""
+    [result] = run(sdk, start, end, query)
+    assert result.id == query.id and result.name == query.name
+    timestamps = result.data[0].timestamps if result.data else []
+    values = {}
+    for series in result.data:
+        assert series.timestamps == timestamps and len(series.metric_values) == len(timestamps)
+        if query.group_by is None:
+            assert series.grouped_by is None
+            key = None
+        else:
+            assert series.grouped_by.field_name == query.group_by
+            key = series.grouped_by.field_value
+        values[key] = series.metric_values
+    return timestamps, values
+
+
+def days(first: datetime, n: int) -> list[datetime]:
+    return [first + timedelta(days=i) for i in range(n)]
+
+
+# -- EVENTS ----------------------------------------------------------------------------------------------------
+def test_events_per_day_with_empty_days_as_zero(sdk: Sdk, catalog: dict[str, str]) -> None:
+    timestamps, values = one(sdk, D1, D1 + timedelta(days=4), q())
+    assert timestamps == days(D1, 4)
+    assert values == {None: [5, 1, 1, 0]}
+    assert all(isinstance(v, int) for v in values[None])
+
+
+def test_events_grouped(sdk: Sdk, catalog: dict[str, str]) -> None:
+    end = D1 + timedelta(days=4)
+    assert one(sdk, D1, end, q(group_by="ACCOUNT_ID"))[1] == {
+        "acme": [4, 0, 0, 0],  # e1, e2, e3 and the duplicate of e1
+        "acme-2": [0, 0, 1, 0],  # sent under its alias acme-two
+        "beta": [0, 1, 0, 0],
+        "nobody": [1, 0, 0, 0],  # no account: the accountId as sent
+    }
+    assert one(sdk, D1, end, q(group_by="EVENT_STATUS"))[1] == {
+        "PROCESSED": [3, 1, 1, 0],
+        "UNPROCESSED": [2, 0, 0, 0],
+    }
+    assert one(sdk, D1, end, q(group_by="RAW_EVENT_STATUS"))[1] == {
+        "INGESTION_COMPLETED_EVENT_NOT_METERED": [3, 1, 1, 0],
+        "INGESTION_FAILED_ACCOUNT_NOT_FOUND": [1, 0, 0, 0],
+        "INGESTION_FAILED_DUPLICATE_EVENT": [1, 0, 0, 0],
+    }
+    assert one(sdk, D1, end, q(group_by="SCHEMA_NAME"))[1] == {"api_calls": [5, 1, 1, 0]}
+
+
+def test_events_filtered(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
+    end = D1 + timedelta(days=4)
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["acme", "beta"]))[1] == {None: [4, 1, 0, 0]}
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["acme-two"]))[1] == {None: [0, 0, 0, 0]}  # ids, not aliases
+    assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"]))[1] == {None: [4, 0, 1, 0]}
+    assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"], ACCOUNT_ID=["acme-2", "beta"]))[1] == {None: [0, 0, 1, 0]}
+    assert one(sdk, D1, end, q(EVENT_STATUS=["PROCESSED"]))[1] == {None: [3, 1, 1, 0]}
+    assert one(sdk, D1, end, q(EVENT_STATUS=["INGESTION_FAILED_DUPLICATE_EVENT", "IN_PROGRESS"]))[1] == {None: [1, 0, 0, 0]}
+    assert one(sdk, D1, end, q(group_by="ACCOUNT_ID", EVENT_STATUS=["UNPROCESSED"]))[1] == {
+        "acme": [1, 0, 0, 0],
+        "nobody": [1, 0, 0, 0],
+    }
+    assert one(sdk, D1, end, q(SCHEMA_NAME=["api_calls"]))[1] == {None: [5, 1, 1, 0]}
+    assert one(sdk, D1, end, q(SCHEMA_NAME=["other"]))[1] == {None: [0, 0, 0, 0]}
+    assert one(sdk, D1, end, q(ORGANIZATION_ID=[tenant.org.id]))[1] == {None: [5, 1, 1, 0]}
+    assert one(sdk, D1, end, q(ORGANIZATION_ID=["org.someone-else"]))[1] == {None: [0, 0, 0, 0]}
+    # a grouped query where nothing matches has no series
+    assert run(sdk, D1, end, q(group_by="ACCOUNT_ID", ACCOUNT_ID=["unknown"]))[0].data == []
+
+
+def test_events_per_hour_week_month_and_a_partial_first_period(sdk: Sdk, catalog: dict[str, str]) -> None:
+    timestamps, values = one(sdk, at(1, 10), at(1, 12), q(period="HOUR"))
+    assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [4, 1]}
+    # weeks start on Monday: 2024-02-26 and 2024-03-04
+    timestamps, values = one(sdk, datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC), q(period="WEEK"))
+    assert timestamps == [datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 4, tzinfo=UTC)]
+    assert values == {None: [7, 0]}
+    timestamps, values = one(sdk, datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC), q(period="MONTH"))
+    assert timestamps == [datetime(2024, 2, 1, tzinfo=UTC), D1] and values == {None: [0, 7]}
+    # a start inside a period: the point is labelled with the period's start, and counts from startTime only
+    timestamps, values = one(sdk, at(1, 10, 10), at(2, 0), q())
+    assert timestamps == [D1] and values == {None: [3]}  # e2, e5, e3; not e1 nor its duplicate (10:05)
+    timestamps, values = one(sdk, at(1, 0), at(1, 10, 20), q())  # the end is excluded: e2 at 10:20 is not counted
+    assert values == {None: [2]}
+
+
+# -- USAGE -----------------------------------------------------------------------------------------------------
+def test_usage_per_day_and_grouped(sdk: Sdk, catalog: dict[str, str]) -> None:
+    end = D1 + timedelta(days=4)
+    timestamps, values = one(sdk, D1, end, q("USAGE"))
+    assert timestamps == days(D1, 4)
+    assert values == {None: [15.5, 5, 2, 0]}  # us_calls 10 + 2.5 and 3 requests; 4 + 1; 1 + 1
+    assert one(sdk, D1, end, q("USAGE", group_by="USAGE_METER_ID"))[1] == {
+        catalog["us_calls"]: [12.5, 4, 1, 0],
+        catalog["requests"]: [3, 1, 1, 0],
+    }
+    assert one(sdk, D1, end, q("USAGE", group_by="ACCOUNT_ID", USAGE_METER_ID=[catalog["us_calls"]]))[1] == {
+        "acme": [12.5, 0, 0, 0],
+        "acme-2": [0, 0, 1, 0],
+        "beta": [0, 4, 0, 0],
+    }
+    assert one(sdk, D1, end, q("USAGE", group_by="CUSTOMER_ID"))[1] == {"acme": [15.5, 0, 2, 0], "beta": [0, 5, 0, 0]}
+    # meters by id or by name; METER_USAGE is what USAGE stands for
+    assert one(sdk, D1, end, q("USAGE", USAGE_METER_ID=["requests"]))[1] == {None: [3, 1, 1, 0]}
+    assert one(sdk, D1, end, q("METER_USAGE", CUSTOMER_ID=["beta"]))[1] == {None: [0, 5, 0, 0]}
+    assert one(sdk, D1, end, q("USAGE", ACCOUNT_ID=["acme"], USAGE_METER_ID=["nope"]))[1] == {None: [0, 0, 0, 0]}
+    timestamps, values = one(sdk, at(1, 10), at(1, 12), q("USAGE", period="HOUR", ACCOUNT_ID=["acme"]))
+    assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [14.5, 1]}
+
+
+def test_several_queries_in_one_request(sdk: Sdk, catalog: dict[str, str]) -> None:
+    results = run(sdk, D1, D1 + timedelta(days=2), q(query_id="a"), q("USAGE", query_id="b"),
+                  q(query_id="c", group_by="EVENT_STATUS"))
+    assert [(r.id, r.name) for r in results] == [("a", "EVENTS"), ("b", "USAGE"), ("c", "EVENTS")]
+    assert [r.data[0].metric_values for r in results[:2]] == [[5, 1], [15.5, 5]]
+
+
+# -- time zones ----------------------------------------------------------------------------------------------------
+@pytest.fixture
+def kolkata_sdk(session_factory: sessionmaker[Session], server: str) -> Any:
+    org = new_org(session_factory, name=f"Kolkata {secrets.token_hex(3)}", timezone="Asia/Kolkata")
+    with unit_of_work(session_factory) as s:
+        created = TenancyService(s).create_api_key(org=org, now=utc_now(), name="tests")
+    client = Sdk(Tenant(org=org, token=created.token, base_url=server))
+    yield client
+    client.close()
+
+
+def test_periods_follow_the_organization_time_zone(kolkata_sdk: Sdk) -> None:
+    make_catalog(kolkata_sdk)
+    ingest(kolkata_sdk, [
+        ev("k1", "acme", at(1, 18, 29), "1"),  # 23:59 on 03-01 in Kolkata (+05:30)
+        ev("k2", "acme", at(1, 18, 30), "2"),  # 00:00 on 03-02
+        ev("k3", "acme", at(2, 18, 44), "4"),  # 00:14 on 03-03
+    ])
+    local_midnight = datetime(2024, 2, 29, 18, 30, tzinfo=UTC)  # 2024-03-01T00:00+05:30
+    end = local_midnight + timedelta(days=3)
+    timestamps, values = one(kolkata_sdk, local_midnight, end, q())
+    assert timestamps == days(local_midnight, 3) and values == {None: [1, 1, 1]}
+    timestamps, values = one(kolkata_sdk, local_midnight, end, q("USAGE", USAGE_METER_ID=["us_calls"]))
+    assert timestamps == days(local_midnight, 3) and values == {None: [1, 2, 4]}
+    # local hours start at HH:30 UTC; 18:00 UTC is 23:30 local, inside the hour that starts at 17:30 UTC
+    timestamps, values = one(kolkata_sdk, at(1, 18), at(1, 19), q(period="HOUR"))
+    assert timestamps == [at(1, 17, 30), at(1, 18, 30)] and values == {None: [1, 1]}
+    # a UTC-midnight range: the first point is the local day that holds it, labelled with its local midnight
+    timestamps, values = one(kolkata_sdk, D1, D1 + timedelta(days=1), q("USAGE", USAGE_METER_ID=["us_calls"]))
+    assert timestamps == [local_midnight, local_midnight + timedelta(days=1)] and values == {None: [1, 2]}
+
+
+# -- tenancy and limits ----------------------------------------------------------------------------------------
+def test_another_organization_sees_nothing(sdk: Sdk, other_sdk: Sdk, catalog: dict[str, str]) -> None:
+    end = D1 + timedelta(days=4)
+    assert one(other_sdk, D1, end, q())[1] == {None: [0, 0, 0, 0]}
+    assert one(other_sdk, D1, end, q("USAGE"))[1] == {None: [0, 0, 0, 0]}
+    assert one(other_sdk, D1, end, q(ACCOUNT_ID=["acme"]))[1] == {None: [0, 0, 0, 0]}
+    assert run(other_sdk, D1, end, q(group_by="ACCOUNT_ID"), q("USAGE", group_by="USAGE_METER_ID"))[0].data == []
+    # and the owner still sees its own
+    assert one(sdk, D1, end, q())[1] == {None: [5, 1, 1, 0]}
+
+
+def bad(sdk: Sdk, start: datetime, end: datetime, *queries: MetricQuery) -> str:
+    with pytest.raises(BadRequestException) as raised:
+        run(sdk, start, end, *queries)
+    return message_of(raised.value)
+
+
+def test_limits_and_bad_queries_are_400(sdk: Sdk, catalog: dict[str, str]) -> None:
+    assert "at most 5" in bad(sdk, D1, at(2, 0), *[q(query_id=str(i)) for i in range(6)])
+    assert "300" in bad(sdk, D1, D1 + timedelta(hours=301), q(period="HOUR"))
+    assert len(run(sdk, D1, D1 + timedelta(hours=300), q(period="HOUR"))[0].data[0].timestamps) == 300
+    assert "startTime must be before endTime" in bad(sdk, at(2, 0), D1, q())
+    assert "startTime must be before endTime" in bad(sdk, D1, D1, q())
+    assert "metric REVENUE is not supported yet" in bad(sdk, D1, at(2, 0), q("REVENUE"))
+    assert "groupBy FOO" in bad(sdk, D1, at(2, 0), q(group_by="FOO"))
+    assert "groupBy USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q(group_by="USAGE_METER_ID"))  # not for EVENTS
+    assert "groupBy BILLABLE_ID is not supported yet" in bad(sdk, D1, at(2, 0), q("USAGE", group_by="BILLABLE_ID"))
+    assert "filter FOO" in bad(sdk, D1, at(2, 0), q(FOO=["x"]))
+    assert "filter SCHEMA_NAME" in bad(sdk, D1, at(2, 0), q("USAGE", SCHEMA_NAME=["api_calls"]))
+    assert "EVENT_STATUS 'BOGUS'" in bad(sdk, D1, at(2, 0), q(EVENT_STATUS=["BOGUS"]))
+    assert "15-minute" in bad(sdk, at(1, 10, 5), at(2, 0), q("USAGE"))
+    assert "15-minute" in bad(sdk, D1, at(2, 0, 1), q("USAGE"))
+
+
+def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict[str, str]) -> None:
+    base = {"id": "q", "name": "EVENTS", "aggregationPeriod": "DAY"}
+    with tenant.http() as http:
+        def post(body: dict[str, Any]) -> tuple[int, str]:
+            r = http.post("/metrics", json=body)
+            return r.status_code, r.json().get("message", "") if r.status_code != 200 else ""
+
+        window = {"startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-02T00:00:00Z"}
+        six = [{"fieldName": "SCHEMA_NAME", "fieldValues": ["api_calls"]}] * 6
+        status, message = post({**window, "metricQueries": [{**base, "filters": six}]})
+        assert status == 400 and "filters" in message and "at most 5" in message
+        status, message = post({**window, "metricQueries": [{**base, "aggregationPeriod": "YEAR"}]})
+        assert status == 400 and "aggregationPeriod" in message
+        status, message = post({**window, "metricQueries": [{**base, "configs": {"CURRENCY": "BASE"}}]})
+        assert status == 400 and "configs" in message
+        status, message = post({**window, "metricQueries": [{**base, "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": []}]}]})
+        assert status == 400 and "fieldValues" in message
+        status, message = post({"endTime": window["endTime"], "metricQueries": [base]})
+        assert status == 400 and "startTime" in message
+        ok = http.post("/metrics", json={**window, "metricQueries": []})
+        assert ok.status_code == 200 and ok.json() == {"results": []}
+        raw = http.post("/metrics", json={**window, "metricQueries": [{**base, "name": "USAGE"}]}).json()
+        # exact JSON numbers, parallel lists, UTC timestamps
+        assert raw == {"results": [{"id": "q", "name": "USAGE",
+                                    "data": [{"timestamps": ["2024-03-01T00:00:00Z"], "metricValues": [15.5]}]}]}
+
+
+def test_usage_sums_are_exact_beyond_28_digits(sdk: Sdk, tenant: Tenant) -> None:
+    make_catalog(sdk)
+    big, small = "123456789012345678901234567890.123456789012345678901234567890", "0.000000000000000000000000000001"
+    ingest(sdk, [ev("x1", "acme", at(1, 10), big), ev("x2", "acme", at(1, 10, 30), small), ev("x3", "beta", at(1, 11), "-0.3")])
+    with tenant.http() as http:
+        r = http.post("/metrics", json={
+            "startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-02T00:00:00Z",
+            "metricQueries": [{"id": "u", "name": "USAGE", "aggregationPeriod": "DAY", "filters": [
+                {"fieldName": "USAGE_METER_ID", "fieldValues": ["us_calls"]}]}],
+        })
+    assert r.status_code == 200, r.text
+    # the JSON number carries every digit (parsed here as a Decimal, not a float)
+    [value] = json.loads(r.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"]
+    assert str(value) == "123456789012345678901234567889.823456789012345678901234567891"
+
+
+def test_a_corrected_event_counts_once(sdk: Sdk, catalog: dict[str, str]) -> None:
+    """REDO_EVENT marks the original REVERTED and ingests the corrected copy: EVENTS counts the copy only (REVERTED is
+    outside the default PROCESSED + UNPROCESSED, and can be asked for), USAGE has the corrected units."""
+    togai_client.EventManagementApi(sdk.client).event_correction(
+        action="REDO_EVENT", event_correction_request=EventCorrectionRequest(event=ev("e4", "beta", at(2, 9), "40"))
+    )
+    end = D1 + timedelta(days=4)
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["beta"]))[1] == {None: [0, 1, 0, 0]}
+    assert one(sdk, D1, end, q(group_by="EVENT_STATUS", EVENT_STATUS=["REVERTED", "PROCESSED"], ACCOUNT_ID=["beta"]))[1] == {
+        "PROCESSED": [0, 1, 0, 0],
+        "REVERTED": [0, 1, 0, 0],
+    }
+    assert one(sdk, D1, end, q("USAGE", ACCOUNT_ID=["beta"], USAGE_METER_ID=["us_calls"]))[1] == {None: [0, 40, 0, 0]}
