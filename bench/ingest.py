@@ -20,7 +20,6 @@ import os
 import random
 import secrets
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time

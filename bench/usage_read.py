@@ -17,7 +17,6 @@ import statistics
 import sys
 import tempfile
 import time
-from collections import defaultdict
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path

@@ -46,3 +46,38 @@ def other_sdk(other_tenant: Tenant) -> Iterator[Sdk]:
     client = Sdk(other_tenant)
     yield client
     client.close()
+
+
+def create_metering_catalog(sdk: Sdk) -> dict[str, str]:
+    """Schema api_calls (attribute calls, dimension region), active, with an active SUM meter `us_calls` (calls of
+    region us) and an active COUNT meter `requests`. Returns {"sum": id, "count": id}."""
+    sdk.event_schemas.create_event_schema(
+        togai_client.CreateEventSchemaRequest(
+            name="api_calls",
+            attributes=[togai_client.EventAttributeSchema(name="calls")],
+            dimensions=[togai_client.DimensionsSchema(name="region")],
+        )
+    )
+    sdk.event_schemas.activate_event_schema("api_calls")
+    calls = sdk.usage_meters.create_usage_meter(
+        togai_client.CreateUsageMeterRequest(
+            name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
+            filters=[togai_client.UsageMeterFilterEntry(var_field="region", value="us")],
+            computations=[togai_client.Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
+        )
+    )
+    count = sdk.usage_meters.create_usage_meter(
+        togai_client.CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls")
+    )
+    for meter in (calls, count):
+        sdk.usage_meters.activate_usage_meter(meter.id)
+    return {"sum": calls.id, "count": count.id}
+
+
+@pytest.fixture
+def catalog(sdk: Sdk) -> dict[str, str]:
+    """Customer acme (with its default account) and the metering catalog of `create_metering_catalog`."""
+    sdk.customers.create_customer(
+        togai_client.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=togai_client.Address())
+    )
+    return create_metering_catalog(sdk)

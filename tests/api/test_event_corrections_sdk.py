@@ -8,19 +8,13 @@ from decimal import Decimal
 import pytest
 import togai_client
 from togai_client import (
-    Address,
     Attribute,
     Computation,
-    CreateCustomerRequest,
-    CreateEventSchemaRequest,
     CreateUsageMeterRequest,
-    DimensionsSchema,
     Event,
-    EventAttributeSchema,
     EventCorrectionRequest,
     IngestBatchEventRequest,
     IngestEventRequest,
-    UsageMeterFilterEntry,
 )
 from togai_client.exceptions import ApiException, BadRequestException, NotFoundException
 
@@ -30,35 +24,6 @@ from tests.conftest import Tenant
 UTC = timezone.utc
 T0 = datetime(2024, 3, 1, 10, 0, tzinfo=UTC)
 HOUR = (T0, T0 + timedelta(hours=1))
-
-
-@pytest.fixture
-def catalog(sdk: Sdk) -> dict[str, str]:
-    """Customer acme (default account), schema api_calls, a SUM meter for region us and a COUNT meter."""
-    sdk.customers.create_customer(
-        CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address())
-    )
-    sdk.event_schemas.create_event_schema(
-        CreateEventSchemaRequest(
-            name="api_calls",
-            attributes=[EventAttributeSchema(name="calls")],
-            dimensions=[DimensionsSchema(name="region")],
-        )
-    )
-    sdk.event_schemas.activate_event_schema("api_calls")
-    calls = sdk.usage_meters.create_usage_meter(
-        CreateUsageMeterRequest(
-            name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
-            filters=[UsageMeterFilterEntry(var_field="region", value="us")],
-            computations=[Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
-        )
-    )
-    count = sdk.usage_meters.create_usage_meter(
-        CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls")
-    )
-    for meter in (calls, count):
-        sdk.usage_meters.activate_usage_meter(meter.id)
-    return {"sum": calls.id, "count": count.id}
 
 
 def ev(event_id: str | None, calls: str = "10", region: str = "us", account: str = "acme", at: datetime = T0) -> Event:

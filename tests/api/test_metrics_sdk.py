@@ -14,29 +14,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from togai_client import (
     Address,
     Attribute,
-    Computation,
     CreateAccountAliasRequest,
     CreateAccountRequest,
     CreateCustomerRequest,
-    CreateEventSchemaRequest,
-    CreateUsageMeterRequest,
-    DimensionsSchema,
     Event,
-    EventAttributeSchema,
     EventCorrectionRequest,
     GetMetricsRequest,
     IngestBatchEventRequest,
     MetricQuery,
     MetricQueryFilterEntry,
     MetricQueryResponse,
-    UsageMeterFilterEntry,
 )
 from togai_client.exceptions import BadRequestException
 
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.tenancy.service import TenancyService
-from tests.api.conftest import Sdk, message_of
+from tests.api.conftest import Sdk, create_metering_catalog, message_of
 from tests.conftest import Tenant, new_org
 
 UTC = timezone.utc
@@ -60,25 +54,8 @@ def make_catalog(sdk: Sdk) -> dict[str, str]:
             account_aliases=[CreateAccountAliasRequest(value="acme-two", effective_from=datetime(2024, 1, 1))],
         )
     )
-    sdk.event_schemas.create_event_schema(
-        CreateEventSchemaRequest(
-            name="api_calls", attributes=[EventAttributeSchema(name="calls")], dimensions=[DimensionsSchema(name="region")]
-        )
-    )
-    sdk.event_schemas.activate_event_schema("api_calls")
-    calls = sdk.usage_meters.create_usage_meter(
-        CreateUsageMeterRequest(
-            name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
-            filters=[UsageMeterFilterEntry(var_field="region", value="us")],
-            computations=[Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
-        )
-    )
-    count = sdk.usage_meters.create_usage_meter(
-        CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls")
-    )
-    for meter in (calls, count):
-        sdk.usage_meters.activate_usage_meter(meter.id)
-    return {"us_calls": calls.id, "requests": count.id}
+    ids = create_metering_catalog(sdk)
+    return {"us_calls": ids["sum"], "requests": ids["count"]}
 
 
 def ev(event_id: str, account: str, when: datetime, calls: str = "1", region: str = "us") -> Event:

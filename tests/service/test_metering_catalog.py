@@ -402,7 +402,7 @@ def test_activation_checks_the_meter_against_the_schema_again(ctx: Context) -> N
 def test_meter_pages_filter_by_status_and_aggregation(ctx: Context, schema: str) -> None:
     meters = UsageMeterService(ctx)
     a = meters.create(meter_request("a"))
-    b = meters.create(meter_request("b", aggregation="COUNT", computation=None))
+    meters.create(meter_request("b", aggregation="COUNT", computation=None))
     c = meters.create(meter_request("c"))
     meters.activate(a.id)
     meters.delete(c.id)

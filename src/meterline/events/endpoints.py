@@ -8,7 +8,6 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
-from meterline.accounts.models import Account
 from meterline.api.deps import api_context, page_params
 from meterline.api.errors import error_response
 from meterline.api.responses import respond
