@@ -128,11 +128,11 @@ def _client(args: tuple[str, str, list[bytes]]) -> int:
     return sent
 
 
-def run_meterline(url: str, events: list[dict], clients: int, workdir: Path) -> float:
+def run_meterline(url: str, events: list[dict], clients: int, workdir: Path, workers: int) -> float:
     from conftest import start_server, stop_server
 
     token = seed_catalog(url)
-    process, base = start_server(url, workdir / "server.log")
+    process, base = start_server(url, workdir / "server.log", workers=workers)
     try:
         bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
         shares = [(base, token, bodies[k::clients]) for k in range(clients)]
@@ -202,18 +202,19 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=1_000_000)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=4)
+    parser.add_argument("--workers", type=int, default=1, help="server processes (meterline serve --workers)")
     args = parser.parse_args()
     events = make_events(args.events)
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     print(f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
-          f"{args.clients} client processes")
+          f"{args.clients} client processes, {args.workers} server process(es)")
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for engine in engines:
             served = fresh_database(engine, workdir, "served")
             raw = fresh_database(engine, workdir, "raw")
             try:
-                meterline = run_meterline(served, events, args.clients, workdir)
+                meterline = run_meterline(served, events, args.clients, workdir, args.workers)
                 limit = run_raw(raw, events)
             finally:
                 drop_database(served)
