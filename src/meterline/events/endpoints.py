@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
@@ -17,7 +16,6 @@ from meterline.core.schemas import UtcDatetime
 from meterline.events import schemas
 from meterline.events.models import Event as StoredEvent
 from meterline.events.service import EventQueryService, IngestionService, Result, UsageService
-from meterline.metering.repository import MeteringRepository
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
@@ -108,27 +106,19 @@ def get_events(
 )
 def get_single_event(event_id: str, ctx: Context = Depends(api_context)) -> Response:
     """Every event stored with this id (a duplicate is stored too), with its pipeline."""
-    service = EventQueryService(ctx)
-    events = service.by_event_id(event_id)
-    accounts = service.accounts_of(events)
-    catalog = MeteringRepository(ctx.session, ctx.org_id)
     out = []
-    for event in events:
-        units = {k: Decimal(v) for k, v in (event.units or {}).items()}
-        meters = catalog.active_meters(event.schema_name) if event.units is not None else []
-        names = {m.id: m.name for m in meters}
-        pipeline_meters = [
-            schemas.PipelineUsageMeter(id=m_id, name=names.get(m_id, m_id), version=1, status="PROCESSED_UNITS_COMPUTED", units=u)
-            for m_id, u in units.items()
-        ] + [
-            schemas.PipelineUsageMeter(id=m.id, name=m.name, version=1, status="PROCESSED_FILTERED_OUT")
-            for m in meters if m.id not in units
-        ]
-        account = accounts.get(event.account_pk or "")
+    for item in EventQueryService(ctx).pipelines(event_id):
+        event, account = item.event, item.account
         info = schemas.EventPipelineInfo(
             event_schema=schemas.PipelineSchema(name=event.schema_name, version=event.schema_version)
             if event.schema_version else None,
-            usage_meters=pipeline_meters,
+            usage_meters=[
+                schemas.PipelineUsageMeter(
+                    id=meter_id, name=name, version=1, units=units,
+                    status="PROCESSED_FILTERED_OUT" if units is None else "PROCESSED_UNITS_COMPUTED",
+                )
+                for meter_id, name, units in item.meters
+            ],
             account=schemas.PipelineAccount(id=account.id, name=account.name,
                                             alias=event.account_ref if event.account_ref != account.id else None)
             if account else None,

@@ -199,6 +199,30 @@ class EventQueryService:
     def accounts_of(self, events: list[StoredEvent]) -> dict[str, Account]:
         return self.accounts.by_pks({e.account_pk for e in events if e.account_pk})
 
+    def pipelines(self, event_id: str) -> list[EventPipeline]:
+        """Every event stored with this id, with what its pipeline did: the account it reached and each ACTIVE
+        meter of its schema with the units it computed, or None where the meter filtered the event out."""
+        events = self.by_event_id(event_id)
+        accounts = self.accounts_of(events)
+        catalog = MeteringRepository(self.ctx.session, self.ctx.org_id)
+        meters_of = {name: catalog.active_meters(name) for name in {e.schema_name for e in events if e.units is not None}}
+        result = []
+        for event in events:
+            units = {k: Decimal(v) for k, v in (event.units or {}).items()}
+            meters = meters_of.get(event.schema_name, [])
+            names = {m.id: m.name for m in meters}
+            reached = [(meter_id, names.get(meter_id, meter_id), u) for meter_id, u in units.items()]
+            filtered = [(m.id, m.name, None) for m in meters if m.id not in units]
+            result.append(EventPipeline(event, accounts.get(event.account_pk or ""), reached + filtered))
+        return result
+
+
+@dataclass(frozen=True)
+class EventPipeline:
+    event: StoredEvent
+    account: Account | None
+    meters: list[tuple[str, str, Decimal | None]]  # (meter id, name, units or None when filtered out)
+
 
 @dataclass(frozen=True)
 class MeterUsage:
