@@ -153,3 +153,19 @@ def test_usage_from_rollups_equals_usage_from_raw_events(
             expected = [units for ts, units in raw if start <= ts < end]
             assert got.usage == sum(expected, Decimal(0))
             assert got.events == len(expected)
+
+
+def test_ids_past_the_window_can_be_ingested_again(
+    session_factory: sessionmaker[Session], catalog_org: tuple[Organization, str]
+) -> None:
+    org, _ = catalog_org
+    statuses = []
+    for forget in (False, True):
+        with unit_of_work(session_factory) as s:
+            ctx = Context(session=s, org=s.merge(org), now=utc_now())
+            if forget:
+                from meterline.events.store import EventStore
+
+                assert EventStore(s, org.id).forget_ids_before(utc_now() + timedelta(seconds=1)) == 1
+            statuses.append(IngestionService(ctx).ingest([event("again", DAY)])[0].status)
+    assert statuses == [pipeline.NOT_METERED, pipeline.NOT_METERED]

@@ -13,11 +13,6 @@ class AccountRepository(OrgRepository):
     def by_id(self, account_id: str) -> Account | None:
         return self.session.scalar(self.scoped(Account).where(Account.id == account_id))
 
-    def by_ids(self, ids: set[str]) -> dict[str, Account]:
-        if not ids:
-            return {}
-        return {a.id: a for a in self.session.scalars(self.scoped(Account).where(Account.id.in_(ids)))}
-
     def by_pks(self, pks: set[str]) -> dict[str, Account]:
         if not pks:
             return {}

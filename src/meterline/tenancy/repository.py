@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import secrets
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -24,9 +24,6 @@ class TenancyRepository:
 
     def organizations(self) -> list[Organization]:
         return list(self.session.scalars(select(Organization).order_by(Organization.created_at, Organization.id)))
-
-    def count_organizations(self) -> int:
-        return self.session.scalar(select(func.count()).select_from(Organization)) or 0
 
     def user_by_email(self, email: str) -> User | None:
         return self.session.scalar(select(User).where(User.email == email))
