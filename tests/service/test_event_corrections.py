@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -25,7 +26,8 @@ from meterline.events import pipeline
 from meterline.events.corrections import CorrectionService
 from meterline.events.models import Event as StoredEvent
 from meterline.events.models import EventId
-from meterline.events.schemas import CorrectionEvent, Event
+from meterline.events.schemas import CorrectionEvent
+from meterline.events.wire import Event, event_from
 from meterline.events.service import IngestionService, UsageService
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
@@ -65,7 +67,7 @@ def setup_catalog(ctx: Context) -> None:
 
 
 def event(event_id: str, at: datetime, calls: str = "1", region: str = "us") -> Event:
-    return Event.model_validate({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
+    return event_from({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
                                  "attributes": [{"name": "calls", "value": calls}], "dimensions": {"region": region}})
 
 
@@ -170,7 +172,7 @@ def test_redo_event_in_one_transaction_with_other_work(session_factory: sessionm
     with pytest.raises(RuntimeError):
         with unit_of_work(session_factory) as s:
             ctx = Context(session=s, org=s.merge(org), now=utc_now())
-            corrected = CorrectionEvent.model_validate(event("t1", DAY, "50").model_dump(by_alias=True))
+            corrected = CorrectionEvent.model_validate(msgspec.to_builtins(event("t1", DAY, "50")))
             result = CorrectionService(ctx).correct("REDO_EVENT", corrected)
             assert result.status == "REVERTED_AND_REINGESTED"
             raise RuntimeError("roll back")

@@ -23,7 +23,7 @@ from meterline.customers.service import CustomerService
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
 from meterline.events.models import EventId
-from meterline.events.schemas import Event
+from meterline.events.wire import Event, event_from
 from meterline.events.service import IngestionService, UsageService
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
@@ -59,7 +59,7 @@ def setup_catalog(ctx: Context) -> str:
 
 
 def event(event_id: str, at: datetime, calls: str = "1") -> Event:
-    return Event.model_validate({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
+    return event_from({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
                                  "attributes": [{"name": "calls", "value": calls}], "dimensions": {"region": "us"}})
 
 

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from meterline.events import pipeline
-from meterline.events.schemas import Event
+from meterline.events.wire import Event, event_from
 
 NOW = datetime(2024, 3, 1, 12, 0, tzinfo=timezone.utc)
 
@@ -23,7 +23,7 @@ def event(**kwargs: object) -> Event:
         "dimensions": {"region": "us", "plan": "pro"},
     }
     base.update(kwargs)
-    return Event.model_validate(base)
+    return event_from(base)
 
 
 def meter(id: str, aggregation: str = "SUM", filters: list | None = None, matcher: str | None = None,

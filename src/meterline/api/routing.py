@@ -45,7 +45,9 @@ class ExactJSONRequest(Request):
 async def _check_body(request: Request) -> None:
     if request.method in READ_METHODS:
         return
-    if _NUL_ESCAPE.search(await request.body()):
+    body = await request.body()
+    # (the plain substring test first: the regex is slow over a large ingest batch, and almost never needed)
+    if b"\\u0000" in body and _NUL_ESCAPE.search(body):
         # PostgreSQL text cannot hold NUL, and no billing field needs it.
         raise BadRequest("Text may not contain the NUL character (\\u0000)")
 

@@ -45,6 +45,21 @@ def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     return f"{prefix}.{_b32(ms, 10)}{_b32(random_part, 16)}"
 
 
+def new_ids(prefix: str, count: int) -> list[str]:
+    """`count` ids as `new_id` makes them, in order, for one batch (ingestion makes one per event)."""
+    global _last
+    with _lock:
+        ms = int(time.time() * 1000)
+        last_ms, last_random = _last
+        if ms <= last_ms:
+            ms, first = last_ms, last_random + 1
+        else:
+            first = secrets.randbits(79)
+        _last = (ms, first + count - 1)
+    head = f"{prefix}.{_b32(ms, 10)}"
+    return [head + _b32(first + n, 16) for n in range(count)]
+
+
 def new_short_id(prefix: str, length: int = 12) -> str:
     """A short random id for objects whose ids the SDK caps (usage meters: at most 20 characters)."""
     return f"{prefix}.{_b32(secrets.randbits(5 * length), length)}"

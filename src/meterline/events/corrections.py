@@ -22,7 +22,8 @@ from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
-from meterline.events.schemas import CorrectionAction, CorrectionEvent, Event
+from meterline.events.schemas import CorrectionAction, CorrectionEvent
+from meterline.events.wire import Attribute, Event, event_from
 from meterline.events.service import STATUS_TEXT, IngestionService
 from meterline.events.store import EventStore, UsageKey
 from meterline.tenancy.context import Context
@@ -136,14 +137,14 @@ def _corrected_payload(event: CorrectionEvent) -> Event:
         id=event.id,
         timestamp=event.timestamp,  # type: ignore[arg-type]
         account_id=event.account_id,  # type: ignore[arg-type]
-        attributes=event.attributes,  # type: ignore[arg-type]
+        attributes=[Attribute(name=a.name, value=a.value, unit=a.unit) for a in event.attributes or ()],
         dimensions=event.dimensions,  # type: ignore[arg-type]
     )
 
 
 def _payload_of(event: StoredEvent) -> Event:
     """The payload an event was ingested with, as an ingest request would carry it."""
-    return Event.model_validate(
+    return event_from(
         {
             "schemaName": event.schema_name,
             "id": event.event_id,

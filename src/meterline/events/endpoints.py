@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
 
 from meterline.api.deps import api_context, page_params
@@ -13,12 +13,16 @@ from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import UtcDatetime
-from meterline.events import schemas
+from meterline.events import schemas, wire
 from meterline.events.models import Event as StoredEvent
 from meterline.events.service import EventQueryService, IngestionService, Result, UsageService
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
+
+
+async def _body(request: Request) -> bytes:
+    return await request.body()
 
 
 def _error(result: Result) -> schemas.IngestError:
@@ -29,12 +33,12 @@ def _error(result: Result) -> schemas.IngestError:
 
 @router.post(
     "/ingest", status_code=202, response_model=schemas.IngestEventResponse, tags=["EventIngestion"],
-    operation_id="ingest",
+    operation_id="ingest", openapi_extra=wire.request_body("IngestEventRequest"),
 )
-def ingest(body: schemas.IngestEventRequest, ctx: Context = Depends(api_context)) -> Response:
+def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
     """Ingest one event. 202 once it is stored and counted; a rejected event is stored too, with its status, and
     answered 400 (409 for an id already ingested)."""
-    result = IngestionService(ctx).ingest([body.event])[0]
+    result = IngestionService(ctx).ingest([wire.decode_event(body)])[0]
     if not result.accepted:
         # The rejected event is kept in the event log (committed), and the caller gets an error.
         status = 409 if result.status == "INGESTION_FAILED_DUPLICATE_EVENT" else 400
@@ -44,11 +48,12 @@ def ingest(body: schemas.IngestEventRequest, ctx: Context = Depends(api_context)
 
 @router.post(
     "/ingestBatch", status_code=202, response_model=schemas.IngestEventResponse, tags=["EventIngestion"],
-    operation_id="ingestBatch", responses={207: {"model": schemas.IngestEventResponse, "description": "Some events were rejected"}},
+    operation_id="ingestBatch", openapi_extra=wire.request_body("IngestBatchEventRequest"),
+    responses={207: {"model": schemas.IngestEventResponse, "description": "Some events were rejected"}},
 )
-def ingest_batch(body: schemas.IngestBatchEventRequest, ctx: Context = Depends(api_context)) -> Response:
+def ingest_batch(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
     """Ingest 1 to 1000 events: 202 when all were accepted, 207 naming the rejected ones in `errors`."""
-    results = IngestionService(ctx).ingest(body.events)
+    results = IngestionService(ctx).ingest(wire.decode_batch(body))
     rejected = [_error(r) for r in results if not r.accepted]
     if not rejected:
         return respond(schemas.IngestEventResponse(success=True, status_code=202, message=f"{len(results)} events accepted"), 202)

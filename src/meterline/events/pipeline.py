@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from meterline.events.schemas import Event
+from meterline.events.wire import Event
 from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
 
 FUTURE_LIMIT = timedelta(hours=24)
@@ -114,19 +114,20 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
             attributes[attribute.name] = Decimal(attribute.value)
         except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
             return Outcome(FAILED, f"attribute {attribute.name!r} is not a decimal number")
-    missing = sorted(rule.attributes - attributes.keys())
-    if missing:
-        return Outcome(FAILED, f"missing attribute {', '.join(missing)} declared by schema {rule.name}")
+    if not rule.attributes <= attributes.keys():
+        missing = ", ".join(sorted(rule.attributes - attributes.keys()))
+        return Outcome(FAILED, f"missing attribute {missing} declared by schema {rule.name}")
     dimensions = event.dimensions
-    missing = sorted(rule.dimensions - dimensions.keys())
-    if missing:
-        return Outcome(FAILED, f"missing dimension {', '.join(missing)} declared by schema {rule.name}")
+    if not rule.dimensions <= dimensions.keys():
+        missing = ", ".join(sorted(rule.dimensions - dimensions.keys()))
+        return Outcome(FAILED, f"missing dimension {missing} declared by schema {rule.name}")
     data = {"attribute": attributes, "attributes": attributes, "dimension": dimensions, "dimensions": dimensions}
     units: dict[str, Decimal] = {}
     for meter in rule.meters:
-        if any(dimensions.get(name) != value for name, value in meter.dimension_filters):
+        # (the emptiness checks keep the common unfiltered meter free of generator overhead: this runs per event)
+        if meter.dimension_filters and any(dimensions.get(n) != v for n, v in meter.dimension_filters):
             continue
-        if any(attributes.get(name) != value for name, value in meter.attribute_filters):
+        if meter.attribute_filters and any(attributes.get(n) != v for n, v in meter.attribute_filters):
             continue
         try:
             if meter.matcher is not None and not truthy(meter.matcher(data)):

@@ -36,23 +36,6 @@ class Attribute(RequestModel):
     unit: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
 
 
-class Event(RequestModel):
-    schema_name: Annotated[str, StringConstraints(min_length=1, max_length=50)]
-    id: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
-    timestamp: UtcDatetime
-    account_id: Annotated[str, StringConstraints(min_length=1, max_length=512)]
-    attributes: Annotated[list[Attribute], Field(max_length=10)]
-    dimensions: dict[str, Annotated[str, StringConstraints(min_length=1, max_length=200)]]
-
-
-class IngestEventRequest(RequestModel):
-    event: Event
-
-
-class IngestBatchEventRequest(RequestModel):
-    events: Annotated[list[Event], Field(min_length=1, max_length=1000)]
-
-
 class IngestError(ResponseModel):
     index: int
     event_id: str | None = None

@@ -19,13 +19,13 @@ from decimal import Decimal
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
-from meterline.core.ids import new_id
+from meterline.core.ids import new_ids
 from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
-from meterline.events.schemas import Event
-from meterline.events.store import EventStore, UsageKey
+from meterline.events.wire import Event
+from meterline.events.store import EventRow, EventStore, UsageKey
 from meterline.metering.repository import MeteringRepository
 from meterline.tenancy.context import Context
 
@@ -81,7 +81,9 @@ class IngestionService:
                 wanted.append(event.id)
         claimed = self.store.claim_ids(list(dict.fromkeys(wanted)), now)
 
-        rows, usage = [], defaultdict(lambda: (Decimal(0), 0))
+        rows: list[EventRow] = []
+        usage: dict[UsageKey, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
+        pks = new_ids("event", len(events))
         for index, (event, outcome, account, (status, message)) in enumerate(
             zip(events, outcomes, accounts, statuses, strict=True)
         ):
@@ -99,29 +101,16 @@ class IngestionService:
                     status, message = pipeline.DUPLICATE, f"Event {_short(event.id)} was already ingested"
             accepted = status in pipeline.ACCEPTED
             message = message[:STATUS_TEXT] if message else None
+            rule = rules.get(event.schema_name)
             rows.append(
-                {
-                    "pk": new_id("event"),
-                    "org_id": self.ctx.org_id,
-                    "event_id": event.id,
-                    "schema_name": event.schema_name,
-                    "schema_version": rules[event.schema_name].version if event.schema_name in rules else None,
-                    "account_ref": event.account_id,
-                    "account_pk": account,
-                    "timestamp": event.timestamp,
-                    "attributes": [
-                        {"name": a.name, "value": a.value} if a.unit is None else {"name": a.name, "value": a.value, "unit": a.unit}
-                        for a in event.attributes
-                    ],
-                    "dimensions": event.dimensions,
-                    "status": status,
-                    "status_description": message,
-                    "units": {m: str(u) for m, u in outcome.units.items()} if accepted else None,
-                    "created_at": now,
-                }
+                (
+                    pks[index], event.id, event.schema_name, rule.version if rule else None, event.account_id,
+                    account, event.timestamp, event.attributes, event.dimensions, status, message,
+                    {m: str(u) for m, u in outcome.units.items()} if accepted else None,
+                )
             )
             results.append(Result(index=index, event_id=event.id, status=status, message=message))
-        self.store.add_events(rows)
+        self.store.add_events(rows, now)
         self.store.add_usage(dict(usage))
         return results
 

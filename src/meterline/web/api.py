@@ -19,6 +19,7 @@ from meterline.api.errors import install_error_handlers
 from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
 from meterline.customers.endpoints import router as customers_router
+from meterline.events import wire
 from meterline.events.endpoints import router as events_router
 from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
@@ -53,8 +54,12 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
+        components = schema.setdefault("components", {}).setdefault("schemas", {})
         for name in ("HTTPValidationError", "ValidationError"):
-            schema.get("components", {}).get("schemas", {}).pop(name, None)
+            components.pop(name, None)
+        # The ingestion bodies are msgspec Structs (events/wire.py), described from themselves.
+        for name, body_schema in wire.openapi_components().items():
+            components.setdefault(name, body_schema)
         api.openapi_schema = schema
     return api.openapi_schema
 
