@@ -29,6 +29,8 @@ class Sdk:
         self.event_schemas = togai_client.EventSchemasApi(self.client)
         self.usage_meters = togai_client.UsageMetersApi(self.client)
         self.auth = togai_client.AuthenticationApi(self.client)
+        self.price_plans = togai_client.PricePlansApi(self.client)
+        self.add_ons = togai_client.AddOnsApi(self.client)
 
     def close(self) -> None:
         self.client.rest_client.pool_manager.clear()

@@ -59,8 +59,15 @@ def to_decimal(value: object) -> Decimal:
 
 
 def round_money(amount: Decimal, currency: str) -> Decimal:
-    """Round once, ROUND_HALF_UP, to the currency's minor unit (D1)."""
-    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP)
+    """Round once, ROUND_HALF_UP, to the currency's minor unit (D1), however many digits the amount has."""
+    return amount.quantize(Decimal(1).scaleb(-minor_units(currency)), rounding=ROUND_HALF_UP, context=EXACT)
+
+
+def divide(numerator: Decimal, denominator: Decimal, extra_digits: int = 40) -> Decimal:
+    """numerator / denominator to the operands' digits plus `extra_digits` significant digits: enough to round the
+    quotient to any currency exactly (an exact quotient is kept whole; a repeating one cannot sit on a half)."""
+    digits = len(numerator.as_tuple().digits) + len(denominator.as_tuple().digits) + extra_digits
+    return Context(prec=digits, Emax=MAX_EMAX, Emin=MIN_EMIN).divide(numerator, denominator)
 
 
 # Addition under this context is exact whatever the digits (the default context keeps 28 and would round).

@@ -7,7 +7,7 @@ gets a 400 that names it instead of being silently dropped.
 from __future__ import annotations
 
 import re
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
 
@@ -68,6 +68,29 @@ def _iso_text(value: object) -> object:
 
 
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_in_range)]
+
+
+def _json_number(value: Any) -> Decimal:
+    # The request parser reads JSON numbers as int or Decimal (never float); text, booleans and NaN are refused.
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
+        raise ValueError("must be a JSON number")
+    if isinstance(value, Decimal) and not value.is_finite():
+        raise ValueError("must be a finite number")
+    return Decimal(value)
+
+
+def _iso_date_text(value: Any) -> Any:
+    if not isinstance(value, str) or not _DATE.fullmatch(value):
+        raise ValueError("must be a date written YYYY-MM-DD")
+    return value
+
+
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+# A calendar date in a request: `YYYY-MM-DD` text only (not a number, not a date-time).
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+# An exact amount, rate or quantity in a request: a JSON number, kept as the Decimal of its digits.
+NumberIn = Annotated[Decimal, BeforeValidator(_json_number), WithJsonSchema({"type": "number"})]
 # An exact amount or quantity in a response: a Decimal, written as a JSON number (api/responses.py) and
 # documented as one (pydantic would document a Decimal as a string).
 Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]

@@ -15,6 +15,7 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
@@ -27,6 +28,8 @@ from meterline.events.models import Event as StoredEvent
 from meterline.events.wire import Event
 from meterline.events.store import EventRow, EventStore, UsageKey
 from meterline.metering.repository import MeteringRepository
+from meterline.schedules.coverage import CLOSED, UNSCHEDULED, Coverage
+from meterline.schedules.repository import ScheduleRepository
 from meterline.tenancy.context import Context
 
 DEDUP_WINDOW = timedelta(days=45)
@@ -64,6 +67,10 @@ class IngestionService:
         rules = self._rules({e.schema_name for e in events})
         accounts = self._resolve_accounts(events)
         outcomes = [pipeline.evaluate(rules.get(e.schema_name), e, now) for e in events]
+        coverage = Coverage(
+            ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({a for a in accounts if a}),
+            ZoneInfo(self.ctx.org.timezone), now,
+        )
 
         results: list[Result] = []
         statuses: list[tuple[str, str | None]] = []
@@ -76,6 +83,9 @@ class IngestionService:
                                                              f"at {event.timestamp.isoformat()}"))
             elif event.id is None:
                 statuses.append((pipeline.NO_EVENT_ID, "An event needs an id: it is what makes a retry safe"))
+            elif coverage.state(account, event.timestamp) == CLOSED:
+                statuses.append((pipeline.PAST_GRACE, f"The pricing cycle of {event.timestamp.isoformat()} is closed "
+                                                      "(its grace period has ended and its invoice is final)"))
             else:
                 statuses.append(("", None))
                 wanted.append(event.id)
@@ -90,8 +100,13 @@ class IngestionService:
             if status == "":
                 if event.id in claimed:
                     claimed.discard(event.id)  # a second copy in the same batch is a duplicate too
-                    # Schedules arrive with pricing: until then a matched event is not metered (D5).
-                    status = pipeline.NOT_METERED if outcome.units else pipeline.NO_MATCHING_METERS
+                    # A matched event of an account on a plan at that instant is metered; without a plan, not (D5).
+                    if not outcome.units:
+                        status = pipeline.NO_MATCHING_METERS
+                    elif coverage.state(account, event.timestamp) == UNSCHEDULED:  # type: ignore[arg-type]
+                        status = pipeline.NOT_METERED
+                    else:
+                        status = pipeline.METERED
                     bucket = pipeline.bucket_of(event.timestamp)
                     for meter_id, units in outcome.units.items():
                         key: UsageKey = (account, meter_id, bucket)  # type: ignore[assignment]

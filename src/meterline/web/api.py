@@ -18,16 +18,19 @@ from meterline.api.deps import principal
 from meterline.api.errors import install_error_handlers
 from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
+from meterline.catalog.endpoints import router as addons_router
+from meterline.catalog.plan_endpoints import router as price_plans_router
 from meterline.customers.endpoints import router as customers_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
 from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
+from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
 
 ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
-           tenancy_router)
+           tenancy_router, addons_router, price_plans_router, schedules_router)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

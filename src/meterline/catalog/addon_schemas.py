@@ -1,0 +1,49 @@
+"""AddOnsApi models, field for field as the SDK has them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import StringConstraints
+
+from meterline.catalog.models import AddOn as StoredAddOn
+from meterline.core.schemas import PaginationOptions, RequestModel, ResponseModel
+
+AddOnType = Literal["LICENSE", "FIXED_FEE", "CREDIT_GRANT", "NAMED_LICENSE"]
+AddOnName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+
+
+class CreateAddOnRequest(RequestModel):
+    name: AddOnName
+    type: AddOnType
+    billable_name: AddOnName | None = None
+
+
+class UpdateAddOnRequest(RequestModel):
+    name: AddOnName | None = None
+    billable_name: AddOnName | None = None
+
+
+class AddOn(ResponseModel):
+    name: str
+    type: AddOnType
+    billable_name: str | None = None
+    id: str
+    created_at: datetime
+    status: Literal["ACTIVE", "ARCHIVED"]
+    display_name: str
+
+
+class AddOnPaginatedResponse(ResponseModel):
+    data: list[AddOn]
+    next_token: str | None = None
+    context: PaginationOptions | None = None
+
+
+def addon_out(addon: StoredAddOn) -> AddOn:
+    return AddOn(
+        name=addon.name, type=addon.type, billable_name=addon.billable_name, id=addon.id,  # type: ignore[arg-type]
+        created_at=addon.created_at, status=addon.status,  # type: ignore[arg-type]
+        display_name=addon.billable_name or addon.name,
+    )

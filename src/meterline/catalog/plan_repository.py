@@ -1,0 +1,65 @@
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from typing import Any
+
+import simplejson
+from sqlalchemy import select
+
+from meterline.catalog.plan_models import PricePlan, PricePlanVersion
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+
+
+def encode_details(details: dict[str, Any]) -> str:
+    """Exact JSON: decimals written from their own digits."""
+    return simplejson.dumps(details, use_decimal=True, separators=(",", ":"), sort_keys=True)
+
+
+def decode_details(text: str) -> dict[str, Any]:
+    return json.loads(text, parse_float=Decimal)
+
+
+class PricePlanRepository(OrgRepository):
+    def by_id(self, plan_id: str) -> PricePlan | None:
+        return self.session.scalar(self.scoped(PricePlan).where(PricePlan.id == plan_id))
+
+    def by_pk(self, pk: str) -> PricePlan:
+        return self.session.scalars(self.scoped(PricePlan).where(PricePlan.pk == pk)).one()
+
+    def by_name(self, name: str) -> PricePlan | None:
+        """A plan that is not ARCHIVED with this name."""
+        stmt = self.scoped(PricePlan).where(PricePlan.name == name, PricePlan.status != "ARCHIVED")
+        return self.session.scalar(stmt)
+
+    def page(self, request: PageRequest) -> Page[PricePlan]:
+        return self.keyset_page(self.scoped(PricePlan), PricePlan.id, request)
+
+    def versions(self, plan: PricePlan) -> list[PricePlanVersion]:
+        stmt = self.scoped(PricePlanVersion).where(PricePlanVersion.plan_pk == plan.pk)
+        return list(self.session.scalars(stmt.order_by(PricePlanVersion.version)))
+
+    def version(self, plan: PricePlan, version: int) -> PricePlanVersion | None:
+        stmt = self.scoped(PricePlanVersion).where(
+            PricePlanVersion.plan_pk == plan.pk, PricePlanVersion.version == version
+        )
+        return self.session.scalar(stmt)
+
+    def latest_versions(self, plans: list[PricePlan]) -> dict[str, PricePlanVersion]:
+        """plan pk -> its newest version, for a page of plans (one query)."""
+        if not plans:
+            return {}
+        wanted = {(p.pk, p.latest_version) for p in plans}
+        stmt = self.scoped(PricePlanVersion).where(PricePlanVersion.plan_pk.in_([p.pk for p in plans]))
+        return {v.plan_pk: v for v in self.session.scalars(stmt) if (v.plan_pk, v.version) in wanted}
+
+    def lock(self, plan_id: str) -> PricePlan | None:
+        """The plan under a row lock (PostgreSQL), so that two edits make two versions one after the other."""
+        stmt = (
+            select(PricePlan)
+            .where(PricePlan.org_id == self.org_id, PricePlan.id == plan_id)
+            .with_for_update()
+            .execution_options(populate_existing=True)
+        )
+        return self.session.scalar(stmt)

@@ -1,0 +1,255 @@
+"""What makes a price plan's details valid, and their defaults (docs/pricing.md, billing-decisions D3, D4, D7, D8).
+
+`normalize` takes the details as the API speaks them (camelCase dict, exact decimals) and the catalog they refer
+to, and returns them complete (card names, display names, types and timings filled in) or raises BadRequest with a
+message that names the field. `check_activation` says whether currencies can be activated: every card must be
+priced in each of them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from meterline import rating
+from meterline.catalog import rate_cards
+from meterline.core.errors import BadRequest
+from meterline.core.money import is_currency
+from meterline.rating import cycles
+
+ROOT = "pricePlanDetails"
+_DURATION = re.compile(r"P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?")
+
+
+@dataclass(frozen=True)
+class CatalogView:
+    """What validation reads from the organization's catalog."""
+
+    meters: Mapping[str, tuple[str, str]]  # usage meter id -> (name, status)
+    addons: Mapping[str, tuple[str, str, str]]  # add-on id -> (type, display name, status)
+
+
+def _fail(message: str) -> BadRequest:
+    return BadRequest(message)
+
+
+def _currencies(values: Iterable[str], where: str, supported: set[str] | None) -> list[str]:
+    seen: list[str] = []
+    for currency in values:
+        code = currency.upper()
+        if not is_currency(code):
+            raise _fail(f"{where}: {currency!r} is not an ISO 4217 currency code")
+        if code in seen:
+            raise _fail(f"{where}: {code} is given twice")
+        if supported is not None and code not in supported:
+            raise _fail(f"{where}: {code} is not one of the plan's supportedCurrencies ({', '.join(sorted(supported))})")
+        seen.append(code)
+    return seen
+
+
+def _upper_currencies(items: list[dict[str, Any]], where: str, supported: set[str]) -> None:
+    codes = _currencies([item["currency"] for item in items], where, supported)
+    for item, code in zip(items, codes, strict=True):
+        item["currency"] = code
+
+
+def _priced(check: Callable[[], Any], where: str) -> Any:
+    try:
+        return check()
+    except rate_cards.CardError as exc:
+        raise _fail(str(exc)) from None
+    except rating.RatingError as exc:
+        raise _fail(f"{where}: {exc}") from None
+
+
+def _check_cycle(details: dict[str, Any], plan_type: str) -> None:
+    config = details.get("pricingCycleConfig")
+    where = f"{ROOT}.pricingCycleConfig"
+    if config is None:
+        if plan_type == "BILLING":
+            raise _fail(f"{where} is required for a BILLING plan (interval, startOffset, gracePeriod)")
+        return
+    offset = config.get("startOffset")
+    if offset is None:
+        if not config.get("anniversaryCycle"):
+            raise _fail(f"{where}.startOffset is required unless anniversaryCycle is true")
+        return
+    offset["dayOffset"] = offset["dayOffset"].upper()
+    offset["monthOffset"] = offset["monthOffset"].upper()
+    try:
+        cycles.check_cycle_config(
+            cycles.CycleConfig(
+                interval=config["interval"], day_offset=offset["dayOffset"], month_offset=offset["monthOffset"],
+                grace_period_days=config["gracePeriod"], anniversary=bool(config.get("anniversaryCycle")),
+            )
+        )
+    except cycles.CycleError as exc:
+        raise _fail(str(exc)) from None
+
+
+def _addon(catalog: CatalogView, addon_id: str, kinds: set[str], where: str) -> tuple[str, str]:
+    found = catalog.addons.get(addon_id)
+    if found is None:
+        raise _fail(f"{where}.id: no add-on {addon_id!r}; create it with POST /addons first")
+    kind, display_name, status = found
+    if status != "ACTIVE":
+        raise _fail(f"{where}.id: add-on {addon_id!r} is {status}")
+    if kind not in kinds:
+        raise _fail(f"{where}.id: add-on {addon_id!r} is a {kind} add-on; this card needs {' or '.join(sorted(kinds))}")
+    return kind, display_name
+
+
+def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> dict[str, Any]:
+    details = {k: v for k, v in details.items() if v is not None}
+    for unsupported in ("billingEntitlementRateCards", "entitlementOverageRateCards"):
+        if details.pop(unsupported, None):
+            raise _fail(f"{ROOT}.{unsupported}: features and entitlements are not supported by Meterline yet")
+    supported = set(_currencies(details["supportedCurrencies"], f"{ROOT}.supportedCurrencies", None))
+    details["supportedCurrencies"] = sorted(supported)
+    _check_cycle(details, plan_type)
+    deferred = bool(details.get("deferredRevenue"))
+    names: dict[str, str] = {}
+
+    def name_card(card: dict[str, Any], where: str, default: str) -> None:
+        name = card.get("name") or default
+        n = 2
+        while "name" not in card and name in names:  # an automatic name never collides
+            name, n = f"{default}_{n}", n + 1
+        if name in names:
+            raise _fail(f"{where}.name: {name!r} is already the name of {names[name]}")
+        card["name"] = name
+        names[name] = where
+
+    usage_cards = details.get("usageRateCards", [])
+    if usage_cards and plan_type == "PURCHASE":
+        raise _fail(f"{ROOT}.usageRateCards: a PURCHASE plan has no pricing cycle, so it cannot price usage")
+    priced_meters: dict[str, str] = {}
+    for i, card in enumerate(usage_cards):
+        where = f"{ROOT}.usageRateCards[{i}]"
+        meter = catalog.meters.get(card["usageMeterId"])
+        if meter is None or meter[1] == "ARCHIVED":
+            raise _fail(f"{where}.usageMeterId: no usage meter {card['usageMeterId']!r}")
+        if card["usageMeterId"] in priced_meters:
+            raise _fail(f"{where}.usageMeterId: meter {card['usageMeterId']!r} is already priced by "
+                        f"{priced_meters[card['usageMeterId']]}")
+        priced_meters[card["usageMeterId"]] = where
+        name_card(card, where, f"usage_{card['usageMeterId']}")
+        card.setdefault("displayName", meter[0])
+        _check_slab_card(card, where, supported)
+
+    for i, card in enumerate(details.get("fixedFeeRateCards", [])):
+        where = f"{ROOT}.fixedFeeRateCards[{i}]"
+        _, display_name = _addon(catalog, card["id"], {"FIXED_FEE"}, where)
+        name_card(card, where, f"fixed_fee_{card['id']}")
+        card.setdefault("displayName", display_name)
+        card.setdefault("type", "RECURRING")
+        card.setdefault("invoiceTiming", "IN_ARREARS")
+        _check_timing(card, where, deferred)
+        _upper_currencies(card["rateValues"], f"{where}.rateValues", supported)
+        for v, value in enumerate(card["rateValues"]):
+            if value["rate"] < 0:
+                raise _fail(f"{where}.rateValues[{v}].rate: must be >= 0")
+        _check_recurrence(card, where)
+
+    for i, card in enumerate(details.get("licenseRateCards", [])):
+        where = f"{ROOT}.licenseRateCards[{i}]"
+        kind, display_name = _addon(catalog, card["id"], {"LICENSE", "NAMED_LICENSE"}, where)
+        name_card(card, where, f"license_{card['id']}")
+        card["type"] = kind
+        card.setdefault("displayName", display_name)
+        card.setdefault("invoiceTiming", "IN_ARREARS")
+        _check_timing(card, where, deferred)
+        _check_slab_card(card, where, supported)
+
+    commitment = details.get("minimumCommitment")
+    if commitment is not None:
+        where = f"{ROOT}.minimumCommitment"
+        if plan_type == "PURCHASE":
+            raise _fail(f"{where}: a PURCHASE plan has no pricing cycle, so it has no minimum commitment")
+        _upper_currencies(commitment["rateValues"], f"{where}.rateValues", supported)
+        for v, value in enumerate(commitment["rateValues"]):
+            if value["rate"] < 0:
+                raise _fail(f"{where}.rateValues[{v}].rate: must be >= 0")
+
+    for i, card in enumerate(details.get("creditGrantRateCards", [])):
+        where = f"{ROOT}.creditGrantRateCards[{i}]"
+        if deferred:
+            raise _fail(f"{where}: a plan with deferredRevenue cannot grant credits")
+        _, display_name = _addon(catalog, card["id"], {"CREDIT_GRANT"}, where)
+        name_card(card, where, f"credit_grant_{card['id']}")
+        card.setdefault("displayName", display_name)
+        card.setdefault("type", "ONE_TIME")
+        card.setdefault("invoiceTiming", "IN_ADVANCE")
+        _check_recurrence(card, where)
+        grant = card["grantDetails"]
+        if grant["expiryType"] == "CUSTOM":
+            if not grant.get("expiryDuration") or not _DURATION.fullmatch(grant["expiryDuration"]):
+                raise _fail(f"{where}.grantDetails.expiryDuration: an ISO 8601 duration such as P30D or P1M is "
+                            "required when expiryType is CUSTOM")
+        elif grant.get("expiryDuration"):
+            raise _fail(f"{where}.grantDetails.expiryDuration: only for expiryType CUSTOM")
+        rate_details = card["rateDetails"]["currencySlabRateDetails"]
+        _upper_currencies(rate_details, f"{where}.rateDetails.currencySlabRateDetails", supported)
+        for detail in rate_details:
+            if detail["creditAmount"] < 0:
+                raise _fail(f"{where}.rateDetails ({detail['currency']}).creditAmount: must be >= 0")
+            _priced(lambda c=detail["currency"]: rating.check_rate_plan(
+                rate_cards.credit_grant_rate_plan(card, c, where)[0]), f"{where}.rateDetails ({detail['currency']})")
+    return details
+
+
+def _check_timing(card: dict[str, Any], where: str, deferred: bool) -> None:
+    if card["invoiceTiming"] == "PREPAID":
+        raise _fail(f"{where}.invoiceTiming: PREPAID is for credit grants; use IN_ADVANCE or IN_ARREARS")
+    if deferred and card["invoiceTiming"] == "IN_ADVANCE":
+        raise _fail(f"{where}.invoiceTiming: a plan with deferredRevenue cannot bill in advance")
+
+
+def _check_recurrence(card: dict[str, Any], where: str) -> None:
+    config = card.get("recurrenceConfig")
+    if config is not None and card.get("type") == "ONE_TIME":
+        raise _fail(f"{where}.recurrenceConfig: only for RECURRING cards")
+    if config is not None and config.get("interval") is not None and config.get("offset") is not None:
+        if config["offset"] >= config["interval"]:
+            raise _fail(f"{where}.recurrenceConfig.offset: must be smaller than interval")
+
+
+def _check_slab_card(card: dict[str, Any], where: str, supported: set[str]) -> None:
+    orders = [s["order"] for s in card["ratePlan"]["slabs"]]
+    if len(set(orders)) != len(orders):
+        raise _fail(f"{where}.ratePlan.slabs: order {next(o for o in orders if orders.count(o) > 1)} is used twice")
+    card["ratePlan"]["slabs"].sort(key=lambda s: s["order"])
+    _upper_currencies(card["rateValues"], f"{where}.rateValues", supported)
+    for value in card["rateValues"]:
+        value["slabRates"].sort(key=lambda r: r["order"])
+        rate_orders = [r["order"] for r in value["slabRates"]]
+        if len(set(rate_orders)) != len(rate_orders):
+            raise _fail(f"{where}.rateValues ({value['currency']}).slabRates: an order is given twice")
+        _priced(lambda c=value["currency"]: rating.check_rate_plan(rate_cards.slab_rate_plan(card, c, where)),
+                f"{where} ({value['currency']})")
+
+
+def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str]:
+    """The currencies to activate, upper-cased; BadRequest naming the first card not priced in one of them."""
+    supported = set(details["supportedCurrencies"])
+    codes = _currencies(currencies, "currencies", supported)
+    for code in codes:
+        for kind in ("usageRateCards", "licenseRateCards", "fixedFeeRateCards"):
+            for i, card in enumerate(details.get(kind, [])):
+                if rate_cards.rate_value_for(card, code) is None:
+                    raise _fail(f"{ROOT}.{kind}[{i}] ({card['name']}) has no rates in {code}: add them before "
+                                f"activating {code}")
+        commitment = details.get("minimumCommitment")
+        if commitment is not None and rate_cards.rate_value_for(commitment, code) is None:
+            raise _fail(f"{ROOT}.minimumCommitment has no rate in {code}: add it before activating {code}")
+        for i, card in enumerate(details.get("creditGrantRateCards", [])):
+            if not any(d["currency"] == code for d in card["rateDetails"]["currencySlabRateDetails"]):
+                raise _fail(f"{ROOT}.creditGrantRateCards[{i}] ({card['name']}) has no rates in {code}: add them "
+                            f"before activating {code}")
+    return codes
+
+
+def usage_meter_ids(details: dict[str, Any]) -> list[str]:
+    return [card["usageMeterId"] for card in details.get("usageRateCards", [])]

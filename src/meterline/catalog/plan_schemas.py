@@ -1,0 +1,314 @@
+"""PricePlansApi (v1) models, field for field as the togai-client SDK has them.
+
+The rate-card shapes are shared by requests and responses: a plan is answered with the details it was given
+(defaults filled in, `activeCurrencies` added), so what a client sends is what it reads back.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
+
+from meterline.core.clock import END_OF_TIME
+from meterline.core.schemas import NumberIn, PaginationOptions, RequestModel, ResponseModel
+
+if TYPE_CHECKING:
+    from meterline.catalog.plan_service import PlanView
+
+PricingModel = Literal["TIERED", "VOLUME"]
+PriceType = Literal["FLAT", "PER_UNIT", "PACKAGE"]
+InvoiceTiming = Literal["IN_ADVANCE", "IN_ARREARS", "PREPAID"]
+Interval = Literal["WEEKLY", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "ANNUALLY"]
+PlanType = Literal["BILLING", "PURCHASE"]
+PlanStatus = Literal["DRAFT", "ACTIVE", "ARCHIVED"]
+MigrationMode = Literal[
+    "IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE", "NONE", "START_OF_CURRENT_CYCLE"
+]
+Currency = Annotated[str, StringConstraints(min_length=3, max_length=3)]
+Text = Annotated[str, StringConstraints(max_length=255)]
+Config = dict[Annotated[str, StringConstraints(max_length=50)], Annotated[str, StringConstraints(max_length=100)]]
+
+
+class StartOffset(RequestModel):
+    day_offset: Annotated[str, StringConstraints(min_length=1, max_length=4)]
+    month_offset: Annotated[str, StringConstraints(min_length=1, max_length=5)]
+
+
+class PricingCycleConfig(RequestModel):
+    interval: Interval
+    start_offset: StartOffset | None = None
+    grace_period: Annotated[StrictInt, Field(ge=0, le=365)]
+    anniversary_cycle: StrictBool | None = None
+
+
+class Slab(RequestModel):
+    order: Annotated[StrictInt, Field(ge=1, le=10)]
+    start_after: NumberIn
+    price_type: PriceType
+    slab_config: Config | None = None
+
+
+class RatePlan(RequestModel):
+    pricing_model: PricingModel
+    slabs: Annotated[list[Slab], Field(min_length=1, max_length=10)]
+
+
+class SlabRate(RequestModel):
+    order: StrictInt
+    rate: NumberIn
+    slab_rate_config: Config | None = None
+
+
+class RateValue(RequestModel):
+    currency: Currency
+    slab_rates: Annotated[list[SlabRate], Field(min_length=1, max_length=10)]
+    rate_config: Config | None = None
+
+
+class CurrencyRateValue(RequestModel):
+    currency: Currency
+    rate: NumberIn
+
+
+class RecurrenceConfig(RequestModel):
+    interval: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    offset: Annotated[StrictInt, Field(ge=0, le=120)] | None = None
+
+
+class UsageRateCard(RequestModel):
+    display_name: Text | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    usage_meter_id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    rate_plan: RatePlan
+    rate_values: Annotated[list[RateValue], Field(min_length=1, max_length=20)]
+
+
+class FixedFeeRateCard(RequestModel):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    display_name: Text | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    invoice_timing: InvoiceTiming | None = None
+    type: Literal["ONE_TIME", "RECURRING"] | None = None
+    rate_values: Annotated[list[CurrencyRateValue], Field(min_length=1, max_length=20)]
+    enable_proration: StrictBool
+    recurrence_config: RecurrenceConfig | None = None
+
+
+class LicenseRateCardConfig(RequestModel):
+    max_quantity: Annotated[StrictInt, Field(ge=0)] | None = None
+    max_quantity_breach_action: Literal["DO_NOTHING"] | None = None
+
+
+class LicenseRateCard(RequestModel):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    type: Literal["LICENSE", "FIXED_FEE", "CREDIT_GRANT", "NAMED_LICENSE"] | None = None
+    display_name: Text | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    invoice_timing: InvoiceTiming | None = None
+    usage_cycle: Interval | None = None
+    enable_proration: StrictBool
+    config: LicenseRateCardConfig | None = None
+    rate_plan: RatePlan
+    rate_values: Annotated[list[RateValue], Field(min_length=1, max_length=20)]
+    prorated_refund_mode: Literal["NONE", "CREDITS", "PAYMENT", "WALLET"] | None = None
+
+
+class MinimumCommitment(RequestModel):
+    display_name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    rate_values: Annotated[list[CurrencyRateValue], Field(min_length=1, max_length=20)]
+
+
+class GrantDetails(RequestModel):
+    priority: Annotated[StrictInt, Field(ge=0, le=1000)]
+    expiry_type: Literal["PRICING_CYCLE", "NO_EXPIRY", "CUSTOM"]
+    expiry_duration: Annotated[str, StringConstraints(max_length=50)] | None = None
+    applicable_entity_ids: Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=100)] | None = None
+
+
+class SlabDetail(RequestModel):
+    start_after: NumberIn
+    price_type: PriceType
+    slab_config: Config | None = None
+    rate: NumberIn
+    slab_rate_config: Config | None = None
+
+
+class CurrencySlabRateDetail(RequestModel):
+    currency: Currency
+    credit_amount: NumberIn
+    slab_details: Annotated[list[SlabDetail], Field(min_length=1, max_length=10)]
+    rate_config: Config | None = None
+
+
+class CreditRateDetails(RequestModel):
+    pricing_model: PricingModel
+    currency_slab_rate_details: Annotated[list[CurrencySlabRateDetail], Field(min_length=1, max_length=20)]
+
+
+class CreditGrantRateCard(RequestModel):
+    id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    display_name: Text | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    grant_details: GrantDetails
+    rate_details: CreditRateDetails
+    invoice_timing: InvoiceTiming | None = None
+    type: Literal["ONE_TIME", "RECURRING"] | None = None
+    recurrence_config: RecurrenceConfig | None = None
+
+
+class CreatePricePlanDetails(RequestModel):
+    pricing_cycle_config: PricingCycleConfig | None = None
+    supported_currencies: Annotated[list[Currency], Field(min_length=1, max_length=20)]
+    usage_rate_cards: Annotated[list[UsageRateCard], Field(max_length=50)] | None = None
+    fixed_fee_rate_cards: Annotated[list[FixedFeeRateCard], Field(max_length=50)] | None = None
+    license_rate_cards: Annotated[list[LicenseRateCard], Field(max_length=50)] | None = None
+    # Features and entitlements are not served yet: the service refuses a non-empty list, saying so (docs/api.md).
+    billing_entitlement_rate_cards: list[dict] | None = None
+    minimum_commitment: MinimumCommitment | None = None
+    credit_grant_rate_cards: Annotated[list[CreditGrantRateCard], Field(max_length=50)] | None = None
+    entitlement_overage_rate_cards: list[dict] | None = None
+    deferred_revenue: StrictBool | None = None
+    allow_ongoing_cycle_updates: StrictBool | None = Field(default=None, alias="allow_ongoing_cycle_updates")
+
+
+class CreatePricePlanDetailsOverride(RequestModel):
+    """Every field optional: what is given replaces the plan's own."""
+
+    pricing_cycle_config: PricingCycleConfig | None = None
+    supported_currencies: Annotated[list[Currency], Field(min_length=1, max_length=20)] | None = None
+    usage_rate_cards: Annotated[list[UsageRateCard], Field(max_length=50)] | None = None
+    billing_entitlement_rate_cards: list[dict] | None = None
+    entitlement_overage_rate_cards: list[dict] | None = None
+    fixed_fee_rate_cards: Annotated[list[FixedFeeRateCard], Field(max_length=50)] | None = None
+    license_rate_cards: Annotated[list[LicenseRateCard], Field(max_length=50)] | None = None
+    minimum_commitment: MinimumCommitment | None = None
+    credit_grant_rate_cards: Annotated[list[CreditGrantRateCard], Field(max_length=50)] | None = None
+
+
+class CreatePricePlanRequest(RequestModel):
+    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    description: Annotated[str, StringConstraints(max_length=255)] | None = None
+    type: PlanType | None = None
+    price_plan_details: CreatePricePlanDetails
+    # Pricing rules are not served yet: the service refuses a non-empty list, saying so (docs/api.md).
+    pricing_rules: list[dict] | None = None
+
+
+class UpdatePricePlanRequest(RequestModel):
+    migration_mode: MigrationMode | None = None
+    versions_to_migrate: Literal["LATEST_VERSION", "ALL_VERSION"] | None = None
+    description: Annotated[str, StringConstraints(max_length=255)] | None = None
+    price_plan_details: CreatePricePlanDetailsOverride | None = None
+    pricing_rules: list[dict] | None = None
+
+
+class ActivatePricePlanRequest(RequestModel):
+    currencies: Annotated[list[Currency], Field(min_length=1, max_length=20)]
+
+
+# -- responses -------------------------------------------------------------------------------------------------------
+class PricePlanDetails(ResponseModel):
+    supported_currencies: list[str]
+    active_currencies: list[str]
+    pricing_cycle_config: PricingCycleConfig | None = None
+    usage_rate_cards: list[UsageRateCard] | None = None
+    fixed_fee_rate_cards: list[FixedFeeRateCard] | None = None
+    license_rate_cards: list[LicenseRateCard] | None = None
+    billing_entitlement_rate_cards: list[dict] | None = None
+    entitlement_overage_rate_cards: list[dict] | None = None
+    minimum_commitment: MinimumCommitment | None = None
+    credit_grant_rate_cards: list[CreditGrantRateCard] | None = None
+    type: PlanType | None = None
+    deferred_revenue: bool | None = None
+    allow_ongoing_cycle_updates: bool | None = Field(default=None, alias="allow_ongoing_cycle_updates")
+
+
+class PricingSchedule(ResponseModel):
+    """One version of a plan, in force from startDate (when it was made) to endDate (when the next one was)."""
+
+    id: str
+    price_plan_details: PricePlanDetails | None = None
+    start_date: datetime
+    end_date: datetime
+    version: int
+    pricing_rules: list[dict] | None = None
+    is_overriden: bool
+
+
+class PricePlan(ResponseModel):
+    id: str
+    name: str
+    type: PlanType
+    description: str | None = None
+    status: PlanStatus
+    pricing_schedule: list[PricingSchedule]
+
+
+class PricePlanListData(ResponseModel):
+    id: str
+    name: str
+    version: int
+    description: str | None = None
+    status: PlanStatus
+    usage_meters: list[str]
+    price_plan_details: PricePlanDetails
+    pricing_rules: list[dict] | None = None
+    created_at: datetime
+    updated_at: datetime
+    type: PlanType
+
+
+class PricePlanPaginatedResponse(ResponseModel):
+    data: list[PricePlanListData]
+    next_token: str | None = None
+    context: PaginationOptions | None = None
+
+
+# -- presenters ------------------------------------------------------------------------------------------------------
+def details_out(details: dict, active_currencies: list[str], plan_type: str) -> PricePlanDetails:
+    return PricePlanDetails.model_validate({**details, "activeCurrencies": active_currencies, "type": plan_type})
+
+
+def plan_out(view: PlanView) -> PricePlan:
+    plan, versions = view.plan, view.versions
+    schedule = []
+    for i, v in enumerate(versions):
+        following = versions[i + 1].version.created_at if i + 1 < len(versions) else END_OF_TIME
+        schedule.append(
+            PricingSchedule(
+                id=v.version.pk,
+                price_plan_details=details_out(v.details, v.active_currencies, plan.type),
+                start_date=v.version.created_at,
+                end_date=following,
+                version=v.version.version,
+                is_overriden=False,
+            )
+        )
+    if view.only is not None:
+        schedule = [s for s in schedule if s.version == view.only]
+    return PricePlan(
+        id=plan.id, name=plan.name, type=plan.type, description=plan.description, status=plan.status,
+        pricing_schedule=schedule,
+    )
+
+
+def plan_list_item(view: PlanView) -> PricePlanListData:
+    plan, latest = view.plan, view.latest
+    return PricePlanListData(
+        id=plan.id,
+        name=plan.name,
+        version=latest.version.version,
+        description=plan.description,
+        status=plan.status,
+        usage_meters=[card["usageMeterId"] for card in latest.details.get("usageRateCards", [])],
+        price_plan_details=details_out(latest.details, latest.active_currencies, plan.type),
+        created_at=plan.created_at,
+        updated_at=plan.updated_at,
+        type=plan.type,
+    )

@@ -1,0 +1,176 @@
+"""Price plans v1 (docs/pricing.md).
+
+- Created DRAFT, version 1. `dry_run` validates without saving.
+- A DRAFT plan is edited in place. An edit of an ACTIVE plan makes a new version (the details given replace the
+  previous version's); schedules keep the version they were made with (migrationMode NONE).
+- Activation takes currencies, a subset of supportedCurrencies; every card must be priced in each of them. The
+  plan becomes ACTIVE; activating more currencies later adds them to the newest version.
+- DELETE archives. An archived plan is read-only and frees its name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from meterline.catalog import plan_rules, plan_schemas as schemas
+from meterline.catalog.addon_repository import AddOnRepository
+from meterline.catalog.plan_models import PricePlan, PricePlanVersion
+from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
+from meterline.core.errors import BadRequest, Conflict, NotFound
+from meterline.core.ids import new_id
+from meterline.core.pagination import Page, PageRequest
+from meterline.metering.repository import MeteringRepository
+from meterline.tenancy.context import Context
+
+DRAFT, ACTIVE, ARCHIVED = "DRAFT", "ACTIVE", "ARCHIVED"
+
+
+@dataclass(frozen=True)
+class PlanVersion:
+    version: PricePlanVersion
+    details: dict[str, Any]
+
+    @property
+    def active_currencies(self) -> list[str]:
+        return [c for c in self.version.active_currencies.split(",") if c]
+
+
+@dataclass(frozen=True)
+class PlanView:
+    plan: PricePlan
+    versions: list[PlanVersion]  # oldest first
+    only: int | None = None  # the version asked for, when one was
+
+    @property
+    def latest(self) -> PlanVersion:
+        return self.versions[-1]
+
+
+def _view_version(version: PricePlanVersion) -> PlanVersion:
+    return PlanVersion(version, decode_details(version.details))
+
+
+class PricePlanService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.repo = PricePlanRepository(ctx.session, ctx.org_id)
+        self.metering = MeteringRepository(ctx.session, ctx.org_id)
+        self.addons = AddOnRepository(ctx.session, ctx.org_id)
+
+    # -- reads ---------------------------------------------------------------------------------------------------
+    def _plan(self, plan_id: str) -> PricePlan:
+        plan = self.repo.by_id(plan_id)
+        if plan is None:
+            raise NotFound(f"Price plan {plan_id} not found")
+        return plan
+
+    def get(self, plan_id: str, version: int | None = None) -> PlanView:
+        plan = self._plan(plan_id)
+        versions = [_view_version(v) for v in self.repo.versions(plan)]
+        if version is not None and not 1 <= version <= plan.latest_version:
+            raise NotFound(f"Price plan {plan_id} has no version {version} (versions 1 to {plan.latest_version})")
+        return PlanView(plan, versions, only=version)
+
+    def page(self, request: PageRequest) -> Page[PlanView]:
+        page = self.repo.page(request)
+        latest = self.repo.latest_versions(page.items)
+        return Page(
+            items=[PlanView(p, [_view_version(latest[p.pk])]) for p in page.items],
+            next_token=page.next_token,
+            size=page.size,
+        )
+
+    # -- writes --------------------------------------------------------------------------------------------------
+    def catalog(self) -> plan_rules.CatalogView:
+        meters = {m.id: (m.name, m.status) for m in self.metering.usable_meters()}
+        addons = {a.id: (a.type, a.billable_name or a.name, a.status) for a in self.addons.all()}
+        return plan_rules.CatalogView(meters=meters, addons=addons)
+
+    @staticmethod
+    def _refuse_rules(rules: list[dict] | None) -> None:
+        if rules:
+            raise BadRequest("pricingRules: pricing rules are not supported by Meterline yet")
+
+    def create(self, request: schemas.CreatePricePlanRequest, *, dry_run: bool = False) -> PlanView:
+        self._refuse_rules(request.pricing_rules)
+        plan_type = request.type or "BILLING"
+        details = plan_rules.normalize(
+            request.price_plan_details.model_dump(by_alias=True, exclude_none=True), plan_type, self.catalog()
+        )
+        if self.repo.by_name(request.name) is not None:
+            raise Conflict(f"A price plan named {request.name!r} already exists")
+        now = self.ctx.now
+        plan_id = new_id("pp")
+        plan = PricePlan(
+            pk=plan_id, org_id=self.ctx.org_id, id=plan_id, name=request.name, description=request.description,
+            type=plan_type, status=DRAFT, latest_version=1, created_at=now, updated_at=now,
+        )
+        version = self._version(plan, 1, details, [])
+        if not dry_run:
+            self.repo.add(plan)
+            self.repo.add(version)
+        return PlanView(plan, [PlanVersion(version, details)])
+
+    def _version(self, plan: PricePlan, number: int, details: dict[str, Any], active: list[str]) -> PricePlanVersion:
+        return PricePlanVersion(
+            pk=new_id("ppv"), org_id=self.ctx.org_id, plan_pk=plan.pk, version=number,
+            details=encode_details(details), active_currencies=",".join(active), created_at=self.ctx.now,
+        )
+
+    def _locked(self, plan_id: str) -> PricePlan:
+        plan = self.repo.lock(plan_id)
+        if plan is None:
+            raise NotFound(f"Price plan {plan_id} not found")
+        if plan.status == ARCHIVED:
+            raise BadRequest(f"Price plan {plan_id} is archived; an archived plan cannot change")
+        return plan
+
+    def update(self, plan_id: str, request: schemas.UpdatePricePlanRequest) -> PlanView:
+        self._refuse_rules(request.pricing_rules)
+        if request.migration_mode not in (None, "NONE"):
+            raise BadRequest("migrationMode: moving schedules to a new version is not supported yet; send NONE (or "
+                             "nothing): accounts keep the version they are on")
+        plan = self._locked(plan_id)
+        latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
+        if request.description is not None:
+            plan.description = request.description
+        plan.updated_at = self.ctx.now
+        if request.price_plan_details is None:
+            self.ctx.session.flush()
+            return self.get(plan_id)
+        changes = request.price_plan_details.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+        details = plan_rules.normalize({**latest.details, **changes}, plan.type, self.catalog())
+        if plan.status == DRAFT:
+            latest.version.details = encode_details(details)
+        else:
+            active = latest.active_currencies
+            missing = sorted(set(active) - set(details["supportedCurrencies"]))
+            if missing:
+                raise BadRequest(f"pricePlanDetails.supportedCurrencies: {', '.join(missing)} is active and must stay")
+            plan_rules.check_activation(details, active)
+            plan.latest_version += 1
+            self.repo.add(self._version(plan, plan.latest_version, details, active))
+        self.ctx.session.flush()
+        return self.get(plan_id)
+
+    def activate(self, plan_id: str, currencies: list[str]) -> PlanView:
+        plan = self._locked(plan_id)
+        latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
+        codes = plan_rules.check_activation(latest.details, currencies)
+        meters = {m.id: m.status for m in self.metering.usable_meters()}
+        for meter_id in plan_rules.usage_meter_ids(latest.details):
+            if meters.get(meter_id) != ACTIVE:
+                raise BadRequest(f"Usage meter {meter_id} is not ACTIVE: activate it before the plan that prices it")
+        latest.version.active_currencies = ",".join(sorted(set(latest.active_currencies) | set(codes)))
+        plan.status = ACTIVE
+        plan.updated_at = self.ctx.now
+        self.ctx.session.flush()
+        return self.get(plan_id)
+
+    def archive(self, plan_id: str) -> None:
+        plan = self._plan(plan_id)
+        if plan.status != ARCHIVED:
+            plan.status = ARCHIVED
+            plan.updated_at = self.ctx.now
+            self.ctx.session.flush()

@@ -1,0 +1,72 @@
+"""Price plan association on accounts (AccountsApi): thin routes over ScheduleService."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Query
+from starlette.responses import Response
+
+from meterline.api.deps import api_context
+from meterline.api.responses import respond
+from meterline.api.routing import UnitOfWorkRoute
+from meterline.core.errors import BadRequest
+from meterline.core.schemas import IsoDate
+from meterline.schedules import schemas
+from meterline.schedules.service import ScheduleService
+from meterline.tenancy.context import Context
+
+router = APIRouter(route_class=UnitOfWorkRoute, tags=["Accounts"])
+
+
+@router.post(
+    "/accounts/{account_id}/price_plans", response_model=schemas.UpdatePricingScheduleResponse,
+    operation_id="updatePricingSchedule",
+)
+def update_pricing_schedule(
+    account_id: str, body: schemas.UpdatePricingScheduleRequestWithActions, ctx: Context = Depends(api_context)
+) -> Response:
+    """Associate a price plan with the account over [effectiveFrom, effectiveUntil), or disassociate it."""
+    if body.pre_actions:
+        raise BadRequest("preActions: licenses are not supported by Meterline yet")
+    account, views = ScheduleService(ctx).edit(account_id, [body])
+    return respond(schemas.update_response(account, views))
+
+
+@router.post(
+    "/accounts/{account_id}/edit_schedules", response_model=schemas.UpdatePricingScheduleResponse,
+    operation_id="updatePricingScheduleBatch",
+)
+def update_pricing_schedule_batch(
+    account_id: str,
+    body: schemas.EditPricingScheduleRequest,
+    dry_run: Annotated[bool, Query()] = False,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """Apply 1 to 10 edits in order, all or none; `dry_run=true` answers what they would give, saving nothing."""
+    account, views = ScheduleService(ctx).edit(account_id, body.edits, dry_run=dry_run)
+    return respond(schemas.update_response(account, views))
+
+
+@router.get(
+    "/accounts/{account_id}/pricing_schedules", response_model=schemas.PricingSchedulePaginatedResponse,
+    operation_id="getPricingSchedules",
+)
+def get_pricing_schedules(
+    account_id: str,
+    start_date: Annotated[IsoDate | None, Query()] = None,
+    end_date: Annotated[IsoDate | None, Query()] = None,
+    include_price_plan_info: Annotated[bool, Query()] = False,
+    compact: Annotated[bool, Query()] = False,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=500)] = None,
+    page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=1000)] = None,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """The account's schedules overlapping [start_date, end_date), in time order. An account has few schedules:
+    they come in one page (nextToken and pageSize are accepted and ignored)."""
+    _, views = ScheduleService(ctx).of_account(account_id, start_date, end_date)
+    return respond(
+        schemas.PricingSchedulePaginatedResponse(
+            data=[schemas.schedule_out(v, info=include_price_plan_info, compact=compact) for v in views]
+        )
+    )

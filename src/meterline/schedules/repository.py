@@ -1,0 +1,36 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+
+from meterline.core.repository import OrgRepository
+from meterline.schedules.models import PricingSchedule
+
+
+class ScheduleRepository(OrgRepository):
+    def of_account(self, account_pk: str, start: datetime | None = None, end: datetime | None = None) -> list[PricingSchedule]:
+        """The account's schedules that overlap [start, end), in time order."""
+        stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk == account_pk)
+        if start is not None:
+            stmt = stmt.where(PricingSchedule.end_at > start)
+        if end is not None:
+            stmt = stmt.where(PricingSchedule.start_at < end)
+        return list(self.session.scalars(stmt.order_by(PricingSchedule.start_at)))
+
+    def of_accounts(self, account_pks: set[str]) -> dict[str, list[PricingSchedule]]:
+        """Every schedule of these accounts, per account, in time order (ingestion: one query per batch)."""
+        if not account_pks:
+            return {}
+        stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk.in_(account_pks))
+        found: dict[str, list[PricingSchedule]] = {}
+        for row in self.session.scalars(stmt.order_by(PricingSchedule.start_at)):
+            found.setdefault(row.account_pk, []).append(row)
+        return found
+
+    def plan_in_use(self, plan_pk: str, after: datetime) -> bool:
+        """Does any schedule use the plan at or after `after`?"""
+        stmt = select(PricingSchedule.pk).where(
+            PricingSchedule.org_id == self.org_id, PricingSchedule.plan_pk == plan_pk, PricingSchedule.end_at > after
+        )
+        return self.session.scalar(stmt.limit(1)) is not None

@@ -1,0 +1,109 @@
+"""Price plan association (AccountsApi: price_plans, edit_schedules, pricing_schedules), as the SDK has it."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, Literal
+
+from pydantic import Field, StrictBool, StringConstraints
+
+from meterline.catalog.plan_schemas import CreatePricePlanDetailsOverride, PricePlanDetails, details_out
+from meterline.core.schemas import IsoDate, RequestModel, ResponseModel
+
+if TYPE_CHECKING:
+    from meterline.accounts.models import Account
+    from meterline.schedules.service import ScheduleView
+
+
+class PreAction(RequestModel):
+    type: Literal["GRANT_LICENSE"]
+    config: dict[str, str] | None = None
+
+
+class UpdatePricingScheduleRequest(RequestModel):
+    mode: Literal["ASSOCIATE", "DISASSOCIATE"] | None = None
+    price_plan_id: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    effective_from: IsoDate
+    effective_until: IsoDate
+    price_plan_details_override: CreatePricePlanDetailsOverride | None = None
+    pricing_rules_override: list[dict] | None = None
+    retain_start_offsets: StrictBool | None = None
+
+
+class UpdatePricingScheduleRequestWithActions(UpdatePricingScheduleRequest):
+    pre_actions: Annotated[list[PreAction], Field(max_length=10)] | None = None
+
+
+class EditPricingScheduleRequest(RequestModel):
+    edits: Annotated[list[UpdatePricingScheduleRequest], Field(min_length=1, max_length=10)]
+
+
+class PlanOverride(ResponseModel):
+    id: str
+    price_plan_id: str
+    price_plan_name: str
+    price_plan_details_override: dict | None = None
+    start_date: datetime
+    end_date: datetime
+
+
+class UpdatePricingScheduleResponse(ResponseModel):
+    account_id: str
+    account_name: str
+    pricing_schedules: list[PlanOverride]
+
+
+class PricePlanInfo(ResponseModel):
+    name: str
+    description: str | None = None
+
+
+class PricingScheduleWithPricePlanId(ResponseModel):
+    id: str
+    price_plan_details: PricePlanDetails | None = None
+    start_date: datetime
+    end_date: datetime
+    version: int
+    is_overriden: bool
+    price_plan_id: str
+    price_plan_name: str | None = None
+    price_plan_info: PricePlanInfo | None = None
+
+
+class PricingSchedulePaginatedResponse(ResponseModel):
+    data: list[PricingScheduleWithPricePlanId]
+    next_token: str | None = None
+
+
+# -- presenters ------------------------------------------------------------------------------------------------------
+def _override_out(override: dict | None) -> dict | None:
+    # The SDK's PricePlanDetailsOverride takes no empty card list (fixedFeeRateCards has min 1).
+    return {k: v for k, v in override.items() if v != []} if override else None
+
+
+def update_response(account: Account, views: list[ScheduleView]) -> UpdatePricingScheduleResponse:
+    return UpdatePricingScheduleResponse(
+        account_id=account.id,
+        account_name=account.name,
+        pricing_schedules=[
+            PlanOverride(
+                id=v.id, price_plan_id=v.plan_id, price_plan_name=v.plan_name,
+                price_plan_details_override=_override_out(v.override), start_date=v.start, end_date=v.end,
+            )
+            for v in views
+        ],
+    )
+
+
+def schedule_out(v: ScheduleView, *, info: bool, compact: bool) -> PricingScheduleWithPricePlanId:
+    return PricingScheduleWithPricePlanId(
+        id=v.id,
+        price_plan_details=None if compact else details_out(v.details, v.active_currencies, v.plan_type),
+        start_date=v.start,
+        end_date=v.end,
+        version=v.version,
+        is_overriden=v.override is not None,
+        price_plan_id=v.plan_id,
+        price_plan_name=v.plan_name,
+        price_plan_info=PricePlanInfo(name=v.plan_name, description=v.plan_description) if info else None,
+    )

@@ -1,0 +1,226 @@
+"""Which plan an account is on, when (docs/pricing.md "Schedules"; togai-billing-rules section 5).
+
+- Dates are calendar dates in the organization's timezone; a schedule runs from 00:00 of `effectiveFrom` to 00:00
+  of `effectiveUntil` (exclusive). `effectiveUntil` from 9999-01-01 on means no end.
+- ASSOCIATE puts the plan (its newest version, with the account's overrides) on [from, until), cutting whatever the
+  account had there; DISASSOCIATE cuts [from, until) out of the account's schedules. Edits apply in order, in one
+  transaction (`edit_schedules`, whose `dry_run` answers without saving).
+- The plan must be ACTIVE, in the account's currency, with the overrides priced in it.
+- The cycle a schedule bills on is fixed when it is made: the plan's (or the override's) offsets; with
+  `anniversaryCycle`, the offsets of `effectiveFrom`; with `retainStartOffsets`, those of the schedule the account
+  is on at `effectiveFrom` (same interval, else 400).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.catalog import plan_rules
+from meterline.catalog.plan_models import PricePlan
+from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
+from meterline.catalog.plan_service import ACTIVE, PricePlanService
+from meterline.core.clock import END_OF_TIME
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.rating import cycles
+from meterline.schedules import schemas
+from meterline.schedules.models import PricingSchedule
+from meterline.schedules.repository import ScheduleRepository
+from meterline.tenancy.context import Context
+
+OPEN_END = date(9999, 1, 1)
+
+
+@dataclass(frozen=True)
+class ScheduleView:
+    """A schedule as read (plain values, so a dry run can answer after rolling back)."""
+
+    id: str
+    plan_id: str
+    plan_name: str
+    plan_description: str | None
+    plan_type: str
+    version: int
+    active_currencies: list[str]
+    start: datetime
+    end: datetime
+    override: dict[str, Any] | None  # the account's pricePlanDetailsOverride, defaults filled in
+    details: dict[str, Any]  # the plan version's details with the override applied
+    cycle: cycles.CycleConfig | None
+
+
+def cycle_config(text: str | None) -> cycles.CycleConfig | None:
+    if text is None:
+        return None
+    c = json.loads(text)
+    return cycles.CycleConfig(
+        interval=c["interval"], day_offset=c["dayOffset"], month_offset=c["monthOffset"],
+        grace_period_days=c["gracePeriod"],
+    )
+
+
+def local_midnight(day: date, tz: ZoneInfo) -> datetime:
+    """00:00 of `day` in `tz`, as a UTC instant (the first instant of the day where midnight does not exist)."""
+    return cycles.local_start_of_day(day, tz)
+
+
+class ScheduleService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.repo = ScheduleRepository(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+        self.plans = PricePlanRepository(ctx.session, ctx.org_id)
+        self.tz = ZoneInfo(ctx.org.timezone)
+
+    def _account(self, account_id: str) -> Account:
+        account = self.accounts.by_id(account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} not found")
+        return account
+
+    # -- reads ---------------------------------------------------------------------------------------------------
+    def views(self, schedules: list[PricingSchedule]) -> list[ScheduleView]:
+        plans: dict[str, PricePlan] = {}
+        out = []
+        for s in schedules:
+            plan = plans.get(s.plan_pk) or self.plans.by_pk(s.plan_pk)
+            plans[s.plan_pk] = plan
+            version = self.plans.version(plan, s.plan_version)
+            details = decode_details(version.details)  # type: ignore[union-attr]
+            override = decode_details(s.override) if s.override is not None else None
+            details = {**details, **(override or {})}
+            cycle = cycle_config(s.cycle)
+            if cycle is not None:  # the offsets this schedule really bills on (anniversary, retained)
+                details["pricingCycleConfig"] = {
+                    **details["pricingCycleConfig"],
+                    "startOffset": {"dayOffset": cycle.day_offset, "monthOffset": cycle.month_offset},
+                }
+            out.append(
+                ScheduleView(
+                    id=s.pk, plan_id=plan.id, plan_name=plan.name, plan_description=plan.description,
+                    plan_type=plan.type, version=s.plan_version,
+                    active_currencies=[c for c in version.active_currencies.split(",") if c],  # type: ignore[union-attr]
+                    start=s.start_at, end=s.end_at, override=override,
+                    details=details, cycle=cycle,
+                )
+            )
+        return out
+
+    def of_account(self, account_id: str, start: date | None = None, end: date | None = None) -> tuple[Account, list[ScheduleView]]:
+        account = self._account(account_id)
+        window_start = local_midnight(start, self.tz) if start else None
+        window_end = local_midnight(end, self.tz) if end else None
+        return account, self.views(self.repo.of_account(account.pk, window_start, window_end))
+
+    # -- writes --------------------------------------------------------------------------------------------------
+    def edit(self, account_id: str, edits: list[schemas.UpdatePricingScheduleRequest], *, dry_run: bool = False) -> tuple[Account, list[ScheduleView]]:
+        account = self._account(account_id)
+        savepoint = self.ctx.session.begin_nested() if dry_run else None
+        for i, edit in enumerate(edits):
+            where = f"edits[{i}]." if len(edits) > 1 else ""
+            self._apply(account, edit, where)
+        self.ctx.session.flush()
+        result = self.views(self.repo.of_account(account.pk))
+        if savepoint is not None:
+            savepoint.rollback()  # the answer is what the edits would give; nothing is kept
+        return account, result
+
+    def _window(self, edit: schemas.UpdatePricingScheduleRequest, where: str) -> tuple[datetime, datetime]:
+        if edit.effective_until <= edit.effective_from:
+            raise BadRequest(f"{where}effectiveUntil must be after effectiveFrom")
+        start = local_midnight(edit.effective_from, self.tz)
+        end = END_OF_TIME if edit.effective_until >= OPEN_END else local_midnight(edit.effective_until, self.tz)
+        return start, end
+
+    def _apply(self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str) -> None:
+        if edit.pricing_rules_override:
+            raise BadRequest(f"{where}pricingRulesOverride: pricing rules are not supported by Meterline yet")
+        start, end = self._window(edit, where)
+        mode = edit.mode or "ASSOCIATE"
+        if mode == "DISASSOCIATE":
+            if not self.repo.of_account(account.pk, start, end):
+                raise BadRequest(f"{where}Account {account.id} has no price plan between {edit.effective_from} and "
+                                 f"{edit.effective_until}")
+            self._cut(account, start, end)
+            return
+        if edit.price_plan_id is None:
+            raise BadRequest(f"{where}pricePlanId is required to associate a price plan")
+        plan = self.plans.by_id(edit.price_plan_id)
+        if plan is None:
+            raise BadRequest(f"{where}pricePlanId: no price plan {edit.price_plan_id!r}")
+        if plan.status != ACTIVE:
+            raise BadRequest(f"{where}pricePlanId: price plan {plan.id} is {plan.status}; activate it first")
+        version = self.plans.version(plan, plan.latest_version)
+        details = decode_details(version.details)  # type: ignore[union-attr]
+        active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
+        currency = account.invoice_currency
+        if currency not in active:
+            raise BadRequest(f"{where}Price plan {plan.id} is not active in {currency}, the currency of account "
+                             f"{account.id} (active: {', '.join(active) or 'none'})")
+        override = None
+        if edit.price_plan_details_override is not None:
+            override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
+            merged = plan_rules.normalize({**details, **override}, plan.type, PricePlanService(self.ctx).catalog())
+            plan_rules.check_activation(merged, [currency])
+            override = {k: merged[k] for k in override}  # stored with the defaults the plan's own cards get
+            details = merged
+        cycle = self._cycle(account, details, edit, start, where)
+        self._cut(account, start, end)
+        self.repo.add(
+            PricingSchedule(
+                pk=new_id("ps"), org_id=self.ctx.org_id, account_pk=account.pk, plan_pk=plan.pk,
+                plan_version=plan.latest_version, start_at=start, end_at=end,
+                override=encode_details(override) if override is not None else None,
+                cycle=json.dumps(cycle) if cycle is not None else None, created_at=self.ctx.now,
+            )
+        )
+
+    def _cycle(self, account: Account, details: dict[str, Any], edit: schemas.UpdatePricingScheduleRequest,
+               start: datetime, where: str) -> dict[str, Any] | None:
+        config = details.get("pricingCycleConfig")
+        if config is None:
+            if edit.retain_start_offsets:
+                raise BadRequest(f"{where}retainStartOffsets: this plan has no pricing cycle")
+            return None
+        resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
+        if edit.retain_start_offsets:
+            current = next((s for s in self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
+            if current is None or current.cycle is None:
+                raise BadRequest(f"{where}retainStartOffsets: account {account.id} has no pricing cycle on "
+                                 f"{edit.effective_from} to keep")
+            kept = json.loads(current.cycle)
+            if kept["interval"] != config["interval"]:
+                raise BadRequest(f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
+                                 f"{kept['interval']}, this one is {config['interval']}")
+            return {**resolved, "dayOffset": kept["dayOffset"], "monthOffset": kept["monthOffset"]}
+        if config.get("anniversaryCycle"):
+            day, month = cycles.anniversary_offsets(config["interval"], edit.effective_from)
+            return {**resolved, "dayOffset": day, "monthOffset": month}
+        return {**resolved, "dayOffset": config["startOffset"]["dayOffset"], "monthOffset": config["startOffset"]["monthOffset"]}
+
+    def _cut(self, account: Account, start: datetime, end: datetime) -> None:
+        """Remove [start, end) from the account's schedules: trim, split or delete what overlaps."""
+        for s in self.repo.of_account(account.pk, start, end):
+            if s.start_at < start and s.end_at > end:
+                self.repo.add(
+                    PricingSchedule(
+                        pk=new_id("ps"), org_id=s.org_id, account_pk=s.account_pk, plan_pk=s.plan_pk,
+                        plan_version=s.plan_version, start_at=end, end_at=s.end_at, override=s.override,
+                        cycle=s.cycle, created_at=self.ctx.now,
+                    )
+                )
+                s.end_at = start
+            elif s.start_at < start:
+                s.end_at = start
+            elif s.end_at > end:
+                s.start_at = end
+            else:
+                self.repo.delete(s)
+        self.ctx.session.flush()
+
