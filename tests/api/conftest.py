@@ -31,6 +31,7 @@ class Sdk:
         self.auth = togai_client.AuthenticationApi(self.client)
         self.price_plans = togai_client.PricePlansApi(self.client)
         self.add_ons = togai_client.AddOnsApi(self.client)
+        self.calculator = togai_client.PriceExperimentationApi(self.client)
 
     def close(self) -> None:
         self.client.rest_client.pool_manager.clear()

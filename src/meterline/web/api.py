@@ -25,12 +25,13 @@ from meterline.events import wire
 from meterline.events.endpoints import router as events_router
 from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
+from meterline.revenue.endpoints import router as revenue_router
 from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
 
 ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
-           tenancy_router, addons_router, price_plans_router, schedules_router)
+           tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -1,0 +1,75 @@
+"""A plan's revenue per rate card for given usage, license quantities and proration. Pure (no I/O, no clock).
+
+The revenue calculator answers with it, and the invoice builder will build its lines from the same results.
+- Usage cards: the meter's usage priced by the card's slabs in the currency (billing-decisions D4).
+- License cards: the license's quantity priced by the card's slabs.
+- Fixed fees: the rate; with `enableProration` and a partial period, prorated by calendar days (D7).
+- Credit grants: one grant priced by the card's slabs (it grants `creditAmount`).
+The minimum commitment is not a rate card here: its true-up is an invoice line (D8), computed there.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from meterline import rating
+from meterline.catalog import rate_cards
+
+ONE = Decimal(1)
+
+
+@dataclass(frozen=True)
+class Proration:
+    covered_days: int
+    cycle_days: int
+
+
+@dataclass(frozen=True)
+class CardRevenue:
+    kind: str  # USAGE | LICENSE | FIXED_FEE | CREDIT_GRANT
+    card: dict[str, Any]  # the rate card as the plan has it
+    billable_id: str  # the meter id (usage) or the add-on id
+    quantity: Decimal | None  # usage or license quantity; None for fixed fees and credit grants
+    priced: rating.Priced | None  # slab pricing (usage, license, credit grant)
+    revenue: Decimal
+
+
+def plan_revenue(
+    details: dict[str, Any],
+    currency: str,
+    usage: dict[str, Decimal],
+    licenses: dict[str, Decimal],
+    proration: Proration | None = None,
+) -> list[CardRevenue]:
+    """Every rate card's revenue in `currency`; cards not priced in it are left out."""
+    out: list[CardRevenue] = []
+    for i, card in enumerate(details.get("usageRateCards", [])):
+        if rate_cards.rate_value_for(card, currency) is None:
+            continue
+        qty = usage.get(card["usageMeterId"], Decimal(0))
+        priced = rating.price(rate_cards.slab_rate_plan(card, currency, f"usageRateCards[{i}]"), qty, currency)
+        out.append(CardRevenue("USAGE", card, card["usageMeterId"], qty, priced, priced.revenue))
+    for i, card in enumerate(details.get("licenseRateCards", [])):
+        if rate_cards.rate_value_for(card, currency) is None:
+            continue
+        qty = licenses.get(card["id"], Decimal(0))
+        priced = rating.price(rate_cards.slab_rate_plan(card, currency, f"licenseRateCards[{i}]"), qty, currency)
+        out.append(CardRevenue("LICENSE", card, card["id"], qty, priced, priced.revenue))
+    for i, card in enumerate(details.get("fixedFeeRateCards", [])):
+        if rate_cards.rate_value_for(card, currency) is None:
+            continue
+        rate = rate_cards.flat_rate(card, currency, f"fixedFeeRateCards[{i}]")
+        if card.get("enableProration") and proration is not None:
+            amount = rating.prorate(rate, proration.covered_days, proration.cycle_days, currency)
+        else:
+            amount = rating.fixed_amount(rate, currency)
+        out.append(CardRevenue("FIXED_FEE", card, card["id"], None, None, amount))
+    for i, card in enumerate(details.get("creditGrantRateCards", [])):
+        if not any(d["currency"] == currency for d in card["rateDetails"]["currencySlabRateDetails"]):
+            continue
+        plan, _credit = rate_cards.credit_grant_rate_plan(card, currency, f"creditGrantRateCards[{i}]")
+        priced = rating.price(plan, ONE, currency)
+        out.append(CardRevenue("CREDIT_GRANT", card, card["id"], None, priced, priced.revenue))
+    return out

@@ -1,0 +1,73 @@
+"""Calculation -> the v1 and v2 response shapes."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterline.catalog.plan_schemas import details_out
+from meterline.revenue import schemas
+from meterline.revenue.compute import CardRevenue
+from meterline.revenue.service import Calculation
+
+_CARD_FIELD = {"USAGE": "usage_rate_card", "LICENSE": "license_rate_card", "FIXED_FEE": "fixed_fee_rate_card",
+               "CREDIT_GRANT": "credit_grant_rate_card"}
+
+
+def _slabs(card: CardRevenue) -> list[schemas.SlabRevenueSummary]:
+    return [
+        schemas.SlabRevenueSummary(
+            order=s.order, usage=s.usage, revenue=s.revenue,
+            metadata=schemas.SlabRevenueMetadata(
+                minimum_rate_applied=s.minimum_rate_applied, maximum_rate_applied=s.maximum_rate_applied,
+                package_quantity=s.package_quantity,
+            ),
+        )
+        for s in (card.priced.slabs if card.priced else ())
+    ]
+
+
+def _summaries(card: CardRevenue) -> dict[str, Any]:
+    out: dict[str, Any] = {
+        "usages": {card.billable_id: card.quantity} if card.quantity is not None else {},
+        "revenue": card.revenue,
+        "rate_config_adjustment": card.priced.adjustment if card.priced else None,
+    }
+    if card.kind == "USAGE":
+        out["slab_revenue_summaries"] = _slabs(card)
+    elif card.kind == "LICENSE":
+        out["license_revenue_summary"] = _slabs(card)
+    elif card.kind == "FIXED_FEE":
+        out["fixed_fee_revenue_summary"] = schemas.RevenueSummary(revenue=card.revenue)
+    else:
+        out["credit_grant_revenue_summary"] = schemas.RevenueSummary(revenue=card.revenue)
+    return out
+
+
+def _range(calc: Calculation) -> schemas.UsageLookupRange | None:
+    return schemas.UsageLookupRange(start=calc.usage_range[0], end=calc.usage_range[1]) if calc.usage_range else None
+
+
+def response_v1(calc: Calculation) -> schemas.CalculateRevenueResponse:
+    return schemas.CalculateRevenueResponse(
+        currency=calc.currency,
+        usage_lookup_range=_range(calc),
+        price_plan_details=details_out(calc.details, calc.active_currencies, calc.plan_type),
+        revenue_info=[
+            schemas.RevenueInfo.model_validate({**_summaries(c), _CARD_FIELD[c.kind]: c.card}) for c in calc.cards
+        ],
+    )
+
+
+def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
+    reference_id, reference_type = calc.reference
+    infos = []
+    for c in calc.cards:
+        rate_card = schemas.RateCard(
+            billable_id=c.billable_id, type=c.kind, display_name=c.card.get("displayName") or c.card["name"],
+            invoice_timing=c.card.get("invoiceTiming", "IN_ARREARS"),
+            rate_card_details=schemas.RateCardDetails.model_validate({_CARD_FIELD[c.kind]: c.card}),
+            tag=c.card.get("tag"), name=c.card["name"], reference_id=reference_id, reference_type=reference_type,
+            currencies=[calc.currency], price_plan_id=calc.plan_id, account_id=calc.account_id,
+        )
+        infos.append(schemas.RevenueInfoV2.model_validate({**_summaries(c), "rate_card": rate_card}))
+    return schemas.CalculateRevenueResponseV2(currency=calc.currency, usage_lookup_range=_range(calc), revenue_info=infos)

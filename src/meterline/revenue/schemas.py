@@ -1,0 +1,177 @@
+"""PriceExperimentationApi (the revenue calculator) models, field for field as the SDK has them."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import Field, StrictInt, StringConstraints
+
+from meterline.catalog.plan_schemas import (
+    CreatePricePlanDetails,
+    CreditGrantRateCard,
+    FixedFeeRateCard,
+    LicenseRateCard,
+    MinimumCommitment,
+    PricePlanDetails,
+    UsageRateCard,
+)
+from meterline.core.schemas import NumberIn, Number, RequestModel, ResponseModel, UtcDatetime
+
+Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
+
+
+class CurrencyConfig(RequestModel):
+    mode: Literal["CUSTOM", "ACCOUNT_INVOICE"]
+    currency: Annotated[str, StringConstraints(min_length=1, max_length=3)] | None = None
+    account_id: Id | None = None
+
+
+class PricePlanDetailsConfig(RequestModel):
+    mode: Literal["CUSTOM", "PRICE_PLAN", "ACCOUNT"]
+    price_plan_details: CreatePricePlanDetails | None = None
+    price_plan_id: Id | None = None
+    account_id: Id | None = None
+    effective_on: UtcDatetime | None = None
+    pricing_cycle_ordinal: StrictInt | None = None
+
+
+class LookupRange(RequestModel):
+    start: UtcDatetime
+    end: UtcDatetime
+    account_id: Id
+
+
+class LookupCycle(RequestModel):
+    cycle_effective_on: UtcDatetime | None = None
+    account_id: Id
+
+
+class UsageConfig(RequestModel):
+    mode: Literal["CUSTOM", "LOOKUP_RANGE", "LOOKUP_CYCLE"]
+    usage_map: Annotated[dict[Annotated[str, StringConstraints(max_length=50)], NumberIn], Field(max_length=100)] | None = None
+    lookup_range: LookupRange | None = None
+    lookup_cycle: LookupCycle | None = None
+
+
+class LicenseEntry(RequestModel):
+    license_id: Id
+    quantity: StrictInt
+    effective_from: UtcDatetime
+
+
+class LicenseEntriesConfig(RequestModel):
+    mode: Literal["CUSTOM", "LOOKUP_RANGE", "LOOKUP_CYCLE"]
+    custom: Annotated[list[LicenseEntry], Field(max_length=1000)] | None = None
+    lookup_range: LookupRange | None = None
+    lookup_cycle: LookupCycle | None = None
+
+
+class ProrationCustomConfig(RequestModel):
+    cycle_start_date: UtcDatetime
+    cycle_end_date: UtcDatetime
+    current_date: UtcDatetime
+
+
+class ProrationLookupCycleConfig(RequestModel):
+    current_date_time: UtcDatetime | None = None
+    cycle_effective_on: UtcDatetime | None = None
+    account_id: Id
+
+
+class ProrationConfig(RequestModel):
+    mode: Literal["CUSTOM", "LOOKUP_CYCLE"]
+    custom_config: ProrationCustomConfig | None = None
+    lookup_cycle_config: ProrationLookupCycleConfig | None = None
+
+
+class CalculateRevenueRequest(RequestModel):
+    currency_config: CurrencyConfig
+    price_plan_details_config: PricePlanDetailsConfig
+    usage_config: UsageConfig
+    license_entries_config: LicenseEntriesConfig
+    # Named licenses and entitlements are not served yet: the service refuses them, saying so (docs/api.md).
+    named_license_entries_config: dict | None = None
+    proration_config: ProrationConfig | None = None
+    entitlement_overage_config: dict | None = None
+
+
+# -- responses -------------------------------------------------------------------------------------------------------
+class SlabRevenueMetadata(ResponseModel):
+    minimum_rate_applied: bool | None = None
+    maximum_rate_applied: bool | None = None
+    package_quantity: int | None = None
+
+
+class SlabRevenueSummary(ResponseModel):
+    order: int
+    usage: Number
+    revenue: Number
+    metadata: SlabRevenueMetadata | None = None
+
+
+class RevenueSummary(ResponseModel):
+    revenue: Number
+
+
+class RevenueInfoBase(ResponseModel):
+    usages: dict[str, Number]
+    fixed_fee_revenue_summary: RevenueSummary | None = None
+    license_revenue_summary: list[SlabRevenueSummary] | None = None
+    credit_grant_revenue_summary: RevenueSummary | None = None
+    slab_revenue_summaries: list[SlabRevenueSummary] | None = None
+    # Meterline additions: the card's whole revenue, and what its rateConfig minimum / maximum added or took.
+    revenue: Number | None = None
+    rate_config_adjustment: Number | None = None
+
+
+class RevenueInfo(RevenueInfoBase):
+    usage_rate_card: UsageRateCard | None = None
+    fixed_fee_rate_card: FixedFeeRateCard | None = None
+    license_rate_card: LicenseRateCard | None = None
+    credit_grant_rate_card: CreditGrantRateCard | None = None
+
+
+class RateCardDetails(ResponseModel):
+    fixed_fee_rate_card: FixedFeeRateCard | None = None
+    credit_grant_rate_card: CreditGrantRateCard | None = None
+    usage_rate_card: UsageRateCard | None = None
+    license_rate_card: LicenseRateCard | None = None
+    minimum_commitment_rate_card: MinimumCommitment | None = None
+
+
+class RateCard(ResponseModel):
+    billable_id: str
+    type: Literal["USAGE", "FIXED_FEE", "LICENSE", "CREDIT_GRANT", "MINIMUM_COMMITMENT"]
+    display_name: str
+    invoice_timing: Literal["IN_ADVANCE", "IN_ARREARS", "PREPAID"]
+    rate_card_details: RateCardDetails
+    tag: str | None = None
+    name: str
+    reference_id: str
+    reference_type: str
+    currencies: list[str] | None = None
+    price_plan_id: str
+    account_id: str | None = None
+
+
+class RevenueInfoV2(RevenueInfoBase):
+    rate_card: RateCard
+
+
+class UsageLookupRange(ResponseModel):
+    start: datetime
+    end: datetime
+
+
+class CalculateRevenueResponse(ResponseModel):
+    currency: str
+    usage_lookup_range: UsageLookupRange | None = None
+    price_plan_details: PricePlanDetails
+    revenue_info: list[RevenueInfo]
+
+
+class CalculateRevenueResponseV2(ResponseModel):
+    currency: str
+    usage_lookup_range: UsageLookupRange | None = None
+    revenue_info: list[RevenueInfoV2]

@@ -1,0 +1,177 @@
+"""The revenue calculator (PriceExperimentationApi): price hypothetical or real usage on any plan.
+
+Each input comes inline (CUSTOM) or is looked up from an account:
+- currency: given, or the account's invoice currency;
+- plan: inline details, a price plan (newest version), or the plan of the account's schedule at `effectiveOn`
+  (default: now) with the account's overrides;
+- usage: a map meter id -> quantity, the account's usage over a range (whole 15-minute buckets), or over the
+  cycle of its schedule at `cycleEffectiveOn` (default: now);
+- licenses: inline entries (per license, the largest quantity counts: the daily maximum of D7 over the period);
+  license updates are not stored yet, so their lookups are refused with a message;
+- proration: inline cycle dates and the current date (fixed fees with `enableProration` are charged for the
+  calendar days from the current date to the cycle's end), or the account's cycle at `cycleEffectiveOn`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.catalog import plan_rules
+from meterline.catalog.plan_repository import PricePlanRepository, decode_details
+from meterline.catalog.plan_service import PricePlanService
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.money import is_currency
+from meterline.events.service import UsageService
+from meterline.rating import cycles
+from meterline.revenue import schemas
+from meterline.revenue.compute import CardRevenue, Proration, plan_revenue
+from meterline.schedules.repository import ScheduleRepository
+from meterline.schedules.service import ScheduleService, ScheduleView
+from meterline.tenancy.context import Context
+
+
+@dataclass(frozen=True)
+class Calculation:
+    currency: str
+    details: dict[str, Any]
+    active_currencies: list[str]
+    plan_type: str
+    plan_id: str  # the price plan's id, or "custom"
+    reference: tuple[str, str]  # (reference id, reference type): the plan, the account, or custom
+    account_id: str | None
+    usage_range: tuple[datetime, datetime] | None
+    cards: list[CardRevenue]
+
+
+class RevenueCalculator:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+        self.plans = PricePlanRepository(ctx.session, ctx.org_id)
+        self.schedules = ScheduleService(ctx)
+        self.tz = ZoneInfo(ctx.org.timezone)
+
+    def _account(self, account_id: str | None, where: str) -> Account:
+        if account_id is None:
+            raise BadRequest(f"{where}.accountId is required in this mode")
+        account = self.accounts.by_id(account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} not found")
+        return account
+
+    def _schedule(self, account: Account, at: datetime, where: str) -> ScheduleView:
+        found = [v for v in self.schedules.views(ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk))
+                 if v.start <= at < v.end]
+        if not found:
+            raise BadRequest(f"{where}: account {account.id} has no price plan on {at.isoformat()}")
+        return found[0]
+
+    def _cycle(self, account: Account, at: datetime, where: str) -> tuple[ScheduleView, cycles.Cycle]:
+        view = self._schedule(account, at, where)
+        if view.cycle is None:
+            raise BadRequest(f"{where}: the plan of account {account.id} has no pricing cycle")
+        return view, cycles.cycle_containing(view.cycle, at, self.tz)
+
+    def calculate(self, request: schemas.CalculateRevenueRequest) -> Calculation:
+        if request.named_license_entries_config or request.entitlement_overage_config:
+            raise BadRequest("namedLicenseEntriesConfig and entitlementOverageConfig: named licenses and "
+                             "entitlements are not supported by Meterline yet")
+        currency = self._currency(request.currency_config)
+        details, active, plan_type, plan_id, reference, account_id = self._plan(request.price_plan_details_config)
+        if currency not in details["supportedCurrencies"]:
+            raise BadRequest(f"currencyConfig: the plan does not support {currency} "
+                             f"(it supports {', '.join(details['supportedCurrencies'])})")
+        usage, usage_range = self._usage(request.usage_config)
+        licenses = self._licenses(request.license_entries_config)
+        proration = self._proration(request.proration_config)
+        cards = plan_revenue(details, currency, usage, licenses, proration)
+        return Calculation(currency, details, active, plan_type, plan_id, reference, account_id, usage_range, cards)
+
+    def _currency(self, config: schemas.CurrencyConfig) -> str:
+        if config.mode == "ACCOUNT_INVOICE":
+            return self._account(config.account_id, "currencyConfig").invoice_currency
+        if config.currency is None or not is_currency(config.currency.upper()):
+            raise BadRequest(f"currencyConfig.currency: {config.currency!r} is not an ISO 4217 currency code")
+        return config.currency.upper()
+
+    def _plan(self, config: schemas.PricePlanDetailsConfig) -> tuple[dict[str, Any], list[str], str, str, tuple[str, str], str | None]:
+        where = "pricePlanDetailsConfig"
+        if config.mode == "CUSTOM":
+            if config.price_plan_details is None:
+                raise BadRequest(f"{where}.pricePlanDetails is required in CUSTOM mode")
+            details = plan_rules.normalize(config.price_plan_details.model_dump(by_alias=True, exclude_none=True),
+                                           "BILLING", PricePlanService(self.ctx).catalog())
+            return details, [], "BILLING", "custom", ("custom", "CUSTOM"), None
+        if config.mode == "PRICE_PLAN":
+            if config.price_plan_id is None:
+                raise BadRequest(f"{where}.pricePlanId is required in PRICE_PLAN mode")
+            plan = self.plans.by_id(config.price_plan_id)
+            if plan is None:
+                raise NotFound(f"Price plan {config.price_plan_id} not found")
+            version = self.plans.version(plan, plan.latest_version)
+            active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
+            return decode_details(version.details), active, plan.type, plan.id, (plan.id, "PRICE_PLAN"), None  # type: ignore[union-attr]
+        account = self._account(config.account_id, where)
+        view = self._schedule(account, config.effective_on or self.ctx.now, where)
+        return view.details, view.active_currencies, view.plan_type, view.plan_id, (account.id, "ACCOUNT"), account.id
+
+    def _usage(self, config: schemas.UsageConfig) -> tuple[dict[str, Decimal], tuple[datetime, datetime] | None]:
+        where = "usageConfig"
+        if config.mode == "CUSTOM":
+            usage = dict(config.usage_map or {})
+            negative = sorted(m for m, q in usage.items() if q < 0)
+            if negative:
+                raise BadRequest(f"{where}.usageMap: the usage of {negative[0]} is negative")
+            return usage, None
+        if config.mode == "LOOKUP_RANGE":
+            if config.lookup_range is None:
+                raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
+            lookup = config.lookup_range
+            start, end = lookup.start, lookup.end
+            account = self._account(lookup.account_id, f"{where}.lookupRange")
+        else:
+            if config.lookup_cycle is None:
+                raise BadRequest(f"{where}.lookupCycle is required in LOOKUP_CYCLE mode")
+            account = self._account(config.lookup_cycle.account_id, f"{where}.lookupCycle")
+            at = config.lookup_cycle.cycle_effective_on or self.ctx.now
+            view, cycle = self._cycle(account, at, f"{where}.lookupCycle")
+            start, end = max(cycle.start, view.start), min(cycle.end, view.end)
+        totals = UsageService(self.ctx).of_account(account.id, start, end)
+        return {m.meter_id: m.usage for m in totals}, (start, end)
+
+    def _licenses(self, config: schemas.LicenseEntriesConfig) -> dict[str, Decimal]:
+        if config.mode != "CUSTOM":
+            raise BadRequest("licenseEntriesConfig: license updates are not stored by Meterline yet, so they cannot be "
+                             "looked up; send the entries in CUSTOM mode")
+        quantities: dict[str, Decimal] = {}
+        for entry in config.custom or []:
+            if entry.quantity < 0:
+                raise BadRequest(f"licenseEntriesConfig.custom: the quantity of {entry.license_id} is negative")
+            quantities[entry.license_id] = max(quantities.get(entry.license_id, Decimal(0)), Decimal(entry.quantity))
+        return quantities
+
+    def _proration(self, config: schemas.ProrationConfig | None) -> Proration | None:
+        if config is None:
+            return None
+        if config.mode == "CUSTOM":
+            custom = config.custom_config
+            if custom is None:
+                raise BadRequest("prorationConfig.customConfig is required in CUSTOM mode")
+            start, end, current = custom.cycle_start_date, custom.cycle_end_date, custom.current_date
+        else:
+            lookup = config.lookup_cycle_config
+            if lookup is None:
+                raise BadRequest("prorationConfig.lookupCycleConfig is required in LOOKUP_CYCLE mode")
+            account = self._account(lookup.account_id, "prorationConfig.lookupCycleConfig")
+            current = lookup.current_date_time or self.ctx.now
+            _, cycle = self._cycle(account, lookup.cycle_effective_on or current, "prorationConfig.lookupCycleConfig")
+            start, end = cycle.start, cycle.end
+        if not start <= current < end:
+            raise BadRequest("prorationConfig: currentDate must fall in [cycleStartDate, cycleEndDate)")
+        return Proration(cycles.calendar_days(current, end, self.tz), cycles.calendar_days(start, end, self.tz))
