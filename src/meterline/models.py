@@ -6,6 +6,7 @@ from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.db import Base
 from meterline.customers.models import Customer, CustomerContact
 from meterline.events.models import Event, EventId, UsageRollup
+from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
@@ -13,6 +14,6 @@ from meterline.tenancy.models import ApiKey, InstanceSecret, Organization, User
 
 __all__ = [
     "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Customer", "CustomerContact", "EntitySetting",
-    "Event", "EventId", "EventSchema", "InstanceSecret", "Organization", "PricePlan", "PricePlanVersion",
+    "Event", "EventId", "EventSchema", "InstanceSecret", "LicenseUpdate", "Organization", "PricePlan", "PricePlanVersion",
     "PricingSchedule", "UsageMeter", "UsageRollup", "User",
 ]

@@ -32,6 +32,7 @@ class Sdk:
         self.price_plans = togai_client.PricePlansApi(self.client)
         self.add_ons = togai_client.AddOnsApi(self.client)
         self.calculator = togai_client.PriceExperimentationApi(self.client)
+        self.licenses = togai_client.LicensesApi(self.client)
 
     def close(self) -> None:
         self.client.rest_client.pool_manager.clear()

@@ -6,8 +6,8 @@ Each input comes inline (CUSTOM) or is looked up from an account:
   (default: now) with the account's overrides;
 - usage: a map meter id -> quantity, the account's usage over a range (whole 15-minute buckets), or over the
   cycle of its schedule at `cycleEffectiveOn` (default: now);
-- licenses: inline entries (per license, the largest quantity counts: the daily maximum of D7 over the period);
-  license updates are not stored yet, so their lookups are refused with a message;
+- licenses: inline entries, or the account's license updates over a range or its current cycle; per license the
+  largest quantity in force over the period counts (D7's daily maximum, for a whole period);
 - proration: inline cycle dates and the current date (fixed fees with `enableProration` are charged for the
   calendar days from the current date to the cycle's end), or the account's cycle at `cycleEffectiveOn`.
 """
@@ -28,6 +28,7 @@ from meterline.catalog.plan_service import PricePlanService
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.money import is_currency
 from meterline.events.service import UsageService
+from meterline.licenses.service import LicenseService
 from meterline.rating import cycles
 from meterline.revenue import schemas
 from meterline.revenue.compute import CardRevenue, Proration, plan_revenue
@@ -146,9 +147,18 @@ class RevenueCalculator:
         return {m.meter_id: m.usage for m in totals}, (start, end)
 
     def _licenses(self, config: schemas.LicenseEntriesConfig) -> dict[str, Decimal]:
-        if config.mode != "CUSTOM":
-            raise BadRequest("licenseEntriesConfig: license updates are not stored by Meterline yet, so they cannot be "
-                             "looked up; send the entries in CUSTOM mode")
+        where = "licenseEntriesConfig"
+        if config.mode == "LOOKUP_RANGE":
+            if config.lookup_range is None:
+                raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
+            account = self._account(config.lookup_range.account_id, f"{where}.lookupRange")
+            return LicenseService(self.ctx).largest_quantities(account, config.lookup_range.start, config.lookup_range.end)
+        if config.mode == "LOOKUP_CYCLE":
+            if config.lookup_cycle is None:
+                raise BadRequest(f"{where}.lookupCycle is required in LOOKUP_CYCLE mode")
+            account = self._account(config.lookup_cycle.account_id, f"{where}.lookupCycle")
+            view, cycle = self._cycle(account, config.lookup_cycle.cycle_effective_on or self.ctx.now, f"{where}.lookupCycle")
+            return LicenseService(self.ctx).largest_quantities(account, max(cycle.start, view.start), min(cycle.end, view.end))
         quantities: dict[str, Decimal] = {}
         for entry in config.custom or []:
             if entry.quantity < 0:

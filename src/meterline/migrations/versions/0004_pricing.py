@@ -1,8 +1,8 @@
-"""pricing: add-ons, price plans, schedules
+"""pricing: add-ons, price plans, schedules, licenses
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 00:15:11.652336
+Create Date: 2026-11-25 00:22:39.224572
 """
 
 from __future__ import annotations
@@ -65,6 +65,25 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('pk', name=op.f('pk_price_plan_versions')),
     sa.UniqueConstraint('plan_pk', 'version', name=op.f('uq_price_plan_versions_plan_pk'))
     )
+    op.create_table('license_updates',
+    sa.Column('pk', sa.String(length=40), nullable=False),
+    sa.Column('org_id', sa.String(length=40), nullable=False),
+    sa.Column('license_id', sa.String(length=50), nullable=False),
+    sa.Column('account_pk', sa.String(length=40), nullable=False),
+    sa.Column('account_id', sa.String(length=50), nullable=False),
+    sa.Column('quantity', meterline.core.db.ExactDecimal(), nullable=False),
+    sa.Column('effective_from', meterline.core.db.UTCDateTime(), nullable=False),
+    sa.Column('metadata', sa.JSON(), nullable=True),
+    sa.Column('idempotency_key', sa.String(length=255), nullable=True),
+    sa.Column('created_at', meterline.core.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['account_pk'], ['accounts.pk'], name=op.f('fk_license_updates_account_pk_accounts'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_license_updates_org_id_organizations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('pk', name=op.f('pk_license_updates')),
+    sa.UniqueConstraint('org_id', 'idempotency_key', name=op.f('uq_license_updates_org_id'))
+    )
+    with op.batch_alter_table('license_updates', schema=None) as batch_op:
+        batch_op.create_index('ix_license_updates_org_id_account_pk_license_id_effective_from', ['org_id', 'account_pk', 'license_id', 'effective_from'], unique=False)
+
     op.create_table('pricing_schedules',
     sa.Column('pk', sa.String(length=40), nullable=False),
     sa.Column('org_id', sa.String(length=40), nullable=False),
@@ -91,6 +110,10 @@ def downgrade() -> None:
         batch_op.drop_index('ix_pricing_schedules_org_id_account_pk_start_at')
 
     op.drop_table('pricing_schedules')
+    with op.batch_alter_table('license_updates', schema=None) as batch_op:
+        batch_op.drop_index('ix_license_updates_org_id_account_pk_license_id_effective_from')
+
+    op.drop_table('license_updates')
     op.drop_table('price_plan_versions')
     with op.batch_alter_table('price_plans', schema=None) as batch_op:
         batch_op.drop_index('ix_price_plans_org_id_name')

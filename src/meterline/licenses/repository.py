@@ -1,0 +1,41 @@
+from __future__ import annotations
+
+from datetime import datetime
+
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.licenses.models import LicenseUpdate
+
+
+class LicenseRepository(OrgRepository):
+    def by_idempotency_key(self, key: str) -> LicenseUpdate | None:
+        return self.session.scalar(self.scoped(LicenseUpdate).where(LicenseUpdate.idempotency_key == key))
+
+    def history(self, account_pk: str, license_id: str) -> list[LicenseUpdate]:
+        """Every update of the license for the account, in effective order (then creation order)."""
+        stmt = self.scoped(LicenseUpdate).where(
+            LicenseUpdate.account_pk == account_pk, LicenseUpdate.license_id == license_id
+        )
+        return list(self.session.scalars(stmt.order_by(LicenseUpdate.effective_from, LicenseUpdate.pk)))
+
+    def of_account(self, account_pk: str) -> list[LicenseUpdate]:
+        stmt = self.scoped(LicenseUpdate).where(LicenseUpdate.account_pk == account_pk)
+        return list(self.session.scalars(stmt.order_by(LicenseUpdate.effective_from, LicenseUpdate.pk)))
+
+    def at(self, account_pk: str, license_id: str, effective_from: datetime) -> LicenseUpdate | None:
+        stmt = self.scoped(LicenseUpdate).where(
+            LicenseUpdate.account_pk == account_pk, LicenseUpdate.license_id == license_id,
+            LicenseUpdate.effective_from == effective_from,
+        )
+        return self.session.scalars(stmt.order_by(LicenseUpdate.pk.desc())).first()
+
+    def page(self, request: PageRequest, *, account_pk: str | None, license_id: str | None,
+             effective_from: datetime | None) -> Page[LicenseUpdate]:
+        stmt = self.scoped(LicenseUpdate)
+        if account_pk is not None:
+            stmt = stmt.where(LicenseUpdate.account_pk == account_pk)
+        if license_id is not None:
+            stmt = stmt.where(LicenseUpdate.license_id == license_id)
+        if effective_from is not None:
+            stmt = stmt.where(LicenseUpdate.effective_from >= effective_from)
+        return self.keyset_page(stmt, LicenseUpdate.pk, request)

@@ -1,0 +1,103 @@
+"""License updates (LicensesApi; docs/pricing.md "Licenses").
+
+- `licenseId` is a LICENSE add-on; `accountId` an account id, or an alias effective at `effectiveFrom`.
+- ABSOLUTE sets the quantity from `effectiveFrom` (default: now); RELATIVE adds to the quantity in force at that
+  instant. The stored and answered quantity is always the absolute one, never below 0. Later updates keep their
+  own absolute quantities.
+- `idempotencyKey`: a repeated key answers the update it first made, and makes nothing new.
+- Named licenses are not served yet: a NAMED_LICENSE add-on is refused with a message.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+
+from meterline.accounts.models import Account
+from meterline.accounts.service import AccountService
+from meterline.catalog.addon_repository import AddOnRepository
+from meterline.core.errors import BadRequest, Conflict, NotFound
+from meterline.core.ids import new_id
+from meterline.core.pagination import Page, PageRequest
+from meterline.licenses import schemas
+from meterline.licenses.models import LicenseUpdate
+from meterline.licenses.repository import LicenseRepository
+from meterline.rating import licenses
+from meterline.tenancy.context import Context
+
+
+class LicenseService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.repo = LicenseRepository(ctx.session, ctx.org_id)
+        self.accounts = AccountService(ctx)
+        self.addons = AddOnRepository(ctx.session, ctx.org_id)
+
+    def _account(self, account_id: str, at: datetime) -> Account:
+        account = self.accounts.resolve(account_id, at)
+        if account is None:
+            raise NotFound(f"No account has id or alias {account_id!r} at {at.isoformat()}")
+        return account
+
+    def _license(self, license_id: str) -> None:
+        addon = self.addons.by_id(license_id)
+        if addon is None:
+            raise BadRequest(f"licenseId: no add-on {license_id!r}; create a LICENSE add-on first")
+        if addon.type == "NAMED_LICENSE":
+            raise BadRequest("licenseId: named licenses are not supported by Meterline yet")
+        if addon.type != "LICENSE":
+            raise BadRequest(f"licenseId: add-on {license_id!r} is a {addon.type} add-on, not a LICENSE")
+        if addon.status != "ACTIVE":
+            raise BadRequest(f"licenseId: add-on {license_id!r} is {addon.status}")
+
+    def update(self, request: schemas.LicenseUpdateRequest) -> LicenseUpdate:
+        if request.idempotency_key is not None:
+            earlier = self.repo.by_idempotency_key(request.idempotency_key)
+            if earlier is not None:
+                if earlier.license_id != request.license_id:
+                    raise Conflict(f"idempotencyKey {request.idempotency_key!r} was used for another license update")
+                return earlier
+        self._license(request.license_id)
+        at = request.effective_from or self.ctx.now
+        account = self._account(request.account_id, at)
+        steps = [(u.effective_from, u.quantity) for u in self.repo.history(account.pk, request.license_id)]
+        quantity = request.quantity
+        if request.update_type == "RELATIVE":
+            quantity = licenses.in_force(steps, at) + request.quantity
+        if quantity < 0:
+            raise BadRequest(f"quantity: the license quantity would be {quantity} from {at.isoformat()}; it cannot go "
+                             "below 0")
+        update = LicenseUpdate(
+            pk=new_id("lic"), org_id=self.ctx.org_id, license_id=request.license_id, account_pk=account.pk,
+            account_id=account.id, quantity=quantity, effective_from=at, metadata_=request.metadata,
+            idempotency_key=request.idempotency_key, created_at=self.ctx.now,
+        )
+        self.repo.add(update)
+        return update
+
+    def update_details(self, license_id: str, request: schemas.LicenseEntryDetailsUpdateRequest) -> LicenseUpdate:
+        account = self._account(request.account_id, request.effective_from)
+        entry = self.repo.at(account.pk, license_id, request.effective_from)
+        if entry is None:
+            raise NotFound(f"No update of license {license_id} for account {account.id} at "
+                           f"{request.effective_from.isoformat()}")
+        entry.metadata_ = request.metadata
+        self.ctx.session.flush()
+        return entry
+
+    def page(self, request: PageRequest, *, account_id: str | None, license_id: str | None,
+             effective_from: datetime | None) -> Page[LicenseUpdate]:
+        account_pk = None
+        if account_id is not None:
+            account = self.accounts.resolve(account_id, self.ctx.now)
+            if account is None:
+                return Page(items=[], next_token=None, size=request.size)
+            account_pk = account.pk
+        return self.repo.page(request, account_pk=account_pk, license_id=license_id, effective_from=effective_from)
+
+    def largest_quantities(self, account: Account, start: datetime, end: datetime) -> dict[str, Decimal]:
+        """license id -> the largest quantity in force in [start, end), for every license the account has had."""
+        by_license: dict[str, list[tuple[datetime, Decimal]]] = {}
+        for u in self.repo.of_account(account.pk):
+            by_license.setdefault(u.license_id, []).append((u.effective_from, u.quantity))
+        return {lid: licenses.largest(steps, start, end) for lid, steps in by_license.items()}

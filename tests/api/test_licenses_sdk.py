@@ -1,0 +1,105 @@
+"""LicensesApi through the official SDK: quantities over time, RELATIVE / ABSOLUTE, idempotency, and the
+revenue calculator reading them."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+
+import pytest
+import togai_client as tc
+from togai_client.exceptions import ApiException, BadRequestException, NotFoundException
+
+from tests.api.conftest import Sdk, message_of
+from tests.api.test_price_plans_sdk import monthly
+from tests.api.test_schedules_sdk import OPEN, associate
+from tests.conftest import Tenant
+
+UTC = timezone.utc
+JAN, FEB, MAR = (datetime(2024, m, 1, tzinfo=UTC) for m in (1, 2, 3))
+
+
+def update(license_id: str, quantity: int, at: datetime, kind: str = "ABSOLUTE", account: str = "acme", **kwargs: object) -> tc.LicenseUpdateRequest:
+    return tc.LicenseUpdateRequest(license_id=license_id, account_id=account, update_type=kind, quantity=quantity,
+                                   effective_from=at, **kwargs)
+
+
+@pytest.fixture
+def seats(sdk: Sdk, catalog: dict[str, str]) -> str:
+    return sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Seats", type="LICENSE")).id
+
+
+def test_quantities_over_time(sdk: Sdk, seats: str) -> None:
+    first = sdk.licenses.add_license_update_entry(update(seats, 5, JAN, metadata={"by": "sales"}))
+    assert (first.license_id, first.account_id, first.quantity, first.effective_from) == (seats, "acme", 5, JAN)
+    assert sdk.licenses.add_license_update_entry(update(seats, 3, FEB, "RELATIVE")).quantity == 8
+    assert sdk.licenses.add_license_update_entry(update(seats, -6, MAR, "RELATIVE")).quantity == 2
+    with pytest.raises(BadRequestException) as negative:
+        sdk.licenses.add_license_update_entry(update(seats, -3, MAR, "RELATIVE"))
+    assert "below 0" in message_of(negative.value)
+
+    listed = sdk.licenses.get_license_updates(account_id="acme", license_id=seats)
+    assert [u.quantity for u in listed.data] == [5, 8, 2]
+    assert [u.quantity for u in sdk.licenses.get_license_updates(effective_from=FEB).data] == [8, 2]
+    assert sdk.licenses.get_license_updates(account_id="nobody").data == []
+
+    # The SDK sends PATCH /license_updates/{license_id} literally, with the id in ?licenseId=
+    patched = sdk.licenses.update_license_entry_details(
+        license_id=seats,
+        license_entry_details_update_request=tc.LicenseEntryDetailsUpdateRequest(account_id="acme", effective_from=JAN,
+                                                                                metadata={"by": "support"}))
+    assert patched.metadata == {"by": "support"} and patched.quantity == 5
+
+
+def test_idempotency_and_aliases(sdk: Sdk, seats: str) -> None:
+    sdk.accounts.add_aliases("acme", tc.AddAccountAliasesRequest(aliases=["acme-billing"]))
+    made = sdk.licenses.add_license_update_entry(update(seats, 2, JAN, "RELATIVE", account="acme-billing", idempotency_key="k1"))
+    again = sdk.licenses.add_license_update_entry(update(seats, 2, JAN, "RELATIVE", account="acme-billing", idempotency_key="k1"))
+    assert (made.quantity, again.quantity, again.created_at) == (2, 2, made.created_at)
+    assert made.account_id == "acme"
+    assert len(sdk.licenses.get_license_updates().data) == 1
+
+
+def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
+    named = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Named seats", type="NAMED_LICENSE")).id
+    fee = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Fee", type="FIXED_FEE")).id
+    for license_id, words in ((named, "named licenses"), (fee, "not a LICENSE"), ("addon.nope", "no add-on")):
+        with pytest.raises(BadRequestException) as refused:
+            sdk.licenses.add_license_update_entry(update(license_id, 1, JAN))
+        assert words in message_of(refused.value)
+    with pytest.raises(NotFoundException):
+        sdk.licenses.add_license_update_entry(update(seats, 1, JAN, account="nobody"))
+    sdk.licenses.add_license_update_entry(update(seats, 1, JAN, idempotency_key="shared"))
+    other_license = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Other seats", type="LICENSE")).id
+    with pytest.raises(ApiException) as reused:
+        sdk.licenses.add_license_update_entry(update(other_license, 1, JAN, idempotency_key="shared"))
+    assert reused.value.status == 409
+    # another organization sees nothing and cannot use this organization's add-on or account
+    assert other_sdk.licenses.get_license_updates().data == []
+    with pytest.raises(BadRequestException):
+        other_sdk.licenses.add_license_update_entry(update(seats, 1, JAN))
+
+
+def test_the_calculator_reads_the_largest_quantity_of_the_cycle(sdk: Sdk, catalog: dict[str, str], seats: str) -> None:
+    plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
+        name="Per seat", price_plan_details=tc.CreatePricePlanDetails(
+            pricing_cycle_config=monthly(), supported_currencies=["USD"],
+            license_rate_cards=[tc.LicenseRateCard(
+                id=seats, enable_proration=False,
+                rate_plan=tc.RatePlan(pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT"),
+                                                                     tc.Slab(order=2, start_after=10, price_type="PER_UNIT")]),
+                rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=10), tc.SlabRate(order=2, rate=8)])])])))
+    sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    sdk.accounts.update_pricing_schedule("acme", associate(plan.id, date(2024, 1, 1), OPEN))
+    sdk.licenses.add_license_update_entry(update(seats, 4, JAN))
+    sdk.licenses.add_license_update_entry(update(seats, 12, datetime(2024, 2, 10, tzinfo=UTC)))
+    sdk.licenses.add_license_update_entry(update(seats, 6, datetime(2024, 2, 20, tzinfo=UTC)))
+    request = tc.CalculateRevenueRequest(
+        currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
+        price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme", effective_on=FEB),
+        usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={}),
+        license_entries_config=tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(
+            account_id="acme", cycle_effective_on=datetime(2024, 2, 15, tzinfo=UTC))),
+    )
+    [info] = sdk.calculator.calculate_revenue(request).revenue_info
+    assert info.usages == {seats: 12}  # February's largest quantity
+    assert [(s.usage, s.revenue) for s in info.license_revenue_summary] == [(10, 100), (2, 16)]

@@ -1,0 +1,31 @@
+"""License quantities over time (billing-decisions D7): a day's quantity is the largest in force that day."""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timezone
+from decimal import Decimal as D
+from zoneinfo import ZoneInfo
+
+from meterline.rating.licenses import daily_maximums, in_force, largest
+
+UTC = timezone.utc
+STEPS = [(datetime(2024, 4, 1, tzinfo=UTC), D(3)), (datetime(2024, 4, 2, 10, tzinfo=UTC), D(7)),
+         (datetime(2024, 4, 2, 15, tzinfo=UTC), D(2))]
+
+
+def test_in_force_and_largest() -> None:
+    assert in_force(STEPS, datetime(2024, 3, 31, tzinfo=UTC)) == 0
+    assert in_force(STEPS, datetime(2024, 4, 2, 12, tzinfo=UTC)) == 7
+    assert largest(STEPS, datetime(2024, 4, 1, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)) == 7
+    assert largest(STEPS, datetime(2024, 4, 3, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)) == 2
+
+
+def test_several_changes_in_a_day_count_as_its_largest() -> None:
+    days = daily_maximums(STEPS, datetime(2024, 4, 1, tzinfo=UTC), datetime(2024, 4, 4, tzinfo=UTC), ZoneInfo("UTC"))
+    assert days == [(date(2024, 4, 1), D(3)), (date(2024, 4, 2), D(7)), (date(2024, 4, 3), D(2))]
+
+
+def test_days_are_local_days() -> None:
+    kolkata = ZoneInfo("Asia/Kolkata")  # 2 April 15:00 UTC is 20:30 local: still the 2nd
+    days = daily_maximums(STEPS, datetime(2024, 4, 1, 18, 30, tzinfo=UTC), datetime(2024, 4, 3, 18, 30, tzinfo=UTC), kolkata)
+    assert days == [(date(2024, 4, 2), D(7)), (date(2024, 4, 3), D(2))]
