@@ -12,7 +12,6 @@ from togai_client.exceptions import ApiException, BadRequestException, NotFoundE
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_price_plans_sdk import monthly
 from tests.api.test_schedules_sdk import OPEN, associate
-from tests.conftest import Tenant
 
 UTC = timezone.utc
 JAN, FEB, MAR = (datetime(2024, m, 1, tzinfo=UTC) for m in (1, 2, 3))
