@@ -6,6 +6,7 @@ from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.db import Base
 from meterline.customers.models import Customer, CustomerContact
 from meterline.events.models import Event, EventId, UsageRollup
+from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.schedules.models import PricingSchedule
@@ -14,6 +15,6 @@ from meterline.tenancy.models import ApiKey, InstanceSecret, Organization, User
 
 __all__ = [
     "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Customer", "CustomerContact", "EntitySetting",
-    "Event", "EventId", "EventSchema", "InstanceSecret", "LicenseUpdate", "Organization", "PricePlan", "PricePlanVersion",
+    "Event", "EventId", "EventSchema", "InstanceSecret", "Job", "JobEntry", "LicenseUpdate", "Organization", "PricePlan", "PricePlanVersion",
     "PricingSchedule", "UsageMeter", "UsageRollup", "User",
 ]

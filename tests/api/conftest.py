@@ -33,6 +33,7 @@ class Sdk:
         self.add_ons = togai_client.AddOnsApi(self.client)
         self.calculator = togai_client.PriceExperimentationApi(self.client)
         self.licenses = togai_client.LicensesApi(self.client)
+        self.jobs = togai_client.JobsApi(self.client)
 
     def close(self) -> None:
         self.client.rest_client.pool_manager.clear()

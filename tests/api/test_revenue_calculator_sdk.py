@@ -106,11 +106,11 @@ def test_an_accounts_plan_and_usage_of_its_current_cycle(sdk: Sdk, catalog: dict
     [
         ({"currency_config": tc.CurrencyConfig(mode="CUSTOM", currency="EUR")}, "does not support EUR"),
         ({"currency_config": tc.CurrencyConfig(mode="CUSTOM", currency="ZZZ")}, "ISO 4217"),
-        ({"license_entries_config": tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(account_id="acme"))}, "CUSTOM mode"),
+        ({"license_entries_config": tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(account_id="acme"))}, "has no price plan"),
         ({"usage_config": tc.UsageConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.UsageConfigLookupCycle(account_id="acme"))}, "has no price plan"),
         ({"price_plan_details_config": tc.PricePlanDetailsConfig(mode="CUSTOM")}, "pricePlanDetails is required"),
     ],
-    ids=["unsupported-currency", "unknown-currency", "license-lookup", "no-schedule", "no-details"],
+    ids=["unsupported-currency", "unknown-currency", "license-cycle-without-plan", "usage-cycle-without-plan", "no-details"],
 )
 def test_failures_say_what_to_fix(sdk: Sdk, catalog: dict[str, str], change: dict, words: str) -> None:
     details = tc.CreatePricePlanDetails(supported_currencies=["USD"], usage_rate_cards=[tiered(catalog["sum"], "USD")],

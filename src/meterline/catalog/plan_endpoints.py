@@ -14,6 +14,7 @@ from meterline.catalog import plan_schemas as schemas
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse, PaginationOptions
+from meterline.schedules.migration import migrate_after_update
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["PricePlans"])
@@ -55,8 +56,14 @@ def get_price_plan(
 def update_price_plan(
     price_plan_id: str, body: schemas.UpdatePricePlanRequest, ctx: Context = Depends(api_context)
 ) -> Response:
-    """Edit a DRAFT plan in place; an edit of an ACTIVE plan makes a new version."""
-    return respond(schemas.plan_out(PricePlanService(ctx).update(price_plan_id, body)))
+    """Edit a DRAFT plan in place; an edit of an ACTIVE plan makes a new version, to which `migrationMode` (other
+    than NONE) moves the accounts of the previous version (or of all, `versionsToMigrate: ALL_VERSION`)."""
+    service = PricePlanService(ctx)
+    previous = service.get(price_plan_id).plan.latest_version
+    view = service.update(price_plan_id, body)
+    migrate_after_update(ctx, price_plan_id, previous, view.plan.latest_version, body.migration_mode,
+                         body.versions_to_migrate)
+    return respond(schemas.plan_out(view))
 
 
 @router.post("/price_plans/{price_plan_id}/activate", response_model=schemas.PricePlan, operation_id="activatePricePlan")

@@ -2,7 +2,8 @@
 
 - Created DRAFT, version 1. `dry_run` validates without saving.
 - A DRAFT plan is edited in place. An edit of an ACTIVE plan makes a new version (the details given replace the
-  previous version's); schedules keep the version they were made with (migrationMode NONE).
+  previous version's); schedules keep the version they were made with, unless a migrationMode moves them
+  (schedules/migration.py).
 - Activation takes currencies, a subset of supportedCurrencies; every card must be priced in each of them. The
   plan becomes ACTIVE; activating more currencies later adds them to the newest version.
 - DELETE archives. An archived plan is read-only and frees its name.
@@ -128,9 +129,6 @@ class PricePlanService:
 
     def update(self, plan_id: str, request: schemas.UpdatePricePlanRequest) -> PlanView:
         self._refuse_rules(request.pricing_rules)
-        if request.migration_mode not in (None, "NONE"):
-            raise BadRequest("migrationMode: moving schedules to a new version is not supported yet; send NONE (or "
-                             "nothing): accounts keep the version they are on")
         plan = self._locked(plan_id)
         latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
         if request.description is not None:

@@ -11,8 +11,9 @@ from meterline.api.deps import api_context
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.errors import BadRequest
-from meterline.core.schemas import IsoDate
+from meterline.core.schemas import BaseSuccessResponse, IsoDate
 from meterline.schedules import schemas
+from meterline.schedules.migration import start_migration
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 
@@ -70,3 +71,18 @@ def get_pricing_schedules(
             data=[schemas.schedule_out(v, info=include_price_plan_info, compact=compact) for v in views]
         )
     )
+
+
+@router.post("/price_plans/migration", status_code=201, response_model=BaseSuccessResponse, tags=["PricePlans"],
+             operation_id="pricePlanMigration")
+def price_plan_migration(body: schemas.CreatePricePlanMigrationRequest, ctx: Context = Depends(api_context)) -> Response:
+    """Move the accounts on a plan version to another plan or version, as a PRICE_PLAN job (GET /jobs): at once,
+    or once confirmed (`requireConfirmation`). The migration lives here because it moves schedules."""
+    if body.is_price_plan_v2_migration:
+        raise BadRequest("isPricePlanV2Migration: v2 price plans are not supported by Meterline yet")
+    start_migration(
+        ctx, source_id=body.source_id, source_versions=[body.source_version], target_id=body.target_id,
+        target_version=body.target_version, mode=body.migration_mode,
+        retain_start_offsets=bool(body.retain_start_offsets), require_confirmation=bool(body.require_confirmation),
+    )
+    return respond(BaseSuccessResponse(success=True), 201)

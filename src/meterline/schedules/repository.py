@@ -4,6 +4,7 @@ from datetime import datetime
 
 from sqlalchemy import select
 
+from meterline.accounts.models import Account
 from meterline.core.repository import OrgRepository
 from meterline.schedules.models import PricingSchedule
 
@@ -34,3 +35,23 @@ class ScheduleRepository(OrgRepository):
             PricingSchedule.org_id == self.org_id, PricingSchedule.plan_pk == plan_pk, PricingSchedule.end_at > after
         )
         return self.session.scalar(stmt.limit(1)) is not None
+
+    def on_versions(self, plan_pk: str, versions: list[int], after: datetime, account_pk: str | None = None) -> list[PricingSchedule]:
+        """Schedules on these versions of a plan that end after `after` (of one account, or of all)."""
+        stmt = self.scoped(PricingSchedule).where(
+            PricingSchedule.plan_pk == plan_pk, PricingSchedule.plan_version.in_(versions), PricingSchedule.end_at > after
+        )
+        if account_pk is not None:
+            stmt = stmt.where(PricingSchedule.account_pk == account_pk)
+        return list(self.session.scalars(stmt.order_by(PricingSchedule.start_at)))
+
+    def account_ids_on(self, plan_pk: str, versions: list[int], after: datetime) -> list[str]:
+        stmt = (
+            select(Account.id)
+            .join(PricingSchedule, PricingSchedule.account_pk == Account.pk)
+            .where(PricingSchedule.org_id == self.org_id, PricingSchedule.plan_pk == plan_pk,
+                   PricingSchedule.plan_version.in_(versions), PricingSchedule.end_at > after)
+            .distinct()
+            .order_by(Account.id)
+        )
+        return list(self.session.scalars(stmt))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Literal
 
-from pydantic import Field, StrictBool, StringConstraints
+from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
 from meterline.catalog.plan_schemas import CreatePricePlanDetailsOverride, PricePlanDetails, details_out
 from meterline.core.schemas import IsoDate, RequestModel, ResponseModel
@@ -36,6 +36,18 @@ class UpdatePricingScheduleRequestWithActions(UpdatePricingScheduleRequest):
 
 class EditPricingScheduleRequest(RequestModel):
     edits: Annotated[list[UpdatePricingScheduleRequest], Field(min_length=1, max_length=10)]
+
+
+class CreatePricePlanMigrationRequest(RequestModel):
+    source_id: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    source_version: Annotated[StrictInt, Field(ge=1)]
+    target_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
+    target_version: Annotated[StrictInt, Field(ge=1)] | None = None
+    migration_mode: Literal["IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE",
+                            "START_OF_CURRENT_CYCLE"]
+    retain_start_offsets: StrictBool | None = None
+    is_price_plan_v2_migration: StrictBool | None = None
+    require_confirmation: StrictBool | None = None
 
 
 class PlanOverride(ResponseModel):

@@ -23,6 +23,7 @@ from meterline.catalog.plan_endpoints import router as price_plans_router
 from meterline.customers.endpoints import router as customers_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
+from meterline.jobs.endpoints import router as jobs_router
 from meterline.licenses.endpoints import router as licenses_router
 from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
@@ -33,7 +34,7 @@ from meterline.tenancy.endpoints import router as tenancy_router
 
 ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
            tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router,
-           licenses_router)
+           licenses_router, jobs_router)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -1,8 +1,8 @@
-"""pricing: add-ons, price plans, schedules, licenses
+"""pricing: add-ons, price plans and versions, schedules, license updates, jobs
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 00:22:39.224572
+Create Date: 2026-11-25 00:25:17.006768
 """
 
 from __future__ import annotations
@@ -34,6 +34,21 @@ def upgrade() -> None:
     sa.PrimaryKeyConstraint('pk', name=op.f('pk_addons')),
     sa.UniqueConstraint('org_id', 'id', name=op.f('uq_addons_org_id'))
     )
+    op.create_table('jobs',
+    sa.Column('pk', sa.String(length=40), nullable=False),
+    sa.Column('org_id', sa.String(length=40), nullable=False),
+    sa.Column('type', sa.String(length=32), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('params', sa.JSON(), nullable=False),
+    sa.Column('created_at', meterline.core.db.UTCDateTime(), nullable=False),
+    sa.Column('updated_at', meterline.core.db.UTCDateTime(), nullable=False),
+    sa.Column('settled_at', meterline.core.db.UTCDateTime(), nullable=True),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_jobs_org_id_organizations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('pk', name=op.f('pk_jobs'))
+    )
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_jobs_org_id'), ['org_id'], unique=False)
+
     op.create_table('price_plans',
     sa.Column('pk', sa.String(length=40), nullable=False),
     sa.Column('org_id', sa.String(length=40), nullable=False),
@@ -51,6 +66,21 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('price_plans', schema=None) as batch_op:
         batch_op.create_index('ix_price_plans_org_id_name', ['org_id', 'name'], unique=False)
+
+    op.create_table('job_entries',
+    sa.Column('pk', sa.String(length=40), nullable=False),
+    sa.Column('org_id', sa.String(length=40), nullable=False),
+    sa.Column('job_pk', sa.String(length=40), nullable=False),
+    sa.Column('entity_id', sa.String(length=255), nullable=False),
+    sa.Column('status', sa.String(length=32), nullable=False),
+    sa.Column('result', sa.JSON(), nullable=True),
+    sa.Column('created_at', meterline.core.db.UTCDateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['job_pk'], ['jobs.pk'], name=op.f('fk_job_entries_job_pk_jobs'), ondelete='CASCADE'),
+    sa.ForeignKeyConstraint(['org_id'], ['organizations.id'], name=op.f('fk_job_entries_org_id_organizations'), ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('pk', name=op.f('pk_job_entries'))
+    )
+    with op.batch_alter_table('job_entries', schema=None) as batch_op:
+        batch_op.create_index('ix_job_entries_job_pk_pk', ['job_pk', 'pk'], unique=False)
 
     op.create_table('price_plan_versions',
     sa.Column('pk', sa.String(length=40), nullable=False),
@@ -115,8 +145,16 @@ def downgrade() -> None:
 
     op.drop_table('license_updates')
     op.drop_table('price_plan_versions')
+    with op.batch_alter_table('job_entries', schema=None) as batch_op:
+        batch_op.drop_index('ix_job_entries_job_pk_pk')
+
+    op.drop_table('job_entries')
     with op.batch_alter_table('price_plans', schema=None) as batch_op:
         batch_op.drop_index('ix_price_plans_org_id_name')
 
     op.drop_table('price_plans')
+    with op.batch_alter_table('jobs', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_jobs_org_id'))
+
+    op.drop_table('jobs')
     op.drop_table('addons')

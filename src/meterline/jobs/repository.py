@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+from sqlalchemy import func, select
+
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.jobs.models import Job, JobEntry
+
+
+class JobRepository(OrgRepository):
+    def by_id(self, job_id: str) -> Job | None:
+        return self.session.scalar(self.scoped(Job).where(Job.pk == job_id))
+
+    def lock(self, job_id: str) -> Job | None:
+        stmt = self.scoped(Job).where(Job.pk == job_id).with_for_update().execution_options(populate_existing=True)
+        return self.session.scalar(stmt)
+
+    def page(self, request: PageRequest) -> Page[Job]:
+        return self.keyset_page(self.scoped(Job), Job.pk, request)
+
+    def entries(self, job: Job) -> list[JobEntry]:
+        stmt = self.scoped(JobEntry).where(JobEntry.job_pk == job.pk)
+        return list(self.session.scalars(stmt.order_by(JobEntry.pk)))
+
+    def entry_page(self, job: Job, request: PageRequest) -> Page[JobEntry]:
+        return self.keyset_page(self.scoped(JobEntry).where(JobEntry.job_pk == job.pk), JobEntry.pk, request)
+
+    def counts(self, job: Job) -> dict[str, int]:
+        stmt = (
+            select(JobEntry.status, func.count())
+            .where(JobEntry.org_id == self.org_id, JobEntry.job_pk == job.pk)
+            .group_by(JobEntry.status)
+        )
+        return {status: n for status, n in self.session.execute(stmt).all()}

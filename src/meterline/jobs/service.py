@@ -1,0 +1,100 @@
+"""Jobs (JobsApi): created by the operations that need them, run entry by entry.
+
+- A job made with `requireConfirmation` waits in WAITING_FOR_CONFIRMATION: `confirm` runs it, `reject` cancels
+  it. Any other job runs at once, inside the request that made it.
+- Each entry runs in its own savepoint: a failing entry is FAILED with its reason, the others go on. The job is
+  COMPLETED when it has run (FAILED only when every entry failed), and keeps its counts.
+- Runners are looked up by job type; a runner applies one entry as of the job's `now`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from meterline.core.errors import BadRequest, MeterlineError, NotFound
+from meterline.core.ids import new_id
+from meterline.core.pagination import Page, PageRequest
+from meterline.jobs.models import Job, JobEntry
+from meterline.jobs.repository import JobRepository
+from meterline.tenancy.context import Context
+
+WAITING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, PENDING = (
+    "WAITING_FOR_CONFIRMATION", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "PENDING"
+)
+Runner = Callable[[Context, dict[str, Any], str], None]  # (context, job params, entity id)
+
+
+class JobService:
+    def __init__(self, ctx: Context, runners: dict[str, Runner] | None = None) -> None:
+        self.ctx = ctx
+        self.repo = JobRepository(ctx.session, ctx.org_id)
+        self.runners = runners or {}
+
+    def get(self, job_id: str) -> Job:
+        job = self.repo.by_id(job_id)
+        if job is None:
+            raise NotFound(f"Job {job_id} not found")
+        return job
+
+    def page(self, request: PageRequest) -> Page[Job]:
+        return self.repo.page(request)
+
+    def entries(self, job_id: str, request: PageRequest) -> Page[JobEntry]:
+        return self.repo.entry_page(self.get(job_id), request)
+
+    def counts(self, job: Job) -> dict[str, int]:
+        return self.repo.counts(job)
+
+    def create(self, job_type: str, params: dict[str, Any], entity_ids: list[str], *, require_confirmation: bool) -> Job:
+        now = self.ctx.now
+        job = Job(pk=new_id("job"), org_id=self.ctx.org_id, type=job_type, status=WAITING if require_confirmation else PENDING,
+                  params=params, created_at=now, updated_at=now, settled_at=None)
+        self.repo.add(job)
+        for entity_id in entity_ids:
+            self.repo.add(JobEntry(pk=new_id("jobentry"), org_id=self.ctx.org_id, job_pk=job.pk, entity_id=entity_id,
+                                   status=PENDING, result=None, created_at=now))
+        if not require_confirmation:
+            self._run(job)
+        return job
+
+    def _locked(self, job_id: str) -> Job:
+        job = self.repo.lock(job_id)
+        if job is None:
+            raise NotFound(f"Job {job_id} not found")
+        if job.status != WAITING:
+            raise BadRequest(f"Job {job_id} is {job.status}; only a job WAITING_FOR_CONFIRMATION can be confirmed "
+                             "or rejected")
+        return job
+
+    def confirm(self, job_id: str) -> Job:
+        job = self._locked(job_id)
+        self._run(job)
+        return job
+
+    def reject(self, job_id: str) -> Job:
+        job = self._locked(job_id)
+        for entry in self.repo.entries(job):
+            entry.status = CANCELLED
+        job.status, job.updated_at, job.settled_at = CANCELLED, self.ctx.now, self.ctx.now
+        self.ctx.session.flush()
+        return job
+
+    def _run(self, job: Job) -> None:
+        runner = self.runners[job.type]
+        job.status = IN_PROGRESS
+        failed = 0
+        entries = self.repo.entries(job)
+        for entry in entries:
+            savepoint = self.ctx.session.begin_nested()
+            try:
+                runner(self.ctx, job.params, entry.entity_id)
+                savepoint.commit()
+                entry.status, entry.result = COMPLETED, None
+            except MeterlineError as exc:
+                savepoint.rollback()
+                entry.status, entry.result = FAILED, {"reason": exc.message}
+                failed += 1
+        job.status = FAILED if entries and failed == len(entries) else COMPLETED
+        job.updated_at = job.settled_at = self.ctx.now
+        self.ctx.session.flush()

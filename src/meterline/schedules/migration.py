@@ -1,0 +1,158 @@
+"""Price plan migrations: move the accounts on a plan version to another plan or version (a PRICE_PLAN job).
+
+Each account is one job entry. Of its schedules on a source version that have not ended, a schedule that has not
+started moves whole; the ongoing one is cut where the mode says and the rest goes to the target:
+- IMMEDIATE(_IGNORE_OVERRIDE): at `now`;
+- NEXT_CYCLE(_IGNORE_OVERRIDE): at the end of the ongoing cycle (nothing moves if the schedule ends first);
+- START_OF_CURRENT_CYCLE: at the start of the ongoing cycle (that cycle is rated on the target).
+The account's overrides go along, re-checked against the target, unless the mode ends in _IGNORE_OVERRIDE. The
+cycle is the target's, or the old schedule's offsets with `retainStartOffsets` (same interval, else the entry
+fails). The target must be ACTIVE in the account's currency; an entry that cannot move fails with its reason and
+the account keeps its schedules.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from meterline.accounts.repository import AccountRepository
+from meterline.catalog import plan_rules
+from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
+from meterline.catalog.plan_service import ACTIVE, PricePlanService
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.jobs.models import Job
+from meterline.jobs.service import JobService
+from meterline.rating import cycles
+from meterline.schedules.models import PricingSchedule
+from meterline.schedules.repository import ScheduleRepository
+from meterline.schedules.service import cycle_config
+from meterline.tenancy.context import Context
+
+MODES = ("IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE", "START_OF_CURRENT_CYCLE")
+JOB_TYPE = "PRICE_PLAN"
+
+
+def affected_accounts(ctx: Context, source_pk: str, versions: list[int]) -> list[str]:
+    """Ids of the accounts with a schedule on one of these versions that has not ended."""
+    return ScheduleRepository(ctx.session, ctx.org_id).account_ids_on(source_pk, versions, ctx.now)
+
+
+def migrate_account(ctx: Context, params: dict[str, Any], account_id: str) -> None:
+    """The PRICE_PLAN job's runner: move one account as `params` say."""
+    plans = PricePlanRepository(ctx.session, ctx.org_id)
+    account = AccountRepository(ctx.session, ctx.org_id).by_id(account_id)
+    if account is None:
+        raise NotFound(f"Account {account_id} not found")
+    source = plans.by_id(params["sourceId"])
+    target = plans.by_id(params["targetId"])
+    if source is None or target is None:
+        raise NotFound("The source or target price plan no longer exists")
+    if target.status != ACTIVE:
+        raise BadRequest(f"Target price plan {target.id} is {target.status}")
+    version = plans.version(target, int(params["targetVersion"]))
+    if version is None:
+        raise NotFound(f"Price plan {target.id} has no version {params['targetVersion']}")
+    if account.invoice_currency not in version.active_currencies.split(","):
+        raise BadRequest(f"Target price plan {target.id} is not active in {account.invoice_currency}")
+    target_details = decode_details(version.details)
+    mode = params["migrationMode"]
+    versions = [int(v) for v in str(params["sourceVersions"]).split(",")]
+    tz = ZoneInfo(ctx.org.timezone)
+    schedules = ScheduleRepository(ctx.session, ctx.org_id)
+    for schedule in schedules.on_versions(source.pk, versions, ctx.now, account.pk):
+        switch = _switch_at(schedule, mode, ctx.now, tz)
+        if switch is None:
+            continue
+        override = None
+        if schedule.override is not None and not mode.endswith("_IGNORE_OVERRIDE"):
+            given = decode_details(schedule.override)
+            merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
+            plan_rules.check_activation(merged, [account.invoice_currency])
+            override = encode_details({k: merged[k] for k in given})
+        cycle = _cycle(schedule, target_details, params.get("retainStartOffsets") == "true", switch, tz)
+        moved = PricingSchedule(
+            pk=new_id("ps"), org_id=ctx.org_id, account_pk=account.pk, plan_pk=target.pk,
+            plan_version=version.version, start_at=switch, end_at=schedule.end_at, override=override, cycle=cycle,
+            created_at=ctx.now,
+        )
+        if switch <= schedule.start_at:
+            schedules.delete(schedule)
+        else:
+            schedule.end_at = switch
+        schedules.add(moved)
+
+
+def _switch_at(schedule: PricingSchedule, mode: str, now: datetime, tz: ZoneInfo) -> datetime | None:
+    if schedule.start_at >= now:
+        return schedule.start_at
+    if mode.startswith("IMMEDIATE"):
+        return now
+    config = cycle_config(schedule.cycle)
+    if config is None:  # no cycle: the next cycle or this one's start mean now
+        return now
+    current = cycles.cycle_containing(config, now, tz)
+    if mode == "START_OF_CURRENT_CYCLE":
+        return max(current.start, schedule.start_at)
+    return current.end if current.end < schedule.end_at else None
+
+
+def _cycle(schedule: PricingSchedule, details: dict[str, Any], retain: bool, switch: datetime, tz: ZoneInfo) -> str | None:
+    config = details.get("pricingCycleConfig")
+    if config is None:
+        return None
+    resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
+    if retain:
+        kept = json.loads(schedule.cycle) if schedule.cycle else None
+        if kept is None or kept["interval"] != config["interval"]:
+            raise BadRequest("retainStartOffsets needs the same pricing interval on both plans")
+        return json.dumps({**resolved, "dayOffset": kept["dayOffset"], "monthOffset": kept["monthOffset"]})
+    if config.get("anniversaryCycle"):
+        day, month = cycles.anniversary_offsets(config["interval"], switch.astimezone(tz).date())
+        return json.dumps({**resolved, "dayOffset": day, "monthOffset": month})
+    offset = config["startOffset"]
+    return json.dumps({**resolved, "dayOffset": offset["dayOffset"], "monthOffset": offset["monthOffset"]})
+
+
+def start_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
+                    target_version: int | None, mode: str, retain_start_offsets: bool, require_confirmation: bool) -> Job:
+    """Check the request and make the PRICE_PLAN job (run now unless it must be confirmed)."""
+    plans = PricePlanRepository(ctx.session, ctx.org_id)
+    source = plans.by_id(source_id)
+    if source is None:
+        raise NotFound(f"Price plan {source_id} not found")
+    missing = [v for v in source_versions if not 1 <= v <= source.latest_version]
+    if missing:
+        raise BadRequest(f"sourceVersion: price plan {source_id} has no version {missing[0]}")
+    target = plans.by_id(target_id or source_id)
+    if target is None:
+        raise BadRequest(f"targetId: no price plan {target_id!r}")
+    if target.status != ACTIVE:
+        raise BadRequest(f"targetId: price plan {target.id} is {target.status}; activate it first")
+    version = target_version or target.latest_version
+    if not 1 <= version <= target.latest_version:
+        raise BadRequest(f"targetVersion: price plan {target.id} has no version {version}")
+    if target.pk == source.pk and version in source_versions:
+        raise BadRequest("The target is the source: choose another plan or version")
+    params = {
+        "sourceId": source.id, "sourceVersions": ",".join(map(str, source_versions)), "targetId": target.id,
+        "targetVersion": str(version), "migrationMode": mode, "retainStartOffsets": str(retain_start_offsets).lower(),
+    }
+    accounts = affected_accounts(ctx, source.pk, source_versions)
+    return JobService(ctx, {JOB_TYPE: migrate_account}).create(
+        JOB_TYPE, params, accounts, require_confirmation=require_confirmation
+    )
+
+
+def migrate_after_update(ctx: Context, plan_id: str, previous_version: int, new_version: int, mode: str | None,
+                         versions_to_migrate: str | None) -> None:
+    """`update_price_plan` with a migrationMode: move the accounts on the previous version (LATEST_VERSION, the
+    default) or on every older version (ALL_VERSION) to the version the update made."""
+    if mode in (None, "NONE") or new_version == previous_version:
+        return
+    versions = list(range(1, previous_version + 1)) if versions_to_migrate == "ALL_VERSION" else [previous_version]
+    start_migration(ctx, source_id=plan_id, source_versions=versions, target_id=plan_id, target_version=new_version,
+                    mode=mode, retain_start_offsets=False, require_confirmation=False)
