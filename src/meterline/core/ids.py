@@ -31,18 +31,9 @@ _last = (0, 0)
 
 def new_id(prefix: str, *, now_ms: int | None = None) -> str:
     """`prefix.` + 26 characters, sortable by creation time."""
-    global _last
     if now_ms is not None:  # an explicit time (tests): no ordering state is kept
         return f"{prefix}.{_b32(now_ms, 10)}{_b32(secrets.randbits(79), 16)}"
-    with _lock:
-        ms = int(time.time() * 1000)
-        last_ms, last_random = _last
-        if ms <= last_ms:
-            ms, random_part = last_ms, last_random + 1
-        else:
-            random_part = secrets.randbits(79)  # leaves room to count up within the millisecond
-        _last = (ms, random_part)
-    return f"{prefix}.{_b32(ms, 10)}{_b32(random_part, 16)}"
+    return new_ids(prefix, 1)[0]
 
 
 def new_ids(prefix: str, count: int) -> list[str]:
@@ -54,7 +45,7 @@ def new_ids(prefix: str, count: int) -> list[str]:
         if ms <= last_ms:
             ms, first = last_ms, last_random + 1
         else:
-            first = secrets.randbits(79)
+            first = secrets.randbits(79)  # leaves room to count up within the millisecond
         _last = (ms, first + count - 1)
     head = f"{prefix}.{_b32(ms, 10)}"
     return [head + _b32(first + n, 16) for n in range(count)]

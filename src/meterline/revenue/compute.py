@@ -45,18 +45,14 @@ def plan_revenue(
 ) -> list[CardRevenue]:
     """Every rate card's revenue in `currency`; cards not priced in it are left out."""
     out: list[CardRevenue] = []
-    for i, card in enumerate(details.get("usageRateCards", [])):
-        if rate_cards.rate_value_for(card, currency) is None:
-            continue
-        qty = usage.get(card["usageMeterId"], Decimal(0))
-        priced = rating.price(rate_cards.slab_rate_plan(card, currency, f"usageRateCards[{i}]"), qty, currency)
-        out.append(CardRevenue("USAGE", card, card["usageMeterId"], qty, priced, priced.revenue))
-    for i, card in enumerate(details.get("licenseRateCards", [])):
-        if rate_cards.rate_value_for(card, currency) is None:
-            continue
-        qty = licenses.get(card["id"], Decimal(0))
-        priced = rating.price(rate_cards.slab_rate_plan(card, currency, f"licenseRateCards[{i}]"), qty, currency)
-        out.append(CardRevenue("LICENSE", card, card["id"], qty, priced, priced.revenue))
+    for kind, key, billable, quantities in (("USAGE", "usageRateCards", "usageMeterId", usage),
+                                            ("LICENSE", "licenseRateCards", "id", licenses)):
+        for i, card in enumerate(details.get(key, [])):
+            if rate_cards.rate_value_for(card, currency) is None:
+                continue
+            qty = quantities.get(card[billable], Decimal(0))
+            priced = rating.price(rate_cards.slab_rate_plan(card, currency, f"{key}[{i}]"), qty, currency)
+            out.append(CardRevenue(kind, card, card[billable], qty, priced, priced.revenue))
     for i, card in enumerate(details.get("fixedFeeRateCards", [])):
         if rate_cards.rate_value_for(card, currency) is None:
             continue
