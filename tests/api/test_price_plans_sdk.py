@@ -235,3 +235,11 @@ def test_other_organizations_plans_are_not_found(sdk: Sdk, other_sdk: Sdk, catal
         with pytest.raises(NotFoundException):
             call()
     assert other_sdk.price_plans.get_price_plans().data == []
+
+
+def test_a_versions_pricing_rules(sdk: Sdk, catalog: dict[str, str], addons: dict[str, str]) -> None:
+    plan = sdk.price_plans.create_price_plan(full_plan(catalog, addons))
+    rules = tc.PricingRulesApi(sdk.client)
+    assert rules.list_pricing_rules_by_schedule_id(plan.id, plan.pricing_schedule[0].id).data == []
+    with pytest.raises(NotFoundException):
+        rules.list_pricing_rules_by_schedule_id(plan.id, "ppv.nope")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
@@ -79,3 +79,20 @@ def archive_price_plan(price_plan_id: str, ctx: Context = Depends(api_context)) 
     """Archive the plan: it stays readable and frees its name."""
     PricePlanService(ctx).archive(price_plan_id)
     return respond(BaseSuccessResponse(success=True))
+
+
+@router.get(
+    "/price_plans/{price_plan_id}/pricing_schedules/{pricing_schedule_id}/pricing_rules",
+    response_model=schemas.PricingRulesPaginatedResponse, operation_id="listPricingRulesByScheduleId",
+    tags=["PricingRules"],
+)
+def list_pricing_rules_by_schedule_id(
+    price_plan_id: str,
+    pricing_schedule_id: str,
+    invoice_timing: Annotated[Literal["IN_ADVANCE", "IN_ARREARS"] | None, Query()] = None,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """The pricing rules of a plan version (an id of the plan's `pricingSchedule`): none, since Meterline does not
+    take pricing rules yet."""
+    rules = PricePlanService(ctx).pricing_rules(price_plan_id, pricing_schedule_id)
+    return respond(schemas.PricingRulesPaginatedResponse(data=rules))

@@ -264,6 +264,10 @@ class PricePlanListData(ResponseModel):
     type: PlanType
 
 
+class PricingRulesPaginatedResponse(ResponseModel):
+    data: list[dict]
+
+
 class PricePlanPaginatedResponse(ResponseModel):
     data: list[PricePlanListData]
     next_token: str | None = None

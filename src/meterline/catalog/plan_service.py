@@ -82,6 +82,14 @@ class PricePlanService:
             size=page.size,
         )
 
+    def pricing_rules(self, plan_id: str, schedule_id: str) -> list[dict[str, Any]]:
+        """The pricing rules of one of the plan's versions (a `pricingSchedule` id). Plans take no pricing rules yet
+        (they are refused at creation), so a version has none."""
+        plan = self._plan(plan_id)
+        if not any(v.pk == schedule_id for v in self.repo.versions(plan)):
+            raise NotFound(f"Price plan {plan_id} has no pricing schedule {schedule_id}")
+        return []
+
     # -- writes --------------------------------------------------------------------------------------------------
     def catalog(self) -> plan_rules.CatalogView:
         meters = {m.id: (m.name, m.status) for m in self.metering.usable_meters()}
