@@ -184,3 +184,15 @@ def test_schedules_decide_metered_and_past_grace(tenant: Tenant, sdk: Sdk, catal
     with pytest.raises(BadRequestException) as single:
         ingestion.ingest(tc.IngestEventRequest(event=ev("closed-2", at=moments["closed"])))
     assert "grace period has ended" in message_of(single.value)
+
+
+def test_an_override_with_empty_unsupported_lists_is_fine(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    plan_id = plan(sdk, catalog["sum"])
+    with tenant.http() as http:
+        response = http.post("/accounts/acme/price_plans", json={
+            "mode": "ASSOCIATE", "pricePlanId": plan_id, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01",
+            "pricePlanDetailsOverride": {"billingEntitlementRateCards": [], "entitlementOverageRateCards": [],
+                                         "minimumCommitment": {"displayName": "Floor", "rateValues": [{"currency": "usd", "rate": 10}]}}})
+        assert response.status_code == 200, response.text
+        override = response.json()["pricingSchedules"][0]["pricePlanDetailsOverride"]
+        assert override == {"minimumCommitment": {"displayName": "Floor", "rateValues": [{"currency": "USD", "rate": 10}]}}

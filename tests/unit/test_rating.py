@@ -9,7 +9,9 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from meterline.rating import RatePlan, RatingError, Slab, check_rate_plan, fixed_amount, price, prorate, true_up
+from meterline.rating import (
+    RatePlan, RatingError, Slab, check_rate_plan, fixed_amount, price, price_days, prorate, true_up,
+)
 
 D4_SLABS = (Slab(1, D(0), "PER_UNIT", D("1.00")), Slab(2, D(100), "PER_UNIT", D("0.50")), Slab(3, D(1000), "FLAT", D(200)))
 
@@ -197,3 +199,18 @@ def test_package_is_a_step_function(size: int, rate: D, q: D) -> None:
 def test_proration_is_bounded_by_the_amount(amount: D, days: int, data: st.DataObject) -> None:
     covered = data.draw(st.integers(0, days))
     assert D(0) <= prorate(amount, covered, days, "USD") <= fixed_amount(amount, "USD")
+
+
+def test_prorated_days_price_each_day_and_round_each_slab_once() -> None:
+    per_seat = RatePlan("TIERED", (Slab(1, D(0), "PER_UNIT", D(10)),))
+    month = price_days(per_seat, [D(3)] * 10 + [D(6)] * 20, 30, "USD")
+    assert str(month.revenue) == "50.00" and month.slabs[0].usage == 6  # (10 x 30 + 20 x 60) / 30
+    thirds = price_days(RatePlan("TIERED", (Slab(1, D(0), "PER_UNIT", D(1)),)), [D(1)] * 3, 7, "USD")
+    assert str(thirds.revenue) == "0.43"  # 3/7, rounded once
+    tiers = RatePlan("TIERED", (Slab(1, D(0), "PER_UNIT", D(10)), Slab(2, D(10), "PER_UNIT", D(8))))
+    february = price_days(tiers, [D(4)] * 9 + [D(12)] * 11 + [D(6)] * 9, 29, "USD")
+    assert [str(s.revenue) for s in february.slabs] == ["68.97", "6.07"] and str(february.revenue) == "75.04"
+    full = price_days(tiers, [D(12)] * 29, 29, "USD")
+    assert full.revenue == price(tiers, D(12), "USD").revenue  # every day at the same quantity: the cycle's price
+    with pytest.raises(RatingError):
+        price_days(tiers, [D(1)] * 31, 30, "USD")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.service import AccountService
@@ -95,9 +96,19 @@ class LicenseService:
             account_pk = account.pk
         return self.repo.page(request, account_pk=account_pk, license_id=license_id, effective_from=effective_from)
 
-    def largest_quantities(self, account: Account, start: datetime, end: datetime) -> dict[str, Decimal]:
-        """license id -> the largest quantity in force in [start, end), for every license the account has had."""
+    def _steps(self, account: Account) -> dict[str, list[tuple[datetime, Decimal]]]:
         by_license: dict[str, list[tuple[datetime, Decimal]]] = {}
         for u in self.repo.of_account(account.pk):
             by_license.setdefault(u.license_id, []).append((u.effective_from, u.quantity))
-        return {lid: licenses.largest(steps, start, end) for lid, steps in by_license.items()}
+        return by_license
+
+    def largest_quantities(self, account: Account, start: datetime, end: datetime) -> dict[str, Decimal]:
+        """license id -> the largest quantity in force in [start, end), for every license the account has had."""
+        return {lid: licenses.largest(steps, start, end) for lid, steps in self._steps(account).items()}
+
+    def daily_quantities(self, account: Account, start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, list[Decimal]]:
+        """license id -> each local day's largest quantity over [start, end)."""
+        return {
+            lid: [q for _, q in licenses.daily_maximums(steps, start, end, tz)]
+            for lid, steps in self._steps(account).items()
+        }

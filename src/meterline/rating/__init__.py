@@ -5,10 +5,10 @@ No session, no ORM, no clock: everything comes in as arguments and goes out as f
 
 from meterline.rating.amounts import fixed_amount, prorate, true_up
 from meterline.rating.checks import check_rate_plan
-from meterline.rating.engine import price
+from meterline.rating.engine import price, price_days
 from meterline.rating.model import Priced, RatePlan, RatingError, Slab, SlabRevenue
 
 __all__ = [
-    "Priced", "RatePlan", "RatingError", "Slab", "SlabRevenue", "check_rate_plan", "fixed_amount", "price", "prorate",
+    "Priced", "RatePlan", "RatingError", "Slab", "SlabRevenue", "check_rate_plan", "fixed_amount", "price", "price_days", "prorate",
     "true_up",
 ]

@@ -2,7 +2,8 @@
 
 The revenue calculator answers with it, and the invoice builder will build its lines from the same results.
 - Usage cards: the meter's usage priced by the card's slabs in the currency (billing-decisions D4).
-- License cards: the license's quantity priced by the card's slabs.
+- License cards: the license's quantity priced by the card's slabs; with `enableProration` and daily quantities,
+  each day is priced on its largest quantity and counts 1 / days of the cycle (D7).
 - Fixed fees: the rate; with `enableProration` and a partial period, prorated by calendar days (D7).
 - Credit grants: one grant priced by the card's slabs (it grants `creditAmount`).
 The minimum commitment is not a rate card here: its true-up is an invoice line (D8), computed there.
@@ -27,6 +28,14 @@ class Proration:
 
 
 @dataclass(frozen=True)
+class LicenseDays:
+    """For prorated license cards: each day's largest quantity per license, and the days in the cycle."""
+
+    daily: dict[str, list[Decimal]]
+    cycle_days: int
+
+
+@dataclass(frozen=True)
 class CardRevenue:
     kind: str  # USAGE | LICENSE | FIXED_FEE | CREDIT_GRANT
     card: dict[str, Any]  # the rate card as the plan has it
@@ -42,6 +51,7 @@ def plan_revenue(
     usage: dict[str, Decimal],
     licenses: dict[str, Decimal],
     proration: Proration | None = None,
+    license_days: LicenseDays | None = None,
 ) -> list[CardRevenue]:
     """Every rate card's revenue in `currency`; cards not priced in it are left out."""
     out: list[CardRevenue] = []
@@ -51,7 +61,12 @@ def plan_revenue(
             if rate_cards.rate_value_for(card, currency) is None:
                 continue
             qty = quantities.get(card[billable], Decimal(0))
-            priced = rating.price(rate_cards.slab_rate_plan(card, currency, f"{key}[{i}]"), qty, currency)
+            plan = rate_cards.slab_rate_plan(card, currency, f"{key}[{i}]")
+            if kind == "LICENSE" and card.get("enableProration") and license_days is not None:
+                days = license_days.daily.get(card[billable], [])
+                priced = rating.price_days(plan, days, license_days.cycle_days, currency)
+            else:
+                priced = rating.price(plan, qty, currency)
             out.append(CardRevenue(kind, card, card[billable], qty, priced, priced.revenue))
     for i, card in enumerate(details.get("fixedFeeRateCards", [])):
         if rate_cards.rate_value_for(card, currency) is None:

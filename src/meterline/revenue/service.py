@@ -7,7 +7,8 @@ Each input comes inline (CUSTOM) or is looked up from an account:
 - usage: a map meter id -> quantity, the account's usage over a range (whole 15-minute buckets), or over the
   cycle of its schedule at `cycleEffectiveOn` (default: now);
 - licenses: inline entries, or the account's license updates over a range or its current cycle; per license the
-  largest quantity in force over the period counts (D7's daily maximum, for a whole period);
+  largest quantity in force over the period counts, and over a cycle a prorated license card prices each day's
+  largest quantity for 1 / days of the cycle (D7);
 - proration: inline cycle dates and the current date (fixed fees with `enableProration` are charged for the
   calendar days from the current date to the cycle's end), or the account's cycle at `cycleEffectiveOn`.
 """
@@ -31,7 +32,7 @@ from meterline.events.service import UsageService
 from meterline.licenses.service import LicenseService
 from meterline.rating import cycles
 from meterline.revenue import schemas
-from meterline.revenue.compute import CardRevenue, Proration, plan_revenue
+from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
@@ -89,9 +90,9 @@ class RevenueCalculator:
             raise BadRequest(f"currencyConfig: the plan does not support {currency} "
                              f"(it supports {', '.join(details['supportedCurrencies'])})")
         usage, usage_range = self._usage(request.usage_config)
-        licenses = self._licenses(request.license_entries_config)
+        licenses, license_days = self._licenses(request.license_entries_config)
         proration = self._proration(request.proration_config)
-        cards = plan_revenue(details, currency, usage, licenses, proration)
+        cards = plan_revenue(details, currency, usage, licenses, proration, license_days)
         return Calculation(currency, details, active, plan_type, plan_id, reference, account_id, usage_range, cards)
 
     def _currency(self, config: schemas.CurrencyConfig) -> str:
@@ -146,25 +147,32 @@ class RevenueCalculator:
         totals = UsageService(self.ctx).of_account(account.id, start, end)
         return {m.meter_id: m.usage for m in totals}, (start, end)
 
-    def _licenses(self, config: schemas.LicenseEntriesConfig) -> dict[str, Decimal]:
+    def _licenses(self, config: schemas.LicenseEntriesConfig) -> tuple[dict[str, Decimal], LicenseDays | None]:
+        """The largest quantity per license over the period; over an account's cycle, also each day's (for
+        prorated license cards)."""
         where = "licenseEntriesConfig"
         if config.mode == "LOOKUP_RANGE":
             if config.lookup_range is None:
                 raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
             account = self._account(config.lookup_range.account_id, f"{where}.lookupRange")
-            return LicenseService(self.ctx).largest_quantities(account, config.lookup_range.start, config.lookup_range.end)
+            lookup = config.lookup_range
+            return LicenseService(self.ctx).largest_quantities(account, lookup.start, lookup.end), None
         if config.mode == "LOOKUP_CYCLE":
             if config.lookup_cycle is None:
                 raise BadRequest(f"{where}.lookupCycle is required in LOOKUP_CYCLE mode")
             account = self._account(config.lookup_cycle.account_id, f"{where}.lookupCycle")
             view, cycle = self._cycle(account, config.lookup_cycle.cycle_effective_on or self.ctx.now, f"{where}.lookupCycle")
-            return LicenseService(self.ctx).largest_quantities(account, max(cycle.start, view.start), min(cycle.end, view.end))
+            start, end = max(cycle.start, view.start), min(cycle.end, view.end)
+            service = LicenseService(self.ctx)
+            days = LicenseDays(service.daily_quantities(account, start, end, self.tz),
+                               cycles.calendar_days(cycle.start, cycle.end, self.tz))
+            return service.largest_quantities(account, start, end), days
         quantities: dict[str, Decimal] = {}
         for entry in config.custom or []:
             if entry.quantity < 0:
                 raise BadRequest(f"licenseEntriesConfig.custom: the quantity of {entry.license_id} is negative")
             quantities[entry.license_id] = max(quantities.get(entry.license_id, Decimal(0)), Decimal(entry.quantity))
-        return quantities
+        return quantities, None
 
     def _proration(self, config: schemas.ProrationConfig | None) -> Proration | None:
         if config is None:

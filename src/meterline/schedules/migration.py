@@ -72,7 +72,7 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str) -> No
             given = decode_details(schedule.override)
             merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
             plan_rules.check_activation(merged, [account.invoice_currency])
-            override = encode_details({k: merged[k] for k in given})
+            override = encode_details({k: merged[k] for k in given if k in merged})
         cycle = _cycle(schedule, target_details, params.get("retainStartOffsets") == "true", switch, tz)
         moved = PricingSchedule(
             pk=new_id("ps"), org_id=ctx.org_id, account_pk=account.pk, plan_pk=target.pk,

@@ -168,7 +168,7 @@ class ScheduleService:
             override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
             merged = plan_rules.normalize({**details, **override}, plan.type, PricePlanService(self.ctx).catalog())
             plan_rules.check_activation(merged, [currency])
-            override = {k: merged[k] for k in override}  # stored with the defaults the plan's own cards get
+            override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
             details = merged
         cycle = self._cycle(account, details, edit, start, where)
         self._cut(account, start, end)
