@@ -88,7 +88,8 @@ def test_confirmation_reject_and_failures(sdk: Sdk, plans: tuple[str, str], cata
     assert {e.status for e in entries} == {"FAILED"} and "not active in USD" in entries[0].metadata["reason"]
     assert [s[0] for s in schedules(sdk)] == ["Old", "New"]  # nothing moved
     for request, words in ((migration("pp.nope", new, "IMMEDIATE"), "not found"),
-                           (migration(old, old, "IMMEDIATE"), "target is the source")):
+                           (migration(old, old, "IMMEDIATE"), "target is the source"),
+                           (migration(old, new, "IMMEDIATE", is_price_plan_v2_migration=True), "v2 price plans")):
         with pytest.raises((BadRequestException, NotFoundException)) as refused:
             sdk.price_plans.price_plan_migration(request)
         assert words in message_of(refused.value)

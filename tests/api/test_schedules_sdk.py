@@ -126,6 +126,8 @@ def test_failures(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
         (associate(plan_id, date(2024, 1, 1), OPEN, retain_start_offsets=True), "no pricing cycle on 2024-01-01"),
         (tc.UpdatePricingScheduleRequestWithActions(mode="DISASSOCIATE", effective_from=date(2024, 1, 1),
                                                     effective_until=OPEN), "has no price plan"),
+        (associate(plan_id, date(2024, 1, 1), OPEN, pre_actions=[tc.PreAction(type="GRANT_LICENSE", config={"quantity": "1"})]),
+         "POST /license_updates"),
     ]
     for request, words in cases:
         with pytest.raises(BadRequestException) as refused:

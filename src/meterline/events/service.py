@@ -73,9 +73,10 @@ class IngestionService:
         )
 
         results: list[Result] = []
-        statuses: list[tuple[str, str | None]] = []
+        statuses: list[tuple[str, str | None]] = []  # a failure, or ("", status if its id is claimed)
         wanted: list[str] = []
         for event, outcome, account in zip(events, outcomes, accounts, strict=True):
+            state = coverage.state(account, event.timestamp) if account and not outcome.failed else None
             if outcome.failed:
                 statuses.append((outcome.status, outcome.message))  # type: ignore[arg-type]
             elif account is None:
@@ -83,11 +84,15 @@ class IngestionService:
                                                              f"at {event.timestamp.isoformat()}"))
             elif event.id is None:
                 statuses.append((pipeline.NO_EVENT_ID, "An event needs an id: it is what makes a retry safe"))
-            elif coverage.state(account, event.timestamp) == CLOSED:
+            elif state == CLOSED:
                 statuses.append((pipeline.PAST_GRACE, f"The pricing cycle of {event.timestamp.isoformat()} is closed "
                                                       "(its grace period has ended and its invoice is final)"))
             else:
-                statuses.append(("", None))
+                # A matched event of an account on a plan at that instant is metered; without a plan, not (D5).
+                if not outcome.units:
+                    statuses.append(("", pipeline.NO_MATCHING_METERS))
+                else:
+                    statuses.append(("", pipeline.NOT_METERED if state == UNSCHEDULED else pipeline.METERED))
                 wanted.append(event.id)
         claimed = self.store.claim_ids(list(dict.fromkeys(wanted)), now)
 
@@ -100,13 +105,7 @@ class IngestionService:
             if status == "":
                 if event.id in claimed:
                     claimed.discard(event.id)  # a second copy in the same batch is a duplicate too
-                    # A matched event of an account on a plan at that instant is metered; without a plan, not (D5).
-                    if not outcome.units:
-                        status = pipeline.NO_MATCHING_METERS
-                    elif coverage.state(account, event.timestamp) == UNSCHEDULED:  # type: ignore[arg-type]
-                        status = pipeline.NOT_METERED
-                    else:
-                        status = pipeline.METERED
+                    status, message = message, None  # type: ignore[assignment]
                     bucket = pipeline.bucket_of(event.timestamp)
                     for meter_id, units in outcome.units.items():
                         key: UsageKey = (account, meter_id, bucket)  # type: ignore[assignment]

@@ -10,7 +10,6 @@ from starlette.responses import Response
 from meterline.api.deps import api_context
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.core.errors import BadRequest
 from meterline.core.schemas import BaseSuccessResponse, IsoDate
 from meterline.schedules import schemas
 from meterline.schedules.migration import start_migration
@@ -28,8 +27,6 @@ def update_pricing_schedule(
     account_id: str, body: schemas.UpdatePricingScheduleRequestWithActions, ctx: Context = Depends(api_context)
 ) -> Response:
     """Associate a price plan with the account over [effectiveFrom, effectiveUntil), or disassociate it."""
-    if body.pre_actions:
-        raise BadRequest("preActions: licenses are not supported by Meterline yet")
     account, views = ScheduleService(ctx).edit(account_id, [body])
     return respond(schemas.update_response(account, views))
 
@@ -78,11 +75,10 @@ def get_pricing_schedules(
 def price_plan_migration(body: schemas.CreatePricePlanMigrationRequest, ctx: Context = Depends(api_context)) -> Response:
     """Move the accounts on a plan version to another plan or version, as a PRICE_PLAN job (GET /jobs): at once,
     or once confirmed (`requireConfirmation`). The migration lives here because it moves schedules."""
-    if body.is_price_plan_v2_migration:
-        raise BadRequest("isPricePlanV2Migration: v2 price plans are not supported by Meterline yet")
     start_migration(
         ctx, source_id=body.source_id, source_versions=[body.source_version], target_id=body.target_id,
         target_version=body.target_version, mode=body.migration_mode,
         retain_start_offsets=bool(body.retain_start_offsets), require_confirmation=bool(body.require_confirmation),
+        v2=bool(body.is_price_plan_v2_migration),
     )
     return respond(BaseSuccessResponse(success=True), 201)

@@ -118,8 +118,11 @@ def _cycle(schedule: PricingSchedule, details: dict[str, Any], retain: bool, swi
 
 
 def start_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
-                    target_version: int | None, mode: str, retain_start_offsets: bool, require_confirmation: bool) -> Job:
+                    target_version: int | None, mode: str, retain_start_offsets: bool, require_confirmation: bool,
+                    v2: bool = False) -> Job:
     """Check the request and make the PRICE_PLAN job (run now unless it must be confirmed)."""
+    if v2:
+        raise BadRequest("isPricePlanV2Migration: v2 price plans are not supported by Meterline yet")
     plans = PricePlanRepository(ctx.session, ctx.org_id)
     source = plans.by_id(source_id)
     if source is None:

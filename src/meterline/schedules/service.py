@@ -141,6 +141,9 @@ class ScheduleService:
     def _apply(self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str) -> None:
         if edit.pricing_rules_override:
             raise BadRequest(f"{where}pricingRulesOverride: pricing rules are not supported by Meterline yet")
+        if getattr(edit, "pre_actions", None):
+            raise BadRequest(f"{where}preActions: grant licenses with POST /license_updates; pre-actions are not "
+                             "supported by Meterline yet")
         start, end = self._window(edit, where)
         mode = edit.mode or "ASSOCIATE"
         if mode == "DISASSOCIATE":
