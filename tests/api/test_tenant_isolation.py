@@ -1,0 +1,120 @@
+"""Tenant isolation, generated from the live server's route table (its OpenAPI document), so that a new route is
+covered without anyone remembering: organization B's key on organization A's objects gets 404 (400 where the body is
+checked first) and no data, and changes nothing of A's; B's lists show nothing of A's.
+
+A new path parameter fails this test until OBJECTS says which of A's objects it names.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime, timezone
+from typing import Any
+
+import togai_client as tc
+
+from tests.api.conftest import Sdk
+from tests.api.test_schedules_sdk import OPEN, associate, plan
+from tests.conftest import Tenant
+
+# Values for required query parameters, so that a read reaches its lookup.
+QUERY = {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z", "action": "UNDO"}
+# Words that exist only in organization A's data: none may appear in an answer to organization B.
+SECRETS = ("Isolated Corp", "a@iso.test", "IsoPlan", "Iso seats", "iso-evt-1", "iso-alias", "iso-secret-value")
+
+
+def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str]:
+    """One of everything in organization A; returns path parameter -> the id of A's object it names."""
+    sdk.customers.create_customer(tc.CreateCustomerRequest(
+        id="isocorp", name="Isolated Corp", primary_email="a@iso.test", address=tc.Address()))
+    sdk.accounts.add_aliases("isocorp", tc.AddAccountAliasesRequest(aliases=["iso-alias"]))
+    sdk.settings.insert_setting(tc.Setting(id="secret", value="iso-secret-value", entity_type="ACCOUNT", entity_id="isocorp",
+                                           namespace="USER", name="Secret", data_type="STRING"))
+    seats = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Iso seats", type="LICENSE")).id
+    plan_id = plan(sdk, catalog["sum"], "IsoPlan")
+    sdk.accounts.update_pricing_schedule("isocorp", associate(plan_id, date(2024, 1, 1), OPEN))
+    sdk.licenses.add_license_update_entry(tc.LicenseUpdateRequest(
+        license_id=seats, account_id="isocorp", update_type="ABSOLUTE", quantity=3,
+        effective_from=datetime(2024, 1, 1, tzinfo=timezone.utc)))
+    tc.EventIngestionApi(sdk.client).ingest(tc.IngestEventRequest(event=tc.Event(
+        schema_name="api_calls", id="iso-evt-1", timestamp=datetime.now(timezone.utc), account_id="isocorp",
+        attributes=[tc.Attribute(name="calls", value="5")], dimensions={"region": "us"})))
+    other = plan(sdk, catalog["sum"], "IsoPlan two")
+    sdk.price_plans.price_plan_migration(tc.CreatePricePlanMigrationRequest(
+        source_id=plan_id, source_version=1, target_id=other, migration_mode="IMMEDIATE", require_confirmation=True))
+    job_id = sdk.jobs.get_jobs().data[0].id
+    return {
+        "customer_id": "isocorp",
+        "account_id": "isocorp",
+        "alias": "iso-alias",
+        "setting_id_str": "setting.USER.secret.ACCOUNT.isocorp",
+        "event_schema_name": "api_calls",
+        "usage_meter_id": catalog["sum"],
+        "event_id": "iso-evt-1",
+        "addon_id": seats,
+        "price_plan_id": plan_id,
+        "pricing_schedule_id": sdk.price_plans.get_price_plan(plan_id).pricing_schedule[0].id,
+        "license_id": seats,
+        "job_id": job_id,
+    }
+
+
+def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
+    """What organization A reads of its objects."""
+    reads = {
+        "customer": "/customers/{customer_id}", "account": "/accounts/{account_id}", "aliases": "/accounts/{account_id}/account_aliases",
+        "setting": "/settings/{setting_id_str}", "schema": "/event_schema/{event_schema_name}", "meter": "/usage_meters/{usage_meter_id}",
+        "event": "/events/{event_id}", "addon": "/addons/{addon_id}", "plan": "/price_plans/{price_plan_id}",
+        "schedules": "/accounts/{account_id}/pricing_schedules", "job": "/jobs/{job_id}", "licenses": "/license_updates",
+    }
+    with tenant.http() as http:
+        out = {}
+        for name, path in reads.items():
+            response = http.get(path.format(**ids))
+            assert response.status_code == 200, (name, response.text)
+            out[name] = response.json()
+        return out
+
+
+def test_another_organization_reaches_nothing(tenant: Tenant, other_tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    ids = _objects(sdk, tenant, catalog)
+    before = _snapshot(tenant, ids)
+    with other_tenant.http() as http:
+        document = http.get("/openapi.json").json()
+        checked = 0
+        for path, operations in document["paths"].items():
+            names = re.findall(r"{(\w+)}", path)
+            missing = [n for n in names if n not in ids]
+            assert not missing, f"{path}: no organization-A object for path parameter {missing}; add one to _objects"
+            for method in operations:
+                if not names:
+                    if method == "get":  # lists and searches: nothing of A's
+                        response = http.get(path)
+                        assert response.status_code in (200, 400), (path, response.text)
+                        assert not any(s in response.text for s in SECRETS), (path, response.text)
+                        checked += 1
+                    continue
+                url = path.format(**ids)
+                required = [p["name"] for p in operations[method].get("parameters", [])
+                            if p["in"] == "query" and p.get("required")]
+                assert all(q in QUERY for q in required), f"{path}: add a value for {required} to QUERY"
+                body = None if method in ("get", "delete") else {}
+                response = http.request(method.upper(), url, json=body, params={q: QUERY[q] for q in required})
+                allowed = (404,) if method in ("get", "delete") else (400, 404)
+                assert response.status_code in allowed, (method, url, response.status_code, response.text)
+                # (an id B sent may be echoed in the message: that tells B nothing)
+                assert not any(s in response.text and s not in url for s in SECRETS), (method, url, response.text)
+                checked += 1
+        # ids in bodies: B cannot price A's plan, correct A's event or read A's usage
+        for url, body in (
+            ("/revenue_calculator", {"currencyConfig": {"mode": "CUSTOM", "currency": "USD"},
+                                     "pricePlanDetailsConfig": {"mode": "PRICE_PLAN", "pricePlanId": ids["price_plan_id"]},
+                                     "usageConfig": {"mode": "CUSTOM", "usageMap": {}},
+                                     "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []}}),
+            ("/events/correction?action=UNDO", {"event": {"id": "iso-evt-1"}}),
+            ("/price_plans/migration", {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"}),
+        ):
+            response = http.post(url, json=body)
+            assert response.status_code == 404, (url, response.text)
+    assert checked > 40  # the document was read (54 operations today)
+    assert _snapshot(tenant, ids) == before  # nothing of A's changed
