@@ -119,7 +119,7 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path, ti
     raise RuntimeError(f"server did not come up in {timeout}s:\n{log.read_text()}")
 
 
-def start_server(database_url: str, log: Path, workers: int = 1) -> tuple[subprocess.Popen[bytes], str]:
+def start_server(database_url: str, log: Path, workers: int = 1, log_level: str = "warning") -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     out = log.open("wb")
     process = subprocess.Popen(
@@ -127,7 +127,7 @@ def start_server(database_url: str, log: Path, workers: int = 1) -> tuple[subpro
          "--database-url", database_url, "--workers", str(workers)],
         stdout=out,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "METERLINE_LOG_LEVEL": "warning"},
+        env={**os.environ, "METERLINE_LOG_LEVEL": log_level},
     )
     base_url = f"http://127.0.0.1:{port}"
     wait_until_up(base_url, process, log)

@@ -11,6 +11,7 @@ from meterline.api.deps import api_context, page_params
 from meterline.api.errors import error_response
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
+from meterline.core.observability import count_events
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import UtcDatetime
 from meterline.events import schemas, wire
@@ -39,6 +40,7 @@ def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) ->
     """Ingest one event. 202 once it is stored and counted; a rejected event is stored too, with its status, and
     answered 400 (409 for an id already ingested)."""
     result = IngestionService(ctx).ingest([wire.decode_event(body)])[0]
+    count_events([result.status])
     if not result.accepted:
         # The rejected event is kept in the event log (committed), and the caller gets an error.
         status = 409 if result.status == "INGESTION_FAILED_DUPLICATE_EVENT" else 400
@@ -54,6 +56,7 @@ def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) ->
 def ingest_batch(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
     """Ingest 1 to 1000 events: 202 when all were accepted, 207 naming the rejected ones in `errors`."""
     results = IngestionService(ctx).ingest(wire.decode_batch(body))
+    count_events(r.status for r in results)
     rejected = [_error(r) for r in results if not r.accepted]
     if not rejected:
         return respond(schemas.IngestEventResponse(success=True, status_code=202, message=f"{len(results)} events accepted"), 202)

@@ -10,7 +10,9 @@ from meterline import __version__
 from meterline.api.errors import error_response
 from meterline.web.api import create_api_app
 from meterline.core.db import create_db_engine, make_session_factory
+from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
+from meterline.web.observability import RequestObserver, metrics_response, readiness
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
 <meta name="viewport" content="width=device-width, initial-scale=1">
@@ -46,4 +48,14 @@ def create_app(settings: Settings) -> FastAPI:
     def healthz() -> JSONResponse:
         return JSONResponse({"status": "ok"})
 
+    @app.get("/readyz", include_in_schema=False)
+    def readyz() -> JSONResponse:
+        return readiness(engine)
+
+    @app.get("/metrics", include_in_schema=False)
+    def metrics() -> Response:
+        return metrics_response()
+
+    configure_logging(settings.log_level)
+    app.add_middleware(RequestObserver)
     return app

@@ -1,0 +1,61 @@
+"""What Meterline tells its operators: Prometheus metrics and JSON logs that carry the request's id.
+
+Metrics are process-wide (prometheus_client); with several processes set `PROMETHEUS_MULTIPROC_DIR` and each
+process's samples are collected together (docs/operations.md). Logs of the `meterline` loggers are one JSON object
+per line, with the id of the request they belong to.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections import Counter as Tally
+from collections.abc import Iterable
+from contextvars import ContextVar
+from datetime import datetime, timezone
+
+from prometheus_client import Counter, Histogram
+
+request_id: ContextVar[str | None] = ContextVar("meterline_request_id", default=None)
+
+HTTP_REQUESTS = Counter("meterline_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
+HTTP_LATENCY = Histogram(
+    "meterline_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+EVENTS = Counter("meterline_events_ingested_total", "Events ingested, by final ingestion status", ["status"])
+
+
+def count_events(statuses: Iterable[str]) -> None:
+    for status, n in Tally(statuses).items():
+        EVENTS.labels(status=status).inc(n)
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        entry = {
+            "time": datetime.fromtimestamp(record.created, timezone.utc).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        rid = request_id.get()
+        if rid is not None:
+            entry["request_id"] = rid
+        entry.update(getattr(record, "fields", {}))
+        if record.exc_info:
+            entry["error"] = self.formatException(record.exc_info)
+        return json.dumps(entry, default=str)
+
+
+def configure_logging(level: str) -> None:
+    """The `meterline` loggers write JSON lines to stderr (once per process)."""
+    logger = logging.getLogger("meterline")
+    if any(isinstance(h.formatter, JsonFormatter) for h in logger.handlers):
+        return
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    logger.addHandler(handler)
+    logger.setLevel(level.upper())
+    logger.propagate = False

@@ -1,0 +1,52 @@
+"""Operating signals of a live server: /readyz, Prometheus /metrics, request ids and JSON access logs."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+
+import httpx
+import togai_client as tc
+
+from tests.api.conftest import Sdk
+from tests.conftest import Tenant, start_server, stop_server
+
+
+def test_ready_and_metrics(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    ready = httpx.get(f"{tenant.base_url}/readyz")
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "schema": "0004"}
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[
+        tc.Event(schema_name="api_calls", id=f"m{i}", timestamp=datetime.now(timezone.utc), account_id="acme",
+                 attributes=[tc.Attribute(name="calls", value="1")], dimensions={"region": "us"}) for i in range(3)]))
+    text = httpx.get(f"{tenant.base_url}/metrics").text
+    accepted = re.search(r'meterline_events_ingested_total\{status="INGESTION_COMPLETED_EVENT_NOT_METERED"\} (\S+)', text)
+    assert accepted and float(accepted[1]) >= 3
+    assert re.search(r'meterline_http_requests_total\{method="POST",route="/api/ingestBatch",status="202"\} ', text)
+    assert 'route="/api/customers/{customer_id}"' in text or 'route="/api/customers"' in text
+    assert "meterline_http_request_duration_seconds_bucket" in text
+
+
+def test_request_ids(tenant: Tenant) -> None:
+    with tenant.http() as http:
+        assert http.get("/customers", headers={"X-Request-ID": "trace-42"}).headers["x-request-id"] == "trace-42"
+        made = http.get("/customers", headers={"X-Request-ID": "no spaces allowed"}).headers["x-request-id"]
+        assert re.fullmatch(r"[0-9a-f]{32}", made)
+        assert http.get("/customers").headers["x-request-id"] != made
+
+
+def test_json_access_logs_carry_the_request_id(db_url: str, tenant: Tenant, tmp_path: Path) -> None:
+    log = tmp_path / "server.log"
+    process, base_url = start_server(db_url, log, log_level="info")
+    try:
+        response = httpx.get(f"{base_url}/api/customers/nobody", headers={
+            "Authorization": f"Bearer {tenant.token}", "X-Request-ID": "find-me-7"})
+        assert response.status_code == 404
+    finally:
+        stop_server(process)
+    lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]
+    [entry] = [e for e in lines if e.get("request_id") == "find-me-7"]
+    assert (entry["route"], entry["status"], entry["method"]) == ("/api/customers/{customer_id}", 404, "GET")
+    assert entry["logger"] == "meterline.access" and entry["duration_ms"] >= 0
+    assert tenant.token not in log.read_text()  # no secret in the logs
