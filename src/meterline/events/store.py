@@ -29,6 +29,7 @@ _EVENT_INSERT_COLUMNS = (
     "pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp, attributes, dimensions, status, "
     "status_description, units, org_id, created_at"
 )
+_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # nosec B608 - constant
 _encode = msgspec.json.Encoder().encode
 
 
@@ -89,9 +90,7 @@ class EventStore(OrgRepository):
              text, _json(units), org, created)
             for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units in rows
         ]
-        self._driver().executemany(
-            f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values
-        )
+        self._driver().executemany(_SQLITE_EVENT_INSERT, values)
 
     def add_usage(self, increments: dict[UsageKey, tuple[Decimal, int]]) -> None:
         """Add quantities and event counts to their buckets (keys sorted, for the same reason as the claims)."""
@@ -161,7 +160,7 @@ class EventStore(OrgRepository):
         # and are added exactly here (one round trip, no per-row result processing).
         cursor = self._driver().cursor()
         cursor.execute(
-            f"SELECT meter_id, group_concat(quantity, ' '), sum(events) FROM usage_rollups WHERE org_id = ? AND "
+            f"SELECT meter_id, group_concat(quantity, ' '), sum(events) FROM usage_rollups WHERE org_id = ? AND "  # nosec B608 - only `?`s are formatted in
             f"account_pk = ? AND meter_id IN ({', '.join('?' * len(meter_ids))}) AND bucket_start >= ? AND "
             f"bucket_start < ? GROUP BY meter_id",
             (self.org_id, account_pk, *meter_ids, sqlite_time(start), sqlite_time(end)),
