@@ -119,7 +119,9 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path, ti
     raise RuntimeError(f"server did not come up in {timeout}s:\n{log.read_text()}")
 
 
-def start_server(database_url: str, log: Path, workers: int = 1, log_level: str = "warning") -> tuple[subprocess.Popen[bytes], str]:
+def start_server(
+    database_url: str, log: Path, workers: int = 1, log_level: str = "warning", env: dict[str, str] | None = None
+) -> tuple[subprocess.Popen[bytes], str]:
     port = free_port()
     out = log.open("wb")
     process = subprocess.Popen(
@@ -127,7 +129,9 @@ def start_server(database_url: str, log: Path, workers: int = 1, log_level: str 
          "--database-url", database_url, "--workers", str(workers)],
         stdout=out,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "METERLINE_LOG_LEVEL": log_level},
+        # Quotas off unless a test sets them (tests/api/test_quotas.py): suites and benches send far above them.
+        env={"METERLINE_RATE_LIMIT_INGEST": "0", "METERLINE_RATE_LIMIT_API": "0", **os.environ,
+             "METERLINE_LOG_LEVEL": log_level, **(env or {})},
     )
     base_url = f"http://127.0.0.1:{port}"
     wait_until_up(base_url, process, log)

@@ -24,7 +24,10 @@ def principal(
     request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
 ) -> Principal:
     token = credentials.credentials if credentials else None
-    return TenancyService(session_of(request)).authenticate(token, utc_now())
+    who = TenancyService(session_of(request)).authenticate(token, utc_now())
+    route = request.scope.get("route")
+    request.app.state.quotas.take(who.api_key_id, getattr(route, "path", ""))
+    return who
 
 
 def api_context(request: Request, who: Principal = Depends(principal)) -> Context:

@@ -68,7 +68,7 @@ def _allowed_methods(request: Request) -> list[str]:
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MeterlineError)
     async def _domain(_request: Request, exc: MeterlineError) -> ApiJSONResponse:
-        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else None
+        headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
         return error_response(exc.status_code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

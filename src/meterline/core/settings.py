@@ -16,6 +16,9 @@ class Settings(BaseSettings):
     # Lifetime of the JWT that POST /api/authenticate returns.
     jwt_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
+    # Requests per second per API key (api/quotas.py); 0 turns a quota off.
+    rate_limit_ingest: float = 50
+    rate_limit_api: float = 10
 
 
 def load_settings(**overrides: object) -> Settings:

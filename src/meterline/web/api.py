@@ -16,6 +16,7 @@ from meterline import __version__
 from meterline.accounts.endpoints import router as accounts_router
 from meterline.api.deps import principal
 from meterline.api.errors import install_error_handlers
+from meterline.api.quotas import Quotas
 from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
 from meterline.catalog.endpoints import router as addons_router
@@ -83,6 +84,7 @@ def create_api_app(settings: Settings, session_factory: sessionmaker[Session]) -
     )
     api.state.settings = settings
     api.state.session_factory = session_factory
+    api.state.quotas = Quotas(settings.rate_limit_ingest, settings.rate_limit_api)
     install_error_handlers(api)
     for router in ROUTERS:
         # Authentication runs first, so a request without credentials is 401 whatever else is wrong with it.

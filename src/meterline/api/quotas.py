@@ -1,0 +1,45 @@
+"""Per-API-key request quotas (token buckets): Togai's defaults are 50 requests/s for ingestion and 10 for every
+other operation; `METERLINE_RATE_LIMIT_INGEST` / `METERLINE_RATE_LIMIT_API` change them, 0 turns one off.
+
+A bucket holds one second of requests and refills continuously, so short bursts pass and a steady stream above the
+rate gets 429 with `Retry-After`. Buckets live in the process: with several processes each has its own
+(docs/operations.md).
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+
+from meterline.core.errors import TooManyRequests
+
+INGEST_PATHS = frozenset({"/ingest", "/ingestBatch"})
+
+
+class Quotas:
+    def __init__(self, ingest_rate: float, api_rate: float, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+        self.rates = {"ingest": ingest_rate, "api": api_rate}
+        self.clock = clock
+        self.buckets: dict[tuple[str, str], tuple[float, float]] = {}  # (key, kind) -> (tokens, at)
+        self.lock = threading.Lock()
+
+    def take(self, key: str, path: str) -> None:
+        """Spend one request of `key` on `path`'s quota, or raise TooManyRequests saying when to retry."""
+        kind = "ingest" if path in INGEST_PATHS else "api"
+        rate = self.rates[kind]
+        if rate <= 0:
+            return
+        now = self.clock()
+        with self.lock:
+            tokens, at = self.buckets.get((key, kind), (rate, now))
+            tokens = min(rate, tokens + (now - at) * rate)
+            if tokens < 1:
+                self.buckets[(key, kind)] = (tokens, now)
+                wait = math.ceil((1 - tokens) / rate)
+                raise TooManyRequests(
+                    f"Over the quota of {rate:g} {'ingestion ' if kind == 'ingest' else ''}requests per second for "
+                    f"this API key; retry in {wait} s",
+                    headers={"Retry-After": str(wait)},
+                )
+            self.buckets[(key, kind)] = (tokens - 1, now)
