@@ -1,4 +1,7 @@
-"""Dependencies shared by every endpoint: the authenticated context and page parameters."""
+"""Dependencies shared by every endpoint: the authenticated context and page parameters.
+
+Those that do no I/O are `async`, so FastAPI runs them on the event loop instead of a thread pool hop each.
+"""
 
 from __future__ import annotations
 
@@ -30,12 +33,12 @@ def principal(
     return who
 
 
-def api_context(request: Request, who: Principal = Depends(principal)) -> Context:
+async def api_context(request: Request, who: Principal = Depends(principal)) -> Context:
     """The organization of the caller's key; every service call of the request runs in it."""
     return Context(session=session_of(request), org=who.org, now=utc_now())
 
 
-def page_params(
+async def page_params(
     next_token: str | None = Query(None, alias="nextToken", description="the nextToken of the previous page"),
     page_size: Decimal | None = Query(
         None, alias="pageSize", ge=1, le=MAX_PAGE_SIZE, multiple_of=1, description="1 to 50, default 50"

@@ -61,31 +61,29 @@ class UnitOfWorkRoute(APIRoute):
         handler = super().get_route_handler()
         read_only = self.read_only
 
-        def _open(request: Request) -> Any:
-            session = request.app.state.session_factory()
-            if not read_only and request.method not in READ_METHODS:
-                begin_write(session)
-            return session
+        def _end(session: Any, commit: bool) -> None:
+            try:
+                session.commit() if commit else session.rollback()
+            finally:
+                session.close()
 
         async def run(request: Request) -> Response:
             request = ExactJSONRequest(request.scope, request.receive)
             await _check_body(request)
-            session = await run_in_threadpool(_open, request)
+            session = request.app.state.session_factory()  # no I/O until its first statement
+            writes = not read_only and request.method not in READ_METHODS
+            if writes:
+                # The thread pool hop is needed here only: taking SQLite's write lock may wait.
+                await run_in_threadpool(begin_write, session)
             request.state.session = session
+            commit = False
             try:
                 response = await handler(request)
-                if read_only:
-                    await run_in_threadpool(session.rollback)
-                elif response.status_code < 400 or getattr(response, KEEP_WRITES, False):
-                    await run_in_threadpool(session.commit)
-                else:
-                    await run_in_threadpool(session.rollback)
+                commit = writes and (response.status_code < 400 or getattr(response, KEEP_WRITES, False))
                 return response
-            except BaseException:
-                await run_in_threadpool(session.rollback)
-                raise
             finally:
-                await run_in_threadpool(session.close)
+                # One hop ends the unit of work: commit (or roll back) and close.
+                await run_in_threadpool(_end, session, commit)
 
         return run
 
