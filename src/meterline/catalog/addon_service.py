@@ -34,6 +34,7 @@ class AddOnService:
         return self.repo.page(request, status=status)
 
     def _name_free(self, name: str, addon: AddOn | None = None) -> None:
+        self.repo.lock_name(name)  # held to the end of the unit of work, so two writers cannot both see it free
         holder = self.repo.active_named(name)
         if holder is not None and holder is not addon:
             raise Conflict(f"An active add-on is already named {name!r} ({holder.id})")
