@@ -39,7 +39,10 @@ def test_create_sets_server_fields_and_display_name(ctx: Context) -> None:
 
 def test_request_validation() -> None:
     assert CreateAddOnRequest(name="  Fee  ", type="CREDIT_GRANT").name == "Fee"
-    for body in ({"name": "x" * 256, "type": "LICENSE"}, {"name": "  ", "type": "LICENSE"}, {"type": "LICENSE"},
+    assert CreateAddOnRequest(name=" " + "x" * 254, type="LICENSE").name == "x" * 254
+    # lengths count the text as sent (the published maxLength), before trimming
+    for body in ({"name": "x" * 256, "type": "LICENSE"}, {"name": "\n" + "x" * 255, "type": "LICENSE"},
+                 {"name": "  ", "type": "LICENSE"}, {"name": "", "type": "LICENSE"}, {"type": "LICENSE"},
                  {"name": "X", "type": "SEAT"}, {"name": "X", "type": "LICENSE", "billableName": "y" * 256},
                  {"name": "X", "type": "LICENSE", "colour": "red"}):
         with pytest.raises(ValidationError):

@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
-
-from pydantic import StringConstraints
+from typing import Literal
 
 from meterline.catalog.models import AddOn as StoredAddOn
-from meterline.core.schemas import PaginationOptions, RequestModel, ResponseModel
+from meterline.core.schemas import PaginationOptions, RequestModel, ResponseModel, trimmed
 
 AddOnType = Literal["LICENSE", "FIXED_FEE", "CREDIT_GRANT", "NAMED_LICENSE"]
-AddOnName = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=255)]
+AddOnName = trimmed(1, 255)
 
 
 class CreateAddOnRequest(RequestModel):

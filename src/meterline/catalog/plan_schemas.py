@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
 from meterline.core.clock import END_OF_TIME
-from meterline.core.schemas import NumberIn, PaginationOptions, RequestModel, ResponseModel
+from meterline.core.schemas import NumberIn, PaginationOptions, RequestModel, ResponseModel, trimmed
 
 if TYPE_CHECKING:
     from meterline.catalog.plan_service import PlanView
@@ -192,7 +192,7 @@ class CreatePricePlanDetailsOverride(RequestModel):
 
 
 class CreatePricePlanRequest(RequestModel):
-    name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=50)]
+    name: trimmed(1, 50)  # type: ignore[valid-type]
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
     type: PlanType | None = None
     price_plan_details: CreatePricePlanDetails

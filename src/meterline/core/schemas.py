@@ -94,7 +94,21 @@ NumberIn = Annotated[Decimal, BeforeValidator(_json_number), WithJsonSchema({"ty
 # An exact amount or quantity in a response: a Decimal, written as a JSON number (api/responses.py) and
 # documented as one (pydantic would document a Decimal as a string).
 Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
-Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=255)]
+def trimmed(min_length: int, max_length: int) -> Any:
+    """Text whose length is checked as sent (the published minLength / maxLength), then trimmed of spaces at either
+    end; what remains must still be `min_length` long (so a blank name is refused)."""
+
+    def trim(value: str) -> str:
+        value = value.strip()
+        if len(value) < min_length:
+            raise ValueError("must not be blank" if not value else f"must have at least {min_length} characters "
+                             "besides spaces at either end")
+        return value
+
+    return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(trim)]
+
+
+Name = trimmed(3, 255)
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^\S+@\S+\.\S+$")]
 # Caller-chosen ids travel in URL paths: no slash, no whitespace.
 ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s/\\?#]+$")]
