@@ -7,7 +7,6 @@ import time
 from datetime import datetime, timezone
 from pathlib import Path
 
-import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.conftest import new_tenant, start_server, stop_server
