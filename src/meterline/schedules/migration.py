@@ -13,7 +13,6 @@ the account keeps its schedules.
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -29,7 +28,7 @@ from meterline.jobs.service import JobService
 from meterline.rating import cycles
 from meterline.schedules.models import PricingSchedule
 from meterline.schedules.repository import ScheduleRepository
-from meterline.schedules.service import cycle_config
+from meterline.schedules.service import cycle_config, resolve_cycle
 from meterline.tenancy.context import Context
 
 MODES = ("IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE", "START_OF_CURRENT_CYCLE")
@@ -73,7 +72,8 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str) -> No
             merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
             plan_rules.check_activation(merged, [account.invoice_currency])
             override = encode_details({k: merged[k] for k in given if k in merged})
-        cycle = _cycle(schedule, target_details, params.get("retainStartOffsets") == "true", switch, tz)
+        cycle = resolve_cycle(target_details, switch.astimezone(tz).date(), schedule.cycle,
+                              params.get("retainStartOffsets") == "true")
         moved = PricingSchedule(
             pk=new_id("ps"), org_id=ctx.org_id, account_pk=account.pk, plan_pk=target.pk,
             plan_version=version.version, start_at=switch, end_at=schedule.end_at, override=override, cycle=cycle,
@@ -98,23 +98,6 @@ def _switch_at(schedule: PricingSchedule, mode: str, now: datetime, tz: ZoneInfo
     if mode == "START_OF_CURRENT_CYCLE":
         return max(current.start, schedule.start_at)
     return current.end if current.end < schedule.end_at else None
-
-
-def _cycle(schedule: PricingSchedule, details: dict[str, Any], retain: bool, switch: datetime, tz: ZoneInfo) -> str | None:
-    config = details.get("pricingCycleConfig")
-    if config is None:
-        return None
-    resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
-    if retain:
-        kept = json.loads(schedule.cycle) if schedule.cycle else None
-        if kept is None or kept["interval"] != config["interval"]:
-            raise BadRequest("retainStartOffsets needs the same pricing interval on both plans")
-        return json.dumps({**resolved, "dayOffset": kept["dayOffset"], "monthOffset": kept["monthOffset"]})
-    if config.get("anniversaryCycle"):
-        day, month = cycles.anniversary_offsets(config["interval"], switch.astimezone(tz).date())
-        return json.dumps({**resolved, "dayOffset": day, "monthOffset": month})
-    offset = config["startOffset"]
-    return json.dumps({**resolved, "dayOffset": offset["dayOffset"], "monthOffset": offset["monthOffset"]})
 
 
 def start_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,

@@ -65,9 +65,29 @@ def cycle_config(text: str | None) -> cycles.CycleConfig | None:
     )
 
 
-def local_midnight(day: date, tz: ZoneInfo) -> datetime:
-    """00:00 of `day` in `tz`, as a UTC instant (the first instant of the day where midnight does not exist)."""
-    return cycles.local_start_of_day(day, tz)
+def resolve_cycle(details: dict[str, Any], start_day: date, kept: str | None, retain: bool, where: str = "") -> str | None:
+    """The cycle a schedule starting on `start_day` bills on, as stored (JSON with concrete offsets): the plan's
+    offsets; with `anniversaryCycle`, those of `start_day`; with `retain`, those of `kept`, the cycle of the
+    schedule being continued (same interval, else 400)."""
+    config = details.get("pricingCycleConfig")
+    if config is None:
+        if retain:
+            raise BadRequest(f"{where}retainStartOffsets: this plan has no pricing cycle")
+        return None
+    resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
+    if retain:
+        if kept is None:
+            raise BadRequest(f"{where}retainStartOffsets: there is no pricing cycle on {start_day} to keep")
+        current = json.loads(kept)
+        if current["interval"] != config["interval"]:
+            raise BadRequest(f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
+                             f"{current['interval']}, this one is {config['interval']}")
+        day, month = current["dayOffset"], current["monthOffset"]
+    elif config.get("anniversaryCycle"):
+        day, month = cycles.anniversary_offsets(config["interval"], start_day)
+    else:
+        day, month = config["startOffset"]["dayOffset"], config["startOffset"]["monthOffset"]
+    return json.dumps({**resolved, "dayOffset": day, "monthOffset": month})
 
 
 class ScheduleService:
@@ -114,8 +134,8 @@ class ScheduleService:
 
     def of_account(self, account_id: str, start: date | None = None, end: date | None = None) -> tuple[Account, list[ScheduleView]]:
         account = self._account(account_id)
-        window_start = local_midnight(start, self.tz) if start else None
-        window_end = local_midnight(end, self.tz) if end else None
+        window_start = cycles.local_start_of_day(start, self.tz) if start else None
+        window_end = cycles.local_start_of_day(end, self.tz) if end else None
         return account, self.views(self.repo.of_account(account.pk, window_start, window_end))
 
     # -- writes --------------------------------------------------------------------------------------------------
@@ -134,8 +154,8 @@ class ScheduleService:
     def _window(self, edit: schemas.UpdatePricingScheduleRequest, where: str) -> tuple[datetime, datetime]:
         if edit.effective_until <= edit.effective_from:
             raise BadRequest(f"{where}effectiveUntil must be after effectiveFrom")
-        start = local_midnight(edit.effective_from, self.tz)
-        end = END_OF_TIME if edit.effective_until >= OPEN_END else local_midnight(edit.effective_until, self.tz)
+        start = cycles.local_start_of_day(edit.effective_from, self.tz)
+        end = END_OF_TIME if edit.effective_until >= OPEN_END else cycles.local_start_of_day(edit.effective_until, self.tz)
         return start, end
 
     def _apply(self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str) -> None:
@@ -173,39 +193,18 @@ class ScheduleService:
             plan_rules.check_activation(merged, [currency])
             override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
             details = merged
-        cycle = self._cycle(account, details, edit, start, where)
+        current = next(iter(self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
+        cycle = resolve_cycle(details, edit.effective_from, current.cycle if current else None,
+                              bool(edit.retain_start_offsets), where)
         self._cut(account, start, end)
         self.repo.add(
             PricingSchedule(
                 pk=new_id("ps"), org_id=self.ctx.org_id, account_pk=account.pk, plan_pk=plan.pk,
                 plan_version=plan.latest_version, start_at=start, end_at=end,
                 override=encode_details(override) if override is not None else None,
-                cycle=json.dumps(cycle) if cycle is not None else None, created_at=self.ctx.now,
+                cycle=cycle, created_at=self.ctx.now,
             )
         )
-
-    def _cycle(self, account: Account, details: dict[str, Any], edit: schemas.UpdatePricingScheduleRequest,
-               start: datetime, where: str) -> dict[str, Any] | None:
-        config = details.get("pricingCycleConfig")
-        if config is None:
-            if edit.retain_start_offsets:
-                raise BadRequest(f"{where}retainStartOffsets: this plan has no pricing cycle")
-            return None
-        resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
-        if edit.retain_start_offsets:
-            current = next((s for s in self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
-            if current is None or current.cycle is None:
-                raise BadRequest(f"{where}retainStartOffsets: account {account.id} has no pricing cycle on "
-                                 f"{edit.effective_from} to keep")
-            kept = json.loads(current.cycle)
-            if kept["interval"] != config["interval"]:
-                raise BadRequest(f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
-                                 f"{kept['interval']}, this one is {config['interval']}")
-            return {**resolved, "dayOffset": kept["dayOffset"], "monthOffset": kept["monthOffset"]}
-        if config.get("anniversaryCycle"):
-            day, month = cycles.anniversary_offsets(config["interval"], edit.effective_from)
-            return {**resolved, "dayOffset": day, "monthOffset": month}
-        return {**resolved, "dayOffset": config["startOffset"]["dayOffset"], "monthOffset": config["startOffset"]["monthOffset"]}
 
     def _cut(self, account: Account, start: datetime, end: datetime) -> None:
         """Remove [start, end) from the account's schedules: trim, split or delete what overlaps."""
