@@ -78,20 +78,22 @@ def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
         other_sdk.licenses.add_license_update_entry(update(seats, 1, JAN))
 
 
-def test_the_calculator_reads_the_largest_quantity_of_the_cycle(sdk: Sdk, catalog: dict[str, str], seats: str) -> None:
+def seat_plan_on_acme(sdk: Sdk, seats: str, *, prorated: bool) -> None:
+    """A plan of 10.00 a seat up to 10 seats and 8.00 beyond (TIERED), on acme from 2024-01-01."""
     plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name="Per seat", price_plan_details=tc.CreatePricePlanDetails(
+        name=f"Per seat{', prorated' if prorated else ''}", price_plan_details=tc.CreatePricePlanDetails(
             pricing_cycle_config=monthly(), supported_currencies=["USD"],
             license_rate_cards=[tc.LicenseRateCard(
-                id=seats, enable_proration=False,
+                id=seats, enable_proration=prorated,
                 rate_plan=tc.RatePlan(pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT"),
                                                                      tc.Slab(order=2, start_after=10, price_type="PER_UNIT")]),
                 rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=10), tc.SlabRate(order=2, rate=8)])])])))
     sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
     sdk.accounts.update_pricing_schedule("acme", associate(plan.id, date(2024, 1, 1), OPEN))
-    sdk.licenses.add_license_update_entry(update(seats, 4, JAN))
-    sdk.licenses.add_license_update_entry(update(seats, 12, datetime(2024, 2, 10, tzinfo=UTC)))
-    sdk.licenses.add_license_update_entry(update(seats, 6, datetime(2024, 2, 20, tzinfo=UTC)))
+
+
+def february_licenses(sdk: Sdk) -> list[tc.RevenueInfo]:
+    """The revenue calculator on acme's plan and license updates of its February 2024 cycle."""
     request = tc.CalculateRevenueRequest(
         currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
         price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme", effective_on=FEB),
@@ -99,7 +101,15 @@ def test_the_calculator_reads_the_largest_quantity_of_the_cycle(sdk: Sdk, catalo
         license_entries_config=tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(
             account_id="acme", cycle_effective_on=datetime(2024, 2, 15, tzinfo=UTC))),
     )
-    [info] = sdk.calculator.calculate_revenue(request).revenue_info
+    return sdk.calculator.calculate_revenue(request).revenue_info
+
+
+def test_the_calculator_reads_the_largest_quantity_of_the_cycle(sdk: Sdk, catalog: dict[str, str], seats: str) -> None:
+    seat_plan_on_acme(sdk, seats, prorated=False)
+    sdk.licenses.add_license_update_entry(update(seats, 4, JAN))
+    sdk.licenses.add_license_update_entry(update(seats, 12, datetime(2024, 2, 10, tzinfo=UTC)))
+    sdk.licenses.add_license_update_entry(update(seats, 6, datetime(2024, 2, 20, tzinfo=UTC)))
+    [info] = february_licenses(sdk)
     assert info.usages == {seats: 12}  # February's largest quantity
     assert [(s.usage, s.revenue) for s in info.license_revenue_summary] == [(10, 100), (2, 16)]
 
@@ -108,24 +118,8 @@ def test_a_prorated_license_card_prices_each_day(sdk: Sdk, catalog: dict[str, st
     """February 2024 (29 days): 4 seats from January, 12 from the 10th, 6 from noon on the 20th; 10.00 a seat up to
     10 seats, 8.00 beyond. Days: 9 at 4 (40.00), 11 at 12 (the 20th counts its largest: 116.00), 9 at 6 (60.00).
     Slab 1: (9 x 40 + 11 x 100 + 9 x 60) / 29 = 68.97; slab 2: 11 x 16 / 29 = 6.07."""
-    plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name="Per seat, prorated", price_plan_details=tc.CreatePricePlanDetails(
-            pricing_cycle_config=monthly(), supported_currencies=["USD"],
-            license_rate_cards=[tc.LicenseRateCard(
-                id=seats, enable_proration=True,
-                rate_plan=tc.RatePlan(pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT"),
-                                                                     tc.Slab(order=2, start_after=10, price_type="PER_UNIT")]),
-                rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=10), tc.SlabRate(order=2, rate=8)])])])))
-    sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
-    sdk.accounts.update_pricing_schedule("acme", associate(plan.id, date(2024, 1, 1), OPEN))
+    seat_plan_on_acme(sdk, seats, prorated=True)
     for quantity, at in ((4, JAN), (12, datetime(2024, 2, 10, tzinfo=UTC)), (6, datetime(2024, 2, 20, 12, tzinfo=UTC))):
         sdk.licenses.add_license_update_entry(update(seats, quantity, at))
-    request = tc.CalculateRevenueRequest(
-        currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
-        price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme", effective_on=FEB),
-        usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={}),
-        license_entries_config=tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(
-            account_id="acme", cycle_effective_on=FEB)),
-    )
-    [info] = sdk.calculator.calculate_revenue(request).revenue_info
+    [info] = february_licenses(sdk)
     assert [s.revenue for s in info.license_revenue_summary] == [68.97, 6.07]
