@@ -58,11 +58,10 @@ def update_price_plan(
 ) -> Response:
     """Edit a DRAFT plan in place; an edit of an ACTIVE plan makes a new version, to which `migrationMode` (other
     than NONE) moves the accounts of the previous version (or of all, `versionsToMigrate: ALL_VERSION`)."""
-    service = PricePlanService(ctx)
-    previous = service.get(price_plan_id).plan.latest_version
-    view = service.update(price_plan_id, body)
-    migrate_after_update(ctx, price_plan_id, previous, view.plan.latest_version, body.migration_mode,
-                         body.versions_to_migrate)
+    view = PricePlanService(ctx).update(price_plan_id, body)
+    if view.replaced is not None:
+        migrate_after_update(ctx, price_plan_id, view.replaced, view.plan.latest_version, body.migration_mode,
+                             body.versions_to_migrate)
     return respond(schemas.plan_out(view))
 
 

@@ -11,7 +11,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from meterline.catalog import plan_rules, plan_schemas as schemas
@@ -42,6 +42,7 @@ class PlanView:
     plan: PricePlan
     versions: list[PlanVersion]  # oldest first
     only: int | None = None  # the version asked for, when one was
+    replaced: int | None = None  # after an update that made a new version: the version it follows
 
     @property
     def latest(self) -> PlanVersion:
@@ -157,6 +158,8 @@ class PricePlanService:
             plan_rules.check_activation(details, active)
             plan.latest_version += 1
             self.repo.add(self._version(plan, plan.latest_version, details, active))
+            self.ctx.session.flush()
+            return replace(self.get(plan_id), replaced=plan.latest_version - 1)
         self.ctx.session.flush()
         return self.get(plan_id)
 

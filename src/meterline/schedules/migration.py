@@ -137,7 +137,7 @@ def migrate_after_update(ctx: Context, plan_id: str, previous_version: int, new_
                          versions_to_migrate: str | None) -> None:
     """`update_price_plan` with a migrationMode: move the accounts on the previous version (LATEST_VERSION, the
     default) or on every older version (ALL_VERSION) to the version the update made."""
-    if mode in (None, "NONE") or new_version == previous_version:
+    if mode in (None, "NONE"):
         return
     versions = list(range(1, previous_version + 1)) if versions_to_migrate == "ALL_VERSION" else [previous_version]
     start_migration(ctx, source_id=plan_id, source_versions=versions, target_id=plan_id, target_version=new_version,
