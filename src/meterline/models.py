@@ -6,15 +6,17 @@ from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.db import Base
 from meterline.customers.models import Customer, CustomerContact
 from meterline.events.models import Event, EventId, UsageRollup
+from meterline.invoicing.models import Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
+from meterline.payments.models import Payment
 from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
 from meterline.tenancy.models import ApiKey, InstanceSecret, Organization, User
 
 __all__ = [
     "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Customer", "CustomerContact", "EntitySetting",
-    "Event", "EventId", "EventSchema", "InstanceSecret", "Job", "JobEntry", "LicenseUpdate", "Organization", "PricePlan", "PricePlanVersion",
+    "Event", "EventId", "EventSchema", "InstanceSecret", "Invoice", "InvoiceSequence", "Job", "JobEntry", "LicenseUpdate", "Organization", "Payment", "PricePlan", "PricePlanVersion",
     "PricingSchedule", "UsageMeter", "UsageRollup", "User",
 ]

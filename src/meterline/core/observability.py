@@ -25,6 +25,7 @@ HTTP_LATENCY = Histogram(
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 EVENTS = Counter("meterline_events_ingested_total", "Events ingested, by final ingestion status", ["status"])
+INVOICES_FINALIZED = Counter("meterline_invoices_finalized_total", "Invoices finalized (numbered, DUE or PAID)")
 
 
 def count_events(statuses: Iterable[str]) -> None:

@@ -19,6 +19,10 @@ class Settings(BaseSettings):
     # Requests per second per API key (api/quotas.py); 0 turns a quota off.
     rate_limit_ingest: float = 50
     rate_limit_api: float = 10
+    # Invoice numbers: a Python format string over {number}, the organization's gapless sequence.
+    invoice_number_format: str = "INV-{number:06d}"
+    # The billing worker inside `meterline serve`: seconds between runs; 0 turns it off (run `meterline worker`).
+    worker_interval: float = 10
 
 
 def load_settings(**overrides: object) -> Settings:

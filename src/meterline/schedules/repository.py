@@ -10,6 +10,9 @@ from meterline.schedules.models import PricingSchedule
 
 
 class ScheduleRepository(OrgRepository):
+    def by_pk(self, pk: str) -> PricingSchedule | None:
+        return self.session.scalar(self.scoped(PricingSchedule).where(PricingSchedule.pk == pk))
+
     def of_account(self, account_pk: str, start: datetime | None = None, end: datetime | None = None) -> list[PricingSchedule]:
         """The account's schedules that overlap [start, end), in time order."""
         stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk == account_pk)

@@ -1,0 +1,71 @@
+"""Invoices and each organization's invoice number sequence (billing-decisions D11, D12)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import ForeignKey, Index, String, Text, UniqueConstraint
+from sqlalchemy.orm import Mapped, mapped_column
+
+from meterline.core.db import Base, ExactDecimal, UTCDateTime
+
+
+class Invoice(Base):
+    """One invoice. A STANDARD or STANDARD_ADVANCED invoice belongs to one (schedule, cycle) piece and is unique
+    there; while DRAFT its lines are computed when read (live), at finalization they are frozen in `lines`."""
+
+    __tablename__ = "invoices"
+    __table_args__ = (
+        UniqueConstraint("org_id", "schedule_pk", "cycle_start", "invoice_type", name="uq_invoices_piece"),
+        UniqueConstraint("org_id", "sequence_number", name="uq_invoices_org_id_sequence_number"),
+        UniqueConstraint("org_id", "idempotency_key", name="uq_invoices_org_id_idempotency_key"),
+        Index("ix_invoices_org_id_status_finalize_at", "org_id", "status", "finalize_at"),
+        Index("ix_invoices_org_id_account_pk", "org_id", "account_pk"),
+    )
+
+    pk: Mapped[str] = mapped_column(String(40), primary_key=True)  # the invoice id (`inv.`)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
+    account_pk: Mapped[str] = mapped_column(ForeignKey("accounts.pk", ondelete="CASCADE"))
+    invoice_type: Mapped[str] = mapped_column(String(24))  # STANDARD | STANDARD_ADVANCED | CUSTOM
+    status: Mapped[str] = mapped_column(String(24))
+    currency: Mapped[str] = mapped_column(String(3))
+    # The schedule and cycle a STANDARD / STANDARD_ADVANCED invoice bills (null for CUSTOM). The schedule is not a
+    # foreign key: a draft outlives the edit that removes its schedule until the next sync deletes it.
+    schedule_pk: Mapped[str | None] = mapped_column(String(40))
+    plan_id: Mapped[str | None] = mapped_column(String(50))
+    cycle_start: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    cycle_end: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    start_at: Mapped[datetime] = mapped_column(UTCDateTime())  # the billed period [start_at, end_at)
+    end_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finalize_at: Mapped[datetime | None] = mapped_column(UTCDateTime())  # when it leaves DRAFT by itself
+    invoice_date: Mapped[datetime] = mapped_column(UTCDateTime())
+    due_date: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    net_term_days: Mapped[int]
+    sequence_number: Mapped[int | None]
+    sequence_id: Mapped[str | None] = mapped_column(String(64))
+    total_amount: Mapped[Decimal | None] = mapped_column(ExactDecimal())  # frozen at finalization
+    paid_amount: Mapped[Decimal] = mapped_column(ExactDecimal())
+    lines: Mapped[str | None] = mapped_column(Text)  # revenueInfo, frozen (JSON, exact decimals)
+    usage: Mapped[str | None] = mapped_column(Text)  # usageInfo, frozen
+    details: Mapped[str | None] = mapped_column(Text)  # invoiceDetails (seller, buyer), frozen
+    custom_lines: Mapped[str | None] = mapped_column(Text)  # a CUSTOM invoice's line items as given
+    charges: Mapped[str | None] = mapped_column(Text)  # miscellaneous charges on this invoice (D11)
+    auto_advance: Mapped[bool]
+    apply_credits: Mapped[bool]
+    apply_wallet: Mapped[bool]
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    metadata_: Mapped[dict[str, Any] | None] = mapped_column("metadata")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class InvoiceSequence(Base):
+    """The organization's last invoice number: incremented in the transaction that finalizes (gapless)."""
+
+    __tablename__ = "invoice_sequences"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    last_number: Mapped[int]

@@ -1,0 +1,100 @@
+"""Every invoice query, scoped to one organization."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select, update
+
+from meterline.accounts.models import Account
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.invoicing.models import Invoice, InvoiceSequence
+from meterline.schedules.models import PricingSchedule
+
+DRAFT = "DRAFT"
+
+
+class InvoiceRepository(OrgRepository):
+    def by_pk(self, pk: str) -> Invoice | None:
+        return self.session.scalar(self.scoped(Invoice).where(Invoice.pk == pk))
+
+    def by_idempotency_key(self, key: str) -> Invoice | None:
+        return self.session.scalar(self.scoped(Invoice).where(Invoice.idempotency_key == key))
+
+    def of_account(self, account_pk: str) -> list[Invoice]:
+        stmt = self.scoped(Invoice).where(Invoice.account_pk == account_pk, Invoice.schedule_pk.is_not(None))
+        return list(self.session.scalars(stmt))
+
+    def page(self, request: PageRequest, *, status: str | None = None, account_pk: str | None = None,
+             customer_pk: str | None = None, start: datetime | None = None, end: datetime | None = None,
+             due_by: datetime | None = None) -> Page[Invoice]:
+        """Invoices in id order; the time filters keep those whose period overlaps [start, end)."""
+        stmt = self.scoped(Invoice)
+        if status is not None:
+            stmt = stmt.where(Invoice.status == status)
+        if account_pk is not None:
+            stmt = stmt.where(Invoice.account_pk == account_pk)
+        if customer_pk is not None:
+            stmt = stmt.where(Invoice.account_pk.in_(select(Account.pk).where(Account.customer_pk == customer_pk)))
+        if start is not None:
+            stmt = stmt.where(Invoice.end_at > start)
+        if end is not None:
+            stmt = stmt.where(Invoice.start_at < end)
+        if due_by is not None:
+            stmt = stmt.where(Invoice.finalize_at <= due_by)
+        return self.keyset_page(stmt, Invoice.pk, request)
+
+    def due_drafts(self, as_of: datetime, limit: int, skip_locked: bool) -> list[Invoice]:
+        """DRAFT invoices whose finalization is due by `as_of`, in numbering order: when due, then account, period
+        and type (a rerun numbers them as an uninterrupted run would). On PostgreSQL the rows are locked, and rows
+        another worker holds are skipped."""
+        stmt = (
+            self.scoped(Invoice)
+            .where(Invoice.status == DRAFT, Invoice.finalize_at <= as_of)
+            .order_by(Invoice.finalize_at, Invoice.account_pk, Invoice.start_at, Invoice.invoice_type, Invoice.pk)
+            .limit(limit)
+        )
+        if skip_locked:
+            stmt = stmt.with_for_update(skip_locked=True)
+        return list(self.session.scalars(stmt))
+
+    def count_due(self, as_of: datetime) -> int:
+        from sqlalchemy import func
+
+        stmt = select(func.count()).select_from(Invoice).where(
+            Invoice.org_id == self.org_id, Invoice.status == DRAFT, Invoice.finalize_at <= as_of)
+        return int(self.session.scalar(stmt) or 0)
+
+    def invoiced_until(self, account_pk: str) -> Invoice | None:
+        """The account's finalized schedule invoice whose period ends last."""
+        stmt = (
+            self.scoped(Invoice)
+            .where(Invoice.account_pk == account_pk, Invoice.schedule_pk.is_not(None), Invoice.status != DRAFT)
+            .order_by(Invoice.end_at.desc())
+            .limit(1)
+        )
+        return self.session.scalar(stmt)
+
+    def has_finalized(self, account_pks: list[str]) -> bool:
+        stmt = select(Invoice.pk).where(Invoice.org_id == self.org_id, Invoice.account_pk.in_(account_pks),
+                                        Invoice.status != DRAFT)
+        return self.session.scalar(stmt.limit(1)) is not None
+
+    def accounts_with_schedules(self) -> list[str]:
+        stmt = (select(PricingSchedule.account_pk).where(PricingSchedule.org_id == self.org_id)
+                .distinct().order_by(PricingSchedule.account_pk))
+        return list(self.session.scalars(stmt))
+
+    def take_numbers(self, count: int) -> int:
+        """Reserve `count` numbers of the organization's sequence; returns the first. The row lock (PostgreSQL) or
+        the single writer (SQLite) holds other finalizers until this transaction ends: numbers stay gapless."""
+        bumped = self.session.execute(
+            update(InvoiceSequence).where(InvoiceSequence.org_id == self.org_id)
+            .values(last_number=InvoiceSequence.last_number + count).returning(InvoiceSequence.last_number)
+        ).scalar()
+        if bumped is None:
+            self.session.add(InvoiceSequence(org_id=self.org_id, last_number=count))
+            self.session.flush()
+            return 1
+        return int(bumped) - count + 1

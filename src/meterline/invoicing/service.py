@@ -1,0 +1,438 @@
+"""Invoices: live drafts, finalization with gapless numbers, status changes, custom invoices and charges.
+
+- Each schedule's cycle pieces get a STANDARD invoice (D12) and, when the piece has in-advance cards, a
+  STANDARD_ADVANCED one (D7). `sync` creates the rows of the pieces that have started, and drops drafts whose piece
+  a schedule edit removed. A DRAFT's lines are computed whenever it is read: it is live.
+- `finalize` freezes the lines, takes the next numbers of the organization's sequence, and sets DUE (PAID when the
+  total is 0). A STANDARD invoice is due for it at its cycle's end + grace (D3), an advanced one at its piece's
+  start, a CUSTOM one with autoAdvance at its end date.
+- Nothing here reads the clock: `now` comes from the Context (a request) or from the bill run (`as_of`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import simplejson
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.catalog import rate_cards
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.settings import load_settings
+from meterline.customers.repository import CustomerRepository
+from meterline.events.service import UsageService
+from meterline.invoicing import builder
+from meterline.invoicing.builder import Built, Charge, CustomItem, Line
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.repository import DRAFT, InvoiceRepository
+from meterline.licenses.service import LicenseService
+from meterline.rating import cycles
+from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
+from meterline.schedules.repository import ScheduleRepository
+from meterline.schedules.service import ScheduleService, ScheduleView
+from meterline.tenancy.context import Context
+
+STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
+DUE, PAID, PARTIALLY_PAID, VOID, UN_COLLECTIBLE = "DUE", "PAID", "PARTIALLY_PAID", "VOID", "UN_COLLECTIBLE"
+FINAL = {PAID, VOID}
+OPEN = {DUE, PARTIALLY_PAID, UN_COLLECTIBLE}
+TICK = timedelta(microseconds=1)
+
+
+def dumps(value: Any) -> str:
+    return simplejson.dumps(value, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def loads(text: str | None) -> Any:
+    return None if text is None else json.loads(text, parse_float=Decimal)
+
+
+@lru_cache(maxsize=8)
+def _number_format(text: str) -> str:
+    try:
+        text.format(number=1)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ValueError(f"METERLINE_INVOICE_NUMBER_FORMAT {text!r} must use only {{number}}: {exc}") from None
+    return text
+
+
+def format_number(number: int) -> str:
+    """The invoice number shown to customers: METERLINE_INVOICE_NUMBER_FORMAT (default INV-000001)."""
+    return _number_format(load_settings().invoice_number_format).format(number=number)
+
+
+@dataclass(frozen=True)
+class Computed:
+    built: Built
+    usage: list[Line]
+    details: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Piece:
+    view: ScheduleView
+    piece: cycles.CyclePiece
+    index: int  # the cycle's number in its schedule, from 0
+
+
+def _applies(card: dict[str, Any], index: int) -> bool:
+    """ONE_TIME cards bill in a schedule's first cycle; RECURRING ones every cycle, or every `interval` cycles from
+    the `offset`-th (recurrenceConfig)."""
+    if card.get("type") == "ONE_TIME":
+        return index == 0
+    config = card.get("recurrenceConfig") or {}
+    interval, offset = config.get("interval") or 1, config.get("offset") or 0
+    return index >= offset and (index - offset) % interval == 0
+
+
+def _in_advance(card: CardRevenue) -> bool:
+    return card.kind != "USAGE" and card.card.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")
+
+
+class InvoiceService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.repo = InvoiceRepository(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+        self.schedules = ScheduleRepository(ctx.session, ctx.org_id)
+        self.tz = ZoneInfo(ctx.org.timezone)
+
+    # -- reading ---------------------------------------------------------------------------------------------------
+    def get(self, invoice_id: str) -> Invoice:
+        invoice = self.repo.by_pk(invoice_id)
+        if invoice is None:
+            raise NotFound(f"Invoice {invoice_id} not found")
+        return invoice
+
+    def account_of(self, invoice: Invoice) -> Account:
+        return self.accounts.by_pks({invoice.account_pk})[invoice.account_pk]
+
+    def page(self, request: PageRequest, *, status: str | None, account_id: str | None, customer_id: str | None,
+             start: datetime | None, end: datetime | None, due_only: bool = False) -> Page[Invoice]:
+        empty: Page[Invoice] = Page(items=[], next_token=None, size=request.size)
+        account_pk = customer_pk = None
+        if account_id is not None:
+            account = self.accounts.by_id(account_id)
+            if account is None:
+                return empty
+            account_pk = account.pk
+        if customer_id is not None:
+            customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_id(customer_id)
+            if customer is None:
+                return empty
+            customer_pk = customer.pk
+        return self.repo.page(request, status=status, account_pk=account_pk, customer_pk=customer_pk, start=start,
+                              end=end, due_by=self.ctx.now if due_only else None)
+
+    def view(self, invoice: Invoice) -> tuple[Line, list[Line], dict[str, Any], Decimal]:
+        """(revenueInfo, usageInfo, invoiceDetails, total): frozen once final, computed now while DRAFT."""
+        if invoice.status != DRAFT and invoice.lines is not None:
+            usage = [Line.from_json(u) for u in loads(invoice.usage) or []]
+            return Line.from_json(loads(invoice.lines)), usage, loads(invoice.details), invoice.total_amount or Decimal(0)
+        computed = self.compute(invoice)
+        return computed.built.revenue, computed.usage, computed.details, computed.built.total
+
+    # -- computing -------------------------------------------------------------------------------------------------
+    def _piece(self, invoice: Invoice) -> Piece | None:
+        schedule = self.schedules.by_pk(invoice.schedule_pk) if invoice.schedule_pk else None
+        if schedule is None or schedule.cycle is None or invoice.cycle_start is None or invoice.cycle_end is None:
+            return None
+        view = ScheduleService(self.ctx).views([schedule])[0]
+        cycle = cycles.Cycle(invoice.cycle_start, invoice.cycle_end, self.tz)
+        start, end = max(cycle.start, view.start), min(cycle.end, view.end)
+        if start >= end:
+            return None
+        assert view.cycle is not None
+        config = cycles.effective_config(view.cycle, view.start, self.tz)
+        index = len(cycles.cycles_overlapping(config, view.start, cycle.start, self.tz))
+        return Piece(view, cycles.CyclePiece(cycle, start, end), index)
+
+    def _cards(self, account: Account, piece: Piece) -> tuple[list[CardRevenue], list[CardRevenue]]:
+        """The piece's rate cards that bill in it: (in arrears, in advance)."""
+        p = piece.piece
+        licenses = LicenseService(self.ctx)
+        cycle_days = cycles.cycle_days(p.cycle, self.tz)
+        covered = cycles.covered_days(p, self.tz)
+        proration = Proration(covered, cycle_days) if p.is_partial else None
+        meters = UsageService(self.ctx).of_account(account.id, p.start, p.end)
+        usage = {m.meter_id: m.usage for m in meters}
+        largest = licenses.largest_quantities(account, p.start, p.end)
+        days = LicenseDays(licenses.daily_quantities(account, p.start, p.end, self.tz), cycle_days)
+        details, currency = piece.view.details, account.invoice_currency
+        arrears = [c for c in plan_revenue(details, currency, usage, largest, proration, days)
+                   if not _in_advance(c) and _applies(c.card, piece.index)]
+        # In advance, a license bills the quantity in force when its piece starts (for each covered day if prorated).
+        at_start = licenses.largest_quantities(account, p.start, p.start + TICK)
+        start_days = LicenseDays({k: [q] * covered for k, q in at_start.items()}, cycle_days)
+        advance = [c for c in plan_revenue(details, currency, usage, at_start, proration, start_days)
+                   if _in_advance(c) and _applies(c.card, piece.index)]
+        return arrears, advance
+
+    def _commitment(self, details: dict[str, Any], currency: str, piece: cycles.CyclePiece) -> builder.Commitment | None:
+        card = details.get("minimumCommitment")
+        if card is None or rate_cards.rate_value_for(card, currency) is None:
+            return None
+        amount = rate_cards.flat_rate(card, currency, "minimumCommitment")
+        if piece.is_partial:
+            return builder.Commitment(card.get("displayName") or "Minimum commitment", amount,
+                                      cycles.covered_days(piece, self.tz), cycles.cycle_days(piece.cycle, self.tz))
+        return builder.Commitment(card.get("displayName") or "Minimum commitment", amount)
+
+    def compute(self, invoice: Invoice) -> Computed:
+        account = self.account_of(invoice)
+        charges = [Charge.from_json(c) for c in loads(invoice.charges) or []]
+        currency = invoice.currency
+        usage: list[Line] = []
+        plan_name = None
+        if invoice.invoice_type == CUSTOM:
+            items = [CustomItem(**i) for i in _custom_items(loads(invoice.custom_lines) or [])]
+            built = builder.build_custom(items, charges, currency)
+        else:
+            piece = self._piece(invoice)
+            if piece is None:  # its schedule was edited away; the next sync drops this draft
+                built = builder.build_custom([], charges, currency)
+            else:
+                plan_name = piece.view.plan_name
+                arrears, advance = self._cards(account, piece)
+                if invoice.invoice_type == ADVANCED:
+                    built = builder.build_advanced(advance, currency)
+                else:
+                    commitment = self._commitment(piece.view.details, currency, piece.piece)
+                    built = builder.build_standard(arrears, advance, commitment, charges, currency)
+                    meters = UsageService(self.ctx).of_account(account.id, piece.piece.start, piece.piece.end)
+                    usage = builder.usage_info([(m.meter_id, m.name, m.usage) for m in meters])
+        return Computed(built, usage, self._details(account, plan_name))
+
+    def _details(self, account: Account, plan_name: str | None) -> dict[str, Any]:
+        customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pk(account.customer_pk)
+        assert customer is not None
+        address = customer.address or {}
+        return {
+            "customer": {"name": customer.name, "primaryEmail": customer.primary_email,
+                         "billingAddress": ", ".join(str(v) for v in address.values() if v) or None,
+                         "address": address},
+            "account": {"name": account.name, "invoiceCurrency": account.invoice_currency,
+                        "address": account.address or address,
+                        "primaryEmail": account.primary_email or customer.primary_email},
+            "pricePlanName": plan_name,
+            "organization": {"businessName": self.ctx.org.name, "address": {}, "primaryEmail": ""},
+        }
+
+    # -- drafts ----------------------------------------------------------------------------------------------------
+    def net_term_days(self, account: Account) -> int:
+        return account.net_term_days if account.net_term_days is not None else self.ctx.org.net_term_days
+
+    def sync(self, account: Account, now: datetime) -> None:
+        """Create the invoices of the account's cycle pieces that have started by `now`; fit the drafts to schedule
+        edits (a piece that changed is re-dated, one that went away is deleted)."""
+        existing = {(i.schedule_pk, i.cycle_start, i.invoice_type): i for i in self.repo.of_account(account.pk)}
+        wanted: set[tuple[str | None, datetime | None, str]] = set()
+        service = ScheduleService(self.ctx)
+        for view in service.views(self.schedules.of_account(account.pk, None, now + TICK)):
+            if view.cycle is None:
+                continue
+            config = cycles.effective_config(view.cycle, view.start, self.tz)
+            pieces = cycles.schedule_pieces(view.cycle, view.start, view.end, self.tz, now + TICK)
+            for index, p in enumerate(pieces):
+                piece = Piece(view, p, index)
+                grace_end = p.cycle.grace_end(config.grace_period_days)
+                has_advance = any(_in_advance(c) and _applies(c.card, index)
+                                  for c in plan_revenue(view.details, account.invoice_currency, {}, {}, None, None))
+                for kind, finalize_at in ((STANDARD, grace_end), (ADVANCED, p.start)):
+                    if kind == ADVANCED and not has_advance:
+                        continue
+                    key = (view.id, p.cycle.start, kind)
+                    wanted.add(key)
+                    found = existing.get(key)
+                    if found is None:
+                        self._new_piece_invoice(account, piece, kind, finalize_at)
+                    elif found.status == DRAFT and (found.start_at, found.end_at, found.finalize_at) != (p.start, p.end, finalize_at):
+                        found.start_at, found.end_at = p.start, p.end
+                        self._dates(found, finalize_at, account)
+        for key, invoice in existing.items():
+            if key not in wanted and invoice.status == DRAFT and invoice.start_at < now + TICK:
+                self.repo.delete(invoice)
+
+    def _dates(self, invoice: Invoice, finalize_at: datetime, account: Account) -> None:
+        invoice.finalize_at = invoice.invoice_date = finalize_at
+        invoice.net_term_days = self.net_term_days(account)
+        invoice.due_date = finalize_at + timedelta(days=invoice.net_term_days)
+
+    def _new_piece_invoice(self, account: Account, piece: Piece, kind: str, finalize_at: datetime) -> None:
+        p = piece.piece
+        invoice = Invoice(
+            pk=new_id("inv"), org_id=self.ctx.org_id, account_pk=account.pk, invoice_type=kind, status=DRAFT,
+            currency=account.invoice_currency, schedule_pk=piece.view.id, plan_id=piece.view.plan_id,
+            cycle_start=p.cycle.start, cycle_end=p.cycle.end, start_at=p.start, end_at=p.end,
+            paid_amount=Decimal(0), auto_advance=True, apply_credits=True, apply_wallet=True,
+            created_at=self.ctx.now, updated_at=self.ctx.now,
+        )
+        self._dates(invoice, finalize_at, account)
+        self.repo.add(invoice)
+
+    def ongoing(self, account: Account) -> Invoice | None:
+        """The account's in-arrears DRAFT whose period holds now (after a sync)."""
+        self.sync(account, self.ctx.now)
+        self.ctx.session.flush()
+        now = self.ctx.now
+        return next((i for i in self.repo.of_account(account.pk)
+                     if i.invoice_type == STANDARD and i.status == DRAFT and i.start_at <= now < i.end_at), None)
+
+    # -- finalizing ------------------------------------------------------------------------------------------------
+    def finalize(self, invoices: list[Invoice], now: datetime) -> None:
+        """Freeze these DRAFT invoices, in the order given, with the next numbers of the sequence."""
+        computed = [self.compute(i) for i in invoices]
+        if not invoices:
+            return
+        first = self.repo.take_numbers(len(invoices))
+        for offset, (invoice, result) in enumerate(zip(invoices, computed, strict=True)):
+            invoice.lines = dumps(result.built.revenue.to_json())
+            invoice.usage = dumps([u.to_json() for u in result.usage])
+            invoice.details = dumps(result.details)
+            invoice.total_amount = result.built.total
+            invoice.sequence_number = first + offset
+            invoice.sequence_id = format_number(first + offset)
+            invoice.status = PAID if result.built.total == 0 else DUE
+            invoice.finalized_at = invoice.updated_at = now
+            if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
+                # finalized before its time (by hand, or a custom invoice): dated now
+                self._dates(invoice, now, self.account_of(invoice))
+
+    def finalize_due(self, as_of: datetime, limit: int, skip_locked: bool = False) -> int:
+        """Finalize up to `limit` invoices due by `as_of`; returns how many."""
+        due = self.repo.due_drafts(as_of, limit, skip_locked)
+        self.finalize(due, as_of)
+        return len(due)
+
+    # -- changes ---------------------------------------------------------------------------------------------------
+    def update(self, invoice_id: str, status: str | None, fields: dict[str, Any]) -> Invoice:
+        invoice = self.get(invoice_id)
+        if fields:
+            if invoice.invoice_type != CUSTOM or invoice.status != DRAFT:
+                raise BadRequest(f"Invoice {invoice.pk} is {invoice.status} {invoice.invoice_type}: only a DRAFT "
+                                 "CUSTOM invoice's dates, lines and autoAdvance can change; send status alone")
+            self._edit_custom(invoice, fields)
+        if status is not None and status != invoice.status:
+            self._change_status(invoice, status)
+        invoice.updated_at = self.ctx.now
+        return invoice
+
+    def _change_status(self, invoice: Invoice, status: str) -> None:
+        current = invoice.status
+        if current in FINAL:
+            raise BadRequest(f"Invoice {invoice.pk} is {current}, which is final: its status cannot change")
+        if status == "REFUND_INITIATED":
+            raise BadRequest("status REFUND_INITIATED: refunds are not tracked by Meterline; a PAID invoice is final")
+        if current == DRAFT:
+            if status not in (DUE, PAID):
+                raise BadRequest(f"Invoice {invoice.pk} is DRAFT: finalize it (status DUE or PAID) before "
+                                 f"setting {status}")
+            self.finalize([invoice], self.ctx.now)
+            current = invoice.status
+        if status == PAID:
+            invoice.paid_amount = invoice.total_amount or Decimal(0)
+        if status in (DUE, PAID, VOID, UN_COLLECTIBLE) and current != PAID:
+            invoice.status = status
+
+    # -- custom invoices -------------------------------------------------------------------------------------------
+    def create_custom(self, account_id: str, start: datetime, end: datetime, status: str, items: list[dict[str, Any]],
+                      auto_advance: bool, apply_credits: bool, apply_wallet: bool,
+                      idempotency_key: str | None) -> tuple[Invoice, bool]:
+        """(invoice, created): a repeated idempotencyKey gives back the first invoice."""
+        if idempotency_key is not None:
+            found = self.repo.by_idempotency_key(idempotency_key)
+            if found is not None:
+                return found, False
+        account = self.accounts.by_id(account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} not found")
+        if end <= start:
+            raise BadRequest("endDate must be after startDate")
+        invoice = Invoice(
+            pk=new_id("inv"), org_id=self.ctx.org_id, account_pk=account.pk, invoice_type=CUSTOM, status=DRAFT,
+            currency=account.invoice_currency, start_at=start, end_at=end, paid_amount=Decimal(0),
+            custom_lines=dumps(_checked_items(items)), auto_advance=auto_advance, apply_credits=apply_credits,
+            apply_wallet=apply_wallet, idempotency_key=idempotency_key, created_at=self.ctx.now,
+            updated_at=self.ctx.now,
+        )
+        self._dates(invoice, end, account)
+        invoice.finalize_at = end if auto_advance else None
+        self.repo.add(invoice)
+        if status in (DUE, PAID):
+            self._change_status(invoice, status)
+        return invoice, True
+
+    def _edit_custom(self, invoice: Invoice, fields: dict[str, Any]) -> None:
+        start, end = fields.get("start_date", invoice.start_at), fields.get("end_date", invoice.end_at)
+        if end <= start:
+            raise BadRequest("endDate must be after startDate")
+        invoice.start_at, invoice.end_at = start, end
+        if "line_items" in fields:
+            invoice.custom_lines = dumps(_checked_items(fields["line_items"]))
+        if "auto_advance" in fields:
+            invoice.auto_advance = fields["auto_advance"]
+        self._dates(invoice, end, self.account_of(invoice))
+        invoice.finalize_at = end if invoice.auto_advance else None
+
+    def delete_custom(self, invoice_id: str) -> None:
+        invoice = self.get(invoice_id)
+        if invoice.invoice_type != CUSTOM or invoice.status != DRAFT:
+            raise BadRequest(f"Invoice {invoice.pk} is a {invoice.status} {invoice.invoice_type} invoice: only DRAFT "
+                             "CUSTOM invoices can be deleted (void a finalized one)")
+        self.repo.delete(invoice)
+
+    # -- miscellaneous charges (D11) -------------------------------------------------------------------------------
+    def set_charges(self, invoice: Invoice, charges: list[Charge]) -> list[Charge]:
+        if invoice.status != DRAFT:
+            raise BadRequest(f"Invoice {invoice.pk} is {invoice.status}: charges change only on a DRAFT invoice")
+        if invoice.invoice_type == ADVANCED:
+            raise BadRequest(f"Invoice {invoice.pk} bills fees in advance: put charges on the in-arrears invoice")
+        for i, charge in enumerate(charges):
+            if charge.value is None and (charge.rate is None or charge.quantity is None):
+                raise BadRequest(f"items[{i}]: give value, or rate and quantity")
+            if charge.value is not None:
+                try:
+                    builder.check_charge_value(charge.value)
+                except builder.ChargeError as exc:
+                    raise BadRequest(f"items[{i}].{exc}") from None
+        invoice.charges = dumps([c.to_json() for c in charges]) if charges else None
+        errors = self.compute(invoice).built.charge_errors
+        if errors:
+            raise BadRequest(f"items: {errors[0]}")
+        invoice.updated_at = self.ctx.now
+        return charges
+
+    def set_account_charges(self, account_id: str, charges: list[Charge]) -> list[Charge]:
+        account = self.accounts.by_id(account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} not found")
+        invoice = self.ongoing(account)
+        if invoice is None:
+            raise BadRequest(f"Account {account_id} has no ongoing invoice: it has no price plan with a pricing "
+                             f"cycle on {self.ctx.now.date().isoformat()}")
+        return self.set_charges(invoice, charges)
+
+
+def _custom_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    keys = {"description", "value", "quantity", "value_per_quantity", "item_id", "billable_id"}
+    return [{k: v for k, v in item.items() if k in keys} for item in items]
+
+
+def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    out = []
+    for i, item in enumerate(items):
+        value, quantity, per = item.get("value"), item.get("quantity"), item.get("value_per_quantity")
+        if value is None and (quantity is None or per is None):
+            raise BadRequest(f"lineItems[{i}]: give value, or quantity and valuePerQuantity")
+        out.append({"description": item.get("description") or f"Item {i + 1}", "value": value, "quantity": quantity,
+                    "value_per_quantity": per, "item_id": item.get("id"), "billable_id": item.get("billable_id")})
+    return out

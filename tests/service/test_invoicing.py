@@ -1,0 +1,228 @@
+"""Invoicing over whole billing periods with a controlled clock, on both engines (billing-decisions D3, D4, D7, D8,
+D11, D12). Each scenario is written given / when / then and checks every line to the cent."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.accounts.repository import AccountRepository
+from meterline.catalog.addon_schemas import CreateAddOnRequest
+from meterline.catalog.addon_service import AddOnService
+from meterline.catalog.plan_schemas import CreatePricePlanRequest
+from meterline.catalog.plan_service import PricePlanService
+from meterline.core.db import unit_of_work
+from meterline.core.errors import BadRequest
+from meterline.events.service import IngestionService
+from meterline.invoicing import billing
+from meterline.invoicing.builder import Charge, Line
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import InvoiceService
+from meterline.schedules.schemas import UpdatePricingScheduleRequest
+from meterline.schedules.service import ScheduleService
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from tests.conftest import new_org
+from tests.service.test_ingestion import event, setup_catalog
+
+UTC = timezone.utc
+D = Decimal
+
+
+def t(month: int, day: int, hour: int = 0) -> datetime:
+    return datetime(2024, month, day, hour, tzinfo=UTC)
+
+
+class World:
+    """An organization whose clock the test moves: each step is one unit of work at an instant."""
+
+    def __init__(self, factory: sessionmaker[Session], org: Organization, meter_id: str) -> None:
+        self.factory, self.org, self.meter_id = factory, org, meter_id
+
+    @contextmanager
+    def at(self, now: datetime) -> Iterator[Context]:
+        with unit_of_work(self.factory) as session:
+            yield Context(session=session, org=session.get(Organization, self.org.id), now=now)
+
+    def bill_run(self, as_of: datetime) -> int:
+        return billing.run(self.factory, as_of, org_id=self.org.id).finalized
+
+    def ingest(self, now: datetime, *events: tuple[str, datetime, str]) -> list[str]:
+        with self.at(now) as ctx:
+            return [r.status for r in IngestionService(ctx).ingest([event(i, at, calls) for i, at, calls in events])]
+
+    def invoices(self) -> list[dict[str, Any]]:
+        """Every invoice as plain values, in number order (drafts last), with its lines computed as a reader sees."""
+        with self.at(t(1, 1)) as ctx:
+            service = InvoiceService(ctx)
+            rows = list(ctx.session.scalars(select(Invoice).where(Invoice.org_id == self.org.id)))
+            out = []
+            for row in sorted(rows, key=lambda i: (i.sequence_number is None, i.sequence_number or 0, i.start_at, i.invoice_type)):
+                revenue, usage, _details, total = service.view(row)
+                out.append({"id": row.pk, "type": row.invoice_type, "status": row.status, "number": row.sequence_id,
+                            "start": row.start_at, "end": row.end_at, "total": total, "revenue": revenue,
+                            "usage": usage, "due": row.due_date, "date": row.invoice_date})
+            return out
+
+
+@pytest.fixture
+def world(session_factory: sessionmaker[Session]) -> World:
+    org = new_org(session_factory)
+    with unit_of_work(session_factory) as session:
+        meter_id = setup_catalog(Context(session=session, org=session.get(Organization, org.id), now=t(1, 1)))
+    return World(session_factory, org, meter_id)
+
+
+def lines(root: Line) -> dict[str, Decimal]:
+    """type -> value for the aggregates, id -> value for the rest (cards, slabs, charges)."""
+    out = {}
+    for line in root.walk():
+        out[line.type if line.id == line.type or line.type in ("TRUE_UP_AMOUNT",) else line.id] = line.value
+    return out
+
+
+def tiered_card(meter_id: str) -> dict[str, Any]:
+    """billing-decisions D4's worked example: 1.00 up to 100, 0.50 up to 1000, then a FLAT 200."""
+    return {
+        "displayName": "API calls", "usageMeterId": meter_id,
+        "ratePlan": {"pricingModel": "TIERED", "slabs": [
+            {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
+            {"order": 2, "startAfter": 100, "priceType": "PER_UNIT"},
+            {"order": 3, "startAfter": 1000, "priceType": "FLAT"}]},
+        "rateValues": [{"currency": "USD", "slabRates": [
+            {"order": 1, "rate": D("1.00")}, {"order": 2, "rate": D("0.50")}, {"order": 3, "rate": D("200")}]}],
+    }
+
+
+def make_plan(ctx: Context, name: str, **details: Any) -> str:
+    body = {"name": name, "pricePlanDetails": {
+        "supportedCurrencies": ["USD"],
+        "pricingCycleConfig": {"interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                               "gracePeriod": details.pop("grace", 5)},
+        **details}}
+    service = PricePlanService(ctx)
+    plan = service.create(CreatePricePlanRequest.model_validate(body))
+    service.activate(plan.plan.id, ["USD"])
+    return plan.plan.id
+
+
+def fee(ctx: Context, name: str, rate: str, **card: Any) -> dict[str, Any]:
+    addon = AddOnService(ctx).create(CreateAddOnRequest(name=name, type="FIXED_FEE"))
+    return {"id": addon.id, "rateValues": [{"currency": "USD", "rate": D(rate)}], "enableProration": False, **card}
+
+
+def associate(ctx: Context, plan_id: str, start: str, until: str = "9999-01-01") -> None:
+    ScheduleService(ctx).edit("acme", [UpdatePricingScheduleRequest.model_validate(
+        {"pricePlanId": plan_id, "effectiveFrom": start, "effectiveUntil": until})])
+
+
+def test_tiered_usage_in_advance_fee_and_commitment_over_a_month(world: World) -> None:
+    # Given a MONTHLY plan (grace 5 days): D4's tiered card, a 300.00 platform fee billed in advance, and a
+    # 500.00 minimum commitment; account acme on it from 1 March, with net terms of 15 days
+    with world.at(t(2, 20)) as ctx:
+        meter_id = world.meter_id
+        plan = make_plan(ctx, "Growth", usageRateCards=[tiered_card(meter_id)],
+                         fixedFeeRateCards=[fee(ctx, "Platform", "300", invoiceTiming="IN_ADVANCE")],
+                         minimumCommitment={"displayName": "Monthly commitment", "rateValues": [{"currency": "USD", "rate": D("500")}]})
+        AccountRepository(ctx.session, ctx.org_id).by_id("acme").net_term_days = 15  # type: ignore[union-attr]
+        associate(ctx, plan, "2024-03-01")
+
+    # When the bill run passes 1 March: the in-advance fee is invoiced at once
+    assert world.bill_run(t(3, 1)) == 1
+    [advance, draft] = world.invoices()
+    assert (advance["type"], advance["status"], advance["number"], advance["total"]) == ("STANDARD_ADVANCED", "DUE", "INV-000001", D("300.00"))
+    assert lines(advance["revenue"])["TOTAL_ADVANCED_FEES"] == D("300.00")
+    assert advance["due"] == t(3, 16)  # invoice date 1 March + 15 days
+    assert (draft["type"], draft["status"], draft["number"]) == ("STANDARD", "DRAFT", None)
+
+    # And 150 calls arrive in March: the draft shows them at once
+    assert world.ingest(t(3, 10), ("e1", t(3, 2), "100"), ("e2", t(3, 9), "50")) == ["INGESTION_COMPLETED_EVENT_METERED"] * 2
+    draft = world.invoices()[1]
+    got = lines(draft["revenue"])
+    # Then: 100 x 1.00 + 50 x 0.50 = 125.00; SUB_TOTAL counts the fee billed in advance (D8): 425.00;
+    # true-up 500 - 425 = 75.00; the fee already invoiced comes off: 500 - 300 = 200.00
+    assert got[meter_id] == D("125.00")
+    assert (got[f"{meter_id}:slab:1"], got[f"{meter_id}:slab:2"]) == (D("100.00"), D("25.00"))
+    assert got["SUB_TOTAL_AMOUNT"] == D("425.00") and got["TRUE_UP_AMOUNT"] == D("75.00")
+    assert got["PRICE_PLAN_AMOUNT"] == D("500.00") and got["INVOICED_IN_ADVANCE"] == D("-300.00")
+    assert got["GROSS_AMOUNT"] == got["NET_AMOUNT"] == got["TOTAL_AMOUNT"] == draft["total"] == D("200.00")
+    assert [(u.id, u.quantity) for u in draft["usage"]] == [(meter_id, D("150"))]
+
+    # When April starts, April's advance fee is invoiced; March's invoice stays DRAFT through its grace period,
+    # and a late March event (1,050 calls) sent on 3 April still counts
+    assert world.bill_run(t(4, 1)) == 1
+    assert world.ingest(t(4, 3), ("e3", t(3, 31, 23), "1050")) == ["INGESTION_COMPLETED_EVENT_METERED"]
+    march = next(i for i in world.invoices() if i["type"] == "STANDARD" and i["start"] == t(3, 1))
+    got = lines(march["revenue"])
+    # Then 1,200 calls: 100 + 450 + 200 = 750.00; SUB_TOTAL 1,050 is over the commitment: no true-up
+    assert (march["status"], got[meter_id], got["TRUE_UP_AMOUNT"], march["total"]) == ("DRAFT", D("750.00"), D("0.00"), D("750.00"))
+
+    # When the grace period ends (6 April), the bill run finalizes it; an event for March is now refused
+    assert world.bill_run(t(4, 6)) == 1
+    assert world.ingest(t(4, 7), ("e4", t(3, 30), "5")) == ["INGESTION_FAILED_PAST_GRACE_PERIOD"]
+    invoices = world.invoices()
+    assert [(i["type"], i["number"], i["status"]) for i in invoices] == [
+        ("STANDARD_ADVANCED", "INV-000001", "DUE"), ("STANDARD_ADVANCED", "INV-000002", "DUE"),
+        ("STANDARD", "INV-000003", "DUE"), ("STANDARD", None, "DRAFT")]
+    final = invoices[2]
+    assert (final["total"], final["date"], final["due"]) == (D("750.00"), t(4, 6), t(4, 21))
+
+    # And a finalized invoice never changes: not by a rerun, nor by charges
+    assert world.bill_run(t(4, 6)) == 0
+    assert world.invoices()[:3] == invoices[:3]
+    with world.at(t(4, 8)) as ctx, pytest.raises(BadRequest, match="DRAFT"):
+        service = InvoiceService(ctx)
+        service.set_charges(service.get(final["id"]), [Charge(name="Late fee", value="10")])
+
+
+def test_a_plan_change_mid_cycle_gives_each_piece_its_prorated_invoice(world: World) -> None:
+    # Given plan Basic (310.00 a month, prorated, in arrears) from 1 March, and plan Pro (620.00, prorated) from
+    # 11 March: March has 31 days, Basic covers 10 of them and Pro 21
+    with world.at(t(2, 20)) as ctx:
+        basic = make_plan(ctx, "Basic", grace=0, fixedFeeRateCards=[fee(ctx, "Basic fee", "310", enableProration=True)])
+        pro = make_plan(ctx, "Pro", grace=0, fixedFeeRateCards=[fee(ctx, "Pro fee", "620", enableProration=True)])
+        associate(ctx, basic, "2024-03-01")
+    with world.at(t(3, 5)) as ctx:
+        associate(ctx, pro, "2024-03-11")
+    # When the cycle ends
+    assert world.bill_run(t(4, 1)) == 2
+    march = [i for i in world.invoices() if i["start"] < t(4, 1)]
+    # Then two invoices, numbered in period order: 310 x 10/31 = 100.00 and 620 x 21/31 = 420.00
+    assert [(i["number"], i["start"], i["end"], i["total"]) for i in march] == [
+        ("INV-000001", t(3, 1), t(3, 11), D("100.00")), ("INV-000002", t(3, 11), t(4, 1), D("420.00"))]
+
+
+def test_charges_on_the_ongoing_invoice(world: World) -> None:
+    # Given a plan with a 100.00 fee, the account on it from 1 March
+    with world.at(t(2, 20)) as ctx:
+        base = fee(ctx, "Base", "100")
+        associate(ctx, make_plan(ctx, "Flat", fixedFeeRateCards=[base]), "2024-03-01")
+    # When charges are put on the account in March: a fixed one, rate x quantity, 10% of the fee, a discount
+    with world.at(t(3, 10)) as ctx:
+        service = InvoiceService(ctx)
+        service.set_account_charges("acme", [
+            Charge(name="Setup", value="49.999"), Charge(name="Hours", rate=D("80"), quantity=D("1.5")),
+            Charge(name="Support", value='{"*": [{"var": "%s"}, 0.1]}' % base["id"]),
+            Charge(name="Goodwill", value="-20")])
+        with pytest.raises(BadRequest, match="neither a number nor jsonLogic"):
+            service.set_account_charges("acme", [Charge(name="Bad", value="ten dollars")])
+        with pytest.raises(BadRequest, match="rate and quantity"):
+            service.set_account_charges("acme", [Charge(name="Half", rate=D("3"))])
+    [draft] = world.invoices()
+    got = lines(draft["revenue"])
+    # Then each charge is rounded once (D1) and they sum under TOTAL_MISCELLANEOUS_CHARGES
+    assert [got[f"MISCELLANEOUS_CHARGE:{n}"] for n in (1, 2, 3, 4)] == [D("50.00"), D("120.00"), D("10.00"), D("-20.00")]
+    assert got["TOTAL_MISCELLANEOUS_CHARGES"] == D("160.00") and draft["total"] == D("260.00")
+
+    # And a discount never takes the total below 0 (D11)
+    with world.at(t(3, 11)) as ctx:
+        InvoiceService(ctx).set_account_charges("acme", [Charge(name="Credit note", value="-150")])
+    [draft] = world.invoices()
+    assert draft["total"] == D("0.00") and draft["revenue"].metadata == {"beforeFloor": D("-50.00")}
