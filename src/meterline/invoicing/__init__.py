@@ -1,0 +1,1 @@
+"""Invoices: live drafts, finalization, numbering, charges, bill runs, PDF."""

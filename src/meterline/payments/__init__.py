@@ -1,0 +1,1 @@
+"""Payments spread over an account's invoices."""
