@@ -130,7 +130,10 @@ def start_server(
         stdout=out,
         stderr=subprocess.STDOUT,
         # Quotas off unless a test sets them (tests/api/test_quotas.py): suites and benches send far above them.
-        env={"METERLINE_RATE_LIMIT_INGEST": "0", "METERLINE_RATE_LIMIT_API": "0", **os.environ,
+        # The billing worker off unless a test turns it on (tests/api/test_invoices_sdk.py): tests bill explicitly
+        # (POST /invoices/bill_runs), so backdated schedule edits are not raced by a finalizing worker.
+        env={"METERLINE_RATE_LIMIT_INGEST": "0", "METERLINE_RATE_LIMIT_API": "0", "METERLINE_WORKER_INTERVAL": "0",
+             **os.environ,
              "METERLINE_LOG_LEVEL": log_level, **(env or {})},
     )
     base_url = f"http://127.0.0.1:{port}"

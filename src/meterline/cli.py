@@ -5,12 +5,13 @@ from __future__ import annotations
 import os
 import secrets
 import sys
+from datetime import datetime
 from typing import Annotated
 
 import typer
 from rich.console import Console
 
-from meterline.core.clock import utc_now
+from meterline.core.clock import as_utc, utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
 from meterline.core.errors import MeterlineError
 from meterline.core.settings import load_settings
@@ -81,6 +82,64 @@ def serve(
     from meterline.web.app import create_app
 
     uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level=settings.log_level)
+
+
+def _as_of(text: str | None) -> datetime:
+    if text is None:
+        return utc_now()
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        err.print(f"[red]error:[/red] --as-of {text!r} is not an ISO-8601 instant, e.g. 2024-04-06T00:00:00Z")
+        raise typer.Exit(code=2) from None
+    return as_utc(parsed)
+
+
+@app.command("bill-run")
+def bill_run(
+    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO-8601 instant to bill up to [default: now]")] = None,
+    org_id: Annotated[str | None, typer.Option("--org-id", help="Only this organization [default: all]")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create the invoices of every cycle started by --as-of and finalize those due by then (numbered, DUE).
+    Idempotent: running it again, or after a crash, gives the same invoices and numbers."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    from meterline.invoicing import billing
+
+    instant = _as_of(as_of)
+    factory = _session_factory(database_url)
+    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
+        tasks: dict[str, int] = {}
+
+        def progress(phase: str, done: int, total: int) -> None:
+            if phase not in tasks:
+                tasks[phase] = bar.add_task(phase, total=total)
+            bar.update(tasks[phase], completed=done, total=total)
+
+        result = billing.run(factory, instant, org_id=org_id, progress=progress)
+    err.print(f"as of {instant.isoformat()}: {result.synced_accounts} accounts synced, "
+              f"{result.finalized} invoices finalized")
+    typer.echo(result.finalized)
+
+
+@app.command()
+def worker(
+    interval: Annotated[float | None, typer.Option(envvar="METERLINE_WORKER_INTERVAL", help="Seconds between runs [default: 10]")] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped.
+    Several workers may run against one PostgreSQL database (they split the invoices)."""
+    from meterline.invoicing.billing import Worker
+
+    settings = load_settings(worker_interval=interval, database_url=database_url)
+    factory = _session_factory(settings.database_url)
+    err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")
+    runner = Worker(factory, settings.worker_interval or 10)
+    try:
+        runner.loop()
+    except KeyboardInterrupt:
+        runner.stop()
 
 
 @app.command()

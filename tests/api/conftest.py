@@ -34,6 +34,7 @@ class Sdk:
         self.calculator = togai_client.PriceExperimentationApi(self.client)
         self.licenses = togai_client.LicensesApi(self.client)
         self.jobs = togai_client.JobsApi(self.client)
+        self.invoices = togai_client.InvoicesApi(self.client)
 
     def close(self) -> None:
         self.client.rest_client.pool_manager.clear()

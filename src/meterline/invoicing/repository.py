@@ -67,10 +67,10 @@ class InvoiceRepository(OrgRepository):
         return int(self.session.scalar(stmt) or 0)
 
     def invoiced_until(self, account_pk: str) -> Invoice | None:
-        """The account's finalized schedule invoice whose period ends last."""
+        """The account's finalized in-arrears invoice whose period ends last."""
         stmt = (
             self.scoped(Invoice)
-            .where(Invoice.account_pk == account_pk, Invoice.schedule_pk.is_not(None), Invoice.status != DRAFT)
+            .where(Invoice.account_pk == account_pk, Invoice.invoice_type == "STANDARD", Invoice.status != DRAFT)
             .order_by(Invoice.end_at.desc())
             .limit(1)
         )

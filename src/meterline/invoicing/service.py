@@ -53,7 +53,7 @@ def dumps(value: Any) -> str:
 
 
 def loads(text: str | None) -> Any:
-    return None if text is None else json.loads(text, parse_float=Decimal)
+    return None if text is None else json.loads(text, parse_float=Decimal, parse_int=Decimal)
 
 
 @lru_cache(maxsize=8)
@@ -96,6 +96,12 @@ def _applies(card: dict[str, Any], index: int) -> bool:
 
 def _in_advance(card: CardRevenue) -> bool:
     return card.kind != "USAGE" and card.card.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")
+
+
+def invoiced_until(ctx: Context, account: Account) -> datetime | None:
+    """The end of the last period of the account's finalized in-arrears invoices (ScheduleService's guard)."""
+    last = InvoiceRepository(ctx.session, ctx.org_id).invoiced_until(account.pk)
+    return last.end_at if last is not None else None
 
 
 class InvoiceService:
@@ -208,8 +214,9 @@ class InvoiceService:
                 else:
                     commitment = self._commitment(piece.view.details, currency, piece.piece)
                     built = builder.build_standard(arrears, advance, commitment, charges, currency)
+                    priced = {c["usageMeterId"] for c in piece.view.details.get("usageRateCards", [])}
                     meters = UsageService(self.ctx).of_account(account.id, piece.piece.start, piece.piece.end)
-                    usage = builder.usage_info([(m.meter_id, m.name, m.usage) for m in meters])
+                    usage = builder.usage_info([(m.meter_id, m.name, m.usage) for m in meters if m.meter_id in priced])
         return Computed(built, usage, self._details(account, plan_name))
 
     def _details(self, account: Account, plan_name: str | None) -> dict[str, Any]:
@@ -306,6 +313,13 @@ class InvoiceService:
             if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
                 # finalized before its time (by hand, or a custom invoice): dated now
                 self._dates(invoice, now, self.account_of(invoice))
+
+    def prepare_bill_run(self, as_of: datetime) -> list[str]:
+        """Sync every account with a schedule; the ids of the invoices due by `as_of`, in numbering order."""
+        for account in self.accounts.by_pks(set(self.repo.accounts_with_schedules())).values():
+            self.sync(account, as_of)
+        self.ctx.session.flush()
+        return [i.pk for i in self.repo.due_drafts(as_of, limit=1_000_000, skip_locked=False)]
 
     def finalize_due(self, as_of: datetime, limit: int, skip_locked: bool = False) -> int:
         """Finalize up to `limit` invoices due by `as_of`; returns how many."""

@@ -11,6 +11,7 @@ from meterline.api.deps import api_context
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.schemas import BaseSuccessResponse, IsoDate
+from meterline.invoicing.service import InvoiceService, invoiced_until
 from meterline.schedules import schemas
 from meterline.schedules.migration import start_migration
 from meterline.schedules.service import ScheduleService
@@ -27,7 +28,8 @@ def update_pricing_schedule(
     account_id: str, body: schemas.UpdatePricingScheduleRequestWithActions, ctx: Context = Depends(api_context)
 ) -> Response:
     """Associate a price plan with the account over [effectiveFrom, effectiveUntil), or disassociate it."""
-    account, views = ScheduleService(ctx).edit(account_id, [body])
+    account, views = ScheduleService(ctx, invoiced_until=invoiced_until).edit(account_id, [body])
+    InvoiceService(ctx).sync(account, ctx.now)  # the drafts follow the new schedule at once
     return respond(schemas.update_response(account, views))
 
 
@@ -42,7 +44,9 @@ def update_pricing_schedule_batch(
     ctx: Context = Depends(api_context),
 ) -> Response:
     """Apply 1 to 10 edits in order, all or none; `dry_run=true` answers what they would give, saving nothing."""
-    account, views = ScheduleService(ctx).edit(account_id, body.edits, dry_run=dry_run)
+    account, views = ScheduleService(ctx, invoiced_until=invoiced_until).edit(account_id, body.edits, dry_run=dry_run)
+    if not dry_run:
+        InvoiceService(ctx).sync(account, ctx.now)
     return respond(schemas.update_response(account, views))
 
 

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -90,9 +91,19 @@ def resolve_cycle(details: dict[str, Any], start_day: date, kept: str | None, re
     return json.dumps({**resolved, "dayOffset": day, "monthOffset": month})
 
 
+InvoicedUntil = Callable[[Context, Account], datetime | None]
+
+
+def never_invoiced(_ctx: Context, _account: Account) -> datetime | None:
+    return None
+
+
 class ScheduleService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntil = never_invoiced) -> None:
+        """`invoiced_until` tells up to when an account's usage is on finalized invoices (invoicing passes it in);
+        schedules cannot change before then (D12: a finalized invoice never changes)."""
         self.ctx = ctx
+        self.invoiced_until = invoiced_until
         self.repo = ScheduleRepository(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self.plans = PricePlanRepository(ctx.session, ctx.org_id)
@@ -165,6 +176,11 @@ class ScheduleService:
             raise BadRequest(f"{where}preActions: grant licenses with POST /license_updates; pre-actions are not "
                              "supported by Meterline yet")
         start, end = self._window(edit, where)
+        frozen = self.invoiced_until(self.ctx, account)
+        if frozen is not None and start < frozen:
+            raise BadRequest(f"{where}effectiveFrom: account {account.id} is invoiced up to "
+                             f"{cycles.local_day(frozen, self.tz).isoformat()} (finalized invoices never change); "
+                             "change its schedule from that day on")
         mode = edit.mode or "ASSOCIATE"
         if mode == "DISASSOCIATE":
             if not self.repo.of_account(account.pk, start, end):

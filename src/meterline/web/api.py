@@ -24,10 +24,12 @@ from meterline.catalog.plan_endpoints import router as price_plans_router
 from meterline.customers.endpoints import router as customers_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
+from meterline.invoicing.endpoints import router as invoices_router
 from meterline.jobs.endpoints import router as jobs_router
 from meterline.licenses.endpoints import router as licenses_router
 from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
+from meterline.payments.endpoints import router as payments_router
 from meterline.revenue.endpoints import router as revenue_router
 from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
@@ -35,7 +37,7 @@ from meterline.tenancy.endpoints import router as tenancy_router
 
 ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
            tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router,
-           licenses_router, jobs_router)
+           licenses_router, jobs_router, invoices_router, payments_router)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
@@ -12,6 +15,7 @@ from meterline.web.api import create_api_app
 from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
+from meterline.invoicing.billing import Worker
 from meterline.web.observability import RequestObserver, metrics_response, readiness
 
 LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
@@ -28,7 +32,19 @@ code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}a{color:#2563eb}</
 def create_app(settings: Settings) -> FastAPI:
     engine = create_db_engine(settings.database_url)
     session_factory = make_session_factory(engine)
-    app = FastAPI(title="Meterline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # The billing worker runs beside the API unless METERLINE_WORKER_INTERVAL is 0 (then run `meterline worker`).
+        worker = Worker(session_factory, settings.worker_interval) if settings.worker_interval > 0 else None
+        if worker is not None:
+            worker.start()
+        yield
+        if worker is not None:
+            worker.stop()
+
+    app = FastAPI(title="Meterline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
+                  lifespan=lifespan)
     app.state.settings = settings
     app.state.engine = engine
     app.mount("/api", create_api_app(settings, session_factory))

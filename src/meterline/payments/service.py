@@ -1,0 +1,109 @@
+"""Payments: one payment from an account, spread over its finalized invoices in `order` (togai-billing-rules 6.3).
+
+Each INVOICE record adds its amount to the invoice's paidAmount: PAID when it reaches the total, else
+PARTIALLY_PAID. The records must add up to the payment's total, in the account's currency, and an invoice cannot be
+paid past its total. CREDIT and WALLET_CREDIT records wait for credits and the wallet (they are refused, saying so).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+
+
+from meterline.accounts.repository import AccountRepository
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.core.money import exact_sum, is_currency, round_money
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.invoicing.repository import InvoiceRepository
+from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID
+from meterline.payments import schemas
+from meterline.payments.models import Payment
+from meterline.tenancy.context import Context
+
+
+class PaymentRepository(OrgRepository):
+    def by_pk(self, pk: str) -> Payment | None:
+        return self.session.scalar(self.scoped(Payment).where(Payment.pk == pk))
+
+    def page(self, request: PageRequest) -> Page[Payment]:
+        return self.keyset_page(self.scoped(Payment), Payment.pk, request)
+
+
+class PaymentService:
+    def __init__(self, ctx: Context) -> None:
+        self.ctx = ctx
+        self.repo = PaymentRepository(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+
+    def get(self, payment_id: str) -> Payment:
+        payment = self.repo.by_pk(payment_id)
+        if payment is None:
+            raise NotFound(f"Payment {payment_id} not found")
+        return payment
+
+    def account_ids(self, payments: list[Payment]) -> dict[str, str]:
+        return {pk: a.id for pk, a in self.accounts.by_pks({p.account_pk for p in payments}).items()}
+
+    def page(self, request: PageRequest) -> Page[Payment]:
+        return self.repo.page(request)
+
+    def create(self, request: schemas.CreatePaymentRequest) -> Payment:
+        account = self.accounts.by_id(request.account_id)
+        if account is None:
+            raise NotFound(f"Account {request.account_id} not found")
+        currency = request.currency.upper()
+        if not is_currency(currency) or currency != account.invoice_currency:
+            raise BadRequest(f"currency: account {account.id} pays in {account.invoice_currency}, not {request.currency}")
+        total = request.total_amount
+        if total <= 0 or round_money(total, currency) != total:
+            raise BadRequest(f"totalAmount: must be more than 0, in whole {currency} minor units")
+        records = sorted(request.line_item_records, key=lambda r: r.order)
+        if len({r.order for r in records}) != len(records):
+            raise BadRequest("lineItemRecords: each order must be different")
+        invoices = InvoiceRepository(self.ctx.session, self.ctx.org_id)
+        for i, record in enumerate(records):
+            where = f"lineItemRecords (order {record.order})"
+            if record.type != "INVOICE":
+                raise BadRequest(f"{where}: {record.type} payments come with credits and the wallet, which "
+                                 "Meterline does not serve yet; pay invoices")
+            if record.togai_id is None or record.amount is None:
+                raise BadRequest(f"{where}: togaiId (the invoice id) and amount are required")
+            if record.amount <= 0 or round_money(record.amount, currency) != record.amount:
+                raise BadRequest(f"{where}.amount: must be more than 0, in whole {currency} minor units")
+            invoice = invoices.by_pk(record.togai_id)
+            if invoice is None or invoice.account_pk != account.pk:
+                raise BadRequest(f"{where}.togaiId: account {account.id} has no invoice {record.togai_id}")
+            if invoice.status not in OPEN:
+                raise BadRequest(f"{where}: invoice {invoice.pk} is {invoice.status}; only DUE, PARTIALLY_PAID and "
+                                 "UN_COLLECTIBLE invoices take payments")
+            owed = (invoice.total_amount or Decimal(0)) - invoice.paid_amount
+            if record.amount > owed:
+                raise BadRequest(f"{where}.amount: {record.amount} is more than the {owed} still owed on invoice "
+                                 f"{invoice.pk}")
+            invoice.paid_amount = invoice.paid_amount + record.amount
+            invoice.status = PAID if invoice.paid_amount == invoice.total_amount else PARTIALLY_PAID
+            invoice.updated_at = self.ctx.now
+        spread = exact_sum(r.amount for r in records if r.amount is not None)
+        if spread != total:
+            raise BadRequest(f"lineItemRecords: the amounts add up to {spread}, not totalAmount {total}")
+        reference = request.external_payment_reference.model_dump(exclude_none=True)
+        payment = Payment(
+            pk=new_id("pay"), org_id=self.ctx.org_id, account_pk=account.pk, currency=currency, total_amount=total,
+            description=request.description, notes=request.notes,
+            reference={_camel(k): v for k, v in reference.items()},
+            records=[{"type": r.type, "togaiId": r.togai_id, "amount": str(r.amount), "order": r.order} for r in records],
+            version=1, created_by="API", created_at=self.ctx.now,
+        )
+        self.repo.add(payment)
+        return payment
+
+
+def _camel(name: str) -> str:
+    head, *rest = name.split("_")
+    return head + "".join(p.title() for p in rest)
+
+
+
