@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import Column, Integer, MetaData, Table, insert, select
 from sqlalchemy.exc import StatementError
 from sqlalchemy.orm import Session, sessionmaker
 
-from meterline.core.db import ExactDecimal, UTCDateTime, unit_of_work
+from meterline.core.db import ExactDecimal, UTCDateTime, create_db_engine, unit_of_work
 
 metadata = MetaData()
 probe = Table(
@@ -75,3 +76,28 @@ def test_unit_of_work_rolls_back_on_error(probe_table: sessionmaker[Session]) ->
             raise RuntimeError("boom")
     with unit_of_work(probe_table, write=False) as s:
         assert s.scalar(select(probe.c.id).where(probe.c.id == 300)) is None
+
+
+def test_migration_0005_sums_existing_buckets_into_local_days(tmp_path: Path) -> None:
+    """A database with 15-minute usage from before daily totals gets them, per organization timezone."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from meterline.migrations import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    command.upgrade(alembic_config(url), "0004")
+    engine = create_db_engine(url)
+    with engine.begin() as c:
+        c.execute(text("INSERT INTO organizations (id, name, base_currency, timezone, net_term_days, created_at, "
+                       "updated_at) VALUES ('o1', 'O', 'USD', 'Asia/Kolkata', 0, '2024-01-01T00:00:00.000000Z', "
+                       "'2024-01-01T00:00:00.000000Z')"))
+        for bucket, qty in (("2024-03-01 18:15:00.000000", "1.5"), ("2024-03-01 18:45:00.000000", "2"),
+                            ("2024-03-01 18:30:00.000000", "0.25")):
+            # 18:15 UTC is 23:45 on 1 March in Kolkata; 18:30 and 18:45 UTC are already 2 March
+            c.execute(text("INSERT INTO usage_rollups VALUES ('o1', 'a1', 'm1', :b, :q, 1)"), {"b": bucket, "q": qty})
+    command.upgrade(alembic_config(url), "head")
+    with engine.begin() as c:
+        rows = c.execute(text("SELECT day_start, quantity, events FROM usage_daily ORDER BY day_start")).all()
+    engine.dispose()
+    assert [tuple(r) for r in rows] == [("2024-02-29 18:30:00.000000", "1.5", 1), ("2024-03-01 18:30:00.000000", "2.25", 2)]

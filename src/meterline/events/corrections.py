@@ -14,6 +14,8 @@ cannot be corrected (there are no cycles before price plans and schedules exist)
 
 from __future__ import annotations
 
+from zoneinfo import ZoneInfo
+
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -116,7 +118,7 @@ class CorrectionService:
             decrements: dict[UsageKey, tuple[Decimal, int]] = {
                 (account_pk, meter_id, bucket): (Decimal(value).copy_negate(), -1) for meter_id, value in units.items()
             }
-            self.store.add_usage(decrements)  # exact: the store adds under core.money.EXACT
+            self.store.add_usage(decrements, ZoneInfo(self.ctx.org.timezone))  # exact: added under EXACT
         description = f"Reverted by {action} at {isoformat_z(self.ctx.now)}; was {event.status}"
         self.store.set_status(event, REVERTED, description[:STATUS_TEXT])
         if event.event_id is not None:

@@ -64,3 +64,18 @@ class UsageRollup(Base):
     bucket_start: Mapped[datetime] = mapped_column(UTCDateTime())
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
     events: Mapped[int]
+
+
+class UsageDaily(Base):
+    """The same usage per local day of the organization (`day_start` is that day's local midnight, in UTC): an
+    invoice reads at most a row per day and meter, however many events the day had."""
+
+    __tablename__ = "usage_daily"
+    __table_args__ = (PrimaryKeyConstraint("org_id", "account_pk", "meter_id", "day_start", name="pk_usage_daily"),)
+
+    org_id: Mapped[str] = mapped_column(String(40))
+    account_pk: Mapped[str] = mapped_column(String(40))
+    meter_id: Mapped[str] = mapped_column(String(20))
+    day_start: Mapped[datetime] = mapped_column(UTCDateTime())
+    quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
+    events: Mapped[int]

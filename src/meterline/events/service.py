@@ -125,7 +125,7 @@ class IngestionService:
             )
             results.append(Result(index=index, event_id=event.id, status=status, message=message))
         self.store.add_events(rows, now)
-        self.store.add_usage(dict(usage))
+        self.store.add_usage(dict(usage), ZoneInfo(self.ctx.org.timezone))
         return results
 
     def _rules(self, schema_names: set[str]) -> dict[str, pipeline.SchemaRule]:

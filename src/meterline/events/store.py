@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from datetime import datetime
+from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
 
@@ -15,7 +15,8 @@ from meterline.core.db import sqlite_time
 from meterline.core.money import EXACT, exact_sum
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
-from meterline.events.models import Event, EventId, UsageRollup
+from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
+from meterline.rating import cycles
 
 UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
 # An event as ingestion stores it: (pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp,
@@ -92,10 +93,24 @@ class EventStore(OrgRepository):
         ]
         self._driver().executemany(_SQLITE_EVENT_INSERT, values)
 
-    def add_usage(self, increments: dict[UsageKey, tuple[Decimal, int]]) -> None:
-        """Add quantities and event counts to their buckets (keys sorted, for the same reason as the claims)."""
+    def add_usage(self, increments: dict[UsageKey, tuple[Decimal, int]], tz: tzinfo) -> None:
+        """Add quantities and event counts to their 15-minute buckets, and to the organization's local days (`tz`).
+        Keys are sorted, for the same reason as the claims."""
         if not increments:
             return
+        days: dict[UsageKey, tuple[Decimal, int]] = {}
+        day_of: dict[datetime, datetime] = {}
+        for (account_pk, meter_id, bucket), (qty, n) in increments.items():
+            day = day_of.get(bucket)
+            if day is None:
+                day = day_of[bucket] = cycles.local_start_of_day(cycles.local_day(bucket, tz), tz)
+            key = (account_pk, meter_id, day)
+            got = days.get(key)
+            days[key] = (qty, n) if got is None else (EXACT.add(got[0], qty), got[1] + n)
+        self._add("usage_rollups", "bucket_start", increments)
+        self._add("usage_daily", "day_start", days)
+
+    def _add(self, table: str, column: str, increments: dict[UsageKey, tuple[Decimal, int]]) -> None:
         keys = sorted(increments)
         cursor = self._driver().cursor()
         if self._is_postgresql():
@@ -103,11 +118,11 @@ class EventStore(OrgRepository):
             # quantities travel as decimal text and become numeric exactly.
             rows = [(a, m, b.isoformat(), str(increments[(a, m, b)][0]), increments[(a, m, b)][1]) for a, m, b in keys]
             cursor.execute(
-                "INSERT INTO usage_rollups (org_id, account_pk, meter_id, bucket_start, quantity, events) "
+                f"INSERT INTO {table} (org_id, account_pk, meter_id, {column}, quantity, events) "  # nosec B608 - constants
                 "SELECT %s, r->>0, r->>1, (r->>2)::timestamptz, (r->>3)::numeric, (r->>4)::int "
                 "FROM json_array_elements(%s::json) AS r "
-                "ON CONFLICT (org_id, account_pk, meter_id, bucket_start) DO UPDATE SET "
-                "quantity = usage_rollups.quantity + excluded.quantity, events = usage_rollups.events + excluded.events",
+                f"ON CONFLICT (org_id, account_pk, meter_id, {column}) DO UPDATE SET "
+                f"quantity = {table}.quantity + excluded.quantity, events = {table}.events + excluded.events",
                 (self.org_id, _json(rows)),
             )
             return
@@ -115,16 +130,17 @@ class EventStore(OrgRepository):
         # since a writing transaction holds SQLite's only write lock from its start.
         wanted = {(a, m, sqlite_time(b)): increments[(a, m, b)] for a, m, b in keys}
         cursor.execute(
-            "SELECT account_pk, meter_id, bucket_start, quantity, events FROM usage_rollups WHERE org_id = ? AND "
-            "(account_pk, meter_id, bucket_start) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?))",
+            f"SELECT account_pk, meter_id, {column}, quantity, events FROM {table} WHERE org_id = ? AND "  # nosec B608 - constants
+            f"(account_pk, meter_id, {column}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+            "json_extract(value, '$[2]') FROM json_each(?))",
             (self.org_id, json.dumps(list(wanted))),
         )
         for account_pk, meter_id, bucket, quantity, events in cursor.fetchall():
             qty, n = wanted[(account_pk, meter_id, bucket)]
             wanted[(account_pk, meter_id, bucket)] = (EXACT.add(qty, Decimal(quantity)), n + events)
         cursor.executemany(
-            "INSERT INTO usage_rollups (org_id, account_pk, meter_id, bucket_start, quantity, events) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, bucket_start) DO UPDATE SET "
+            f"INSERT INTO {table} (org_id, account_pk, meter_id, {column}, quantity, events) "  # nosec B608 - constants
+            f"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, {column}) DO UPDATE SET "
             "quantity = excluded.quantity, events = excluded.events",
             [(self.org_id, a, m, b, str(q), n) for (a, m, b), (q, n) in wanted.items()],
         )
@@ -167,6 +183,37 @@ class EventStore(OrgRepository):
         )
         for meter_id, quantities, n in cursor.fetchall():
             result[meter_id] = (exact_sum(map(Decimal, quantities.split(" "))), int(n))
+        return result
+
+    def usage_of_accounts(
+        self, account_pks: Iterable[str], meter_ids: Iterable[str], start: datetime, end: datetime, *, daily: bool
+    ) -> dict[tuple[str, str], tuple[Decimal, int]]:
+        """(quantity, events) per (account, meter) over [start, end), from the 15-minute buckets or, with `daily`,
+        from the local days (then start and end must be local midnights). Pairs without usage are left out."""
+        account_pks, meter_ids = sorted(set(account_pks)), list(meter_ids)
+        if not account_pks or not meter_ids:
+            return {}
+        table = UsageDaily if daily else UsageRollup
+        column = table.day_start if daily else table.bucket_start  # type: ignore[attr-defined]
+        result: dict[tuple[str, str], tuple[Decimal, int]] = {}
+        if self._is_postgresql():
+            stmt = select(table.account_pk, table.meter_id, func.sum(table.quantity), func.sum(table.events)).where(
+                table.org_id == self.org_id, table.account_pk.in_(account_pks), table.meter_id.in_(meter_ids),
+                column >= start, column < end,
+            ).group_by(table.account_pk, table.meter_id)
+            for account_pk, meter_id, qty, n in self.session.execute(stmt):
+                result[(account_pk, meter_id)] = (Decimal(qty), int(n))
+            return result
+        name, key = ("usage_daily", "day_start") if daily else ("usage_rollups", "bucket_start")
+        cursor = self._driver().cursor()
+        cursor.execute(
+            f"SELECT account_pk, meter_id, group_concat(quantity, ' '), sum(events) FROM {name} WHERE org_id = ? AND "  # nosec B608 - constants and `?`s
+            f"account_pk IN (SELECT value FROM json_each(?)) AND meter_id IN (SELECT value FROM json_each(?)) AND "
+            f"{key} >= ? AND {key} < ? GROUP BY account_pk, meter_id",
+            (self.org_id, json.dumps(account_pks), json.dumps(meter_ids), sqlite_time(start), sqlite_time(end)),
+        )
+        for account_pk, meter_id, quantities, n in cursor.fetchall():
+            result[(account_pk, meter_id)] = (exact_sum(map(Decimal, quantities.split(" "))), int(n))
         return result
 
     def page(

@@ -28,14 +28,14 @@ from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.settings import load_settings
+from meterline.core.schemas import format_address
 from meterline.customers.repository import CustomerRepository
-from meterline.events.service import UsageService
+from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository
-from meterline.licenses.service import LicenseService
-from meterline.rating import cycles
+from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
@@ -65,9 +65,9 @@ def _number_format(text: str) -> str:
     return text
 
 
-def format_number(number: int) -> str:
-    """The invoice number shown to customers: METERLINE_INVOICE_NUMBER_FORMAT (default INV-000001)."""
-    return _number_format(load_settings().invoice_number_format).format(number=number)
+def number_format() -> str:
+    """How invoice numbers are written: METERLINE_INVOICE_NUMBER_FORMAT (default INV-000001), checked."""
+    return _number_format(load_settings().invoice_number_format)
 
 
 @dataclass(frozen=True)
@@ -111,6 +111,7 @@ class InvoiceService:
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self.schedules = ScheduleRepository(ctx.session, ctx.org_id)
         self.tz = ZoneInfo(ctx.org.timezone)
+        self.inputs = BillingInputs(ctx)
 
     # -- reading ---------------------------------------------------------------------------------------------------
     def get(self, invoice_id: str) -> Invoice:
@@ -120,7 +121,7 @@ class InvoiceService:
         return invoice
 
     def account_of(self, invoice: Invoice) -> Account:
-        return self.accounts.by_pks({invoice.account_pk})[invoice.account_pk]
+        return self.inputs.account(invoice.account_pk)
 
     def page(self, request: PageRequest, *, status: str | None, account_id: str | None, customer_id: str | None,
              start: datetime | None, end: datetime | None, due_only: bool = False) -> Page[Invoice]:
@@ -149,35 +150,32 @@ class InvoiceService:
 
     # -- computing -------------------------------------------------------------------------------------------------
     def _piece(self, invoice: Invoice) -> Piece | None:
-        schedule = self.schedules.by_pk(invoice.schedule_pk) if invoice.schedule_pk else None
-        if schedule is None or schedule.cycle is None or invoice.cycle_start is None or invoice.cycle_end is None:
+        view = self.inputs.view(invoice.schedule_pk) if invoice.schedule_pk else None
+        if view is None or view.cycle is None or invoice.cycle_start is None or invoice.cycle_end is None:
             return None
-        view = ScheduleService(self.ctx).views([schedule])[0]
         cycle = cycles.Cycle(invoice.cycle_start, invoice.cycle_end, self.tz)
         start, end = max(cycle.start, view.start), min(cycle.end, view.end)
         if start >= end:
             return None
-        assert view.cycle is not None
         config = cycles.effective_config(view.cycle, view.start, self.tz)
         index = len(cycles.cycles_overlapping(config, view.start, cycle.start, self.tz))
         return Piece(view, cycles.CyclePiece(cycle, start, end), index)
 
-    def _cards(self, account: Account, piece: Piece) -> tuple[list[CardRevenue], list[CardRevenue]]:
+    def _cards(self, account: Account, piece: Piece, usage: dict[str, Decimal]) -> tuple[list[CardRevenue], list[CardRevenue]]:
         """The piece's rate cards that bill in it: (in arrears, in advance)."""
         p = piece.piece
-        licenses = LicenseService(self.ctx)
         cycle_days = cycles.cycle_days(p.cycle, self.tz)
         covered = cycles.covered_days(p, self.tz)
         proration = Proration(covered, cycle_days) if p.is_partial else None
-        meters = UsageService(self.ctx).of_account(account.id, p.start, p.end)
-        usage = {m.meter_id: m.usage for m in meters}
-        largest = licenses.largest_quantities(account, p.start, p.end)
-        days = LicenseDays(licenses.daily_quantities(account, p.start, p.end, self.tz), cycle_days)
+        steps = self.inputs.license_steps(account.pk)
+        largest = {lid: licenses.largest(s, p.start, p.end) for lid, s in steps.items()}
+        days = LicenseDays({lid: [q for _, q in licenses.daily_maximums(s, p.start, p.end, self.tz)]
+                            for lid, s in steps.items()}, cycle_days)
         details, currency = piece.view.details, account.invoice_currency
         arrears = [c for c in plan_revenue(details, currency, usage, largest, proration, days)
                    if not _in_advance(c) and _applies(c.card, piece.index)]
         # In advance, a license bills the quantity in force when its piece starts (for each covered day if prorated).
-        at_start = licenses.largest_quantities(account, p.start, p.start + TICK)
+        at_start = {lid: licenses.in_force(s, p.start) for lid, s in steps.items()}
         start_days = LicenseDays({k: [q] * covered for k, q in at_start.items()}, cycle_days)
         advance = [c for c in plan_revenue(details, currency, usage, at_start, proration, start_days)
                    if _in_advance(c) and _applies(c.card, piece.index)]
@@ -194,39 +192,35 @@ class InvoiceService:
         return builder.Commitment(card.get("displayName") or "Minimum commitment", amount)
 
     def compute(self, invoice: Invoice) -> Computed:
-        account = self.account_of(invoice)
+        account = self.inputs.account(invoice.account_pk)
         charges = [Charge.from_json(c) for c in loads(invoice.charges) or []]
         currency = invoice.currency
-        usage: list[Line] = []
+        usage_lines: list[Line] = []
         plan_name = None
-        if invoice.invoice_type == CUSTOM:
+        piece = self._piece(invoice) if invoice.invoice_type != CUSTOM else None
+        if piece is None:  # a custom invoice, or a draft whose schedule was edited away (the next sync drops it)
             items = [CustomItem(**i) for i in _custom_items(loads(invoice.custom_lines) or [])]
             built = builder.build_custom(items, charges, currency)
         else:
-            piece = self._piece(invoice)
-            if piece is None:  # its schedule was edited away; the next sync drops this draft
-                built = builder.build_custom([], charges, currency)
+            plan_name = piece.view.plan_name
+            usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
+            arrears, advance = self._cards(account, piece, usage)
+            if invoice.invoice_type == ADVANCED:
+                built = builder.build_advanced(advance, currency)
             else:
-                plan_name = piece.view.plan_name
-                arrears, advance = self._cards(account, piece)
-                if invoice.invoice_type == ADVANCED:
-                    built = builder.build_advanced(advance, currency)
-                else:
-                    commitment = self._commitment(piece.view.details, currency, piece.piece)
-                    built = builder.build_standard(arrears, advance, commitment, charges, currency)
-                    priced = {c["usageMeterId"] for c in piece.view.details.get("usageRateCards", [])}
-                    meters = UsageService(self.ctx).of_account(account.id, piece.piece.start, piece.piece.end)
-                    usage = builder.usage_info([(m.meter_id, m.name, m.usage) for m in meters if m.meter_id in priced])
-        return Computed(built, usage, self._details(account, plan_name))
+                commitment = self._commitment(piece.view.details, currency, piece.piece)
+                built = builder.build_standard(arrears, advance, commitment, charges, currency)
+                priced = {c["usageMeterId"] for c in piece.view.details.get("usageRateCards", [])}
+                usage_lines = builder.usage_info([(m.id, m.name, usage[m.id]) for m in self.inputs.meters()
+                                                  if m.id in priced])
+        return Computed(built, usage_lines, self._details(account, plan_name))
 
     def _details(self, account: Account, plan_name: str | None) -> dict[str, Any]:
-        customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pk(account.customer_pk)
-        assert customer is not None
+        customer = self.inputs.customer(account.customer_pk)
         address = customer.address or {}
         return {
             "customer": {"name": customer.name, "primaryEmail": customer.primary_email,
-                         "billingAddress": ", ".join(str(v) for v in address.values() if v) or None,
-                         "address": address},
+                         "billingAddress": format_address(address) or None, "address": address},
             "account": {"name": account.name, "invoiceCurrency": account.invoice_currency,
                         "address": account.address or address,
                         "primaryEmail": account.primary_email or customer.primary_email},
@@ -297,9 +291,11 @@ class InvoiceService:
     # -- finalizing ------------------------------------------------------------------------------------------------
     def finalize(self, invoices: list[Invoice], now: datetime) -> None:
         """Freeze these DRAFT invoices, in the order given, with the next numbers of the sequence."""
-        computed = [self.compute(i) for i in invoices]
         if not invoices:
             return
+        self.inputs.prefetch(invoices)
+        computed = [self.compute(i) for i in invoices]
+        number = number_format()
         first = self.repo.take_numbers(len(invoices))
         for offset, (invoice, result) in enumerate(zip(invoices, computed, strict=True)):
             invoice.lines = dumps(result.built.revenue.to_json())
@@ -307,7 +303,7 @@ class InvoiceService:
             invoice.details = dumps(result.details)
             invoice.total_amount = result.built.total
             invoice.sequence_number = first + offset
-            invoice.sequence_id = format_number(first + offset)
+            invoice.sequence_id = number.format(number=first + offset)
             invoice.status = PAID if result.built.total == 0 else DUE
             invoice.finalized_at = invoice.updated_at = now
             if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:

@@ -22,6 +22,15 @@ class LicenseRepository(OrgRepository):
         stmt = self.scoped(LicenseUpdate).where(LicenseUpdate.account_pk == account_pk)
         return list(self.session.scalars(stmt.order_by(LicenseUpdate.effective_from, LicenseUpdate.pk)))
 
+    def of_accounts(self, account_pks: set[str]) -> dict[str, list[LicenseUpdate]]:
+        """Every update of these accounts, per account, in effective order (invoicing: one query per chunk)."""
+        found: dict[str, list[LicenseUpdate]] = {pk: [] for pk in account_pks}
+        if account_pks:
+            stmt = self.scoped(LicenseUpdate).where(LicenseUpdate.account_pk.in_(account_pks))
+            for u in self.session.scalars(stmt.order_by(LicenseUpdate.effective_from, LicenseUpdate.pk)):
+                found[u.account_pk].append(u)
+        return found
+
     def at(self, account_pk: str, license_id: str, effective_from: datetime) -> LicenseUpdate | None:
         stmt = self.scoped(LicenseUpdate).where(
             LicenseUpdate.account_pk == account_pk, LicenseUpdate.license_id == license_id,

@@ -13,6 +13,11 @@ class ScheduleRepository(OrgRepository):
     def by_pk(self, pk: str) -> PricingSchedule | None:
         return self.session.scalar(self.scoped(PricingSchedule).where(PricingSchedule.pk == pk))
 
+    def by_pks(self, pks: set[str]) -> dict[str, PricingSchedule]:
+        if not pks:
+            return {}
+        return {s.pk: s for s in self.session.scalars(self.scoped(PricingSchedule).where(PricingSchedule.pk.in_(pks)))}
+
     def of_account(self, account_pk: str, start: datetime | None = None, end: datetime | None = None) -> list[PricingSchedule]:
         """The account's schedules that overlap [start, end), in time order."""
         stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk == account_pk)
