@@ -27,6 +27,7 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from typing import Any
 from pathlib import Path
 
 import httpx
@@ -190,6 +191,15 @@ def run_raw(url: str, events: list[dict]) -> float:
                 slot[1] += 1
         return out
 
+    def by_day(wanted: dict[tuple, list], day: Any) -> dict[tuple, list]:
+        """The same increments per day (the bench's organization is on UTC), as Meterline also keeps them."""
+        out: dict[tuple, list] = {}
+        for (a, m, b), (q, n) in wanted.items():
+            slot = out.setdefault((a, m, day(b)), [Decimal(0), 0])
+            slot[0] += q
+            slot[1] += n
+        return out
+
     started = time.perf_counter()
     if url.startswith("sqlite"):
         conn = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
@@ -210,17 +220,19 @@ def run_raw(url: str, events: list[dict]) -> float:
                  for r in chunk],
             )
             wanted = increments(i, set(claimed), sqlite_buckets)
-            # decimals are text on SQLite: read the existing buckets, add exactly, write back
-            for a, m, b, q, n in conn.execute(
-                "SELECT account_pk, meter_id, bucket_start, quantity, events FROM usage_rollups WHERE org_id = ? AND "
-                "(account_pk, meter_id, bucket_start) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-                "json_extract(value, '$[2]') FROM json_each(?))", (org, json.dumps(list(wanted)))):
-                wanted[(a, m, b)][0] += Decimal(q)
-                wanted[(a, m, b)][1] += n
-            conn.executemany(
-                "INSERT INTO usage_rollups VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, bucket_start) "
-                "DO UPDATE SET quantity = excluded.quantity, events = excluded.events",
-                [(org, a, m, b, str(q), n) for (a, m, b), (q, n) in sorted(wanted.items())])
+            for table, column, rows_ in (("usage_rollups", "bucket_start", wanted),
+                                         ("usage_daily", "day_start", by_day(wanted, lambda b: b[:10] + " 00:00:00.000000"))):
+                # decimals are text on SQLite: read the existing rows, add exactly, write back
+                for a, m, b, q, n in conn.execute(
+                    f"SELECT account_pk, meter_id, {column}, quantity, events FROM {table} WHERE org_id = ? AND "
+                    f"(account_pk, meter_id, {column}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+                    "json_extract(value, '$[2]') FROM json_each(?))", (org, json.dumps(list(rows_)))):
+                    rows_[(a, m, b)][0] += Decimal(q)
+                    rows_[(a, m, b)][1] += n
+                conn.executemany(
+                    f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, {column}) "
+                    "DO UPDATE SET quantity = excluded.quantity, events = excluded.events",
+                    [(org, a, m, b, str(q), n) for (a, m, b), (q, n) in sorted(rows_.items())])
             conn.execute("COMMIT")
         conn.close()
     else:
@@ -240,12 +252,14 @@ def run_raw(url: str, events: list[dict]) -> float:
                             copy.write_row((*r[:10], "INGESTION_COMPLETED_EVENT_NOT_METERED" if r[2] in claimed
                                             else "INGESTION_FAILED_DUPLICATE_EVENT", r[10]))
                     wanted = increments(i, set(claimed), buckets)
-                    conn.execute(
-                        "INSERT INTO usage_rollups SELECT %s, r->>0, r->>1, (r->>2)::timestamptz, (r->>3)::numeric, "
-                        "(r->>4)::int FROM json_array_elements(%s::json) AS r ON CONFLICT (org_id, account_pk, meter_id, "
-                        "bucket_start) DO UPDATE SET quantity = usage_rollups.quantity + excluded.quantity, "
-                        "events = usage_rollups.events + excluded.events",
-                        (org, json.dumps([(a, m, b.isoformat(), str(q), n) for (a, m, b), (q, n) in sorted(wanted.items())])))
+                    daily = by_day(wanted, lambda b: b.replace(hour=0, minute=0, second=0, microsecond=0))
+                    for table, column, rows_ in (("usage_rollups", "bucket_start", wanted), ("usage_daily", "day_start", daily)):
+                        conn.execute(
+                            f"INSERT INTO {table} SELECT %s, r->>0, r->>1, (r->>2)::timestamptz, (r->>3)::numeric, "
+                            f"(r->>4)::int FROM json_array_elements(%s::json) AS r ON CONFLICT (org_id, account_pk, meter_id, "
+                            f"{column}) DO UPDATE SET quantity = {table}.quantity + excluded.quantity, "
+                            f"events = {table}.events + excluded.events",
+                            (org, json.dumps([(a, m, b.isoformat(), str(q), n) for (a, m, b), (q, n) in sorted(rows_.items())])))
     return len(rows) / (time.perf_counter() - started)
 
 

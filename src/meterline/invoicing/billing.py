@@ -64,9 +64,8 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None =
         for i in range(0, len(accounts), SYNC_CHUNK):
             with unit_of_work(factory) as session:
                 ctx = Context(session, session.get(Organization, org.id), as_of)
-                service = InvoiceService(ctx)
-                for account in AccountRepository(session, org.id).by_pks(set(accounts[i:i + SYNC_CHUNK])).values():
-                    service.sync(account, as_of)
+                chunk = AccountRepository(session, org.id).by_pks(set(accounts[i:i + SYNC_CHUNK]))
+                InvoiceService(ctx).sync_many(list(chunk.values()), as_of)
             result.synced_accounts += len(accounts[i:i + SYNC_CHUNK])
             if progress:
                 progress(f"sync {org.id}", result.synced_accounts, len(accounts))

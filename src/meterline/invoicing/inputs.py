@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
@@ -43,6 +44,7 @@ class BillingInputs:
         self._meters: list[UsageMeter] | None = None
         self._steps: dict[str, Steps] = {}
         self._usage: dict[tuple[str, Window], dict[str, Decimal]] = {}
+        self.rate_plans: dict[tuple[int, str], tuple[Any, Any]] = {}  # revenue.compute.plan_revenue's memo
 
     # -- one at a time (cached) --------------------------------------------------------------------------------------
     def account(self, pk: str) -> Account:

@@ -23,7 +23,13 @@ class InvoiceRepository(OrgRepository):
         return self.session.scalar(self.scoped(Invoice).where(Invoice.idempotency_key == key))
 
     def of_account(self, account_pk: str) -> list[Invoice]:
-        stmt = self.scoped(Invoice).where(Invoice.account_pk == account_pk, Invoice.schedule_pk.is_not(None))
+        return self.of_accounts({account_pk})
+
+    def of_accounts(self, account_pks: set[str]) -> list[Invoice]:
+        """The accounts' schedule invoices (STANDARD and STANDARD_ADVANCED)."""
+        if not account_pks:
+            return []
+        stmt = self.scoped(Invoice).where(Invoice.account_pk.in_(account_pks), Invoice.schedule_pk.is_not(None))
         return list(self.session.scalars(stmt))
 
     def page(self, request: PageRequest, *, status: str | None = None, account_pk: str | None = None,

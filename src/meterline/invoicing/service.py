@@ -20,6 +20,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import simplejson
+from sqlalchemy import insert
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
@@ -98,6 +99,15 @@ def _in_advance(card: CardRevenue) -> bool:
     return card.kind != "USAGE" and card.card.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")
 
 
+def _advance_cards(details: dict[str, Any], currency: str) -> list[dict[str, Any]]:
+    """The plan's cards billed in advance that have a price in `currency`."""
+    cards = [c for key in ("fixedFeeRateCards", "licenseRateCards") for c in details.get(key, ())
+             if rate_cards.rate_value_for(c, currency) is not None]
+    cards += [c for c in details.get("creditGrantRateCards", ())
+              if any(d["currency"] == currency for d in c["rateDetails"]["currencySlabRateDetails"])]
+    return [c for c in cards if c.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")]
+
+
 def invoiced_until(ctx: Context, account: Account) -> datetime | None:
     """The end of the last period of the account's finalized in-arrears invoices (ScheduleService's guard)."""
     last = InvoiceRepository(ctx.session, ctx.org_id).invoiced_until(account.pk)
@@ -157,9 +167,10 @@ class InvoiceService:
         start, end = max(cycle.start, view.start), min(cycle.end, view.end)
         if start >= end:
             return None
-        config = cycles.effective_config(view.cycle, view.start, self.tz)
-        index = len(cycles.cycles_overlapping(config, view.start, cycle.start, self.tz))
-        return Piece(view, cycles.CyclePiece(cycle, start, end), index)
+        scheduled = any(card.get("type") == "ONE_TIME" or card.get("recurrenceConfig")
+                        for key in ("fixedFeeRateCards", "licenseRateCards", "creditGrantRateCards")
+                        for card in view.details.get(key, ()))
+        return Piece(view, cycles.CyclePiece(cycle, start, end), self._index(view, cycle) if scheduled else 0)
 
     def _cards(self, account: Account, piece: Piece, usage: dict[str, Decimal]) -> tuple[list[CardRevenue], list[CardRevenue]]:
         """The piece's rate cards that bill in it: (in arrears, in advance)."""
@@ -172,12 +183,14 @@ class InvoiceService:
         days = LicenseDays({lid: [q for _, q in licenses.daily_maximums(s, p.start, p.end, self.tz)]
                             for lid, s in steps.items()}, cycle_days)
         details, currency = piece.view.details, account.invoice_currency
-        arrears = [c for c in plan_revenue(details, currency, usage, largest, proration, days)
+        arrears = [c for c in plan_revenue(details, currency, usage, largest, proration, days, self.inputs.rate_plans)
                    if not _in_advance(c) and _applies(c.card, piece.index)]
+        if not _advance_cards(details, currency):
+            return arrears, []
         # In advance, a license bills the quantity in force when its piece starts (for each covered day if prorated).
         at_start = {lid: licenses.in_force(s, p.start) for lid, s in steps.items()}
         start_days = LicenseDays({k: [q] * covered for k, q in at_start.items()}, cycle_days)
-        advance = [c for c in plan_revenue(details, currency, usage, at_start, proration, start_days)
+        advance = [c for c in plan_revenue(details, currency, usage, at_start, proration, start_days, self.inputs.rate_plans)
                    if _in_advance(c) and _applies(c.card, piece.index)]
         return arrears, advance
 
@@ -233,52 +246,75 @@ class InvoiceService:
         return account.net_term_days if account.net_term_days is not None else self.ctx.org.net_term_days
 
     def sync(self, account: Account, now: datetime) -> None:
-        """Create the invoices of the account's cycle pieces that have started by `now`; fit the drafts to schedule
-        edits (a piece that changed is re-dated, one that went away is deleted)."""
-        existing = {(i.schedule_pk, i.cycle_start, i.invoice_type): i for i in self.repo.of_account(account.pk)}
+        self.sync_many([account], now)
+
+    def sync_many(self, accounts: list[Account], now: datetime) -> None:
+        """Create the invoices of the accounts' cycle pieces that have started by `now`; fit the drafts to schedule
+        edits (a piece that changed is re-dated, one that went away is deleted). Each schedule is walked from its
+        oldest draft (else its newest invoice) on, so the work does not grow with an account's history."""
+        by_pk = {a.pk: a for a in accounts}
+        existing: dict[str, dict[tuple[str | None, datetime | None, str], Invoice]] = {pk: {} for pk in by_pk}
+        for invoice in self.repo.of_accounts(set(by_pk)):
+            existing[invoice.account_pk][(invoice.schedule_pk, invoice.cycle_start, invoice.invoice_type)] = invoice
+        schedules = [s for rows in self.schedules.of_accounts(set(by_pk)).values() for s in rows if s.start_at <= now]
+        views = ScheduleService(self.ctx).views(schedules)
+        owner = {s.pk: s.account_pk for s in schedules}
         wanted: set[tuple[str | None, datetime | None, str]] = set()
-        service = ScheduleService(self.ctx)
-        for view in service.views(self.schedules.of_account(account.pk, None, now + TICK)):
+        new: list[dict[str, Any]] = []
+        for view in views:
             if view.cycle is None:
                 continue
+            account = by_pk[owner[view.id]]
+            mine = [i for k, i in existing[account.pk].items() if k[0] == view.id and i.cycle_start is not None]
+            drafts = [i.cycle_start for i in mine if i.status == DRAFT]
+            resume = min(drafts) if drafts else max((i.cycle_start for i in mine), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
-            pieces = cycles.schedule_pieces(view.cycle, view.start, view.end, self.tz, now + TICK)
-            for index, p in enumerate(pieces):
-                piece = Piece(view, p, index)
-                grace_end = p.cycle.grace_end(config.grace_period_days)
-                has_advance = any(_in_advance(c) and _applies(c.card, index)
-                                  for c in plan_revenue(view.details, account.invoice_currency, {}, {}, None, None))
-                for kind, finalize_at in ((STANDARD, grace_end), (ADVANCED, p.start)):
-                    if kind == ADVANCED and not has_advance:
-                        continue
-                    key = (view.id, p.cycle.start, kind)
+            advance = _advance_cards(view.details, account.invoice_currency)
+            for cycle in cycles.cycles_overlapping(config, max(view.start, resume), min(view.end, now + TICK), self.tz):
+                p = cycles.CyclePiece(cycle, max(cycle.start, view.start), min(cycle.end, view.end))
+                kinds = [(STANDARD, cycle.grace_end(config.grace_period_days))]
+                if advance and any(_applies(card, self._index(view, cycle)) for card in advance):
+                    kinds.append((ADVANCED, p.start))
+                for kind, finalize_at in kinds:
+                    key = (view.id, cycle.start, kind)
                     wanted.add(key)
-                    found = existing.get(key)
+                    found = existing[account.pk].get(key)
                     if found is None:
-                        self._new_piece_invoice(account, piece, kind, finalize_at)
+                        new.append(self._new_piece_invoice(account, view, p, kind, finalize_at))
                     elif found.status == DRAFT and (found.start_at, found.end_at, found.finalize_at) != (p.start, p.end, finalize_at):
                         found.start_at, found.end_at = p.start, p.end
                         self._dates(found, finalize_at, account)
-        for key, invoice in existing.items():
-            if key not in wanted and invoice.status == DRAFT and invoice.start_at < now + TICK:
-                self.repo.delete(invoice)
+        for invoices in existing.values():
+            for key, invoice in invoices.items():
+                if key not in wanted and invoice.status == DRAFT:
+                    self.ctx.session.delete(invoice)
+        self.ctx.session.flush()
+        if new:  # one multi-row INSERT: a bill run creates thousands
+            self.ctx.session.execute(insert(Invoice), new)
+
+    def _index(self, view: ScheduleView, cycle: cycles.Cycle) -> int:
+        """The cycle's number in its schedule, from 0."""
+        assert view.cycle is not None
+        config = cycles.effective_config(view.cycle, view.start, self.tz)
+        return len(cycles.cycles_overlapping(config, view.start, cycle.start, self.tz))
 
     def _dates(self, invoice: Invoice, finalize_at: datetime, account: Account) -> None:
         invoice.finalize_at = invoice.invoice_date = finalize_at
         invoice.net_term_days = self.net_term_days(account)
         invoice.due_date = finalize_at + timedelta(days=invoice.net_term_days)
 
-    def _new_piece_invoice(self, account: Account, piece: Piece, kind: str, finalize_at: datetime) -> None:
-        p = piece.piece
-        invoice = Invoice(
+    def _new_piece_invoice(self, account: Account, view: ScheduleView, p: cycles.CyclePiece, kind: str,
+                           finalize_at: datetime) -> dict[str, Any]:
+        """The row of a new DRAFT (sync inserts them all at once)."""
+        net_terms = self.net_term_days(account)
+        return dict(
             pk=new_id("inv"), org_id=self.ctx.org_id, account_pk=account.pk, invoice_type=kind, status=DRAFT,
-            currency=account.invoice_currency, schedule_pk=piece.view.id, plan_id=piece.view.plan_id,
+            currency=account.invoice_currency, schedule_pk=view.id, plan_id=view.plan_id,
             cycle_start=p.cycle.start, cycle_end=p.cycle.end, start_at=p.start, end_at=p.end,
-            paid_amount=Decimal(0), auto_advance=True, apply_credits=True, apply_wallet=True,
-            created_at=self.ctx.now, updated_at=self.ctx.now,
+            finalize_at=finalize_at, invoice_date=finalize_at, net_term_days=net_terms,
+            due_date=finalize_at + timedelta(days=net_terms), paid_amount=Decimal(0), auto_advance=True,
+            apply_credits=True, apply_wallet=True, created_at=self.ctx.now, updated_at=self.ctx.now,
         )
-        self._dates(invoice, finalize_at, account)
-        self.repo.add(invoice)
 
     def ongoing(self, account: Account) -> Invoice | None:
         """The account's in-arrears DRAFT whose period holds now (after a sync)."""
@@ -312,9 +348,7 @@ class InvoiceService:
 
     def prepare_bill_run(self, as_of: datetime) -> list[str]:
         """Sync every account with a schedule; the ids of the invoices due by `as_of`, in numbering order."""
-        for account in self.accounts.by_pks(set(self.repo.accounts_with_schedules())).values():
-            self.sync(account, as_of)
-        self.ctx.session.flush()
+        self.sync_many(list(self.accounts.by_pks(set(self.repo.accounts_with_schedules())).values()), as_of)
         return [i.pk for i in self.repo.due_drafts(as_of, limit=1_000_000, skip_locked=False)]
 
     def finalize_due(self, as_of: datetime, limit: int, skip_locked: bool = False) -> int:

@@ -118,12 +118,15 @@ class ScheduleService:
     # -- reads ---------------------------------------------------------------------------------------------------
     def views(self, schedules: list[PricingSchedule]) -> list[ScheduleView]:
         plans: dict[str, PricePlan] = {}
+        versions: dict[tuple[str, int], tuple[Any, dict[str, Any]]] = {}  # many schedules share a plan version
         out = []
         for s in schedules:
             plan = plans.get(s.plan_pk) or self.plans.by_pk(s.plan_pk)
             plans[s.plan_pk] = plan
-            version = self.plans.version(plan, s.plan_version)
-            details = decode_details(version.details)  # type: ignore[union-attr]
+            if (s.plan_pk, s.plan_version) not in versions:
+                found = self.plans.version(plan, s.plan_version)
+                versions[(s.plan_pk, s.plan_version)] = (found, decode_details(found.details))  # type: ignore[union-attr]
+            version, details = versions[(s.plan_pk, s.plan_version)]
             override = decode_details(s.override) if s.override is not None else None
             details = {**details, **(override or {})}
             cycle = cycle_config(s.cycle)
