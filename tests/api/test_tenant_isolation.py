@@ -20,7 +20,7 @@ from tests.conftest import Tenant
 # Values for required query parameters, so that a read reaches its lookup.
 QUERY = {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z", "action": "UNDO"}
 # Words that exist only in organization A's data: none may appear in an answer to organization B.
-SECRETS = ("Isolated Corp", "a@iso.test", "IsoPlan", "Iso seats", "iso-evt-1", "iso-alias", "iso-secret-value")
+SECRETS = ("Isolated Corp", "a@iso.test", "IsoPlan", "Iso seats", "iso-evt-1", "iso-alias", "iso-secret-value", "Iso work")
 
 
 def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str]:
@@ -43,6 +43,14 @@ def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str
     sdk.price_plans.price_plan_migration(tc.CreatePricePlanMigrationRequest(
         source_id=plan_id, source_version=1, target_id=other, migration_mode="IMMEDIATE", require_confirmation=True))
     job_id = sdk.jobs.get_jobs().data[0].id
+    invoice = sdk.invoices.create_custom_invoice(tc.CreateCustomInvoiceRequest(
+        account_id="isocorp", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        end_date=datetime(2024, 2, 1, tzinfo=timezone.utc), status="DUE",
+        line_items=[tc.CustomInvoiceLineItem(description="Iso work", value=40)]))
+    payment = tc.PaymentsApi(sdk.client).create_payments(tc.CreatePaymentRequest(
+        account_id="isocorp", currency="USD", total_amount=10,
+        external_payment_reference=tc.ExternalPaymentReference(source_name="bank", source_type="CASH", transaction_number="iso-1"),
+        line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice.id, amount=10, order=1)]))
     return {
         "customer_id": "isocorp",
         "account_id": "isocorp",
@@ -56,6 +64,8 @@ def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str
         "pricing_schedule_id": sdk.price_plans.get_price_plan(plan_id).pricing_schedule[0].id,
         "license_id": seats,
         "job_id": job_id,
+        "invoice_id": invoice.id,
+        "payment_id": payment.id,
     }
 
 
@@ -66,6 +76,7 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "setting": "/settings/{setting_id_str}", "schema": "/event_schema/{event_schema_name}", "meter": "/usage_meters/{usage_meter_id}",
         "event": "/events/{event_id}", "addon": "/addons/{addon_id}", "plan": "/price_plans/{price_plan_id}",
         "schedules": "/accounts/{account_id}/pricing_schedules", "job": "/jobs/{job_id}", "licenses": "/license_updates",
+        "invoice": "/invoices/{invoice_id}", "invoices": "/invoices?owner_id={account_id}", "payment": "/payments/{payment_id}",
     }
     with tenant.http() as http:
         out = {}
@@ -113,6 +124,11 @@ def test_another_organization_reaches_nothing(tenant: Tenant, other_tenant: Tena
                                      "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []}}),
             ("/events/correction?action=UNDO", {"event": {"id": "iso-evt-1"}}),
             ("/price_plans/migration", {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"}),
+            ("/invoices", {"accountId": "isocorp", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
+                           "status": "DUE", "lineItems": [{"value": 1}]}),
+            ("/payments", {"accountId": "isocorp", "currency": "USD", "totalAmount": 1,
+                           "externalPaymentReference": {"sourceName": "x", "sourceType": "CASH", "transactionNumber": "1"},
+                           "lineItemRecords": [{"type": "INVOICE", "togaiId": ids["invoice_id"], "amount": 1, "order": 1}]}),
         ):
             response = http.post(url, json=body)
             assert response.status_code == 404, (url, response.text)

@@ -69,7 +69,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('invoices', schema=None) as batch_op:
         batch_op.create_index('ix_invoices_org_id_account_pk', ['org_id', 'account_pk'], unique=False)
-        batch_op.create_index('ix_invoices_org_id_status_finalize_at', ['org_id', 'status', 'finalize_at'], unique=False)
+        batch_op.create_index('ix_invoices_due_order', ['org_id', 'status', 'finalize_at', 'account_pk', 'start_at', 'invoice_type', 'pk'], unique=False)
 
     op.create_table('payments',
     sa.Column('pk', sa.String(length=40), nullable=False),
@@ -144,7 +144,7 @@ def downgrade() -> None:
 
     op.drop_table('payments')
     with op.batch_alter_table('invoices', schema=None) as batch_op:
-        batch_op.drop_index('ix_invoices_org_id_status_finalize_at')
+        batch_op.drop_index('ix_invoices_due_order')
         batch_op.drop_index('ix_invoices_org_id_account_pk')
 
     op.drop_table('invoices')
