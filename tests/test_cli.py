@@ -93,3 +93,63 @@ def test_help_reads_well(command: list[str]) -> None:
     if not command:
         for name in ("serve", "migrate", "org", "user", "api-key", "init"):
             assert name in result.stdout
+
+
+def _past_invoices(base_url: str, token: str) -> None:
+    """acme on a plan (no grace) from the 1st of two months ago: two cycles are due for finalization now."""
+    import datetime as dt
+
+    import togai_client as tc
+
+    from tests.api.conftest import Sdk, create_metering_catalog
+    from tests.api.test_price_plans_sdk import tiered
+    from tests.conftest import Tenant
+
+    sdk = Sdk(Tenant(org=None, token=token, base_url=base_url))  # type: ignore[arg-type]
+    client = sdk.client
+    meters = create_metering_catalog(sdk)
+    tc.CustomersApi(client).create_customer(tc.CreateCustomerRequest(id="acme", name="Acme", primary_email="a@acme.test",
+                                                                     address=tc.Address()))
+    plans = tc.PricePlansApi(client)
+    plan = plans.create_price_plan(tc.CreatePricePlanRequest(name="P", price_plan_details=tc.CreatePricePlanDetails(
+        supported_currencies=["USD"], usage_rate_cards=[tiered(meters["sum"], "USD")],
+        pricing_cycle_config=tc.PricingCycleConfig(interval="MONTHLY", grace_period=0,
+                                                   start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL")))))
+    plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    today = dt.date.today()
+    start = dt.date(today.year - (today.month <= 2), (today.month - 3) % 12 + 1, 1)
+    tc.AccountsApi(client).update_pricing_schedule("acme", tc.UpdatePricingScheduleRequestWithActions(
+        mode="ASSOCIATE", price_plan_id=plan.id, effective_from=start, effective_until=dt.date(9999, 1, 1)))
+
+
+def _numbers(base_url: str, token: str) -> list[str | None]:
+    r = httpx.get(f"{base_url}/api/invoices", headers={"Authorization": f"Bearer {token}"})
+    return sorted((i.get("sequenceId") or "-") for i in r.json()["data"])
+
+
+@pytest.mark.parametrize("where", ["serve", "worker"])
+def test_the_billing_worker_finalizes_due_invoices_by_itself(tmp_path: Path, where: str) -> None:
+    """The worker runs inside `meterline serve` by default, and alone as `meterline worker`."""
+    import time
+
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    interval = {"METERLINE_WORKER_INTERVAL": "0.5" if where == "serve" else "0"}
+    process, base_url = start_server(url, tmp_path / "server.log", env=interval)
+    worker = None
+    try:
+        token = meterline("api-key", "create", "--database-url", url).stdout.strip()
+        _past_invoices(base_url, token)
+        if where == "worker":
+            time.sleep(1.5)
+            assert _numbers(base_url, token) == ["-", "-", "-"]  # nobody finalizes them
+            worker = subprocess.Popen([sys.executable, "-m", "meterline.cli", "worker", "--interval", "0.5",
+                                       "--database-url", url], stderr=subprocess.PIPE, text=True)
+        deadline = time.monotonic() + 30
+        while _numbers(base_url, token) != ["-", "INV-000001", "INV-000002"] and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert _numbers(base_url, token) == ["-", "INV-000001", "INV-000002"]
+    finally:
+        if worker is not None:
+            worker.terminate()
+            worker.wait(timeout=15)
+        stop_server(process)
