@@ -133,3 +133,18 @@ def test_a_bill_run_killed_mid_way_then_run_again_equals_an_uninterrupted_one(
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 0 and out.strip() == "0"
     assert invoices(session_factory, interrupted) == got
+
+
+def test_two_bill_runs_at_once_share_the_work(db_url: str, session_factory: sessionmaker[Session]) -> None:
+    """Several workers may run together (on PostgreSQL they split the chunks; on SQLite they take turns): every
+    invoice is finalized once and the numbers have no gap and no repeat."""
+    org = company(session_factory, 200)
+    runs = [bill_run(db_url, org) for _ in range(2)]
+    counts = []
+    for run in runs:
+        out, err = run.communicate(timeout=300)
+        assert run.returncode == 0, err
+        counts.append(int(out.strip()))
+    assert sum(counts) == 1200
+    numbers = sorted(int(r[4].split("-")[1]) for r in invoices(session_factory, org) if r[3] != "DRAFT")
+    assert numbers == list(range(1, 1201))

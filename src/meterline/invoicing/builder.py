@@ -315,7 +315,8 @@ def build_advanced(cards: list[CardRevenue], currency: str) -> Built:
 def custom_value(item: CustomItem, currency: str) -> Decimal:
     if item.value is not None:
         return round_money(item.value, currency)
-    assert item.quantity is not None and item.value_per_quantity is not None  # checked by the service
+    if item.quantity is None or item.value_per_quantity is None:
+        raise ValueError(f"line {item.description!r}: give value, or quantity and valuePerQuantity")
     return round_money(EXACT.multiply(item.quantity, item.value_per_quantity), currency)
 
 

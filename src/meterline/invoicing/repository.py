@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from meterline.accounts.models import Account
 from meterline.core.pagination import Page, PageRequest
@@ -51,6 +53,23 @@ class InvoiceRepository(OrgRepository):
             stmt = stmt.where(Invoice.finalize_at <= due_by)
         return self.keyset_page(stmt, Invoice.pk, request)
 
+    def apply_sync(self, new: list[dict[str, Any]], moved: list[dict[str, Any]], gone: list[str]) -> None:
+        """Write what a sync decided. Other workers may sync or finalize the same accounts at the same time: a row
+        another one inserted first is skipped, and only rows still DRAFT are re-dated or deleted."""
+        if new:  # one multi-row INSERT: a bill run creates thousands
+            self.session.execute(self._upsert()(Invoice).on_conflict_do_nothing(), new)
+        for values in moved:
+            self.session.execute(update(Invoice).where(Invoice.pk == values["pk"], Invoice.status == DRAFT)
+                                 .values({k: v for k, v in values.items() if k != "pk"}))
+        if gone:
+            self.session.execute(delete(Invoice).where(Invoice.org_id == self.org_id, Invoice.pk.in_(gone),
+                                                       Invoice.status == DRAFT))
+        if moved or gone:
+            self.session.expire_all()  # loaded invoices were changed or deleted behind the ORM's back
+
+    def _upsert(self) -> Any:
+        return postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
     def due_drafts(self, as_of: datetime, limit: int, skip_locked: bool) -> list[Invoice]:
         """DRAFT invoices whose finalization is due by `as_of`, in numbering order: when due, then account, period
         and type (a rerun numbers them as an uninterrupted run would). On PostgreSQL the rows are locked, and rows
@@ -95,12 +114,10 @@ class InvoiceRepository(OrgRepository):
     def take_numbers(self, count: int) -> int:
         """Reserve `count` numbers of the organization's sequence; returns the first. The row lock (PostgreSQL) or
         the single writer (SQLite) holds other finalizers until this transaction ends: numbers stay gapless."""
-        bumped = self.session.execute(
+        self.session.execute(self._upsert()(InvoiceSequence).values(org_id=self.org_id, last_number=0)
+                             .on_conflict_do_nothing())
+        last = self.session.execute(
             update(InvoiceSequence).where(InvoiceSequence.org_id == self.org_id)
             .values(last_number=InvoiceSequence.last_number + count).returning(InvoiceSequence.last_number)
-        ).scalar()
-        if bumped is None:
-            self.session.add(InvoiceSequence(org_id=self.org_id, last_number=count))
-            self.session.flush()
-            return 1
-        return int(bumped) - count + 1
+        ).scalar_one()
+        return int(last) - count + 1

@@ -20,7 +20,6 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import simplejson
-from sqlalchemy import insert
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
@@ -261,6 +260,7 @@ class InvoiceService:
         owner = {s.pk: s.account_pk for s in schedules}
         wanted: set[tuple[str | None, datetime | None, str]] = set()
         new: list[dict[str, Any]] = []
+        moved: list[dict[str, Any]] = []
         for view in views:
             if view.cycle is None:
                 continue
@@ -282,20 +282,20 @@ class InvoiceService:
                     if found is None:
                         new.append(self._new_piece_invoice(account, view, p, kind, finalize_at))
                     elif found.status == DRAFT and (found.start_at, found.end_at, found.finalize_at) != (p.start, p.end, finalize_at):
-                        found.start_at, found.end_at = p.start, p.end
-                        self._dates(found, finalize_at, account)
-        for invoices in existing.values():
-            for key, invoice in invoices.items():
-                if key not in wanted and invoice.status == DRAFT:
-                    self.ctx.session.delete(invoice)
-        self.ctx.session.flush()
-        if new:  # one multi-row INSERT: a bill run creates thousands
-            self.ctx.session.execute(insert(Invoice), new)
+                        moved.append(self._redated(found, p, finalize_at, account))
+        gone = [i.pk for rows in existing.values() for key, i in rows.items() if key not in wanted and i.status == DRAFT]
+        self.repo.apply_sync(sorted(new, key=lambda r: (r["schedule_pk"], r["cycle_start"], r["invoice_type"])),
+                             moved, gone)
+
+    def _redated(self, invoice: Invoice, p: cycles.CyclePiece, finalize_at: datetime, account: Account) -> dict[str, Any]:
+        net_terms = self.net_term_days(account)
+        return {"pk": invoice.pk, "start_at": p.start, "end_at": p.end, "finalize_at": finalize_at,
+                "invoice_date": finalize_at, "net_term_days": net_terms,
+                "due_date": finalize_at + timedelta(days=net_terms), "updated_at": self.ctx.now}
 
     def _index(self, view: ScheduleView, cycle: cycles.Cycle) -> int:
-        """The cycle's number in its schedule, from 0."""
-        assert view.cycle is not None
-        config = cycles.effective_config(view.cycle, view.start, self.tz)
+        """The cycle's number in its schedule, from 0 (`view` has a cycle)."""
+        config = cycles.effective_config(view.cycle, view.start, self.tz)  # type: ignore[arg-type]
         return len(cycles.cycles_overlapping(config, view.start, cycle.start, self.tz))
 
     def _dates(self, invoice: Invoice, finalize_at: datetime, account: Account) -> None:
