@@ -110,6 +110,7 @@ def build(url: str, accounts: int, events: int) -> tuple[str, Decimal]:
 
 
 def timed_run(url: str, org_id: str, check: Decimal, accounts: int) -> float:
+    billing.batch_process_gc()  # as `meterline bill-run` does
     factory = make_session_factory(create_db_engine(url))
     started = time.perf_counter()
     result = billing.run(factory, AS_OF, org_id=org_id)

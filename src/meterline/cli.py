@@ -108,6 +108,7 @@ def bill_run(
     from meterline.invoicing import billing
 
     instant = _as_of(as_of)
+    billing.batch_process_gc()
     factory = _session_factory(database_url)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
         tasks: dict[str, int] = {}
@@ -130,8 +131,9 @@ def worker(
 ) -> None:
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped.
     Several workers may run against one PostgreSQL database (they split the invoices)."""
-    from meterline.invoicing.billing import Worker
+    from meterline.invoicing.billing import Worker, batch_process_gc
 
+    batch_process_gc()
     settings = load_settings(worker_interval=interval, database_url=database_url)
     factory = _session_factory(settings.database_url)
     err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")

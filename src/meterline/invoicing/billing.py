@@ -12,6 +12,7 @@ locked and other workers skip them; the sequence row serializes the numbering.
 
 from __future__ import annotations
 
+import gc
 import logging
 import threading
 from collections.abc import Callable
@@ -45,6 +46,13 @@ class RunResult:
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+
+
+def batch_process_gc() -> None:
+    """For processes that only bill (`meterline bill-run`, `meterline worker`): a run makes and drops hundreds of
+    thousands of short-lived objects, and Python's default collects its youngest generation every 700 allocations,
+    which measured ~15% of a run. Every 50,000 instead; a process-wide setting, so never called by `serve`."""
+    gc.set_threshold(50_000, 20, 20)
 
 
 def _orgs(factory: sessionmaker[Session], org_id: str | None) -> list[Organization]:

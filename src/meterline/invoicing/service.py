@@ -261,6 +261,7 @@ class InvoiceService:
         wanted: set[tuple[str | None, datetime | None, str]] = set()
         new: list[dict[str, Any]] = []
         moved: list[dict[str, Any]] = []
+        spans: dict[tuple[cycles.CycleConfig, datetime, datetime], list[cycles.Cycle]] = {}
         for view in views:
             if view.cycle is None:
                 continue
@@ -270,7 +271,10 @@ class InvoiceService:
             resume = min(drafts) if drafts else max((i.cycle_start for i in mine), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
             advance = _advance_cards(view.details, account.invoice_currency)
-            for cycle in cycles.cycles_overlapping(config, max(view.start, resume), min(view.end, now + TICK), self.tz):
+            span = (config, max(view.start, resume), min(view.end, now + TICK))
+            if span not in spans:  # accounts on the same plan from the same day share their cycles
+                spans[span] = cycles.cycles_overlapping(*span, self.tz)
+            for cycle in spans[span]:
                 p = cycles.CyclePiece(cycle, max(cycle.start, view.start), min(cycle.end, view.end))
                 kinds = [(STANDARD, cycle.grace_end(config.grace_period_days))]
                 if advance and any(_applies(card, self._index(view, cycle)) for card in advance):

@@ -50,6 +50,7 @@ import calendar
 from dataclasses import dataclass, field
 from datetime import date, datetime, time, timedelta, tzinfo
 from enum import StrEnum
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from meterline.core.clock import UTC
@@ -106,8 +107,13 @@ def local_start_of_day(day: date, tz: tzinfo) -> datetime:
     first instant that exists after it when a clock change skips 00:00."""
     if isinstance(day, datetime):
         raise ValueError("local_start_of_day takes a date, not a datetime")
+    return _start_of_day(day, _zone(tz))
+
+
+@lru_cache(maxsize=16384)  # pure, and called for the same days over and over (bill runs, daily usage totals)
+def _start_of_day(day: date, tz: tzinfo) -> datetime:
     naive = datetime.combine(day, time())
-    hi = naive.replace(tzinfo=_zone(tz), fold=0).astimezone(UTC)  # ambiguous: the first; nonexistent: after the gap
+    hi = naive.replace(tzinfo=tz, fold=0).astimezone(UTC)  # ambiguous: the first; nonexistent: after the gap
     if hi.astimezone(tz).replace(tzinfo=None) == naive:
         return hi
     # 00:00 falls in a gap. With fold=1 the later offset is used, which gives an instant before the change. The
