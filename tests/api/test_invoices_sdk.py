@@ -129,7 +129,8 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
     assert [c.name for c in answer.data] == ["Setup", "Hours", "Support"]
     assert sdk.invoices.get_invoice(current.id).total_amount == 50 + 20 + 120 + 5
     for bad, says in ((tc.MiscellaneousCharge(name="X", value="lots"), "neither a number nor jsonLogic"),
-                      (tc.MiscellaneousCharge(name="X", rate=3), "rate and quantity")):
+                      (tc.MiscellaneousCharge(name="X", rate=3), "rate and quantity"),
+                      (tc.MiscellaneousCharge(name="X", value="1e20"), "out of range")):
         with pytest.raises(BadRequestException) as refused:
             sdk.invoices.manage_miscellaneous_charges_in_account("acme", tc.ManageMiscellaneousChargesRequest(items=[bad]))
         assert says in message_of(refused.value)
@@ -205,6 +206,8 @@ def test_custom_invoices(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> N
           "lineItems": [{"quantity": 1}]}, "give value, or quantity and valuePerQuantity"),
         ({"accountId": "acme", "startDate": start.isoformat(), "endDate": end.isoformat(), "status": "DRAFT",
           "lineItems": []}, "lineItems"),
+        ({"accountId": "acme", "startDate": start.isoformat(), "endDate": end.isoformat(), "status": "DRAFT",
+          "lineItems": [{"quantity": 1e300, "valuePerQuantity": 1e300}]}, "below 10^15"),
     ):
         with tenant.http() as http:
             r = http.post("/invoices", json=body)

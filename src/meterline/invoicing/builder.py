@@ -37,6 +37,7 @@ from meterline.rating import amounts
 from meterline.revenue.compute import CardRevenue
 
 ZERO = Decimal(0)
+LIMIT = Decimal("1e15")  # no charge or custom line reaches a thousand trillion: larger is a mistake, refused
 
 CARD_TYPES = {
     "USAGE": ("USAGE_RATE_CARD_AMOUNT", "USAGE_RATE_CARD_SLAB_AMOUNT"),
@@ -239,6 +240,13 @@ def check_charge_value(value: str) -> None:
 
 def charge_amount(charge: Charge, lines: Line, currency: str) -> Decimal:
     """D11: `value` (a number, or jsonLogic over the invoice's line ids), else rate x quantity; rounded once."""
+    amount = _charge_amount(charge, lines, currency)
+    if abs(amount) >= LIMIT:
+        raise ChargeError(f"charge {charge.name!r}: {amount} is out of range (at most 15 digits before the point)")
+    return amount
+
+
+def _charge_amount(charge: Charge, lines: Line, currency: str) -> Decimal:
     if charge.value is None:
         if charge.rate is None or charge.quantity is None:
             raise ChargeError(f"charge {charge.name!r}: give value, or rate and quantity")
@@ -251,7 +259,7 @@ def charge_amount(charge: Charge, lines: Line, currency: str) -> Decimal:
     try:
         result = jsonlogic.compile_logic(charge.value)(_line_data(lines))
         return round_money(jsonlogic.to_units(result), currency)
-    except jsonlogic.EvaluationError as exc:
+    except (jsonlogic.EvaluationError, ArithmeticError) as exc:
         raise ChargeError(f"charge {charge.name!r}: {exc}") from None
 
 

@@ -8,13 +8,12 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from meterline.core.schemas import NumberIn, Number, RequestModel, ResponseModel, UtcDatetime
+from meterline.core.schemas import Address, Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
 from meterline.invoicing.builder import Charge, Line
 from meterline.invoicing.models import Invoice
 
 InvoiceStatus = Literal["DRAFT", "DUE", "PAID", "VOID", "UN_COLLECTIBLE", "REFUND_INITIATED", "REFUND_COMPLETED",
                         "MERGED", "PARTIALLY_PAID"]
-Text255 = Annotated[str, StringConstraints(max_length=255)]
 
 
 # -- requests ----------------------------------------------------------------------------------------------------
@@ -68,33 +67,23 @@ class ManageMiscellaneousChargesRequest(RequestModel):
 
 
 # -- responses ---------------------------------------------------------------------------------------------------
-class AddressOut(ResponseModel):
-    phone_number: str | None = None
-    line1: str | None = None
-    line2: str | None = None
-    postal_code: str | None = None
-    city: str | None = None
-    state: str | None = None
-    country: str | None = None
-
-
 class InvoiceDetailsCustomer(ResponseModel):
     name: str
     primary_email: str
     billing_address: str | None = None
-    address: AddressOut | None = None
+    address: Address | None = None
 
 
 class InvoiceDetailsAccount(ResponseModel):
     name: str
     invoice_currency: str
-    address: AddressOut
+    address: Address
     primary_email: str
 
 
 class InvoiceDetailsOrganization(ResponseModel):
     business_name: str
-    address: AddressOut
+    address: Address
     primary_email: str
 
 
@@ -170,9 +159,8 @@ class PricingRulesLogsPaginatedResponse(ResponseModel):
 
 
 # -- presenters --------------------------------------------------------------------------------------------------
-def _address(value: dict[str, Any] | None) -> AddressOut:
-    keys = AddressOut.model_fields
-    return AddressOut(**{k: str(v) for k, v in (value or {}).items() if k in keys and v is not None})
+def _address(value: dict[str, Any] | None) -> Address:
+    return Address.model_validate(value or {})
 
 
 def details_out(details: dict[str, Any]) -> InvoiceDetails:

@@ -25,6 +25,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog import rate_cards
 from meterline.core.errors import BadRequest, NotFound
+from meterline.core.money import EXACT
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.settings import load_settings
@@ -481,6 +482,9 @@ def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         value, quantity, per = item.get("value"), item.get("quantity"), item.get("value_per_quantity")
         if value is None and (quantity is None or per is None):
             raise BadRequest(f"lineItems[{i}]: give value, or quantity and valuePerQuantity")
+        amount = value if value is not None else EXACT.multiply(quantity, per)
+        if any(abs(v) >= builder.LIMIT for v in (amount, quantity or 0, per or 0)):
+            raise BadRequest(f"lineItems[{i}]: amounts and quantities must be below 10^15")
         out.append({"description": item.get("description") or f"Item {i + 1}", "value": value, "quantity": quantity,
                     "value_per_quantity": per, "item_id": item.get("id"), "billable_id": item.get("billable_id")})
     return out
