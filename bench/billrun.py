@@ -51,7 +51,7 @@ from meterline.schedules.service import ScheduleService  # noqa: E402
 from meterline.schedules.schemas import UpdatePricingScheduleRequest  # noqa: E402
 from meterline.tenancy.context import Context  # noqa: E402
 from meterline.tenancy.service import TenancyService  # noqa: E402
-from tests.service.test_invoicing import fee, make_plan, tiered_card  # noqa: E402
+from tests.service.billing_world import fee, make_plan, tiered_card  # noqa: E402
 
 UTC = timezone.utc
 OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)

@@ -4,8 +4,9 @@ from meterline.accounts.models import Account, AccountAlias, Alias
 from meterline.catalog.models import AddOn
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.db import Base
+from meterline.credits.models import Credit, CreditTransaction
 from meterline.customers.models import Customer, CustomerContact
-from meterline.events.models import Event, EventId, UsageRollup
+from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
 from meterline.invoicing.models import Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
@@ -14,9 +15,10 @@ from meterline.payments.models import Payment
 from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
 from meterline.tenancy.models import ApiKey, InstanceSecret, Organization, User
+from meterline.wallet.models import Wallet, WalletEntry
 
 __all__ = [
-    "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Customer", "CustomerContact", "EntitySetting",
+    "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Credit", "CreditTransaction", "Customer", "CustomerContact", "EntitySetting",
     "Event", "EventId", "EventSchema", "InstanceSecret", "Invoice", "InvoiceSequence", "Job", "JobEntry", "LicenseUpdate", "Organization", "Payment", "PricePlan", "PricePlanVersion",
-    "PricingSchedule", "UsageMeter", "UsageRollup", "User",
+    "PricingSchedule", "UsageDaily", "UsageMeter", "UsageRollup", "User", "Wallet", "WalletEntry",
 ]

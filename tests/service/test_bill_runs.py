@@ -29,7 +29,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org
 from tests.service.test_ingestion import setup_catalog
-from tests.service.test_invoicing import fee, make_plan, tiered_card
+from tests.service.billing_world import fee, make_plan, tiered_card
 
 UTC = timezone.utc
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -2,8 +2,10 @@
 
 1. Sync: every account with a schedule gets the invoices of the cycle pieces that have started by `as_of`.
 2. Finalize: the DRAFT invoices due by `as_of` are frozen and numbered, CHUNK at a time, in numbering order
-   (InvoiceRepository.due_drafts). Each chunk commits with its numbers, so a run killed at any point leaves whole
-   chunks; running again finishes the rest, and the invoices and numbers are those of an uninterrupted run.
+   (InvoiceRepository.due_drafts); credits they take are consumed and the wallet pays. Each chunk commits with its
+   numbers, so a run killed at any point leaves whole chunks; running again finishes the rest, and the invoices and
+   numbers are those of an uninterrupted run.
+3. Expire: credits whose window ended by `as_of` lose what remains once no DRAFT invoice over their window is left.
 
 The worker (`meterline worker`, and a thread of `meterline serve`) runs this with the wall clock; `meterline
 bill-run --as-of` with any instant. Several workers on PostgreSQL share the finalizing: the rows of a chunk are
@@ -26,6 +28,7 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.core.observability import INVOICES_FINALIZED
+from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService
@@ -43,6 +46,7 @@ log = logging.getLogger("meterline.billing")
 class RunResult:
     finalized: int = 0
     synced_accounts: int = 0
+    expired_credits: int = 0
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -92,6 +96,11 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None =
             if progress:
                 progress(f"finalize {org.id}", done, max(total, done))
         result.finalized += done
+        with unit_of_work(factory) as session:  # credits whose window is over and fully billed expire (D9)
+            ctx = Context(session, session.get(Organization, org.id), as_of)
+            invoices = InvoiceRepository(session, org.id)
+            result.expired_credits += CreditService(ctx).expire(
+                lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at))
     return result
 
 

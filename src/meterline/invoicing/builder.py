@@ -4,7 +4,7 @@ Trees (togai-billing-rules 7.3; every parent is the exact sum of its children, D
 
 STANDARD (in arrears, one per account, schedule and cycle; D8, D11, D12)
     TOTAL_AMOUNT                      max(0, NET + charges): a discount never takes the invoice below 0
-      NET_AMOUNT                      GROSS (credits come with issue 6)
+      NET_AMOUNT                      GROSS - TOTAL_CREDITS (SUB_CREDITS per credit, D9)
         GROSS_AMOUNT                  PRICE_PLAN - what the cycle's in-advance invoice already billed
           PRICE_PLAN_AMOUNT           SUB_TOTAL + TRUE_UP
             SUB_TOTAL_AMOUNT          every rate card of the cycle, in advance and in arrears (D8)
@@ -32,11 +32,14 @@ from decimal import Decimal
 from typing import Any
 
 from meterline.core.money import EXACT, exact_sum, round_money
+from meterline.invoicing import credit_application
+from meterline.invoicing.credit_application import Applied, Available
 from meterline.metering import jsonlogic
 from meterline.rating import amounts
 from meterline.revenue.compute import CardRevenue
 
 ZERO = Decimal(0)
+NO_CREDITS: list[Available] = []
 LIMIT = Decimal("1e15")  # no charge or custom line reaches a thousand trillion: larger is a mistake, refused
 
 CARD_TYPES = {
@@ -156,6 +159,7 @@ class Built:
     revenue: Line  # the TOTAL_AMOUNT root
     total: Decimal
     charge_errors: list[str] = field(default_factory=list)
+    credits: list[Applied] = field(default_factory=list)  # what each credit took off which line
 
 
 # -- rate cards --------------------------------------------------------------------------------------------------
@@ -263,7 +267,21 @@ def _charge_amount(charge: Charge, lines: Line, currency: str) -> Decimal:
         raise ChargeError(f"charge {charge.name!r}: {exc}") from None
 
 
-def _total(net: Line, charges: list[Charge], currency: str) -> Built:
+def _total(gross: Line, credits: list[Available], charges: list[Charge], currency: str) -> Built:
+    """NET = GROSS - credits (D9: after the true-up, before charges); TOTAL = max(0, NET + charges) (D11)."""
+    applied = credit_application.apply(credit_application.targets(gross), credits)
+    net_children = [gross]
+    if applied:
+        names = {c.credit_id: c.purpose for c in credits}
+        per_credit: dict[str, list[Applied]] = {}
+        for a in applied:
+            per_credit.setdefault(a.credit_id, []).append(a)
+        subs = [Line(f"SUB_CREDITS:{credit_id}", names[credit_id], "SUB_CREDITS",
+                     EXACT.minus(exact_sum(a.amount for a in items)),
+                     metadata={"creditId": credit_id, "lines": {a.line_id: a.amount for a in items}})
+                for credit_id, items in per_credit.items()]
+        net_children.append(_parent("TOTAL_CREDITS", "Credits", "TOTAL_CREDITS", subs))
+    net = _parent("NET_AMOUNT", "Net amount", "NET_AMOUNT", net_children)
     children = [net]
     errors: list[str] = []
     if charges:
@@ -281,16 +299,12 @@ def _total(net: Line, charges: list[Charge], currency: str) -> Built:
     total = max(round_money(ZERO, currency), raw)
     metadata = {"beforeFloor": raw} if total != raw else None
     root = Line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", total, metadata=metadata, children=tuple(children))
-    return Built(root, total, errors)
-
-
-def _net(gross: Line) -> Line:
-    return _parent("NET_AMOUNT", "Net amount", "NET_AMOUNT", [gross])
+    return Built(root, total, errors, applied)
 
 
 # -- invoices ----------------------------------------------------------------------------------------------------
 def build_standard(arrears: list[CardRevenue], advanced: list[CardRevenue], commitment: Commitment | None,
-                   charges: list[Charge], currency: str) -> Built:
+                   charges: list[Charge], currency: str, credits: list[Available] = NO_CREDITS) -> Built:
     """The in-arrears invoice of one cycle piece. `advanced` are the same piece's in-advance cards: they count in
     SUB_TOTAL (and so against the commitment) and are taken off again, having been invoiced already."""
     sub = [card_line(c, currency) for c in arrears]
@@ -312,12 +326,12 @@ def build_standard(arrears: list[CardRevenue], advanced: list[CardRevenue], comm
         gross_children.append(Line("INVOICED_IN_ADVANCE", "Invoiced in advance", "CUSTOM_AMOUNT",
                                    EXACT.minus(paid_before) if paid_before else paid_before))
     gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", gross_children)
-    return _total(_net(gross), charges, currency)
+    return _total(gross, credits, charges, currency)
 
 
-def build_advanced(cards: list[CardRevenue], currency: str) -> Built:
+def build_advanced(cards: list[CardRevenue], currency: str, credits: list[Available] = NO_CREDITS) -> Built:
     gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", [_advanced_fees(cards, currency)])
-    return _total(_net(gross), [], currency)
+    return _total(gross, credits, [], currency)
 
 
 def custom_value(item: CustomItem, currency: str) -> Decimal:
@@ -328,7 +342,8 @@ def custom_value(item: CustomItem, currency: str) -> Decimal:
     return round_money(EXACT.multiply(item.quantity, item.value_per_quantity), currency)
 
 
-def build_custom(items: list[CustomItem], charges: list[Charge], currency: str) -> Built:
+def build_custom(items: list[CustomItem], charges: list[Charge], currency: str,
+                 credits: list[Available] = NO_CREDITS) -> Built:
     lines = [
         Line(item.item_id or f"CUSTOM_AMOUNT:{i + 1}", item.description, "CUSTOM_AMOUNT", custom_value(item, currency),
              quantity=item.quantity, value_per_quantity=item.value_per_quantity,
@@ -336,7 +351,7 @@ def build_custom(items: list[CustomItem], charges: list[Charge], currency: str) 
         for i, item in enumerate(items)
     ]
     gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", lines)
-    return _total(_net(gross), charges, currency)
+    return _total(gross, credits, charges, currency)
 
 
 def usage_info(usage: list[tuple[str, str, Decimal]]) -> list[Line]:

@@ -21,7 +21,10 @@ from meterline.core.money import EXACT
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
 from meterline.events.store import EventStore
+from meterline.credits.models import Credit
+from meterline.credits.service import CreditRepository
 from meterline.invoicing.models import Invoice
+from meterline.invoicing.repository import InvoiceRepository
 from meterline.licenses.repository import LicenseRepository
 from meterline.metering.models import UsageMeter
 from meterline.metering.repository import MeteringRepository
@@ -29,6 +32,8 @@ from meterline.rating import cycles
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
+from meterline.wallet.models import Wallet
+from meterline.wallet.service import WalletRepository
 
 Steps = dict[str, list[tuple[datetime, Decimal]]]  # license id -> (effective from, quantity), in order
 Window = tuple[datetime, datetime]
@@ -45,6 +50,9 @@ class BillingInputs:
         self._steps: dict[str, Steps] = {}
         self._usage: dict[tuple[str, Window], dict[str, Decimal]] = {}
         self.rate_plans: dict[tuple[int, str], tuple[Any, Any]] = {}  # revenue.compute.plan_revenue's memo
+        self._credits: dict[str, list[Credit]] = {}
+        self._wallets: dict[str, Wallet | None] = {}
+        self._drafts: dict[str, list[Invoice]] = {}
 
     # -- one at a time (cached) --------------------------------------------------------------------------------------
     def account(self, pk: str) -> Account:
@@ -78,9 +86,31 @@ class BillingInputs:
             self._load_usage({account_pk}, window)
         return self._usage[(account_pk, window)]
 
+    def credits(self, account_pk: str) -> list[Credit]:
+        """The account's ACTIVE credits."""
+        if account_pk not in self._credits:
+            self._load_money({account_pk}, lock=False)
+        return self._credits[account_pk]
+
+    def wallet(self, account_pk: str) -> Wallet | None:
+        if account_pk not in self._wallets:
+            self._load_money({account_pk}, lock=False)
+        return self._wallets[account_pk]
+
+    def drafts(self, account_pk: str) -> list[Invoice]:
+        """The account's DRAFT invoices, in the order they are due for finalization."""
+        if account_pk not in self._drafts:
+            self._load_drafts({account_pk})
+        return self._drafts[account_pk]
+
     # -- many at once ------------------------------------------------------------------------------------------------
-    def prefetch(self, invoices: list[Invoice]) -> None:
-        account_pks = {i.account_pk for i in invoices} - set(self._accounts)
+    def prefetch(self, invoices: list[Invoice], *, lock: bool = False) -> None:
+        """Load what computing these invoices reads. With `lock` (finalizing), the accounts' credits and wallets are
+        read under row locks (PostgreSQL), held until the transaction ends: nobody else spends them meanwhile."""
+        everyone = {i.account_pk for i in invoices}
+        self._load_money(everyone if lock else everyone - set(self._credits), lock=lock)
+        self._load_drafts({pk for pk in everyone if pk not in self._drafts and (self._credits[pk] or self._wallets[pk])})
+        account_pks = everyone - set(self._accounts)
         self._accounts.update(AccountRepository(self.ctx.session, self.ctx.org_id).by_pks(account_pks))
         customer_pks = {self._accounts[pk].customer_pk for pk in account_pks} - set(self._customers)
         self._customers.update(CustomerRepository(self.ctx.session, self.ctx.org_id).by_pks(customer_pks))
@@ -94,6 +124,24 @@ class BillingInputs:
         for window, pks in windows.items():
             self._load_usage({pk for pk in pks if (pk, window) not in self._usage}, window)
         self._load_steps({i.account_pk for i in invoices} - set(self._steps))
+
+    def _load_money(self, account_pks: set[str], *, lock: bool) -> None:
+        if not account_pks:
+            return
+        postgres = lock and self.ctx.session.get_bind().dialect.name == "postgresql"
+        self._credits.update(CreditRepository(self.ctx.session, self.ctx.org_id).of_accounts(account_pks, lock=postgres))
+        wallets = WalletRepository(self.ctx.session, self.ctx.org_id).of_accounts(account_pks, lock=postgres)
+        for pk in account_pks:
+            self._wallets[pk] = wallets.get(pk)
+        if lock:  # read again what an earlier, unlocked read may have cached
+            for item in [*[c for pk in account_pks for c in self._credits[pk]], *wallets.values()]:
+                self.ctx.session.refresh(item)
+
+    def _load_drafts(self, account_pks: set[str]) -> None:
+        if not account_pks:
+            return
+        for pk, rows in InvoiceRepository(self.ctx.session, self.ctx.org_id).drafts_of_accounts(account_pks).items():
+            self._drafts[pk] = rows
 
     def _load_views(self, pks: set[str]) -> None:
         if not pks:

@@ -9,12 +9,18 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from meterline.accounts.models import Account
+from meterline.core.clock import END_OF_TIME
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.invoicing.models import Invoice, InvoiceSequence
 from meterline.schedules.models import PricingSchedule
 
 DRAFT = "DRAFT"
+
+
+def due_order(invoice: Invoice) -> tuple[datetime, datetime, str, str]:
+    """The order DRAFT invoices take credits and the wallet in: the order they are finalized."""
+    return (invoice.finalize_at or END_OF_TIME, invoice.start_at, invoice.invoice_type, invoice.pk)
 
 
 class InvoiceRepository(OrgRepository):
@@ -69,6 +75,22 @@ class InvoiceRepository(OrgRepository):
 
     def _upsert(self) -> Any:
         return postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
+
+    def drafts_of_accounts(self, account_pks: set[str]) -> dict[str, list[Invoice]]:
+        """Each account's DRAFT invoices in the order they are due (those never due by themselves last)."""
+        found: dict[str, list[Invoice]] = {pk: [] for pk in account_pks}
+        stmt = self.scoped(Invoice).where(Invoice.account_pk.in_(account_pks), Invoice.status == DRAFT)
+        for invoice in self.session.scalars(stmt):
+            found[invoice.account_pk].append(invoice)
+        for rows in found.values():
+            rows.sort(key=due_order)
+        return found
+
+    def still_billing(self, account_pk: str, start: datetime, end: datetime) -> bool:
+        """Is a DRAFT invoice of the account over part of [start, end)?"""
+        stmt = select(Invoice.pk).where(Invoice.org_id == self.org_id, Invoice.account_pk == account_pk,
+                                        Invoice.status == DRAFT, Invoice.start_at < end, Invoice.end_at > start)
+        return self.session.scalar(stmt.limit(1)) is not None
 
     def due_drafts(self, as_of: datetime, limit: int, skip_locked: bool) -> list[Invoice]:
         """DRAFT invoices whose finalization is due by `as_of`, in numbering order: when due, then account, period

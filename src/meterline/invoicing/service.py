@@ -24,23 +24,27 @@ import simplejson
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog import rate_cards
+from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.money import EXACT
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.settings import load_settings
 from meterline.core.schemas import format_address
+from meterline.credits.service import CreditService
 from meterline.customers.repository import CustomerRepository
 from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.repository import DRAFT, InvoiceRepository
+from meterline.invoicing.credit_application import Available
+from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
+from meterline.wallet.service import WalletService
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
 DUE, PAID, PARTIALLY_PAID, VOID, UN_COLLECTIBLE = "DUE", "PAID", "PARTIALLY_PAID", "VOID", "UN_COLLECTIBLE"
@@ -76,6 +80,7 @@ class Computed:
     built: Built
     usage: list[Line]
     details: dict[str, Any]
+    wallet: Decimal = Decimal(0)  # what the wallet pays at finalization (held while DRAFT)
 
 
 @dataclass(frozen=True)
@@ -108,6 +113,23 @@ def _advance_cards(details: dict[str, Any], currency: str) -> list[dict[str, Any
     return [c for c in cards if c.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")]
 
 
+def credit_holds(ctx: Context, account: Account) -> dict[str, Decimal]:
+    """credit id -> what the account's DRAFT invoices hold of it (CreditService's `holds`)."""
+    service = InvoiceService(ctx)
+    held: dict[str, Decimal] = {}
+    for draft in service.inputs.drafts(account.pk):
+        for applied in service.compute(draft).built.credits:
+            held[applied.credit_id] = EXACT.add(held.get(applied.credit_id, Decimal(0)), applied.amount)
+    return held
+
+
+def wallet_holds(ctx: Context, account: Account) -> list[tuple[str, Decimal]]:
+    """(DRAFT invoice id, what the wallet would pay it) in due order (WalletService's `holds`)."""
+    service = InvoiceService(ctx)
+    computed = [(d.pk, service.compute(d).wallet) for d in service.inputs.drafts(account.pk)]
+    return [(pk, amount) for pk, amount in computed if amount > 0]
+
+
 def invoiced_until(ctx: Context, account: Account) -> datetime | None:
     """The end of the last period of the account's finalized in-arrears invoices (ScheduleService's guard)."""
     last = InvoiceRepository(ctx.session, ctx.org_id).invoiced_until(account.pk)
@@ -122,6 +144,7 @@ class InvoiceService:
         self.schedules = ScheduleRepository(ctx.session, ctx.org_id)
         self.tz = ZoneInfo(ctx.org.timezone)
         self.inputs = BillingInputs(ctx)
+        self._computed: dict[str, Computed] = {}  # DRAFT invoices computed in this unit of work
 
     # -- reading ---------------------------------------------------------------------------------------------------
     def get(self, invoice_id: str) -> Invoice:
@@ -205,7 +228,12 @@ class InvoiceService:
         return builder.Commitment(card.get("displayName") or "Minimum commitment", amount)
 
     def compute(self, invoice: Invoice) -> Computed:
+        """The invoice as it stands: lines, credits applied, and what the wallet pays. Credits and the wallet go to
+        the account's DRAFT invoices in the order they are due (D9, D10): earlier ones are computed first."""
+        if invoice.pk in self._computed:
+            return self._computed[invoice.pk]
         account = self.inputs.account(invoice.account_pk)
+        credits, wallet_left = self._money_left(invoice)
         charges = [Charge.from_json(c) for c in loads(invoice.charges) or []]
         currency = invoice.currency
         usage_lines: list[Line] = []
@@ -213,20 +241,48 @@ class InvoiceService:
         piece = self._piece(invoice) if invoice.invoice_type != CUSTOM else None
         if piece is None:  # a custom invoice, or a draft whose schedule was edited away (the next sync drops it)
             items = [CustomItem(**i) for i in _custom_items(loads(invoice.custom_lines) or [])]
-            built = builder.build_custom(items, charges, currency)
+            built = builder.build_custom(items, charges, currency, credits)
         else:
             plan_name = piece.view.plan_name
             usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
             arrears, advance = self._cards(account, piece, usage)
             if invoice.invoice_type == ADVANCED:
-                built = builder.build_advanced(advance, currency)
+                built = builder.build_advanced(advance, currency, credits)
             else:
                 commitment = self._commitment(piece.view.details, currency, piece.piece)
-                built = builder.build_standard(arrears, advance, commitment, charges, currency)
+                built = builder.build_standard(arrears, advance, commitment, charges, currency, credits)
                 priced = {c["usageMeterId"] for c in piece.view.details.get("usageRateCards", [])}
                 usage_lines = builder.usage_info([(m.id, m.name, usage[m.id]) for m in self.inputs.meters()
                                                   if m.id in priced])
-        return Computed(built, usage_lines, self._details(account, plan_name))
+        paid = min(wallet_left, built.total) if wallet_left > 0 else Decimal(0)
+        result = Computed(built, usage_lines, self._details(account, plan_name), paid)
+        self._computed[invoice.pk] = result
+        return result
+
+    def _money_left(self, invoice: Invoice) -> tuple[list[Available], Decimal]:
+        """The credits this invoice may use, with what remains of each, and what the wallet can still pay, after the
+        account's DRAFT invoices due before it took their share."""
+        pool = self.inputs.credits(invoice.account_pk) if invoice.apply_credits else []
+        wallet = self.inputs.wallet(invoice.account_pk) if invoice.apply_wallet else None
+        usable_wallet = wallet is not None and wallet.status == "ACTIVE" and wallet.effective_from <= invoice.invoice_date
+        if not pool and not (usable_wallet and wallet.balance > 0):  # type: ignore[union-attr]
+            return [], Decimal(0)
+        used: dict[str, Decimal] = {}
+        wallet_used = Decimal(0)
+        for earlier in self.inputs.drafts(invoice.account_pk):
+            if earlier.pk == invoice.pk or due_order(earlier) >= due_order(invoice):
+                break
+            taken = self.compute(earlier)
+            for applied in taken.built.credits:
+                used[applied.credit_id] = EXACT.add(used.get(applied.credit_id, Decimal(0)), applied.amount)
+            wallet_used = EXACT.add(wallet_used, taken.wallet)
+        available = [
+            Available(c.pk, c.purpose, EXACT.subtract(EXACT.subtract(c.amount, c.consumed_amount), used.get(c.pk, Decimal(0))),
+                      c.priority, None if c.ends_at >= END_OF_TIME else c.ends_at, c.created_at, tuple(c.scope))
+            for c in pool if c.starts_at < invoice.end_at and c.ends_at > invoice.start_at
+        ]
+        left = EXACT.subtract(wallet.balance, wallet_used) if usable_wallet else Decimal(0)  # type: ignore[union-attr]
+        return available, left
 
     def _details(self, account: Account, plan_name: str | None) -> dict[str, Any]:
         customer = self.inputs.customer(account.customer_pk)
@@ -334,19 +390,27 @@ class InvoiceService:
         """Freeze these DRAFT invoices, in the order given, with the next numbers of the sequence."""
         if not invoices:
             return
-        self.inputs.prefetch(invoices)
+        self._computed.clear()
+        self.inputs.prefetch(invoices, lock=True)
         computed = [self.compute(i) for i in invoices]
         number = number_format()
         first = self.repo.take_numbers(len(invoices))
+        credits, wallets = CreditService(self.ctx), WalletService(self.ctx)
         for offset, (invoice, result) in enumerate(zip(invoices, computed, strict=True)):
             invoice.lines = dumps(result.built.revenue.to_json())
             invoice.usage = dumps([u.to_json() for u in result.usage])
             invoice.details = dumps(result.details)
-            invoice.total_amount = result.built.total
+            invoice.total_amount = total = result.built.total
             invoice.sequence_number = first + offset
             invoice.sequence_id = number.format(number=first + offset)
-            invoice.status = PAID if result.built.total == 0 else DUE
             invoice.finalized_at = invoice.updated_at = now
+            by_id = {c.pk: c for c in self.inputs.credits(invoice.account_pk)}
+            for applied in result.built.credits:  # held until now, consumed from now on (D9)
+                credits.consume(by_id[applied.credit_id], applied.amount, invoice.pk, applied.line_id)
+            if result.wallet > 0:  # the wallet pays what it can (D10)
+                wallets.debit(self.inputs.wallet(invoice.account_pk), result.wallet, invoice.pk)  # type: ignore[arg-type]
+                invoice.paid_amount = EXACT.add(invoice.paid_amount, result.wallet)
+            invoice.status = PAID if invoice.paid_amount >= total else PARTIALLY_PAID if invoice.paid_amount > 0 else DUE
             if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
                 # finalized before its time (by hand, or a custom invoice): dated now
                 self._dates(invoice, now, self.account_of(invoice))
@@ -389,6 +453,10 @@ class InvoiceService:
             current = invoice.status
         if status == PAID:
             invoice.paid_amount = invoice.total_amount or Decimal(0)
+        if status == VOID and current != PAID:  # what credits and the wallet gave goes back to them (D9, D10)
+            CreditService(self.ctx).give_back(invoice.pk)
+            refunded = WalletService(self.ctx).give_back(invoice.pk, self.account_of(invoice))
+            invoice.paid_amount = EXACT.subtract(invoice.paid_amount, refunded)
         if status in (DUE, PAID, VOID, UN_COLLECTIBLE) and current != PAID:
             invoice.status = status
 
@@ -421,6 +489,7 @@ class InvoiceService:
         return invoice, True
 
     def _edit_custom(self, invoice: Invoice, fields: dict[str, Any]) -> None:
+        self._computed.clear()
         start, end = fields.get("start_date", invoice.start_at), fields.get("end_date", invoice.end_at)
         if end <= start:
             raise BadRequest("endDate must be after startDate")
@@ -454,6 +523,7 @@ class InvoiceService:
                 except builder.ChargeError as exc:
                     raise BadRequest(f"items[{i}].{exc}") from None
         invoice.charges = dumps([c.to_json() for c in charges]) if charges else None
+        self._computed.clear()
         errors = self.compute(invoice).built.charge_errors
         if errors:
             raise BadRequest(f"items: {errors[0]}")

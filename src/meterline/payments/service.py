@@ -1,8 +1,9 @@
 """Payments: one payment from an account, spread over its finalized invoices in `order` (togai-billing-rules 6.3).
 
 Each INVOICE record adds its amount to the invoice's paidAmount: PAID when it reaches the total, else
-PARTIALLY_PAID. The records must add up to the payment's total, in the account's currency, and an invoice cannot be
-paid past its total. CREDIT and WALLET_CREDIT records wait for credits and the wallet (they are refused, saying so).
+PARTIALLY_PAID. A WALLET_CREDIT record tops up the account's wallet. The records must add up to the payment's
+total, in the account's currency, and an invoice cannot be paid past its total. CREDIT records are refused (credits
+are granted, not bought, in Meterline).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID
 from meterline.payments import schemas
 from meterline.payments.models import Payment
 from meterline.tenancy.context import Context
+from meterline.wallet.service import WalletService
 
 
 class PaymentRepository(OrgRepository):
@@ -64,11 +66,17 @@ class PaymentService:
         if len({r.order for r in records}) != len(records):
             raise BadRequest("lineItemRecords: each order must be different")
         invoices = InvoiceRepository(self.ctx.session, self.ctx.org_id)
-        for i, record in enumerate(records):
+        payment_pk = new_id("pay")
+        for record in records:
             where = f"lineItemRecords (order {record.order})"
-            if record.type != "INVOICE":
-                raise BadRequest(f"{where}: {record.type} payments come with credits and the wallet, which "
-                                 "Meterline does not serve yet; pay invoices")
+            if record.type == "CREDIT":
+                raise BadRequest(f"{where}: CREDIT records are not supported: grant credits with POST /credits, "
+                                 "or pay into the wallet with a WALLET_CREDIT record")
+            if record.type == "WALLET_CREDIT":
+                if record.amount is None or record.amount <= 0 or round_money(record.amount, currency) != record.amount:
+                    raise BadRequest(f"{where}.amount: must be more than 0, in whole {currency} minor units")
+                WalletService(self.ctx).top_up(account.id, record.amount, "Payment", entity_id=payment_pk)
+                continue
             if record.togai_id is None or record.amount is None:
                 raise BadRequest(f"{where}: togaiId (the invoice id) and amount are required")
             if record.amount <= 0 or round_money(record.amount, currency) != record.amount:
@@ -91,7 +99,7 @@ class PaymentService:
             raise BadRequest(f"lineItemRecords: the amounts add up to {spread}, not totalAmount {total}")
         reference = request.external_payment_reference.model_dump(exclude_none=True)
         payment = Payment(
-            pk=new_id("pay"), org_id=self.ctx.org_id, account_pk=account.pk, currency=currency, total_amount=total,
+            pk=payment_pk, org_id=self.ctx.org_id, account_pk=account.pk, currency=currency, total_amount=total,
             description=request.description, notes=request.notes,
             reference={_camel(k): v for k, v in reference.items()},
             records=[{"type": r.type, "togaiId": r.togai_id, "amount": str(r.amount), "order": r.order} for r in records],

@@ -21,6 +21,7 @@ from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
 from meterline.catalog.endpoints import router as addons_router
 from meterline.catalog.plan_endpoints import router as price_plans_router
+from meterline.credits.endpoints import router as credits_router
 from meterline.customers.endpoints import router as customers_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
@@ -34,10 +35,11 @@ from meterline.revenue.endpoints import router as revenue_router
 from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
+from meterline.wallet.endpoints import router as wallet_router
 
 ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
            tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router,
-           licenses_router, jobs_router, invoices_router, payments_router)
+           licenses_router, jobs_router, invoices_router, payments_router, credits_router, wallet_router)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {

@@ -1,0 +1,185 @@
+"""The wallet (WalletApi): one per account, in its invoice currency (billing-decisions D10; docs/credits.md).
+
+- A top-up is a CREDITED entry; at finalization an invoice takes min(balance, amount due) as a DEBITED entry (its
+  paidAmount grows: PAID when covered, else PARTIALLY_PAID); voiding that invoice gives the debit back (CREDITED).
+- Every entry keeps the balance after it (`closingBalance`); the wallet row keeps the current one and is locked
+  (PostgreSQL) by whoever writes an entry, so concurrent top-ups and finalizations never lose or double an amount.
+- While an invoice is DRAFT what it would take is ON_HOLD: computed when read (`Holds`, passed in by invoicing),
+  never stored. The balance shown is credited - (debited + on hold), never below 0.
+- An account has its wallet from its first top-up; before that it reads as an empty ACTIVE wallet with the same id.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+
+from sqlalchemy.dialects import postgresql, sqlite
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.core.money import EXACT, round_money
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.tenancy.context import Context
+from meterline.wallet.models import Wallet, WalletEntry
+
+ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
+CREDITED, DEBITED = "CREDITED", "DEBITED"
+LIMIT = Decimal("1e15")
+
+Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order
+
+
+def no_holds(_ctx: Context, _account: Account) -> list[tuple[str, Decimal]]:
+    return []
+
+
+def wallet_id(account: Account) -> str:
+    return "wallet." + account.pk.split(".", 1)[1]
+
+
+@dataclass(frozen=True)
+class WalletView:
+    id: str
+    account: Account
+    balance: Decimal  # credited - (debited + on hold)
+    hold: Decimal
+    status: str
+    effective_from: datetime
+    created_at: datetime | None
+    updated_at: datetime | None
+
+
+@dataclass(frozen=True)
+class HoldEntry:
+    invoice_id: str
+    amount: Decimal
+    closing_balance: Decimal
+    created_at: datetime
+
+
+class WalletRepository(OrgRepository):
+    def of_account(self, account_pk: str, *, lock: bool = False) -> Wallet | None:
+        stmt = self.scoped(Wallet).where(Wallet.account_pk == account_pk)
+        if lock:
+            stmt = stmt.with_for_update()
+        return self.session.scalar(stmt)
+
+    def of_accounts(self, account_pks: set[str], *, lock: bool = False) -> dict[str, Wallet]:
+        if not account_pks:
+            return {}
+        stmt = self.scoped(Wallet).where(Wallet.account_pk.in_(account_pks)).order_by(Wallet.pk)
+        if lock:
+            stmt = stmt.with_for_update()
+        return {w.account_pk: w for w in self.session.scalars(stmt)}
+
+    def entries(self, wallet_pk: str, request: PageRequest) -> Page[WalletEntry]:
+        return self.keyset_page(self.scoped(WalletEntry).where(WalletEntry.wallet_pk == wallet_pk), WalletEntry.pk, request)
+
+    def debits_of_invoice(self, invoice_pk: str) -> list[WalletEntry]:
+        stmt = self.scoped(WalletEntry).where(WalletEntry.entity_id == invoice_pk, WalletEntry.type == DEBITED)
+        return list(self.session.scalars(stmt.order_by(WalletEntry.pk)))
+
+
+class WalletService:
+    def __init__(self, ctx: Context, *, holds: Holds = no_holds) -> None:
+        self.ctx = ctx
+        self.repo = WalletRepository(ctx.session, ctx.org_id)
+        self.accounts = AccountRepository(ctx.session, ctx.org_id)
+        self.holds = holds
+
+    def _account(self, account_id: str) -> Account:
+        account = self.accounts.by_id(account_id)
+        if account is None:
+            raise NotFound(f"Account {account_id} not found")
+        return account
+
+    def _locked(self, account: Account) -> Wallet:
+        """The account's wallet, created if it has none, locked until the transaction ends."""
+        wallet = self.repo.of_account(account.pk, lock=True)
+        if wallet is not None:
+            return wallet
+        dialect = self.ctx.session.get_bind().dialect.name
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        self.ctx.session.execute(insert(Wallet).values(
+            pk=wallet_id(account), org_id=self.ctx.org_id, account_pk=account.pk, currency=account.invoice_currency,
+            status=ACTIVE, effective_from=account.created_at, balance=Decimal(0), created_at=self.ctx.now,
+            updated_at=self.ctx.now).on_conflict_do_nothing())
+        wallet = self.repo.of_account(account.pk, lock=True)
+        if wallet is None:  # it was just inserted, by this transaction or another one
+            raise RuntimeError(f"the wallet of account {account.pk} vanished")
+        return wallet
+
+    def view(self, account_id: str) -> WalletView:
+        account = self._account(account_id)
+        wallet = self.repo.of_account(account.pk)
+        hold = sum((amount for _, amount in self.holds(self.ctx, account)), Decimal(0))
+        zero = round_money(Decimal(0), account.invoice_currency)
+        if wallet is None:
+            return WalletView(wallet_id(account), account, zero, zero, ACTIVE, account.created_at, None, None)
+        return WalletView(wallet.pk, account, max(zero, EXACT.subtract(wallet.balance, hold)), hold + zero,
+                          wallet.status, wallet.effective_from, wallet.created_at, wallet.updated_at)
+
+    def top_up(self, account_id: str, amount: Decimal, description: str = "Top-up", entity_id: str | None = None) -> WalletView:
+        account = self._account(account_id)
+        currency = account.invoice_currency
+        if amount <= 0 or amount >= LIMIT or round_money(amount, currency) != amount:
+            raise BadRequest(f"topupAmount: must be more than 0 and below 10^15, in whole {currency} minor units")
+        wallet = self._locked(account)
+        self._entry(wallet, CREDITED, amount, entity_id, description)
+        return self.view(account_id)
+
+    def update(self, account_id: str, status: str | None, effective_from: datetime | None) -> WalletView:
+        account = self._account(account_id)
+        wallet = self._locked(account)
+        if status is not None:
+            wallet.status = status
+        if effective_from is not None:
+            wallet.effective_from = effective_from
+        wallet.updated_at = self.ctx.now
+        return self.view(account_id)
+
+    def entries(self, account_id: str, request: PageRequest) -> tuple[list[HoldEntry], Page[WalletEntry], str]:
+        """The holds of DRAFT invoices (first page only), then the entries in order; and the wallet id."""
+        account = self._account(account_id)
+        wallet = self.repo.of_account(account.pk)
+        stored: Page[WalletEntry] = Page(items=[], next_token=None, size=request.size) if wallet is None \
+            else self.repo.entries(wallet.pk, request)
+        holds: list[HoldEntry] = []
+        if request.after is None:
+            left = wallet.balance if wallet is not None else Decimal(0)
+            for invoice_id, amount in self.holds(self.ctx, account):
+                left = EXACT.subtract(left, amount)
+                holds.append(HoldEntry(invoice_id, amount, left, self.ctx.now))
+        return holds, stored, wallet.pk if wallet is not None else wallet_id(account)
+
+    # -- used by invoicing, under the wallet's lock --------------------------------------------------------------
+    def debit(self, wallet: Wallet, amount: Decimal, invoice_pk: str) -> None:
+        if amount > wallet.balance:
+            raise RuntimeError(f"wallet {wallet.pk} cannot pay {amount}: {wallet.balance} left")
+        self._entry(wallet, DEBITED, amount, invoice_pk, "Invoice payment")
+
+    def give_back(self, invoice_pk: str, account: Account) -> Decimal:
+        """A voided invoice's wallet payments return to the wallet; returns how much."""
+        debits = self.repo.debits_of_invoice(invoice_pk)
+        total = Decimal(0)
+        if debits:
+            wallet = self._locked(account)
+            for debit in debits:
+                self._entry(wallet, CREDITED, debit.amount, invoice_pk, "Voided invoice")
+                total = EXACT.add(total, debit.amount)
+        return total
+
+    def _entry(self, wallet: Wallet, kind: str, amount: Decimal, entity_id: str | None, description: str) -> None:
+        wallet.balance = EXACT.add(wallet.balance, amount) if kind == CREDITED else EXACT.subtract(wallet.balance, amount)
+        wallet.updated_at = self.ctx.now
+        self.ctx.session.add(WalletEntry(
+            pk=new_id("wentry"), org_id=self.ctx.org_id, wallet_pk=wallet.pk, type=kind, entity_id=entity_id,
+            description=description[:50], amount=amount, closing_balance=wallet.balance, created_at=self.ctx.now))
+        self.ctx.session.flush()
+

@@ -1,0 +1,182 @@
+"""Credits and the wallet on invoices, to the cent, on both engines (billing-decisions D9, D10; docs/credits.md).
+Written given / when / then over a controlled clock, with the ledgers' invariants checked after each scenario."""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from meterline.core.errors import BadRequest
+from meterline.credits.models import Credit, CreditTransaction
+from meterline.credits.service import CreditService, Grant
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import InvoiceService, credit_holds, wallet_holds
+from meterline.wallet.models import Wallet, WalletEntry
+from meterline.wallet.service import WalletService
+from tests.service.billing_world import World, associate, fee, lines, make_plan, t, tiered_card
+
+D = Decimal
+
+
+def check_ledgers(session: Session, org_id: str) -> None:
+    """Every balance is the sum of its entries; nothing negative; nothing consumed past its grant."""
+    for credit in session.scalars(select(Credit).where(Credit.org_id == org_id)):
+        txns = list(session.scalars(select(CreditTransaction).where(CreditTransaction.credit_pk == credit.pk)))
+        granted = [x for x in txns if x.type == "CREDITED" and x.invoice_pk is None]
+        assert [x.amount for x in granted] == [credit.amount]
+        debited = sum((x.amount for x in txns if x.type == "DEBITED"), D(0))
+        returned = sum((x.amount for x in txns if x.type == "CREDITED" and x.invoice_pk), D(0))
+        assert credit.consumed_amount == debited - returned and D(0) <= credit.consumed_amount <= credit.amount
+        ended = sum((x.amount for x in txns if x.type in ("EXPIRED", "VOIDED")), D(0))
+        assert ended == (credit.amount - credit.consumed_amount if credit.status in ("EXPIRED", "VOIDED") else 0)
+        assert (credit.status == "CONSUMED") == (credit.consumed_amount == credit.amount and credit.status != "VOIDED" and credit.status != "EXPIRED")
+    for wallet in session.scalars(select(Wallet).where(Wallet.org_id == org_id)):
+        entries = list(session.scalars(select(WalletEntry).where(WalletEntry.wallet_pk == wallet.pk).order_by(WalletEntry.pk)))
+        running = D(0)
+        for e in entries:
+            running += e.amount if e.type == "CREDITED" else -e.amount
+            assert running >= 0 and e.closing_balance == running
+        assert wallet.balance == running
+    for invoice in session.scalars(select(Invoice).where(Invoice.org_id == org_id, Invoice.status != "DRAFT")):
+        debits = sum((x.amount for x in session.scalars(select(CreditTransaction).where(
+            CreditTransaction.invoice_pk == invoice.pk, CreditTransaction.type == "DEBITED"))), D(0))
+        shown = Decimal(0)
+        if invoice.lines and '"TOTAL_CREDITS"' in invoice.lines:
+            from meterline.invoicing.builder import Line
+            from meterline.invoicing.service import loads
+
+            shown = -Line.from_json(loads(invoice.lines)).find("TOTAL_CREDITS").value  # type: ignore[union-attr]
+        assert debits == shown, invoice.pk
+
+
+@pytest.fixture
+def growth(world: World) -> dict[str, str]:
+    """Given acme on Growth from 1 March (grace 5 days): D4's tiered card and a 300.00 fee, both in arrears."""
+    with world.at(t(2, 20)) as ctx:
+        platform = fee(ctx, "Platform", "300")
+        plan = make_plan(ctx, "Growth", usageRateCards=[tiered_card(world.meter_id)], fixedFeeRateCards=[platform])
+        associate(ctx, plan, "2024-03-01")
+    return {"fee": platform["id"], "meter": world.meter_id}
+
+
+def grant(world: World, when, **kwargs) -> str:  # type: ignore[no-untyped-def]
+    with world.at(when) as ctx:
+        values = {"account_id": "acme", "purpose": "Promo", "priority": 1, "effective_from": date(2024, 3, 1), **kwargs}
+        return CreditService(ctx).grant([Grant(**values)])[0].pk
+
+
+def credit(world: World, credit_id: str) -> Credit:
+    with world.at(t(1, 1)) as ctx:
+        return ctx.session.get(Credit, credit_id)  # type: ignore[return-value]
+
+
+def test_two_credits_by_priority_and_scope_over_a_tiered_invoice(world: World, growth: dict[str, str]) -> None:
+    # Given 150 calls in March (usage line 125.00, fee 300.00), a 100.00 credit for the meter (priority 1) and a
+    # 200.00 credit for anything (priority 2)
+    world.ingest(t(3, 10), ("e1", t(3, 2), "150"))
+    meter_only = grant(world, t(3, 10), amount=D("100.00"), priority=1, scope=(growth["meter"],), purpose="Meter promo")
+    anything = grant(world, t(3, 10), amount=D("200.00"), priority=2, purpose="Welcome")
+    world.bill_run(t(3, 10))  # the worker's run: March's draft exists
+    # When the March invoice is read, then lines take credits in order, priority first, never below 0:
+    # usage 125: 100 from the meter credit, 25 from the other; fee 300: the other's 175 left
+    [march] = world.invoices()
+    got = lines(march["revenue"])
+    assert got[f"SUB_CREDITS:{meter_only}"] == D("-100.00") and got[f"SUB_CREDITS:{anything}"] == D("-200.00")
+    assert got["TOTAL_CREDITS"] == D("-300.00") and got["NET_AMOUNT"] == march["total"] == D("125.00")
+    sub = march["revenue"].find("TOTAL_CREDITS").children  # type: ignore[union-attr]
+    assert [s.metadata["lines"] for s in sub] == [{growth["meter"]: D("100.00")},
+                                                   {growth["meter"]: D("25.00"), growth["fee"]: D("175.00")}]
+    # And the balance shows what the draft holds
+    with world.at(t(3, 11)) as ctx:
+        balance = CreditService(ctx, holds=credit_holds).balance("acme")
+        assert (balance.active, balance.available, balance.running, balance.inapplicable) == (D("300.00"), D("300.00"), D("0.00"), D("0.00"))
+    # When March is finalized the holds are consumed: both credits are CONSUMED
+    world.bill_run(t(4, 6))
+    assert (credit(world, meter_only).status, credit(world, anything).status) == ("CONSUMED", "CONSUMED")
+    with world.at(t(4, 7)) as ctx:
+        check_ledgers(ctx.session, world.org.id)
+        # Then voiding the finalized invoice gives both back (D9)
+        invoice = InvoiceService(ctx).get(march["id"])
+        InvoiceService(ctx).update(invoice.pk, "VOID", {})
+    assert (credit(world, meter_only).status, credit(world, meter_only).consumed_amount) == ("ACTIVE", D("0.00"))
+    with world.at(t(4, 8)) as ctx:
+        check_ledgers(ctx.session, world.org.id)
+
+
+def test_a_credit_ending_mid_cycle_still_pays_that_cycle_then_expires(world: World, growth: dict[str, str]) -> None:
+    # Given a 1,000.00 credit effective 1 to 15 March, and one from 10 April
+    ending = grant(world, t(3, 1), amount=D("1000.00"), effective_until=date(2024, 3, 15))
+    later = grant(world, t(3, 1), amount=D("50.00"), effective_from=date(2024, 4, 10))
+    world.ingest(t(3, 20), ("e1", t(3, 18), "150"))
+    world.bill_run(t(3, 20))
+    with world.at(t(3, 20)) as ctx:
+        balance = CreditService(ctx, holds=credit_holds).balance("acme")
+        # the April credit is not effective yet: inapplicable
+        assert (balance.available, balance.running, balance.inapplicable) == (D("1050.00"), D("625.00"), D("50.00"))
+    # When the grace period has not ended, the credit stays ACTIVE though its window is over
+    world.bill_run(t(4, 2))
+    assert credit(world, ending).status == "ACTIVE"
+    # When March is finalized (6 April), it pays March's 425.00 and the rest, 575.00, expires
+    world.bill_run(t(4, 6))
+    c = credit(world, ending)
+    assert (c.status, c.consumed_amount) == ("EXPIRED", D("425.00"))
+    march = next(i for i in world.invoices() if i["start"] == t(3, 1))
+    assert march["total"] == D("0.00") and march["status"] == "PAID"
+    assert credit(world, later).status == "ACTIVE"
+    with world.at(t(4, 7)) as ctx:
+        assert [x.type for x in CreditService(ctx).repo.transactions(ending)] == ["CREDITED", "DEBITED", "DEBITED", "EXPIRED"]
+        check_ledgers(ctx.session, world.org.id)
+
+
+def test_the_wallet_pays_part_then_all(world: World, growth: dict[str, str]) -> None:
+    # Given 100.00 in the wallet and March's invoice at 425.00
+    world.ingest(t(3, 10), ("e1", t(3, 2), "150"))
+    world.bill_run(t(3, 10))
+    with world.at(t(3, 10)) as ctx:
+        WalletService(ctx).top_up("acme", D("100.00"))
+        view = WalletService(ctx, holds=wallet_holds).view("acme")
+        # Then while March is DRAFT the 100.00 is on hold: the balance shows 0.00
+        assert (view.balance, view.hold) == (D("0.00"), D("100.00"))
+        with pytest.raises(BadRequest, match="minor units"):
+            WalletService(ctx).top_up("acme", D("0.001"))
+    # When March is finalized the wallet pays 100.00 of it: PARTIALLY_PAID
+    world.bill_run(t(4, 6))
+    march = next(i for i in world.invoices() if i["start"] == t(3, 1))
+    with world.at(t(4, 7)) as ctx:
+        row = ctx.session.get(Invoice, march["id"])
+        assert (row.status, row.paid_amount, row.total_amount) == ("PARTIALLY_PAID", D("100.00"), D("425.00"))
+        # And with 1,000.00 more, April's 300.00 (no usage) is paid in full when it is finalized
+        WalletService(ctx).top_up("acme", D("1000.00"))
+    world.bill_run(t(5, 6))
+    april = next(i for i in world.invoices() if i["start"] == t(4, 1))
+    assert april["status"] == "PAID"
+    with world.at(t(5, 7)) as ctx:
+        view = WalletService(ctx, holds=wallet_holds).view("acme")
+        assert view.balance == D("700.00") - D("300.00")  # May's draft (300.00 so far) holds the rest
+        check_ledgers(ctx.session, world.org.id)
+        # When the partly paid March invoice is voided, the wallet gets its 100.00 back
+        InvoiceService(ctx).update(march["id"], "VOID", {})
+        assert ctx.session.scalar(select(Wallet.balance)) == D("800.00")
+        check_ledgers(ctx.session, world.org.id)
+
+
+def test_grant_rules(world: World, growth: dict[str, str]) -> None:
+    with world.at(t(3, 1)) as ctx:
+        service = CreditService(ctx)
+        base = {"account_id": "acme", "purpose": "P", "priority": 1, "effective_from": date(2024, 3, 1)}
+        for bad, says in (({"amount": D("0")}, "more than 0"), ({"amount": D("1.001")}, "minor units"),
+                          ({"amount": D("5"), "effective_until": date(2024, 2, 1)}, "before effectiveFrom"),
+                          ({"amount": D("5"), "scope": ("um.nothing",)}, "not a usage meter")):
+            with pytest.raises(BadRequest, match=says):
+                service.grant([Grant(**{**base, **bad})])
+        first = service.grant([Grant(**base, amount=D("5"), idempotency_key="k")])[0]
+        assert service.grant([Grant(**base, amount=D("9"), idempotency_key="k")])[0].pk == first.pk
+        voided = service.void(first.pk)
+        assert voided.status == "VOIDED"
+        with pytest.raises(BadRequest, match="only an ACTIVE credit"):
+            service.void(first.pk)
+        check_ledgers(ctx.session, ctx.org_id)
