@@ -16,7 +16,7 @@ from tests.conftest import Tenant, start_server, stop_server
 
 def test_ready_and_metrics(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
     ready = httpx.get(f"{tenant.base_url}/readyz")
-    assert ready.status_code == 200 and ready.json() == {"status": "ready", "schema": "0005"}
+    assert ready.status_code == 200 and ready.json() == {"status": "ready", "schema": "0006"}
     tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[
         tc.Event(schema_name="api_calls", id=f"m{i}", timestamp=datetime.now(timezone.utc), account_id="acme",
                  attributes=[tc.Attribute(name="calls", value="1")], dimensions={"region": "us"}) for i in range(3)]))

@@ -20,7 +20,7 @@ from tests.conftest import Tenant
 # Values for required query parameters, so that a read reaches its lookup.
 QUERY = {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z", "action": "UNDO"}
 # Words that exist only in organization A's data: none may appear in an answer to organization B.
-SECRETS = ("Isolated Corp", "a@iso.test", "IsoPlan", "Iso seats", "iso-evt-1", "iso-alias", "iso-secret-value", "Iso work")
+SECRETS = ("Isolated Corp", "a@iso.test", "IsoPlan", "Iso seats", "iso-evt-1", "iso-alias", "iso-secret-value", "Iso work", "Iso promo")
 
 
 def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str]:
@@ -51,7 +51,11 @@ def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str
         account_id="isocorp", currency="USD", total_amount=10,
         external_payment_reference=tc.ExternalPaymentReference(source_name="bank", source_type="CASH", transaction_number="iso-1"),
         line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice.id, amount=10, order=1)]))
+    credit = tc.CreditsApi(sdk.client).create_credit(tc.CreateCreditRequest(credit_requests=[tc.CreditRequest(
+        account_id="isocorp", purpose="Iso promo", credit_amount=5, priority=1, effective_from=date(2024, 1, 1))]))
+    tc.WalletApi(sdk.client).top_up_wallet_for_account("isocorp", tc.TopupWalletRequest(topup_amount=7))
     return {
+        "credit_id": credit.credits[0].id,
         "customer_id": "isocorp",
         "account_id": "isocorp",
         "alias": "iso-alias",
@@ -77,6 +81,8 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "event": "/events/{event_id}", "addon": "/addons/{addon_id}", "plan": "/price_plans/{price_plan_id}",
         "schedules": "/accounts/{account_id}/pricing_schedules", "job": "/jobs/{job_id}", "licenses": "/license_updates",
         "invoice": "/invoices/{invoice_id}", "invoices": "/invoices?owner_id={account_id}", "payment": "/payments/{payment_id}",
+        "credit": "/credits/{credit_id}", "balance": "/accounts/{account_id}/credit_balance",
+        "wallet": "/accounts/{account_id}/wallet", "entries": "/accounts/{account_id}/wallet/entries",
     }
     with tenant.http() as http:
         out = {}
@@ -124,6 +130,8 @@ def test_another_organization_reaches_nothing(tenant: Tenant, other_tenant: Tena
                                      "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []}}),
             ("/events/correction?action=UNDO", {"event": {"id": "iso-evt-1"}}),
             ("/price_plans/migration", {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"}),
+            ("/credits", {"creditRequests": [{"accountId": "isocorp", "purpose": "x", "creditAmount": 1, "priority": 1,
+                                              "effectiveFrom": "2024-01-01"}]}),
             ("/invoices", {"accountId": "isocorp", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
                            "status": "DUE", "lineItems": [{"value": 1}]}),
             ("/payments", {"accountId": "isocorp", "currency": "USD", "totalAmount": 1,

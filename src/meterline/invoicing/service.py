@@ -264,7 +264,9 @@ class InvoiceService:
         account's DRAFT invoices due before it took their share."""
         pool = self.inputs.credits(invoice.account_pk) if invoice.apply_credits else []
         wallet = self.inputs.wallet(invoice.account_pk) if invoice.apply_wallet else None
-        usable_wallet = wallet is not None and wallet.status == "ACTIVE" and wallet.effective_from <= invoice.invoice_date
+        # the wallet pays invoices finalized once it is effective (a draft is finalized at finalize_at, or now)
+        when = max(self.ctx.now, invoice.finalize_at or self.ctx.now)
+        usable_wallet = wallet is not None and wallet.status == "ACTIVE" and wallet.effective_from <= when
         if not pool and not (usable_wallet and wallet.balance > 0):  # type: ignore[union-attr]
             return [], Decimal(0)
         used: dict[str, Decimal] = {}
