@@ -27,6 +27,13 @@ class InvoiceRepository(OrgRepository):
     def by_pk(self, pk: str) -> Invoice | None:
         return self.session.scalar(self.scoped(Invoice).where(Invoice.pk == pk))
 
+    def locked(self, pk: str) -> Invoice | None:
+        """The invoice, its row locked until the transaction ends (PostgreSQL; SQLite has one writer)."""
+        stmt = self.scoped(Invoice).where(Invoice.pk == pk).execution_options(populate_existing=True)
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return self.session.scalar(stmt)
+
     def by_idempotency_key(self, key: str) -> Invoice | None:
         return self.session.scalar(self.scoped(Invoice).where(Invoice.idempotency_key == key))
 

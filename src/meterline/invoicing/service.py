@@ -430,7 +430,9 @@ class InvoiceService:
 
     # -- changes ---------------------------------------------------------------------------------------------------
     def update(self, invoice_id: str, status: str | None, fields: dict[str, Any]) -> Invoice:
-        invoice = self.get(invoice_id)
+        invoice = self.repo.locked(invoice_id)  # two changes of one invoice (say, two finalizations) take turns
+        if invoice is None:
+            raise NotFound(f"Invoice {invoice_id} not found")
         if fields:
             if invoice.invoice_type != CUSTOM or invoice.status != DRAFT:
                 raise BadRequest(f"Invoice {invoice.pk} is {invoice.status} {invoice.invoice_type}: only a DRAFT "
