@@ -21,7 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.repository import AccountRepository
@@ -67,9 +67,33 @@ def _orgs(factory: sessionmaker[Session], org_id: str | None) -> list[Organizati
         return list(session.scalars(stmt))
 
 
+STATISTICS_TABLES = ("usage_daily", "usage_rollups", "invoices", "pricing_schedules", "credits", "wallets")
+
+
+def refresh_statistics(factory: sessionmaker[Session]) -> list[str]:
+    """PostgreSQL plans a run's chunk queries from table statistics. Right after a bulk load (a migration, an
+    import, a busy day) they can be missing or far off until autovacuum analyzes the tables, and a plan made for an
+    empty table scans the whole day index for every chunk: 213 s instead of 11 s for 10,000 invoices
+    (docs/performance.md). So a run first analyzes the tables it reads whose statistics are missing or stale (more
+    than a fifth of the rows changed since), as autovacuum would a little later. Returns the tables analyzed."""
+    with factory() as session:
+        if session.get_bind().dialect.name != "postgresql":
+            return []
+        rows = session.execute(text(
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) AND n_live_tup + n_mod_since_analyze > 1000 "
+            "AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 5)"),
+            {"tables": list(STATISTICS_TABLES)}).scalars().all()
+        for table in rows:
+            if table in STATISTICS_TABLES:  # names come from the constant above, never from input
+                session.execute(text(f"ANALYZE {table}"))  # nosec B608 - a constant table name
+        session.commit()
+        return list(rows)
+
+
 def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None = None,
         progress: Progress | None = None) -> RunResult:
     result = RunResult()
+    refresh_statistics(factory)
     for org in _orgs(factory, org_id):
         with unit_of_work(factory, write=False) as session:
             accounts = InvoiceRepository(session, org.id).accounts_with_schedules()
