@@ -160,7 +160,7 @@ def test_the_wallet_pays_part_then_all(world: World, growth: dict[str, str]) -> 
         check_ledgers(ctx.session, world.org.id)
         # When the partly paid March invoice is voided, the wallet gets its 100.00 back
         InvoiceService(ctx).update(march["id"], "VOID", {})
-        assert ctx.session.scalar(select(Wallet.balance)) == D("800.00")
+        assert ctx.session.scalar(select(Wallet.balance).where(Wallet.org_id == world.org.id)) == D("800.00")
         check_ledgers(ctx.session, world.org.id)
 
 
@@ -180,3 +180,42 @@ def test_grant_rules(world: World, growth: dict[str, str]) -> None:
         with pytest.raises(BadRequest, match="only an ACTIVE credit"):
             service.void(first.pk)
         check_ledgers(ctx.session, ctx.org_id)
+
+
+def test_credit_grant_cards_give_credits_each_cycle(world: World) -> None:
+    # Given a plan that sells 100.00 of usage credits for 90.00 in advance each month (expiring with the cycle), and
+    # a PREPAID pack of 50.00 for 45.00 that gives its credit only once paid
+    def grant_card(ctx, name: str, price: str, credit: str, timing: str) -> dict:  # type: ignore[no-untyped-def]
+        from meterline.catalog.addon_schemas import CreateAddOnRequest
+        from meterline.catalog.addon_service import AddOnService
+
+        addon = AddOnService(ctx).create(CreateAddOnRequest(name=name, type="CREDIT_GRANT"))
+        return {"id": addon.id, "type": "RECURRING", "invoiceTiming": timing,
+                "grantDetails": {"priority": 1, "expiryType": "PRICING_CYCLE", "applicableEntityIds": [world.meter_id]},
+                "rateDetails": {"pricingModel": "TIERED", "currencySlabRateDetails": [{
+                    "currency": "USD", "creditAmount": D(credit),
+                    "slabDetails": [{"startAfter": 0, "priceType": "FLAT", "rate": D(price)}]}]}}
+
+    with world.at(t(2, 20)) as ctx:
+        monthly = grant_card(ctx, "Usage pack", "90", "100", "IN_ADVANCE")
+        prepaid = grant_card(ctx, "Prepaid pack", "45", "50", "PREPAID")
+        plan = make_plan(ctx, "Packs", usageRateCards=[tiered_card(world.meter_id)], creditGrantRateCards=[monthly, prepaid])
+        associate(ctx, plan, "2024-03-01")
+    # When March starts: the in-advance invoice (90.00 + 45.00) is finalized and gives the monthly credit only
+    world.bill_run(t(3, 1))
+    world.ingest(t(3, 10), ("e1", t(3, 2), "150"))
+    [advance, march] = world.invoices()
+    assert advance["total"] == D("135.00") and advance["status"] == "DUE"
+    with world.at(t(3, 10)) as ctx:
+        granted = list(ctx.session.scalars(select(Credit).where(Credit.org_id == world.org.id)))
+        assert [(c.amount, c.grantor_id, c.effective_from, c.effective_until) for c in granted] == [
+            (D("100"), monthly["id"], date(2024, 3, 1), date(2024, 3, 31))]
+    # Then March's usage (125.00) takes it: 100.00 off
+    assert march["total"] == D("25.00")
+    # When the in-advance invoice is paid, the PREPAID pack's 50.00 credit arrives and takes the rest
+    with world.at(t(3, 11)) as ctx:
+        InvoiceService(ctx).update(advance["id"], "PAID", {})
+    assert world.invoices()[1]["total"] == D("0.00")
+    with world.at(t(3, 12)) as ctx:
+        assert sorted(c.amount for c in ctx.session.scalars(select(Credit).where(Credit.org_id == world.org.id))) == [D("50"), D("100")]
+        check_ledgers(ctx.session, world.org.id)

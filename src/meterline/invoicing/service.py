@@ -11,9 +11,11 @@
 
 from __future__ import annotations
 
+import calendar
 import json
+import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -31,7 +33,7 @@ from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.settings import load_settings
 from meterline.core.schemas import format_address
-from meterline.credits.service import CreditService
+from meterline.credits.service import CreditService, Grant
 from meterline.customers.repository import CustomerRepository
 from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing import builder
@@ -413,6 +415,7 @@ class InvoiceService:
                 wallets.debit(self.inputs.wallet(invoice.account_pk), result.wallet, invoice.pk)  # type: ignore[arg-type]
                 invoice.paid_amount = EXACT.add(invoice.paid_amount, result.wallet)
             invoice.status = PAID if invoice.paid_amount >= total else PARTIALLY_PAID if invoice.paid_amount > 0 else DUE
+            self.grant_credits(invoice, result.built.revenue)
             if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
                 # finalized before its time (by hand, or a custom invoice): dated now
                 self._dates(invoice, now, self.account_of(invoice))
@@ -427,6 +430,35 @@ class InvoiceService:
         due = self.repo.due_drafts(as_of, limit, skip_locked)
         self.finalize(due, as_of)
         return len(due)
+
+    # -- credit grants (credit-grant rate cards) -------------------------------------------------------------------
+    def grant_credits(self, invoice: Invoice, revenue: Line | None = None) -> None:
+        """The credits the invoice's credit-grant cards give (togai-billing-rules 3.7): at finalization, or for a
+        PREPAID card once the invoice is PAID. Idempotent (one idempotency key per invoice and card)."""
+        if invoice.schedule_pk is None or invoice.status not in (DUE, PAID, PARTIALLY_PAID, UN_COLLECTIBLE):
+            return
+        revenue = revenue or Line.from_json(loads(invoice.lines))
+        view = self.inputs.view(invoice.schedule_pk)
+        cards = {c["id"]: c for c in (view.details.get("creditGrantRateCards", []) if view else [])}
+        for line in revenue.walk():
+            card = cards.get(line.id) if line.type.endswith("CREDIT_GRANT_RATE_CARD_AMOUNT") else None
+            if card is None or (card.get("invoiceTiming") == "PREPAID" and invoice.status != PAID):
+                continue
+            amount = Decimal((line.metadata or {}).get("creditAmount", 0))
+            if amount <= 0:
+                continue
+            details = card["grantDetails"]
+            start = cycles.local_day(invoice.start_at, self.tz)
+            until = None
+            if details["expiryType"] == "PRICING_CYCLE" and invoice.cycle_end is not None:
+                until = cycles.local_day(invoice.cycle_end, self.tz) - timedelta(days=1)
+            elif details["expiryType"] == "CUSTOM":
+                until = _add_duration(start, details["expiryDuration"]) - timedelta(days=1)
+            CreditService(self.ctx).grant([Grant(
+                account_id=self.inputs.account(invoice.account_pk).id, purpose=str(card.get("displayName") or card["id"]),
+                amount=amount, priority=details["priority"], effective_from=start, effective_until=until,
+                scope=tuple(details.get("applicableEntityIds") or ()), grantor_id=card["id"],
+                idempotency_key=f"grant:{invoice.pk}:{card['id']}")])
 
     # -- changes ---------------------------------------------------------------------------------------------------
     def update(self, invoice_id: str, status: str | None, fields: dict[str, Any]) -> Invoice:
@@ -454,9 +486,13 @@ class InvoiceService:
                 raise BadRequest(f"Invoice {invoice.pk} is DRAFT: finalize it (status DUE or PAID) before "
                                  f"setting {status}")
             self.finalize([invoice], self.ctx.now)
+            if status == DUE:  # finalizing decided: DUE, or PAID / PARTIALLY_PAID by the wallet
+                return
             current = invoice.status
         if status == PAID:
             invoice.paid_amount = invoice.total_amount or Decimal(0)
+            invoice.status = PAID
+            self.grant_credits(invoice)
         if status == VOID and current != PAID:  # what credits and the wallet gave goes back to them (D9, D10)
             CreditService(self.ctx).give_back(invoice.pk)
             refunded = WalletService(self.ctx).give_back(invoice.pk, self.account_of(invoice))
@@ -562,3 +598,12 @@ def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
         out.append({"description": item.get("description") or f"Item {i + 1}", "value": value, "quantity": quantity,
                     "value_per_quantity": per, "item_id": item.get("id"), "billable_id": item.get("billable_id")})
     return out
+
+
+def _add_duration(day: date, duration: str) -> date:
+    """`day` + an ISO 8601 duration of years, months, weeks and days (P1M: same day next month, or its last day)."""
+    parts = {unit: int(n) for n, unit in re.findall(r"(\d+)([YMWD])", duration)}
+    months = day.year * 12 + day.month - 1 + parts.get("Y", 0) * 12 + parts.get("M", 0)
+    year, month = divmod(months, 12)
+    moved = date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+    return moved + timedelta(weeks=parts.get("W", 0), days=parts.get("D", 0))

@@ -19,7 +19,7 @@ from meterline.core.money import exact_sum, is_currency, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID
+from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID, InvoiceService
 from meterline.payments import schemas
 from meterline.payments.models import Payment
 from meterline.tenancy.context import Context
@@ -94,6 +94,8 @@ class PaymentService:
             invoice.paid_amount = invoice.paid_amount + record.amount
             invoice.status = PAID if invoice.paid_amount == invoice.total_amount else PARTIALLY_PAID
             invoice.updated_at = self.ctx.now
+            if invoice.status == PAID:
+                InvoiceService(self.ctx).grant_credits(invoice)  # PREPAID credit grants wait for this
         spread = exact_sum(r.amount for r in records if r.amount is not None)
         if spread != total:
             raise BadRequest(f"lineItemRecords: the amounts add up to {spread}, not totalAmount {total}")
