@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit, service (SQLite and PostgreSQL), and the official SDK against live servers.
 # Usage: bash scripts/test.sh [pytest args]
-# It creates .venv with the test extras, and installs or starts PostgreSQL when it is missing or down.
+# It creates .venv with the test extras, installs or starts PostgreSQL when it is missing or down, and installs
+# Debian's Chromium for the console's browser tests when it is missing.
 # METERLINE_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a database the
 # suite may connect to in order to create and drop its own throwaway databases.
 set -euo pipefail
@@ -40,6 +41,12 @@ if ! pg_up 2>/dev/null; then
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -n 1)" main start || true
   for _ in $(seq 1 30); do pg_up 2>/dev/null && break; sleep 1; done
   pg_up
+fi
+
+# The console's browser tests drive Debian's Chromium with Playwright (which cannot download its own browser here).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "installing Chromium" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
 exec .venv/bin/python -m pytest "$@"

@@ -40,6 +40,14 @@ class AccountRepository(OrgRepository):
         stmt = select(Account.id).where(Account.org_id == self.org_id, Account.id.in_(ids))
         return set(self.session.scalars(stmt))
 
+    def count_by_customer(self, customer_pks: set[str]) -> dict[str, int]:
+        if not customer_pks:
+            return {}
+        stmt = (select(Account.customer_pk, func.count()).where(Account.org_id == self.org_id,
+                                                                 Account.customer_pk.in_(customer_pks))
+                .group_by(Account.customer_pk))
+        return {pk: int(n) for pk, n in self.session.execute(stmt)}
+
     def of_customer(self, customer_pk: str) -> list[Account]:
         stmt = self.scoped(Account).where(Account.customer_pk == customer_pk)
         return list(self.session.scalars(stmt.order_by(Account.pk)))

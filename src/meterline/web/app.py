@@ -2,15 +2,21 @@
 
 from __future__ import annotations
 
+import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
+from urllib.parse import quote
 
 from fastapi import FastAPI, Request
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from meterline import __version__
 from meterline.api.errors import error_response
+from meterline.console import pages as console_pages
+from meterline.core.errors import MeterlineError
 from meterline.web.api import create_api_app
 from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.observability import configure_logging
@@ -18,15 +24,10 @@ from meterline.core.settings import Settings
 from meterline.invoicing.billing import Worker
 from meterline.web.observability import RequestObserver, metrics_response, readiness
 
-LANDING = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font:16px/1.5 system-ui,sans-serif;max-width:40rem;margin:4rem auto;padding:0 1rem;color:#1f2937}
-code{background:#f3f4f6;padding:.1rem .3rem;border-radius:4px}a{color:#2563eb}</style></head><body>
-<h1>Meterline</h1><p>Usage-based billing is running (version %s).</p>
-<ul><li>API: <code>/api</code>, with a Togai-compatible client:
-<code>Configuration(host="http://HOST:PORT/api", access_token=TOKEN)</code></li>
-<li><a href="/api/docs">Interactive API docs</a> and <a href="/api/openapi.json">OpenAPI</a></li>
-<li>New API key: <code>meterline api-key create</code></li></ul></body></html>"""
+ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
+<link rel="stylesheet" href="/console-static/console.css"></head><body><main class="solo"><div class="card narrow">
+<h1>Something is not right</h1><p class="error">%s</p><p><a href="/customers">Back to the console</a></p></div></main>
+</body></html>"""
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -56,9 +57,20 @@ def create_app(settings: Settings) -> FastAPI:
             return error_response(exc.status_code, "No such API path: see /api/docs", getattr(exc, "headers", None))
         return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
 
-    @app.get("/", include_in_schema=False)
-    def landing() -> HTMLResponse:
-        return HTMLResponse(LANDING % __version__)
+    # The console: pages at /, their CSS at /console-static (shipped in the package: no CDN).
+    app.state.session_factory = session_factory
+    app.include_router(console_pages.router)
+    app.mount("/console-static", StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),
+              name="console-static")
+
+    @app.exception_handler(console_pages.NotSignedIn)
+    async def _sign_in(request: Request, exc: console_pages.NotSignedIn) -> Response:
+        return RedirectResponse(f"/login?next={quote(exc.path)}", status_code=303)
+
+    @app.exception_handler(MeterlineError)
+    async def _console_error(request: Request, exc: MeterlineError) -> Response:
+        # Errors of console pages (API errors are handled inside the /api app): a page that says what happened.
+        return HTMLResponse(ERROR_PAGE % (html.escape(exc.message),), status_code=exc.status_code)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:

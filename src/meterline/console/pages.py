@@ -1,0 +1,172 @@
+"""The console's pages: thin handlers over the same services as the API, rendered with Jinja2 (issue 7).
+
+Every page needs a signed-in user (else a redirect to /login); every form POST checks the CSRF token. A service's
+refusal (BadRequest, Conflict...) is shown next to the form, in words, with what was typed kept.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+from urllib.parse import quote
+
+from fastapi import APIRouter, Depends, Form, Request
+from fastapi.templating import Jinja2Templates
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from meterline.api.deps import session_of
+from meterline.api.routing import UnitOfWorkRoute
+from meterline.console import auth
+from meterline.core.clock import utc_now
+from meterline.core.errors import Forbidden, MeterlineError, NotFound
+from meterline.core.pagination import PageRequest, page_request
+from meterline.core.schemas import Address
+from meterline.customers.schemas import CreateCustomerRequest
+from meterline.customers.service import CustomerService
+from meterline.accounts.repository import AccountRepository
+from meterline.customers.repository import CustomerRepository
+from meterline.tenancy.context import Context
+from meterline.tenancy.service import TenancyService
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+PAGE = 25
+
+
+class NotSignedIn(Exception):
+    """Raised by `signed_in`; the app turns it into a redirect to /login."""
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+
+
+def signed_in(request: Request) -> auth.ConsoleUser:
+    user = auth.read(session_of(request), request.cookies.get(auth.COOKIE), utc_now())
+    if user is None:
+        raise NotSignedIn(request.url.path)
+    return user
+
+
+User = Annotated[auth.ConsoleUser, Depends(signed_in)]
+
+
+def context(request: Request, user: auth.ConsoleUser) -> Context:
+    return Context(session=session_of(request), org=user.org, now=utc_now())
+
+
+def render(request: Request, name: str, user: auth.ConsoleUser | None, status: int = 200, **values: Any) -> Response:
+    return templates.TemplateResponse(request, name, {"user": user, "csrf": user.csrf if user else "", **values},
+                                      status_code=status)
+
+
+def check_csrf(user: auth.ConsoleUser, token: str | None) -> None:
+    if not auth.csrf_ok(user, token):
+        raise Forbidden("The form has expired: reload the page and send it again")
+
+
+def _field_errors(exc: ValidationError) -> dict[str, str]:
+    """pydantic's errors in words a person reads next to the field."""
+    names = {"id": "id", "name": "name", "primary_email": "email", "primaryEmail": "email"}
+    words = {"email": "Enter an email address, such as name@company.com",
+             "id": "No spaces, slashes, ? or #, please (1 to 50 characters)"}
+    out: dict[str, str] = {}
+    for error in exc.errors():
+        field = names.get(str(error["loc"][0]) if error["loc"] else "", "form")
+        if error["type"] == "string_pattern_mismatch" and field in words:
+            message = words[field]
+        elif error["type"] == "string_too_short":
+            message = f"At least {error['ctx']['min_length']} characters, please"
+        elif error["type"] == "string_too_long":
+            message = f"At most {error['ctx']['max_length']} characters, please"
+        else:
+            message = str(error["msg"]).removeprefix("Value error, ")
+        out.setdefault(field, message)
+    return out
+
+
+# -- sign in and out ---------------------------------------------------------------------------------------------
+@router.get("/login")
+def login_page(request: Request, next: str = "/customers") -> Response:
+    return render(request, "login.html", None, next=next, email="")
+
+
+@router.post("/login")
+def login(request: Request, email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",
+          next: Annotated[str, Form()] = "/customers") -> Response:
+    user = TenancyService(session_of(request)).check_password(email, password)
+    if user is None:
+        return render(request, "login.html", None, status=400, next=next, email=email,
+                      error="Wrong email or password")
+    target = next if next.startswith("/") and not next.startswith("//") else "/customers"
+    response = RedirectResponse(target, status_code=303)
+    response.set_cookie(auth.COOKIE, auth.issue(session_of(request), user, utc_now()), httponly=True,
+                        samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.LIFETIME.total_seconds()))
+    return response
+
+
+@router.post("/logout")
+def logout(user: User, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    response = RedirectResponse("/login", status_code=303)
+    response.delete_cookie(auth.COOKIE)
+    return response
+
+
+@router.get("/")
+def home(user: User) -> Response:
+    return RedirectResponse("/customers", status_code=303)
+
+
+# -- customers ---------------------------------------------------------------------------------------------------
+@router.get("/customers")
+def customers(request: Request, user: User, q: str = "", after: str | None = None) -> Response:
+    service = CustomerService(context(request, user))
+    rows, token = [], None
+    cursor: PageRequest = page_request(after, PAGE)
+    needle = q.strip().lower()
+    while True:  # a search filters pages of customers until a page is full or none are left
+        page = service.page(cursor)
+        rows += [c for c in page.items if not needle or needle in c.name.lower() or needle in c.id.lower()
+                 or needle in c.primary_email.lower()]
+        token = page.next_token
+        if len(rows) >= PAGE or token is None:
+            break
+        cursor = page_request(token, PAGE)
+    counts = AccountRepository(session_of(request), user.org.id).count_by_customer({c.pk for c in rows[:PAGE]})
+    return render(request, "customers.html", user, customers=rows[:PAGE], counts=counts, q=q,
+                  next_url=f"/customers?q={quote(q)}&after={quote(token)}" if token else None)
+
+
+@router.get("/customers/new")
+def new_customer_page(request: Request, user: User) -> Response:
+    return render(request, "customer_form.html", user, values={}, errors={})
+
+
+@router.post("/customers/new")
+def new_customer(request: Request, user: User, csrf: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                 email: Annotated[str, Form()] = "", id: Annotated[str, Form()] = "",
+                 line1: Annotated[str, Form()] = "", city: Annotated[str, Form()] = "",
+                 postal_code: Annotated[str, Form()] = "", country: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    values = {"name": name, "email": email, "id": id, "line1": line1, "city": city, "postal_code": postal_code,
+              "country": country}
+    try:
+        address = Address(line1=line1 or None, city=city or None, postal_code=postal_code or None,
+                          country=country or None)
+        body = CreateCustomerRequest(id=id.strip(), name=name, primary_email=email.strip(), address=address)
+        created = CustomerService(context(request, user)).create(body)
+    except ValidationError as exc:
+        return render(request, "customer_form.html", user, status=400, values=values, errors=_field_errors(exc))
+    except MeterlineError as exc:
+        return render(request, "customer_form.html", user, status=400, values=values, errors={"form": exc.message})
+    return RedirectResponse(f"/customers/{quote(created.customer.id, safe='')}", status_code=303)
+
+
+@router.get("/customers/{customer_id}")
+def customer_page(request: Request, user: User, customer_id: str) -> Response:
+    customer = CustomerRepository(session_of(request), user.org.id).by_id(customer_id)
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} not found")
+    accounts = AccountRepository(session_of(request), user.org.id).of_customer(customer.pk)
+    return render(request, "customer.html", user, customer=customer, accounts=accounts)
