@@ -87,3 +87,12 @@ def catalog(sdk: Sdk) -> dict[str, str]:
         togai_client.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=togai_client.Address())
     )
     return create_metering_catalog(sdk)
+
+
+@pytest.fixture
+def billed(sdk: Sdk, catalog: dict[str, str]) -> dict[str, str]:
+    """acme on Growth (MONTHLY, no grace: D4's tiered card and a 50.00 fee) from the 1st of the month two months ago:
+    two past cycles and the current one (tests/api/billing_setup.py)."""
+    from tests.api.billing_setup import bill_acme
+
+    return bill_acme(sdk, catalog)

@@ -10,7 +10,7 @@ from togai_client.exceptions import BadRequestException, NotFoundException
 
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_ingestion_sdk import ev
-from tests.api.test_invoices_sdk import acme_invoices, billed, month_start  # noqa: F401 (billed is a fixture)
+from tests.api.billing_setup import acme_invoices, month_start
 from tests.conftest import Tenant
 
 UTC = timezone.utc
@@ -25,7 +25,7 @@ def wallet_api(sdk: Sdk) -> tc.WalletApi:
 
 
 def test_credits_reduce_the_ongoing_invoice_and_the_balance_shows_the_hold(
-        tenant: Tenant, sdk: Sdk, billed: dict[str, str]) -> None:  # noqa: F811
+        tenant: Tenant, sdk: Sdk, billed: dict[str, str]) -> None:
     now = datetime.now(UTC)
     at = max(now - timedelta(minutes=1), datetime.combine(month_start(now), datetime.min.time(), UTC))
     tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("c1", "150", at=at)]))
@@ -80,7 +80,7 @@ def test_credits_reduce_the_ongoing_invoice_and_the_balance_shows_the_hold(
     assert (credits_line["type"], credits_line["value"]) == ("TOTAL_CREDITS", -30)
 
 
-def test_the_wallet_holds_then_pays(sdk: Sdk, billed: dict[str, str]) -> None:  # noqa: F811
+def test_the_wallet_holds_then_pays(sdk: Sdk, billed: dict[str, str]) -> None:
     api = wallet_api(sdk)
     empty = api.wallet_balance_for_account("acme")
     assert (empty.balance, empty.status, empty.credit_unit, empty.account_id) == (0, "ACTIVE", "USD", "acme")
