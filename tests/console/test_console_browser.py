@@ -55,6 +55,10 @@ def shot(page: Page, name: str, engine: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-{engine}.png"), full_page=True)
 
 
+def tab(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Account").get_by_role("link", name=name).click()
+
+
 def sign_in(page: Page, email: str, password: str) -> None:
     page.goto("/")
     expect(page).to_have_url(re.compile(r"/login"))
@@ -143,3 +147,107 @@ def test_forms_need_the_session_token(tenant: Tenant, person: tuple[str, str]) -
         r = client.post("/customers/new", data={"name": "Evil", "email": "e@evil.test", "id": "evil", "csrf": "x"})
         assert r.status_code == 403 and "expired" in r.text
         assert "HttpOnly" in client.get("/login").headers.get("set-cookie", "HttpOnly")
+
+
+def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str], tenant: Tenant, db_url: str) -> None:
+    """Issue 7's walk: a customer, a EUR account, a plan attached, usage and the draft growing as events arrive, a
+    customer charge, credits, the wallet, the invoice finalized and downloaded as a PDF."""
+    from datetime import datetime, timedelta, timezone
+
+    import togai_client as tc
+
+    from tests.api.conftest import Sdk, create_metering_catalog
+    from tests.api.test_price_plans_sdk import tiered
+
+    engine = db_url.split(":", 1)[0].split("+")[0]
+    sdk = Sdk(tenant)
+    meters = create_metering_catalog(sdk)
+    cycle = tc.PricingCycleConfig(interval="MONTHLY", grace_period=0,
+                                  start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"))
+    plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(name="Euro Growth", price_plan_details=tc.CreatePricePlanDetails(
+        supported_currencies=["EUR"], pricing_cycle_config=cycle, usage_rate_cards=[tiered(meters["sum"], "EUR")])))
+    sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["EUR"]))
+
+    sign_in(page, *person)
+    # A customer and a EUR account
+    page.get_by_role("link", name="+ New Customer").first.click()
+    page.get_by_label("Customer Name").fill("Berlin Labs")
+    page.get_by_label("Email ID").fill("billing@berlin.test")
+    page.get_by_label("Customer ID").fill("berlin")
+    page.get_by_role("button", name="Add Customer").click()
+    page.get_by_role("link", name="Add Account").click()
+    expect(page.get_by_text("It cannot be changed once set")).to_be_visible()
+    page.get_by_label("Account Name").fill("Berlin EUR")
+    page.get_by_label("Currency").select_option("EUR")
+    page.get_by_label("Account ID").fill("berlin-eur")
+    page.get_by_role("button", name="Add Account").click()
+    expect(page.get_by_role("heading", name="Berlin EUR")).to_be_visible()
+    expect(page.get_by_text("No price plan is running")).to_be_visible()
+
+    # Attach the plan from the first of this month
+    tab(page, "Price Plan Schedule")
+    today = datetime.now(timezone.utc).date()
+    page.get_by_label("Price plan").select_option(label="Euro Growth")
+    page.get_by_label("From").fill(today.replace(day=1).isoformat())
+    page.get_by_role("button", name="Attach").click()
+    expect(page.get_by_role("listitem").filter(has_text="Euro Growth")).to_contain_text(
+        f"from {today.replace(day=1).isoformat()} on, with no end")
+    shot(page, "account-schedule", engine)
+
+    # Usage arrives: the summary shows it accruing (150 calls: 100 x 1.00 + 50 x 0.50)
+    from tests.api.test_ingestion_sdk import ev
+
+    now = datetime.now(timezone.utc)
+    at = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(minutes=1))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(
+        events=[ev("b1", "100", account="berlin-eur", at=at), ev("b2", "50", account="berlin-eur", at=at)]))
+    tab(page, "Account Summary")
+    expect(page.get_by_role("row", name="Total so far EUR 125.00")).to_be_visible()
+
+    # + Add Customer Charges, then a mistake in the value
+    page.get_by_label("Name").fill("Onboarding")
+    page.get_by_label("Value (EUR)").fill("40")
+    page.get_by_role("button", name="Add charge").click()
+    expect(page.get_by_role("row", name="Total so far EUR 165.00")).to_be_visible()
+    page.get_by_label("Name").fill("Oops")
+    page.get_by_label("Value (EUR)").fill("forty")
+    page.get_by_role("button", name="Add charge").click()
+    expect(page.get_by_role("alert")).to_contain_text("enter a number")
+    shot(page, "account-summary", engine)
+
+    # Credits: 15.00 off; the summary shows it
+    tab(page, "Credits")
+    page.get_by_label("Amount (EUR)").fill("15")
+    page.get_by_label("Purpose").fill("Welcome")
+    page.get_by_role("button", name="Add Credits").click()
+    expect(page.get_by_role("cell", name="Welcome")).to_be_visible()
+    shot(page, "account-credits", engine)
+    tab(page, "Account Summary")
+    expect(page.get_by_role("row", name="Total so far EUR 150.00")).to_be_visible()
+
+    # The wallet: 50.00, of which the draft holds 50.00
+    tab(page, "Wallet")
+    page.get_by_label("Top up (EUR)").fill("50")
+    page.get_by_role("button", name="Top up").click()
+    expect(page.get_by_role("row", name="now On hold draft EUR 50.00 EUR 0.00")).to_be_visible()
+    shot(page, "account-wallet", engine)
+
+    # The invoice: finalize it now, see it numbered and partly paid by the wallet, download the PDF
+    tab(page, "Invoices")
+    page.get_by_role("link", name="Draft").click()
+    expect(page.get_by_role("heading", name="Draft invoice")).to_be_visible()
+    page.get_by_role("button", name="Finalize now").click()
+    expect(page.get_by_text("PARTIALLY_PAID")).to_be_visible()
+    expect(page.get_by_text("EUR 150.00 (paid EUR 50.00)")).to_be_visible()
+    shot(page, "invoice", engine)
+    with page.expect_download() as download:
+        page.get_by_role("link", name="Download PDF").click()
+    pdf = Path(download.value.path()).read_bytes()
+    assert pdf.startswith(b"%PDF")
+    from tests.api.test_invoices_sdk import pdf_text
+
+    text = pdf_text(pdf)
+    assert "Berlin Labs" in text and "EUR 150.00" in text and "Onboarding" in text and "Welcome" in text
+    page.get_by_role("button", name="Mark as paid").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("· PAID")
+    expect(page.get_by_role("button", name="Void")).to_have_count(0)  # PAID is final (D12)

@@ -36,6 +36,10 @@ class PricePlanRepository(OrgRepository):
     def page(self, request: PageRequest) -> Page[PricePlan]:
         return self.keyset_page(self.scoped(PricePlan), PricePlan.id, request)
 
+    def all_active(self) -> list[PricePlan]:
+        """The ACTIVE plans, by name (the console's plan picker)."""
+        return list(self.session.scalars(self.scoped(PricePlan).where(PricePlan.status == "ACTIVE").order_by(PricePlan.name)))
+
     def versions(self, plan: PricePlan) -> list[PricePlanVersion]:
         stmt = self.scoped(PricePlanVersion).where(PricePlanVersion.plan_pk == plan.pk)
         return list(self.session.scalars(stmt.order_by(PricePlanVersion.version)))

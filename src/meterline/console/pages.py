@@ -6,6 +6,7 @@ refusal (BadRequest, Conflict...) is shown next to the form, in words, with what
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -31,6 +32,7 @@ from meterline.tenancy.service import TenancyService
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+templates.env.globals["last_day"] = lambda end: (end - timedelta(microseconds=1)).date()  # periods end exclusive
 PAGE = 25
 
 

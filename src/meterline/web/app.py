@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 
 from meterline import __version__
 from meterline.api.errors import error_response
+from meterline.console import account_pages as console_accounts
 from meterline.console import pages as console_pages
 from meterline.core.errors import MeterlineError
 from meterline.web.api import create_api_app
@@ -60,6 +61,7 @@ def create_app(settings: Settings) -> FastAPI:
     # The console: pages at /, their CSS at /console-static (shipped in the package: no CDN).
     app.state.session_factory = session_factory
     app.include_router(console_pages.router)
+    app.include_router(console_accounts.router)
     app.mount("/console-static", StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),
               name="console-static")
 
