@@ -26,7 +26,7 @@ from meterline.customers.schemas import UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import InvoiceService, credit_holds, invoiced_until, loads, wallet_holds
+from meterline.invoicing.service import InvoiceService, credit_holds, invoiced_until, wallet_holds
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
@@ -192,15 +192,7 @@ def add_charge(request: Request, user: User, account_id: str, csrf: Annotated[st
         if not name.strip():
             raise BadRequest("Name: give the charge a name, as the invoice will show it")
         amount = _decimal(value, "Value")
-        service = InvoiceService(ctx)
-        account = service.accounts.by_id(account_id)
-        if account is None:
-            raise NotFound(f"Account {account_id} not found")
-        invoice = service.ongoing(account)
-        if invoice is None:
-            raise BadRequest("This account has no ongoing invoice: attach a price plan first")
-        existing = [Charge.from_json(c) for c in loads(invoice.charges) or []]
-        service.set_charges(invoice, [*existing, Charge(name=name.strip()[:255], value=str(amount))])
+        InvoiceService(ctx).add_account_charge(account_id, Charge(name=name.strip()[:255], value=str(amount)))
 
     return _act(request, user, account_id, "summary", action)
 

@@ -1,102 +1,151 @@
 """The invoice as a PDF, drawn with fpdf2 (pure Python, from PyPI; nothing is fetched at run time).
 
 `render_invoice_pdf(invoice)` takes the invoice as the API writes it (camelCase keys, Decimal amounts, aware
-datetimes, `revenueInfo` as a tree) and returns the PDF's bytes. Layout, on A4:
+datetimes, `revenueInfo` as a tree) and returns the PDF's bytes. It is pure: no database, clock or network. Layout,
+on A4 portrait with 15 mm margins:
 
 - header: the seller on the left; INVOICE (or INVOICE (DRAFT)), the number, status, dates and period on the right;
-- bill to: the customer and the account;
-- the lines: each rate card with its slabs indented, adjustments, the true-up, in-advance fees, custom lines,
-  credits and charges; the header row repeats on every page;
-- totals: subtotal, true-up, charges, total, paid, amount due; then the usage per meter;
+- bill to: the customer and the account, then the price plan;
+- the lines (Description | Quantity | Unit price | Amount): each rate card with its slabs indented, adjustments,
+  the true-up, in-advance fees, custom lines, credits, and the miscellaneous charges under "Charges". Aggregate
+  lines (SUB_TOTAL, PRICE_PLAN, GROSS, NET, TOTAL, ...) are not rows: the tree is walked and only their children are
+  listed. Descriptions wrap; a row never splits across pages and the header row repeats on every page;
+- totals on the right: subtotal, true-up, credits, charges, total, paid, amount due; then the usage per meter;
 - footer: the invoice id and "Page x/y".
 
-Fonts are the PDF core fonts (Helvetica), which encode Latin-1 only: other text is written with its nearest Latin-1
-letters (accents dropped, the rest as "?"), so no font file is shipped or read. Amounts are written with the
-currency's ISO code and its minor unit (`USD 1,234.50`, `JPY 1,200`). The creation date is the invoice date, so
-the same invoice always gives the same bytes.
+Fonts are the PDF core fonts (Helvetica), which encode Latin-1 only. That keeps the renderer free of font files and
+of the system's fonts (same bytes on every machine), at the price of other scripts: a character outside Latin-1 is
+written as its NFKD base letters when those are Latin-1 ("Ł" -> "L"), else as "?". Amounts are written with the
+currency's ISO code and exactly its minor unit (`USD 1,234.50`, `-EUR 12.00`, `JPY 1,200`), never through float;
+unit prices keep any extra digits they have (`USD 0.0015`). The creation date is the invoice date, so the same
+invoice always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import unicodedata
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from fpdf import FPDF
 
-from meterline.core.money import minor_units
+from meterline.core.money import EXACT, minor_units
 
-# Lines that are sums of other lines: they appear in the totals, not in the table.
+Line = dict[str, Any]
+
+# Lines that are sums of other lines: they appear in the totals (or not at all), never as rows of the table.
 AGGREGATES = {"TOTAL_AMOUNT", "NET_AMOUNT", "GROSS_AMOUNT", "PRICE_PLAN_AMOUNT", "SUB_TOTAL_AMOUNT",
               "TOTAL_ADVANCED_FEES", "TOTAL_MISCELLANEOUS_CHARGES", "TOTAL_CREDITS"}
-CHILD_TYPES = {"USAGE_RATE_CARD_SLAB_AMOUNT", "LICENSE_RATE_CARD_SLAB_AMOUNT", "RATE_CONFIG_ADJUSTMENT_AMOUNT",
-               "ENTITLEMENT_OVERAGE_RATE_CARD_SLAB_AMOUNT"}
-COLUMNS = ((95, "Description", "L"), (25, "Quantity", "R"), (30, "Unit price", "R"), (30, "Amount", "R"))
+# Aggregates that stand for billable lines of their own: without children they are listed themselves.
+GROUPS = {"TOTAL_ADVANCED_FEES", "TOTAL_MISCELLANEOUS_CHARGES", "TOTAL_CREDITS"}
+COLUMNS = ((78, "Description", "L"), (30, "Quantity", "R"), (34, "Unit price", "R"), (38, "Amount", "R"))
 INK, MUTED, RULE = (31, 41, 55), (107, 114, 128), (209, 213, 219)
+ROW = 5  # mm per text line in the table
 
 
+# -- text ----------------------------------------------------------------------------------------------------------
 def latin1(text: object) -> str:
     """Text the core fonts can write: accents dropped where that gives Latin-1, anything else as '?'."""
     value = "" if text is None else str(text)
-    try:
-        value.encode("latin-1")
-        return value
-    except UnicodeEncodeError:
-        pass
     out = []
     for char in value:
-        try:
-            char.encode("latin-1")
+        if ord(char) < 256:
             out.append(char)
-        except UnicodeEncodeError:
+        else:
             base = unicodedata.normalize("NFKD", char).encode("latin-1", "ignore").decode("latin-1")
             out.append(base or "?")
     return "".join(out)
 
 
+def _decimal_text(value: Decimal, min_digits: int) -> str:
+    """Exact, with thousands separators and no exponent; trailing zeros dropped down to `min_digits` decimals."""
+    sign = "-" if value < 0 else ""
+    whole, _, fraction = format(abs(value), "f").partition(".")
+    fraction = fraction.rstrip("0").ljust(min_digits, "0")
+    return f"{sign}{int(whole):,}" + (f".{fraction}" if fraction else "")
+
+
 def quantity_text(value: Decimal | None) -> str:
-    if value is None:
-        return ""
-    if value == value.to_integral_value():
-        return f"{int(value):,}"
-    text = format(value.normalize(), "f")
-    whole, _, fraction = text.partition(".")
-    return f"{int(whole):,}.{fraction}" if whole.lstrip("-").isdigit() else text
+    return "" if value is None else _decimal_text(value, 0)
+
+
+def _digits(currency: str) -> int:
+    try:
+        return minor_units(currency)
+    except ValueError:
+        return 2  # an unknown code still prints, with the usual two decimals
 
 
 def money_text(value: Decimal | None, currency: str) -> str:
+    """An amount rounded (half up) to the currency's minor unit: `-USD 1,234.50`."""
     if value is None:
         return ""
-    digits = minor_units(currency)
-    amount = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP)
-    sign = "-" if amount < 0 else ""
-    return f"{sign}{currency} {abs(amount):,.{digits}f}"
+    digits = _digits(currency)
+    amount = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP, context=EXACT)
+    text = _decimal_text(amount, digits)
+    return f"-{currency} {text[1:]}" if text.startswith("-") else f"{currency} {text}"
+
+
+def unit_price_text(value: Decimal | None, currency: str) -> str:
+    """A price per unit, exact: at least the minor unit's decimals, more when the price has them."""
+    if value is None:
+        return ""
+    text = _decimal_text(value, _digits(currency))
+    return f"-{currency} {text[1:]}" if text.startswith("-") else f"{currency} {text}"
 
 
 def day_text(value: datetime | None) -> str:
-    return value.date().isoformat() if value is not None else ""
+    """The UTC date, YYYY-MM-DD (a naive datetime is taken as UTC)."""
+    if value is None:
+        return ""
+    return (value.astimezone(timezone.utc) if value.tzinfo else value).date().isoformat()
 
 
 def _address_lines(address: dict[str, Any] | None) -> list[str]:
-    if not address:
+    address = address or {}
+    def joined(sep: str, *keys: str) -> str:
+        return sep.join(str(address[k]) for k in keys if address.get(k))
+    lines = [joined(", ", "line1", "line2"), joined(" ", "postalCode", "zipcode", "city"), joined(", ", "state", "country")]
+    return [line for line in lines if line]
+
+
+# -- the line tree -------------------------------------------------------------------------------------------------
+def table_rows(line: Line | None, depth: int = 0) -> list[tuple[Line, int]]:
+    """The billable lines in order, with their depth: aggregates give way to their children, slabs are indented."""
+    if line is None:
         return []
-    first = ", ".join(str(address[k]) for k in ("line1", "line2") if address.get(k))
-    second = " ".join(str(address[k]) for k in ("postalCode", "city") if address.get(k))
-    third = ", ".join(str(address[k]) for k in ("state", "country") if address.get(k))
-    return [line for line in (first, second, third) if line]
+    children = line.get("lineItems") or []
+    if line["type"] in AGGREGATES and (children or line["type"] not in GROUPS or not line.get("value")):
+        return [row for child in children for row in table_rows(child, depth)]
+    return [(line, depth)] + [row for child in children for row in table_rows(child, depth + 1)]
 
 
+def find_line(line: Line | None, line_type: str) -> Line | None:
+    if line is None or line["type"] == line_type:
+        return line
+    for child in line.get("lineItems") or []:
+        found = find_line(child, line_type)
+        if found is not None:
+            return found
+    return None
+
+
+def _is_card(line_type: str) -> bool:
+    return line_type.endswith("RATE_CARD_AMOUNT") or line_type == "ADVANCED_FIXED_FEE"
+
+
+# -- drawing -------------------------------------------------------------------------------------------------------
 class _Document(FPDF):
     def __init__(self, invoice_id: str) -> None:
         super().__init__(orientation="P", unit="mm", format="A4")
         self.invoice_id = invoice_id
-        self.table_header = False  # repeat the table's header row on new pages
+        self.table_header = False  # repeat the table's header row on the pages the table runs onto
         self.set_margins(15, 15, 15)
         self.set_auto_page_break(auto=True, margin=18)
 
     def header(self) -> None:
-        if self.table_header and self.page_no() > 1:
+        if self.table_header:
             _header_row(self)
 
     def footer(self) -> None:
@@ -113,183 +162,161 @@ def _header_row(pdf: FPDF) -> None:
     for width, title, align in COLUMNS:
         pdf.cell(width, 7, title, align=align)
     pdf.ln(7)
-    pdf.set_draw_color(*RULE)
-    pdf.line(pdf.l_margin, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+    _rule(pdf)
     pdf.ln(1)
 
 
-def _row(pdf: FPDF, line: dict[str, Any], currency: str, indent: int = 0, bold: bool = False) -> None:
-    pdf.set_font("Helvetica", "B" if bold else "", 9 if indent == 0 else 8)
-    pdf.set_text_color(*(INK if indent == 0 else MUTED))
-    description = latin1(line.get("description"))
-    width = COLUMNS[0][0] - 4 * indent
-    while description and pdf.get_string_width(description) > width - 2:
-        description = description[:-1]
-    if indent:
-        pdf.cell(4 * indent, 6, "")
-    pdf.cell(width, 6, description)
-    pdf.cell(COLUMNS[1][0], 6, quantity_text(line.get("quantity")), align="R")
-    pdf.cell(COLUMNS[2][0], 6, money_text(line.get("valuePerQuantity"), currency) if line.get("valuePerQuantity") is not None else "", align="R")
-    pdf.cell(COLUMNS[3][0], 6, money_text(line.get("value"), currency), align="R")
+def _rule(pdf: FPDF, x: float | None = None) -> None:
+    pdf.set_draw_color(*RULE)
+    pdf.line(pdf.l_margin if x is None else x, pdf.get_y(), pdf.w - pdf.r_margin, pdf.get_y())
+
+
+def _fitted_cell(pdf: FPDF, width: float, text: str, height: float = ROW) -> None:
+    """One line cell; a number too wide for its column is set smaller rather than spilling over its neighbour."""
+    size = pdf.font_size_pt
+    while size > 5 and pdf.get_string_width(text) > width - 1:
+        pdf.set_font_size(size - 0.5)
+        size = pdf.font_size_pt
+    pdf.cell(width, height, text, align="R")
+
+
+def _row(pdf: FPDF, cells: list[str], depth: int = 0, style: str = "", muted: bool = False) -> None:
+    """A table row whose first cell wraps; moved whole to the next page when it doesn't fit."""
+    indent = 4 * depth
+    widths = [COLUMNS[0][0] - indent, *(c[0] for c in COLUMNS[1:len(cells)])]
+    size = 9 if depth == 0 else 8
+
+    def use_font() -> None:
+        pdf.set_font("Helvetica", style, size)
+        pdf.set_text_color(*(MUTED if muted else INK))
+
+    use_font()
+    lines = pdf.multi_cell(widths[0], ROW, latin1(cells[0]), dry_run=True, output="LINES") or [""]
+    height = ROW * len(lines) + 0.5
+    if pdf.will_page_break(height):
+        pdf.add_page()
+    use_font()
+    top = pdf.get_y()
+    for i, text in enumerate(lines):
+        pdf.set_xy(pdf.l_margin + indent, top + ROW * i)
+        pdf.cell(widths[0], ROW, text)
+    pdf.set_xy(pdf.l_margin + COLUMNS[0][0], top)
+    for width, text in zip(widths[1:], cells[1:]):
+        _fitted_cell(pdf, width, latin1(text))
+        use_font()
+    pdf.set_xy(pdf.l_margin, top + height)
+
+
+def _subheading(pdf: FPDF, title: str, keep_with: float = 8) -> None:
+    if pdf.will_page_break(6 + keep_with):
+        pdf.add_page()
+    pdf.ln(2)
+    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_text_color(*MUTED)
+    pdf.cell(0, 6, title)
     pdf.ln(6)
 
 
-def _table_rows(line: dict[str, Any], depth: int = 0) -> list[tuple[dict[str, Any], int]]:
-    """The billable lines, in order: aggregates are skipped (their children are listed), slabs are indented."""
-    rows: list[tuple[dict[str, Any], int]] = []
-    children = line.get("lineItems") or []
-    if line["type"] in AGGREGATES:
-        for child in children:
-            rows += _table_rows(child, depth)
-        return rows
-    rows.append((line, depth))
-    for child in children:
-        rows += _table_rows(child, depth + 1)
-    return rows
-
-
-def _find(line: dict[str, Any] | None, line_type: str) -> dict[str, Any] | None:
-    if line is None:
-        return None
-    if line["type"] == line_type:
-        return line
-    for child in line.get("lineItems") or []:
-        found = _find(child, line_type)
-        if found is not None:
-            return found
-    return None
-
-
-def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
-    details = invoice.get("invoiceDetails") or {}
-    seller, customer = details.get("organization") or {}, details.get("customer") or {}
-    account = details.get("account") or {}
-    currency = account.get("invoiceCurrency") or "USD"
-    number = invoice.get("sequenceId")
-    draft = invoice.get("status") == "DRAFT"
-    pdf = _Document(invoice["id"])
-    title = f"Invoice {number or invoice['id']}"
-    pdf.set_title(latin1(title))
-    pdf.set_author(latin1(seller.get("businessName") or "Meterline"))
-    pdf.set_creator("Meterline")
-    pdf.set_creation_date(invoice["invoiceDate"])
-    pdf.alias_nb_pages()
-    pdf.add_page()
-
-    # -- header ---------------------------------------------------------------------------------------------------
+def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any]) -> None:
     top = pdf.get_y()
     pdf.set_text_color(*INK)
     pdf.set_font("Helvetica", "B", 13)
-    pdf.cell(90, 7, latin1(seller.get("businessName")))
-    pdf.ln(7)
+    pdf.multi_cell(90, 6, latin1(seller.get("businessName")), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=9)
     for text in [*_address_lines(seller.get("address")), seller.get("primaryEmail")]:
         if text:
-            pdf.cell(90, 5, latin1(text))
-            pdf.ln(5)
+            pdf.multi_cell(90, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
     left_bottom = pdf.get_y()
+    draft = invoice.get("status") == "DRAFT"
     pdf.set_xy(110, top)
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")
-    facts = [("Number", number or "DRAFT"), ("Status", invoice.get("status")),
+    facts = [("Number", invoice.get("sequenceId") or "DRAFT"), ("Status", invoice.get("status")),
              ("Invoice date", day_text(invoice.get("invoiceDate"))), ("Due date", day_text(invoice.get("dueDate"))),
              ("Period", f"{day_text(invoice.get('startDate'))} to {day_text(_last_day(invoice))}")]
-    pdf.set_font("Helvetica", size=9)
-    y = top + 10
+    y = top + 11
     for label, value in facts:
+        if not value:
+            continue
         pdf.set_xy(110, y)
+        pdf.set_font("Helvetica", size=9)
         pdf.set_text_color(*MUTED)
-        pdf.cell(35, 5, label)
+        pdf.cell(30, 5, label)
         pdf.set_text_color(*INK)
-        pdf.cell(50, 5, latin1(value), align="R")
+        _fitted_cell(pdf, 55, latin1(value))
         y += 5
     pdf.set_y(max(left_bottom, y) + 6)
 
-    # -- bill to --------------------------------------------------------------------------------------------------
+
+def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
+    customer, account = details.get("customer") or {}, details.get("account") or {}
     pdf.set_font("Helvetica", "B", 8)
     pdf.set_text_color(*MUTED)
     pdf.cell(0, 5, "BILL TO")
     pdf.ln(5)
     pdf.set_text_color(*INK)
     pdf.set_font("Helvetica", "B", 10)
-    pdf.cell(0, 5, latin1(customer.get("name")))
-    pdf.ln(5)
+    pdf.multi_cell(120, 5, latin1(customer.get("name")), new_x="LMARGIN", new_y="NEXT")
     pdf.set_font("Helvetica", size=9)
-    buyer = [f"Account: {account.get('name')}" if account.get("name") else None, account.get("primaryEmail"),
-             *(_address_lines(account.get("address")) or [customer.get("billingAddress")])]
-    for text in buyer:
+    address = _address_lines(account.get("address")) or [customer.get("billingAddress")]
+    email = account.get("primaryEmail") or customer.get("primaryEmail")
+    for text in [f"Account: {account['name']}" if account.get("name") else None, email, *address]:
         if text:
-            pdf.cell(0, 5, latin1(text))
-            pdf.ln(5)
+            pdf.multi_cell(120, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
     if details.get("pricePlanName"):
         pdf.ln(2)
-        pdf.cell(0, 5, latin1(f"Price plan: {details['pricePlanName']}"))
-        pdf.ln(5)
+        pdf.multi_cell(120, 5, latin1(f"Price plan: {details['pricePlanName']}"), new_x="LMARGIN", new_y="NEXT")
     pdf.ln(4)
 
-    # -- lines ----------------------------------------------------------------------------------------------------
-    revenue = invoice.get("revenueInfo")
+
+def _draw_lines(pdf: _Document, revenue: Line | None, currency: str) -> None:
+    charges = find_line(revenue, "TOTAL_MISCELLANEOUS_CHARGES")
+    charge_ids = {id(c) for c in (charges or {}).get("lineItems") or []} | {id(charges)}
     _header_row(pdf)
     pdf.table_header = True
-    charges = _find(revenue, "TOTAL_MISCELLANEOUS_CHARGES")
-    charge_ids = {id(c) for c in (charges or {}).get("lineItems") or []}
-    rows = _table_rows(revenue) if revenue else []
     in_charges = False
-    for line, depth in rows:
+    for line, depth in table_rows(revenue):
         if id(line) in charge_ids and not in_charges:
             in_charges = True
-            pdf.ln(2)
-            pdf.set_font("Helvetica", "B", 8)
-            pdf.set_text_color(*MUTED)
-            pdf.cell(0, 6, "Charges")
-            pdf.ln(6)
-        _row(pdf, line, currency, indent=depth, bold=depth == 0 and line["type"] not in CHILD_TYPES)
+            _subheading(pdf, "Charges")
+        line_type = line["type"]
+        cells = [line.get("description") or "", quantity_text(line.get("quantity")),
+                 unit_price_text(line.get("valuePerQuantity"), currency), money_text(line.get("value"), currency)]
+        _row(pdf, cells, depth, style="B" if depth == 0 and _is_card(line_type) else "", muted=depth > 0)
     pdf.table_header = False
-    pdf.set_draw_color(*RULE)
-    pdf.line(pdf.l_margin, pdf.get_y() + 1, pdf.w - pdf.r_margin, pdf.get_y() + 1)
-    pdf.ln(4)
+    pdf.ln(1)
+    _rule(pdf)
+    pdf.ln(3)
 
-    # -- totals ---------------------------------------------------------------------------------------------------
+
+def _draw_totals(pdf: FPDF, invoice: dict[str, Any], revenue: Line | None, currency: str) -> None:
     total = invoice.get("totalAmount") or Decimal(0)
     paid = invoice.get("paidAmount") or Decimal(0)
-    sums: list[tuple[str, Decimal | None, bool]] = []
-    subtotal = _find(revenue, "SUB_TOTAL_AMOUNT")
-    if subtotal is not None:
-        sums.append(("Subtotal", subtotal["value"], False))
-    true_up = _find(revenue, "TRUE_UP_AMOUNT")
-    if true_up is not None and true_up["value"] != 0:
-        sums.append(("Minimum commitment true-up", true_up["value"], False))
-    credits = _find(revenue, "TOTAL_CREDITS")
-    if credits is not None:
-        sums.append(("Credits", credits["value"], False))
-    if charges is not None:
-        sums.append(("Charges", charges["value"], False))
-    sums += [("Total", total, True), ("Paid", paid, False), ("Amount due", total - paid, True)]
+    sums: list[tuple[str, Decimal, bool]] = []
+    for label, line_type in (("Subtotal", "SUB_TOTAL_AMOUNT"), ("Minimum commitment true-up", "TRUE_UP_AMOUNT"),
+                             ("Credits", "TOTAL_CREDITS"), ("Charges", "TOTAL_MISCELLANEOUS_CHARGES")):
+        line = find_line(revenue, line_type)
+        if line is not None and not (line_type == "TRUE_UP_AMOUNT" and not line["value"]):
+            sums.append((label, line["value"], False))
+    sums += [("Total", total, True), ("Paid", paid, False), ("Amount due", EXACT.subtract(total, paid), True)]
+    if pdf.will_page_break(6 * len(sums) + 2):
+        pdf.add_page()
     for label, value, strong in sums:
-        if pdf.get_y() > pdf.h - 30:
-            pdf.add_page()
+        if label == "Total":
+            _rule(pdf, x=95)
+            pdf.ln(1)
         pdf.set_x(95)
         pdf.set_font("Helvetica", "B" if strong else "", 10 if strong else 9)
         pdf.set_text_color(*INK)
         pdf.cell(55, 6, label)
-        pdf.cell(45, 6, money_text(value, currency), align="R")
+        _fitted_cell(pdf, 45, money_text(value, currency), height=6)
         pdf.ln(6)
 
-    # -- usage ----------------------------------------------------------------------------------------------------
-    usage = invoice.get("usageInfo") or []
-    if usage:
-        pdf.ln(4)
-        pdf.set_font("Helvetica", "B", 8)
-        pdf.set_text_color(*MUTED)
-        pdf.cell(0, 6, "USAGE")
-        pdf.ln(6)
-        pdf.set_text_color(*INK)
-        pdf.set_font("Helvetica", size=9)
-        for meter in usage:
-            pdf.cell(120, 5, latin1(meter.get("description")))
-            pdf.cell(60, 5, quantity_text(meter.get("quantity")), align="R")
-            pdf.ln(5)
-    return bytes(pdf.output())
+
+def _draw_usage(pdf: FPDF, usage: list[Line]) -> None:
+    _subheading(pdf, "USAGE", keep_with=ROW * 2)
+    for meter in usage:
+        _row(pdf, [meter.get("description") or meter.get("id") or "", quantity_text(meter.get("quantity"))])
 
 
 def _last_day(invoice: dict[str, Any]) -> datetime | None:
@@ -297,3 +324,25 @@ def _last_day(invoice: dict[str, Any]) -> datetime | None:
         return invoice["endDateInclusive"]
     end = invoice.get("endDate")
     return end - timedelta(microseconds=1) if end is not None else None
+
+
+def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
+    """The invoice (as the API presents it, Python values) as PDF bytes; the same invoice gives the same bytes."""
+    details = invoice.get("invoiceDetails") or {}
+    seller = details.get("organization") or {}
+    currency = (details.get("account") or {}).get("invoiceCurrency") or "USD"
+    revenue = invoice.get("revenueInfo")
+    pdf = _Document(invoice["id"])
+    pdf.set_title(latin1(f"Invoice {invoice.get('sequenceId') or invoice['id']}"))
+    pdf.set_author(latin1(seller.get("businessName") or "Meterline"))
+    pdf.set_creator("Meterline")
+    pdf.set_creation_date(invoice.get("invoiceDate") or datetime(1970, 1, 1, tzinfo=timezone.utc))
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    _draw_header(pdf, invoice, seller)
+    _draw_bill_to(pdf, details)
+    _draw_lines(pdf, revenue, currency)
+    _draw_totals(pdf, invoice, revenue, currency)
+    if invoice.get("usageInfo"):
+        _draw_usage(pdf, invoice["usageInfo"])
+    return bytes(pdf.output())

@@ -570,7 +570,7 @@ class InvoiceService:
         invoice.updated_at = self.ctx.now
         return charges
 
-    def set_account_charges(self, account_id: str, charges: list[Charge]) -> list[Charge]:
+    def _ongoing_of(self, account_id: str) -> Invoice:
         account = self.accounts.by_id(account_id)
         if account is None:
             raise NotFound(f"Account {account_id} not found")
@@ -578,7 +578,16 @@ class InvoiceService:
         if invoice is None:
             raise BadRequest(f"Account {account_id} has no ongoing invoice: it has no price plan with a pricing "
                              f"cycle on {self.ctx.now.date().isoformat()}")
-        return self.set_charges(invoice, charges)
+        return invoice
+
+    def set_account_charges(self, account_id: str, charges: list[Charge]) -> list[Charge]:
+        """PUT /accounts/{id}/miscellaneous_charges: replace the charges of the ongoing invoice (D11)."""
+        return self.set_charges(self._ongoing_of(account_id), charges)
+
+    def add_account_charge(self, account_id: str, charge: Charge) -> list[Charge]:
+        """The console's "+ Add Customer Charges": one more charge on the ongoing invoice."""
+        invoice = self._ongoing_of(account_id)
+        return self.set_charges(invoice, [*(Charge.from_json(c) for c in loads(invoice.charges) or []), charge])
 
 
 def _custom_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
