@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import io
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pypdf
 
-from meterline.invoicing.pdf import latin1, money_text, quantity_text, render_invoice_pdf
+from meterline.invoicing.pdf import (day_text, latin1, money_text, quantity_text, render_invoice_pdf, table_rows,
+                                     unit_price_text)
 
 UTC = timezone.utc
 D = Decimal
@@ -21,7 +22,31 @@ def line(line_id: str, description: str, line_type: str, value: str, children: l
             "lineItems": children or [], **extra}
 
 
+def invoice_of(revenue: dict[str, Any], total: str, **changes: Any) -> dict[str, Any]:
+    invoice = {
+        "id": "inv.01test", "sequenceId": "INV-000042", "status": "DUE", "invoiceType": "STANDARD",
+        "startDate": datetime(2024, 3, 1, tzinfo=UTC), "endDate": datetime(2024, 4, 1, tzinfo=UTC),
+        "endDateInclusive": datetime(2024, 3, 31, 23, 59, 59, 999999, tzinfo=UTC),
+        "invoiceDate": datetime(2024, 4, 6, tzinfo=UTC), "dueDate": datetime(2024, 4, 21, tzinfo=UTC),
+        "totalAmount": D(total), "paidAmount": D("0"), "netTermDays": 15, "pricePlanId": "pp.1",
+        "invoiceDetails": {
+            "customer": {"name": "Acme Inc", "primaryEmail": "billing@acme.test", "billingAddress": "1 Road, Springfield"},
+            "account": {"name": "Acme main", "invoiceCurrency": "USD", "primaryEmail": "ap@acme.test",
+                        "address": {"line1": "1 Road", "city": "Springfield", "zipcode": "12345", "country": "US"}},
+            "pricePlanName": "Growth",
+            "organization": {"businessName": "Meterline Demo Ltd", "primaryEmail": "ar@demo.test",
+                             "address": {"line1": "9 Quay Street", "postalCode": "D02 X285", "city": "Dublin",
+                                         "state": None, "country": "IE"}},
+        },
+        "revenueInfo": revenue,
+        "usageInfo": [line("um.calls", "API calls", "USAGE_METER_USAGE", "150", quantity=D(150))],
+    }
+    invoice.update(changes)
+    return invoice
+
+
 def standard(**changes: Any) -> dict[str, Any]:
+    """Tiered usage (2 slabs), a fixed fee, a true-up, a charge and a negative (discount) charge."""
     usage = line("um.calls", "API calls", "USAGE_RATE_CARD_AMOUNT", "125.00", [
         line("um.calls:slab:1", "API calls: slab 1 (above 0)", "USAGE_RATE_CARD_SLAB_AMOUNT", "100.00",
              quantity=D(100), valuePerQuantity=D("1.00")),
@@ -36,47 +61,105 @@ def standard(**changes: Any) -> dict[str, Any]:
     charges = line("TOTAL_MISCELLANEOUS_CHARGES", "Charges", "TOTAL_MISCELLANEOUS_CHARGES", "1234.50", [
         line("MISCELLANEOUS_CHARGE:1", "Onboarding workshop", "MISCELLANEOUS_CHARGE", "1254.50"),
         line("MISCELLANEOUS_CHARGE:2", "Goodwill discount", "MISCELLANEOUS_CHARGE", "-20.00")])
-    invoice = {
-        "id": "inv.01test", "sequenceId": "INV-000042", "status": "DUE", "invoiceType": "STANDARD",
-        "startDate": datetime(2024, 3, 1, tzinfo=UTC), "endDate": datetime(2024, 4, 1, tzinfo=UTC),
-        "endDateInclusive": datetime(2024, 3, 31, 23, 59, 59, tzinfo=UTC),
-        "invoiceDate": datetime(2024, 4, 6, tzinfo=UTC), "dueDate": datetime(2024, 4, 21, tzinfo=UTC),
-        "totalAmount": D("1734.50"), "paidAmount": D("0"), "netTermDays": 15, "pricePlanId": "pp.1",
-        "invoiceDetails": {
-            "customer": {"name": "Acme Inc", "primaryEmail": "billing@acme.test", "billingAddress": "1 Road, Springfield"},
-            "account": {"name": "Acme main", "invoiceCurrency": "USD", "primaryEmail": "billing@acme.test",
-                        "address": {"line1": "1 Road", "city": "Springfield", "country": "US"}},
-            "pricePlanName": "Growth",
-            "organization": {"businessName": "Meterline Demo Ltd", "primaryEmail": "ar@demo.test", "address": {}},
-        },
-        "revenueInfo": line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", "1734.50", [net, charges]),
-        "usageInfo": [line("um.calls", "API calls", "USAGE_METER_USAGE", "150", quantity=D(150))],
-    }
-    invoice.update(changes)
+    return invoice_of(line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", "1734.50", [net, charges]), "1734.50", **changes)
+
+
+def custom(**changes: Any) -> dict[str, Any]:
+    items = [line("CUSTOM_AMOUNT:1", "Implementation services, phase 1", "CUSTOM_AMOUNT", "12000.00",
+                  quantity=D(80), valuePerQuantity=D("150.00")),
+             line("CUSTOM_AMOUNT:2", "Travel expenses", "CUSTOM_AMOUNT", "845.25")]
+    gross = line("GROSS_AMOUNT", "Gross", "GROSS_AMOUNT", "12845.25", items)
+    net = line("NET_AMOUNT", "Net", "NET_AMOUNT", "12845.25", [gross])
+    invoice = invoice_of(line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", "12845.25", [net]), "12845.25",
+                         invoiceType="CUSTOM", pricePlanId=None, usageInfo=None, **changes)
+    invoice["invoiceDetails"]["pricePlanName"] = None
+    invoice["invoiceDetails"]["account"]["invoiceCurrency"] = "EUR"
     return invoice
 
 
-def text_of(data: bytes) -> tuple[str, int]:
-    pages = pypdf.PdfReader(io.BytesIO(data)).pages
-    return " ".join(" ".join(p.extract_text().split()) for p in pages), len(pages)
+def text_of(data: bytes) -> tuple[str, list[str]]:
+    """All the text, whitespace collapsed, and each page's."""
+    pages = [" ".join(p.extract_text().split()) for p in pypdf.PdfReader(io.BytesIO(data)).pages]
+    return " ".join(pages), pages
+
+
+def descriptions(node: dict[str, Any]) -> list[str]:
+    return [row["description"] for row, _depth in table_rows(node)]
 
 
 def test_a_standard_invoice_shows_parties_period_lines_and_totals() -> None:
-    text, pages = text_of(render_invoice_pdf(standard()))
-    assert pages == 1
-    for expected in ("INVOICE", "INV-000042", "Meterline Demo Ltd", "Acme Inc", "Account: Acme main", "Growth",
-                     "2024-03-01 to 2024-03-31", "2024-04-06", "2024-04-21", "API calls: slab 2 (above 100)",
-                     "USD 0.50", "USD 25.00", "Platform fee", "USD 300.00", "Monthly commitment", "USD 75.00",
-                     "Onboarding workshop", "USD 1,254.50", "Goodwill discount", "-USD 20.00", "Subtotal", "USD 425.00",
-                     "Minimum commitment true-up", "Amount due", "USD 1,734.50", "USAGE"):
+    invoice = standard()
+    text, pages = text_of(render_invoice_pdf(invoice))
+    assert len(pages) == 1
+    for expected in ("INVOICE", "Number INV-000042", "Status DUE", "Meterline Demo Ltd", "9 Quay Street",
+                     "D02 X285 Dublin", "ar@demo.test", "Acme Inc", "Account: Acme main", "ap@acme.test",
+                     "12345 Springfield", "Price plan: Growth", "Invoice date 2024-04-06", "Due date 2024-04-21",
+                     "Period 2024-03-01 to 2024-03-31", "Description Quantity Unit price Amount",
+                     "API calls 150 USD 125.00", "API calls: slab 2 (above 100) 50 USD 0.50 USD 25.00",
+                     "Platform fee 1 USD 300.00 USD 300.00", "Monthly commitment USD 75.00",
+                     "Charges Onboarding workshop USD 1,254.50", "Goodwill discount -USD 20.00",
+                     "Subtotal USD 425.00", "Minimum commitment true-up USD 75.00", "Charges USD 1,234.50",
+                     "Total USD 1,734.50", "Paid USD 0.00", "Amount due USD 1,734.50", "USAGE API calls 150",
+                     "Invoice inv.01test", "Page 1/1"):
         assert expected in text, expected
+    for description in descriptions(invoice["revenueInfo"]):
+        assert description in text, description
+    # aggregates are totals, not rows
+    assert "Price plan amount" not in text and "Gross" not in text and "Net" not in text
+
+
+def test_credits_partial_payment_and_in_advance_fees() -> None:
+    advanced = line("TOTAL_ADVANCED_FEES", "Fees billed in advance", "TOTAL_ADVANCED_FEES", "1000.00", [
+        line("seats", "Seats", "ADVANCED_LICENSE_RATE_CARD_AMOUNT", "1000.00", [
+            line("seats:slab:1", "Seats: slab 1", "LICENSE_RATE_CARD_SLAB_AMOUNT", "1000.00",
+                 quantity=D(10), valuePerQuantity=D("100"))])])
+    sub = line("SUB_TOTAL_AMOUNT", "Subtotal", "SUB_TOTAL_AMOUNT", "1000.00", [advanced])
+    plan = line("PRICE_PLAN_AMOUNT", "Price plan amount", "PRICE_PLAN_AMOUNT", "1000.00",
+                [sub, line("TRUE_UP_AMOUNT", "Commitment", "TRUE_UP_AMOUNT", "0.00")])
+    gross = line("GROSS_AMOUNT", "Gross", "GROSS_AMOUNT", "0.00", [
+        plan, line("INVOICED_IN_ADVANCE", "Invoiced in advance", "CUSTOM_AMOUNT", "-1000.00")])
+    credits = line("TOTAL_CREDITS", "Credits", "TOTAL_CREDITS", "-0.00", [
+        line("SUB_CREDITS:c1", "Welcome credit", "SUB_CREDITS", "-0.00")])
+    net = line("NET_AMOUNT", "Net", "NET_AMOUNT", "0.00", [gross, credits])
+    usage = line("um.calls", "API calls", "USAGE_RATE_CARD_AMOUNT", "37.50", quantity=D("25000"),
+                 valuePerQuantity=D("0.0015"))
+    sub["lineItems"].insert(0, usage)
+    text, _ = text_of(render_invoice_pdf(invoice_of(line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", "37.50", [net]),
+                                                    "37.50", paidAmount=D("12.5"), status="PARTIALLY_PAID")))
+    for expected in ("Seats USD 1,000.00", "Seats: slab 1 10 USD 100.00 USD 1,000.00", "Invoiced in advance -USD 1,000.00",
+                     "Welcome credit USD 0.00", "Credits USD 0.00", "API calls 25,000 USD 0.0015 USD 37.50",
+                     "Total USD 37.50", "Paid USD 12.50", "Amount due USD 25.00", "Status PARTIALLY_PAID"):
+        assert expected in text, expected
+    assert "true-up" not in text  # a zero true-up is left out
+    assert "Fees billed in advance" not in text
+
+
+def test_a_credits_total_without_children_is_listed_itself() -> None:
+    tree = line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", "5", [line("NET_AMOUNT", "Net", "NET_AMOUNT", "5", [
+        line("GROSS_AMOUNT", "Gross", "GROSS_AMOUNT", "15", [line("x", "Fee", "FIXED_FEE_RATE_CARD_AMOUNT", "15")]),
+        line("TOTAL_CREDITS", "Credits applied", "TOTAL_CREDITS", "-10")])])
+    assert descriptions(tree) == ["Fee", "Credits applied"]
 
 
 def test_a_draft_says_so_and_the_same_invoice_gives_the_same_bytes() -> None:
-    draft = standard(sequenceId=None, status="DRAFT")
-    text, _ = text_of(render_invoice_pdf(draft))
-    assert "INVOICE (DRAFT)" in text and "INV-" not in text
+    draft = standard(sequenceId=None, status="DRAFT", dueDate=None)
+    data = render_invoice_pdf(draft)
+    text, _ = text_of(data)
+    assert "INVOICE (DRAFT)" in text and "Number DRAFT" in text and "INV-" not in text and "Due date" not in text
+    assert pypdf.PdfReader(io.BytesIO(data)).metadata.title == "Invoice inv.01test"
     assert render_invoice_pdf(standard()) == render_invoice_pdf(standard())
+    assert render_invoice_pdf(draft) == data
+
+
+def test_a_custom_invoice_in_euros() -> None:
+    data = render_invoice_pdf(custom())
+    text, _ = text_of(data)
+    for expected in ("Number INV-000042", "Implementation services, phase 1 80 EUR 150.00 EUR 12,000.00",
+                     "Travel expenses EUR 845.25", "Total EUR 12,845.25", "Amount due EUR 12,845.25"):
+        assert expected in text, expected
+    assert "Subtotal" not in text and "USAGE" not in text and "Price plan" not in text and "USD" not in text
+    metadata = pypdf.PdfReader(io.BytesIO(data)).metadata
+    assert metadata.title == "Invoice INV-000042" and metadata.author == "Meterline Demo Ltd"
 
 
 def test_long_invoices_continue_on_new_pages_with_every_line() -> None:
@@ -85,17 +168,49 @@ def test_long_invoices_continue_on_new_pages_with_every_line() -> None:
     invoice = standard()
     invoice["revenueInfo"]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"] = slabs
     text, pages = text_of(render_invoice_pdf(invoice))
-    assert pages > 2 and f"Page {pages}/{pages}" in text
-    assert all(f"Slab number {i} " in text + " " for i in range(1, 201))
-    assert text.count("Unit price") == pages  # the header row on every page the table runs over
+    assert len(pages) > 2 and all(f"Page {n}/{len(pages)}" in page for n, page in enumerate(pages, 1))
+    assert all(f"Slab number {i} 1 USD 1.00 USD 1.00" in text for i in range(1, 201))
+    for page in pages:  # the header row on every page the table runs over
+        if "Slab number" in page:
+            assert page.count("Description Quantity Unit price Amount") == 1
+    assert "Amount due USD 1,734.50" in pages[-1] or "Amount due USD 1,734.50" in pages[-2]
+
+
+def test_long_descriptions_wrap_instead_of_being_cut() -> None:
+    words = " ".join(f"word{i}" for i in range(40))
+    invoice = custom()
+    invoice["revenueInfo"]["lineItems"][0]["lineItems"][0]["lineItems"][1]["description"] = words
+    text, _ = text_of(render_invoice_pdf(invoice))
+    assert words in text and "EUR 845.25" in text
 
 
 def test_text_outside_latin1_and_currencies_without_cents() -> None:
     invoice = standard()
     invoice["invoiceDetails"]["customer"]["name"] = "Zoë Łódź ☃ 株式会社"
+    invoice["invoiceDetails"]["organization"]["businessName"] = "Café ☃ Ltd"
+    invoice["revenueInfo"]["lineItems"][1]["lineItems"][0]["description"] = "Atelier Ørsted – “Noël” ✓"
     invoice["invoiceDetails"]["account"]["invoiceCurrency"] = "JPY"
-    text, _ = text_of(render_invoice_pdf(invoice))
-    assert "Zoë ?ódz ? ????" in text and "JPY 1,735" in text and "JPY 300 " in text + " "
-    assert latin1("Ça coûte 5 €") == "Ça coûte 5 ?"
+    data = render_invoice_pdf(invoice)
+    text, _ = text_of(data)
+    assert "Zoë Lódz ? ????" in text and "Café ? Ltd" in text and "Atelier Ørsted - \"Noël\" ?" in text
+    assert "JPY 1,735" in text and "Platform fee 1 JPY 300 JPY 300" in text and "JPY 25 " in text
+    assert pypdf.PdfReader(io.BytesIO(data)).metadata.author == "Café ? Ltd"
+    assert latin1("Ça coûte 5 € – n’est-ce pas ✓") == "Ça coûte 5 EUR - n'est-ce pas ?" and latin1(None) == ""
+    assert latin1("Ｆｕｌｌ ﬁ ½ Ǆ ١") == "Full fi ½ DZ ?"  # NFKD: compatibility forms, their Latin-1 part
+
+
+def test_amount_quantity_and_date_formats() -> None:
     assert money_text(D("-1234.5"), "KWD") == "-KWD 1,234.500" and money_text(D("0.005"), "USD") == "USD 0.01"
+    assert money_text(D("1200"), "JPY") == "JPY 1,200" and money_text(D("12"), "EUR") == "EUR 12.00"
+    assert money_text(D("-0.001"), "USD") == "USD 0.00" and money_text(D("1E+3"), "USD") == "USD 1,000.00"
+    assert money_text(D("12345678901234567890123456789.995"), "USD") == "USD 12,345,678,901,234,567,890,123,456,790.00"
+    assert money_text(D("5"), "XYZ") == "XYZ 5.00"  # unknown code: two decimals rather than no PDF
+    assert unit_price_text(D("0.000125"), "USD") == "USD 0.000125" and unit_price_text(D("2.5"), "JPY") == "JPY 2.5"
+    assert unit_price_text(D("3"), "USD") == "USD 3.00"
     assert quantity_text(D("1E+3")) == "1,000" and quantity_text(D("1234.5000")) == "1,234.5"
+    assert quantity_text(D("-0.5")) == "-0.5" and quantity_text(D("-1234567")) == "-1,234,567"
+    assert quantity_text(D("1E-7")) == "0.0000001" and quantity_text(D("0E+2")) == "0"
+    long = "1234567890123456789012345678901234.5678"
+    assert quantity_text(D(long)) == "1,234,567,890,123,456,789,012,345,678,901,234.5678"
+    tokyo = timezone(timedelta(hours=9))
+    assert day_text(datetime(2024, 4, 1, 5, tzinfo=tokyo)) == "2024-03-31" and day_text(None) == ""

@@ -45,9 +45,15 @@ ROW = 5  # mm per text line in the table
 
 
 # -- text ----------------------------------------------------------------------------------------------------------
+# Common characters outside Latin-1 that NFKD does not take apart: typographic punctuation, a few letters.
+_SPELLED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
+                          "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2022": "-", "\u20ac": "EUR", "\u0141": "L",
+                          "\u0142": "l", "\u0110": "D", "\u0111": "d", "\u0152": "OE", "\u0153": "oe", "\u0131": "i"})
+
+
 def latin1(text: object) -> str:
     """Text the core fonts can write: accents dropped where that gives Latin-1, anything else as '?'."""
-    value = "" if text is None else str(text)
+    value = ("" if text is None else str(text)).translate(_SPELLED)
     out = []
     for char in value:
         if ord(char) < 256:
@@ -61,7 +67,7 @@ def latin1(text: object) -> str:
 def _decimal_text(value: Decimal, min_digits: int) -> str:
     """Exact, with thousands separators and no exponent; trailing zeros dropped down to `min_digits` decimals."""
     sign = "-" if value < 0 else ""
-    whole, _, fraction = format(abs(value), "f").partition(".")
+    whole, _, fraction = format(value.copy_abs(), "f").partition(".")
     fraction = fraction.rstrip("0").ljust(min_digits, "0")
     return f"{sign}{int(whole):,}" + (f".{fraction}" if fraction else "")
 
@@ -103,10 +109,10 @@ def day_text(value: datetime | None) -> str:
 
 
 def _address_lines(address: dict[str, Any] | None) -> list[str]:
+    """Street; postal code and city; state and country (the API says postalCode, older payloads zipcode)."""
     address = address or {}
-    def joined(sep: str, *keys: str) -> str:
-        return sep.join(str(address[k]) for k in keys if address.get(k))
-    lines = [joined(", ", "line1", "line2"), joined(" ", "postalCode", "zipcode", "city"), joined(", ", "state", "country")]
+    groups = ((", ", "line1", "line2"), (" ", "postalCode", "zipcode", "city"), (", ", "state", "country"))
+    lines = [sep.join(str(address[k]) for k in keys if address.get(k)) for sep, *keys in groups]
     return [line for line in lines if line]
 
 
@@ -182,7 +188,7 @@ def _fitted_cell(pdf: FPDF, width: float, text: str, height: float = ROW) -> Non
 
 def _row(pdf: FPDF, cells: list[str], depth: int = 0, style: str = "", muted: bool = False) -> None:
     """A table row whose first cell wraps; moved whole to the next page when it doesn't fit."""
-    indent = 4 * depth
+    indent = 4 * min(depth, 4)
     widths = [COLUMNS[0][0] - indent, *(c[0] for c in COLUMNS[1:len(cells)])]
     size = 9 if depth == 0 else 8
 
@@ -217,15 +223,20 @@ def _subheading(pdf: FPDF, title: str, keep_with: float = 8) -> None:
     pdf.ln(6)
 
 
+def _paragraphs(pdf: FPDF, width: float, texts: list[Any], height: float = ROW) -> None:
+    """Left-aligned, wrapped text from the left margin down; empty parts are skipped."""
+    for text in texts:
+        if text:
+            pdf.multi_cell(width, height, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
+
+
 def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any]) -> None:
     top = pdf.get_y()
     pdf.set_text_color(*INK)
     pdf.set_font("Helvetica", "B", 13)
-    pdf.multi_cell(90, 6, latin1(seller.get("businessName")), new_x="LMARGIN", new_y="NEXT")
+    _paragraphs(pdf, 90, [seller.get("businessName")], height=6)
     pdf.set_font("Helvetica", size=9)
-    for text in [*_address_lines(seller.get("address")), seller.get("primaryEmail")]:
-        if text:
-            pdf.multi_cell(90, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
+    _paragraphs(pdf, 90, [*_address_lines(seller.get("address")), seller.get("primaryEmail")])
     left_bottom = pdf.get_y()
     draft = invoice.get("status") == "DRAFT"
     pdf.set_xy(110, top)
@@ -256,16 +267,14 @@ def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
     pdf.ln(5)
     pdf.set_text_color(*INK)
     pdf.set_font("Helvetica", "B", 10)
-    pdf.multi_cell(120, 5, latin1(customer.get("name")), new_x="LMARGIN", new_y="NEXT")
+    _paragraphs(pdf, 120, [customer.get("name")])
     pdf.set_font("Helvetica", size=9)
     address = _address_lines(account.get("address")) or [customer.get("billingAddress")]
     email = account.get("primaryEmail") or customer.get("primaryEmail")
-    for text in [f"Account: {account['name']}" if account.get("name") else None, email, *address]:
-        if text:
-            pdf.multi_cell(120, 5, latin1(text), new_x="LMARGIN", new_y="NEXT")
+    _paragraphs(pdf, 120, [f"Account: {account['name']}" if account.get("name") else None, email, *address])
     if details.get("pricePlanName"):
         pdf.ln(2)
-        pdf.multi_cell(120, 5, latin1(f"Price plan: {details['pricePlanName']}"), new_x="LMARGIN", new_y="NEXT")
+        _paragraphs(pdf, 120, [f"Price plan: {details['pricePlanName']}"])
     pdf.ln(4)
 
 
