@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, TypeVar
 
 from sqlalchemy import Select, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from meterline.core.pagination import Page, PageRequest, encode_token
@@ -21,6 +22,11 @@ class OrgRepository:
 
     def scoped(self, model: type[M]) -> Select[tuple[M]]:
         return select(model).where(model.org_id == self.org_id)  # type: ignore[attr-defined]
+
+    def insert(self, model: Any) -> Any:
+        """The dialect's INSERT for `model`, which takes ON CONFLICT clauses (PostgreSQL's or SQLite's)."""
+        dialect = self.session.get_bind().dialect.name
+        return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
     def add(self, obj: Any) -> None:
         self.session.add(obj)

@@ -6,7 +6,6 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from meterline.accounts.models import Account
 from meterline.core.clock import END_OF_TIME
@@ -70,7 +69,7 @@ class InvoiceRepository(OrgRepository):
         """Write what a sync decided. Other workers may sync or finalize the same accounts at the same time: a row
         another one inserted first is skipped, and only rows still DRAFT are re-dated or deleted."""
         if new:  # one multi-row INSERT: a bill run creates thousands
-            self.session.execute(self._upsert()(Invoice).on_conflict_do_nothing(), new)
+            self.session.execute(self.insert(Invoice).on_conflict_do_nothing(), new)
         for values in moved:
             self.session.execute(update(Invoice).where(Invoice.pk == values["pk"], Invoice.status == DRAFT)
                                  .values({k: v for k, v in values.items() if k != "pk"}))
@@ -79,9 +78,6 @@ class InvoiceRepository(OrgRepository):
                                                        Invoice.status == DRAFT))
         if moved or gone:
             self.session.expire_all()  # loaded invoices were changed or deleted behind the ORM's back
-
-    def _upsert(self) -> Any:
-        return postgresql.insert if self.session.get_bind().dialect.name == "postgresql" else sqlite.insert
 
     def drafts_of_accounts(self, account_pks: set[str]) -> dict[str, list[Invoice]]:
         """Each account's DRAFT invoices in the order they are due (those never due by themselves last)."""
@@ -143,7 +139,7 @@ class InvoiceRepository(OrgRepository):
     def take_numbers(self, count: int) -> int:
         """Reserve `count` numbers of the organization's sequence; returns the first. The row lock (PostgreSQL) or
         the single writer (SQLite) holds other finalizers until this transaction ends: numbers stay gapless."""
-        self.session.execute(self._upsert()(InvoiceSequence).values(org_id=self.org_id, last_number=0)
+        self.session.execute(self.insert(InvoiceSequence).values(org_id=self.org_id, last_number=0)
                              .on_conflict_do_nothing())
         last = self.session.execute(
             update(InvoiceSequence).where(InvoiceSequence.org_id == self.org_id)

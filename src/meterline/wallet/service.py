@@ -16,8 +16,6 @@ from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy.dialects import postgresql, sqlite
-
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
@@ -104,9 +102,7 @@ class WalletService:
         wallet = self.repo.of_account(account.pk, lock=True)
         if wallet is not None:
             return wallet
-        dialect = self.ctx.session.get_bind().dialect.name
-        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-        self.ctx.session.execute(insert(Wallet).values(
+        self.ctx.session.execute(self.repo.insert(Wallet).values(
             pk=wallet_id(account), org_id=self.ctx.org_id, account_pk=account.pk, currency=account.invoice_currency,
             status=ACTIVE, effective_from=account.created_at, balance=Decimal(0), created_at=self.ctx.now,
             updated_at=self.ctx.now).on_conflict_do_nothing())
