@@ -5,66 +5,12 @@ Each step is a person's: sign in, create a customer, find it, open it. A screens
 from __future__ import annotations
 
 import re
-import secrets
-from collections.abc import Iterator
 from pathlib import Path
 
-import pytest
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from sqlalchemy.orm import Session, sessionmaker
+from playwright.sync_api import Page, expect
 
-from meterline.core.clock import utc_now
-from meterline.core.db import unit_of_work
-from meterline.tenancy.service import TenancyService
 from tests.conftest import Tenant
-
-CHROMIUM = "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "console"
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Browser]:
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
-        yield browser
-        browser.close()
-
-
-@pytest.fixture
-def person(session_factory: sessionmaker[Session], tenant: Tenant) -> tuple[str, str]:
-    """A console user of the tenant's organization: (email, password)."""
-    email, password = f"ops-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(12)
-    with unit_of_work(session_factory) as s:
-        service = TenancyService(s)
-        service.create_user(org=service.organization(tenant.org.id), email=email, password=password, now=utc_now(),
-                            name="Ops")
-    return email, password
-
-
-@pytest.fixture
-def page(browser: Browser, tenant: Tenant) -> Iterator[Page]:
-    context = browser.new_context(base_url=tenant.base_url, viewport={"width": 1280, "height": 800})
-    page = context.new_page()
-    yield page
-    context.close()
-
-
-def shot(page: Page, name: str, engine: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / f"{name}-{engine}.png"), full_page=True)
-
-
-def tab(page: Page, name: str) -> None:
-    page.get_by_role("navigation", name="Account").get_by_role("link", name=name).click()
-
-
-def sign_in(page: Page, email: str, password: str) -> None:
-    page.goto("/")
-    expect(page).to_have_url(re.compile(r"/login"))
-    page.get_by_label("Email").fill(email)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
+from tests.console.browsing import shot, sign_in, tab
 
 
 def test_sign_in_create_a_customer_find_it_open_it(page: Page, person: tuple[str, str], db_url: str) -> None:

@@ -16,7 +16,11 @@ from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, R
 from meterline import __version__
 from meterline.api.errors import error_response
 from meterline.console import account_pages as console_accounts
+from meterline.console import dashboard as console_dashboard
+from meterline.console import metering_pages as console_metering
 from meterline.console import pages as console_pages
+from meterline.console import plan_pages as console_plans
+from meterline.console import settings_pages as console_settings
 from meterline.core.errors import MeterlineError
 from meterline.web.api import create_api_app
 from meterline.core.db import create_db_engine, make_session_factory
@@ -62,6 +66,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.session_factory = session_factory
     app.include_router(console_pages.router)
     app.include_router(console_accounts.router)
+    for module in (console_dashboard, console_plans, console_metering, console_settings):
+        app.include_router(module.router)
     app.mount("/console-static", StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),
               name="console-static")
 

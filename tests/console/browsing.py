@@ -1,0 +1,38 @@
+"""What browser tests do again and again: sign in, open a tab, save a screenshot (test-results/console/)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from playwright.sync_api import Page, expect
+
+CHROMIUM = "/usr/bin/chromium"
+SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "console"
+
+
+def engine_of(db_url: str) -> str:
+    """'sqlite' or 'postgresql': names screenshots per engine."""
+    return db_url.split(":", 1)[0].split("+")[0]
+
+
+def shot(page: Page, name: str, engine: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}-{engine}.png"), full_page=True)
+
+
+def tab(page: Page, name: str) -> None:
+    page.get_by_role("navigation", name="Account").get_by_role("link", name=name).click()
+
+
+def menu(page: Page, name: str) -> None:
+    """Open a section from the side menu."""
+    page.get_by_role("navigation", name="Main").get_by_role("link", name=name, exact=True).click()
+
+
+def sign_in(page: Page, email: str, password: str) -> None:
+    page.goto("/")
+    expect(page).to_have_url(re.compile(r"/login"))
+    page.get_by_label("Email").fill(email)
+    page.get_by_label("Password").fill(password)
+    page.get_by_role("button", name="Sign in").click()
