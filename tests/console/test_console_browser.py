@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Tenant
-from tests.console.browsing import shot, sign_in, tab
+from tests.console.browsing import menu, shot, sign_in, tab
 
 
 def test_sign_in_create_a_customer_find_it_open_it(page: Page, person: tuple[str, str], db_url: str) -> None:
@@ -25,6 +25,8 @@ def test_sign_in_create_a_customer_find_it_open_it(page: Page, person: tuple[str
     expect(page.get_by_role("alert")).to_have_text("Wrong email or password")
 
     sign_in(page, email, password)
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()  # where a person lands
+    menu(page, "Customers")
     expect(page.get_by_role("heading", name="Customers")).to_be_visible()
     expect(page.get_by_text("No customers yet")).to_be_visible()
     shot(page, "customers-empty", engine)
@@ -78,6 +80,7 @@ def test_a_phone_screen_keeps_the_menu_and_the_list(page: Page, person: tuple[st
     engine = db_url.split(":", 1)[0].split("+")[0]
     page.set_viewport_size({"width": 390, "height": 844})
     sign_in(page, *person)
+    menu(page, "Customers")
     expect(page.get_by_role("link", name="Customers").first).to_be_visible()
     expect(page.get_by_role("link", name="+ New Customer").first).to_be_visible()
     shot(page, "customers-phone", engine)
@@ -115,6 +118,7 @@ def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str
     sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["EUR"]))
 
     sign_in(page, *person)
+    menu(page, "Customers")
     # A customer and a EUR account
     page.get_by_role("link", name="+ New Customer").first.click()
     page.get_by_label("Customer Name").fill("Berlin Labs")

@@ -117,7 +117,7 @@ def logout(user: User, csrf: Annotated[str, Form()] = "") -> Response:
 
 @router.get("/")
 def home(user: User) -> Response:
-    return RedirectResponse("/customers", status_code=303)
+    return RedirectResponse("/dashboard", status_code=303)
 
 
 # -- customers ---------------------------------------------------------------------------------------------------

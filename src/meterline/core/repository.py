@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, select
+from sqlalchemy import Select, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -28,6 +28,10 @@ class OrgRepository:
         dialect = self.session.get_bind().dialect.name
         return (postgresql.insert if dialect == "postgresql" else sqlite.insert)(model)
 
+    def count(self, model: Any) -> int:
+        """How many rows of `model` the organization has."""
+        return int(self.session.scalar(select(func.count()).select_from(model).where(model.org_id == self.org_id)) or 0)
+
     def add(self, obj: Any) -> None:
         self.session.add(obj)
         self.session.flush()
@@ -36,10 +40,12 @@ class OrgRepository:
         self.session.delete(obj)
         self.session.flush()
 
-    def keyset_page(self, stmt: Select[tuple[M]], key: InstrumentedAttribute[str], request: PageRequest) -> Page[M]:
+    def keyset_page(self, stmt: Select[tuple[M]], key: InstrumentedAttribute[str], request: PageRequest,
+                    descending: bool = False) -> Page[M]:
+        """A page in key order (newest last), or newest first with `descending` (its token then reads "before")."""
         if request.after is not None:
-            stmt = stmt.where(key > request.after)
-        rows = list(self.session.scalars(stmt.order_by(key).limit(request.size + 1)))
+            stmt = stmt.where(key < request.after if descending else key > request.after)
+        rows = list(self.session.scalars(stmt.order_by(key.desc() if descending else key).limit(request.size + 1)))
         has_more = len(rows) > request.size
         rows = rows[: request.size]
         token = encode_token(getattr(rows[-1], key.key)) if has_more and rows else None

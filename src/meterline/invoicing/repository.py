@@ -48,11 +48,15 @@ class InvoiceRepository(OrgRepository):
 
     def page(self, request: PageRequest, *, status: str | None = None, account_pk: str | None = None,
              customer_pk: str | None = None, start: datetime | None = None, end: datetime | None = None,
-             due_by: datetime | None = None) -> Page[Invoice]:
-        """Invoices in id order; the time filters keep those whose period overlaps [start, end)."""
+             due_by: datetime | None = None, invoice_type: str | None = None,
+             newest_first: bool = False) -> Page[Invoice]:
+        """Invoices in id order (creation order, or newest first); the time filters keep those whose period
+        overlaps [start, end)."""
         stmt = self.scoped(Invoice)
         if status is not None:
             stmt = stmt.where(Invoice.status == status)
+        if invoice_type is not None:
+            stmt = stmt.where(Invoice.invoice_type == invoice_type)
         if account_pk is not None:
             stmt = stmt.where(Invoice.account_pk == account_pk)
         if customer_pk is not None:
@@ -63,7 +67,19 @@ class InvoiceRepository(OrgRepository):
             stmt = stmt.where(Invoice.start_at < end)
         if due_by is not None:
             stmt = stmt.where(Invoice.finalize_at <= due_by)
-        return self.keyset_page(stmt, Invoice.pk, request)
+        return self.keyset_page(stmt, Invoice.pk, request, descending=newest_first)
+
+    def finalized_totals(self, since: datetime, statuses: tuple[str, ...]) -> list[tuple[datetime, str, Any, Any]]:
+        """(invoiceDate, currency, total, paid) of the invoices in `statuses` dated from `since` on."""
+        stmt = select(Invoice.invoice_date, Invoice.currency, Invoice.total_amount, Invoice.paid_amount).where(
+            Invoice.org_id == self.org_id, Invoice.status.in_(statuses), Invoice.invoice_date >= since)
+        return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
+
+    def unpaid(self, statuses: tuple[str, ...]) -> list[tuple[str, Any, Any]]:
+        """(currency, total, paid) of the invoices in `statuses` (those still owed)."""
+        stmt = select(Invoice.currency, Invoice.total_amount, Invoice.paid_amount).where(
+            Invoice.org_id == self.org_id, Invoice.status.in_(statuses))
+        return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
 
     def apply_sync(self, new: list[dict[str, Any]], moved: list[dict[str, Any]], gone: list[str]) -> None:
         """Write what a sync decided. Other workers may sync or finalize the same accounts at the same time: a row

@@ -159,7 +159,9 @@ class InvoiceService:
         return self.inputs.account(invoice.account_pk)
 
     def page(self, request: PageRequest, *, status: str | None, account_id: str | None, customer_id: str | None,
-             start: datetime | None, end: datetime | None, due_only: bool = False) -> Page[Invoice]:
+             start: datetime | None, end: datetime | None, due_only: bool = False, invoice_type: str | None = None,
+             newest_first: bool = False) -> Page[Invoice]:
+        """The API's list (and the console's): filtered by status, account, customer, type and period."""
         empty: Page[Invoice] = Page(items=[], next_token=None, size=request.size)
         account_pk = customer_pk = None
         if account_id is not None:
@@ -173,7 +175,8 @@ class InvoiceService:
                 return empty
             customer_pk = customer.pk
         return self.repo.page(request, status=status, account_pk=account_pk, customer_pk=customer_pk, start=start,
-                              end=end, due_by=self.ctx.now if due_only else None)
+                              end=end, due_by=self.ctx.now if due_only else None, invoice_type=invoice_type,
+                              newest_first=newest_first)
 
     def view(self, invoice: Invoice) -> tuple[Line, list[Line], dict[str, Any], Decimal]:
         """(revenueInfo, usageInfo, invoiceDetails, total): frozen once final, computed now while DRAFT."""
