@@ -52,7 +52,7 @@ def get_account(
     include_group_details: bool | None = Query(None, alias="includeGroupDetails"),
     ctx: Context = Depends(api_context),
 ) -> Response:
-    return _account(AccountService(ctx), account_id, effective_on)
+    return respond(schemas.account_out(AccountService(ctx).view_by_id(account_id, effective_on)))
 
 
 @router.patch("/accounts/{account_id}", response_model=schemas.Account, tags=ACCOUNTS, operation_id="updateAccount")

@@ -7,11 +7,19 @@ from sqlalchemy import func, select, text
 from meterline.accounts.models import Account, AccountAlias, Alias
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
+from meterline.customers.models import Customer
 
 
 class AccountRepository(OrgRepository):
     def by_id(self, account_id: str) -> Account | None:
         return self.session.scalar(self.scoped(Account).where(Account.id == account_id))
+
+    def with_customer(self, account_id: str) -> tuple[Account, Customer] | None:
+        """The account and its customer in one query (the account read's path)."""
+        stmt = select(Account, Customer).join(Customer, Customer.pk == Account.customer_pk).where(
+            Account.org_id == self.org_id, Account.id == account_id)
+        row = self.session.execute(stmt).first()
+        return (row[0], row[1]) if row is not None else None
 
     def by_pks(self, pks: set[str]) -> dict[str, Account]:
         if not pks:

@@ -69,10 +69,12 @@ class AccountService:
     def of_customer(self, customer: Customer) -> list[Account]:
         return self.repo.of_customer(customer.pk)
 
-    def views(self, accounts: list[Account], at: datetime | None = None) -> list[AccountView]:
+    def views(self, accounts: list[Account], at: datetime | None = None,
+              customers: dict[str, Customer] | None = None) -> list[AccountView]:
         """Accounts with their customers, the aliases effective at `at` (default now) and their settings,
-        in four queries whatever the number of accounts."""
-        customers = self.customers.by_pks({a.customer_pk for a in accounts})
+        in four queries whatever the number of accounts (three when the customers are given)."""
+        if customers is None:
+            customers = self.customers.by_pks({a.customer_pk for a in accounts})
         aliases = self.repo.aliases_of_many([a.pk for a in accounts], at or self.ctx.now)
         settings = self.settings.for_entities("ACCOUNT", [a.id for a in accounts])
         return [
@@ -81,6 +83,14 @@ class AccountService:
 
     def view(self, account: Account, at: datetime | None = None) -> AccountView:
         return self.views([account], at)[0]
+
+    def view_by_id(self, account_id: str, at: datetime | None = None) -> AccountView:
+        """GET /accounts/{id}: the account with its customer in one query, then its aliases and settings."""
+        found = self.repo.with_customer(account_id)
+        if found is None:
+            raise NotFound(f"Account {account_id} not found")
+        account, customer = found
+        return self.views([account], at, {customer.pk: customer})[0]
 
     def aliases(self, account_id: str) -> list[AccountAlias]:
         return self.repo.aliases_of(self.get(account_id).pk)

@@ -82,8 +82,13 @@ class UnitOfWorkRoute(APIRoute):
                 commit = writes and (response.status_code < 400 or getattr(response, KEEP_WRITES, False))
                 return response
             finally:
-                # One hop ends the unit of work: commit (or roll back) and close.
-                await run_in_threadpool(_end, session, commit)
+                if writes:
+                    # One hop ends the unit of work: commit (or roll back) and close.
+                    await run_in_threadpool(_end, session, commit)
+                else:
+                    # Ending a read (a rollback of what only read, or nothing when no statement ran) waits on no
+                    # lock: done on the event loop, without a thread pool hop.
+                    _end(session, False)
 
         return run
 
