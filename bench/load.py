@@ -5,7 +5,8 @@
 
 The clients speak HTTP/1.1 through `rawhttp.py` (prebuilt requests, answers read by Content-Length): a general
 client costs about as much CPU per request as the server, and here the clients share the 2 cores with the server.
-1. Throughput of `GET /api/accounts/{id}`: `--clients` processes, each with `--connections` keep-alive
+1. Throughput of `GET /healthz` (the framework's ceiling: no authentication, no database), then of
+   `GET /api/accounts/{id}`: `--clients` processes, each with `--connections` keep-alive
    connections, ask again as soon as each answer comes, for `--seconds`; prints requests/s and p50 / p99.
 2. A mix at a fixed rate, 500 requests/s by default (open loop: request n is due at start + n / rate, waits for one
    of 32 connections per client, and its latency counts from the instant it was due, so a slow server cannot hide
@@ -39,7 +40,7 @@ def seed(url: str) -> str:
     return seed_catalog(url)
 
 
-async def _reads(base: str, token: str, seconds: float, connections: int) -> list[float]:
+async def _reads(base: str, token: str, seconds: float, connections: int, path: str | None = None) -> list[float]:
     """Closed loop: `connections` keep-alive connections, each asking again as soon as it has its answer."""
     from rawhttp import Connection
 
@@ -52,7 +53,7 @@ async def _reads(base: str, token: str, seconds: float, connections: int) -> lis
         try:
             while time.perf_counter() < end:
                 started = time.perf_counter()
-                status, body = await conn.request("GET", f"/api/accounts/acct-{rng.randrange(ACCOUNTS)}")
+                status, body = await conn.request("GET", path or f"/api/accounts/acct-{rng.randrange(ACCOUNTS)}")
                 latencies.append(time.perf_counter() - started)
                 if status != 200:
                     raise RuntimeError(body.decode())
@@ -63,7 +64,7 @@ async def _reads(base: str, token: str, seconds: float, connections: int) -> lis
     return latencies
 
 
-def _reader(args: tuple[str, str, float, int]) -> list[float]:
+def _reader(args: tuple[str, str, float, int, str | None]) -> list[float]:
     return asyncio.run(_reads(*args))
 
 
@@ -135,12 +136,14 @@ def run(engine: str, seconds: float, workers: int, rate: float, clients: int, co
             token = seed(url)
             process, base = start_server(url, Path(tmp) / "server.log", workers=workers)
             try:
-                with mp.Pool(clients) as pool:
-                    parts = pool.map(_reader, [(base, token, seconds, connections)] * clients)
-                reads = [x for part in parts for x in part]
-                print(f"{engine:10}  GET /api/accounts/{{id}}: {len(reads) / seconds:8,.0f} requests/s   "
-                      f"p50 {pct(reads, 50):6.1f} ms   p99 {pct(reads, 99):6.1f} ms   "
-                      f"({clients} client processes x {connections} connections)")
+                for label, path in (("GET /healthz (no auth, no database)", "/healthz"),
+                                    ("GET /api/accounts/{id}", None)):
+                    with mp.Pool(clients) as pool:
+                        parts = pool.map(_reader, [(base, token, seconds, connections, path)] * clients)
+                    reads = [x for part in parts for x in part]
+                    print(f"{engine:10}  {label}: {len(reads) / seconds:8,.0f} requests/s   "
+                          f"p50 {pct(reads, 50):6.1f} ms   p99 {pct(reads, 99):6.1f} ms   "
+                          f"({workers} server processes; {clients} client processes x {connections} connections)")
                 with mp.Pool(clients) as pool:
                     parts = pool.map(_mix_process, [(base, token, rate / clients, seconds, k, 32) for k in range(clients)])
                 mix = [x for part, _ in parts for x in part]
