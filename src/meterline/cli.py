@@ -184,6 +184,27 @@ def init(
     err.print(f"  API docs: {base}/api/docs\n")
 
 
+@app.command()
+def demo(
+    database_url: DatabaseUrl = None,
+    seed: Annotated[int, typer.Option(help="Seed of the random data: the same seed gives the same company")] = 7,
+    scale: Annotated[float, typer.Option(min=0.01, max=10, help="Multiplies the number of events (1: about 25,000)")] = 1.0,
+) -> None:
+    """Create a NEW organization filled with a realistic company (customers, USD and EUR accounts, three plans,
+    three months of events, invoices, credits), print its console user and API key, and its id on stdout.
+    Never touches other organizations: run it twice, get two demo organizations."""
+    from meterline import demo as demo_data
+
+    settings = load_settings(database_url=database_url)
+    factory = _session_factory(settings.database_url)
+    try:
+        made = demo_data.build_with_progress(factory, err, seed=seed, scale=scale)
+    except MeterlineError as exc:
+        _fail(exc)
+    demo_data.print_summary(made, err, f"http://127.0.0.1:{settings.port}")
+    typer.echo(made.org_id)
+
+
 @org_app.command("create")
 def org_create(
     name: Annotated[str, typer.Option(help="Organization name")],
