@@ -12,6 +12,7 @@ The caller commits; the answer (202/207) is sent only after that commit.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -182,6 +183,8 @@ class EventQueryService:
         schema_name: str | None,
         start: datetime | None,
         end: datetime | None,
+        statuses: Collection[str] | None = None,
+        newest_first: bool = False,
     ) -> Page[StoredEvent]:
         account_pk = None
         if account_id is not None:
@@ -190,7 +193,8 @@ class EventQueryService:
                 return Page(items=[], next_token=None, size=request.size)
             account_pk = account.pk
         return self.store.page(
-            request, account_pk=account_pk, status=status, schema_name=schema_name, start=start, end=end
+            request, account_pk=account_pk, status=status, statuses=statuses, schema_name=schema_name, start=start,
+            end=end, newest_first=newest_first,
         )
 
     def by_event_id(self, event_id: str) -> list[StoredEvent]:
@@ -205,7 +209,16 @@ class EventQueryService:
     def pipelines(self, event_id: str) -> list[EventPipeline]:
         """Every event stored with this id, with what its pipeline did: the account it reached and each ACTIVE
         meter of its schema with the units it computed, or None where the meter filtered the event out."""
-        events = self.by_event_id(event_id)
+        return self._pipelines(self.by_event_id(event_id))
+
+    def pipeline(self, reference_id: str) -> EventPipeline:
+        """One stored event (by its referenceId), with what its pipeline did, as `pipelines` tells it."""
+        event = self.store.by_pk(reference_id)
+        if event is None:
+            raise NotFound(f"Event {reference_id} not found")
+        return self._pipelines([event])[0]
+
+    def _pipelines(self, events: list[StoredEvent]) -> list[EventPipeline]:
         accounts = self.accounts_of(events)
         catalog = MeteringRepository(self.ctx.session, self.ctx.org_id)
         meters_of = {name: catalog.active_meters(name) for name in {e.schema_name for e in events if e.units is not None}}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any
@@ -222,22 +222,30 @@ class EventStore(OrgRepository):
         *,
         account_pk: str | None = None,
         status: str | None = None,
+        statuses: Collection[str] | None = None,
         schema_name: str | None = None,
         start: datetime | None = None,
         end: datetime | None = None,
+        newest_first: bool = False,
     ) -> Page[Event]:
+        """Events in the order they were stored (newest last, or first with `newest_first`); `statuses`: any of."""
         stmt = self.scoped(Event)
         if account_pk is not None:
             stmt = stmt.where(Event.account_pk == account_pk)
         if status is not None:
             stmt = stmt.where(Event.status == status)
+        if statuses is not None:
+            stmt = stmt.where(Event.status.in_(sorted(statuses)))
         if schema_name is not None:
             stmt = stmt.where(Event.schema_name == schema_name)
         if start is not None:
             stmt = stmt.where(Event.timestamp >= start)
         if end is not None:
             stmt = stmt.where(Event.timestamp < end)
-        return self.keyset_page(stmt, Event.pk, request)
+        return self.keyset_page(stmt, Event.pk, request, descending=newest_first)
+
+    def by_pk(self, pk: str) -> Event | None:
+        return self.session.scalar(self.scoped(Event).where(Event.pk == pk))
 
     def by_event_id(self, event_id: str) -> list[Event]:
         return list(self.session.scalars(self.scoped(Event).where(Event.event_id == event_id).order_by(Event.pk)))
