@@ -50,6 +50,14 @@ class AddOnService:
         self.repo.add(addon)
         return addon
 
+    def named(self, name: str, addon_type: str) -> AddOn:
+        """The ACTIVE add-on called `name`, made with `addon_type` when there is none (the console names a fixed fee
+        or a license by its add-on). One of another type is returned as it is: the rate card that names it says no."""
+        found = self.repo.active_named(name.strip())
+        if found is not None:
+            return found
+        return self.create(schemas.CreateAddOnRequest(name=name, type=addon_type))  # type: ignore[arg-type]
+
     def update(self, addon_id: str, request: schemas.UpdateAddOnRequest) -> AddOn:
         addon = self.get(addon_id)
         if addon.status == ARCHIVED:

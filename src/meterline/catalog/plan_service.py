@@ -147,7 +147,26 @@ class PricePlanService:
             self.ctx.session.flush()
             return self.get(plan_id)
         changes = request.price_plan_details.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
-        details = plan_rules.normalize({**latest.details, **changes}, plan.type, self.catalog())
+        return self._save(plan, latest, {**latest.details, **changes})
+
+    def set_details(self, plan_id: str, details: schemas.CreatePricePlanDetails, description: str | None = None
+                    ) -> PlanView:
+        """Replace the plan's details whole (the console's builder): a DRAFT plan changes in place, an ACTIVE one
+        gets a new version, as with `update`; unlike `update`, what `details` leaves out is gone (a minimum
+        commitment, say)."""
+        plan = self._locked(plan_id)
+        latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
+        if description is not None:
+            plan.description = description
+        plan.updated_at = self.ctx.now
+        return self._save(plan, latest, details.model_dump(by_alias=True, exclude_none=True), same_is_no_change=True)
+
+    def _save(self, plan: PricePlan, latest: PlanVersion, given: dict[str, Any], *, same_is_no_change: bool = False
+              ) -> PlanView:
+        details = plan_rules.normalize(given, plan.type, self.catalog())
+        if same_is_no_change and details == latest.details:  # nothing changed: no new version
+            self.ctx.session.flush()
+            return self.get(plan.id)
         if plan.status == DRAFT:
             latest.version.details = encode_details(details)
         else:
@@ -159,9 +178,9 @@ class PricePlanService:
             plan.latest_version += 1
             self.repo.add(self._version(plan, plan.latest_version, details, active))
             self.ctx.session.flush()
-            return replace(self.get(plan_id), replaced=plan.latest_version - 1)
+            return replace(self.get(plan.id), replaced=plan.latest_version - 1)
         self.ctx.session.flush()
-        return self.get(plan_id)
+        return self.get(plan.id)
 
     def activate(self, plan_id: str, currencies: list[str]) -> PlanView:
         plan = self._locked(plan_id)
