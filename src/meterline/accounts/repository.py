@@ -2,12 +2,22 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import func, select, text
+from sqlalchemy import bindparam, func, select, text
 
 from meterline.accounts.models import Account, AccountAlias, Alias
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.customers.models import Customer
+
+# Statements of the account read's path, built once: building one costs more than running it on SQLite.
+_WITH_CUSTOMER = select(Account, Customer).join(Customer, Customer.pk == Account.customer_pk).where(
+    Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
+_ALIASES_AT = select(AccountAlias).where(
+    AccountAlias.org_id == bindparam("org_id"),
+    AccountAlias.account_pk.in_(bindparam("pks", expanding=True)),
+    AccountAlias.effective_from <= bindparam("at"),
+    AccountAlias.effective_until > bindparam("at"),
+).order_by(AccountAlias.effective_from, AccountAlias.id)
 
 
 class AccountRepository(OrgRepository):
@@ -16,9 +26,7 @@ class AccountRepository(OrgRepository):
 
     def with_customer(self, account_id: str) -> tuple[Account, Customer] | None:
         """The account and its customer in one query (the account read's path)."""
-        stmt = select(Account, Customer).join(Customer, Customer.pk == Account.customer_pk).where(
-            Account.org_id == self.org_id, Account.id == account_id)
-        row = self.session.execute(stmt).first()
+        row = self.session.execute(_WITH_CUSTOMER, {"org_id": self.org_id, "account_id": account_id}).first()
         return (row[0], row[1]) if row is not None else None
 
     def by_pks(self, pks: set[str]) -> dict[str, Account]:
@@ -86,12 +94,8 @@ class AccountRepository(OrgRepository):
         result: dict[str, list[AccountAlias]] = {pk: [] for pk in account_pks}
         if not account_pks:
             return result
-        stmt = self.scoped(AccountAlias).where(
-            AccountAlias.account_pk.in_(account_pks),
-            AccountAlias.effective_from <= at,
-            AccountAlias.effective_until > at,
-        )
-        for row in self.session.scalars(stmt.order_by(AccountAlias.effective_from, AccountAlias.id)):
+        params = {"org_id": self.org_id, "pks": account_pks, "at": at}
+        for row in self.session.scalars(_ALIASES_AT, params):
             result[row.account_pk].append(row)
         return result
 

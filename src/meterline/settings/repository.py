@@ -1,11 +1,18 @@
 from __future__ import annotations
 
-from sqlalchemy import delete
+from sqlalchemy import bindparam, delete, select
 
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.settings.models import EntitySetting
 
+
+# Built once: the account read asks for its settings every time, and building a statement costs more than running
+# it on SQLite.
+_OF_ENTITIES = select(EntitySetting).where(
+    EntitySetting.org_id == bindparam("org_id"), EntitySetting.entity_type == bindparam("entity_type"),
+    EntitySetting.entity_id.in_(bindparam("ids", expanding=True)),
+).order_by(EntitySetting.pk)
 
 class SettingRepository(OrgRepository):
     def by_full_id(self, full_id: str) -> EntitySetting | None:
@@ -25,10 +32,8 @@ class SettingRepository(OrgRepository):
         result: dict[str, list[EntitySetting]] = {entity_id: [] for entity_id in entity_ids}
         if not entity_ids:
             return result
-        stmt = self.scoped(EntitySetting).where(
-            EntitySetting.entity_type == entity_type, EntitySetting.entity_id.in_(entity_ids)
-        )
-        for row in self.session.scalars(stmt.order_by(EntitySetting.pk)):
+        params = {"org_id": self.org_id, "entity_type": entity_type, "ids": entity_ids}
+        for row in self.session.scalars(_OF_ENTITIES, params):
             result[row.entity_id].append(row)
         return result
 
