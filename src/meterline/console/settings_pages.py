@@ -1,9 +1,318 @@
-"""The console's invoices list and Settings (organization, API keys, users) (issue 7). Thin handlers over the services."""
+"""The console's invoices list and Settings (organization, API keys, users) (issue 7). Thin handlers over the services.
+
+- `/invoices` is the API's list (`InvoiceService.page`, drafts computed live as `GET /api/invoices` does), newest
+  first, 25 a page, its filters kept in the URL.
+- `/settings` has three tabs. Everyone signed in reads them; only an ADMIN changes the organization's name and
+  settings, creates and revokes API keys, and adds and removes users (a MEMBER gets the lists read-only, and a 403
+  page if they post a form anyway). A new API key's secret, and a generated password, are shown once, on the page
+  that answers the form, never stored in clear.
+"""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from dataclasses import dataclass
+from datetime import date, datetime, time, timedelta, timezone
+from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
+from fastapi import APIRouter, Form, Request
+from pydantic import ValidationError
+from starlette.responses import RedirectResponse, Response
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute
+from meterline.console.pages import PAGE, User, check_csrf, context, render
+from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
+from meterline.core.money import is_currency, minor_units
+from meterline.core.pagination import page_request
+from meterline.customers.models import Customer
+from meterline.customers.repository import CustomerRepository
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import InvoiceService, number_format
+from meterline.settings.schemas import SettingIn, UpdateSettingRequest
+from meterline.settings.service import SettingsService
+from meterline.tenancy import security
+from meterline.tenancy.service import ROLES, InvalidUser, TenancyService
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+
+# The statuses Meterline sets (D12), and the invoice types, as a person reads them.
+STATUSES = {"DRAFT": "Draft", "DUE": "Due", "PARTIALLY_PAID": "Partially paid", "PAID": "Paid",
+            "UN_COLLECTIBLE": "Uncollectible", "VOID": "Void"}
+TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
+TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users"}
+DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
+
+
+def money(value: Decimal | None, currency: str) -> str:
+    """An amount in its currency, exact: the currency's minor unit, or every digit the amount has if more."""
+    if value is None:
+        return "—"
+    exponent = value.as_tuple().exponent
+    digits = max(minor_units(currency) if is_currency(currency) else 2, -exponent if isinstance(exponent, int) else 0)
+    return f"{'-' if value < 0 else ''}{currency} {abs(value):,.{digits}f}"
+
+
+# -- invoices ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class InvoiceRow:
+    invoice: Invoice
+    account: Account | None
+    customer: Customer | None
+    total: str
+
+
+def _day(text: str, label: str, errors: dict[str, str], key: str) -> date | None:
+    if not text.strip():
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        errors[key] = f"{label}: pick a day from the calendar (YYYY-MM-DD), not {text.strip()!r}"
+        return None
+
+
+@router.get("/invoices")
+def invoices(request: Request, user: User, status: str = "", account: str = "", customer: str = "", type: str = "",
+             start: str = "", end: str = "", after: str | None = None) -> Response:
+    """The organization's invoices, newest first, through the API's list (drafts computed live)."""
+    ctx = context(request, user)
+    filters = {"status": status, "account": account.strip(), "customer": customer.strip(), "type": type,
+               "start": start, "end": end}
+    errors: dict[str, str] = {}
+    if status and status not in STATUSES:
+        errors["status"] = "Status: choose one from the list"
+    if type and type not in TYPES:
+        errors["type"] = "Type: choose one from the list"
+    first, last = _day(start, "From", errors, "start"), _day(end, "To", errors, "end")
+    if first and last and last < first:
+        errors["end"] = "To: the last day comes on or after the first"
+    if errors:
+        return render(request, "invoices.html", user, status=400, rows=[], filters=filters, errors=errors,
+                      statuses=STATUSES, types=TYPES, next_url=None, filtered=True)
+    service = InvoiceService(ctx)
+    # a period overlapping [first day, last day], days in UTC as on the invoice's own page and in the API
+    page = service.page(page_request(after, PAGE), status=status or None, account_id=filters["account"] or None,
+                        customer_id=filters["customer"] or None,
+                        start=datetime.combine(first, time(), timezone.utc) if first else None,
+                        end=datetime.combine(last + timedelta(days=1), time(), timezone.utc)
+                        if last and last < date.max else None,
+                        invoice_type=type or None, newest_first=True)
+    service.inputs.prefetch([i for i in page.items if i.status == "DRAFT"])  # as GET /api/invoices: in one go
+    accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in page.items})
+    customers = CustomerRepository(ctx.session, ctx.org_id).by_pks({a.customer_pk for a in accounts.values()})
+    rows = []
+    for invoice in page.items:
+        owner = accounts.get(invoice.account_pk)
+        rows.append(InvoiceRow(
+            invoice=invoice, account=owner, customer=customers.get(owner.customer_pk) if owner else None, total=money(service.view(invoice)[3], invoice.currency)))
+    kept = {k: v for k, v in filters.items() if v}
+    next_url = f"/invoices?{urlencode({**kept, 'after': page.next_token})}" if page.next_token else None
+    return render(request, "invoices.html", user, rows=rows, filters=filters, errors={}, statuses=STATUSES,
+                  types=TYPES, next_url=next_url, filtered=bool(kept), paged=after is not None,
+                  first_url=f"/invoices?{urlencode(kept)}" if kept else "/invoices")
+
+
+# -- settings ----------------------------------------------------------------------------------------------------
+def _admin(user: Any, what: str) -> None:
+    if user.user.role != "ADMIN":
+        raise Forbidden(f"Only an admin can {what}: ask an admin of {user.org.name}")
+
+
+def _settings_page(request: Request, user: Any, tab: str, status: int = 200, **extra: Any) -> Response:
+    ctx = context(request, user)
+    tab = tab if tab in TABS else "organization"
+    tenancy = TenancyService(ctx.session)
+    values: dict[str, Any] = {"tab": tab, "tabs": TABS, "is_admin": user.user.role == "ADMIN", "errors": {},
+                              "values": {}, "roles": ROLES, "data_types": DATA_TYPES}
+    if tab == "organization":
+        values["org_settings"] = SettingsService(ctx).for_entity("ORGANIZATION", ctx.org_id)
+        fmt = number_format()
+        values["numbers"] = f"{fmt.format(number=1)}, {fmt.format(number=2)}, …"
+    elif tab == "api-keys":
+        values["keys"] = list(reversed(tenancy.api_keys(ctx.org)))
+    else:
+        values["users"] = tenancy.users(ctx.org)
+    values.update(extra)
+    response = render(request, "settings.html", user, status=status, **values)
+    if "secret" in extra:
+        response.headers["Cache-Control"] = "no-store"  # a secret shown once is not kept by the browser either
+    return response
+
+
+@router.get("/settings")
+def settings(request: Request, user: User, tab: str = "organization", done: str = "") -> Response:
+    return _settings_page(request, user, tab, notice=done[:300] or None)
+
+
+def _back(tab: str, notice: str) -> Response:
+    return RedirectResponse(f"/settings?{urlencode({'tab': tab, 'done': notice})}", status_code=303)
+
+
+@router.post("/settings/organization")
+def rename_organization(request: Request, user: User, csrf: Annotated[str, Form()] = "",
+                        name: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    _admin(user, "rename the organization")
+    ctx = context(request, user)
+    try:
+        TenancyService(ctx.session).rename_organization(ctx.org, name, ctx.now)
+    except MeterlineError as exc:
+        return _settings_page(request, user, "organization", status=400, errors={"org_name": exc.message},
+                              values={"org_name": name})
+    return _back("organization", "The organization's name is saved.")
+
+
+@router.post("/settings/values")
+def add_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "", namespace: Annotated[str, Form()] = "",
+                id: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
+                data_type: Annotated[str, Form()] = "STRING", value: Annotated[str, Form()] = "") -> Response:
+    """An ORGANIZATION setting, through the same service as POST /api/settings."""
+    check_csrf(user, csrf)
+    _admin(user, "change the organization's settings")
+    ctx = context(request, user)
+    typed = {"namespace": namespace, "id": id, "name": name, "data_type": data_type, "value": value}
+    try:
+        body = SettingIn(id=id.strip(), value=value, entity_type="ORGANIZATION", entity_id=ctx.org_id,
+                         namespace=namespace.strip(), name=name.strip() or id.strip(), data_type=data_type)  # type: ignore[arg-type]
+        SettingsService(ctx).insert(body)
+    except ValidationError as exc:
+        return _settings_page(request, user, "organization", status=400, values=typed,
+                              errors={"setting": _setting_words(exc)})
+    except MeterlineError as exc:
+        return _settings_page(request, user, "organization", status=400, values=typed, errors={"setting": exc.message})
+    return _back("organization", f"Setting {id.strip()} is added.")
+
+
+def _setting_words(exc: ValidationError) -> str:
+    error = exc.errors()[0]
+    field = {"id": "ID", "namespace": "Namespace", "name": "Name", "data_type": "Type", "value": "Value"}.get(
+        str(error["loc"][0]) if error["loc"] else "", "Setting")
+    if error["type"] == "string_pattern_mismatch":
+        return f"{field}: no spaces, slashes, ? or #{' or dots' if field == 'Namespace' else ''}, please"
+    if error["type"] == "string_too_short":
+        return f"{field}: fill it in"
+    if error["type"] == "string_too_long":
+        return f"{field}: at most {error['ctx']['max_length']} characters, please"
+    return f"{field}: {str(error['msg']).removeprefix('Value error, ')}"
+
+
+@router.post("/settings/values/edit")
+def edit_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "",
+                 setting: Annotated[str, Form()] = "", value: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    _admin(user, "change the organization's settings")
+    ctx = context(request, user)
+    service = SettingsService(ctx)
+    row = service.get(setting)
+    if row.entity_type != "ORGANIZATION":
+        raise BadRequest("Only the organization's own settings are edited here")
+    try:
+        service.update(row.full_id, UpdateSettingRequest(value=value))
+    except MeterlineError as exc:
+        return _settings_page(request, user, "organization", status=400, edit_errors={row.full_id: exc.message},
+                              edit_values={row.full_id: value})
+    return _back("organization", f"Setting {row.id} is saved.")
+
+
+@router.post("/settings/api-keys")
+def create_api_key(request: Request, user: User, csrf: Annotated[str, Form()] = "",
+                   name: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    _admin(user, "create API keys")
+    ctx = context(request, user)
+    try:
+        if not name.strip():
+            raise BadRequest("Name: give the key a name, such as the program that will use it")
+        created = TenancyService(ctx.session).create_api_key(org=ctx.org, now=ctx.now, name=name)
+    except MeterlineError as exc:
+        return _settings_page(request, user, "api-keys", status=400, errors={"key_name": exc.message},
+                              values={"key_name": name})
+    return _settings_page(request, user, "api-keys", secret=created.token, once_for=created.key.name,
+                          once_kind="API key")
+
+
+@router.get("/settings/api-keys/{key_id}/revoke")
+def revoke_api_key_page(request: Request, user: User, key_id: str) -> Response:
+    _admin(user, "revoke API keys")
+    key = _key_of(request, user, key_id)
+    return render(request, "settings_confirm.html", user, title=f"Revoke the API key “{key.name}”?",
+                  words="Every request made with it, and with the tokens made from it, gets 401 from now on. "
+                        "This cannot be undone: a program that needs access again gets a new key.",
+                  action=f"/settings/api-keys/{quote(key.id, safe='')}/revoke", button="Revoke key",
+                  back="/settings?tab=api-keys", facts=[("Name", key.name), ("Key", f"mlk_{key.prefix}_…"),
+                                                        ("Created", key.created_at.strftime("%Y-%m-%d %H:%M UTC"))])
+
+
+def _key_of(request: Request, user: Any, key_id: str) -> Any:
+    ctx = context(request, user)
+    found = [k for k in TenancyService(ctx.session).api_keys(ctx.org) if k.id == key_id]
+    if not found:
+        raise NotFound(f"API key {key_id} not found")
+    return found[0]
+
+
+@router.post("/settings/api-keys/{key_id}/revoke")
+def revoke_api_key(request: Request, user: User, key_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    _admin(user, "revoke API keys")
+    ctx = context(request, user)
+    key = TenancyService(ctx.session).revoke_api_key(org=ctx.org, key_id=key_id, now=ctx.now)
+    return _back("api-keys", f"The API key “{key.name}” is revoked: requests with it now get 401.")
+
+
+@router.post("/settings/users")
+def add_user(request: Request, user: User, csrf: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
+             name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "MEMBER",
+             password: Annotated[str, Form()] = "") -> Response:  # nosec B107 - a form field, not a password
+    """Add a console user; with no password typed, one is generated and shown once."""
+    check_csrf(user, csrf)
+    _admin(user, "add users")
+    ctx = context(request, user)
+    generated = not password
+    secret = security.new_password() if generated else password
+    try:
+        added = TenancyService(ctx.session).create_user(org=ctx.org, email=email, name=name or None, role=role,
+                                                        now=ctx.now, password=secret)
+    except InvalidUser as exc:
+        return _settings_page(request, user, "users", status=400, values=_typed(email, name, role),
+                              errors={exc.field: exc.message})
+    except Conflict as exc:
+        return _settings_page(request, user, "users", status=400, values=_typed(email, name, role),
+                              errors={"email": exc.message})
+    if not generated:
+        return _back("users", f"{added.email} is added as {added.role}: they sign in with the password you typed.")
+    return _settings_page(request, user, "users", secret=secret, once_for=added.email, once_kind="password")
+
+
+def _typed(email: str, name: str, role: str) -> dict[str, str]:
+    return {"email": email, "name": name, "role": role}
+
+
+@router.get("/settings/users/{user_id}/remove")
+def remove_user_page(request: Request, user: User, user_id: str) -> Response:
+    _admin(user, "remove users")
+    ctx = context(request, user)
+    found = [u for u in TenancyService(ctx.session).users(ctx.org) if u.id == user_id]
+    if not found:
+        raise NotFound(f"User {user_id} not found")
+    if found[0].id == user.user.id:
+        raise BadRequest("You cannot remove yourself: ask another admin")
+    person = found[0]
+    return render(request, "settings_confirm.html", user, title=f"Remove {person.email}?",
+                  words="They are signed out at once and can no longer sign in to this console. "
+                        "To give them access again, add them again.",
+                  action=f"/settings/users/{quote(person.id, safe='')}/remove", button="Remove user",
+                  back="/settings?tab=users", facts=[("Name", person.name), ("Email", person.email),
+                                                     ("Role", person.role)])
+
+
+@router.post("/settings/users/{user_id}/remove")
+def remove_user(request: Request, user: User, user_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+    _admin(user, "remove users")
+    ctx = context(request, user)
+    removed = TenancyService(ctx.session).remove_user(org=ctx.org, user_id=user_id, by=user.user)
+    return _back("users", f"{removed.email} is removed.")

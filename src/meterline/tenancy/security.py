@@ -49,6 +49,11 @@ def token_matches(token: str, token_hash: str) -> bool:
     return hmac.compare_digest(hash_token(token), token_hash)
 
 
+def new_password() -> str:
+    """A password for a person to change or keep: 96 random bits, 16 URL-safe characters."""
+    return secrets.token_urlsafe(12)
+
+
 def hash_password(password: str) -> str:
     return _password_hasher.hash(password)
 

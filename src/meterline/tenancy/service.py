@@ -21,6 +21,14 @@ ROLES = ("ADMIN", "MEMBER")
 _EMAIL = re.compile(r"^\S+@\S+\.\S+$")
 
 
+class InvalidUser(BadRequest):
+    """A new user's field that is not right: `field` names it (email, name, password or role)."""
+
+    def __init__(self, field: str, message: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
 @dataclass(frozen=True)
 class Principal:
     org: Organization
@@ -81,6 +89,15 @@ class TenancyService:
     def organizations(self) -> list[Organization]:
         return self.repo.organizations()
 
+    def rename_organization(self, org: Organization, name: str, now: datetime) -> Organization:
+        """The name is the only field that changes: the currency, timezone and net terms shape billing cycles."""
+        name = name.strip()
+        if not 1 <= len(name) <= 255:
+            raise BadRequest("Organization name must be 1 to 255 characters")
+        org.name = name
+        org.updated_at = now
+        return org
+
     def default_organization(self, now: datetime) -> Organization:
         """The oldest organization, created (as 'Default') when there is none."""
         orgs = self.repo.organizations()
@@ -96,23 +113,41 @@ class TenancyService:
     ) -> User:
         email = email.strip().lower()
         if not _EMAIL.match(email) or len(email) > 320:
-            raise BadRequest(f"{email!r} is not an email address")
+            raise InvalidUser("email", f"{email!r} is not an email address")
+        if name is not None and len(name.strip()) > 255:
+            raise InvalidUser("name", "A name has at most 255 characters")
         if len(password) < 8:
-            raise BadRequest("A password needs at least 8 characters")
+            raise InvalidUser("password", "A password needs at least 8 characters")
+        if len(password) > 1024:
+            raise InvalidUser("password", "A password has at most 1024 characters")
         if role not in ROLES:
-            raise BadRequest(f"role must be one of {', '.join(ROLES)}")
+            raise InvalidUser("role", f"role must be one of {', '.join(ROLES)}")
         if self.repo.user_by_email(email) is not None:
             raise Conflict(f"A user with email {email} already exists")
         user = User(
             id=new_id("user"),
             org_id=org.id,
             email=email,
-            name=(name or email.split("@")[0]).strip(),
+            name=(name or "").strip() or email.split("@")[0],
             role=role,
             password_hash=security.hash_password(password),
             created_at=now,
         )
         self.repo.add(user)
+        return user
+
+    def users(self, org: Organization) -> list[User]:
+        return self.repo.users(org.id)
+
+    def remove_user(self, *, org: Organization, user_id: str, by: User) -> User:
+        """Remove a user of the organization (their console session ends with it); nobody removes themselves, so
+        an organization always keeps the admin who removes the others."""
+        user = self.repo.user(user_id)
+        if user is None or user.org_id != org.id:
+            raise NotFound(f"User {user_id} not found")
+        if user.id == by.id:
+            raise BadRequest("You cannot remove yourself: ask another admin")
+        self.repo.delete(user)
         return user
 
     def check_password(self, email: str, password: str) -> User | None:
@@ -123,6 +158,8 @@ class TenancyService:
 
     # -- API keys --------------------------------------------------------------------------------------------
     def create_api_key(self, *, org: Organization, now: datetime, name: str = "default") -> CreatedApiKey:
+        if len(name.strip()) > 255:
+            raise BadRequest("An API key's name has at most 255 characters")
         new = security.new_api_token()
         key = ApiKey(
             id=new_id("key"),
@@ -154,17 +191,18 @@ class TenancyService:
             raise Unauthorized("Missing credentials: send 'Authorization: Bearer <API key>'")
         if security.looks_like_jwt(token):
             claims = security.read_jwt(self.repo.secret(JWT_SECRET), token, now=now)
-            key = self.repo.api_key(claims["sub"]) if claims else None
-            if key is None or key.org_id != claims["org"]:  # type: ignore[index]
+            found = self.repo.api_key_and_org(key_id=claims["sub"]) if claims else None
+            if found is None or found[0].org_id != claims["org"]:  # type: ignore[index]
                 raise Unauthorized("The token is invalid or has expired")
         else:
             prefix = security.token_prefix(token)
-            key = self.repo.api_key_by_prefix(prefix) if prefix else None
-            if key is None or not security.token_matches(token, key.token_hash):
+            found = self.repo.api_key_and_org(prefix=prefix) if prefix else None
+            if found is None or not security.token_matches(token, found[0].token_hash):
                 raise Unauthorized("The API key is invalid")
+        key, org = found
         if key.revoked_at is not None:
             raise Unauthorized("The API key has been revoked")
-        return Principal(org=self.organization(key.org_id), api_key_id=key.id, token=token)
+        return Principal(org=org, api_key_id=key.id, token=token)
 
     def issue_jwt(self, principal: Principal, *, now: datetime, ttl: timedelta) -> str:
         """`POST /authenticate`: a JWT for an API key; a JWT is echoed back (Togai's behaviour)."""
