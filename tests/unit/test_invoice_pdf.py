@@ -214,3 +214,6 @@ def test_amount_quantity_and_date_formats() -> None:
     assert quantity_text(D(long)) == "1,234,567,890,123,456,789,012,345,678,901,234.5678"
     tokyo = timezone(timedelta(hours=9))
     assert day_text(datetime(2024, 4, 1, 5, tzinfo=tokyo)) == "2024-03-31" and day_text(None) == ""
+    # in the organization's time zone: its cycles start at local midnights
+    assert day_text(datetime(2024, 3, 31, 18, 30, tzinfo=timezone.utc), "Asia/Kolkata") == "2024-04-01"
+    assert day_text(datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), "Asia/Kolkata") == "9999-12-31"

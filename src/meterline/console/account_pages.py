@@ -300,7 +300,7 @@ def invoice_pdf(request: Request, user: User, invoice_id: str) -> Response:
     invoice = InvoiceService(ctx).get(invoice_id)
     document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
     name = invoice.sequence_id or f"draft-{invoice.pk}"
-    return Response(render_invoice_pdf(document), media_type="application/pdf",
+    return Response(render_invoice_pdf(document, ctx.org.timezone), media_type="application/pdf",
                     headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
 
 

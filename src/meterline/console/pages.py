@@ -6,13 +6,15 @@ refusal (BadRequest, Conflict...) is shown next to the form, in words, with what
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Depends, Form, Request
 from fastapi.templating import Jinja2Templates
+from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
@@ -32,7 +34,29 @@ from meterline.tenancy.service import TenancyService
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
-templates.env.globals["last_day"] = lambda end: (end - timedelta(microseconds=1)).date()  # periods end exclusive
+
+
+def local_day(instant: datetime, timezone: str) -> date:
+    """The calendar day of `instant` in the organization's time zone: billing periods start at local midnights."""
+    try:
+        return instant.astimezone(ZoneInfo(timezone)).date()
+    except OverflowError:  # the end of time (year 9999) has no later local day
+        return instant.date()
+
+
+def local_last_day(end: datetime, timezone: str) -> date:
+    """The last day of a period that ends (exclusive) at `end`."""
+    return local_day(end - timedelta(microseconds=1), timezone)
+
+
+def _zone_of(context: Any) -> str:
+    user = context.get("user")
+    return user.org.timezone if user is not None else "UTC"
+
+
+# `day(x)` and `last_day(end)` in templates: days as the organization's time zone has them.
+templates.env.globals["day"] = pass_context(lambda context, instant: local_day(instant, _zone_of(context)))
+templates.env.globals["last_day"] = pass_context(lambda context, end: local_last_day(end, _zone_of(context)))
 PAGE = 25
 
 

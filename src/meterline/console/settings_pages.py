@@ -11,7 +11,8 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import date, timedelta
+from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -31,6 +32,7 @@ from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, number_format
+from meterline.rating import cycles
 from meterline.settings.schemas import SettingIn, UpdateSettingRequest
 from meterline.settings.service import SettingsService
 from meterline.tenancy import security
@@ -93,12 +95,13 @@ def invoices(request: Request, user: User, status: str = "", account: str = "", 
         return render(request, "invoices.html", user, status=400, rows=[], filters=filters, errors=errors,
                       statuses=STATUSES, types=TYPES, next_url=None, filtered=True)
     service = InvoiceService(ctx)
-    # a period overlapping [first day, last day], days in UTC as on the invoice's own page and in the API
+    # a period overlapping [first day, last day], days of the organization's time zone as the pages show them
+    zone = ZoneInfo(ctx.org.timezone)
     page = service.page(page_request(after, PAGE), status=status or None, account_id=filters["account"] or None,
                         customer_id=filters["customer"] or None,
-                        start=datetime.combine(first, time(), timezone.utc) if first else None,
-                        end=datetime.combine(last + timedelta(days=1), time(), timezone.utc)
-                        if last and last < date.max else None,
+                        start=cycles.local_start_of_day(first, zone) if first else None,
+                        end=cycles.local_start_of_day(last + timedelta(days=1), zone)
+                        if last and last < date.max - timedelta(days=1) else None,
                         invoice_type=type or None, newest_first=True)
     service.inputs.prefetch([i for i in page.items if i.status == "DRAFT"])  # as GET /api/invoices: in one go
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in page.items})

@@ -144,7 +144,7 @@ def get_invoice_pdf(invoice_id: str, ctx: Context = Depends(api_context)) -> Res
     invoice = InvoiceService(ctx).get(invoice_id)
     document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
     name = invoice.sequence_id or f"draft-{invoice.pk}"
-    return Response(render_invoice_pdf(document), media_type="application/pdf",
+    return Response(render_invoice_pdf(document, ctx.org.timezone), media_type="application/pdf",
                     headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
 
 

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta, timezone
+from zoneinfo import ZoneInfo
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
@@ -101,11 +102,16 @@ def unit_price_text(value: Decimal | None, currency: str) -> str:
     return f"-{currency} {text[1:]}" if text.startswith("-") else f"{currency} {text}"
 
 
-def day_text(value: datetime | None) -> str:
-    """The UTC date, YYYY-MM-DD (a naive datetime is taken as UTC)."""
+def day_text(value: datetime | None, zone: str = "UTC") -> str:
+    """The date in the organization's time zone `zone` (billing periods start at its local midnights), YYYY-MM-DD;
+    a naive datetime is taken as UTC."""
     if value is None:
         return ""
-    return (value.astimezone(timezone.utc) if value.tzinfo else value).date().isoformat()
+    aware = value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    try:
+        return aware.astimezone(ZoneInfo(zone)).date().isoformat()
+    except OverflowError:  # the end of time (year 9999) has no later local day
+        return aware.date().isoformat()
 
 
 def _address_lines(address: dict[str, Any] | None) -> list[str]:
@@ -230,7 +236,7 @@ def _paragraphs(pdf: FPDF, width: float, texts: list[Any], height: float = ROW) 
             pdf.multi_cell(width, height, latin1(text), align="L", new_x="LMARGIN", new_y="NEXT")
 
 
-def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any]) -> None:
+def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zone: str) -> None:
     top = pdf.get_y()
     pdf.set_text_color(*INK)
     pdf.set_font("Helvetica", "B", 13)
@@ -243,8 +249,9 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any]) -> 
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")
     facts = [("Number", invoice.get("sequenceId") or "DRAFT"), ("Status", invoice.get("status")),
-             ("Invoice date", day_text(invoice.get("invoiceDate"))), ("Due date", day_text(invoice.get("dueDate"))),
-             ("Period", f"{day_text(invoice.get('startDate'))} to {day_text(_last_day(invoice))}")]
+             ("Invoice date", day_text(invoice.get("invoiceDate"), zone)),
+             ("Due date", day_text(invoice.get("dueDate"), zone)),
+             ("Period", f"{day_text(invoice.get('startDate'), zone)} to {day_text(_last_day(invoice), zone)}")]
     y = top + 11
     for label, value in facts:
         if not value:
@@ -335,7 +342,7 @@ def _last_day(invoice: dict[str, Any]) -> datetime | None:
     return end - timedelta(microseconds=1) if end is not None else None
 
 
-def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
+def render_invoice_pdf(invoice: dict[str, Any], zone: str = "UTC") -> bytes:
     """The invoice (as the API presents it, Python values) as PDF bytes; the same invoice gives the same bytes."""
     details = invoice.get("invoiceDetails") or {}
     seller = details.get("organization") or {}
@@ -348,7 +355,7 @@ def render_invoice_pdf(invoice: dict[str, Any]) -> bytes:
     pdf.set_creation_date(invoice.get("invoiceDate") or datetime(1970, 1, 1, tzinfo=timezone.utc))
     pdf.alias_nb_pages()
     pdf.add_page()
-    _draw_header(pdf, invoice, seller)
+    _draw_header(pdf, invoice, seller, zone)
     _draw_bill_to(pdf, details)
     _draw_lines(pdf, revenue, currency)
     _draw_totals(pdf, invoice, revenue, currency)

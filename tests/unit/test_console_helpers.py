@@ -1,12 +1,15 @@
-"""The dashboard's bar geometry (console/charts.py): scales, stacking, exact tooltips."""
+"""The console's pure helpers: the dashboard's bar geometry (console/charts.py: scales, stacking, exact
+tooltips) and days shown in the organization's time zone (console/pages.py)."""
 
 from __future__ import annotations
 
+from datetime import date, datetime, timezone
 from decimal import Decimal
 
 import pytest
 
 from meterline.console.charts import HEIGHT, LEFT, TOP, WIDTH, nice_step, short, stacked_bars
+from meterline.console.pages import local_day, local_last_day
 
 D = Decimal
 
@@ -55,3 +58,19 @@ def test_labels_can_be_thinned_and_empty_charts_say_so() -> None:
     assert chart.empty
     with pytest.raises(ValueError, match="one value per label"):
         stacked_bars(["a"], [("s", [D(1), D(2)])])
+
+
+@pytest.mark.parametrize(("instant", "zone", "day"), [
+    (datetime(2024, 2, 29, 18, 30, tzinfo=timezone.utc), "Asia/Kolkata", date(2024, 3, 1)),  # local midnight
+    (datetime(2024, 2, 29, 18, 30, tzinfo=timezone.utc), "UTC", date(2024, 2, 29)),
+    (datetime(2024, 3, 1, 5, 0, tzinfo=timezone.utc), "America/New_York", date(2024, 3, 1)),
+    (datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), "Asia/Kolkata", date(9999, 12, 31)),  # no later day
+], ids=["kolkata-midnight", "utc", "new-york-midnight", "end-of-time"])
+def test_pages_show_days_of_the_organizations_time_zone(instant: datetime, zone: str, day: date) -> None:
+    assert local_day(instant, zone) == day
+
+
+def test_a_period_ends_the_day_before_its_exclusive_end() -> None:
+    end = datetime(2024, 3, 31, 18, 30, tzinfo=timezone.utc)  # 1 April 00:00 in Kolkata
+    assert local_last_day(end, "Asia/Kolkata") == date(2024, 3, 31)
+    assert local_last_day(end, "UTC") == date(2024, 3, 31)
