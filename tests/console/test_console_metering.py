@@ -13,7 +13,7 @@ from decimal import Decimal
 import pytest
 from playwright.sync_api import Page, expect
 
-from meterline.console.metering_pages import RowError, condition_of, filter_words
+from meterline.console.metering_forms import RowError, condition_of, filter_words
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, menu, shot, sign_in
 
