@@ -282,8 +282,8 @@ def _card_page(request: Request, user: Any, view: PlanView, kind: str, card: dic
                   price_types=PRICE_TYPES, timings=TIMINGS, max_slabs=MAX_SLABS)
 
 
-def _card_form(request: Request, user: Any, plan_id: str, kind: str, name: str | None) -> Response:
-    ctx = context(request, user)
+def _editing(ctx: Context, plan_id: str, kind: str, name: str | None) -> tuple[PlanView, str, dict[str, Any] | None]:
+    """The editable plan, the kind of component and the component being edited (None for a new card)."""
     view = PricePlanService(ctx).get(plan_id)
     _editable(view)
     card = None
@@ -291,6 +291,12 @@ def _card_form(request: Request, user: Any, plan_id: str, kind: str, name: str |
         card = view.latest.details.get("minimumCommitment")
     elif name is not None:
         kind, _, card = find_card(view.latest.details, name)
+    return view, kind, card
+
+
+def _card_form(request: Request, user: Any, plan_id: str, kind: str, name: str | None) -> Response:
+    ctx = context(request, user)
+    view, kind, card = _editing(ctx, plan_id, kind, name)
     values = card_values(kind, card, view.latest.details["supportedCurrencies"], _catalog(ctx))
     return _card_page(request, user, view, kind, card if name or kind == "commitment" else None, values, {})
 
@@ -298,13 +304,7 @@ def _card_form(request: Request, user: Any, plan_id: str, kind: str, name: str |
 def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str | None, form: FormData) -> Response:
     check_csrf(user, str(form.get("csrf", "")))
     ctx = context(request, user)
-    view = PricePlanService(ctx).get(plan_id)
-    _editable(view)
-    original = None
-    if kind == "commitment":
-        original = view.latest.details.get("minimumCommitment")
-    elif name is not None:
-        kind, _, original = find_card(view.latest.details, name)
+    view, kind, original = _editing(ctx, plan_id, kind, name)
     currencies = view.latest.details["supportedCurrencies"]
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
