@@ -44,14 +44,14 @@ from meterline.core.db import unit_of_work
 from meterline.core.errors import Conflict
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import Address
-from meterline.credits.service import CreditService, Grant
+from meterline.credits.service import Grant
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events.service import IngestionService
 from meterline.events.wire import Event, event_from
 from meterline.invoicing import billing
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import DUE, PAID, InvoiceService, invoiced_until
+from meterline.invoicing.service import DUE, PAID, InvoiceService
 from meterline.licenses.schemas import LicenseUpdateRequest
 from meterline.licenses.service import LicenseService
 from meterline.metering.meter_service import UsageMeterService
@@ -67,11 +67,11 @@ from meterline.metering.schemas import (
 from meterline.payments.schemas import CreatePaymentRequest
 from meterline.payments.service import PaymentService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
-from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.tenancy.service import TenancyService
-from meterline.wallet.service import WalletService
+from meterline.usecases import balances
+from meterline.usecases.schedules import edit_schedules
 
 UTC = timezone.utc
 D = Decimal
@@ -364,8 +364,7 @@ class Builder:
     def _schedule(self, ctx: Context, account_id: str, plan: str, start: date) -> None:
         edit = UpdatePricingScheduleRequest.model_validate(
             {"pricePlanId": self.plans[plan], "effectiveFrom": start.isoformat(), "effectiveUntil": "9999-01-01"})
-        account, _ = ScheduleService(ctx, invoiced_until=invoiced_until).edit(account_id, [edit])
-        InvoiceService(ctx).sync(account, ctx.now)  # as the schedule endpoints do
+        edit_schedules(ctx, account_id, [edit])
 
     def setup(self) -> None:
         instant = _at(self.start - timedelta(days=3), 10)
@@ -382,11 +381,11 @@ class Builder:
                     "licenseId": self.addons["seats"], "accountId": account_id, "updateType": "ABSOLUTE",
                     "quantity": seats, "effectiveFrom": _at(self.start)}))
             end_of_first = self.months[1] - timedelta(days=1)
-            CreditService(ctx).grant([
+            balances.credits(ctx).grant([
                 Grant(account_id=account_id, purpose=purpose, amount=amount, priority=1, effective_from=self.start,
                       effective_until=end_of_first if first_month_only else None)
                 for account_id, purpose, amount, first_month_only in CREDITS])
-            WalletService(ctx).top_up(WALLET[0], WALLET[1], "Prepaid top-up")
+            balances.wallet(ctx).top_up(WALLET[0], WALLET[1], "Prepaid top-up")
 
     # -- history -----------------------------------------------------------------------------------------------
     @staticmethod

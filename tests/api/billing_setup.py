@@ -18,10 +18,10 @@ def month_start(day: datetime, back: int = 0) -> date:
     return date(year, month + 1, 1)
 
 
-def growth_plan(sdk: Sdk, meter_id: str, fee: str) -> str:
+def growth_plan(sdk: Sdk, meter_id: str, fee: str, name: str = "Growth") -> str:
     """MONTHLY from the 1st, no grace: D4's tiered card and a 50.00 platform fee in arrears."""
     made = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name="Growth", price_plan_details=tc.CreatePricePlanDetails(
+        name=name, price_plan_details=tc.CreatePricePlanDetails(
             pricing_cycle_config=tc.PricingCycleConfig(
                 interval="MONTHLY", start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
                 grace_period=0),

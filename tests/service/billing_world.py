@@ -23,8 +23,8 @@ from meterline.invoicing.builder import Line
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
-from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
+from meterline.usecases.schedules import edit_schedules
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
@@ -115,5 +115,5 @@ def fee(ctx: Context, name: str, rate: str, **card: Any) -> dict[str, Any]:
 
 
 def associate(ctx: Context, plan_id: str, start: str, until: str = "9999-01-01") -> None:
-    ScheduleService(ctx).edit("acme", [UpdatePricingScheduleRequest.model_validate(
+    edit_schedules(ctx, "acme", [UpdatePricingScheduleRequest.model_validate(
         {"pricePlanId": plan_id, "effectiveFrom": start, "effectiveUntil": until})])

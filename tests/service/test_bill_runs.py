@@ -23,6 +23,7 @@ from meterline.customers.service import CustomerService
 from meterline.events.service import IngestionService
 from meterline.events.wire import event_from
 from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import invoiced_until
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
@@ -50,7 +51,8 @@ def company(factory: sessionmaker[Session], accounts: int) -> Organization:
             customers.create(CreateCustomerRequest(id=f"c{n:04d}", name=f"Customer {n}", primary_email=f"c{n}@x.test",
                                                    address=Address()))
             schedules.edit(f"c{n:04d}", [UpdatePricingScheduleRequest.model_validate(
-                {"pricePlanId": plan, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"})])
+                {"pricePlanId": plan, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"})],
+                invoiced_until=invoiced_until)
     events = [event_from({"schemaName": "api_calls", "id": f"e{n}-{m}", "accountId": f"c{n:04d}",
                           "timestamp": f"2024-{m:02d}-15T00:00:00Z", "dimensions": {"region": "us"},
                           "attributes": [{"name": "calls", "value": str(n + m)}]})

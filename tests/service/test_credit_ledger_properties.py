@@ -13,11 +13,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.credits.models import Credit
-from meterline.credits.service import CreditService, Grant
+from meterline.credits.service import Grant
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, credit_holds, wallet_holds
+from meterline.usecases import balances
 from meterline.wallet.models import Wallet
-from meterline.wallet.service import WalletService
 from tests.service.billing_world import associate, fee, make_plan, make_world, t, tiered_card
 from tests.service.test_credits_wallet import check_ledgers
 
@@ -41,7 +41,7 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
         def grant(self, amount: int, priority: int, days: int | None, scoped: bool) -> None:
             start = self.now.date() - timedelta(days=10)
             with self.world.at(self.now) as ctx:
-                CreditService(ctx).grant([Grant(
+                balances.credits(ctx).grant([Grant(
                     account_id="acme", purpose="p", amount=D(amount), priority=priority, effective_from=start,
                     effective_until=None if days is None else start + timedelta(days=days),
                     scope=(self.world.meter_id,) if scoped else ())])
@@ -54,7 +54,7 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
         @rule(amount=st.integers(1, 300))
         def top_up(self, amount: int) -> None:
             with self.world.at(self.now) as ctx:
-                WalletService(ctx).top_up("acme", D(amount))
+                balances.wallet(ctx).top_up("acme", D(amount))
 
         @rule(days=st.integers(1, 25))
         def time_passes(self, days: int) -> None:
@@ -75,7 +75,7 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
                 active = list(ctx.session.scalars(select(Credit).where(
                     Credit.org_id == self.world.org.id, Credit.status == "ACTIVE").order_by(Credit.pk)))
                 if active:
-                    CreditService(ctx).void(active[pick % len(active)].pk)
+                    balances.credits(ctx).void(active[pick % len(active)].pk)
 
         @invariant()
         def ledgers_hold(self) -> None:
@@ -92,7 +92,7 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
                 wallet = ctx.session.scalar(select(Wallet).where(Wallet.org_id == self.world.org.id))
                 hold = sum((a for _, a in wallet_holds(ctx, account)), D(0))  # type: ignore[arg-type]
                 assert hold <= (wallet.balance if wallet else D(0))
-                view = WalletService(ctx, holds=wallet_holds).view("acme")
+                view = balances.wallet(ctx).view("acme")
                 assert view.balance >= 0 and view.balance + view.hold == (wallet.balance if wallet else D(0))
 
     run_state_machine_as_test(Ledgers, settings=settings(

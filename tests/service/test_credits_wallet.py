@@ -12,11 +12,11 @@ from sqlalchemy.orm import Session
 
 from meterline.core.errors import BadRequest
 from meterline.credits.models import Credit, CreditTransaction
-from meterline.credits.service import CreditService, Grant
+from meterline.credits.service import Grant
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import InvoiceService, credit_holds, wallet_holds
+from meterline.invoicing.service import InvoiceService
+from meterline.usecases import balances
 from meterline.wallet.models import Wallet, WalletEntry
-from meterline.wallet.service import WalletService
 from tests.service.billing_world import World, associate, fee, lines, make_plan, t, tiered_card
 
 D = Decimal
@@ -66,7 +66,7 @@ def growth(world: World) -> dict[str, str]:
 def grant(world: World, when, **kwargs) -> str:  # type: ignore[no-untyped-def]
     with world.at(when) as ctx:
         values = {"account_id": "acme", "purpose": "Promo", "priority": 1, "effective_from": date(2024, 3, 1), **kwargs}
-        return CreditService(ctx).grant([Grant(**values)])[0].pk
+        return balances.credits(ctx).grant([Grant(**values)])[0].pk
 
 
 def credit(world: World, credit_id: str) -> Credit:
@@ -92,7 +92,7 @@ def test_two_credits_by_priority_and_scope_over_a_tiered_invoice(world: World, g
                                                    {growth["meter"]: D("25.00"), growth["fee"]: D("175.00")}]
     # And the balance shows what the draft holds
     with world.at(t(3, 11)) as ctx:
-        balance = CreditService(ctx, holds=credit_holds).balance("acme")
+        balance = balances.credits(ctx).balance("acme")
         assert (balance.active, balance.available, balance.running, balance.inapplicable) == (D("300.00"), D("300.00"), D("0.00"), D("0.00"))
     # When March is finalized the holds are consumed: both credits are CONSUMED
     world.bill_run(t(4, 6))
@@ -114,7 +114,7 @@ def test_a_credit_ending_mid_cycle_still_pays_that_cycle_then_expires(world: Wor
     world.ingest(t(3, 20), ("e1", t(3, 18), "150"))
     world.bill_run(t(3, 20))
     with world.at(t(3, 20)) as ctx:
-        balance = CreditService(ctx, holds=credit_holds).balance("acme")
+        balance = balances.credits(ctx).balance("acme")
         # the April credit is not effective yet: inapplicable
         assert (balance.available, balance.running, balance.inapplicable) == (D("1050.00"), D("625.00"), D("50.00"))
     # When the grace period has not ended, the credit stays ACTIVE though its window is over
@@ -128,7 +128,7 @@ def test_a_credit_ending_mid_cycle_still_pays_that_cycle_then_expires(world: Wor
     assert march["total"] == D("0.00") and march["status"] == "PAID"
     assert credit(world, later).status == "ACTIVE"
     with world.at(t(4, 7)) as ctx:
-        assert [x.type for x in CreditService(ctx).repo.transactions(ending)] == ["CREDITED", "DEBITED", "DEBITED", "EXPIRED"]
+        assert [x.type for x in balances.credits(ctx).repo.transactions(ending)] == ["CREDITED", "DEBITED", "DEBITED", "EXPIRED"]
         check_ledgers(ctx.session, world.org.id)
 
 
@@ -137,12 +137,12 @@ def test_the_wallet_pays_part_then_all(world: World, growth: dict[str, str]) -> 
     world.ingest(t(3, 10), ("e1", t(3, 2), "150"))
     world.bill_run(t(3, 10))
     with world.at(t(3, 10)) as ctx:
-        WalletService(ctx).top_up("acme", D("100.00"))
-        view = WalletService(ctx, holds=wallet_holds).view("acme")
+        balances.wallet(ctx).top_up("acme", D("100.00"))
+        view = balances.wallet(ctx).view("acme")
         # Then while March is DRAFT the 100.00 is on hold: the balance shows 0.00
         assert (view.balance, view.hold) == (D("0.00"), D("100.00"))
         with pytest.raises(BadRequest, match="minor units"):
-            WalletService(ctx).top_up("acme", D("0.001"))
+            balances.wallet(ctx).top_up("acme", D("0.001"))
     # When March is finalized the wallet pays 100.00 of it: PARTIALLY_PAID
     world.bill_run(t(4, 6))
     march = next(i for i in world.invoices() if i["start"] == t(3, 1))
@@ -150,12 +150,12 @@ def test_the_wallet_pays_part_then_all(world: World, growth: dict[str, str]) -> 
         row = ctx.session.get(Invoice, march["id"])
         assert (row.status, row.paid_amount, row.total_amount) == ("PARTIALLY_PAID", D("100.00"), D("425.00"))
         # And with 1,000.00 more, April's 300.00 (no usage) is paid in full when it is finalized
-        WalletService(ctx).top_up("acme", D("1000.00"))
+        balances.wallet(ctx).top_up("acme", D("1000.00"))
     world.bill_run(t(5, 6))
     april = next(i for i in world.invoices() if i["start"] == t(4, 1))
     assert april["status"] == "PAID"
     with world.at(t(5, 7)) as ctx:
-        view = WalletService(ctx, holds=wallet_holds).view("acme")
+        view = balances.wallet(ctx).view("acme")
         assert view.balance == D("700.00") - D("300.00")  # May's draft (300.00 so far) holds the rest
         check_ledgers(ctx.session, world.org.id)
         # When the partly paid March invoice is voided, the wallet gets its 100.00 back
@@ -166,7 +166,7 @@ def test_the_wallet_pays_part_then_all(world: World, growth: dict[str, str]) -> 
 
 def test_grant_rules(world: World, growth: dict[str, str]) -> None:
     with world.at(t(3, 1)) as ctx:
-        service = CreditService(ctx)
+        service = balances.credits(ctx)
         base = {"account_id": "acme", "purpose": "P", "priority": 1, "effective_from": date(2024, 3, 1)}
         for bad, says in (({"amount": D("0")}, "more than 0"), ({"amount": D("1.001")}, "minor units"),
                           ({"amount": D("5"), "effective_until": date(2024, 2, 1)}, "before effectiveFrom"),

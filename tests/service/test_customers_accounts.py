@@ -23,6 +23,7 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest, UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.tenancy.context import Context
+from meterline.usecases.accounts import has_billing_history
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org, org_in
 
@@ -58,10 +59,10 @@ def test_account_currency_is_fixed(ctx: Context) -> None:
 
 
 def test_archive_when_history_exists(ctx: Context) -> None:
-    service = CustomerService(ctx, has_history=lambda _ctx, account: account.id == "acme")
+    service = CustomerService(ctx)
     service.create(customer_request())
     service.accounts.create(CreateAccountRequest(id="acme-2", name="Second", customer_id="acme", aliases=["acme-2-alias"]))
-    service.delete("acme")
+    service.delete("acme", has_history=lambda _ctx, account: account.id == "acme")
     customer = service.get("acme")  # still readable by id
     assert customer.status == "ARCHIVED"
     assert {a.status for a in service.accounts.of_customer(customer)} == {"ARCHIVED"}
@@ -80,7 +81,7 @@ def test_delete_without_history_removes_everything(ctx: Context) -> None:
     service = CustomerService(ctx)
     service.create(customer_request(settings=[{"id": "qb", "value": "1", "namespace": "USER", "name": "QB", "dataType": "STRING"}]))
     service.accounts.add_aliases("acme", AddAccountAliasesRequest(aliases=["acme-alias"]))
-    service.delete("acme")
+    service.delete("acme", has_history=has_billing_history)
     with pytest.raises(NotFound):
         service.get("acme")
     assert service.settings.for_entity("CUSTOMER", "acme") == []

@@ -14,15 +14,15 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.db import unit_of_work
 from meterline.core.schemas import Address
 from meterline.credits.models import Credit
-from meterline.credits.service import CreditService, Grant
+from meterline.credits.service import Grant
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
+from meterline.usecases import balances
 from meterline.tenancy.models import Organization
 from meterline.wallet.models import Wallet, WalletEntry
-from meterline.wallet.service import WalletService
 from tests.conftest import new_org
 from tests.service.billing_world import t
 from tests.service.test_credits_wallet import check_ledgers
@@ -44,8 +44,8 @@ def test_concurrent_finalizations_and_top_ups_never_double_spend(session_factory
         for n in range(ACCOUNTS):
             CustomerService(ctx).create(CreateCustomerRequest(id=f"a{n}", name=f"Account {n}", primary_email=f"a{n}@x.test",
                                                               address=Address()))
-            WalletService(ctx).top_up(f"a{n}", D("25.00"))
-            CreditService(ctx).grant([Grant(account_id=f"a{n}", purpose="p", amount=D("15.00"), priority=1,
+            balances.wallet(ctx).top_up(f"a{n}", D("25.00"))
+            balances.credits(ctx).grant([Grant(account_id=f"a{n}", purpose="p", amount=D("15.00"), priority=1,
                                             effective_from=date(2024, 1, 1))])
             for i in range(INVOICES):
                 invoice, _ = InvoiceService(ctx).create_custom(
@@ -69,7 +69,7 @@ def test_concurrent_finalizations_and_top_ups_never_double_spend(session_factory
                     if kind == "finalize":
                         InvoiceService(at(s)).update(target, "DUE", {})
                     else:
-                        WalletService(at(s)).top_up(target, D("5.00"))
+                        balances.wallet(at(s)).top_up(target, D("5.00"))
             except BaseException as exc:  # noqa: BLE001 - reported below
                 errors.append(exc)
 

@@ -15,6 +15,7 @@ from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse, PaginationOptions, UtcDatetime
 from meterline.tenancy.context import Context
+from meterline.usecases.accounts import delete_account as delete_account_with_history
 
 router = APIRouter(route_class=UnitOfWorkRoute)
 ACCOUNTS = ["Accounts"]
@@ -68,7 +69,7 @@ def update_account(account_id: str, body: schemas.UpdateAccountRequest, ctx: Con
 )
 def delete_account(account_id: str, ctx: Context = Depends(api_context)) -> Response:
     """Remove the account; archive it instead when it has finalized invoices."""
-    AccountService(ctx).delete(account_id)
+    delete_account_with_history(ctx, account_id)
     return respond(BaseSuccessResponse(success=True))
 
 

@@ -31,13 +31,9 @@ from meterline.tenancy.context import Context
 MAX_OPEN_ALIASES = 10
 ARCHIVED = "ARCHIVED"
 
-# Does an account have billing history that must be kept (finalized invoices)? Until invoicing exists no account
-# has any; the invoicing domain passes its own check.
+# Does an account have billing history that must be kept (finalized invoices, payments)? Accounts cannot know: the
+# use-case layer (usecases/accounts.py) passes its check to every removal. There is no default on purpose.
 HistoryCheck = Callable[[Context, Account], bool]
-
-
-def no_history(_ctx: Context, _account: Account) -> bool:
-    return False
 
 
 @dataclass(frozen=True)
@@ -48,9 +44,8 @@ class AliasSpan:
 
 
 class AccountService:
-    def __init__(self, ctx: Context, *, has_history: HistoryCheck = no_history) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.has_history = has_history
         self.repo = AccountRepository(ctx.session, ctx.org_id)
         self.customers = CustomerRepository(ctx.session, ctx.org_id)
         self.settings = SettingsWriter(ctx)
@@ -172,20 +167,25 @@ class AccountService:
         account.updated_at = self.ctx.now
         return account
 
-    def delete(self, account_id: str) -> None:
-        """Remove the account, or archive it when it has billing history (finalized invoices; D13)."""
-        account = self.get(account_id)
-        self.remove(account, archive=self.has_history(self.ctx, account))
+    def delete(self, account_id: str, *, has_history: HistoryCheck) -> None:
+        """Remove the account, or archive it when it has billing history (D13). `has_history` is required: only the
+        use-case layer knows what history is (usecases/accounts.py)."""
+        self.remove(self.get(account_id), has_history=has_history)
 
-    def remove(self, account: Account, *, archive: bool) -> None:
-        if archive:
-            account.status = ARCHIVED
-            account.updated_at = self.ctx.now
-            for alias in self.repo.aliases_ending_after_account(account.pk, self.ctx.now):
-                self._end_alias(alias, self.ctx.now)
+    def remove(self, account: Account, *, has_history: HistoryCheck) -> None:
+        """Archive the account when `has_history` says it has billing history, else delete it with what is its."""
+        if has_history(self.ctx, account):
+            self.archive(account)
             return
         self.settings.delete_for_entity("ACCOUNT", account.id)
         self.repo.delete(account)
+
+    def archive(self, account: Account) -> None:
+        """ARCHIVED: hidden from lists, every row kept; its aliases end now."""
+        account.status = ARCHIVED
+        account.updated_at = self.ctx.now
+        for alias in self.repo.aliases_ending_after_account(account.pk, self.ctx.now):
+            self._end_alias(alias, self.ctx.now)
 
     def add_aliases(self, account_id: str, request: schemas.AddAccountAliasesRequest) -> Account:
         account = self.get(account_id)

@@ -14,8 +14,8 @@ from meterline.catalog import plan_schemas as schemas
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse, PaginationOptions
-from meterline.schedules.migration import migrate_after_update
 from meterline.tenancy.context import Context
+from meterline.usecases.plans import update_price_plan as update_plan
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["PricePlans"])
 
@@ -58,10 +58,7 @@ def update_price_plan(
 ) -> Response:
     """Edit a DRAFT plan in place; an edit of an ACTIVE plan makes a new version, to which `migrationMode` (other
     than NONE) moves the accounts of the previous version (or of all, `versionsToMigrate: ALL_VERSION`)."""
-    view = PricePlanService(ctx).update(price_plan_id, body)
-    if view.replaced is not None:
-        migrate_after_update(ctx, price_plan_id, view.replaced, view.plan.latest_version, body.migration_mode,
-                             body.versions_to_migrate)
+    view = update_plan(ctx, price_plan_id, body)
     return respond(schemas.plan_out(view))
 
 

@@ -21,16 +21,17 @@ from meterline.console.pages import User, _field_errors, check_csrf, context, re
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
-from meterline.credits.service import CreditService, Grant
+from meterline.credits.service import Grant
 from meterline.customers.schemas import UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import InvoiceService, credit_holds, invoiced_until, wallet_holds
+from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
-from meterline.wallet.service import WalletService
+from meterline.usecases import balances
+from meterline.usecases.schedules import edit_schedules
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 TABS = ("summary", "schedule", "credits", "invoices", "wallet")
@@ -144,7 +145,7 @@ def _schedule(ctx: Context, account: Any) -> dict[str, Any]:
 
 
 def _credits(ctx: Context, account: Any) -> dict[str, Any]:
-    service = CreditService(ctx, holds=credit_holds)
+    service = balances.credits(ctx)
     rows = service.repo.of_account(account.pk)
     return {"balance": service.balance(account.id), "credits": rows, "held": service.held(rows)}
 
@@ -156,7 +157,7 @@ def _invoices(ctx: Context, account: Any) -> dict[str, Any]:
 
 
 def _wallet(ctx: Context, account: Any) -> dict[str, Any]:
-    service = WalletService(ctx, holds=wallet_holds)
+    service = balances.wallet(ctx)
     holds, entries, _ = service.entries(account.id, page_request(None, 50))
     return {"wallet": service.view(account.id), "holds": holds, "entries": list(reversed(entries.items))}
 
@@ -214,8 +215,7 @@ def attach_plan(request: Request, user: User, account_id: str, csrf: Annotated[s
         edit = UpdatePricingScheduleRequest.model_validate({
             "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE", "pricePlanId": plan_id or None,
             "effectiveFrom": start, "effectiveUntil": end})
-        account, _ = ScheduleService(ctx, invoiced_until=invoiced_until).edit(account_id, [edit])
-        InvoiceService(ctx).sync(account, ctx.now)
+        edit_schedules(ctx, account_id, [edit])
 
     return _act(request, user, account_id, "schedule", action)
 
@@ -235,7 +235,7 @@ def add_credit(request: Request, user: User, account_id: str, csrf: Annotated[st
             rank = int(priority)
         except ValueError:
             raise BadRequest("Priority is a whole number; dates come from the calendar (YYYY-MM-DD)") from None
-        CreditService(ctx).grant([Grant(
+        balances.credits(ctx).grant([Grant(
             account_id=account_id, purpose=purpose.strip() or "Credit", amount=_decimal(amount, "Amount"),
             priority=rank, effective_from=begin, effective_until=end,
             scope=tuple(s.strip() for s in scope.split(",") if s.strip()))])
@@ -247,7 +247,7 @@ def add_credit(request: Request, user: User, account_id: str, csrf: Annotated[st
 def void_credit(request: Request, user: User, account_id: str, credit_id: str,
                 csrf: Annotated[str, Form()] = "") -> Response:
     check_csrf(user, csrf)
-    return _act(request, user, account_id, "credits", lambda ctx: CreditService(ctx).void(credit_id))
+    return _act(request, user, account_id, "credits", lambda ctx: balances.credits(ctx).void(credit_id))
 
 
 @router.post("/accounts/{account_id}/wallet")
@@ -255,7 +255,7 @@ def top_up(request: Request, user: User, account_id: str, csrf: Annotated[str, F
            amount: Annotated[str, Form()] = "") -> Response:
     check_csrf(user, csrf)
     return _act(request, user, account_id, "wallet",
-                lambda ctx: WalletService(ctx).top_up(account_id, _decimal(amount, "Amount")))
+                lambda ctx: balances.wallet(ctx).top_up(account_id, _decimal(amount, "Amount")))
 
 
 # -- invoices ----------------------------------------------------------------------------------------------------

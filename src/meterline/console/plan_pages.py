@@ -33,10 +33,10 @@ from meterline.console.plan_forms import (INTERVALS, KIND_NAMES, KINDS, MAX_SLAB
                                           put_card, pydantic_words, resize_rows, words)
 from meterline.core.errors import Conflict, MeterlineError, NotFound
 from meterline.core.pagination import PageRequest, encode_token, page_request
-from meterline.jobs.service import JobService
 from meterline.metering.repository import MeteringRepository
-from meterline.schedules.migration import affected_accounts, start_migration
+from meterline.schedules.migration import affected_accounts
 from meterline.tenancy.context import Context
+from meterline.usecases.jobs import job_service, start_plan_migration
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 MIGRATION_MODES = {"NEXT_CYCLE": "at the start of their next cycle", "IMMEDIATE": "now",
@@ -255,9 +255,10 @@ def migrate_accounts(request: Request, user: User, plan_id: str, form: Fields) -
         if newest < 2:
             raise _Refused("This plan has a single version: there is no older version to move accounts from")
         sources = list(range(1, newest)) if scope == "all" else [newest - 1]
-        job = start_migration(ctx, source_id=plan_id, source_versions=sources, target_id=plan_id,
-                              target_version=newest, mode=mode, retain_start_offsets=False, require_confirmation=False)
-        entries = JobService(ctx).repo.entries(job)
+        job = start_plan_migration(ctx, source_id=plan_id, source_versions=sources, target_id=plan_id,
+                                   target_version=newest, mode=mode, retain_start_offsets=False,
+                                   require_confirmation=False)
+        entries = job_service(ctx).repo.entries(job)
         failed = [e for e in entries if e.status == "FAILED"]
         moved = len(entries) - len(failed)
         text = f"{moved} account{'s' if moved != 1 else ''} moved to version {newest} ({MIGRATION_MODES[mode]})."

@@ -16,14 +16,14 @@ from meterline.credits import schemas
 from meterline.credits.models import Credit
 from meterline.credits.service import CreditService
 from meterline.customers.repository import CustomerRepository
-from meterline.invoicing.service import credit_holds
 from meterline.tenancy.context import Context
+from meterline.usecases import balances
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Credits"])
 
 
 def _service(ctx: Context) -> CreditService:
-    return CreditService(ctx, holds=credit_holds)
+    return balances.credits(ctx)
 
 
 def _out(ctx: Context, service: CreditService, credits: list[Credit]) -> list[schemas.CreditOut]:

@@ -44,10 +44,6 @@ LIMIT = Decimal("1e15")
 Holds = Callable[[Context, Account], dict[str, Decimal]]  # credit id -> held on the account's DRAFT invoices
 
 
-def no_holds(_ctx: Context, _account: Account) -> dict[str, Decimal]:
-    return {}
-
-
 @dataclass(frozen=True)
 class Grant:
     account_id: str
@@ -123,7 +119,9 @@ class CreditRepository(OrgRepository):
 
 
 class CreditService:
-    def __init__(self, ctx: Context, *, holds: Holds = no_holds) -> None:
+    def __init__(self, ctx: Context, *, holds: Holds) -> None:
+        """`holds` (required): what the account's DRAFT invoices hold of each credit; invoicing knows it, and
+        usecases/balances.py passes it."""
         self.ctx = ctx
         self.repo = CreditRepository(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)

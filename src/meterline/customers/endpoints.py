@@ -14,6 +14,7 @@ from meterline.core.schemas import BaseSuccessResponse, PaginationOptions
 from meterline.customers import schemas
 from meterline.customers.service import CustomerService
 from meterline.tenancy.context import Context
+from meterline.usecases.accounts import delete_customer as delete_customer_with_history
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Customers"])
 
@@ -55,7 +56,7 @@ def update_customer(
 @router.delete("/customers/{customer_id}", response_model=BaseSuccessResponse, operation_id="deleteCustomer")
 def delete_customer(customer_id: str, ctx: Context = Depends(api_context)) -> Response:
     """Remove the customer and its accounts; archive them instead when they have finalized invoices."""
-    CustomerService(ctx).delete(customer_id)
+    delete_customer_with_history(ctx, customer_id)
     return respond(BaseSuccessResponse(success=True))
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 from meterline.accounts.models import Account
 from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
-from meterline.accounts.service import ARCHIVED, AccountService, HistoryCheck, no_history
+from meterline.accounts.service import ARCHIVED, AccountService, HistoryCheck
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
@@ -31,10 +31,10 @@ class CreatedCustomer:
 
 
 class CustomerService:
-    def __init__(self, ctx: Context, *, has_history: HistoryCheck = no_history) -> None:
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
         self.repo = CustomerRepository(ctx.session, ctx.org_id)
-        self.accounts = AccountService(ctx, has_history=has_history)
+        self.accounts = AccountService(ctx)
         self.settings = SettingsWriter(ctx)
 
     def get(self, customer_id: str) -> Customer:
@@ -84,17 +84,19 @@ class CustomerService:
         customer.updated_at = self.ctx.now
         return customer
 
-    def delete(self, customer_id: str) -> None:
+    def delete(self, customer_id: str, *, has_history: HistoryCheck) -> None:
+        """Remove the customer and its accounts; when any account has billing history (D13), archive the customer
+        and every account instead. `has_history` is required (usecases/accounts.py passes it)."""
         customer = self.get(customer_id)
         accounts = self.accounts.of_customer(customer)
-        if any(self.accounts.has_history(self.ctx, account) for account in accounts):
+        if any(has_history(self.ctx, account) for account in accounts):
             for account in accounts:
-                self.accounts.remove(account, archive=True)
+                self.accounts.archive(account)
             customer.status = ARCHIVED
             customer.updated_at = self.ctx.now
             return
         for account in accounts:
-            self.accounts.remove(account, archive=False)
+            self.accounts.remove(account, has_history=has_history)
         self.settings.delete_for_entity("CUSTOMER", customer.id)
         self.repo.delete(customer)
 

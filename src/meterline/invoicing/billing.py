@@ -31,7 +31,7 @@ from meterline.core.observability import INVOICES_FINALIZED
 from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, credit_holds
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 
@@ -123,7 +123,7 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None =
         with unit_of_work(factory) as session:  # credits whose window is over and fully billed expire (D9)
             ctx = Context(session, session.get(Organization, org.id), as_of)
             invoices = InvoiceRepository(session, org.id)
-            result.expired_credits += CreditService(ctx).expire(
+            result.expired_credits += CreditService(ctx, holds=credit_holds).expire(
                 lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at))
     return result
 

@@ -23,11 +23,10 @@ from meterline.customers.repository import CustomerRepository
 from meterline.invoicing import schemas
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
-from meterline.jobs.service import JobService
 from meterline.tenancy.context import Context
+from meterline.usecases.jobs import start_bill_run
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Invoices"])
-BILL_RUN = "BILL_RUN"
 SDK_AGENT = "OpenAPI-Generator/"
 
 
@@ -102,18 +101,8 @@ def create_invoice_bill_run(require_confirmation: Annotated[bool, Query()] = Fal
                             ctx: Context = Depends(api_context)) -> Response:
     """A BILL_RUN job over every invoice due now, in numbering order (with require_confirmation it waits for
     POST /jobs/{id}/confirm)."""
-    ids = InvoiceService(ctx).prepare_bill_run(ctx.now)
-    JobService(ctx, {BILL_RUN: finalize_entry}).create(BILL_RUN, {"asOf": ctx.now.isoformat()}, ids,
-                                                       require_confirmation=require_confirmation)
+    start_bill_run(ctx, require_confirmation=require_confirmation)
     return respond(BaseSuccessResponse(success=True))
-
-
-def finalize_entry(ctx: Context, _params: dict, invoice_id: str) -> None:
-    """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT."""
-    service = InvoiceService(ctx)
-    invoice = service.get(invoice_id)
-    if invoice.status == "DRAFT":
-        service.finalize([invoice], ctx.now)
 
 
 @router.post("/invoices", response_model=schemas.InvoiceOut, status_code=201, operation_id="createCustomInvoice")

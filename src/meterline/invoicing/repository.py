@@ -143,9 +143,15 @@ class InvoiceRepository(OrgRepository):
         return self.session.scalar(stmt)
 
     def has_finalized(self, account_pks: list[str]) -> bool:
-        stmt = select(Invoice.pk).where(Invoice.org_id == self.org_id, Invoice.account_pk.in_(account_pks),
-                                        Invoice.status != DRAFT)
-        return self.session.scalar(stmt.limit(1)) is not None
+        """Has any of the accounts a finalized invoice? Every invoice row of the accounts is locked first
+        (PostgreSQL; SQLite has one writer), so a finalizer running at the same time either finished before (and is
+        seen) or waits until this transaction ends: a removal never erases an invoice finalized under it."""
+        stmt = (select(Invoice.pk, Invoice.status)
+                .where(Invoice.org_id == self.org_id, Invoice.account_pk.in_(account_pks))
+                .order_by(Invoice.pk))
+        if self.session.get_bind().dialect.name == "postgresql":
+            stmt = stmt.with_for_update()
+        return any(status != DRAFT for _, status in self.session.execute(stmt))
 
     def accounts_with_schedules(self) -> list[str]:
         stmt = (select(PricingSchedule.account_pk).where(PricingSchedule.org_id == self.org_id)

@@ -402,7 +402,7 @@ class InvoiceService:
         computed = [self.compute(i) for i in invoices]
         number = number_format()
         first = self.repo.take_numbers(len(invoices))
-        credits, wallets = CreditService(self.ctx), WalletService(self.ctx)
+        credits, wallets = CreditService(self.ctx, holds=credit_holds), WalletService(self.ctx, holds=wallet_holds)
         for offset, (invoice, result) in enumerate(zip(invoices, computed, strict=True)):
             invoice.lines = dumps(result.built.revenue.to_json())
             invoice.usage = dumps([u.to_json() for u in result.usage])
@@ -457,7 +457,7 @@ class InvoiceService:
                 until = cycles.local_day(invoice.cycle_end, self.tz) - timedelta(days=1)
             elif details["expiryType"] == "CUSTOM":
                 until = _add_duration(start, details["expiryDuration"]) - timedelta(days=1)
-            CreditService(self.ctx).grant([Grant(
+            CreditService(self.ctx, holds=credit_holds).grant([Grant(
                 account_id=self.inputs.account(invoice.account_pk).id, purpose=str(card.get("displayName") or card["id"]),
                 amount=amount, priority=details["priority"], effective_from=start, effective_until=until,
                 scope=tuple(details.get("applicableEntityIds") or ()), grantor_id=card["id"],
@@ -497,8 +497,8 @@ class InvoiceService:
             invoice.status = PAID
             self.grant_credits(invoice)
         if status == VOID and current != PAID:  # what credits and the wallet gave goes back to them (D9, D10)
-            CreditService(self.ctx).give_back(invoice.pk)
-            refunded = WalletService(self.ctx).give_back(invoice.pk, self.account_of(invoice))
+            CreditService(self.ctx, holds=credit_holds).give_back(invoice.pk)
+            refunded = WalletService(self.ctx, holds=wallet_holds).give_back(invoice.pk, self.account_of(invoice))
             invoice.paid_amount = EXACT.subtract(invoice.paid_amount, refunded)
         if status in (DUE, PAID, VOID, UN_COLLECTIBLE) and current != PAID:
             invoice.status = status

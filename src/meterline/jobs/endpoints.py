@@ -10,18 +10,12 @@ from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import PaginationOptions
-from meterline.invoicing.endpoints import BILL_RUN, finalize_entry
 from meterline.jobs import schemas
-from meterline.jobs.service import JobService
-from meterline.schedules.migration import JOB_TYPE, migrate_account
 from meterline.tenancy.context import Context
+from meterline.usecases.jobs import job_service
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Jobs"])
-RUNNERS = {JOB_TYPE: migrate_account, BILL_RUN: finalize_entry}  # job type -> what runs one entry
-
-
-def _service(ctx: Context) -> JobService:
-    return JobService(ctx, RUNNERS)
+_service = job_service
 
 
 @router.get("/jobs", response_model=schemas.JobsPaginatedResponse, operation_id="getJobs")

@@ -26,10 +26,11 @@ Runner = Callable[[Context, dict[str, Any], str], None]  # (context, job params,
 
 
 class JobService:
-    def __init__(self, ctx: Context, runners: dict[str, Runner] | None = None) -> None:
+    def __init__(self, ctx: Context, runners: dict[str, Runner]) -> None:
+        """`runners` (required): job type -> what runs one entry (usecases/jobs.py has them all)."""
         self.ctx = ctx
         self.repo = JobRepository(ctx.session, ctx.org_id)
-        self.runners = runners or {}
+        self.runners = runners
 
     def get(self, job_id: str) -> Job:
         job = self.repo.by_id(job_id)

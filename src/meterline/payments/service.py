@@ -19,7 +19,7 @@ from meterline.core.money import exact_sum, is_currency, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID, InvoiceService
+from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID, InvoiceService, wallet_holds
 from meterline.payments import schemas
 from meterline.payments.models import Payment
 from meterline.tenancy.context import Context
@@ -32,6 +32,11 @@ class PaymentRepository(OrgRepository):
 
     def page(self, request: PageRequest) -> Page[Payment]:
         return self.keyset_page(self.scoped(Payment), Payment.pk, request)
+
+    def any_of(self, account_pks: list[str]) -> bool:
+        """Has any of the accounts paid anything (money received is history)?"""
+        stmt = self.scoped(Payment).where(Payment.account_pk.in_(account_pks)).limit(1)
+        return self.session.scalar(stmt) is not None
 
 
 class PaymentService:
@@ -75,7 +80,7 @@ class PaymentService:
             if record.type == "WALLET_CREDIT":
                 if record.amount is None or record.amount <= 0 or round_money(record.amount, currency) != record.amount:
                     raise BadRequest(f"{where}.amount: must be more than 0, in whole {currency} minor units")
-                WalletService(self.ctx).top_up(account.id, record.amount, "Payment", entity_id=payment_pk)
+                WalletService(self.ctx, holds=wallet_holds).top_up(account.id, record.amount, "Payment", entity_id=payment_pk)
                 continue
             if record.togai_id is None or record.amount is None:
                 raise BadRequest(f"{where}: togaiId (the invoice id) and amount are required")

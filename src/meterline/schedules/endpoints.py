@@ -11,11 +11,11 @@ from meterline.api.deps import api_context
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.schemas import BaseSuccessResponse, IsoDate
-from meterline.invoicing.service import InvoiceService, invoiced_until
 from meterline.schedules import schemas
-from meterline.schedules.migration import start_migration
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
+from meterline.usecases.jobs import start_plan_migration
+from meterline.usecases.schedules import edit_schedules
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Accounts"])
 
@@ -28,8 +28,7 @@ def update_pricing_schedule(
     account_id: str, body: schemas.UpdatePricingScheduleRequestWithActions, ctx: Context = Depends(api_context)
 ) -> Response:
     """Associate a price plan with the account over [effectiveFrom, effectiveUntil), or disassociate it."""
-    account, views = ScheduleService(ctx, invoiced_until=invoiced_until).edit(account_id, [body])
-    InvoiceService(ctx).sync(account, ctx.now)  # the drafts follow the new schedule at once
+    account, views = edit_schedules(ctx, account_id, [body])
     return respond(schemas.update_response(account, views))
 
 
@@ -44,9 +43,7 @@ def update_pricing_schedule_batch(
     ctx: Context = Depends(api_context),
 ) -> Response:
     """Apply 1 to 10 edits in order, all or none; `dry_run=true` answers what they would give, saving nothing."""
-    account, views = ScheduleService(ctx, invoiced_until=invoiced_until).edit(account_id, body.edits, dry_run=dry_run)
-    if not dry_run:
-        InvoiceService(ctx).sync(account, ctx.now)
+    account, views = edit_schedules(ctx, account_id, body.edits, dry_run=dry_run)
     return respond(schemas.update_response(account, views))
 
 
@@ -79,7 +76,7 @@ def get_pricing_schedules(
 def price_plan_migration(body: schemas.CreatePricePlanMigrationRequest, ctx: Context = Depends(api_context)) -> Response:
     """Move the accounts on a plan version to another plan or version, as a PRICE_PLAN job (GET /jobs): at once,
     or once confirmed (`requireConfirmation`). The migration lives here because it moves schedules."""
-    start_migration(
+    start_plan_migration(
         ctx, source_id=body.source_id, source_versions=[body.source_version], target_id=body.target_id,
         target_version=body.target_version, mode=body.migration_mode,
         retain_start_offsets=bool(body.retain_start_offsets), require_confirmation=bool(body.require_confirmation),

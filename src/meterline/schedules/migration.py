@@ -17,18 +17,17 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog import plan_rules
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
 from meterline.catalog.plan_service import ACTIVE, PricePlanService
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
-from meterline.jobs.models import Job
-from meterline.jobs.service import JobService
 from meterline.rating import cycles
 from meterline.schedules.models import PricingSchedule
 from meterline.schedules.repository import ScheduleRepository
-from meterline.schedules.service import cycle_config, resolve_cycle
+from meterline.schedules.service import InvoicedUntil, cycle_config, resolve_cycle
 from meterline.tenancy.context import Context
 
 MODES = ("IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE", "START_OF_CURRENT_CYCLE")
@@ -40,8 +39,11 @@ def affected_accounts(ctx: Context, source_pk: str, versions: list[int]) -> list
     return ScheduleRepository(ctx.session, ctx.org_id).account_ids_on(source_pk, versions, ctx.now)
 
 
-def migrate_account(ctx: Context, params: dict[str, Any], account_id: str) -> None:
-    """The PRICE_PLAN job's runner: move one account as `params` say."""
+def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *,
+                    invoiced_until: InvoicedUntil) -> Account:
+    """Move one account as `params` say (the PRICE_PLAN job's entry, run by usecases/schedules.py, which re-syncs
+    the drafts after). `invoiced_until` (required): no schedule is cut before the end of the account's finalized
+    invoices (D12); such an entry fails with its reason."""
     plans = PricePlanRepository(ctx.session, ctx.org_id)
     account = AccountRepository(ctx.session, ctx.org_id).by_id(account_id)
     if account is None:
@@ -62,10 +64,15 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str) -> No
     versions = [int(v) for v in str(params["sourceVersions"]).split(",")]
     tz = ZoneInfo(ctx.org.timezone)
     schedules = ScheduleRepository(ctx.session, ctx.org_id)
+    frozen = invoiced_until(ctx, account)
     for schedule in schedules.on_versions(source.pk, versions, ctx.now, account.pk):
         switch = _switch_at(schedule, mode, ctx.now, tz)
         if switch is None:
             continue
+        if frozen is not None and switch < frozen:
+            raise BadRequest(f"Account {account.id} is invoiced up to {cycles.local_day(frozen, tz).isoformat()} "
+                             f"(finalized invoices never change); {mode} would move it from "
+                             f"{cycles.local_day(switch, tz).isoformat()}")
         override = None
         if schedule.override is not None and not mode.endswith("_IGNORE_OVERRIDE"):
             given = decode_details(schedule.override)
@@ -84,6 +91,7 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str) -> No
         else:
             schedule.end_at = switch
         schedules.add(moved)
+    return account
 
 
 def _switch_at(schedule: PricingSchedule, mode: str, now: datetime, tz: ZoneInfo) -> datetime | None:
@@ -100,10 +108,11 @@ def _switch_at(schedule: PricingSchedule, mode: str, now: datetime, tz: ZoneInfo
     return current.end if current.end < schedule.end_at else None
 
 
-def start_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
-                    target_version: int | None, mode: str, retain_start_offsets: bool, require_confirmation: bool,
-                    v2: bool = False) -> Job:
-    """Check the request and make the PRICE_PLAN job (run now unless it must be confirmed)."""
+def plan_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
+                   target_version: int | None, mode: str, retain_start_offsets: bool,
+                   v2: bool = False) -> tuple[dict[str, str], list[str]]:
+    """Check a migration request: the PRICE_PLAN job's params and the ids of the accounts it moves
+    (usecases/jobs.py makes and runs the job)."""
     if v2:
         raise BadRequest("isPricePlanV2Migration: v2 price plans are not supported by Meterline yet")
     plans = PricePlanRepository(ctx.session, ctx.org_id)
@@ -127,18 +136,4 @@ def start_migration(ctx: Context, *, source_id: str, source_versions: list[int],
         "sourceId": source.id, "sourceVersions": ",".join(map(str, source_versions)), "targetId": target.id,
         "targetVersion": str(version), "migrationMode": mode, "retainStartOffsets": str(retain_start_offsets).lower(),
     }
-    accounts = affected_accounts(ctx, source.pk, source_versions)
-    return JobService(ctx, {JOB_TYPE: migrate_account}).create(
-        JOB_TYPE, params, accounts, require_confirmation=require_confirmation
-    )
-
-
-def migrate_after_update(ctx: Context, plan_id: str, previous_version: int, new_version: int, mode: str | None,
-                         versions_to_migrate: str | None) -> None:
-    """`update_price_plan` with a migrationMode: move the accounts on the previous version (LATEST_VERSION, the
-    default) or on every older version (ALL_VERSION) to the version the update made."""
-    if mode in (None, "NONE"):
-        return
-    versions = list(range(1, previous_version + 1)) if versions_to_migrate == "ALL_VERSION" else [previous_version]
-    start_migration(ctx, source_id=plan_id, source_versions=versions, target_id=plan_id, target_version=new_version,
-                    mode=mode, retain_start_offsets=False, require_confirmation=False)
+    return params, affected_accounts(ctx, source.pk, source_versions)

@@ -94,16 +94,9 @@ def resolve_cycle(details: dict[str, Any], start_day: date, kept: str | None, re
 InvoicedUntil = Callable[[Context, Account], datetime | None]
 
 
-def never_invoiced(_ctx: Context, _account: Account) -> datetime | None:
-    return None
-
-
 class ScheduleService:
-    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntil = never_invoiced) -> None:
-        """`invoiced_until` tells up to when an account's usage is on finalized invoices (invoicing passes it in);
-        schedules cannot change before then (D12: a finalized invoice never changes)."""
+    def __init__(self, ctx: Context) -> None:
         self.ctx = ctx
-        self.invoiced_until = invoiced_until
         self.repo = ScheduleRepository(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self.plans = PricePlanRepository(ctx.session, ctx.org_id)
@@ -153,12 +146,16 @@ class ScheduleService:
         return account, self.views(self.repo.of_account(account.pk, window_start, window_end))
 
     # -- writes --------------------------------------------------------------------------------------------------
-    def edit(self, account_id: str, edits: list[schemas.UpdatePricingScheduleRequest], *, dry_run: bool = False) -> tuple[Account, list[ScheduleView]]:
+    def edit(self, account_id: str, edits: list[schemas.UpdatePricingScheduleRequest], *,
+             invoiced_until: InvoicedUntil, dry_run: bool = False) -> tuple[Account, list[ScheduleView]]:
+        """Apply the edits in order. `invoiced_until` (required) tells up to when the account's usage is on
+        finalized invoices (invoicing knows; usecases/schedules.py passes it): no edit reaches before then (D12)."""
         account = self._account(account_id)
+        frozen = invoiced_until(self.ctx, account)
         savepoint = self.ctx.session.begin_nested() if dry_run else None
         for i, edit in enumerate(edits):
             where = f"edits[{i}]." if len(edits) > 1 else ""
-            self._apply(account, edit, where)
+            self._apply(account, edit, where, frozen)
         self.ctx.session.flush()
         result = self.views(self.repo.of_account(account.pk))
         if savepoint is not None:
@@ -172,14 +169,14 @@ class ScheduleService:
         end = END_OF_TIME if edit.effective_until >= OPEN_END else cycles.local_start_of_day(edit.effective_until, self.tz)
         return start, end
 
-    def _apply(self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str) -> None:
+    def _apply(self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str,
+               frozen: datetime | None) -> None:
         if edit.pricing_rules_override:
             raise BadRequest(f"{where}pricingRulesOverride: pricing rules are not supported by Meterline yet")
         if getattr(edit, "pre_actions", None):
             raise BadRequest(f"{where}preActions: grant licenses with POST /license_updates; pre-actions are not "
                              "supported by Meterline yet")
         start, end = self._window(edit, where)
-        frozen = self.invoiced_until(self.ctx, account)
         if frozen is not None and start < frozen:
             raise BadRequest(f"{where}effectiveFrom: account {account.id} is invoiced up to "
                              f"{cycles.local_day(frozen, self.tz).isoformat()} (finalized invoices never change); "

@@ -10,8 +10,8 @@ from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.pagination import PageRequest
 from meterline.customers.repository import CustomerRepository
-from meterline.invoicing.service import wallet_holds
 from meterline.tenancy.context import Context
+from meterline.usecases import balances
 from meterline.wallet import schemas
 from meterline.wallet.service import WalletService, WalletView
 
@@ -19,7 +19,7 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Wallet"])
 
 
 def _service(ctx: Context) -> WalletService:
-    return WalletService(ctx, holds=wallet_holds)
+    return balances.wallet(ctx)
 
 
 def _out(ctx: Context, view: WalletView) -> schemas.WalletBalanceResponse:

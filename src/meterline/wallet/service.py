@@ -33,10 +33,6 @@ LIMIT = Decimal("1e15")
 Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order
 
 
-def no_holds(_ctx: Context, _account: Account) -> list[tuple[str, Decimal]]:
-    return []
-
-
 def wallet_id(account: Account) -> str:
     return "wallet." + account.pk.split(".", 1)[1]
 
@@ -62,6 +58,11 @@ class HoldEntry:
 
 
 class WalletRepository(OrgRepository):
+    def has_entries(self, account_pk: str) -> bool:
+        stmt = (self.scoped(WalletEntry).join(Wallet, Wallet.pk == WalletEntry.wallet_pk)
+                .where(Wallet.account_pk == account_pk).limit(1))
+        return self.session.scalar(stmt) is not None
+
     def of_account(self, account_pk: str, *, lock: bool = False) -> Wallet | None:
         stmt = self.scoped(Wallet).where(Wallet.account_pk == account_pk)
         if lock:
@@ -85,7 +86,9 @@ class WalletRepository(OrgRepository):
 
 
 class WalletService:
-    def __init__(self, ctx: Context, *, holds: Holds = no_holds) -> None:
+    def __init__(self, ctx: Context, *, holds: Holds) -> None:
+        """`holds` (required): what the account's DRAFT invoices would take of the wallet; invoicing knows it, and
+        usecases/balances.py passes it."""
         self.ctx = ctx
         self.repo = WalletRepository(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)

@@ -1,0 +1,46 @@
+"""Every job type with its runner, and starting jobs. A job confirmed later runs the same runner as one run now."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from meterline.invoicing.service import InvoiceService
+from meterline.jobs.models import Job
+from meterline.jobs.service import JobService, Runner
+from meterline.schedules import migration
+from meterline.tenancy.context import Context
+from meterline.usecases.schedules import migrate_account_entry
+
+BILL_RUN = "BILL_RUN"
+
+
+def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> None:
+    """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT."""
+    service = InvoiceService(ctx)
+    invoice = service.get(invoice_id)
+    if invoice.status == "DRAFT":
+        service.finalize([invoice], ctx.now)
+
+
+RUNNERS: dict[str, Runner] = {migration.JOB_TYPE: migrate_account_entry, BILL_RUN: finalize_entry}
+
+
+def job_service(ctx: Context) -> JobService:
+    return JobService(ctx, RUNNERS)
+
+
+def start_plan_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
+                         target_version: int | None, mode: str, retain_start_offsets: bool,
+                         require_confirmation: bool, v2: bool = False) -> Job:
+    """Check the migration and make its PRICE_PLAN job (run now unless it must be confirmed)."""
+    params, accounts = migration.plan_migration(
+        ctx, source_id=source_id, source_versions=source_versions, target_id=target_id,
+        target_version=target_version, mode=mode, retain_start_offsets=retain_start_offsets, v2=v2)
+    return job_service(ctx).create(migration.JOB_TYPE, params, accounts, require_confirmation=require_confirmation)
+
+
+def start_bill_run(ctx: Context, *, require_confirmation: bool) -> Job:
+    """A BILL_RUN job over every invoice due now, in numbering order."""
+    ids = InvoiceService(ctx).prepare_bill_run(ctx.now)
+    return job_service(ctx).create(BILL_RUN, {"asOf": ctx.now.isoformat()}, ids,
+                                   require_confirmation=require_confirmation)
