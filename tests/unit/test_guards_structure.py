@@ -1,0 +1,56 @@
+"""The cross-domain guards are structure (docs/architecture.md, "The use-case layer"): each check is a required
+argument with no default, and only the use-case layer (and the domain that defines a check) supplies it. A new
+entry point that composes domains itself, or a default that makes a guard optional again, fails here."""
+
+from __future__ import annotations
+
+import ast
+import inspect
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from meterline.accounts.service import AccountService
+from meterline.credits.service import CreditService
+from meterline.customers.service import CustomerService
+from meterline.jobs.service import JobService
+from meterline.schedules import migration
+from meterline.schedules.service import ScheduleService
+from meterline.wallet.service import WalletService
+
+SRC = Path(__file__).resolve().parents[2] / "src" / "meterline"
+
+GUARDED: list[tuple[Callable[..., Any], str]] = [
+    (AccountService.delete, "has_history"),
+    (AccountService.remove, "has_history"),
+    (CustomerService.delete, "has_history"),
+    (ScheduleService.edit, "invoiced_until"),
+    (migration.migrate_account, "invoiced_until"),
+    (CreditService.__init__, "holds"),
+    (WalletService.__init__, "holds"),
+    (JobService.__init__, "runners"),
+]
+
+# The checks, and the only packages that may hand them to a service.
+CHECKS = {"invoiced_until", "credit_holds", "wallet_holds", "has_billing_history", "RUNNERS"}
+ALLOWED = {"usecases", "invoicing", "payments"}
+
+
+@pytest.mark.parametrize(("function", "name"), GUARDED, ids=[f"{f.__qualname__}:{n}" for f, n in GUARDED])
+def test_every_guard_is_a_required_argument(function: Callable[..., Any], name: str) -> None:
+    parameter = inspect.signature(function).parameters[name]
+    assert parameter.default is inspect.Parameter.empty, f"{function.__qualname__}({name}=...) must have no default"
+
+
+def test_only_the_use_case_layer_supplies_the_checks() -> None:
+    offenders = []
+    for path in SRC.rglob("*.py"):
+        package = path.relative_to(SRC).parts[0]
+        if package in ALLOWED or package == "migrations":
+            continue
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom):
+                offenders += [f"{path.relative_to(SRC)} imports {a.name}" for a in node.names if a.name in CHECKS]
+    assert not offenders, "compose domains in usecases/, not here:\n" + "\n".join(offenders)
