@@ -287,7 +287,7 @@ def test_a_405_names_every_method_of_its_path(tenant: Tenant) -> None:
             assert allowed == served, (path, answer.headers["allow"], served)
             assert answer.json()["message"]
     with httpx.Client(base_url=tenant.base_url) as console:
-        for method, path, served in (("DELETE", "/login", "GET, POST"), ("PUT", "/customers/new", "GET, POST"),
-                                     ("GET", "/logout", "POST"), ("DELETE", "/healthz", "GET")):
+        for method, path, takes in (("DELETE", "/login", "GET, POST"), ("PUT", "/customers/new", "GET, POST"),
+                                    ("GET", "/logout", "POST"), ("DELETE", "/healthz", "GET")):
             answer = console.request(method, path)
-            assert answer.status_code == 405 and answer.headers["allow"] == served, (path, answer.headers)
+            assert answer.status_code == 405 and answer.headers["allow"] == takes, (path, answer.headers)
