@@ -153,3 +153,31 @@ def test_the_billing_worker_finalizes_due_invoices_by_itself(tmp_path: Path, whe
             worker.terminate()
             worker.wait(timeout=15)
         stop_server(process)
+
+
+def test_user_set_password_ends_the_users_sessions(db_url: str) -> None:
+    from meterline.core.clock import utc_now
+    from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+    from meterline.tenancy.service import TenancyService
+    from meterline.tenancy.sessions import ConsoleSessions
+
+    org = meterline("org", "create", "--name", "Pw", "--database-url", db_url).stdout.strip()
+    email = f"pw-{org[-6:].lower()}@cli.test"
+    assert meterline("user", "create", "--email", email, "--password", "old password", "--org-id", org,
+                     "--database-url", db_url).returncode == 0
+    engine = create_db_engine(db_url)
+    factory = make_session_factory(engine)
+    with unit_of_work(factory) as s:
+        token = ConsoleSessions(s).start(TenancyService(s).user_by_email(email), utc_now()).token
+    short = meterline("user", "set-password", "--email", email, "--password", "short", "--database-url", db_url)
+    assert short.returncode == 1 and "at least 8" in short.stderr
+    nobody = meterline("user", "set-password", "--email", "nobody@cli.test", "--password", "long enough",
+                       "--database-url", db_url)
+    assert nobody.returncode == 1 and "No user" in nobody.stderr
+    done = meterline("user", "set-password", "--email", email, "--password", "new password", "--database-url", db_url)
+    assert done.returncode == 0 and "sessions are ended" in done.stderr, done.stderr
+    with unit_of_work(factory, write=False) as s:
+        assert ConsoleSessions(s).live(token, utc_now()) is None
+        assert TenancyService(s).check_password(email, "old password") is None
+        assert TenancyService(s).check_password(email, "new password") is not None
+    engine.dispose()

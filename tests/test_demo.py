@@ -35,6 +35,7 @@ from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.tenancy.models import Organization
 from meterline.tenancy.service import TenancyService
+from tests.console.browsing import http_sign_in
 
 D = Decimal
 UTC = timezone.utc
@@ -219,7 +220,7 @@ def test_credits_are_consumed_and_the_wallet_pays(session_factory: sessionmaker[
 def test_the_dashboard_shows_the_company_to_the_demo_user(session_factory: sessionmaker[Session], server: str,
                                                          demo: Demo) -> None:
     with httpx.Client(base_url=server, timeout=60) as browser:
-        signed_in = browser.post("/login", data={"email": demo.email, "password": demo.password, "next": "/dashboard"})
+        signed_in = http_sign_in(browser, demo.email, demo.password, "/dashboard")
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
         page = browser.get("/dashboard?days=90")
         assert page.status_code == 200 and demo.email in page.text

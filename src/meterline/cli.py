@@ -262,6 +262,30 @@ def user_create(
     typer.echo(user.id)
 
 
+@user_app.command("set-password")
+def user_set_password(
+    email: Annotated[str, typer.Option(help="The user's login email")],
+    password: Annotated[
+        str | None, typer.Option(envvar="METERLINE_USER_PASSWORD", help="At least 8 characters (asked if not given)")
+    ] = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Set a console user's password (e.g. one who forgot theirs); every console session of theirs ends."""
+    if password is None:
+        if not sys.stdin.isatty():
+            err.print("[red]error:[/red] give --password (or METERLINE_USER_PASSWORD) when not at a terminal")
+            raise typer.Exit(code=2)
+        password = typer.prompt("New password", hide_input=True, confirmation_prompt=True)
+    factory = _session_factory(database_url)
+    try:
+        with unit_of_work(factory) as session:
+            service = TenancyService(session)
+            user = service.set_password(service.user_by_email(email), password, utc_now())
+    except MeterlineError as exc:
+        _fail(exc)
+    err.print(f"The password of {user.email} is set; their console sessions are ended.")
+
+
 @key_app.command("create")
 def api_key_create(
     name: Annotated[str, typer.Option(help="A label to recognise the key by")] = "cli",

@@ -14,11 +14,12 @@ from meterline.metering.models import EventSchema, UsageMeter
 from meterline.payments.models import Payment
 from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
-from meterline.tenancy.models import ApiKey, InstanceSecret, Organization, User
+from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
 from meterline.wallet.models import Wallet, WalletEntry
 
 __all__ = [
     "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Credit", "CreditTransaction", "Customer", "CustomerContact", "EntitySetting",
     "Event", "EventId", "EventSchema", "InstanceSecret", "Invoice", "InvoiceSequence", "Job", "JobEntry", "LicenseUpdate", "Organization", "Payment", "PricePlan", "PricePlanVersion",
     "PricingSchedule", "UsageDaily", "UsageMeter", "UsageRollup", "User", "Wallet", "WalletEntry",
+    "ConsoleSession", "LoginFailure",
 ]

@@ -10,7 +10,7 @@ from pathlib import Path
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Tenant
-from tests.console.browsing import menu, shot, sign_in, tab
+from tests.console.browsing import http_sign_in, menu, shot, sign_in, tab
 
 
 def test_sign_in_create_a_customer_find_it_open_it(page: Page, person: tuple[str, str], db_url: str) -> None:
@@ -91,7 +91,7 @@ def test_forms_need_the_session_token(tenant: Tenant, person: tuple[str, str]) -
     import httpx
 
     with httpx.Client(base_url=tenant.base_url) as client:
-        client.post("/login", data={"email": person[0], "password": person[1]})
+        http_sign_in(client, person[0], person[1])
         assert "meterline_session" in client.cookies
         r = client.post("/customers/new", data={"name": "Evil", "email": "e@evil.test", "id": "evil", "csrf": "x"})
         assert r.status_code == 403 and "expired" in r.text

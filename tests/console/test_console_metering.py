@@ -15,7 +15,7 @@ from playwright.sync_api import Page, expect
 
 from meterline.console.metering_forms import RowError, condition_of, filter_words
 from tests.conftest import Tenant
-from tests.console.browsing import engine_of, menu, shot, sign_in
+from tests.console.browsing import engine_of, http_sign_in, menu, shot, sign_in
 
 
 def _event(event_id: str, account: str, tokens: str, region: str, schema: str, at: datetime) -> dict:
@@ -256,7 +256,7 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
              "attributes": [{"name": "n", "value": "1"}], "dimensions": {"d": "a"}}
             for i in range(27)]}).status_code == 202
     with httpx.Client(base_url=tenant.base_url, timeout=30) as web:
-        web.post("/login", data={"email": person[0], "password": person[1]})
+        http_sign_in(web, person[0], person[1])
         csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/event-schemas/new").text)[1]  # type: ignore[index]
 
         def schema_form(**fields: object) -> httpx.Response:

@@ -16,7 +16,7 @@ from playwright.sync_api import Page, expect
 
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.conftest import Tenant
-from tests.console.browsing import engine_of, menu, shot, sign_in
+from tests.console.browsing import engine_of, http_sign_in, menu, shot, sign_in
 
 
 def read_plan(tenant: Tenant, plan_id: str) -> dict[str, Any]:
@@ -309,7 +309,7 @@ def test_plan_forms_need_the_session_token(tenant: Tenant, person: tuple[str, st
     import httpx
 
     with httpx.Client(base_url=tenant.base_url) as client:
-        client.post("/login", data={"email": person[0], "password": person[1]})
+        http_sign_in(client, person[0], person[1])
         r = client.post("/price-plans/new", data={"name": "Evil", "interval": "MONTHLY", "currencies": "USD",
                                                    "csrf": "x"})
         assert r.status_code == 403 and "expired" in r.text
@@ -327,7 +327,7 @@ def test_odd_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str, str]
                 interval="MONTHLY", grace_period=0,
                 start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL")))))
     with httpx.Client(base_url=tenant.base_url) as client:
-        client.post("/login", data={"email": person[0], "password": person[1]})
+        http_sign_in(client, person[0], person[1])
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/price-plans").text)[1]
         base = f"/price-plans/{plan.id}"
         cases = [

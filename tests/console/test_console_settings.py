@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.db import unit_of_work
 from meterline.tenancy.repository import TenancyRepository
 from tests.conftest import Tenant
-from tests.console.browsing import engine_of, menu, shot, sign_in
+from tests.console.browsing import engine_of, http_sign_in, menu, shot, sign_in
 
 
 def _ok(response: httpx.Response) -> dict:
@@ -257,7 +257,7 @@ def test_users_are_added_sign_in_and_are_removed(page: Page, person: tuple[str, 
     expect(page.get_by_role("link", name="Revoke tests")).to_have_count(0)
     shot(page, "settings-member", engine)
     with httpx.Client(base_url=tenant.base_url) as client:  # posting the form anyway is refused
-        client.post("/login", data={"email": email, "password": password})
+        http_sign_in(client, email, password)
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/settings").text).group(1)  # type: ignore[union-attr]
         refused = client.post("/settings/api-keys", data={"csrf": csrf, "name": "sneaky"})
         assert refused.status_code == 403 and "Only an admin can create API keys" in refused.text
@@ -278,7 +278,7 @@ def test_users_are_added_sign_in_and_are_removed(page: Page, person: tuple[str, 
     with httpx.Client(base_url=tenant.base_url, cookies={c["name"]: c["value"] for c in dana}) as client:
         assert client.get("/settings").status_code == 303  # her old session is gone: to /login
     with httpx.Client(base_url=tenant.base_url) as client:  # and nobody removes themselves, even by posting
-        client.post("/login", data={"email": person[0], "password": person[1]})
+        http_sign_in(client, person[0], person[1])
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/settings").text).group(1)  # type: ignore[union-attr]
         with unit_of_work(session_factory, write=False) as s:
             me = TenancyRepository(s).user_by_email(person[0]).id  # type: ignore[union-attr]

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable, Iterator
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.routing import Match
 
 from meterline.api.responses import ApiJSONResponse
 from meterline.core.errors import MeterlineError
@@ -55,13 +55,27 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
     return "; ".join(messages)
 
 
-def _allowed_methods(request: Request) -> list[str]:
-    """Every method some route serves on the request's path (Starlette names only the first route's)."""
+def _leaf_routes(routes: Iterable[Any]) -> Iterator[Any]:
+    """Every route of an app, the ones of included routers too (FastAPI nests them in `_IncludedRouter`s)."""
+    for route in routes:
+        nested = getattr(route, "effective_route_contexts", None)
+        yield from (nested() if callable(nested) else (route,))
+
+
+def allowed_methods(request: Request, fallback: str = "") -> list[str]:
+    """Every method some route of the request's app serves on its path (Starlette's 405 names only the first
+    route's, and none of an included router's); `fallback` (the 405's own Allow, e.g. of static files) when no
+    route of the app has the path."""
+    path, root = request.scope["path"], request.scope.get("root_path", "")
+    if root and path.startswith(root):
+        path = path[len(root):] or "/"
     methods: set[str] = set()
-    for route in request.app.router.routes:
-        match, _ = route.matches({**request.scope, "method": "GET"})
-        if match != Match.NONE and getattr(route, "methods", None):
-            methods |= set(route.methods)
+    for route in _leaf_routes(request.app.router.routes):
+        regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
+        if regex is not None and served and regex.match(path):
+            methods |= set(served)
+    if not methods:
+        methods = {m.strip() for m in fallback.split(",") if m.strip()}
     return sorted(methods)
 
 
@@ -82,7 +96,7 @@ def install_error_handlers(app: FastAPI) -> None:
         if exc.status_code == 404 and message == "Not Found":
             message = "No such API path: see /api/docs for the operations Meterline serves"
         if exc.status_code == 405:
-            allowed = _allowed_methods(request)
+            allowed = allowed_methods(request, headers.get("Allow", ""))
             headers["Allow"] = ", ".join(allowed)
             message = f"{request.method} is not served on this path; it takes {', '.join(allowed)}"
         return error_response(exc.status_code, message, headers or None)

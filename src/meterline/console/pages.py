@@ -19,7 +19,7 @@ from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
 from meterline.api.deps import session_of
-from meterline.api.routing import UnitOfWorkRoute
+from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.console import auth
 from meterline.core.clock import utc_now
 from meterline.core.errors import Forbidden, MeterlineError, NotFound
@@ -31,6 +31,7 @@ from meterline.accounts.repository import AccountRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.tenancy.context import Context
 from meterline.tenancy.service import TenancyService
+from meterline.tenancy.sessions import LoginThrottle, ThrottleRules
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
@@ -112,28 +113,70 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 # -- sign in and out ---------------------------------------------------------------------------------------------
+def _login_form(request: Request, next: str, email: str = "", status: int = 200, error: str | None = None,
+                headers: dict[str, str] | None = None) -> Response:
+    """The sign-in page, its form carrying this browser's pre-session token (and the cookie set to match)."""
+    token = auth.login_token(request)
+    response = render(request, "login.html", None, status=status, next=next, email=email, error=error,
+                      login_csrf=token)
+    auth.set_login_cookie(request, response, token)
+    response.headers.update(headers or {})
+    return response
+
+
+def login_throttle(request: Request) -> LoginThrottle:
+    settings = request.app.state.settings
+    return LoginThrottle(session_of(request), ThrottleRules(
+        per_email=settings.login_failures_per_email, per_address=settings.login_failures_per_address,
+        window=timedelta(seconds=settings.login_failure_window_seconds)))
+
+
+def client_address(request: Request) -> str:
+    """The address the throttle counts: the connection's peer (behind a proxy, run uvicorn with --proxy-headers
+    and --forwarded-allow-ips so that it is the browser's)."""
+    return request.client.host if request.client is not None else "unknown"
+
+
+def too_many_tries(retry_after: int) -> str:
+    minutes = max(1, -(-retry_after // 60))
+    return f"Too many failed sign-ins: try again in {minutes} minute{'s' if minutes > 1 else ''}"
+
+
 @router.get("/login")
 def login_page(request: Request, next: str = "/customers") -> Response:
-    return render(request, "login.html", None, next=next, email="")
+    return _login_form(request, next)
 
 
 @router.post("/login")
 def login(request: Request, email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",  # nosec B107 - a form field, not a password
-          next: Annotated[str, Form()] = "/customers") -> Response:
+          next: Annotated[str, Form()] = "/customers", csrf: Annotated[str, Form()] = "") -> Response:
+    if auth.cross_site(request) or not auth.login_form_ok(request, csrf):
+        # Login CSRF: another site cannot sign this browser in (to an account of the attacker's).
+        return _login_form(request, next, email, status=403,
+                           error="The sign-in form has expired or was sent from another site: sign in again")
+    now, address = utc_now(), client_address(request)
+    throttle = login_throttle(request)
+    wait = throttle.retry_after(email, address, now)
+    if wait is not None:  # the password is not even checked: a guess gets no answer
+        return _login_form(request, next, email, status=429, error=too_many_tries(wait),
+                           headers={"Retry-After": str(wait)})
     user = TenancyService(session_of(request)).check_password(email, password)
     if user is None:
-        return render(request, "login.html", None, status=400, next=next, email=email,
-                      error="Wrong email or password")
-    target = next if next.startswith("/") and not next.startswith("//") else "/customers"
+        throttle.failed(email, address, now)
+        return keep_writes(_login_form(request, next, email, status=400, error="Wrong email or password"))
+    throttle.succeeded(email)
+    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/customers"
     response = RedirectResponse(target, status_code=303)
-    response.set_cookie(auth.COOKIE, auth.issue(session_of(request), user, utc_now()), httponly=True,
-                        samesite="lax", secure=request.url.scheme == "https", max_age=int(auth.LIFETIME.total_seconds()))
+    auth.start(session_of(request), user, now, request, response)
+    response.delete_cookie(auth.LOGIN_COOKIE, path="/login")
     return response
 
 
 @router.post("/logout")
-def logout(user: User, csrf: Annotated[str, Form()] = "") -> Response:
+def logout(request: Request, user: User, csrf: Annotated[str, Form()] = "") -> Response:
+    """Sign out: every session of the user ends (a cookie copied earlier, another browser), not only this one."""
     check_csrf(user, csrf)
+    TenancyService(session_of(request)).end_sessions(user.user, utc_now())
     response = RedirectResponse("/login", status_code=303)
     response.delete_cookie(auth.COOKIE)
     return response

@@ -23,8 +23,10 @@ from starlette.responses import RedirectResponse, Response
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.api.routing import UnitOfWorkRoute
-from meterline.console.pages import PAGE, User, check_csrf, context, render
+from meterline.api.routing import UnitOfWorkRoute, keep_writes
+from meterline.console import auth
+from meterline.console.pages import (PAGE, User, check_csrf, client_address, context, login_throttle, render,
+                                     too_many_tries)
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
 from meterline.core.money import is_currency, minor_units
 from meterline.core.pagination import page_request
@@ -44,7 +46,7 @@ router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 STATUSES = {"DRAFT": "Draft", "DUE": "Due", "PARTIALLY_PAID": "Partially paid", "PAID": "Paid",
             "UN_COLLECTIBLE": "Uncollectible", "VOID": "Void"}
 TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
-TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users"}
+TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users", "password": "Your password"}
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
 
 
@@ -136,7 +138,7 @@ def _settings_page(request: Request, user: Any, tab: str, status: int = 200, **e
         values["numbers"] = f"{fmt.format(number=1)}, {fmt.format(number=2)}, …"
     elif tab == "api-keys":
         values["keys"] = list(reversed(tenancy.api_keys(ctx.org)))
-    else:
+    elif tab == "users":
         values["users"] = tenancy.users(ctx.org)
     values.update(extra)
     response = render(request, "settings.html", user, status=status, **values)
@@ -319,3 +321,36 @@ def remove_user(request: Request, user: User, user_id: str, csrf: Annotated[str,
     ctx = context(request, user)
     removed = TenancyService(ctx.session).remove_user(org=ctx.org, user_id=user_id, by=user.user)
     return _back("users", f"{removed.email} is removed.")
+
+
+# -- the signed-in user's password -------------------------------------------------------------------------------
+@router.post("/settings/password")
+def change_password(request: Request, user: User, csrf: Annotated[str, Form()] = "",
+                    current_password: Annotated[str, Form()] = "", new_password: Annotated[str, Form()] = "",
+                    confirm_password: Annotated[str, Form()] = "") -> Response:  # nosec B107 - form fields
+    """Anyone signed in changes their own password, with the current one. Every session of theirs ends (a copied
+    cookie, another browser); this browser gets a new one. A wrong current password counts as a failed sign-in."""
+    check_csrf(user, csrf)
+    ctx = context(request, user)
+    throttle, address = login_throttle(request), client_address(request)
+    wait = throttle.retry_after(user.user.email, address, ctx.now)
+    if wait is not None:
+        response = _settings_page(request, user, "password", status=429,
+                                  errors={"current_password": too_many_tries(wait)})
+        response.headers["Retry-After"] = str(wait)
+        return response
+    if new_password != confirm_password:
+        return _settings_page(request, user, "password", status=400,
+                              errors={"confirm_password": "The two new passwords are not the same"})
+    try:
+        TenancyService(ctx.session).change_password(user.user, current_password=current_password,
+                                                    new_password=new_password, now=ctx.now)
+    except InvalidUser as exc:
+        if exc.field == "current_password":
+            throttle.failed(user.user.email, address, ctx.now)
+            return keep_writes(_settings_page(request, user, "password", status=400,
+                                              errors={exc.field: exc.message}))
+        return _settings_page(request, user, "password", status=400, errors={exc.field: exc.message})
+    response = _back("password", "Your password is changed: every other session of yours is signed out.")
+    auth.start(ctx.session, user.user, ctx.now, request, response)
+    return response

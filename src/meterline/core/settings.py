@@ -23,6 +23,11 @@ class Settings(BaseSettings):
     invoice_number_format: str = "INV-{number:06d}"
     # The billing worker inside `meterline serve`: seconds between runs; 0 turns it off (run `meterline worker`).
     worker_interval: float = 10
+    # Console sign-in throttle (tenancy/sessions.py): failed sign-ins per email and per client address within the
+    # window before further tries are refused with 429; 0 turns a limit off.
+    login_failures_per_email: int = 5
+    login_failures_per_address: int = 20
+    login_failure_window_seconds: int = 900
 
 
 def load_settings(**overrides: object) -> Settings:

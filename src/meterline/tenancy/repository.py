@@ -1,17 +1,24 @@
 from __future__ import annotations
 
 import secrets
+from datetime import datetime
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from meterline.tenancy.models import ApiKey, InstanceSecret, Organization, User
+from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
 
 
 _KEY_AND_ORG = select(ApiKey, Organization).join(Organization, Organization.id == ApiKey.org_id)
 _KEY_AND_ORG_BY_PREFIX = _KEY_AND_ORG.where(ApiKey.prefix == bindparam("prefix"))
 _KEY_AND_ORG_BY_ID = _KEY_AND_ORG.where(ApiKey.id == bindparam("key_id"))
+_SESSION_USER_ORG = (
+    select(ConsoleSession, User, Organization)
+    .join(User, User.id == ConsoleSession.user_id)
+    .join(Organization, Organization.id == User.org_id)
+    .where(ConsoleSession.id == bindparam("session_id"))
+)
 
 
 class TenancyRepository:
@@ -72,3 +79,47 @@ class TenancyRepository:
         except IntegrityError:
             pass  # another process created it first: use theirs
         return self.session.get(InstanceSecret, name, populate_existing=True).value  # type: ignore[union-attr]
+
+    # -- console sessions and login failures (tenancy/sessions.py) -----------------------------------------------
+    def console_session(self, session_id: str) -> tuple[ConsoleSession, User, Organization] | None:
+        """The session with this id (the hash of its token), its user and organization, in one query."""
+        row = self.session.execute(_SESSION_USER_ORG, {"session_id": session_id}).first()
+        return (row[0], row[1], row[2]) if row is not None else None
+
+    def end_sessions(self, user_id: str, now: datetime) -> int:
+        """Revoke every live session of the user; the number revoked."""
+        result = self.session.execute(
+            update(ConsoleSession)
+            .where(ConsoleSession.user_id == user_id, ConsoleSession.revoked_at.is_(None))
+            .values(revoked_at=now)
+        )
+        self.session.flush()
+        return int(result.rowcount or 0)  # type: ignore[attr-defined]
+
+    def forget_sessions(self, user_id: str, *, ended_before: datetime | None = None) -> None:
+        """Delete the user's sessions (all of them, or those revoked or expired before `ended_before`)."""
+        statement = delete(ConsoleSession).where(ConsoleSession.user_id == user_id)
+        if ended_before is not None:
+            statement = statement.where(
+                (ConsoleSession.expires_at < ended_before) | (ConsoleSession.revoked_at < ended_before)
+            )
+        self.session.execute(statement)
+
+    def login_failures_since(self, key: str, since: datetime) -> list[datetime]:
+        """When each failure of `key` after `since` happened, oldest first."""
+        return list(self.session.scalars(
+            select(LoginFailure.at).where(LoginFailure.key == key, LoginFailure.at > since).order_by(LoginFailure.at)
+        ))
+
+    def add_login_failures(self, keys: list[str], at: datetime) -> None:
+        self.session.add_all([LoginFailure(key=key, at=at) for key in keys])
+        self.session.flush()
+
+    def forget_login_failures(self, *, key: str | None = None, before: datetime | None = None) -> None:
+        """Delete the failures of one key, or every failure older than `before`."""
+        statement = delete(LoginFailure)
+        if key is not None:
+            statement = statement.where(LoginFailure.key == key)
+        if before is not None:
+            statement = statement.where(LoginFailure.at < before)
+        self.session.execute(statement)

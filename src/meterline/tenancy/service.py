@@ -29,6 +29,13 @@ class InvalidUser(BadRequest):
         self.field = field
 
 
+def _check_new_password(password: str, field: str = "password") -> None:
+    if len(password) < 8:
+        raise InvalidUser(field, "A password needs at least 8 characters")
+    if len(password) > 1024:
+        raise InvalidUser(field, "A password has at most 1024 characters")
+
+
 @dataclass(frozen=True)
 class Principal:
     org: Organization
@@ -116,10 +123,7 @@ class TenancyService:
             raise InvalidUser("email", f"{email!r} is not an email address")
         if name is not None and len(name.strip()) > 255:
             raise InvalidUser("name", "A name has at most 255 characters")
-        if len(password) < 8:
-            raise InvalidUser("password", "A password needs at least 8 characters")
-        if len(password) > 1024:
-            raise InvalidUser("password", "A password has at most 1024 characters")
+        _check_new_password(password)
         if role not in ROLES:
             raise InvalidUser("role", f"role must be one of {', '.join(ROLES)}")
         if self.repo.user_by_email(email) is not None:
@@ -140,21 +144,49 @@ class TenancyService:
         return self.repo.users(org.id)
 
     def remove_user(self, *, org: Organization, user_id: str, by: User) -> User:
-        """Remove a user of the organization (their console session ends with it); nobody removes themselves, so
+        """Remove a user of the organization and every console session of theirs; nobody removes themselves, so
         an organization always keeps the admin who removes the others."""
         user = self.repo.user(user_id)
         if user is None or user.org_id != org.id:
             raise NotFound(f"User {user_id} not found")
         if user.id == by.id:
             raise BadRequest("You cannot remove yourself: ask another admin")
+        self.repo.forget_sessions(user.id)
         self.repo.delete(user)
         return user
 
-    def check_password(self, email: str, password: str) -> User | None:
+    def user_by_email(self, email: str) -> User:
         user = self.repo.user_by_email(email.strip().lower())
-        if user is None or not security.verify_password(password, user.password_hash):
-            return None
+        if user is None:
+            raise NotFound(f"No user has the email {email.strip()!r}")
         return user
+
+    def check_password(self, email: str, password: str) -> User | None:
+        """The user with this email and password, else None. An unknown email costs the same argon2 work as a
+        known one (a check against a dummy hash), so the time of the answer does not tell which emails exist."""
+        user = self.repo.user_by_email(email.strip().lower())
+        if user is None:
+            security.verify_password(password, security.dummy_password_hash())
+            return None
+        return user if security.verify_password(password, user.password_hash) else None
+
+    def set_password(self, user: User, new_password: str, now: datetime) -> User:
+        """A new password (`meterline user set-password`, or `change_password`); every console session of the user
+        ends."""
+        _check_new_password(new_password, "new_password")
+        user.password_hash = security.hash_password(new_password)
+        self.repo.end_sessions(user.id, now)
+        return user
+
+    def change_password(self, user: User, *, current_password: str, new_password: str, now: datetime) -> User:
+        """The signed-in user's change: the current password first."""
+        if not security.verify_password(current_password, user.password_hash):
+            raise InvalidUser("current_password", "That is not your current password")
+        return self.set_password(user, new_password, now)
+
+    def end_sessions(self, user: User, now: datetime) -> int:
+        """Sign the user out everywhere (the console's "Sign out")."""
+        return self.repo.end_sessions(user.id, now)
 
     # -- API keys --------------------------------------------------------------------------------------------
     def create_api_key(self, *, org: Organization, now: datetime, name: str = "default") -> CreatedApiKey:

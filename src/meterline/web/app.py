@@ -14,7 +14,7 @@ from fastapi.staticfiles import StaticFiles
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from meterline import __version__
-from meterline.api.errors import error_response
+from meterline.api.errors import allowed_methods, error_response
 from meterline.console import account_pages as console_accounts
 from meterline.console import dashboard as console_dashboard
 from meterline.console import metering_pages as console_metering
@@ -28,6 +28,7 @@ from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
 from meterline.invoicing.billing import Worker
 from meterline.web.observability import RequestObserver, metrics_response, readiness
+from meterline.web.security_headers import SecurityHeaders
 
 ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
 <link rel="stylesheet" href="/console-static/console.css"></head><body><main class="solo"><div class="card narrow">
@@ -60,7 +61,10 @@ def create_app(settings: Settings) -> FastAPI:
         # Paths the /api mount cannot route (e.g. a control character in an id) still get the API's error body.
         if request.url.path.startswith("/api"):
             return error_response(exc.status_code, "No such API path: see /api/docs", getattr(exc, "headers", None))
-        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=getattr(exc, "headers", None))
+        headers = dict(getattr(exc, "headers", None) or {})
+        if exc.status_code == 405:  # every method the path takes, not only its first route's
+            headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
+        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers or None)
 
     # The console: pages at /, their CSS at /console-static (shipped in the package: no CDN).
     app.state.session_factory = session_factory
@@ -94,4 +98,5 @@ def create_app(settings: Settings) -> FastAPI:
 
     configure_logging(settings.log_level)
     app.add_middleware(RequestObserver)
+    app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, errors included
     return app
