@@ -17,6 +17,7 @@ from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
+from meterline.console.billing_notices import invoice_notice
 from meterline.console.pages import User, _field_errors, check_csrf, context, render
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
@@ -25,6 +26,7 @@ from meterline.credits.service import CreditService, Grant
 from meterline.customers.schemas import UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
+from meterline.invoicing.failures import describe
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService, credit_holds, invoiced_until, wallet_holds
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
@@ -261,9 +263,20 @@ def top_up(request: Request, user: User, account_id: str, csrf: Annotated[str, F
 # -- invoices ----------------------------------------------------------------------------------------------------
 @router.get("/invoices/{invoice_id}")
 def invoice_page(request: Request, user: User, invoice_id: str, error: str | None = None) -> Response:
-    service = InvoiceService(context(request, user))
+    ctx = context(request, user)
+    service = InvoiceService(ctx)
     invoice = service.get(invoice_id)
-    revenue, usage, details, total = service.view(invoice)
+    failure = invoice_notice(ctx, invoice.pk) if invoice.status == "DRAFT" else None
+    try:
+        revenue, usage, details, total = service.view(invoice)
+    except MeterlineError:
+        raise
+    except Exception as exc:  # a draft whose data breaks computing it: say so, with the bill run's failure
+        if invoice.status != "DRAFT":
+            raise
+        failure = failure or f"This draft invoice cannot be computed: {describe(exc)}."
+        return render(request, "invoice.html", user, invoice=invoice, rows=[], usage=[], details=None, total=None,
+                      account=service.account_of(invoice), error=error, billing_failure=failure)
     account = service.account_of(invoice)
     rows = []
 
@@ -274,7 +287,7 @@ def invoice_page(request: Request, user: User, invoice_id: str, error: str | Non
 
     walk(revenue, 0)
     return render(request, "invoice.html", user, invoice=invoice, rows=rows, usage=usage, details=details,
-                  total=total, account=account, error=error)
+                  total=total, account=account, error=error, billing_failure=failure)
 
 
 @router.post("/invoices/{invoice_id}/status")
@@ -282,12 +295,18 @@ def invoice_status(request: Request, user: User, invoice_id: str, csrf: Annotate
                    status: Annotated[str, Form()] = "") -> Response:
     """Finalize (DUE), mark paid, void or mark uncollectible (D12)."""
     check_csrf(user, csrf)
+    ctx = context(request, user)
     try:
-        InvoiceService(context(request, user)).update(invoice_id, status, {})
+        InvoiceService(ctx).update(invoice_id, status, {})
+        ctx.session.flush()  # a value the database refuses fails here, not after the answer
     except MeterlineError as exc:
         if exc.status_code == 404:
             raise
         return invoice_page(request, user, invoice_id, error=exc.message)
+    except Exception as exc:  # a draft whose data breaks finalizing it: nothing is written, the page says why
+        ctx.session.rollback()
+        return invoice_page(request, user, invoice_id, error=f"Invoice {invoice_id} could not be finalized: "
+                                                                f"{describe(exc)}")
     return RedirectResponse(_url("invoices", invoice_id), status_code=303)
 
 

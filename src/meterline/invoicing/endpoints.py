@@ -7,6 +7,7 @@ them; every other client (and the console, and the PDF) gets the whole tree. doc
 
 from __future__ import annotations
 
+import logging
 from datetime import datetime, timezone
 from typing import Annotated
 
@@ -16,11 +17,13 @@ from starlette.responses import Response
 from meterline.api.deps import api_context, page_params
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.core.errors import BadRequest
+from meterline.core.errors import BadRequest, MeterlineError
+from meterline.core.observability import BILLING_FAILURES
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse
 from meterline.customers.repository import CustomerRepository
 from meterline.invoicing import schemas
+from meterline.invoicing.failures import BillingFailed, describe
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.service import JobService
@@ -29,6 +32,7 @@ from meterline.tenancy.context import Context
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Invoices"])
 BILL_RUN = "BILL_RUN"
 SDK_AGENT = "OpenAPI-Generator/"
+log = logging.getLogger("meterline.billing")
 
 
 def _owner_ids(ctx: Context, invoices: list[Invoice]) -> dict[str, tuple[str, str]]:
@@ -109,11 +113,23 @@ def create_invoice_bill_run(require_confirmation: Annotated[bool, Query()] = Fal
 
 
 def finalize_entry(ctx: Context, _params: dict, invoice_id: str) -> None:
-    """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT."""
+    """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT. An invoice that cannot be finalized (its
+    data breaks computing or storing it) fails its entry alone, with the reason: the job's savepoint rolls it back,
+    the other entries go on (the worker records the failure and retries it, docs/invoicing.md)."""
     service = InvoiceService(ctx)
     invoice = service.get(invoice_id)
     if invoice.status == "DRAFT":
-        service.finalize([invoice], ctx.now)
+        try:
+            service.finalize([invoice], ctx.now)
+            ctx.session.flush()  # a value the database refuses fails here, inside the entry
+        except MeterlineError:
+            raise
+        except Exception as exc:
+            reason = describe(exc)
+            BILLING_FAILURES.labels(stage="finalize").inc()
+            log.warning("billing failed", extra={"fields": {"org_id": ctx.org_id, "stage": "finalize",
+                                                            "invoice_id": invoice_id, "error": reason}})
+            raise BillingFailed(f"Invoice {invoice_id} could not be finalized: {reason}") from None
 
 
 @router.post("/invoices", response_model=schemas.InvoiceOut, status_code=201, operation_id="createCustomInvoice")
