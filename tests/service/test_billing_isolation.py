@@ -79,13 +79,14 @@ class Company:
     plans: dict[str, str]  # customer id -> its plan's id
 
 
-def company(factory: sessionmaker[Session], *customers: str) -> Company:
+def company(factory: sessionmaker[Session], *customers: str, start: str = "2024-03-01",
+            set_up: datetime = SET_UP) -> Company:
     """An organization whose customers (the first is acme) each have their own plan (a fixed fee of 10.00 a month,
-    grace 0) from 1 March 2024."""
+    grace 0) from `start` (1 March 2024)."""
     org = new_org(factory)
     plans = {}
     with unit_of_work(factory) as session:
-        ctx = Context(session=session, org=session.get(Organization, org.id), now=SET_UP)
+        ctx = Context(session=session, org=session.get(Organization, org.id), now=set_up)
         setup_catalog(ctx)  # customer acme
         for customer in customers:
             if customer != "acme":
@@ -94,7 +95,7 @@ def company(factory: sessionmaker[Session], *customers: str) -> Company:
             plans[customer] = make_plan(ctx, f"Plan {customer}", grace=0,
                                         fixedFeeRateCards=[fee(ctx, f"Fee {customer}", "10")])
             ScheduleService(ctx).edit(customer, [UpdatePricingScheduleRequest.model_validate(
-                {"pricePlanId": plans[customer], "effectiveFrom": "2024-03-01", "effectiveUntil": "9999-01-01"})])
+                {"pricePlanId": plans[customer], "effectiveFrom": start, "effectiveUntil": "9999-01-01"})])
     return Company(org.id, plans)
 
 
@@ -109,14 +110,15 @@ def set_rate(factory: sessionmaker[Session], org_id: str, plan_id: str, rate: st
         version.details = json.dumps(details).replace('"__RATE__"', rate)
 
 
-def invoices(factory: sessionmaker[Session], org_id: str) -> list[tuple[str, str, str | None, Decimal | None]]:
-    """(customer account, status, number, total) of the organization's March invoices."""
+def invoices(factory: sessionmaker[Session], org_id: str,
+             before: datetime = AS_OF) -> list[tuple[str, str, str | None, Decimal | None]]:
+    """(customer account, status, number, total) of the organization's invoices that start before `before` (March)."""
     from meterline.accounts.models import Account
 
     with unit_of_work(factory, write=False) as session:
         rows = session.execute(select(Account.id, Invoice.status, Invoice.sequence_id, Invoice.total_amount)
                                .join(Account, Account.pk == Invoice.account_pk)
-                               .where(Invoice.org_id == org_id, Invoice.start_at < AS_OF)).all()
+                               .where(Invoice.org_id == org_id, Invoice.start_at < before)).all()
     return sorted(tuple(r) for r in rows)  # type: ignore[misc]
 
 
@@ -252,7 +254,7 @@ def test_meterline_bill_run_goes_on_past_a_failing_invoice_and_exits_non_zero(
     assert failures(fresh, broken.org_id) == [] and _drafts(fresh, broken.org_id) == []
 
 
-def _drafts(factory: sessionmaker[Session], org_id: str) -> list[tuple[str]]:
+def _drafts(factory: sessionmaker[Session], org_id: str, before: datetime = AS_OF) -> list[tuple[str]]:
     with unit_of_work(factory, write=False) as session:
         return [tuple(r) for r in session.execute(select(Invoice.pk).where(  # type: ignore[misc]
-            Invoice.org_id == org_id, Invoice.status == "DRAFT", Invoice.start_at < AS_OF))]
+            Invoice.org_id == org_id, Invoice.status == "DRAFT", Invoice.start_at < before))]
