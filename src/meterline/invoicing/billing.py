@@ -268,7 +268,7 @@ def _failed(factory: sessionmaker[Session], org_id: str, stage: str, subject: st
             recorded = BillingFailureRepository(session, org_id).record(stage, subject, invoice_pk, message, now)
     except Exception as error:  # the database is unreachable or refuses: the step is tried again next run
         log.error("bill run: a failure could not be recorded", extra={"fields": {
-            "org_id": org_id, "stage": stage.lower(), "subject": subject, "error": message,
+            "org_id": org_id, "stage": stage.lower(), "subject": subject, "reason": message,
             "record_error": describe(error)}})
         recorded = Recorded(0, now)
     BILLING_FAILURES.labels(stage=stage.lower()).inc()
@@ -277,7 +277,7 @@ def _failed(factory: sessionmaker[Session], org_id: str, stage: str, subject: st
     log.warning("billing failed", exc_info=exc if recorded.attempts <= 1 else None, extra={"fields": {
         "org_id": org_id, "stage": stage.lower(), "invoice_id": invoice_pk,
         "account_pk" if stage == SYNC else "subject": subject, "attempts": recorded.attempts,
-        "next_attempt_at": recorded.next_attempt_at.isoformat(), "error": message}})
+        "next_attempt_at": recorded.next_attempt_at.isoformat(), "reason": message}})
 
 
 def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:

@@ -128,7 +128,7 @@ def finalize_entry(ctx: Context, _params: dict, invoice_id: str) -> None:
             reason = describe(exc)
             BILLING_FAILURES.labels(stage="finalize").inc()
             log.warning("billing failed", extra={"fields": {"org_id": ctx.org_id, "stage": "finalize",
-                                                            "invoice_id": invoice_id, "error": reason}})
+                                                            "invoice_id": invoice_id, "reason": reason}})
             raise BillingFailed(f"Invoice {invoice_id} could not be finalized: {reason}") from None
 
 
