@@ -21,8 +21,10 @@ from meterline.core.db import unit_of_work
 from meterline.tenancy.service import TenancyService
 from tests.conftest import start_server, stop_server
 from tests.console.browsing import engine_of, shot, sign_in
-from tests.service.test_billing_isolation import (  # noqa: F401 - fixtures
-    HUGE, _drafts, company, failures, fresh, fresh_url, invoices, set_rate)
+from tests.service import test_billing_isolation as isolation
+from tests.service.test_billing_isolation import HUGE, _drafts, company, failures, invoices, set_rate
+
+fresh_url, fresh = isolation.fresh_url, isolation.fresh  # the fixtures: a database of the test's own
 
 
 def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
@@ -56,7 +58,8 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
         [(draft,)] = _drafts(fresh, broken.org_id, this_month)
         assert failure.invoice_pk == draft and failure.attempts == 1
         for org in (first, last):
-            assert [(a, s, n) for a, s, n, _ in invoices(fresh, org.org_id, this_month)] == [("acme", "DUE", "INV-000001")]
+            billed = [(a, s, n) for a, s, n, _ in invoices(fresh, org.org_id, this_month)]
+            assert billed == [("acme", "DUE", "INV-000001")]
         assert [(a, s, n) for a, s, n, _ in invoices(fresh, broken.org_id, this_month)] == [
             ("acme", "DRAFT", None), ("zeta", "DUE", "INV-000001")]
 

@@ -143,7 +143,10 @@ class _Org:
         return self.retry_now or next_attempt_at <= self.now
 
     def _context(self, session: Session) -> Context:
-        return Context(session, session.get(Organization, self.org_id), self.as_of)
+        org = session.get(Organization, self.org_id)
+        if org is None:
+            raise LookupError(f"organization {self.org_id} was deleted during the bill run")
+        return Context(session, org, self.as_of)
 
     def bill(self) -> None:
         with unit_of_work(self.factory, write=False) as session:

@@ -36,7 +36,7 @@ def backoff(attempts: int) -> timedelta:
     """How long after its `attempts`-th failure a step waits: 1 min, 2, 4, 8... at most an hour."""
     if attempts >= 7:  # 2^6 minutes is past the maximum already
         return BACKOFF_MAX
-    return min(BACKOFF_BASE * 2 ** max(attempts - 1, 0), BACKOFF_MAX)
+    return min(BACKOFF_BASE * (1 << max(attempts - 1, 0)), BACKOFF_MAX)
 
 
 def describe(exc: BaseException) -> str:
@@ -97,8 +97,10 @@ class BillingFailureRepository(OrgRepository):
         stmt = (select(BillingFailure, Invoice).outerjoin(Invoice, Invoice.pk == BillingFailure.invoice_pk)
                 .where(BillingFailure.org_id == self.org_id)
                 .order_by(BillingFailure.next_attempt_at, BillingFailure.stage, BillingFailure.subject))
-        rows = [(failure, invoice) for failure, invoice in self.session.execute(stmt.limit(limit))]
+        rows: list[tuple[BillingFailure, Invoice | None]] = [
+            (failure, invoice) for failure, invoice in self.session.execute(stmt.limit(limit))]
         return rows, self.count(BillingFailure)
 
     def of_invoice(self, invoice_pk: str) -> BillingFailure | None:
-        return self.session.scalar(self.scoped(BillingFailure).where(BillingFailure.invoice_pk == invoice_pk))
+        return self.session.scalar(select(BillingFailure).where(
+            BillingFailure.org_id == self.org_id, BillingFailure.invoice_pk == invoice_pk))
