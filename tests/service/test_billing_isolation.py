@@ -81,12 +81,18 @@ class Company:
 
 def company(factory: sessionmaker[Session], *customers: str, start: str = "2024-03-01",
             set_up: datetime = SET_UP) -> Company:
-    """An organization whose customers (the first is acme) each have their own plan (a fixed fee of 10.00 a month,
-    grace 0) from `start` (1 March 2024)."""
+    """A new organization whose customers (the first is acme) each have their own plan (a fixed fee of 10.00 a
+    month, grace 0) from `start` (1 March 2024)."""
     org = new_org(factory)
+    return Company(org.id, configure_company(factory, org.id, customers, start, set_up))
+
+
+def configure_company(factory: sessionmaker[Session], org_id: str, customers: tuple[str, ...], start: str,
+                      set_up: datetime) -> dict[str, str]:
+    """The customers and plans of `company` in an existing organization; customer id -> its plan's id."""
     plans = {}
     with unit_of_work(factory) as session:
-        ctx = Context(session=session, org=session.get(Organization, org.id), now=set_up)
+        ctx = Context(session=session, org=session.get(Organization, org_id), now=set_up)
         setup_catalog(ctx)  # customer acme
         for customer in customers:
             if customer != "acme":
@@ -96,7 +102,7 @@ def company(factory: sessionmaker[Session], *customers: str, start: str = "2024-
                                         fixedFeeRateCards=[fee(ctx, f"Fee {customer}", "10")])
             ScheduleService(ctx).edit(customer, [UpdatePricingScheduleRequest.model_validate(
                 {"pricePlanId": plans[customer], "effectiveFrom": start, "effectiveUntil": "9999-01-01"})])
-    return Company(org.id, plans)
+    return plans
 
 
 def set_rate(factory: sessionmaker[Session], org_id: str, plan_id: str, rate: str) -> None:
