@@ -92,6 +92,14 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
             f"Billing of draft invoice {draft} failed once: InvalidOperation")
         shot(page, "billing-failure-invoice", engine_of(fresh_url))
 
+        # And the lists of invoices show the others, and this one's total as not computable
+        page.goto("/invoices")
+        rows = page.locator("table.invoices tbody tr")
+        expect(rows).to_have_count(4)  # November's and December's of acme and zeta
+        expect(rows.filter(has_text="cannot be computed")).to_have_count(2)  # acme's (its plan's rate)
+        expect(rows.filter(has_text="USD 10.00")).to_have_count(2)  # zeta's
+        page.goto(f"/invoices/{draft}")
+
         # And "Finalize now" refuses with the reason, numbering nothing
         page.get_by_role("button", name="Finalize now").click()
         expect(page.get_by_role("alert").first).to_contain_text(f"Invoice {draft} could not be finalized")

@@ -17,7 +17,7 @@ from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
-from meterline.console.billing_notices import invoice_notice
+from meterline.console.billing_notices import invoice_notice, listed_total
 from meterline.console.pages import User, _field_errors, check_csrf, context, render
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
@@ -154,7 +154,7 @@ def _credits(ctx: Context, account: Any) -> dict[str, Any]:
 def _invoices(ctx: Context, account: Any) -> dict[str, Any]:
     service = InvoiceService(ctx)
     page = InvoiceRepository(ctx.session, ctx.org_id).page(page_request(None, 50), account_pk=account.pk)
-    return {"invoices": [(i, service.view(i)[3]) for i in reversed(page.items)]}
+    return {"invoices": [(i, listed_total(service, i)) for i in reversed(page.items)]}
 
 
 def _wallet(ctx: Context, account: Any) -> dict[str, Any]:

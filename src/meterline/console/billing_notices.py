@@ -5,12 +5,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from decimal import Decimal
 from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.repository import AccountRepository
+from meterline.core.errors import MeterlineError
 from meterline.invoicing.failures import FINALIZE, SYNC, BillingFailureRepository
-from meterline.invoicing.models import BillingFailure
+from meterline.invoicing.models import BillingFailure, Invoice
+from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
 
 SHOWN = 20  # failures listed on the dashboard; the notice says how many more there are
@@ -63,3 +66,16 @@ def invoice_notice(ctx: Context, invoice_pk: str) -> str | None:
     if failure is None:
         return None
     return describe_failure(failure, f"Billing of draft invoice {invoice_pk}", ctx.org.timezone)
+
+
+def listed_total(service: InvoiceService, invoice: Invoice) -> Decimal | None:
+    """An invoice's total for the console's lists; None for a draft whose data breaks computing it (its page says
+    why), so that one broken draft never takes the list of every other invoice down."""
+    try:
+        return service.view(invoice)[3]
+    except MeterlineError:
+        raise
+    except Exception:
+        if invoice.status != "DRAFT":
+            raise
+        return None

@@ -313,14 +313,19 @@ class Worker:
         return result
 
     def loop(self) -> None:
+        last_error: str | None = None
         while not self.stopping.is_set():
             try:
                 result = self.tick()
+                last_error = None
                 if result.finalized or result.failures:
                     log.info("bill run", extra={"fields": {"finalized": result.finalized,
                                                            "failures": len(result.failures)}})
-            except Exception:  # a failing run is logged and retried next tick; the worker stays up
-                log.exception("bill run failed")
+            except Exception as exc:  # outside every organization (say, the database is down): retried next tick
+                error = describe(exc)  # the traceback once, not at every tick while the same error lasts
+                log.error("bill run failed", exc_info=exc if error != last_error else None,
+                          extra={"fields": {"reason": error}})
+                last_error = error
             self.stopping.wait(self.interval)
 
     def start(self) -> threading.Thread:
