@@ -100,6 +100,11 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
         expect(rows.filter(has_text="USD 10.00")).to_have_count(2)  # zeta's
         page.goto(f"/invoices/{draft}")
 
+        # And acme's account page says its ongoing invoice cannot be computed, instead of failing
+        page.goto("/accounts/acme")
+        expect(page.get_by_role("alert")).to_contain_text("The ongoing invoice cannot be computed: InvalidOperation")
+        page.goto(f"/invoices/{draft}")
+
         # And "Finalize now" refuses with the reason, numbering nothing
         page.get_by_role("button", name="Finalize now").click()
         expect(page.get_by_role("alert").first).to_contain_text(f"Invoice {draft} could not be finalized")

@@ -131,7 +131,14 @@ def _summary(ctx: Context, account: Any) -> dict[str, Any]:
     ongoing = service.ongoing(account)  # a GET: the sync it makes is not kept, the worker makes it for good
     if ongoing is None:
         return {"ongoing": None}
-    revenue, usage, _details, total = service.view(ongoing)
+    try:
+        revenue, usage, _details, total = service.view(ongoing)
+    except MeterlineError:
+        raise
+    except Exception as exc:  # its data breaks computing it: say so (the bill run records it, docs/invoicing.md)
+        return {"ongoing": ongoing, "cards": [], "charges": [], "usage": [], "total": None, "credits_applied": None,
+                "plan": service.inputs.view(ongoing.schedule_pk),
+                "error": f"The ongoing invoice cannot be computed: {describe(exc)}."}
     cards = [line for line in revenue.walk() if line.type.endswith("RATE_CARD_AMOUNT") or line.type == "TRUE_UP_AMOUNT"]
     charges = [line for line in revenue.walk() if line.type == "MISCELLANEOUS_CHARGE"]
     credits = revenue.find("TOTAL_CREDITS")
