@@ -30,7 +30,7 @@ from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing import billing
 from meterline.invoicing.failures import FINALIZE, SYNC
-from meterline.invoicing.models import BillingFailure, Invoice
+from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.migrations import upgrade
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
@@ -223,6 +223,38 @@ def test_an_organization_whose_invoices_cannot_be_created_does_not_stop_the_othe
     fixed = billing.run(fresh, AS_OF, now=NOW + timedelta(minutes=1))
     assert (fixed.finalized, fixed.failures) == (1, [])
     assert invoices(fresh, broken.org_id) == done and failures(fresh, broken.org_id) == []
+
+
+def test_a_database_error_in_one_organization_rolls_back_only_its_invoices(fresh: sessionmaker[Session]) -> None:
+    # Given three organizations billed for March; then the middle one's sequence row is set back (a restore gone
+    # wrong), so its next numbers collide with issued ones: the database refuses them (a unique key)
+    first, broken, last = company(fresh, "acme"), company(fresh, "acme", "zeta"), company(fresh, "acme")
+    assert billing.run(fresh, AS_OF, now=NOW).failures == []
+    with unit_of_work(fresh) as session:
+        session.execute(update(InvoiceSequence).where(InvoiceSequence.org_id == broken.org_id).values(last_number=0))
+
+    # When the bill run passes the end of April
+    april = datetime(2024, 5, 1, tzinfo=UTC)
+    result = billing.run(fresh, april, now=NOW)
+
+    # Then the other organizations number April's invoices; the broken one's are rolled back and recorded
+    for org in (first, last):
+        assert invoices(fresh, org.org_id, april)[1] == ("acme", "DUE", "INV-000002", Decimal("10.00"))
+    assert result.finalized == 2
+    recorded = failures(fresh, broken.org_id)
+    assert sorted((f.stage, f.attempts) for f in recorded) == [(FINALIZE, 1), (FINALIZE, 1)]
+    assert all("sequence_number" in f.message and "INSERT" not in f.message for f in recorded)
+    assert [r[:3] for r in invoices(fresh, broken.org_id, april)] == [
+        ("acme", "DRAFT", None), ("acme", "DUE", "INV-000001"), ("zeta", "DRAFT", None), ("zeta", "DUE", "INV-000002")]
+
+    # When the sequence is repaired, the next due attempt numbers them next and clears the failures
+    with unit_of_work(fresh) as session:
+        session.execute(update(InvoiceSequence).where(InvoiceSequence.org_id == broken.org_id).values(last_number=2))
+    fixed = billing.run(fresh, april, now=NOW + timedelta(minutes=1))
+    assert (fixed.finalized, fixed.failures, failures(fresh, broken.org_id)) == (2, [], [])
+    assert [r[:3] for r in invoices(fresh, broken.org_id, april)] == [
+        ("acme", "DUE", "INV-000001"), ("acme", "DUE", "INV-000003"), ("zeta", "DUE", "INV-000002"),
+        ("zeta", "DUE", "INV-000004")]
 
 
 def test_meterline_bill_run_goes_on_past_a_failing_invoice_and_exits_non_zero(
