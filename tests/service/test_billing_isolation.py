@@ -300,3 +300,4 @@ def _drafts(factory: sessionmaker[Session], org_id: str, before: datetime = AS_O
     with unit_of_work(factory, write=False) as session:
         return [tuple(r) for r in session.execute(select(Invoice.pk).where(  # type: ignore[misc]
             Invoice.org_id == org_id, Invoice.status == "DRAFT", Invoice.start_at < before))]
+

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import MeterlineError
-from meterline.invoicing.failures import FINALIZE, SYNC, BillingFailureRepository
+from meterline.invoicing.failures import EXPIRE, FINALIZE, SYNC, BillingFailureRepository
 from meterline.invoicing.models import BillingFailure, Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
@@ -55,8 +55,10 @@ def dashboard_notices(ctx: Context) -> tuple[list[Notice], int]:
             account = accounts.get(failure.subject)
             what = f"Creating the invoices of account {account.id if account is not None else failure.subject}"
             href = f"/accounts/{quote(account.id, safe='')}" if account is not None else None
-        else:
+        elif failure.stage == EXPIRE:
             what, href = "Expiring ended credits", None
+        else:
+            what, href = "The bill run of this organization", None
         notices.append(Notice(describe_failure(failure, what, ctx.org.timezone), href))
     return notices, total
 

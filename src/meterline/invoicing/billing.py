@@ -37,7 +37,16 @@ from meterline.core.db import unit_of_work
 from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED
 from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
-from meterline.invoicing.failures import EXPIRE, FINALIZE, SYNC, BillingFailureRepository, Recorded, describe
+from meterline.invoicing.failures import (
+    EXPIRE,
+    FINALIZE,
+    ORGANIZATION,
+    STAGES,
+    SYNC,
+    BillingFailureRepository,
+    Recorded,
+    describe,
+)
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
@@ -126,8 +135,8 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, now: datetime, org_i
     for org in _orgs(factory, org_id):
         try:
             _Org(factory, org.id, as_of, now, retry_now, progress, result).bill()
-        except Exception as exc:  # outside the steps' own isolation (say, the database went away): the next one
-            _failed(factory, org.id, EXPIRE, org.id, None, exc, now, result)
+        except Exception as exc:  # outside the steps' own isolation (a row that cannot be read...): the next one
+            _failed(factory, org.id, ORGANIZATION, org.id, None, exc, now, result)
     return result
 
 
@@ -150,14 +159,20 @@ class _Org:
 
     def bill(self) -> None:
         with unit_of_work(self.factory, write=False) as session:
-            accounts = InvoiceRepository(session, self.org_id).accounts_with_schedules()
             failures = BillingFailureRepository(session, self.org_id)
-            failed = {stage: failures.of_stage(stage) for stage in (SYNC, FINALIZE, EXPIRE)}
+            failed = {stage: failures.of_stage(stage) for stage in STAGES}
+            whole = failed[ORGANIZATION].get(self.org_id)
+            if whole is not None and not self._due(whole):
+                return  # the organization's run failed as a whole: it waits for its next attempt
+            accounts = InvoiceRepository(session, self.org_id).accounts_with_schedules()
         self.sync(accounts, failed[SYNC])
         self.finalize(failed[FINALIZE])
         expiry = failed[EXPIRE].get(self.org_id)
         if expiry is None or self._due(expiry):
             self.expire(failed_before=expiry is not None)
+        if whole is not None:
+            with unit_of_work(self.factory) as session:
+                BillingFailureRepository(session, self.org_id).clear(ORGANIZATION, [self.org_id])
 
     # -- sync --------------------------------------------------------------------------------------------------------
     def sync(self, accounts: list[str], failed: dict[str, datetime]) -> None:

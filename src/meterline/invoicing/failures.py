@@ -22,7 +22,8 @@ from meterline.core.repository import OrgRepository
 from meterline.invoicing.models import BillingFailure, Invoice
 
 SYNC, FINALIZE, EXPIRE = "SYNC", "FINALIZE", "EXPIRE"  # the steps of a bill run, for each organization
-STAGES = (SYNC, FINALIZE, EXPIRE)
+ORGANIZATION = "ORGANIZATION"  # a failure outside those steps (say, a row of the organization that cannot be read)
+STAGES = (ORGANIZATION, SYNC, FINALIZE, EXPIRE)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 MESSAGE_LENGTH = 300

@@ -75,14 +75,14 @@ class InvoiceSequence(Base):
 class BillingFailure(Base):
     """A step of the bill run that failed for one organization, kept until it succeeds (docs/invoicing.md, "When
     a bill run fails"): finalizing an invoice (`subject` is the invoice), syncing an account's invoices (the
-    account) or expiring credits (the organization). Every worker process reads it: a step is tried again once
+    account), expiring credits or anything else of the organization's run (the organization). Every worker process reads it: a step is tried again once
     `next_attempt_at` has passed, with exponential backoff; finalizing the invoice deletes its row."""
 
     __tablename__ = "billing_failures"
     __table_args__ = (Index("ix_billing_failures_invoice_pk", "invoice_pk"),)
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
-    stage: Mapped[str] = mapped_column(String(16), primary_key=True)  # SYNC | FINALIZE | EXPIRE
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)  # SYNC | FINALIZE | EXPIRE | ORGANIZATION
     subject: Mapped[str] = mapped_column(String(40), primary_key=True)  # the invoice, account or organization
     invoice_pk: Mapped[str | None] = mapped_column(ForeignKey("invoices.pk", ondelete="CASCADE"))
     attempts: Mapped[int]
