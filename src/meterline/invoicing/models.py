@@ -75,8 +75,9 @@ class InvoiceSequence(Base):
 class BillingFailure(Base):
     """A step of the bill run that failed for one organization, kept until it succeeds (docs/invoicing.md, "When
     a bill run fails"): finalizing an invoice (`subject` is the invoice), syncing an account's invoices (the
-    account), expiring credits or anything else of the organization's run (the organization). Every worker process reads it: a step is tried again once
-    `next_attempt_at` has passed, with exponential backoff; finalizing the invoice deletes its row."""
+    account), expiring credits or anything else of the organization's run (the organization). Every worker process
+    reads it: a step is tried again once `next_attempt_at` has passed, with exponential backoff; finalizing the
+    invoice deletes its row."""
 
     __tablename__ = "billing_failures"
     __table_args__ = (Index("ix_billing_failures_invoice_pk", "invoice_pk"),)
