@@ -113,7 +113,7 @@ def timed_run(url: str, org_id: str, check: Decimal, accounts: int) -> float:
     billing.batch_process_gc()  # as `meterline bill-run` does
     factory = make_session_factory(create_db_engine(url))
     started = time.perf_counter()
-    result = billing.run(factory, AS_OF, org_id=org_id)
+    result = billing.run(factory, AS_OF, now=AS_OF, org_id=org_id)
     elapsed = time.perf_counter() - started
     assert result.finalized == accounts, result
     with unit_of_work(factory, write=False) as s:

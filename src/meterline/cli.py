@@ -14,6 +14,7 @@ from rich.console import Console
 from meterline.core.clock import as_utc, utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
 from meterline.core.errors import MeterlineError
+from meterline.core.observability import configure_logging
 from meterline.core.settings import load_settings
 from meterline.migrations import upgrade
 from meterline.tenancy.service import TenancyService
@@ -102,26 +103,47 @@ def bill_run(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create the invoices of every cycle started by --as-of and finalize those due by then (numbered, DUE).
-    Idempotent: running it again, or after a crash, gives the same invoices and numbers."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    Idempotent: running it again, or after a crash, gives the same invoices and numbers.
+
+    A failing organization, account or invoice does not stop the run: it is recorded (retried by the worker with
+    backoff; this command retries it at once), listed on stderr, and the command exits with 1. Stdout gets one JSON
+    object: asOf, syncedAccounts, finalized, failures."""
+    import json
+
+    from rich.markup import escape
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
 
     from meterline.invoicing import billing
 
     instant = _as_of(as_of)
     billing.batch_process_gc()
+    configure_logging(load_settings(database_url=database_url).log_level)  # failures: one JSON line each
     factory = _session_factory(database_url)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:
                 tasks[phase] = bar.add_task(phase, total=total)
             bar.update(tasks[phase], completed=done, total=total)
 
-        result = billing.run(factory, instant, org_id=org_id, progress=progress)
+        result = billing.run(factory, instant, now=utc_now(), org_id=org_id, progress=progress, retry_now=True)
     err.print(f"as of {instant.isoformat()}: {result.synced_accounts} accounts synced, "
-              f"{result.finalized} invoices finalized")
-    typer.echo(result.finalized)
+              f"{result.finalized} invoices finalized, {len(result.failures)} failed")
+    for f in result.failures:
+        what = f"invoice {f.invoice_pk}" if f.invoice_pk else f"{f.stage.lower()} of {f.subject}"
+        err.print("[red]failed:[/red] " + escape(
+            f"organization {f.org_id}, {what} (attempt {f.attempts}, next attempt by the worker at "
+            f"{f.next_attempt_at.isoformat()}): {f.message}"), highlight=False)
+    typer.echo(json.dumps({
+        "asOf": instant.isoformat().replace("+00:00", "Z"), "syncedAccounts": result.synced_accounts,
+        "finalized": result.finalized,
+        "failures": [{"organizationId": f.org_id, "stage": f.stage, "subject": f.subject, "invoiceId": f.invoice_pk,
+                      "attempts": f.attempts, "nextAttemptAt": f.next_attempt_at.isoformat().replace("+00:00", "Z"),
+                      "message": f.message} for f in result.failures],
+    }))
+    if result.failures:
+        raise typer.Exit(code=1)
 
 
 @app.command()
@@ -135,6 +157,7 @@ def worker(
 
     batch_process_gc()
     settings = load_settings(worker_interval=interval, database_url=database_url)
+    configure_logging(settings.log_level)
     factory = _session_factory(settings.database_url)
     err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")
     runner = Worker(factory, settings.worker_interval or 10)

@@ -7,7 +7,7 @@ from meterline.core.db import Base
 from meterline.credits.models import Credit, CreditTransaction
 from meterline.customers.models import Customer, CustomerContact
 from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
-from meterline.invoicing.models import Invoice, InvoiceSequence
+from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
@@ -18,7 +18,7 @@ from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, Log
 from meterline.wallet.models import Wallet, WalletEntry
 
 __all__ = [
-    "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "Credit", "CreditTransaction", "Customer", "CustomerContact", "EntitySetting",
+    "Account", "AccountAlias", "AddOn", "Alias", "ApiKey", "Base", "BillingFailure", "Credit", "CreditTransaction", "Customer", "CustomerContact", "EntitySetting",
     "Event", "EventId", "EventSchema", "InstanceSecret", "Invoice", "InvoiceSequence", "Job", "JobEntry", "LicenseUpdate", "Organization", "Payment", "PricePlan", "PricePlanVersion",
     "PricingSchedule", "UsageDaily", "UsageMeter", "UsageRollup", "User", "Wallet", "WalletEntry",
     "ConsoleSession", "LoginFailure",

@@ -49,7 +49,9 @@ class World:
             yield Context(session=session, org=session.get(Organization, self.org.id), now=now)
 
     def bill_run(self, as_of: datetime) -> int:
-        return billing.run(self.factory, as_of, org_id=self.org.id).finalized
+        result = billing.run(self.factory, as_of, now=as_of, org_id=self.org.id)
+        assert not result.failures, result.failures
+        return result.finalized
 
     def ingest(self, now: datetime, *events: tuple[str, datetime, str]) -> list[str]:
         with self.at(now) as ctx:

@@ -17,6 +17,7 @@ from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
+from meterline.console.billing_notices import invoice_notice, listed_total
 from meterline.console.pages import User, _field_errors, check_csrf, context, render
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
@@ -25,6 +26,7 @@ from meterline.credits.service import Grant
 from meterline.customers.schemas import UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
+from meterline.invoicing.failures import describe
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
@@ -130,7 +132,14 @@ def _summary(ctx: Context, account: Any) -> dict[str, Any]:
     ongoing = service.ongoing(account)  # a GET: the sync it makes is not kept, the worker makes it for good
     if ongoing is None:
         return {"ongoing": None}
-    revenue, usage, _details, total = service.view(ongoing)
+    try:
+        revenue, usage, _details, total = service.view(ongoing)
+    except MeterlineError:
+        raise
+    except Exception as exc:  # its data breaks computing it: say so (the bill run records it, docs/invoicing.md)
+        return {"ongoing": ongoing, "cards": [], "charges": [], "usage": [], "total": None, "credits_applied": None,
+                "plan": service.inputs.view(ongoing.schedule_pk),
+                "error": f"The ongoing invoice cannot be computed: {describe(exc)}."}
     cards = [line for line in revenue.walk() if line.type.endswith("RATE_CARD_AMOUNT") or line.type == "TRUE_UP_AMOUNT"]
     charges = [line for line in revenue.walk() if line.type == "MISCELLANEOUS_CHARGE"]
     credits = revenue.find("TOTAL_CREDITS")
@@ -153,7 +162,7 @@ def _credits(ctx: Context, account: Any) -> dict[str, Any]:
 def _invoices(ctx: Context, account: Any) -> dict[str, Any]:
     service = InvoiceService(ctx)
     page = InvoiceRepository(ctx.session, ctx.org_id).page(page_request(None, 50), account_pk=account.pk)
-    return {"invoices": [(i, service.view(i)[3]) for i in reversed(page.items)]}
+    return {"invoices": [(i, listed_total(service, i)) for i in reversed(page.items)]}
 
 
 def _wallet(ctx: Context, account: Any) -> dict[str, Any]:
@@ -261,9 +270,20 @@ def top_up(request: Request, user: User, account_id: str, csrf: Annotated[str, F
 # -- invoices ----------------------------------------------------------------------------------------------------
 @router.get("/invoices/{invoice_id}")
 def invoice_page(request: Request, user: User, invoice_id: str, error: str | None = None) -> Response:
-    service = InvoiceService(context(request, user))
+    ctx = context(request, user)
+    service = InvoiceService(ctx)
     invoice = service.get(invoice_id)
-    revenue, usage, details, total = service.view(invoice)
+    failure = invoice_notice(ctx, invoice.pk) if invoice.status == "DRAFT" else None
+    try:
+        revenue, usage, details, total = service.view(invoice)
+    except MeterlineError:
+        raise
+    except Exception as exc:  # a draft whose data breaks computing it: say so, with the bill run's failure
+        if invoice.status != "DRAFT":
+            raise
+        failure = failure or f"This draft invoice cannot be computed: {describe(exc)}."
+        return render(request, "invoice.html", user, invoice=invoice, rows=[], usage=[], details=None, total=None,
+                      account=service.account_of(invoice), error=error, billing_failure=failure)
     account = service.account_of(invoice)
     rows = []
 
@@ -274,7 +294,7 @@ def invoice_page(request: Request, user: User, invoice_id: str, error: str | Non
 
     walk(revenue, 0)
     return render(request, "invoice.html", user, invoice=invoice, rows=rows, usage=usage, details=details,
-                  total=total, account=account, error=error)
+                  total=total, account=account, error=error, billing_failure=failure)
 
 
 @router.post("/invoices/{invoice_id}/status")
@@ -282,12 +302,18 @@ def invoice_status(request: Request, user: User, invoice_id: str, csrf: Annotate
                    status: Annotated[str, Form()] = "") -> Response:
     """Finalize (DUE), mark paid, void or mark uncollectible (D12)."""
     check_csrf(user, csrf)
+    ctx = context(request, user)
     try:
-        InvoiceService(context(request, user)).update(invoice_id, status, {})
+        InvoiceService(ctx).update(invoice_id, status, {})
+        ctx.session.flush()  # a value the database refuses fails here, not after the answer
     except MeterlineError as exc:
         if exc.status_code == 404:
             raise
         return invoice_page(request, user, invoice_id, error=exc.message)
+    except Exception as exc:  # a draft whose data breaks finalizing it: nothing is written, the page says why
+        ctx.session.rollback()
+        return invoice_page(request, user, invoice_id, error=f"Invoice {invoice_id} could not be finalized: "
+                                                                f"{describe(exc)}")
     return RedirectResponse(_url("invoices", invoice_id), status_code=303)
 
 

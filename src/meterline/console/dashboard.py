@@ -14,6 +14,7 @@ from starlette.responses import RedirectResponse, Response
 
 from meterline.accounts.models import Account
 from meterline.api.routing import UnitOfWorkRoute
+from meterline.console.billing_notices import dashboard_notices
 from meterline.console.charts import Chart, stacked_bars
 from meterline.console.pages import User, context, render
 from meterline.core.repository import OrgRepository
@@ -91,7 +92,9 @@ def dashboard(request: Request, user: User, days: str = "30") -> Response:
     events_chart, usage_charts, event_totals = activity(ctx, RANGES[days])
     invoiced_chart, this_month = invoiced(ctx)
     counts = OrgRepository(ctx.session, ctx.org_id)
+    failures, failure_count = dashboard_notices(ctx)
     return render(request, "dashboard.html", user, section="dashboard", days=days, ranges=list(RANGES),
+                  billing_failures=failures, billing_failure_count=failure_count,
                   events_chart=events_chart, usage_charts=usage_charts, event_totals=event_totals,
                   invoiced_chart=invoiced_chart, this_month=this_month, owed=reports.owed(ctx),
                   customers=counts.count(Customer), accounts=counts.count(Account))

@@ -25,6 +25,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.console import auth
+from meterline.console.billing_notices import listed_total
 from meterline.console.pages import (PAGE, User, check_csrf, client_address, context, login_throttle, render,
                                      too_many_tries)
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
@@ -78,6 +79,11 @@ def _day(text: str, label: str, errors: dict[str, str], key: str) -> date | None
         return None
 
 
+def _listed_money(service: InvoiceService, invoice: Invoice) -> str:
+    total = listed_total(service, invoice)
+    return money(total, invoice.currency) if total is not None else "cannot be computed"
+
+
 @router.get("/invoices")
 def invoices(request: Request, user: User, status: str = "", account: str = "", customer: str = "", type: str = "",
              start: str = "", end: str = "", after: str | None = None) -> Response:
@@ -112,7 +118,8 @@ def invoices(request: Request, user: User, status: str = "", account: str = "", 
     for invoice in page.items:
         owner = accounts.get(invoice.account_pk)
         rows.append(InvoiceRow(
-            invoice=invoice, account=owner, customer=customers.get(owner.customer_pk) if owner else None, total=money(service.view(invoice)[3], invoice.currency)))
+            invoice=invoice, account=owner, customer=customers.get(owner.customer_pk) if owner else None,
+            total=_listed_money(service, invoice)))
     kept = {k: v for k, v in filters.items() if v}
     next_url = f"/invoices?{urlencode({**kept, 'after': page.next_token})}" if page.next_token else None
     return render(request, "invoices.html", user, rows=rows, filters=filters, errors={}, statuses=STATUSES,

@@ -26,6 +26,9 @@ HTTP_LATENCY = Histogram(
 )
 EVENTS = Counter("meterline_events_ingested_total", "Events ingested, by final ingestion status", ["status"])
 INVOICES_FINALIZED = Counter("meterline_invoices_finalized_total", "Invoices finalized (numbered, DUE or PAID)")
+BILLING_FAILURES = Counter(
+    "meterline_billing_failures_total",
+    "Bill run steps that failed (sync, finalize, expire, organization), retried with backoff", ["stage"])
 
 
 def count_events(statuses: Iterable[str]) -> None:

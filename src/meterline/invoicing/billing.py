@@ -10,6 +10,13 @@
 The worker (`meterline worker`, and a thread of `meterline serve`) runs this with the wall clock; `meterline
 bill-run --as-of` with any instant. Several workers on PostgreSQL share the finalizing: the rows of a chunk are
 locked and other workers skip them; the sequence row serializes the numbering.
+
+No organization stops another's billing (docs/invoicing.md, "When a bill run fails"): each organization, each chunk
+of accounts synced and each chunk of invoices finalized is its own transaction. A failing chunk is rolled back and
+done again one account or invoice per transaction, so only what fails waits. Each failure is recorded
+(invoicing/failures.py: attempts, next attempt with exponential backoff, shared by every worker process), logged in
+one line with its organization and invoice, counted in `meterline_billing_failures_total`, listed in the run's
+result and shown in the console; the run goes on with the rest.
 """
 
 from __future__ import annotations
@@ -18,7 +25,7 @@ import gc
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import select, text
@@ -27,9 +34,19 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
-from meterline.core.observability import INVOICES_FINALIZED
+from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED
 from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
+from meterline.invoicing.failures import (
+    EXPIRE,
+    FINALIZE,
+    ORGANIZATION,
+    STAGES,
+    SYNC,
+    BillingFailureRepository,
+    Recorded,
+    describe,
+)
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService, credit_holds
 from meterline.tenancy.context import Context
@@ -42,11 +59,25 @@ CLAIM_DAYS = 45  # D6: how long an event id stays claimed
 log = logging.getLogger("meterline.billing")
 
 
+@dataclass(frozen=True)
+class Failure:
+    """A step that failed in this run (also recorded in billing_failures)."""
+
+    org_id: str
+    stage: str  # SYNC | FINALIZE | EXPIRE
+    subject: str  # the account (SYNC), invoice (FINALIZE) or organization (EXPIRE)
+    invoice_pk: str | None
+    attempts: int
+    next_attempt_at: datetime
+    message: str
+
+
 @dataclass
 class RunResult:
     finalized: int = 0
     synced_accounts: int = 0
     expired_credits: int = 0
+    failures: list[Failure] = field(default_factory=list)
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
@@ -90,50 +121,192 @@ def refresh_statistics(factory: sessionmaker[Session]) -> list[str]:
         return list(rows)
 
 
-def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None = None,
-        progress: Progress | None = None) -> RunResult:
+def run(factory: sessionmaker[Session], as_of: datetime, *, now: datetime, org_id: str | None = None,
+        progress: Progress | None = None, retry_now: bool = False) -> RunResult:
+    """Bill every organization (or `org_id`) up to `as_of`. `now` is the wall clock of the run, which the retries'
+    backoff is counted in; a step that failed before is tried again once its next attempt is due, or at once with
+    `retry_now` (`meterline bill-run`: an operator asking for it). A failing organization, chunk or invoice is
+    recorded, logged and counted, and the run goes on with the next one; `RunResult.failures` lists them."""
     result = RunResult()
-    refresh_statistics(factory)
+    try:
+        refresh_statistics(factory)
+    except Exception as exc:  # statistics only speed the run up
+        log.warning("bill run: statistics not refreshed", extra={"fields": {"error": describe(exc)}})
     for org in _orgs(factory, org_id):
-        with unit_of_work(factory, write=False) as session:
-            accounts = InvoiceRepository(session, org.id).accounts_with_schedules()
-        for i in range(0, len(accounts), SYNC_CHUNK):
-            with unit_of_work(factory) as session:
-                ctx = Context(session, session.get(Organization, org.id), as_of)
-                chunk = AccountRepository(session, org.id).by_pks(set(accounts[i:i + SYNC_CHUNK]))
-                InvoiceService(ctx).sync_many(list(chunk.values()), as_of)
-            result.synced_accounts += len(accounts[i:i + SYNC_CHUNK])
-            if progress:
-                progress(f"sync {org.id}", result.synced_accounts, len(accounts))
-        with unit_of_work(factory, write=False) as session:
-            total = InvoiceRepository(session, org.id).count_due(as_of)
-        done = 0
-        while True:
-            with unit_of_work(factory) as session:
-                ctx = Context(session, session.get(Organization, org.id), as_of)
-                postgres = session.get_bind().dialect.name == "postgresql"
-                count = InvoiceService(ctx).finalize_due(as_of, CHUNK, skip_locked=postgres)
-            if count == 0:
-                break
-            done += count
-            INVOICES_FINALIZED.inc(count)
-            if progress:
-                progress(f"finalize {org.id}", done, max(total, done))
-        result.finalized += done
-        with unit_of_work(factory) as session:  # credits whose window is over and fully billed expire (D9)
-            ctx = Context(session, session.get(Organization, org.id), as_of)
-            invoices = InvoiceRepository(session, org.id)
-            result.expired_credits += CreditService(ctx, holds=credit_holds).expire(
-                lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at))
+        try:
+            _Org(factory, org.id, as_of, now, retry_now, progress, result).bill()
+        except Exception as exc:  # outside the steps' own isolation (a row that cannot be read...): the next one
+            _failed(factory, org.id, ORGANIZATION, org.id, None, exc, now, result)
     return result
+
+
+class _Org:
+    """One organization's bill run: sync, finalize, expire; each step isolated as docs/invoicing.md says."""
+
+    def __init__(self, factory: sessionmaker[Session], org_id: str, as_of: datetime, now: datetime, retry_now: bool,
+                 progress: Progress | None, result: RunResult) -> None:
+        self.factory, self.org_id, self.as_of, self.now = factory, org_id, as_of, now
+        self.retry_now, self.progress, self.result = retry_now, progress, result
+
+    def _due(self, next_attempt_at: datetime) -> bool:
+        return self.retry_now or next_attempt_at <= self.now
+
+    def _context(self, session: Session) -> Context:
+        org = session.get(Organization, self.org_id)
+        if org is None:
+            raise LookupError(f"organization {self.org_id} was deleted during the bill run")
+        return Context(session, org, self.as_of)
+
+    def bill(self) -> None:
+        with unit_of_work(self.factory, write=False) as session:
+            failures = BillingFailureRepository(session, self.org_id)
+            failed = {stage: failures.of_stage(stage) for stage in STAGES}
+            whole = failed[ORGANIZATION].get(self.org_id)
+            if whole is not None and not self._due(whole):
+                return  # the organization's run failed as a whole: it waits for its next attempt
+            accounts = InvoiceRepository(session, self.org_id).accounts_with_schedules()
+        self.sync(accounts, failed[SYNC])
+        self.finalize(failed[FINALIZE])
+        expiry = failed[EXPIRE].get(self.org_id)
+        if expiry is None or self._due(expiry):
+            self.expire(failed_before=expiry is not None)
+        if whole is not None:
+            with unit_of_work(self.factory) as session:
+                BillingFailureRepository(session, self.org_id).clear(ORGANIZATION, [self.org_id])
+
+    # -- sync --------------------------------------------------------------------------------------------------------
+    def sync(self, accounts: list[str], failed: dict[str, datetime]) -> None:
+        """Chunks of accounts, each in its own transaction; a failing chunk is synced again an account at a time.
+        Accounts whose sync failed before are left out of the chunks and tried alone when their attempt is due."""
+        scheduled = set(accounts)
+        gone = [pk for pk in failed if pk not in scheduled]  # no schedule any more: nothing to sync
+        if gone:
+            with unit_of_work(self.factory) as session:
+                BillingFailureRepository(session, self.org_id).clear(SYNC, gone)
+        healthy = [pk for pk in accounts if pk not in failed]
+        for i in range(0, len(healthy), SYNC_CHUNK):
+            chunk = healthy[i:i + SYNC_CHUNK]
+            try:
+                self._sync(chunk)
+            except Exception:
+                for pk in chunk:
+                    self._sync_alone(pk)
+            self.result.synced_accounts += len(chunk)
+            if self.progress:
+                self.progress(f"sync {self.org_id}", self.result.synced_accounts, len(accounts))
+        for pk, at in failed.items():
+            if pk in scheduled and self._due(at):
+                self._sync_alone(pk, cleared=True)
+
+    def _sync(self, account_pks: list[str], cleared: bool = False) -> None:
+        with unit_of_work(self.factory) as session:
+            chunk = AccountRepository(session, self.org_id).by_pks(set(account_pks))
+            InvoiceService(self._context(session)).sync_many(list(chunk.values()), self.as_of)
+            if cleared:
+                BillingFailureRepository(session, self.org_id).clear(SYNC, account_pks)
+
+    def _sync_alone(self, account_pk: str, cleared: bool = False) -> None:
+        try:
+            self._sync([account_pk], cleared)
+        except Exception as exc:
+            _failed(self.factory, self.org_id, SYNC, account_pk, None, exc, self.now, self.result)
+
+    # -- finalize ----------------------------------------------------------------------------------------------------
+    def finalize(self, failed: dict[str, datetime]) -> None:
+        """Invoices whose finalizing failed before are tried alone when due; then the others, CHUNK at a time, each
+        chunk in its own transaction. A failing chunk is rolled back and its invoices finalized one per transaction,
+        so only the failing invoice waits."""
+        done = 0
+        for pk, at in failed.items():
+            if self._due(at):
+                done += self._finalize_alone(pk)
+        skip = set(failed)  # known failures never share a chunk
+        with unit_of_work(self.factory, write=False) as session:
+            total = InvoiceRepository(session, self.org_id).count_due(self.as_of)
+        while True:
+            ids: list[str] = []
+            try:
+                with unit_of_work(self.factory) as session:
+                    postgres = session.get_bind().dialect.name == "postgresql"
+                    due = InvoiceRepository(session, self.org_id).due_drafts(self.as_of, CHUNK, postgres,
+                                                                             exclude=skip)
+                    ids = [i.pk for i in due]
+                    InvoiceService(self._context(session)).finalize(due, self.as_of)
+            except Exception:
+                if not ids:  # reading the chunk failed: not an invoice's fault
+                    raise
+                skip.update(ids)
+                for pk in ids:
+                    done += self._finalize_alone(pk)
+                continue
+            if not ids:
+                break
+            done += len(ids)
+            INVOICES_FINALIZED.inc(len(ids))
+            if self.progress:
+                self.progress(f"finalize {self.org_id}", done, max(total, done))
+        self.result.finalized += done
+
+    def _finalize_alone(self, invoice_pk: str) -> int:
+        """Finalize one invoice in its own transaction if it is still due and DRAFT (and no other worker holds
+        it); 1 when it was, 0 otherwise. A failure is recorded."""
+        try:
+            with unit_of_work(self.factory) as session:
+                postgres = session.get_bind().dialect.name == "postgresql"
+                due = InvoiceRepository(session, self.org_id).due_drafts(self.as_of, 1, postgres, only=invoice_pk)
+                InvoiceService(self._context(session)).finalize(due, self.as_of)  # clears its failure
+        except Exception as exc:
+            _failed(self.factory, self.org_id, FINALIZE, invoice_pk, invoice_pk, exc, self.now, self.result)
+            return 0
+        INVOICES_FINALIZED.inc(len(due))
+        return len(due)
+
+    # -- expire ------------------------------------------------------------------------------------------------------
+    def expire(self, failed_before: bool) -> None:
+        """Credits whose window is over and fully billed expire (D9)."""
+        try:
+            with unit_of_work(self.factory) as session:
+                ctx = self._context(session)
+                invoices = InvoiceRepository(session, self.org_id)
+                self.result.expired_credits += CreditService(ctx, holds=credit_holds).expire(
+                    lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at))
+                if failed_before:
+                    BillingFailureRepository(session, self.org_id).clear(EXPIRE, [self.org_id])
+        except Exception as exc:
+            _failed(self.factory, self.org_id, EXPIRE, self.org_id, None, exc, self.now, self.result)
+
+
+def _failed(factory: sessionmaker[Session], org_id: str, stage: str, subject: str, invoice_pk: str | None,
+            exc: Exception, now: datetime, result: RunResult) -> None:
+    """Record a failed step (its own transaction), count it, log one line with its organization and invoice (the
+    traceback only at the first attempt), and add it to the run's result."""
+    message = describe(exc)
+    try:
+        with unit_of_work(factory) as session:
+            recorded = BillingFailureRepository(session, org_id).record(stage, subject, invoice_pk, message, now)
+    except Exception as error:  # the database is unreachable or refuses: the step is tried again next run
+        log.error("bill run: a failure could not be recorded", extra={"fields": {
+            "org_id": org_id, "stage": stage.lower(), "subject": subject, "reason": message,
+            "record_error": describe(error)}})
+        recorded = Recorded(0, now)
+    BILLING_FAILURES.labels(stage=stage.lower()).inc()
+    failure = Failure(org_id, stage, subject, invoice_pk, recorded.attempts, recorded.next_attempt_at, message)
+    result.failures.append(failure)
+    log.warning("billing failed", exc_info=exc if recorded.attempts <= 1 else None, extra={"fields": {
+        "org_id": org_id, "stage": stage.lower(), "invoice_id": invoice_pk,
+        "account_pk" if stage == SYNC else "subject": subject, "attempts": recorded.attempts,
+        "next_attempt_at": recorded.next_attempt_at.isoformat(), "reason": message}})
 
 
 def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:
     """End the event-id claims older than the dedup window (D6): a later event may reuse such an id."""
     forgotten = 0
     for org in _orgs(factory, None):
-        with unit_of_work(factory) as session:
-            forgotten += EventStore(session, org.id).forget_ids_before(now - timedelta(days=CLAIM_DAYS))
+        try:
+            with unit_of_work(factory) as session:
+                forgotten += EventStore(session, org.id).forget_ids_before(now - timedelta(days=CLAIM_DAYS))
+        except Exception as exc:  # one organization's failure never stops the others'; tried again next hour
+            log.warning("forgetting old event ids failed", extra={"fields": {"org_id": org.id, "error": describe(exc)}})
     return forgotten
 
 
@@ -148,20 +321,26 @@ class Worker:
 
     def tick(self) -> RunResult:
         now = utc_now()
-        result = run(self.factory, now)
+        result = run(self.factory, now, now=now)
         if self._last_forget is None or now - self._last_forget >= timedelta(hours=1):
             forget_claims(self.factory, now)
             self._last_forget = now
         return result
 
     def loop(self) -> None:
+        last_error: str | None = None
         while not self.stopping.is_set():
             try:
                 result = self.tick()
-                if result.finalized:
-                    log.info("finalized %d invoices", result.finalized)
-            except Exception:  # a failing run is logged and retried next tick; the worker stays up
-                log.exception("bill run failed")
+                last_error = None
+                if result.finalized or result.failures:
+                    log.info("bill run", extra={"fields": {"finalized": result.finalized,
+                                                           "failures": len(result.failures)}})
+            except Exception as exc:  # outside every organization (say, the database is down): retried next tick
+                error = describe(exc)  # the traceback once, not at every tick while the same error lasts
+                log.error("bill run failed", exc_info=exc if error != last_error else None,
+                          extra={"fields": {"reason": error}})
+                last_error = error
             self.stopping.wait(self.interval)
 
     def start(self) -> threading.Thread:

@@ -70,3 +70,24 @@ class InvoiceSequence(Base):
 
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
     last_number: Mapped[int]
+
+
+class BillingFailure(Base):
+    """A step of the bill run that failed for one organization, kept until it succeeds (docs/invoicing.md, "When
+    a bill run fails"): finalizing an invoice (`subject` is the invoice), syncing an account's invoices (the
+    account), expiring credits or anything else of the organization's run (the organization). Every worker process
+    reads it: a step is tried again once `next_attempt_at` has passed, with exponential backoff; finalizing the
+    invoice deletes its row."""
+
+    __tablename__ = "billing_failures"
+    __table_args__ = (Index("ix_billing_failures_invoice_pk", "invoice_pk"),)
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    stage: Mapped[str] = mapped_column(String(16), primary_key=True)  # SYNC | FINALIZE | EXPIRE | ORGANIZATION
+    subject: Mapped[str] = mapped_column(String(40), primary_key=True)  # the invoice, account or organization
+    invoice_pk: Mapped[str | None] = mapped_column(ForeignKey("invoices.pk", ondelete="CASCADE"))
+    attempts: Mapped[int]
+    message: Mapped[str] = mapped_column(Text)  # what failed, in one line (no SQL, no parameters)
+    first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())

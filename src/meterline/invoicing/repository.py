@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -111,16 +112,22 @@ class InvoiceRepository(OrgRepository):
                                         Invoice.status == DRAFT, Invoice.start_at < end, Invoice.end_at > start)
         return self.session.scalar(stmt.limit(1)) is not None
 
-    def due_drafts(self, as_of: datetime, limit: int, skip_locked: bool) -> list[Invoice]:
+    def due_drafts(self, as_of: datetime, limit: int, skip_locked: bool, *, exclude: Collection[str] = (),
+                   only: str | None = None) -> list[Invoice]:
         """DRAFT invoices whose finalization is due by `as_of`, in numbering order: when due, then account, period
         and type (a rerun numbers them as an uninterrupted run would). On PostgreSQL the rows are locked, and rows
-        another worker holds are skipped."""
+        another worker holds are skipped. The bill run leaves out invoices whose finalizing failed (`exclude`) and
+        tries them alone (`only`)."""
         stmt = (
             self.scoped(Invoice)
             .where(Invoice.status == DRAFT, Invoice.finalize_at <= as_of)
             .order_by(Invoice.finalize_at, Invoice.account_pk, Invoice.start_at, Invoice.invoice_type, Invoice.pk)
             .limit(limit)
         )
+        if exclude:
+            stmt = stmt.where(Invoice.pk.not_in(sorted(exclude)))
+        if only is not None:
+            stmt = stmt.where(Invoice.pk == only)
         if skip_locked:
             stmt = stmt.with_for_update(skip_locked=True)
         return list(self.session.scalars(stmt))

@@ -35,6 +35,7 @@ from meterline.core.settings import load_settings
 from meterline.core.schemas import format_address
 from meterline.credits.service import CreditService, Grant
 from meterline.customers.repository import CustomerRepository
+from meterline.invoicing.failures import BillingFailureRepository
 from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
@@ -422,6 +423,7 @@ class InvoiceService:
             if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
                 # finalized before its time (by hand, or a custom invoice): dated now
                 self._dates(invoice, now, self.account_of(invoice))
+        BillingFailureRepository(self.ctx.session, self.ctx.org_id).clear_invoices([i.pk for i in invoices])
 
     def prepare_bill_run(self, as_of: datetime) -> list[str]:
         """Sync every account with a schedule; the ids of the invoices due by `as_of`, in numbering order."""

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
+from meterline.core.errors import MeterlineError
+from meterline.core.observability import BILLING_FAILURES
+from meterline.invoicing.failures import BillingFailed, describe
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.models import Job
 from meterline.jobs.service import JobService, Runner
@@ -12,14 +16,27 @@ from meterline.tenancy.context import Context
 from meterline.usecases.schedules import migrate_account_entry
 
 BILL_RUN = "BILL_RUN"
+log = logging.getLogger("meterline.billing")
 
 
 def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> None:
-    """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT."""
+    """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT. An invoice that cannot be finalized (its
+    data breaks computing or storing it) fails its entry alone, with the reason: the job's savepoint rolls it back,
+    the other entries go on (the worker records the failure and retries it, docs/invoicing.md)."""
     service = InvoiceService(ctx)
     invoice = service.get(invoice_id)
     if invoice.status == "DRAFT":
-        service.finalize([invoice], ctx.now)
+        try:
+            service.finalize([invoice], ctx.now)
+            ctx.session.flush()  # a value the database refuses fails here, inside the entry
+        except MeterlineError:
+            raise
+        except Exception as exc:
+            reason = describe(exc)
+            BILLING_FAILURES.labels(stage="finalize").inc()
+            log.warning("billing failed", extra={"fields": {"org_id": ctx.org_id, "stage": "finalize",
+                                                            "invoice_id": invoice_id, "reason": reason}})
+            raise BillingFailed(f"Invoice {invoice_id} could not be finalized: {reason}") from None
 
 
 RUNNERS: dict[str, Runner] = {migration.JOB_TYPE: migrate_account_entry, BILL_RUN: finalize_entry}
