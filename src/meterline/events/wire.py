@@ -27,6 +27,12 @@ _SchemaName = Annotated[str, Meta(min_length=1, max_length=50)]
 _EventId = Annotated[str, Meta(min_length=1, max_length=512)]
 _AccountId = Annotated[str, Meta(min_length=1, max_length=512)]
 _Label = Annotated[str, Meta(min_length=1, max_length=200)]
+# Togai's limits: an event has at most 10 attributes (the SDK's Event), its dimensions at most 50, named as a
+# schema's dimensions are named (1 to 50 characters: DimensionsSchema), each value 1 to 200 characters. Checked by
+# msgspec while it decodes, so an oversized event costs nothing past its bytes (docs/api.md, "Limits").
+MAX_ATTRIBUTES = 10
+MAX_DIMENSIONS = 50
+_DimensionName = Annotated[str, Meta(min_length=1, max_length=50)]
 
 
 class Attribute(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
@@ -41,8 +47,8 @@ class Event(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=
     id: _EventId | None = None
     timestamp: datetime
     account_id: _AccountId
-    attributes: Annotated[list[Attribute], Meta(max_length=10)]
-    dimensions: dict[str, _Label]
+    attributes: Annotated[list[Attribute], Meta(max_length=MAX_ATTRIBUTES)]
+    dimensions: Annotated[dict[_DimensionName, _Label], Meta(max_length=MAX_DIMENSIONS)]
 
 
 class IngestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
