@@ -72,7 +72,10 @@ def _message(error: msgspec.MsgspecError) -> str:
     detail, found, where = str(error).rpartition(" - at `")
     if not found:
         return "The request body must be a JSON object" if "got" in str(error) else str(error)
-    where = where.rstrip("`").removeprefix("$").removeprefix(".")
+    key = where.startswith("key` in `")  # a dict's key: `Expected ... - at `key` in `$.event.dimensions``
+    where = where.removeprefix("key` in `").rstrip("`").removeprefix("$").removeprefix(".")
+    if key:
+        return f"{where} (a key): {detail}"
     # The same words as the API's other validation errors (api/errors.py).
     for pattern, words in ((_MISSING, "this field is required"), (_UNKNOWN, "unknown field, it cannot be set here")):
         field = pattern.fullmatch(detail)
