@@ -50,7 +50,7 @@ class BodyLimit:
                 await _answer(send, limit)
                 return
         received = 0
-        answered = False
+        answered = started = False
 
         async def counted() -> Message:
             nonlocal received, answered
@@ -60,15 +60,20 @@ class BodyLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    # Answer now, and tell the application the client is gone: it stops reading.
+                    # Answer now (unless the application already has), and tell the application the client is
+                    # gone: it stops reading.
                     answered = True
-                    await _answer(send, limit)
+                    if not started:
+                        await _answer(send, limit)
                     return {"type": "http.disconnect"}
             return message
 
         async def guarded_send(message: Message) -> None:
-            if not answered:
-                await send(message)
+            nonlocal started
+            if answered and not started:
+                return  # the 413 went out instead
+            started = True
+            await send(message)
 
         await self.app(scope, counted, guarded_send)
 
