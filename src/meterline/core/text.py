@@ -73,32 +73,32 @@ _TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[{}\[\],:]')
 
 def _too_deep_at(text: str, max_depth: int) -> str | None:
     """The path of the first object or array nested deeper than `max_depth` in JSON text too deep for the parser
-    to decode (so no recursion here: a scan of its tokens, strings skipped by the regex)."""
+    to decode (so no recursion here: a scan of its pieces, strings skipped by the regex)."""
     stack: list[list[Any]] = []  # per open container: [is_object, key or index, expecting a key]
     for match in _TOKENS.finditer(text):
-        token = match.group()
-        if token in "{[":
+        piece = match.group()
+        if piece in "{[":
             if len(stack) >= max_depth:
                 path = ""
                 for _is_object, key, _expecting in stack:
                     path = _child(path, key if key is not None else 0)
                 return path
-            stack.append([token == "{", None if token == "{" else 0, token == "{"])
-        elif token in "}]":
+            stack.append([piece == "{", None if piece == "{" else 0, piece == "{"])
+        elif piece in "}]":
             if stack:
                 stack.pop()
-        elif token == ",":
+        elif piece == ",":
             if stack:
                 top = stack[-1]
                 if top[0]:
                     top[2] = True
                 else:
                     top[1] += 1
-        elif token.startswith('"') and stack and stack[-1][0] and stack[-1][2]:
+        elif piece.startswith('"') and stack and stack[-1][0] and stack[-1][2]:
             try:
-                stack[-1][1] = json.loads(token)
+                stack[-1][1] = json.loads(piece)
             except ValueError:
-                stack[-1][1] = token.strip('"')
+                stack[-1][1] = piece.strip('"')
             stack[-1][2] = False
     return None
 
