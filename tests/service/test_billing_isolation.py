@@ -33,8 +33,8 @@ from meterline.invoicing.failures import FINALIZE, SYNC
 from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.migrations import upgrade
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
-from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
+from meterline.usecases.schedules import edit_schedules
 from meterline.tenancy.models import Organization
 from tests.conftest import PG_ADMIN_URL, _libpq, new_org
 from tests.service.billing_world import fee, make_plan
@@ -100,7 +100,7 @@ def configure_company(factory: sessionmaker[Session], org_id: str, customers: tu
                     id=customer, name=customer.title(), primary_email=f"{customer}@x.test", address=Address()))
             plans[customer] = make_plan(ctx, f"Plan {customer}", grace=0,
                                         fixedFeeRateCards=[fee(ctx, f"Fee {customer}", "10")])
-            ScheduleService(ctx).edit(customer, [UpdatePricingScheduleRequest.model_validate(
+            edit_schedules(ctx, customer, [UpdatePricingScheduleRequest.model_validate(
                 {"pricePlanId": plans[customer], "effectiveFrom": start, "effectiveUntil": "9999-01-01"})])
     return plans
 

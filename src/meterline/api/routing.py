@@ -16,9 +16,15 @@ from typing import Any
 from fastapi import Request, Response
 from fastapi.routing import APIRoute
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
+from meterline.core import text
 from meterline.core.db import begin_write
 from meterline.core.errors import BadRequest
+
+# The status a request is counted with (metrics, access log) when its client went away before sending its whole
+# body (nginx's convention): it is no error of the server, and no answer reaches the client anyway.
+CLIENT_CLOSED = 499
 
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 KEEP_WRITES = "meterline_keep_writes"
@@ -41,8 +47,31 @@ class ExactJSONRequest(Request):
             self._json = json.loads(await self.body(), parse_float=Decimal)
         return self._json
 
+    def checked_json(self, value: Any) -> None:
+        """The body as `_check_body` decoded and checked it: what `json()` returns from now on."""
+        self._json = value
 
-async def _check_body(request: Request) -> None:
+
+def _is_json(request: Request) -> bool:
+    """Would FastAPI decode this body as JSON? (the same test: no content type, or a JSON one)"""
+    content_type = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
+    return not content_type or content_type == "application/json" or content_type.endswith("+json")
+
+
+def _check_parameters(request: Request) -> None:
+    for name, value in request.path_params.items():
+        if isinstance(value, str) and text.has_lone_surrogate(value):
+            raise BadRequest(text.surrogate_message(name))
+    for name, value in request.query_params.multi_items():
+        if text.has_lone_surrogate(name) or text.has_lone_surrogate(value):
+            raise BadRequest(text.surrogate_message(name if not text.has_lone_surrogate(name) else "query"))
+
+
+async def _check_body(request: ExactJSONRequest, decodes_json: bool) -> None:
+    """What every request must be, before any endpoint sees it (core/text.py): no NUL, no lone surrogate, JSON
+    nested at most `text.MAX_DEPTH` levels. A body the endpoint reads itself (ingestion: msgspec, which refuses
+    lone surrogates, into types of bounded depth) is not decoded here."""
+    _check_parameters(request)
     if request.method in READ_METHODS:
         return
     body = await request.body()
@@ -50,6 +79,11 @@ async def _check_body(request: Request) -> None:
     if b"\\u0000" in body and _NUL_ESCAPE.search(body):
         # PostgreSQL text cannot hold NUL, and no billing field needs it.
         raise BadRequest("Text may not contain the NUL character (\\u0000)")
+    if decodes_json and body and _is_json(request):
+        try:
+            request.checked_json(text.parse_json(body))
+        except ValueError:
+            pass  # not JSON: FastAPI answers it ("The request body is not valid JSON")
 
 
 class UnitOfWorkRoute(APIRoute):
@@ -67,9 +101,15 @@ class UnitOfWorkRoute(APIRoute):
             finally:
                 session.close()
 
+        decodes_json = self.body_field is not None
+
         async def run(request: Request) -> Response:
             request = ExactJSONRequest(request.scope, request.receive)
-            await _check_body(request)
+            try:
+                await _check_body(request, decodes_json)
+            except ClientDisconnect:
+                # Nothing to answer and nothing went wrong here: the access log's one line tells it (status 499).
+                return Response(status_code=CLIENT_CLOSED)
             session = request.app.state.session_factory()  # no I/O until its first statement
             writes = not read_only and request.method not in READ_METHODS
             if writes:

@@ -22,7 +22,7 @@ from meterline.console.pages import User, _field_errors, check_csrf, context, re
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
-from meterline.credits.service import Grant
+from meterline.credits.service import MAX_PRIORITY, Grant
 from meterline.customers.schemas import UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
@@ -221,6 +221,8 @@ def attach_plan(request: Request, user: User, account_id: str, csrf: Annotated[s
             end = (date.fromisoformat(until) + timedelta(days=1)).isoformat() if until else "9999-01-01"
         except ValueError:
             raise BadRequest("Dates: pick the dates from the calendar (YYYY-MM-DD)") from None
+        except OverflowError:  # until 9999-12-31: no next day
+            raise BadRequest("Until: pick a day up to 9999-12-30, or leave it empty for no end") from None
         edit = UpdatePricingScheduleRequest.model_validate({
             "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE", "pricePlanId": plan_id or None,
             "effectiveFrom": start, "effectiveUntil": end})
@@ -244,6 +246,8 @@ def add_credit(request: Request, user: User, account_id: str, csrf: Annotated[st
             rank = int(priority)
         except ValueError:
             raise BadRequest("Priority is a whole number; dates come from the calendar (YYYY-MM-DD)") from None
+        if not 0 <= rank <= MAX_PRIORITY:
+            raise BadRequest(f"Priority: a whole number from 0 to {MAX_PRIORITY} (1 applies first)")
         balances.credits(ctx).grant([Grant(
             account_id=account_id, purpose=purpose.strip() or "Credit", amount=_decimal(amount, "Amount"),
             priority=rank, effective_from=begin, effective_until=end,

@@ -180,7 +180,7 @@ def filter_words(matcher: str | None) -> list[str] | None:
         return []
     try:
         logic = simplejson.loads(matcher, use_decimal=True)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
     parts = logic["and"] if isinstance(logic, dict) and list(logic) == ["and"] and isinstance(logic["and"], list) \
         else [logic]
@@ -272,6 +272,8 @@ def meter_body(form: MeterForm, errors: dict[str, str]) -> dict[str, Any]:
             conditions.append(simplejson.loads(advanced, use_decimal=True))
         except ValueError as exc:
             errors["advanced"] = f"This is not valid JSON ({exc})"
+        except RecursionError:
+            errors["advanced"] = "This is nested too deeply to be a filter"
     matcher = None
     if advanced and len(conditions) == 1:
         matcher = advanced  # as typed: the service checks it
@@ -350,8 +352,15 @@ def event_tone(status: str) -> str:
     return "failed" if status.startswith("INGESTION_FAILED") else "idle"
 
 
+# The events log filters on whole days, [first, last + 1 day): the last day must leave room for its next one.
+_FIRST_DAY, _LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
+
+
 def _day(text: str) -> date | None:
-    return date.fromisoformat(text) if text else None
+    day = date.fromisoformat(text) if text else None
+    if day is not None and not _FIRST_DAY <= day <= _LAST_DAY:
+        raise ValueError(f"Pick a day from {_FIRST_DAY} to {_LAST_DAY}")
+    return day
 
 
 def event_filters(account: str, schema: str, status: str, start: str, end: str
@@ -362,14 +371,17 @@ def event_filters(account: str, schema: str, status: str, start: str, end: str
     if status and status not in EVENT_STATUSES and status not in EVENT_GROUPS:
         errors["status"] = "Pick a status from the list"
     first = last = None
-    try:
-        first = _day(start)
-    except ValueError:
-        errors["start"] = "Pick a date from the calendar (YYYY-MM-DD)"
-    try:
-        last = _day(end)
-    except ValueError:
-        errors["end"] = "Pick a date from the calendar (YYYY-MM-DD)"
+    for field, typed in (("start", start), ("end", end)):
+        try:
+            day = _day(typed)
+        except ValueError as exc:
+            words = str(exc)
+            errors[field] = words if words.startswith("Pick a day") else "Pick a date from the calendar (YYYY-MM-DD)"
+            continue
+        if field == "start":
+            first = day
+        else:
+            last = day
     if first and last and last < first:
         errors["end"] = "The last day comes on or after the first"
     return filters, errors, first, last

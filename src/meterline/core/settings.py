@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///meterline.db"
@@ -28,6 +29,13 @@ class Settings(BaseSettings):
     login_failures_per_email: int = 5
     login_failures_per_address: int = 20
     login_failure_window_seconds: int = 900
+    # Request bodies (web/limits.py): larger ones get 413 before they are read. The default for every route (the
+    # console's forms too), and the limit of POST /api/ingestBatch: a batch holds up to 1,000 events, and the largest
+    # event the ingestion limits allow (events/wire.py: 10 attributes with values of up to 1,100 digits, 50
+    # dimensions of 50 + 200 characters, ids of 512) is about 26 KB of ASCII JSON, so 32 MiB takes any batch of
+    # ASCII events at the limits (text sent as \uXXXX escapes takes up to 6 bytes a character: split such batches).
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
+    max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
 
 def load_settings(**overrides: object) -> Settings:

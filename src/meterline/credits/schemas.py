@@ -10,7 +10,7 @@ from pydantic import Field, StrictInt, StringConstraints
 
 from meterline.core.schemas import IsoDate, Number, NumberIn, RequestModel, ResponseModel
 from meterline.credits.models import Credit, CreditTransaction
-from meterline.credits.service import Balance, Grant
+from meterline.credits.service import MAX_PRIORITY, Balance, Grant
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
@@ -22,7 +22,7 @@ class CreditRequest(RequestModel):
     effective_from: IsoDate
     effective_until: IsoDate | None = None
     credit_amount: NumberIn
-    priority: Annotated[StrictInt, Field(ge=0, le=1_000_000)]
+    priority: Annotated[StrictInt, Field(ge=0, le=MAX_PRIORITY)]
     grantor_id: Annotated[str, StringConstraints(max_length=255)] | None = None
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 

@@ -40,6 +40,8 @@ ACTIVE, CONSUMED, EXPIRED, VOIDED = "ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"
 CREDITED, DEBITED = "CREDITED", "DEBITED"
 SPECIAL = {"ALL_USAGE_METER_RATE_CARDS", "ALL_FIXED_FEE_RATE_CARDS"}
 LIMIT = Decimal("1e15")
+# Priorities are small ranks (lower applies first); the bound keeps them within every database's integer column.
+MAX_PRIORITY = 1_000_000
 
 Holds = Callable[[Context, Account], dict[str, Decimal]]  # credit id -> held on the account's DRAFT invoices
 
@@ -175,8 +177,9 @@ class CreditService:
         if grant.amount <= 0 or grant.amount >= LIMIT or round_money(grant.amount, currency) != grant.amount:
             raise BadRequest(f"{where}.creditAmount: must be more than 0 and below 10^15, in whole {currency} minor "
                              "units (a credit is in the account's invoice currency)")
-        if grant.priority < 0:
-            raise BadRequest(f"{where}.priority: must be 0 or more (lower numbers apply first)")
+        if not 0 <= grant.priority <= MAX_PRIORITY:
+            raise BadRequest(f"{where}.priority: must be a whole number from 0 to {MAX_PRIORITY} (lower numbers "
+                             "apply first)")
         if grant.effective_until is not None and grant.effective_until < grant.effective_from:
             raise BadRequest(f"{where}.effectiveUntil must not be before effectiveFrom")
         self._check_scope(grant.scope, f"{where}.applicableEntityIds")

@@ -117,10 +117,14 @@ class IngestionService:
             accepted = status in pipeline.ACCEPTED
             message = message[:STATUS_TEXT] if message else None
             rule = rules.get(event.schema_name)
+            # A duplicate is recorded for the event log, without its payload: the copy that claimed the id holds
+            # it, and a client retrying a large event must not store it once per retry.
+            duplicate = status == pipeline.DUPLICATE
             rows.append(
                 (
                     pks[index], event.id, event.schema_name, rule.version if rule else None, event.account_id,
-                    account, event.timestamp, event.attributes, event.dimensions, status, message,
+                    account, event.timestamp, [] if duplicate else event.attributes,
+                    {} if duplicate else event.dimensions, status, message,
                     {m: str(u) for m, u in outcome.units.items()} if accepted else None,
                 )
             )

@@ -27,6 +27,12 @@ _SchemaName = Annotated[str, Meta(min_length=1, max_length=50)]
 _EventId = Annotated[str, Meta(min_length=1, max_length=512)]
 _AccountId = Annotated[str, Meta(min_length=1, max_length=512)]
 _Label = Annotated[str, Meta(min_length=1, max_length=200)]
+# Togai's limits: an event has at most 10 attributes (the SDK's Event), its dimensions at most 50, named as a
+# schema's dimensions are named (1 to 50 characters: DimensionsSchema), each value 1 to 200 characters. Checked by
+# msgspec while it decodes, so an oversized event costs nothing past its bytes (docs/api.md, "Limits").
+MAX_ATTRIBUTES = 10
+MAX_DIMENSIONS = 50
+_DimensionName = Annotated[str, Meta(min_length=1, max_length=50)]
 
 
 class Attribute(msgspec.Struct, forbid_unknown_fields=True, omit_defaults=True, kw_only=True):
@@ -41,8 +47,8 @@ class Event(msgspec.Struct, forbid_unknown_fields=True, rename="camel", kw_only=
     id: _EventId | None = None
     timestamp: datetime
     account_id: _AccountId
-    attributes: Annotated[list[Attribute], Meta(max_length=10)]
-    dimensions: dict[str, _Label]
+    attributes: Annotated[list[Attribute], Meta(max_length=MAX_ATTRIBUTES)]
+    dimensions: Annotated[dict[_DimensionName, _Label], Meta(max_length=MAX_DIMENSIONS)]
 
 
 class IngestEventRequest(msgspec.Struct, forbid_unknown_fields=True, kw_only=True):
@@ -66,7 +72,10 @@ def _message(error: msgspec.MsgspecError) -> str:
     detail, found, where = str(error).rpartition(" - at `")
     if not found:
         return "The request body must be a JSON object" if "got" in str(error) else str(error)
-    where = where.rstrip("`").removeprefix("$").removeprefix(".")
+    key = where.startswith("key` in `")  # a dict's key: `Expected ... - at `key` in `$.event.dimensions``
+    where = where.removeprefix("key` in `").rstrip("`").removeprefix("$").removeprefix(".")
+    if key:
+        return f"{where} (a key): {detail}"
     # The same words as the API's other validation errors (api/errors.py).
     for pattern, words in ((_MISSING, "this field is required"), (_UNKNOWN, "unknown field, it cannot be set here")):
         field = pattern.fullmatch(detail)

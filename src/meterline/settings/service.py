@@ -7,10 +7,10 @@ in the organization.
 
 from __future__ import annotations
 
-import json
 from decimal import Decimal, InvalidOperation
 
 from meterline.accounts.repository import AccountRepository
+from meterline.core import text
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
@@ -38,7 +38,7 @@ def check_value(data_type: str, value: str, *, label: str) -> None:
             raise BadRequest(f"Setting {label}: a NUMERIC value must be a decimal number, got {value!r}")
     elif data_type in ("JSON", "JSON_LOGIC"):
         try:
-            json.loads(value)
+            text.parse_json(value, where=f"Setting {label}: value")
         except ValueError:
             raise BadRequest(f"Setting {label}: a {data_type} value must be valid JSON") from None
 

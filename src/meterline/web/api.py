@@ -54,6 +54,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
         (404, "Unknown object, or one of another organization"),
         (405, "The path does not take that method"),
         (409, "Duplicate id or value"),
+        (413, "Request body over the size limit (METERLINE_MAX_BODY_BYTES; docs/operations.md)"),
         (429, "Over quota"),
         (503, "Database busy or unavailable; retry"),
     )

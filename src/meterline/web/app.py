@@ -27,6 +27,7 @@ from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
 from meterline.invoicing.billing import Worker
+from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness
 from meterline.web.security_headers import SecurityHeaders
 
@@ -97,6 +98,9 @@ def create_app(settings: Settings) -> FastAPI:
         return metrics_response()
 
     configure_logging(settings.log_level)
+    # (the last added runs first: the observer counts the 413s that BodyLimit answers before anything reads a body)
+    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
+                       per_path={"/api/ingestBatch": settings.max_ingest_batch_bytes})
     app.add_middleware(RequestObserver)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, errors included
     return app
