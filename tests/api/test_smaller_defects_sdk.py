@@ -130,3 +130,33 @@ def test_a_valid_address_is_kept_with_its_country_in_capitals(sdk: Sdk) -> None:
         address=tc.Address(line1=line, line2=line, city="Berlin", state=line, postal_code="10115", country="de")))
     customer = sdk.customers.get_customer("addr-ok")
     assert (customer.address.country, customer.address.line1) == ("DE", line)
+
+
+# -- 3. aliases effective at an instant ---------------------------------------------------------------------------
+def test_an_account_shows_every_alias_effective_at_an_instant(sdk: Sdk) -> None:
+    sdk.customers.create_customer(tc.CreateCustomerRequest(
+        id="al", name="Alias Inc", primary_email="a@alias.test", address=tc.Address(),
+        account=tc.CreateAccountRequestWithoutCustomerId(id="al-main", name="Alias main")))
+    january = [tc.CreateAccountAliasRequest(value=f"jan-{n}", effective_from=datetime(2024, 1, 1, tzinfo=UTC),
+                                            effective_until=datetime(2024, 2, 1, tzinfo=UTC)) for n in range(10)]
+    sdk.accounts.add_aliases("al-main", tc.AddAccountAliasesRequest(account_aliases=january))
+    # an 11th alias effective in January (long ended, so no "current or future" limit applies) is refused
+    with pytest.raises(BadRequestException) as refused:
+        sdk.accounts.add_aliases("al-main", tc.AddAccountAliasesRequest(account_aliases=[tc.CreateAccountAliasRequest(
+            value="jan-extra", effective_from=datetime(2024, 1, 10, tzinfo=UTC),
+            effective_until=datetime(2024, 1, 20, tzinfo=UTC))]))
+    assert "at most 10 aliases effective at one instant" in message_of(refused.value)
+    assert "2024-01-10T00:00:00Z" in message_of(refused.value)
+    # February starts where January's aliases end: ten more fit there
+    february = [tc.CreateAccountAliasRequest(value=f"feb-{n}", effective_from=datetime(2024, 2, 1, tzinfo=UTC),
+                                             effective_until=datetime(2024, 3, 1, tzinfo=UTC)) for n in range(10)]
+    sdk.accounts.add_aliases("al-main", tc.AddAccountAliasesRequest(account_aliases=february))
+
+    def effective(at: datetime) -> list[str]:
+        account = sdk.accounts.get_account("al-main", effective_on=at)
+        return sorted(a.alias for a in account.aliases or [])
+
+    assert effective(datetime(2024, 1, 15, tzinfo=UTC)) == sorted(f"jan-{n}" for n in range(10))
+    assert effective(datetime(2024, 2, 1, tzinfo=UTC)) == sorted(f"feb-{n}" for n in range(10))
+    assert effective(datetime(2024, 3, 1, tzinfo=UTC)) == []
+    assert len(sdk.accounts.list_account_aliases("al-main").data) == 20

@@ -177,7 +177,7 @@ def account_out(view: AccountView) -> Account:
         name=a.name,
         customer_id=customer.id,
         invoice_currency=a.invoice_currency,
-        aliases=[AccountAliases(alias=row.value) for row in view.aliases][:10],
+        aliases=[AccountAliases(alias=row.value) for row in view.aliases],  # at most 10 at any instant
         net_term_days=a.net_term_days,
         address=AddressOut.model_validate(a.address) if a.address else None,
         primary_email=a.primary_email,
