@@ -13,6 +13,7 @@ import pytest
 import togai_client as tc
 from togai_client.exceptions import BadRequestException
 
+from meterline.core.pagination import encode_token
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_event_corrections_sdk import correct, stored
 from tests.api.test_ingestion_sdk import ev, usage
@@ -160,3 +161,31 @@ def test_an_account_shows_every_alias_effective_at_an_instant(sdk: Sdk) -> None:
     assert effective(datetime(2024, 2, 1, tzinfo=UTC)) == sorted(f"feb-{n}" for n in range(10))
     assert effective(datetime(2024, 3, 1, tzinfo=UTC)) == []
     assert len(sdk.accounts.list_account_aliases("al-main").data) == 20
+
+
+# -- 2. wallet entries: pageSize counts the holds -----------------------------------------------------------------
+def test_wallet_entry_pages_hold_page_size_across_holds_and_entries(sdk: Sdk, billed: dict[str, str]) -> None:
+    api = tc.WalletApi(sdk.client)
+    for amount in (100, 20, 10, 5):  # 135.00: the three drafts of 50.00 hold 50.00, 50.00 and 35.00
+        api.top_up_wallet_for_account("acme", tc.TopupWalletRequest(topup_amount=amount))
+    whole = api.wallet_entries_for_account("acme").data
+    assert [(e.status, e.amount) for e in whole] == [
+        ("ON_HOLD", 50), ("ON_HOLD", 50), ("ON_HOLD", 35),
+        ("COMPLETED", 100), ("COMPLETED", 20), ("COMPLETED", 10), ("COMPLETED", 5)]
+    assert api.wallet_entries_for_account("acme").next_token is None
+
+    for size in (1, 2, 3, 4, 6, 7):
+        pages, token = [], None
+        while True:
+            page = api.wallet_entries_for_account("acme", next_token=token, page_size=size)
+            assert 1 <= len(page.data) <= size, (size, len(page.data))
+            pages.append(page.data)
+            token = page.next_token
+            if token is None:
+                break
+        walked = [e for p in pages for e in p]
+        assert [(e.id, e.status, e.amount, e.closing_balance) for e in walked] == [
+            (e.id, e.status, e.amount, e.closing_balance) for e in whole], size
+        assert len(pages) == -(-len(whole) // size), size  # no empty page at the end
+    with pytest.raises(BadRequestException):
+        api.wallet_entries_for_account("acme", next_token=encode_token("hold:x"))

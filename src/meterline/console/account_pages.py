@@ -30,7 +30,7 @@ from meterline.invoicing.service import InvoiceService, credit_holds, invoiced_u
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
-from meterline.wallet.service import WalletService
+from meterline.wallet.service import HoldEntry, WalletService
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 TABS = ("summary", "schedule", "credits", "invoices", "wallet")
@@ -157,8 +157,10 @@ def _invoices(ctx: Context, account: Any) -> dict[str, Any]:
 
 def _wallet(ctx: Context, account: Any) -> dict[str, Any]:
     service = WalletService(ctx, holds=wallet_holds)
-    holds, entries, _ = service.entries(account.id, page_request(None, 50))
-    return {"wallet": service.view(account.id), "holds": holds, "entries": list(reversed(entries.items))}
+    items, _, _ = service.entries(account.id, page_request(None, 50))  # the first page: holds, then entries
+    holds = [i for i in items if isinstance(i, HoldEntry)]
+    entries = [i for i in items if not isinstance(i, HoldEntry)]
+    return {"wallet": service.view(account.id), "holds": holds, "entries": list(reversed(entries))}
 
 
 _TAB_LOADERS = {"summary": _summary, "schedule": _schedule, "credits": _credits, "invoices": _invoices, "wallet": _wallet}
