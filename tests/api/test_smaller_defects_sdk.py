@@ -189,3 +189,33 @@ def test_wallet_entry_pages_hold_page_size_across_holds_and_entries(sdk: Sdk, bi
         assert len(pages) == -(-len(whole) // size), size  # no empty page at the end
     with pytest.raises(BadRequestException):
         api.wallet_entries_for_account("acme", next_token=encode_token("hold:x"))
+
+
+# -- 4. the pipeline view is what happened at ingestion -----------------------------------------------------------
+def test_the_pipeline_view_is_recorded_at_ingestion(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    ingestion = tc.EventIngestionApi(sdk.client)
+    events = tc.EventManagementApi(sdk.client)
+    ingestion.ingest(tc.IngestEventRequest(event=ev("p1", calls="4", region="eu")))
+
+    def view(event_id: str) -> list[set[tuple[str, str, str, float | None]]]:
+        return [{(m.id, m.name, m.status, m.units) for m in e.event_pipeline_info.usage_meters}
+                for e in events.get_single_event(event_id).events]
+
+    at_ingestion = {(catalog["sum"], "us_calls", "PROCESSED_FILTERED_OUT", None),
+                    (catalog["count"], "requests", "PROCESSED_UNITS_COMPUTED", 1)}
+    assert view("p1") == [at_ingestion]
+    # the meters change afterwards: the view of p1 does not
+    sdk.usage_meters.deactivate_usage_meter(catalog["count"])
+    later = sdk.usage_meters.create_usage_meter(tc.CreateUsageMeterRequest(
+        name="all_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
+        computations=[tc.Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')]))
+    sdk.usage_meters.activate_usage_meter(later.id)
+    assert view("p1") == [at_ingestion]
+    # a rejected duplicate never reached the meters: it lists none (and the original is unchanged)
+    with pytest.raises(tc.exceptions.ApiException):
+        ingestion.ingest(tc.IngestEventRequest(event=ev("p1", calls="4", region="us")))
+    assert view("p1") == [at_ingestion, set()]
+    # a new event meets today's meters
+    ingestion.ingest(tc.IngestEventRequest(event=ev("p2", calls="3", region="us")))
+    assert view("p2") == [{(catalog["sum"], "us_calls", "PROCESSED_UNITS_COMPUTED", 3),
+                           (later.id, "all_calls", "PROCESSED_UNITS_COMPUTED", 3)}]

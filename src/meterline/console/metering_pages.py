@@ -293,12 +293,7 @@ def event_page(request: Request, user: User, reference_id: str) -> Response:
     item = service.pipeline(reference_id)
     event, account = item.event, item.account
     repo = MeteringRepository(ctx.session, ctx.org_id)
-    meters = []
-    for meter_id, name, units in item.meters:
-        if name == meter_id:  # a meter no longer ACTIVE: its name from the catalog
-            known = repo.meter(meter_id)
-            name = known.name if known else meter_id
-        meters.append((meter_id, name, units))
+    meters = item.meters  # as recorded at ingestion (names included), not rebuilt from today's meters
     others = [e for e in service.by_event_id(event.event_id) if e.pk != event.pk] if event.event_id else []
     customer = CustomerRepository(ctx.session, ctx.org_id).by_pk(account.customer_pk) if account else None
     return render(request, "event.html", user, event=event, account=account, customer=customer, meters=meters,
