@@ -60,7 +60,8 @@ def test_dot_ids_are_refused_for_customers_and_accounts(tenant: Tenant, bad: str
         r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test",
                                           "address": {}, "account": {"id": bad, "name": "Dots main"}})
         assert r.status_code == 400 and "account.id" in r.json()["message"], r.text
-        r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test", "address": {}})
+        r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test",
+                                          "address": {}})
         assert r.status_code == 201, r.text
         r = http.post("/accounts", json={"id": bad, "name": "Dots two", "customerId": "dots"})
         assert r.status_code == 400 and ". or .." in r.json()["message"], r.text

@@ -33,16 +33,16 @@ LIMIT = Decimal("1e15")
 Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order
 
 
-HOLD_TOKEN = "hold:"  # a page token inside the holds: how many were shown (stored entries' tokens are their ids)
+HOLDS_SHOWN = "hold:"  # a page token inside the holds: how many were shown (stored entries' tokens are their ids)
 
 
 def _holds_shown(after: str | None) -> int | None:
     """How many holds the pages before showed; None when the token is past them (a stored entry's id)."""
     if after is None:
         return 0
-    if not after.startswith(HOLD_TOKEN):
+    if not after.startswith(HOLDS_SHOWN):
         return None
-    count = after.removeprefix(HOLD_TOKEN)
+    count = after.removeprefix(HOLDS_SHOWN)
     if not count.isdigit() or len(count) > 6:
         raise BadRequest("nextToken is not valid: pass the nextToken of a previous page unchanged")
     return int(count)
@@ -176,11 +176,11 @@ class WalletService:
             holds.append(HoldEntry(invoice_id, amount, left, self.ctx.now))
         page: list[HoldEntry | WalletEntry] = list(holds[shown:shown + request.size])
         if shown + len(page) < len(holds):
-            return page, encode_token(f"{HOLD_TOKEN}{shown + len(page)}"), wallet_pk
+            return page, encode_token(f"{HOLDS_SHOWN}{shown + len(page)}"), wallet_pk
         room = request.size - len(page)
         if room == 0:  # the page ends with the last hold: a next page only if there are stored entries
             more = self._stored(wallet, PageRequest(size=1)).items
-            return page, encode_token(f"{HOLD_TOKEN}{len(holds)}") if more else None, wallet_pk
+            return page, encode_token(f"{HOLDS_SHOWN}{len(holds)}") if more else None, wallet_pk
         stored = self._stored(wallet, PageRequest(size=room))
         return page + list(stored.items), stored.next_token, wallet_pk
 
