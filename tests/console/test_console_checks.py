@@ -91,3 +91,17 @@ def test_an_event_page_shows_the_pipeline_recorded_at_ingestion(page: Page, pers
     page.goto(f"/events/{duplicate}")
     expect(page.get_by_text("The event stopped before the meters")).to_be_visible()
     expect(page.locator("table.pipeline")).to_have_count(0)
+
+
+def test_the_metering_lists_refuse_an_unknown_status_in_words(tenant: Tenant, person: tuple[str, str]) -> None:
+    """As the invoices and events lists do: a 400 page saying so next to the filter, not a silent "all"."""
+    import httpx
+
+    with httpx.Client(base_url=tenant.base_url, timeout=30) as web:
+        web.post("/login", data={"email": person[0], "password": person[1]})
+        for path in ("/event-schemas", "/usage-meters", "/events", "/invoices"):
+            r = web.get(path, params={"status": "BOGUS"})
+            assert r.status_code == 400 and "field-error" in r.text, path
+            assert web.get(path).status_code == 200, path
+        for path in ("/event-schemas", "/usage-meters"):
+            assert web.get(path, params={"status": "ACTIVE"}).status_code == 200, path
