@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from meterline.core.schemas import (
     Address,
+    AddressOut,
     CreateEntitySetting,
     CurrencyCode,
     Days,
@@ -100,7 +101,7 @@ class InvoiceGroupDetails(ResponseModel):
     daily_invoice_consolidation: bool
     net_term_days: int | None = None
     invoice_currency: str
-    billing_address: Address
+    billing_address: AddressOut
 
 
 class Account(ResponseModel):
@@ -112,7 +113,7 @@ class Account(ResponseModel):
     invoice_currency: str | None = None
     aliases: list[AccountAliases] | None = None
     net_term_days: int | None = None
-    address: Address | None = None
+    address: AddressOut | None = None
     primary_email: str | None = None
     billing_information: AccountsBillingInformation | None = None
     status: Literal["ACTIVE", "DRAFT", "ARCHIVED"]
@@ -176,9 +177,9 @@ def account_out(view: AccountView) -> Account:
         name=a.name,
         customer_id=customer.id,
         invoice_currency=a.invoice_currency,
-        aliases=[AccountAliases(alias=row.value) for row in view.aliases][:10],
+        aliases=[AccountAliases(alias=row.value) for row in view.aliases],  # at most 10 at any instant
         net_term_days=a.net_term_days,
-        address=Address.model_validate(a.address) if a.address else None,
+        address=AddressOut.model_validate(a.address) if a.address else None,
         primary_email=a.primary_email,
         billing_information=(
             AccountsBillingInformation.model_validate(a.billing_information) if a.billing_information else None

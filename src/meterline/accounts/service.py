@@ -5,7 +5,9 @@ Rules kept here:
   equal another account's alias, nor an alias another account's id;
 - `invoiceCurrency` defaults to the organization's base currency and never changes afterwards;
 - alias values are unique in the organization at every instant; open ends of an alias's range are stored as the
-  sentinels of `core.clock`; an account holds at most 10 aliases that have not ended;
+  sentinels of `core.clock`; an account holds at most 10 aliases that have not ended, and at most 10 are effective
+  at any one instant, past ones included (so an account read at any `effectiveOn` shows every alias effective then,
+  within the 10 that Togai's Account model holds);
 - every alias value is also registered in the organization's alias registry (`/aliases`).
 """
 
@@ -41,6 +43,18 @@ class AliasSpan:
     value: str
     start: datetime
     end: datetime
+
+
+def most_at_once(ranges: list[tuple[datetime, datetime]]) -> tuple[int, datetime]:
+    """The most ranges [start, end) that overlap at one instant, and the first instant they do (no range: 0)."""
+    # at one instant, a range that ends there is gone before one that starts there counts (-1 sorts before +1)
+    moments = sorted([(start, 1) for start, _ in ranges] + [(end, -1) for _, end in ranges])
+    peak, at, count = 0, BEGINNING_OF_TIME, 0
+    for moment, step in moments:
+        count += step
+        if count > peak:
+            peak, at = count, moment
+    return peak, at
 
 
 class AccountService:
@@ -279,6 +293,11 @@ class AccountService:
         open_after = self.repo.count_open_aliases(account.pk, now) + sum(1 for s in spans if s.end > now)
         if open_after > MAX_OPEN_ALIASES:
             raise BadRequest(f"An account can hold at most {MAX_OPEN_ALIASES} current or future aliases")
+        peak, at = most_at_once([(a.effective_from, a.effective_until) for a in self.repo.aliases_of(account.pk)]
+                                + [(s.start, s.end) for s in spans])
+        if peak > MAX_OPEN_ALIASES:
+            raise BadRequest(f"An account can have at most {MAX_OPEN_ALIASES} aliases effective at one instant: these "
+                             f"aliases would make {peak} effective at {isoformat_z(at)}")
         registered = self.repo.registry_values({s.value for s in spans})
         for span in spans:
             self.repo.add(

@@ -34,6 +34,7 @@ from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.usecases.schedules import edit_schedules
+from meterline.wallet.service import HoldEntry
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 TABS = ("summary", "schedule", "credits", "invoices", "wallet")
@@ -167,8 +168,10 @@ def _invoices(ctx: Context, account: Any) -> dict[str, Any]:
 
 def _wallet(ctx: Context, account: Any) -> dict[str, Any]:
     service = balances.wallet(ctx)
-    holds, entries, _ = service.entries(account.id, page_request(None, 50))
-    return {"wallet": service.view(account.id), "holds": holds, "entries": list(reversed(entries.items))}
+    items, _, _ = service.entries(account.id, page_request(None, 50))  # the first page: holds, then entries
+    holds = [i for i in items if isinstance(i, HoldEntry)]
+    entries = [i for i in items if not isinstance(i, HoldEntry)]
+    return {"wallet": service.view(account.id), "holds": holds, "entries": list(reversed(entries))}
 
 
 _TAB_LOADERS = {"summary": _summary, "schedule": _schedule, "credits": _credits, "invoices": _invoices, "wallet": _wallet}

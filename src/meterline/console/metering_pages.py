@@ -61,10 +61,15 @@ def _all_schemas(service: EventSchemaService) -> list[EventSchema]:
             return rows
 
 
+_PICK_A_STATUS = "Pick a status from the list"
+
+
 @router.get("/event-schemas")
 def schemas_page(request: Request, user: User, status: str = "", after: str | None = None) -> Response:
     service = EventSchemaService(context(request, user))
-    status = status if status in STATUSES else ""
+    if status and status not in STATUSES:  # as the invoices and events lists: a 400 in words, not a silent "all"
+        return render(request, "schemas.html", user, status=400, schemas=[], counts={}, status_filter="",
+                      statuses=STATUS_WORDS, next_url=None, paged=False, status_error=_PICK_A_STATUS)
     page = service.page(page_request(after, PAGE), status or None)
     counts = service.meter_counts(page.items)
     next_url = f"/event-schemas?{urlencode({'status': status, 'after': page.next_token})}" if page.next_token else None
@@ -190,7 +195,9 @@ def _meter_form(request: Request, user: Any, form: MeterForm, errors: dict[str, 
 @router.get("/usage-meters")
 def meters_page(request: Request, user: User, status: str = "", after: str | None = None) -> Response:
     service = UsageMeterService(context(request, user))
-    status = status if status in STATUSES else ""
+    if status and status not in STATUSES:
+        return render(request, "meters.html", user, status=400, meters=[], status_filter="", statuses=STATUS_WORDS,
+                      next_url=None, paged=False, summary=meter_summary, status_error=_PICK_A_STATUS)
     page = service.page(page_request(after, PAGE), status or None)
     next_url = f"/usage-meters?{urlencode({'status': status, 'after': page.next_token})}" if page.next_token else None
     return render(request, "meters.html", user, meters=page.items, status_filter=status, statuses=STATUS_WORDS,
@@ -293,12 +300,7 @@ def event_page(request: Request, user: User, reference_id: str) -> Response:
     item = service.pipeline(reference_id)
     event, account = item.event, item.account
     repo = MeteringRepository(ctx.session, ctx.org_id)
-    meters = []
-    for meter_id, name, units in item.meters:
-        if name == meter_id:  # a meter no longer ACTIVE: its name from the catalog
-            known = repo.meter(meter_id)
-            name = known.name if known else meter_id
-        meters.append((meter_id, name, units))
+    meters = item.meters  # as recorded at ingestion (names included), not rebuilt from today's meters
     others = [e for e in service.by_event_id(event.event_id) if e.pk != event.pk] if event.event_id else []
     customer = CustomerRepository(ctx.session, ctx.org_id).by_pk(account.customer_pk) if account else None
     return render(request, "event.html", user, event=event, account=account, customer=customer, meters=meters,

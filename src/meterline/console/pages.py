@@ -94,14 +94,20 @@ def check_csrf(user: auth.ConsoleUser, token: str | None) -> None:
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
     """pydantic's errors in words a person reads next to the field."""
-    names = {"id": "id", "name": "name", "primary_email": "email", "primaryEmail": "email"}
+    names = {"id": "id", "name": "name", "primary_email": "email", "primaryEmail": "email", "line1": "line1",
+             "city": "city", "postal_code": "postal_code", "postalCode": "postal_code", "country": "country"}
     words = {"email": "Enter an email address, such as name@company.com",
              "id": "No spaces, slashes, ? or #, please (1 to 50 characters)"}
     out: dict[str, str] = {}
     for error in exc.errors():
-        field = names.get(str(error["loc"][0]) if error["loc"] else "", "form")
+        loc = [str(part) for part in error["loc"]]
+        if loc[:1] == ["address"]:  # a nested address field is shown next to its own input
+            loc = loc[1:]
+        field = names.get(loc[0] if loc else "", "form")
         if error["type"] == "string_pattern_mismatch" and field in words:
             message = words[field]
+        elif field == "country" and error["type"] == "value_error":
+            message = "Enter a two-letter ISO 3166-1 country code, such as US, DE or IN"
         elif error["type"] == "string_too_short":
             message = f"At least {error['ctx']['min_length']} characters, please"
         elif error["type"] == "string_too_long":

@@ -25,6 +25,7 @@ from pydantic import (
 from pydantic.alias_generators import to_camel
 
 from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
+from meterline.core.countries import country_code
 
 
 class RequestModel(BaseModel):
@@ -110,15 +111,46 @@ def trimmed(min_length: int, max_length: int) -> Any:
 
 Name = trimmed(3, 255)
 Email = Annotated[str, StringConstraints(max_length=320, pattern=r"^\S+@\S+\.\S+$")]
-# Caller-chosen ids travel in URL paths: no slash, no whitespace.
-ExternalId = Annotated[str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s/\\?#]+$")]
+
+
+def _not_a_path_step(value: str) -> str:
+    # `.` and `..` are path steps: clients and proxies resolve them in /customers/{id}, so the id is never reached.
+    if value in (".", ".."):
+        raise ValueError("must not be . or .. (an id travels in URL paths)")
+    return value
+
+
+# Caller-chosen ids travel in URL paths: no slash, no whitespace, not `.` or `..`.
+ExternalId = Annotated[
+    str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s/\\?#]+$"), AfterValidator(_not_a_path_step)
+]
 CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$")]
 # Whole days; `true` or `"30"` is refused rather than read as 1 or 30.
 Days = Annotated[StrictInt, Field(ge=0, le=3650)]
 SettingDataType = Literal["STRING", "NUMERIC", "JSON", "JSON_LOGIC"]
 
 
+ADDRESS_LINE_MAX = 255  # every text field of an address (docs/api.md)
+AddressLine = Annotated[str, StringConstraints(max_length=ADDRESS_LINE_MAX)]
+Country = Annotated[str, AfterValidator(country_code)]
+
+
 class Address(RequestModel):
+    """An address as a request sends it: each line at most 255 characters, `country` an ISO 3166-1 alpha-2 code."""
+
+    phone_number: AddressLine | None = None
+    line1: AddressLine | None = None
+    line2: AddressLine | None = None
+    postal_code: AddressLine | None = None
+    city: AddressLine | None = None
+    state: AddressLine | None = None
+    country: Country | None = None
+
+
+class AddressOut(ResponseModel):
+    """An address as stored and answered: checked when it came in (Address); what was stored before a check
+    existed, and invoices' frozen copies, are shown as they are, never refused on the way out."""
+
     phone_number: str | None = None
     line1: str | None = None
     line2: str | None = None

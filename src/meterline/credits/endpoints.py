@@ -46,7 +46,7 @@ def create_credit(body: schemas.CreateCreditRequest, ctx: Context = Depends(api_
 
 
 @router.get("/credits", response_model=schemas.ListCreditsResponse, operation_id="listCredits")
-def list_credits(status: Annotated[str | None, Query(max_length=20)] = None,
+def list_credits(status: Annotated[schemas.CreditStatus | None, Query()] = None,
                  account_id: Annotated[str | None, Query(max_length=50)] = None,
                  id: Annotated[str | None, Query(max_length=50)] = None,
                  page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)) -> Response:

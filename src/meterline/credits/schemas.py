@@ -15,6 +15,9 @@ from meterline.credits.service import MAX_PRIORITY, Balance, Grant
 Id = Annotated[str, StringConstraints(min_length=1, max_length=100)]
 
 
+CreditStatus = Literal["ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"]
+
+
 class CreditRequest(RequestModel):
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
     purpose: Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -49,7 +52,7 @@ class CreditOut(ResponseModel):
     idempotency_key: str | None = None
     id: str
     customer_id: str
-    status: Literal["ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"]
+    status: CreditStatus
     credit_unit: str
     hold_amount: Number
     consumed_amount: Number

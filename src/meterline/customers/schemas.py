@@ -10,6 +10,7 @@ from pydantic import Field, StrictBool, StringConstraints
 from meterline.accounts.schemas import Account, CreateAccountRequestWithoutCustomerId, setting_out
 from meterline.core.schemas import (
     Address,
+    AddressOut,
     CreateEntitySetting,
     Email,
     ExternalId,
@@ -46,7 +47,7 @@ class CreateCustomerResponse(ResponseModel):
     name: str
     primary_email: str
     billing_address: str | None = None
-    address: Address | None = None
+    address: AddressOut | None = None
     settings: list[CreateEntitySetting] | None = None
     account: Account | None = None
 
@@ -57,7 +58,7 @@ class Customer(ResponseModel):
     name: str
     primary_email: str
     billing_address: str
-    address: Address
+    address: AddressOut
     status: Literal["ACTIVE", "ARCHIVED"]
     created_at: datetime
     updated_at: datetime
@@ -99,7 +100,7 @@ def customer_out(row: models.Customer) -> Customer:
         name=row.name,
         primary_email=row.primary_email,
         billing_address=format_address(row.address),
-        address=Address.model_validate(row.address or {}),
+        address=AddressOut.model_validate(row.address or {}),
         status=row.status,  # type: ignore[arg-type]
         created_at=row.created_at,
         updated_at=row.updated_at,

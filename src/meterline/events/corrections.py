@@ -8,8 +8,13 @@ A correction names an accepted event by its `id` and, in the request's one trans
 A re-ingestion that is rejected raises (400), so the whole correction rolls back and the original stays as it was.
 The service never commits.
 
-Not yet: `require_confirmation` (it needs jobs), and the rule that events of a closed (past-grace) pricing cycle
-cannot be corrected (there are no cycles before price plans and schedules exist).
+An event of a closed pricing cycle (past its grace period: its invoice is final) cannot be corrected by any of the
+three actions (400): its usage is part of an issued invoice. `_require_open_cycle` is the one check, made before
+anything changes; it decides "closed" with the same `Coverage` that ingestion uses to refuse such events
+(INGESTION_FAILED_PAST_GRACE_PERIOD), so what can be ingested and what can be corrected never disagree.
+REDO_EVENT's corrected payload is then checked by ingestion itself.
+
+Not yet: `require_confirmation` (it needs jobs).
 """
 
 from __future__ import annotations
@@ -28,6 +33,8 @@ from meterline.events.schemas import CorrectionAction, CorrectionEvent
 from meterline.events.wire import Attribute, Event, event_from
 from meterline.events.service import STATUS_TEXT, IngestionService
 from meterline.events.store import EventStore, UsageKey
+from meterline.schedules.coverage import CLOSED, Coverage
+from meterline.schedules.repository import ScheduleRepository
 from meterline.tenancy.context import Context
 
 REVERTED = "REVERTED"
@@ -70,6 +77,7 @@ class CorrectionService:
             raise BadRequest("event.id: this field is required (it names the event to correct)")
         corrected = _corrected_payload(event) if action == "REDO_EVENT" else None
         original, known = self._correctable(event.id)
+        self._require_open_cycle(original, action)
         self._undo(original, action)
         if action == "UNDO":
             return Correction(original, REVERTED, "reverted")
@@ -109,6 +117,19 @@ class CorrectionService:
         if locked is None or locked.status not in pipeline.ACCEPTED:
             raise Conflict(f"Event {_short(event_id)} was corrected concurrently; read it back and retry")
         return locked, {e.pk for e in rows}
+
+    def _require_open_cycle(self, event: StoredEvent, action: str) -> None:
+        """Refuse (400) a correction of an event whose pricing cycle is closed: UNDO, REDO and REDO_EVENT alike."""
+        if event.account_pk is None:  # pragma: no cover - accepted events have an account
+            return
+        schedules = ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({event.account_pk})
+        coverage = Coverage(schedules, ZoneInfo(self.ctx.org.timezone), self.ctx.now)
+        if coverage.state(event.account_pk, event.timestamp) == CLOSED:
+            raise BadRequest(
+                f"{action}: event {_short(event.event_id or event.pk)} cannot be corrected: the pricing cycle of "
+                f"{isoformat_z(event.timestamp)} is closed (its grace period has ended and its invoice is final), "
+                "so its usage stays as invoiced; nothing was changed"
+            )
 
     def _undo(self, event: StoredEvent, action: str) -> None:
         units: dict[str, str] = event.units or {}

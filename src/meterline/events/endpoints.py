@@ -91,7 +91,7 @@ def _with_status(event: StoredEvent) -> dict:
 @router.get("/events", response_model=schemas.GetEventsResponse, tags=["EventManagement"], operation_id="getEvents")
 def get_events(
     account_id: str | None = Query(None),
-    status: str | None = Query(None),
+    status: Annotated[schemas.IngestionStatusName | None, Query(description="an ingestion status")] = None,
     schema_name: str | None = Query(None),
     start_time: UtcDatetime | None = Query(None, description="Meterline: events with timestamp at or after"),
     end_time: UtcDatetime | None = Query(None, description="Meterline: events with timestamp before"),

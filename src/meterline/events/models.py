@@ -38,6 +38,10 @@ class Event(Base):
     status_description: Mapped[str | None] = mapped_column(String(250))
     # meter id -> units (decimal text) for every meter the event reached; null for failed events
     units: Mapped[dict[str, Any] | None]
+    # What the pipeline did, recorded at ingestion: [meter id, name, outcome, units (decimal text) or null] for every
+    # ACTIVE meter of the schema then (outcome PROCESSED_UNITS_COMPUTED or PROCESSED_FILTERED_OUT). Null for an event
+    # that never reached the meters (rejected: a duplicate, an unknown account...) and for events stored before 0008.
+    meters: Mapped[list[Any] | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

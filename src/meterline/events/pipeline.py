@@ -32,6 +32,9 @@ METERED = "INGESTION_COMPLETED_EVENT_METERED"
 NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
 PAST_GRACE = "INGESTION_FAILED_PAST_GRACE_PERIOD"
 ACCEPTED = frozenset({NO_MATCHING_METERS, METERED, NOT_METERED})
+# What each meter did with an event (Togai's EventPipelineInfoUsageMeters status)
+UNITS_COMPUTED = "PROCESSED_UNITS_COMPUTED"
+FILTERED_OUT = "PROCESSED_FILTERED_OUT"
 
 
 @dataclass(frozen=True)
@@ -94,6 +97,15 @@ def meter_rule(
         matcher=matcher,
         computation=compute,
     )
+
+
+def meter_outcomes(rule: SchemaRule, units: Mapping[str, Decimal]) -> list[tuple[str, str, str, str | None]]:
+    """What each meter of the schema did with an accepted event, as the event records it: (meter id, name,
+    outcome, units as decimal text or None when the meter filtered the event out)."""
+    return [
+        (m.id, m.name, UNITS_COMPUTED, str(units[m.id])) if m.id in units else (m.id, m.name, FILTERED_OUT, None)
+        for m in rule.meters
+    ]
 
 
 def bucket_of(timestamp: datetime) -> datetime:

@@ -118,14 +118,16 @@ class IngestionService:
             message = message[:STATUS_TEXT] if message else None
             rule = rules.get(event.schema_name)
             # A duplicate is recorded for the event log, without its payload: the copy that claimed the id holds
-            # it, and a client retrying a large event must not store it once per retry.
+            # it, and a client retrying a large event must not store it once per retry. An accepted event records
+            # what every meter did with it; a rejected one never reached the meters.
             duplicate = status == pipeline.DUPLICATE
+            meters = pipeline.meter_outcomes(rule, outcome.units) if accepted and rule is not None else None
             rows.append(
                 (
                     pks[index], event.id, event.schema_name, rule.version if rule else None, event.account_id,
                     account, event.timestamp, [] if duplicate else event.attributes,
                     {} if duplicate else event.dimensions, status, message,
-                    {m: str(u) for m, u in outcome.units.items()} if accepted else None,
+                    {m: str(u) for m, u in outcome.units.items()} if accepted else None, meters,
                 )
             )
             results.append(Result(index=index, event_id=event.id, status=status, message=message))
@@ -211,8 +213,8 @@ class EventQueryService:
         return self.accounts.by_pks({e.account_pk for e in events if e.account_pk})
 
     def pipelines(self, event_id: str) -> list[EventPipeline]:
-        """Every event stored with this id, with what its pipeline did: the account it reached and each ACTIVE
-        meter of its schema with the units it computed, or None where the meter filtered the event out."""
+        """Every event stored with this id, with what its pipeline did, as recorded at ingestion: the account it
+        reached and each meter ACTIVE then with the units it computed, or None where it filtered the event out."""
         return self._pipelines(self.by_event_id(event_id))
 
     def pipeline(self, reference_id: str) -> EventPipeline:
@@ -225,15 +227,19 @@ class EventQueryService:
     def _pipelines(self, events: list[StoredEvent]) -> list[EventPipeline]:
         accounts = self.accounts_of(events)
         catalog = MeteringRepository(self.ctx.session, self.ctx.org_id)
-        meters_of = {name: catalog.active_meters(name) for name in {e.schema_name for e in events if e.units is not None}}
         result = []
         for event in events:
-            units = {k: Decimal(v) for k, v in (event.units or {}).items()}
-            meters = meters_of.get(event.schema_name, [])
-            names = {m.id: m.name for m in meters}
-            reached = [(meter_id, names.get(meter_id, meter_id), u) for meter_id, u in units.items()]
-            filtered = [(m.id, m.name, None) for m in meters if m.id not in units]
-            result.append(EventPipeline(event, accounts.get(event.account_pk or ""), reached + filtered))
+            meters: list[tuple[str, str, Decimal | None]]
+            if event.meters is not None:  # recorded at ingestion
+                meters = [(m[0], m[1], Decimal(m[3]) if m[3] is not None else None) for m in event.meters]
+            else:
+                # Rejected (no meter reached), or stored before outcomes were recorded (migration 0008): the meters
+                # it reached, named from the catalog whatever their status now; which ones filtered it out is unknown.
+                meters = []
+                for meter_id, units in (event.units or {}).items():
+                    known = catalog.meter(meter_id)
+                    meters.append((meter_id, known.name if known else meter_id, Decimal(units)))
+            result.append(EventPipeline(event, accounts.get(event.account_pk or ""), meters))
         return result
 
 

@@ -20,17 +20,17 @@ from meterline.rating import cycles
 
 UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
 # An event as ingestion stores it: (pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp,
-# attributes, dimensions, status, status_description, units); the last three JSON columns as Python values.
+# attributes, dimensions, status, status_description, units, meters); the JSON columns as Python values.
 EventRow = tuple[
     str, str | None, str, int | None, str, str | None, datetime, Sequence[Any], dict[str, Any], str, str | None,
-    dict[str, Any] | None,
+    dict[str, Any] | None, list[Any] | None,
 ]
 
 _EVENT_INSERT_COLUMNS = (
     "pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp, attributes, dimensions, status, "
-    "status_description, units, org_id, created_at"
+    "status_description, units, meters, org_id, created_at"
 )
-_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 14)})"  # nosec B608 - constant
+_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # nosec B608 - constant
 _encode = msgspec.json.Encoder().encode
 
 
@@ -81,15 +81,16 @@ class EventStore(OrgRepository):
             return
         if self._is_postgresql():
             with self._driver().cursor().copy(f"COPY events ({_EVENT_INSERT_COLUMNS}) FROM STDIN") as copy:
-                for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units in rows:
+                for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units, meters \
+                        in rows:
                     copy.write_row((pk, eid, schema, version, ref, account, ts, _json(attributes), _json(dimensions),
-                                    status, text, _json(units), self.org_id, now))
+                                    status, text, _json(units), _json(meters), self.org_id, now))
             return
         org, created = self.org_id, sqlite_time(now)
         values = [
             (pk, eid, schema, version, ref, account, sqlite_time(ts), _json(attributes), _json(dimensions), status,
-             text, _json(units), org, created)
-            for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units in rows
+             text, _json(units), _json(meters), org, created)
+            for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units, meters in rows
         ]
         self._driver().executemany(_SQLITE_EVENT_INSERT, values)
 

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StringConstraints
 
-from meterline.core.schemas import Address, Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
+from meterline.core.schemas import AddressOut, Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
 from meterline.invoicing.builder import Charge, Line
 from meterline.invoicing.models import Invoice
 
@@ -71,19 +71,19 @@ class InvoiceDetailsCustomer(ResponseModel):
     name: str
     primary_email: str
     billing_address: str | None = None
-    address: Address | None = None
+    address: AddressOut | None = None
 
 
 class InvoiceDetailsAccount(ResponseModel):
     name: str
     invoice_currency: str
-    address: Address
+    address: AddressOut
     primary_email: str
 
 
 class InvoiceDetailsOrganization(ResponseModel):
     business_name: str
-    address: Address
+    address: AddressOut
     primary_email: str
 
 
@@ -159,8 +159,8 @@ class PricingRulesLogsPaginatedResponse(ResponseModel):
 
 
 # -- presenters --------------------------------------------------------------------------------------------------
-def _address(value: dict[str, Any] | None) -> Address:
-    return Address.model_validate(value or {})
+def _address(value: dict[str, Any] | None) -> AddressOut:
+    return AddressOut.model_validate(value or {})
 
 
 def details_out(details: dict[str, Any]) -> InvoiceDetails:

@@ -117,6 +117,8 @@ class SettingsService(SettingsWriter):
         setting_id: str | None,
         namespace: str | None,
     ) -> Page[EntitySetting]:
+        if entity_type and entity_type.upper() not in ENTITY_TYPES:
+            raise BadRequest(f"entity_type must be one of {', '.join(ENTITY_TYPES)}, got {entity_type[:40]!r}")
         return self.repo.page(
             request,
             entity_type=entity_type.upper() if entity_type else None,

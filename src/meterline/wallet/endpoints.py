@@ -13,7 +13,7 @@ from meterline.customers.repository import CustomerRepository
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.wallet import schemas
-from meterline.wallet.service import WalletService, WalletView
+from meterline.wallet.service import HoldEntry, WalletService, WalletView
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Wallet"])
 
@@ -53,7 +53,7 @@ def top_up_wallet_for_account(account_id: str, body: schemas.TopupWalletRequest,
             operation_id="walletEntriesForAccount")
 def wallet_entries_for_account(account_id: str, page: PageRequest = Depends(page_params),
                                ctx: Context = Depends(api_context)) -> Response:
-    """ON_HOLD amounts of DRAFT invoices first (on the first page), then the entries, oldest first."""
-    holds, stored, wallet_pk = _service(ctx).entries(account_id, page)
-    data = [schemas.hold_out(h, wallet_pk) for h in holds] + [schemas.entry_out(e) for e in stored.items]
-    return respond(schemas.WalletEntriesPaginatedResponse(data=data, next_token=stored.next_token))
+    """ON_HOLD amounts of DRAFT invoices first, then the entries, oldest first; `pageSize` counts both."""
+    items, next_token, wallet_pk = _service(ctx).entries(account_id, page)
+    data = [schemas.hold_out(i, wallet_pk) if isinstance(i, HoldEntry) else schemas.entry_out(i) for i in items]
+    return respond(schemas.WalletEntriesPaginatedResponse(data=data, next_token=next_token))

@@ -21,7 +21,7 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT, round_money
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Page, PageRequest, encode_token
 from meterline.core.repository import OrgRepository
 from meterline.tenancy.context import Context
 from meterline.wallet.models import Wallet, WalletEntry
@@ -31,6 +31,21 @@ CREDITED, DEBITED = "CREDITED", "DEBITED"
 LIMIT = Decimal("1e15")
 
 Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order
+
+
+HOLDS_SHOWN = "hold:"  # a page token inside the holds: how many were shown (stored entries' tokens are their ids)
+
+
+def _holds_shown(after: str | None) -> int | None:
+    """How many holds the pages before showed; None when the token is past them (a stored entry's id)."""
+    if after is None:
+        return 0
+    if not after.startswith(HOLDS_SHOWN):
+        return None
+    count = after.removeprefix(HOLDS_SHOWN)
+    if not count.isdigit() or len(count) > 6:
+        raise BadRequest("nextToken is not valid: pass the nextToken of a previous page unchanged")
+    return int(count)
 
 
 def wallet_id(account: Account) -> str:
@@ -143,19 +158,39 @@ class WalletService:
         wallet.updated_at = self.ctx.now
         return self.view(account_id)
 
-    def entries(self, account_id: str, request: PageRequest) -> tuple[list[HoldEntry], Page[WalletEntry], str]:
-        """The holds of DRAFT invoices (first page only), then the entries in order; and the wallet id."""
+    def entries(self, account_id: str, request: PageRequest) -> tuple[list[HoldEntry | WalletEntry], str | None, str]:
+        """One page of the wallet's entries: the holds of DRAFT invoices first (due order), then the stored entries
+        (oldest first); `pageSize` counts both. Returns the page, its nextToken and the wallet id.
+
+        Holds are computed when read, so a token inside them carries a position (`hold:<n>`: n holds were shown);
+        the first page with room for stored entries goes on with their keyset token. A DRAFT finalized between two
+        pages leaves the holds and appears as its stored DEBITED entry (docs/credits.md)."""
         account = self._account(account_id)
         wallet = self.repo.of_account(account.pk)
-        stored: Page[WalletEntry] = Page(items=[], next_token=None, size=request.size) if wallet is None \
-            else self.repo.entries(wallet.pk, request)
+        wallet_pk = wallet.pk if wallet is not None else wallet_id(account)
+        shown = _holds_shown(request.after)
+        if shown is None:  # the holds are behind: stored entries only
+            stored = self._stored(wallet, request)
+            return list(stored.items), stored.next_token, wallet_pk
         holds: list[HoldEntry] = []
-        if request.after is None:
-            left = wallet.balance if wallet is not None else Decimal(0)
-            for invoice_id, amount in self.holds(self.ctx, account):
-                left = EXACT.subtract(left, amount)
-                holds.append(HoldEntry(invoice_id, amount, left, self.ctx.now))
-        return holds, stored, wallet.pk if wallet is not None else wallet_id(account)
+        left = wallet.balance if wallet is not None else Decimal(0)
+        for invoice_id, amount in self.holds(self.ctx, account):
+            left = EXACT.subtract(left, amount)
+            holds.append(HoldEntry(invoice_id, amount, left, self.ctx.now))
+        page: list[HoldEntry | WalletEntry] = list(holds[shown:shown + request.size])
+        if shown + len(page) < len(holds):
+            return page, encode_token(f"{HOLDS_SHOWN}{shown + len(page)}"), wallet_pk
+        room = request.size - len(page)
+        if room == 0:  # the page ends with the last hold: a next page only if there are stored entries
+            more = self._stored(wallet, PageRequest(size=1)).items
+            return page, encode_token(f"{HOLDS_SHOWN}{len(holds)}") if more else None, wallet_pk
+        stored = self._stored(wallet, PageRequest(size=room))
+        return page + list(stored.items), stored.next_token, wallet_pk
+
+    def _stored(self, wallet: Wallet | None, request: PageRequest) -> Page[WalletEntry]:
+        if wallet is None:
+            return Page(items=[], next_token=None, size=request.size)
+        return self.repo.entries(wallet.pk, request)
 
     # -- used by invoicing, under the wallet's lock --------------------------------------------------------------
     def debit(self, wallet: Wallet, amount: Decimal, invoice_pk: str) -> None:

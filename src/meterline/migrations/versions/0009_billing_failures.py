@@ -1,7 +1,7 @@
 """billing failures: bill run steps that failed, with their attempts and next attempt (retries with backoff)
 
 Revision ID: 0009
-Revises: 0007
+Revises: 0008
 Create Date: 2026-12-01 23:59:00
 """
 
@@ -13,7 +13,7 @@ from alembic import op
 import meterline.core.db
 
 revision = '0009'
-down_revision = '0007'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
