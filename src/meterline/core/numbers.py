@@ -32,6 +32,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
 from pydantic import BeforeValidator, Field, StrictInt, WithJsonSchema
+from pydantic_core import PydanticCustomError
 
 MAX_DIGITS = 15  # digits before the point
 LIMIT = Decimal(10) ** MAX_DIGITS  # |x| < LIMIT
@@ -113,11 +114,11 @@ def plain(value: Decimal) -> str:
 def _json_number(value: Any) -> Decimal:
     # The request parser reads JSON numbers as int or Decimal (never float); text and booleans are refused.
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise ValueError("must be a JSON number")
+        raise PydanticCustomError("number", "must be a JSON number")
     try:
         return bounded(value)
     except NumberError as exc:
-        raise ValueError(str(exc)) from None
+        raise PydanticCustomError("number", str(exc)) from None
 
 
 # An amount, rate, quantity or usage in a request: a JSON number within the rule, kept as the Decimal of its digits.
