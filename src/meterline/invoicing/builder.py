@@ -238,7 +238,7 @@ def check_charge_value(value: str) -> None:
         try:
             numbers.bounded(number)
         except numbers.NumberError as exc:
-            raise ChargeError(f"value {value[:40]!r}: {exc}") from None
+            raise ChargeError(f"value: {value[:40]!r} {exc}") from None
         return
     try:
         jsonlogic.compile_logic(value)
