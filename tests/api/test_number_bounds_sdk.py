@@ -60,7 +60,8 @@ def _entry_points(catalog: dict[str, str], seats: str) -> list[tuple[str, str, A
                                       "quantity": "N", "effectiveFrom": "2024-01-01T00:00:00Z"}, "quantity:"),
         ("POST", "/revenue_calculator", {
             "currencyConfig": {"mode": "CUSTOM", "currency": "USD"},
-            "pricePlanDetailsConfig": {"mode": "CUSTOM", "pricePlanDetails": json.loads(_plan(meter))["pricePlanDetails"]},
+            "pricePlanDetailsConfig": {"mode": "CUSTOM",
+                                       "pricePlanDetails": json.loads(_plan(meter))["pricePlanDetails"]},
             "usageConfig": {"mode": "CUSTOM", "usageMap": {meter: "N"}},
             "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []}}, f"usageMap.{meter}:"),
         ("POST", "/credits", {"creditRequests": [{"accountId": "acme", "purpose": "p", "creditAmount": "N",
@@ -68,12 +69,14 @@ def _entry_points(catalog: dict[str, str], seats: str) -> list[tuple[str, str, A
         ("POST", "/accounts/acme/wallet_topup", {"topupAmount": "N"}, "topupAmount:"),
         ("POST", "/payments", {"accountId": "acme", "currency": "USD", "totalAmount": "N",
                                "externalPaymentReference": payment_reference,
-                               "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 1, "order": 1}]}, "totalAmount:"),
+                               "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 1, "order": 1}]},
+         "totalAmount:"),
         ("POST", "/payments", {"accountId": "acme", "currency": "USD", "totalAmount": 1,
                                "externalPaymentReference": payment_reference,
                                "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": "N", "order": 1}]},
          "lineItemRecords[0].amount:"),
-        ("POST", "/invoices", {"accountId": "acme", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
+        ("POST", "/invoices", {"accountId": "acme", "startDate": "2024-01-01T00:00:00Z",
+                               "endDate": "2024-02-01T00:00:00Z",
                                "status": "DRAFT", "lineItems": [{"value": "N"}]}, "lineItems[0].value:"),
         ("PUT", "/accounts/acme/miscellaneous_charges", {"items": [{"name": "c", "rate": "N", "quantity": 1}]},
          "items[0].rate:"),
@@ -104,7 +107,8 @@ def test_every_number_that_enters_is_bounded_and_refusals_store_nothing(
     assert sdk.invoices.list_invoices(owner_id="acme").data == []
 
 
-def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(tenant: Tenant, sdk: Sdk,
+                                                              catalog: dict[str, str]) -> None:
     """Issue 14, defect 3: `1e400` and `1e999999999999999999` were accepted and activated, then broke billing and
     `GET /invoices?owner_id=`. Now a 400 names the rate; the same plan with a bounded rate bills."""
     with tenant.http() as http:
@@ -165,7 +169,8 @@ def test_numbers_leave_in_plain_notation(tenant: Tenant, catalog: dict[str, str]
         assert "Infinity" not in answer.text
 
 
-def test_an_event_attribute_past_the_rule_fails_that_event_only(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+def test_an_event_attribute_past_the_rule_fails_that_event_only(tenant: Tenant, sdk: Sdk,
+                                                                catalog: dict[str, str]) -> None:
     response = tc.EventIngestionApi(sdk.client).ingest_batch_with_http_info(IngestBatchEventRequest(events=[
         ev("huge", calls="1" * 16), ev("fine", calls="999999999999999.5"), ev("long", calls="1.0000000000001")]))
     assert response.status_code == 207

@@ -12,6 +12,7 @@ from pydantic import BaseModel, ValidationError
 
 from meterline.api.responses import dumps
 from meterline.catalog.rate_cards import CardError, slab_rate_plan
+from meterline.console.pages import templates
 from meterline.core import numbers
 from meterline.core.money import EXACT, round_money
 from meterline.core.numbers import NumberError, bounded, check_days, parse, plain
@@ -19,6 +20,7 @@ from meterline.core.schemas import Days, NumberIn
 from meterline.events import pipeline
 from meterline.events.wire import Event, event_from
 from meterline.invoicing.builder import ChargeError, check_charge_value
+from meterline.invoicing.pdf import money_text, quantity_text, unit_price_text
 
 LONG_FRACTION = "0." + "3" * 5000
 
@@ -196,3 +198,17 @@ def test_the_largest_priced_amount_fits_the_columns() -> None:
     usage = EXACT.multiply(D("999999999999999.999999999999"), D(10**12))
     amount = round_money(EXACT.multiply(rate, usage), "USD")
     assert amount.adjusted() < 42 and plain(amount).endswith(".00")
+
+
+def test_the_pdf_writes_any_stored_amount_without_int() -> None:
+    """Issue 14: the PDF answered 500 once a line had 4,300 digits (Python refuses int() of longer text)."""
+    assert quantity_text(D("1E+5000")) == "100" + ",000" * 1666  # 5,001 digits
+    assert money_text(D("1E+4400"), "USD") == "USD 100" + ",000" * 1466 + ".00"
+    assert money_text(D("1E+2"), "USD") == "USD 100.00"
+    assert unit_price_text(D("1E-7"), "USD") == "USD 0.0000001"
+
+
+@pytest.mark.parametrize(("value", "expected"), [(D("1E+2"), "100"), (D("1E-7"), "0.0000001"), (D("-0"), "0"),
+                                                 (D("12.50"), "12.50"), (7, "7"), ("1E+2", "1E+2")])
+def test_console_templates_write_decimals_plain(value: object, expected: str) -> None:
+    assert templates.env.from_string("{{ x }}").render(x=value) == expected
