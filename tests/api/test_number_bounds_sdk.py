@@ -8,7 +8,6 @@ Raw HTTP carries the out-of-range values (the SDK's floats cannot even hold 1e40
 from __future__ import annotations
 
 import json
-import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -135,7 +134,7 @@ def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(tenant: Tenant, sd
             assert charge.status_code == 400 and "items[0].value" in charge.text and says in charge.text, charge.text
         listed = http.get("/invoices", params={"owner_id": "acme"})
         assert listed.status_code == 200, listed.text
-        assert not re.search(r"\d[eE][+-]?\d", listed.text)
+        assert not [n for n in _number_texts(listed.text) if "e" in n.lower()]
         totals = [i["totalAmount"] for i in json.loads(listed.text, parse_float=Decimal)["data"]]
     assert max(totals) >= Decimal("999999999999999") * Decimal("999999999999999")
 
