@@ -70,7 +70,8 @@ def bounded(value: Decimal | int) -> Decimal:
     if value.adjusted() >= MAX_DIGITS:  # the exponent is read, never expanded: 1e999999999999999999 is cheap
         raise NumberError(f"must be below 10^{MAX_DIGITS} in magnitude")
     sign, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
+    if not isinstance(exponent, int):  # pragma: no cover - a finite Decimal's exponent is a number
+        raise NumberError("must be a finite number")
     if exponent > 0:
         return Decimal((sign, digits + (0,) * exponent, 0))
     if exponent < -MAX_FRACTION_DIGITS:
@@ -105,7 +106,8 @@ def plain(value: Decimal) -> str:
     if not value.is_finite():
         raise ValueError(f"{value} is not a finite number and cannot be written")
     _, digits, exponent = value.as_tuple()
-    assert isinstance(exponent, int)
+    if not isinstance(exponent, int):  # pragma: no cover - a finite Decimal's exponent is a number
+        raise ValueError(f"{value} is not a finite number and cannot be written")
     if max(len(digits) + exponent, -exponent) > MAX_TEXT_DIGITS:
         raise ValueError(f"a number with more than {MAX_TEXT_DIGITS} digits cannot be written")
     return format(value.copy_abs() if value.is_zero() else value, "f")
