@@ -141,7 +141,7 @@ def test_a_stored_value_past_the_rule_is_still_written_whole_or_not_at_all() -> 
     ("10", True), ("-2.5", True), ("999999999999999", True), ("0000000000000000001", True),
     ("1.000000000000000000", True), ("0.000000000001", True),
     ("1000000000000000", False), ("1" * 400, False), ("0.0000000000001", False), ("1e5", False), ("NaN", False),
-    ("." + "1" * 5, False), ("1." + "1" * 13, False),
+    ("." + "1" * 5, False), ("1." + "1" * 13, False), ("1.", False),
 ])
 def test_event_attributes_follow_the_rule_as_a_pattern(value: str, ok: bool) -> None:
     assert bool(numbers.DECIMAL_TEXT.fullmatch(value)) == ok

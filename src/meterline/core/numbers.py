@@ -12,7 +12,7 @@ an event's attribute) is:
 Anything else is refused with a message naming the field (a 400 through the API). What passes is kept exactly,
 written without exponent (`1e2` is kept as 100, `-0` as 0), so storage and every writer see plain digits.
 
-Whole numbers that size things in days (net term days, the days of a duration) are `MAX_DAYS` at most.
+Whole numbers of days (net term days of accounts and organizations) are 0 to `MAX_DAYS`.
 
 Why these bounds hold for storage (docs/pricing.md): an amount priced from bounded inputs is at most a rate
 (< 10^15, 12 decimals) times a usage total (each event < 10^15; a cycle's total a sum of events) plus fixed
@@ -47,7 +47,7 @@ RULE = (f"must be a finite number below 10^{MAX_DIGITS} in magnitude with at mos
 # Event attribute values are text: the same rule as a pattern, checked per event on the ingestion hot path
 # (optional minus, at most 15 digits before the point after leading zeros, at most 12 after it before zeros at
 # the end).
-DECIMAL_TEXT = re.compile(rf"-?0*\d{{1,{MAX_DIGITS}}}(\.\d{{0,{MAX_FRACTION_DIGITS}}}0*)?")
+DECIMAL_TEXT = re.compile(rf"-?0*\d{{1,{MAX_DIGITS}}}(\.\d{{1,{MAX_FRACTION_DIGITS}}}0*)?")
 _TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
 
 
