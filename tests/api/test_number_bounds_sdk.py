@@ -189,3 +189,16 @@ def test_net_term_days_are_bounded(tenant: Tenant, sdk: Sdk, catalog: dict[str, 
             assert r.status_code == 400 and "netTermDays" in r.json()["message"], (days, r.text)
         assert http.patch("/accounts/acme", json={"netTermDays": 3650}).status_code == 200
     assert sdk.accounts.get_account("acme").net_term_days == 3650
+
+
+def test_license_quantities_stay_within_the_rule_when_steps_add_up(tenant: Tenant, sdk: Sdk, seats: str) -> None:
+    """Each RELATIVE step is bounded; their running total is held to the same bound."""
+    jan = datetime(2024, 1, 1, tzinfo=UTC)
+    sdk.licenses.add_license_update_entry(tc.LicenseUpdateRequest(
+        license_id=seats, account_id="acme", update_type="ABSOLUTE", quantity=999999999999999, effective_from=jan))
+    with tenant.http() as http:
+        step = http.post("/license_updates", json={"licenseId": seats, "accountId": "acme", "updateType": "RELATIVE",
+                                                   "quantity": 1, "effectiveFrom": "2024-02-01T00:00:00Z"})
+        assert step.status_code == 400, step.text
+        assert step.json()["message"].startswith("quantity: the license quantity would be 1000000000000000 from")
+    assert [u.quantity for u in sdk.licenses.get_license_updates().data] == [999999999999999]
