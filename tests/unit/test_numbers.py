@@ -12,7 +12,9 @@ from pydantic import BaseModel, ValidationError
 
 from meterline.api.responses import dumps
 from meterline.catalog.rate_cards import CardError, slab_rate_plan
+from meterline.console.metering_forms import RowError, condition_of
 from meterline.console.pages import templates
+from meterline.console.plan_forms import SlabRow, slab_plan
 from meterline.core import numbers
 from meterline.core.money import EXACT, round_money
 from meterline.core.numbers import NumberError, bounded, check_days, parse, plain
@@ -212,3 +214,21 @@ def test_the_pdf_writes_any_stored_amount_without_int() -> None:
                                                  (D("12.50"), "12.50"), (7, "7"), ("1E+2", "1E+2")])
 def test_console_templates_write_decimals_plain(value: object, expected: str) -> None:
     assert templates.env.from_string("{{ x }}").render(x=value) == expected
+
+
+@pytest.mark.parametrize(("rate", "error"), [
+    ("1e20", "Must be below 10^15 in magnitude"),
+    ("100,000,000,000,000,000,000", "Must be below 10^15 in magnitude"),
+    ("0.0000000000001", "Must have at most 12 digits after the decimal point"),
+    ("lots", "Enter a number, such as 0.05 or 12"),
+])
+def test_the_plan_builder_puts_the_rule_next_to_the_rate(rate: str, error: str) -> None:
+    errors: dict[str, str] = {}
+    slab_plan([SlabRow(start="0", rates={"USD": rate})], "TIERED", ["USD"], None, errors)
+    assert errors == {"rate_0_USD": error}
+
+
+def test_a_meter_filter_compares_with_a_number_within_the_rule() -> None:
+    assert condition_of("attribute.tokens", "lt", "1e3") == {"<": [{"var": "attribute.tokens"}, D(1000)]}
+    with pytest.raises(RowError, match=re.escape("tokens: must be below 10^15 in magnitude")):
+        condition_of("attribute.tokens", "lt", "1e20")
