@@ -12,7 +12,6 @@ Repeated transitions succeed and change nothing (metering/rules.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
