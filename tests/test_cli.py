@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -76,6 +77,31 @@ def test_org_and_user_create(db_url: str) -> None:
     assert bad.returncode == 1 and "IANA" in bad.stderr
     no_password = meterline("user", "create", "--email", "x@globex.test", "--database-url", db_url)
     assert no_password.returncode == 2 and "--password" in no_password.stderr
+
+
+def test_org_net_term_days_follow_the_days_rule(db_url: str, server: str) -> None:
+    """Issue 14: `org create --net-term-days 100000000000` was accepted, then every POST /api/invoices of that
+    organization answered 500. Days are 0 to 3650 wherever they enter (core/numbers.py); nothing is created."""
+    for days in ("100000000000", "3651", "-1"):
+        refused = meterline("org", "create", "--name", f"Far {days}", "--net-term-days", days, "--database-url", db_url)
+        assert refused.returncode == 1
+        assert "net term days: must be a whole number of days from 0 to 3650" in refused.stderr
+    assert "Far " not in meterline("org", "list", "--database-url", db_url).stdout
+    made = meterline("org", "create", "--name", "Decade", "--net-term-days", "3650", "--database-url", db_url)
+    assert made.returncode == 0, made.stderr
+    key = meterline("api-key", "create", "--org-id", made.stdout.strip(), "--database-url", db_url)
+    assert key.returncode == 0, key.stderr
+    with httpx.Client(base_url=f"{server}/api", headers={"Authorization": f"Bearer {key.stdout.strip()}"}) as http:
+        customer = http.post("/customers", json={"id": "far", "name": "Far Away", "primaryEmail": "a@far.test",
+                                                 "address": {}})
+        assert customer.status_code == 201, customer.text
+        invoice = http.post("/invoices", json={"accountId": "far", "startDate": "2024-01-01T00:00:00Z",
+                                               "endDate": "2024-02-01T00:00:00Z", "status": "DUE",
+                                               "lineItems": [{"value": 10}]})
+        assert invoice.status_code == 201, invoice.text
+        answer = invoice.json()
+        due, issued = (datetime.fromisoformat(answer[k].replace("Z", "+00:00")) for k in ("dueDate", "invoiceDate"))
+        assert answer["netTermDays"] == 3650 and due - issued == timedelta(days=3650)
 
 
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:

@@ -233,7 +233,7 @@ def org_create(
     name: Annotated[str, typer.Option(help="Organization name")],
     base_currency: Annotated[str, typer.Option(help="ISO 4217 code of the default invoice currency")] = "USD",
     timezone: Annotated[str, typer.Option(help="IANA time zone where billing days start")] = "UTC",
-    net_term_days: Annotated[int, typer.Option(help="Days from invoice date to due date")] = 0,
+    net_term_days: Annotated[int, typer.Option(help="Days from invoice date to due date, 0 to 3650")] = 0,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create an organization and print its id."""

@@ -321,8 +321,10 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
 
 def test_usage_sums_are_exact_beyond_28_digits(sdk: Sdk, tenant: Tenant) -> None:
     make_catalog(sdk)
-    big, small = "123456789012345678901234567890.123456789012345678901234567890", "0.000000000000000000000000000001"
-    ingest(sdk, [ev("x1", "acme", at(1, 10), big), ev("x2", "acme", at(1, 10, 30), small), ev("x3", "beta", at(1, 11), "-0.3")])
+    # each value within the number rule (below 10^15, 12 decimals); their sum has 29 significant digits
+    big, small = "999999999999999.999999999999", "0.000000000001"
+    bigs = [ev(f"b{i}", "acme", at(1, 10, i), big) for i in range(11)]
+    ingest(sdk, [*bigs, ev("x2", "acme", at(1, 10, 30), small), ev("x3", "beta", at(1, 11), "-0.3")])
     with tenant.http() as http:
         r = http.post("/metrics", json={
             "startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-02T00:00:00Z",
@@ -332,7 +334,7 @@ def test_usage_sums_are_exact_beyond_28_digits(sdk: Sdk, tenant: Tenant) -> None
     assert r.status_code == 200, r.text
     # the JSON number carries every digit (parsed here as a Decimal, not a float)
     [value] = json.loads(r.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"]
-    assert str(value) == "123456789012345678901234567889.823456789012345678901234567891"
+    assert str(value) == "10999999999999999.699999999990"
 
 
 def test_a_corrected_event_counts_once(sdk: Sdk, catalog: dict[str, str]) -> None:

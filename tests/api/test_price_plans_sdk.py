@@ -146,7 +146,7 @@ def test_archive_frees_the_name_and_freezes_the_plan(sdk: Sdk, catalog: dict[str
 
 
 def test_exact_decimals_and_dry_run(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
-    rate = "0.000123456789012345678901234567"  # more digits than a float keeps
+    rate = "98765432109876.123456789012"  # more digits than a float keeps (26), within the number rule
     body = json.dumps({
         "name": "Micro", "pricePlanDetails": {
             "pricingCycleConfig": {"interval": "MONTHLY", "startOffset": {"dayOffset": "last", "monthOffset": "NIL"}, "gracePeriod": 0},

@@ -162,7 +162,7 @@ def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str
     page.get_by_label("Name").fill("Oops")
     page.get_by_label("Value (EUR)").fill("forty")
     page.get_by_role("button", name="Add charge").click()
-    expect(page.get_by_role("alert")).to_contain_text("enter a number")
+    expect(page.get_by_role("alert")).to_contain_text("Enter a number")  # next to the Value field
     shot(page, "account-summary", engine)
 
     # Credits: 15.00 off; the summary shows it

@@ -1,8 +1,10 @@
-"""JSON out: exact decimals as JSON numbers (D1), date-times as `...Z` UTC, None fields left out."""
+"""JSON out: exact decimals as JSON numbers in plain notation (D1; `100`, `0.0000001`, never `1E+2` or `1E-7`,
+core/numbers.py), date-times as `...Z` UTC, None fields left out."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
+from decimal import Decimal
 from enum import Enum
 from typing import Any
 
@@ -11,9 +13,12 @@ from pydantic import BaseModel
 from starlette.responses import Response
 
 from meterline.core.clock import isoformat_z
+from meterline.core.numbers import plain
 
 
 def _default(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return simplejson.RawJSON(plain(value))
     if isinstance(value, datetime):
         return isoformat_z(value)
     if isinstance(value, date):
@@ -26,9 +31,10 @@ def _default(value: Any) -> Any:
 
 
 def dumps(content: Any) -> bytes:
-    # simplejson writes a Decimal from its own digits (use_decimal); the standard library would need a float.
+    # A Decimal is written from its own digits in plain notation (`_default`); simplejson's use_decimal would write
+    # str(Decimal), which is `1E+2` for a stored 100 and `1E-7` for 0.0000001; the standard library needs a float.
     return simplejson.dumps(
-        content, use_decimal=True, default=_default, separators=(",", ":"), ensure_ascii=False
+        content, use_decimal=False, default=_default, separators=(",", ":"), ensure_ascii=False
     ).encode("utf-8")
 
 

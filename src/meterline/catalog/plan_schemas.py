@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
 from meterline.core.clock import END_OF_TIME
+from meterline.core.numbers import BoundedInt
 from meterline.core.schemas import NumberIn, PaginationOptions, RequestModel, ResponseModel, trimmed
 
 if TYPE_CHECKING:
@@ -99,7 +100,7 @@ class FixedFeeRateCard(RequestModel):
 
 
 class LicenseRateCardConfig(RequestModel):
-    max_quantity: Annotated[StrictInt, Field(ge=0)] | None = None
+    max_quantity: Annotated[BoundedInt, Field(ge=0)] | None = None
     max_quantity_breach_action: Literal["DO_NOTHING"] | None = None
 
 

@@ -10,6 +10,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from meterline import rating
+from meterline.core import numbers
 
 SLAB_CONFIG_KEYS = frozenset({"packageSize"})
 RATE_CONFIG_KEYS = frozenset({"minimumRate", "maximumRate"})
@@ -23,10 +24,12 @@ def _number(config: dict[str, str] | None, key: str, where: str) -> Decimal | No
     if not config or config.get(key) is None:
         return None
     try:
-        value = Decimal(str(config[key]))
+        value = numbers.bounded(Decimal(str(config[key])))
     except InvalidOperation:
         raise CardError(f"{where}.{key}: {config[key]!r} is not a number") from None
-    if not value.is_finite() or value < 0:
+    except numbers.NumberError as exc:  # the one number rule (core/numbers.py), for numbers written as text
+        raise CardError(f"{where}.{key}: {exc}") from None
+    if value < 0:
         raise CardError(f"{where}.{key}: must be a number >= 0")
     return value
 

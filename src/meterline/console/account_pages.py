@@ -3,8 +3,9 @@ Summary, Price Plan Schedule, Credits, Invoices, Wallet) and an invoice's page. 
 
 from __future__ import annotations
 
+import re
 from datetime import date, timedelta
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -19,6 +20,7 @@ from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
 from meterline.console.billing_notices import invoice_notice, listed_total
 from meterline.console.pages import User, _field_errors, check_csrf, context, render
+from meterline.core import numbers
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
@@ -46,13 +48,11 @@ def _url(*parts: str) -> str:
 
 
 def _decimal(text: str, what: str) -> Decimal:
+    """A typed number under the one number rule (core/numbers.py); BadRequest naming `what` otherwise."""
     try:
-        value = Decimal(text.strip().replace(",", ""))
-    except InvalidOperation:
-        raise BadRequest(f"{what}: enter a number, such as 25 or 19.99") from None
-    if not value.is_finite():
-        raise BadRequest(f"{what}: enter a number, such as 25 or 19.99")
-    return value
+        return numbers.parse(text)
+    except numbers.NumberError as exc:
+        raise BadRequest(f"{what}: {exc}") from None
 
 
 # -- customers ---------------------------------------------------------------------------------------------------
@@ -191,8 +191,18 @@ def _act(request: Request, user: Any, account_id: str, tab: str, action: Any) ->
     except MeterlineError as exc:
         if exc.status_code >= 500 or exc.status_code == 404:
             raise
+        field = _AMOUNT_FIELD.match(exc.message)
+        if field:  # an amount's refusal goes next to the amount's field
+            text = exc.message[field.end():].strip()
+            return _account_page(request, user, account_id, tab, status=400,
+                                 errors={"value" if tab == "summary" else "amount": text[:1].upper() + text[1:]})
         return _account_page(request, user, account_id, tab, status=400, error=exc.message)
     return RedirectResponse(f"{_url('accounts', account_id)}?tab={tab}", status_code=303)
+
+
+# The messages about a form's amount: this page's own ("Value: ...", "Amount: ...") and the services' for the same
+# field (credits' creditAmount, the wallet's topupAmount).
+_AMOUNT_FIELD = re.compile(r"(Value|Amount|creditRequests\[0\]\.creditAmount|topupAmount):")
 
 
 @router.post("/accounts/{account_id}/charges")

@@ -15,8 +15,8 @@ from typing import Any
 import simplejson
 from pydantic import ValidationError
 
-from meterline.console.account_pages import _decimal
-from meterline.core.errors import BadRequest
+from meterline.api.responses import dumps
+from meterline.core import numbers
 from meterline.events import pipeline
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.metering.rules import ACTIVE, ARCHIVED, DRAFT, INACTIVE
@@ -141,15 +141,17 @@ class RowError(ValueError):
 
 
 def _dumps(logic: Any) -> str:
-    return str(simplejson.dumps(logic, use_decimal=True, separators=(",", ":"), ensure_ascii=False))
+    return dumps(logic).decode("utf-8")  # the API's writer: numbers in plain notation
 
 
 def _number(text: str, name: str) -> Decimal:
+    """A number to compare an attribute with, under the one number rule (core/numbers.py)."""
     try:
-        value = _decimal(text, name)
-    except BadRequest:
-        raise RowError(f"{name} is a number attribute: enter a number, such as 10 or 2.5") from None
-    return Decimal(format(value, "f"))
+        return numbers.parse(text)
+    except numbers.NumberError as exc:
+        if str(exc).startswith("enter a number"):
+            raise RowError(f"{name} is a number attribute: enter a number, such as 10 or 2.5") from None
+        raise RowError(f"{name}: {exc}") from None
 
 
 def condition_of(field: str, operator: str, value: str) -> dict[str, Any]:
@@ -197,7 +199,7 @@ def filter_words(matcher: str | None) -> list[str] | None:
         items = literal if isinstance(literal, list) else [literal]
         if not items or not all(isinstance(x, (str, int, Decimal)) and not isinstance(x, bool) for x in items):
             return None
-        shown = ", ".join(str(x) for x in items)
+        shown = ", ".join(numbers.plain(x) if isinstance(x, Decimal) else str(x) for x in items)
         lines.append(f"{var['var']} {_WORDS_OF_LOGIC[op]} {shown}")
     return lines
 

@@ -7,6 +7,7 @@ refusal (BadRequest, Conflict...) is shown next to the form, in words, with what
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.console import auth
 from meterline.core.clock import utc_now
 from meterline.core.errors import Forbidden, MeterlineError, NotFound
+from meterline.core.numbers import plain
 from meterline.core.pagination import PageRequest, page_request
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
@@ -58,6 +60,14 @@ def _zone_of(context: Any) -> str:
 # `day(x)` and `last_day(end)` in templates: days as the organization's time zone has them.
 templates.env.globals["day"] = pass_context(lambda context, instant: local_day(instant, _zone_of(context)))
 templates.env.globals["last_day"] = pass_context(lambda context, end: local_last_day(end, _zone_of(context)))
+
+
+def _plain_numbers(value: Any) -> Any:
+    """What every `{{ ... }}` of a template writes: a Decimal in plain notation (100, 0.0000001; never 1E+2)."""
+    return plain(value) if isinstance(value, Decimal) else value
+
+
+templates.env.finalize = _plain_numbers
 PAGE = 25
 
 

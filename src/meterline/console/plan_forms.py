@@ -13,8 +13,9 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from meterline.console.account_pages import CURRENCIES, _decimal
-from meterline.core.errors import BadRequest, NotFound
+from meterline.console.account_pages import CURRENCIES
+from meterline.core import numbers
+from meterline.core.errors import NotFound
 
 INTERVALS = {"WEEKLY": "Weekly", "MONTHLY": "Monthly", "QUARTERLY": "Quarterly", "HALF_YEARLY": "Half-yearly",
              "ANNUALLY": "Annually"}
@@ -37,11 +38,21 @@ def _text(value: Any) -> str:
 
 
 def _number(text: str) -> Decimal | None:
-    """A typed number (commas allowed), or None when it is not one."""
+    """A typed number (commas allowed) within the one number rule (core/numbers.py), or None (`_why` says why)."""
     try:
-        return _decimal(text, "")
-    except BadRequest:
+        return numbers.parse(text)
+    except numbers.NumberError:
         return None
+
+
+def _why(text: str, example: str) -> str:
+    """Why `_number` refused `text`: not a number at all (`example` says what to type), or outside the rule."""
+    try:
+        numbers.parse(text)
+    except numbers.NumberError as exc:
+        message = str(exc)
+        return example if message.startswith("enter a number") else message[:1].upper() + message[1:]
+    return example  # pragma: no cover - only called for refused text
 
 
 # -- messages in words -------------------------------------------------------------------------------------------
@@ -206,7 +217,7 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
             errors[f"from_{i}"] = "Where does this slab start? (0 for the first)" if i == 0 else \
                 "Where does this slab start? (where the previous one ends)"
         elif value is None:
-            errors[f"from_{i}"] = "Enter a number, such as 0 or 1000"
+            errors[f"from_{i}"] = _why(text, "Enter a number, such as 0 or 1000")
         starts.append(value)
     for i, row in enumerate(rows):
         end = row.end.strip()
@@ -214,7 +225,7 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
             continue
         value = _number(end)
         if value is None:
-            errors[f"to_{i}"] = "Enter a number, such as 1000, or leave it empty"
+            errors[f"to_{i}"] = _why(end, "Enter a number, such as 1000, or leave it empty")
         elif i == len(rows) - 1:
             errors[f"to_{i}"] = "The last slab has no end: leave To empty (it prices all usage above its start)"
         elif starts[i + 1] is not None and value != starts[i + 1]:
@@ -240,7 +251,7 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
             if not text:
                 errors[f"rate_{i}_{currency}"] = "Enter a rate (0 if this slab is free)"
             elif rate is None:
-                errors[f"rate_{i}_{currency}"] = "Enter a number, such as 0.05 or 12"
+                errors[f"rate_{i}_{currency}"] = _why(text, "Enter a number, such as 0.05 or 12")
             slab_rate: dict[str, Any] = {"order": i + 1, "rate": rate}
             kept = old_rates.get(currency, {}).get(i + 1, {}).get("slabRateConfig")
             if kept:
@@ -266,7 +277,7 @@ def _bounds(form: FormData, rate_values: list[dict[str, Any]], errors: dict[str,
             if not text:
                 continue
             if _number(text) is None:
-                errors[f"{name}_{value['currency']}"] = "Enter a number, or leave it empty"
+                errors[f"{name}_{value['currency']}"] = _why(text, "Enter a number, or leave it empty")
             config[key] = text
         value.pop("rateConfig", None)
         if config:
@@ -365,7 +376,7 @@ def _amounts(form: FormData, currencies: list[str], values: dict[str, Any], erro
         if not text:
             errors[f"amount_{currency}"] = f"Enter the amount in {currency}"
         elif amount is None:
-            errors[f"amount_{currency}"] = "Enter a number, such as 49 or 49.90"
+            errors[f"amount_{currency}"] = _why(text, "Enter a number, such as 49 or 49.90")
         out.append({"currency": currency, "rate": amount})
     return out
 

@@ -16,8 +16,6 @@ from pydantic import (
     BaseModel,
     BeforeValidator,
     ConfigDict,
-    Field,
-    StrictInt,
     StringConstraints,
     WithJsonSchema,
     model_validator,
@@ -26,6 +24,7 @@ from pydantic.alias_generators import to_camel
 
 from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
 from meterline.core.countries import country_code
+from meterline.core.numbers import BoundedDays, BoundedNumber
 
 
 class RequestModel(BaseModel):
@@ -71,15 +70,6 @@ def _iso_text(value: object) -> object:
 UtcDatetime = Annotated[datetime, BeforeValidator(_iso_text), AfterValidator(_utc_in_range)]
 
 
-def _json_number(value: Any) -> Decimal:
-    # The request parser reads JSON numbers as int or Decimal (never float); text, booleans and NaN are refused.
-    if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
-        raise ValueError("must be a JSON number")
-    if isinstance(value, Decimal) and not value.is_finite():
-        raise ValueError("must be a finite number")
-    return Decimal(value)
-
-
 def _iso_date_text(value: Any) -> Any:
     if not isinstance(value, str) or not _DATE.fullmatch(value):
         raise ValueError("must be a date written YYYY-MM-DD")
@@ -90,8 +80,9 @@ _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 # A calendar date in a request: `YYYY-MM-DD` text only (not a number, not a date-time).
 IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
 
-# An exact amount, rate or quantity in a request: a JSON number, kept as the Decimal of its digits.
-NumberIn = Annotated[Decimal, BeforeValidator(_json_number), WithJsonSchema({"type": "number"})]
+# An exact amount, rate, quantity or usage in a request: a JSON number within the one number rule (core/numbers.py:
+# finite, below 10^15 in magnitude, at most 12 decimals), kept as the Decimal of its digits.
+NumberIn = BoundedNumber
 # An exact amount or quantity in a response: a Decimal, written as a JSON number (api/responses.py) and
 # documented as one (pydantic would document a Decimal as a string).
 Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
@@ -125,8 +116,8 @@ ExternalId = Annotated[
     str, StringConstraints(min_length=1, max_length=50, pattern=r"^[^\s/\\?#]+$"), AfterValidator(_not_a_path_step)
 ]
 CurrencyCode = Annotated[str, StringConstraints(min_length=3, max_length=3, pattern=r"^[A-Za-z]{3}$")]
-# Whole days; `true` or `"30"` is refused rather than read as 1 or 30.
-Days = Annotated[StrictInt, Field(ge=0, le=3650)]
+# Whole days, 0 to 3650 (core/numbers.py); `true` or `"30"` is refused rather than read as 1 or 30.
+Days = BoundedDays
 SettingDataType = Literal["STRING", "NUMERIC", "JSON", "JSON_LOGIC"]
 
 

@@ -23,6 +23,7 @@ from sqlalchemy import select
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog.addon_repository import AddOnRepository
+from meterline.core import numbers
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
@@ -39,7 +40,7 @@ from meterline.tenancy.context import Context
 ACTIVE, CONSUMED, EXPIRED, VOIDED = "ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"
 CREDITED, DEBITED = "CREDITED", "DEBITED"
 SPECIAL = {"ALL_USAGE_METER_RATE_CARDS", "ALL_FIXED_FEE_RATE_CARDS"}
-LIMIT = Decimal("1e15")
+LIMIT = numbers.LIMIT  # the one number rule's bound (core/numbers.py)
 # Priorities are small ranks (lower applies first); the bound keeps them within every database's integer column.
 MAX_PRIORITY = 1_000_000
 

@@ -6,19 +6,20 @@ The catalog (schema + meters) is compiled once into `SchemaRule`s; `evaluate` th
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from meterline.core import numbers
 from meterline.events.wire import Event
 from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
 
 FUTURE_LIMIT = timedelta(hours=24)
 BUCKET = timedelta(minutes=15)
-_DECIMAL_TEXT = re.compile(r"-?\d{1,512}(\.\d+)?")
+# An attribute value: the one number rule (core/numbers.py) as a pattern, one regex match per attribute.
+_DECIMAL_TEXT = numbers.DECIMAL_TEXT
 
 # Statuses (Togai's IngestionStatus values)
 FAILED = "INGESTION_FAILED"
@@ -122,7 +123,8 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
         if attribute.name in attributes:
             return Outcome(FAILED, f"attribute {attribute.name!r} is given twice")
         if not _DECIMAL_TEXT.fullmatch(attribute.value):
-            return Outcome(FAILED, f"attribute {attribute.name!r}: {attribute.value[:40]!r} is not a decimal number")
+            return Outcome(FAILED, f"attribute {attribute.name!r}: {attribute.value[:40]!r} is not a decimal number "
+                                   f"that {numbers.RULE.removeprefix('must be ')}")
         try:
             attributes[attribute.name] = Decimal(attribute.value)
         except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
@@ -145,7 +147,16 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
         try:
             if meter.matcher is not None and not truthy(meter.matcher(data)):
                 continue
-            units[meter.id] = Decimal(1) if meter.computation is None else to_units(meter.computation(data))
+            if meter.computation is None:
+                units[meter.id] = Decimal(1)
+            else:
+                computed = to_units(meter.computation(data))
+                # usage keeps every decimal a computation gives, but stays below the rule's bound (a cheap read
+                # of the exponent): products of bounded attributes would otherwise reach 10^30 and more
+                if not computed.is_zero() and computed.adjusted() >= numbers.MAX_DIGITS:
+                    raise EvaluationError(f"the computation gave {computed.adjusted() + 1} digits before the point: "
+                                          f"usage must be below 10^{numbers.MAX_DIGITS}")
+                units[meter.id] = computed
         except EvaluationError as exc:
             return Outcome(UNITS_INVALID, f"usage meter {meter.name}: {exc}"[:250])
     return Outcome(units=units)

@@ -31,6 +31,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from meterline.core import numbers
 from meterline.core.money import EXACT, exact_sum, round_money
 from meterline.invoicing import credit_application
 from meterline.invoicing.credit_application import Applied, Available
@@ -40,7 +41,7 @@ from meterline.revenue.compute import CardRevenue
 
 ZERO = Decimal(0)
 NO_CREDITS: list[Available] = []
-LIMIT = Decimal("1e15")  # no charge or custom line reaches a thousand trillion: larger is a mistake, refused
+LIMIT = numbers.LIMIT  # no charge or custom line reaches 10^15 (core/numbers.py): larger is a mistake, refused
 
 CARD_TYPES = {
     "USAGE": ("USAGE_RATE_CARD_AMOUNT", "USAGE_RATE_CARD_SLAB_AMOUNT"),
@@ -230,12 +231,15 @@ def _line_data(root: Line) -> dict[str, Any]:
 def check_charge_value(value: str) -> None:
     """A charge's value must be a number or jsonLogic (ChargeError says why not)."""
     try:
-        Decimal(value.strip())
-        if not Decimal(value.strip()).is_finite():
-            raise ChargeError(f"value {value!r} is not a finite number")
-        return
+        number = Decimal(value.strip())
     except ArithmeticError:
-        pass
+        number = None
+    if number is not None:  # a number written as text: the one number rule (core/numbers.py)
+        try:
+            numbers.bounded(number)
+        except numbers.NumberError as exc:
+            raise ChargeError(f"value: {value[:40]!r} {exc}") from None
+        return
     try:
         jsonlogic.compile_logic(value)
     except jsonlogic.JsonLogicError as exc:

@@ -68,9 +68,10 @@ def latin1(text: object) -> str:
 def _decimal_text(value: Decimal, min_digits: int) -> str:
     """Exact, with thousands separators and no exponent; trailing zeros dropped down to `min_digits` decimals."""
     sign = "-" if value < 0 else ""
-    whole, _, fraction = format(value.copy_abs(), "f").partition(".")
+    # Decimal's own grouping (never int(): Python refuses to read an int of more than 4,300 digits)
+    whole, _, fraction = format(value.copy_abs(), ",f").partition(".")
     fraction = fraction.rstrip("0").ljust(min_digits, "0")
-    return f"{sign}{int(whole):,}" + (f".{fraction}" if fraction else "")
+    return f"{sign}{whole}" + (f".{fraction}" if fraction else "")
 
 
 def quantity_text(value: Decimal | None) -> str:

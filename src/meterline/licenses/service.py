@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from meterline.accounts.models import Account
 from meterline.accounts.service import AccountService
 from meterline.catalog.addon_repository import AddOnRepository
+from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
@@ -68,6 +69,9 @@ class LicenseService:
         if quantity < 0:
             raise BadRequest(f"quantity: the license quantity would be {quantity} from {at.isoformat()}; it cannot go "
                              "below 0")
+        if quantity >= numbers.LIMIT:  # RELATIVE steps of bounded numbers could add up past the one rule's bound
+            raise BadRequest(f"quantity: the license quantity would be {numbers.plain(quantity)} from "
+                             f"{at.isoformat()}; it must stay below 10^{numbers.MAX_DIGITS}")
         update = LicenseUpdate(
             pk=new_id("lic"), org_id=self.ctx.org_id, license_id=request.license_id, account_pk=account.pk,
             account_id=account.id, quantity=quantity, effective_from=at, metadata_=request.metadata,

@@ -12,10 +12,10 @@ Repeated transitions succeed and change nothing (metering/rules.py).
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from typing import Any
 
+from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id, new_short_id
 from meterline.core.pagination import Page, PageRequest
@@ -38,7 +38,7 @@ from meterline.tenancy.context import Context
 AGGREGATIONS = ("COUNT", "SUM")
 COUNT_COMPUTATION = "1"
 
-_DECIMAL_TEXT = re.compile(r"-?\d{1,512}(\.\d+)?")
+_DECIMAL_TEXT = numbers.DECIMAL_TEXT  # an attribute filter compares with a value an attribute can hold
 _ATTRIBUTE_PREFIXES = ("attribute", "attributes")
 _DIMENSION_PREFIXES = ("dimension", "dimensions")
 
@@ -230,7 +230,7 @@ def meter_spec(
             if not _DECIMAL_TEXT.fullmatch(entry.value):
                 raise BadRequest(
                     f"filters[{i}].value: {entry.value[:40]!r} is not a decimal number (an attribute filter "
-                    "compares numbers, e.g. \"10\" or \"2.5\")"
+                    f"compares numbers, e.g. \"10\" or \"2.5\"; they {numbers.RULE.removeprefix('must ')})"
                 )
         elif name not in dimensions:
             raise BadRequest(

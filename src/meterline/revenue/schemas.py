@@ -16,6 +16,7 @@ from meterline.catalog.plan_schemas import (
     PricePlanDetails,
     UsageRateCard,
 )
+from meterline.core.numbers import BoundedInt
 from meterline.core.schemas import NumberIn, Number, RequestModel, ResponseModel, UtcDatetime
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
@@ -56,7 +57,7 @@ class UsageConfig(RequestModel):
 
 class LicenseEntry(RequestModel):
     license_id: Id
-    quantity: StrictInt
+    quantity: BoundedInt
     effective_from: UtcDatetime
 
 

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy.orm import Session
 
+from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound, Unauthorized
 from meterline.core.ids import new_id
 from meterline.core.money import is_currency
@@ -73,8 +74,10 @@ class TenancyService:
             ZoneInfo(timezone)
         except (ZoneInfoNotFoundError, ValueError):
             raise BadRequest(f"timezone {timezone!r} is not an IANA time zone name (e.g. UTC, Asia/Kolkata)") from None
-        if net_term_days < 0:
-            raise BadRequest("net term days must be 0 or more")
+        try:  # the bound every entry point shares (core/numbers.py): a due date must stay a date
+            numbers.check_days(net_term_days, "net term days")
+        except ValueError as exc:
+            raise BadRequest(str(exc)) from None
         org = Organization(
             id=new_id("org"),
             name=name,

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
+from meterline.core import numbers
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT, round_money
@@ -28,7 +29,7 @@ from meterline.wallet.models import Wallet, WalletEntry
 
 ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
 CREDITED, DEBITED = "CREDITED", "DEBITED"
-LIMIT = Decimal("1e15")
+LIMIT = numbers.LIMIT  # the one number rule's bound (core/numbers.py)
 
 Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order
 
