@@ -113,6 +113,9 @@ class AccountService:
     def create_for(self, customer: Customer, request: schemas.CreateAccountRequestWithoutCustomerId) -> Account:
         if customer.status == ARCHIVED:
             raise BadRequest(f"Customer {customer.id} is archived: it cannot get new accounts")
+        spans = _spans(request.aliases, request.account_aliases)
+        # an account id and alias values are one namespace: all locked at once, in one order
+        self.repo.lock_alias_values([request.id, *(s.value for s in spans)])
         if self.repo.by_id(request.id) is not None:
             raise Conflict(f"An account with id {request.id} already exists")
         now = self.ctx.now
@@ -138,7 +141,7 @@ class AccountService:
             updated_at=now,
         )
         self.repo.add(account)
-        self._add_aliases(account, _spans(request.aliases, request.account_aliases))
+        self._add_aliases(account, spans)
         if request.settings:
             self.settings.put_for_entity("ACCOUNT", account.id, request.settings)
         return account
@@ -258,7 +261,9 @@ class AccountService:
         if not spans:
             return
         now = self.ctx.now
-        self.repo.lock_alias_values([s.value for s in spans])
+        self.repo.lock_alias_values([s.value for s in spans])  # the lock order: alias values, then the account
+        if self.repo.lock_account(account.pk) is None:  # the limit below counts under the account's lock
+            raise NotFound(f"Account {account.id} not found")
         for i, span in enumerate(spans):
             if span.start >= span.end:
                 raise BadRequest(f"Alias {span.value}: effectiveFrom must be before effectiveUntil")

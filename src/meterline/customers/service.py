@@ -107,6 +107,7 @@ class CustomerService:
     ) -> CustomerContact:
         customer = self.get(customer_id)
         email = request.email.strip().lower()
+        self.repo.lock_key("contact-email", customer.pk, email)  # held to the end: one contact per email
         if email in self.repo.contact_emails(customer):
             raise Conflict(f"Customer {customer_id} already has a contact with email {email}")
         username = request.preferred_username or self._free_username(email)

@@ -509,6 +509,7 @@ class InvoiceService:
                       idempotency_key: str | None) -> tuple[Invoice, bool]:
         """(invoice, created): a repeated idempotencyKey gives back the first invoice."""
         if idempotency_key is not None:
+            self.repo.lock_key("invoice-idempotency", idempotency_key)  # a twin waits, then gets this one back
             found = self.repo.by_idempotency_key(idempotency_key)
             if found is not None:
                 return found, False

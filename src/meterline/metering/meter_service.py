@@ -162,6 +162,7 @@ class UsageMeterService:
         return schema
 
     def _check_name_free(self, name: str) -> None:
+        self.repo.lock_key("meter-name", name)  # held to the end (the partial unique index backs it)
         if self.repo.live_meter_named(name) is not None:
             raise Conflict(f"A usage meter named {name} already exists")
 

@@ -66,6 +66,7 @@ class EventSchemaService:
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateEventSchemaRequest) -> EventSchema:
+        self.repo.lock_key("event-schema-name", request.name)  # held to the end (the unique key backs it)
         if self.repo.latest_schema(request.name) is not None:
             raise Conflict(f"An event schema named {request.name} already exists")
         content = _SchemaContent.of(request)

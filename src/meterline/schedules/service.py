@@ -155,6 +155,7 @@ class ScheduleService:
     # -- writes --------------------------------------------------------------------------------------------------
     def edit(self, account_id: str, edits: list[schemas.UpdatePricingScheduleRequest], *, dry_run: bool = False) -> tuple[Account, list[ScheduleView]]:
         account = self._account(account_id)
+        self.accounts.lock_account(account.pk)  # edits of one account's schedules take turns (no overlap)
         savepoint = self.ctx.session.begin_nested() if dry_run else None
         for i, edit in enumerate(edits):
             where = f"edits[{i}]." if len(edits) > 1 else ""
