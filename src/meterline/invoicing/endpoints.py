@@ -111,8 +111,10 @@ def create_invoice_bill_run(require_confirmation: Annotated[bool, Query()] = Fal
 def finalize_entry(ctx: Context, _params: dict, invoice_id: str) -> None:
     """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT."""
     service = InvoiceService(ctx)
-    invoice = service.get(invoice_id)
-    if invoice.status == "DRAFT":
+    if service.get(invoice_id).status != "DRAFT":
+        return
+    invoice = service.repo.locked(invoice_id)  # a simultaneous bill run may have finalized it: read again, locked
+    if invoice is not None and invoice.status == "DRAFT":
         service.finalize([invoice], ctx.now)
 
 

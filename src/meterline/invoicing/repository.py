@@ -31,6 +31,11 @@ class InvoiceRepository(OrgRepository):
         rows = self.lock_rows(Invoice, [pk])
         return rows[0] if rows else None
 
+    def by_pks(self, pks: set[str]) -> dict[str, Invoice]:
+        if not pks:
+            return {}
+        return {i.pk: i for i in self.session.scalars(self.scoped(Invoice).where(Invoice.pk.in_(pks)))}
+
     def lock_many(self, pks: set[str]) -> dict[str, Invoice]:
         """The organization's invoices among `pks`, locked in pk order until the transaction ends."""
         return {i.pk: i for i in self.lock_rows(Invoice, pks)}

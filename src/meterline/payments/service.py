@@ -64,10 +64,11 @@ class PaymentService:
         if len({r.order for r in records}) != len(records):
             raise BadRequest("lineItemRecords: each order must be different")
         invoices = InvoiceRepository(self.ctx.session, self.ctx.org_id)
-        # paidAmount and status are read under the invoices' row locks, taken first, in one order (docs/architecture.md,
-        # "Locks"): simultaneous payments (and a status change) of one invoice take turns, each seeing what the
-        # previous one left
-        invoices.lock_many({r.togai_id for r in records if r.type == "INVOICE" and r.togai_id is not None})
+        # paidAmount and status are read under the invoices' row locks, taken first, in pk order (docs/architecture.md,
+        # "Locks"): simultaneous payments (and status changes) of one invoice take turns, each seeing what the one
+        # before left. Only invoices that take payments are locked (finalizing locks DRAFT ones: no cycle).
+        named = invoices.by_pks({r.togai_id for r in records if r.type == "INVOICE" and r.togai_id is not None})
+        invoices.lock_many({pk for pk, i in named.items() if i.account_pk == account.pk and i.status in OPEN})
         payment_pk = new_id("pay")
         for record in records:
             where = f"lineItemRecords (order {record.order})"
