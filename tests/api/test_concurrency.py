@@ -40,13 +40,12 @@ class Env:
     """An organization of its own on the servers under test: `call` sets up and reads on the first server, `fire`
     sends requests at once, alternating between the servers."""
 
-    urls: list[str]
+    clients: list[httpx.Client]  # N, one per thread, alternating between the servers
     headers: dict[str, str]
     sdk: Sdk
 
     def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)) -> Any:
-        with httpx.Client(base_url=f"{self.urls[0]}/api", headers=self.headers, timeout=60) as http:
-            response = http.request(method, path, json=body)
+        response = self.clients[0].request(method, path, json=body, headers=self.headers)
         assert response.status_code in ok, (method, path, response.status_code, response.text)
         return response.json() if response.content else None
 
@@ -56,10 +55,7 @@ class Env:
     def fire(self, requests: list[Request]) -> list[httpx.Response]:
         """Send the requests at once, one thread and client each, alternating servers; their answers, in order. No
         answer may be a 5xx: a race the storage caught is 409, never a server error."""
-        clients = [httpx.Client(base_url=f"{self.urls[n % len(self.urls)]}/api", headers=self.headers, timeout=60)
-                   for n in range(len(requests))]
-        for client in clients:  # connect before the start, so that the requests really leave together
-            client.get("/customers", params={"pageSize": 1})
+        clients = self.clients
         barrier = threading.Barrier(len(requests))
         answers: list[httpx.Response | BaseException | None] = [None] * len(requests)
 
@@ -67,7 +63,7 @@ class Env:
             method, path, body = requests[n]
             barrier.wait()
             try:
-                answers[n] = clients[n].request(method, path, json=body)
+                answers[n] = clients[n].request(method, path, json=body, headers=self.headers)
             except BaseException as exc:  # noqa: BLE001 - reported below
                 answers[n] = exc
 
@@ -76,8 +72,6 @@ class Env:
             thread.start()
         for thread in threads:
             thread.join()
-        for client in clients:
-            client.close()
         out = []
         for request, answer in zip(requests, answers, strict=True):
             assert isinstance(answer, httpx.Response), (request, answer)
@@ -632,12 +626,24 @@ def urls(db_url: str, server: str, tmp_path_factory: pytest.TempPathFactory) -> 
     assert not errors, f"the second server logged errors:\n{log.read_text()}"
 
 
+@pytest.fixture(scope="module")
+def clients(urls: list[str]) -> Iterator[list[httpx.Client]]:
+    """N clients, alternating between the servers, made once (making one costs more than a request) and connected
+    before the first scenario, so that the requests of `fire` really leave together."""
+    made = [httpx.Client(base_url=f"{urls[n % len(urls)]}/api", timeout=60) for n in range(N)]
+    for client in made:
+        client.get("/openapi.json")
+    yield made
+    for client in made:
+        client.close()
+
+
 @pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.__name__[2:])
-def test_simultaneous_writes_keep_the_invariants(scenario: Scenario, urls: list[str],
+def test_simultaneous_writes_keep_the_invariants(scenario: Scenario, urls: list[str], clients: list[httpx.Client],
                                                  session_factory: sessionmaker[Session]) -> None:
     tenant = new_tenant(session_factory, urls[0])
     sdk = Sdk(tenant)
     try:
-        scenario(Env(urls=urls, headers=tenant.headers, sdk=sdk))
+        scenario(Env(clients=clients, headers=tenant.headers, sdk=sdk))
     finally:
         sdk.close()
