@@ -156,6 +156,7 @@ class UsageMeterService:
 
     # -- internals -------------------------------------------------------------------------------------------
     def _usable_schema(self, name: str) -> EventSchema:
+        self.repo.lock_key("event-schema-name", name)  # not deactivated or deleted while this meter is made
         schema = self.repo.latest_schema(name)
         if schema is None or schema.status == ARCHIVED:
             raise NotFound(f"Event schema {name} not found" + (" (it is deleted)" if schema is not None else ""))
