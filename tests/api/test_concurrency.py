@@ -14,7 +14,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -103,27 +103,53 @@ def all_ok(answers: list[httpx.Response]) -> None:
 # -- objects the scenarios start from --------------------------------------------------------------------------------
 def customer(env: Env, customer_id: str) -> None:
     """A customer and its account, both with this id."""
-    env.call("POST", "/customers", {"id": customer_id, "name": f"Customer {customer_id}", "primaryEmail": "a@x.test",
-                                    "address": {}})
+    env.call(
+        "POST",
+        "/customers",
+        {"id": customer_id, "name": f"Customer {customer_id}", "primaryEmail": "a@x.test", "address": {}},
+    )
 
 
 def due_invoice(env: Env, total: str, *, status: str = "DUE") -> str:
     customer(env, "acme")
-    return str(env.call("POST", "/invoices", {
-        "accountId": "acme", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z", "status": status,
-        "lineItems": [{"description": "Work", "value": float(total)}]})["id"])
+    return str(
+        env.call(
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-01-01T00:00:00Z",
+                "endDate": "2024-02-01T00:00:00Z",
+                "status": status,
+                "lineItems": [{"description": "Work", "value": float(total)}],
+            },
+        )["id"]
+    )
 
 
 def payment(invoice_id: str, amount: str) -> Request:
-    return ("POST", "/payments", {
-        "accountId": "acme", "currency": "USD", "totalAmount": float(amount),
-        "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "1"},
-        "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice_id, "amount": float(amount), "order": 1}]})
+    return (
+        "POST",
+        "/payments",
+        {
+            "accountId": "acme",
+            "currency": "USD",
+            "totalAmount": float(amount),
+            "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "1"},
+            "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice_id, "amount": float(amount), "order": 1}],
+        },
+    )
 
 
 def plan_details() -> dict[str, Any]:
-    return {"supportedCurrencies": ["USD"], "pricingCycleConfig": {
-        "interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"}, "gracePeriod": 0}}
+    return {
+        "supportedCurrencies": ["USD"],
+        "pricingCycleConfig": {
+            "interval": "MONTHLY",
+            "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+            "gracePeriod": 0,
+        },
+    }
 
 
 def metered(env: Env, account_id: str = "acme") -> dict[str, str]:
@@ -131,26 +157,37 @@ def metered(env: Env, account_id: str = "acme") -> dict[str, str]:
     catalog = create_metering_catalog(env.sdk)
     plan_id = active_plan(env.sdk, catalog["sum"], "Metered")
     customer(env, account_id)
-    env.call("POST", f"/accounts/{account_id}/price_plans", {
-        "mode": "ASSOCIATE", "pricePlanId": plan_id, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"})
+    env.call(
+        "POST",
+        f"/accounts/{account_id}/price_plans",
+        {"mode": "ASSOCIATE", "pricePlanId": plan_id, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"},
+    )
     return {**catalog, "plan": plan_id}
 
 
 def event(event_id: str) -> dict[str, Any]:
-    return {"schemaName": "api_calls", "id": event_id, "timestamp": datetime.now(timezone.utc).isoformat(),
-            "accountId": "acme", "attributes": [{"name": "calls", "value": "5"}], "dimensions": {"region": "us"}}
+    return {
+        "schemaName": "api_calls",
+        "id": event_id,
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "accountId": "acme",
+        "attributes": [{"name": "calls", "value": "5"}],
+        "dimensions": {"region": "us"},
+    }
 
 
 def no_overlap(env: Env, account_id: str) -> list[dict[str, Any]]:
     schedules = sorted(env.get(f"/accounts/{account_id}/pricing_schedules")["data"], key=lambda s: s["startDate"])
-    for before, after in zip(schedules, schedules[1:]):
+    for before, after in zip(schedules, schedules[1:], strict=False):
         assert before["endDate"] <= after["startDate"], schedules
     return schedules
 
 
 # -- scenarios -------------------------------------------------------------------------------------------------------
 def s_customer_create(env: Env) -> None:
-    exactly_one(env.same("POST", "/customers", {"id": "c1", "name": "Customer 1", "primaryEmail": "a@x.test", "address": {}}))
+    exactly_one(
+        env.same("POST", "/customers", {"id": "c1", "name": "Customer 1", "primaryEmail": "a@x.test", "address": {}})
+    )
     assert [c["id"] for c in env.get("/customers")["data"]] == ["c1"]
 
 
@@ -193,8 +230,7 @@ def s_add_aliases(env: Env) -> None:
     """The limit: at most 10 aliases that have not ended."""
     customer(env, "acme")
     env.call("POST", "/accounts/acme/add_aliases", {"aliases": [f"old-{n}" for n in range(9)]})
-    exactly_one(env.fire([("POST", "/accounts/acme/add_aliases", {"aliases": [f"new-{n}"]}) for n in range(N)]),
-                (400,))
+    exactly_one(env.fire([("POST", "/accounts/acme/add_aliases", {"aliases": [f"new-{n}"]}) for n in range(N)]), (400,))
     assert len(env.get("/accounts/acme/account_aliases")["data"]) == 10
 
 
@@ -218,10 +254,17 @@ def s_schedules(env: Env) -> None:
     made = metered(env)
     requests: list[Request] = []
     for n in range(N):
-        edit = {"mode": "ASSOCIATE", "pricePlanId": made["plan"], "effectiveFrom": f"2024-0{n + 2}-01",
-                "effectiveUntil": "9999-01-01"}
-        requests.append(("POST", "/accounts/acme/price_plans", edit) if n % 2 else
-                        ("POST", "/accounts/acme/edit_schedules", {"edits": [edit]}))
+        edit = {
+            "mode": "ASSOCIATE",
+            "pricePlanId": made["plan"],
+            "effectiveFrom": f"2024-0{n + 2}-01",
+            "effectiveUntil": "9999-01-01",
+        }
+        requests.append(
+            ("POST", "/accounts/acme/price_plans", edit)
+            if n % 2
+            else ("POST", "/accounts/acme/edit_schedules", {"edits": [edit]})
+        )
     all_ok(env.fire(requests))
     schedules = no_overlap(env, "acme")
     assert schedules[0]["startDate"].startswith("2024-01-01") and schedules[-1]["endDate"].startswith("9999")
@@ -231,8 +274,11 @@ def s_account_charges(env: Env) -> None:
     metered(env)
     bodies = [{"items": [{"name": f"Charge {n}", "value": str(n + 1)}]} for n in range(N)]
     all_ok(env.fire([("PUT", "/accounts/acme/miscellaneous_charges", b) for b in bodies]))
-    [draft] = [i for i in env.get("/invoices?owner_id=acme&status=DRAFT")["data"]
-               if i["startDate"] <= datetime.now(timezone.utc).isoformat() < i["endDate"]]
+    [draft] = [
+        i
+        for i in env.get("/invoices?owner_id=acme&status=DRAFT")["data"]
+        if i["startDate"] <= datetime.now(timezone.utc).isoformat() < i["endDate"]
+    ]
     # one write whole, not a mix: the draft (no usage) is worth exactly one of the charges
     assert D(str(env.get(f"/invoices/{draft['id']}")["totalAmount"])) in {D(n + 1) for n in range(N)}
 
@@ -246,8 +292,7 @@ def s_wallet_top_up(env: Env) -> None:
 def s_wallet_update(env: Env) -> None:
     customer(env, "acme")
     env.call("POST", "/accounts/acme/wallet_topup", {"topupAmount": 5})
-    all_ok(env.fire([("PATCH", "/accounts/acme/wallet", {"status": ("ACTIVE", "INACTIVE")[n % 2]})
-                     for n in range(N)]))
+    all_ok(env.fire([("PATCH", "/accounts/acme/wallet", {"status": ("ACTIVE", "INACTIVE")[n % 2]}) for n in range(N)]))
     wallet = env.get("/accounts/acme/wallet")
     assert wallet["status"] in ("ACTIVE", "INACTIVE") and D(str(wallet["balance"])) == 5
 
@@ -279,16 +324,32 @@ def s_alias_delete(env: Env) -> None:
 
 def s_credit_grant(env: Env) -> None:
     customer(env, "acme")
-    grant = {"creditRequests": [{"accountId": "acme", "purpose": "Promo", "creditAmount": 5, "priority": 1,
-                                 "effectiveFrom": "2024-01-01"}]}
+    grant = {
+        "creditRequests": [
+            {"accountId": "acme", "purpose": "Promo", "creditAmount": 5, "priority": 1, "effectiveFrom": "2024-01-01"}
+        ]
+    }
     all_ok(env.same("POST", "/credits", grant))
     assert D(str(env.get("/accounts/acme/credit_balance")["availableBalance"])) == 5 * N
 
 
 def s_credit_void(env: Env) -> None:
     customer(env, "acme")
-    credit = env.call("POST", "/credits", {"creditRequests": [{
-        "accountId": "acme", "purpose": "Promo", "creditAmount": 5, "priority": 1, "effectiveFrom": "2024-01-01"}]})
+    credit = env.call(
+        "POST",
+        "/credits",
+        {
+            "creditRequests": [
+                {
+                    "accountId": "acme",
+                    "purpose": "Promo",
+                    "creditAmount": 5,
+                    "priority": 1,
+                    "effectiveFrom": "2024-01-01",
+                }
+            ]
+        },
+    )
     credit_id = credit["credits"][0]["id"]
     exactly_one(env.same("POST", f"/credits/{credit_id}/void"), (400,))
     assert env.get(f"/credits/{credit_id}")["status"] == "VOIDED"
@@ -310,8 +371,9 @@ def s_schema_update(env: Env) -> None:
 def s_schema_status(env: Env) -> None:
     env.call("POST", "/event_schema", {"name": "calls", "attributes": [], "dimensions": []})
     env.call("POST", "/event_schema/calls/activate")
-    requests: list[Request] = [("POST", f"/event_schema/calls/{('activate', 'deactivate')[n % 2]}", None)
-                               for n in range(N)]
+    requests: list[Request] = [
+        ("POST", f"/event_schema/calls/{('activate', 'deactivate')[n % 2]}", None) for n in range(N)
+    ]
     successes(env.fire(requests), (400,))
     assert env.get("/event_schema/calls")["status"] in ("ACTIVE", "INACTIVE")
     versions = [v["version"] for v in env.get("/event_schema/calls/versions")["data"]]
@@ -326,29 +388,44 @@ def s_schema_delete(env: Env) -> None:
 
 def s_meter_create(env: Env) -> None:
     create_metering_catalog(env.sdk)
-    exactly_one(env.same("POST", "/usage_meters", {"name": "m", "type": "COUNTER", "aggregation": "COUNT",
-                                                   "eventSchemaName": "api_calls"}))
+    exactly_one(
+        env.same(
+            "POST",
+            "/usage_meters",
+            {"name": "m", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
+        )
+    )
 
 
 def s_meter_rename(env: Env) -> None:
     create_metering_catalog(env.sdk)
-    ids = [env.call("POST", "/usage_meters", {"name": f"m{n}", "type": "COUNTER", "aggregation": "COUNT",
-                                              "eventSchemaName": "api_calls"})["id"] for n in range(N)]
+    ids = [
+        env.call(
+            "POST",
+            "/usage_meters",
+            {"name": f"m{n}", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
+        )["id"]
+        for n in range(N)
+    ]
     exactly_one(env.fire([("PATCH", f"/usage_meters/{i}", {"name": "one"}) for i in ids]))
 
 
 def s_meter_status(env: Env) -> None:
     meter = create_metering_catalog(env.sdk)["count"]
-    requests: list[Request] = [("POST", f"/usage_meters/{meter}/{('activate', 'deactivate')[n % 2]}", None)
-                               for n in range(N)]
+    requests: list[Request] = [
+        ("POST", f"/usage_meters/{meter}/{('activate', 'deactivate')[n % 2]}", None) for n in range(N)
+    ]
     successes(env.fire(requests), (400,))
     assert env.get(f"/usage_meters/{meter}")["status"] in ("ACTIVE", "INACTIVE")
 
 
 def s_meter_delete(env: Env) -> None:
     create_metering_catalog(env.sdk)
-    meter = env.call("POST", "/usage_meters", {"name": "m", "type": "COUNTER", "aggregation": "COUNT",
-                                               "eventSchemaName": "api_calls"})["id"]
+    meter = env.call(
+        "POST",
+        "/usage_meters",
+        {"name": "m", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
+    )["id"]
     successes(env.same("DELETE", f"/usage_meters/{meter}"), (400, 404))
     assert env.get(f"/usage_meters/{meter}")["status"] == "ARCHIVED"
 
@@ -375,14 +452,38 @@ def s_correction(env: Env) -> None:
 
 def s_setting_create(env: Env) -> None:
     customer(env, "acme")
-    exactly_one(env.same("POST", "/settings", {"id": "s", "value": "v", "entityType": "ACCOUNT", "entityId": "acme",
-                                               "namespace": "USER", "name": "S", "dataType": "STRING"}))
+    exactly_one(
+        env.same(
+            "POST",
+            "/settings",
+            {
+                "id": "s",
+                "value": "v",
+                "entityType": "ACCOUNT",
+                "entityId": "acme",
+                "namespace": "USER",
+                "name": "S",
+                "dataType": "STRING",
+            },
+        )
+    )
 
 
 def s_setting_update(env: Env) -> None:
     customer(env, "acme")
-    env.call("POST", "/settings", {"id": "s", "value": "v", "entityType": "ACCOUNT", "entityId": "acme",
-                                   "namespace": "USER", "name": "S", "dataType": "STRING"})
+    env.call(
+        "POST",
+        "/settings",
+        {
+            "id": "s",
+            "value": "v",
+            "entityType": "ACCOUNT",
+            "entityId": "acme",
+            "namespace": "USER",
+            "name": "S",
+            "dataType": "STRING",
+        },
+    )
     path = "/settings/setting.USER.s.ACCOUNT.acme"
     all_ok(env.fire([("PATCH", path, {"value": f"v{n}"}) for n in range(N)]))
     assert env.get(path)["value"] in {f"v{n}" for n in range(N)}
@@ -397,19 +498,42 @@ def s_plan_update(env: Env) -> None:
     """Edits of an ACTIVE plan make versions 2..9, one each."""
     catalog = create_metering_catalog(env.sdk)
     plan_id = active_plan(env.sdk, catalog["sum"], "Pro")
-    all_ok(env.fire([("PATCH", f"/price_plans/{plan_id}", {"pricePlanDetails": {"pricingCycleConfig": {
-        "interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"}, "gracePeriod": n}}})
-        for n in range(N)]))
+    all_ok(
+        env.fire(
+            [
+                (
+                    "PATCH",
+                    f"/price_plans/{plan_id}",
+                    {
+                        "pricePlanDetails": {
+                            "pricingCycleConfig": {
+                                "interval": "MONTHLY",
+                                "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                                "gracePeriod": n,
+                            }
+                        }
+                    },
+                )
+                for n in range(N)
+            ]
+        )
+    )
     versions = [v["version"] for v in env.get(f"/price_plans/{plan_id}")["pricingSchedule"]]
     assert sorted(versions) == list(range(1, N + 2))
 
 
 def s_plan_activate(env: Env) -> None:
     catalog = create_metering_catalog(env.sdk)
-    plan_id = env.sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name="Pro", price_plan_details=tc.CreatePricePlanDetails(
-            pricing_cycle_config=monthly(), supported_currencies=["USD"],
-            usage_rate_cards=[tiered(catalog["sum"], "USD")]))).id
+    plan_id = env.sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name="Pro",
+            price_plan_details=tc.CreatePricePlanDetails(
+                pricing_cycle_config=monthly(),
+                supported_currencies=["USD"],
+                usage_rate_cards=[tiered(catalog["sum"], "USD")],
+            ),
+        )
+    ).id
     all_ok(env.same("POST", f"/price_plans/{plan_id}/activate", {"currencies": ["USD"]}))
     assert env.get(f"/price_plans/{plan_id}")["status"] == "ACTIVE"
 
@@ -424,8 +548,14 @@ def s_migration(env: Env) -> None:
     """8 migrations of one plan's schedules at once: each schedule moves once, none overlap."""
     made = metered(env)
     target = active_plan(env.sdk, made["sum"], "Target")
-    successes(env.same("POST", "/price_plans/migration", {
-        "sourceId": made["plan"], "sourceVersion": 1, "targetId": target, "migrationMode": "IMMEDIATE"}), (400,))
+    successes(
+        env.same(
+            "POST",
+            "/price_plans/migration",
+            {"sourceId": made["plan"], "sourceVersion": 1, "targetId": target, "migrationMode": "IMMEDIATE"},
+        ),
+        (400,),
+    )
     schedules = no_overlap(env, "acme")
     assert schedules[-1]["pricePlanId"] == target, schedules
 
@@ -434,11 +564,19 @@ def s_jobs(env: Env) -> None:
     """A job waiting for confirmation, confirmed and rejected at once: one of them wins."""
     made = metered(env)
     target = active_plan(env.sdk, made["sum"], "Target")
-    env.call("POST", "/price_plans/migration", {"sourceId": made["plan"], "sourceVersion": 1, "targetId": target,
-                                                "migrationMode": "IMMEDIATE", "requireConfirmation": True})
+    env.call(
+        "POST",
+        "/price_plans/migration",
+        {
+            "sourceId": made["plan"],
+            "sourceVersion": 1,
+            "targetId": target,
+            "migrationMode": "IMMEDIATE",
+            "requireConfirmation": True,
+        },
+    )
     job_id = env.get("/jobs")["data"][0]["id"]
-    exactly_one(env.fire([("POST", f"/jobs/{job_id}/{('confirm', 'reject')[n % 2]}", None) for n in range(N)]),
-                (400,))
+    exactly_one(env.fire([("POST", f"/jobs/{job_id}/{('confirm', 'reject')[n % 2]}", None) for n in range(N)]), (400,))
     assert env.get(f"/jobs/{job_id}")["status"] in ("COMPLETED", "CANCELLED")
     no_overlap(env, "acme")
 
@@ -446,9 +584,21 @@ def s_jobs(env: Env) -> None:
 def s_invoice_create(env: Env) -> None:
     """One idempotencyKey: one invoice, the same answer to every request."""
     customer(env, "acme")
-    answers = successes(env.same("POST", "/invoices", {
-        "accountId": "acme", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
-        "status": "DUE", "idempotencyKey": "k1", "lineItems": [{"value": 5}]}), ())
+    answers = successes(
+        env.same(
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-01-01T00:00:00Z",
+                "endDate": "2024-02-01T00:00:00Z",
+                "status": "DUE",
+                "idempotencyKey": "k1",
+                "lineItems": [{"value": 5}],
+            },
+        ),
+        (),
+    )
     assert len({a.json()["id"] for a in answers}) == 1
     assert len(env.get("/invoices?owner_id=acme")["data"]) == 1
 
@@ -456,9 +606,23 @@ def s_invoice_create(env: Env) -> None:
 def s_bill_runs(env: Env) -> None:
     """8 bill runs at once: each due invoice finalized once, numbers 1..3 without a gap."""
     customer(env, "acme")
-    drafts = [str(env.call("POST", "/invoices", {  # finalized when their period ends, long past: due now
-        "accountId": "acme", "startDate": f"2024-01-0{n + 1}T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
-        "status": "DRAFT", "autoAdvance": True, "lineItems": [{"value": 5}]})["id"]) for n in range(3)]
+    drafts = [
+        str(
+            env.call(
+                "POST",
+                "/invoices",
+                {  # finalized when their period ends, long past: due now
+                    "accountId": "acme",
+                    "startDate": f"2024-01-0{n + 1}T00:00:00Z",
+                    "endDate": "2024-02-01T00:00:00Z",
+                    "status": "DRAFT",
+                    "autoAdvance": True,
+                    "lineItems": [{"value": 5}],
+                },
+            )["id"]
+        )
+        for n in range(3)
+    ]
     all_ok(env.same("POST", "/invoices/bill_runs"))
     numbers = sorted(int(env.get(f"/invoices/{i}")["sequenceId"].split("-")[-1]) for i in drafts)
     assert numbers == [1, 2, 3]
@@ -479,8 +643,14 @@ def s_invoice_charges(env: Env) -> None:
 
 
 def _paid(env: Env, invoice_id: str, answers: list[httpx.Response]) -> tuple[dict[str, Any], Decimal]:
-    accepted = sum((D(str(a.json()["totalAmount"])) for a in answers
-                    if a.request.url.path.endswith("/payments") and a.status_code == 201), D(0))
+    accepted = sum(
+        (
+            D(str(a.json()["totalAmount"]))
+            for a in answers
+            if a.request.url.path.endswith("/payments") and a.status_code == 201
+        ),
+        D(0),
+    )
     return env.get(f"/invoices/{invoice_id}"), accepted
 
 
@@ -490,9 +660,19 @@ def s_payments(env: Env) -> None:
     exactly_one(env.fire([payment(full, "50.00")] * N), (400,))
     invoice, _ = _paid(env, full, [])
     assert (invoice["status"], D(str(invoice["paidAmount"]))) == ("PAID", 50)
-    partial = str(env.call("POST", "/invoices", {
-        "accountId": "acme", "startDate": "2024-02-01T00:00:00Z", "endDate": "2024-03-01T00:00:00Z",
-        "status": "DUE", "lineItems": [{"value": 50}]})["id"])
+    partial = str(
+        env.call(
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-02-01T00:00:00Z",
+                "endDate": "2024-03-01T00:00:00Z",
+                "status": "DUE",
+                "lineItems": [{"value": 50}],
+            },
+        )["id"]
+    )
     answers = env.fire([payment(partial, "10.00")] * N)
     assert len(successes(answers, (400,))) == 5
     invoice, accepted = _paid(env, partial, answers)
@@ -502,8 +682,10 @@ def s_payments(env: Env) -> None:
 def s_void_and_payments(env: Env) -> None:
     """A VOID racing payments: either VOID (no payment taken after it) or PAID with the VOID refused."""
     invoice_id = due_invoice(env, "50.00")
-    requests = [payment(invoice_id, "25.00") if n % 4 else ("PATCH", f"/invoices/{invoice_id}", {"status": "VOID"})
-                for n in range(N)]
+    requests = [
+        payment(invoice_id, "25.00") if n % 4 else ("PATCH", f"/invoices/{invoice_id}", {"status": "VOID"})
+        for n in range(N)
+    ]
     answers = env.fire(requests)
     successes(answers, (400,))
     invoice, accepted = _paid(env, invoice_id, answers)
@@ -516,8 +698,17 @@ def s_license_update(env: Env) -> None:
     """8 RELATIVE +1 at one instant: quantities 1..8, one each."""
     customer(env, "acme")
     seats = env.call("POST", "/addons", {"name": "Seats", "type": "LICENSE"})["id"]
-    answers = env.same("POST", "/license_updates", {"licenseId": seats, "accountId": "acme", "updateType": "RELATIVE",
-                                                    "quantity": 1, "effectiveFrom": "2024-01-01T00:00:00Z"})
+    answers = env.same(
+        "POST",
+        "/license_updates",
+        {
+            "licenseId": seats,
+            "accountId": "acme",
+            "updateType": "RELATIVE",
+            "quantity": 1,
+            "effectiveFrom": "2024-01-01T00:00:00Z",
+        },
+    )
     all_ok(answers)
     assert sorted(D(str(a.json()["quantity"])) for a in answers) == list(range(1, N + 1))
 
@@ -526,10 +717,23 @@ def s_license_details(env: Env) -> None:
     customer(env, "acme")
     seats = env.call("POST", "/addons", {"name": "Seats", "type": "LICENSE"})["id"]
     at = "2024-01-01T00:00:00Z"
-    env.call("POST", "/license_updates", {"licenseId": seats, "accountId": "acme", "updateType": "ABSOLUTE",
-                                          "quantity": 3, "effectiveFrom": at})
-    all_ok(env.fire([("PATCH", f"/license_updates/{seats}?licenseId={seats}",
-                      {"accountId": "acme", "effectiveFrom": at, "metadata": {"n": str(n)}}) for n in range(N)]))
+    env.call(
+        "POST",
+        "/license_updates",
+        {"licenseId": seats, "accountId": "acme", "updateType": "ABSOLUTE", "quantity": 3, "effectiveFrom": at},
+    )
+    all_ok(
+        env.fire(
+            [
+                (
+                    "PATCH",
+                    f"/license_updates/{seats}?licenseId={seats}",
+                    {"accountId": "acme", "effectiveFrom": at, "metadata": {"n": str(n)}},
+                )
+                for n in range(N)
+            ]
+        )
+    )
     [entry] = env.get(f"/license_updates?account_id=acme&license_id={seats}")["data"]
     assert D(str(entry["quantity"])) == 3
 
@@ -601,9 +805,11 @@ def test_every_write_operation_has_a_scenario(server: str) -> None:
     document = httpx.get(f"{server}/api/openapi.json", timeout=30).json()
     operations = {(m.upper(), path) for path, ops in document["paths"].items() for m in ops if m in WRITES}
     missing = sorted(operations - SCENARIOS.keys() - NOT_SHARED.keys())
-    assert not missing, (f"write operations without a concurrency scenario: {missing}; add a scenario to SCENARIOS in "
-                         "tests/api/test_concurrency.py (8 simultaneous requests, then the invariants), or list the "
-                         "operation in NOT_SHARED with the reason it writes nothing shared")
+    assert not missing, (
+        f"write operations without a concurrency scenario: {missing}; add a scenario to SCENARIOS in "
+        "tests/api/test_concurrency.py (8 simultaneous requests, then the invariants), or list the "
+        "operation in NOT_SHARED with the reason it writes nothing shared"
+    )
     assert not (SCENARIOS.keys() | NOT_SHARED.keys()) - operations, "SCENARIOS or NOT_SHARED name a gone operation"
     assert len(operations) > 50  # the document was read
 
@@ -639,8 +845,9 @@ def clients(urls: list[str]) -> Iterator[list[httpx.Client]]:
 
 
 @pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.__name__[2:])
-def test_simultaneous_writes_keep_the_invariants(scenario: Scenario, urls: list[str], clients: list[httpx.Client],
-                                                 session_factory: sessionmaker[Session]) -> None:
+def test_simultaneous_writes_keep_the_invariants(
+    scenario: Scenario, urls: list[str], clients: list[httpx.Client], session_factory: sessionmaker[Session]
+) -> None:
     tenant = new_tenant(session_factory, urls[0])
     sdk = Sdk(tenant)
     try:

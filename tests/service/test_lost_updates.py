@@ -82,22 +82,28 @@ class Race:
 
 
 def _customer(ctx: Context, customer_id: str) -> None:
-    CustomerService(ctx).create(CreateCustomerRequest(id=customer_id, name=customer_id, primary_email="a@x.test",
-                                                      address=Address()))
+    CustomerService(ctx).create(
+        CreateCustomerRequest(id=customer_id, name=customer_id, primary_email="a@x.test", address=Address())
+    )
 
 
 def _due_invoice(ctx: Context, total: str) -> str:
     _customer(ctx, "acme")
-    invoice, _ = InvoiceService(ctx).create_custom("acme", t(4, 1), t(5, 1), "DUE",
-                                                   [{"description": "Work", "value": D(total)}], False, True, True, None)
+    lines = [{"description": "Work", "value": D(total)}]
+    invoice, _ = InvoiceService(ctx).create_custom("acme", t(4, 1), t(5, 1), "DUE", lines, False, True, True, None)
     return invoice.pk
 
 
 def _pay(invoice_pk: str, amount: str) -> Callable[[Context], object]:
-    request = CreatePaymentRequest.model_validate({
-        "accountId": "acme", "currency": "USD", "totalAmount": D(amount),
-        "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "1"},
-        "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice_pk, "amount": D(amount), "order": 1}]})
+    request = CreatePaymentRequest.model_validate(
+        {
+            "accountId": "acme",
+            "currency": "USD",
+            "totalAmount": D(amount),
+            "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "1"},
+            "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice_pk, "amount": D(amount), "order": 1}],
+        }
+    )
     return lambda ctx: PaymentService(ctx).create(request)
 
 
@@ -105,8 +111,15 @@ def _paid(race: Race, invoice_pk: str) -> tuple[Invoice, Decimal]:
     """The invoice, and what the payments stored for it add up to."""
     with unit_of_work(race.factory, write=False) as s:
         invoice = s.get(Invoice, invoice_pk)
-        recorded = sum((D(r["amount"]) for p in s.scalars(select(Payment).where(Payment.org_id == race.org.id))
-                        for r in p.records if r["togaiId"] == invoice_pk), D(0))
+        recorded = sum(
+            (
+                D(r["amount"])
+                for p in s.scalars(select(Payment).where(Payment.org_id == race.org.id))
+                for r in p.records
+                if r["togaiId"] == invoice_pk
+            ),
+            D(0),
+        )
         assert invoice is not None
         s.expunge(invoice)
         return invoice, recorded
@@ -145,8 +158,10 @@ def test_a_void_racing_payments_ends_consistent(session_factory: sessionmaker[Se
         race = Race(session_factory)
         invoice_pk = race.setup(lambda ctx: _due_invoice(ctx, "50.00"))
         steps: list[tuple[str, Callable[[Context], object]]] = [
-            ("pay", _pay(invoice_pk, "25.00")), ("pay", _pay(invoice_pk, "25.00")),
-            ("void", lambda ctx, pk=invoice_pk: InvoiceService(ctx).update(pk, "VOID", {}))]
+            ("pay", _pay(invoice_pk, "25.00")),
+            ("pay", _pay(invoice_pk, "25.00")),
+            ("void", lambda ctx, pk=invoice_pk: InvoiceService(ctx).update(pk, "VOID", {})),
+        ]
         random.Random(seed).shuffle(steps)
 
         outcomes = race.run([step for _, step in steps])
@@ -171,8 +186,9 @@ def test_simultaneous_relative_license_updates_add_up(session_factory: sessionma
     seats = race.setup(setup)
     instants = [t(4, 1) + timedelta(hours=h) for h in range(3)]
     for n, at in enumerate(instants, start=1):
-        request = LicenseUpdateRequest(license_id=seats, account_id="acme", update_type="RELATIVE", quantity=D(1),
-                                       effective_from=at)
+        request = LicenseUpdateRequest(
+            license_id=seats, account_id="acme", update_type="RELATIVE", quantity=D(1), effective_from=at
+        )
 
         outcomes = race.run([lambda ctx, r=request: LicenseService(ctx).update(r) for _ in range(THREADS)])
 
@@ -183,8 +199,9 @@ def test_simultaneous_relative_license_updates_add_up(session_factory: sessionma
 def _quantity(race: Race, license_id: str, at: datetime) -> Decimal:
     with unit_of_work(race.factory, write=False) as s:
         service = LicenseService(race.ctx(s))
-        steps = [(u.effective_from, u.quantity) for u in service.repo.history(
-            service.accounts.get("acme").pk, license_id)]
+        steps = [
+            (u.effective_from, u.quantity) for u in service.repo.history(service.accounts.get("acme").pk, license_id)
+        ]
         return licenses.in_force(steps, at)
 
 
@@ -197,9 +214,12 @@ def test_simultaneous_alias_additions_keep_the_limit(session_factory: sessionmak
 
     race.setup(setup)
 
-    outcomes = race.run([
-        lambda ctx, n=n: AccountService(ctx).add_aliases("acme", AddAccountAliasesRequest(aliases=[f"new-{n}"]))
-        for n in range(THREADS)])
+    outcomes = race.run(
+        [
+            lambda ctx, n=n: AccountService(ctx).add_aliases("acme", AddAccountAliasesRequest(aliases=[f"new-{n}"]))
+            for n in range(THREADS)
+        ]
+    )
 
     assert _refused(outcomes, BadRequest) == THREADS - 1
     with unit_of_work(race.factory, write=False) as s:
@@ -208,10 +228,19 @@ def test_simultaneous_alias_additions_keep_the_limit(session_factory: sessionmak
 
 def test_simultaneous_price_plans_with_one_name_create_one(session_factory: sessionmaker[Session]) -> None:
     race = Race(session_factory)
-    request = CreatePricePlanRequest.model_validate({"name": "Pro", "pricePlanDetails": {
-        "supportedCurrencies": ["USD"],
-        "pricingCycleConfig": {"interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
-                               "gracePeriod": 0}}})
+    request = CreatePricePlanRequest.model_validate(
+        {
+            "name": "Pro",
+            "pricePlanDetails": {
+                "supportedCurrencies": ["USD"],
+                "pricingCycleConfig": {
+                    "interval": "MONTHLY",
+                    "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                    "gracePeriod": 0,
+                },
+            },
+        }
+    )
 
     outcomes = race.run([lambda ctx: PricePlanService(ctx).create(request) for _ in range(THREADS)])
 
