@@ -25,20 +25,26 @@ from meterline.catalog.plan_service import PricePlanService
 from meterline.core.db import unit_of_work
 from meterline.core.errors import BadRequest, Conflict
 from meterline.core.schemas import Address
-from meterline.customers.schemas import CreateCustomerRequest
+from meterline.customers.schemas import CreateCustomerContactRequest, CreateCustomerRequest
 from meterline.customers.service import CustomerService
+from meterline.invoicing.endpoints import BILL_RUN, finalize_entry
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
+from meterline.jobs.service import JobService
 from meterline.licenses.schemas import LicenseUpdateRequest
 from meterline.licenses.service import LicenseService
+from meterline.metering.schema_service import EventSchemaService
+from meterline.metering.schemas import CreateEventSchemaRequest, UpdateEventSchemaRequest
 from meterline.payments.models import Payment
 from meterline.payments.schemas import CreatePaymentRequest
 from meterline.payments.service import PaymentService
 from meterline.rating import licenses
+from meterline.schedules.schemas import UpdatePricingScheduleRequest
+from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org
-from tests.service.billing_world import t
+from tests.service.billing_world import make_plan, make_world, t, tiered_card
 
 D = Decimal
 THREADS = 8
@@ -48,9 +54,9 @@ T = TypeVar("T")
 class Race:
     """An organization, and a way to run writers at once, each in its own unit of work at one instant."""
 
-    def __init__(self, factory: sessionmaker[Session]) -> None:
+    def __init__(self, factory: sessionmaker[Session], org: Organization | None = None) -> None:
         self.factory = factory
-        self.org = new_org(factory)
+        self.org = org or new_org(factory)
 
     def ctx(self, session: Session) -> Context:
         return Context(session=session, org=session.get(Organization, self.org.id), now=t(5, 1))  # type: ignore[arg-type]
@@ -248,3 +254,103 @@ def test_simultaneous_price_plans_with_one_name_create_one(session_factory: sess
     with unit_of_work(race.factory, write=False) as s:
         names = list(s.scalars(select(PricePlan.name).where(PricePlan.org_id == race.org.id)))
         assert names == ["Pro"]
+
+
+def test_simultaneous_schedule_edits_never_overlap(session_factory: sessionmaker[Session]) -> None:
+    world = make_world(session_factory)
+    race = Race(session_factory, world.org)
+    plan_id = race.setup(lambda ctx: make_plan(ctx, "Scale", usageRateCards=[tiered_card(world.meter_id)]))
+    edits = [
+        UpdatePricingScheduleRequest.model_validate(
+            {"pricePlanId": plan_id, "effectiveFrom": f"2024-0{n + 1}-01", "effectiveUntil": "9999-01-01"}
+        )
+        for n in range(THREADS)
+    ]
+
+    outcomes = race.run([lambda ctx, e=e: ScheduleService(ctx).edit("acme", [e]) for e in edits])
+
+    assert outcomes == [None] * THREADS
+    with unit_of_work(race.factory, write=False) as s:
+        _, views = ScheduleService(race.ctx(s)).of_account("acme")
+        spans = sorted((v.start, v.end) for v in views)
+        assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
+        assert spans[0][0] == t(1, 1) and spans[-1][1].year == 9999  # the whole range, once
+
+
+def test_simultaneous_custom_invoices_with_one_idempotency_key_make_one(session_factory: sessionmaker[Session]) -> None:
+    race = Race(session_factory)
+    race.setup(lambda ctx: _customer(ctx, "acme"))
+    made: list[str] = []
+
+    def create(ctx: Context) -> None:
+        invoice, _ = InvoiceService(ctx).create_custom(
+            "acme", t(4, 1), t(5, 1), "DUE", [{"value": D(5)}], False, True, True, "key-1"
+        )
+        made.append(invoice.pk)
+
+    outcomes = race.run([create for _ in range(THREADS)])
+
+    assert outcomes == [None] * THREADS and len(set(made)) == 1  # every caller got the first invoice back
+    with unit_of_work(race.factory, write=False) as s:
+        numbers = list(s.scalars(select(Invoice.sequence_number).where(Invoice.org_id == race.org.id)))
+        assert numbers == [1]
+
+
+def test_simultaneous_bill_runs_number_each_invoice_once(session_factory: sessionmaker[Session]) -> None:
+    race = Race(session_factory)
+
+    def setup(ctx: Context) -> list[str]:
+        _customer(ctx, "acme")
+        return [
+            InvoiceService(ctx)
+            .create_custom("acme", t(4, 1 + n), t(4, 20), "DRAFT", [{"value": D(5)}], True, True, True, None)[0]
+            .pk
+            for n in range(3)
+        ]
+
+    drafts = race.setup(setup)
+
+    def bill_run(ctx: Context) -> None:
+        ids = InvoiceService(ctx).prepare_bill_run(ctx.now)
+        JobService(ctx, {BILL_RUN: finalize_entry}).create(BILL_RUN, {}, ids, require_confirmation=False)
+
+    outcomes = race.run([bill_run for _ in range(THREADS)])
+
+    assert outcomes == [None] * THREADS
+    with unit_of_work(race.factory, write=False) as s:
+        rows = list(s.scalars(select(Invoice).where(Invoice.pk.in_(drafts))))
+        assert sorted(r.sequence_number or 0 for r in rows) == [1, 2, 3]  # once each, no gap
+
+
+def test_simultaneous_event_schema_edits_make_one_version_each(session_factory: sessionmaker[Session]) -> None:
+    race = Race(session_factory)
+
+    def setup(ctx: Context) -> None:
+        EventSchemaService(ctx).create(CreateEventSchemaRequest(name="calls", attributes=[], dimensions=[]))
+        EventSchemaService(ctx).activate("calls")
+
+    race.setup(setup)
+
+    outcomes = race.run(
+        [
+            lambda ctx, n=n: EventSchemaService(ctx).update("calls", UpdateEventSchemaRequest(description=f"Edit {n}"))
+            for n in range(THREADS)
+        ]
+    )
+
+    assert outcomes == [None] * THREADS
+    with unit_of_work(race.factory, write=False) as s:
+        versions = [v.version for v in EventSchemaService(race.ctx(s)).versions("calls")]
+        assert sorted(versions) == list(range(1, THREADS + 2))
+
+
+def test_simultaneous_contacts_with_one_email_make_one(session_factory: sessionmaker[Session]) -> None:
+    race = Race(session_factory)
+    race.setup(lambda ctx: _customer(ctx, "acme"))
+    request = CreateCustomerContactRequest(name="Ann", email="ann@x.test")
+
+    outcomes = race.run(
+        [lambda ctx: CustomerService(ctx).create_contact("acme", request, created_by=None) for _ in range(THREADS)]
+    )
+
+    assert _refused(outcomes, Conflict) == THREADS - 1
