@@ -27,9 +27,10 @@ from meterline.core.errors import BadRequest, Conflict
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerContactRequest, CreateCustomerRequest
 from meterline.customers.service import CustomerService
+from meterline.invoicing.builder import Charge
 from meterline.invoicing.endpoints import BILL_RUN, finalize_entry
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, loads
 from meterline.jobs.service import JobService
 from meterline.licenses.schemas import LicenseUpdateRequest
 from meterline.licenses.service import LicenseService
@@ -44,7 +45,7 @@ from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org
-from tests.service.billing_world import make_plan, make_world, t, tiered_card
+from tests.service.billing_world import associate, make_plan, make_world, t, tiered_card
 
 D = Decimal
 THREADS = 8
@@ -354,3 +355,29 @@ def test_simultaneous_contacts_with_one_email_make_one(session_factory: sessionm
     )
 
     assert _refused(outcomes, Conflict) == THREADS - 1
+
+
+def test_simultaneous_added_charges_are_all_kept(session_factory: sessionmaker[Session]) -> None:
+    """The console's "+ Add Customer Charges" reads the ongoing invoice's charges and appends one."""
+    world = make_world(session_factory)
+    race = Race(session_factory, world.org)
+
+    def setup(ctx: Context) -> None:
+        associate(ctx, make_plan(ctx, "Scale", usageRateCards=[tiered_card(world.meter_id)]), "2024-01-01")
+
+    race.setup(setup)
+
+    outcomes = race.run(
+        [
+            lambda ctx, n=n: InvoiceService(ctx).add_account_charge(
+                "acme", Charge(name=f"Charge {n}", value=str(n + 1))
+            )
+            for n in range(THREADS)
+        ]
+    )
+
+    assert outcomes == [None] * THREADS
+    with unit_of_work(race.factory) as s:
+        invoice = InvoiceService(race.ctx(s))._ongoing_of("acme")
+        names = sorted(c["name"] for c in loads(invoice.charges) or [])
+        assert names == [f"Charge {n}" for n in range(THREADS)]

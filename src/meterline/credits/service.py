@@ -169,6 +169,7 @@ class CreditService:
 
     def _grant(self, grant: Grant, where: str) -> Credit:
         if grant.idempotency_key is not None:
+            self.repo.lock_key("credit-idempotency", grant.idempotency_key)  # a twin waits, then gets this one back
             found = self.repo.by_idempotency_key(grant.idempotency_key)
             if found is not None:
                 return found
