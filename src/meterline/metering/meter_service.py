@@ -123,6 +123,7 @@ class UsageMeterService:
         refuse_archived(meter.status, f"Usage meter {meter_id}")
         if meter.status == ACTIVE:
             return meter
+        self.repo.lock_key("event-schema-name", meter.event_schema_name)  # its schema is not deactivated meanwhile
         schema = self.schema_of(meter)
         if schema is None or schema.status != ACTIVE:
             status = schema.status if schema is not None else "missing"
