@@ -34,7 +34,8 @@ class InvoiceRepository(OrgRepository):
     def by_pks(self, pks: set[str]) -> dict[str, Invoice]:
         if not pks:
             return {}
-        return {i.pk: i for i in self.session.scalars(self.scoped(Invoice).where(Invoice.pk.in_(pks)))}
+        stmt = select(Invoice).where(Invoice.org_id == self.org_id, Invoice.pk.in_(pks))
+        return {i.pk: i for i in self.session.scalars(stmt)}
 
     def lock_many(self, pks: set[str]) -> dict[str, Invoice]:
         """The organization's invoices among `pks`, locked in pk order until the transaction ends."""
