@@ -262,8 +262,11 @@ class AccountService:
             return
         now = self.ctx.now
         self.repo.lock_alias_values([s.value for s in spans])  # the lock order: alias values, then the account
-        if self.repo.lock_account(account.pk) is None:  # the limit below counts under the account's lock
+        locked = self.repo.lock_account(account.pk)  # the limit below counts under the account's lock
+        if locked is None:
             raise NotFound(f"Account {account.id} not found")
+        if locked.status == ARCHIVED:  # archived meanwhile
+            raise BadRequest(f"Account {account.id} is archived: it cannot get aliases")
         for i, span in enumerate(spans):
             if span.start >= span.end:
                 raise BadRequest(f"Alias {span.value}: effectiveFrom must be before effectiveUntil")
