@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import bindparam, func, select, text
+from sqlalchemy import bindparam, func, select
 
 from meterline.accounts.models import Account, AccountAlias, Alias
 from meterline.core.pagination import Page, PageRequest
@@ -77,13 +77,14 @@ class AccountRepository(OrgRepository):
     # -- account aliases -------------------------------------------------------------------------------------
     def lock_alias_values(self, values: list[str]) -> None:
         """Serialize writers that check and claim the same alias values (PostgreSQL; SQLite has one writer)."""
-        if self.session.get_bind().dialect.name != "postgresql":
-            return
         for value in sorted(set(values)):
-            self.session.execute(
-                text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
-                {"key": f"alias:{self.org_id}:{value}"},
-            )
+            self.lock_key("alias", value)
+
+    def lock_account(self, account_pk: str) -> Account | None:
+        """The account's row, read again and locked until the transaction ends (None: it was deleted meanwhile):
+        writers of what hangs on the account (its aliases, its license quantities) take turns per account."""
+        rows = self.lock_rows(Account, [account_pk])
+        return rows[0] if rows else None
 
     def aliases_of(self, account_pk: str) -> list[AccountAlias]:
         stmt = self.scoped(AccountAlias).where(AccountAlias.account_pk == account_pk)

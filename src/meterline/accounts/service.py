@@ -122,6 +122,9 @@ class AccountService:
     def create_for(self, customer: Customer, request: schemas.CreateAccountRequestWithoutCustomerId) -> Account:
         if customer.status == ARCHIVED:
             raise BadRequest(f"Customer {customer.id} is archived: it cannot get new accounts")
+        spans = _spans(request.aliases, request.account_aliases)
+        # an account id and alias values are one namespace: all locked at once, in one order
+        self.repo.lock_alias_values([request.id, *(s.value for s in spans)])
         if self.repo.by_id(request.id) is not None:
             raise Conflict(f"An account with id {request.id} already exists")
         now = self.ctx.now
@@ -147,7 +150,7 @@ class AccountService:
             updated_at=now,
         )
         self.repo.add(account)
-        self._add_aliases(account, _spans(request.aliases, request.account_aliases))
+        self._add_aliases(account, spans)
         if request.settings:
             self.settings.put_for_entity("ACCOUNT", account.id, request.settings)
         return account
@@ -187,7 +190,9 @@ class AccountService:
         self.remove(self.get(account_id), has_history=has_history)
 
     def remove(self, account: Account, *, has_history: HistoryCheck) -> None:
-        """Archive the account when `has_history` says it has billing history, else delete it with what is its."""
+        """Archive the account when `has_history` says it has billing history, else delete it with what is its.
+        The account's row is locked first (the lock order: account, then its invoices, which `has_history` locks)."""
+        self.repo.lock_account(account.pk)
         if has_history(self.ctx, account):
             self.archive(account)
             return
@@ -272,7 +277,12 @@ class AccountService:
         if not spans:
             return
         now = self.ctx.now
-        self.repo.lock_alias_values([s.value for s in spans])
+        self.repo.lock_alias_values([s.value for s in spans])  # the lock order: alias values, then the account
+        locked = self.repo.lock_account(account.pk)  # the limit below counts under the account's lock
+        if locked is None:
+            raise NotFound(f"Account {account.id} not found")
+        if locked.status == ARCHIVED:  # archived meanwhile
+            raise BadRequest(f"Account {account.id} is archived: it cannot get aliases")
         for i, span in enumerate(spans):
             if span.start >= span.end:
                 raise BadRequest(f"Alias {span.value}: effectiveFrom must be before effectiveUntil")

@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-from sqlalchemy import text
-
 from meterline.catalog.models import AddOn
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
@@ -13,11 +11,7 @@ class AddOnRepository(OrgRepository):
 
     def lock_name(self, name: str) -> None:
         """Serialize writers that check and take the same active name (PostgreSQL; SQLite has one writer)."""
-        if self.session.get_bind().dialect.name != "postgresql":
-            return
-        self.session.execute(
-            text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": f"addon-name:{self.org_id}:{name}"}
-        )
+        self.lock_key("addon-name", name)
 
     def active_named(self, name: str) -> AddOn | None:
         return self.session.scalar(self.scoped(AddOn).where(AddOn.name == name, AddOn.status == "ACTIVE"))

@@ -5,7 +5,6 @@ from decimal import Decimal
 from typing import Any
 
 import simplejson
-from sqlalchemy import select
 
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.pagination import Page, PageRequest
@@ -60,10 +59,6 @@ class PricePlanRepository(OrgRepository):
 
     def lock(self, plan_id: str) -> PricePlan | None:
         """The plan under a row lock (PostgreSQL), so that two edits make two versions one after the other."""
-        stmt = (
-            select(PricePlan)
-            .where(PricePlan.org_id == self.org_id, PricePlan.id == plan_id)
-            .with_for_update()
-            .execution_options(populate_existing=True)
-        )
-        return self.session.scalar(stmt)
+        plan = self.by_id(plan_id)
+        rows = self.lock_rows(PricePlan, [plan.pk]) if plan is not None else []
+        return rows[0] if rows else None

@@ -108,6 +108,7 @@ class PricePlanService:
         details = plan_rules.normalize(
             request.price_plan_details.model_dump(by_alias=True, exclude_none=True), plan_type, self.catalog()
         )
+        self.repo.lock_key("price-plan-name", request.name)  # held to the end: two creators cannot both see it free
         if self.repo.by_name(request.name) is not None:
             raise Conflict(f"A price plan named {request.name!r} already exists")
         now = self.ctx.now
@@ -197,7 +198,9 @@ class PricePlanService:
         return self.get(plan_id)
 
     def archive(self, plan_id: str) -> None:
-        plan = self._plan(plan_id)
+        plan = self.repo.lock(plan_id)  # after an edit that holds the plan, not in the middle of it
+        if plan is None:
+            raise NotFound(f"Price plan {plan_id} not found")
         if plan.status != ARCHIVED:
             plan.status = ARCHIVED
             plan.updated_at = self.ctx.now

@@ -51,6 +51,18 @@ def new_ids(prefix: str, count: int) -> list[str]:
     return [head + _b32(first + n, 16) for n in range(count)]
 
 
+def new_id_after(prefix: str, floor: str | None) -> str:
+    """A new id that sorts after `floor` (an id with the same prefix, which another process may have made in the same
+    millisecond, where only the random part would order the two): for rows whose order is their id."""
+    made = new_id(prefix)
+    if floor is None or made > floor:
+        return made
+    value = 0
+    for char in floor.split(".", 1)[1]:
+        value = value * 32 + _ALPHABET.index(char)
+    return f"{prefix}.{_b32(value + 1, 26)}"
+
+
 def new_short_id(prefix: str, length: int = 12) -> str:
     """A short random id for objects whose ids the SDK caps (usage meters: at most 20 characters)."""
     return f"{prefix}.{_b32(secrets.randbits(5 * length), length)}"

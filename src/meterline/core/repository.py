@@ -1,10 +1,16 @@
-"""What every repository shares: organization scoping and keyset pages. SQL lives in repositories only."""
+"""What every repository shares: organization scoping, row locks and keyset pages. SQL lives in repositories only.
+
+A read-modify-write of a shared row (an invoice's paidAmount, an account's aliases or license quantities) reads the
+row with `lock_rows` first, and a rule over rows that do not exist yet (a unique name) takes `lock_key` first; both
+hold until the transaction ends (docs/architecture.md, "Locks").
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -31,6 +37,34 @@ class OrgRepository:
     def count(self, model: Any) -> int:
         """How many rows of `model` the organization has."""
         return int(self.session.scalar(select(func.count()).select_from(model).where(model.org_id == self.org_id)) or 0)
+
+    @property
+    def postgres(self) -> bool:
+        return self.session.get_bind().dialect.name == "postgresql"
+
+    def lock_rows(self, model: type[M], pks: Iterable[str]) -> list[M]:
+        """The organization's rows of `model` with these primary keys (`pk`), read again from the database and
+        locked until the transaction ends, in pk order, so that two writers locking overlapping rows take them in
+        one order and cannot deadlock. PostgreSQL: SELECT ... FOR NO KEY UPDATE (other writers of these rows wait;
+        inserts that merely reference them do not). SQLite: a writing transaction already holds the database's only
+        write lock (BEGIN IMMEDIATE), so the read alone is enough."""
+        keys = sorted(set(pks))
+        if not keys:
+            return []
+        pk = model.pk  # type: ignore[attr-defined]
+        stmt = self.scoped(model).where(pk.in_(keys)).order_by(pk).execution_options(populate_existing=True)
+        if self.postgres:
+            stmt = stmt.with_for_update(key_share=True)
+        return list(self.session.scalars(stmt))
+
+    def lock_key(self, kind: str, *parts: str) -> None:
+        """Serialize, within the organization, the writers that check and then take `kind` + `parts` (a name that
+        must be unique, say) until the transaction ends: a transaction-scoped advisory lock on PostgreSQL; nothing
+        on SQLite, whose writers run one at a time. Take keys before row locks (the lock order)."""
+        if not self.postgres:
+            return
+        key = ":".join((kind, self.org_id, *parts))
+        self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
 
     def add(self, obj: Any) -> None:
         self.session.add(obj)

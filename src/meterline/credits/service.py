@@ -103,8 +103,7 @@ class CreditRepository(OrgRepository):
         return list(self.session.scalars(self.scoped(Credit).where(Credit.account_pk == account_pk).order_by(Credit.pk)))
 
     def lock(self, pks: set[str]) -> None:
-        if pks and self.session.get_bind().dialect.name == "postgresql":
-            self.session.execute(select(Credit.pk).where(Credit.pk.in_(pks)).order_by(Credit.pk).with_for_update())
+        self.lock_rows(Credit, pks)
 
     def transactions(self, credit_pk: str) -> list[CreditTransaction]:
         stmt = select(CreditTransaction).where(CreditTransaction.org_id == self.org_id,
@@ -170,6 +169,7 @@ class CreditService:
 
     def _grant(self, grant: Grant, where: str) -> Credit:
         if grant.idempotency_key is not None:
+            self.repo.lock_key("credit-idempotency", grant.idempotency_key)  # a twin waits, then gets this one back
             found = self.repo.by_idempotency_key(grant.idempotency_key)
             if found is not None:
                 return found

@@ -89,6 +89,7 @@ class CustomerService:
         and every account instead. `has_history` is required (usecases/accounts.py passes it)."""
         customer = self.get(customer_id)
         accounts = self.accounts.of_customer(customer)
+        self.accounts.repo.lock_rows(Account, [a.pk for a in accounts])  # the lock order: accounts, then invoices
         if any(has_history(self.ctx, account) for account in accounts):
             for account in accounts:
                 self.accounts.archive(account)
@@ -109,6 +110,7 @@ class CustomerService:
     ) -> CustomerContact:
         customer = self.get(customer_id)
         email = request.email.strip().lower()
+        self.repo.lock_key("contact-email", customer.pk, email)  # held to the end: one contact per email
         if email in self.repo.contact_emails(customer):
             raise Conflict(f"Customer {customer_id} already has a contact with email {email}")
         username = request.preferred_username or self._free_username(email)

@@ -29,10 +29,18 @@ class InvoiceRepository(OrgRepository):
 
     def locked(self, pk: str) -> Invoice | None:
         """The invoice, its row locked until the transaction ends (PostgreSQL; SQLite has one writer)."""
-        stmt = self.scoped(Invoice).where(Invoice.pk == pk).execution_options(populate_existing=True)
-        if self.session.get_bind().dialect.name == "postgresql":
-            stmt = stmt.with_for_update()
-        return self.session.scalar(stmt)
+        rows = self.lock_rows(Invoice, [pk])
+        return rows[0] if rows else None
+
+    def by_pks(self, pks: set[str]) -> dict[str, Invoice]:
+        if not pks:
+            return {}
+        stmt = select(Invoice).where(Invoice.org_id == self.org_id, Invoice.pk.in_(pks))
+        return {i.pk: i for i in self.session.scalars(stmt)}
+
+    def lock_many(self, pks: set[str]) -> dict[str, Invoice]:
+        """The organization's invoices among `pks`, locked in pk order until the transaction ends."""
+        return {i.pk: i for i in self.lock_rows(Invoice, pks)}
 
     def by_idempotency_key(self, key: str) -> Invoice | None:
         return self.session.scalar(self.scoped(Invoice).where(Invoice.idempotency_key == key))

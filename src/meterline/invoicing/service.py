@@ -511,6 +511,7 @@ class InvoiceService:
                       idempotency_key: str | None) -> tuple[Invoice, bool]:
         """(invoice, created): a repeated idempotencyKey gives back the first invoice."""
         if idempotency_key is not None:
+            self.repo.lock_key("invoice-idempotency", idempotency_key)  # a twin waits, then gets this one back
             found = self.repo.by_idempotency_key(idempotency_key)
             if found is not None:
                 return found, False
@@ -555,6 +556,8 @@ class InvoiceService:
 
     # -- miscellaneous charges (D11) -------------------------------------------------------------------------------
     def set_charges(self, invoice: Invoice, charges: list[Charge]) -> list[Charge]:
+        locked = self.repo.locked(invoice.pk)  # not while it is finalized: its status is read again under the lock
+        invoice = locked if locked is not None else invoice
         if invoice.status != DRAFT:
             raise BadRequest(f"Invoice {invoice.pk} is {invoice.status}: charges change only on a DRAFT invoice")
         if invoice.invoice_type == ADVANCED:
@@ -591,7 +594,9 @@ class InvoiceService:
 
     def add_account_charge(self, account_id: str, charge: Charge) -> list[Charge]:
         """The console's "+ Add Customer Charges": one more charge on the ongoing invoice."""
-        invoice = self._ongoing_of(account_id)
+        invoice = self.repo.locked(self._ongoing_of(account_id).pk)  # the charges are read under the lock: none lost
+        if invoice is None:
+            raise NotFound(f"Account {account_id} has no ongoing invoice")
         return self.set_charges(invoice, [*(Charge.from_json(c) for c in loads(invoice.charges) or []), charge])
 
 

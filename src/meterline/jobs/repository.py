@@ -12,8 +12,8 @@ class JobRepository(OrgRepository):
         return self.session.scalar(self.scoped(Job).where(Job.pk == job_id))
 
     def lock(self, job_id: str) -> Job | None:
-        stmt = self.scoped(Job).where(Job.pk == job_id).with_for_update().execution_options(populate_existing=True)
-        return self.session.scalar(stmt)
+        rows = self.lock_rows(Job, [job_id])
+        return rows[0] if rows else None
 
     def page(self, request: PageRequest) -> Page[Job]:
         return self.keyset_page(self.scoped(Job), Job.pk, request)

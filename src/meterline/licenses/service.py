@@ -6,6 +6,8 @@
   own absolute quantities.
 - `idempotencyKey`: a repeated key answers the update it first made, and makes nothing new.
 - Named licenses are not served yet: a NAMED_LICENSE add-on is refused with a message.
+- Updates of one account take turns (its row is locked before the history is read), so simultaneous RELATIVE
+  updates all add up.
 """
 
 from __future__ import annotations
@@ -15,11 +17,12 @@ from decimal import Decimal
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
 from meterline.accounts.service import AccountService
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound
-from meterline.core.ids import new_id
+from meterline.core.ids import new_id_after
 from meterline.core.pagination import Page, PageRequest
 from meterline.licenses import schemas
 from meterline.licenses.models import LicenseUpdate
@@ -34,6 +37,7 @@ class LicenseService:
         self.repo = LicenseRepository(ctx.session, ctx.org_id)
         self.accounts = AccountService(ctx)
         self.addons = AddOnRepository(ctx.session, ctx.org_id)
+        self.account_rows = AccountRepository(ctx.session, ctx.org_id)
 
     def _account(self, account_id: str, at: datetime) -> Account:
         account = self.accounts.resolve(account_id, at)
@@ -52,17 +56,31 @@ class LicenseService:
         if addon.status != "ACTIVE":
             raise BadRequest(f"licenseId: add-on {license_id!r} is {addon.status}")
 
+    def _earlier(self, request: schemas.LicenseUpdateRequest) -> LicenseUpdate | None:
+        """The update an earlier request with this idempotencyKey made."""
+        if request.idempotency_key is None:
+            return None
+        earlier = self.repo.by_idempotency_key(request.idempotency_key)
+        if earlier is not None and earlier.license_id != request.license_id:
+            raise Conflict(f"idempotencyKey {request.idempotency_key!r} was used for another license update")
+        return earlier
+
     def update(self, request: schemas.LicenseUpdateRequest) -> LicenseUpdate:
-        if request.idempotency_key is not None:
-            earlier = self.repo.by_idempotency_key(request.idempotency_key)
-            if earlier is not None:
-                if earlier.license_id != request.license_id:
-                    raise Conflict(f"idempotencyKey {request.idempotency_key!r} was used for another license update")
-                return earlier
+        earlier = self._earlier(request)
+        if earlier is not None:
+            return earlier
         self._license(request.license_id)
         at = request.effective_from or self.ctx.now
         account = self._account(request.account_id, at)
-        steps = [(u.effective_from, u.quantity) for u in self.repo.history(account.pk, request.license_id)]
+        # RELATIVE reads the quantity in force and writes the sum: updates of one account take turns on its row, and
+        # the history is read under the lock (docs/architecture.md, "Locks")
+        if self.account_rows.lock_account(account.pk) is None:
+            raise NotFound(f"No account has id or alias {request.account_id!r} at {at.isoformat()}")
+        earlier = self._earlier(request)  # a twin request that held the lock first
+        if earlier is not None:
+            return earlier
+        history = self.repo.history(account.pk, request.license_id)
+        steps = [(u.effective_from, u.quantity) for u in history]
         quantity = request.quantity
         if request.update_type == "RELATIVE":
             quantity = licenses.in_force(steps, at) + request.quantity
@@ -73,7 +91,10 @@ class LicenseService:
             raise BadRequest(f"quantity: the license quantity would be {numbers.plain(quantity)} from "
                              f"{at.isoformat()}; it must stay below 10^{numbers.MAX_DIGITS}")
         update = LicenseUpdate(
-            pk=new_id("lic"), org_id=self.ctx.org_id, license_id=request.license_id, account_pk=account.pk,
+            # after every earlier update, even one another process made in this millisecond: of two updates at one
+            # instant, the later in pk order is in force
+            pk=new_id_after("lic", max((u.pk for u in history), default=None)),
+            org_id=self.ctx.org_id, license_id=request.license_id, account_pk=account.pk,
             account_id=account.id, quantity=quantity, effective_from=at, metadata_=request.metadata,
             idempotency_key=request.idempotency_key, created_at=self.ctx.now,
         )

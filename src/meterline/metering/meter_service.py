@@ -123,6 +123,7 @@ class UsageMeterService:
         refuse_archived(meter.status, f"Usage meter {meter_id}")
         if meter.status == ACTIVE:
             return meter
+        self.repo.lock_key("event-schema-name", meter.event_schema_name)  # its schema is not deactivated meanwhile
         schema = self.schema_of(meter)
         if schema is None or schema.status != ACTIVE:
             status = schema.status if schema is not None else "missing"
@@ -156,12 +157,14 @@ class UsageMeterService:
 
     # -- internals -------------------------------------------------------------------------------------------
     def _usable_schema(self, name: str) -> EventSchema:
+        self.repo.lock_key("event-schema-name", name)  # not deactivated or deleted while this meter is made
         schema = self.repo.latest_schema(name)
         if schema is None or schema.status == ARCHIVED:
             raise NotFound(f"Event schema {name} not found" + (" (it is deleted)" if schema is not None else ""))
         return schema
 
     def _check_name_free(self, name: str) -> None:
+        self.repo.lock_key("meter-name", name)  # held to the end (the partial unique index backs it)
         if self.repo.live_meter_named(name) is not None:
             raise Conflict(f"A usage meter named {name} already exists")
 

@@ -66,14 +66,20 @@ class EventSchemaService:
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateEventSchemaRequest) -> EventSchema:
+        self.repo.lock_key("event-schema-name", request.name)  # held to the end (the unique key backs it)
         if self.repo.latest_schema(request.name) is not None:
             raise Conflict(f"An event schema named {request.name} already exists")
         content = _SchemaContent.of(request)
         content.check()
         return self._add_version(new_id("es"), request.name, 1, DRAFT, content)
 
+    def _for_write(self, name: str) -> EventSchema:
+        """The newest version, read after the writers of this schema before us have finished (they add versions)."""
+        self.repo.lock_key("event-schema-name", name)
+        return self.get(name)
+
     def update(self, name: str, request: schemas.UpdateEventSchemaRequest) -> EventSchema:
-        current = self.get(name)
+        current = self._for_write(name)
         if current.status in (INACTIVE, ARCHIVED):
             raise BadRequest(
                 f"Event schema {name} is {current.status}: only DRAFT and ACTIVE schemas can be edited"
@@ -99,7 +105,7 @@ class EventSchemaService:
         return self._add_version(current.id, current.name, current.version + 1, ACTIVE, content)
 
     def activate(self, name: str) -> EventSchema:
-        row = self.get(name)
+        row = self._for_write(name)
         refuse_archived(row.status, f"Event schema {name}")
         if row.status != ACTIVE:
             row.status = ACTIVE
@@ -107,7 +113,7 @@ class EventSchemaService:
         return row
 
     def deactivate(self, name: str) -> EventSchema:
-        row = self.get(name)
+        row = self._for_write(name)
         if deactivation_due(row.status, f"Event schema {name}", "schema"):
             self._refuse_while_metered(row, "deactivated")
             row.status = INACTIVE
@@ -116,7 +122,7 @@ class EventSchemaService:
 
     def delete(self, name: str) -> None:
         """Archive the schema; its name stays taken."""
-        row = self.get(name)
+        row = self._for_write(name)
         if row.status == ARCHIVED:
             return
         self._refuse_while_metered(row, "deleted")

@@ -3,14 +3,12 @@
 Each INVOICE record adds its amount to the invoice's paidAmount: PAID when it reaches the total, else
 PARTIALLY_PAID. A WALLET_CREDIT record tops up the account's wallet. The records must add up to the payment's
 total, in the account's currency, and an invoice cannot be paid past its total. CREDIT records are refused (credits
-are granted, not bought, in Meterline).
+are granted, not bought, in Meterline). The invoices are locked before they are read, so simultaneous payments add up.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
-
-
 
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
@@ -71,6 +69,11 @@ class PaymentService:
         if len({r.order for r in records}) != len(records):
             raise BadRequest("lineItemRecords: each order must be different")
         invoices = InvoiceRepository(self.ctx.session, self.ctx.org_id)
+        # paidAmount and status are read under the invoices' row locks, taken first, in pk order (docs/architecture.md,
+        # "Locks"): simultaneous payments (and status changes) of one invoice take turns, each seeing what the one
+        # before left. Only invoices that take payments are locked (finalizing locks DRAFT ones: no cycle).
+        named = invoices.by_pks({r.togai_id for r in records if r.type == "INVOICE" and r.togai_id is not None})
+        invoices.lock_many({pk for pk, i in named.items() if i.account_pk == account.pk and i.status in OPEN})
         payment_pk = new_id("pay")
         for record in records:
             where = f"lineItemRecords (order {record.order})"

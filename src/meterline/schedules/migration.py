@@ -45,8 +45,11 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *,
     the drafts after). `invoiced_until` (required): no schedule is cut before the end of the account's finalized
     invoices (D12); such an entry fails with its reason."""
     plans = PricePlanRepository(ctx.session, ctx.org_id)
-    account = AccountRepository(ctx.session, ctx.org_id).by_id(account_id)
-    if account is None:
+    accounts = AccountRepository(ctx.session, ctx.org_id)
+    account = accounts.by_id(account_id)
+    # the account's schedules are read and moved under its row lock (as schedule edits are): a simultaneous
+    # migration or edit waits, then sees what this one left
+    if account is None or accounts.lock_account(account.pk) is None:
         raise NotFound(f"Account {account_id} not found")
     source = plans.by_id(params["sourceId"])
     target = plans.by_id(params["targetId"])

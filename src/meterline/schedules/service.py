@@ -151,6 +151,7 @@ class ScheduleService:
         """Apply the edits in order. `invoiced_until` (required) tells up to when the account's usage is on
         finalized invoices (invoicing knows; usecases/schedules.py passes it): no edit reaches before then (D12)."""
         account = self._account(account_id)
+        self.accounts.lock_account(account.pk)  # edits of one account's schedules take turns (no overlap)
         frozen = invoiced_until(self.ctx, account)
         savepoint = self.ctx.session.begin_nested() if dry_run else None
         for i, edit in enumerate(edits):

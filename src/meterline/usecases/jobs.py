@@ -24,8 +24,10 @@ def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> No
     data breaks computing or storing it) fails its entry alone, with the reason: the job's savepoint rolls it back,
     the other entries go on (the worker records the failure and retries it, docs/invoicing.md)."""
     service = InvoiceService(ctx)
-    invoice = service.get(invoice_id)
-    if invoice.status == "DRAFT":
+    if service.get(invoice_id).status != "DRAFT":
+        return
+    invoice = service.repo.locked(invoice_id)  # a simultaneous bill run may have finalized it: read again, locked
+    if invoice is not None and invoice.status == "DRAFT":
         try:
             service.finalize([invoice], ctx.now)
             ctx.session.flush()  # a value the database refuses fails here, inside the entry

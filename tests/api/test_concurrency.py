@@ -1,0 +1,856 @@
+"""No lost update, generated from the live server's route table (its OpenAPI document), like the tenant isolation
+test: every write operation (POST, PUT, PATCH, DELETE) has a scenario in SCENARIOS that fires 8 simultaneous
+requests at one shared object (threads, one httpx client each, released together), then checks the invariants:
+accepted payments = paidAmount <= total, a VOID racing payments ends consistent, quantities add up, limits hold,
+exactly one success for a unique name, and never a 5xx. An operation that writes nothing shared is listed in
+NOT_SHARED with the reason. A new write operation fails this test until it is in one of the two.
+
+Runs on SQLite (one server) and on PostgreSQL against two server processes sharing the database, the requests
+alternating between them (4 at once in each). Each scenario has an organization of its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+
+import httpx
+import pytest
+import togai_client as tc
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_price_plans_sdk import monthly, tiered
+from tests.api.test_schedules_sdk import plan as active_plan
+from tests.conftest import new_tenant, start_server, stop_server
+
+N = 8
+D = Decimal
+OK = range(200, 300)
+Request = tuple[str, str, Any]  # method, path (with its query), JSON body
+
+
+# -- the environment of one scenario ---------------------------------------------------------------------------------
+@dataclass
+class Env:
+    """An organization of its own on the servers under test: `call` sets up and reads on the first server, `fire`
+    sends requests at once, alternating between the servers."""
+
+    clients: list[httpx.Client]  # N, one per thread, alternating between the servers
+    headers: dict[str, str]
+    sdk: Sdk
+
+    def call(self, method: str, path: str, body: Any = None, ok: tuple[int, ...] = (200, 201, 202)) -> Any:
+        response = self.clients[0].request(method, path, json=body, headers=self.headers)
+        assert response.status_code in ok, (method, path, response.status_code, response.text)
+        return response.json() if response.content else None
+
+    def get(self, path: str) -> Any:
+        return self.call("GET", path, ok=(200,))
+
+    def fire(self, requests: list[Request]) -> list[httpx.Response]:
+        """Send the requests at once, one thread and client each, alternating servers; their answers, in order. No
+        answer may be a 5xx: a race the storage caught is 409, never a server error."""
+        clients = self.clients
+        barrier = threading.Barrier(len(requests))
+        answers: list[httpx.Response | BaseException | None] = [None] * len(requests)
+
+        def send(n: int) -> None:
+            method, path, body = requests[n]
+            barrier.wait()
+            try:
+                answers[n] = clients[n].request(method, path, json=body, headers=self.headers)
+            except BaseException as exc:  # noqa: BLE001 - reported below
+                answers[n] = exc
+
+        threads = [threading.Thread(target=send, args=(n,)) for n in range(len(requests))]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        out = []
+        for request, answer in zip(requests, answers, strict=True):
+            assert isinstance(answer, httpx.Response), (request, answer)
+            assert answer.status_code < 500, (request, answer.status_code, answer.text)
+            out.append(answer)
+        return out
+
+    def same(self, method: str, path: str, body: Any = None) -> list[httpx.Response]:
+        return self.fire([(method, path, body)] * N)
+
+
+def successes(answers: list[httpx.Response], refused: tuple[int, ...]) -> list[httpx.Response]:
+    """The 2xx answers; every other answer must be one of `refused`."""
+    wrong = [(a.status_code, a.text) for a in answers if a.status_code not in OK and a.status_code not in refused]
+    assert not wrong, wrong
+    return [a for a in answers if a.status_code in OK]
+
+
+def exactly_one(answers: list[httpx.Response], refused: tuple[int, ...] = (409,)) -> httpx.Response:
+    ok = successes(answers, refused)
+    assert len(ok) == 1, [(a.status_code, a.text) for a in answers]
+    return ok[0]
+
+
+def all_ok(answers: list[httpx.Response]) -> None:
+    assert successes(answers, ()) == answers
+
+
+# -- objects the scenarios start from --------------------------------------------------------------------------------
+def customer(env: Env, customer_id: str) -> None:
+    """A customer and its account, both with this id."""
+    env.call(
+        "POST",
+        "/customers",
+        {"id": customer_id, "name": f"Customer {customer_id}", "primaryEmail": "a@x.test", "address": {}},
+    )
+
+
+def due_invoice(env: Env, total: str, *, status: str = "DUE") -> str:
+    customer(env, "acme")
+    return str(
+        env.call(
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-01-01T00:00:00Z",
+                "endDate": "2024-02-01T00:00:00Z",
+                "status": status,
+                "lineItems": [{"description": "Work", "value": float(total)}],
+            },
+        )["id"]
+    )
+
+
+def payment(invoice_id: str, amount: str) -> Request:
+    return (
+        "POST",
+        "/payments",
+        {
+            "accountId": "acme",
+            "currency": "USD",
+            "totalAmount": float(amount),
+            "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "1"},
+            "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice_id, "amount": float(amount), "order": 1}],
+        },
+    )
+
+
+def plan_details() -> dict[str, Any]:
+    return {
+        "supportedCurrencies": ["USD"],
+        "pricingCycleConfig": {
+            "interval": "MONTHLY",
+            "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+            "gracePeriod": 0,
+        },
+    }
+
+
+def metered(env: Env, account_id: str = "acme") -> dict[str, str]:
+    """A metering catalog, an active plan on it, and an account on that plan since 2024-01-01."""
+    catalog = create_metering_catalog(env.sdk)
+    plan_id = active_plan(env.sdk, catalog["sum"], "Metered")
+    customer(env, account_id)
+    env.call(
+        "POST",
+        f"/accounts/{account_id}/price_plans",
+        {"mode": "ASSOCIATE", "pricePlanId": plan_id, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"},
+    )
+    return {**catalog, "plan": plan_id}
+
+
+def event(event_id: str) -> dict[str, Any]:
+    return {
+        "schemaName": "api_calls",
+        "id": event_id,
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "accountId": "acme",
+        "attributes": [{"name": "calls", "value": "5"}],
+        "dimensions": {"region": "us"},
+    }
+
+
+def no_overlap(env: Env, account_id: str) -> list[dict[str, Any]]:
+    schedules = sorted(env.get(f"/accounts/{account_id}/pricing_schedules")["data"], key=lambda s: s["startDate"])
+    for before, after in zip(schedules, schedules[1:], strict=False):
+        assert before["endDate"] <= after["startDate"], schedules
+    return schedules
+
+
+# -- scenarios -------------------------------------------------------------------------------------------------------
+def s_customer_create(env: Env) -> None:
+    exactly_one(
+        env.same("POST", "/customers", {"id": "c1", "name": "Customer 1", "primaryEmail": "a@x.test", "address": {}})
+    )
+    assert [c["id"] for c in env.get("/customers")["data"]] == ["c1"]
+
+
+def s_customer_update(env: Env) -> None:
+    customer(env, "c1")
+    all_ok(env.fire([("PATCH", "/customers/c1", {"name": f"Name {n}"}) for n in range(N)]))
+    assert env.get("/customers/c1")["name"] in {f"Name {n}" for n in range(N)}
+
+
+def s_customer_delete(env: Env) -> None:
+    customer(env, "c1")
+    assert successes(env.same("DELETE", "/customers/c1"), (404,))
+    env.call("GET", "/customers/c1", ok=(404,))
+
+
+def s_contacts(env: Env) -> None:
+    customer(env, "c1")
+    exactly_one(env.same("POST", "/customers/c1/contacts", {"name": "Ann", "email": "ann@x.test"}))
+
+
+def s_account_create(env: Env) -> None:
+    customer(env, "c1")
+    exactly_one(env.same("POST", "/accounts", {"id": "a1", "name": "Account 1", "customerId": "c1"}))
+
+
+def s_account_update(env: Env) -> None:
+    customer(env, "c1")
+    all_ok(env.fire([("PATCH", "/accounts/c1", {"name": f"Name {n}"}) for n in range(N)]))
+    assert env.get("/accounts/c1")["name"] in {f"Name {n}" for n in range(N)}
+
+
+def s_account_delete(env: Env) -> None:
+    customer(env, "c1")
+    env.call("POST", "/accounts", {"id": "a1", "name": "Account 1", "customerId": "c1"})
+    assert successes(env.same("DELETE", "/accounts/a1"), (404,))
+    env.call("GET", "/accounts/a1", ok=(404,))
+
+
+def s_add_aliases(env: Env) -> None:
+    """The limit: at most 10 aliases that have not ended."""
+    customer(env, "acme")
+    env.call("POST", "/accounts/acme/add_aliases", {"aliases": [f"old-{n}" for n in range(9)]})
+    exactly_one(env.fire([("POST", "/accounts/acme/add_aliases", {"aliases": [f"new-{n}"]}) for n in range(N)]), (400,))
+    assert len(env.get("/accounts/acme/account_aliases")["data"]) == 10
+
+
+def s_add_one_alias_value(env: Env) -> None:
+    """An alias value names one account at a time: 8 accounts claiming it, one gets it."""
+    for n in range(N):
+        customer(env, f"acct{n}")
+    exactly_one(env.fire([("POST", f"/accounts/acct{n}/add_aliases", {"aliases": ["shared"]}) for n in range(N)]))
+
+
+def s_remove_aliases(env: Env) -> None:
+    customer(env, "acme")
+    env.call("POST", "/accounts/acme/add_aliases", {"aliases": ["gone"]})
+    assert successes(env.same("POST", "/accounts/acme/remove_aliases", {"aliases": ["gone"]}), (404,))
+    [row] = env.get("/accounts/acme/account_aliases")["data"]  # ended once, not split into several rows
+    assert row["value"] == "gone" and row["effectiveUntil"] <= datetime.now(timezone.utc).isoformat(), row
+
+
+def s_schedules(env: Env) -> None:
+    """Associations of one account at once (both forms of the operation): its schedules never overlap."""
+    made = metered(env)
+    requests: list[Request] = []
+    for n in range(N):
+        edit = {
+            "mode": "ASSOCIATE",
+            "pricePlanId": made["plan"],
+            "effectiveFrom": f"2024-0{n + 2}-01",
+            "effectiveUntil": "9999-01-01",
+        }
+        requests.append(
+            ("POST", "/accounts/acme/price_plans", edit)
+            if n % 2
+            else ("POST", "/accounts/acme/edit_schedules", {"edits": [edit]})
+        )
+    all_ok(env.fire(requests))
+    schedules = no_overlap(env, "acme")
+    assert schedules[0]["startDate"].startswith("2024-01-01") and schedules[-1]["endDate"].startswith("9999")
+
+
+def s_account_charges(env: Env) -> None:
+    metered(env)
+    bodies = [{"items": [{"name": f"Charge {n}", "value": str(n + 1)}]} for n in range(N)]
+    all_ok(env.fire([("PUT", "/accounts/acme/miscellaneous_charges", b) for b in bodies]))
+    [draft] = [
+        i
+        for i in env.get("/invoices?owner_id=acme&status=DRAFT")["data"]
+        if i["startDate"] <= datetime.now(timezone.utc).isoformat() < i["endDate"]
+    ]
+    # one write whole, not a mix: the draft (no usage) is worth exactly one of the charges
+    assert D(str(env.get(f"/invoices/{draft['id']}")["totalAmount"])) in {D(n + 1) for n in range(N)}
+
+
+def s_wallet_top_up(env: Env) -> None:
+    customer(env, "acme")
+    all_ok(env.same("POST", "/accounts/acme/wallet_topup", {"topupAmount": 5}))
+    assert D(str(env.get("/accounts/acme/wallet")["balance"])) == 5 * N
+
+
+def s_wallet_update(env: Env) -> None:
+    customer(env, "acme")
+    env.call("POST", "/accounts/acme/wallet_topup", {"topupAmount": 5})
+    all_ok(env.fire([("PATCH", "/accounts/acme/wallet", {"status": ("ACTIVE", "INACTIVE")[n % 2]}) for n in range(N)]))
+    wallet = env.get("/accounts/acme/wallet")
+    assert wallet["status"] in ("ACTIVE", "INACTIVE") and D(str(wallet["balance"])) == 5
+
+
+def s_addon_create(env: Env) -> None:
+    exactly_one(env.same("POST", "/addons", {"name": "Seats", "type": "LICENSE"}))
+
+
+def s_addon_rename(env: Env) -> None:
+    ids = [env.call("POST", "/addons", {"name": f"Fee {n}", "type": "FIXED_FEE"})["id"] for n in range(N)]
+    exactly_one(env.fire([("PATCH", f"/addons/{i}", {"name": "One name"}) for i in ids]))
+
+
+def s_addon_delete(env: Env) -> None:
+    addon = env.call("POST", "/addons", {"name": "Fee", "type": "FIXED_FEE"})["id"]
+    all_ok(env.same("DELETE", f"/addons/{addon}"))
+    assert env.get(f"/addons/{addon}")["status"] == "ARCHIVED"
+
+
+def s_alias_register(env: Env) -> None:
+    exactly_one(env.same("POST", "/aliases", {"aliases": [{"value": "one"}]}))
+
+
+def s_alias_delete(env: Env) -> None:
+    env.call("POST", "/aliases", {"aliases": [{"value": "one"}]})
+    assert successes(env.same("DELETE", "/aliases/one"), (404,))
+    env.call("GET", "/aliases/one", ok=(404,))
+
+
+def s_credit_grant(env: Env) -> None:
+    customer(env, "acme")
+    grant = {
+        "creditRequests": [
+            {"accountId": "acme", "purpose": "Promo", "creditAmount": 5, "priority": 1, "effectiveFrom": "2024-01-01"}
+        ]
+    }
+    all_ok(env.same("POST", "/credits", grant))
+    assert D(str(env.get("/accounts/acme/credit_balance")["availableBalance"])) == 5 * N
+
+
+def s_credit_void(env: Env) -> None:
+    customer(env, "acme")
+    credit = env.call(
+        "POST",
+        "/credits",
+        {
+            "creditRequests": [
+                {
+                    "accountId": "acme",
+                    "purpose": "Promo",
+                    "creditAmount": 5,
+                    "priority": 1,
+                    "effectiveFrom": "2024-01-01",
+                }
+            ]
+        },
+    )
+    credit_id = credit["credits"][0]["id"]
+    exactly_one(env.same("POST", f"/credits/{credit_id}/void"), (400,))
+    assert env.get(f"/credits/{credit_id}")["status"] == "VOIDED"
+
+
+def s_schema_create(env: Env) -> None:
+    exactly_one(env.same("POST", "/event_schema", {"name": "calls", "attributes": [], "dimensions": []}))
+
+
+def s_schema_update(env: Env) -> None:
+    """Edits of an ACTIVE schema make versions one after the other: none lost, none twice."""
+    env.call("POST", "/event_schema", {"name": "calls", "attributes": [], "dimensions": []})
+    env.call("POST", "/event_schema/calls/activate")
+    all_ok(env.fire([("PATCH", "/event_schema/calls", {"description": f"Edit {n}"}) for n in range(N)]))
+    versions = [v["version"] for v in env.get("/event_schema/calls/versions")["data"]]
+    assert sorted(versions) == list(range(1, len(versions) + 1))
+
+
+def s_schema_status(env: Env) -> None:
+    env.call("POST", "/event_schema", {"name": "calls", "attributes": [], "dimensions": []})
+    env.call("POST", "/event_schema/calls/activate")
+    requests: list[Request] = [
+        ("POST", f"/event_schema/calls/{('activate', 'deactivate')[n % 2]}", None) for n in range(N)
+    ]
+    successes(env.fire(requests), (400,))
+    assert env.get("/event_schema/calls")["status"] in ("ACTIVE", "INACTIVE")
+    versions = [v["version"] for v in env.get("/event_schema/calls/versions")["data"]]
+    assert sorted(versions) == list(range(1, len(versions) + 1))
+
+
+def s_schema_delete(env: Env) -> None:
+    env.call("POST", "/event_schema", {"name": "calls", "attributes": [], "dimensions": []})
+    successes(env.same("DELETE", "/event_schema/calls"), (400, 404))
+    assert env.get("/event_schema?status=ARCHIVED")["data"][0]["name"] == "calls"
+
+
+def s_meter_create(env: Env) -> None:
+    create_metering_catalog(env.sdk)
+    exactly_one(
+        env.same(
+            "POST",
+            "/usage_meters",
+            {"name": "m", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
+        )
+    )
+
+
+def s_meter_rename(env: Env) -> None:
+    create_metering_catalog(env.sdk)
+    ids = [
+        env.call(
+            "POST",
+            "/usage_meters",
+            {"name": f"m{n}", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
+        )["id"]
+        for n in range(N)
+    ]
+    exactly_one(env.fire([("PATCH", f"/usage_meters/{i}", {"name": "one"}) for i in ids]))
+
+
+def s_meter_status(env: Env) -> None:
+    meter = create_metering_catalog(env.sdk)["count"]
+    requests: list[Request] = [
+        ("POST", f"/usage_meters/{meter}/{('activate', 'deactivate')[n % 2]}", None) for n in range(N)
+    ]
+    successes(env.fire(requests), (400,))
+    assert env.get(f"/usage_meters/{meter}")["status"] in ("ACTIVE", "INACTIVE")
+
+
+def s_meter_delete(env: Env) -> None:
+    create_metering_catalog(env.sdk)
+    meter = env.call(
+        "POST",
+        "/usage_meters",
+        {"name": "m", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
+    )["id"]
+    successes(env.same("DELETE", f"/usage_meters/{meter}"), (400, 404))
+    assert env.get(f"/usage_meters/{meter}")["status"] == "ARCHIVED"
+
+
+def s_ingest(env: Env) -> None:
+    """One event id, 8 times at once: accepted once."""
+    metered(env)
+    exactly_one(env.same("POST", "/ingest", {"event": event("e1")}))
+
+
+def s_ingest_batch(env: Env) -> None:
+    metered(env)
+    answers = successes(env.same("POST", "/ingestBatch", {"events": [event(f"e{n}") for n in range(3)]}), ())
+    accepted = sum(3 - len(a.json().get("errors") or []) for a in answers)
+    assert accepted == 3, [a.text for a in answers]
+
+
+def s_correction(env: Env) -> None:
+    """8 UNDOs of one event: one takes effect."""
+    metered(env)
+    env.call("POST", "/ingest", {"event": event("e1")})
+    exactly_one(env.same("POST", "/events/correction?action=UNDO", {"event": {"id": "e1"}}), (400, 404, 409))
+
+
+def s_setting_create(env: Env) -> None:
+    customer(env, "acme")
+    exactly_one(
+        env.same(
+            "POST",
+            "/settings",
+            {
+                "id": "s",
+                "value": "v",
+                "entityType": "ACCOUNT",
+                "entityId": "acme",
+                "namespace": "USER",
+                "name": "S",
+                "dataType": "STRING",
+            },
+        )
+    )
+
+
+def s_setting_update(env: Env) -> None:
+    customer(env, "acme")
+    env.call(
+        "POST",
+        "/settings",
+        {
+            "id": "s",
+            "value": "v",
+            "entityType": "ACCOUNT",
+            "entityId": "acme",
+            "namespace": "USER",
+            "name": "S",
+            "dataType": "STRING",
+        },
+    )
+    path = "/settings/setting.USER.s.ACCOUNT.acme"
+    all_ok(env.fire([("PATCH", path, {"value": f"v{n}"}) for n in range(N)]))
+    assert env.get(path)["value"] in {f"v{n}" for n in range(N)}
+
+
+def s_plan_create(env: Env) -> None:
+    exactly_one(env.same("POST", "/price_plans", {"name": "Pro", "pricePlanDetails": plan_details()}))
+    assert [p["name"] for p in env.get("/price_plans")["data"]] == ["Pro"]
+
+
+def s_plan_update(env: Env) -> None:
+    """Edits of an ACTIVE plan make versions 2..9, one each."""
+    catalog = create_metering_catalog(env.sdk)
+    plan_id = active_plan(env.sdk, catalog["sum"], "Pro")
+    all_ok(
+        env.fire(
+            [
+                (
+                    "PATCH",
+                    f"/price_plans/{plan_id}",
+                    {
+                        "pricePlanDetails": {
+                            "pricingCycleConfig": {
+                                "interval": "MONTHLY",
+                                "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                                "gracePeriod": n,
+                            }
+                        }
+                    },
+                )
+                for n in range(N)
+            ]
+        )
+    )
+    versions = [v["version"] for v in env.get(f"/price_plans/{plan_id}")["pricingSchedule"]]
+    assert sorted(versions) == list(range(1, N + 2))
+
+
+def s_plan_activate(env: Env) -> None:
+    catalog = create_metering_catalog(env.sdk)
+    plan_id = env.sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name="Pro",
+            price_plan_details=tc.CreatePricePlanDetails(
+                pricing_cycle_config=monthly(),
+                supported_currencies=["USD"],
+                usage_rate_cards=[tiered(catalog["sum"], "USD")],
+            ),
+        )
+    ).id
+    all_ok(env.same("POST", f"/price_plans/{plan_id}/activate", {"currencies": ["USD"]}))
+    assert env.get(f"/price_plans/{plan_id}")["status"] == "ACTIVE"
+
+
+def s_plan_archive(env: Env) -> None:
+    plan_id = env.call("POST", "/price_plans", {"name": "Pro", "pricePlanDetails": plan_details()})["id"]
+    all_ok(env.same("DELETE", f"/price_plans/{plan_id}"))
+    assert env.get(f"/price_plans/{plan_id}")["status"] == "ARCHIVED"
+
+
+def s_migration(env: Env) -> None:
+    """8 migrations of one plan's schedules at once: each schedule moves once, none overlap."""
+    made = metered(env)
+    target = active_plan(env.sdk, made["sum"], "Target")
+    successes(
+        env.same(
+            "POST",
+            "/price_plans/migration",
+            {"sourceId": made["plan"], "sourceVersion": 1, "targetId": target, "migrationMode": "IMMEDIATE"},
+        ),
+        (400,),
+    )
+    schedules = no_overlap(env, "acme")
+    assert schedules[-1]["pricePlanId"] == target, schedules
+
+
+def s_jobs(env: Env) -> None:
+    """A job waiting for confirmation, confirmed and rejected at once: one of them wins."""
+    made = metered(env)
+    target = active_plan(env.sdk, made["sum"], "Target")
+    env.call(
+        "POST",
+        "/price_plans/migration",
+        {
+            "sourceId": made["plan"],
+            "sourceVersion": 1,
+            "targetId": target,
+            "migrationMode": "IMMEDIATE",
+            "requireConfirmation": True,
+        },
+    )
+    job_id = env.get("/jobs")["data"][0]["id"]
+    exactly_one(env.fire([("POST", f"/jobs/{job_id}/{('confirm', 'reject')[n % 2]}", None) for n in range(N)]), (400,))
+    assert env.get(f"/jobs/{job_id}")["status"] in ("COMPLETED", "CANCELLED")
+    no_overlap(env, "acme")
+
+
+def s_invoice_create(env: Env) -> None:
+    """One idempotencyKey: one invoice, the same answer to every request."""
+    customer(env, "acme")
+    answers = successes(
+        env.same(
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-01-01T00:00:00Z",
+                "endDate": "2024-02-01T00:00:00Z",
+                "status": "DUE",
+                "idempotencyKey": "k1",
+                "lineItems": [{"value": 5}],
+            },
+        ),
+        (),
+    )
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(env.get("/invoices?owner_id=acme")["data"]) == 1
+
+
+def s_bill_runs(env: Env) -> None:
+    """8 bill runs at once: each due invoice finalized once, numbers 1..3 without a gap."""
+    customer(env, "acme")
+    drafts = [
+        str(
+            env.call(
+                "POST",
+                "/invoices",
+                {  # finalized when their period ends, long past: due now
+                    "accountId": "acme",
+                    "startDate": f"2024-01-0{n + 1}T00:00:00Z",
+                    "endDate": "2024-02-01T00:00:00Z",
+                    "status": "DRAFT",
+                    "autoAdvance": True,
+                    "lineItems": [{"value": 5}],
+                },
+            )["id"]
+        )
+        for n in range(3)
+    ]
+    all_ok(env.same("POST", "/invoices/bill_runs"))
+    numbers = sorted(int(env.get(f"/invoices/{i}")["sequenceId"].split("-")[-1]) for i in drafts)
+    assert numbers == [1, 2, 3]
+
+
+def s_invoice_delete(env: Env) -> None:
+    invoice_id = due_invoice(env, "5.00", status="DRAFT")
+    assert successes(env.same("DELETE", f"/invoices/{invoice_id}"), (404,))
+    env.call("GET", f"/invoices/{invoice_id}", ok=(404,))
+
+
+def s_invoice_charges(env: Env) -> None:
+    invoice_id = due_invoice(env, "5.00", status="DRAFT")
+    bodies = [{"items": [{"name": f"Charge {n}", "value": str(n + 1)}]} for n in range(N)]
+    all_ok(env.fire([("PUT", f"/invoices/{invoice_id}/miscellaneous_charges", b) for b in bodies]))
+    # one write whole, not a mix: the invoice is worth its line and exactly one of the charges
+    assert D(str(env.get(f"/invoices/{invoice_id}")["totalAmount"])) in {D(5 + n + 1) for n in range(N)}
+
+
+def _paid(env: Env, invoice_id: str, answers: list[httpx.Response]) -> tuple[dict[str, Any], Decimal]:
+    accepted = sum(
+        (
+            D(str(a.json()["totalAmount"]))
+            for a in answers
+            if a.request.url.path.endswith("/payments") and a.status_code == 201
+        ),
+        D(0),
+    )
+    return env.get(f"/invoices/{invoice_id}"), accepted
+
+
+def s_payments(env: Env) -> None:
+    """8 full payments of an invoice of 50: one accepted; 8 of 10: five accepted. Accepted = paidAmount <= total."""
+    full = due_invoice(env, "50.00")
+    exactly_one(env.fire([payment(full, "50.00")] * N), (400,))
+    invoice, _ = _paid(env, full, [])
+    assert (invoice["status"], D(str(invoice["paidAmount"]))) == ("PAID", 50)
+    partial = str(
+        env.call(
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-02-01T00:00:00Z",
+                "endDate": "2024-03-01T00:00:00Z",
+                "status": "DUE",
+                "lineItems": [{"value": 50}],
+            },
+        )["id"]
+    )
+    answers = env.fire([payment(partial, "10.00")] * N)
+    assert len(successes(answers, (400,))) == 5
+    invoice, accepted = _paid(env, partial, answers)
+    assert (invoice["status"], D(str(invoice["paidAmount"])), accepted) == ("PAID", 50, 50)
+
+
+def s_void_and_payments(env: Env) -> None:
+    """A VOID racing payments: either VOID (no payment taken after it) or PAID with the VOID refused."""
+    invoice_id = due_invoice(env, "50.00")
+    requests = [
+        payment(invoice_id, "25.00") if n % 4 else ("PATCH", f"/invoices/{invoice_id}", {"status": "VOID"})
+        for n in range(N)
+    ]
+    answers = env.fire(requests)
+    successes(answers, (400,))
+    invoice, accepted = _paid(env, invoice_id, answers)
+    voided = any(a.status_code == 200 for a in answers if a.request.method == "PATCH")
+    assert D(str(invoice["paidAmount"])) == accepted <= 50
+    assert invoice["status"] == ("VOID" if voided else "PAID"), (invoice["status"], [a.text for a in answers])
+
+
+def s_license_update(env: Env) -> None:
+    """8 RELATIVE +1 at one instant: quantities 1..8, one each."""
+    customer(env, "acme")
+    seats = env.call("POST", "/addons", {"name": "Seats", "type": "LICENSE"})["id"]
+    answers = env.same(
+        "POST",
+        "/license_updates",
+        {
+            "licenseId": seats,
+            "accountId": "acme",
+            "updateType": "RELATIVE",
+            "quantity": 1,
+            "effectiveFrom": "2024-01-01T00:00:00Z",
+        },
+    )
+    all_ok(answers)
+    assert sorted(D(str(a.json()["quantity"])) for a in answers) == list(range(1, N + 1))
+
+
+def s_license_details(env: Env) -> None:
+    customer(env, "acme")
+    seats = env.call("POST", "/addons", {"name": "Seats", "type": "LICENSE"})["id"]
+    at = "2024-01-01T00:00:00Z"
+    env.call(
+        "POST",
+        "/license_updates",
+        {"licenseId": seats, "accountId": "acme", "updateType": "ABSOLUTE", "quantity": 3, "effectiveFrom": at},
+    )
+    all_ok(
+        env.fire(
+            [
+                (
+                    "PATCH",
+                    f"/license_updates/{seats}?licenseId={seats}",
+                    {"accountId": "acme", "effectiveFrom": at, "metadata": {"n": str(n)}},
+                )
+                for n in range(N)
+            ]
+        )
+    )
+    [entry] = env.get(f"/license_updates?account_id=acme&license_id={seats}")["data"]
+    assert D(str(entry["quantity"])) == 3
+
+
+Scenario = Callable[[Env], None]
+SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
+    ("POST", "/customers"): [s_customer_create],
+    ("PATCH", "/customers/{customer_id}"): [s_customer_update],
+    ("DELETE", "/customers/{customer_id}"): [s_customer_delete],
+    ("POST", "/customers/{customer_id}/contacts"): [s_contacts],
+    ("POST", "/accounts"): [s_account_create],
+    ("PATCH", "/accounts/{account_id}"): [s_account_update],
+    ("DELETE", "/accounts/{account_id}"): [s_account_delete],
+    ("POST", "/accounts/{account_id}/add_aliases"): [s_add_aliases, s_add_one_alias_value],
+    ("POST", "/accounts/{account_id}/remove_aliases"): [s_remove_aliases],
+    ("POST", "/accounts/{account_id}/edit_schedules"): [s_schedules],
+    ("POST", "/accounts/{account_id}/price_plans"): [s_schedules],
+    ("PUT", "/accounts/{account_id}/miscellaneous_charges"): [s_account_charges],
+    ("PATCH", "/accounts/{account_id}/wallet"): [s_wallet_update],
+    ("POST", "/accounts/{account_id}/wallet_topup"): [s_wallet_top_up],
+    ("POST", "/addons"): [s_addon_create],
+    ("PATCH", "/addons/{addon_id}"): [s_addon_rename],
+    ("DELETE", "/addons/{addon_id}"): [s_addon_delete],
+    ("POST", "/aliases"): [s_alias_register],
+    ("DELETE", "/aliases/{alias}"): [s_alias_delete],
+    ("POST", "/credits"): [s_credit_grant],
+    ("POST", "/credits/{credit_id}/void"): [s_credit_void],
+    ("POST", "/event_schema"): [s_schema_create],
+    ("PATCH", "/event_schema/{event_schema_name}"): [s_schema_update],
+    ("DELETE", "/event_schema/{event_schema_name}"): [s_schema_delete],
+    ("POST", "/event_schema/{event_schema_name}/activate"): [s_schema_status],
+    ("POST", "/event_schema/{event_schema_name}/deactivate"): [s_schema_status],
+    ("POST", "/usage_meters"): [s_meter_create],
+    ("PATCH", "/usage_meters/{usage_meter_id}"): [s_meter_rename],
+    ("DELETE", "/usage_meters/{usage_meter_id}"): [s_meter_delete],
+    ("POST", "/usage_meters/{usage_meter_id}/activate"): [s_meter_status],
+    ("POST", "/usage_meters/{usage_meter_id}/deactivate"): [s_meter_status],
+    ("POST", "/ingest"): [s_ingest],
+    ("POST", "/ingestBatch"): [s_ingest_batch],
+    ("POST", "/events/correction"): [s_correction],
+    ("POST", "/settings"): [s_setting_create],
+    ("PATCH", "/settings/{setting_id_str}"): [s_setting_update],
+    ("POST", "/price_plans"): [s_plan_create],
+    ("PATCH", "/price_plans/{price_plan_id}"): [s_plan_update],
+    ("DELETE", "/price_plans/{price_plan_id}"): [s_plan_archive],
+    ("POST", "/price_plans/{price_plan_id}/activate"): [s_plan_activate],
+    ("POST", "/price_plans/migration"): [s_migration],
+    ("POST", "/jobs/{job_id}/confirm"): [s_jobs],
+    ("POST", "/jobs/{job_id}/reject"): [s_jobs],
+    ("POST", "/invoices"): [s_invoice_create],
+    ("POST", "/invoices/bill_runs"): [s_bill_runs],
+    ("PATCH", "/invoices/{invoice_id}"): [s_void_and_payments],
+    ("DELETE", "/invoices/{invoice_id}"): [s_invoice_delete],
+    ("PUT", "/invoices/{invoice_id}/miscellaneous_charges"): [s_invoice_charges],
+    ("POST", "/payments"): [s_payments, s_void_and_payments],
+    ("POST", "/license_updates"): [s_license_update],
+    ("PATCH", "/license_updates/{license_id}"): [s_license_details],
+}
+NOT_SHARED: dict[tuple[str, str], str] = {
+    ("POST", "/authenticate"): "exchanges an API key for a token: reads the key, writes nothing",
+    ("POST", "/metrics"): "a query sent as POST (ReadOnlyRoute): writes nothing",
+    ("POST", "/revenue_calculator"): "computes a plan's revenue for given inputs: writes nothing",
+    ("POST", "/v2/revenue_calculator"): "computes a plan's revenue for given inputs: writes nothing",
+}
+WRITES = ("post", "put", "patch", "delete")
+
+
+def test_every_write_operation_has_a_scenario(server: str) -> None:
+    document = httpx.get(f"{server}/api/openapi.json", timeout=30).json()
+    operations = {(m.upper(), path) for path, ops in document["paths"].items() for m in ops if m in WRITES}
+    missing = sorted(operations - SCENARIOS.keys() - NOT_SHARED.keys())
+    assert not missing, (
+        f"write operations without a concurrency scenario: {missing}; add a scenario to SCENARIOS in "
+        "tests/api/test_concurrency.py (8 simultaneous requests, then the invariants), or list the "
+        "operation in NOT_SHARED with the reason it writes nothing shared"
+    )
+    assert not (SCENARIOS.keys() | NOT_SHARED.keys()) - operations, "SCENARIOS or NOT_SHARED name a gone operation"
+    assert len(operations) > 50  # the document was read
+
+
+ALL = sorted({s for scenarios in SCENARIOS.values() for s in scenarios}, key=lambda s: s.__name__)
+
+
+@pytest.fixture(scope="module")
+def urls(db_url: str, server: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
+    """The servers the requests alternate between: on SQLite the one server; on PostgreSQL two processes on one
+    database (each then also takes 4 requests at once, so races within a process are run too)."""
+    if not db_url.startswith("postgresql"):
+        yield [server]
+        return
+    log = tmp_path_factory.mktemp("second-server") / "server.log"
+    process, second = start_server(db_url, log)
+    yield [server, second]
+    stop_server(process)
+    errors = [line for line in log.read_text().splitlines() if "Traceback" in line or " 500 " in line]
+    assert not errors, f"the second server logged errors:\n{log.read_text()}"
+
+
+@pytest.fixture(scope="module")
+def clients(urls: list[str]) -> Iterator[list[httpx.Client]]:
+    """N clients, alternating between the servers, made once (making one costs more than a request) and connected
+    before the first scenario, so that the requests of `fire` really leave together."""
+    made = [httpx.Client(base_url=f"{urls[n % len(urls)]}/api", timeout=60) for n in range(N)]
+    for client in made:
+        client.get("/openapi.json")
+    yield made
+    for client in made:
+        client.close()
+
+
+@pytest.mark.parametrize("scenario", ALL, ids=lambda s: s.__name__[2:])
+def test_simultaneous_writes_keep_the_invariants(
+    scenario: Scenario, urls: list[str], clients: list[httpx.Client], session_factory: sessionmaker[Session]
+) -> None:
+    tenant = new_tenant(session_factory, urls[0])
+    sdk = Sdk(tenant)
+    try:
+        scenario(Env(clients=clients, headers=tenant.headers, sdk=sdk))
+    finally:
+        sdk.close()
