@@ -6,7 +6,7 @@ import os
 import secrets
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -17,6 +17,10 @@ from meterline.core.errors import MeterlineError
 from meterline.core.settings import load_settings
 from meterline.migrations import upgrade
 from meterline.tenancy.service import TenancyService
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+    from sqlalchemy.orm import Session, sessionmaker
 
 app = typer.Typer(
     help="Meterline: open-source usage-based billing with a Togai-compatible API.",
@@ -47,7 +51,7 @@ OrgId = Annotated[
 ]
 
 
-def _session_factory(database_url: str | None):  # type: ignore[no-untyped-def]
+def _session_factory(database_url: str | None) -> sessionmaker[Session]:
     settings = load_settings(database_url=database_url)
     upgrade(settings.database_url)
     return make_session_factory(create_db_engine(settings.database_url))
@@ -111,7 +115,7 @@ def bill_run(
     billing.batch_process_gc()
     factory = _session_factory(database_url)
     with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
-        tasks: dict[str, int] = {}
+        tasks: dict[str, TaskID] = {}
 
         def progress(phase: str, done: int, total: int) -> None:
             if phase not in tasks:

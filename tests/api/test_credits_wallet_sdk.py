@@ -8,9 +8,9 @@ import pytest
 import togai_client as tc
 from togai_client.exceptions import BadRequestException, NotFoundException
 
+from tests.api.billing_setup import acme_invoices, month_start
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_ingestion_sdk import ev
-from tests.api.billing_setup import acme_invoices, month_start
 from tests.conftest import Tenant
 
 UTC = timezone.utc

@@ -102,7 +102,7 @@ def test_charges_on_the_ongoing_invoice(world: World) -> None:
         service = InvoiceService(ctx)
         service.set_account_charges("acme", [
             Charge(name="Setup", value="49.999"), Charge(name="Hours", rate=D("80"), quantity=D("1.5")),
-            Charge(name="Support", value='{"*": [{"var": "%s"}, 0.1]}' % base["id"]),
+            Charge(name="Support", value=f'{{"*": [{{"var": "{base["id"]}"}}, 0.1]}}'),
             Charge(name="Goodwill", value="-20")])
         with pytest.raises(BadRequest, match="neither a number nor jsonLogic"):
             service.set_account_charges("acme", [Charge(name="Bad", value="ten dollars")])

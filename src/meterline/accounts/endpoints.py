@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
@@ -17,8 +18,8 @@ from meterline.core.schemas import BaseSuccessResponse, PaginationOptions, UtcDa
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
-ACCOUNTS = ["Accounts"]
-ALIASES = ["Aliases"]
+ACCOUNTS: list[str | Enum] = ["Accounts"]  # FastAPI takes tags as list[str | Enum]
+ALIASES: list[str | Enum] = ["Aliases"]  # FastAPI takes tags as list[str | Enum]
 
 
 def _account(service: AccountService, account_id: str, at: datetime | None = None) -> Response:

@@ -14,6 +14,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from meterline.accounts import schemas
 from meterline.accounts.models import Account, AccountAlias, AccountView, Alias
@@ -211,10 +214,10 @@ class AccountService:
             for row in open_rows:
                 self._end_alias(row, now)
         for item in request.account_aliases or []:
-            row = rows.get(item.id)
-            if row is None:
+            found = rows.get(item.id)
+            if found is None:
                 raise NotFound(f"Account {account_id} has no alias with id {item.id}")
-            self._end_alias(row, item.from_ or now)
+            self._end_alias(found, item.from_ or now)
         account.updated_at = now
         return account
 
@@ -328,7 +331,7 @@ def _tags(tags: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
 
 
-def _dump(model: object) -> dict | None:
+def _dump(model: BaseModel | None) -> dict[str, Any] | None:
     if model is None:
         return None
-    return model.model_dump(by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    return model.model_dump(by_alias=True, exclude_none=True)

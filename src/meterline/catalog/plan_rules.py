@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from meterline import rating
@@ -53,6 +54,14 @@ def _upper_currencies(items: list[dict[str, Any]], where: str, supported: set[st
     codes = _currencies([item["currency"] for item in items], where, supported)
     for item, code in zip(items, codes, strict=True):
         item["currency"] = code
+
+
+def _check_grant_rates(card: dict[str, Any], currency: str, where: str) -> None:
+    rating.check_rate_plan(rate_cards.credit_grant_rate_plan(card, currency, where)[0])
+
+
+def _check_slab_rates(card: dict[str, Any], currency: str, where: str) -> None:
+    rating.check_rate_plan(rate_cards.slab_rate_plan(card, currency, where))
 
 
 def _priced(check: Callable[[], Any], where: str) -> Any:
@@ -195,8 +204,8 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         for detail in rate_details:
             if detail["creditAmount"] < 0:
                 raise _fail(f"{where}.rateDetails ({detail['currency']}).creditAmount: must be >= 0")
-            _priced(lambda c=detail["currency"]: rating.check_rate_plan(
-                rate_cards.credit_grant_rate_plan(card, c, where)[0]), f"{where}.rateDetails ({detail['currency']})")
+            _priced(partial(_check_grant_rates, card, detail["currency"], where),
+                    f"{where}.rateDetails ({detail['currency']})")
     return details
 
 
@@ -227,8 +236,7 @@ def _check_slab_card(card: dict[str, Any], where: str, supported: set[str]) -> N
         rate_orders = [r["order"] for r in value["slabRates"]]
         if len(set(rate_orders)) != len(rate_orders):
             raise _fail(f"{where}.rateValues ({value['currency']}).slabRates: an order is given twice")
-        _priced(lambda c=value["currency"]: rating.check_rate_plan(rate_cards.slab_rate_plan(card, c, where)),
-                f"{where} ({value['currency']})")
+        _priced(partial(_check_slab_rates, card, value["currency"], where), f"{where} ({value['currency']})")
 
 
 def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str]:

@@ -20,7 +20,7 @@ from meterline.tenancy.models import Organization, User
 from meterline.tenancy.repository import TenancyRepository
 
 COOKIE = "meterline_session"
-SECRET_NAME = "console-session-key"  # nosec B105 - the name of the secret's row; the key itself is random
+SECRET_NAME = "console-session-key"  # noqa: S105  # nosec B105 - the name of the secret's row; the key itself is random
 LIFETIME = timedelta(hours=12)
 
 

@@ -27,10 +27,29 @@ from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_service import ARCHIVED, PlanView, PricePlanService
 from meterline.console.account_pages import _url
 from meterline.console.pages import PAGE, User, _field_errors, check_csrf, context, render
-from meterline.console.plan_forms import (INTERVALS, KIND_NAMES, KINDS, MAX_SLABS, MODELS, PRICE_TYPES, TIMINGS,
-                                          Catalog, card_error, card_from_form, card_values, currency_choices,
-                                          cycle_from_form, cycle_values, cycle_words, detail_error, find_card,
-                                          put_card, pydantic_words, resize_rows, words)
+from meterline.console.plan_forms import (
+    INTERVALS,
+    KIND_NAMES,
+    KINDS,
+    MAX_SLABS,
+    MODELS,
+    PRICE_TYPES,
+    TIMINGS,
+    Catalog,
+    card_error,
+    card_from_form,
+    card_values,
+    currency_choices,
+    cycle_from_form,
+    cycle_values,
+    cycle_words,
+    detail_error,
+    find_card,
+    put_card,
+    pydantic_words,
+    resize_rows,
+    words,
+)
 from meterline.core.errors import Conflict, MeterlineError, NotFound
 from meterline.core.pagination import PageRequest, encode_token, page_request
 from meterline.jobs.service import JobService

@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
@@ -178,8 +178,11 @@ def add_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "",
     ctx = context(request, user)
     typed = {"namespace": namespace, "id": id, "name": name, "data_type": data_type, "value": value}
     try:
-        body = SettingIn(id=id.strip(), value=value, entity_type="ORGANIZATION", entity_id=ctx.org_id,
-                         namespace=namespace.strip(), name=name.strip() or id.strip(), data_type=data_type)  # type: ignore[arg-type]
+        body = SettingIn(
+            id=id.strip(), value=value, entity_type="ORGANIZATION", entity_id=ctx.org_id, namespace=namespace.strip(),
+            name=name.strip() or id.strip(),
+            data_type=data_type,  # type: ignore[arg-type]  # the form's text; pydantic checks it
+        )
         SettingsService(ctx).insert(body)
     except ValidationError as exc:
         return _settings_page(request, user, "organization", status=400, values=typed,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_DATABASE_URL = "sqlite:///meterline.db"
@@ -25,7 +27,7 @@ class Settings(BaseSettings):
     worker_interval: float = 10
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Environment first, then every override that is not None (CLI flags)."""
     values = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**values)

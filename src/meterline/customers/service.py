@@ -24,6 +24,7 @@ from meterline.settings.service import SettingsWriter
 from meterline.tenancy.context import Context
 from meterline.tenancy.security import hash_password
 
+
 @dataclass(frozen=True)
 class CreatedCustomer:
     customer: Customer

@@ -14,20 +14,19 @@ cannot be corrected (there are no cycles before price plans and schedules exist)
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionAction, CorrectionEvent
-from meterline.events.wire import Attribute, Event, event_from
 from meterline.events.service import STATUS_TEXT, IngestionService
 from meterline.events.store import EventStore, UsageKey
+from meterline.events.wire import Attribute, Event, event_from
 from meterline.tenancy.context import Context
 
 REVERTED = "REVERTED"

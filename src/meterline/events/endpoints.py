@@ -28,7 +28,8 @@ async def _body(request: Request) -> bytes:
 
 def _error(result: Result) -> schemas.IngestError:
     return schemas.IngestError(
-        index=result.index, event_id=result.event_id, status=result.status, message=result.message or result.status  # type: ignore[arg-type]
+        index=result.index, event_id=result.event_id, message=result.message or result.status,
+        status=result.status,  # type: ignore[arg-type]
     )
 
 

@@ -26,8 +26,8 @@ from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
-from meterline.events.wire import Event
 from meterline.events.store import EventRow, EventStore, UsageKey
+from meterline.events.wire import Event
 from meterline.metering.repository import MeteringRepository
 from meterline.schedules.coverage import CLOSED, UNSCHEDULED, Coverage
 from meterline.schedules.repository import ScheduleRepository
@@ -227,8 +227,9 @@ class EventQueryService:
             units = {k: Decimal(v) for k, v in (event.units or {}).items()}
             meters = meters_of.get(event.schema_name, [])
             names = {m.id: m.name for m in meters}
-            reached = [(meter_id, names.get(meter_id, meter_id), u) for meter_id, u in units.items()]
-            filtered = [(m.id, m.name, None) for m in meters if m.id not in units]
+            reached: list[tuple[str, str, Decimal | None]] = [
+                (meter_id, names.get(meter_id, meter_id), u) for meter_id, u in units.items()]
+            filtered: list[tuple[str, str, Decimal | None]] = [(m.id, m.name, None) for m in meters if m.id not in units]
             result.append(EventPipeline(event, accounts.get(event.account_pk or ""), reached + filtered))
         return result
 

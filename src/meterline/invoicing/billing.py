@@ -20,6 +20,7 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -28,6 +29,7 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.core.observability import INVOICES_FINALIZED
+from meterline.credits.models import Credit
 from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
 from meterline.invoicing.repository import InvoiceRepository
@@ -80,7 +82,8 @@ def refresh_statistics(factory: sessionmaker[Session]) -> list[str]:
         if session.get_bind().dialect.name != "postgresql":
             return []
         rows = session.execute(text(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) AND n_live_tup + n_mod_since_analyze > 1000 "
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) "
+            "AND n_live_tup + n_mod_since_analyze > 1000 "
             "AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 5)"),
             {"tables": list(STATISTICS_TABLES)}).scalars().all()
         for table in rows:
@@ -99,7 +102,7 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None =
             accounts = InvoiceRepository(session, org.id).accounts_with_schedules()
         for i in range(0, len(accounts), SYNC_CHUNK):
             with unit_of_work(factory) as session:
-                ctx = Context(session, session.get(Organization, org.id), as_of)
+                ctx = Context(session, session.get_one(Organization, org.id), as_of)
                 chunk = AccountRepository(session, org.id).by_pks(set(accounts[i:i + SYNC_CHUNK]))
                 InvoiceService(ctx).sync_many(list(chunk.values()), as_of)
             result.synced_accounts += len(accounts[i:i + SYNC_CHUNK])
@@ -110,7 +113,7 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None =
         done = 0
         while True:
             with unit_of_work(factory) as session:
-                ctx = Context(session, session.get(Organization, org.id), as_of)
+                ctx = Context(session, session.get_one(Organization, org.id), as_of)
                 postgres = session.get_bind().dialect.name == "postgresql"
                 count = InvoiceService(ctx).finalize_due(as_of, CHUNK, skip_locked=postgres)
             if count == 0:
@@ -121,11 +124,14 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, org_id: str | None =
                 progress(f"finalize {org.id}", done, max(total, done))
         result.finalized += done
         with unit_of_work(factory) as session:  # credits whose window is over and fully billed expire (D9)
-            ctx = Context(session, session.get(Organization, org.id), as_of)
+            ctx = Context(session, session.get_one(Organization, org.id), as_of)
             invoices = InvoiceRepository(session, org.id)
-            result.expired_credits += CreditService(ctx).expire(
-                lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at))
+            result.expired_credits += CreditService(ctx).expire(partial(_still_billing, invoices))
     return result
+
+
+def _still_billing(invoices: InvoiceRepository, credit: Credit) -> bool:
+    return invoices.still_billing(credit.account_pk, credit.starts_at, credit.ends_at)
 
 
 def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:

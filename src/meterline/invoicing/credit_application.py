@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-
 from typing import TYPE_CHECKING
 
 from meterline.core.clock import END_OF_TIME

@@ -8,7 +8,7 @@ them; every other client (and the console, and the PDF) gets the whole tree. doc
 from __future__ import annotations
 
 from datetime import datetime, timezone
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query, Request
 from starlette.responses import Response
@@ -108,7 +108,7 @@ def create_invoice_bill_run(require_confirmation: Annotated[bool, Query()] = Fal
     return respond(BaseSuccessResponse(success=True))
 
 
-def finalize_entry(ctx: Context, _params: dict, invoice_id: str) -> None:
+def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> None:
     """A BILL_RUN job's entry: finalize the invoice if it is still DRAFT."""
     service = InvoiceService(ctx)
     invoice = service.get(invoice_id)

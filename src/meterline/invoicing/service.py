@@ -28,18 +28,18 @@ from meterline.accounts.repository import AccountRepository
 from meterline.catalog import rate_cards
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, NotFound
-from meterline.core.money import EXACT
 from meterline.core.ids import new_id
+from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
-from meterline.core.settings import load_settings
 from meterline.core.schemas import format_address
+from meterline.core.settings import load_settings
 from meterline.credits.service import CreditService, Grant
 from meterline.customers.repository import CustomerRepository
-from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
-from meterline.invoicing.models import Invoice
 from meterline.invoicing.credit_application import Available
+from meterline.invoicing.inputs import BillingInputs
+from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
@@ -331,8 +331,9 @@ class InvoiceService:
                 continue
             account = by_pk[owner[view.id]]
             mine = [i for k, i in existing[account.pk].items() if k[0] == view.id and i.cycle_start is not None]
-            drafts = [i.cycle_start for i in mine if i.status == DRAFT]
-            resume = min(drafts) if drafts else max((i.cycle_start for i in mine), default=view.start)
+            starts = [(i.cycle_start, i.status) for i in mine if i.cycle_start is not None]
+            drafts = [start for start, status in starts if status == DRAFT]
+            resume = min(drafts) if drafts else max((start for start, _ in starts), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
             advance = _advance_cards(view.details, account.invoice_currency)
             span = (config, max(view.start, resume), min(view.end, now + TICK))
@@ -602,9 +603,12 @@ def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for i, item in enumerate(items):
         value, quantity, per = item.get("value"), item.get("quantity"), item.get("value_per_quantity")
-        if value is None and (quantity is None or per is None):
+        if value is not None:
+            amount = value
+        elif quantity is not None and per is not None:
+            amount = EXACT.multiply(quantity, per)
+        else:
             raise BadRequest(f"lineItems[{i}]: give value, or quantity and valuePerQuantity")
-        amount = value if value is not None else EXACT.multiply(quantity, per)
         if any(abs(v) >= builder.LIMIT for v in (amount, quantity or 0, per or 0)):
             raise BadRequest(f"lineItems[{i}]: amounts and quantities must be below 10^15")
         out.append({"description": item.get("description") or f"Item {i + 1}", "value": value, "quantity": quantity,

@@ -12,12 +12,12 @@ from meterline.core.pagination import PageRequest
 from meterline.core.schemas import PaginationOptions
 from meterline.invoicing.endpoints import BILL_RUN, finalize_entry
 from meterline.jobs import schemas
-from meterline.jobs.service import JobService
+from meterline.jobs.service import JobService, Runner
 from meterline.schedules.migration import JOB_TYPE, migrate_account
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Jobs"])
-RUNNERS = {JOB_TYPE: migrate_account, BILL_RUN: finalize_entry}  # job type -> what runs one entry
+RUNNERS: dict[str, Runner] = {JOB_TYPE: migrate_account, BILL_RUN: finalize_entry}  # job type -> what runs one entry
 
 
 def _service(ctx: Context) -> JobService:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-
-
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id

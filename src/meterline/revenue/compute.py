@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from meterline import rating
@@ -72,7 +73,7 @@ def plan_revenue(
             if rate_cards.rate_value_for(card, currency) is None:
                 continue
             qty = quantities.get(card[billable], Decimal(0))
-            plan = parsed(card, lambda: rate_cards.slab_rate_plan(card, currency, f"{key}[{i}]"))
+            plan = parsed(card, partial(rate_cards.slab_rate_plan, card, currency, f"{key}[{i}]"))
             if kind == "LICENSE" and card.get("enableProration") and license_days is not None:
                 days = license_days.daily.get(card[billable], [])
                 priced = rating.price_days(plan, days, license_days.cycle_days, currency)
@@ -91,7 +92,8 @@ def plan_revenue(
     for i, card in enumerate(details.get("creditGrantRateCards", [])):
         if not any(d["currency"] == currency for d in card["rateDetails"]["currencySlabRateDetails"]):
             continue
-        plan, _credit = parsed(card, lambda: rate_cards.credit_grant_rate_plan(card, currency, f"creditGrantRateCards[{i}]"))
+        where = f"creditGrantRateCards[{i}]"
+        plan, _credit = parsed(card, partial(rate_cards.credit_grant_rate_plan, card, currency, where))
         priced = rating.price(plan, ONE, currency)
         out.append(CardRevenue("CREDIT_GRANT", card, card["id"], None, priced, priced.revenue))
     return out

@@ -16,7 +16,7 @@ from meterline.catalog.plan_schemas import (
     PricePlanDetails,
     UsageRateCard,
 )
-from meterline.core.schemas import NumberIn, Number, RequestModel, ResponseModel, UtcDatetime
+from meterline.core.schemas import Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -140,9 +140,12 @@ class RateCardDetails(ResponseModel):
     minimum_commitment_rate_card: MinimumCommitment | None = None
 
 
+RateCardType = Literal["USAGE", "FIXED_FEE", "LICENSE", "CREDIT_GRANT", "MINIMUM_COMMITMENT"]
+
+
 class RateCard(ResponseModel):
     billable_id: str
-    type: Literal["USAGE", "FIXED_FEE", "LICENSE", "CREDIT_GRANT", "MINIMUM_COMMITMENT"]
+    type: RateCardType
     display_name: str
     invoice_timing: Literal["IN_ADVANCE", "IN_ARREARS", "PREPAID"]
     rate_card_details: RateCardDetails

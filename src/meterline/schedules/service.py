@@ -139,7 +139,7 @@ class ScheduleService:
                 ScheduleView(
                     id=s.pk, plan_id=plan.id, plan_name=plan.name, plan_description=plan.description,
                     plan_type=plan.type, version=s.plan_version,
-                    active_currencies=[c for c in version.active_currencies.split(",") if c],  # type: ignore[union-attr]
+                    active_currencies=[c for c in version.active_currencies.split(",") if c],
                     start=s.start_at, end=s.end_at, override=override,
                     details=details, cycle=cycle,
                 )
