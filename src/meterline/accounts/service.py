@@ -28,11 +28,12 @@ from meterline.core.money import is_currency
 from meterline.core.pagination import Page, PageRequest
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
+from meterline.customers.statuses import CustomerStatus
 from meterline.settings.service import SettingsWriter
 from meterline.tenancy.context import Context
 
 MAX_OPEN_ALIASES = 10
-ARCHIVED = "ARCHIVED"
+ARCHIVED = CustomerStatus.ARCHIVED
 
 # Does an account have billing history that must be kept (finalized invoices)? Until invoicing exists no account
 # has any; the invoicing domain passes its own check.
@@ -136,7 +137,7 @@ class AccountService:
             billing_information=_dump(request.billing_information),
             metadata_=request.metadata,
             tags=_tags(request.tags),
-            status=request.status or "ACTIVE",
+            status=request.status or CustomerStatus.ACTIVE,
             created_at=now,
             updated_at=now,
         )

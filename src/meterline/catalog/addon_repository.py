@@ -3,6 +3,7 @@ from __future__ import annotations
 from sqlalchemy import text
 
 from meterline.catalog.models import AddOn
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 
@@ -20,7 +21,7 @@ class AddOnRepository(OrgRepository):
         )
 
     def active_named(self, name: str) -> AddOn | None:
-        return self.session.scalar(self.scoped(AddOn).where(AddOn.name == name, AddOn.status == "ACTIVE"))
+        return self.session.scalar(self.scoped(AddOn).where(AddOn.name == name, AddOn.status == AddOnStatus.ACTIVE))
 
     def all(self) -> list[AddOn]:
         return list(self.session.scalars(self.scoped(AddOn)))

@@ -16,8 +16,10 @@ from typing import Any
 
 from meterline import rating
 from meterline.catalog import rate_cards
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core.errors import BadRequest
 from meterline.core.money import is_currency
+from meterline.metering.statuses import MeteringStatus
 from meterline.rating import cycles
 
 ROOT = "pricePlanDetails"
@@ -103,7 +105,7 @@ def _addon(catalog: CatalogView, addon_id: str, kinds: set[str], where: str) -> 
     if found is None:
         raise _fail(f"{where}.id: no add-on {addon_id!r}; create it with POST /addons first")
     kind, display_name, status = found
-    if status != "ACTIVE":
+    if status != AddOnStatus.ACTIVE:
         raise _fail(f"{where}.id: add-on {addon_id!r} is {status}")
     if kind not in kinds:
         raise _fail(f"{where}.id: add-on {addon_id!r} is a {kind} add-on; this card needs {' or '.join(sorted(kinds))}")
@@ -138,7 +140,7 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
     for i, card in enumerate(usage_cards):
         where = f"{ROOT}.usageRateCards[{i}]"
         meter = catalog.meters.get(card["usageMeterId"])
-        if meter is None or meter[1] == "ARCHIVED":
+        if meter is None or meter[1] == MeteringStatus.ARCHIVED:
             raise _fail(f"{where}.usageMeterId: no usage meter {card['usageMeterId']!r}")
         if card["usageMeterId"] in priced_meters:
             raise _fail(f"{where}.usageMeterId: meter {card['usageMeterId']!r} is already priced by "

@@ -32,6 +32,7 @@ from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, number_format
+from meterline.invoicing.statuses import InvoiceStatus
 from meterline.rating import cycles
 from meterline.settings.schemas import SettingIn, UpdateSettingRequest
 from meterline.settings.service import SettingsService
@@ -41,8 +42,8 @@ from meterline.tenancy.service import ROLES, InvalidUser, TenancyService
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 # The statuses Meterline sets (D12), and the invoice types, as a person reads them.
-STATUSES = {"DRAFT": "Draft", "DUE": "Due", "PARTIALLY_PAID": "Partially paid", "PAID": "Paid",
-            "UN_COLLECTIBLE": "Uncollectible", "VOID": "Void"}
+STATUSES = {InvoiceStatus.DRAFT: "Draft", InvoiceStatus.DUE: "Due", InvoiceStatus.PARTIALLY_PAID: "Partially paid",
+            InvoiceStatus.PAID: "Paid", InvoiceStatus.UN_COLLECTIBLE: "Uncollectible", InvoiceStatus.VOID: "Void"}
 TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
 TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users"}
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
@@ -103,7 +104,7 @@ def invoices(request: Request, user: User, status: str = "", account: str = "", 
                         end=cycles.local_start_of_day(last + timedelta(days=1), zone)
                         if last and last < date.max - timedelta(days=1) else None,
                         invoice_type=type or None, newest_first=True)
-    service.inputs.prefetch([i for i in page.items if i.status == "DRAFT"])  # as GET /api/invoices: in one go
+    service.inputs.prefetch([i for i in page.items if i.status == InvoiceStatus.DRAFT])  # as GET /api/invoices: in one go
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in page.items})
     customers = CustomerRepository(ctx.session, ctx.org_id).by_pks({a.customer_pk for a in accounts.values()})
     rows = []

@@ -30,14 +30,15 @@ from meterline.core.money import EXACT, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.credits.models import Credit, CreditTransaction
+from meterline.credits.statuses import CreditStatus, CreditTransactionType
 from meterline.metering.repository import MeteringRepository
 from meterline.rating import cycles
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 
-ACTIVE, CONSUMED, EXPIRED, VOIDED = "ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"
-CREDITED, DEBITED = "CREDITED", "DEBITED"
+ACTIVE, CONSUMED, EXPIRED, VOIDED = CreditStatus.ACTIVE, CreditStatus.CONSUMED, CreditStatus.EXPIRED, CreditStatus.VOIDED
+CREDITED, DEBITED = CreditTransactionType.CREDITED, CreditTransactionType.DEBITED
 SPECIAL = {"ALL_USAGE_METER_RATE_CARDS", "ALL_FIXED_FEE_RATE_CARDS"}
 LIMIT = Decimal("1e15")
 

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from meterline.events.statuses import ACCEPTED as ACCEPTED, IngestionStatus  # ACCEPTED: used as pipeline.ACCEPTED
 from meterline.events.wire import Event
 from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
 
@@ -21,17 +22,12 @@ BUCKET = timedelta(minutes=15)
 _DECIMAL_TEXT = re.compile(r"-?\d{1,512}(\.\d+)?")
 
 # Statuses (Togai's IngestionStatus values)
-FAILED = "INGESTION_FAILED"
-SCHEMA_NOT_DEFINED = "INGESTION_FAILED_SCHEMA_NOT_DEFINED"
-UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
-ACCOUNT_NOT_FOUND = "INGESTION_FAILED_ACCOUNT_NOT_FOUND"
-DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
-NO_EVENT_ID = "INGESTION_FAILED_NO_EVENT_ID"
-NO_MATCHING_METERS = "INGESTION_COMPLETED_NO_MATCHING_METERS"
-METERED = "INGESTION_COMPLETED_EVENT_METERED"
-NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
-PAST_GRACE = "INGESTION_FAILED_PAST_GRACE_PERIOD"
-ACCEPTED = frozenset({NO_MATCHING_METERS, METERED, NOT_METERED})
+# (short names for the members of IngestionStatus, which the pipeline and its callers use throughout)
+FAILED, SCHEMA_NOT_DEFINED = IngestionStatus.FAILED, IngestionStatus.SCHEMA_NOT_DEFINED
+UNITS_INVALID, ACCOUNT_NOT_FOUND = IngestionStatus.UNITS_INVALID, IngestionStatus.ACCOUNT_NOT_FOUND
+DUPLICATE, NO_EVENT_ID, PAST_GRACE = IngestionStatus.DUPLICATE, IngestionStatus.NO_EVENT_ID, IngestionStatus.PAST_GRACE
+NO_MATCHING_METERS, METERED = IngestionStatus.NO_MATCHING_METERS, IngestionStatus.METERED
+NOT_METERED = IngestionStatus.NOT_METERED
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ from zoneinfo import ZoneInfo
 from fpdf import FPDF
 
 from meterline.core.money import EXACT, minor_units
+from meterline.invoicing.statuses import InvoiceStatus
 
 Line = dict[str, Any]
 
@@ -245,7 +246,7 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
     pdf.set_font("Helvetica", size=9)
     _paragraphs(pdf, 90, [*_address_lines(seller.get("address")), seller.get("primaryEmail")])
     left_bottom = pdf.get_y()
-    draft = invoice.get("status") == "DRAFT"
+    draft = invoice.get("status") == InvoiceStatus.DRAFT
     pdf.set_xy(110, top)
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")

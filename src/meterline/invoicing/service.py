@@ -41,17 +41,18 @@ from meterline.invoicing.credit_application import Available
 from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
+from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletService
+from meterline.wallet.statuses import WalletStatus
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
-DUE, PAID, PARTIALLY_PAID, VOID, UN_COLLECTIBLE = "DUE", "PAID", "PARTIALLY_PAID", "VOID", "UN_COLLECTIBLE"
-FINAL = {PAID, VOID}
-OPEN = {DUE, PARTIALLY_PAID, UN_COLLECTIBLE}
+DUE, PAID, PARTIALLY_PAID = InvoiceStatus.DUE, InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID
+VOID, UN_COLLECTIBLE = InvoiceStatus.VOID, InvoiceStatus.UN_COLLECTIBLE
 TICK = timedelta(microseconds=1)
 
 
@@ -271,7 +272,7 @@ class InvoiceService:
         wallet = self.inputs.wallet(invoice.account_pk) if invoice.apply_wallet else None
         # the wallet pays invoices finalized once it is effective (a draft is finalized at finalize_at, or now)
         when = max(self.ctx.now, invoice.finalize_at or self.ctx.now)
-        usable_wallet = wallet is not None and wallet.status == "ACTIVE" and wallet.effective_from <= when
+        usable_wallet = wallet is not None and wallet.status == WalletStatus.ACTIVE and wallet.effective_from <= when
         if not pool and not (usable_wallet and wallet.balance > 0):  # type: ignore[union-attr]
             return [], Decimal(0)
         used: dict[str, Decimal] = {}

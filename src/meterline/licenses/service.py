@@ -17,6 +17,7 @@ from zoneinfo import ZoneInfo
 from meterline.accounts.models import Account
 from meterline.accounts.service import AccountService
 from meterline.catalog.addon_repository import AddOnRepository
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
@@ -48,7 +49,7 @@ class LicenseService:
             raise BadRequest("licenseId: named licenses are not supported by Meterline yet")
         if addon.type != "LICENSE":
             raise BadRequest(f"licenseId: add-on {license_id!r} is a {addon.type} add-on, not a LICENSE")
-        if addon.status != "ACTIVE":
+        if addon.status != AddOnStatus.ACTIVE:
             raise BadRequest(f"licenseId: add-on {license_id!r} is {addon.status}")
 
     def update(self, request: schemas.LicenseUpdateRequest) -> LicenseUpdate:

@@ -17,7 +17,8 @@ from meterline.core.money import exact_sum, is_currency, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID, InvoiceService
+from meterline.invoicing.service import PAID, PARTIALLY_PAID, InvoiceService
+from meterline.invoicing.statuses import OPEN
 from meterline.payments import schemas
 from meterline.payments.models import Payment
 from meterline.tenancy.context import Context

@@ -25,9 +25,10 @@ from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.tenancy.context import Context
 from meterline.wallet.models import Wallet, WalletEntry
+from meterline.wallet.statuses import WalletEntryType, WalletStatus
 
-ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
-CREDITED, DEBITED = "CREDITED", "DEBITED"
+ACTIVE, INACTIVE = WalletStatus.ACTIVE, WalletStatus.INACTIVE
+CREDITED, DEBITED = WalletEntryType.CREDITED, WalletEntryType.DEBITED
 LIMIT = Decimal("1e15")
 
 Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order
