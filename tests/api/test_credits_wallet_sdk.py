@@ -1,4 +1,4 @@
-"""CreditsApi and WalletApi through the official SDK against a live server (billing-decisions D9, D10)."""
+"""CreditsApi and WalletApi through the official SDK against a live server (billing-rules D9, D10)."""
 
 from __future__ import annotations
 

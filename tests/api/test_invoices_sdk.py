@@ -1,4 +1,4 @@
-"""InvoicesApi and PaymentsApi through the official SDK against a live server, and the PDF (billing-decisions D11,
+"""InvoicesApi and PaymentsApi through the official SDK against a live server, and the PDF (billing-rules D11,
 D12). The server runs on the wall clock: dates are taken relative to the current month."""
 
 from __future__ import annotations

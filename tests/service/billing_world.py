@@ -85,7 +85,7 @@ def lines(root: Line) -> dict[str, Decimal]:
 
 
 def tiered_card(meter_id: str) -> dict[str, Any]:
-    """billing-decisions D4's worked example: 1.00 up to 100, 0.50 up to 1000, then a FLAT 200."""
+    """billing-rules D4's worked example: 1.00 up to 100, 0.50 up to 1000, then a FLAT 200."""
     return {
         "displayName": "API calls", "usageMeterId": meter_id,
         "ratePlan": {"pricingModel": "TIERED", "slabs": [

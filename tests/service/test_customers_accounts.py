@@ -1,4 +1,4 @@
-"""Customer and account rules (billing-decisions D13) at the service level, on both engines."""
+"""Customer and account rules (billing-rules D13) at the service level, on both engines."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Invoicing over whole billing periods with a controlled clock, on both engines (billing-decisions D3, D4, D7, D8,
+"""Invoicing over whole billing periods with a controlled clock, on both engines (billing-rules D3, D4, D7, D8,
 D11, D12). Each scenario is written given / when / then and checks every line to the cent."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Pricing cycle math (billing-decisions D2, D3, D7; togai-billing-rules 3.2, 3.10, 5): tables and properties."""
+"""Pricing cycle math (billing-rules D2, D3, D7): tables and properties."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The pure rating engine: every worked example of billing-decisions D4, D7, D8, rounding (D1), and properties."""
+"""The pure rating engine: every worked example of billing-rules D4, D7, D8, rounding (D1), and properties."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Accounts and their aliases (billing-decisions D13).
+"""Accounts and their aliases (billing-rules D13).
 
 Rules kept here:
 - an account's id is unique in the organization and, like an alias, names one account only: an account id may not

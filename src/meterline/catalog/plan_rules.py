@@ -1,4 +1,4 @@
-"""What makes a price plan's details valid, and their defaults (docs/pricing.md, billing-decisions D3, D4, D7, D8).
+"""What makes a price plan's details valid, and their defaults (docs/pricing.md, billing-rules D3, D4, D7, D8).
 
 `normalize` takes the details as the API speaks them (camelCase dict, exact decimals) and the catalog they refer
 to, and returns them complete (card names, display names, types and timings filled in) or raises BadRequest with a

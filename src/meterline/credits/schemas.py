@@ -1,4 +1,4 @@
-"""CreditsApi request and response models (togai-api.md 2.10), and the presenters."""
+"""CreditsApi request and response models (the SDK's CreditsApi), and the presenters."""
 
 from __future__ import annotations
 

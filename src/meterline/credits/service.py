@@ -1,4 +1,4 @@
-"""Credits (CreditsApi): grants, the ledger, voids, expiry and balances (billing-decisions D9; docs/credits.md).
+"""Credits (CreditsApi): grants, the ledger, voids, expiry and balances (billing-rules D9; docs/credits.md).
 
 - A credit is in the account's invoice currency, effective from 00:00 of `effectiveFrom` to the end of
   `effectiveUntil` (inclusive; none: no expiry), organization time. It is never edited, only voided.

@@ -1,4 +1,4 @@
-"""Customers and their contacts (billing-decisions D13).
+"""Customers and their contacts (billing-rules D13).
 
 - Creating a customer creates its first account: the one given in `account`, else a default account with the
   customer's id and name, billed in the organization's base currency.

@@ -1,4 +1,4 @@
-"""Ingestion and the read paths over events and usage (billing-decisions D5, D6).
+"""Ingestion and the read paths over events and usage (billing-rules D5, D6).
 
 An ingest call, for 1 to 1000 events, in one transaction:
 1. resolve each event's schema (the ACTIVE version and its ACTIVE meters, compiled once) and account (an account

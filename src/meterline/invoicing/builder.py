@@ -1,6 +1,6 @@
 """The invoice builder: rated rate cards, a commitment and charges -> Togai's line tree. Pure (no I/O, no clock).
 
-Trees (togai-billing-rules 7.3; every parent is the exact sum of its children, D1):
+Trees (Togai's invoice line items; every parent is the exact sum of its children, D1):
 
 STANDARD (in arrears, one per account, schedule and cycle; D8, D11, D12)
     TOTAL_AMOUNT                      max(0, NET + charges): a discount never takes the invoice below 0

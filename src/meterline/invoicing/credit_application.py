@@ -1,4 +1,4 @@
-"""How credits apply to an invoice's lines (billing-decisions D9). Pure: no I/O, no clock.
+"""How credits apply to an invoice's lines (billing-rules D9). Pure: no I/O, no clock.
 
 - Order: priority ascending (1 first), then the earlier end (no end last), then the older grant.
 - Scope: empty = every rate-card line and the true-up; otherwise the named meter or add-on ids (a card's line id),

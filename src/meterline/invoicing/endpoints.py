@@ -1,8 +1,8 @@
 """InvoicesApi: thin routes over InvoiceService, and the invoice PDF.
 
 The official SDK cannot read `revenueInfo` or `usageInfo` (its InvoiceLineItem requires at least one child, so no
-finite tree validates: togai-api.md 2.9). Requests whose User-Agent is the SDK's generator get invoices without
-them; every other client (and the console, and the PDF) gets the whole tree. docs/api.md says so.
+finite tree validates). Requests whose User-Agent is the SDK's generator get invoices without them; every other
+client (and the console, and the PDF) gets the whole tree. docs/api.md says so.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""InvoicesApi request and response models (togai-api.md 2.9), and the presenters."""
+"""InvoicesApi request and response models (the SDK's InvoicesApi), and the presenters."""
 
 from __future__ import annotations
 

@@ -438,7 +438,7 @@ class InvoiceService:
 
     # -- credit grants (credit-grant rate cards) -------------------------------------------------------------------
     def grant_credits(self, invoice: Invoice, revenue: Line | None = None) -> None:
-        """The credits the invoice's credit-grant cards give (togai-billing-rules 3.7): at finalization, or for a
+        """The credits the invoice's credit-grant cards give (billing-rules D9): at finalization, or for a
         PREPAID card once the invoice is PAID. Idempotent (one idempotency key per invoice and card)."""
         if invoice.schedule_pk is None or invoice.status not in (DUE, PAID, PARTIALLY_PAID, UN_COLLECTIBLE):
             return

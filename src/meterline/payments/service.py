@@ -1,4 +1,4 @@
-"""Payments: one payment from an account, spread over its finalized invoices in `order` (togai-billing-rules 6.3).
+"""Payments: one payment from an account, spread over its finalized invoices in `order`.
 
 Each INVOICE record adds its amount to the invoice's paidAmount: PAID when it reaches the total, else
 PARTIALLY_PAID. A WALLET_CREDIT record tops up the account's wallet. The records must add up to the payment's

@@ -1,7 +1,7 @@
 """A plan's revenue per rate card for given usage, license quantities and proration. Pure (no I/O, no clock).
 
 The revenue calculator answers with it, and the invoice builder will build its lines from the same results.
-- Usage cards: the meter's usage priced by the card's slabs in the currency (billing-decisions D4).
+- Usage cards: the meter's usage priced by the card's slabs in the currency (billing-rules D4).
 - License cards: the license's quantity priced by the card's slabs; with `enableProration` and daily quantities,
   each day is priced on its largest quantity and counts 1 / days of the cycle (D7).
 - Fixed fees: the rate; with `enableProration` and a partial period, prorated by calendar days (D7).

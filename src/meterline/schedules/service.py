@@ -1,4 +1,4 @@
-"""Which plan an account is on, when (docs/pricing.md "Schedules"; togai-billing-rules section 5).
+"""Which plan an account is on, when (docs/pricing.md "Schedules").
 
 - Dates are calendar dates in the organization's timezone; a schedule runs from 00:00 of `effectiveFrom` to 00:00
   of `effectiveUntil` (exclusive). `effectiveUntil` from 9999-01-01 on means no end.

@@ -1,4 +1,4 @@
-"""WalletApi request and response models (togai-api.md 2.11), and the presenters."""
+"""WalletApi request and response models (the SDK's WalletApi), and the presenters."""
 
 from __future__ import annotations
 

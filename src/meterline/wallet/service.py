@@ -1,4 +1,4 @@
-"""The wallet (WalletApi): one per account, in its invoice currency (billing-decisions D10; docs/credits.md).
+"""The wallet (WalletApi): one per account, in its invoice currency (billing-rules D10; docs/credits.md).
 
 - A top-up is a CREDITED entry; at finalization an invoice takes min(balance, amount due) as a DEBITED entry (its
   paidAmount grows: PAID when covered, else PARTIALLY_PAID); voiding that invoice gives the debit back (CREDITED).

@@ -41,7 +41,7 @@ ROUTERS = (customers_router, accounts_router, metering_router, events_router, me
            tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router,
            licenses_router, jobs_router, invoices_router, payments_router, credits_router, wallet_router)
 
-# What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
+# What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in (
