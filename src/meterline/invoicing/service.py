@@ -331,8 +331,8 @@ class InvoiceService:
             if view.cycle is None:
                 continue
             account = by_pk[owner[view.id]]
-            mine = [i for k, i in existing[account.pk].items() if k[0] == view.id and i.cycle_start is not None]
-            starts = [(i.cycle_start, i.status) for i in mine if i.cycle_start is not None]
+            starts = [(i.cycle_start, i.status) for k, i in existing[account.pk].items()
+                      if k[0] == view.id and i.cycle_start is not None]
             drafts = [start for start, status in starts if status == DRAFT]
             resume = min(drafts) if drafts else max((start for start, _ in starts), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
