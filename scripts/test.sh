@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Run the whole test suite: unit, service (SQLite and PostgreSQL), and the official SDK against live servers.
 # Usage: bash scripts/test.sh [pytest args]
+# Before pytest it runs ruff (lint and format check) and mypy; any finding fails the run.
 # It creates .venv with the test extras, installs or starts PostgreSQL when it is missing or down, and installs
 # Debian's Chromium for the console's browser tests when it is missing.
 # METERLINE_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a database the
@@ -48,5 +49,13 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "installing Chromium" >&2
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
+
+# Static checks first: lint, formatting and types (configured in pyproject.toml; mypy is strict for the billing core).
+echo "ruff check" >&2
+.venv/bin/ruff check src tests
+echo "ruff format --check" >&2
+.venv/bin/ruff format --check src tests
+echo "mypy" >&2
+.venv/bin/mypy
 
 exec .venv/bin/python -m pytest "$@"

@@ -14,6 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal
+from itertools import pairwise
 
 import httpx
 import pytest
@@ -32,9 +33,9 @@ from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
-from meterline.usecases import balances
 from meterline.tenancy.models import Organization
 from meterline.tenancy.service import TenancyService
+from meterline.usecases import balances
 from tests.console.browsing import http_sign_in
 
 D = Decimal
@@ -81,7 +82,7 @@ def months(now: datetime) -> list[tuple[datetime, datetime]]:
     for back in range(3, -2, -1):
         index = now.year * 12 + now.month - 1 - back
         firsts.append(datetime(index // 12, index % 12 + 1, 1, tzinfo=UTC))
-    return list(zip(firsts, firsts[1:]))
+    return list(pairwise(firsts))
 
 
 def all_invoices(ctx: Context) -> list[Invoice]:

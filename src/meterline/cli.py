@@ -6,7 +6,7 @@ import os
 import secrets
 import sys
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
@@ -18,6 +18,10 @@ from meterline.core.observability import configure_logging
 from meterline.core.settings import load_settings
 from meterline.migrations import upgrade
 from meterline.tenancy.service import TenancyService
+
+if TYPE_CHECKING:
+    from rich.progress import TaskID
+    from sqlalchemy.orm import Session, sessionmaker
 
 app = typer.Typer(
     help="Meterline: open-source usage-based billing with a Togai-compatible API.",
@@ -48,7 +52,7 @@ OrgId = Annotated[
 ]
 
 
-def _session_factory(database_url: str | None):  # type: ignore[no-untyped-def]
+def _session_factory(database_url: str | None) -> sessionmaker[Session]:
     settings = load_settings(database_url=database_url)
     upgrade(settings.database_url)
     return make_session_factory(create_db_engine(settings.database_url))
@@ -111,7 +115,7 @@ def bill_run(
     import json
 
     from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
     from meterline.invoicing import billing
 

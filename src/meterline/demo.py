@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import AccountService
-from meterline.catalog.addon_schemas import CreateAddOnRequest
+from meterline.catalog.addon_schemas import AddOnType, CreateAddOnRequest
 from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_schemas import CreatePricePlanRequest
 from meterline.catalog.plan_service import PricePlanService
@@ -218,7 +218,7 @@ class Builder:
     @contextmanager
     def at(self, instant: datetime) -> Iterator[Context]:
         with unit_of_work(self.factory) as session:
-            yield Context(session=session, org=session.get(Organization, self.result.org_id), now=instant)
+            yield Context(session=session, org=session.get_one(Organization, self.result.org_id), now=instant)
 
     # -- setup day ---------------------------------------------------------------------------------------------
     def organization(self, instant: datetime) -> None:
@@ -272,8 +272,9 @@ class Builder:
             meters.activate(meter.id)
             self.meters[key] = meter.id
         addons = AddOnService(ctx)
-        for key, name, kind in (("platform", "Platform fee", "FIXED_FEE"), ("support", "Premium support", "FIXED_FEE"),
-                                ("seats", "Seats", "LICENSE")):
+        kinds: tuple[tuple[str, str, AddOnType], ...] = (
+            ("platform", "Platform fee", "FIXED_FEE"), ("support", "Premium support", "FIXED_FEE"), ("seats", "Seats", "LICENSE"))
+        for key, name, kind in kinds:
             self.addons[key] = addons.create(CreateAddOnRequest(name=name, type=kind)).id
         plans = PricePlanService(ctx)
         for name, description, currencies, details in self._plans():
@@ -493,7 +494,7 @@ class Builder:
             if not found:
                 return
             invoice = found[0]
-            half = (invoice.total_amount / 2).quantize(D("0.01"), ROUND_HALF_UP)  # type: ignore[operator]
+            half = ((invoice.total_amount or D(0)) / 2).quantize(D("0.01"), ROUND_HALF_UP)
             PaymentService(ctx).create(CreatePaymentRequest.model_validate({
                 "accountId": PARTLY_PAID, "currency": invoice.currency, "totalAmount": half,
                 "description": "First instalment", "externalPaymentReference": {
@@ -521,7 +522,7 @@ class Builder:
 
     def summary(self) -> None:
         with unit_of_work(self.factory, write=False) as session:
-            ctx = Context(session=session, org=session.get(Organization, self.result.org_id), now=self.now)
+            ctx = Context(session=session, org=session.get_one(Organization, self.result.org_id), now=self.now)
             service, after = InvoiceService(ctx), None
             while True:
                 page = service.page(PageRequest(size=500, after=after), status=None, account_id=None,

@@ -1,5 +1,5 @@
 """kill -9 the server while clients ingest: every event answered 202 is there after the restart, none twice, and a
-client that retries what got no answer ends with every event counted exactly once (billing-decisions D6)."""
+client that retries what got no answer ends with every event counted exactly once (billing-rules D6)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""CreditsApi and WalletApi through the official SDK against a live server (billing-decisions D9, D10)."""
+"""CreditsApi and WalletApi through the official SDK against a live server (billing-rules D9, D10)."""
 
 from __future__ import annotations
 
@@ -8,9 +8,9 @@ import pytest
 import togai_client as tc
 from togai_client.exceptions import BadRequestException, NotFoundException
 
+from tests.api.billing_setup import acme_invoices, month_start
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_ingestion_sdk import ev
-from tests.api.billing_setup import acme_invoices, month_start
 from tests.conftest import Tenant
 
 UTC = timezone.utc

@@ -1,4 +1,4 @@
-"""InvoicesApi and PaymentsApi through the official SDK against a live server, and the PDF (billing-decisions D11,
+"""InvoicesApi and PaymentsApi through the official SDK against a live server, and the PDF (billing-rules D11,
 D12). The server runs on the wall clock: dates are taken relative to the current month."""
 
 from __future__ import annotations
@@ -91,7 +91,7 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
     # Charges go on the ongoing invoice: value, rate x quantity, a share of a line (jsonLogic over line ids)
     items = [tc.MiscellaneousCharge(name="Setup", value="20"),
              tc.MiscellaneousCharge(name="Hours", rate=80, quantity=1.5),
-             tc.MiscellaneousCharge(name="Support", value='{"*": [{"var": "%s"}, 0.1]}' % billed["fee"])]
+             tc.MiscellaneousCharge(name="Support", value=f'{{"*": [{{"var": "{billed["fee"]}"}}, 0.1]}}')]
     answer = sdk.invoices.manage_miscellaneous_charges_in_account("acme", tc.ManageMiscellaneousChargesRequest(items=items))
     assert [c.name for c in answer.data] == ["Setup", "Hours", "Support"]
     assert sdk.invoices.get_invoice(current.id).total_amount == 50 + 20 + 120 + 5

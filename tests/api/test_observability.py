@@ -12,7 +12,6 @@ import togai_client as tc
 from alembic.script import ScriptDirectory
 
 from meterline.migrations import alembic_config
-
 from tests.api.conftest import Sdk
 from tests.conftest import Tenant, start_server, stop_server
 

@@ -1,5 +1,5 @@
 """The revenue calculator (PriceExperimentationApi) through the official SDK: the worked examples of
-billing-decisions D4 and D7 on inline plans, on saved plans, and on an account's schedule and usage."""
+billing-rules D4 and D7 on inline plans, on saved plans, and on an account's schedule and usage."""
 
 from __future__ import annotations
 
@@ -56,7 +56,7 @@ def test_every_card_of_a_saved_plan_with_proration(sdk: Sdk, tenant: Tenant, cat
         license_entries_config=tc.LicenseEntriesConfig(mode="CUSTOM", custom=[
             tc.LicenseEntry(license_id=addons["LICENSE"], quantity=3, effective_from=datetime(2024, 4, 1, tzinfo=UTC)),
             tc.LicenseEntry(license_id=addons["LICENSE"], quantity=5, effective_from=datetime(2024, 4, 9, tzinfo=UTC))]),
-        # togai-billing-rules 3.5: a $300 monthly fee from 11 April in a 1-30 April cycle -> 20/30 -> $200
+        # Togai's proration example: a $300 monthly fee from 11 April in a 1-30 April cycle -> 20/30 -> $200
         proration_config=tc.ProrationConfig(mode="CUSTOM", custom_config=tc.ProrationConfigCustomConfig(
             cycle_start_date=datetime(2024, 4, 1, tzinfo=UTC), cycle_end_date=datetime(2024, 5, 1, tzinfo=UTC),
             current_date=datetime(2024, 4, 11, tzinfo=UTC))),

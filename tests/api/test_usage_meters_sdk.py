@@ -94,7 +94,8 @@ def test_count_meter_defaults(sdk: Sdk, schema: str) -> None:
         ({"computations": [Computation(order=1, computation='{"*":[{"var":"attribute.calls"}')]},
          "computations[0].computation: "),
         ({"computations": [Computation(order=1, computation='{"var":"attribute.bytes"}')]},
-         "computations[0].computation: var 'attribute.bytes' is not an attribute or dimension of event schema api_calls"),
+         "computations[0].computation: var 'attribute.bytes' is not an attribute or dimension of event schema "
+         "api_calls"),
         ({"computations": [Computation(order=1, matcher='{"==":[{"var":"dimension.city"},"x"]}', computation=CALLS)]},
          "computations[0].matcher: var 'dimension.city'"),
         ({"filters": [UsageMeterFilterEntry(var_field="dimension.city", value="x")]},

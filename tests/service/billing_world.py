@@ -24,8 +24,8 @@ from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
-from meterline.usecases.schedules import edit_schedules
 from meterline.tenancy.models import Organization
+from meterline.usecases.schedules import edit_schedules
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
 
@@ -87,7 +87,7 @@ def lines(root: Line) -> dict[str, Decimal]:
 
 
 def tiered_card(meter_id: str) -> dict[str, Any]:
-    """billing-decisions D4's worked example: 1.00 up to 100, 0.50 up to 1000, then a FLAT 200."""
+    """billing-rules D4's worked example: 1.00 up to 100, 0.50 up to 1000, then a FLAT 200."""
     return {
         "displayName": "API calls", "usageMeterId": meter_id,
         "ratePlan": {"pricingModel": "TIERED", "slabs": [

@@ -29,8 +29,8 @@ from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org
-from tests.service.test_ingestion import setup_catalog
 from tests.service.billing_world import fee, make_plan, tiered_card
+from tests.service.test_ingestion import setup_catalog
 
 UTC = timezone.utc
 START = datetime(2024, 1, 1, tzinfo=UTC)

@@ -34,8 +34,8 @@ from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.migrations import upgrade
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
-from meterline.usecases.schedules import edit_schedules
 from meterline.tenancy.models import Organization
+from meterline.usecases.schedules import edit_schedules
 from tests.conftest import PG_ADMIN_URL, _libpq, new_org
 from tests.service.billing_world import fee, make_plan
 from tests.service.test_ingestion import setup_catalog

@@ -24,7 +24,7 @@ from meterline.tenancy.sessions import LIFETIME, ConsoleSessions, LoginThrottle,
 RULES = ThrottleRules(per_email=5, per_address=20, window=timedelta(minutes=15))
 
 
-def _user(session: Session, org: Organization, password: str = "long enough", role: str = "ADMIN") -> User:
+def _user(session: Session, org: Organization, password: str = "long enough", role: str = "ADMIN") -> User:  # noqa: S107
     return TenancyService(session).create_user(org=org, email=f"u-{secrets.token_hex(4)}@sessions.test",
                                                password=password, now=utc_now(), role=role)
 

@@ -1,4 +1,4 @@
-"""Credits and the wallet on invoices, to the cent, on both engines (billing-decisions D9, D10; docs/credits.md).
+"""Credits and the wallet on invoices, to the cent, on both engines (billing-rules D9, D10; docs/credits.md).
 Written given / when / then over a controlled clock, with the ledgers' invariants checked after each scenario."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Customer and account rules (billing-decisions D13) at the service level, on both engines."""
+"""Customer and account rules (billing-rules D13) at the service level, on both engines."""
 
 from __future__ import annotations
 
@@ -23,8 +23,8 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest, UpdateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.tenancy.context import Context
-from meterline.usecases.accounts import has_billing_history
 from meterline.tenancy.models import Organization
+from meterline.usecases.accounts import has_billing_history
 from tests.conftest import new_org, org_in
 
 UTC = timezone.utc

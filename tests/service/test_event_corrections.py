@@ -11,8 +11,7 @@ from decimal import Decimal
 
 import msgspec
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -25,11 +24,10 @@ from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events import pipeline
 from meterline.events.corrections import CorrectionService
-from meterline.events.models import Event as StoredEvent
-from meterline.events.models import EventId
+from meterline.events.models import Event as StoredEvent, EventId
 from meterline.events.schemas import CorrectionEvent
-from meterline.events.wire import Event, event_from
 from meterline.events.service import IngestionService, UsageService
+from meterline.events.wire import Event, event_from
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
 from meterline.metering.schemas import (

@@ -10,8 +10,7 @@ from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
-from hypothesis import HealthCheck, given, settings
-from hypothesis import strategies as st
+from hypothesis import HealthCheck, given, settings, strategies as st
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -21,10 +20,9 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events import pipeline
-from meterline.events.models import Event as StoredEvent
-from meterline.events.models import EventId
-from meterline.events.wire import Event, event_from
+from meterline.events.models import Event as StoredEvent, EventId
 from meterline.events.service import IngestionService, UsageService
+from meterline.events.wire import Event, event_from
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
 from meterline.metering.schemas import (

@@ -1,4 +1,4 @@
-"""Invoicing over whole billing periods with a controlled clock, on both engines (billing-decisions D3, D4, D7, D8,
+"""Invoicing over whole billing periods with a controlled clock, on both engines (billing-rules D3, D4, D7, D8,
 D11, D12). Each scenario is written given / when / then and checks every line to the cent."""
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def test_charges_on_the_ongoing_invoice(world: World) -> None:
         service = InvoiceService(ctx)
         service.set_account_charges("acme", [
             Charge(name="Setup", value="49.999"), Charge(name="Hours", rate=D("80"), quantity=D("1.5")),
-            Charge(name="Support", value='{"*": [{"var": "%s"}, 0.1]}' % base["id"]),
+            Charge(name="Support", value=f'{{"*": [{{"var": "{base["id"]}"}}, 0.1]}}'),
             Charge(name="Goodwill", value="-20")])
         with pytest.raises(BadRequest, match="neither a number nor jsonLogic"):
             service.set_account_charges("acme", [Charge(name="Bad", value="ten dollars")])

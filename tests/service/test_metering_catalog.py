@@ -1,4 +1,4 @@
-"""Event schema versioning and usage meter rules (billing-decisions D5) at the service level, on both engines."""
+"""Event schema versioning and usage meter rules (billing-rules D5) at the service level, on both engines."""
 
 from __future__ import annotations
 

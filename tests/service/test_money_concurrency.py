@@ -20,8 +20,8 @@ from meterline.customers.service import CustomerService
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
-from meterline.usecases import balances
 from meterline.tenancy.models import Organization
+from meterline.usecases import balances
 from meterline.wallet.models import Wallet, WalletEntry
 from tests.conftest import new_org
 from tests.service.billing_world import t

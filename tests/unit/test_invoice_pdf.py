@@ -9,8 +9,15 @@ from typing import Any
 
 import pypdf
 
-from meterline.invoicing.pdf import (day_text, latin1, money_text, quantity_text, render_invoice_pdf, table_rows,
-                                     unit_price_text)
+from meterline.invoicing.pdf import (
+    day_text,
+    latin1,
+    money_text,
+    quantity_text,
+    render_invoice_pdf,
+    table_rows,
+    unit_price_text,
+)
 
 UTC = timezone.utc
 D = Decimal

@@ -6,12 +6,12 @@ from __future__ import annotations
 import json
 import re
 from decimal import Decimal, localcontext
+from itertools import pairwise
 from typing import Any
 
 import pytest
 import simplejson
-from hypothesis import given, settings
-from hypothesis import strategies as st
+from hypothesis import given, settings, strategies as st
 
 from meterline.metering.jsonlogic import (
     Compiled,
@@ -31,7 +31,7 @@ DATA = {"attribute": ATTRS, "attributes": ATTRS, "dimension": DIMS, "dimensions"
 def same(a: Any, b: Any) -> bool:
     """Equality that tells True from 1 and lists from tuples; Decimals compare by value."""
     if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b))
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
     return type(a) is type(b) and a == b
 
 
@@ -433,7 +433,7 @@ def ref(e: Any, data: dict) -> Any:
     if op in ("<", "<=", ">", ">="):
         if any(isinstance(v, bool) for v in vals):
             vals = [D(int(v)) if isinstance(v, bool) else v for v in vals]
-        checks = [ref_cmp(x, y) for x, y in zip(vals, vals[1:])]
+        checks = [ref_cmp(x, y) for x, y in pairwise(vals)]
         test = {"<": lambda c: c < 0, "<=": lambda c: c <= 0, ">": lambda c: c > 0, ">=": lambda c: c >= 0}[op]
         return all(test(c) for c in checks)
     nums = [ref_num(v) for v in vals]

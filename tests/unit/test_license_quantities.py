@@ -1,4 +1,4 @@
-"""License quantities over time (billing-decisions D7): a day's quantity is the largest in force that day."""
+"""License quantities over time (billing-rules D7): a day's quantity is the largest in force that day."""
 
 from __future__ import annotations
 

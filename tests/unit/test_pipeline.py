@@ -1,4 +1,4 @@
-"""The event pipeline, pure: validation against the schema, then units per meter (billing-decisions D5, D6)."""
+"""The event pipeline, pure: validation against the schema, then units per meter (billing-rules D5, D6)."""
 
 from __future__ import annotations
 

@@ -1,16 +1,22 @@
-"""The pure rating engine: every worked example of billing-decisions D4, D7, D8, rounding (D1), and properties."""
+"""The pure rating engine: every worked example of billing-rules D4, D7, D8, rounding (D1), and properties."""
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING
-from decimal import Decimal as D
+from decimal import ROUND_CEILING, Decimal as D
 
 import pytest
-from hypothesis import given
-from hypothesis import strategies as st
+from hypothesis import given, strategies as st
 
 from meterline.rating import (
-    RatePlan, RatingError, Slab, check_rate_plan, fixed_amount, price, price_days, prorate, true_up,
+    RatePlan,
+    RatingError,
+    Slab,
+    check_rate_plan,
+    fixed_amount,
+    price,
+    price_days,
+    prorate,
+    true_up,
 )
 
 D4_SLABS = (Slab(1, D(0), "PER_UNIT", D("1.00")), Slab(2, D(100), "PER_UNIT", D("0.50")), Slab(3, D(1000), "FLAT", D(200)))

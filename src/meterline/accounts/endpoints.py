@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from enum import Enum
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
@@ -18,8 +19,8 @@ from meterline.tenancy.context import Context
 from meterline.usecases.accounts import delete_account as delete_account_with_history
 
 router = APIRouter(route_class=UnitOfWorkRoute)
-ACCOUNTS = ["Accounts"]
-ALIASES = ["Aliases"]
+ACCOUNTS: list[str | Enum] = ["Accounts"]  # FastAPI takes tags as list[str | Enum]
+ALIASES: list[str | Enum] = ["Aliases"]  # FastAPI takes tags as list[str | Enum]
 
 
 def _account(service: AccountService, account_id: str, at: datetime | None = None) -> Response:

@@ -1,4 +1,4 @@
-"""Accounts and their aliases (billing-decisions D13).
+"""Accounts and their aliases (billing-rules D13).
 
 Rules kept here:
 - an account's id is unique in the organization and, like an alias, names one account only: an account id may not
@@ -16,6 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel
 
 from meterline.accounts import schemas
 from meterline.accounts.models import Account, AccountAlias, AccountView, Alias
@@ -27,11 +30,12 @@ from meterline.core.money import is_currency
 from meterline.core.pagination import Page, PageRequest
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
+from meterline.customers.statuses import CustomerStatus
 from meterline.settings.service import SettingsWriter
 from meterline.tenancy.context import Context
 
 MAX_OPEN_ALIASES = 10
-ARCHIVED = "ARCHIVED"
+ARCHIVED = CustomerStatus.ARCHIVED
 
 # Does an account have billing history that must be kept (finalized invoices, payments)? Accounts cannot know: the
 # use-case layer (usecases/accounts.py) passes its check to every removal. There is no default on purpose.
@@ -145,7 +149,7 @@ class AccountService:
             billing_information=_dump(request.billing_information),
             metadata_=request.metadata,
             tags=_tags(request.tags),
-            status=request.status or "ACTIVE",
+            status=request.status or CustomerStatus.ACTIVE,
             created_at=now,
             updated_at=now,
         )
@@ -230,10 +234,10 @@ class AccountService:
             for row in open_rows:
                 self._end_alias(row, now)
         for item in request.account_aliases or []:
-            row = rows.get(item.id)
-            if row is None:
+            found = rows.get(item.id)
+            if found is None:
                 raise NotFound(f"Account {account_id} has no alias with id {item.id}")
-            self._end_alias(row, item.from_ or now)
+            self._end_alias(found, item.from_ or now)
         account.updated_at = now
         return account
 
@@ -357,7 +361,7 @@ def _tags(tags: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(t.strip().lower() for t in tags if t.strip()))
 
 
-def _dump(model: object) -> dict | None:
+def _dump(model: BaseModel | None) -> dict[str, Any] | None:
     if model is None:
         return None
-    return model.model_dump(by_alias=True, exclude_none=True)  # type: ignore[attr-defined]
+    return model.model_dump(by_alias=True, exclude_none=True)

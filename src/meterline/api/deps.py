@@ -20,7 +20,8 @@ bearer = HTTPBearer(auto_error=False, scheme_name="bearerAuth")
 
 
 def session_of(request: Request) -> Session:
-    return request.state.session  # type: ignore[no-any-return]
+    session: Session = request.state.session
+    return session
 
 
 def principal(

@@ -1,4 +1,4 @@
-"""Every error of the API becomes `{"message": ...}` with the status of billing-decisions D14, here and only here."""
+"""Every error of the API becomes `{"message": ...}` with the status of billing-rules D14, here and only here."""
 
 from __future__ import annotations
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+from collections.abc import Callable
 
 from meterline.core.errors import TooManyRequests
 
@@ -18,7 +19,7 @@ INGEST_PATHS = frozenset({"/ingest", "/ingestBatch"})
 
 
 class Quotas:
-    def __init__(self, ingest_rate: float, api_rate: float, clock=time.monotonic) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, ingest_rate: float, api_rate: float, clock: Callable[[], float] = time.monotonic) -> None:
         self.rates = {"ingest": ingest_rate, "api": api_rate}
         self.clock = clock
         self.buckets: dict[tuple[str, str], tuple[float, float]] = {}  # (key, kind) -> (tokens, at)

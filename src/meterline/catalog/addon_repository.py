@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from meterline.catalog.models import AddOn
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 
@@ -14,7 +15,7 @@ class AddOnRepository(OrgRepository):
         self.lock_key("addon-name", name)
 
     def active_named(self, name: str) -> AddOn | None:
-        return self.session.scalar(self.scoped(AddOn).where(AddOn.name == name, AddOn.status == "ACTIVE"))
+        return self.session.scalar(self.scoped(AddOn).where(AddOn.name == name, AddOn.status == AddOnStatus.ACTIVE))
 
     def all(self) -> list[AddOn]:
         return list(self.session.scalars(self.scoped(AddOn)))

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from meterline.catalog.models import AddOn as StoredAddOn
 from meterline.core.schemas import PaginationOptions, RequestModel, ResponseModel, trimmed
 
 AddOnType = Literal["LICENSE", "FIXED_FEE", "CREDIT_GRANT", "NAMED_LICENSE"]
-AddOnName = trimmed(1, 255)
+if TYPE_CHECKING:  # a str to the type checker; pydantic gets the checked, trimmed text
+    AddOnName = str
+else:
+    AddOnName = trimmed(1, 255)
 
 
 class CreateAddOnRequest(RequestModel):
@@ -41,7 +44,8 @@ class AddOnPaginatedResponse(ResponseModel):
 
 def addon_out(addon: StoredAddOn) -> AddOn:
     return AddOn(
-        name=addon.name, type=addon.type, billable_name=addon.billable_name, id=addon.id,  # type: ignore[arg-type]
-        created_at=addon.created_at, status=addon.status,  # type: ignore[arg-type]
+        name=addon.name, billable_name=addon.billable_name, id=addon.id, created_at=addon.created_at,
+        type=addon.type,  # type: ignore[arg-type]  # stored text, one of AddOnType
+        status=addon.status,  # type: ignore[arg-type]  # stored text, ACTIVE or ARCHIVED
         display_name=addon.billable_name or addon.name,
     )

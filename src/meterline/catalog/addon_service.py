@@ -11,12 +11,13 @@ from __future__ import annotations
 from meterline.catalog import addon_schemas as schemas
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.catalog.models import AddOn
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.tenancy.context import Context
 
-ACTIVE, ARCHIVED = "ACTIVE", "ARCHIVED"
+ACTIVE, ARCHIVED = AddOnStatus.ACTIVE, AddOnStatus.ARCHIVED
 
 
 class AddOnService:

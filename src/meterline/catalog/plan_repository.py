@@ -7,6 +7,7 @@ from typing import Any
 import simplejson
 
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
+from meterline.catalog.statuses import PricePlanStatus
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 
@@ -29,7 +30,7 @@ class PricePlanRepository(OrgRepository):
 
     def by_name(self, name: str) -> PricePlan | None:
         """A plan that is not ARCHIVED with this name."""
-        stmt = self.scoped(PricePlan).where(PricePlan.name == name, PricePlan.status != "ARCHIVED")
+        stmt = self.scoped(PricePlan).where(PricePlan.name == name, PricePlan.status != PricePlanStatus.ARCHIVED)
         return self.session.scalar(stmt)
 
     def page(self, request: PageRequest) -> Page[PricePlan]:
@@ -37,7 +38,7 @@ class PricePlanRepository(OrgRepository):
 
     def all_active(self) -> list[PricePlan]:
         """The ACTIVE plans, by name (the console's plan picker)."""
-        return list(self.session.scalars(self.scoped(PricePlan).where(PricePlan.status == "ACTIVE").order_by(PricePlan.name)))
+        return list(self.session.scalars(self.scoped(PricePlan).where(PricePlan.status == PricePlanStatus.ACTIVE).order_by(PricePlan.name)))
 
     def versions(self, plan: PricePlan) -> list[PricePlanVersion]:
         stmt = self.scoped(PricePlanVersion).where(PricePlanVersion.plan_pk == plan.pk)

@@ -1,4 +1,4 @@
-"""What makes a price plan's details valid, and their defaults (docs/pricing.md, billing-decisions D3, D4, D7, D8).
+"""What makes a price plan's details valid, and their defaults (docs/pricing.md, billing-rules D3, D4, D7, D8).
 
 `normalize` takes the details as the API speaks them (camelCase dict, exact decimals) and the catalog they refer
 to, and returns them complete (card names, display names, types and timings filled in) or raises BadRequest with a
@@ -11,12 +11,15 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from meterline import rating
 from meterline.catalog import rate_cards
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core.errors import BadRequest
 from meterline.core.money import is_currency
+from meterline.metering.statuses import MeteringStatus
 from meterline.rating import cycles
 
 ROOT = "pricePlanDetails"
@@ -53,6 +56,14 @@ def _upper_currencies(items: list[dict[str, Any]], where: str, supported: set[st
     codes = _currencies([item["currency"] for item in items], where, supported)
     for item, code in zip(items, codes, strict=True):
         item["currency"] = code
+
+
+def _check_grant_rates(card: dict[str, Any], currency: str, where: str) -> None:
+    rating.check_rate_plan(rate_cards.credit_grant_rate_plan(card, currency, where)[0])
+
+
+def _check_slab_rates(card: dict[str, Any], currency: str, where: str) -> None:
+    rating.check_rate_plan(rate_cards.slab_rate_plan(card, currency, where))
 
 
 def _priced(check: Callable[[], Any], where: str) -> Any:
@@ -94,7 +105,7 @@ def _addon(catalog: CatalogView, addon_id: str, kinds: set[str], where: str) -> 
     if found is None:
         raise _fail(f"{where}.id: no add-on {addon_id!r}; create it with POST /addons first")
     kind, display_name, status = found
-    if status != "ACTIVE":
+    if status != AddOnStatus.ACTIVE:
         raise _fail(f"{where}.id: add-on {addon_id!r} is {status}")
     if kind not in kinds:
         raise _fail(f"{where}.id: add-on {addon_id!r} is a {kind} add-on; this card needs {' or '.join(sorted(kinds))}")
@@ -129,7 +140,7 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
     for i, card in enumerate(usage_cards):
         where = f"{ROOT}.usageRateCards[{i}]"
         meter = catalog.meters.get(card["usageMeterId"])
-        if meter is None or meter[1] == "ARCHIVED":
+        if meter is None or meter[1] == MeteringStatus.ARCHIVED:
             raise _fail(f"{where}.usageMeterId: no usage meter {card['usageMeterId']!r}")
         if card["usageMeterId"] in priced_meters:
             raise _fail(f"{where}.usageMeterId: meter {card['usageMeterId']!r} is already priced by "
@@ -195,8 +206,8 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         for detail in rate_details:
             if detail["creditAmount"] < 0:
                 raise _fail(f"{where}.rateDetails ({detail['currency']}).creditAmount: must be >= 0")
-            _priced(lambda c=detail["currency"]: rating.check_rate_plan(
-                rate_cards.credit_grant_rate_plan(card, c, where)[0]), f"{where}.rateDetails ({detail['currency']})")
+            _priced(partial(_check_grant_rates, card, detail["currency"], where),
+                    f"{where}.rateDetails ({detail['currency']})")
     return details
 
 
@@ -227,8 +238,7 @@ def _check_slab_card(card: dict[str, Any], where: str, supported: set[str]) -> N
         rate_orders = [r["order"] for r in value["slabRates"]]
         if len(set(rate_orders)) != len(rate_orders):
             raise _fail(f"{where}.rateValues ({value['currency']}).slabRates: an order is given twice")
-        _priced(lambda c=value["currency"]: rating.check_rate_plan(rate_cards.slab_rate_plan(card, c, where)),
-                f"{where} ({value['currency']})")
+        _priced(partial(_check_slab_rates, card, value["currency"], where), f"{where} ({value['currency']})")
 
 
 def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str]:

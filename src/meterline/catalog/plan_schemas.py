@@ -7,7 +7,7 @@ The rate-card shapes are shared by requests and responses: a plan is answered wi
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Literal, cast
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
@@ -298,7 +298,8 @@ def plan_out(view: PlanView) -> PricePlan:
     if view.only is not None:
         schedule = [s for s in schedule if s.version == view.only]
     return PricePlan(
-        id=plan.id, name=plan.name, type=plan.type, description=plan.description, status=plan.status,
+        id=plan.id, name=plan.name, type=cast(PlanType, plan.type), description=plan.description,
+        status=cast(PlanStatus, plan.status),
         pricing_schedule=schedule,
     )
 
@@ -310,10 +311,10 @@ def plan_list_item(view: PlanView) -> PricePlanListData:
         name=plan.name,
         version=latest.version.version,
         description=plan.description,
-        status=plan.status,
+        status=cast(PlanStatus, plan.status),
         usage_meters=[card["usageMeterId"] for card in latest.details.get("usageRateCards", [])],
         price_plan_details=details_out(latest.details, latest.active_currencies, plan.type),
         created_at=plan.created_at,
         updated_at=plan.updated_at,
-        type=plan.type,
+        type=cast(PlanType, plan.type),
     )

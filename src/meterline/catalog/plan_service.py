@@ -18,13 +18,14 @@ from meterline.catalog import plan_rules, plan_schemas as schemas
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
+from meterline.catalog.statuses import PricePlanStatus
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.metering.repository import MeteringRepository
 from meterline.tenancy.context import Context
 
-DRAFT, ACTIVE, ARCHIVED = "DRAFT", "ACTIVE", "ARCHIVED"
+DRAFT, ACTIVE, ARCHIVED = PricePlanStatus.DRAFT, PricePlanStatus.ACTIVE, PricePlanStatus.ARCHIVED
 
 
 @dataclass(frozen=True)

@@ -145,7 +145,7 @@ def _summary(ctx: Context, account: Any) -> dict[str, Any]:
     charges = [line for line in revenue.walk() if line.type == "MISCELLANEOUS_CHARGE"]
     credits = revenue.find("TOTAL_CREDITS")
     return {"ongoing": ongoing, "cards": cards, "charges": charges, "usage": usage, "total": total,
-            "credits_applied": credits.value if credits else None, "plan": service.inputs.view(ongoing.schedule_pk)}
+            "credits_applied": credits.value if credits else None, "plan": service.inputs.view(ongoing.schedule_pk) if ongoing.schedule_pk else None}
 
 
 def _schedule(ctx: Context, account: Any) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from pydantic import ValidationError
 from meterline.api.responses import dumps
 from meterline.core import numbers
 from meterline.events import pipeline
+from meterline.events.statuses import IngestionStatus
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.metering.rules import ACTIVE, ARCHIVED, DRAFT, INACTIVE
 
@@ -341,7 +342,7 @@ EVENT_STATUSES = {
     pipeline.DUPLICATE: "Failed: duplicate",
     pipeline.NO_EVENT_ID: "Failed: no event id",
     pipeline.PAST_GRACE: "Failed: past grace period",
-    "REVERTED": "Reverted",
+    IngestionStatus.REVERTED: "Reverted",
 }
 _FAILED = frozenset(s for s in EVENT_STATUSES if s.startswith("INGESTION_FAILED"))
 EVENT_GROUPS = {"processed": ("All processed", pipeline.ACCEPTED), "failed": ("All failed", _FAILED)}

@@ -19,12 +19,30 @@ from starlette.responses import RedirectResponse, Response
 
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.console.account_pages import _url
-from meterline.console.metering_forms import (EVENT_GROUPS, EVENT_STATUSES, OPERATORS, STATUS_WORDS, MeterForm,
-                                              blank_schema_values, event_filters, event_tone, filter_fields,
-                                              filter_words, grow_meter_form, grow_schema_form, meter_body,
-                                              meter_form_of, meter_service_error, meter_summary,
-                                              meter_validation_errors, schema_body, schema_service_errors,
-                                              schema_validation_errors, schema_values, schema_values_of)
+from meterline.console.metering_forms import (
+    EVENT_GROUPS,
+    EVENT_STATUSES,
+    OPERATORS,
+    STATUS_WORDS,
+    MeterForm,
+    blank_schema_values,
+    event_filters,
+    event_tone,
+    filter_fields,
+    filter_words,
+    grow_meter_form,
+    grow_schema_form,
+    meter_body,
+    meter_form_of,
+    meter_service_error,
+    meter_summary,
+    meter_validation_errors,
+    schema_body,
+    schema_service_errors,
+    schema_validation_errors,
+    schema_values,
+    schema_values_of,
+)
 from meterline.console.pages import PAGE, User, check_csrf, context, render
 from meterline.core.errors import MeterlineError, NotFound
 from meterline.core.pagination import page_request

@@ -19,6 +19,7 @@ from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
+from meterline.accounts.repository import AccountRepository
 from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.console import auth
@@ -27,10 +28,9 @@ from meterline.core.errors import Forbidden, MeterlineError, NotFound
 from meterline.core.numbers import plain
 from meterline.core.pagination import PageRequest, page_request
 from meterline.core.schemas import Address
+from meterline.customers.repository import CustomerRepository
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
-from meterline.accounts.repository import AccountRepository
-from meterline.customers.repository import CustomerRepository
 from meterline.tenancy.context import Context
 from meterline.tenancy.service import TenancyService
 from meterline.tenancy.sessions import LoginThrottle, ThrottleRules

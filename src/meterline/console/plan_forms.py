@@ -5,6 +5,7 @@ refusals into words next to the field they name; the pages read the form, call t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from copy import deepcopy
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -56,7 +57,7 @@ def _why(text: str, example: str) -> str:
 
 
 # -- messages in words -------------------------------------------------------------------------------------------
-_PHRASES = [
+_PHRASES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"pricePlanDetails\.?"), ""),
     (re.compile(r"pricingCycleConfig\.startOffset\.dayOffset"), "Start day"),
     (re.compile(r"pricingCycleConfig\.startOffset\.monthOffset"), "Start month"),
@@ -83,7 +84,7 @@ _PHRASES = [
 def words(message: str) -> str:
     """A service's message with the API's field paths spelled as the console names them."""
     for pattern, replacement in _PHRASES:
-        message = pattern.sub(replacement, message)  # type: ignore[arg-type]
+        message = pattern.sub(replacement, message)
     return message.strip()
 
 
@@ -233,7 +234,8 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
                                  f"{_text(starts[i + 1])}")
     old_rates = {v["currency"]: {r["order"]: r for r in v["slabRates"]} for v in (original or {}).get("rateValues", [])}
     old_slabs = {s["order"]: s for s in (original or {}).get("ratePlan", {}).get("slabs", [])}
-    slabs, values = [], {c: [] for c in currencies}
+    slabs: list[dict[str, Any]] = []
+    values: dict[str, list[dict[str, Any]]] = {c: [] for c in currencies}
     for i, row in enumerate(rows):
         if row.price_type not in PRICE_TYPES:
             errors[f"type_{i}"] = "Choose a price type"
@@ -259,12 +261,12 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
             values[currency].append(slab_rate)
     rate_values = []
     for currency in currencies:
-        value: dict[str, Any] = {"currency": currency, "slabRates": values[currency]}
+        rate_value: dict[str, Any] = {"currency": currency, "slabRates": values[currency]}
         kept = next((v.get("rateConfig") for v in (original or {}).get("rateValues", []) if v["currency"] == currency),
                     None)
         if kept:
-            value["rateConfig"] = kept
-        rate_values.append(value)
+            rate_value["rateConfig"] = kept
+        rate_values.append(rate_value)
     return {"pricingModel": model, "slabs": slabs}, rate_values
 
 

@@ -25,14 +25,35 @@ from meterline.catalog import plan_schemas as schemas
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_service import ARCHIVED, PlanView, PricePlanService
+from meterline.catalog.statuses import AddOnStatus
 from meterline.console.account_pages import _url
 from meterline.console.pages import PAGE, User, _field_errors, check_csrf, context, render
-from meterline.console.plan_forms import (INTERVALS, KIND_NAMES, KINDS, MAX_SLABS, MODELS, PRICE_TYPES, TIMINGS,
-                                          Catalog, card_error, card_from_form, card_values, currency_choices,
-                                          cycle_from_form, cycle_values, cycle_words, detail_error, find_card,
-                                          put_card, pydantic_words, resize_rows, words)
+from meterline.console.plan_forms import (
+    INTERVALS,
+    KIND_NAMES,
+    KINDS,
+    MAX_SLABS,
+    MODELS,
+    PRICE_TYPES,
+    TIMINGS,
+    Catalog,
+    card_error,
+    card_from_form,
+    card_values,
+    currency_choices,
+    cycle_from_form,
+    cycle_values,
+    cycle_words,
+    detail_error,
+    find_card,
+    put_card,
+    pydantic_words,
+    resize_rows,
+    words,
+)
 from meterline.core.errors import Conflict, MeterlineError, NotFound
 from meterline.core.pagination import PageRequest, encode_token, page_request
+from meterline.jobs.statuses import JobStatus
 from meterline.metering.repository import MeteringRepository
 from meterline.schedules.migration import affected_accounts
 from meterline.tenancy.context import Context
@@ -259,7 +280,7 @@ def migrate_accounts(request: Request, user: User, plan_id: str, form: Fields) -
                                    target_version=newest, mode=mode, retain_start_offsets=False,
                                    require_confirmation=False)
         entries = job_service(ctx).repo.entries(job)
-        failed = [e for e in entries if e.status == "FAILED"]
+        failed = [e for e in entries if e.status == JobStatus.FAILED]
         moved = len(entries) - len(failed)
         text = f"{moved} account{'s' if moved != 1 else ''} moved to version {newest} ({MIGRATION_MODES[mode]})."
         if failed:
@@ -276,7 +297,7 @@ def _card_page(request: Request, user: Any, view: PlanView, kind: str, card: dic
     ctx = context(request, user)
     catalog = _catalog(ctx)
     addon_type = {"license": "LICENSE", "fixed-fee": "FIXED_FEE"}.get(kind)
-    addon_names = sorted(a.name for a in catalog.addons.values() if a.status == "ACTIVE" and a.type == addon_type)
+    addon_names = sorted(a.name for a in catalog.addons.values() if a.status == AddOnStatus.ACTIVE and a.type == addon_type)
     return render(request, "plan_card.html", user, status=status, view=view, kind=kind, kind_name=KIND_NAMES[kind],
                   card=card, values=values, errors=errors, currencies=view.latest.details["supportedCurrencies"],
                   meters=list(catalog.meters.values()), addon_names=addon_names, models=MODELS,

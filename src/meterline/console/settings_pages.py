@@ -12,10 +12,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from zoneinfo import ZoneInfo
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
+from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
@@ -26,8 +26,16 @@ from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.console import auth
 from meterline.console.billing_notices import listed_total
-from meterline.console.pages import (PAGE, User, check_csrf, client_address, context, login_throttle, render,
-                                     too_many_tries)
+from meterline.console.pages import (
+    PAGE,
+    User,
+    check_csrf,
+    client_address,
+    context,
+    login_throttle,
+    render,
+    too_many_tries,
+)
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
 from meterline.core.money import is_currency, minor_units
 from meterline.core.pagination import page_request
@@ -35,6 +43,7 @@ from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, number_format
+from meterline.invoicing.statuses import InvoiceStatus
 from meterline.rating import cycles
 from meterline.settings.schemas import SettingIn, UpdateSettingRequest
 from meterline.settings.service import SettingsService
@@ -44,8 +53,8 @@ from meterline.tenancy.service import ROLES, InvalidUser, TenancyService
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 # The statuses Meterline sets (D12), and the invoice types, as a person reads them.
-STATUSES = {"DRAFT": "Draft", "DUE": "Due", "PARTIALLY_PAID": "Partially paid", "PAID": "Paid",
-            "UN_COLLECTIBLE": "Uncollectible", "VOID": "Void"}
+STATUSES = {InvoiceStatus.DRAFT: "Draft", InvoiceStatus.DUE: "Due", InvoiceStatus.PARTIALLY_PAID: "Partially paid",
+            InvoiceStatus.PAID: "Paid", InvoiceStatus.UN_COLLECTIBLE: "Uncollectible", InvoiceStatus.VOID: "Void"}
 TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
 TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users", "password": "Your password"}
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
@@ -111,7 +120,7 @@ def invoices(request: Request, user: User, status: str = "", account: str = "", 
                         end=cycles.local_start_of_day(last + timedelta(days=1), zone)
                         if last and last < date.max - timedelta(days=1) else None,
                         invoice_type=type or None, newest_first=True)
-    service.inputs.prefetch([i for i in page.items if i.status == "DRAFT"])  # as GET /api/invoices: in one go
+    service.inputs.prefetch([i for i in page.items if i.status == InvoiceStatus.DRAFT])  # as GET /api/invoices: in one go
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in page.items})
     customers = CustomerRepository(ctx.session, ctx.org_id).by_pks({a.customer_pk for a in accounts.values()})
     rows = []
@@ -187,8 +196,11 @@ def add_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "",
     ctx = context(request, user)
     typed = {"namespace": namespace, "id": id, "name": name, "data_type": data_type, "value": value}
     try:
-        body = SettingIn(id=id.strip(), value=value, entity_type="ORGANIZATION", entity_id=ctx.org_id,
-                         namespace=namespace.strip(), name=name.strip() or id.strip(), data_type=data_type)  # type: ignore[arg-type]
+        body = SettingIn(
+            id=id.strip(), value=value, entity_type="ORGANIZATION", entity_id=ctx.org_id, namespace=namespace.strip(),
+            name=name.strip() or id.strip(),
+            data_type=data_type,  # type: ignore[arg-type]  # the form's text; pydantic checks it
+        )
         SettingsService(ctx).insert(body)
     except ValidationError as exc:
         return _settings_page(request, user, "organization", status=400, values=typed,

@@ -1,4 +1,4 @@
-"""Time: UTC-aware everywhere (billing-decisions D2).
+"""Time: UTC-aware everywhere (billing-rules D2).
 
 Nothing below the request or job boundary reads the wall clock: the boundary calls `utc_now()` once and passes
 `now` down.

@@ -1,6 +1,6 @@
 """Domain errors carry an HTTP status; the API maps them to Togai's `{"message": ...}` body in one place.
 
-Services raise these; endpoints never build error responses themselves (billing-decisions D14).
+Services raise these; endpoints never build error responses themselves (billing-rules D14).
 """
 
 from __future__ import annotations

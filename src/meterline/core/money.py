@@ -1,4 +1,4 @@
-"""Currencies and exact amounts (billing-decisions D1).
+"""Currencies and exact amounts (billing-rules D1).
 
 The ISO 4217 table is written here by hand: it is small and static, and the libraries that carry it either lack
 minor units (pycountry) or use CLDR's display precision instead of ISO's minor unit (babel), which differ for a few

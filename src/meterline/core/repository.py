@@ -26,7 +26,7 @@ class OrgRepository:
         self.session = session
         self.org_id = org_id
 
-    def scoped(self, model: type[M]) -> Select[tuple[M]]:
+    def scoped(self, model: type[M]) -> Select[M]:
         return select(model).where(model.org_id == self.org_id)  # type: ignore[attr-defined]
 
     def insert(self, model: Any) -> Any:
@@ -74,7 +74,7 @@ class OrgRepository:
         self.session.delete(obj)
         self.session.flush()
 
-    def keyset_page(self, stmt: Select[tuple[M]], key: InstrumentedAttribute[str], request: PageRequest,
+    def keyset_page(self, stmt: Select[M], key: InstrumentedAttribute[str], request: PageRequest,
                     descending: bool = False) -> Page[M]:
         """A page in key order (newest last), or newest first with `descending` (its token then reads "before")."""
         if request.after is not None:

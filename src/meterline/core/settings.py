@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
@@ -38,7 +40,7 @@ class Settings(BaseSettings):
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 
 
-def load_settings(**overrides: object) -> Settings:
+def load_settings(**overrides: Any) -> Settings:
     """Environment first, then every override that is not None (CLI flags)."""
     values = {key: value for key, value in overrides.items() if value is not None}
     return Settings(**values)

@@ -1,4 +1,4 @@
-"""Credits and their append-only ledger (billing-decisions D9)."""
+"""Credits and their append-only ledger (billing-rules D9)."""
 
 from __future__ import annotations
 

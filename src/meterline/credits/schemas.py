@@ -1,10 +1,10 @@
-"""CreditsApi request and response models (togai-api.md 2.10), and the presenters."""
+"""CreditsApi request and response models (the SDK's CreditsApi), and the presenters."""
 
 from __future__ import annotations
 
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Annotated, Literal
+from typing import Annotated, Literal, cast
 
 from pydantic import Field, StrictInt, StringConstraints
 
@@ -40,6 +40,10 @@ class CreateCreditRequest(RequestModel):
     credit_requests: Annotated[list[CreditRequest], Field(min_length=1, max_length=100)]
 
 
+CreditStatusOut = Literal["ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"]
+CreditTransactionTypeOut = Literal["CREDITED", "DEBITED", "EXPIRED", "VOIDED"]
+
+
 class CreditOut(ResponseModel):
     account_id: str
     purpose: str
@@ -52,7 +56,7 @@ class CreditOut(ResponseModel):
     idempotency_key: str | None = None
     id: str
     customer_id: str
-    status: CreditStatus
+    status: CreditStatusOut
     credit_unit: str
     hold_amount: Number
     consumed_amount: Number
@@ -63,7 +67,7 @@ class CreditOut(ResponseModel):
 class CreditTransactionOut(ResponseModel):
     id: str
     credit_id: str
-    transaction_type: Literal["CREDITED", "DEBITED", "EXPIRED", "VOIDED"]
+    transaction_type: CreditTransactionTypeOut
     invoice_id: str | None = None
     entity_id: str | None = None
     amount: Number
@@ -97,13 +101,13 @@ def credit_out(credit: Credit, account_id: str, customer_id: str, hold: Decimal)
         account_id=account_id, purpose=credit.purpose, applicable_entity_ids=list(credit.scope) or None,
         effective_from=credit.effective_from, effective_until=credit.effective_until, credit_amount=credit.amount,
         priority=credit.priority, grantor_id=credit.grantor_id, idempotency_key=credit.idempotency_key, id=credit.pk,
-        customer_id=customer_id, status=credit.status, credit_unit=credit.currency, hold_amount=hold,
+        customer_id=customer_id, status=cast(CreditStatusOut, credit.status), credit_unit=credit.currency, hold_amount=hold,
         consumed_amount=credit.consumed_amount, created_at=credit.created_at, updated_at=credit.updated_at,
     )
 
 
 def transaction_out(t: CreditTransaction) -> CreditTransactionOut:
-    return CreditTransactionOut(id=t.pk, credit_id=t.credit_pk, transaction_type=t.type, invoice_id=t.invoice_pk,
+    return CreditTransactionOut(id=t.pk, credit_id=t.credit_pk, transaction_type=cast(CreditTransactionTypeOut, t.type), invoice_id=t.invoice_pk,
                                 entity_id=t.entity_id, amount=t.amount, created_at=t.created_at)
 
 

@@ -1,4 +1,4 @@
-"""Credits (CreditsApi): grants, the ledger, voids, expiry and balances (billing-decisions D9; docs/credits.md).
+"""Credits (CreditsApi): grants, the ledger, voids, expiry and balances (billing-rules D9; docs/credits.md).
 
 - A credit is in the account's invoice currency, effective from 00:00 of `effectiveFrom` to the end of
   `effectiveUntil` (inclusive; none: no expiry), organization time. It is never edited, only voided.
@@ -31,14 +31,15 @@ from meterline.core.money import EXACT, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.credits.models import Credit, CreditTransaction
+from meterline.credits.statuses import CreditStatus, CreditTransactionType
 from meterline.metering.repository import MeteringRepository
 from meterline.rating import cycles
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 
-ACTIVE, CONSUMED, EXPIRED, VOIDED = "ACTIVE", "CONSUMED", "EXPIRED", "VOIDED"
-CREDITED, DEBITED = "CREDITED", "DEBITED"
+ACTIVE, CONSUMED, EXPIRED, VOIDED = CreditStatus.ACTIVE, CreditStatus.CONSUMED, CreditStatus.EXPIRED, CreditStatus.VOIDED
+CREDITED, DEBITED = CreditTransactionType.CREDITED, CreditTransactionType.DEBITED
 SPECIAL = {"ALL_USAGE_METER_RATE_CARDS", "ALL_FIXED_FEE_RATE_CARDS"}
 LIMIT = numbers.LIMIT  # the one number rule's bound (core/numbers.py)
 # Priorities are small ranks (lower applies first); the bound keeps them within every database's integer column.

@@ -1,4 +1,4 @@
-"""Customers and their contacts (billing-decisions D13).
+"""Customers and their contacts (billing-rules D13).
 
 - Creating a customer creates its first account: the one given in `account`, else a default account with the
   customer's id and name, billed in the organization's base currency.
@@ -20,9 +20,11 @@ from meterline.core.pagination import Page, PageRequest
 from meterline.customers import schemas
 from meterline.customers.models import Customer, CustomerContact
 from meterline.customers.repository import CustomerRepository
+from meterline.customers.statuses import CustomerStatus
 from meterline.settings.service import SettingsWriter
 from meterline.tenancy.context import Context
 from meterline.tenancy.security import hash_password
+
 
 @dataclass(frozen=True)
 class CreatedCustomer:
@@ -45,7 +47,7 @@ class CustomerService:
 
     def page(self, request: PageRequest) -> Page[Customer]:
         """Active customers; archived ones stay readable by id."""
-        return self.repo.page(request, status="ACTIVE")
+        return self.repo.page(request, status=CustomerStatus.ACTIVE)
 
     def create(self, request: schemas.CreateCustomerRequest) -> CreatedCustomer:
         if self.repo.by_id(request.id) is not None:
@@ -58,7 +60,7 @@ class CustomerService:
             name=request.name,
             primary_email=request.primary_email,
             address=request.address.model_dump(by_alias=True, exclude_none=True),
-            status="ACTIVE",
+            status=CustomerStatus.ACTIVE,
             created_at=now,
             updated_at=now,
         )

@@ -19,26 +19,25 @@ Not yet: `require_confirmation` (it needs jobs).
 
 from __future__ import annotations
 
-from zoneinfo import ZoneInfo
-
 from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionAction, CorrectionEvent
-from meterline.events.wire import Attribute, Event, event_from
 from meterline.events.service import STATUS_TEXT, IngestionService
+from meterline.events.statuses import CorrectionStatus, IngestionStatus
 from meterline.events.store import EventStore, UsageKey
+from meterline.events.wire import Attribute, Event, event_from
 from meterline.schedules.coverage import CLOSED, Coverage
 from meterline.schedules.repository import ScheduleRepository
 from meterline.tenancy.context import Context
 
-REVERTED = "REVERTED"
-REVERTED_AND_REINGESTED = "REVERTED_AND_REINGESTED"
+REVERTED, REVERTED_AND_REINGESTED = CorrectionStatus.REVERTED, CorrectionStatus.REVERTED_AND_REINGESTED
 # The fields REDO_EVENT needs in the corrected payload (Togai's Event requires them), as (python, JSON) names.
 _PAYLOAD_FIELDS = (
     ("schema_name", "schemaName"),
@@ -141,7 +140,7 @@ class CorrectionService:
             }
             self.store.add_usage(decrements, ZoneInfo(self.ctx.org.timezone))  # exact: added under EXACT
         description = f"Reverted by {action} at {isoformat_z(self.ctx.now)}; was {event.status}"
-        self.store.set_status(event, REVERTED, description[:STATUS_TEXT])
+        self.store.set_status(event, IngestionStatus.REVERTED, description[:STATUS_TEXT])
         if event.event_id is not None:
             self.store.release_id(event.event_id)
 

@@ -17,6 +17,7 @@ from meterline.core.schemas import UtcDatetime
 from meterline.events import schemas, wire
 from meterline.events.models import Event as StoredEvent
 from meterline.events.service import EventQueryService, IngestionService, Result, UsageService
+from meterline.events.statuses import IngestionStatus
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
@@ -28,7 +29,8 @@ async def _body(request: Request) -> bytes:
 
 def _error(result: Result) -> schemas.IngestError:
     return schemas.IngestError(
-        index=result.index, event_id=result.event_id, status=result.status, message=result.message or result.status  # type: ignore[arg-type]
+        index=result.index, event_id=result.event_id, message=result.message or result.status,
+        status=result.status,  # type: ignore[arg-type]
     )
 
 
@@ -43,7 +45,7 @@ def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) ->
     count_events([result.status])
     if not result.accepted:
         # The rejected event is kept in the event log (committed), and the caller gets an error.
-        status = 409 if result.status == "INGESTION_FAILED_DUPLICATE_EVENT" else 400
+        status = 409 if result.status == IngestionStatus.DUPLICATE else 400
         return keep_writes(error_response(status, result.message or result.status))
     return respond(schemas.IngestEventResponse(success=True, status_code=202, code=result.status), 202)
 

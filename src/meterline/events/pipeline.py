@@ -1,5 +1,5 @@
 """What an event does, decided without I/O: validation against its schema, then each active meter of the schema
-(filters, matcher, computation) gives its units (billing-decisions D5, D6).
+(filters, matcher, computation) gives its units (billing-rules D5, D6).
 
 The catalog (schema + meters) is compiled once into `SchemaRule`s; `evaluate` then runs per event on plain values.
 """
@@ -13,6 +13,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from meterline.core import numbers
+from meterline.events.statuses import ACCEPTED as ACCEPTED, IngestionStatus  # ACCEPTED: used as pipeline.ACCEPTED
 from meterline.events.wire import Event
 from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
 
@@ -22,17 +23,12 @@ BUCKET = timedelta(minutes=15)
 _DECIMAL_TEXT = numbers.DECIMAL_TEXT
 
 # Statuses (Togai's IngestionStatus values)
-FAILED = "INGESTION_FAILED"
-SCHEMA_NOT_DEFINED = "INGESTION_FAILED_SCHEMA_NOT_DEFINED"
-UNITS_INVALID = "INGESTION_FAILED_UNITS_INVALID"
-ACCOUNT_NOT_FOUND = "INGESTION_FAILED_ACCOUNT_NOT_FOUND"
-DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
-NO_EVENT_ID = "INGESTION_FAILED_NO_EVENT_ID"
-NO_MATCHING_METERS = "INGESTION_COMPLETED_NO_MATCHING_METERS"
-METERED = "INGESTION_COMPLETED_EVENT_METERED"
-NOT_METERED = "INGESTION_COMPLETED_EVENT_NOT_METERED"
-PAST_GRACE = "INGESTION_FAILED_PAST_GRACE_PERIOD"
-ACCEPTED = frozenset({NO_MATCHING_METERS, METERED, NOT_METERED})
+# (short names for the members of IngestionStatus, which the pipeline and its callers use throughout)
+FAILED, SCHEMA_NOT_DEFINED = IngestionStatus.FAILED, IngestionStatus.SCHEMA_NOT_DEFINED
+UNITS_INVALID, ACCOUNT_NOT_FOUND = IngestionStatus.UNITS_INVALID, IngestionStatus.ACCOUNT_NOT_FOUND
+DUPLICATE, NO_EVENT_ID, PAST_GRACE = IngestionStatus.DUPLICATE, IngestionStatus.NO_EVENT_ID, IngestionStatus.PAST_GRACE
+NO_MATCHING_METERS, METERED = IngestionStatus.NO_MATCHING_METERS, IngestionStatus.METERED
+NOT_METERED = IngestionStatus.NOT_METERED
 # What each meter did with an event (Togai's EventPipelineInfoUsageMeters status)
 UNITS_COMPUTED = "PROCESSED_UNITS_COMPUTED"
 FILTERED_OUT = "PROCESSED_FILTERED_OUT"

@@ -1,4 +1,4 @@
-"""Ingestion and the read paths over events and usage (billing-decisions D5, D6).
+"""Ingestion and the read paths over events and usage (billing-rules D5, D6).
 
 An ingest call, for 1 to 1000 events, in one transaction:
 1. resolve each event's schema (the ACTIVE version and its ACTIVE meters, compiled once) and account (an account
@@ -26,8 +26,8 @@ from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
-from meterline.events.wire import Event
 from meterline.events.store import EventRow, EventStore, UsageKey
+from meterline.events.wire import Event
 from meterline.metering.repository import MeteringRepository
 from meterline.schedules.coverage import CLOSED, UNSCHEDULED, Coverage
 from meterline.schedules.repository import ScheduleRepository

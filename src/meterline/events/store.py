@@ -6,10 +6,10 @@ import json
 from collections.abc import Collection, Iterable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 import msgspec
-from sqlalchemy import delete, func, select
+from sqlalchemy import CursorResult, delete, func, select
 
 from meterline.core.db import sqlite_time
 from meterline.core.money import EXACT, exact_sum
@@ -30,7 +30,7 @@ _EVENT_INSERT_COLUMNS = (
     "pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp, attributes, dimensions, status, "
     "status_description, units, meters, org_id, created_at"
 )
-_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # nosec B608 - constant
+_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608  # nosec B608 - constant
 _encode = msgspec.json.Encoder().encode
 
 
@@ -119,7 +119,7 @@ class EventStore(OrgRepository):
             # quantities travel as decimal text and become numeric exactly.
             rows = [(a, m, b.isoformat(), str(increments[(a, m, b)][0]), increments[(a, m, b)][1]) for a, m, b in keys]
             cursor.execute(
-                f"INSERT INTO {table} (org_id, account_pk, meter_id, {column}, quantity, events) "  # nosec B608 - constants
+                f"INSERT INTO {table} (org_id, account_pk, meter_id, {column}, quantity, events) "  # noqa: S608  # nosec B608 - constants
                 "SELECT %s, r->>0, r->>1, (r->>2)::timestamptz, (r->>3)::numeric, (r->>4)::int "
                 "FROM json_array_elements(%s::json) AS r "
                 f"ON CONFLICT (org_id, account_pk, meter_id, {column}) DO UPDATE SET "
@@ -131,7 +131,7 @@ class EventStore(OrgRepository):
         # since a writing transaction holds SQLite's only write lock from its start.
         wanted = {(a, m, sqlite_time(b)): increments[(a, m, b)] for a, m, b in keys}
         cursor.execute(
-            f"SELECT account_pk, meter_id, {column}, quantity, events FROM {table} WHERE org_id = ? AND "  # nosec B608 - constants
+            f"SELECT account_pk, meter_id, {column}, quantity, events FROM {table} WHERE org_id = ? AND "  # noqa: S608  # nosec B608 - constants
             f"(account_pk, meter_id, {column}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
             "json_extract(value, '$[2]') FROM json_each(?))",
             (self.org_id, json.dumps(list(wanted))),
@@ -140,7 +140,7 @@ class EventStore(OrgRepository):
             qty, n = wanted[(account_pk, meter_id, bucket)]
             wanted[(account_pk, meter_id, bucket)] = (EXACT.add(qty, Decimal(quantity)), n + events)
         cursor.executemany(
-            f"INSERT INTO {table} (org_id, account_pk, meter_id, {column}, quantity, events) "  # nosec B608 - constants
+            f"INSERT INTO {table} (org_id, account_pk, meter_id, {column}, quantity, events) "  # noqa: S608  # nosec B608 - constants
             f"VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, {column}) DO UPDATE SET "
             "quantity = excluded.quantity, events = excluded.events",
             [(self.org_id, a, m, b, str(q), n) for (a, m, b), (q, n) in wanted.items()],
@@ -151,7 +151,7 @@ class EventStore(OrgRepository):
         result = self.session.execute(
             delete(EventId).where(EventId.org_id == self.org_id, EventId.claimed_at < before)
         )
-        return int(result.rowcount or 0)
+        return int(cast("CursorResult[Any]", result).rowcount or 0)  # a DELETE's result is a CursorResult
 
     # -- reads -----------------------------------------------------------------------------------------------
     def usage(
@@ -177,7 +177,7 @@ class EventStore(OrgRepository):
         # and are added exactly here (one round trip, no per-row result processing).
         cursor = self._driver().cursor()
         cursor.execute(
-            f"SELECT meter_id, group_concat(quantity, ' '), sum(events) FROM usage_rollups WHERE org_id = ? AND "  # nosec B608 - only `?`s are formatted in
+            f"SELECT meter_id, group_concat(quantity, ' '), sum(events) FROM usage_rollups WHERE org_id = ? AND "  # noqa: S608  # nosec B608 - only `?`s are formatted in
             f"account_pk = ? AND meter_id IN ({', '.join('?' * len(meter_ids))}) AND bucket_start >= ? AND "
             f"bucket_start < ? GROUP BY meter_id",
             (self.org_id, account_pk, *meter_ids, sqlite_time(start), sqlite_time(end)),
@@ -195,7 +195,7 @@ class EventStore(OrgRepository):
         if not account_pks or not meter_ids:
             return {}
         table = UsageDaily if daily else UsageRollup
-        column = table.day_start if daily else table.bucket_start  # type: ignore[attr-defined]
+        column = UsageDaily.day_start if daily else UsageRollup.bucket_start
         result: dict[tuple[str, str], tuple[Decimal, int]] = {}
         if self._is_postgresql():
             stmt = select(table.account_pk, table.meter_id, func.sum(table.quantity), func.sum(table.events)).where(
@@ -208,7 +208,7 @@ class EventStore(OrgRepository):
         name, key = ("usage_daily", "day_start") if daily else ("usage_rollups", "bucket_start")
         cursor = self._driver().cursor()
         cursor.execute(
-            f"SELECT account_pk, meter_id, group_concat(quantity, ' '), sum(events) FROM {name} WHERE org_id = ? AND "  # nosec B608 - constants and `?`s
+            f"SELECT account_pk, meter_id, group_concat(quantity, ' '), sum(events) FROM {name} WHERE org_id = ? AND "  # noqa: S608  # nosec B608 - constants and `?`s
             f"account_pk IN (SELECT value FROM json_each(?)) AND meter_id IN (SELECT value FROM json_each(?)) AND "
             f"{key} >= ? AND {key} < ? GROUP BY account_pk, meter_id",
             (self.org_id, json.dumps(account_pks), json.dumps(meter_ids), sqlite_time(start), sqlite_time(end)),

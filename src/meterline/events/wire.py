@@ -7,7 +7,7 @@ OpenAPI document describes them from the same Structs (`openapi_components`), so
 cannot drift. Every other body stays a pydantic model.
 
 The rules are those of the pydantic models they replace: unknown fields refused, strings bounded as the SDK bounds
-them, no type coercion, and a timestamp is an RFC 3339 date-time (one without an offset is UTC, billing-decisions
+them, no type coercion, and a timestamp is an RFC 3339 date-time (one without an offset is UTC, billing-rules
 D2) from 1970-01-01 to 9999-12-31.
 """
 

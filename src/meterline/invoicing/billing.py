@@ -111,7 +111,8 @@ def refresh_statistics(factory: sessionmaker[Session]) -> list[str]:
         if session.get_bind().dialect.name != "postgresql":
             return []
         rows = session.execute(text(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) AND n_live_tup + n_mod_since_analyze > 1000 "
+            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) "
+            "AND n_live_tup + n_mod_since_analyze > 1000 "
             "AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 5)"),
             {"tables": list(STATISTICS_TABLES)}).scalars().all()
         for table in rows:

@@ -1,6 +1,6 @@
 """The invoice builder: rated rate cards, a commitment and charges -> Togai's line tree. Pure (no I/O, no clock).
 
-Trees (togai-billing-rules 7.3; every parent is the exact sum of its children, D1):
+Trees (Togai's invoice line items; every parent is the exact sum of its children, D1):
 
 STANDARD (in arrears, one per account, schedule and cycle; D8, D11, D12)
     TOTAL_AMOUNT                      max(0, NET + charges): a discount never takes the invoice below 0
@@ -27,6 +27,7 @@ meter or add-on id), a slab `<card>:slab:<order>`, an aggregate its type.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -92,7 +93,7 @@ class Line:
             metadata=data.get("metadata"), children=tuple(Line.from_json(c) for c in data.get("lineItems", ())),
         )
 
-    def walk(self):  # type: ignore[no-untyped-def]
+    def walk(self) -> Iterator[Line]:
         yield self
         for child in self.children:
             yield from child.walk()
@@ -291,6 +292,7 @@ def _total(gross: Line, credits: list[Available], charges: list[Charge], currenc
     if charges:
         items = []
         for i, charge in enumerate(charges):
+            meta: dict[str, Any]
             try:
                 value, meta = charge_amount(charge, net, currency), {"considerForRevenue": charge.consider_for_revenue}
             except ChargeError as exc:

@@ -1,4 +1,4 @@
-"""How credits apply to an invoice's lines (billing-decisions D9). Pure: no I/O, no clock.
+"""How credits apply to an invoice's lines (billing-rules D9). Pure: no I/O, no clock.
 
 - Order: priority ascending (1 first), then the earlier end (no end last), then the older grant.
 - Scope: empty = every rate-card line and the true-up; otherwise the named meter or add-on ids (a card's line id),
@@ -13,7 +13,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-
 from typing import TYPE_CHECKING
 
 from meterline.core.clock import END_OF_TIME

@@ -1,8 +1,8 @@
 """InvoicesApi: thin routes over InvoiceService, and the invoice PDF.
 
 The official SDK cannot read `revenueInfo` or `usageInfo` (its InvoiceLineItem requires at least one child, so no
-finite tree validates: togai-api.md 2.9). Requests whose User-Agent is the SDK's generator get invoices without
-them; every other client (and the console, and the PDF) gets the whole tree. docs/api.md says so.
+finite tree validates). Requests whose User-Agent is the SDK's generator get invoices without them; every other
+client (and the console, and the PDF) gets the whole tree. docs/api.md says so.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from meterline.customers.repository import CustomerRepository
 from meterline.invoicing import schemas
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.statuses import InvoiceStatus
 from meterline.tenancy.context import Context
 from meterline.usecases.jobs import start_bill_run
 
@@ -65,7 +66,7 @@ def _list(ctx: Context, page: PageRequest, status: str | None, owner_id: str | N
                           start=_epoch_ms(start_time, "start_time"), end=_epoch_ms(end_time, "end_time"),
                           due_only=due_only)
     owners = _owner_ids(ctx, result.items)
-    service.inputs.prefetch([i for i in result.items if i.status == "DRAFT"])  # drafts are computed: in one go
+    service.inputs.prefetch([i for i in result.items if i.status == InvoiceStatus.DRAFT])  # drafts are computed: in one go
     data = []
     for invoice in result.items:
         _revenue, _usage, details, total = service.view(invoice)
@@ -91,9 +92,9 @@ def list_invoices_for_bill_run(status: Status = None, owner_id: Id = None, custo
                                start_time: Epoch = None, end_time: Epoch = None,
                                page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)) -> Response:
     """The DRAFT invoices a bill run would finalize now (their cycle's grace period is over)."""
-    if status not in (None, "DRAFT"):
+    if status not in (None, InvoiceStatus.DRAFT):
         return respond(schemas.ListInvoicesResponse(data=[]))
-    return _list(ctx, page, "DRAFT", owner_id, customer_id, start_time, end_time, due_only=True)
+    return _list(ctx, page, InvoiceStatus.DRAFT, owner_id, customer_id, start_time, end_time, due_only=True)
 
 
 @router.post("/invoices/bill_runs", response_model=BaseSuccessResponse, operation_id="createInvoiceBillRun")

@@ -18,11 +18,11 @@ from zoneinfo import ZoneInfo
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.core.money import EXACT
+from meterline.credits.models import Credit
+from meterline.credits.service import CreditRepository
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
 from meterline.events.store import EventStore
-from meterline.credits.models import Credit
-from meterline.credits.service import CreditRepository
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.licenses.repository import LicenseRepository

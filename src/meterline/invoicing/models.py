@@ -1,4 +1,4 @@
-"""Invoices and each organization's invoice number sequence (billing-decisions D11, D12)."""
+"""Invoices and each organization's invoice number sequence (billing-rules D11, D12)."""
 
 from __future__ import annotations
 

@@ -25,13 +25,14 @@ from __future__ import annotations
 
 import unicodedata
 from datetime import datetime, timedelta, timezone
-from zoneinfo import ZoneInfo
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
+from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
 from meterline.core.money import EXACT, minor_units
+from meterline.invoicing.statuses import InvoiceStatus
 
 Line = dict[str, Any]
 
@@ -204,7 +205,8 @@ def _row(pdf: FPDF, cells: list[str], depth: int = 0, style: str = "", muted: bo
         pdf.set_text_color(*(MUTED if muted else INK))
 
     use_font()
-    lines = pdf.multi_cell(widths[0], ROW, latin1(cells[0]), dry_run=True, output="LINES") or [""]
+    # fpdf2 types multi_cell's result as the union over every `output` choice; "LINES" gives a list of str.
+    lines = cast(list[str], pdf.multi_cell(widths[0], ROW, latin1(cells[0]), dry_run=True, output="LINES")) or [""]
     height = ROW * len(lines) + 0.5
     if pdf.will_page_break(height):
         pdf.add_page()
@@ -214,7 +216,7 @@ def _row(pdf: FPDF, cells: list[str], depth: int = 0, style: str = "", muted: bo
         pdf.set_xy(pdf.l_margin + indent, top + ROW * i)
         pdf.cell(widths[0], ROW, text)
     pdf.set_xy(pdf.l_margin + COLUMNS[0][0], top)
-    for width, text in zip(widths[1:], cells[1:]):
+    for width, text in zip(widths[1:], cells[1:], strict=True):
         _fitted_cell(pdf, width, latin1(text))
         use_font()
     pdf.set_xy(pdf.l_margin, top + height)
@@ -245,7 +247,7 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
     pdf.set_font("Helvetica", size=9)
     _paragraphs(pdf, 90, [*_address_lines(seller.get("address")), seller.get("primaryEmail")])
     left_bottom = pdf.get_y()
-    draft = invoice.get("status") == "DRAFT"
+    draft = invoice.get("status") == InvoiceStatus.DRAFT
     pdf.set_xy(110, top)
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")
@@ -277,7 +279,7 @@ def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
     pdf.set_font("Helvetica", "B", 10)
     _paragraphs(pdf, 120, [customer.get("name")])
     pdf.set_font("Helvetica", size=9)
-    address = _address_lines(account.get("address")) or [customer.get("billingAddress")]
+    address: list[str | None] = [*_address_lines(account.get("address"))] or [customer.get("billingAddress")]
     email = account.get("primaryEmail") or customer.get("primaryEmail")
     _paragraphs(pdf, 120, [f"Account: {account['name']}" if account.get("name") else None, email, *address])
     if details.get("pricePlanName"):
@@ -338,7 +340,8 @@ def _draw_usage(pdf: FPDF, usage: list[Line]) -> None:
 
 def _last_day(invoice: dict[str, Any]) -> datetime | None:
     if invoice.get("endDateInclusive") is not None:
-        return invoice["endDateInclusive"]
+        last: datetime = invoice["endDateInclusive"]
+        return last
     end = invoice.get("endDate")
     return end - timedelta(microseconds=1) if end is not None else None
 

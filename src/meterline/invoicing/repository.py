@@ -13,9 +13,10 @@ from meterline.core.clock import END_OF_TIME
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.invoicing.models import Invoice, InvoiceSequence
+from meterline.invoicing.statuses import InvoiceStatus
 from meterline.schedules.models import PricingSchedule
 
-DRAFT = "DRAFT"
+DRAFT = InvoiceStatus.DRAFT  # the status most queries name, by its short name
 
 
 def due_order(invoice: Invoice) -> tuple[datetime, datetime, str, str]:

@@ -1,4 +1,4 @@
-"""InvoicesApi request and response models (togai-api.md 2.9), and the presenters."""
+"""InvoicesApi request and response models (the SDK's InvoicesApi), and the presenters."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Annotated, Any, Literal
 from pydantic import Field, StrictBool, StringConstraints
 
 from meterline.core.schemas import AddressOut, Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
+from meterline.invoicing import statuses
 from meterline.invoicing.builder import Charge, Line
 from meterline.invoicing.models import Invoice
 
@@ -183,7 +184,7 @@ def line_out(line: Line) -> InvoiceLineItem:
 
 
 def _common(invoice: Invoice, account_id: str, customer_id: str, total: Decimal, details: dict[str, Any]) -> dict[str, Any]:
-    final = invoice.status != "DRAFT"
+    final = invoice.status != statuses.InvoiceStatus.DRAFT
     return dict(
         id=invoice.pk, customer_id=customer_id, owner_id=account_id, price_plan_id=invoice.plan_id,
         status=invoice.status, finalizing_status="FINALIZED" if final else None, invoice_class="INVOICE",

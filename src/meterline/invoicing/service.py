@@ -28,31 +28,32 @@ from meterline.accounts.repository import AccountRepository
 from meterline.catalog import rate_cards
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, NotFound
-from meterline.core.money import EXACT
 from meterline.core.ids import new_id
+from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
-from meterline.core.settings import load_settings
 from meterline.core.schemas import format_address
+from meterline.core.settings import load_settings
 from meterline.credits.service import CreditService, Grant
 from meterline.customers.repository import CustomerRepository
-from meterline.invoicing.failures import BillingFailureRepository
-from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
-from meterline.invoicing.models import Invoice
 from meterline.invoicing.credit_application import Available
+from meterline.invoicing.failures import BillingFailureRepository
+from meterline.invoicing.inputs import BillingInputs
+from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
+from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletService
+from meterline.wallet.statuses import WalletStatus
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
-DUE, PAID, PARTIALLY_PAID, VOID, UN_COLLECTIBLE = "DUE", "PAID", "PARTIALLY_PAID", "VOID", "UN_COLLECTIBLE"
-FINAL = {PAID, VOID}
-OPEN = {DUE, PARTIALLY_PAID, UN_COLLECTIBLE}
+DUE, PAID, PARTIALLY_PAID = InvoiceStatus.DUE, InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID
+VOID, UN_COLLECTIBLE = InvoiceStatus.VOID, InvoiceStatus.UN_COLLECTIBLE
 TICK = timedelta(microseconds=1)
 
 
@@ -272,7 +273,7 @@ class InvoiceService:
         wallet = self.inputs.wallet(invoice.account_pk) if invoice.apply_wallet else None
         # the wallet pays invoices finalized once it is effective (a draft is finalized at finalize_at, or now)
         when = max(self.ctx.now, invoice.finalize_at or self.ctx.now)
-        usable_wallet = wallet is not None and wallet.status == "ACTIVE" and wallet.effective_from <= when
+        usable_wallet = wallet is not None and wallet.status == WalletStatus.ACTIVE and wallet.effective_from <= when
         if not pool and not (usable_wallet and wallet.balance > 0):  # type: ignore[union-attr]
             return [], Decimal(0)
         used: dict[str, Decimal] = {}
@@ -331,9 +332,10 @@ class InvoiceService:
             if view.cycle is None:
                 continue
             account = by_pk[owner[view.id]]
-            mine = [i for k, i in existing[account.pk].items() if k[0] == view.id and i.cycle_start is not None]
-            drafts = [i.cycle_start for i in mine if i.status == DRAFT]
-            resume = min(drafts) if drafts else max((i.cycle_start for i in mine), default=view.start)
+            starts = [(i.cycle_start, i.status) for k, i in existing[account.pk].items()
+                      if k[0] == view.id and i.cycle_start is not None]
+            drafts = [start for start, status in starts if status == DRAFT]
+            resume = min(drafts) if drafts else max((start for start, _ in starts), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
             advance = _advance_cards(view.details, account.invoice_currency)
             span = (config, max(view.start, resume), min(view.end, now + TICK))
@@ -438,7 +440,7 @@ class InvoiceService:
 
     # -- credit grants (credit-grant rate cards) -------------------------------------------------------------------
     def grant_credits(self, invoice: Invoice, revenue: Line | None = None) -> None:
-        """The credits the invoice's credit-grant cards give (togai-billing-rules 3.7): at finalization, or for a
+        """The credits the invoice's credit-grant cards give (billing-rules D9): at finalization, or for a
         PREPAID card once the invoice is PAID. Idempotent (one idempotency key per invoice and card)."""
         if invoice.schedule_pk is None or invoice.status not in (DUE, PAID, PARTIALLY_PAID, UN_COLLECTIBLE):
             return
@@ -609,9 +611,12 @@ def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
     out = []
     for i, item in enumerate(items):
         value, quantity, per = item.get("value"), item.get("quantity"), item.get("value_per_quantity")
-        if value is None and (quantity is None or per is None):
+        if value is not None:
+            amount = value
+        elif quantity is not None and per is not None:
+            amount = EXACT.multiply(quantity, per)
+        else:
             raise BadRequest(f"lineItems[{i}]: give value, or quantity and valuePerQuantity")
-        amount = value if value is not None else EXACT.multiply(quantity, per)
         if any(abs(v) >= builder.LIMIT for v in (amount, quantity or 0, per or 0)):
             raise BadRequest(f"lineItems[{i}]: amounts and quantities must be below 10^15")
         out.append({"description": item.get("description") or f"Item {i + 1}", "value": value, "quantity": quantity,

@@ -6,6 +6,7 @@ from datetime import datetime
 
 from meterline.core.schemas import PaginationOptions, ResponseModel
 from meterline.jobs.models import Job, JobEntry
+from meterline.jobs.statuses import JobStatus
 
 
 class GetJobResponse(ResponseModel):
@@ -52,9 +53,9 @@ def job_out(job: Job, counts: dict[str, int]) -> GetJobResponse:
     return GetJobResponse(
         id=job.pk, type=job.type, settled_at=job.settled_at, updated_at=job.updated_at, status=job.status,
         total_job_entries=sum(counts.values()),
-        pending_job_entries=counts.get("PENDING", 0),
-        failed_job_entries=counts.get("FAILED", 0),
-        completed_job_entries=counts.get("COMPLETED", 0),
+        pending_job_entries=counts.get(JobStatus.PENDING, 0),
+        failed_job_entries=counts.get(JobStatus.FAILED, 0),
+        completed_job_entries=counts.get(JobStatus.COMPLETED, 0),
         metadata={k: str(v) for k, v in job.params.items()},
     )
 

@@ -17,11 +17,11 @@ from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
 from meterline.jobs.models import Job, JobEntry
 from meterline.jobs.repository import JobRepository
+from meterline.jobs.statuses import JobStatus
 from meterline.tenancy.context import Context
 
-WAITING, IN_PROGRESS, COMPLETED, FAILED, CANCELLED, PENDING = (
-    "WAITING_FOR_CONFIRMATION", "IN_PROGRESS", "COMPLETED", "FAILED", "CANCELLED", "PENDING"
-)
+WAITING, IN_PROGRESS, COMPLETED = JobStatus.WAITING_FOR_CONFIRMATION, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
+FAILED, CANCELLED, PENDING = JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PENDING
 Runner = Callable[[Context, dict[str, Any], str], None]  # (context, job params, entity id)
 
 

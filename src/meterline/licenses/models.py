@@ -1,5 +1,5 @@
 """License quantities over time: each update records the absolute quantity of a license for an account from an
-instant on (billing-decisions D7: a day's quantity is the largest in force that day)."""
+instant on (billing-rules D7: a day's quantity is the largest in force that day)."""
 
 from __future__ import annotations
 

@@ -20,6 +20,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.accounts.service import AccountService
 from meterline.catalog.addon_repository import AddOnRepository
+from meterline.catalog.statuses import AddOnStatus
 from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id_after
@@ -53,7 +54,7 @@ class LicenseService:
             raise BadRequest("licenseId: named licenses are not supported by Meterline yet")
         if addon.type != "LICENSE":
             raise BadRequest(f"licenseId: add-on {license_id!r} is a {addon.type} add-on, not a LICENSE")
-        if addon.status != "ACTIVE":
+        if addon.status != AddOnStatus.ACTIVE:
             raise BadRequest(f"licenseId: add-on {license_id!r} is {addon.status}")
 
     def _earlier(self, request: schemas.LicenseUpdateRequest) -> LicenseUpdate | None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from enum import Enum
+
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
 
@@ -16,8 +18,8 @@ from meterline.metering.schema_service import EventSchemaService
 from meterline.tenancy.context import Context
 
 router = APIRouter(route_class=UnitOfWorkRoute)
-SCHEMAS = ["EventSchemas"]
-METERS = ["UsageMeters"]
+SCHEMAS: list[str | Enum] = ["EventSchemas"]  # FastAPI takes tags as list[str | Enum]
+METERS: list[str | Enum] = ["UsageMeters"]  # FastAPI takes tags as list[str | Enum]
 MAX_VERSION = 2**31 - 1
 
 

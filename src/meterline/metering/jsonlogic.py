@@ -152,7 +152,8 @@ def _num_str(d: Decimal) -> str:
         return "NaN" if d.is_nan() else ("-Infinity" if d.is_signed() else "Infinity")
     if d.is_zero():
         return "0"
-    sign, digit_tuple, exp = d.as_tuple()
+    sign, digit_tuple, exponent = d.as_tuple()
+    exp = int(exponent)  # an int: only NaN and the infinities (handled above) have a letter there
     digits = "".join(map(str, digit_tuple)).rstrip("0")
     exp += len(digit_tuple) - len(digits)
     point = len(digits) + exp  # value = 0.<digits> * 10**point

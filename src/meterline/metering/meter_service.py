@@ -1,4 +1,4 @@
-"""Usage meters: what events of a schema add up to (billing-decisions D5).
+"""Usage meters: what events of a schema add up to (billing-rules D5).
 
 - A meter belongs to one schema, by its stable id and name. Filters and the (single) computation are checked
   against the schema's newest version; jsonLogic must compile and read only the schema's attributes and

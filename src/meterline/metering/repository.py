@@ -5,9 +5,9 @@ from sqlalchemy import func, select
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.metering.models import EventSchema, UsageMeter
+from meterline.metering.statuses import MeteringStatus
 
-ACTIVE = "ACTIVE"
-ARCHIVED = "ARCHIVED"
+ACTIVE, ARCHIVED = MeteringStatus.ACTIVE, MeteringStatus.ARCHIVED
 
 
 class MeteringRepository(OrgRepository):

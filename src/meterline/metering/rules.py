@@ -9,12 +9,10 @@ from __future__ import annotations
 from typing import Any
 
 from meterline.core.errors import BadRequest
+from meterline.metering.statuses import MeteringStatus
 
-DRAFT = "DRAFT"
-ACTIVE = "ACTIVE"
-INACTIVE = "INACTIVE"
-ARCHIVED = "ARCHIVED"
-STATUSES = (DRAFT, ACTIVE, INACTIVE, ARCHIVED)
+DRAFT, ACTIVE, INACTIVE, ARCHIVED = MeteringStatus.DRAFT, MeteringStatus.ACTIVE, MeteringStatus.INACTIVE, MeteringStatus.ARCHIVED
+STATUSES = tuple(MeteringStatus)
 
 
 def status_filter(value: str | None, what: str) -> set[str] | None:

@@ -1,4 +1,4 @@
-"""Event schemas: the catalog events are metered against (billing-decisions D5).
+"""Event schemas: the catalog events are metered against (billing-rules D5).
 
 - A schema is named (unique in the organization, also after it is deleted) and versioned: one row per version.
   A new schema is DRAFT version 1. Editing a DRAFT changes it in place; editing an ACTIVE schema makes version N+1,

@@ -220,7 +220,7 @@ class MetricsService:
             values = by_label[labels[key] if group_by else None]
             values[period] = EXACT.add(values[period], Decimal(value))  # several keys can share one label
         series = [
-            Series(group=(group_by, label) if group_by else None, timestamps=list(plan.starts), values=values)
+            Series(group=(group_by, label) if group_by and label is not None else None, timestamps=list(plan.starts), values=values)
             for label, values in sorted(by_label.items(), key=lambda item: item[0] or "")
         ]
         return QueryResult(id=query.id, name=query.name, series=series)

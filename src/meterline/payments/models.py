@@ -1,4 +1,4 @@
-"""Payments recorded against an account, spread over its invoices (PaymentsApi; togai-billing-rules 6.3)."""
+"""Payments recorded against an account, spread over its invoices (PaymentsApi)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""PaymentsApi request and response models (togai-api.md 3.7)."""
+"""PaymentsApi request and response models (the SDK's PaymentsApi)."""
 
 from __future__ import annotations
 

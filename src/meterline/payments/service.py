@@ -1,4 +1,4 @@
-"""Payments: one payment from an account, spread over its finalized invoices in `order` (togai-billing-rules 6.3).
+"""Payments: one payment from an account, spread over its finalized invoices in `order`.
 
 Each INVOICE record adds its amount to the invoice's paidAmount: PAID when it reaches the total, else
 PARTIALLY_PAID. A WALLET_CREDIT record tops up the account's wallet. The records must add up to the payment's
@@ -17,7 +17,8 @@ from meterline.core.money import exact_sum, is_currency, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import OPEN, PAID, PARTIALLY_PAID, InvoiceService, wallet_holds
+from meterline.invoicing.service import PAID, PARTIALLY_PAID, InvoiceService, wallet_holds
+from meterline.invoicing.statuses import OPEN
 from meterline.payments import schemas
 from meterline.payments.models import Payment
 from meterline.tenancy.context import Context

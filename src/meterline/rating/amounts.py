@@ -1,4 +1,4 @@
-"""Fixed amounts, proration and the minimum commitment's true-up (billing-decisions D1, D7, D8). Pure."""
+"""Fixed amounts, proration and the minimum commitment's true-up (billing-rules D1, D7, D8). Pure."""
 
 from __future__ import annotations
 

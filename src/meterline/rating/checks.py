@@ -1,4 +1,4 @@
-"""What makes a rate plan valid (billing-decisions D4); each error names the field and says what to fix."""
+"""What makes a rate plan valid (billing-rules D4); each error names the field and says what to fix."""
 
 from __future__ import annotations
 

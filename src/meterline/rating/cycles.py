@@ -1,4 +1,4 @@
-"""Pricing cycle math (billing-decisions D2, D3, D7; togai-billing-rules 3.2, 3.10, 5).
+"""Pricing cycle math (billing-rules D2, D3, D7).
 
 Pure: no I/O and no clock; every instant comes in as an argument. Every datetime in and out is timezone-aware
 (naive ones are refused with ValueError) and every datetime out is in UTC.

@@ -1,6 +1,6 @@
 """`price(plan, quantity, currency)`: a rate plan's revenue for a quantity, with its per-slab breakdown.
 
-Exact (billing-decisions D1, D4): each slab's revenue is rounded once, half up, to the currency's minor unit; a
+Exact (billing-rules D1, D4): each slab's revenue is rounded once, half up, to the currency's minor unit; a
 slab's slabRateConfig min / max then clamps it when the slab received usage; the card's revenue is the exact sum
 of its slabs, clamped by the card's rateConfig (the minimum applies even at zero usage), the difference being the
 adjustment (RATE_CONFIG_ADJUSTMENT_AMOUNT). Clamp values are rounded to the minor unit as well. Quantities are

@@ -1,4 +1,4 @@
-"""License quantities over time (billing-decisions D7). Pure.
+"""License quantities over time (billing-rules D7). Pure.
 
 A license's quantity for an account is a step function: each update sets it from its instant on. Pricing reads
 the largest quantity in force over a window (a day, or a whole cycle without proration).

@@ -1,4 +1,4 @@
-"""How a quantity is split across a rate plan's slabs (billing-decisions D4), exactly (quantities can carry more
+"""How a quantity is split across a rate plan's slabs (billing-rules D4), exactly (quantities can carry more
 digits than the default 28-digit decimal context).
 
 Slab i covers usage in (startAfter_i, startAfter_i+1]; the last slab has no upper bound.

@@ -1,7 +1,7 @@
 """A plan's revenue per rate card for given usage, license quantities and proration. Pure (no I/O, no clock).
 
 The revenue calculator answers with it, and the invoice builder will build its lines from the same results.
-- Usage cards: the meter's usage priced by the card's slabs in the currency (billing-decisions D4).
+- Usage cards: the meter's usage priced by the card's slabs in the currency (billing-rules D4).
 - License cards: the license's quantity priced by the card's slabs; with `enableProration` and daily quantities,
   each day is priced on its largest quantity and counts 1 / days of the cycle (D7).
 - Fixed fees: the rate; with `enableProration` and a partial period, prorated by calendar days (D7).
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from meterline import rating
@@ -72,7 +73,7 @@ def plan_revenue(
             if rate_cards.rate_value_for(card, currency) is None:
                 continue
             qty = quantities.get(card[billable], Decimal(0))
-            plan = parsed(card, lambda: rate_cards.slab_rate_plan(card, currency, f"{key}[{i}]"))
+            plan = parsed(card, partial(rate_cards.slab_rate_plan, card, currency, f"{key}[{i}]"))
             if kind == "LICENSE" and card.get("enableProration") and license_days is not None:
                 days = license_days.daily.get(card[billable], [])
                 priced = rating.price_days(plan, days, license_days.cycle_days, currency)
@@ -91,7 +92,8 @@ def plan_revenue(
     for i, card in enumerate(details.get("creditGrantRateCards", [])):
         if not any(d["currency"] == currency for d in card["rateDetails"]["currencySlabRateDetails"]):
             continue
-        plan, _credit = parsed(card, lambda: rate_cards.credit_grant_rate_plan(card, currency, f"creditGrantRateCards[{i}]"))
+        where = f"creditGrantRateCards[{i}]"
+        plan, _credit = parsed(card, partial(rate_cards.credit_grant_rate_plan, card, currency, where))
         priced = rating.price(plan, ONE, currency)
         out.append(CardRevenue("CREDIT_GRANT", card, card["id"], None, priced, priced.revenue))
     return out

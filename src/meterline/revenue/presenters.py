@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 from meterline.catalog.plan_schemas import details_out
 from meterline.revenue import schemas
@@ -63,7 +63,7 @@ def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
     infos = []
     for c in calc.cards:
         rate_card = schemas.RateCard(
-            billable_id=c.billable_id, type=c.kind, display_name=c.card.get("displayName") or c.card["name"],
+            billable_id=c.billable_id, type=cast(schemas.RateCardType, c.kind), display_name=c.card.get("displayName") or c.card["name"],
             invoice_timing=c.card.get("invoiceTiming", "IN_ARREARS"),
             rate_card_details=schemas.RateCardDetails.model_validate({_CARD_FIELD[c.kind]: c.card}),
             tag=c.card.get("tag"), name=c.card["name"], reference_id=reference_id, reference_type=reference_type,

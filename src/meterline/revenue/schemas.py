@@ -17,7 +17,7 @@ from meterline.catalog.plan_schemas import (
     UsageRateCard,
 )
 from meterline.core.numbers import BoundedInt
-from meterline.core.schemas import NumberIn, Number, RequestModel, ResponseModel, UtcDatetime
+from meterline.core.schemas import Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
 
 Id = Annotated[str, StringConstraints(min_length=1, max_length=255)]
 
@@ -141,9 +141,12 @@ class RateCardDetails(ResponseModel):
     minimum_commitment_rate_card: MinimumCommitment | None = None
 
 
+RateCardType = Literal["USAGE", "FIXED_FEE", "LICENSE", "CREDIT_GRANT", "MINIMUM_COMMITMENT"]
+
+
 class RateCard(ResponseModel):
     billable_id: str
-    type: Literal["USAGE", "FIXED_FEE", "LICENSE", "CREDIT_GRANT", "MINIMUM_COMMITMENT"]
+    type: RateCardType
     display_name: str
     invoice_timing: Literal["IN_ADVANCE", "IN_ARREARS", "PREPAID"]
     rate_card_details: RateCardDetails

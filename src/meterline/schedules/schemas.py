@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
@@ -26,7 +26,7 @@ class UpdatePricingScheduleRequest(RequestModel):
     effective_from: IsoDate
     effective_until: IsoDate
     price_plan_details_override: CreatePricePlanDetailsOverride | None = None
-    pricing_rules_override: list[dict] | None = None
+    pricing_rules_override: list[dict[str, Any]] | None = None
     retain_start_offsets: StrictBool | None = None
 
 
@@ -54,7 +54,7 @@ class PlanOverride(ResponseModel):
     id: str
     price_plan_id: str
     price_plan_name: str
-    price_plan_details_override: dict | None = None
+    price_plan_details_override: dict[str, Any] | None = None
     start_date: datetime
     end_date: datetime
 
@@ -88,7 +88,7 @@ class PricingSchedulePaginatedResponse(ResponseModel):
 
 
 # -- presenters ------------------------------------------------------------------------------------------------------
-def _override_out(override: dict | None) -> dict | None:
+def _override_out(override: dict[str, Any] | None) -> dict[str, Any] | None:
     # The SDK's PricePlanDetailsOverride takes no empty card list (fixedFeeRateCards has min 1).
     return {k: v for k, v in override.items() if v != []} if override else None
 

@@ -1,4 +1,4 @@
-"""Which plan an account is on, when (docs/pricing.md "Schedules"; togai-billing-rules section 5).
+"""Which plan an account is on, when (docs/pricing.md "Schedules").
 
 - Dates are calendar dates in the organization's timezone; a schedule runs from 00:00 of `effectiveFrom` to 00:00
   of `effectiveUntil` (exclusive). `effectiveUntil` from 9999-01-01 on means no end.
@@ -132,7 +132,7 @@ class ScheduleService:
                 ScheduleView(
                     id=s.pk, plan_id=plan.id, plan_name=plan.name, plan_description=plan.description,
                     plan_type=plan.type, version=s.plan_version,
-                    active_currencies=[c for c in version.active_currencies.split(",") if c],  # type: ignore[union-attr]
+                    active_currencies=[c for c in version.active_currencies.split(",") if c],
                     start=s.start_at, end=s.end_at, override=override,
                     details=details, cycle=cycle,
                 )

@@ -6,7 +6,6 @@ from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.settings.models import EntitySetting
 
-
 # Built once: the account read asks for its settings every time, and building a statement costs more than running
 # it on SQLite.
 _OF_ENTITIES = select(EntitySetting).where(

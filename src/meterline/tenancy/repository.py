@@ -9,7 +9,6 @@ from sqlalchemy.orm import Session
 
 from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
 
-
 _KEY_AND_ORG = select(ApiKey, Organization).join(Organization, Organization.id == ApiKey.org_id)
 _KEY_AND_ORG_BY_PREFIX = _KEY_AND_ORG.where(ApiKey.prefix == bindparam("prefix"))
 _KEY_AND_ORG_BY_ID = _KEY_AND_ORG.where(ApiKey.id == bindparam("key_id"))

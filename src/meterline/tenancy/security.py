@@ -11,14 +11,14 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from functools import cache
 from datetime import datetime, timedelta
+from functools import cache
 
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-TOKEN_MARK = "mlk"  # nosec B105 - the visible prefix of every API key, not a secret
+TOKEN_MARK = "mlk"  # noqa: S105  # nosec B105 - the visible prefix of every API key, not a secret
 _password_hasher = PasswordHasher()
 
 

@@ -17,7 +17,7 @@ from meterline.tenancy import security
 from meterline.tenancy.models import ApiKey, Organization, User
 from meterline.tenancy.repository import TenancyRepository
 
-JWT_SECRET = "jwt-signing-key"  # nosec B105 - the name of the secret's row; the key itself is random
+JWT_SECRET = "jwt-signing-key"  # noqa: S105  # nosec B105 - the name of the secret's row; the key itself is random
 ROLES = ("ADMIN", "MEMBER")
 _EMAIL = re.compile(r"^\S+@\S+\.\S+$")
 

@@ -1,4 +1,4 @@
-"""The wallet of an account and its append-only entries (billing-decisions D10)."""
+"""The wallet of an account and its append-only entries (billing-rules D10)."""
 
 from __future__ import annotations
 

@@ -1,15 +1,16 @@
-"""WalletApi request and response models (togai-api.md 2.11), and the presenters."""
+"""WalletApi request and response models (the SDK's WalletApi), and the presenters."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 from meterline.core.schemas import Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
 from meterline.wallet.models import WalletEntry
 from meterline.wallet.service import HoldEntry, WalletView
 
 Status = Literal["ACTIVE", "INACTIVE"]
+EntryType = Literal["CREDITED", "DEBITED"]
 
 
 class TopupWalletRequest(RequestModel):
@@ -39,7 +40,7 @@ class WalletEntryOut(ResponseModel):
     id: str
     description: str | None = None
     wallet_id: str
-    transaction_type: Literal["CREDITED", "DEBITED"]
+    transaction_type: EntryType
     status: Literal["COMPLETED", "ON_HOLD"]
     entity_id: str | None = None
     amount: Number
@@ -55,14 +56,14 @@ class WalletEntriesPaginatedResponse(ResponseModel):
 def wallet_out(view: WalletView, customer_id: str) -> WalletBalanceResponse:
     return WalletBalanceResponse(
         id=view.id, account_id=view.account.id, customer_id=customer_id, balance=view.balance,
-        credit_unit=view.account.invoice_currency, status=view.status, hold_amount=view.hold,
+        credit_unit=view.account.invoice_currency, status=cast(Status, view.status), hold_amount=view.hold,
         effective_from=view.effective_from, created_at=view.created_at, updated_at=view.updated_at,
     )
 
 
 def entry_out(entry: WalletEntry) -> WalletEntryOut:
     return WalletEntryOut(id=entry.pk, description=entry.description, wallet_id=entry.wallet_pk,
-                          transaction_type=entry.type, status="COMPLETED", entity_id=entry.entity_id,
+                          transaction_type=cast(EntryType, entry.type), status="COMPLETED", entity_id=entry.entity_id,
                           amount=entry.amount, created_at=entry.created_at, closing_balance=entry.closing_balance)
 
 

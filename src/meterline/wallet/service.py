@@ -1,4 +1,4 @@
-"""The wallet (WalletApi): one per account, in its invoice currency (billing-decisions D10; docs/credits.md).
+"""The wallet (WalletApi): one per account, in its invoice currency (billing-rules D10; docs/credits.md).
 
 - A top-up is a CREDITED entry; at finalization an invoice takes min(balance, amount due) as a DEBITED entry (its
   paidAmount grows: PAID when covered, else PARTIALLY_PAID); voiding that invoice gives the debit back (CREDITED).
@@ -26,9 +26,10 @@ from meterline.core.pagination import Page, PageRequest, encode_token
 from meterline.core.repository import OrgRepository
 from meterline.tenancy.context import Context
 from meterline.wallet.models import Wallet, WalletEntry
+from meterline.wallet.statuses import WalletEntryType, WalletStatus
 
-ACTIVE, INACTIVE = "ACTIVE", "INACTIVE"
-CREDITED, DEBITED = "CREDITED", "DEBITED"
+ACTIVE, INACTIVE = WalletStatus.ACTIVE, WalletStatus.INACTIVE
+CREDITED, DEBITED = WalletEntryType.CREDITED, WalletEntryType.DEBITED
 LIMIT = numbers.LIMIT  # the one number rule's bound (core/numbers.py)
 
 Holds = Callable[[Context, Account], list[tuple[str, Decimal]]]  # (DRAFT invoice id, on hold), in due order

@@ -8,8 +8,8 @@ import re
 from typing import Any
 
 from fastapi import Depends, FastAPI
-from fastapi.openapi.utils import get_openapi
 from fastapi.openapi.docs import get_swagger_ui_html
+from fastapi.openapi.utils import get_openapi
 from fastapi.staticfiles import StaticFiles
 from sqlalchemy.orm import Session, sessionmaker
 from starlette.responses import HTMLResponse
@@ -20,10 +20,10 @@ from meterline.accounts.endpoints import router as accounts_router
 from meterline.api.deps import principal
 from meterline.api.errors import install_error_handlers
 from meterline.api.quotas import Quotas
-from meterline.core.schemas import ErrorResponse
-from meterline.core.settings import Settings
 from meterline.catalog.endpoints import router as addons_router
 from meterline.catalog.plan_endpoints import router as price_plans_router
+from meterline.core.schemas import ErrorResponse
+from meterline.core.settings import Settings
 from meterline.credits.endpoints import router as credits_router
 from meterline.customers.endpoints import router as customers_router
 from meterline.events import wire
@@ -44,7 +44,7 @@ ROUTERS = (customers_router, accounts_router, metering_router, events_router, me
            tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router,
            licenses_router, jobs_router, invoices_router, payments_router, credits_router, wallet_router)
 
-# What any operation may answer besides its success: Togai's `{"message"}` body (billing-decisions D14).
+# What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorResponse, "description": text}
     for status, text in (

@@ -9,24 +9,26 @@ from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
-from starlette.exceptions import HTTPException as StarletteHTTPException
 from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
 
 from meterline import __version__
 from meterline.api.errors import allowed_methods, error_response
-from meterline.console import account_pages as console_accounts
-from meterline.console import dashboard as console_dashboard
-from meterline.console import metering_pages as console_metering
-from meterline.console import pages as console_pages
-from meterline.console import plan_pages as console_plans
-from meterline.console import settings_pages as console_settings
-from meterline.core.errors import MeterlineError
-from meterline.web.api import create_api_app
+from meterline.console import (
+    account_pages as console_accounts,
+    dashboard as console_dashboard,
+    metering_pages as console_metering,
+    pages as console_pages,
+    plan_pages as console_plans,
+    settings_pages as console_settings,
+)
 from meterline.core.db import create_db_engine, make_session_factory
+from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
 from meterline.invoicing.billing import Worker
+from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness
 from meterline.web.security_headers import SecurityHeaders

@@ -1,7 +1,7 @@
 """foundation: organizations, keys, customers, accounts, aliases, settings
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-24 21:43:58.084945
 """
 
@@ -11,7 +11,6 @@ import sqlalchemy as sa
 from alembic import op
 
 import meterline.core.db
-
 
 revision = '0001'
 down_revision = None
