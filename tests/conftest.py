@@ -65,7 +65,9 @@ def session_factory(db_url: str) -> Iterator[sessionmaker[Session]]:
 def new_org(factory: sessionmaker[Session], **kwargs: object) -> Organization:
     with unit_of_work(factory) as session:
         return TenancyService(session).create_organization(
-            name=kwargs.pop("name", f"Org {secrets.token_hex(3)}"), now=utc_now(), **kwargs  # type: ignore[arg-type]
+            name=kwargs.pop("name", f"Org {secrets.token_hex(3)}"),
+            now=utc_now(),
+            **kwargs,  # type: ignore[arg-type]
         )
 
 
@@ -84,7 +86,9 @@ def session(session_factory: sessionmaker[Session]) -> Iterator[Session]:
 
 def org_in(session: Session, **kwargs: object) -> Organization:
     return TenancyService(session).create_organization(
-        name=kwargs.pop("name", f"Org {secrets.token_hex(3)}"), now=utc_now(), **kwargs  # type: ignore[arg-type]
+        name=kwargs.pop("name", f"Org {secrets.token_hex(3)}"),
+        now=utc_now(),
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -125,16 +129,33 @@ def start_server(
     port = free_port()
     out = log.open("wb")
     process = subprocess.Popen(
-        [sys.executable, "-m", "meterline.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
-         "--database-url", database_url, "--workers", str(workers)],
+        [
+            sys.executable,
+            "-m",
+            "meterline.cli",
+            "serve",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+            "--database-url",
+            database_url,
+            "--workers",
+            str(workers),
+        ],
         stdout=out,
         stderr=subprocess.STDOUT,
         # Quotas off unless a test sets them (tests/api/test_quotas.py): suites and benches send far above them.
         # The billing worker off unless a test turns it on (tests/api/test_invoices_sdk.py): tests bill explicitly
         # (POST /invoices/bill_runs), so backdated schedule edits are not raced by a finalizing worker.
-        env={"METERLINE_RATE_LIMIT_INGEST": "0", "METERLINE_RATE_LIMIT_API": "0", "METERLINE_WORKER_INTERVAL": "0",
-             **os.environ,
-             "METERLINE_LOG_LEVEL": log_level, **(env or {})},
+        env={
+            "METERLINE_RATE_LIMIT_INGEST": "0",
+            "METERLINE_RATE_LIMIT_API": "0",
+            "METERLINE_WORKER_INTERVAL": "0",
+            **os.environ,
+            "METERLINE_LOG_LEVEL": log_level,
+            **(env or {}),
+        },
     )
     base_url = f"http://127.0.0.1:{port}"
     wait_until_up(base_url, process, log)

@@ -60,17 +60,32 @@ def test_init_sets_up_once(tmp_path: Path) -> None:
 
 
 def test_org_and_user_create(db_url: str) -> None:
-    org = meterline("org", "create", "--name", "Globex", "--base-currency", "eur", "--timezone", "Asia/Kolkata", "--database-url", db_url)
+    org = meterline(
+        "org",
+        "create",
+        "--name",
+        "Globex",
+        "--base-currency",
+        "eur",
+        "--timezone",
+        "Asia/Kolkata",
+        "--database-url",
+        db_url,
+    )
     assert org.returncode == 0, org.stderr
     org_id = org.stdout.strip()
     assert org_id.startswith("org.")
     assert f"{org_id}\tGlobex\tEUR\tAsia/Kolkata" in meterline("org", "list", "--database-url", db_url).stdout
 
     email = f"ops-{org_id[-6:]}@globex.test"
-    user = meterline("user", "create", "--email", email, "--password", "correct horse", "--org-id", org_id, "--database-url", db_url)
+    user = meterline(
+        "user", "create", "--email", email, "--password", "correct horse", "--org-id", org_id, "--database-url", db_url
+    )
     assert user.returncode == 0, user.stderr
     assert user.stdout.strip().startswith("user.")
-    again = meterline("user", "create", "--email", email, "--password", "correct horse", "--org-id", org_id, "--database-url", db_url)
+    again = meterline(
+        "user", "create", "--email", email, "--password", "correct horse", "--org-id", org_id, "--database-url", db_url
+    )
     assert again.returncode == 1 and "already exists" in again.stderr
 
     bad = meterline("org", "create", "--name", "Bad", "--timezone", "Mars/Olympus", "--database-url", db_url)
@@ -92,12 +107,20 @@ def test_org_net_term_days_follow_the_days_rule(db_url: str, server: str) -> Non
     key = meterline("api-key", "create", "--org-id", made.stdout.strip(), "--database-url", db_url)
     assert key.returncode == 0, key.stderr
     with httpx.Client(base_url=f"{server}/api", headers={"Authorization": f"Bearer {key.stdout.strip()}"}) as http:
-        customer = http.post("/customers", json={"id": "far", "name": "Far Away", "primaryEmail": "a@far.test",
-                                                 "address": {}})
+        customer = http.post(
+            "/customers", json={"id": "far", "name": "Far Away", "primaryEmail": "a@far.test", "address": {}}
+        )
         assert customer.status_code == 201, customer.text
-        invoice = http.post("/invoices", json={"accountId": "far", "startDate": "2024-01-01T00:00:00Z",
-                                               "endDate": "2024-02-01T00:00:00Z", "status": "DUE",
-                                               "lineItems": [{"value": 10}]})
+        invoice = http.post(
+            "/invoices",
+            json={
+                "accountId": "far",
+                "startDate": "2024-01-01T00:00:00Z",
+                "endDate": "2024-02-01T00:00:00Z",
+                "status": "DUE",
+                "lineItems": [{"value": 10}],
+            },
+        )
         assert invoice.status_code == 201, invoice.text
         answer = invoice.json()
         due, issued = (datetime.fromisoformat(answer[k].replace("Z", "+00:00")) for k in ("dueDate", "invoiceDate"))
@@ -111,7 +134,9 @@ def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     assert (tmp_path / "env.db").exists()
 
 
-@pytest.mark.parametrize("command", [[], ["serve"], ["api-key", "create"], ["org", "create"]], ids=lambda c: " ".join(c) or "top")
+@pytest.mark.parametrize(
+    "command", [[], ["serve"], ["api-key", "create"], ["org", "create"]], ids=lambda c: " ".join(c) or "top"
+)
 def test_help_reads_well(command: list[str]) -> None:
     result = meterline(*command, "--help")
     assert result.returncode == 0
@@ -134,18 +159,33 @@ def _past_invoices(base_url: str, token: str) -> None:
     sdk = Sdk(Tenant(org=None, token=token, base_url=base_url))  # type: ignore[arg-type]
     client = sdk.client
     meters = create_metering_catalog(sdk)
-    tc.CustomersApi(client).create_customer(tc.CreateCustomerRequest(id="acme", name="Acme", primary_email="a@acme.test",
-                                                                     address=tc.Address()))
+    tc.CustomersApi(client).create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme", primary_email="a@acme.test", address=tc.Address())
+    )
     plans = tc.PricePlansApi(client)
-    plan = plans.create_price_plan(tc.CreatePricePlanRequest(name="P", price_plan_details=tc.CreatePricePlanDetails(
-        supported_currencies=["USD"], usage_rate_cards=[tiered(meters["sum"], "USD")],
-        pricing_cycle_config=tc.PricingCycleConfig(interval="MONTHLY", grace_period=0,
-                                                   start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL")))))
+    plan = plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name="P",
+            price_plan_details=tc.CreatePricePlanDetails(
+                supported_currencies=["USD"],
+                usage_rate_cards=[tiered(meters["sum"], "USD")],
+                pricing_cycle_config=tc.PricingCycleConfig(
+                    interval="MONTHLY",
+                    grace_period=0,
+                    start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+                ),
+            ),
+        )
+    )
     plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
     today = dt.date.today()
     start = dt.date(today.year - (today.month <= 2), (today.month - 3) % 12 + 1, 1)
-    tc.AccountsApi(client).update_pricing_schedule("acme", tc.UpdatePricingScheduleRequestWithActions(
-        mode="ASSOCIATE", price_plan_id=plan.id, effective_from=start, effective_until=dt.date(9999, 1, 1)))
+    tc.AccountsApi(client).update_pricing_schedule(
+        "acme",
+        tc.UpdatePricingScheduleRequestWithActions(
+            mode="ASSOCIATE", price_plan_id=plan.id, effective_from=start, effective_until=dt.date(9999, 1, 1)
+        ),
+    )
 
 
 def _numbers(base_url: str, token: str) -> list[str | None]:
@@ -168,8 +208,11 @@ def test_the_billing_worker_finalizes_due_invoices_by_itself(tmp_path: Path, whe
         if where == "worker":
             time.sleep(1.5)
             assert _numbers(base_url, token) == ["-", "-", "-"]  # nobody finalizes them
-            worker = subprocess.Popen([sys.executable, "-m", "meterline.cli", "worker", "--interval", "0.5",
-                                       "--database-url", url], stderr=subprocess.PIPE, text=True)
+            worker = subprocess.Popen(
+                [sys.executable, "-m", "meterline.cli", "worker", "--interval", "0.5", "--database-url", url],
+                stderr=subprocess.PIPE,
+                text=True,
+            )
         deadline = time.monotonic() + 30
         while _numbers(base_url, token) != ["-", "INV-000001", "INV-000002"] and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -189,16 +232,21 @@ def test_user_set_password_ends_the_users_sessions(db_url: str) -> None:
 
     org = meterline("org", "create", "--name", "Pw", "--database-url", db_url).stdout.strip()
     email = f"pw-{org[-6:].lower()}@cli.test"
-    assert meterline("user", "create", "--email", email, "--password", "old password", "--org-id", org,
-                     "--database-url", db_url).returncode == 0
+    assert (
+        meterline(
+            "user", "create", "--email", email, "--password", "old password", "--org-id", org, "--database-url", db_url
+        ).returncode
+        == 0
+    )
     engine = create_db_engine(db_url)
     factory = make_session_factory(engine)
     with unit_of_work(factory) as s:
         token = ConsoleSessions(s).start(TenancyService(s).user_by_email(email), utc_now()).token
     short = meterline("user", "set-password", "--email", email, "--password", "short", "--database-url", db_url)
     assert short.returncode == 1 and "at least 8" in short.stderr
-    nobody = meterline("user", "set-password", "--email", "nobody@cli.test", "--password", "long enough",
-                       "--database-url", db_url)
+    nobody = meterline(
+        "user", "set-password", "--email", "nobody@cli.test", "--password", "long enough", "--database-url", db_url
+    )
     assert nobody.returncode == 1 and "No user" in nobody.stderr
     done = meterline("user", "set-password", "--email", email, "--password", "new password", "--database-url", db_url)
     assert done.returncode == 0 and "sessions are ended" in done.stderr, done.stderr

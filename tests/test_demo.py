@@ -44,8 +44,14 @@ SCALE = "0.2"  # a fifth of the events (about 5,000): the same company, the same
 
 
 def meterline(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "meterline.cli", *args], capture_output=True, text=True, timeout=300,
-                          env=dict(os.environ), stdin=subprocess.DEVNULL)
+    return subprocess.run(
+        [sys.executable, "-m", "meterline.cli", *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env=dict(os.environ),
+        stdin=subprocess.DEVNULL,
+    )
 
 
 @dataclass
@@ -88,8 +94,9 @@ def months(now: datetime) -> list[tuple[datetime, datetime]]:
 def all_invoices(ctx: Context) -> list[Invoice]:
     service, found, after = InvoiceService(ctx), [], None
     while True:
-        page = service.page(PageRequest(size=200, after=after), status=None, account_id=None, customer_id=None,
-                            start=None, end=None)
+        page = service.page(
+            PageRequest(size=200, after=after), status=None, account_id=None, customer_id=None, start=None, end=None
+        )
         found += page.items
         if page.next_token is None:
             return found
@@ -103,7 +110,7 @@ def cents(value: Decimal) -> Decimal:
 def expected_total(plan: str, requests: Decimal, gigabytes: Decimal, seats: int = 0) -> Decimal:
     """An invoice of a whole month with no credit, from the prices the demo documents (docs/console.md)."""
     if plan == "Starter":  # TIERED: 50,000 free, then 0.0004 up to 500,000, then 0.0003; a 49 platform fee
-        usage = (min(max(requests - 50_000, 0), 450_000) * D("0.0004") + max(requests - 500_000, 0) * D("0.0003"))
+        usage = min(max(requests - 50_000, 0), 450_000) * D("0.0004") + max(requests - 500_000, 0) * D("0.0003")
         return cents(usage) + D("49")
     if plan == "Growth":  # VOLUME: all at 0.0003, or all at 0.00025 past 1,000,000; storage 0.10; fee 199; min 500
         rate = D("0.00025") if requests > 1_000_000 else D("0.0003")
@@ -123,7 +130,8 @@ def test_the_command_prints_how_to_sign_in_and_a_summary(demo: Demo) -> None:
 
 
 def test_a_company_with_customers_accounts_in_two_currencies_and_three_active_plans(
-        session_factory: sessionmaker[Session], demo: Demo) -> None:
+    session_factory: sessionmaker[Session], demo: Demo
+) -> None:
     with reading(session_factory, demo.org_id) as ctx:
         assert (ctx.org.name, ctx.org.base_currency, ctx.org.timezone) == ("Northwind Analytics (demo)", "USD", "UTC")
         customers = CustomerService(ctx).page(PageRequest(size=50)).items
@@ -134,7 +142,10 @@ def test_a_company_with_customers_accounts_in_two_currencies_and_three_active_pl
         assert [a.value for a in AccountService(ctx).aliases("acme-robotics")] == ["acme-prod-cluster"]
         plans = PricePlanService(ctx).page(PageRequest(size=50)).items
         assert sorted((p.plan.name, p.plan.status, tuple(p.latest.active_currencies)) for p in plans) == [
-            ("Enterprise", "ACTIVE", ("USD",)), ("Growth", "ACTIVE", ("EUR", "USD")), ("Starter", "ACTIVE", ("EUR", "USD"))]
+            ("Enterprise", "ACTIVE", ("USD",)),
+            ("Growth", "ACTIVE", ("EUR", "USD")),
+            ("Starter", "ACTIVE", ("EUR", "USD")),
+        ]
         _, schedules = ScheduleService(ctx).of_account("ion-mobility")  # the upgrade in the second month
         assert [s.plan_name for s in schedules] == ["Starter", "Growth"]
         assert schedules[0].start == months(ctx.now)[0][0] and schedules[1].start.day == 16
@@ -144,13 +155,21 @@ def test_events_in_every_month_and_a_few_failures(session_factory: sessionmaker[
     with reading(session_factory, demo.org_id) as ctx:
         events = EventQueryService(ctx)
         for start, end in months(ctx.now)[:3]:
-            page = events.page(PageRequest(size=50), account_id=None, status=None, schema_name=None, start=start, end=end)
+            page = events.page(
+                PageRequest(size=50), account_id=None, status=None, schema_name=None, start=start, end=end
+            )
             assert len(page.items) == 50, start
             for account in ("acme-robotics", "fjord-eu", "harbor-co"):
                 usage = {u.name: u for u in UsageService(ctx).of_account(account, start, end)}
                 assert usage["API requests"].usage > 0 and usage["Data stored"].usage > 0
-        failed = events.page(PageRequest(size=50), account_id=None, status="INGESTION_FAILED_ACCOUNT_NOT_FOUND",
-                             schema_name=None, start=None, end=None)
+        failed = events.page(
+            PageRequest(size=50),
+            account_id=None,
+            status="INGESTION_FAILED_ACCOUNT_NOT_FOUND",
+            schema_name=None,
+            start=None,
+            end=None,
+        )
         assert failed.items and all(e.account_ref == "nw-legacy-7731" for e in failed.items)
 
 
@@ -166,7 +185,11 @@ def test_invoices_are_final_with_the_totals_the_prices_give(session_factory: ses
         assert len(final) >= 28  # at least two months are final (three once the grace period of the last has ended)
         for invoice in final:
             revenue, _usage, _details, total = service.view(invoice)
-            assert total == invoice.total_amount == next(line.value for line in revenue.walk() if line.type == "TOTAL_AMOUNT")
+            assert (
+                total
+                == invoice.total_amount
+                == next(line.value for line in revenue.walk() if line.type == "TOTAL_AMOUNT")
+            )
             assert invoice.sequence_id and invoice.sequence_id.startswith("INV-")
             if invoice.status == "PAID":
                 assert invoice.paid_amount == invoice.total_amount
@@ -183,17 +206,26 @@ def test_invoices_are_final_with_the_totals_the_prices_give(session_factory: ses
         # Enterprise account (with 40 seats), in the first month
         start, end = months(now)[0]
         checked = 0
-        for account, plan, seats in (("juniper-learning", "Starter", 0), ("bluefin-logistics", "Growth", 0),
-                                     ("bluefin-eu", "Growth", 0), ("acme-robotics", "Enterprise", 40)):
+        for account, plan, seats in (
+            ("juniper-learning", "Starter", 0),
+            ("bluefin-logistics", "Growth", 0),
+            ("bluefin-eu", "Growth", 0),
+            ("acme-robotics", "Enterprise", 40),
+        ):
             usage = {u.name: u.usage for u in UsageService(ctx).of_account(account, start, end)}
             [invoice] = [i for i in final if account_of[i.pk] == account and i.start_at == start]
             if account == "bluefin-eu":  # EUR prices: 0.00028 / 0.00023, storage 0.09, fee 185, minimum 460
                 rate = D("0.00023") if usage["API requests"] > 1_000_000 else D("0.00028")
-                want = max(cents(usage["API requests"] * rate) + cents(usage["Data stored"] * D("0.09")) + 185, D("460"))
+                want = max(
+                    cents(usage["API requests"] * rate) + cents(usage["Data stored"] * D("0.09")) + 185, D("460")
+                )
             else:
                 want = expected_total(plan, usage["API requests"], usage["Data stored"], seats)
             assert (invoice.currency, invoice.end_at, invoice.total_amount) == (
-                "EUR" if account.endswith("-eu") else "USD", end, want), account
+                "EUR" if account.endswith("-eu") else "USD",
+                end,
+                want,
+            ), account
             checked += 1
         assert checked == 4
 
@@ -201,14 +233,20 @@ def test_invoices_are_final_with_the_totals_the_prices_give(session_factory: ses
 def test_credits_are_consumed_and_the_wallet_pays(session_factory: sessionmaker[Session], demo: Demo) -> None:
     with reading(session_factory, demo.org_id) as ctx:
         service = InvoiceService(ctx)
-        [welcome] = balances.credits(ctx).page(PageRequest(size=50), status=None, account_id="cedar-pine", credit_id=None).items
+        [welcome] = (
+            balances.credits(ctx).page(PageRequest(size=50), status=None, account_id="cedar-pine", credit_id=None).items
+        )
         assert (welcome.purpose, welcome.amount, welcome.currency) == ("Welcome credit", D("100.00"), "USD")
         assert welcome.consumed_amount > 0
         first = next(i for i in all_invoices(ctx) if service.account_of(i).id == "cedar-pine")
         lines = {line.type: line.value for line in service.view(first)[0].walk()}
         assert lines["TOTAL_CREDITS"] == -welcome.consumed_amount
         assert lines["TOTAL_AMOUNT"] == lines["GROSS_AMOUNT"] - welcome.consumed_amount
-        [migration] = balances.credits(ctx).page(PageRequest(size=50), status=None, account_id="evergreen-eu", credit_id=None).items
+        [migration] = (
+            balances.credits(ctx)
+            .page(PageRequest(size=50), status=None, account_id="evergreen-eu", credit_id=None)
+            .items
+        )
         assert migration.currency == "EUR" and migration.consumed_amount > 0
 
         harbor = [i for i in all_invoices(ctx) if service.account_of(i).id == "harbor-co" and i.status != "DRAFT"]
@@ -218,8 +256,9 @@ def test_credits_are_consumed_and_the_wallet_pays(session_factory: sessionmaker[
         assert wallet.balance + wallet.hold == D("250.00") - paid_by_wallet
 
 
-def test_the_dashboard_shows_the_company_to_the_demo_user(session_factory: sessionmaker[Session], server: str,
-                                                         demo: Demo) -> None:
+def test_the_dashboard_shows_the_company_to_the_demo_user(
+    session_factory: sessionmaker[Session], server: str, demo: Demo
+) -> None:
     with httpx.Client(base_url=server, timeout=60) as browser:
         signed_in = http_sign_in(browser, demo.email, demo.password, "/dashboard")
         assert signed_in.status_code == 303 and signed_in.headers["location"] == "/dashboard"
@@ -237,12 +276,15 @@ def test_the_dashboard_shows_the_company_to_the_demo_user(session_factory: sessi
 
 
 def test_a_second_run_makes_a_second_organization_and_leaves_the_first_alone(
-        session_factory: sessionmaker[Session], demo: Demo, db_url: str) -> None:
+    session_factory: sessionmaker[Session], demo: Demo, db_url: str
+) -> None:
     def snapshot(org_id: str) -> tuple[list[tuple[str, str, str, Decimal | None, Decimal]], int]:
         with reading(session_factory, org_id) as ctx:
             service = InvoiceService(ctx)
-            rows = [(service.account_of(i).id, i.start_at.isoformat(), i.status, i.total_amount, i.paid_amount)
-                    for i in all_invoices(ctx)]
+            rows = [
+                (service.account_of(i).id, i.start_at.isoformat(), i.status, i.total_amount, i.paid_amount)
+                for i in all_invoices(ctx)
+            ]
             return rows, len(CustomerService(ctx).page(PageRequest(size=50)).items)
 
     before = snapshot(demo.org_id)
@@ -260,12 +302,17 @@ def test_a_second_run_makes_a_second_organization_and_leaves_the_first_alone(
     assert len(common) >= 28 and all(finalized[(a, s)] == t for a, s, t in common)
 
 
-@pytest.mark.parametrize("now, finalized_months", [
-    (datetime(2025, 3, 2, 0, 30, tzinfo=UTC), 2),  # March's 2nd: February is still in its grace period
-    (datetime(2025, 3, 4, 5, 0, tzinfo=UTC), 3),  # the 4th, 05:00: February's bill run (01:00) has run
-], ids=["in-grace", "after-grace"])
-def test_nothing_happens_after_now_whatever_the_day(session_factory: sessionmaker[Session], now: datetime,
-                                                    finalized_months: int) -> None:
+@pytest.mark.parametrize(
+    "now, finalized_months",
+    [
+        (datetime(2025, 3, 2, 0, 30, tzinfo=UTC), 2),  # March's 2nd: February is still in its grace period
+        (datetime(2025, 3, 4, 5, 0, tzinfo=UTC), 3),  # the 4th, 05:00: February's bill run (01:00) has run
+    ],
+    ids=["in-grace", "after-grace"],
+)
+def test_nothing_happens_after_now_whatever_the_day(
+    session_factory: sessionmaker[Session], now: datetime, finalized_months: int
+) -> None:
     made = demo_data.build(session_factory, seed=3, scale=0.05, now=now)
     assert made.start == date(2024, 12, 1) and made.customers == 10
     with unit_of_work(session_factory, write=False) as session:
@@ -278,8 +325,10 @@ def test_nothing_happens_after_now_whatever_the_day(session_factory: sessionmake
         events = EventQueryService(ctx)
         first = events.page(PageRequest(size=50), account_id=None, status=None, schema_name=None, start=None, end=None)
         assert first.items and all(e.timestamp < now and e.created_at <= now for e in first.items)
-        assert events.page(PageRequest(size=50), account_id=None, status=None, schema_name=None, start=now,
-                           end=None).items == []
+        assert (
+            events.page(PageRequest(size=50), account_id=None, status=None, schema_name=None, start=now, end=None).items
+            == []
+        )
         assert made.events["INGESTION_FAILED_PAST_GRACE_PERIOD"] == 0
 
 

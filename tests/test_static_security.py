@@ -12,7 +12,9 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 def test_bandit_finds_nothing() -> None:
     bandit = Path(sys.executable).with_name("bandit")
-    result = subprocess.run([str(bandit), "-r", str(SRC), "-f", "json", "-q"], capture_output=True, text=True, timeout=300)
+    result = subprocess.run(
+        [str(bandit), "-r", str(SRC), "-f", "json", "-q"], capture_output=True, text=True, timeout=300
+    )
     report = json.loads(result.stdout)
     findings = [f"{r['filename']}:{r['line_number']} {r['test_id']} {r['issue_text']}" for r in report["results"]]
     assert findings == [], "\n".join(findings)

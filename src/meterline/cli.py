@@ -65,7 +65,9 @@ def _fail(exc: MeterlineError) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[str | None, typer.Option(envvar="METERLINE_HOST", help="Interface to bind [default: 127.0.0.1]")] = None,
+    host: Annotated[
+        str | None, typer.Option(envvar="METERLINE_HOST", help="Interface to bind [default: 127.0.0.1]")
+    ] = None,
     port: Annotated[int | None, typer.Option(envvar="METERLINE_PORT", help="Port [default: 8000]")] = None,
     database_url: DatabaseUrl = None,
     workers: Annotated[int, typer.Option(help="Processes to serve with (PostgreSQL for more than 1)")] = 1,
@@ -80,7 +82,10 @@ def serve(
         # Worker processes build the app from the environment (meterline.web.main).
         os.environ["METERLINE_DATABASE_URL"] = settings.database_url
         uvicorn.run(
-            "meterline.web.main:app", host=settings.host, port=settings.port, workers=workers,
+            "meterline.web.main:app",
+            host=settings.host,
+            port=settings.port,
+            workers=workers,
             log_level=settings.log_level,
         )
         return
@@ -132,27 +137,50 @@ def bill_run(
             bar.update(tasks[phase], completed=done, total=total)
 
         result = billing.run(factory, instant, now=utc_now(), org_id=org_id, progress=progress, retry_now=True)
-    err.print(f"as of {instant.isoformat()}: {result.synced_accounts} accounts synced, "
-              f"{result.finalized} invoices finalized, {len(result.failures)} failed")
+    err.print(
+        f"as of {instant.isoformat()}: {result.synced_accounts} accounts synced, "
+        f"{result.finalized} invoices finalized, {len(result.failures)} failed"
+    )
     for f in result.failures:
         what = f"invoice {f.invoice_pk}" if f.invoice_pk else f"{f.stage.lower()} of {f.subject}"
-        err.print("[red]failed:[/red] " + escape(
-            f"organization {f.org_id}, {what} (attempt {f.attempts}, next attempt by the worker at "
-            f"{f.next_attempt_at.isoformat()}): {f.message}"), highlight=False)
-    typer.echo(json.dumps({
-        "asOf": instant.isoformat().replace("+00:00", "Z"), "syncedAccounts": result.synced_accounts,
-        "finalized": result.finalized,
-        "failures": [{"organizationId": f.org_id, "stage": f.stage, "subject": f.subject, "invoiceId": f.invoice_pk,
-                      "attempts": f.attempts, "nextAttemptAt": f.next_attempt_at.isoformat().replace("+00:00", "Z"),
-                      "message": f.message} for f in result.failures],
-    }))
+        err.print(
+            "[red]failed:[/red] "
+            + escape(
+                f"organization {f.org_id}, {what} (attempt {f.attempts}, next attempt by the worker at "
+                f"{f.next_attempt_at.isoformat()}): {f.message}"
+            ),
+            highlight=False,
+        )
+    typer.echo(
+        json.dumps(
+            {
+                "asOf": instant.isoformat().replace("+00:00", "Z"),
+                "syncedAccounts": result.synced_accounts,
+                "finalized": result.finalized,
+                "failures": [
+                    {
+                        "organizationId": f.org_id,
+                        "stage": f.stage,
+                        "subject": f.subject,
+                        "invoiceId": f.invoice_pk,
+                        "attempts": f.attempts,
+                        "nextAttemptAt": f.next_attempt_at.isoformat().replace("+00:00", "Z"),
+                        "message": f.message,
+                    }
+                    for f in result.failures
+                ],
+            }
+        )
+    )
     if result.failures:
         raise typer.Exit(code=1)
 
 
 @app.command()
 def worker(
-    interval: Annotated[float | None, typer.Option(envvar="METERLINE_WORKER_INTERVAL", help="Seconds between runs [default: 10]")] = None,
+    interval: Annotated[
+        float | None, typer.Option(envvar="METERLINE_WORKER_INTERVAL", help="Seconds between runs [default: 10]")
+    ] = None,
     database_url: DatabaseUrl = None,
 ) -> None:
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped.
@@ -215,7 +243,9 @@ def init(
 def demo(
     database_url: DatabaseUrl = None,
     seed: Annotated[int, typer.Option(help="Seed of the random data: the same seed gives the same company")] = 7,
-    scale: Annotated[float, typer.Option(min=0.01, max=10, help="Multiplies the number of events (1: about 25,000)")] = 1.0,
+    scale: Annotated[
+        float, typer.Option(min=0.01, max=10, help="Multiplies the number of events (1: about 25,000)")
+    ] = 1.0,
 ) -> None:
     """Create a NEW organization filled with a realistic company (customers, USD and EUR accounts, three plans,
     three months of events, invoices, credits), print its console user and API key, and its id on stdout.
@@ -283,7 +313,9 @@ def user_create(
         with unit_of_work(factory) as session:
             service = TenancyService(session)
             org = service.resolve_organization(org_id, utc_now())
-            user = service.create_user(org=org, email=email, password=password, name=name, role=role.upper(), now=utc_now())
+            user = service.create_user(
+                org=org, email=email, password=password, name=name, role=role.upper(), now=utc_now()
+            )
     except MeterlineError as exc:
         _fail(exc)
     typer.echo(user.id)

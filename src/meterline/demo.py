@@ -117,42 +117,112 @@ def _a(line1: str, city: str, postal: str, country: str, state: str | None = Non
 
 
 CUSTOMERS: tuple[DemoCustomer, ...] = (
-    DemoCustomer("acme-robotics", "Acme Robotics Inc.", "ap@acme-robotics.example",
-                 _a("500 Terry A Francois Blvd", "San Francisco", "94158", "US", "CA"),
-                 (DemoAccount("acme-robotics", "Acme Robotics Inc.", "USD", "Enterprise", 38, 8200, D("42"), 0.12,
-                              aliases=("acme-prod-cluster",)),)),
-    DemoCustomer("bluefin-logistics", "Bluefin Logistics", "billing@bluefin.example",
-                 _a("1200 Harbor Way", "Seattle", "98101", "US", "WA"),
-                 (DemoAccount("bluefin-logistics", "Bluefin Logistics", "USD", "Growth", 24, 1900, D("14"), 0.08),
-                  DemoAccount("bluefin-eu", "Bluefin Logistics Europe", "EUR", "Growth", 16, 1500, D("9"), 0.10))),
-    DemoCustomer("cedar-pine", "Cedar & Pine Studio", "hello@cedarpine.example",
-                 _a("88 Maple Street", "Portland", "97205", "US", "OR"),
-                 (DemoAccount("cedar-pine", "Cedar & Pine Studio", "USD", "Starter", 9, 480, D("1.5"), 0.15),)),
-    DemoCustomer("driftwood-health", "Driftwood Health", "finance@driftwood.example",
-                 _a("42 Beacon Street", "Boston", "02108", "US", "MA"),
-                 (DemoAccount("driftwood-health", "Driftwood Health", "USD", "Growth", 14, 1100, D("6"), 0.05),)),
-    DemoCustomer("evergreen-foods", "Evergreen Foods GmbH", "rechnung@evergreen-foods.example",
-                 _a("Friedrichstraße 68", "Berlin", "10117", "DE"),
-                 (DemoAccount("evergreen-foods", "Evergreen Foods (US)", "USD", "Starter", 7, 420, D("1"), 0.04),
-                  DemoAccount("evergreen-eu", "Evergreen Foods GmbH", "EUR", "Growth", 20, 1700, D("11"), 0.09))),
-    DemoCustomer("fjord-analytics", "Fjord Analytics AS", "faktura@fjord.example",
-                 _a("Karl Johans gate 22", "Oslo", "0159", "NO"),
-                 (DemoAccount("fjord-analytics", "Fjord Analytics (US)", "USD", "Starter", 6, 390, D("0.8"), 0.06),
-                  DemoAccount("fjord-eu", "Fjord Analytics AS", "EUR", "Starter", 11, 520, D("1.2"), 0.10))),
-    DemoCustomer("granite-payments", "Granite Payments", "accounts@granitepay.example",
-                 _a("350 Fifth Avenue", "New York", "10118", "US", "NY"),
-                 (DemoAccount("granite-payments", "Granite Payments", "USD", "Enterprise", 30, 6900, D("35"), 0.07,
-                              aliases=("granite-tenant-88",)),)),
-    DemoCustomer("harbor-co", "Harbor & Co", "owner@harborco.example",
-                 _a("17 Wharf Road", "Charleston", "29401", "US", "SC"),
-                 (DemoAccount("harbor-co", "Harbor & Co", "USD", "Starter", 5, 350, D("0.5"), 0.03),)),
-    DemoCustomer("ion-mobility", "Ion Mobility", "billing@ionmobility.example",
-                 _a("2100 Congress Avenue", "Austin", "78701", "US", "TX"),
-                 (DemoAccount("ion-mobility", "Ion Mobility", "USD", "Starter", 10, 700, D("3"), 0.35),)),
-    DemoCustomer("juniper-learning", "Juniper Learning", "ops@juniperlearning.example",
-                 _a("901 Lakeshore Drive", "Chicago", "60611", "US", "IL"),
-                 (DemoAccount("juniper-learning", "Juniper Learning", "USD", "Starter", 8, 450, D("1"), 0.10),
-                  DemoAccount("juniper-eu", "Juniper Learning EU", "EUR", "Starter", 6, 400, D("0.7"), 0.12))),
+    DemoCustomer(
+        "acme-robotics",
+        "Acme Robotics Inc.",
+        "ap@acme-robotics.example",
+        _a("500 Terry A Francois Blvd", "San Francisco", "94158", "US", "CA"),
+        (
+            DemoAccount(
+                "acme-robotics",
+                "Acme Robotics Inc.",
+                "USD",
+                "Enterprise",
+                38,
+                8200,
+                D("42"),
+                0.12,
+                aliases=("acme-prod-cluster",),
+            ),
+        ),
+    ),
+    DemoCustomer(
+        "bluefin-logistics",
+        "Bluefin Logistics",
+        "billing@bluefin.example",
+        _a("1200 Harbor Way", "Seattle", "98101", "US", "WA"),
+        (
+            DemoAccount("bluefin-logistics", "Bluefin Logistics", "USD", "Growth", 24, 1900, D("14"), 0.08),
+            DemoAccount("bluefin-eu", "Bluefin Logistics Europe", "EUR", "Growth", 16, 1500, D("9"), 0.10),
+        ),
+    ),
+    DemoCustomer(
+        "cedar-pine",
+        "Cedar & Pine Studio",
+        "hello@cedarpine.example",
+        _a("88 Maple Street", "Portland", "97205", "US", "OR"),
+        (DemoAccount("cedar-pine", "Cedar & Pine Studio", "USD", "Starter", 9, 480, D("1.5"), 0.15),),
+    ),
+    DemoCustomer(
+        "driftwood-health",
+        "Driftwood Health",
+        "finance@driftwood.example",
+        _a("42 Beacon Street", "Boston", "02108", "US", "MA"),
+        (DemoAccount("driftwood-health", "Driftwood Health", "USD", "Growth", 14, 1100, D("6"), 0.05),),
+    ),
+    DemoCustomer(
+        "evergreen-foods",
+        "Evergreen Foods GmbH",
+        "rechnung@evergreen-foods.example",
+        _a("Friedrichstraße 68", "Berlin", "10117", "DE"),
+        (
+            DemoAccount("evergreen-foods", "Evergreen Foods (US)", "USD", "Starter", 7, 420, D("1"), 0.04),
+            DemoAccount("evergreen-eu", "Evergreen Foods GmbH", "EUR", "Growth", 20, 1700, D("11"), 0.09),
+        ),
+    ),
+    DemoCustomer(
+        "fjord-analytics",
+        "Fjord Analytics AS",
+        "faktura@fjord.example",
+        _a("Karl Johans gate 22", "Oslo", "0159", "NO"),
+        (
+            DemoAccount("fjord-analytics", "Fjord Analytics (US)", "USD", "Starter", 6, 390, D("0.8"), 0.06),
+            DemoAccount("fjord-eu", "Fjord Analytics AS", "EUR", "Starter", 11, 520, D("1.2"), 0.10),
+        ),
+    ),
+    DemoCustomer(
+        "granite-payments",
+        "Granite Payments",
+        "accounts@granitepay.example",
+        _a("350 Fifth Avenue", "New York", "10118", "US", "NY"),
+        (
+            DemoAccount(
+                "granite-payments",
+                "Granite Payments",
+                "USD",
+                "Enterprise",
+                30,
+                6900,
+                D("35"),
+                0.07,
+                aliases=("granite-tenant-88",),
+            ),
+        ),
+    ),
+    DemoCustomer(
+        "harbor-co",
+        "Harbor & Co",
+        "owner@harborco.example",
+        _a("17 Wharf Road", "Charleston", "29401", "US", "SC"),
+        (DemoAccount("harbor-co", "Harbor & Co", "USD", "Starter", 5, 350, D("0.5"), 0.03),),
+    ),
+    DemoCustomer(
+        "ion-mobility",
+        "Ion Mobility",
+        "billing@ionmobility.example",
+        _a("2100 Congress Avenue", "Austin", "78701", "US", "TX"),
+        (DemoAccount("ion-mobility", "Ion Mobility", "USD", "Starter", 10, 700, D("3"), 0.35),),
+    ),
+    DemoCustomer(
+        "juniper-learning",
+        "Juniper Learning",
+        "ops@juniperlearning.example",
+        _a("901 Lakeshore Drive", "Chicago", "60611", "US", "IL"),
+        (
+            DemoAccount("juniper-learning", "Juniper Learning", "USD", "Starter", 8, 450, D("1"), 0.10),
+            DemoAccount("juniper-eu", "Juniper Learning EU", "EUR", "Starter", 6, 400, D("0.7"), 0.12),
+        ),
+    ),
 )
 UPGRADE = "ion-mobility"  # Starter -> Growth on the 16th of the second month
 CREDITS = (  # (account, purpose, amount, until the end of the first month?)
@@ -200,8 +270,9 @@ def _weighted(rng: random.Random, choices: tuple[tuple[str, float], ...]) -> str
 
 
 class Builder:
-    def __init__(self, factory: sessionmaker[Session], *, seed: int, scale: float, now: datetime,
-                 progress: Progress | None) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], *, seed: int, scale: float, now: datetime, progress: Progress | None
+    ) -> None:
         self.factory, self.scale, self.now, self.progress = factory, scale, now, progress
         self.rng = random.Random(seed)  # nosec B311 - made-up demo data, reproducible by seed; nothing secret
         self.result = DemoResult()
@@ -224,14 +295,16 @@ class Builder:
     def organization(self, instant: datetime) -> None:
         with unit_of_work(self.factory) as session:
             tenancy = TenancyService(session)
-            org = tenancy.create_organization(name=ORG_NAME, base_currency="USD", timezone="UTC",
-                                              net_term_days=NET_TERMS, now=instant)
+            org = tenancy.create_organization(
+                name=ORG_NAME, base_currency="USD", timezone="UTC", net_term_days=NET_TERMS, now=instant
+            )
             self.result.password = secrets.token_urlsafe(12)
             for n in range(1, 1000):  # emails are unique across organizations: a second demo takes demo+2@...
                 email = EMAIL if n == 1 else EMAIL.replace("@", f"+{n}@")
                 try:
-                    tenancy.create_user(org=org, email=email, password=self.result.password, now=instant,
-                                        name="Demo Admin")
+                    tenancy.create_user(
+                        org=org, email=email, password=self.result.password, now=instant, name="Demo Admin"
+                    )
                 except Conflict:
                     continue
                 self.result.email = email
@@ -243,46 +316,88 @@ class Builder:
 
     def catalog(self, ctx: Context) -> None:
         schemas = EventSchemaService(ctx)
-        schemas.create(CreateEventSchemaRequest(
-            name="api_call", description="A batch of API requests served to a customer's application",
-            attributes=[EventAttributeSchema(name="requests")],
-            dimensions=[DimensionsSchema(name="region"), DimensionsSchema(name="endpoint")]))
+        schemas.create(
+            CreateEventSchemaRequest(
+                name="api_call",
+                description="A batch of API requests served to a customer's application",
+                attributes=[EventAttributeSchema(name="requests")],
+                dimensions=[DimensionsSchema(name="region"), DimensionsSchema(name="endpoint")],
+            )
+        )
         schemas.activate("api_call")
-        schemas.create(CreateEventSchemaRequest(
-            name="storage", description="Data written to a customer's warehouse",
-            attributes=[EventAttributeSchema(name="gigabytes", default_unit="GB")],
-            dimensions=[DimensionsSchema(name="region")]))
+        schemas.create(
+            CreateEventSchemaRequest(
+                name="storage",
+                description="Data written to a customer's warehouse",
+                attributes=[EventAttributeSchema(name="gigabytes", default_unit="GB")],
+                dimensions=[DimensionsSchema(name="region")],
+            )
+        )
         schemas.activate("storage")
         meters = UsageMeterService(ctx)
         for key, request in (
-            ("requests", CreateUsageMeterRequest(
-                name="API requests", billable_name="API requests", description="Requests served, all regions",
-                type="COUNTER", aggregation="SUM", event_schema_name="api_call",
-                computations=[Computation(order=1, computation='{"var":"attribute.requests"}')])),
-            ("storage", CreateUsageMeterRequest(
-                name="Data stored", billable_name="Data stored (GB)", description="Gigabytes written",
-                type="COUNTER", aggregation="SUM", event_schema_name="storage",
-                computations=[Computation(order=1, computation='{"var":"attribute.gigabytes"}')])),
-            ("eu_calls", CreateUsageMeterRequest(
-                name="EU API calls", description="API call events served from the EU region",
-                type="COUNTER", aggregation="COUNT", event_schema_name="api_call",
-                filters=[UsageMeterFilterEntry(field="region", value="eu-west")])),
+            (
+                "requests",
+                CreateUsageMeterRequest(
+                    name="API requests",
+                    billable_name="API requests",
+                    description="Requests served, all regions",
+                    type="COUNTER",
+                    aggregation="SUM",
+                    event_schema_name="api_call",
+                    computations=[Computation(order=1, computation='{"var":"attribute.requests"}')],
+                ),
+            ),
+            (
+                "storage",
+                CreateUsageMeterRequest(
+                    name="Data stored",
+                    billable_name="Data stored (GB)",
+                    description="Gigabytes written",
+                    type="COUNTER",
+                    aggregation="SUM",
+                    event_schema_name="storage",
+                    computations=[Computation(order=1, computation='{"var":"attribute.gigabytes"}')],
+                ),
+            ),
+            (
+                "eu_calls",
+                CreateUsageMeterRequest(
+                    name="EU API calls",
+                    description="API call events served from the EU region",
+                    type="COUNTER",
+                    aggregation="COUNT",
+                    event_schema_name="api_call",
+                    filters=[UsageMeterFilterEntry(field="region", value="eu-west")],
+                ),
+            ),
         ):
             meter = meters.create(request)
             meters.activate(meter.id)
             self.meters[key] = meter.id
         addons = AddOnService(ctx)
         kinds: tuple[tuple[str, str, AddOnType], ...] = (
-            ("platform", "Platform fee", "FIXED_FEE"), ("support", "Premium support", "FIXED_FEE"), ("seats", "Seats", "LICENSE"))
+            ("platform", "Platform fee", "FIXED_FEE"),
+            ("support", "Premium support", "FIXED_FEE"),
+            ("seats", "Seats", "LICENSE"),
+        )
         for key, name, kind in kinds:
             self.addons[key] = addons.create(CreateAddOnRequest(name=name, type=kind)).id
         plans = PricePlanService(ctx)
         for name, description, currencies, details in self._plans():
-            body = {"name": name, "description": description, "pricePlanDetails": {
-                "supportedCurrencies": list(currencies),
-                "pricingCycleConfig": {"interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
-                                       "gracePeriod": GRACE_DAYS},
-                **details}}
+            body = {
+                "name": name,
+                "description": description,
+                "pricePlanDetails": {
+                    "supportedCurrencies": list(currencies),
+                    "pricingCycleConfig": {
+                        "interval": "MONTHLY",
+                        "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                        "gracePeriod": GRACE_DAYS,
+                    },
+                    **details,
+                },
+            }
             plan = plans.create(CreatePricePlanRequest.model_validate(body))
             plans.activate(plan.plan.id, list(currencies))
             self.plans[name] = plan.plan.id
@@ -292,54 +407,99 @@ class Builder:
         requests, storage = self.meters["requests"], self.meters["storage"]
 
         def fee(key: str, **rates: str) -> dict[str, Any]:
-            return {"id": self.addons[key], "enableProration": True,
-                    "rateValues": [{"currency": c, "rate": D(r)} for c, r in rates.items()]}
+            return {
+                "id": self.addons[key],
+                "enableProration": True,
+                "rateValues": [{"currency": c, "rate": D(r)} for c, r in rates.items()],
+            }
 
-        def slabs(model: str, starts: list[tuple[int, str]], rates: dict[str, list[str]],
-                  config: dict[str, str] | None = None) -> dict[str, Any]:
+        def slabs(
+            model: str, starts: list[tuple[int, str]], rates: dict[str, list[str]], config: dict[str, str] | None = None
+        ) -> dict[str, Any]:
             extra = {"slabConfig": config} if config else {}
-            plan = [{"order": i + 1, "startAfter": after, "priceType": kind, **extra}
-                    for i, (after, kind) in enumerate(starts)]
-            values = [{"currency": c, "slabRates": [{"order": i + 1, "rate": D(r)} for i, r in enumerate(by_slab)]}
-                      for c, by_slab in rates.items()]
+            plan = [
+                {"order": i + 1, "startAfter": after, "priceType": kind, **extra}
+                for i, (after, kind) in enumerate(starts)
+            ]
+            values = [
+                {"currency": c, "slabRates": [{"order": i + 1, "rate": D(r)} for i, r in enumerate(by_slab)]}
+                for c, by_slab in rates.items()
+            ]
             return {"ratePlan": {"pricingModel": model, "slabs": plan}, "rateValues": values}
 
         starter = {
-            "usageRateCards": [{"displayName": "API requests", "usageMeterId": requests, **slabs(
-                "TIERED", [(0, "PER_UNIT"), (50_000, "PER_UNIT"), (500_000, "PER_UNIT")],
-                {"USD": ["0", "0.0004", "0.0003"], "EUR": ["0", "0.00037", "0.00028"]})}],
+            "usageRateCards": [
+                {
+                    "displayName": "API requests",
+                    "usageMeterId": requests,
+                    **slabs(
+                        "TIERED",
+                        [(0, "PER_UNIT"), (50_000, "PER_UNIT"), (500_000, "PER_UNIT")],
+                        {"USD": ["0", "0.0004", "0.0003"], "EUR": ["0", "0.00037", "0.00028"]},
+                    ),
+                }
+            ],
             "fixedFeeRateCards": [fee("platform", USD="49", EUR="45")],
         }
         growth = {
             "usageRateCards": [
-                {"displayName": "API requests", "usageMeterId": requests, **slabs(
-                    "VOLUME", [(0, "PER_UNIT"), (1_000_000, "PER_UNIT")],
-                    {"USD": ["0.0003", "0.00025"], "EUR": ["0.00028", "0.00023"]})},
-                {"displayName": "Data stored", "usageMeterId": storage, **slabs(
-                    "TIERED", [(0, "PER_UNIT")], {"USD": ["0.10"], "EUR": ["0.09"]})},
+                {
+                    "displayName": "API requests",
+                    "usageMeterId": requests,
+                    **slabs(
+                        "VOLUME",
+                        [(0, "PER_UNIT"), (1_000_000, "PER_UNIT")],
+                        {"USD": ["0.0003", "0.00025"], "EUR": ["0.00028", "0.00023"]},
+                    ),
+                },
+                {
+                    "displayName": "Data stored",
+                    "usageMeterId": storage,
+                    **slabs("TIERED", [(0, "PER_UNIT")], {"USD": ["0.10"], "EUR": ["0.09"]}),
+                },
             ],
             "fixedFeeRateCards": [fee("platform", USD="199", EUR="185")],
-            "minimumCommitment": {"displayName": "Monthly minimum", "rateValues": [
-                {"currency": "USD", "rate": D("500")}, {"currency": "EUR", "rate": D("460")}]},
+            "minimumCommitment": {
+                "displayName": "Monthly minimum",
+                "rateValues": [{"currency": "USD", "rate": D("500")}, {"currency": "EUR", "rate": D("460")}],
+            },
         }
         enterprise = {
             "usageRateCards": [
-                {"displayName": "API requests (per 10,000)", "usageMeterId": requests, **slabs(
-                    "VOLUME", [(0, "PACKAGE")], {"USD": ["1.50"]}, {"packageSize": "10000"})},
-                {"displayName": "Data stored", "usageMeterId": storage, **slabs(
-                    "TIERED", [(0, "PER_UNIT")], {"USD": ["0.08"]})},
+                {
+                    "displayName": "API requests (per 10,000)",
+                    "usageMeterId": requests,
+                    **slabs("VOLUME", [(0, "PACKAGE")], {"USD": ["1.50"]}, {"packageSize": "10000"}),
+                },
+                {
+                    "displayName": "Data stored",
+                    "usageMeterId": storage,
+                    **slabs("TIERED", [(0, "PER_UNIT")], {"USD": ["0.08"]}),
+                },
             ],
             "fixedFeeRateCards": [fee("platform", USD="1500"), fee("support", USD="400")],
-            "licenseRateCards": [{"id": self.addons["seats"], "displayName": "Seats", "enableProration": False, **slabs(
-                "VOLUME", [(0, "PER_UNIT")], {"USD": ["25"]})}],
-            "minimumCommitment": {"displayName": "Annual commitment, monthly", "rateValues": [
-                {"currency": "USD", "rate": D("3000")}]},
+            "licenseRateCards": [
+                {
+                    "id": self.addons["seats"],
+                    "displayName": "Seats",
+                    "enableProration": False,
+                    **slabs("VOLUME", [(0, "PER_UNIT")], {"USD": ["25"]}),
+                }
+            ],
+            "minimumCommitment": {
+                "displayName": "Annual commitment, monthly",
+                "rateValues": [{"currency": "USD", "rate": D("3000")}],
+            },
         }
         return [
             ("Starter", "For small teams: 50,000 requests a month included", ("USD", "EUR"), starter),
             ("Growth", "Volume pricing, storage and a monthly minimum", ("USD", "EUR"), growth),
-            ("Enterprise", "Packages of 10,000 requests, seats, premium support and a commitment", ("USD",),
-             enterprise),
+            (
+                "Enterprise",
+                "Packages of 10,000 requests, seats, premium support and a commitment",
+                ("USD",),
+                enterprise,
+            ),
         ]
 
     def customers(self, ctx: Context) -> None:
@@ -347,24 +507,46 @@ class Builder:
         accounts = AccountService(ctx)
         for customer in CUSTOMERS:
             default, *others = customer.accounts
-            service.create(CreateCustomerRequest.model_validate({
-                "id": customer.id, "name": customer.name, "primaryEmail": customer.email,
-                "address": customer.address,
-                "account": {"id": default.id, "name": default.name, "invoiceCurrency": default.currency,
-                            **({"aliases": list(default.aliases)} if default.aliases else {})}}))
+            service.create(
+                CreateCustomerRequest.model_validate(
+                    {
+                        "id": customer.id,
+                        "name": customer.name,
+                        "primaryEmail": customer.email,
+                        "address": customer.address,
+                        "account": {
+                            "id": default.id,
+                            "name": default.name,
+                            "invoiceCurrency": default.currency,
+                            **({"aliases": list(default.aliases)} if default.aliases else {}),
+                        },
+                    }
+                )
+            )
             self.result.customers += 1
             for account in others:
-                accounts.create_for(service.get(customer.id), CreateAccountRequestWithoutCustomerId.model_validate({
-                    "id": account.id, "name": account.name, "invoiceCurrency": account.currency,
-                    "primaryEmail": customer.email, "address": Address.model_validate(customer.address).model_dump(
-                        by_alias=True, exclude_none=True),
-                    **({"aliases": list(account.aliases)} if account.aliases else {})}))
+                accounts.create_for(
+                    service.get(customer.id),
+                    CreateAccountRequestWithoutCustomerId.model_validate(
+                        {
+                            "id": account.id,
+                            "name": account.name,
+                            "invoiceCurrency": account.currency,
+                            "primaryEmail": customer.email,
+                            "address": Address.model_validate(customer.address).model_dump(
+                                by_alias=True, exclude_none=True
+                            ),
+                            **({"aliases": list(account.aliases)} if account.aliases else {}),
+                        }
+                    ),
+                )
             for account in customer.accounts:
                 self.result.accounts[account.currency] = self.result.accounts.get(account.currency, 0) + 1
 
     def _schedule(self, ctx: Context, account_id: str, plan: str, start: date) -> None:
         edit = UpdatePricingScheduleRequest.model_validate(
-            {"pricePlanId": self.plans[plan], "effectiveFrom": start.isoformat(), "effectiveUntil": "9999-01-01"})
+            {"pricePlanId": self.plans[plan], "effectiveFrom": start.isoformat(), "effectiveUntil": "9999-01-01"}
+        )
         edit_schedules(ctx, account_id, [edit])
 
     def setup(self) -> None:
@@ -378,14 +560,31 @@ class Builder:
             for account in self.accounts():
                 self._schedule(ctx, account.id, account.plan, self.start)
             for account_id, (seats, _) in SEATS.items():
-                LicenseService(ctx).update(LicenseUpdateRequest.model_validate({
-                    "licenseId": self.addons["seats"], "accountId": account_id, "updateType": "ABSOLUTE",
-                    "quantity": seats, "effectiveFrom": _at(self.start)}))
+                LicenseService(ctx).update(
+                    LicenseUpdateRequest.model_validate(
+                        {
+                            "licenseId": self.addons["seats"],
+                            "accountId": account_id,
+                            "updateType": "ABSOLUTE",
+                            "quantity": seats,
+                            "effectiveFrom": _at(self.start),
+                        }
+                    )
+                )
             end_of_first = self.months[1] - timedelta(days=1)
-            balances.credits(ctx).grant([
-                Grant(account_id=account_id, purpose=purpose, amount=amount, priority=1, effective_from=self.start,
-                      effective_until=end_of_first if first_month_only else None)
-                for account_id, purpose, amount, first_month_only in CREDITS])
+            balances.credits(ctx).grant(
+                [
+                    Grant(
+                        account_id=account_id,
+                        purpose=purpose,
+                        amount=amount,
+                        priority=1,
+                        effective_from=self.start,
+                        effective_until=end_of_first if first_month_only else None,
+                    )
+                    for account_id, purpose, amount, first_month_only in CREDITS
+                ]
+            )
             balances.wallet(ctx).top_up(WALLET[0], WALLET[1], "Prepaid top-up")
 
     # -- history -----------------------------------------------------------------------------------------------
@@ -411,24 +610,48 @@ class Builder:
             for n in range(count):
                 at = _at(day) + timedelta(seconds=rng.randrange(seconds))
                 sender = account.aliases[0] if account.aliases and rng.random() < 0.3 else account.id
-                requests = max(1, int(rng.lognormvariate(0, 0.45) * account.requests_per_event * trend ** 0.3))
-                made.append((at, {
-                    "schemaName": "api_call", "id": f"{account.id}-{day:%Y%m%d}-{n:04d}", "accountId": sender,
-                    "attributes": [{"name": "requests", "value": str(requests)}],
-                    "dimensions": {"region": _weighted(rng, regions), "endpoint": _weighted(rng, ENDPOINTS)}}))
+                requests = max(1, int(rng.lognormvariate(0, 0.45) * account.requests_per_event * trend**0.3))
+                made.append(
+                    (
+                        at,
+                        {
+                            "schemaName": "api_call",
+                            "id": f"{account.id}-{day:%Y%m%d}-{n:04d}",
+                            "accountId": sender,
+                            "attributes": [{"name": "requests", "value": str(requests)}],
+                            "dimensions": {"region": _weighted(rng, regions), "endpoint": _weighted(rng, ENDPOINTS)},
+                        },
+                    )
+                )
             if _at(day, 23, 30) < until:  # the nightly storage report
                 factor = D(f"{rng.uniform(0.6, 1.4) * trend:.3f}")  # the noise and the trend, as an exact factor
                 gigabytes = (account.gigabytes_per_day * factor).quantize(D("0.01"), ROUND_HALF_UP)
-                made.append((_at(day, 23, 30), {
-                    "schemaName": "storage", "id": f"{account.id}-{day:%Y%m%d}-storage", "accountId": account.id,
-                    "attributes": [{"name": "gigabytes", "value": str(gigabytes)}],
-                    "dimensions": {"region": regions[0][0]}}))
+                made.append(
+                    (
+                        _at(day, 23, 30),
+                        {
+                            "schemaName": "storage",
+                            "id": f"{account.id}-{day:%Y%m%d}-storage",
+                            "accountId": account.id,
+                            "attributes": [{"name": "gigabytes", "value": str(gigabytes)}],
+                            "dimensions": {"region": regions[0][0]},
+                        },
+                    )
+                )
         if rng.random() < 0.2:  # a decommissioned integration still sends a few events: they fail
             for n in range(rng.randint(1, 4)):
-                made.append((_at(day) + timedelta(seconds=rng.randrange(seconds)), {
-                    "schemaName": "api_call", "id": f"legacy-{day:%Y%m%d}-{n}", "accountId": UNKNOWN_ACCOUNT,
-                    "attributes": [{"name": "requests", "value": "25"}],
-                    "dimensions": {"region": "us-east", "endpoint": "/v1/query"}}))
+                made.append(
+                    (
+                        _at(day) + timedelta(seconds=rng.randrange(seconds)),
+                        {
+                            "schemaName": "api_call",
+                            "id": f"legacy-{day:%Y%m%d}-{n}",
+                            "accountId": UNKNOWN_ACCOUNT,
+                            "attributes": [{"name": "requests", "value": "25"}],
+                            "dimensions": {"region": "us-east", "endpoint": "/v1/query"},
+                        },
+                    )
+                )
         made.sort(key=lambda item: item[0])
         return [event_from({**body, "timestamp": at.isoformat()}) for at, body in made]
 
@@ -438,7 +661,7 @@ class Builder:
         events = self._events_of(day, instant - timedelta(minutes=5) if last else _at(day, 23, 50))
         for i in range(0, len(events), BATCH):
             with self.at(instant) as ctx:
-                for result in IngestionService(ctx).ingest(events[i:i + BATCH]):
+                for result in IngestionService(ctx).ingest(events[i : i + BATCH]):
                     self.result.events[result.status] += 1
 
     def upgrade(self, day: date) -> None:
@@ -449,16 +672,30 @@ class Builder:
         with self.at(_at(day, 9, 30)) as ctx:
             for account_id, (before, after) in SEATS.items():
                 if after != before:
-                    LicenseService(ctx).update(LicenseUpdateRequest.model_validate({
-                        "licenseId": self.addons["seats"], "accountId": account_id, "updateType": "ABSOLUTE",
-                        "quantity": after, "effectiveFrom": _at(day)}))
+                    LicenseService(ctx).update(
+                        LicenseUpdateRequest.model_validate(
+                            {
+                                "licenseId": self.addons["seats"],
+                                "accountId": account_id,
+                                "updateType": "ABSOLUTE",
+                                "quantity": after,
+                                "effectiveFrom": _at(day),
+                            }
+                        )
+                    )
 
     def _invoices_of(self, ctx: Context, month: date, status: str) -> list[Invoice]:
         end = _first_of_month(month, -1)
         service, found, after = InvoiceService(ctx), [], None
         while True:
-            page = service.page(PageRequest(size=500, after=after), status=status, account_id=None, customer_id=None,
-                                start=_at(month), end=_at(end))
+            page = service.page(
+                PageRequest(size=500, after=after),
+                status=status,
+                account_id=None,
+                customer_id=None,
+                start=_at(month),
+                end=_at(end),
+            )
             found += page.items
             if page.next_token is None:
                 return found
@@ -489,18 +726,31 @@ class Builder:
         if not self.finalized:
             return
         with self.at(self.now) as ctx:
-            found = [i for i in self._invoices_of(ctx, self.finalized[-1], DUE)
-                     if InvoiceService(ctx).account_of(i).id == PARTLY_PAID and (i.total_amount or 0) > 0]
+            found = [
+                i
+                for i in self._invoices_of(ctx, self.finalized[-1], DUE)
+                if InvoiceService(ctx).account_of(i).id == PARTLY_PAID and (i.total_amount or 0) > 0
+            ]
             if not found:
                 return
             invoice = found[0]
             half = ((invoice.total_amount or D(0)) / 2).quantize(D("0.01"), ROUND_HALF_UP)
-            PaymentService(ctx).create(CreatePaymentRequest.model_validate({
-                "accountId": PARTLY_PAID, "currency": invoice.currency, "totalAmount": half,
-                "description": "First instalment", "externalPaymentReference": {
-                    "sourceName": "Bank of Northwind", "sourceType": "BANK_TRANSFER",
-                    "transactionNumber": f"TRX-{self.rng.randrange(10**8):08d}"},
-                "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice.pk, "amount": half, "order": 1}]}))
+            PaymentService(ctx).create(
+                CreatePaymentRequest.model_validate(
+                    {
+                        "accountId": PARTLY_PAID,
+                        "currency": invoice.currency,
+                        "totalAmount": half,
+                        "description": "First instalment",
+                        "externalPaymentReference": {
+                            "sourceName": "Bank of Northwind",
+                            "sourceType": "BANK_TRANSFER",
+                            "transactionNumber": f"TRX-{self.rng.randrange(10**8):08d}",
+                        },
+                        "lineItemRecords": [{"type": "INVOICE", "togaiId": invoice.pk, "amount": half, "order": 1}],
+                    }
+                )
+            )
 
     def history(self) -> None:
         upgrade_day = self.months[1] + timedelta(days=15)
@@ -525,8 +775,14 @@ class Builder:
             ctx = Context(session=session, org=session.get_one(Organization, self.result.org_id), now=self.now)
             service, after = InvoiceService(ctx), None
             while True:
-                page = service.page(PageRequest(size=500, after=after), status=None, account_id=None,
-                                    customer_id=None, start=None, end=None)
+                page = service.page(
+                    PageRequest(size=500, after=after),
+                    status=None,
+                    account_id=None,
+                    customer_id=None,
+                    start=None,
+                    end=None,
+                )
                 for invoice in page.items:
                     self.result.invoices[invoice.status] += 1
                 if page.next_token is None:
@@ -534,8 +790,14 @@ class Builder:
                 after = page.items[-1].pk
 
 
-def build(factory: sessionmaker[Session], *, seed: int = 7, scale: float = 1.0, now: datetime | None = None,
-          progress: Progress | None = None) -> DemoResult:
+def build(
+    factory: sessionmaker[Session],
+    *,
+    seed: int = 7,
+    scale: float = 1.0,
+    now: datetime | None = None,
+    progress: Progress | None = None,
+) -> DemoResult:
     """Create a new demo organization (never touching others) and return what was made."""
     builder = Builder(factory, seed=seed, scale=scale, now=now or utc_now(), progress=progress)
     builder.setup()
@@ -549,11 +811,16 @@ def build_with_progress(factory: sessionmaker[Session], console: Console, *, see
     """`build` with a progress bar over the days of history on `console` (gone once done)."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console,
-                  transient=True) as bar:
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console, transient=True
+    ) as bar:
         task = bar.add_task("days of history", total=None)
-        return build(factory, seed=seed, scale=scale,
-                     progress=lambda _phase, done, total: bar.update(task, completed=done, total=total))
+        return build(
+            factory,
+            seed=seed,
+            scale=scale,
+            progress=lambda _phase, done, total: bar.update(task, completed=done, total=total),
+        )
 
 
 def print_summary(made: DemoResult, console: Console, base_url: str) -> None:
@@ -566,7 +833,9 @@ def print_summary(made: DemoResult, console: Console, base_url: str) -> None:
     console.print(f"  API key        {made.api_key}   (shown once)")
     table = Table(show_header=False, box=None, padding=(0, 2, 0, 2))
     table.add_row("customers", str(made.customers))
-    table.add_row("accounts", ", ".join(f"{n} in {c}" for c, n in sorted(made.accounts.items(), key=lambda i: (-i[1], i[0]))))
+    table.add_row(
+        "accounts", ", ".join(f"{n} in {c}" for c, n in sorted(made.accounts.items(), key=lambda i: (-i[1], i[0])))
+    )
     table.add_row("price plans", ", ".join(made.plans))
     failed = sum(n for status, n in made.events.items() if "FAILED" in status)
     table.add_row("events", f"{sum(made.events.values()):,} ({failed} failed)")

@@ -20,14 +20,25 @@ def month_start(day: datetime, back: int = 0) -> date:
 
 def growth_plan(sdk: Sdk, meter_id: str, fee: str, name: str = "Growth") -> str:
     """MONTHLY from the 1st, no grace: D4's tiered card and a 50.00 platform fee in arrears."""
-    made = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name=name, price_plan_details=tc.CreatePricePlanDetails(
-            pricing_cycle_config=tc.PricingCycleConfig(
-                interval="MONTHLY", start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
-                grace_period=0),
-            supported_currencies=["USD"], usage_rate_cards=[tiered(meter_id, "USD")],
-            fixed_fee_rate_cards=[tc.FixedFeeRateCard(id=fee, rate_values=[tc.CurrencyRateValue(currency="USD", rate=50)],
-                                                      enable_proration=False)])))
+    made = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name=name,
+            price_plan_details=tc.CreatePricePlanDetails(
+                pricing_cycle_config=tc.PricingCycleConfig(
+                    interval="MONTHLY",
+                    start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+                    grace_period=0,
+                ),
+                supported_currencies=["USD"],
+                usage_rate_cards=[tiered(meter_id, "USD")],
+                fixed_fee_rate_cards=[
+                    tc.FixedFeeRateCard(
+                        id=fee, rate_values=[tc.CurrencyRateValue(currency="USD", rate=50)], enable_proration=False
+                    )
+                ],
+            ),
+        )
+    )
     sdk.price_plans.activate_price_plan(made.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
     return made.id
 

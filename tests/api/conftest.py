@@ -66,13 +66,18 @@ def create_metering_catalog(sdk: Sdk) -> dict[str, str]:
     sdk.event_schemas.activate_event_schema("api_calls")
     calls = sdk.usage_meters.create_usage_meter(
         togai_client.CreateUsageMeterRequest(
-            name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
+            name="us_calls",
+            type="COUNTER",
+            aggregation="SUM",
+            event_schema_name="api_calls",
             filters=[togai_client.UsageMeterFilterEntry(var_field="region", value="us")],
             computations=[togai_client.Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
         )
     )
     count = sdk.usage_meters.create_usage_meter(
-        togai_client.CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls")
+        togai_client.CreateUsageMeterRequest(
+            name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls"
+        )
     )
     for meter in (calls, count):
         sdk.usage_meters.activate_usage_meter(meter.id)
@@ -83,7 +88,9 @@ def create_metering_catalog(sdk: Sdk) -> dict[str, str]:
 def catalog(sdk: Sdk) -> dict[str, str]:
     """Customer acme (with its default account) and the metering catalog of `create_metering_catalog`."""
     sdk.customers.create_customer(
-        togai_client.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=togai_client.Address())
+        togai_client.CreateCustomerRequest(
+            id="acme", name="Acme Inc", primary_email="a@acme.test", address=togai_client.Address()
+        )
     )
     return create_metering_catalog(sdk)
 

@@ -78,7 +78,9 @@ def test_account_currency_defaults_to_the_organization_and_never_changes(sdk: Sd
 
 def test_unknown_currency_is_400(sdk: Sdk, customer: str) -> None:
     with pytest.raises(BadRequestException) as raised:
-        sdk.accounts.create_account(CreateAccountRequest(id="acme-x", name="Bad", customer_id=customer, invoice_currency="XYZ"))
+        sdk.accounts.create_account(
+            CreateAccountRequest(id="acme-x", name="Bad", customer_id=customer, invoice_currency="XYZ")
+        )
     assert "ISO 4217" in raised.value.data.message
 
 
@@ -87,7 +89,8 @@ def test_update_account_replaces_metadata_and_tags(sdk: Sdk, customer: str) -> N
         CreateAccountRequest(id="acme-m", name="Meta", customer_id=customer, metadata={"a": "1", "b": "2"}, tags=["x"])
     )
     updated = sdk.accounts.update_account(
-        "acme-m", UpdateAccountRequest(name="Meta renamed", metadata={"c": "3"}, tags=["Y"], net_term_days=45, status="DRAFT")
+        "acme-m",
+        UpdateAccountRequest(name="Meta renamed", metadata={"c": "3"}, tags=["Y"], net_term_days=45, status="DRAFT"),
     )
     assert updated.name == "Meta renamed"
     assert updated.metadata == {"c": "3"}
@@ -106,7 +109,9 @@ def test_create_account_failures(sdk: Sdk, customer: str) -> None:
     with pytest.raises(ApiException) as conflict:
         sdk.accounts.create_account(CreateAccountRequest(id=customer, name="Again", customer_id=customer))
     assert conflict.value.status == 409
-    bad = CreateAccountRequest.model_construct(id="ok-id", name="Account", customer_id=customer, invoice_currency="EURO")
+    bad = CreateAccountRequest.model_construct(
+        id="ok-id", name="Account", customer_id=customer, invoice_currency="EURO"
+    )
     with pytest.raises(BadRequestException) as raised:
         sdk.accounts.create_account(bad)
     assert raised.value.data.message.startswith("invoiceCurrency:")
@@ -122,7 +127,9 @@ def test_get_accounts_pages(sdk: Sdk, customer: str) -> None:
 
 
 def test_delete_account(sdk: Sdk, customer: str) -> None:
-    sdk.accounts.create_account(CreateAccountRequest(id="temp", name="Temporary", customer_id=customer, aliases=["tmp-alias"]))
+    sdk.accounts.create_account(
+        CreateAccountRequest(id="temp", name="Temporary", customer_id=customer, aliases=["tmp-alias"])
+    )
     assert sdk.accounts.delete_account("temp").success is True
     with pytest.raises(NotFoundException):
         sdk.accounts.get_account("temp")
@@ -137,7 +144,9 @@ def test_add_list_and_remove_aliases(sdk: Sdk, customer: str) -> None:
         AddAccountAliasesRequest(
             aliases=["acme@acme.test"],
             account_aliases=[
-                CreateAccountAliasRequest(value="+15550100", effective_from=datetime(2024, 1, 1), effective_until=datetime(2025, 1, 1)),
+                CreateAccountAliasRequest(
+                    value="+15550100", effective_from=datetime(2024, 1, 1), effective_until=datetime(2025, 1, 1)
+                ),
                 CreateAccountAliasRequest(value="future-alias", effective_from=now + timedelta(days=30)),
             ],
         ),
@@ -168,11 +177,15 @@ def test_add_list_and_remove_aliases(sdk: Sdk, customer: str) -> None:
     # the value is free again from now on, but not before: its past still names this account
     later = datetime.now(UTC) + timedelta(seconds=1)
     with pytest.raises(ApiException) as raised:
-        sdk.accounts.create_account(CreateAccountRequest(id="other", name="Other", customer_id=customer, aliases=["acme@acme.test"]))
+        sdk.accounts.create_account(
+            CreateAccountRequest(id="other", name="Other", customer_id=customer, aliases=["acme@acme.test"])
+        )
     assert raised.value.status == 409
     other = sdk.accounts.create_account(
         CreateAccountRequest(
-            id="other", name="Other", customer_id=customer,
+            id="other",
+            name="Other",
+            customer_id=customer,
             account_aliases=[CreateAccountAliasRequest(value="acme@acme.test", effective_from=later)],
         )
     )
@@ -184,7 +197,11 @@ def test_alias_is_unique_at_every_instant(sdk: Sdk, customer: str) -> None:
     sdk.accounts.add_aliases(
         customer,
         AddAccountAliasesRequest(
-            account_aliases=[CreateAccountAliasRequest(value="shared", effective_from=datetime(2024, 1, 1), effective_until=datetime(2024, 7, 1))]
+            account_aliases=[
+                CreateAccountAliasRequest(
+                    value="shared", effective_from=datetime(2024, 1, 1), effective_until=datetime(2024, 7, 1)
+                )
+            ]
         ),
     )
     with pytest.raises(ApiException) as raised:
@@ -199,7 +216,9 @@ def test_alias_is_unique_at_every_instant(sdk: Sdk, customer: str) -> None:
     # a range that starts where the other ends does not overlap ([from, until) is half-open)
     account = sdk.accounts.add_aliases(
         "b",
-        AddAccountAliasesRequest(account_aliases=[CreateAccountAliasRequest(value="shared", effective_from=datetime(2024, 7, 1))]),
+        AddAccountAliasesRequest(
+            account_aliases=[CreateAccountAliasRequest(value="shared", effective_from=datetime(2024, 7, 1))]
+        ),
     )
     assert [a.alias for a in account.aliases] == ["shared"]
     # an alias may not be another account's id
@@ -213,12 +232,18 @@ def test_alias_failures(sdk: Sdk, customer: str) -> None:
         sdk.accounts.add_aliases(
             customer,
             AddAccountAliasesRequest(
-                account_aliases=[CreateAccountAliasRequest(value="backwards", effective_from=datetime(2025, 1, 1), effective_until=datetime(2024, 1, 1))]
+                account_aliases=[
+                    CreateAccountAliasRequest(
+                        value="backwards", effective_from=datetime(2025, 1, 1), effective_until=datetime(2024, 1, 1)
+                    )
+                ]
             ),
         )
     assert "effectiveFrom must be before effectiveUntil" in raised.value.data.message
     with pytest.raises(BadRequestException):
-        sdk.accounts.add_aliases(customer, AddAccountAliasesRequest.model_construct(aliases=["ab"], account_aliases=None))
+        sdk.accounts.add_aliases(
+            customer, AddAccountAliasesRequest.model_construct(aliases=["ab"], account_aliases=None)
+        )
     with pytest.raises(BadRequestException):
         sdk.accounts.add_aliases(customer, AddAccountAliasesRequest.model_construct(aliases=None, account_aliases=None))
     with pytest.raises(BadRequestException) as raised:
@@ -242,7 +267,9 @@ def test_another_organizations_key_cannot_touch_accounts(sdk: Sdk, other_sdk: Sd
         lambda: other_sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=["theirs"])),
         lambda: other_sdk.accounts.remove_aliases(customer, RemoveAccountAliasesRequest(aliases=["mine"])),
         lambda: other_sdk.accounts.list_account_aliases(customer),
-        lambda: other_sdk.accounts.create_account(CreateAccountRequest(id="sneaky", name="Sneaky", customer_id=customer)),
+        lambda: other_sdk.accounts.create_account(
+            CreateAccountRequest(id="sneaky", name="Sneaky", customer_id=customer)
+        ),
         lambda: other_sdk.aliases.get_alias("mine"),
     ):
         with pytest.raises(NotFoundException):

@@ -19,8 +19,12 @@ def test_create_get_list_update_archive(sdk: Sdk) -> None:
     fee = response.data
     assert fee.id.startswith("addon.") and fee.status == "ACTIVE" and fee.display_name == "Platform fee"
     assert (fee.name, fee.type, fee.billable_name) == ("Platform fee", "FIXED_FEE", None)
-    assert fee.created_at.tzinfo is not None and before - timedelta(seconds=5) <= fee.created_at <= before + timedelta(minutes=1)
-    seats = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Seats", type="LICENSE", billable_name="Seats (monthly)"))
+    assert fee.created_at.tzinfo is not None and before - timedelta(seconds=5) <= fee.created_at <= before + timedelta(
+        minutes=1
+    )
+    seats = sdk.add_ons.create_add_on(
+        tc.CreateAddOnRequest(name="Seats", type="LICENSE", billable_name="Seats (monthly)")
+    )
     assert (seats.billable_name, seats.display_name, seats.type) == ("Seats (monthly)", "Seats (monthly)", "LICENSE")
     fetched = sdk.add_ons.get_add_on_with_http_info(fee.id)
     assert fetched.status_code == 200 and fetched.data == fee
@@ -37,7 +41,12 @@ def test_create_get_list_update_archive(sdk: Sdk) -> None:
     )
     renamed = updated.data
     assert updated.status_code == 200
-    assert (renamed.id, renamed.name, renamed.display_name, renamed.type) == (fee.id, "Base fee", "Base platform fee", "FIXED_FEE")
+    assert (renamed.id, renamed.name, renamed.display_name, renamed.type) == (
+        fee.id,
+        "Base fee",
+        "Base platform fee",
+        "FIXED_FEE",
+    )
     assert renamed.created_at == fee.created_at
     only_billable = sdk.add_ons.update_add_on(seats.id, tc.UpdateAddOnRequest(billable_name="Users"))
     assert (only_billable.name, only_billable.display_name) == ("Seats", "Users")
@@ -66,13 +75,19 @@ def test_failures(tenant: Tenant, sdk: Sdk, other_sdk: Sdk) -> None:
     with pytest.raises(ApiException) as renamed:
         sdk.add_ons.update_add_on(other.id, tc.UpdateAddOnRequest(name="Credits"))
     assert renamed.value.status == 409 and "Credits" in message_of(renamed.value)
-    for call in (lambda: sdk.add_ons.get_add_on("addon.nope"), lambda: sdk.add_ons.delete_add_on("addon.nope"),
-                 lambda: sdk.add_ons.update_add_on("addon.nope", tc.UpdateAddOnRequest(name="x"))):
+    for call in (
+        lambda: sdk.add_ons.get_add_on("addon.nope"),
+        lambda: sdk.add_ons.delete_add_on("addon.nope"),
+        lambda: sdk.add_ons.update_add_on("addon.nope", tc.UpdateAddOnRequest(name="x")),
+    ):
         with pytest.raises(NotFoundException) as unknown:
             call()
         assert unknown.value.status == 404 and message_of(unknown.value) == "Add-on addon.nope not found"
-    for call in (lambda: other_sdk.add_ons.get_add_on(mine.id), lambda: other_sdk.add_ons.delete_add_on(mine.id),
-                 lambda: other_sdk.add_ons.update_add_on(mine.id, tc.UpdateAddOnRequest(name="x"))):
+    for call in (
+        lambda: other_sdk.add_ons.get_add_on(mine.id),
+        lambda: other_sdk.add_ons.delete_add_on(mine.id),
+        lambda: other_sdk.add_ons.update_add_on(mine.id, tc.UpdateAddOnRequest(name="x")),
+    ):
         with pytest.raises(NotFoundException) as foreign:
             call()
         assert message_of(foreign.value) == f"Add-on {mine.id} not found"
@@ -80,11 +95,16 @@ def test_failures(tenant: Tenant, sdk: Sdk, other_sdk: Sdk) -> None:
     assert sdk.add_ons.get_add_on(mine.id).status == "ACTIVE"  # the other organization changed nothing
     with tenant.http() as http:
         for body, message in (
-            ({"name": "X", "type": "SEAT"}, "type: Input should be 'LICENSE', 'FIXED_FEE', 'CREDIT_GRANT' or 'NAMED_LICENSE'"),
+            (
+                {"name": "X", "type": "SEAT"},
+                "type: Input should be 'LICENSE', 'FIXED_FEE', 'CREDIT_GRANT' or 'NAMED_LICENSE'",
+            ),
             ({"type": "LICENSE"}, "name: this field is required"),
             ({"name": "x" * 256, "type": "LICENSE"}, "name: String should have at most 255 characters"),
-            ({"name": "X", "type": "LICENSE", "billableName": "y" * 256},
-             "billableName: String should have at most 255 characters"),
+            (
+                {"name": "X", "type": "LICENSE", "billableName": "y" * 256},
+                "billableName: String should have at most 255 characters",
+            ),
             ({"name": "\n" + "x" * 255, "type": "LICENSE"}, "name: String should have at most 255 characters"),
             ({"name": "  ", "type": "LICENSE"}, "name: Value error, must not be blank"),
             ({"name": "", "type": "LICENSE"}, "name: String should have at least 1 character"),
@@ -93,7 +113,13 @@ def test_failures(tenant: Tenant, sdk: Sdk, other_sdk: Sdk) -> None:
             response = http.post("/addons", json=body)
             assert (response.status_code, response.json()) == (400, {"message": message}), response.text
         response = http.patch(f"/addons/{mine.id}", json={"type": "LICENSE"})  # the type never changes
-        assert (response.status_code, response.json()) == (400, {"message": "type: unknown field, it cannot be set here"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"message": "type: unknown field, it cannot be set here"},
+        )
         response = http.get("/addons", params={"status": "active"})
-        assert (response.status_code, response.json()) == (400, {"message": "status: Input should be 'ACTIVE' or 'ARCHIVED'"})
+        assert (response.status_code, response.json()) == (
+            400,
+            {"message": "status: Input should be 'ACTIVE' or 'ARCHIVED'"},
+        )
     assert [a.id for a in sdk.add_ons.get_add_ons().data] == [mine.id, other.id]  # nothing refused was written

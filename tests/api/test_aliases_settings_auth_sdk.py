@@ -55,19 +55,38 @@ def test_account_aliases_register_and_block_deletion(sdk: Sdk) -> None:
 def test_settings(sdk: Sdk, tenant: Tenant) -> None:
     sdk.customers.create_customer(
         CreateCustomerRequest(
-            id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address(),
-            settings=[CreateEntitySetting(id="qb", value="QB-1", namespace="USER", name="QuickBooks id", data_type="STRING")],
+            id="acme",
+            name="Acme Inc",
+            primary_email="a@acme.test",
+            address=Address(),
+            settings=[
+                CreateEntitySetting(id="qb", value="QB-1", namespace="USER", name="QuickBooks id", data_type="STRING")
+            ],
         )
     )
     response = sdk.settings.insert_setting_with_http_info(
-        Setting(id="threshold", value="0.95", entity_type="ACCOUNT", entity_id="acme", namespace="USER",
-                name="Success threshold", data_type="NUMERIC")
+        Setting(
+            id="threshold",
+            value="0.95",
+            entity_type="ACCOUNT",
+            entity_id="acme",
+            namespace="USER",
+            name="Success threshold",
+            data_type="NUMERIC",
+        )
     )
     assert response.status_code == 201
     assert response.data.value == "0.95"
     org_setting = sdk.settings.insert_setting(
-        Setting(id="threshold", value="1", entity_type="ORGANIZATION", entity_id=tenant.org.id, namespace="USER",
-                name="Org threshold", data_type="NUMERIC")
+        Setting(
+            id="threshold",
+            value="1",
+            entity_type="ORGANIZATION",
+            entity_id=tenant.org.id,
+            namespace="USER",
+            name="Org threshold",
+            data_type="NUMERIC",
+        )
     )
     assert org_setting.entity_id == tenant.org.id
 
@@ -89,8 +108,15 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
 
     with pytest.raises(ApiException) as raised:
         sdk.settings.insert_setting(
-            Setting(id="threshold", value="2", entity_type="ACCOUNT", entity_id="acme", namespace="USER",
-                    name="Again", data_type="NUMERIC")
+            Setting(
+                id="threshold",
+                value="2",
+                entity_type="ACCOUNT",
+                entity_id="acme",
+                namespace="USER",
+                name="Again",
+                data_type="NUMERIC",
+            )
         )
     assert raised.value.status == 409
     with pytest.raises(BadRequestException) as bad:
@@ -98,15 +124,39 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
     assert "NUMERIC" in bad.value.data.message
     with pytest.raises(BadRequestException):
         sdk.settings.insert_setting(
-            Setting(id="cfg", value="{broken", entity_type="ACCOUNT", entity_id="acme", namespace="USER", name="Cfg", data_type="JSON")
+            Setting(
+                id="cfg",
+                value="{broken",
+                entity_type="ACCOUNT",
+                entity_id="acme",
+                namespace="USER",
+                name="Cfg",
+                data_type="JSON",
+            )
         )
     with pytest.raises(NotFoundException):
         sdk.settings.insert_setting(
-            Setting(id="x", value="1", entity_type="ACCOUNT", entity_id="nobody", namespace="USER", name="X", data_type="STRING")
+            Setting(
+                id="x",
+                value="1",
+                entity_type="ACCOUNT",
+                entity_id="nobody",
+                namespace="USER",
+                name="X",
+                data_type="STRING",
+            )
         )
     with pytest.raises(BadRequestException):
         sdk.settings.insert_setting(
-            Setting(id="x", value="1", entity_type="PLANET", entity_id="acme", namespace="USER", name="X", data_type="STRING")
+            Setting(
+                id="x",
+                value="1",
+                entity_type="PLANET",
+                entity_id="acme",
+                namespace="USER",
+                name="X",
+                data_type="STRING",
+            )
         )
     with pytest.raises(NotFoundException):
         sdk.settings.get_setting("setting.USER.nothing.ACCOUNT.acme")
@@ -114,8 +164,15 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
 
 def test_settings_of_another_organization_are_invisible(sdk: Sdk, other_sdk: Sdk, tenant: Tenant) -> None:
     sdk.settings.insert_setting(
-        Setting(id="secret", value="s", entity_type="ORGANIZATION", entity_id=tenant.org.id, namespace="USER",
-                name="Secret", data_type="STRING")
+        Setting(
+            id="secret",
+            value="s",
+            entity_type="ORGANIZATION",
+            entity_id=tenant.org.id,
+            namespace="USER",
+            name="Secret",
+            data_type="STRING",
+        )
     )
     with pytest.raises(NotFoundException):
         other_sdk.settings.get_setting("secret")
@@ -124,7 +181,15 @@ def test_settings_of_another_organization_are_invisible(sdk: Sdk, other_sdk: Sdk
     assert other_sdk.settings.list_setting().data == []
     with pytest.raises(BadRequestException):  # and it cannot write settings of our organization
         other_sdk.settings.insert_setting(
-            Setting(id="x", value="1", entity_type="ORGANIZATION", entity_id=tenant.org.id, namespace="USER", name="X", data_type="STRING")
+            Setting(
+                id="x",
+                value="1",
+                entity_type="ORGANIZATION",
+                entity_id=tenant.org.id,
+                namespace="USER",
+                name="X",
+                data_type="STRING",
+            )
         )
 
 

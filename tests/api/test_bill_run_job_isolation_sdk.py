@@ -17,7 +17,8 @@ from tests.service.test_billing_isolation import HUGE, _drafts, configure_compan
 
 
 def test_a_bill_run_job_finalizes_around_an_invoice_that_cannot_be_computed(
-        sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]) -> None:
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
     # Given acme and zeta on plans of their own since the start of last month; acme's stored rate is out of range
     now = utc_now()
     this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
@@ -30,7 +31,9 @@ def test_a_bill_run_job_finalizes_around_an_invoice_that_cannot_be_computed(
 
     # Then zeta's invoice is finalized; acme's stays DRAFT, and its job entry failed with the reason
     assert invoices(session_factory, tenant.org.id, this_month) == [
-        ("acme", "DRAFT", None, None), ("zeta", "DUE", "INV-000001", Decimal("10.00"))]
+        ("acme", "DRAFT", None, None),
+        ("zeta", "DUE", "INV-000001", Decimal("10.00")),
+    ]
     [(draft,)] = _drafts(session_factory, tenant.org.id, this_month)
     [job] = [j for j in sdk.jobs.get_jobs().data if j.type == "BILL_RUN"]
     entries = {e.entity_id: e for e in sdk.jobs.get_job_entries(job.id).data}

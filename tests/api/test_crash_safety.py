@@ -21,8 +21,17 @@ AT = (datetime.now(timezone.utc) - timedelta(hours=1)).replace(minute=0, second=
 
 
 def _batch(client: int, n: int) -> list[dict]:
-    return [{"schemaName": "api_calls", "id": f"c{client}-b{n}-e{i}", "timestamp": AT.isoformat(), "accountId": "acme",
-             "attributes": [{"name": "calls", "value": "1"}], "dimensions": {"region": "us"}} for i in range(BATCH)]
+    return [
+        {
+            "schemaName": "api_calls",
+            "id": f"c{client}-b{n}-e{i}",
+            "timestamp": AT.isoformat(),
+            "accountId": "acme",
+            "attributes": [{"name": "calls", "value": "1"}],
+            "dimensions": {"region": "us"},
+        }
+        for i in range(BATCH)
+    ]
 
 
 def test_acknowledged_events_survive_a_kill_and_retries_count_once(
@@ -31,8 +40,9 @@ def test_acknowledged_events_survive_a_kill_and_retries_count_once(
     process, base_url = start_server(db_url, tmp_path / "first.log")
     tenant = new_tenant(session_factory, base_url)
     sdk = Sdk(tenant)
-    sdk.customers.create_customer(tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test",
-                                                           address=tc.Address()))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
     create_metering_catalog(sdk)
     sdk.close()
 
@@ -92,7 +102,9 @@ def test_acknowledged_events_survive_a_kill_and_retries_count_once(
 
 def _requests(http: httpx.Client) -> int:
     start = AT - timedelta(hours=1)
-    usage = http.get("/accounts/acme/usage", params={"start": start.isoformat(), "end": (start + timedelta(hours=3)).isoformat()})
+    usage = http.get(
+        "/accounts/acme/usage", params={"start": start.isoformat(), "end": (start + timedelta(hours=3)).isoformat()}
+    )
     assert usage.status_code == 200, usage.text
     counts = {m["name"]: m for m in usage.json()["meters"]}
     assert Decimal(str(counts["us_calls"]["usage"])) == counts["requests"]["events"]  # the two meters agree

@@ -25,20 +25,50 @@ def wallet_api(sdk: Sdk) -> tc.WalletApi:
 
 
 def test_credits_reduce_the_ongoing_invoice_and_the_balance_shows_the_hold(
-        tenant: Tenant, sdk: Sdk, billed: dict[str, str]) -> None:
+    tenant: Tenant, sdk: Sdk, billed: dict[str, str]
+) -> None:
     now = datetime.now(UTC)
     at = max(now - timedelta(minutes=1), datetime.combine(month_start(now), datetime.min.time(), UTC))
     tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("c1", "150", at=at)]))
     api = credits_api(sdk)
-    made = api.create_credit(tc.CreateCreditRequest(credit_requests=[
-        tc.CreditRequest(account_id="acme", purpose="Usage promo", credit_amount=100, priority=1,
-                         effective_from=month_start(now), applicable_entity_ids=[billed["sum"]], idempotency_key="p1"),
-        tc.CreditRequest(account_id="acme", purpose="Welcome", credit_amount=30, priority=2,
-                         effective_from=month_start(now, 2))]))
+    made = api.create_credit(
+        tc.CreateCreditRequest(
+            credit_requests=[
+                tc.CreditRequest(
+                    account_id="acme",
+                    purpose="Usage promo",
+                    credit_amount=100,
+                    priority=1,
+                    effective_from=month_start(now),
+                    applicable_entity_ids=[billed["sum"]],
+                    idempotency_key="p1",
+                ),
+                tc.CreditRequest(
+                    account_id="acme",
+                    purpose="Welcome",
+                    credit_amount=30,
+                    priority=2,
+                    effective_from=month_start(now, 2),
+                ),
+            ]
+        )
+    )
     promo, welcome = made.credits
     assert (promo.status, promo.credit_unit, promo.customer_id, promo.consumed_amount) == ("ACTIVE", "USD", "acme", 0)
-    again = api.create_credit(tc.CreateCreditRequest(credit_requests=[tc.CreditRequest(
-        account_id="acme", purpose="x", credit_amount=5, priority=1, effective_from=month_start(now), idempotency_key="p1")]))
+    again = api.create_credit(
+        tc.CreateCreditRequest(
+            credit_requests=[
+                tc.CreditRequest(
+                    account_id="acme",
+                    purpose="x",
+                    credit_amount=5,
+                    priority=1,
+                    effective_from=month_start(now),
+                    idempotency_key="p1",
+                )
+            ]
+        )
+    )
     assert again.credits[0].id == promo.id
 
     # Drafts take credits in the order they are due: the oldest (50.00) takes all of Welcome (30.00); the current
@@ -70,9 +100,20 @@ def test_credits_reduce_the_ongoing_invoice_and_the_balance_shows_the_hold(
     with pytest.raises(NotFoundException):
         api.get_credit_details("credit.nothing")
     with pytest.raises(BadRequestException) as refused:
-        api.create_credit(tc.CreateCreditRequest(credit_requests=[tc.CreditRequest(
-            account_id="acme", purpose="x", credit_amount=5, priority=1, effective_from=date(2024, 1, 1),
-            applicable_entity_ids=["nothing"])]))
+        api.create_credit(
+            tc.CreateCreditRequest(
+                credit_requests=[
+                    tc.CreditRequest(
+                        account_id="acme",
+                        purpose="x",
+                        credit_amount=5,
+                        priority=1,
+                        effective_from=date(2024, 1, 1),
+                        applicable_entity_ids=["nothing"],
+                    )
+                ]
+            )
+        )
     assert "not a usage meter" in message_of(refused.value)
     with tenant.http() as http:
         raw = http.get(f"/invoices/{drafts[0].id}").json()
@@ -90,7 +131,10 @@ def test_the_wallet_holds_then_pays(sdk: Sdk, billed: dict[str, str]) -> None:
     assert (topped.balance, topped.hold_amount) == (0, 80)
     entries = api.wallet_entries_for_account("acme").data
     assert [(e.transaction_type, e.status, e.amount, e.closing_balance) for e in entries] == [
-        ("DEBITED", "ON_HOLD", 50, 30), ("DEBITED", "ON_HOLD", 30, 0), ("CREDITED", "COMPLETED", 80, 80)]
+        ("DEBITED", "ON_HOLD", 50, 30),
+        ("DEBITED", "ON_HOLD", 30, 0),
+        ("CREDITED", "COMPLETED", 80, 80),
+    ]
     sdk.invoices.create_invoice_bill_run()
     first, second, current = acme_invoices(sdk)
     assert [(i.status, i.paid_amount) for i in (first, second)] == [("PAID", 50), ("PARTIALLY_PAID", 30)]
@@ -105,8 +149,15 @@ def test_the_wallet_holds_then_pays(sdk: Sdk, billed: dict[str, str]) -> None:
     with pytest.raises(NotFoundException):
         api.wallet_balance_for_account("nobody")
     # a payment into the wallet (WALLET_CREDIT)
-    tc.PaymentsApi(sdk.client).create_payments(tc.CreatePaymentRequest(
-        account_id="acme", currency="USD", total_amount=15,
-        external_payment_reference=tc.ExternalPaymentReference(source_name="bank", source_type="BANK_TRANSFER", transaction_number="w1"),
-        line_item_records=[tc.PaymentLineItemRecord(type="WALLET_CREDIT", amount=15, order=1)]))
+    tc.PaymentsApi(sdk.client).create_payments(
+        tc.CreatePaymentRequest(
+            account_id="acme",
+            currency="USD",
+            total_amount=15,
+            external_payment_reference=tc.ExternalPaymentReference(
+                source_name="bank", source_type="BANK_TRANSFER", transaction_number="w1"
+            ),
+            line_item_records=[tc.PaymentLineItemRecord(type="WALLET_CREDIT", amount=15, order=1)],
+        )
+    )
     assert api.wallet_balance_for_account("acme").balance == 25

@@ -53,10 +53,17 @@ def test_create_customer_with_its_own_first_account_and_settings(sdk: Sdk) -> No
     created = sdk.customers.create_customer(
         acme(
             "cust2",
-            settings=[CreateEntitySetting(id="qb", value="QB-1", namespace="USER", name="QuickBooks id", data_type="STRING")],
+            settings=[
+                CreateEntitySetting(id="qb", value="QB-1", namespace="USER", name="QuickBooks id", data_type="STRING")
+            ],
             account=CreateAccountRequestWithoutCustomerId(
-                id="cust2-eu", name="Acme Europe", invoice_currency="EUR", aliases=["acme-eu"], tags=["Gold"],
-                net_term_days=30, metadata={"vatn": "DE123"},
+                id="cust2-eu",
+                name="Acme Europe",
+                invoice_currency="EUR",
+                aliases=["acme-eu"],
+                tags=["Gold"],
+                net_term_days=30,
+                metadata={"vatn": "DE123"},
             ),
         )
     )
@@ -79,7 +86,9 @@ def test_duplicate_customer_id_is_409(sdk: Sdk) -> None:
 
 
 def test_default_account_id_taken_by_another_account_is_409_and_creates_nothing(sdk: Sdk) -> None:
-    sdk.customers.create_customer(acme("first", account=CreateAccountRequestWithoutCustomerId(id="shared", name="Shared")))
+    sdk.customers.create_customer(
+        acme("first", account=CreateAccountRequestWithoutCustomerId(id="shared", name="Shared"))
+    )
     with pytest.raises(ApiException) as raised:
         sdk.customers.create_customer(acme("shared"))
     assert raised.value.status == 409
@@ -166,7 +175,9 @@ def test_create_customer_contact(sdk: Sdk) -> None:
     sdk.customers.create_customer(acme("withcontact"))
     response = sdk.customers.create_customer_contact_with_http_info(
         "withcontact",
-        CreateCustomerContactRequest(name="Jane Doe", email="jane@acme.test", preferred_username="jane01", phone="+15550100"),
+        CreateCustomerContactRequest(
+            name="Jane Doe", email="jane@acme.test", preferred_username="jane01", phone="+15550100"
+        ),
     )
     assert response.status_code == 201
     contact = response.data
@@ -179,7 +190,9 @@ def test_create_customer_contact(sdk: Sdk) -> None:
     )
     assert generated.username == "bobsmith"
     with pytest.raises(ApiException) as raised:
-        sdk.customers.create_customer_contact("withcontact", CreateCustomerContactRequest(name="J", email="jane@acme.test"))
+        sdk.customers.create_customer_contact(
+            "withcontact", CreateCustomerContactRequest(name="J", email="jane@acme.test")
+        )
     assert raised.value.status == 409
     with pytest.raises(NotFoundException):
         sdk.customers.create_customer_contact("nobody", CreateCustomerContactRequest(name="J", email="j@x.io"))

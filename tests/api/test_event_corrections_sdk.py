@@ -27,11 +27,19 @@ HOUR = (T0, T0 + timedelta(hours=1))
 
 
 def ev(event_id: str | None, calls: str = "10", region: str = "us", account: str = "acme", at: datetime = T0) -> Event:
-    return Event(schema_name="api_calls", id=event_id, timestamp=at, account_id=account,
-                 attributes=[Attribute(name="calls", value=calls)], dimensions={"region": region})
+    return Event(
+        schema_name="api_calls",
+        id=event_id,
+        timestamp=at,
+        account_id=account,
+        attributes=[Attribute(name="calls", value=calls)],
+        dimensions={"region": region},
+    )
 
 
-def usage(tenant: Tenant, window: tuple[datetime, datetime] = HOUR, account: str = "acme") -> dict[str, tuple[Decimal, int]]:
+def usage(
+    tenant: Tenant, window: tuple[datetime, datetime] = HOUR, account: str = "acme"
+) -> dict[str, tuple[Decimal, int]]:
     start, end = window
     with tenant.http() as http:
         r = http.get(f"/accounts/{account}/usage", params={"start": start.isoformat(), "end": end.isoformat()})
@@ -52,11 +60,15 @@ def ingest(sdk: Sdk, *events: Event) -> None:
 
 
 def stored(sdk: Sdk, event_id: str) -> list[tuple[str, str]]:
-    return [(e.reference_id, e.ingestion_status.status)
-            for e in togai_client.EventManagementApi(sdk.client).get_single_event(event_id).events]
+    return [
+        (e.reference_id, e.ingestion_status.status)
+        for e in togai_client.EventManagementApi(sdk.client).get_single_event(event_id).events
+    ]
 
 
-def test_undo_removes_exactly_the_event_usage_and_frees_its_id(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
+def test_undo_removes_exactly_the_event_usage_and_frees_its_id(
+    sdk: Sdk, tenant: Tenant, catalog: dict[str, str]
+) -> None:
     ingest(sdk, ev("u1", calls="10.125"), ev("u2", calls="3"), ev("u3", calls="7", region="eu"))
     assert usage(tenant) == {"us_calls": (Decimal("13.125"), 2), "requests": (Decimal(3), 3)}
     [(original_ref, _)] = stored(sdk, "u1")
@@ -71,7 +83,9 @@ def test_undo_removes_exactly_the_event_usage_and_frees_its_id(sdk: Sdk, tenant:
     assert stored(sdk, "u1") == [(original_ref, "REVERTED")]
 
     # the id is free again, and counts once more
-    response = togai_client.EventIngestionApi(sdk.client).ingest_with_http_info(IngestEventRequest(event=ev("u1", calls="0.5")))
+    response = togai_client.EventIngestionApi(sdk.client).ingest_with_http_info(
+        IngestEventRequest(event=ev("u1", calls="0.5"))
+    )
     assert response.status_code == 202
     assert usage(tenant) == {"us_calls": (Decimal("3.5"), 2), "requests": (Decimal(3), 3)}
     assert [s for _, s in stored(sdk, "u1")] == ["REVERTED", "INGESTION_COMPLETED_EVENT_NOT_METERED"]
@@ -83,7 +97,9 @@ def test_undo_with_only_the_id_over_raw_http(tenant: Tenant, catalog: dict[str, 
         r = http.post("/events/correction", params={"action": "UNDO"}, json={"event": {"id": "h1"}})
     assert r.status_code == 200, r.text
     body = r.json()
-    assert [(d["status"], d["reason"], d["ingestionStatus"]["status"]) for d in body["data"]] == [("REVERTED", "reverted", "REVERTED")]
+    assert [(d["status"], d["reason"], d["ingestionStatus"]["status"]) for d in body["data"]] == [
+        ("REVERTED", "reverted", "REVERTED")
+    ]
     assert usage(tenant) == {"us_calls": (Decimal(0), 0), "requests": (Decimal(0), 0)}
 
 
@@ -106,8 +122,13 @@ def test_redo_keeps_usage_when_nothing_changed_and_applies_the_current_meters(
     # the meters change: the COUNT meter is deactivated, a new SUM meter doubles calls in every region
     sdk.usage_meters.deactivate_usage_meter(catalog["count"])
     doubled = sdk.usage_meters.create_usage_meter(
-        CreateUsageMeterRequest(name="double_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
-                                computations=[Computation(order=1, computation='{"*":[{"var":"attribute.calls"},2]}')])
+        CreateUsageMeterRequest(
+            name="double_calls",
+            type="COUNTER",
+            aggregation="SUM",
+            event_schema_name="api_calls",
+            computations=[Computation(order=1, computation='{"*":[{"var":"attribute.calls"},2]}')],
+        )
     )
     sdk.usage_meters.activate_usage_meter(doubled.id)
     info = correct(sdk, "REDO", ev("r1", calls="2.5"))
@@ -119,11 +140,14 @@ def test_redo_keeps_usage_when_nothing_changed_and_applies_the_current_meters(
     }
     pipeline = togai_client.EventManagementApi(sdk.client).get_single_event("r1").events[-1].event_pipeline_info
     assert {m.id: m.units for m in pipeline.usage_meters if m.status == "PROCESSED_UNITS_COMPUTED"} == {
-        catalog["sum"]: 2.5, doubled.id: 5
+        catalog["sum"]: 2.5,
+        doubled.id: 5,
     }
 
 
-def test_redo_event_replaces_the_units_with_the_corrected_payload(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
+def test_redo_event_replaces_the_units_with_the_corrected_payload(
+    sdk: Sdk, tenant: Tenant, catalog: dict[str, str]
+) -> None:
     ingest(sdk, ev("x1", calls="10"), ev("x2", calls="1"))
     info = correct(sdk, "REDO_EVENT", ev("x1", calls="99.99"))
     assert info.status == "REVERTED_AND_REINGESTED"
@@ -135,7 +159,8 @@ def test_redo_event_replaces_the_units_with_the_corrected_payload(sdk: Sdk, tena
     correct(sdk, "REDO_EVENT", ev("x1", calls="5", region="eu", at=later))
     assert usage(tenant) == {"us_calls": (Decimal(1), 1), "requests": (Decimal(2), 2)}
     assert usage(tenant, (T0 + timedelta(minutes=45), T0 + timedelta(hours=1))) == {
-        "us_calls": (Decimal(0), 0), "requests": (Decimal(1), 1)
+        "us_calls": (Decimal(0), 0),
+        "requests": (Decimal(1), 1),
     }
     assert [s for _, s in stored(sdk, "x1")] == ["REVERTED", "REVERTED", "INGESTION_COMPLETED_EVENT_NOT_METERED"]
 
@@ -145,7 +170,9 @@ def test_a_rejected_reingestion_changes_nothing(sdk: Sdk, tenant: Tenant, catalo
     before, refs = usage(tenant), stored(sdk, "f1")
     with pytest.raises(BadRequestException) as raised:
         correct(sdk, "REDO_EVENT", ev("f1", account="nobody"))
-    assert "INGESTION_FAILED_ACCOUNT_NOT_FOUND" in message_of(raised.value) and "nothing was changed" in message_of(raised.value)
+    assert "INGESTION_FAILED_ACCOUNT_NOT_FOUND" in message_of(raised.value) and "nothing was changed" in message_of(
+        raised.value
+    )
     assert usage(tenant) == before and stored(sdk, "f1") == refs
     with pytest.raises(ApiException) as raised:  # the id is still claimed
         togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("f1")))
@@ -188,7 +215,8 @@ def test_only_accepted_events_can_be_corrected(sdk: Sdk, tenant: Tenant, catalog
     assert "REVERTED, INGESTION_FAILED_DUPLICATE_EVENT" in message_of(raised.value)
     assert usage(tenant) == {"us_calls": (Decimal(0), 0), "requests": (Decimal(0), 0)}
     assert [e.ingestion_status.status for e in events.get_single_event("dup").events] == [
-        "REVERTED", "INGESTION_FAILED_DUPLICATE_EVENT"
+        "REVERTED",
+        "INGESTION_FAILED_DUPLICATE_EVENT",
     ]
 
 
@@ -210,6 +238,7 @@ def test_require_confirmation_and_malformed_requests(sdk: Sdk, tenant: Tenant, c
     assert correct(sdk, "UNDO", ev("c1"), require_confirmation=False).status == "REVERTED"
     ingest(sdk, ev("c1"))
     with tenant.http() as http:
+
         def post(params: dict[str, str], body: object = None) -> tuple[int, str]:
             r = http.post("/events/correction", params=params, json=body)
             return r.status_code, r.json()["message"]

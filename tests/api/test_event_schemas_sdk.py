@@ -32,7 +32,10 @@ def api_calls(name: str = "api_calls", **kwargs: object) -> CreateEventSchemaReq
 
 def sum_meter(name: str = "calls meter", schema: str = "api_calls") -> CreateUsageMeterRequest:
     return CreateUsageMeterRequest(
-        name=name, type="COUNTER", aggregation=UsageMeterAggregation.SUM, event_schema_name=schema,
+        name=name,
+        type="COUNTER",
+        aggregation=UsageMeterAggregation.SUM,
+        event_schema_name=schema,
         computations=[Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
     )
 
@@ -40,12 +43,23 @@ def sum_meter(name: str = "calls meter", schema: str = "api_calls") -> CreateUsa
 def test_create_with_every_field_then_get(sdk: Sdk) -> None:
     enrichments = Enrichments(
         dependencies=[Dependency(type="SETTING", key="meters_per_km", name="mpk")],
-        fields=[ModelField(name="km", type="ATTRIBUTE", enrichment_type="JSON_LOGIC",
-                           value='{"/":[{"var":"attribute.calls"},1000]}', order=1)],
+        fields=[
+            ModelField(
+                name="km",
+                type="ATTRIBUTE",
+                enrichment_type="JSON_LOGIC",
+                value='{"/":[{"var":"attribute.calls"},1000]}',
+                order=1,
+            )
+        ],
     )
     response = sdk.event_schemas.create_event_schema_with_http_info(
-        api_calls(description="API calls", filter_fields=["region"], enrichments=enrichments,
-                  event_id_template="timestamp-accountID")
+        api_calls(
+            description="API calls",
+            filter_fields=["region"],
+            enrichments=enrichments,
+            event_id_template="timestamp-accountID",
+        )
     )
     assert response.status_code == 201
     schema = response.data
@@ -78,8 +92,9 @@ def test_create_failures(sdk: Sdk) -> None:
     assert message_of(raised.value).startswith("attributes[0].name:")
     with pytest.raises(BadRequestException) as raised:
         sdk.event_schemas.create_event_schema(
-            CreateEventSchemaRequest(name="clash", attributes=[EventAttributeSchema(name="x")],
-                                     dimensions=[DimensionsSchema(name="x")])
+            CreateEventSchemaRequest(
+                name="clash", attributes=[EventAttributeSchema(name="x")], dimensions=[DimensionsSchema(name="x")]
+            )
         )
     assert "both an attribute and a dimension" in message_of(raised.value)
     with pytest.raises(BadRequestException) as raised:
@@ -93,8 +108,19 @@ def test_unknown_fields_are_refused(tenant: Tenant) -> None:
         assert r.status_code == 400 and r.json()["message"] == "version: unknown field, it cannot be set here"
         r = http.post("/event_schema", json={"name": "s", "attributes": [{"name": "a", "unit": "x"}], "dimensions": []})
         assert r.status_code == 400 and r.json()["message"].startswith("attributes[0].unit: unknown field")
-        r = http.post("/event_schema", json={"name": "s", "attributes": [], "dimensions": [], "enrichments": {
-            "fields": [{"name": "a", "type": "ATTRIBUTE", "enrichmentType": "VALUE", "value": "1", "order": "1"}]}})
+        r = http.post(
+            "/event_schema",
+            json={
+                "name": "s",
+                "attributes": [],
+                "dimensions": [],
+                "enrichments": {
+                    "fields": [
+                        {"name": "a", "type": "ATTRIBUTE", "enrichmentType": "VALUE", "value": "1", "order": "1"}
+                    ]
+                },
+            },
+        )
         assert r.status_code == 400 and r.json()["message"].startswith("enrichments.fields[0].order:")
 
 
@@ -203,7 +229,9 @@ def test_unknown_schema_is_404(sdk: Sdk) -> None:
     calls = [
         lambda: sdk.event_schemas.get_event_schema("nope"),
         lambda: sdk.event_schemas.list_event_schema_versions("nope"),
-        lambda: sdk.event_schemas.event_schema_event_schema_name_patch("nope", UpdateEventSchemaRequest(description="x")),
+        lambda: sdk.event_schemas.event_schema_event_schema_name_patch(
+            "nope", UpdateEventSchemaRequest(description="x")
+        ),
         lambda: sdk.event_schemas.activate_event_schema("nope"),
         lambda: sdk.event_schemas.deactivate_event_schema("nope"),
         lambda: sdk.event_schemas.delete_event_schema("nope"),

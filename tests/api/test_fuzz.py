@@ -32,11 +32,17 @@ def test_fuzzed_requests_never_break_the_contract(tenant: Tenant, tmp_path: Path
     st = Path(sys.executable).with_name("schemathesis")
     result = subprocess.run(
         [
-            str(st), "run", f"{tenant.base_url}/api/openapi.json",
-            "--url", f"{tenant.base_url}/api",
-            "-H", f"Authorization: Bearer {tenant.token}",
-            "--checks", CHECKS,
-            "--max-examples", "25",
+            str(st),
+            "run",
+            f"{tenant.base_url}/api/openapi.json",
+            "--url",
+            f"{tenant.base_url}/api",
+            "-H",
+            f"Authorization: Bearer {tenant.token}",
+            "--checks",
+            CHECKS,
+            "--max-examples",
+            "25",
             "--no-color",
         ],
         capture_output=True,

@@ -22,22 +22,29 @@ UTC = timezone.utc
 
 
 def _pay(sdk: Sdk, invoice_id: str, amount: int) -> tc.Payment:
-    return tc.PaymentsApi(sdk.client).create_payments(tc.CreatePaymentRequest(
-        account_id="acme", currency="USD", total_amount=amount,
-        external_payment_reference=tc.ExternalPaymentReference(source_name="bank", source_type="BANK_TRANSFER",
-                                                               transaction_number="tx-1"),
-        line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice_id, amount=amount, order=1)]))
+    return tc.PaymentsApi(sdk.client).create_payments(
+        tc.CreatePaymentRequest(
+            account_id="acme",
+            currency="USD",
+            total_amount=amount,
+            external_payment_reference=tc.ExternalPaymentReference(
+                source_name="bank", source_type="BANK_TRANSFER", transaction_number="tx-1"
+            ),
+            line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice_id, amount=amount, order=1)],
+        )
+    )
 
 
 @pytest.mark.parametrize("what", ["account", "customer"])
-def test_deleting_with_issued_invoices_archives_and_keeps_everything(sdk: Sdk, billed: dict[str, str],
-                                                                    what: str) -> None:
+def test_deleting_with_issued_invoices_archives_and_keeps_everything(
+    sdk: Sdk, billed: dict[str, str], what: str
+) -> None:
     sdk.invoices.create_invoice_bill_run()
     first, second, _current = acme_invoices(sdk)
     payment = _pay(sdk, first.id, 20)
     assert sdk.invoices.get_invoice(first.id).status == "PARTIALLY_PAID"
 
-    answer = (sdk.accounts.delete_account("acme") if what == "account" else sdk.customers.delete_customer("acme"))
+    answer = sdk.accounts.delete_account("acme") if what == "account" else sdk.customers.delete_customer("acme")
     assert answer.success is True
 
     # The issued invoices, their numbers and the payment are all still there
@@ -54,8 +61,9 @@ def test_deleting_with_issued_invoices_archives_and_keeps_everything(sdk: Sdk, b
 
 
 def test_deleting_without_history_removes(sdk: Sdk, catalog: dict[str, str]) -> None:
-    sdk.customers.create_customer(tc.CreateCustomerRequest(id="fresh", name="Fresh Co", primary_email="f@x.test",
-                                                           address=tc.Address()))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="fresh", name="Fresh Co", primary_email="f@x.test", address=tc.Address())
+    )
     assert sdk.customers.delete_customer("fresh").success is True
     with pytest.raises(NotFoundException):
         sdk.customers.get_customer("fresh")

@@ -26,15 +26,40 @@ def test_malformed_json_is_400(tenant: Tenant) -> None:
         ({**CUSTOMER, "nmae": "typo"}, "nmae: unknown field, it cannot be set here"),
         ({**CUSTOMER, "id": 12}, "id: Input should be a valid string"),
         ({**CUSTOMER, "address": {"line1": 5}}, "address.line1: Input should be a valid string"),
-        ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": -1}}, "account.netTermDays: Input should be greater than or equal to 0"),
-        ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "aliases": ["ok-alias", "x"]}}, "account.aliases[1]: String should have at least 3 characters"),
+        (
+            {**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": -1}},
+            "account.netTermDays: Input should be greater than or equal to 0",
+        ),
+        (
+            {**CUSTOMER, "account": {"id": "a", "name": "Acct", "aliases": ["ok-alias", "x"]}},
+            "account.aliases[1]: String should have at least 3 characters",
+        ),
         ([1, 2], "The request body must be a JSON object"),
         ({**CUSTOMER, "address": 3.5e-32}, "address: Value error, must be a JSON object"),
-        ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": True}}, "account.netTermDays: Input should be a valid integer"),
-        ({**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": "30"}}, "account.netTermDays: Input should be a valid integer"),
+        (
+            {**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": True}},
+            "account.netTermDays: Input should be a valid integer",
+        ),
+        (
+            {**CUSTOMER, "account": {"id": "a", "name": "Acct", "netTermDays": "30"}},
+            "account.netTermDays: Input should be a valid integer",
+        ),
     ],
-    ids=["missing", "short-name", "slash-in-id", "email", "unknown-field", "number-for-string", "nested", "negative-int",
-         "list-item", "not-an-object", "number-for-object", "bool-for-int", "text-for-int"],
+    ids=[
+        "missing",
+        "short-name",
+        "slash-in-id",
+        "email",
+        "unknown-field",
+        "number-for-string",
+        "nested",
+        "negative-int",
+        "list-item",
+        "not-an-object",
+        "number-for-object",
+        "bool-for-int",
+        "text-for-int",
+    ],
 )
 def test_validation_errors_name_the_field(tenant: Tenant, body: object, expected: str) -> None:
     with tenant.http() as http:
@@ -62,7 +87,12 @@ def test_unknown_path_and_wrong_method(tenant: Tenant) -> None:
 def test_missing_and_malformed_authorization_is_401(tenant: Tenant) -> None:
     import httpx
 
-    for headers in ({}, {"Authorization": "Basic Zm9vOmJhcg=="}, {"Authorization": "Bearer"}, {"Authorization": "Token abc"}):
+    for headers in (
+        {},
+        {"Authorization": "Basic Zm9vOmJhcg=="},
+        {"Authorization": "Bearer"},
+        {"Authorization": "Token abc"},
+    ):
         r = httpx.get(f"{tenant.base_url}/api/customers", headers=headers)
         assert r.status_code == 401, headers
         assert r.json()["message"]
@@ -84,10 +114,12 @@ def test_date_times_are_utc_with_z_and_accept_any_offset(tenant: Tenant) -> None
         assert created_at.endswith("Z")
         r = http.post(
             "/accounts/c1/add_aliases",
-            json={"accountAliases": [
-                {"value": "offset-alias", "effectiveFrom": "2024-01-01T05:30:00+05:30"},
-                {"value": "naive-alias", "effectiveFrom": "2024-01-01T00:00:00"},
-            ]},
+            json={
+                "accountAliases": [
+                    {"value": "offset-alias", "effectiveFrom": "2024-01-01T05:30:00+05:30"},
+                    {"value": "naive-alias", "effectiveFrom": "2024-01-01T00:00:00"},
+                ]
+            },
         )
         assert r.status_code == 200, r.text
         rows = {a["value"]: a for a in http.get("/accounts/c1/account_aliases").json()["data"]}
@@ -105,7 +137,15 @@ def test_success_codes_match_the_sdk(tenant: Tenant) -> None:
         assert http.post("/customers", json=CUSTOMER).status_code == 201
         assert http.post("/accounts", json={"id": "a2", "name": "Second", "customerId": "c1"}).status_code == 201
         assert http.post("/aliases", json={"aliases": [{"value": "reg"}]}).status_code == 201
-        setting = {"id": "s", "value": "v", "entityType": "ACCOUNT", "entityId": "a2", "namespace": "USER", "name": "S", "dataType": "STRING"}
+        setting = {
+            "id": "s",
+            "value": "v",
+            "entityType": "ACCOUNT",
+            "entityId": "a2",
+            "namespace": "USER",
+            "name": "S",
+            "dataType": "STRING",
+        }
         assert http.post("/settings", json=setting).status_code == 201
         assert http.patch("/settings/s", json={"value": "w"}).status_code == 201
         assert http.post("/customers/c1/contacts", json={"name": "Jo", "email": "jo@acme.test"}).status_code == 201
@@ -129,7 +169,9 @@ def test_date_times_outside_the_stored_range_are_400(tenant: Tenant) -> None:
     with tenant.http() as http:
         http.post("/customers", json=CUSTOMER).raise_for_status()
         for moment in ("0056-04-15T09:59:53Z", "9999-12-31T23:00:00-05:00"):
-            r = http.post("/accounts/c1/add_aliases", json={"accountAliases": [{"value": "old-alias", "effectiveFrom": moment}]})
+            r = http.post(
+                "/accounts/c1/add_aliases", json={"accountAliases": [{"value": "old-alias", "effectiveFrom": moment}]}
+            )
             assert r.status_code == 400, r.text
             assert r.json()["message"].startswith("accountAliases[0].effectiveFrom:")
         r = http.get("/accounts/c1", params={"effectiveOn": "9999-12-31T23:59:59-1200"})

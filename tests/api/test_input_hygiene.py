@@ -31,17 +31,32 @@ def post_raw(http: httpx.Client, method: str, path: str, body: str) -> httpx.Res
 
 
 def setting(org_id: str, value: str, data_type: str = "STRING", setting_id: str = "s1") -> str:
-    return json.dumps({"id": setting_id, "entityType": "ORGANIZATION", "entityId": org_id, "namespace": "USER",
-                       "name": "A setting", "dataType": data_type, "value": "VALUE"}).replace('"VALUE"', value)
+    return json.dumps(
+        {
+            "id": setting_id,
+            "entityType": "ORGANIZATION",
+            "entityId": org_id,
+            "namespace": "USER",
+            "name": "A setting",
+            "dataType": data_type,
+            "value": "VALUE",
+        }
+    ).replace('"VALUE"', value)
 
 
-@pytest.mark.parametrize(("extra", "field"), [
-    (f', "address": {{"line1": "{LONE}"}}', "address.line1"),
-    (f', "settings": [{{"id": "s", "namespace": "USER", "name": "n", "dataType": "STRING", "value": "x{LONE}"}}]',
-     "settings[0].value"),
-    (f', "account": {{"id": "a1", "name": "Main", "address": {{"city": "{LONE}"}}}}', "account.address.city"),
-    (f', "account": {{"id": "a1", "name": "Main", "metadata": {{"{LONE}": "x"}}}}', "account.metadata (a key)"),
-])
+@pytest.mark.parametrize(
+    ("extra", "field"),
+    [
+        (f', "address": {{"line1": "{LONE}"}}', "address.line1"),
+        (
+            f', "settings": [{{"id": "s", "namespace": "USER", "name": "n", "dataType": "STRING", '
+            f'"value": "x{LONE}"}}]',
+            "settings[0].value",
+        ),
+        (f', "account": {{"id": "a1", "name": "Main", "address": {{"city": "{LONE}"}}}}', "account.address.city"),
+        (f', "account": {{"id": "a1", "name": "Main", "metadata": {{"{LONE}": "x"}}}}', "account.metadata (a key)"),
+    ],
+)
 def test_lone_surrogates_in_a_new_customer_are_400_naming_the_field(tenant: Tenant, extra: str, field: str) -> None:
     with tenant.http() as http:
         r = post_raw(http, "POST", "/customers", CUSTOMER % extra)
@@ -69,7 +84,7 @@ def test_lone_surrogates_in_customer_updates_and_settings_are_400(tenant: Tenant
         assert http.get(f"/settings/{full_id}").json()["value"] == "fine"
         # A pair of surrogates is a character like any other.
         ok = post_raw(http, "PATCH", "/customers/c1", '{"address": {"line1": "\\ud83d\\ude00 Street"}}')
-        assert ok.status_code == 200 and ok.json()["address"]["line1"] == "\U0001F600 Street"
+        assert ok.status_code == 200 and ok.json()["address"]["line1"] == "\U0001f600 Street"
 
 
 def test_lone_surrogates_in_paths_and_queries_are_not_500(tenant: Tenant) -> None:
@@ -134,8 +149,10 @@ def _response(sock: socket.socket) -> tuple[int, bytes]:
 def test_an_oversized_body_with_a_length_is_413_before_it_is_read_or_authenticated(server: str) -> None:
     announced = 200 * 1024 * 1024
     with _connect(server) as sock:
-        sock.sendall(b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Content-Length: %d\r\n\r\n" % announced + b"{" + b" " * 1000)
+        sock.sendall(
+            b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Content-Length: %d\r\n\r\n" % announced + b"{" + b" " * 1000
+        )
         # The client has sent 1 KB of the 200 MB it announced, and holds the rest: the answer comes now.
         status, body = _response(sock)
     assert status == 413 and "larger than this operation accepts (1048576 bytes)" in json.loads(body)["message"]
@@ -144,8 +161,10 @@ def test_an_oversized_body_with_a_length_is_413_before_it_is_read_or_authenticat
 def test_an_oversized_chunked_body_is_cut_at_the_limit(server: str) -> None:
     chunk = b" " * 65536
     with _connect(server) as sock:
-        sock.sendall(b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Transfer-Encoding: chunked\r\n\r\n")
+        sock.sendall(
+            b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Transfer-Encoding: chunked\r\n\r\n"
+        )
         # 1 MiB and one more chunk, and never the last chunk: the body is not over when the answer comes.
         for _ in range(17):
             sock.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
@@ -154,8 +173,13 @@ def test_an_oversized_chunked_body_is_cut_at_the_limit(server: str) -> None:
 
 
 def test_ingest_batch_takes_more_than_the_default(server: str, tenant: Tenant) -> None:
-    big = json.dumps({"events": [{"schemaName": "s", "timestamp": T0, "accountId": "a" * 500, "attributes": [],
-                                  "dimensions": {}}] * 1000, "padding": " " * (1024 * 1024)})
+    big = json.dumps(
+        {
+            "events": [{"schemaName": "s", "timestamp": T0, "accountId": "a" * 500, "attributes": [], "dimensions": {}}]
+            * 1000,
+            "padding": " " * (1024 * 1024),
+        }
+    )
     assert len(big) > 1024 * 1024
     assert httpx.post(f"{server}/api/ingestBatch", content=big).status_code == 401  # past the limit, then auth
     r = httpx.post(f"{server}/api/ingestBatch", content=big, headers=tenant.headers)
@@ -163,24 +187,33 @@ def test_ingest_batch_takes_more_than_the_default(server: str, tenant: Tenant) -
     assert httpx.post(f"{server}/api/customers", content=big).status_code == 413
     assert httpx.post(f"{server}/api/ingest", content=big).status_code == 413
     # ...and the console's forms get the default
-    assert httpx.post(f"{server}/login", content=big,
-                      headers={"Content-Type": "application/x-www-form-urlencoded"}).status_code == 413
+    assert (
+        httpx.post(
+            f"{server}/login", content=big, headers={"Content-Type": "application/x-www-form-urlencoded"}
+        ).status_code
+        == 413
+    )
 
 
 @pytest.fixture
 def small_limits(db_url: str, tmp_path: Path) -> Iterator[tuple[str, Path]]:
     """A server of its own, logging every request, with limits of 64 KiB (default) and 128 KiB (ingestBatch)."""
     log = tmp_path / "server.log"
-    process, base_url = start_server(db_url, log, log_level="info", env={
-        "METERLINE_MAX_BODY_BYTES": str(64 * 1024), "METERLINE_MAX_INGEST_BATCH_BYTES": str(128 * 1024)})
+    process, base_url = start_server(
+        db_url,
+        log,
+        log_level="info",
+        env={"METERLINE_MAX_BODY_BYTES": str(64 * 1024), "METERLINE_MAX_INGEST_BATCH_BYTES": str(128 * 1024)},
+    )
     try:
         yield base_url, log
     finally:
         stop_server(process)
 
 
-def test_limits_are_configured_and_a_disconnect_mid_body_is_no_500(small_limits: tuple[str, Path],
-                                                                   tenant: Tenant) -> None:
+def test_limits_are_configured_and_a_disconnect_mid_body_is_no_500(
+    small_limits: tuple[str, Path], tenant: Tenant
+) -> None:
     base_url, log = small_limits
     body = " " * (100 * 1024)
     assert httpx.post(f"{base_url}/api/customers", content=body).status_code == 413
@@ -189,9 +222,11 @@ def test_limits_are_configured_and_a_disconnect_mid_body_is_no_500(small_limits:
 
     # A client that announces 50 KB, sends 1 KB and goes away.
     with _connect(base_url) as sock:
-        sock.sendall(b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
-                     b"Authorization: Bearer " + tenant.token.encode() + b"\r\n"
-                     b"Content-Length: 50000\r\n\r\n{" + b" " * 1000)
+        sock.sendall(
+            b"POST /api/customers HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            b"Authorization: Bearer " + tenant.token.encode() + b"\r\n"
+            b"Content-Length: 50000\r\n\r\n{" + b" " * 1000
+        )
     deadline = time.monotonic() + 60  # a guard against waiting forever, not a measure of speed
     metrics = ""
     while time.monotonic() < deadline:
@@ -210,23 +245,31 @@ def test_limits_are_configured_and_a_disconnect_mid_body_is_no_500(small_limits:
 
 # -- events ----------------------------------------------------------------------------------------------------------
 def event(event_id: str, dimensions: dict[str, str], attributes: int = 1) -> dict[str, object]:
-    return {"schemaName": "api_calls", "id": event_id, "timestamp": T0, "accountId": "acme",
-            "attributes": [{"name": "calls", "value": "1"}] * attributes, "dimensions": dimensions}
+    return {
+        "schemaName": "api_calls",
+        "id": event_id,
+        "timestamp": T0,
+        "accountId": "acme",
+        "attributes": [{"name": "calls", "value": "1"}] * attributes,
+        "dimensions": dimensions,
+    }
 
 
 def test_events_stay_within_togais_limits(tenant: Tenant, catalog: dict[str, str]) -> None:
     with tenant.http() as http:
         r = http.post("/ingest", json={"event": event("e1", {f"d{i}": "x" for i in range(51)})})
         assert r.status_code == 400 and r.json()["message"].startswith("event.dimensions: "), r.text
-        r = http.post("/ingestBatch", json={"events": [event("e2", {"region": "us"}),
-                                                       event("e3", {"k" * 51: "x"})]})
+        r = http.post("/ingestBatch", json={"events": [event("e2", {"region": "us"}), event("e3", {"k" * 51: "x"})]})
         assert r.status_code == 400 and r.json()["message"].startswith("events[1].dimensions (a key): "), r.text
         r = http.post("/ingest", json={"event": event("e4", {"region": "x" * 201})})
         assert r.status_code == 400 and r.json()["message"].startswith("event.dimensions"), r.text
         r = http.post("/ingest", json={"event": event("e5", {"region": "us"}, attributes=11)})
         assert r.status_code == 400 and r.json()["message"].startswith("event.attributes: "), r.text
-        r = http.post("/ingest", content=json.dumps({"event": event("e6", {"region": "us"})}).replace(
-            '"us"', '"\\ud800"'), headers={"Content-Type": "application/json"})
+        r = http.post(
+            "/ingest",
+            content=json.dumps({"event": event("e6", {"region": "us"})}).replace('"us"', '"\\ud800"'),
+            headers={"Content-Type": "application/json"},
+        )
         assert r.status_code == 400, r.text
         for event_id in ("e1", "e2", "e3", "e4", "e5", "e6"):
             assert http.get(f"/events/{event_id}").status_code == 404  # nothing stored
@@ -235,8 +278,9 @@ def test_events_stay_within_togais_limits(tenant: Tenant, catalog: dict[str, str
         assert http.get("/events/e7").status_code == 200
 
 
-def test_a_duplicate_does_not_store_its_payload_again(tenant: Tenant, catalog: dict[str, str],
-                                                      session_factory: sessionmaker[Session]) -> None:
+def test_a_duplicate_does_not_store_its_payload_again(
+    tenant: Tenant, catalog: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
     big = {"region": "us", **{f"d{i}": "x" * 200 for i in range(49)}}
     with tenant.http() as http:
         assert http.post("/ingest", json={"event": event("big", big)}).status_code == 202
@@ -244,10 +288,13 @@ def test_a_duplicate_does_not_store_its_payload_again(tenant: Tenant, catalog: d
         assert again.status_code == 409, again.text
         listed = http.get("/events/big").json()["events"]
     assert sorted(e["ingestionStatus"]["status"] for e in listed) == [
-        "INGESTION_COMPLETED_EVENT_NOT_METERED", "INGESTION_FAILED_DUPLICATE_EVENT"]
+        "INGESTION_COMPLETED_EVENT_NOT_METERED",
+        "INGESTION_FAILED_DUPLICATE_EVENT",
+    ]
     with session_factory() as s:
-        rows = s.scalars(select(StoredEvent).where(StoredEvent.org_id == tenant.org.id,
-                                                   StoredEvent.event_id == "big")).all()
+        rows = s.scalars(
+            select(StoredEvent).where(StoredEvent.org_id == tenant.org.id, StoredEvent.event_id == "big")
+        ).all()
     stored = {row.status: (row.attributes, row.dimensions) for row in rows}
     assert stored["INGESTION_COMPLETED_EVENT_NOT_METERED"] == ([{"name": "calls", "value": "1"}], big)
     assert stored["INGESTION_FAILED_DUPLICATE_EVENT"] == ([], {})

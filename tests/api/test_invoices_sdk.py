@@ -30,7 +30,8 @@ def test_drafts_grow_with_usage_and_a_bill_run_numbers_them(tenant: Tenant, sdk:
     now = datetime.now(UTC)
     drafts = acme_invoices(sdk)
     assert [(i.status, i.invoice_type, i.start_date.date()) for i in drafts] == [
-        ("DRAFT", "STANDARD", month_start(now, back)) for back in (2, 1, 0)]
+        ("DRAFT", "STANDARD", month_start(now, back)) for back in (2, 1, 0)
+    ]
     assert all(i.price_plan_id == billed["plan"] and i.owner_id == "acme" and i.customer_id == "acme" for i in drafts)
     # the two past cycles are due (no grace period); the current one is not
     eligible = sdk.invoices.list_invoices_for_bill_run().data
@@ -47,18 +48,35 @@ def test_drafts_grow_with_usage_and_a_bill_run_numbers_them(tenant: Tenant, sdk:
     assert current.invoice_details.price_plan_name == "Growth"
     with tenant.http() as http:
         raw = http.get(f"/invoices/{current.id}").json()
-    sub = next(line for line in raw["revenueInfo"]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"]
-               if line["id"] == billed["sum"])
+    sub = next(
+        line
+        for line in raw["revenueInfo"]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"][0]["lineItems"]
+        if line["id"] == billed["sum"]
+    )
     assert (sub["type"], sub["value"], sub["quantity"]) == ("USAGE_RATE_CARD_AMOUNT", 125, 150)
-    assert [(s["quantity"], s["valuePerQuantity"], s["value"]) for s in sub["lineItems"]] == [(100, 1, 100), (50, 0.5, 25)]
-    assert raw["usageInfo"] == [{"id": billed["sum"], "description": "us_calls", "type": "USAGE_METER_USAGE",
-                                 "quantity": 150, "value": 150, "lineItems": []}]
+    assert [(s["quantity"], s["valuePerQuantity"], s["value"]) for s in sub["lineItems"]] == [
+        (100, 1, 100),
+        (50, 0.5, 25),
+    ]
+    assert raw["usageInfo"] == [
+        {
+            "id": billed["sum"],
+            "description": "us_calls",
+            "type": "USAGE_METER_USAGE",
+            "quantity": 150,
+            "value": 150,
+            "lineItems": [],
+        }
+    ]
 
     # When a bill run is made, the two past cycles are finalized with gapless numbers
     assert sdk.invoices.create_invoice_bill_run().success is True
     done = acme_invoices(sdk)
     assert [(i.status, i.sequence_id, i.total_amount) for i in done] == [
-        ("DUE", "INV-000001", 50), ("DUE", "INV-000002", 50), ("DRAFT", None, 175)]
+        ("DUE", "INV-000001", 50),
+        ("DUE", "INV-000002", 50),
+        ("DRAFT", None, 175),
+    ]
     assert done[0].invoice_date == datetime.combine(month_start(now, 1), datetime.min.time(), UTC)
     assert done[0].due_date == done[0].invoice_date  # net terms 0
     assert sdk.invoices.list_invoices_for_bill_run().data == []
@@ -68,7 +86,8 @@ def test_drafts_grow_with_usage_and_a_bill_run_numbers_them(tenant: Tenant, sdk:
     # Then the finalized ones are frozen: no charges, no schedule change over their periods
     with pytest.raises(BadRequestException) as refused:
         sdk.invoices.manage_miscellaneous_charges_in_invoice(
-            done[0].id, tc.ManageMiscellaneousChargesRequest(items=[tc.MiscellaneousCharge(name="Fee", value="5")]))
+            done[0].id, tc.ManageMiscellaneousChargesRequest(items=[tc.MiscellaneousCharge(name="Fee", value="5")])
+        )
     assert "DUE" in message_of(refused.value) and "DRAFT" in message_of(refused.value)
     with pytest.raises(BadRequestException) as refused:
         sdk.accounts.update_pricing_schedule("acme", associate(billed["plan"], month_start(now, 2), OPEN))
@@ -89,17 +108,25 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
     first, second, current = acme_invoices(sdk)
 
     # Charges go on the ongoing invoice: value, rate x quantity, a share of a line (jsonLogic over line ids)
-    items = [tc.MiscellaneousCharge(name="Setup", value="20"),
-             tc.MiscellaneousCharge(name="Hours", rate=80, quantity=1.5),
-             tc.MiscellaneousCharge(name="Support", value=f'{{"*": [{{"var": "{billed["fee"]}"}}, 0.1]}}')]
-    answer = sdk.invoices.manage_miscellaneous_charges_in_account("acme", tc.ManageMiscellaneousChargesRequest(items=items))
+    items = [
+        tc.MiscellaneousCharge(name="Setup", value="20"),
+        tc.MiscellaneousCharge(name="Hours", rate=80, quantity=1.5),
+        tc.MiscellaneousCharge(name="Support", value=f'{{"*": [{{"var": "{billed["fee"]}"}}, 0.1]}}'),
+    ]
+    answer = sdk.invoices.manage_miscellaneous_charges_in_account(
+        "acme", tc.ManageMiscellaneousChargesRequest(items=items)
+    )
     assert [c.name for c in answer.data] == ["Setup", "Hours", "Support"]
     assert sdk.invoices.get_invoice(current.id).total_amount == 50 + 20 + 120 + 5
-    for bad, says in ((tc.MiscellaneousCharge(name="X", value="lots"), "neither a number nor jsonLogic"),
-                      (tc.MiscellaneousCharge(name="X", rate=3), "rate and quantity"),
-                      (tc.MiscellaneousCharge(name="X", value="1e20"), "value: '1e20' must be below 10^15")):
+    for bad, says in (
+        (tc.MiscellaneousCharge(name="X", value="lots"), "neither a number nor jsonLogic"),
+        (tc.MiscellaneousCharge(name="X", rate=3), "rate and quantity"),
+        (tc.MiscellaneousCharge(name="X", value="1e20"), "value: '1e20' must be below 10^15"),
+    ):
         with pytest.raises(BadRequestException) as refused:
-            sdk.invoices.manage_miscellaneous_charges_in_account("acme", tc.ManageMiscellaneousChargesRequest(items=[bad]))
+            sdk.invoices.manage_miscellaneous_charges_in_account(
+                "acme", tc.ManageMiscellaneousChargesRequest(items=[bad])
+            )
         assert says in message_of(refused.value)
     with pytest.raises(NotFoundException):
         sdk.invoices.manage_miscellaneous_charges_in_account("nobody", tc.ManageMiscellaneousChargesRequest(items=[]))
@@ -119,11 +146,19 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
     payments = tc.PaymentsApi(sdk.client)
 
     def pay(amount: float, invoice_id: str = second.id) -> tc.Payment:
-        return payments.create_payments(tc.CreatePaymentRequest(
-            account_id="acme", currency="USD", total_amount=amount,
-            external_payment_reference=tc.ExternalPaymentReference(source_name="bank", source_type="BANK_TRANSFER",
-                                                                   transaction_number=f"tx-{amount}"),
-            line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice_id, amount=amount, order=1)]))
+        return payments.create_payments(
+            tc.CreatePaymentRequest(
+                account_id="acme",
+                currency="USD",
+                total_amount=amount,
+                external_payment_reference=tc.ExternalPaymentReference(
+                    source_name="bank", source_type="BANK_TRANSFER", transaction_number=f"tx-{amount}"
+                ),
+                line_item_records=[
+                    tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice_id, amount=amount, order=1)
+                ],
+            )
+        )
 
     made = pay(20)
     assert (made.account_id, made.total_amount, made.currency, made.version) == ("acme", 20, "USD", 1)
@@ -146,13 +181,26 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
 
 def test_custom_invoices(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
     start, end = datetime(2024, 5, 1, tzinfo=UTC), datetime(2024, 6, 1, tzinfo=UTC)
-    lines = [tc.CustomInvoiceLineItem(description="Consulting", value=10),
-             tc.CustomInvoiceLineItem(description="Training", quantity=2, value_per_quantity=7.5)]
-    draft = sdk.invoices.create_custom_invoice(tc.CreateCustomInvoiceRequest(
-        account_id="acme", start_date=start, end_date=end, status="DRAFT", line_items=lines, idempotency_key="k1"))
+    lines = [
+        tc.CustomInvoiceLineItem(description="Consulting", value=10),
+        tc.CustomInvoiceLineItem(description="Training", quantity=2, value_per_quantity=7.5),
+    ]
+    draft = sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="acme", start_date=start, end_date=end, status="DRAFT", line_items=lines, idempotency_key="k1"
+        )
+    )
     assert (draft.invoice_type, draft.status, draft.total_amount, draft.sequence_id) == ("CUSTOM", "DRAFT", 25, None)
-    again = sdk.invoices.create_custom_invoice(tc.CreateCustomInvoiceRequest(
-        account_id="acme", start_date=start, end_date=end, status="DRAFT", line_items=lines[:1], idempotency_key="k1"))
+    again = sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="acme",
+            start_date=start,
+            end_date=end,
+            status="DRAFT",
+            line_items=lines[:1],
+            idempotency_key="k1",
+        )
+    )
     assert again.id == draft.id and again.total_amount == 25  # the same key gives the first invoice back
     edited = sdk.invoices.update_invoice(draft.id, tc.UpdateInvoiceRequest(line_items=lines[:1]))
     assert edited.total_amount == 10
@@ -160,28 +208,64 @@ def test_custom_invoices(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> N
     with pytest.raises(NotFoundException):
         sdk.invoices.get_invoice(draft.id)
 
-    due = sdk.invoices.create_custom_invoice(tc.CreateCustomInvoiceRequest(
-        account_id="acme", start_date=start, end_date=end, status="DUE", line_items=lines))
+    due = sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(account_id="acme", start_date=start, end_date=end, status="DUE", line_items=lines)
+    )
     assert (due.status, due.sequence_id, due.total_amount) == ("DUE", "INV-000001", 25)
     with pytest.raises(BadRequestException) as refused:
         sdk.invoices.delete_custom_invoice(due.id)
     assert "only DRAFT CUSTOM invoices can be deleted" in message_of(refused.value)
     for body, says in (
-        ({"accountId": "acme", "startDate": end.isoformat(), "endDate": start.isoformat(), "status": "DRAFT",
-          "lineItems": [{"value": 1}]}, "endDate must be after startDate"),
-        ({"accountId": "acme", "startDate": start.isoformat(), "endDate": end.isoformat(), "status": "DRAFT",
-          "lineItems": [{"quantity": 1}]}, "give value, or quantity and valuePerQuantity"),
-        ({"accountId": "acme", "startDate": start.isoformat(), "endDate": end.isoformat(), "status": "DRAFT",
-          "lineItems": []}, "lineItems"),
-        ({"accountId": "acme", "startDate": start.isoformat(), "endDate": end.isoformat(), "status": "DRAFT",
-          "lineItems": [{"quantity": 1e300, "valuePerQuantity": 1e300}]}, "below 10^15"),
+        (
+            {
+                "accountId": "acme",
+                "startDate": end.isoformat(),
+                "endDate": start.isoformat(),
+                "status": "DRAFT",
+                "lineItems": [{"value": 1}],
+            },
+            "endDate must be after startDate",
+        ),
+        (
+            {
+                "accountId": "acme",
+                "startDate": start.isoformat(),
+                "endDate": end.isoformat(),
+                "status": "DRAFT",
+                "lineItems": [{"quantity": 1}],
+            },
+            "give value, or quantity and valuePerQuantity",
+        ),
+        (
+            {
+                "accountId": "acme",
+                "startDate": start.isoformat(),
+                "endDate": end.isoformat(),
+                "status": "DRAFT",
+                "lineItems": [],
+            },
+            "lineItems",
+        ),
+        (
+            {
+                "accountId": "acme",
+                "startDate": start.isoformat(),
+                "endDate": end.isoformat(),
+                "status": "DRAFT",
+                "lineItems": [{"quantity": 1e300, "valuePerQuantity": 1e300}],
+            },
+            "below 10^15",
+        ),
     ):
         with tenant.http() as http:
             r = http.post("/invoices", json=body)
         assert r.status_code == 400 and says in r.json()["message"], r.text
     with pytest.raises(NotFoundException):
-        sdk.invoices.create_custom_invoice(tc.CreateCustomInvoiceRequest(
-            account_id="nobody", start_date=start, end_date=end, status="DRAFT", line_items=lines))
+        sdk.invoices.create_custom_invoice(
+            tc.CreateCustomInvoiceRequest(
+                account_id="nobody", start_date=start, end_date=end, status="DRAFT", line_items=lines
+            )
+        )
     assert sdk.invoices.list_pricing_rule_logs(due.id).data == []
 
 

@@ -17,9 +17,12 @@ UTC = timezone.utc
 JAN, FEB, MAR = (datetime(2024, m, 1, tzinfo=UTC) for m in (1, 2, 3))
 
 
-def update(license_id: str, quantity: int, at: datetime, kind: str = "ABSOLUTE", account: str = "acme", **kwargs: object) -> tc.LicenseUpdateRequest:
-    return tc.LicenseUpdateRequest(license_id=license_id, account_id=account, update_type=kind, quantity=quantity,
-                                   effective_from=at, **kwargs)
+def update(
+    license_id: str, quantity: int, at: datetime, kind: str = "ABSOLUTE", account: str = "acme", **kwargs: object
+) -> tc.LicenseUpdateRequest:
+    return tc.LicenseUpdateRequest(
+        license_id=license_id, account_id=account, update_type=kind, quantity=quantity, effective_from=at, **kwargs
+    )
 
 
 @pytest.fixture
@@ -44,15 +47,21 @@ def test_quantities_over_time(sdk: Sdk, seats: str) -> None:
     # The SDK sends PATCH /license_updates/{license_id} literally, with the id in ?licenseId=
     patched = sdk.licenses.update_license_entry_details(
         license_id=seats,
-        license_entry_details_update_request=tc.LicenseEntryDetailsUpdateRequest(account_id="acme", effective_from=JAN,
-                                                                                metadata={"by": "support"}))
+        license_entry_details_update_request=tc.LicenseEntryDetailsUpdateRequest(
+            account_id="acme", effective_from=JAN, metadata={"by": "support"}
+        ),
+    )
     assert patched.metadata == {"by": "support"} and patched.quantity == 5
 
 
 def test_idempotency_and_aliases(sdk: Sdk, seats: str) -> None:
     sdk.accounts.add_aliases("acme", tc.AddAccountAliasesRequest(aliases=["acme-billing"]))
-    made = sdk.licenses.add_license_update_entry(update(seats, 2, JAN, "RELATIVE", account="acme-billing", idempotency_key="k1"))
-    again = sdk.licenses.add_license_update_entry(update(seats, 2, JAN, "RELATIVE", account="acme-billing", idempotency_key="k1"))
+    made = sdk.licenses.add_license_update_entry(
+        update(seats, 2, JAN, "RELATIVE", account="acme-billing", idempotency_key="k1")
+    )
+    again = sdk.licenses.add_license_update_entry(
+        update(seats, 2, JAN, "RELATIVE", account="acme-billing", idempotency_key="k1")
+    )
     assert (made.quantity, again.quantity, again.created_at) == (2, 2, made.created_at)
     assert made.account_id == "acme"
     assert len(sdk.licenses.get_license_updates().data) == 1
@@ -80,14 +89,33 @@ def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
 
 def seat_plan_on_acme(sdk: Sdk, seats: str, *, prorated: bool) -> None:
     """A plan of 10.00 a seat up to 10 seats and 8.00 beyond (TIERED), on acme from 2024-01-01."""
-    plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name=f"Per seat{', prorated' if prorated else ''}", price_plan_details=tc.CreatePricePlanDetails(
-            pricing_cycle_config=monthly(), supported_currencies=["USD"],
-            license_rate_cards=[tc.LicenseRateCard(
-                id=seats, enable_proration=prorated,
-                rate_plan=tc.RatePlan(pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT"),
-                                                                     tc.Slab(order=2, start_after=10, price_type="PER_UNIT")]),
-                rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=10), tc.SlabRate(order=2, rate=8)])])])))
+    plan = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name=f"Per seat{', prorated' if prorated else ''}",
+            price_plan_details=tc.CreatePricePlanDetails(
+                pricing_cycle_config=monthly(),
+                supported_currencies=["USD"],
+                license_rate_cards=[
+                    tc.LicenseRateCard(
+                        id=seats,
+                        enable_proration=prorated,
+                        rate_plan=tc.RatePlan(
+                            pricing_model="TIERED",
+                            slabs=[
+                                tc.Slab(order=1, start_after=0, price_type="PER_UNIT"),
+                                tc.Slab(order=2, start_after=10, price_type="PER_UNIT"),
+                            ],
+                        ),
+                        rate_values=[
+                            tc.RateValue(
+                                currency="USD", slab_rates=[tc.SlabRate(order=1, rate=10), tc.SlabRate(order=2, rate=8)]
+                            )
+                        ],
+                    )
+                ],
+            ),
+        )
+    )
     sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
     sdk.accounts.update_pricing_schedule("acme", associate(plan.id, date(2024, 1, 1), OPEN))
 
@@ -98,8 +126,12 @@ def february_licenses(sdk: Sdk) -> list[tc.RevenueInfo]:
         currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
         price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme", effective_on=FEB),
         usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={}),
-        license_entries_config=tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(
-            account_id="acme", cycle_effective_on=datetime(2024, 2, 15, tzinfo=UTC))),
+        license_entries_config=tc.LicenseEntriesConfig(
+            mode="LOOKUP_CYCLE",
+            lookup_cycle=tc.LicenseEntriesConfigLookupCycle(
+                account_id="acme", cycle_effective_on=datetime(2024, 2, 15, tzinfo=UTC)
+            ),
+        ),
     )
     return sdk.calculator.calculate_revenue(request).revenue_info
 

@@ -46,11 +46,15 @@ def make_catalog(sdk: Sdk) -> dict[str, str]:
     us_calls (attribute calls, region us) and a COUNT meter requests."""
     for customer in ("acme", "beta"):
         sdk.customers.create_customer(
-            CreateCustomerRequest(id=customer, name=f"{customer} Inc", primary_email=f"a@{customer}.test", address=Address())
+            CreateCustomerRequest(
+                id=customer, name=f"{customer} Inc", primary_email=f"a@{customer}.test", address=Address()
+            )
         )
     sdk.accounts.create_account(
         CreateAccountRequest(
-            id="acme-2", name="Acme Two", customer_id="acme",
+            id="acme-2",
+            name="Acme Two",
+            customer_id="acme",
             account_aliases=[CreateAccountAliasRequest(value="acme-two", effective_from=datetime(2024, 1, 1))],
         )
     )
@@ -59,8 +63,14 @@ def make_catalog(sdk: Sdk) -> dict[str, str]:
 
 
 def ev(event_id: str, account: str, when: datetime, calls: str = "1", region: str = "us") -> Event:
-    return Event(schema_name="api_calls", id=event_id, timestamp=when, account_id=account,
-                 attributes=[Attribute(name="calls", value=calls)], dimensions={"region": region})
+    return Event(
+        schema_name="api_calls",
+        id=event_id,
+        timestamp=when,
+        account_id=account,
+        attributes=[Attribute(name="calls", value=calls)],
+        dimensions={"region": region},
+    )
 
 
 def ingest(sdk: Sdk, events: list[Event]) -> None:
@@ -81,15 +91,18 @@ def catalog(sdk: Sdk) -> dict[str, str]:
     | e7    | acme-two   | 03-03 23:59    | 1     | us     | completed (account acme-2)      |
     """
     meters = make_catalog(sdk)
-    ingest(sdk, [
-        ev("e1", "acme", at(1, 10, 5), "10"),
-        ev("e2", "acme", at(1, 10, 20), "2.5"),
-        ev("e3", "acme", at(1, 11), "1", region="eu"),
-        ev("e5", "nobody", at(1, 10, 30)),
-        ev("e1", "acme", at(1, 10, 5), "99"),
-        ev("e4", "beta", at(2, 9), "4"),
-        ev("e7", "acme-two", at(3, 23, 59)),
-    ])
+    ingest(
+        sdk,
+        [
+            ev("e1", "acme", at(1, 10, 5), "10"),
+            ev("e2", "acme", at(1, 10, 20), "2.5"),
+            ev("e3", "acme", at(1, 11), "1", region="eu"),
+            ev("e5", "nobody", at(1, 10, 30)),
+            ev("e1", "acme", at(1, 10, 5), "99"),
+            ev("e4", "beta", at(2, 9), "4"),
+            ev("e7", "acme-two", at(3, 23, 59)),
+        ],
+    )
     return meters
 
 
@@ -97,16 +110,19 @@ def metrics_api(sdk: Sdk) -> togai_client.MetricsApi:
     return togai_client.MetricsApi(sdk.client)
 
 
-def q(name: str = "EVENTS", period: str = "DAY", group_by: str | None = None, query_id: str = "q",
-      **filters: list[str]) -> MetricQuery:
+def q(
+    name: str = "EVENTS", period: str = "DAY", group_by: str | None = None, query_id: str = "q", **filters: list[str]
+) -> MetricQuery:
     entries = [MetricQueryFilterEntry(field_name=k, field_values=v) for k, v in filters.items()]
     return MetricQuery(id=query_id, name=name, aggregation_period=period, group_by=group_by, filters=entries or None)
 
 
 def run(sdk: Sdk, start: datetime, end: datetime, *queries: MetricQuery) -> list[MetricQueryResponse]:
-    return metrics_api(sdk).get_metrics(
-        GetMetricsRequest(start_time=start, end_time=end, metric_queries=list(queries))
-    ).results
+    return (
+        metrics_api(sdk)
+        .get_metrics(GetMetricsRequest(start_time=start, end_time=end, metric_queries=list(queries)))
+        .results
+    )
 
 
 def one(sdk: Sdk, start: datetime, end: datetime, query: MetricQuery) -> tuple[list[datetime], dict[Any, list[Any]]]:
@@ -166,7 +182,9 @@ def test_events_filtered(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> N
     assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"]))[1] == {None: [4, 0, 1, 0]}
     assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"], ACCOUNT_ID=["acme-2", "beta"]))[1] == {None: [0, 0, 1, 0]}
     assert one(sdk, D1, end, q(EVENT_STATUS=["PROCESSED"]))[1] == {None: [3, 1, 1, 0]}
-    assert one(sdk, D1, end, q(EVENT_STATUS=["INGESTION_FAILED_DUPLICATE_EVENT", "IN_PROGRESS"]))[1] == {None: [1, 0, 0, 0]}
+    assert one(sdk, D1, end, q(EVENT_STATUS=["INGESTION_FAILED_DUPLICATE_EVENT", "IN_PROGRESS"]))[1] == {
+        None: [1, 0, 0, 0]
+    }
     assert one(sdk, D1, end, q(group_by="ACCOUNT_ID", EVENT_STATUS=["UNPROCESSED"]))[1] == {
         "acme": [1, 0, 0, 0],
         "nobody": [1, 0, 0, 0],
@@ -183,7 +201,9 @@ def test_events_per_hour_week_month_and_a_partial_first_period(sdk: Sdk, catalog
     timestamps, values = one(sdk, at(1, 10), at(1, 12), q(period="HOUR"))
     assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [4, 1]}
     # weeks start on Monday: 2024-02-26 and 2024-03-04
-    timestamps, values = one(sdk, datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC), q(period="WEEK"))
+    timestamps, values = one(
+        sdk, datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC), q(period="WEEK")
+    )
     assert timestamps == [datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 4, tzinfo=UTC)]
     assert values == {None: [7, 0]}
     timestamps, values = one(sdk, datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC), q(period="MONTH"))
@@ -220,8 +240,14 @@ def test_usage_per_day_and_grouped(sdk: Sdk, catalog: dict[str, str]) -> None:
 
 
 def test_several_queries_in_one_request(sdk: Sdk, catalog: dict[str, str]) -> None:
-    results = run(sdk, D1, D1 + timedelta(days=2), q(query_id="a"), q("USAGE", query_id="b"),
-                  q(query_id="c", group_by="EVENT_STATUS"))
+    results = run(
+        sdk,
+        D1,
+        D1 + timedelta(days=2),
+        q(query_id="a"),
+        q("USAGE", query_id="b"),
+        q(query_id="c", group_by="EVENT_STATUS"),
+    )
     assert [(r.id, r.name) for r in results] == [("a", "EVENTS"), ("b", "USAGE"), ("c", "EVENTS")]
     assert [r.data[0].metric_values for r in results[:2]] == [[5, 1], [15.5, 5]]
 
@@ -239,11 +265,14 @@ def kolkata_sdk(session_factory: sessionmaker[Session], server: str) -> Any:
 
 def test_periods_follow_the_organization_time_zone(kolkata_sdk: Sdk) -> None:
     make_catalog(kolkata_sdk)
-    ingest(kolkata_sdk, [
-        ev("k1", "acme", at(1, 18, 29), "1"),  # 23:59 on 03-01 in Kolkata (+05:30)
-        ev("k2", "acme", at(1, 18, 30), "2"),  # 00:00 on 03-02
-        ev("k3", "acme", at(2, 18, 44), "4"),  # 00:14 on 03-03
-    ])
+    ingest(
+        kolkata_sdk,
+        [
+            ev("k1", "acme", at(1, 18, 29), "1"),  # 23:59 on 03-01 in Kolkata (+05:30)
+            ev("k2", "acme", at(1, 18, 30), "2"),  # 00:00 on 03-02
+            ev("k3", "acme", at(2, 18, 44), "4"),  # 00:14 on 03-03
+        ],
+    )
     local_midnight = datetime(2024, 2, 29, 18, 30, tzinfo=UTC)  # 2024-03-01T00:00+05:30
     end = local_midnight + timedelta(days=3)
     timestamps, values = one(kolkata_sdk, local_midnight, end, q())
@@ -295,6 +324,7 @@ def test_limits_and_bad_queries_are_400(sdk: Sdk, catalog: dict[str, str]) -> No
 def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict[str, str]) -> None:
     base = {"id": "q", "name": "EVENTS", "aggregationPeriod": "DAY"}
     with tenant.http() as http:
+
         def post(body: dict[str, Any]) -> tuple[int, str]:
             r = http.post("/metrics", json=body)
             return r.status_code, r.json().get("message", "") if r.status_code != 200 else ""
@@ -307,7 +337,9 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
         assert status == 400 and "aggregationPeriod" in message
         status, message = post({**window, "metricQueries": [{**base, "configs": {"CURRENCY": "BASE"}}]})
         assert status == 400 and "configs" in message
-        status, message = post({**window, "metricQueries": [{**base, "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": []}]}]})
+        status, message = post(
+            {**window, "metricQueries": [{**base, "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": []}]}]}
+        )
         assert status == 400 and "fieldValues" in message
         status, message = post({"endTime": window["endTime"], "metricQueries": [base]})
         assert status == 400 and "startTime" in message
@@ -315,8 +347,11 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
         assert ok.status_code == 200 and ok.json() == {"results": []}
         raw = http.post("/metrics", json={**window, "metricQueries": [{**base, "name": "USAGE"}]}).json()
         # exact JSON numbers, parallel lists, UTC timestamps
-        assert raw == {"results": [{"id": "q", "name": "USAGE",
-                                    "data": [{"timestamps": ["2024-03-01T00:00:00Z"], "metricValues": [15.5]}]}]}
+        assert raw == {
+            "results": [
+                {"id": "q", "name": "USAGE", "data": [{"timestamps": ["2024-03-01T00:00:00Z"], "metricValues": [15.5]}]}
+            ]
+        }
 
 
 def test_usage_sums_are_exact_beyond_28_digits(sdk: Sdk, tenant: Tenant) -> None:
@@ -326,11 +361,21 @@ def test_usage_sums_are_exact_beyond_28_digits(sdk: Sdk, tenant: Tenant) -> None
     bigs = [ev(f"b{i}", "acme", at(1, 10, i), big) for i in range(11)]
     ingest(sdk, [*bigs, ev("x2", "acme", at(1, 10, 30), small), ev("x3", "beta", at(1, 11), "-0.3")])
     with tenant.http() as http:
-        r = http.post("/metrics", json={
-            "startTime": "2024-03-01T00:00:00Z", "endTime": "2024-03-02T00:00:00Z",
-            "metricQueries": [{"id": "u", "name": "USAGE", "aggregationPeriod": "DAY", "filters": [
-                {"fieldName": "USAGE_METER_ID", "fieldValues": ["us_calls"]}]}],
-        })
+        r = http.post(
+            "/metrics",
+            json={
+                "startTime": "2024-03-01T00:00:00Z",
+                "endTime": "2024-03-02T00:00:00Z",
+                "metricQueries": [
+                    {
+                        "id": "u",
+                        "name": "USAGE",
+                        "aggregationPeriod": "DAY",
+                        "filters": [{"fieldName": "USAGE_METER_ID", "fieldValues": ["us_calls"]}],
+                    }
+                ],
+            },
+        )
     assert r.status_code == 200, r.text
     # the JSON number carries every digit (parsed here as a Decimal, not a float)
     [value] = json.loads(r.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"]
@@ -345,7 +390,9 @@ def test_a_corrected_event_counts_once(sdk: Sdk, catalog: dict[str, str]) -> Non
     )
     end = D1 + timedelta(days=4)
     assert one(sdk, D1, end, q(ACCOUNT_ID=["beta"]))[1] == {None: [0, 1, 0, 0]}
-    assert one(sdk, D1, end, q(group_by="EVENT_STATUS", EVENT_STATUS=["REVERTED", "PROCESSED"], ACCOUNT_ID=["beta"]))[1] == {
+    assert one(sdk, D1, end, q(group_by="EVENT_STATUS", EVENT_STATUS=["REVERTED", "PROCESSED"], ACCOUNT_ID=["beta"]))[
+        1
+    ] == {
         "PROCESSED": [0, 1, 0, 0],
         "REVERTED": [0, 1, 0, 0],
     }

@@ -16,7 +16,9 @@ UTC = timezone.utc
 
 
 def migration(source: str, target: str | None, mode: str, **kwargs: object) -> tc.CreatePricePlanMigrationRequest:
-    return tc.CreatePricePlanMigrationRequest(source_id=source, source_version=1, target_id=target, migration_mode=mode, **kwargs)
+    return tc.CreatePricePlanMigrationRequest(
+        source_id=source, source_version=1, target_id=target, migration_mode=mode, **kwargs
+    )
 
 
 def schedules(sdk: Sdk, account: str = "acme") -> list[tuple[str, datetime, datetime]]:
@@ -31,8 +33,9 @@ def cycle_bounds(now: datetime) -> tuple[datetime, datetime]:
 
 @pytest.fixture
 def plans(sdk: Sdk, catalog: dict[str, str]) -> tuple[str, str]:
-    sdk.customers.create_customer(tc.CreateCustomerRequest(id="beta", name="Beta Co", primary_email="b@beta.test",
-                                                           address=tc.Address()))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="beta", name="Beta Co", primary_email="b@beta.test", address=tc.Address())
+    )
     old, new = plan(sdk, catalog["sum"], "Old"), plan(sdk, catalog["sum"], "New")
     sdk.accounts.update_pricing_schedule("acme", associate(old, date(2024, 1, 1), OPEN))
     sdk.accounts.update_pricing_schedule("beta", associate(old, date.today() + timedelta(days=40), OPEN))
@@ -50,7 +53,12 @@ def test_immediate_migration_moves_every_account(sdk: Sdk, plans: tuple[str, str
     assert job.metadata["migrationMode"] == "IMMEDIATE" and job.metadata["targetId"] == new
     assert {e.entity_id for e in sdk.jobs.get_job_entries(listed.id).data} == {"acme", "beta"}
     (first, start, cut), (second, moved_at, end) = schedules(sdk)
-    assert (first, second, start, end) == ("Old", "New", datetime(2024, 1, 1, tzinfo=UTC), datetime(9999, 12, 31, tzinfo=UTC))
+    assert (first, second, start, end) == (
+        "Old",
+        "New",
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(9999, 12, 31, tzinfo=UTC),
+    )
     assert cut == moved_at and before <= cut <= datetime.now(UTC)
     [(name, _, _)] = schedules(sdk, "beta")  # a schedule that had not started moves whole
     assert name == "New"
@@ -62,7 +70,10 @@ def test_cycle_aligned_modes(sdk: Sdk, plans: tuple[str, str], mode: str) -> Non
     sdk.price_plans.price_plan_migration(migration(old, new, mode))
     start, end = cycle_bounds(datetime.now(UTC))
     switch = end if mode == "NEXT_CYCLE" else start
-    assert schedules(sdk) == [("Old", datetime(2024, 1, 1, tzinfo=UTC), switch), ("New", switch, datetime(9999, 12, 31, tzinfo=UTC))]
+    assert schedules(sdk) == [
+        ("Old", datetime(2024, 1, 1, tzinfo=UTC), switch),
+        ("New", switch, datetime(9999, 12, 31, tzinfo=UTC)),
+    ]
 
 
 def test_confirmation_reject_and_failures(sdk: Sdk, plans: tuple[str, str], catalog: dict[str, str]) -> None:
@@ -87,9 +98,11 @@ def test_confirmation_reject_and_failures(sdk: Sdk, plans: tuple[str, str], cata
     entries = sdk.jobs.get_job_entries(failed.id).data
     assert {e.status for e in entries} == {"FAILED"} and "not active in USD" in entries[0].metadata["reason"]
     assert [s[0] for s in schedules(sdk)] == ["Old", "New"]  # nothing moved
-    for request, words in ((migration("pp.nope", new, "IMMEDIATE"), "not found"),
-                           (migration(old, old, "IMMEDIATE"), "target is the source"),
-                           (migration(old, new, "IMMEDIATE", is_price_plan_v2_migration=True), "v2 price plans")):
+    for request, words in (
+        (migration("pp.nope", new, "IMMEDIATE"), "not found"),
+        (migration(old, old, "IMMEDIATE"), "target is the source"),
+        (migration(old, new, "IMMEDIATE", is_price_plan_v2_migration=True), "v2 price plans"),
+    ):
         with pytest.raises((BadRequestException, NotFoundException)) as refused:
             sdk.price_plans.price_plan_migration(request)
         assert words in message_of(refused.value)
@@ -97,12 +110,18 @@ def test_confirmation_reject_and_failures(sdk: Sdk, plans: tuple[str, str], cata
         sdk.jobs.get_job_status("job.nope")
 
 
-def test_updating_an_active_plan_can_move_its_accounts(sdk: Sdk, plans: tuple[str, str], catalog: dict[str, str]) -> None:
+def test_updating_an_active_plan_can_move_its_accounts(
+    sdk: Sdk, plans: tuple[str, str], catalog: dict[str, str]
+) -> None:
     old, _ = plans
     cheaper = tiered(catalog["sum"], "USD")
     cheaper.rate_values[0].slab_rates[0].rate = 0.9
-    sdk.price_plans.update_price_plan(old, tc.UpdatePricePlanRequest(
-        migration_mode="IMMEDIATE", price_plan_details=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[cheaper])))
+    sdk.price_plans.update_price_plan(
+        old,
+        tc.UpdatePricePlanRequest(
+            migration_mode="IMMEDIATE", price_plan_details=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[cheaper])
+        ),
+    )
     versions = [s.version for s in sdk.accounts.get_pricing_schedules("acme").data]
     assert versions == [1, 2]
     assert [s.version for s in sdk.accounts.get_pricing_schedules("beta").data] == [2]
@@ -112,14 +131,23 @@ def test_overrides_follow_unless_ignored(sdk: Sdk, catalog: dict[str, str]) -> N
     old, new = plan(sdk, catalog["sum"], "Old"), plan(sdk, catalog["sum"], "New")
     special = tiered(catalog["sum"], "USD")
     special.rate_values[0].slab_rates[0].rate = 0.7
-    sdk.accounts.update_pricing_schedule("acme", associate(
-        old, date.today() + timedelta(days=40), OPEN,
-        price_plan_details_override=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[special])))
+    sdk.accounts.update_pricing_schedule(
+        "acme",
+        associate(
+            old,
+            date.today() + timedelta(days=40),
+            OPEN,
+            price_plan_details_override=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[special]),
+        ),
+    )
     sdk.price_plans.price_plan_migration(migration(old, new, "IMMEDIATE"))
     [moved] = sdk.accounts.get_pricing_schedules("acme").data
     assert moved.is_overriden and moved.price_plan_details.usage_rate_cards[0].rate_values[0].slab_rates[0].rate == 0.7
-    sdk.price_plans.price_plan_migration(tc.CreatePricePlanMigrationRequest(
-        source_id=new, source_version=1, target_id=old, migration_mode="IMMEDIATE_IGNORE_OVERRIDE"))
+    sdk.price_plans.price_plan_migration(
+        tc.CreatePricePlanMigrationRequest(
+            source_id=new, source_version=1, target_id=old, migration_mode="IMMEDIATE_IGNORE_OVERRIDE"
+        )
+    )
     [back] = sdk.accounts.get_pricing_schedules("acme").data
     assert back.price_plan_name == "Old" and back.is_overriden is False
 
@@ -129,7 +157,10 @@ def test_other_organizations_jobs_are_not_found(sdk: Sdk, other_sdk: Sdk, plans:
     sdk.price_plans.price_plan_migration(migration(old, new, "IMMEDIATE", require_confirmation=True))
     [job] = sdk.jobs.get_jobs().data
     assert other_sdk.jobs.get_jobs().data == []
-    for call in (lambda: other_sdk.jobs.get_job_status(job.id), lambda: other_sdk.jobs.confirm_job(job.id),
-                 lambda: other_sdk.jobs.get_job_entries(job.id)):
+    for call in (
+        lambda: other_sdk.jobs.get_job_status(job.id),
+        lambda: other_sdk.jobs.confirm_job(job.id),
+        lambda: other_sdk.jobs.get_job_entries(job.id),
+    ):
         with pytest.raises(NotFoundException):
             call()

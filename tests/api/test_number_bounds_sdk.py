@@ -36,14 +36,38 @@ OUT_OF_RULE = [
 
 
 def _plan(meter: str, rate: str = "1", start: str = "0", fee: str = "5", minimum: str = "1") -> str:
-    return json.dumps({"name": "Bounded", "pricePlanDetails": {
-        "pricingCycleConfig": CYCLE, "supportedCurrencies": ["USD"],
-        "usageRateCards": [{"usageMeterId": meter, "ratePlan": {"pricingModel": "TIERED", "slabs": [
-            {"order": 1, "startAfter": "START", "priceType": "PER_UNIT"}]},
-            "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": "RATE"}],
-                            "rateConfig": {"minimumRate": "<MINIMUM>"}}]}],
-        "minimumCommitment": {"displayName": "Minimum", "rateValues": [{"currency": "USD", "rate": "FEE"}]},
-    }}).replace('"RATE"', rate).replace('"START"', start).replace('"FEE"', fee).replace("<MINIMUM>", minimum)
+    return (
+        json.dumps(
+            {
+                "name": "Bounded",
+                "pricePlanDetails": {
+                    "pricingCycleConfig": CYCLE,
+                    "supportedCurrencies": ["USD"],
+                    "usageRateCards": [
+                        {
+                            "usageMeterId": meter,
+                            "ratePlan": {
+                                "pricingModel": "TIERED",
+                                "slabs": [{"order": 1, "startAfter": "START", "priceType": "PER_UNIT"}],
+                            },
+                            "rateValues": [
+                                {
+                                    "currency": "USD",
+                                    "slabRates": [{"order": 1, "rate": "RATE"}],
+                                    "rateConfig": {"minimumRate": "<MINIMUM>"},
+                                }
+                            ],
+                        }
+                    ],
+                    "minimumCommitment": {"displayName": "Minimum", "rateValues": [{"currency": "USD", "rate": "FEE"}]},
+                },
+            }
+        )
+        .replace('"RATE"', rate)
+        .replace('"START"', start)
+        .replace('"FEE"', fee)
+        .replace("<MINIMUM>", minimum)
+    )
 
 
 def _entry_points(catalog: dict[str, str], seats: str) -> list[tuple[str, str, Any, str]]:
@@ -56,30 +80,91 @@ def _entry_points(catalog: dict[str, str], seats: str) -> list[tuple[str, str, A
         ("POST", "/price_plans", _plan(meter, start='"N"'), "slabs[0].startAfter:"),
         ("POST", "/price_plans", _plan(meter, fee='"N"'), "minimumCommitment.rateValues[0].rate:"),
         ("POST", "/price_plans", _plan(meter, minimum="<N>"), "minimumRate:"),  # a number written as text
-        ("POST", "/license_updates", {"licenseId": seats, "accountId": "acme", "updateType": "ABSOLUTE",
-                                      "quantity": "N", "effectiveFrom": "2024-01-01T00:00:00Z"}, "quantity:"),
-        ("POST", "/revenue_calculator", {
-            "currencyConfig": {"mode": "CUSTOM", "currency": "USD"},
-            "pricePlanDetailsConfig": {"mode": "CUSTOM",
-                                       "pricePlanDetails": json.loads(_plan(meter))["pricePlanDetails"]},
-            "usageConfig": {"mode": "CUSTOM", "usageMap": {meter: "N"}},
-            "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []}}, f"usageMap.{meter}:"),
-        ("POST", "/credits", {"creditRequests": [{"accountId": "acme", "purpose": "p", "creditAmount": "N",
-                                                   "priority": 1, "effectiveFrom": "2024-01-01"}]}, "creditAmount:"),
+        (
+            "POST",
+            "/license_updates",
+            {
+                "licenseId": seats,
+                "accountId": "acme",
+                "updateType": "ABSOLUTE",
+                "quantity": "N",
+                "effectiveFrom": "2024-01-01T00:00:00Z",
+            },
+            "quantity:",
+        ),
+        (
+            "POST",
+            "/revenue_calculator",
+            {
+                "currencyConfig": {"mode": "CUSTOM", "currency": "USD"},
+                "pricePlanDetailsConfig": {
+                    "mode": "CUSTOM",
+                    "pricePlanDetails": json.loads(_plan(meter))["pricePlanDetails"],
+                },
+                "usageConfig": {"mode": "CUSTOM", "usageMap": {meter: "N"}},
+                "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []},
+            },
+            f"usageMap.{meter}:",
+        ),
+        (
+            "POST",
+            "/credits",
+            {
+                "creditRequests": [
+                    {
+                        "accountId": "acme",
+                        "purpose": "p",
+                        "creditAmount": "N",
+                        "priority": 1,
+                        "effectiveFrom": "2024-01-01",
+                    }
+                ]
+            },
+            "creditAmount:",
+        ),
         ("POST", "/accounts/acme/wallet_topup", {"topupAmount": "N"}, "topupAmount:"),
-        ("POST", "/payments", {"accountId": "acme", "currency": "USD", "totalAmount": "N",
-                               "externalPaymentReference": payment_reference,
-                               "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 1, "order": 1}]},
-         "totalAmount:"),
-        ("POST", "/payments", {"accountId": "acme", "currency": "USD", "totalAmount": 1,
-                               "externalPaymentReference": payment_reference,
-                               "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": "N", "order": 1}]},
-         "lineItemRecords[0].amount:"),
-        ("POST", "/invoices", {"accountId": "acme", "startDate": "2024-01-01T00:00:00Z",
-                               "endDate": "2024-02-01T00:00:00Z",
-                               "status": "DRAFT", "lineItems": [{"value": "N"}]}, "lineItems[0].value:"),
-        ("PUT", "/accounts/acme/miscellaneous_charges", {"items": [{"name": "c", "rate": "N", "quantity": 1}]},
-         "items[0].rate:"),
+        (
+            "POST",
+            "/payments",
+            {
+                "accountId": "acme",
+                "currency": "USD",
+                "totalAmount": "N",
+                "externalPaymentReference": payment_reference,
+                "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 1, "order": 1}],
+            },
+            "totalAmount:",
+        ),
+        (
+            "POST",
+            "/payments",
+            {
+                "accountId": "acme",
+                "currency": "USD",
+                "totalAmount": 1,
+                "externalPaymentReference": payment_reference,
+                "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": "N", "order": 1}],
+            },
+            "lineItemRecords[0].amount:",
+        ),
+        (
+            "POST",
+            "/invoices",
+            {
+                "accountId": "acme",
+                "startDate": "2024-01-01T00:00:00Z",
+                "endDate": "2024-02-01T00:00:00Z",
+                "status": "DRAFT",
+                "lineItems": [{"value": "N"}],
+            },
+            "lineItems[0].value:",
+        ),
+        (
+            "PUT",
+            "/accounts/acme/miscellaneous_charges",
+            {"items": [{"name": "c", "rate": "N", "quantity": 1}]},
+            "items[0].rate:",
+        ),
     ]
 
 
@@ -89,7 +174,8 @@ def seats(sdk: Sdk, catalog: dict[str, str]) -> str:
 
 
 def test_every_number_that_enters_is_bounded_and_refusals_store_nothing(
-        tenant: Tenant, sdk: Sdk, catalog: dict[str, str], seats: str) -> None:
+    tenant: Tenant, sdk: Sdk, catalog: dict[str, str], seats: str
+) -> None:
     with tenant.http() as http:
         for method, path, body, field in _entry_points(catalog, seats):
             text = body if isinstance(body, str) else json.dumps(body)
@@ -109,8 +195,9 @@ def test_every_number_that_enters_is_bounded_and_refusals_store_nothing(
     assert sdk.invoices.list_invoices(owner_id="acme").data == []
 
 
-def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(tenant: Tenant, sdk: Sdk,
-                                                              catalog: dict[str, str]) -> None:
+def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(
+    tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
+) -> None:
     """Issue 14, defect 3: `1e400` and `1e999999999999999999` were accepted and activated, then broke billing and
     `GET /invoices?owner_id=`. Now a 400 names the rate; the same plan with a bounded rate bills."""
     with tenant.http() as http:
@@ -118,7 +205,8 @@ def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(tenant: Tenant, sd
             refused = http.post("/price_plans", content=_plan(catalog["sum"], rate=rate), headers=JSON)
             assert refused.status_code == 400
             assert refused.json()["message"] == (
-                "pricePlanDetails.usageRateCards[0].rateValues[0].slabRates[0].rate: must be below 10^15 in magnitude")
+                "pricePlanDetails.usageRateCards[0].rateValues[0].slabRates[0].rate: must be below 10^15 in magnitude"
+            )
         largest = "999999999999999.999999999999"
         made = http.post("/price_plans", content=_plan(catalog["sum"], rate=largest), headers=JSON)
         assert made.status_code == 200, made.text
@@ -128,8 +216,9 @@ def test_a_plan_rate_of_1e400_is_refused_and_nothing_bills_it(tenant: Tenant, sd
     start = datetime.now(UTC).date().replace(day=1) - timedelta(days=40)
     sdk.accounts.update_pricing_schedule("acme", associate(plan_id, start, OPEN))
     at = datetime.now(UTC) - timedelta(minutes=5)
-    tc.EventIngestionApi(sdk.client).ingest_batch(IngestBatchEventRequest(events=[
-        ev("big", calls="999999999999999", at=at)]))
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        IngestBatchEventRequest(events=[ev("big", calls="999999999999999", at=at)])
+    )
     # the largest rate times the largest usage is priced and written whole, in plain notation
     with tenant.http() as http:
         for number, says in OUT_OF_RULE:  # a charge's value is text: a number in it follows the same rule
@@ -171,10 +260,18 @@ def test_numbers_leave_in_plain_notation(tenant: Tenant, catalog: dict[str, str]
         assert "Infinity" not in answer.text
 
 
-def test_an_event_attribute_past_the_rule_fails_that_event_only(tenant: Tenant, sdk: Sdk,
-                                                                catalog: dict[str, str]) -> None:
-    response = tc.EventIngestionApi(sdk.client).ingest_batch_with_http_info(IngestBatchEventRequest(events=[
-        ev("huge", calls="1" * 16), ev("fine", calls="999999999999999.5"), ev("long", calls="1.0000000000001")]))
+def test_an_event_attribute_past_the_rule_fails_that_event_only(
+    tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
+) -> None:
+    response = tc.EventIngestionApi(sdk.client).ingest_batch_with_http_info(
+        IngestBatchEventRequest(
+            events=[
+                ev("huge", calls="1" * 16),
+                ev("fine", calls="999999999999999.5"),
+                ev("long", calls="1.0000000000001"),
+            ]
+        )
+    )
     assert response.status_code == 207
     errors = response.data.details["errors"]
     assert [(e["index"], e["status"]) for e in errors] == [(0, "INGESTION_FAILED"), (2, "INGESTION_FAILED")]
@@ -194,11 +291,22 @@ def test_net_term_days_are_bounded(tenant: Tenant, sdk: Sdk, catalog: dict[str, 
 def test_license_quantities_stay_within_the_rule_when_steps_add_up(tenant: Tenant, sdk: Sdk, seats: str) -> None:
     """Each RELATIVE step is bounded; their running total is held to the same bound."""
     jan = datetime(2024, 1, 1, tzinfo=UTC)
-    sdk.licenses.add_license_update_entry(tc.LicenseUpdateRequest(
-        license_id=seats, account_id="acme", update_type="ABSOLUTE", quantity=999999999999999, effective_from=jan))
+    sdk.licenses.add_license_update_entry(
+        tc.LicenseUpdateRequest(
+            license_id=seats, account_id="acme", update_type="ABSOLUTE", quantity=999999999999999, effective_from=jan
+        )
+    )
     with tenant.http() as http:
-        step = http.post("/license_updates", json={"licenseId": seats, "accountId": "acme", "updateType": "RELATIVE",
-                                                   "quantity": 1, "effectiveFrom": "2024-02-01T00:00:00Z"})
+        step = http.post(
+            "/license_updates",
+            json={
+                "licenseId": seats,
+                "accountId": "acme",
+                "updateType": "RELATIVE",
+                "quantity": 1,
+                "effectiveFrom": "2024-02-01T00:00:00Z",
+            },
+        )
         assert step.status_code == 400, step.text
         assert step.json()["message"].startswith("quantity: the license quantity would be 1000000000000000 from")
     assert [u.quantity for u in sdk.licenses.get_license_updates().data] == [999999999999999]

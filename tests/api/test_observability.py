@@ -20,11 +20,25 @@ def test_ready_and_metrics(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) ->
     ready = httpx.get(f"{tenant.base_url}/readyz")
     head = ScriptDirectory.from_config(alembic_config("sqlite://")).get_current_head()  # the newest migration
     assert ready.status_code == 200 and ready.json() == {"status": "ready", "schema": head}
-    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[
-        tc.Event(schema_name="api_calls", id=f"m{i}", timestamp=datetime.now(timezone.utc), account_id="acme",
-                 attributes=[tc.Attribute(name="calls", value="1")], dimensions={"region": "us"}) for i in range(3)]))
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        tc.IngestBatchEventRequest(
+            events=[
+                tc.Event(
+                    schema_name="api_calls",
+                    id=f"m{i}",
+                    timestamp=datetime.now(timezone.utc),
+                    account_id="acme",
+                    attributes=[tc.Attribute(name="calls", value="1")],
+                    dimensions={"region": "us"},
+                )
+                for i in range(3)
+            ]
+        )
+    )
     text = httpx.get(f"{tenant.base_url}/metrics").text
-    accepted = re.search(r'meterline_events_ingested_total\{status="INGESTION_COMPLETED_EVENT_NOT_METERED"\} (\S+)', text)
+    accepted = re.search(
+        r'meterline_events_ingested_total\{status="INGESTION_COMPLETED_EVENT_NOT_METERED"\} (\S+)', text
+    )
     assert accepted and float(accepted[1]) >= 3
     assert re.search(r'meterline_http_requests_total\{method="POST",route="/api/ingestBatch",status="202"\} ', text)
     assert 'route="/api/customers/{customer_id}"' in text or 'route="/api/customers"' in text
@@ -44,8 +58,10 @@ def test_json_access_logs_carry_the_request_id(db_url: str, tenant: Tenant, tmp_
     log = tmp_path / "server.log"
     process, base_url = start_server(db_url, log, log_level="info")
     try:
-        response = httpx.get(f"{base_url}/api/customers/nobody", headers={
-            "Authorization": f"Bearer {tenant.token}", "X-Request-ID": "find-me-7"})
+        response = httpx.get(
+            f"{base_url}/api/customers/nobody",
+            headers={"Authorization": f"Bearer {tenant.token}", "X-Request-ID": "find-me-7"},
+        )
         assert response.status_code == 404
     finally:
         stop_server(process)

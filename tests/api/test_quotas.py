@@ -13,8 +13,9 @@ from tests.conftest import new_tenant, start_server, stop_server
 
 
 def test_quotas(db_url: str, session_factory: sessionmaker[Session], tmp_path: Path) -> None:
-    process, base_url = start_server(db_url, tmp_path / "server.log",
-                                     env={"METERLINE_RATE_LIMIT_API": "5", "METERLINE_RATE_LIMIT_INGEST": "3"})
+    process, base_url = start_server(
+        db_url, tmp_path / "server.log", env={"METERLINE_RATE_LIMIT_API": "5", "METERLINE_RATE_LIMIT_INGEST": "3"}
+    )
     try:
         first, second = new_tenant(session_factory, base_url), new_tenant(session_factory, base_url)
         with first.http() as http, second.http() as other:
@@ -28,8 +29,13 @@ def test_quotas(db_url: str, session_factory: sessionmaker[Session], tmp_path: P
             time.sleep(1.1)
             assert http.get("/customers").status_code == 200  # refilled
 
-            event = {"schemaName": "none", "timestamp": datetime.now(timezone.utc).isoformat(), "accountId": "x",
-                     "attributes": [], "dimensions": {}}
+            event = {
+                "schemaName": "none",
+                "timestamp": datetime.now(timezone.utc).isoformat(),
+                "accountId": "x",
+                "attributes": [],
+                "dimensions": {},
+            }
             ingests = [http.post("/ingest", json={"event": {**event, "id": f"q{i}"}}).status_code for i in range(6)]
             assert ingests[:3] == [400] * 3 and 429 in ingests[3:]  # (400: no such schema; the quota comes first after)
             assert http.get("/customers").status_code == 200  # the API quota is its own, not spent by ingestion

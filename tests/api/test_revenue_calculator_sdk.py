@@ -30,12 +30,23 @@ def custom(details: tc.CreatePricePlanDetails, usage: dict[str, float], **kwargs
 
 
 def test_tiered_and_volume_on_an_inline_plan(sdk: Sdk, catalog: dict[str, str]) -> None:
-    details = tc.CreatePricePlanDetails(supported_currencies=["USD"], usage_rate_cards=[tiered(catalog["sum"], "USD")],
-                                        pricing_cycle_config=tc.PricingCycleConfig(interval="MONTHLY", start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"), grace_period=0))
+    details = tc.CreatePricePlanDetails(
+        supported_currencies=["USD"],
+        usage_rate_cards=[tiered(catalog["sum"], "USD")],
+        pricing_cycle_config=tc.PricingCycleConfig(
+            interval="MONTHLY",
+            start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+            grace_period=0,
+        ),
+    )
     answer = sdk.calculator.calculate_revenue(custom(details, {catalog["sum"]: 150}))
     [info] = answer.revenue_info
     assert answer.currency == "USD" and info.usages == {catalog["sum"]: 150}
-    assert [(s.order, s.usage, s.revenue) for s in info.slab_revenue_summaries] == [(1, 100, 100), (2, 50, 25), (3, 0, 0)]
+    assert [(s.order, s.usage, s.revenue) for s in info.slab_revenue_summaries] == [
+        (1, 100, 100),
+        (2, 50, 25),
+        (3, 0, 0),
+    ]
     assert info.usage_rate_card.usage_meter_id == catalog["sum"]
 
     details.usage_rate_cards[0].rate_plan.pricing_model = "VOLUME"
@@ -44,8 +55,10 @@ def test_tiered_and_volume_on_an_inline_plan(sdk: Sdk, catalog: dict[str, str]) 
 
 
 def test_every_card_of_a_saved_plan_with_proration(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
-    addons = {kind: sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name=name, type=kind)).id
-              for kind, name in (("FIXED_FEE", "Platform"), ("LICENSE", "Seats"), ("CREDIT_GRANT", "Credits"))}
+    addons = {
+        kind: sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name=name, type=kind)).id
+        for kind, name in (("FIXED_FEE", "Platform"), ("LICENSE", "Seats"), ("CREDIT_GRANT", "Credits"))
+    }
     body = full_plan(catalog, addons)
     body.price_plan_details.fixed_fee_rate_cards[0].rate_values[0].rate = 300
     made = sdk.price_plans.create_price_plan(body)
@@ -53,17 +66,40 @@ def test_every_card_of_a_saved_plan_with_proration(sdk: Sdk, tenant: Tenant, cat
         currency_config=tc.CurrencyConfig(mode="CUSTOM", currency="USD"),
         price_plan_details_config=tc.PricePlanDetailsConfig(mode="PRICE_PLAN", price_plan_id=made.id),
         usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={catalog["sum"]: 1200}),
-        license_entries_config=tc.LicenseEntriesConfig(mode="CUSTOM", custom=[
-            tc.LicenseEntry(license_id=addons["LICENSE"], quantity=3, effective_from=datetime(2024, 4, 1, tzinfo=UTC)),
-            tc.LicenseEntry(license_id=addons["LICENSE"], quantity=5, effective_from=datetime(2024, 4, 9, tzinfo=UTC))]),
+        license_entries_config=tc.LicenseEntriesConfig(
+            mode="CUSTOM",
+            custom=[
+                tc.LicenseEntry(
+                    license_id=addons["LICENSE"], quantity=3, effective_from=datetime(2024, 4, 1, tzinfo=UTC)
+                ),
+                tc.LicenseEntry(
+                    license_id=addons["LICENSE"], quantity=5, effective_from=datetime(2024, 4, 9, tzinfo=UTC)
+                ),
+            ],
+        ),
         # Togai's proration example: a $300 monthly fee from 11 April in a 1-30 April cycle -> 20/30 -> $200
-        proration_config=tc.ProrationConfig(mode="CUSTOM", custom_config=tc.ProrationConfigCustomConfig(
-            cycle_start_date=datetime(2024, 4, 1, tzinfo=UTC), cycle_end_date=datetime(2024, 5, 1, tzinfo=UTC),
-            current_date=datetime(2024, 4, 11, tzinfo=UTC))),
+        proration_config=tc.ProrationConfig(
+            mode="CUSTOM",
+            custom_config=tc.ProrationConfigCustomConfig(
+                cycle_start_date=datetime(2024, 4, 1, tzinfo=UTC),
+                cycle_end_date=datetime(2024, 5, 1, tzinfo=UTC),
+                current_date=datetime(2024, 4, 11, tzinfo=UTC),
+            ),
+        ),
     )
     answer = sdk.calculator.calculate_revenue(request)
-    by_kind = {("usage" if i.usage_rate_card else "license" if i.license_rate_card else "fee" if i.fixed_fee_rate_card
-                else "credit"): i for i in answer.revenue_info}
+    by_kind = {
+        (
+            "usage"
+            if i.usage_rate_card
+            else "license"
+            if i.license_rate_card
+            else "fee"
+            if i.fixed_fee_rate_card
+            else "credit"
+        ): i
+        for i in answer.revenue_info
+    }
     assert sum(s.revenue for s in by_kind["usage"].slab_revenue_summaries) == 750
     assert [(s.usage, s.revenue) for s in by_kind["license"].license_revenue_summary] == [(5, 50)]
     assert by_kind["fee"].fixed_fee_revenue_summary.revenue == 200
@@ -85,13 +121,15 @@ def test_an_accounts_plan_and_usage_of_its_current_cycle(sdk: Sdk, catalog: dict
     plan_id = plan(sdk, catalog["sum"])
     sdk.accounts.update_pricing_schedule("acme", associate(plan_id, date(2024, 1, 1), OPEN))
     at = datetime.now(UTC) - timedelta(minutes=20)
-    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(
-        events=[ev(f"e{i}", calls="60", at=at) for i in range(3)]))
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        tc.IngestBatchEventRequest(events=[ev(f"e{i}", calls="60", at=at) for i in range(3)])
+    )
     request = tc.CalculateRevenueRequest(
         currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
         price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme", effective_on=at),
-        usage_config=tc.UsageConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.UsageConfigLookupCycle(account_id="acme",
-                                                                                             cycle_effective_on=at)),
+        usage_config=tc.UsageConfig(
+            mode="LOOKUP_CYCLE", lookup_cycle=tc.UsageConfigLookupCycle(account_id="acme", cycle_effective_on=at)
+        ),
         license_entries_config=NO_LICENSES,
     )
     answer = sdk.calculator.calculate_revenue(request)
@@ -106,15 +144,42 @@ def test_an_accounts_plan_and_usage_of_its_current_cycle(sdk: Sdk, catalog: dict
     [
         ({"currency_config": tc.CurrencyConfig(mode="CUSTOM", currency="EUR")}, "does not support EUR"),
         ({"currency_config": tc.CurrencyConfig(mode="CUSTOM", currency="ZZZ")}, "ISO 4217"),
-        ({"license_entries_config": tc.LicenseEntriesConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(account_id="acme"))}, "has no price plan"),
-        ({"usage_config": tc.UsageConfig(mode="LOOKUP_CYCLE", lookup_cycle=tc.UsageConfigLookupCycle(account_id="acme"))}, "has no price plan"),
+        (
+            {
+                "license_entries_config": tc.LicenseEntriesConfig(
+                    mode="LOOKUP_CYCLE", lookup_cycle=tc.LicenseEntriesConfigLookupCycle(account_id="acme")
+                )
+            },
+            "has no price plan",
+        ),
+        (
+            {
+                "usage_config": tc.UsageConfig(
+                    mode="LOOKUP_CYCLE", lookup_cycle=tc.UsageConfigLookupCycle(account_id="acme")
+                )
+            },
+            "has no price plan",
+        ),
         ({"price_plan_details_config": tc.PricePlanDetailsConfig(mode="CUSTOM")}, "pricePlanDetails is required"),
     ],
-    ids=["unsupported-currency", "unknown-currency", "license-cycle-without-plan", "usage-cycle-without-plan", "no-details"],
+    ids=[
+        "unsupported-currency",
+        "unknown-currency",
+        "license-cycle-without-plan",
+        "usage-cycle-without-plan",
+        "no-details",
+    ],
 )
 def test_failures_say_what_to_fix(sdk: Sdk, catalog: dict[str, str], change: dict, words: str) -> None:
-    details = tc.CreatePricePlanDetails(supported_currencies=["USD"], usage_rate_cards=[tiered(catalog["sum"], "USD")],
-                                        pricing_cycle_config=tc.PricingCycleConfig(interval="MONTHLY", start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"), grace_period=0))
+    details = tc.CreatePricePlanDetails(
+        supported_currencies=["USD"],
+        usage_rate_cards=[tiered(catalog["sum"], "USD")],
+        pricing_cycle_config=tc.PricingCycleConfig(
+            interval="MONTHLY",
+            start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+            grace_period=0,
+        ),
+    )
     request = custom(details, {catalog["sum"]: 1})
     for name, value in change.items():
         setattr(request, name, value)

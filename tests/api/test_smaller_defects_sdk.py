@@ -28,8 +28,11 @@ MARCH_2024 = datetime(2024, 3, 1, 10, tzinfo=UTC)
 def test_no_correction_of_an_event_in_a_closed_cycle(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
     now = datetime.now(UTC)
     ingestion = tc.EventIngestionApi(sdk.client)
-    ingestion.ingest_batch(tc.IngestBatchEventRequest(events=[
-        ev("closed-1", calls="7", at=MARCH_2024), ev("open-1", calls="2", at=now - timedelta(minutes=5))]))
+    ingestion.ingest_batch(
+        tc.IngestBatchEventRequest(
+            events=[ev("closed-1", calls="7", at=MARCH_2024), ev("open-1", calls="2", at=now - timedelta(minutes=5))]
+        )
+    )
     # acme goes on a plan (MONTHLY, 3 days of grace) for March 2024, whose invoice is then finalized
     plan_id = plan(sdk, catalog["sum"])
     sdk.accounts.update_pricing_schedule("acme", associate(plan_id, date(2024, 3, 1), date(2024, 4, 1)))
@@ -57,11 +60,20 @@ def test_dot_ids_are_refused_for_customers_and_accounts(tenant: Tenant, bad: str
     with tenant.http() as http:
         r = http.post("/customers", json={"id": bad, "name": "Dots Inc", "primaryEmail": "d@dots.test", "address": {}})
         assert r.status_code == 400 and "id" in r.json()["message"] and ". or .." in r.json()["message"], r.text
-        r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test",
-                                          "address": {}, "account": {"id": bad, "name": "Dots main"}})
+        r = http.post(
+            "/customers",
+            json={
+                "id": "dots",
+                "name": "Dots Inc",
+                "primaryEmail": "d@dots.test",
+                "address": {},
+                "account": {"id": bad, "name": "Dots main"},
+            },
+        )
         assert r.status_code == 400 and "account.id" in r.json()["message"], r.text
-        r = http.post("/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test",
-                                          "address": {}})
+        r = http.post(
+            "/customers", json={"id": "dots", "name": "Dots Inc", "primaryEmail": "d@dots.test", "address": {}}
+        )
         assert r.status_code == 201, r.text
         r = http.post("/accounts", json={"id": bad, "name": "Dots two", "customerId": "dots"})
         assert r.status_code == 400 and ". or .." in r.json()["message"], r.text
@@ -73,10 +85,19 @@ def test_dot_ids_are_refused_for_customers_and_accounts(tenant: Tenant, bad: str
 
 
 # -- 6. enum query parameters -------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("path", "param"), [
-    ("/events", "status"), ("/credits", "status"), ("/settings", "entity_type"), ("/invoices", "status"),
-    ("/event_schema", "status"), ("/usage_meters", "status"), ("/usage_meters", "aggregations"), ("/addons", "status"),
-])
+@pytest.mark.parametrize(
+    ("path", "param"),
+    [
+        ("/events", "status"),
+        ("/credits", "status"),
+        ("/settings", "entity_type"),
+        ("/invoices", "status"),
+        ("/event_schema", "status"),
+        ("/usage_meters", "status"),
+        ("/usage_meters", "aggregations"),
+        ("/addons", "status"),
+    ],
+)
 def test_an_unknown_enum_value_in_a_list_query_is_a_400_naming_it(tenant: Tenant, path: str, param: str) -> None:
     with tenant.http() as http:
         r = http.get(path, params={param: "BOGUS"})
@@ -97,26 +118,30 @@ def test_known_enum_values_still_filter(tenant: Tenant, sdk: Sdk, catalog: dict[
 
 
 # -- 7. addresses -------------------------------------------------------------------------------------------------
-@pytest.mark.parametrize(("address", "field"), [
-    ({"country": "USA"}, "address.country"),
-    ({"country": "United States"}, "address.country"),
-    ({"country": "XX"}, "address.country"),
-    ({"country": ""}, "address.country"),
-    ({"line1": "x" * 256}, "address.line1"),
-    ({"line2": "x" * 256}, "address.line2"),
-    ({"city": "x" * 256}, "address.city"),
-    ({"state": "x" * 256}, "address.state"),
-    ({"postalCode": "x" * 256}, "address.postalCode"),
-    ({"phoneNumber": "x" * 256}, "address.phoneNumber"),
-])
+@pytest.mark.parametrize(
+    ("address", "field"),
+    [
+        ({"country": "USA"}, "address.country"),
+        ({"country": "United States"}, "address.country"),
+        ({"country": "XX"}, "address.country"),
+        ({"country": ""}, "address.country"),
+        ({"line1": "x" * 256}, "address.line1"),
+        ({"line2": "x" * 256}, "address.line2"),
+        ({"city": "x" * 256}, "address.city"),
+        ({"state": "x" * 256}, "address.state"),
+        ({"postalCode": "x" * 256}, "address.postalCode"),
+        ({"phoneNumber": "x" * 256}, "address.phoneNumber"),
+    ],
+)
 def test_address_country_and_line_lengths_are_checked(tenant: Tenant, address: dict[str, str], field: str) -> None:
     with tenant.http() as http:
         body = {"id": "addr", "name": "Address Inc", "primaryEmail": "a@addr.test", "address": address}
         r = http.post("/customers", json=body)
         assert r.status_code == 400 and field in r.json()["message"], r.text
         assert http.get("/customers/addr").status_code == 404  # nothing stored
-        r = http.post("/customers", json={**body, "address": {}, "account": {"id": "addr-1", "name": "Main",
-                                                                              "address": address}})
+        r = http.post(
+            "/customers", json={**body, "address": {}, "account": {"id": "addr-1", "name": "Main", "address": address}}
+        )
         assert r.status_code == 400 and f"account.{field}" in r.json()["message"], r.text
         assert http.post("/customers", json={**body, "address": {}}).status_code == 201
         r = http.patch("/customers/addr", json={"address": address})
@@ -127,31 +152,63 @@ def test_address_country_and_line_lengths_are_checked(tenant: Tenant, address: d
 
 def test_a_valid_address_is_kept_with_its_country_in_capitals(sdk: Sdk) -> None:
     line = "y" * 255
-    sdk.customers.create_customer(tc.CreateCustomerRequest(
-        id="addr-ok", name="Address Inc", primary_email="a@addr.test",
-        address=tc.Address(line1=line, line2=line, city="Berlin", state=line, postal_code="10115", country="de")))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(
+            id="addr-ok",
+            name="Address Inc",
+            primary_email="a@addr.test",
+            address=tc.Address(line1=line, line2=line, city="Berlin", state=line, postal_code="10115", country="de"),
+        )
+    )
     customer = sdk.customers.get_customer("addr-ok")
     assert (customer.address.country, customer.address.line1) == ("DE", line)
 
 
 # -- 3. aliases effective at an instant ---------------------------------------------------------------------------
 def test_an_account_shows_every_alias_effective_at_an_instant(sdk: Sdk) -> None:
-    sdk.customers.create_customer(tc.CreateCustomerRequest(
-        id="al", name="Alias Inc", primary_email="a@alias.test", address=tc.Address(),
-        account=tc.CreateAccountRequestWithoutCustomerId(id="al-main", name="Alias main")))
-    january = [tc.CreateAccountAliasRequest(value=f"jan-{n}", effective_from=datetime(2024, 1, 1, tzinfo=UTC),
-                                            effective_until=datetime(2024, 2, 1, tzinfo=UTC)) for n in range(10)]
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(
+            id="al",
+            name="Alias Inc",
+            primary_email="a@alias.test",
+            address=tc.Address(),
+            account=tc.CreateAccountRequestWithoutCustomerId(id="al-main", name="Alias main"),
+        )
+    )
+    january = [
+        tc.CreateAccountAliasRequest(
+            value=f"jan-{n}",
+            effective_from=datetime(2024, 1, 1, tzinfo=UTC),
+            effective_until=datetime(2024, 2, 1, tzinfo=UTC),
+        )
+        for n in range(10)
+    ]
     sdk.accounts.add_aliases("al-main", tc.AddAccountAliasesRequest(account_aliases=january))
     # an 11th alias effective in January (long ended, so no "current or future" limit applies) is refused
     with pytest.raises(BadRequestException) as refused:
-        sdk.accounts.add_aliases("al-main", tc.AddAccountAliasesRequest(account_aliases=[tc.CreateAccountAliasRequest(
-            value="jan-extra", effective_from=datetime(2024, 1, 10, tzinfo=UTC),
-            effective_until=datetime(2024, 1, 20, tzinfo=UTC))]))
+        sdk.accounts.add_aliases(
+            "al-main",
+            tc.AddAccountAliasesRequest(
+                account_aliases=[
+                    tc.CreateAccountAliasRequest(
+                        value="jan-extra",
+                        effective_from=datetime(2024, 1, 10, tzinfo=UTC),
+                        effective_until=datetime(2024, 1, 20, tzinfo=UTC),
+                    )
+                ]
+            ),
+        )
     assert "at most 10 aliases effective at one instant" in message_of(refused.value)
     assert "2024-01-10T00:00:00Z" in message_of(refused.value)
     # February starts where January's aliases end: ten more fit there
-    february = [tc.CreateAccountAliasRequest(value=f"feb-{n}", effective_from=datetime(2024, 2, 1, tzinfo=UTC),
-                                             effective_until=datetime(2024, 3, 1, tzinfo=UTC)) for n in range(10)]
+    february = [
+        tc.CreateAccountAliasRequest(
+            value=f"feb-{n}",
+            effective_from=datetime(2024, 2, 1, tzinfo=UTC),
+            effective_until=datetime(2024, 3, 1, tzinfo=UTC),
+        )
+        for n in range(10)
+    ]
     sdk.accounts.add_aliases("al-main", tc.AddAccountAliasesRequest(account_aliases=february))
 
     def effective(at: datetime) -> list[str]:
@@ -171,8 +228,14 @@ def test_wallet_entry_pages_hold_page_size_across_holds_and_entries(sdk: Sdk, bi
         api.top_up_wallet_for_account("acme", tc.TopupWalletRequest(topup_amount=amount))
     whole = api.wallet_entries_for_account("acme").data
     assert [(e.status, e.amount) for e in whole] == [
-        ("ON_HOLD", 50), ("ON_HOLD", 50), ("ON_HOLD", 35),
-        ("COMPLETED", 100), ("COMPLETED", 20), ("COMPLETED", 10), ("COMPLETED", 5)]
+        ("ON_HOLD", 50),
+        ("ON_HOLD", 50),
+        ("ON_HOLD", 35),
+        ("COMPLETED", 100),
+        ("COMPLETED", 20),
+        ("COMPLETED", 10),
+        ("COMPLETED", 5),
+    ]
     assert api.wallet_entries_for_account("acme").next_token is None
 
     for size in (1, 2, 3, 4, 6, 7):
@@ -186,7 +249,8 @@ def test_wallet_entry_pages_hold_page_size_across_holds_and_entries(sdk: Sdk, bi
                 break
         walked = [e for p in pages for e in p]
         assert [(e.id, e.status, e.amount, e.closing_balance) for e in walked] == [
-            (e.id, e.status, e.amount, e.closing_balance) for e in whole], size
+            (e.id, e.status, e.amount, e.closing_balance) for e in whole
+        ], size
         assert len(pages) == -(-len(whole) // size), size  # no empty page at the end
     with pytest.raises(BadRequestException):
         api.wallet_entries_for_account("acme", next_token=encode_token("hold:x"))
@@ -199,17 +263,27 @@ def test_the_pipeline_view_is_recorded_at_ingestion(tenant: Tenant, sdk: Sdk, ca
     ingestion.ingest(tc.IngestEventRequest(event=ev("p1", calls="4", region="eu")))
 
     def view(event_id: str) -> list[set[tuple[str, str, str, float | None]]]:
-        return [{(m.id, m.name, m.status, m.units) for m in e.event_pipeline_info.usage_meters}
-                for e in events.get_single_event(event_id).events]
+        return [
+            {(m.id, m.name, m.status, m.units) for m in e.event_pipeline_info.usage_meters}
+            for e in events.get_single_event(event_id).events
+        ]
 
-    at_ingestion = {(catalog["sum"], "us_calls", "PROCESSED_FILTERED_OUT", None),
-                    (catalog["count"], "requests", "PROCESSED_UNITS_COMPUTED", 1)}
+    at_ingestion = {
+        (catalog["sum"], "us_calls", "PROCESSED_FILTERED_OUT", None),
+        (catalog["count"], "requests", "PROCESSED_UNITS_COMPUTED", 1),
+    }
     assert view("p1") == [at_ingestion]
     # the meters change afterwards: the view of p1 does not
     sdk.usage_meters.deactivate_usage_meter(catalog["count"])
-    later = sdk.usage_meters.create_usage_meter(tc.CreateUsageMeterRequest(
-        name="all_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
-        computations=[tc.Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')]))
+    later = sdk.usage_meters.create_usage_meter(
+        tc.CreateUsageMeterRequest(
+            name="all_calls",
+            type="COUNTER",
+            aggregation="SUM",
+            event_schema_name="api_calls",
+            computations=[tc.Computation(order=1, computation='{"*":[{"var":"attribute.calls"},1]}')],
+        )
+    )
     sdk.usage_meters.activate_usage_meter(later.id)
     assert view("p1") == [at_ingestion]
     # a rejected duplicate never reached the meters: it lists none (and the original is unchanged)
@@ -218,5 +292,9 @@ def test_the_pipeline_view_is_recorded_at_ingestion(tenant: Tenant, sdk: Sdk, ca
     assert view("p1") == [at_ingestion, set()]
     # a new event meets today's meters
     ingestion.ingest(tc.IngestEventRequest(event=ev("p2", calls="3", region="us")))
-    assert view("p2") == [{(catalog["sum"], "us_calls", "PROCESSED_UNITS_COMPUTED", 3),
-                           (later.id, "all_calls", "PROCESSED_UNITS_COMPUTED", 3)}]
+    assert view("p2") == [
+        {
+            (catalog["sum"], "us_calls", "PROCESSED_UNITS_COMPUTED", 3),
+            (later.id, "all_calls", "PROCESSED_UNITS_COMPUTED", 3),
+        }
+    ]

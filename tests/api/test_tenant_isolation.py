@@ -20,39 +20,100 @@ from tests.conftest import Tenant
 # Values for required query parameters, so that a read reaches its lookup.
 QUERY = {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z", "action": "UNDO"}
 # Words that exist only in organization A's data: none may appear in an answer to organization B.
-SECRETS = ("Isolated Corp", "a@iso.test", "IsoPlan", "Iso seats", "iso-evt-1", "iso-alias", "iso-secret-value", "Iso work", "Iso promo")
+SECRETS = (
+    "Isolated Corp",
+    "a@iso.test",
+    "IsoPlan",
+    "Iso seats",
+    "iso-evt-1",
+    "iso-alias",
+    "iso-secret-value",
+    "Iso work",
+    "Iso promo",
+)
 
 
 def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str]:
     """One of everything in organization A; returns path parameter -> the id of A's object it names."""
-    sdk.customers.create_customer(tc.CreateCustomerRequest(
-        id="isocorp", name="Isolated Corp", primary_email="a@iso.test", address=tc.Address()))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="isocorp", name="Isolated Corp", primary_email="a@iso.test", address=tc.Address())
+    )
     sdk.accounts.add_aliases("isocorp", tc.AddAccountAliasesRequest(aliases=["iso-alias"]))
-    sdk.settings.insert_setting(tc.Setting(id="secret", value="iso-secret-value", entity_type="ACCOUNT", entity_id="isocorp",
-                                           namespace="USER", name="Secret", data_type="STRING"))
+    sdk.settings.insert_setting(
+        tc.Setting(
+            id="secret",
+            value="iso-secret-value",
+            entity_type="ACCOUNT",
+            entity_id="isocorp",
+            namespace="USER",
+            name="Secret",
+            data_type="STRING",
+        )
+    )
     seats = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Iso seats", type="LICENSE")).id
     plan_id = plan(sdk, catalog["sum"], "IsoPlan")
     sdk.accounts.update_pricing_schedule("isocorp", associate(plan_id, date(2024, 1, 1), OPEN))
-    sdk.licenses.add_license_update_entry(tc.LicenseUpdateRequest(
-        license_id=seats, account_id="isocorp", update_type="ABSOLUTE", quantity=3,
-        effective_from=datetime(2024, 1, 1, tzinfo=timezone.utc)))
-    tc.EventIngestionApi(sdk.client).ingest(tc.IngestEventRequest(event=tc.Event(
-        schema_name="api_calls", id="iso-evt-1", timestamp=datetime.now(timezone.utc), account_id="isocorp",
-        attributes=[tc.Attribute(name="calls", value="5")], dimensions={"region": "us"})))
+    sdk.licenses.add_license_update_entry(
+        tc.LicenseUpdateRequest(
+            license_id=seats,
+            account_id="isocorp",
+            update_type="ABSOLUTE",
+            quantity=3,
+            effective_from=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        )
+    )
+    tc.EventIngestionApi(sdk.client).ingest(
+        tc.IngestEventRequest(
+            event=tc.Event(
+                schema_name="api_calls",
+                id="iso-evt-1",
+                timestamp=datetime.now(timezone.utc),
+                account_id="isocorp",
+                attributes=[tc.Attribute(name="calls", value="5")],
+                dimensions={"region": "us"},
+            )
+        )
+    )
     other = plan(sdk, catalog["sum"], "IsoPlan two")
-    sdk.price_plans.price_plan_migration(tc.CreatePricePlanMigrationRequest(
-        source_id=plan_id, source_version=1, target_id=other, migration_mode="IMMEDIATE", require_confirmation=True))
+    sdk.price_plans.price_plan_migration(
+        tc.CreatePricePlanMigrationRequest(
+            source_id=plan_id, source_version=1, target_id=other, migration_mode="IMMEDIATE", require_confirmation=True
+        )
+    )
     job_id = sdk.jobs.get_jobs().data[0].id
-    invoice = sdk.invoices.create_custom_invoice(tc.CreateCustomInvoiceRequest(
-        account_id="isocorp", start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
-        end_date=datetime(2024, 2, 1, tzinfo=timezone.utc), status="DUE",
-        line_items=[tc.CustomInvoiceLineItem(description="Iso work", value=40)]))
-    payment = tc.PaymentsApi(sdk.client).create_payments(tc.CreatePaymentRequest(
-        account_id="isocorp", currency="USD", total_amount=10,
-        external_payment_reference=tc.ExternalPaymentReference(source_name="bank", source_type="CASH", transaction_number="iso-1"),
-        line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice.id, amount=10, order=1)]))
-    credit = tc.CreditsApi(sdk.client).create_credit(tc.CreateCreditRequest(credit_requests=[tc.CreditRequest(
-        account_id="isocorp", purpose="Iso promo", credit_amount=5, priority=1, effective_from=date(2024, 1, 1))]))
+    invoice = sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="isocorp",
+            start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+            end_date=datetime(2024, 2, 1, tzinfo=timezone.utc),
+            status="DUE",
+            line_items=[tc.CustomInvoiceLineItem(description="Iso work", value=40)],
+        )
+    )
+    payment = tc.PaymentsApi(sdk.client).create_payments(
+        tc.CreatePaymentRequest(
+            account_id="isocorp",
+            currency="USD",
+            total_amount=10,
+            external_payment_reference=tc.ExternalPaymentReference(
+                source_name="bank", source_type="CASH", transaction_number="iso-1"
+            ),
+            line_item_records=[tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice.id, amount=10, order=1)],
+        )
+    )
+    credit = tc.CreditsApi(sdk.client).create_credit(
+        tc.CreateCreditRequest(
+            credit_requests=[
+                tc.CreditRequest(
+                    account_id="isocorp",
+                    purpose="Iso promo",
+                    credit_amount=5,
+                    priority=1,
+                    effective_from=date(2024, 1, 1),
+                )
+            ]
+        )
+    )
     tc.WalletApi(sdk.client).top_up_wallet_for_account("isocorp", tc.TopupWalletRequest(topup_amount=7))
     return {
         "credit_id": credit.credits[0].id,
@@ -76,13 +137,25 @@ def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str
 def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
     """What organization A reads of its objects."""
     reads = {
-        "customer": "/customers/{customer_id}", "account": "/accounts/{account_id}", "aliases": "/accounts/{account_id}/account_aliases",
-        "setting": "/settings/{setting_id_str}", "schema": "/event_schema/{event_schema_name}", "meter": "/usage_meters/{usage_meter_id}",
-        "event": "/events/{event_id}", "addon": "/addons/{addon_id}", "plan": "/price_plans/{price_plan_id}",
-        "schedules": "/accounts/{account_id}/pricing_schedules", "job": "/jobs/{job_id}", "licenses": "/license_updates",
-        "invoice": "/invoices/{invoice_id}", "invoices": "/invoices?owner_id={account_id}", "payment": "/payments/{payment_id}",
-        "credit": "/credits/{credit_id}", "balance": "/accounts/{account_id}/credit_balance",
-        "wallet": "/accounts/{account_id}/wallet", "entries": "/accounts/{account_id}/wallet/entries",
+        "customer": "/customers/{customer_id}",
+        "account": "/accounts/{account_id}",
+        "aliases": "/accounts/{account_id}/account_aliases",
+        "setting": "/settings/{setting_id_str}",
+        "schema": "/event_schema/{event_schema_name}",
+        "meter": "/usage_meters/{usage_meter_id}",
+        "event": "/events/{event_id}",
+        "addon": "/addons/{addon_id}",
+        "plan": "/price_plans/{price_plan_id}",
+        "schedules": "/accounts/{account_id}/pricing_schedules",
+        "job": "/jobs/{job_id}",
+        "licenses": "/license_updates",
+        "invoice": "/invoices/{invoice_id}",
+        "invoices": "/invoices?owner_id={account_id}",
+        "payment": "/payments/{payment_id}",
+        "credit": "/credits/{credit_id}",
+        "balance": "/accounts/{account_id}/credit_balance",
+        "wallet": "/accounts/{account_id}/wallet",
+        "entries": "/accounts/{account_id}/wallet/entries",
     }
     with tenant.http() as http:
         out = {}
@@ -93,7 +166,9 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         return out
 
 
-def test_another_organization_reaches_nothing(tenant: Tenant, other_tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+def test_another_organization_reaches_nothing(
+    tenant: Tenant, other_tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
+) -> None:
     ids = _objects(sdk, tenant, catalog)
     before = _snapshot(tenant, ids)
     with other_tenant.http() as http:
@@ -112,8 +187,11 @@ def test_another_organization_reaches_nothing(tenant: Tenant, other_tenant: Tena
                         checked += 1
                     continue
                 url = path.format(**ids)
-                required = [p["name"] for p in operations[method].get("parameters", [])
-                            if p["in"] == "query" and p.get("required")]
+                required = [
+                    p["name"]
+                    for p in operations[method].get("parameters", [])
+                    if p["in"] == "query" and p.get("required")
+                ]
                 assert all(q in QUERY for q in required), f"{path}: add a value for {required} to QUERY"
                 body = None if method in ("get", "delete") else {}
                 response = http.request(method.upper(), url, json=body, params={q: QUERY[q] for q in required})
@@ -124,19 +202,54 @@ def test_another_organization_reaches_nothing(tenant: Tenant, other_tenant: Tena
                 checked += 1
         # ids in bodies: B cannot price A's plan, correct A's event or read A's usage
         for url, body in (
-            ("/revenue_calculator", {"currencyConfig": {"mode": "CUSTOM", "currency": "USD"},
-                                     "pricePlanDetailsConfig": {"mode": "PRICE_PLAN", "pricePlanId": ids["price_plan_id"]},
-                                     "usageConfig": {"mode": "CUSTOM", "usageMap": {}},
-                                     "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []}}),
+            (
+                "/revenue_calculator",
+                {
+                    "currencyConfig": {"mode": "CUSTOM", "currency": "USD"},
+                    "pricePlanDetailsConfig": {"mode": "PRICE_PLAN", "pricePlanId": ids["price_plan_id"]},
+                    "usageConfig": {"mode": "CUSTOM", "usageMap": {}},
+                    "licenseEntriesConfig": {"mode": "CUSTOM", "custom": []},
+                },
+            ),
             ("/events/correction?action=UNDO", {"event": {"id": "iso-evt-1"}}),
-            ("/price_plans/migration", {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"}),
-            ("/credits", {"creditRequests": [{"accountId": "isocorp", "purpose": "x", "creditAmount": 1, "priority": 1,
-                                              "effectiveFrom": "2024-01-01"}]}),
-            ("/invoices", {"accountId": "isocorp", "startDate": "2024-01-01T00:00:00Z", "endDate": "2024-02-01T00:00:00Z",
-                           "status": "DUE", "lineItems": [{"value": 1}]}),
-            ("/payments", {"accountId": "isocorp", "currency": "USD", "totalAmount": 1,
-                           "externalPaymentReference": {"sourceName": "x", "sourceType": "CASH", "transactionNumber": "1"},
-                           "lineItemRecords": [{"type": "INVOICE", "togaiId": ids["invoice_id"], "amount": 1, "order": 1}]}),
+            (
+                "/price_plans/migration",
+                {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"},
+            ),
+            (
+                "/credits",
+                {
+                    "creditRequests": [
+                        {
+                            "accountId": "isocorp",
+                            "purpose": "x",
+                            "creditAmount": 1,
+                            "priority": 1,
+                            "effectiveFrom": "2024-01-01",
+                        }
+                    ]
+                },
+            ),
+            (
+                "/invoices",
+                {
+                    "accountId": "isocorp",
+                    "startDate": "2024-01-01T00:00:00Z",
+                    "endDate": "2024-02-01T00:00:00Z",
+                    "status": "DUE",
+                    "lineItems": [{"value": 1}],
+                },
+            ),
+            (
+                "/payments",
+                {
+                    "accountId": "isocorp",
+                    "currency": "USD",
+                    "totalAmount": 1,
+                    "externalPaymentReference": {"sourceName": "x", "sourceType": "CASH", "transactionNumber": "1"},
+                    "lineItemRecords": [{"type": "INVOICE", "togaiId": ids["invoice_id"], "amount": 1, "order": 1}],
+                },
+            ),
         ):
             response = http.post(url, json=body)
             assert response.status_code == 404, (url, response.text)

@@ -38,15 +38,23 @@ def schema(sdk: Sdk) -> str:
 
 def sum_meter(name: str = "Calls meter", **kwargs: object) -> CreateUsageMeterRequest:
     fields = {
-        "name": name, "type": "COUNTER", "aggregation": UsageMeterAggregation.SUM, "event_schema_name": "api_calls",
-        "computations": [Computation(order=1, computation=CALLS)], **kwargs,
+        "name": name,
+        "type": "COUNTER",
+        "aggregation": UsageMeterAggregation.SUM,
+        "event_schema_name": "api_calls",
+        "computations": [Computation(order=1, computation=CALLS)],
+        **kwargs,
     }
     return CreateUsageMeterRequest(**fields)  # type: ignore[arg-type]
 
 
 def count_meter(name: str = "Requests", **kwargs: object) -> CreateUsageMeterRequest:
     return CreateUsageMeterRequest(
-        name=name, type="COUNTER", aggregation=UsageMeterAggregation.COUNT, event_schema_name="api_calls", **kwargs  # type: ignore[arg-type]
+        name=name,
+        type="COUNTER",
+        aggregation=UsageMeterAggregation.COUNT,
+        event_schema_name="api_calls",
+        **kwargs,  # type: ignore[arg-type]
     )
 
 
@@ -54,9 +62,12 @@ def test_create_with_every_field_then_get(sdk: Sdk, schema: str) -> None:
     matcher = '{"==":[{"var":"dimension.region"},"us"]}'
     response = sdk.usage_meters.create_usage_meter_with_http_info(
         sum_meter(
-            billable_name="API calls", description="calls made",
-            filters=[UsageMeterFilterEntry(var_field="region", value="us"),
-                     UsageMeterFilterEntry(var_field="attribute.calls", value="10")],
+            billable_name="API calls",
+            description="calls made",
+            filters=[
+                UsageMeterFilterEntry(var_field="region", value="us"),
+                UsageMeterFilterEntry(var_field="attribute.calls", value="10"),
+            ],
             computations=[Computation(id="c1", order=1, matcher=matcher, computation=CALLS)],
         )
     )
@@ -81,30 +92,55 @@ def test_count_meter_defaults(sdk: Sdk, schema: str) -> None:
     assert meter.display_name == "Requests"
     assert [(c.computation, c.order) for c in meter.computations] == [("1", 1)]
     with pytest.raises(BadRequestException) as raised:
-        sdk.usage_meters.create_usage_meter(count_meter("Other", computations=[Computation(order=1, computation=CALLS)]))
+        sdk.usage_meters.create_usage_meter(
+            count_meter("Other", computations=[Computation(order=1, computation=CALLS)])
+        )
     assert 'its computation is "1"' in message_of(raised.value)
 
 
 @pytest.mark.parametrize(
     ("kwargs", "message"),
     [
-        ({"computations": [Computation(order=1, computation=CALLS), Computation(order=2, computation=CALLS)]},
-         "computations: Meterline meters take one computation"),
+        (
+            {"computations": [Computation(order=1, computation=CALLS), Computation(order=2, computation=CALLS)]},
+            "computations: Meterline meters take one computation",
+        ),
         ({"computations": []}, "computations: a SUM meter needs a computation"),
-        ({"computations": [Computation(order=1, computation='{"*":[{"var":"attribute.calls"}')]},
-         "computations[0].computation: "),
-        ({"computations": [Computation(order=1, computation='{"var":"attribute.bytes"}')]},
-         "computations[0].computation: var 'attribute.bytes' is not an attribute or dimension of event schema "
-         "api_calls"),
-        ({"computations": [Computation(order=1, matcher='{"==":[{"var":"dimension.city"},"x"]}', computation=CALLS)]},
-         "computations[0].matcher: var 'dimension.city'"),
-        ({"filters": [UsageMeterFilterEntry(var_field="dimension.city", value="x")]},
-         "filters[0].field: event schema api_calls has no dimension 'city'"),
-        ({"filters": [UsageMeterFilterEntry(var_field="attribute.calls", value="many")]},
-         "filters[0].value: 'many' is not a decimal number"),
+        (
+            {"computations": [Computation(order=1, computation='{"*":[{"var":"attribute.calls"}')]},
+            "computations[0].computation: ",
+        ),
+        (
+            {"computations": [Computation(order=1, computation='{"var":"attribute.bytes"}')]},
+            "computations[0].computation: var 'attribute.bytes' is not an attribute or dimension of event schema "
+            "api_calls",
+        ),
+        (
+            {
+                "computations": [
+                    Computation(order=1, matcher='{"==":[{"var":"dimension.city"},"x"]}', computation=CALLS)
+                ]
+            },
+            "computations[0].matcher: var 'dimension.city'",
+        ),
+        (
+            {"filters": [UsageMeterFilterEntry(var_field="dimension.city", value="x")]},
+            "filters[0].field: event schema api_calls has no dimension 'city'",
+        ),
+        (
+            {"filters": [UsageMeterFilterEntry(var_field="attribute.calls", value="many")]},
+            "filters[0].value: 'many' is not a decimal number",
+        ),
     ],
-    ids=["two-computations", "sum-without-computation", "does-not-compile", "unknown-var", "unknown-matcher-var",
-         "unknown-filter-field", "attribute-filter-not-decimal"],
+    ids=[
+        "two-computations",
+        "sum-without-computation",
+        "does-not-compile",
+        "unknown-var",
+        "unknown-matcher-var",
+        "unknown-filter-field",
+        "attribute-filter-not-decimal",
+    ],
 )
 def test_create_refuses_bad_meters(sdk: Sdk, schema: str, kwargs: dict, message: str) -> None:
     with pytest.raises(BadRequestException) as raised:
@@ -133,13 +169,31 @@ def test_create_failures(sdk: Sdk, schema: str, tenant: Tenant) -> None:
         )
     assert message_of(raised.value) == "eventSchemaName: this field is required"
     with tenant.http() as http:
-        r = http.post("/usage_meters", json={"name": "m", "type": "GAUGE", "aggregation": "COUNT", "eventSchemaName": "api_calls"})
+        r = http.post(
+            "/usage_meters", json={"name": "m", "type": "GAUGE", "aggregation": "COUNT", "eventSchemaName": "api_calls"}
+        )
         assert r.status_code == 400 and r.json()["message"].startswith("type:")
-        r = http.post("/usage_meters", json={"name": "m", "type": "COUNTER", "aggregation": "COUNT",
-                                             "eventSchemaName": "api_calls", "computations": [{"computation": "1", "order": 1.0}]})
+        r = http.post(
+            "/usage_meters",
+            json={
+                "name": "m",
+                "type": "COUNTER",
+                "aggregation": "COUNT",
+                "eventSchemaName": "api_calls",
+                "computations": [{"computation": "1", "order": 1.0}],
+            },
+        )
         assert r.status_code == 400 and r.json()["message"].startswith("computations[0].order:")
-        r = http.post("/usage_meters", json={"name": "m", "type": "COUNTER", "aggregation": "COUNT",
-                                             "eventSchemaName": "api_calls", "filters": [{"field": "region", "value": "us", "op": "="}]})
+        r = http.post(
+            "/usage_meters",
+            json={
+                "name": "m",
+                "type": "COUNTER",
+                "aggregation": "COUNT",
+                "eventSchemaName": "api_calls",
+                "filters": [{"field": "region", "value": "us", "op": "="}],
+            },
+        )
         assert r.status_code == 400 and r.json()["message"] == "filters[0].op: unknown field, it cannot be set here"
 
 
@@ -183,8 +237,10 @@ def test_update_draft_and_active(sdk: Sdk, schema: str) -> None:
     draft = sdk.usage_meters.update_usage_meter_with_http_info(
         meter.id,
         UpdateUsageMeterRequest(
-            aggregation=UsageMeterAggregation.COUNT, computations=[],
-            filters=[UsageMeterFilterEntry(var_field="dimension.region", value="eu")], billable_name="Billed",
+            aggregation=UsageMeterAggregation.COUNT,
+            computations=[],
+            filters=[UsageMeterFilterEntry(var_field="dimension.region", value="eu")],
+            billable_name="Billed",
         ),
     )
     assert draft.status_code == 200
@@ -209,7 +265,8 @@ def test_schema_edits_keep_active_meters_running(sdk: Sdk, schema: str) -> None:
     meter = sdk.usage_meters.create_usage_meter(sum_meter())
     sdk.usage_meters.activate_usage_meter(meter.id)
     sdk.event_schemas.event_schema_event_schema_name_patch(
-        "api_calls", UpdateEventSchemaRequest(attributes=[EventAttributeSchema(name="calls"), EventAttributeSchema(name="bytes")])
+        "api_calls",
+        UpdateEventSchemaRequest(attributes=[EventAttributeSchema(name="calls"), EventAttributeSchema(name="bytes")]),
     )
     embedded = sdk.usage_meters.get_usage_meter(meter.id, include_schema=True).event_schema
     assert (embedded.version, [a.name for a in embedded.attributes]) == (2, ["calls", "bytes"])
@@ -255,8 +312,11 @@ def test_unknown_meter_is_404(sdk: Sdk, schema: str) -> None:
 
 def test_another_organizations_meter_is_404(sdk: Sdk, other_sdk: Sdk, schema: str) -> None:
     meter = sdk.usage_meters.create_usage_meter(sum_meter())
-    for call in (other_sdk.usage_meters.get_usage_meter, other_sdk.usage_meters.activate_usage_meter,
-                 other_sdk.usage_meters.delete_usage_meter):
+    for call in (
+        other_sdk.usage_meters.get_usage_meter,
+        other_sdk.usage_meters.activate_usage_meter,
+        other_sdk.usage_meters.delete_usage_meter,
+    ):
         with pytest.raises(NotFoundException):
             call(meter.id)
     assert not other_sdk.usage_meters.get_usage_meters_for_event_schema().data

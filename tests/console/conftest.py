@@ -20,8 +20,11 @@ from tests.console.browsing import CHROMIUM
 @pytest.fixture(scope="session")
 def browser() -> Iterator[Browser]:
     with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, headless=True,
-                                    args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"])
+        browser = p.chromium.launch(
+            executable_path=CHROMIUM,
+            headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-background-networking"],
+        )
         yield browser
         browser.close()
 
@@ -32,8 +35,9 @@ def person(session_factory: sessionmaker[Session], tenant: Tenant) -> tuple[str,
     email, password = f"ops-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(12)
     with unit_of_work(session_factory) as s:
         service = TenancyService(s)
-        service.create_user(org=service.organization(tenant.org.id), email=email, password=password, now=utc_now(),
-                            name="Ops")
+        service.create_user(
+            org=service.organization(tenant.org.id), email=email, password=password, now=utc_now(), name="Ops"
+        )
     return email, password
 
 

@@ -28,7 +28,8 @@ fresh_url, fresh = isolation.fresh_url, isolation.fresh  # the fixtures: a datab
 
 
 def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
-        browser: Browser, fresh: sessionmaker[Session], fresh_url: str, tmp_path: Path) -> None:
+    browser: Browser, fresh: sessionmaker[Session], fresh_url: str, tmp_path: Path
+) -> None:
     # Given three organizations on plans since the start of last month (its invoice is due now: grace 0); in the
     # middle one, acme's plan rate cannot be computed; a console user of that organization
     now = utc_now()
@@ -42,17 +43,22 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
     email, password = f"ops-{secrets.token_hex(4)}@example.test", secrets.token_urlsafe(12)
     with unit_of_work(fresh) as s:
         service = TenancyService(s)
-        service.create_user(org=service.organization(broken.org_id), email=email, password=password, now=now,
-                            name="Ops")
+        service.create_user(
+            org=service.organization(broken.org_id), email=email, password=password, now=now, name="Ops"
+        )
 
     # When `meterline serve` runs with its billing worker (a tick a second)
     log = tmp_path / "server.log"
     process, base_url = start_server(fresh_url, log, log_level="info", env={"METERLINE_WORKER_INTERVAL": "1"})
     try:
         deadline = time.monotonic() + 90  # waits for the worker's first tick; not a measure of speed
+
         def run_done() -> bool:  # the run bills organizations in order: the last one billed means it went past
-            return bool(failures(fresh, broken.org_id)) and bool(invoices(fresh, last.org_id, this_month)) and all(
-                status == "DUE" for _, status, _, _ in invoices(fresh, last.org_id, this_month))
+            return (
+                bool(failures(fresh, broken.org_id))
+                and bool(invoices(fresh, last.org_id, this_month))
+                and all(status == "DUE" for _, status, _, _ in invoices(fresh, last.org_id, this_month))
+            )
 
         while not run_done() and time.monotonic() < deadline:
             time.sleep(0.2)
@@ -65,7 +71,9 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
             billed = [(a, s, n) for a, s, n, _ in invoices(fresh, org.org_id, this_month)]
             assert billed == [("acme", "DUE", "INV-000001")]
         assert [(a, s, n) for a, s, n, _ in invoices(fresh, broken.org_id, this_month)] == [
-            ("acme", "DRAFT", None), ("zeta", "DUE", "INV-000001")]
+            ("acme", "DRAFT", None),
+            ("zeta", "DUE", "INV-000001"),
+        ]
 
         # And /metrics counts the failure
         metrics = httpx.get(f"{base_url}/metrics", timeout=10).text
@@ -80,8 +88,10 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
         expect(page.get_by_role("heading", name="Billing failures")).to_be_visible()
         notice = page.locator(".billing-failures li")
         expect(notice).to_have_count(1)
-        expect(notice).to_contain_text(f"Billing of draft invoice {draft} (account acme) failed once: "
-                                       "InvalidOperation: an amount out of the range Meterline can compute")
+        expect(notice).to_contain_text(
+            f"Billing of draft invoice {draft} (account acme) failed once: "
+            "InvalidOperation: an amount out of the range Meterline can compute"
+        )
         expect(notice).to_contain_text(re.compile(r"next attempt at \d{4}-\d\d-\d\d \d\d:\d\d \(UTC\)"))
         shot(page, "billing-failure-dashboard", engine_of(fresh_url))
 
@@ -89,7 +99,8 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
         notice.get_by_role("link").click()
         expect(page).to_have_url(re.compile(f"/invoices/{re.escape(draft)}$"))
         expect(page.locator(".billing-failure")).to_contain_text(
-            f"Billing of draft invoice {draft} failed once: InvalidOperation")
+            f"Billing of draft invoice {draft} failed once: InvalidOperation"
+        )
         shot(page, "billing-failure-invoice", engine_of(fresh_url))
 
         # And the lists of invoices show the others, and this one's total as not computable
@@ -118,4 +129,3 @@ def test_the_worker_bills_around_a_failing_invoice_and_the_console_shows_it(
     logged = [json.loads(line) for line in lines if line.startswith("{") and '"billing failed"' in line]
     assert [(e["org_id"], e["invoice_id"]) for e in logged][:1] == [(broken.org_id, draft)]
     assert not [line for line in lines if line.startswith("Traceback")]
-

@@ -111,10 +111,21 @@ def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str
     engine = db_url.split(":", 1)[0].split("+")[0]
     sdk = Sdk(tenant)
     meters = create_metering_catalog(sdk)
-    cycle = tc.PricingCycleConfig(interval="MONTHLY", grace_period=0,
-                                  start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"))
-    plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(name="Euro Growth", price_plan_details=tc.CreatePricePlanDetails(
-        supported_currencies=["EUR"], pricing_cycle_config=cycle, usage_rate_cards=[tiered(meters["sum"], "EUR")])))
+    cycle = tc.PricingCycleConfig(
+        interval="MONTHLY",
+        grace_period=0,
+        start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+    )
+    plan = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name="Euro Growth",
+            price_plan_details=tc.CreatePricePlanDetails(
+                supported_currencies=["EUR"],
+                pricing_cycle_config=cycle,
+                usage_rate_cards=[tiered(meters["sum"], "EUR")],
+            ),
+        )
+    )
     sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["EUR"]))
 
     sign_in(page, *person)
@@ -141,7 +152,8 @@ def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str
     page.get_by_label("From").fill(today.replace(day=1).isoformat())
     page.get_by_role("button", name="Attach").click()
     expect(page.get_by_role("listitem").filter(has_text="Euro Growth")).to_contain_text(
-        f"from {today.replace(day=1).isoformat()} on, with no end")
+        f"from {today.replace(day=1).isoformat()} on, with no end"
+    )
     shot(page, "account-schedule", engine)
 
     # Usage arrives: the summary shows it accruing (150 calls: 100 x 1.00 + 50 x 0.50)
@@ -149,8 +161,11 @@ def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str
 
     now = datetime.now(timezone.utc)
     at = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(minutes=1))
-    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(
-        events=[ev("b1", "100", account="berlin-eur", at=at), ev("b2", "50", account="berlin-eur", at=at)]))
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        tc.IngestBatchEventRequest(
+            events=[ev("b1", "100", account="berlin-eur", at=at), ev("b2", "50", account="berlin-eur", at=at)]
+        )
+    )
     tab(page, "Account Summary")
     expect(page.get_by_role("row", name="Total so far EUR 125.00")).to_be_visible()
 

@@ -16,8 +16,9 @@ def field_error(page: Page, label: str) -> str:
     return page.locator("label", has=page.locator(f'input[name="{label}"]')).locator(".field-error").inner_text()
 
 
-def test_address_mistakes_show_next_to_their_fields(page: Page, person: tuple[str, str], tenant: Tenant,
-                                                    db_url: str) -> None:
+def test_address_mistakes_show_next_to_their_fields(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     sign_in(page, *person)
     menu(page, "Customers")
@@ -55,23 +56,47 @@ def test_address_mistakes_show_next_to_their_fields(page: Page, person: tuple[st
         assert http.get("/customers/atlas").json()["address"]["country"] == "US"
 
 
-def test_an_event_page_shows_the_pipeline_recorded_at_ingestion(page: Page, person: tuple[str, str], tenant: Tenant,
-                                                                 db_url: str) -> None:
+def test_an_event_page_shows_the_pipeline_recorded_at_ingestion(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     at = (datetime.now(timezone.utc) - timedelta(minutes=5)).isoformat()
-    event = {"schemaName": "rides", "id": "ride-1", "timestamp": at, "accountId": "atlas",
-             "attributes": [{"name": "km", "value": "12"}], "dimensions": {"city": "oslo"}}
+    event = {
+        "schemaName": "rides",
+        "id": "ride-1",
+        "timestamp": at,
+        "accountId": "atlas",
+        "attributes": [{"name": "km", "value": "12"}],
+        "dimensions": {"city": "oslo"},
+    }
     with tenant.http() as http:
-        assert http.post("/customers", json={"id": "atlas", "name": "Atlas Freight", "primaryEmail": "a@atlas.test",
-                                             "address": {}}).status_code == 201
-        assert http.post("/event_schema", json={"name": "rides", "attributes": [{"name": "km"}],
-                                                "dimensions": [{"name": "city"}]}).status_code == 201
+        assert (
+            http.post(
+                "/customers",
+                json={"id": "atlas", "name": "Atlas Freight", "primaryEmail": "a@atlas.test", "address": {}},
+            ).status_code
+            == 201
+        )
+        assert (
+            http.post(
+                "/event_schema",
+                json={"name": "rides", "attributes": [{"name": "km"}], "dimensions": [{"name": "city"}]},
+            ).status_code
+            == 201
+        )
         assert http.post("/event_schema/rides/activate").status_code == 200
         meters = {}
         for name, city in (("oslo_km", "oslo"), ("bergen_km", "bergen")):
-            made = http.post("/usage_meters", json={
-                "name": name, "type": "COUNTER", "aggregation": "SUM", "eventSchemaName": "rides",
-                "filters": [{"field": "city", "value": city}],
-                "computations": [{"order": 1, "computation": '{"*":[{"var":"attribute.km"},1]}'}]}).json()
+            made = http.post(
+                "/usage_meters",
+                json={
+                    "name": name,
+                    "type": "COUNTER",
+                    "aggregation": "SUM",
+                    "eventSchemaName": "rides",
+                    "filters": [{"field": "city", "value": city}],
+                    "computations": [{"order": 1, "computation": '{"*":[{"var":"attribute.km"},1]}'}],
+                },
+            ).json()
             assert http.post(f"/usage_meters/{made['id']}/activate").status_code == 200
             meters[name] = made["id"]
         assert http.post("/ingest", json={"event": event}).status_code == 202

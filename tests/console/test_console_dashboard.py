@@ -38,8 +38,16 @@ def test_the_dashboard_shows_events_usage_and_what_was_invoiced(
         statuses = [r.status for r in IngestionService(ctx).ingest([*batch, lost])]
         assert statuses.count("INGESTION_FAILED_ACCOUNT_NOT_FOUND") == 1
         InvoiceService(ctx).create_custom(
-            "acme", now - timedelta(days=1), now, "DUE", [{"description": "Onboarding", "value": Decimal("125.50")}],
-            auto_advance=False, apply_credits=False, apply_wallet=False, idempotency_key=None)
+            "acme",
+            now - timedelta(days=1),
+            now,
+            "DUE",
+            [{"description": "Onboarding", "value": Decimal("125.50")}],
+            auto_advance=False,
+            apply_credits=False,
+            apply_wallet=False,
+            idempotency_key=None,
+        )
 
     engine = engine_of(db_url)
     sign_in(page, *person)

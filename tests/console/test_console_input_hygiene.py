@@ -9,11 +9,13 @@ from tests.conftest import Tenant
 from tests.console.browsing import menu, sign_in, tab
 
 
-def test_out_of_range_values_in_console_forms_are_answered_in_words(page: Page, person: tuple[str, str],
-                                                                    tenant: Tenant) -> None:
+def test_out_of_range_values_in_console_forms_are_answered_in_words(
+    page: Page, person: tuple[str, str], tenant: Tenant
+) -> None:
     with tenant.http() as http:
-        r = http.post("/customers", json={"id": "acme", "name": "Acme Inc", "primaryEmail": "a@acme.test",
-                                          "address": {}})
+        r = http.post(
+            "/customers", json={"id": "acme", "name": "Acme Inc", "primaryEmail": "a@acme.test", "address": {}}
+        )
         assert r.status_code == 201, r.text
     sign_in(page, *person)
     page.goto("/accounts/acme?tab=credits")

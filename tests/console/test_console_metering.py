@@ -19,13 +19,19 @@ from tests.console.browsing import engine_of, http_sign_in, menu, shot, sign_in
 
 
 def _event(event_id: str, account: str, tokens: str, region: str, schema: str, at: datetime) -> dict:
-    return {"schemaName": schema, "id": event_id, "timestamp": at.isoformat(), "accountId": account,
-            "attributes": [{"name": "tokens", "value": tokens}, {"name": "latency_ms", "value": "80"}],
-            "dimensions": {"region": region, "model": "small", "plan": "pro"}}
+    return {
+        "schemaName": schema,
+        "id": event_id,
+        "timestamp": at.isoformat(),
+        "accountId": account,
+        "attributes": [{"name": "tokens", "value": tokens}, {"name": "latency_ms", "value": "80"}],
+        "dimensions": {"region": region, "model": "small", "plan": "pro"},
+    }
 
 
-def test_schema_meter_and_the_events_they_meter(page: Page, person: tuple[str, str], tenant: Tenant,
-                                                db_url: str) -> None:
+def test_schema_meter_and_the_events_they_meter(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     tag = secrets.token_hex(3)
     schema_name, meter_name, customer = f"llm_calls_{tag}", f"EU tokens {tag}", f"acme-{tag}"
@@ -68,8 +74,12 @@ def test_schema_meter_and_the_events_they_meter(page: Page, person: tuple[str, s
     expect(page.get_by_role("row", name="v1 Archived tokens, latency_ms region, model")).to_be_visible()
     shot(page, "schema", engine)
     menu(page, "Event Schemas")
-    expect(page.get_by_role("row", name=f"{schema_name} Calls to the model API tokens (tok), latency_ms (ms) "
-                                        "region, model, plan Active v2 0")).to_be_visible()
+    expect(
+        page.get_by_role(
+            "row",
+            name=f"{schema_name} Calls to the model API tokens (tok), latency_ms (ms) region, model, plan Active v2 0",
+        )
+    ).to_be_visible()
     shot(page, "schemas", engine)
 
     # -- Usage Meters: "+ New Usage Meter", SUM of tokens where region is eu; mistakes first ------------------
@@ -93,8 +103,12 @@ def test_schema_meter_and_the_events_they_meter(page: Page, person: tuple[str, s
     page.get_by_label("Filter 1 operator").select_option(label="is")
     page.get_by_label("Advanced: jsonLogic (optional)").fill('{">": [{"var": "attribute.cost"}, 1]}')
     page.get_by_role("button", name="Create Usage Meter").click()
-    expect(page.locator(".field-error")).to_have_text(re.compile(r"var 'attribute\.cost' is not an attribute or "
-                                                                 rf"dimension of event schema {schema_name}"))
+    expect(page.locator(".field-error")).to_have_text(
+        re.compile(
+            r"var 'attribute\.cost' is not an attribute or "
+            rf"dimension of event schema {schema_name}"
+        )
+    )
     page.get_by_label("Advanced: jsonLogic (optional)").fill("")
     page.get_by_role("button", name="Create Usage Meter").click()
 
@@ -108,24 +122,39 @@ def test_schema_meter_and_the_events_they_meter(page: Page, person: tuple[str, s
     expect(page.get_by_role("button", name="Deactivate")).to_be_visible()
     shot(page, "meter", engine)
     menu(page, "Usage Meters")
-    expect(page.get_by_role("row", name=re.compile(rf"{meter_name} {meter_id} {schema_name} SUM of tokens · filtered "
-                                                   r"Active"))).to_be_visible()
+    expect(
+        page.get_by_role(
+            "row",
+            name=re.compile(
+                rf"{meter_name} {meter_id} {schema_name} SUM of tokens · filtered "
+                r"Active"
+            ),
+        )
+    ).to_be_visible()
     shot(page, "meters", engine)
 
     # -- events arrive through the API: two EU, one US (filtered out), one for an account nobody has ---------------
     at = datetime.now(timezone.utc).replace(microsecond=0) - timedelta(minutes=1)
     with tenant.http() as http:
-        r = http.post("/customers", json={"id": customer, "name": "Acme Inc", "primaryEmail": "ops@acme.test",
-                                          "address": {}})
+        r = http.post(
+            "/customers", json={"id": customer, "name": "Acme Inc", "primaryEmail": "ops@acme.test", "address": {}}
+        )
         assert r.status_code == 201, r.text
-        r = http.post("/ingestBatch", json={"events": [
-            _event(f"e1-{tag}", customer, "120.5", "eu", schema_name, at),
-            _event(f"e2-{tag}", customer, "30", "eu", schema_name, at),
-            _event(f"e3-{tag}", customer, "50", "us", schema_name, at),
-            _event(f"e4-{tag}", f"nobody-{tag}", "7", "eu", schema_name, at)]})
+        r = http.post(
+            "/ingestBatch",
+            json={
+                "events": [
+                    _event(f"e1-{tag}", customer, "120.5", "eu", schema_name, at),
+                    _event(f"e2-{tag}", customer, "30", "eu", schema_name, at),
+                    _event(f"e3-{tag}", customer, "50", "us", schema_name, at),
+                    _event(f"e4-{tag}", f"nobody-{tag}", "7", "eu", schema_name, at),
+                ]
+            },
+        )
         assert r.status_code == 207, r.text
         assert [(e["eventId"], e["status"]) for e in r.json()["errors"]] == [
-            (f"e4-{tag}", "INGESTION_FAILED_ACCOUNT_NOT_FOUND")]
+            (f"e4-{tag}", "INGESTION_FAILED_ACCOUNT_NOT_FOUND")
+        ]
 
     # -- Events: filter by account, open one, see its pipeline ---------------------------------------------------
     menu(page, "Events")
@@ -173,19 +202,35 @@ def test_schema_meter_and_the_events_they_meter(page: Page, person: tuple[str, s
         meter = http.get(f"/usage_meters/{meter_id}").json()
         schema = http.get(f"/event_schema/{schema_name}").json()
         start = at.replace(minute=at.minute - at.minute % 15, second=0)
-        usage = http.get(f"/accounts/{customer}/usage",
-                         params={"start": start.isoformat(), "end": (start + timedelta(minutes=15)).isoformat()}).json()
+        usage = http.get(
+            f"/accounts/{customer}/usage",
+            params={"start": start.isoformat(), "end": (start + timedelta(minutes=15)).isoformat()},
+        ).json()
     assert {k: meter[k] for k in ("name", "type", "aggregation", "status", "filters", "computations")} == {
-        "name": meter_name, "type": "COUNTER", "aggregation": "SUM", "status": "ACTIVE", "filters": [],
-        "computations": [{"matcher": '{"==":[{"var":"dimension.region"},"eu"]}',
-                          "computation": '{"var":"attribute.tokens"}', "order": 1}]}
+        "name": meter_name,
+        "type": "COUNTER",
+        "aggregation": "SUM",
+        "status": "ACTIVE",
+        "filters": [],
+        "computations": [
+            {
+                "matcher": '{"==":[{"var":"dimension.region"},"eu"]}',
+                "computation": '{"var":"attribute.tokens"}',
+                "order": 1,
+            }
+        ],
+    }
     assert meter["lastActivatedAt"] is not None and meter.get("description") is None
     assert {k: schema[k] for k in ("version", "status", "description", "attributes", "dimensions")} == {
-        "version": 2, "status": "ACTIVE", "description": "Calls to the model API",
+        "version": 2,
+        "status": "ACTIVE",
+        "description": "Calls to the model API",
         "attributes": [{"name": "tokens", "defaultUnit": "tok"}, {"name": "latency_ms", "defaultUnit": "ms"}],
-        "dimensions": [{"name": "region"}, {"name": "model"}, {"name": "plan"}]}
+        "dimensions": [{"name": "region"}, {"name": "model"}, {"name": "plan"}],
+    }
     assert [(m["name"], Decimal(str(m["usage"])), m["events"]) for m in usage["meters"]] == [
-        (meter_name, Decimal("150.5"), 2)]
+        (meter_name, Decimal("150.5"), 2)
+    ]
 
 
 def test_a_meter_page_refuses_in_words(page: Page, person: tuple[str, str], tenant: Tenant, db_url: str) -> None:
@@ -193,17 +238,24 @@ def test_a_meter_page_refuses_in_words(page: Page, person: tuple[str, str], tena
     archived. Nothing changes."""
     tag = secrets.token_hex(3)
     with tenant.http() as http:
-        assert http.post("/event_schema", json={"name": f"s_{tag}", "attributes": [{"name": "n"}],
-                                                "dimensions": []}).status_code == 201
-        meter = http.post("/usage_meters", json={"name": f"m_{tag}", "type": "COUNTER", "aggregation": "COUNT",
-                                                 "eventSchemaName": f"s_{tag}"}).json()
+        assert (
+            http.post(
+                "/event_schema", json={"name": f"s_{tag}", "attributes": [{"name": "n"}], "dimensions": []}
+            ).status_code
+            == 201
+        )
+        meter = http.post(
+            "/usage_meters",
+            json={"name": f"m_{tag}", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": f"s_{tag}"},
+        ).json()
     sign_in(page, *person)
     page.goto(f"/usage-meters/{meter['id']}")
     expect(page.get_by_text("none: every event of the schema")).to_be_visible()
     page.get_by_role("button", name="Activate").click()
     expect(page.get_by_role("alert")).to_have_text(
         f"Usage meter m_{tag} cannot be activated: its event schema s_{tag} is DRAFT, not ACTIVE "
-        "(activate the schema first)")
+        "(activate the schema first)"
+    )
     page.get_by_role("link", name=f"s_{tag}", exact=True).click()
     page.get_by_role("button", name="Activate").click()
     page.get_by_role("link", name=f"m_{tag}", exact=True).click()
@@ -219,16 +271,20 @@ def test_a_meter_page_refuses_in_words(page: Page, person: tuple[str, str], tena
 
 def test_filter_rows_become_jsonlogic_and_back() -> None:
     assert condition_of("dimension.region", "in", "eu, us") == {"in": [{"var": "dimension.region"}, ["eu", "us"]]}
-    assert condition_of("attribute.tokens", "ge", "1,000.50") == {">=": [{"var": "attribute.tokens"},
-                                                                       Decimal("1000.50")]}
-    for field, op, value, words in [("attribute.tokens", "gt", "ten", "tokens is a number attribute"),
-                                    ("dimension.region", "lt", "eu", "region is a dimension"),
-                                    ("", "is", "eu", "Pick the field"),
-                                    ("dimension.region", "is", " ", "Enter the value")]:
+    assert condition_of("attribute.tokens", "ge", "1,000.50") == {
+        ">=": [{"var": "attribute.tokens"}, Decimal("1000.50")]
+    }
+    for field, op, value, words in [
+        ("attribute.tokens", "gt", "ten", "tokens is a number attribute"),
+        ("dimension.region", "lt", "eu", "region is a dimension"),
+        ("", "is", "eu", "Pick the field"),
+        ("dimension.region", "is", " ", "Enter the value"),
+    ]:
         with pytest.raises(RowError, match=words):
             condition_of(field, op, value)
-    assert filter_words('{"and":[{"==":[{"var":"dimension.region"},"eu"]},{">":[{"var":"attribute.tokens"},10.5]}]}') \
-        == ["dimension.region is eu", "attribute.tokens greater than 10.5"]
+    assert filter_words(
+        '{"and":[{"==":[{"var":"dimension.region"},"eu"]},{">":[{"var":"attribute.tokens"},10.5]}]}'
+    ) == ["dimension.region is eu", "attribute.tokens greater than 10.5"]
     assert filter_words('{"in":[{"var":"dimension.model"},["a","b"]]}') == ["dimension.model is one of a, b"]
     assert filter_words('{"if":[true,1,2]}') is None and filter_words(None) == []
 
@@ -239,22 +295,55 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
 
     tag = secrets.token_hex(3)
     with tenant.http() as api:
-        assert api.post("/event_schema", json={"name": f"my calls {tag}", "attributes": [{"name": "n"}],
-                                               "dimensions": [{"name": "d"}]}).status_code == 201
+        assert (
+            api.post(
+                "/event_schema",
+                json={"name": f"my calls {tag}", "attributes": [{"name": "n"}], "dimensions": [{"name": "d"}]},
+            ).status_code
+            == 201
+        )
         assert api.post(f"/event_schema/my calls {tag}/activate").status_code == 200
-        assert api.post("/customers", json={"id": f"x-{tag}", "name": "Xeno Labs", "primaryEmail": "x@x.test",
-                                            "address": {}}).status_code == 201
-        r = api.post("/ingestBatch", json={"events": [{"schemaName": f"my calls {tag}", "timestamp":
-                                                       datetime.now(timezone.utc).isoformat(), "accountId": f"x-{tag}",
-                                                       "attributes": [{"name": "n", "value": "1"}],
-                                                       "dimensions": {"d": "a"}}]})
+        assert (
+            api.post(
+                "/customers", json={"id": f"x-{tag}", "name": "Xeno Labs", "primaryEmail": "x@x.test", "address": {}}
+            ).status_code
+            == 201
+        )
+        r = api.post(
+            "/ingestBatch",
+            json={
+                "events": [
+                    {
+                        "schemaName": f"my calls {tag}",
+                        "timestamp": datetime.now(timezone.utc).isoformat(),
+                        "accountId": f"x-{tag}",
+                        "attributes": [{"name": "n", "value": "1"}],
+                        "dimensions": {"d": "a"},
+                    }
+                ]
+            },
+        )
         assert r.json()["errors"][0]["status"] == "INGESTION_FAILED_NO_EVENT_ID"
         at = datetime.now(timezone.utc) - timedelta(minutes=5)
-        assert api.post("/ingestBatch", json={"events": [
-            {"schemaName": f"my calls {tag}", "id": f"p{i:02d}-{tag}",
-             "timestamp": (at + timedelta(seconds=i)).isoformat(), "accountId": f"x-{tag}",
-             "attributes": [{"name": "n", "value": "1"}], "dimensions": {"d": "a"}}
-            for i in range(27)]}).status_code == 202
+        assert (
+            api.post(
+                "/ingestBatch",
+                json={
+                    "events": [
+                        {
+                            "schemaName": f"my calls {tag}",
+                            "id": f"p{i:02d}-{tag}",
+                            "timestamp": (at + timedelta(seconds=i)).isoformat(),
+                            "accountId": f"x-{tag}",
+                            "attributes": [{"name": "n", "value": "1"}],
+                            "dimensions": {"d": "a"},
+                        }
+                        for i in range(27)
+                    ]
+                },
+            ).status_code
+            == 202
+        )
     with httpx.Client(base_url=tenant.base_url, timeout=30) as web:
         http_sign_in(web, person[0], person[1])
         csrf = re.search(r'name="csrf" value="([^"]+)"', web.get("/event-schemas/new").text)[1]  # type: ignore[index]
@@ -266,9 +355,12 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
             base = {"csrf": csrf, "name": f"m {tag}", "event_schema": f"my calls {tag}", "aggregation": "COUNT"}
             return web.post("/usage-meters/new", data={**base, **fields})  # type: ignore[arg-type]
 
-        for query, words in [("status=bogus", "Pick a status from the list"), ("start=2024-13-01", "Pick a date"),
-                             ("start=2024-02-01&end=2024-01-01", "The last day comes on or after the first"),
-                             ("after=garbage", "nextToken is not valid")]:
+        for query, words in [
+            ("status=bogus", "Pick a status from the list"),
+            ("start=2024-13-01", "Pick a date"),
+            ("start=2024-02-01&end=2024-01-01", "The last day comes on or after the first"),
+            ("after=garbage", "nextToken is not valid"),
+        ]:
             r = web.get(f"/events?{query}")
             assert r.status_code == 400 and words in r.text, query
         assert web.get("/event-schemas/es.nope").status_code == 404
@@ -295,8 +387,13 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
         assert r.status_code == 400 and "Event schema nope not found" in r.text
         r = meter_form(field=["dimension.d"], op=["is"], value=["a"], action="add_filter")
         assert r.status_code == 200 and r.text.count('name="value"') == 2
-        r = meter_form(aggregation="SUM", sum_attribute="attribute.n", field=["attribute.n", "dimension.d", ""],
-                       op=["ge", "in", "is"], value=["10", "a, b", ""])
+        r = meter_form(
+            aggregation="SUM",
+            sum_attribute="attribute.n",
+            field=["attribute.n", "dimension.d", ""],
+            op=["ge", "in", "is"],
+            value=["10", "a, b", ""],
+        )
         assert r.status_code == 303, r.text
         meter_id = r.headers["location"].rsplit("/", 1)[1]
         page = web.get(r.headers["location"]).text
@@ -316,6 +413,10 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
         assert f"my calls {tag}" in schemas
     with tenant.http() as api:
         meter = api.get(f"/usage_meters/{meter_id}").json()
-    assert meter["computations"] == [{"matcher": '{"and":[{">=":[{"var":"attribute.n"},10]},'
-                                                 '{"in":[{"var":"dimension.d"},["a","b"]]}]}',
-                                      "computation": '{"var":"attribute.n"}', "order": 1}]
+    assert meter["computations"] == [
+        {
+            "matcher": '{"and":[{">=":[{"var":"attribute.n"},10]},{"in":[{"var":"dimension.d"},["a","b"]]}]}',
+            "computation": '{"var":"attribute.n"}',
+            "order": 1,
+        }
+    ]

@@ -31,11 +31,13 @@ def _totals(tenant: Tenant) -> list[Decimal]:
 
 
 def test_a_rate_of_1e20_is_refused_next_to_its_field_and_the_draft_keeps_its_price(
-        page: Page, person: tuple[str, str], tenant: Tenant, db_url: str) -> None:
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     sdk = Sdk(tenant)
-    sdk.customers.create_customer(tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test",
-                                                           address=tc.Address()))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
     billed = bill_acme(sdk, create_metering_catalog(sdk))  # an ACTIVE plan on acme, with open drafts
     now = datetime.now(timezone.utc)
     at = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(minutes=1))
@@ -52,7 +54,8 @@ def test_a_rate_of_1e20_is_refused_next_to_its_field_and_the_draft_keeps_its_pri
     page.get_by_role("button", name="Save usage rate card").click()
     expect(page.get_by_role("cell").filter(has=page.get_by_label("Slab 1 rate (USD)"))).to_contain_text(BOUND)
     expect(page.get_by_role("cell").filter(has=page.get_by_label("Slab 2 rate (USD)"))).to_contain_text(
-        "Must have at most 12 digits after the decimal point")
+        "Must have at most 12 digits after the decimal point"
+    )
     expect(page.get_by_text("Nothing was saved: see the mistakes below.")).to_be_visible()
     expect(page.get_by_label("Slab 1 rate (USD)")).to_have_value("1e20")  # what was typed stays, to correct it
     shot(page, "numbers-rate-refused", engine)

@@ -37,8 +37,9 @@ def slab_rates(card: dict[str, Any], currency: str) -> list[str]:
     return [str(r["rate"]) for r in value["slabRates"]]
 
 
-def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: tuple[str, str], tenant: Tenant,
-                                                           db_url: str) -> None:
+def test_build_a_plan_activate_it_version_it_and_attach_it(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     sdk = Sdk(tenant)
     meter = create_metering_catalog(sdk)["sum"]  # the active usage meter "us_calls"
@@ -113,7 +114,9 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: t
     card = page.get_by_role("article", name="API calls")
     expect(card.get_by_role("heading", name="API calls")).to_contain_text("meter us_calls · Tiered")
     expect(card.get_by_role("row").nth(1)).to_have_text(re.compile(r"1\s*0\s*1,000\s*Per unit\s*EUR 0.09\s*USD 0.10"))
-    expect(card.get_by_role("row").nth(2)).to_have_text(re.compile(r"2\s*1,000\s*and above\s*Per unit\s*EUR 0.045\s*USD 0.05"))
+    expect(card.get_by_role("row").nth(2)).to_have_text(
+        re.compile(r"2\s*1,000\s*and above\s*Per unit\s*EUR 0.045\s*USD 0.05")
+    )
 
     # + Add fixed fee: billed in advance, an amount per currency
     page.get_by_role("link", name="+ Add fixed fee").click()
@@ -124,7 +127,9 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: t
     shot(page, "plan-fixed-fee", engine)
     page.get_by_role("button", name="Add fixed fee").click()
     fees = page.get_by_role("table", name="Fixed fees")
-    expect(fees.get_by_role("row").nth(1)).to_have_text(re.compile(r"Platform fee\s*EUR 45.50\s*USD 49\s*In advance\s*Every cycle\s*No"))
+    expect(fees.get_by_role("row").nth(1)).to_have_text(
+        re.compile(r"Platform fee\s*EUR 45.50\s*USD 49\s*In advance\s*Every cycle\s*No")
+    )
 
     # Set minimum commitment
     page.get_by_role("link", name="Set minimum commitment").click()
@@ -147,16 +152,28 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: t
     [v1] = plan["pricingSchedule"]
     details = v1["pricePlanDetails"]
     assert details["activeCurrencies"] == details["supportedCurrencies"] == ["EUR", "USD"]
-    assert details["pricingCycleConfig"] == {"interval": "MONTHLY", "gracePeriod": 3,
-                                             "startOffset": {"dayOffset": "1", "monthOffset": "NIL"}}
+    assert details["pricingCycleConfig"] == {
+        "interval": "MONTHLY",
+        "gracePeriod": 3,
+        "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+    }
     [usage] = details["usageRateCards"]
     assert (usage["usageMeterId"], usage["displayName"], usage["name"]) == (meter, "API calls", f"usage_{meter}")
-    assert usage["ratePlan"] == {"pricingModel": "TIERED", "slabs": [
-        {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}, {"order": 2, "startAfter": 1000, "priceType": "PER_UNIT"}]}
+    assert usage["ratePlan"] == {
+        "pricingModel": "TIERED",
+        "slabs": [
+            {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
+            {"order": 2, "startAfter": 1000, "priceType": "PER_UNIT"},
+        ],
+    }
     assert slab_rates(usage, "USD") == ["0.10", "0.05"] and slab_rates(usage, "EUR") == ["0.09", "0.045"]
     [fee] = details["fixedFeeRateCards"]
-    assert (fee["displayName"], fee["type"], fee["invoiceTiming"], fee["enableProration"]) == \
-        ("Platform fee", "RECURRING", "IN_ADVANCE", False)
+    assert (fee["displayName"], fee["type"], fee["invoiceTiming"], fee["enableProration"]) == (
+        "Platform fee",
+        "RECURRING",
+        "IN_ADVANCE",
+        False,
+    )
     assert [(r["currency"], str(r["rate"])) for r in fee["rateValues"]] == [("EUR", "45.50"), ("USD", "49")]
     addon = tc.AddOnsApi(sdk.client).get_add_on(fee["id"])
     assert (addon.name, addon.type) == ("Platform fee", "FIXED_FEE")
@@ -195,8 +212,11 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: t
 
     # The account's Price Plan Schedule offers the plan; attached, it runs on version 2
     account_id = f"buyer-{secrets.token_hex(3)}"  # the customer's default account has the customer's id
-    sdk.customers.create_customer(tc.CreateCustomerRequest(id=account_id, name="Plan Buyer",
-                                                           primary_email="buyer@example.test", address=tc.Address()))
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(
+            id=account_id, name="Plan Buyer", primary_email="buyer@example.test", address=tc.Address()
+        )
+    )
     page.goto(f"/accounts/{account_id}?tab=schedule")
     expect(page.get_by_label("Price plan").locator("option", has_text=name)).to_have_count(1)
     page.get_by_label("Price plan").select_option(label=name)
@@ -204,7 +224,9 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: t
     expect(page.get_by_role("listitem").filter(has_text=name)).to_contain_text("(version 2)")
     page.goto(f"/price-plans/{plan_id}")
     versions = page.get_by_role("table", name="Versions")
-    expect(versions.get_by_role("row", name=re.compile(r"^Version 2 \(newest\) since .* UTC EUR, USD 1$"))).to_be_visible()
+    expect(
+        versions.get_by_role("row", name=re.compile(r"^Version 2 \(newest\) since .* UTC EUR, USD 1$"))
+    ).to_be_visible()
     expect(versions.get_by_role("row", name=re.compile(r"^Version 1 .* to .* UTC EUR, USD 0$"))).to_be_visible()
     shot(page, "plan-with-an-account", engine)
 
@@ -218,31 +240,41 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(page: Page, person: t
     page.get_by_label("Move them").select_option("IMMEDIATE")
     page.get_by_role("button", name="Move accounts").click()
     expect(page.get_by_role("status")).to_have_text("1 account moved to version 3 (now).")
-    expect(versions.get_by_role("row", name=re.compile(r"^Version 3 \(newest\) since .* UTC EUR, USD 1$"))).to_be_visible()
+    expect(
+        versions.get_by_role("row", name=re.compile(r"^Version 3 \(newest\) since .* UTC EUR, USD 1$"))
+    ).to_be_visible()
     shot(page, "plan-accounts-moved", engine)
     with tenant.http() as client:
         schedules = client.get(f"/accounts/{account_id}/pricing_schedules").json()["data"]
     assert [(s["pricePlanId"], s["version"]) for s in schedules if s["endDate"].startswith("9999")] == [(plan_id, 3)]
 
 
-def test_the_list_pages_and_searches_a_license_the_cycle_and_archiving(page: Page, person: tuple[str, str],
-                                                                       tenant: Tenant, db_url: str) -> None:
+def test_the_list_pages_and_searches_a_license_the_cycle_and_archiving(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     sdk = Sdk(tenant)
     tag = secrets.token_hex(3)
-    cycle = tc.PricingCycleConfig(interval="QUARTERLY", grace_period=0,
-                                  start_offset=tc.PricingCycleConfigStartOffset(day_offset="15", month_offset="2"))
+    cycle = tc.PricingCycleConfig(
+        interval="QUARTERLY",
+        grace_period=0,
+        start_offset=tc.PricingCycleConfigStartOffset(day_offset="15", month_offset="2"),
+    )
     for i in range(27):
-        sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-            name=f"Plan {i:02d} {tag}", price_plan_details=tc.CreatePricePlanDetails(
-                supported_currencies=["USD"], pricing_cycle_config=cycle)))
+        sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(
+                name=f"Plan {i:02d} {tag}",
+                price_plan_details=tc.CreatePricePlanDetails(supported_currencies=["USD"], pricing_cycle_config=cycle),
+            )
+        )
 
     sign_in(page, *person)
     menu(page, "Price Plans")
     plans = page.get_by_role("table")
     expect(plans.get_by_role("row")).to_have_count(26)  # 25 a page, and the header
-    expect(plans.get_by_role("row").nth(1)).to_have_text(re.compile(
-        rf"Plan 00 {tag}\s*DRAFT\s*Quarterly, from day 15 of month 2 of the period\s*USD\s*v1"))
+    expect(plans.get_by_role("row").nth(1)).to_have_text(
+        re.compile(rf"Plan 00 {tag}\s*DRAFT\s*Quarterly, from day 15 of month 2 of the period\s*USD\s*v1")
+    )
     shot(page, "plans", engine)
     page.get_by_role("link", name="Next page").click()
     expect(plans.get_by_role("row")).to_have_count(3)
@@ -288,8 +320,11 @@ def test_the_list_pages_and_searches_a_license_the_cycle_and_archiving(page: Pag
     expect(seats.get_by_role("row").nth(1)).to_have_text(re.compile(r"1\s*0\s*and above\s*Per unit\s*USD 12.50"))
     shot(page, "plan-license", engine)
     [license_card] = read_plan(tenant, plan_id)["pricingSchedule"][0]["pricePlanDetails"]["licenseRateCards"]
-    assert (license_card["type"], license_card["invoiceTiming"], slab_rates(license_card, "USD")) == \
-        ("LICENSE", "IN_ARREARS", ["12.50"])
+    assert (license_card["type"], license_card["invoiceTiming"], slab_rates(license_card, "USD")) == (
+        "LICENSE",
+        "IN_ARREARS",
+        ["12.50"],
+    )
 
     # Remove it, then archive the plan: read-only from then on
     seats.get_by_role("button", name="Remove").click()
@@ -310,8 +345,9 @@ def test_plan_forms_need_the_session_token(tenant: Tenant, person: tuple[str, st
 
     with httpx.Client(base_url=tenant.base_url) as client:
         http_sign_in(client, person[0], person[1])
-        r = client.post("/price-plans/new", data={"name": "Evil", "interval": "MONTHLY", "currencies": "USD",
-                                                   "csrf": "x"})
+        r = client.post(
+            "/price-plans/new", data={"name": "Evil", "interval": "MONTHLY", "currencies": "USD", "csrf": "x"}
+        )
         assert r.status_code == 403 and "expired" in r.text
         assert "Evil" not in client.get("/price-plans").text
 
@@ -321,19 +357,36 @@ def test_odd_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str, str]
     import httpx
 
     sdk = Sdk(tenant)
-    plan = sdk.price_plans.create_price_plan(tc.CreatePricePlanRequest(
-        name=f"Odd {secrets.token_hex(3)}", price_plan_details=tc.CreatePricePlanDetails(
-            supported_currencies=["USD"], pricing_cycle_config=tc.PricingCycleConfig(
-                interval="MONTHLY", grace_period=0,
-                start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL")))))
+    plan = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name=f"Odd {secrets.token_hex(3)}",
+            price_plan_details=tc.CreatePricePlanDetails(
+                supported_currencies=["USD"],
+                pricing_cycle_config=tc.PricingCycleConfig(
+                    interval="MONTHLY",
+                    grace_period=0,
+                    start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+                ),
+            ),
+        )
+    )
     with httpx.Client(base_url=tenant.base_url) as client:
         http_sign_in(client, person[0], person[1])
         csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/price-plans").text)[1]
         base = f"/price-plans/{plan.id}"
         cases = [
-            (f"{base}/cards/new?kind=usage", {"rows": "x", "meter": "um.nope", "from_0": "0", "rate_0_USD": "1"}, 400,
-             "No usage meter"),
-            (f"{base}/cards/new?kind=usage", {"rows": "99", "meter": "", "model": "CUBIC"}, 400, "Choose a pricing model"),
+            (
+                f"{base}/cards/new?kind=usage",
+                {"rows": "x", "meter": "um.nope", "from_0": "0", "rate_0_USD": "1"},
+                400,
+                "No usage meter",
+            ),
+            (
+                f"{base}/cards/new?kind=usage",
+                {"rows": "99", "meter": "", "model": "CUBIC"},
+                400,
+                "Choose a pricing model",
+            ),
             (f"{base}/cards/new?kind=usage", {"action": "remove_slab_7", "rows": "1"}, 200, "Add usage rate card"),
             (f"{base}/cards/new?kind=fixed-fee", {"addon": " ", "amount_USD": "1e400000"}, 400, "Give it a name"),
             (f"{base}/cards/new?kind=fixed-fee", {"addon": "Fee", "amount_USD": "-5"}, 400, "Must be &gt;= 0"),
@@ -341,7 +394,12 @@ def test_odd_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str, str]
             (f"{base}/cards/nobody/remove", {}, 404, "no rate card named nobody"),
             (f"{base}/commitment", {"amount_USD": "NaN"}, 400, "Enter a number"),
             (f"{base}/activate", {}, 400, "Tick the currencies"),
-            (f"{base}/edit", {"interval": "DAILY", "grace": "-1", "other": "usd"}, 400, "Choose how often the plan bills"),
+            (
+                f"{base}/edit",
+                {"interval": "DAILY", "grace": "-1", "other": "usd"},
+                400,
+                "Choose how often the plan bills",
+            ),
             (f"{base}/edit", {"interval": "MONTHLY", "grace": "0", "other": "XYZ"}, 400, "is not an ISO 4217 currency"),
             (f"{base}/migrate", {"mode": "IMMEDIATE"}, 400, "no older version"),
             ("/price-plans/new", {"name": "x" * 51, "interval": "MONTHLY", "currencies": "USD"}, 400, "At most 50"),
@@ -349,7 +407,11 @@ def test_odd_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str, str]
         ]
         for url, data, status, text in cases:
             r = client.post(url, data={"csrf": csrf, **data})
-            assert (r.status_code, text in r.text) == (status, True), (url, r.status_code, re.findall(r"(?:error|alert)[^>]*>([^<]+)", r.text))
+            assert (r.status_code, text in r.text) == (status, True), (
+                url,
+                r.status_code,
+                re.findall(r"(?:error|alert)[^>]*>([^<]+)", r.text),
+            )
         assert client.get(f"{base}?version=abc").status_code == 200
         assert client.get("/price-plans?after=garbage").status_code == 400
     with tenant.http() as api:

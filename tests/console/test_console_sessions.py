@@ -32,8 +32,9 @@ def _csrf(client: httpx.Client, path: str = "/customers/new") -> str:
 
 
 def _create_customer(client: httpx.Client, csrf: str, customer_id: str) -> httpx.Response:
-    return client.post("/customers/new", data={"csrf": csrf, "name": "Mallory", "email": "m@evil.test",
-                                               "id": customer_id})
+    return client.post(
+        "/customers/new", data={"csrf": csrf, "name": "Mallory", "email": "m@evil.test", "id": customer_id}
+    )
 
 
 def _exists(tenant: Tenant, customer_id: str) -> bool:
@@ -56,8 +57,9 @@ def _new_user(session_factory: sessionmaker[Session], tenant: Tenant, role: str 
     email, password = f"s-{secrets.token_hex(4)}@sessions.test", secrets.token_urlsafe(12)
     with unit_of_work(session_factory) as s:
         service = TenancyService(s)
-        service.create_user(org=service.organization(tenant.org.id), email=email, password=password, now=utc_now(),
-                            role=role)
+        service.create_user(
+            org=service.organization(tenant.org.id), email=email, password=password, now=utc_now(), role=role
+        )
     return email, password
 
 
@@ -77,8 +79,9 @@ def test_sign_out_ends_every_session_of_the_user(tenant: Tenant, person: tuple[s
     _assert_ended(tenant, {"meterline_session": second.cookies["meterline_session"]}, other_csrf)  # another browser
 
 
-def test_a_password_change_ends_the_other_sessions(page: Page, tenant: Tenant,
-                                                   session_factory: sessionmaker[Session]) -> None:
+def test_a_password_change_ends_the_other_sessions(
+    page: Page, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
     email, password = _new_user(session_factory, tenant, role="MEMBER")  # anyone changes their own password
     with httpx.Client(base_url=tenant.base_url) as elsewhere:
         http_sign_in(elsewhere, email, password)
@@ -118,8 +121,9 @@ def test_a_password_change_ends_the_other_sessions(page: Page, tenant: Tenant,
         assert http_sign_in(client, email, "a brand new one").status_code == 303
 
 
-def test_removing_a_user_ends_their_sessions(tenant: Tenant, person: tuple[str, str],
-                                             session_factory: sessionmaker[Session]) -> None:
+def test_removing_a_user_ends_their_sessions(
+    tenant: Tenant, person: tuple[str, str], session_factory: sessionmaker[Session]
+) -> None:
     email, password = _new_user(session_factory, tenant)
     with httpx.Client(base_url=tenant.base_url) as theirs, httpx.Client(base_url=tenant.base_url) as admin:
         http_sign_in(theirs, email, password)
@@ -155,8 +159,7 @@ def test_the_sixth_wrong_password_is_refused_with_retry_after(tenant: Tenant, pe
         assert http_sign_in(elsewhere, email, password).status_code == 429  # per email: from anywhere
 
 
-def test_a_success_clears_the_email_and_an_address_has_its_own_limit(tenant: Tenant,
-                                                                     person: tuple[str, str]) -> None:
+def test_a_success_clears_the_email_and_an_address_has_its_own_limit(tenant: Tenant, person: tuple[str, str]) -> None:
     email, password = person
     with httpx.Client(base_url=tenant.base_url, headers=_client_address()) as client:
         for _ in range(4):
@@ -179,12 +182,15 @@ def second_server(db_url: str, tmp_path: Path, server: str) -> Iterator[str]:
     stop_server(process)
 
 
-def test_two_server_processes_count_failures_together(tenant: Tenant, person: tuple[str, str],
-                                                      second_server: str) -> None:
+def test_two_server_processes_count_failures_together(
+    tenant: Tenant, person: tuple[str, str], second_server: str
+) -> None:
     email = person[0]
     address = _client_address()
-    with httpx.Client(base_url=tenant.base_url, headers=address) as one, \
-            httpx.Client(base_url=second_server, headers=address) as two:
+    with (
+        httpx.Client(base_url=tenant.base_url, headers=address) as one,
+        httpx.Client(base_url=second_server, headers=address) as two,
+    ):
         for client in (one, two, one, two, one):
             assert http_sign_in(client, email, "not the password").status_code == 400
         assert http_sign_in(two, email, "not the password").status_code == 429
@@ -234,8 +240,9 @@ def test_every_answer_carries_the_security_headers(tenant: Tenant, person: tuple
         _assert_secure(api.delete("/customers"))  # 405
 
 
-def test_console_pages_and_the_swagger_ui_satisfy_the_policy(browser: Browser, tenant: Tenant,
-                                                             person: tuple[str, str]) -> None:
+def test_console_pages_and_the_swagger_ui_satisfy_the_policy(
+    browser: Browser, tenant: Tenant, person: tuple[str, str]
+) -> None:
     """In Chromium: no page of the console breaks the Content-Security-Policy (no inline script or style), the API
     docs still render, and another site cannot show the console in a frame."""
     context = browser.new_context(base_url=tenant.base_url)
@@ -248,8 +255,16 @@ def test_console_pages_and_the_swagger_ui_satisfy_the_policy(browser: Browser, t
 
     page.on("console", watch)
     sign_in(page, *person)
-    for section in ("Dashboard", "Customers", "Price Plans", "Usage Meters", "Event Schemas", "Events", "Invoices",
-                    "Settings"):
+    for section in (
+        "Dashboard",
+        "Customers",
+        "Price Plans",
+        "Usage Meters",
+        "Event Schemas",
+        "Events",
+        "Invoices",
+        "Settings",
+    ):
         menu(page, section)
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()
     # The Swagger UI's inline start-up script runs under its own policy: the UI draws itself (what it draws is its
@@ -272,14 +287,14 @@ def test_a_405_names_every_method_of_its_path(tenant: Tenant) -> None:
     with httpx.Client(base_url=f"{tenant.base_url}/api") as api:
         paths = api.get("/openapi.json").json()["paths"]
         assert len(paths) > 50
-        templates = {re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"): path
-                     for path in paths}
+        templates = {re.compile("^" + re.sub(r"\\{[^}]+\\}", "[^/]+", re.escape(path)) + "$"): path for path in paths}
         for path in paths:
             url = re.sub(r"\{[^}]+\}", "x", path)
             # what the URL is served with: its own template's methods, and any other template's that matches it
             # (GET /events/correction is GET /events/{id} of the event "correction")
-            served = {method.upper() for regex, other in templates.items() if regex.match(url)
-                      for method in paths[other]}
+            served = {
+                method.upper() for regex, other in templates.items() if regex.match(url) for method in paths[other]
+            }
             unserved = next(m for m in ("PUT", "PATCH", "DELETE", "POST", "GET") if m not in served)
             answer = api.request(unserved, url)
             assert answer.status_code == 405, (unserved, path, answer.status_code)
@@ -287,7 +302,11 @@ def test_a_405_names_every_method_of_its_path(tenant: Tenant) -> None:
             assert allowed == served, (path, answer.headers["allow"], served)
             assert answer.json()["message"]
     with httpx.Client(base_url=tenant.base_url) as console:
-        for method, path, takes in (("DELETE", "/login", "GET, POST"), ("PUT", "/customers/new", "GET, POST"),
-                                    ("GET", "/logout", "POST"), ("DELETE", "/healthz", "GET")):
+        for method, path, takes in (
+            ("DELETE", "/login", "GET, POST"),
+            ("PUT", "/customers/new", "GET, POST"),
+            ("GET", "/logout", "POST"),
+            ("DELETE", "/healthz", "GET"),
+        ):
             answer = console.request(method, path)
             assert answer.status_code == 405 and answer.headers["allow"] == takes, (path, answer.headers)

@@ -28,18 +28,40 @@ def _ok(response: httpx.Response) -> dict:
 
 
 def _customer(http: httpx.Client, cid: str, name: str, currency: str) -> None:
-    _ok(http.post("/customers", json={"id": cid, "name": name, "primaryEmail": f"billing@{cid}.test", "address": {},
-                                      "account": {"id": cid, "name": f"{name} {currency}", "invoiceCurrency": currency}}))
+    _ok(
+        http.post(
+            "/customers",
+            json={
+                "id": cid,
+                "name": name,
+                "primaryEmail": f"billing@{cid}.test",
+                "address": {},
+                "account": {"id": cid, "name": f"{name} {currency}", "invoiceCurrency": currency},
+            },
+        )
+    )
 
 
 def _invoice(http: httpx.Client, account: str, month: str, status: str, *lines: dict) -> str:
     year, number = int(month[:4]), int(month[5:])
     until = f"{year + number // 12}-{number % 12 + 1:02d}-01"
-    body = {"accountId": account, "startDate": f"{month}-01T00:00:00Z", "endDate": f"{until}T00:00:00Z",
-            "status": status, "lineItems": list(lines)}
+    body = {
+        "accountId": account,
+        "startDate": f"{month}-01T00:00:00Z",
+        "endDate": f"{until}T00:00:00Z",
+        "status": status,
+        "lineItems": list(lines),
+    }
     # exact amounts: Decimals written as JSON numbers from their own digits
-    return str(_ok(http.post("/invoices", content=simplejson.dumps(body, use_decimal=True),
-                             headers={"Content-Type": "application/json"}))["id"])
+    return str(
+        _ok(
+            http.post(
+                "/invoices",
+                content=simplejson.dumps(body, use_decimal=True),
+                headers={"Content-Type": "application/json"},
+            )
+        )["id"]
+    )
 
 
 def _rows(page: Page, count: int) -> list[list[str]]:
@@ -52,8 +74,14 @@ def _rows(page: Page, count: int) -> list[list[str]]:
 def _filter(page: Page, **fields: str) -> None:
     form = page.get_by_role("form", name="Filter invoices")
     for label, value in fields.items():
-        label = {"status": "Status", "type": "Type", "account": "Account ID", "customer": "Customer ID",
-                 "start": "Period from", "end": "to"}[label]
+        label = {
+            "status": "Status",
+            "type": "Type",
+            "account": "Account ID",
+            "customer": "Customer ID",
+            "start": "Period from",
+            "end": "to",
+        }[label]
         target = form.get_by_label(label, exact=label == "to")  # "to" is in "Customer"
         if label in ("Status", "Type"):
             target.select_option(label=value)
@@ -62,29 +90,54 @@ def _filter(page: Page, **fields: str) -> None:
     form.get_by_role("button", name="Filter").click()
 
 
-def test_the_invoice_list_filters_pages_and_opens_invoices(page: Page, person: tuple[str, str], tenant: Tenant,
-                                                           db_url: str) -> None:
+def test_the_invoice_list_filters_pages_and_opens_invoices(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     nw, ky, bulk = (f"{p}-{secrets.token_hex(3)}" for p in ("nw", "ky", "bulk"))
     with tenant.http() as http:
         _customer(http, nw, "Northwind", "USD")
         _customer(http, ky, "Kyoto Works", "JPY")
         _customer(http, bulk, "Bulk Buyer", "USD")
-        _invoice(http, nw, "2024-01", "DUE", {"description": "Platform", "value": 100},
-                 {"description": "Support", "value": Decimal("20.50")})                                        # INV-000001
-        _invoice(http, nw, "2024-02", "PAID", {"description": "Platform", "value": Decimal("99.99")})        # INV-000002
-        _invoice(http, nw, "2024-03", "DRAFT", {"description": "Setup", "value": 10},
-                 {"description": "Hours", "quantity": 2, "valuePerQuantity": Decimal("7.255")})              # 10 + 14.51
-        voided = _invoice(http, nw, "2024-04", "DUE", {"description": "Platform", "value": 50})     # INV-000003
-        _invoice(http, ky, "2024-02", "DUE", {"description": "Calls", "value": 1234})               # INV-000004
-        lost = _invoice(http, ky, "2024-03", "DUE", {"description": "Calls", "value": Decimal("499.5")})     # INV-000005
-        part = _invoice(http, nw, "2024-05", "DUE", {"description": "Platform", "value": 80})       # INV-000006
+        _invoice(
+            http,
+            nw,
+            "2024-01",
+            "DUE",
+            {"description": "Platform", "value": 100},
+            {"description": "Support", "value": Decimal("20.50")},
+        )  # INV-000001
+        _invoice(http, nw, "2024-02", "PAID", {"description": "Platform", "value": Decimal("99.99")})  # INV-000002
+        _invoice(
+            http,
+            nw,
+            "2024-03",
+            "DRAFT",
+            {"description": "Setup", "value": 10},
+            {"description": "Hours", "quantity": 2, "valuePerQuantity": Decimal("7.255")},
+        )  # 10 + 14.51
+        voided = _invoice(http, nw, "2024-04", "DUE", {"description": "Platform", "value": 50})  # INV-000003
+        _invoice(http, ky, "2024-02", "DUE", {"description": "Calls", "value": 1234})  # INV-000004
+        lost = _invoice(http, ky, "2024-03", "DUE", {"description": "Calls", "value": Decimal("499.5")})  # INV-000005
+        part = _invoice(http, nw, "2024-05", "DUE", {"description": "Platform", "value": 80})  # INV-000006
         _ok(http.patch(f"/invoices/{voided}", json={"status": "VOID"}))
         _ok(http.patch(f"/invoices/{lost}", json={"status": "UN_COLLECTIBLE"}))
-        _ok(http.post("/payments", json={
-            "accountId": nw, "currency": "USD", "totalAmount": 30,
-            "externalPaymentReference": {"sourceName": "bank", "sourceType": "BANK_TRANSFER", "transactionNumber": "t1"},
-            "lineItemRecords": [{"type": "INVOICE", "togaiId": part, "amount": 30, "order": 1}]}))
+        _ok(
+            http.post(
+                "/payments",
+                json={
+                    "accountId": nw,
+                    "currency": "USD",
+                    "totalAmount": 30,
+                    "externalPaymentReference": {
+                        "sourceName": "bank",
+                        "sourceType": "BANK_TRANSFER",
+                        "transactionNumber": "t1",
+                    },
+                    "lineItemRecords": [{"type": "INVOICE", "togaiId": part, "amount": 30, "order": 1}],
+                },
+            )
+        )
         for _ in range(20):  # 27 invoices in all: a second page
             _invoice(http, bulk, "2023-06", "DRAFT", {"description": "Seat", "value": Decimal("1.25")})
 
@@ -95,16 +148,32 @@ def test_the_invoice_list_filters_pages_and_opens_invoices(page: Page, person: t
     first = _rows(page, 25)  # newest first, 25 a page; drafts computed live
     assert first[:20] == [bulk_row] * 20
     assert first[20:] == [
-        ["INV-000006 Custom", f"Northwind USD {nw}", "Northwind", "2024-05-01 to 2024-05-31", "Partially paid", "USD 80.00"],
-        ["INV-000005 Custom", f"Kyoto Works JPY {ky}", "Kyoto Works", "2024-03-01 to 2024-03-31", "Uncollectible", "JPY 500"],
+        [
+            "INV-000006 Custom",
+            f"Northwind USD {nw}",
+            "Northwind",
+            "2024-05-01 to 2024-05-31",
+            "Partially paid",
+            "USD 80.00",
+        ],
+        [
+            "INV-000005 Custom",
+            f"Kyoto Works JPY {ky}",
+            "Kyoto Works",
+            "2024-03-01 to 2024-03-31",
+            "Uncollectible",
+            "JPY 500",
+        ],
         ["INV-000004 Custom", f"Kyoto Works JPY {ky}", "Kyoto Works", "2024-02-01 to 2024-02-29", "Due", "JPY 1,234"],
         ["INV-000003 Custom", f"Northwind USD {nw}", "Northwind", "2024-04-01 to 2024-04-30", "Void", "USD 50.00"],
-        ["Draft Custom", f"Northwind USD {nw}", "Northwind", "2024-03-01 to 2024-03-31", "Draft", "USD 24.51"]]
+        ["Draft Custom", f"Northwind USD {nw}", "Northwind", "2024-03-01 to 2024-03-31", "Draft", "USD 24.51"],
+    ]
     shot(page, "invoices", engine)
     page.get_by_role("link", name="Older invoices").click()
     assert _rows(page, 2) == [
         ["INV-000002 Custom", f"Northwind USD {nw}", "Northwind", "2024-02-01 to 2024-02-29", "Paid", "USD 99.99"],
-        ["INV-000001 Custom", f"Northwind USD {nw}", "Northwind", "2024-01-01 to 2024-01-31", "Due", "USD 120.50"]]
+        ["INV-000001 Custom", f"Northwind USD {nw}", "Northwind", "2024-01-01 to 2024-01-31", "Due", "USD 120.50"],
+    ]
     expect(page.get_by_role("link", name="Older invoices")).to_have_count(0)
     page.get_by_role("link", name="Newest invoices").click()
     _rows(page, 25)
@@ -112,8 +181,10 @@ def test_the_invoice_list_filters_pages_and_opens_invoices(page: Page, person: t
     # By status: what is due, in both currencies; the filter stays in the URL
     _filter(page, status="Due")
     expect(page).to_have_url(re.compile(r"/invoices\?.*status=DUE"))
-    assert [(r[0], r[4], r[5]) for r in _rows(page, 2)] == [("INV-000004 Custom", "Due", "JPY 1,234"),
-                                                         ("INV-000001 Custom", "Due", "USD 120.50")]
+    assert [(r[0], r[4], r[5]) for r in _rows(page, 2)] == [
+        ("INV-000004 Custom", "Due", "JPY 1,234"),
+        ("INV-000001 Custom", "Due", "USD 120.50"),
+    ]
     expect(page.get_by_label("Status")).to_have_value("DUE")
     shot(page, "invoices-due", engine)
     page.reload()  # the URL alone gives the same list
@@ -122,12 +193,17 @@ def test_the_invoice_list_filters_pages_and_opens_invoices(page: Page, person: t
     # By account (every status), then by period, then by customer
     _filter(page, status="All statuses", account=nw)
     assert [(r[0], r[4], r[5]) for r in _rows(page, 5)] == [
-        ("INV-000006 Custom", "Partially paid", "USD 80.00"), ("INV-000003 Custom", "Void", "USD 50.00"),
-        ("Draft Custom", "Draft", "USD 24.51"), ("INV-000002 Custom", "Paid", "USD 99.99"),
-        ("INV-000001 Custom", "Due", "USD 120.50")]
+        ("INV-000006 Custom", "Partially paid", "USD 80.00"),
+        ("INV-000003 Custom", "Void", "USD 50.00"),
+        ("Draft Custom", "Draft", "USD 24.51"),
+        ("INV-000002 Custom", "Paid", "USD 99.99"),
+        ("INV-000001 Custom", "Due", "USD 120.50"),
+    ]
     _filter(page, account="", start="2024-02-01", end="2024-02-29")
-    assert [(r[0], r[2], r[5]) for r in _rows(page, 2)] == [("INV-000004 Custom", "Kyoto Works", "JPY 1,234"),
-                                                         ("INV-000002 Custom", "Northwind", "USD 99.99")]
+    assert [(r[0], r[2], r[5]) for r in _rows(page, 2)] == [
+        ("INV-000004 Custom", "Kyoto Works", "JPY 1,234"),
+        ("INV-000002 Custom", "Northwind", "USD 99.99"),
+    ]
     _filter(page, start="", end="", customer=ky)
     assert [r[0] for r in _rows(page, 2)] == ["INV-000005 Custom", "INV-000004 Custom"]
     _filter(page, customer="", type="In advance")
@@ -146,8 +222,9 @@ def test_the_invoice_list_filters_pages_and_opens_invoices(page: Page, person: t
     shot(page, "invoices-open", engine)
 
 
-def test_an_api_key_is_created_used_and_revoked_in_the_browser(page: Page, person: tuple[str, str], tenant: Tenant,
-                                                                db_url: str) -> None:
+def test_an_api_key_is_created_used_and_revoked_in_the_browser(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
     engine = engine_of(db_url)
     name = f"ingest-{secrets.token_hex(3)}"
     sign_in(page, *person)
@@ -190,8 +267,9 @@ def test_an_api_key_is_created_used_and_revoked_in_the_browser(page: Page, perso
         assert http.get("/customers").status_code == 200
 
 
-def test_users_are_added_sign_in_and_are_removed(page: Page, person: tuple[str, str], tenant: Tenant, db_url: str,
-                                                  session_factory: sessionmaker[Session]) -> None:
+def test_users_are_added_sign_in_and_are_removed(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     engine = engine_of(db_url)
     email = f"dana-{secrets.token_hex(3)}@example.test"
     sign_in(page, *person)
@@ -205,7 +283,9 @@ def test_users_are_added_sign_in_and_are_removed(page: Page, person: tuple[str, 
     page.get_by_label("Type").select_option("NUMERIC")
     page.locator('form[action="/settings/values"]').get_by_label("Value").fill("nineteen")
     page.get_by_role("button", name="Add setting").click()
-    expect(page.get_by_role("alert")).to_have_text("Setting tax_rate: a NUMERIC value must be a decimal number, got 'nineteen'")
+    expect(page.get_by_role("alert")).to_have_text(
+        "Setting tax_rate: a NUMERIC value must be a decimal number, got 'nineteen'"
+    )
     expect(page.get_by_label("Setting ID")).to_have_value("tax_rate")
     page.locator('form[action="/settings/values"]').get_by_label("Value").fill("0.19")
     page.get_by_role("button", name="Add setting").click()
@@ -220,7 +300,11 @@ def test_users_are_added_sign_in_and_are_removed(page: Page, person: tuple[str, 
     with tenant.http() as http:
         [setting] = _ok(http.get("/settings", params={"entity_type": "ORGANIZATION"}))["data"]
     assert (setting["id"], setting["namespace"], setting["dataType"], setting["value"]) == (
-        "tax_rate", "billing", "NUMERIC", "0.2")
+        "tax_rate",
+        "billing",
+        "NUMERIC",
+        "0.2",
+    )
 
     # Users: a mistake first, shown next to its field with what was typed kept
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="Users").click()

@@ -63,11 +63,25 @@ class World:
             service = InvoiceService(ctx)
             rows = list(ctx.session.scalars(select(Invoice).where(Invoice.org_id == self.org.id)))
             out = []
-            for row in sorted(rows, key=lambda i: (i.sequence_number is None, i.sequence_number or 0, i.start_at, i.invoice_type)):
+            for row in sorted(
+                rows, key=lambda i: (i.sequence_number is None, i.sequence_number or 0, i.start_at, i.invoice_type)
+            ):
                 revenue, usage, _details, total = service.view(row)
-                out.append({"id": row.pk, "type": row.invoice_type, "status": row.status, "number": row.sequence_id,
-                            "start": row.start_at, "end": row.end_at, "total": total, "revenue": revenue,
-                            "usage": usage, "due": row.due_date, "date": row.invoice_date})
+                out.append(
+                    {
+                        "id": row.pk,
+                        "type": row.invoice_type,
+                        "status": row.status,
+                        "number": row.sequence_id,
+                        "start": row.start_at,
+                        "end": row.end_at,
+                        "total": total,
+                        "revenue": revenue,
+                        "usage": usage,
+                        "due": row.due_date,
+                        "date": row.invoice_date,
+                    }
+                )
             return out
 
 
@@ -89,22 +103,42 @@ def lines(root: Line) -> dict[str, Decimal]:
 def tiered_card(meter_id: str) -> dict[str, Any]:
     """billing-rules D4's worked example: 1.00 up to 100, 0.50 up to 1000, then a FLAT 200."""
     return {
-        "displayName": "API calls", "usageMeterId": meter_id,
-        "ratePlan": {"pricingModel": "TIERED", "slabs": [
-            {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
-            {"order": 2, "startAfter": 100, "priceType": "PER_UNIT"},
-            {"order": 3, "startAfter": 1000, "priceType": "FLAT"}]},
-        "rateValues": [{"currency": "USD", "slabRates": [
-            {"order": 1, "rate": D("1.00")}, {"order": 2, "rate": D("0.50")}, {"order": 3, "rate": D("200")}]}],
+        "displayName": "API calls",
+        "usageMeterId": meter_id,
+        "ratePlan": {
+            "pricingModel": "TIERED",
+            "slabs": [
+                {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
+                {"order": 2, "startAfter": 100, "priceType": "PER_UNIT"},
+                {"order": 3, "startAfter": 1000, "priceType": "FLAT"},
+            ],
+        },
+        "rateValues": [
+            {
+                "currency": "USD",
+                "slabRates": [
+                    {"order": 1, "rate": D("1.00")},
+                    {"order": 2, "rate": D("0.50")},
+                    {"order": 3, "rate": D("200")},
+                ],
+            }
+        ],
     }
 
 
 def make_plan(ctx: Context, name: str, **details: Any) -> str:
-    body = {"name": name, "pricePlanDetails": {
-        "supportedCurrencies": ["USD"],
-        "pricingCycleConfig": {"interval": "MONTHLY", "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
-                               "gracePeriod": details.pop("grace", 5)},
-        **details}}
+    body = {
+        "name": name,
+        "pricePlanDetails": {
+            "supportedCurrencies": ["USD"],
+            "pricingCycleConfig": {
+                "interval": "MONTHLY",
+                "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                "gracePeriod": details.pop("grace", 5),
+            },
+            **details,
+        },
+    }
     service = PricePlanService(ctx)
     plan = service.create(CreatePricePlanRequest.model_validate(body))
     service.activate(plan.plan.id, ["USD"])
@@ -117,5 +151,12 @@ def fee(ctx: Context, name: str, rate: str, **card: Any) -> dict[str, Any]:
 
 
 def associate(ctx: Context, plan_id: str, start: str, until: str = "9999-01-01") -> None:
-    edit_schedules(ctx, "acme", [UpdatePricingScheduleRequest.model_validate(
-        {"pricePlanId": plan_id, "effectiveFrom": start, "effectiveUntil": until})])
+    edit_schedules(
+        ctx,
+        "acme",
+        [
+            UpdatePricingScheduleRequest.model_validate(
+                {"pricePlanId": plan_id, "effectiveFrom": start, "effectiveUntil": until}
+            )
+        ],
+    )

@@ -41,10 +41,16 @@ def test_request_validation() -> None:
     assert CreateAddOnRequest(name="  Fee  ", type="CREDIT_GRANT").name == "Fee"
     assert CreateAddOnRequest(name=" " + "x" * 254, type="LICENSE").name == "x" * 254
     # lengths count the text as sent (the published maxLength), before trimming
-    for body in ({"name": "x" * 256, "type": "LICENSE"}, {"name": "\n" + "x" * 255, "type": "LICENSE"},
-                 {"name": "  ", "type": "LICENSE"}, {"name": "", "type": "LICENSE"}, {"type": "LICENSE"},
-                 {"name": "X", "type": "SEAT"}, {"name": "X", "type": "LICENSE", "billableName": "y" * 256},
-                 {"name": "X", "type": "LICENSE", "colour": "red"}):
+    for body in (
+        {"name": "x" * 256, "type": "LICENSE"},
+        {"name": "\n" + "x" * 255, "type": "LICENSE"},
+        {"name": "  ", "type": "LICENSE"},
+        {"name": "", "type": "LICENSE"},
+        {"type": "LICENSE"},
+        {"name": "X", "type": "SEAT"},
+        {"name": "X", "type": "LICENSE", "billableName": "y" * 256},
+        {"name": "X", "type": "LICENSE", "colour": "red"},
+    ):
         with pytest.raises(ValidationError):
             CreateAddOnRequest.model_validate(body)
     assert CreateAddOnRequest.model_validate({"name": "x" * 255, "type": "NAMED_LICENSE"}).type == "NAMED_LICENSE"
@@ -99,8 +105,12 @@ def test_archive_keeps_the_add_on_readable_and_frozen(ctx: Context) -> None:
 def test_unknown_and_foreign_ids_are_not_found(session: Session, ctx: Context) -> None:
     addon = create(AddOnService(ctx), "Fee")
     other = AddOnService(Context(session=session, org=org_in(session), now=utc_now()))
-    for call in (lambda: other.get(addon.id), lambda: other.archive(addon.id),
-                 lambda: other.update(addon.id, UpdateAddOnRequest(name="Mine")), lambda: other.get("addon.nope")):
+    for call in (
+        lambda: other.get(addon.id),
+        lambda: other.archive(addon.id),
+        lambda: other.update(addon.id, UpdateAddOnRequest(name="Mine")),
+        lambda: other.get("addon.nope"),
+    ):
         with pytest.raises(NotFound, match="not found"):
             call()
     assert other.page(PageRequest(), None).items == []
@@ -153,6 +163,7 @@ def test_concurrent_creates_of_one_name_leave_one_active(session_factory: sessio
         t.join()
     assert sorted(results) == ["conflict"] * 5 + ["ok"]
     with unit_of_work(session_factory, write=False) as s:
-        count = s.scalar(select(func.count()).where(AddOn.org_id == org.id, AddOn.name == "Contested",
-                                                    AddOn.status == "ACTIVE"))
+        count = s.scalar(
+            select(func.count()).where(AddOn.org_id == org.id, AddOn.name == "Contested", AddOn.status == "ACTIVE")
+        )
     assert count == 1

@@ -44,38 +44,75 @@ def company(factory: sessionmaker[Session], accounts: int) -> Organization:
     with unit_of_work(factory) as session:
         ctx = Context(session=session, org=session.get(Organization, org.id), now=START)
         meter_id = setup_catalog(ctx)
-        plan = make_plan(ctx, "Scale", grace=0, usageRateCards=[tiered_card(meter_id)],
-                         fixedFeeRateCards=[fee(ctx, "Base", "9.99")])
+        plan = make_plan(
+            ctx, "Scale", grace=0, usageRateCards=[tiered_card(meter_id)], fixedFeeRateCards=[fee(ctx, "Base", "9.99")]
+        )
         customers, schedules = CustomerService(ctx), ScheduleService(ctx)
         for n in range(accounts):
-            customers.create(CreateCustomerRequest(id=f"c{n:04d}", name=f"Customer {n}", primary_email=f"c{n}@x.test",
-                                                   address=Address()))
-            schedules.edit(f"c{n:04d}", [UpdatePricingScheduleRequest.model_validate(
-                {"pricePlanId": plan, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"})],
-                invoiced_until=invoiced_until)
-    events = [event_from({"schemaName": "api_calls", "id": f"e{n}-{m}", "accountId": f"c{n:04d}",
-                          "timestamp": f"2024-{m:02d}-15T00:00:00Z", "dimensions": {"region": "us"},
-                          "attributes": [{"name": "calls", "value": str(n + m)}]})
-              for n in range(accounts) for m in range(1, 7)]
+            customers.create(
+                CreateCustomerRequest(
+                    id=f"c{n:04d}", name=f"Customer {n}", primary_email=f"c{n}@x.test", address=Address()
+                )
+            )
+            schedules.edit(
+                f"c{n:04d}",
+                [
+                    UpdatePricingScheduleRequest.model_validate(
+                        {"pricePlanId": plan, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"}
+                    )
+                ],
+                invoiced_until=invoiced_until,
+            )
+    events = [
+        event_from(
+            {
+                "schemaName": "api_calls",
+                "id": f"e{n}-{m}",
+                "accountId": f"c{n:04d}",
+                "timestamp": f"2024-{m:02d}-15T00:00:00Z",
+                "dimensions": {"region": "us"},
+                "attributes": [{"name": "calls", "value": str(n + m)}],
+            }
+        )
+        for n in range(accounts)
+        for m in range(1, 7)
+    ]
     for i in range(0, len(events), 1000):
         with unit_of_work(factory) as session:
             ctx = Context(session=session, org=session.get(Organization, org.id), now=datetime(2024, 6, 20, tzinfo=UTC))
-            IngestionService(ctx).ingest(events[i:i + 1000])
+            IngestionService(ctx).ingest(events[i : i + 1000])
     return org
 
 
 def bill_run(db_url: str, org: Organization) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, "-m", "meterline.cli", "bill-run", "--as-of", AS_OF, "--org-id", org.id,
-         "--database-url", db_url],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env={**os.environ, "COLUMNS": "120"},
+        [
+            sys.executable,
+            "-m",
+            "meterline.cli",
+            "bill-run",
+            "--as-of",
+            AS_OF,
+            "--org-id",
+            org.id,
+            "--database-url",
+            db_url,
+        ],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "COLUMNS": "120"},
     )
 
 
 def finalized(factory: sessionmaker[Session], org: Organization) -> int:
     with unit_of_work(factory, write=False) as session:
-        return int(session.scalar(select(func.count()).select_from(Invoice).where(
-            Invoice.org_id == org.id, Invoice.status != "DRAFT")) or 0)
+        return int(
+            session.scalar(
+                select(func.count()).select_from(Invoice).where(Invoice.org_id == org.id, Invoice.status != "DRAFT")
+            )
+            or 0
+        )
 
 
 def invoices(factory: sessionmaker[Session], org: Organization) -> list[tuple[Any, ...]]:
@@ -84,9 +121,20 @@ def invoices(factory: sessionmaker[Session], org: Organization) -> list[tuple[An
 
     with unit_of_work(factory, write=False) as session:
         rows = session.execute(
-            select(Account.id, Invoice.start_at, Invoice.invoice_type, Invoice.status, Invoice.sequence_id,
-                   Invoice.total_amount, Invoice.lines, Invoice.usage, Invoice.invoice_date, Invoice.due_date)
-            .join(Account, Account.pk == Invoice.account_pk).where(Invoice.org_id == org.id)
+            select(
+                Account.id,
+                Invoice.start_at,
+                Invoice.invoice_type,
+                Invoice.status,
+                Invoice.sequence_id,
+                Invoice.total_amount,
+                Invoice.lines,
+                Invoice.usage,
+                Invoice.invoice_date,
+                Invoice.due_date,
+            )
+            .join(Account, Account.pk == Invoice.account_pk)
+            .where(Invoice.org_id == org.id)
         ).all()
     return sorted((*r[:6], _shape(r[6]), _shape(r[7]), *r[8:]) for r in rows)
 
@@ -101,7 +149,8 @@ def _shape(tree: Any) -> Any:
 
 
 def test_a_bill_run_killed_mid_way_then_run_again_equals_an_uninterrupted_one(
-        db_url: str, session_factory: sessionmaker[Session]) -> None:
+    db_url: str, session_factory: sessionmaker[Session]
+) -> None:
     # Given two identical companies of 400 accounts: 2,400 invoices each to finalize
     interrupted, clean = company(session_factory, 400), company(session_factory, 400)
 
@@ -134,7 +183,11 @@ def test_a_bill_run_killed_mid_way_then_run_again_equals_an_uninterrupted_one(
     again = bill_run(db_url, interrupted)
     out, _ = again.communicate(timeout=300)
     assert again.returncode == 0 and json.loads(out) == {
-        "asOf": AS_OF, "syncedAccounts": 400, "finalized": 0, "failures": []}
+        "asOf": AS_OF,
+        "syncedAccounts": 400,
+        "finalized": 0,
+        "failures": [],
+    }
     assert invoices(session_factory, interrupted) == got
 
 

@@ -79,16 +79,18 @@ class Company:
     plans: dict[str, str]  # customer id -> its plan's id
 
 
-def company(factory: sessionmaker[Session], *customers: str, start: str = "2024-03-01",
-            set_up: datetime = SET_UP) -> Company:
+def company(
+    factory: sessionmaker[Session], *customers: str, start: str = "2024-03-01", set_up: datetime = SET_UP
+) -> Company:
     """A new organization whose customers (the first is acme) each have their own plan (a fixed fee of 10.00 a
     month, grace 0) from `start` (1 March 2024)."""
     org = new_org(factory)
     return Company(org.id, configure_company(factory, org.id, customers, start, set_up))
 
 
-def configure_company(factory: sessionmaker[Session], org_id: str, customers: tuple[str, ...], start: str,
-                      set_up: datetime) -> dict[str, str]:
+def configure_company(
+    factory: sessionmaker[Session], org_id: str, customers: tuple[str, ...], start: str, set_up: datetime
+) -> dict[str, str]:
     """The customers and plans of `company` in an existing organization; customer id -> its plan's id."""
     plans = {}
     with unit_of_work(factory) as session:
@@ -96,12 +98,23 @@ def configure_company(factory: sessionmaker[Session], org_id: str, customers: tu
         setup_catalog(ctx)  # customer acme
         for customer in customers:
             if customer != "acme":
-                CustomerService(ctx).create(CreateCustomerRequest(
-                    id=customer, name=customer.title(), primary_email=f"{customer}@x.test", address=Address()))
-            plans[customer] = make_plan(ctx, f"Plan {customer}", grace=0,
-                                        fixedFeeRateCards=[fee(ctx, f"Fee {customer}", "10")])
-            edit_schedules(ctx, customer, [UpdatePricingScheduleRequest.model_validate(
-                {"pricePlanId": plans[customer], "effectiveFrom": start, "effectiveUntil": "9999-01-01"})])
+                CustomerService(ctx).create(
+                    CreateCustomerRequest(
+                        id=customer, name=customer.title(), primary_email=f"{customer}@x.test", address=Address()
+                    )
+                )
+            plans[customer] = make_plan(
+                ctx, f"Plan {customer}", grace=0, fixedFeeRateCards=[fee(ctx, f"Fee {customer}", "10")]
+            )
+            edit_schedules(
+                ctx,
+                customer,
+                [
+                    UpdatePricingScheduleRequest.model_validate(
+                        {"pricePlanId": plans[customer], "effectiveFrom": start, "effectiveUntil": "9999-01-01"}
+                    )
+                ],
+            )
     return plans
 
 
@@ -116,15 +129,18 @@ def set_rate(factory: sessionmaker[Session], org_id: str, plan_id: str, rate: st
         version.details = json.dumps(details).replace('"__RATE__"', rate)
 
 
-def invoices(factory: sessionmaker[Session], org_id: str,
-             before: datetime = AS_OF) -> list[tuple[str, str, str | None, Decimal | None]]:
+def invoices(
+    factory: sessionmaker[Session], org_id: str, before: datetime = AS_OF
+) -> list[tuple[str, str, str | None, Decimal | None]]:
     """(customer account, status, number, total) of the organization's invoices that start before `before` (March)."""
     from meterline.accounts.models import Account
 
     with unit_of_work(factory, write=False) as session:
-        rows = session.execute(select(Account.id, Invoice.status, Invoice.sequence_id, Invoice.total_amount)
-                               .join(Account, Account.pk == Invoice.account_pk)
-                               .where(Invoice.org_id == org_id, Invoice.start_at < before)).all()
+        rows = session.execute(
+            select(Account.id, Invoice.status, Invoice.sequence_id, Invoice.total_amount)
+            .join(Account, Account.pk == Invoice.account_pk)
+            .where(Invoice.org_id == org_id, Invoice.start_at < before)
+        ).all()
     return sorted(tuple(r) for r in rows)  # type: ignore[misc]
 
 
@@ -144,7 +160,8 @@ def counted(stage: str) -> float:
 
 
 def test_a_failing_invoice_waits_alone_and_every_other_organization_is_billed(
-        fresh: sessionmaker[Session], caplog: pytest.LogCaptureFixture) -> None:
+    fresh: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
     # Given three organizations in billing order; in the middle one, acme's plan rate is out of any range
     first, broken, last = company(fresh, "acme"), company(fresh, "acme", "zeta"), company(fresh, "acme")
     assert first.org_id < broken.org_id < last.org_id  # the run goes through them in this order
@@ -158,8 +175,10 @@ def test_a_failing_invoice_waits_alone_and_every_other_organization_is_billed(
     # Then the organizations before and after it are billed, and so is its other customer
     done = [("acme", "DUE", "INV-000001", Decimal("10.00"))]
     assert invoices(fresh, first.org_id) == done and invoices(fresh, last.org_id) == done
-    assert invoices(fresh, broken.org_id) == [("acme", "DRAFT", None, None),
-                                             ("zeta", "DUE", "INV-000001", Decimal("10.00"))]
+    assert invoices(fresh, broken.org_id) == [
+        ("acme", "DRAFT", None, None),
+        ("zeta", "DUE", "INV-000001", Decimal("10.00")),
+    ]
     assert result.finalized == 3
     # And acme's invoice is recorded with one attempt and the next one a minute later, counted and logged once
     [failure] = failures(fresh, broken.org_id)
@@ -190,18 +209,22 @@ def test_a_failing_invoice_waits_alone_and_every_other_organization_is_billed(
     set_rate(fresh, broken.org_id, broken.plans["acme"], "12")
     fixed = billing.run(fresh, AS_OF, now=NOW + timedelta(minutes=3))
     assert (fixed.finalized, fixed.failures) == (1, [])
-    assert invoices(fresh, broken.org_id) == [("acme", "DUE", "INV-000002", Decimal("12.00")),
-                                             ("zeta", "DUE", "INV-000001", Decimal("10.00"))]
+    assert invoices(fresh, broken.org_id) == [
+        ("acme", "DUE", "INV-000002", Decimal("12.00")),
+        ("zeta", "DUE", "INV-000001", Decimal("10.00")),
+    ]
     assert failures(fresh, broken.org_id) == []
 
 
 def test_an_organization_whose_invoices_cannot_be_created_does_not_stop_the_others(
-        fresh: sessionmaker[Session]) -> None:
+    fresh: sessionmaker[Session],
+) -> None:
     # Given three organizations; the middle one's net terms are beyond any date (written straight into its row)
     first, broken, last = company(fresh, "acme"), company(fresh, "acme"), company(fresh, "acme")
     with unit_of_work(fresh) as session:
-        session.execute(update(Organization).where(Organization.id == broken.org_id)
-                        .values(net_term_days=2_000_000_000))
+        session.execute(
+            update(Organization).where(Organization.id == broken.org_id).values(net_term_days=2_000_000_000)
+        )
     before = counted("sync")
 
     # When the bill run passes the end of March
@@ -245,7 +268,11 @@ def test_a_database_error_in_one_organization_rolls_back_only_its_invoices(fresh
     assert sorted((f.stage, f.attempts) for f in recorded) == [(FINALIZE, 1), (FINALIZE, 1)]
     assert all("sequence_number" in f.message and "INSERT" not in f.message for f in recorded)
     assert [r[:3] for r in invoices(fresh, broken.org_id, april)] == [
-        ("acme", "DRAFT", None), ("acme", "DUE", "INV-000001"), ("zeta", "DRAFT", None), ("zeta", "DUE", "INV-000002")]
+        ("acme", "DRAFT", None),
+        ("acme", "DUE", "INV-000001"),
+        ("zeta", "DRAFT", None),
+        ("zeta", "DUE", "INV-000002"),
+    ]
 
     # When the sequence is repaired, the next due attempt numbers them next and clears the failures
     with unit_of_work(fresh) as session:
@@ -253,33 +280,53 @@ def test_a_database_error_in_one_organization_rolls_back_only_its_invoices(fresh
     fixed = billing.run(fresh, april, now=NOW + timedelta(minutes=1))
     assert (fixed.finalized, fixed.failures, failures(fresh, broken.org_id)) == (2, [], [])
     assert [r[:3] for r in invoices(fresh, broken.org_id, april)] == [
-        ("acme", "DUE", "INV-000001"), ("acme", "DUE", "INV-000003"), ("zeta", "DUE", "INV-000002"),
-        ("zeta", "DUE", "INV-000004")]
+        ("acme", "DUE", "INV-000001"),
+        ("acme", "DUE", "INV-000003"),
+        ("zeta", "DUE", "INV-000002"),
+        ("zeta", "DUE", "INV-000004"),
+    ]
 
 
 def test_meterline_bill_run_goes_on_past_a_failing_invoice_and_exits_non_zero(
-        fresh: sessionmaker[Session], fresh_url: str) -> None:
+    fresh: sessionmaker[Session], fresh_url: str
+) -> None:
     # Given three organizations, the middle one with an invoice that cannot be computed
     first, broken, last = company(fresh, "acme"), company(fresh, "acme", "zeta"), company(fresh, "acme")
     set_rate(fresh, broken.org_id, broken.plans["acme"], HUGE)
 
     def bill_run() -> subprocess.CompletedProcess[str]:
         return subprocess.run(
-            [sys.executable, "-m", "meterline.cli", "bill-run", "--as-of", "2024-04-01T00:00:00Z",
-             "--database-url", fresh_url],
-            capture_output=True, text=True, timeout=300, env={**os.environ, "COLUMNS": "200"})
+            [
+                sys.executable,
+                "-m",
+                "meterline.cli",
+                "bill-run",
+                "--as-of",
+                "2024-04-01T00:00:00Z",
+                "--database-url",
+                fresh_url,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=300,
+            env={**os.environ, "COLUMNS": "200"},
+        )
 
     # When `meterline bill-run` runs
     done = bill_run()
 
     # Then it bills everything else, says what failed, and exits with 1
     assert done.returncode == 1, done.stderr
-    [draft] = [pk for pk, in _drafts(fresh, broken.org_id)]
+    [draft] = [pk for (pk,) in _drafts(fresh, broken.org_id)]
     summary = json.loads(done.stdout)
     assert (summary["asOf"], summary["syncedAccounts"], summary["finalized"]) == ("2024-04-01T00:00:00Z", 4, 3)
     [failed] = summary["failures"]
     assert (failed["organizationId"], failed["stage"], failed["invoiceId"], failed["attempts"]) == (
-        broken.org_id, "FINALIZE", draft, 1)
+        broken.org_id,
+        "FINALIZE",
+        draft,
+        1,
+    )
     assert f"failed: organization {broken.org_id}, invoice {draft} (attempt 1" in done.stderr
     logged = [json.loads(line) for line in done.stderr.splitlines() if line.startswith("{")]
     [line] = [entry for entry in logged if entry["message"] == "billing failed"]  # one JSON line, nothing more
@@ -298,6 +345,11 @@ def test_meterline_bill_run_goes_on_past_a_failing_invoice_and_exits_non_zero(
 
 def _drafts(factory: sessionmaker[Session], org_id: str, before: datetime = AS_OF) -> list[tuple[str]]:
     with unit_of_work(factory, write=False) as session:
-        return [tuple(r) for r in session.execute(select(Invoice.pk).where(  # type: ignore[misc]
-            Invoice.org_id == org_id, Invoice.status == "DRAFT", Invoice.start_at < before))]
-
+        return [
+            tuple(r)
+            for r in session.execute(
+                select(Invoice.pk).where(  # type: ignore[misc]
+                    Invoice.org_id == org_id, Invoice.status == "DRAFT", Invoice.start_at < before
+                )
+            )
+        ]

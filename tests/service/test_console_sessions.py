@@ -25,8 +25,9 @@ RULES = ThrottleRules(per_email=5, per_address=20, window=timedelta(minutes=15))
 
 
 def _user(session: Session, org: Organization, password: str = "long enough", role: str = "ADMIN") -> User:  # noqa: S107
-    return TenancyService(session).create_user(org=org, email=f"u-{secrets.token_hex(4)}@sessions.test",
-                                               password=password, now=utc_now(), role=role)
+    return TenancyService(session).create_user(
+        org=org, email=f"u-{secrets.token_hex(4)}@sessions.test", password=password, now=utc_now(), role=role
+    )
 
 
 def test_a_session_is_live_until_it_expires_or_is_ended(session: Session, org: Organization) -> None:
@@ -118,8 +119,9 @@ def verifications(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     return seen
 
 
-def test_an_unknown_email_costs_the_same_argon2_work(session: Session, org: Organization,
-                                                     verifications: list[str]) -> None:
+def test_an_unknown_email_costs_the_same_argon2_work(
+    session: Session, org: Organization, verifications: list[str]
+) -> None:
     user = _user(session, org)
     service = TenancyService(session)
     assert service.check_password(user.email, "a wrong password") is None

@@ -31,19 +31,37 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
             self.now = t(3, 1, 12)
             self.events = 0
             with self.world.at(t(2, 20)) as ctx:
-                plan = make_plan(ctx, "Growth", usageRateCards=[tiered_card(self.world.meter_id)],
-                                 fixedFeeRateCards=[fee(ctx, "Platform", "30")], grace=3)
+                plan = make_plan(
+                    ctx,
+                    "Growth",
+                    usageRateCards=[tiered_card(self.world.meter_id)],
+                    fixedFeeRateCards=[fee(ctx, "Platform", "30")],
+                    grace=3,
+                )
                 associate(ctx, plan, "2024-03-01")
 
-        @rule(amount=st.integers(1, 400), priority=st.integers(1, 3), days=st.none() | st.integers(0, 60),
-              scoped=st.booleans())
+        @rule(
+            amount=st.integers(1, 400),
+            priority=st.integers(1, 3),
+            days=st.none() | st.integers(0, 60),
+            scoped=st.booleans(),
+        )
         def grant(self, amount: int, priority: int, days: int | None, scoped: bool) -> None:
             start = self.now.date() - timedelta(days=10)
             with self.world.at(self.now) as ctx:
-                balances.credits(ctx).grant([Grant(
-                    account_id="acme", purpose="p", amount=D(amount), priority=priority, effective_from=start,
-                    effective_until=None if days is None else start + timedelta(days=days),
-                    scope=(self.world.meter_id,) if scoped else ())])
+                balances.credits(ctx).grant(
+                    [
+                        Grant(
+                            account_id="acme",
+                            purpose="p",
+                            amount=D(amount),
+                            priority=priority,
+                            effective_from=start,
+                            effective_until=None if days is None else start + timedelta(days=days),
+                            scope=(self.world.meter_id,) if scoped else (),
+                        )
+                    ]
+                )
 
         @rule(calls=st.integers(1, 900))
         def usage(self, calls: int) -> None:
@@ -63,16 +81,26 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
         @rule(pick=st.integers(0, 100))
         def void_an_invoice(self, pick: int) -> None:
             with self.world.at(self.now) as ctx:
-                open_ = list(ctx.session.scalars(select(Invoice).where(
-                    Invoice.org_id == self.world.org.id, Invoice.status.in_(("DUE", "PARTIALLY_PAID"))).order_by(Invoice.pk)))
+                open_ = list(
+                    ctx.session.scalars(
+                        select(Invoice)
+                        .where(Invoice.org_id == self.world.org.id, Invoice.status.in_(("DUE", "PARTIALLY_PAID")))
+                        .order_by(Invoice.pk)
+                    )
+                )
                 if open_:
                     InvoiceService(ctx).update(open_[pick % len(open_)].pk, "VOID", {})
 
         @rule(pick=st.integers(0, 100))
         def void_a_credit(self, pick: int) -> None:
             with self.world.at(self.now) as ctx:
-                active = list(ctx.session.scalars(select(Credit).where(
-                    Credit.org_id == self.world.org.id, Credit.status == "ACTIVE").order_by(Credit.pk)))
+                active = list(
+                    ctx.session.scalars(
+                        select(Credit)
+                        .where(Credit.org_id == self.world.org.id, Credit.status == "ACTIVE")
+                        .order_by(Credit.pk)
+                    )
+                )
                 if active:
                     balances.credits(ctx).void(active[pick % len(active)].pk)
 
@@ -94,5 +122,9 @@ def test_random_histories_keep_the_ledgers_exact(session_factory: sessionmaker[S
                 view = balances.wallet(ctx).view("acme")
                 assert view.balance >= 0 and view.balance + view.hold == (wallet.balance if wallet else D(0))
 
-    run_state_machine_as_test(Ledgers, settings=settings(
-        max_examples=12, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)))
+    run_state_machine_as_test(
+        Ledgers,
+        settings=settings(
+            max_examples=12, stateful_step_count=12, deadline=None, suppress_health_check=list(HealthCheck)
+        ),
+    )

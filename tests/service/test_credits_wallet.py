@@ -33,17 +33,30 @@ def check_ledgers(session: Session, org_id: str) -> None:
         assert credit.consumed_amount == debited - returned and D(0) <= credit.consumed_amount <= credit.amount
         ended = sum((x.amount for x in txns if x.type in ("EXPIRED", "VOIDED")), D(0))
         assert ended == (credit.amount - credit.consumed_amount if credit.status in ("EXPIRED", "VOIDED") else 0)
-        assert (credit.status == "CONSUMED") == (credit.consumed_amount == credit.amount and credit.status != "VOIDED" and credit.status != "EXPIRED")
+        assert (credit.status == "CONSUMED") == (
+            credit.consumed_amount == credit.amount and credit.status != "VOIDED" and credit.status != "EXPIRED"
+        )
     for wallet in session.scalars(select(Wallet).where(Wallet.org_id == org_id)):
-        entries = list(session.scalars(select(WalletEntry).where(WalletEntry.wallet_pk == wallet.pk).order_by(WalletEntry.pk)))
+        entries = list(
+            session.scalars(select(WalletEntry).where(WalletEntry.wallet_pk == wallet.pk).order_by(WalletEntry.pk))
+        )
         running = D(0)
         for e in entries:
             running += e.amount if e.type == "CREDITED" else -e.amount
             assert running >= 0 and e.closing_balance == running
         assert wallet.balance == running
     for invoice in session.scalars(select(Invoice).where(Invoice.org_id == org_id, Invoice.status != "DRAFT")):
-        debits = sum((x.amount for x in session.scalars(select(CreditTransaction).where(
-            CreditTransaction.invoice_pk == invoice.pk, CreditTransaction.type == "DEBITED"))), D(0))
+        debits = sum(
+            (
+                x.amount
+                for x in session.scalars(
+                    select(CreditTransaction).where(
+                        CreditTransaction.invoice_pk == invoice.pk, CreditTransaction.type == "DEBITED"
+                    )
+                )
+            ),
+            D(0),
+        )
         shown = Decimal(0)
         if invoice.lines and '"TOTAL_CREDITS"' in invoice.lines:
             from meterline.invoicing.builder import Line
@@ -88,12 +101,19 @@ def test_two_credits_by_priority_and_scope_over_a_tiered_invoice(world: World, g
     assert got[f"SUB_CREDITS:{meter_only}"] == D("-100.00") and got[f"SUB_CREDITS:{anything}"] == D("-200.00")
     assert got["TOTAL_CREDITS"] == D("-300.00") and got["NET_AMOUNT"] == march["total"] == D("125.00")
     sub = march["revenue"].find("TOTAL_CREDITS").children  # type: ignore[union-attr]
-    assert [s.metadata["lines"] for s in sub] == [{growth["meter"]: D("100.00")},
-                                                   {growth["meter"]: D("25.00"), growth["fee"]: D("175.00")}]
+    assert [s.metadata["lines"] for s in sub] == [
+        {growth["meter"]: D("100.00")},
+        {growth["meter"]: D("25.00"), growth["fee"]: D("175.00")},
+    ]
     # And the balance shows what the draft holds
     with world.at(t(3, 11)) as ctx:
         balance = balances.credits(ctx).balance("acme")
-        assert (balance.active, balance.available, balance.running, balance.inapplicable) == (D("300.00"), D("300.00"), D("0.00"), D("0.00"))
+        assert (balance.active, balance.available, balance.running, balance.inapplicable) == (
+            D("300.00"),
+            D("300.00"),
+            D("0.00"),
+            D("0.00"),
+        )
     # When March is finalized the holds are consumed: both credits are CONSUMED
     world.bill_run(t(4, 6))
     assert (credit(world, meter_only).status, credit(world, anything).status) == ("CONSUMED", "CONSUMED")
@@ -128,7 +148,12 @@ def test_a_credit_ending_mid_cycle_still_pays_that_cycle_then_expires(world: Wor
     assert march["total"] == D("0.00") and march["status"] == "PAID"
     assert credit(world, later).status == "ACTIVE"
     with world.at(t(4, 7)) as ctx:
-        assert [x.type for x in balances.credits(ctx).repo.transactions(ending)] == ["CREDITED", "DEBITED", "DEBITED", "EXPIRED"]
+        assert [x.type for x in balances.credits(ctx).repo.transactions(ending)] == [
+            "CREDITED",
+            "DEBITED",
+            "DEBITED",
+            "EXPIRED",
+        ]
         check_ledgers(ctx.session, world.org.id)
 
 
@@ -168,9 +193,12 @@ def test_grant_rules(world: World, growth: dict[str, str]) -> None:
     with world.at(t(3, 1)) as ctx:
         service = balances.credits(ctx)
         base = {"account_id": "acme", "purpose": "P", "priority": 1, "effective_from": date(2024, 3, 1)}
-        for bad, says in (({"amount": D("0")}, "more than 0"), ({"amount": D("1.001")}, "minor units"),
-                          ({"amount": D("5"), "effective_until": date(2024, 2, 1)}, "before effectiveFrom"),
-                          ({"amount": D("5"), "scope": ("um.nothing",)}, "not a usage meter")):
+        for bad, says in (
+            ({"amount": D("0")}, "more than 0"),
+            ({"amount": D("1.001")}, "minor units"),
+            ({"amount": D("5"), "effective_until": date(2024, 2, 1)}, "before effectiveFrom"),
+            ({"amount": D("5"), "scope": ("um.nothing",)}, "not a usage meter"),
+        ):
             with pytest.raises(BadRequest, match=says):
                 service.grant([Grant(**{**base, **bad})])
         first = service.grant([Grant(**base, amount=D("5"), idempotency_key="k")])[0]
@@ -190,16 +218,29 @@ def test_credit_grant_cards_give_credits_each_cycle(world: World) -> None:
         from meterline.catalog.addon_service import AddOnService
 
         addon = AddOnService(ctx).create(CreateAddOnRequest(name=name, type="CREDIT_GRANT"))
-        return {"id": addon.id, "type": "RECURRING", "invoiceTiming": timing,
-                "grantDetails": {"priority": 1, "expiryType": "PRICING_CYCLE", "applicableEntityIds": [world.meter_id]},
-                "rateDetails": {"pricingModel": "TIERED", "currencySlabRateDetails": [{
-                    "currency": "USD", "creditAmount": D(credit),
-                    "slabDetails": [{"startAfter": 0, "priceType": "FLAT", "rate": D(price)}]}]}}
+        return {
+            "id": addon.id,
+            "type": "RECURRING",
+            "invoiceTiming": timing,
+            "grantDetails": {"priority": 1, "expiryType": "PRICING_CYCLE", "applicableEntityIds": [world.meter_id]},
+            "rateDetails": {
+                "pricingModel": "TIERED",
+                "currencySlabRateDetails": [
+                    {
+                        "currency": "USD",
+                        "creditAmount": D(credit),
+                        "slabDetails": [{"startAfter": 0, "priceType": "FLAT", "rate": D(price)}],
+                    }
+                ],
+            },
+        }
 
     with world.at(t(2, 20)) as ctx:
         monthly = grant_card(ctx, "Usage pack", "90", "100", "IN_ADVANCE")
         prepaid = grant_card(ctx, "Prepaid pack", "45", "50", "PREPAID")
-        plan = make_plan(ctx, "Packs", usageRateCards=[tiered_card(world.meter_id)], creditGrantRateCards=[monthly, prepaid])
+        plan = make_plan(
+            ctx, "Packs", usageRateCards=[tiered_card(world.meter_id)], creditGrantRateCards=[monthly, prepaid]
+        )
         associate(ctx, plan, "2024-03-01")
     # When March starts: the in-advance invoice (90.00 + 45.00) is finalized and gives the monthly credit only
     world.bill_run(t(3, 1))
@@ -209,7 +250,8 @@ def test_credit_grant_cards_give_credits_each_cycle(world: World) -> None:
     with world.at(t(3, 10)) as ctx:
         granted = list(ctx.session.scalars(select(Credit).where(Credit.org_id == world.org.id)))
         assert [(c.amount, c.grantor_id, c.effective_from, c.effective_until) for c in granted] == [
-            (D("100"), monthly["id"], date(2024, 3, 1), date(2024, 3, 31))]
+            (D("100"), monthly["id"], date(2024, 3, 1), date(2024, 3, 31))
+        ]
     # Then March's usage (125.00) takes it: 100.00 off
     assert march["total"] == D("25.00")
     # When the in-advance invoice is paid, the PREPAID pack's 50.00 credit arrives and takes the rest
@@ -217,5 +259,8 @@ def test_credit_grant_cards_give_credits_each_cycle(world: World) -> None:
         InvoiceService(ctx).update(advance["id"], "PAID", {})
     assert world.invoices()[1]["total"] == D("0.00")
     with world.at(t(3, 12)) as ctx:
-        assert sorted(c.amount for c in ctx.session.scalars(select(Credit).where(Credit.org_id == world.org.id))) == [D("50"), D("100")]
+        assert sorted(c.amount for c in ctx.session.scalars(select(Credit).where(Credit.org_id == world.org.id))) == [
+            D("50"),
+            D("100"),
+        ]
         check_ledgers(ctx.session, world.org.id)

@@ -31,7 +31,9 @@ UTC = timezone.utc
 
 
 def customer_request(customer_id: str = "acme", **kwargs: object) -> CreateCustomerRequest:
-    return CreateCustomerRequest(id=customer_id, name="Acme Inc", primary_email="a@acme.test", address=Address(), **kwargs)
+    return CreateCustomerRequest(
+        id=customer_id, name="Acme Inc", primary_email="a@acme.test", address=Address(), **kwargs
+    )
 
 
 def test_default_account_takes_the_organizations_base_currency(session: Session) -> None:
@@ -61,7 +63,9 @@ def test_account_currency_is_fixed(ctx: Context) -> None:
 def test_archive_when_history_exists(ctx: Context) -> None:
     service = CustomerService(ctx)
     service.create(customer_request())
-    service.accounts.create(CreateAccountRequest(id="acme-2", name="Second", customer_id="acme", aliases=["acme-2-alias"]))
+    service.accounts.create(
+        CreateAccountRequest(id="acme-2", name="Second", customer_id="acme", aliases=["acme-2-alias"])
+    )
     service.delete("acme", has_history=lambda _ctx, account: account.id == "acme")
     customer = service.get("acme")  # still readable by id
     assert customer.status == "ARCHIVED"
@@ -79,7 +83,9 @@ def test_archive_when_history_exists(ctx: Context) -> None:
 
 def test_delete_without_history_removes_everything(ctx: Context) -> None:
     service = CustomerService(ctx)
-    service.create(customer_request(settings=[{"id": "qb", "value": "1", "namespace": "USER", "name": "QB", "dataType": "STRING"}]))
+    service.create(
+        customer_request(settings=[{"id": "qb", "value": "1", "namespace": "USER", "name": "QB", "dataType": "STRING"}])
+    )
     service.accounts.add_aliases("acme", AddAccountAliasesRequest(aliases=["acme-alias"]))
     service.delete("acme", has_history=has_billing_history)
     with pytest.raises(NotFound):
@@ -94,7 +100,10 @@ def test_resolve_by_id_or_alias_effective_at_a_time(ctx: Context) -> None:
     service.accounts.create(CreateAccountRequest(id="b", name="Bravo", customer_id="acme"))
     jan, jul = datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 7, 1, tzinfo=UTC)
     service.accounts.add_aliases(
-        "acme", AddAccountAliasesRequest(account_aliases=[CreateAccountAliasRequest(value="phone", effective_from=jan, effective_until=jul)])
+        "acme",
+        AddAccountAliasesRequest(
+            account_aliases=[CreateAccountAliasRequest(value="phone", effective_from=jan, effective_until=jul)]
+        ),
     )
     service.accounts.add_aliases(
         "b", AddAccountAliasesRequest(account_aliases=[CreateAccountAliasRequest(value="phone", effective_from=jul)])

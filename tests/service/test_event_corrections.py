@@ -44,30 +44,52 @@ from tests.conftest import new_org
 
 UTC = timezone.utc
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
-WINDOWS = [(DAY, DAY + timedelta(days=3)), (DAY, DAY + timedelta(hours=5, minutes=45)),
-           (DAY + timedelta(days=1, hours=2, minutes=15), DAY + timedelta(days=2))]
+WINDOWS = [
+    (DAY, DAY + timedelta(days=3)),
+    (DAY, DAY + timedelta(hours=5, minutes=45)),
+    (DAY + timedelta(days=1, hours=2, minutes=15), DAY + timedelta(days=2)),
+]
 
 
 def setup_catalog(ctx: Context) -> None:
     """Customer acme, schema api_calls (calls; region), a SUM meter on calls for region us, a COUNT meter."""
-    CustomerService(ctx).create(CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address()))
+    CustomerService(ctx).create(
+        CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address())
+    )
     EventSchemaService(ctx).create(
-        CreateEventSchemaRequest(name="api_calls", attributes=[EventAttributeSchema(name="calls")], dimensions=[DimensionsSchema(name="region")])
+        CreateEventSchemaRequest(
+            name="api_calls",
+            attributes=[EventAttributeSchema(name="calls")],
+            dimensions=[DimensionsSchema(name="region")],
+        )
     )
     EventSchemaService(ctx).activate("api_calls")
     meters = UsageMeterService(ctx)
     for request in (
-        CreateUsageMeterRequest(name="us_calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
-                                filters=[UsageMeterFilterEntry(field="region", value="us")],
-                                computations=[Computation(order=1, computation='{"var":"attribute.calls"}')]),
+        CreateUsageMeterRequest(
+            name="us_calls",
+            type="COUNTER",
+            aggregation="SUM",
+            event_schema_name="api_calls",
+            filters=[UsageMeterFilterEntry(field="region", value="us")],
+            computations=[Computation(order=1, computation='{"var":"attribute.calls"}')],
+        ),
         CreateUsageMeterRequest(name="requests", type="COUNTER", aggregation="COUNT", event_schema_name="api_calls"),
     ):
         meters.activate(meters.create(request).id)
 
 
 def event(event_id: str, at: datetime, calls: str = "1", region: str = "us") -> Event:
-    return event_from({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
-                                 "attributes": [{"name": "calls", "value": calls}], "dimensions": {"region": region}})
+    return event_from(
+        {
+            "schemaName": "api_calls",
+            "id": event_id,
+            "timestamp": at.isoformat(),
+            "accountId": "acme",
+            "attributes": [{"name": "calls", "value": calls}],
+            "dimensions": {"region": region},
+        }
+    )
 
 
 def named(event_id: str) -> CorrectionEvent:
@@ -102,19 +124,24 @@ def run(session_factory: sessionmaker[Session], org: Organization, work):  # typ
             st.sampled_from(["us", "eu"]),
             st.booleans(),  # undone later?
         ),
-        min_size=1, max_size=30,
+        min_size=1,
+        max_size=30,
     ),
     redo_first=st.booleans(),
 )
 def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
-    session_factory: sessionmaker[Session], catalog_org: Organization,
-    events: list[tuple[int, Decimal, str, bool]], redo_first: bool,
+    session_factory: sessionmaker[Session],
+    catalog_org: Organization,
+    events: list[tuple[int, Decimal, str, bool]],
+    redo_first: bool,
 ) -> None:
     org = catalog_org
     tag = secrets.token_hex(6)  # not `random`: hypothesis seeds it the same for every example
     before = usage_snapshot(session_factory, org)
-    batch = [event(f"h{tag}-{n}", DAY + timedelta(seconds=sec), str(value), region)
-             for n, (sec, value, region, _) in enumerate(events)]
+    batch = [
+        event(f"h{tag}-{n}", DAY + timedelta(seconds=sec), str(value), region)
+        for n, (sec, value, region, _) in enumerate(events)
+    ]
     run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(batch))
     undone = [e.id for e, (*_, undo) in zip(batch, events, strict=True) if undo]
     kept = [e for e, (*_, undo) in zip(batch, events, strict=True) if not undo]
@@ -135,7 +162,11 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
         expected.append(got)
     assert usage_snapshot(session_factory, org) == expected
     with unit_of_work(session_factory, write=False) as s:
-        claimed = set(s.scalars(select(EventId.event_id).where(EventId.org_id == org.id, EventId.event_id.in_([e.id for e in batch]))))
+        claimed = set(
+            s.scalars(
+                select(EventId.event_id).where(EventId.org_id == org.id, EventId.event_id.in_([e.id for e in batch]))
+            )
+        )
     assert claimed == {e.id for e in kept}  # the undone ids are free again
     # ...and ingesting them again counts them again
     if undone:
@@ -146,8 +177,13 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
 
 def undo_exactness(session_factory: sessionmaker[Session], org: Organization, values: list[str], keep: int = 2) -> None:
     """Ingest `values`, undo all but the first `keep`: the usage is their exact sum."""
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(
-        [event(f"d{n}", DAY + timedelta(minutes=1), v) for n, v in enumerate(values)]))
+    run(
+        session_factory,
+        org,
+        lambda ctx: IngestionService(ctx).ingest(
+            [event(f"d{n}", DAY + timedelta(minutes=1), v) for n, v in enumerate(values)]
+        ),
+    )
     for n in range(keep, len(values)):
         run(session_factory, org, lambda ctx, n=n: CorrectionService(ctx).correct("UNDO", named(f"d{n}")))
     snapshot = usage_snapshot(session_factory, org)
@@ -161,11 +197,14 @@ def test_undo_is_exact(session_factory: sessionmaker[Session], catalog_org: Orga
 
 def test_undo_is_exact_beyond_28_digits(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
     # each value within the number rule (below 10^15, 12 decimals); the eleven kept sum to 29 significant digits
-    undo_exactness(session_factory, catalog_org,
-                   ["999999999999999.999999999999"] * 10 + ["0.000000000001", "0.1", "-0.3"], keep=11)
+    undo_exactness(
+        session_factory, catalog_org, ["999999999999999.999999999999"] * 10 + ["0.000000000001", "0.1", "-0.3"], keep=11
+    )
 
 
-def test_redo_event_in_one_transaction_with_other_work(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
+def test_redo_event_in_one_transaction_with_other_work(
+    session_factory: sessionmaker[Session], catalog_org: Organization
+) -> None:
     """The service never commits: a correction rolled back with its transaction leaves nothing behind."""
     org = catalog_org
     run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("t1", DAY, "5")]))
@@ -179,7 +218,9 @@ def test_redo_event_in_one_transaction_with_other_work(session_factory: sessionm
             raise RuntimeError("roll back")
     assert usage_snapshot(session_factory, org) == before
     with unit_of_work(session_factory, write=False) as s:
-        statuses = list(s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "t1")))
+        statuses = list(
+            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "t1"))
+        )
     assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
 
 
@@ -191,18 +232,51 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
     with pytest.raises(BadRequest, match="event.id"):
         run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", None))
     with pytest.raises(BadRequest, match="require_confirmation"):
-        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", named("ok"), require_confirmation=True))
+        run(
+            session_factory,
+            org,
+            lambda ctx: CorrectionService(ctx).correct("UNDO", named("ok"), require_confirmation=True),
+        )
     with pytest.raises(BadRequest, match="event.accountId"):
-        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct(
-            "REDO_EVENT", CorrectionEvent.model_validate({"id": "ok", "schemaName": "api_calls", "timestamp": DAY.isoformat(),
-                                                          "attributes": [], "dimensions": {}})))
+        run(
+            session_factory,
+            org,
+            lambda ctx: CorrectionService(ctx).correct(
+                "REDO_EVENT",
+                CorrectionEvent.model_validate(
+                    {
+                        "id": "ok",
+                        "schemaName": "api_calls",
+                        "timestamp": DAY.isoformat(),
+                        "attributes": [],
+                        "dimensions": {},
+                    }
+                ),
+            ),
+        )
     with pytest.raises(BadRequest, match="missing attribute calls"):
-        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct(
-            "REDO_EVENT", CorrectionEvent.model_validate({"id": "ok", "schemaName": "api_calls", "timestamp": DAY.isoformat(),
-                                                          "accountId": "acme", "attributes": [], "dimensions": {"region": "us"}})))
+        run(
+            session_factory,
+            org,
+            lambda ctx: CorrectionService(ctx).correct(
+                "REDO_EVENT",
+                CorrectionEvent.model_validate(
+                    {
+                        "id": "ok",
+                        "schemaName": "api_calls",
+                        "timestamp": DAY.isoformat(),
+                        "accountId": "acme",
+                        "attributes": [],
+                        "dimensions": {"region": "us"},
+                    }
+                ),
+            ),
+        )
     # none of that changed the event
     with unit_of_work(session_factory, write=False) as s:
-        statuses = list(s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "ok")))
+        statuses = list(
+            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "ok"))
+        )
     assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
 
 
@@ -210,8 +284,11 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
     session_factory: sessionmaker[Session], catalog_org: Organization
 ) -> None:
     org = catalog_org
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(
-        [event("race", DAY, "7"), event("other", DAY, "1")]))
+    run(
+        session_factory,
+        org,
+        lambda ctx: IngestionService(ctx).ingest([event("race", DAY, "7"), event("other", DAY, "1")]),
+    )
     barrier = threading.Barrier(6)
     outcomes: list[object] = []
     lock = threading.Lock()
@@ -236,8 +313,13 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
         t.join()
     assert all(isinstance(o, str) for o in outcomes), outcomes
     with unit_of_work(session_factory, write=False) as s:
-        rows = list(s.scalars(select(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "race")
-                              .order_by(StoredEvent.pk)))
+        rows = list(
+            s.scalars(
+                select(StoredEvent)
+                .where(StoredEvent.org_id == org.id, StoredEvent.event_id == "race")
+                .order_by(StoredEvent.pk)
+            )
+        )
         claimed = s.scalar(select(EventId.event_id).where(EventId.org_id == org.id, EventId.event_id == "race"))
     accepted = [e for e in rows if e.status in pipeline.ACCEPTED]
     # each success reverted exactly the event in force; at most one event with the id is in force at the end

@@ -26,19 +26,27 @@ def test_the_record_is_written_at_ingestion_and_old_events_still_read(session_fa
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
         meter_id = setup_catalog(ctx)
         results = IngestionService(ctx).ingest([event("a", at, "2.5"), event("a", at, "9"), event("b", at, "1")])
-        assert [r.status for r in results] == ["INGESTION_COMPLETED_EVENT_NOT_METERED",
-                                               "INGESTION_FAILED_DUPLICATE_EVENT",
-                                               "INGESTION_COMPLETED_EVENT_NOT_METERED"]
+        assert [r.status for r in results] == [
+            "INGESTION_COMPLETED_EVENT_NOT_METERED",
+            "INGESTION_FAILED_DUPLICATE_EVENT",
+            "INGESTION_COMPLETED_EVENT_NOT_METERED",
+        ]
     with unit_of_work(session_factory) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
-        stored = {e.event_id + ("" if e.units is not None else "-dup"): e.meters
-                  for e in s.query(StoredEvent).filter(StoredEvent.org_id == org.id)}
-        assert stored == {"a": [[meter_id, "calls", "PROCESSED_UNITS_COMPUTED", "2.5"]], "a-dup": None,
-                          "b": [[meter_id, "calls", "PROCESSED_UNITS_COMPUTED", "1"]]}
+        stored = {
+            e.event_id + ("" if e.units is not None else "-dup"): e.meters
+            for e in s.query(StoredEvent).filter(StoredEvent.org_id == org.id)
+        }
+        assert stored == {
+            "a": [[meter_id, "calls", "PROCESSED_UNITS_COMPUTED", "2.5"]],
+            "a-dup": None,
+            "b": [[meter_id, "calls", "PROCESSED_UNITS_COMPUTED", "1"]],
+        }
         UsageMeterService(ctx).deactivate(meter_id)
         # an event stored before outcomes were recorded: the meters it reached, named from the catalog
-        s.execute(update(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "b")
-                  .values(meters=None))
+        s.execute(
+            update(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "b").values(meters=None)
+        )
     with unit_of_work(session_factory) as s:
         service = EventQueryService(Context(session=s, org=s.merge(org), now=utc_now()))
         assert [p.meters for p in service.pipelines("a")] == [[(meter_id, "calls", Decimal("2.5"))], []]

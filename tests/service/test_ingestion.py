@@ -42,23 +42,42 @@ DAY = datetime(2024, 3, 1, tzinfo=UTC)
 
 def setup_catalog(ctx: Context) -> str:
     """Customer acme, schema api_calls (calls; region), an active SUM meter on calls. Returns the meter id."""
-    CustomerService(ctx).create(CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address()))
+    CustomerService(ctx).create(
+        CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=Address())
+    )
     EventSchemaService(ctx).create(
-        CreateEventSchemaRequest(name="api_calls", attributes=[EventAttributeSchema(name="calls")], dimensions=[DimensionsSchema(name="region")])
+        CreateEventSchemaRequest(
+            name="api_calls",
+            attributes=[EventAttributeSchema(name="calls")],
+            dimensions=[DimensionsSchema(name="region")],
+        )
     )
     EventSchemaService(ctx).activate("api_calls")
     meters = UsageMeterService(ctx)
     meter = meters.create(
-        CreateUsageMeterRequest(name="calls", type="COUNTER", aggregation="SUM", event_schema_name="api_calls",
-                                computations=[Computation(order=1, computation='{"var":"attribute.calls"}')])
+        CreateUsageMeterRequest(
+            name="calls",
+            type="COUNTER",
+            aggregation="SUM",
+            event_schema_name="api_calls",
+            computations=[Computation(order=1, computation='{"var":"attribute.calls"}')],
+        )
     )
     meters.activate(meter.id)
     return meter.id
 
 
 def event(event_id: str, at: datetime, calls: str = "1") -> Event:
-    return event_from({"schemaName": "api_calls", "id": event_id, "timestamp": at.isoformat(), "accountId": "acme",
-                                 "attributes": [{"name": "calls", "value": calls}], "dimensions": {"region": "us"}})
+    return event_from(
+        {
+            "schemaName": "api_calls",
+            "id": event_id,
+            "timestamp": at.isoformat(),
+            "accountId": "acme",
+            "attributes": [{"name": "calls", "value": calls}],
+            "dimensions": {"region": "us"},
+        }
+    )
 
 
 @pytest.fixture
@@ -115,33 +134,49 @@ def test_concurrent_overlapping_batches_count_each_id_once(
     assert usage[meter_id].usage == Decimal(len(sent)) and usage[meter_id].events == len(sent)
 
 
-OFFSETS = [timedelta(0), timedelta(hours=5, minutes=30), timedelta(hours=5, minutes=45), timedelta(hours=-3, minutes=-30)]
+OFFSETS = [
+    timedelta(0),
+    timedelta(hours=5, minutes=30),
+    timedelta(hours=5, minutes=45),
+    timedelta(hours=-3, minutes=-30),
+]
 
 
 @settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(
     events=st.lists(
-        st.tuples(st.integers(0, 3 * 24 * 3600 - 1), st.decimals("-1000", "1000", places=3, allow_nan=False, allow_infinity=False)),
-        min_size=1, max_size=40,
+        st.tuples(
+            st.integers(0, 3 * 24 * 3600 - 1),
+            st.decimals("-1000", "1000", places=3, allow_nan=False, allow_infinity=False),
+        ),
+        min_size=1,
+        max_size=40,
     ),
     windows=st.lists(st.tuples(st.sampled_from(OFFSETS), st.integers(0, 2), st.integers(1, 3)), min_size=1, max_size=4),
 )
 def test_usage_from_rollups_equals_usage_from_raw_events(
-    session_factory: sessionmaker[Session], catalog_org: tuple[Organization, str],
-    events: list[tuple[int, Decimal]], windows: list[tuple[timedelta, int, int]],
+    session_factory: sessionmaker[Session],
+    catalog_org: tuple[Organization, str],
+    events: list[tuple[int, Decimal]],
+    windows: list[tuple[timedelta, int, int]],
 ) -> None:
     org, meter_id = catalog_org
     batch_tag = random.getrandbits(48)
     with unit_of_work(session_factory) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
         IngestionService(ctx).ingest(
-            [event(f"p{batch_tag}-{n}", DAY + timedelta(seconds=sec), str(value)) for n, (sec, value) in enumerate(events)]
+            [
+                event(f"p{batch_tag}-{n}", DAY + timedelta(seconds=sec), str(value))
+                for n, (sec, value) in enumerate(events)
+            ]
         )
     with unit_of_work(session_factory, write=False) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
         raw = [
             (e.timestamp, Decimal(e.units[meter_id]))
-            for e in s.scalars(select(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.status.in_(pipeline.ACCEPTED)))
+            for e in s.scalars(
+                select(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.status.in_(pipeline.ACCEPTED))
+            )
         ]
         for offset, first_day, days in windows:
             # local midnights in a zone with that offset, as UTC instants

@@ -21,22 +21,37 @@ def test_tiered_usage_in_advance_fee_and_commitment_over_a_month(world: World) -
     # 500.00 minimum commitment; account acme on it from 1 March, with net terms of 15 days
     with world.at(t(2, 20)) as ctx:
         meter_id = world.meter_id
-        plan = make_plan(ctx, "Growth", usageRateCards=[tiered_card(meter_id)],
-                         fixedFeeRateCards=[fee(ctx, "Platform", "300", invoiceTiming="IN_ADVANCE")],
-                         minimumCommitment={"displayName": "Monthly commitment", "rateValues": [{"currency": "USD", "rate": D("500")}]})
+        plan = make_plan(
+            ctx,
+            "Growth",
+            usageRateCards=[tiered_card(meter_id)],
+            fixedFeeRateCards=[fee(ctx, "Platform", "300", invoiceTiming="IN_ADVANCE")],
+            minimumCommitment={
+                "displayName": "Monthly commitment",
+                "rateValues": [{"currency": "USD", "rate": D("500")}],
+            },
+        )
         AccountRepository(ctx.session, ctx.org_id).by_id("acme").net_term_days = 15  # type: ignore[union-attr]
         associate(ctx, plan, "2024-03-01")
 
     # When the bill run passes 1 March: the in-advance fee is invoiced at once
     assert world.bill_run(t(3, 1)) == 1
     [advance, draft] = world.invoices()
-    assert (advance["type"], advance["status"], advance["number"], advance["total"]) == ("STANDARD_ADVANCED", "DUE", "INV-000001", D("300.00"))
+    assert (advance["type"], advance["status"], advance["number"], advance["total"]) == (
+        "STANDARD_ADVANCED",
+        "DUE",
+        "INV-000001",
+        D("300.00"),
+    )
     assert lines(advance["revenue"])["TOTAL_ADVANCED_FEES"] == D("300.00")
     assert advance["due"] == t(3, 16)  # invoice date 1 March + 15 days
     assert (draft["type"], draft["status"], draft["number"]) == ("STANDARD", "DRAFT", None)
 
     # And 150 calls arrive in March: the draft shows them at once
-    assert world.ingest(t(3, 10), ("e1", t(3, 2), "100"), ("e2", t(3, 9), "50")) == ["INGESTION_COMPLETED_EVENT_METERED"] * 2
+    assert (
+        world.ingest(t(3, 10), ("e1", t(3, 2), "100"), ("e2", t(3, 9), "50"))
+        == ["INGESTION_COMPLETED_EVENT_METERED"] * 2
+    )
     draft = world.invoices()[1]
     got = lines(draft["revenue"])
     # Then: 100 x 1.00 + 50 x 0.50 = 125.00; SUB_TOTAL counts the fee billed in advance (D8): 425.00;
@@ -55,15 +70,23 @@ def test_tiered_usage_in_advance_fee_and_commitment_over_a_month(world: World) -
     march = next(i for i in world.invoices() if i["type"] == "STANDARD" and i["start"] == t(3, 1))
     got = lines(march["revenue"])
     # Then 1,200 calls: 100 + 450 + 200 = 750.00; SUB_TOTAL 1,050 is over the commitment: no true-up
-    assert (march["status"], got[meter_id], got["TRUE_UP_AMOUNT"], march["total"]) == ("DRAFT", D("750.00"), D("0.00"), D("750.00"))
+    assert (march["status"], got[meter_id], got["TRUE_UP_AMOUNT"], march["total"]) == (
+        "DRAFT",
+        D("750.00"),
+        D("0.00"),
+        D("750.00"),
+    )
 
     # When the grace period ends (6 April), the bill run finalizes it; an event for March is now refused
     assert world.bill_run(t(4, 6)) == 1
     assert world.ingest(t(4, 7), ("e4", t(3, 30), "5")) == ["INGESTION_FAILED_PAST_GRACE_PERIOD"]
     invoices = world.invoices()
     assert [(i["type"], i["number"], i["status"]) for i in invoices] == [
-        ("STANDARD_ADVANCED", "INV-000001", "DUE"), ("STANDARD_ADVANCED", "INV-000002", "DUE"),
-        ("STANDARD", "INV-000003", "DUE"), ("STANDARD", None, "DRAFT")]
+        ("STANDARD_ADVANCED", "INV-000001", "DUE"),
+        ("STANDARD_ADVANCED", "INV-000002", "DUE"),
+        ("STANDARD", "INV-000003", "DUE"),
+        ("STANDARD", None, "DRAFT"),
+    ]
     final = invoices[2]
     assert (final["total"], final["date"], final["due"]) == (D("750.00"), t(4, 6), t(4, 21))
 
@@ -89,7 +112,9 @@ def test_a_plan_change_mid_cycle_gives_each_piece_its_prorated_invoice(world: Wo
     march = [i for i in world.invoices() if i["start"] < t(4, 1)]
     # Then two invoices, numbered in period order: 310 x 10/31 = 100.00 and 620 x 21/31 = 420.00
     assert [(i["number"], i["start"], i["end"], i["total"]) for i in march] == [
-        ("INV-000001", t(3, 1), t(3, 11), D("100.00")), ("INV-000002", t(3, 11), t(4, 1), D("420.00"))]
+        ("INV-000001", t(3, 1), t(3, 11), D("100.00")),
+        ("INV-000002", t(3, 11), t(4, 1), D("420.00")),
+    ]
 
 
 def test_charges_on_the_ongoing_invoice(world: World) -> None:
@@ -100,10 +125,15 @@ def test_charges_on_the_ongoing_invoice(world: World) -> None:
     # When charges are put on the account in March: a fixed one, rate x quantity, 10% of the fee, a discount
     with world.at(t(3, 10)) as ctx:
         service = InvoiceService(ctx)
-        service.set_account_charges("acme", [
-            Charge(name="Setup", value="49.999"), Charge(name="Hours", rate=D("80"), quantity=D("1.5")),
-            Charge(name="Support", value=f'{{"*": [{{"var": "{base["id"]}"}}, 0.1]}}'),
-            Charge(name="Goodwill", value="-20")])
+        service.set_account_charges(
+            "acme",
+            [
+                Charge(name="Setup", value="49.999"),
+                Charge(name="Hours", rate=D("80"), quantity=D("1.5")),
+                Charge(name="Support", value=f'{{"*": [{{"var": "{base["id"]}"}}, 0.1]}}'),
+                Charge(name="Goodwill", value="-20"),
+            ],
+        )
         with pytest.raises(BadRequest, match="neither a number nor jsonLogic"):
             service.set_account_charges("acme", [Charge(name="Bad", value="ten dollars")])
         with pytest.raises(BadRequest, match="rate and quantity"):
@@ -111,7 +141,12 @@ def test_charges_on_the_ongoing_invoice(world: World) -> None:
     [draft] = world.invoices()
     got = lines(draft["revenue"])
     # Then each charge is rounded once (D1) and they sum under TOTAL_MISCELLANEOUS_CHARGES
-    assert [got[f"MISCELLANEOUS_CHARGE:{n}"] for n in (1, 2, 3, 4)] == [D("50.00"), D("120.00"), D("10.00"), D("-20.00")]
+    assert [got[f"MISCELLANEOUS_CHARGE:{n}"] for n in (1, 2, 3, 4)] == [
+        D("50.00"),
+        D("120.00"),
+        D("10.00"),
+        D("-20.00"),
+    ]
     assert got["TOTAL_MISCELLANEOUS_CHARGES"] == D("160.00") and draft["total"] == D("260.00")
 
     # And a discount never takes the total below 0 (D11)

@@ -28,8 +28,12 @@ from meterline.tenancy.context import Context
 from tests.conftest import org_in
 
 
-def schema_request(name: str = "api_calls", attributes: tuple[str, ...] = ("calls",),
-                   dimensions: tuple[str, ...] = ("region",), **kwargs: object) -> CreateEventSchemaRequest:
+def schema_request(
+    name: str = "api_calls",
+    attributes: tuple[str, ...] = ("calls",),
+    dimensions: tuple[str, ...] = ("region",),
+    **kwargs: object,
+) -> CreateEventSchemaRequest:
     return CreateEventSchemaRequest(
         name=name,
         attributes=[EventAttributeSchema(name=a) for a in attributes],
@@ -38,13 +42,22 @@ def schema_request(name: str = "api_calls", attributes: tuple[str, ...] = ("call
     )
 
 
-def meter_request(name: str = "calls", schema: str = "api_calls", aggregation: str = "SUM",
-                  computation: str | None = '{"var":"attribute.calls"}', computations: list[Computation] | None = None,
-                  **kwargs: object) -> CreateUsageMeterRequest:
+def meter_request(
+    name: str = "calls",
+    schema: str = "api_calls",
+    aggregation: str = "SUM",
+    computation: str | None = '{"var":"attribute.calls"}',
+    computations: list[Computation] | None = None,
+    **kwargs: object,
+) -> CreateUsageMeterRequest:
     if computations is None and computation is not None:
         computations = [Computation(computation=computation, order=1)]
     return CreateUsageMeterRequest(
-        name=name, type="COUNTER", aggregation=aggregation, event_schema_name=schema, computations=computations,
+        name=name,
+        type="COUNTER",
+        aggregation=aggregation,
+        event_schema_name=schema,
+        computations=computations,
         **kwargs,
     )
 
@@ -138,10 +151,22 @@ def test_editing_an_active_schema_makes_a_new_version_and_archives_the_old(ctx: 
 @pytest.mark.parametrize(
     ("request_", "message"),
     [
-        (UpdateEventSchemaRequest(attributes=[EventAttributeSchema(name="bytes")]), "attribute 'calls' cannot be removed"),
-        (UpdateEventSchemaRequest(dimensions=[DimensionsSchema(name="zone")]), "dimension 'region' cannot be removed or renamed"),
-        (UpdateEventSchemaRequest(attributes=[EventAttributeSchema(name="calls", default_unit="KB")]), "defaultUnit of attribute 'calls'"),
-        (UpdateEventSchemaRequest(dimensions=[DimensionsSchema(name="region"), DimensionsSchema(name="calls")]), "both an attribute and a dimension"),
+        (
+            UpdateEventSchemaRequest(attributes=[EventAttributeSchema(name="bytes")]),
+            "attribute 'calls' cannot be removed",
+        ),
+        (
+            UpdateEventSchemaRequest(dimensions=[DimensionsSchema(name="zone")]),
+            "dimension 'region' cannot be removed or renamed",
+        ),
+        (
+            UpdateEventSchemaRequest(attributes=[EventAttributeSchema(name="calls", default_unit="KB")]),
+            "defaultUnit of attribute 'calls'",
+        ),
+        (
+            UpdateEventSchemaRequest(dimensions=[DimensionsSchema(name="region"), DimensionsSchema(name="calls")]),
+            "both an attribute and a dimension",
+        ),
     ],
 )
 def test_an_active_schema_only_grows(ctx: Context, request_: UpdateEventSchemaRequest, message: str) -> None:
@@ -228,7 +253,10 @@ def test_ingestion_reads_the_active_version_and_active_meters(session: Session) 
     meters.create(meter_request("c"))  # stays DRAFT
     meters.activate(a.id)
     meters.activate(b.id)
-    schemas.update("api_calls", UpdateEventSchemaRequest(dimensions=[DimensionsSchema(name="region"), DimensionsSchema(name="plan")]))
+    schemas.update(
+        "api_calls",
+        UpdateEventSchemaRequest(dimensions=[DimensionsSchema(name="region"), DimensionsSchema(name="plan")]),
+    )
     active = repo.active_schema("api_calls")
     assert (active.version, names(active.dimensions)) == (2, ["region", "plan"])
     assert [m.id for m in repo.active_meters("api_calls")] == [a.id, b.id]
@@ -254,7 +282,11 @@ def schema(ctx: Context) -> str:
 def test_meter_defaults(ctx: Context, schema: str) -> None:
     meter = UsageMeterService(ctx).create(meter_request(aggregation="COUNT", computation=None))
     assert meter.id.startswith("um.") and len(meter.id) <= 20
-    assert (meter.status, meter.event_schema_name, meter.computations) == ("DRAFT", schema, [{"computation": "1", "order": 1}])
+    assert (meter.status, meter.event_schema_name, meter.computations) == (
+        "DRAFT",
+        schema,
+        [{"computation": "1", "order": 1}],
+    )
     assert meter.event_schema_id == EventSchemaService(ctx).get(schema).id
     assert meter.last_activated_at is None
 
@@ -264,21 +296,56 @@ def test_meter_defaults(ctx: Context, schema: str) -> None:
     [
         ({"computation": None}, "a SUM meter needs a computation"),
         ({"aggregation": "COUNT", "computation": '{"var":"attribute.calls"}'}, 'its computation is "1"'),
-        ({"computations": [Computation(computation="1", order=1), Computation(computation="1", order=2)], "computation": None},
-         "Meterline meters take one computation"),
+        (
+            {
+                "computations": [Computation(computation="1", order=1), Computation(computation="1", order=2)],
+                "computation": None,
+            },
+            "Meterline meters take one computation",
+        ),
         ({"computation": '{"var":'}, r"computations\[0\].computation: "),
         ({"computation": '{"var":"attribute.nope"}'}, r"computations\[0\].computation: var 'attribute.nope' is not"),
         ({"computation": '{"var":"calls"}'}, "var 'calls' is not an attribute or dimension"),
         ({"computation": '{"var":"dimension.calls"}'}, "var 'dimension.calls'"),
-        ({"computations": [Computation(matcher='{"==":[{"var":"dimension.zone"},"eu"]}', computation='{"var":"attribute.calls"}', order=1)],
-          "computation": None}, r"computations\[0\].matcher: var 'dimension.zone'"),
-        ({"filters": [UsageMeterFilterEntry(field="zone", value="eu")]}, r"filters\[0\].field: event schema api_calls has no dimension 'zone'"),
-        ({"filters": [UsageMeterFilterEntry(field="calls", value="1")]}, "'calls' is an attribute: write attribute.calls"),
+        (
+            {
+                "computations": [
+                    Computation(
+                        matcher='{"==":[{"var":"dimension.zone"},"eu"]}',
+                        computation='{"var":"attribute.calls"}',
+                        order=1,
+                    )
+                ],
+                "computation": None,
+            },
+            r"computations\[0\].matcher: var 'dimension.zone'",
+        ),
+        (
+            {"filters": [UsageMeterFilterEntry(field="zone", value="eu")]},
+            r"filters\[0\].field: event schema api_calls has no dimension 'zone'",
+        ),
+        (
+            {"filters": [UsageMeterFilterEntry(field="calls", value="1")]},
+            "'calls' is an attribute: write attribute.calls",
+        ),
         ({"filters": [UsageMeterFilterEntry(field="attribute.region", value="1")]}, "has no attribute 'region'"),
-        ({"filters": [UsageMeterFilterEntry(field="attribute.calls", value="ten")]}, r"filters\[0\].value: 'ten' is not a decimal number"),
-        ({"filters": [UsageMeterFilterEntry(field="metric.calls", value="1")]}, "must be dimension.<name>, attribute.<name>"),
-        ({"filters": [UsageMeterFilterEntry(field="region", value="eu"), UsageMeterFilterEntry(field="dimension.region", value="us")]},
-         "dimension 'region' is filtered twice"),
+        (
+            {"filters": [UsageMeterFilterEntry(field="attribute.calls", value="ten")]},
+            r"filters\[0\].value: 'ten' is not a decimal number",
+        ),
+        (
+            {"filters": [UsageMeterFilterEntry(field="metric.calls", value="1")]},
+            "must be dimension.<name>, attribute.<name>",
+        ),
+        (
+            {
+                "filters": [
+                    UsageMeterFilterEntry(field="region", value="eu"),
+                    UsageMeterFilterEntry(field="dimension.region", value="us"),
+                ]
+            },
+            "dimension 'region' is filtered twice",
+        ),
     ],
 )
 def test_meter_content_is_checked(ctx: Context, schema: str, kwargs: dict, message: str) -> None:
@@ -287,15 +354,24 @@ def test_meter_content_is_checked(ctx: Context, schema: str, kwargs: dict, messa
 
 
 def test_meter_logic_may_use_both_spellings(ctx: Context, schema: str) -> None:
-    meter = UsageMeterService(ctx).create(meter_request(
-        computations=[Computation(
-            matcher='{"and":[{"==":[{"var":"dimensions.region"},"eu"]},{"==":[{"var":"dimension.plan"},"pro"]}]}',
-            computation='{"+":[{"var":"attributes.calls"},{"var":"attribute.bytes"}]}', order=1, id="c1",
-        )],
-        computation=None,
-        filters=[UsageMeterFilterEntry(field="attribute.calls", value="-2.5"), UsageMeterFilterEntry(field="dimensions.plan", value="pro"),
-                 UsageMeterFilterEntry(field="region", value="eu")],
-    ))
+    meter = UsageMeterService(ctx).create(
+        meter_request(
+            computations=[
+                Computation(
+                    matcher='{"and":[{"==":[{"var":"dimensions.region"},"eu"]},{"==":[{"var":"dimension.plan"},"pro"]}]}',
+                    computation='{"+":[{"var":"attributes.calls"},{"var":"attribute.bytes"}]}',
+                    order=1,
+                    id="c1",
+                )
+            ],
+            computation=None,
+            filters=[
+                UsageMeterFilterEntry(field="attribute.calls", value="-2.5"),
+                UsageMeterFilterEntry(field="dimensions.plan", value="pro"),
+                UsageMeterFilterEntry(field="region", value="eu"),
+            ],
+        )
+    )
     assert meter.computations[0]["id"] == "c1"
     assert [f["field"] for f in meter.filters] == ["attribute.calls", "dimensions.plan", "region"]
 
@@ -346,14 +422,22 @@ def test_a_draft_meter_takes_any_change(ctx: Context, schema: str) -> None:
     schemas, meters = EventSchemaService(ctx), UsageMeterService(ctx)
     schemas.create(schema_request(name="storage", attributes=("gb",), dimensions=("tier",)))
     meter = meters.create(meter_request())
-    updated = meters.update(meter.id, UpdateUsageMeterRequest(
-        event_schema_name="storage", computations=[Computation(computation='{"var":"attribute.gb"}', order=1)],
-        filters=[UsageMeterFilterEntry(field="tier", value="hot")], billable_name="Storage", description="GB",
-    ))
+    updated = meters.update(
+        meter.id,
+        UpdateUsageMeterRequest(
+            event_schema_name="storage",
+            computations=[Computation(computation='{"var":"attribute.gb"}', order=1)],
+            filters=[UsageMeterFilterEntry(field="tier", value="hot")],
+            billable_name="Storage",
+            description="GB",
+        ),
+    )
     assert (updated.event_schema_name, updated.event_schema_id) == ("storage", schemas.get("storage").id)
     assert updated.filters == [{"field": "tier", "value": "hot"}] and updated.billable_name == "Storage"
     # a new aggregation starts from its default
-    assert meters.update(meter.id, UpdateUsageMeterRequest(aggregation="COUNT")).computations == [{"computation": "1", "order": 1}]
+    assert meters.update(meter.id, UpdateUsageMeterRequest(aggregation="COUNT")).computations == [
+        {"computation": "1", "order": 1}
+    ]
     with pytest.raises(BadRequest, match="needs a computation"):
         meters.update(meter.id, UpdateUsageMeterRequest(aggregation="SUM"))
     with pytest.raises(BadRequest, match="has no dimension 'region'"):
@@ -372,14 +456,19 @@ def test_an_activated_meter_keeps_how_it_computes(ctx: Context, schema: str) -> 
     for request_, field in [
         (UpdateUsageMeterRequest(aggregation="COUNT"), "aggregation"),
         (UpdateUsageMeterRequest(filters=[]), "filters"),
-        (UpdateUsageMeterRequest(computations=[Computation(computation='{"var":"attribute.bytes"}', order=1)]), "computations"),
+        (
+            UpdateUsageMeterRequest(computations=[Computation(computation='{"var":"attribute.bytes"}', order=1)]),
+            "computations",
+        ),
         (UpdateUsageMeterRequest(event_schema_name="other"), "eventSchemaName"),
     ]:
         with pytest.raises(BadRequest, match=rf"^{field}: usage meter {meter.id} is ACTIVE"):
             meters.update(meter.id, request_)
     # sending what it already has is not a change
     same = UpdateUsageMeterRequest(
-        aggregation="SUM", type="COUNTER", event_schema_name=schema,
+        aggregation="SUM",
+        type="COUNTER",
+        event_schema_name=schema,
         filters=[UsageMeterFilterEntry(field="region", value="eu")],
         computations=[Computation(computation='{"var":"attribute.calls"}', order=1)],
     )

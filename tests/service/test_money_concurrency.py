@@ -42,15 +42,25 @@ def test_concurrent_finalizations_and_top_ups_never_double_spend(session_factory
     with unit_of_work(session_factory) as s:
         ctx = at(s)
         for n in range(ACCOUNTS):
-            CustomerService(ctx).create(CreateCustomerRequest(id=f"a{n}", name=f"Account {n}", primary_email=f"a{n}@x.test",
-                                                              address=Address()))
+            CustomerService(ctx).create(
+                CreateCustomerRequest(id=f"a{n}", name=f"Account {n}", primary_email=f"a{n}@x.test", address=Address())
+            )
             balances.wallet(ctx).top_up(f"a{n}", D("25.00"))
-            balances.credits(ctx).grant([Grant(account_id=f"a{n}", purpose="p", amount=D("15.00"), priority=1,
-                                            effective_from=date(2024, 1, 1))])
+            balances.credits(ctx).grant(
+                [Grant(account_id=f"a{n}", purpose="p", amount=D("15.00"), priority=1, effective_from=date(2024, 1, 1))]
+            )
             for i in range(INVOICES):
                 invoice, _ = InvoiceService(ctx).create_custom(
-                    f"a{n}", t(4, 1 + i), t(4, 2 + i), "DRAFT", [{"description": "Work", "value": D("10.00")}],
-                    False, True, True, None)
+                    f"a{n}",
+                    t(4, 1 + i),
+                    t(4, 2 + i),
+                    "DRAFT",
+                    [{"description": "Work", "value": D("10.00")}],
+                    False,
+                    True,
+                    True,
+                    None,
+                )
                 invoices.append(invoice.pk)
     tasks = [("finalize", pk) for pk in invoices] + [("top_up", f"a{n % ACCOUNTS}") for n in range(16)]
     random.Random(3).shuffle(tasks)
@@ -88,8 +98,15 @@ def test_concurrent_finalizations_and_top_ups_never_double_spend(session_factory
         assert sorted(r.sequence_number for r in rows) == list(range(1, len(invoices) + 1))  # type: ignore[type-var]
         for wallet in s.scalars(select(Wallet).where(Wallet.org_id == org.id)):
             paid = sum((r.paid_amount for r in rows if r.account_pk == wallet.account_pk), D(0))
-            debits = sum((e.amount for e in s.scalars(select(WalletEntry).where(
-                WalletEntry.wallet_pk == wallet.pk, WalletEntry.type == "DEBITED"))), D(0))
+            debits = sum(
+                (
+                    e.amount
+                    for e in s.scalars(
+                        select(WalletEntry).where(WalletEntry.wallet_pk == wallet.pk, WalletEntry.type == "DEBITED")
+                    )
+                ),
+                D(0),
+            )
             assert paid == debits and wallet.balance == D("25.00") + D("5.00") * 4 - debits >= 0
         for credit in s.scalars(select(Credit).where(Credit.org_id == org.id)):
             assert credit.consumed_amount == credit.amount == D("15.00")  # 60.00 of invoices per account: all used

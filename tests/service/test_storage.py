@@ -58,7 +58,9 @@ def test_datetimes_are_stored_utc_and_come_back_aware(probe_table: sessionmaker[
         got = list(s.scalars(select(probe.c.at).where(probe.c.id >= 200).order_by(probe.c.id)))
         ordered = list(s.scalars(select(probe.c.id).where(probe.c.id >= 200).order_by(probe.c.at)))
         after = list(
-            s.scalars(select(probe.c.id).where(probe.c.at >= datetime(2024, 1, 1, tzinfo=timezone.utc), probe.c.id >= 200))
+            s.scalars(
+                select(probe.c.id).where(probe.c.at >= datetime(2024, 1, 1, tzinfo=timezone.utc), probe.c.id >= 200)
+            )
         )
     assert got == moments
     assert all(m.utcoffset() == timedelta(0) for m in got)
@@ -89,15 +91,25 @@ def test_migration_0005_sums_existing_buckets_into_local_days(tmp_path: Path) ->
     command.upgrade(alembic_config(url), "0004")
     engine = create_db_engine(url)
     with engine.begin() as c:
-        c.execute(text("INSERT INTO organizations (id, name, base_currency, timezone, net_term_days, created_at, "
-                       "updated_at) VALUES ('o1', 'O', 'USD', 'Asia/Kolkata', 0, '2024-01-01T00:00:00.000000Z', "
-                       "'2024-01-01T00:00:00.000000Z')"))
-        for bucket, qty in (("2024-03-01 18:15:00.000000", "1.5"), ("2024-03-01 18:45:00.000000", "2"),
-                            ("2024-03-01 18:30:00.000000", "0.25")):
+        c.execute(
+            text(
+                "INSERT INTO organizations (id, name, base_currency, timezone, net_term_days, created_at, "
+                "updated_at) VALUES ('o1', 'O', 'USD', 'Asia/Kolkata', 0, '2024-01-01T00:00:00.000000Z', "
+                "'2024-01-01T00:00:00.000000Z')"
+            )
+        )
+        for bucket, qty in (
+            ("2024-03-01 18:15:00.000000", "1.5"),
+            ("2024-03-01 18:45:00.000000", "2"),
+            ("2024-03-01 18:30:00.000000", "0.25"),
+        ):
             # 18:15 UTC is 23:45 on 1 March in Kolkata; 18:30 and 18:45 UTC are already 2 March
             c.execute(text("INSERT INTO usage_rollups VALUES ('o1', 'a1', 'm1', :b, :q, 1)"), {"b": bucket, "q": qty})
     command.upgrade(alembic_config(url), "head")
     with engine.begin() as c:
         rows = c.execute(text("SELECT day_start, quantity, events FROM usage_daily ORDER BY day_start")).all()
     engine.dispose()
-    assert [tuple(r) for r in rows] == [("2024-02-29 18:30:00.000000", "1.5", 1), ("2024-03-01 18:30:00.000000", "2.25", 2)]
+    assert [tuple(r) for r in rows] == [
+        ("2024-02-29 18:30:00.000000", "1.5", 1),
+        ("2024-03-01 18:30:00.000000", "2.25", 2),
+    ]

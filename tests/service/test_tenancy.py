@@ -44,7 +44,9 @@ def test_jwt_follows_its_key(session: Session) -> None:
 def test_organization_settings_are_validated(session: Session) -> None:
     service = TenancyService(session)
     now = utc_now()
-    org = service.create_organization(name="Tz Inc", base_currency="eur", timezone="Asia/Kathmandu", net_term_days=15, now=now)
+    org = service.create_organization(
+        name="Tz Inc", base_currency="eur", timezone="Asia/Kathmandu", net_term_days=15, now=now
+    )
     assert (org.base_currency, org.timezone, org.net_term_days) == ("EUR", "Asia/Kathmandu", 15)
     for kwargs in ({"base_currency": "EURO"}, {"timezone": "Nowhere/City"}, {"net_term_days": -1}, {"name": " "}):
         with pytest.raises(BadRequest):

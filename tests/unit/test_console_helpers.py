@@ -14,19 +14,41 @@ from meterline.console.pages import local_day, local_last_day
 D = Decimal
 
 
-@pytest.mark.parametrize(("top", "step"), [
-    (D(0), D(1)), (D(4), D(1)), (D(5), D(2)), (D(9), D("2.5")), (D(10), D("2.5")), (D(11), D(5)), (D(20), D(5)),
-    (D(21), D(10)), (D(400), D(100)), (D(401), D(200)), (D("0.3"), D("0.1")), (D(1234567), D(500000)),
-], ids=lambda v: str(v))
+@pytest.mark.parametrize(
+    ("top", "step"),
+    [
+        (D(0), D(1)),
+        (D(4), D(1)),
+        (D(5), D(2)),
+        (D(9), D("2.5")),
+        (D(10), D("2.5")),
+        (D(11), D(5)),
+        (D(20), D(5)),
+        (D(21), D(10)),
+        (D(400), D(100)),
+        (D(401), D(200)),
+        (D("0.3"), D("0.1")),
+        (D(1234567), D(500000)),
+    ],
+    ids=lambda v: str(v),
+)
 def test_nice_step_reaches_the_top_in_four_round_steps(top: Decimal, step: Decimal) -> None:
     assert nice_step(top) == step
     assert step * 4 >= top
 
 
-@pytest.mark.parametrize(("value", "text"), [
-    (D(0), "0"), (D(250), "250"), (D(1250), "1,250"), (D(12500), "12.5k"), (D(3200000), "3.2M"),
-    (D("2.50"), "2.5"), (D(7_000_000_000), "7B"),
-])
+@pytest.mark.parametrize(
+    ("value", "text"),
+    [
+        (D(0), "0"),
+        (D(250), "250"),
+        (D(1250), "1,250"),
+        (D(12500), "12.5k"),
+        (D(3200000), "3.2M"),
+        (D("2.50"), "2.5"),
+        (D(7_000_000_000), "7B"),
+    ],
+)
 def test_axis_labels_are_short(value: Decimal, text: str) -> None:
     assert short(value) == text
 
@@ -60,12 +82,16 @@ def test_labels_can_be_thinned_and_empty_charts_say_so() -> None:
         stacked_bars(["a"], [("s", [D(1), D(2)])])
 
 
-@pytest.mark.parametrize(("instant", "zone", "day"), [
-    (datetime(2024, 2, 29, 18, 30, tzinfo=timezone.utc), "Asia/Kolkata", date(2024, 3, 1)),  # local midnight
-    (datetime(2024, 2, 29, 18, 30, tzinfo=timezone.utc), "UTC", date(2024, 2, 29)),
-    (datetime(2024, 3, 1, 5, 0, tzinfo=timezone.utc), "America/New_York", date(2024, 3, 1)),
-    (datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), "Asia/Kolkata", date(9999, 12, 31)),  # no later day
-], ids=["kolkata-midnight", "utc", "new-york-midnight", "end-of-time"])
+@pytest.mark.parametrize(
+    ("instant", "zone", "day"),
+    [
+        (datetime(2024, 2, 29, 18, 30, tzinfo=timezone.utc), "Asia/Kolkata", date(2024, 3, 1)),  # local midnight
+        (datetime(2024, 2, 29, 18, 30, tzinfo=timezone.utc), "UTC", date(2024, 2, 29)),
+        (datetime(2024, 3, 1, 5, 0, tzinfo=timezone.utc), "America/New_York", date(2024, 3, 1)),
+        (datetime(9999, 12, 31, 23, 59, tzinfo=timezone.utc), "Asia/Kolkata", date(9999, 12, 31)),  # no later day
+    ],
+    ids=["kolkata-midnight", "utc", "new-york-midnight", "end-of-time"],
+)
 def test_pages_show_days_of_the_organizations_time_zone(instant: datetime, zone: str, day: date) -> None:
     assert local_day(instant, zone) == day
 

@@ -95,7 +95,11 @@ def test_decimals_are_written_from_their_own_digits() -> None:
 
 def test_validation_messages_name_fields() -> None:
     errors = [
-        {"loc": ("body", "account", "aliases", 2), "msg": "String should have at least 3 characters", "type": "string_too_short"},
+        {
+            "loc": ("body", "account", "aliases", 2),
+            "msg": "String should have at least 3 characters",
+            "type": "string_too_short",
+        },
         {"loc": ("body", "id"), "msg": "Field required", "type": "missing"},
         {"loc": ("query", "pageSize"), "msg": "Input should be a valid decimal", "type": "decimal_parsing"},
     ]

@@ -83,11 +83,28 @@ def monthly(day: str, year: int) -> list[str]:
         ("ANNUALLY", "1", "FIRST", 2024, ["2024-01-01"]),
         ("ANNUALLY", "LAST", "LAST", 2024, ["2024-12-31"]),
     ],
-    ids=["monthly-12-2023", "monthly-12-2024", "quarterly-15-first-2023", "quarterly-15-first-2024",
-         "quarterly-15-1-is-first", "quarterly-15-2", "quarterly-15-last", "quarterly-15-3-is-last-2023",
-         "half-yearly-15-4-2023", "half-yearly-15-4-2024", "half-yearly-15-first", "half-yearly-15-last",
-         "annually-last-2-2023", "annually-last-2-leap-2024", "annually-last-2-leap-2000", "annually-last-2-2100-not-leap",
-         "annually-15-8-2023", "annually-15-8-2024", "annually-1-first", "annually-last-last"],
+    ids=[
+        "monthly-12-2023",
+        "monthly-12-2024",
+        "quarterly-15-first-2023",
+        "quarterly-15-first-2024",
+        "quarterly-15-1-is-first",
+        "quarterly-15-2",
+        "quarterly-15-last",
+        "quarterly-15-3-is-last-2023",
+        "half-yearly-15-4-2023",
+        "half-yearly-15-4-2024",
+        "half-yearly-15-first",
+        "half-yearly-15-last",
+        "annually-last-2-2023",
+        "annually-last-2-leap-2024",
+        "annually-last-2-leap-2000",
+        "annually-last-2-2100-not-leap",
+        "annually-15-8-2023",
+        "annually-15-8-2024",
+        "annually-1-first",
+        "annually-last-last",
+    ],
 )
 def test_examples_table(interval: str, day: str, month: str, year: int, expected: list[str]) -> None:
     assert starts_in(CycleConfig(interval, day, month), year) == expected
@@ -107,30 +124,76 @@ def test_examples_table(interval: str, day: str, month: str, year: int, expected
         ("MONTHLY", "LAST", "NIL", 2023, ["2023-01-31", "2023-02-28", "2023-03-31"]),
         ("MONTHLY", "LAST", "NIL", 2024, ["2024-01-31", "2024-02-29", "2024-03-31"]),
     ],
-    ids=["29-2023", "29-2024-leap", "30-2023", "30-2024-leap", "31-2023", "31-2024-leap", "31-2100-not-leap",
-         "last-2023", "last-2024-leap"],
+    ids=[
+        "29-2023",
+        "29-2024-leap",
+        "30-2023",
+        "30-2024-leap",
+        "31-2023",
+        "31-2024-leap",
+        "31-2100-not-leap",
+        "last-2023",
+        "last-2024-leap",
+    ],
 )
-def test_missing_days_fall_back_to_the_last_day(interval: str, day: str, month: str, year: int,
-                                                 expected: list[str]) -> None:
+def test_missing_days_fall_back_to_the_last_day(
+    interval: str, day: str, month: str, year: int, expected: list[str]
+) -> None:
     assert starts_in(CycleConfig(interval, day, month), year)[:3] == expected
 
 
 @pytest.mark.parametrize(
     "config, year, expected",
     [
-        (CycleConfig("MONTHLY", "31", "NIL"), 2023,
-         ["2023-01-31", "2023-02-28", "2023-03-31", "2023-04-30", "2023-05-31", "2023-06-30", "2023-07-31",
-          "2023-08-31", "2023-09-30", "2023-10-31", "2023-11-30", "2023-12-31"]),
-        (CycleConfig("MONTHLY", "30", "NIL"), 2023,
-         ["2023-01-30", "2023-02-28", "2023-03-30", "2023-04-30", "2023-05-30", "2023-06-30", "2023-07-30",
-          "2023-08-30", "2023-09-30", "2023-10-30", "2023-11-30", "2023-12-30"]),
+        (
+            CycleConfig("MONTHLY", "31", "NIL"),
+            2023,
+            [
+                "2023-01-31",
+                "2023-02-28",
+                "2023-03-31",
+                "2023-04-30",
+                "2023-05-31",
+                "2023-06-30",
+                "2023-07-31",
+                "2023-08-31",
+                "2023-09-30",
+                "2023-10-31",
+                "2023-11-30",
+                "2023-12-31",
+            ],
+        ),
+        (
+            CycleConfig("MONTHLY", "30", "NIL"),
+            2023,
+            [
+                "2023-01-30",
+                "2023-02-28",
+                "2023-03-30",
+                "2023-04-30",
+                "2023-05-30",
+                "2023-06-30",
+                "2023-07-30",
+                "2023-08-30",
+                "2023-09-30",
+                "2023-10-30",
+                "2023-11-30",
+                "2023-12-30",
+            ],
+        ),
         (CycleConfig("QUARTERLY", "31", "2"), 2023, ["2023-02-28", "2023-05-31", "2023-08-31", "2023-11-30"]),
         (CycleConfig("QUARTERLY", "31", "2"), 2024, ["2024-02-29", "2024-05-31", "2024-08-31", "2024-11-30"]),
         (CycleConfig("HALF_YEARLY", "31", "LAST"), 2024, ["2024-06-30", "2024-12-31"]),
         (CycleConfig("ANNUALLY", "30", "2"), 2024, ["2024-02-29"]),
     ],
-    ids=["monthly-31-never-drifts", "monthly-30-never-drifts", "quarterly-31-2", "quarterly-31-2-leap",
-         "half-yearly-31-last", "annually-30-feb-leap"],
+    ids=[
+        "monthly-31-never-drifts",
+        "monthly-30-never-drifts",
+        "quarterly-31-2",
+        "quarterly-31-2-leap",
+        "half-yearly-31-last",
+        "annually-30-feb-leap",
+    ],
 )
 def test_the_anchor_never_drifts(config: CycleConfig, year: int, expected: list[str]) -> None:
     assert starts_in(config, year) == expected
@@ -138,8 +201,12 @@ def test_the_anchor_never_drifts(config: CycleConfig, year: int, expected: list[
 
 @pytest.mark.parametrize(
     "moment, start, end",
-    [(at(2023, 2, 15), at(2023, 1, 31), at(2023, 2, 28)), (at(2023, 3, 15), at(2023, 2, 28), at(2023, 3, 31)),
-     (at(2024, 3, 1), at(2024, 2, 29), at(2024, 3, 31)), (at(2024, 4, 30), at(2024, 4, 30), at(2024, 5, 31))],
+    [
+        (at(2023, 2, 15), at(2023, 1, 31), at(2023, 2, 28)),
+        (at(2023, 3, 15), at(2023, 2, 28), at(2023, 3, 31)),
+        (at(2024, 3, 1), at(2024, 2, 29), at(2024, 3, 31)),
+        (at(2024, 4, 30), at(2024, 4, 30), at(2024, 5, 31)),
+    ],
     ids=["jan31-feb28", "feb28-mar31", "feb29-mar31-leap", "apr30-may31"],
 )
 def test_monthly_31_cycle_windows(moment: datetime, start: datetime, end: datetime) -> None:
@@ -150,8 +217,16 @@ def test_monthly_31_cycle_windows(moment: datetime, start: datetime, end: dateti
 # -- WEEKLY ------------------------------------------------------------------------------------------------------------
 @pytest.mark.parametrize(
     "day, start",
-    [("1", date(2024, 5, 13)), ("2", date(2024, 5, 14)), ("3", date(2024, 5, 15)), ("4", date(2024, 5, 9)),
-     ("5", date(2024, 5, 10)), ("6", date(2024, 5, 11)), ("7", date(2024, 5, 12)), ("LAST", date(2024, 5, 12))],
+    [
+        ("1", date(2024, 5, 13)),
+        ("2", date(2024, 5, 14)),
+        ("3", date(2024, 5, 15)),
+        ("4", date(2024, 5, 9)),
+        ("5", date(2024, 5, 10)),
+        ("6", date(2024, 5, 11)),
+        ("7", date(2024, 5, 12)),
+        ("LAST", date(2024, 5, 12)),
+    ],
     ids=["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday", "last-is-sunday"],
 )
 def test_weekly_day_offsets(day: str, start: date) -> None:
@@ -228,13 +303,25 @@ def test_boundaries_fall_at_local_midnight(tz: ZoneInfo, moment: datetime, start
 @pytest.mark.parametrize(
     "tz, moment, hours",
     [
-        ("America/New_York", at(2024, 3, 8), 167), ("America/New_York", at(2024, 11, 1), 169),
-        ("Europe/London", at(2024, 3, 28), 167), ("Europe/London", at(2024, 10, 25), 169),
-        ("Australia/Sydney", at(2024, 4, 3), 169), ("Australia/Sydney", at(2024, 10, 3), 167),
-        ("Asia/Kolkata", at(2024, 3, 8), 168), ("UTC", at(2024, 3, 8), 168),
+        ("America/New_York", at(2024, 3, 8), 167),
+        ("America/New_York", at(2024, 11, 1), 169),
+        ("Europe/London", at(2024, 3, 28), 167),
+        ("Europe/London", at(2024, 10, 25), 169),
+        ("Australia/Sydney", at(2024, 4, 3), 169),
+        ("Australia/Sydney", at(2024, 10, 3), 167),
+        ("Asia/Kolkata", at(2024, 3, 8), 168),
+        ("UTC", at(2024, 3, 8), 168),
     ],
-    ids=["new-york-mar-10", "new-york-nov-3", "london-mar-31", "london-oct-27", "sydney-apr-7", "sydney-oct-6",
-         "kolkata-no-dst", "utc"],
+    ids=[
+        "new-york-mar-10",
+        "new-york-nov-3",
+        "london-mar-31",
+        "london-oct-27",
+        "sydney-apr-7",
+        "sydney-oct-6",
+        "kolkata-no-dst",
+        "utc",
+    ],
 )
 def test_a_week_across_a_dst_change(tz: str, moment: datetime, hours: int) -> None:
     cycle = cycle_containing(CycleConfig("WEEKLY", "1", "NIL"), moment, ZoneInfo(tz))
@@ -255,8 +342,16 @@ def test_a_week_across_a_dst_change(tz: str, moment: datetime, hours: int) -> No
         ("Pacific/Apia", date(2011, 12, 30), at(2011, 12, 30, 10), "00:00:00"),  # the whole day skipped
         ("America/New_York", date(2024, 3, 10), at(2024, 3, 10, 5), "00:00:00"),  # the change is at 02:00
     ],
-    ids=["santiago-skipped-midnight", "havana-skipped-midnight", "havana-doubled-midnight", "azores-doubled-midnight",
-         "st-johns-backwards-over-midnight", "toronto-1919-gap-across-midnight", "apia-skipped-day", "new-york"],
+    ids=[
+        "santiago-skipped-midnight",
+        "havana-skipped-midnight",
+        "havana-doubled-midnight",
+        "azores-doubled-midnight",
+        "st-johns-backwards-over-midnight",
+        "toronto-1919-gap-across-midnight",
+        "apia-skipped-day",
+        "new-york",
+    ],
 )
 def test_the_first_instant_of_a_local_day(tz: str, day: date, first_instant: datetime, local_time: str) -> None:
     zone = ZoneInfo(tz)
@@ -293,24 +388,53 @@ def test_a_week_over_a_skipped_day() -> None:
 @pytest.mark.parametrize(
     "interval, day, expected",
     [
-        ("MONTHLY", date(2023, 10, 12), ("12", "NIL")), ("MONTHLY", date(2023, 10, 31), ("LAST", "NIL")),
-        ("MONTHLY", date(2023, 10, 30), ("30", "NIL")), ("MONTHLY", date(2024, 4, 30), ("LAST", "NIL")),
-        ("MONTHLY", date(2023, 2, 28), ("LAST", "NIL")), ("MONTHLY", date(2024, 2, 28), ("28", "NIL")),
-        ("MONTHLY", date(2024, 2, 29), ("LAST", "NIL")), ("MONTHLY", date(2024, 1, 1), ("1", "NIL")),
-        ("WEEKLY", date(2023, 10, 25), ("3", "NIL")), ("WEEKLY", date(2023, 10, 23), ("1", "NIL")),
+        ("MONTHLY", date(2023, 10, 12), ("12", "NIL")),
+        ("MONTHLY", date(2023, 10, 31), ("LAST", "NIL")),
+        ("MONTHLY", date(2023, 10, 30), ("30", "NIL")),
+        ("MONTHLY", date(2024, 4, 30), ("LAST", "NIL")),
+        ("MONTHLY", date(2023, 2, 28), ("LAST", "NIL")),
+        ("MONTHLY", date(2024, 2, 28), ("28", "NIL")),
+        ("MONTHLY", date(2024, 2, 29), ("LAST", "NIL")),
+        ("MONTHLY", date(2024, 1, 1), ("1", "NIL")),
+        ("WEEKLY", date(2023, 10, 25), ("3", "NIL")),
+        ("WEEKLY", date(2023, 10, 23), ("1", "NIL")),
         ("WEEKLY", date(2023, 10, 29), ("7", "NIL")),
-        ("QUARTERLY", date(2024, 1, 15), ("15", "1")), ("QUARTERLY", date(2024, 5, 15), ("15", "2")),
-        ("QUARTERLY", date(2024, 3, 10), ("10", "3")), ("QUARTERLY", date(2024, 12, 31), ("LAST", "3")),
-        ("HALF_YEARLY", date(2024, 4, 15), ("15", "4")), ("HALF_YEARLY", date(2024, 10, 15), ("15", "4")),
+        ("QUARTERLY", date(2024, 1, 15), ("15", "1")),
+        ("QUARTERLY", date(2024, 5, 15), ("15", "2")),
+        ("QUARTERLY", date(2024, 3, 10), ("10", "3")),
+        ("QUARTERLY", date(2024, 12, 31), ("LAST", "3")),
+        ("HALF_YEARLY", date(2024, 4, 15), ("15", "4")),
+        ("HALF_YEARLY", date(2024, 10, 15), ("15", "4")),
         ("HALF_YEARLY", date(2024, 6, 30), ("LAST", "6")),
-        ("ANNUALLY", date(2024, 8, 15), ("15", "8")), ("ANNUALLY", date(2024, 2, 29), ("LAST", "2")),
-        ("ANNUALLY", date(2023, 2, 28), ("LAST", "2")), ("ANNUALLY", date(2024, 1, 1), ("1", "1")),
+        ("ANNUALLY", date(2024, 8, 15), ("15", "8")),
+        ("ANNUALLY", date(2024, 2, 29), ("LAST", "2")),
+        ("ANNUALLY", date(2023, 2, 28), ("LAST", "2")),
+        ("ANNUALLY", date(2024, 1, 1), ("1", "1")),
     ],
-    ids=["monthly-12-oct", "monthly-31-oct", "monthly-30-oct", "monthly-30-apr-is-last", "monthly-28-feb-2023-is-last",
-         "monthly-28-feb-2024-leap", "monthly-29-feb-2024", "monthly-1-jan", "weekly-wednesday", "weekly-monday",
-         "weekly-sunday-is-7", "quarterly-15-jan", "quarterly-15-may", "quarterly-10-mar", "quarterly-31-dec",
-         "half-yearly-15-apr", "half-yearly-15-oct", "half-yearly-30-jun", "annually-15-aug", "annually-29-feb",
-         "annually-28-feb-2023", "annually-1-jan"],
+    ids=[
+        "monthly-12-oct",
+        "monthly-31-oct",
+        "monthly-30-oct",
+        "monthly-30-apr-is-last",
+        "monthly-28-feb-2023-is-last",
+        "monthly-28-feb-2024-leap",
+        "monthly-29-feb-2024",
+        "monthly-1-jan",
+        "weekly-wednesday",
+        "weekly-monday",
+        "weekly-sunday-is-7",
+        "quarterly-15-jan",
+        "quarterly-15-may",
+        "quarterly-10-mar",
+        "quarterly-31-dec",
+        "half-yearly-15-apr",
+        "half-yearly-15-oct",
+        "half-yearly-30-jun",
+        "annually-15-aug",
+        "annually-29-feb",
+        "annually-28-feb-2023",
+        "annually-1-jan",
+    ],
 )
 def test_anniversary_offsets(interval: str, day: date, expected: tuple[str, str]) -> None:
     assert anniversary_offsets(interval, day) == expected
@@ -327,11 +451,18 @@ def test_anniversary_offsets(interval: str, day: date, expected: tuple[str, str]
         ("WEEKLY", at(2023, 10, 25), ["2023-10-25", "2023-11-01", "2023-11-08", "2023-11-15", "2023-11-22"]),
         ("ANNUALLY", at(2024, 2, 29), ["2024-02-29", "2025-02-28", "2026-02-28", "2027-02-28", "2028-02-29"]),
     ],
-    ids=["monthly-31-jan", "monthly-30-oct", "quarterly-15-jan", "quarterly-10-mar-three-months",
-         "weekly-wednesday", "annually-29-feb"],
+    ids=[
+        "monthly-31-jan",
+        "monthly-30-oct",
+        "quarterly-15-jan",
+        "quarterly-10-mar-three-months",
+        "weekly-wednesday",
+        "annually-29-feb",
+    ],
 )
 def test_anniversary_schedules_start_their_cycles_on_the_association_day(
-        interval: str, associated: datetime, expected: list[str]) -> None:
+    interval: str, associated: datetime, expected: list[str]
+) -> None:
     config = CycleConfig(interval, "1", "NIL" if MONTHS[interval] <= 1 else "1", anniversary=True)
     pieces = schedule_pieces(config, associated, FAR, Z, until=FAR)[:5]
     assert [local_day(p.cycle.start, Z).isoformat() for p in pieces] == expected
@@ -365,34 +496,75 @@ MONTHLY_1 = CycleConfig("MONTHLY", "1", "NIL")
     "schedule_start, schedule_end, until, expected",
     [
         # starts and ends mid-cycle: partial first and last pieces
-        (at(2024, 4, 11), at(2024, 6, 20), FAR,
-         [(at(2024, 4, 11), at(2024, 5, 1), True, 20, 30), (at(2024, 5, 1), at(2024, 6, 1), False, 31, 31),
-          (at(2024, 6, 1), at(2024, 6, 20), True, 19, 30)]),
+        (
+            at(2024, 4, 11),
+            at(2024, 6, 20),
+            FAR,
+            [
+                (at(2024, 4, 11), at(2024, 5, 1), True, 20, 30),
+                (at(2024, 5, 1), at(2024, 6, 1), False, 31, 31),
+                (at(2024, 6, 1), at(2024, 6, 20), True, 19, 30),
+            ],
+        ),
         # from 13:00: the started day counts whole; ending at 13:00 counts that day too
-        (at(2024, 4, 11, 13), at(2024, 6, 20, 13), FAR,
-         [(at(2024, 4, 11, 13), at(2024, 5, 1), True, 20, 30), (at(2024, 5, 1), at(2024, 6, 1), False, 31, 31),
-          (at(2024, 6, 1), at(2024, 6, 20, 13), True, 20, 30)]),
+        (
+            at(2024, 4, 11, 13),
+            at(2024, 6, 20, 13),
+            FAR,
+            [
+                (at(2024, 4, 11, 13), at(2024, 5, 1), True, 20, 30),
+                (at(2024, 5, 1), at(2024, 6, 1), False, 31, 31),
+                (at(2024, 6, 1), at(2024, 6, 20, 13), True, 20, 30),
+            ],
+        ),
         # inside one cycle
         (at(2024, 4, 11), at(2024, 4, 21), FAR, [(at(2024, 4, 11), at(2024, 4, 21), True, 10, 30)]),
         # on the boundaries exactly: whole cycles
-        (at(2024, 4, 1), at(2024, 6, 1), FAR,
-         [(at(2024, 4, 1), at(2024, 5, 1), False, 30, 30), (at(2024, 5, 1), at(2024, 6, 1), False, 31, 31)]),
+        (
+            at(2024, 4, 1),
+            at(2024, 6, 1),
+            FAR,
+            [(at(2024, 4, 1), at(2024, 5, 1), False, 30, 30), (at(2024, 5, 1), at(2024, 6, 1), False, 31, 31)],
+        ),
         # open-ended, enumerated up to `until` (exclusive: the cycle starting at `until` is not listed)
-        (at(2024, 1, 15), datetime(9999, 1, 1, tzinfo=UTC), at(2024, 4, 1),
-         [(at(2024, 1, 15), at(2024, 2, 1), True, 17, 31), (at(2024, 2, 1), at(2024, 3, 1), False, 29, 29),
-          (at(2024, 3, 1), at(2024, 4, 1), False, 31, 31)]),
+        (
+            at(2024, 1, 15),
+            datetime(9999, 1, 1, tzinfo=UTC),
+            at(2024, 4, 1),
+            [
+                (at(2024, 1, 15), at(2024, 2, 1), True, 17, 31),
+                (at(2024, 2, 1), at(2024, 3, 1), False, 29, 29),
+                (at(2024, 3, 1), at(2024, 4, 1), False, 31, 31),
+            ],
+        ),
         # `until` inside a cycle: that piece is listed whole, not cut at `until`
-        (at(2024, 1, 15), datetime(9999, 1, 1, tzinfo=UTC), at(2024, 2, 10),
-         [(at(2024, 1, 15), at(2024, 2, 1), True, 17, 31), (at(2024, 2, 1), at(2024, 3, 1), False, 29, 29)]),
+        (
+            at(2024, 1, 15),
+            datetime(9999, 1, 1, tzinfo=UTC),
+            at(2024, 2, 10),
+            [(at(2024, 1, 15), at(2024, 2, 1), True, 17, 31), (at(2024, 2, 1), at(2024, 3, 1), False, 29, 29)],
+        ),
         # nothing before `until`, and an empty schedule
         (at(2024, 1, 15), at(2024, 3, 1), at(2024, 1, 15), []),
         (at(2024, 1, 15), at(2024, 1, 15), FAR, []),
     ],
-    ids=["mid-cycle-start-and-end", "started-days-count-whole", "inside-one-cycle", "on-boundaries",
-         "open-ended-until-boundary", "open-ended-until-mid-cycle", "until-at-start", "empty-schedule"],
+    ids=[
+        "mid-cycle-start-and-end",
+        "started-days-count-whole",
+        "inside-one-cycle",
+        "on-boundaries",
+        "open-ended-until-boundary",
+        "open-ended-until-mid-cycle",
+        "until-at-start",
+        "empty-schedule",
+    ],
 )
-def test_schedule_pieces(schedule_start: datetime, schedule_end: datetime, until: datetime,
-                         expected: list[tuple[datetime, datetime, bool, int, int]]) -> None:
+def test_schedule_pieces(
+    schedule_start: datetime,
+    schedule_end: datetime,
+    until: datetime,
+    expected: list[tuple[datetime, datetime, bool, int, int]],
+) -> None:
     pieces = schedule_pieces(MONTHLY_1, schedule_start, schedule_end, Z, until=until)
     assert [(p.start, p.end, p.is_partial, covered_days(p, Z), cycle_days(p.cycle, Z)) for p in pieces] == expected
 
@@ -426,9 +598,24 @@ def test_schedule_pieces_in_an_org_timezone() -> None:
         (at(2024, 3, 1, 5), at(2024, 4, 1, 4), NEW_YORK, 31),
         (at(2024, 1, 1), at(2025, 1, 1), Z, 366),
     ],
-    ids=["empty", "reversed", "one-microsecond", "one-day", "one-day-and-a-microsecond", "two-hours-over-midnight",
-         "two-hours-kolkata", "kathmandu-quarter-hour", "kathmandu-over-midnight", "april", "february-leap",
-         "february", "new-york-23-hour-day", "new-york-25-hour-day", "new-york-march", "leap-year"],
+    ids=[
+        "empty",
+        "reversed",
+        "one-microsecond",
+        "one-day",
+        "one-day-and-a-microsecond",
+        "two-hours-over-midnight",
+        "two-hours-kolkata",
+        "kathmandu-quarter-hour",
+        "kathmandu-over-midnight",
+        "april",
+        "february-leap",
+        "february",
+        "new-york-23-hour-day",
+        "new-york-25-hour-day",
+        "new-york-march",
+        "leap-year",
+    ],
 )
 def test_calendar_days(start: datetime, end: datetime, tz: ZoneInfo, days: int) -> None:
     assert calendar_days(start, end, tz) == days
@@ -440,27 +627,45 @@ def test_retained_offsets_keep_the_current_alignment() -> None:
     new = CycleConfig("MONTHLY", "15", "NIL", 5, anniversary=True)
     assert retained_offsets(current, new) == CycleConfig("MONTHLY", "1", "NIL", 5)
     anniversary = CycleConfig("QUARTERLY", "1", "1", 0, anniversary=True)
-    assert retained_offsets(anniversary, CycleConfig("QUARTERLY", "5", "LAST", 1), date(2024, 5, 20)) == \
-        CycleConfig("QUARTERLY", "20", "2", 1)
+    assert retained_offsets(anniversary, CycleConfig("QUARTERLY", "5", "LAST", 1), date(2024, 5, 20)) == CycleConfig(
+        "QUARTERLY", "20", "2", 1
+    )
 
 
 @pytest.mark.parametrize(
     "current, new, anchor, message",
     [
-        (CycleConfig("MONTHLY", "1", "NIL"), CycleConfig("WEEKLY", "1", "NIL"), None,
-         "retainStartOffsets needs the same pricing interval: current plan is MONTHLY, new plan is WEEKLY"),
-        (CycleConfig("QUARTERLY", "1", "1"), CycleConfig("ANNUALLY", "1", "1"), None,
-         "retainStartOffsets needs the same pricing interval: current plan is QUARTERLY, new plan is ANNUALLY"),
-        (None, CycleConfig("MONTHLY", "1", "NIL"), None,
-         "retainStartOffsets: the account has no pricing cycle at that date to keep; associate without "
-         "retainStartOffsets"),
-        (CycleConfig("MONTHLY", "1", "NIL", anniversary=True), CycleConfig("MONTHLY", "1", "NIL"), None,
-         "retainStartOffsets: the current cycle is an anniversary cycle; pass the date it is anchored on"),
+        (
+            CycleConfig("MONTHLY", "1", "NIL"),
+            CycleConfig("WEEKLY", "1", "NIL"),
+            None,
+            "retainStartOffsets needs the same pricing interval: current plan is MONTHLY, new plan is WEEKLY",
+        ),
+        (
+            CycleConfig("QUARTERLY", "1", "1"),
+            CycleConfig("ANNUALLY", "1", "1"),
+            None,
+            "retainStartOffsets needs the same pricing interval: current plan is QUARTERLY, new plan is ANNUALLY",
+        ),
+        (
+            None,
+            CycleConfig("MONTHLY", "1", "NIL"),
+            None,
+            "retainStartOffsets: the account has no pricing cycle at that date to keep; associate without "
+            "retainStartOffsets",
+        ),
+        (
+            CycleConfig("MONTHLY", "1", "NIL", anniversary=True),
+            CycleConfig("MONTHLY", "1", "NIL"),
+            None,
+            "retainStartOffsets: the current cycle is an anniversary cycle; pass the date it is anchored on",
+        ),
     ],
     ids=["monthly-to-weekly", "quarterly-to-annually", "no-current-cycle", "anniversary-without-anchor"],
 )
-def test_retained_offsets_errors(current: CycleConfig | None, new: CycleConfig, anchor: date | None,
-                                 message: str) -> None:
+def test_retained_offsets_errors(
+    current: CycleConfig | None, new: CycleConfig, anchor: date | None, message: str
+) -> None:
     with pytest.raises(CycleError, match=f"^{re.escape(message)}$"):
         retained_offsets(current, new, anchor)
 
@@ -469,60 +674,138 @@ def test_retained_offsets_errors(current: CycleConfig | None, new: CycleConfig, 
 @pytest.mark.parametrize(
     "config, message",
     [
-        (CycleConfig("DAILY", "1", "NIL"), "pricingCycleConfig.interval: 'DAILY' is not a pricing interval; send one "
-                                           "of WEEKLY, MONTHLY, QUARTERLY, HALF_YEARLY, ANNUALLY"),
-        (CycleConfig("monthly", "1", "NIL"), "pricingCycleConfig.interval: 'monthly' is not a pricing interval; send "
-                                             "one of WEEKLY, MONTHLY, QUARTERLY, HALF_YEARLY, ANNUALLY"),
-        (CycleConfig("MONTHLY", "32", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '32' is out of range for "
-                                              "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", "0", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '0' is out of range for "
-                                             "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", "01", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '01' is out of range for "
-                                              "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", "-1", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '-1' is out of range for "
-                                              "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", " 1", "NIL"), "pricingCycleConfig.startOffset.dayOffset: ' 1' is out of range for "
-                                              "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", "last", "NIL"), "pricingCycleConfig.startOffset.dayOffset: 'last' is out of range for "
-                                                "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", "\u0663", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '\u0663' is out of range "
-                                                  "for MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("MONTHLY", "", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '' is out of range for "
-                                            "MONTHLY; send 1 to 31 or LAST"),
-        (CycleConfig("WEEKLY", "8", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '8' is out of range for "
-                                            "WEEKLY; send 1 to 7 (1 = Monday, 7 = Sunday) or LAST"),
-        (CycleConfig("WEEKLY", "0", "NIL"), "pricingCycleConfig.startOffset.dayOffset: '0' is out of range for "
-                                            "WEEKLY; send 1 to 7 (1 = Monday, 7 = Sunday) or LAST"),
-        (CycleConfig("MONTHLY", "1", "3"), "pricingCycleConfig.startOffset.monthOffset: '3' is not allowed for "
-                                           "MONTHLY; send NIL"),
-        (CycleConfig("MONTHLY", "1", ""), "pricingCycleConfig.startOffset.monthOffset: '' is not allowed for "
-                                          "MONTHLY; send NIL"),
-        (CycleConfig("MONTHLY", "1", "LAST"), "pricingCycleConfig.startOffset.monthOffset: 'LAST' is not allowed for "
-                                              "MONTHLY; send NIL"),
-        (CycleConfig("WEEKLY", "1", "FIRST"), "pricingCycleConfig.startOffset.monthOffset: 'FIRST' is not allowed for "
-                                              "WEEKLY; send NIL"),
-        (CycleConfig("QUARTERLY", "1", "4"), "pricingCycleConfig.startOffset.monthOffset: '4' is out of range for "
-                                             "QUARTERLY; send 1 to 3, FIRST or LAST"),
-        (CycleConfig("QUARTERLY", "1", "NIL"), "pricingCycleConfig.startOffset.monthOffset: 'NIL' is out of range for "
-                                               "QUARTERLY; send 1 to 3, FIRST or LAST"),
-        (CycleConfig("QUARTERLY", "1", "0"), "pricingCycleConfig.startOffset.monthOffset: '0' is out of range for "
-                                             "QUARTERLY; send 1 to 3, FIRST or LAST"),
-        (CycleConfig("HALF_YEARLY", "1", "7"), "pricingCycleConfig.startOffset.monthOffset: '7' is out of range for "
-                                               "HALF_YEARLY; send 1 to 6, FIRST or LAST"),
-        (CycleConfig("ANNUALLY", "1", "13"), "pricingCycleConfig.startOffset.monthOffset: '13' is out of range for "
-                                             "ANNUALLY; send 1 to 12, FIRST or LAST"),
-        (CycleConfig("ANNUALLY", "1", ""), "pricingCycleConfig.startOffset.monthOffset: '' is out of range for "
-                                           "ANNUALLY; send 1 to 12, FIRST or LAST"),
+        (
+            CycleConfig("DAILY", "1", "NIL"),
+            "pricingCycleConfig.interval: 'DAILY' is not a pricing interval; send one "
+            "of WEEKLY, MONTHLY, QUARTERLY, HALF_YEARLY, ANNUALLY",
+        ),
+        (
+            CycleConfig("monthly", "1", "NIL"),
+            "pricingCycleConfig.interval: 'monthly' is not a pricing interval; send "
+            "one of WEEKLY, MONTHLY, QUARTERLY, HALF_YEARLY, ANNUALLY",
+        ),
+        (
+            CycleConfig("MONTHLY", "32", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '32' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "0", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '0' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "01", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '01' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "-1", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '-1' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", " 1", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: ' 1' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "last", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: 'last' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "\u0663", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '\u0663' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '' is out of range for MONTHLY; send 1 to 31 or LAST",
+        ),
+        (
+            CycleConfig("WEEKLY", "8", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '8' is out of range for "
+            "WEEKLY; send 1 to 7 (1 = Monday, 7 = Sunday) or LAST",
+        ),
+        (
+            CycleConfig("WEEKLY", "0", "NIL"),
+            "pricingCycleConfig.startOffset.dayOffset: '0' is out of range for "
+            "WEEKLY; send 1 to 7 (1 = Monday, 7 = Sunday) or LAST",
+        ),
+        (
+            CycleConfig("MONTHLY", "1", "3"),
+            "pricingCycleConfig.startOffset.monthOffset: '3' is not allowed for MONTHLY; send NIL",
+        ),
+        (
+            CycleConfig("MONTHLY", "1", ""),
+            "pricingCycleConfig.startOffset.monthOffset: '' is not allowed for MONTHLY; send NIL",
+        ),
+        (
+            CycleConfig("MONTHLY", "1", "LAST"),
+            "pricingCycleConfig.startOffset.monthOffset: 'LAST' is not allowed for MONTHLY; send NIL",
+        ),
+        (
+            CycleConfig("WEEKLY", "1", "FIRST"),
+            "pricingCycleConfig.startOffset.monthOffset: 'FIRST' is not allowed for WEEKLY; send NIL",
+        ),
+        (
+            CycleConfig("QUARTERLY", "1", "4"),
+            "pricingCycleConfig.startOffset.monthOffset: '4' is out of range for QUARTERLY; send 1 to 3, FIRST or LAST",
+        ),
+        (
+            CycleConfig("QUARTERLY", "1", "NIL"),
+            "pricingCycleConfig.startOffset.monthOffset: 'NIL' is out of range for "
+            "QUARTERLY; send 1 to 3, FIRST or LAST",
+        ),
+        (
+            CycleConfig("QUARTERLY", "1", "0"),
+            "pricingCycleConfig.startOffset.monthOffset: '0' is out of range for QUARTERLY; send 1 to 3, FIRST or LAST",
+        ),
+        (
+            CycleConfig("HALF_YEARLY", "1", "7"),
+            "pricingCycleConfig.startOffset.monthOffset: '7' is out of range for "
+            "HALF_YEARLY; send 1 to 6, FIRST or LAST",
+        ),
+        (
+            CycleConfig("ANNUALLY", "1", "13"),
+            "pricingCycleConfig.startOffset.monthOffset: '13' is out of range for "
+            "ANNUALLY; send 1 to 12, FIRST or LAST",
+        ),
+        (
+            CycleConfig("ANNUALLY", "1", ""),
+            "pricingCycleConfig.startOffset.monthOffset: '' is out of range for ANNUALLY; send 1 to 12, FIRST or LAST",
+        ),
         (CycleConfig("MONTHLY", "1", "NIL", -1), "pricingCycleConfig.gracePeriod: -1 is negative; send 0 or more days"),
-        (CycleConfig("MONTHLY", "1", "NIL", "5"),  # type: ignore[arg-type]
-         "pricingCycleConfig.gracePeriod: '5' is not a whole number of days; send 0 or more"),
-        (CycleConfig("MONTHLY", "1", "NIL", True),
-         "pricingCycleConfig.gracePeriod: True is not a whole number of days; send 0 or more"),
+        (
+            CycleConfig("MONTHLY", "1", "NIL", "5"),  # type: ignore[arg-type]
+            "pricingCycleConfig.gracePeriod: '5' is not a whole number of days; send 0 or more",
+        ),
+        (
+            CycleConfig("MONTHLY", "1", "NIL", True),
+            "pricingCycleConfig.gracePeriod: True is not a whole number of days; send 0 or more",
+        ),
     ],
-    ids=["interval", "interval-lower-case", "day-32", "day-0", "day-leading-zero", "day-negative", "day-space",
-         "day-lower-case-last", "day-arabic-digit", "day-empty", "weekday-8", "weekday-0", "monthly-month-3",
-         "monthly-month-empty", "monthly-month-last", "weekly-month-first", "quarter-4", "quarter-nil", "quarter-0",
-         "half-7", "year-13", "year-empty", "grace-negative", "grace-text", "grace-bool"],
+    ids=[
+        "interval",
+        "interval-lower-case",
+        "day-32",
+        "day-0",
+        "day-leading-zero",
+        "day-negative",
+        "day-space",
+        "day-lower-case-last",
+        "day-arabic-digit",
+        "day-empty",
+        "weekday-8",
+        "weekday-0",
+        "monthly-month-3",
+        "monthly-month-empty",
+        "monthly-month-last",
+        "weekly-month-first",
+        "quarter-4",
+        "quarter-nil",
+        "quarter-0",
+        "half-7",
+        "year-13",
+        "year-empty",
+        "grace-negative",
+        "grace-text",
+        "grace-bool",
+    ],
 )
 def test_invalid_configs_name_the_field_and_the_fix(config: CycleConfig, message: str) -> None:
     with pytest.raises(CycleError, match=f"^{re.escape(message)}$"):
@@ -536,8 +819,12 @@ def test_invalid_configs_name_the_field_and_the_fix(config: CycleConfig, message
     [CycleConfig("WEEKLY", d, "NIL") for d in ("1", "7", "LAST")]
     + [CycleConfig("MONTHLY", d, "NIL", 30) for d in ("1", "31", "LAST")]
     + [CycleConfig(i, "LAST", m) for i in ("QUARTERLY", "HALF_YEARLY", "ANNUALLY") for m in ("1", "FIRST", "LAST")]
-    + [CycleConfig("QUARTERLY", "1", "3"), CycleConfig("HALF_YEARLY", "1", "6"), CycleConfig("ANNUALLY", "1", "12"),
-       CycleConfig(Interval.MONTHLY, "1", "NIL")],
+    + [
+        CycleConfig("QUARTERLY", "1", "3"),
+        CycleConfig("HALF_YEARLY", "1", "6"),
+        CycleConfig("ANNUALLY", "1", "12"),
+        CycleConfig(Interval.MONTHLY, "1", "NIL"),
+    ],
     ids=lambda c: f"{c.interval}-{c.day_offset}-{c.month_offset}",
 )
 def test_valid_configs(config: CycleConfig) -> None:
@@ -551,8 +838,13 @@ def test_intervals() -> None:
 
 def test_spans_are_bounded() -> None:
     weekly = CycleConfig("WEEKLY", "1", "NIL")
-    with pytest.raises(CycleError, match=re.escape(f"more than {MAX_CYCLES} WEEKLY pricing cycles between "
-                                                   "1971-01-01T00:00:00+00:00 and 2200-01-01T00:00:00+00:00")):
+    with pytest.raises(
+        CycleError,
+        match=re.escape(
+            f"more than {MAX_CYCLES} WEEKLY pricing cycles between "
+            "1971-01-01T00:00:00+00:00 and 2200-01-01T00:00:00+00:00"
+        ),
+    ):
         cycles_overlapping(weekly, at(1971, 1, 1), at(2200, 1, 1), Z)
     with pytest.raises(CycleError, match="only computed between the years 1 and 9999"):
         cycle_containing(CycleConfig("ANNUALLY", "1", "1"), at(9999, 6, 1), Z)
@@ -598,8 +890,17 @@ AWARE = at(2024, 1, 1)
         lambda: Cycle(NAIVE, at(2024, 2, 1)),
         lambda: CyclePiece(Cycle(AWARE, at(2024, 2, 1)), NAIVE, at(2024, 1, 2)),
     ],
-    ids=["cycle_containing", "cycles_overlapping-start", "cycles_overlapping-end", "schedule_pieces-start",
-         "schedule_pieces-until", "calendar_days", "local_day", "Cycle", "CyclePiece"],
+    ids=[
+        "cycle_containing",
+        "cycles_overlapping-start",
+        "cycles_overlapping-end",
+        "schedule_pieces-start",
+        "schedule_pieces-until",
+        "calendar_days",
+        "local_day",
+        "Cycle",
+        "CyclePiece",
+    ],
 )
 def test_naive_datetimes_are_refused(call: Callable[[], Any]) -> None:
     with pytest.raises(ValueError, match="naive datetime"):
@@ -607,9 +908,23 @@ def test_naive_datetimes_are_refused(call: Callable[[], Any]) -> None:
 
 
 # -- properties --------------------------------------------------------------------------------------------------------
-ZONES = ["UTC", "Asia/Kolkata", "Asia/Kathmandu", "America/New_York", "Europe/London", "Australia/Sydney",
-         "America/Santiago", "America/Havana", "America/St_Johns", "Atlantic/Azores", "Australia/Lord_Howe",
-         "Pacific/Chatham", "Europe/Dublin", "Africa/Casablanca", "Asia/Beirut"]
+ZONES = [
+    "UTC",
+    "Asia/Kolkata",
+    "Asia/Kathmandu",
+    "America/New_York",
+    "Europe/London",
+    "Australia/Sydney",
+    "America/Santiago",
+    "America/Havana",
+    "America/St_Johns",
+    "Atlantic/Azores",
+    "Australia/Lord_Howe",
+    "Pacific/Chatham",
+    "Europe/Dublin",
+    "Africa/Casablanca",
+    "Asia/Beirut",
+]
 ALL_ZONES = sorted(available_timezones() - {"Factory", "localtime"})
 
 
@@ -658,8 +973,9 @@ def test_cycles_tile_time_in_every_zone(config: CycleConfig, moment: datetime, z
 
 
 @given(configs(), st.booleans(), instants, st.integers(0, 800), st.integers(0, 800), st.sampled_from(ZONES))
-def test_schedule_pieces_tile_the_schedule(config: CycleConfig, anniversary: bool, start: datetime, days: int,
-                                           until_days: int, zone: str) -> None:
+def test_schedule_pieces_tile_the_schedule(
+    config: CycleConfig, anniversary: bool, start: datetime, days: int, until_days: int, zone: str
+) -> None:
     tz = ZoneInfo(zone)
     config = replace(config, anniversary=anniversary)
     end, until = start + timedelta(days=days, hours=7), start + timedelta(days=until_days)

@@ -9,8 +9,11 @@ from zoneinfo import ZoneInfo
 from meterline.rating.licenses import daily_maximums, in_force, largest
 
 UTC = timezone.utc
-STEPS = [(datetime(2024, 4, 1, tzinfo=UTC), D(3)), (datetime(2024, 4, 2, 10, tzinfo=UTC), D(7)),
-         (datetime(2024, 4, 2, 15, tzinfo=UTC), D(2))]
+STEPS = [
+    (datetime(2024, 4, 1, tzinfo=UTC), D(3)),
+    (datetime(2024, 4, 2, 10, tzinfo=UTC), D(7)),
+    (datetime(2024, 4, 2, 15, tzinfo=UTC), D(2)),
+]
 
 
 def test_in_force_and_largest() -> None:
@@ -27,5 +30,7 @@ def test_several_changes_in_a_day_count_as_its_largest() -> None:
 
 def test_days_are_local_days() -> None:
     kolkata = ZoneInfo("Asia/Kolkata")  # 2 April 15:00 UTC is 20:30 local: still the 2nd
-    days = daily_maximums(STEPS, datetime(2024, 4, 1, 18, 30, tzinfo=UTC), datetime(2024, 4, 3, 18, 30, tzinfo=UTC), kolkata)
+    days = daily_maximums(
+        STEPS, datetime(2024, 4, 1, 18, 30, tzinfo=UTC), datetime(2024, 4, 3, 18, 30, tzinfo=UTC), kolkata
+    )
     assert days == [(date(2024, 4, 2), D(7)), (date(2024, 4, 3), D(2))]

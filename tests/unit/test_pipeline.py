@@ -26,8 +26,13 @@ def event(**kwargs: object) -> Event:
     return event_from(base)
 
 
-def meter(id: str, aggregation: str = "SUM", filters: list | None = None, matcher: str | None = None,
-          computation: str = '{"*":[{"var":"attribute.calls"},1]}') -> pipeline.MeterRule:
+def meter(
+    id: str,
+    aggregation: str = "SUM",
+    filters: list | None = None,
+    matcher: str | None = None,
+    computation: str = '{"*":[{"var":"attribute.calls"},1]}',
+) -> pipeline.MeterRule:
     comp = {"computation": computation if aggregation == "SUM" else "1", "order": 1}
     if matcher:
         comp["matcher"] = matcher
@@ -56,7 +61,15 @@ def test_sum_and_count_meters_compute_units() -> None:
         ([], '{"==":[{"var":"dimensions.plan"},"pro"]}', True),  # both spellings work
         ([], '{">":[{"var":"attribute.bytes"},1]}', False),
     ],
-    ids=["dimension", "dimension-miss", "attribute-decimal", "attribute-miss", "all-filters", "matcher", "matcher-miss"],
+    ids=[
+        "dimension",
+        "dimension-miss",
+        "attribute-decimal",
+        "attribute-miss",
+        "all-filters",
+        "matcher",
+        "matcher-miss",
+    ],
 )
 def test_filters_and_matcher_select_events(filters: list, matcher: str | None, reached: bool) -> None:
     outcome = pipeline.evaluate(schema(meter("um.x", filters=filters, matcher=matcher)), event(), NOW)
@@ -73,10 +86,24 @@ def test_exact_decimals() -> None:
     [
         ({"schemaName": "other"}, pipeline.SCHEMA_NOT_DEFINED, "'other' is not defined"),
         ({"timestamp": (NOW + timedelta(hours=24, seconds=1)).isoformat()}, pipeline.FAILED, "24 hours in the future"),
-        ({"attributes": [{"name": "calls", "value": "12a"}, {"name": "bytes", "value": "1"}]}, pipeline.FAILED, "'calls': '12a' is not a decimal"),
+        (
+            {"attributes": [{"name": "calls", "value": "12a"}, {"name": "bytes", "value": "1"}]},
+            pipeline.FAILED,
+            "'calls': '12a' is not a decimal",
+        ),
         ({"attributes": [{"name": "calls", "value": "1"}]}, pipeline.FAILED, "missing attribute bytes"),
         ({"dimensions": {"region": "us"}}, pipeline.FAILED, "missing dimension plan"),
-        ({"attributes": [{"name": "calls", "value": "1"}, {"name": "calls", "value": "2"}, {"name": "bytes", "value": "1"}]}, pipeline.FAILED, "given twice"),
+        (
+            {
+                "attributes": [
+                    {"name": "calls", "value": "1"},
+                    {"name": "calls", "value": "2"},
+                    {"name": "bytes", "value": "1"},
+                ]
+            },
+            pipeline.FAILED,
+            "given twice",
+        ),
     ],
     ids=["unknown-schema", "future", "not-decimal", "missing-attribute", "missing-dimension", "twice"],
 )

@@ -19,7 +19,11 @@ from meterline.rating import (
     true_up,
 )
 
-D4_SLABS = (Slab(1, D(0), "PER_UNIT", D("1.00")), Slab(2, D(100), "PER_UNIT", D("0.50")), Slab(3, D(1000), "FLAT", D(200)))
+D4_SLABS = (
+    Slab(1, D(0), "PER_UNIT", D("1.00")),
+    Slab(2, D(100), "PER_UNIT", D("0.50")),
+    Slab(3, D(1000), "FLAT", D(200)),
+)
 
 
 @pytest.mark.parametrize(
@@ -35,18 +39,27 @@ def test_d4_worked_examples(usage: int, tiered: str, volume: str) -> None:
 def test_tiered_breakdown_per_slab() -> None:
     result = price(RatePlan("TIERED", D4_SLABS), D(1200), "USD")
     assert [(s.order, s.usage, str(s.revenue)) for s in result.slabs] == [
-        (1, D(100), "100.00"), (2, D(900), "450.00"), (3, D(200), "200.00")]
+        (1, D(100), "100.00"),
+        (2, D(900), "450.00"),
+        (3, D(200), "200.00"),
+    ]
     assert result.slab_total == D("750.00") and result.adjustment == 0
 
 
 def test_volume_breakdown_names_the_chosen_slab() -> None:
     result = price(RatePlan("VOLUME", D4_SLABS), D(150), "USD")
     assert [(s.order, s.usage, str(s.revenue)) for s in result.slabs] == [
-        (1, D(0), "0.00"), (2, D(150), "75.00"), (3, D(0), "0.00")]
+        (1, D(0), "0.00"),
+        (2, D(150), "75.00"),
+        (3, D(0), "0.00"),
+    ]
 
 
-@pytest.mark.parametrize("usage, revenue, packages", [(25, "60.00", 3), (0, "0.00", 0), (10, "20.00", 1), (10.5, "40.00", 2)],
-                         ids=["25", "0", "exact-package", "partial"])
+@pytest.mark.parametrize(
+    "usage, revenue, packages",
+    [(25, "60.00", 3), (0, "0.00", 0), (10, "20.00", 1), (10.5, "40.00", 2)],
+    ids=["25", "0", "exact-package", "partial"],
+)
 def test_package(usage: float, revenue: str, packages: int) -> None:
     plan = RatePlan("TIERED", (Slab(1, D(0), "PACKAGE", D(20), package_size=D(10)),))
     result = price(plan, D(str(usage)), "USD")
@@ -55,8 +68,14 @@ def test_package(usage: float, revenue: str, packages: int) -> None:
 
 @pytest.mark.parametrize(
     "currency, rate, usage, expected",
-    [("USD", "0.005", 1, "0.01"), ("USD", "0.0049", 1, "0.00"), ("JPY", "1.5", 1, "2"), ("KWD", "0.0005", 1, "0.001"),
-     ("USD", "0.0001", 12345, "1.23"), ("USD", "0.333333", 3, "1.00")],
+    [
+        ("USD", "0.005", 1, "0.01"),
+        ("USD", "0.0049", 1, "0.00"),
+        ("JPY", "1.5", 1, "2"),
+        ("KWD", "0.0005", 1, "0.001"),
+        ("USD", "0.0001", 12345, "1.23"),
+        ("USD", "0.333333", 3, "1.00"),
+    ],
     ids=["half-up", "below-half", "jpy-no-decimals", "kwd-three-decimals", "tiny-rate", "thirds"],
 )
 def test_rounding_once_half_up_to_the_minor_unit(currency: str, rate: str, usage: int, expected: str) -> None:
@@ -101,7 +120,10 @@ def test_rate_config_minimum_applies_at_zero_usage_and_maximum_caps() -> None:
     [
         ((), "at least one slab"),
         ((Slab(1, D(5), "PER_UNIT", D(1)),), "first slab must start after 0"),
-        ((Slab(1, D(0), "PER_UNIT", D(1)), Slab(2, D(100), "PER_UNIT", D(1)), Slab(3, D(50), "PER_UNIT", D(1))), "must be greater"),
+        (
+            (Slab(1, D(0), "PER_UNIT", D(1)), Slab(2, D(100), "PER_UNIT", D(1)), Slab(3, D(50), "PER_UNIT", D(1))),
+            "must be greater",
+        ),
         ((Slab(1, D(0), "PER_UNIT", D(1)), Slab(3, D(100), "PER_UNIT", D(1))), "without gaps"),
         ((Slab(1, D(0), "PACKAGE", D(1)),), "package size > 0"),
         ((Slab(1, D(0), "PACKAGE", D(1), package_size=D(0)),), "package size > 0"),
@@ -110,8 +132,18 @@ def test_rate_config_minimum_applies_at_zero_usage_and_maximum_caps() -> None:
         ((Slab(1, D(0), "STEP", D(1)),), "priceType"),
         ((Slab(1, D(0), "PER_UNIT", D(1), minimum_rate=D(5), maximum_rate=D(2)),), "above maximumRate"),
     ],
-    ids=["empty", "first-not-0", "overlap", "order-gap", "no-package-size", "zero-package-size", "size-not-package",
-         "negative-rate", "unknown-type", "min-above-max"],
+    ids=[
+        "empty",
+        "first-not-0",
+        "overlap",
+        "order-gap",
+        "no-package-size",
+        "zero-package-size",
+        "size-not-package",
+        "negative-rate",
+        "unknown-type",
+        "min-above-max",
+    ],
 )
 def test_invalid_rate_plans_say_what_to_fix(slabs: tuple[Slab, ...], words: str) -> None:
     with pytest.raises(RatingError, match=words):
@@ -133,7 +165,13 @@ def test_other_refusals() -> None:
 
 @pytest.mark.parametrize(
     "amount, covered, days, expected",
-    [("300", 20, 30, "200.00"), ("300", 30, 30, "300.00"), ("100", 1, 3, "33.33"), ("100", 2, 3, "66.67"), ("99", 0, 31, "0.00")],
+    [
+        ("300", 20, 30, "200.00"),
+        ("300", 30, 30, "300.00"),
+        ("100", 1, 3, "33.33"),
+        ("100", 2, 3, "66.67"),
+        ("99", 0, 31, "0.00"),
+    ],
     ids=["togai-example", "full-cycle", "a-third", "two-thirds", "nothing"],
 )
 def test_proration(amount: str, covered: int, days: int, expected: str) -> None:
@@ -189,7 +227,9 @@ def test_volume_prices_the_whole_usage_in_one_slab(plan: RatePlan, q: D) -> None
     assert len(reached) == (1 if q > 0 else 0)
     if reached:
         chosen = next(s for s in plan.slabs if s.order == reached[0].order)
-        alone = price(RatePlan("TIERED", (Slab(1, D(0), chosen.price_type, chosen.rate, chosen.package_size),)), q, "USD")
+        alone = price(
+            RatePlan("TIERED", (Slab(1, D(0), chosen.price_type, chosen.rate, chosen.package_size),)), q, "USD"
+        )
         assert result.revenue == alone.revenue
 
 

@@ -15,32 +15,45 @@ from meterline.core.settings import Settings
 from meterline.events import wire
 
 
-@pytest.mark.parametrize(("value", "lone"), [
-    ("plain", False), ("Köln 😀", False), ("\ud800", True), ("a\udfffb", True), ("\ud83d\ude00", True),
-    ("\U0001F600", False), ("", False),
-])
+@pytest.mark.parametrize(
+    ("value", "lone"),
+    [
+        ("plain", False),
+        ("Köln 😀", False),
+        ("\ud800", True),
+        ("a\udfffb", True),
+        ("\ud83d\ude00", True),
+        ("\U0001f600", False),
+        ("", False),
+    ],
+)
 def test_lone_surrogates(value: str, lone: bool) -> None:
     # ("\ud83d\ude00" as a Python str is two lone surrogates: JSON's pair escape decodes to one character instead)
     assert text.has_lone_surrogate(value) is lone
 
 
-@pytest.mark.parametrize(("document", "message"), [
-    ('{"address": {"line1": "\\ud800"}}', "address.line1: text may not contain a lone UTF-16 surrogate"),
-    ('{"items": [1, {"name": "x\\udc00"}]}', "items[1].name: text may not contain"),
-    ('{"metadata": {"\\ud800": "x"}}', "metadata (a key): text may not contain"),
-    ('"\\ud800"', "body: text may not contain"),
-    ('{"a": ' + "[" * 31 + "]" * 31 + "}", None),
-    ('{"a": ' + "[" * 32 + "]" * 32 + "}", "a" + "[0]" * 31 + ": JSON may be nested at most 32 levels deep"),
-    ("[" * 5000 + "]" * 5000, "[0]" * 32 + ": JSON may be nested at most 32 levels deep"),
-    ('{"x": 1, "b": {"c": [1, 2, ' + '{"d": ' * 2000 + "1" + "}" * 2000 + "]}}",
-     "b.c[2]" + ".d" * 29 + ": JSON may be nested at most 32 levels deep"),
-    ('{"pair": "\\ud83d\\ude00", "n": 1.50}', None),
-])
+@pytest.mark.parametrize(
+    ("document", "message"),
+    [
+        ('{"address": {"line1": "\\ud800"}}', "address.line1: text may not contain a lone UTF-16 surrogate"),
+        ('{"items": [1, {"name": "x\\udc00"}]}', "items[1].name: text may not contain"),
+        ('{"metadata": {"\\ud800": "x"}}', "metadata (a key): text may not contain"),
+        ('"\\ud800"', "body: text may not contain"),
+        ('{"a": ' + "[" * 31 + "]" * 31 + "}", None),
+        ('{"a": ' + "[" * 32 + "]" * 32 + "}", "a" + "[0]" * 31 + ": JSON may be nested at most 32 levels deep"),
+        ("[" * 5000 + "]" * 5000, "[0]" * 32 + ": JSON may be nested at most 32 levels deep"),
+        (
+            '{"x": 1, "b": {"c": [1, 2, ' + '{"d": ' * 2000 + "1" + "}" * 2000 + "]}}",
+            "b.c[2]" + ".d" * 29 + ": JSON may be nested at most 32 levels deep",
+        ),
+        ('{"pair": "\\ud83d\\ude00", "n": 1.50}', None),
+    ],
+)
 def test_parse_json(document: str, message: str | None) -> None:
     if message is None:
         value: Any = text.parse_json(document)
         if isinstance(value, dict) and "n" in value:
-            assert value == {"pair": "\U0001F600", "n": Decimal("1.50")}
+            assert value == {"pair": "\U0001f600", "n": Decimal("1.50")}
         return
     with pytest.raises(BadRequest) as raised:
         text.parse_json(document.encode())
@@ -58,10 +71,14 @@ def test_parse_json_names_a_value_inside_a_field() -> None:
 def _largest_event(i: int) -> dict[str, Any]:
     """An event at every limit of events/wire.py, in ASCII."""
     return {
-        "schemaName": "s" * 50, "id": f"{i:0512d}", "timestamp": "2024-03-01T10:00:00.123456+05:30",
+        "schemaName": "s" * 50,
+        "id": f"{i:0512d}",
+        "timestamp": "2024-03-01T10:00:00.123456+05:30",
         "accountId": "a" * 512,
-        "attributes": [{"name": f"{n:050d}", "value": "9" * 512 + "." + "9" * 587, "unit": "u" * 50}
-                       for n in range(wire.MAX_ATTRIBUTES)],
+        "attributes": [
+            {"name": f"{n:050d}", "value": "9" * 512 + "." + "9" * 587, "unit": "u" * 50}
+            for n in range(wire.MAX_ATTRIBUTES)
+        ],
         "dimensions": {f"{n:050d}": "v" * 200 for n in range(wire.MAX_DIMENSIONS)},
     }
 
@@ -76,8 +93,10 @@ def test_the_ingest_batch_limit_takes_1000_of_the_largest_events() -> None:
 
 def test_one_more_dimension_or_attribute_is_refused() -> None:
     event = _largest_event(0)
-    for key, grown in (("dimensions", {**event["dimensions"], "one more": "x"}),
-                       ("attributes", [*event["attributes"], {"name": "x", "value": "1"}])):
+    for key, grown in (
+        ("dimensions", {**event["dimensions"], "one more": "x"}),
+        ("attributes", [*event["attributes"], {"name": "x", "value": "1"}]),
+    ):
         with pytest.raises(BadRequest) as raised:
             wire.decode_event(msgspec.json.encode({"event": {**event, key: grown}}))
         assert raised.value.message.startswith(f"event.{key}: ")

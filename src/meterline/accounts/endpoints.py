@@ -58,7 +58,9 @@ def get_account(
 
 
 @router.patch("/accounts/{account_id}", response_model=schemas.Account, tags=ACCOUNTS, operation_id="updateAccount")
-def update_account(account_id: str, body: schemas.UpdateAccountRequest, ctx: Context = Depends(api_context)) -> Response:
+def update_account(
+    account_id: str, body: schemas.UpdateAccountRequest, ctx: Context = Depends(api_context)
+) -> Response:
     """Change an account. `metadata` replaces the stored map ({} clears it); invoiceCurrency cannot change."""
     service = AccountService(ctx)
     service.update(account_id, body)
@@ -77,7 +79,9 @@ def delete_account(account_id: str, ctx: Context = Depends(api_context)) -> Resp
 @router.post(
     "/accounts/{account_id}/add_aliases", response_model=schemas.Account, tags=ACCOUNTS, operation_id="addAliases"
 )
-def add_aliases(account_id: str, body: schemas.AddAccountAliasesRequest, ctx: Context = Depends(api_context)) -> Response:
+def add_aliases(
+    account_id: str, body: schemas.AddAccountAliasesRequest, ctx: Context = Depends(api_context)
+) -> Response:
     """Add aliases, plain (`aliases`) or over a time range (`accountAliases`)."""
     service = AccountService(ctx)
     service.add_aliases(account_id, body)

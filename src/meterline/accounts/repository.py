@@ -10,14 +10,21 @@ from meterline.core.repository import OrgRepository
 from meterline.customers.models import Customer
 
 # Statements of the account read's path, built once: building one costs more than running it on SQLite.
-_WITH_CUSTOMER = select(Account, Customer).join(Customer, Customer.pk == Account.customer_pk).where(
-    Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
-_ALIASES_AT = select(AccountAlias).where(
-    AccountAlias.org_id == bindparam("org_id"),
-    AccountAlias.account_pk.in_(bindparam("pks", expanding=True)),
-    AccountAlias.effective_from <= bindparam("at"),
-    AccountAlias.effective_until > bindparam("at"),
-).order_by(AccountAlias.effective_from, AccountAlias.id)
+_WITH_CUSTOMER = (
+    select(Account, Customer)
+    .join(Customer, Customer.pk == Account.customer_pk)
+    .where(Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
+)
+_ALIASES_AT = (
+    select(AccountAlias)
+    .where(
+        AccountAlias.org_id == bindparam("org_id"),
+        AccountAlias.account_pk.in_(bindparam("pks", expanding=True)),
+        AccountAlias.effective_from <= bindparam("at"),
+        AccountAlias.effective_until > bindparam("at"),
+    )
+    .order_by(AccountAlias.effective_from, AccountAlias.id)
+)
 
 
 class AccountRepository(OrgRepository):
@@ -59,9 +66,11 @@ class AccountRepository(OrgRepository):
     def count_by_customer(self, customer_pks: set[str]) -> dict[str, int]:
         if not customer_pks:
             return {}
-        stmt = (select(Account.customer_pk, func.count()).where(Account.org_id == self.org_id,
-                                                                 Account.customer_pk.in_(customer_pks))
-                .group_by(Account.customer_pk))
+        stmt = (
+            select(Account.customer_pk, func.count())
+            .where(Account.org_id == self.org_id, Account.customer_pk.in_(customer_pks))
+            .group_by(Account.customer_pk)
+        )
         return {pk: int(n) for pk, n in self.session.execute(stmt)}
 
     def of_customer(self, customer_pk: str) -> list[Account]:

@@ -164,7 +164,11 @@ class AliasPaginatedResponse(ResponseModel):
 # -- presenters: stored rows -> response models --------------------------------------------------------------------
 def setting_out(row: EntitySetting) -> CreateEntitySetting:
     return CreateEntitySetting(
-        id=row.id, value=row.value, namespace=row.namespace, name=row.name, data_type=row.data_type  # type: ignore[arg-type]
+        id=row.id,
+        value=row.value,
+        namespace=row.namespace,
+        name=row.name,
+        data_type=row.data_type,  # type: ignore[arg-type]
     )
 
 

@@ -82,17 +82,16 @@ class AccountService:
     def of_customer(self, customer: Customer) -> list[Account]:
         return self.repo.of_customer(customer.pk)
 
-    def views(self, accounts: list[Account], at: datetime | None = None,
-              customers: dict[str, Customer] | None = None) -> list[AccountView]:
+    def views(
+        self, accounts: list[Account], at: datetime | None = None, customers: dict[str, Customer] | None = None
+    ) -> list[AccountView]:
         """Accounts with their customers, the aliases effective at `at` (default now) and their settings,
         in four queries whatever the number of accounts (three when the customers are given)."""
         if customers is None:
             customers = self.customers.by_pks({a.customer_pk for a in accounts})
         aliases = self.repo.aliases_of_many([a.pk for a in accounts], at or self.ctx.now)
         settings = self.settings.for_entities("ACCOUNT", [a.id for a in accounts])
-        return [
-            AccountView(a, customers[a.customer_pk], aliases[a.pk], settings.get(a.id, [])) for a in accounts
-        ]
+        return [AccountView(a, customers[a.customer_pk], aliases[a.pk], settings.get(a.id, [])) for a in accounts]
 
     def view(self, account: Account, at: datetime | None = None) -> AccountView:
         return self.views([account], at)[0]
@@ -307,11 +306,15 @@ class AccountService:
         open_after = self.repo.count_open_aliases(account.pk, now) + sum(1 for s in spans if s.end > now)
         if open_after > MAX_OPEN_ALIASES:
             raise BadRequest(f"An account can hold at most {MAX_OPEN_ALIASES} current or future aliases")
-        peak, at = most_at_once([(a.effective_from, a.effective_until) for a in self.repo.aliases_of(account.pk)]
-                                + [(s.start, s.end) for s in spans])
+        peak, at = most_at_once(
+            [(a.effective_from, a.effective_until) for a in self.repo.aliases_of(account.pk)]
+            + [(s.start, s.end) for s in spans]
+        )
         if peak > MAX_OPEN_ALIASES:
-            raise BadRequest(f"An account can have at most {MAX_OPEN_ALIASES} aliases effective at one instant: these "
-                             f"aliases would make {peak} effective at {isoformat_z(at)}")
+            raise BadRequest(
+                f"An account can have at most {MAX_OPEN_ALIASES} aliases effective at one instant: these "
+                f"aliases would make {peak} effective at {isoformat_z(at)}"
+            )
         registered = self.repo.registry_values({s.value for s in spans})
         for span in spans:
             self.repo.add(
@@ -344,9 +347,7 @@ def _check_currency(currency: str) -> None:
         raise BadRequest(f"invoiceCurrency {currency!r} is not an ISO 4217 currency code (e.g. USD, EUR, INR)")
 
 
-def _spans(
-    values: list[str] | None, ranged: list[schemas.CreateAccountAliasRequest] | None
-) -> list[AliasSpan]:
+def _spans(values: list[str] | None, ranged: list[schemas.CreateAccountAliasRequest] | None) -> list[AliasSpan]:
     spans = [AliasSpan(v, BEGINNING_OF_TIME, END_OF_TIME) for v in values or []]
     for item in ranged or []:
         spans.append(

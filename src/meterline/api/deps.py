@@ -24,9 +24,7 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> Principal:
+def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     token = credentials.credentials if credentials else None
     who = TenancyService(session_of(request)).authenticate(token, utc_now())
     route = request.scope.get("route")

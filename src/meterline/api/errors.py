@@ -68,7 +68,7 @@ def allowed_methods(request: Request, fallback: str = "") -> list[str]:
     route of the app has the path."""
     path, root = request.scope["path"], request.scope.get("root_path", "")
     if root and path.startswith(root):
-        path = path[len(root):] or "/"
+        path = path[len(root) :] or "/"
     methods: set[str] = set()
     for route in _leaf_routes(request.app.router.routes):
         regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
@@ -105,15 +105,20 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _integrity(_request: Request, exc: IntegrityError) -> ApiJSONResponse:
         # A unique key caught a race that the service's own checks could not see.
         log.info("integrity error: %s", exc.orig)
-        return error_response(409, "The request conflicts with an existing object (it was probably created "
-                                   "concurrently); read it back or retry")
+        return error_response(
+            409,
+            "The request conflicts with an existing object (it was probably created "
+            "concurrently); read it back or retry",
+        )
 
     @app.exception_handler(DataError)
     async def _data(_request: Request, exc: DataError) -> ApiJSONResponse:
         # The database refused a value the schema let through (a NUL in a path, a number out of range).
         log.info("data error: %s", exc.orig)
-        return error_response(400, "A value in the request cannot be stored or compared (out of range, or a "
-                                   "control character such as NUL)")
+        return error_response(
+            400,
+            "A value in the request cannot be stored or compared (out of range, or a control character such as NUL)",
+        )
 
     @app.exception_handler(OperationalError)
     async def _operational(_request: Request, exc: OperationalError) -> ApiJSONResponse:

@@ -44,7 +44,10 @@ class AddOnPaginatedResponse(ResponseModel):
 
 def addon_out(addon: StoredAddOn) -> AddOn:
     return AddOn(
-        name=addon.name, billable_name=addon.billable_name, id=addon.id, created_at=addon.created_at,
+        name=addon.name,
+        billable_name=addon.billable_name,
+        id=addon.id,
+        created_at=addon.created_at,
         type=addon.type,  # type: ignore[arg-type]  # stored text, one of AddOnType
         status=addon.status,  # type: ignore[arg-type]  # stored text, ACTIVE or ARCHIVED
         display_name=addon.billable_name or addon.name,

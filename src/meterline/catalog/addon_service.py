@@ -45,8 +45,15 @@ class AddOnService:
         now = self.ctx.now
         addon_id = new_id("addon")
         addon = AddOn(
-            pk=addon_id, org_id=self.ctx.org_id, id=addon_id, name=request.name, billable_name=request.billable_name,
-            type=request.type, status=ACTIVE, created_at=now, updated_at=now,
+            pk=addon_id,
+            org_id=self.ctx.org_id,
+            id=addon_id,
+            name=request.name,
+            billable_name=request.billable_name,
+            type=request.type,
+            status=ACTIVE,
+            created_at=now,
+            updated_at=now,
         )
         self.repo.add(addon)
         return addon

@@ -62,7 +62,9 @@ def update_price_plan(
     return respond(schemas.plan_out(view))
 
 
-@router.post("/price_plans/{price_plan_id}/activate", response_model=schemas.PricePlan, operation_id="activatePricePlan")
+@router.post(
+    "/price_plans/{price_plan_id}/activate", response_model=schemas.PricePlan, operation_id="activatePricePlan"
+)
 def activate_price_plan(
     price_plan_id: str, body: schemas.ActivatePricePlanRequest, ctx: Context = Depends(api_context)
 ) -> Response:
@@ -79,7 +81,8 @@ def archive_price_plan(price_plan_id: str, ctx: Context = Depends(api_context)) 
 
 @router.get(
     "/price_plans/{price_plan_id}/pricing_schedules/{pricing_schedule_id}/pricing_rules",
-    response_model=schemas.PricingRulesPaginatedResponse, operation_id="listPricingRulesByScheduleId",
+    response_model=schemas.PricingRulesPaginatedResponse,
+    operation_id="listPricingRulesByScheduleId",
     tags=["PricingRules"],
 )
 def list_pricing_rules_by_schedule_id(

@@ -38,7 +38,11 @@ class PricePlanRepository(OrgRepository):
 
     def all_active(self) -> list[PricePlan]:
         """The ACTIVE plans, by name (the console's plan picker)."""
-        return list(self.session.scalars(self.scoped(PricePlan).where(PricePlan.status == PricePlanStatus.ACTIVE).order_by(PricePlan.name)))
+        return list(
+            self.session.scalars(
+                self.scoped(PricePlan).where(PricePlan.status == PricePlanStatus.ACTIVE).order_by(PricePlan.name)
+            )
+        )
 
     def versions(self, plan: PricePlan) -> list[PricePlanVersion]:
         stmt = self.scoped(PricePlanVersion).where(PricePlanVersion.plan_pk == plan.pk)

@@ -47,7 +47,9 @@ def _currencies(values: Iterable[str], where: str, supported: set[str] | None) -
         if code in seen:
             raise _fail(f"{where}: {code} is given twice")
         if supported is not None and code not in supported:
-            raise _fail(f"{where}: {code} is not one of the plan's supportedCurrencies ({', '.join(sorted(supported))})")
+            raise _fail(
+                f"{where}: {code} is not one of the plan's supportedCurrencies ({', '.join(sorted(supported))})"
+            )
         seen.append(code)
     return seen
 
@@ -92,8 +94,11 @@ def _check_cycle(details: dict[str, Any], plan_type: str) -> None:
     try:
         cycles.check_cycle_config(
             cycles.CycleConfig(
-                interval=config["interval"], day_offset=offset["dayOffset"], month_offset=offset["monthOffset"],
-                grace_period_days=config["gracePeriod"], anniversary=bool(config.get("anniversaryCycle")),
+                interval=config["interval"],
+                day_offset=offset["dayOffset"],
+                month_offset=offset["monthOffset"],
+                grace_period_days=config["gracePeriod"],
+                anniversary=bool(config.get("anniversaryCycle")),
             )
         )
     except cycles.CycleError as exc:
@@ -143,8 +148,10 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         if meter is None or meter[1] == MeteringStatus.ARCHIVED:
             raise _fail(f"{where}.usageMeterId: no usage meter {card['usageMeterId']!r}")
         if card["usageMeterId"] in priced_meters:
-            raise _fail(f"{where}.usageMeterId: meter {card['usageMeterId']!r} is already priced by "
-                        f"{priced_meters[card['usageMeterId']]}")
+            raise _fail(
+                f"{where}.usageMeterId: meter {card['usageMeterId']!r} is already priced by "
+                f"{priced_meters[card['usageMeterId']]}"
+            )
         priced_meters[card["usageMeterId"]] = where
         name_card(card, where, f"usage_{card['usageMeterId']}")
         card.setdefault("displayName", meter[0])
@@ -197,8 +204,10 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         grant = card["grantDetails"]
         if grant["expiryType"] == "CUSTOM":
             if not grant.get("expiryDuration") or not _DURATION.fullmatch(grant["expiryDuration"]):
-                raise _fail(f"{where}.grantDetails.expiryDuration: an ISO 8601 duration such as P30D or P1M is "
-                            "required when expiryType is CUSTOM")
+                raise _fail(
+                    f"{where}.grantDetails.expiryDuration: an ISO 8601 duration such as P30D or P1M is "
+                    "required when expiryType is CUSTOM"
+                )
         elif grant.get("expiryDuration"):
             raise _fail(f"{where}.grantDetails.expiryDuration: only for expiryType CUSTOM")
         rate_details = card["rateDetails"]["currencySlabRateDetails"]
@@ -206,8 +215,10 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         for detail in rate_details:
             if detail["creditAmount"] < 0:
                 raise _fail(f"{where}.rateDetails ({detail['currency']}).creditAmount: must be >= 0")
-            _priced(partial(_check_grant_rates, card, detail["currency"], where),
-                    f"{where}.rateDetails ({detail['currency']})")
+            _priced(
+                partial(_check_grant_rates, card, detail["currency"], where),
+                f"{where}.rateDetails ({detail['currency']})",
+            )
     return details
 
 
@@ -249,15 +260,18 @@ def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str
         for kind in ("usageRateCards", "licenseRateCards", "fixedFeeRateCards"):
             for i, card in enumerate(details.get(kind, [])):
                 if rate_cards.rate_value_for(card, code) is None:
-                    raise _fail(f"{ROOT}.{kind}[{i}] ({card['name']}) has no rates in {code}: add them before "
-                                f"activating {code}")
+                    raise _fail(
+                        f"{ROOT}.{kind}[{i}] ({card['name']}) has no rates in {code}: add them before activating {code}"
+                    )
         commitment = details.get("minimumCommitment")
         if commitment is not None and rate_cards.rate_value_for(commitment, code) is None:
             raise _fail(f"{ROOT}.minimumCommitment has no rate in {code}: add it before activating {code}")
         for i, card in enumerate(details.get("creditGrantRateCards", [])):
             if not any(d["currency"] == code for d in card["rateDetails"]["currencySlabRateDetails"]):
-                raise _fail(f"{ROOT}.creditGrantRateCards[{i}] ({card['name']}) has no rates in {code}: add them "
-                            f"before activating {code}")
+                raise _fail(
+                    f"{ROOT}.creditGrantRateCards[{i}] ({card['name']}) has no rates in {code}: add them "
+                    f"before activating {code}"
+                )
     return codes
 
 

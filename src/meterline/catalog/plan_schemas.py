@@ -25,7 +25,12 @@ Interval = Literal["WEEKLY", "MONTHLY", "QUARTERLY", "HALF_YEARLY", "ANNUALLY"]
 PlanType = Literal["BILLING", "PURCHASE"]
 PlanStatus = Literal["DRAFT", "ACTIVE", "ARCHIVED"]
 MigrationMode = Literal[
-    "IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE", "NONE", "START_OF_CURRENT_CYCLE"
+    "IMMEDIATE",
+    "IMMEDIATE_IGNORE_OVERRIDE",
+    "NEXT_CYCLE",
+    "NEXT_CYCLE_IGNORE_OVERRIDE",
+    "NONE",
+    "START_OF_CURRENT_CYCLE",
 ]
 Currency = Annotated[str, StringConstraints(min_length=3, max_length=3)]
 Text = Annotated[str, StringConstraints(max_length=255)]
@@ -128,7 +133,9 @@ class GrantDetails(RequestModel):
     priority: Annotated[StrictInt, Field(ge=0, le=1000)]
     expiry_type: Literal["PRICING_CYCLE", "NO_EXPIRY", "CUSTOM"]
     expiry_duration: Annotated[str, StringConstraints(max_length=50)] | None = None
-    applicable_entity_ids: Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=100)] | None = None
+    applicable_entity_ids: (
+        Annotated[list[Annotated[str, StringConstraints(max_length=100)]], Field(max_length=100)] | None
+    ) = None
 
 
 class SlabDetail(RequestModel):
@@ -298,7 +305,10 @@ def plan_out(view: PlanView) -> PricePlan:
     if view.only is not None:
         schedule = [s for s in schedule if s.version == view.only]
     return PricePlan(
-        id=plan.id, name=plan.name, type=cast(PlanType, plan.type), description=plan.description,
+        id=plan.id,
+        name=plan.name,
+        type=cast(PlanType, plan.type),
+        description=plan.description,
         status=cast(PlanStatus, plan.status),
         pricing_schedule=schedule,
     )

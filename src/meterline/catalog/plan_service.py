@@ -115,8 +115,16 @@ class PricePlanService:
         now = self.ctx.now
         plan_id = new_id("pp")
         plan = PricePlan(
-            pk=plan_id, org_id=self.ctx.org_id, id=plan_id, name=request.name, description=request.description,
-            type=plan_type, status=DRAFT, latest_version=1, created_at=now, updated_at=now,
+            pk=plan_id,
+            org_id=self.ctx.org_id,
+            id=plan_id,
+            name=request.name,
+            description=request.description,
+            type=plan_type,
+            status=DRAFT,
+            latest_version=1,
+            created_at=now,
+            updated_at=now,
         )
         version = self._version(plan, 1, details, [])
         if not dry_run:
@@ -126,8 +134,13 @@ class PricePlanService:
 
     def _version(self, plan: PricePlan, number: int, details: dict[str, Any], active: list[str]) -> PricePlanVersion:
         return PricePlanVersion(
-            pk=new_id("ppv"), org_id=self.ctx.org_id, plan_pk=plan.pk, version=number,
-            details=encode_details(details), active_currencies=",".join(active), created_at=self.ctx.now,
+            pk=new_id("ppv"),
+            org_id=self.ctx.org_id,
+            plan_pk=plan.pk,
+            version=number,
+            details=encode_details(details),
+            active_currencies=",".join(active),
+            created_at=self.ctx.now,
         )
 
     def _locked(self, plan_id: str) -> PricePlan:
@@ -151,8 +164,9 @@ class PricePlanService:
         changes = request.price_plan_details.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
         return self._save(plan, latest, {**latest.details, **changes})
 
-    def set_details(self, plan_id: str, details: schemas.CreatePricePlanDetails, description: str | None = None
-                    ) -> PlanView:
+    def set_details(
+        self, plan_id: str, details: schemas.CreatePricePlanDetails, description: str | None = None
+    ) -> PlanView:
         """Replace the plan's details whole (the console's builder): a DRAFT plan changes in place, an ACTIVE one
         gets a new version, as with `update`; unlike `update`, what `details` leaves out is gone (a minimum
         commitment, say)."""
@@ -163,8 +177,9 @@ class PricePlanService:
         plan.updated_at = self.ctx.now
         return self._save(plan, latest, details.model_dump(by_alias=True, exclude_none=True), same_is_no_change=True)
 
-    def _save(self, plan: PricePlan, latest: PlanVersion, given: dict[str, Any], *, same_is_no_change: bool = False
-              ) -> PlanView:
+    def _save(
+        self, plan: PricePlan, latest: PlanVersion, given: dict[str, Any], *, same_is_no_change: bool = False
+    ) -> PlanView:
         details = plan_rules.normalize(given, plan.type, self.catalog())
         if same_is_no_change and details == latest.details:  # nothing changed: no new version
             self.ctx.session.flush()

@@ -60,57 +60,112 @@ def _decimal(text: str, what: str) -> Decimal:
 def edit_customer_page(request: Request, user: User, customer_id: str) -> Response:
     customer = CustomerService(context(request, user)).get(customer_id)
     address = customer.address or {}
-    values = {"name": customer.name, "email": customer.primary_email, **{k: address.get(k) or "" for k in
-                                                                         ("line1", "city", "postalCode", "country")}}
+    values = {
+        "name": customer.name,
+        "email": customer.primary_email,
+        **{k: address.get(k) or "" for k in ("line1", "city", "postalCode", "country")},
+    }
     return render(request, "customer_edit.html", user, customer=customer, values=values, errors={})
 
 
 @router.post("/customers/{customer_id}/edit")
-def edit_customer(request: Request, user: User, customer_id: str, csrf: Annotated[str, Form()] = "",
-                  name: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
-                  line1: Annotated[str, Form()] = "", city: Annotated[str, Form()] = "",
-                  postalCode: Annotated[str, Form()] = "", country: Annotated[str, Form()] = "") -> Response:  # noqa: N803
+def edit_customer(
+    request: Request,
+    user: User,
+    customer_id: str,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    line1: Annotated[str, Form()] = "",
+    city: Annotated[str, Form()] = "",
+    postalCode: Annotated[str, Form()] = "",
+    country: Annotated[str, Form()] = "",
+) -> Response:  # noqa: N803
     check_csrf(user, csrf)
     service = CustomerService(context(request, user))
     customer = service.get(customer_id)
     values = {"name": name, "email": email, "line1": line1, "city": city, "postalCode": postalCode, "country": country}
     try:
-        address = Address(line1=line1 or None, city=city or None, postal_code=postalCode or None, country=country or None)
+        address = Address(
+            line1=line1 or None, city=city or None, postal_code=postalCode or None, country=country or None
+        )
         service.update(customer_id, UpdateCustomerRequest(name=name, primary_email=email.strip(), address=address))
     except ValidationError as exc:
-        return render(request, "customer_edit.html", user, status=400, customer=customer, values=values,
-                      errors=_field_errors(exc))
+        return render(
+            request, "customer_edit.html", user, status=400, customer=customer, values=values, errors=_field_errors(exc)
+        )
     except MeterlineError as exc:
-        return render(request, "customer_edit.html", user, status=400, customer=customer, values=values,
-                      errors={"form": exc.message})
+        return render(
+            request,
+            "customer_edit.html",
+            user,
+            status=400,
+            customer=customer,
+            values=values,
+            errors={"form": exc.message},
+        )
     return RedirectResponse(_url("customers", customer_id), status_code=303)
 
 
 @router.get("/customers/{customer_id}/accounts/new")
 def new_account_page(request: Request, user: User, customer_id: str) -> Response:
     customer = CustomerService(context(request, user)).get(customer_id)
-    return render(request, "account_form.html", user, customer=customer, values={"currency": user.org.base_currency},
-                  errors={}, currencies=CURRENCIES)
+    return render(
+        request,
+        "account_form.html",
+        user,
+        customer=customer,
+        values={"currency": user.org.base_currency},
+        errors={},
+        currencies=CURRENCIES,
+    )
 
 
 @router.post("/customers/{customer_id}/accounts/new")
-def new_account(request: Request, user: User, customer_id: str, csrf: Annotated[str, Form()] = "",
-                name: Annotated[str, Form()] = "", id: Annotated[str, Form()] = "",
-                currency: Annotated[str, Form()] = "", alias: Annotated[str, Form()] = "") -> Response:
+def new_account(
+    request: Request,
+    user: User,
+    customer_id: str,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    id: Annotated[str, Form()] = "",
+    currency: Annotated[str, Form()] = "",
+    alias: Annotated[str, Form()] = "",
+) -> Response:
     check_csrf(user, csrf)
     ctx = context(request, user)
     customer = CustomerService(ctx).get(customer_id)
     values = {"name": name, "id": id, "currency": currency, "alias": alias}
     try:
-        body = CreateAccountRequestWithoutCustomerId(id=id.strip(), name=name, invoice_currency=currency or None,
-                                                     aliases=[alias.strip()] if alias.strip() else None)
+        body = CreateAccountRequestWithoutCustomerId(
+            id=id.strip(),
+            name=name,
+            invoice_currency=currency or None,
+            aliases=[alias.strip()] if alias.strip() else None,
+        )
         account = AccountService(ctx).create_for(customer, body)
     except ValidationError as exc:
-        return render(request, "account_form.html", user, status=400, customer=customer, values=values,
-                      errors=_field_errors(exc), currencies=CURRENCIES)
+        return render(
+            request,
+            "account_form.html",
+            user,
+            status=400,
+            customer=customer,
+            values=values,
+            errors=_field_errors(exc),
+            currencies=CURRENCIES,
+        )
     except MeterlineError as exc:
-        return render(request, "account_form.html", user, status=400, customer=customer, values=values,
-                      errors={"form": exc.message}, currencies=CURRENCIES)
+        return render(
+            request,
+            "account_form.html",
+            user,
+            status=400,
+            customer=customer,
+            values=values,
+            errors={"form": exc.message},
+            currencies=CURRENCIES,
+        )
     return RedirectResponse(_url("accounts", account.id), status_code=303)
 
 
@@ -122,7 +177,13 @@ def _account_page(request: Request, user: Any, account_id: str, tab: str, status
         raise NotFound(f"Account {account_id} not found")
     customer = CustomerService(ctx).repo.by_pk(account.customer_pk)
     tab = tab if tab in TABS else "summary"
-    values: dict[str, Any] = {"account": account, "customer": customer, "tab": tab, "tabs": TABS, "today": ctx.now.date()}
+    values: dict[str, Any] = {
+        "account": account,
+        "customer": customer,
+        "tab": tab,
+        "tabs": TABS,
+        "today": ctx.now.date(),
+    }
     values.update(_TAB_LOADERS[tab](ctx, account))
     values.update(extra)
     return render(request, "account.html", user, status=status, **values)
@@ -138,14 +199,28 @@ def _summary(ctx: Context, account: Any) -> dict[str, Any]:
     except MeterlineError:
         raise
     except Exception as exc:  # its data breaks computing it: say so (the bill run records it, docs/invoicing.md)
-        return {"ongoing": ongoing, "cards": [], "charges": [], "usage": [], "total": None, "credits_applied": None,
-                "plan": service.inputs.view(ongoing.schedule_pk),
-                "error": f"The ongoing invoice cannot be computed: {describe(exc)}."}
+        return {
+            "ongoing": ongoing,
+            "cards": [],
+            "charges": [],
+            "usage": [],
+            "total": None,
+            "credits_applied": None,
+            "plan": service.inputs.view(ongoing.schedule_pk) if ongoing.schedule_pk else None,
+            "error": f"The ongoing invoice cannot be computed: {describe(exc)}.",
+        }
     cards = [line for line in revenue.walk() if line.type.endswith("RATE_CARD_AMOUNT") or line.type == "TRUE_UP_AMOUNT"]
     charges = [line for line in revenue.walk() if line.type == "MISCELLANEOUS_CHARGE"]
     credits = revenue.find("TOTAL_CREDITS")
-    return {"ongoing": ongoing, "cards": cards, "charges": charges, "usage": usage, "total": total,
-            "credits_applied": credits.value if credits else None, "plan": service.inputs.view(ongoing.schedule_pk) if ongoing.schedule_pk else None}
+    return {
+        "ongoing": ongoing,
+        "cards": cards,
+        "charges": charges,
+        "usage": usage,
+        "total": total,
+        "credits_applied": credits.value if credits else None,
+        "plan": service.inputs.view(ongoing.schedule_pk) if ongoing.schedule_pk else None,
+    }
 
 
 def _schedule(ctx: Context, account: Any) -> dict[str, Any]:
@@ -174,7 +249,13 @@ def _wallet(ctx: Context, account: Any) -> dict[str, Any]:
     return {"wallet": service.view(account.id), "holds": holds, "entries": list(reversed(entries))}
 
 
-_TAB_LOADERS = {"summary": _summary, "schedule": _schedule, "credits": _credits, "invoices": _invoices, "wallet": _wallet}
+_TAB_LOADERS = {
+    "summary": _summary,
+    "schedule": _schedule,
+    "credits": _credits,
+    "invoices": _invoices,
+    "wallet": _wallet,
+}
 
 
 @router.get("/accounts/{account_id}")
@@ -193,9 +274,15 @@ def _act(request: Request, user: Any, account_id: str, tab: str, action: Any) ->
             raise
         field = _AMOUNT_FIELD.match(exc.message)
         if field:  # an amount's refusal goes next to the amount's field
-            text = exc.message[field.end():].strip()
-            return _account_page(request, user, account_id, tab, status=400,
-                                 errors={"value" if tab == "summary" else "amount": text[:1].upper() + text[1:]})
+            text = exc.message[field.end() :].strip()
+            return _account_page(
+                request,
+                user,
+                account_id,
+                tab,
+                status=400,
+                errors={"value" if tab == "summary" else "amount": text[:1].upper() + text[1:]},
+            )
         return _account_page(request, user, account_id, tab, status=400, error=exc.message)
     return RedirectResponse(f"{_url('accounts', account_id)}?tab={tab}", status_code=303)
 
@@ -206,9 +293,15 @@ _AMOUNT_FIELD = re.compile(r"(Value|Amount|creditRequests\[0\]\.creditAmount|top
 
 
 @router.post("/accounts/{account_id}/charges")
-def add_charge(request: Request, user: User, account_id: str, csrf: Annotated[str, Form()] = "",
-               name: Annotated[str, Form()] = "", value: Annotated[str, Form()] = "") -> Response:
-    """"+ Add Customer Charges": Name and Value, in the account's currency, on the ongoing invoice (D11)."""
+def add_charge(
+    request: Request,
+    user: User,
+    account_id: str,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    value: Annotated[str, Form()] = "",
+) -> Response:
+    """ "+ Add Customer Charges": Name and Value, in the account's currency, on the ongoing invoice (D11)."""
     check_csrf(user, csrf)
 
     def action(ctx: Context) -> None:
@@ -221,9 +314,16 @@ def add_charge(request: Request, user: User, account_id: str, csrf: Annotated[st
 
 
 @router.post("/accounts/{account_id}/schedule")
-def attach_plan(request: Request, user: User, account_id: str, csrf: Annotated[str, Form()] = "",
-                plan_id: Annotated[str, Form()] = "", start: Annotated[str, Form()] = "",
-                until: Annotated[str, Form()] = "", mode: Annotated[str, Form()] = "ASSOCIATE") -> Response:
+def attach_plan(
+    request: Request,
+    user: User,
+    account_id: str,
+    csrf: Annotated[str, Form()] = "",
+    plan_id: Annotated[str, Form()] = "",
+    start: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "ASSOCIATE",
+) -> Response:
     """Attach a price plan from a date (until a date, or open), or end the schedule from a date."""
     check_csrf(user, csrf)
 
@@ -236,20 +336,33 @@ def attach_plan(request: Request, user: User, account_id: str, csrf: Annotated[s
             raise BadRequest("Dates: pick the dates from the calendar (YYYY-MM-DD)") from None
         except OverflowError:  # until 9999-12-31: no next day
             raise BadRequest("Until: pick a day up to 9999-12-30, or leave it empty for no end") from None
-        edit = UpdatePricingScheduleRequest.model_validate({
-            "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE", "pricePlanId": plan_id or None,
-            "effectiveFrom": start, "effectiveUntil": end})
+        edit = UpdatePricingScheduleRequest.model_validate(
+            {
+                "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE",
+                "pricePlanId": plan_id or None,
+                "effectiveFrom": start,
+                "effectiveUntil": end,
+            }
+        )
         edit_schedules(ctx, account_id, [edit])
 
     return _act(request, user, account_id, "schedule", action)
 
 
 @router.post("/accounts/{account_id}/credits")
-def add_credit(request: Request, user: User, account_id: str, csrf: Annotated[str, Form()] = "",
-               amount: Annotated[str, Form()] = "", purpose: Annotated[str, Form()] = "",
-               priority: Annotated[str, Form()] = "1", start: Annotated[str, Form()] = "",
-               until: Annotated[str, Form()] = "", scope: Annotated[str, Form()] = "") -> Response:
-    """"Add Credits": amount, purpose, priority, effective dates, scope."""
+def add_credit(
+    request: Request,
+    user: User,
+    account_id: str,
+    csrf: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+    purpose: Annotated[str, Form()] = "",
+    priority: Annotated[str, Form()] = "1",
+    start: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
+) -> Response:
+    """ "Add Credits": amount, purpose, priority, effective dates, scope."""
     check_csrf(user, csrf)
 
     def action(ctx: Context) -> None:
@@ -261,27 +374,47 @@ def add_credit(request: Request, user: User, account_id: str, csrf: Annotated[st
             raise BadRequest("Priority is a whole number; dates come from the calendar (YYYY-MM-DD)") from None
         if not 0 <= rank <= MAX_PRIORITY:
             raise BadRequest(f"Priority: a whole number from 0 to {MAX_PRIORITY} (1 applies first)")
-        balances.credits(ctx).grant([Grant(
-            account_id=account_id, purpose=purpose.strip() or "Credit", amount=_decimal(amount, "Amount"),
-            priority=rank, effective_from=begin, effective_until=end,
-            scope=tuple(s.strip() for s in scope.split(",") if s.strip()))])
+        balances.credits(ctx).grant(
+            [
+                Grant(
+                    account_id=account_id,
+                    purpose=purpose.strip() or "Credit",
+                    amount=_decimal(amount, "Amount"),
+                    priority=rank,
+                    effective_from=begin,
+                    effective_until=end,
+                    scope=tuple(s.strip() for s in scope.split(",") if s.strip()),
+                )
+            ]
+        )
 
     return _act(request, user, account_id, "credits", action)
 
 
 @router.post("/accounts/{account_id}/credits/{credit_id}/void")
-def void_credit(request: Request, user: User, account_id: str, credit_id: str,
-                csrf: Annotated[str, Form()] = "") -> Response:
+def void_credit(
+    request: Request, user: User, account_id: str, credit_id: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
     check_csrf(user, csrf)
     return _act(request, user, account_id, "credits", lambda ctx: balances.credits(ctx).void(credit_id))
 
 
 @router.post("/accounts/{account_id}/wallet")
-def top_up(request: Request, user: User, account_id: str, csrf: Annotated[str, Form()] = "",
-           amount: Annotated[str, Form()] = "") -> Response:
+def top_up(
+    request: Request,
+    user: User,
+    account_id: str,
+    csrf: Annotated[str, Form()] = "",
+    amount: Annotated[str, Form()] = "",
+) -> Response:
     check_csrf(user, csrf)
-    return _act(request, user, account_id, "wallet",
-                lambda ctx: balances.wallet(ctx).top_up(account_id, _decimal(amount, "Amount")))
+    return _act(
+        request,
+        user,
+        account_id,
+        "wallet",
+        lambda ctx: balances.wallet(ctx).top_up(account_id, _decimal(amount, "Amount")),
+    )
 
 
 # -- invoices ----------------------------------------------------------------------------------------------------
@@ -299,8 +432,19 @@ def invoice_page(request: Request, user: User, invoice_id: str, error: str | Non
         if invoice.status != "DRAFT":
             raise
         failure = failure or f"This draft invoice cannot be computed: {describe(exc)}."
-        return render(request, "invoice.html", user, invoice=invoice, rows=[], usage=[], details=None, total=None,
-                      account=service.account_of(invoice), error=error, billing_failure=failure)
+        return render(
+            request,
+            "invoice.html",
+            user,
+            invoice=invoice,
+            rows=[],
+            usage=[],
+            details=None,
+            total=None,
+            account=service.account_of(invoice),
+            error=error,
+            billing_failure=failure,
+        )
     account = service.account_of(invoice)
     rows = []
 
@@ -310,13 +454,29 @@ def invoice_page(request: Request, user: User, invoice_id: str, error: str | Non
             walk(child, depth + 1)
 
     walk(revenue, 0)
-    return render(request, "invoice.html", user, invoice=invoice, rows=rows, usage=usage, details=details,
-                  total=total, account=account, error=error, billing_failure=failure)
+    return render(
+        request,
+        "invoice.html",
+        user,
+        invoice=invoice,
+        rows=rows,
+        usage=usage,
+        details=details,
+        total=total,
+        account=account,
+        error=error,
+        billing_failure=failure,
+    )
 
 
 @router.post("/invoices/{invoice_id}/status")
-def invoice_status(request: Request, user: User, invoice_id: str, csrf: Annotated[str, Form()] = "",
-                   status: Annotated[str, Form()] = "") -> Response:
+def invoice_status(
+    request: Request,
+    user: User,
+    invoice_id: str,
+    csrf: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "",
+) -> Response:
     """Finalize (DUE), mark paid, void or mark uncollectible (D12)."""
     check_csrf(user, csrf)
     ctx = context(request, user)
@@ -329,8 +489,9 @@ def invoice_status(request: Request, user: User, invoice_id: str, csrf: Annotate
         return invoice_page(request, user, invoice_id, error=exc.message)
     except Exception as exc:  # a draft whose data breaks finalizing it: nothing is written, the page says why
         ctx.session.rollback()
-        return invoice_page(request, user, invoice_id, error=f"Invoice {invoice_id} could not be finalized: "
-                                                                f"{describe(exc)}")
+        return invoice_page(
+            request, user, invoice_id, error=f"Invoice {invoice_id} could not be finalized: {describe(exc)}"
+        )
     return RedirectResponse(_url("invoices", invoice_id), status_code=303)
 
 
@@ -343,7 +504,8 @@ def invoice_pdf(request: Request, user: User, invoice_id: str) -> Response:
     invoice = InvoiceService(ctx).get(invoice_id)
     document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
     name = invoice.sequence_id or f"draft-{invoice.pk}"
-    return Response(render_invoice_pdf(document, ctx.org.timezone), media_type="application/pdf",
-                    headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'})
-
-
+    return Response(
+        render_invoice_pdf(document, ctx.org.timezone),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
+    )

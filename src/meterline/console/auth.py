@@ -39,8 +39,14 @@ class ConsoleUser:
 def start(session: Session, user: User, now: datetime, request: Request, response: Response) -> None:
     """Start a session for `user` and put its cookie on `response`."""
     started = ConsoleSessions(session).start(user, now)
-    response.set_cookie(COOKIE, started.token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
-                        max_age=int(LIFETIME.total_seconds()))
+    response.set_cookie(
+        COOKIE,
+        started.token,
+        httponly=True,
+        samesite="lax",
+        secure=request.url.scheme == "https",
+        max_age=int(LIFETIME.total_seconds()),
+    )
 
 
 def read(session: Session, cookie: str | None, now: datetime) -> ConsoleUser | None:
@@ -60,8 +66,9 @@ def login_token(request: Request) -> str:
 
 
 def set_login_cookie(request: Request, response: Response, token: str) -> None:
-    response.set_cookie(LOGIN_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https",
-                        path="/login")
+    response.set_cookie(
+        LOGIN_COOKIE, token, httponly=True, samesite="lax", secure=request.url.scheme == "https", path="/login"
+    )
 
 
 def cross_site(request: Request) -> bool:

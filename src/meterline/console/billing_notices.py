@@ -34,16 +34,19 @@ def _times(n: int) -> str:
 
 
 def describe_failure(failure: BillingFailure, what: str, timezone: str) -> str:
-    """"Billing of draft invoice X failed 3 times: <message>; next attempt at 2026-12-02 00:04 (UTC).\""""
-    return (f"{what} failed {_times(failure.attempts)}: {failure.message}; next attempt at "
-            f"{_when(failure.next_attempt_at, timezone)}.")
+    """ "Billing of draft invoice X failed 3 times: <message>; next attempt at 2026-12-02 00:04 (UTC).\""""
+    return (
+        f"{what} failed {_times(failure.attempts)}: {failure.message}; next attempt at "
+        f"{_when(failure.next_attempt_at, timezone)}."
+    )
 
 
 def dashboard_notices(ctx: Context) -> tuple[list[Notice], int]:
     """The organization's failures (those retried soonest first, at most SHOWN) and how many there are."""
     rows, total = BillingFailureRepository(ctx.session, ctx.org_id).listed(SHOWN)
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks(
-        {f.subject for f, _ in rows if f.stage == SYNC} | {i.account_pk for _, i in rows if i is not None})
+        {f.subject for f, _ in rows if f.stage == SYNC} | {i.account_pk for _, i in rows if i is not None}
+    )
     notices = []
     for failure, invoice in rows:
         if failure.stage == FINALIZE and invoice is not None:

@@ -97,11 +97,21 @@ def stacked_bars(labels: list[str], series: list[tuple[str, list[Decimal]]], eve
         for k, (name, values) in enumerate(series):
             value = max(values[i], Decimal(0))
             height = float(value / top) * HEIGHT
-            bars.append(Bar(x=LEFT + i * slot + gap / 2, y=TOP + HEIGHT - base - height, width=slot - gap,
-                            height=height, color=PALETTE[k % len(PALETTE)], title=f"{label} · {name}: {values[i]:,f}"))
+            bars.append(
+                Bar(
+                    x=LEFT + i * slot + gap / 2,
+                    y=TOP + HEIGHT - base - height,
+                    width=slot - gap,
+                    height=height,
+                    color=PALETTE[k % len(PALETTE)],
+                    title=f"{label} · {name}: {values[i]:,f}",
+                )
+            )
             base += height
     ticks = tuple(Tick(y=TOP + HEIGHT - HEIGHT * j / 4, text=short(step * j)) for j in range(5))
     shown = tuple(Label(x=LEFT + (i + 0.5) * slot, text=label) for i, label in enumerate(labels) if i % every == 0)
-    legend = tuple(Legend(name=name, color=PALETTE[k % len(PALETTE)], total=sum(values, Decimal(0)))
-                   for k, (name, values) in enumerate(series))
+    legend = tuple(
+        Legend(name=name, color=PALETTE[k % len(PALETTE)], total=sum(values, Decimal(0)))
+        for k, (name, values) in enumerate(series)
+    )
     return Chart(bars=tuple(bars), ticks=ticks, labels=shown, legend=legend)

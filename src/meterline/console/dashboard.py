@@ -35,8 +35,10 @@ USAGE_CHARTS = 4  # meters charted, those with the most events first
 
 def _days(ctx: Context, zone: ZoneInfo, days: int) -> tuple[datetime, datetime]:
     today = cycles.local_day(ctx.now, zone)
-    return (cycles.local_start_of_day(today - timedelta(days=days - 1), zone),
-            cycles.local_start_of_day(today + timedelta(days=1), zone))
+    return (
+        cycles.local_start_of_day(today - timedelta(days=days - 1), zone),
+        cycles.local_start_of_day(today + timedelta(days=1), zone),
+    )
 
 
 def _day_labels(starts: list[datetime], zone: ZoneInfo) -> list[str]:
@@ -47,11 +49,18 @@ def activity(ctx: Context, days: int) -> tuple[Chart, list[tuple[str, Chart, Dec
     """The events chart, one usage chart per meter (name, chart, total) and the events' totals per class."""
     zone = ZoneInfo(ctx.org.timezone)
     start, end = _days(ctx, zone, days)
-    events, usage = MetricsService(ctx).get(GetMetricsRequest.model_validate({
-        "startTime": start, "endTime": end, "metricQueries": [
-            {"id": "events", "name": "EVENTS", "aggregationPeriod": "DAY", "groupBy": "EVENT_STATUS"},
-            {"id": "usage", "name": "USAGE", "aggregationPeriod": "DAY", "groupBy": "USAGE_METER_ID"},
-        ]}))
+    events, usage = MetricsService(ctx).get(
+        GetMetricsRequest.model_validate(
+            {
+                "startTime": start,
+                "endTime": end,
+                "metricQueries": [
+                    {"id": "events", "name": "EVENTS", "aggregationPeriod": "DAY", "groupBy": "EVENT_STATUS"},
+                    {"id": "usage", "name": "USAGE", "aggregationPeriod": "DAY", "groupBy": "USAGE_METER_ID"},
+                ],
+            }
+        )
+    )
     every = 1 if days <= 10 else 7
     starts = period_starts(start, end, "DAY", zone)  # the days of every series (a grouped query may have none)
     by_class = {s.group[1]: s.values for s in events.series if s.group}
@@ -61,9 +70,11 @@ def activity(ctx: Context, days: int) -> tuple[Chart, list[tuple[str, Chart, Dec
     names = {m.id: m.name for m in MeteringRepository(ctx.session, ctx.org_id).usable_meters()}
     meters = sorted((s for s in usage.series if s.group and any(s.values)), key=lambda s: -sum(s.values))
     usage_charts = [
-        (names.get(s.group[1], s.group[1]),  # type: ignore[index]
-         stacked_bars(_day_labels(s.timestamps, zone), [(names.get(s.group[1], s.group[1]), s.values)], every),  # type: ignore[index]
-         sum(s.values, Decimal(0)))
+        (
+            names.get(s.group[1], s.group[1]),  # type: ignore[index]
+            stacked_bars(_day_labels(s.timestamps, zone), [(names.get(s.group[1], s.group[1]), s.values)], every),  # type: ignore[index]
+            sum(s.values, Decimal(0)),
+        )
         for s in meters[:USAGE_CHARTS]
     ]
     totals = {"processed": sum(processed, Decimal(0)), "failed": sum(failed, Decimal(0))}
@@ -93,8 +104,21 @@ def dashboard(request: Request, user: User, days: str = "30") -> Response:
     invoiced_chart, this_month = invoiced(ctx)
     counts = OrgRepository(ctx.session, ctx.org_id)
     failures, failure_count = dashboard_notices(ctx)
-    return render(request, "dashboard.html", user, section="dashboard", days=days, ranges=list(RANGES),
-                  billing_failures=failures, billing_failure_count=failure_count,
-                  events_chart=events_chart, usage_charts=usage_charts, event_totals=event_totals,
-                  invoiced_chart=invoiced_chart, this_month=this_month, owed=reports.owed(ctx),
-                  customers=counts.count(Customer), accounts=counts.count(Account))
+    return render(
+        request,
+        "dashboard.html",
+        user,
+        section="dashboard",
+        days=days,
+        ranges=list(RANGES),
+        billing_failures=failures,
+        billing_failure_count=failure_count,
+        events_chart=events_chart,
+        usage_charts=usage_charts,
+        event_totals=event_totals,
+        invoiced_chart=invoiced_chart,
+        this_month=this_month,
+        owed=reports.owed(ctx),
+        customers=counts.count(Customer),
+        accounts=counts.count(Account),
+    )

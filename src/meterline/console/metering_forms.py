@@ -42,25 +42,36 @@ def pydantic_message(error: Any) -> str:
 
 # -- event schemas -----------------------------------------------------------------------------------------------
 def blank_schema_values() -> dict[str, Any]:
-    return {"name": "", "description": "", "attributes": [{"name": "", "unit": ""}, {"name": "", "unit": ""}],
-            "dimensions": [{"name": ""}, {"name": ""}]}
+    return {
+        "name": "",
+        "description": "",
+        "attributes": [{"name": "", "unit": ""}, {"name": "", "unit": ""}],
+        "dimensions": [{"name": ""}, {"name": ""}],
+    }
 
 
-def schema_values(name: str, description: str, attr_name: list[str], attr_unit: list[str],
-                  dim_name: list[str]) -> dict[str, Any]:
+def schema_values(
+    name: str, description: str, attr_name: list[str], attr_unit: list[str], dim_name: list[str]
+) -> dict[str, Any]:
     units = attr_unit + [""] * (len(attr_name) - len(attr_unit))
-    return {"name": name, "description": description,
-            "attributes": [{"name": n, "unit": u} for n, u in zip(attr_name, units, strict=False)] or
-            [{"name": "", "unit": ""}],
-            "dimensions": [{"name": d} for d in dim_name] or [{"name": ""}]}
+    return {
+        "name": name,
+        "description": description,
+        "attributes": [{"name": n, "unit": u} for n, u in zip(attr_name, units, strict=False)]
+        or [{"name": "", "unit": ""}],
+        "dimensions": [{"name": d} for d in dim_name] or [{"name": ""}],
+    }
 
 
 def schema_values_of(schema: EventSchema) -> dict[str, Any]:
     """The edit form's values of a saved schema, with one empty row more of each."""
-    return {"name": schema.name, "description": schema.description or "",
-            "attributes": [{"name": a["name"], "unit": a.get("defaultUnit") or ""} for a in schema.attributes or []]
-            + [{"name": "", "unit": ""}],
-            "dimensions": [{"name": d} for d in schema.dimension_names] + [{"name": ""}]}
+    return {
+        "name": schema.name,
+        "description": schema.description or "",
+        "attributes": [{"name": a["name"], "unit": a.get("defaultUnit") or ""} for a in schema.attributes or []]
+        + [{"name": "", "unit": ""}],
+        "dimensions": [{"name": d} for d in schema.dimension_names] + [{"name": ""}],
+    }
 
 
 def schema_body(values: dict[str, Any]) -> tuple[dict[str, Any], list[int], list[int]]:
@@ -78,8 +89,9 @@ def schema_body(values: dict[str, Any]) -> tuple[dict[str, Any], list[int], list
     return body, attribute_rows, dimension_rows
 
 
-def schema_validation_errors(exc: ValidationError, attribute_rows: list[int], dimension_rows: list[int]
-                             ) -> dict[str, str]:
+def schema_validation_errors(
+    exc: ValidationError, attribute_rows: list[int], dimension_rows: list[int]
+) -> dict[str, str]:
     errors: dict[str, str] = {}
     for error in exc.errors():
         loc = error["loc"]
@@ -100,8 +112,9 @@ _ROW_ERROR = re.compile(r"^(attributes|dimensions)\[(\d+)\]\.name: (.+)$", re.S)
 _BOTH = re.compile(r"^'(.+)' is both an attribute and a dimension")
 
 
-def schema_service_errors(message: str, values: dict[str, Any], attribute_rows: list[int],
-                          dimension_rows: list[int]) -> dict[str, str]:
+def schema_service_errors(
+    message: str, values: dict[str, Any], attribute_rows: list[int], dimension_rows: list[int]
+) -> dict[str, str]:
     """The service's refusal next to the field it is about."""
     if m := _ROW_ERROR.match(message):
         rows, prefix = (attribute_rows, "attr") if m[1] == "attributes" else (dimension_rows, "dim")
@@ -130,8 +143,15 @@ def grow_schema_form(values: dict[str, Any], action: str) -> bool:
 
 
 # -- usage meters: filter rows <-> jsonLogic ---------------------------------------------------------------------
-OPERATORS = {"is": "is", "is_not": "is not", "in": "is one of", "gt": "greater than", "ge": "at least",
-             "lt": "less than", "le": "at most"}
+OPERATORS = {
+    "is": "is",
+    "is_not": "is not",
+    "in": "is one of",
+    "gt": "greater than",
+    "ge": "at least",
+    "lt": "less than",
+    "le": "at most",
+}
 _LOGIC = {"is": "==", "is_not": "!=", "in": "in", "gt": ">", "ge": ">=", "lt": "<", "le": "<="}
 _WORDS_OF_LOGIC = {v: OPERATORS[k] for k, v in _LOGIC.items()} | {"===": "is", "!==": "is not"}
 COUNT_COMPUTATION = "1"
@@ -185,8 +205,11 @@ def filter_words(matcher: str | None) -> list[str] | None:
         logic = simplejson.loads(matcher, use_decimal=True)
     except (ValueError, RecursionError):
         return None
-    parts = logic["and"] if isinstance(logic, dict) and list(logic) == ["and"] and isinstance(logic["and"], list) \
+    parts = (
+        logic["and"]
+        if isinstance(logic, dict) and list(logic) == ["and"] and isinstance(logic["and"], list)
         else [logic]
+    )
     lines = []
     for part in parts:
         if not (isinstance(part, dict) and len(part) == 1):
@@ -217,16 +240,34 @@ class MeterForm:
     advanced: str = ""
 
 
-def meter_form_of(name: str, billable_name: str, description: str, schema: str, aggregation: str,
-                  sum_attribute: str, field: list[str], op: list[str], value: list[str], advanced: str) -> MeterForm:
+def meter_form_of(
+    name: str,
+    billable_name: str,
+    description: str,
+    schema: str,
+    aggregation: str,
+    sum_attribute: str,
+    field: list[str],
+    op: list[str],
+    value: list[str],
+    advanced: str,
+) -> MeterForm:
     """The meter form as posted: one filter row per field (a missing operator is "is", a missing value empty)."""
     n = len(field)
-    rows = [{"field": f, "op": o, "value": v} for f, o, v in
-            zip(field, op + ["is"] * (n - len(op)), value + [""] * (n - len(value)), strict=False)]
-    return MeterForm(name=name, billable_name=billable_name, description=description, schema=schema,
-                     aggregation=aggregation if aggregation in ("COUNT", "SUM") else "COUNT",
-                     sum_attribute=sum_attribute, rows=rows or [{"field": "", "op": "is", "value": ""}],
-                     advanced=advanced)
+    rows = [
+        {"field": f, "op": o, "value": v}
+        for f, o, v in zip(field, op + ["is"] * (n - len(op)), value + [""] * (n - len(value)), strict=False)
+    ]
+    return MeterForm(
+        name=name,
+        billable_name=billable_name,
+        description=description,
+        schema=schema,
+        aggregation=aggregation if aggregation in ("COUNT", "SUM") else "COUNT",
+        sum_attribute=sum_attribute,
+        rows=rows or [{"field": "", "op": "is", "value": ""}],
+        advanced=advanced,
+    )
 
 
 def grow_meter_form(form: MeterForm, action: str) -> bool:
@@ -246,8 +287,9 @@ def filter_fields(schema: EventSchema | None) -> list[tuple[str, str]]:
     """The fields a filter row may name (value, label): the schema's dimensions, then its attributes."""
     if schema is None:
         return []
-    return ([(f"dimension.{d}", f"{d} (dimension)") for d in schema.dimension_names] +
-            [(f"attribute.{a}", f"{a} (attribute)") for a in schema.attribute_names])
+    return [(f"dimension.{d}", f"{d} (dimension)") for d in schema.dimension_names] + [
+        (f"attribute.{a}", f"{a} (attribute)") for a in schema.attribute_names
+    ]
 
 
 def meter_summary(meter: UsageMeter) -> str:
@@ -292,13 +334,24 @@ def meter_body(form: MeterForm, errors: dict[str, str]) -> dict[str, Any]:
     computations = None
     if computation is not None:
         computations = [{"computation": computation, "order": 1, **({"matcher": matcher} if matcher else {})}]
-    return {"name": form.name.strip(), "billableName": form.billable_name.strip() or None,
-            "description": form.description.strip() or None, "type": "COUNTER", "aggregation": form.aggregation,
-            "eventSchemaName": form.schema, "computations": computations}
+    return {
+        "name": form.name.strip(),
+        "billableName": form.billable_name.strip() or None,
+        "description": form.description.strip() or None,
+        "type": "COUNTER",
+        "aggregation": form.aggregation,
+        "eventSchemaName": form.schema,
+        "computations": computations,
+    }
 
 
-_METER_FIELDS = {"name": "name", "billableName": "billable_name", "description": "description",
-                 "eventSchemaName": "schema", "aggregation": "aggregation"}
+_METER_FIELDS = {
+    "name": "name",
+    "billableName": "billable_name",
+    "description": "description",
+    "eventSchemaName": "schema",
+    "aggregation": "aggregation",
+}
 
 
 def meter_validation_errors(exc: ValidationError) -> dict[str, str]:
@@ -366,8 +419,9 @@ def _day(text: str) -> date | None:
     return day
 
 
-def event_filters(account: str, schema: str, status: str, start: str, end: str
-                  ) -> tuple[dict[str, str], dict[str, str], date | None, date | None]:
+def event_filters(
+    account: str, schema: str, status: str, start: str, end: str
+) -> tuple[dict[str, str], dict[str, str], date | None, date | None]:
     """The events log's filters as typed, their mistakes in words, and the first and last days they name."""
     filters = {"account": account.strip(), "schema": schema.strip(), "status": status, "start": start, "end": end}
     errors: dict[str, str] = {}

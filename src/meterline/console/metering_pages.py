@@ -86,17 +86,43 @@ _PICK_A_STATUS = "Pick a status from the list"
 def schemas_page(request: Request, user: User, status: str = "", after: str | None = None) -> Response:
     service = EventSchemaService(context(request, user))
     if status and status not in STATUSES:  # as the invoices and events lists: a 400 in words, not a silent "all"
-        return render(request, "schemas.html", user, status=400, schemas=[], counts={}, status_filter="",
-                      statuses=STATUS_WORDS, next_url=None, paged=False, status_error=_PICK_A_STATUS)
+        return render(
+            request,
+            "schemas.html",
+            user,
+            status=400,
+            schemas=[],
+            counts={},
+            status_filter="",
+            statuses=STATUS_WORDS,
+            next_url=None,
+            paged=False,
+            status_error=_PICK_A_STATUS,
+        )
     page = service.page(page_request(after, PAGE), status or None)
     counts = service.meter_counts(page.items)
     next_url = f"/event-schemas?{urlencode({'status': status, 'after': page.next_token})}" if page.next_token else None
-    return render(request, "schemas.html", user, schemas=page.items, counts=counts, status_filter=status,
-                  statuses=STATUS_WORDS, next_url=next_url, paged=after is not None)
+    return render(
+        request,
+        "schemas.html",
+        user,
+        schemas=page.items,
+        counts=counts,
+        status_filter=status,
+        statuses=STATUS_WORDS,
+        next_url=next_url,
+        paged=after is not None,
+    )
 
 
-def _schema_form(request: Request, user: Any, schema: EventSchema | None, values: dict[str, Any],
-                 errors: dict[str, str], status: int = 200) -> Response:
+def _schema_form(
+    request: Request,
+    user: Any,
+    schema: EventSchema | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
     return render(request, "schema_form.html", user, status=status, schema=schema, values=values, errors=errors)
 
 
@@ -106,10 +132,17 @@ def new_schema_page(request: Request, user: User) -> Response:
 
 
 @router.post("/event-schemas/new")
-def new_schema(request: Request, user: User, csrf: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
-               description: Annotated[str, Form()] = "", attr_name: Annotated[list[str], Form()] = [],  # noqa: B006
-               attr_unit: Annotated[list[str], Form()] = [], dim_name: Annotated[list[str], Form()] = [],  # noqa: B006
-               action: Annotated[str, Form()] = "save") -> Response:
+def new_schema(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    attr_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    attr_unit: Annotated[list[str], Form()] = [],
+    dim_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    action: Annotated[str, Form()] = "save",
+) -> Response:
     check_csrf(user, csrf)
     values = schema_values(name, description, attr_name, attr_unit, dim_name)
     if grow_schema_form(values, action):
@@ -117,26 +150,43 @@ def new_schema(request: Request, user: User, csrf: Annotated[str, Form()] = "", 
     body, attribute_rows, dimension_rows = schema_body(values)
     try:
         created = EventSchemaService(context(request, user)).create(
-            CreateEventSchemaRequest.model_validate({"name": name.strip(), **body}))
+            CreateEventSchemaRequest.model_validate({"name": name.strip(), **body})
+        )
     except ValidationError as exc:
-        return _schema_form(request, user, None, values, schema_validation_errors(exc, attribute_rows, dimension_rows),
-                            status=400)
+        return _schema_form(
+            request, user, None, values, schema_validation_errors(exc, attribute_rows, dimension_rows), status=400
+        )
     except MeterlineError as exc:
-        return _schema_form(request, user, None, values,
-                            schema_service_errors(exc.message, values, attribute_rows, dimension_rows), status=400)
+        return _schema_form(
+            request,
+            user,
+            None,
+            values,
+            schema_service_errors(exc.message, values, attribute_rows, dimension_rows),
+            status=400,
+        )
     return RedirectResponse(_url("event-schemas", created.id), status_code=303)
 
 
-def _schema_page(request: Request, user: Any, schema_id: str, status: int = 200, error: str | None = None
-                 ) -> Response:
+def _schema_page(request: Request, user: Any, schema_id: str, status: int = 200, error: str | None = None) -> Response:
     ctx = context(request, user)
     schema = _schema_by_id(ctx, schema_id)
     versions = EventSchemaService(ctx).versions(schema.name)
     repo = MeteringRepository(ctx.session, ctx.org_id)
-    meters = sorted((m for s in (DRAFT, ACTIVE, INACTIVE) for m in repo.meters_of_schema(schema.id, status=s)),
-                    key=lambda m: m.pk)
-    return render(request, "schema.html", user, status=status, schema=schema, versions=list(reversed(versions)),
-                  meters=meters, statuses=STATUS_WORDS, error=error)
+    meters = sorted(
+        (m for s in (DRAFT, ACTIVE, INACTIVE) for m in repo.meters_of_schema(schema.id, status=s)), key=lambda m: m.pk
+    )
+    return render(
+        request,
+        "schema.html",
+        user,
+        status=status,
+        schema=schema,
+        versions=list(reversed(versions)),
+        meters=meters,
+        statuses=STATUS_WORDS,
+        error=error,
+    )
 
 
 @router.get("/event-schemas/{schema_id}")
@@ -151,10 +201,17 @@ def edit_schema_page(request: Request, user: User, schema_id: str) -> Response:
 
 
 @router.post("/event-schemas/{schema_id}/edit")
-def edit_schema(request: Request, user: User, schema_id: str, csrf: Annotated[str, Form()] = "",
-                description: Annotated[str, Form()] = "", attr_name: Annotated[list[str], Form()] = [],  # noqa: B006
-                attr_unit: Annotated[list[str], Form()] = [], dim_name: Annotated[list[str], Form()] = [],  # noqa: B006
-                action: Annotated[str, Form()] = "save") -> Response:
+def edit_schema(
+    request: Request,
+    user: User,
+    schema_id: str,
+    csrf: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    attr_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    attr_unit: Annotated[list[str], Form()] = [],
+    dim_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    action: Annotated[str, Form()] = "save",
+) -> Response:
     """A DRAFT schema changes in place; an ACTIVE one gets a new version that may only add (the service decides)."""
     check_csrf(user, csrf)
     ctx = context(request, user)
@@ -167,19 +224,27 @@ def edit_schema(request: Request, user: User, schema_id: str, csrf: Annotated[st
     try:
         EventSchemaService(ctx).update(schema.name, UpdateEventSchemaRequest.model_validate(body))
     except ValidationError as exc:
-        return _schema_form(request, user, schema, values,
-                            schema_validation_errors(exc, attribute_rows, dimension_rows), status=400)
+        return _schema_form(
+            request, user, schema, values, schema_validation_errors(exc, attribute_rows, dimension_rows), status=400
+        )
     except MeterlineError as exc:
         if exc.status_code == 404:
             raise
-        return _schema_form(request, user, schema, values,
-                            schema_service_errors(exc.message, values, attribute_rows, dimension_rows), status=400)
+        return _schema_form(
+            request,
+            user,
+            schema,
+            values,
+            schema_service_errors(exc.message, values, attribute_rows, dimension_rows),
+            status=400,
+        )
     return RedirectResponse(_url("event-schemas", schema_id), status_code=303)
 
 
 @router.post("/event-schemas/{schema_id}/{verb}")
-def schema_action(request: Request, user: User, schema_id: str, verb: str, csrf: Annotated[str, Form()] = ""
-                  ) -> Response:
+def schema_action(
+    request: Request, user: User, schema_id: str, verb: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
     """Activate, Deactivate, Archive (the API's delete: the schema stays readable and its name stays taken)."""
     check_csrf(user, csrf)
     ctx = context(request, user)
@@ -198,28 +263,57 @@ def schema_action(request: Request, user: User, schema_id: str, verb: str, csrf:
 
 
 # -- usage meters ------------------------------------------------------------------------------------------------
-def _meter_form(request: Request, user: Any, form: MeterForm, errors: dict[str, str], status: int = 200
-                ) -> Response:
+def _meter_form(request: Request, user: Any, form: MeterForm, errors: dict[str, str], status: int = 200) -> Response:
     ctx = context(request, user)
     schemas = _all_schemas(EventSchemaService(ctx))
     chosen = next((s for s in schemas if s.name == form.schema), None)
     if chosen is None and schemas:  # none picked yet (or one not found: its error says so)
         chosen = next((s for s in schemas if s.status == ACTIVE), schemas[0])
         form.schema = chosen.name
-    return render(request, "meter_form.html", user, status=status, form=form, errors=errors, schemas=schemas,
-                  chosen=chosen, fields=filter_fields(chosen), operators=OPERATORS)
+    return render(
+        request,
+        "meter_form.html",
+        user,
+        status=status,
+        form=form,
+        errors=errors,
+        schemas=schemas,
+        chosen=chosen,
+        fields=filter_fields(chosen),
+        operators=OPERATORS,
+    )
 
 
 @router.get("/usage-meters")
 def meters_page(request: Request, user: User, status: str = "", after: str | None = None) -> Response:
     service = UsageMeterService(context(request, user))
     if status and status not in STATUSES:
-        return render(request, "meters.html", user, status=400, meters=[], status_filter="", statuses=STATUS_WORDS,
-                      next_url=None, paged=False, summary=meter_summary, status_error=_PICK_A_STATUS)
+        return render(
+            request,
+            "meters.html",
+            user,
+            status=400,
+            meters=[],
+            status_filter="",
+            statuses=STATUS_WORDS,
+            next_url=None,
+            paged=False,
+            summary=meter_summary,
+            status_error=_PICK_A_STATUS,
+        )
     page = service.page(page_request(after, PAGE), status or None)
     next_url = f"/usage-meters?{urlencode({'status': status, 'after': page.next_token})}" if page.next_token else None
-    return render(request, "meters.html", user, meters=page.items, status_filter=status, statuses=STATUS_WORDS,
-                  next_url=next_url, paged=after is not None, summary=meter_summary)
+    return render(
+        request,
+        "meters.html",
+        user,
+        meters=page.items,
+        status_filter=status,
+        statuses=STATUS_WORDS,
+        next_url=next_url,
+        paged=after is not None,
+        summary=meter_summary,
+    )
 
 
 @router.get("/usage-meters/new")
@@ -228,15 +322,26 @@ def new_meter_page(request: Request, user: User, schema: str = "") -> Response:
 
 
 @router.post("/usage-meters/new")
-def new_meter(request: Request, user: User, csrf: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
-              billable_name: Annotated[str, Form()] = "", description: Annotated[str, Form()] = "",
-              event_schema: Annotated[str, Form()] = "", aggregation: Annotated[str, Form()] = "COUNT",
-              sum_attribute: Annotated[str, Form()] = "", field: Annotated[list[str], Form()] = [],  # noqa: B006
-              op: Annotated[list[str], Form()] = [], value: Annotated[list[str], Form()] = [],  # noqa: B006
-              advanced: Annotated[str, Form()] = "", action: Annotated[str, Form()] = "save") -> Response:
+def new_meter(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    billable_name: Annotated[str, Form()] = "",
+    description: Annotated[str, Form()] = "",
+    event_schema: Annotated[str, Form()] = "",
+    aggregation: Annotated[str, Form()] = "COUNT",
+    sum_attribute: Annotated[str, Form()] = "",
+    field: Annotated[list[str], Form()] = [],  # noqa: B006
+    op: Annotated[list[str], Form()] = [],
+    value: Annotated[list[str], Form()] = [],  # noqa: B006
+    advanced: Annotated[str, Form()] = "",
+    action: Annotated[str, Form()] = "save",
+) -> Response:
     check_csrf(user, csrf)
-    form = meter_form_of(name, billable_name, description, event_schema, aggregation, sum_attribute, field, op, value,
-                         advanced)
+    form = meter_form_of(
+        name, billable_name, description, event_schema, aggregation, sum_attribute, field, op, value, advanced
+    )
     if grow_meter_form(form, action):
         return _meter_form(request, user, form, {})
     errors: dict[str, str] = {}
@@ -256,9 +361,19 @@ def _meter_page(request: Request, user: Any, meter_id: str, status: int = 200, e
     service = UsageMeterService(context(request, user))
     meter = service.get(meter_id)
     computation = (meter.computations or [{}])[0]
-    return render(request, "meter.html", user, status=status, meter=meter, schema=service.schema_of(meter),
-                  computation=computation, matcher_lines=filter_words(computation.get("matcher")),
-                  summary=meter_summary(meter), statuses=STATUS_WORDS, error=error)
+    return render(
+        request,
+        "meter.html",
+        user,
+        status=status,
+        meter=meter,
+        schema=service.schema_of(meter),
+        computation=computation,
+        matcher_lines=filter_words(computation.get("matcher")),
+        summary=meter_summary(meter),
+        statuses=STATUS_WORDS,
+        error=error,
+    )
 
 
 @router.get("/usage-meters/{meter_id}")
@@ -267,8 +382,7 @@ def meter_page(request: Request, user: User, meter_id: str) -> Response:
 
 
 @router.post("/usage-meters/{meter_id}/{verb}")
-def meter_action(request: Request, user: User, meter_id: str, verb: str, csrf: Annotated[str, Form()] = ""
-                 ) -> Response:
+def meter_action(request: Request, user: User, meter_id: str, verb: str, csrf: Annotated[str, Form()] = "") -> Response:
     """Activate, Deactivate, Archive (the API's delete: a DRAFT or INACTIVE meter; its usage stays)."""
     check_csrf(user, csrf)
     service = UsageMeterService(context(request, user))
@@ -286,29 +400,51 @@ def meter_action(request: Request, user: User, meter_id: str, verb: str, csrf: A
 
 # -- events ------------------------------------------------------------------------------------------------------
 @router.get("/events")
-def events_page(request: Request, user: User, account: str = "", schema: str = "", status: str = "",
-                start: str = "", end: str = "", after: str | None = None) -> Response:
+def events_page(
+    request: Request,
+    user: User,
+    account: str = "",
+    schema: str = "",
+    status: str = "",
+    start: str = "",
+    end: str = "",
+    after: str | None = None,
+) -> Response:
     ctx = context(request, user)
     filters, errors, first, last = event_filters(account, schema, status, start, end)
     events, token, accounts = [], None, {}
     service = EventQueryService(ctx)
     if not errors:
         page = service.page(
-            page_request(after, PAGE), account_id=filters["account"] or None,
+            page_request(after, PAGE),
+            account_id=filters["account"] or None,
             status=status if status in EVENT_STATUSES else None,
             statuses=EVENT_GROUPS[status][1] if status in EVENT_GROUPS else None,
             schema_name=filters["schema"] or None,
             start=datetime.combine(first, time(), timezone.utc) if first else None,
             end=datetime.combine(last + timedelta(days=1), time(), timezone.utc) if last else None,
-            newest_first=True)
+            newest_first=True,
+        )
         events, token = page.items, page.next_token
         accounts = service.accounts_of(events)
     query = {k: v for k, v in filters.items() if v}
-    return render(request, "events.html", user, status=400 if errors else 200, events=events, accounts=accounts,
-                  filters=filters, errors=errors, statuses=EVENT_STATUSES, groups=EVENT_GROUPS, tone=event_tone,
-                  schema_names=[s.name for s in _all_schemas(EventSchemaService(ctx))], filtered=bool(query),
-                  next_url=f"/events?{urlencode({**query, 'after': token})}" if token else None,
-                  first_url=f"/events?{urlencode(query)}" if after else None)
+    return render(
+        request,
+        "events.html",
+        user,
+        status=400 if errors else 200,
+        events=events,
+        accounts=accounts,
+        filters=filters,
+        errors=errors,
+        statuses=EVENT_STATUSES,
+        groups=EVENT_GROUPS,
+        tone=event_tone,
+        schema_names=[s.name for s in _all_schemas(EventSchemaService(ctx))],
+        filtered=bool(query),
+        next_url=f"/events?{urlencode({**query, 'after': token})}" if token else None,
+        first_url=f"/events?{urlencode(query)}" if after else None,
+    )
 
 
 @router.get("/events/{reference_id}")
@@ -321,6 +457,16 @@ def event_page(request: Request, user: User, reference_id: str) -> Response:
     meters = item.meters  # as recorded at ingestion (names included), not rebuilt from today's meters
     others = [e for e in service.by_event_id(event.event_id) if e.pk != event.pk] if event.event_id else []
     customer = CustomerRepository(ctx.session, ctx.org_id).by_pk(account.customer_pk) if account else None
-    return render(request, "event.html", user, event=event, account=account, customer=customer, meters=meters,
-                  schema=repo.latest_schema(event.schema_name), others=others, statuses=EVENT_STATUSES,
-                  tone=event_tone)
+    return render(
+        request,
+        "event.html",
+        user,
+        event=event,
+        account=account,
+        customer=customer,
+        meters=meters,
+        schema=repo.latest_schema(event.schema_name),
+        others=others,
+        statuses=EVENT_STATUSES,
+        tone=event_tone,
+    )

@@ -93,8 +93,9 @@ def context(request: Request, user: auth.ConsoleUser) -> Context:
 
 
 def render(request: Request, name: str, user: auth.ConsoleUser | None, status: int = 200, **values: Any) -> Response:
-    return templates.TemplateResponse(request, name, {"user": user, "csrf": user.csrf if user else "", **values},
-                                      status_code=status)
+    return templates.TemplateResponse(
+        request, name, {"user": user, "csrf": user.csrf if user else "", **values}, status_code=status
+    )
 
 
 def check_csrf(user: auth.ConsoleUser, token: str | None) -> None:
@@ -104,10 +105,21 @@ def check_csrf(user: auth.ConsoleUser, token: str | None) -> None:
 
 def _field_errors(exc: ValidationError) -> dict[str, str]:
     """pydantic's errors in words a person reads next to the field."""
-    names = {"id": "id", "name": "name", "primary_email": "email", "primaryEmail": "email", "line1": "line1",
-             "city": "city", "postal_code": "postal_code", "postalCode": "postal_code", "country": "country"}
-    words = {"email": "Enter an email address, such as name@company.com",
-             "id": "No spaces, slashes, ? or #, please (1 to 50 characters)"}
+    names = {
+        "id": "id",
+        "name": "name",
+        "primary_email": "email",
+        "primaryEmail": "email",
+        "line1": "line1",
+        "city": "city",
+        "postal_code": "postal_code",
+        "postalCode": "postal_code",
+        "country": "country",
+    }
+    words = {
+        "email": "Enter an email address, such as name@company.com",
+        "id": "No spaces, slashes, ? or #, please (1 to 50 characters)",
+    }
     out: dict[str, str] = {}
     for error in exc.errors():
         loc = [str(part) for part in error["loc"]]
@@ -129,12 +141,17 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
 
 
 # -- sign in and out ---------------------------------------------------------------------------------------------
-def _login_form(request: Request, next: str, email: str = "", status: int = 200, error: str | None = None,
-                headers: dict[str, str] | None = None) -> Response:
+def _login_form(
+    request: Request,
+    next: str,
+    email: str = "",
+    status: int = 200,
+    error: str | None = None,
+    headers: dict[str, str] | None = None,
+) -> Response:
     """The sign-in page, its form carrying this browser's pre-session token (and the cookie set to match)."""
     token = auth.login_token(request)
-    response = render(request, "login.html", None, status=status, next=next, email=email, error=error,
-                      login_csrf=token)
+    response = render(request, "login.html", None, status=status, next=next, email=email, error=error, login_csrf=token)
     auth.set_login_cookie(request, response, token)
     response.headers.update(headers or {})
     return response
@@ -142,9 +159,14 @@ def _login_form(request: Request, next: str, email: str = "", status: int = 200,
 
 def login_throttle(request: Request) -> LoginThrottle:
     settings = request.app.state.settings
-    return LoginThrottle(session_of(request), ThrottleRules(
-        per_email=settings.login_failures_per_email, per_address=settings.login_failures_per_address,
-        window=timedelta(seconds=settings.login_failure_window_seconds)))
+    return LoginThrottle(
+        session_of(request),
+        ThrottleRules(
+            per_email=settings.login_failures_per_email,
+            per_address=settings.login_failures_per_address,
+            window=timedelta(seconds=settings.login_failure_window_seconds),
+        ),
+    )
 
 
 def client_address(request: Request) -> str:
@@ -164,18 +186,29 @@ def login_page(request: Request, next: str = "/customers") -> Response:
 
 
 @router.post("/login")
-def login(request: Request, email: Annotated[str, Form()] = "", password: Annotated[str, Form()] = "",  # nosec B107 - a form field, not a password
-          next: Annotated[str, Form()] = "/customers", csrf: Annotated[str, Form()] = "") -> Response:
+def login(
+    request: Request,
+    email: Annotated[str, Form()] = "",
+    password: Annotated[str, Form()] = "",  # nosec B107 - a form field, not a password
+    next: Annotated[str, Form()] = "/customers",
+    csrf: Annotated[str, Form()] = "",
+) -> Response:
     if auth.cross_site(request) or not auth.login_form_ok(request, csrf):
         # Login CSRF: another site cannot sign this browser in (to an account of the attacker's).
-        return _login_form(request, next, email, status=403,
-                           error="The sign-in form has expired or was sent from another site: sign in again")
+        return _login_form(
+            request,
+            next,
+            email,
+            status=403,
+            error="The sign-in form has expired or was sent from another site: sign in again",
+        )
     now, address = utc_now(), client_address(request)
     throttle = login_throttle(request)
     wait = throttle.retry_after(email, address, now)
     if wait is not None:  # the password is not even checked: a guess gets no answer
-        return _login_form(request, next, email, status=429, error=too_many_tries(wait),
-                           headers={"Retry-After": str(wait)})
+        return _login_form(
+            request, next, email, status=429, error=too_many_tries(wait), headers={"Retry-After": str(wait)}
+        )
     user = TenancyService(session_of(request)).check_password(email, password)
     if user is None:
         throttle.failed(email, address, now)
@@ -212,15 +245,25 @@ def customers(request: Request, user: User, q: str = "", after: str | None = Non
     needle = q.strip().lower()
     while True:  # a search filters pages of customers until a page is full or none are left
         page = service.page(cursor)
-        rows += [c for c in page.items if not needle or needle in c.name.lower() or needle in c.id.lower()
-                 or needle in c.primary_email.lower()]
+        rows += [
+            c
+            for c in page.items
+            if not needle or needle in c.name.lower() or needle in c.id.lower() or needle in c.primary_email.lower()
+        ]
         token = page.next_token
         if len(rows) >= PAGE or token is None:
             break
         cursor = page_request(token, PAGE)
     counts = AccountRepository(session_of(request), user.org.id).count_by_customer({c.pk for c in rows[:PAGE]})
-    return render(request, "customers.html", user, customers=rows[:PAGE], counts=counts, q=q,
-                  next_url=f"/customers?q={quote(q)}&after={quote(token)}" if token else None)
+    return render(
+        request,
+        "customers.html",
+        user,
+        customers=rows[:PAGE],
+        counts=counts,
+        q=q,
+        next_url=f"/customers?q={quote(q)}&after={quote(token)}" if token else None,
+    )
 
 
 @router.get("/customers/new")
@@ -229,16 +272,32 @@ def new_customer_page(request: Request, user: User) -> Response:
 
 
 @router.post("/customers/new")
-def new_customer(request: Request, user: User, csrf: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
-                 email: Annotated[str, Form()] = "", id: Annotated[str, Form()] = "",
-                 line1: Annotated[str, Form()] = "", city: Annotated[str, Form()] = "",
-                 postal_code: Annotated[str, Form()] = "", country: Annotated[str, Form()] = "") -> Response:
+def new_customer(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    id: Annotated[str, Form()] = "",
+    line1: Annotated[str, Form()] = "",
+    city: Annotated[str, Form()] = "",
+    postal_code: Annotated[str, Form()] = "",
+    country: Annotated[str, Form()] = "",
+) -> Response:
     check_csrf(user, csrf)
-    values = {"name": name, "email": email, "id": id, "line1": line1, "city": city, "postal_code": postal_code,
-              "country": country}
+    values = {
+        "name": name,
+        "email": email,
+        "id": id,
+        "line1": line1,
+        "city": city,
+        "postal_code": postal_code,
+        "country": country,
+    }
     try:
-        address = Address(line1=line1 or None, city=city or None, postal_code=postal_code or None,
-                          country=country or None)
+        address = Address(
+            line1=line1 or None, city=city or None, postal_code=postal_code or None, country=country or None
+        )
         body = CreateCustomerRequest(id=id.strip(), name=name, primary_email=email.strip(), address=address)
         created = CustomerService(context(request, user)).create(body)
     except ValidationError as exc:

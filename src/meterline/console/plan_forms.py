@@ -18,16 +18,36 @@ from meterline.console.account_pages import CURRENCIES
 from meterline.core import numbers
 from meterline.core.errors import NotFound
 
-INTERVALS = {"WEEKLY": "Weekly", "MONTHLY": "Monthly", "QUARTERLY": "Quarterly", "HALF_YEARLY": "Half-yearly",
-             "ANNUALLY": "Annually"}
-MODELS = {"TIERED": "Tiered: each slab prices its own band of the usage",
-          "VOLUME": "Volume: all the usage at the rate of the slab it reaches"}
+INTERVALS = {
+    "WEEKLY": "Weekly",
+    "MONTHLY": "Monthly",
+    "QUARTERLY": "Quarterly",
+    "HALF_YEARLY": "Half-yearly",
+    "ANNUALLY": "Annually",
+}
+MODELS = {
+    "TIERED": "Tiered: each slab prices its own band of the usage",
+    "VOLUME": "Volume: all the usage at the rate of the slab it reaches",
+}
 PRICE_TYPES = {"PER_UNIT": "Per unit", "FLAT": "Flat fee", "PACKAGE": "Package"}
 TIMINGS = {"IN_ARREARS": "In arrears (at the end of the cycle)", "IN_ADVANCE": "In advance (at its start)"}
-WEEKDAYS = {"1": "Monday", "2": "Tuesday", "3": "Wednesday", "4": "Thursday", "5": "Friday", "6": "Saturday",
-            "7": "Sunday", "LAST": "Sunday"}
+WEEKDAYS = {
+    "1": "Monday",
+    "2": "Tuesday",
+    "3": "Wednesday",
+    "4": "Thursday",
+    "5": "Friday",
+    "6": "Saturday",
+    "7": "Sunday",
+    "LAST": "Sunday",
+}
 KINDS = {"usage": "usageRateCards", "license": "licenseRateCards", "fixed-fee": "fixedFeeRateCards"}
-KIND_NAMES = {"usage": "Usage rate card", "license": "License", "fixed-fee": "Fixed fee", "commitment": "Minimum commitment"}
+KIND_NAMES = {
+    "usage": "Usage rate card",
+    "license": "License",
+    "fixed-fee": "Fixed fee",
+    "commitment": "Minimum commitment",
+}
 MAX_SLABS = 10  # the SDK's ratePlan.slabs maxLength
 
 
@@ -109,7 +129,8 @@ def cycle_words(config: dict[str, Any] | None) -> str:
         else:
             start = "from the last day" if day == "LAST" else f"from day {day}"
             start += {"NIL": "", "FIRST": " of the period's first month", "LAST": " of the period's last month"}.get(
-                month, f" of month {month} of the period")
+                month, f" of month {month} of the period"
+            )
     grace = config.get("gracePeriod") or 0
     return f"{interval}, {start}" + (f"; {grace} day{'s' if grace != 1 else ''} of grace" if grace else "")
 
@@ -117,10 +138,15 @@ def cycle_words(config: dict[str, Any] | None) -> str:
 def cycle_values(details: dict[str, Any] | None, base_currency: str) -> dict[str, Any]:
     config = (details or {}).get("pricingCycleConfig") or {}
     offset = config.get("startOffset") or {}
-    return {"interval": config.get("interval", "MONTHLY"), "day_offset": offset.get("dayOffset", "1"),
-            "month_offset": offset.get("monthOffset", "NIL"), "grace": str(config.get("gracePeriod", 0)),
-            "anniversary": bool(config.get("anniversaryCycle")),
-            "currencies": (details or {}).get("supportedCurrencies", [base_currency]), "other": ""}
+    return {
+        "interval": config.get("interval", "MONTHLY"),
+        "day_offset": offset.get("dayOffset", "1"),
+        "month_offset": offset.get("monthOffset", "NIL"),
+        "grace": str(config.get("gracePeriod", 0)),
+        "anniversary": bool(config.get("anniversaryCycle")),
+        "currencies": (details or {}).get("supportedCurrencies", [base_currency]),
+        "other": "",
+    }
 
 
 def cycle_from_form(form: FormData, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
@@ -147,13 +173,25 @@ def cycle_from_form(form: FormData, values: dict[str, Any], errors: dict[str, st
             codes.append(code)
     if not codes:
         errors["currencies"] = "Pick at least one currency the plan is priced in"
-    values.update(interval=interval, day_offset=str(form.get("day_offset", "1")), month_offset=month,
-                  grace=grace_text, anniversary=anniversary, currencies=codes, other=str(form.get("other", "")))
+    values.update(
+        interval=interval,
+        day_offset=str(form.get("day_offset", "1")),
+        month_offset=month,
+        grace=grace_text,
+        anniversary=anniversary,
+        currencies=codes,
+        other=str(form.get("other", "")),
+    )
     return {"pricingCycleConfig": config, "supportedCurrencies": codes}
 
 
-_DETAIL_FIELDS = (("Start day", "day_offset"), ("Start month", "month_offset"), ("Grace period", "grace"),
-                  ("Pricing cycle", "interval"), ("Currencies", "currencies"))
+_DETAIL_FIELDS = (
+    ("Start day", "day_offset"),
+    ("Start month", "month_offset"),
+    ("Grace period", "grace"),
+    ("Pricing cycle", "interval"),
+    ("Currencies", "currencies"),
+)
 
 
 def detail_error(message: str, errors: dict[str, str]) -> None:
@@ -190,22 +228,36 @@ def rows_of_card(card: dict[str, Any] | None, currencies: list[str]) -> list[Sla
         for value in card["rateValues"]:
             rate = next((r["rate"] for r in value["slabRates"] if r["order"] == slab["order"]), None)
             rates[value["currency"]] = _text(rate)
-        rows.append(SlabRow(start=_text(slab["startAfter"]), end=_text(slabs[i + 1]["startAfter"]) if i + 1 < len(slabs) else "",
-                            price_type=slab["priceType"], package=(slab.get("slabConfig") or {}).get("packageSize", ""),
-                            rates=rates))
+        rows.append(
+            SlabRow(
+                start=_text(slab["startAfter"]),
+                end=_text(slabs[i + 1]["startAfter"]) if i + 1 < len(slabs) else "",
+                price_type=slab["priceType"],
+                package=(slab.get("slabConfig") or {}).get("packageSize", ""),
+                rates=rates,
+            )
+        )
     return rows
 
 
 def rows_of_form(form: FormData, currencies: list[str]) -> list[SlabRow]:
     count = str(form.get("rows", "1"))
     n = min(max(int(count), 1), MAX_SLABS) if count.isdigit() else 1
-    return [SlabRow(start=str(form.get(f"from_{i}", "")), end=str(form.get(f"to_{i}", "")),
-                    price_type=str(form.get(f"type_{i}", "PER_UNIT")), package=str(form.get(f"package_{i}", "")),
-                    rates={c: str(form.get(f"rate_{i}_{c}", "")) for c in currencies}) for i in range(n)]
+    return [
+        SlabRow(
+            start=str(form.get(f"from_{i}", "")),
+            end=str(form.get(f"to_{i}", "")),
+            price_type=str(form.get(f"type_{i}", "PER_UNIT")),
+            package=str(form.get(f"package_{i}", "")),
+            rates={c: str(form.get(f"rate_{i}_{c}", "")) for c in currencies},
+        )
+        for i in range(n)
+    ]
 
 
-def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: dict[str, Any] | None,
-              errors: dict[str, str]) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def slab_plan(
+    rows: list[SlabRow], model: str, currencies: list[str], original: dict[str, Any] | None, errors: dict[str, str]
+) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(ratePlan, rateValues) of the rows. The form's "To" is the next slab's start: a "To" that is not where the
     next slab starts, or a "To" on the last slab (which prices all usage above its start), is a mistake here."""
     if model not in MODELS:
@@ -215,8 +267,11 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
         text = row.start.strip() or (rows[i - 1].end.strip() if i else "")
         value = _number(text) if text else None
         if not text:
-            errors[f"from_{i}"] = "Where does this slab start? (0 for the first)" if i == 0 else \
-                "Where does this slab start? (where the previous one ends)"
+            errors[f"from_{i}"] = (
+                "Where does this slab start? (0 for the first)"
+                if i == 0
+                else "Where does this slab start? (where the previous one ends)"
+            )
         elif value is None:
             errors[f"from_{i}"] = _why(text, "Enter a number, such as 0 or 1000")
         starts.append(value)
@@ -230,8 +285,10 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
         elif i == len(rows) - 1:
             errors[f"to_{i}"] = "The last slab has no end: leave To empty (it prices all usage above its start)"
         elif starts[i + 1] is not None and value != starts[i + 1]:
-            errors[f"to_{i}"] = (f"Slabs must be contiguous: this slab ends at {end} but slab {i + 2} starts after "
-                                 f"{_text(starts[i + 1])}")
+            errors[f"to_{i}"] = (
+                f"Slabs must be contiguous: this slab ends at {end} but slab {i + 2} starts after "
+                f"{_text(starts[i + 1])}"
+            )
     old_rates = {v["currency"]: {r["order"]: r for r in v["slabRates"]} for v in (original or {}).get("rateValues", [])}
     old_slabs = {s["order"]: s for s in (original or {}).get("ratePlan", {}).get("slabs", [])}
     slabs: list[dict[str, Any]] = []
@@ -262,8 +319,9 @@ def slab_plan(rows: list[SlabRow], model: str, currencies: list[str], original: 
     rate_values = []
     for currency in currencies:
         rate_value: dict[str, Any] = {"currency": currency, "slabRates": values[currency]}
-        kept = next((v.get("rateConfig") for v in (original or {}).get("rateValues", []) if v["currency"] == currency),
-                    None)
+        kept = next(
+            (v.get("rateConfig") for v in (original or {}).get("rateValues", []) if v["currency"] == currency), None
+        )
         if kept:
             rate_value["rateConfig"] = kept
         rate_values.append(rate_value)
@@ -286,25 +344,37 @@ def _bounds(form: FormData, rate_values: list[dict[str, Any]], errors: dict[str,
             value["rateConfig"] = config
 
 
-_SLAB_FIELD = re.compile(r"\((?P<cur>[A-Z]{3})\): ratePlan\.slabs\[(?P<i>\d+)\](?P<f>\.startAfter|\.priceType|"
-                         r"\.slabConfig\.packageSize|\.order)?: (?P<msg>.*)$")
+_SLAB_FIELD = re.compile(
+    r"\((?P<cur>[A-Z]{3})\): ratePlan\.slabs\[(?P<i>\d+)\](?P<f>\.startAfter|\.priceType|"
+    r"\.slabConfig\.packageSize|\.order)?: (?P<msg>.*)$"
+)
 _PACKAGE_FIELD = re.compile(r"ratePlan\.slabs\[(?P<i>\d+)\]\.slabConfig(\.packageSize)?: (?P<msg>.*)$")
-_BOUND_FIELD = re.compile(r"(rateValues )?\((?P<cur>[A-Z]{3})\)(\.|: )rateConfig(\.(?P<k>minimumRate|maximumRate))?: "
-                          r"(?P<msg>.*)$")
+_BOUND_FIELD = re.compile(
+    r"(rateValues )?\((?P<cur>[A-Z]{3})\)(\.|: )rateConfig(\.(?P<k>minimumRate|maximumRate))?: "
+    r"(?P<msg>.*)$"
+)
 _AMOUNT_FIELD = re.compile(r"rateValues\[(?P<v>\d+)\]\.rate: (?P<msg>.*)$")
 _CARD_FIELD = re.compile(r"\]\.(?P<f>usageMeterId|id|invoiceTiming|displayName): (?P<msg>.*)$")
 
 
 def card_error(message: str, currencies: list[str], errors: dict[str, str]) -> None:
     """A service's refusal next to the field it names, else above the form."""
+
     def put(name: str, text: str) -> None:
         text = words(text)
         errors[name] = text[:1].upper() + text[1:]
 
     if found := _SLAB_FIELD.search(message):
         i, suffix = int(found["i"]), found["f"] or ""
-        put({".startAfter": f"from_{i}", ".priceType": f"type_{i}", ".slabConfig.packageSize": f"package_{i}",
-             ".order": f"from_{i}"}.get(suffix, f"rate_{i}_{found['cur']}"), found["msg"])
+        put(
+            {
+                ".startAfter": f"from_{i}",
+                ".priceType": f"type_{i}",
+                ".slabConfig.packageSize": f"package_{i}",
+                ".order": f"from_{i}",
+            }.get(suffix, f"rate_{i}_{found['cur']}"),
+            found["msg"],
+        )
     elif found := _PACKAGE_FIELD.search(message):
         put(f"package_{found['i']}", found["msg"])
     elif found := _BOUND_FIELD.search(message):
@@ -312,8 +382,12 @@ def card_error(message: str, currencies: list[str], errors: dict[str, str]) -> N
     elif (found := _AMOUNT_FIELD.search(message)) and int(found["v"]) < len(currencies):
         put(f"amount_{currencies[int(found['v'])]}", found["msg"])
     elif found := _CARD_FIELD.search(message):
-        put({"usageMeterId": "meter", "id": "addon", "invoiceTiming": "timing", "displayName": "display_name"}[found["f"]],
-            found["msg"])
+        put(
+            {"usageMeterId": "meter", "id": "addon", "invoiceTiming": "timing", "displayName": "display_name"}[
+                found["f"]
+            ],
+            found["msg"],
+        )
     else:
         errors["form"] = words(message)
 
@@ -368,8 +442,9 @@ def card_values(kind: str, card: dict[str, Any] | None, currencies: list[str], c
     return values
 
 
-def _amounts(form: FormData, currencies: list[str], values: dict[str, Any], errors: dict[str, str]
-             ) -> list[dict[str, Any]]:
+def _amounts(
+    form: FormData, currencies: list[str], values: dict[str, Any], errors: dict[str, str]
+) -> list[dict[str, Any]]:
     out = []
     for currency in currencies:
         text = str(form.get(f"amount_{currency}", "")).strip()
@@ -383,11 +458,20 @@ def _amounts(form: FormData, currencies: list[str], values: dict[str, Any], erro
     return out
 
 
-def card_from_form(kind: str, form: FormData, original: dict[str, Any] | None,
-                   currencies: list[str], values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+def card_from_form(
+    kind: str,
+    form: FormData,
+    original: dict[str, Any] | None,
+    currencies: list[str],
+    values: dict[str, Any],
+    errors: dict[str, str],
+) -> dict[str, Any]:
     """The card the form describes, with what the form does not show kept from the card it edits."""
-    card = {k: v for k, v in (original or {}).items()
-            if k in ("name", "tag", "config", "usageCycle", "proratedRefundMode", "recurrenceConfig")}
+    card = {
+        k: v
+        for k, v in (original or {}).items()
+        if k in ("name", "tag", "config", "usageCycle", "proratedRefundMode", "recurrenceConfig")
+    }
     display_name = str(form.get("display_name", "")).strip()
     values["display_name"] = display_name
     if display_name:
@@ -395,8 +479,7 @@ def card_from_form(kind: str, form: FormData, original: dict[str, Any] | None,
     if kind in ("usage", "license"):
         values["model"] = str(form.get("model", "TIERED"))
         values["rows"] = rows_of_form(form, currencies)
-        card["ratePlan"], card["rateValues"] = slab_plan(values["rows"], values["model"], currencies, original,
-                                                        errors)
+        card["ratePlan"], card["rateValues"] = slab_plan(values["rows"], values["model"], currencies, original, errors)
         for currency in currencies:
             values[f"min_{currency}"] = str(form.get(f"min_{currency}", ""))
             values[f"max_{currency}"] = str(form.get(f"max_{currency}", ""))
@@ -425,8 +508,10 @@ def card_from_form(kind: str, form: FormData, original: dict[str, Any] | None,
             card.pop("recurrenceConfig", None)
         card["rateValues"] = _amounts(form, currencies, values, errors)
     if kind == "commitment":
-        card = {"displayName": display_name or "Minimum commitment",
-                "rateValues": _amounts(form, currencies, values, errors)}
+        card = {
+            "displayName": display_name or "Minimum commitment",
+            "rateValues": _amounts(form, currencies, values, errors),
+        }
     return card
 
 
@@ -445,7 +530,7 @@ def put_card(details: dict[str, Any], kind: str, card: dict[str, Any], name: str
 
 
 def resize_rows(rows: list[SlabRow], action: str) -> None:
-    """"+ Add a slab" (`add_slab`) or a row's remove button (`remove_slab_<i>`): one slab row more (or less), as
+    """ "+ Add a slab" (`add_slab`) or a row's remove button (`remove_slab_<i>`): one slab row more (or less), as
     typed, the slabs kept contiguous."""
     if action == "add_slab" and len(rows) < MAX_SLABS:
         rows.append(SlabRow(start=rows[-1].end, price_type=rows[-1].price_type))

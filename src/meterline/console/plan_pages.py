@@ -60,8 +60,11 @@ from meterline.tenancy.context import Context
 from meterline.usecases.jobs import job_service, start_plan_migration
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
-MIGRATION_MODES = {"NEXT_CYCLE": "at the start of their next cycle", "IMMEDIATE": "now",
-                   "START_OF_CURRENT_CYCLE": "from the start of their current cycle"}
+MIGRATION_MODES = {
+    "NEXT_CYCLE": "at the start of their next cycle",
+    "IMMEDIATE": "now",
+    "START_OF_CURRENT_CYCLE": "from the start of their current cycle",
+}
 
 
 async def _form(request: Request) -> FormData:
@@ -118,15 +121,37 @@ def plans_page(request: Request, user: User, q: str = "", after: str | None = No
         cursor = page_request(token, PAGE)
     if len(rows) > PAGE:  # the next page starts after the last plan shown
         token = encode_token(rows[PAGE - 1].plan.id)
-    return render(request, "plans.html", user, plans=rows[:PAGE], q=q, cycle_words=cycle_words,
-                  next_url=f"/price-plans?q={quote(q)}&after={quote(token)}" if token else None)
+    return render(
+        request,
+        "plans.html",
+        user,
+        plans=rows[:PAGE],
+        q=q,
+        cycle_words=cycle_words,
+        next_url=f"/price-plans?q={quote(q)}&after={quote(token)}" if token else None,
+    )
 
 
 # -- a new plan, its details -------------------------------------------------------------------------------------
-def _details_page(request: Request, user: Any, view: PlanView | None, values: dict[str, Any],
-                  errors: dict[str, str], status: int = 200) -> Response:
-    return render(request, "plan_form.html", user, status=status, view=view, values=values, errors=errors,
-                  intervals=INTERVALS, currencies=currency_choices(values["currencies"]))
+def _details_page(
+    request: Request,
+    user: Any,
+    view: PlanView | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
+    return render(
+        request,
+        "plan_form.html",
+        user,
+        status=status,
+        view=view,
+        values=values,
+        errors=errors,
+        intervals=INTERVALS,
+        currencies=currency_choices(values["currencies"]),
+    )
 
 
 @router.get("/price-plans/new")
@@ -147,8 +172,8 @@ def new_plan(request: Request, user: User, form: Fields) -> Response:
         return _details_page(request, user, None, values, errors, 400)
     try:
         body = schemas.CreatePricePlanRequest.model_validate(
-            {"name": values["name"], "description": values["description"].strip() or None,
-             "pricePlanDetails": details})
+            {"name": values["name"], "description": values["description"].strip() or None, "pricePlanDetails": details}
+        )
         view = PricePlanService(context(request, user)).create(body)
     except ValidationError as exc:
         error = exc.errors()[0]
@@ -173,8 +198,11 @@ def new_plan(request: Request, user: User, form: Fields) -> Response:
 def edit_plan_page(request: Request, user: User, plan_id: str) -> Response:
     view = PricePlanService(context(request, user)).get(plan_id)
     _editable(view)
-    values = {"name": view.plan.name, "description": view.plan.description or "",
-              **cycle_values(view.latest.details, user.org.base_currency)}
+    values = {
+        "name": view.plan.name,
+        "description": view.plan.description or "",
+        **cycle_values(view.latest.details, user.org.base_currency),
+    }
     return _details_page(request, user, view, values, {})
 
 
@@ -203,22 +231,42 @@ def edit_plan(request: Request, user: User, plan_id: str, form: Fields) -> Respo
 
 
 # -- the plan's page ---------------------------------------------------------------------------------------------
-def _plan_page(request: Request, user: Any, plan_id: str, version: int | None = None, status: int = 200,
-               **extra: Any) -> Response:
+def _plan_page(
+    request: Request, user: Any, plan_id: str, version: int | None = None, status: int = 200, **extra: Any
+) -> Response:
     ctx = context(request, user)
     view = PricePlanService(ctx).get(plan_id)
     latest = view.latest.version.version
     number = version if version is not None and 1 <= version <= latest else latest
     shown = view.versions[number - 1]
-    accounts = {v.version.version: len(affected_accounts(ctx, view.plan.pk, [v.version.version]))
-                for v in view.versions}
-    ends = {v.version.version: (view.versions[i + 1].version.created_at if i + 1 < len(view.versions) else None)
-            for i, v in enumerate(view.versions)}
+    accounts = {
+        v.version.version: len(affected_accounts(ctx, view.plan.pk, [v.version.version])) for v in view.versions
+    }
+    ends = {
+        v.version.version: (view.versions[i + 1].version.created_at if i + 1 < len(view.versions) else None)
+        for i, v in enumerate(view.versions)
+    }
     inactive = [c for c in view.latest.details["supportedCurrencies"] if c not in view.latest.active_currencies]
-    return render(request, "plan.html", user, status=status, view=view, shown=shown, details=shown.details,
-                  is_latest=number == latest, editable=number == latest and view.plan.status != ARCHIVED,
-                  accounts=accounts, ends=ends, inactive=inactive, catalog=_catalog(ctx), cycle_words=cycle_words,
-                  price_types=PRICE_TYPES, timings=TIMINGS, modes=MIGRATION_MODES, **extra)
+    return render(
+        request,
+        "plan.html",
+        user,
+        status=status,
+        view=view,
+        shown=shown,
+        details=shown.details,
+        is_latest=number == latest,
+        editable=number == latest and view.plan.status != ARCHIVED,
+        accounts=accounts,
+        ends=ends,
+        inactive=inactive,
+        catalog=_catalog(ctx),
+        cycle_words=cycle_words,
+        price_types=PRICE_TYPES,
+        timings=TIMINGS,
+        modes=MIGRATION_MODES,
+        **extra,
+    )
 
 
 @router.get("/price-plans/{plan_id}")
@@ -276,9 +324,16 @@ def migrate_accounts(request: Request, user: User, plan_id: str, form: Fields) -
         if newest < 2:
             raise _Refused("This plan has a single version: there is no older version to move accounts from")
         sources = list(range(1, newest)) if scope == "all" else [newest - 1]
-        job = start_plan_migration(ctx, source_id=plan_id, source_versions=sources, target_id=plan_id,
-                                   target_version=newest, mode=mode, retain_start_offsets=False,
-                                   require_confirmation=False)
+        job = start_plan_migration(
+            ctx,
+            source_id=plan_id,
+            source_versions=sources,
+            target_id=plan_id,
+            target_version=newest,
+            mode=mode,
+            retain_start_offsets=False,
+            require_confirmation=False,
+        )
         entries = job_service(ctx).repo.entries(job)
         failed = [e for e in entries if e.status == JobStatus.FAILED]
         moved = len(entries) - len(failed)
@@ -292,16 +347,41 @@ def migrate_accounts(request: Request, user: User, plan_id: str, form: Fields) -
 
 
 # -- components --------------------------------------------------------------------------------------------------
-def _card_page(request: Request, user: Any, view: PlanView, kind: str, card: dict[str, Any] | None,
-               values: dict[str, Any], errors: dict[str, str], status: int = 200) -> Response:
+def _card_page(
+    request: Request,
+    user: Any,
+    view: PlanView,
+    kind: str,
+    card: dict[str, Any] | None,
+    values: dict[str, Any],
+    errors: dict[str, str],
+    status: int = 200,
+) -> Response:
     ctx = context(request, user)
     catalog = _catalog(ctx)
     addon_type = {"license": "LICENSE", "fixed-fee": "FIXED_FEE"}.get(kind)
-    addon_names = sorted(a.name for a in catalog.addons.values() if a.status == AddOnStatus.ACTIVE and a.type == addon_type)
-    return render(request, "plan_card.html", user, status=status, view=view, kind=kind, kind_name=KIND_NAMES[kind],
-                  card=card, values=values, errors=errors, currencies=view.latest.details["supportedCurrencies"],
-                  meters=list(catalog.meters.values()), addon_names=addon_names, models=MODELS,
-                  price_types=PRICE_TYPES, timings=TIMINGS, max_slabs=MAX_SLABS)
+    addon_names = sorted(
+        a.name for a in catalog.addons.values() if a.status == AddOnStatus.ACTIVE and a.type == addon_type
+    )
+    return render(
+        request,
+        "plan_card.html",
+        user,
+        status=status,
+        view=view,
+        kind=kind,
+        kind_name=KIND_NAMES[kind],
+        card=card,
+        values=values,
+        errors=errors,
+        currencies=view.latest.details["supportedCurrencies"],
+        meters=list(catalog.meters.values()),
+        addon_names=addon_names,
+        models=MODELS,
+        price_types=PRICE_TYPES,
+        timings=TIMINGS,
+        max_slabs=MAX_SLABS,
+    )
 
 
 def _editing(ctx: Context, plan_id: str, kind: str, name: str | None) -> tuple[PlanView, str, dict[str, Any] | None]:

@@ -53,8 +53,14 @@ from meterline.tenancy.service import ROLES, InvalidUser, TenancyService
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
 # The statuses Meterline sets (D12), and the invoice types, as a person reads them.
-STATUSES = {InvoiceStatus.DRAFT: "Draft", InvoiceStatus.DUE: "Due", InvoiceStatus.PARTIALLY_PAID: "Partially paid",
-            InvoiceStatus.PAID: "Paid", InvoiceStatus.UN_COLLECTIBLE: "Uncollectible", InvoiceStatus.VOID: "Void"}
+STATUSES = {
+    InvoiceStatus.DRAFT: "Draft",
+    InvoiceStatus.DUE: "Due",
+    InvoiceStatus.PARTIALLY_PAID: "Partially paid",
+    InvoiceStatus.PAID: "Paid",
+    InvoiceStatus.UN_COLLECTIBLE: "Uncollectible",
+    InvoiceStatus.VOID: "Void",
+}
 TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
 TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users", "password": "Your password"}
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
@@ -94,12 +100,27 @@ def _listed_money(service: InvoiceService, invoice: Invoice) -> str:
 
 
 @router.get("/invoices")
-def invoices(request: Request, user: User, status: str = "", account: str = "", customer: str = "", type: str = "",
-             start: str = "", end: str = "", after: str | None = None) -> Response:
+def invoices(
+    request: Request,
+    user: User,
+    status: str = "",
+    account: str = "",
+    customer: str = "",
+    type: str = "",
+    start: str = "",
+    end: str = "",
+    after: str | None = None,
+) -> Response:
     """The organization's invoices, newest first, through the API's list (drafts computed live)."""
     ctx = context(request, user)
-    filters = {"status": status, "account": account.strip(), "customer": customer.strip(), "type": type,
-               "start": start, "end": end}
+    filters = {
+        "status": status,
+        "account": account.strip(),
+        "customer": customer.strip(),
+        "type": type,
+        "start": start,
+        "end": end,
+    }
     errors: dict[str, str] = {}
     if status and status not in STATUSES:
         errors["status"] = "Status: choose one from the list"
@@ -109,31 +130,66 @@ def invoices(request: Request, user: User, status: str = "", account: str = "", 
     if first and last and last < first:
         errors["end"] = "To: the last day comes on or after the first"
     if errors:
-        return render(request, "invoices.html", user, status=400, rows=[], filters=filters, errors=errors,
-                      statuses=STATUSES, types=TYPES, next_url=None, filtered=True)
+        return render(
+            request,
+            "invoices.html",
+            user,
+            status=400,
+            rows=[],
+            filters=filters,
+            errors=errors,
+            statuses=STATUSES,
+            types=TYPES,
+            next_url=None,
+            filtered=True,
+        )
     service = InvoiceService(ctx)
     # a period overlapping [first day, last day], days of the organization's time zone as the pages show them
     zone = ZoneInfo(ctx.org.timezone)
-    page = service.page(page_request(after, PAGE), status=status or None, account_id=filters["account"] or None,
-                        customer_id=filters["customer"] or None,
-                        start=cycles.local_start_of_day(first, zone) if first else None,
-                        end=cycles.local_start_of_day(last + timedelta(days=1), zone)
-                        if last and last < date.max - timedelta(days=1) else None,
-                        invoice_type=type or None, newest_first=True)
-    service.inputs.prefetch([i for i in page.items if i.status == InvoiceStatus.DRAFT])  # as GET /api/invoices: in one go
+    page = service.page(
+        page_request(after, PAGE),
+        status=status or None,
+        account_id=filters["account"] or None,
+        customer_id=filters["customer"] or None,
+        start=cycles.local_start_of_day(first, zone) if first else None,
+        end=cycles.local_start_of_day(last + timedelta(days=1), zone)
+        if last and last < date.max - timedelta(days=1)
+        else None,
+        invoice_type=type or None,
+        newest_first=True,
+    )
+    service.inputs.prefetch(
+        [i for i in page.items if i.status == InvoiceStatus.DRAFT]
+    )  # as GET /api/invoices: in one go
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in page.items})
     customers = CustomerRepository(ctx.session, ctx.org_id).by_pks({a.customer_pk for a in accounts.values()})
     rows = []
     for invoice in page.items:
         owner = accounts.get(invoice.account_pk)
-        rows.append(InvoiceRow(
-            invoice=invoice, account=owner, customer=customers.get(owner.customer_pk) if owner else None,
-            total=_listed_money(service, invoice)))
+        rows.append(
+            InvoiceRow(
+                invoice=invoice,
+                account=owner,
+                customer=customers.get(owner.customer_pk) if owner else None,
+                total=_listed_money(service, invoice),
+            )
+        )
     kept = {k: v for k, v in filters.items() if v}
     next_url = f"/invoices?{urlencode({**kept, 'after': page.next_token})}" if page.next_token else None
-    return render(request, "invoices.html", user, rows=rows, filters=filters, errors={}, statuses=STATUSES,
-                  types=TYPES, next_url=next_url, filtered=bool(kept), paged=after is not None,
-                  first_url=f"/invoices?{urlencode(kept)}" if kept else "/invoices")
+    return render(
+        request,
+        "invoices.html",
+        user,
+        rows=rows,
+        filters=filters,
+        errors={},
+        statuses=STATUSES,
+        types=TYPES,
+        next_url=next_url,
+        filtered=bool(kept),
+        paged=after is not None,
+        first_url=f"/invoices?{urlencode(kept)}" if kept else "/invoices",
+    )
 
 
 # -- settings ----------------------------------------------------------------------------------------------------
@@ -146,8 +202,15 @@ def _settings_page(request: Request, user: Any, tab: str, status: int = 200, **e
     ctx = context(request, user)
     tab = tab if tab in TABS else "organization"
     tenancy = TenancyService(ctx.session)
-    values: dict[str, Any] = {"tab": tab, "tabs": TABS, "is_admin": user.user.role == "ADMIN", "errors": {},
-                              "values": {}, "roles": ROLES, "data_types": DATA_TYPES}
+    values: dict[str, Any] = {
+        "tab": tab,
+        "tabs": TABS,
+        "is_admin": user.user.role == "ADMIN",
+        "errors": {},
+        "values": {},
+        "roles": ROLES,
+        "data_types": DATA_TYPES,
+    }
     if tab == "organization":
         values["org_settings"] = SettingsService(ctx).for_entity("ORGANIZATION", ctx.org_id)
         fmt = number_format()
@@ -173,23 +236,32 @@ def _back(tab: str, notice: str) -> Response:
 
 
 @router.post("/settings/organization")
-def rename_organization(request: Request, user: User, csrf: Annotated[str, Form()] = "",
-                        name: Annotated[str, Form()] = "") -> Response:
+def rename_organization(
+    request: Request, user: User, csrf: Annotated[str, Form()] = "", name: Annotated[str, Form()] = ""
+) -> Response:
     check_csrf(user, csrf)
     _admin(user, "rename the organization")
     ctx = context(request, user)
     try:
         TenancyService(ctx.session).rename_organization(ctx.org, name, ctx.now)
     except MeterlineError as exc:
-        return _settings_page(request, user, "organization", status=400, errors={"org_name": exc.message},
-                              values={"org_name": name})
+        return _settings_page(
+            request, user, "organization", status=400, errors={"org_name": exc.message}, values={"org_name": name}
+        )
     return _back("organization", "The organization's name is saved.")
 
 
 @router.post("/settings/values")
-def add_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "", namespace: Annotated[str, Form()] = "",
-                id: Annotated[str, Form()] = "", name: Annotated[str, Form()] = "",
-                data_type: Annotated[str, Form()] = "STRING", value: Annotated[str, Form()] = "") -> Response:
+def add_setting(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    namespace: Annotated[str, Form()] = "",
+    id: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    data_type: Annotated[str, Form()] = "STRING",
+    value: Annotated[str, Form()] = "",
+) -> Response:
     """An ORGANIZATION setting, through the same service as POST /api/settings."""
     check_csrf(user, csrf)
     _admin(user, "change the organization's settings")
@@ -197,14 +269,19 @@ def add_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "",
     typed = {"namespace": namespace, "id": id, "name": name, "data_type": data_type, "value": value}
     try:
         body = SettingIn(
-            id=id.strip(), value=value, entity_type="ORGANIZATION", entity_id=ctx.org_id, namespace=namespace.strip(),
+            id=id.strip(),
+            value=value,
+            entity_type="ORGANIZATION",
+            entity_id=ctx.org_id,
+            namespace=namespace.strip(),
             name=name.strip() or id.strip(),
             data_type=data_type,  # type: ignore[arg-type]  # the form's text; pydantic checks it
         )
         SettingsService(ctx).insert(body)
     except ValidationError as exc:
-        return _settings_page(request, user, "organization", status=400, values=typed,
-                              errors={"setting": _setting_words(exc)})
+        return _settings_page(
+            request, user, "organization", status=400, values=typed, errors={"setting": _setting_words(exc)}
+        )
     except MeterlineError as exc:
         return _settings_page(request, user, "organization", status=400, values=typed, errors={"setting": exc.message})
     return _back("organization", f"Setting {id.strip()} is added.")
@@ -213,7 +290,8 @@ def add_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "",
 def _setting_words(exc: ValidationError) -> str:
     error = exc.errors()[0]
     field = {"id": "ID", "namespace": "Namespace", "name": "Name", "data_type": "Type", "value": "Value"}.get(
-        str(error["loc"][0]) if error["loc"] else "", "Setting")
+        str(error["loc"][0]) if error["loc"] else "", "Setting"
+    )
     if error["type"] == "string_pattern_mismatch":
         return f"{field}: no spaces, slashes, ? or #{' or dots' if field == 'Namespace' else ''}, please"
     if error["type"] == "string_too_short":
@@ -224,8 +302,13 @@ def _setting_words(exc: ValidationError) -> str:
 
 
 @router.post("/settings/values/edit")
-def edit_setting(request: Request, user: User, csrf: Annotated[str, Form()] = "",
-                 setting: Annotated[str, Form()] = "", value: Annotated[str, Form()] = "") -> Response:
+def edit_setting(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    setting: Annotated[str, Form()] = "",
+    value: Annotated[str, Form()] = "",
+) -> Response:
     check_csrf(user, csrf)
     _admin(user, "change the organization's settings")
     ctx = context(request, user)
@@ -236,14 +319,21 @@ def edit_setting(request: Request, user: User, csrf: Annotated[str, Form()] = ""
     try:
         service.update(row.full_id, UpdateSettingRequest(value=value))
     except MeterlineError as exc:
-        return _settings_page(request, user, "organization", status=400, edit_errors={row.full_id: exc.message},
-                              edit_values={row.full_id: value})
+        return _settings_page(
+            request,
+            user,
+            "organization",
+            status=400,
+            edit_errors={row.full_id: exc.message},
+            edit_values={row.full_id: value},
+        )
     return _back("organization", f"Setting {row.id} is saved.")
 
 
 @router.post("/settings/api-keys")
-def create_api_key(request: Request, user: User, csrf: Annotated[str, Form()] = "",
-                   name: Annotated[str, Form()] = "") -> Response:
+def create_api_key(
+    request: Request, user: User, csrf: Annotated[str, Form()] = "", name: Annotated[str, Form()] = ""
+) -> Response:
     check_csrf(user, csrf)
     _admin(user, "create API keys")
     ctx = context(request, user)
@@ -252,22 +342,34 @@ def create_api_key(request: Request, user: User, csrf: Annotated[str, Form()] = 
             raise BadRequest("Name: give the key a name, such as the program that will use it")
         created = TenancyService(ctx.session).create_api_key(org=ctx.org, now=ctx.now, name=name)
     except MeterlineError as exc:
-        return _settings_page(request, user, "api-keys", status=400, errors={"key_name": exc.message},
-                              values={"key_name": name})
-    return _settings_page(request, user, "api-keys", secret=created.token, once_for=created.key.name,
-                          once_kind="API key")
+        return _settings_page(
+            request, user, "api-keys", status=400, errors={"key_name": exc.message}, values={"key_name": name}
+        )
+    return _settings_page(
+        request, user, "api-keys", secret=created.token, once_for=created.key.name, once_kind="API key"
+    )
 
 
 @router.get("/settings/api-keys/{key_id}/revoke")
 def revoke_api_key_page(request: Request, user: User, key_id: str) -> Response:
     _admin(user, "revoke API keys")
     key = _key_of(request, user, key_id)
-    return render(request, "settings_confirm.html", user, title=f"Revoke the API key “{key.name}”?",
-                  words="Every request made with it, and with the tokens made from it, gets 401 from now on. "
-                        "This cannot be undone: a program that needs access again gets a new key.",
-                  action=f"/settings/api-keys/{quote(key.id, safe='')}/revoke", button="Revoke key",
-                  back="/settings?tab=api-keys", facts=[("Name", key.name), ("Key", f"mlk_{key.prefix}_…"),
-                                                        ("Created", key.created_at.strftime("%Y-%m-%d %H:%M UTC"))])
+    return render(
+        request,
+        "settings_confirm.html",
+        user,
+        title=f"Revoke the API key “{key.name}”?",
+        words="Every request made with it, and with the tokens made from it, gets 401 from now on. "
+        "This cannot be undone: a program that needs access again gets a new key.",
+        action=f"/settings/api-keys/{quote(key.id, safe='')}/revoke",
+        button="Revoke key",
+        back="/settings?tab=api-keys",
+        facts=[
+            ("Name", key.name),
+            ("Key", f"mlk_{key.prefix}_…"),
+            ("Created", key.created_at.strftime("%Y-%m-%d %H:%M UTC")),
+        ],
+    )
 
 
 def _key_of(request: Request, user: Any, key_id: str) -> Any:
@@ -288,9 +390,15 @@ def revoke_api_key(request: Request, user: User, key_id: str, csrf: Annotated[st
 
 
 @router.post("/settings/users")
-def add_user(request: Request, user: User, csrf: Annotated[str, Form()] = "", email: Annotated[str, Form()] = "",
-             name: Annotated[str, Form()] = "", role: Annotated[str, Form()] = "MEMBER",
-             password: Annotated[str, Form()] = "") -> Response:  # nosec B107 - a form field, not a password
+def add_user(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    email: Annotated[str, Form()] = "",
+    name: Annotated[str, Form()] = "",
+    role: Annotated[str, Form()] = "MEMBER",
+    password: Annotated[str, Form()] = "",
+) -> Response:  # nosec B107 - a form field, not a password
     """Add a console user; with no password typed, one is generated and shown once."""
     check_csrf(user, csrf)
     _admin(user, "add users")
@@ -298,14 +406,17 @@ def add_user(request: Request, user: User, csrf: Annotated[str, Form()] = "", em
     generated = not password
     secret = security.new_password() if generated else password
     try:
-        added = TenancyService(ctx.session).create_user(org=ctx.org, email=email, name=name or None, role=role,
-                                                        now=ctx.now, password=secret)
+        added = TenancyService(ctx.session).create_user(
+            org=ctx.org, email=email, name=name or None, role=role, now=ctx.now, password=secret
+        )
     except InvalidUser as exc:
-        return _settings_page(request, user, "users", status=400, values=_typed(email, name, role),
-                              errors={exc.field: exc.message})
+        return _settings_page(
+            request, user, "users", status=400, values=_typed(email, name, role), errors={exc.field: exc.message}
+        )
     except Conflict as exc:
-        return _settings_page(request, user, "users", status=400, values=_typed(email, name, role),
-                              errors={"email": exc.message})
+        return _settings_page(
+            request, user, "users", status=400, values=_typed(email, name, role), errors={"email": exc.message}
+        )
     if not generated:
         return _back("users", f"{added.email} is added as {added.role}: they sign in with the password you typed.")
     return _settings_page(request, user, "users", secret=secret, once_for=added.email, once_kind="password")
@@ -325,12 +436,18 @@ def remove_user_page(request: Request, user: User, user_id: str) -> Response:
     if found[0].id == user.user.id:
         raise BadRequest("You cannot remove yourself: ask another admin")
     person = found[0]
-    return render(request, "settings_confirm.html", user, title=f"Remove {person.email}?",
-                  words="They are signed out at once and can no longer sign in to this console. "
-                        "To give them access again, add them again.",
-                  action=f"/settings/users/{quote(person.id, safe='')}/remove", button="Remove user",
-                  back="/settings?tab=users", facts=[("Name", person.name), ("Email", person.email),
-                                                     ("Role", person.role)])
+    return render(
+        request,
+        "settings_confirm.html",
+        user,
+        title=f"Remove {person.email}?",
+        words="They are signed out at once and can no longer sign in to this console. "
+        "To give them access again, add them again.",
+        action=f"/settings/users/{quote(person.id, safe='')}/remove",
+        button="Remove user",
+        back="/settings?tab=users",
+        facts=[("Name", person.name), ("Email", person.email), ("Role", person.role)],
+    )
 
 
 @router.post("/settings/users/{user_id}/remove")
@@ -344,9 +461,14 @@ def remove_user(request: Request, user: User, user_id: str, csrf: Annotated[str,
 
 # -- the signed-in user's password -------------------------------------------------------------------------------
 @router.post("/settings/password")
-def change_password(request: Request, user: User, csrf: Annotated[str, Form()] = "",
-                    current_password: Annotated[str, Form()] = "", new_password: Annotated[str, Form()] = "",
-                    confirm_password: Annotated[str, Form()] = "") -> Response:  # nosec B107 - form fields
+def change_password(
+    request: Request,
+    user: User,
+    csrf: Annotated[str, Form()] = "",
+    current_password: Annotated[str, Form()] = "",
+    new_password: Annotated[str, Form()] = "",
+    confirm_password: Annotated[str, Form()] = "",
+) -> Response:  # nosec B107 - form fields
     """Anyone signed in changes their own password, with the current one. Every session of theirs ends (a copied
     cookie, another browser); this browser gets a new one. A wrong current password counts as a failed sign-in."""
     check_csrf(user, csrf)
@@ -354,21 +476,23 @@ def change_password(request: Request, user: User, csrf: Annotated[str, Form()] =
     throttle, address = login_throttle(request), client_address(request)
     wait = throttle.retry_after(user.user.email, address, ctx.now)
     if wait is not None:
-        response = _settings_page(request, user, "password", status=429,
-                                  errors={"current_password": too_many_tries(wait)})
+        response = _settings_page(
+            request, user, "password", status=429, errors={"current_password": too_many_tries(wait)}
+        )
         response.headers["Retry-After"] = str(wait)
         return response
     if new_password != confirm_password:
-        return _settings_page(request, user, "password", status=400,
-                              errors={"confirm_password": "The two new passwords are not the same"})
+        return _settings_page(
+            request, user, "password", status=400, errors={"confirm_password": "The two new passwords are not the same"}
+        )
     try:
-        TenancyService(ctx.session).change_password(user.user, current_password=current_password,
-                                                    new_password=new_password, now=ctx.now)
+        TenancyService(ctx.session).change_password(
+            user.user, current_password=current_password, new_password=new_password, now=ctx.now
+        )
     except InvalidUser as exc:
         if exc.field == "current_password":
             throttle.failed(user.user.email, address, ctx.now)
-            return keep_writes(_settings_page(request, user, "password", status=400,
-                                              errors={exc.field: exc.message}))
+            return keep_writes(_settings_page(request, user, "password", status=400, errors={exc.field: exc.message}))
         return _settings_page(request, user, "password", status=400, errors={exc.field: exc.message})
     response = _back("password", "Your password is changed: every other session of yours is signed out.")
     auth.start(ctx.session, user.user, ctx.now, request, response)

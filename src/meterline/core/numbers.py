@@ -42,8 +42,10 @@ MAX_DAYS = 3650  # ten years of days
 # up to this many digits; a longer one is a corrupt row, refused rather than written as megabytes.
 MAX_TEXT_DIGITS = 4300
 
-RULE = (f"must be a finite number below 10^{MAX_DIGITS} in magnitude with at most {MAX_FRACTION_DIGITS} digits "
-        "after the decimal point")
+RULE = (
+    f"must be a finite number below 10^{MAX_DIGITS} in magnitude with at most {MAX_FRACTION_DIGITS} digits "
+    "after the decimal point"
+)
 # Event attribute values are text: the same rule as a pattern, checked per event on the ingestion hot path
 # (optional minus, at most 15 digits before the point after leading zeros, at most 12 after it before zeros at
 # the end).

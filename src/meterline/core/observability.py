@@ -21,14 +21,18 @@ request_id: ContextVar[str | None] = ContextVar("meterline_request_id", default=
 
 HTTP_REQUESTS = Counter("meterline_http_requests_total", "HTTP requests answered", ["method", "route", "status"])
 HTTP_LATENCY = Histogram(
-    "meterline_http_request_duration_seconds", "Time to answer an HTTP request", ["method", "route"],
+    "meterline_http_request_duration_seconds",
+    "Time to answer an HTTP request",
+    ["method", "route"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
 )
 EVENTS = Counter("meterline_events_ingested_total", "Events ingested, by final ingestion status", ["status"])
 INVOICES_FINALIZED = Counter("meterline_invoices_finalized_total", "Invoices finalized (numbered, DUE or PAID)")
 BILLING_FAILURES = Counter(
     "meterline_billing_failures_total",
-    "Bill run steps that failed (sync, finalize, expire, organization), retried with backoff", ["stage"])
+    "Bill run steps that failed (sync, finalize, expire, organization), retried with backoff",
+    ["stage"],
+)
 
 
 def count_events(statuses: Iterable[str]) -> None:

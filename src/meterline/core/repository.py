@@ -74,8 +74,9 @@ class OrgRepository:
         self.session.delete(obj)
         self.session.flush()
 
-    def keyset_page(self, stmt: Select[M], key: InstrumentedAttribute[str], request: PageRequest,
-                    descending: bool = False) -> Page[M]:
+    def keyset_page(
+        self, stmt: Select[M], key: InstrumentedAttribute[str], request: PageRequest, descending: bool = False
+    ) -> Page[M]:
         """A page in key order (newest last), or newest first with `descending` (its token then reads "before")."""
         if request.after is not None:
             stmt = stmt.where(key < request.after if descending else key > request.after)

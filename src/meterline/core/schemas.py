@@ -86,6 +86,8 @@ NumberIn = BoundedNumber
 # An exact amount or quantity in a response: a Decimal, written as a JSON number (api/responses.py) and
 # documented as one (pydantic would document a Decimal as a string).
 Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+
+
 def trimmed(min_length: int, max_length: int) -> Any:
     """Text whose length is checked as sent (the published minLength / maxLength), then trimmed of spaces at either
     end; what remains must still be `min_length` long (so a blank name is refused)."""
@@ -93,8 +95,11 @@ def trimmed(min_length: int, max_length: int) -> Any:
     def trim(value: str) -> str:
         value = value.strip()
         if len(value) < min_length:
-            raise ValueError("must not be blank" if not value else f"must have at least {min_length} characters "
-                             "besides spaces at either end")
+            raise ValueError(
+                "must not be blank"
+                if not value
+                else f"must have at least {min_length} characters besides spaces at either end"
+            )
         return value
 
     return Annotated[str, StringConstraints(min_length=min_length, max_length=max_length), AfterValidator(trim)]

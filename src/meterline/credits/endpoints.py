@@ -46,10 +46,13 @@ def create_credit(body: schemas.CreateCreditRequest, ctx: Context = Depends(api_
 
 
 @router.get("/credits", response_model=schemas.ListCreditsResponse, operation_id="listCredits")
-def list_credits(status: Annotated[schemas.CreditStatus | None, Query()] = None,
-                 account_id: Annotated[str | None, Query(max_length=50)] = None,
-                 id: Annotated[str | None, Query(max_length=50)] = None,
-                 page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)) -> Response:
+def list_credits(
+    status: Annotated[schemas.CreditStatus | None, Query()] = None,
+    account_id: Annotated[str | None, Query(max_length=50)] = None,
+    id: Annotated[str | None, Query(max_length=50)] = None,
+    page: PageRequest = Depends(page_params),
+    ctx: Context = Depends(api_context),
+) -> Response:
     service = _service(ctx)
     result = service.page(page, status=status, account_id=account_id, credit_id=id)
     return respond(schemas.ListCreditsResponse(data=_out(ctx, service, result.items), next_token=result.next_token))
@@ -73,7 +76,10 @@ def void_credit(credit_id: str, ctx: Context = Depends(api_context)) -> Response
     return respond(_out(ctx, service, [credit])[0])
 
 
-@router.get("/accounts/{account_id}/credit_balance", response_model=schemas.CreditBalanceResponse,
-            operation_id="creditBalanceForAccount")
+@router.get(
+    "/accounts/{account_id}/credit_balance",
+    response_model=schemas.CreditBalanceResponse,
+    operation_id="creditBalanceForAccount",
+)
 def credit_balance_for_account(account_id: str, ctx: Context = Depends(api_context)) -> Response:
     return respond(schemas.balance_out(_service(ctx).balance(account_id)))

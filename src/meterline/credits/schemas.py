@@ -30,10 +30,17 @@ class CreditRequest(RequestModel):
     idempotency_key: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
 
     def grant(self) -> Grant:
-        return Grant(account_id=self.account_id, purpose=self.purpose, amount=self.credit_amount,
-                     priority=self.priority, effective_from=self.effective_from, effective_until=self.effective_until,
-                     scope=tuple(self.applicable_entity_ids or ()), grantor_id=self.grantor_id,
-                     idempotency_key=self.idempotency_key)
+        return Grant(
+            account_id=self.account_id,
+            purpose=self.purpose,
+            amount=self.credit_amount,
+            priority=self.priority,
+            effective_from=self.effective_from,
+            effective_until=self.effective_until,
+            scope=tuple(self.applicable_entity_ids or ()),
+            grantor_id=self.grantor_id,
+            idempotency_key=self.idempotency_key,
+        )
 
 
 class CreateCreditRequest(RequestModel):
@@ -98,19 +105,44 @@ class CreditBalanceResponse(ResponseModel):
 
 def credit_out(credit: Credit, account_id: str, customer_id: str, hold: Decimal) -> CreditOut:
     return CreditOut(
-        account_id=account_id, purpose=credit.purpose, applicable_entity_ids=list(credit.scope) or None,
-        effective_from=credit.effective_from, effective_until=credit.effective_until, credit_amount=credit.amount,
-        priority=credit.priority, grantor_id=credit.grantor_id, idempotency_key=credit.idempotency_key, id=credit.pk,
-        customer_id=customer_id, status=cast(CreditStatusOut, credit.status), credit_unit=credit.currency, hold_amount=hold,
-        consumed_amount=credit.consumed_amount, created_at=credit.created_at, updated_at=credit.updated_at,
+        account_id=account_id,
+        purpose=credit.purpose,
+        applicable_entity_ids=list(credit.scope) or None,
+        effective_from=credit.effective_from,
+        effective_until=credit.effective_until,
+        credit_amount=credit.amount,
+        priority=credit.priority,
+        grantor_id=credit.grantor_id,
+        idempotency_key=credit.idempotency_key,
+        id=credit.pk,
+        customer_id=customer_id,
+        status=cast(CreditStatusOut, credit.status),
+        credit_unit=credit.currency,
+        hold_amount=hold,
+        consumed_amount=credit.consumed_amount,
+        created_at=credit.created_at,
+        updated_at=credit.updated_at,
     )
 
 
 def transaction_out(t: CreditTransaction) -> CreditTransactionOut:
-    return CreditTransactionOut(id=t.pk, credit_id=t.credit_pk, transaction_type=cast(CreditTransactionTypeOut, t.type), invoice_id=t.invoice_pk,
-                                entity_id=t.entity_id, amount=t.amount, created_at=t.created_at)
+    return CreditTransactionOut(
+        id=t.pk,
+        credit_id=t.credit_pk,
+        transaction_type=cast(CreditTransactionTypeOut, t.type),
+        invoice_id=t.invoice_pk,
+        entity_id=t.entity_id,
+        amount=t.amount,
+        created_at=t.created_at,
+    )
 
 
 def balance_out(b: Balance) -> CreditBalanceResponse:
-    return CreditBalanceResponse(active_credits=b.active, available_balance=b.available, running_balance=b.running,
-                                 inapplicable_credits=b.inapplicable, unit=b.unit, last_updated_at=b.updated_at)
+    return CreditBalanceResponse(
+        active_credits=b.active,
+        available_balance=b.available,
+        running_balance=b.running,
+        inapplicable_credits=b.inapplicable,
+        unit=b.unit,
+        last_updated_at=b.updated_at,
+    )

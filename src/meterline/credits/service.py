@@ -38,7 +38,12 @@ from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 
-ACTIVE, CONSUMED, EXPIRED, VOIDED = CreditStatus.ACTIVE, CreditStatus.CONSUMED, CreditStatus.EXPIRED, CreditStatus.VOIDED
+ACTIVE, CONSUMED, EXPIRED, VOIDED = (
+    CreditStatus.ACTIVE,
+    CreditStatus.CONSUMED,
+    CreditStatus.EXPIRED,
+    CreditStatus.VOIDED,
+)
 CREDITED, DEBITED = CreditTransactionType.CREDITED, CreditTransactionType.DEBITED
 SPECIAL = {"ALL_USAGE_METER_RATE_CARDS", "ALL_FIXED_FEE_RATE_CARDS"}
 LIMIT = numbers.LIMIT  # the one number rule's bound (core/numbers.py)
@@ -93,7 +98,9 @@ class CreditRepository(OrgRepository):
         found: dict[str, list[Credit]] = {pk: [] for pk in account_pks}
         if not account_pks:
             return found
-        stmt = self.scoped(Credit).where(Credit.account_pk.in_(account_pks), Credit.status == ACTIVE).order_by(Credit.pk)
+        stmt = (
+            self.scoped(Credit).where(Credit.account_pk.in_(account_pks), Credit.status == ACTIVE).order_by(Credit.pk)
+        )
         if lock:
             stmt = stmt.with_for_update()
         for credit in self.session.scalars(stmt):
@@ -101,19 +108,23 @@ class CreditRepository(OrgRepository):
         return found
 
     def of_account(self, account_pk: str) -> list[Credit]:
-        return list(self.session.scalars(self.scoped(Credit).where(Credit.account_pk == account_pk).order_by(Credit.pk)))
+        return list(
+            self.session.scalars(self.scoped(Credit).where(Credit.account_pk == account_pk).order_by(Credit.pk))
+        )
 
     def lock(self, pks: set[str]) -> None:
         self.lock_rows(Credit, pks)
 
     def transactions(self, credit_pk: str) -> list[CreditTransaction]:
-        stmt = select(CreditTransaction).where(CreditTransaction.org_id == self.org_id,
-                                               CreditTransaction.credit_pk == credit_pk)
+        stmt = select(CreditTransaction).where(
+            CreditTransaction.org_id == self.org_id, CreditTransaction.credit_pk == credit_pk
+        )
         return list(self.session.scalars(stmt.order_by(CreditTransaction.pk)))
 
     def debits_of_invoice(self, invoice_pk: str) -> list[CreditTransaction]:
-        stmt = select(CreditTransaction).where(CreditTransaction.org_id == self.org_id,
-                                               CreditTransaction.invoice_pk == invoice_pk)
+        stmt = select(CreditTransaction).where(
+            CreditTransaction.org_id == self.org_id, CreditTransaction.invoice_pk == invoice_pk
+        )
         return list(self.session.scalars(stmt.order_by(CreditTransaction.pk)))
 
     def ended(self, as_of: datetime) -> list[Credit]:
@@ -143,8 +154,9 @@ class CreditService:
             raise NotFound(f"Credit {credit_id} not found")
         return credit
 
-    def page(self, request: PageRequest, *, status: str | None, account_id: str | None,
-             credit_id: str | None) -> Page[Credit]:
+    def page(
+        self, request: PageRequest, *, status: str | None, account_id: str | None, credit_id: str | None
+    ) -> Page[Credit]:
         account_pk = None
         if account_id is not None:
             account = self.accounts.by_id(account_id)
@@ -177,23 +189,42 @@ class CreditService:
         account = self._account(grant.account_id)
         currency = account.invoice_currency
         if grant.amount <= 0 or grant.amount >= LIMIT or round_money(grant.amount, currency) != grant.amount:
-            raise BadRequest(f"{where}.creditAmount: must be more than 0 and below 10^15, in whole {currency} minor "
-                             "units (a credit is in the account's invoice currency)")
+            raise BadRequest(
+                f"{where}.creditAmount: must be more than 0 and below 10^15, in whole {currency} minor "
+                "units (a credit is in the account's invoice currency)"
+            )
         if not 0 <= grant.priority <= MAX_PRIORITY:
-            raise BadRequest(f"{where}.priority: must be a whole number from 0 to {MAX_PRIORITY} (lower numbers "
-                             "apply first)")
+            raise BadRequest(
+                f"{where}.priority: must be a whole number from 0 to {MAX_PRIORITY} (lower numbers apply first)"
+            )
         if grant.effective_until is not None and grant.effective_until < grant.effective_from:
             raise BadRequest(f"{where}.effectiveUntil must not be before effectiveFrom")
         self._check_scope(grant.scope, f"{where}.applicableEntityIds")
         starts = cycles.local_start_of_day(grant.effective_from, self.tz)
-        ends = END_OF_TIME if grant.effective_until is None else \
-            cycles.local_start_of_day(grant.effective_until + timedelta(days=1), self.tz)
+        ends = (
+            END_OF_TIME
+            if grant.effective_until is None
+            else cycles.local_start_of_day(grant.effective_until + timedelta(days=1), self.tz)
+        )
         credit = Credit(
-            pk=new_id("credit"), org_id=self.ctx.org_id, account_pk=account.pk, purpose=grant.purpose,
-            scope=list(grant.scope), effective_from=grant.effective_from, effective_until=grant.effective_until,
-            starts_at=starts, ends_at=ends, amount=grant.amount, currency=currency, priority=grant.priority,
-            grantor_id=grant.grantor_id, idempotency_key=grant.idempotency_key, status=ACTIVE,
-            consumed_amount=Decimal(0), created_at=self.ctx.now, updated_at=self.ctx.now,
+            pk=new_id("credit"),
+            org_id=self.ctx.org_id,
+            account_pk=account.pk,
+            purpose=grant.purpose,
+            scope=list(grant.scope),
+            effective_from=grant.effective_from,
+            effective_until=grant.effective_until,
+            starts_at=starts,
+            ends_at=ends,
+            amount=grant.amount,
+            currency=currency,
+            priority=grant.priority,
+            grantor_id=grant.grantor_id,
+            idempotency_key=grant.idempotency_key,
+            status=ACTIVE,
+            consumed_amount=Decimal(0),
+            created_at=self.ctx.now,
+            updated_at=self.ctx.now,
         )
         self.repo.add(credit)
         self._record(credit, CREDITED, grant.amount)
@@ -207,14 +238,26 @@ class CreditService:
         addons = AddOnRepository(self.ctx.session, self.ctx.org_id)
         unknown = sorted(n for n in named if n not in known and addons.by_id(n) is None)
         if unknown:
-            raise BadRequest(f"{where}: {unknown[0]} is not a usage meter, an add-on, ALL_USAGE_METER_RATE_CARDS or "
-                             "ALL_FIXED_FEE_RATE_CARDS")
+            raise BadRequest(
+                f"{where}: {unknown[0]} is not a usage meter, an add-on, ALL_USAGE_METER_RATE_CARDS or "
+                "ALL_FIXED_FEE_RATE_CARDS"
+            )
 
-    def _record(self, credit: Credit, kind: str, amount: Decimal, invoice_pk: str | None = None,
-                entity_id: str | None = None) -> None:
-        self.ctx.session.add(CreditTransaction(
-            pk=new_id("ctxn"), org_id=self.ctx.org_id, credit_pk=credit.pk, type=kind, invoice_pk=invoice_pk,
-            entity_id=entity_id, amount=amount, created_at=self.ctx.now))
+    def _record(
+        self, credit: Credit, kind: str, amount: Decimal, invoice_pk: str | None = None, entity_id: str | None = None
+    ) -> None:
+        self.ctx.session.add(
+            CreditTransaction(
+                pk=new_id("ctxn"),
+                org_id=self.ctx.org_id,
+                credit_pk=credit.pk,
+                type=kind,
+                invoice_pk=invoice_pk,
+                entity_id=entity_id,
+                amount=amount,
+                created_at=self.ctx.now,
+            )
+        )
         credit.updated_at = self.ctx.now
 
     # -- changes ------------------------------------------------------------------------------------------------
@@ -274,12 +317,16 @@ class CreditService:
         left = {c.pk: EXACT.subtract(c.amount, c.consumed_amount) for c in active}
         available = sum(left.values(), Decimal(0))
         usable = self._usable_scope(account)
-        inapplicable = sum((left[c.pk] for c in active
-                            if c.starts_at > self.ctx.now or (c.scope and not set(c.scope) & usable)), Decimal(0))
+        inapplicable = sum(
+            (left[c.pk] for c in active if c.starts_at > self.ctx.now or (c.scope and not set(c.scope) & usable)),
+            Decimal(0),
+        )
         zero = round_money(Decimal(0), account.invoice_currency)
         return Balance(
-            active=sum((c.amount for c in active), zero), available=available + zero,
-            running=available - sum(holds.values(), Decimal(0)) + zero, inapplicable=inapplicable + zero,
+            active=sum((c.amount for c in active), zero),
+            available=available + zero,
+            running=available - sum(holds.values(), Decimal(0)) + zero,
+            inapplicable=inapplicable + zero,
             unit=account.invoice_currency,
             updated_at=max((c.updated_at for c in credits), default=account.updated_at),
         )
@@ -287,12 +334,15 @@ class CreditService:
     def _usable_scope(self, account: Account) -> set[str]:
         """What a scoped credit can apply to on the account's plan now: its meters, add-ons and the two specials."""
         schedules = ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(
-            account.pk, self.ctx.now, self.ctx.now + timedelta(microseconds=1))
+            account.pk, self.ctx.now, self.ctx.now + timedelta(microseconds=1)
+        )
         usable: set[str] = set()
         for view in ScheduleService(self.ctx).views(schedules):
             usage = [c["usageMeterId"] for c in view.details.get("usageRateCards", [])]
             fees = [c["id"] for c in view.details.get("fixedFeeRateCards", [])]
-            others = [c["id"] for key in ("licenseRateCards", "creditGrantRateCards") for c in view.details.get(key, [])]
+            others = [
+                c["id"] for key in ("licenseRateCards", "creditGrantRateCards") for c in view.details.get(key, [])
+            ]
             usable.update(usage, fees, others)
             if usage:
                 usable.add("ALL_USAGE_METER_RATE_CARDS")

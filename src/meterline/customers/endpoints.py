@@ -19,7 +19,9 @@ from meterline.usecases.accounts import delete_customer as delete_customer_with_
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Customers"])
 
 
-@router.post("/customers", status_code=201, response_model=schemas.CreateCustomerResponse, operation_id="createCustomer")
+@router.post(
+    "/customers", status_code=201, response_model=schemas.CreateCustomerResponse, operation_id="createCustomer"
+)
 def create_customer(body: schemas.CreateCustomerRequest, ctx: Context = Depends(api_context)) -> Response:
     """Create a customer with its first account (the one in `account`, else a default one)."""
     service = CustomerService(ctx)

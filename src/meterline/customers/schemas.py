@@ -107,10 +107,16 @@ def customer_out(row: models.Customer) -> Customer:
     )
 
 
-def created_customer_out(row: models.Customer, account: Account, settings: list[EntitySetting]) -> CreateCustomerResponse:
+def created_customer_out(
+    row: models.Customer, account: Account, settings: list[EntitySetting]
+) -> CreateCustomerResponse:
     customer = customer_out(row)
     return CreateCustomerResponse(
-        **{name: getattr(customer, name) for name in CreateCustomerResponse.model_fields if name in Customer.model_fields},
+        **{
+            name: getattr(customer, name)
+            for name in CreateCustomerResponse.model_fields
+            if name in Customer.model_fields
+        },
         settings=[setting_out(s) for s in settings] or None,
         account=account,
     )

@@ -65,9 +65,7 @@ class CustomerService:
             updated_at=now,
         )
         self.repo.add(customer)
-        account_request = request.account or CreateAccountRequestWithoutCustomerId(
-            id=request.id, name=request.name
-        )
+        account_request = request.account or CreateAccountRequestWithoutCustomerId(id=request.id, name=request.name)
         account = self.accounts.create_for(customer, account_request)
         if request.settings:
             self.settings.put_for_entity("CUSTOMER", customer.id, request.settings)

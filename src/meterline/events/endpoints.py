@@ -29,14 +29,20 @@ async def _body(request: Request) -> bytes:
 
 def _error(result: Result) -> schemas.IngestError:
     return schemas.IngestError(
-        index=result.index, event_id=result.event_id, message=result.message or result.status,
+        index=result.index,
+        event_id=result.event_id,
+        message=result.message or result.status,
         status=result.status,  # type: ignore[arg-type]
     )
 
 
 @router.post(
-    "/ingest", status_code=202, response_model=schemas.IngestEventResponse, tags=["EventIngestion"],
-    operation_id="ingest", openapi_extra=wire.request_body("IngestEventRequest"),
+    "/ingest",
+    status_code=202,
+    response_model=schemas.IngestEventResponse,
+    tags=["EventIngestion"],
+    operation_id="ingest",
+    openapi_extra=wire.request_body("IngestEventRequest"),
 )
 def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
     """Ingest one event. 202 once it is stored and counted; a rejected event is stored too, with its status, and
@@ -51,8 +57,12 @@ def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) ->
 
 
 @router.post(
-    "/ingestBatch", status_code=202, response_model=schemas.IngestEventResponse, tags=["EventIngestion"],
-    operation_id="ingestBatch", openapi_extra=wire.request_body("IngestBatchEventRequest"),
+    "/ingestBatch",
+    status_code=202,
+    response_model=schemas.IngestEventResponse,
+    tags=["EventIngestion"],
+    operation_id="ingestBatch",
+    openapi_extra=wire.request_body("IngestBatchEventRequest"),
     responses={207: {"model": schemas.IngestEventResponse, "description": "Some events were rejected"}},
 )
 def ingest_batch(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
@@ -61,7 +71,9 @@ def ingest_batch(body: bytes = Depends(_body), ctx: Context = Depends(api_contex
     count_events(r.status for r in results)
     rejected = [_error(r) for r in results if not r.accepted]
     if not rejected:
-        return respond(schemas.IngestEventResponse(success=True, status_code=202, message=f"{len(results)} events accepted"), 202)
+        return respond(
+            schemas.IngestEventResponse(success=True, status_code=202, message=f"{len(results)} events accepted"), 202
+        )
     return respond(
         schemas.IngestEventResponse(
             success=False,
@@ -102,7 +114,9 @@ def get_events(
 ) -> Response:
     """Events as ingested, newest last. (The SDK cannot parse an empty list: Togai answers the same way.)"""
     service = EventQueryService(ctx)
-    result = service.page(page, account_id=account_id, status=status, schema_name=schema_name, start=start_time, end=end_time)
+    result = service.page(
+        page, account_id=account_id, status=status, schema_name=schema_name, start=start_time, end=end_time
+    )
     return respond(
         schemas.GetEventsResponse(
             events=[schemas.EventWithStatus(**_with_status(e)) for e in result.items],
@@ -112,7 +126,10 @@ def get_events(
 
 
 @router.get(
-    "/events/{event_id}", response_model=schemas.GetEventResponse, tags=["EventManagement"], operation_id="getSingleEvent"
+    "/events/{event_id}",
+    response_model=schemas.GetEventResponse,
+    tags=["EventManagement"],
+    operation_id="getSingleEvent",
 )
 def get_single_event(event_id: str, ctx: Context = Depends(api_context)) -> Response:
     """Every event stored with this id (a duplicate is stored too), with its pipeline."""
@@ -121,17 +138,23 @@ def get_single_event(event_id: str, ctx: Context = Depends(api_context)) -> Resp
         event, account = item.event, item.account
         info = schemas.EventPipelineInfo(
             event_schema=schemas.PipelineSchema(name=event.schema_name, version=event.schema_version)
-            if event.schema_version else None,
+            if event.schema_version
+            else None,
             usage_meters=[
                 schemas.PipelineUsageMeter(
-                    id=meter_id, name=name, version=1, units=units,
+                    id=meter_id,
+                    name=name,
+                    version=1,
+                    units=units,
                     status="PROCESSED_FILTERED_OUT" if units is None else "PROCESSED_UNITS_COMPUTED",
                 )
                 for meter_id, name, units in item.meters
             ],
-            account=schemas.PipelineAccount(id=account.id, name=account.name,
-                                            alias=event.account_ref if event.account_ref != account.id else None)
-            if account else None,
+            account=schemas.PipelineAccount(
+                id=account.id, name=account.name, alias=event.account_ref if event.account_ref != account.id else None
+            )
+            if account
+            else None,
             invoice_currency=account.invoice_currency if account else None,
         )
         out.append(schemas.EventWithPipeline(**_with_status(event), event_pipeline_info=info))
@@ -139,7 +162,9 @@ def get_single_event(event_id: str, ctx: Context = Depends(api_context)) -> Resp
 
 
 @router.get(
-    "/accounts/{account_id}/usage", response_model=schemas.AccountUsageResponse, tags=["Usage"],
+    "/accounts/{account_id}/usage",
+    response_model=schemas.AccountUsageResponse,
+    tags=["Usage"],
     operation_id="getAccountUsage",
 )
 def get_account_usage(
@@ -156,8 +181,12 @@ def get_account_usage(
             account_id=account_id,
             start=start,
             end=end,
-            meters=[schemas.MeterUsage(usage_meter_id=u.meter_id, name=u.name, aggregation=u.aggregation,
-                                       usage=u.usage, events=u.events) for u in usage],
+            meters=[
+                schemas.MeterUsage(
+                    usage_meter_id=u.meter_id, name=u.name, aggregation=u.aggregation, usage=u.usage, events=u.events
+                )
+                for u in usage
+            ],
         )
     )
 
@@ -167,7 +196,9 @@ from meterline.events.corrections import CorrectionService  # noqa: E402  (added
 
 
 @router.post(
-    "/events/correction", response_model=schemas.EventsCorrectionResponse, tags=["EventManagement"],
+    "/events/correction",
+    response_model=schemas.EventsCorrectionResponse,
+    tags=["EventManagement"],
     operation_id="eventCorrection",
 )
 def event_correction(
@@ -181,6 +212,9 @@ def event_correction(
     correction = CorrectionService(ctx).correct(
         action, body.event if body is not None else None, require_confirmation=bool(require_confirmation)
     )
-    info = schemas.EventCorrectionInfo(**_with_status(correction.event), status=correction.status,  # type: ignore[arg-type]
-                                       reason=correction.reason)
+    info = schemas.EventCorrectionInfo(
+        **_with_status(correction.event),
+        status=correction.status,  # type: ignore[arg-type]
+        reason=correction.reason,
+    )
     return respond(schemas.EventsCorrectionResponse(data=[info]))

@@ -68,7 +68,12 @@ class Outcome:
 
 
 def meter_rule(
-    *, id: str, name: str, aggregation: str, filters: Iterable[Mapping[str, Any]], computations: Iterable[Mapping[str, Any]]
+    *,
+    id: str,
+    name: str,
+    aggregation: str,
+    filters: Iterable[Mapping[str, Any]],
+    computations: Iterable[Mapping[str, Any]],
 ) -> MeterRule:
     """Compile a stored meter. Filters name `dimension.<x>`, `attribute.<x>` or a bare dimension name (D5)."""
     dimension_filters, attribute_filters = [], []
@@ -119,8 +124,11 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
         if attribute.name in attributes:
             return Outcome(FAILED, f"attribute {attribute.name!r} is given twice")
         if not _DECIMAL_TEXT.fullmatch(attribute.value):
-            return Outcome(FAILED, f"attribute {attribute.name!r}: {attribute.value[:40]!r} is not a decimal number "
-                                   f"that {numbers.RULE.removeprefix('must be ')}")
+            return Outcome(
+                FAILED,
+                f"attribute {attribute.name!r}: {attribute.value[:40]!r} is not a decimal number "
+                f"that {numbers.RULE.removeprefix('must be ')}",
+            )
         try:
             attributes[attribute.name] = Decimal(attribute.value)
         except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
@@ -150,8 +158,10 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
                 # usage keeps every decimal a computation gives, but stays below the rule's bound (a cheap read
                 # of the exponent): products of bounded attributes would otherwise reach 10^30 and more
                 if not computed.is_zero() and computed.adjusted() >= numbers.MAX_DIGITS:
-                    raise EvaluationError(f"the computation gave {computed.adjusted() + 1} digits before the point: "
-                                          f"usage must be below 10^{numbers.MAX_DIGITS}")
+                    raise EvaluationError(
+                        f"the computation gave {computed.adjusted() + 1} digits before the point: "
+                        f"usage must be below 10^{numbers.MAX_DIGITS}"
+                    )
                 units[meter.id] = computed
         except EvaluationError as exc:
             return Outcome(UNITS_INVALID, f"usage meter {meter.name}: {exc}"[:250])

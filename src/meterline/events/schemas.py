@@ -151,11 +151,16 @@ class CorrectionEvent(RequestModel):
     timestamp: UtcDatetime | None = None
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=512)] | None = None
     attributes: Annotated[list[Attribute], Field(max_length=10)] | None = None
-    dimensions: Annotated[
-        dict[Annotated[str, StringConstraints(min_length=1, max_length=50)],
-             Annotated[str, StringConstraints(min_length=1, max_length=200)]],
-        Field(max_length=50),
-    ] | None = None  # the limits of events/wire.py's Event
+    dimensions: (
+        Annotated[
+            dict[
+                Annotated[str, StringConstraints(min_length=1, max_length=50)],
+                Annotated[str, StringConstraints(min_length=1, max_length=200)],
+            ],
+            Field(max_length=50),
+        ]
+        | None
+    ) = None  # the limits of events/wire.py's Event
 
 
 class EventCorrectionRequest(RequestModel):

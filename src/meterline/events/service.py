@@ -70,7 +70,8 @@ class IngestionService:
         outcomes = [pipeline.evaluate(rules.get(e.schema_name), e, now) for e in events]
         coverage = Coverage(
             ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({a for a in accounts if a}),
-            ZoneInfo(self.ctx.org.timezone), now,
+            ZoneInfo(self.ctx.org.timezone),
+            now,
         )
 
         results: list[Result] = []
@@ -81,13 +82,22 @@ class IngestionService:
             if outcome.failed:
                 statuses.append((outcome.status, outcome.message))  # type: ignore[arg-type]
             elif account is None:
-                statuses.append((pipeline.ACCOUNT_NOT_FOUND, f"No account has id or alias {_short(event.account_id)} "
-                                                             f"at {event.timestamp.isoformat()}"))
+                statuses.append(
+                    (
+                        pipeline.ACCOUNT_NOT_FOUND,
+                        f"No account has id or alias {_short(event.account_id)} at {event.timestamp.isoformat()}",
+                    )
+                )
             elif event.id is None:
                 statuses.append((pipeline.NO_EVENT_ID, "An event needs an id: it is what makes a retry safe"))
             elif state == CLOSED:
-                statuses.append((pipeline.PAST_GRACE, f"The pricing cycle of {event.timestamp.isoformat()} is closed "
-                                                      "(its grace period has ended and its invoice is final)"))
+                statuses.append(
+                    (
+                        pipeline.PAST_GRACE,
+                        f"The pricing cycle of {event.timestamp.isoformat()} is closed "
+                        "(its grace period has ended and its invoice is final)",
+                    )
+                )
             else:
                 # A matched event of an account on a plan at that instant is metered; without a plan, not (D5).
                 if not outcome.units:
@@ -124,10 +134,19 @@ class IngestionService:
             meters = pipeline.meter_outcomes(rule, outcome.units) if accepted and rule is not None else None
             rows.append(
                 (
-                    pks[index], event.id, event.schema_name, rule.version if rule else None, event.account_id,
-                    account, event.timestamp, [] if duplicate else event.attributes,
-                    {} if duplicate else event.dimensions, status, message,
-                    {m: str(u) for m, u in outcome.units.items()} if accepted else None, meters,
+                    pks[index],
+                    event.id,
+                    event.schema_name,
+                    rule.version if rule else None,
+                    event.account_id,
+                    account,
+                    event.timestamp,
+                    [] if duplicate else event.attributes,
+                    {} if duplicate else event.dimensions,
+                    status,
+                    message,
+                    {m: str(u) for m, u in outcome.units.items()} if accepted else None,
+                    meters,
                 )
             )
             results.append(Result(index=index, event_id=event.id, status=status, message=message))
@@ -143,7 +162,10 @@ class IngestionService:
                 continue
             meters = tuple(
                 pipeline.meter_rule(
-                    id=m.id, name=m.name, aggregation=m.aggregation, filters=m.filters or [],
+                    id=m.id,
+                    name=m.name,
+                    aggregation=m.aggregation,
+                    filters=m.filters or [],
                     computations=m.computations or [],
                 )
                 for m in self.catalog.active_meters(name)
@@ -199,8 +221,14 @@ class EventQueryService:
                 return Page(items=[], next_token=None, size=request.size)
             account_pk = account.pk
         return self.store.page(
-            request, account_pk=account_pk, status=status, statuses=statuses, schema_name=schema_name, start=start,
-            end=end, newest_first=newest_first,
+            request,
+            account_pk=account_pk,
+            status=status,
+            statuses=statuses,
+            schema_name=schema_name,
+            start=start,
+            end=end,
+            newest_first=newest_first,
         )
 
     def by_event_id(self, event_id: str) -> list[StoredEvent]:
@@ -278,6 +306,4 @@ class UsageService:
             raise NotFound(f"Account {account_id} not found")
         meters = self.catalog.usable_meters()
         totals = self.store.usage(account.pk, [m.id for m in meters], start, end)
-        return [
-            MeterUsage(m.id, m.name, m.aggregation, totals[m.id][0], totals[m.id][1]) for m in meters
-        ]
+        return [MeterUsage(m.id, m.name, m.aggregation, totals[m.id][0], totals[m.id][1]) for m in meters]

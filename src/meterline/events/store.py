@@ -22,8 +22,19 @@ UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
 # An event as ingestion stores it: (pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp,
 # attributes, dimensions, status, status_description, units, meters); the JSON columns as Python values.
 EventRow = tuple[
-    str, str | None, str, int | None, str, str | None, datetime, Sequence[Any], dict[str, Any], str, str | None,
-    dict[str, Any] | None, list[Any] | None,
+    str,
+    str | None,
+    str,
+    int | None,
+    str,
+    str | None,
+    datetime,
+    Sequence[Any],
+    dict[str, Any],
+    str,
+    str | None,
+    dict[str, Any] | None,
+    list[Any] | None,
 ]
 
 _EVENT_INSERT_COLUMNS = (
@@ -81,15 +92,60 @@ class EventStore(OrgRepository):
             return
         if self._is_postgresql():
             with self._driver().cursor().copy(f"COPY events ({_EVENT_INSERT_COLUMNS}) FROM STDIN") as copy:
-                for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units, meters \
-                        in rows:
-                    copy.write_row((pk, eid, schema, version, ref, account, ts, _json(attributes), _json(dimensions),
-                                    status, text, _json(units), _json(meters), self.org_id, now))
+                for (
+                    pk,
+                    eid,
+                    schema,
+                    version,
+                    ref,
+                    account,
+                    ts,
+                    attributes,
+                    dimensions,
+                    status,
+                    text,
+                    units,
+                    meters,
+                ) in rows:
+                    copy.write_row(
+                        (
+                            pk,
+                            eid,
+                            schema,
+                            version,
+                            ref,
+                            account,
+                            ts,
+                            _json(attributes),
+                            _json(dimensions),
+                            status,
+                            text,
+                            _json(units),
+                            _json(meters),
+                            self.org_id,
+                            now,
+                        )
+                    )
             return
         org, created = self.org_id, sqlite_time(now)
         values = [
-            (pk, eid, schema, version, ref, account, sqlite_time(ts), _json(attributes), _json(dimensions), status,
-             text, _json(units), _json(meters), org, created)
+            (
+                pk,
+                eid,
+                schema,
+                version,
+                ref,
+                account,
+                sqlite_time(ts),
+                _json(attributes),
+                _json(dimensions),
+                status,
+                text,
+                _json(units),
+                _json(meters),
+                org,
+                created,
+            )
             for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units, meters in rows
         ]
         self._driver().executemany(_SQLITE_EVENT_INSERT, values)
@@ -148,9 +204,7 @@ class EventStore(OrgRepository):
 
     def forget_ids_before(self, before: datetime) -> int:
         """End the deduplication window: ids claimed before `before` may be used again."""
-        result = self.session.execute(
-            delete(EventId).where(EventId.org_id == self.org_id, EventId.claimed_at < before)
-        )
+        result = self.session.execute(delete(EventId).where(EventId.org_id == self.org_id, EventId.claimed_at < before))
         return int(cast("CursorResult[Any]", result).rowcount or 0)  # a DELETE's result is a CursorResult
 
     # -- reads -----------------------------------------------------------------------------------------------
@@ -198,10 +252,17 @@ class EventStore(OrgRepository):
         column = UsageDaily.day_start if daily else UsageRollup.bucket_start
         result: dict[tuple[str, str], tuple[Decimal, int]] = {}
         if self._is_postgresql():
-            stmt = select(table.account_pk, table.meter_id, func.sum(table.quantity), func.sum(table.events)).where(
-                table.org_id == self.org_id, table.account_pk.in_(account_pks), table.meter_id.in_(meter_ids),
-                column >= start, column < end,
-            ).group_by(table.account_pk, table.meter_id)
+            stmt = (
+                select(table.account_pk, table.meter_id, func.sum(table.quantity), func.sum(table.events))
+                .where(
+                    table.org_id == self.org_id,
+                    table.account_pk.in_(account_pks),
+                    table.meter_id.in_(meter_ids),
+                    column >= start,
+                    column < end,
+                )
+                .group_by(table.account_pk, table.meter_id)
+            )
             for account_pk, meter_id, qty, n in self.session.execute(stmt):
                 result[(account_pk, meter_id)] = (Decimal(qty), int(n))
             return result

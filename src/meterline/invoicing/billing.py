@@ -110,11 +110,18 @@ def refresh_statistics(factory: sessionmaker[Session]) -> list[str]:
     with factory() as session:
         if session.get_bind().dialect.name != "postgresql":
             return []
-        rows = session.execute(text(
-            "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) "
-            "AND n_live_tup + n_mod_since_analyze > 1000 "
-            "AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 5)"),
-            {"tables": list(STATISTICS_TABLES)}).scalars().all()
+        rows = (
+            session.execute(
+                text(
+                    "SELECT relname FROM pg_stat_user_tables WHERE relname = ANY(:tables) "
+                    "AND n_live_tup + n_mod_since_analyze > 1000 "
+                    "AND (coalesce(last_analyze, last_autoanalyze) IS NULL OR n_mod_since_analyze > n_live_tup / 5)"
+                ),
+                {"tables": list(STATISTICS_TABLES)},
+            )
+            .scalars()
+            .all()
+        )
         for table in rows:
             if table in STATISTICS_TABLES:  # names come from the constant above, never from input
                 session.execute(text(f"ANALYZE {table}"))  # nosec B608 - a constant table name
@@ -122,8 +129,15 @@ def refresh_statistics(factory: sessionmaker[Session]) -> list[str]:
         return list(rows)
 
 
-def run(factory: sessionmaker[Session], as_of: datetime, *, now: datetime, org_id: str | None = None,
-        progress: Progress | None = None, retry_now: bool = False) -> RunResult:
+def run(
+    factory: sessionmaker[Session],
+    as_of: datetime,
+    *,
+    now: datetime,
+    org_id: str | None = None,
+    progress: Progress | None = None,
+    retry_now: bool = False,
+) -> RunResult:
     """Bill every organization (or `org_id`) up to `as_of`. `now` is the wall clock of the run, which the retries'
     backoff is counted in; a step that failed before is tried again once its next attempt is due, or at once with
     `retry_now` (`meterline bill-run`: an operator asking for it). A failing organization, chunk or invoice is
@@ -144,8 +158,16 @@ def run(factory: sessionmaker[Session], as_of: datetime, *, now: datetime, org_i
 class _Org:
     """One organization's bill run: sync, finalize, expire; each step isolated as docs/invoicing.md says."""
 
-    def __init__(self, factory: sessionmaker[Session], org_id: str, as_of: datetime, now: datetime, retry_now: bool,
-                 progress: Progress | None, result: RunResult) -> None:
+    def __init__(
+        self,
+        factory: sessionmaker[Session],
+        org_id: str,
+        as_of: datetime,
+        now: datetime,
+        retry_now: bool,
+        progress: Progress | None,
+        result: RunResult,
+    ) -> None:
         self.factory, self.org_id, self.as_of, self.now = factory, org_id, as_of, now
         self.retry_now, self.progress, self.result = retry_now, progress, result
 
@@ -186,7 +208,7 @@ class _Org:
                 BillingFailureRepository(session, self.org_id).clear(SYNC, gone)
         healthy = [pk for pk in accounts if pk not in failed]
         for i in range(0, len(healthy), SYNC_CHUNK):
-            chunk = healthy[i:i + SYNC_CHUNK]
+            chunk = healthy[i : i + SYNC_CHUNK]
             try:
                 self._sync(chunk)
             except Exception:
@@ -229,8 +251,7 @@ class _Org:
             try:
                 with unit_of_work(self.factory) as session:
                     postgres = session.get_bind().dialect.name == "postgresql"
-                    due = InvoiceRepository(session, self.org_id).due_drafts(self.as_of, CHUNK, postgres,
-                                                                             exclude=skip)
+                    due = InvoiceRepository(session, self.org_id).due_drafts(self.as_of, CHUNK, postgres, exclude=skip)
                     ids = [i.pk for i in due]
                     InvoiceService(self._context(session)).finalize(due, self.as_of)
             except Exception:
@@ -270,15 +291,24 @@ class _Org:
                 ctx = self._context(session)
                 invoices = InvoiceRepository(session, self.org_id)
                 self.result.expired_credits += CreditService(ctx, holds=credit_holds).expire(
-                    lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at))
+                    lambda c: invoices.still_billing(c.account_pk, c.starts_at, c.ends_at)
+                )
                 if failed_before:
                     BillingFailureRepository(session, self.org_id).clear(EXPIRE, [self.org_id])
         except Exception as exc:
             _failed(self.factory, self.org_id, EXPIRE, self.org_id, None, exc, self.now, self.result)
 
 
-def _failed(factory: sessionmaker[Session], org_id: str, stage: str, subject: str, invoice_pk: str | None,
-            exc: Exception, now: datetime, result: RunResult) -> None:
+def _failed(
+    factory: sessionmaker[Session],
+    org_id: str,
+    stage: str,
+    subject: str,
+    invoice_pk: str | None,
+    exc: Exception,
+    now: datetime,
+    result: RunResult,
+) -> None:
     """Record a failed step (its own transaction), count it, log one line with its organization and invoice (the
     traceback only at the first attempt), and add it to the run's result."""
     message = describe(exc)
@@ -286,17 +316,37 @@ def _failed(factory: sessionmaker[Session], org_id: str, stage: str, subject: st
         with unit_of_work(factory) as session:
             recorded = BillingFailureRepository(session, org_id).record(stage, subject, invoice_pk, message, now)
     except Exception as error:  # the database is unreachable or refuses: the step is tried again next run
-        log.error("bill run: a failure could not be recorded", extra={"fields": {
-            "org_id": org_id, "stage": stage.lower(), "subject": subject, "reason": message,
-            "record_error": describe(error)}})
+        log.error(
+            "bill run: a failure could not be recorded",
+            extra={
+                "fields": {
+                    "org_id": org_id,
+                    "stage": stage.lower(),
+                    "subject": subject,
+                    "reason": message,
+                    "record_error": describe(error),
+                }
+            },
+        )
         recorded = Recorded(0, now)
     BILLING_FAILURES.labels(stage=stage.lower()).inc()
     failure = Failure(org_id, stage, subject, invoice_pk, recorded.attempts, recorded.next_attempt_at, message)
     result.failures.append(failure)
-    log.warning("billing failed", exc_info=exc if recorded.attempts <= 1 else None, extra={"fields": {
-        "org_id": org_id, "stage": stage.lower(), "invoice_id": invoice_pk,
-        "account_pk" if stage == SYNC else "subject": subject, "attempts": recorded.attempts,
-        "next_attempt_at": recorded.next_attempt_at.isoformat(), "reason": message}})
+    log.warning(
+        "billing failed",
+        exc_info=exc if recorded.attempts <= 1 else None,
+        extra={
+            "fields": {
+                "org_id": org_id,
+                "stage": stage.lower(),
+                "invoice_id": invoice_pk,
+                "account_pk" if stage == SYNC else "subject": subject,
+                "attempts": recorded.attempts,
+                "next_attempt_at": recorded.next_attempt_at.isoformat(),
+                "reason": message,
+            }
+        },
+    )
 
 
 def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:
@@ -335,12 +385,16 @@ class Worker:
                 result = self.tick()
                 last_error = None
                 if result.finalized or result.failures:
-                    log.info("bill run", extra={"fields": {"finalized": result.finalized,
-                                                           "failures": len(result.failures)}})
+                    log.info(
+                        "bill run", extra={"fields": {"finalized": result.finalized, "failures": len(result.failures)}}
+                    )
             except Exception as exc:  # outside every organization (say, the database is down): retried next tick
                 error = describe(exc)  # the traceback once, not at every tick while the same error lasts
-                log.error("bill run failed", exc_info=exc if error != last_error else None,
-                          extra={"fields": {"reason": error}})
+                log.error(
+                    "bill run failed",
+                    exc_info=exc if error != last_error else None,
+                    extra={"fields": {"reason": error}},
+                )
                 last_error = error
             self.stopping.wait(self.interval)
 

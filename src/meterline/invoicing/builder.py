@@ -87,10 +87,14 @@ class Line:
     @staticmethod
     def from_json(data: dict[str, Any]) -> Line:
         return Line(
-            id=data["id"], description=data["description"], type=data["type"], value=Decimal(data["value"]),
+            id=data["id"],
+            description=data["description"],
+            type=data["type"],
+            value=Decimal(data["value"]),
             quantity=None if data.get("quantity") is None else Decimal(data["quantity"]),
             value_per_quantity=None if data.get("valuePerQuantity") is None else Decimal(data["valuePerQuantity"]),
-            metadata=data.get("metadata"), children=tuple(Line.from_json(c) for c in data.get("lineItems", ())),
+            metadata=data.get("metadata"),
+            children=tuple(Line.from_json(c) for c in data.get("lineItems", ())),
         )
 
     def walk(self) -> Iterator[Line]:
@@ -103,7 +107,9 @@ class Line:
 
 
 def _parent(line_id: str, description: str, line_type: str, children: list[Line], **extra: Any) -> Line:
-    return Line(line_id, description, line_type, exact_sum(c.value for c in children), children=tuple(children), **extra)
+    return Line(
+        line_id, description, line_type, exact_sum(c.value for c in children), children=tuple(children), **extra
+    )
 
 
 # -- inputs ------------------------------------------------------------------------------------------------------
@@ -139,7 +145,8 @@ class Charge:
     @staticmethod
     def from_json(data: dict[str, Any]) -> Charge:
         return Charge(
-            name=data["name"], value=data.get("value"),
+            name=data["name"],
+            value=data.get("value"),
             rate=None if data.get("rate") is None else Decimal(data["rate"]),
             quantity=None if data.get("quantity") is None else Decimal(data["quantity"]),
             consider_for_revenue=bool(data.get("considerForRevenue", False)),
@@ -186,20 +193,46 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
     name = _card_name(card)
     if card.priced is None or slab_type is None:
         metadata = {"creditAmount": _credit_amount(card, currency)} if card.kind == "CREDIT_GRANT" else None
-        return Line(card.billable_id, name, line_type, card.revenue, quantity=Decimal(1),
-                    value_per_quantity=card.revenue, metadata=metadata)
+        return Line(
+            card.billable_id,
+            name,
+            line_type,
+            card.revenue,
+            quantity=Decimal(1),
+            value_per_quantity=card.revenue,
+            metadata=metadata,
+        )
     rates = _slab_rates(card, currency)
     children = [
-        Line(f"{card.billable_id}:slab:{s.order}", f"{name}: slab {s.order} (above {s.start_after})", slab_type,
-             s.revenue, quantity=s.usage, value_per_quantity=rates.get(s.order),
-             metadata={"order": s.order, "priceType": s.price_type})
-        for s in card.priced.slabs if s.usage > 0 or s.revenue != 0
+        Line(
+            f"{card.billable_id}:slab:{s.order}",
+            f"{name}: slab {s.order} (above {s.start_after})",
+            slab_type,
+            s.revenue,
+            quantity=s.usage,
+            value_per_quantity=rates.get(s.order),
+            metadata={"order": s.order, "priceType": s.price_type},
+        )
+        for s in card.priced.slabs
+        if s.usage > 0 or s.revenue != 0
     ]
     if card.priced.adjustment != 0:
-        children.append(Line(f"{card.billable_id}:adjustment", f"{name}: minimum / maximum rate",
-                             "RATE_CONFIG_ADJUSTMENT_AMOUNT", card.priced.adjustment))
-    return _parent(card.billable_id, name, line_type, children, quantity=card.quantity,
-                   metadata={"pricingModel": card.card["ratePlan"]["pricingModel"]})
+        children.append(
+            Line(
+                f"{card.billable_id}:adjustment",
+                f"{name}: minimum / maximum rate",
+                "RATE_CONFIG_ADJUSTMENT_AMOUNT",
+                card.priced.adjustment,
+            )
+        )
+    return _parent(
+        card.billable_id,
+        name,
+        line_type,
+        children,
+        quantity=card.quantity,
+        metadata={"pricingModel": card.card["ratePlan"]["pricingModel"]},
+    )
 
 
 def _credit_amount(card: CardRevenue, currency: str) -> Decimal:
@@ -208,8 +241,12 @@ def _credit_amount(card: CardRevenue, currency: str) -> Decimal:
 
 
 def _advanced_fees(cards: list[CardRevenue], currency: str) -> Line:
-    return _parent("TOTAL_ADVANCED_FEES", "Fees billed in advance", "TOTAL_ADVANCED_FEES",
-                   [card_line(c, currency, advanced=True) for c in cards])
+    return _parent(
+        "TOTAL_ADVANCED_FEES",
+        "Fees billed in advance",
+        "TOTAL_ADVANCED_FEES",
+        [card_line(c, currency, advanced=True) for c in cards],
+    )
 
 
 # -- charges -----------------------------------------------------------------------------------------------------
@@ -281,10 +318,16 @@ def _total(gross: Line, credits: list[Available], charges: list[Charge], currenc
         per_credit: dict[str, list[Applied]] = {}
         for a in applied:
             per_credit.setdefault(a.credit_id, []).append(a)
-        subs = [Line(f"SUB_CREDITS:{credit_id}", names[credit_id], "SUB_CREDITS",
-                     EXACT.minus(exact_sum(a.amount for a in items)),
-                     metadata={"creditId": credit_id, "lines": {a.line_id: a.amount for a in items}})
-                for credit_id, items in per_credit.items()]
+        subs = [
+            Line(
+                f"SUB_CREDITS:{credit_id}",
+                names[credit_id],
+                "SUB_CREDITS",
+                EXACT.minus(exact_sum(a.amount for a in items)),
+                metadata={"creditId": credit_id, "lines": {a.line_id: a.amount for a in items}},
+            )
+            for credit_id, items in per_credit.items()
+        ]
         net_children.append(_parent("TOTAL_CREDITS", "Credits", "TOTAL_CREDITS", subs))
     net = _parent("NET_AMOUNT", "Net amount", "NET_AMOUNT", net_children)
     children = [net]
@@ -298,8 +341,17 @@ def _total(gross: Line, credits: list[Available], charges: list[Charge], currenc
             except ChargeError as exc:
                 value, meta = round_money(ZERO, currency), {"error": str(exc)}
                 errors.append(str(exc))
-            items.append(Line(f"MISCELLANEOUS_CHARGE:{i + 1}", charge.name, "MISCELLANEOUS_CHARGE", value,
-                              quantity=charge.quantity, value_per_quantity=charge.rate, metadata=meta))
+            items.append(
+                Line(
+                    f"MISCELLANEOUS_CHARGE:{i + 1}",
+                    charge.name,
+                    "MISCELLANEOUS_CHARGE",
+                    value,
+                    quantity=charge.quantity,
+                    value_per_quantity=charge.rate,
+                    metadata=meta,
+                )
+            )
         children.append(_parent("TOTAL_MISCELLANEOUS_CHARGES", "Charges", "TOTAL_MISCELLANEOUS_CHARGES", items))
     raw = exact_sum(c.value for c in children)
     total = max(round_money(ZERO, currency), raw)
@@ -309,8 +361,14 @@ def _total(gross: Line, credits: list[Available], charges: list[Charge], currenc
 
 
 # -- invoices ----------------------------------------------------------------------------------------------------
-def build_standard(arrears: list[CardRevenue], advanced: list[CardRevenue], commitment: Commitment | None,
-                   charges: list[Charge], currency: str, credits: list[Available] = NO_CREDITS) -> Built:
+def build_standard(
+    arrears: list[CardRevenue],
+    advanced: list[CardRevenue],
+    commitment: Commitment | None,
+    charges: list[Charge],
+    currency: str,
+    credits: list[Available] = NO_CREDITS,
+) -> Built:
     """The in-arrears invoice of one cycle piece. `advanced` are the same piece's in-advance cards: they count in
     SUB_TOTAL (and so against the commitment) and are taken off again, having been invoiced already."""
     sub = [card_line(c, currency) for c in arrears]
@@ -319,8 +377,9 @@ def build_standard(arrears: list[CardRevenue], advanced: list[CardRevenue], comm
     sub_total = _parent("SUB_TOTAL_AMOUNT", "Subtotal", "SUB_TOTAL_AMOUNT", sub)
     plan_children = [sub_total]
     if commitment is not None:
-        owed = amounts.true_up(commitment.amount, sub_total.value, currency, commitment.covered_days,
-                               commitment.cycle_days)
+        owed = amounts.true_up(
+            commitment.amount, sub_total.value, currency, commitment.covered_days, commitment.cycle_days
+        )
         metadata: dict[str, Any] = {"commitment": commitment.amount}
         if commitment.covered_days is not None:
             metadata.update(coveredDays=commitment.covered_days, cycleDays=commitment.cycle_days)
@@ -329,8 +388,14 @@ def build_standard(arrears: list[CardRevenue], advanced: list[CardRevenue], comm
     gross_children = [plan]
     if advanced:
         paid_before = sub[-1].value
-        gross_children.append(Line("INVOICED_IN_ADVANCE", "Invoiced in advance", "CUSTOM_AMOUNT",
-                                   EXACT.minus(paid_before) if paid_before else paid_before))
+        gross_children.append(
+            Line(
+                "INVOICED_IN_ADVANCE",
+                "Invoiced in advance",
+                "CUSTOM_AMOUNT",
+                EXACT.minus(paid_before) if paid_before else paid_before,
+            )
+        )
     gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", gross_children)
     return _total(gross, credits, charges, currency)
 
@@ -348,12 +413,19 @@ def custom_value(item: CustomItem, currency: str) -> Decimal:
     return round_money(EXACT.multiply(item.quantity, item.value_per_quantity), currency)
 
 
-def build_custom(items: list[CustomItem], charges: list[Charge], currency: str,
-                 credits: list[Available] = NO_CREDITS) -> Built:
+def build_custom(
+    items: list[CustomItem], charges: list[Charge], currency: str, credits: list[Available] = NO_CREDITS
+) -> Built:
     lines = [
-        Line(item.item_id or f"CUSTOM_AMOUNT:{i + 1}", item.description, "CUSTOM_AMOUNT", custom_value(item, currency),
-             quantity=item.quantity, value_per_quantity=item.value_per_quantity,
-             metadata={"billableId": item.billable_id} if item.billable_id else None)
+        Line(
+            item.item_id or f"CUSTOM_AMOUNT:{i + 1}",
+            item.description,
+            "CUSTOM_AMOUNT",
+            custom_value(item, currency),
+            quantity=item.quantity,
+            value_per_quantity=item.value_per_quantity,
+            metadata={"billableId": item.billable_id} if item.billable_id else None,
+        )
         for i, item in enumerate(items)
     ]
     gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", lines)
@@ -362,4 +434,6 @@ def build_custom(items: list[CustomItem], charges: list[Charge], currency: str,
 
 def usage_info(usage: list[tuple[str, str, Decimal]]) -> list[Line]:
     """usageInfo: one USAGE_METER_USAGE line per (meter id, name, usage)."""
-    return [Line(meter_id, name, "USAGE_METER_USAGE", quantity, quantity=quantity) for meter_id, name, quantity in usage]
+    return [
+        Line(meter_id, name, "USAGE_METER_USAGE", quantity, quantity=quantity) for meter_id, name, quantity in usage
+    ]

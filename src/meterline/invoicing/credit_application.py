@@ -23,10 +23,16 @@ if TYPE_CHECKING:  # the builder imports this module
 ALL_USAGE, ALL_FIXED = "ALL_USAGE_METER_RATE_CARDS", "ALL_FIXED_FEE_RATE_CARDS"
 USAGE_LINES = {"USAGE_RATE_CARD_AMOUNT"}
 FIXED_LINES = {"FIXED_FEE_RATE_CARD_AMOUNT", "ADVANCED_FIXED_FEE"}
-CARD_LINES = USAGE_LINES | FIXED_LINES | {
-    "LICENSE_RATE_CARD_AMOUNT", "CREDIT_GRANT_RATE_CARD_AMOUNT", "ADVANCED_LICENSE_RATE_CARD_AMOUNT",
-    "ADVANCED_CREDIT_GRANT_RATE_CARD_AMOUNT",
-}
+CARD_LINES = (
+    USAGE_LINES
+    | FIXED_LINES
+    | {
+        "LICENSE_RATE_CARD_AMOUNT",
+        "CREDIT_GRANT_RATE_CARD_AMOUNT",
+        "ADVANCED_LICENSE_RATE_CARD_AMOUNT",
+        "ADVANCED_CREDIT_GRANT_RATE_CARD_AMOUNT",
+    }
+)
 
 
 @dataclass(frozen=True)
@@ -63,8 +69,11 @@ def covers(scope: tuple[str, ...], line: Line) -> bool:
         return False
     if not scope:
         return True
-    return (line.id in scope or (ALL_USAGE in scope and line.type in USAGE_LINES)
-            or (ALL_FIXED in scope and line.type in FIXED_LINES))
+    return (
+        line.id in scope
+        or (ALL_USAGE in scope and line.type in USAGE_LINES)
+        or (ALL_FIXED in scope and line.type in FIXED_LINES)
+    )
 
 
 def targets(gross: Line) -> list[Line]:

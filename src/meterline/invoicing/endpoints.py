@@ -42,8 +42,9 @@ def _owner_ids(ctx: Context, invoices: list[Invoice]) -> dict[str, tuple[str, st
 def present(ctx: Context, invoice: Invoice, with_lines: bool = True) -> schemas.InvoiceOut:
     revenue, usage, details, total = InvoiceService(ctx).view(invoice)
     account_id, customer_id = _owner_ids(ctx, [invoice])[invoice.account_pk]
-    return schemas.invoice_out(invoice, account_id, customer_id, total, details,
-                               revenue if with_lines else None, usage if with_lines else None)
+    return schemas.invoice_out(
+        invoice, account_id, customer_id, total, details, revenue if with_lines else None, usage if with_lines else None
+    )
 
 
 def _lines_wanted(request: Request) -> bool:
@@ -59,14 +60,30 @@ def _epoch_ms(value: int | None, name: str) -> datetime | None:
         raise BadRequest(f"{name}: {value} is not a time in epoch milliseconds") from None
 
 
-def _list(ctx: Context, page: PageRequest, status: str | None, owner_id: str | None, customer_id: str | None,
-          start_time: int | None, end_time: int | None, due_only: bool) -> Response:
+def _list(
+    ctx: Context,
+    page: PageRequest,
+    status: str | None,
+    owner_id: str | None,
+    customer_id: str | None,
+    start_time: int | None,
+    end_time: int | None,
+    due_only: bool,
+) -> Response:
     service = InvoiceService(ctx)
-    result = service.page(page, status=status, account_id=owner_id, customer_id=customer_id,
-                          start=_epoch_ms(start_time, "start_time"), end=_epoch_ms(end_time, "end_time"),
-                          due_only=due_only)
+    result = service.page(
+        page,
+        status=status,
+        account_id=owner_id,
+        customer_id=customer_id,
+        start=_epoch_ms(start_time, "start_time"),
+        end=_epoch_ms(end_time, "end_time"),
+        due_only=due_only,
+    )
     owners = _owner_ids(ctx, result.items)
-    service.inputs.prefetch([i for i in result.items if i.status == InvoiceStatus.DRAFT])  # drafts are computed: in one go
+    service.inputs.prefetch(
+        [i for i in result.items if i.status == InvoiceStatus.DRAFT]
+    )  # drafts are computed: in one go
     data = []
     for invoice in result.items:
         _revenue, _usage, details, total = service.view(invoice)
@@ -80,17 +97,29 @@ Id = Annotated[str | None, Query(max_length=50)]
 
 
 @router.get("/invoices", response_model=schemas.ListInvoicesResponse, operation_id="listInvoices")
-def list_invoices(status: Status = None, owner_id: Id = None, customer_id: Id = None, start_time: Epoch = None,
-                  end_time: Epoch = None, page: PageRequest = Depends(page_params),
-                  ctx: Context = Depends(api_context)) -> Response:
+def list_invoices(
+    status: Status = None,
+    owner_id: Id = None,
+    customer_id: Id = None,
+    start_time: Epoch = None,
+    end_time: Epoch = None,
+    page: PageRequest = Depends(page_params),
+    ctx: Context = Depends(api_context),
+) -> Response:
     """Invoices in creation order; `start_time` / `end_time` (epoch ms) keep those whose period overlaps."""
     return _list(ctx, page, status, owner_id, customer_id, start_time, end_time, due_only=False)
 
 
 @router.get("/invoices/bill_runs", response_model=schemas.ListInvoicesResponse, operation_id="listInvoicesForBillRun")
-def list_invoices_for_bill_run(status: Status = None, owner_id: Id = None, customer_id: Id = None,
-                               start_time: Epoch = None, end_time: Epoch = None,
-                               page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)) -> Response:
+def list_invoices_for_bill_run(
+    status: Status = None,
+    owner_id: Id = None,
+    customer_id: Id = None,
+    start_time: Epoch = None,
+    end_time: Epoch = None,
+    page: PageRequest = Depends(page_params),
+    ctx: Context = Depends(api_context),
+) -> Response:
     """The DRAFT invoices a bill run would finalize now (their cycle's grace period is over)."""
     if status not in (None, InvoiceStatus.DRAFT):
         return respond(schemas.ListInvoicesResponse(data=[]))
@@ -98,8 +127,9 @@ def list_invoices_for_bill_run(status: Status = None, owner_id: Id = None, custo
 
 
 @router.post("/invoices/bill_runs", response_model=BaseSuccessResponse, operation_id="createInvoiceBillRun")
-def create_invoice_bill_run(require_confirmation: Annotated[bool, Query()] = False,
-                            ctx: Context = Depends(api_context)) -> Response:
+def create_invoice_bill_run(
+    require_confirmation: Annotated[bool, Query()] = False, ctx: Context = Depends(api_context)
+) -> Response:
     """A BILL_RUN job over every invoice due now, in numbering order (with require_confirmation it waits for
     POST /jobs/{id}/confirm)."""
     start_bill_run(ctx, require_confirmation=require_confirmation)
@@ -107,15 +137,23 @@ def create_invoice_bill_run(require_confirmation: Annotated[bool, Query()] = Fal
 
 
 @router.post("/invoices", response_model=schemas.InvoiceOut, status_code=201, operation_id="createCustomInvoice")
-def create_custom_invoice(body: schemas.CreateCustomInvoiceRequest, request: Request,
-                          ctx: Context = Depends(api_context)) -> Response:
+def create_custom_invoice(
+    body: schemas.CreateCustomInvoiceRequest, request: Request, ctx: Context = Depends(api_context)
+) -> Response:
     """A CUSTOM invoice (201); a repeated idempotencyKey gives back the first one."""
     if body.owner_type == "INVOICE_GROUP":
         raise BadRequest("ownerType INVOICE_GROUP: invoice groups are not supported by Meterline yet")
     invoice, _created = InvoiceService(ctx).create_custom(
-        body.account_id, body.start_date, body.end_date, body.status,
-        [item.model_dump() for item in body.line_items], bool(body.auto_advance),
-        body.apply_credits is not False, body.apply_wallet_balance is not False, body.idempotency_key)
+        body.account_id,
+        body.start_date,
+        body.end_date,
+        body.status,
+        [item.model_dump() for item in body.line_items],
+        bool(body.auto_advance),
+        body.apply_credits is not False,
+        body.apply_wallet_balance is not False,
+        body.idempotency_key,
+    )
     return respond(present(ctx, invoice, _lines_wanted(request)), 201)
 
 
@@ -125,8 +163,11 @@ def get_invoice(invoice_id: str, request: Request, ctx: Context = Depends(api_co
     return respond(present(ctx, InvoiceService(ctx).get(invoice_id), _lines_wanted(request)))
 
 
-@router.get("/invoices/{invoice_id}/pdf", operation_id="getInvoicePdf",
-            responses={200: {"content": {"application/pdf": {}}, "description": "The invoice as a PDF"}})
+@router.get(
+    "/invoices/{invoice_id}/pdf",
+    operation_id="getInvoicePdf",
+    responses={200: {"content": {"application/pdf": {}}, "description": "The invoice as a PDF"}},
+)
 def get_invoice_pdf(invoice_id: str, ctx: Context = Depends(api_context)) -> Response:
     """The invoice as a PDF document (Meterline's own operation; Togai serves `pdfUrl`)."""
     from meterline.invoicing.pdf import render_invoice_pdf
@@ -134,13 +175,17 @@ def get_invoice_pdf(invoice_id: str, ctx: Context = Depends(api_context)) -> Res
     invoice = InvoiceService(ctx).get(invoice_id)
     document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
     name = invoice.sequence_id or f"draft-{invoice.pk}"
-    return Response(render_invoice_pdf(document, ctx.org.timezone), media_type="application/pdf",
-                    headers={"Content-Disposition": f'inline; filename="{name}.pdf"'})
+    return Response(
+        render_invoice_pdf(document, ctx.org.timezone),
+        media_type="application/pdf",
+        headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
+    )
 
 
 @router.patch("/invoices/{invoice_id}", response_model=schemas.InvoiceOut, operation_id="updateInvoice")
-def update_invoice(invoice_id: str, body: schemas.UpdateInvoiceRequest, request: Request,
-                   ctx: Context = Depends(api_context)) -> Response:
+def update_invoice(
+    invoice_id: str, body: schemas.UpdateInvoiceRequest, request: Request, ctx: Context = Depends(api_context)
+) -> Response:
     """A status change (D12), or the dates, lines and autoAdvance of a DRAFT custom invoice."""
     fields = body.model_dump(exclude_unset=True, exclude={"status"})
     if "line_items" in fields:
@@ -155,29 +200,39 @@ def delete_custom_invoice(invoice_id: str, ctx: Context = Depends(api_context)) 
     return respond(BaseSuccessResponse(success=True))
 
 
-@router.put("/accounts/{account_id}/miscellaneous_charges", response_model=schemas.MiscellaneousChargesResponse,
-            operation_id="manageMiscellaneousChargesInAccount")
-def manage_miscellaneous_charges_in_account(account_id: str, body: schemas.ManageMiscellaneousChargesRequest,
-                                            ctx: Context = Depends(api_context)) -> Response:
+@router.put(
+    "/accounts/{account_id}/miscellaneous_charges",
+    response_model=schemas.MiscellaneousChargesResponse,
+    operation_id="manageMiscellaneousChargesInAccount",
+)
+def manage_miscellaneous_charges_in_account(
+    account_id: str, body: schemas.ManageMiscellaneousChargesRequest, ctx: Context = Depends(api_context)
+) -> Response:
     """Replace the charges on the account's ongoing in-arrears invoice (D11)."""
     charges = InvoiceService(ctx).set_account_charges(account_id, [i.charge() for i in body.items])
     return respond(schemas.charges_out(charges))
 
 
-@router.put("/invoices/{invoice_id}/miscellaneous_charges", response_model=schemas.MiscellaneousChargesResponse,
-            operation_id="manageMiscellaneousChargesInInvoice")
-def manage_miscellaneous_charges_in_invoice(invoice_id: str, body: schemas.ManageMiscellaneousChargesRequest,
-                                            ctx: Context = Depends(api_context)) -> Response:
+@router.put(
+    "/invoices/{invoice_id}/miscellaneous_charges",
+    response_model=schemas.MiscellaneousChargesResponse,
+    operation_id="manageMiscellaneousChargesInInvoice",
+)
+def manage_miscellaneous_charges_in_invoice(
+    invoice_id: str, body: schemas.ManageMiscellaneousChargesRequest, ctx: Context = Depends(api_context)
+) -> Response:
     """Replace the charges of a DRAFT invoice (D11)."""
     service = InvoiceService(ctx)
     charges = service.set_charges(service.get(invoice_id), [i.charge() for i in body.items])
     return respond(schemas.charges_out(charges))
 
 
-@router.get("/invoice/{invoice_id}/pricing_rules_logs", response_model=schemas.PricingRulesLogsPaginatedResponse,
-            operation_id="listPricingRuleLogs")
+@router.get(
+    "/invoice/{invoice_id}/pricing_rules_logs",
+    response_model=schemas.PricingRulesLogsPaginatedResponse,
+    operation_id="listPricingRuleLogs",
+)
 def list_pricing_rule_logs(invoice_id: str, ctx: Context = Depends(api_context)) -> Response:
     """Always empty: Meterline has no pricing rules yet (docs/api.md)."""
     InvoiceService(ctx).get(invoice_id)
     return respond(schemas.PricingRulesLogsPaginatedResponse(data=[]))
-

@@ -109,7 +109,9 @@ class BillingInputs:
         read under row locks (PostgreSQL), held until the transaction ends: nobody else spends them meanwhile."""
         everyone = {i.account_pk for i in invoices}
         self._load_money(everyone if lock else everyone - set(self._credits), lock=lock)
-        self._load_drafts({pk for pk in everyone if pk not in self._drafts and (self._credits[pk] or self._wallets[pk])})
+        self._load_drafts(
+            {pk for pk in everyone if pk not in self._drafts and (self._credits[pk] or self._wallets[pk])}
+        )
         account_pks = everyone - set(self._accounts)
         self._accounts.update(AccountRepository(self.ctx.session, self.ctx.org_id).by_pks(account_pks))
         customer_pks = {self._accounts[pk].customer_pk for pk in account_pks} - set(self._customers)
@@ -129,7 +131,9 @@ class BillingInputs:
         if not account_pks:
             return
         postgres = lock and self.ctx.session.get_bind().dialect.name == "postgresql"
-        self._credits.update(CreditRepository(self.ctx.session, self.ctx.org_id).of_accounts(account_pks, lock=postgres))
+        self._credits.update(
+            CreditRepository(self.ctx.session, self.ctx.org_id).of_accounts(account_pks, lock=postgres)
+        )
         wallets = WalletRepository(self.ctx.session, self.ctx.org_id).of_accounts(account_pks, lock=postgres)
         for pk in account_pks:
             self._wallets[pk] = wallets.get(pk)

@@ -22,7 +22,9 @@ class Invoice(Base):
         UniqueConstraint("org_id", "sequence_number", name="uq_invoices_org_id_sequence_number"),
         UniqueConstraint("org_id", "idempotency_key", name="uq_invoices_org_id_idempotency_key"),
         # the bill run's order (InvoiceRepository.due_drafts): each chunk reads its 200 rows off the index, unsorted
-        Index("ix_invoices_due_order", "org_id", "status", "finalize_at", "account_pk", "start_at", "invoice_type", "pk"),
+        Index(
+            "ix_invoices_due_order", "org_id", "status", "finalize_at", "account_pk", "start_at", "invoice_type", "pk"
+        ),
         Index("ix_invoices_org_id_account_pk", "org_id", "account_pk"),
     )
 

@@ -37,8 +37,16 @@ from meterline.invoicing.statuses import InvoiceStatus
 Line = dict[str, Any]
 
 # Lines that are sums of other lines: they appear in the totals (or not at all), never as rows of the table.
-AGGREGATES = {"TOTAL_AMOUNT", "NET_AMOUNT", "GROSS_AMOUNT", "PRICE_PLAN_AMOUNT", "SUB_TOTAL_AMOUNT",
-              "TOTAL_ADVANCED_FEES", "TOTAL_MISCELLANEOUS_CHARGES", "TOTAL_CREDITS"}
+AGGREGATES = {
+    "TOTAL_AMOUNT",
+    "NET_AMOUNT",
+    "GROSS_AMOUNT",
+    "PRICE_PLAN_AMOUNT",
+    "SUB_TOTAL_AMOUNT",
+    "TOTAL_ADVANCED_FEES",
+    "TOTAL_MISCELLANEOUS_CHARGES",
+    "TOTAL_CREDITS",
+}
 # Aggregates that stand for billable lines of their own: without children they are listed themselves.
 GROUPS = {"TOTAL_ADVANCED_FEES", "TOTAL_MISCELLANEOUS_CHARGES", "TOTAL_CREDITS"}
 COLUMNS = ((78, "Description", "L"), (30, "Quantity", "R"), (34, "Unit price", "R"), (38, "Amount", "R"))
@@ -48,9 +56,28 @@ ROW = 5  # mm per text line in the table
 
 # -- text ----------------------------------------------------------------------------------------------------------
 # Common characters outside Latin-1 that NFKD does not take apart: typographic punctuation, a few letters.
-_SPELLED = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201c": '"', "\u201d": '"', "\u201e": '"',
-                          "\u2013": "-", "\u2014": "-", "\u2212": "-", "\u2022": "-", "\u20ac": "EUR", "\u0141": "L",
-                          "\u0142": "l", "\u0110": "D", "\u0111": "d", "\u0152": "OE", "\u0153": "oe", "\u0131": "i"})
+_SPELLED = str.maketrans(
+    {
+        "\u2018": "'",
+        "\u2019": "'",
+        "\u201a": "'",
+        "\u201c": '"',
+        "\u201d": '"',
+        "\u201e": '"',
+        "\u2013": "-",
+        "\u2014": "-",
+        "\u2212": "-",
+        "\u2022": "-",
+        "\u20ac": "EUR",
+        "\u0141": "L",
+        "\u0142": "l",
+        "\u0110": "D",
+        "\u0111": "d",
+        "\u0152": "OE",
+        "\u0153": "oe",
+        "\u0131": "i",
+    }
+)
 
 
 def latin1(text: object) -> str:
@@ -197,7 +224,7 @@ def _fitted_cell(pdf: FPDF, width: float, text: str, height: float = ROW) -> Non
 def _row(pdf: FPDF, cells: list[str], depth: int = 0, style: str = "", muted: bool = False) -> None:
     """A table row whose first cell wraps; moved whole to the next page when it doesn't fit."""
     indent = 4 * min(depth, 4)
-    widths = [COLUMNS[0][0] - indent, *(c[0] for c in COLUMNS[1:len(cells)])]
+    widths = [COLUMNS[0][0] - indent, *(c[0] for c in COLUMNS[1 : len(cells)])]
     size = 9 if depth == 0 else 8
 
     def use_font() -> None:
@@ -251,10 +278,13 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
     pdf.set_xy(110, top)
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")
-    facts = [("Number", invoice.get("sequenceId") or "DRAFT"), ("Status", invoice.get("status")),
-             ("Invoice date", day_text(invoice.get("invoiceDate"), zone)),
-             ("Due date", day_text(invoice.get("dueDate"), zone)),
-             ("Period", f"{day_text(invoice.get('startDate'), zone)} to {day_text(_last_day(invoice), zone)}")]
+    facts = [
+        ("Number", invoice.get("sequenceId") or "DRAFT"),
+        ("Status", invoice.get("status")),
+        ("Invoice date", day_text(invoice.get("invoiceDate"), zone)),
+        ("Due date", day_text(invoice.get("dueDate"), zone)),
+        ("Period", f"{day_text(invoice.get('startDate'), zone)} to {day_text(_last_day(invoice), zone)}"),
+    ]
     y = top + 11
     for label, value in facts:
         if not value:
@@ -299,8 +329,12 @@ def _draw_lines(pdf: _Document, revenue: Line | None, currency: str) -> None:
             in_charges = True
             _subheading(pdf, "Charges")
         line_type = line["type"]
-        cells = [line.get("description") or "", quantity_text(line.get("quantity")),
-                 unit_price_text(line.get("valuePerQuantity"), currency), money_text(line.get("value"), currency)]
+        cells = [
+            line.get("description") or "",
+            quantity_text(line.get("quantity")),
+            unit_price_text(line.get("valuePerQuantity"), currency),
+            money_text(line.get("value"), currency),
+        ]
         _row(pdf, cells, depth, style="B" if depth == 0 and _is_card(line_type) else "", muted=depth > 0)
     pdf.table_header = False
     pdf.ln(1)
@@ -312,8 +346,12 @@ def _draw_totals(pdf: FPDF, invoice: dict[str, Any], revenue: Line | None, curre
     total = invoice.get("totalAmount") or Decimal(0)
     paid = invoice.get("paidAmount") or Decimal(0)
     sums: list[tuple[str, Decimal, bool]] = []
-    for label, line_type in (("Subtotal", "SUB_TOTAL_AMOUNT"), ("Minimum commitment true-up", "TRUE_UP_AMOUNT"),
-                             ("Credits", "TOTAL_CREDITS"), ("Charges", "TOTAL_MISCELLANEOUS_CHARGES")):
+    for label, line_type in (
+        ("Subtotal", "SUB_TOTAL_AMOUNT"),
+        ("Minimum commitment true-up", "TRUE_UP_AMOUNT"),
+        ("Credits", "TOTAL_CREDITS"),
+        ("Charges", "TOTAL_MISCELLANEOUS_CHARGES"),
+    ):
         line = find_line(revenue, line_type)
         if line is not None and not (line_type == "TRUE_UP_AMOUNT" and not line["value"]):
             sums.append((label, line["value"], False))

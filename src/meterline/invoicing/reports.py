@@ -24,7 +24,8 @@ def invoiced_by_period(ctx: Context, starts: list[datetime]) -> dict[str, list[D
         return {}
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(starts))
     for invoice_date, currency, total, _paid in InvoiceRepository(ctx.session, ctx.org_id).finalized_totals(
-            starts[0], INVOICED):
+        starts[0], INVOICED
+    ):
         i = bisect_right(starts, invoice_date) - 1
         totals[currency][i] = EXACT.add(totals[currency][i], Decimal(total or 0))
     return dict(sorted(totals.items()))
@@ -34,5 +35,7 @@ def owed(ctx: Context) -> dict[str, Decimal]:
     """currency -> what DUE and PARTIALLY_PAID invoices still wait for (total - paid)."""
     out: dict[str, Decimal] = {}
     for currency, total, paid in InvoiceRepository(ctx.session, ctx.org_id).unpaid(OWED):
-        out[currency] = EXACT.add(out.get(currency, Decimal(0)), EXACT.subtract(Decimal(total or 0), Decimal(paid or 0)))
+        out[currency] = EXACT.add(
+            out.get(currency, Decimal(0)), EXACT.subtract(Decimal(total or 0), Decimal(paid or 0))
+        )
     return dict(sorted(out.items()))

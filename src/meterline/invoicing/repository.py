@@ -56,10 +56,19 @@ class InvoiceRepository(OrgRepository):
         stmt = self.scoped(Invoice).where(Invoice.account_pk.in_(account_pks), Invoice.schedule_pk.is_not(None))
         return list(self.session.scalars(stmt))
 
-    def page(self, request: PageRequest, *, status: str | None = None, account_pk: str | None = None,
-             customer_pk: str | None = None, start: datetime | None = None, end: datetime | None = None,
-             due_by: datetime | None = None, invoice_type: str | None = None,
-             newest_first: bool = False) -> Page[Invoice]:
+    def page(
+        self,
+        request: PageRequest,
+        *,
+        status: str | None = None,
+        account_pk: str | None = None,
+        customer_pk: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        due_by: datetime | None = None,
+        invoice_type: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[Invoice]:
         """Invoices in id order (creation order, or newest first); the time filters keep those whose period
         overlaps [start, end)."""
         stmt = self.scoped(Invoice)
@@ -82,13 +91,15 @@ class InvoiceRepository(OrgRepository):
     def finalized_totals(self, since: datetime, statuses: tuple[str, ...]) -> list[tuple[datetime, str, Any, Any]]:
         """(invoiceDate, currency, total, paid) of the invoices in `statuses` dated from `since` on."""
         stmt = select(Invoice.invoice_date, Invoice.currency, Invoice.total_amount, Invoice.paid_amount).where(
-            Invoice.org_id == self.org_id, Invoice.status.in_(statuses), Invoice.invoice_date >= since)
+            Invoice.org_id == self.org_id, Invoice.status.in_(statuses), Invoice.invoice_date >= since
+        )
         return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
 
     def unpaid(self, statuses: tuple[str, ...]) -> list[tuple[str, Any, Any]]:
         """(currency, total, paid) of the invoices in `statuses` (those still owed)."""
         stmt = select(Invoice.currency, Invoice.total_amount, Invoice.paid_amount).where(
-            Invoice.org_id == self.org_id, Invoice.status.in_(statuses))
+            Invoice.org_id == self.org_id, Invoice.status.in_(statuses)
+        )
         return [tuple(row) for row in self.session.execute(stmt)]  # type: ignore[misc]
 
     def apply_sync(self, new: list[dict[str, Any]], moved: list[dict[str, Any]], gone: list[str]) -> None:
@@ -97,11 +108,15 @@ class InvoiceRepository(OrgRepository):
         if new:  # one multi-row INSERT: a bill run creates thousands
             self.session.execute(self.insert(Invoice).on_conflict_do_nothing(), new)
         for values in moved:
-            self.session.execute(update(Invoice).where(Invoice.pk == values["pk"], Invoice.status == DRAFT)
-                                 .values({k: v for k, v in values.items() if k != "pk"}))
+            self.session.execute(
+                update(Invoice)
+                .where(Invoice.pk == values["pk"], Invoice.status == DRAFT)
+                .values({k: v for k, v in values.items() if k != "pk"})
+            )
         if gone:
-            self.session.execute(delete(Invoice).where(Invoice.org_id == self.org_id, Invoice.pk.in_(gone),
-                                                       Invoice.status == DRAFT))
+            self.session.execute(
+                delete(Invoice).where(Invoice.org_id == self.org_id, Invoice.pk.in_(gone), Invoice.status == DRAFT)
+            )
         if moved or gone:
             self.session.expire_all()  # loaded invoices were changed or deleted behind the ORM's back
 
@@ -117,12 +132,18 @@ class InvoiceRepository(OrgRepository):
 
     def still_billing(self, account_pk: str, start: datetime, end: datetime) -> bool:
         """Is a DRAFT invoice of the account over part of [start, end)?"""
-        stmt = select(Invoice.pk).where(Invoice.org_id == self.org_id, Invoice.account_pk == account_pk,
-                                        Invoice.status == DRAFT, Invoice.start_at < end, Invoice.end_at > start)
+        stmt = select(Invoice.pk).where(
+            Invoice.org_id == self.org_id,
+            Invoice.account_pk == account_pk,
+            Invoice.status == DRAFT,
+            Invoice.start_at < end,
+            Invoice.end_at > start,
+        )
         return self.session.scalar(stmt.limit(1)) is not None
 
-    def due_drafts(self, as_of: datetime, limit: int, skip_locked: bool, *, exclude: Collection[str] = (),
-                   only: str | None = None) -> list[Invoice]:
+    def due_drafts(
+        self, as_of: datetime, limit: int, skip_locked: bool, *, exclude: Collection[str] = (), only: str | None = None
+    ) -> list[Invoice]:
         """DRAFT invoices whose finalization is due by `as_of`, in numbering order: when due, then account, period
         and type (a rerun numbers them as an uninterrupted run would). On PostgreSQL the rows are locked, and rows
         another worker holds are skipped. The bill run leaves out invoices whose finalizing failed (`exclude`) and
@@ -144,8 +165,11 @@ class InvoiceRepository(OrgRepository):
     def count_due(self, as_of: datetime) -> int:
         from sqlalchemy import func
 
-        stmt = select(func.count()).select_from(Invoice).where(
-            Invoice.org_id == self.org_id, Invoice.status == DRAFT, Invoice.finalize_at <= as_of)
+        stmt = (
+            select(func.count())
+            .select_from(Invoice)
+            .where(Invoice.org_id == self.org_id, Invoice.status == DRAFT, Invoice.finalize_at <= as_of)
+        )
         return int(self.session.scalar(stmt) or 0)
 
     def invoiced_until(self, account_pk: str) -> Invoice | None:
@@ -162,25 +186,34 @@ class InvoiceRepository(OrgRepository):
         """Has any of the accounts a finalized invoice? Every invoice row of the accounts is locked first
         (PostgreSQL; SQLite has one writer), so a finalizer running at the same time either finished before (and is
         seen) or waits until this transaction ends: a removal never erases an invoice finalized under it."""
-        stmt = (select(Invoice.pk, Invoice.status)
-                .where(Invoice.org_id == self.org_id, Invoice.account_pk.in_(account_pks))
-                .order_by(Invoice.pk))
+        stmt = (
+            select(Invoice.pk, Invoice.status)
+            .where(Invoice.org_id == self.org_id, Invoice.account_pk.in_(account_pks))
+            .order_by(Invoice.pk)
+        )
         if self.session.get_bind().dialect.name == "postgresql":
             stmt = stmt.with_for_update()
         return any(status != DRAFT for _, status in self.session.execute(stmt))
 
     def accounts_with_schedules(self) -> list[str]:
-        stmt = (select(PricingSchedule.account_pk).where(PricingSchedule.org_id == self.org_id)
-                .distinct().order_by(PricingSchedule.account_pk))
+        stmt = (
+            select(PricingSchedule.account_pk)
+            .where(PricingSchedule.org_id == self.org_id)
+            .distinct()
+            .order_by(PricingSchedule.account_pk)
+        )
         return list(self.session.scalars(stmt))
 
     def take_numbers(self, count: int) -> int:
         """Reserve `count` numbers of the organization's sequence; returns the first. The row lock (PostgreSQL) or
         the single writer (SQLite) holds other finalizers until this transaction ends: numbers stay gapless."""
-        self.session.execute(self.insert(InvoiceSequence).values(org_id=self.org_id, last_number=0)
-                             .on_conflict_do_nothing())
+        self.session.execute(
+            self.insert(InvoiceSequence).values(org_id=self.org_id, last_number=0).on_conflict_do_nothing()
+        )
         last = self.session.execute(
-            update(InvoiceSequence).where(InvoiceSequence.org_id == self.org_id)
-            .values(last_number=InvoiceSequence.last_number + count).returning(InvoiceSequence.last_number)
+            update(InvoiceSequence)
+            .where(InvoiceSequence.org_id == self.org_id)
+            .values(last_number=InvoiceSequence.last_number + count)
+            .returning(InvoiceSequence.last_number)
         ).scalar_one()
         return int(last) - count + 1

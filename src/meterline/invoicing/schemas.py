@@ -13,8 +13,9 @@ from meterline.invoicing import statuses
 from meterline.invoicing.builder import Charge, Line
 from meterline.invoicing.models import Invoice
 
-InvoiceStatus = Literal["DRAFT", "DUE", "PAID", "VOID", "UN_COLLECTIBLE", "REFUND_INITIATED", "REFUND_COMPLETED",
-                        "MERGED", "PARTIALLY_PAID"]
+InvoiceStatus = Literal[
+    "DRAFT", "DUE", "PAID", "VOID", "UN_COLLECTIBLE", "REFUND_INITIATED", "REFUND_COMPLETED", "MERGED", "PARTIALLY_PAID"
+]
 
 
 # -- requests ----------------------------------------------------------------------------------------------------
@@ -59,8 +60,13 @@ class MiscellaneousCharge(RequestModel):
     consider_for_revenue: StrictBool | None = None
 
     def charge(self) -> Charge:
-        return Charge(name=self.name, value=self.value, rate=self.rate, quantity=self.quantity,
-                      consider_for_revenue=bool(self.consider_for_revenue))
+        return Charge(
+            name=self.name,
+            value=self.value,
+            rate=self.rate,
+            quantity=self.quantity,
+            consider_for_revenue=bool(self.consider_for_revenue),
+        )
 
 
 class ManageMiscellaneousChargesRequest(RequestModel):
@@ -167,52 +173,101 @@ def _address(value: dict[str, Any] | None) -> AddressOut:
 def details_out(details: dict[str, Any]) -> InvoiceDetails:
     c, a, o = details["customer"], details["account"], details["organization"]
     return InvoiceDetails(
-        customer=InvoiceDetailsCustomer(name=c["name"], primary_email=c["primaryEmail"],
-                                        billing_address=c.get("billingAddress"), address=_address(c.get("address"))),
-        account=InvoiceDetailsAccount(name=a["name"], invoice_currency=a["invoiceCurrency"],
-                                      address=_address(a.get("address")), primary_email=a["primaryEmail"]),
+        customer=InvoiceDetailsCustomer(
+            name=c["name"],
+            primary_email=c["primaryEmail"],
+            billing_address=c.get("billingAddress"),
+            address=_address(c.get("address")),
+        ),
+        account=InvoiceDetailsAccount(
+            name=a["name"],
+            invoice_currency=a["invoiceCurrency"],
+            address=_address(a.get("address")),
+            primary_email=a["primaryEmail"],
+        ),
         price_plan_name=details.get("pricePlanName"),
-        organization=InvoiceDetailsOrganization(business_name=o["businessName"], address=_address(o.get("address")),
-                                                primary_email=o["primaryEmail"]),
+        organization=InvoiceDetailsOrganization(
+            business_name=o["businessName"], address=_address(o.get("address")), primary_email=o["primaryEmail"]
+        ),
     )
 
 
 def line_out(line: Line) -> InvoiceLineItem:
-    return InvoiceLineItem(id=line.id, description=line.description, type=line.type,
-                           value_per_quantity=line.value_per_quantity, quantity=line.quantity, value=line.value,
-                           metadata=line.metadata, line_items=[line_out(c) for c in line.children])
-
-
-def _common(invoice: Invoice, account_id: str, customer_id: str, total: Decimal, details: dict[str, Any]) -> dict[str, Any]:
-    final = invoice.status != statuses.InvoiceStatus.DRAFT
-    return dict(
-        id=invoice.pk, customer_id=customer_id, owner_id=account_id, price_plan_id=invoice.plan_id,
-        status=invoice.status, finalizing_status="FINALIZED" if final else None, invoice_class="INVOICE",
-        invoice_type=invoice.invoice_type, start_date=invoice.start_at, end_date=invoice.end_at,
-        end_date_inclusive=invoice.end_at - timedelta(microseconds=1) if invoice.end_at else None,
-        invoice_date=invoice.invoice_date, due_date=invoice.due_date,
-        generated_at=invoice.finalized_at, updated_at=invoice.updated_at, sequence_id=invoice.sequence_id,
-        pdf_url=f"/api/invoices/{invoice.pk}/pdf", total_amount=total, paid_amount=invoice.paid_amount,
-        invoice_details=details_out(details), net_term_days=invoice.net_term_days,
+    return InvoiceLineItem(
+        id=line.id,
+        description=line.description,
+        type=line.type,
+        value_per_quantity=line.value_per_quantity,
+        quantity=line.quantity,
+        value=line.value,
+        metadata=line.metadata,
+        line_items=[line_out(c) for c in line.children],
     )
 
 
-def summary_out(invoice: Invoice, account_id: str, customer_id: str, total: Decimal,
-                details: dict[str, Any]) -> InvoiceSummary:
+def _common(
+    invoice: Invoice, account_id: str, customer_id: str, total: Decimal, details: dict[str, Any]
+) -> dict[str, Any]:
+    final = invoice.status != statuses.InvoiceStatus.DRAFT
+    return dict(
+        id=invoice.pk,
+        customer_id=customer_id,
+        owner_id=account_id,
+        price_plan_id=invoice.plan_id,
+        status=invoice.status,
+        finalizing_status="FINALIZED" if final else None,
+        invoice_class="INVOICE",
+        invoice_type=invoice.invoice_type,
+        start_date=invoice.start_at,
+        end_date=invoice.end_at,
+        end_date_inclusive=invoice.end_at - timedelta(microseconds=1) if invoice.end_at else None,
+        invoice_date=invoice.invoice_date,
+        due_date=invoice.due_date,
+        generated_at=invoice.finalized_at,
+        updated_at=invoice.updated_at,
+        sequence_id=invoice.sequence_id,
+        pdf_url=f"/api/invoices/{invoice.pk}/pdf",
+        total_amount=total,
+        paid_amount=invoice.paid_amount,
+        invoice_details=details_out(details),
+        net_term_days=invoice.net_term_days,
+    )
+
+
+def summary_out(
+    invoice: Invoice, account_id: str, customer_id: str, total: Decimal, details: dict[str, Any]
+) -> InvoiceSummary:
     return InvoiceSummary(**_common(invoice, account_id, customer_id, total, details))
 
 
-def invoice_out(invoice: Invoice, account_id: str, customer_id: str, total: Decimal, details: dict[str, Any],
-                revenue: Line | None, usage: list[Line] | None) -> InvoiceOut:
+def invoice_out(
+    invoice: Invoice,
+    account_id: str,
+    customer_id: str,
+    total: Decimal,
+    details: dict[str, Any],
+    revenue: Line | None,
+    usage: list[Line] | None,
+) -> InvoiceOut:
     return InvoiceOut(
         **_common(invoice, account_id, customer_id, total, details),
         revenue_info=line_out(revenue) if revenue is not None else None,
         usage_info=[line_out(u) for u in usage] if usage is not None else None,
-        auto_advance=invoice.auto_advance, metadata=invoice.metadata_,
+        auto_advance=invoice.auto_advance,
+        metadata=invoice.metadata_,
     )
 
 
 def charges_out(charges: list[Charge]) -> MiscellaneousChargesResponse:
-    return MiscellaneousChargesResponse(data=[
-        MiscellaneousChargeOut(name=c.name, rate=c.rate, quantity=c.quantity, value=c.value,
-                               consider_for_revenue=c.consider_for_revenue) for c in charges])
+    return MiscellaneousChargesResponse(
+        data=[
+            MiscellaneousChargeOut(
+                name=c.name,
+                rate=c.rate,
+                quantity=c.quantity,
+                value=c.value,
+                consider_for_revenue=c.consider_for_revenue,
+            )
+            for c in charges
+        ]
+    )

@@ -110,10 +110,17 @@ def _in_advance(card: CardRevenue) -> bool:
 
 def _advance_cards(details: dict[str, Any], currency: str) -> list[dict[str, Any]]:
     """The plan's cards billed in advance that have a price in `currency`."""
-    cards = [c for key in ("fixedFeeRateCards", "licenseRateCards") for c in details.get(key, ())
-             if rate_cards.rate_value_for(c, currency) is not None]
-    cards += [c for c in details.get("creditGrantRateCards", ())
-              if any(d["currency"] == currency for d in c["rateDetails"]["currencySlabRateDetails"])]
+    cards = [
+        c
+        for key in ("fixedFeeRateCards", "licenseRateCards")
+        for c in details.get(key, ())
+        if rate_cards.rate_value_for(c, currency) is not None
+    ]
+    cards += [
+        c
+        for c in details.get("creditGrantRateCards", ())
+        if any(d["currency"] == currency for d in c["rateDetails"]["currencySlabRateDetails"])
+    ]
     return [c for c in cards if c.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")]
 
 
@@ -160,9 +167,19 @@ class InvoiceService:
     def account_of(self, invoice: Invoice) -> Account:
         return self.inputs.account(invoice.account_pk)
 
-    def page(self, request: PageRequest, *, status: str | None, account_id: str | None, customer_id: str | None,
-             start: datetime | None, end: datetime | None, due_only: bool = False, invoice_type: str | None = None,
-             newest_first: bool = False) -> Page[Invoice]:
+    def page(
+        self,
+        request: PageRequest,
+        *,
+        status: str | None,
+        account_id: str | None,
+        customer_id: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        due_only: bool = False,
+        invoice_type: str | None = None,
+        newest_first: bool = False,
+    ) -> Page[Invoice]:
         """The API's list (and the console's): filtered by status, account, customer, type and period."""
         empty: Page[Invoice] = Page(items=[], next_token=None, size=request.size)
         account_pk = customer_pk = None
@@ -176,15 +193,28 @@ class InvoiceService:
             if customer is None:
                 return empty
             customer_pk = customer.pk
-        return self.repo.page(request, status=status, account_pk=account_pk, customer_pk=customer_pk, start=start,
-                              end=end, due_by=self.ctx.now if due_only else None, invoice_type=invoice_type,
-                              newest_first=newest_first)
+        return self.repo.page(
+            request,
+            status=status,
+            account_pk=account_pk,
+            customer_pk=customer_pk,
+            start=start,
+            end=end,
+            due_by=self.ctx.now if due_only else None,
+            invoice_type=invoice_type,
+            newest_first=newest_first,
+        )
 
     def view(self, invoice: Invoice) -> tuple[Line, list[Line], dict[str, Any], Decimal]:
         """(revenueInfo, usageInfo, invoiceDetails, total): frozen once final, computed now while DRAFT."""
         if invoice.status != DRAFT and invoice.lines is not None:
             usage = [Line.from_json(u) for u in loads(invoice.usage) or []]
-            return Line.from_json(loads(invoice.lines)), usage, loads(invoice.details), invoice.total_amount or Decimal(0)
+            return (
+                Line.from_json(loads(invoice.lines)),
+                usage,
+                loads(invoice.details),
+                invoice.total_amount or Decimal(0),
+            )
         computed = self.compute(invoice)
         return computed.built.revenue, computed.usage, computed.details, computed.built.total
 
@@ -197,12 +227,16 @@ class InvoiceService:
         start, end = max(cycle.start, view.start), min(cycle.end, view.end)
         if start >= end:
             return None
-        scheduled = any(card.get("type") == "ONE_TIME" or card.get("recurrenceConfig")
-                        for key in ("fixedFeeRateCards", "licenseRateCards", "creditGrantRateCards")
-                        for card in view.details.get(key, ()))
+        scheduled = any(
+            card.get("type") == "ONE_TIME" or card.get("recurrenceConfig")
+            for key in ("fixedFeeRateCards", "licenseRateCards", "creditGrantRateCards")
+            for card in view.details.get(key, ())
+        )
         return Piece(view, cycles.CyclePiece(cycle, start, end), self._index(view, cycle) if scheduled else 0)
 
-    def _cards(self, account: Account, piece: Piece, usage: dict[str, Decimal]) -> tuple[list[CardRevenue], list[CardRevenue]]:
+    def _cards(
+        self, account: Account, piece: Piece, usage: dict[str, Decimal]
+    ) -> tuple[list[CardRevenue], list[CardRevenue]]:
         """The piece's rate cards that bill in it: (in arrears, in advance)."""
         p = piece.piece
         cycle_days = cycles.cycle_days(p.cycle, self.tz)
@@ -210,28 +244,42 @@ class InvoiceService:
         proration = Proration(covered, cycle_days) if p.is_partial else None
         steps = self.inputs.license_steps(account.pk)
         largest = {lid: licenses.largest(s, p.start, p.end) for lid, s in steps.items()}
-        days = LicenseDays({lid: [q for _, q in licenses.daily_maximums(s, p.start, p.end, self.tz)]
-                            for lid, s in steps.items()}, cycle_days)
+        days = LicenseDays(
+            {lid: [q for _, q in licenses.daily_maximums(s, p.start, p.end, self.tz)] for lid, s in steps.items()},
+            cycle_days,
+        )
         details, currency = piece.view.details, account.invoice_currency
-        arrears = [c for c in plan_revenue(details, currency, usage, largest, proration, days, self.inputs.rate_plans)
-                   if not _in_advance(c) and _applies(c.card, piece.index)]
+        arrears = [
+            c
+            for c in plan_revenue(details, currency, usage, largest, proration, days, self.inputs.rate_plans)
+            if not _in_advance(c) and _applies(c.card, piece.index)
+        ]
         if not _advance_cards(details, currency):
             return arrears, []
         # In advance, a license bills the quantity in force when its piece starts (for each covered day if prorated).
         at_start = {lid: licenses.in_force(s, p.start) for lid, s in steps.items()}
         start_days = LicenseDays({k: [q] * covered for k, q in at_start.items()}, cycle_days)
-        advance = [c for c in plan_revenue(details, currency, usage, at_start, proration, start_days, self.inputs.rate_plans)
-                   if _in_advance(c) and _applies(c.card, piece.index)]
+        advance = [
+            c
+            for c in plan_revenue(details, currency, usage, at_start, proration, start_days, self.inputs.rate_plans)
+            if _in_advance(c) and _applies(c.card, piece.index)
+        ]
         return arrears, advance
 
-    def _commitment(self, details: dict[str, Any], currency: str, piece: cycles.CyclePiece) -> builder.Commitment | None:
+    def _commitment(
+        self, details: dict[str, Any], currency: str, piece: cycles.CyclePiece
+    ) -> builder.Commitment | None:
         card = details.get("minimumCommitment")
         if card is None or rate_cards.rate_value_for(card, currency) is None:
             return None
         amount = rate_cards.flat_rate(card, currency, "minimumCommitment")
         if piece.is_partial:
-            return builder.Commitment(card.get("displayName") or "Minimum commitment", amount,
-                                      cycles.covered_days(piece, self.tz), cycles.cycle_days(piece.cycle, self.tz))
+            return builder.Commitment(
+                card.get("displayName") or "Minimum commitment",
+                amount,
+                cycles.covered_days(piece, self.tz),
+                cycles.cycle_days(piece.cycle, self.tz),
+            )
         return builder.Commitment(card.get("displayName") or "Minimum commitment", amount)
 
     def compute(self, invoice: Invoice) -> Computed:
@@ -259,8 +307,9 @@ class InvoiceService:
                 commitment = self._commitment(piece.view.details, currency, piece.piece)
                 built = builder.build_standard(arrears, advance, commitment, charges, currency, credits)
                 priced = {c["usageMeterId"] for c in piece.view.details.get("usageRateCards", [])}
-                usage_lines = builder.usage_info([(m.id, m.name, usage[m.id]) for m in self.inputs.meters()
-                                                  if m.id in priced])
+                usage_lines = builder.usage_info(
+                    [(m.id, m.name, usage[m.id]) for m in self.inputs.meters() if m.id in priced]
+                )
         paid = min(wallet_left, built.total) if wallet_left > 0 else Decimal(0)
         result = Computed(built, usage_lines, self._details(account, plan_name), paid)
         self._computed[invoice.pk] = result
@@ -286,9 +335,17 @@ class InvoiceService:
                 used[applied.credit_id] = EXACT.add(used.get(applied.credit_id, Decimal(0)), applied.amount)
             wallet_used = EXACT.add(wallet_used, taken.wallet)
         available = [
-            Available(c.pk, c.purpose, EXACT.subtract(EXACT.subtract(c.amount, c.consumed_amount), used.get(c.pk, Decimal(0))),
-                      c.priority, None if c.ends_at >= END_OF_TIME else c.ends_at, c.created_at, tuple(c.scope))
-            for c in pool if c.starts_at < invoice.end_at and c.ends_at > invoice.start_at
+            Available(
+                c.pk,
+                c.purpose,
+                EXACT.subtract(EXACT.subtract(c.amount, c.consumed_amount), used.get(c.pk, Decimal(0))),
+                c.priority,
+                None if c.ends_at >= END_OF_TIME else c.ends_at,
+                c.created_at,
+                tuple(c.scope),
+            )
+            for c in pool
+            if c.starts_at < invoice.end_at and c.ends_at > invoice.start_at
         ]
         left = EXACT.subtract(wallet.balance, wallet_used) if usable_wallet else Decimal(0)  # type: ignore[union-attr]
         return available, left
@@ -297,11 +354,18 @@ class InvoiceService:
         customer = self.inputs.customer(account.customer_pk)
         address = customer.address or {}
         return {
-            "customer": {"name": customer.name, "primaryEmail": customer.primary_email,
-                         "billingAddress": format_address(address) or None, "address": address},
-            "account": {"name": account.name, "invoiceCurrency": account.invoice_currency,
-                        "address": account.address or address,
-                        "primaryEmail": account.primary_email or customer.primary_email},
+            "customer": {
+                "name": customer.name,
+                "primaryEmail": customer.primary_email,
+                "billingAddress": format_address(address) or None,
+                "address": address,
+            },
+            "account": {
+                "name": account.name,
+                "invoiceCurrency": account.invoice_currency,
+                "address": account.address or address,
+                "primaryEmail": account.primary_email or customer.primary_email,
+            },
             "pricePlanName": plan_name,
             "organization": {"businessName": self.ctx.org.name, "address": {}, "primaryEmail": ""},
         }
@@ -332,8 +396,11 @@ class InvoiceService:
             if view.cycle is None:
                 continue
             account = by_pk[owner[view.id]]
-            starts = [(i.cycle_start, i.status) for k, i in existing[account.pk].items()
-                      if k[0] == view.id and i.cycle_start is not None]
+            starts = [
+                (i.cycle_start, i.status)
+                for k, i in existing[account.pk].items()
+                if k[0] == view.id and i.cycle_start is not None
+            ]
             drafts = [start for start, status in starts if status == DRAFT]
             resume = min(drafts) if drafts else max((start for start, _ in starts), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
@@ -352,17 +419,33 @@ class InvoiceService:
                     found = existing[account.pk].get(key)
                     if found is None:
                         new.append(self._new_piece_invoice(account, view, p, kind, finalize_at))
-                    elif found.status == DRAFT and (found.start_at, found.end_at, found.finalize_at) != (p.start, p.end, finalize_at):
+                    elif found.status == DRAFT and (found.start_at, found.end_at, found.finalize_at) != (
+                        p.start,
+                        p.end,
+                        finalize_at,
+                    ):
                         moved.append(self._redated(found, p, finalize_at, account))
-        gone = [i.pk for rows in existing.values() for key, i in rows.items() if key not in wanted and i.status == DRAFT]
-        self.repo.apply_sync(sorted(new, key=lambda r: (r["schedule_pk"], r["cycle_start"], r["invoice_type"])),
-                             moved, gone)
+        gone = [
+            i.pk for rows in existing.values() for key, i in rows.items() if key not in wanted and i.status == DRAFT
+        ]
+        self.repo.apply_sync(
+            sorted(new, key=lambda r: (r["schedule_pk"], r["cycle_start"], r["invoice_type"])), moved, gone
+        )
 
-    def _redated(self, invoice: Invoice, p: cycles.CyclePiece, finalize_at: datetime, account: Account) -> dict[str, Any]:
+    def _redated(
+        self, invoice: Invoice, p: cycles.CyclePiece, finalize_at: datetime, account: Account
+    ) -> dict[str, Any]:
         net_terms = self.net_term_days(account)
-        return {"pk": invoice.pk, "start_at": p.start, "end_at": p.end, "finalize_at": finalize_at,
-                "invoice_date": finalize_at, "net_term_days": net_terms,
-                "due_date": finalize_at + timedelta(days=net_terms), "updated_at": self.ctx.now}
+        return {
+            "pk": invoice.pk,
+            "start_at": p.start,
+            "end_at": p.end,
+            "finalize_at": finalize_at,
+            "invoice_date": finalize_at,
+            "net_term_days": net_terms,
+            "due_date": finalize_at + timedelta(days=net_terms),
+            "updated_at": self.ctx.now,
+        }
 
     def _index(self, view: ScheduleView, cycle: cycles.Cycle) -> int:
         """The cycle's number in its schedule, from 0 (`view` has a cycle)."""
@@ -374,17 +457,34 @@ class InvoiceService:
         invoice.net_term_days = self.net_term_days(account)
         invoice.due_date = finalize_at + timedelta(days=invoice.net_term_days)
 
-    def _new_piece_invoice(self, account: Account, view: ScheduleView, p: cycles.CyclePiece, kind: str,
-                           finalize_at: datetime) -> dict[str, Any]:
+    def _new_piece_invoice(
+        self, account: Account, view: ScheduleView, p: cycles.CyclePiece, kind: str, finalize_at: datetime
+    ) -> dict[str, Any]:
         """The row of a new DRAFT (sync inserts them all at once)."""
         net_terms = self.net_term_days(account)
         return dict(
-            pk=new_id("inv"), org_id=self.ctx.org_id, account_pk=account.pk, invoice_type=kind, status=DRAFT,
-            currency=account.invoice_currency, schedule_pk=view.id, plan_id=view.plan_id,
-            cycle_start=p.cycle.start, cycle_end=p.cycle.end, start_at=p.start, end_at=p.end,
-            finalize_at=finalize_at, invoice_date=finalize_at, net_term_days=net_terms,
-            due_date=finalize_at + timedelta(days=net_terms), paid_amount=Decimal(0), auto_advance=True,
-            apply_credits=True, apply_wallet=True, created_at=self.ctx.now, updated_at=self.ctx.now,
+            pk=new_id("inv"),
+            org_id=self.ctx.org_id,
+            account_pk=account.pk,
+            invoice_type=kind,
+            status=DRAFT,
+            currency=account.invoice_currency,
+            schedule_pk=view.id,
+            plan_id=view.plan_id,
+            cycle_start=p.cycle.start,
+            cycle_end=p.cycle.end,
+            start_at=p.start,
+            end_at=p.end,
+            finalize_at=finalize_at,
+            invoice_date=finalize_at,
+            net_term_days=net_terms,
+            due_date=finalize_at + timedelta(days=net_terms),
+            paid_amount=Decimal(0),
+            auto_advance=True,
+            apply_credits=True,
+            apply_wallet=True,
+            created_at=self.ctx.now,
+            updated_at=self.ctx.now,
         )
 
     def ongoing(self, account: Account) -> Invoice | None:
@@ -392,8 +492,14 @@ class InvoiceService:
         self.sync(account, self.ctx.now)
         self.ctx.session.flush()
         now = self.ctx.now
-        return next((i for i in self.repo.of_account(account.pk)
-                     if i.invoice_type == STANDARD and i.status == DRAFT and i.start_at <= now < i.end_at), None)
+        return next(
+            (
+                i
+                for i in self.repo.of_account(account.pk)
+                if i.invoice_type == STANDARD and i.status == DRAFT and i.start_at <= now < i.end_at
+            ),
+            None,
+        )
 
     # -- finalizing ------------------------------------------------------------------------------------------------
     def finalize(self, invoices: list[Invoice], now: datetime) -> None:
@@ -420,7 +526,9 @@ class InvoiceService:
             if result.wallet > 0:  # the wallet pays what it can (D10)
                 wallets.debit(self.inputs.wallet(invoice.account_pk), result.wallet, invoice.pk)  # type: ignore[arg-type]
                 invoice.paid_amount = EXACT.add(invoice.paid_amount, result.wallet)
-            invoice.status = PAID if invoice.paid_amount >= total else PARTIALLY_PAID if invoice.paid_amount > 0 else DUE
+            invoice.status = (
+                PAID if invoice.paid_amount >= total else PARTIALLY_PAID if invoice.paid_amount > 0 else DUE
+            )
             self.grant_credits(invoice, result.built.revenue)
             if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
                 # finalized before its time (by hand, or a custom invoice): dated now
@@ -461,11 +569,21 @@ class InvoiceService:
                 until = cycles.local_day(invoice.cycle_end, self.tz) - timedelta(days=1)
             elif details["expiryType"] == "CUSTOM":
                 until = _add_duration(start, details["expiryDuration"]) - timedelta(days=1)
-            CreditService(self.ctx, holds=credit_holds).grant([Grant(
-                account_id=self.inputs.account(invoice.account_pk).id, purpose=str(card.get("displayName") or card["id"]),
-                amount=amount, priority=details["priority"], effective_from=start, effective_until=until,
-                scope=tuple(details.get("applicableEntityIds") or ()), grantor_id=card["id"],
-                idempotency_key=f"grant:{invoice.pk}:{card['id']}")])
+            CreditService(self.ctx, holds=credit_holds).grant(
+                [
+                    Grant(
+                        account_id=self.inputs.account(invoice.account_pk).id,
+                        purpose=str(card.get("displayName") or card["id"]),
+                        amount=amount,
+                        priority=details["priority"],
+                        effective_from=start,
+                        effective_until=until,
+                        scope=tuple(details.get("applicableEntityIds") or ()),
+                        grantor_id=card["id"],
+                        idempotency_key=f"grant:{invoice.pk}:{card['id']}",
+                    )
+                ]
+            )
 
     # -- changes ---------------------------------------------------------------------------------------------------
     def update(self, invoice_id: str, status: str | None, fields: dict[str, Any]) -> Invoice:
@@ -474,8 +592,10 @@ class InvoiceService:
             raise NotFound(f"Invoice {invoice_id} not found")
         if fields:
             if invoice.invoice_type != CUSTOM or invoice.status != DRAFT:
-                raise BadRequest(f"Invoice {invoice.pk} is {invoice.status} {invoice.invoice_type}: only a DRAFT "
-                                 "CUSTOM invoice's dates, lines and autoAdvance can change; send status alone")
+                raise BadRequest(
+                    f"Invoice {invoice.pk} is {invoice.status} {invoice.invoice_type}: only a DRAFT "
+                    "CUSTOM invoice's dates, lines and autoAdvance can change; send status alone"
+                )
             self._edit_custom(invoice, fields)
         if status is not None and status != invoice.status:
             self._change_status(invoice, status)
@@ -490,8 +610,9 @@ class InvoiceService:
             raise BadRequest("status REFUND_INITIATED: refunds are not tracked by Meterline; a PAID invoice is final")
         if current == DRAFT:
             if status not in (DUE, PAID):
-                raise BadRequest(f"Invoice {invoice.pk} is DRAFT: finalize it (status DUE or PAID) before "
-                                 f"setting {status}")
+                raise BadRequest(
+                    f"Invoice {invoice.pk} is DRAFT: finalize it (status DUE or PAID) before setting {status}"
+                )
             self.finalize([invoice], self.ctx.now)
             if status == DUE:  # finalizing decided: DUE, or PAID / PARTIALLY_PAID by the wallet
                 return
@@ -508,9 +629,18 @@ class InvoiceService:
             invoice.status = status
 
     # -- custom invoices -------------------------------------------------------------------------------------------
-    def create_custom(self, account_id: str, start: datetime, end: datetime, status: str, items: list[dict[str, Any]],
-                      auto_advance: bool, apply_credits: bool, apply_wallet: bool,
-                      idempotency_key: str | None) -> tuple[Invoice, bool]:
+    def create_custom(
+        self,
+        account_id: str,
+        start: datetime,
+        end: datetime,
+        status: str,
+        items: list[dict[str, Any]],
+        auto_advance: bool,
+        apply_credits: bool,
+        apply_wallet: bool,
+        idempotency_key: str | None,
+    ) -> tuple[Invoice, bool]:
         """(invoice, created): a repeated idempotencyKey gives back the first invoice."""
         if idempotency_key is not None:
             self.repo.lock_key("invoice-idempotency", idempotency_key)  # a twin waits, then gets this one back
@@ -523,10 +653,21 @@ class InvoiceService:
         if end <= start:
             raise BadRequest("endDate must be after startDate")
         invoice = Invoice(
-            pk=new_id("inv"), org_id=self.ctx.org_id, account_pk=account.pk, invoice_type=CUSTOM, status=DRAFT,
-            currency=account.invoice_currency, start_at=start, end_at=end, paid_amount=Decimal(0),
-            custom_lines=dumps(_checked_items(items)), auto_advance=auto_advance, apply_credits=apply_credits,
-            apply_wallet=apply_wallet, idempotency_key=idempotency_key, created_at=self.ctx.now,
+            pk=new_id("inv"),
+            org_id=self.ctx.org_id,
+            account_pk=account.pk,
+            invoice_type=CUSTOM,
+            status=DRAFT,
+            currency=account.invoice_currency,
+            start_at=start,
+            end_at=end,
+            paid_amount=Decimal(0),
+            custom_lines=dumps(_checked_items(items)),
+            auto_advance=auto_advance,
+            apply_credits=apply_credits,
+            apply_wallet=apply_wallet,
+            idempotency_key=idempotency_key,
+            created_at=self.ctx.now,
             updated_at=self.ctx.now,
         )
         self._dates(invoice, end, account)
@@ -552,8 +693,10 @@ class InvoiceService:
     def delete_custom(self, invoice_id: str) -> None:
         invoice = self.get(invoice_id)
         if invoice.invoice_type != CUSTOM or invoice.status != DRAFT:
-            raise BadRequest(f"Invoice {invoice.pk} is a {invoice.status} {invoice.invoice_type} invoice: only DRAFT "
-                             "CUSTOM invoices can be deleted (void a finalized one)")
+            raise BadRequest(
+                f"Invoice {invoice.pk} is a {invoice.status} {invoice.invoice_type} invoice: only DRAFT "
+                "CUSTOM invoices can be deleted (void a finalized one)"
+            )
         self.repo.delete(invoice)
 
     # -- miscellaneous charges (D11) -------------------------------------------------------------------------------
@@ -586,8 +729,10 @@ class InvoiceService:
             raise NotFound(f"Account {account_id} not found")
         invoice = self.ongoing(account)
         if invoice is None:
-            raise BadRequest(f"Account {account_id} has no ongoing invoice: it has no price plan with a pricing "
-                             f"cycle on {self.ctx.now.date().isoformat()}")
+            raise BadRequest(
+                f"Account {account_id} has no ongoing invoice: it has no price plan with a pricing "
+                f"cycle on {self.ctx.now.date().isoformat()}"
+            )
         return invoice
 
     def set_account_charges(self, account_id: str, charges: list[Charge]) -> list[Charge]:
@@ -619,8 +764,16 @@ def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             raise BadRequest(f"lineItems[{i}]: give value, or quantity and valuePerQuantity")
         if any(abs(v) >= builder.LIMIT for v in (amount, quantity or 0, per or 0)):
             raise BadRequest(f"lineItems[{i}]: amounts and quantities must be below 10^15")
-        out.append({"description": item.get("description") or f"Item {i + 1}", "value": value, "quantity": quantity,
-                    "value_per_quantity": per, "item_id": item.get("id"), "billable_id": item.get("billable_id")})
+        out.append(
+            {
+                "description": item.get("description") or f"Item {i + 1}",
+                "value": value,
+                "quantity": quantity,
+                "value_per_quantity": per,
+                "item_id": item.get("id"),
+                "billable_id": item.get("billable_id"),
+            }
+        )
     return out
 
 

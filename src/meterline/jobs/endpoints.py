@@ -21,10 +21,16 @@ _service = job_service
 @router.get("/jobs", response_model=schemas.JobsPaginatedResponse, operation_id="getJobs")
 def get_jobs(page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)) -> Response:
     result = _service(ctx).page(page)
-    return respond(schemas.JobsPaginatedResponse(
-        data=[schemas.JobsWithoutStatusInfoResponse(id=j.pk, type=j.type, status=j.status, updated_at=j.updated_at)
-              for j in result.items],
-        next_token=result.next_token, context=PaginationOptions(page_size=result.size)))
+    return respond(
+        schemas.JobsPaginatedResponse(
+            data=[
+                schemas.JobsWithoutStatusInfoResponse(id=j.pk, type=j.type, status=j.status, updated_at=j.updated_at)
+                for j in result.items
+            ],
+            next_token=result.next_token,
+            context=PaginationOptions(page_size=result.size),
+        )
+    )
 
 
 @router.get("/jobs/{job_id}", response_model=schemas.GetJobResponse, operation_id="getJobStatus")
@@ -35,11 +41,17 @@ def get_job_status(job_id: str, ctx: Context = Depends(api_context)) -> Response
 
 
 @router.get("/jobs/{job_id}/entries", response_model=schemas.JobEntriesPaginatedResponse, operation_id="getJobEntries")
-def get_job_entries(job_id: str, page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)) -> Response:
+def get_job_entries(
+    job_id: str, page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)
+) -> Response:
     result = _service(ctx).entries(job_id, page)
-    return respond(schemas.JobEntriesPaginatedResponse(
-        data=[schemas.entry_out(e) for e in result.items], next_token=result.next_token,
-        context=PaginationOptions(page_size=result.size)))
+    return respond(
+        schemas.JobEntriesPaginatedResponse(
+            data=[schemas.entry_out(e) for e in result.items],
+            next_token=result.next_token,
+            context=PaginationOptions(page_size=result.size),
+        )
+    )
 
 
 @router.post("/jobs/{job_id}/confirm", response_model=schemas.GetJobResponse, operation_id="confirmJob")

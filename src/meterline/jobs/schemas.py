@@ -51,7 +51,11 @@ class JobEntriesPaginatedResponse(ResponseModel):
 
 def job_out(job: Job, counts: dict[str, int]) -> GetJobResponse:
     return GetJobResponse(
-        id=job.pk, type=job.type, settled_at=job.settled_at, updated_at=job.updated_at, status=job.status,
+        id=job.pk,
+        type=job.type,
+        settled_at=job.settled_at,
+        updated_at=job.updated_at,
+        status=job.status,
         total_job_entries=sum(counts.values()),
         pending_job_entries=counts.get(JobStatus.PENDING, 0),
         failed_job_entries=counts.get(JobStatus.FAILED, 0),
@@ -61,5 +65,10 @@ def job_out(job: Job, counts: dict[str, int]) -> GetJobResponse:
 
 
 def entry_out(entry: JobEntry) -> JobEntriesResponse:
-    return JobEntriesResponse(entity_id=entry.entity_id, job_id=entry.job_pk, status=entry.status,
-                              created_at=entry.created_at, metadata=entry.result)
+    return JobEntriesResponse(
+        entity_id=entry.entity_id,
+        job_id=entry.job_pk,
+        status=entry.status,
+        created_at=entry.created_at,
+        metadata=entry.result,
+    )

@@ -47,14 +47,33 @@ class JobService:
     def counts(self, job: Job) -> dict[str, int]:
         return self.repo.counts(job)
 
-    def create(self, job_type: str, params: dict[str, Any], entity_ids: list[str], *, require_confirmation: bool) -> Job:
+    def create(
+        self, job_type: str, params: dict[str, Any], entity_ids: list[str], *, require_confirmation: bool
+    ) -> Job:
         now = self.ctx.now
-        job = Job(pk=new_id("job"), org_id=self.ctx.org_id, type=job_type, status=WAITING if require_confirmation else PENDING,
-                  params=params, created_at=now, updated_at=now, settled_at=None)
+        job = Job(
+            pk=new_id("job"),
+            org_id=self.ctx.org_id,
+            type=job_type,
+            status=WAITING if require_confirmation else PENDING,
+            params=params,
+            created_at=now,
+            updated_at=now,
+            settled_at=None,
+        )
         self.repo.add(job)
         for entity_id in entity_ids:
-            self.repo.add(JobEntry(pk=new_id("jobentry"), org_id=self.ctx.org_id, job_pk=job.pk, entity_id=entity_id,
-                                   status=PENDING, result=None, created_at=now))
+            self.repo.add(
+                JobEntry(
+                    pk=new_id("jobentry"),
+                    org_id=self.ctx.org_id,
+                    job_pk=job.pk,
+                    entity_id=entity_id,
+                    status=PENDING,
+                    result=None,
+                    created_at=now,
+                )
+            )
         if not require_confirmation:
             self._run(job)
         return job
@@ -64,8 +83,9 @@ class JobService:
         if job is None:
             raise NotFound(f"Job {job_id} not found")
         if job.status != WAITING:
-            raise BadRequest(f"Job {job_id} is {job.status}; only a job WAITING_FOR_CONFIRMATION can be confirmed "
-                             "or rejected")
+            raise BadRequest(
+                f"Job {job_id} is {job.status}; only a job WAITING_FOR_CONFIRMATION can be confirmed or rejected"
+            )
         return job
 
     def confirm(self, job_id: str) -> Job:

@@ -35,12 +35,18 @@ def get_license_updates(
 ) -> Response:
     """License updates in the order they were made, filtered by account, license, and from an instant on."""
     result = LicenseService(ctx).page(page, account_id=account_id, license_id=license_id, effective_from=effective_from)
-    return respond(schemas.GetLicenseUpdatesResponse(
-        data=[schemas.update_out(u) for u in result.items], next_token=result.next_token))
+    return respond(
+        schemas.GetLicenseUpdatesResponse(
+            data=[schemas.update_out(u) for u in result.items], next_token=result.next_token
+        )
+    )
 
 
-@router.patch("/license_updates/{license_id}", response_model=schemas.LicenseUpdateResponse,
-              operation_id="updateLicenseEntryDetails")
+@router.patch(
+    "/license_updates/{license_id}",
+    response_model=schemas.LicenseUpdateResponse,
+    operation_id="updateLicenseEntryDetails",
+)
 def update_license_entry_details(
     license_id: str,
     body: schemas.LicenseEntryDetailsUpdateRequest,

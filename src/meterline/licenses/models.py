@@ -16,8 +16,13 @@ from meterline.core.db import Base, ExactDecimal, UTCDateTime
 class LicenseUpdate(Base):
     __tablename__ = "license_updates"
     __table_args__ = (
-        Index("ix_license_updates_org_id_account_pk_license_id_effective_from", "org_id", "account_pk", "license_id",
-              "effective_from"),
+        Index(
+            "ix_license_updates_org_id_account_pk_license_id_effective_from",
+            "org_id",
+            "account_pk",
+            "license_id",
+            "effective_from",
+        ),
         UniqueConstraint("org_id", "idempotency_key"),
     )
 

@@ -33,13 +33,15 @@ class LicenseRepository(OrgRepository):
 
     def at(self, account_pk: str, license_id: str, effective_from: datetime) -> LicenseUpdate | None:
         stmt = self.scoped(LicenseUpdate).where(
-            LicenseUpdate.account_pk == account_pk, LicenseUpdate.license_id == license_id,
+            LicenseUpdate.account_pk == account_pk,
+            LicenseUpdate.license_id == license_id,
             LicenseUpdate.effective_from == effective_from,
         )
         return self.session.scalars(stmt.order_by(LicenseUpdate.pk.desc())).first()
 
-    def page(self, request: PageRequest, *, account_pk: str | None, license_id: str | None,
-             effective_from: datetime | None) -> Page[LicenseUpdate]:
+    def page(
+        self, request: PageRequest, *, account_pk: str | None, license_id: str | None, effective_from: datetime | None
+    ) -> Page[LicenseUpdate]:
         stmt = self.scoped(LicenseUpdate)
         if account_pk is not None:
             stmt = stmt.where(LicenseUpdate.account_pk == account_pk)

@@ -11,7 +11,10 @@ from meterline.core.schemas import Number, NumberIn, RequestModel, ResponseModel
 from meterline.licenses.models import LicenseUpdate
 
 Id50 = Annotated[str, StringConstraints(min_length=1, max_length=50)]
-Metadata = Annotated[dict[Annotated[str, StringConstraints(max_length=100)], Annotated[str, StringConstraints(max_length=500)]], Field(max_length=50)]
+Metadata = Annotated[
+    dict[Annotated[str, StringConstraints(max_length=100)], Annotated[str, StringConstraints(max_length=500)]],
+    Field(max_length=50),
+]
 
 
 class LicenseUpdateRequest(RequestModel):
@@ -46,6 +49,10 @@ class GetLicenseUpdatesResponse(ResponseModel):
 
 def update_out(update: LicenseUpdate) -> LicenseUpdateResponse:
     return LicenseUpdateResponse(
-        license_id=update.license_id, account_id=update.account_id, quantity=update.quantity,
-        effective_from=update.effective_from, metadata=update.metadata_, created_at=update.created_at,
+        license_id=update.license_id,
+        account_id=update.account_id,
+        quantity=update.quantity,
+        effective_from=update.effective_from,
+        metadata=update.metadata_,
+        created_at=update.created_at,
     )

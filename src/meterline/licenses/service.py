@@ -86,18 +86,27 @@ class LicenseService:
         if request.update_type == "RELATIVE":
             quantity = licenses.in_force(steps, at) + request.quantity
         if quantity < 0:
-            raise BadRequest(f"quantity: the license quantity would be {quantity} from {at.isoformat()}; it cannot go "
-                             "below 0")
+            raise BadRequest(
+                f"quantity: the license quantity would be {quantity} from {at.isoformat()}; it cannot go below 0"
+            )
         if quantity >= numbers.LIMIT:  # RELATIVE steps of bounded numbers could add up past the one rule's bound
-            raise BadRequest(f"quantity: the license quantity would be {numbers.plain(quantity)} from "
-                             f"{at.isoformat()}; it must stay below 10^{numbers.MAX_DIGITS}")
+            raise BadRequest(
+                f"quantity: the license quantity would be {numbers.plain(quantity)} from "
+                f"{at.isoformat()}; it must stay below 10^{numbers.MAX_DIGITS}"
+            )
         update = LicenseUpdate(
             # after every earlier update, even one another process made in this millisecond: of two updates at one
             # instant, the later in pk order is in force
             pk=new_id_after("lic", max((u.pk for u in history), default=None)),
-            org_id=self.ctx.org_id, license_id=request.license_id, account_pk=account.pk,
-            account_id=account.id, quantity=quantity, effective_from=at, metadata_=request.metadata,
-            idempotency_key=request.idempotency_key, created_at=self.ctx.now,
+            org_id=self.ctx.org_id,
+            license_id=request.license_id,
+            account_pk=account.pk,
+            account_id=account.id,
+            quantity=quantity,
+            effective_from=at,
+            metadata_=request.metadata,
+            idempotency_key=request.idempotency_key,
+            created_at=self.ctx.now,
         )
         self.repo.add(update)
         return update
@@ -106,14 +115,16 @@ class LicenseService:
         account = self._account(request.account_id, request.effective_from)
         entry = self.repo.at(account.pk, license_id, request.effective_from)
         if entry is None:
-            raise NotFound(f"No update of license {license_id} for account {account.id} at "
-                           f"{request.effective_from.isoformat()}")
+            raise NotFound(
+                f"No update of license {license_id} for account {account.id} at {request.effective_from.isoformat()}"
+            )
         entry.metadata_ = request.metadata
         self.ctx.session.flush()
         return entry
 
-    def page(self, request: PageRequest, *, account_id: str | None, license_id: str | None,
-             effective_from: datetime | None) -> Page[LicenseUpdate]:
+    def page(
+        self, request: PageRequest, *, account_id: str | None, license_id: str | None, effective_from: datetime | None
+    ) -> Page[LicenseUpdate]:
         account_pk = None
         if account_id is not None:
             account = self.accounts.resolve(account_id, self.ctx.now)
@@ -132,7 +143,9 @@ class LicenseService:
         """license id -> the largest quantity in force in [start, end), for every license the account has had."""
         return {lid: licenses.largest(steps, start, end) for lid, steps in self._steps(account).items()}
 
-    def daily_quantities(self, account: Account, start: datetime, end: datetime, tz: ZoneInfo) -> dict[str, list[Decimal]]:
+    def daily_quantities(
+        self, account: Account, start: datetime, end: datetime, tz: ZoneInfo
+    ) -> dict[str, list[Decimal]]:
         """license id -> each local day's largest quantity over [start, end)."""
         return {
             lid: [q for _, q in licenses.daily_maximums(steps, start, end, tz)]

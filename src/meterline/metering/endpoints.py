@@ -25,7 +25,10 @@ MAX_VERSION = 2**31 - 1
 
 # -- event schemas -------------------------------------------------------------------------------------------------
 @router.post(
-    "/event_schema", status_code=201, response_model=schemas.EventSchema, tags=SCHEMAS,
+    "/event_schema",
+    status_code=201,
+    response_model=schemas.EventSchema,
+    tags=SCHEMAS,
     operation_id="createEventSchema",
 )
 def create_event_schema(body: schemas.CreateEventSchemaRequest, ctx: Context = Depends(api_context)) -> Response:
@@ -34,12 +37,15 @@ def create_event_schema(body: schemas.CreateEventSchemaRequest, ctx: Context = D
 
 
 @router.get(
-    "/event_schema", response_model=schemas.EventSchemaListPaginatedResponse, tags=SCHEMAS,
+    "/event_schema",
+    response_model=schemas.EventSchemaListPaginatedResponse,
+    tags=SCHEMAS,
     operation_id="listEventSchemas",
 )
 def list_event_schemas(
-    status: str | None = Query(None, description="DRAFT, ACTIVE, INACTIVE or ARCHIVED (the deleted schemas); "
-                                                  "default: every schema not deleted"),
+    status: str | None = Query(
+        None, description="DRAFT, ACTIVE, INACTIVE or ARCHIVED (the deleted schemas); default: every schema not deleted"
+    ),
     page: PageRequest = Depends(page_params),
     ctx: Context = Depends(api_context),
 ) -> Response:
@@ -57,7 +63,9 @@ def list_event_schemas(
 
 
 @router.get(
-    "/event_schema/{event_schema_name}", response_model=schemas.EventSchema, tags=SCHEMAS,
+    "/event_schema/{event_schema_name}",
+    response_model=schemas.EventSchema,
+    tags=SCHEMAS,
     operation_id="getEventSchema",
 )
 def get_event_schema(
@@ -69,7 +77,9 @@ def get_event_schema(
 
 
 @router.get(
-    "/event_schema/{event_schema_name}/versions", response_model=schemas.EventSchemaVersionsResponse, tags=SCHEMAS,
+    "/event_schema/{event_schema_name}/versions",
+    response_model=schemas.EventSchemaVersionsResponse,
+    tags=SCHEMAS,
     operation_id="listEventSchemaVersions",
 )
 def list_event_schema_versions(event_schema_name: str, ctx: Context = Depends(api_context)) -> Response:
@@ -79,7 +89,9 @@ def list_event_schema_versions(event_schema_name: str, ctx: Context = Depends(ap
 
 
 @router.patch(
-    "/event_schema/{event_schema_name}", response_model=schemas.EventSchema, tags=SCHEMAS,
+    "/event_schema/{event_schema_name}",
+    response_model=schemas.EventSchema,
+    tags=SCHEMAS,
     operation_id="updateEventSchema",
 )
 def update_event_schema(
@@ -91,7 +103,9 @@ def update_event_schema(
 
 
 @router.post(
-    "/event_schema/{event_schema_name}/activate", response_model=schemas.EventSchema, tags=SCHEMAS,
+    "/event_schema/{event_schema_name}/activate",
+    response_model=schemas.EventSchema,
+    tags=SCHEMAS,
     operation_id="activateEventSchema",
 )
 def activate_event_schema(event_schema_name: str, ctx: Context = Depends(api_context)) -> Response:
@@ -100,7 +114,9 @@ def activate_event_schema(event_schema_name: str, ctx: Context = Depends(api_con
 
 
 @router.post(
-    "/event_schema/{event_schema_name}/deactivate", response_model=schemas.EventSchema, tags=SCHEMAS,
+    "/event_schema/{event_schema_name}/deactivate",
+    response_model=schemas.EventSchema,
+    tags=SCHEMAS,
     operation_id="deactivateEventSchema",
 )
 def deactivate_event_schema(event_schema_name: str, ctx: Context = Depends(api_context)) -> Response:
@@ -109,7 +125,9 @@ def deactivate_event_schema(event_schema_name: str, ctx: Context = Depends(api_c
 
 
 @router.delete(
-    "/event_schema/{event_schema_name}", response_model=BaseSuccessResponse, tags=SCHEMAS,
+    "/event_schema/{event_schema_name}",
+    response_model=BaseSuccessResponse,
+    tags=SCHEMAS,
     operation_id="deleteEventSchema",
 )
 def delete_event_schema(event_schema_name: str, ctx: Context = Depends(api_context)) -> Response:
@@ -133,12 +151,16 @@ def create_usage_meter(body: schemas.CreateUsageMeterRequest, ctx: Context = Dep
 
 
 @router.get(
-    "/usage_meters", response_model=schemas.UsageMeterPaginatedResponse, tags=METERS,
+    "/usage_meters",
+    response_model=schemas.UsageMeterPaginatedResponse,
+    tags=METERS,
     operation_id="getUsageMetersForEventSchema",
 )
 def get_usage_meters_for_event_schema(
-    status: str | None = Query(None, description="DRAFT, ACTIVE, INACTIVE or ARCHIVED, or several comma-separated; "
-                                                  "default: every meter not deleted"),
+    status: str | None = Query(
+        None,
+        description="DRAFT, ACTIVE, INACTIVE or ARCHIVED, or several comma-separated; default: every meter not deleted",
+    ),
     aggregations: str | None = Query(None, description="COUNT, SUM or COUNT,SUM"),
     page: PageRequest = Depends(page_params),
     ctx: Context = Depends(api_context),
@@ -178,7 +200,9 @@ def update_usage_meter(
 
 
 @router.post(
-    "/usage_meters/{usage_meter_id}/activate", response_model=schemas.UsageMeter, tags=METERS,
+    "/usage_meters/{usage_meter_id}/activate",
+    response_model=schemas.UsageMeter,
+    tags=METERS,
     operation_id="activateUsageMeter",
 )
 def activate_usage_meter(usage_meter_id: str, ctx: Context = Depends(api_context)) -> Response:
@@ -189,7 +213,9 @@ def activate_usage_meter(usage_meter_id: str, ctx: Context = Depends(api_context
 
 
 @router.post(
-    "/usage_meters/{usage_meter_id}/deactivate", response_model=schemas.UsageMeter, tags=METERS,
+    "/usage_meters/{usage_meter_id}/deactivate",
+    response_model=schemas.UsageMeter,
+    tags=METERS,
     operation_id="deactivateUsageMeter",
 )
 def deactivate_usage_meter(usage_meter_id: str, ctx: Context = Depends(api_context)) -> Response:

@@ -94,6 +94,7 @@ class Compiled:
 
 # --- values -------------------------------------------------------------------------------------------------------
 
+
 def _show(value: Any) -> str:
     text = str(value) if isinstance(value, Decimal) else repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -282,6 +283,7 @@ def _cmp(a: Any, b: Any) -> int | None:
 
 # --- var ----------------------------------------------------------------------------------------------------------
 
+
 def _steps(path: Any) -> tuple[tuple[str, int | None], ...]:
     if path is None or path == "":
         return ()
@@ -308,6 +310,7 @@ def _absent(data: Any, key: Any) -> bool:
 
 # --- operators: each builder takes the compiled arguments (and the raw ones) and returns a closure -------------------
 
+
 def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
     default = f[1] if len(f) > 1 else (lambda data: None)
     if raw and isinstance(raw[0], (dict, list)):  # path computed at evaluation
@@ -316,6 +319,7 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
         def dynamic_var(data: Any) -> Any:
             value = _lookup(data, _steps(path(data)))
             return default(data) if value is _MISSING else value
+
         return dynamic_var
     steps = _steps(raw[0] if raw else None)
     if steps and not scoped:
@@ -324,6 +328,7 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
     def var(data: Any) -> Any:
         value = _lookup(data, steps)
         return default(data) if value is _MISSING else value
+
     return var
 
 
@@ -336,6 +341,7 @@ def _b_missing(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
         keys = [g(data) for g in f]
         keys = keys[0] if keys and isinstance(keys[0], list) else keys
         return [key for key in keys if _absent(data, key)]
+
     return missing
 
 
@@ -350,6 +356,7 @@ def _b_missing_some(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
             raise EvaluationError("'missing_some' needs a list of names as its second argument")
         gone = [key for key in options if _absent(data, key)]
         return [] if len(options) - len(gone) >= need else gone
+
     return missing_some
 
 
@@ -365,11 +372,13 @@ def _b_if(f: list[Fn], *_: Any) -> Fn:
             if truthy(cond(data)):
                 return then(data)
         return last(data)
+
     return if_
 
 
 def _b_logic(stop: bool) -> Callable[..., Fn]:
     """`and` stops at the first falsy value, `or` at the first truthy one; else the last value."""
+
     def build(f: list[Fn], *_: Any) -> Fn:
         def logic(data: Any) -> Any:
             for g in f:
@@ -377,7 +386,9 @@ def _b_logic(stop: bool) -> Callable[..., Fn]:
                 if truthy(value) is stop:
                     return value
             return value
+
         return logic
+
     return build
 
 
@@ -390,6 +401,7 @@ def _relation(test: Callable[[int], bool]) -> Callable[..., Fn]:
         def ok(x: Any, y: Any) -> bool:
             c = _cmp(x, y)
             return c is not None and test(c)
+
         if len(f) == 2:
             a, b = f
             return lambda data: ok(a(data), b(data))
@@ -398,7 +410,9 @@ def _relation(test: Callable[[int], bool]) -> Callable[..., Fn]:
         def between(data: Any) -> bool:
             x, y, z = a(data), b(data), c(data)
             return ok(x, y) and ok(y, z)
+
         return between
+
     return build
 
 
@@ -420,7 +434,9 @@ def _arith(op: str, fold: Callable[[Decimal, Decimal], Decimal], unary: Callable
             except DecimalException:
                 raise EvaluationError(f"'{op}' result is out of range") from None
             return result
+
         return arith
+
     return build
 
 
@@ -429,6 +445,7 @@ def _divide(context_op: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Deci
         if b.is_zero():
             raise ZeroDivisionError
         return context_op(a, b)
+
     return op
 
 
@@ -449,11 +466,12 @@ def _b_substr(f: list[Fn], *_: Any) -> Fn:
     def substr(data: Any) -> str:
         text = _js_str(f[0](data))
         start = _int_arg(f[1](data))
-        text = text[max(len(text) + start, 0):] if start < 0 else text[start:]
+        text = text[max(len(text) + start, 0) :] if start < 0 else text[start:]
         if len(f) < 3:
             return text
         length = _int_arg(f[2](data))
-        return text[:length] if length >= 0 else text[:max(len(text) + length, 0)]
+        return text[:length] if length >= 0 else text[: max(len(text) + length, 0)]
+
     return substr
 
 
@@ -464,6 +482,7 @@ def _b_merge(f: list[Fn], *_: Any) -> Fn:
             value = g(data)
             out.extend(value) if isinstance(value, (list, tuple)) else out.append(value)
         return out
+
     return merge
 
 
@@ -487,7 +506,9 @@ def _iterating(kind: str) -> Callable[..., Fn]:
                 return bool(items) and all(truthy(logic(item)) for item in items)
             kept = [item for item in items or () if truthy(logic(item))]
             return kept if kind == "filter" else (bool(kept) if kind == "some" else not kept)
+
         return iterate
+
     return build
 
 
@@ -521,13 +542,16 @@ _OPS: dict[str, tuple[int, int, Callable[..., Fn]]] = {
     "cat": (0, _MANY, lambda f, *_: lambda data: "".join(_js_str(g(data)) for g in f)),
     "substr": (2, 3, _b_substr),
     "merge": (0, _MANY, _b_merge),
-    **{kind: (2, 3 if kind == "reduce" else 2, _iterating(kind))
-       for kind in ("map", "filter", "reduce", "all", "none", "some")},
+    **{
+        kind: (2, 3 if kind == "reduce" else 2, _iterating(kind))
+        for kind in ("map", "filter", "reduce", "all", "none", "some")
+    },
 }
 _SCOPED = {"map", "filter", "reduce", "all", "none", "some"}  # their argument 1 runs on each element
 
 
 # --- compiling ----------------------------------------------------------------------------------------------------
+
 
 def _at(where: str) -> str:
     if not where:
@@ -544,11 +568,15 @@ def _node(value: Any, where: str, scoped: bool, seen: set[str]) -> Fn:
         args = raw if isinstance(raw, list) else [raw]
         if not low <= len(args) <= high:
             wanted = f"{low}" if low == high else (f"at least {low}" if high == _MANY else f"{low} to {high}")
-            raise JsonLogicError(f"'{op}' takes {wanted} argument{'' if high in (1, _MANY) and low == 1 else 's'}, "
-                                 f"got {len(args)}{_at(where)}")
+            raise JsonLogicError(
+                f"'{op}' takes {wanted} argument{'' if high in (1, _MANY) and low == 1 else 's'}, "
+                f"got {len(args)}{_at(where)}"
+            )
         here = f"{where}/{op}"
-        fns = [_node(arg, f"{here}/{i}" if isinstance(raw, list) else here,
-                     scoped or (i == 1 and op in _SCOPED), seen) for i, arg in enumerate(args)]
+        fns = [
+            _node(arg, f"{here}/{i}" if isinstance(raw, list) else here, scoped or (i == 1 and op in _SCOPED), seen)
+            for i, arg in enumerate(args)
+        ]
         return build(fns, args, scoped, seen)
     if isinstance(value, list):
         items = [_node(item, f"{where}/{i}", scoped, seen) for i, item in enumerate(value)]
@@ -608,8 +636,9 @@ def compile_logic(source: str | object) -> Compiled:
             raise JsonLogicError("invalid JSON: not UTF-8 text") from None
     if not isinstance(source, str):
         try:
-            source = simplejson.dumps(source, use_decimal=True, separators=(",", ":"), ensure_ascii=False,
-                                      allow_nan=False)
+            source = simplejson.dumps(
+                source, use_decimal=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False
+            )
         except RecursionError:
             raise JsonLogicError(f"expression too deep: more than {MAX_DEPTH} levels") from None
         except (TypeError, ValueError) as exc:

@@ -233,7 +233,7 @@ def meter_spec(
             if not _DECIMAL_TEXT.fullmatch(entry.value):
                 raise BadRequest(
                     f"filters[{i}].value: {entry.value[:40]!r} is not a decimal number (an attribute filter "
-                    f"compares numbers, e.g. \"10\" or \"2.5\"; they {numbers.RULE.removeprefix('must ')})"
+                    f'compares numbers, e.g. "10" or "2.5"; they {numbers.RULE.removeprefix("must ")})'
                 )
         elif name not in dimensions:
             raise BadRequest(
@@ -280,9 +280,7 @@ def _field_ref(field: str) -> tuple[str, str]:
         return "attribute", name
     if prefix in _DIMENSION_PREFIXES:
         return "dimension", name
-    raise BadRequest(
-        f"filters: field {field!r} must be dimension.<name>, attribute.<name> or a dimension's bare name"
-    )
+    raise BadRequest(f"filters: field {field!r} must be dimension.<name>, attribute.<name> or a dimension's bare name")
 
 
 def _check_logic(schema: EventSchema, where: str, text: str, attributes: set[str], dimensions: set[str]) -> None:

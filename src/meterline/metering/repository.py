@@ -94,9 +94,7 @@ class MeteringRepository(OrgRepository):
 
     def active_meters(self, schema_name: str) -> list[UsageMeter]:
         """The ACTIVE meters of the schema named `schema_name`, in creation order: the ones its events feed."""
-        stmt = self.scoped(UsageMeter).where(
-            UsageMeter.event_schema_name == schema_name, UsageMeter.status == ACTIVE
-        )
+        stmt = self.scoped(UsageMeter).where(UsageMeter.event_schema_name == schema_name, UsageMeter.status == ACTIVE)
         return list(self.session.scalars(stmt.order_by(UsageMeter.pk)))
 
     def usable_meters(self) -> list[UsageMeter]:

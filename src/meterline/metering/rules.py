@@ -11,7 +11,12 @@ from typing import Any
 from meterline.core.errors import BadRequest
 from meterline.metering.statuses import MeteringStatus
 
-DRAFT, ACTIVE, INACTIVE, ARCHIVED = MeteringStatus.DRAFT, MeteringStatus.ACTIVE, MeteringStatus.INACTIVE, MeteringStatus.ARCHIVED
+DRAFT, ACTIVE, INACTIVE, ARCHIVED = (
+    MeteringStatus.DRAFT,
+    MeteringStatus.ACTIVE,
+    MeteringStatus.INACTIVE,
+    MeteringStatus.ARCHIVED,
+)
 STATUSES = tuple(MeteringStatus)
 
 

@@ -22,7 +22,8 @@ def result_out(result: QueryResult) -> schemas.MetricQueryResponse:
         data=[
             schemas.MetricDataPoints(
                 grouped_by=schemas.MetricDataPointsGroupedBy(field_name=s.group[0], field_value=s.group[1])
-                if s.group else None,
+                if s.group
+                else None,
                 timestamps=s.timestamps,
                 metric_values=s.values,
             )

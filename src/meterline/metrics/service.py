@@ -199,18 +199,36 @@ class MetricsService:
         group_by = query.group_by
         rows: dict[tuple[int, GroupKey], Decimal | int] = {}
         if not plan.nothing and plan.kind == "EVENTS":
-            group = {None: None, "ACCOUNT_ID": "account", "SCHEMA_NAME": "schema", "EVENT_STATUS": "status",
-                     "RAW_EVENT_STATUS": "status"}[group_by]
-            rows = dict(self.repo.event_counts(
-                plan.starts, start, end, account_pks=plan.account_pks, schema_names=plan.schema_names,
-                statuses=plan.statuses, group=group,  # type: ignore[arg-type]
-            ))
+            group = {
+                None: None,
+                "ACCOUNT_ID": "account",
+                "SCHEMA_NAME": "schema",
+                "EVENT_STATUS": "status",
+                "RAW_EVENT_STATUS": "status",
+            }[group_by]
+            rows = dict(
+                self.repo.event_counts(
+                    plan.starts,
+                    start,
+                    end,
+                    account_pks=plan.account_pks,
+                    schema_names=plan.schema_names,
+                    statuses=plan.statuses,
+                    group=group,  # type: ignore[arg-type]
+                )
+            )
         elif not plan.nothing:
             group = {None: None, "ACCOUNT_ID": "account", "CUSTOMER_ID": "account", "USAGE_METER_ID": "meter"}[group_by]
-            rows = dict(self.repo.usage_sums(
-                plan.starts, start, end, account_pks=plan.account_pks, meter_ids=plan.meter_ids,
-                group=group,  # type: ignore[arg-type]
-            ))
+            rows = dict(
+                self.repo.usage_sums(
+                    plan.starts,
+                    start,
+                    end,
+                    account_pks=plan.account_pks,
+                    meter_ids=plan.meter_ids,
+                    group=group,  # type: ignore[arg-type]
+                )
+            )
         labels = self._labels(group_by, {key for _, key in rows})
         n = len(plan.starts)
         by_label: dict[str | None, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * n)
@@ -220,7 +238,11 @@ class MetricsService:
             values = by_label[labels[key] if group_by else None]
             values[period] = EXACT.add(values[period], Decimal(value))  # several keys can share one label
         series = [
-            Series(group=(group_by, label) if group_by and label is not None else None, timestamps=list(plan.starts), values=values)
+            Series(
+                group=(group_by, label) if group_by and label is not None else None,
+                timestamps=list(plan.starts),
+                values=values,
+            )
             for label, values in sorted(by_label.items(), key=lambda item: item[0] or "")
         ]
         return QueryResult(id=query.id, name=query.name, series=series)
@@ -234,9 +256,7 @@ class MetricsService:
             accounts = self.accounts.by_pks({k[0] for k in keys if k[0] is not None})
             # An account's id; an event that reached no account keeps the accountId it was sent with (a deleted
             # account's usage, its pk).
-            return {
-                k: accounts[k[0]].id if k[0] in accounts else (k[1] if len(k) > 1 else k[0]) for k in keys
-            }
+            return {k: accounts[k[0]].id if k[0] in accounts else (k[1] if len(k) > 1 else k[0]) for k in keys}
         if group_by == "CUSTOMER_ID":  # usage grouped by account, then by the account's customer
             accounts = self.accounts.by_pks({k[0] for k in keys})
             customers = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pks(
@@ -244,7 +264,8 @@ class MetricsService:
             )
             return {
                 k: customers[accounts[k[0]].customer_pk].id
-                if k[0] in accounts and accounts[k[0]].customer_pk in customers else k[0]
+                if k[0] in accounts and accounts[k[0]].customer_pk in customers
+                else k[0]
                 for k in keys
             }
         if group_by == "EVENT_STATUS":

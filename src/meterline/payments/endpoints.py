@@ -27,8 +27,9 @@ def create_payments(body: schemas.CreatePaymentRequest, ctx: Context = Depends(a
 
 
 @router.get("/payments/{payment_id}", response_model=schemas.PaymentOut, operation_id="getPayment")
-def get_payment(payment_id: str, version: Annotated[int | None, Query(ge=1)] = None,
-                ctx: Context = Depends(api_context)) -> Response:
+def get_payment(
+    payment_id: str, version: Annotated[int | None, Query(ge=1)] = None, ctx: Context = Depends(api_context)
+) -> Response:
     service = PaymentService(ctx)
     payment = service.get(payment_id)
     if version is not None and version != payment.version:
@@ -41,5 +42,8 @@ def list_payments(page: PageRequest = Depends(page_params), ctx: Context = Depen
     service = PaymentService(ctx)
     result = service.page(page)
     ids = service.account_ids(result.items)
-    return respond(schemas.ListPaymentResponse(
-        data=[schemas.payment_out(p, ids[p.account_pk]) for p in result.items], next_token=result.next_token))
+    return respond(
+        schemas.ListPaymentResponse(
+            data=[schemas.payment_out(p, ids[p.account_pk]) for p in result.items], next_token=result.next_token
+        )
+    )

@@ -75,11 +75,23 @@ class ListPaymentResponse(ResponseModel):
 
 def payment_out(payment: Payment, account_id: str) -> PaymentOut:
     return PaymentOut(
-        id=payment.pk, description=payment.description, notes=payment.notes, account_id=account_id,
+        id=payment.pk,
+        description=payment.description,
+        notes=payment.notes,
+        account_id=account_id,
         external_payment_references=ExternalPaymentReferenceOut(**payment.reference),
-        line_item_records=[PaymentLineItemRecordOut(type=r["type"], togai_id=r.get("togaiId"),
-                                                    amount=Decimal(r["amount"]) if r.get("amount") is not None else None,
-                                                    order=r["order"]) for r in payment.records],
-        total_amount=payment.total_amount, currency=payment.currency, version=payment.version,
-        created_by=payment.created_by, created_at=payment.created_at,
+        line_item_records=[
+            PaymentLineItemRecordOut(
+                type=r["type"],
+                togai_id=r.get("togaiId"),
+                amount=Decimal(r["amount"]) if r.get("amount") is not None else None,
+                order=r["order"],
+            )
+            for r in payment.records
+        ],
+        total_amount=payment.total_amount,
+        currency=payment.currency,
+        version=payment.version,
+        created_by=payment.created_by,
+        created_at=payment.created_at,
     )

@@ -62,7 +62,9 @@ class PaymentService:
             raise NotFound(f"Account {request.account_id} not found")
         currency = request.currency.upper()
         if not is_currency(currency) or currency != account.invoice_currency:
-            raise BadRequest(f"currency: account {account.id} pays in {account.invoice_currency}, not {request.currency}")
+            raise BadRequest(
+                f"currency: account {account.id} pays in {account.invoice_currency}, not {request.currency}"
+            )
         total = request.total_amount
         if total <= 0 or round_money(total, currency) != total:
             raise BadRequest(f"totalAmount: must be more than 0, in whole {currency} minor units")
@@ -79,12 +81,16 @@ class PaymentService:
         for record in records:
             where = f"lineItemRecords (order {record.order})"
             if record.type == "CREDIT":
-                raise BadRequest(f"{where}: CREDIT records are not supported: grant credits with POST /credits, "
-                                 "or pay into the wallet with a WALLET_CREDIT record")
+                raise BadRequest(
+                    f"{where}: CREDIT records are not supported: grant credits with POST /credits, "
+                    "or pay into the wallet with a WALLET_CREDIT record"
+                )
             if record.type == "WALLET_CREDIT":
                 if record.amount is None or record.amount <= 0 or round_money(record.amount, currency) != record.amount:
                     raise BadRequest(f"{where}.amount: must be more than 0, in whole {currency} minor units")
-                WalletService(self.ctx, holds=wallet_holds).top_up(account.id, record.amount, "Payment", entity_id=payment_pk)
+                WalletService(self.ctx, holds=wallet_holds).top_up(
+                    account.id, record.amount, "Payment", entity_id=payment_pk
+                )
                 continue
             if record.togai_id is None or record.amount is None:
                 raise BadRequest(f"{where}: togaiId (the invoice id) and amount are required")
@@ -94,12 +100,15 @@ class PaymentService:
             if invoice is None or invoice.account_pk != account.pk:
                 raise BadRequest(f"{where}.togaiId: account {account.id} has no invoice {record.togai_id}")
             if invoice.status not in OPEN:
-                raise BadRequest(f"{where}: invoice {invoice.pk} is {invoice.status}; only DUE, PARTIALLY_PAID and "
-                                 "UN_COLLECTIBLE invoices take payments")
+                raise BadRequest(
+                    f"{where}: invoice {invoice.pk} is {invoice.status}; only DUE, PARTIALLY_PAID and "
+                    "UN_COLLECTIBLE invoices take payments"
+                )
             owed = (invoice.total_amount or Decimal(0)) - invoice.paid_amount
             if record.amount > owed:
-                raise BadRequest(f"{where}.amount: {record.amount} is more than the {owed} still owed on invoice "
-                                 f"{invoice.pk}")
+                raise BadRequest(
+                    f"{where}.amount: {record.amount} is more than the {owed} still owed on invoice {invoice.pk}"
+                )
             invoice.paid_amount = invoice.paid_amount + record.amount
             invoice.status = PAID if invoice.paid_amount == invoice.total_amount else PARTIALLY_PAID
             invoice.updated_at = self.ctx.now
@@ -110,11 +119,20 @@ class PaymentService:
             raise BadRequest(f"lineItemRecords: the amounts add up to {spread}, not totalAmount {total}")
         reference = request.external_payment_reference.model_dump(exclude_none=True)
         payment = Payment(
-            pk=payment_pk, org_id=self.ctx.org_id, account_pk=account.pk, currency=currency, total_amount=total,
-            description=request.description, notes=request.notes,
+            pk=payment_pk,
+            org_id=self.ctx.org_id,
+            account_pk=account.pk,
+            currency=currency,
+            total_amount=total,
+            description=request.description,
+            notes=request.notes,
             reference={_camel(k): v for k, v in reference.items()},
-            records=[{"type": r.type, "togaiId": r.togai_id, "amount": str(r.amount), "order": r.order} for r in records],
-            version=1, created_by="API", created_at=self.ctx.now,
+            records=[
+                {"type": r.type, "togaiId": r.togai_id, "amount": str(r.amount), "order": r.order} for r in records
+            ],
+            version=1,
+            created_by="API",
+            created_at=self.ctx.now,
         )
         self.repo.add(payment)
         return payment
@@ -123,6 +141,3 @@ class PaymentService:
 def _camel(name: str) -> str:
     head, *rest = name.split("_")
     return head + "".join(p.title() for p in rest)
-
-
-

@@ -9,6 +9,15 @@ from meterline.rating.engine import price, price_days
 from meterline.rating.model import Priced, RatePlan, RatingError, Slab, SlabRevenue
 
 __all__ = [
-    "Priced", "RatePlan", "RatingError", "Slab", "SlabRevenue", "check_rate_plan", "fixed_amount", "price", "price_days", "prorate",
+    "Priced",
+    "RatePlan",
+    "RatingError",
+    "Slab",
+    "SlabRevenue",
+    "check_rate_plan",
+    "fixed_amount",
+    "price",
+    "price_days",
+    "prorate",
     "true_up",
 ]

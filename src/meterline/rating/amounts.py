@@ -22,8 +22,13 @@ def prorate(amount: Decimal, covered_days: int, cycle_days: int, currency: str) 
     return round_money(divide(EXACT.multiply(amount, Decimal(covered_days)), Decimal(cycle_days)), currency)
 
 
-def true_up(commitment: Decimal, sub_total: Decimal, currency: str, covered_days: int | None = None,
-            cycle_days: int | None = None) -> Decimal:
+def true_up(
+    commitment: Decimal,
+    sub_total: Decimal,
+    currency: str,
+    covered_days: int | None = None,
+    cycle_days: int | None = None,
+) -> Decimal:
     """D8: max(0, commitment - SUB_TOTAL). For a partial cycle the commitment is prorated first (rounded once):
     true_up = max(0, round(commitment x covered / cycle days) - SUB_TOTAL)."""
     owed = round_money(commitment, currency)

@@ -23,15 +23,19 @@ def check_rate_plan(plan: RatePlan) -> None:
         for value in (slab.start_after, slab.rate, slab.package_size, slab.minimum_rate, slab.maximum_rate):
             _exact(value)
         if slab.order != i + 1:
-            raise RatingError(f"{where}.order: slab orders must run 1, 2, 3... without gaps or repeats "
-                              f"(found {[s.order for s in slabs]})")
+            raise RatingError(
+                f"{where}.order: slab orders must run 1, 2, 3... without gaps or repeats "
+                f"(found {[s.order for s in slabs]})"
+            )
         if slab.price_type not in PRICE_TYPES:
             raise RatingError(f"{where}.priceType: {slab.price_type!r} is not one of {', '.join(sorted(PRICE_TYPES))}")
         if i == 0 and slab.start_after != 0:
             raise RatingError(f"{where}.startAfter: the first slab must start after 0, not {slab.start_after}")
         if i > 0 and slab.start_after <= slabs[i - 1].start_after:
-            raise RatingError(f"{where}.startAfter: {slab.start_after} must be greater than the previous slab's "
-                              f"{slabs[i - 1].start_after} (slabs may not overlap)")
+            raise RatingError(
+                f"{where}.startAfter: {slab.start_after} must be greater than the previous slab's "
+                f"{slabs[i - 1].start_after} (slabs may not overlap)"
+            )
         if slab.rate < 0:
             raise RatingError(f"{where}: the rate {slab.rate} is negative; rates are >= 0")
         if slab.price_type == "PACKAGE":

@@ -66,7 +66,11 @@ class Interval(StrEnum):
 
 # Months per cycle; WEEKLY (0) is 7 days.
 MONTHS: dict[str, int] = {
-    Interval.WEEKLY: 0, Interval.MONTHLY: 1, Interval.QUARTERLY: 3, Interval.HALF_YEARLY: 6, Interval.ANNUALLY: 12,
+    Interval.WEEKLY: 0,
+    Interval.MONTHLY: 1,
+    Interval.QUARTERLY: 3,
+    Interval.HALF_YEARLY: 6,
+    Interval.ANNUALLY: 12,
 }
 MAX_CYCLES = 10_000
 _WHERE = "pricingCycleConfig"
@@ -162,21 +166,28 @@ def _number(value: object, low: int, high: int) -> int | None:
 def check_cycle_config(config: CycleConfig) -> None:
     """Raise CycleError, naming the field and saying what to send, unless `config` is usable."""
     if config.interval not in MONTHS:
-        raise CycleError(f"{_WHERE}.interval: {config.interval!r} is not a pricing interval; send one of "
-                         f"{', '.join(MONTHS)}")
+        raise CycleError(
+            f"{_WHERE}.interval: {config.interval!r} is not a pricing interval; send one of {', '.join(MONTHS)}"
+        )
     period = MONTHS[config.interval]
     top = 7 if period == 0 else 31
     if config.day_offset != "LAST" and _number(config.day_offset, 1, top) is None:
         hint = " (1 = Monday, 7 = Sunday)" if period == 0 else ""
-        raise CycleError(f"{_WHERE}.startOffset.dayOffset: {config.day_offset!r} is out of range for "
-                         f"{config.interval}; send 1 to {top}{hint} or LAST")
+        raise CycleError(
+            f"{_WHERE}.startOffset.dayOffset: {config.day_offset!r} is out of range for "
+            f"{config.interval}; send 1 to {top}{hint} or LAST"
+        )
     if period <= 1:
         if config.month_offset != "NIL":
-            raise CycleError(f"{_WHERE}.startOffset.monthOffset: {config.month_offset!r} is not allowed for "
-                             f"{config.interval}; send NIL")
+            raise CycleError(
+                f"{_WHERE}.startOffset.monthOffset: {config.month_offset!r} is not allowed for "
+                f"{config.interval}; send NIL"
+            )
     elif config.month_offset not in ("FIRST", "LAST") and _number(config.month_offset, 1, period) is None:
-        raise CycleError(f"{_WHERE}.startOffset.monthOffset: {config.month_offset!r} is out of range for "
-                         f"{config.interval}; send 1 to {period}, FIRST or LAST")
+        raise CycleError(
+            f"{_WHERE}.startOffset.monthOffset: {config.month_offset!r} is out of range for "
+            f"{config.interval}; send 1 to {period}, FIRST or LAST"
+        )
     grace = config.grace_period_days
     if isinstance(grace, bool) or not isinstance(grace, int):
         raise CycleError(f"{_WHERE}.gracePeriod: {grace!r} is not a whole number of days; send 0 or more")
@@ -212,16 +223,21 @@ def retained_offsets(current: CycleConfig | None, new: CycleConfig, current_anch
     `current_anchor` is the local date its offsets come from (the current schedule's start).
     """
     if current is None:
-        raise CycleError("retainStartOffsets: the account has no pricing cycle at that date to keep; associate "
-                         "without retainStartOffsets")
+        raise CycleError(
+            "retainStartOffsets: the account has no pricing cycle at that date to keep; associate "
+            "without retainStartOffsets"
+        )
     if current.interval != new.interval:
-        raise CycleError(f"retainStartOffsets needs the same pricing interval: current plan is {current.interval}, "
-                         f"new plan is {new.interval}")
+        raise CycleError(
+            f"retainStartOffsets needs the same pricing interval: current plan is {current.interval}, "
+            f"new plan is {new.interval}"
+        )
     day_offset, month_offset = current.day_offset, current.month_offset
     if current.anniversary:
         if current_anchor is None:
-            raise CycleError("retainStartOffsets: the current cycle is an anniversary cycle; pass the date it is "
-                             "anchored on")
+            raise CycleError(
+                "retainStartOffsets: the current cycle is an anniversary cycle; pass the date it is anchored on"
+            )
         day_offset, month_offset = anniversary_offsets(current.interval, current_anchor)
     kept = CycleConfig(new.interval, day_offset, month_offset, new.grace_period_days, anniversary=False)
     check_cycle_config(kept)
@@ -320,8 +336,10 @@ def cycles_overlapping(config: CycleConfig, start: datetime, end: datetime, tz: 
     cycle = cycle_containing(config, start, tz)
     while cycle.start < end:
         if len(found) == MAX_CYCLES:
-            raise CycleError(f"more than {MAX_CYCLES} {config.interval} pricing cycles between {start.isoformat()} "
-                             f"and {end.isoformat()}; ask for a shorter span")
+            raise CycleError(
+                f"more than {MAX_CYCLES} {config.interval} pricing cycles between {start.isoformat()} "
+                f"and {end.isoformat()}; ask for a shorter span"
+            )
         found.append(cycle)
         cycle = next_cycle(config, cycle, tz)
     return found
@@ -339,8 +357,10 @@ class CyclePiece:
     def __post_init__(self) -> None:
         start, end = _utc(self.start, "CyclePiece.start"), _utc(self.end, "CyclePiece.end")
         if not self.cycle.start <= start < end <= self.cycle.end:
-            raise ValueError(f"CyclePiece: [{start.isoformat()}, {end.isoformat()}) is empty or outside its cycle "
-                             f"[{self.cycle.start.isoformat()}, {self.cycle.end.isoformat()})")
+            raise ValueError(
+                f"CyclePiece: [{start.isoformat()}, {end.isoformat()}) is empty or outside its cycle "
+                f"[{self.cycle.start.isoformat()}, {self.cycle.end.isoformat()})"
+            )
         object.__setattr__(self, "start", start)
         object.__setattr__(self, "end", end)
 
@@ -357,8 +377,9 @@ def effective_config(config: CycleConfig, schedule_start: datetime, tz: tzinfo) 
     return CycleConfig(config.interval, day_offset, month_offset, config.grace_period_days)
 
 
-def schedule_pieces(config: CycleConfig, schedule_start: datetime, schedule_end: datetime, tz: tzinfo,
-                    until: datetime) -> list[CyclePiece]:
+def schedule_pieces(
+    config: CycleConfig, schedule_start: datetime, schedule_end: datetime, tz: tzinfo, until: datetime
+) -> list[CyclePiece]:
     """The schedule [schedule_start, schedule_end) cut at cycle boundaries: every piece that starts before `until`.
     `until` is exclusive, and it is what bounds an open-ended schedule."""
     schedule_start = _utc(schedule_start, "schedule_start")

@@ -19,7 +19,9 @@ from meterline.rating.registry import PRICE_TYPES, PRICING_MODELS
 ZERO = Decimal(0)
 
 
-def _clamp(value: Decimal, minimum: Decimal | None, maximum: Decimal | None, currency: str) -> tuple[Decimal, bool, bool]:
+def _clamp(
+    value: Decimal, minimum: Decimal | None, maximum: Decimal | None, currency: str
+) -> tuple[Decimal, bool, bool]:
     if minimum is not None and value < round_money(minimum, currency):
         return round_money(minimum, currency), True, False
     if maximum is not None and value > round_money(maximum, currency):
@@ -39,8 +41,15 @@ def _check(plan: RatePlan, quantities: list[Decimal], currency: str) -> tuple[Sl
     return tuple(sorted(plan.slabs, key=lambda s: s.order))
 
 
-def _finish(plan: RatePlan, slabs: tuple[Slab, ...], quantity: Decimal, given: list[Decimal], raw: list[Decimal],
-            packages: list[int | None], currency: str) -> Priced:
+def _finish(
+    plan: RatePlan,
+    slabs: tuple[Slab, ...],
+    quantity: Decimal,
+    given: list[Decimal],
+    raw: list[Decimal],
+    packages: list[int | None],
+    currency: str,
+) -> Priced:
     """Round each slab once, clamp it (slabRateConfig) when it received usage, sum, clamp the card (rateConfig)."""
     priced = []
     for slab, got, amount, count in zip(slabs, given, raw, packages, strict=True):
@@ -51,8 +60,14 @@ def _finish(plan: RatePlan, slabs: tuple[Slab, ...], quantity: Decimal, given: l
     slab_total = exact_sum(s.revenue for s in priced)
     revenue, low, high = _clamp(slab_total, plan.minimum_rate, plan.maximum_rate, currency)
     return Priced(
-        quantity=quantity, currency=currency, slabs=tuple(priced), slab_total=slab_total,
-        adjustment=EXACT.subtract(revenue, slab_total), revenue=revenue, minimum_rate_applied=low, maximum_rate_applied=high,
+        quantity=quantity,
+        currency=currency,
+        slabs=tuple(priced),
+        slab_total=slab_total,
+        adjustment=EXACT.subtract(revenue, slab_total),
+        revenue=revenue,
+        minimum_rate_applied=low,
+        maximum_rate_applied=high,
     )
 
 

@@ -67,8 +67,10 @@ def plan_revenue(
             found = memo[(id(card), currency)] = (card, make())
         return found[1]
 
-    for kind, key, billable, quantities in (("USAGE", "usageRateCards", "usageMeterId", usage),
-                                            ("LICENSE", "licenseRateCards", "id", licenses)):
+    for kind, key, billable, quantities in (
+        ("USAGE", "usageRateCards", "usageMeterId", usage),
+        ("LICENSE", "licenseRateCards", "id", licenses),
+    ):
         for i, card in enumerate(details.get(key, [])):
             if rate_cards.rate_value_for(card, currency) is None:
                 continue

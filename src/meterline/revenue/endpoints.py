@@ -21,7 +21,9 @@ def calculate_revenue(body: schemas.CalculateRevenueRequest, ctx: Context = Depe
     return respond(presenters.response_v1(RevenueCalculator(ctx).calculate(body)))
 
 
-@router.post("/v2/revenue_calculator", response_model=schemas.CalculateRevenueResponseV2, operation_id="calculateRevenueV2")
+@router.post(
+    "/v2/revenue_calculator", response_model=schemas.CalculateRevenueResponseV2, operation_id="calculateRevenueV2"
+)
 def calculate_revenue_v2(body: schemas.CalculateRevenueRequest, ctx: Context = Depends(api_context)) -> Response:
     """The same calculation, each entry carrying its rate card as a v2 `RateCard`."""
     return respond(presenters.response_v2(RevenueCalculator(ctx).calculate(body)))

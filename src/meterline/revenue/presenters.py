@@ -9,16 +9,23 @@ from meterline.revenue import schemas
 from meterline.revenue.compute import CardRevenue
 from meterline.revenue.service import Calculation
 
-_CARD_FIELD = {"USAGE": "usage_rate_card", "LICENSE": "license_rate_card", "FIXED_FEE": "fixed_fee_rate_card",
-               "CREDIT_GRANT": "credit_grant_rate_card"}
+_CARD_FIELD = {
+    "USAGE": "usage_rate_card",
+    "LICENSE": "license_rate_card",
+    "FIXED_FEE": "fixed_fee_rate_card",
+    "CREDIT_GRANT": "credit_grant_rate_card",
+}
 
 
 def _slabs(card: CardRevenue) -> list[schemas.SlabRevenueSummary]:
     return [
         schemas.SlabRevenueSummary(
-            order=s.order, usage=s.usage, revenue=s.revenue,
+            order=s.order,
+            usage=s.usage,
+            revenue=s.revenue,
             metadata=schemas.SlabRevenueMetadata(
-                minimum_rate_applied=s.minimum_rate_applied, maximum_rate_applied=s.maximum_rate_applied,
+                minimum_rate_applied=s.minimum_rate_applied,
+                maximum_rate_applied=s.maximum_rate_applied,
                 package_quantity=s.package_quantity,
             ),
         )
@@ -63,11 +70,20 @@ def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
     infos = []
     for c in calc.cards:
         rate_card = schemas.RateCard(
-            billable_id=c.billable_id, type=cast(schemas.RateCardType, c.kind), display_name=c.card.get("displayName") or c.card["name"],
+            billable_id=c.billable_id,
+            type=cast(schemas.RateCardType, c.kind),
+            display_name=c.card.get("displayName") or c.card["name"],
             invoice_timing=c.card.get("invoiceTiming", "IN_ARREARS"),
             rate_card_details=schemas.RateCardDetails.model_validate({_CARD_FIELD[c.kind]: c.card}),
-            tag=c.card.get("tag"), name=c.card["name"], reference_id=reference_id, reference_type=reference_type,
-            currencies=[calc.currency], price_plan_id=calc.plan_id, account_id=calc.account_id,
+            tag=c.card.get("tag"),
+            name=c.card["name"],
+            reference_id=reference_id,
+            reference_type=reference_type,
+            currencies=[calc.currency],
+            price_plan_id=calc.plan_id,
+            account_id=calc.account_id,
         )
         infos.append(schemas.RevenueInfoV2.model_validate({**_summaries(c), "rate_card": rate_card}))
-    return schemas.CalculateRevenueResponseV2(currency=calc.currency, usage_lookup_range=_range(calc), revenue_info=infos)
+    return schemas.CalculateRevenueResponseV2(
+        currency=calc.currency, usage_lookup_range=_range(calc), revenue_info=infos
+    )

@@ -50,7 +50,9 @@ class LookupCycle(RequestModel):
 
 class UsageConfig(RequestModel):
     mode: Literal["CUSTOM", "LOOKUP_RANGE", "LOOKUP_CYCLE"]
-    usage_map: Annotated[dict[Annotated[str, StringConstraints(max_length=50)], NumberIn], Field(max_length=100)] | None = None
+    usage_map: (
+        Annotated[dict[Annotated[str, StringConstraints(max_length=50)], NumberIn], Field(max_length=100)] | None
+    ) = None
     lookup_range: LookupRange | None = None
     lookup_cycle: LookupCycle | None = None
 

@@ -68,8 +68,11 @@ class RevenueCalculator:
         return account
 
     def _schedule(self, account: Account, at: datetime, where: str) -> ScheduleView:
-        found = [v for v in self.schedules.views(ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk))
-                 if v.start <= at < v.end]
+        found = [
+            v
+            for v in self.schedules.views(ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk))
+            if v.start <= at < v.end
+        ]
         if not found:
             raise BadRequest(f"{where}: account {account.id} has no price plan on {at.isoformat()}")
         return found[0]
@@ -82,13 +85,17 @@ class RevenueCalculator:
 
     def calculate(self, request: schemas.CalculateRevenueRequest) -> Calculation:
         if request.named_license_entries_config or request.entitlement_overage_config:
-            raise BadRequest("namedLicenseEntriesConfig and entitlementOverageConfig: named licenses and "
-                             "entitlements are not supported by Meterline yet")
+            raise BadRequest(
+                "namedLicenseEntriesConfig and entitlementOverageConfig: named licenses and "
+                "entitlements are not supported by Meterline yet"
+            )
         currency = self._currency(request.currency_config)
         details, active, plan_type, plan_id, reference, account_id = self._plan(request.price_plan_details_config)
         if currency not in details["supportedCurrencies"]:
-            raise BadRequest(f"currencyConfig: the plan does not support {currency} "
-                             f"(it supports {', '.join(details['supportedCurrencies'])})")
+            raise BadRequest(
+                f"currencyConfig: the plan does not support {currency} "
+                f"(it supports {', '.join(details['supportedCurrencies'])})"
+            )
         usage, usage_range = self._usage(request.usage_config)
         licenses, license_days = self._licenses(request.license_entries_config)
         proration = self._proration(request.proration_config)
@@ -102,13 +109,18 @@ class RevenueCalculator:
             raise BadRequest(f"currencyConfig.currency: {config.currency!r} is not an ISO 4217 currency code")
         return config.currency.upper()
 
-    def _plan(self, config: schemas.PricePlanDetailsConfig) -> tuple[dict[str, Any], list[str], str, str, tuple[str, str], str | None]:
+    def _plan(
+        self, config: schemas.PricePlanDetailsConfig
+    ) -> tuple[dict[str, Any], list[str], str, str, tuple[str, str], str | None]:
         where = "pricePlanDetailsConfig"
         if config.mode == "CUSTOM":
             if config.price_plan_details is None:
                 raise BadRequest(f"{where}.pricePlanDetails is required in CUSTOM mode")
-            details = plan_rules.normalize(config.price_plan_details.model_dump(by_alias=True, exclude_none=True),
-                                           "BILLING", PricePlanService(self.ctx).catalog())
+            details = plan_rules.normalize(
+                config.price_plan_details.model_dump(by_alias=True, exclude_none=True),
+                "BILLING",
+                PricePlanService(self.ctx).catalog(),
+            )
             return details, [], "BILLING", "custom", ("custom", "CUSTOM"), None
         if config.mode == "PRICE_PLAN":
             if config.price_plan_id is None:
@@ -161,11 +173,15 @@ class RevenueCalculator:
             if config.lookup_cycle is None:
                 raise BadRequest(f"{where}.lookupCycle is required in LOOKUP_CYCLE mode")
             account = self._account(config.lookup_cycle.account_id, f"{where}.lookupCycle")
-            view, cycle = self._cycle(account, config.lookup_cycle.cycle_effective_on or self.ctx.now, f"{where}.lookupCycle")
+            view, cycle = self._cycle(
+                account, config.lookup_cycle.cycle_effective_on or self.ctx.now, f"{where}.lookupCycle"
+            )
             start, end = max(cycle.start, view.start), min(cycle.end, view.end)
             service = LicenseService(self.ctx)
-            days = LicenseDays(service.daily_quantities(account, start, end, self.tz),
-                               cycles.calendar_days(cycle.start, cycle.end, self.tz))
+            days = LicenseDays(
+                service.daily_quantities(account, start, end, self.tz),
+                cycles.calendar_days(cycle.start, cycle.end, self.tz),
+            )
             return service.largest_quantities(account, start, end), days
         quantities: dict[str, Decimal] = {}
         for entry in config.custom or []:

@@ -21,7 +21,8 @@ router = APIRouter(route_class=UnitOfWorkRoute, tags=["Accounts"])
 
 
 @router.post(
-    "/accounts/{account_id}/price_plans", response_model=schemas.UpdatePricingScheduleResponse,
+    "/accounts/{account_id}/price_plans",
+    response_model=schemas.UpdatePricingScheduleResponse,
     operation_id="updatePricingSchedule",
 )
 def update_pricing_schedule(
@@ -33,7 +34,8 @@ def update_pricing_schedule(
 
 
 @router.post(
-    "/accounts/{account_id}/edit_schedules", response_model=schemas.UpdatePricingScheduleResponse,
+    "/accounts/{account_id}/edit_schedules",
+    response_model=schemas.UpdatePricingScheduleResponse,
     operation_id="updatePricingScheduleBatch",
 )
 def update_pricing_schedule_batch(
@@ -48,7 +50,8 @@ def update_pricing_schedule_batch(
 
 
 @router.get(
-    "/accounts/{account_id}/pricing_schedules", response_model=schemas.PricingSchedulePaginatedResponse,
+    "/accounts/{account_id}/pricing_schedules",
+    response_model=schemas.PricingSchedulePaginatedResponse,
     operation_id="getPricingSchedules",
 )
 def get_pricing_schedules(
@@ -71,15 +74,27 @@ def get_pricing_schedules(
     )
 
 
-@router.post("/price_plans/migration", status_code=201, response_model=BaseSuccessResponse, tags=["PricePlans"],
-             operation_id="pricePlanMigration")
-def price_plan_migration(body: schemas.CreatePricePlanMigrationRequest, ctx: Context = Depends(api_context)) -> Response:
+@router.post(
+    "/price_plans/migration",
+    status_code=201,
+    response_model=BaseSuccessResponse,
+    tags=["PricePlans"],
+    operation_id="pricePlanMigration",
+)
+def price_plan_migration(
+    body: schemas.CreatePricePlanMigrationRequest, ctx: Context = Depends(api_context)
+) -> Response:
     """Move the accounts on a plan version to another plan or version, as a PRICE_PLAN job (GET /jobs): at once,
     or once confirmed (`requireConfirmation`). The migration lives here because it moves schedules."""
     start_plan_migration(
-        ctx, source_id=body.source_id, source_versions=[body.source_version], target_id=body.target_id,
-        target_version=body.target_version, mode=body.migration_mode,
-        retain_start_offsets=bool(body.retain_start_offsets), require_confirmation=bool(body.require_confirmation),
+        ctx,
+        source_id=body.source_id,
+        source_versions=[body.source_version],
+        target_id=body.target_id,
+        target_version=body.target_version,
+        mode=body.migration_mode,
+        retain_start_offsets=bool(body.retain_start_offsets),
+        require_confirmation=bool(body.require_confirmation),
         v2=bool(body.is_price_plan_v2_migration),
     )
     return respond(BaseSuccessResponse(success=True), 201)

@@ -39,8 +39,7 @@ def affected_accounts(ctx: Context, source_pk: str, versions: list[int]) -> list
     return ScheduleRepository(ctx.session, ctx.org_id).account_ids_on(source_pk, versions, ctx.now)
 
 
-def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *,
-                    invoiced_until: InvoicedUntil) -> Account:
+def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *, invoiced_until: InvoicedUntil) -> Account:
     """Move one account as `params` say (the PRICE_PLAN job's entry, run by usecases/schedules.py, which re-syncs
     the drafts after). `invoiced_until` (required): no schedule is cut before the end of the account's finalized
     invoices (D12); such an entry fails with its reason."""
@@ -73,20 +72,30 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *,
         if switch is None:
             continue
         if frozen is not None and switch < frozen:
-            raise BadRequest(f"Account {account.id} is invoiced up to {cycles.local_day(frozen, tz).isoformat()} "
-                             f"(finalized invoices never change); {mode} would move it from "
-                             f"{cycles.local_day(switch, tz).isoformat()}")
+            raise BadRequest(
+                f"Account {account.id} is invoiced up to {cycles.local_day(frozen, tz).isoformat()} "
+                f"(finalized invoices never change); {mode} would move it from "
+                f"{cycles.local_day(switch, tz).isoformat()}"
+            )
         override = None
         if schedule.override is not None and not mode.endswith("_IGNORE_OVERRIDE"):
             given = decode_details(schedule.override)
             merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
             plan_rules.check_activation(merged, [account.invoice_currency])
             override = encode_details({k: merged[k] for k in given if k in merged})
-        cycle = resolve_cycle(target_details, switch.astimezone(tz).date(), schedule.cycle,
-                              params.get("retainStartOffsets") == "true")
+        cycle = resolve_cycle(
+            target_details, switch.astimezone(tz).date(), schedule.cycle, params.get("retainStartOffsets") == "true"
+        )
         moved = PricingSchedule(
-            pk=new_id("ps"), org_id=ctx.org_id, account_pk=account.pk, plan_pk=target.pk,
-            plan_version=version.version, start_at=switch, end_at=schedule.end_at, override=override, cycle=cycle,
+            pk=new_id("ps"),
+            org_id=ctx.org_id,
+            account_pk=account.pk,
+            plan_pk=target.pk,
+            plan_version=version.version,
+            start_at=switch,
+            end_at=schedule.end_at,
+            override=override,
+            cycle=cycle,
             created_at=ctx.now,
         )
         if switch <= schedule.start_at:
@@ -111,9 +120,17 @@ def _switch_at(schedule: PricingSchedule, mode: str, now: datetime, tz: ZoneInfo
     return current.end if current.end < schedule.end_at else None
 
 
-def plan_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
-                   target_version: int | None, mode: str, retain_start_offsets: bool,
-                   v2: bool = False) -> tuple[dict[str, str], list[str]]:
+def plan_migration(
+    ctx: Context,
+    *,
+    source_id: str,
+    source_versions: list[int],
+    target_id: str | None,
+    target_version: int | None,
+    mode: str,
+    retain_start_offsets: bool,
+    v2: bool = False,
+) -> tuple[dict[str, str], list[str]]:
     """Check a migration request: the PRICE_PLAN job's params and the ids of the accounts it moves
     (usecases/jobs.py makes and runs the job)."""
     if v2:
@@ -136,7 +153,11 @@ def plan_migration(ctx: Context, *, source_id: str, source_versions: list[int], 
     if target.pk == source.pk and version in source_versions:
         raise BadRequest("The target is the source: choose another plan or version")
     params = {
-        "sourceId": source.id, "sourceVersions": ",".join(map(str, source_versions)), "targetId": target.id,
-        "targetVersion": str(version), "migrationMode": mode, "retainStartOffsets": str(retain_start_offsets).lower(),
+        "sourceId": source.id,
+        "sourceVersions": ",".join(map(str, source_versions)),
+        "targetId": target.id,
+        "targetVersion": str(version),
+        "migrationMode": mode,
+        "retainStartOffsets": str(retain_start_offsets).lower(),
     }
     return params, affected_accounts(ctx, source.pk, source_versions)

@@ -18,7 +18,9 @@ class ScheduleRepository(OrgRepository):
             return {}
         return {s.pk: s for s in self.session.scalars(self.scoped(PricingSchedule).where(PricingSchedule.pk.in_(pks)))}
 
-    def of_account(self, account_pk: str, start: datetime | None = None, end: datetime | None = None) -> list[PricingSchedule]:
+    def of_account(
+        self, account_pk: str, start: datetime | None = None, end: datetime | None = None
+    ) -> list[PricingSchedule]:
         """The account's schedules that overlap [start, end), in time order."""
         stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk == account_pk)
         if start is not None:
@@ -44,10 +46,14 @@ class ScheduleRepository(OrgRepository):
         )
         return self.session.scalar(stmt.limit(1)) is not None
 
-    def on_versions(self, plan_pk: str, versions: list[int], after: datetime, account_pk: str | None = None) -> list[PricingSchedule]:
+    def on_versions(
+        self, plan_pk: str, versions: list[int], after: datetime, account_pk: str | None = None
+    ) -> list[PricingSchedule]:
         """Schedules on these versions of a plan that end after `after` (of one account, or of all)."""
         stmt = self.scoped(PricingSchedule).where(
-            PricingSchedule.plan_pk == plan_pk, PricingSchedule.plan_version.in_(versions), PricingSchedule.end_at > after
+            PricingSchedule.plan_pk == plan_pk,
+            PricingSchedule.plan_version.in_(versions),
+            PricingSchedule.end_at > after,
         )
         if account_pk is not None:
             stmt = stmt.where(PricingSchedule.account_pk == account_pk)
@@ -57,8 +63,12 @@ class ScheduleRepository(OrgRepository):
         stmt = (
             select(Account.id)
             .join(PricingSchedule, PricingSchedule.account_pk == Account.pk)
-            .where(PricingSchedule.org_id == self.org_id, PricingSchedule.plan_pk == plan_pk,
-                   PricingSchedule.plan_version.in_(versions), PricingSchedule.end_at > after)
+            .where(
+                PricingSchedule.org_id == self.org_id,
+                PricingSchedule.plan_pk == plan_pk,
+                PricingSchedule.plan_version.in_(versions),
+                PricingSchedule.end_at > after,
+            )
             .distinct()
             .order_by(Account.id)
         )

@@ -43,8 +43,9 @@ class CreatePricePlanMigrationRequest(RequestModel):
     source_version: Annotated[StrictInt, Field(ge=1)]
     target_id: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     target_version: Annotated[StrictInt, Field(ge=1)] | None = None
-    migration_mode: Literal["IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE",
-                            "START_OF_CURRENT_CYCLE"]
+    migration_mode: Literal[
+        "IMMEDIATE", "IMMEDIATE_IGNORE_OVERRIDE", "NEXT_CYCLE", "NEXT_CYCLE_IGNORE_OVERRIDE", "START_OF_CURRENT_CYCLE"
+    ]
     retain_start_offsets: StrictBool | None = None
     is_price_plan_v2_migration: StrictBool | None = None
     require_confirmation: StrictBool | None = None
@@ -99,8 +100,12 @@ def update_response(account: Account, views: list[ScheduleView]) -> UpdatePricin
         account_name=account.name,
         pricing_schedules=[
             PlanOverride(
-                id=v.id, price_plan_id=v.plan_id, price_plan_name=v.plan_name,
-                price_plan_details_override=_override_out(v.override), start_date=v.start, end_date=v.end,
+                id=v.id,
+                price_plan_id=v.plan_id,
+                price_plan_name=v.plan_name,
+                price_plan_details_override=_override_out(v.override),
+                start_date=v.start,
+                end_date=v.end,
             )
             for v in views
         ],

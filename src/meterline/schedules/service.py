@@ -61,12 +61,16 @@ def cycle_config(text: str | None) -> cycles.CycleConfig | None:
         return None
     c = json.loads(text)
     return cycles.CycleConfig(
-        interval=c["interval"], day_offset=c["dayOffset"], month_offset=c["monthOffset"],
+        interval=c["interval"],
+        day_offset=c["dayOffset"],
+        month_offset=c["monthOffset"],
         grace_period_days=c["gracePeriod"],
     )
 
 
-def resolve_cycle(details: dict[str, Any], start_day: date, kept: str | None, retain: bool, where: str = "") -> str | None:
+def resolve_cycle(
+    details: dict[str, Any], start_day: date, kept: str | None, retain: bool, where: str = ""
+) -> str | None:
     """The cycle a schedule starting on `start_day` bills on, as stored (JSON with concrete offsets): the plan's
     offsets; with `anniversaryCycle`, those of `start_day`; with `retain`, those of `kept`, the cycle of the
     schedule being continued (same interval, else 400)."""
@@ -81,8 +85,10 @@ def resolve_cycle(details: dict[str, Any], start_day: date, kept: str | None, re
             raise BadRequest(f"{where}retainStartOffsets: there is no pricing cycle on {start_day} to keep")
         current = json.loads(kept)
         if current["interval"] != config["interval"]:
-            raise BadRequest(f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
-                             f"{current['interval']}, this one is {config['interval']}")
+            raise BadRequest(
+                f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
+                f"{current['interval']}, this one is {config['interval']}"
+            )
         day, month = current["dayOffset"], current["monthOffset"]
     elif config.get("anniversaryCycle"):
         day, month = cycles.anniversary_offsets(config["interval"], start_day)
@@ -130,24 +136,39 @@ class ScheduleService:
                 }
             out.append(
                 ScheduleView(
-                    id=s.pk, plan_id=plan.id, plan_name=plan.name, plan_description=plan.description,
-                    plan_type=plan.type, version=s.plan_version,
+                    id=s.pk,
+                    plan_id=plan.id,
+                    plan_name=plan.name,
+                    plan_description=plan.description,
+                    plan_type=plan.type,
+                    version=s.plan_version,
                     active_currencies=[c for c in version.active_currencies.split(",") if c],
-                    start=s.start_at, end=s.end_at, override=override,
-                    details=details, cycle=cycle,
+                    start=s.start_at,
+                    end=s.end_at,
+                    override=override,
+                    details=details,
+                    cycle=cycle,
                 )
             )
         return out
 
-    def of_account(self, account_id: str, start: date | None = None, end: date | None = None) -> tuple[Account, list[ScheduleView]]:
+    def of_account(
+        self, account_id: str, start: date | None = None, end: date | None = None
+    ) -> tuple[Account, list[ScheduleView]]:
         account = self._account(account_id)
         window_start = cycles.local_start_of_day(start, self.tz) if start else None
         window_end = cycles.local_start_of_day(end, self.tz) if end else None
         return account, self.views(self.repo.of_account(account.pk, window_start, window_end))
 
     # -- writes --------------------------------------------------------------------------------------------------
-    def edit(self, account_id: str, edits: list[schemas.UpdatePricingScheduleRequest], *,
-             invoiced_until: InvoicedUntil, dry_run: bool = False) -> tuple[Account, list[ScheduleView]]:
+    def edit(
+        self,
+        account_id: str,
+        edits: list[schemas.UpdatePricingScheduleRequest],
+        *,
+        invoiced_until: InvoicedUntil,
+        dry_run: bool = False,
+    ) -> tuple[Account, list[ScheduleView]]:
         """Apply the edits in order. `invoiced_until` (required) tells up to when the account's usage is on
         finalized invoices (invoicing knows; usecases/schedules.py passes it): no edit reaches before then (D12)."""
         account = self._account(account_id)
@@ -167,26 +188,37 @@ class ScheduleService:
         if edit.effective_until <= edit.effective_from:
             raise BadRequest(f"{where}effectiveUntil must be after effectiveFrom")
         start = cycles.local_start_of_day(edit.effective_from, self.tz)
-        end = END_OF_TIME if edit.effective_until >= OPEN_END else cycles.local_start_of_day(edit.effective_until, self.tz)
+        end = (
+            END_OF_TIME
+            if edit.effective_until >= OPEN_END
+            else cycles.local_start_of_day(edit.effective_until, self.tz)
+        )
         return start, end
 
-    def _apply(self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str,
-               frozen: datetime | None) -> None:
+    def _apply(
+        self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str, frozen: datetime | None
+    ) -> None:
         if edit.pricing_rules_override:
             raise BadRequest(f"{where}pricingRulesOverride: pricing rules are not supported by Meterline yet")
         if getattr(edit, "pre_actions", None):
-            raise BadRequest(f"{where}preActions: grant licenses with POST /license_updates; pre-actions are not "
-                             "supported by Meterline yet")
+            raise BadRequest(
+                f"{where}preActions: grant licenses with POST /license_updates; pre-actions are not "
+                "supported by Meterline yet"
+            )
         start, end = self._window(edit, where)
         if frozen is not None and start < frozen:
-            raise BadRequest(f"{where}effectiveFrom: account {account.id} is invoiced up to "
-                             f"{cycles.local_day(frozen, self.tz).isoformat()} (finalized invoices never change); "
-                             "change its schedule from that day on")
+            raise BadRequest(
+                f"{where}effectiveFrom: account {account.id} is invoiced up to "
+                f"{cycles.local_day(frozen, self.tz).isoformat()} (finalized invoices never change); "
+                "change its schedule from that day on"
+            )
         mode = edit.mode or "ASSOCIATE"
         if mode == "DISASSOCIATE":
             if not self.repo.of_account(account.pk, start, end):
-                raise BadRequest(f"{where}Account {account.id} has no price plan between {edit.effective_from} and "
-                                 f"{edit.effective_until}")
+                raise BadRequest(
+                    f"{where}Account {account.id} has no price plan between {edit.effective_from} and "
+                    f"{edit.effective_until}"
+                )
             self._cut(account, start, end)
             return
         if edit.price_plan_id is None:
@@ -201,8 +233,10 @@ class ScheduleService:
         active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
         currency = account.invoice_currency
         if currency not in active:
-            raise BadRequest(f"{where}Price plan {plan.id} is not active in {currency}, the currency of account "
-                             f"{account.id} (active: {', '.join(active) or 'none'})")
+            raise BadRequest(
+                f"{where}Price plan {plan.id} is not active in {currency}, the currency of account "
+                f"{account.id} (active: {', '.join(active) or 'none'})"
+            )
         override = None
         if edit.price_plan_details_override is not None:
             override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
@@ -211,15 +245,22 @@ class ScheduleService:
             override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
             details = merged
         current = next(iter(self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
-        cycle = resolve_cycle(details, edit.effective_from, current.cycle if current else None,
-                              bool(edit.retain_start_offsets), where)
+        cycle = resolve_cycle(
+            details, edit.effective_from, current.cycle if current else None, bool(edit.retain_start_offsets), where
+        )
         self._cut(account, start, end)
         self.repo.add(
             PricingSchedule(
-                pk=new_id("ps"), org_id=self.ctx.org_id, account_pk=account.pk, plan_pk=plan.pk,
-                plan_version=plan.latest_version, start_at=start, end_at=end,
+                pk=new_id("ps"),
+                org_id=self.ctx.org_id,
+                account_pk=account.pk,
+                plan_pk=plan.pk,
+                plan_version=plan.latest_version,
+                start_at=start,
+                end_at=end,
                 override=encode_details(override) if override is not None else None,
-                cycle=cycle, created_at=self.ctx.now,
+                cycle=cycle,
+                created_at=self.ctx.now,
             )
         )
 
@@ -229,9 +270,16 @@ class ScheduleService:
             if s.start_at < start and s.end_at > end:
                 self.repo.add(
                     PricingSchedule(
-                        pk=new_id("ps"), org_id=s.org_id, account_pk=s.account_pk, plan_pk=s.plan_pk,
-                        plan_version=s.plan_version, start_at=end, end_at=s.end_at, override=s.override,
-                        cycle=s.cycle, created_at=self.ctx.now,
+                        pk=new_id("ps"),
+                        org_id=s.org_id,
+                        account_pk=s.account_pk,
+                        plan_pk=s.plan_pk,
+                        plan_version=s.plan_version,
+                        start_at=end,
+                        end_at=s.end_at,
+                        override=s.override,
+                        cycle=s.cycle,
+                        created_at=self.ctx.now,
                     )
                 )
                 s.end_at = start
@@ -242,4 +290,3 @@ class ScheduleService:
             else:
                 self.repo.delete(s)
         self.ctx.session.flush()
-

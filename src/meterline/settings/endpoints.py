@@ -63,7 +63,9 @@ def get_setting(setting_id_str: str, ctx: Context = Depends(api_context)) -> Res
     return respond(setting_out(SettingsService(ctx).get(setting_id_str)))
 
 
-@router.patch("/settings/{setting_id_str}", status_code=201, response_model=schemas.Setting, operation_id="updateSetting")
+@router.patch(
+    "/settings/{setting_id_str}", status_code=201, response_model=schemas.Setting, operation_id="updateSetting"
+)
 def update_setting(
     setting_id_str: str, body: schemas.UpdateSettingRequest, ctx: Context = Depends(api_context)
 ) -> Response:

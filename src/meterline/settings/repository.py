@@ -8,10 +8,16 @@ from meterline.settings.models import EntitySetting
 
 # Built once: the account read asks for its settings every time, and building a statement costs more than running
 # it on SQLite.
-_OF_ENTITIES = select(EntitySetting).where(
-    EntitySetting.org_id == bindparam("org_id"), EntitySetting.entity_type == bindparam("entity_type"),
-    EntitySetting.entity_id.in_(bindparam("ids", expanding=True)),
-).order_by(EntitySetting.pk)
+_OF_ENTITIES = (
+    select(EntitySetting)
+    .where(
+        EntitySetting.org_id == bindparam("org_id"),
+        EntitySetting.entity_type == bindparam("entity_type"),
+        EntitySetting.entity_id.in_(bindparam("ids", expanding=True)),
+    )
+    .order_by(EntitySetting.pk)
+)
+
 
 class SettingRepository(OrgRepository):
     def by_full_id(self, full_id: str) -> EntitySetting | None:

@@ -52,7 +52,9 @@ class TenancyRepository:
     def api_key_by_prefix(self, prefix: str) -> ApiKey | None:
         return self.session.scalar(select(ApiKey).where(ApiKey.prefix == prefix))
 
-    def api_key_and_org(self, *, prefix: str | None = None, key_id: str | None = None) -> tuple[ApiKey, Organization] | None:
+    def api_key_and_org(
+        self, *, prefix: str | None = None, key_id: str | None = None
+    ) -> tuple[ApiKey, Organization] | None:
         """The key (by its lookup prefix or its id) and its organization, in one query: every API request asks.
         The statements are built once (building one costs more than running it on SQLite)."""
         if prefix is not None:
@@ -106,9 +108,13 @@ class TenancyRepository:
 
     def login_failures_since(self, key: str, since: datetime) -> list[datetime]:
         """When each failure of `key` after `since` happened, oldest first."""
-        return list(self.session.scalars(
-            select(LoginFailure.at).where(LoginFailure.key == key, LoginFailure.at > since).order_by(LoginFailure.at)
-        ))
+        return list(
+            self.session.scalars(
+                select(LoginFailure.at)
+                .where(LoginFailure.key == key, LoginFailure.at > since)
+                .order_by(LoginFailure.at)
+            )
+        )
 
     def add_login_failures(self, keys: list[str], at: datetime) -> None:
         self.session.add_all([LoginFailure(key=key, at=at) for key in keys])

@@ -85,9 +85,7 @@ def issue_jwt(secret: str, *, org_id: str, api_key_id: str, now: datetime, ttl: 
 def read_jwt(secret: str, token: str, *, now: datetime) -> dict[str, str] | None:
     """The claims of a valid, unexpired token of ours, else None."""
     try:
-        claims = jwt.decode(
-            token, secret, algorithms=["HS256"], issuer="meterline", options={"verify_exp": False}
-        )
+        claims = jwt.decode(token, secret, algorithms=["HS256"], issuer="meterline", options={"verify_exp": False})
     except jwt.PyJWTError:
         return None
     if not isinstance(claims.get("exp"), int) or claims["exp"] <= now.timestamp():

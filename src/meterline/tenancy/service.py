@@ -118,7 +118,13 @@ class TenancyService:
 
     # -- users -----------------------------------------------------------------------------------------------
     def create_user(
-        self, *, org: Organization, email: str, password: str, now: datetime, name: str | None = None,
+        self,
+        *,
+        org: Organization,
+        email: str,
+        password: str,
+        now: datetime,
+        name: str | None = None,
         role: str = "ADMIN",
     ) -> User:
         email = email.strip().lower()

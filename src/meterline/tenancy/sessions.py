@@ -55,8 +55,17 @@ class ConsoleSessions:
         self.repo.forget_sessions(user.id, ended_before=now)  # the user's old ended sessions are not kept
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(24)
         expires_at = now + LIFETIME
-        self.repo.add(ConsoleSession(id=_digest(token), org_id=user.org_id, user_id=user.id, csrf=csrf,
-                                     created_at=now, expires_at=expires_at, revoked_at=None))
+        self.repo.add(
+            ConsoleSession(
+                id=_digest(token),
+                org_id=user.org_id,
+                user_id=user.id,
+                csrf=csrf,
+                created_at=now,
+                expires_at=expires_at,
+                revoked_at=None,
+            )
+        )
         return StartedSession(token=token, csrf=csrf, expires_at=expires_at)
 
     def live(self, token: str | None, now: datetime) -> LiveSession | None:
@@ -85,8 +94,10 @@ class LoginThrottle:
         self.rules = rules
 
     def _keys(self, email: str, address: str) -> list[tuple[str, int]]:
-        return [(_digest("email:" + email.strip().lower()), self.rules.per_email),
-                (_digest("address:" + address), self.rules.per_address)]
+        return [
+            (_digest("email:" + email.strip().lower()), self.rules.per_email),
+            (_digest("address:" + address), self.rules.per_address),
+        ]
 
     def retry_after(self, email: str, address: str, now: datetime) -> int | None:
         """Seconds until a sign-in of this email from this address is heard again; None if it is now."""

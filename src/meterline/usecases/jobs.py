@@ -36,8 +36,12 @@ def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> No
         except Exception as exc:
             reason = describe(exc)
             BILLING_FAILURES.labels(stage="finalize").inc()
-            log.warning("billing failed", extra={"fields": {"org_id": ctx.org_id, "stage": "finalize",
-                                                            "invoice_id": invoice_id, "reason": reason}})
+            log.warning(
+                "billing failed",
+                extra={
+                    "fields": {"org_id": ctx.org_id, "stage": "finalize", "invoice_id": invoice_id, "reason": reason}
+                },
+            )
             raise BillingFailed(f"Invoice {invoice_id} could not be finalized: {reason}") from None
 
 
@@ -48,18 +52,35 @@ def job_service(ctx: Context) -> JobService:
     return JobService(ctx, RUNNERS)
 
 
-def start_plan_migration(ctx: Context, *, source_id: str, source_versions: list[int], target_id: str | None,
-                         target_version: int | None, mode: str, retain_start_offsets: bool,
-                         require_confirmation: bool, v2: bool = False) -> Job:
+def start_plan_migration(
+    ctx: Context,
+    *,
+    source_id: str,
+    source_versions: list[int],
+    target_id: str | None,
+    target_version: int | None,
+    mode: str,
+    retain_start_offsets: bool,
+    require_confirmation: bool,
+    v2: bool = False,
+) -> Job:
     """Check the migration and make its PRICE_PLAN job (run now unless it must be confirmed)."""
     params, accounts = migration.plan_migration(
-        ctx, source_id=source_id, source_versions=source_versions, target_id=target_id,
-        target_version=target_version, mode=mode, retain_start_offsets=retain_start_offsets, v2=v2)
+        ctx,
+        source_id=source_id,
+        source_versions=source_versions,
+        target_id=target_id,
+        target_version=target_version,
+        mode=mode,
+        retain_start_offsets=retain_start_offsets,
+        v2=v2,
+    )
     return job_service(ctx).create(migration.JOB_TYPE, params, accounts, require_confirmation=require_confirmation)
 
 
 def start_bill_run(ctx: Context, *, require_confirmation: bool) -> Job:
     """A BILL_RUN job over every invoice due now, in numbering order."""
     ids = InvoiceService(ctx).prepare_bill_run(ctx.now)
-    return job_service(ctx).create(BILL_RUN, {"asOf": ctx.now.isoformat()}, ids,
-                                   require_confirmation=require_confirmation)
+    return job_service(ctx).create(
+        BILL_RUN, {"asOf": ctx.now.isoformat()}, ids, require_confirmation=require_confirmation
+    )

@@ -15,7 +15,14 @@ def update_price_plan(ctx: Context, plan_id: str, request: UpdatePricePlanReques
         return view
     previous = view.replaced
     versions = list(range(1, previous + 1)) if request.versions_to_migrate == "ALL_VERSION" else [previous]
-    start_plan_migration(ctx, source_id=plan_id, source_versions=versions, target_id=plan_id,
-                         target_version=view.plan.latest_version, mode=mode, retain_start_offsets=False,
-                         require_confirmation=False)
+    start_plan_migration(
+        ctx,
+        source_id=plan_id,
+        source_versions=versions,
+        target_id=plan_id,
+        target_version=view.plan.latest_version,
+        mode=mode,
+        retain_start_offsets=False,
+        require_confirmation=False,
+    )
     return view

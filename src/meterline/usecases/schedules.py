@@ -13,12 +13,12 @@ from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 
 
-def edit_schedules(ctx: Context, account_id: str, edits: Sequence[UpdatePricingScheduleRequest], *,
-                   dry_run: bool = False) -> tuple[Account, list[ScheduleView]]:
+def edit_schedules(
+    ctx: Context, account_id: str, edits: Sequence[UpdatePricingScheduleRequest], *, dry_run: bool = False
+) -> tuple[Account, list[ScheduleView]]:
     """Apply the edits in order (all or none); refused before the end of the account's finalized invoices; the
     drafts are re-synced unless it is a dry run."""
-    account, views = ScheduleService(ctx).edit(account_id, list(edits), invoiced_until=invoiced_until,
-                                               dry_run=dry_run)
+    account, views = ScheduleService(ctx).edit(account_id, list(edits), invoiced_until=invoiced_until, dry_run=dry_run)
     if not dry_run:
         InvoiceService(ctx).sync(account, ctx.now)
     return account, views

@@ -55,19 +55,42 @@ class WalletEntriesPaginatedResponse(ResponseModel):
 
 def wallet_out(view: WalletView, customer_id: str) -> WalletBalanceResponse:
     return WalletBalanceResponse(
-        id=view.id, account_id=view.account.id, customer_id=customer_id, balance=view.balance,
-        credit_unit=view.account.invoice_currency, status=cast(Status, view.status), hold_amount=view.hold,
-        effective_from=view.effective_from, created_at=view.created_at, updated_at=view.updated_at,
+        id=view.id,
+        account_id=view.account.id,
+        customer_id=customer_id,
+        balance=view.balance,
+        credit_unit=view.account.invoice_currency,
+        status=cast(Status, view.status),
+        hold_amount=view.hold,
+        effective_from=view.effective_from,
+        created_at=view.created_at,
+        updated_at=view.updated_at,
     )
 
 
 def entry_out(entry: WalletEntry) -> WalletEntryOut:
-    return WalletEntryOut(id=entry.pk, description=entry.description, wallet_id=entry.wallet_pk,
-                          transaction_type=cast(EntryType, entry.type), status="COMPLETED", entity_id=entry.entity_id,
-                          amount=entry.amount, created_at=entry.created_at, closing_balance=entry.closing_balance)
+    return WalletEntryOut(
+        id=entry.pk,
+        description=entry.description,
+        wallet_id=entry.wallet_pk,
+        transaction_type=cast(EntryType, entry.type),
+        status="COMPLETED",
+        entity_id=entry.entity_id,
+        amount=entry.amount,
+        created_at=entry.created_at,
+        closing_balance=entry.closing_balance,
+    )
 
 
 def hold_out(hold: HoldEntry, wallet_id: str) -> WalletEntryOut:
-    return WalletEntryOut(id=f"hold.{hold.invoice_id.split('.', 1)[-1]}", description="On hold for a draft invoice",
-                          wallet_id=wallet_id, transaction_type="DEBITED", status="ON_HOLD", entity_id=hold.invoice_id,
-                          amount=hold.amount, created_at=hold.created_at, closing_balance=hold.closing_balance)
+    return WalletEntryOut(
+        id=f"hold.{hold.invoice_id.split('.', 1)[-1]}",
+        description="On hold for a draft invoice",
+        wallet_id=wallet_id,
+        transaction_type="DEBITED",
+        status="ON_HOLD",
+        entity_id=hold.invoice_id,
+        amount=hold.amount,
+        created_at=hold.created_at,
+        closing_balance=hold.closing_balance,
+    )

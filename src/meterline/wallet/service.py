@@ -76,8 +76,12 @@ class HoldEntry:
 
 class WalletRepository(OrgRepository):
     def has_entries(self, account_pk: str) -> bool:
-        stmt = (self.scoped(WalletEntry).join(Wallet, Wallet.pk == WalletEntry.wallet_pk)
-                .where(Wallet.account_pk == account_pk).limit(1))
+        stmt = (
+            self.scoped(WalletEntry)
+            .join(Wallet, Wallet.pk == WalletEntry.wallet_pk)
+            .where(Wallet.account_pk == account_pk)
+            .limit(1)
+        )
         return self.session.scalar(stmt) is not None
 
     def of_account(self, account_pk: str, *, lock: bool = False) -> Wallet | None:
@@ -95,7 +99,9 @@ class WalletRepository(OrgRepository):
         return {w.account_pk: w for w in self.session.scalars(stmt)}
 
     def entries(self, wallet_pk: str, request: PageRequest) -> Page[WalletEntry]:
-        return self.keyset_page(self.scoped(WalletEntry).where(WalletEntry.wallet_pk == wallet_pk), WalletEntry.pk, request)
+        return self.keyset_page(
+            self.scoped(WalletEntry).where(WalletEntry.wallet_pk == wallet_pk), WalletEntry.pk, request
+        )
 
     def debits_of_invoice(self, invoice_pk: str) -> list[WalletEntry]:
         stmt = self.scoped(WalletEntry).where(WalletEntry.entity_id == invoice_pk, WalletEntry.type == DEBITED)
@@ -122,10 +128,21 @@ class WalletService:
         wallet = self.repo.of_account(account.pk, lock=True)
         if wallet is not None:
             return wallet
-        self.ctx.session.execute(self.repo.insert(Wallet).values(
-            pk=wallet_id(account), org_id=self.ctx.org_id, account_pk=account.pk, currency=account.invoice_currency,
-            status=ACTIVE, effective_from=account.created_at, balance=Decimal(0), created_at=self.ctx.now,
-            updated_at=self.ctx.now).on_conflict_do_nothing())
+        self.ctx.session.execute(
+            self.repo.insert(Wallet)
+            .values(
+                pk=wallet_id(account),
+                org_id=self.ctx.org_id,
+                account_pk=account.pk,
+                currency=account.invoice_currency,
+                status=ACTIVE,
+                effective_from=account.created_at,
+                balance=Decimal(0),
+                created_at=self.ctx.now,
+                updated_at=self.ctx.now,
+            )
+            .on_conflict_do_nothing()
+        )
         wallet = self.repo.of_account(account.pk, lock=True)
         if wallet is None:  # it was just inserted, by this transaction or another one
             raise RuntimeError(f"the wallet of account {account.pk} vanished")
@@ -138,10 +155,20 @@ class WalletService:
         zero = round_money(Decimal(0), account.invoice_currency)
         if wallet is None:
             return WalletView(wallet_id(account), account, zero, zero, ACTIVE, account.created_at, None, None)
-        return WalletView(wallet.pk, account, max(zero, EXACT.subtract(wallet.balance, hold)), hold + zero,
-                          wallet.status, wallet.effective_from, wallet.created_at, wallet.updated_at)
+        return WalletView(
+            wallet.pk,
+            account,
+            max(zero, EXACT.subtract(wallet.balance, hold)),
+            hold + zero,
+            wallet.status,
+            wallet.effective_from,
+            wallet.created_at,
+            wallet.updated_at,
+        )
 
-    def top_up(self, account_id: str, amount: Decimal, description: str = "Top-up", entity_id: str | None = None) -> WalletView:
+    def top_up(
+        self, account_id: str, amount: Decimal, description: str = "Top-up", entity_id: str | None = None
+    ) -> WalletView:
         account = self._account(account_id)
         currency = account.invoice_currency
         if amount <= 0 or amount >= LIMIT or round_money(amount, currency) != amount:
@@ -179,7 +206,7 @@ class WalletService:
         for invoice_id, amount in self.holds(self.ctx, account):
             left = EXACT.subtract(left, amount)
             holds.append(HoldEntry(invoice_id, amount, left, self.ctx.now))
-        page: list[HoldEntry | WalletEntry] = list(holds[shown:shown + request.size])
+        page: list[HoldEntry | WalletEntry] = list(holds[shown : shown + request.size])
         if shown + len(page) < len(holds):
             return page, encode_token(f"{HOLDS_SHOWN}{shown + len(page)}"), wallet_pk
         room = request.size - len(page)
@@ -212,10 +239,21 @@ class WalletService:
         return total
 
     def _entry(self, wallet: Wallet, kind: str, amount: Decimal, entity_id: str | None, description: str) -> None:
-        wallet.balance = EXACT.add(wallet.balance, amount) if kind == CREDITED else EXACT.subtract(wallet.balance, amount)
+        wallet.balance = (
+            EXACT.add(wallet.balance, amount) if kind == CREDITED else EXACT.subtract(wallet.balance, amount)
+        )
         wallet.updated_at = self.ctx.now
-        self.ctx.session.add(WalletEntry(
-            pk=new_id("wentry"), org_id=self.ctx.org_id, wallet_pk=wallet.pk, type=kind, entity_id=entity_id,
-            description=description[:50], amount=amount, closing_balance=wallet.balance, created_at=self.ctx.now))
+        self.ctx.session.add(
+            WalletEntry(
+                pk=new_id("wentry"),
+                org_id=self.ctx.org_id,
+                wallet_pk=wallet.pk,
+                type=kind,
+                entity_id=entity_id,
+                description=description[:50],
+                amount=amount,
+                closing_balance=wallet.balance,
+                created_at=self.ctx.now,
+            )
+        )
         self.ctx.session.flush()
-

@@ -40,9 +40,25 @@ from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
 from meterline.wallet.endpoints import router as wallet_router
 
-ROUTERS = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
-           tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router,
-           licenses_router, jobs_router, invoices_router, payments_router, credits_router, wallet_router)
+ROUTERS = (
+    customers_router,
+    accounts_router,
+    metering_router,
+    events_router,
+    metrics_router,
+    settings_router,
+    tenancy_router,
+    addons_router,
+    price_plans_router,
+    schedules_router,
+    revenue_router,
+    licenses_router,
+    jobs_router,
+    invoices_router,
+    payments_router,
+    credits_router,
+    wallet_router,
+)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -64,9 +80,7 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
 def _openapi(api: FastAPI) -> dict[str, Any]:
     """FastAPI's document, less the 422 it documents by default: Meterline answers validation errors with 400."""
     if api.openapi_schema is None:
-        schema = get_openapi(
-            title=api.title, version=api.version, description=api.description, routes=api.routes
-        )
+        schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
         for path in schema.get("paths", {}).values():
             for operation in path.values():
                 operation.get("responses", {}).pop("422", None)
@@ -83,10 +97,14 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
 def docs_policy(page: bytes) -> str:
     """The Swagger UI page's own policy (web/security_headers.py): its inline start-up script by hash, and the data:
     images and inline styles the bundle uses; otherwise this origin only, and never in a frame."""
-    hashes = " ".join(f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
-                      for script in re.findall(rb"<script>(.*?)</script>", page, re.DOTALL))
-    return (f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
-            "img-src 'self' data:; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'")
+    hashes = " ".join(
+        f"'sha256-{base64.b64encode(hashlib.sha256(script).digest()).decode()}'"
+        for script in re.findall(rb"<script>(.*?)</script>", page, re.DOTALL)
+    )
+    return (
+        f"default-src 'self'; script-src 'self' {hashes}; style-src 'self' 'unsafe-inline'; "
+        "img-src 'self' data:; base-uri 'self'; form-action 'self'; frame-ancestors 'none'; object-src 'none'"
+    )
 
 
 def create_api_app(settings: Settings, session_factory: sessionmaker[Session]) -> FastAPI:

@@ -53,8 +53,9 @@ def create_app(settings: Settings) -> FastAPI:
         if worker is not None:
             worker.stop()
 
-    app = FastAPI(title="Meterline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
-                  lifespan=lifespan)
+    app = FastAPI(
+        title="Meterline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan
+    )
     app.state.settings = settings
     app.state.engine = engine
     app.mount("/api", create_api_app(settings, session_factory))
@@ -75,8 +76,11 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(console_accounts.router)
     for module in (console_dashboard, console_plans, console_metering, console_settings):
         app.include_router(module.router)
-    app.mount("/console-static", StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),
-              name="console-static")
+    app.mount(
+        "/console-static",
+        StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),
+        name="console-static",
+    )
 
     @app.exception_handler(console_pages.NotSignedIn)
     async def _sign_in(request: Request, exc: console_pages.NotSignedIn) -> Response:
@@ -101,8 +105,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     configure_logging(settings.log_level)
     # (the last added runs first: the observer counts the 413s that BodyLimit answers before anything reads a body)
-    app.add_middleware(BodyLimit, default=settings.max_body_bytes,
-                       per_path={"/api/ingestBatch": settings.max_ingest_batch_bytes})
+    app.add_middleware(
+        BodyLimit, default=settings.max_body_bytes, per_path={"/api/ingestBatch": settings.max_ingest_batch_bytes}
+    )
     app.add_middleware(RequestObserver)
     app.add_middleware(SecurityHeaders)  # outermost: every answer carries them, errors included
     return app

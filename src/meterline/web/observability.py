@@ -64,10 +64,18 @@ class RequestObserver:
             route, method = _route(scope), scope["method"]
             HTTP_REQUESTS.labels(method=method, route=route, status=str(status)).inc()
             HTTP_LATENCY.labels(method=method, route=route).observe(elapsed)
-            access.info("request", extra={"fields": {
-                "method": method, "route": route, "path": scope["path"], "status": status,
-                "duration_ms": round(elapsed * 1000, 2),
-            }})
+            access.info(
+                "request",
+                extra={
+                    "fields": {
+                        "method": method,
+                        "route": route,
+                        "path": scope["path"],
+                        "status": status,
+                        "duration_ms": round(elapsed * 1000, 2),
+                    }
+                },
+            )
             request_id.reset(token)
 
 

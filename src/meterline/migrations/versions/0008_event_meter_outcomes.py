@@ -13,16 +13,16 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = "0008"
+down_revision = "0007"
 branch_labels = None
 depends_on = None
 
 
 def upgrade() -> None:
-    op.add_column('events', sa.Column('meters', sa.JSON(), nullable=True))  # no table rewrite on either engine
+    op.add_column("events", sa.Column("meters", sa.JSON(), nullable=True))  # no table rewrite on either engine
 
 
 def downgrade() -> None:
-    with op.batch_alter_table('events') as batch_op:  # SQLite before 3.35 cannot drop a column in place
-        batch_op.drop_column('meters')
+    with op.batch_alter_table("events") as batch_op:  # SQLite before 3.35 cannot drop a column in place
+        batch_op.drop_column("meters")
