@@ -28,10 +28,8 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerContactRequest, CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
-from meterline.invoicing.endpoints import BILL_RUN, finalize_entry
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, loads
-from meterline.jobs.service import JobService
 from meterline.licenses.schemas import LicenseUpdateRequest
 from meterline.licenses.service import LicenseService
 from meterline.metering.schema_service import EventSchemaService
@@ -44,6 +42,8 @@ from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.jobs import BILL_RUN, job_service
+from meterline.usecases.schedules import edit_schedules
 from tests.conftest import new_org
 from tests.service.billing_world import associate, make_plan, make_world, t, tiered_card
 
@@ -268,7 +268,7 @@ def test_simultaneous_schedule_edits_never_overlap(session_factory: sessionmaker
         for n in range(THREADS)
     ]
 
-    outcomes = race.run([lambda ctx, e=e: ScheduleService(ctx).edit("acme", [e]) for e in edits])
+    outcomes = race.run([lambda ctx, e=e: edit_schedules(ctx, "acme", [e]) for e in edits])
 
     assert outcomes == [None] * THREADS
     with unit_of_work(race.factory, write=False) as s:
@@ -313,7 +313,7 @@ def test_simultaneous_bill_runs_number_each_invoice_once(session_factory: sessio
 
     def bill_run(ctx: Context) -> None:
         ids = InvoiceService(ctx).prepare_bill_run(ctx.now)
-        JobService(ctx, {BILL_RUN: finalize_entry}).create(BILL_RUN, {}, ids, require_confirmation=False)
+        job_service(ctx).create(BILL_RUN, {}, ids, require_confirmation=False)
 
     outcomes = race.run([bill_run for _ in range(THREADS)])
 
