@@ -8,7 +8,7 @@ from datetime import datetime, timedelta, timezone
 from playwright.sync_api import Page, expect
 
 from tests.conftest import Tenant
-from tests.console.browsing import engine_of, menu, shot, sign_in
+from tests.console.browsing import engine_of, http_sign_in, menu, shot, sign_in
 
 
 def field_error(page: Page, label: str) -> str:
@@ -123,7 +123,7 @@ def test_the_metering_lists_refuse_an_unknown_status_in_words(tenant: Tenant, pe
     import httpx
 
     with httpx.Client(base_url=tenant.base_url, timeout=30) as web:
-        web.post("/login", data={"email": person[0], "password": person[1]})
+        http_sign_in(web, *person)
         for path in ("/event-schemas", "/usage-meters", "/events", "/invoices"):
             r = web.get(path, params={"status": "BOGUS"})
             assert r.status_code == 400 and "field-error" in r.text, path

@@ -69,11 +69,14 @@ def allowed_methods(request: Request, fallback: str = "") -> list[str]:
     path, root = request.scope["path"], request.scope.get("root_path", "")
     if root and path.startswith(root):
         path = path[len(root) :] or "/"
-    methods: set[str] = set()
+    literal: set[str] = set()  # of routes whose template is the path itself (no parameter)
+    templated: set[str] = set()  # of routes whose parameters match it (`/invoices/{id}` matches /invoices/bill_runs)
     for route in _leaf_routes(request.app.router.routes):
         regex, served = getattr(route, "path_regex", None), getattr(route, "methods", None)
         if regex is not None and served and regex.match(path):
-            methods |= set(served)
+            (templated if getattr(route, "param_convertors", None) else literal).update(served)
+    # A path that names a resource of its own (/invoices/bill_runs) answers for that resource, as documented
+    methods = literal or templated
     if not methods:
         methods = {m.strip() for m in fallback.split(",") if m.strip()}
     return sorted(methods)

@@ -62,7 +62,12 @@ STATUSES = {
     InvoiceStatus.VOID: "Void",
 }
 TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
-TABS = {"organization": "Organization", "api-keys": "API keys", "users": "Users", "password": "Your password"}
+TABS = {
+    "organization": "Organization",
+    "api-keys": "API keys",
+    "users": "Users",
+    "password": "Your password",  # nosec B105 - the tab's title, not a password
+}
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
 
 
@@ -483,7 +488,11 @@ def change_password(
         return response
     if new_password != confirm_password:
         return _settings_page(
-            request, user, "password", status=400, errors={"confirm_password": "The two new passwords are not the same"}
+            request,
+            user,
+            "password",
+            status=400,
+            errors={"confirm_password": "The two new passwords are not the same"},  # nosec B105 - a message
         )
     try:
         TenancyService(ctx.session).change_password(
