@@ -269,12 +269,19 @@ def test_an_event_attribute_past_the_rule_fails_that_event_only(
                 ev("huge", calls="1" * 16),
                 ev("fine", calls="999999999999999.5"),
                 ev("long", calls="1.0000000000001"),
+                ev("arabic", calls="\u0661\u0662\u0663"),  # Arabic-Indic digits: Decimal reads 123, JSON means text
+                ev("bold", calls="\U0001d7d7"),  # MATHEMATICAL BOLD DIGIT NINE
             ]
         )
     )
     assert response.status_code == 207
     errors = response.data.details["errors"]
-    assert [(e["index"], e["status"]) for e in errors] == [(0, "INGESTION_FAILED"), (2, "INGESTION_FAILED")]
+    assert [(e["index"], e["status"]) for e in errors] == [
+        (0, "INGESTION_FAILED"),
+        (2, "INGESTION_FAILED"),
+        (3, "INGESTION_FAILED"),
+        (4, "INGESTION_FAILED"),
+    ]
     assert "below 10^15" in errors[0]["message"] and "12 digits" in errors[1]["message"]
     assert usage(tenant, T0, T0 + timedelta(minutes=15))["us_calls"] == (Decimal("999999999999999.5"), 1)
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 import secrets
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -195,6 +196,46 @@ def test_two_server_processes_count_failures_together(
             assert http_sign_in(client, email, "not the password").status_code == 400
         assert http_sign_in(two, email, "not the password").status_code == 429
         assert http_sign_in(one, email, "not the password").status_code == 429
+
+
+def test_simultaneous_wrong_passwords_cannot_slip_under_the_limit(
+    tenant: Tenant, person: tuple[str, str], second_server: str
+) -> None:
+    """12 wrong passwords for one email at once, over two processes: the count, the password check and the failure
+    it records take turns, so only the first 5 are checked (before, every one of them was)."""
+    email, address = person[0], _client_address()
+    bases = [tenant.base_url, second_server]
+    forms = []
+    for n in range(12):  # each with its own sign-in form (pre-session cookie and token), fetched beforehand
+        client = httpx.Client(base_url=bases[n % 2], headers=address, timeout=60)
+        token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
+        forms.append(
+            (
+                client,
+                {
+                    "email": email,
+                    "password": "not the password",
+                    "next": "/customers",
+                    **({"csrf": token[1]} if token else {}),
+                },
+            )
+        )
+    barrier = threading.Barrier(len(forms))
+    codes: list[int] = [0] * len(forms)
+
+    def send(n: int) -> None:
+        client, data = forms[n]
+        barrier.wait()
+        codes[n] = client.post("/login", data=data).status_code
+
+    threads = [threading.Thread(target=send, args=(n,)) for n in range(len(forms))]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    for client, _ in forms:
+        client.close()
+    assert sorted(codes) == [400] * 5 + [429] * 7, codes
 
 
 def test_the_sign_in_form_refuses_cross_site_posts(tenant: Tenant, person: tuple[str, str]) -> None:

@@ -13,8 +13,10 @@ from decimal import Decimal
 from typing import TypeVar
 
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.accounts.models import Account
 from meterline.accounts.schemas import AddAccountAliasesRequest
 from meterline.accounts.service import AccountService
 from meterline.catalog.addon_schemas import CreateAddOnRequest
@@ -23,12 +25,12 @@ from meterline.catalog.plan_models import PricePlan
 from meterline.catalog.plan_schemas import CreatePricePlanRequest
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.db import unit_of_work
-from meterline.core.errors import BadRequest, Conflict
+from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerContactRequest, CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.builder import Charge
-from meterline.invoicing.models import Invoice
+from meterline.invoicing.models import Invoice, InvoiceSequence
 from meterline.invoicing.service import InvoiceService, loads
 from meterline.licenses.schemas import LicenseUpdateRequest
 from meterline.licenses.service import LicenseService
@@ -42,6 +44,7 @@ from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.accounts import delete_account
 from meterline.usecases.jobs import BILL_RUN, job_service
 from meterline.usecases.schedules import edit_schedules
 from tests.conftest import new_org
@@ -381,3 +384,54 @@ def test_simultaneous_added_charges_are_all_kept(session_factory: sessionmaker[S
         invoice = InvoiceService(race.ctx(s))._ongoing_of("acme")
         names = sorted(c["name"] for c in loads(invoice.charges) or [])
         assert names == [f"Charge {n}" for n in range(THREADS)]
+
+
+def test_a_removal_racing_new_invoices_never_erases_a_numbered_one(session_factory: sessionmaker[Session]) -> None:
+    """DELETE of an account while invoices are finalized for it at the same instant: each numbered invoice
+    survives (the account is archived) or was never made (it waited for the removal, then found no account).
+    Before the account was locked for removal, PostgreSQL's cascade erased invoices numbered under the check."""
+    for round_ in range(3):
+        race = Race(session_factory)
+        race.setup(lambda ctx: _customer(ctx, "acme"))
+
+        def invoice(ctx: Context) -> None:
+            InvoiceService(ctx).create_custom(
+                "acme", t(4, 1), t(5, 1), "DUE", [{"value": D(5)}], False, True, True, None
+            )
+
+        outcomes = race.run([lambda ctx: delete_account(ctx, "acme")] + [invoice] * (THREADS - 1))
+        assert all(o is None or isinstance(o, (NotFound, IntegrityError)) for o in outcomes), outcomes
+        with unit_of_work(race.factory, write=False) as s:
+            issued = list(s.scalars(select(Invoice.sequence_number).where(Invoice.org_id == race.org.id)))
+            last = s.scalar(select(InvoiceSequence.last_number).where(InvoiceSequence.org_id == race.org.id)) or 0
+            account = s.scalar(select(Account).where(Account.org_id == race.org.id, Account.id == "acme"))
+        assert sorted(issued) == list(range(1, last + 1)), (round_, issued, last)  # no number lost
+        assert (account is not None and account.status == "ARCHIVED") == bool(issued), (round_, issued)
+
+
+def test_deleting_a_custom_draft_racing_its_finalization_keeps_the_numbered_invoice(
+    session_factory: sessionmaker[Session],
+) -> None:
+    for _ in range(3):
+        race = Race(session_factory)
+
+        def setup(ctx: Context) -> str:
+            _customer(ctx, "acme")
+            made, _ = InvoiceService(ctx).create_custom(
+                "acme", t(4, 1), t(5, 1), "DRAFT", [{"value": D(5)}], False, True, True, None
+            )
+            return made.pk
+
+        pk = race.setup(setup)
+        outcomes = race.run(
+            [
+                lambda ctx, pk=pk: InvoiceService(ctx).update(pk, "DUE", {}),
+                lambda ctx, pk=pk: InvoiceService(ctx).delete_custom(pk),
+            ]
+        )
+        with unit_of_work(race.factory, write=False) as s:
+            left = s.get(Invoice, pk)
+        if left is None:  # deleted first: the finalization found nothing
+            assert isinstance(outcomes[0], NotFound) and outcomes[1] is None
+        else:  # finalized first: the deletion was refused
+            assert left.sequence_number == 1 and outcomes[0] is None and isinstance(outcomes[1], BadRequest)

@@ -195,7 +195,7 @@ class AccountService:
     def remove(self, account: Account, *, has_history: HistoryCheck) -> None:
         """Archive the account when `has_history` says it has billing history, else delete it with what is its.
         The account's row is locked first (the lock order: account, then its invoices, which `has_history` locks)."""
-        self.repo.lock_account(account.pk)
+        self.repo.lock_rows(Account, [account.pk], removal=True)  # nothing new attaches to it meanwhile
         if has_history(self.ctx, account):
             self.archive(account)
             return

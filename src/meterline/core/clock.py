@@ -6,7 +6,7 @@ Nothing below the request or job boundary reads the wall clock: the boundary cal
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import date, datetime, timezone
 
 UTC = timezone.utc
 
@@ -14,6 +14,8 @@ UTC = timezone.utc
 # which requires both ends on an AccountAlias, always gets a date-time.
 BEGINNING_OF_TIME = datetime(1970, 1, 1, tzinfo=UTC)
 END_OF_TIME = datetime(9999, 12, 31, tzinfo=UTC)
+# The calendar days a request may name: the day after LAST_DAY (an inclusive end made exclusive) still exists.
+FIRST_DAY, LAST_DAY = date(1970, 1, 1), date(9999, 12, 30)
 
 
 def utc_now() -> datetime:

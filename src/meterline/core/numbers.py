@@ -49,8 +49,8 @@ RULE = (
 # Event attribute values are text: the same rule as a pattern, checked per event on the ingestion hot path
 # (optional minus, at most 15 digits before the point after leading zeros, at most 12 after it before zeros at
 # the end).
-DECIMAL_TEXT = re.compile(rf"-?0*\d{{1,{MAX_DIGITS}}}(\.\d{{1,{MAX_FRACTION_DIGITS}}}0*)?")
-_TEXT = re.compile(r"[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?")
+DECIMAL_TEXT = re.compile(rf"-?0*[0-9]{{1,{MAX_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTION_DIGITS}}}0*)?")
+_TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
 class NumberError(ValueError):

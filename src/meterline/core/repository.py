@@ -42,19 +42,22 @@ class OrgRepository:
     def postgres(self) -> bool:
         return self.session.get_bind().dialect.name == "postgresql"
 
-    def lock_rows(self, model: type[M], pks: Iterable[str]) -> list[M]:
+    def lock_rows(self, model: type[M], pks: Iterable[str], *, removal: bool = False) -> list[M]:
         """The organization's rows of `model` with these primary keys (`pk`), read again from the database and
         locked until the transaction ends, in pk order, so that two writers locking overlapping rows take them in
         one order and cannot deadlock. PostgreSQL: SELECT ... FOR NO KEY UPDATE (other writers of these rows wait;
         inserts that merely reference them do not). SQLite: a writing transaction already holds the database's only
-        write lock (BEGIN IMMEDIATE), so the read alone is enough."""
+        write lock (BEGIN IMMEDIATE), so the read alone is enough.
+        `removal`: the rows are about to be deleted (or archived because of what hangs on them): SELECT ... FOR
+        UPDATE, which also holds back the inserts that reference them (their foreign key check waits), so nothing
+        can be attached to a row while its removal decides what it has."""
         keys = sorted(set(pks))
         if not keys:
             return []
         pk = model.pk  # type: ignore[attr-defined]
         stmt = self.scoped(model).where(pk.in_(keys)).order_by(pk).execution_options(populate_existing=True)
         if self.postgres:
-            stmt = stmt.with_for_update(key_share=True)
+            stmt = stmt.with_for_update() if removal else stmt.with_for_update(key_share=True)
         return list(self.session.scalars(stmt))
 
     def lock_key(self, kind: str, *parts: str) -> None:

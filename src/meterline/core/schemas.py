@@ -22,7 +22,7 @@ from pydantic import (
 )
 from pydantic.alias_generators import to_camel
 
-from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, as_utc
+from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, FIRST_DAY, LAST_DAY, as_utc
 from meterline.core.countries import country_code
 from meterline.core.numbers import BoundedDays, BoundedNumber
 
@@ -77,8 +77,18 @@ def _iso_date_text(value: Any) -> Any:
 
 
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-# A calendar date in a request: `YYYY-MM-DD` text only (not a number, not a date-time).
-IsoDate = Annotated[date, BeforeValidator(_iso_date_text)]
+
+
+def _date_in_range(value: date) -> date:
+    """Inside the days Meterline stores: from 1970-01-01 (as every date-time) to 9999-12-30, so that the day after
+    (an inclusive end made exclusive) still exists."""
+    if not FIRST_DAY <= value <= LAST_DAY:
+        raise ValueError(f"must be a day from {FIRST_DAY} to {LAST_DAY}")
+    return value
+
+
+# A calendar date in a request: `YYYY-MM-DD` text only (not a number, not a date-time), within the stored range.
+IsoDate = Annotated[date, BeforeValidator(_iso_date_text), AfterValidator(_date_in_range)]
 
 # An exact amount, rate, quantity or usage in a request: a JSON number within the one number rule (core/numbers.py:
 # finite, below 10^15 in magnitude, at most 12 decimals), kept as the Decimal of its digits.

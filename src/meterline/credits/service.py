@@ -24,7 +24,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.core import numbers
-from meterline.core.clock import END_OF_TIME
+from meterline.core.clock import END_OF_TIME, FIRST_DAY, LAST_DAY
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT, round_money
@@ -197,6 +197,9 @@ class CreditService:
             raise BadRequest(
                 f"{where}.priority: must be a whole number from 0 to {MAX_PRIORITY} (lower numbers apply first)"
             )
+        for name, day in (("effectiveFrom", grant.effective_from), ("effectiveUntil", grant.effective_until)):
+            if day is not None and not FIRST_DAY <= day <= LAST_DAY:  # the console's form gives any calendar day
+                raise BadRequest(f"{where}.{name}: must be a day from {FIRST_DAY} to {LAST_DAY}")
         if grant.effective_until is not None and grant.effective_until < grant.effective_from:
             raise BadRequest(f"{where}.effectiveUntil must not be before effectiveFrom")
         self._check_scope(grant.scope, f"{where}.applicableEntityIds")

@@ -88,8 +88,12 @@ class CustomerService:
         """Remove the customer and its accounts; when any account has billing history (D13), archive the customer
         and every account instead. `has_history` is required (usecases/accounts.py passes it)."""
         customer = self.get(customer_id)
+        # Nothing new attaches to the customer or its accounts while this decides (an account created, an invoice
+        # or a payment recorded at the same instant waits, then finds them gone or archived); the lock order:
+        # customer, accounts, then their invoices (which `has_history` locks).
+        self.repo.lock_rows(Customer, [customer.pk], removal=True)
         accounts = self.accounts.of_customer(customer)
-        self.accounts.repo.lock_rows(Account, [a.pk for a in accounts])  # the lock order: accounts, then invoices
+        self.accounts.repo.lock_rows(Account, [a.pk for a in accounts], removal=True)
         if any(has_history(self.ctx, account) for account in accounts):
             for account in accounts:
                 self.accounts.archive(account)

@@ -691,7 +691,10 @@ class InvoiceService:
         invoice.finalize_at = end if invoice.auto_advance else None
 
     def delete_custom(self, invoice_id: str) -> None:
-        invoice = self.get(invoice_id)
+        self.get(invoice_id)  # 404 for an unknown id
+        invoice = self.repo.locked(invoice_id)  # not while it is finalized: its status is read again under the lock
+        if invoice is None:
+            raise NotFound(f"Invoice {invoice_id} not found")
         if invoice.invoice_type != CUSTOM or invoice.status != DRAFT:
             raise BadRequest(
                 f"Invoice {invoice.pk} is a {invoice.status} {invoice.invoice_type} invoice: only DRAFT "

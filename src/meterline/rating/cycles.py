@@ -54,6 +54,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from meterline.core.clock import UTC
+from meterline.core.errors import BadRequest
 
 
 class Interval(StrEnum):
@@ -78,8 +79,9 @@ _ONE_MICROSECOND = timedelta(microseconds=1)
 _ONE_DAY = timedelta(days=1)
 
 
-class CycleError(ValueError):
-    """A pricing cycle configuration or request that cannot work. The message names the field and how to fix it."""
+class CycleError(BadRequest, ValueError):
+    """A pricing cycle configuration or request that cannot work. The message names the field and how to fix it;
+    wherever it surfaces (an association from a far past day, say) it is the client's 400, never a 500."""
 
 
 @dataclass(frozen=True)

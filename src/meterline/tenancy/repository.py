@@ -3,7 +3,7 @@ from __future__ import annotations
 import secrets
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, delete, select, text, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -105,6 +105,16 @@ class TenancyRepository:
                 (ConsoleSession.expires_at < ended_before) | (ConsoleSession.revoked_at < ended_before)
             )
         self.session.execute(statement)
+
+    def lock_login_keys(self, keys: list[str]) -> None:
+        """Serialize the sign-ins of these keys (an email, an address) until the transaction ends: the throttle's
+        count, the password check and the failure it records happen one sign-in at a time, in every process
+        (PostgreSQL advisory locks, in sorted order; SQLite's writers already run one at a time)."""
+        if self.session.get_bind().dialect.name != "postgresql":
+            return
+        for key in sorted(set(keys)):
+            lock = text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))")
+            self.session.execute(lock, {"key": "login:" + key})
 
     def login_failures_since(self, key: str, since: datetime) -> list[datetime]:
         """When each failure of `key` after `since` happened, oldest first."""

@@ -100,7 +100,10 @@ class LoginThrottle:
         ]
 
     def retry_after(self, email: str, address: str, now: datetime) -> int | None:
-        """Seconds until a sign-in of this email from this address is heard again; None if it is now."""
+        """Seconds until a sign-in of this email from this address is heard again; None if it is now. Sign-ins of
+        the same email or address take turns from here to the end of the transaction (which records the failure),
+        so simultaneous tries cannot all slip under the limit."""
+        self.repo.lock_login_keys([key for key, limit in self._keys(email, address) if limit > 0])
         wait = timedelta(0)
         for key, limit in self._keys(email, address):
             if limit <= 0:

@@ -145,7 +145,7 @@ class WalletService:
         )
         wallet = self.repo.of_account(account.pk, lock=True)
         if wallet is None:  # it was just inserted, by this transaction or another one
-            raise RuntimeError(f"the wallet of account {account.pk} vanished")
+            raise NotFound(f"Account {account.id} was removed meanwhile")
         return wallet
 
     def view(self, account_id: str) -> WalletView:
