@@ -53,6 +53,12 @@ DECIMAL_TEXT = re.compile(rf"-?0*[0-9]{{1,{MAX_DIGITS}}}(\.[0-9]{{1,{MAX_FRACTIO
 _TEXT = re.compile(r"[+-]?([0-9]+\.?[0-9]*|\.[0-9]+)([eE][+-]?[0-9]+)?")
 
 
+def is_decimal_text(value: str) -> bool:
+    """Is `value` a number written in ASCII digits (an optional sign, a fraction, an exponent), as JSON writes them?
+    (Decimal() alone also reads other scripts' digits, 'NaN' and 'Infinity'.)"""
+    return _TEXT.fullmatch(value) is not None
+
+
 class NumberError(ValueError):
     """A number the rule refuses; the message says why (without the field, which the caller names)."""
 

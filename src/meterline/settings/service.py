@@ -10,7 +10,7 @@ from __future__ import annotations
 from decimal import Decimal, InvalidOperation
 
 from meterline.accounts.repository import AccountRepository
-from meterline.core import text
+from meterline.core import numbers, text
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Page, PageRequest
@@ -29,18 +29,37 @@ def full_setting_id(namespace: str, setting_id: str, entity_type: str, entity_id
 
 
 def check_value(data_type: str, value: str, *, label: str) -> None:
+    """A NUMERIC value is a decimal number, and a JSON one valid JSON (no NaN or Infinity); every number in either
+    follows the one number rule (core/numbers.py)."""
     if data_type == "NUMERIC":
         try:
-            number = Decimal(value)
+            number = Decimal(value) if numbers.is_decimal_text(value) else None
         except InvalidOperation:
             number = None
-        if number is None or not number.is_finite():
-            raise BadRequest(f"Setting {label}: a NUMERIC value must be a decimal number, got {value!r}")
+        if number is None:
+            raise BadRequest(f"Setting {label}: a NUMERIC value must be a decimal number, got {value[:40]!r}")
+        _bounded(number, label)
     elif data_type in ("JSON", "JSON_LOGIC"):
         try:
-            text.parse_json(value, where=f"Setting {label}: value")
+            parsed = text.parse_json(value, where=f"Setting {label}: value", constants=False)
         except ValueError:
             raise BadRequest(f"Setting {label}: a {data_type} value must be valid JSON") from None
+        stack = [parsed]
+        while stack:  # iterative: the depth is already bounded, but no recursion is needed
+            item = stack.pop()
+            if isinstance(item, dict):
+                stack.extend(item.values())
+            elif isinstance(item, list):
+                stack.extend(item)
+            elif isinstance(item, (int, Decimal)) and not isinstance(item, bool):
+                _bounded(item, label)
+
+
+def _bounded(number: Decimal | int, label: str) -> None:
+    try:
+        numbers.bounded(number)
+    except numbers.NumberError as exc:
+        raise BadRequest(f"Setting {label}: a number in the value {exc}") from None
 
 
 class SettingsWriter:
