@@ -54,6 +54,27 @@ def test_no_correction_of_an_event_in_a_closed_cycle(tenant: Tenant, sdk: Sdk, c
     assert correct(sdk, "UNDO", ev("open-1")).status == "REVERTED"
 
 
+def test_no_correction_of_an_event_on_an_invoice_finalized_early(
+    tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
+) -> None:
+    """Finalizing early ("Finalize now", DRAFT -> DUE inside the grace period) closes the cycle to corrections too:
+    before, an UNDO went through and the cycle's usage drifted from the issued invoice."""
+    now = datetime.now(UTC)
+    month = date(now.year, now.month, 1)
+    plan_id = plan(sdk, catalog["sum"])
+    sdk.accounts.update_pricing_schedule("acme", associate(plan_id, month, date(9999, 1, 1)))
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        tc.IngestBatchEventRequest(events=[ev("early-1", calls="7", at=now - timedelta(minutes=5))])
+    )
+    [draft] = [i for i in sdk.invoices.list_invoices(owner_id="acme").data if i.status == "DRAFT"]
+    assert sdk.invoices.update_invoice(draft.id, tc.UpdateInvoiceRequest(status="DUE")).status == "DUE"
+    for action in ("UNDO", "REDO", "REDO_EVENT"):
+        with pytest.raises(BadRequestException) as refused:
+            correct(sdk, action, ev("early-1", calls="1", at=now - timedelta(minutes=5)))
+        assert "finalized early" in message_of(refused.value), message_of(refused.value)
+    assert stored(sdk, "early-1")[0][1] == "INGESTION_COMPLETED_EVENT_METERED"
+
+
 # -- 5. ids `.` and `..` ------------------------------------------------------------------------------------------
 @pytest.mark.parametrize("bad", [".", ".."])
 def test_dot_ids_are_refused_for_customers_and_accounts(tenant: Tenant, bad: str) -> None:

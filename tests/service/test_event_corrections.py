@@ -23,7 +23,6 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events import pipeline
-from meterline.events.corrections import CorrectionService
 from meterline.events.models import Event as StoredEvent, EventId
 from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import IngestionService, UsageService
@@ -40,6 +39,7 @@ from meterline.metering.schemas import (
 )
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.events import corrections
 from tests.conftest import new_org
 
 UTC = timezone.utc
@@ -147,8 +147,8 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
     kept = [e for e, (*_, undo) in zip(batch, events, strict=True) if not undo]
     for event_id in undone:
         if redo_first:  # a REDO in between changes nothing either
-            run(session_factory, org, lambda ctx, i=event_id: CorrectionService(ctx).correct("REDO", named(i)))
-        run(session_factory, org, lambda ctx, i=event_id: CorrectionService(ctx).correct("UNDO", named(i)))
+            run(session_factory, org, lambda ctx, i=event_id: corrections(ctx).correct("REDO", named(i)))
+        run(session_factory, org, lambda ctx, i=event_id: corrections(ctx).correct("UNDO", named(i)))
     # as if only the kept events had come: the same as ingesting just them into the earlier state
     expected = []
     for (start, end), previous in zip(WINDOWS, before, strict=True):
@@ -185,7 +185,7 @@ def undo_exactness(session_factory: sessionmaker[Session], org: Organization, va
         ),
     )
     for n in range(keep, len(values)):
-        run(session_factory, org, lambda ctx, n=n: CorrectionService(ctx).correct("UNDO", named(f"d{n}")))
+        run(session_factory, org, lambda ctx, n=n: corrections(ctx).correct("UNDO", named(f"d{n}")))
     snapshot = usage_snapshot(session_factory, org)
     assert snapshot[0]["us_calls"] == (exact_sum(Decimal(v) for v in values[:keep]), keep)
     assert snapshot[0]["requests"] == (Decimal(keep), keep)
@@ -213,7 +213,7 @@ def test_redo_event_in_one_transaction_with_other_work(
         with unit_of_work(session_factory) as s:
             ctx = Context(session=s, org=s.merge(org), now=utc_now())
             corrected = CorrectionEvent.model_validate(msgspec.to_builtins(event("t1", DAY, "50")))
-            result = CorrectionService(ctx).correct("REDO_EVENT", corrected)
+            result = corrections(ctx).correct("REDO_EVENT", corrected)
             assert result.status == "REVERTED_AND_REINGESTED"
             raise RuntimeError("roll back")
     assert usage_snapshot(session_factory, org) == before
@@ -228,20 +228,20 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
     org = catalog_org
     run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
     with pytest.raises(NotFound):
-        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", named("unknown")))
+        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", named("unknown")))
     with pytest.raises(BadRequest, match="event.id"):
-        run(session_factory, org, lambda ctx: CorrectionService(ctx).correct("UNDO", None))
+        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None))
     with pytest.raises(BadRequest, match="require_confirmation"):
         run(
             session_factory,
             org,
-            lambda ctx: CorrectionService(ctx).correct("UNDO", named("ok"), require_confirmation=True),
+            lambda ctx: corrections(ctx).correct("UNDO", named("ok"), require_confirmation=True),
         )
     with pytest.raises(BadRequest, match="event.accountId"):
         run(
             session_factory,
             org,
-            lambda ctx: CorrectionService(ctx).correct(
+            lambda ctx: corrections(ctx).correct(
                 "REDO_EVENT",
                 CorrectionEvent.model_validate(
                     {
@@ -258,7 +258,7 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
         run(
             session_factory,
             org,
-            lambda ctx: CorrectionService(ctx).correct(
+            lambda ctx: corrections(ctx).correct(
                 "REDO_EVENT",
                 CorrectionEvent.model_validate(
                     {
@@ -297,7 +297,7 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
         barrier.wait()
         action = "UNDO" if n % 2 else "REDO"
         try:
-            result = run(session_factory, org, lambda ctx: CorrectionService(ctx).correct(action, named("race")))
+            result = run(session_factory, org, lambda ctx: corrections(ctx).correct(action, named("race")))
             outcome: object = result.status
         except MeterlineError as exc:
             outcome = type(exc).__name__

@@ -15,6 +15,7 @@ import pytest
 from meterline.accounts.service import AccountService
 from meterline.credits.service import CreditService
 from meterline.customers.service import CustomerService
+from meterline.events.corrections import CorrectionService
 from meterline.jobs.service import JobService
 from meterline.schedules import migration
 from meterline.schedules.service import ScheduleService
@@ -28,6 +29,7 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
     (CustomerService.delete, "has_history"),
     (ScheduleService.edit, "invoiced_until"),
     (migration.migrate_account, "invoiced_until"),
+    (CorrectionService.__init__, "invoiced_until"),
     (CreditService.__init__, "holds"),
     (WalletService.__init__, "holds"),
     (JobService.__init__, "runners"),

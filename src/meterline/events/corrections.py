@@ -19,11 +19,14 @@ Not yet: `require_confirmation` (it needs jobs).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.events import pipeline
@@ -62,10 +65,17 @@ class Correction:
     reason: str
 
 
+# Up to when an account's usage is on finalized invoices (invoicing knows; usecases/events.py passes it).
+InvoicedUntil = Callable[[Context, Account], datetime | None]
+
+
 class CorrectionService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntil) -> None:
+        """`invoiced_until` (required): a correction never reaches usage that a finalized invoice holds, even one
+        finalized early, inside its grace period (billing-rules D12)."""
         self.ctx = ctx
         self.store = EventStore(ctx.session, ctx.org_id)
+        self.invoiced_until = invoiced_until
 
     def correct(
         self, action: CorrectionAction, event: CorrectionEvent | None, *, require_confirmation: bool = False
@@ -123,12 +133,18 @@ class CorrectionService:
             return
         schedules = ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({event.account_pk})
         coverage = Coverage(schedules, ZoneInfo(self.ctx.org.timezone), self.ctx.now)
+        account = AccountRepository(self.ctx.session, self.ctx.org_id).by_pks({event.account_pk}).get(event.account_pk)
+        frozen = self.invoiced_until(self.ctx, account) if account is not None else None
         if coverage.state(event.account_pk, event.timestamp) == CLOSED:
-            raise BadRequest(
-                f"{action}: event {_short(event.event_id or event.pk)} cannot be corrected: the pricing cycle of "
-                f"{isoformat_z(event.timestamp)} is closed (its grace period has ended and its invoice is final), "
-                "so its usage stays as invoiced; nothing was changed"
-            )
+            why = "its grace period has ended and its invoice is final"
+        elif frozen is not None and event.timestamp < frozen:
+            why = f"its invoice was finalized early: the account is invoiced up to {isoformat_z(frozen)}"
+        else:
+            return
+        raise BadRequest(
+            f"{action}: event {_short(event.event_id or event.pk)} cannot be corrected: the pricing cycle of "
+            f"{isoformat_z(event.timestamp)} is closed ({why}), so its usage stays as invoiced; nothing was changed"
+        )
 
     def _undo(self, event: StoredEvent, action: str) -> None:
         units: dict[str, str] = event.units or {}

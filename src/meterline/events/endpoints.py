@@ -19,6 +19,7 @@ from meterline.events.models import Event as StoredEvent
 from meterline.events.service import EventQueryService, IngestionService, Result, UsageService
 from meterline.events.statuses import IngestionStatus
 from meterline.tenancy.context import Context
+from meterline.usecases.events import corrections
 
 router = APIRouter(route_class=UnitOfWorkRoute)
 
@@ -192,7 +193,6 @@ def get_account_usage(
 
 
 # -- corrections -------------------------------------------------------------------------------------------------
-from meterline.events.corrections import CorrectionService  # noqa: E402  (added with the route, kept beside it)
 
 
 @router.post(
@@ -209,7 +209,7 @@ def event_correction(
 ) -> Response:
     """Correct an accepted event named by `event.id`: UNDO reverts its usage and frees its id; REDO reverts it and
     ingests its payload again; REDO_EVENT reverts it and ingests the corrected `event` of the body. All or nothing."""
-    correction = CorrectionService(ctx).correct(
+    correction = corrections(ctx).correct(
         action, body.event if body is not None else None, require_confirmation=bool(require_confirmation)
     )
     info = schemas.EventCorrectionInfo(

@@ -1,0 +1,11 @@
+"""Corrections of ingested events, never of usage that a finalized invoice holds."""
+
+from __future__ import annotations
+
+from meterline.events.corrections import CorrectionService
+from meterline.invoicing.service import invoiced_until
+from meterline.tenancy.context import Context
+
+
+def corrections(ctx: Context) -> CorrectionService:
+    return CorrectionService(ctx, invoiced_until=invoiced_until)
