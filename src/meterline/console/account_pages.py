@@ -21,6 +21,7 @@ from meterline.catalog.plan_repository import PricePlanRepository
 from meterline.console.billing_notices import invoice_notice, listed_total
 from meterline.console.pages import User, _field_errors, check_csrf, context, render
 from meterline.core import numbers
+from meterline.core.clock import LAST_DAY
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
@@ -331,11 +332,12 @@ def attach_plan(
         try:
             date.fromisoformat(start)
             # the form's "until" is the last day (inclusive); the schedule ends at the start of the next one
-            end = (date.fromisoformat(until) + timedelta(days=1)).isoformat() if until else "9999-01-01"
+            last = date.fromisoformat(until) if until else None
         except ValueError:
             raise BadRequest("Dates: pick the dates from the calendar (YYYY-MM-DD)") from None
-        except OverflowError:  # until 9999-12-31: no next day
-            raise BadRequest("Until: pick a day up to 9999-12-30, or leave it empty for no end") from None
+        if last is not None and last >= LAST_DAY:  # the day after it ends the schedule, and must be a stored day
+            raise BadRequest(f"Until: pick a day up to {LAST_DAY - timedelta(days=1)}, or leave it empty for no end")
+        end = (last + timedelta(days=1)).isoformat() if last is not None else "9999-01-01"
         edit = UpdatePricingScheduleRequest.model_validate(
             {
                 "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE",
