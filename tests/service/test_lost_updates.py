@@ -435,3 +435,28 @@ def test_deleting_a_custom_draft_racing_its_finalization_keeps_the_numbered_invo
             assert isinstance(outcomes[0], NotFound) and outcomes[1] is None
         else:  # finalized first: the deletion was refused
             assert left.sequence_number == 1 and outcomes[0] is None and isinstance(outcomes[1], BadRequest)
+
+
+def test_removing_a_registry_alias_racing_its_claim_leaves_no_orphan(session_factory: sessionmaker[Session]) -> None:
+    """DELETE /aliases/{v} racing add_aliases [v]: either the alias stays registered and assigned (the removal was
+    refused), or it was removed and then registered again by the claim; never assigned without its registry entry."""
+    for n in range(4):
+        race = Race(session_factory)
+
+        def setup(ctx: Context) -> None:
+            _customer(ctx, "acme")
+            AccountService(ctx).register_aliases(["shared-v"])
+
+        race.setup(setup)
+        outcomes = race.run(
+            [
+                lambda ctx: AccountService(ctx).delete_registry_alias("shared-v"),
+                lambda ctx: AccountService(ctx).add_aliases("acme", AddAccountAliasesRequest(aliases=["shared-v"])),
+            ]
+        )
+        assert outcomes[1] is None and (outcomes[0] is None or isinstance(outcomes[0], BadRequest)), (n, outcomes)
+        with unit_of_work(race.factory, write=False) as s:
+            ctx = race.ctx(s)
+            assigned = [a.value for a in AccountService(ctx).aliases("acme")]
+            registered = AccountService(ctx).registry_alias("shared-v")
+        assert assigned == ["shared-v"] and registered is not None, (n, outcomes)

@@ -265,6 +265,7 @@ class AccountService:
         return self.repo.registry_page(request)
 
     def delete_registry_alias(self, value: str) -> None:
+        self.repo.lock_alias_values([value])  # an account claiming the value at the same instant takes turns with this
         alias = self.registry_alias(value)
         users = self.repo.aliases_ending_after(value, self.ctx.now)
         if users:
