@@ -10,5 +10,6 @@ so a caller that forgets it does not run at all; this layer is where those argum
   and a price plan migration's entry (the same guard and sync);
 - plans.py: updating a price plan (which may start a migration);
 - balances.py: the credit and wallet services with the holds of DRAFT invoices;
+- events.py: event corrections, never of usage that a finalized invoice holds;
 - jobs.py: every job type and its runner, and starting jobs (plan migrations, bill runs).
 """
