@@ -107,12 +107,12 @@ def _no_constant(name: str) -> Any:
     raise ValueError(f"{name} is not JSON")
 
 
-def parse_json(text: str | bytes, *, where: str = "body", max_depth: int = MAX_DEPTH, constants: bool = True) -> Any:
+def parse_json(text: str | bytes, *, where: str = "body", max_depth: int = MAX_DEPTH) -> Any:
     """JSON text as Python values (numbers with a fraction as Decimal), checked by `check_tree`. Raises ValueError
-    for text that is not JSON (with `constants=False`, also NaN and Infinity, which Python's parser takes), BadRequest
-    for nesting too deep (even one too deep for the parser itself) or a lone surrogate."""
+    for text that is not JSON (NaN and Infinity included, which Python's parser would take), BadRequest for nesting
+    too deep (even one too deep for the parser itself) or a lone surrogate."""
     try:
-        value = json.loads(text, parse_float=Decimal, parse_constant=None if constants else _no_constant)
+        value = json.loads(text, parse_float=Decimal, parse_constant=_no_constant)
     except RecursionError:
         decoded = text.decode("utf-8", "replace") if isinstance(text, bytes) else text
         path = _too_deep_at(decoded, max_depth) or ""

@@ -41,7 +41,7 @@ def check_value(data_type: str, value: str, *, label: str) -> None:
         _bounded(number, label)
     elif data_type in ("JSON", "JSON_LOGIC"):
         try:
-            parsed = text.parse_json(value, where=f"Setting {label}: value", constants=False)
+            parsed = text.parse_json(value, where=f"Setting {label}: value")
         except ValueError:
             raise BadRequest(f"Setting {label}: a {data_type} value must be valid JSON") from None
         stack = [parsed]
