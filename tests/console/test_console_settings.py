@@ -235,9 +235,17 @@ def test_an_api_key_is_created_used_and_revoked_in_the_browser(
     page.get_by_label("Name").fill(name)
     page.get_by_role("button", name="Create API key").click()
     expect(page.get_by_text("Copy it now: it won't be shown again.")).to_be_visible()
+    expect(page).to_have_url(re.compile(r"/once$"))  # post-redirect-get: the secret is not the POST's answer
     secret = page.get_by_label("New API key").input_value()
     assert re.fullmatch(r"mlk_[0-9a-f]{12}_[\w-]+", secret)
     prefix = secret.split("_")[1]
+    shot(page, "settings-api-key-once", engine)
+    page.reload()  # a reload neither shows the secret again nor makes a second key
+    expect(page.get_by_role("heading", name="Shown already")).to_be_visible()
+    assert secret not in page.content()
+    page.go_back()
+    page.get_by_role("navigation", name="Settings").get_by_role("link", name="API keys").click()
+    expect(page.get_by_role("row").filter(has_text=name)).to_have_count(1)
     row = page.get_by_role("row").filter(has_text=name)
     expect(row).to_contain_text(f"mlk_{prefix}_…")
     expect(row).to_contain_text("Active")
@@ -323,6 +331,7 @@ def test_users_are_added_sign_in_and_are_removed(
     expect(page.get_by_text("Copy it now: it won't be shown again.")).to_be_visible()
     password = page.get_by_label("New password").input_value()
     assert len(password) >= 16
+    page.get_by_role("link", name="I have copied it").click()
     expect(page.get_by_role("row").filter(has_text=email)).to_contain_text("Dana Scully")
     shot(page, "settings-user-added", engine)
     with unit_of_work(session_factory, write=False) as s:

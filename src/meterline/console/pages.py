@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from meterline.accounts.repository import AccountRepository
 from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
-from meterline.console import auth
+from meterline.console import auth, feedback
 from meterline.core.clock import utc_now
 from meterline.core.errors import Forbidden, MeterlineError, NotFound
 from meterline.core.numbers import plain
@@ -93,9 +93,19 @@ def context(request: Request, user: auth.ConsoleUser) -> Context:
 
 
 def render(request: Request, name: str, user: auth.ConsoleUser | None, status: int = 200, **values: Any) -> Response:
-    return templates.TemplateResponse(
-        request, name, {"user": user, "csrf": user.csrf if user else "", **values}, status_code=status
+    """A page in the layout; a notice left by the last save (`feedback.saved`) is shown once, above the content."""
+    notice = values.pop("notice", None) or (feedback.notice_of(request) if user is not None else None)
+    response = templates.TemplateResponse(
+        request, name, {"user": user, "csrf": user.csrf if user else "", "notice": notice, **values}, status_code=status
     )
+    if user is not None:
+        feedback.shown(request, response)
+    return response
+
+
+def confirm(request: Request, user: auth.ConsoleUser, confirmation: feedback.Confirmation, **values: Any) -> Response:
+    """The page before an irreversible action (see `feedback.Confirmation`)."""
+    return render(request, values.pop("template", "confirm.html"), user, confirmation=confirmation, **values)
 
 
 def check_csrf(user: auth.ConsoleUser, token: str | None) -> None:
@@ -234,6 +244,14 @@ def logout(request: Request, user: User, csrf: Annotated[str, Form()] = "") -> R
 @router.get("/")
 def home(user: User) -> Response:
     return RedirectResponse("/dashboard", status_code=303)
+
+
+@router.get(feedback.ONCE_PATH)
+def once(request: Request, user: User) -> Response:
+    """A secret made by the last form, shown this once (`feedback.show_once`)."""
+    response = render(request, "once.html", user, once=feedback.take_once(request))
+    feedback.forget_once(response)
+    return response
 
 
 # -- customers ---------------------------------------------------------------------------------------------------

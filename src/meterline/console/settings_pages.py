@@ -19,12 +19,12 @@ from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
-from meterline.console import auth
+from meterline.console import auth, feedback
 from meterline.console.billing_notices import listed_total
 from meterline.console.pages import (
     PAGE,
@@ -225,19 +225,16 @@ def _settings_page(request: Request, user: Any, tab: str, status: int = 200, **e
     elif tab == "users":
         values["users"] = tenancy.users(ctx.org)
     values.update(extra)
-    response = render(request, "settings.html", user, status=status, **values)
-    if "secret" in extra:
-        response.headers["Cache-Control"] = "no-store"  # a secret shown once is not kept by the browser either
-    return response
+    return render(request, "settings.html", user, status=status, **values)
 
 
 @router.get("/settings")
-def settings(request: Request, user: User, tab: str = "organization", done: str = "") -> Response:
-    return _settings_page(request, user, tab, notice=done[:300] or None)
+def settings(request: Request, user: User, tab: str = "organization") -> Response:
+    return _settings_page(request, user, tab)
 
 
-def _back(tab: str, notice: str) -> Response:
-    return RedirectResponse(f"/settings?{urlencode({'tab': tab, 'done': notice})}", status_code=303)
+def _back(request: Request, tab: str, notice: str) -> Response:
+    return feedback.saved(request, f"/settings?{urlencode({'tab': tab})}", notice)
 
 
 @router.post("/settings/organization")
@@ -253,7 +250,7 @@ def rename_organization(
         return _settings_page(
             request, user, "organization", status=400, errors={"org_name": exc.message}, values={"org_name": name}
         )
-    return _back("organization", "The organization's name is saved.")
+    return _back(request, "organization", "The organization's name is saved.")
 
 
 @router.post("/settings/values")
@@ -289,7 +286,7 @@ def add_setting(
         )
     except MeterlineError as exc:
         return _settings_page(request, user, "organization", status=400, values=typed, errors={"setting": exc.message})
-    return _back("organization", f"Setting {id.strip()} is added.")
+    return _back(request, "organization", f"Setting {id.strip()} is added.")
 
 
 def _setting_words(exc: ValidationError) -> str:
@@ -332,7 +329,7 @@ def edit_setting(
             edit_errors={row.full_id: exc.message},
             edit_values={row.full_id: value},
         )
-    return _back("organization", f"Setting {row.id} is saved.")
+    return _back(request, "organization", f"Setting {row.id} is saved.")
 
 
 @router.post("/settings/api-keys")
@@ -350,8 +347,8 @@ def create_api_key(
         return _settings_page(
             request, user, "api-keys", status=400, errors={"key_name": exc.message}, values={"key_name": name}
         )
-    return _settings_page(
-        request, user, "api-keys", secret=created.token, once_for=created.key.name, once_kind="API key"
+    return feedback.show_once(
+        request, kind="API key", owner=created.key.name, secret=created.token, back="/settings?tab=api-keys"
     )
 
 
@@ -391,7 +388,7 @@ def revoke_api_key(request: Request, user: User, key_id: str, csrf: Annotated[st
     _admin(user, "revoke API keys")
     ctx = context(request, user)
     key = TenancyService(ctx.session).revoke_api_key(org=ctx.org, key_id=key_id, now=ctx.now)
-    return _back("api-keys", f"The API key “{key.name}” is revoked: requests with it now get 401.")
+    return _back(request, "api-keys", f"The API key “{key.name}” is revoked: requests with it now get 401.")
 
 
 @router.post("/settings/users")
@@ -423,8 +420,10 @@ def add_user(
             request, user, "users", status=400, values=_typed(email, name, role), errors={"email": exc.message}
         )
     if not generated:
-        return _back("users", f"{added.email} is added as {added.role}: they sign in with the password you typed.")
-    return _settings_page(request, user, "users", secret=secret, once_for=added.email, once_kind="password")
+        return _back(
+            request, "users", f"{added.email} is added as {added.role}: they sign in with the password you typed."
+        )
+    return feedback.show_once(request, kind="password", owner=added.email, secret=secret, back="/settings?tab=users")
 
 
 def _typed(email: str, name: str, role: str) -> dict[str, str]:
@@ -461,7 +460,7 @@ def remove_user(request: Request, user: User, user_id: str, csrf: Annotated[str,
     _admin(user, "remove users")
     ctx = context(request, user)
     removed = TenancyService(ctx.session).remove_user(org=ctx.org, user_id=user_id, by=user.user)
-    return _back("users", f"{removed.email} is removed.")
+    return _back(request, "users", f"{removed.email} is removed.")
 
 
 # -- the signed-in user's password -------------------------------------------------------------------------------
@@ -503,6 +502,6 @@ def change_password(
             throttle.failed(user.user.email, address, ctx.now)
             return keep_writes(_settings_page(request, user, "password", status=400, errors={exc.field: exc.message}))
         return _settings_page(request, user, "password", status=400, errors={exc.field: exc.message})
-    response = _back("password", "Your password is changed: every other session of yours is signed out.")
+    response = _back(request, "password", "Your password is changed: every other session of yours is signed out.")
     auth.start(ctx.session, user.user, ctx.now, request, response)
     return response
