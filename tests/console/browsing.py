@@ -22,6 +22,13 @@ def shot(page: Page, name: str, engine: str) -> None:
     page.screenshot(path=str(SHOTS / f"{name}-{engine}.png"), full_page=True)
 
 
+def fits(page: Page) -> None:
+    """Nothing is wider than the screen: no column cut off, no page that scrolls sideways (tables scroll inside
+    their own box)."""
+    wide = page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    assert wide <= 1, f"the page is {wide} px wider than the screen"
+
+
 def tab(page: Page, name: str) -> None:
     page.get_by_role("navigation", name="Account").get_by_role("link", name=name).click()
 

@@ -47,3 +47,21 @@ def page(browser: Browser, tenant: Tenant) -> Iterator[Page]:
     page = context.new_page()
     yield page
     context.close()
+
+
+SCREENS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
+
+
+@pytest.fixture(params=list(SCREENS))
+def screen(request: pytest.FixtureRequest) -> str:
+    """'desktop' (1280 px) or 'phone' (390 px): a test that takes `any_page` runs at both widths."""
+    return str(request.param)
+
+
+@pytest.fixture
+def any_page(browser: Browser, tenant: Tenant, screen: str) -> Iterator[Page]:
+    """A fresh page at the width `screen` names; name screenshots with `shot(page, f"...-{screen}", engine)`."""
+    context = browser.new_context(base_url=tenant.base_url, viewport=SCREENS[screen])  # type: ignore[arg-type]
+    page = context.new_page()
+    yield page
+    context.close()

@@ -22,7 +22,7 @@ from starlette.responses import RedirectResponse, Response
 from meterline.accounts.repository import AccountRepository
 from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
-from meterline.console import auth, feedback
+from meterline.console import auth, feedback, words
 from meterline.core.clock import utc_now
 from meterline.core.errors import Forbidden, MeterlineError, NotFound
 from meterline.core.numbers import plain
@@ -68,6 +68,14 @@ def _plain_numbers(value: Any) -> Any:
 
 
 templates.env.finalize = _plain_numbers
+# How values read on every page (console/words.py): money, unit prices, quantities, statuses, instants.
+templates.env.globals.update(
+    money=words.money,
+    rate=words.rate,
+    quantity=words.quantity,
+    invoice_status=words.invoice_status,
+    when=words.when,
+)
 PAGE = 25
 
 

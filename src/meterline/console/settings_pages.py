@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo
@@ -24,7 +23,7 @@ from starlette.responses import Response
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
-from meterline.console import auth, feedback
+from meterline.console import auth, feedback, words
 from meterline.console.billing_notices import listed_total
 from meterline.console.pages import (
     PAGE,
@@ -37,7 +36,6 @@ from meterline.console.pages import (
     too_many_tries,
 )
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
-from meterline.core.money import is_currency, minor_units
 from meterline.core.pagination import page_request
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
@@ -52,16 +50,8 @@ from meterline.tenancy.service import ROLES, InvalidUser, TenancyService
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
-# The statuses Meterline sets (D12), and the invoice types, as a person reads them.
-STATUSES = {
-    InvoiceStatus.DRAFT: "Draft",
-    InvoiceStatus.DUE: "Due",
-    InvoiceStatus.PARTIALLY_PAID: "Partially paid",
-    InvoiceStatus.PAID: "Paid",
-    InvoiceStatus.UN_COLLECTIBLE: "Uncollectible",
-    InvoiceStatus.VOID: "Void",
-}
-TYPES = {"STANDARD": "Standard (in arrears)", "STANDARD_ADVANCED": "In advance", "CUSTOM": "Custom"}
+STATUSES = words.INVOICE_STATUSES
+TYPES = words.INVOICE_TYPES
 TABS = {
     "organization": "Organization",
     "api-keys": "API keys",
@@ -71,13 +61,7 @@ TABS = {
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
 
 
-def money(value: Decimal | None, currency: str) -> str:
-    """An amount in its currency, exact: the currency's minor unit, or every digit the amount has if more."""
-    if value is None:
-        return "—"
-    exponent = value.as_tuple().exponent
-    digits = max(minor_units(currency) if is_currency(currency) else 2, -exponent if isinstance(exponent, int) else 0)
-    return f"{'-' if value < 0 else ''}{currency} {abs(value):,.{digits}f}"
+money = words.money
 
 
 # -- invoices ----------------------------------------------------------------------------------------------------
