@@ -348,6 +348,10 @@ def test_every_chart_follows_the_range_and_each_currency_has_its_own(
                 else:
                     text = lambda v, unit=unit: f"{v:,f} {unit}"  # noqa: E731
                 expect(chart.locator("rect title")).to_have_text(tooltips(bar, values, text))
+                heading = page.get_by_role("heading", name=f"{meter} in {unit}", exact=True)
+                expect(heading.get_by_role("link", name=meter)).to_have_attribute(
+                    "href", re.compile(r"^/usage-meters/um\.")
+                )
             if screen == "phone":
                 fits(page)  # the charts scale down: no page wider than the phone
                 widths = page.locator("figure.chart > svg").evaluate_all(
