@@ -341,7 +341,7 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")
     facts = [
-        ("Number", invoice.get("sequenceId") or "DRAFT"),
+        ("Number", invoice.get("sequenceId") or "Draft"),
         ("Status", in_words(str(invoice.get("status")))),
         ("Invoice date", day_text(invoice.get("invoiceDate"), zone)),
         ("Due date", day_text(invoice.get("dueDate"), zone)),
