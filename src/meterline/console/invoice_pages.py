@@ -188,7 +188,9 @@ def _facts(view: InvoiceView, *extra: tuple[str, str]) -> list[tuple[str, str]]:
     return [*facts, ("Total", view.money(view.total("Total"))), *extra]
 
 
-def _confirmation(view: InvoiceView, action: str, title: str, said: str, button: str, **more: Any) -> Any:
+def _confirmation(
+    view: InvoiceView, action: str, title: str, said: str, button: str, **more: Any
+) -> feedback.Confirmation:
     return feedback.Confirmation(
         title=title,
         words=said,

@@ -176,7 +176,8 @@ def rows(revenue: Line | None) -> list[Row]:
     """The rows of the lines' table, in order: what the PDF draws and the console's invoice page lists."""
     charges = find_line(revenue, "TOTAL_MISCELLANEOUS_CHARGES")
     charge_ids = {id(c) for c in (charges or {}).get("lineItems") or []} | {id(charges)}
-    out, in_charges = [], False
+    out: list[Row] = []
+    in_charges = False
     for line, depth in table_rows(revenue):
         heading = None
         if id(line) in charge_ids and not in_charges:
@@ -195,9 +196,8 @@ class Total:
 def totals(invoice: dict[str, Any], wallet: Decimal | None = None) -> list[Total]:
     """The totals under the lines, in order: subtotal, true-up (when there is one), credits, charges, total, what the
     wallet paid (on a draft: holds for it), paid (the payments; "Other payments" beside the wallet's line), amount
-    due. `wallet` is part of `paidAmount` once
-    the invoice is finalized; on a draft it is what finalizing will take from the wallet. A void invoice owes
-    nothing."""
+    due. `wallet` is part of `paidAmount` once the invoice is finalized; on a draft it is what finalizing will take
+    from the wallet (D10). A void invoice owes nothing."""
     revenue = invoice.get("revenueInfo")
     total = invoice.get("totalAmount") or Decimal(0)
     paid = invoice.get("paidAmount") or Decimal(0)
@@ -334,7 +334,7 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
     pdf.set_font("Helvetica", "B", 13)
     _paragraphs(pdf, 90, [seller.get("businessName")], height=6)
     pdf.set_font("Helvetica", size=9)
-    _paragraphs(pdf, 90, list(seller_lines(seller)))
+    _paragraphs(pdf, 90, seller_lines(seller))
     left_bottom = pdf.get_y()
     draft = invoice.get("status") == InvoiceStatus.DRAFT
     pdf.set_xy(110, top)
@@ -371,7 +371,7 @@ def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
     pdf.set_font("Helvetica", "B", 10)
     _paragraphs(pdf, 120, [customer.get("name")])
     pdf.set_font("Helvetica", size=9)
-    _paragraphs(pdf, 120, list(bill_to_lines(details)))
+    _paragraphs(pdf, 120, bill_to_lines(details))
     if details.get("pricePlanName"):
         pdf.ln(2)
         _paragraphs(pdf, 120, [f"Price plan: {details['pricePlanName']}"])
