@@ -1,5 +1,6 @@
 """The console's customer and account pages: add an account, edit a customer, the account's tabs (Account
-Summary, Price Plan Schedule, Credits, Invoices, Wallet) and an invoice's page. Thin handlers over the services."""
+Summary, Price Plan Schedule, Credits, Invoices, Wallet). Thin handlers over the services. (An invoice's page and its
+actions are console/invoice_pages.py.)"""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
-from meterline.console.billing_notices import invoice_notice, listed_total
+from meterline.console.billing_notices import listed_total
 from meterline.console.pages import User, _field_errors, check_csrf, context, render
 from meterline.core import numbers
 from meterline.core.clock import LAST_DAY
@@ -416,98 +417,4 @@ def top_up(
         account_id,
         "wallet",
         lambda ctx: balances.wallet(ctx).top_up(account_id, _decimal(amount, "Amount")),
-    )
-
-
-# -- invoices ----------------------------------------------------------------------------------------------------
-@router.get("/invoices/{invoice_id}")
-def invoice_page(request: Request, user: User, invoice_id: str, error: str | None = None) -> Response:
-    ctx = context(request, user)
-    service = InvoiceService(ctx)
-    invoice = service.get(invoice_id)
-    failure = invoice_notice(ctx, invoice.pk) if invoice.status == "DRAFT" else None
-    try:
-        revenue, usage, details, total = service.view(invoice)
-    except MeterlineError:
-        raise
-    except Exception as exc:  # a draft whose data breaks computing it: say so, with the bill run's failure
-        if invoice.status != "DRAFT":
-            raise
-        failure = failure or f"This draft invoice cannot be computed: {describe(exc)}."
-        return render(
-            request,
-            "invoice.html",
-            user,
-            invoice=invoice,
-            rows=[],
-            usage=[],
-            details=None,
-            total=None,
-            account=service.account_of(invoice),
-            error=error,
-            billing_failure=failure,
-        )
-    account = service.account_of(invoice)
-    rows = []
-
-    def walk(line: Any, depth: int) -> None:
-        rows.append((line, depth))
-        for child in line.children:
-            walk(child, depth + 1)
-
-    walk(revenue, 0)
-    return render(
-        request,
-        "invoice.html",
-        user,
-        invoice=invoice,
-        rows=rows,
-        usage=usage,
-        details=details,
-        total=total,
-        account=account,
-        error=error,
-        billing_failure=failure,
-    )
-
-
-@router.post("/invoices/{invoice_id}/status")
-def invoice_status(
-    request: Request,
-    user: User,
-    invoice_id: str,
-    csrf: Annotated[str, Form()] = "",
-    status: Annotated[str, Form()] = "",
-) -> Response:
-    """Finalize (DUE), mark paid, void or mark uncollectible (D12)."""
-    check_csrf(user, csrf)
-    ctx = context(request, user)
-    try:
-        InvoiceService(ctx).update(invoice_id, status, {})
-        ctx.session.flush()  # a value the database refuses fails here, not after the answer
-    except MeterlineError as exc:
-        if exc.status_code == 404:
-            raise
-        return invoice_page(request, user, invoice_id, error=exc.message)
-    except Exception as exc:  # a draft whose data breaks finalizing it: nothing is written, the page says why
-        ctx.session.rollback()
-        return invoice_page(
-            request, user, invoice_id, error=f"Invoice {invoice_id} could not be finalized: {describe(exc)}"
-        )
-    return RedirectResponse(_url("invoices", invoice_id), status_code=303)
-
-
-@router.get("/invoices/{invoice_id}/pdf")
-def invoice_pdf(request: Request, user: User, invoice_id: str) -> Response:
-    from meterline.invoicing.endpoints import present
-    from meterline.invoicing.pdf import render_invoice_pdf
-
-    ctx = context(request, user)
-    invoice = InvoiceService(ctx).get(invoice_id)
-    document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
-    name = invoice.sequence_id or f"draft-{invoice.pk}"
-    return Response(
-        render_invoice_pdf(document, ctx.org.timezone),
-        media_type="application/pdf",
-        headers={"Content-Disposition": f'attachment; filename="{name}.pdf"'},
     )

@@ -73,7 +73,8 @@ templates.env.globals.update(
     money=words.money,
     rate=words.rate,
     quantity=words.quantity,
-    invoice_status=words.invoice_status,
+    # overdue counts the organization's days, as `day()` shows the due date
+    invoice_status=pass_context(lambda context, invoice, now: words.invoice_status(invoice, now, _zone_of(context))),
     when=words.when,
 )
 PAGE = 25

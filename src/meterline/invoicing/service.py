@@ -48,7 +48,7 @@ from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
-from meterline.wallet.service import WalletService
+from meterline.wallet.service import WalletRepository, WalletService
 from meterline.wallet.statuses import WalletStatus
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
@@ -217,6 +217,16 @@ class InvoiceService:
             )
         computed = self.compute(invoice)
         return computed.built.revenue, computed.usage, computed.details, computed.built.total
+
+    def wallet_paid(self, invoice: Invoice) -> Decimal:
+        """What the wallet paid of the invoice (part of its paidAmount); for a DRAFT, what finalizing it would take
+        (the wallet's hold for it, D10); for a VOID one nothing (its wallet payments went back to the wallet)."""
+        if invoice.status == DRAFT:
+            return self.compute(invoice).wallet
+        if invoice.status == VOID:
+            return Decimal(0)
+        debits = WalletRepository(self.ctx.session, self.ctx.org_id).debits_of_invoice(invoice.pk)
+        return sum((d.amount for d in debits), Decimal(0))
 
     # -- computing -------------------------------------------------------------------------------------------------
     def _piece(self, invoice: Invoice) -> Piece | None:
@@ -530,10 +540,21 @@ class InvoiceService:
                 PAID if invoice.paid_amount >= total else PARTIALLY_PAID if invoice.paid_amount > 0 else DUE
             )
             self.grant_credits(invoice, result.built.revenue)
-            if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
-                # finalized before its time (by hand, or a custom invoice): dated now
+            if self._dated_at_finalization(invoice, now):
                 self._dates(invoice, now, self.account_of(invoice))
         BillingFailureRepository(self.ctx.session, self.ctx.org_id).clear_invoices([i.pk for i in invoices])
+
+    @staticmethod
+    def _dated_at_finalization(invoice: Invoice, now: datetime) -> bool:
+        """Finalized before its time (by hand, or a custom invoice): dated `now`, due net term days later."""
+        return invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now
+
+    def finalization_dates(self, invoice: Invoice, now: datetime) -> tuple[datetime, datetime | None]:
+        """(invoice date, due date) that finalizing the DRAFT `invoice` at `now` gives it (the console's
+        confirmation says them before it acts)."""
+        if self._dated_at_finalization(invoice, now):
+            return now, now + timedelta(days=self.net_term_days(self.account_of(invoice)))
+        return invoice.invoice_date, invoice.due_date
 
     def prepare_bill_run(self, as_of: datetime) -> list[str]:
         """Sync every account with a schedule; the ids of the invoices due by `as_of`, in numbering order."""

@@ -18,6 +18,7 @@ from meterline.api.errors import allowed_methods, error_response
 from meterline.console import (
     account_pages as console_accounts,
     dashboard as console_dashboard,
+    invoice_pages as console_invoices,
     metering_pages as console_metering,
     pages as console_pages,
     plan_pages as console_plans,
@@ -74,6 +75,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.state.session_factory = session_factory
     app.include_router(console_pages.router)
     app.include_router(console_accounts.router)
+    app.include_router(console_invoices.router)
     for module in (console_dashboard, console_plans, console_metering, console_settings):
         app.include_router(module.router)
     app.mount(
