@@ -646,6 +646,10 @@ def test_api_errors_stay_json(tenant: Tenant, person: tuple[str, str]) -> None:
         assert "Customer nobody not found" in page.text and 'aria-label="Main"' in page.text
         wrong = console.delete("/customers")
         assert wrong.status_code == 405 and wrong.headers["allow"] == "GET" and 'aria-label="Main"' in wrong.text
+        # a form field the page cannot read (a file where a name is typed): a 400 page in words, not FastAPI's JSON
+        odd = console.post("/customers/new", data={"csrf": "x"}, files={"name": ("name.txt", b"Acme")})
+        assert odd.status_code == 400 and odd.headers["content-type"].startswith("text/html"), odd.text
+        assert "The page could not read what was sent (name)" in odd.text and 'aria-label="Main"' in odd.text
 
 
 def test_a_favicon_of_its_own(page: Page, person: tuple[str, str], tenant: Tenant) -> None:

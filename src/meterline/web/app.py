@@ -86,10 +86,11 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(RequestValidationError)
     async def _console_parameters(request: Request, exc: RequestValidationError) -> Response:
-        # A console address whose query a page cannot read (e.g. ?version=two): a 400 page in words, not JSON.
-        names = sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")})
+        # A query or form field a console page cannot read (e.g. a file where text is typed): a 400 page in words,
+        # not FastAPI's JSON.
+        names = ", ".join(sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")}))
         return await console_error_page(
-            request, 400, f"This address has a value the page cannot read: {', '.join(names) or 'the request'}"
+            request, 400, f"The page could not read what was sent ({names or 'the request'}): open it again and retry"
         )
 
     # The console: pages at /, their CSS at /console-static (shipped in the package: no CDN).
