@@ -9,7 +9,7 @@ from __future__ import annotations
 import calendar
 import re
 from collections.abc import Callable
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import togai_client as tc
 from playwright.sync_api import Page, expect
@@ -17,6 +17,7 @@ from playwright.sync_api import Page, expect
 from meterline.core.money import CURRENCIES
 from tests.api.billing_setup import growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, shot, sign_in, tab
@@ -33,13 +34,16 @@ def _customer(tenant: Tenant, customer_id: str, name: str) -> None:
         assert r.status_code == 201, r.text
 
 
-def _acme_on_growth(tenant: Tenant) -> None:
-    """acme (USD) on Growth (a 50.00 platform fee in arrears) from the 1st of this month: one draft of USD 50.00."""
+def _acme_on_growth(tenant: Tenant) -> str:
+    """acme (USD) on Growth (a 50.00 platform fee in arrears, D4's tiered card on the SUM meter) from the 1st of this
+    month: one draft of USD 50.00. Returns the SUM meter's id (its card's line id)."""
     sdk = Sdk(tenant)
     _customer(tenant, "acme", "Acme Inc")
     fee = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Platform fee", type="FIXED_FEE")).id
-    plan = growth_plan(sdk, create_metering_catalog(sdk)["sum"], fee)
+    meter = create_metering_catalog(sdk)["sum"]
+    plan = growth_plan(sdk, meter, fee)
     sdk.accounts.update_pricing_schedule("acme", associate(plan, month_start(datetime.now(timezone.utc)), OPEN))
+    return meter
 
 
 def _this_month() -> str:
@@ -81,13 +85,46 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
     any_page: Page, screen: str, person: tuple[str, str], tenant: Tenant, db_url: str
 ) -> None:
     page, engine = any_page, engine_of(db_url)
-    _acme_on_growth(tenant)
+    meter = _acme_on_growth(tenant)
     _customer(tenant, "newco", "Newco")  # an account with no plan yet
+    # A charge made through the API: 10^14 x the usage line, 0.00 while there is no usage; then 10 calls make it
+    # 10^15, which no amount may reach: the draft can no longer take a charge until that one goes
+    big = '{"*": [{"var": "' + meter + '"}, 100000000000000]}'
+    with tenant.http() as http:
+        r = http.put("/accounts/acme/miscellaneous_charges", json={"items": [{"name": "Big", "value": big}]})
+        assert r.status_code == 200, r.text
+    now = datetime.now(timezone.utc)
+    at = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(minutes=1))
+    tc.EventIngestionApi(Sdk(tenant).client).ingest_batch(
+        tc.IngestBatchEventRequest(events=[ev("c1", "10", account="acme", at=at)])
+    )
     sign_in(page, *person)
     page.goto("/accounts/acme")
-    expect(page.locator("tr.total")).to_contain_text("USD 50.00")
+    expect(page.locator("tr.total")).to_contain_text("USD 60.00")
 
-    # A refused charge: 400, the mistake next to Value in words, both fields as typed, and no row for it
+    # The service refuses a charge after trying it on the draft: 400, why in words, what was typed kept, and the
+    # page shown again lists no row for it (it used to list "Phantom check USD 0.00", never saved)
+    page.get_by_label("Name").fill("Phantom check")
+    page.get_by_label("Value (USD)").fill("10")
+    assert _posted(page, page.get_by_role("button", name="Add charge").click) == 400
+    expect(page.get_by_role("alert")).to_have_text(
+        "The charge “Big” already on this invoice cannot be computed now (its amount reaches 10^15): nothing was "
+        "added. Remove that charge first, or change it through the API"
+    )
+    expect(page.get_by_label("Name")).to_have_value("Phantom check")
+    expect(page.get_by_label("Value (USD)")).to_have_value("10")
+    expect(page.locator("table tr", has_text="Phantom check")).to_have_count(0)
+    expect(page.locator("tr.total")).to_contain_text("USD 60.00")
+    _no_api_words(page)
+    shot(page, f"account-charge-refused-by-service-{screen}", engine)
+    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [60]
+    # Removing the charge made through the API (asked first): its notice has no amount to state
+    page.locator("table tr", has_text="Big").get_by_role("link", name="Remove").click()
+    assert _posted(page, page.get_by_role("button", name="Remove charge").click) == 303
+    expect(page.get_by_role("status")).to_have_text(f"Charge “Big” removed from the draft invoice for {_this_month()}")
+    expect(page.locator("table tr", has_text="Big")).to_have_count(0)
+
+    # The form's own checks: 400, the mistake next to Value in words, both fields as typed, and no row for it
     _no_validation(page)
     page.get_by_label("Name").fill("Phantom check")
     page.get_by_label("Value (USD)").fill("12.345")
@@ -96,7 +133,7 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
     expect(page.get_by_label("Name")).to_have_value("Phantom check")
     expect(page.get_by_label("Value (USD)")).to_have_value("12.345")
     expect(page.locator("table tr", has_text="Phantom check")).to_have_count(0)
-    expect(page.locator("tr.total")).to_contain_text("USD 50.00")
+    expect(page.locator("tr.total")).to_contain_text("USD 60.00")
     _no_validation(page)
     page.get_by_label("Name").fill("")
     page.get_by_label("Value (USD)").fill("forty")
@@ -107,7 +144,7 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
     )
     _no_api_words(page)
     shot(page, f"account-charge-refused-{screen}", engine)
-    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [50]  # nothing was saved
+    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [60]  # nothing was saved
 
     # Saved: back on the tab, a notice that says what was saved and where
     page.get_by_label("Name").fill("Setup")
@@ -118,12 +155,12 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
         f"Charge “Setup” of USD 120.00 added to the draft invoice for {_this_month()}"
     )
     expect(page.locator("table tr", has_text="Setup")).to_contain_text("USD 120.00")
-    expect(page.locator("tr.total")).to_contain_text("USD 170.00")
+    expect(page.locator("tr.total")).to_contain_text("USD 180.00")
     expect(page.get_by_label("Name")).to_have_value("")  # a saved form starts empty again
     shot(page, f"account-charge-saved-{screen}", engine)
     page.reload()
     expect(page.get_by_role("status")).to_have_count(0)  # the notice is said once
-    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [170]
+    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [180]
 
     # Remove asks first (Cancel changes nothing), then takes the charge off the draft
     page.locator("table tr", has_text="Setup").get_by_role("link", name="Remove").click()
@@ -139,7 +176,7 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
         f"Charge “Setup” of USD 120.00 removed from the draft invoice for {_this_month()}"
     )
     expect(page.locator("table tr", has_text="Setup")).to_have_count(0)
-    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [50]
+    assert [i["totalAmount"] for i in _invoices(tenant, "acme")] == [60]
 
     # An account with no plan: the charge form says why there is none, and where to go
     page.goto("/accounts/newco")

@@ -115,7 +115,15 @@ def test_a_charge_of_the_form() -> None:
     ],
 )
 def test_charge_refusals_in_words(error: Exception, errors: dict[str, str]) -> None:
-    assert forms.charge_errors(error, "USD") == errors
+    assert forms.charge_errors(error, "USD", "Phantom check") == errors
+
+
+def test_a_charge_already_on_the_invoice_that_fails_now_is_named() -> None:
+    error = BadRequest("items: charge 'Big': 1000000000000000.00 is out of range (at most 15 digits before the point)")
+    assert forms.charge_errors(error, "USD", "Setup") == {
+        "form": "The charge “Big” already on this invoice cannot be computed now (its amount reaches 10^15): nothing "
+        "was added. Remove that charge first, or change it through the API"
+    }
 
 
 def test_a_credit_of_the_form() -> None:

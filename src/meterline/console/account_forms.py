@@ -163,9 +163,17 @@ def charge_of(name: str, value: str, currency: str) -> Charge:
     return Charge(name=name.strip(), value=numbers.plain(numbers.parse(value)))
 
 
-def charge_errors(error: Exception, currency: str) -> Errors:
-    """InvoiceService's refusal of a charge, by field."""
+def charge_errors(error: Exception, currency: str, name: str = "") -> Errors:
+    """InvoiceService's refusal of a charge (`name`, as typed), by field. Every charge of the invoice is computed
+    again when one is added: one already there that fails now (jsonLogic over lines that grew) refuses the new one."""
     message = _message(error)
+    other = re.search(r"charge '(.*?)': (.*)$", message)
+    if other and other.group(1) != name.strip():
+        why = "its amount reaches 10^15" if "out of range" in other.group(2) else other.group(2)
+        return {
+            "form": f"The charge {_quoted(other.group(1))} already on this invoice cannot be computed now ({why}): "
+            "nothing was added. Remove that charge first, or change it through the API"
+        }
     if "no ongoing invoice" in message:
         return {"form": NO_PLAN}
     if "charges change only on a DRAFT invoice" in message:

@@ -351,7 +351,7 @@ def add_charge(
         "charge",
         {"name": name, "value": value},
         action,
-        lambda exc, account: forms.charge_errors(exc, account.invoice_currency),
+        lambda exc, account: forms.charge_errors(exc, account.invoice_currency, name),
     )
 
 
