@@ -27,7 +27,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog import rate_cards
 from meterline.core.clock import END_OF_TIME
-from meterline.core.errors import BadRequest, NotFound
+from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
@@ -739,13 +739,41 @@ class InvoiceService:
                     builder.check_charge_value(charge.value)
                 except builder.ChargeError as exc:
                     raise BadRequest(f"items[{i}].{exc}") from None
+        # A refused set leaves the invoice as it was: the same unit of work may show the invoice again (the console
+        # answers a refused charge with the account's page), and must not list a charge that was never saved.
+        previous = invoice.charges
         invoice.charges = dumps([c.to_json() for c in charges]) if charges else None
         self._computed.clear()
-        errors = self.compute(invoice).built.charge_errors
+        try:
+            errors = self.compute(invoice).built.charge_errors
+        except BaseException:
+            invoice.charges = previous
+            self._computed.clear()
+            raise
         if errors:
+            invoice.charges = previous
+            self._computed.clear()
             raise BadRequest(f"items: {errors[0]}")
         invoice.updated_at = self.ctx.now
         return charges
+
+    def remove_charge(self, invoice_id: str, position: int, name: str) -> Charge:
+        """Take one miscellaneous charge off a DRAFT invoice (the console's Remove; the API replaces the whole set).
+        `position` counts from 1, as the charge's line id (`MISCELLANEOUS_CHARGE:<position>`); `name` must still be
+        the charge's there, else the charges changed since they were shown and nothing is removed (Conflict)."""
+        invoice = self.repo.locked(invoice_id)  # the charges are read under the lock, as set_charges writes them
+        if invoice is None:
+            raise NotFound(f"Invoice {invoice_id} not found")
+        if invoice.status != DRAFT:
+            raise BadRequest(f"Invoice {invoice.pk} is {invoice.status}: charges change only on a DRAFT invoice")
+        charges = [Charge.from_json(c) for c in loads(invoice.charges) or []]
+        if not 1 <= position <= len(charges) or charges[position - 1].name != name:
+            raise Conflict(
+                f"Invoice {invoice.pk} has no charge {name!r} at position {position}: its charges changed meanwhile"
+            )
+        removed = charges.pop(position - 1)
+        self.set_charges(invoice, charges)
+        return removed
 
     def _ongoing_of(self, account_id: str) -> Invoice:
         account = self.accounts.by_id(account_id)
