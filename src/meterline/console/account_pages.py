@@ -18,8 +18,10 @@ from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
+from meterline.catalog.plan_service import PricePlanService
+from meterline.console import feedback
 from meterline.console.billing_notices import invoice_notice, listed_total
-from meterline.console.pages import User, _field_errors, check_csrf, context, render
+from meterline.console.pages import User, _field_errors, check_csrf, confirm, context, local_day, render
 from meterline.core import numbers
 from meterline.core.clock import LAST_DAY
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
@@ -36,7 +38,7 @@ from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
-from meterline.usecases.schedules import edit_schedules
+from meterline.usecases.schedules import edit_schedules, preview_schedule_edits
 from meterline.wallet.service import HoldEntry
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -314,6 +316,107 @@ def add_charge(
     return _act(request, user, account_id, "summary", action)
 
 
+def _schedule_edit(plan_id: str, start: str, until: str, mode: str) -> UpdatePricingScheduleRequest:
+    """The schedule form's edit: attach a plan from a day (until a last day, or open), or end the schedule."""
+    try:
+        date.fromisoformat(start)
+        # the form's "until" is the last day (inclusive); the schedule ends at the start of the next one
+        last = date.fromisoformat(until) if until else None
+    except ValueError:
+        raise BadRequest("Dates: pick the dates from the calendar (YYYY-MM-DD)") from None
+    if last is not None and last >= LAST_DAY:  # the day after it ends the schedule, and must be a stored day
+        raise BadRequest(f"Until: pick a day up to {LAST_DAY - timedelta(days=1)}, or leave it empty for no end")
+    end = (last + timedelta(days=1)).isoformat() if last is not None else "9999-01-01"
+    return UpdatePricingScheduleRequest.model_validate(
+        {
+            "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE",
+            "pricePlanId": plan_id or None,
+            "effectiveFrom": start,
+            "effectiveUntil": end,
+        }
+    )
+
+
+_SCHEDULE_WORDS = [("pricePlanId: ", "Price plan: "), ("effectiveFrom: ", "From: "), ("effectiveUntil", "Until")]
+
+
+def _schedule_refused(request: Request, user: Any, account_id: str, exc: Exception) -> Response:
+    if isinstance(exc, MeterlineError) and (exc.status_code >= 500 or exc.status_code == 404):
+        raise exc
+    message = str(exc.errors()[0]["msg"]) if isinstance(exc, ValidationError) else getattr(exc, "message", str(exc))
+    for api, words in _SCHEDULE_WORDS:
+        message = message.replace(api, words)
+    return _account_page(request, user, account_id, "schedule", status=400, error=message)
+
+
+@router.get("/accounts/{account_id}/schedule")
+def schedule_preview(
+    request: Request,
+    user: User,
+    account_id: str,
+    plan_id: str = "",
+    start: str = "",
+    until: str = "",
+    mode: str = "ASSOCIATE",
+) -> Response:
+    """Before a plan is attached (or the schedule ended): each open draft invoice's total before and after, computed
+    by the edit itself in a savepoint that is rolled back (usecases.schedules.preview_schedule_edits)."""
+    ctx = context(request, user)
+    try:
+        edit = _schedule_edit(plan_id, start, until, mode)
+        preview = preview_schedule_edits(ctx, account_id, [edit])
+    except (ValidationError, MeterlineError) as exc:
+        return _schedule_refused(request, user, account_id, exc)
+    account = AccountService(ctx).get(account_id)
+    today = local_day(ctx.now, ctx.org.timezone)
+    first = edit.effective_from
+    last = until or None
+    span = f"from {first}" + (f" until {last}" if last else "")
+    back = f"{_url('accounts', account_id)}?tab=schedule"
+    if edit.mode == "DISASSOCIATE":
+        title, button = f"End the price plan of {account.name} {span}?", "End the schedule"
+        words = f"{account.name} is on no price plan {span}: no plan prices its usage or fees for those days."
+        facts = [("Account", f"{account.name} ({account.id})"), ("No plan", span)]
+    else:
+        plan = PricePlanService(ctx).get(plan_id).plan
+        title, button = f"Attach {plan.name} to {account.name} {span}?", "Attach plan"
+        words = (
+            f"{account.name} is billed on {plan.name} (version {plan.latest_version}) {span}"
+            f"{'' if last else ', with no end'}; whatever plan it had for those days is cut out."
+        )
+        facts = [
+            ("Account", f"{account.name} ({account.id})"),
+            ("Price plan", f"{plan.name}, version {plan.latest_version}"),
+            ("From", first.isoformat()),
+            ("Until (last day)", last or "no end"),
+        ]
+    past = None
+    if first < today:
+        past = (
+            f"{first} is in the past: the open draft invoices from that day on are re-priced at once (below, each "
+            "total before and after). Finalized invoices never change."
+        )
+    return confirm(
+        request,
+        user,
+        feedback.Confirmation(
+            title=title,
+            words=words,
+            action=_url("accounts", account_id, "schedule"),
+            button=button,
+            back=back,
+            section="customers",
+            crumbs=[("/customers", "Customers"), (back, account.name)],
+            facts=facts,
+            hidden=[("plan_id", plan_id), ("start", start), ("until", until), ("mode", edit.mode or "ASSOCIATE")],
+            danger=bool(preview.changed),
+            extra={"past": past},
+        ),
+        template="schedule_confirm.html",
+        preview=preview,
+    )
+
+
 @router.post("/accounts/{account_id}/schedule")
 def attach_plan(
     request: Request,
@@ -325,30 +428,22 @@ def attach_plan(
     until: Annotated[str, Form()] = "",
     mode: Annotated[str, Form()] = "ASSOCIATE",
 ) -> Response:
-    """Attach a price plan from a date (until a date, or open), or end the schedule from a date."""
+    """Attach a price plan from a date (until a date, or open), or end the schedule from a date (confirmed on the
+    page `schedule_preview` shows)."""
     check_csrf(user, csrf)
-
-    def action(ctx: Context) -> None:
-        try:
-            date.fromisoformat(start)
-            # the form's "until" is the last day (inclusive); the schedule ends at the start of the next one
-            last = date.fromisoformat(until) if until else None
-        except ValueError:
-            raise BadRequest("Dates: pick the dates from the calendar (YYYY-MM-DD)") from None
-        if last is not None and last >= LAST_DAY:  # the day after it ends the schedule, and must be a stored day
-            raise BadRequest(f"Until: pick a day up to {LAST_DAY - timedelta(days=1)}, or leave it empty for no end")
-        end = (last + timedelta(days=1)).isoformat() if last is not None else "9999-01-01"
-        edit = UpdatePricingScheduleRequest.model_validate(
-            {
-                "mode": "DISASSOCIATE" if mode == "DISASSOCIATE" else "ASSOCIATE",
-                "pricePlanId": plan_id or None,
-                "effectiveFrom": start,
-                "effectiveUntil": end,
-            }
-        )
-        edit_schedules(ctx, account_id, [edit])
-
-    return _act(request, user, account_id, "schedule", action)
+    ctx = context(request, user)
+    try:
+        edit = _schedule_edit(plan_id, start, until, mode)
+        account, _ = edit_schedules(ctx, account_id, [edit])
+    except (ValidationError, MeterlineError) as exc:
+        ctx.session.rollback()
+        return _schedule_refused(request, user, account_id, exc)
+    span = f"from {edit.effective_from}" + (f" until {until}" if until else "")
+    if edit.mode == "DISASSOCIATE":
+        notice = f"{account.name} is on no price plan {span}."
+    else:
+        notice = f"{PricePlanService(ctx).get(plan_id).plan.name} attached to {account.name} {span}."
+    return feedback.saved(request, f"{_url('accounts', account_id)}?tab=schedule", notice)
 
 
 @router.post("/accounts/{account_id}/credits")

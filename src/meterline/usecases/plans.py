@@ -75,8 +75,13 @@ class MigrationPreview:
         return self.total - len(self.accounts)
 
     @property
+    def drafts(self) -> DraftsPreview:
+        """The listed accounts' drafts together."""
+        return DraftsPreview([change for account in self.accounts for change in account.drafts.drafts])
+
+    @property
     def changed_drafts(self) -> int:
-        return sum(len(a.drafts.changed) for a in self.accounts)
+        return len(self.drafts.changed)
 
 
 def _accounts(ctx: Context, ids: Sequence[str]) -> list[Account]:
