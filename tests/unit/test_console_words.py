@@ -23,9 +23,10 @@ NOW = datetime(2026, 12, 2, 12, tzinfo=UTC)
         (D("-1234.5"), "KWD", "KWD -1,234.500"),
         (D("0E-12"), "USD", "USD 0.00"),
         (None, "USD", "—"),
+        (0, "USD", "USD 0.00"),
     ],
 )
-def test_money_is_exact_with_the_sign_on_the_number(value: D | None, currency: str, text: str) -> None:
+def test_money_is_exact_with_the_sign_on_the_number(value: D | int | None, currency: str, text: str) -> None:
     assert words.money(value, currency) == text
 
 

@@ -36,15 +36,16 @@ def _digits(value: Decimal, at_least: int) -> int:
     return max(at_least, -exponent if isinstance(exponent, int) and exponent < 0 else 0)
 
 
-def money(value: Decimal | None, currency: str) -> str:
+def money(value: Decimal | int | None, currency: str) -> str:
     """An amount in its currency, exact: the currency's minor unit, or every digit the amount has if more."""
     if value is None:
         return "—"
+    value = Decimal(value)
     digits = _digits(value, minor_units(currency) if is_currency(currency) else 2)
     return f"{currency} {'-' if value < 0 else ''}{abs(value):,.{digits}f}"
 
 
-def rate(value: Decimal | None, currency: str) -> str:
+def rate(value: Decimal | int | None, currency: str) -> str:
     """A unit price: as money, with every digit the rate has (0.00025 stays 0.00025)."""
     return money(value, currency)
 
