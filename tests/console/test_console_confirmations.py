@@ -254,6 +254,7 @@ def test_confirmation_pages_refuse_in_words_and_change_nothing(tenant: Tenant, p
             (f"/accounts/acme/schedule?plan_id={basic}&start=2024-01-01&until=9999-12-31", 400, "Until: pick a day"),
             (f"/accounts/acme/schedule?plan_id={basic}&start=2999-01-01", 200, "No open draft invoice changes"),
             (f"/accounts/nobody/schedule?plan_id={basic}&start=2024-01-01", 404, "not found"),
+            ("/accounts/acme/schedule?start=2024-01-01&mode=DISASSOCIATE", 400, "has no price plan between"),
         ]
         for url, status, text in cases:
             r = client.get(url)
