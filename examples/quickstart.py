@@ -99,7 +99,7 @@ print(f"usage     {calls:g} calls on {meter.name} from {cycle_start} to {cycle_e
 
 invoices = togai.InvoicesApi(client)
 [draft] = [i for i in invoices.list_invoices(owner_id=account_id).data if i.start_date == start]  # this cycle's
-print(f"invoice   {draft.id}, {draft.status} from {draft.start_date:%Y-%m-%d} to {draft.end_date:%Y-%m-%d}: "
+print(f"invoice   {draft.id}, {draft.status.value} from {draft.start_date:%Y-%m-%d} to {draft.end_date:%Y-%m-%d}: "
       f"USD {draft.total_amount:.2f} so far")  # 100 x 1.00 + 70 x 0.50; it grows as events arrive
 
 print(f"\nNext, in your shell: export ACCOUNT_ID={account_id} EVENT_ID={events[0].id} INVOICE_ID={draft.id}")

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import sys
+from contextlib import closing
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
@@ -77,6 +79,23 @@ def _sqlite_file(url: str) -> Path | None:
     return Path(parsed.database)
 
 
+def _has_schema(url: str, path: Path | None) -> bool:
+    """Whether Meterline's migrations ran on the database, read without writing to it (a SQLite file is opened
+    read-only: the engine's connection would switch it to WAL, writing a header into an empty file)."""
+    if path is not None:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            return connection.execute(query).fetchone() is not None
+    from sqlalchemy import inspect
+
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
 def _database(database_url: str, *, create: bool = False) -> str:
     """The database a command works on, checked before anything touches it.
 
@@ -110,18 +129,12 @@ def _database(database_url: str, *, create: bool = False) -> str:
         raise typer.Exit(code=1)
     if create:
         return url
-    from sqlalchemy import inspect
-
-    engine = create_db_engine(url)
     try:
-        with engine.connect() as connection:
-            set_up = inspect(connection).has_table("alembic_version")
-    except OperationalError as exc:
-        reason = f"cannot open the database {shown} ({_where(database_url)}): {exc.orig}"
+        set_up = _has_schema(url, path)
+    except (OperationalError, sqlite3.Error) as exc:
+        reason = f"cannot open the database {shown} ({_where(database_url)}): {getattr(exc, 'orig', exc)}"
         err.print("[red]error:[/red] " + escape(reason), highlight=False)
         raise typer.Exit(code=1) from None
-    finally:
-        engine.dispose()
     if not set_up:
         err.print(
             "[red]error:[/red] "
@@ -417,7 +430,7 @@ def user_create(
     password: Annotated[
         str | None, typer.Option(envvar="METERLINE_USER_PASSWORD", help="At least 8 characters (asked if not given)")
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name; default: the email's part before @")] = None,
     role: Annotated[str, typer.Option(help="ADMIN or MEMBER")] = "ADMIN",
     org_id: OrgId = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
