@@ -345,9 +345,9 @@ def init(
     API key, and print them."""
     settings = load_settings(database_url=database_url, port=port)
     factory = _session_factory(database_url, create=True)
-    more_keys = "meterline api-key create" + (
-        "" if settings.database_url == DEFAULT_DATABASE_URL else f" --database-url {settings.database_url}"
-    )
+    named = _where(database_url) == "from --database-url"  # (the default and the environment hold for the hint too)
+    shown = make_url(normalize_database_url(database_url)).render_as_string(hide_password=True)
+    more_keys = "meterline api-key create" + (f" --database-url {shown}" if named else "")
     with unit_of_work(factory) as session:
         service = TenancyService(session)
         if service.organizations():
