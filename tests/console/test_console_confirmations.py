@@ -129,7 +129,9 @@ def test_attach_a_plan_from_a_past_day_shows_each_draft_before_and_after(
     page.get_by_label("From").fill(last_month.isoformat())
     page.get_by_role("button", name="Attach").click()
     page.get_by_role("button", name="Attach plan").click()
-    expect(page.get_by_role("status")).to_have_text(f"Pro attached to Acme Inc from {last_month}.")
+    expect(page.get_by_role("status")).to_have_text(
+        f"Price plan “Pro” attached from {last_month:%b} {last_month.day}, {last_month.year}, with no end"
+    )
     expect(page.get_by_role("listitem").filter(has_text="Pro")).to_contain_text(f"from {last_month}")
     fits(page)
     shot(page, f"schedule-attached-{screen}", engine)
@@ -249,12 +251,12 @@ def test_confirmation_pages_refuse_in_words_and_change_nothing(tenant: Tenant, p
             (f"/price-plans/{draft}/commitment/remove", 404, "has no minimum commitment"),
             (f"/price-plans/{basic}/commitment/remove", 200, "no true-up is added"),
             (f"/price-plans/{basic}/archive", 200, "No account is on it now."),
-            ("/accounts/acme/schedule?plan_id=x&start=someday", 400, "Dates: pick the dates from the calendar"),
-            (f"/accounts/acme/schedule?plan_id={draft}&start=2024-01-01", 400, "Price plan: price plan"),
+            ("/accounts/acme/schedule?plan_id=x&start=someday", 400, "From: pick a day from the calendar"),
+            (f"/accounts/acme/schedule?plan_id={draft}&start=2024-01-01", 400, "Price plan: it is draft: activate it"),
             (f"/accounts/acme/schedule?plan_id={basic}&start=2024-01-01&until=9999-12-31", 400, "Until: pick a day"),
             (f"/accounts/acme/schedule?plan_id={basic}&start=2999-01-01", 200, "No open draft invoice changes"),
             (f"/accounts/nobody/schedule?plan_id={basic}&start=2024-01-01", 404, "not found"),
-            ("/accounts/acme/schedule?start=2024-01-01&mode=DISASSOCIATE", 400, "has no price plan between"),
+            ("/accounts/acme/schedule?start=2024-01-01&mode=DISASSOCIATE", 400, "no price plan runs on this account"),
         ]
         for url, status, text in cases:
             r = client.get(url)
