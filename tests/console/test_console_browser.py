@@ -45,8 +45,11 @@ def test_sign_in_create_a_customer_find_it_open_it(page: Page, person: tuple[str
     page.get_by_label("City").fill("Zürich")
     page.get_by_role("button", name="Add Customer").click()
 
-    # The customer's page, with its default account
+    # The customer's page, with its default account, says it is saved
     expect(page.get_by_role("heading", name="Zed Industries")).to_be_visible()
+    expect(page.get_by_role("status")).to_have_text(
+        "Customer “Zed Industries” created, with its default account zed (USD)."
+    )
     expect(page.get_by_role("cell", name="zed", exact=True)).to_be_visible()
     expect(page.get_by_text("Zürich")).to_be_visible()
     shot(page, "customer", engine)

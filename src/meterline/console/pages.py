@@ -331,7 +331,12 @@ def new_customer(
         return render(request, "customer_form.html", user, status=400, values=values, errors=_field_errors(exc))
     except MeterlineError as exc:
         return render(request, "customer_form.html", user, status=400, values=values, errors={"form": exc.message})
-    return RedirectResponse(f"/customers/{quote(created.customer.id, safe='')}", status_code=303)
+    return feedback.saved(
+        request,
+        f"/customers/{quote(created.customer.id, safe='')}",
+        f"Customer “{created.customer.name}” created, with its default account {created.account.id} "
+        f"({created.account.invoice_currency}).",
+    )
 
 
 @router.get("/customers/{customer_id}")
