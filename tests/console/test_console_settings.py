@@ -218,7 +218,8 @@ def test_the_invoice_list_filters_pages_and_opens_invoices(
     page.goto(f"/invoices?account={nw}&status=PARTIALLY_PAID")
     page.get_by_role("link", name="INV-000006").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("INV-000006")
-    expect(page.get_by_text("USD 80.00 (paid USD 30.00)")).to_be_visible()
+    expect(page.get_by_role("row", name="Total USD 80.00")).to_be_visible()
+    expect(page.get_by_role("row", name="Paid USD 30.00")).to_be_visible()
     shot(page, "invoices-open", engine)
 
 
