@@ -6,6 +6,7 @@ from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.db import Base
 from meterline.credits.models import Credit, CreditTransaction
 from meterline.customers.models import Customer, CustomerContact
+from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
 from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
 from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
@@ -33,6 +34,10 @@ __all__ = [
     "Event",
     "EventId",
     "EventSchema",
+    "Feature",
+    "FeatureConsumption",
+    "FeatureCreditEntry",
+    "FeatureSchema",
     "InstanceSecret",
     "Invoice",
     "InvoiceSequence",

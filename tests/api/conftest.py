@@ -34,6 +34,8 @@ class Sdk:
         self.licenses = togai_client.LicensesApi(self.client)
         self.jobs = togai_client.JobsApi(self.client)
         self.invoices = togai_client.InvoicesApi(self.client)
+        self.features = togai_client.FeatureApi(self.client)
+        self.entitlements = togai_client.EntitlementsApi(self.client)
 
     def close(self) -> None:
         self.client.rest_client.pool_manager.clear()

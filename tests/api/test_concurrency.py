@@ -738,6 +738,95 @@ def s_license_details(env: Env) -> None:
     assert D(str(entry["quantity"])) == 3
 
 
+def feature_with_credits(env: Env, granted: int | None = 5) -> str:
+    """acme, the metering catalog, a feature reading api_calls.calls and (unless None) an entry of `granted` units."""
+    customer(env, "acme")
+    create_metering_catalog(env.sdk)
+    association = {"schemaName": "api_calls", "attributeName": "calls"}
+    feature_id = str(env.call("POST", "/features", {"name": "Calls", "schemaAssociations": [association]})["id"])
+    if granted is not None:
+        env.call("POST", f"/accounts/acme/features/{feature_id}/entries", {"granted": granted})
+    return feature_id
+
+
+def entitled_event(event_id: str, calls: int = 1) -> dict[str, Any]:
+    body = event(event_id)
+    body["attributes"] = [{"name": "calls", "value": str(calls)}]
+    return {"event": body}
+
+
+def credits_of(env: Env, feature_id: str) -> tuple[Decimal, Decimal, list[dict[str, Any]]]:
+    credits = env.get(f"/accounts/acme/features/{feature_id}")
+    entries = env.get(f"/accounts/acme/features/{feature_id}/entries")["data"]
+    return D(str(credits["granted"])), D(str(credits["balance"])), entries
+
+
+def s_feature_create(env: Env) -> None:
+    """8 features claiming one schema: one gets it (a schema feeds one feature)."""
+    customer(env, "acme")
+    create_metering_catalog(env.sdk)
+    association = {"schemaName": "api_calls", "attributeName": "calls"}
+    exactly_one(env.same("POST", "/features", {"name": "Calls", "schemaAssociations": [association]}))
+    assert [f["schemaCount"] for f in env.get("/features")["data"]] == [1]
+
+
+def s_feature_update(env: Env) -> None:
+    create_metering_catalog(env.sdk)
+    ids = [env.call("POST", "/features", {"name": f"F{n}", "schemaAssociations": []})["id"] for n in range(N)]
+    association = {"schemaName": "api_calls", "attributeName": "calls"}
+    exactly_one(env.fire([("PATCH", f"/features/{i}", {"schemaAssociations": [association]}) for i in ids]))
+    assert sorted(f["schemaCount"] for f in env.get("/features")["data"]) == [0] * (N - 1) + [1]
+
+
+def s_entitled(env: Env) -> None:
+    """8 events of 1 unit against 5 credits: exactly 5 pass, the others 422 and store nothing."""
+    feature_id = feature_with_credits(env)
+    answers = env.fire([("POST", "/entitled", entitled_event(f"e{n}")) for n in range(N)])
+    assert len(successes(answers, (422,))) == 5
+    granted, balance, entries = credits_of(env, feature_id)
+    assert (granted, balance, D(str(entries[0]["used"]))) == (5, 0, 5)
+    assert len(env.get("/events?account_id=acme")["events"]) == 5
+
+
+def s_feature_grant(env: Env) -> None:
+    """8 grants add up; 8 grants with one idempotencyKey make one entry."""
+    feature_id = feature_with_credits(env, None)
+    path = f"/accounts/acme/features/{feature_id}/entries"
+    all_ok(env.same("POST", path, {"granted": 5}))
+    answers = successes(env.same("POST", path, {"granted": 2, "idempotencyKey": "k"}), ())
+    assert len({a.json()["id"] for a in answers}) == 1
+    granted, balance, entries = credits_of(env, feature_id)
+    assert (granted, balance, len(entries)) == (5 * N + 2, 5 * N + 2, N + 1)
+
+
+def s_feature_entry_update(env: Env) -> None:
+    """Changes of `granted` racing consumption: granted never drops below used, balance = granted - used."""
+    feature_id = feature_with_credits(env, 8)
+    entry = credits_of(env, feature_id)[2][0]["id"]
+    requests: list[Request] = [
+        ("PATCH", f"/accounts/acme/features/{feature_id}/entries/{entry}", {"granted": 2 + n})
+        if n % 2
+        else ("POST", "/entitled", entitled_event(f"e{n}"))
+        for n in range(N)
+    ]
+    answers = env.fire(requests)
+    successes(answers, (400, 422))
+    granted, balance, [row] = credits_of(env, feature_id)
+    used = D(str(row["used"]))
+    consumed = sum(1 for r, a in zip(requests, answers, strict=True) if r[1] == "/entitled" and a.status_code == 200)
+    assert used == consumed <= granted and balance == granted - used
+
+
+def s_feature_entry_void(env: Env) -> None:
+    """8 voids of one entry: one takes effect; nothing is consumed after it."""
+    feature_id = feature_with_credits(env)
+    entry = credits_of(env, feature_id)[2][0]["id"]
+    exactly_one(env.same("POST", f"/accounts/acme/features/{feature_id}/entries/{entry}/void"), (400,))
+    granted, balance, [row] = credits_of(env, feature_id)
+    assert (granted, balance, row["status"]) == (0, 0, "VOIDED")
+    env.call("POST", "/entitled", entitled_event("late"), ok=(422,))
+
+
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/customers"): [s_customer_create],
@@ -791,12 +880,19 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/payments"): [s_payments, s_void_and_payments],
     ("POST", "/license_updates"): [s_license_update],
     ("PATCH", "/license_updates/{license_id}"): [s_license_details],
+    ("POST", "/features"): [s_feature_create],
+    ("PATCH", "/features/{feature_id}"): [s_feature_update],
+    ("POST", "/entitled"): [s_entitled, s_feature_entry_update],
+    ("POST", "/accounts/{account_id}/features/{feature_id}/entries"): [s_feature_grant],
+    ("PATCH", "/accounts/{account_id}/features/{feature_id}/entries/{entry_id}"): [s_feature_entry_update],
+    ("POST", "/accounts/{account_id}/features/{feature_id}/entries/{entry_id}/void"): [s_feature_entry_void],
 }
 NOT_SHARED: dict[tuple[str, str], str] = {
     ("POST", "/authenticate"): "exchanges an API key for a token: reads the key, writes nothing",
     ("POST", "/metrics"): "a query sent as POST (ReadOnlyRoute): writes nothing",
     ("POST", "/revenue_calculator"): "computes a plan's revenue for given inputs: writes nothing",
     ("POST", "/v2/revenue_calculator"): "computes a plan's revenue for given inputs: writes nothing",
+    ("POST", "/accounts/{account_id}/entitlements/{feature_id}"): "checks a value (ReadOnlyRoute): writes nothing",
 }
 WRITES = ("post", "put", "patch", "delete")
 

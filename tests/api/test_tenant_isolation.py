@@ -30,6 +30,8 @@ SECRETS = (
     "iso-secret-value",
     "Iso work",
     "Iso promo",
+    "Iso feature",
+    "iso-entitled-1",
 )
 
 
@@ -115,7 +117,29 @@ def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str
         )
     )
     tc.WalletApi(sdk.client).top_up_wallet_for_account("isocorp", tc.TopupWalletRequest(topup_amount=7))
+    feature = sdk.features.create_feature(
+        tc.CreateFeatureRequest(
+            name="Iso feature",
+            schema_associations=[tc.EventSchemasForFeature(schema_name="api_calls", attribute_name="calls")],
+        )
+    )
+    with tenant.http() as http:  # Meterline's grant extension (no SDK method)
+        entry = http.post(f"/accounts/isocorp/features/{feature.id}/entries", json={"granted": 20}).json()["id"]
+    sdk.entitlements.ingest_entitled_event(
+        tc.IngestEventRequest(
+            event=tc.Event(
+                schema_name="api_calls",
+                id="iso-entitled-1",
+                timestamp=datetime.now(timezone.utc),
+                account_id="isocorp",
+                attributes=[tc.Attribute(name="calls", value="3")],
+                dimensions={"region": "eu"},  # outside the plan's meter: the invoices stay as they were
+            )
+        )
+    )
     return {
+        "feature_id": feature.id,
+        "entry_id": entry,
         "credit_id": credit.credits[0].id,
         "customer_id": "isocorp",
         "account_id": "isocorp",
@@ -156,6 +180,10 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "balance": "/accounts/{account_id}/credit_balance",
         "wallet": "/accounts/{account_id}/wallet",
         "entries": "/accounts/{account_id}/wallet/entries",
+        "feature": "/features/{feature_id}",
+        "entitlements": "/accounts/{account_id}/entitlements",
+        "feature_credits": "/accounts/{account_id}/features/{feature_id}",
+        "feature_entries": "/accounts/{account_id}/features/{feature_id}/entries",
     }
     with tenant.http() as http:
         out = {}
@@ -253,5 +281,16 @@ def test_another_organization_reaches_nothing(
         ):
             response = http.post(url, json=body)
             assert response.status_code == 404, (url, response.text)
+        # B's event naming A's account: B has no feature for the schema (400); A's credits are untouched (snapshot)
+        event = {
+            "schemaName": "api_calls",
+            "id": "b-1",
+            "timestamp": datetime.now(timezone.utc).isoformat(),
+            "accountId": "isocorp",
+            "attributes": [{"name": "calls", "value": "1"}],
+            "dimensions": {"region": "us"},
+        }
+        response = http.post("/entitled", json={"event": event})
+        assert response.status_code == 400 and not any(s in response.text for s in SECRETS), response.text
     assert checked > 40  # the document was read (54 operations today)
     assert _snapshot(tenant, ids) == before  # nothing of A's changed

@@ -30,14 +30,22 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
     (ScheduleService.edit, "invoiced_until"),
     (migration.migrate_account, "invoiced_until"),
     (CorrectionService.__init__, "invoiced_until"),
+    (CorrectionService.__init__, "feature_credits"),
     (CreditService.__init__, "holds"),
     (WalletService.__init__, "holds"),
     (JobService.__init__, "runners"),
 ]
 
 # The checks, and the only packages that may hand them to a service.
-CHECKS = {"invoiced_until", "credit_holds", "wallet_holds", "has_billing_history", "RUNNERS"}
-ALLOWED = {"usecases", "invoicing", "payments"}
+CHECKS = {
+    "invoiced_until",
+    "credit_holds",
+    "wallet_holds",
+    "has_billing_history",
+    "RUNNERS",
+    "give_back_feature_credits",
+}
+ALLOWED = {"usecases", "invoicing", "payments", "entitlements"}
 
 
 @pytest.mark.parametrize(("function", "name"), GUARDED, ids=[f"{f.__qualname__}:{n}" for f, n in GUARDED])

@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 from meterline.core.errors import TooManyRequests
 
-INGEST_PATHS = frozenset({"/ingest", "/ingestBatch"})
+INGEST_PATHS = frozenset({"/ingest", "/ingestBatch", "/entitled"})  # /entitled ingests too
 
 
 class Quotas:

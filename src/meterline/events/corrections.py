@@ -5,6 +5,8 @@ A correction names an accepted event by its `id` and, in the request's one trans
    (and one event from each), marks it REVERTED, and releases its id claim, so the id may be ingested again;
 2. REDO: UNDO, then ingests the stored payload again through `IngestionService` (today's schema and meters apply);
 3. REDO_EVENT: UNDO, then ingests the corrected payload from the request.
+An UNDO of an event ingested through /entitled gives the feature credits it consumed back, before the usage is
+taken back (`feature_credits`); REDO and REDO_EVENT of such an event are refused (they would skip the credit check).
 A re-ingestion that is rejected raises (400), so the whole correction rolls back and the original stays as it was.
 The service never commits.
 
@@ -67,15 +69,20 @@ class Correction:
 
 # Up to when an account's usage is on finalized invoices (invoicing knows; usecases/events.py passes it).
 InvoicedUntil = Callable[[Context, Account], datetime | None]
+# What a correction (the action) of an event does to the feature credits it consumed through /entitled
+# (entitlements knows; usecases/events.py passes it): UNDO gives them back, REDO and REDO_EVENT are refused.
+FeatureCredits = Callable[[Context, StoredEvent, str], None]
 
 
 class CorrectionService:
-    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntil) -> None:
+    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntil, feature_credits: FeatureCredits) -> None:
         """`invoiced_until` (required): a correction never reaches usage that a finalized invoice holds, even one
-        finalized early, inside its grace period (billing-rules D12)."""
+        finalized early, inside its grace period (billing-rules D12). `feature_credits` (required): an entitled
+        event's credits come back with its UNDO, in the same transaction (docs/entitlements.md)."""
         self.ctx = ctx
         self.store = EventStore(ctx.session, ctx.org_id)
         self.invoiced_until = invoiced_until
+        self.feature_credits = feature_credits
 
     def correct(
         self, action: CorrectionAction, event: CorrectionEvent | None, *, require_confirmation: bool = False
@@ -87,6 +94,8 @@ class CorrectionService:
         corrected = _corrected_payload(event) if action == "REDO_EVENT" else None
         original, known = self._correctable(event.id)
         self._require_open_cycle(original, action)
+        # Before the usage changes: the credit entries are locked before usage rollups (docs/architecture.md).
+        self.feature_credits(self.ctx, original, action)
         self._undo(original, action)
         if action == "UNDO":
             return Correction(original, REVERTED, "reverted")

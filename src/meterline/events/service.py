@@ -50,6 +50,7 @@ class Result:
     event_id: str | None
     status: str
     message: str | None
+    reference_id: str = ""  # the stored event's pk (Togai's referenceId)
 
     @property
     def accepted(self) -> bool:
@@ -66,7 +67,7 @@ class IngestionService:
     def ingest(self, events: list[Event]) -> list[Result]:
         now = self.ctx.now
         rules = self._rules({e.schema_name for e in events})
-        accounts = self._resolve_accounts(events)
+        accounts = self.resolve_accounts(events)
         outcomes = [pipeline.evaluate(rules.get(e.schema_name), e, now) for e in events]
         coverage = Coverage(
             ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({a for a in accounts if a}),
@@ -149,7 +150,9 @@ class IngestionService:
                     meters,
                 )
             )
-            results.append(Result(index=index, event_id=event.id, status=status, message=message))
+            results.append(
+                Result(index=index, event_id=event.id, status=status, message=message, reference_id=pks[index])
+            )
         self.store.add_events(rows, now)
         self.store.add_usage(dict(usage), ZoneInfo(self.ctx.org.timezone))
         return results
@@ -179,7 +182,7 @@ class IngestionService:
             )
         return rules
 
-    def _resolve_accounts(self, events: list[Event]) -> list[str | None]:
+    def resolve_accounts(self, events: list[Event]) -> list[str | None]:
         """Each event's account pk: its accountId as an account id, else as an alias effective at its timestamp."""
         refs = {e.account_id for e in events}
         by_id = self.accounts.pks_by_ids(refs)

@@ -26,6 +26,7 @@ from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
 from meterline.credits.endpoints import router as credits_router
 from meterline.customers.endpoints import router as customers_router
+from meterline.entitlements.endpoints import read_router as entitlement_checks_router, router as entitlements_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
 from meterline.invoicing.endpoints import router as invoices_router
@@ -58,6 +59,8 @@ ROUTERS = (
     payments_router,
     credits_router,
     wallet_router,
+    entitlements_router,
+    entitlement_checks_router,
 )
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).

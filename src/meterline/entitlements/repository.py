@@ -1,0 +1,157 @@
+"""Every query of features and feature credits. Row locks follow docs/architecture.md ("Locks"): the entries of an
+(account, feature) are locked in pk order, after keys and the account, before invoices."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from datetime import datetime
+
+from sqlalchemy import delete, func, select
+
+from meterline.core.pagination import Page, PageRequest
+from meterline.core.repository import OrgRepository
+from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
+from meterline.entitlements.statuses import EntryStatus
+
+ACTIVE = EntryStatus.ACTIVE
+
+
+class FeatureRepository(OrgRepository):
+    def by_pk(self, pk: str) -> Feature | None:
+        return self.session.scalar(self.scoped(Feature).where(Feature.pk == pk))
+
+    def all(self) -> list[Feature]:
+        return list(self.session.scalars(self.scoped(Feature).order_by(Feature.pk)))
+
+    def page(self, request: PageRequest) -> Page[Feature]:
+        return self.keyset_page(self.scoped(Feature), Feature.pk, request)
+
+    def associations(self, feature_pks: set[str]) -> dict[str, list[FeatureSchema]]:
+        """Each feature's (schema, attribute) pairs, in the order the feature lists them."""
+        found: dict[str, list[FeatureSchema]] = {pk: [] for pk in feature_pks}
+        if not feature_pks:
+            return found
+        stmt = self.scoped(FeatureSchema).where(FeatureSchema.feature_pk.in_(sorted(feature_pks)))
+        for row in self.session.scalars(stmt.order_by(FeatureSchema.feature_pk, FeatureSchema.position)):
+            found[row.feature_pk].append(row)
+        return found
+
+    def schema_counts(self, feature_pks: set[str]) -> dict[str, int]:
+        counts = dict.fromkeys(feature_pks, 0)
+        if not feature_pks:
+            return counts
+        stmt = (
+            select(FeatureSchema.feature_pk, func.count())
+            .where(FeatureSchema.org_id == self.org_id, FeatureSchema.feature_pk.in_(sorted(feature_pks)))
+            .group_by(FeatureSchema.feature_pk)
+        )
+        for feature_pk, n in self.session.execute(stmt):
+            counts[feature_pk] = int(n)
+        return counts
+
+    def of_schema(self, schema_name: str) -> tuple[Feature, FeatureSchema] | None:
+        """The feature that reads events of this schema, and which attribute it reads."""
+        stmt = (
+            select(Feature, FeatureSchema)
+            .join(FeatureSchema, FeatureSchema.feature_pk == Feature.pk)
+            .where(FeatureSchema.org_id == self.org_id, FeatureSchema.schema_name == schema_name)
+        )
+        row = self.session.execute(stmt).first()
+        return (row[0], row[1]) if row is not None else None
+
+    def owners(self, schema_names: set[str]) -> dict[str, str]:
+        """schema name -> the feature (pk) that reads it, for the names that have one."""
+        if not schema_names:
+            return {}
+        stmt = select(FeatureSchema.schema_name, FeatureSchema.feature_pk).where(
+            FeatureSchema.org_id == self.org_id, FeatureSchema.schema_name.in_(sorted(schema_names))
+        )
+        return {name: pk for name, pk in self.session.execute(stmt)}
+
+    def replace_associations(self, feature_pk: str, pairs: list[tuple[str, str]]) -> None:
+        """The feature reads exactly these (schema, attribute) pairs from now on (a statement, not the ORM's unit of
+        work: its deletes would run after the inserts, and a schema kept would collide with itself)."""
+        self.session.execute(
+            delete(FeatureSchema).where(FeatureSchema.org_id == self.org_id, FeatureSchema.feature_pk == feature_pk)
+        )
+        for position, (schema_name, attribute_name) in enumerate(pairs):
+            self.session.add(
+                FeatureSchema(
+                    org_id=self.org_id,
+                    schema_name=schema_name,
+                    feature_pk=feature_pk,
+                    attribute_name=attribute_name,
+                    position=position,
+                )
+            )
+        self.session.flush()
+
+
+class EntryRepository(OrgRepository):
+    def by_entry_id(self, account_pk: str, feature_pk: str, entry_id: str) -> FeatureCreditEntry | None:
+        stmt = self.scoped(FeatureCreditEntry).where(
+            FeatureCreditEntry.account_pk == account_pk,
+            FeatureCreditEntry.feature_pk == feature_pk,
+            FeatureCreditEntry.entry_id == entry_id,
+        )
+        return self.session.scalar(stmt)
+
+    def by_idempotency_key(self, key: str) -> FeatureCreditEntry | None:
+        return self.session.scalar(self.scoped(FeatureCreditEntry).where(FeatureCreditEntry.idempotency_key == key))
+
+    def page(self, account_pk: str, feature_pk: str, request: PageRequest) -> Page[FeatureCreditEntry]:
+        """Every entry of the account's feature, whatever its status, in the order they were made."""
+        stmt = self.scoped(FeatureCreditEntry).where(
+            FeatureCreditEntry.account_pk == account_pk, FeatureCreditEntry.feature_pk == feature_pk
+        )
+        return self.keyset_page(stmt, FeatureCreditEntry.pk, request)
+
+    def usable(self, account_pk: str, feature_pks: set[str] | None, after: datetime) -> list[FeatureCreditEntry]:
+        """The account's entries (of these features; all without) that are ACTIVE and end after `after`."""
+        stmt = self.scoped(FeatureCreditEntry).where(
+            FeatureCreditEntry.account_pk == account_pk,
+            FeatureCreditEntry.status == ACTIVE,
+            FeatureCreditEntry.ends_at > after,
+        )
+        if feature_pks is not None:
+            stmt = stmt.where(FeatureCreditEntry.feature_pk.in_(sorted(feature_pks)))
+        return list(self.session.scalars(stmt.order_by(FeatureCreditEntry.pk)))
+
+    def lock_usable(self, account_pk: str, feature_pk: str, after: datetime) -> list[FeatureCreditEntry]:
+        """`usable`, read again and locked until the transaction ends, in pk order: two consumers of one account's
+        feature take turns, and the second reads what the first left (PostgreSQL: SELECT ... FOR NO KEY UPDATE,
+        which re-reads a row another transaction changed before returning it; SQLite: the writing transaction
+        already holds the database's only write lock)."""
+        stmt = (
+            self.scoped(FeatureCreditEntry)
+            .where(
+                FeatureCreditEntry.account_pk == account_pk,
+                FeatureCreditEntry.feature_pk == feature_pk,
+                FeatureCreditEntry.status == ACTIVE,
+                FeatureCreditEntry.ends_at > after,
+            )
+            .order_by(FeatureCreditEntry.pk)
+            .execution_options(populate_existing=True)
+        )
+        if self.postgres:
+            stmt = stmt.with_for_update(key_share=True)
+        return list(self.session.scalars(stmt))
+
+    def lock(self, pks: set[str]) -> dict[str, FeatureCreditEntry]:
+        return {e.pk: e for e in self.lock_rows(FeatureCreditEntry, pks)}
+
+    def unrefunded(self, event_pk: str) -> list[FeatureConsumption]:
+        """What an entitled event consumed and has not been given back, in the order it was consumed."""
+        stmt = self.scoped(FeatureConsumption).where(
+            FeatureConsumption.event_pk == event_pk, FeatureConsumption.refunded_at.is_(None)
+        )
+        return list(self.session.scalars(stmt.order_by(FeatureConsumption.pk)))
+
+    def consumptions(self, entry_pks: set[str]) -> dict[str, list[FeatureConsumption]]:
+        found: dict[str, list[FeatureConsumption]] = defaultdict(list)
+        if not entry_pks:
+            return found
+        stmt = self.scoped(FeatureConsumption).where(FeatureConsumption.entry_pk.in_(sorted(entry_pks)))
+        for row in self.session.scalars(stmt.order_by(FeatureConsumption.pk)):
+            found[row.entry_pk].append(row)
+        return found
