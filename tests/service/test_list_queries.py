@@ -177,6 +177,7 @@ def test_an_invoice_due_12_days_ago_is_overdue_12_days_and_what_is_owed(session:
 
     overdue = service.listed(Slice(0, 10, "due"), statuses=FINALIZED, overdue=True)
     assert ([i.pk for i in overdue.items], overdue.total) == ([due.pk, part.pk], 2)  # same due date: by id
+    assert later.due_date is not None and later.due_date > now  # still owed, not yet due
     assert words.invoice_status(due, now).label == "Overdue · 12 days"
     assert words.invoice_status(part, now).label == "Partially paid · Overdue · 12 days"
     assert service.listed(Slice(0, 10, "due"), statuses=FINALIZED, overdue=True, account_id="acme").total == 2
