@@ -25,7 +25,7 @@ from meterline.core.pagination import Slice
 from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.customers.service import CustomerService
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, Owed
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
@@ -73,7 +73,7 @@ def customers(request: Request, user: User, q: str = "", sort: str = "", page: s
 class Balance:
     """A customer's money, per currency (A to Z), across its accounts."""
 
-    owed: list  # invoicing.service.Owed
+    owed: list[Owed]  # what is still owed, and of it what is overdue
     wallets: dict[str, Decimal]  # what the wallets can still pay (after what drafts hold)
     held: dict[str, Decimal]  # what drafts hold of them
     credits: dict[str, Decimal]  # credits' closing balance (not yet consumed)

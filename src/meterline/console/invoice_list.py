@@ -184,5 +184,5 @@ def invoices(
         filtered=bool({k: v for k, v in filters.items() if v}),
         drafts_left_out=drafts_left_out,
         drafts_url=drafts_url,
-        drafts_sorted_last=found.sort in ("number", "total") and status in (ALL, InvoiceStatus.DRAFT),
+        drafts_sorted_last=found.sort in ("number", "total") and status == ALL,
     )

@@ -54,7 +54,7 @@ class Spec:
 
     def sort_of(self, text: str) -> tuple[str, bool] | None:
         key = text.removeprefix("-")
-        return (key, text.startswith("-")) if key in self.columns and text.count("-") <= 1 else None
+        return (key, text.startswith("-")) if key in self.columns else None
 
 
 @dataclass(frozen=True)
@@ -84,7 +84,8 @@ class Listing:
         """The list the URL asks for; a sort or page that is not one is kept in `errors`, in words."""
         errors: dict[str, str] = {}
         default = spec.sort_of(spec.default)
-        assert default is not None, spec.default  # noqa: S101 - a list's own default is one of its sorts
+        if default is None:
+            raise ValueError(f"the default sort {spec.default!r} is not one of the list's columns")
         chosen = spec.sort_of(sort.strip()) if sort.strip() else default
         if chosen is None:
             headings = [c.label for c in spec.columns.values() if c.heading]

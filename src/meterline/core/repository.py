@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import ColumnElement, Select, case, func, select, text
+from sqlalchemy import ColumnElement, Select, case, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
@@ -95,7 +95,7 @@ class OrgRepository:
     ) -> Counted[M]:
         """A slice of `stmt` in `order` (which ends with a unique key, so that pages never overlap or skip a row) and
         how many rows `stmt` has, counted up to `cap` when given (a table too big to count at every page)."""
-        counted = stmt.order_by(None)
+        counted: Select[Any] = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
         if cap is not None:
             counted = counted.limit(cap + 1)
         total = int(self.session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
