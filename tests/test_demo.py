@@ -265,14 +265,13 @@ def test_the_dashboard_shows_the_company_to_the_demo_user(
         page = browser.get("/dashboard?days=90")
         assert page.status_code == 200 and demo.email in page.text
     with reading(session_factory, demo.org_id) as ctx:
-        _events_chart, usage_charts, totals = dashboard.activity(ctx, 90)
-        _invoiced_chart, _this_month = dashboard.invoiced(ctx)
-        owed = dashboard.reports.owed(ctx)
-    assert totals["processed"] > 1000 and totals["failed"] > 0
-    assert {name for name, _chart, _total in usage_charts} == {"API requests", "Data stored", "EU API calls"}
-    assert set(owed) == {"USD", "EUR"}
+        figures = dashboard.figures(ctx, 90)
+    assert figures.processed > 1000 and figures.failed > 0
+    units = {m.name: m.unit for m in figures.usage}  # a SUM in its attribute's unit (or name), a COUNT in events
+    assert units == {"API requests": "requests", "Data stored": "GB", "EU API calls": "events"}
+    assert set(figures.owed) == {"USD", "EUR"} and [r.currency for r in figures.revenue] == ["USD", "EUR"]
     text = re.sub(r"\s+", " ", page.text)
-    assert "{:,f}".format(totals["processed"]) in text and "USD {:,.2f}".format(owed["USD"]) in text
+    assert f"{figures.processed:,f}" in text and "USD {:,.2f}".format(figures.owed["USD"].amount) in text
 
 
 def test_a_second_run_makes_a_second_organization_and_leaves_the_first_alone(

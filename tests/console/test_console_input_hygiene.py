@@ -25,7 +25,7 @@ def test_out_of_range_values_in_console_forms_are_answered_in_words(
     page.get_by_label("Purpose").fill("Welcome")
     page.get_by_label("Priority").fill("99999999999999999999")
     page.get_by_role("button", name="Add Credits").click()
-    expect(page.get_by_role("alert")).to_contain_text("Priority: a whole number from 0 to 1000000")
+    expect(page.get_by_role("alert")).to_contain_text("Priority: a whole number from 0 to 1,000,000")
     page.get_by_label("Amount (USD)").fill("15")
     page.get_by_label("Purpose").fill("Welcome")
     page.get_by_label("Priority").fill("1000000")
@@ -37,7 +37,8 @@ def test_out_of_range_values_in_console_forms_are_answered_in_words(
     for last in ("9999-12-31", "9999-12-30"):  # the schedule ends the day after, which must be a day Meterline keeps
         page.get_by_label("Until, last day (optional)").fill(last)
         page.get_by_role("button", name="Attach").click()
-        expect(page.get_by_role("alert")).to_contain_text("Until: pick a day up to 9999-12-29")
+        until = page.locator("label", has=page.get_by_label("Until, last day (optional)"))  # next to its field
+        expect(until.get_by_role("alert")).to_contain_text("Until: pick a day up to 9999-12-29")
 
     # The events log up to 9999-12-31
     response = page.goto("/events?end=9999-12-31")

@@ -262,7 +262,9 @@ def test_a_meter_page_refuses_in_words(page: Page, person: tuple[str, str], tena
     page.get_by_role("button", name="Activate").click()
     expect(page.get_by_role("heading", name=f"m_{tag}")).to_contain_text("Active")
     page.get_by_role("link", name=f"s_{tag}", exact=True).click()
-    page.get_by_role("button", name="Archive").click()
+    page.get_by_role("link", name="Archive").click()  # an irreversible action: a confirmation page first
+    expect(page.get_by_role("heading", name=f"Archive the event schema s_{tag}?")).to_be_visible()
+    page.get_by_role("button", name="Archive schema").click()
     expect(page.get_by_role("alert")).to_contain_text("cannot be deleted while ACTIVE usage meters use it")
     shot(page, "schema-refused", engine_of(db_url))
     with tenant.http() as http:
@@ -421,3 +423,38 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
             "order": 1,
         }
     ]
+
+
+def test_saves_say_so_and_archiving_a_meter_asks_first(
+    any_page: Page, screen: str, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """Every save is confirmed by a notice (post-redirect-get: a reload posts nothing); archiving, which cannot be
+    undone, goes through a page that says so, and Cancel changes nothing."""
+    page, tag = any_page, secrets.token_hex(3)
+    with tenant.http() as http:
+        assert (
+            http.post(
+                "/event_schema", json={"name": f"s_{tag}", "attributes": [{"name": "n"}], "dimensions": []}
+            ).status_code
+            == 201
+        )
+        meter = http.post(
+            "/usage_meters",
+            json={"name": f"m_{tag}", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": f"s_{tag}"},
+        ).json()
+    sign_in(page, *person)
+    page.goto(f"/usage-meters/{meter['id']}")
+    page.get_by_role("link", name="Archive").click()
+    expect(page.get_by_role("heading", name=f"Archive the usage meter m_{tag}?")).to_be_visible()
+    expect(page.get_by_text("It cannot be activated again")).to_be_visible()
+    shot(page, f"meter-archive-confirm-{screen}", engine_of(db_url))
+    page.get_by_role("link", name="Cancel").click()
+    with tenant.http() as http:
+        assert http.get(f"/usage_meters/{meter['id']}").json()["status"] == "DRAFT"
+    page.get_by_role("link", name="Archive").click()
+    page.get_by_role("button", name="Archive meter").click()
+    expect(page.get_by_role("status")).to_have_text("The usage meter is archived.")
+    page.reload()  # the notice is shown once, and the reload posts nothing
+    expect(page.get_by_role("status")).to_have_count(0)
+    with tenant.http() as http:
+        assert http.get(f"/usage_meters/{meter['id']}").json()["status"] == "ARCHIVED"

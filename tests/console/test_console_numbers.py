@@ -21,6 +21,7 @@ from tests.conftest import Tenant
 from tests.console.browsing import engine_of, shot, sign_in
 
 BOUND = "Must be below 10^15 in magnitude"
+AMOUNT_BOUND = "enter an amount below 10^15 (a thousand trillion)"  # an account's amounts, in words (issue 15)
 
 
 def _totals(tenant: Tenant) -> list[Decimal]:
@@ -69,12 +70,12 @@ def test_a_rate_of_1e20_is_refused_next_to_its_field_and_the_draft_keeps_its_pri
     page.goto("/accounts/acme?tab=wallet")
     page.get_by_label("Top up (USD)").fill("100000000000000000000")
     page.get_by_role("button", name="Top up").click()
-    expect(page.locator("label", has=page.get_by_label("Top up (USD)"))).to_contain_text(BOUND)
+    expect(page.locator("label", has=page.get_by_label("Top up (USD)"))).to_contain_text(f"Top up: {AMOUNT_BOUND}")
     page.goto("/accounts/acme?tab=credits")
     page.get_by_label("Amount (USD)").fill("1e400")
     page.get_by_label("Purpose").fill("Too much")
     page.get_by_role("button", name="Add Credits").click()
-    expect(page.locator("label", has=page.get_by_label("Amount (USD)"))).to_contain_text(BOUND)
+    expect(page.locator("label", has=page.get_by_label("Amount (USD)"))).to_contain_text(f"Amount: {AMOUNT_BOUND}")
     shot(page, "numbers-credit-refused", engine)
     assert tc.WalletApi(sdk.client).wallet_balance_for_account("acme").balance == 0
     assert tc.CreditsApi(sdk.client).list_credits(account_id="acme").data == []

@@ -8,7 +8,7 @@ from decimal import Decimal
 import pytest
 
 from meterline.accounts.repository import AccountRepository
-from meterline.core.errors import BadRequest
+from meterline.core.errors import BadRequest, Conflict
 from meterline.invoicing.builder import Charge
 from meterline.invoicing.service import InvoiceService
 from tests.service.billing_world import World, associate, fee, lines, make_plan, t, tiered_card
@@ -154,3 +154,61 @@ def test_charges_on_the_ongoing_invoice(world: World) -> None:
         InvoiceService(ctx).set_account_charges("acme", [Charge(name="Credit note", value="-150")])
     [draft] = world.invoices()
     assert draft["total"] == D("0.00") and draft["revenue"].metadata == {"beforeFloor": D("-50.00")}
+
+
+def test_a_refused_charge_leaves_the_draft_as_it_was_in_the_same_unit_of_work(world: World) -> None:
+    # Given a draft with one charge
+    with world.at(t(2, 20)) as ctx:
+        associate(ctx, make_plan(ctx, "Flat", fixedFeeRateCards=[fee(ctx, "Base", "100")]), "2024-03-01")
+    with world.at(t(3, 10)) as ctx:
+        InvoiceService(ctx).add_account_charge("acme", Charge(name="Setup", value="120"))
+    # When a charge that rounds to 10^15 is refused, and the same unit of work reads the draft again (as the
+    # console does to answer the refused form)
+    with world.at(t(3, 11)) as ctx:
+        service = InvoiceService(ctx)
+        with pytest.raises(BadRequest, match="out of range"):
+            service.add_account_charge("acme", Charge(name="Phantom check", value="999999999999999.995"))
+        account = AccountRepository(ctx.session, ctx.org_id).by_id("acme")
+        assert account is not None
+        draft = service.ongoing(account)  # syncs and flushes, as the account's page does
+        assert draft is not None
+        revenue, _usage, _details, total = service.view(draft)
+        # Then it lists only the saved charge, and so does a later unit of work
+        assert [(line.description, line.value) for line in revenue.walk() if line.type == "MISCELLANEOUS_CHARGE"] == [
+            ("Setup", D("120.00"))
+        ]
+        assert total == D("220.00")
+    [draft] = world.invoices()
+    assert lines(draft["revenue"])["TOTAL_MISCELLANEOUS_CHARGES"] == D("120.00")
+
+
+def test_a_charge_is_removed_from_a_draft_only(world: World) -> None:
+    # Given a draft with three charges
+    with world.at(t(2, 20)) as ctx:
+        associate(ctx, make_plan(ctx, "Flat", grace=0, fixedFeeRateCards=[fee(ctx, "Base", "100")]), "2024-03-01")
+    with world.at(t(3, 10)) as ctx:
+        InvoiceService(ctx).set_account_charges(
+            "acme",
+            [Charge(name="Setup", value="120"), Charge(name="Hours", value="80"), Charge(name="Ten", value="10")],
+        )
+    [draft] = world.invoices()
+    # When the second is removed (named as it was shown)
+    with world.at(t(3, 11)) as ctx:
+        removed = InvoiceService(ctx).remove_charge(draft["id"], 2, "Hours")
+    assert removed == Charge(name="Hours", value="80")
+    [draft] = world.invoices()
+    got = lines(draft["revenue"])
+    # Then the others stay, renumbered, and the total follows
+    assert (got["MISCELLANEOUS_CHARGE:1"], got["MISCELLANEOUS_CHARGE:2"]) == (D("120.00"), D("10.00"))
+    assert "MISCELLANEOUS_CHARGE:3" not in got and draft["total"] == D("230.00")
+    # A position that no longer holds that charge (the charges changed since they were shown) removes nothing
+    with world.at(t(3, 12)) as ctx, pytest.raises(Conflict, match="changed meanwhile"):
+        InvoiceService(ctx).remove_charge(draft["id"], 2, "Hours")
+    with world.at(t(3, 12)) as ctx, pytest.raises(Conflict):
+        InvoiceService(ctx).remove_charge(draft["id"], 3, "Ten")
+    # And once the invoice is finalized, none is removable
+    assert world.bill_run(t(4, 1)) == 1
+    with world.at(t(4, 2)) as ctx, pytest.raises(BadRequest, match="only on a DRAFT invoice"):
+        InvoiceService(ctx).remove_charge(draft["id"], 1, "Setup")
+    [final, *_] = world.invoices()
+    assert final["status"] == "DUE" and lines(final["revenue"])["TOTAL_MISCELLANEOUS_CHARGES"] == D("130.00")

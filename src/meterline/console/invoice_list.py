@@ -2,7 +2,8 @@
 filtered in SQL (`InvoiceService.listed`), drafts' totals computed live in one go as `GET /api/invoices` does.
 
 - Columns: number (or Draft) and type, account, customer, invoice date, due date, period, status in words ("Overdue ·
-  12 days" for an invoice still owed past its due date: `words.invoice_status`), total.
+  12 days" for an invoice still owed 12 days after its due day, in the organization's days: `words.invoice_status`),
+  total.
 - By default the list shows the finalized invoices (every status but Draft), newest invoice date first: drafts are
   invoices still being computed (the ongoing period of every account on a plan), which would otherwise fill the
   first page; "Draft" or "All, drafts too" in the status filter lists them, and the page says how many are left out.
@@ -88,7 +89,7 @@ def invoice_rows(ctx: Context, service: InvoiceService, invoices: list[Invoice])
                 account=owner,
                 customer=customers.get(owner.customer_pk) if owner else None,
                 total=words.money(total, invoice.currency) if total is not None else "cannot be computed",
-                status=words.invoice_status(invoice, ctx.now),
+                status=words.invoice_status(invoice, ctx.now, ctx.org.timezone),
             )
         )
     return rows

@@ -14,10 +14,10 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.console import listing
+from meterline.console import feedback, listing
 from meterline.console.account_pages import _url
 from meterline.console.metering_forms import (
     EVENT_GROUPS,
@@ -43,7 +43,7 @@ from meterline.console.metering_forms import (
     schema_values,
     schema_values_of,
 )
-from meterline.console.pages import PAGE, User, check_csrf, context, render
+from meterline.console.pages import PAGE, User, check_csrf, confirm, context, render
 from meterline.core.errors import MeterlineError, NotFound
 from meterline.core.pagination import page_request
 from meterline.customers.repository import CustomerRepository
@@ -168,7 +168,9 @@ def new_schema(
             schema_service_errors(exc.message, values, attribute_rows, dimension_rows),
             status=400,
         )
-    return RedirectResponse(_url("event-schemas", created.id), status_code=303)
+    return feedback.saved(
+        request, _url("event-schemas", created.id), f"Event schema {created.name} is created as a DRAFT, version 1."
+    )
 
 
 def _schema_page(request: Request, user: Any, schema_id: str, status: int = 200, error: str | None = None) -> Response:
@@ -241,7 +243,7 @@ def edit_schema(
             schema_service_errors(exc.message, values, attribute_rows, dimension_rows),
             status=400,
         )
-    return RedirectResponse(_url("event-schemas", schema_id), status_code=303)
+    return feedback.saved(request, _url("event-schemas", schema_id), f"Event schema {schema.name} is saved.")
 
 
 @router.post("/event-schemas/{schema_id}/{verb}")
@@ -262,7 +264,31 @@ def schema_action(
         if exc.status_code == 404:
             raise
         return _schema_page(request, user, schema_id, status=400, error=exc.message)
-    return RedirectResponse(_url("event-schemas", schema_id), status_code=303)
+    return feedback.saved(request, _url("event-schemas", schema_id), f"Event schema {schema.name} is {DONE[verb]}.")
+
+
+@router.get("/event-schemas/{schema_id}/archive")
+def schema_archive_page(request: Request, user: User, schema_id: str) -> Response:
+    schema = _schema_by_id(context(request, user), schema_id)
+    url = _url("event-schemas", schema_id)
+    return confirm(
+        request,
+        user,
+        feedback.Confirmation(
+            title=f"Archive the event schema {schema.name}?",
+            words="Events with this schema are refused from now on, and it cannot be activated again; its name stays "
+            "taken, and the events and usage already stored stay. It is refused while an ACTIVE meter uses it.",
+            action=f"{url}/archive",
+            button="Archive schema",
+            back=url,
+            section="schemas",
+            crumbs=[("/event-schemas", "Event Schemas"), (url, schema.name)],
+            facts=[("Schema", schema.name), ("Status", str(schema.status).title())],
+        ),
+    )
+
+
+DONE = {"activate": "activated", "deactivate": "deactivated", "archive": "archived"}
 
 
 # -- usage meters ------------------------------------------------------------------------------------------------
@@ -358,7 +384,9 @@ def new_meter(
         return _meter_form(request, user, form, meter_validation_errors(exc), status=400)
     except MeterlineError as exc:
         return _meter_form(request, user, form, meter_service_error(exc.message, form), status=400)
-    return RedirectResponse(_url("usage-meters", created.id), status_code=303)
+    return feedback.saved(
+        request, _url("usage-meters", created.id), f"Usage meter {created.name} is created as a DRAFT."
+    )
 
 
 def _meter_page(request: Request, user: Any, meter_id: str, status: int = 200, error: str | None = None) -> Response:
@@ -399,7 +427,28 @@ def meter_action(request: Request, user: User, meter_id: str, verb: str, csrf: A
         if exc.status_code == 404:
             raise
         return _meter_page(request, user, meter_id, status=400, error=exc.message)
-    return RedirectResponse(_url("usage-meters", meter_id), status_code=303)
+    return feedback.saved(request, _url("usage-meters", meter_id), f"The usage meter is {DONE[verb]}.")
+
+
+@router.get("/usage-meters/{meter_id}/archive")
+def meter_archive_page(request: Request, user: User, meter_id: str) -> Response:
+    meter = UsageMeterService(context(request, user)).get(meter_id)
+    url = _url("usage-meters", meter_id)
+    return confirm(
+        request,
+        user,
+        feedback.Confirmation(
+            title=f"Archive the usage meter {meter.name}?",
+            words="It cannot be activated again and no price plan can use it; the usage it measured stays, "
+            "and its name is free for another meter.",
+            action=f"{url}/archive",
+            button="Archive meter",
+            back=url,
+            section="meters",
+            crumbs=[("/usage-meters", "Usage Meters"), (url, meter.name)],
+            facts=[("Meter", meter.name), ("Status", str(meter.status).title())],
+        ),
+    )
 
 
 # -- events ------------------------------------------------------------------------------------------------------

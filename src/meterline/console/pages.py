@@ -70,7 +70,8 @@ templates.env.globals.update(
     money=words.money,
     rate=words.rate,
     quantity=words.quantity,
-    invoice_status=words.invoice_status,
+    # overdue counts the organization's days, as `day()` shows the due date
+    invoice_status=pass_context(lambda context, invoice, now: words.invoice_status(invoice, now, _zone_of(context))),
     when=words.when,
 )
 PAGE = 25
@@ -196,7 +197,7 @@ def too_many_tries(retry_after: int) -> str:
 
 
 @router.get("/login")
-def login_page(request: Request, next: str = "/customers") -> Response:
+def login_page(request: Request, next: str = "/dashboard") -> Response:
     return _login_form(request, next)
 
 
@@ -205,7 +206,7 @@ def login(
     request: Request,
     email: Annotated[str, Form()] = "",
     password: Annotated[str, Form()] = "",  # nosec B107 - a form field, not a password
-    next: Annotated[str, Form()] = "/customers",
+    next: Annotated[str, Form()] = "/dashboard",
     csrf: Annotated[str, Form()] = "",
 ) -> Response:
     if auth.cross_site(request) or not auth.login_form_ok(request, csrf):
@@ -229,7 +230,7 @@ def login(
         throttle.failed(email, address, now)
         return keep_writes(_login_form(request, next, email, status=400, error="Wrong email or password"))
     throttle.succeeded(email)
-    target = next if next.startswith("/") and not next.startswith("//") and "\\" not in next else "/customers"
+    target = feedback.local_path(next)  # a path of this site, else the dashboard
     response = RedirectResponse(target, status_code=303)
     auth.start(session_of(request), user, now, request, response)
     response.delete_cookie(auth.LOGIN_COOKIE, path="/login")

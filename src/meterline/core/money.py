@@ -10,6 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from decimal import MAX_EMAX, MAX_PREC, MIN_EMIN, ROUND_HALF_UP, Context, Decimal
 
+from meterline.core.numbers import grouped
+
 # Minor units that are not 2.
 _MINOR_UNITS_EXCEPTIONS = {
     # 0 decimals
@@ -65,6 +67,15 @@ def minor_units(currency: str) -> int:
         return CURRENCIES[currency]
     except KeyError:
         raise ValueError(f"unknown currency {currency!r}") from None
+
+
+def display(amount: Decimal, currency: str) -> str:
+    """How Meterline writes an amount for people, on every console page and on the PDF: the ISO code, then the
+    amount with its sign, thousands grouped, with the currency's minor unit or every digit it has if more:
+    `USD 1,234.50`, `USD -25.00`, `JPY 1,234`, `KWD 0.500`, `USD 0.00025` (a unit price). Exact, never rounded: a
+    value shown is the value stored (amounts are rounded once where they are made, D1, so an invoice's amounts show
+    their minor unit). A code that is not ISO 4217's gets two decimals rather than no text."""
+    return f"{currency} {grouped(amount, CURRENCIES.get(currency, 2))}"
 
 
 def to_decimal(value: object) -> Decimal:

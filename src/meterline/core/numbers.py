@@ -121,6 +121,17 @@ def plain(value: Decimal) -> str:
     return format(value.copy_abs() if value.is_zero() else value, "f")
 
 
+def grouped(value: Decimal | int, min_digits: int = 0) -> str:
+    """Exact, for people: thousands grouped, the sign on the number, every digit after the point the value has
+    (at least `min_digits`), no exponent: `1,536,150`, `0.00025`, `-1,234.50` (min_digits 2). Never rounded, and
+    never through int() (Python refuses to read an int of more than 4,300 digits)."""
+    number = Decimal(value)
+    sign = "-" if number < 0 else ""
+    whole, _, fraction = format(number.copy_abs(), ",f").partition(".")
+    fraction = fraction.rstrip("0").ljust(min_digits, "0")
+    return f"{sign}{whole}" + (f".{fraction}" if fraction else "")
+
+
 def _json_number(value: Any) -> Decimal:
     # The request parser reads JSON numbers as int or Decimal (never float); text and booleans are refused.
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):

@@ -172,11 +172,12 @@ def get_invoice_pdf(invoice_id: str, ctx: Context = Depends(api_context)) -> Res
     """The invoice as a PDF document (Meterline's own operation; Togai serves `pdfUrl`)."""
     from meterline.invoicing.pdf import render_invoice_pdf
 
-    invoice = InvoiceService(ctx).get(invoice_id)
+    service = InvoiceService(ctx)
+    invoice = service.get(invoice_id)
     document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
     name = invoice.sequence_id or f"draft-{invoice.pk}"
     return Response(
-        render_invoice_pdf(document, ctx.org.timezone),
+        render_invoice_pdf(document, ctx.org.timezone, wallet=service.wallet_paid(invoice)),
         media_type="application/pdf",
         headers={"Content-Disposition": f'inline; filename="{name}.pdf"'},
     )

@@ -1,38 +1,46 @@
 """The invoice as a PDF, drawn with fpdf2 (pure Python, from PyPI; nothing is fetched at run time).
 
-`render_invoice_pdf(invoice)` takes the invoice as the API writes it (camelCase keys, Decimal amounts, aware
-datetimes, `revenueInfo` as a tree) and returns the PDF's bytes. It is pure: no database, clock or network. Layout,
-on A4 portrait with 15 mm margins:
+`render_invoice_pdf(invoice, zone, wallet)` takes the invoice as the API writes it (camelCase keys, Decimal amounts,
+aware datetimes, `revenueInfo` as a tree) and what the wallet paid (or holds, for a draft), and returns the PDF's
+bytes. It is pure: no database, clock or network. Layout, on A4 portrait with 15 mm margins:
 
-- header: the seller on the left; INVOICE (or INVOICE (DRAFT)), the number, status, dates and period on the right;
-- bill to: the customer and the account, then the price plan;
+- header: the seller on the left; INVOICE (or INVOICE (DRAFT)), the number, status (in words), dates and period on
+  the right;
+- bill to: the customer and the account (when its name is not the customer's), then the price plan;
 - the lines (Description | Quantity | Unit price | Amount): each rate card with its slabs indented, adjustments,
   the true-up, in-advance fees, custom lines, credits, and the miscellaneous charges under "Charges". Aggregate
   lines (SUB_TOTAL, PRICE_PLAN, GROSS, NET, TOTAL, ...) are not rows: the tree is walked and only their children are
-  listed. Descriptions wrap; a row never splits across pages and the header row repeats on every page;
-- totals on the right: subtotal, true-up, credits, charges, total, paid, amount due; then the usage per meter;
+  listed (`rows`). Descriptions wrap; a row never splits across pages and the header row repeats on every page;
+- totals on the right (`totals`): subtotal, true-up, credits, charges, total, wallet, paid, amount due; then the
+  usage per meter;
 - footer: the invoice id and "Page x/y".
+
+The console's invoice page lists the same `rows` and `totals`, written by the same functions, so the page and the
+PDF show the same lines in the same order with the same text.
 
 Fonts are the PDF core fonts (Helvetica), which encode Latin-1 only. That keeps the renderer free of font files and
 of the system's fonts (same bytes on every machine), at the price of other scripts: a character outside Latin-1 is
-written as its NFKD base letters when those are Latin-1 ("Ł" -> "L"), else as "?". Amounts are written with the
-currency's ISO code and exactly its minor unit (`USD 1,234.50`, `-EUR 12.00`, `JPY 1,200`), never through float;
-unit prices keep any extra digits they have (`USD 0.0015`). The creation date is the invoice date, so the same
-invoice always gives the same bytes.
+written as its NFKD base letters when those are Latin-1 ("Ł" -> "L"), else as "?". Amounts and unit prices are
+written by `core.money.display`, as the console writes them: the ISO code, the sign on the number, at least the
+currency's minor unit and every digit the value has (`USD 1,234.50`, `EUR -12.00`, `JPY 1,200`, `USD 0.0015`),
+never rounded and never through float; quantities by `core.numbers.grouped` (`1,536,150`). The creation date is the
+invoice date, so the same invoice always gives the same bytes.
 """
 
 from __future__ import annotations
 
 import unicodedata
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 from fpdf import FPDF
 
-from meterline.core.money import EXACT, minor_units
-from meterline.invoicing.statuses import InvoiceStatus
+from meterline.core.money import EXACT, display
+from meterline.core.numbers import grouped
+from meterline.invoicing.statuses import InvoiceStatus, in_words
 
 Line = dict[str, Any]
 
@@ -93,42 +101,19 @@ def latin1(text: object) -> str:
     return "".join(out)
 
 
-def _decimal_text(value: Decimal, min_digits: int) -> str:
-    """Exact, with thousands separators and no exponent; trailing zeros dropped down to `min_digits` decimals."""
-    sign = "-" if value < 0 else ""
-    # Decimal's own grouping (never int(): Python refuses to read an int of more than 4,300 digits)
-    whole, _, fraction = format(value.copy_abs(), ",f").partition(".")
-    fraction = fraction.rstrip("0").ljust(min_digits, "0")
-    return f"{sign}{whole}" + (f".{fraction}" if fraction else "")
-
-
 def quantity_text(value: Decimal | None) -> str:
-    return "" if value is None else _decimal_text(value, 0)
-
-
-def _digits(currency: str) -> int:
-    try:
-        return minor_units(currency)
-    except ValueError:
-        return 2  # an unknown code still prints, with the usual two decimals
+    """A quantity, grouped and exact (`1,536,150`): the console's `words.quantity`."""
+    return "" if value is None else grouped(value)
 
 
 def money_text(value: Decimal | None, currency: str) -> str:
-    """An amount rounded (half up) to the currency's minor unit: `-USD 1,234.50`."""
-    if value is None:
-        return ""
-    digits = _digits(currency)
-    amount = value.quantize(Decimal(1).scaleb(-digits), rounding=ROUND_HALF_UP, context=EXACT)
-    text = _decimal_text(amount, digits)
-    return f"-{currency} {text[1:]}" if text.startswith("-") else f"{currency} {text}"
+    """An amount, exact, as the console writes it (`USD -1,234.50`): `core.money.display`."""
+    return "" if value is None else display(value, currency)
 
 
 def unit_price_text(value: Decimal | None, currency: str) -> str:
-    """A price per unit, exact: at least the minor unit's decimals, more when the price has them."""
-    if value is None:
-        return ""
-    text = _decimal_text(value, _digits(currency))
-    return f"-{currency} {text[1:]}" if text.startswith("-") else f"{currency} {text}"
+    """A price per unit, with every digit it has (`USD 0.00025`): the console's `words.rate`."""
+    return money_text(value, currency)
 
 
 def day_text(value: datetime | None, zone: str = "UTC") -> str:
@@ -151,6 +136,21 @@ def _address_lines(address: dict[str, Any] | None) -> list[str]:
     return [line for line in lines if line]
 
 
+def seller_lines(seller: dict[str, Any]) -> list[str]:
+    """Under the seller's name: its address and email."""
+    return [str(t) for t in (*_address_lines(seller.get("address")), seller.get("primaryEmail")) if t]
+
+
+def bill_to_lines(details: dict[str, Any]) -> list[str]:
+    """Under the customer's name: the account (when its name is not the customer's: never "Acme Inc" twice), the
+    email and the address invoices go to."""
+    customer, account = details.get("customer") or {}, details.get("account") or {}
+    address: list[str | None] = [*_address_lines(account.get("address"))] or [customer.get("billingAddress")]
+    named = account.get("name") and account.get("name") != customer.get("name")
+    email = account.get("primaryEmail") or customer.get("primaryEmail")
+    return [str(t) for t in (f"Account: {account['name']}" if named else None, email, *address) if t]
+
+
 # -- the line tree -------------------------------------------------------------------------------------------------
 def table_rows(line: Line | None, depth: int = 0) -> list[tuple[Line, int]]:
     """The billable lines in order, with their depth: aggregates give way to their children, slabs are indented."""
@@ -160,6 +160,68 @@ def table_rows(line: Line | None, depth: int = 0) -> list[tuple[Line, int]]:
     if line["type"] in AGGREGATES and (children or line["type"] not in GROUPS or not line.get("value")):
         return [row for child in children for row in table_rows(child, depth)]
     return [(line, depth)] + [row for child in children for row in table_rows(child, depth + 1)]
+
+
+@dataclass(frozen=True)
+class Row:
+    """A row of the lines' table: the line, its depth (slabs are indented) and the heading that starts before it
+    ("Charges" above the first miscellaneous charge), if any."""
+
+    line: Line
+    depth: int
+    heading: str | None = None
+
+
+def rows(revenue: Line | None) -> list[Row]:
+    """The rows of the lines' table, in order: what the PDF draws and the console's invoice page lists."""
+    charges = find_line(revenue, "TOTAL_MISCELLANEOUS_CHARGES")
+    charge_ids = {id(c) for c in (charges or {}).get("lineItems") or []} | {id(charges)}
+    out: list[Row] = []
+    in_charges = False
+    for line, depth in table_rows(revenue):
+        heading = None
+        if id(line) in charge_ids and not in_charges:
+            in_charges, heading = True, "Charges"
+        out.append(Row(line, depth, heading))
+    return out
+
+
+@dataclass(frozen=True)
+class Total:
+    label: str
+    amount: Decimal
+    strong: bool = False  # the total and the amount due
+
+
+def totals(invoice: dict[str, Any], wallet: Decimal | None = None) -> list[Total]:
+    """The totals under the lines, in order: subtotal, true-up (when there is one), credits, charges, total, what the
+    wallet paid (on a draft: holds for it), paid (the payments; "Other payments" beside the wallet's line), amount
+    due. `wallet` is part of `paidAmount` once the invoice is finalized; on a draft it is what finalizing will take
+    from the wallet (D10). A void invoice owes nothing."""
+    revenue = invoice.get("revenueInfo")
+    total = invoice.get("totalAmount") or Decimal(0)
+    paid = invoice.get("paidAmount") or Decimal(0)
+    wallet = wallet or Decimal(0)
+    status = invoice.get("status")
+    out: list[Total] = []
+    for label, line_type in (
+        ("Subtotal", "SUB_TOTAL_AMOUNT"),
+        ("Minimum commitment true-up", "TRUE_UP_AMOUNT"),
+        ("Credits", "TOTAL_CREDITS"),
+        ("Charges", "TOTAL_MISCELLANEOUS_CHARGES"),
+    ):
+        line = find_line(revenue, line_type)
+        if line is not None and not (line_type == "TRUE_UP_AMOUNT" and not line["value"]):
+            out.append(Total(label, line["value"]))
+    out.append(Total("Total", total, True))
+    draft = status == InvoiceStatus.DRAFT
+    if wallet > 0:
+        out.append(Total("Wallet (on hold)" if draft else "Paid from wallet", wallet))
+    payments = paid if draft else EXACT.subtract(paid, wallet)
+    owed = EXACT.subtract(EXACT.subtract(total, payments), wallet)
+    out.append(Total("Other payments" if wallet > 0 else "Paid", payments))  # beside the wallet's line: the rest
+    out.append(Total("Amount due", Decimal(0) if status == InvoiceStatus.VOID else owed, True))
+    return out
 
 
 def find_line(line: Line | None, line_type: str) -> Line | None:
@@ -272,15 +334,15 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
     pdf.set_font("Helvetica", "B", 13)
     _paragraphs(pdf, 90, [seller.get("businessName")], height=6)
     pdf.set_font("Helvetica", size=9)
-    _paragraphs(pdf, 90, [*_address_lines(seller.get("address")), seller.get("primaryEmail")])
+    _paragraphs(pdf, 90, seller_lines(seller))
     left_bottom = pdf.get_y()
     draft = invoice.get("status") == InvoiceStatus.DRAFT
     pdf.set_xy(110, top)
     pdf.set_font("Helvetica", "B", 18)
     pdf.cell(85, 9, "INVOICE (DRAFT)" if draft else "INVOICE", align="R")
     facts = [
-        ("Number", invoice.get("sequenceId") or "DRAFT"),
-        ("Status", invoice.get("status")),
+        ("Number", invoice.get("sequenceId") or "Draft"),
+        ("Status", in_words(str(invoice.get("status")))),
         ("Invoice date", day_text(invoice.get("invoiceDate"), zone)),
         ("Due date", day_text(invoice.get("dueDate"), zone)),
         ("Period", f"{day_text(invoice.get('startDate'), zone)} to {day_text(_last_day(invoice), zone)}"),
@@ -300,7 +362,7 @@ def _draw_header(pdf: FPDF, invoice: dict[str, Any], seller: dict[str, Any], zon
 
 
 def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
-    customer, account = details.get("customer") or {}, details.get("account") or {}
+    customer = details.get("customer") or {}
     pdf.set_font("Helvetica", "B", 8)
     pdf.set_text_color(*MUTED)
     pdf.cell(0, 5, "BILL TO")
@@ -309,9 +371,7 @@ def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
     pdf.set_font("Helvetica", "B", 10)
     _paragraphs(pdf, 120, [customer.get("name")])
     pdf.set_font("Helvetica", size=9)
-    address: list[str | None] = [*_address_lines(account.get("address"))] or [customer.get("billingAddress")]
-    email = account.get("primaryEmail") or customer.get("primaryEmail")
-    _paragraphs(pdf, 120, [f"Account: {account['name']}" if account.get("name") else None, email, *address])
+    _paragraphs(pdf, 120, bill_to_lines(details))
     if details.get("pricePlanName"):
         pdf.ln(2)
         _paragraphs(pdf, 120, [f"Price plan: {details['pricePlanName']}"])
@@ -319,15 +379,12 @@ def _draw_bill_to(pdf: FPDF, details: dict[str, Any]) -> None:
 
 
 def _draw_lines(pdf: _Document, revenue: Line | None, currency: str) -> None:
-    charges = find_line(revenue, "TOTAL_MISCELLANEOUS_CHARGES")
-    charge_ids = {id(c) for c in (charges or {}).get("lineItems") or []} | {id(charges)}
     _header_row(pdf)
     pdf.table_header = True
-    in_charges = False
-    for line, depth in table_rows(revenue):
-        if id(line) in charge_ids and not in_charges:
-            in_charges = True
-            _subheading(pdf, "Charges")
+    for row in rows(revenue):
+        line, depth = row.line, row.depth
+        if row.heading:
+            _subheading(pdf, row.heading)
         line_type = line["type"]
         cells = [
             line.get("description") or "",
@@ -342,23 +399,11 @@ def _draw_lines(pdf: _Document, revenue: Line | None, currency: str) -> None:
     pdf.ln(3)
 
 
-def _draw_totals(pdf: FPDF, invoice: dict[str, Any], revenue: Line | None, currency: str) -> None:
-    total = invoice.get("totalAmount") or Decimal(0)
-    paid = invoice.get("paidAmount") or Decimal(0)
-    sums: list[tuple[str, Decimal, bool]] = []
-    for label, line_type in (
-        ("Subtotal", "SUB_TOTAL_AMOUNT"),
-        ("Minimum commitment true-up", "TRUE_UP_AMOUNT"),
-        ("Credits", "TOTAL_CREDITS"),
-        ("Charges", "TOTAL_MISCELLANEOUS_CHARGES"),
-    ):
-        line = find_line(revenue, line_type)
-        if line is not None and not (line_type == "TRUE_UP_AMOUNT" and not line["value"]):
-            sums.append((label, line["value"], False))
-    sums += [("Total", total, True), ("Paid", paid, False), ("Amount due", EXACT.subtract(total, paid), True)]
+def _draw_totals(pdf: FPDF, invoice: dict[str, Any], wallet: Decimal | None, currency: str) -> None:
+    sums = totals(invoice, wallet)
     if pdf.will_page_break(6 * len(sums) + 2):
         pdf.add_page()
-    for label, value, strong in sums:
+    for label, value, strong in ((t.label, t.amount, t.strong) for t in sums):
         if label == "Total":
             _rule(pdf, x=95)
             pdf.ln(1)
@@ -384,8 +429,9 @@ def _last_day(invoice: dict[str, Any]) -> datetime | None:
     return end - timedelta(microseconds=1) if end is not None else None
 
 
-def render_invoice_pdf(invoice: dict[str, Any], zone: str = "UTC") -> bytes:
-    """The invoice (as the API presents it, Python values) as PDF bytes; the same invoice gives the same bytes."""
+def render_invoice_pdf(invoice: dict[str, Any], zone: str = "UTC", wallet: Decimal | None = None) -> bytes:
+    """The invoice (as the API presents it, Python values) as PDF bytes; the same invoice gives the same bytes.
+    `wallet`: what the wallet paid of it (`InvoiceService.wallet_paid`; on a draft, what it holds for it)."""
     details = invoice.get("invoiceDetails") or {}
     seller = details.get("organization") or {}
     currency = (details.get("account") or {}).get("invoiceCurrency") or "USD"
@@ -400,7 +446,7 @@ def render_invoice_pdf(invoice: dict[str, Any], zone: str = "UTC") -> bytes:
     _draw_header(pdf, invoice, seller, zone)
     _draw_bill_to(pdf, details)
     _draw_lines(pdf, revenue, currency)
-    _draw_totals(pdf, invoice, revenue, currency)
+    _draw_totals(pdf, invoice, wallet, currency)
     if invoice.get("usageInfo"):
         _draw_usage(pdf, invoice["usageInfo"])
     return bytes(pdf.output())

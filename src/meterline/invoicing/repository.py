@@ -116,7 +116,7 @@ class InvoiceRepository(OrgRepository):
         invoice_type: str | None = None,
     ) -> Counted[Invoice]:
         """The console's list: a slice of the invoices in `statuses` (all without), sorted in SQL, and their count.
-        `overdue_at`: only those still owed (DUE, PARTIALLY_PAID) whose due date is before that instant.
+        `overdue_at`: only those still owed (DUE, PARTIALLY_PAID) due before that instant.
         Sorts: `number`, `date` (invoice date), `due` (due date), `total`. A draft has no number and no frozen total
         (it is computed when read): by those, drafts come after the finalized invoices either way; totals are
         compared within a currency (currencies A to Z), never across."""

@@ -28,7 +28,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog import rate_cards
 from meterline.core.clock import END_OF_TIME
-from meterline.core.errors import BadRequest, NotFound
+from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
@@ -49,7 +49,7 @@ from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
-from meterline.wallet.service import WalletService
+from meterline.wallet.service import WalletRepository, WalletService
 from meterline.wallet.statuses import WalletStatus
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
@@ -231,7 +231,7 @@ class InvoiceService:
         invoice_type: str | None = None,
     ) -> Counted[Invoice]:
         """The console's list: a sorted slice and the count of the invoices `page` would filter (`overdue`: those
-        past their due date now and still owed). Drafts are returned as stored: `view` computes them."""
+        still owed whose due day has passed, `overdue_before`). Drafts are returned as stored: `view` computes them."""
         account_pk = customer_pk = None
         if account_id is not None:
             account = self.accounts.by_id(account_id)
@@ -246,7 +246,7 @@ class InvoiceService:
         return self.repo.listed(
             request,
             statuses=statuses,
-            overdue_at=self.ctx.now if overdue else None,
+            overdue_at=self.overdue_before() if overdue else None,
             account_pk=account_pk,
             customer_pk=customer_pk,
             start=start,
@@ -254,13 +254,19 @@ class InvoiceService:
             invoice_type=invoice_type,
         )
 
+    def overdue_before(self) -> datetime:
+        """An invoice still owed is overdue once its due day has passed, days being the organization's (as the pages
+        show the due date and `console.words.overdue_days` counts them): when it was due before today's midnight."""
+        return cycles.local_start_of_day(self.ctx.now.astimezone(self.tz).date(), self.tz)
+
     def owed(self, account_pks: set[str]) -> list[Owed]:
-        """What the accounts still owe, per currency (A to Z; amounts of two currencies are never added). Overdue: due
-        before now (as `InvoiceRepository.listed` filters it)."""
+        """What the accounts still owe, per currency (A to Z; amounts of two currencies are never added), and of it
+        what is overdue (`overdue_before`)."""
         found: dict[str, Owed] = {}
+        cutoff = self.overdue_before()
         for _, currency, total, paid, due in self.repo.owed(account_pks):
             amount = EXACT.subtract(total, paid)
-            late = due is not None and due < self.ctx.now
+            late = due is not None and due < cutoff
             was = found.get(currency, Owed(currency, Decimal(0), 0, Decimal(0), 0))
             found[currency] = Owed(
                 currency,
@@ -283,6 +289,16 @@ class InvoiceService:
             )
         computed = self.compute(invoice)
         return computed.built.revenue, computed.usage, computed.details, computed.built.total
+
+    def wallet_paid(self, invoice: Invoice) -> Decimal:
+        """What the wallet paid of the invoice (part of its paidAmount); for a DRAFT, what finalizing it would take
+        (the wallet's hold for it, D10); for a VOID one nothing (its wallet payments went back to the wallet)."""
+        if invoice.status == DRAFT:
+            return self.compute(invoice).wallet
+        if invoice.status == VOID:
+            return Decimal(0)
+        debits = WalletRepository(self.ctx.session, self.ctx.org_id).debits_of_invoice(invoice.pk)
+        return sum((d.amount for d in debits), Decimal(0))
 
     # -- computing -------------------------------------------------------------------------------------------------
     def _piece(self, invoice: Invoice) -> Piece | None:
@@ -596,10 +612,21 @@ class InvoiceService:
                 PAID if invoice.paid_amount >= total else PARTIALLY_PAID if invoice.paid_amount > 0 else DUE
             )
             self.grant_credits(invoice, result.built.revenue)
-            if invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now:
-                # finalized before its time (by hand, or a custom invoice): dated now
+            if self._dated_at_finalization(invoice, now):
                 self._dates(invoice, now, self.account_of(invoice))
         BillingFailureRepository(self.ctx.session, self.ctx.org_id).clear_invoices([i.pk for i in invoices])
+
+    @staticmethod
+    def _dated_at_finalization(invoice: Invoice, now: datetime) -> bool:
+        """Finalized before its time (by hand, or a custom invoice): dated `now`, due net term days later."""
+        return invoice.invoice_type == CUSTOM or invoice.finalize_at is None or invoice.finalize_at > now
+
+    def finalization_dates(self, invoice: Invoice, now: datetime) -> tuple[datetime, datetime | None]:
+        """(invoice date, due date) that finalizing the DRAFT `invoice` at `now` gives it (the console's
+        confirmation says them before it acts)."""
+        if self._dated_at_finalization(invoice, now):
+            return now, now + timedelta(days=self.net_term_days(self.account_of(invoice)))
+        return invoice.invoice_date, invoice.due_date
 
     def prepare_bill_run(self, as_of: datetime) -> list[str]:
         """Sync every account with a schedule; the ids of the invoices due by `as_of`, in numbering order."""
@@ -784,13 +811,41 @@ class InvoiceService:
                     builder.check_charge_value(charge.value)
                 except builder.ChargeError as exc:
                     raise BadRequest(f"items[{i}].{exc}") from None
+        # A refused set leaves the invoice as it was: the same unit of work may show the invoice again (the console
+        # answers a refused charge with the account's page), and must not list a charge that was never saved.
+        previous = invoice.charges
         invoice.charges = dumps([c.to_json() for c in charges]) if charges else None
         self._computed.clear()
-        errors = self.compute(invoice).built.charge_errors
+        try:
+            errors = self.compute(invoice).built.charge_errors
+        except BaseException:
+            invoice.charges = previous
+            self._computed.clear()
+            raise
         if errors:
+            invoice.charges = previous
+            self._computed.clear()
             raise BadRequest(f"items: {errors[0]}")
         invoice.updated_at = self.ctx.now
         return charges
+
+    def remove_charge(self, invoice_id: str, position: int, name: str) -> Charge:
+        """Take one miscellaneous charge off a DRAFT invoice (the console's Remove; the API replaces the whole set).
+        `position` counts from 1, as the charge's line id (`MISCELLANEOUS_CHARGE:<position>`); `name` must still be
+        the charge's there, else the charges changed since they were shown and nothing is removed (Conflict)."""
+        invoice = self.repo.locked(invoice_id)  # the charges are read under the lock, as set_charges writes them
+        if invoice is None:
+            raise NotFound(f"Invoice {invoice_id} not found")
+        if invoice.status != DRAFT:
+            raise BadRequest(f"Invoice {invoice.pk} is {invoice.status}: charges change only on a DRAFT invoice")
+        charges = [Charge.from_json(c) for c in loads(invoice.charges) or []]
+        if not 1 <= position <= len(charges) or charges[position - 1].name != name:
+            raise Conflict(
+                f"Invoice {invoice.pk} has no charge {name!r} at position {position}: its charges changed meanwhile"
+            )
+        removed = charges.pop(position - 1)
+        self.set_charges(invoice, charges)
+        return removed
 
     def _ongoing_of(self, account_id: str) -> Invoice:
         account = self.accounts.by_id(account_id)

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import html
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
 from urllib.parse import quote
 
 from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
 from fastapi.staticfiles import StaticFiles
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
-from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from meterline import __version__
 from meterline.api.errors import allowed_methods, error_response
@@ -19,12 +20,15 @@ from meterline.console import (
     account_pages as console_accounts,
     customer_pages as console_customers,
     dashboard as console_dashboard,
-    invoice_list as console_invoices,
+    errors as console_errors,
+    invoice_list as console_invoice_list,
+    invoice_pages as console_invoices,
     metering_pages as console_metering,
     pages as console_pages,
     plan_pages as console_plans,
     settings_pages as console_settings,
 )
+from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
@@ -35,10 +39,21 @@ from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness
 from meterline.web.security_headers import SecurityHeaders
 
-ERROR_PAGE = """<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Meterline</title>
-<link rel="stylesheet" href="/console-static/console.css"></head><body><main class="solo"><div class="card narrow">
-<h1>Something is not right</h1><p class="error">%s</p><p><a href="/customers">Back to the console</a></p></div></main>
-</body></html>"""
+
+async def console_error_page(
+    request: Request, status: int, message: str, headers: dict[str, str] | None = None
+) -> Response:
+    """An error of the console as a page in its layout (console/errors.py): the side menu when signed in."""
+    return await run_in_threadpool(console_errors.page, request, status, message, utc_now(), headers)
+
+
+def _in_words(request: Request, exc: StarletteHTTPException) -> str:
+    """What a person reads for an HTTP error no page raised itself (a path no page has, a method it does not take)."""
+    if exc.status_code == 404:
+        return f"There is no page at {request.url.path}."
+    if exc.status_code == 405:
+        return f"{request.url.path} does not take a {request.method}: open it from the console's menu instead."
+    return str(exc.detail)
 
 
 def create_app(settings: Settings) -> FastAPI:
@@ -70,16 +85,26 @@ def create_app(settings: Settings) -> FastAPI:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method the path takes, not only its first route's
             headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
-        return PlainTextResponse(str(exc.detail), status_code=exc.status_code, headers=headers or None)
+        return await console_error_page(request, exc.status_code, _in_words(request, exc), headers or None)
+
+    @app.exception_handler(RequestValidationError)
+    async def _console_parameters(request: Request, exc: RequestValidationError) -> Response:
+        # A query or form field a console page cannot read (e.g. a file where text is typed): a 400 page in words,
+        # not FastAPI's JSON.
+        names = ", ".join(sorted({str(error["loc"][-1]) for error in exc.errors() if error.get("loc")}))
+        return await console_error_page(
+            request, 400, f"The page could not read what was sent ({names or 'the request'}): open it again and retry"
+        )
 
     # The console: pages at /, their CSS at /console-static (shipped in the package: no CDN).
     app.state.session_factory = session_factory
     app.include_router(console_pages.router)
     app.include_router(console_accounts.router)
+    app.include_router(console_invoices.router)
     for module in (console_dashboard, console_plans, console_metering, console_settings):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new
-    app.include_router(console_invoices.router)
+    app.include_router(console_invoice_list.router)
     app.mount(
         "/console-static",
         StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),
@@ -92,8 +117,9 @@ def create_app(settings: Settings) -> FastAPI:
 
     @app.exception_handler(MeterlineError)
     async def _console_error(request: Request, exc: MeterlineError) -> Response:
-        # Errors of console pages (API errors are handled inside the /api app): a page that says what happened.
-        return HTMLResponse(ERROR_PAGE % (html.escape(exc.message),), status_code=exc.status_code)
+        # Errors of console pages (API errors are handled inside the /api app): a page in the layout that says what
+        # happened, with a way back.
+        return await console_error_page(request, exc.status_code, exc.message)
 
     @app.get("/healthz", include_in_schema=False)
     def healthz() -> JSONResponse:
