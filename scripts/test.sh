@@ -52,7 +52,7 @@ fi
 
 # Static checks first: lint, formatting and types (configured in pyproject.toml; mypy is strict for the billing core).
 echo "ruff check" >&2
-.venv/bin/ruff check src tests
+.venv/bin/ruff check src tests examples
 echo "ruff format --check" >&2
 .venv/bin/ruff format --check src tests
 echo "mypy" >&2

@@ -2,26 +2,36 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 
 from tests.conftest import start_server, stop_server
 
+ROOT = Path(__file__).resolve().parents[1]
 
-def meterline(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+
+def meterline(
+    *args: str, env: dict[str, str] | None = None, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`meterline ARGS` as a user runs it; METERLINE_DATABASE_URL only when `env` gives it."""
+    inherited = {k: v for k, v in os.environ.items() if k != "METERLINE_DATABASE_URL"}
     return subprocess.run(
         [sys.executable, "-m", "meterline.cli", *args],
         capture_output=True,
         text=True,
         timeout=120,
-        env={**os.environ, **(env or {})},
+        env={**inherited, "COLUMNS": "200", **(env or {})},
         stdin=subprocess.DEVNULL,
+        cwd=cwd,
     )
 
 
@@ -129,9 +139,132 @@ def test_org_net_term_days_follow_the_days_rule(db_url: str, server: str) -> Non
 
 def test_settings_come_from_the_environment(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'env.db'}"
+    assert meterline("migrate", env={"METERLINE_DATABASE_URL": url}).returncode == 0
     created = meterline("api-key", "create", env={"METERLINE_DATABASE_URL": url})
     assert created.returncode == 0, created.stderr
-    assert (tmp_path / "env.db").exists()
+    assert len(meterline("api-key", "list", "--database-url", url).stdout.splitlines()) == 1
+
+
+def test_every_command_uses_run_shs_database_and_never_makes_an_empty_one(tmp_path: Path) -> None:
+    """Issue 15: `meterline api-key create` without --database-url made ./meterline.db, a new organization and a key
+    the server (on scripts/run.sh's data/meterline.db) refused. Now every command's default is that database, and
+    only serve/migrate/init create one; the others refuse, naming the database they looked at."""
+    elsewhere, clone = tmp_path / "elsewhere", tmp_path / "clone"
+    elsewhere.mkdir()
+    clone.mkdir()
+    # Given no database where a command looks
+    for command in (  # one check (cli._database) serves every command: these run it from each kind of command
+        ["api-key", "create"],
+        ["user", "create", "--email", "a@b.test", "--password", "long enough"],
+        ["bill-run"],
+        ["worker"],
+        ["demo", "--scale", "0.01"],
+    ):
+        refused = meterline(*command, cwd=elsewhere)
+        # Then it refuses, says which database it looked at and how to name the right one, and makes nothing
+        assert refused.returncode == 1, (command, refused.stdout, refused.stderr)
+        message = " ".join(refused.stderr.split())
+        assert f"no Meterline database at {elsewhere / 'data' / 'meterline.db'}" in message, (command, message)
+        assert "sqlite:///data/meterline.db, the default" in message and "--database-url" in message
+        assert refused.stdout == ""
+        assert list(elsewhere.iterdir()) == []
+    named = meterline("api-key", "create", "--database-url", f"sqlite:///{elsewhere / 'x.db'}")
+    assert named.returncode == 1 and "from --database-url" in named.stderr and not (elsewhere / "x.db").exists()
+    from_env = meterline("org", "list", env={"METERLINE_DATABASE_URL": "sqlite:///missing.db"}, cwd=elsewhere)
+    assert from_env.returncode == 1 and "from METERLINE_DATABASE_URL" in from_env.stderr
+
+    # When init runs as scripts/run.sh runs it (no URL, from the repository's root), it creates the default database
+    made = meterline("init", cwd=clone)
+    assert made.returncode == 0, made.stderr
+    assert f"new SQLite database: {clone / 'data' / 'meterline.db'}" in made.stderr
+    assert "export METERLINE_TOKEN=mlk_" in made.stderr
+    # Then every command run there finds it: a key made by `api-key create` works on the server of that database
+    token = meterline("api-key", "create", cwd=clone)
+    assert token.returncode == 0, token.stderr
+    process, base_url = start_server(f"sqlite:///{clone / 'data' / 'meterline.db'}", tmp_path / "server.log")
+    try:
+        r = httpx.get(f"{base_url}/api/customers", headers={"Authorization": f"Bearer {token.stdout.strip()}"})
+        assert r.status_code == 200, r.text
+    finally:
+        stop_server(process)
+    assert len(meterline("org", "list", cwd=clone).stdout.splitlines()) == 1  # init's, not a second one
+
+    # And the default is written once (core/settings.py): scripts/run.sh relies on it, the README states it
+    from meterline.core.settings import DEFAULT_DATABASE_URL
+
+    assert DEFAULT_DATABASE_URL == "sqlite:///data/meterline.db"
+    assert "sqlite://" not in (ROOT / "scripts" / "run.sh").read_text()
+    readme = (ROOT / "README.md").read_text()
+    assert f"| `METERLINE_DATABASE_URL` | `--database-url` | `{DEFAULT_DATABASE_URL}`" in readme
+
+
+def test_a_database_without_meterlines_schema_is_refused(db_url: str, tmp_path: Path) -> None:
+    """A database nobody migrated (an empty SQLite file, an empty PostgreSQL database) is not set up silently by
+    `api-key create`: it names the database and the command that would set it up."""
+    import secrets
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL, _libpq
+
+    name = f"meterline_empty_{secrets.token_hex(4)}"
+    if db_url.startswith("sqlite"):
+        (tmp_path / "empty.db").touch()
+        empty = f"sqlite:///{tmp_path / 'empty.db'}"
+    else:
+        with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+        empty = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        refused = meterline("api-key", "create", "--database-url", empty)
+        assert refused.returncode == 1 and refused.stdout == ""
+        message = " ".join(refused.stderr.split())
+        assert "has no Meterline schema" in message and "meterline migrate --database-url" in message
+        if db_url.startswith("sqlite"):
+            assert (tmp_path / "empty.db").stat().st_size == 0
+        else:
+            with psycopg.connect(_libpq(empty)) as conn:
+                assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
+    finally:
+        if not db_url.startswith("sqlite"):
+            with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    # and a database Meterline set up is found, on either engine
+    assert meterline("org", "list", "--database-url", db_url).returncode == 0
+
+
+def _commands() -> list[tuple[str, Any]]:
+    import typer
+
+    from meterline.cli import app
+
+    def walk(command: Any, path: str) -> Iterator[tuple[str, Any]]:
+        if hasattr(command, "commands"):
+            for name, sub in command.commands.items():
+                yield from walk(sub, f"{path} {name}".strip())
+        else:
+            yield path, command
+
+    return list(walk(typer.main.get_command(app), ""))
+
+
+def test_every_command_shows_its_defaults() -> None:
+    commands = dict(_commands())
+    assert {"serve", "migrate", "init", "demo", "bill-run", "worker", "api-key create", "org list"} <= set(commands)
+    for path, command in commands.items():
+        for option in (p for p in command.params if p.param_type_name == "option"):
+            if option.required or option.is_flag or option.name == "help":
+                continue
+            shown = option.show_default and option.default is not None
+            said = "default:" in (option.help or "") or "if not given" in (option.help or "")
+            assert shown or said, f"meterline {path} {option.opts[0]} does not say its default"
+        if "database_url" in {p.name for p in command.params}:
+            database = next(p for p in command.params if p.name == "database_url")
+            assert database.default == "sqlite:///data/meterline.db", path
+    serve = " ".join(meterline("serve", "--help").stdout.split())
+    for default in ("[default: 127.0.0.1]", "[default: 8000]", "[default: sqlite:///data/meterline.db]"):
+        assert default in serve, serve
+    assert "[default: sqlite:///data/meterline.db]" in " ".join(meterline("api-key", "create", "--help").stdout.split())
 
 
 @pytest.mark.parametrize(
@@ -142,7 +275,7 @@ def test_help_reads_well(command: list[str]) -> None:
     assert result.returncode == 0
     assert "Usage" in result.stdout
     if not command:
-        for name in ("serve", "migrate", "org", "user", "api-key", "init"):
+        for name in ("serve", "migrate", "org", "user", "api-key", "init", "bill-run", "demo", "worker"):
             assert name in result.stdout
 
 
@@ -255,3 +388,42 @@ def test_user_set_password_ends_the_users_sessions(db_url: str) -> None:
         assert TenancyService(s).check_password(email, "old password") is None
         assert TenancyService(s).check_password(email, "new password") is not None
     engine.dispose()
+
+
+def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) -> None:
+    """Issue 15: `bill-run` printed a stray `1`, then raw JSON; now a summary by default, `--json` for scripts."""
+    url = f"sqlite:///{tmp_path / 'bill.db'}"
+    process, base_url = start_server(url, tmp_path / "server.log")
+    try:
+        token = meterline("api-key", "create", "--database-url", url).stdout.strip()
+        _past_invoices(base_url, token)  # two past cycles due
+
+        done = meterline("bill-run", "--database-url", url)
+        assert done.returncode == 0, done.stderr
+        lines = done.stdout.splitlines()
+        assert lines[0].startswith("Bill run as of ") and lines[0].endswith(" UTC, every organization")
+        assert lines[1:] == [
+            "  1 account synced (drafts of every cycle started by then)",
+            "  2 invoices finalized (numbered; DUE, or PAID when nothing to pay)",
+            "  0 failures",
+        ]
+        assert "note:" not in done.stderr and "{" not in done.stdout
+        assert _numbers(base_url, token) == ["-", "INV-000001", "INV-000002"]
+
+        again = meterline("bill-run", "--json", "--database-url", url)
+        assert again.returncode == 0, again.stderr
+        summary = json.loads(again.stdout)
+        assert (summary["syncedAccounts"], summary["finalized"], summary["failures"]) == (1, 0, [])
+        assert "0 invoices finalized" in again.stderr  # the summary goes to stderr with --json
+
+        # an instant after now finalizes early: allowed, and said
+        org_id = meterline("org", "list", "--database-url", url).stdout.split("\t", 1)[0]
+        later = (datetime.now() + timedelta(days=70)).strftime("%Y-%m-%dT00:00:00Z")
+        early = meterline("bill-run", "--as-of", later, "--org-id", org_id, "--database-url", url)
+        assert early.returncode == 0, early.stderr
+        assert f"note: --as-of {later} is after now" in " ".join(early.stderr.split())
+        assert f"organization {org_id}" in early.stdout.splitlines()[0]
+        bad = meterline("bill-run", "--as-of", "next tuesday", "--database-url", url)
+        assert bad.returncode == 2 and "not an ISO-8601 instant" in bad.stderr
+    finally:
+        stop_server(process)

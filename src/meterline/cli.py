@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import os
 import secrets
+import sqlite3
 import sys
+from contextlib import closing
 from datetime import datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from meterline.core.clock import as_utc, utc_now
-from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+from meterline.core.db import create_db_engine, make_session_factory, normalize_database_url, unit_of_work
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
-from meterline.core.settings import load_settings
+from meterline.core.settings import DEFAULT_DATABASE_URL, Settings, load_settings
 from meterline.migrations import upgrade
 from meterline.tenancy.service import TenancyService
 
@@ -37,25 +43,116 @@ app.add_typer(user_app, name="user")
 app.add_typer(key_app, name="api-key")
 
 err = Console(stderr=True, soft_wrap=True)  # long lines (tokens, URLs) stay whole
+out = Console(soft_wrap=True, highlight=False)
+
+
+# Defaults as `--help` shows them: settings.py is the one place they are written.
+DEFAULTS = Settings.model_construct()
+
 
 DatabaseUrl = Annotated[
-    str | None,
+    str,
     typer.Option(
         "--database-url",
         envvar="METERLINE_DATABASE_URL",
-        help="sqlite:///PATH or postgresql+psycopg://USER@HOST/DB [default: sqlite:///meterline.db]",
-        show_default=False,
+        help="sqlite:///PATH (relative to the current directory; sqlite:////PATH for an absolute one) or "
+        "postgresql+psycopg://USER@HOST/DB. scripts/run.sh uses the default, from the repository's root",
     ),
 ]
 OrgId = Annotated[
-    str | None, typer.Option("--org-id", help="Organization id (default: the first one, created if none)")
+    str | None, typer.Option("--org-id", help="Organization id; default: the first one (created as Default if none)")
 ]
 
 
-def _session_factory(database_url: str | None) -> sessionmaker[Session]:
+def _where(database_url: str) -> str:
+    """Where the database URL came from, for messages."""
+    if os.environ.get("METERLINE_DATABASE_URL") == database_url:
+        return "from METERLINE_DATABASE_URL"
+    return "the default" if database_url == DEFAULT_DATABASE_URL else "from --database-url"
+
+
+def _sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL (None for another engine or an in-memory database)."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database)
+
+
+def _has_schema(url: str, path: Path | None) -> bool:
+    """Whether Meterline's migrations ran on the database, read without writing to it (a SQLite file is opened
+    read-only: the engine's connection would switch it to WAL, writing a header into an empty file)."""
+    if path is not None:
+        with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as connection:
+            query = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'alembic_version'"
+            return connection.execute(query).fetchone() is not None
+    from sqlalchemy import inspect
+
+    engine = create_db_engine(url)
+    try:
+        with engine.connect() as connection:
+            return inspect(connection).has_table("alembic_version")
+    finally:
+        engine.dispose()
+
+
+def _database(database_url: str, *, create: bool = False) -> str:
+    """The database a command works on, checked before anything touches it.
+
+    Commands that set Meterline up (`serve`, `migrate`, `init`: create=True) may create a new SQLite file (and its
+    directory), and say so. Every other command works only on a database Meterline has already set up: opening a
+    missing SQLite file would silently create an empty one (issue 15: `meterline api-key create` run from another
+    directory made `./meterline.db`, a new organization and a key the running server refused), so they refuse, name
+    the database they looked at and say how to point at the right one."""
     settings = load_settings(database_url=database_url)
-    upgrade(settings.database_url)
-    return make_session_factory(create_db_engine(settings.database_url))
+    url = normalize_database_url(settings.database_url)
+    shown = make_url(url).render_as_string(hide_password=True)
+    path = _sqlite_file(url)
+    if path is not None and not path.exists():
+        if create:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            err.print(f"new SQLite database: {escape(str(path.resolve()))}", highlight=False)
+            return url
+        relative = "" if path.is_absolute() else f"; a relative path starts at the current directory, {Path.cwd()}"
+        err.print(
+            "[red]error:[/red] "
+            + escape(
+                f"no Meterline database at {path.resolve()} ({shown}, {_where(database_url)}{relative}).\n"
+                "Name the server's database with --database-url or METERLINE_DATABASE_URL, e.g. "
+                "sqlite:////path/to/meterline/data/meterline.db (four slashes: an absolute path). scripts/run.sh "
+                f"keeps it in data/meterline.db of the repository: the default ({DEFAULT_DATABASE_URL}) when a "
+                "command runs from the repository's root.\n"
+                f"To create a new database there instead: meterline migrate --database-url {shown}"
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    if create:
+        return url
+    try:
+        set_up = _has_schema(url, path)
+    except (OperationalError, sqlite3.Error) as exc:
+        reason = f"cannot open the database {shown} ({_where(database_url)}): {getattr(exc, 'orig', exc)}"
+        err.print("[red]error:[/red] " + escape(reason), highlight=False)
+        raise typer.Exit(code=1) from None
+    if not set_up:
+        err.print(
+            "[red]error:[/red] "
+            + escape(
+                f"the database {shown} ({_where(database_url)}) has no Meterline schema. Point at the "
+                "server's database with --database-url (or METERLINE_DATABASE_URL), or set this one up first: "
+                f"meterline migrate --database-url {shown}"
+            ),
+            highlight=False,
+        )
+        raise typer.Exit(code=1)
+    return url
+
+
+def _session_factory(database_url: str, *, create: bool = False) -> sessionmaker[Session]:
+    url = _database(database_url, create=create)
+    upgrade(url)
+    return make_session_factory(create_db_engine(url))
 
 
 def _fail(exc: MeterlineError) -> None:
@@ -65,17 +162,15 @@ def _fail(exc: MeterlineError) -> None:
 
 @app.command()
 def serve(
-    host: Annotated[
-        str | None, typer.Option(envvar="METERLINE_HOST", help="Interface to bind [default: 127.0.0.1]")
-    ] = None,
-    port: Annotated[int | None, typer.Option(envvar="METERLINE_PORT", help="Port [default: 8000]")] = None,
-    database_url: DatabaseUrl = None,
+    host: Annotated[str, typer.Option(envvar="METERLINE_HOST", help="Interface to bind")] = DEFAULTS.host,
+    port: Annotated[int, typer.Option(envvar="METERLINE_PORT", help="Port")] = DEFAULTS.port,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     workers: Annotated[int, typer.Option(help="Processes to serve with (PostgreSQL for more than 1)")] = 1,
 ) -> None:
-    """Migrate the database, then serve the API (/api) and the console (/)."""
+    """Migrate the database (creating it when it does not exist), then serve the API (/api) and the console (/)."""
     import uvicorn
 
-    settings = load_settings(host=host, port=port, database_url=database_url)
+    settings = load_settings(host=host, port=port, database_url=_database(database_url, create=True))
     upgrade(settings.database_url)
     err.print(f"Meterline on http://{settings.host}:{settings.port} (API docs: /api/docs)")
     if workers > 1:
@@ -105,22 +200,40 @@ def _as_of(text: str | None) -> datetime:
     return as_utc(parsed)
 
 
+def _instant(at: datetime) -> str:
+    return at.isoformat().replace("+00:00", "Z")
+
+
+def _plural(count: int, one: str, many: str) -> str:
+    return f"{count:,} {one if count == 1 else many}"
+
+
 @app.command("bill-run")
 def bill_run(
-    as_of: Annotated[str | None, typer.Option("--as-of", help="ISO-8601 instant to bill up to [default: now]")] = None,
-    org_id: Annotated[str | None, typer.Option("--org-id", help="Only this organization [default: all]")] = None,
-    database_url: DatabaseUrl = None,
+    as_of: Annotated[
+        str | None,
+        typer.Option("--as-of", help="ISO-8601 instant to bill up to, e.g. 2024-04-06T00:00:00Z; default: now"),
+    ] = None,
+    org_id: Annotated[
+        str | None, typer.Option("--org-id", help="Only this organization; default: every organization")
+    ] = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print one JSON object on stdout (for scripts) instead of the summary")
+    ] = False,
 ) -> None:
-    """Create the invoices of every cycle started by --as-of and finalize those due by then (numbered, DUE).
+    """Bill up to --as-of, as the billing worker does with the wall clock: create the invoices of every cycle
+    started by then, and finalize those whose cycle and grace period ended by then (numbered; DUE, or PAID when
+    there is nothing to pay). An --as-of in the future finalizes cycles early, as the worker would on that day.
     Idempotent: running it again, or after a crash, gives the same invoices and numbers.
 
-    A failing organization, account or invoice does not stop the run: it is recorded (retried by the worker with
-    backoff; this command retries it at once), listed on stderr, and the command exits with 1. Stdout gets one JSON
-    object: asOf, syncedAccounts, finalized, failures."""
+    Prints a summary (with --json, one JSON object: asOf, syncedAccounts, finalized, failures); a progress bar on
+    stderr while it runs at a terminal. A failing organization, account or invoice does not stop the run: it is
+    recorded (retried by the worker with backoff; this command retries it at once), listed on stderr, and the
+    command exits with 1."""
     import json
 
-    from rich.markup import escape
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meterline.invoicing import billing
 
@@ -128,19 +241,24 @@ def bill_run(
     billing.batch_process_gc()
     configure_logging(load_settings(database_url=database_url).log_level)  # failures: one JSON line each
     factory = _session_factory(database_url)
-    with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=err) as bar:
-        tasks: dict[str, TaskID] = {}
+    now = utc_now()
+    if instant > now:
+        err.print(
+            escape(
+                f"note: --as-of {_instant(instant)} is after now ({_instant(now)}): cycles ending by then are "
+                "finalized now, before their end"
+            ),
+            highlight=False,
+        )
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn())
+    # One bar, for the organization and phase under way; shown at a terminal only, and gone once the run is over.
+    with Progress(*columns, console=err, transient=True, disable=not err.is_terminal) as bar:
+        task: TaskID = bar.add_task("starting", total=None)
 
         def progress(phase: str, done: int, total: int) -> None:
-            if phase not in tasks:
-                tasks[phase] = bar.add_task(phase, total=total)
-            bar.update(tasks[phase], completed=done, total=total)
+            bar.update(task, description=phase, completed=done, total=total)
 
-        result = billing.run(factory, instant, now=utc_now(), org_id=org_id, progress=progress, retry_now=True)
-    err.print(
-        f"as of {instant.isoformat()}: {result.synced_accounts} accounts synced, "
-        f"{result.finalized} invoices finalized, {len(result.failures)} failed"
-    )
+        result = billing.run(factory, instant, now=now, org_id=org_id, progress=progress, retry_now=True)
     for f in result.failures:
         what = f"invoice {f.invoice_pk}" if f.invoice_pk else f"{f.stage.lower()} of {f.subject}"
         err.print(
@@ -151,27 +269,38 @@ def bill_run(
             ),
             highlight=False,
         )
-    typer.echo(
-        json.dumps(
-            {
-                "asOf": instant.isoformat().replace("+00:00", "Z"),
-                "syncedAccounts": result.synced_accounts,
-                "finalized": result.finalized,
-                "failures": [
-                    {
-                        "organizationId": f.org_id,
-                        "stage": f.stage,
-                        "subject": f.subject,
-                        "invoiceId": f.invoice_pk,
-                        "attempts": f.attempts,
-                        "nextAttemptAt": f.next_attempt_at.isoformat().replace("+00:00", "Z"),
-                        "message": f.message,
-                    }
-                    for f in result.failures
-                ],
-            }
+    failed = len(result.failures)
+    scope = f"organization {org_id}" if org_id else "every organization"
+    summary = [
+        f"Bill run as of {instant:%Y-%m-%d %H:%M:%S} UTC, {scope}",
+        f"  {_plural(result.synced_accounts, 'account', 'accounts')} synced (drafts of every cycle started by then)",
+        f"  {_plural(result.finalized, 'invoice', 'invoices')} finalized (numbered; DUE, or PAID when nothing to pay)",
+        f"  {_plural(failed, 'failure', 'failures')}"
+        + (" (listed above; fix the data, then run this again, or let the worker retry)" if failed else ""),
+    ]
+    (err if as_json else out).print(escape("\n".join(summary)), highlight=False)
+    if as_json:
+        typer.echo(
+            json.dumps(
+                {
+                    "asOf": _instant(instant),
+                    "syncedAccounts": result.synced_accounts,
+                    "finalized": result.finalized,
+                    "failures": [
+                        {
+                            "organizationId": f.org_id,
+                            "stage": f.stage,
+                            "subject": f.subject,
+                            "invoiceId": f.invoice_pk,
+                            "attempts": f.attempts,
+                            "nextAttemptAt": _instant(f.next_attempt_at),
+                            "message": f.message,
+                        }
+                        for f in result.failures
+                    ],
+                }
+            )
         )
-    )
     if result.failures:
         raise typer.Exit(code=1)
 
@@ -179,9 +308,9 @@ def bill_run(
 @app.command()
 def worker(
     interval: Annotated[
-        float | None, typer.Option(envvar="METERLINE_WORKER_INTERVAL", help="Seconds between runs [default: 10]")
-    ] = None,
-    database_url: DatabaseUrl = None,
+        float, typer.Option(envvar="METERLINE_WORKER_INTERVAL", help="Seconds between runs")
+    ] = DEFAULTS.worker_interval,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped.
     Several workers may run against one PostgreSQL database (they split the invoices)."""
@@ -190,7 +319,7 @@ def worker(
     batch_process_gc()
     settings = load_settings(worker_interval=interval, database_url=database_url)
     configure_logging(settings.log_level)
-    factory = _session_factory(settings.database_url)
+    factory = _session_factory(database_url)
     err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")
     runner = Worker(factory, settings.worker_interval or 10)
     try:
@@ -200,26 +329,29 @@ def worker(
 
 
 @app.command()
-def migrate(database_url: DatabaseUrl = None) -> None:
-    """Create or upgrade the database schema. Safe to run any number of times."""
-    settings = load_settings(database_url=database_url)
-    upgrade(settings.database_url)
+def migrate(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
+    """Create or upgrade the database schema (creating the database when it does not exist). Safe to repeat."""
+    upgrade(_database(database_url, create=True))
     err.print("database is up to date")
 
 
 @app.command()
 def init(
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     admin_email: Annotated[str, typer.Option(help="Email of the first admin user")] = "admin@meterline.local",
-    port: Annotated[int | None, typer.Option(envvar="METERLINE_PORT", help="Port shown in the instructions")] = None,
+    port: Annotated[int, typer.Option(envvar="METERLINE_PORT", help="Port shown in the instructions")] = DEFAULTS.port,
 ) -> None:
-    """On an empty database: create the first organization, an admin user and an API key, and print them."""
+    """On an empty database (created when it does not exist): create the first organization, an admin user and an
+    API key, and print them."""
     settings = load_settings(database_url=database_url, port=port)
-    factory = _session_factory(settings.database_url)
+    factory = _session_factory(database_url, create=True)
+    named = _where(database_url) == "from --database-url"  # (the default and the environment hold for the hint too)
+    shown = make_url(normalize_database_url(database_url)).render_as_string(hide_password=True)
+    more_keys = "meterline api-key create" + (f" --database-url {shown}" if named else "")
     with unit_of_work(factory) as session:
         service = TenancyService(session)
         if service.organizations():
-            err.print("Meterline is already set up. New API key: [bold]meterline api-key create[/bold]")
+            err.print(f"Meterline is already set up. New API key: [bold]{escape(more_keys)}[/bold]")
             return
         now = utc_now()
         org = service.create_organization(name="Default", now=now)
@@ -231,17 +363,17 @@ def init(
     err.print("[bold green]Meterline is set up.[/bold green]")
     err.print(f"  organization   {org.id} (base currency {org.base_currency}, timezone {org.timezone})")
     err.print(f"  console user   {admin_email}   password: {password}")
-    err.print(f"  API key        {created.token}   (shown once; more with: meterline api-key create)")
-    err.print("\nTry it:")
-    err.print(f"  export TOKEN={created.token}")
-    err.print(f'  curl -H "Authorization: Bearer $TOKEN" {base}/api/customers')
-    err.print(f'  SDK: togai_client.Configuration(host="{base}/api", access_token=TOKEN)')
+    err.print(f"  API key        {created.token}   (shown once; more with: {escape(more_keys)})")
+    err.print("\nTry it (the README's first hour, as one script: examples/quickstart.py):")
+    err.print(f"  export METERLINE_TOKEN={created.token}")
+    err.print(f'  curl -H "Authorization: Bearer $METERLINE_TOKEN" {base}/api/customers')
+    err.print(f'  SDK: togai_client.Configuration(host="{base}/api", access_token=os.environ["METERLINE_TOKEN"])')
     err.print(f"  API docs: {base}/api/docs\n")
 
 
 @app.command()
 def demo(
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
     seed: Annotated[int, typer.Option(help="Seed of the random data: the same seed gives the same company")] = 7,
     scale: Annotated[
         float, typer.Option(min=0.01, max=10, help="Multiplies the number of events (1: about 25,000)")
@@ -249,11 +381,12 @@ def demo(
 ) -> None:
     """Create a NEW organization filled with a realistic company (customers, USD and EUR accounts, three plans,
     three months of events, invoices, credits), print its console user and API key, and its id on stdout.
-    Never touches other organizations: run it twice, get two demo organizations."""
+    Never touches other organizations: run it twice, get two demo organizations. The database must exist (made by
+    scripts/run.sh, `meterline init` or `meterline migrate`)."""
     from meterline import demo as demo_data
 
     settings = load_settings(database_url=database_url)
-    factory = _session_factory(settings.database_url)
+    factory = _session_factory(database_url)
     try:
         made = demo_data.build_with_progress(factory, err, seed=seed, scale=scale)
     except MeterlineError as exc:
@@ -268,7 +401,7 @@ def org_create(
     base_currency: Annotated[str, typer.Option(help="ISO 4217 code of the default invoice currency")] = "USD",
     timezone: Annotated[str, typer.Option(help="IANA time zone where billing days start")] = "UTC",
     net_term_days: Annotated[int, typer.Option(help="Days from invoice date to due date, 0 to 3650")] = 0,
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Create an organization and print its id."""
     factory = _session_factory(database_url)
@@ -283,7 +416,7 @@ def org_create(
 
 
 @org_app.command("list")
-def org_list(database_url: DatabaseUrl = None) -> None:
+def org_list(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
     """List organizations: id, name, base currency, timezone."""
     factory = _session_factory(database_url)
     with unit_of_work(factory, write=False) as session:
@@ -297,10 +430,10 @@ def user_create(
     password: Annotated[
         str | None, typer.Option(envvar="METERLINE_USER_PASSWORD", help="At least 8 characters (asked if not given)")
     ] = None,
-    name: Annotated[str | None, typer.Option(help="Display name")] = None,
+    name: Annotated[str | None, typer.Option(help="Display name; default: the email's part before @")] = None,
     role: Annotated[str, typer.Option(help="ADMIN or MEMBER")] = "ADMIN",
     org_id: OrgId = None,
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Create a console user and print its id."""
     if password is None:
@@ -327,7 +460,7 @@ def user_set_password(
     password: Annotated[
         str | None, typer.Option(envvar="METERLINE_USER_PASSWORD", help="At least 8 characters (asked if not given)")
     ] = None,
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Set a console user's password (e.g. one who forgot theirs); every console session of theirs ends."""
     if password is None:
@@ -349,7 +482,7 @@ def user_set_password(
 def api_key_create(
     name: Annotated[str, typer.Option(help="A label to recognise the key by")] = "cli",
     org_id: OrgId = None,
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Create an API key and print its token, and nothing else, on stdout. The token is shown only once."""
     factory = _session_factory(database_url)
@@ -364,7 +497,7 @@ def api_key_create(
 
 
 @key_app.command("list")
-def api_key_list(org_id: OrgId = None, database_url: DatabaseUrl = None) -> None:
+def api_key_list(org_id: OrgId = None, database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
     """List API keys (id, name, created, revoked); tokens are never shown again."""
     factory = _session_factory(database_url)
     with unit_of_work(factory) as session:
@@ -378,7 +511,7 @@ def api_key_list(org_id: OrgId = None, database_url: DatabaseUrl = None) -> None
 def api_key_revoke(
     key_id: Annotated[str, typer.Argument(help="The key's id (from `meterline api-key list`)")],
     org_id: OrgId = None,
-    database_url: DatabaseUrl = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Revoke an API key: requests with it, and JWTs made from it, get 401 from now on."""
     factory = _session_factory(database_url)

@@ -140,8 +140,13 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(
     expect(page.get_by_text("Minimum commitment: EUR 90.00 / USD 100 per cycle")).to_be_visible()
     shot(page, "plan-draft", engine)
 
-    # Activate, in both currencies
+    # Activate, in both currencies: a confirmation says it cannot be undone
     page.get_by_role("button", name="Activate").click()
+    expect(page.get_by_role("heading", name=f"Activate {name}?")).to_be_visible()
+    expect(page.get_by_text("This cannot be undone: an active plan never goes back to draft")).to_be_visible()
+    shot(page, "plan-activate-confirm", engine)
+    page.get_by_role("button", name="Activate plan").click()
+    expect(page.get_by_role("status")).to_have_text(f"{name} is active in EUR, USD: it can be put on accounts.")
     expect(page.get_by_role("heading", level=1)).to_contain_text("ACTIVE")
     expect(page.get_by_text("EUR (active), USD (active)")).to_be_visible()
     shot(page, "plan-active", engine)
@@ -189,6 +194,7 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(
     page.get_by_label("Slab 2 rate (USD)").fill("0.04")
     shot(page, "plan-usage-card-edit", engine)
     page.get_by_role("button", name="Save usage rate card").click()
+    expect(page.get_by_role("status")).to_contain_text("That made version 2; the accounts on version 1 stay on it")
     expect(page.get_by_role("heading", level=1)).to_contain_text("version 2")
     versions = page.get_by_role("table", name="Versions")
     expect(versions.get_by_role("row")).to_have_count(3)
@@ -221,6 +227,10 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(
     expect(page.get_by_label("Price plan").locator("option", has_text=name)).to_have_count(1)
     page.get_by_label("Price plan").select_option(label=name)
     page.get_by_role("button", name="Attach").click()
+    # the confirmation: from today, the plan makes the account's first drafts (its fee is billed in advance)
+    drafts = page.get_by_role("table", name="Draft invoices before and after")
+    expect(drafts.get_by_role("row", name=re.compile(r", in advance new draft .* v2 — USD 49.00$"))).to_be_visible()
+    page.get_by_role("button", name="Attach plan").click()
     expect(page.get_by_role("listitem").filter(has_text=name)).to_contain_text("(version 2)")
     page.goto(f"/price-plans/{plan_id}")
     versions = page.get_by_role("table", name="Versions")
@@ -238,6 +248,10 @@ def test_build_a_plan_activate_it_version_it_and_attach_it(
     expect(page.get_by_text("Minimum commitment: EUR 90.00 / USD 120 per cycle")).to_be_visible()
     page.get_by_label("Accounts on").select_option(label="version 2")
     page.get_by_label("Move them").select_option("IMMEDIATE")
+    page.get_by_role("button", name="Move accounts").click()
+    expect(page.get_by_role("heading", name="Move the accounts on version 2 to version 3?")).to_be_visible()
+    expect(page.get_by_text("1 account moves to version 3 now.")).to_be_visible()
+    shot(page, "plan-move-accounts-confirm", engine)
     page.get_by_role("button", name="Move accounts").click()
     expect(page.get_by_role("status")).to_have_text("1 account moved to version 3 (now).")
     expect(
@@ -326,10 +340,14 @@ def test_the_list_pages_and_searches_a_license_the_cycle_and_archiving(
         ["12.50"],
     )
 
-    # Remove it, then archive the plan: read-only from then on
-    seats.get_by_role("button", name="Remove").click()
+    # Remove it, then archive the plan: read-only from then on (each through its confirmation)
+    seats.get_by_role("link", name="Remove").click()
+    expect(page.get_by_role("heading", name=f'Remove the license "Seats" from Plan 26 {tag}?')).to_be_visible()
+    page.get_by_role("button", name="Remove license").click()
+    expect(page.get_by_role("status")).to_have_text(f'Removed the license "Seats" from Plan 26 {tag}.')
     expect(page.get_by_text("No license.")).to_be_visible()
-    page.get_by_role("button", name="Archive").click()
+    page.get_by_role("link", name="Archive").click()
+    page.get_by_role("button", name="Archive plan").click()
     expect(page.get_by_role("heading", level=1)).to_contain_text("ARCHIVED")
     expect(page.get_by_role("link", name="+ Add license")).to_have_count(0)
     shot(page, "plan-archived", engine)

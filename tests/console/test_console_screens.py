@@ -375,6 +375,16 @@ def pages_of(w: World) -> dict[str, tuple[str, int]]:
 # Each table's header cells, as (text, is a money column, display, its box after scrolling it into view)
 HEADERS = """() => [...document.querySelectorAll('table')].map(t => {
   const cells = [...t.querySelectorAll('thead th, thead td')];
+  const first = t.querySelector('tbody tr');
+  if (first && getComputedStyle(first).display === 'grid') {  // a table that stacks on a phone: each cell labelled
+    const width = document.documentElement.clientWidth;
+    return [...t.querySelectorAll('tbody td')].filter(td => td.innerText.trim()).map(td => {
+      const box = td.getBoundingClientRect();
+      return {text: td.getAttribute('data-label') || '', display: getComputedStyle(td).display === 'none'
+              ? 'none' : 'table-cell', left: box.left, right: box.right, width: box.width, rows: [],
+              stacked: true, labelled: td.cellIndex === 0 || !!td.getAttribute('data-label')};
+    });
+  }
   return cells.map(th => {
     th.scrollIntoView({block: 'nearest', inline: 'nearest'});
     const box = th.getBoundingClientRect();
@@ -387,11 +397,18 @@ HEADERS = """() => [...document.querySelectorAll('table')].map(t => {
 
 def assert_columns_reachable(page: Page, where: str, money_columns: int) -> None:
     """No column is hidden: each header cell (and its cells below) is displayed, and scrolling its table (or the
-    page) brings it wholly on screen."""
+    page) brings it wholly on screen. A table that stacks its rows on a phone (the invoice's lines) has no header
+    row to see: each of its cells is shown, labelled and on screen instead."""
     width = page.evaluate("document.documentElement.clientWidth")
     money = 0
     for table in page.evaluate(HEADERS):
+        seen: set[str] = set()
         for th in table:
+            if th.get("stacked"):  # a stacked row's cells: each shown, labelled, on screen; a money label counts once
+                assert th["labelled"], f"{where}: a stacked cell has no label: {th}"
+                if th["text"] in seen:
+                    th["text"] = ""
+                seen.add(th["text"])
             assert th["display"] == "table-cell", f"{where}: column {th['text']!r} is {th['display']}"
             assert all(d != "none" for d in th["rows"]), f"{where}: cells of {th['text']!r} are hidden"
             assert th["width"] > 0 and th["left"] >= -1 and th["right"] <= width + 1, f"{where}: {th} off screen"

@@ -91,6 +91,7 @@ def bill_run(db_url: str, org: Organization) -> subprocess.Popen[str]:
             "-m",
             "meterline.cli",
             "bill-run",
+            "--json",
             "--as-of",
             AS_OF,
             "--org-id",

@@ -301,6 +301,7 @@ def test_meterline_bill_run_goes_on_past_a_failing_invoice_and_exits_non_zero(
                 "-m",
                 "meterline.cli",
                 "bill-run",
+                "--json",
                 "--as-of",
                 "2024-04-01T00:00:00Z",
                 "--database-url",

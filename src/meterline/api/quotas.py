@@ -1,5 +1,6 @@
-"""Per-API-key request quotas (token buckets): Togai's defaults are 50 requests/s for ingestion and 10 for every
-other operation; `METERLINE_RATE_LIMIT_INGEST` / `METERLINE_RATE_LIMIT_API` change them, 0 turns one off.
+"""Per-API-key request quotas (token buckets), off by default: `METERLINE_RATE_LIMIT_INGEST` (ingestion) and
+`METERLINE_RATE_LIMIT_API` (every other operation) set a rate in requests per second, 0 (the default) turns one off.
+Togai's hosted limits are 50 and 10 (docs/operations.md, "Quotas").
 
 A bucket holds one second of requests and refills continuously, so short bursts pass and a steady stream above the
 rate gets 429 with `Retry-After`. Buckets live in the process: with several processes each has its own

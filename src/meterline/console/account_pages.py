@@ -16,6 +16,7 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, Form, Request
+from pydantic import ValidationError
 from starlette.responses import Response
 
 from meterline.accounts.models import Account
@@ -23,6 +24,7 @@ from meterline.accounts.schemas import RemoveAccountAliasesRequest
 from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
+from meterline.catalog.plan_service import PricePlanService
 from meterline.console import account_forms as forms, feedback, words
 from meterline.console.account_forms import Errors, Refused
 from meterline.console.billing_notices import listed_total
@@ -39,7 +41,7 @@ from meterline.invoicing.service import InvoiceService
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
-from meterline.usecases.schedules import edit_schedules
+from meterline.usecases.schedules import edit_schedules, preview_schedule_edits
 from meterline.wallet.service import HoldEntry
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -520,6 +522,89 @@ def remove_alias(
 
 
 # -- Price Plan Schedule -----------------------------------------------------------------------------------------
+def _schedule_refused(request: Request, user: Any, account_id: str, values: dict[str, str], exc: Exception) -> Response:
+    """A schedule edit the preview refused: the tab again, status 400, each mistake next to its field."""
+    if isinstance(exc, Refused):
+        errors = exc.errors
+    else:
+        if isinstance(exc, MeterlineError) and (exc.status_code >= 500 or exc.status_code == 404):
+            raise exc
+        account = AccountService(context(request, user)).get(account_id)
+        errors = forms.schedule_errors(exc, account.invoice_currency)
+    return _account_page(
+        request, user, account_id, "schedule", status=400, posted="schedule", values=values, errors=errors
+    )
+
+
+@router.get("/accounts/{account_id}/schedule")
+def schedule_preview(
+    request: Request,
+    user: User,
+    account_id: str,
+    plan_id: str = "",
+    start: str = "",
+    until: str = "",
+    mode: str = "ASSOCIATE",
+) -> Response:
+    """Before a plan is attached (or the schedule ended): each open draft invoice's total before and after, computed
+    by the edit itself in a savepoint that is rolled back (usecases.schedules.preview_schedule_edits)."""
+    ctx = context(request, user)
+    values = {"plan_id": plan_id, "start": start, "until": until}
+    try:
+        edit = forms.schedule_of(values, mode)
+        preview = preview_schedule_edits(ctx, account_id, [edit])
+    except (Refused, ValidationError, MeterlineError) as exc:
+        return _schedule_refused(request, user, account_id, values, exc)
+    account = AccountService(ctx).get(account_id)
+    today = local_day(ctx.now, ctx.org.timezone)
+    first = edit.effective_from
+    last = until.strip() or None
+    span = f"from {first}" + (f" until {last}" if last else "")
+    back = _tab_url(account.id, "schedule")
+    if edit.mode == "DISASSOCIATE":
+        title, button = f"End the price plan of {account.name} {span}?", "End the schedule"
+        consequence = f"{account.name} is on no price plan {span}: no plan prices its usage or fees for those days."
+        facts = [("Account", f"{account.name} ({account.id})"), ("No plan", span)]
+    else:
+        plan = PricePlanService(ctx).get(plan_id).plan
+        title, button = f"Attach {plan.name} to {account.name} {span}?", "Attach plan"
+        consequence = (
+            f"{account.name} is billed on {plan.name} (version {plan.latest_version}) {span}"
+            f"{'' if last else ', with no end'}; whatever plan it had for those days is cut out."
+        )
+        facts = [
+            ("Account", f"{account.name} ({account.id})"),
+            ("Price plan", f"{plan.name}, version {plan.latest_version}"),
+            ("From", first.isoformat()),
+            ("Until (last day)", last or "no end"),
+        ]
+    past = None
+    if first < today:
+        past = (
+            f"{first} is in the past: the open draft invoices from that day on are re-priced at once (below, each "
+            "total before and after). Finalized invoices never change."
+        )
+    return confirm(
+        request,
+        user,
+        feedback.Confirmation(
+            title=title,
+            words=consequence,
+            action=_url("accounts", account_id, "schedule"),
+            button=button,
+            back=back,
+            section="customers",
+            crumbs=[("/customers", "Customers"), (back, account.name)],
+            facts=facts,
+            hidden=[("plan_id", plan_id), ("start", start), ("until", until), ("mode", edit.mode or "ASSOCIATE")],
+            danger=bool(preview.changed),
+            extra={"past": past},
+        ),
+        template="schedule_confirm.html",
+        preview=preview,
+    )
+
+
 @router.post("/accounts/{account_id}/schedule")
 def attach_plan(
     request: Request,
@@ -531,7 +616,8 @@ def attach_plan(
     until: Annotated[str, Form()] = "",
     mode: Annotated[str, Form()] = "ASSOCIATE",
 ) -> Response:
-    """Attach a price plan from a date (until a date, or open), or end the schedule from a date."""
+    """Attach a price plan from a date (until a date, or open), or end the schedule from a date (confirmed on the
+    page `schedule_preview` shows)."""
     check_csrf(user, csrf)
     values = {"plan_id": plan_id, "start": start, "until": until}
 

@@ -98,6 +98,11 @@ _PHRASES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"; send "), "; choose "),
     (re.compile(r"\bFIRST or LAST\b"), "First or Last"),
     (re.compile(r"\b(\d+) or LAST\b"), r"\1 or Last day"),
+    # pydantic's own sentences, as a person would say them
+    (re.compile(r"\bString should have at most (\d+) characters?"), r"At most \1 characters, please"),
+    (re.compile(r"\bInput should be less than or equal to (\d+)"), r"At most \1"),
+    (re.compile(r"\bInput should be greater than or equal to (\d+)"), r"At least \1"),
+    (re.compile(r"\bminimumRate (\S+) is above maximumRate (\S+)"), r"the minimum \1 is above the maximum \2"),
 ]
 
 
@@ -354,7 +359,9 @@ _BOUND_FIELD = re.compile(
     r"(?P<msg>.*)$"
 )
 _AMOUNT_FIELD = re.compile(r"rateValues\[(?P<v>\d+)\]\.rate: (?P<msg>.*)$")
-_CARD_FIELD = re.compile(r"\]\.(?P<f>usageMeterId|id|invoiceTiming|displayName): (?P<msg>.*)$")
+# a card's field, as the API names it (`usageRateCards[0].displayName`) or in words (`Usage rate card 1.displayName`,
+# `Minimum commitment.displayName`)
+_CARD_FIELD = re.compile(r"(\]|\d|commitment)\.(?P<f>usageMeterId|id|invoiceTiming|displayName): (?P<msg>.*)$")
 
 
 def card_error(message: str, currencies: list[str], errors: dict[str, str]) -> None:

@@ -10,24 +10,25 @@ Turning the forms' fields into plan details (and back) is console/plan_forms.py'
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from copy import deepcopy
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
 from starlette.datastructures import FormData
-from starlette.responses import RedirectResponse, Response
+from starlette.responses import Response
 
 from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog import plan_schemas as schemas
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.catalog.addon_service import AddOnService
-from meterline.catalog.plan_service import ARCHIVED, PlanView, PricePlanService
+from meterline.catalog.plan_service import ACTIVE, ARCHIVED, PlanView, PricePlanService
 from meterline.catalog.statuses import AddOnStatus
-from meterline.console import listing
+from meterline.console import feedback, listing
 from meterline.console.account_pages import _url
-from meterline.console.pages import PAGE, User, _field_errors, check_csrf, context, render
+from meterline.console.pages import PAGE, User, _field_errors, check_csrf, confirm, context, render
 from meterline.console.plan_forms import (
     INTERVALS,
     KIND_NAMES,
@@ -57,6 +58,7 @@ from meterline.metering.repository import MeteringRepository
 from meterline.schedules.migration import affected_accounts
 from meterline.tenancy.context import Context
 from meterline.usecases.jobs import job_service, start_plan_migration
+from meterline.usecases.plans import preview_plan_migration
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 MIGRATION_MODES = {
@@ -198,7 +200,11 @@ def new_plan(request: Request, user: User, form: Fields) -> Response:
             raise
         detail_error(exc.message, errors)
         return _details_page(request, user, None, values, errors, 400)
-    return RedirectResponse(_url("price-plans", view.plan.id), status_code=303)
+    return feedback.saved(
+        request,
+        _url("price-plans", view.plan.id),
+        f"Draft plan {view.plan.name} created: add its rate cards, then activate it.",
+    )
 
 
 @router.get("/price-plans/{plan_id}/edit")
@@ -227,14 +233,16 @@ def edit_plan(request: Request, user: User, plan_id: str, form: Fields) -> Respo
     if errors:
         return _details_page(request, user, view, values, errors, 400)
     try:
-        _save(ctx, view, {**deepcopy(view.latest.details), **changes}, values["description"].strip())
+        saved = _save(ctx, view, {**deepcopy(view.latest.details), **changes}, values["description"].strip())
     except (_Refused, MeterlineError) as exc:
         if isinstance(exc, MeterlineError) and (exc.status_code >= 500 or exc.status_code == 404):
             raise
         _undo(request)
         detail_error(exc.message, errors)
         return _details_page(request, user, view, values, errors, 400)
-    return RedirectResponse(_url("price-plans", plan_id), status_code=303)
+    return feedback.saved(
+        request, _url("price-plans", plan_id), f"Details of {view.plan.name} saved.{_versioned(saved)}"
+    )
 
 
 # -- the plan's page ---------------------------------------------------------------------------------------------
@@ -281,18 +289,129 @@ def plan_page(request: Request, user: User, plan_id: str, version: str = "") -> 
     return _plan_page(request, user, plan_id, int(version) if version.isdigit() else None)
 
 
-def _act(request: Request, user: Any, plan_id: str, action: Any) -> Response:
-    """Run a button's action; a refusal shows the plan's page again with the message in words."""
+def _refused(request: Request, user: Any, plan_id: str, exc: Exception, where: str | None = None) -> Response:
+    """A refusal (of an action or of its confirmation page): the plan's page again, the message in words, in the
+    form `where` names (activate, migrate) or above the page."""
+    if isinstance(exc, MeterlineError) and (exc.status_code >= 500 or exc.status_code == 404):
+        raise exc
+    _undo(request)
+    message = exc.message if isinstance(exc, (_Refused, MeterlineError)) else str(exc)
+    return _plan_page(request, user, plan_id, status=400, error=words(message), error_in=where)
+
+
+def _act(
+    request: Request, user: Any, plan_id: str, action: Callable[[Context], str], where: str | None = None
+) -> Response:
+    """Run a confirmed action; its notice in words on the plan's page, or the refusal on that page."""
     try:
         notice = action(context(request, user))
     except (_Refused, MeterlineError) as exc:
-        if isinstance(exc, MeterlineError) and (exc.status_code >= 500 or exc.status_code == 404):
-            raise
-        _undo(request)
-        return _plan_page(request, user, plan_id, status=400, error=words(exc.message))
-    if notice:
-        return _plan_page(request, user, plan_id, notice=notice)
-    return RedirectResponse(_url("price-plans", plan_id), status_code=303)
+        return _refused(request, user, plan_id, exc, where)
+    return feedback.saved(request, _url("price-plans", plan_id), notice)
+
+
+def _ask(
+    request: Request, user: Any, plan_id: str, page: Callable[[Context], Response], where: str | None = None
+) -> Response:
+    """The confirmation page of an action (a GET); refused at once if the action would be."""
+    try:
+        return page(context(request, user))
+    except (_Refused, MeterlineError) as exc:
+        return _refused(request, user, plan_id, exc, where)
+
+
+def _would(ctx: Context, change: Callable[[], object]) -> None:
+    """Let the service refuse `change` now, before the person confirms it; nothing is kept (a savepoint)."""
+    savepoint = ctx.session.begin_nested()
+    try:
+        change()
+    finally:
+        savepoint.rollback()
+        ctx.session.expire_all()
+
+
+def _plural(count: int, word: str) -> str:
+    return f"{count} {word}{'' if count == 1 else 's'}"
+
+
+def _versioned(view: PlanView) -> str:
+    """What a save of an ACTIVE plan made, in words (nothing for a DRAFT plan, changed in place)."""
+    if view.replaced is None:
+        return ""
+    return (
+        f" That made version {view.plan.latest_version}; the accounts on version {view.replaced} stay on it until "
+        "you move them (Versions)."
+    )
+
+
+def _on_plan(ctx: Context, view: PlanView, versions: list[int] | None = None) -> int:
+    """Accounts with a schedule on these versions (every version by default) that has not ended."""
+    numbers = versions or [v.version.version for v in view.versions]
+    return len(affected_accounts(ctx, view.plan.pk, numbers))
+
+
+def _crumbs(view: PlanView) -> list[tuple[str, str]]:
+    return [("/price-plans", "Price Plans"), (_url("price-plans", view.plan.id), view.plan.name)]
+
+
+def _confirmation(view: PlanView, **fields: Any) -> feedback.Confirmation:
+    return feedback.Confirmation(
+        back=_url("price-plans", view.plan.id), section="plans", crumbs=_crumbs(view), **fields
+    )
+
+
+# -- activate ----------------------------------------------------------------------------------------------------
+@router.get("/price-plans/{plan_id}/activate")
+def activate_page(
+    request: Request,
+    user: User,
+    plan_id: str,
+    currencies: Annotated[list[str] | None, Query()] = None,
+) -> Response:
+    """Activating cannot be undone (a plan never goes back to DRAFT, an active currency stays): confirm first."""
+
+    def page(ctx: Context) -> Response:
+        view = PricePlanService(ctx).get(plan_id)
+        _editable(view)
+        if not currencies:
+            raise _Refused("Tick the currencies to activate the plan in")
+        ticked = sorted(set(currencies))
+        _would(ctx, lambda: PricePlanService(ctx).activate(plan_id, ticked))
+        codes = ", ".join(ticked)
+        name = view.plan.name
+        if view.plan.status == ACTIVE:
+            title, button = f"Activate {name} in {codes}?", f"Activate {codes}"
+            consequence = (
+                f"Accounts in {codes} can then be put on {name}. This cannot be undone: an active currency stays "
+                "active, and every later version of the plan must price it."
+            )
+        else:
+            title, button = f"Activate {name}?", "Activate plan"
+            consequence = (
+                f"Once active, {name} can be put on accounts in {codes}. This cannot be undone: an active plan never "
+                "goes back to draft, each change you save from then on makes a new version (accounts stay on the "
+                "version they are on until you move them), and an active currency cannot be removed."
+            )
+        active = view.latest.active_currencies
+        facts = [("Price plan", name), ("Version", str(view.plan.latest_version)), ("Activate in", codes)]
+        if active:
+            facts.append(("Active already", ", ".join(active)))
+        return confirm(
+            request,
+            user,
+            _confirmation(
+                view,
+                title=title,
+                words=consequence,
+                action=_url("price-plans", plan_id, "activate"),
+                button=button,
+                facts=facts,
+                hidden=[("currencies", c) for c in ticked],
+                danger=False,
+            ),
+        )
+
+    return _ask(request, user, plan_id, page, "activate")
 
 
 @router.post("/price-plans/{plan_id}/activate")
@@ -301,18 +420,148 @@ def activate_plan(request: Request, user: User, plan_id: str, form: Fields) -> R
     check_csrf(user, str(form.get("csrf", "")))
     currencies = [str(c) for c in form.getlist("currencies")]
 
-    def action(ctx: Context) -> None:
+    def action(ctx: Context) -> str:
         if not currencies:
             raise _Refused("Tick the currencies to activate the plan in")
-        PricePlanService(ctx).activate(plan_id, currencies)
+        view = PricePlanService(ctx).activate(plan_id, currencies)
+        return f"{view.plan.name} is active in {', '.join(view.latest.active_currencies)}: it can be put on accounts."
 
-    return _act(request, user, plan_id, action)
+    return _act(request, user, plan_id, action, "activate")
+
+
+# -- archive -----------------------------------------------------------------------------------------------------
+@router.get("/price-plans/{plan_id}/archive")
+def archive_page(request: Request, user: User, plan_id: str) -> Response:
+    def page(ctx: Context) -> Response:
+        view = PricePlanService(ctx).get(plan_id)
+        _editable(view)
+        name, count = view.plan.name, _on_plan(ctx, view)
+        if count == 1:
+            keep = (
+                "The account on it keeps it: its schedule runs as it is and its invoices are billed as before, until "
+                "the schedule ends or you attach another plan."
+            )
+        elif count:
+            keep = (
+                f"The {count} accounts on it keep it: their schedules run as they are and their invoices are billed "
+                "as before, until the schedules end or you attach another plan."
+            )
+        else:
+            keep = "No account is on it now."
+        return confirm(
+            request,
+            user,
+            _confirmation(
+                view,
+                title=f"Archive {name}?",
+                words=(
+                    f"No new account can be put on {name}, and it becomes read-only: no changes, no new version, no "
+                    f"account moved to it. {keep} Its name becomes free for another plan. An archived plan cannot be "
+                    "made active again."
+                ),
+                action=_url("price-plans", plan_id, "archive"),
+                button="Archive plan",
+                facts=[
+                    ("Price plan", name),
+                    ("Status", view.plan.status),
+                    ("Newest version", str(view.plan.latest_version)),
+                    ("Accounts on it", str(count)),
+                ],
+            ),
+        )
+
+    return _ask(request, user, plan_id, page)
 
 
 @router.post("/price-plans/{plan_id}/archive")
 def archive_plan(request: Request, user: User, plan_id: str, form: Fields) -> Response:
     check_csrf(user, str(form.get("csrf", "")))
-    return _act(request, user, plan_id, lambda ctx: PricePlanService(ctx).archive(plan_id))
+
+    def action(ctx: Context) -> str:
+        service = PricePlanService(ctx)
+        view = service.get(plan_id)
+        _editable(view)
+        count = _on_plan(ctx, view)
+        service.archive(plan_id)
+        kept = {0: " no account was on it", 1: " the account on it keeps it"}.get(
+            count, f" the {count} accounts on it keep it"
+        )
+        return f"{view.plan.name} archived: no new account can be put on it;{kept}."
+
+    return _act(request, user, plan_id, action)
+
+
+# -- move accounts to the newest version -------------------------------------------------------------------------
+def _migration(view: PlanView, scope: str, mode: str) -> dict[str, Any]:
+    """The migration "Move accounts to version N" asks for (what the preview and the action both run)."""
+    if mode not in MIGRATION_MODES:
+        raise _Refused("Choose when the accounts move")
+    newest = view.plan.latest_version
+    if newest < 2:
+        raise _Refused("This plan has a single version: there is no older version to move accounts from")
+    return {
+        "source_id": view.plan.id,
+        "source_versions": list(range(1, newest)) if scope == "all" else [newest - 1],
+        "target_id": view.plan.id,
+        "target_version": newest,
+        "mode": mode,
+        "retain_start_offsets": False,
+    }
+
+
+def _versions_words(versions: list[int]) -> str:
+    return f"version {versions[0]}" if len(versions) == 1 else f"versions {versions[0]} to {versions[-1]}"
+
+
+@router.get("/price-plans/{plan_id}/migrate")
+def migrate_page(request: Request, user: User, plan_id: str, versions: str = "previous", mode: str = "") -> Response:
+    """What moving the accounts does to their open DRAFT invoices, account by account, before it is done."""
+
+    def page(ctx: Context) -> Response:
+        view = PricePlanService(ctx).get(plan_id)
+        migration = _migration(view, versions, mode)
+        preview = preview_plan_migration(ctx, **migration)
+        newest, sources = view.plan.latest_version, _versions_words(migration["source_versions"])
+        if preview.total == 0:
+            summary = f"No account is on {sources}: nothing moves."
+        else:
+            moving = preview.total - preview.failures
+            verb = "moves" if moving == 1 else "move"
+            summary = f"{_plural(moving, 'account')} {verb} to version {newest} {MIGRATION_MODES[mode]}."
+            if preview.failures:
+                summary += f" {preview.failures} cannot move: {preview.first_failure}."
+            changed = preview.changed_drafts
+            listed = f" of the {len(preview.accounts)} accounts listed" if preview.rest else ""
+            if changed:
+                summary += (
+                    f" {_plural(changed, 'open draft invoice')}{listed} {'changes' if changed == 1 else 'change'} "
+                    "(below: each total before and after); finalized invoices never change."
+                )
+            else:
+                summary += f" No open draft invoice{listed} changes: the new prices apply from when each account moves."
+        return confirm(
+            request,
+            user,
+            _confirmation(
+                view,
+                title=f"Move the accounts on {sources} to version {newest}?",
+                words=summary,
+                action=_url("price-plans", plan_id, "migrate"),
+                button="Move accounts",
+                facts=[
+                    ("Price plan", view.plan.name),
+                    ("Accounts on", sources),
+                    ("Move to", f"version {newest}"),
+                    ("When", MIGRATION_MODES[mode]),
+                ],
+                hidden=[("versions", versions), ("mode", mode)],
+                danger=preview.changed_drafts > 0,
+            ),
+            template="migration_confirm.html",
+            preview=preview,
+        )
+
+    return _ask(request, user, plan_id, page, "migrate")
 
 
 @router.post("/price-plans/{plan_id}/migrate")
@@ -325,32 +574,18 @@ def migrate_accounts(request: Request, user: User, plan_id: str, form: Fields) -
 
     def action(ctx: Context) -> str:
         view = PricePlanService(ctx).get(plan_id)
-        if mode not in MIGRATION_MODES:
-            raise _Refused("Choose when the accounts move")
-        newest = view.plan.latest_version
-        if newest < 2:
-            raise _Refused("This plan has a single version: there is no older version to move accounts from")
-        sources = list(range(1, newest)) if scope == "all" else [newest - 1]
-        job = start_plan_migration(
-            ctx,
-            source_id=plan_id,
-            source_versions=sources,
-            target_id=plan_id,
-            target_version=newest,
-            mode=mode,
-            retain_start_offsets=False,
-            require_confirmation=False,
-        )
+        job = start_plan_migration(ctx, **_migration(view, scope, mode), require_confirmation=False)
         entries = job_service(ctx).repo.entries(job)
         failed = [e for e in entries if e.status == JobStatus.FAILED]
         moved = len(entries) - len(failed)
-        text = f"{moved} account{'s' if moved != 1 else ''} moved to version {newest} ({MIGRATION_MODES[mode]})."
+        newest = view.plan.latest_version
+        text = f"{_plural(moved, 'account')} moved to version {newest} ({MIGRATION_MODES[mode]})."
         if failed:
             reason = (failed[0].result or {}).get("reason", "")
             text += f" {len(failed)} could not move{': ' + reason if reason else ''}."
         return text
 
-    return _act(request, user, plan_id, action)
+    return _act(request, user, plan_id, action, "migrate")
 
 
 # -- components --------------------------------------------------------------------------------------------------
@@ -430,7 +665,7 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
     try:
         if kind in ("license", "fixed-fee"):  # named by its add-on: the add-on of that name, made if new
             card["id"] = AddOnService(ctx).named(values["addon"], "LICENSE" if kind == "license" else "FIXED_FEE").id
-        _save(ctx, view, put_card(view.latest.details, kind, card, name))
+        saved = _save(ctx, view, put_card(view.latest.details, kind, card, name))
     except ValidationError as exc:  # an add-on name the add-on service refuses
         errors["addon"] = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
     except _Refused as exc:
@@ -442,7 +677,13 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
     if errors:
         _undo(request)
         return _card_page(request, user, view, kind, shown, values, errors, 400)
-    return RedirectResponse(_url("price-plans", plan_id), status_code=303)
+    label = card.get("displayName") or values.get("addon") or _catalog(ctx).meter_name(values.get("meter", ""))
+    if kind == "commitment":
+        done = f"Minimum commitment of {view.plan.name} saved."
+    else:
+        kind_name = KIND_NAMES[kind].lower()
+        done = f'{"Saved" if name else "Added"} the {kind_name} "{label}" of {view.plan.name}.'
+    return feedback.saved(request, _url("price-plans", plan_id), done + _versioned(saved))
 
 
 @router.get("/price-plans/{plan_id}/cards/new")
@@ -469,20 +710,6 @@ def set_commitment(request: Request, user: User, plan_id: str, form: Fields) -> 
     return _card_post(request, user, plan_id, "commitment", None, form)
 
 
-@router.post("/price-plans/{plan_id}/commitment/remove")
-def remove_commitment(request: Request, user: User, plan_id: str, form: Fields) -> Response:
-    check_csrf(user, str(form.get("csrf", "")))
-
-    def action(ctx: Context) -> None:
-        view = PricePlanService(ctx).get(plan_id)
-        _editable(view)
-        details = deepcopy(view.latest.details)
-        details.pop("minimumCommitment", None)
-        _save(ctx, view, details)
-
-    return _act(request, user, plan_id, action)
-
-
 @router.get("/price-plans/{plan_id}/cards/{name}")
 def card_page(request: Request, user: User, plan_id: str, name: str) -> Response:
     return _card_form(request, user, plan_id, "usage", name)
@@ -493,18 +720,94 @@ def edit_card(request: Request, user: User, plan_id: str, name: str, form: Field
     return _card_post(request, user, plan_id, "usage", name, form)
 
 
-@router.post("/price-plans/{plan_id}/cards/{name}/remove")
-def remove_card(request: Request, user: User, plan_id: str, name: str, form: Fields) -> Response:
+# -- removing a component ----------------------------------------------------------------------------------------
+def _without(ctx: Context, plan_id: str, name: str | None) -> tuple[PlanView, str, str, dict[str, Any]]:
+    """The editable plan, the kind of component, what it is called (in words), and the plan's details without it
+    (`name` None: the minimum commitment)."""
+    view = PricePlanService(ctx).get(plan_id)
+    _editable(view)
+    details = deepcopy(view.latest.details)
+    if name is None:
+        commitment = details.pop("minimumCommitment", None)
+        if commitment is None:
+            raise NotFound(f"Price plan {view.plan.name} has no minimum commitment")
+        return view, "minimum commitment", "the minimum commitment", details
+    kind, index, card = find_card(view.latest.details, name)
+    del details[KINDS[kind]][index]
+    if not details[KINDS[kind]]:
+        del details[KINDS[kind]]  # as a plan that never had one
+    kind_name = KIND_NAMES[kind].lower()
+    return view, kind_name, f'the {kind_name} "{card.get("displayName") or name}"', details
+
+
+def _remove_page(request: Request, user: Any, plan_id: str, name: str | None) -> Response:
+    def page(ctx: Context) -> Response:
+        view, kind, what, details = _without(ctx, plan_id, name)
+        _would(ctx, lambda: _save(ctx, view, details))
+        plan, number = view.plan.name, view.plan.latest_version
+        if view.plan.status == ACTIVE:
+            count = _on_plan(ctx, view, [number])
+            on = {0: f"No account is on version {number}", 1: f"The account on version {number} keeps"}.get(
+                count, f"The {count} accounts on version {number} keep"
+            )
+            consequence = f"Removing {what} makes version {number + 1} of {plan}, without it. " + (
+                f"{on}."
+                if count == 0
+                else f"{on} being billed for it until you move {'it' if count == 1 else 'them'} to version "
+                f"{number + 1} (Versions, on the plan's page)."
+            )
+            consequence += f" Accounts you put on {plan} from now on get version {number + 1}."
+        else:
+            consequence = f"{what[:1].upper() + what[1:]} is taken off {plan}, a draft plan, on no account yet."
+        if name is None:
+            consequence += " Without a minimum commitment, no true-up is added when a cycle's charges come to less."
+        action = (
+            _url("price-plans", plan_id, "commitment", "remove")
+            if name is None
+            else _url("price-plans", plan_id, "cards", name, "remove")
+        )
+        return confirm(
+            request,
+            user,
+            _confirmation(
+                view,
+                title=f"Remove {what} from {plan}?",
+                words=consequence,
+                action=action,
+                button=f"Remove {kind}",
+                facts=[("Price plan", f"{plan} ({view.plan.status}, version {number})"), ("Remove", what)],
+            ),
+        )
+
+    return _ask(request, user, plan_id, page)
+
+
+def _remove(request: Request, user: Any, plan_id: str, name: str | None, form: FormData) -> Response:
     check_csrf(user, str(form.get("csrf", "")))
 
-    def action(ctx: Context) -> None:
-        view = PricePlanService(ctx).get(plan_id)
-        _editable(view)
-        kind, index, _ = find_card(view.latest.details, name)
-        details = deepcopy(view.latest.details)
-        del details[KINDS[kind]][index]
-        if not details[KINDS[kind]]:
-            del details[KINDS[kind]]  # as a plan that never had one
-        _save(ctx, view, details)
+    def action(ctx: Context) -> str:
+        view, _kind, what, details = _without(ctx, plan_id, name)
+        saved = _save(ctx, view, details)
+        return f"Removed {what} from {view.plan.name}.{_versioned(saved)}"
 
     return _act(request, user, plan_id, action)
+
+
+@router.get("/price-plans/{plan_id}/commitment/remove")
+def remove_commitment_page(request: Request, user: User, plan_id: str) -> Response:
+    return _remove_page(request, user, plan_id, None)
+
+
+@router.post("/price-plans/{plan_id}/commitment/remove")
+def remove_commitment(request: Request, user: User, plan_id: str, form: Fields) -> Response:
+    return _remove(request, user, plan_id, None, form)
+
+
+@router.get("/price-plans/{plan_id}/cards/{name}/remove")
+def remove_card_page(request: Request, user: User, plan_id: str, name: str) -> Response:
+    return _remove_page(request, user, plan_id, name)
+
+
+@router.post("/price-plans/{plan_id}/cards/{name}/remove")
+def remove_card(request: Request, user: User, plan_id: str, name: str, form: Fields) -> Response:
+    return _remove(request, user, plan_id, name, form)

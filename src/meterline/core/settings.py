@@ -7,7 +7,9 @@ from typing import Any
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-DEFAULT_DATABASE_URL = "sqlite:///meterline.db"
+# The one default database of every command and of scripts/run.sh: a path relative to the current directory
+# (scripts/run.sh runs from the repository's root, so its database is data/meterline.db there).
+DEFAULT_DATABASE_URL = "sqlite:///data/meterline.db"
 
 
 class Settings(BaseSettings):
@@ -19,9 +21,11 @@ class Settings(BaseSettings):
     # Lifetime of the JWT that POST /api/authenticate returns.
     jwt_ttl_seconds: int = 24 * 3600
     log_level: str = "info"
-    # Requests per second per API key (api/quotas.py); 0 turns a quota off.
-    rate_limit_ingest: float = 50
-    rate_limit_api: float = 10
+    # Requests per second per API key (api/quotas.py); 0 (the default) turns a quota off. Self-hosted, quotas are
+    # the operator's choice: Togai's hosted limits (50 for ingestion, 10 for the rest) made a first backfill script
+    # meet 429s (issue 15). Set them to protect a server shared by several clients.
+    rate_limit_ingest: float = 0
+    rate_limit_api: float = 0
     # Invoice numbers: a Python format string over {number}, the organization's gapless sequence.
     invoice_number_format: str = "INV-{number:06d}"
     # The billing worker inside `meterline serve`: seconds between runs; 0 turns it off (run `meterline worker`).

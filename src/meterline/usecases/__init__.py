@@ -7,8 +7,9 @@ so a caller that forgets it does not run at all; this layer is where those argum
 
 - accounts.py: removing accounts and customers (archived when they have billing history, D13);
 - schedules.py: editing an account's price plan schedule (guarded by what is invoiced, then the drafts re-synced),
-  and a price plan migration's entry (the same guard and sync);
-- plans.py: updating a price plan (which may start a migration);
+  and a price plan migration's entry (the same guard and sync); previews of what a change does to DRAFT invoices
+  (the change itself in a savepoint, rolled back);
+- plans.py: updating a price plan (which may start a migration); previews of migrations and updates;
 - balances.py: the credit and wallet services with the holds of DRAFT invoices;
 - events.py: event corrections, never of usage that a finalized invoice holds;
 - jobs.py: every job type and its runner, and starting jobs (plan migrations, bill runs).

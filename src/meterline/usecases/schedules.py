@@ -1,16 +1,31 @@
-"""Price plan schedules change only after what is invoiced, and the account's DRAFT invoices follow at once."""
+"""Price plan schedules change only after what is invoiced, and the account's DRAFT invoices follow at once.
+
+Previews: what a change would do to the open DRAFT invoices, computed for real. The change itself (the same use
+case the action calls) runs inside a SAVEPOINT; the drafts' totals are read through the invoicing service before and
+after it, then the savepoint is rolled back. So a preview and the action it previews cannot disagree, and a preview
+changes nothing (`preview_schedule_edits` here, `preview_plan_migration` and `preview_price_plan_update` in
+usecases/plans.py).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
 
 from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.core.errors import MeterlineError, NotFound
+from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, invoiced_until
 from meterline.schedules import migration
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
+
+T = TypeVar("T")
 
 
 def edit_schedules(
@@ -28,3 +43,178 @@ def migrate_account_entry(ctx: Context, params: dict[str, Any], account_id: str)
     """A PRICE_PLAN job's entry: move one account (never over its finalized invoices), then re-sync its drafts."""
     account = migration.migrate_account(ctx, params, account_id, invoiced_until=invoiced_until)
     InvoiceService(ctx).sync(account, ctx.now)
+
+
+# -- previews ----------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class DraftTotal:
+    """A DRAFT invoice as a preview reads it: whose, which period, on which plan version, and its total."""
+
+    invoice_id: str
+    account_id: str
+    account_name: str
+    invoice_type: str
+    currency: str
+    start: datetime
+    end: datetime
+    plan_name: str | None
+    plan_version: int | None
+    total: Decimal | None  # None: its data breaks computing it (the bill run reports such a draft)
+
+
+def _shape(draft: DraftTotal) -> tuple[object, ...]:
+    """What a person reads of a draft: a change of any of it is a change."""
+    return (draft.total, draft.start, draft.end, draft.plan_name, draft.plan_version)
+
+
+@dataclass(frozen=True)
+class DraftChange:
+    """One draft before and after: `before` None is a draft the change makes, `after` None one it removes."""
+
+    before: DraftTotal | None
+    after: DraftTotal | None
+
+    @property
+    def draft(self) -> DraftTotal:
+        return self.after or self.before  # type: ignore[return-value]  # one of the two is always set
+
+    @property
+    def changed(self) -> bool:
+        if self.before is None or self.after is None:
+            return True
+        return _shape(self.before) != _shape(self.after)
+
+    @property
+    def difference(self) -> Decimal | None:
+        """after - before (a removed draft counts as 0 after, a new one as 0 before); None if one is unknown."""
+        before = Decimal(0) if self.before is None else self.before.total
+        after = Decimal(0) if self.after is None else self.after.total
+        return None if before is None or after is None else after - before
+
+
+@dataclass(frozen=True)
+class DraftsPreview:
+    """Every open DRAFT of the accounts concerned, before and after (in account, then period order)."""
+
+    drafts: list[DraftChange]
+
+    @property
+    def changed(self) -> list[DraftChange]:
+        return [d for d in self.drafts if d.changed]
+
+    @property
+    def unchanged(self) -> int:
+        return len(self.drafts) - len(self.changed)
+
+    def of_account(self, account_id: str) -> DraftsPreview:
+        return DraftsPreview([d for d in self.drafts if d.draft.account_id == account_id])
+
+    def sums(self) -> list[tuple[str, Decimal | None, Decimal | None]]:
+        """(currency, before, after) over the drafts that change; None where a total is unknown."""
+        out: dict[str, tuple[Decimal | None, Decimal | None]] = {}
+        for change in self.changed:
+            before, after = out.get(change.draft.currency, (Decimal(0), Decimal(0)))
+            if change.before is not None:
+                before = None if before is None or change.before.total is None else before + change.before.total
+            if change.after is not None:
+                after = None if after is None or change.after.total is None else after + change.after.total
+            out[change.draft.currency] = (before, after)
+        return [(currency, before, after) for currency, (before, after) in sorted(out.items())]
+
+
+def draft_totals(ctx: Context, accounts: Sequence[Account]) -> dict[str, DraftTotal]:
+    """The accounts' DRAFT invoices with their totals as the invoicing service computes them now (a fresh service:
+    nothing computed earlier in the unit of work is reused)."""
+    service = InvoiceService(ctx)
+    names = {a.pk: (a.id, a.name) for a in accounts}
+    out: dict[str, DraftTotal] = {}
+    for account_pk, invoices in service.repo.drafts_of_accounts(set(names)).items():
+        for invoice in invoices:
+            out[invoice.pk] = _draft_total(service, invoice, *names[account_pk])
+    return out
+
+
+def _draft_total(service: InvoiceService, invoice: Invoice, account_id: str, account_name: str) -> DraftTotal:
+    total: Decimal | None
+    try:
+        total = service.view(invoice)[3]
+    except MeterlineError:
+        raise
+    except Exception:  # a draft whose data breaks computing it: shown as unknown, not a failed page
+        total = None
+    view = service.inputs.view(invoice.schedule_pk) if invoice.schedule_pk else None
+    return DraftTotal(
+        invoice_id=invoice.pk,
+        account_id=account_id,
+        account_name=account_name,
+        invoice_type=invoice.invoice_type,
+        currency=invoice.currency,
+        start=invoice.start_at,
+        end=invoice.end_at,
+        plan_name=view.plan_name if view else None,
+        plan_version=view.version if view else None,
+        total=total,
+    )
+
+
+def pair(before: dict[str, DraftTotal], after: dict[str, DraftTotal]) -> DraftsPreview:
+    """Drafts matched by invoice (a re-dated or re-priced draft keeps its id); then a draft that goes away and one
+    that is made for the same account, kind and period start (the cycle moved whole to another plan or version) read
+    as one draft re-priced; what is left is a draft removed or a new one."""
+    changes = [DraftChange(b, after.get(pk)) for pk, b in before.items()]
+    made = [a for pk, a in after.items() if pk not in before]
+    for i, change in enumerate(changes):
+        if change.after is not None:
+            continue
+        b = change.before
+        twin = next(
+            (
+                a
+                for a in made
+                if b is not None and (a.account_id, a.invoice_type, a.start) == (b.account_id, b.invoice_type, b.start)
+            ),
+            None,
+        )
+        if twin is not None:
+            made.remove(twin)
+            changes[i] = DraftChange(b, twin)
+    changes += [DraftChange(None, a) for a in made]
+    changes.sort(key=lambda c: (c.draft.account_id, c.draft.start, c.draft.invoice_type, c.before is None))
+    return DraftsPreview(changes)
+
+
+def previewed(
+    ctx: Context, accounts: Callable[[], Sequence[Account]], change: Callable[[], T]
+) -> tuple[DraftsPreview, T]:
+    """Run `change` inside a savepoint and roll it back: the accounts' drafts (synced to now, as the action syncs
+    them) before and after it, and what `change` returned. A refusal of the change propagates, nothing kept."""
+    session = ctx.session
+    session.flush()
+    savepoint = session.begin_nested()
+    try:
+        concerned = list(accounts())
+        InvoiceService(ctx).sync_many(concerned, ctx.now)  # the drafts as they stand now, as the action finds them
+        session.flush()
+        before = draft_totals(ctx, concerned)
+        result = change()
+        session.flush()
+        after = draft_totals(ctx, concerned)
+    finally:
+        savepoint.rollback()
+        session.expire_all()  # what was read inside the savepoint (drafts it made, totals) is not kept either
+    return pair(before, after), result
+
+
+def preview_schedule_edits(
+    ctx: Context, account_id: str, edits: Sequence[UpdatePricingScheduleRequest]
+) -> DraftsPreview:
+    """What `edit_schedules` would do to the account's DRAFT invoices; refused as the edits would be."""
+
+    def account() -> list[Account]:
+        found = AccountRepository(ctx.session, ctx.org_id).by_id(account_id)
+        if found is None:
+            raise NotFound(f"Account {account_id} not found")
+        return [found]
+
+    preview, _ = previewed(ctx, account, lambda: edit_schedules(ctx, account_id, edits))
+    return preview
