@@ -361,7 +361,7 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
             ("status=bogus", "Pick a status from the list"),
             ("start=2024-13-01", "Pick a date"),
             ("start=2024-02-01&end=2024-01-01", "The last day comes on or after the first"),
-            ("after=garbage", "nextToken is not valid"),
+            ("page=garbage", "Page: &#39;garbage&#39; is not a page number"),
         ]:
             r = web.get(f"/events?{query}")
             assert r.status_code == 400 and words in r.text, query
@@ -407,10 +407,11 @@ def test_mistakes_are_400_pages_in_words_never_500(tenant: Tenant, person: tuple
         first = web.get("/events", params={"account": f"x-{tag}"}).text  # 28 events: 25, then 3
         ids = re.findall(r'href="/events/[^"]+">([^<]+)</a>', first)
         assert ids == [f"p{i:02d}-{tag}" for i in range(26, 1, -1)]  # newest received first
-        older = re.search(r'<a href="([^"]+)">Older events</a>', first)[1].replace("&amp;", "&")  # type: ignore[index]
+        assert "1–25 of 28 events" in first
+        older = re.search(r'<a href="([^"]+)" rel="next">', first)[1].replace("&amp;", "&")  # type: ignore[index]
         second = web.get(older).text
         assert re.findall(r'href="/events/[^"]+">([^<]+)</a>', second) == [f"p01-{tag}", f"p00-{tag}", "no id"]
-        assert "Newest events" in second and "Older events" not in second
+        assert "26–28 of 28 events" in second and 'rel="prev"' in second and 'rel="next"' not in second
         schemas = web.get("/event-schemas").text
         assert f"my calls {tag}" in schemas
     with tenant.http() as api:

@@ -431,7 +431,7 @@ def test_odd_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str, str]
                 re.findall(r"(?:error|alert)[^>]*>([^<]+)", r.text),
             )
         assert client.get(f"{base}?version=abc").status_code == 200
-        assert client.get("/price-plans?after=garbage").status_code == 400
+        assert client.get("/price-plans?page=garbage").status_code == 400
     with tenant.http() as api:
         assert read_plan(tenant, plan.id)["pricingSchedule"][0]["pricePlanDetails"].get("fixedFeeRateCards") is None
         assert api.get("/addons").json()["data"] == []  # the refused fee made no add-on

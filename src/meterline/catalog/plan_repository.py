@@ -5,11 +5,12 @@ from decimal import Decimal
 from typing import Any
 
 import simplejson
+from sqlalchemy import func, or_
 
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.catalog.statuses import PricePlanStatus
-from meterline.core.pagination import Page, PageRequest
-from meterline.core.repository import OrgRepository
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.repository import OrgRepository, sort_column, sorted_by
 
 
 def encode_details(details: dict[str, Any]) -> str:
@@ -35,6 +36,20 @@ class PricePlanRepository(OrgRepository):
 
     def page(self, request: PageRequest) -> Page[PricePlan]:
         return self.keyset_page(self.scoped(PricePlan), PricePlan.id, request)
+
+    # the console's sorts: by name (case aside), status or when last changed
+    SORTS = {"name": func.lower(PricePlan.name), "status": PricePlan.status, "updated": PricePlan.updated_at}
+
+    def listed(self, request: Slice, search: str = "") -> Counted[PricePlan]:
+        """A sorted slice of the plans, with their count; `search`: a part of the name or id (any case)."""
+        stmt = self.scoped(PricePlan)
+        if search:
+            stmt = stmt.where(
+                or_(PricePlan.name.icontains(search, autoescape=True), PricePlan.id.icontains(search, autoescape=True))
+            )
+        column = sort_column(self.SORTS, request)
+        order = [*sorted_by(column, request.descending), *sorted_by(PricePlan.pk, request.descending)]
+        return self.counted_page(stmt, order, request)
 
     def all_active(self) -> list[PricePlan]:
         """The ACTIVE plans, by name (the console's plan picker)."""

@@ -21,7 +21,7 @@ from meterline.catalog.plan_repository import PricePlanRepository, decode_detail
 from meterline.catalog.statuses import PricePlanStatus
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.metering.repository import MeteringRepository
 from meterline.tenancy.context import Context
 
@@ -83,6 +83,12 @@ class PricePlanService:
             next_token=page.next_token,
             size=page.size,
         )
+
+    def listed(self, request: Slice, search: str = "") -> Counted[PlanView]:
+        """The console's list: a sorted slice of the plans (each with its newest version) and their count."""
+        found = self.repo.listed(request, search.strip())
+        latest = self.repo.latest_versions(found.items)
+        return Counted(items=[PlanView(p, [_view_version(latest[p.pk])]) for p in found.items], total=found.total)
 
     def pricing_rules(self, plan_id: str, schedule_id: str) -> list[dict[str, Any]]:
         """The pricing rules of one of the plan's versions (a `pricingSchedule` id). Plans take no pricing rules yet

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 from datetime import datetime, time, timedelta, timezone
 from typing import Annotated, Any
-from urllib.parse import urlencode
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.console import feedback
+from meterline.console import feedback, listing
 from meterline.console.account_pages import _url
 from meterline.console.metering_forms import (
     EVENT_GROUPS,
@@ -50,7 +49,7 @@ from meterline.core.pagination import page_request
 from meterline.customers.repository import CustomerRepository
 from meterline.events.service import EventQueryService
 from meterline.metering.meter_service import UsageMeterService
-from meterline.metering.models import EventSchema
+from meterline.metering.models import EventSchema, UsageMeter
 from meterline.metering.repository import MeteringRepository
 from meterline.metering.rules import ACTIVE, DRAFT, INACTIVE, STATUSES
 from meterline.metering.schema_service import EventSchemaService
@@ -83,36 +82,39 @@ def _all_schemas(service: EventSchemaService) -> list[EventSchema]:
 _PICK_A_STATUS = "Pick a status from the list"
 
 
+SCHEMAS = listing.Spec(
+    path="/event-schemas",
+    columns={"name": listing.Column("Name"), "created": listing.Column("Created", heading=False)},
+    default="name",
+    noun=("event schema", "event schemas"),
+    size=PAGE,
+)
+
+
 @router.get("/event-schemas")
-def schemas_page(request: Request, user: User, status: str = "", after: str | None = None) -> Response:
+def schemas_page(request: Request, user: User, status: str = "", sort: str = "", page: str = "") -> Response:
     service = EventSchemaService(context(request, user))
-    if status and status not in STATUSES:  # as the invoices and events lists: a 400 in words, not a silent "all"
-        return render(
-            request,
-            "schemas.html",
-            user,
-            status=400,
-            schemas=[],
-            counts={},
-            status_filter="",
-            statuses=STATUS_WORDS,
-            next_url=None,
-            paged=False,
-            status_error=_PICK_A_STATUS,
-        )
-    page = service.page(page_request(after, PAGE), status or None)
-    counts = service.meter_counts(page.items)
-    next_url = f"/event-schemas?{urlencode({'status': status, 'after': page.next_token})}" if page.next_token else None
+    found = listing.Listing.read(SCHEMAS, sort=sort, page=page, filters={"status": status})
+    # as the invoices and events lists: an unknown status is a 400 in words, not a silent "all"
+    status_error = _PICK_A_STATUS if status and status not in STATUSES else None
+    rows: list[EventSchema] = []
+    counts: dict[str, int] = {}
+    if found.ok and status_error is None:
+        result = service.listed(found.slice(), status or None)
+        found.found(result)
+        rows = result.items
+        counts = service.meter_counts(rows)
     return render(
         request,
         "schemas.html",
         user,
-        schemas=page.items,
+        status=400 if status_error or not found.ok else 200,
+        schemas=rows,
         counts=counts,
-        status_filter=status,
+        status_filter=status if status_error is None else "",
         statuses=STATUS_WORDS,
-        next_url=next_url,
-        paged=after is not None,
+        status_error=status_error,
+        list=found,
     )
 
 
@@ -311,35 +313,36 @@ def _meter_form(request: Request, user: Any, form: MeterForm, errors: dict[str, 
     )
 
 
+METERS = listing.Spec(
+    path="/usage-meters",
+    columns={"name": listing.Column("Name"), "created": listing.Column("Created", descending_first=True)},
+    default="name",
+    noun=("usage meter", "usage meters"),
+    size=PAGE,
+)
+
+
 @router.get("/usage-meters")
-def meters_page(request: Request, user: User, status: str = "", after: str | None = None) -> Response:
+def meters_page(request: Request, user: User, status: str = "", sort: str = "", page: str = "") -> Response:
     service = UsageMeterService(context(request, user))
-    if status and status not in STATUSES:
-        return render(
-            request,
-            "meters.html",
-            user,
-            status=400,
-            meters=[],
-            status_filter="",
-            statuses=STATUS_WORDS,
-            next_url=None,
-            paged=False,
-            summary=meter_summary,
-            status_error=_PICK_A_STATUS,
-        )
-    page = service.page(page_request(after, PAGE), status or None)
-    next_url = f"/usage-meters?{urlencode({'status': status, 'after': page.next_token})}" if page.next_token else None
+    found = listing.Listing.read(METERS, sort=sort, page=page, filters={"status": status})
+    status_error = _PICK_A_STATUS if status and status not in STATUSES else None
+    rows: list[UsageMeter] = []
+    if found.ok and status_error is None:
+        result = service.listed(found.slice(), status or None)
+        found.found(result)
+        rows = result.items
     return render(
         request,
         "meters.html",
         user,
-        meters=page.items,
-        status_filter=status,
+        status=400 if status_error or not found.ok else 200,
+        meters=rows,
+        status_filter=status if status_error is None else "",
         statuses=STATUS_WORDS,
-        next_url=next_url,
-        paged=after is not None,
         summary=meter_summary,
+        status_error=status_error,
+        list=found,
     )
 
 
@@ -449,6 +452,16 @@ def meter_archive_page(request: Request, user: User, meter_id: str) -> Response:
 
 
 # -- events ------------------------------------------------------------------------------------------------------
+EVENTS = listing.Spec(
+    path="/events",
+    columns={"received": listing.Column("Received", heading=False)},
+    default="-received",
+    noun=("event", "events"),
+    size=PAGE,
+)
+COUNTED = 10_000  # events counted for the list at most: an organization may have millions
+
+
 @router.get("/events")
 def events_page(
     request: Request,
@@ -458,31 +471,34 @@ def events_page(
     status: str = "",
     start: str = "",
     end: str = "",
-    after: str | None = None,
+    sort: str = "",
+    page: str = "",
 ) -> Response:
     ctx = context(request, user)
     filters, errors, first, last = event_filters(account, schema, status, start, end)
-    events, token, accounts = [], None, {}
+    found = listing.Listing.read(EVENTS, sort=sort, page=page, filters=filters)
+    events: list[Any] = []
+    accounts = {}
     service = EventQueryService(ctx)
-    if not errors:
-        page = service.page(
-            page_request(after, PAGE),
+    if not errors and found.ok:
+        result = service.listed(
+            found.slice(),
             account_id=filters["account"] or None,
             status=status if status in EVENT_STATUSES else None,
             statuses=EVENT_GROUPS[status][1] if status in EVENT_GROUPS else None,
             schema_name=filters["schema"] or None,
             start=datetime.combine(first, time(), timezone.utc) if first else None,
             end=datetime.combine(last + timedelta(days=1), time(), timezone.utc) if last else None,
-            newest_first=True,
+            count_up_to=COUNTED,
         )
-        events, token = page.items, page.next_token
+        found.found(result)
+        events = result.items
         accounts = service.accounts_of(events)
-    query = {k: v for k, v in filters.items() if v}
     return render(
         request,
         "events.html",
         user,
-        status=400 if errors else 200,
+        status=400 if errors or not found.ok else 200,
         events=events,
         accounts=accounts,
         filters=filters,
@@ -491,9 +507,8 @@ def events_page(
         groups=EVENT_GROUPS,
         tone=event_tone,
         schema_names=[s.name for s in _all_schemas(EventSchemaService(ctx))],
-        filtered=bool(query),
-        next_url=f"/events?{urlencode({**query, 'after': token})}" if token else None,
-        first_url=f"/events?{urlencode(query)}" if after else None,
+        filtered=bool({k: v for k, v in filters.items() if v}),
+        list=found,
     )
 
 

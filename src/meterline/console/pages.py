@@ -19,16 +19,13 @@ from jinja2 import pass_context
 from pydantic import ValidationError
 from starlette.responses import RedirectResponse, Response
 
-from meterline.accounts.repository import AccountRepository
 from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.console import auth, feedback, words
 from meterline.core.clock import utc_now
-from meterline.core.errors import Forbidden, MeterlineError, NotFound
+from meterline.core.errors import Forbidden, MeterlineError
 from meterline.core.numbers import plain
-from meterline.core.pagination import PageRequest, page_request
 from meterline.core.schemas import Address
-from meterline.customers.repository import CustomerRepository
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.tenancy.context import Context
@@ -264,35 +261,6 @@ def once(request: Request, user: User) -> Response:
 
 
 # -- customers ---------------------------------------------------------------------------------------------------
-@router.get("/customers")
-def customers(request: Request, user: User, q: str = "", after: str | None = None) -> Response:
-    service = CustomerService(context(request, user))
-    rows, token = [], None
-    cursor: PageRequest = page_request(after, PAGE)
-    needle = q.strip().lower()
-    while True:  # a search filters pages of customers until a page is full or none are left
-        page = service.page(cursor)
-        rows += [
-            c
-            for c in page.items
-            if not needle or needle in c.name.lower() or needle in c.id.lower() or needle in c.primary_email.lower()
-        ]
-        token = page.next_token
-        if len(rows) >= PAGE or token is None:
-            break
-        cursor = page_request(token, PAGE)
-    counts = AccountRepository(session_of(request), user.org.id).count_by_customer({c.pk for c in rows[:PAGE]})
-    return render(
-        request,
-        "customers.html",
-        user,
-        customers=rows[:PAGE],
-        counts=counts,
-        q=q,
-        next_url=f"/customers?q={quote(q)}&after={quote(token)}" if token else None,
-    )
-
-
 @router.get("/customers/new")
 def new_customer_page(request: Request, user: User) -> Response:
     return render(request, "customer_form.html", user, values={}, errors={})
@@ -337,12 +305,3 @@ def new_customer(
         f"Customer “{created.customer.name}” created, with its default account {created.account.id} "
         f"({created.account.invoice_currency}).",
     )
-
-
-@router.get("/customers/{customer_id}")
-def customer_page(request: Request, user: User, customer_id: str) -> Response:
-    customer = CustomerRepository(session_of(request), user.org.id).by_id(customer_id)
-    if customer is None:
-        raise NotFound(f"Customer {customer_id} not found")
-    accounts = AccountRepository(session_of(request), user.org.id).of_customer(customer.pk)
-    return render(request, "customer.html", user, customer=customer, accounts=accounts)

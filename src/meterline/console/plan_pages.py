@@ -13,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from copy import deepcopy
 from typing import Annotated, Any
-from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import ValidationError
@@ -27,7 +26,7 @@ from meterline.catalog.addon_repository import AddOnRepository
 from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_service import ACTIVE, ARCHIVED, PlanView, PricePlanService
 from meterline.catalog.statuses import AddOnStatus
-from meterline.console import feedback
+from meterline.console import feedback, listing
 from meterline.console.account_pages import _url
 from meterline.console.pages import PAGE, User, _field_errors, check_csrf, confirm, context, render
 from meterline.console.plan_forms import (
@@ -54,7 +53,6 @@ from meterline.console.plan_forms import (
     words,
 )
 from meterline.core.errors import Conflict, MeterlineError, NotFound
-from meterline.core.pagination import PageRequest, encode_token, page_request
 from meterline.jobs.statuses import JobStatus
 from meterline.metering.repository import MeteringRepository
 from meterline.schedules.migration import affected_accounts
@@ -109,29 +107,37 @@ def _undo(request: Request) -> None:
 
 
 # -- the list ----------------------------------------------------------------------------------------------------
+PLANS = listing.Spec(
+    path="/price-plans",
+    columns={
+        "name": listing.Column("Name"),
+        "status": listing.Column("Status"),
+        "updated": listing.Column("Updated", descending_first=True),
+    },
+    default="name",
+    noun=("price plan", "price plans"),
+    size=PAGE,
+)
+
+
 @router.get("/price-plans")
-def plans_page(request: Request, user: User, q: str = "", after: str | None = None) -> Response:
-    service = PricePlanService(context(request, user))
+def plans_page(request: Request, user: User, q: str = "", sort: str = "", page: str = "") -> Response:
+    """The plans, sorted and paged in SQL; a search looks for a part of the name or id."""
+    found = listing.Listing.read(PLANS, sort=sort, page=page, filters={"q": q})
     rows: list[PlanView] = []
-    cursor: PageRequest = page_request(after or None, PAGE)
-    needle = q.strip().lower()
-    while True:  # a search filters pages of plans until a page is full or none are left
-        page = service.page(cursor)
-        rows += [v for v in page.items if not needle or needle in v.plan.name.lower() or needle in v.plan.id.lower()]
-        token = page.next_token
-        if len(rows) >= PAGE or token is None:
-            break
-        cursor = page_request(token, PAGE)
-    if len(rows) > PAGE:  # the next page starts after the last plan shown
-        token = encode_token(rows[PAGE - 1].plan.id)
+    if found.ok:
+        result = PricePlanService(context(request, user)).listed(found.slice(), q)
+        found.found(result)
+        rows = result.items
     return render(
         request,
         "plans.html",
         user,
-        plans=rows[:PAGE],
+        status=200 if found.ok else 400,
+        plans=rows,
         q=q,
         cycle_words=cycle_words,
-        next_url=f"/price-plans?q={quote(q)}&after={quote(token)}" if token else None,
+        list=found,
     )
 
 

@@ -1,7 +1,6 @@
-"""The console's invoices list and Settings (organization, API keys, users) (issue 7). Thin handlers over the services.
+"""The console's Settings (organization, API keys, users) (issue 7). Thin handlers over the services. (The invoices
+list is console/invoice_list.py.)
 
-- `/invoices` is the API's list (`InvoiceService.page`, drafts computed live as `GET /api/invoices` does), newest
-  first, 25 a page, its filters kept in the URL.
 - `/settings` has three tabs. Everyone signed in reads them; only an ADMIN changes the organization's name and
   settings, creates and revokes API keys, and adds and removes users (a MEMBER gets the lists read-only, and a 403
   page if they post a form anyway). A new API key's secret, and a generated password, are shown once, on the page
@@ -10,23 +9,16 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
-from zoneinfo import ZoneInfo
 
 from fastapi import APIRouter, Form, Request
 from pydantic import ValidationError
 from starlette.responses import Response
 
-from meterline.accounts.models import Account
-from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute, keep_writes
-from meterline.console import auth, feedback, words
-from meterline.console.billing_notices import listed_total
+from meterline.console import auth, feedback
 from meterline.console.pages import (
-    PAGE,
     User,
     check_csrf,
     client_address,
@@ -36,13 +28,7 @@ from meterline.console.pages import (
     too_many_tries,
 )
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
-from meterline.core.pagination import page_request
-from meterline.customers.models import Customer
-from meterline.customers.repository import CustomerRepository
-from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import InvoiceService, number_format
-from meterline.invoicing.statuses import InvoiceStatus
-from meterline.rating import cycles
+from meterline.invoicing.service import number_format
 from meterline.settings.schemas import SettingIn, UpdateSettingRequest
 from meterline.settings.service import SettingsService
 from meterline.tenancy import security
@@ -50,8 +36,6 @@ from meterline.tenancy.service import ROLES, InvalidUser, TenancyService
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 
-STATUSES = words.INVOICE_STATUSES
-TYPES = words.INVOICE_TYPES
 TABS = {
     "organization": "Organization",
     "api-keys": "API keys",
@@ -59,126 +43,6 @@ TABS = {
     "password": "Your password",  # nosec B105 - the tab's title, not a password
 }
 DATA_TYPES = ("STRING", "NUMERIC", "JSON", "JSON_LOGIC")
-
-
-money = words.money
-
-
-# -- invoices ----------------------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class InvoiceRow:
-    invoice: Invoice
-    account: Account | None
-    customer: Customer | None
-    total: str
-
-
-def _day(text: str, label: str, errors: dict[str, str], key: str) -> date | None:
-    if not text.strip():
-        return None
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        errors[key] = f"{label}: pick a day from the calendar (YYYY-MM-DD), not {text.strip()!r}"
-        return None
-
-
-def _listed_money(service: InvoiceService, invoice: Invoice) -> str:
-    total = listed_total(service, invoice)
-    return money(total, invoice.currency) if total is not None else "cannot be computed"
-
-
-@router.get("/invoices")
-def invoices(
-    request: Request,
-    user: User,
-    status: str = "",
-    account: str = "",
-    customer: str = "",
-    type: str = "",
-    start: str = "",
-    end: str = "",
-    after: str | None = None,
-) -> Response:
-    """The organization's invoices, newest first, through the API's list (drafts computed live)."""
-    ctx = context(request, user)
-    filters = {
-        "status": status,
-        "account": account.strip(),
-        "customer": customer.strip(),
-        "type": type,
-        "start": start,
-        "end": end,
-    }
-    errors: dict[str, str] = {}
-    if status and status not in STATUSES:
-        errors["status"] = "Status: choose one from the list"
-    if type and type not in TYPES:
-        errors["type"] = "Type: choose one from the list"
-    first, last = _day(start, "From", errors, "start"), _day(end, "To", errors, "end")
-    if first and last and last < first:
-        errors["end"] = "To: the last day comes on or after the first"
-    if errors:
-        return render(
-            request,
-            "invoices.html",
-            user,
-            status=400,
-            rows=[],
-            filters=filters,
-            errors=errors,
-            statuses=STATUSES,
-            types=TYPES,
-            next_url=None,
-            filtered=True,
-        )
-    service = InvoiceService(ctx)
-    # a period overlapping [first day, last day], days of the organization's time zone as the pages show them
-    zone = ZoneInfo(ctx.org.timezone)
-    page = service.page(
-        page_request(after, PAGE),
-        status=status or None,
-        account_id=filters["account"] or None,
-        customer_id=filters["customer"] or None,
-        start=cycles.local_start_of_day(first, zone) if first else None,
-        end=cycles.local_start_of_day(last + timedelta(days=1), zone)
-        if last and last < date.max - timedelta(days=1)
-        else None,
-        invoice_type=type or None,
-        newest_first=True,
-    )
-    service.inputs.prefetch(
-        [i for i in page.items if i.status == InvoiceStatus.DRAFT]
-    )  # as GET /api/invoices: in one go
-    accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in page.items})
-    customers = CustomerRepository(ctx.session, ctx.org_id).by_pks({a.customer_pk for a in accounts.values()})
-    rows = []
-    for invoice in page.items:
-        owner = accounts.get(invoice.account_pk)
-        rows.append(
-            InvoiceRow(
-                invoice=invoice,
-                account=owner,
-                customer=customers.get(owner.customer_pk) if owner else None,
-                total=_listed_money(service, invoice),
-            )
-        )
-    kept = {k: v for k, v in filters.items() if v}
-    next_url = f"/invoices?{urlencode({**kept, 'after': page.next_token})}" if page.next_token else None
-    return render(
-        request,
-        "invoices.html",
-        user,
-        rows=rows,
-        filters=filters,
-        errors={},
-        statuses=STATUSES,
-        types=TYPES,
-        next_url=next_url,
-        filtered=bool(kept),
-        paged=after is not None,
-        first_url=f"/invoices?{urlencode(kept)}" if kept else "/invoices",
-    )
 
 
 # -- settings ----------------------------------------------------------------------------------------------------

@@ -64,3 +64,24 @@ def page_request(next_token: str | None, page_size: Decimal | int | str | None) 
         size = int(exact)
     after = _decode_token(next_token) if next_token else None
     return PageRequest(size=size, after=after)
+
+
+# -- offset pages with a total (the console's lists) ---------------------------------------------------------------
+@dataclass(frozen=True)
+class Slice:
+    """Rows [offset, offset + size) of a list sorted by `sort` (a key the repository names), with its total: what a
+    person pages through in the console ("26–50 of 312"). The API keeps its keyset pages (`PageRequest`)."""
+
+    offset: int
+    size: int
+    sort: str
+    descending: bool = False
+
+
+@dataclass(frozen=True)
+class Counted(Generic[T]):
+    """A slice's rows and how many the whole list has; `more`: counting stopped at a cap, there are more."""
+
+    items: list[T]
+    total: int
+    more: bool = False

@@ -7,14 +7,15 @@ hold until the transaction ends (docs/architecture.md, "Locks").
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any, TypeVar
 
-from sqlalchemy import Select, func, select, text
+from sqlalchemy import ColumnElement, Select, case, func, literal_column, select, text
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
-from meterline.core.pagination import Page, PageRequest, encode_token
+from meterline.core.errors import BadRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice, encode_token
 
 M = TypeVar("M")
 
@@ -88,3 +89,31 @@ class OrgRepository:
         rows = rows[: request.size]
         token = encode_token(getattr(rows[-1], key.key)) if has_more and rows else None
         return Page(items=rows, next_token=token, size=request.size)
+
+    def counted_page(
+        self, stmt: Select[M], order: Sequence[ColumnElement[Any]], request: Slice, cap: int | None = None
+    ) -> Counted[M]:
+        """A slice of `stmt` in `order` (which ends with a unique key, so that pages never overlap or skip a row) and
+        how many rows `stmt` has, counted up to `cap` when given (a table too big to count at every page)."""
+        counted: Select[Any] = stmt.order_by(None).with_only_columns(literal_column("1"), maintain_column_froms=True)
+        if cap is not None:
+            counted = counted.limit(cap + 1)
+        total = int(self.session.scalar(select(func.count()).select_from(counted.subquery())) or 0)
+        rows = list(self.session.scalars(stmt.order_by(*order).offset(request.offset).limit(request.size)))
+        if cap is not None and total > cap:
+            return Counted(items=rows, total=cap, more=True)
+        return Counted(items=rows, total=total)
+
+
+def sorted_by(column: Any, descending: bool, *, nulls_last: bool = False) -> list[ColumnElement[Any]]:
+    """The ORDER BY terms of one column, either way; with `nulls_last`, rows without a value come last either way
+    (on both engines, which otherwise disagree on where NULL sorts)."""
+    terms: list[ColumnElement[Any]] = [case((column.is_(None), 1), else_=0)] if nulls_last else []
+    return [*terms, column.desc() if descending else column.asc()]
+
+
+def sort_column(columns: Mapping[str, Any], request: Slice) -> Any:
+    """The column a slice sorts by, of those a list offers (a key it does not offer is a 400, never a 500)."""
+    if request.sort not in columns:
+        raise BadRequest(f"sort: {request.sort!r} is not one of {', '.join(columns)}")
+    return columns[request.sort]

@@ -16,7 +16,7 @@ from meterline.accounts.schemas import CreateAccountRequestWithoutCustomerId
 from meterline.accounts.service import ARCHIVED, AccountService, HistoryCheck
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.customers import schemas
 from meterline.customers.models import Customer, CustomerContact
 from meterline.customers.repository import CustomerRepository
@@ -48,6 +48,10 @@ class CustomerService:
     def page(self, request: PageRequest) -> Page[Customer]:
         """Active customers; archived ones stay readable by id."""
         return self.repo.page(request, status=CustomerStatus.ACTIVE)
+
+    def listed(self, request: Slice, search: str = "") -> Counted[Customer]:
+        """Active customers, sorted, a slice at a time with their count (the console's list)."""
+        return self.repo.listed(request, status=CustomerStatus.ACTIVE, search=search.strip())
 
     def create(self, request: schemas.CreateCustomerRequest) -> CreatedCustomer:
         if self.repo.by_id(request.id) is not None:

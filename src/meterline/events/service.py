@@ -23,7 +23,7 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_ids
 from meterline.core.money import EXACT
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
 from meterline.events.store import EventRow, EventStore, UsageKey
@@ -232,6 +232,36 @@ class EventQueryService:
             start=start,
             end=end,
             newest_first=newest_first,
+        )
+
+    def listed(
+        self,
+        request: Slice,
+        *,
+        account_id: str | None,
+        status: str | None,
+        schema_name: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        statuses: Collection[str] | None = None,
+        count_up_to: int | None = None,
+    ) -> Counted[StoredEvent]:
+        """The console's list: a slice of the events `page` filters, in the order received, and their count."""
+        account_pk = None
+        if account_id is not None:
+            account = self.accounts.by_id(account_id)
+            if account is None:
+                return Counted(items=[], total=0)
+            account_pk = account.pk
+        return self.store.listed(
+            request,
+            account_pk=account_pk,
+            status=status,
+            statuses=statuses,
+            schema_name=schema_name,
+            start=start,
+            end=end,
+            count_up_to=count_up_to,
         )
 
     def by_event_id(self, event_id: str) -> list[StoredEvent]:

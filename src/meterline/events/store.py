@@ -13,8 +13,8 @@ from sqlalchemy import CursorResult, delete, func, select
 
 from meterline.core.db import sqlite_time
 from meterline.core.money import EXACT, exact_sum
-from meterline.core.pagination import Page, PageRequest
-from meterline.core.repository import OrgRepository
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
 from meterline.rating import cycles
 
@@ -291,6 +291,39 @@ class EventStore(OrgRepository):
         newest_first: bool = False,
     ) -> Page[Event]:
         """Events in the order they were stored (newest last, or first with `newest_first`); `statuses`: any of."""
+        stmt = self._filtered(account_pk, status, statuses, schema_name, start, end)
+        return self.keyset_page(stmt, Event.pk, request, descending=newest_first)
+
+    # the console's sort: the order events were received (their reference ids are time-ordered)
+    SORTS = {"received": Event.pk}
+
+    def listed(
+        self,
+        request: Slice,
+        *,
+        account_pk: str | None = None,
+        status: str | None = None,
+        statuses: Collection[str] | None = None,
+        schema_name: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        count_up_to: int | None = None,
+    ) -> Counted[Event]:
+        """A slice of the events as `page` filters them, in the order received, and how many there are (counted up
+        to `count_up_to`: an organization may have millions)."""
+        stmt = self._filtered(account_pk, status, statuses, schema_name, start, end)
+        order = sorted_by(sort_column(self.SORTS, request), request.descending)
+        return self.counted_page(stmt, order, request, cap=count_up_to)
+
+    def _filtered(
+        self,
+        account_pk: str | None,
+        status: str | None,
+        statuses: Collection[str] | None,
+        schema_name: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> Any:
         stmt = self.scoped(Event)
         if account_pk is not None:
             stmt = stmt.where(Event.account_pk == account_pk)
@@ -304,7 +337,7 @@ class EventStore(OrgRepository):
             stmt = stmt.where(Event.timestamp >= start)
         if end is not None:
             stmt = stmt.where(Event.timestamp < end)
-        return self.keyset_page(stmt, Event.pk, request, descending=newest_first)
+        return stmt
 
     def by_pk(self, pk: str) -> Event | None:
         return self.session.scalar(self.scoped(Event).where(Event.pk == pk))

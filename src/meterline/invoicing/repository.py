@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Collection
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import Float, cast, delete, select, update
 
 from meterline.accounts.models import Account
 from meterline.core.clock import END_OF_TIME
-from meterline.core.pagination import Page, PageRequest
-from meterline.core.repository import OrgRepository
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.invoicing.models import Invoice, InvoiceSequence
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.schedules.models import PricingSchedule
@@ -71,9 +72,25 @@ class InvoiceRepository(OrgRepository):
     ) -> Page[Invoice]:
         """Invoices in id order (creation order, or newest first); the time filters keep those whose period
         overlaps [start, end)."""
+        stmt = self._filtered(
+            [status] if status is not None else None, account_pk, customer_pk, start, end, invoice_type
+        )
+        if due_by is not None:
+            stmt = stmt.where(Invoice.finalize_at <= due_by)
+        return self.keyset_page(stmt, Invoice.pk, request, descending=newest_first)
+
+    def _filtered(
+        self,
+        statuses: Collection[str] | None,
+        account_pk: str | None,
+        customer_pk: str | None,
+        start: datetime | None,
+        end: datetime | None,
+        invoice_type: str | None,
+    ) -> Any:
         stmt = self.scoped(Invoice)
-        if status is not None:
-            stmt = stmt.where(Invoice.status == status)
+        if statuses is not None:
+            stmt = stmt.where(Invoice.status.in_(sorted(statuses)))
         if invoice_type is not None:
             stmt = stmt.where(Invoice.invoice_type == invoice_type)
         if account_pk is not None:
@@ -84,9 +101,56 @@ class InvoiceRepository(OrgRepository):
             stmt = stmt.where(Invoice.end_at > start)
         if end is not None:
             stmt = stmt.where(Invoice.start_at < end)
-        if due_by is not None:
-            stmt = stmt.where(Invoice.finalize_at <= due_by)
-        return self.keyset_page(stmt, Invoice.pk, request, descending=newest_first)
+        return stmt
+
+    def listed(
+        self,
+        request: Slice,
+        *,
+        statuses: Collection[str] | None = None,
+        overdue_at: datetime | None = None,
+        account_pk: str | None = None,
+        customer_pk: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        invoice_type: str | None = None,
+    ) -> Counted[Invoice]:
+        """The console's list: a slice of the invoices in `statuses` (all without), sorted in SQL, and their count.
+        `overdue_at`: only those still owed (DUE, PARTIALLY_PAID) due before that instant.
+        Sorts: `number`, `date` (invoice date), `due` (due date), `total`. A draft has no number and no frozen total
+        (it is computed when read): by those, drafts come after the finalized invoices either way; totals are
+        compared within a currency (currencies A to Z), never across."""
+        stmt = self._filtered(statuses, account_pk, customer_pk, start, end, invoice_type)
+        if overdue_at is not None:
+            stmt = stmt.where(
+                Invoice.status.in_([InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID]), Invoice.due_date < overdue_at
+            )
+        down = request.descending
+        total = Invoice.total_amount if self.postgres else cast(Invoice.total_amount, Float)  # SQLite keeps text
+        sorts: dict[str, list[Any]] = {
+            "number": sorted_by(Invoice.sequence_number, down, nulls_last=True),
+            "date": sorted_by(Invoice.invoice_date, down, nulls_last=True),
+            "due": sorted_by(Invoice.due_date, down, nulls_last=True),
+            "total": [
+                *sorted_by(Invoice.total_amount.is_(None), False),
+                Invoice.currency.asc(),
+                *sorted_by(total, down),
+            ],
+        }
+        order = [*sort_column(sorts, request), *sorted_by(Invoice.pk, down)]
+        return self.counted_page(stmt, order, request)
+
+    def owed(self, account_pks: set[str]) -> list[tuple[str, str, Decimal, Decimal, datetime | None]]:
+        """(status, currency, total, paid, due date) of the accounts' invoices still owed: DUE and PARTIALLY_PAID."""
+        if not account_pks:
+            return []
+        columns = (Invoice.status, Invoice.currency, Invoice.total_amount, Invoice.paid_amount, Invoice.due_date)
+        stmt = select(*columns).where(
+            Invoice.org_id == self.org_id,
+            Invoice.account_pk.in_(sorted(account_pks)),
+            Invoice.status.in_([InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID]),
+        )
+        return [(s, c, t or Decimal(0), p, d) for s, c, t, p, d in self.session.execute(stmt)]
 
     def finalized_totals(self, since: datetime, statuses: tuple[str, ...]) -> list[tuple[datetime, str, Any, Any]]:
         """(invoiceDate, currency, total, paid) of the invoices in `statuses` dated from `since` on."""

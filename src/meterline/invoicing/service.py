@@ -14,6 +14,7 @@ from __future__ import annotations
 import calendar
 import json
 import re
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from decimal import Decimal
@@ -30,7 +31,7 @@ from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.core.schemas import format_address
 from meterline.core.settings import load_settings
 from meterline.credits.service import CreditService, Grant
@@ -77,6 +78,18 @@ def _number_format(text: str) -> str:
 def number_format() -> str:
     """How invoice numbers are written: METERLINE_INVOICE_NUMBER_FORMAT (default INV-000001), checked."""
     return _number_format(load_settings().invoice_number_format)
+
+
+@dataclass(frozen=True)
+class Owed:
+    """What a set of accounts still owes in one currency: the amount due (total - paid) of their DUE and
+    PARTIALLY_PAID invoices, and the part of it past its due date."""
+
+    currency: str
+    amount: Decimal
+    invoices: int
+    overdue: Decimal
+    overdue_invoices: int
 
 
 @dataclass(frozen=True)
@@ -204,6 +217,65 @@ class InvoiceService:
             invoice_type=invoice_type,
             newest_first=newest_first,
         )
+
+    def listed(
+        self,
+        request: Slice,
+        *,
+        statuses: Collection[str] | None,
+        overdue: bool = False,
+        account_id: str | None = None,
+        customer_id: str | None = None,
+        start: datetime | None = None,
+        end: datetime | None = None,
+        invoice_type: str | None = None,
+    ) -> Counted[Invoice]:
+        """The console's list: a sorted slice and the count of the invoices `page` would filter (`overdue`: those
+        still owed whose due day has passed, `overdue_before`). Drafts are returned as stored: `view` computes them."""
+        account_pk = customer_pk = None
+        if account_id is not None:
+            account = self.accounts.by_id(account_id)
+            if account is None:
+                return Counted(items=[], total=0)
+            account_pk = account.pk
+        if customer_id is not None:
+            customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_id(customer_id)
+            if customer is None:
+                return Counted(items=[], total=0)
+            customer_pk = customer.pk
+        return self.repo.listed(
+            request,
+            statuses=statuses,
+            overdue_at=self.overdue_before() if overdue else None,
+            account_pk=account_pk,
+            customer_pk=customer_pk,
+            start=start,
+            end=end,
+            invoice_type=invoice_type,
+        )
+
+    def overdue_before(self) -> datetime:
+        """An invoice still owed is overdue once its due day has passed, days being the organization's (as the pages
+        show the due date and `console.words.overdue_days` counts them): when it was due before today's midnight."""
+        return cycles.local_start_of_day(self.ctx.now.astimezone(self.tz).date(), self.tz)
+
+    def owed(self, account_pks: set[str]) -> list[Owed]:
+        """What the accounts still owe, per currency (A to Z; amounts of two currencies are never added), and of it
+        what is overdue (`overdue_before`)."""
+        found: dict[str, Owed] = {}
+        cutoff = self.overdue_before()
+        for _, currency, total, paid, due in self.repo.owed(account_pks):
+            amount = EXACT.subtract(total, paid)
+            late = due is not None and due < cutoff
+            was = found.get(currency, Owed(currency, Decimal(0), 0, Decimal(0), 0))
+            found[currency] = Owed(
+                currency,
+                EXACT.add(was.amount, amount),
+                was.invoices + 1,
+                EXACT.add(was.overdue, amount) if late else was.overdue,
+                was.overdue_invoices + (1 if late else 0),
+            )
+        return [found[c] for c in sorted(found)]
 
     def view(self, invoice: Invoice) -> tuple[Line, list[Line], dict[str, Any], Decimal]:
         """(revenueInfo, usageInfo, invoiceDetails, total): frozen once final, computed now while DRAFT."""

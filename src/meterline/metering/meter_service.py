@@ -18,7 +18,7 @@ from typing import Any
 from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id, new_short_id
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.metering import schemas
 from meterline.metering.jsonlogic import JsonLogicError, compile_logic
 from meterline.metering.models import EventSchema, UsageMeter
@@ -73,6 +73,10 @@ class UsageMeterService:
             if unknown:
                 raise BadRequest(f"aggregations: {unknown[0]!r} is not an aggregation; use COUNT, SUM or COUNT,SUM")
         return self.repo.meter_page(request, statuses=statuses, aggregations=wanted)
+
+    def listed(self, request: Slice, status: str | None = None) -> Counted[UsageMeter]:
+        """The console's list: a sorted slice of the meters `page` lists, and their count."""
+        return self.repo.meters_listed(request, statuses=status_filter(status, "usage meter"))
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateUsageMeterRequest) -> UsageMeter:

@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from sqlalchemy import func, select
 
-from meterline.core.pagination import Page, PageRequest
-from meterline.core.repository import OrgRepository
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.metering.statuses import MeteringStatus
 
@@ -46,6 +46,18 @@ class MeteringRepository(OrgRepository):
         else:
             stmt = stmt.where(EventSchema.status != ARCHIVED)
         return self.keyset_page(stmt, EventSchema.id, request)
+
+    # the console's sorts of schemas: by name (case aside) or when created (the schema's id is time-ordered)
+    SCHEMA_SORTS = {"name": func.lower(EventSchema.name), "created": EventSchema.id}
+
+    def schemas_listed(self, request: Slice, *, statuses: set[str] | None) -> Counted[EventSchema]:
+        """A sorted slice of the schemas (their newest versions), with their count; without `statuses`, those not
+        ARCHIVED."""
+        stmt = self.scoped(EventSchema).where(EventSchema.latest.is_(True))
+        stmt = stmt.where(EventSchema.status.in_(statuses)) if statuses else stmt.where(EventSchema.status != ARCHIVED)
+        column = sort_column(self.SCHEMA_SORTS, request)
+        order = [*sorted_by(column, request.descending), *sorted_by(EventSchema.pk, request.descending)]
+        return self.counted_page(stmt, order, request)
 
     def active_schema(self, name: str) -> EventSchema | None:
         """The ACTIVE version of the schema named `name`, or None (unknown, draft, inactive or deleted)."""
@@ -91,6 +103,17 @@ class MeteringRepository(OrgRepository):
         if aggregations:
             stmt = stmt.where(UsageMeter.aggregation.in_(aggregations))
         return self.keyset_page(stmt, UsageMeter.pk, request)
+
+    # the console's sorts of meters: by name (case aside) or when created
+    METER_SORTS = {"name": func.lower(UsageMeter.name), "created": UsageMeter.created_at}
+
+    def meters_listed(self, request: Slice, *, statuses: set[str] | None) -> Counted[UsageMeter]:
+        """A sorted slice of the meters, with their count; without `statuses`, those not ARCHIVED."""
+        stmt = self.scoped(UsageMeter)
+        stmt = stmt.where(UsageMeter.status.in_(statuses)) if statuses else stmt.where(UsageMeter.status != ARCHIVED)
+        column = sort_column(self.METER_SORTS, request)
+        order = [*sorted_by(column, request.descending), *sorted_by(UsageMeter.pk, request.descending)]
+        return self.counted_page(stmt, order, request)
 
     def active_meters(self, schema_name: str) -> list[UsageMeter]:
         """The ACTIVE meters of the schema named `schema_name`, in creation order: the ones its events feed."""

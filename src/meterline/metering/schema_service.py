@@ -18,7 +18,7 @@ from typing import Any
 
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.metering import schemas
 from meterline.metering.models import EventSchema
 from meterline.metering.repository import MeteringRepository
@@ -59,6 +59,10 @@ class EventSchemaService:
     def page(self, request: PageRequest, status: str | None = None) -> Page[EventSchema]:
         """Schemas (newest versions) not deleted; or those with the given status (ARCHIVED: the deleted ones)."""
         return self.repo.schema_page(request, statuses=status_filter(status, "schema"))
+
+    def listed(self, request: Slice, status: str | None = None) -> Counted[EventSchema]:
+        """The console's list: a sorted slice of the schemas `page` lists, and their count."""
+        return self.repo.schemas_listed(request, statuses=status_filter(status, "schema"))
 
     def meter_counts(self, rows: Sequence[EventSchema]) -> dict[str, int]:
         """Meters that are not ARCHIVED, per schema id."""

@@ -18,8 +18,10 @@ from meterline import __version__
 from meterline.api.errors import allowed_methods, error_response
 from meterline.console import (
     account_pages as console_accounts,
+    customer_pages as console_customers,
     dashboard as console_dashboard,
     errors as console_errors,
+    invoice_list as console_invoice_list,
     invoice_pages as console_invoices,
     metering_pages as console_metering,
     pages as console_pages,
@@ -101,6 +103,8 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(console_invoices.router)
     for module in (console_dashboard, console_plans, console_metering, console_settings):
         app.include_router(module.router)
+    app.include_router(console_customers.router)  # after pages.py's /customers/new
+    app.include_router(console_invoice_list.router)
     app.mount(
         "/console-static",
         StaticFiles(directory=str(Path(console_pages.__file__).parent / "static")),

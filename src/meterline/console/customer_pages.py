@@ -1,0 +1,131 @@
+"""The Customers list and a customer's page (docs/console.md). Thin handlers over the services.
+
+- `/customers`: sorted by name, id or when created, 25 a page with counts, searched by a part of the name, id or
+  email (console/listing.py), all in SQL.
+- `/customers/{id}`: the customer, its balance (what its accounts still owe per currency, and of it what is overdue;
+  their wallets' and credits' balances), its five latest finalized invoices and its accounts.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from fastapi import APIRouter, Request
+from starlette.responses import Response
+
+from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
+from meterline.api.routing import UnitOfWorkRoute
+from meterline.console import listing
+from meterline.console.invoice_list import FINALIZED, invoice_rows
+from meterline.console.pages import User, context, render
+from meterline.core.errors import NotFound
+from meterline.core.pagination import Slice
+from meterline.credits.service import CreditRepository
+from meterline.customers.repository import CustomerRepository
+from meterline.customers.service import CustomerService
+from meterline.invoicing.service import InvoiceService, Owed
+from meterline.invoicing.statuses import InvoiceStatus
+from meterline.tenancy.context import Context
+from meterline.usecases import balances
+from meterline.wallet.service import WalletRepository
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+
+CUSTOMERS = listing.Spec(
+    path="/customers",
+    columns={
+        "name": listing.Column("Name"),
+        "id": listing.Column("Customer ID"),
+        "created": listing.Column("Created", descending_first=True),
+    },
+    default="name",
+    noun=("customer", "customers"),
+)
+RECENT = 5  # invoices on a customer's page
+
+
+@router.get("/customers")
+def customers(request: Request, user: User, q: str = "", sort: str = "", page: str = "") -> Response:
+    rows: list = []
+    counts: dict[str, int] = {}
+    found = listing.Listing.read(CUSTOMERS, sort=sort, page=page, filters={"q": q})
+    if found.ok:
+        ctx = context(request, user)
+        result = CustomerService(ctx).listed(found.slice(), q)
+        found.found(result)
+        rows = result.items
+        counts = AccountRepository(ctx.session, ctx.org_id).count_by_customer({c.pk for c in rows})
+    return render(
+        request,
+        "customers.html",
+        user,
+        status=200 if found.ok else 400,
+        customers=rows,
+        counts=counts,
+        q=q,
+        list=found,
+    )
+
+
+@dataclass(frozen=True)
+class Balance:
+    """A customer's money, per currency (A to Z), across its accounts."""
+
+    owed: list[Owed]  # what is still owed, and of it what is overdue
+    wallets: dict[str, Decimal]  # what the wallets can still pay (after what drafts hold)
+    held: dict[str, Decimal]  # what drafts hold of them
+    credits: dict[str, Decimal]  # credits' closing balance (not yet consumed)
+
+
+def _add(into: dict[str, Decimal], currency: str, amount: Decimal) -> None:
+    into[currency] = into.get(currency, Decimal(0)) + amount
+
+
+def customer_balance(ctx: Context, accounts: list[Account]) -> Balance:
+    """Through the services the API answers with (`GET /accounts/{id}/wallet`, `.../credit_balance`): only for the
+    accounts that have a wallet or an active credit, as computing their holds computes the account's drafts."""
+    pks = {a.pk for a in accounts}
+    with_wallet = WalletRepository(ctx.session, ctx.org_id).of_accounts(pks)
+    with_credits = {pk for pk, rows in CreditRepository(ctx.session, ctx.org_id).of_accounts(pks).items() if rows}
+    wallets: dict[str, Decimal] = {}
+    held: dict[str, Decimal] = {}
+    credits: dict[str, Decimal] = {}
+    for account in sorted(accounts, key=lambda a: a.pk):
+        if account.pk in with_wallet:
+            view = balances.wallet(ctx).view(account.id)
+            _add(wallets, account.invoice_currency, view.balance)
+            _add(held, account.invoice_currency, view.hold)
+        if account.pk in with_credits:
+            _add(credits, account.invoice_currency, balances.credits(ctx).balance(account.id).available)
+    return Balance(
+        owed=InvoiceService(ctx).owed(pks),
+        wallets=dict(sorted(wallets.items())),
+        held={c: v for c, v in sorted(held.items()) if v},
+        credits=dict(sorted(credits.items())),
+    )
+
+
+@router.get("/customers/{customer_id}")
+def customer_page(request: Request, user: User, customer_id: str) -> Response:
+    ctx = context(request, user)
+    customer = CustomerRepository(ctx.session, ctx.org_id).by_id(customer_id)
+    if customer is None:
+        raise NotFound(f"Customer {customer_id} not found")
+    accounts = AccountRepository(ctx.session, ctx.org_id).of_customer(customer.pk)
+    service = InvoiceService(ctx)
+    recent = service.listed(Slice(0, RECENT, "date", True), statuses=FINALIZED, customer_id=customer.id)
+    drafts = service.listed(Slice(0, 1, "date", True), statuses={InvoiceStatus.DRAFT}, customer_id=customer.id)
+    return render(
+        request,
+        "customer.html",
+        user,
+        customer=customer,
+        accounts=accounts,
+        balance=customer_balance(ctx, accounts),
+        recent=invoice_rows(ctx, service, recent.items),
+        finalized=recent.total,
+        drafts=drafts.total,
+        now=ctx.now,
+    )
