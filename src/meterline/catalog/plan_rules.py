@@ -8,9 +8,11 @@ priced in each of them.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import date, timedelta
 from functools import partial
 from typing import Any
 
@@ -32,6 +34,7 @@ class CatalogView:
 
     meters: Mapping[str, tuple[str, str]]  # usage meter id -> (name, status)
     addons: Mapping[str, tuple[str, str, str]]  # add-on id -> (type, display name, status)
+    features: Mapping[str, str] = field(default_factory=dict)  # feature id -> display name
 
 
 def _fail(message: str) -> BadRequest:
@@ -119,9 +122,6 @@ def _addon(catalog: CatalogView, addon_id: str, kinds: set[str], where: str) -> 
 
 def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> dict[str, Any]:
     details = {k: v for k, v in details.items() if v is not None}
-    for unsupported in ("billingEntitlementRateCards", "entitlementOverageRateCards"):
-        if details.pop(unsupported, None):
-            raise _fail(f"{ROOT}.{unsupported}: features and entitlements are not supported by Meterline yet")
     supported = set(_currencies(details["supportedCurrencies"], f"{ROOT}.supportedCurrencies", None))
     details["supportedCurrencies"] = sorted(supported)
     _check_cycle(details, plan_type)
@@ -219,7 +219,107 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
                 partial(_check_grant_rates, card, detail["currency"], where),
                 f"{where}.rateDetails ({detail['currency']})",
             )
+    _entitlement_cards(details, plan_type, catalog, deferred, supported, name_card)
     return details
+
+
+def duration_parts(duration: str) -> dict[str, int]:
+    """An ISO 8601 duration of years, months, weeks and days (P1M, P30D, P1Y2M) as {Y, M, W, D}; ValueError else."""
+    if not _DURATION.fullmatch(duration):
+        raise ValueError(duration)
+    return {unit: int(n) for n, unit in re.findall(r"(\d+)([YMWD])", duration)}
+
+
+def add_duration(day: date, duration: str) -> date:
+    """`day` + an ISO 8601 duration of years, months, weeks and days (P1M: same day next month, or its last day)."""
+    parts = duration_parts(duration)
+    months = day.year * 12 + day.month - 1 + parts.get("Y", 0) * 12 + parts.get("M", 0)
+    year, month = divmod(months, 12)
+    moved = date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
+    return moved + timedelta(weeks=parts.get("W", 0), days=parts.get("D", 0))
+
+
+def _entitlement_cards(
+    details: dict[str, Any],
+    plan_type: str,
+    catalog: CatalogView,
+    deferred: bool,
+    supported: set[str],
+    name_card: Callable[[dict[str, Any], str, str], None],
+) -> None:
+    """Billing entitlement cards (units of a feature each cycle, sold at the card's price) and entitlement overage
+    cards (units beyond them, priced by slabs): docs/entitlements.md, "Entitlements in price plans"."""
+    for key, kind in (("billingEntitlementRateCards", "entitlement"), ("entitlementOverageRateCards", "overage")):
+        sold: dict[str, str] = {}
+        for i, card in enumerate(details.get(key, [])):
+            where = f"{ROOT}.{key}[{i}]"
+            if deferred:
+                raise _fail(f"{where}: a plan with deferredRevenue cannot have {kind} cards")
+            feature = catalog.features.get(card["featureId"])
+            if feature is None:
+                raise _fail(f"{where}.featureId: no feature {card['featureId']!r}; create it with POST /features first")
+            if card["featureId"] in sold:
+                raise _fail(
+                    f"{where}.featureId: feature {card['featureId']!r} already has its {kind} card, "
+                    f"{sold[card['featureId']]} (one per feature: each cycle grants one entry"
+                    " of a feature per card kind)"
+                )
+            sold[card["featureId"]] = where
+            name_card(card, where, f"{kind}_{card['featureId']}")
+            card.setdefault("displayName", feature)
+            if kind == "entitlement":
+                _check_timing_entitlement(card, where, plan_type)
+                _check_recurrence(card, where)
+                _check_feature_configs(card, where)
+            else:
+                if plan_type == "PURCHASE":
+                    raise _fail(f"{where}: a PURCHASE plan has no pricing cycle, so it cannot bill overage")
+                _check_overage(card, where)
+            _check_slab_card(card, where, supported)
+
+
+def _check_timing_entitlement(card: dict[str, Any], where: str, plan_type: str) -> None:
+    if plan_type == "PURCHASE" and card["invoiceTiming"] == "IN_ARREARS":
+        raise _fail(
+            f"{where}.invoiceTiming: a PURCHASE plan has no cycle to bill in arrears; use IN_ADVANCE or PREPAID"
+        )
+
+
+def _check_feature_configs(card: dict[str, Any], where: str) -> None:
+    configs = card["featureConfigs"]
+    if len(configs) != 1:
+        raise _fail(
+            f"{where}.featureConfigs: give exactly one (each cycle grants one entry per feature, "
+            "`scheduleId#YYYYMMDD$PRICE_PLAN`, and an entry has one window)"
+        )
+    config = configs[0]
+    here = f"{where}.featureConfigs[0]"
+    if config["featureCreditLimit"] < 0:
+        raise _fail(f"{here}.featureCreditLimit: must be >= 0")
+    for name in ("effectiveFrom", "effectiveUntil"):
+        value = config.get(name)
+        if value is not None:
+            try:
+                duration_parts(value)
+            except ValueError:
+                raise _fail(
+                    f"{here}.{name}: {value!r} is not an ISO 8601 duration of years, months, weeks and days "
+                    "(P0D, P30D, P1M): it counts from the cycle's start"
+                ) from None
+    config.setdefault("effectiveFrom", "P0D")
+    for day in (date(2001, 1, 31), date(2004, 2, 29), date(2001, 7, 1)):
+        if add_duration(day, config["effectiveUntil"]) <= add_duration(day, config["effectiveFrom"]):
+            raise _fail(f"{here}.effectiveUntil: must be longer than effectiveFrom ({config['effectiveFrom']})")
+
+
+def _check_overage(card: dict[str, Any], where: str) -> None:
+    if card.get("maxQuantity") is not None and card["maxQuantity"] < 0:
+        raise _fail(f"{where}.maxQuantity: must be >= 0 (leave it out for no limit)")
+    config = card.setdefault("billingConfig", {})
+    config.setdefault("interval", 1)
+    config.setdefault("startOffset", 0)
+    if config["startOffset"] >= config["interval"]:
+        raise _fail(f"{where}.billingConfig.startOffset: must be smaller than interval")
 
 
 def _check_timing(card: dict[str, Any], where: str, deferred: bool) -> None:
@@ -257,7 +357,13 @@ def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str
     supported = set(details["supportedCurrencies"])
     codes = _currencies(currencies, "currencies", supported)
     for code in codes:
-        for kind in ("usageRateCards", "licenseRateCards", "fixedFeeRateCards"):
+        for kind in (
+            "usageRateCards",
+            "licenseRateCards",
+            "fixedFeeRateCards",
+            "billingEntitlementRateCards",
+            "entitlementOverageRateCards",
+        ):
             for i, card in enumerate(details.get(kind, [])):
                 if rate_cards.rate_value_for(card, code) is None:
                     raise _fail(

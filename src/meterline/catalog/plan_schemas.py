@@ -170,17 +170,53 @@ class CreditGrantRateCard(RequestModel):
     recurrence_config: RecurrenceConfig | None = None
 
 
+class FeatureConfig(RequestModel):
+    """Units of the feature granted each cycle, usable from `effectiveFrom` to `effectiveUntil`: ISO 8601 durations
+    counted from the grant (the cycle's start), e.g. P0D and P1M."""
+
+    effective_from: Annotated[str, StringConstraints(max_length=50)] | None = None
+    effective_until: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    feature_credit_limit: NumberIn
+
+
+class BillingEntitlementRateCard(RequestModel):
+    feature_id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    feature_configs: Annotated[list[FeatureConfig], Field(min_length=1, max_length=10)]
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    invoice_timing: InvoiceTiming
+    display_name: Text | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    rate_plan: RatePlan
+    rate_values: Annotated[list[RateValue], Field(min_length=1, max_length=20)]
+    recurrence_config: RecurrenceConfig | None = None
+
+
+class BillingConfig(RequestModel):
+    interval: Annotated[StrictInt, Field(ge=1, le=120)] | None = None
+    start_offset: Annotated[StrictInt, Field(ge=0, le=120)] | None = None
+
+
+class EntitlementOverageRateCard(RequestModel):
+    feature_id: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    display_name: Text | None = None
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
+    tag: Annotated[str, StringConstraints(max_length=50)] | None = None
+    max_quantity: NumberIn | None = None
+    rate_plan: RatePlan
+    rate_values: Annotated[list[RateValue], Field(min_length=1, max_length=20)]
+    billing_config: BillingConfig | None = None
+
+
 class CreatePricePlanDetails(RequestModel):
     pricing_cycle_config: PricingCycleConfig | None = None
     supported_currencies: Annotated[list[Currency], Field(min_length=1, max_length=20)]
     usage_rate_cards: Annotated[list[UsageRateCard], Field(max_length=50)] | None = None
     fixed_fee_rate_cards: Annotated[list[FixedFeeRateCard], Field(max_length=50)] | None = None
     license_rate_cards: Annotated[list[LicenseRateCard], Field(max_length=50)] | None = None
-    # Features and entitlements are not served yet: the service refuses a non-empty list, saying so (docs/api.md).
-    billing_entitlement_rate_cards: list[dict] | None = None
+    billing_entitlement_rate_cards: Annotated[list[BillingEntitlementRateCard], Field(max_length=50)] | None = None
     minimum_commitment: MinimumCommitment | None = None
     credit_grant_rate_cards: Annotated[list[CreditGrantRateCard], Field(max_length=50)] | None = None
-    entitlement_overage_rate_cards: list[dict] | None = None
+    entitlement_overage_rate_cards: Annotated[list[EntitlementOverageRateCard], Field(max_length=50)] | None = None
     deferred_revenue: StrictBool | None = None
     allow_ongoing_cycle_updates: StrictBool | None = Field(default=None, alias="allow_ongoing_cycle_updates")
 
@@ -191,8 +227,8 @@ class CreatePricePlanDetailsOverride(RequestModel):
     pricing_cycle_config: PricingCycleConfig | None = None
     supported_currencies: Annotated[list[Currency], Field(min_length=1, max_length=20)] | None = None
     usage_rate_cards: Annotated[list[UsageRateCard], Field(max_length=50)] | None = None
-    billing_entitlement_rate_cards: list[dict] | None = None
-    entitlement_overage_rate_cards: list[dict] | None = None
+    billing_entitlement_rate_cards: Annotated[list[BillingEntitlementRateCard], Field(max_length=50)] | None = None
+    entitlement_overage_rate_cards: Annotated[list[EntitlementOverageRateCard], Field(max_length=50)] | None = None
     fixed_fee_rate_cards: Annotated[list[FixedFeeRateCard], Field(max_length=50)] | None = None
     license_rate_cards: Annotated[list[LicenseRateCard], Field(max_length=50)] | None = None
     minimum_commitment: MinimumCommitment | None = None
@@ -228,8 +264,8 @@ class PricePlanDetails(ResponseModel):
     usage_rate_cards: list[UsageRateCard] | None = None
     fixed_fee_rate_cards: list[FixedFeeRateCard] | None = None
     license_rate_cards: list[LicenseRateCard] | None = None
-    billing_entitlement_rate_cards: list[dict] | None = None
-    entitlement_overage_rate_cards: list[dict] | None = None
+    billing_entitlement_rate_cards: list[BillingEntitlementRateCard] | None = None
+    entitlement_overage_rate_cards: list[EntitlementOverageRateCard] | None = None
     minimum_commitment: MinimumCommitment | None = None
     credit_grant_rate_cards: list[CreditGrantRateCard] | None = None
     type: PlanType | None = None

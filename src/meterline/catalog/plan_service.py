@@ -22,6 +22,7 @@ from meterline.catalog.statuses import PricePlanStatus
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.entitlements.repository import FeatureRepository
 from meterline.metering.repository import MeteringRepository
 from meterline.tenancy.context import Context
 
@@ -102,7 +103,8 @@ class PricePlanService:
     def catalog(self) -> plan_rules.CatalogView:
         meters = {m.id: (m.name, m.status) for m in self.metering.usable_meters()}
         addons = {a.id: (a.type, a.billable_name or a.name, a.status) for a in self.addons.all()}
-        return plan_rules.CatalogView(meters=meters, addons=addons)
+        features = {f.pk: f.billable_name or f.name for f in FeatureRepository(self.ctx.session, self.ctx.org_id).all()}
+        return plan_rules.CatalogView(meters=meters, addons=addons, features=features)
 
     @staticmethod
     def _refuse_rules(rules: list[dict] | None) -> None:

@@ -40,6 +40,32 @@ def check_config(config: dict[str, str] | None, allowed: frozenset[str], where: 
         raise CardError(f"{where}: unknown key {', '.join(unknown)}; allowed: {', '.join(sorted(allowed))}")
 
 
+def applies(card: dict[str, Any], index: int) -> bool:
+    """Whether a card bills in the schedule's cycle `index` (from 0): ONE_TIME cards in the first cycle; RECURRING
+    ones (and cards without a type) every cycle, or every `interval` cycles from the `offset`-th (recurrenceConfig).
+    An overage card bills the cycle that ends its billing period (`overage_period`)."""
+    if "billingConfig" in card:
+        first, end = overage_period(card, index)
+        return index == end - 1
+    if card.get("type") == "ONE_TIME":
+        return index == 0
+    config = card.get("recurrenceConfig") or {}
+    interval, offset = config.get("interval") or 1, config.get("offset") or 0
+    return index >= offset and (index - offset) % interval == 0
+
+
+def overage_period(card: dict[str, Any], index: int) -> tuple[int, int]:
+    """The billing period of an entitlement overage card that holds cycle `index`, as cycle numbers [first, end):
+    every `interval` cycles from the `startOffset`-th (billingConfig); the cycles before `startOffset` are one
+    shorter first period."""
+    config = card.get("billingConfig") or {}
+    interval, offset = config.get("interval") or 1, config.get("startOffset") or 0
+    if index < offset:
+        return 0, offset
+    first = offset + (index - offset) // interval * interval
+    return first, first + interval
+
+
 def rate_value_for(card: dict[str, Any], currency: str) -> dict[str, Any] | None:
     return next((v for v in card.get("rateValues", ()) if v["currency"] == currency), None)
 

@@ -71,7 +71,7 @@ class FeatureCreditEntry(Base):
     status: Mapped[str] = mapped_column(String(16))  # ACTIVE | VOIDED (EXPIRED is read, never stored)
     starts_at: Mapped[datetime] = mapped_column(UTCDateTime())
     ends_at: Mapped[datetime] = mapped_column(UTCDateTime())
-    granted: Mapped[Decimal] = mapped_column(ExactDecimal())
+    granted: Mapped[Decimal | None] = mapped_column(ExactDecimal())  # None: no limit (an unlimited OVERAGE entry)
     used: Mapped[Decimal] = mapped_column(ExactDecimal())
     origin: Mapped[str | None] = mapped_column(String(255))
     idempotency_key: Mapped[str | None] = mapped_column(String(255))

@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections import defaultdict
 from datetime import datetime
+from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
-from meterline.entitlements.statuses import EntryStatus
+from meterline.entitlements.statuses import EntrySource, EntryStatus
 
 ACTIVE = EntryStatus.ACTIVE
 
@@ -95,6 +96,24 @@ class EntryRepository(OrgRepository):
             FeatureCreditEntry.entry_id == entry_id,
         )
         return self.session.scalar(stmt)
+
+    def entry_ids(self, account_pk: str, feature_pks: set[str]) -> set[tuple[str, str]]:
+        """(feature pk, entry id) of the account's entries of these features."""
+        stmt = select(FeatureCreditEntry.feature_pk, FeatureCreditEntry.entry_id).where(
+            FeatureCreditEntry.org_id == self.org_id,
+            FeatureCreditEntry.account_pk == account_pk,
+            FeatureCreditEntry.feature_pk.in_(sorted(feature_pks)),
+        )
+        return {(f, e) for f, e in self.session.execute(stmt)}
+
+    def overage_used(self, account_pk: str) -> dict[tuple[str, str], Decimal]:
+        """(feature pk, entry id) -> used, of the account's OVERAGE entries (what invoices bill), voided ones too."""
+        stmt = select(FeatureCreditEntry.feature_pk, FeatureCreditEntry.entry_id, FeatureCreditEntry.used).where(
+            FeatureCreditEntry.org_id == self.org_id,
+            FeatureCreditEntry.account_pk == account_pk,
+            FeatureCreditEntry.source == EntrySource.OVERAGE,
+        )
+        return {(f, e): used for f, e, used in self.session.execute(stmt)}
 
     def by_idempotency_key(self, key: str) -> FeatureCreditEntry | None:
         return self.session.scalar(self.scoped(FeatureCreditEntry).where(FeatureCreditEntry.idempotency_key == key))

@@ -173,6 +173,7 @@ def credits_out(account_id: str, feature_id: str, credits: Credits) -> GetFeatur
         feature_id=feature_id,
         granted=credits.granted,
         balance=credits.balance,
+        overage_limit=credits.overage_limit,
         used_overage=credits.used_overage,
     )
 
@@ -184,7 +185,7 @@ def entry_out(entry: EntryRow, now: datetime) -> FeatureCreditEntry:
         status=cast(EntryStatusOut, entry_status(entry, now)),
         effective_from=entry.starts_at,
         effective_until=entry.ends_at,
-        granted=entry.granted,
-        balance=entry_balance(entry, now),
+        granted=entry.granted,  # None: an OVERAGE entry without a limit
+        balance=None if entry.granted is None else entry_balance(entry, now),
         used=entry.used,
     )

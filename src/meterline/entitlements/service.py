@@ -47,6 +47,7 @@ ENTITLEMENT, PRICE_PLAN, OVERAGE, REFUND = (
 )
 ENTRY_ID_MAX = 50  # the SDK's limit on FeatureCreditEntry.id and on the entry_id path parameter
 ZERO = Decimal(0)
+UNLIMITED = Decimal("Infinity")  # what an entry without `granted` (an OVERAGE entry with no maxQuantity) grants
 
 
 class InsufficientCredits(MeterlineError):
@@ -63,21 +64,30 @@ def entry_status(entry: FeatureCreditEntry, now: datetime) -> EntryStatus:
     return EXPIRED if entry.ends_at <= now else ACTIVE
 
 
+def entry_granted(entry: FeatureCreditEntry) -> Decimal:
+    """What the entry grants; UNLIMITED (Decimal infinity) for an OVERAGE entry without a limit."""
+    return UNLIMITED if entry.granted is None else entry.granted
+
+
 def entry_balance(entry: FeatureCreditEntry, now: datetime) -> Decimal:
-    """What can still be used of the entry: granted - used while ACTIVE, 0 once EXPIRED or VOIDED."""
-    return EXACT.subtract(entry.granted, entry.used) if entry_status(entry, now) == ACTIVE else ZERO
+    """What can still be used of the entry: granted - used while ACTIVE (UNLIMITED without a limit), 0 once EXPIRED
+    or VOIDED."""
+    if entry_status(entry, now) != ACTIVE:
+        return ZERO
+    return UNLIMITED if entry.granted is None else EXACT.subtract(entry.granted, entry.used)
 
 
 def covering(entries: Iterable[FeatureCreditEntry], at: datetime, now: datetime) -> list[FeatureCreditEntry]:
     """The entries that may pay for an event timestamped `at`, read at `now`, in the order they are consumed: ACTIVE
-    now, `at` inside [effectiveFrom, effectiveUntil), something left; the one ending first, then the one that
-    started first, then the one made first (pks sort by creation)."""
+    now, `at` inside [effectiveFrom, effectiveUntil), something left; OVERAGE entries after all others (overage is
+    billed); then the one ending first, then the one that started first, then the one made first (pks sort by
+    creation)."""
     usable = [
         e
         for e in entries
         if e.starts_at <= at < e.ends_at and entry_balance(e, now) > 0 and entry_status(e, now) == ACTIVE
     ]
-    return sorted(usable, key=lambda e: (e.ends_at, e.starts_at, e.pk))
+    return sorted(usable, key=lambda e: (e.source == OVERAGE, e.ends_at, e.starts_at, e.pk))
 
 
 def take(entries: list[FeatureCreditEntry], units: Decimal, now: datetime) -> list[tuple[FeatureCreditEntry, Decimal]]:
@@ -128,11 +138,22 @@ class Grant:
 
 @dataclass(frozen=True)
 class Credits:
-    """An account's credits of a feature now: the entries in effect (ACTIVE, effectiveFrom <= now)."""
+    """An account's credits of a feature now, from the entries in effect (ACTIVE, effectiveFrom <= now): `granted`
+    and `balance` of every entry but OVERAGE ones; `overage_limit` what the OVERAGE entries allow (None without one,
+    or when one has no limit) and `used_overage` what was used of them."""
 
     granted: Decimal
     balance: Decimal
-    used_overage: Decimal = ZERO  # overage cards come with the plan-cards step
+    used_overage: Decimal = ZERO
+    overage_limit: Decimal | None = None
+    has_unlimited_overage: bool = False
+
+    @property
+    def room(self) -> Decimal:
+        """What an entitled event may still take now: the balance and the overage left (UNLIMITED without limit)."""
+        if self.overage_limit is None:
+            return UNLIMITED if self.has_unlimited_overage else self.balance
+        return EXACT.add(self.balance, max(ZERO, EXACT.subtract(self.overage_limit, self.used_overage)))
 
 
 class FeatureCreditService:
@@ -191,7 +212,7 @@ class FeatureCreditService:
             if found is not None:
                 return found
         entry_id = grant.entry_id or f"{new_id('ent')}${ENTITLEMENT}"
-        return self._add(
+        return self.add_entry(
             account.pk,
             feature.pk,
             entry_id,
@@ -210,7 +231,7 @@ class FeatureCreditService:
             raise BadRequest(f"effectiveUntil must be in the future (now is {isoformat_z(self.ctx.now)})")
         return self.grant(grant)
 
-    def _add(
+    def add_entry(
         self,
         account_pk: str,
         feature_pk: str,
@@ -219,10 +240,11 @@ class FeatureCreditService:
         source: str,
         starts: datetime,
         ends: datetime,
-        granted: Decimal,
+        granted: Decimal | None,
         origin: str | None = None,
         idempotency_key: str | None = None,
     ) -> FeatureCreditEntry:
+        """Insert an entry as given (callers check it: `grant`, the plan's cycle grants, refunds)."""
         entry = FeatureCreditEntry(
             pk=new_id("fce"),
             org_id=self.ctx.org_id,
@@ -244,6 +266,13 @@ class FeatureCreditService:
         self.repo.add(entry)
         return entry
 
+    def owed_grants(self, account: Account, at: datetime) -> None:
+        """Grant what the account's price plan owes for the cycle holding `at` (plan_grants.py), before a read or a
+        consumption."""
+        from meterline.entitlements.plan_grants import PlanGrants  # it builds on this module
+
+        PlanGrants(self.ctx).ensure(account, at)
+
     # -- reads ----------------------------------------------------------------------------------------------------
     def credits(self, account_id: str, feature_id: str) -> Credits:
         account, feature = self.account(account_id), self.feature(feature_id)
@@ -252,17 +281,27 @@ class FeatureCreditService:
     def credits_of(self, account: Account, feature_pks: set[str] | None) -> dict[str, Credits]:
         """Each feature's credits now (every feature with an entry when `feature_pks` is None)."""
         now = self.ctx.now
-        granted: dict[str, Decimal] = dict.fromkeys(feature_pks or (), ZERO)
-        balance: dict[str, Decimal] = dict.fromkeys(feature_pks or (), ZERO)
-        for entry in self.repo.usable(account.pk, feature_pks, now):
-            if entry.starts_at > now:
-                continue  # not in effect yet
-            granted[entry.feature_pk] = EXACT.add(granted.get(entry.feature_pk, ZERO), entry.granted)
-            balance[entry.feature_pk] = EXACT.add(balance.get(entry.feature_pk, ZERO), entry_balance(entry, now))
-        return {pk: Credits(granted=granted[pk], balance=balance[pk]) for pk in granted}
+        self.owed_grants(account, now)
+        pks = set(feature_pks or ())
+        entries = [e for e in self.repo.usable(account.pk, feature_pks, now) if e.starts_at <= now]  # in effect
+        pks |= {e.feature_pk for e in entries}
+        out = {}
+        for pk in pks:
+            mine = [e for e in entries if e.feature_pk == pk and e.source != OVERAGE]
+            overage = [e for e in entries if e.feature_pk == pk and e.source == OVERAGE]
+            unlimited = any(e.granted is None for e in overage)
+            out[pk] = Credits(
+                granted=sum((entry_granted(e) for e in mine), ZERO),
+                balance=sum((entry_balance(e, now) for e in mine), ZERO),
+                used_overage=sum((e.used for e in overage), ZERO),
+                overage_limit=None if unlimited or not overage else sum((entry_granted(e) for e in overage), ZERO),
+                has_unlimited_overage=unlimited,
+            )
+        return out
 
     def page(self, account_id: str, feature_id: str, request: PageRequest) -> Page[FeatureCreditEntry]:
         account, feature = self.account(account_id), self.feature(feature_id)
+        self.owed_grants(account, self.ctx.now)
         return self.repo.page(account.pk, feature.pk, request)
 
     # -- changes --------------------------------------------------------------------------------------------------
@@ -387,9 +426,13 @@ class FeatureCreditService:
             entry = entries.get(consumption.entry_pk)
             if entry is None or entry_status(entry, now) != ACTIVE:
                 continue  # voided or expired since: its units are not given back
+            if entry.source == OVERAGE:  # overage is billed: undone overage is not billed (no free units instead)
+                entry.used = EXACT.subtract(entry.used, consumption.units)
+                entry.updated_at = now
+                continue
             refund = refunds.get(entry.pk)
             if refund is None:
-                refund = refunds[entry.pk] = self._add(
+                refund = refunds[entry.pk] = self.add_entry(
                     entry.account_pk,
                     entry.feature_pk,
                     refund_entry_id(event.pk, len(refunds) + 1),
@@ -400,7 +443,7 @@ class FeatureCreditService:
                     origin=event.pk,
                 )
             else:  # pragma: no cover - an event consumes each entry once
-                refund.granted = EXACT.add(refund.granted, consumption.units)
+                refund.granted = EXACT.add(entry_granted(refund), consumption.units)
             consumption.refund_entry_pk = refund.pk
         self.ctx.session.flush()
 
@@ -439,6 +482,8 @@ class EntitledIngestion:
         feature, association = found
         ingestion = IngestionService(self.ctx)
         [account_pk] = ingestion.resolve_accounts([event])
+        if account_pk is not None:
+            self.credits.owed_grants(self.credits.accounts.by_pks({account_pk})[account_pk], event.timestamp)
         after = max(self.ctx.now, event.timestamp)
         locked = self.credits.repo.lock_usable(account_pk, feature.pk, after) if account_pk is not None else []
         result = ingestion.ingest([event])[0]

@@ -9,7 +9,8 @@ decides (docs/entitlements.md):
   for it: the list leaves it out, a read of it is 404, and a check of it fails.
 
 A check (`validate`) answers whether `value` is within the account's entitlement:
-- metered: `value` is a number of units (the number rule), and the check passes when the balance covers it;
+- metered: `value` is a number of units (the number rule), and the check passes when the balance and the overage
+  left (overage cards) cover it, as `/entitled` would;
 - STRING setting: equal text; NUMERIC setting: a limit, `value` (a number) at most the setting;
 - JSON setting: a list passes any of its elements, anything else itself (text equal to a string, a number equal in
   value, `true` / `false` / `null` as written); an object matches nothing;
@@ -153,6 +154,6 @@ class EntitlementValues:
             wanted = _number(value, "a metered feature's value is a number of units: the value")
             if wanted < 0:
                 raise BadRequest(f"value: a number of units cannot be negative, got {value[:40]!r}")
-            return self.credits.credits_of(account, {feature.pk})[feature.pk].balance >= wanted
+            return self.credits.credits_of(account, {feature.pk})[feature.pk].room >= wanted
         setting = self._setting(account, customer, feature.pk)
         return setting is not None and matches(setting, value)

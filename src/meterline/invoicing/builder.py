@@ -9,7 +9,8 @@ STANDARD (in arrears, one per account, schedule and cycle; D8, D11, D12)
           PRICE_PLAN_AMOUNT           SUB_TOTAL + TRUE_UP
             SUB_TOTAL_AMOUNT          every rate card of the cycle, in advance and in arrears (D8)
               USAGE_RATE_CARD_AMOUNT  (USAGE_RATE_CARD_SLAB_AMOUNT per slab, RATE_CONFIG_ADJUSTMENT_AMOUNT)
-              FIXED_FEE_RATE_CARD_AMOUNT, LICENSE_RATE_CARD_AMOUNT (+ slabs), CREDIT_GRANT_RATE_CARD_AMOUNT
+              FIXED_FEE_RATE_CARD_AMOUNT, LICENSE_RATE_CARD_AMOUNT (+ slabs), CREDIT_GRANT_RATE_CARD_AMOUNT,
+              BILLING_ENTITLEMENT_RATE_CARD_AMOUNT, ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT (+ slabs)
               TOTAL_ADVANCED_FEES     the in-advance cards (ADVANCED_*), when the cycle has any
             TRUE_UP_AMOUNT            max(0, commitment - SUB_TOTAL), prorated for a partial cycle
           CUSTOM_AMOUNT               minus TOTAL_ADVANCED_FEES: "Invoiced in advance"
@@ -22,7 +23,7 @@ CUSTOM (POST /invoices)
     TOTAL_AMOUNT > NET_AMOUNT > GROSS_AMOUNT > CUSTOM_AMOUNT per line; plus TOTAL_MISCELLANEOUS_CHARGES
 
 Line ids are stable so that a charge's jsonLogic can name them: a card's line is its billable's id (the usage
-meter or add-on id), a slab `<card>:slab:<order>`, an aggregate its type.
+meter or add-on id; an entitlement card's name), a slab `<card>:slab:<order>`, an aggregate its type.
 """
 
 from __future__ import annotations
@@ -49,11 +50,14 @@ CARD_TYPES = {
     "LICENSE": ("LICENSE_RATE_CARD_AMOUNT", "LICENSE_RATE_CARD_SLAB_AMOUNT"),
     "FIXED_FEE": ("FIXED_FEE_RATE_CARD_AMOUNT", None),
     "CREDIT_GRANT": ("CREDIT_GRANT_RATE_CARD_AMOUNT", None),
+    "BILLING_ENTITLEMENT": ("BILLING_ENTITLEMENT_RATE_CARD_AMOUNT", None),
+    "ENTITLEMENT_OVERAGE": ("ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT", "ENTITLEMENT_OVERAGE_RATE_CARD_SLAB_AMOUNT"),
 }
 ADVANCED_TYPES = {
     "LICENSE": "ADVANCED_LICENSE_RATE_CARD_AMOUNT",
     "FIXED_FEE": "ADVANCED_FIXED_FEE",
     "CREDIT_GRANT": "ADVANCED_CREDIT_GRANT_RATE_CARD_AMOUNT",
+    "BILLING_ENTITLEMENT": "ADVANCED_BILLING_ENTITLEMENT_RATE_CARD_AMOUNT",
 }
 
 
@@ -191,6 +195,16 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
     if advanced:
         line_type = ADVANCED_TYPES[card.kind]
     name = _card_name(card)
+    if card.kind == "BILLING_ENTITLEMENT":  # one line: the units granted, at the card's price
+        units = card.quantity or Decimal(0)
+        return Line(
+            card.billable_id,
+            name,
+            line_type,
+            card.revenue,
+            quantity=units,
+            metadata={"featureId": card.card["featureId"], "units": units},
+        )
     if card.priced is None or slab_type is None:
         metadata = {"creditAmount": _credit_amount(card, currency)} if card.kind == "CREDIT_GRANT" else None
         return Line(
@@ -231,7 +245,8 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
         line_type,
         children,
         quantity=card.quantity,
-        metadata={"pricingModel": card.card["ratePlan"]["pricingModel"]},
+        metadata={"pricingModel": card.card["ratePlan"]["pricingModel"]}
+        | ({"featureId": card.card["featureId"]} if card.kind == "ENTITLEMENT_OVERAGE" else {}),
     )
 
 

@@ -22,6 +22,7 @@ from meterline.credits.models import Credit
 from meterline.credits.service import CreditRepository
 from meterline.customers.models import Customer
 from meterline.customers.repository import CustomerRepository
+from meterline.entitlements.repository import EntryRepository
 from meterline.events.store import EventStore
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import InvoiceRepository
@@ -53,6 +54,7 @@ class BillingInputs:
         self._credits: dict[str, list[Credit]] = {}
         self._wallets: dict[str, Wallet | None] = {}
         self._drafts: dict[str, list[Invoice]] = {}
+        self._overage: dict[str, dict[tuple[str, str], Decimal]] = {}
 
     # -- one at a time (cached) --------------------------------------------------------------------------------------
     def account(self, pk: str) -> Account:
@@ -96,6 +98,12 @@ class BillingInputs:
         if account_pk not in self._wallets:
             self._load_money({account_pk}, lock=False)
         return self._wallets[account_pk]
+
+    def overage_used(self, account_pk: str) -> dict[tuple[str, str], Decimal]:
+        """(feature id, entry id) -> what was used of each of the account's OVERAGE entries."""
+        if account_pk not in self._overage:
+            self._overage[account_pk] = EntryRepository(self.ctx.session, self.ctx.org_id).overage_used(account_pk)
+        return self._overage[account_pk]
 
     def drafts(self, account_pk: str) -> list[Invoice]:
         """The account's DRAFT invoices, in the order they are due for finalization."""

@@ -11,12 +11,10 @@
 
 from __future__ import annotations
 
-import calendar
 import json
-import re
 from collections.abc import Collection
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
 from typing import Any
@@ -26,7 +24,7 @@ import simplejson
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog import rate_cards
+from meterline.catalog import plan_rules, rate_cards
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
@@ -36,6 +34,7 @@ from meterline.core.schemas import format_address
 from meterline.core.settings import load_settings
 from meterline.credits.service import CreditService, Grant
 from meterline.customers.repository import CustomerRepository
+from meterline.entitlements import plan_grants
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
 from meterline.invoicing.credit_application import Available
@@ -107,16 +106,6 @@ class Piece:
     index: int  # the cycle's number in its schedule, from 0
 
 
-def _applies(card: dict[str, Any], index: int) -> bool:
-    """ONE_TIME cards bill in a schedule's first cycle; RECURRING ones every cycle, or every `interval` cycles from
-    the `offset`-th (recurrenceConfig)."""
-    if card.get("type") == "ONE_TIME":
-        return index == 0
-    config = card.get("recurrenceConfig") or {}
-    interval, offset = config.get("interval") or 1, config.get("offset") or 0
-    return index >= offset and (index - offset) % interval == 0
-
-
 def _in_advance(card: CardRevenue) -> bool:
     return card.kind != "USAGE" and card.card.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")
 
@@ -134,6 +123,7 @@ def _advance_cards(details: dict[str, Any], currency: str) -> list[dict[str, Any
         for c in details.get("creditGrantRateCards", ())
         if any(d["currency"] == currency for d in c["rateDetails"]["currencySlabRateDetails"])
     ]
+    cards += [c for c in details.get("billingEntitlementRateCards", ()) if rate_cards.rate_value_for(c, currency)]
     return [c for c in cards if c.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")]
 
 
@@ -309,7 +299,7 @@ class InvoiceService:
         start, end = max(cycle.start, view.start), min(cycle.end, view.end)
         if start >= end:
             return None
-        scheduled = any(
+        scheduled = plan_grants.has_entitlement_cards(view.details) or any(
             card.get("type") == "ONE_TIME" or card.get("recurrenceConfig")
             for key in ("fixedFeeRateCards", "licenseRateCards", "creditGrantRateCards")
             for card in view.details.get(key, ())
@@ -331,10 +321,13 @@ class InvoiceService:
             cycle_days,
         )
         details, currency = piece.view.details, account.invoice_currency
+        overage = self._overage(account, piece)
+        last_piece = p.end >= piece.view.end  # overage of a period the schedule cuts short bills on its last piece
         arrears = [
             c
-            for c in plan_revenue(details, currency, usage, largest, proration, days, self.inputs.rate_plans)
-            if not _in_advance(c) and _applies(c.card, piece.index)
+            for c in plan_revenue(details, currency, usage, largest, proration, days, self.inputs.rate_plans, overage)
+            if not _in_advance(c)
+            and (rate_cards.applies(c.card, piece.index) or (c.kind == "ENTITLEMENT_OVERAGE" and last_piece))
         ]
         if not _advance_cards(details, currency):
             return arrears, []
@@ -344,9 +337,21 @@ class InvoiceService:
         advance = [
             c
             for c in plan_revenue(details, currency, usage, at_start, proration, start_days, self.inputs.rate_plans)
-            if _in_advance(c) and _applies(c.card, piece.index)
+            if _in_advance(c) and rate_cards.applies(c.card, piece.index)
         ]
         return arrears, advance
+
+    def _overage(self, account: Account, piece: Piece) -> dict[str, Decimal]:
+        """feature id -> the overage units used in the billing period of each overage card (its OVERAGE entry)."""
+        cards = piece.view.details.get("entitlementOverageRateCards", ())
+        if not cards:
+            return {}
+        used = self.inputs.overage_used(account.pk)
+        out = {}
+        for card in cards:
+            entry_id, _, _ = plan_grants.overage_window(piece.view, piece.piece.cycle, piece.index, card, self.tz)
+            out[card["featureId"]] = used.get((card["featureId"], entry_id), Decimal(0))
+        return out
 
     def _commitment(
         self, details: dict[str, Any], currency: str, piece: cycles.CyclePiece
@@ -493,7 +498,7 @@ class InvoiceService:
             for cycle in spans[span]:
                 p = cycles.CyclePiece(cycle, max(cycle.start, view.start), min(cycle.end, view.end))
                 kinds = [(STANDARD, cycle.grace_end(config.grace_period_days))]
-                if advance and any(_applies(card, self._index(view, cycle)) for card in advance):
+                if advance and any(rate_cards.applies(card, self._index(view, cycle)) for card in advance):
                     kinds.append((ADVANCED, p.start))
                 for kind, finalize_at in kinds:
                     key = (view.id, cycle.start, kind)
@@ -647,6 +652,10 @@ class InvoiceService:
             return
         revenue = revenue or Line.from_json(loads(invoice.lines))
         view = self.inputs.view(invoice.schedule_pk)
+        if view is not None and invoice.status == PAID and invoice.invoice_type == ADVANCED and invoice.cycle_start:
+            plan_grants.PlanGrants(self.ctx).grant_prepaid(  # PREPAID billing entitlement cards
+                self.inputs.account(invoice.account_pk), view, invoice.cycle_start
+            )
         cards = {c["id"]: c for c in (view.details.get("creditGrantRateCards", []) if view else [])}
         for line in revenue.walk():
             card = cards.get(line.id) if line.type.endswith("CREDIT_GRANT_RATE_CARD_AMOUNT") else None
@@ -661,7 +670,7 @@ class InvoiceService:
             if details["expiryType"] == "PRICING_CYCLE" and invoice.cycle_end is not None:
                 until = cycles.local_day(invoice.cycle_end, self.tz) - timedelta(days=1)
             elif details["expiryType"] == "CUSTOM":
-                until = _add_duration(start, details["expiryDuration"]) - timedelta(days=1)
+                until = plan_rules.add_duration(start, details["expiryDuration"]) - timedelta(days=1)
             CreditService(self.ctx, holds=credit_holds).grant(
                 [
                     Grant(
@@ -899,12 +908,3 @@ def _checked_items(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
             }
         )
     return out
-
-
-def _add_duration(day: date, duration: str) -> date:
-    """`day` + an ISO 8601 duration of years, months, weeks and days (P1M: same day next month, or its last day)."""
-    parts = {unit: int(n) for n, unit in re.findall(r"(\d+)([YMWD])", duration)}
-    months = day.year * 12 + day.month - 1 + parts.get("Y", 0) * 12 + parts.get("M", 0)
-    year, month = divmod(months, 12)
-    moved = date(year, month + 1, min(day.day, calendar.monthrange(year, month + 1)[1]))
-    return moved + timedelta(weeks=parts.get("W", 0), days=parts.get("D", 0))

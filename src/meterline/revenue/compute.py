@@ -6,6 +6,8 @@ The revenue calculator answers with it, and the invoice builder will build its l
   each day is priced on its largest quantity and counts 1 / days of the cycle (D7).
 - Fixed fees: the rate; with `enableProration` and a partial period, prorated by calendar days (D7).
 - Credit grants: one grant priced by the card's slabs (it grants `creditAmount`).
+- Billing entitlements: the units a cycle grants (`featureCreditLimit`) priced by the card's slabs.
+- Entitlement overage: the overage used (units of the feature beyond its credits) priced by the card's slabs.
 The minimum commitment is not a rate card here: its true-up is an invoice line (D8), computed there.
 """
 
@@ -38,10 +40,10 @@ class LicenseDays:
 
 @dataclass(frozen=True)
 class CardRevenue:
-    kind: str  # USAGE | LICENSE | FIXED_FEE | CREDIT_GRANT
+    kind: str  # USAGE | LICENSE | FIXED_FEE | CREDIT_GRANT | BILLING_ENTITLEMENT | ENTITLEMENT_OVERAGE
     card: dict[str, Any]  # the rate card as the plan has it
-    billable_id: str  # the meter id (usage) or the add-on id
-    quantity: Decimal | None  # usage or license quantity; None for fixed fees and credit grants
+    billable_id: str  # the meter id (usage), the add-on id, or the card's name (entitlement cards)
+    quantity: Decimal | None  # usage, license quantity, units of a feature; None for fixed fees and credit grants
     priced: rating.Priced | None  # slab pricing (usage, license, credit grant)
     revenue: Decimal
 
@@ -54,9 +56,11 @@ def plan_revenue(
     proration: Proration | None = None,
     license_days: LicenseDays | None = None,
     memo: dict[tuple[int, str], tuple[Any, Any]] | None = None,
+    overage: dict[str, Decimal] | None = None,
 ) -> list[CardRevenue]:
     """Every rate card's revenue in `currency`; cards not priced in it are left out. `memo` keeps the cards'
-    parsed rate plans between calls on the same details (a bill run prices thousands of invoices on one plan)."""
+    parsed rate plans between calls on the same details (a bill run prices thousands of invoices on one plan).
+    `overage`: feature id -> overage units used, for the entitlement overage cards."""
     out: list[CardRevenue] = []
 
     def parsed(card: dict[str, Any], make: Any) -> Any:
@@ -98,4 +102,18 @@ def plan_revenue(
         plan, _credit = parsed(card, partial(rate_cards.credit_grant_rate_plan, card, currency, where))
         priced = rating.price(plan, ONE, currency)
         out.append(CardRevenue("CREDIT_GRANT", card, card["id"], None, priced, priced.revenue))
+    for kind, key in (
+        ("BILLING_ENTITLEMENT", "billingEntitlementRateCards"),
+        ("ENTITLEMENT_OVERAGE", "entitlementOverageRateCards"),
+    ):
+        for i, card in enumerate(details.get(key, [])):
+            if rate_cards.rate_value_for(card, currency) is None:
+                continue
+            if kind == "BILLING_ENTITLEMENT":
+                qty = Decimal(card["featureConfigs"][0]["featureCreditLimit"])
+            else:
+                qty = (overage or {}).get(card["featureId"], Decimal(0))
+            plan = parsed(card, partial(rate_cards.slab_rate_plan, card, currency, f"{key}[{i}]"))
+            priced = rating.price(plan, qty, currency)
+            out.append(CardRevenue(kind, card, card["name"], qty, priced, priced.revenue))
     return out

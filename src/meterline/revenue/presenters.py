@@ -14,7 +14,14 @@ _CARD_FIELD = {
     "LICENSE": "license_rate_card",
     "FIXED_FEE": "fixed_fee_rate_card",
     "CREDIT_GRANT": "credit_grant_rate_card",
+    "BILLING_ENTITLEMENT": "billing_entitlement_rate_card",
+    "ENTITLEMENT_OVERAGE": "entitlement_overage_rate_card",
 }
+
+
+def _billable(card: CardRevenue) -> str:
+    """The billable a card prices: the meter, the add-on, or the feature of an entitlement card."""
+    return str(card.card.get("featureId", card.billable_id))
 
 
 def _slabs(card: CardRevenue) -> list[schemas.SlabRevenueSummary]:
@@ -35,7 +42,7 @@ def _slabs(card: CardRevenue) -> list[schemas.SlabRevenueSummary]:
 
 def _summaries(card: CardRevenue) -> dict[str, Any]:
     out: dict[str, Any] = {
-        "usages": {card.billable_id: card.quantity} if card.quantity is not None else {},
+        "usages": {_billable(card): card.quantity} if card.quantity is not None else {},
         "revenue": card.revenue,
         "rate_config_adjustment": card.priced.adjustment if card.priced else None,
     }
@@ -45,6 +52,11 @@ def _summaries(card: CardRevenue) -> dict[str, Any]:
         out["license_revenue_summary"] = _slabs(card)
     elif card.kind == "FIXED_FEE":
         out["fixed_fee_revenue_summary"] = schemas.RevenueSummary(revenue=card.revenue)
+    elif card.kind == "BILLING_ENTITLEMENT":
+        out["billing_entitlement_revenue_summary"] = schemas.RevenueSummary(revenue=card.revenue)
+    elif card.kind == "ENTITLEMENT_OVERAGE":
+        out["entitlement_overage_revenue_summary"] = schemas.RevenueSummary(revenue=card.revenue)
+        out["slab_revenue_summaries"] = _slabs(card)
     else:
         out["credit_grant_revenue_summary"] = schemas.RevenueSummary(revenue=card.revenue)
     return out
@@ -70,7 +82,7 @@ def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
     infos = []
     for c in calc.cards:
         rate_card = schemas.RateCard(
-            billable_id=c.billable_id,
+            billable_id=_billable(c),
             type=cast(schemas.RateCardType, c.kind),
             display_name=c.card.get("displayName") or c.card["name"],
             invoice_timing=c.card.get("invoiceTiming", "IN_ARREARS"),

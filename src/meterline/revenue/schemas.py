@@ -8,8 +8,10 @@ from typing import Annotated, Literal
 from pydantic import Field, StrictInt, StringConstraints
 
 from meterline.catalog.plan_schemas import (
+    BillingEntitlementRateCard,
     CreatePricePlanDetails,
     CreditGrantRateCard,
+    EntitlementOverageRateCard,
     FixedFeeRateCard,
     LicenseRateCard,
     MinimumCommitment,
@@ -88,15 +90,31 @@ class ProrationConfig(RequestModel):
     lookup_cycle_config: ProrationLookupCycleConfig | None = None
 
 
+class EntitlementOverageEntry(RequestModel):
+    feature_id: Id
+    quantity: NumberIn
+
+
+class EntitlementOverageConfigLookupCycle(RequestModel):
+    billing_cycle_end_date: UtcDatetime
+    account_id: Id
+
+
+class EntitlementOverageConfig(RequestModel):
+    mode: Literal["CUSTOM", "LOOKUP_CYCLE"]
+    custom: Annotated[list[EntitlementOverageEntry], Field(max_length=50)] | None = None
+    lookup_cycle: EntitlementOverageConfigLookupCycle | None = None
+
+
 class CalculateRevenueRequest(RequestModel):
     currency_config: CurrencyConfig
     price_plan_details_config: PricePlanDetailsConfig
     usage_config: UsageConfig
     license_entries_config: LicenseEntriesConfig
-    # Named licenses and entitlements are not served yet: the service refuses them, saying so (docs/api.md).
+    # Named licenses are not served yet: the service refuses them, saying so (docs/api.md).
     named_license_entries_config: dict | None = None
     proration_config: ProrationConfig | None = None
-    entitlement_overage_config: dict | None = None
+    entitlement_overage_config: EntitlementOverageConfig | None = None
 
 
 # -- responses -------------------------------------------------------------------------------------------------------
@@ -122,6 +140,8 @@ class RevenueInfoBase(ResponseModel):
     fixed_fee_revenue_summary: RevenueSummary | None = None
     license_revenue_summary: list[SlabRevenueSummary] | None = None
     credit_grant_revenue_summary: RevenueSummary | None = None
+    billing_entitlement_revenue_summary: RevenueSummary | None = None
+    entitlement_overage_revenue_summary: RevenueSummary | None = None
     slab_revenue_summaries: list[SlabRevenueSummary] | None = None
     # Meterline additions: the card's whole revenue, and what its rateConfig minimum / maximum added or took.
     revenue: Number | None = None
@@ -133,6 +153,8 @@ class RevenueInfo(RevenueInfoBase):
     fixed_fee_rate_card: FixedFeeRateCard | None = None
     license_rate_card: LicenseRateCard | None = None
     credit_grant_rate_card: CreditGrantRateCard | None = None
+    billing_entitlement_rate_card: BillingEntitlementRateCard | None = None
+    entitlement_overage_rate_card: EntitlementOverageRateCard | None = None
 
 
 class RateCardDetails(ResponseModel):
@@ -140,10 +162,20 @@ class RateCardDetails(ResponseModel):
     credit_grant_rate_card: CreditGrantRateCard | None = None
     usage_rate_card: UsageRateCard | None = None
     license_rate_card: LicenseRateCard | None = None
+    billing_entitlement_rate_card: BillingEntitlementRateCard | None = None
+    entitlement_overage_rate_card: EntitlementOverageRateCard | None = None
     minimum_commitment_rate_card: MinimumCommitment | None = None
 
 
-RateCardType = Literal["USAGE", "FIXED_FEE", "LICENSE", "CREDIT_GRANT", "MINIMUM_COMMITMENT"]
+RateCardType = Literal[
+    "USAGE",
+    "FIXED_FEE",
+    "LICENSE",
+    "CREDIT_GRANT",
+    "BILLING_ENTITLEMENT",
+    "ENTITLEMENT_OVERAGE",
+    "MINIMUM_COMMITMENT",
+]
 
 
 class RateCard(ResponseModel):

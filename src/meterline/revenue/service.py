@@ -16,7 +16,7 @@ Each input comes inline (CUSTOM) or is looked up from an account:
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -28,6 +28,8 @@ from meterline.catalog.plan_repository import PricePlanRepository, decode_detail
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.money import is_currency
+from meterline.entitlements import plan_grants
+from meterline.entitlements.repository import EntryRepository
 from meterline.events.service import UsageService
 from meterline.licenses.service import LicenseService
 from meterline.rating import cycles
@@ -84,11 +86,8 @@ class RevenueCalculator:
         return view, cycles.cycle_containing(view.cycle, at, self.tz)
 
     def calculate(self, request: schemas.CalculateRevenueRequest) -> Calculation:
-        if request.named_license_entries_config or request.entitlement_overage_config:
-            raise BadRequest(
-                "namedLicenseEntriesConfig and entitlementOverageConfig: named licenses and "
-                "entitlements are not supported by Meterline yet"
-            )
+        if request.named_license_entries_config:
+            raise BadRequest("namedLicenseEntriesConfig: named licenses are not supported by Meterline yet")
         currency = self._currency(request.currency_config)
         details, active, plan_type, plan_id, reference, account_id = self._plan(request.price_plan_details_config)
         if currency not in details["supportedCurrencies"]:
@@ -99,7 +98,8 @@ class RevenueCalculator:
         usage, usage_range = self._usage(request.usage_config)
         licenses, license_days = self._licenses(request.license_entries_config)
         proration = self._proration(request.proration_config)
-        cards = plan_revenue(details, currency, usage, licenses, proration, license_days)
+        overage = self._overage(request.entitlement_overage_config)
+        cards = plan_revenue(details, currency, usage, licenses, proration, license_days, overage=overage)
         return Calculation(currency, details, active, plan_type, plan_id, reference, account_id, usage_range, cards)
 
     def _currency(self, config: schemas.CurrencyConfig) -> str:
@@ -189,6 +189,35 @@ class RevenueCalculator:
                 raise BadRequest(f"licenseEntriesConfig.custom: the quantity of {entry.license_id} is negative")
             quantities[entry.license_id] = max(quantities.get(entry.license_id, Decimal(0)), Decimal(entry.quantity))
         return quantities, None
+
+    def _overage(self, config: schemas.EntitlementOverageConfig | None) -> dict[str, Decimal]:
+        """feature id -> overage units, for the entitlement overage cards: given (CUSTOM), or what the account used
+        in the billing period of each card that ends with the cycle ending at billingCycleEndDate (LOOKUP_CYCLE)."""
+        where = "entitlementOverageConfig"
+        if config is None:
+            return {}
+        if config.mode == "CUSTOM":
+            out: dict[str, Decimal] = {}
+            for i, entry in enumerate(config.custom or []):
+                if entry.quantity < 0:
+                    raise BadRequest(f"{where}.custom[{i}].quantity: must be >= 0")
+                out[entry.feature_id] = out.get(entry.feature_id, Decimal(0)) + entry.quantity
+            return out
+        lookup = config.lookup_cycle
+        if lookup is None:
+            raise BadRequest(f"{where}.lookupCycle is required in LOOKUP_CYCLE mode")
+        account = self._account(lookup.account_id, f"{where}.lookupCycle")
+        at = lookup.billing_cycle_end_date - timedelta(microseconds=1)
+        view, _ = self._cycle(account, at, f"{where}.lookupCycle")
+        config_ = cycles.effective_config(view.cycle, view.start, self.tz)  # type: ignore[arg-type]
+        cycle = cycles.cycle_containing(config_, at, self.tz)
+        index = len(cycles.cycles_overlapping(config_, view.start, cycle.start, self.tz))
+        used = EntryRepository(self.ctx.session, self.ctx.org_id).overage_used(account.pk)
+        found = {}
+        for card in view.details.get("entitlementOverageRateCards", ()):
+            entry_id, _, _ = plan_grants.overage_window(view, cycle, index, card, self.tz)
+            found[card["featureId"]] = used.get((card["featureId"], entry_id), Decimal(0))
+        return found
 
     def _proration(self, config: schemas.ProrationConfig | None) -> Proration | None:
         if config is None:
