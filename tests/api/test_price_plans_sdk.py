@@ -343,7 +343,20 @@ def _usage(
             },
             "no add-on",
         ),
-        (lambda m: {**BASE, "billingEntitlementRateCards": [{"featureId": "f"}]}, "not supported"),
+        (
+            lambda m: {
+                **BASE,
+                "billingEntitlementRateCards": [
+                    {
+                        **{k: v for k, v in _usage(m, [(1, 0, "PER_UNIT")]).items() if k != "usageMeterId"},
+                        "featureId": "feature.none",
+                        "featureConfigs": [{"effectiveUntil": "P1M", "featureCreditLimit": 10}],
+                        "invoiceTiming": "IN_ADVANCE",
+                    }
+                ],
+            },
+            "no feature 'feature.none'",
+        ),
     ],
     ids=[
         "no-cycle",
