@@ -177,3 +177,33 @@ def test_units_across_entries_and_a_void_at_the_same_time(
     agree(session_factory, tenant, feature_id, accepted)
     entries, _, _ = ledger(session_factory, tenant)
     assert sorted(e.used for e in entries) == sorted([D(6), D(3 * len(accepted) - 6)])
+
+
+def test_the_first_calls_of_a_cycle_grant_the_plan_s_entries_once_and_never_overdraw(
+    urls: list[str], session_factory: sessionmaker[Session]
+) -> None:
+    """No read before: 16 simultaneous calls each find the cycle's entries owed (10 units, overage up to 3); one
+    grants them, the others wait for it and find them; exactly 13 succeed."""
+    from tests.api.billing_setup import month_start
+    from tests.api.test_entitlement_cards_sdk import entitlement_card, gated_plan, overage_card
+    from tests.api.test_schedules_sdk import OPEN, associate
+
+    tenant = new_tenant(session_factory, urls[0])
+    feature_id = setup(tenant, [])
+    sdk = Sdk(tenant)
+    try:
+        plan_id = gated_plan(
+            sdk, feature_id, entitlements=[entitlement_card(feature_id, 10)], overage=[overage_card(feature_id, 3)]
+        )
+        sdk.accounts.update_pricing_schedule("acme", associate(plan_id, month_start(datetime.now(UTC)), OPEN))
+    finally:
+        sdk.close()
+    answers = fire(urls, tenant, [("POST", "/entitled", entitled(f"p{n}", 1)) for n in range(CALLS)])
+    codes = sorted(a.status_code for a in answers)
+    assert codes == [200] * 13 + [422] * 3, [(a.status_code, a.text) for a in answers]
+    entries, consumed, events = ledger(session_factory, tenant)
+    assert sorted((e.source, e.granted, e.used) for e in entries) == [("OVERAGE", 3, 3), ("PRICE_PLAN", 10, 10)]
+    assert len(events) == 13 and sum(c.units for c in consumed) == 13
+    with tenant.http() as http:
+        credits = http.get(f"/accounts/acme/features/{feature_id}").json()
+    assert (credits["granted"], credits["balance"], credits["overageLimit"], credits["usedOverage"]) == (10, 0, 3, 3)
