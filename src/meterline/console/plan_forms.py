@@ -406,9 +406,9 @@ def _feature_words(message: str, features: Mapping[str, str]) -> str:
     """A refusal about a feature, with the feature's name rather than its id."""
     if found := _TAKEN_FEATURE.search(message):
         name = features.get(found["id"], found["id"])
-        kind = "billing entitlement" if found["kind"] == "entitlement" else "entitlement overage"
+        kind = "a billing entitlement" if found["kind"] == "entitlement" else "an entitlement overage"
         return (
-            f"This plan already has a {kind} card for {name}: one per feature (each cycle grants one entry of a "
+            f"This plan already has {kind} card for {name}: one per feature (each cycle grants one entry of a "
             "feature per card kind); edit that card instead"
         )
     message = re.sub(r"must be smaller than interval$", 'must be smaller than "Bill every"', message)
