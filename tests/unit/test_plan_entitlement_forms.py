@@ -11,8 +11,7 @@ import pytest
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
-from meterline.catalog import plan_rules
-from meterline.catalog import plan_schemas as schemas
+from meterline.catalog import plan_rules, plan_schemas as schemas
 from meterline.console.plan_forms import (
     Catalog,
     card_error,
