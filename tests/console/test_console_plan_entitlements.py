@@ -62,7 +62,7 @@ def test_add_a_billing_entitlement_and_an_overage_card_to_a_plan(
     page.get_by_label("Slab 1 rate (USD)").fill("0.125")
     page.get_by_role("button", name="Add billing entitlement").click()
     until = page.locator("label").filter(has=page.get_by_label("Valid until"))
-    expect(until).to_contain_text("'1 MONTH' is not an ISO 8601 duration of years, months, weeks and days")
+    expect(until).to_contain_text("'1 month' is not an ISO 8601 duration of years, months, weeks and days")
     expect(page.get_by_label("Valid until")).to_have_value("1 month")
     expect(page.get_by_label("Units per cycle")).to_have_value("1,000")
     expect(page.get_by_label("Feature")).to_have_value(feature_id)
@@ -85,9 +85,7 @@ def test_add_a_billing_entitlement_and_an_overage_card_to_a_plan(
     page.get_by_label("Slab 1 rate (USD)").fill("1")
     page.get_by_role("button", name="Add billing entitlement").click()
     chosen = page.locator("label").filter(has=page.get_by_label("Feature"))
-    expect(chosen).to_contain_text(
-        "This plan already has a billing entitlement card for API calls: one per feature"
-    )
+    expect(chosen).to_contain_text("This plan already has a billing entitlement card for API calls: one per feature")
     expect(page.get_by_label("Units per cycle")).to_have_value("50")
     shot(page, "plan-entitlement-twice", engine)
     page.get_by_role("link", name="Cancel").click()

@@ -671,7 +671,8 @@ def _feature_config(form: FormData, values: dict[str, Any], errors: dict[str, st
     for name, key in (("valid_from", "effectiveFrom"), ("valid_until", "effectiveUntil")):
         values[name] = str(form.get(name, "")).strip()
         if values[name]:
-            config[key] = values[name].upper()  # the rules decide whether it is a duration
+            text = values[name]  # p1m is read as P1M; the rules decide whether it is a duration
+            config[key] = text.upper() if re.fullmatch(r"[Pp][0-9YMWDymwd]+", text) else text
     if not values["valid_until"]:
         errors["valid_until"] = f"Enter how long after the cycle's start the units can be used, such as {VALID_UNTIL}"
     return config
