@@ -5,7 +5,7 @@ refusals into words next to the field they name; the pages read the form, call t
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -31,6 +31,11 @@ MODELS = {
 }
 PRICE_TYPES = {"PER_UNIT": "Per unit", "FLAT": "Flat fee", "PACKAGE": "Package"}
 TIMINGS = {"IN_ARREARS": "In arrears (at the end of the cycle)", "IN_ADVANCE": "In advance (at its start)"}
+ENTITLEMENT_TIMINGS = {
+    "IN_ADVANCE": "In advance (at the cycle's start)",
+    "IN_ARREARS": "In arrears (at the end of the cycle)",
+    "PREPAID": "Prepaid (in advance; the units arrive once that invoice is paid)",
+}
 WEEKDAYS = {
     "1": "Monday",
     "2": "Tuesday",
@@ -41,13 +46,24 @@ WEEKDAYS = {
     "7": "Sunday",
     "LAST": "Sunday",
 }
-KINDS = {"usage": "usageRateCards", "license": "licenseRateCards", "fixed-fee": "fixedFeeRateCards"}
+KINDS = {
+    "usage": "usageRateCards",
+    "license": "licenseRateCards",
+    "fixed-fee": "fixedFeeRateCards",
+    "entitlement": "billingEntitlementRateCards",
+    "overage": "entitlementOverageRateCards",
+}
 KIND_NAMES = {
     "usage": "Usage rate card",
     "license": "License",
     "fixed-fee": "Fixed fee",
+    "entitlement": "Billing entitlement",
+    "overage": "Entitlement overage",
     "commitment": "Minimum commitment",
 }
+SLAB_KINDS = ("usage", "license", "entitlement", "overage")  # priced by slab rows
+BOUNDED_KINDS = ("usage", "license", "overage")  # with an optional minimum and maximum per cycle
+VALID_FROM, VALID_UNTIL = "P0D", "P1M"  # a billing entitlement's units: from the cycle's start, for a month
 MAX_SLABS = 10  # the SDK's ratePlan.slabs maxLength
 
 
@@ -88,11 +104,15 @@ _PHRASES: list[tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]] = [
     (re.compile(r"usageRateCards\[(\d+)\]"), lambda m: f"Usage rate card {int(m[1]) + 1}"),
     (re.compile(r"licenseRateCards\[(\d+)\]"), lambda m: f"License {int(m[1]) + 1}"),
     (re.compile(r"fixedFeeRateCards\[(\d+)\]"), lambda m: f"Fixed fee {int(m[1]) + 1}"),
+    (re.compile(r"billingEntitlementRateCards\[(\d+)\]"), lambda m: f"Billing entitlement {int(m[1]) + 1}"),
+    (re.compile(r"entitlementOverageRateCards\[(\d+)\]"), lambda m: f"Entitlement overage {int(m[1]) + 1}"),
     (re.compile(r"ratePlan\.slabs\[(\d+)\]"), lambda m: f"slab {int(m[1]) + 1}"),
     (re.compile(r"\.slabConfig\.packageSize"), " package size"),
     (re.compile(r"\.startAfter"), " start"),
     (re.compile(r"\.usageMeterId"), " meter"),
     (re.compile(r"\.invoiceTiming"), " billing time"),
+    (re.compile(r"; create it with POST /features first"), ": create the feature first (Features)"),
+    (re.compile(r"\(leave it out for no limit\)"), "(leave it empty for no limit)"),
     (re.compile(r"rateValues"), "rates"),
     (re.compile(r"\bsend NIL\b"), 'leave "Start month" empty'),
     (re.compile(r"; send "), "; choose "),
@@ -362,10 +382,45 @@ _AMOUNT_FIELD = re.compile(r"rateValues\[(?P<v>\d+)\]\.rate: (?P<msg>.*)$")
 # a card's field, as the API names it (`usageRateCards[0].displayName`) or in words (`Usage rate card 1.displayName`,
 # `Minimum commitment.displayName`)
 _CARD_FIELD = re.compile(r"(\]|\d|commitment)\.(?P<f>usageMeterId|id|invoiceTiming|displayName): (?P<msg>.*)$")
+# a billing entitlement's or an entitlement overage's own fields
+_ENTITLEMENT_FIELD = re.compile(
+    r"(\]|\d)\.(?P<f>featureId|featureConfigs(\[0\]\.(featureCreditLimit|effectiveFrom|effectiveUntil))?|maxQuantity|"
+    r"billingConfig(\.(interval|startOffset))?): (?P<msg>.*)$"
+)
+_ENTITLEMENT_FIELDS = {
+    "featureId": "feature",
+    "featureConfigs": "units",
+    "featureConfigs[0].featureCreditLimit": "units",
+    "featureConfigs[0].effectiveFrom": "valid_from",
+    "featureConfigs[0].effectiveUntil": "valid_until",
+    "maxQuantity": "max_quantity",
+    "billingConfig": "every",
+    "billingConfig.interval": "every",
+    "billingConfig.startOffset": "offset",
+}
+_TAKEN_FEATURE = re.compile(r"feature '(?P<id>[^']+)' already has its (?P<kind>entitlement|overage) card, .*$")
+_FEATURE_ID = re.compile(r"'(?P<id>feature\.[^']+)'")
 
 
-def card_error(message: str, currencies: list[str], errors: dict[str, str]) -> None:
-    """A service's refusal next to the field it names, else above the form."""
+def _feature_words(message: str, features: Mapping[str, str]) -> str:
+    """A refusal about a feature, with the feature's name rather than its id."""
+    if found := _TAKEN_FEATURE.search(message):
+        name = features.get(found["id"], found["id"])
+        kind = "a billing entitlement" if found["kind"] == "entitlement" else "an entitlement overage"
+        return (
+            f"This plan already has {kind} card for {name}: one per feature (each cycle grants one entry of a "
+            "feature per card kind); edit that card instead"
+        )
+    message = re.sub(r"must be smaller than interval$", 'must be smaller than "Bill every"', message)
+    message = re.sub(r"must be longer than effectiveFrom \((\S+)\)$", r'must be longer than "Valid from" (\1)', message)
+    return _FEATURE_ID.sub(lambda m: f"“{features[m['id']]}”" if m["id"] in features else m[0], message)
+
+
+def card_error(
+    message: str, currencies: list[str], errors: dict[str, str], features: Mapping[str, str] | None = None
+) -> None:
+    """A service's refusal next to the field it names, else above the form (`features`: feature id -> name, to name
+    a feature in words)."""
 
     def put(name: str, text: str) -> None:
         text = words(text)
@@ -395,6 +450,8 @@ def card_error(message: str, currencies: list[str], errors: dict[str, str]) -> N
             ],
             found["msg"],
         )
+    elif found := _ENTITLEMENT_FIELD.search(message):
+        put(_ENTITLEMENT_FIELDS[found["f"]], _feature_words(found["msg"], features or {}))
     else:
         errors["form"] = words(message)
 
@@ -404,6 +461,7 @@ def card_error(message: str, currencies: list[str], errors: dict[str, str]) -> N
 class Catalog:
     meters: dict[str, Any]  # id -> UsageMeter (not archived)
     addons: dict[str, Any]  # id -> AddOn
+    features: dict[str, str] = field(default_factory=dict)  # feature id -> its name (billable name, else name)
 
     def meter_name(self, meter_id: str) -> str:
         meter = self.meters.get(meter_id)
@@ -412,6 +470,56 @@ class Catalog:
     def addon_name(self, addon_id: str) -> str:
         addon = self.addons.get(addon_id)
         return addon.name if addon else addon_id
+
+    def feature_name(self, feature_id: str) -> str:
+        return self.features.get(feature_id, feature_id)
+
+
+# -- entitlement cards in words (the plan's page) ---------------------------------------------------------------
+_UNITS = {"Y": ("year", "years"), "M": ("month", "months"), "W": ("week", "weeks"), "D": ("day", "days")}
+
+
+def duration_words(duration: str) -> str:
+    """An ISO 8601 duration of years, months, weeks and days in words: P1M "1 month", P1Y2M "1 year 2 months"."""
+    parts = re.findall(r"(\d+)([YMWD])", duration) if re.fullmatch(r"P(\d+[YMWD])+", duration) else None
+    if parts is None:
+        return duration
+    spoken = [f"{int(n)} {_UNITS[unit][int(n) != 1]}" for n, unit in parts if int(n)]
+    return " ".join(spoken) or "0 days"
+
+
+def validity_words(config: dict[str, Any]) -> str:
+    """When a billing entitlement's units of a cycle can be used, counted from the cycle's start."""
+    start, until = config.get("effectiveFrom") or VALID_FROM, config.get("effectiveUntil") or VALID_UNTIL
+    if duration_words(start) == "0 days":
+        return f"usable for {duration_words(until)} from the cycle's start"
+    return f"usable from {duration_words(start)} to {duration_words(until)} after the cycle's start"
+
+
+def entitlement_timing_words(card: dict[str, Any]) -> str:
+    timing = {
+        "IN_ADVANCE": "billed in advance",
+        "IN_ARREARS": "billed in arrears",
+        "PREPAID": "prepaid: the units arrive once the in-advance invoice is paid",
+    }.get(card.get("invoiceTiming", ""), str(card.get("invoiceTiming", "")).lower())
+    config = card.get("recurrenceConfig") or {}
+    interval, offset = config.get("interval") or 1, config.get("offset") or 0
+    if interval != 1 or offset:
+        timing += f", every {interval} cycles" if interval != 1 else ", every cycle"
+        timing += f" from cycle {offset}" if offset else ""
+    return timing
+
+
+def overage_period_words(card: dict[str, Any]) -> str:
+    """How often an entitlement overage card bills what was used (billingConfig: every N cycles from cycle M)."""
+    config = card.get("billingConfig") or {}
+    interval, offset = config.get("interval") or 1, config.get("startOffset") or 0
+    if interval == 1 and offset == 0:
+        return "billed every cycle"
+    text = f"billed every {interval} cycles" if interval != 1 else "billed every cycle"
+    if offset:
+        text += f" from cycle {offset} (counted from 0; the cycles before it are a shorter first period)"
+    return text
 
 
 def find_card(details: dict[str, Any], name: str) -> tuple[str, int, dict[str, Any]]:
@@ -426,7 +534,7 @@ def card_values(kind: str, card: dict[str, Any] | None, currencies: list[str], c
     """The form's values of a saved card (or a new one)."""
     card = card or {}
     values: dict[str, Any] = {"display_name": card.get("displayName", ""), "model": "TIERED", "rows": []}
-    if kind in ("usage", "license"):
+    if kind in SLAB_KINDS:
         values["meter"] = card.get("usageMeterId", "")
         values["model"] = card.get("ratePlan", {}).get("pricingModel", "TIERED")
         values["rows"] = rows_of_card(card or None, currencies)
@@ -442,6 +550,19 @@ def card_values(kind: str, card: dict[str, Any] | None, currencies: list[str], c
         values["recurring"] = card.get("type", "RECURRING") == "RECURRING"
         for value in card.get("rateValues", []):
             values[f"amount_{value['currency']}"] = _text(value["rate"])
+    if kind in ("entitlement", "overage"):
+        values["feature"] = card.get("featureId", "")
+    if kind == "entitlement":
+        config = (card.get("featureConfigs") or [{}])[0]
+        values["units"] = _text(config.get("featureCreditLimit"))
+        values["valid_from"] = config.get("effectiveFrom") or VALID_FROM
+        values["valid_until"] = config.get("effectiveUntil") or VALID_UNTIL
+        values["timing"] = card.get("invoiceTiming", "IN_ADVANCE")
+    if kind == "overage":
+        values["max_quantity"] = _text(card.get("maxQuantity"))
+        config = card.get("billingConfig") or {}
+        values["every"] = str(config.get("interval") or 1)
+        values["offset"] = str(config.get("startOffset") or 0)
     if kind == "commitment":
         values["display_name"] = card.get("displayName", "Minimum commitment")
         for value in card.get("rateValues", []):
@@ -483,14 +604,30 @@ def card_from_form(
     values["display_name"] = display_name
     if display_name:
         card["displayName"] = display_name
-    if kind in ("usage", "license"):
+    if kind in SLAB_KINDS:
         values["model"] = str(form.get("model", "TIERED"))
         values["rows"] = rows_of_form(form, currencies)
         card["ratePlan"], card["rateValues"] = slab_plan(values["rows"], values["model"], currencies, original, errors)
+    if kind in BOUNDED_KINDS:
         for currency in currencies:
             values[f"min_{currency}"] = str(form.get(f"min_{currency}", ""))
             values[f"max_{currency}"] = str(form.get(f"max_{currency}", ""))
         _bounds(form, card["rateValues"], errors)
+    if kind in ("entitlement", "overage"):
+        values["feature"] = str(form.get("feature", ""))
+        if not values["feature"]:
+            errors["feature"] = "Choose the feature this card is about"
+        if original is not None and original["featureId"] != values["feature"]:
+            card.pop("name", None)  # a new feature, a new automatic name
+        card["featureId"] = values["feature"]
+    if kind == "entitlement":
+        card["featureConfigs"] = [_feature_config(form, values, errors)]
+        values["timing"] = str(form.get("timing", "IN_ADVANCE"))
+        if values["timing"] not in ENTITLEMENT_TIMINGS:
+            errors["timing"] = "Choose when the units are billed"
+        card["invoiceTiming"] = values["timing"]
+    if kind == "overage":
+        _overage(form, card, values, errors)
     if kind == "usage":
         values["meter"] = str(form.get("meter", ""))
         if not values["meter"]:
@@ -520,6 +657,47 @@ def card_from_form(
             "rateValues": _amounts(form, currencies, values, errors),
         }
     return card
+
+
+def _feature_config(form: FormData, values: dict[str, Any], errors: dict[str, str]) -> dict[str, Any]:
+    """A billing entitlement's units per cycle and when they can be used (featureConfigs[0])."""
+    values["units"] = str(form.get("units", "")).strip()
+    units = _number(values["units"]) if values["units"] else None
+    if not values["units"]:
+        errors["units"] = "Enter how many units each cycle grants, such as 1000"
+    elif units is None:
+        errors["units"] = _why(values["units"], "Enter a number of units, such as 1000")
+    config: dict[str, Any] = {"featureCreditLimit": units}
+    for name, key in (("valid_from", "effectiveFrom"), ("valid_until", "effectiveUntil")):
+        values[name] = str(form.get(name, "")).strip()
+        if values[name]:
+            text = values[name]  # p1m is read as P1M; the rules decide whether it is a duration
+            config[key] = text.upper() if re.fullmatch(r"[Pp][0-9YMWDymwd]+", text) else text
+    if not values["valid_until"]:
+        errors["valid_until"] = f"Enter how long after the cycle's start the units can be used, such as {VALID_UNTIL}"
+    return config
+
+
+def _overage(form: FormData, card: dict[str, Any], values: dict[str, Any], errors: dict[str, str]) -> None:
+    """An entitlement overage's limit (empty: no limit) and billing period (every N cycles from cycle M)."""
+    values["max_quantity"] = str(form.get("max_quantity", "")).strip()
+    card.pop("maxQuantity", None)
+    if values["max_quantity"]:
+        limit = _number(values["max_quantity"])
+        if limit is None:
+            errors["max_quantity"] = _why(values["max_quantity"], "Enter a number of units, or leave it empty")
+        card["maxQuantity"] = limit
+    config: dict[str, int] = {}
+    for name, key, default, example in (
+        ("every", "interval", "1", "A whole number of cycles, 1 or more (1: every cycle)"),
+        ("offset", "startOffset", "0", "A whole number of cycles, 0 or more (0: from the first cycle)"),
+    ):
+        values[name] = str(form.get(name, default)).strip() or default
+        if values[name].isdigit() and len(values[name]) <= 4:
+            config[key] = int(values[name])
+        else:
+            errors[name] = example
+    card["billingConfig"] = config
 
 
 def put_card(details: dict[str, Any], kind: str, card: dict[str, Any], name: str | None) -> dict[str, Any]:

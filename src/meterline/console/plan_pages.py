@@ -30,6 +30,7 @@ from meterline.console import feedback, listing
 from meterline.console.account_pages import _url
 from meterline.console.pages import PAGE, User, _field_errors, check_csrf, confirm, context, render
 from meterline.console.plan_forms import (
+    ENTITLEMENT_TIMINGS,
     INTERVALS,
     KIND_NAMES,
     KINDS,
@@ -46,13 +47,18 @@ from meterline.console.plan_forms import (
     cycle_values,
     cycle_words,
     detail_error,
+    duration_words,
+    entitlement_timing_words,
     find_card,
+    overage_period_words,
     put_card,
     pydantic_words,
     resize_rows,
+    validity_words,
     words,
 )
 from meterline.core.errors import Conflict, MeterlineError, NotFound
+from meterline.entitlements.repository import FeatureRepository
 from meterline.jobs.statuses import JobStatus
 from meterline.metering.repository import MeteringRepository
 from meterline.schedules.migration import affected_accounts
@@ -79,7 +85,8 @@ Fields = Annotated[FormData, Depends(_form)]
 def _catalog(ctx: Context) -> Catalog:
     meters = {m.id: m for m in MeteringRepository(ctx.session, ctx.org_id).usable_meters()}
     addons = {a.id: a for a in AddOnRepository(ctx.session, ctx.org_id).all()}
-    return Catalog(meters=meters, addons=addons)
+    features = {f.pk: f.billable_name or f.name for f in FeatureRepository(ctx.session, ctx.org_id).all()}
+    return Catalog(meters=meters, addons=addons, features=features)
 
 
 def _editable(view: PlanView) -> None:
@@ -277,6 +284,10 @@ def _plan_page(
         inactive=inactive,
         catalog=_catalog(ctx),
         cycle_words=cycle_words,
+        validity_words=validity_words,
+        entitlement_timing_words=entitlement_timing_words,
+        overage_period_words=overage_period_words,
+        duration_words=duration_words,
         price_types=PRICE_TYPES,
         timings=TIMINGS,
         modes=MIGRATION_MODES,
@@ -618,10 +629,11 @@ def _card_page(
         errors=errors,
         currencies=view.latest.details["supportedCurrencies"],
         meters=list(catalog.meters.values()),
+        features=catalog.features,
         addon_names=addon_names,
         models=MODELS,
         price_types=PRICE_TYPES,
-        timings=TIMINGS,
+        timings=ENTITLEMENT_TIMINGS if kind == "entitlement" else TIMINGS,
         max_slabs=MAX_SLABS,
     )
 
@@ -669,15 +681,21 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
     except ValidationError as exc:  # an add-on name the add-on service refuses
         errors["addon"] = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
     except _Refused as exc:
-        card_error(exc.message, currencies, errors)
+        card_error(exc.message, currencies, errors, _catalog(ctx).features)
     except MeterlineError as exc:
         if exc.status_code >= 500 or exc.status_code == 404:
             raise
-        card_error(exc.message, currencies, errors)
+        card_error(exc.message, currencies, errors, _catalog(ctx).features)
     if errors:
         _undo(request)
         return _card_page(request, user, view, kind, shown, values, errors, 400)
-    label = card.get("displayName") or values.get("addon") or _catalog(ctx).meter_name(values.get("meter", ""))
+    catalog = _catalog(ctx)
+    label = (
+        card.get("displayName")
+        or values.get("addon")
+        or (catalog.feature_name(values["feature"]) if "feature" in values else None)
+        or catalog.meter_name(values.get("meter", ""))
+    )
     if kind == "commitment":
         done = f"Minimum commitment of {view.plan.name} saved."
     else:
