@@ -229,3 +229,83 @@ def test_endpoint_checks(world: World) -> None:
             service.create("https://example.com/hooks", [])
         made, secret = service.create("http://10.0.0.5:8080/hooks", ["invoice.paid", "invoice.paid"])
         assert made.event_types == ["invoice.paid"] and secret.startswith("whsec_")  # private addresses allowed
+
+
+def test_wallet_payment_credit_and_overdue_events_are_delivered(world: World, receiver: Receiver) -> None:
+    from meterline.core.schemas import CreateEntitySetting
+    from meterline.credits.service import CreditService, Grant
+    from meterline.invoicing.service import credit_holds, wallet_holds
+    from meterline.payments.schemas import CreatePaymentRequest
+    from meterline.payments.service import PaymentService
+    from meterline.settings.service import SettingsWriter
+    from meterline.wallet.service import WalletService
+
+    types = ["payment.created", "credit.granted", "credit.expired", "wallet.low", "invoice.paid", "invoice.overdue"]
+    _endpoint_pk, secret = endpoint(world, receiver.url, types)
+    receiver.secrets = [secret]
+    with world.at(utc_now()) as ctx:
+        SettingsWriter(ctx).put(  # the wallet is low at 50 or less
+            entity_type="ORGANIZATION",
+            entity_id=ctx.org_id,
+            item=CreateEntitySetting(
+                id="walletLowThreshold", value="50", namespace="webhooks", name="Low wallet", data_type="NUMERIC"
+            ),
+        )
+        WalletService(ctx, holds=wallet_holds).top_up("acme", Decimal(100))
+    partly = custom_invoice(world)  # 120: the wallet pays 100 and goes from 100 to 0, past 50
+    owed = custom_invoice(world)  # nothing left to pay it: overdue once past its due date
+    with world.at(utc_now()) as ctx:
+        today = ctx.now.date()
+        CreditService(ctx, holds=credit_holds).grant(
+            [Grant("acme", "Gift", Decimal(10), 1, today - timedelta(days=5), today + timedelta(days=1))]
+        )
+        body = {
+            "accountId": "acme",
+            "externalPaymentReference": {"sourceName": "Bank", "sourceType": "BANK_TRANSFER", "transactionNumber": "1"},
+            "lineItemRecords": [{"type": "INVOICE", "togaiId": partly, "amount": 20, "order": 1}],
+            "currency": "USD",
+            "totalAmount": 20,
+        }
+        payment = PaymentService(ctx).create(CreatePaymentRequest.model_validate(body))
+    world.bill_run(utc_now() + timedelta(days=60))  # credits expire; the unpaid invoice is overdue
+    world.bill_run(utc_now() + timedelta(days=61))  # ...and announced once only
+    worker = deliverer(world.factory)
+    wait_for(lambda: len(receiver.accepted) == 6, worker.tick)
+    worker.tick()
+    assert not receiver.rejected
+    data = {r.body["type"]: r.body["data"] for r in receiver.accepted}
+    assert sorted(data) == sorted(types)
+    assert data["wallet.low"]["accountId"] == "acme" and data["wallet.low"]["balance"] == 0
+    assert data["payment.created"]["id"] == payment.pk and data["payment.created"]["totalAmount"] == 20
+    assert data["invoice.paid"]["id"] == partly and data["invoice.paid"]["status"] == "PAID"
+    assert data["invoice.overdue"]["id"] == owed and data["invoice.overdue"]["status"] == "DUE"
+    assert data["credit.granted"]["creditAmount"] == 10 and data["credit.granted"]["status"] == "ACTIVE"
+    assert data["credit.expired"]["id"] == data["credit.granted"]["id"]
+    assert data["credit.expired"]["status"] == "EXPIRED"
+
+
+def test_entitlement_exhausted_when_the_last_units_are_taken(
+    session_factory: sessionmaker[Session], receiver: Receiver
+) -> None:
+    from tests.service.test_entitlements import T0, Clock
+
+    clock = Clock(session_factory)
+    with clock.at(utc_now()) as ctx:
+        _made, secret = WebhookService(ctx).create(receiver.url, ["entitlement.exhausted"])
+    receiver.secrets = [secret]
+    clock.grant(T0, "10", T0, None)
+    assert clock.entitled(T0, "e1", T0, "6") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+    assert clock.entitled(T0, "e2", T0, "4") == "INGESTION_COMPLETED_EVENT_NOT_METERED"  # the last 4
+    assert clock.entitled(T0, "e3", T0, "1") == "InsufficientCredits"  # refused: nothing announced
+    worker = deliverer(session_factory)
+    wait_for(lambda: len(receiver.accepted) == 1, worker.tick)
+    worker.tick()
+    [received] = receiver.accepted
+    assert received.body["type"] == "entitlement.exhausted"
+    assert received.body["data"] == {
+        "accountId": "acme",
+        "featureId": clock.feature,
+        "granted": 10,
+        "balance": 0,
+        "usedOverage": 0,
+    }
