@@ -64,7 +64,7 @@ def next_attempt(schedule: tuple[float, ...], attempts: int, now: datetime) -> d
     deliveries that failed together do not come back together."""
     if attempts > len(schedule):
         return None
-    delay = schedule[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311 - jitter, not a secret
+    delay = schedule[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311  # nosec B311 - jitter, not a secret
     return now + timedelta(seconds=delay)
 
 

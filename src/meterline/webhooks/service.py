@@ -170,7 +170,8 @@ class WebhookService:
         self.get(view.delivery.endpoint_pk)  # not a deleted endpoint
         pk = self.repo.add_deliveries(view.message.pk, [view.delivery.endpoint_pk], self.ctx.now)[0]
         found = self.repo.delivery(pk)
-        assert found is not None  # noqa: S101 - just inserted in this transaction
+        if found is None:  # just inserted in this transaction
+            raise NotFound(f"Webhook delivery {pk} not found")
         return found[0]
 
     def replay_range(self, endpoint_id: str, since: datetime, until: datetime | None, failed_only: bool) -> int:
