@@ -17,6 +17,10 @@ from typing import Any
 from standardwebhooks import Webhook, WebhookVerificationError
 
 
+class _Server(ThreadingHTTPServer):
+    request_queue_size = 128  # the default 5 drops connections a busy sender opens at once (1 s SYN retries)
+
+
 @dataclass
 class Received:
     webhook_id: str
@@ -80,7 +84,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", self.port), Handler)
+        self._server = _Server(("127.0.0.1", self.port), Handler)
         self._server.daemon_threads = True
         self.port = self._server.server_address[1]
         threading.Thread(target=self._server.serve_forever, daemon=True).start()

@@ -178,8 +178,9 @@ class DeliveryQueue:
         return self.session.scalar(stmt.limit(1)) is not None
 
     def claim(self, now: datetime, lease_until: datetime, limit: int, per_endpoint: int) -> list[Claimed]:
-        """Up to `limit` due deliveries of enabled endpoints, at most `per_endpoint` of one endpoint (so that one
-        slow endpoint does not take every slot), each pushed to `lease_until`: another worker skips them meanwhile,
+        """Up to `limit` due deliveries of enabled endpoints: at most `per_endpoint` of one endpoint while others
+        have due deliveries (so that one slow endpoint does not take every slot), the slots left over to any; each
+        pushed to `lease_until`: another worker skips them meanwhile,
         and if this one dies they are due again then (at least once). PostgreSQL: rows locked FOR UPDATE SKIP LOCKED,
         so several workers share the queue; SQLite: the writing transaction holds the only write lock."""
         stmt = (
@@ -195,12 +196,15 @@ class DeliveryQueue:
         )
         if self.postgres:
             stmt = stmt.with_for_update(skip_locked=True, of=WebhookDelivery)
+        due = list(self.session.execute(stmt))
         taken: list[str] = []
         per: dict[str, int] = {}
-        for pk, endpoint_pk in self.session.execute(stmt):
+        for pk, endpoint_pk in due:  # every endpoint its share first...
             if per.get(endpoint_pk, 0) < per_endpoint and len(taken) < limit:
                 per[endpoint_pk] = per.get(endpoint_pk, 0) + 1
                 taken.append(pk)
+        chosen = set(taken)
+        taken += [pk for pk, _ in due if pk not in chosen][: limit - len(taken)]  # ...then the slots left over
         if not taken:
             return []
         self.session.execute(
