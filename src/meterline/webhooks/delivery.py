@@ -5,7 +5,8 @@ A thread of `meterline serve` (every METERLINE_WEBHOOK_INTERVAL seconds, 1 by de
 
 1. claims up to CONCURRENCY due deliveries (PER_ENDPOINT of each endpoint first, then any) in a short
    transaction, pushing each to a lease (2 x METERLINE_WEBHOOK_TIMEOUT + 5 s): other workers skip them
-   (PostgreSQL: FOR UPDATE SKIP LOCKED), and if this process dies mid-delivery they are due again when the lease ends, and sent again;
+   (PostgreSQL: FOR UPDATE SKIP LOCKED), and if this process dies mid-delivery they are due again when the
+   lease ends, and sent again;
 2. POSTs them at once, each from its own thread, signed (Standard Webhooks, with the `standardwebhooks` library:
    `webhook-id`, `webhook-timestamp`, `webhook-signature`, two signatures while a rotated secret overlaps), with
    METERLINE_WEBHOOK_TIMEOUT; a 2xx is a success, anything else (another status, a timeout, a refused connection,
