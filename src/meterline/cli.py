@@ -312,9 +312,11 @@ def worker(
     ] = DEFAULTS.worker_interval,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped.
-    Several workers may run against one PostgreSQL database (they split the invoices)."""
+    """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped; and the
+    webhook delivery worker beside it. Several workers may run against one PostgreSQL database (they split the
+    invoices and the deliveries)."""
     from meterline.invoicing.billing import Worker, batch_process_gc
+    from meterline.webhooks.delivery import Deliverer
 
     batch_process_gc()
     settings = load_settings(worker_interval=interval, database_url=database_url)
@@ -322,10 +324,13 @@ def worker(
     factory = _session_factory(database_url)
     err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")
     runner = Worker(factory, settings.worker_interval or 10)
+    deliverer = Deliverer(factory, settings)
+    deliverer.start()
     try:
         runner.loop()
     except KeyboardInterrupt:
         runner.stop()
+        deliverer.stop()
 
 
 @app.command()

@@ -17,6 +17,7 @@ from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
 from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
 from meterline.wallet.models import Wallet, WalletEntry
+from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 __all__ = [
     "Account",
@@ -55,6 +56,10 @@ __all__ = [
     "User",
     "Wallet",
     "WalletEntry",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
+    "WebhookMessage",
     "ConsoleSession",
     "LoginFailure",
 ]

@@ -40,6 +40,16 @@ class Settings(BaseSettings):
     # event the ingestion limits allow (events/wire.py: 10 attributes with values of up to 1,100 digits, 50
     # dimensions of 50 + 200 characters, ids of 512) is about 26 KB of ASCII JSON, so 32 MiB takes any batch of
     # ASCII events at the limits (text sent as \uXXXX escapes takes up to 6 bytes a character: split such batches).
+    # Webhooks (docs/webhooks.md): the delivery worker inside `meterline serve` (and `meterline worker`) looks for due
+    # deliveries every `webhook_interval` seconds (0: not in `serve`); each attempt waits at most `webhook_timeout`
+    # seconds; a failed delivery is retried after each of `webhook_retry_schedule`'s delays in seconds (each +-10%
+    # jitter; the default spans about three days), then FAILED; an endpoint failing without a success for
+    # `webhook_disable_after` seconds is disabled; a rotated secret keeps signing for `webhook_secret_overlap` seconds.
+    webhook_interval: float = Field(default=1, ge=0)
+    webhook_timeout: float = Field(default=10, gt=0)
+    webhook_retry_schedule: str = "5,60,300,1800,7200,18000,36000,43200,43200,43200,43200"
+    webhook_disable_after: float = Field(default=5 * 24 * 3600, gt=0)
+    webhook_secret_overlap: float = Field(default=24 * 3600, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 

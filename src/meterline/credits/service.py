@@ -32,11 +32,13 @@ from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.credits.models import Credit, CreditTransaction
 from meterline.credits.statuses import CreditStatus, CreditTransactionType
+from meterline.customers.repository import CustomerRepository
 from meterline.metering.repository import MeteringRepository
 from meterline.rating import cycles
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
+from meterline.webhooks import outbox
 
 ACTIVE, CONSUMED, EXPIRED, VOIDED = (
     CreditStatus.ACTIVE,
@@ -231,7 +233,21 @@ class CreditService:
         )
         self.repo.add(credit)
         self._record(credit, CREDITED, grant.amount)
+        self._announce(credit, account, "credit.granted")
         return credit
+
+    def _announce(self, credit: Credit, account: Account, event_type: str) -> None:
+        """The credit's webhook, written in this transaction: the credit as GET /credits/{id} answers it."""
+
+        def data() -> dict[str, object]:
+            from meterline.credits import schemas  # the presenter module imports this one
+
+            customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pks({account.customer_pk})
+            hold = self.held([credit]).get(credit.pk, Decimal(0))
+            out = schemas.credit_out(credit, account.id, customer[account.customer_pk].id, hold)
+            return out.model_dump(mode="python", by_alias=True, exclude_none=True)
+
+        outbox.emit(self.ctx, event_type, data, object_id=credit.pk)
 
     def _check_scope(self, scope: tuple[str, ...], where: str) -> None:
         named = set(scope) - SPECIAL
@@ -309,6 +325,7 @@ class CreditService:
             self.ctx.session.refresh(credit)
             if credit.status == ACTIVE:
                 self._end(credit, EXPIRED)
+                self._announce(credit, self.accounts.by_pks({credit.account_pk})[credit.account_pk], "credit.expired")
         return len(ended)
 
     # -- balance ------------------------------------------------------------------------------------------------

@@ -37,6 +37,7 @@ from meterline.events.models import Event as StoredEvent
 from meterline.events.service import IngestionService, Result
 from meterline.events.wire import Event
 from meterline.tenancy.context import Context
+from meterline.webhooks import outbox
 
 ACTIVE, EXPIRED, VOIDED = EntryStatus.ACTIVE, EntryStatus.EXPIRED, EntryStatus.VOIDED
 ENTITLEMENT, PRICE_PLAN, OVERAGE, REFUND = (
@@ -402,7 +403,26 @@ class FeatureCreditService:
             self.ctx.session.add(consumption)
             made.append(consumption)
         self.ctx.session.flush()
+        if available == units:  # this event took the last units that covered it
+            outbox.emit(
+                self.ctx, "entitlement.exhausted", lambda: self._exhausted(locked, feature), object_id=feature.pk
+            )
         return made
+
+    def _exhausted(self, entries: list[FeatureCreditEntry], feature: Feature) -> dict[str, object]:
+        """entitlement.exhausted's data: the feature's credits as GET .../features/{id}/credits answers them."""
+        account = self.accounts.by_pks({entries[0].account_pk})[entries[0].account_pk]
+        credits = self.credits_of(account, {feature.pk})[feature.pk]
+        out: dict[str, object] = {
+            "accountId": account.id,
+            "featureId": feature.pk,
+            "granted": credits.granted,
+            "balance": credits.balance,
+            "usedOverage": credits.used_overage,
+        }
+        if credits.overage_limit is not None:
+            out["overageLimit"] = credits.overage_limit
+        return out
 
     def give_back(self, event: StoredEvent, action: str) -> None:
         """A correction of `event` is about to run (the event's row is locked). UNDO: what it consumed comes back

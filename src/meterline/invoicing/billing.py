@@ -193,6 +193,7 @@ class _Org:
         expiry = failed[EXPIRE].get(self.org_id)
         if expiry is None or self._due(expiry):
             self.expire(failed_before=expiry is not None)
+        self.overdue()
         if whole is not None:
             with unit_of_work(self.factory) as session:
                 BillingFailureRepository(session, self.org_id).clear(ORGANIZATION, [self.org_id])
@@ -297,6 +298,21 @@ class _Org:
                     BillingFailureRepository(session, self.org_id).clear(EXPIRE, [self.org_id])
         except Exception as exc:
             _failed(self.factory, self.org_id, EXPIRE, self.org_id, None, exc, self.now, self.result)
+
+    # -- overdue -----------------------------------------------------------------------------------------------------
+    def overdue(self) -> None:
+        """Invoices still owed past their due date are marked and announced once (`invoice.overdue`), CHUNK per
+        transaction. A failure is logged and tried again at the next run (nothing is lost: an invoice is marked in
+        the transaction that writes its webhook)."""
+        try:
+            while True:
+                with unit_of_work(self.factory) as session:
+                    if InvoiceService(self._context(session)).announce_overdue(self.as_of, CHUNK) < CHUNK:
+                        return
+        except Exception as exc:
+            log.warning(
+                "marking overdue invoices failed", extra={"fields": {"org_id": self.org_id, "error": describe(exc)}}
+            )
 
 
 def _failed(

@@ -63,6 +63,8 @@ class Invoice(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finalized_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # When the worker found it past its due date and still owed (the `invoice.overdue` webhook: once per invoice)
+    overdue_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
 
 class InvoiceSequence(Base):

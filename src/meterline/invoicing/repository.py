@@ -40,6 +40,23 @@ class InvoiceRepository(OrgRepository):
         stmt = select(Invoice).where(Invoice.org_id == self.org_id, Invoice.pk.in_(pks))
         return {i.pk: i for i in self.session.scalars(stmt)}
 
+    def newly_overdue(self, as_of: datetime, limit: int) -> list[Invoice]:
+        """DUE and PARTIALLY_PAID invoices whose due date passed by `as_of` and that were not found overdue before,
+        locked (PostgreSQL: other workers skip them), in pk order."""
+        stmt = (
+            self.scoped(Invoice)
+            .where(
+                Invoice.status.in_((InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID)),
+                Invoice.due_date < as_of,
+                Invoice.overdue_at.is_(None),
+            )
+            .order_by(Invoice.pk)
+            .limit(limit)
+        )
+        if self.postgres:
+            stmt = stmt.with_for_update(skip_locked=True, key_share=True)
+        return list(self.session.scalars(stmt))
+
     def lock_many(self, pks: set[str]) -> dict[str, Invoice]:
         """The organization's invoices among `pks`, locked in pk order until the transaction ends."""
         return {i.pk: i for i in self.lock_rows(Invoice, pks)}

@@ -35,7 +35,7 @@ from meterline.core.settings import load_settings
 from meterline.credits.service import CreditService, Grant
 from meterline.customers.repository import CustomerRepository
 from meterline.entitlements import plan_grants
-from meterline.invoicing import builder
+from meterline.invoicing import builder, schemas
 from meterline.invoicing.builder import Built, Charge, CustomItem, Line
 from meterline.invoicing.credit_application import Available
 from meterline.invoicing.failures import BillingFailureRepository
@@ -50,6 +50,7 @@ from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletRepository, WalletService
 from meterline.wallet.statuses import WalletStatus
+from meterline.webhooks import outbox
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
 DUE, PAID, PARTIALLY_PAID = InvoiceStatus.DUE, InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID
@@ -279,6 +280,20 @@ class InvoiceService:
             )
         computed = self.compute(invoice)
         return computed.built.revenue, computed.usage, computed.details, computed.built.total
+
+    def presented(self, invoice: Invoice) -> schemas.InvoiceOut:
+        """The invoice as GET /invoices/{id} answers it (lines and usage included)."""
+        revenue, usage, details, total = self.view(invoice)
+        account = self.account_of(invoice)
+        customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pks({account.customer_pk})
+        return schemas.invoice_out(
+            invoice, account.id, customer[account.customer_pk].id, total, details, revenue, usage
+        )
+
+    def announce(self, invoice: Invoice, event_type: str) -> None:
+        """The invoice's webhook (docs/webhooks.md), written in this transaction: the invoice as the API returns it
+        now, built only when an endpoint wants `event_type`."""
+        outbox.emit(self.ctx, event_type, lambda: self.presented(invoice), object_id=invoice.pk)
 
     def wallet_paid(self, invoice: Invoice) -> Decimal:
         """What the wallet paid of the invoice (part of its paidAmount); for a DRAFT, what finalizing it would take
@@ -518,6 +533,9 @@ class InvoiceService:
         self.repo.apply_sync(
             sorted(new, key=lambda r: (r["schedule_pk"], r["cycle_start"], r["invoice_type"])), moved, gone
         )
+        if new and outbox.wants(self.ctx, "invoice.created"):  # those this sync inserted (not another worker's)
+            for invoice in sorted(self.repo.by_pks({r["pk"] for r in new}).values(), key=lambda i: i.pk):
+                self.announce(invoice, "invoice.created")
 
     def _redated(
         self, invoice: Invoice, p: cycles.CyclePiece, finalize_at: datetime, account: Account
@@ -619,6 +637,9 @@ class InvoiceService:
             self.grant_credits(invoice, result.built.revenue)
             if self._dated_at_finalization(invoice, now):
                 self._dates(invoice, now, self.account_of(invoice))
+            self.announce(invoice, "invoice.finalized")
+            if invoice.status == PAID:
+                self.announce(invoice, "invoice.paid")
         BillingFailureRepository(self.ctx.session, self.ctx.org_id).clear_invoices([i.pk for i in invoices])
 
     @staticmethod
@@ -643,6 +664,15 @@ class InvoiceService:
         due = self.repo.due_drafts(as_of, limit, skip_locked)
         self.finalize(due, as_of)
         return len(due)
+
+    def announce_overdue(self, as_of: datetime, limit: int) -> int:
+        """Mark the invoices that became overdue by `as_of` (still owed past their due date) and announce each once
+        (`invoice.overdue`); how many (at most `limit`: the bill run calls it until none is left)."""
+        found = self.repo.newly_overdue(as_of, limit)
+        for invoice in found:
+            invoice.overdue_at = as_of
+            self.announce(invoice, "invoice.overdue")
+        return len(found)
 
     # -- credit grants (credit-grant rate cards) -------------------------------------------------------------------
     def grant_credits(self, invoice: Invoice, revenue: Line | None = None) -> None:
@@ -705,6 +735,13 @@ class InvoiceService:
         return invoice
 
     def _change_status(self, invoice: Invoice, status: str) -> None:
+        before = self._set_status(invoice, status)
+        if invoice.status != before and invoice.status in (PAID, VOID):
+            self.announce(invoice, "invoice.paid" if invoice.status == PAID else "invoice.voided")
+
+    def _set_status(self, invoice: Invoice, status: str) -> str:
+        """Change the status; returns the status the change started from (after finalizing, which announces its
+        own events)."""
         current = invoice.status
         if current in FINAL:
             raise BadRequest(f"Invoice {invoice.pk} is {current}, which is final: its status cannot change")
@@ -717,7 +754,7 @@ class InvoiceService:
                 )
             self.finalize([invoice], self.ctx.now)
             if status == DUE:  # finalizing decided: DUE, or PAID / PARTIALLY_PAID by the wallet
-                return
+                return invoice.status
             current = invoice.status
         if status == PAID:
             invoice.paid_amount = invoice.total_amount or Decimal(0)
@@ -729,6 +766,7 @@ class InvoiceService:
             invoice.paid_amount = EXACT.subtract(invoice.paid_amount, refunded)
         if status in (DUE, PAID, VOID, UN_COLLECTIBLE) and current != PAID:
             invoice.status = status
+        return current
 
     # -- custom invoices -------------------------------------------------------------------------------------------
     def create_custom(
@@ -775,6 +813,7 @@ class InvoiceService:
         self._dates(invoice, end, account)
         invoice.finalize_at = end if auto_advance else None
         self.repo.add(invoice)
+        self.announce(invoice, "invoice.created")
         if status in (DUE, PAID):
             self._change_status(invoice, status)
         return invoice, True

@@ -23,6 +23,7 @@ from meterline.payments import schemas
 from meterline.payments.models import Payment
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletService
+from meterline.webhooks import outbox
 
 
 class PaymentRepository(OrgRepository):
@@ -114,6 +115,7 @@ class PaymentService:
             invoice.updated_at = self.ctx.now
             if invoice.status == PAID:
                 InvoiceService(self.ctx).grant_credits(invoice)  # PREPAID credit grants wait for this
+                InvoiceService(self.ctx).announce(invoice, "invoice.paid")
         spread = exact_sum(r.amount for r in records if r.amount is not None)
         if spread != total:
             raise BadRequest(f"lineItemRecords: the amounts add up to {spread}, not totalAmount {total}")
@@ -135,6 +137,7 @@ class PaymentService:
             created_at=self.ctx.now,
         )
         self.repo.add(payment)
+        outbox.emit(self.ctx, "payment.created", lambda: schemas.payment_out(payment, account.id), object_id=payment.pk)
         return payment
 
 

@@ -24,9 +24,12 @@ from meterline.core.ids import new_id
 from meterline.core.money import EXACT, round_money
 from meterline.core.pagination import Page, PageRequest, encode_token
 from meterline.core.repository import OrgRepository
+from meterline.settings.repository import SettingRepository
+from meterline.settings.service import full_setting_id
 from meterline.tenancy.context import Context
 from meterline.wallet.models import Wallet, WalletEntry
 from meterline.wallet.statuses import WalletEntryType, WalletStatus
+from meterline.webhooks import outbox
 
 ACTIVE, INACTIVE = WalletStatus.ACTIVE, WalletStatus.INACTIVE
 CREDITED, DEBITED = WalletEntryType.CREDITED, WalletEntryType.DEBITED
@@ -72,6 +75,9 @@ class HoldEntry:
     amount: Decimal
     closing_balance: Decimal
     created_at: datetime
+
+
+LOW_NAMESPACE, LOW_SETTING = "webhooks", "walletLowThreshold"
 
 
 class WalletRepository(OrgRepository):
@@ -225,7 +231,32 @@ class WalletService:
     def debit(self, wallet: Wallet, amount: Decimal, invoice_pk: str) -> None:
         if amount > wallet.balance:
             raise RuntimeError(f"wallet {wallet.pk} cannot pay {amount}: {wallet.balance} left")
+        before = wallet.balance
         self._entry(wallet, DEBITED, amount, invoice_pk, "Invoice payment")
+        if outbox.wants(self.ctx, "wallet.low"):
+            account = self.accounts.by_pks({wallet.account_pk})[wallet.account_pk]
+            threshold = self.low_threshold(account)
+            if threshold is not None and before > threshold >= wallet.balance:  # crossed by this debit
+                outbox.emit(self.ctx, "wallet.low", lambda: self._presented(account), object_id=wallet.pk)
+
+    def low_threshold(self, account: Account) -> Decimal | None:
+        """When the wallet is low (wallet.low): the account's NUMERIC setting `webhooks.walletLowThreshold`, else
+        the organization's; none: never (docs/webhooks.md)."""
+        settings = SettingRepository(self.ctx.session, self.ctx.org_id)
+        for entity_type, entity_id in (("ACCOUNT", account.id), ("ORGANIZATION", self.ctx.org_id)):
+            found = settings.by_full_id(full_setting_id(LOW_NAMESPACE, LOW_SETTING, entity_type, entity_id))
+            if found is not None and found.data_type == "NUMERIC":
+                return Decimal(found.value)
+        return None
+
+    def _presented(self, account: Account) -> dict[str, object]:
+        """The wallet as GET /accounts/{id}/wallet answers it."""
+        from meterline.customers.repository import CustomerRepository
+        from meterline.wallet import schemas  # the presenter module imports this one
+
+        customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pks({account.customer_pk})
+        out = schemas.wallet_out(self.view(account.id), customer[account.customer_pk].id)
+        return out.model_dump(mode="python", by_alias=True, exclude_none=True)
 
     def give_back(self, invoice_pk: str, account: Account) -> Decimal:
         """A voided invoice's wallet payments return to the wallet; returns how much."""

@@ -40,6 +40,7 @@ from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
 from meterline.tenancy.endpoints import router as tenancy_router
 from meterline.wallet.endpoints import router as wallet_router
+from meterline.webhooks.endpoints import router as webhooks_router
 
 ROUTERS = (
     customers_router,
@@ -61,6 +62,7 @@ ROUTERS = (
     wallet_router,
     entitlements_router,
     entitlement_checks_router,
+    webhooks_router,
 )
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).

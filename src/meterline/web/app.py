@@ -38,6 +38,7 @@ from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness
 from meterline.web.security_headers import SecurityHeaders
+from meterline.webhooks.delivery import Deliverer
 
 
 async def console_error_page(
@@ -66,9 +67,15 @@ def create_app(settings: Settings) -> FastAPI:
         worker = Worker(session_factory, settings.worker_interval) if settings.worker_interval > 0 else None
         if worker is not None:
             worker.start()
+        # The webhook delivery worker likewise, unless METERLINE_WEBHOOK_INTERVAL is 0 (docs/webhooks.md).
+        deliverer = Deliverer(session_factory, settings) if settings.webhook_interval > 0 else None
+        if deliverer is not None:
+            deliverer.start()
         yield
         if worker is not None:
             worker.stop()
+        if deliverer is not None:
+            deliverer.stop()
 
     app = FastAPI(
         title="Meterline", version=__version__, docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan

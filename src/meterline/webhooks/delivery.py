@@ -1,0 +1,190 @@
+"""The delivery worker: sends the outbox's deliveries, at least once, never from a request.
+
+A thread of `meterline serve` (every METERLINE_WEBHOOK_INTERVAL seconds, 1 by default; 0 turns it off there) and of
+`meterline worker`. Each round:
+
+1. claims up to CONCURRENCY due deliveries (PER_ENDPOINT of each endpoint first, then any) in a short
+   transaction, pushing each to a lease (2 x METERLINE_WEBHOOK_TIMEOUT + 5 s): other workers skip them
+   (PostgreSQL: FOR UPDATE SKIP LOCKED), and if this process dies mid-delivery they are due again when the
+   lease ends, and sent again;
+2. POSTs them at once, each from its own thread, signed (Standard Webhooks, with the `standardwebhooks` library:
+   `webhook-id`, `webhook-timestamp`, `webhook-signature`, two signatures while a rotated secret overlaps), with
+   METERLINE_WEBHOOK_TIMEOUT; a 2xx is a success, anything else (another status, a timeout, a refused connection,
+   a redirect) a failure;
+3. records every outcome in one short transaction: the attempt in the log; the delivery SUCCEEDED, PENDING until
+   its next retry (METERLINE_WEBHOOK_RETRY_SCHEDULE's delays, +-10% jitter), or FAILED after the last one; an
+   endpoint failing without a success for METERLINE_WEBHOOK_DISABLE_AFTER seconds is DISABLED.
+
+No transaction is open while a request is in flight. One endpoint's failures only move its own deliveries' retries.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+from standardwebhooks import Webhook
+
+from meterline import __version__
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.core.settings import Settings
+from meterline.invoicing.failures import describe
+from meterline.webhooks.repository import Claimed, DeliveryQueue
+
+log = logging.getLogger("meterline.webhooks")
+
+CONCURRENCY = 16  # deliveries in flight per worker process
+PER_ENDPOINT = 2  # of one endpoint per round while other endpoints have due deliveries
+JITTER = 0.1
+USER_AGENT = f"Meterline-Webhooks/{__version__}"
+
+
+def parse_schedule(text: str) -> tuple[float, ...]:
+    """`5,60,300`: the delays in seconds before each retry."""
+    try:
+        delays = tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise ValueError(
+            f"METERLINE_WEBHOOK_RETRY_SCHEDULE: {text!r} is not a list of seconds, e.g. 5,60,300"
+        ) from None
+    if any(d <= 0 for d in delays):
+        raise ValueError("METERLINE_WEBHOOK_RETRY_SCHEDULE: every delay must be more than 0 seconds")
+    return delays
+
+
+def next_attempt(schedule: tuple[float, ...], attempts: int, now: datetime) -> datetime | None:
+    """After `attempts` failed attempts, when to try again (None: that was the last). Each delay +-10% jitter, so
+    deliveries that failed together do not come back together."""
+    if attempts > len(schedule):
+        return None
+    delay = schedule[attempts - 1] * random.uniform(1 - JITTER, 1 + JITTER)  # noqa: S311  # nosec B311 - jitter, not a secret
+    return now + timedelta(seconds=delay)
+
+
+def sign(claimed: Claimed, at: datetime) -> dict[str, str]:
+    """The Standard Webhooks headers: every current secret signs (two while a rotation overlaps)."""
+    signatures = " ".join(Webhook(secret).sign(claimed.message_pk, at, claimed.payload) for secret in claimed.secrets)
+    return {
+        "webhook-id": claimed.message_pk,
+        "webhook-timestamp": str(int(at.timestamp())),
+        "webhook-signature": signatures,
+        "content-type": "application/json",
+        "user-agent": USER_AGENT,
+    }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    claimed: Claimed
+    at: datetime
+    status_code: int | None
+    duration_ms: int
+    error: str | None  # None: delivered
+
+
+class Deliverer:
+    def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        self.factory = factory
+        self.interval = settings.webhook_interval or 1
+        self.timeout = settings.webhook_timeout
+        self.schedule = parse_schedule(settings.webhook_retry_schedule)
+        self.disable_after = timedelta(seconds=settings.webhook_disable_after)
+        self.lease = timedelta(seconds=2 * self.timeout + 5)
+        self.stopping = threading.Event()
+        self.client = httpx.Client(timeout=self.timeout, follow_redirects=False)
+        self.pool = ThreadPoolExecutor(CONCURRENCY, thread_name_prefix="meterline-webhook")
+
+    def claim(self) -> list[Claimed]:
+        now = utc_now()
+        with unit_of_work(self.factory, write=False) as session:
+            if not DeliveryQueue(session).any_due(now):  # the idle check takes no write lock
+                return []
+        with unit_of_work(self.factory) as session:
+            return DeliveryQueue(session).claim(now, now + self.lease, CONCURRENCY, PER_ENDPOINT)
+
+    def send(self, claimed: Claimed) -> Outcome:
+        at = utc_now()
+        started = time.monotonic()
+        try:
+            response = self.client.post(claimed.url, content=claimed.payload.encode("utf-8"), headers=sign(claimed, at))
+            code: int | None = response.status_code
+            error = None if 200 <= response.status_code < 300 else f"HTTP {response.status_code}"
+        except httpx.HTTPError as exc:
+            code, error = None, describe(exc)
+        except Exception as exc:  # a URL httpx cannot even try: a failure of this delivery, not of the worker
+            code, error = None, describe(exc)
+        return Outcome(claimed, at, code, int((time.monotonic() - started) * 1000), error)
+
+    def record(self, outcomes: list[Outcome]) -> None:
+        with unit_of_work(self.factory) as session:
+            queue = DeliveryQueue(session)
+            for o in sorted(outcomes, key=lambda o: o.claimed.pk):
+                retry = None if o.error is None else next_attempt(self.schedule, o.claimed.attempts + 1, o.at)
+                queue.record(o.claimed, o.at, o.status_code, o.duration_ms, o.error, retry)
+                if o.error is None:
+                    queue.endpoint_succeeded(o.claimed.endpoint_pk)
+                    continue
+                reason = f"failing since at least {self.disable_after} without a success (last: {o.error})"
+                if queue.endpoint_failed(o.claimed.endpoint_pk, o.at, o.at - self.disable_after, reason):
+                    log.warning(
+                        "webhook endpoint disabled",
+                        extra={"fields": {"org_id": o.claimed.org_id, "endpoint_id": o.claimed.endpoint_pk}},
+                    )
+                log.info(
+                    "webhook delivery failed",
+                    extra={
+                        "fields": {
+                            "org_id": o.claimed.org_id,
+                            "endpoint_id": o.claimed.endpoint_pk,
+                            "delivery_id": o.claimed.pk,
+                            "attempts": o.claimed.attempts + 1,
+                            "reason": o.error,
+                            "next_attempt_at": retry.isoformat() if retry else None,
+                        }
+                    },
+                )
+
+    def tick(self) -> int:
+        """One round; how many deliveries were attempted."""
+        claimed = self.claim()
+        if not claimed:
+            return 0
+        outcomes = list(self.pool.map(self.send, claimed))
+        self.record(outcomes)
+        return len(outcomes)
+
+    def loop(self) -> None:
+        last_error: str | None = None
+        while not self.stopping.is_set():
+            try:
+                if self.tick():
+                    last_error = None
+                    continue  # more may be due: no wait while there is work
+                last_error = None
+            except Exception as exc:  # the database is down, say: the next round tries again
+                error = describe(exc)
+                log.error(
+                    "webhook delivery round failed",
+                    exc_info=exc if error != last_error else None,
+                    extra={"fields": {"reason": error}},
+                )
+                last_error = error
+            self.stopping.wait(self.interval)
+
+    def start(self) -> threading.Thread:
+        thread = threading.Thread(target=self.loop, name="meterline-webhooks", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.client.close()

@@ -1,0 +1,311 @@
+"""Webhooks end to end on both engines: the outbox written with the change, the delivery worker sending to a real
+local receiver that verifies every signature with the `standardwebhooks` library (docs/webhooks.md).
+
+Short retry delays come from the worker's settings (METERLINE_WEBHOOK_RETRY_SCHEDULE and friends), as an operator
+would set them; no test-only path."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.core.settings import Settings
+from meterline.invoicing.service import InvoiceService
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from meterline.webhooks import outbox
+from meterline.webhooks.delivery import Deliverer
+from meterline.webhooks.models import WebhookDelivery, WebhookMessage
+from meterline.webhooks.service import WebhookService
+from tests.conftest import new_org
+from tests.service.billing_world import World
+from tests.webhook_receiver import Receiver, wait_for
+
+pytestmark = pytest.mark.db
+
+ITEM = [{"name": "Setup", "value": Decimal("120.00")}]
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def deliverer(factory: sessionmaker[Session], **settings: object) -> Deliverer:
+    values: dict[str, object] = {"webhook_retry_schedule": "0.2,0.3,0.5", "webhook_timeout": 2, **settings}
+    return Deliverer(factory, Settings(**values))  # type: ignore[arg-type]
+
+
+def endpoint(world: World, url: str, types: list[str]) -> tuple[str, str]:
+    with world.at(utc_now()) as ctx:
+        made, secret = WebhookService(ctx).create(url, types)
+        return made.pk, secret
+
+
+def custom_invoice(world: World, status: str = "DUE") -> str:
+    with world.at(utc_now()) as ctx:
+        now = ctx.now
+        invoice, _ = InvoiceService(ctx).create_custom(
+            "acme", now - timedelta(days=30), now, status, ITEM, False, True, True, None
+        )
+        return invoice.pk
+
+
+def deliveries(factory: sessionmaker[Session], endpoint_pk: str) -> list[WebhookDelivery]:
+    with unit_of_work(factory, write=False) as session:
+        stmt = select(WebhookDelivery).where(WebhookDelivery.endpoint_pk == endpoint_pk).order_by(WebhookDelivery.pk)
+        return list(session.scalars(stmt))
+
+
+def test_invoice_events_are_delivered_signed_and_verified(world: World, receiver: Receiver) -> None:
+    endpoint_pk, secret = endpoint(
+        world, receiver.url, ["invoice.created", "invoice.finalized", "invoice.paid", "invoice.voided"]
+    )
+    receiver.secrets = [secret]
+    paid = custom_invoice(world)
+    voided = custom_invoice(world)
+    with world.at(utc_now()) as ctx:
+        InvoiceService(ctx).update(paid, "PAID", {})
+        InvoiceService(ctx).update(voided, "VOID", {})
+    worker = deliverer(world.factory)
+    wait_for(lambda: len(receiver.accepted) == 6, worker.tick)
+    assert not receiver.rejected
+    got = sorted((r.body["type"], r.body["data"]["id"]) for r in receiver.accepted)
+    assert got == sorted(
+        [
+            ("invoice.created", paid),
+            ("invoice.finalized", paid),
+            ("invoice.paid", paid),
+            ("invoice.created", voided),
+            ("invoice.finalized", voided),
+            ("invoice.voided", voided),
+        ]
+    )
+    finalized = receiver.of_type("invoice.finalized")[0]
+    assert finalized.webhook_id.startswith("msg_") and len(finalized.webhook_id) == 30
+    assert finalized.body["data"]["status"] == "DUE" and finalized.body["data"]["totalAmount"] == 120
+    assert finalized.body["data"]["revenueInfo"]["value"] == 120  # the invoice as GET /invoices/{id} returns it
+    assert receiver.of_type("invoice.paid")[0].body["data"]["status"] == "PAID"
+    assert all(d.status == "SUCCEEDED" and d.attempts == 1 for d in deliveries(world.factory, endpoint_pk))
+    assert len({r.webhook_id for r in receiver.accepted}) == 6
+
+
+def test_no_subscribed_endpoint_writes_nothing(world: World, receiver: Receiver) -> None:
+    endpoint(world, receiver.url, ["payment.created"])  # subscribed to something else
+    with world.at(utc_now()) as ctx:
+        count = ctx.session.scalar(select(func.count()).select_from(WebhookMessage))
+        assert outbox.emit(ctx, "invoice.paid", lambda: pytest.fail("data is built only for a subscriber")) is None
+        assert ctx.session.scalar(select(func.count()).select_from(WebhookMessage)) == count
+
+
+def test_any_event_type_emitted_is_delivered(world: World, receiver: Receiver) -> None:
+    """The interface alerts use: emit(ctx, type, data) inside the caller's transaction."""
+    _endpoint_pk, secret = endpoint(world, receiver.url, ["alert.triggered"])
+    receiver.secrets = [secret]
+    with world.at(utc_now()) as ctx:
+        message = outbox.emit(ctx, "alert.triggered", {"id": "alert.1", "threshold": Decimal("0.5")}, object_id="a1")
+    with pytest.raises(RuntimeError):  # a change rolled back takes its webhook with it
+        with world.at(utc_now()) as ctx:
+            outbox.emit(ctx, "alert.triggered", {"id": "alert.2"})
+            raise RuntimeError("the change fails")
+    worker = deliverer(world.factory)
+    wait_for(lambda: len(receiver.accepted) == 1, worker.tick)
+    worker.tick()
+    assert [(r.webhook_id, r.body["data"]) for r in receiver.accepted] == [
+        (message, {"id": "alert.1", "threshold": Decimal("0.5")})
+    ]
+
+
+def test_receiver_down_for_a_while_then_back(world: World, receiver: Receiver) -> None:
+    endpoint_pk, secret = endpoint(world, receiver.url, ["invoice.finalized"])
+    receiver.secrets = [secret]
+    receiver.stop()  # connections refused
+    invoice = custom_invoice(world)
+    worker = deliverer(world.factory, webhook_retry_schedule="0.3,0.3,0.3,0.3,0.3,0.3")
+    wait_for(lambda: deliveries(world.factory, endpoint_pk)[0].attempts >= 2, worker.tick)
+    receiver.start()
+    wait_for(lambda: len(receiver.accepted) == 1, worker.tick)
+    [delivery] = deliveries(world.factory, endpoint_pk)
+    assert delivery.status == "SUCCEEDED" and delivery.attempts >= 3
+    assert receiver.accepted[0].body["data"]["id"] == invoice
+    with world.at(utc_now()) as ctx:
+        log = WebhookService(ctx).delivery(delivery.pk).attempts
+    assert [a.status_code for a in log][-1] == 204
+    assert all(a.status_code is None and a.error for a in log[:-1])  # refused: no answer, a reason
+    assert [a.attempted_at for a in log] == sorted(a.attempted_at for a in log)
+
+
+def test_failed_after_the_last_retry_then_disabled_then_replayed(world: World, receiver: Receiver) -> None:
+    endpoint_pk, secret = endpoint(world, receiver.url, ["invoice.finalized"])
+    receiver.secrets = [secret]
+    receiver.answer = 500
+    custom_invoice(world)
+    worker = deliverer(world.factory, webhook_retry_schedule="0.1,0.6", webhook_disable_after=0.5)
+    wait_for(lambda: deliveries(world.factory, endpoint_pk)[0].status == "FAILED", worker.tick)
+    [delivery] = deliveries(world.factory, endpoint_pk)
+    assert delivery.attempts == 3 and delivery.last_status_code == 500 and delivery.next_attempt_at is None
+    with world.at(utc_now()) as ctx:
+        found = WebhookService(ctx).get(endpoint_pk)
+        assert found.status == "DISABLED" and found.disabled_reason
+        assert outbox.emit(ctx, "invoice.finalized", {"id": "x"}) is None  # a disabled endpoint gets nothing new
+    receiver.answer = 200
+    with world.at(utc_now()) as ctx:
+        service = WebhookService(ctx)
+        service.update(endpoint_pk, enabled=True)
+        replayed = service.replay(delivery.pk)
+    wait_for(lambda: len(receiver.accepted) == 1, worker.tick)
+    assert receiver.accepted[0].webhook_id == deliveries(world.factory, endpoint_pk)[0].message_pk  # the same id
+    assert {d.pk: d.status for d in deliveries(world.factory, endpoint_pk)}[replayed.pk] == "SUCCEEDED"
+    with world.at(utc_now()) as ctx:  # a range replay of what never arrived: nothing left
+        assert WebhookService(ctx).replay_range(endpoint_pk, ctx.now - timedelta(hours=1), None, True) == 0
+        assert WebhookService(ctx).replay_range(endpoint_pk, ctx.now - timedelta(hours=1), None, False) == 1
+
+
+def test_rotated_secret_old_and_new_both_verify_during_the_overlap(
+    world: World, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    endpoint_pk, old = endpoint(world, receiver.url, ["alert.resolved"])
+    with world.at(utc_now()) as ctx:
+        _, new = WebhookService(ctx).rotate_secret(endpoint_pk)
+    assert new != old and new.startswith("whsec_")
+    worker = deliverer(world.factory)
+    for secret in (old, new):  # a receiver that knows only one of them accepts it
+        receiver.secrets = [secret]
+        with world.at(utc_now()) as ctx:
+            outbox.emit(ctx, "alert.resolved", {"secret": secret[:10]})
+        wait_for(lambda s=secret: any(r.body["data"] == {"secret": s[:10]} for r in receiver.accepted), worker.tick)
+    assert len(receiver.accepted[0].signature.split(" ")) == 2
+    monkeypatch.setenv("METERLINE_WEBHOOK_SECRET_OVERLAP", "0")  # a rotation without overlap: the old one is over
+    with world.at(utc_now()) as ctx:
+        _, newest = WebhookService(ctx).rotate_secret(endpoint_pk)
+        outbox.emit(ctx, "alert.resolved", {"secret": "newest"})
+    receiver.secrets = [new]
+    wait_for(lambda: len(receiver.rejected) == 1, worker.tick)
+    receiver.secrets = [newest]
+    wait_for(lambda: any(r.body["data"] == {"secret": "newest"} for r in receiver.accepted), worker.tick)
+    assert len(receiver.accepted[-1].signature.split(" ")) == 1
+
+
+def test_one_organizations_failing_endpoint_never_stops_anothers(
+    world: World, receiver: Receiver, session_factory: sessionmaker[Session]
+) -> None:
+    dead = Receiver().start()
+    dead.stop()  # a port nothing listens on
+    other = new_org(session_factory)
+    with unit_of_work(session_factory) as session:
+        ctx = Context(session, session.get(Organization, other.id), utc_now())  # type: ignore[arg-type]
+        WebhookService(ctx).create(dead.url, ["alert.triggered"])
+        for n in range(20):
+            outbox.emit(ctx, "alert.triggered", {"n": n})
+    _, secret = endpoint(world, receiver.url, ["alert.triggered"])
+    receiver.secrets = [secret]
+    with world.at(utc_now()) as ctx:
+        outbox.emit(ctx, "alert.triggered", {"n": "mine"})
+    worker = deliverer(world.factory, webhook_retry_schedule="60")
+    worker.tick()  # one round: the dead endpoint takes at most its share of the slots
+    wait_for(lambda: len(receiver.accepted) == 1, worker.tick, timeout=10)
+
+
+def test_endpoint_checks(world: World) -> None:
+    from meterline.core.errors import BadRequest
+
+    with world.at(utc_now()) as ctx:
+        service = WebhookService(ctx)
+        for url in ("ftp://example.com/x", "not a url", "https://", "http://[::1", "http://h:99999/"):
+            with pytest.raises(BadRequest, match="url"):
+                service.create(url, ["invoice.paid"])
+        with pytest.raises(BadRequest, match="eventTypes"):
+            service.create("https://example.com/hooks", ["invoice.eaten"])
+        with pytest.raises(BadRequest, match="eventTypes"):
+            service.create("https://example.com/hooks", [])
+        made, secret = service.create("http://10.0.0.5:8080/hooks", ["invoice.paid", "invoice.paid"])
+        assert made.event_types == ["invoice.paid"] and secret.startswith("whsec_")  # private addresses allowed
+
+
+def test_wallet_payment_credit_and_overdue_events_are_delivered(world: World, receiver: Receiver) -> None:
+    from meterline.core.schemas import CreateEntitySetting
+    from meterline.credits.service import CreditService, Grant
+    from meterline.invoicing.service import credit_holds, wallet_holds
+    from meterline.payments.schemas import CreatePaymentRequest
+    from meterline.payments.service import PaymentService
+    from meterline.settings.service import SettingsWriter
+    from meterline.wallet.service import WalletService
+
+    types = ["payment.created", "credit.granted", "credit.expired", "wallet.low", "invoice.paid", "invoice.overdue"]
+    _endpoint_pk, secret = endpoint(world, receiver.url, types)
+    receiver.secrets = [secret]
+    with world.at(utc_now()) as ctx:
+        SettingsWriter(ctx).put(  # the wallet is low at 50 or less
+            entity_type="ORGANIZATION",
+            entity_id=ctx.org_id,
+            item=CreateEntitySetting(
+                id="walletLowThreshold", value="50", namespace="webhooks", name="Low wallet", data_type="NUMERIC"
+            ),
+        )
+        WalletService(ctx, holds=wallet_holds).top_up("acme", Decimal(100))
+    partly = custom_invoice(world)  # 120: the wallet pays 100 and goes from 100 to 0, past 50
+    owed = custom_invoice(world)  # nothing left to pay it: overdue once past its due date
+    with world.at(utc_now()) as ctx:
+        today = ctx.now.date()
+        CreditService(ctx, holds=credit_holds).grant(
+            [Grant("acme", "Gift", Decimal(10), 1, today - timedelta(days=5), today + timedelta(days=1))]
+        )
+        body = {
+            "accountId": "acme",
+            "externalPaymentReference": {"sourceName": "Bank", "sourceType": "BANK_TRANSFER", "transactionNumber": "1"},
+            "lineItemRecords": [{"type": "INVOICE", "togaiId": partly, "amount": 20, "order": 1}],
+            "currency": "USD",
+            "totalAmount": 20,
+        }
+        payment = PaymentService(ctx).create(CreatePaymentRequest.model_validate(body))
+    world.bill_run(utc_now() + timedelta(days=60))  # credits expire; the unpaid invoice is overdue
+    world.bill_run(utc_now() + timedelta(days=61))  # ...and announced once only
+    worker = deliverer(world.factory)
+    wait_for(lambda: len(receiver.accepted) == 6, worker.tick)
+    worker.tick()
+    assert not receiver.rejected
+    data = {r.body["type"]: r.body["data"] for r in receiver.accepted}
+    assert sorted(data) == sorted(types)
+    assert data["wallet.low"]["accountId"] == "acme" and data["wallet.low"]["balance"] == 0
+    assert data["payment.created"]["id"] == payment.pk and data["payment.created"]["totalAmount"] == 20
+    assert data["invoice.paid"]["id"] == partly and data["invoice.paid"]["status"] == "PAID"
+    assert data["invoice.overdue"]["id"] == owed and data["invoice.overdue"]["status"] == "DUE"
+    assert data["credit.granted"]["creditAmount"] == 10 and data["credit.granted"]["status"] == "ACTIVE"
+    assert data["credit.expired"]["id"] == data["credit.granted"]["id"]
+    assert data["credit.expired"]["status"] == "EXPIRED"
+
+
+def test_entitlement_exhausted_when_the_last_units_are_taken(
+    session_factory: sessionmaker[Session], receiver: Receiver
+) -> None:
+    from tests.service.test_entitlements import T0, Clock
+
+    clock = Clock(session_factory)
+    with clock.at(utc_now()) as ctx:
+        _made, secret = WebhookService(ctx).create(receiver.url, ["entitlement.exhausted"])
+    receiver.secrets = [secret]
+    clock.grant(T0, "10", T0, None)
+    assert clock.entitled(T0, "e1", T0, "6") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+    assert clock.entitled(T0, "e2", T0, "4") == "INGESTION_COMPLETED_EVENT_NOT_METERED"  # the last 4
+    assert clock.entitled(T0, "e3", T0, "1") == "InsufficientCredits"  # refused: nothing announced
+    worker = deliverer(session_factory)
+    wait_for(lambda: len(receiver.accepted) == 1, worker.tick)
+    worker.tick()
+    [received] = receiver.accepted
+    assert received.body["type"] == "entitlement.exhausted"
+    assert received.body["data"] == {
+        "accountId": "acme",
+        "featureId": clock.feature,
+        "granted": 10,
+        "balance": 0,
+        "usedOverage": 0,
+    }
