@@ -228,6 +228,20 @@ def ends_words(at: datetime) -> str:
     return "no end" if at >= END_OF_TIME else when(at)
 
 
+def window_lines(starts: datetime, ends: datetime) -> tuple[str, str]:
+    """An entry's window as two lines: ("from the start", "with no end"), ("from 2026-01-01 00:00 UTC", "until
+    2026-02-01 00:00 UTC")."""
+    first = "from the start" if starts <= BEGINNING_OF_TIME else f"from {when(starts)}"
+    last = "with no end" if ends >= END_OF_TIME else f"until {when(ends)}"
+    return first, last
+
+
+def window_words(starts: datetime, ends: datetime) -> str:
+    """ "from the start, with no end", "from 2026-01-01 00:00 UTC until 2026-02-01 00:00 UTC"."""
+    first, last = window_lines(starts, ends)
+    return f"{first}{',' if ends >= END_OF_TIME else ''} {last}"
+
+
 # -- Grant credits -------------------------------------------------------------------------------------------------
 def grant_of(account_id: str, feature_id: str, values: Mapping[str, str], zone: str) -> Grant:
     """The grant form: units, an optional first day, an optional last day (every mistake at once)."""

@@ -81,9 +81,8 @@ def grant_credits(
         entry = service.grant_entitlement(forms.grant_of(account.id, feature.pk, values, ctx.org.timezone))
         balance = service.credits(account.id, feature.pk).balance
         return (
-            f"Granted {forms.units(entry.granted)} of {feature.name} to {account.name}: entry {entry.entry_id}, from "
-            f"{forms.starts_words(entry.starts_at)} until {forms.ends_words(entry.ends_at)}; balance now "
-            f"{grouped(balance)}"
+            f"Granted {forms.units(entry.granted)} of {feature.name} to {account.name}: entry {entry.entry_id}, "
+            f"{forms.window_words(entry.starts_at, entry.ends_at)}; balance now {grouped(balance)}"
         )
 
     return _submit(

@@ -18,7 +18,7 @@ from urllib.parse import quote, urlencode
 
 from meterline.accounts.models import Account
 from meterline.console import listing
-from meterline.console.entitlement_forms import ends_words, starts_words
+from meterline.console.entitlement_forms import window_lines
 from meterline.core.errors import NotFound
 from meterline.entitlements.feature_service import FeatureService, FeatureView
 from meterline.entitlements.models import FeatureCreditEntry
@@ -87,8 +87,7 @@ class EntryLine:
     entry: FeatureCreditEntry
     status: str
     balance: Decimal
-    starts: str  # "2026-01-01 00:00 UTC", "no start"
-    ends: str  # "2026-02-01 00:00 UTC", "no end"
+    window: tuple[str, str]  # ("from the start", "until 2026-02-01 00:00 UTC"): entitlement_forms.window_lines
     update_url: str | None  # ACTIVE entries only
     void_url: str | None
 
@@ -129,8 +128,7 @@ def tab_values(ctx: Context, account: Account, chosen: Mapping[str, str]) -> dic
                     entry,
                     str(status),
                     entry_balance(entry, ctx.now),
-                    starts_words(entry.starts_at),
-                    ends_words(entry.ends_at),
+                    window_lines(entry.starts_at, entry.ends_at),
                     entry_url(account.id, feature.pk, entry.entry_id, "update") if active else None,
                     entry_url(account.id, feature.pk, entry.entry_id, "void") if active else None,
                 )
