@@ -399,6 +399,15 @@ def test_credits_granted_updated_and_voided_on_the_account(
     assert _entries(tenant, calls)[CYCLE_ENTRY]["status"] == "VOIDED"
     assert _get(tenant, f"/accounts/acme/features/{calls}")["balance"] == 100
 
+    # The feature's page lists the accounts holding credits of it, each back to its tab
+    page.get_by_role("link", name="The feature's page").click()
+    holder = page.locator("table.list tr", has_text="Acme Inc")
+    expect(holder.locator("td.num")).to_have_text(["100", "100"])  # the voided entry counts no more
+    fits(page)
+    holder.get_by_role("link", name="Acme Inc").click()
+    expect(page.get_by_role("heading", name=re.compile("^API calls"))).to_be_visible()
+    assert f"feature={calls}" in page.url
+
     # The configuration feature: its value from the organization's setting, no credits to grant
     features.get_by_role("link", name="Tier").click()
     expect(page.get_by_role("heading", name=re.compile("^Tier"))).to_be_visible()
