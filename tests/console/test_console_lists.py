@@ -689,7 +689,7 @@ def test_plans_meters_schemas_and_events_page_with_counts(
 
 @pytest.mark.parametrize(
     "path",
-    ["/customers", "/invoices", "/price-plans", "/usage-meters", "/event-schemas", "/events"],
+    ["/customers", "/invoices", "/price-plans", "/usage-meters", "/event-schemas", "/features", "/events"],
 )
 def test_a_sort_or_page_that_is_not_one_is_a_400_page_in_words(
     tenant: Tenant, person: tuple[str, str], path: str

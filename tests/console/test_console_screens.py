@@ -36,6 +36,9 @@ from meterline.core.schemas import Address
 from meterline.credits.service import Grant
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
+from meterline.entitlements.feature_service import Association, FeatureService
+from meterline.entitlements.service import FeatureCreditService, Grant as FeatureGrant
+from meterline.entitlements.statuses import EntrySource
 from meterline.events.models import Event as StoredEvent
 from meterline.events.service import IngestionService
 from meterline.events.wire import event_from
@@ -159,6 +162,7 @@ class World:
     draft: str
     voided: str
     event: str
+    feature: str
 
 
 def _ctx(s: Session, tenant: Tenant) -> Context:
@@ -305,6 +309,23 @@ def world(session_factory: sessionmaker[Session], tenant: Tenant) -> World:
             ]
         )
         balances.wallet(ctx).top_up(account, Decimal("987654321.12"))
+        # a feature with the longest name, an active entry and a voided one whose id holds # and $
+        feature = FeatureService(ctx).create("F" * 255, "B" * 255, [Association(LONG_CATALOG, "tokens_" + "t" * 43)])
+        feature_credits = FeatureCreditService(ctx)
+        feature_credits.grant(
+            FeatureGrant(account_id=account, feature_id=feature.feature.pk, granted=Decimal("123456789012.5"))
+        )
+        cycle = feature_credits.grant(
+            FeatureGrant(
+                account_id=account,
+                feature_id=feature.feature.pk,
+                granted=Decimal(10),
+                effective_until=now + timedelta(days=30),
+                source=EntrySource.PRICE_PLAN,
+                entry_id=f"ps.{'0' * 26}#20260101$PRICE_PLAN",
+            )
+        )
+        feature_credits.void(account, feature.feature.pk, cycle.entry_id)
         invoices = InvoiceService(ctx)
         voided, _ = invoices.create_custom(
             account,
@@ -331,6 +352,7 @@ def world(session_factory: sessionmaker[Session], tenant: Tenant) -> World:
             draft=ongoing.pk,
             voided=voided.pk,
             event=reference,
+            feature=feature.feature.pk,
         )
 
 
@@ -349,6 +371,7 @@ def pages_of(w: World) -> dict[str, tuple[str, int]]:
         "account-credits": (f"{acct}?tab=credits", 2),
         "account-invoices": (f"{acct}?tab=invoices", 1),
         "account-wallet": (f"{acct}?tab=wallet", 2),
+        "account-entitlements": (f"{acct}?tab=entitlements", 2),
         "invoices": ("/invoices", 1),
         "invoice-draft": (f"/invoices/{w.draft}", 2),
         "invoice-void": (f"/invoices/{w.voided}", 1),
@@ -362,6 +385,10 @@ def pages_of(w: World) -> dict[str, tuple[str, int]]:
         "schemas": ("/event-schemas", 0),
         "schema": (f"/event-schemas/{w.schema}", 0),
         "schema-new": ("/event-schemas/new", 0),
+        "features": ("/features", 0),
+        "feature": (f"/features/{w.feature}", 1),
+        "feature-new": ("/features/new", 0),
+        "feature-edit": (f"/features/{w.feature}/edit", 0),
         "events": ("/events", 0),
         "event": (f"/events/{w.event}", 1),
         "settings-organization": ("/settings?tab=organization", 0),

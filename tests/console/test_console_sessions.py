@@ -302,6 +302,7 @@ def test_console_pages_and_the_swagger_ui_satisfy_the_policy(
         "Price Plans",
         "Usage Meters",
         "Event Schemas",
+        "Features",
         "Events",
         "Invoices",
         "Settings",

@@ -1,5 +1,6 @@
 """The console's customer and account pages: add an account, edit a customer, the account's tabs (Account
-Summary, Price Plan Schedule, Credits, Invoices, Wallet). Thin handlers over the services. (An invoice's page and its
+Summary, Price Plan Schedule, Credits, Invoices, Wallet, Entitlements: console/entitlement_tab.py reads it,
+console/entitlement_pages.py holds its forms). Thin handlers over the services. (An invoice's page and its
 actions are console/invoice_pages.py.)
 
 Every form of the account's tabs goes through `_submit`: its reader and the service run in a savepoint; a refusal
@@ -9,7 +10,7 @@ saying what was saved. Removing a charge or an alias and voiding a credit ask fi
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
@@ -25,7 +26,7 @@ from meterline.accounts.service import AccountService
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog.plan_repository import PricePlanRepository
 from meterline.catalog.plan_service import PricePlanService
-from meterline.console import account_forms as forms, feedback, words
+from meterline.console import account_forms as forms, entitlement_tab, feedback, words
 from meterline.console.account_forms import Errors, Refused
 from meterline.console.billing_notices import listed_total
 from meterline.console.pages import User, check_csrf, confirm, context, local_day, local_last_day, render
@@ -45,7 +46,7 @@ from meterline.usecases.schedules import edit_schedules, preview_schedule_edits
 from meterline.wallet.service import HoldEntry
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
-TABS = ("summary", "schedule", "credits", "invoices", "wallet")
+TABS = ("summary", "schedule", "credits", "invoices", "wallet", "entitlements")
 # The currencies the price plan form offers first (plan_forms.py); Add Account offers every ISO 4217 code.
 CURRENCIES = ("USD", "EUR", "GBP", "INR", "JPY", "CAD", "AUD", "CHF", "SGD", "BRL")
 
@@ -168,7 +169,16 @@ def new_account(
 
 
 # -- the account page --------------------------------------------------------------------------------------------
-def _account_page(request: Request, user: Any, account_id: str, tab: str, status: int = 200, **extra: Any) -> Response:
+def _account_page(
+    request: Request,
+    user: Any,
+    account_id: str,
+    tab: str,
+    status: int = 200,
+    chosen: Mapping[str, str] | None = None,
+    **extra: Any,
+) -> Response:
+    """The account's page on `tab`; `chosen`: what the Entitlements tab shows (its URL's feature, sort, page)."""
     ctx = context(request, user)
     accounts = AccountService(ctx)
     account = accounts.get(account_id)
@@ -187,7 +197,12 @@ def _account_page(request: Request, user: Any, account_id: str, tab: str, status
         "values": {},
         "errors": {},
     }
-    values.update(_TAB_LOADERS[tab](ctx, account))
+    if tab == entitlement_tab.TAB:
+        values.update(entitlement_tab.tab_values(ctx, account, chosen or {}))
+        if not values["entries_list"].ok:
+            status = 400  # a sort or page that is not one: said in words above the entries, as every list does
+    else:
+        values.update(_TAB_LOADERS[tab](ctx, account))
     values.update(extra)
     return render(request, "account.html", user, status=status, **values)
 
@@ -281,8 +296,16 @@ _TAB_LOADERS = {
 
 
 @router.get("/accounts/{account_id}")
-def account_page(request: Request, user: User, account_id: str, tab: str = "summary") -> Response:
-    return _account_page(request, user, account_id, tab)
+def account_page(
+    request: Request,
+    user: User,
+    account_id: str,
+    tab: str = "summary",
+    feature: str = "",
+    sort: str = "",
+    page: str = "",
+) -> Response:
+    return _account_page(request, user, account_id, tab, chosen={"feature": feature, "sort": sort, "page": page})
 
 
 def _submit(
@@ -294,10 +317,14 @@ def _submit(
     values: dict[str, str],
     action: Callable[[Context, Account], str],
     errors_of: Callable[[Exception, Account], Errors],
+    *,
+    back: str | None = None,
+    chosen: Mapping[str, str] | None = None,
 ) -> Response:
-    """Run a form of the account's `tab` in a savepoint. Saved: back to the tab with the action's notice. Refused:
-    the savepoint is rolled back (nothing of it stays in this unit of work, so the page shown again lists only what
-    is saved) and the tab is shown again, status 400, the typed `values` kept and each mistake next to its field."""
+    """Run a form of the account's `tab` in a savepoint. Saved: back to the tab (or to `back`) with the action's
+    notice. Refused: the savepoint is rolled back (nothing of it stays in this unit of work, so the page shown again
+    lists only what is saved) and the tab is shown again (as `chosen` says), status 400, the typed `values` kept and
+    each mistake next to its field."""
     ctx = context(request, user)
     account = AccountService(ctx).get(account_id)
     savepoint = ctx.session.begin_nested()
@@ -311,9 +338,11 @@ def _submit(
         errors = errors_of(exc, account)
     else:
         savepoint.commit()
-        return feedback.saved(request, _tab_url(account.id, tab), notice)
+        return feedback.saved(request, back or _tab_url(account.id, tab), notice)
     savepoint.rollback()
-    return _account_page(request, user, account_id, tab, status=400, posted=form, values=values, errors=errors)
+    return _account_page(
+        request, user, account_id, tab, status=400, chosen=chosen, posted=form, values=values, errors=errors
+    )
 
 
 def _money(value: Decimal, account: Account) -> str:

@@ -36,6 +36,7 @@ SECTIONS = {
     "price-plans": ("plans", "Price Plans", "/price-plans"),
     "usage-meters": ("meters", "Usage Meters", "/usage-meters"),
     "event-schemas": ("schemas", "Event Schemas", "/event-schemas"),
+    "features": ("features", "Features", "/features"),
     "events": ("events", "Events", "/events"),
     "invoices": ("invoices", "Invoices", "/invoices"),
     "settings": ("settings", "Settings", "/settings"),

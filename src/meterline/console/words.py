@@ -39,7 +39,10 @@ def rate(value: Decimal | int | None, currency: str) -> str:
 
 
 def quantity(value: Decimal | int | None) -> str:
-    """A quantity with thousands grouped and every digit kept."""
+    """A quantity with thousands grouped and every digit kept; "no limit" for an infinite one (an OVERAGE entry of
+    an overage card without maxQuantity)."""
+    if isinstance(value, Decimal) and value.is_infinite():
+        return "no limit"
     return "" if value is None else grouped(value)
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.entitlements.models import Feature
 from meterline.entitlements.repository import FeatureRepository
 from meterline.metering.repository import MeteringRepository
@@ -62,6 +62,21 @@ class FeatureService:
         """A page of features in creation order, and how many schemas each reads."""
         page = self.repo.page(request)
         return page, self.repo.schema_counts({f.pk for f in page.items})
+
+    def listed(self, request: Slice) -> tuple[Counted[Feature], dict[str, list[Association]]]:
+        """The console's list: a sorted slice of the features with their count, and what each reads."""
+        counted = self.repo.listed(request)
+        return counted, self._pairs({f.pk for f in counted.items})
+
+    def all(self) -> list[FeatureView]:
+        """Every feature with what it reads, in creation order (the console's forms and the account's tab)."""
+        rows = self.repo.all()
+        pairs = self._pairs({f.pk for f in rows})
+        return [FeatureView(f, pairs[f.pk]) for f in rows]
+
+    def _pairs(self, feature_pks: set[str]) -> dict[str, list[Association]]:
+        found = self.repo.associations(feature_pks)
+        return {pk: [Association(r.schema_name, r.attribute_name) for r in rows] for pk, rows in found.items()}
 
     def create(self, name: str, billable_name: str | None, associations: list[Association]) -> FeatureView:
         feature = Feature(

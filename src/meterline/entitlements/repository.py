@@ -9,8 +9,8 @@ from decimal import Decimal
 
 from sqlalchemy import delete, func, select
 
-from meterline.core.pagination import Page, PageRequest
-from meterline.core.repository import OrgRepository
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
 from meterline.entitlements.statuses import EntrySource, EntryStatus
 
@@ -86,6 +86,16 @@ class FeatureRepository(OrgRepository):
                 )
             )
         self.session.flush()
+
+    # -- the console's list (console/feature_pages.py) -----------------------------------------------------------
+    SORTS = {"name": func.lower(Feature.name), "created": Feature.created_at}
+
+    def listed(self, request: Slice) -> Counted[Feature]:
+        """A sorted slice of the features, with their count (names case aside; the pk last, so pages never
+        overlap)."""
+        column = sort_column(self.SORTS, request)
+        order = [*sorted_by(column, request.descending), *sorted_by(Feature.pk, request.descending)]
+        return self.counted_page(self.scoped(Feature), order, request)
 
 
 class EntryRepository(OrgRepository):
@@ -174,3 +184,32 @@ class EntryRepository(OrgRepository):
         for row in self.session.scalars(stmt.order_by(FeatureConsumption.pk)):
             found[row.entry_pk].append(row)
         return found
+
+    # -- the console's reads (entitlements/reads.py) --------------------------------------------------------------
+    ENTRY_SORTS = {"made": FeatureCreditEntry.pk}
+
+    def listed(self, account_pk: str, feature_pk: str, request: Slice) -> Counted[FeatureCreditEntry]:
+        """A slice of the account's entries of the feature, whatever their status, in the order they were made (or
+        newest first), with their count."""
+        stmt = self.scoped(FeatureCreditEntry).where(
+            FeatureCreditEntry.account_pk == account_pk, FeatureCreditEntry.feature_pk == feature_pk
+        )
+        column = sort_column(self.ENTRY_SORTS, request)
+        return self.counted_page(stmt, sorted_by(column, request.descending), request)
+
+    def holders(self, feature_pk: str, after: datetime, limit: int) -> list[str]:
+        """The accounts (pks, in pk order, at most `limit`) with an ACTIVE entry of the feature that ends after
+        `after`."""
+        stmt = (
+            select(FeatureCreditEntry.account_pk)
+            .where(
+                FeatureCreditEntry.org_id == self.org_id,
+                FeatureCreditEntry.feature_pk == feature_pk,
+                FeatureCreditEntry.status == ACTIVE,
+                FeatureCreditEntry.ends_at > after,
+            )
+            .distinct()
+            .order_by(FeatureCreditEntry.account_pk)
+            .limit(limit)
+        )
+        return list(self.session.scalars(stmt))

@@ -20,7 +20,9 @@ from meterline.console import (
     account_pages as console_accounts,
     customer_pages as console_customers,
     dashboard as console_dashboard,
+    entitlement_pages as console_entitlements,
     errors as console_errors,
+    feature_pages as console_features,
     invoice_list as console_invoice_list,
     invoice_pages as console_invoices,
     metering_pages as console_metering,
@@ -108,7 +110,14 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(console_pages.router)
     app.include_router(console_accounts.router)
     app.include_router(console_invoices.router)
-    for module in (console_dashboard, console_plans, console_metering, console_settings):
+    for module in (
+        console_dashboard,
+        console_plans,
+        console_metering,
+        console_features,
+        console_entitlements,
+        console_settings,
+    ):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new
     app.include_router(console_invoice_list.router)
