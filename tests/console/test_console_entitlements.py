@@ -501,3 +501,43 @@ def test_odd_entitlement_forms_are_answered_in_words_never_a_500(
         assert web.post("/features/feature.nothing/edit", data={"csrf": token, "name": "Y"}).status_code == 404
     assert _get(tenant, f"/features/{tier}")["billableName"] == "Plan tier"
     assert len(_entries(tenant, calls)) == 1
+
+
+def test_a_plan_s_entries_and_unlimited_overage_on_the_tab(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """acme on a plan with 100 units a month and overage without a limit: the tab shows the plan's two entries (the
+    cycle's grant, made on the first read) and the overage in words, after events used 130 units."""
+    from tests.api.billing_setup import month_start
+    from tests.api.test_entitlement_cards_sdk import entitlement_card, gated_plan, overage_card
+    from tests.api.test_schedules_sdk import OPEN, associate
+
+    _schema(tenant, "api_calls", ["calls"])
+    _customer(tenant, "acme", "Acme Inc")
+    calls = _feature(tenant, "API calls", [("api_calls", "calls")])
+    sdk = Sdk(tenant)
+    plan_id = gated_plan(
+        sdk, calls, entitlements=[entitlement_card(calls, 100)], overage=[overage_card(calls, max_quantity=None)]
+    )
+    sdk.accounts.update_pricing_schedule("acme", associate(plan_id, month_start(datetime.now(timezone.utc)), OPEN))
+    event = {
+        "schemaName": "api_calls",
+        "id": "c1",
+        "timestamp": datetime.now(timezone.utc).isoformat(),
+        "accountId": "acme",
+        "attributes": [{"name": "calls", "value": "130"}],
+        "dimensions": {},
+    }
+    with tenant.http() as http:
+        _ok(http.post("/entitled", json={"event": event}))
+    sign_in(page, *person)
+    page.goto(f"/accounts/acme?tab=entitlements&feature={calls}")
+    rows = page.locator("table.entries tbody tr")
+    expect(rows).to_have_count(2)
+    expect(rows.filter(has_text="$OVERAGE")).to_contain_text("no limit")
+    expect(rows.filter(has_text="$PRICE_PLAN")).to_contain_text("100")
+    expect(page.locator("dt", has_text="Used overage").locator("xpath=following-sibling::dd[1]")).to_have_text(
+        "30 (no limit)"
+    )
+    fits(page)
+    shot(page, "entitlements-plan-overage", engine_of(db_url))
