@@ -165,9 +165,10 @@ class WebhookService:
 
     def replay(self, delivery_id: str) -> WebhookDelivery:
         """Send the delivery's message to its endpoint again, as a new delivery (same message id, so a receiver
-        that already has it can tell)."""
+        that already has it can tell). The endpoint is locked first: a replay racing its removal is made before it
+        or finds it gone, never attached to a deleted endpoint."""
         view = self.delivery(delivery_id)
-        self.get(view.delivery.endpoint_pk)  # not a deleted endpoint
+        self._locked(view.delivery.endpoint_pk)  # not a deleted endpoint, and not deleted before this commits
         pk = self.repo.add_deliveries(view.message.pk, [view.delivery.endpoint_pk], self.ctx.now)[0]
         found = self.repo.delivery(pk)
         if found is None:  # just inserted in this transaction
@@ -176,8 +177,9 @@ class WebhookService:
 
     def replay_range(self, endpoint_id: str, since: datetime, until: datetime | None, failed_only: bool) -> int:
         """Send again the messages of the endpoint's deliveries made from `since` to before `until` (default: now),
-        only those never delivered unless `failed_only` is false, oldest first; how many."""
-        endpoint = self.get(endpoint_id)
+        only those never delivered unless `failed_only` is false, oldest first; how many. The endpoint is locked
+        first, as in `replay`."""
+        endpoint = self._locked(endpoint_id)
         until = until or self.ctx.now
         if until <= since:
             raise BadRequest("since: must be before until")
