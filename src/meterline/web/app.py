@@ -27,6 +27,7 @@ from meterline.console import (
     pages as console_pages,
     plan_pages as console_plans,
     settings_pages as console_settings,
+    webhook_pages as console_webhooks,
 )
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory
@@ -108,7 +109,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(console_pages.router)
     app.include_router(console_accounts.router)
     app.include_router(console_invoices.router)
-    for module in (console_dashboard, console_plans, console_metering, console_settings):
+    for module in (console_dashboard, console_plans, console_metering, console_settings, console_webhooks):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new
     app.include_router(console_invoice_list.router)
