@@ -27,6 +27,7 @@ class Received:
     timestamp: str
     signature: str
     body: dict[str, Any]
+    raw: bytes = b""  # the body as it came: what the signatures sign
 
 
 @dataclass
@@ -70,6 +71,7 @@ class Receiver:
                             headers["webhook-timestamp"],
                             headers["webhook-signature"],
                             json.loads(raw),
+                            raw,
                         )
                     )
                 elif not verified:

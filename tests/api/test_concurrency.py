@@ -11,10 +11,12 @@ alternating between them (4 at once in each). Each scenario has an organization 
 
 from __future__ import annotations
 
+import base64
+import hmac
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
@@ -27,6 +29,7 @@ from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_price_plans_sdk import monthly, tiered
 from tests.api.test_schedules_sdk import plan as active_plan
 from tests.conftest import new_tenant, start_server, stop_server
+from tests.webhook_receiver import Received, Receiver, wait_for
 
 N = 8
 D = Decimal
@@ -827,6 +830,141 @@ def s_feature_entry_void(env: Env) -> None:
     env.call("POST", "/entitled", entitled_event("late"), ok=(422,))
 
 
+# -- webhooks (a Meterline extension: raw HTTP) ------------------------------------------------------------------------
+CLOSED = "http://127.0.0.1:9/hooks"  # the discard port, closed here: every attempt fails (a refused connection)
+
+
+def webhook_endpoint(env: Env, url: str = CLOSED, types: tuple[str, ...] = ("invoice.created",)) -> dict[str, Any]:
+    return dict(env.call("POST", "/webhooks/endpoints", {"url": url, "eventTypes": list(types)}))
+
+
+def webhook_log(env: Env, endpoint_id: str) -> list[dict[str, Any]]:
+    return list(env.get(f"/webhooks/endpoints/{endpoint_id}/deliveries?pageSize=50")["data"])
+
+
+def delivered_once(env: Env) -> tuple[str, dict[str, Any]]:
+    """An endpoint on a closed port subscribed to invoice.created, and the one delivery a custom invoice made."""
+    endpoint = webhook_endpoint(env)
+    due_invoice(env, "10")
+    [delivery] = webhook_log(env, endpoint["id"])
+    return endpoint["id"], delivery
+
+
+def signers(received: Received, candidates: list[str]) -> set[str]:
+    """Which of the candidate secrets made the delivery's signatures (Standard Webhooks: v1, HMAC-SHA256 of
+    `id.timestamp.body` with the secret's bytes)."""
+    signed = f"{received.webhook_id}.{received.timestamp}.".encode() + received.raw
+    sent = set(received.signature.split(" "))
+    return {
+        secret
+        for secret in candidates
+        if "v1," + base64.b64encode(hmac.digest(base64.b64decode(secret[len("whsec_") :]), signed, "sha256")).decode()
+        in sent
+    }
+
+
+def s_webhook_create(env: Env) -> None:
+    """8 endpoints with different URLs: 8 endpoints, 8 different secrets."""
+    answers = env.fire(
+        [("POST", "/webhooks/endpoints", {"url": f"{CLOSED}/{n}", "eventTypes": ["invoice.paid"]}) for n in range(N)]
+    )
+    all_ok(answers)
+    assert len({a.json()["secret"] for a in answers}) == N
+    listed = env.get("/webhooks/endpoints")["data"]
+    assert sorted(e["url"] for e in listed) == sorted(f"{CLOSED}/{n}" for n in range(N))
+
+
+def s_webhook_update(env: Env) -> None:
+    """New URLs racing disables: one of the URLs, DISABLED by hand, the event types untouched."""
+    endpoint_id = webhook_endpoint(env)["id"]
+    path = f"/webhooks/endpoints/{endpoint_id}"
+    all_ok(env.fire([("PATCH", path, {"url": f"{CLOSED}/{n}"} if n % 2 else {"enabled": False}) for n in range(N)]))
+    final = env.get(path)
+    assert final["url"] in {f"{CLOSED}/{n}" for n in range(1, N, 2)}
+    assert (final["status"], final["disabledReason"], final["eventTypes"]) == (
+        "DISABLED",
+        "disabled by hand",
+        ["invoice.created"],
+    )
+    all_ok(env.same("PATCH", path, {"enabled": True}))
+    final = env.get(path)
+    assert (final["status"], final.get("disabledReason")) == ("ENABLED", None)
+
+
+def s_webhook_delete(env: Env) -> None:
+    """8 deletes of one endpoint: one takes it, the others find it gone; changes racing a delete end gone too."""
+    endpoint_id = webhook_endpoint(env)["id"]
+    exactly_one(env.same("DELETE", f"/webhooks/endpoints/{endpoint_id}"), (404,))
+    env.call("GET", f"/webhooks/endpoints/{endpoint_id}", ok=(404,))
+    endpoint_id = webhook_endpoint(env)["id"]
+    path = f"/webhooks/endpoints/{endpoint_id}"
+    patches: list[Request] = [("PATCH", path, {"url": f"{CLOSED}/{n}"}) for n in range(N - 1)]
+    answers = env.fire([("DELETE", path, None), *patches])
+    successes(answers, (404,))
+    assert answers[0].json() == {"success": True}
+    env.call("GET", path, ok=(404,))
+    assert env.get("/webhooks/endpoints")["data"] == []
+
+
+def s_webhook_rotate(env: Env) -> None:
+    """8 rotations of one secret: they follow one another, so the endpoint signs with exactly two of the 8 new
+    secrets (the last one given and the one before it, which overlaps), never with the first secret: a rotation
+    that lost another's update would leave the first secret signing."""
+    receiver = Receiver().start()
+    try:
+        first = webhook_endpoint(env, receiver.url)
+        answers = env.same("POST", f"/webhooks/endpoints/{first['id']}/rotate_secret")
+        all_ok(answers)
+        given = [a.json()["secret"] for a in answers]
+        assert len(set(given)) == N and all(a.json()["secretRotatedUntil"] for a in answers)
+        receiver.secrets = [first["secret"], *given]
+        due_invoice(env, "10")
+        wait_for(lambda: len(receiver.accepted) == 1)
+        [received] = receiver.accepted
+        assert len(received.signature.split(" ")) == 2
+        assert len(signers(received, given)) == 2 and not signers(received, [first["secret"]])
+    finally:
+        receiver.stop()
+
+
+def s_webhook_replay(env: Env) -> None:
+    """8 replays of one delivery: 8 new deliveries of the same message (each replay sends it again)."""
+    endpoint_id, delivery = delivered_once(env)
+    answers = env.same("POST", f"/webhooks/deliveries/{delivery['id']}/replay")
+    all_ok(answers)
+    made = {a.json()["id"] for a in answers}
+    log = webhook_log(env, endpoint_id)
+    assert len(made) == N and {d["id"] for d in log} == made | {delivery["id"]}
+    assert {d["messageId"] for d in log} == {delivery["messageId"]}
+
+
+def s_webhook_replay_range(env: Env) -> None:
+    """8 replays of a range holding one never delivered message: each sends it again (a replay is not delivered
+    until it succeeds), and the log holds exactly the deliveries they counted."""
+    endpoint_id, delivery = delivered_once(env)
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    answers = env.same("POST", f"/webhooks/endpoints/{endpoint_id}/replay", {"since": since})
+    all_ok(answers)
+    assert [a.json()["replayed"] for a in answers] == [1] * N
+    assert len(webhook_log(env, endpoint_id)) == 1 + N
+
+
+def s_webhook_replay_and_delete(env: Env) -> None:
+    """Replays racing the endpoint's removal: each replay is made before it (201) or finds it gone (404)."""
+    endpoint_id, delivery = delivered_once(env)
+    since = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    requests: list[Request] = [("DELETE", f"/webhooks/endpoints/{endpoint_id}", None)] + [
+        ("POST", f"/webhooks/deliveries/{delivery['id']}/replay", None)
+        if n % 2
+        else ("POST", f"/webhooks/endpoints/{endpoint_id}/replay", {"since": since})
+        for n in range(N - 1)
+    ]
+    answers = env.fire(requests)
+    successes(answers, (404,))
+    assert answers[0].status_code == 200
+    env.call("GET", f"/webhooks/endpoints/{endpoint_id}", ok=(404,))
+
+
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/customers"): [s_customer_create],
@@ -886,6 +1024,12 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/accounts/{account_id}/features/{feature_id}/entries"): [s_feature_grant],
     ("PATCH", "/accounts/{account_id}/features/{feature_id}/entries/{entry_id}"): [s_feature_entry_update],
     ("POST", "/accounts/{account_id}/features/{feature_id}/entries/{entry_id}/void"): [s_feature_entry_void],
+    ("POST", "/webhooks/endpoints"): [s_webhook_create],
+    ("PATCH", "/webhooks/endpoints/{endpoint_id}"): [s_webhook_update, s_webhook_delete],
+    ("DELETE", "/webhooks/endpoints/{endpoint_id}"): [s_webhook_delete, s_webhook_replay_and_delete],
+    ("POST", "/webhooks/endpoints/{endpoint_id}/rotate_secret"): [s_webhook_rotate],
+    ("POST", "/webhooks/endpoints/{endpoint_id}/replay"): [s_webhook_replay_range, s_webhook_replay_and_delete],
+    ("POST", "/webhooks/deliveries/{delivery_id}/replay"): [s_webhook_replay, s_webhook_replay_and_delete],
 }
 NOT_SHARED: dict[tuple[str, str], str] = {
     ("POST", "/authenticate"): "exchanges an API key for a token: reads the key, writes nothing",

@@ -309,3 +309,35 @@ def test_entitlement_exhausted_when_the_last_units_are_taken(
         "balance": 0,
         "usedOverage": 0,
     }
+
+
+def test_the_consoles_reads_log_pages_last_deliveries_and_what_a_range_replay_would_send(world: World) -> None:
+    """What Settings → Webhooks reads: the log in counted pages (newest first), each endpoint's newest delivery, and
+    the count a range replay would send, which writes nothing and agrees with the replay."""
+    from meterline.core.errors import BadRequest
+    from meterline.core.pagination import Slice
+
+    closed = "http://127.0.0.1:9/hooks"
+    busy, _ = endpoint(world, closed, ["invoice.created", "invoice.finalized"])
+    quiet, _ = endpoint(world, closed, ["invoice.voided"])
+    custom_invoice(world)
+    custom_invoice(world)  # 2 invoices x 2 types: 4 deliveries to `busy`
+    with world.at(utc_now()) as ctx:
+        service = WebhookService(ctx)
+        first = service.delivery_log(busy, Slice(offset=0, size=3, sort="created", descending=True))
+        rest = service.delivery_log(busy, Slice(offset=3, size=3, sort="created", descending=True))
+        assert (first.total, len(first.items), len(rest.items)) == (4, 3, 1)
+        pks = [d.pk for d, _ in first.items + rest.items]
+        assert pks == sorted(pks, reverse=True) == [d.pk for d in reversed(deliveries(world.factory, busy))]
+        assert service.delivery_log(busy, Slice(0, 10, "created"), "SUCCEEDED").total == 0
+        last = service.last_deliveries(service.all())
+        assert set(last) == {busy} and last[busy].pk == pks[0]
+        since = ctx.now - timedelta(hours=1)
+        assert service.replayable(busy, since, None, True) == 4
+        assert service.replayable(quiet, since, None, True) == 0
+        with pytest.raises(BadRequest, match="since"):
+            service.replayable(busy, ctx.now, since, True)
+    assert len(deliveries(world.factory, busy)) == 4  # counting wrote nothing
+    with world.at(utc_now()) as ctx:
+        assert WebhookService(ctx).replay_range(busy, ctx.now - timedelta(hours=1), None, True) == 4
+    assert len(deliveries(world.factory, busy)) == 8

@@ -72,12 +72,13 @@ def shown(request: Request, response: Response) -> None:
         response.delete_cookie(NOTICE_COOKIE)
 
 
-def show_once(request: Request, *, kind: str, owner: str, secret: str, back: str) -> RedirectResponse:
-    """Redirect to the page that shows `secret` once. `kind` names it ("API key", "password"), `owner` whose it is."""
+def show_once(request: Request, *, kind: str, owner: str, secret: str, back: str, note: str = "") -> RedirectResponse:
+    """Redirect to the page that shows `secret` once. `kind` names it ("API key", "password", "webhook secret"),
+    `owner` whose it is; `note`: a sentence more about it (a rotated secret's overlap)."""
     response = RedirectResponse(ONCE_PATH, status_code=303)
     response.set_cookie(
         ONCE_COOKIE,
-        _pack({"kind": kind, "owner": owner, "secret": secret, "back": local_path(back)}),
+        _pack({"kind": kind, "owner": owner, "secret": secret, "back": local_path(back), "note": note}),
         path=ONCE_PATH,
         httponly=True,
         samesite="lax",
@@ -92,13 +93,21 @@ class Once:
     owner: str
     secret: str
     back: str
+    note: str = ""
 
 
 def take_once(request: Request) -> Once | None:
     value = _unpack(request.cookies.get(ONCE_COOKIE))
     if not isinstance(value, dict) or not all(isinstance(value.get(k), str) for k in ("kind", "owner", "secret")):
         return None
-    return Once(value["kind"], value["owner"], value["secret"], local_path(str(value.get("back", ""))))
+    note = value.get("note")
+    return Once(
+        value["kind"],
+        value["owner"],
+        value["secret"],
+        local_path(str(value.get("back", ""))),
+        note if isinstance(note, str) else "",
+    )
 
 
 def forget_once(response: Response) -> None:

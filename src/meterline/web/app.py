@@ -29,6 +29,7 @@ from meterline.console import (
     pages as console_pages,
     plan_pages as console_plans,
     settings_pages as console_settings,
+    webhook_pages as console_webhooks,
 )
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory
@@ -117,6 +118,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_features,
         console_entitlements,
         console_settings,
+        console_webhooks,
     ):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new

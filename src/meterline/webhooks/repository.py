@@ -15,7 +15,7 @@ from sqlalchemy import Select, and_, case, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from meterline.core.ids import new_ids
-from meterline.core.pagination import Page, PageRequest, encode_token
+from meterline.core.pagination import Counted, Page, PageRequest, Slice, encode_token
 from meterline.core.repository import OrgRepository
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 from meterline.webhooks.statuses import DeliveryStatus, EndpointStatus
@@ -121,6 +121,38 @@ class WebhookRepository(OrgRepository):
         more = len(rows) > request.size
         rows = rows[: request.size]
         return Page(items=rows, next_token=encode_token(rows[-1][0].pk) if more and rows else None, size=request.size)
+
+    def delivery_log(
+        self, endpoint_pk: str, request: Slice, status: str | None = None
+    ) -> Counted[tuple[WebhookDelivery, WebhookMessage]]:
+        """The console's page of the endpoint's deliveries (newest first, or oldest with `descending` false) and
+        how many there are."""
+        where = [WebhookDelivery.org_id == self.org_id, WebhookDelivery.endpoint_pk == endpoint_pk]
+        if status is not None:
+            where.append(WebhookDelivery.status == status)
+        total = int(self.session.scalar(select(func.count()).select_from(WebhookDelivery).where(*where)) or 0)
+        order = WebhookDelivery.pk.desc() if request.descending else WebhookDelivery.pk.asc()
+        rows = self.session.execute(
+            select(WebhookDelivery, WebhookMessage)
+            .join(WebhookMessage, WebhookMessage.pk == WebhookDelivery.message_pk)
+            .where(*where)
+            .order_by(order)
+            .offset(request.offset)
+            .limit(request.size)
+        )
+        return Counted(items=[(d, m) for d, m in rows], total=total)
+
+    def last_deliveries(self, endpoint_pks: Sequence[str]) -> dict[str, WebhookDelivery]:
+        """Each endpoint's newest delivery (delivery ids are time-ordered), for those that have one."""
+        if not endpoint_pks:
+            return {}
+        newest = (
+            select(func.max(WebhookDelivery.pk))
+            .where(WebhookDelivery.org_id == self.org_id, WebhookDelivery.endpoint_pk.in_(list(endpoint_pks)))
+            .group_by(WebhookDelivery.endpoint_pk)
+        )
+        rows = self.session.scalars(self.scoped(WebhookDelivery).where(WebhookDelivery.pk.in_(newest)))
+        return {d.endpoint_pk: d for d in rows}
 
     def attempts(self, delivery_pk: str) -> list[WebhookAttempt]:
         stmt = self.scoped(WebhookAttempt).where(WebhookAttempt.delivery_pk == delivery_pk)

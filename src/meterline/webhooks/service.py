@@ -19,7 +19,7 @@ from urllib.parse import urlsplit
 
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
-from meterline.core.pagination import Page, PageRequest
+from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.core.settings import load_settings
 from meterline.tenancy.context import Context
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
@@ -48,6 +48,11 @@ def check_url(url: str) -> str:
     if parts.scheme not in ("http", "https") or not host or any(c.isspace() for c in url):
         raise BadRequest(f"url: {url[:100]!r} must be an http or https URL with a host, e.g. https://example.com/hooks")
     return url
+
+
+def secret_overlap() -> timedelta:
+    """How long a rotated secret keeps signing beside the new one (METERLINE_WEBHOOK_SECRET_OVERLAP)."""
+    return timedelta(seconds=load_settings().webhook_secret_overlap)
 
 
 def check_event_types(types: list[str], extra: frozenset[str] = frozenset()) -> list[str]:
@@ -143,9 +148,8 @@ class WebhookService:
     def rotate_secret(self, endpoint_id: str) -> tuple[WebhookEndpoint, str]:
         """A new secret (shown once); the current one keeps signing beside it for the overlap window."""
         endpoint = self._locked(endpoint_id)
-        overlap = timedelta(seconds=load_settings().webhook_secret_overlap)
         secret = new_secret()
-        endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, self.ctx.now + overlap
+        endpoint.previous_secret, endpoint.previous_secret_until = endpoint.secret, self.ctx.now + secret_overlap()
         endpoint.secret = secret
         endpoint.updated_at = self.ctx.now
         return endpoint, secret
@@ -157,6 +161,17 @@ class WebhookService:
         endpoint = self.get(endpoint_id)
         return self.repo.deliveries(endpoint.pk, request, status)
 
+    def delivery_log(
+        self, endpoint_id: str, request: Slice, status: str | None = None
+    ) -> Counted[tuple[WebhookDelivery, WebhookMessage]]:
+        """The endpoint's deliveries as the console pages through them (offset pages with a count)."""
+        endpoint = self.get(endpoint_id)
+        return self.repo.delivery_log(endpoint.pk, request, status)
+
+    def last_deliveries(self, endpoints: list[WebhookEndpoint]) -> dict[str, WebhookDelivery]:
+        """Each endpoint's newest delivery, by endpoint id (none for an endpoint that has had none)."""
+        return self.repo.last_deliveries([e.pk for e in endpoints])
+
     def delivery(self, delivery_id: str) -> DeliveryView:
         found = self.repo.delivery(delivery_id)
         if found is None:
@@ -165,19 +180,29 @@ class WebhookService:
 
     def replay(self, delivery_id: str) -> WebhookDelivery:
         """Send the delivery's message to its endpoint again, as a new delivery (same message id, so a receiver
-        that already has it can tell)."""
+        that already has it can tell). The endpoint is locked first: a replay racing its removal is made before it
+        or finds it gone, never attached to a deleted endpoint."""
         view = self.delivery(delivery_id)
-        self.get(view.delivery.endpoint_pk)  # not a deleted endpoint
+        self._locked(view.delivery.endpoint_pk)  # not a deleted endpoint, and not deleted before this commits
         pk = self.repo.add_deliveries(view.message.pk, [view.delivery.endpoint_pk], self.ctx.now)[0]
         found = self.repo.delivery(pk)
         if found is None:  # just inserted in this transaction
             raise NotFound(f"Webhook delivery {pk} not found")
         return found[0]
 
+    def replayable(self, endpoint_id: str, since: datetime, until: datetime | None, failed_only: bool) -> int:
+        """How many messages `replay_range` with these arguments would send again now (it writes nothing)."""
+        endpoint = self.get(endpoint_id)
+        until = until or self.ctx.now
+        if until <= since:
+            raise BadRequest("since: must be before until")
+        return len(self.repo.messages_between(endpoint.pk, since, until, failed_only))
+
     def replay_range(self, endpoint_id: str, since: datetime, until: datetime | None, failed_only: bool) -> int:
         """Send again the messages of the endpoint's deliveries made from `since` to before `until` (default: now),
-        only those never delivered unless `failed_only` is false, oldest first; how many."""
-        endpoint = self.get(endpoint_id)
+        only those never delivered unless `failed_only` is false, oldest first; how many. The endpoint is locked
+        first, as in `replay`."""
+        endpoint = self._locked(endpoint_id)
         until = until or self.ctx.now
         if until <= since:
             raise BadRequest("since: must be before until")
