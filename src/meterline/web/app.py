@@ -34,6 +34,7 @@ from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
 from meterline.invoicing.billing import Worker
+from meterline.usecases import alerts
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness
@@ -71,7 +72,13 @@ def create_app(settings: Settings) -> FastAPI:
         deliverer = Deliverer(session_factory, settings) if settings.webhook_interval > 0 else None
         if deliverer is not None:
             deliverer.start()
+        # The alert evaluator likewise, unless METERLINE_ALERT_INTERVAL is 0 (docs/alerts.md).
+        evaluator = alerts.worker(session_factory, settings.alert_interval) if settings.alert_interval > 0 else None
+        if evaluator is not None:
+            evaluator.start()
         yield
+        if evaluator is not None:
+            evaluator.stop()
         if worker is not None:
             worker.stop()
         if deliverer is not None:
