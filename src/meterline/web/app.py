@@ -18,6 +18,7 @@ from meterline import __version__
 from meterline.api.errors import allowed_methods, error_response
 from meterline.console import (
     account_pages as console_accounts,
+    alert_pages as console_alerts,
     customer_pages as console_customers,
     dashboard as console_dashboard,
     errors as console_errors,
@@ -115,7 +116,7 @@ def create_app(settings: Settings) -> FastAPI:
     app.include_router(console_pages.router)
     app.include_router(console_accounts.router)
     app.include_router(console_invoices.router)
-    for module in (console_dashboard, console_plans, console_metering, console_settings):
+    for module in (console_dashboard, console_plans, console_metering, console_settings, console_alerts):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new
     app.include_router(console_invoice_list.router)
