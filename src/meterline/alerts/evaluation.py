@@ -18,6 +18,7 @@ from typing import Any
 from meterline.alerts.statuses import Basis, Direction
 from meterline.alerts.templates import Template, basis_of, levels_of
 from meterline.core.clock import isoformat_z
+from meterline.core.numbers import plain
 
 HUNDRED = Decimal(100)
 
@@ -51,7 +52,7 @@ class Crossing:
 
 def level_text(level: Decimal) -> str:
     """A level as stored and keyed: its plain digits without trailing zeros (80, 80.0 and 8E+1 are one level)."""
-    return format(level.normalize(), "f")
+    return plain(level.normalize())
 
 
 def levels(template: Template, parameters: dict[str, Any]) -> list[Decimal]:

@@ -1,6 +1,6 @@
 """The console's alert form, generated from a template's parameter schema, and its translation into the API's
 fields (pure: no I/O). Each leaf of the schema (`meter.id`, `threshold.levels`...) is one form field named
-`p.<path>`: a choice for an enum or when the page offers choices (meters, features), numbers for a list of numbers
+`p.<path>`: a choice for an enum (an enum of one value is no field: nothing to choose) or when the page offers choices (meters, features), numbers for a list of numbers
 ("50, 80, 100"), a number, or text. `body` turns what was typed back into the nested parameters, and `field_errors`
 puts the service's refusals ("parameters.threshold.levels: is required") next to their fields, in words."""
 
@@ -41,7 +41,7 @@ def _label(path: tuple[str, ...]) -> str:
         ("meter", "id"): "Usage meter",
         ("feature", "id"): "Feature",
         ("threshold", "featureId"): "Feature (for % of the feature credits granted)",
-        ("threshold", "basis"): "Levels are",
+        ("threshold", "basis"): "Kind of levels",
         ("threshold", "levels"): "Levels",
         ("overdue", "days"): "Days past the due date",
     }
@@ -63,6 +63,8 @@ def fields_of(schema: Mapping[str, Any], choices: Mapping[str, Sequence[tuple[st
         dotted = ".".join(path)
         offered = list((choices or {}).get(dotted, []))
         hint = str(node.get("description", ""))
+        if "enum" in node and len(node["enum"]) == 1:
+            return  # nothing to choose: the service's default
         if "enum" in node:
             words = [(str(v), BASIS_WORDS.get(str(v), str(v))) for v in node["enum"]]
             out.append(Field(PREFIX + dotted, path, _label(path), "choice", required, hint, words))
