@@ -1,8 +1,9 @@
 """The console's alert form, generated from a template's parameter schema, and its translation into the API's
 fields (pure: no I/O). Each leaf of the schema (`meter.id`, `threshold.levels`...) is one form field named
-`p.<path>`: a choice for an enum (an enum of one value is no field: nothing to choose) or when the page offers choices (meters, features), numbers for a list of numbers
-("50, 80, 100"), a number, or text. `body` turns what was typed back into the nested parameters, and `field_errors`
-puts the service's refusals ("parameters.threshold.levels: is required") next to their fields, in words."""
+`p.<path>`: a choice for an enum (an enum of one value is no field: nothing to choose) or when the page offers
+choices (meters, features), numbers for a list of numbers ("50, 80, 100"), a number, or text. `body` turns what
+was typed back into the nested parameters, and `field_errors` puts the service's refusals
+("parameters.threshold.levels: is required") next to their fields, in words."""
 
 from __future__ import annotations
 
