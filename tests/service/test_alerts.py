@@ -307,3 +307,51 @@ def test_an_alert_past_its_validity_is_no_longer_evaluated(world: World) -> None
     with unit_of_work(world.factory, write=False) as session:
         ended = session.get(Alert, made)
         assert ended is not None and (ended.status, ended.next_evaluation_at) == ("INACTIVE", None)
+
+
+def test_organization_and_customer_alerts_over_overdue_invoices_credits_features_and_endpoints(world: World) -> None:
+    from meterline.credits.service import CreditService, Grant as CreditGrant
+    from meterline.invoicing.service import credit_holds
+
+    # Given an owed custom invoice, a 10.00 credit, 10 feature credits and a webhook endpoint
+    with world.at(t(3, 1)) as ctx:
+        owed, _ = InvoiceService(ctx).create_custom(
+            "acme", t(2, 1), t(3, 1), "DUE", [{"name": "Setup", "value": D("120.00")}], False, False, False, None
+        )
+        CreditService(ctx, holds=credit_holds).grant([CreditGrant("acme", "Gift", D(10), 1, t(3, 1).date())])
+        feature = FeatureService(ctx).create("Calls", None, [Association("api_calls", "calls")]).feature.pk
+        FeatureCreditService(ctx).grant(Grant("acme", feature, D(10), effective_from=t(3, 1)))
+        endpoint, _ = WebhookService(ctx).create("http://127.0.0.1:9/hook", ["invoice.paid"])
+    organization: dict[str, Any] = {"entity": {}}
+    overdue = alert(world, "invoice_overdue", {"overdue": {"days": 7}}, **organization)
+    credits = alert(
+        world, "credit_balance_below", {"threshold": {"levels": [20, 5]}}, entity={"customer": {"id": "acme"}}
+    )
+    low = alert(
+        world,
+        "feature_credits_low",
+        {"feature": {"id": feature}, "threshold": {"basis": "PERCENT_OF_GRANTED", "levels": [100, 0]}},
+        entity={"customer": {"id": "acme"}},
+    )
+    disabled = alert(world, "webhook_endpoint_disabled", {}, interval=15, **organization)
+    with world.at(t(3, 1)) as ctx:
+        due = InvoiceService(ctx).get(owed.pk).due_date
+    assert due is not None
+    # When evaluated before the invoice is 7 days late: the credits (10.00 <= 20) and the features (100% left) only
+    evaluate(world, due + (t(3, 8) - t(3, 1)) - (t(3, 1, 1) - t(3, 1)))
+    opened = {(i.alert_pk, i.subject_id, i.level) for i in incidents(world)}
+    assert opened == {(credits, "acme", "20"), (low, "acme", "100")}
+    # Then 8 days late, with the endpoint disabled: one incident per invoice and per endpoint
+    with world.at(t(3, 2)) as ctx:
+        WebhookService(ctx).update(endpoint.pk, enabled=False)
+    evaluate(world, due + (t(3, 9) - t(3, 1)))
+    found = {(i.alert_pk, i.subject_type, i.subject_id, i.level): i for i in incidents(world)}
+    assert (overdue, "INVOICE", owed.pk, "7") in found and (disabled, "WEBHOOK_ENDPOINT", endpoint.pk, "1") in found
+    assert report(found[(overdue, "INVOICE", owed.pk, "7")])["figures"]["owed"] == D("120.00")
+    # And paid, and enabled again: both resolve at the next evaluation
+    with world.at(t(4, 1)) as ctx:
+        InvoiceService(ctx).update(owed.pk, "PAID", {})
+        WebhookService(ctx).update(endpoint.pk, enabled=True)
+    evaluate(world, due + (t(4, 10) - t(3, 1)))
+    statuses = {(i.alert_pk, i.status) for i in incidents(world)}
+    assert (overdue, "RESOLVED") in statuses and (disabled, "RESOLVED") in statuses
