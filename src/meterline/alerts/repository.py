@@ -73,9 +73,13 @@ class AlertRepository(OrgRepository):
         return self.counted_page(stmt, order, request)
 
     def counting(self, alert_pk: str) -> list[Incident]:
-        """The alert's incidents that count (OPEN, or CLOSED while the condition holds): those with an active key."""
-        stmt = self.scoped(Incident).where(Incident.alert_pk == alert_pk, Incident.active_key.is_not(None))
-        return list(self.session.scalars(stmt.order_by(Incident.pk)))
+        """The alert's incidents that count (OPEN, or CLOSED while the condition holds): those with an active key,
+        locked (a close by hand racing the evaluation waits, so an incident is resolved or closed once)."""
+        stmt = select(Incident.pk).where(
+            Incident.org_id == self.org_id, Incident.alert_pk == alert_pk, Incident.active_key.is_not(None)
+        )
+        found = self.lock_rows(Incident, list(self.session.scalars(stmt)))
+        return [i for i in found if i.active_key is not None]
 
     def open_counts(self, alert_pks: list[str]) -> dict[str, int]:
         if not alert_pks:
