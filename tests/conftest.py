@@ -152,6 +152,7 @@ def start_server(
             "METERLINE_RATE_LIMIT_INGEST": "0",
             "METERLINE_RATE_LIMIT_API": "0",
             "METERLINE_WORKER_INTERVAL": "0",
+            "METERLINE_ALERT_INTERVAL": "0",  # likewise the alert evaluator: tests evaluate at chosen instants
             **os.environ,
             "METERLINE_LOG_LEVEL": log_level,
             **(env or {}),

@@ -313,9 +313,10 @@ def worker(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped; and the
-    webhook delivery worker beside it. Several workers may run against one PostgreSQL database (they split the
-    invoices and the deliveries)."""
+    webhook delivery worker and the alert evaluator beside it. Several workers may run against one PostgreSQL
+    database (they split the invoices, the deliveries and the alerts)."""
     from meterline.invoicing.billing import Worker, batch_process_gc
+    from meterline.usecases import alerts
     from meterline.webhooks.delivery import Deliverer
 
     batch_process_gc()
@@ -326,11 +327,14 @@ def worker(
     runner = Worker(factory, settings.worker_interval or 10)
     deliverer = Deliverer(factory, settings)
     deliverer.start()
+    evaluator = alerts.worker(factory, settings.alert_interval or 30)
+    evaluator.start()
     try:
         runner.loop()
     except KeyboardInterrupt:
         runner.stop()
         deliverer.stop()
+        evaluator.stop()
 
 
 @app.command()

@@ -1,6 +1,7 @@
 """Every ORM model, imported once so that `Base.metadata` knows all tables (migrations, tests)."""
 
 from meterline.accounts.models import Account, AccountAlias, Alias
+from meterline.alerts.models import Alert, Incident
 from meterline.catalog.models import AddOn
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.core.db import Base
@@ -23,6 +24,7 @@ __all__ = [
     "Account",
     "AccountAlias",
     "AddOn",
+    "Alert",
     "Alias",
     "ApiKey",
     "Base",
@@ -39,6 +41,7 @@ __all__ = [
     "FeatureConsumption",
     "FeatureCreditEntry",
     "FeatureSchema",
+    "Incident",
     "InstanceSecret",
     "Invoice",
     "InvoiceSequence",

@@ -12,7 +12,9 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 import togai_client as tc
+from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.usecases import alerts
 from tests.api.conftest import Sdk
 from tests.api.test_schedules_sdk import OPEN, associate, plan
 from tests.conftest import Tenant
@@ -32,10 +34,16 @@ SECRETS = (
     "Iso promo",
     "Iso feature",
     "iso-entitled-1",
+    "Iso alert",
 )
+# Path parameters naming what every organization shares (Meterline's shipped alert templates): B reads them too,
+# so their reads answer 200, with nothing of A's.
+SHARED = {"alert_template_id": "usage_threshold"}
 
 
-def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str]:
+def _objects(
+    sdk: Sdk, tenant: Tenant, catalog: dict[str, str], factory: sessionmaker[Session] | None = None
+) -> dict[str, str]:
     """One of everything in organization A; returns path parameter -> the id of A's object it names."""
     sdk.customers.create_customer(
         tc.CreateCustomerRequest(id="isocorp", name="Isolated Corp", primary_email="a@iso.test", address=tc.Address())
@@ -137,7 +145,24 @@ def _objects(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> dict[str, str
             )
         )
     )
+    alerts_api = tc.AlertsApi(sdk.client)
+    alert = alerts_api.create_alert(
+        tc.CreateAlertRequest(
+            alert_template_id="wallet_balance_below",
+            interval=60,
+            description="Iso alert",
+            entity_details={"account": {"id": "isocorp"}},
+            parameters={"threshold": {"levels": [100]}},
+            status="ACTIVE",
+        )
+    )
+    if factory is not None:  # the evaluation the worker makes: 7.00 in the wallet, at or below 100
+        assert alerts.run(factory, datetime.now(timezone.utc), org_id=tenant.org.id).opened == 1
+    [incident] = alerts_api.get_incidents().data
     return {
+        "alert_id": alert.id,
+        "incident_id": incident.id,
+        **SHARED,
         "feature_id": feature.id,
         "entry_id": entry,
         "credit_id": credit.credits[0].id,
@@ -184,6 +209,8 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "entitlements": "/accounts/{account_id}/entitlements",
         "feature_credits": "/accounts/{account_id}/features/{feature_id}",
         "feature_entries": "/accounts/{account_id}/features/{feature_id}/entries",
+        "alerts": "/alerts",
+        "incident": "/incidents/{incident_id}",
     }
     with tenant.http() as http:
         out = {}
@@ -195,9 +222,13 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
 
 
 def test_another_organization_reaches_nothing(
-    tenant: Tenant, other_tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
+    tenant: Tenant,
+    other_tenant: Tenant,
+    sdk: Sdk,
+    catalog: dict[str, str],
+    session_factory: sessionmaker[Session],
 ) -> None:
-    ids = _objects(sdk, tenant, catalog)
+    ids = _objects(sdk, tenant, catalog, session_factory)
     before = _snapshot(tenant, ids)
     with other_tenant.http() as http:
         document = http.get("/openapi.json").json()
@@ -215,6 +246,12 @@ def test_another_organization_reaches_nothing(
                         checked += 1
                     continue
                 url = path.format(**ids)
+                if set(names) <= SHARED.keys():
+                    response = http.get(url)
+                    assert response.status_code == 200, (url, response.text)
+                    assert not any(s in response.text for s in SECRETS), (url, response.text)
+                    checked += 1
+                    continue
                 required = [
                     p["name"]
                     for p in operations[method].get("parameters", [])

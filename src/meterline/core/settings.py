@@ -50,6 +50,9 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,60,300,1800,7200,18000,36000,43200,43200,43200,43200"
     webhook_disable_after: float = Field(default=5 * 24 * 3600, gt=0)
     webhook_secret_overlap: float = Field(default=24 * 3600, ge=0)
+    # Alerts (docs/alerts.md): the evaluator inside `meterline serve` (and `meterline worker`) looks for due alerts
+    # every `alert_interval` seconds (0: not in `serve`); each alert is evaluated at its own interval (minutes).
+    alert_interval: float = Field(default=30, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 

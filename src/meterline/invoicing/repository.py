@@ -169,6 +169,18 @@ class InvoiceRepository(OrgRepository):
         )
         return [(s, c, t or Decimal(0), p, d) for s, c, t, p, d in self.session.execute(stmt)]
 
+    def overdue_of(self, account_pks: set[str] | None, before: datetime) -> list[Invoice]:
+        """The invoices still owed (DUE, PARTIALLY_PAID) due before `before`, of these accounts (None: of all), in pk
+        order (alerts' invoice_overdue)."""
+        stmt = self.scoped(Invoice).where(
+            Invoice.status.in_((InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID)), Invoice.due_date < before
+        )
+        if account_pks is not None:
+            if not account_pks:
+                return []
+            stmt = stmt.where(Invoice.account_pk.in_(sorted(account_pks)))
+        return list(self.session.scalars(stmt.order_by(Invoice.pk)))
+
     def finalized_totals(self, since: datetime, statuses: tuple[str, ...]) -> list[tuple[datetime, str, Any, Any]]:
         """(invoiceDate, currency, total, paid) of the invoices in `statuses` dated from `since` on."""
         stmt = select(Invoice.invoice_date, Invoice.currency, Invoice.total_amount, Invoice.paid_amount).where(

@@ -17,6 +17,7 @@ from swagger_ui_bundle import swagger_ui_path
 
 from meterline import __version__
 from meterline.accounts.endpoints import router as accounts_router
+from meterline.alerts.endpoints import router as alerts_router
 from meterline.api.deps import principal
 from meterline.api.errors import install_error_handlers
 from meterline.api.quotas import Quotas
@@ -63,6 +64,7 @@ ROUTERS = (
     entitlements_router,
     entitlement_checks_router,
     webhooks_router,
+    alerts_router,
 )
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).

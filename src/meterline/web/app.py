@@ -18,6 +18,7 @@ from meterline import __version__
 from meterline.api.errors import allowed_methods, error_response
 from meterline.console import (
     account_pages as console_accounts,
+    alert_pages as console_alerts,
     customer_pages as console_customers,
     dashboard as console_dashboard,
     entitlement_pages as console_entitlements,
@@ -37,6 +38,7 @@ from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
 from meterline.invoicing.billing import Worker
+from meterline.usecases import alerts
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness
@@ -74,7 +76,13 @@ def create_app(settings: Settings) -> FastAPI:
         deliverer = Deliverer(session_factory, settings) if settings.webhook_interval > 0 else None
         if deliverer is not None:
             deliverer.start()
+        # The alert evaluator likewise, unless METERLINE_ALERT_INTERVAL is 0 (docs/alerts.md).
+        evaluator = alerts.worker(session_factory, settings.alert_interval) if settings.alert_interval > 0 else None
+        if evaluator is not None:
+            evaluator.start()
         yield
+        if evaluator is not None:
+            evaluator.stop()
         if worker is not None:
             worker.stop()
         if deliverer is not None:
@@ -117,6 +125,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_metering,
         console_features,
         console_entitlements,
+        console_alerts,
         console_settings,
         console_webhooks,
     ):
