@@ -91,6 +91,10 @@ def _objects(
         )
     )
     job_id = sdk.jobs.get_jobs().data[0].id
+    with tenant.http() as http:  # a webhook endpoint (Meterline's extension) that the invoice below gives a delivery
+        endpoint = http.post(
+            "/webhooks/endpoints", json={"url": "http://127.0.0.1:9/iso", "eventTypes": ["invoice.created"]}
+        ).json()["id"]
     invoice = sdk.invoices.create_custom_invoice(
         tc.CreateCustomInvoiceRequest(
             account_id="isocorp",
@@ -159,7 +163,11 @@ def _objects(
     if factory is not None:  # the evaluation the worker makes: 7.00 in the wallet, at or below 100
         assert alerts.run(factory, datetime.now(timezone.utc), org_id=tenant.org.id).opened == 1
     [incident] = alerts_api.get_incidents().data
+    with tenant.http() as http:
+        [delivery] = http.get(f"/webhooks/endpoints/{endpoint}/deliveries").json()["data"]
     return {
+        "endpoint_id": endpoint,
+        "delivery_id": delivery["id"],
         "alert_id": alert.id,
         "incident_id": incident.id,
         **SHARED,
