@@ -28,6 +28,7 @@ from meterline.alerts.repository import due_orgs
 from meterline.alerts.service import AlertService, expires_at, template
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.core.observability import round_failed
 from meterline.invoicing.failures import describe
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
@@ -129,13 +130,7 @@ class Evaluator:
                         },
                     )
             except Exception as exc:  # outside every organization (the database is down): tried again next tick
-                error = describe(exc)
-                log.error(
-                    "alert evaluation failed",
-                    exc_info=exc if error != last_error else None,
-                    extra={"fields": {"reason": error}},
-                )
-                last_error = error
+                last_error = round_failed(log, "alert evaluation", exc, describe(exc), last_error)
             self.stopping.wait(self.interval)
 
     def start(self) -> threading.Thread:

@@ -67,3 +67,21 @@ def configure_logging(level: str) -> None:
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+def database_busy(exc: BaseException) -> bool:
+    """SQLite's 'database is locked': another writer held the database's one write lock past the wait (a long bill
+    run, say). Expected under load; the work is tried again."""
+    return "database is locked" in str(exc)
+
+
+def round_failed(log: logging.Logger, what: str, exc: BaseException, reason: str, last: str | None) -> str:
+    """Log a background loop's failed round (the worker's bill runs, webhook deliveries, alert evaluations), which
+    is tried again at the next tick: a busy database as a warning without a traceback (it is expected under write
+    load on SQLite); anything else as an error, its traceback once while the same error lasts. Returns `reason`,
+    the caller's next `last`."""
+    if database_busy(exc):
+        log.warning(f"{what} postponed: the database is busy", extra={"fields": {"reason": reason}})
+    else:
+        log.error(f"{what} failed", exc_info=exc if reason != last else None, extra={"fields": {"reason": reason}})
+    return reason

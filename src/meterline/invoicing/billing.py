@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
-from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED
+from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED, round_failed
 from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
 from meterline.invoicing.failures import (
@@ -405,13 +405,7 @@ class Worker:
                         "bill run", extra={"fields": {"finalized": result.finalized, "failures": len(result.failures)}}
                     )
             except Exception as exc:  # outside every organization (say, the database is down): retried next tick
-                error = describe(exc)  # the traceback once, not at every tick while the same error lasts
-                log.error(
-                    "bill run failed",
-                    exc_info=exc if error != last_error else None,
-                    extra={"fields": {"reason": error}},
-                )
-                last_error = error
+                last_error = round_failed(log, "bill run", exc, describe(exc), last_error)
             self.stopping.wait(self.interval)
 
     def start(self) -> threading.Thread:

@@ -35,6 +35,7 @@ from standardwebhooks import Webhook
 from meterline import __version__
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.core.observability import round_failed
 from meterline.core.settings import Settings
 from meterline.invoicing.failures import describe
 from meterline.webhooks.repository import Claimed, DeliveryQueue
@@ -169,14 +170,8 @@ class Deliverer:
                     last_error = None
                     continue  # more may be due: no wait while there is work
                 last_error = None
-            except Exception as exc:  # the database is down, say: the next round tries again
-                error = describe(exc)
-                log.error(
-                    "webhook delivery round failed",
-                    exc_info=exc if error != last_error else None,
-                    extra={"fields": {"reason": error}},
-                )
-                last_error = error
+            except Exception as exc:  # the database is down or busy, say: the next round tries again
+                last_error = round_failed(log, "webhook delivery round", exc, describe(exc), last_error)
             self.stopping.wait(self.interval)
 
     def start(self) -> threading.Thread:
