@@ -290,3 +290,13 @@ def test_entitlement_cards_are_checked(sdk: Sdk, catalog: dict[str, str]) -> Non
         "f", overage=[overage_card(f.id, interval=2, start_offset=2)]
     )
     assert "maxQuantity: must be >= 0" in refused("g", overage=[overage_card(f.id, max_quantity=-1)])
+    # a validity that would move a date past the calendar's end: 400 saying so (was a 500), as are durations that
+    # would pass the check from 2001 and overflow from a later cycle
+    for i, long in enumerate(("P99999Y", "P3000000D", "P7990Y", "P99999999999999999999Y")):
+        card = entitlement_card(f.id, 1)
+        card.feature_configs[0].effective_until = long
+        message = refused(f"h{i}", entitlements=[card])
+        assert f"effectiveUntil: '{long}' is longer than 100 years" in message, message
+    assert "effectiveFrom: 'P101Y' is longer than 100 years" in refused(
+        "i", entitlements=[entitlement_card(f.id, 1, effective_from="P101Y")]
+    )

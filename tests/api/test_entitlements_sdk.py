@@ -442,7 +442,11 @@ def test_entitlement_values_and_their_checks(tenant: Tenant, sdk: Sdk, catalog: 
     assert [check(rule.id, v) for v in ("gold", "silver", "bronze")] == [True, True, False]
     assert check(unset.id, "anything") is False
     for feature_id, value, words in (
-        (metered.id, "lots", "value: a metered feature's value is a number of units"),
+        (
+            metered.id,
+            "lots",
+            "value: a metered feature's value is a number of units: the value is a number that is a finite",
+        ),
         (metered.id, "-1", "value: a number of units cannot be negative"),
         (seats.id, "ten", "value: the feature's setting is NUMERIC (a limit)"),
     ):

@@ -417,3 +417,18 @@ def test_a_versions_pricing_rules(sdk: Sdk, catalog: dict[str, str], addons: dic
     assert rules.list_pricing_rules_by_schedule_id(plan.id, plan.pricing_schedule[0].id).data == []
     with pytest.raises(NotFoundException):
         rules.list_pricing_rules_by_schedule_id(plan.id, "ppv.nope")
+
+
+def test_a_credit_grant_expiry_past_the_calendar_is_refused(
+    sdk: Sdk, catalog: dict[str, str], addons: dict[str, str]
+) -> None:
+    """P99999Y passed the check and failed the invoice that granted the credits (a 500, then a failed bill run)."""
+    request = full_plan(catalog, addons)
+    grant = request.price_plan_details.credit_grant_rate_cards[0].grant_details
+    grant.expiry_type, grant.expiry_duration = "CUSTOM", "P99999Y"
+    with pytest.raises(ApiException) as refused:
+        sdk.price_plans.create_price_plan(request)
+    assert refused.value.status == 400
+    assert "expiryDuration: 'P99999Y' is longer than 100 years" in message_of(refused.value)
+    grant.expiry_duration = "P100Y"
+    assert sdk.price_plans.create_price_plan(request).id.startswith("pp.")

@@ -129,7 +129,8 @@ def test_count_meter_defaults(sdk: Sdk, schema: str) -> None:
         ),
         (
             {"filters": [UsageMeterFilterEntry(var_field="attribute.calls", value="many")]},
-            "filters[0].value: 'many' is not a decimal number",
+            "filters[0].value: 'many' is not a decimal number (an attribute filter compares numbers, "
+            'e.g. "10" or "2.5"; they must be a finite number',
         ),
     ],
     ids=[

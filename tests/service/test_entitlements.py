@@ -308,3 +308,19 @@ def test_random_histories_never_overdraw_and_keep_the_ledger_exact(
                 pass  # not ACTIVE any more, or below what it used: refused, nothing changed
         assert all(v[4] >= 0 for v in clock.entries(now).values())
         clock.check()
+
+
+def test_an_undo_after_the_overage_period_ended_takes_the_overage_off_the_bill(clock: Clock) -> None:
+    """The period's invoice bills its OVERAGE entry's `used`, and an event of the period can be undone until that
+    invoice is final (its grace period): the UNDO lowers `used` even though the entry has ended, or voided, since."""
+    for n, (start, ended, voided) in enumerate(((T0, T0 + DAY, False), (T0 + 3 * DAY, T0 + 30 * DAY, True))):
+        room = clock.grant(start, "10", start, ended, source=EntrySource.OVERAGE, entry_id=f"ps.x#{n}$OVERAGE")
+        at = start + timedelta(hours=1)
+        assert clock.entitled(at, f"o{n}", at, "3") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+        if voided:
+            clock.run(at, lambda ctx, room=room: FeatureCreditService(ctx).void("acme", clock.feature, room))
+        later = start + 2 * DAY
+        assert clock.entries(later)[room][1:4] == ("VOIDED" if voided else "EXPIRED", 10, 3)
+        assert clock.undo(later, f"o{n}") == "REVERTED"
+        assert clock.entries(later)[room][1:4] == ("VOIDED" if voided else "EXPIRED", 10, 0)
+        assert {v[0] for v in clock.entries(later).values()} == {"OVERAGE"}  # no REFUND entry: nothing comes back

@@ -89,7 +89,7 @@ def test_exact_decimals() -> None:
         (
             {"attributes": [{"name": "calls", "value": "12a"}, {"name": "bytes", "value": "1"}]},
             pipeline.FAILED,
-            "'calls': '12a' is not a decimal",
+            "'calls': '12a' is not a decimal number that is a finite number below 10^15",
         ),
         ({"attributes": [{"name": "calls", "value": "1"}]}, pipeline.FAILED, "missing attribute bytes"),
         ({"dimensions": {"region": "us"}}, pipeline.FAILED, "missing dimension plan"),

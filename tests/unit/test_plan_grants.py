@@ -143,3 +143,10 @@ def test_windows_follow_the_organization_calendar() -> None:
     assert shifted(midnight_paris, "P1M", PARIS) == datetime(2024, 4, 1, tzinfo=PARIS)
     assert shifted(midnight_paris, "P1M", PARIS).astimezone(UTC).hour == 22  # 00:00 CEST
     assert shifted(datetime(2024, 1, 1, 6, tzinfo=UTC), "P1Y2W3D", UTC) == datetime(2025, 1, 18, 6, tzinfo=UTC)
+
+
+def test_a_window_past_the_calendar_end_ends_at_the_end_of_time() -> None:
+    """A plan saved before durations were bounded (P7990Y passed the check from 2001): its entries end at
+    9999-12-31, rather than every read of the account failing."""
+    assert shifted(datetime(2026, 12, 1, tzinfo=UTC), "P7990Y", UTC) == datetime(9999, 12, 31, tzinfo=UTC)
+    assert shifted(datetime(9999, 11, 1, tzinfo=UTC), "P2M", PARIS) == datetime(9999, 12, 31, tzinfo=UTC)

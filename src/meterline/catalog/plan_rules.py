@@ -26,6 +26,7 @@ from meterline.rating import cycles
 
 ROOT = "pricePlanDetails"
 _DURATION = re.compile(r"P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?")
+MAX_DURATION_YEARS = 100  # a credit grant's expiry, an entitlement's validity: longer ones would leave the calendar
 
 
 @dataclass(frozen=True)
@@ -203,11 +204,15 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         _check_recurrence(card, where)
         grant = card["grantDetails"]
         if grant["expiryType"] == "CUSTOM":
-            if not grant.get("expiryDuration") or not _DURATION.fullmatch(grant["expiryDuration"]):
+            if not grant.get("expiryDuration"):
                 raise _fail(
                     f"{where}.grantDetails.expiryDuration: an ISO 8601 duration such as P30D or P1M is "
                     "required when expiryType is CUSTOM"
                 )
+            try:
+                duration_parts(grant["expiryDuration"])
+            except ValueError as exc:
+                raise _fail(f"{where}.grantDetails.expiryDuration: {exc} (P30D, P1M)") from None
         elif grant.get("expiryDuration"):
             raise _fail(f"{where}.grantDetails.expiryDuration: only for expiryType CUSTOM")
         rate_details = card["rateDetails"]["currencySlabRateDetails"]
@@ -224,10 +229,16 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
 
 
 def duration_parts(duration: str) -> dict[str, int]:
-    """An ISO 8601 duration of years, months, weeks and days (P1M, P30D, P1Y2M) as {Y, M, W, D}; ValueError else."""
+    """An ISO 8601 duration of years, months, weeks and days (P1M, P30D, P1Y2M) as {Y, M, W, D}, at most
+    MAX_DURATION_YEARS long (so that a date moved by it stays a date); ValueError saying what is wrong else."""
     if not _DURATION.fullmatch(duration):
-        raise ValueError(duration)
-    return {unit: int(n) for n, unit in re.findall(r"(\d+)([YMWD])", duration)}
+        raise ValueError(f"{duration[:60]!r} is not an ISO 8601 duration of years, months, weeks and days")
+    parts = {unit: int(n) for n, unit in re.findall(r"(\d+)([YMWD])", duration)}
+    months = parts.get("Y", 0) * 12 + parts.get("M", 0)
+    days = parts.get("W", 0) * 7 + parts.get("D", 0)
+    if months > MAX_DURATION_YEARS * 12 or days > MAX_DURATION_YEARS * 366:
+        raise ValueError(f"{duration!r} is longer than {MAX_DURATION_YEARS} years")
+    return parts
 
 
 def add_duration(day: date, duration: str) -> date:
@@ -301,11 +312,8 @@ def _check_feature_configs(card: dict[str, Any], where: str) -> None:
         if value is not None:
             try:
                 duration_parts(value)
-            except ValueError:
-                raise _fail(
-                    f"{here}.{name}: {value!r} is not an ISO 8601 duration of years, months, weeks and days "
-                    "(P0D, P30D, P1M): it counts from the cycle's start"
-                ) from None
+            except ValueError as exc:
+                raise _fail(f"{here}.{name}: {exc} (P0D, P30D, P1M): it counts from the cycle's start") from None
     config.setdefault("effectiveFrom", "P0D")
     for day in (date(2001, 1, 31), date(2004, 2, 29), date(2001, 7, 1)):
         if add_duration(day, config["effectiveUntil"]) <= add_duration(day, config["effectiveFrom"]):

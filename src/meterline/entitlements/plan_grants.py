@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.catalog import plan_rules, rate_cards
+from meterline.core.clock import END_OF_TIME
 from meterline.entitlements.repository import EntryRepository
 from meterline.entitlements.service import OVERAGE, PRICE_PLAN, FeatureCreditService, cycle_entry_id
 from meterline.entitlements.statuses import EntrySource
@@ -55,8 +56,11 @@ def shifted(instant: datetime, duration: str, tz: tzinfo) -> datetime:
     """`instant` moved by an ISO 8601 duration of years, months, weeks and days on the organization's calendar (the
     local time of day kept)."""
     local = instant.astimezone(tz)
-    day = plan_rules.add_duration(local.date(), duration)
-    return cycles.local_start_of_day(day, tz) + (local - cycles.local_start_of_day(local.date(), tz))
+    try:
+        day = plan_rules.add_duration(local.date(), duration)
+    except (ValueError, OverflowError):  # past the calendar's last day (a plan saved before durations were bounded)
+        return END_OF_TIME
+    return min(END_OF_TIME, cycles.local_start_of_day(day, tz) + (local - cycles.local_start_of_day(local.date(), tz)))
 
 
 def _nth_cycle(config: cycles.CycleConfig, cycle: cycles.Cycle, steps: int, tz: tzinfo) -> cycles.Cycle:

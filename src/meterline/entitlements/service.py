@@ -444,12 +444,15 @@ class FeatureCreditService:
         for consumption in consumed:
             consumption.refunded_at = now
             entry = entries.get(consumption.entry_pk)
-            if entry is None or entry_status(entry, now) != ACTIVE:
-                continue  # voided or expired since: its units are not given back
-            if entry.source == OVERAGE:  # overage is billed: undone overage is not billed (no free units instead)
+            if entry is not None and entry.source == OVERAGE:
+                # overage is billed (its `used`, voided or ended since included): undone overage is not billed, and
+                # does not come back as free units either. An UNDO after the period ended (its invoice still open,
+                # within the grace period; a final one refuses the correction) takes it off the bill all the same.
                 entry.used = EXACT.subtract(entry.used, consumption.units)
                 entry.updated_at = now
                 continue
+            if entry is None or entry_status(entry, now) != ACTIVE:
+                continue  # voided or expired since: its units are not given back
             refund = refunds.get(entry.pk)
             if refund is None:
                 refund = refunds[entry.pk] = self.add_entry(

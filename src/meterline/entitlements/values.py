@@ -48,7 +48,7 @@ def _number(value: str, what: str) -> Decimal:
         return numbers.bounded(Decimal(value))
     except (InvalidOperation, numbers.NumberError):
         raise BadRequest(
-            f"value: {what} is a number that {numbers.RULE.removeprefix('must be ')}, got {value[:40]!r}"
+            f"value: {what} is a number that is {numbers.RULE.removeprefix('must be ')}, got {value[:40]!r}"
         ) from None
 
 

@@ -127,7 +127,7 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
             return Outcome(
                 FAILED,
                 f"attribute {attribute.name!r}: {attribute.value[:40]!r} is not a decimal number "
-                f"that {numbers.RULE.removeprefix('must be ')}",
+                f"that is {numbers.RULE.removeprefix('must be ')}",
             )
         try:
             attributes[attribute.name] = Decimal(attribute.value)

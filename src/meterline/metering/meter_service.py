@@ -237,7 +237,7 @@ def meter_spec(
             if not _DECIMAL_TEXT.fullmatch(entry.value):
                 raise BadRequest(
                     f"filters[{i}].value: {entry.value[:40]!r} is not a decimal number (an attribute filter "
-                    f'compares numbers, e.g. "10" or "2.5"; they {numbers.RULE.removeprefix("must ")})'
+                    f'compares numbers, e.g. "10" or "2.5"; they {numbers.RULE})'
                 )
         elif name not in dimensions:
             raise BadRequest(
