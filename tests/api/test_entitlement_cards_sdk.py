@@ -11,8 +11,12 @@ from typing import Any
 
 import pytest
 import togai_client as tc
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
+from meterline.core.db import unit_of_work
+from meterline.entitlements.models import FeatureCreditEntry
 from tests.api.billing_setup import month_start
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_entitlements_sdk import entries, event, feature
@@ -300,3 +304,59 @@ def test_entitlement_cards_are_checked(sdk: Sdk, catalog: dict[str, str]) -> Non
     assert "effectiveFrom: 'P101Y' is longer than 100 years" in refused(
         "i", entitlements=[entitlement_card(f.id, 1, effective_from="P101Y")]
     )
+
+
+def stored_entries(factory: sessionmaker[Session], tenant: Tenant) -> dict[str, FeatureCreditEntry]:
+    """The organization's entries as stored (what reads may not write)."""
+    with unit_of_work(factory, write=False) as s:
+        rows = s.scalars(select(FeatureCreditEntry).where(FeatureCreditEntry.org_id == tenant.org.id))
+        return {e.entry_id: e for e in rows}
+
+
+def test_reads_write_nothing_and_schedule_changes_fit_the_plan_s_entries(
+    tenant: Tenant, sdk: Sdk, catalog: dict[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    f = feature(sdk)
+    plan_a = gated_plan(sdk, f.id, name="Plan A")
+    plan_b = gated_plan(sdk, f.id, name="Plan B")
+    now = datetime.now(UTC)
+    start = month_start(now)
+    schedule_a = sdk.accounts.update_pricing_schedule("acme", associate(plan_a, start, OPEN)).pricing_schedules[0].id
+
+    # Reads show the cycle's entries as they will be made, and store nothing (a GET takes no write lock)
+    credits = sdk.entitlements.get_feature_credits("acme", f.id)
+    assert (credits.granted, credits.overage_limit) == (100, 50)
+    assert set(entries(sdk, f.id)) == {
+        f"{schedule_a}#{start:%Y%m%d}$PRICE_PLAN",
+        f"{schedule_a}#{start:%Y%m%d}$OVERAGE",
+    }
+    assert sdk.entitlements.get_entitlement_value("acme", f.id).data[0].value == "100"
+    assert stored_entries(session_factory, tenant) == {}
+    # the first entitled event makes them
+    assert sdk.entitlements.ingest_entitled_event(event("m1", "120", now)).success is True  # 100 + 20 overage
+    assert set(stored_entries(session_factory, tenant)) == set(entries(sdk, f.id))
+
+    # When acme moves to plan B from tomorrow: A's credits stay (they were sold), A's overage ends with A
+    tomorrow = now.date() + timedelta(days=1)
+    moved = sdk.accounts.update_pricing_schedule("acme", associate(plan_b, tomorrow, OPEN))
+    assert {s.id for s in moved.pricing_schedules} >= {schedule_a}
+    by_id = entries(sdk, f.id)
+    a_overage = by_id[f"{schedule_a}#{start:%Y%m%d}$OVERAGE"]
+    assert a_overage.status == "ACTIVE"
+    assert a_overage.effective_until == min(
+        datetime.combine(tomorrow, datetime.min.time(), UTC),
+        datetime.combine(date(start.year + start.month // 12, start.month % 12 + 1, 1), datetime.min.time(), UTC),
+    )
+    assert by_id[f"{schedule_a}#{start:%Y%m%d}$PRICE_PLAN"].status == "ACTIVE"
+
+    # When the plans are taken off the account altogether: every entry of theirs is VOIDED, nothing more passes
+    sdk.accounts.update_pricing_schedule(
+        "acme",
+        tc.UpdatePricingScheduleRequestWithActions(mode="DISASSOCIATE", effective_from=start, effective_until=OPEN),
+    )
+    assert {e.status for e in entries(sdk, f.id).values()} == {"VOIDED"}
+    credits = sdk.entitlements.get_feature_credits("acme", f.id)
+    assert (credits.granted, credits.balance, credits.overage_limit) == (0, 0, None)
+    with pytest.raises(ApiException) as refused:
+        sdk.entitlements.ingest_entitled_event(event("m2", "1", datetime.now(UTC)))
+    assert refused.value.status == 422

@@ -26,8 +26,9 @@ from zoneinfo import ZoneInfo
 from meterline.accounts.models import Account
 from meterline.catalog import plan_rules, rate_cards
 from meterline.core.clock import END_OF_TIME
+from meterline.entitlements.models import FeatureCreditEntry
 from meterline.entitlements.repository import EntryRepository
-from meterline.entitlements.service import OVERAGE, PRICE_PLAN, FeatureCreditService, cycle_entry_id
+from meterline.entitlements.service import ACTIVE, OVERAGE, PRICE_PLAN, VOIDED, FeatureCreditService, cycle_entry_id
 from meterline.entitlements.statuses import EntrySource
 from meterline.rating import cycles
 from meterline.schedules.repository import ScheduleRepository
@@ -130,15 +131,16 @@ class PlanGrants:
         self.tz = ZoneInfo(ctx.org.timezone)
         self.repo = EntryRepository(ctx.session, ctx.org_id)
 
+    def _missing(self, account: Account, grants: list[CycleGrant]) -> list[CycleGrant]:
+        if not grants:
+            return []
+        have = self.repo.entry_ids(account.pk, {g.feature_id for g in grants})
+        return [g for g in grants if (g.feature_id, g.entry_id) not in have]
+
     def apply(self, account: Account, grants: list[CycleGrant], origin: str) -> None:
         """Add the entries not made yet (idempotent by entry id)."""
-        if not grants:
-            return
-        have = self.repo.entry_ids(account.pk, {g.feature_id for g in grants})
         credits = FeatureCreditService(self.ctx)
-        for g in grants:
-            if (g.feature_id, g.entry_id) in have:
-                continue
+        for g in self._missing(account, grants):
             self.repo.lock_key("feature-entry", account.pk, g.feature_id, g.entry_id)
             if self.repo.by_entry_id(account.pk, g.feature_id, g.entry_id) is not None:
                 continue  # a concurrent caller made it while we waited
@@ -153,21 +155,69 @@ class PlanGrants:
                 origin=origin,
             )
 
-    def ensure(self, account: Account, at: datetime) -> None:
-        """Grant what the account's schedules owe for the cycle holding `at` (an instant up to now)."""
+    def _due(self, account: Account, at: datetime) -> list[tuple[CycleGrant, str]]:
+        """What the account's schedules grant for the cycle holding `at` (made or not), with the schedule's id."""
         at = min(at, self.ctx.now)
-        schedules = [
-            s for s in ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk, at, at + TICK)
-        ]
+        schedules = ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk, at, at + TICK)
         if not schedules:
-            return
+            return []
+        out = []
         for view in ScheduleService(self.ctx).views(schedules):
             if view.cycle is None or not has_entitlement_cards(view.details) or not view.start <= at < view.end:
                 continue
             config = cycles.effective_config(view.cycle, view.start, self.tz)
             cycle = cycles.cycle_containing(config, at, self.tz)
             index = len(cycles.cycles_overlapping(config, view.start, cycle.start, self.tz))
-            self.apply(account, cycle_grants(view, cycle, index, self.tz), view.id)
+            out += [(g, view.id) for g in cycle_grants(view, cycle, index, self.tz)]
+        return out
+
+    def ensure(self, account: Account, at: datetime) -> None:
+        """Grant what the account's schedules owe for the cycle holding `at` (an instant up to now): before
+        `/entitled` consumes."""
+        for grant, origin in self._due(account, at):
+            self.apply(account, [grant], origin)
+
+    def owed(self, account: Account, at: datetime) -> list[FeatureCreditEntry]:
+        """The entries the schedules owe for the cycle holding `at` and have not made yet, as unsaved rows: a read
+        shows them as they will be, and writes nothing (a GET never takes SQLite's write lock)."""
+        due = self._due(account, at)
+        missing = {(g.feature_id, g.entry_id) for g in self._missing(account, [g for g, _ in due])}
+        return [
+            FeatureCreditEntry(
+                pk="",  # not made: sorts before every made entry, which it cannot be confused with
+                org_id=self.ctx.org_id,
+                account_pk=account.pk,
+                feature_pk=g.feature_id,
+                entry_id=g.entry_id,
+                source=g.source,
+                status=ACTIVE,
+                starts_at=g.starts,
+                ends_at=g.ends,
+                granted=g.granted,
+                used=Decimal(0),
+                origin=origin,
+                created_at=self.ctx.now,
+                updated_at=self.ctx.now,
+            )
+            for g, origin in due
+            if (g.feature_id, g.entry_id) in missing
+        ]
+
+    def fit(self, account: Account) -> None:
+        """After the account's schedules changed (usecases/schedules.py): entries of a schedule that is gone, or of
+        its cycles after its new end, are VOIDED (their cycles will not be invoiced); an OVERAGE entry of a schedule
+        that now ends earlier ends with it (overage after it could not be billed). Locked as every entry change."""
+        now = self.ctx.now
+        schedules = {s.pk: s for s in ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk)}
+        for entry in self.repo.lock_plan_entries(account.pk, now):
+            schedule = schedules.get(entry.origin or "")
+            if schedule is None or entry.starts_at >= schedule.end_at:
+                entry.status = VOIDED
+                entry.voided_at = entry.updated_at = now
+            elif entry.source == OVERAGE and entry.ends_at > schedule.end_at:
+                entry.ends_at = max(schedule.end_at, now)
+                entry.updated_at = now
+        self.ctx.session.flush()
 
     def grant_prepaid(self, account: Account, view: ScheduleView, cycle_start: datetime) -> None:
         """The PREPAID billing entitlement cards' entries of the cycle starting at `cycle_start`, once its in-advance

@@ -116,6 +116,19 @@ class EntryRepository(OrgRepository):
         )
         return {(f, e) for f, e in self.session.execute(stmt)}
 
+    def lock_plan_entries(self, account_pk: str, now: datetime) -> list[FeatureCreditEntry]:
+        """The account's ACTIVE PRICE_PLAN and OVERAGE entries that have not ended, locked, in pk order."""
+        stmt = select(FeatureCreditEntry.pk).where(
+            FeatureCreditEntry.org_id == self.org_id,
+            FeatureCreditEntry.account_pk == account_pk,
+            FeatureCreditEntry.status == ACTIVE,
+            FeatureCreditEntry.source.in_([EntrySource.PRICE_PLAN, EntrySource.OVERAGE]),
+            FeatureCreditEntry.ends_at > now,
+        )
+        pks = set(self.session.scalars(stmt))
+        locked = self.lock(pks)
+        return [locked[pk] for pk in sorted(locked)]
+
     def overage_used(self, account_pk: str) -> dict[tuple[str, str], Decimal]:
         """(feature pk, entry id) -> used, of the account's OVERAGE entries (what invoices bill), voided ones too."""
         stmt = select(FeatureCreditEntry.feature_pk, FeatureCreditEntry.entry_id, FeatureCreditEntry.used).where(

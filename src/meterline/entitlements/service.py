@@ -268,11 +268,18 @@ class FeatureCreditService:
         return entry
 
     def owed_grants(self, account: Account, at: datetime) -> None:
-        """Grant what the account's price plan owes for the cycle holding `at` (plan_grants.py), before a read or a
+        """Grant what the account's price plan owes for the cycle holding `at` (plan_grants.py), before a
         consumption."""
         from meterline.entitlements.plan_grants import PlanGrants  # it builds on this module
 
         PlanGrants(self.ctx).ensure(account, at)
+
+    def _owed(self, account: Account, now: datetime) -> list[FeatureCreditEntry]:
+        """What the price plan owes for the cycle holding now and has not made yet, unsaved: reads show it and write
+        nothing."""
+        from meterline.entitlements.plan_grants import PlanGrants  # it builds on this module
+
+        return PlanGrants(self.ctx).owed(account, now)
 
     # -- reads ----------------------------------------------------------------------------------------------------
     def credits(self, account_id: str, feature_id: str) -> Credits:
@@ -282,9 +289,10 @@ class FeatureCreditService:
     def credits_of(self, account: Account, feature_pks: set[str] | None) -> dict[str, Credits]:
         """Each feature's credits now (every feature with an entry when `feature_pks` is None)."""
         now = self.ctx.now
-        self.owed_grants(account, now)
         pks = set(feature_pks or ())
-        entries = [e for e in self.repo.usable(account.pk, feature_pks, now) if e.starts_at <= now]  # in effect
+        made = self.repo.usable(account.pk, feature_pks, now)
+        owed = [e for e in self._owed(account, now) if feature_pks is None or e.feature_pk in feature_pks]
+        entries = [e for e in made + owed if e.starts_at <= now]  # in effect
         pks |= {e.feature_pk for e in entries}
         out = {}
         for pk in pks:
@@ -302,8 +310,10 @@ class FeatureCreditService:
 
     def page(self, account_id: str, feature_id: str, request: PageRequest) -> Page[FeatureCreditEntry]:
         account, feature = self.account(account_id), self.feature(feature_id)
-        self.owed_grants(account, self.ctx.now)
-        return self.repo.page(account.pk, feature.pk, request)
+        page = self.repo.page(account.pk, feature.pk, request)
+        if page.next_token is None:  # the plan's entries owed and not made yet come last, as they will be made
+            page.items.extend(e for e in self._owed(account, self.ctx.now) if e.feature_pk == feature.pk)
+        return page
 
     # -- changes --------------------------------------------------------------------------------------------------
     def _locked(self, account_id: str, feature_id: str, entry_id: str) -> FeatureCreditEntry:

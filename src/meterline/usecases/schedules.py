@@ -18,6 +18,7 @@ from typing import Any, TypeVar
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.core.errors import MeterlineError, NotFound
+from meterline.entitlements.plan_grants import PlanGrants
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, invoiced_until
 from meterline.schedules import migration
@@ -35,14 +36,22 @@ def edit_schedules(
     drafts are re-synced unless it is a dry run."""
     account, views = ScheduleService(ctx).edit(account_id, list(edits), invoiced_until=invoiced_until, dry_run=dry_run)
     if not dry_run:
-        InvoiceService(ctx).sync(account, ctx.now)
+        follow_schedules(ctx, account)
     return account, views
+
+
+def follow_schedules(ctx: Context, account: Account) -> None:
+    """After the account's schedules changed: the price plan's feature credits fitted to them (entries of a schedule
+    or cycle that is gone voided, overage ending with its schedule; entitlements/plan_grants.py), then the DRAFT
+    invoices re-synced. In this order: entries are locked before invoices (docs/architecture.md, "Locks")."""
+    PlanGrants(ctx).fit(account)
+    InvoiceService(ctx).sync(account, ctx.now)
 
 
 def migrate_account_entry(ctx: Context, params: dict[str, Any], account_id: str) -> None:
     """A PRICE_PLAN job's entry: move one account (never over its finalized invoices), then re-sync its drafts."""
     account = migration.migrate_account(ctx, params, account_id, invoiced_until=invoiced_until)
-    InvoiceService(ctx).sync(account, ctx.now)
+    follow_schedules(ctx, account)
 
 
 # -- previews ----------------------------------------------------------------------------------------------------
