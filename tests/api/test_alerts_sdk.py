@@ -175,3 +175,27 @@ def test_another_organizations_alerts_are_not_found(
     assert other.list_alerts().data == []
     with pytest.raises(NotFoundException):
         other.update_alert(made.id, tc.UpdateAlertRequest(description="mine"))
+
+
+def test_levels_that_are_not_numbers_are_refused_by_name(tenant: Tenant) -> None:
+    """Python's JSON parser reads NaN and Infinity: a level written so is a 400 naming it, at creation and update,
+    never a 500 (the schema check compared a Decimal NaN)."""
+    body = (
+        '{"alertTemplateId": "spend_threshold", "interval": 15, "status": "ACTIVE",'
+        ' "parameters": {"threshold": {"levels": [%s]}}}'
+    )
+    headers = {"content-type": "application/json"}
+    with tenant.http() as http:
+        for level in ("NaN", "Infinity", "-Infinity"):
+            answer = http.post("/alerts", content=body % level, headers=headers)
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["message"].startswith("parameters.threshold.levels[0]: must be")
+        answer = http.post("/alerts", content=body % "10, NaN", headers=headers)
+        assert answer.status_code == 400 and "levels[1]" in answer.json()["message"]
+        made = http.post("/alerts", content=body % "10", headers=headers)
+        assert made.status_code == 200, made.text
+        answer = http.patch(
+            f"/alerts/{made.json()['id']}", content='{"parameters": {"threshold": {"levels": [NaN]}}}', headers=headers
+        )
+        assert answer.status_code == 400 and "levels[0]" in answer.json()["message"]
+        assert http.get("/alerts").json()["data"][0]["parameters"] == {"threshold": {"levels": [10]}}

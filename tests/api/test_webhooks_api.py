@@ -144,3 +144,17 @@ def test_kill_9_mid_delivery_loses_nothing(
     assert set(counts) == messages and max(counts.values()) <= 2
     assert {r.body["data"]["id"] for r in receiver.accepted} == set(invoices)
     assert "Traceback" not in (tmp_path / "second.log").read_text()
+
+
+def test_a_replay_range_without_an_offset_is_utc_never_a_500(tenant: Tenant) -> None:
+    """`since`/`until` as every date-time of the API: without an offset it is UTC (a date alone: its midnight); a
+    bare number is refused; the range is compared, not a 500 for naive and aware date-times."""
+    with tenant.http() as http:
+        made = http.post("/webhooks/endpoints", json={"url": "http://127.0.0.1:9/", "eventTypes": ["invoice.paid"]})
+        replay = f"/webhooks/endpoints/{made.json()['id']}/replay"
+        for body in ({"since": "2024-01-01T00:00:00"}, {"since": "2024-01-01"}, {"since": "2024-01-01T00:00:00Z"}):
+            answer = http.post(replay, json=body)
+            assert (answer.status_code, answer.json()) == (200, {"replayed": 0}), answer.text
+        answer = http.post(replay, json={"since": "2024-01-02T00:00:00", "until": "2024-01-01T00:00:00+00:00"})
+        assert (answer.status_code, answer.json()["message"]) == (400, "since: must be before until")
+        assert http.post(replay, json={"since": 1700000000}).status_code == 400

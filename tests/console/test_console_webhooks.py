@@ -148,6 +148,7 @@ def test_an_endpoint_is_added_rotated_and_its_failed_delivery_replayed(
     page.get_by_role("button", name="Replay failed deliveries…").click()
     expect(page.get_by_role("heading", name=f"Replay the failed deliveries of {receiver.url}?")).to_be_visible()
     expect(page.locator(".consequence")).to_contain_text("1 message sent to this endpoint from")
+    expect(page.locator(".consequence")).to_contain_text("with the same webhook-id")  # as docs/webhooks.md says
     page.get_by_role("button", name="Replay deliveries").click()
     expect(page.get_by_role("status")).to_have_text("1 message sent again: each is a new pending delivery.")
     expect(page.get_by_role("row").filter(has_text=delivery["messageId"])).to_have_count(2)

@@ -3,8 +3,9 @@
 Keywords: type (object, array, string, number, integer, boolean), properties, required, additionalProperties
 (false), maxProperties, enum, minItems, maxItems, minLength, maxLength, minimum, exclusiveMinimum, maximum,
 description and title (ignored). Numbers are Decimals (the API reads JSON numbers as Decimal); a bool is never a
-number. tests/unit/test_alert_templates.py checks every template's examples against a full JSON Schema
-implementation too, so the schemas mean what they say to any client that reads them.
+number, nor are NaN and the infinities (which Python's JSON parser reads). tests/unit/test_alert_templates.py checks
+every template's examples against a full JSON Schema implementation too, so the schemas mean what they say to any
+client that reads them.
 """
 
 from __future__ import annotations
@@ -35,7 +36,11 @@ KNOWN = {
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, Decimal, float)) and not isinstance(value, bool)
+    """A JSON number: never a bool, and finite (Python's JSON parser reads `NaN` and `Infinity`, which no JSON
+    Schema number is, and which Decimal comparisons refuse)."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal, float)):
+        return False
+    return isinstance(value, int) or Decimal(str(value)).is_finite()
 
 
 def _type_ok(kind: str, value: Any) -> bool:

@@ -430,7 +430,7 @@ def replay_range_page(request: Request, user: User, endpoint_id: str, since: str
         words=(
             f"{count} message{'s' if count != 1 else ''} sent to this endpoint from {since.strip()} {last} (UTC) "
             f"{'were' if count != 1 else 'was'} never delivered. Each is sent again as a new delivery, oldest first, "
-            "with its own webhook-id, so a receiver that has it already can tell."
+            "with the same webhook-id as before, so a receiver that has it already can tell."
             if count
             else f"No message sent to this endpoint from {since.strip()} {last} (UTC) is waiting for a replay: "
             "every one was delivered."

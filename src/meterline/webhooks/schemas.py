@@ -7,7 +7,7 @@ from typing import Any
 
 from pydantic import Field
 
-from meterline.core.schemas import RequestModel, ResponseModel
+from meterline.core.schemas import RequestModel, ResponseModel, UtcDatetime
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
 
 
@@ -25,8 +25,8 @@ class UpdateWebhookEndpointRequest(RequestModel):
 
 
 class ReplayRequest(RequestModel):
-    since: datetime
-    until: datetime | None = None
+    since: UtcDatetime  # without an offset: UTC, as every date-time of the API
+    until: UtcDatetime | None = None
     only_failed: bool = True
 
 
