@@ -6,6 +6,9 @@ would set them; no test-only path."""
 
 from __future__ import annotations
 
+import socket
+import threading
+import time
 from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
@@ -22,7 +25,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.webhooks import outbox
 from meterline.webhooks.delivery import Deliverer
-from meterline.webhooks.models import WebhookDelivery, WebhookMessage
+from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage
 from meterline.webhooks.service import WebhookService
 from tests.conftest import new_org
 from tests.service.billing_world import World
@@ -341,3 +344,60 @@ def test_the_consoles_reads_log_pages_last_deliveries_and_what_a_range_replay_wo
     with world.at(utc_now()) as ctx:
         assert WebhookService(ctx).replay_range(busy, ctx.now - timedelta(hours=1), None, True) == 4
     assert len(deliveries(world.factory, busy)) == 8
+
+
+class Trickle:
+    """A receiver that answers one header line every 0.2 s for 30 s: each read arrives well within any per-read
+    timeout, so only a deadline for the whole attempt ends it."""
+
+    def __init__(self) -> None:
+        self.listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self.listener.getsockname()[1]}/slow"
+        self.stopping = threading.Event()
+        threading.Thread(target=self.serve, daemon=True).start()
+
+    def serve(self) -> None:
+        self.listener.settimeout(0.2)
+        while not self.stopping.is_set():
+            try:
+                conn, _ = self.listener.accept()
+            except OSError:
+                continue
+            threading.Thread(target=self.trickle, args=(conn,), daemon=True).start()
+
+    def trickle(self, conn: socket.socket) -> None:
+        with conn:
+            try:
+                conn.sendall(b"HTTP/1.1 200 OK\r\n")
+                for n in range(150):
+                    if self.stopping.wait(0.2):
+                        return
+                    conn.sendall(f"X-Slow-{n}: 1\r\n".encode())
+            except OSError:
+                return  # the sender hung up: what the deadline does
+
+    def stop(self) -> None:
+        self.stopping.set()
+        self.listener.close()
+
+
+def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_at_the_deadline(world: World, receiver: Receiver) -> None:
+    slow = Trickle()
+    try:
+        slow_pk, _ = endpoint(world, slow.url, ["invoice.created"])
+        _, secret = endpoint(world, receiver.url, ["invoice.created"])
+        receiver.secrets = [secret]
+        custom_invoice(world)
+        worker = deliverer(world.factory, webhook_timeout=1, webhook_retry_schedule="60")
+        started = time.monotonic()
+        worker.tick()  # one round (with what other tests left due): both sent at once, the slow one cut after 1 s
+        elapsed = time.monotonic() - started
+        assert elapsed < 10, elapsed  # not the 30 s the receiver would take
+        assert len(receiver.accepted) == 1
+        [cut] = deliveries(world.factory, slow_pk)
+        assert (cut.status, cut.attempts) == ("PENDING", 1)
+        with unit_of_work(world.factory, write=False) as session:
+            [attempt] = session.scalars(select(WebhookAttempt).where(WebhookAttempt.delivery_pk == cut.pk))
+        assert (attempt.status_code, attempt.error) == (None, "no answer within 1 s")
+    finally:
+        slow.stop()
