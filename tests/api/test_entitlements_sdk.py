@@ -326,6 +326,15 @@ def test_grant_extension_rules(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
         first = http.post(path, json={"granted": 5, "idempotencyKey": "k1"})
         again = http.post(path, json={"granted": 5, "idempotencyKey": "k1"})
         assert first.status_code == again.status_code == 201 and first.json() == again.json()
+        # the key of another grant: 409, nothing granted (not the first grant's entry given back as if made)
+        other = http.post(path, json={"granted": 6, "idempotencyKey": "k1"})
+        assert other.status_code == 409 and "was used for another grant" in other.json()["message"], other.text
+        assert (
+            http.post(
+                f"/accounts/nobody/features/{f.id}/entries", json={"granted": 5, "idempotencyKey": "k1"}
+            ).status_code
+            == 404
+        )
         assert http.post(f"/accounts/nobody/features/{f.id}/entries", json={"granted": 1}).status_code == 404
         assert http.post("/accounts/acme/features/feature.unknown/entries", json={"granted": 1}).status_code == 404
     assert len(entries(sdk, f.id)) == 1

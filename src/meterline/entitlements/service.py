@@ -26,7 +26,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.core import numbers
 from meterline.core.clock import BEGINNING_OF_TIME, END_OF_TIME, isoformat_z
-from meterline.core.errors import BadRequest, MeterlineError, NotFound
+from meterline.core.errors import BadRequest, Conflict, MeterlineError, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
@@ -186,12 +186,19 @@ class FeatureCreditService:
     # -- grants ---------------------------------------------------------------------------------------------------
     def grant(self, grant: Grant) -> FeatureCreditEntry:
         """Add an entry (the plan step and Meterline's extension route call this)."""
+        account, feature = self.account(grant.account_id), self.feature(grant.feature_id)
         if grant.idempotency_key is not None:
             self.repo.lock_key("feature-grant-idempotency", grant.idempotency_key)
             found = self.repo.by_idempotency_key(grant.idempotency_key)
             if found is not None:
+                if (found.account_pk, found.feature_pk, found.granted) != (account.pk, feature.pk, grant.granted):
+                    raise Conflict(
+                        f"idempotencyKey {grant.idempotency_key[:60]!r} was used for another grant (entry "
+                        f"{found.entry_id}: {numbers.plain(entry_granted(found))} units of feature {found.feature_pk}"
+                        f"{'' if found.account_pk == account.pk else ', to another account'}): send a new key for a "
+                        "new grant, or this one's body again to read it back"
+                    )
                 return found
-        account, feature = self.account(grant.account_id), self.feature(grant.feature_id)
         try:
             granted = numbers.bounded(grant.granted)
         except numbers.NumberError as exc:

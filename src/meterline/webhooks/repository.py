@@ -204,8 +204,16 @@ class DeliveryQueue:
         return self.session.get_bind().dialect.name == "postgresql"
 
     def any_due(self, now: datetime) -> bool:
-        stmt = select(WebhookDelivery.pk).where(
-            WebhookDelivery.status == PENDING, WebhookDelivery.next_attempt_at <= now
+        """Is any delivery of an enabled endpoint due? (Those of disabled or deleted endpoints wait: they must not
+        make the worker open a writing transaction every round for nothing.)"""
+        stmt = (
+            select(WebhookDelivery.pk)
+            .join(WebhookEndpoint, WebhookEndpoint.pk == WebhookDelivery.endpoint_pk)
+            .where(
+                WebhookDelivery.status == PENDING,
+                WebhookDelivery.next_attempt_at <= now,
+                WebhookEndpoint.status == ENABLED,
+            )
         )
         return self.session.scalar(stmt.limit(1)) is not None
 

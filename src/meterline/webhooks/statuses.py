@@ -14,7 +14,7 @@ class EndpointStatus(StrEnum):
 class DeliveryStatus(StrEnum):
     PENDING = "PENDING"  # waiting for its first attempt or its next retry
     SUCCEEDED = "SUCCEEDED"  # the endpoint answered 2xx
-    FAILED = "FAILED"  # every attempt failed (or its endpoint was disabled): replay it to send it again
+    FAILED = "FAILED"  # every attempt failed: replay it to send it again (a disabled endpoint's deliveries wait)
 
 
 # The event types an endpoint may subscribe to (docs/webhooks.md). `alert.*` are sent by alerts.
