@@ -7,10 +7,11 @@ A thread of `meterline serve` (every METERLINE_WEBHOOK_INTERVAL seconds, 1 by de
    transaction, pushing each to a lease (2 x METERLINE_WEBHOOK_TIMEOUT + 5 s): other workers skip them
    (PostgreSQL: FOR UPDATE SKIP LOCKED), and if this process dies mid-delivery they are due again when the
    lease ends, and sent again;
-2. POSTs them at once (asyncio, one connection each), signed (Standard Webhooks, with the `standardwebhooks`
-   library: `webhook-id`, `webhook-timestamp`, `webhook-signature`, two signatures while a rotated secret
-   overlaps); each attempt has METERLINE_WEBHOOK_TIMEOUT **in all** (connect, send, the answer's status line and
-   headers: a receiver that answers a byte at a time is cut at the deadline), and the answer's body is never read;
+2. POSTs them at once (asyncio: one event loop and one client kept for every round), signed (Standard Webhooks,
+   with the `standardwebhooks` library: `webhook-id`, `webhook-timestamp`, `webhook-signature`, two signatures
+   while a rotated secret overlaps); each attempt has METERLINE_WEBHOOK_TIMEOUT **in all** (connect, send, the
+   answer's status line and headers: a receiver that answers a byte at a time is cut at the deadline), and the
+   answer's body is never read;
    a 2xx is a success, anything else (another status, a timeout, a refused connection, a redirect) a failure;
 3. records every outcome in one short transaction: the attempt in the log; the delivery SUCCEEDED, PENDING until
    its next retry (METERLINE_WEBHOOK_RETRY_SCHEDULE's delays, +-10% jitter), or FAILED after the last one; an
@@ -26,6 +27,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -101,6 +103,9 @@ class Deliverer:
         self.disable_after = timedelta(seconds=settings.webhook_disable_after)
         self.lease = timedelta(seconds=2 * self.timeout + 5)
         self.stopping = threading.Event()
+        self._runner = asyncio.Runner()  # one event loop for every round, and one client (connections kept alive)
+        self._client: httpx.AsyncClient | None = None
+        weakref.finalize(self, self._runner.close)  # a Deliverer used by hand and dropped closes its loop too
 
     def claim(self) -> list[Claimed]:
         now = utc_now()
@@ -132,9 +137,10 @@ class Deliverer:
         return Outcome(claimed, at, code, int((time.monotonic() - started) * 1000), error)
 
     async def send_all(self, claimed: list[Claimed]) -> list[Outcome]:
-        limits = httpx.Limits(max_keepalive_connections=0)  # a connection per attempt: a deadline ends it whole
-        async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, limits=limits) as client:
-            return list(await asyncio.gather(*(self.send(client, c) for c in claimed)))
+        if self._client is None:  # made once, in the runner's loop (its TLS context costs tens of milliseconds)
+            self._client = httpx.AsyncClient(timeout=self.timeout, follow_redirects=False)
+        client = self._client
+        return list(await asyncio.gather(*(self.send(client, c) for c in claimed)))
 
     def record(self, outcomes: list[Outcome]) -> None:
         with unit_of_work(self.factory) as session:
@@ -170,7 +176,7 @@ class Deliverer:
         claimed = self.claim()
         if not claimed:
             return 0
-        outcomes = asyncio.run(self.send_all(claimed))
+        outcomes = self._runner.run(self.send_all(claimed))
         self.record(outcomes)
         return len(outcomes)
 
@@ -185,6 +191,7 @@ class Deliverer:
             except Exception as exc:  # the database is down or busy, say: the next round tries again
                 last_error = round_failed(log, "webhook delivery round", exc, describe(exc), last_error)
             self.stopping.wait(self.interval)
+        self.close()
 
     def start(self) -> threading.Thread:
         thread = threading.Thread(target=self.loop, name="meterline-webhooks", daemon=True)
@@ -193,3 +200,10 @@ class Deliverer:
 
     def stop(self) -> None:
         self.stopping.set()
+
+    def close(self) -> None:
+        """Close the client and the event loop (after the loop's thread ended, or for a Deliverer used by hand)."""
+        if self._client is not None:
+            self._runner.run(self._client.aclose())
+            self._client = None
+        self._runner.close()
