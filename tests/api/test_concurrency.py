@@ -874,6 +874,9 @@ def s_webhook_create(env: Env) -> None:
     assert len({a.json()["secret"] for a in answers}) == N
     listed = env.get("/webhooks/endpoints")["data"]
     assert sorted(e["url"] for e in listed) == sorted(f"{CLOSED}/{n}" for n in range(N))
+    # the organization's first endpoints, at once, bring one alert watching them (usecases/webhooks.py)
+    templates = [a["alertTemplateId"] for a in env.get("/alerts")["data"]]
+    assert templates == ["webhook_endpoint_disabled"]
 
 
 def s_webhook_update(env: Env) -> None:

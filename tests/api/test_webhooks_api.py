@@ -158,3 +158,23 @@ def test_a_replay_range_without_an_offset_is_utc_never_a_500(tenant: Tenant) -> 
         answer = http.post(replay, json={"since": "2024-01-02T00:00:00", "until": "2024-01-01T00:00:00+00:00"})
         assert (answer.status_code, answer.json()["message"]) == (400, "since: must be before until")
         assert http.post(replay, json={"since": 1700000000}).status_code == 400
+
+
+def test_the_first_endpoint_brings_an_alert_that_opens_an_incident_when_an_endpoint_is_disabled(
+    tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    from meterline.usecases import alerts
+
+    with tenant.http() as http:
+        first = http.post("/webhooks/endpoints", json={"url": "http://127.0.0.1:9/a", "eventTypes": ["invoice.paid"]})
+        second = http.post("/webhooks/endpoints", json={"url": "http://127.0.0.1:9/b", "eventTypes": ["invoice.paid"]})
+        assert first.status_code == second.status_code == 201, (first.text, second.text)
+        watches = [a for a in http.get("/alerts").json()["data"] if a["alertTemplateId"] == "webhook_endpoint_disabled"]
+        assert [(w["status"], w["entityDetails"]) for w in watches] == [("ACTIVE", {})]  # one, organization-wide
+        # an endpoint disabled (here by hand; after failing 5 days the worker does it): one incident for it
+        r = http.patch(f"/webhooks/endpoints/{second.json()['id']}", json={"enabled": False})
+        assert r.status_code == 200 and r.json()["status"] == "DISABLED", r.text
+        assert alerts.run(session_factory, datetime.now(UTC), org_id=tenant.org.id).opened == 1
+        [incident] = http.get("/incidents").json()["data"]
+        assert (incident["alertId"], incident["status"]) == (watches[0]["id"], "OPEN")
+        assert second.json()["id"] in str(incident["reportData"])

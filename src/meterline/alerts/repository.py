@@ -21,6 +21,10 @@ class AlertRepository(OrgRepository):
         found = self.lock_rows(Alert, [pk])
         return found[0] if found else None
 
+    def any_of_template(self, template_id: str) -> bool:
+        stmt = select(Alert.pk).where(Alert.org_id == self.org_id, Alert.template_id == template_id).limit(1)
+        return self.session.scalar(stmt) is not None
+
     def alerts(self, request: PageRequest) -> Page[Alert]:
         return self.keyset_page(self.scoped(Alert), Alert.pk, request)
 

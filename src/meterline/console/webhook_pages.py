@@ -25,6 +25,7 @@ from meterline.console.pages import User, check_csrf, confirm, context, render
 from meterline.console.settings_pages import TABS
 from meterline.core.errors import Forbidden, MeterlineError, NotFound
 from meterline.tenancy.context import Context
+from meterline.usecases import webhooks
 from meterline.webhooks.models import WebhookEndpoint
 from meterline.webhooks.service import DeliveryView, WebhookService, secret_overlap
 from meterline.webhooks.statuses import EVENT_TYPES, DeliveryStatus, EndpointStatus
@@ -126,7 +127,7 @@ def new_endpoint(
     _admin(user, "add webhook endpoints")
     values = {"url": url, "description": description, "event_types": event_types or []}
     try:
-        endpoint, secret = WebhookService(context(request, user)).create(url, event_types or [], description)
+        endpoint, secret = webhooks.create_endpoint(context(request, user), url, event_types or [], description)
     except MeterlineError as exc:
         field, words = in_words(exc.message)
         return _form(request, user, values, {field: words})

@@ -15,6 +15,7 @@ from meterline.core import text
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse
 from meterline.tenancy.context import Context
+from meterline.usecases import webhooks
 from meterline.webhooks import schemas
 from meterline.webhooks.service import WebhookService
 from meterline.webhooks.statuses import EVENT_TYPES, DeliveryStatus
@@ -35,7 +36,7 @@ def list_event_types(ctx: Context = Depends(api_context)) -> Response:
 )
 def create_endpoint(body: schemas.CreateWebhookEndpointRequest, ctx: Context = Depends(api_context)) -> Response:
     """A new endpoint; the answer holds its secret, shown this once."""
-    endpoint, secret = WebhookService(ctx).create(body.url, body.event_types, body.description)
+    endpoint, secret = webhooks.create_endpoint(ctx, body.url, body.event_types, body.description)
     return respond(schemas.with_secret(endpoint, secret, ctx.now), 201)
 
 

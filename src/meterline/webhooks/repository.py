@@ -40,6 +40,11 @@ class WebhookRepository(OrgRepository):
         stmt = self.scoped(WebhookEndpoint).where(WebhookEndpoint.status != DELETED)
         return self.keyset_page(stmt, WebhookEndpoint.pk, request)
 
+    def any_endpoint(self) -> bool:
+        """Has the organization ever had an endpoint (deleted ones count)?"""
+        stmt = select(WebhookEndpoint.pk).where(WebhookEndpoint.org_id == self.org_id).limit(1)
+        return self.session.scalar(stmt) is not None
+
     def all_endpoints(self) -> list[WebhookEndpoint]:
         stmt = self.scoped(WebhookEndpoint).where(WebhookEndpoint.status != DELETED).order_by(WebhookEndpoint.pk)
         return list(self.session.scalars(stmt))
