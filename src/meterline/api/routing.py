@@ -13,10 +13,13 @@ from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
+from starlette.types import Scope
 
 from meterline.core import text
 from meterline.core.db import begin_write
@@ -137,6 +140,41 @@ class UnitOfWorkRoute(APIRoute):
                     _end(session, False)
 
         return run
+
+
+class ShapedRouter(APIRouter):
+    """One domain's router, included through this one (web/api.py includes every API router so), so that a request
+    whose path none of its routes can match is turned away at once, before FastAPI tries them one by one.
+
+    FastAPI tries an application's routes in order, a regular expression and some bookkeeping each (2 to 10 us), and
+    the API has over a hundred: `GET /api/accounts/{id}/entitlements` was tried against some 60 routes first (0.2 to
+    0.4 ms; docs/performance.md). Here each route's path is a shape, its segments with each parameter a wildcard
+    (`accounts/*/entitlements`); a path of another number of segments, or with another word where a route has a
+    word, cannot match that route, so the router is skipped when no route's shape fits. When one fits, FastAPI
+    matches as before: the same route answers, only sooner. A router with a route whose parameter may hold slashes
+    (`{x:path}`) is never skipped."""
+
+    def __init__(self, router: APIRouter) -> None:
+        super().__init__()
+        self.include_router(router)
+        shapes: dict[int, list[tuple[str | None, ...]]] = {}
+        for route in router.routes:
+            path = getattr(route, "path", None)
+            if not isinstance(path, str) or ":path}" in path or not path.startswith("/"):
+                shapes = {}
+                self._shapes: dict[int, list[tuple[str | None, ...]]] | None = None
+                return
+            shape = tuple(None if "{" in segment else segment for segment in path[1:].split("/"))
+            shapes.setdefault(len(shape), []).append(shape)
+        self._shapes = shapes
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if self._shapes is not None:
+            segments = get_route_path(scope)[1:].split("/")
+            fits = self._shapes.get(len(segments), ())
+            if not any(all(w is None or w == s for w, s in zip(shape, segments, strict=True)) for shape in fits):
+                return Match.NONE, {}
+        return super().matches(scope)
 
 
 class ReadOnlyRoute(UnitOfWorkRoute):

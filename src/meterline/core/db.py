@@ -95,7 +95,14 @@ def _release_write_lock(session: Session, transaction: Any) -> None:
 def create_db_engine(url: str) -> Engine:
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A request holds its connection from its first statement to its end. With more requests at once than the
+        # pool keeps, the pool opens extra connections and closes them on return: each new one runs the PRAGMAs
+        # above (journal mode, cache...), which cost more than a cheap read itself (docs/performance.md). 16 kept
+        # (each page cache fills only with what it reads), up to 40 at once: the thread pool's size.
+        parsed = make_url(url)
+        in_memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+        pooled = {} if in_memory else {"pool_size": 16, "max_overflow": 24}  # (memory: one connection per thread)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooled)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
