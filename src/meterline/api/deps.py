@@ -35,13 +35,12 @@ def _verify(request: Request, token: str | None) -> Principal:
     return who
 
 
-async def principal(
-    request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
-) -> Principal:
+async def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
     """The caller: a key verified less than half a second ago by this process (tenancy/key_cache.py: no I/O, so on
     the event loop), else verified against the database in the thread pool."""
     token = credentials.credentials if credentials else None
-    who = request.app.state.verified_keys.get(token, utc_now()) if token else None
+    keys: VerifiedKeys = request.app.state.verified_keys
+    who = keys.get(token, utc_now()) if token else None
     if who is None:
         who = await run_in_threadpool(_verify, request, token)
     route = request.scope.get("route")

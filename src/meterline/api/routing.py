@@ -168,12 +168,17 @@ class ShapedRouter(APIRouter):
             shapes.setdefault(len(shape), []).append(shape)
         self._shapes = shapes
 
+    def fits(self, path: str) -> bool:
+        """Could one of the router's routes match this path (relative to the API's root)?"""
+        if self._shapes is None:
+            return True
+        segments = path[1:].split("/")
+        shapes = self._shapes.get(len(segments), ())
+        return any(all(w is None or w == s for w, s in zip(shape, segments, strict=True)) for shape in shapes)
+
     def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        if self._shapes is not None:
-            segments = get_route_path(scope)[1:].split("/")
-            fits = self._shapes.get(len(segments), ())
-            if not any(all(w is None or w == s for w, s in zip(shape, segments, strict=True)) for shape in fits):
-                return Match.NONE, {}
+        if not self.fits(get_route_path(scope)):
+            return Match.NONE, {}
         return super().matches(scope)
 
 

@@ -37,7 +37,7 @@ Processor = Callable[[Any], Any] | None
 class _Compiled:
     sql: str
     names: tuple[str, ...] | None  # positional parameters (SQLite's `?`), in order; None: named (psycopg)
-    binds: Mapping[str, Processor]
+    binds: Mapping[str, Callable[[Any], Any]]
     constants: Mapping[str, Any]  # parameters the statement holds a value for (e.g. `status == ACTIVE`)
 
 
@@ -56,7 +56,7 @@ class Prepared:
         return _Compiled(
             sql=compiled.string,
             names=tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None,
-            binds={name: p for name, p in binds.items() if p is not None},
+            binds={name: processor for name, processor in binds.items() if processor is not None},
             constants={name: bind.effective_value for name, bind in named.items() if not bind.required},
         )
 
@@ -72,8 +72,7 @@ class Prepared:
     def all(self, session: Session, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The rows, as tuples of the selected columns' values."""
         session.flush()  # as any query of the session would (autoflush); nothing to do when nothing is pending
-        connection = session.connection()  # the session's transaction, begun as for any statement
-        dialect = connection.dialect
+        driver, dialect = _driver(session)
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
             compiled = self._compiled[dialect.name] = self._compile(dialect)
@@ -84,7 +83,7 @@ class Prepared:
         if binds:
             params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
         values = tuple(params[name] for name in compiled.names) if compiled.names is not None else params
-        cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        cursor = driver.cursor()
         try:
             cursor.execute(compiled.sql, values)
             rows: list[Sequence[Any]] = cursor.fetchall()
@@ -103,6 +102,22 @@ class Prepared:
     def first(self, session: Session, params: Mapping[str, Any]) -> Sequence[Any] | None:
         rows = self.all(session, params)
         return rows[0] if rows else None
+
+
+_DRIVER = "meterline.prepared.driver"
+
+
+def _driver(session: Session) -> tuple[Any, Dialect]:
+    """The driver's connection of the session's transaction (begun as for any statement: `BEGIN` on SQLite), and
+    its dialect; asked of SQLAlchemy once per transaction (asking costs about as much as a lookup by key)."""
+    transaction = session.get_transaction()
+    known = session.info.get(_DRIVER)
+    if transaction is not None and known is not None and known[0] is transaction:
+        return known[1], known[2]
+    connection = session.connection()
+    found = (connection.connection.driver_connection, connection.dialect)
+    session.info[_DRIVER] = (session.get_transaction(), *found)
+    return found
 
 
 def columns(model: type[Any]) -> list[Any]:

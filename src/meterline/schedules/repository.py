@@ -9,7 +9,6 @@ from meterline.core.prepared import Prepared, columns, load
 from meterline.core.repository import OrgRepository
 from meterline.schedules.models import PricingSchedule
 
-
 # Ingestion's read of one account's schedules, built once and run through the driver (core/prepared.py).
 _OF_ACCOUNT = Prepared(
     select(*columns(PricingSchedule))

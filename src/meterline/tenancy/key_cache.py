@@ -71,7 +71,8 @@ class VerifiedKeys:
         if self.clock() >= entry.deadline or (entry.expires_at is not None and now >= entry.expires_at):
             self._entries.pop(digest, None)
             return None
-        return Principal(org=loaded(Organization, entry.org), api_key_id=entry.api_key_id, token=token, expires_at=entry.expires_at)
+        org = loaded(Organization, entry.org)
+        return Principal(org=org, api_key_id=entry.api_key_id, token=token, expires_at=entry.expires_at)
 
     def put(self, token: str, who: Principal, read_from: float) -> None:
         """Remember a principal the database just verified; `read_from` is `clock()` taken before that read."""

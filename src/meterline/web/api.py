@@ -68,10 +68,27 @@ ROUTERS = (
     wallet_router,
 )
 # The API document lists the operations in this order (the domains' order), whatever the order above.
-DOCUMENTED = (customers_router, accounts_router, metering_router, events_router, metrics_router, settings_router,
-              tenancy_router, addons_router, price_plans_router, schedules_router, revenue_router, licenses_router,
-              jobs_router, invoices_router, payments_router, credits_router, wallet_router, entitlements_router,
-              entitlement_checks_router)
+DOCUMENTED = (
+    customers_router,
+    accounts_router,
+    metering_router,
+    events_router,
+    metrics_router,
+    settings_router,
+    tenancy_router,
+    addons_router,
+    price_plans_router,
+    schedules_router,
+    revenue_router,
+    licenses_router,
+    jobs_router,
+    invoices_router,
+    payments_router,
+    credits_router,
+    wallet_router,
+    entitlements_router,
+    entitlement_checks_router,
+)
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).
 ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
@@ -94,7 +111,7 @@ def _openapi(api: FastAPI) -> dict[str, Any]:
     """FastAPI's document, less the 422 it documents by default: Meterline answers validation errors with 400."""
     if api.openapi_schema is None:
         schema = get_openapi(title=api.title, version=api.version, description=api.description, routes=api.routes)
-        order = {}
+        order: dict[str, int] = {}
         for router in DOCUMENTED:
             for route in router.routes:
                 order.setdefault(getattr(route, "path", ""), len(order))
