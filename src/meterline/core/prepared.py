@@ -11,7 +11,8 @@ parameters and results with the column types' own processors, exactly as SQLAlch
 decimals, JSON). Unchanged:
 - the unit of work: the statement runs on the session's connection, in its transaction (`session.connection()`
   begins it as any statement would: `BEGIN` on SQLite), after the session flushed what it holds;
-- errors: the driver's exceptions become SQLAlchemy's (`OperationalError` -> 503, ...), as for any statement.
+- errors: the driver's exceptions become SQLAlchemy's (`OperationalError` -> 503, ...), as for any statement, and
+  a lost connection is discarded.
 Not supported, to stay simple: IN lists (`expanding` parameters); use one statement per size, or SQLAlchemy.
 
 `columns(Model)` and `load(Model, row, start)` select a model's columns and make an instance of them, as a closed
@@ -92,7 +93,12 @@ class Prepared:
             else:
                 processors = self._processors[dialect.name] = self._results(dialect, cursor.description)
         except dialect.loaded_dbapi.Error as exc:
-            raise DBAPIError.instance(compiled.sql, values, exc, dialect.loaded_dbapi.Error, dialect=dialect) from exc
+            lost = dialect.is_disconnect(exc, driver, cursor)
+            if lost:  # as SQLAlchemy does for its statements: the pool never hands this connection out again
+                session.connection().invalidate(exc)
+            raise DBAPIError.instance(
+                compiled.sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+            ) from exc
         finally:
             cursor.close()
         if processors is None:

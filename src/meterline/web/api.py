@@ -48,8 +48,8 @@ from meterline.wallet.endpoints import router as wallet_router
 # (tests/unit/test_api_routes.py), so the order changes only how soon a route is found.
 ROUTERS = (
     accounts_router,
+    entitlement_checks_router,  # (one route: before the router whose GET shares its path)
     entitlements_router,
-    entitlement_checks_router,
     events_router,
     customers_router,
     metering_router,
