@@ -22,7 +22,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from meterline.core import text
-from meterline.core.db import begin_write
+from meterline.core.db import begin_write, queues_writers
 from meterline.core.errors import BadRequest
 
 # The status a request is counted with (metrics, access log) when its client went away before sending its whole
@@ -121,8 +121,9 @@ class UnitOfWorkRoute(APIRoute):
                 return Response(status_code=CLIENT_CLOSED)
             session = request.app.state.session_factory()  # no I/O until its first statement
             writes = not read_only and request.method not in READ_METHODS
-            if writes:
-                # The thread pool hop is needed here only: taking SQLite's write lock may wait.
+            if writes and queues_writers(session):
+                # The thread pool hop is needed here only: taking SQLite's write lock may wait (PostgreSQL's writers
+                # take no lock up front: no hop).
                 await run_in_threadpool(begin_write, session)
             request.state.session = session
             commit = False

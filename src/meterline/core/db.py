@@ -62,6 +62,11 @@ _HELD = "meterline_write_lock"
 WRITE_LOCK_WAIT = 30  # seconds
 
 
+def queues_writers(session: Session) -> bool:
+    """Does `begin_write` do anything for this session's database (SQLite), or nothing (PostgreSQL)?"""
+    return session.get_bind().dialect.name == "sqlite"
+
+
 def begin_write(session: Session) -> None:
     """Start the session's transaction as a writer.
 
