@@ -106,9 +106,10 @@ class UnitOfWorkRoute(APIRoute):
 
         def _end(session: Any, commit: bool) -> None:
             try:
-                session.commit() if commit else session.rollback()
+                if commit:
+                    session.commit()
             finally:
-                session.close()
+                session.close()  # (rolls back what was not committed, and gives the connection back)
 
         decodes_json = self.body_field is not None
 

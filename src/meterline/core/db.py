@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
 import time
 import weakref
@@ -19,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError, OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -50,8 +51,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Straight to the driver: every request begins a transaction, and SQLAlchemy's statement machinery costs ten
+    # times the BEGIN itself. Its errors (a busy database) become SQLAlchemy's, as for any statement.
+    statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_IMMEDIATE, False) else "BEGIN"
+    try:
+        connection.connection.driver_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, (), exc, sqlite3.Error, dialect=connection.dialect) from exc
 
 
 _IMMEDIATE = "meterline_sqlite_immediate"
