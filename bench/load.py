@@ -1,7 +1,7 @@
 """Load: how many requests a server answers, and how fast, from other processes on the same machine.
 
     .venv/bin/python bench/load.py [--engine sqlite|postgresql|both] [--seconds 10] [--workers 1] [--rate 500]
-                                   [--clients 1] [--connections 8] [--phases all|reads|mix]
+                                   [--clients 1] [--connections 8] [--phases all|reads|mix] [--rounds 3]
 
 The clients speak HTTP/1.1 through `rawhttp.py` (prebuilt requests, answers read by Content-Length): a general
 client costs about as much CPU per request as the server, and here the clients share the 2 cores with the server.
@@ -9,8 +9,9 @@ client costs about as much CPU per request as the server, and here the clients s
    `GET /api/accounts/{id}`, `GET /api/accounts/{id}/entitlements`, `POST /api/accounts/{id}/entitlements/{featureId}`
    (validate_entitlement_value, alternately a metered and a configuration feature) and `POST /api/entitled` (each
    event a new id, consuming one unit of the account's feature credits). `--clients` processes, each with
-   `--connections` keep-alive connections, ask again as soon as each answer comes, for `--seconds`; prints
-   requests/s, p50 / p99 and the ratio to /healthz's requests/s.
+   `--connections` keep-alive connections, ask again as soon as each answer comes, for `--seconds` in all, split in
+   `--rounds` rounds of every operation in turn; prints requests/s, p50 / p99, the server's CPU per request and the
+   ratio to /healthz's requests/s (taken within each round, since the load of a shared machine drifts: the median).
 2. Each of the four at half its own measured rate, open loop (below): p50 / p99 / max.
 3. A mix at a fixed rate, 500 requests/s by default (open loop: request n is due at start + n / rate, waits for one
    of 32 connections per client, and its latency counts from the instant it was due, so a slow server cannot hide
@@ -25,6 +26,7 @@ import argparse
 import asyncio
 import itertools
 import multiprocessing as mp
+import os
 import random
 import statistics
 import sys
@@ -233,8 +235,6 @@ def _open_process(args: tuple[str, Seeded, str, float, float, int, int]) -> tupl
 
 def server_cpu(pid: int) -> float:
     """CPU seconds used so far by the server process and its worker processes (Linux /proc)."""
-    import os
-
     ticks = os.sysconf("SC_CLK_TCK")
     total = 0.0
     for entry in os.listdir("/proc"):
@@ -256,7 +256,8 @@ def pct(values: list[float], p: float) -> float:
 READS = ("account", "entitlements", "validate", "entitled")
 
 
-def run(engine: str, seconds: float, workers: int, rate: float, clients: int, connections: int, phases: str) -> None:
+def run(engine: str, seconds: float, workers: int, rate: float, clients: int, connections: int, phases: str,
+        rounds: int) -> None:
     from conftest import start_server, stop_server
     from ingest import drop_database, fresh_database
 
@@ -265,32 +266,45 @@ def run(engine: str, seconds: float, workers: int, rate: float, clients: int, co
         try:
             seeded = seed(url)
             process, base = start_server(url, Path(tmp) / "server.log", workers=workers)
+            print(f"{engine:10}  (machine load average before: {os.getloadavg()[0]:.1f})", flush=True)
             try:
                 if phases in ("all", "reads"):
-                    rates: dict[str, float] = {}
-                    for name in ("healthz", *READS):
-                        with mp.Pool(clients) as pool:
-                            cpu = server_cpu(process.pid)
-                            parts = pool.map(_closed_process, [(base, seeded, name, seconds, connections)] * clients)
-                            cpu = server_cpu(process.pid) - cpu
-                        got = [x for part, _ in parts for x in part]
-                        errors = sum(e for _, e in parts)
-                        rates[name] = len(got) / seconds
-                        ratio = rates[name] / rates["healthz"]
-                        print(f"{engine:10}  {LABELS[name]:50} {rates[name]:7,.0f} requests/s  ratio {ratio:4.2f}   "
-                              f"p50 {pct(got, 50):6.1f} ms   p99 {pct(got, 99):6.1f} ms   "
-                              f"server CPU {cpu / max(1, len(got)) * 1000:4.2f} ms/request   errors {errors}", flush=True)
+                    # Rounds of every operation in turn, /healthz first: each ratio is taken within its round (the
+                    # machine is shared, and its load drifts), and the median of the rounds is printed.
+                    got: dict[str, list[float]] = {name: [] for name in ("healthz", *READS)}
+                    rates: dict[str, list[float]] = {name: [] for name in got}
+                    cpus: dict[str, list[float]] = {name: [] for name in got}
+                    errors: dict[str, int] = dict.fromkeys(got, 0)
+                    share = seconds / rounds
+                    for _ in range(rounds):
+                        for name in got:
+                            with mp.Pool(clients) as pool:
+                                cpu = server_cpu(process.pid)
+                                parts = pool.map(_closed_process, [(base, seeded, name, share, connections)] * clients)
+                                cpu = server_cpu(process.pid) - cpu
+                            latencies = [x for part, _ in parts for x in part]
+                            got[name] += latencies
+                            rates[name].append(len(latencies) / share)
+                            cpus[name].append(cpu / max(1, len(latencies)) * 1000)
+                            errors[name] += sum(e for _, e in parts)
+                    for name, latencies in got.items():
+                        ratio = statistics.median(r / h for r, h in zip(rates[name], rates["healthz"], strict=True))
+                        print(f"{engine:10}  {LABELS[name]:50} {statistics.median(rates[name]):7,.0f} requests/s  "
+                              f"ratio {ratio:4.2f}   p50 {pct(latencies, 50):6.1f} ms   p99 {pct(latencies, 99):6.1f} ms   "
+                              f"server CPU {statistics.median(cpus[name]):4.2f} ms/request   errors {errors[name]}",
+                              flush=True)
                     print(f"{engine:10}  ({workers} server processes; {clients} client processes x {connections} "
-                          "connections)")
+                          f"connections; {rounds} rounds of {share:.1f} s per operation; ratio: the median of the "
+                          "rounds' ratios)")
                     for name in READS:
-                        half = rates[name] / 2
+                        half = statistics.median(rates[name]) / 2
                         with mp.Pool(clients) as pool:
                             parts = pool.map(_open_process, [(base, seeded, name, half / clients, seconds, k, 32)
                                                              for k in range(clients)])
-                        got = [x for part, _ in parts for x in part]
-                        errors = sum(e for _, e in parts)
-                        print(f"{engine:10}  {LABELS[name]:50} at {half:5.0f}/s (half): p50 {pct(got, 50):6.1f} ms   "
-                              f"p99 {pct(got, 99):6.1f} ms   max {max(got) * 1000:6.1f} ms   errors {errors}",
+                        latencies = [x for part, _ in parts for x in part]
+                        failed = sum(e for _, e in parts)
+                        print(f"{engine:10}  {LABELS[name]:50} at {half:5.0f}/s (half): p50 {pct(latencies, 50):6.1f} ms   "
+                              f"p99 {pct(latencies, 99):6.1f} ms   max {max(latencies) * 1000:6.1f} ms   errors {failed}",
                               flush=True)
                 if phases in ("all", "mix"):
                     with mp.Pool(clients) as pool:
@@ -302,6 +316,7 @@ def run(engine: str, seconds: float, workers: int, rate: float, clients: int, co
                           f"p99 {pct(mix, 99):6.1f} ms   max {max(mix) * 1000:6.1f} ms   errors {errors} of {len(mix)}",
                           flush=True)
             finally:
+                print(f"{engine:10}  (machine load average after: {os.getloadavg()[0]:.1f})", flush=True)
                 stop_server(process)
         finally:
             drop_database(url)
@@ -316,9 +331,10 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=1, help="client processes")
     parser.add_argument("--connections", type=int, default=8, help="connections per client process (reads)")
     parser.add_argument("--phases", choices=["all", "reads", "mix"], default="all")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of the throughput phases (seconds split)")
     args = parser.parse_args()
     for engine in (["sqlite", "postgresql"] if args.engine == "both" else [args.engine]):
-        run(engine, args.seconds, args.workers, args.rate, args.clients, args.connections, args.phases)
+        run(engine, args.seconds, args.workers, args.rate, args.clients, args.connections, args.phases, args.rounds)
 
 
 if __name__ == "__main__":
