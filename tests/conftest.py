@@ -14,7 +14,7 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -170,6 +170,28 @@ def stop_server(process: subprocess.Popen[bytes]) -> None:
     except subprocess.TimeoutExpired:
         process.kill()
         process.wait()
+
+
+# How long a revocation may take to reach every server process: each remembers a verified API key for at most
+# 0.5 s (tenancy/key_cache.py), and issue 21 allows one second. Not a timing of anything: a bound of correctness.
+REVOCATION_BOUND = 1.0
+
+
+def refused_within(send: Callable[[], httpx.Response], seconds: float = REVOCATION_BOUND) -> httpx.Response:
+    """Call `send` (a request with a just-revoked credential) until it answers 401, and fail as soon as a request
+    *sent* more than `seconds` after this call still gets another answer. Judged by when each request left, so a
+    slow machine cannot fail it, and a process that keeps honouring the credential always does."""
+    deadline = time.monotonic() + seconds
+    while True:
+        sent = time.monotonic()
+        answer = send()
+        if answer.status_code == 401:
+            return answer
+        assert sent <= deadline, (
+            f"a request sent {sent - deadline + seconds:.2f} s after the revocation still got "
+            f"{answer.status_code}: {answer.text[:200]}"
+        )
+        time.sleep(0.02)
 
 
 @pytest.fixture(scope="session")

@@ -522,7 +522,7 @@ def api_key_revoke(
     org_id: OrgId = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """Revoke an API key: requests with it, and JWTs made from it, get 401 from now on."""
+    """Revoke an API key: requests with it, and JWTs made from it, get 401 (within a second in every server)."""
     factory = _session_factory(database_url)
     try:
         with unit_of_work(factory) as session:

@@ -6,20 +6,34 @@ from sqlalchemy import bindparam, func, select
 
 from meterline.accounts.models import Account, AccountAlias, Alias
 from meterline.core.pagination import Page, PageRequest
+from meterline.core.prepared import Prepared, columns, load
 from meterline.core.repository import OrgRepository
 from meterline.customers.models import Customer
 
-# Statements of the account read's path, built once: building one costs more than running it on SQLite.
-_WITH_CUSTOMER = (
-    select(Account, Customer)
+# The account read's statements (GET /accounts/{id}, and entitlement reads), built once and run through the driver
+# (core/prepared.py): SQLAlchemy's own work per statement cost more than the lookups.
+_WITH_CUSTOMER = Prepared(
+    select(*columns(Account), *columns(Customer))
     .join(Customer, Customer.pk == Account.customer_pk)
     .where(Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
 )
+_ACCOUNT_COLUMNS = len(columns(Account))
+_PK_BY_ID = Prepared(select(Account.pk).where(Account.org_id == bindparam("org_id"), Account.id == bindparam("id")))
 _ALIASES_AT = (
     select(AccountAlias)
     .where(
         AccountAlias.org_id == bindparam("org_id"),
         AccountAlias.account_pk.in_(bindparam("pks", expanding=True)),
+        AccountAlias.effective_from <= bindparam("at"),
+        AccountAlias.effective_until > bindparam("at"),
+    )
+    .order_by(AccountAlias.effective_from, AccountAlias.id)
+)
+_ALIASES_OF_ONE_AT = Prepared(
+    select(*columns(AccountAlias))
+    .where(
+        AccountAlias.org_id == bindparam("org_id"),
+        AccountAlias.account_pk == bindparam("pk"),
         AccountAlias.effective_from <= bindparam("at"),
         AccountAlias.effective_until > bindparam("at"),
     )
@@ -33,8 +47,8 @@ class AccountRepository(OrgRepository):
 
     def with_customer(self, account_id: str) -> tuple[Account, Customer] | None:
         """The account and its customer in one query (the account read's path)."""
-        row = self.session.execute(_WITH_CUSTOMER, {"org_id": self.org_id, "account_id": account_id}).first()
-        return (row[0], row[1]) if row is not None else None
+        row = _WITH_CUSTOMER.first(self.session, {"org_id": self.org_id, "account_id": account_id})
+        return (load(Account, row), load(Customer, row, _ACCOUNT_COLUMNS)) if row is not None else None
 
     def by_pks(self, pks: set[str]) -> dict[str, Account]:
         if not pks:
@@ -45,6 +59,10 @@ class AccountRepository(OrgRepository):
         """Account id -> pk, without loading whole accounts (ingestion's hot path)."""
         if not ids:
             return {}
+        if len(ids) == 1:  # one event's account (POST /entitled, /ingest of one event)
+            [account_id] = ids
+            row = _PK_BY_ID.first(self.session, {"org_id": self.org_id, "id": account_id})
+            return {account_id: row[0]} if row is not None else {}
         stmt = select(Account.id, Account.pk).where(Account.org_id == self.org_id, Account.id.in_(ids))
         return {row[0]: row[1] for row in self.session.execute(stmt)}
 
@@ -103,6 +121,10 @@ class AccountRepository(OrgRepository):
         """Aliases effective at `at`, per account."""
         result: dict[str, list[AccountAlias]] = {pk: [] for pk in account_pks}
         if not account_pks:
+            return result
+        if len(account_pks) == 1:  # an account's read
+            params = {"org_id": self.org_id, "pk": account_pks[0], "at": at}
+            result[account_pks[0]] = [load(AccountAlias, row) for row in _ALIASES_OF_ONE_AT.all(self.session, params)]
             return result
         params = {"org_id": self.org_id, "pks": account_pks, "at": at}
         for row in self.session.scalars(_ALIASES_AT, params):

@@ -10,10 +10,12 @@ from decimal import Decimal
 from fastapi import Depends, Query, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
+from starlette.concurrency import run_in_threadpool
 
 from meterline.core.clock import utc_now
 from meterline.core.pagination import MAX_PAGE_SIZE, PageRequest, page_request
 from meterline.tenancy.context import Context
+from meterline.tenancy.key_cache import VerifiedKeys
 from meterline.tenancy.service import Principal, TenancyService
 
 bearer = HTTPBearer(auto_error=False, scheme_name="bearerAuth")
@@ -24,16 +26,36 @@ def session_of(request: Request) -> Session:
     return session
 
 
-def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
-    token = credentials.credentials if credentials else None
+def _verify(request: Request, token: str | None) -> Principal:
+    """The database's answer for the token (TenancyService.authenticate), remembered for the next requests."""
+    keys: VerifiedKeys = request.app.state.verified_keys
+    read_from = keys.clock()  # before the read: the entry ends TTL after it, whatever the read saw
     who = TenancyService(session_of(request)).authenticate(token, utc_now())
-    route = request.scope.get("route")
-    request.app.state.quotas.take(who.api_key_id, getattr(route, "path", ""))
+    keys.put(who.token, who, read_from)
     return who
 
 
-async def api_context(request: Request, who: Principal = Depends(principal)) -> Context:
-    """The organization of the caller's key; every service call of the request runs in it."""
+async def principal(request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)) -> Principal:
+    """The caller: a key verified less than half a second ago by this process (tenancy/key_cache.py: no I/O, so on
+    the event loop), else verified against the database in the thread pool."""
+    token = credentials.credentials if credentials else None
+    keys: VerifiedKeys = request.app.state.verified_keys
+    who = keys.get(token, utc_now()) if token else None
+    if who is None:
+        who = await run_in_threadpool(_verify, request, token)
+    route = request.scope.get("route")
+    request.app.state.quotas.take(who.api_key_id, getattr(route, "path", ""))
+    request.state.principal = who
+    return who
+
+
+async def api_context(request: Request) -> Context:
+    """The organization of the caller's key; every service call of the request runs in it. The caller is the one
+    `principal` found: every API router has it as its first dependency (web/api.py), so it ran before this one
+    (asking for it again through `Depends` would solve its own dependencies a second time on every request)."""
+    who: Principal | None = getattr(request.state, "principal", None)
+    if who is None:  # a route outside the API's routers
+        who = await principal(request, await bearer(request))
     return Context(session=session_of(request), org=who.org, now=utc_now())
 
 

@@ -13,13 +13,16 @@ from collections.abc import Callable, Coroutine
 from decimal import Decimal
 from typing import Any
 
-from fastapi import Request, Response
+from fastapi import APIRouter, Request, Response
 from fastapi.routing import APIRoute
+from starlette._utils import get_route_path
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import ClientDisconnect
+from starlette.routing import Match
+from starlette.types import Scope
 
 from meterline.core import text
-from meterline.core.db import begin_write
+from meterline.core.db import begin_write, queues_writers
 from meterline.core.errors import BadRequest
 
 # The status a request is counted with (metrics, access log) when its client went away before sending its whole
@@ -103,9 +106,10 @@ class UnitOfWorkRoute(APIRoute):
 
         def _end(session: Any, commit: bool) -> None:
             try:
-                session.commit() if commit else session.rollback()
+                if commit:
+                    session.commit()
             finally:
-                session.close()
+                session.close()  # (rolls back what was not committed, and gives the connection back)
 
         decodes_json = self.body_field is not None
 
@@ -118,8 +122,9 @@ class UnitOfWorkRoute(APIRoute):
                 return Response(status_code=CLIENT_CLOSED)
             session = request.app.state.session_factory()  # no I/O until its first statement
             writes = not read_only and request.method not in READ_METHODS
-            if writes:
-                # The thread pool hop is needed here only: taking SQLite's write lock may wait.
+            if writes and queues_writers(session):
+                # The thread pool hop is needed here only: taking SQLite's write lock may wait (PostgreSQL's writers
+                # take no lock up front: no hop).
                 await run_in_threadpool(begin_write, session)
             request.state.session = session
             commit = False
@@ -137,6 +142,46 @@ class UnitOfWorkRoute(APIRoute):
                     _end(session, False)
 
         return run
+
+
+class ShapedRouter(APIRouter):
+    """One domain's router, included through this one (web/api.py includes every API router so), so that a request
+    whose path none of its routes can match is turned away at once, before FastAPI tries them one by one.
+
+    FastAPI tries an application's routes in order, a regular expression and some bookkeeping each (2 to 10 us), and
+    the API has over a hundred: `GET /api/accounts/{id}/entitlements` was tried against some 60 routes first (0.2 to
+    0.4 ms; docs/performance.md). Here each route's path is a shape, its segments with each parameter a wildcard
+    (`accounts/*/entitlements`); a path of another number of segments, or with another word where a route has a
+    word, cannot match that route, so the router is skipped when no route's shape fits. When one fits, FastAPI
+    matches as before: the same route answers, only sooner. A router with a route whose parameter may hold slashes
+    (`{x:path}`) is never skipped."""
+
+    def __init__(self, router: APIRouter) -> None:
+        super().__init__()
+        self.include_router(router)
+        shapes: dict[int, list[tuple[str | None, ...]]] = {}
+        for route in router.routes:
+            path = getattr(route, "path", None)
+            if not isinstance(path, str) or ":path}" in path or not path.startswith("/"):
+                shapes = {}
+                self._shapes: dict[int, list[tuple[str | None, ...]]] | None = None
+                return
+            shape = tuple(None if "{" in segment else segment for segment in path[1:].split("/"))
+            shapes.setdefault(len(shape), []).append(shape)
+        self._shapes = shapes
+
+    def fits(self, path: str) -> bool:
+        """Could one of the router's routes match this path (relative to the API's root)?"""
+        if self._shapes is None:
+            return True
+        segments = path[1:].split("/")
+        shapes = self._shapes.get(len(segments), ())
+        return any(all(w is None or w == s for w, s in zip(shape, segments, strict=True)) for shape in shapes)
+
+    def matches(self, scope: Scope) -> tuple[Match, Scope]:
+        if not self.fits(get_route_path(scope)):
+            return Match.NONE, {}
+        return super().matches(scope)
 
 
 class ReadOnlyRoute(UnitOfWorkRoute):

@@ -8,7 +8,9 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+import time
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -18,7 +20,7 @@ from typing import Any
 
 from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, String, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
 from sqlalchemy.types import TypeDecorator
 
@@ -49,8 +51,13 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
 
 
 def _sqlite_begin(connection: Any) -> None:
-    immediate = connection.get_execution_options().get(_IMMEDIATE, False)
-    connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    # Straight to the driver: every request begins a transaction, and SQLAlchemy's statement machinery costs ten
+    # times the BEGIN itself. Its errors (a busy database) become SQLAlchemy's, as for any statement.
+    statement = "BEGIN IMMEDIATE" if connection.get_execution_options().get(_IMMEDIATE, False) else "BEGIN"
+    try:
+        connection.connection.driver_connection.execute(statement)
+    except sqlite3.Error as exc:
+        raise DBAPIError.instance(statement, (), exc, sqlite3.Error, dialect=connection.dialect) from exc
 
 
 _IMMEDIATE = "meterline_sqlite_immediate"
@@ -59,6 +66,11 @@ _IMMEDIATE = "meterline_sqlite_immediate"
 _WRITE_LOCKS: weakref.WeakKeyDictionary[Engine, threading.Lock] = weakref.WeakKeyDictionary()
 _HELD = "meterline_write_lock"
 WRITE_LOCK_WAIT = 30  # seconds
+
+
+def queues_writers(session: Session) -> bool:
+    """Does `begin_write` do anything for this session's database (SQLite), or nothing (PostgreSQL)?"""
+    return session.get_bind().dialect.name == "sqlite"
 
 
 def begin_write(session: Session) -> None:
@@ -95,11 +107,52 @@ def _release_write_lock(session: Session, transaction: Any) -> None:
 def create_db_engine(url: str) -> Engine:
     url = normalize_database_url(url)
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30})
+        # A request holds its connection from its first statement to its end. With more requests at once than the
+        # pool keeps, the pool opens extra connections and closes them on return: each new one runs the PRAGMAs
+        # above (journal mode, cache...), which cost more than a cheap read itself (docs/performance.md). 16 kept
+        # (each page cache fills only with what it reads), up to 40 at once: the thread pool's size.
+        parsed = make_url(url)
+        in_memory = parsed.database in (None, "", ":memory:") or parsed.query.get("mode") == "memory"
+        pooled = {} if in_memory else {"pool_size": 16, "max_overflow": 24}  # (memory: one connection per thread)
+        engine = create_engine(url, connect_args={"check_same_thread": False, "timeout": 30}, **pooled)
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # Up to 30 connections, each kept once opened: with 10 kept and 20 more under bursts (as before), every burst
+    # past 10 requests at once opened connections and closed them on return, and opening one (a server process
+    # forked, authentication) costs more than the requests it serves; under load that churn fed itself.
+    engine = create_engine(url, pool_size=30, max_overflow=0)
+    event.listen(engine, "checkout", _pinger(engine.dialect))
+    event.listen(engine, "checkin", _rested_from)
+    return engine
+
+
+# PostgreSQL connections are tested before use only when they rested: a connection taken again within a second of
+# its last use is handed out as it is. Testing every checkout (SQLAlchemy's pool_pre_ping) cost a round trip to the
+# server on every request, a third of a cheap read's (docs/performance.md). A connection that rested is one a
+# restart of the server may have broken meanwhile; one in steady use that breaks fails its statement, which answers
+# 503 and makes the pool discard every connection of that generation, as pre-ping's own failures do.
+PING_AFTER_REST = 1.0  # seconds
+_RETURNED_AT = "meterline_returned_at"
+
+
+def _rested_from(_dbapi_connection: Any, record: Any) -> None:
+    record.info[_RETURNED_AT] = time.monotonic()
+
+
+def _pinger(dialect: Any) -> Any:
+    def ping_if_rested(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get(_RETURNED_AT)
+        if returned is not None and time.monotonic() - returned < PING_AFTER_REST:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                raise DisconnectionError(f"connection lost: {exc}") from exc  # the pool opens another (3 tries)
+            raise
+
+    return ping_if_rested
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

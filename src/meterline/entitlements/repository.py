@@ -7,19 +7,71 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import bindparam, delete, exists, func, select
 
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.prepared import Prepared, columns, load
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
 from meterline.entitlements.statuses import EntrySource, EntryStatus
 
 ACTIVE = EntryStatus.ACTIVE
 
+# The entitlement reads' statements (entitlements/values.py: a product may ask on each of its own requests), built
+# once and run through the driver (core/prepared.py).
+_METERED = (
+    exists()
+    .where(FeatureSchema.org_id == Feature.org_id, FeatureSchema.feature_pk == Feature.pk)
+    .correlate(Feature)
+    .label("metered")
+)
+_FEATURES_METERED = Prepared(
+    select(*columns(Feature), _METERED).where(Feature.org_id == bindparam("org_id")).order_by(Feature.pk)
+)
+_FEATURE_METERED = Prepared(
+    select(*columns(Feature), _METERED).where(Feature.org_id == bindparam("org_id"), Feature.pk == bindparam("pk"))
+)
+_FEATURE_COLUMNS = len(columns(Feature))
+_OF_SCHEMA = Prepared(
+    select(*columns(Feature), *columns(FeatureSchema))
+    .join(FeatureSchema, FeatureSchema.feature_pk == Feature.pk)
+    .where(FeatureSchema.org_id == bindparam("org_id"), FeatureSchema.schema_name == bindparam("schema_name"))
+)
+_USABLE_CONDITIONS = (
+    FeatureCreditEntry.org_id == bindparam("org_id"),
+    FeatureCreditEntry.account_pk == bindparam("account_pk"),
+    FeatureCreditEntry.status == ACTIVE,
+    FeatureCreditEntry.ends_at > bindparam("after"),
+)
+_USABLE = Prepared(select(*columns(FeatureCreditEntry)).where(*_USABLE_CONDITIONS).order_by(FeatureCreditEntry.pk))
+_USABLE_OF_ONE = Prepared(
+    select(*columns(FeatureCreditEntry))
+    .where(*_USABLE_CONDITIONS, FeatureCreditEntry.feature_pk == bindparam("feature_pk"))
+    .order_by(FeatureCreditEntry.pk)
+)
+# POST /entitled's lock of the entries it may consume: entities (the consumption changes them), built once.
+_LOCK_USABLE = (
+    select(FeatureCreditEntry)
+    .where(*_USABLE_CONDITIONS, FeatureCreditEntry.feature_pk == bindparam("feature_pk"))
+    .order_by(FeatureCreditEntry.pk)
+    .execution_options(populate_existing=True)
+)
+_LOCK_USABLE_POSTGRESQL = _LOCK_USABLE.with_for_update(key_share=True)
+
 
 class FeatureRepository(OrgRepository):
     def by_pk(self, pk: str) -> Feature | None:
         return self.session.scalar(self.scoped(Feature).where(Feature.pk == pk))
+
+    def metered(self) -> list[tuple[Feature, bool]]:
+        """Every feature, in creation order, and whether it reads an event schema (a metered feature), in one query."""
+        rows = _FEATURES_METERED.all(self.session, {"org_id": self.org_id})
+        return [(load(Feature, row), bool(row[_FEATURE_COLUMNS])) for row in rows]
+
+    def metered_one(self, pk: str) -> tuple[Feature, bool] | None:
+        """The feature and whether it reads an event schema, in one query."""
+        row = _FEATURE_METERED.first(self.session, {"org_id": self.org_id, "pk": pk})
+        return (load(Feature, row), bool(row[_FEATURE_COLUMNS])) if row is not None else None
 
     def all(self) -> list[Feature]:
         return list(self.session.scalars(self.scoped(Feature).order_by(Feature.pk)))
@@ -51,14 +103,10 @@ class FeatureRepository(OrgRepository):
         return counts
 
     def of_schema(self, schema_name: str) -> tuple[Feature, FeatureSchema] | None:
-        """The feature that reads events of this schema, and which attribute it reads."""
-        stmt = (
-            select(Feature, FeatureSchema)
-            .join(FeatureSchema, FeatureSchema.feature_pk == Feature.pk)
-            .where(FeatureSchema.org_id == self.org_id, FeatureSchema.schema_name == schema_name)
-        )
-        row = self.session.execute(stmt).first()
-        return (row[0], row[1]) if row is not None else None
+        """The feature that reads events of this schema, and which attribute it reads (POST /entitled: for reading,
+        the instances are not in the session)."""
+        row = _OF_SCHEMA.first(self.session, {"org_id": self.org_id, "schema_name": schema_name})
+        return (load(Feature, row), load(FeatureSchema, row, _FEATURE_COLUMNS)) if row is not None else None
 
     def owners(self, schema_names: set[str]) -> dict[str, str]:
         """schema name -> the feature (pk) that reads it, for the names that have one."""
@@ -150,6 +198,14 @@ class EntryRepository(OrgRepository):
 
     def usable(self, account_pk: str, feature_pks: set[str] | None, after: datetime) -> list[FeatureCreditEntry]:
         """The account's entries (of these features; all without) that are ACTIVE and end after `after`."""
+        if feature_pks is None or len(feature_pks) == 1:  # the entitlement reads (prepared statements)
+            params = {"org_id": self.org_id, "account_pk": account_pk, "after": after}
+            if feature_pks is None:
+                rows = _USABLE.all(self.session, params)
+            else:
+                [params["feature_pk"]] = feature_pks
+                rows = _USABLE_OF_ONE.all(self.session, params)
+            return [load(FeatureCreditEntry, row) for row in rows]
         stmt = self.scoped(FeatureCreditEntry).where(
             FeatureCreditEntry.account_pk == account_pk,
             FeatureCreditEntry.status == ACTIVE,
@@ -164,20 +220,9 @@ class EntryRepository(OrgRepository):
         feature take turns, and the second reads what the first left (PostgreSQL: SELECT ... FOR NO KEY UPDATE,
         which re-reads a row another transaction changed before returning it; SQLite: the writing transaction
         already holds the database's only write lock)."""
-        stmt = (
-            self.scoped(FeatureCreditEntry)
-            .where(
-                FeatureCreditEntry.account_pk == account_pk,
-                FeatureCreditEntry.feature_pk == feature_pk,
-                FeatureCreditEntry.status == ACTIVE,
-                FeatureCreditEntry.ends_at > after,
-            )
-            .order_by(FeatureCreditEntry.pk)
-            .execution_options(populate_existing=True)
-        )
-        if self.postgres:
-            stmt = stmt.with_for_update(key_share=True)
-        return list(self.session.scalars(stmt))
+        stmt = _LOCK_USABLE_POSTGRESQL if self.postgres else _LOCK_USABLE
+        params = {"org_id": self.org_id, "account_pk": account_pk, "feature_pk": feature_pk, "after": after}
+        return list(self.session.scalars(stmt, params))
 
     def lock(self, pks: set[str]) -> dict[str, FeatureCreditEntry]:
         return {e.pk: e for e in self.lock_rows(FeatureCreditEntry, pks)}

@@ -98,36 +98,37 @@ class EntitlementValues:
             raise NotFound(f"Account {account_id} not found")
         return found
 
-    def _feature(self, feature_id: str) -> Feature:
-        feature = self.features.by_pk(feature_id)
-        if feature is None:
+    def _feature(self, feature_id: str) -> tuple[Feature, bool]:
+        """The feature, and whether it is metered (reads an event schema)."""
+        found = self.features.metered_one(feature_id)
+        if found is None:
             raise NotFound(f"Feature {feature_id} not found")
-        return feature
+        return found
 
     def _entities(self, account: Account, customer: Customer) -> list[tuple[str, str]]:
         return [("ACCOUNT", account.id), ("CUSTOMER", customer.id), ("ORGANIZATION", self.ctx.org_id)]
 
     def _setting(self, account: Account, customer: Customer, feature_id: str) -> EntitySetting | None:
-        for entity_type, entity_id in self._entities(account, customer):
-            found = self.settings.by_full_id(full_setting_id(NAMESPACE, feature_id, entity_type, entity_id))
-            if found is not None:
-                return found
-        return None
+        """The nearest level's setting (one query for the three levels)."""
+        return self.settings.first_of(
+            [full_setting_id(NAMESPACE, feature_id, t, i) for t, i in self._entities(account, customer)]
+        )
 
     def all(self, account_id: str) -> list[tuple[str, str]]:
         """(feature id, value) of every feature the account has a value of, in the features' creation order."""
         account, customer = self._account(account_id)
-        features = self.features.all()
-        counts = self.features.schema_counts({f.pk for f in features})
+        features = self.features.metered()
         balances = self.credits.credits_of(account, None)
+        entities = self._entities(account, customer)
+        rank = {entity: n for n, entity in enumerate(entities)}  # 0: the nearest level
         settings: dict[str, EntitySetting] = {}
-        for entity_type, entity_id in reversed(self._entities(account, customer)):  # the nearest level wins
-            for row in self.settings.of_entity(entity_type, entity_id):
-                if row.namespace == NAMESPACE:
-                    settings[row.id] = row
+        for row in self.settings.in_namespace_of(NAMESPACE, entities):
+            held = settings.get(row.id)
+            if held is None or rank[(row.entity_type, row.entity_id)] < rank[(held.entity_type, held.entity_id)]:
+                settings[row.id] = row  # the nearest level wins
         out = []
-        for feature in features:
-            if counts[feature.pk]:
+        for feature, metered in features:
+            if metered:
                 credits = balances.get(feature.pk)
                 out.append((feature.pk, numbers.plain(credits.balance if credits else Decimal(0))))
             elif feature.pk in settings:
@@ -136,8 +137,8 @@ class EntitlementValues:
 
     def one(self, account_id: str, feature_id: str) -> str:
         account, customer = self._account(account_id)
-        feature = self._feature(feature_id)
-        if self.features.schema_counts({feature.pk})[feature.pk]:
+        feature, metered = self._feature(feature_id)
+        if metered:
             return numbers.plain(self.credits.credits_of(account, {feature.pk})[feature.pk].balance)
         setting = self._setting(account, customer, feature.pk)
         if setting is None:
@@ -149,8 +150,8 @@ class EntitlementValues:
 
     def validate(self, account_id: str, feature_id: str, value: str) -> bool:
         account, customer = self._account(account_id)
-        feature = self._feature(feature_id)
-        if self.features.schema_counts({feature.pk})[feature.pk]:
+        feature, metered = self._feature(feature_id)
+        if metered:
             wanted = _number(value, "a metered feature's value is a number of units: the value")
             if wanted < 0:
                 raise BadRequest(f"value: a number of units cannot be negative, got {value[:40]!r}")

@@ -63,6 +63,7 @@ class IngestionService:
         self.store = EventStore(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self.catalog = MeteringRepository(ctx.session, ctx.org_id)
+        self._account_pks: dict[str, str] = {}  # account id -> pk, as read in this call's transaction
 
     def ingest(self, events: list[Event]) -> list[Result]:
         now = self.ctx.now
@@ -70,7 +71,7 @@ class IngestionService:
         accounts = self.resolve_accounts(events)
         outcomes = [pipeline.evaluate(rules.get(e.schema_name), e, now) for e in events]
         coverage = Coverage(
-            ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({a for a in accounts if a}),
+            ScheduleRepository(self.ctx.session, self.ctx.org_id).for_coverage({a for a in accounts if a}),
             ZoneInfo(self.ctx.org.timezone),
             now,
         )
@@ -185,7 +186,10 @@ class IngestionService:
     def resolve_accounts(self, events: list[Event]) -> list[str | None]:
         """Each event's account pk: its accountId as an account id, else as an alias effective at its timestamp."""
         refs = {e.account_id for e in events}
-        by_id = self.accounts.pks_by_ids(refs)
+        # (POST /entitled resolves its event's account before it ingests it: the second time reads nothing)
+        by_id = {ref: self._account_pks[ref] for ref in refs if ref in self._account_pks}
+        by_id.update(self.accounts.pks_by_ids(refs - by_id.keys()))
+        self._account_pks.update(by_id)
         spans = defaultdict(list)
         for value, account_pk, start, end in self.accounts.alias_spans(refs - by_id.keys()):
             spans[value].append((account_pk, start, end))

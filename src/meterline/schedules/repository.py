@@ -2,11 +2,19 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 
 from meterline.accounts.models import Account
+from meterline.core.prepared import Prepared, columns, load
 from meterline.core.repository import OrgRepository
 from meterline.schedules.models import PricingSchedule
+
+# Ingestion's read of one account's schedules, built once and run through the driver (core/prepared.py).
+_OF_ACCOUNT = Prepared(
+    select(*columns(PricingSchedule))
+    .where(PricingSchedule.org_id == bindparam("org_id"), PricingSchedule.account_pk == bindparam("account_pk"))
+    .order_by(PricingSchedule.start_at)
+)
 
 
 class ScheduleRepository(OrgRepository):
@@ -38,6 +46,15 @@ class ScheduleRepository(OrgRepository):
         for row in self.session.scalars(stmt.order_by(PricingSchedule.start_at)):
             found.setdefault(row.account_pk, []).append(row)
         return found
+
+    def for_coverage(self, account_pks: set[str]) -> dict[str, list[PricingSchedule]]:
+        """`of_accounts` for ingestion's coverage, which only reads them: with one account (an event sent alone), a
+        prepared statement, and instances that are not in the session."""
+        if len(account_pks) != 1:
+            return self.of_accounts(account_pks)
+        [account_pk] = account_pks
+        rows = _OF_ACCOUNT.all(self.session, {"org_id": self.org_id, "account_pk": account_pk})
+        return {account_pk: [load(PricingSchedule, row) for row in rows]} if rows else {}
 
     def plan_in_use(self, plan_pk: str, after: datetime) -> bool:
         """Does any schedule use the plan at or after `after`?"""

@@ -1,8 +1,9 @@
 from __future__ import annotations
 
-from sqlalchemy import bindparam, delete, select
+from sqlalchemy import and_, bindparam, delete, or_, select
 
 from meterline.core.pagination import Page, PageRequest
+from meterline.core.prepared import Prepared, columns, load
 from meterline.core.repository import OrgRepository
 from meterline.settings.models import EntitySetting
 
@@ -17,25 +18,85 @@ _OF_ENTITIES = (
     )
     .order_by(EntitySetting.pk)
 )
+_OF_ENTITY = Prepared(
+    select(*columns(EntitySetting))
+    .where(
+        EntitySetting.org_id == bindparam("org_id"),
+        EntitySetting.entity_type == bindparam("entity_type"),
+        EntitySetting.entity_id == bindparam("entity_id"),
+    )
+    .order_by(EntitySetting.pk)
+)
+
+
+# Entitlement values (entitlements/values.py) look a setting up at three levels at once: the account's, its
+# customer's, the organization's.
+_LEVELS = 3
+_BY_FULL_IDS = Prepared(
+    select(*columns(EntitySetting)).where(
+        EntitySetting.org_id == bindparam("org_id"),
+        EntitySetting.full_id.in_([bindparam(f"full_id_{n}") for n in range(_LEVELS)]),
+    )
+)
+_OF_ENTITIES_IN = Prepared(
+    select(*columns(EntitySetting))
+    .where(
+        EntitySetting.org_id == bindparam("org_id"),
+        EntitySetting.namespace == bindparam("namespace"),
+        or_(
+            *(
+                and_(
+                    EntitySetting.entity_type == bindparam(f"entity_type_{n}"),
+                    EntitySetting.entity_id == bindparam(f"entity_id_{n}"),
+                )
+                for n in range(_LEVELS)
+            )
+        ),
+    )
+    .order_by(EntitySetting.pk)
+)
 
 
 class SettingRepository(OrgRepository):
     def by_full_id(self, full_id: str) -> EntitySetting | None:
         return self.session.scalar(self.scoped(EntitySetting).where(EntitySetting.full_id == full_id))
 
+    def first_of(self, full_ids: list[str]) -> EntitySetting | None:
+        """The first of these settings (by full id, at most three: levels, nearest first) that exists."""
+        if len(full_ids) > _LEVELS:
+            raise ValueError(f"at most {_LEVELS} full ids")
+        padded = full_ids + full_ids[-1:] * (_LEVELS - len(full_ids))
+        params = {"org_id": self.org_id, **{f"full_id_{n}": full_id for n, full_id in enumerate(padded)}}
+        found = {row.full_id: row for row in (load(EntitySetting, r) for r in _BY_FULL_IDS.all(self.session, params))}
+        return next((found[full_id] for full_id in full_ids if full_id in found), None)
+
+    def in_namespace_of(self, namespace: str, entities: list[tuple[str, str]]) -> list[EntitySetting]:
+        """The settings of `namespace` of these entities ((entity type, entity id), at most three), in pk order."""
+        if not entities:
+            return []
+        if len(entities) > _LEVELS:
+            raise ValueError(f"at most {_LEVELS} entities")
+        padded = entities + entities[-1:] * (_LEVELS - len(entities))
+        params: dict[str, str] = {"org_id": self.org_id, "namespace": namespace}
+        for n, (entity_type, entity_id) in enumerate(padded):
+            params[f"entity_type_{n}"], params[f"entity_id_{n}"] = entity_type, entity_id
+        return [load(EntitySetting, row) for row in _OF_ENTITIES_IN.all(self.session, params)]
+
     def by_plain_id(self, setting_id: str) -> list[EntitySetting]:
         stmt = self.scoped(EntitySetting).where(EntitySetting.id == setting_id).limit(2)
         return list(self.session.scalars(stmt))
 
     def of_entity(self, entity_type: str, entity_id: str) -> list[EntitySetting]:
-        stmt = self.scoped(EntitySetting).where(
-            EntitySetting.entity_type == entity_type, EntitySetting.entity_id == entity_id
-        )
-        return list(self.session.scalars(stmt.order_by(EntitySetting.pk)))
+        params = {"org_id": self.org_id, "entity_type": entity_type, "entity_id": entity_id}
+        return [load(EntitySetting, row) for row in _OF_ENTITY.all(self.session, params)]
 
     def of_entities(self, entity_type: str, entity_ids: list[str]) -> dict[str, list[EntitySetting]]:
         result: dict[str, list[EntitySetting]] = {entity_id: [] for entity_id in entity_ids}
         if not entity_ids:
+            return result
+        if len(entity_ids) == 1:  # an account's read
+            [entity_id] = entity_ids
+            result[entity_id] = self.of_entity(entity_type, entity_id)
             return result
         params = {"org_id": self.org_id, "entity_type": entity_type, "ids": entity_ids}
         for row in self.session.scalars(_OF_ENTITIES, params):

@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy.orm import Session
 
 from meterline.core import numbers
+from meterline.core.clock import UTC
 from meterline.core.errors import BadRequest, Conflict, NotFound, Unauthorized
 from meterline.core.ids import new_id
 from meterline.core.money import is_currency
@@ -42,6 +43,7 @@ class Principal:
     org: Organization
     api_key_id: str
     token: str
+    expires_at: datetime | None = None  # a JWT's expiry (an API key has none)
 
 
 @dataclass(frozen=True)
@@ -230,11 +232,13 @@ class TenancyService:
         """An API key or a JWT from `issue_jwt`; the key behind either must exist and not be revoked."""
         if not token:
             raise Unauthorized("Missing credentials: send 'Authorization: Bearer <API key>'")
+        expires_at = None
         if security.looks_like_jwt(token):
             claims = security.read_jwt(self.repo.secret(JWT_SECRET), token, now=now)
             found = self.repo.api_key_and_org(key_id=claims["sub"]) if claims else None
             if found is None or found[0].org_id != claims["org"]:  # type: ignore[index]
                 raise Unauthorized("The token is invalid or has expired")
+            expires_at = datetime.fromtimestamp(int(claims["exp"]), UTC)  # type: ignore[index]
         else:
             prefix = security.token_prefix(token)
             found = self.repo.api_key_and_org(prefix=prefix) if prefix else None
@@ -243,7 +247,7 @@ class TenancyService:
         key, org = found
         if key.revoked_at is not None:
             raise Unauthorized("The API key has been revoked")
-        return Principal(org=org, api_key_id=key.id, token=token)
+        return Principal(org=org, api_key_id=key.id, token=token, expires_at=expires_at)
 
     def issue_jwt(self, principal: Principal, *, now: datetime, ttl: timedelta) -> str:
         """`POST /authenticate`: a JWT for an API key; a JWT is echoed back (Togai's behaviour)."""

@@ -1,0 +1,158 @@
+"""Statements of the hot read paths, compiled once per dialect and run through the database driver.
+
+Running a statement through SQLAlchemy costs about 0.2 ms of Python on SQLite (0.4 ms on PostgreSQL) besides the
+query itself, which for a lookup by key takes a few hundredths of that: building the statement, its cache key,
+the execution context, the ORM's loading. The requests a product sends on each of its own requests (an account,
+its entitlements, a check: docs/performance.md) make 3 to 5 such lookups, so that overhead was most of their time.
+
+`Prepared` takes a SELECT built once (columns, not entities; parameters as `bindparam`), compiles it for the
+session's dialect the first time, and afterwards hands its SQL text straight to the driver's cursor, converting
+parameters and results with the column types' own processors, exactly as SQLAlchemy would (UTC date-times, exact
+decimals, JSON). Unchanged:
+- the unit of work: the statement runs on the session's connection, in its transaction (`session.connection()`
+  begins it as any statement would: `BEGIN` on SQLite), after the session flushed what it holds;
+- errors: the driver's exceptions become SQLAlchemy's (`OperationalError` -> 503, ...), as for any statement, and
+  a lost connection is discarded.
+Not supported, to stay simple: IN lists (`expanding` parameters); use one statement per size, or SQLAlchemy.
+
+`columns(Model)` and `load(Model, row, start)` select a model's columns and make an instance of them, as a closed
+session would have left it: presenters and rules read it like any loaded row.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+from sqlalchemy import Dialect, Select, inspect
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.orm import Session, make_transient_to_detached
+from sqlalchemy.orm.attributes import instance_state
+
+M = TypeVar("M")
+Processor = Callable[[Any], Any] | None
+
+
+@dataclass(frozen=True)
+class _Compiled:
+    sql: str
+    names: tuple[str, ...] | None  # positional parameters (SQLite's `?`), in order; None: named (psycopg)
+    binds: Mapping[str, Callable[[Any], Any]]
+    constants: Mapping[str, Any]  # parameters the statement holds a value for (e.g. `status == ACTIVE`)
+
+
+class Prepared:
+    def __init__(self, statement: Select[Any]) -> None:
+        self.statement = statement
+        self._compiled: dict[str, _Compiled] = {}
+        self._processors: dict[str, tuple[Processor, ...] | None] = {}
+
+    def _compile(self, dialect: Dialect) -> _Compiled:
+        compiled = self.statement.compile(dialect=dialect)
+        named = {name: bind for bind, name in compiled.bind_names.items()}  # as the SQL text names them
+        if any(bind.expanding for bind in named.values()):
+            raise ValueError("Prepared statements take no IN lists (expanding parameters)")
+        binds = {name: bind.type.dialect_impl(dialect).bind_processor(dialect) for name, bind in named.items()}
+        return _Compiled(
+            sql=compiled.string,
+            names=tuple(compiled.positiontup) if compiled.positional and compiled.positiontup else None,
+            binds={name: processor for name, processor in binds.items() if processor is not None},
+            constants={name: bind.effective_value for name, bind in named.items() if not bind.required},
+        )
+
+    def _results(self, dialect: Dialect, description: Sequence[Sequence[Any]]) -> tuple[Processor, ...] | None:
+        """Each column's conversion, as SQLAlchemy chooses it: from the column's type and the type the driver
+        reports for it (PostgreSQL's numeric, say); None when no column needs one."""
+        processors = tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, described[1])
+            for column, described in zip(self.statement.selected_columns, description, strict=True)
+        )
+        return processors if any(processors) else None
+
+    def all(self, session: Session, params: Mapping[str, Any]) -> list[Sequence[Any]]:
+        """The rows, as tuples of the selected columns' values."""
+        session.flush()  # as any query of the session would (autoflush); nothing to do when nothing is pending
+        driver, dialect = _driver(session)
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        binds = compiled.binds
+        values: Any
+        if compiled.constants:
+            params = {**compiled.constants, **params}
+        if binds:
+            params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
+        values = tuple(params[name] for name in compiled.names) if compiled.names is not None else params
+        cursor = driver.cursor()
+        try:
+            cursor.execute(compiled.sql, values)
+            rows: list[Sequence[Any]] = cursor.fetchall()
+            if dialect.name in self._processors:
+                processors = self._processors[dialect.name]
+            else:
+                processors = self._processors[dialect.name] = self._results(dialect, cursor.description)
+        except dialect.loaded_dbapi.Error as exc:
+            lost = dialect.is_disconnect(exc, driver, cursor)
+            if lost:  # as SQLAlchemy does for its statements: the pool never hands this connection out again
+                session.connection().invalidate(exc)
+            raise DBAPIError.instance(
+                compiled.sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+            ) from exc
+        finally:
+            cursor.close()
+        if processors is None:
+            return rows
+        return [tuple(p(v) if p is not None else v for p, v in zip(processors, row, strict=True)) for row in rows]
+
+    def first(self, session: Session, params: Mapping[str, Any]) -> Sequence[Any] | None:
+        rows = self.all(session, params)
+        return rows[0] if rows else None
+
+
+_DRIVER = "meterline.prepared.driver"
+
+
+def _driver(session: Session) -> tuple[Any, Dialect]:
+    """The driver's connection of the session's transaction (begun as for any statement: `BEGIN` on SQLite), and
+    its dialect; asked of SQLAlchemy once per transaction (asking costs about as much as a lookup by key)."""
+    transaction = session.get_transaction()
+    known = session.info.get(_DRIVER)
+    if transaction is not None and known is not None and known[0] is transaction:
+        return known[1], known[2]
+    connection = session.connection()
+    found = (connection.connection.driver_connection, connection.dialect)
+    session.info[_DRIVER] = (session.get_transaction(), *found)
+    return found
+
+
+def columns(model: type[Any]) -> list[Any]:
+    """Every mapped column of `model`, in the mapper's order: select them, then `load` the row."""
+    return [getattr(model, key) for key in _keys(model)]
+
+
+def load(model: type[M], row: Sequence[Any], start: int = 0) -> M:
+    """The instance of `model` whose `columns` start at `row[start]`, as if loaded by a session now closed:
+    presenters and rules read it like any loaded row. It is in no session (a read changes nothing). Its values go
+    straight into the instance's state, as the ORM's loading does (through the constructor, each attribute would
+    fire its events: 7 times slower)."""
+    keys = _keys(model)
+    instance: M = inspect(model).class_manager.new_instance()
+    instance_state(instance).dict.update(zip(keys, row[start : start + len(keys)], strict=True))
+    make_transient_to_detached(instance)
+    return instance
+
+
+def loaded(model: type[M], values: Mapping[str, Any]) -> M:
+    """`load` from a mapping of attribute names to values (every column of the model)."""
+    return load(model, [values[key] for key in _keys(model)])
+
+
+_KEYS: dict[type[Any], tuple[str, ...]] = {}
+
+
+def _keys(model: type[Any]) -> tuple[str, ...]:
+    keys = _KEYS.get(model)
+    if keys is None:
+        keys = _KEYS[model] = tuple(attr.key for attr in inspect(model).column_attrs)
+    return keys
