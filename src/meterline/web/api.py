@@ -68,6 +68,8 @@ ROUTERS = (
     payments_router,
     credits_router,
     wallet_router,
+    webhooks_router,
+    alerts_router,
 )
 # The API document lists the operations in this order (the domains' order), whatever the order above.
 DOCUMENTED = (
@@ -161,6 +163,8 @@ def create_api_app(settings: Settings, session_factory: sessionmaker[Session]) -
     api.state.quotas = Quotas(settings.rate_limit_ingest, settings.rate_limit_api)
     api.state.verified_keys = VerifiedKeys()  # API keys verified in the last 0.5 s (tenancy/key_cache.py)
     install_error_handlers(api)
+    if sorted(map(id, ROUTERS)) != sorted(map(id, DOCUMENTED)):  # a router in one list only: missing or hidden
+        raise RuntimeError("web/api.py: ROUTERS and DOCUMENTED must list the same routers")
     for router in ROUTERS:
         # Authentication runs first, so a request without credentials is 401 whatever else is wrong with it.
         # (each through a ShapedRouter: a path none of its routes can match skips them at once)
