@@ -129,9 +129,9 @@ def create_db_engine(url: str) -> Engine:
 
 # PostgreSQL connections are tested before use only when they rested: a connection taken again within a second of
 # its last use is handed out as it is. Testing every checkout (SQLAlchemy's pool_pre_ping) cost a round trip to the
-# server on every request, a third of a cheap read's (docs/performance.md). A connection that rested is one a
-# restart of the server may have broken meanwhile; one in steady use that breaks fails its statement, which answers
-# 503 and makes the pool discard every connection of that generation, as pre-ping's own failures do.
+# server on every request, besides the read's own (BEGIN, 3 or 4 statements, ROLLBACK; docs/performance.md). A
+# connection that rested is one a restart of the server may have broken meanwhile; one in steady use that breaks
+# fails its statement (the request answers 503) and is discarded (tests/service/test_connections.py).
 PING_AFTER_REST = 1.0  # seconds
 _RETURNED_AT = "meterline_returned_at"
 

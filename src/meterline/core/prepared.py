@@ -72,7 +72,8 @@ class Prepared:
 
     def all(self, session: Session, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The rows, as tuples of the selected columns' values."""
-        session.flush()  # as any query of the session would (autoflush); nothing to do when nothing is pending
+        if session.autoflush:  # as any query of the session would; nothing to do when nothing is pending
+            session.flush()
         driver, dialect = _driver(session)
         compiled = self._compiled.get(dialect.name)
         if compiled is None:
