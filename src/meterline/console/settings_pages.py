@@ -236,7 +236,11 @@ def revoke_api_key(request: Request, user: User, key_id: str, csrf: Annotated[st
     _admin(user, "revoke API keys")
     ctx = context(request, user)
     key = TenancyService(ctx.session).revoke_api_key(org=ctx.org, key_id=key_id, now=ctx.now)
-    return _back(request, "api-keys", f"The API key “{key.name}” is revoked: requests with it now get 401.")
+    return _back(
+        request,
+        "api-keys",
+        f"The API key “{key.name}” is revoked: requests with it get 401 within a second, in every process.",
+    )
 
 
 @router.post("/settings/users")
