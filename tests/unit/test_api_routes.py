@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import re
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -82,4 +83,6 @@ def test_every_operation_is_reached_through_the_api_application() -> None:
             assert (await client.get("/accounts/x-1/nothing")).status_code == 404
             assert (await client.get("/entitled")).status_code == 405
 
-    asyncio.run(check())
+    # in a thread of its own: a browser test earlier in the same process may have left its loop running here
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, check()).result()

@@ -129,7 +129,8 @@ def _refusal(ctx: Context, exc: Exception, rows: list[int]) -> dict[str, str]:
         return exc.errors
     if isinstance(exc, ValidationError):
         return forms.feature_validation_errors(exc, rows)
-    assert isinstance(exc, MeterlineError)  # noqa: S101 - the callers catch only these three
+    if not isinstance(exc, MeterlineError):  # pragma: no cover - the callers catch only these three
+        raise exc
     names = {v.feature.pk: v.feature.name for v in FeatureService(ctx).all()}
     return forms.feature_errors(exc.message, rows, names)
 

@@ -103,9 +103,12 @@ class Deliverer:
         self.disable_after = timedelta(seconds=settings.webhook_disable_after)
         self.lease = timedelta(seconds=2 * self.timeout + 5)
         self.stopping = threading.Event()
-        self._runner = asyncio.Runner()  # one event loop for every round, and one client (connections kept alive)
+        # One event loop for every round, in a thread of its own (so that a caller's thread may run a loop of its
+        # own), and one client: connections kept alive, the TLS context made once.
+        self._loop = asyncio.new_event_loop()
+        threading.Thread(target=self._loop.run_forever, name="meterline-webhook-io", daemon=True).start()
         self._client: httpx.AsyncClient | None = None
-        weakref.finalize(self, self._runner.close)  # a Deliverer used by hand and dropped closes its loop too
+        weakref.finalize(self, self._loop.call_soon_threadsafe, self._loop.stop)  # dropped by hand: the loop stops
 
     def claim(self) -> list[Claimed]:
         now = utc_now()
@@ -176,7 +179,7 @@ class Deliverer:
         claimed = self.claim()
         if not claimed:
             return 0
-        outcomes = self._runner.run(self.send_all(claimed))
+        outcomes = asyncio.run_coroutine_threadsafe(self.send_all(claimed), self._loop).result()
         self.record(outcomes)
         return len(outcomes)
 
@@ -204,6 +207,6 @@ class Deliverer:
     def close(self) -> None:
         """Close the client and the event loop (after the loop's thread ended, or for a Deliverer used by hand)."""
         if self._client is not None:
-            self._runner.run(self._client.aclose())
+            asyncio.run_coroutine_threadsafe(self._client.aclose(), self._loop).result()
             self._client = None
-        self._runner.close()
+        self._loop.call_soon_threadsafe(self._loop.stop)
