@@ -152,7 +152,9 @@ def test_failed_after_the_last_retry_then_disabled_then_replayed(world: World, r
     receiver.secrets = [secret]
     receiver.answer = 500
     custom_invoice(world)
-    worker = deliverer(world.factory, webhook_retry_schedule="0.1,0.6", webhook_disable_after=0.5)
+    # Disabled by the last attempt, never by the second, however slow the machine: the second comes ~0.05 s after
+    # the first (it would take a 1.9 s round to reach 2 s), the third >= 2.25 s after it.
+    worker = deliverer(world.factory, webhook_retry_schedule="0.05,2.5", webhook_disable_after=2)
     wait_for(lambda: deliveries(world.factory, endpoint_pk)[0].status == "FAILED", worker.tick)
     [delivery] = deliveries(world.factory, endpoint_pk)
     assert delivery.attempts == 3 and delivery.last_status_code == 500 and delivery.next_attempt_at is None
