@@ -6,10 +6,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
+import threading
 from pathlib import Path
 
 import pytest
 
+from meterline.core.background import BackgroundLoop
 from meterline.core.observability import database_busy, round_failed
 
 
@@ -45,3 +47,45 @@ def test_a_busy_database_is_a_warning_and_other_failures_errors(
         ("ERROR", "webhook delivery round failed", False),
     ]
     assert not database_busy(other)
+
+
+class Rounds(BackgroundLoop):
+    """A loop whose rounds follow a script: "fail" raises, "more" asks for the next round at once, "idle" waits."""
+
+    thread_name, what, log = "meterline-test-rounds", "test round", logging.getLogger("meterline.test_rounds")
+
+    def __init__(self, script: list[str]) -> None:
+        super().__init__(interval=0.01)
+        self.script, self.done, self.closed = list(script), threading.Event(), threading.Event()
+        self.ran: list[str] = []
+
+    def round(self) -> bool:
+        if not self.script:
+            self.done.set()
+            self.stopping.wait(5)
+            return False
+        step = self.script.pop(0)
+        self.ran.append(step)
+        if step == "fail":
+            raise RuntimeError("the database is down")
+        return step == "more"
+
+    def close(self) -> None:
+        self.closed.set()
+
+
+def test_a_background_loop_survives_failed_rounds_and_closes_when_stopped(caplog: pytest.LogCaptureFixture) -> None:
+    rounds = Rounds(["fail", "fail", "more", "idle", "fail"])
+    with caplog.at_level(logging.INFO, logger="meterline.test_rounds"):
+        thread = rounds.start()
+        assert rounds.done.wait(10), "the loop stopped running rounds"
+        rounds.stop()
+        thread.join(10)
+    assert not thread.is_alive() and rounds.closed.is_set() and thread.name == "meterline-test-rounds"
+    assert rounds.ran == ["fail", "fail", "more", "idle", "fail"]
+    # the same error twice in a row: its traceback once; after a round that worked, once again
+    assert [(r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("test round failed", True),
+        ("test round failed", False),
+        ("test round failed", True),
+    ]

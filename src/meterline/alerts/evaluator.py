@@ -14,7 +14,6 @@ from domains this one does not import. Evaluation takes `now` as an argument: te
 from __future__ import annotations
 
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -26,10 +25,10 @@ from meterline.alerts.evaluation import Reading
 from meterline.alerts.models import Alert, loads
 from meterline.alerts.repository import due_orgs
 from meterline.alerts.service import AlertService, expires_at, template
+from meterline.core.background import BackgroundLoop
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
-from meterline.core.observability import round_failed
-from meterline.invoicing.failures import describe
+from meterline.core.observability import describe
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 
@@ -101,42 +100,30 @@ def _evaluate_org(
             return
 
 
-class Evaluator:
+class Evaluator(BackgroundLoop):
     """Evaluates due alerts with the wall clock every `interval` seconds (a thread of `serve` and `worker`)."""
 
+    thread_name, what, log = "meterline-alerts", "alert evaluation", log
+
     def __init__(self, factory: sessionmaker[Session], interval: float, *, read: Read) -> None:
-        self.factory, self.interval, self.read = factory, interval, read
-        self.stopping = threading.Event()
+        super().__init__(interval)
+        self.factory, self.read = factory, read
 
     def tick(self) -> RunResult:
         return run(self.factory, utc_now(), read=self.read)
 
-    def loop(self) -> None:
-        last_error: str | None = None
-        while not self.stopping.is_set():
-            try:
-                result = self.tick()
-                last_error = None
-                if result.opened or result.resolved or result.failures:
-                    log.info(
-                        "alerts evaluated",
-                        extra={
-                            "fields": {
-                                "evaluated": result.evaluated,
-                                "opened": result.opened,
-                                "resolved": result.resolved,
-                                "failures": len(result.failures),
-                            }
-                        },
-                    )
-            except Exception as exc:  # outside every organization (the database is down): tried again next tick
-                last_error = round_failed(log, "alert evaluation", exc, describe(exc), last_error)
-            self.stopping.wait(self.interval)
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.loop, name="meterline-alerts", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def round(self) -> bool:
+        result = self.tick()
+        if result.opened or result.resolved or result.failures:
+            log.info(
+                "alerts evaluated",
+                extra={
+                    "fields": {
+                        "evaluated": result.evaluated,
+                        "opened": result.opened,
+                        "resolved": result.resolved,
+                        "failures": len(result.failures),
+                    }
+                },
+            )
+        return False

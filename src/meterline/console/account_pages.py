@@ -33,10 +33,10 @@ from meterline.console.pages import User, check_csrf, confirm, context, local_da
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import MeterlineError, NotFound
 from meterline.core.money import EXACT, round_money
+from meterline.core.observability import describe
 from meterline.core.pagination import page_request
 from meterline.credits.models import Credit
 from meterline.customers.service import CustomerService
-from meterline.invoicing.failures import describe
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.service import ScheduleService

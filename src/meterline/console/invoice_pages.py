@@ -30,8 +30,8 @@ from meterline.console.pages import User, check_csrf, confirm, context, local_da
 from meterline.core.errors import Conflict, MeterlineError
 from meterline.core.money import EXACT
 from meterline.core.numbers import plain
+from meterline.core.observability import describe
 from meterline.invoicing import pdf, schemas
-from meterline.invoicing.failures import describe
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.invoicing.statuses import OPEN, InvoiceStatus

@@ -7,6 +7,7 @@ per line, with the id of the request they belong to.
 
 from __future__ import annotations
 
+import decimal
 import json
 import logging
 import sys
@@ -16,6 +17,9 @@ from contextvars import ContextVar
 from datetime import datetime, timezone
 
 from prometheus_client import Counter, Histogram
+from sqlalchemy.exc import DBAPIError
+
+FAILURE_LENGTH = 300  # a failure described for operators, in characters
 
 request_id: ContextVar[str | None] = ContextVar("meterline_request_id", default=None)
 
@@ -67,6 +71,18 @@ def configure_logging(level: str) -> None:
     logger.addHandler(handler)
     logger.setLevel(level.upper())
     logger.propagate = False
+
+
+def describe(exc: BaseException) -> str:
+    """A failure in one line for operators: the error's kind and message, never the SQL or its parameters (a
+    database error's text carries the statement and every value, which can be megabytes)."""
+    error: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
+    if isinstance(error, decimal.DecimalException):
+        text = "an amount out of the range Meterline can compute (check the plan's rates and the usage)"
+    else:
+        text = (str(error).strip().splitlines() or [""])[0]
+    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
+    return line if len(line) <= FAILURE_LENGTH else line[: FAILURE_LENGTH - 1] + "…"
 
 
 def database_busy(exc: BaseException) -> bool:

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -32,9 +31,10 @@ from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.repository import AccountRepository
+from meterline.core.background import BackgroundLoop
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
-from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED, round_failed
+from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED, describe
 from meterline.credits.service import CreditService
 from meterline.events.store import EventStore
 from meterline.invoicing.failures import (
@@ -45,7 +45,6 @@ from meterline.invoicing.failures import (
     SYNC,
     BillingFailureRepository,
     Recorded,
-    describe,
 )
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService, credit_holds
@@ -377,13 +376,14 @@ def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:
     return forgotten
 
 
-class Worker:
+class Worker(BackgroundLoop):
     """Runs bill runs with the wall clock every `interval` seconds, and forgets old event-id claims hourly."""
 
+    thread_name, what, log = "meterline-worker", "bill run", log
+
     def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+        super().__init__(interval)
         self.factory = factory
-        self.interval = interval
-        self.stopping = threading.Event()
         self._last_forget: datetime | None = None
 
     def tick(self) -> RunResult:
@@ -394,24 +394,8 @@ class Worker:
             self._last_forget = now
         return result
 
-    def loop(self) -> None:
-        last_error: str | None = None
-        while not self.stopping.is_set():
-            try:
-                result = self.tick()
-                last_error = None
-                if result.finalized or result.failures:
-                    log.info(
-                        "bill run", extra={"fields": {"finalized": result.finalized, "failures": len(result.failures)}}
-                    )
-            except Exception as exc:  # outside every organization (say, the database is down): retried next tick
-                last_error = round_failed(log, "bill run", exc, describe(exc), last_error)
-            self.stopping.wait(self.interval)
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.loop, name="meterline-worker", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def round(self) -> bool:
+        result = self.tick()
+        if result.finalized or result.failures:
+            log.info("bill run", extra={"fields": {"finalized": result.finalized, "failures": len(result.failures)}})
+        return False

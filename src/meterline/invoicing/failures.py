@@ -10,12 +10,10 @@ row (InvoiceService.finalize), whoever finalizes it.
 
 from __future__ import annotations
 
-import decimal
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, select, update
-from sqlalchemy.exc import DBAPIError
 
 from meterline.core.errors import MeterlineError
 from meterline.core.repository import OrgRepository
@@ -26,7 +24,6 @@ ORGANIZATION = "ORGANIZATION"  # a failure outside those steps (say, a row of th
 STAGES = (ORGANIZATION, SYNC, FINALIZE, EXPIRE)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
-MESSAGE_LENGTH = 300
 
 
 class BillingFailed(MeterlineError):
@@ -38,18 +35,6 @@ def backoff(attempts: int) -> timedelta:
     if attempts >= 7:  # 2^6 minutes is past the maximum already
         return BACKOFF_MAX
     return min(BACKOFF_BASE * (1 << max(attempts - 1, 0)), BACKOFF_MAX)
-
-
-def describe(exc: BaseException) -> str:
-    """A failure in one line for operators: the error's kind and message, never the SQL or its parameters (a
-    database error's text carries the statement and every value, which can be megabytes)."""
-    error: BaseException = exc.orig if isinstance(exc, DBAPIError) and exc.orig is not None else exc
-    if isinstance(error, decimal.DecimalException):
-        text = "an amount out of the range Meterline can compute (check the plan's rates and the usage)"
-    else:
-        text = (str(error).strip().splitlines() or [""])[0]
-    line = f"{type(error).__name__}: {text}" if text else type(error).__name__
-    return line if len(line) <= MESSAGE_LENGTH else line[: MESSAGE_LENGTH - 1] + "…"
 
 
 @dataclass(frozen=True)

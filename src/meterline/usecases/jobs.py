@@ -6,8 +6,8 @@ import logging
 from typing import Any
 
 from meterline.core.errors import MeterlineError
-from meterline.core.observability import BILLING_FAILURES
-from meterline.invoicing.failures import BillingFailed, describe
+from meterline.core.observability import BILLING_FAILURES, describe
+from meterline.invoicing.failures import BillingFailed
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.models import Job
 from meterline.jobs.service import JobService, Runner

@@ -36,11 +36,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from standardwebhooks import Webhook
 
 from meterline import __version__
+from meterline.core.background import BackgroundLoop
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
-from meterline.core.observability import round_failed
+from meterline.core.observability import describe
 from meterline.core.settings import Settings
-from meterline.invoicing.failures import describe
 from meterline.webhooks.repository import Claimed, DeliveryQueue
 
 log = logging.getLogger("meterline.webhooks")
@@ -94,15 +94,16 @@ class Outcome:
     error: str | None  # None: delivered
 
 
-class Deliverer:
+class Deliverer(BackgroundLoop):
+    thread_name, what, log = "meterline-webhooks", "webhook delivery round", log
+
     def __init__(self, factory: sessionmaker[Session], settings: Settings) -> None:
+        super().__init__(settings.webhook_interval or 1)
         self.factory = factory
-        self.interval = settings.webhook_interval or 1
         self.timeout = settings.webhook_timeout
         self.schedule = parse_schedule(settings.webhook_retry_schedule)
         self.disable_after = timedelta(seconds=settings.webhook_disable_after)
         self.lease = timedelta(seconds=2 * self.timeout + 5)
-        self.stopping = threading.Event()
         # One event loop for every round, in a thread of its own (so that a caller's thread may run a loop of its
         # own), and one client: connections kept alive, the TLS context made once.
         self._loop = asyncio.new_event_loop()
@@ -183,26 +184,8 @@ class Deliverer:
         self.record(outcomes)
         return len(outcomes)
 
-    def loop(self) -> None:
-        last_error: str | None = None
-        while not self.stopping.is_set():
-            try:
-                if self.tick():
-                    last_error = None
-                    continue  # more may be due: no wait while there is work
-                last_error = None
-            except Exception as exc:  # the database is down or busy, say: the next round tries again
-                last_error = round_failed(log, "webhook delivery round", exc, describe(exc), last_error)
-            self.stopping.wait(self.interval)
-        self.close()
-
-    def start(self) -> threading.Thread:
-        thread = threading.Thread(target=self.loop, name="meterline-webhooks", daemon=True)
-        thread.start()
-        return thread
-
-    def stop(self) -> None:
-        self.stopping.set()
+    def round(self) -> bool:
+        return self.tick() > 0  # more may be due: no wait while there is work
 
     def close(self) -> None:
         """Close the client and the event loop (after the loop's thread ended, or for a Deliverer used by hand)."""
