@@ -6,6 +6,7 @@ afterwards the balances, the entries, the consumptions and the event log agree (
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -20,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.db import unit_of_work
 from meterline.entitlements.models import FeatureConsumption, FeatureCreditEntry
 from meterline.events.models import Event as StoredEvent
+from meterline.schedules.models import PricingSchedule
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.conftest import Tenant, new_tenant, start_server, stop_server
 
@@ -75,8 +77,9 @@ def entitled(event_id: str, calls: int) -> dict[str, Any]:
     }
 
 
-def fire(urls: list[str], tenant: Tenant, requests: list[tuple[str, str, Any]]) -> list[httpx.Response]:
-    """Send the requests at once from one thread and client each, alternating servers; never a 5xx."""
+def fire(urls: list[str], tenant: Tenant, requests: list[tuple[Any, ...]]) -> list[httpx.Response]:
+    """Send the requests (method, path, body[, seconds to wait after the release]) at once from one thread and
+    client each, alternating servers; never a 5xx."""
     clients = [httpx.Client(base_url=f"{urls[n % len(urls)]}/api", timeout=60) for n in range(len(requests))]
     try:
         for client in clients:  # connected before the barrier, so the requests really leave together
@@ -85,8 +88,10 @@ def fire(urls: list[str], tenant: Tenant, requests: list[tuple[str, str, Any]]) 
         answers: list[Any] = [None] * len(requests)
 
         def send(n: int) -> None:
-            method, path, body = requests[n]
+            method, path, body, *wait = requests[n]
             barrier.wait()
+            if wait:
+                time.sleep(wait[0])
             try:
                 answers[n] = clients[n].request(method, path, json=body, headers=tenant.headers)
             except BaseException as exc:  # noqa: BLE001 - reported below
@@ -207,3 +212,53 @@ def test_the_first_calls_of_a_cycle_grant_the_plan_s_entries_once_and_never_over
     with tenant.http() as http:
         credits = http.get(f"/accounts/acme/features/{feature_id}").json()
     assert (credits["granted"], credits["balance"], credits["overageLimit"], credits["usedOverage"]) == (10, 0, 3, 3)
+
+
+def test_calls_while_the_schedule_is_replaced_never_keep_credits_of_the_plan_that_is_gone(
+    urls: list[str], session_factory: sessionmaker[Session]
+) -> None:
+    """Accounts on plan A (10 credits), their cycle's entries owed, not made; each account's schedule is replaced by
+    plan B's (2 credits) while a call arrives during the edit, at a different moment of it for each account (one
+    edit's time spread over the accounts: some land before the edit fits the entries, some between that and its
+    commit). Whatever the order, no entry of A's schedule stays ACTIVE once the schedule is gone (a grant locks
+    the account, as schedule edits do, and reads the schedules again), and each ledger agrees."""
+    from tests.api.billing_setup import month_start
+    from tests.api.test_entitlement_cards_sdk import entitlement_card, gated_plan
+    from tests.api.test_schedules_sdk import OPEN, associate
+
+    tenant = new_tenant(session_factory, urls[0])
+    feature_id = setup(tenant, [])
+    start = month_start(datetime.now(UTC))
+    names = [f"acct{n}" for n in range(8)]
+    sdk = Sdk(tenant)
+    try:
+        plan_a = gated_plan(sdk, feature_id, "A", entitlements=[entitlement_card(feature_id, 10)], overage=[])
+        plan_b = gated_plan(sdk, feature_id, "B", entitlements=[entitlement_card(feature_id, 2)], overage=[])
+        for name in [*names, "warmup"]:
+            sdk.accounts.create_account(
+                tc.CreateAccountRequest(id=name, name=name, customer_id="acme", invoice_currency="USD")
+            )
+            sdk.accounts.update_pricing_schedule(name, associate(plan_a, start, OPEN))
+    finally:
+        sdk.close()
+    replace = {"mode": "ASSOCIATE", "pricePlanId": plan_b, "effectiveFrom": str(start), "effectiveUntil": str(OPEN)}
+    with tenant.http() as http:  # how long one edit takes here, to spread the calls over it
+        began = time.monotonic()
+        assert http.post("/accounts/warmup/price_plans", json=replace).status_code == 200
+        span = time.monotonic() - began
+    requests: list[tuple[str, str, Any, float]] = []
+    for n, name in enumerate(names):
+        call = entitled(f"{name}-call", 1)
+        call["event"]["accountId"] = name
+        requests += [("POST", f"/accounts/{name}/price_plans", replace, 0), ("POST", "/entitled", call, span * n / 7)]
+    answers = fire(urls, tenant, requests)
+    assert all(a.status_code == 200 for r, a in zip(requests, answers, strict=True) if r[1] != "/entitled")
+    assert {a.status_code for r, a in zip(requests, answers, strict=True) if r[1] == "/entitled"} <= {200, 422}
+    with unit_of_work(session_factory, write=False) as s:
+        schedules = {p.pk for p in s.scalars(select(PricingSchedule).where(PricingSchedule.org_id == tenant.org.id))}
+    entries, consumed, events = ledger(session_factory, tenant)
+    gone = [(e.entry_id, e.status) for e in entries if e.origin not in schedules and e.status != "VOIDED"]
+    assert not gone, f"entries of a schedule that is gone: {gone}"
+    assert sum(c.units for c in consumed) == len(events)
+    for entry in entries:
+        assert entry.used == sum((c.units for c in consumed if c.entry_pk == entry.pk), D(0)) <= entry.granted

@@ -24,6 +24,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
 from meterline.catalog import plan_rules, rate_cards
 from meterline.core.clock import END_OF_TIME
 from meterline.entitlements.models import FeatureCreditEntry
@@ -155,10 +156,11 @@ class PlanGrants:
                 origin=origin,
             )
 
-    def _due(self, account: Account, at: datetime) -> list[tuple[CycleGrant, str]]:
+    def _due(self, account: Account, at: datetime, *, fresh: bool = False) -> list[tuple[CycleGrant, str]]:
         """What the account's schedules grant for the cycle holding `at` (made or not), with the schedule's id."""
         at = min(at, self.ctx.now)
-        schedules = ScheduleRepository(self.ctx.session, self.ctx.org_id).of_account(account.pk, at, at + TICK)
+        repo = ScheduleRepository(self.ctx.session, self.ctx.org_id)
+        schedules = repo.of_account(account.pk, at, at + TICK, fresh=fresh)
         if not schedules:
             return []
         out = []
@@ -173,8 +175,16 @@ class PlanGrants:
 
     def ensure(self, account: Account, at: datetime) -> None:
         """Grant what the account's schedules owe for the cycle holding `at` (an instant up to now): before
-        `/entitled` consumes."""
-        for grant, origin in self._due(account, at):
+        `/entitled` consumes. When something is owed, the account's row is locked and its schedules read again
+        before granting: an edit of the schedules (which locks the row first, then fits the entries) either
+        committed before, and is read, or waits until these entries are made, and fits them (never an entry of a
+        schedule that is gone)."""
+        due = self._due(account, at)
+        if not self._missing(account, [g for g, _ in due]):
+            return
+        if AccountRepository(self.ctx.session, self.ctx.org_id).lock_account(account.pk) is None:
+            return  # deleted meanwhile: nothing is owed to it
+        for grant, origin in self._due(account, at, fresh=True):
             self.apply(account, [grant], origin)
 
     def owed(self, account: Account, at: datetime) -> list[FeatureCreditEntry]:

@@ -27,10 +27,13 @@ class ScheduleRepository(OrgRepository):
         return {s.pk: s for s in self.session.scalars(self.scoped(PricingSchedule).where(PricingSchedule.pk.in_(pks)))}
 
     def of_account(
-        self, account_pk: str, start: datetime | None = None, end: datetime | None = None
+        self, account_pk: str, start: datetime | None = None, end: datetime | None = None, *, fresh: bool = False
     ) -> list[PricingSchedule]:
-        """The account's schedules that overlap [start, end), in time order."""
+        """The account's schedules that overlap [start, end), in time order. `fresh`: read again from the database
+        even those this session already holds (after a lock, a concurrent edit's values)."""
         stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk == account_pk)
+        if fresh:
+            stmt = stmt.execution_options(populate_existing=True)
         if start is not None:
             stmt = stmt.where(PricingSchedule.end_at > start)
         if end is not None:
