@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StrictInt
 
 from meterline.alerts.models import Alert, Incident, loads
 from meterline.alerts.templates import SHIPPED_AT, Template
@@ -16,8 +16,8 @@ Details = dict[str, dict[str, Any]]
 
 class CreateAlertRequest(RequestModel):
     alert_template_id: str = Field(min_length=1, max_length=64)
-    interval: int = Field(description="minutes between evaluations (1 to 525600)")
-    validity: int | None = Field(None, description="minutes the alert stays ACTIVE; none: forever")
+    interval: StrictInt = Field(description="minutes between evaluations (1 to 525600)")
+    validity: StrictInt | None = Field(None, description="minutes the alert stays ACTIVE; none: forever")
     description: str | None = Field(None, max_length=500)
     entity_details: Details | None = None
     owner_details: Details | None = None
@@ -28,8 +28,8 @@ class CreateAlertRequest(RequestModel):
 class UpdateAlertRequest(RequestModel):
     description: str | None = Field(None, max_length=500)
     status: Literal["ACTIVE", "INACTIVE"] | None = None
-    interval: int | None = None
-    validity: int | None = None
+    interval: StrictInt | None = None
+    validity: StrictInt | None = None
     parameters: Details | None = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from meterline.core.schemas import RequestModel, ResponseModel, UtcDatetime
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookEndpoint, WebhookMessage
@@ -21,13 +21,13 @@ class UpdateWebhookEndpointRequest(RequestModel):
     url: str | None = Field(default=None, max_length=2000)
     event_types: list[str] | None = Field(default=None, max_length=100)
     description: str | None = Field(default=None, max_length=500)
-    enabled: bool | None = None
+    enabled: StrictBool | None = None
 
 
 class ReplayRequest(RequestModel):
     since: UtcDatetime  # without an offset: UTC, as every date-time of the API
     until: UtcDatetime | None = None
-    only_failed: bool = True
+    only_failed: StrictBool = True
 
 
 class WebhookEndpointOut(ResponseModel):
