@@ -310,10 +310,16 @@ def test_limits_and_bad_queries_are_400(sdk: Sdk, catalog: dict[str, str]) -> No
     assert len(run(sdk, D1, D1 + timedelta(hours=300), q(period="HOUR"))[0].data[0].timestamps) == 300
     assert "startTime must be before endTime" in bad(sdk, at(2, 0), D1, q())
     assert "startTime must be before endTime" in bad(sdk, D1, D1, q())
-    assert "metric REVENUE is not supported yet" in bad(sdk, D1, at(2, 0), q("REVENUE"))
+    revenue_in = MetricQuery(id="q", name="REVENUE", aggregation_period="DAY", configs={"CURRENCY": "LOCAL"})
+    assert "configs.CURRENCY must be BASE or INVOICE" in bad(sdk, D1, at(2, 0), revenue_in)
+    assert "config 'CURRENCY' is not used by USAGE" in bad(
+        sdk, D1, at(2, 0), MetricQuery(id="q", name="USAGE", aggregation_period="DAY", configs={"CURRENCY": "BASE"})
+    )
     assert "groupBy FOO" in bad(sdk, D1, at(2, 0), q(group_by="FOO"))
     assert "groupBy USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q(group_by="USAGE_METER_ID"))  # not for EVENTS
-    assert "groupBy BILLABLE_ID is not supported yet" in bad(sdk, D1, at(2, 0), q("USAGE", group_by="BILLABLE_ID"))
+    assert "groupBy BILLABLE_ID is not supported for EVENTS" in bad(sdk, D1, at(2, 0), q(group_by="BILLABLE_ID"))
+    assert "groupBy USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q("NAMED_LICENSE_USAGE", group_by="USAGE_METER_ID"))
+    assert "filter USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q("NAMED_LICENSE_USAGE", USAGE_METER_ID=["x"]))
     assert "filter FOO" in bad(sdk, D1, at(2, 0), q(FOO=["x"]))
     assert "filter SCHEMA_NAME" in bad(sdk, D1, at(2, 0), q("USAGE", SCHEMA_NAME=["api_calls"]))
     assert "EVENT_STATUS 'BOGUS'" in bad(sdk, D1, at(2, 0), q(EVENT_STATUS=["BOGUS"]))
