@@ -409,6 +409,8 @@ class MetricsService:
                         and (group_by != "USAGE_METER_ID" or b in invoice.usage)
                     }
                 for billable, amount in parts.items():
+                    if not amount:  # a line of 0 (a card without usage) is no revenue: no series of zeros
+                        continue
                     k = (period, invoice.account_pk, invoice.currency, billable)
                     out[k] = EXACT.add(out[k], amount)
         return dict(out)
