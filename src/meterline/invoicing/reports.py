@@ -101,18 +101,9 @@ def invoiced_by_period(ctx: Context, starts: Sequence[datetime], end: datetime) 
     last one to `end`), for invoices finalized and not voided. Currencies with nothing invoiced are left out."""
     if not starts or starts[0] >= end:
         return {}
-    repo = _Reports(ctx.session, ctx.org_id)
-    inner = (
-        select(_period_of(Invoice.invoice_date, starts).label("period"), Invoice.currency, Invoice.total_amount)
-        .where(repo.invoiced(starts[0], end))
-        .subquery()
-    )
-    stmt = select(inner.c.period, inner.c.currency, repo.sum_of(inner.c.total_amount)).group_by(
-        inner.c.period, inner.c.currency
-    )
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(starts))
-    for period, currency, total in ctx.session.execute(stmt):
-        totals[currency][int(period)] = repo.total(total)
+    for (period, _, currency), total in revenue_totals(ctx, starts, end, BY_INVOICE_DATE).items():
+        totals[currency][period] = EXACT.add(totals[currency][period], total)
     return dict(sorted(totals.items()))
 
 
