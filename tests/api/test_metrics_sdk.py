@@ -500,6 +500,11 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
             data_type="JSON",
         )
     )
+    full_id = f"setting.metrics.exchangeRates.ORGANIZATION.{tenant.org.id}"
+    for wrong in ('{"EUR": -1}', '{"EUR": "abc"}', '{"XYZ": 1}', "[1.1]"):
+        sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value=wrong))
+        assert "setting metrics.exchangeRates" in refused(rq("REVENUE"))
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": "1.1"}'))
     # REVENUE: finalized invoices by invoice date (the past cycles' on the 1st of the next month; the custom one now)
     assert values(rq("REVENUE")) == {None: [0, 50, D("86.66")]}
     assert values(rq("REVENUE", currency="BASE")) == {None: [0, 50, D("86.66")]}
