@@ -237,6 +237,10 @@ def test_usage_per_day_and_grouped(sdk: Sdk, catalog: dict[str, str]) -> None:
     # meters by id or by name; METER_USAGE is what USAGE stands for
     assert one(sdk, D1, end, q("USAGE", USAGE_METER_ID=["requests"]))[1] == {None: [3, 1, 1, 0]}
     assert one(sdk, D1, end, q("METER_USAGE", CUSTOMER_ID=["beta"]))[1] == {None: [0, 5, 0, 0]}
+    # usage's billables are its meters: BILLABLE_ID groups and filters as USAGE_METER_ID does
+    assert one(sdk, D1, end, q("USAGE", group_by="BILLABLE_ID", BILLABLE_ID=["us_calls"]))[1] == {
+        catalog["us_calls"]: [12.5, 4, 1, 0]
+    }
     assert one(sdk, D1, end, q("USAGE", ACCOUNT_ID=["acme"], USAGE_METER_ID=["nope"]))[1] == {None: [0, 0, 0, 0]}
     timestamps, values = one(sdk, at(1, 10), at(1, 12), q("USAGE", period="HOUR", ACCOUNT_ID=["acme"]))
     assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [14.5, 1]}
@@ -345,6 +349,9 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
         status, message = post({**window, "metricQueries": [{**base, "aggregationPeriod": "YEAR"}]})
         assert status == 400 and "aggregationPeriod" in message
         status, message = post({**window, "metricQueries": [{**base, "configs": {"CURRENCY": "BASE"}}]})
+        assert status == 400 and "configs" in message
+        many = {f"K{n}": "x" for n in range(6)}
+        status, message = post({**window, "metricQueries": [{**base, "name": "REVENUE", "configs": many}]})
         assert status == 400 and "configs" in message
         status, message = post(
             {**window, "metricQueries": [{**base, "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": []}]}]}
