@@ -22,6 +22,7 @@ from meterline.core.money import exact_sum
 from meterline.core.repository import OrgRepository
 from meterline.events.models import Event, UsageRollup
 from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import STANDARD
 
 EventGroup = Literal["account", "schema", "status"]
 UsageGroup = Literal["account", "meter"]
@@ -132,7 +133,7 @@ class MetricsRepository(OrgRepository):
             )
             .where(
                 UsageRollup.org_id == self.org_id,
-                Invoice.invoice_type == "STANDARD",
+                Invoice.invoice_type == STANDARD,
                 Invoice.cycle_start >= start,
                 Invoice.cycle_start < end,
             )
