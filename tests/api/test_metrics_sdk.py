@@ -518,6 +518,10 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
     assert values(rq("REVENUE", "CUSTOMER_ID")) == {"acme": [0, 50, 50], "beta": [0, 0, D("36.66")]}
     assert values(rq("REVENUE", "BILLABLE_ID")) == {fee: [0, 50, 50], "CUSTOM": [0, 0, D("36.66")]}
     assert values(rq("REVENUE", USAGE_METER_ID=[meters["us_calls"]])) == {None: [0, 0, 0]}
+    # a range that starts inside a period counts only what is inside it: here not the invoice dated on the 1st
+    later = months[1] + timedelta(days=1)
+    assert one(sdk, later, end, rq("REVENUE"))[1] == {None: [0, 86.66]}
+    assert one(sdk, later, end, rq("REVENUE_FOR_CYCLE"))[1] == {None: [0, 182.25]}  # nor the cycle started then
     # ... which is what the invoices say, invoice by invoice
     by_month = [D(0)] * 3
     for i in invoices:

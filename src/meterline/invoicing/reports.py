@@ -102,7 +102,7 @@ def invoiced_by_period(ctx: Context, starts: Sequence[datetime], end: datetime) 
     if not starts or starts[0] >= end:
         return {}
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(starts))
-    for (period, _, currency), total in revenue_totals(ctx, starts, end, BY_INVOICE_DATE).items():
+    for (period, _, currency), total in revenue_totals(ctx, starts, starts[0], end, BY_INVOICE_DATE).items():
         totals[currency][period] = EXACT.add(totals[currency][period], total)
     return dict(sorted(totals.items()))
 
@@ -272,17 +272,23 @@ def _revenue_where(repo: _Reports, basis: str, start: datetime, end: datetime, a
 
 
 def revenue_totals(
-    ctx: Context, starts: Sequence[datetime], end: datetime, basis: str, account_pks: set[str] | None = None
+    ctx: Context,
+    starts: Sequence[datetime],
+    start: datetime,
+    end: datetime,
+    basis: str,
+    account_pks: set[str] | None = None,
 ) -> dict[tuple[int, str, str], Decimal]:
     """(period index, account pk, currency) -> the totals of the finalized, not voided invoices dated (or whose
-    cycle starts) in each period: one grouped statement."""
+    cycle starts) in [start, end), per period (period i from starts[i]; starts[0] <= start): one grouped
+    statement."""
     if account_pks is not None and not account_pks:
         return {}
     repo = _Reports(ctx.session, ctx.org_id)
     column = Invoice.invoice_date if basis == BY_INVOICE_DATE else Invoice.cycle_start
     inner = (
         select(_period_of(column, starts).label("period"), Invoice.account_pk, Invoice.currency, Invoice.total_amount)
-        .where(_revenue_where(repo, basis, starts[0], end, account_pks), Invoice.status.in_(INVOICED))
+        .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(INVOICED))
         .subquery()
     )
     stmt = select(inner.c.period, inner.c.account_pk, inner.c.currency, repo.sum_of(inner.c.total_amount)).group_by(

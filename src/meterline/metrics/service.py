@@ -374,7 +374,7 @@ class MetricsService:
         out: dict[tuple[int, str, str, str], Decimal] = defaultdict(Decimal)
         if not split:
             for (period, account_pk, currency), total in reports.revenue_totals(
-                self.ctx, plan.starts, end, basis, plan.account_pks
+                self.ctx, plan.starts, start, end, basis, plan.account_pks
             ).items():
                 out[(period, account_pk, currency, "")] = EXACT.add(out[(period, account_pk, currency, "")], total)
         if split or cycle:
