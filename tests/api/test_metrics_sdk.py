@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import json
 import secrets
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 
 import pytest
 import togai_client
+import togai_client as tc
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client import (
     Address,
@@ -30,7 +31,9 @@ from togai_client.exceptions import BadRequestException
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.tenancy.service import TenancyService
+from tests.api.billing_setup import acme_invoices, growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog, message_of
+from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant, new_org
 
 UTC = timezone.utc
@@ -234,6 +237,10 @@ def test_usage_per_day_and_grouped(sdk: Sdk, catalog: dict[str, str]) -> None:
     # meters by id or by name; METER_USAGE is what USAGE stands for
     assert one(sdk, D1, end, q("USAGE", USAGE_METER_ID=["requests"]))[1] == {None: [3, 1, 1, 0]}
     assert one(sdk, D1, end, q("METER_USAGE", CUSTOMER_ID=["beta"]))[1] == {None: [0, 5, 0, 0]}
+    # usage's billables are its meters: BILLABLE_ID groups and filters as USAGE_METER_ID does
+    assert one(sdk, D1, end, q("USAGE", group_by="BILLABLE_ID", BILLABLE_ID=["us_calls"]))[1] == {
+        catalog["us_calls"]: [12.5, 4, 1, 0]
+    }
     assert one(sdk, D1, end, q("USAGE", ACCOUNT_ID=["acme"], USAGE_METER_ID=["nope"]))[1] == {None: [0, 0, 0, 0]}
     timestamps, values = one(sdk, at(1, 10), at(1, 12), q("USAGE", period="HOUR", ACCOUNT_ID=["acme"]))
     assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [14.5, 1]}
@@ -310,10 +317,16 @@ def test_limits_and_bad_queries_are_400(sdk: Sdk, catalog: dict[str, str]) -> No
     assert len(run(sdk, D1, D1 + timedelta(hours=300), q(period="HOUR"))[0].data[0].timestamps) == 300
     assert "startTime must be before endTime" in bad(sdk, at(2, 0), D1, q())
     assert "startTime must be before endTime" in bad(sdk, D1, D1, q())
-    assert "metric REVENUE is not supported yet" in bad(sdk, D1, at(2, 0), q("REVENUE"))
+    revenue_in = MetricQuery(id="q", name="REVENUE", aggregation_period="DAY", configs={"CURRENCY": "LOCAL"})
+    assert "configs.CURRENCY must be BASE or INVOICE" in bad(sdk, D1, at(2, 0), revenue_in)
+    assert "config 'CURRENCY' is not used by USAGE" in bad(
+        sdk, D1, at(2, 0), MetricQuery(id="q", name="USAGE", aggregation_period="DAY", configs={"CURRENCY": "BASE"})
+    )
     assert "groupBy FOO" in bad(sdk, D1, at(2, 0), q(group_by="FOO"))
     assert "groupBy USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q(group_by="USAGE_METER_ID"))  # not for EVENTS
-    assert "groupBy BILLABLE_ID is not supported yet" in bad(sdk, D1, at(2, 0), q("USAGE", group_by="BILLABLE_ID"))
+    assert "groupBy BILLABLE_ID is not supported for EVENTS" in bad(sdk, D1, at(2, 0), q(group_by="BILLABLE_ID"))
+    assert "groupBy USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q("NAMED_LICENSE_USAGE", group_by="USAGE_METER_ID"))
+    assert "filter USAGE_METER_ID" in bad(sdk, D1, at(2, 0), q("NAMED_LICENSE_USAGE", USAGE_METER_ID=["x"]))
     assert "filter FOO" in bad(sdk, D1, at(2, 0), q(FOO=["x"]))
     assert "filter SCHEMA_NAME" in bad(sdk, D1, at(2, 0), q("USAGE", SCHEMA_NAME=["api_calls"]))
     assert "EVENT_STATUS 'BOGUS'" in bad(sdk, D1, at(2, 0), q(EVENT_STATUS=["BOGUS"]))
@@ -336,6 +349,9 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
         status, message = post({**window, "metricQueries": [{**base, "aggregationPeriod": "YEAR"}]})
         assert status == 400 and "aggregationPeriod" in message
         status, message = post({**window, "metricQueries": [{**base, "configs": {"CURRENCY": "BASE"}}]})
+        assert status == 400 and "configs" in message
+        many = {f"K{n}": "x" for n in range(6)}
+        status, message = post({**window, "metricQueries": [{**base, "name": "REVENUE", "configs": many}]})
         assert status == 400 and "configs" in message
         status, message = post(
             {**window, "metricQueries": [{**base, "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": []}]}]}
@@ -397,3 +413,175 @@ def test_a_corrected_event_counts_once(sdk: Sdk, catalog: dict[str, str]) -> Non
         "REVERTED": [0, 1, 0, 0],
     }
     assert one(sdk, D1, end, q("USAGE", ACCOUNT_ID=["beta"], USAGE_METER_ID=["us_calls"]))[1] == {None: [0, 40, 0, 0]}
+
+
+# -- revenue, cycles and licenses -------------------------------------------------------------------------------
+def months_from(first: date, n: int) -> list[datetime]:
+    out = []
+    for i in range(n):
+        year, month = divmod(first.year * 12 + first.month - 1 + i, 12)
+        out.append(datetime(year, month + 1, 1, tzinfo=UTC))
+    return out
+
+
+def rq(name: str, group_by: str | None = None, currency: str | None = None, **filters: list[str]) -> MetricQuery:
+    query = q(name, "MONTH", group_by, **filters)
+    if currency is not None:
+        query.configs = {"CURRENCY": currency}
+    return query
+
+
+def exact(values: list[Any]) -> list[Decimal]:
+    """The SDK reads JSON numbers as floats; each one is the float of the exact decimal the server wrote."""
+    return [Decimal(repr(v)) if isinstance(v, float) else Decimal(v) for v in values]
+
+
+def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk) -> None:
+    """Hand-computed: acme on Growth (MONTHLY from the 1st, no grace; D4's tiered card on us_calls, a 50.00 fee)
+    since the month before last: two past cycles (50.00 each, finalized by a bill run, dated the 1st of the next
+    month) and the current one (150 calls: 100 x 1.00 + 50 x 0.50 = 125.00, the fee 50.00, a 7.25 charge = 182.25,
+    still DRAFT). beta-eu (EUR) has a custom invoice of 33.33 EUR, finalized now; at 1.1 USD per EUR that is
+    36.663 -> 36.66 USD."""
+    meters = make_catalog(sdk)
+    fee = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Platform fee", type="FIXED_FEE")).id
+    plan_id = growth_plan(sdk, meters["us_calls"], fee)
+    now = datetime.now(UTC)
+    first = month_start(now, 2)
+    sdk.accounts.update_pricing_schedule("acme", associate(plan_id, first, OPEN))
+    when = max(now - timedelta(minutes=1), datetime.combine(month_start(now), datetime.min.time(), UTC))
+    ingest(sdk, [ev("r1", "acme", when, "100"), ev("r2", "acme", when, "50")])
+    assert sdk.invoices.create_invoice_bill_run().success is True
+    drafts = [i for i in acme_invoices(sdk) if i.status == "DRAFT"]
+    assert len(drafts) == 1
+    sdk.invoices.manage_miscellaneous_charges_in_invoice(
+        drafts[0].id, tc.ManageMiscellaneousChargesRequest(items=[tc.MiscellaneousCharge(name="Setup", value="7.25")])
+    )
+    sdk.accounts.create_account(
+        CreateAccountRequest(id="beta-eu", name="Beta EU", customer_id="beta", invoice_currency="EUR")
+    )
+    custom = sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="beta-eu",
+            start_date=datetime.combine(month_start(now), datetime.min.time(), UTC),
+            end_date=now,
+            status="DUE",
+            line_items=[tc.CustomInvoiceLineItem(description="Consulting", value=33.33)],
+        )
+    )
+    invoices = acme_invoices(sdk)
+    assert [(i.status, i.total_amount) for i in invoices] == [("DUE", 50), ("DUE", 50), ("DRAFT", 182.25)]
+    assert (custom.status, custom.total_amount) == ("DUE", 33.33)
+
+    start = datetime.combine(first, datetime.min.time(), UTC)
+    months = months_from(first, 3)
+    end = months_from(first, 4)[-1]
+
+    def values(query: MetricQuery) -> dict[Any, list[Decimal]]:
+        timestamps, found = one(sdk, start, end, query)
+        assert timestamps == months
+        return {k: exact(v) for k, v in found.items()}
+
+    def refused(query: MetricQuery) -> str:
+        return bad(sdk, start, end, query)
+
+    D = Decimal
+    # Without an exchange rate, the base currency (USD) cannot take the EUR invoice
+    assert "exchange rate of EUR" in refused(rq("REVENUE"))
+    assert "metrics.exchangeRates" in refused(rq("REVENUE"))
+    # CURRENCY INVOICE adds one currency only
+    assert "USD and EUR" in refused(rq("REVENUE", currency="INVOICE")) or "EUR and USD" in refused(
+        rq("REVENUE", currency="INVOICE")
+    )
+    assert values(rq("REVENUE", currency="INVOICE", CUSTOMER_ID=["acme"])) == {None: [0, 50, 50]}
+    assert values(rq("REVENUE", currency="INVOICE", ACCOUNT_ID=["beta-eu"])) == {None: [0, 0, D("33.33")]}
+    assert values(rq("REVENUE", "ACCOUNT_ID", "INVOICE")) == {"acme": [0, 50, 50], "beta-eu": [0, 0, D("33.33")]}
+
+    sdk.settings.insert_setting(
+        tc.Setting(
+            id="exchangeRates",
+            value='{"EUR": 1.1}',
+            entity_type="ORGANIZATION",
+            entity_id=tenant.org.id,
+            namespace="metrics",
+            name="Exchange rates",
+            data_type="JSON",
+        )
+    )
+    full_id = f"setting.metrics.exchangeRates.ORGANIZATION.{tenant.org.id}"
+    for wrong in ('{"EUR": -1}', '{"EUR": "abc"}', '{"XYZ": 1}', "[1.1]"):
+        sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value=wrong))
+        assert "setting metrics.exchangeRates" in refused(rq("REVENUE"))
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": "1.1"}'))
+    # REVENUE: finalized invoices by invoice date (the past cycles' on the 1st of the next month; the custom one now)
+    assert values(rq("REVENUE")) == {None: [0, 50, D("86.66")]}
+    assert values(rq("REVENUE", currency="BASE")) == {None: [0, 50, D("86.66")]}
+    assert values(rq("REVENUE", "CUSTOMER_ID")) == {"acme": [0, 50, 50], "beta": [0, 0, D("36.66")]}
+    assert values(rq("REVENUE", "BILLABLE_ID")) == {fee: [0, 50, 50], "CUSTOM": [0, 0, D("36.66")]}
+    assert values(rq("REVENUE", USAGE_METER_ID=[meters["us_calls"]])) == {None: [0, 0, 0]}
+    # a range that starts inside a period counts only what is inside it: here not the invoice dated on the 1st
+    later = months[1] + timedelta(days=1)
+    assert one(sdk, later, end, rq("REVENUE"))[1] == {None: [0, 86.66]}
+    assert one(sdk, later, end, rq("REVENUE_FOR_CYCLE"))[1] == {None: [0, 182.25]}  # nor the cycle started then
+    # ... which is what the invoices say, invoice by invoice
+    by_month = [D(0)] * 3
+    for i in invoices:
+        if i.status != "DRAFT":
+            by_month[months.index(datetime.combine(month_start(i.invoice_date), datetime.min.time(), UTC))] += D(
+                repr(i.total_amount)
+            )
+    assert by_month == values(rq("REVENUE", currency="INVOICE", ACCOUNT_ID=["acme"]))[None]
+
+    # REVENUE_FOR_CYCLE: each cycle's invoices at the cycle's start, the DRAFT as it stands now; no custom invoice
+    cycles = values(rq("REVENUE_FOR_CYCLE"))
+    assert cycles == {None: [50, 50, D("182.25")]}
+    assert cycles[None] == exact([i.total_amount for i in invoices])
+    assert values(rq("REVENUE_FOR_CYCLE", "BILLABLE_ID")) == {
+        fee: [50, 50, 50],
+        meters["us_calls"]: [0, 0, 125],
+        "MISCELLANEOUS_CHARGES": [0, 0, D("7.25")],
+    }
+    assert values(rq("REVENUE_FOR_CYCLE", "USAGE_METER_ID")) == {meters["us_calls"]: [0, 0, 125]}
+    assert values(rq("REVENUE_FOR_CYCLE", BILLABLE_ID=["us_calls", fee])) == {None: [50, 50, 175]}  # a meter's name
+    assert values(rq("REVENUE_FOR_CYCLE", "ACCOUNT_ID", "INVOICE")) == {"acme": [50, 50, D("182.25")]}
+
+    # USAGE_FOR_CYCLE: each cycle's usage at the cycle's start
+    assert values(rq("USAGE_FOR_CYCLE", BILLABLE_ID=[meters["us_calls"]])) == {None: [0, 0, 150]}
+    assert values(rq("USAGE_FOR_CYCLE", "USAGE_METER_ID", USAGE_METER_ID=["us_calls"])) == {
+        meters["us_calls"]: [0, 0, 150]
+    }
+    assert one(sdk, start, end, rq("USAGE_FOR_CYCLE", "ACCOUNT_ID", ACCOUNT_ID=["beta-eu"]))[1] == {}
+
+    # Exact JSON numbers, read without floats
+    with tenant.http() as http:
+        raw = http.post(
+            "/metrics",
+            json={
+                "startTime": start.isoformat(),
+                "endTime": end.isoformat(),
+                "metricQueries": [{"id": "r", "name": "REVENUE", "aggregationPeriod": "MONTH"}],
+            },
+        )
+    assert json.loads(raw.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"] == [0, 50, D("86.66")]
+
+
+def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:
+    """Meterline has no named licenses: NAMED_LICENSE_USAGE reads license quantities, each period the largest in
+    force per account and license, added up."""
+    make_catalog(sdk)
+    seats = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Seats", type="LICENSE")).id
+    for account, quantity, when in (("acme", 3, at(2, 12)), ("acme", 1, at(3, 0)), ("beta", 4, at(1, 0))):
+        sdk.licenses.add_license_update_entry(
+            tc.LicenseUpdateRequest(
+                license_id=seats, account_id=account, update_type="ABSOLUTE", quantity=quantity, effective_from=when
+            )
+        )
+    end = at(5, 0)
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE"))[1] == {None: [4, 7, 5, 5]}
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", group_by="ACCOUNT_ID"))[1] == {
+        "acme": [0, 3, 1, 1],
+        "beta": [4, 4, 4, 4],
+    }
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", group_by="BILLABLE_ID", CUSTOMER_ID=["acme"]))[1] == {
+        seats: [0, 3, 1, 1]
+    }
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", BILLABLE_ID=["addon.none"]))[1] == {None: [0, 0, 0, 0]}

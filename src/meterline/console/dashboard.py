@@ -1,8 +1,8 @@
 """The console's dashboard: headline figures, then charts that all follow the range picked (7, 30, 90 or 365 days):
 events processed and failed, revenue (what was invoiced) per currency with its top customers, and usage per meter
-in the meter's unit. The figures come from the same services as the API (the metrics service behind POST
-/api/metrics; `invoicing/reports.py` for invoices); the charts are SVG drawn on the server (console/charts.py: no
-JavaScript, no CDN).
+in the meter's unit. The charts come from the metrics service behind POST /api/metrics (EVENTS, USAGE, REVENUE);
+the headline figures and top customers from `invoicing/reports.py`; the charts are SVG drawn on the server
+(console/charts.py: no JavaScript, no CDN).
 
 A range is the last N days of the organization's time zone, today included. Its bars are days for 7 and 30 days,
 weeks (Monday to Sunday) for 90, months for 365; the first and last week or month are cut to the range, so a bar
@@ -226,7 +226,9 @@ def _currencies(ctx: Context, amounts: Mapping[str, object]) -> list[str]:
 
 
 def _revenue(ctx: Context, p: Periods) -> list[Revenue]:
-    by_currency = reports.invoiced_by_period(ctx, p.bounds, p.end)
+    # REVENUE of POST /api/metrics, in each invoice currency (the bars are its periods: the first one starts with
+    # the range, which is where REVENUE starts counting)
+    by_currency = MetricsService(ctx).invoiced_per_currency(p.start, p.end, p.period)
     top = reports.top_customers(ctx, p.start, p.end)
     out = []
     for currency in _currencies(ctx, by_currency):

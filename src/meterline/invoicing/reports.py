@@ -28,8 +28,19 @@ from meterline.core.money import EXACT, exact_sum
 from meterline.core.repository import OrgRepository
 from meterline.customers.models import Customer
 from meterline.customers.statuses import CustomerStatus
+from meterline.invoicing.builder import Line
+from meterline.invoicing.credit_application import CARD_LINES, USAGE_LINES
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import DUE, PAID, PARTIALLY_PAID, UN_COLLECTIBLE
+from meterline.invoicing.repository import DRAFT
+from meterline.invoicing.service import (
+    ADVANCED,
+    DUE,
+    PAID,
+    PARTIALLY_PAID,
+    STANDARD,
+    UN_COLLECTIBLE,
+    InvoiceService,
+)
 from meterline.tenancy.context import Context
 
 INVOICED = (DUE, PAID, PARTIALLY_PAID, UN_COLLECTIBLE)  # finalized and not voided
@@ -90,18 +101,9 @@ def invoiced_by_period(ctx: Context, starts: Sequence[datetime], end: datetime) 
     last one to `end`), for invoices finalized and not voided. Currencies with nothing invoiced are left out."""
     if not starts or starts[0] >= end:
         return {}
-    repo = _Reports(ctx.session, ctx.org_id)
-    inner = (
-        select(_period_of(Invoice.invoice_date, starts).label("period"), Invoice.currency, Invoice.total_amount)
-        .where(repo.invoiced(starts[0], end))
-        .subquery()
-    )
-    stmt = select(inner.c.period, inner.c.currency, repo.sum_of(inner.c.total_amount)).group_by(
-        inner.c.period, inner.c.currency
-    )
     totals: dict[str, list[Decimal]] = defaultdict(lambda: [Decimal(0)] * len(starts))
-    for period, currency, total in ctx.session.execute(stmt):
-        totals[currency][int(period)] = repo.total(total)
+    for (period, _, currency), total in revenue_totals(ctx, starts, starts[0], end, BY_INVOICE_DATE).items():
+        totals[currency][period] = EXACT.add(totals[currency][period], total)
     return dict(sorted(totals.items()))
 
 
@@ -188,3 +190,148 @@ def live_counts(ctx: Context) -> tuple[int, int]:
     customers = select(func.count()).where(Customer.org_id == ctx.org_id, Customer.status != CustomerStatus.ARCHIVED)
     accounts = select(func.count()).where(Account.org_id == ctx.org_id, Account.status != CustomerStatus.ARCHIVED)
     return int(repo.session.scalar(customers) or 0), int(repo.session.scalar(accounts) or 0)
+
+
+# -- revenue for POST /metrics (metrics.service) -------------------------------------------------------------------
+# REVENUE counts invoices by invoice date; REVENUE_FOR_CYCLE counts the invoices of pricing cycles (STANDARD and
+# STANDARD_ADVANCED) by cycle start, the ongoing DRAFTs included (computed as they stand now).
+CYCLE_TYPES = (STANDARD, ADVANCED)
+BY_INVOICE_DATE, BY_CYCLE_START = "INVOICE_DATE", "CYCLE_START"
+OTHER_PARTS = {"TRUE_UP_AMOUNT": "TRUE_UP", "MISCELLANEOUS_CHARGE": "MISCELLANEOUS_CHARGES"}
+ADJUSTMENT = "ADJUSTMENT"  # what no line explains: the floor at 0 (a discount larger than the invoice)
+
+
+class TooManyInvoices(ValueError):
+    """More invoices than a metric may read one by one."""
+
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"more than {limit} invoices")
+        self.limit = limit
+
+
+@dataclass(frozen=True)
+class InvoiceRevenue:
+    """One invoice's revenue, for a metric: its total, split per billable when asked."""
+
+    account_pk: str
+    currency: str
+    at: datetime  # its invoice date, or its cycle's start
+    total: Decimal
+    parts: dict[str, Decimal] | None  # billable -> amount, adding up exactly to `total`
+    usage: frozenset[str] = frozenset()  # the billables of `parts` that are usage meters (usage rate cards)
+
+
+def billable_parts(root: Line) -> tuple[dict[str, Decimal], frozenset[str]]:
+    """An invoice's total split per billable: each rate card's line under its billable (the usage meter or add-on
+    id; an entitlement card's name), a custom line under its billableId (else CUSTOM), the true-up under TRUE_UP,
+    charges under MISCELLANEOUS_CHARGES; a credit is taken off the lines it was applied to. What no line explains
+    (the floor at 0) is ADJUSTMENT, so the parts add up exactly to the total. On an in-arrears invoice the in-advance
+    fees shown again are left out, with the line that takes them off (they were invoiced before). Also: which
+    billables are usage meters."""
+    parts: dict[str, Decimal] = defaultdict(Decimal)
+    usage: set[str] = set()
+    owner: dict[str, str] = {}
+    in_arrears = root.find("PRICE_PLAN_AMOUNT") is not None
+
+    def walk(line: Line) -> None:
+        if (in_arrears and line.type == "TOTAL_ADVANCED_FEES") or line.id == "INVOICED_IN_ADVANCE":
+            return
+        if line.type in CARD_LINES or line.type == "CUSTOM_AMOUNT" or line.type in OTHER_PARTS:
+            if line.type == "CUSTOM_AMOUNT":
+                key = str((line.metadata or {}).get("billableId") or "CUSTOM")
+            else:
+                key = OTHER_PARTS.get(line.type, line.id)
+            if line.type in USAGE_LINES:
+                usage.add(key)
+            owner[line.id] = key
+            parts[key] = EXACT.add(parts[key], line.value)
+            return
+        if line.type == "SUB_CREDITS":
+            for line_id, amount in ((line.metadata or {}).get("lines") or {}).items():
+                key = owner.get(line_id, "CREDITS")
+                parts[key] = EXACT.subtract(parts[key], Decimal(str(amount)))
+            return
+        for child in line.children:
+            walk(child)
+
+    walk(root)
+    rest = EXACT.subtract(root.value, exact_sum(parts.values()))
+    if rest != 0:
+        parts[ADJUSTMENT] = EXACT.add(parts.get(ADJUSTMENT, Decimal(0)), rest)
+    return dict(parts), frozenset(usage)
+
+
+def _revenue_where(repo: _Reports, basis: str, start: datetime, end: datetime, account_pks: set[str] | None) -> Any:
+    column = Invoice.invoice_date if basis == BY_INVOICE_DATE else Invoice.cycle_start
+    where = [Invoice.org_id == repo.org_id, column >= start, column < end]
+    if basis == BY_CYCLE_START:
+        where.append(Invoice.invoice_type.in_(CYCLE_TYPES))
+    if account_pks is not None:
+        where.append(Invoice.account_pk.in_(sorted(account_pks)))
+    return and_(*where)
+
+
+def revenue_totals(
+    ctx: Context,
+    starts: Sequence[datetime],
+    start: datetime,
+    end: datetime,
+    basis: str,
+    account_pks: set[str] | None = None,
+) -> dict[tuple[int, str, str], Decimal]:
+    """(period index, account pk, currency) -> the totals of the finalized, not voided invoices dated (or whose
+    cycle starts) in [start, end), per period (period i from starts[i]; starts[0] <= start): one grouped
+    statement."""
+    if account_pks is not None and not account_pks:
+        return {}
+    repo = _Reports(ctx.session, ctx.org_id)
+    column = Invoice.invoice_date if basis == BY_INVOICE_DATE else Invoice.cycle_start
+    inner = (
+        select(_period_of(column, starts).label("period"), Invoice.account_pk, Invoice.currency, Invoice.total_amount)
+        .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(INVOICED))
+        .subquery()
+    )
+    stmt = select(inner.c.period, inner.c.account_pk, inner.c.currency, repo.sum_of(inner.c.total_amount)).group_by(
+        inner.c.period, inner.c.account_pk, inner.c.currency
+    )
+    return {(int(p), a, c): repo.total(t) for p, a, c, t in ctx.session.execute(stmt)}
+
+
+def invoice_revenue(
+    ctx: Context,
+    start: datetime,
+    end: datetime,
+    basis: str,
+    *,
+    account_pks: set[str] | None,
+    finalized: bool,
+    drafts: bool,
+    split: bool,
+    limit: int,
+) -> list[InvoiceRevenue]:
+    """The invoices one by one (finalized and not voided, and/or DRAFT computed now), dated (or whose cycle starts)
+    in [start, end), each split per billable when `split`. Raises TooManyInvoices beyond `limit`."""
+    if account_pks is not None and not account_pks:
+        return []
+    statuses = [*(INVOICED if finalized else ()), *((DRAFT,) if drafts else ())]
+    repo = _Reports(ctx.session, ctx.org_id)
+    stmt = (
+        select(Invoice)
+        .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(statuses))
+        .order_by(Invoice.pk)
+        .limit(limit + 1)
+    )
+    invoices = list(ctx.session.scalars(stmt))
+    if len(invoices) > limit:
+        raise TooManyInvoices(limit)
+    service = InvoiceService(ctx)
+    out = []
+    for invoice in invoices:
+        at = invoice.invoice_date if basis == BY_INVOICE_DATE else invoice.cycle_start
+        if invoice.status == DRAFT or split:
+            root, _, _, total = service.view(invoice)
+        else:
+            root, total = None, invoice.total_amount or Decimal(0)
+        parts, usage = billable_parts(root) if split and root is not None else (None, frozenset[str]())
+        out.append(InvoiceRevenue(invoice.account_pk, invoice.currency, at, total, parts, usage))  # type: ignore[arg-type]
+    return out

@@ -31,6 +31,23 @@ class LicenseRepository(OrgRepository):
                 found[u.account_pk].append(u)
         return found
 
+    def steps_before(
+        self, end: datetime, *, account_pks: set[str] | None, license_ids: set[str] | None, limit: int
+    ) -> list[LicenseUpdate] | None:
+        """The updates effective before `end` (of these accounts and licenses, when given), in effective order;
+        None when there are more than `limit` (metrics: NAMED_LICENSE_USAGE)."""
+        if (account_pks is not None and not account_pks) or (license_ids is not None and not license_ids):
+            return []
+        stmt = self.scoped(LicenseUpdate).where(LicenseUpdate.effective_from < end)
+        if account_pks is not None:
+            stmt = stmt.where(LicenseUpdate.account_pk.in_(sorted(account_pks)))
+        if license_ids is not None:
+            stmt = stmt.where(LicenseUpdate.license_id.in_(sorted(license_ids)))
+        found = list(
+            self.session.scalars(stmt.order_by(LicenseUpdate.effective_from, LicenseUpdate.pk).limit(limit + 1))
+        )
+        return None if len(found) > limit else found
+
     def at(self, account_pk: str, license_id: str, effective_from: datetime) -> LicenseUpdate | None:
         stmt = self.scoped(LicenseUpdate).where(
             LicenseUpdate.account_pk == account_pk,

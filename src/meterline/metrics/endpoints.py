@@ -34,8 +34,12 @@ def result_out(result: QueryResult) -> schemas.MetricQueryResponse:
 
 @router.post("/metrics", response_model=schemas.GetMetricsResponse, operation_id="getMetrics")
 def get_metrics(body: schemas.GetMetricsRequest, ctx: Context = Depends(api_context)) -> Response:
-    """EVENTS (events counted by timestamp) and USAGE / METER_USAGE (usage summed from the 15-minute rollups),
-    one data point per HOUR, DAY, WEEK or MONTH of the organization's time zone over [startTime, endTime), each
-    labelled with its period's start; the first and last periods count only what is inside the range. USAGE needs
-    startTime and endTime on 15-minute boundaries. At most 5 queries, 300 periods each. Other metrics: 400."""
+    """Every metric, one data point per HOUR, DAY, WEEK or MONTH of the organization's time zone over
+    [startTime, endTime), each labelled with its period's start: EVENTS (events counted by timestamp), USAGE /
+    METER_USAGE (usage summed from the 15-minute rollups; startTime and endTime on 15-minute boundaries),
+    USAGE_FOR_CYCLE (usage of each account's pricing cycles, at the cycle's start), NAMED_LICENSE_USAGE (license
+    quantities: the largest in force in each period), REVENUE (finalized invoices by invoice date) and
+    REVENUE_FOR_CYCLE (the invoices of each pricing cycle, DRAFTs as they stand now, at the cycle's start), in the
+    base currency (exchange rates: the organization's JSON setting metrics.exchangeRates) or the invoices' own
+    (configs.CURRENCY INVOICE). At most 5 queries, 300 periods each (docs/api.md)."""
     return respond(schemas.GetMetricsResponse(results=[result_out(r) for r in MetricsService(ctx).get(body)]))

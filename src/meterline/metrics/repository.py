@@ -1,4 +1,5 @@
-"""The SQL of MetricsApi: counts of events and sums of usage rollups, per period and per group.
+"""The SQL of MetricsApi: counts of events and sums of usage rollups, per period and per group (per pricing cycle:
+the rollups of each cycle piece an invoice bills).
 
 These are read-only queries over the event store's tables (`events`, `usage_rollups`), kept here so that the
 store's own module stays about ingestion. Each one is a single statement whatever the number of periods: the
@@ -15,11 +16,13 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, case, func, literal_column, select
+from sqlalchemy import ColumnElement, String, and_, case, func, literal_column, select
 
 from meterline.core.money import exact_sum
 from meterline.core.repository import OrgRepository
 from meterline.events.models import Event, UsageRollup
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import STANDARD
 
 EventGroup = Literal["account", "schema", "status"]
 UsageGroup = Literal["account", "meter"]
@@ -98,8 +101,52 @@ class MetricsRepository(OrgRepository):
             inner = inner.where(UsageRollup.account_pk.in_(sorted(account_pks)))
         if meter_ids is not None:
             inner = inner.where(UsageRollup.meter_id.in_(sorted(meter_ids)))
-        sub = inner.subquery()
-        keys = [sub.c[c.key] for c in columns]
+        return self._summed(inner.subquery(), [c.key for c in columns])
+
+    def cycle_usage_sums(
+        self,
+        starts: Sequence[datetime],
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: set[str] | None = None,
+        meter_ids: set[str] | None = None,
+        group: UsageGroup | None = None,
+    ) -> dict[tuple[int, GroupKey], Decimal]:
+        """USAGE_FOR_CYCLE: the usage of each pricing cycle piece whose cycle starts in [start, end), summed per
+        (period index of the cycle's start, group key). A piece is what one STANDARD invoice bills (one per account,
+        schedule and cycle, whatever its status): the account's rollups in its billed period [start_at, end_at).
+        Keys as `usage_sums`."""
+        if any(f is not None and not f for f in (account_pks, meter_ids)):
+            return {}
+        columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
+        inner = (
+            select(_period_of(Invoice.cycle_start, starts).label("period"), *columns, UsageRollup.quantity)
+            .join(
+                Invoice,
+                and_(
+                    Invoice.org_id == self.org_id,
+                    Invoice.account_pk == UsageRollup.account_pk,
+                    UsageRollup.bucket_start >= Invoice.start_at,
+                    UsageRollup.bucket_start < Invoice.end_at,
+                ),
+            )
+            .where(
+                UsageRollup.org_id == self.org_id,
+                Invoice.invoice_type == STANDARD,
+                Invoice.cycle_start >= start,
+                Invoice.cycle_start < end,
+            )
+        )
+        if account_pks is not None:
+            inner = inner.where(UsageRollup.account_pk.in_(sorted(account_pks)))
+        if meter_ids is not None:
+            inner = inner.where(UsageRollup.meter_id.in_(sorted(meter_ids)))
+        return self._summed(inner.subquery(), [c.key for c in columns])
+
+    def _summed(self, sub: Any, key_names: list[str]) -> dict[tuple[int, GroupKey], Decimal]:
+        """`sub`'s quantities summed per (period, keys...), exactly on both engines."""
+        keys = [sub.c[k] for k in key_names]
         if self._is_postgresql():
             stmt = select(sub.c.period, *keys, func.sum(sub.c.quantity)).group_by(sub.c.period, *keys)
             return {(int(row[0]), tuple(row[1:-1])): Decimal(row[-1]) for row in self.session.execute(stmt)}

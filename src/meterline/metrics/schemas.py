@@ -13,6 +13,7 @@ from meterline.metrics.periods import MAX_POINTS
 MAX_QUERIES = 5
 MAX_FILTERS = 5
 MAX_FILTER_VALUES = 100
+MAX_CONFIGS = 5  # Togai has one (CURRENCY)
 
 MetricName = Literal[
     "EVENTS", "USAGE", "METER_USAGE", "NAMED_LICENSE_USAGE", "REVENUE", "USAGE_FOR_CYCLE", "REVENUE_FOR_CYCLE"
@@ -32,7 +33,7 @@ class MetricQuery(RequestModel):
     name: MetricName
     aggregation_period: AggregationPeriod
     group_by: FieldName | None = None
-    configs: dict[str, str] | None = None
+    configs: Annotated[dict[FieldName, FieldValue], Field(max_length=MAX_CONFIGS)] | None = None
     filters: Annotated[list[MetricQueryFilterEntry], Field(min_length=1, max_length=MAX_FILTERS)] | None = None
 
 
