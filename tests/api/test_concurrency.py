@@ -684,6 +684,24 @@ def s_payments(env: Env) -> None:
     assert (invoice["status"], D(str(invoice["paidAmount"])), accepted) == ("PAID", 50, 50)
 
 
+def s_payments_with_credit(env: Env) -> None:
+    """8 payments at once of 25.00 of an invoice of 50 plus a CREDIT record of 10: two accepted, and exactly their
+    two credits granted (a refused payment grants nothing: the grant is in the payment's transaction)."""
+    invoice_id = due_invoice(env, "50.00")
+    method, path, body = payment(invoice_id, "25.00")
+    body = {**body, "totalAmount": 35.0}
+    body["lineItemRecords"] = [*body["lineItemRecords"], {"type": "CREDIT", "amount": 10.0, "order": 2}]
+    answers = env.same(method, path, body)
+    accepted = successes(answers, (400,))
+    assert len(accepted) == 2, [a.text for a in answers]
+    granted = {r["togaiId"] for a in accepted for r in a.json()["lineItemRecords"] if r["type"] == "CREDIT"}
+    credits = env.get("/credits?account_id=acme")["data"]
+    assert {c["id"] for c in credits} == granted and len(granted) == 2
+    assert D(str(env.get("/accounts/acme/credit_balance")["activeCredits"])) == 20
+    invoice, _ = _paid(env, invoice_id, [])
+    assert (invoice["status"], D(str(invoice["paidAmount"]))) == ("PAID", 50)
+
+
 def s_void_and_payments(env: Env) -> None:
     """A VOID racing payments: either VOID (no payment taken after it) or PAID with the VOID refused."""
     invoice_id = due_invoice(env, "50.00")
@@ -1071,7 +1089,7 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("PATCH", "/invoices/{invoice_id}"): [s_void_and_payments],
     ("DELETE", "/invoices/{invoice_id}"): [s_invoice_delete],
     ("PUT", "/invoices/{invoice_id}/miscellaneous_charges"): [s_invoice_charges],
-    ("POST", "/payments"): [s_payments, s_void_and_payments],
+    ("POST", "/payments"): [s_payments, s_void_and_payments, s_payments_with_credit],
     ("POST", "/license_updates"): [s_license_update],
     ("PATCH", "/license_updates/{license_id}"): [s_license_details],
     ("POST", "/features"): [s_feature_create],
