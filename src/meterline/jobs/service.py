@@ -39,8 +39,8 @@ class JobService:
             raise NotFound(f"Job {job_id} not found")
         return job
 
-    def page(self, request: PageRequest) -> Page[Job]:
-        return self.repo.page(request)
+    def page(self, request: PageRequest, *, newest_first: bool = False) -> Page[Job]:
+        return self.repo.page(request, newest_first=newest_first)
 
     def entries(self, job_id: str, request: PageRequest) -> Page[JobEntry]:
         return self.repo.entry_page(self.get(job_id), request)

@@ -154,3 +154,49 @@ def correct_entry(ctx: Context, params: dict[str, Any], event_id: str) -> None:
         else CorrectionEvent(id=event_id)
     )
     corrections(ctx).correct(action, event, expected_reference=params["referenceId"])
+
+
+@dataclass(frozen=True)
+class ShownDraft:
+    invoice_id: str
+    currency: str
+    total_before: str
+    total_after: str
+    usage: list[tuple[str, str, str]]  # (meter id, before, after)
+
+
+@dataclass(frozen=True)
+class ShownCorrection:
+    """An EVENT_CORRECTIONS job's preview read back from its metadata (the console's job page)."""
+
+    units: list[tuple[str, str, str]]  # (meter id, before, after)
+    drafts: list[ShownDraft]
+
+
+def shown_correction(params: dict[str, Any]) -> ShownCorrection:
+    """The preview `preview_correction` wrote, as rows (meters and invoices in id order; ids may hold dots)."""
+
+    def pairs(prefix: str) -> list[tuple[str, str, str]]:
+        return sorted(
+            (
+                key[len(prefix) : -len(".before")],
+                str(params[key]),
+                str(params.get(key[: -len("before")] + "after", "0")),
+            )
+            for key in params
+            if key.startswith(prefix) and key.endswith(".before")
+        )
+
+    drafts = []
+    for key in sorted(k for k in params if k.startswith("invoice.") and k.endswith(".currency")):
+        invoice = key[: -len(".currency")]
+        drafts.append(
+            ShownDraft(
+                invoice[len("invoice.") :],
+                str(params[key]),
+                str(params.get(f"{invoice}.totalBefore", "")),
+                str(params.get(f"{invoice}.totalAfter", "")),
+                pairs(f"{invoice}.usage."),
+            )
+        )
+    return ShownCorrection(pairs("units."), drafts)
