@@ -313,7 +313,7 @@ def test_a_correction_waits_for_confirmation_and_shows_what_it_changes(
     assert shown[f"{key}.currency"] == "USD"
     assert (Decimal(shown[f"{key}.usage.{meter}.before"]), Decimal(shown[f"{key}.usage.{meter}.after"])) == (9, 2)
     [entry] = jobs(sdk).get_job_entries(job_id).data
-    assert (entry.entity_id, entry.status) == ("p1", "PENDING")
+    assert (entry.entity_id, entry.status) == (ref, "PENDING")
 
     done = jobs(sdk).confirm_job(job_id)
     assert (done.status, done.completed_job_entries, done.failed_job_entries) == ("COMPLETED", 1, 0)
@@ -380,6 +380,11 @@ def test_a_confirmed_correction_is_checked_again(sdk: Sdk, tenant: Tenant, catal
     [entry] = jobs(sdk).get_job_entries(second).data
     assert (entry.status, entry.metadata["httpStatus"]) == ("FAILED", "409")
     assert usage(tenant) == {"us_calls": (Decimal(7), 2), "requests": (Decimal(2), 2)}
+
+    long_id = "L" * 500  # longer than an entry's entity id: the entry names the stored event
+    ingest(sdk, ev(long_id, calls="3"))
+    _, job_id = pending(sdk, "UNDO", ev(long_id))
+    assert jobs(sdk).confirm_job(job_id).status == "COMPLETED"
 
     count = len(jobs(sdk).get_jobs().data)
     with pytest.raises(NotFoundException):

@@ -136,9 +136,9 @@ def _draft_params(change: DraftChange) -> dict[str, str]:
     return out
 
 
-def correct_entry(ctx: Context, params: dict[str, Any], event_id: str) -> None:
-    """An EVENT_CORRECTIONS job's entry, when the job is confirmed: the correction previewed, checked again now, on
-    the event previewed only; refused after `expiresAt`."""
+def correct_entry(ctx: Context, params: dict[str, Any], reference_id: str) -> None:
+    """An EVENT_CORRECTIONS job's entry (the stored event previewed), when the job is confirmed: the correction
+    previewed, checked again now, on that event only; refused after `expiresAt`."""
     expires = datetime.fromisoformat(params["expiresAt"])
     if ctx.now >= expires:
         raise BadRequest(
@@ -151,9 +151,9 @@ def correct_entry(ctx: Context, params: dict[str, Any], event_id: str) -> None:
     event = (
         CorrectionEvent.model_validate(json.loads(params["event"]))
         if "event" in params
-        else CorrectionEvent(id=event_id)
+        else CorrectionEvent(id=params["eventId"])
     )
-    corrections(ctx).correct(action, event, expected_reference=params["referenceId"])
+    corrections(ctx).correct(action, event, expected_reference=reference_id)
 
 
 @dataclass(frozen=True)

@@ -104,11 +104,10 @@ class PendingCorrection:
 
 def request_correction(ctx: Context, action: CorrectionAction, event: CorrectionEvent | None) -> PendingCorrection:
     """A correction that waits for confirmation: checked and previewed now (nothing changed; refused as the correction
-    would be), then an EVENT_CORRECTIONS job of one entry (the event id) holding the preview (usecases/events.py)."""
+    would be), then an EVENT_CORRECTIONS job holding the preview (usecases/events.py), of one entry: the stored event's
+    referenceId (an event id may be longer than an entry's entity id)."""
     preview = preview_correction(ctx, action, event)
-    job = job_service(ctx).create(
-        EVENT_CORRECTIONS, preview.params, [preview.params["eventId"]], require_confirmation=True
-    )
+    job = job_service(ctx).create(EVENT_CORRECTIONS, preview.params, [preview.reference_id], require_confirmation=True)
     stored = EventStore(ctx.session, ctx.org_id).by_pk(preview.reference_id)
     if stored is None:  # pragma: no cover - the savepoint kept it
         raise BadRequest(f"Event {preview.reference_id} is gone")
