@@ -455,6 +455,37 @@ def s_correction(env: Env) -> None:
     exactly_one(env.same("POST", "/events/correction?action=UNDO", {"event": {"id": "e1"}}), (400, 404, 409))
 
 
+def _correction_job(env: Env, action: str, event_id: str) -> str:
+    answer = env.call(
+        "POST", f"/events/correction?action={action}&require_confirmation=true", {"event": {"id": event_id}}
+    )
+    return str(answer["data"][0]["reason"].split("job ", 1)[1].split(" ", 1)[0])
+
+
+def s_correction_jobs(env: Env) -> None:
+    """One waiting correction confirmed (and rejected) 8 times at once: applied once. Then two waiting corrections of
+    one event, each confirmed 4 times at once: exactly one takes effect, the other job fails (the event it previewed
+    was corrected), and the event is reverted once."""
+    metered(env)
+    env.call("POST", "/ingest", {"event": event("e1")})
+    job_id = _correction_job(env, "UNDO", "e1")
+    exactly_one(
+        env.fire([("POST", f"/jobs/{job_id}/{('confirm', 'reject')[n % 3 == 2]}", None) for n in range(N)]), (400,)
+    )
+    status = env.get(f"/jobs/{job_id}")["status"]
+    assert status in ("COMPLETED", "CANCELLED")
+    statuses = [e["ingestionStatus"]["status"] for e in env.get("/events/e1")["events"]]
+    assert statuses == (["REVERTED"] if status == "COMPLETED" else ["INGESTION_COMPLETED_EVENT_METERED"]), statuses
+
+    env.call("POST", "/ingest", {"event": event("e2")})
+    first, second = _correction_job(env, "UNDO", "e2"), _correction_job(env, "REDO", "e2")
+    exactly_one(env.fire([("POST", f"/jobs/{(first, second)[n % 2]}/confirm", None) for n in range(N)]), (400, 409))
+    jobs = sorted(env.get(f"/jobs/{j}")["status"] for j in (first, second))
+    assert jobs == ["COMPLETED", "FAILED"], jobs
+    events = [e["ingestionStatus"]["status"] for e in env.get("/events/e2")["events"]]
+    assert events.count("REVERTED") == 1 and len(events) <= 2, events
+
+
 def s_setting_create(env: Env) -> None:
     customer(env, "acme")
     exactly_one(
@@ -682,6 +713,24 @@ def s_payments(env: Env) -> None:
     assert len(successes(answers, (400,))) == 5
     invoice, accepted = _paid(env, partial, answers)
     assert (invoice["status"], D(str(invoice["paidAmount"])), accepted) == ("PAID", 50, 50)
+
+
+def s_payments_with_credit(env: Env) -> None:
+    """8 payments at once of 25.00 of an invoice of 50 plus a CREDIT record of 10: two accepted, and exactly their
+    two credits granted (a refused payment grants nothing: the grant is in the payment's transaction)."""
+    invoice_id = due_invoice(env, "50.00")
+    method, path, body = payment(invoice_id, "25.00")
+    body = {**body, "totalAmount": 35.0}
+    body["lineItemRecords"] = [*body["lineItemRecords"], {"type": "CREDIT", "amount": 10.0, "order": 2}]
+    answers = env.same(method, path, body)
+    accepted = successes(answers, (400,))
+    assert len(accepted) == 2, [a.text for a in answers]
+    granted = {r["togaiId"] for a in accepted for r in a.json()["lineItemRecords"] if r["type"] == "CREDIT"}
+    credits = env.get("/credits?account_id=acme")["data"]
+    assert {c["id"] for c in credits} == granted and len(granted) == 2
+    assert D(str(env.get("/accounts/acme/credit_balance")["activeCredits"])) == 20
+    invoice, _ = _paid(env, invoice_id, [])
+    assert (invoice["status"], D(str(invoice["paidAmount"]))) == ("PAID", 50)
 
 
 def s_void_and_payments(env: Env) -> None:
@@ -1056,7 +1105,7 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/usage_meters/{usage_meter_id}/deactivate"): [s_meter_status],
     ("POST", "/ingest"): [s_ingest],
     ("POST", "/ingestBatch"): [s_ingest_batch],
-    ("POST", "/events/correction"): [s_correction],
+    ("POST", "/events/correction"): [s_correction, s_correction_jobs],
     ("POST", "/settings"): [s_setting_create],
     ("PATCH", "/settings/{setting_id_str}"): [s_setting_update],
     ("POST", "/price_plans"): [s_plan_create],
@@ -1064,14 +1113,14 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("DELETE", "/price_plans/{price_plan_id}"): [s_plan_archive],
     ("POST", "/price_plans/{price_plan_id}/activate"): [s_plan_activate],
     ("POST", "/price_plans/migration"): [s_migration],
-    ("POST", "/jobs/{job_id}/confirm"): [s_jobs],
-    ("POST", "/jobs/{job_id}/reject"): [s_jobs],
+    ("POST", "/jobs/{job_id}/confirm"): [s_jobs, s_correction_jobs],
+    ("POST", "/jobs/{job_id}/reject"): [s_jobs, s_correction_jobs],
     ("POST", "/invoices"): [s_invoice_create],
     ("POST", "/invoices/bill_runs"): [s_bill_runs],
     ("PATCH", "/invoices/{invoice_id}"): [s_void_and_payments],
     ("DELETE", "/invoices/{invoice_id}"): [s_invoice_delete],
     ("PUT", "/invoices/{invoice_id}/miscellaneous_charges"): [s_invoice_charges],
-    ("POST", "/payments"): [s_payments, s_void_and_payments],
+    ("POST", "/payments"): [s_payments, s_void_and_payments, s_payments_with_credit],
     ("POST", "/license_updates"): [s_license_update],
     ("PATCH", "/license_updates/{license_id}"): [s_license_details],
     ("POST", "/features"): [s_feature_create],

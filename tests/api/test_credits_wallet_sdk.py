@@ -161,3 +161,67 @@ def test_the_wallet_holds_then_pays(sdk: Sdk, billed: dict[str, str]) -> None:
         )
     )
     assert api.wallet_balance_for_account("acme").balance == 25
+
+
+def _pay(sdk: Sdk, total: object, *records: tc.PaymentLineItemRecord, number: str = "c1") -> tc.Payment:
+    return tc.PaymentsApi(sdk.client).create_payments(
+        tc.CreatePaymentRequest(
+            account_id="acme",
+            currency="USD",
+            total_amount=total,
+            external_payment_reference=tc.ExternalPaymentReference(
+                source_name="bank", source_type="BANK_TRANSFER", transaction_number=number
+            ),
+            line_item_records=list(records),
+        )
+    )
+
+
+def test_a_credit_record_grants_a_credit_in_the_ledger(tenant: Tenant, sdk: Sdk, billed: dict[str, str]) -> None:
+    """POST /payments with a CREDIT record grants a credit of its amount through the credits domain, in the same
+    transaction: in the ledger (CREDITED), in the balance, named by the record's togaiId in the answer."""
+    api = credits_api(sdk)
+    before = api.credit_balance_for_account("acme")
+    made = _pay(
+        sdk,
+        40.5,
+        tc.PaymentLineItemRecord(type="CREDIT", amount=25.5, order=2),
+        tc.PaymentLineItemRecord(type="WALLET_CREDIT", amount=15, order=1),
+    )
+    [credit_id] = [r.togai_id for r in made.line_item_records if r.type == "CREDIT"]
+    assert credit_id is not None and credit_id.startswith("credit.")
+    details = api.get_credit_details(credit_id)
+    today = datetime.now(UTC).date()  # the test organization's time zone is UTC
+    assert (details.credit_amount, details.status, details.effective_until, details.priority) == (
+        25.5,
+        "ACTIVE",
+        None,
+        1,
+    )
+    assert details.effective_from in (today, today - timedelta(days=1))  # a run across midnight
+    assert (details.purpose, details.grantor_id, details.credit_unit) == (f"Payment {made.id}", made.id, "USD")
+    assert [(t.transaction_type, t.amount) for t in details.transactions] == [("CREDITED", 25.5)]
+    after = api.credit_balance_for_account("acme")
+    assert after.active_credits == before.active_credits + 25.5
+    entries = wallet_api(sdk).wallet_entries_for_account("acme").data
+    assert [(e.transaction_type, e.amount) for e in entries if e.entity_id == made.id] == [("CREDITED", 15)]
+    again = tc.PaymentsApi(sdk.client).get_payment(made.id)
+    assert [(r.type, r.togai_id, r.amount, r.order) for r in again.line_item_records] == [
+        ("WALLET_CREDIT", None, 15, 1),
+        ("CREDIT", credit_id, 25.5, 2),
+    ]
+
+    count = len(api.list_credits(account_id="acme").data)
+    refusals = [
+        ((10, tc.PaymentLineItemRecord(type="CREDIT", togai_id="cred.x", amount=10, order=1)), "without togaiId"),
+        ((10, tc.PaymentLineItemRecord(type="CREDIT", order=1)), "amount: must be more than 0"),
+        ((0.001, tc.PaymentLineItemRecord(type="CREDIT", amount=0.001, order=1)), "totalAmount"),
+        ((10, tc.PaymentLineItemRecord(type="CREDIT", amount=-10, order=1)), "amount: must be more than 0"),
+        ((10, tc.PaymentLineItemRecord(type="CREDIT", amount=9.999, order=1)), "whole USD minor units"),
+        ((10, tc.PaymentLineItemRecord(type="CREDIT", amount=9, order=1)), "add up to 9, not totalAmount 10"),
+    ]
+    for (total, record), words in refusals:
+        with pytest.raises(BadRequestException) as refused:
+            _pay(sdk, total, record, number="bad")
+        assert words in message_of(refused.value), (record, message_of(refused.value))
+    assert len(api.list_credits(account_id="acme").data) == count  # a refused payment granted nothing

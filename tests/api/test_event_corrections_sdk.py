@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+import re
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -19,6 +20,7 @@ from togai_client import (
 from togai_client.exceptions import ApiException, BadRequestException, NotFoundException
 
 from tests.api.conftest import Sdk, message_of
+from tests.api.test_schedules_sdk import OPEN, associate, plan
 from tests.conftest import Tenant
 
 UTC = timezone.utc
@@ -230,11 +232,8 @@ def test_another_organization_cannot_correct_the_event(
     assert usage(tenant) == {"us_calls": (Decimal(8), 1), "requests": (Decimal(1), 1)}
 
 
-def test_require_confirmation_and_malformed_requests(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
+def test_malformed_requests(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
     ingest(sdk, ev("c1"))
-    with pytest.raises(BadRequestException) as raised:
-        correct(sdk, "UNDO", ev("c1"), require_confirmation=True)
-    assert message_of(raised.value) == "require_confirmation needs jobs, which Meterline does not have yet"
     assert correct(sdk, "UNDO", ev("c1"), require_confirmation=False).status == "REVERTED"
     ingest(sdk, ev("c1"))
     with tenant.http() as http:
@@ -258,3 +257,146 @@ def test_require_confirmation_and_malformed_requests(sdk: Sdk, tenant: Tenant, c
         status, message = post({"action": "UNDO"}, {"event": {"id": "c1", "colour": "red"}})
         assert status == 400 and "event.colour" in message
     assert usage(tenant) == {"us_calls": (Decimal(10), 1), "requests": (Decimal(1), 1)}  # nothing was corrected
+
+
+# -- corrections that wait for confirmation (EVENT_CORRECTIONS jobs) -------------------------------------------------
+def pending(sdk: Sdk, action: str, event: Event) -> tuple[togai_client.EventCorrectionInfo, str]:
+    """Request the correction with require_confirmation: the answer and the id of the job that waits."""
+    info = correct(sdk, action, event, require_confirmation=True)
+    found = re.search(r"job (job\.\S+) ", info.reason)
+    assert found is not None and "waiting for confirmation" in info.reason, info.reason
+    return info, found.group(1)
+
+
+def jobs(sdk: Sdk) -> togai_client.JobsApi:
+    return togai_client.JobsApi(sdk.client)
+
+
+def draft_of(sdk: Sdk) -> togai_client.Invoice:
+    [draft] = [i for i in sdk.invoices.list_invoices(owner_id="acme").data if i.status == "DRAFT"]
+    return sdk.invoices.get_invoice(draft.id)
+
+
+def test_a_correction_waits_for_confirmation_and_shows_what_it_changes(
+    sdk: Sdk, tenant: Tenant, catalog: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    at = now - timedelta(minutes=5)
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    window = (hour, hour + timedelta(hours=1))
+    plan_id = plan(sdk, catalog["sum"])
+    sdk.accounts.update_pricing_schedule("acme", associate(plan_id, date(now.year, now.month, 1), OPEN))
+    ingest(sdk, ev("p1", calls="7", at=at), ev("p2", calls="2", at=at))
+    before_usage, [(ref, status)] = usage(tenant, window), stored(sdk, "p1")
+    draft = draft_of(sdk)
+    meter = catalog["sum"]
+
+    info, job_id = pending(sdk, "UNDO", ev("p1", at=at))
+    # nothing changed yet: the answer describes the event as it stands, with the status the correction will have
+    assert (info.reference_id, info.ingestion_status.status, info.status) == (ref, status, "REVERTED")
+    assert usage(tenant, window) == before_usage and stored(sdk, "p1") == [(ref, status)]
+    assert draft_of(sdk).total_amount == draft.total_amount
+    job = jobs(sdk).get_job_status(job_id)
+    assert (job.type, job.status, job.total_job_entries, job.pending_job_entries) == (
+        "EVENT_CORRECTIONS",
+        "WAITING_FOR_CONFIRMATION",
+        1,
+        1,
+    )
+    shown = job.metadata
+    assert (shown["action"], shown["eventId"], shown["referenceId"], shown["accountId"]) == ("UNDO", "p1", ref, "acme")
+    expires = datetime.fromisoformat(shown["expiresAt"])
+    assert timedelta(days=6, hours=23) < expires - now <= timedelta(days=7, minutes=1)
+    assert (shown[f"units.{meter}.before"], shown[f"units.{meter}.after"]) == ("7", "0")
+    key = f"invoice.{draft.id}"
+    assert Decimal(shown[f"{key}.totalBefore"]) == Decimal(str(draft.total_amount))
+    assert shown[f"{key}.currency"] == "USD"
+    assert (Decimal(shown[f"{key}.usage.{meter}.before"]), Decimal(shown[f"{key}.usage.{meter}.after"])) == (9, 2)
+    [entry] = jobs(sdk).get_job_entries(job_id).data
+    assert (entry.entity_id, entry.status) == (ref, "PENDING")
+
+    done = jobs(sdk).confirm_job(job_id)
+    assert (done.status, done.completed_job_entries, done.failed_job_entries) == ("COMPLETED", 1, 0)
+    assert stored(sdk, "p1") == [(ref, "REVERTED")]
+    assert usage(tenant, window)["us_calls"] == (Decimal(2), 1)
+    assert Decimal(str(draft_of(sdk).total_amount)) == Decimal(shown[f"{key}.totalAfter"])  # the preview was right
+    for verb in (jobs(sdk).confirm_job, jobs(sdk).reject_job):  # applied once: a second confirm or a reject is 400
+        with pytest.raises(BadRequestException) as refused:
+            verb(job_id)
+        assert "is COMPLETED" in message_of(refused.value)
+    assert stored(sdk, "p1") == [(ref, "REVERTED")]
+
+    # REDO_EVENT shows the corrected units; rejected, it changes nothing and cannot be confirmed any more
+    [(ref2, _)] = stored(sdk, "p2")
+    info, job_id = pending(sdk, "REDO_EVENT", ev("p2", calls="5", at=at))
+    assert (info.reference_id, info.status) == (ref2, "REVERTED_AND_REINGESTED")
+    shown = jobs(sdk).get_job_status(job_id).metadata
+    assert (shown[f"units.{meter}.before"], shown[f"units.{meter}.after"]) == ("2", "5")
+    assert (shown[f"{key}.usage.{meter}.before"], shown[f"{key}.usage.{meter}.after"]) == ("2", "5")
+    assert '"value":"5"' in shown["event"]
+    assert jobs(sdk).reject_job(job_id).status == "CANCELLED"
+    with pytest.raises(BadRequestException) as refused:
+        jobs(sdk).confirm_job(job_id)
+    assert "is CANCELLED" in message_of(refused.value)
+    assert [e.status for e in jobs(sdk).get_job_entries(job_id).data] == ["CANCELLED"]
+    assert usage(tenant, window)["us_calls"] == (Decimal(2), 1) and len(stored(sdk, "p2")) == 1
+
+    # confirmed, it ingests the corrected payload then
+    info, job_id = pending(sdk, "REDO_EVENT", ev("p2", calls="5", at=at))
+    assert jobs(sdk).confirm_job(job_id).status == "COMPLETED"
+    assert usage(tenant, window)["us_calls"] == (Decimal(5), 1)
+    assert [s for _, s in stored(sdk, "p2")] == ["REVERTED", "INGESTION_COMPLETED_EVENT_METERED"]
+
+    # a cycle closed between the request and the confirmation (finalized early): refused then, the job says why
+    info, job_id = pending(sdk, "UNDO", ev("p2", at=at))
+    assert sdk.invoices.update_invoice(draft.id, togai_client.UpdateInvoiceRequest(status="DUE")).status == "DUE"
+    with pytest.raises(BadRequestException) as refused:
+        jobs(sdk).confirm_job(job_id)
+    assert "finalized early" in message_of(refused.value)
+    job = jobs(sdk).get_job_status(job_id)
+    assert (job.status, job.failed_job_entries) == ("FAILED", 1)
+    [entry] = jobs(sdk).get_job_entries(job_id).data
+    assert entry.status == "FAILED" and entry.metadata["reason"] == message_of(refused.value)
+    assert usage(tenant, window)["us_calls"] == (Decimal(5), 1)
+
+
+def test_a_confirmed_correction_is_checked_again(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
+    """What happened to the event between the request and the confirmation: reverted (400), or reverted and its id
+    ingested again (409: the job applies only to the event it previewed). A refused request makes no job."""
+    ingest(sdk, ev("k1", calls="4"), ev("k2", calls="6"))
+    _, first = pending(sdk, "UNDO", ev("k1"))
+    _, second = pending(sdk, "REDO", ev("k1"))
+    assert correct(sdk, "UNDO", ev("k1")).status == "REVERTED"  # applied directly meanwhile
+    with pytest.raises(BadRequestException) as refused:
+        jobs(sdk).confirm_job(first)
+    assert "stored statuses are REVERTED" in message_of(refused.value)
+    assert jobs(sdk).get_job_status(first).status == "FAILED"
+
+    ingest(sdk, ev("k1", calls="1"))  # the id, free again, is a new event
+    with pytest.raises(ApiException) as raced:
+        jobs(sdk).confirm_job(second)
+    assert raced.value.status == 409
+    assert "was corrected since this correction was requested" in message_of(raced.value)
+    [entry] = jobs(sdk).get_job_entries(second).data
+    assert (entry.status, entry.metadata["httpStatus"]) == ("FAILED", "409")
+    assert usage(tenant) == {"us_calls": (Decimal(7), 2), "requests": (Decimal(2), 2)}
+
+    long_id = "L" * 500  # longer than an entry's entity id: the entry names the stored event
+    ingest(sdk, ev(long_id, calls="3"))
+    _, job_id = pending(sdk, "UNDO", ev(long_id))
+    assert jobs(sdk).confirm_job(job_id).status == "COMPLETED"
+
+    count = len(jobs(sdk).get_jobs().data)
+    with pytest.raises(NotFoundException):
+        pending(sdk, "UNDO", ev("nobody"))
+    with tenant.http() as http:
+        r = http.post(
+            "/events/correction",
+            params={"action": "REDO_EVENT", "require_confirmation": "true"},
+            json={"event": {"id": "k2"}},
+        )
+        assert r.status_code == 400 and "event.schemaName" in r.json()["message"]
+        r = http.post("/events/correction", params={"action": "UNDO", "require_confirmation": "true"}, json={})
+        assert r.status_code == 400 and "event.id" in r.json()["message"]
+    assert len(jobs(sdk).get_jobs().data) == count  # no job for a refused request
+    assert usage(tenant) == {"us_calls": (Decimal(7), 2), "requests": (Decimal(2), 2)}

@@ -40,6 +40,7 @@ from meterline.entitlements.feature_service import Association, FeatureService
 from meterline.entitlements.service import FeatureCreditService, Grant as FeatureGrant
 from meterline.entitlements.statuses import EntrySource
 from meterline.events.models import Event as StoredEvent
+from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import IngestionService
 from meterline.events.wire import event_from
 from meterline.invoicing.service import InvoiceService
@@ -57,6 +58,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization, User
 from meterline.tenancy.service import TenancyService
 from meterline.usecases import balances
+from meterline.usecases.jobs import request_correction
 from meterline.usecases.schedules import edit_schedules
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, fits, http_sign_in, shot, sign_in
@@ -163,6 +165,7 @@ class World:
     voided: str
     event: str
     feature: str
+    job: str  # a correction of the event, waiting for confirmation
 
 
 def _ctx(s: Session, tenant: Tenant) -> Context:
@@ -343,6 +346,7 @@ def world(session_factory: sessionmaker[Session], tenant: Tenant) -> World:
         assert owner is not None
         ongoing = invoices.ongoing(owner)
         assert ongoing is not None
+        job = request_correction(ctx, "UNDO", CorrectionEvent(id=event_id)).job
         return World(
             customer=customer,
             account=account,
@@ -353,6 +357,7 @@ def world(session_factory: sessionmaker[Session], tenant: Tenant) -> World:
             voided=voided.pk,
             event=reference,
             feature=feature.feature.pk,
+            job=job.pk,
         )
 
 
@@ -391,6 +396,8 @@ def pages_of(w: World) -> dict[str, tuple[str, int]]:
         "feature-edit": (f"/features/{w.feature}/edit", 0),
         "events": ("/events", 0),
         "event": (f"/events/{w.event}", 1),
+        "jobs": ("/jobs", 0),
+        "job": (f"/jobs/{w.job}", 0),
         "settings-organization": ("/settings?tab=organization", 0),
         "settings-api-keys": ("/settings?tab=api-keys", 0),
         "settings-users": ("/settings?tab=users", 0),

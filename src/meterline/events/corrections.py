@@ -16,7 +16,9 @@ anything changes; it decides "closed" with the same `Coverage` that ingestion us
 (INGESTION_FAILED_PAST_GRACE_PERIOD), so what can be ingested and what can be corrected never disagree.
 REDO_EVENT's corrected payload is then checked by ingestion itself.
 
-Not yet: `require_confirmation` (it needs jobs).
+A correction that waits for confirmation (`require_confirmation`) is an EVENT_CORRECTIONS job (usecases/jobs.py):
+confirming it calls `correct` again, with `expected_reference`, the event it was previewed on, so that every rule is
+checked again at that moment and a job never applies to an event other than the one it showed.
 """
 
 from __future__ import annotations
@@ -65,6 +67,7 @@ class Correction:
     event: StoredEvent
     status: str
     reason: str
+    original: StoredEvent  # the event corrected (the same as `event` after UNDO)
 
 
 # Up to when an account's usage is on finalized invoices (invoicing knows; usecases/events.py passes it).
@@ -85,20 +88,25 @@ class CorrectionService:
         self.feature_credits = feature_credits
 
     def correct(
-        self, action: CorrectionAction, event: CorrectionEvent | None, *, require_confirmation: bool = False
+        self, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None = None
     ) -> Correction:
-        if require_confirmation:
-            raise BadRequest("require_confirmation needs jobs, which Meterline does not have yet")
+        """`expected_reference`: the stored event (referenceId) the correction must still apply to (a confirmed
+        job's); 409 when another event with the id is in force now."""
         if event is None:
             raise BadRequest("event.id: this field is required (it names the event to correct)")
         corrected = _corrected_payload(event) if action == "REDO_EVENT" else None
         original, known = self._correctable(event.id)
+        if expected_reference is not None and original.pk != expected_reference:
+            raise Conflict(
+                f"{action}: event {_short(event.id)} was corrected since this correction was requested (the event "
+                f"in force is now {original.pk}, not {expected_reference}); nothing was changed"
+            )
         self._require_open_cycle(original, action)
         # Before the usage changes: the credit entries are locked before usage rollups (docs/architecture.md).
         self.feature_credits(self.ctx, original, action)
         self._undo(original, action)
         if action == "UNDO":
-            return Correction(original, REVERTED, "reverted")
+            return Correction(original, REVERTED, "reverted", original)
 
         payload = corrected if corrected is not None else _payload_of(original)
         result = IngestionService(self.ctx).ingest([payload])[0]
@@ -117,7 +125,7 @@ class CorrectionService:
             reason = f"reverted {original.pk} and re-ingested its payload"
         else:
             reason = f"reverted {original.pk} and ingested the corrected payload"
-        return Correction(new, REVERTED_AND_REINGESTED, reason)
+        return Correction(new, REVERTED_AND_REINGESTED, reason, original)
 
     def _correctable(self, event_id: str) -> tuple[StoredEvent, set[str]]:
         """The newest accepted event with this id, locked; and the pks of every event stored with the id."""

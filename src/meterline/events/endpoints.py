@@ -20,6 +20,7 @@ from meterline.events.service import EventQueryService, IngestionService, Result
 from meterline.events.statuses import IngestionStatus
 from meterline.tenancy.context import Context
 from meterline.usecases.events import corrections
+from meterline.usecases.jobs import request_correction
 
 router = APIRouter(route_class=UnitOfWorkRoute)
 
@@ -203,15 +204,30 @@ def get_account_usage(
 )
 def event_correction(
     action: Annotated[schemas.CorrectionAction, Query(description="UNDO, REDO or REDO_EVENT")],
-    require_confirmation: bool | None = Query(None, description="true needs jobs: Meterline answers 400 for now"),
+    require_confirmation: bool | None = Query(
+        None, description="true: an EVENT_CORRECTIONS job shows what would change and waits for POST /jobs/{id}/confirm"
+    ),
     body: schemas.EventCorrectionRequest | None = None,
     ctx: Context = Depends(api_context),
 ) -> Response:
     """Correct an accepted event named by `event.id`: UNDO reverts its usage and frees its id; REDO reverts it and
-    ingests its payload again; REDO_EVENT reverts it and ingests the corrected `event` of the body. All or nothing."""
-    correction = corrections(ctx).correct(
-        action, body.event if body is not None else None, require_confirmation=bool(require_confirmation)
-    )
+    ingests its payload again; REDO_EVENT reverts it and ingests the corrected `event` of the body. All or nothing.
+    With require_confirmation nothing changes yet: the answer describes the event as it stands, with the status the
+    correction will have and, in `reason`, the job that waits for confirmation."""
+    event = body.event if body is not None else None
+    if require_confirmation:
+        pending = request_correction(ctx, action, event)
+        expires = pending.job.params["expiresAt"]
+        info = schemas.EventCorrectionInfo(
+            **_with_status(pending.event),
+            status=pending.status,  # type: ignore[arg-type]
+            reason=(
+                f"waiting for confirmation: job {pending.job.pk} (POST /jobs/{pending.job.pk}/confirm applies it, "
+                f"/reject discards it; it expires at {expires}); nothing changed yet"
+            ),
+        )
+        return respond(schemas.EventsCorrectionResponse(data=[info]))
+    correction = corrections(ctx).correct(action, event)
     info = schemas.EventCorrectionInfo(
         **_with_status(correction.event),
         status=correction.status,  # type: ignore[arg-type]

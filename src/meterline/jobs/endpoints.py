@@ -6,12 +6,14 @@ from fastapi import APIRouter, Depends
 from starlette.responses import Response
 
 from meterline.api.deps import api_context, page_params
+from meterline.api.errors import error_response
 from meterline.api.responses import respond
-from meterline.api.routing import UnitOfWorkRoute
+from meterline.api.routing import UnitOfWorkRoute, keep_writes
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import PaginationOptions
 from meterline.jobs import schemas
 from meterline.tenancy.context import Context
+from meterline.usecases import jobs as job_usecases
 from meterline.usecases.jobs import job_service
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Jobs"])
@@ -56,10 +58,12 @@ def get_job_entries(
 
 @router.post("/jobs/{job_id}/confirm", response_model=schemas.GetJobResponse, operation_id="confirmJob")
 def confirm_job(job_id: str, ctx: Context = Depends(api_context)) -> Response:
-    """Run a job that waits for confirmation."""
-    service = _service(ctx)
-    job = service.confirm(job_id)
-    return respond(schemas.job_out(job, service.counts(job)))
+    """Run a job that waits for confirmation. A correction that can no longer be applied: the job FAILED with the
+    reason (kept), answered as the refusal it is."""
+    job, refusal = job_usecases.confirm_job(ctx, job_id)
+    if refusal is not None:
+        return keep_writes(error_response(*refusal))
+    return respond(schemas.job_out(job, _service(ctx).counts(job)))
 
 
 @router.post("/jobs/{job_id}/reject", response_model=schemas.GetJobResponse, operation_id="rejectJob")

@@ -15,8 +15,8 @@ class JobRepository(OrgRepository):
         rows = self.lock_rows(Job, [job_id])
         return rows[0] if rows else None
 
-    def page(self, request: PageRequest) -> Page[Job]:
-        return self.keyset_page(self.scoped(Job), Job.pk, request)
+    def page(self, request: PageRequest, *, newest_first: bool = False) -> Page[Job]:
+        return self.keyset_page(self.scoped(Job), Job.pk, request, descending=newest_first)
 
     def entries(self, job: Job) -> list[JobEntry]:
         stmt = self.scoped(JobEntry).where(JobEntry.job_pk == job.pk)

@@ -2,7 +2,8 @@
 
 - A job made with `requireConfirmation` waits in WAITING_FOR_CONFIRMATION: `confirm` runs it, `reject` cancels
   it. Any other job runs at once, inside the request that made it.
-- Each entry runs in its own savepoint: a failing entry is FAILED with its reason, the others go on. The job is
+- Each entry runs in its own savepoint: a failing entry is FAILED with its reason (and the HTTP status of the
+  refusal, `httpStatus`), the others go on. The job is
   COMPLETED when it has run (FAILED only when every entry failed), and keeps its counts.
 - Runners are looked up by job type; a runner applies one entry as of the job's `now`.
 """
@@ -38,8 +39,8 @@ class JobService:
             raise NotFound(f"Job {job_id} not found")
         return job
 
-    def page(self, request: PageRequest) -> Page[Job]:
-        return self.repo.page(request)
+    def page(self, request: PageRequest, *, newest_first: bool = False) -> Page[Job]:
+        return self.repo.page(request, newest_first=newest_first)
 
     def entries(self, job_id: str, request: PageRequest) -> Page[JobEntry]:
         return self.repo.entry_page(self.get(job_id), request)
@@ -114,7 +115,7 @@ class JobService:
                 entry.status, entry.result = COMPLETED, None
             except MeterlineError as exc:
                 savepoint.rollback()
-                entry.status, entry.result = FAILED, {"reason": exc.message}
+                entry.status, entry.result = FAILED, {"reason": exc.message, "httpStatus": str(exc.status_code)}
                 failed += 1
         job.status = FAILED if entries and failed == len(entries) else COMPLETED
         job.updated_at = job.settled_at = self.ctx.now

@@ -1,29 +1,39 @@
 """Payments: one payment from an account, spread over its finalized invoices in `order`.
 
 Each INVOICE record adds its amount to the invoice's paidAmount: PAID when it reaches the total, else
-PARTIALLY_PAID. A WALLET_CREDIT record tops up the account's wallet. The records must add up to the payment's
-total, in the account's currency, and an invoice cannot be paid past its total. CREDIT records are refused (credits
-are granted, not bought, in Meterline). The invoices are locked before they are read, so simultaneous payments add up.
+PARTIALLY_PAID. A WALLET_CREDIT record tops up the account's wallet. A CREDIT record buys a credit: the credits
+domain grants one of its amount (the account's invoice currency, effective from today in the organization's time
+zone, no expiry, priority 1, purpose "Payment <id>", grantor the payment), in the same transaction, so it is in the
+credits ledger as a CREDITED transaction; the record's togaiId in the answer is the granted credit's id. The records
+must add up to the payment's total, in the account's currency, and an invoice cannot be paid past its total. The
+invoices are locked before they are read, so simultaneous payments add up.
 """
 
 from __future__ import annotations
 
 from decimal import Decimal
+from zoneinfo import ZoneInfo
 
 from meterline.accounts.repository import AccountRepository
+from meterline.core import numbers
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import exact_sum, is_currency, round_money
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
+from meterline.credits.service import CreditService, Grant
 from meterline.invoicing.repository import InvoiceRepository
-from meterline.invoicing.service import PAID, PARTIALLY_PAID, InvoiceService, wallet_holds
+from meterline.invoicing.service import PAID, PARTIALLY_PAID, InvoiceService, credit_holds, wallet_holds
 from meterline.invoicing.statuses import OPEN
 from meterline.payments import schemas
 from meterline.payments.models import Payment
+from meterline.rating import cycles
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletService
 from meterline.webhooks import outbox
+
+# A credit bought with a payment: applied after promotional credits of priority 0 (lower applies first).
+CREDIT_PRIORITY = 1
 
 
 class PaymentRepository(OrgRepository):
@@ -79,19 +89,26 @@ class PaymentService:
         named = invoices.by_pks({r.togai_id for r in records if r.type == "INVOICE" and r.togai_id is not None})
         invoices.lock_many({pk for pk, i in named.items() if i.account_pk == account.pk and i.status in OPEN})
         payment_pk = new_id("pay")
+        granted: dict[int, str] = {}  # a CREDIT record's order -> the credit it granted
         for record in records:
             where = f"lineItemRecords (order {record.order})"
-            if record.type == "CREDIT":
-                raise BadRequest(
-                    f"{where}: CREDIT records are not supported: grant credits with POST /credits, "
-                    "or pay into the wallet with a WALLET_CREDIT record"
-                )
-            if record.type == "WALLET_CREDIT":
-                if record.amount is None or record.amount <= 0 or round_money(record.amount, currency) != record.amount:
-                    raise BadRequest(f"{where}.amount: must be more than 0, in whole {currency} minor units")
-                WalletService(self.ctx, holds=wallet_holds).top_up(
-                    account.id, record.amount, "Payment", entity_id=payment_pk
-                )
+            if record.type in ("CREDIT", "WALLET_CREDIT"):
+                amount = record.amount
+                if amount is None or not 0 < amount < numbers.LIMIT or round_money(amount, currency) != amount:
+                    raise BadRequest(
+                        f"{where}.amount: must be more than 0 and below 10^15, in whole {currency} minor units"
+                    )
+                if record.type == "WALLET_CREDIT":
+                    WalletService(self.ctx, holds=wallet_holds).top_up(
+                        account.id, amount, "Payment", entity_id=payment_pk
+                    )
+                elif record.togai_id is not None:
+                    raise BadRequest(
+                        f"{where}.togaiId: a CREDIT record grants a new credit, whose id the payment answers in "
+                        "togaiId; send it without togaiId"
+                    )
+                else:
+                    granted[record.order] = self._grant(account.id, amount, payment_pk)
                 continue
             if record.togai_id is None or record.amount is None:
                 raise BadRequest(f"{where}: togaiId (the invoice id) and amount are required")
@@ -130,7 +147,8 @@ class PaymentService:
             notes=request.notes,
             reference={_camel(k): v for k, v in reference.items()},
             records=[
-                {"type": r.type, "togaiId": r.togai_id, "amount": str(r.amount), "order": r.order} for r in records
+                {"type": r.type, "togaiId": granted.get(r.order, r.togai_id), "amount": str(r.amount), "order": r.order}
+                for r in records
             ],
             version=1,
             created_by="API",
@@ -139,6 +157,20 @@ class PaymentService:
         self.repo.add(payment)
         outbox.emit(self.ctx, "payment.created", lambda: schemas.payment_out(payment, account.id), object_id=payment.pk)
         return payment
+
+    def _grant(self, account_id: str, amount: Decimal, payment_pk: str) -> str:
+        """A CREDIT record: a credit of `amount` from today on, without expiry, in the credits ledger (its
+        CREDITED transaction and credit.granted webhook), in this transaction; its id."""
+        today = cycles.local_day(self.ctx.now, ZoneInfo(self.ctx.org.timezone))
+        grant = Grant(
+            account_id=account_id,
+            purpose=f"Payment {payment_pk}",
+            amount=amount,
+            priority=CREDIT_PRIORITY,
+            effective_from=today,
+            grantor_id=payment_pk,
+        )
+        return CreditService(self.ctx, holds=credit_holds).grant([grant])[0].pk
 
 
 def _camel(name: str) -> str:

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from typing import Any
 
-from meterline.core.errors import MeterlineError
+from meterline.core.errors import BadRequest, MeterlineError
 from meterline.core.observability import BILLING_FAILURES, describe
+from meterline.events.models import Event as StoredEvent
+from meterline.events.schemas import CorrectionAction, CorrectionEvent
+from meterline.events.store import EventStore
 from meterline.invoicing.failures import BillingFailed
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.models import Job
-from meterline.jobs.service import JobService, Runner
+from meterline.jobs.service import FAILED, JobService, Runner
 from meterline.schedules import migration
 from meterline.tenancy.context import Context
+from meterline.usecases.events import EVENT_CORRECTIONS, correct_entry, preview_correction
 from meterline.usecases.schedules import migrate_account_entry
 
 BILL_RUN = "BILL_RUN"
@@ -45,7 +50,11 @@ def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> No
             raise BillingFailed(f"Invoice {invoice_id} could not be finalized: {reason}") from None
 
 
-RUNNERS: dict[str, Runner] = {migration.JOB_TYPE: migrate_account_entry, BILL_RUN: finalize_entry}
+RUNNERS: dict[str, Runner] = {
+    migration.JOB_TYPE: migrate_account_entry,
+    BILL_RUN: finalize_entry,
+    EVENT_CORRECTIONS: correct_entry,
+}
 
 
 def job_service(ctx: Context) -> JobService:
@@ -84,3 +93,34 @@ def start_bill_run(ctx: Context, *, require_confirmation: bool) -> Job:
     return job_service(ctx).create(
         BILL_RUN, {"asOf": ctx.now.isoformat()}, ids, require_confirmation=require_confirmation
     )
+
+
+@dataclass(frozen=True)
+class PendingCorrection:
+    job: Job
+    event: StoredEvent  # the event the correction will apply to, as it stands (not corrected yet)
+    status: str  # the correction's status once confirmed: REVERTED or REVERTED_AND_REINGESTED
+
+
+def request_correction(ctx: Context, action: CorrectionAction, event: CorrectionEvent | None) -> PendingCorrection:
+    """A correction that waits for confirmation: checked and previewed now (nothing changed; refused as the correction
+    would be), then an EVENT_CORRECTIONS job holding the preview (usecases/events.py), of one entry: the stored event's
+    referenceId (an event id may be longer than an entry's entity id)."""
+    preview = preview_correction(ctx, action, event)
+    job = job_service(ctx).create(EVENT_CORRECTIONS, preview.params, [preview.reference_id], require_confirmation=True)
+    stored = EventStore(ctx.session, ctx.org_id).by_pk(preview.reference_id)
+    if stored is None:  # pragma: no cover - the savepoint kept it
+        raise BadRequest(f"Event {preview.reference_id} is gone")
+    return PendingCorrection(job, stored, preview.status)
+
+
+def confirm_job(ctx: Context, job_id: str) -> tuple[Job, tuple[int, str] | None]:
+    """Confirm (run) a waiting job. A correction that can no longer be applied fails its job, which keeps the reason
+    in its entry, and the confirmation is refused with that reason and its status (400 for a rule, 409 for a race):
+    the second value, for the caller to answer while keeping the job's writes."""
+    service = job_service(ctx)
+    job = service.confirm(job_id)
+    if job.type != EVENT_CORRECTIONS or job.status != FAILED:
+        return job, None
+    result = next((e.result for e in service.repo.entries(job) if e.result), None) or {}
+    return job, (int(result.get("httpStatus", "400")), result.get("reason", f"Job {job.pk} failed"))

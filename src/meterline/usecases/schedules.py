@@ -69,6 +69,7 @@ class DraftTotal:
     plan_name: str | None
     plan_version: int | None
     total: Decimal | None  # None: its data breaks computing it (the bill run reports such a draft)
+    usage: tuple[tuple[str, str, Decimal], ...] = ()  # (meter id, name, usage) as the draft's usageInfo has it
 
 
 def _shape(draft: DraftTotal) -> tuple[object, ...]:
@@ -145,8 +146,10 @@ def draft_totals(ctx: Context, accounts: Sequence[Account]) -> dict[str, DraftTo
 
 def _draft_total(service: InvoiceService, invoice: Invoice, account_id: str, account_name: str) -> DraftTotal:
     total: Decimal | None
+    usage: tuple[tuple[str, str, Decimal], ...] = ()
     try:
-        total = service.view(invoice)[3]
+        _, lines, _, total = service.view(invoice)
+        usage = tuple((line.id, line.description, line.value) for line in lines)
     except MeterlineError:
         raise
     except Exception:  # a draft whose data breaks computing it: shown as unknown, not a failed page
@@ -163,6 +166,7 @@ def _draft_total(service: InvoiceService, invoice: Invoice, account_id: str, acc
         plan_name=view.plan_name if view else None,
         plan_version=view.version if view else None,
         total=total,
+        usage=usage,
     )
 
 

@@ -27,6 +27,7 @@ from meterline.console import (
     feature_pages as console_features,
     invoice_list as console_invoice_list,
     invoice_pages as console_invoices,
+    job_pages as console_jobs,
     metering_pages as console_metering,
     pages as console_pages,
     plan_pages as console_plans,
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_alerts,
         console_settings,
         console_webhooks,
+        console_jobs,
     ):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new

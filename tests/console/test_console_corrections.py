@@ -1,0 +1,109 @@
+"""The event page's correction (at once, or waiting for confirmation) and the jobs pages with Confirm / Reject, in
+headless Chromium against a live server, on both engines."""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta, timezone
+
+import togai_client as tc
+from playwright.sync_api import Page, expect
+
+from tests.api.billing_setup import growth_plan, month_start
+from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_ingestion_sdk import ev
+from tests.api.test_schedules_sdk import OPEN, associate
+from tests.conftest import Tenant
+from tests.console.browsing import engine_of, shot, sign_in
+
+
+def _setup(tenant: Tenant) -> Sdk:
+    """acme on Growth from the 1st of this month (D4's tiered card on the SUM meter us_calls): one open draft."""
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    fee = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Platform fee", type="FIXED_FEE")).id
+    meter = create_metering_catalog(sdk)["sum"]
+    plan = growth_plan(sdk, meter, fee)
+    sdk.accounts.update_pricing_schedule("acme", associate(plan, month_start(datetime.now(timezone.utc)), OPEN))
+    return sdk
+
+
+def _open_event(page: Page, event_id: str) -> None:
+    page.goto("/events")
+    page.get_by_role("link", name=event_id, exact=True).click()
+    expect(page.get_by_role("heading", name=re.compile(f"Event {event_id}"))).to_be_visible()
+
+
+def test_a_correction_waits_for_confirm_or_reject_on_its_job_page(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    engine = engine_of(db_url)
+    sdk = _setup(tenant)
+    at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    ingestion = tc.EventIngestionApi(sdk.client)
+    ingestion.ingest_batch(
+        tc.IngestBatchEventRequest(
+            events=[ev("c-1", calls="7", at=at), ev("c-2", calls="2", at=at), ev("c-3", calls="1", at=at)]
+        )
+    )
+    sign_in(page, *person)
+
+    # UNDO with "Require confirmation" (the default): a job page shows what changes; nothing changed yet
+    _open_event(page, "c-1")
+    expect(page.get_by_label(re.compile("Require confirmation"))).to_be_checked()
+    page.get_by_role("button", name="Correct event").click()
+    expect(page.get_by_role("heading", name=re.compile("Event correction"))).to_contain_text("WAITING_FOR_CONFIRMATION")
+    expect(page.get_by_role("status")).to_contain_text("Nothing is changed yet")
+    units = page.locator("table.preview-units tbody tr")
+    expect(units.filter(has_text="us_calls")).to_contain_text("7")
+    expect(units.filter(has_text="us_calls").locator("td").nth(2)).to_have_text("0")
+    invoice = page.locator("table.preview-invoice")
+    expect(invoice.locator("tr", has_text="Usage of us_calls").locator("td").nth(1)).to_have_text("10")
+    expect(invoice.locator("tr", has_text="Usage of us_calls").locator("td").nth(2)).to_have_text("3")
+    shot(page, "correction-job-waiting", engine)
+    assert [e.ingestion_status.status for e in tc.EventManagementApi(sdk.client).get_single_event("c-1").events] == [
+        "INGESTION_COMPLETED_EVENT_METERED"
+    ]
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("status")).to_contain_text("The job ran: completed")
+    expect(page.get_by_role("heading", name=re.compile("Event correction"))).to_contain_text("COMPLETED")
+    expect(page.get_by_role("button", name="Confirm")).to_have_count(0)
+    assert [e.ingestion_status.status for e in tc.EventManagementApi(sdk.client).get_single_event("c-1").events] == [
+        "REVERTED"
+    ]
+
+    # REDO, confirmation asked, then rejected: nothing changed; the jobs list shows both
+    _open_event(page, "c-2")
+    page.get_by_role("radio", name=re.compile("Redo")).check()
+    page.get_by_role("button", name="Correct event").click()
+    page.get_by_role("button", name="Reject").click()
+    expect(page.get_by_role("status")).to_contain_text("rejected: nothing was changed")
+    expect(page.get_by_role("heading", name=re.compile("Event correction"))).to_contain_text("CANCELLED")
+    page.goto("/jobs")
+    expect(page.locator("table.jobs tbody tr")).to_have_count(2)
+    expect(page.locator("table.jobs tbody tr").first).to_contain_text("CANCELLED")
+
+    # an UNDO waiting while the event is undone directly: Confirm is refused in words, the job says why
+    _open_event(page, "c-3")
+    page.get_by_role("button", name="Correct event").click()
+    job_url = page.url
+    tc.EventManagementApi(sdk.client).event_correction(
+        action="UNDO", event_correction_request=tc.EventCorrectionRequest(event=ev("c-3", calls="1", at=at))
+    )
+    page.goto(job_url)
+    page.get_by_role("button", name="Confirm").click()
+    expect(page.get_by_role("alert")).to_contain_text("stored statuses are REVERTED")
+    expect(page.get_by_role("heading", name=re.compile("Event correction"))).to_contain_text("FAILED")
+    expect(page.locator("table.entries")).to_contain_text("stored statuses are REVERTED")
+    shot(page, "correction-job-failed", engine)
+
+    # without confirmation the correction applies at once
+    _open_event(page, "c-2")
+    page.get_by_label(re.compile("Require confirmation")).uncheck()
+    page.get_by_role("button", name="Correct event").click()
+    expect(page.get_by_role("status")).to_contain_text("The event is corrected")
+    assert [e.ingestion_status.status for e in tc.EventManagementApi(sdk.client).get_single_event("c-2").events] == [
+        "REVERTED"
+    ]
