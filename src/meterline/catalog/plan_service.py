@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from meterline.catalog import plan_rules, plan_schemas as schemas
+from meterline.catalog import plan_model, plan_rules, plan_schemas as schemas
 from meterline.catalog.addon_repository import AddOnRepository
+from meterline.catalog.plan_model import PlanModel
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
 from meterline.catalog.statuses import PricePlanStatus
@@ -37,6 +38,11 @@ class PlanVersion:
     @property
     def active_currencies(self) -> list[str]:
         return [c for c in self.version.active_currencies.split(",") if c]
+
+    @property
+    def model(self) -> PlanModel:
+        """The details as typed values (parsed once per stored text)."""
+        return plan_model.parse_stored(self.version.details)
 
 
 @dataclass(frozen=True)
@@ -212,7 +218,7 @@ class PricePlanService:
         latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
         codes = plan_rules.check_activation(latest.details, currencies)
         meters = {m.id: m.status for m in self.metering.usable_meters()}
-        for meter_id in plan_rules.usage_meter_ids(latest.details):
+        for meter_id in latest.model.usage_meter_ids:
             if meters.get(meter_id) != ACTIVE:
                 raise BadRequest(f"Usage meter {meter_id} is not ACTIVE: activate it before the plan that prices it")
         latest.version.active_currencies = ",".join(sorted(set(latest.active_currencies) | set(codes)))

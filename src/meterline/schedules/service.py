@@ -22,7 +22,8 @@ from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog import plan_rules
+from meterline.catalog import plan_model, plan_rules
+from meterline.catalog.plan_model import PlanModel, StoredDetails
 from meterline.catalog.plan_models import PricePlan
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
 from meterline.catalog.plan_service import ACTIVE, PricePlanService
@@ -52,8 +53,14 @@ class ScheduleView:
     start: datetime
     end: datetime
     override: dict[str, Any] | None  # the account's pricePlanDetailsOverride, defaults filled in
-    details: dict[str, Any]  # the plan version's details with the override applied
+    details: dict[str, Any]  # the plan version's details with the override applied (the API's JSON)
     cycle: cycles.CycleConfig | None
+    stored: StoredDetails  # what the details are made of, as stored
+
+    @property
+    def model(self) -> PlanModel:
+        """The details, typed: what code reads (catalog/plan_model.py)."""
+        return self.stored.model
 
 
 def cycle_config(text: str | None) -> cycles.CycleConfig | None:
@@ -127,13 +134,9 @@ class ScheduleService:
                 versions[(s.plan_pk, s.plan_version)] = (found, decode_details(found.details))  # type: ignore[union-attr]
             version, details = versions[(s.plan_pk, s.plan_version)]
             override = decode_details(s.override) if s.override is not None else None
-            details = {**details, **(override or {})}
             cycle = cycle_config(s.cycle)
-            if cycle is not None:  # the offsets this schedule really bills on (anniversary, retained)
-                details["pricingCycleConfig"] = {
-                    **details["pricingCycleConfig"],
-                    "startOffset": {"dayOffset": cycle.day_offset, "monthOffset": cycle.month_offset},
-                }
+            offsets = (cycle.day_offset, cycle.month_offset) if cycle is not None else None
+            details = plan_model.with_override(details, override, offsets)
             out.append(
                 ScheduleView(
                     id=s.pk,
@@ -148,6 +151,7 @@ class ScheduleService:
                     override=override,
                     details=details,
                     cycle=cycle,
+                    stored=StoredDetails(version.details, s.override, offsets),
                 )
             )
         return out
