@@ -26,6 +26,7 @@ from meterline.catalog import plan_model, plan_rules
 from meterline.catalog.plan_model import PlanModel, StoredDetails
 from meterline.catalog.plan_models import PricePlan
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
+from meterline.catalog.plan_schemas import PricingCycleConfig
 from meterline.catalog.plan_service import ACTIVE, PricePlanService
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, NotFound
@@ -76,31 +77,30 @@ def cycle_config(text: str | None) -> cycles.CycleConfig | None:
 
 
 def resolve_cycle(
-    details: dict[str, Any], start_day: date, kept: str | None, retain: bool, where: str = ""
+    config: PricingCycleConfig | None, start_day: date, kept: str | None, retain: bool, where: str = ""
 ) -> str | None:
     """The cycle a schedule starting on `start_day` bills on, as stored (JSON with concrete offsets): the plan's
-    offsets; with `anniversaryCycle`, those of `start_day`; with `retain`, those of `kept`, the cycle of the
-    schedule being continued (same interval, else 400)."""
-    config = details.get("pricingCycleConfig")
+    offsets (`config`, its pricingCycleConfig); with `anniversaryCycle`, those of `start_day`; with `retain`, those
+    of `kept`, the cycle of the schedule being continued (same interval, else 400)."""
     if config is None:
         if retain:
             raise BadRequest(f"{where}retainStartOffsets: this plan has no pricing cycle")
         return None
-    resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
+    resolved = {"interval": config.interval, "gracePeriod": config.grace_period}
     if retain:
         if kept is None:
             raise BadRequest(f"{where}retainStartOffsets: there is no pricing cycle on {start_day} to keep")
         current = json.loads(kept)
-        if current["interval"] != config["interval"]:
+        if current["interval"] != config.interval:
             raise BadRequest(
                 f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
-                f"{current['interval']}, this one is {config['interval']}"
+                f"{current['interval']}, this one is {config.interval}"
             )
         day, month = current["dayOffset"], current["monthOffset"]
-    elif config.get("anniversaryCycle"):
-        day, month = cycles.anniversary_offsets(config["interval"], start_day)
+    elif config.anniversary_cycle or config.start_offset is None:  # plan_rules: no startOffset without anniversary
+        day, month = cycles.anniversary_offsets(config.interval, start_day)
     else:
-        day, month = config["startOffset"]["dayOffset"], config["startOffset"]["monthOffset"]
+        day, month = config.start_offset.day_offset, config.start_offset.month_offset
     return json.dumps({**resolved, "dayOffset": day, "monthOffset": month})
 
 
@@ -249,9 +249,9 @@ class ScheduleService:
             override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
             details = merged
         current = next(iter(self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
-        cycle = resolve_cycle(
-            details, edit.effective_from, current.cycle if current else None, bool(edit.retain_start_offsets), where
-        )
+        kept = current.cycle if current else None
+        config = plan_model.parse(details).cycle
+        cycle = resolve_cycle(config, edit.effective_from, kept, bool(edit.retain_start_offsets), where)
         self._cut(account, start, end)
         self.repo.add(
             PricingSchedule(
