@@ -375,9 +375,8 @@ def _check_slab_card(card: dict[str, Any], kind: type[SlabCard], where: str, sup
         _priced(partial(_check_slab_rates, card, kind, value["currency"], where), f"{where} ({value['currency']})")
 
 
-def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str]:
+def check_activation(model: plan_model.PlanModel, currencies: list[str]) -> list[str]:
     """The currencies to activate, upper-cased; BadRequest naming the first card not priced in one of them."""
-    model = plan_model.parse(details)
     codes = _currencies(currencies, "currencies", set(model.currencies))
     priced: tuple[tuple[str, tuple[plan_model.RateCard, ...]], ...] = (
         ("usageRateCards", model.usage_cards),

@@ -202,10 +202,11 @@ class PricePlanService:
             latest.version.details = encode_details(details)
         else:
             active = latest.active_currencies
-            missing = sorted(set(active) - set(details["supportedCurrencies"]))
+            model = plan_model.parse(details)
+            missing = sorted(set(active) - set(model.currencies))
             if missing:
                 raise BadRequest(f"pricePlanDetails.supportedCurrencies: {', '.join(missing)} is active and must stay")
-            plan_rules.check_activation(details, active)
+            plan_rules.check_activation(model, active)
             plan.latest_version += 1
             self.repo.add(self._version(plan, plan.latest_version, details, active))
             self.ctx.session.flush()
@@ -216,7 +217,7 @@ class PricePlanService:
     def activate(self, plan_id: str, currencies: list[str]) -> PlanView:
         plan = self._locked(plan_id)
         latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
-        codes = plan_rules.check_activation(latest.details, currencies)
+        codes = plan_rules.check_activation(latest.model, currencies)
         meters = {m.id: m.status for m in self.metering.usable_meters()}
         for meter_id in latest.model.usage_meter_ids:
             if meters.get(meter_id) != ACTIVE:

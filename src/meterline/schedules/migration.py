@@ -82,7 +82,7 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *, in
         if schedule.override is not None and not mode.endswith("_IGNORE_OVERRIDE"):
             given = decode_details(schedule.override)
             merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
-            plan_rules.check_activation(merged, [account.invoice_currency])
+            plan_rules.check_activation(plan_model.parse(merged), [account.invoice_currency])
             override = encode_details({k: merged[k] for k in given if k in merged})
         retain = params.get("retainStartOffsets") == "true"
         cycle = resolve_cycle(target_cycle, switch.astimezone(tz).date(), schedule.cycle, retain)

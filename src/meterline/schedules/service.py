@@ -233,7 +233,7 @@ class ScheduleService:
         if plan.status != ACTIVE:
             raise BadRequest(f"{where}pricePlanId: price plan {plan.id} is {plan.status}; activate it first")
         version = self.plans.version(plan, plan.latest_version)
-        details = decode_details(version.details)  # type: ignore[union-attr]
+        model = plan_model.parse_stored(version.details)  # type: ignore[union-attr]
         active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
         currency = account.invoice_currency
         if currency not in active:
@@ -244,14 +244,14 @@ class ScheduleService:
         override = None
         if edit.price_plan_details_override is not None:
             override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
+            details = decode_details(version.details)  # type: ignore[union-attr]
             merged = plan_rules.normalize({**details, **override}, plan.type, PricePlanService(self.ctx).catalog())
-            plan_rules.check_activation(merged, [currency])
+            model = plan_model.parse(merged)
+            plan_rules.check_activation(model, [currency])
             override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
-            details = merged
         current = next(iter(self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
         kept = current.cycle if current else None
-        config = plan_model.parse(details).cycle
-        cycle = resolve_cycle(config, edit.effective_from, kept, bool(edit.retain_start_offsets), where)
+        cycle = resolve_cycle(model.cycle, edit.effective_from, kept, bool(edit.retain_start_offsets), where)
         self._cut(account, start, end)
         self.repo.add(
             PricingSchedule(
