@@ -17,6 +17,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -58,9 +59,9 @@ class ScheduleView:
     cycle: cycles.CycleConfig | None
     stored: StoredDetails  # what the details are made of, as stored
 
-    @property
+    @cached_property  # (a frozen dataclass: cached_property writes the instance's __dict__ directly)
     def model(self) -> PlanModel:
-        """The details, typed: what code reads (catalog/plan_model.py)."""
+        """The details, typed: what code reads (catalog/plan_model.py), parsed when first read."""
         return self.stored.model
 
 
