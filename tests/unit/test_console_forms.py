@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from meterline.catalog.plan_schemas import UsageRateCard
 from meterline.console.metering_forms import MeterForm, RowError, condition_of, filter_words, meter_body
 from meterline.console.plan_forms import SlabRow, resize_rows, slab_plan
 
@@ -105,25 +106,29 @@ def test_slab_rows_mistakes_are_words_next_to_their_field(rows: list[SlabRow], e
 
 
 def test_slab_plan_keeps_what_the_form_does_not_show_and_checks_the_model() -> None:
-    original = {
-        "ratePlan": {
-            "slabs": [
+    original = UsageRateCard.model_validate(
+        {
+            "usageMeterId": "um.x",
+            "ratePlan": {
+                "pricingModel": "TIERED",
+                "slabs": [
+                    {
+                        "order": 1,
+                        "startAfter": 0,
+                        "priceType": "PACKAGE",
+                        "slabConfig": {"packageSize": "10", "roundingMode": "UP"},
+                    }
+                ],
+            },
+            "rateValues": [
                 {
-                    "order": 1,
-                    "startAfter": 0,
-                    "priceType": "PACKAGE",
-                    "slabConfig": {"packageSize": "10", "roundingMode": "UP"},
+                    "currency": "USD",
+                    "rateConfig": {"minimumRate": "5"},
+                    "slabRates": [{"order": 1, "rate": 1, "slabRateConfig": {"x": "1"}}],
                 }
-            ]
-        },
-        "rateValues": [
-            {
-                "currency": "USD",
-                "rateConfig": {"minimumRate": "5"},
-                "slabRates": [{"order": 1, "rate": 1, "slabRateConfig": {"x": 1}}],
-            }
-        ],
-    }
+            ],
+        }
+    )
     rows = [SlabRow(start="0", price_type="PACKAGE", package="", rates={"USD": "2"})]
     errors: dict[str, str] = {}
     plan, values = slab_plan(rows, "STAIRS", ["USD"], original, errors)
@@ -135,7 +140,7 @@ def test_slab_plan_keeps_what_the_form_does_not_show_and_checks_the_model() -> N
         {
             "currency": "USD",
             "rateConfig": {"minimumRate": "5"},
-            "slabRates": [{"order": 1, "rate": D(2), "slabRateConfig": {"x": 1}}],
+            "slabRates": [{"order": 1, "rate": D(2), "slabRateConfig": {"x": "1"}}],
         }
     ]
 

@@ -11,6 +11,7 @@ import pytest
 from pydantic import BaseModel, ValidationError
 
 from meterline.api.responses import dumps
+from meterline.catalog.plan_schemas import UsageRateCard
 from meterline.catalog.rate_cards import CardError, slab_rate_plan
 from meterline.console.metering_forms import RowError, condition_of
 from meterline.console.pages import templates
@@ -236,6 +237,7 @@ def test_charges_written_as_text_follow_the_rule(value: str) -> None:
 
 def test_plan_configs_written_as_text_follow_the_rule() -> None:
     card = {
+        "usageMeterId": "um.x",
         "ratePlan": {
             "pricingModel": "TIERED",
             "slabs": [{"order": 1, "startAfter": D(0), "priceType": "PACKAGE", "slabConfig": {"packageSize": "1e400"}}],
@@ -243,7 +245,7 @@ def test_plan_configs_written_as_text_follow_the_rule() -> None:
         "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": D(1)}]}],
     }
     with pytest.raises(CardError, match=re.escape("packageSize: must be below 10^15")):
-        slab_rate_plan(card, "USD", "usageRateCards[0]")
+        slab_rate_plan(UsageRateCard.model_validate(card), "USD", "usageRateCards[0]")
 
 
 def test_the_largest_priced_amount_fits_the_columns() -> None:

@@ -40,6 +40,10 @@ BASE: dict[str, Any] = {
 }
 
 
+_RATE_PLAN = {"pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]}
+_RATE_VALUES = [{"currency": "USD", "slabRates": [{"order": 1, "rate": 1}]}]
+
+
 def _form(**fields: str) -> FormData:
     return FormData(list(fields.items()))
 
@@ -106,7 +110,7 @@ def test_a_billing_entitlement_form_becomes_the_card_and_reads_back() -> None:
     }
     assert card["rateValues"] == [{"currency": "USD", "slabRates": [{"order": 1, "rate": D("0.125")}]}]
 
-    values = card_values("entitlement", card, ["USD"], CATALOG)
+    values = card_values("entitlement", schemas.BillingEntitlementRateCard.model_validate(card), ["USD"], CATALOG)
     assert (values["feature"], values["units"], values["valid_from"], values["valid_until"], values["timing"]) == (
         FEATURE,
         "1000",
@@ -144,7 +148,7 @@ def test_an_overage_form_without_a_limit_has_no_max_quantity_and_bills_every_cyc
     assert card["billingConfig"] == {"interval": 1, "startOffset": 0}
     assert [s["startAfter"] for s in card["ratePlan"]["slabs"]] == [0, 20]
     assert card["rateValues"][0]["slabRates"] == [{"order": 1, "rate": D("0.20")}, {"order": 2, "rate": D("0.15")}]
-    values = card_values("overage", card, ["USD"], CATALOG)
+    values = card_values("overage", schemas.EntitlementOverageRateCard.model_validate(card), ["USD"], CATALOG)
     assert (values["max_quantity"], values["every"], values["offset"]) == ("", "1", "0")
 
 
@@ -153,7 +157,7 @@ def test_an_overage_form_with_a_limit_a_period_and_a_maximum() -> None:
     [card] = details["entitlementOverageRateCards"]
     assert (card["maxQuantity"], card["billingConfig"]) == (D("500.5"), {"interval": 3, "startOffset": 1})
     assert card["rateValues"][0]["rateConfig"] == {"maximumRate": "40"}
-    values = card_values("overage", card, ["USD"], CATALOG)
+    values = card_values("overage", schemas.EntitlementOverageRateCard.model_validate(card), ["USD"], CATALOG)
     assert (values["max_quantity"], values["every"], values["offset"], values["max_USD"]) == ("500.5", "3", "1", "40")
 
 
@@ -162,12 +166,14 @@ def test_both_cards_of_one_feature_live_side_by_side_and_editing_keeps_the_rest(
     assert [c["name"] for c in details["billingEntitlementRateCards"]] == [f"entitlement_{FEATURE}"]
     assert [c["name"] for c in details["entitlementOverageRateCards"]] == [f"overage_{FEATURE}"]
     # editing the entitlement: 2,000 units, a recurrence set through the API is kept
-    original = {**details["billingEntitlementRateCards"][0], "recurrenceConfig": {"interval": 2, "offset": 0}}
+    original = schemas.BillingEntitlementRateCard.model_validate(
+        {**details["billingEntitlementRateCards"][0], "recurrenceConfig": {"interval": 2, "offset": 0}}
+    )
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     card = card_from_form("entitlement", _entitlement_form(units="2000"), original, ["USD"], values, errors)
     assert errors == {}
-    assert (card["name"], card["recurrenceConfig"]) == (original["name"], {"interval": 2, "offset": 0})
+    assert (card["name"], card["recurrenceConfig"]) == (original.name, {"interval": 2, "offset": 0})
     assert card["featureConfigs"][0]["featureCreditLimit"] == D(2000)
     # another feature: a new automatic name
     card = card_from_form("entitlement", _entitlement_form(feature=OTHER), original, ["USD"], {}, {})
@@ -314,17 +320,21 @@ def test_durations_in_words(duration: str, words: str) -> None:
 
 
 def test_the_plan_page_says_when_units_can_be_used_and_when_overage_bills() -> None:
-    assert (
-        validity_words({"effectiveFrom": "P0D", "effectiveUntil": "P1M"}) == "usable for 1 month from the cycle's start"
+    def validity(**config: Any) -> str:
+        return validity_words(schemas.FeatureConfig.model_validate({"featureCreditLimit": 1, **config}))
+
+    def period(**card: Any) -> str:
+        priced = {"featureId": FEATURE, "ratePlan": _RATE_PLAN, "rateValues": _RATE_VALUES}
+        return overage_period_words(schemas.EntitlementOverageRateCard.model_validate({**priced, **card}))
+
+    assert validity(effectiveFrom="P0D", effectiveUntil="P1M") == "usable for 1 month from the cycle's start"
+    assert validity(effectiveUntil="P3M") == "usable for 3 months from the cycle's start"
+    assert validity(effectiveFrom="P7D", effectiveUntil="P1M") == (
+        "usable from 7 days to 1 month after the cycle's start"
     )
-    assert validity_words({"effectiveUntil": "P3M"}) == "usable for 3 months from the cycle's start"
+    assert period(billingConfig={"interval": 1, "startOffset": 0}) == "billed every cycle"
+    assert period() == "billed every cycle"
     assert (
-        validity_words({"effectiveFrom": "P7D", "effectiveUntil": "P1M"})
-        == "usable from 7 days to 1 month after the cycle's start"
-    )
-    assert overage_period_words({"billingConfig": {"interval": 1, "startOffset": 0}}) == "billed every cycle"
-    assert overage_period_words({}) == "billed every cycle"
-    assert (
-        overage_period_words({"billingConfig": {"interval": 3, "startOffset": 1}})
+        period(billingConfig={"interval": 3, "startOffset": 1})
         == "billed every 3 cycles from cycle 1 (counted from 0; the cycles before it are a shorter first period)"
     )

@@ -11,6 +11,9 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from meterline.catalog import rate_cards
+from meterline.catalog.plan_model import StoredDetails
+from meterline.catalog.plan_repository import encode_details
+from meterline.catalog.plan_schemas import EntitlementOverageRateCard
 from meterline.entitlements.plan_grants import cycle_grants, shifted
 from meterline.rating import cycles
 from meterline.schedules.service import ScheduleView
@@ -34,11 +37,20 @@ def view(details: dict[str, Any], start: datetime, end: datetime = datetime(9999
         override=None,
         details=details,
         cycle=MONTHLY,
+        stored=StoredDetails(encode_details({"supportedCurrencies": ["USD"], **details})),
     )
+
+
+# what every slab card has besides (its price: these tests read only what the cards grant)
+PRICED = {
+    "ratePlan": {"pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+    "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 1}]}],
+}
 
 
 def entitlement(until: str = "P1M", units: int = 100, timing: str = "IN_ADVANCE", **extra: Any) -> dict[str, Any]:
     return {
+        **PRICED,
         "featureId": "feature.a",
         "featureConfigs": [{"effectiveFrom": "P0D", "effectiveUntil": until, "featureCreditLimit": units}],
         "invoiceTiming": timing,
@@ -48,6 +60,7 @@ def entitlement(until: str = "P1M", units: int = 100, timing: str = "IN_ADVANCE"
 
 def overage(max_quantity: int | None = 50, interval: int = 1, start_offset: int = 0) -> dict[str, Any]:
     card: dict[str, Any] = {
+        **PRICED,
         "featureId": "feature.a",
         "billingConfig": {"interval": interval, "startOffset": start_offset},
     }
@@ -74,7 +87,7 @@ def cycle_at(v: ScheduleView, at: datetime, tz: Any = UTC) -> tuple[cycles.Cycle
 def test_overage_periods_and_the_cycle_that_bills_them(
     interval: int, offset: int, periods: list[tuple[int, int]]
 ) -> None:
-    card = overage(interval=interval, start_offset=offset)
+    card = EntitlementOverageRateCard.model_validate(overage(interval=interval, start_offset=offset))
     assert [rate_cards.overage_period(card, i) for i in range(4)] == periods
     # the cycle that ends its period bills it
     assert [rate_cards.applies(card, i) for i in range(4)] == [i == end - 1 for i, (_, end) in enumerate(periods)]

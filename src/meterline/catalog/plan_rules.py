@@ -17,14 +17,24 @@ from functools import partial
 from typing import Any
 
 from meterline import rating
-from meterline.catalog import rate_cards
+from meterline.catalog import plan_model, rate_cards
+from meterline.catalog.plan_model import SlabCard
+from meterline.catalog.plan_schemas import (
+    BillingEntitlementRateCard,
+    CreditGrantRateCard,
+    EntitlementOverageRateCard,
+    LicenseRateCard,
+    UsageRateCard,
+)
 from meterline.catalog.statuses import AddOnStatus
 from meterline.core.errors import BadRequest
 from meterline.core.money import is_currency
+from meterline.core.numbers import STORED
 from meterline.metering.statuses import MeteringStatus
 from meterline.rating import cycles
 
 ROOT = "pricePlanDetails"
+AS_STORED = {STORED: True}  # the cards' numbers are checked where they enter (the API's models, the forms)
 _DURATION = re.compile(r"P(?=\d)(\d+Y)?(\d+M)?(\d+W)?(\d+D)?")
 MAX_DURATION_YEARS = 100  # a credit grant's expiry, an entitlement's validity: longer ones would leave the calendar
 
@@ -65,11 +75,12 @@ def _upper_currencies(items: list[dict[str, Any]], where: str, supported: set[st
 
 
 def _check_grant_rates(card: dict[str, Any], currency: str, where: str) -> None:
-    rating.check_rate_plan(rate_cards.credit_grant_rate_plan(card, currency, where)[0])
+    typed = CreditGrantRateCard.model_validate(card, context=AS_STORED)
+    rating.check_rate_plan(rate_cards.credit_grant_rate_plan(typed, currency, where)[0])
 
 
-def _check_slab_rates(card: dict[str, Any], currency: str, where: str) -> None:
-    rating.check_rate_plan(rate_cards.slab_rate_plan(card, currency, where))
+def _check_slab_rates(card: dict[str, Any], kind: type[SlabCard], currency: str, where: str) -> None:
+    rating.check_rate_plan(rate_cards.slab_rate_plan(kind.model_validate(card, context=AS_STORED), currency, where))
 
 
 def _priced(check: Callable[[], Any], where: str) -> Any:
@@ -156,7 +167,7 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         priced_meters[card["usageMeterId"]] = where
         name_card(card, where, f"usage_{card['usageMeterId']}")
         card.setdefault("displayName", meter[0])
-        _check_slab_card(card, where, supported)
+        _check_slab_card(card, UsageRateCard, where, supported)
 
     for i, card in enumerate(details.get("fixedFeeRateCards", [])):
         where = f"{ROOT}.fixedFeeRateCards[{i}]"
@@ -180,7 +191,7 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         card.setdefault("displayName", display_name)
         card.setdefault("invoiceTiming", "IN_ARREARS")
         _check_timing(card, where, deferred)
-        _check_slab_card(card, where, supported)
+        _check_slab_card(card, LicenseRateCard, where, supported)
 
     commitment = details.get("minimumCommitment")
     if commitment is not None:
@@ -260,7 +271,11 @@ def _entitlement_cards(
 ) -> None:
     """Billing entitlement cards (units of a feature each cycle, sold at the card's price) and entitlement overage
     cards (units beyond them, priced by slabs): docs/entitlements.md, "Entitlements in price plans"."""
-    for key, kind in (("billingEntitlementRateCards", "entitlement"), ("entitlementOverageRateCards", "overage")):
+    cards: tuple[tuple[str, str, type[SlabCard]], ...] = (
+        ("billingEntitlementRateCards", "entitlement", BillingEntitlementRateCard),
+        ("entitlementOverageRateCards", "overage", EntitlementOverageRateCard),
+    )
+    for key, kind, model in cards:
         sold: dict[str, str] = {}
         for i, card in enumerate(details.get(key, [])):
             where = f"{ROOT}.{key}[{i}]"
@@ -286,7 +301,7 @@ def _entitlement_cards(
                 if plan_type == "PURCHASE":
                     raise _fail(f"{where}: a PURCHASE plan has no pricing cycle, so it cannot bill overage")
                 _check_overage(card, where)
-            _check_slab_card(card, where, supported)
+            _check_slab_card(card, model, where, supported)
 
 
 def _check_timing_entitlement(card: dict[str, Any], where: str, plan_type: str) -> None:
@@ -346,7 +361,7 @@ def _check_recurrence(card: dict[str, Any], where: str) -> None:
             raise _fail(f"{where}.recurrenceConfig.offset: must be smaller than interval")
 
 
-def _check_slab_card(card: dict[str, Any], where: str, supported: set[str]) -> None:
+def _check_slab_card(card: dict[str, Any], kind: type[SlabCard], where: str, supported: set[str]) -> None:
     orders = [s["order"] for s in card["ratePlan"]["slabs"]]
     if len(set(orders)) != len(orders):
         raise _fail(f"{where}.ratePlan.slabs: order {next(o for o in orders if orders.count(o) > 1)} is used twice")
@@ -357,37 +372,33 @@ def _check_slab_card(card: dict[str, Any], where: str, supported: set[str]) -> N
         rate_orders = [r["order"] for r in value["slabRates"]]
         if len(set(rate_orders)) != len(rate_orders):
             raise _fail(f"{where}.rateValues ({value['currency']}).slabRates: an order is given twice")
-        _priced(partial(_check_slab_rates, card, value["currency"], where), f"{where} ({value['currency']})")
+        _priced(partial(_check_slab_rates, card, kind, value["currency"], where), f"{where} ({value['currency']})")
 
 
-def check_activation(details: dict[str, Any], currencies: list[str]) -> list[str]:
+def check_activation(model: plan_model.PlanModel, currencies: list[str]) -> list[str]:
     """The currencies to activate, upper-cased; BadRequest naming the first card not priced in one of them."""
-    supported = set(details["supportedCurrencies"])
-    codes = _currencies(currencies, "currencies", supported)
+    codes = _currencies(currencies, "currencies", set(model.currencies))
+    priced: tuple[tuple[str, tuple[plan_model.RateCard, ...]], ...] = (
+        ("usageRateCards", model.usage_cards),
+        ("licenseRateCards", model.license_cards),
+        ("fixedFeeRateCards", model.fixed_fee_cards),
+        ("billingEntitlementRateCards", model.billing_entitlement_cards),
+        ("entitlementOverageRateCards", model.entitlement_overage_cards),
+    )
     for code in codes:
-        for kind in (
-            "usageRateCards",
-            "licenseRateCards",
-            "fixedFeeRateCards",
-            "billingEntitlementRateCards",
-            "entitlementOverageRateCards",
-        ):
-            for i, card in enumerate(details.get(kind, [])):
-                if rate_cards.rate_value_for(card, code) is None:
+        for kind, cards in priced:
+            for i, card in enumerate(cards):
+                if not plan_model.priced_in(card, code):
                     raise _fail(
-                        f"{ROOT}.{kind}[{i}] ({card['name']}) has no rates in {code}: add them before activating {code}"
+                        f"{ROOT}.{kind}[{i}] ({card.name}) has no rates in {code}: add them before activating {code}"
                     )
-        commitment = details.get("minimumCommitment")
-        if commitment is not None and rate_cards.rate_value_for(commitment, code) is None:
+        commitment = model.minimum_commitment
+        if commitment is not None and not plan_model.priced_in(commitment, code):
             raise _fail(f"{ROOT}.minimumCommitment has no rate in {code}: add it before activating {code}")
-        for i, card in enumerate(details.get("creditGrantRateCards", [])):
-            if not any(d["currency"] == code for d in card["rateDetails"]["currencySlabRateDetails"]):
+        for i, grant in enumerate(model.credit_grant_cards):
+            if not plan_model.priced_in(grant, code):
                 raise _fail(
-                    f"{ROOT}.creditGrantRateCards[{i}] ({card['name']}) has no rates in {code}: add them "
+                    f"{ROOT}.creditGrantRateCards[{i}] ({grant.name}) has no rates in {code}: add them "
                     f"before activating {code}"
                 )
     return codes
-
-
-def usage_meter_ids(details: dict[str, Any]) -> list[str]:
-    return [card["usageMeterId"] for card in details.get("usageRateCards", [])]

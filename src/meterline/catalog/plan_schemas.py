@@ -358,7 +358,7 @@ def plan_list_item(view: PlanView) -> PricePlanListData:
         version=latest.version.version,
         description=plan.description,
         status=cast(PlanStatus, plan.status),
-        usage_meters=[card["usageMeterId"] for card in latest.details.get("usageRateCards", [])],
+        usage_meters=latest.model.usage_meter_ids,
         price_plan_details=details_out(latest.details, latest.active_currencies, plan.type),
         created_at=plan.created_at,
         updated_at=plan.updated_at,

@@ -14,8 +14,9 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from typing import Any
 
-from meterline.catalog import plan_rules, plan_schemas as schemas
+from meterline.catalog import plan_model, plan_rules, plan_schemas as schemas
 from meterline.catalog.addon_repository import AddOnRepository
+from meterline.catalog.plan_model import PlanModel
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
 from meterline.catalog.statuses import PricePlanStatus
@@ -37,6 +38,11 @@ class PlanVersion:
     @property
     def active_currencies(self) -> list[str]:
         return [c for c in self.version.active_currencies.split(",") if c]
+
+    @property
+    def model(self) -> PlanModel:
+        """The details as typed values (parsed once per stored text)."""
+        return plan_model.parse_stored(self.version.details)
 
 
 @dataclass(frozen=True)
@@ -196,10 +202,11 @@ class PricePlanService:
             latest.version.details = encode_details(details)
         else:
             active = latest.active_currencies
-            missing = sorted(set(active) - set(details["supportedCurrencies"]))
+            model = plan_model.parse(details)
+            missing = sorted(set(active) - set(model.currencies))
             if missing:
                 raise BadRequest(f"pricePlanDetails.supportedCurrencies: {', '.join(missing)} is active and must stay")
-            plan_rules.check_activation(details, active)
+            plan_rules.check_activation(model, active)
             plan.latest_version += 1
             self.repo.add(self._version(plan, plan.latest_version, details, active))
             self.ctx.session.flush()
@@ -210,9 +217,9 @@ class PricePlanService:
     def activate(self, plan_id: str, currencies: list[str]) -> PlanView:
         plan = self._locked(plan_id)
         latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
-        codes = plan_rules.check_activation(latest.details, currencies)
+        codes = plan_rules.check_activation(latest.model, currencies)
         meters = {m.id: m.status for m in self.metering.usable_meters()}
-        for meter_id in plan_rules.usage_meter_ids(latest.details):
+        for meter_id in latest.model.usage_meter_ids:
             if meters.get(meter_id) != ACTIVE:
                 raise BadRequest(f"Usage meter {meter_id} is not ACTIVE: activate it before the plan that prices it")
         latest.version.active_currencies = ",".join(sorted(set(latest.active_currencies) | set(codes)))

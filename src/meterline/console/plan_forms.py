@@ -14,6 +14,18 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.datastructures import FormData
 
+from meterline.catalog import plan_model
+from meterline.catalog.plan_model import SLAB_CARDS, PlanModel, RateCard, SlabCard
+from meterline.catalog.plan_schemas import (
+    BillingEntitlementRateCard,
+    EntitlementOverageRateCard,
+    FeatureConfig,
+    FixedFeeRateCard,
+    LicenseRateCard,
+    MinimumCommitment,
+    PricingCycleConfig,
+    UsageRateCard,
+)
 from meterline.console.account_pages import CURRENCIES
 from meterline.core import numbers
 from meterline.core.errors import NotFound
@@ -65,6 +77,10 @@ SLAB_KINDS = ("usage", "license", "entitlement", "overage")  # priced by slab ro
 BOUNDED_KINDS = ("usage", "license", "overage")  # with an optional minimum and maximum per cycle
 VALID_FROM, VALID_UNTIL = "P0D", "P1M"  # a billing entitlement's units: from the cycle's start, for a month
 MAX_SLABS = 10  # the SDK's ratePlan.slabs maxLength
+Component = RateCard | MinimumCommitment  # what the builder edits
+ENTITLEMENT_CARDS = (BillingEntitlementRateCard, EntitlementOverageRateCard)
+# what a card's form does not show, kept from the card it edits
+KEPT = {"name", "tag", "config", "usage_cycle", "prorated_refund_mode", "recurrence_config"}
 
 
 def _text(value: Any) -> str:
@@ -140,36 +156,36 @@ def pydantic_words(exc: ValidationError) -> str:
 
 
 # -- the pricing cycle and currencies (new plan, edit details) ---------------------------------------------------
-def cycle_words(config: dict[str, Any] | None) -> str:
-    if not config:
+def cycle_words(config: PricingCycleConfig | None) -> str:
+    if config is None:
         return "no pricing cycle"
-    interval = INTERVALS.get(config["interval"], config["interval"])
-    offset = config.get("startOffset")
-    if offset is None or config.get("anniversaryCycle"):
+    interval = INTERVALS.get(config.interval, config.interval)
+    offset = config.start_offset
+    if offset is None or config.anniversary_cycle:
         start = "from the day the plan starts on an account (anniversary)"
     else:
-        day, month = offset["dayOffset"], offset["monthOffset"]
-        if config["interval"] == "WEEKLY":
+        day, month = offset.day_offset, offset.month_offset
+        if config.interval == "WEEKLY":
             start = "from " + WEEKDAYS.get(day, f"day {day}")
         else:
             start = "from the last day" if day == "LAST" else f"from day {day}"
             start += {"NIL": "", "FIRST": " of the period's first month", "LAST": " of the period's last month"}.get(
                 month, f" of month {month} of the period"
             )
-    grace = config.get("gracePeriod") or 0
+    grace = config.grace_period or 0
     return f"{interval}, {start}" + (f"; {grace} day{'s' if grace != 1 else ''} of grace" if grace else "")
 
 
-def cycle_values(details: dict[str, Any] | None, base_currency: str) -> dict[str, Any]:
-    config = (details or {}).get("pricingCycleConfig") or {}
-    offset = config.get("startOffset") or {}
+def cycle_values(model: PlanModel | None, base_currency: str) -> dict[str, Any]:
+    config = model.cycle if model else None
+    offset = config.start_offset if config else None
     return {
-        "interval": config.get("interval", "MONTHLY"),
-        "day_offset": offset.get("dayOffset", "1"),
-        "month_offset": offset.get("monthOffset", "NIL"),
-        "grace": str(config.get("gracePeriod", 0)),
-        "anniversary": bool(config.get("anniversaryCycle")),
-        "currencies": (details or {}).get("supportedCurrencies", [base_currency]),
+        "interval": config.interval if config else "MONTHLY",
+        "day_offset": offset.day_offset if offset else "1",
+        "month_offset": offset.month_offset if offset else "NIL",
+        "grace": str(config.grace_period if config else 0),
+        "anniversary": bool(config and config.anniversary_cycle),
+        "currencies": list(model.currencies) if model else [base_currency],
         "other": "",
     }
 
@@ -243,22 +259,22 @@ class SlabRow:
     rates: dict[str, str] = field(default_factory=dict)
 
 
-def rows_of_card(card: dict[str, Any] | None, currencies: list[str]) -> list[SlabRow]:
+def rows_of_card(card: SlabCard | None, currencies: list[str]) -> list[SlabRow]:
     if card is None:
         return [SlabRow(start="0")]
-    slabs = card["ratePlan"]["slabs"]
+    slabs = card.rate_plan.slabs
     rows = []
     for i, slab in enumerate(slabs):
         rates = {}
-        for value in card["rateValues"]:
-            rate = next((r["rate"] for r in value["slabRates"] if r["order"] == slab["order"]), None)
-            rates[value["currency"]] = _text(rate)
+        for value in card.rate_values:
+            rate = next((r.rate for r in value.slab_rates if r.order == slab.order), None)
+            rates[value.currency] = _text(rate)
         rows.append(
             SlabRow(
-                start=_text(slab["startAfter"]),
-                end=_text(slabs[i + 1]["startAfter"]) if i + 1 < len(slabs) else "",
-                price_type=slab["priceType"],
-                package=(slab.get("slabConfig") or {}).get("packageSize", ""),
+                start=_text(slab.start_after),
+                end=_text(slabs[i + 1].start_after) if i + 1 < len(slabs) else "",
+                price_type=slab.price_type,
+                package=(slab.slab_config or {}).get("packageSize", ""),
                 rates=rates,
             )
         )
@@ -281,7 +297,7 @@ def rows_of_form(form: FormData, currencies: list[str]) -> list[SlabRow]:
 
 
 def slab_plan(
-    rows: list[SlabRow], model: str, currencies: list[str], original: dict[str, Any] | None, errors: dict[str, str]
+    rows: list[SlabRow], model: str, currencies: list[str], original: Component | None, errors: dict[str, str]
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(ratePlan, rateValues) of the rows. The form's "To" is the next slab's start: a "To" that is not where the
     next slab starts, or a "To" on the last slab (which prices all usage above its start), is a mistake here."""
@@ -314,15 +330,17 @@ def slab_plan(
                 f"Slabs must be contiguous: this slab ends at {end} but slab {i + 2} starts after "
                 f"{_text(starts[i + 1])}"
             )
-    old_rates = {v["currency"]: {r["order"]: r for r in v["slabRates"]} for v in (original or {}).get("rateValues", [])}
-    old_slabs = {s["order"]: s for s in (original or {}).get("ratePlan", {}).get("slabs", [])}
+    priced = original if isinstance(original, SLAB_CARDS) else None  # what the form does not show is kept from it
+    old_rates = {v.currency: {r.order: r for r in v.slab_rates} for v in (priced.rate_values if priced else ())}
+    old_slabs = {s.order: s for s in (priced.rate_plan.slabs if priced else ())}
     slabs: list[dict[str, Any]] = []
     values: dict[str, list[dict[str, Any]]] = {c: [] for c in currencies}
     for i, row in enumerate(rows):
         if row.price_type not in PRICE_TYPES:
             errors[f"type_{i}"] = "Choose a price type"
         slab: dict[str, Any] = {"order": i + 1, "startAfter": starts[i], "priceType": row.price_type}
-        config = dict(old_slabs.get(i + 1, {}).get("slabConfig") or {})
+        old_slab = old_slabs.get(i + 1)
+        config = dict((old_slab.slab_config if old_slab else None) or {})
         config.pop("packageSize", None)
         if row.package.strip():
             config["packageSize"] = row.package.strip()
@@ -337,18 +355,18 @@ def slab_plan(
             elif rate is None:
                 errors[f"rate_{i}_{currency}"] = _why(text, "Enter a number, such as 0.05 or 12")
             slab_rate: dict[str, Any] = {"order": i + 1, "rate": rate}
-            kept = old_rates.get(currency, {}).get(i + 1, {}).get("slabRateConfig")
+            old_rate = old_rates.get(currency, {}).get(i + 1)
+            kept = old_rate.slab_rate_config if old_rate else None
             if kept:
-                slab_rate["slabRateConfig"] = kept
+                slab_rate["slabRateConfig"] = dict(kept)
             values[currency].append(slab_rate)
     rate_values = []
     for currency in currencies:
         rate_value: dict[str, Any] = {"currency": currency, "slabRates": values[currency]}
-        kept = next(
-            (v.get("rateConfig") for v in (original or {}).get("rateValues", []) if v["currency"] == currency), None
-        )
+        old_value = plan_model.rate_value(priced, currency) if priced else None
+        kept = old_value.rate_config if old_value else None
         if kept:
-            rate_value["rateConfig"] = kept
+            rate_value["rateConfig"] = dict(kept)
         rate_values.append(rate_value)
     return {"pricingModel": model, "slabs": slabs}, rate_values
 
@@ -488,32 +506,34 @@ def duration_words(duration: str) -> str:
     return " ".join(spoken) or "0 days"
 
 
-def validity_words(config: dict[str, Any]) -> str:
+def validity_words(config: FeatureConfig) -> str:
     """When a billing entitlement's units of a cycle can be used, counted from the cycle's start."""
-    start, until = config.get("effectiveFrom") or VALID_FROM, config.get("effectiveUntil") or VALID_UNTIL
+    start, until = config.effective_from or VALID_FROM, config.effective_until or VALID_UNTIL
     if duration_words(start) == "0 days":
         return f"usable for {duration_words(until)} from the cycle's start"
     return f"usable from {duration_words(start)} to {duration_words(until)} after the cycle's start"
 
 
-def entitlement_timing_words(card: dict[str, Any]) -> str:
+def entitlement_timing_words(card: BillingEntitlementRateCard) -> str:
     timing = {
         "IN_ADVANCE": "billed in advance",
         "IN_ARREARS": "billed in arrears",
         "PREPAID": "prepaid: the units arrive once the in-advance invoice is paid",
-    }.get(card.get("invoiceTiming", ""), str(card.get("invoiceTiming", "")).lower())
-    config = card.get("recurrenceConfig") or {}
-    interval, offset = config.get("interval") or 1, config.get("offset") or 0
+    }[card.invoice_timing]
+    config = card.recurrence_config
+    interval = (config.interval if config else None) or 1
+    offset = (config.offset if config else None) or 0
     if interval != 1 or offset:
         timing += f", every {interval} cycles" if interval != 1 else ", every cycle"
         timing += f" from cycle {offset}" if offset else ""
     return timing
 
 
-def overage_period_words(card: dict[str, Any]) -> str:
+def overage_period_words(card: EntitlementOverageRateCard) -> str:
     """How often an entitlement overage card bills what was used (billingConfig: every N cycles from cycle M)."""
-    config = card.get("billingConfig") or {}
-    interval, offset = config.get("interval") or 1, config.get("startOffset") or 0
+    config = card.billing_config
+    interval = (config.interval if config else None) or 1
+    offset = (config.start_offset if config else None) or 0
     if interval == 1 and offset == 0:
         return "billed every cycle"
     text = f"billed every {interval} cycles" if interval != 1 else "billed every cycle"
@@ -522,51 +542,70 @@ def overage_period_words(card: dict[str, Any]) -> str:
     return text
 
 
-def find_card(details: dict[str, Any], name: str) -> tuple[str, int, dict[str, Any]]:
-    for kind, key in KINDS.items():
-        for i, card in enumerate(details.get(key, [])):
-            if card["name"] == name:
+def cards_of(model: PlanModel, kind: str) -> tuple[RateCard, ...]:
+    """The plan's cards of a kind of the builder (`KINDS`)."""
+    cards: dict[str, tuple[RateCard, ...]] = {
+        "usage": model.usage_cards,
+        "license": model.license_cards,
+        "fixed-fee": model.fixed_fee_cards,
+        "entitlement": model.billing_entitlement_cards,
+        "overage": model.entitlement_overage_cards,
+    }
+    return cards[kind]
+
+
+def find_card(model: PlanModel, name: str) -> tuple[str, int, RateCard]:
+    """(kind, index among the cards of its kind, card) of the card called `name`."""
+    for kind in KINDS:
+        for i, card in enumerate(cards_of(model, kind)):
+            if card.name == name:
                 return kind, i, card
     raise NotFound(f"This plan has no rate card named {name}")
 
 
-def card_values(kind: str, card: dict[str, Any] | None, currencies: list[str], catalog: Catalog) -> dict[str, Any]:
+def card_values(kind: str, card: Component | None, currencies: list[str], catalog: Catalog) -> dict[str, Any]:
     """The form's values of a saved card (or a new one)."""
-    card = card or {}
-    values: dict[str, Any] = {"display_name": card.get("displayName", ""), "model": "TIERED", "rows": []}
+    named = (card.display_name if card else None) or ""
+    values: dict[str, Any] = {"display_name": named, "model": "TIERED", "rows": []}
     if kind in SLAB_KINDS:
-        values["meter"] = card.get("usageMeterId", "")
-        values["model"] = card.get("ratePlan", {}).get("pricingModel", "TIERED")
-        values["rows"] = rows_of_card(card or None, currencies)
-        for value in card.get("rateValues", []):
-            config = value.get("rateConfig") or {}
-            values[f"min_{value['currency']}"] = config.get("minimumRate", "")
-            values[f"max_{value['currency']}"] = config.get("maximumRate", "")
+        priced = card if isinstance(card, SLAB_CARDS) else None
+        values["meter"] = card.usage_meter_id if isinstance(card, UsageRateCard) else ""
+        values["model"] = priced.rate_plan.pricing_model if priced else "TIERED"
+        values["rows"] = rows_of_card(priced, currencies)
+        for rates in priced.rate_values if priced else ():
+            bounds = rates.rate_config or {}
+            values[f"min_{rates.currency}"] = bounds.get("minimumRate", "")
+            values[f"max_{rates.currency}"] = bounds.get("maximumRate", "")
     if kind in ("license", "fixed-fee"):
-        values["addon"] = catalog.addon_name(card["id"]) if "id" in card else ""
-        values["timing"] = card.get("invoiceTiming", "IN_ARREARS")  # the API's default
-        values["proration"] = bool(card.get("enableProration"))
+        addon = card if isinstance(card, (LicenseRateCard, FixedFeeRateCard)) else None
+        values["addon"] = catalog.addon_name(addon.id) if addon else ""
+        values["timing"] = (addon.invoice_timing if addon else None) or "IN_ARREARS"  # the API's default
+        values["proration"] = bool(addon and addon.enable_proration)
     if kind == "fixed-fee":
-        values["recurring"] = card.get("type", "RECURRING") == "RECURRING"
-        for value in card.get("rateValues", []):
-            values[f"amount_{value['currency']}"] = _text(value["rate"])
+        fee = card if isinstance(card, FixedFeeRateCard) else None
+        values["recurring"] = ((fee.type if fee else None) or "RECURRING") == "RECURRING"
+        for amount in fee.rate_values if fee else ():
+            values[f"amount_{amount.currency}"] = _text(amount.rate)
     if kind in ("entitlement", "overage"):
-        values["feature"] = card.get("featureId", "")
+        values["feature"] = card.feature_id if isinstance(card, ENTITLEMENT_CARDS) else ""
     if kind == "entitlement":
-        config = (card.get("featureConfigs") or [{}])[0]
-        values["units"] = _text(config.get("featureCreditLimit"))
-        values["valid_from"] = config.get("effectiveFrom") or VALID_FROM
-        values["valid_until"] = config.get("effectiveUntil") or VALID_UNTIL
-        values["timing"] = card.get("invoiceTiming", "IN_ADVANCE")
+        sold = card if isinstance(card, BillingEntitlementRateCard) else None
+        granted = sold.feature_configs[0] if sold else None
+        values["units"] = _text(granted.feature_credit_limit if granted else None)
+        values["valid_from"] = (granted.effective_from if granted else None) or VALID_FROM
+        values["valid_until"] = (granted.effective_until if granted else None) or VALID_UNTIL
+        values["timing"] = sold.invoice_timing if sold else "IN_ADVANCE"
     if kind == "overage":
-        values["max_quantity"] = _text(card.get("maxQuantity"))
-        config = card.get("billingConfig") or {}
-        values["every"] = str(config.get("interval") or 1)
-        values["offset"] = str(config.get("startOffset") or 0)
+        overage = card if isinstance(card, EntitlementOverageRateCard) else None
+        values["max_quantity"] = _text(overage.max_quantity if overage else None)
+        billing = overage.billing_config if overage else None
+        values["every"] = str((billing.interval if billing else None) or 1)
+        values["offset"] = str((billing.start_offset if billing else None) or 0)
     if kind == "commitment":
-        values["display_name"] = card.get("displayName", "Minimum commitment")
-        for value in card.get("rateValues", []):
-            values[f"amount_{value['currency']}"] = _text(value["rate"])
+        commitment = card if isinstance(card, MinimumCommitment) else None
+        values["display_name"] = commitment.display_name if commitment else "Minimum commitment"
+        for amount in commitment.rate_values if commitment else ():
+            values[f"amount_{amount.currency}"] = _text(amount.rate)
     return values
 
 
@@ -589,17 +628,13 @@ def _amounts(
 def card_from_form(
     kind: str,
     form: FormData,
-    original: dict[str, Any] | None,
+    original: Component | None,
     currencies: list[str],
     values: dict[str, Any],
     errors: dict[str, str],
 ) -> dict[str, Any]:
-    """The card the form describes, with what the form does not show kept from the card it edits."""
-    card = {
-        k: v
-        for k, v in (original or {}).items()
-        if k in ("name", "tag", "config", "usageCycle", "proratedRefundMode", "recurrenceConfig")
-    }
+    """The card the form describes (the API's JSON), with what the form does not show kept from the card it edits."""
+    card = original.model_dump(by_alias=True, exclude_none=True, include=KEPT) if original is not None else {}
     display_name = str(form.get("display_name", "")).strip()
     values["display_name"] = display_name
     if display_name:
@@ -617,7 +652,7 @@ def card_from_form(
         values["feature"] = str(form.get("feature", ""))
         if not values["feature"]:
             errors["feature"] = "Choose the feature this card is about"
-        if original is not None and original["featureId"] != values["feature"]:
+        if isinstance(original, ENTITLEMENT_CARDS) and original.feature_id != values["feature"]:
             card.pop("name", None)  # a new feature, a new automatic name
         card["featureId"] = values["feature"]
     if kind == "entitlement":
@@ -632,7 +667,7 @@ def card_from_form(
         values["meter"] = str(form.get("meter", ""))
         if not values["meter"]:
             errors["meter"] = "Choose the usage meter this card prices"
-        if original is not None and original["usageMeterId"] != values["meter"]:
+        if isinstance(original, UsageRateCard) and original.usage_meter_id != values["meter"]:
             card.pop("name", None)  # a new meter, a new automatic name
         card["usageMeterId"] = values["meter"]
     if kind in ("license", "fixed-fee"):
@@ -700,13 +735,14 @@ def _overage(form: FormData, card: dict[str, Any], values: dict[str, Any], error
     card["billingConfig"] = config
 
 
-def put_card(details: dict[str, Any], kind: str, card: dict[str, Any], name: str | None) -> dict[str, Any]:
+def put_card(details: dict[str, Any], kind: str, card: dict[str, Any], index: int | None) -> dict[str, Any]:
+    """The details (the API's JSON) with `card` in place of the card of its kind at `index` (`find_card`), or added
+    (`index` None)."""
     details = deepcopy(details)
     if kind == "commitment":
         details["minimumCommitment"] = card
         return details
     cards = details.setdefault(KINDS[kind], [])
-    index = next((i for i, c in enumerate(cards) if c["name"] == name), None)
     if index is None:
         cards.append(card)
     else:

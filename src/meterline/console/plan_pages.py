@@ -39,6 +39,7 @@ from meterline.console.plan_forms import (
     PRICE_TYPES,
     TIMINGS,
     Catalog,
+    Component,
     card_error,
     card_from_form,
     card_values,
@@ -221,7 +222,7 @@ def edit_plan_page(request: Request, user: User, plan_id: str) -> Response:
     values = {
         "name": view.plan.name,
         "description": view.plan.description or "",
-        **cycle_values(view.latest.details, user.org.base_currency),
+        **cycle_values(view.latest.model, user.org.base_currency),
     }
     return _details_page(request, user, view, values, {})
 
@@ -268,7 +269,7 @@ def _plan_page(
         v.version.version: (view.versions[i + 1].version.created_at if i + 1 < len(view.versions) else None)
         for i, v in enumerate(view.versions)
     }
-    inactive = [c for c in view.latest.details["supportedCurrencies"] if c not in view.latest.active_currencies]
+    inactive = [c for c in view.latest.model.currencies if c not in view.latest.active_currencies]
     return render(
         request,
         "plan.html",
@@ -276,7 +277,7 @@ def _plan_page(
         status=status,
         view=view,
         shown=shown,
-        details=shown.details,
+        model=shown.model,
         is_latest=number == latest,
         editable=number == latest and view.plan.status != ARCHIVED,
         accounts=accounts,
@@ -605,7 +606,7 @@ def _card_page(
     user: Any,
     view: PlanView,
     kind: str,
-    card: dict[str, Any] | None,
+    card: Component | None,
     values: dict[str, Any],
     errors: dict[str, str],
     status: int = 200,
@@ -627,7 +628,7 @@ def _card_page(
         card=card,
         values=values,
         errors=errors,
-        currencies=view.latest.details["supportedCurrencies"],
+        currencies=list(view.latest.model.currencies),
         meters=list(catalog.meters.values()),
         features=catalog.features,
         addon_names=addon_names,
@@ -638,30 +639,34 @@ def _card_page(
     )
 
 
-def _editing(ctx: Context, plan_id: str, kind: str, name: str | None) -> tuple[PlanView, str, dict[str, Any] | None]:
-    """The editable plan, the kind of component and the component being edited (None for a new card)."""
+def _editing(
+    ctx: Context, plan_id: str, kind: str, name: str | None
+) -> tuple[PlanView, str, Component | None, int | None]:
+    """The editable plan, the kind of component, the component being edited (None for a new card) and its index
+    among the cards of its kind."""
     view = PricePlanService(ctx).get(plan_id)
     _editable(view)
-    card = None
+    card: Component | None = None
+    index = None
     if kind == "commitment":
-        card = view.latest.details.get("minimumCommitment")
+        card = view.latest.model.minimum_commitment
     elif name is not None:
-        kind, _, card = find_card(view.latest.details, name)
-    return view, kind, card
+        kind, index, card = find_card(view.latest.model, name)
+    return view, kind, card, index
 
 
 def _card_form(request: Request, user: Any, plan_id: str, kind: str, name: str | None) -> Response:
     ctx = context(request, user)
-    view, kind, card = _editing(ctx, plan_id, kind, name)
-    values = card_values(kind, card, view.latest.details["supportedCurrencies"], _catalog(ctx))
+    view, kind, card, _ = _editing(ctx, plan_id, kind, name)
+    values = card_values(kind, card, list(view.latest.model.currencies), _catalog(ctx))
     return _card_page(request, user, view, kind, card if name or kind == "commitment" else None, values, {})
 
 
 def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str | None, form: FormData) -> Response:
     check_csrf(user, str(form.get("csrf", "")))
     ctx = context(request, user)
-    view, kind, original = _editing(ctx, plan_id, kind, name)
-    currencies = view.latest.details["supportedCurrencies"]
+    view, kind, original, index = _editing(ctx, plan_id, kind, name)
+    currencies = list(view.latest.model.currencies)
     values: dict[str, Any] = {}
     errors: dict[str, str] = {}
     action = str(form.get("action", "save"))
@@ -677,7 +682,7 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
     try:
         if kind in ("license", "fixed-fee"):  # named by its add-on: the add-on of that name, made if new
             card["id"] = AddOnService(ctx).named(values["addon"], "LICENSE" if kind == "license" else "FIXED_FEE").id
-        saved = _save(ctx, view, put_card(view.latest.details, kind, card, name))
+        saved = _save(ctx, view, put_card(view.latest.details, kind, card, index))
     except ValidationError as exc:  # an add-on name the add-on service refuses
         errors["addon"] = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
     except _Refused as exc:
@@ -750,12 +755,12 @@ def _without(ctx: Context, plan_id: str, name: str | None) -> tuple[PlanView, st
         if commitment is None:
             raise NotFound(f"Price plan {view.plan.name} has no minimum commitment")
         return view, "minimum commitment", "the minimum commitment", details
-    kind, index, card = find_card(view.latest.details, name)
+    kind, index, card = find_card(view.latest.model, name)
     del details[KINDS[kind]][index]
     if not details[KINDS[kind]]:
         del details[KINDS[kind]]  # as a plan that never had one
     kind_name = KIND_NAMES[kind].lower()
-    return view, kind_name, f'the {kind_name} "{card.get("displayName") or name}"', details
+    return view, kind_name, f'the {kind_name} "{card.display_name or name}"', details
 
 
 def _remove_page(request: Request, user: Any, plan_id: str, name: str | None) -> Response:

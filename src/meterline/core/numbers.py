@@ -31,7 +31,7 @@ import re
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 
-from pydantic import BeforeValidator, Field, StrictInt, WithJsonSchema
+from pydantic import BeforeValidator, Field, StrictInt, ValidationInfo, WithJsonSchema
 from pydantic_core import PydanticCustomError
 
 MAX_DIGITS = 15  # digits before the point
@@ -132,10 +132,17 @@ def grouped(value: Decimal | int, min_digits: int = 0) -> str:
     return f"{sign}{whole}" + (f".{fraction}" if fraction else "")
 
 
-def _json_number(value: Any) -> Decimal:
+STORED = "stored"  # validation context key: the data was stored earlier (numbers kept as stored)
+
+
+def _json_number(value: Any, info: ValidationInfo) -> Decimal:
     # The request parser reads JSON numbers as int or Decimal (never float); text and booleans are refused.
     if isinstance(value, bool) or not isinstance(value, (int, Decimal)):
         raise PydanticCustomError("number", "must be a JSON number")
+    if info.context and info.context.get(STORED):
+        # Read back from storage (catalog/plan_model.py): the number passed the rule of the day it was stored,
+        # and is read exactly as it was (a rate stored before the rule fails where it is priced, as it always did).
+        return Decimal(value)
     try:
         return bounded(value)
     except NumberError as exc:

@@ -358,11 +358,10 @@ class CreditService:
         )
         usable: set[str] = set()
         for view in ScheduleService(self.ctx).views(schedules):
-            usage = [c["usageMeterId"] for c in view.details.get("usageRateCards", [])]
-            fees = [c["id"] for c in view.details.get("fixedFeeRateCards", [])]
-            others = [
-                c["id"] for key in ("licenseRateCards", "creditGrantRateCards") for c in view.details.get(key, [])
-            ]
+            model = view.model
+            usage = model.usage_meter_ids
+            fees = [c.id for c in model.fixed_fee_cards]
+            others = [c.id for c in model.license_cards] + [c.id for c in model.credit_grant_cards]
             usable.update(usage, fees, others)
             if usage:
                 usable.add("ALL_USAGE_METER_RATE_CARDS")

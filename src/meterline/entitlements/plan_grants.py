@@ -20,12 +20,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
-from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog import plan_rules, rate_cards
+from meterline.catalog.plan_schemas import EntitlementOverageRateCard
 from meterline.core.clock import END_OF_TIME
 from meterline.entitlements.models import FeatureCreditEntry
 from meterline.entitlements.repository import EntryRepository
@@ -37,7 +37,6 @@ from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 
 TICK = timedelta(microseconds=1)
-ENTITLEMENT_CARDS = ("billingEntitlementRateCards", "entitlementOverageRateCards")
 
 
 @dataclass(frozen=True)
@@ -48,10 +47,6 @@ class CycleGrant:
     starts: datetime
     ends: datetime
     granted: Decimal | None  # None: no limit (an overage card without maxQuantity)
-
-
-def has_entitlement_cards(details: dict[str, Any]) -> bool:
-    return any(details.get(key) for key in ENTITLEMENT_CARDS)
 
 
 def shifted(instant: datetime, duration: str, tz: tzinfo) -> datetime:
@@ -75,7 +70,7 @@ def _nth_cycle(config: cycles.CycleConfig, cycle: cycles.Cycle, steps: int, tz: 
 
 
 def overage_window(
-    view: ScheduleView, cycle: cycles.Cycle, index: int, card: dict[str, Any], tz: tzinfo
+    view: ScheduleView, cycle: cycles.Cycle, index: int, card: EntitlementOverageRateCard, tz: tzinfo
 ) -> tuple[str, datetime, datetime]:
     """The OVERAGE entry of an overage card for the billing period holding the schedule's cycle `index` (`cycle`):
     its id (the day the period's first cycle starts) and its window (the period, within the schedule)."""
@@ -98,31 +93,31 @@ def cycle_grants(
     out: list[CycleGrant] = []
     piece_start = max(cycle.start, view.start)
     day = cycles.local_day(cycle.start, tz)
-    for card in view.details.get("billingEntitlementRateCards", ()):
-        if (card["invoiceTiming"] == "PREPAID") != prepaid or not rate_cards.applies(card, index):
+    for card in view.model.billing_entitlement_cards:
+        if (card.invoice_timing == "PREPAID") != prepaid or not rate_cards.applies(card, index):
             continue
-        config = card["featureConfigs"][0]
-        units = Decimal(config["featureCreditLimit"])
+        config = card.feature_configs[0]
+        units = config.feature_credit_limit
         if units <= 0:
             continue
         out.append(
             CycleGrant(
-                card["featureId"],
+                card.feature_id,
                 cycle_entry_id(view.id, day, PRICE_PLAN),
                 PRICE_PLAN,
-                shifted(piece_start, config.get("effectiveFrom") or "P0D", tz),
-                shifted(piece_start, config["effectiveUntil"], tz),
+                shifted(piece_start, config.effective_from or "P0D", tz),
+                shifted(piece_start, config.effective_until, tz),
                 units,
             )
         )
     if prepaid or view.cycle is None:
         return out
-    for card in view.details.get("entitlementOverageRateCards", ()):
-        limit = None if card.get("maxQuantity") is None else Decimal(card["maxQuantity"])
+    for overage in view.model.entitlement_overage_cards:
+        limit = overage.max_quantity
         if limit is not None and limit <= 0:
             continue
-        entry_id, starts, ends = overage_window(view, cycle, index, card, tz)
-        out.append(CycleGrant(card["featureId"], entry_id, OVERAGE, starts, ends, limit))
+        entry_id, starts, ends = overage_window(view, cycle, index, overage, tz)
+        out.append(CycleGrant(overage.feature_id, entry_id, OVERAGE, starts, ends, limit))
     return out
 
 
@@ -165,7 +160,7 @@ class PlanGrants:
             return []
         out = []
         for view in ScheduleService(self.ctx).views(schedules):
-            if view.cycle is None or not has_entitlement_cards(view.details) or not view.start <= at < view.end:
+            if view.cycle is None or not view.model.has_entitlement_cards or not view.start <= at < view.end:
                 continue
             config = cycles.effective_config(view.cycle, view.start, self.tz)
             cycle = cycles.cycle_containing(config, at, self.tz)
@@ -232,7 +227,7 @@ class PlanGrants:
     def grant_prepaid(self, account: Account, view: ScheduleView, cycle_start: datetime) -> None:
         """The PREPAID billing entitlement cards' entries of the cycle starting at `cycle_start`, once its in-advance
         invoice is PAID."""
-        if view.cycle is None or not view.details.get("billingEntitlementRateCards"):
+        if view.cycle is None or not view.model.billing_entitlement_cards:
             return
         config = cycles.effective_config(view.cycle, view.start, self.tz)
         cycle = cycles.cycle_containing(config, cycle_start, self.tz)

@@ -33,6 +33,9 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from meterline.catalog import plan_model
+from meterline.catalog.plan_model import SLAB_CARDS, SlabCard
+from meterline.catalog.plan_schemas import BillingEntitlementRateCard, CreditGrantRateCard, EntitlementOverageRateCard
 from meterline.core import numbers
 from meterline.core.money import EXACT, exact_sum, round_money
 from meterline.invoicing import credit_application
@@ -176,17 +179,9 @@ class Built:
 
 
 # -- rate cards --------------------------------------------------------------------------------------------------
-def _card_name(card: CardRevenue) -> str:
-    c = card.card
-    return str(c.get("displayName") or c.get("name") or card.billable_id)
-
-
-def _slab_rates(card: CardRevenue, currency: str) -> dict[int, Decimal]:
-    if card.kind == "CREDIT_GRANT":
-        detail = next(d for d in card.card["rateDetails"]["currencySlabRateDetails"] if d["currency"] == currency)
-        return {i + 1: Decimal(s["rate"]) for i, s in enumerate(detail["slabDetails"])}
-    value = next(v for v in card.card["rateValues"] if v["currency"] == currency)
-    return {r["order"]: Decimal(r["rate"]) for r in value["slabRates"]}
+def _slab_rates(card: SlabCard, currency: str) -> dict[int, Decimal]:
+    value = plan_model.rate_value(card, currency)
+    return {r.order: r.rate for r in value.slab_rates} if value else {}
 
 
 def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
@@ -194,8 +189,8 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
     line_type, slab_type = CARD_TYPES[card.kind]
     if advanced:
         line_type = ADVANCED_TYPES[card.kind]
-    name = _card_name(card)
-    if card.kind == "BILLING_ENTITLEMENT":  # one line: the units granted, at the card's price
+    name = plan_model.label(card.card)
+    if isinstance(card.card, BillingEntitlementRateCard):  # one line: the units granted, at the card's price
         units = card.quantity or Decimal(0)
         return Line(
             card.billable_id,
@@ -203,10 +198,11 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
             line_type,
             card.revenue,
             quantity=units,
-            metadata={"featureId": card.card["featureId"], "units": units},
+            metadata={"featureId": card.card.feature_id, "units": units},
         )
-    if card.priced is None or slab_type is None:
-        metadata = {"creditAmount": _credit_amount(card, currency)} if card.kind == "CREDIT_GRANT" else None
+    if card.priced is None or slab_type is None or not isinstance(card.card, SLAB_CARDS):
+        grant = card.card if isinstance(card.card, CreditGrantRateCard) else None
+        metadata = {"creditAmount": _credit_amount(grant, currency)} if grant is not None else None
         return Line(
             card.billable_id,
             name,
@@ -216,7 +212,7 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
             value_per_quantity=card.revenue,
             metadata=metadata,
         )
-    rates = _slab_rates(card, currency)
+    rates = _slab_rates(card.card, currency)
     children = [
         Line(
             f"{card.billable_id}:slab:{s.order}",
@@ -245,14 +241,16 @@ def card_line(card: CardRevenue, currency: str, advanced: bool = False) -> Line:
         line_type,
         children,
         quantity=card.quantity,
-        metadata={"pricingModel": card.card["ratePlan"]["pricingModel"]}
-        | ({"featureId": card.card["featureId"]} if card.kind == "ENTITLEMENT_OVERAGE" else {}),
+        metadata={"pricingModel": card.card.rate_plan.pricing_model}
+        | ({"featureId": card.card.feature_id} if isinstance(card.card, EntitlementOverageRateCard) else {}),
     )
 
 
-def _credit_amount(card: CardRevenue, currency: str) -> Decimal:
-    detail = next(d for d in card.card["rateDetails"]["currencySlabRateDetails"] if d["currency"] == currency)
-    return Decimal(detail["creditAmount"])
+def _credit_amount(card: CreditGrantRateCard, currency: str) -> Decimal:
+    detail = plan_model.credit_detail(card, currency)
+    if detail is None:  # pragma: no cover - only cards priced in the currency are rated
+        raise ValueError(f"credit grant {card.id} has no rates in {currency}")
+    return detail.credit_amount
 
 
 def _advanced_fees(cards: list[CardRevenue], currency: str) -> Line:

@@ -24,7 +24,8 @@ import simplejson
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog import plan_rules, rate_cards
+from meterline.catalog import plan_model, plan_rules, rate_cards
+from meterline.catalog.plan_model import PlanModel
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
@@ -108,24 +109,7 @@ class Piece:
 
 
 def _in_advance(card: CardRevenue) -> bool:
-    return card.kind != "USAGE" and card.card.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")
-
-
-def _advance_cards(details: dict[str, Any], currency: str) -> list[dict[str, Any]]:
-    """The plan's cards billed in advance that have a price in `currency`."""
-    cards = [
-        c
-        for key in ("fixedFeeRateCards", "licenseRateCards")
-        for c in details.get(key, ())
-        if rate_cards.rate_value_for(c, currency) is not None
-    ]
-    cards += [
-        c
-        for c in details.get("creditGrantRateCards", ())
-        if any(d["currency"] == currency for d in c["rateDetails"]["currencySlabRateDetails"])
-    ]
-    cards += [c for c in details.get("billingEntitlementRateCards", ()) if rate_cards.rate_value_for(c, currency)]
-    return [c for c in cards if c.get("invoiceTiming", "IN_ARREARS") in ("IN_ADVANCE", "PREPAID")]
+    return plan_model.timing(card.card) in plan_model.BILLED_AT_START
 
 
 def credit_holds(ctx: Context, account: Account) -> dict[str, Decimal]:
@@ -314,10 +298,11 @@ class InvoiceService:
         start, end = max(cycle.start, view.start), min(cycle.end, view.end)
         if start >= end:
             return None
-        scheduled = plan_grants.has_entitlement_cards(view.details) or any(
-            card.get("type") == "ONE_TIME" or card.get("recurrenceConfig")
-            for key in ("fixedFeeRateCards", "licenseRateCards", "creditGrantRateCards")
-            for card in view.details.get(key, ())
+        model = view.model
+        scheduled = (  # whether the cycle's number matters: then compute it
+            model.has_entitlement_cards
+            or any(card.type == "ONE_TIME" or card.recurrence_config is not None for card in model.fixed_fee_cards)
+            or any(card.type == "ONE_TIME" or card.recurrence_config is not None for card in model.credit_grant_cards)
         )
         return Piece(view, cycles.CyclePiece(cycle, start, end), self._index(view, cycle) if scheduled else 0)
 
@@ -335,54 +320,52 @@ class InvoiceService:
             {lid: [q for _, q in licenses.daily_maximums(s, p.start, p.end, self.tz)] for lid, s in steps.items()},
             cycle_days,
         )
-        details, currency = piece.view.details, account.invoice_currency
+        model, currency = piece.view.model, account.invoice_currency
         overage = self._overage(account, piece)
         last_piece = p.end >= piece.view.end  # overage of a period the schedule cuts short bills on its last piece
         arrears = [
             c
-            for c in plan_revenue(details, currency, usage, largest, proration, days, self.inputs.rate_plans, overage)
+            for c in plan_revenue(model, currency, usage, largest, proration, days, self.inputs.rate_plans, overage)
             if not _in_advance(c)
             and (rate_cards.applies(c.card, piece.index) or (c.kind == "ENTITLEMENT_OVERAGE" and last_piece))
         ]
-        if not _advance_cards(details, currency):
+        if not model.billed_at_start(currency):
             return arrears, []
         # In advance, a license bills the quantity in force when its piece starts (for each covered day if prorated).
         at_start = {lid: licenses.in_force(s, p.start) for lid, s in steps.items()}
         start_days = LicenseDays({k: [q] * covered for k, q in at_start.items()}, cycle_days)
         advance = [
             c
-            for c in plan_revenue(details, currency, usage, at_start, proration, start_days, self.inputs.rate_plans)
+            for c in plan_revenue(model, currency, usage, at_start, proration, start_days, self.inputs.rate_plans)
             if _in_advance(c) and rate_cards.applies(c.card, piece.index)
         ]
         return arrears, advance
 
     def _overage(self, account: Account, piece: Piece) -> dict[str, Decimal]:
         """feature id -> the overage units used in the billing period of each overage card (its OVERAGE entry)."""
-        cards = piece.view.details.get("entitlementOverageRateCards", ())
+        cards = piece.view.model.entitlement_overage_cards
         if not cards:
             return {}
         used = self.inputs.overage_used(account.pk)
         out = {}
         for card in cards:
             entry_id, _, _ = plan_grants.overage_window(piece.view, piece.piece.cycle, piece.index, card, self.tz)
-            out[card["featureId"]] = used.get((card["featureId"], entry_id), Decimal(0))
+            out[card.feature_id] = used.get((card.feature_id, entry_id), Decimal(0))
         return out
 
-    def _commitment(
-        self, details: dict[str, Any], currency: str, piece: cycles.CyclePiece
-    ) -> builder.Commitment | None:
-        card = details.get("minimumCommitment")
-        if card is None or rate_cards.rate_value_for(card, currency) is None:
+    def _commitment(self, model: PlanModel, currency: str, piece: cycles.CyclePiece) -> builder.Commitment | None:
+        card = model.minimum_commitment
+        if card is None or not plan_model.priced_in(card, currency):
             return None
         amount = rate_cards.flat_rate(card, currency, "minimumCommitment")
         if piece.is_partial:
             return builder.Commitment(
-                card.get("displayName") or "Minimum commitment",
+                card.display_name or "Minimum commitment",
                 amount,
                 cycles.covered_days(piece, self.tz),
                 cycles.cycle_days(piece.cycle, self.tz),
             )
-        return builder.Commitment(card.get("displayName") or "Minimum commitment", amount)
+        return builder.Commitment(card.display_name or "Minimum commitment", amount)
 
     def compute(self, invoice: Invoice) -> Computed:
         """The invoice as it stands: lines, credits applied, and what the wallet pays. Credits and the wallet go to
@@ -406,9 +389,9 @@ class InvoiceService:
             if invoice.invoice_type == ADVANCED:
                 built = builder.build_advanced(advance, currency, credits)
             else:
-                commitment = self._commitment(piece.view.details, currency, piece.piece)
+                commitment = self._commitment(piece.view.model, currency, piece.piece)
                 built = builder.build_standard(arrears, advance, commitment, charges, currency, credits)
-                priced = {c["usageMeterId"] for c in piece.view.details.get("usageRateCards", [])}
+                priced = set(piece.view.model.usage_meter_ids)
                 usage_lines = builder.usage_info(
                     [(m.id, m.name, usage[m.id]) for m in self.inputs.meters() if m.id in priced]
                 )
@@ -506,7 +489,7 @@ class InvoiceService:
             drafts = [start for start, status in starts if status == DRAFT]
             resume = min(drafts) if drafts else max((start for start, _ in starts), default=view.start)
             config = cycles.effective_config(view.cycle, view.start, self.tz)
-            advance = _advance_cards(view.details, account.invoice_currency)
+            advance = view.model.billed_at_start(account.invoice_currency)
             span = (config, max(view.start, resume), min(view.end, now + TICK))
             if span not in spans:  # accounts on the same plan from the same day share their cycles
                 spans[span] = cycles.cycles_overlapping(*span, self.tz)
@@ -686,33 +669,33 @@ class InvoiceService:
             plan_grants.PlanGrants(self.ctx).grant_prepaid(  # PREPAID billing entitlement cards
                 self.inputs.account(invoice.account_pk), view, invoice.cycle_start
             )
-        cards = {c["id"]: c for c in (view.details.get("creditGrantRateCards", []) if view else [])}
+        cards = {c.id: c for c in (view.model.credit_grant_cards if view else ())}
         for line in revenue.walk():
             card = cards.get(line.id) if line.type.endswith("CREDIT_GRANT_RATE_CARD_AMOUNT") else None
-            if card is None or (card.get("invoiceTiming") == "PREPAID" and invoice.status != PAID):
+            if card is None or (card.invoice_timing == "PREPAID" and invoice.status != PAID):
                 continue
             amount = Decimal((line.metadata or {}).get("creditAmount", 0))
             if amount <= 0:
                 continue
-            details = card["grantDetails"]
+            grant = card.grant_details
             start = cycles.local_day(invoice.start_at, self.tz)
             until = None
-            if details["expiryType"] == "PRICING_CYCLE" and invoice.cycle_end is not None:
+            if grant.expiry_type == "PRICING_CYCLE" and invoice.cycle_end is not None:
                 until = cycles.local_day(invoice.cycle_end, self.tz) - timedelta(days=1)
-            elif details["expiryType"] == "CUSTOM":
-                until = plan_rules.add_duration(start, details["expiryDuration"]) - timedelta(days=1)
+            elif grant.expiry_type == "CUSTOM" and grant.expiry_duration:  # plan_rules: CUSTOM has a duration
+                until = plan_rules.add_duration(start, grant.expiry_duration) - timedelta(days=1)
             CreditService(self.ctx, holds=credit_holds).grant(
                 [
                     Grant(
                         account_id=self.inputs.account(invoice.account_pk).id,
-                        purpose=str(card.get("displayName") or card["id"]),
+                        purpose=card.display_name or card.id,
                         amount=amount,
-                        priority=details["priority"],
+                        priority=grant.priority,
                         effective_from=start,
                         effective_until=until,
-                        scope=tuple(details.get("applicableEntityIds") or ()),
-                        grantor_id=card["id"],
-                        idempotency_key=f"grant:{invoice.pk}:{card['id']}",
+                        scope=tuple(grant.applicable_entity_ids or ()),
+                        grantor_id=card.id,
+                        idempotency_key=f"grant:{invoice.pk}:{card.id}",
                     )
                 ]
             )

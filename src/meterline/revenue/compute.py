@@ -19,7 +19,9 @@ from functools import partial
 from typing import Any
 
 from meterline import rating
-from meterline.catalog import rate_cards
+from meterline.catalog import plan_model, rate_cards
+from meterline.catalog.plan_model import PlanModel, RateCard, SlabCard
+from meterline.catalog.plan_schemas import LicenseRateCard
 
 ONE = Decimal(1)
 
@@ -41,7 +43,7 @@ class LicenseDays:
 @dataclass(frozen=True)
 class CardRevenue:
     kind: str  # USAGE | LICENSE | FIXED_FEE | CREDIT_GRANT | BILLING_ENTITLEMENT | ENTITLEMENT_OVERAGE
-    card: dict[str, Any]  # the rate card as the plan has it
+    card: RateCard  # the rate card as the plan has it
     billable_id: str  # the meter id (usage), the add-on id, or the card's name (entitlement cards)
     quantity: Decimal | None  # usage, license quantity, units of a feature; None for fixed fees and credit grants
     priced: rating.Priced | None  # slab pricing (usage, license, credit grant)
@@ -49,7 +51,7 @@ class CardRevenue:
 
 
 def plan_revenue(
-    details: dict[str, Any],
+    model: PlanModel,
     currency: str,
     usage: dict[str, Decimal],
     licenses: dict[str, Decimal],
@@ -63,7 +65,7 @@ def plan_revenue(
     `overage`: feature id -> overage units used, for the entitlement overage cards."""
     out: list[CardRevenue] = []
 
-    def parsed(card: dict[str, Any], make: Any) -> Any:
+    def parsed(card: RateCard, make: Any) -> Any:
         if memo is None:
             return make()
         found = memo.get((id(card), currency))
@@ -71,49 +73,47 @@ def plan_revenue(
             found = memo[(id(card), currency)] = (card, make())
         return found[1]
 
-    for kind, key, billable, quantities in (
-        ("USAGE", "usageRateCards", "usageMeterId", usage),
-        ("LICENSE", "licenseRateCards", "id", licenses),
-    ):
-        for i, card in enumerate(details.get(key, [])):
-            if rate_cards.rate_value_for(card, currency) is None:
-                continue
-            qty = quantities.get(card[billable], Decimal(0))
-            plan = parsed(card, partial(rate_cards.slab_rate_plan, card, currency, f"{key}[{i}]"))
-            if kind == "LICENSE" and card.get("enableProration") and license_days is not None:
-                days = license_days.daily.get(card[billable], [])
-                priced = rating.price_days(plan, days, license_days.cycle_days, currency)
-            else:
-                priced = rating.price(plan, qty, currency)
-            out.append(CardRevenue(kind, card, card[billable], qty, priced, priced.revenue))
-    for i, card in enumerate(details.get("fixedFeeRateCards", [])):
-        if rate_cards.rate_value_for(card, currency) is None:
+    def slab_card(kind: str, key: str, i: int, card: SlabCard, billable: str, qty: Decimal) -> CardRevenue:
+        plan = parsed(card, partial(rate_cards.slab_rate_plan, card, currency, f"{key}[{i}]"))
+        if isinstance(card, LicenseRateCard) and card.enable_proration and license_days is not None:
+            days = license_days.daily.get(billable, [])
+            priced = rating.price_days(plan, days, license_days.cycle_days, currency)
+        else:
+            priced = rating.price(plan, qty, currency)
+        return CardRevenue(kind, card, billable, qty, priced, priced.revenue)
+
+    for i, usage_card in enumerate(model.usage_cards):
+        if plan_model.priced_in(usage_card, currency):
+            meter = usage_card.usage_meter_id
+            out.append(slab_card("USAGE", "usageRateCards", i, usage_card, meter, usage.get(meter, Decimal(0))))
+    for i, license_card in enumerate(model.license_cards):
+        if plan_model.priced_in(license_card, currency):
+            seats = licenses.get(license_card.id, Decimal(0))
+            out.append(slab_card("LICENSE", "licenseRateCards", i, license_card, license_card.id, seats))
+    for i, fee in enumerate(model.fixed_fee_cards):
+        if not plan_model.priced_in(fee, currency):
             continue
-        rate = rate_cards.flat_rate(card, currency, f"fixedFeeRateCards[{i}]")
-        if card.get("enableProration") and proration is not None:
+        rate = rate_cards.flat_rate(fee, currency, f"fixedFeeRateCards[{i}]")
+        if fee.enable_proration and proration is not None:
             amount = rating.prorate(rate, proration.covered_days, proration.cycle_days, currency)
         else:
             amount = rating.fixed_amount(rate, currency)
-        out.append(CardRevenue("FIXED_FEE", card, card["id"], None, None, amount))
-    for i, card in enumerate(details.get("creditGrantRateCards", [])):
-        if not any(d["currency"] == currency for d in card["rateDetails"]["currencySlabRateDetails"]):
+        out.append(CardRevenue("FIXED_FEE", fee, fee.id, None, None, amount))
+    for i, grant in enumerate(model.credit_grant_cards):
+        if not plan_model.priced_in(grant, currency):
             continue
         where = f"creditGrantRateCards[{i}]"
-        plan, _credit = parsed(card, partial(rate_cards.credit_grant_rate_plan, card, currency, where))
+        plan, _credit = parsed(grant, partial(rate_cards.credit_grant_rate_plan, grant, currency, where))
         priced = rating.price(plan, ONE, currency)
-        out.append(CardRevenue("CREDIT_GRANT", card, card["id"], None, priced, priced.revenue))
-    for kind, key in (
-        ("BILLING_ENTITLEMENT", "billingEntitlementRateCards"),
-        ("ENTITLEMENT_OVERAGE", "entitlementOverageRateCards"),
-    ):
-        for i, card in enumerate(details.get(key, [])):
-            if rate_cards.rate_value_for(card, currency) is None:
-                continue
-            if kind == "BILLING_ENTITLEMENT":
-                qty = Decimal(card["featureConfigs"][0]["featureCreditLimit"])
-            else:
-                qty = (overage or {}).get(card["featureId"], Decimal(0))
-            plan = parsed(card, partial(rate_cards.slab_rate_plan, card, currency, f"{key}[{i}]"))
-            priced = rating.price(plan, qty, currency)
-            out.append(CardRevenue(kind, card, card["name"], qty, priced, priced.revenue))
+        out.append(CardRevenue("CREDIT_GRANT", grant, grant.id, None, priced, priced.revenue))
+    for i, entitlement in enumerate(model.billing_entitlement_cards):
+        if plan_model.priced_in(entitlement, currency):
+            units = entitlement.feature_configs[0].feature_credit_limit
+            name = plan_model.card_name(entitlement)
+            out.append(slab_card("BILLING_ENTITLEMENT", "billingEntitlementRateCards", i, entitlement, name, units))
+    for i, card in enumerate(model.entitlement_overage_cards):
+        if plan_model.priced_in(card, currency):
+            used = (overage or {}).get(card.feature_id, Decimal(0))
+            name = plan_model.card_name(card)
+            out.append(slab_card("ENTITLEMENT_OVERAGE", "entitlementOverageRateCards", i, card, name, used))
     return out

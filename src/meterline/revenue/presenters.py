@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any, cast
 
-from meterline.catalog.plan_schemas import details_out
+from meterline.catalog import plan_model
+from meterline.catalog.plan_schemas import BillingEntitlementRateCard, EntitlementOverageRateCard, details_out
 from meterline.revenue import schemas
 from meterline.revenue.compute import CardRevenue
 from meterline.revenue.service import Calculation
@@ -21,7 +22,9 @@ _CARD_FIELD = {
 
 def _billable(card: CardRevenue) -> str:
     """The billable a card prices: the meter, the add-on, or the feature of an entitlement card."""
-    return str(card.card.get("featureId", card.billable_id))
+    if isinstance(card.card, (BillingEntitlementRateCard, EntitlementOverageRateCard)):
+        return card.card.feature_id
+    return card.billable_id
 
 
 def _slabs(card: CardRevenue) -> list[schemas.SlabRevenueSummary]:
@@ -84,11 +87,11 @@ def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
         rate_card = schemas.RateCard(
             billable_id=_billable(c),
             type=cast(schemas.RateCardType, c.kind),
-            display_name=c.card.get("displayName") or c.card["name"],
-            invoice_timing=c.card.get("invoiceTiming", "IN_ARREARS"),
+            display_name=c.card.display_name or plan_model.card_name(c.card),
+            invoice_timing=plan_model.timing(c.card),
             rate_card_details=schemas.RateCardDetails.model_validate({_CARD_FIELD[c.kind]: c.card}),
-            tag=c.card.get("tag"),
-            name=c.card["name"],
+            tag=c.card.tag,
+            name=plan_model.card_name(c.card),
             reference_id=reference_id,
             reference_type=reference_type,
             currencies=[calc.currency],

@@ -23,7 +23,8 @@ from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog import plan_rules
+from meterline.catalog import plan_model, plan_rules
+from meterline.catalog.plan_model import PlanModel
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.errors import BadRequest, NotFound
@@ -43,7 +44,8 @@ from meterline.tenancy.context import Context
 @dataclass(frozen=True)
 class Calculation:
     currency: str
-    details: dict[str, Any]
+    details: dict[str, Any]  # as the API answers them
+    model: PlanModel
     active_currencies: list[str]
     plan_type: str
     plan_id: str  # the price plan's id, or "custom"
@@ -89,18 +91,21 @@ class RevenueCalculator:
         if request.named_license_entries_config:
             raise BadRequest("namedLicenseEntriesConfig: named licenses are not supported by Meterline yet")
         currency = self._currency(request.currency_config)
-        details, active, plan_type, plan_id, reference, account_id = self._plan(request.price_plan_details_config)
-        if currency not in details["supportedCurrencies"]:
+        details, model, active, plan_type, plan_id, reference, account_id = self._plan(
+            request.price_plan_details_config
+        )
+        if currency not in model.currencies:
             raise BadRequest(
-                f"currencyConfig: the plan does not support {currency} "
-                f"(it supports {', '.join(details['supportedCurrencies'])})"
+                f"currencyConfig: the plan does not support {currency} (it supports {', '.join(model.currencies)})"
             )
         usage, usage_range = self._usage(request.usage_config)
         licenses, license_days = self._licenses(request.license_entries_config)
         proration = self._proration(request.proration_config)
         overage = self._overage(request.entitlement_overage_config)
-        cards = plan_revenue(details, currency, usage, licenses, proration, license_days, overage=overage)
-        return Calculation(currency, details, active, plan_type, plan_id, reference, account_id, usage_range, cards)
+        cards = plan_revenue(model, currency, usage, licenses, proration, license_days, overage=overage)
+        return Calculation(
+            currency, details, model, active, plan_type, plan_id, reference, account_id, usage_range, cards
+        )
 
     def _currency(self, config: schemas.CurrencyConfig) -> str:
         if config.mode == "ACCOUNT_INVOICE":
@@ -111,7 +116,7 @@ class RevenueCalculator:
 
     def _plan(
         self, config: schemas.PricePlanDetailsConfig
-    ) -> tuple[dict[str, Any], list[str], str, str, tuple[str, str], str | None]:
+    ) -> tuple[dict[str, Any], PlanModel, list[str], str, str, tuple[str, str], str | None]:
         where = "pricePlanDetailsConfig"
         if config.mode == "CUSTOM":
             if config.price_plan_details is None:
@@ -121,7 +126,7 @@ class RevenueCalculator:
                 "BILLING",
                 PricePlanService(self.ctx).catalog(),
             )
-            return details, [], "BILLING", "custom", ("custom", "CUSTOM"), None
+            return details, plan_model.parse(details), [], "BILLING", "custom", ("custom", "CUSTOM"), None
         if config.mode == "PRICE_PLAN":
             if config.price_plan_id is None:
                 raise BadRequest(f"{where}.pricePlanId is required in PRICE_PLAN mode")
@@ -130,10 +135,12 @@ class RevenueCalculator:
                 raise NotFound(f"Price plan {config.price_plan_id} not found")
             version = self.plans.version(plan, plan.latest_version)
             active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
-            return decode_details(version.details), active, plan.type, plan.id, (plan.id, "PRICE_PLAN"), None  # type: ignore[union-attr]
+            details, model = decode_details(version.details), plan_model.parse_stored(version.details)  # type: ignore[union-attr]
+            return details, model, active, plan.type, plan.id, (plan.id, "PRICE_PLAN"), None
         account = self._account(config.account_id, where)
         view = self._schedule(account, config.effective_on or self.ctx.now, where)
-        return view.details, view.active_currencies, view.plan_type, view.plan_id, (account.id, "ACCOUNT"), account.id
+        reference = (account.id, "ACCOUNT")
+        return view.details, view.model, view.active_currencies, view.plan_type, view.plan_id, reference, account.id
 
     def _usage(self, config: schemas.UsageConfig) -> tuple[dict[str, Decimal], tuple[datetime, datetime] | None]:
         where = "usageConfig"
@@ -214,9 +221,9 @@ class RevenueCalculator:
         index = len(cycles.cycles_overlapping(config_, view.start, cycle.start, self.tz))
         used = EntryRepository(self.ctx.session, self.ctx.org_id).overage_used(account.pk)
         found = {}
-        for card in view.details.get("entitlementOverageRateCards", ()):
+        for card in view.model.entitlement_overage_cards:
             entry_id, _, _ = plan_grants.overage_window(view, cycle, index, card, self.tz)
-            found[card["featureId"]] = used.get((card["featureId"], entry_id), Decimal(0))
+            found[card.feature_id] = used.get((card.feature_id, entry_id), Decimal(0))
         return found
 
     def _proration(self, config: schemas.ProrationConfig | None) -> Proration | None:

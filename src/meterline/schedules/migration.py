@@ -19,7 +19,7 @@ from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog import plan_rules
+from meterline.catalog import plan_model, plan_rules
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
 from meterline.catalog.plan_service import ACTIVE, PricePlanService
 from meterline.core.errors import BadRequest, NotFound
@@ -62,6 +62,7 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *, in
     if account.invoice_currency not in version.active_currencies.split(","):
         raise BadRequest(f"Target price plan {target.id} is not active in {account.invoice_currency}")
     target_details = decode_details(version.details)
+    target_cycle = plan_model.parse_stored(version.details).cycle
     mode = params["migrationMode"]
     versions = [int(v) for v in str(params["sourceVersions"]).split(",")]
     tz = ZoneInfo(ctx.org.timezone)
@@ -81,11 +82,10 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *, in
         if schedule.override is not None and not mode.endswith("_IGNORE_OVERRIDE"):
             given = decode_details(schedule.override)
             merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
-            plan_rules.check_activation(merged, [account.invoice_currency])
+            plan_rules.check_activation(plan_model.parse(merged), [account.invoice_currency])
             override = encode_details({k: merged[k] for k in given if k in merged})
-        cycle = resolve_cycle(
-            target_details, switch.astimezone(tz).date(), schedule.cycle, params.get("retainStartOffsets") == "true"
-        )
+        retain = params.get("retainStartOffsets") == "true"
+        cycle = resolve_cycle(target_cycle, switch.astimezone(tz).date(), schedule.cycle, retain)
         moved = PricingSchedule(
             pk=new_id("ps"),
             org_id=ctx.org_id,

@@ -17,14 +17,17 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog import plan_rules
+from meterline.catalog import plan_model, plan_rules
+from meterline.catalog.plan_model import PlanModel, StoredDetails
 from meterline.catalog.plan_models import PricePlan
 from meterline.catalog.plan_repository import PricePlanRepository, decode_details, encode_details
+from meterline.catalog.plan_schemas import PricingCycleConfig
 from meterline.catalog.plan_service import ACTIVE, PricePlanService
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, NotFound
@@ -52,8 +55,14 @@ class ScheduleView:
     start: datetime
     end: datetime
     override: dict[str, Any] | None  # the account's pricePlanDetailsOverride, defaults filled in
-    details: dict[str, Any]  # the plan version's details with the override applied
+    details: dict[str, Any]  # the plan version's details with the override applied (the API's JSON)
     cycle: cycles.CycleConfig | None
+    stored: StoredDetails  # what the details are made of, as stored
+
+    @cached_property  # (a frozen dataclass: cached_property writes the instance's __dict__ directly)
+    def model(self) -> PlanModel:
+        """The details, typed: what code reads (catalog/plan_model.py), parsed when first read."""
+        return self.stored.model
 
 
 def cycle_config(text: str | None) -> cycles.CycleConfig | None:
@@ -69,31 +78,30 @@ def cycle_config(text: str | None) -> cycles.CycleConfig | None:
 
 
 def resolve_cycle(
-    details: dict[str, Any], start_day: date, kept: str | None, retain: bool, where: str = ""
+    config: PricingCycleConfig | None, start_day: date, kept: str | None, retain: bool, where: str = ""
 ) -> str | None:
     """The cycle a schedule starting on `start_day` bills on, as stored (JSON with concrete offsets): the plan's
-    offsets; with `anniversaryCycle`, those of `start_day`; with `retain`, those of `kept`, the cycle of the
-    schedule being continued (same interval, else 400)."""
-    config = details.get("pricingCycleConfig")
+    offsets (`config`, its pricingCycleConfig); with `anniversaryCycle`, those of `start_day`; with `retain`, those
+    of `kept`, the cycle of the schedule being continued (same interval, else 400)."""
     if config is None:
         if retain:
             raise BadRequest(f"{where}retainStartOffsets: this plan has no pricing cycle")
         return None
-    resolved = {"interval": config["interval"], "gracePeriod": config["gracePeriod"]}
+    resolved = {"interval": config.interval, "gracePeriod": config.grace_period}
     if retain:
         if kept is None:
             raise BadRequest(f"{where}retainStartOffsets: there is no pricing cycle on {start_day} to keep")
         current = json.loads(kept)
-        if current["interval"] != config["interval"]:
+        if current["interval"] != config.interval:
             raise BadRequest(
                 f"{where}retainStartOffsets needs the same pricing interval: the current plan is "
-                f"{current['interval']}, this one is {config['interval']}"
+                f"{current['interval']}, this one is {config.interval}"
             )
         day, month = current["dayOffset"], current["monthOffset"]
-    elif config.get("anniversaryCycle"):
-        day, month = cycles.anniversary_offsets(config["interval"], start_day)
+    elif config.anniversary_cycle or config.start_offset is None:  # plan_rules: no startOffset without anniversary
+        day, month = cycles.anniversary_offsets(config.interval, start_day)
     else:
-        day, month = config["startOffset"]["dayOffset"], config["startOffset"]["monthOffset"]
+        day, month = config.start_offset.day_offset, config.start_offset.month_offset
     return json.dumps({**resolved, "dayOffset": day, "monthOffset": month})
 
 
@@ -127,13 +135,9 @@ class ScheduleService:
                 versions[(s.plan_pk, s.plan_version)] = (found, decode_details(found.details))  # type: ignore[union-attr]
             version, details = versions[(s.plan_pk, s.plan_version)]
             override = decode_details(s.override) if s.override is not None else None
-            details = {**details, **(override or {})}
             cycle = cycle_config(s.cycle)
-            if cycle is not None:  # the offsets this schedule really bills on (anniversary, retained)
-                details["pricingCycleConfig"] = {
-                    **details["pricingCycleConfig"],
-                    "startOffset": {"dayOffset": cycle.day_offset, "monthOffset": cycle.month_offset},
-                }
+            offsets = (cycle.day_offset, cycle.month_offset) if cycle is not None else None
+            details = plan_model.with_override(details, override, offsets)
             out.append(
                 ScheduleView(
                     id=s.pk,
@@ -148,6 +152,7 @@ class ScheduleService:
                     override=override,
                     details=details,
                     cycle=cycle,
+                    stored=StoredDetails(version.details, s.override, offsets),
                 )
             )
         return out
@@ -229,7 +234,7 @@ class ScheduleService:
         if plan.status != ACTIVE:
             raise BadRequest(f"{where}pricePlanId: price plan {plan.id} is {plan.status}; activate it first")
         version = self.plans.version(plan, plan.latest_version)
-        details = decode_details(version.details)  # type: ignore[union-attr]
+        model = plan_model.parse_stored(version.details)  # type: ignore[union-attr]
         active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
         currency = account.invoice_currency
         if currency not in active:
@@ -240,14 +245,14 @@ class ScheduleService:
         override = None
         if edit.price_plan_details_override is not None:
             override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
+            details = decode_details(version.details)  # type: ignore[union-attr]
             merged = plan_rules.normalize({**details, **override}, plan.type, PricePlanService(self.ctx).catalog())
-            plan_rules.check_activation(merged, [currency])
+            model = plan_model.parse(merged)
+            plan_rules.check_activation(model, [currency])
             override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
-            details = merged
         current = next(iter(self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
-        cycle = resolve_cycle(
-            details, edit.effective_from, current.cycle if current else None, bool(edit.retain_start_offsets), where
-        )
+        kept = current.cycle if current else None
+        cycle = resolve_cycle(model.cycle, edit.effective_from, kept, bool(edit.retain_start_offsets), where)
         self._cut(account, start, end)
         self.repo.add(
             PricingSchedule(
