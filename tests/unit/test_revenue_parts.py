@@ -8,6 +8,7 @@ from decimal import Decimal as D
 
 import pytest
 
+from meterline.catalog.plan_schemas import CurrencyRateValue, FixedFeeRateCard
 from meterline.invoicing import builder
 from meterline.invoicing.builder import Charge, Commitment, CustomItem, Line
 from meterline.invoicing.credit_application import Available
@@ -18,7 +19,13 @@ T = datetime(2024, 1, 1, tzinfo=timezone.utc)
 
 
 def fee(billable: str, amount: str) -> CardRevenue:
-    return CardRevenue("FIXED_FEE", {"id": billable, "name": billable}, billable, None, None, D(amount))
+    card = FixedFeeRateCard(
+        id=billable,
+        name=billable,
+        rate_values=[CurrencyRateValue(currency="USD", rate=D(amount))],
+        enable_proration=False,
+    )
+    return CardRevenue("FIXED_FEE", card, billable, None, None, D(amount))
 
 
 def credit(amount: str) -> Available:
