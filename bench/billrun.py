@@ -47,7 +47,7 @@ from meterline.metering.schemas import Computation, CreateEventSchemaRequest, Cr
 from meterline.migrations import upgrade  # noqa: E402
 from meterline.schedules.models import PricingSchedule  # noqa: E402
 from meterline.core.ids import new_ids  # noqa: E402
-from meterline.schedules.service import ScheduleService  # noqa: E402
+from meterline.usecases.schedules import edit_schedules  # noqa: E402
 from meterline.schedules.schemas import UpdatePricingScheduleRequest  # noqa: E402
 from meterline.tenancy.context import Context  # noqa: E402
 from meterline.tenancy.service import TenancyService  # noqa: E402
@@ -82,7 +82,7 @@ def build(url: str, accounts: int, events: int) -> tuple[str, Decimal]:
         for n in range(accounts):
             customers.create(CreateCustomerRequest(id=f"c{n:05d}", name=f"Customer {n}", primary_email=f"c{n}@bench.test",
                                                    address=Address()))
-        ScheduleService(ctx).edit("c00000", [UpdatePricingScheduleRequest.model_validate(
+        edit_schedules(ctx, "c00000", [UpdatePricingScheduleRequest.model_validate(
             {"pricePlanId": plan, "effectiveFrom": "2026-10-01", "effectiveUntil": "9999-01-01"})])
         first = s.scalars(select(PricingSchedule)).one()
         pks = [a.pk for a in s.scalars(select(Account).where(Account.org_id == org.id, Account.id != "c00000"))]
