@@ -30,6 +30,7 @@ from meterline.console import (
     metering_pages as console_metering,
     pages as console_pages,
     plan_pages as console_plans,
+    portal_pages as console_portal,
     settings_pages as console_settings,
     webhook_pages as console_webhooks,
 )
@@ -135,6 +136,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_alerts,
         console_settings,
         console_webhooks,
+        console_portal,
     ):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new

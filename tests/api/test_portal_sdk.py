@@ -1,0 +1,132 @@
+"""CustomerPortalApi (`get_customer_portal_delegate_token`) through the official SDK against a live server, on both
+engines: the token's scope and bounds, how it is stored, and that it opens the portal and nothing of the API."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timedelta, timezone
+
+import httpx
+import pytest
+import togai_client as tc
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from togai_client.exceptions import ApiException
+
+from meterline.portal.models import PortalToken
+from meterline.portal.service import DEFAULT_EXPIRY, MAX_EXPIRY
+from tests.api.conftest import Sdk, message_of
+from tests.conftest import Tenant
+
+
+def make_customer(sdk: Sdk, customer_id: str, accounts: int = 1) -> list[str]:
+    """A customer with `accounts` accounts: its default one (named as the customer) and `<id>-2`, `<id>-3`..."""
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(
+            id=customer_id, name=f"Customer {customer_id}", primary_email="a@x.test", address=tc.Address()
+        )
+    )
+    ids = [customer_id]
+    for n in range(2, accounts + 1):
+        sdk.accounts.create_account(
+            tc.CreateAccountRequest(id=f"{customer_id}-{n}", name=f"Account {n}", customer_id=customer_id)
+        )
+        ids.append(f"{customer_id}-{n}")
+    return ids
+
+
+def portal_token(sdk: Sdk, customer_id: str, **fields: object) -> str:
+    api = tc.CustomerPortalApi(sdk.client)
+    request = tc.GetCustomerPortalDelegateTokenRequest(customer_id=customer_id, **fields)
+    return str(api.get_customer_portal_delegate_token(request).token)
+
+
+def refused(sdk: Sdk, customer_id: str, **fields: object) -> tuple[int, str]:
+    with pytest.raises(ApiException) as raised:
+        portal_token(sdk, customer_id, **fields)
+    return int(raised.value.status), message_of(raised.value)
+
+
+def test_a_token_for_some_accounts_opens_the_portal_and_is_stored_hashed(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    make_customer(sdk, "acme", accounts=3)
+    before = datetime.now(timezone.utc)
+    token = portal_token(sdk, "acme", account_ids=["acme", "acme-3", "acme"], expiry=600)
+    assert token.startswith("mlp_")
+    with session_factory() as s:
+        [row] = s.scalars(select(PortalToken).where(PortalToken.org_id == tenant.org.id)).all()
+        assert row.token_hash == hashlib.sha256(token.encode()).hexdigest()
+        assert token not in repr([getattr(row, c.key) for c in PortalToken.__table__.columns])  # never in clear
+        assert len(row.account_pks) == 2 and not row.all_accounts
+        assert before + timedelta(seconds=600) <= row.expires_at <= datetime.now(timezone.utc) + timedelta(seconds=600)
+    with httpx.Client(base_url=tenant.base_url, timeout=30) as browser:
+        exchanged = browser.get("/portal", params={"token": token})
+        assert exchanged.status_code == 303 and exchanged.headers["location"] == "/portal"
+        cookie = exchanged.headers["set-cookie"]
+        assert "HttpOnly" in cookie and "Path=/portal" in cookie and "Max-Age=" in cookie
+        page = browser.get("/portal")
+        assert page.status_code == 200
+        assert "Customer acme" in page.text and "acme-3" in page.text and "Account 2" not in page.text
+    # the token is no API key: the API refuses it
+    with httpx.Client(base_url=f"{tenant.base_url}/api", timeout=30) as api:
+        answer = api.get("/customers/acme", headers={"Authorization": f"Bearer {token}"})
+        assert answer.status_code == 401 and "Customer acme" not in answer.text
+
+
+def test_all_accounts_access_and_the_default_expiry(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    make_customer(sdk, "acme", accounts=2)
+    token = portal_token(sdk, "acme", all_accounts_access=True)
+    # an account made after the token is the customer's too: all accounts means all of them when the page is read
+    sdk.accounts.create_account(tc.CreateAccountRequest(id="acme-late", name="Late account", customer_id="acme"))
+    with session_factory() as s:
+        row = s.scalars(select(PortalToken).where(PortalToken.org_id == tenant.org.id)).one()
+        assert row.all_accounts and row.account_pks == []
+        assert abs((row.expires_at - row.created_at).total_seconds() - DEFAULT_EXPIRY) < 1
+    with httpx.Client(base_url=tenant.base_url, timeout=30, follow_redirects=True) as browser:
+        page = browser.get("/portal", params={"token": token})
+        assert page.status_code == 200 and str(page.url).endswith("/portal")
+        assert all(name in page.text for name in ("acme-2", "Late account"))
+
+
+def test_without_expiry_a_token_asked_with_a_jwt_expires_with_it(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    make_customer(sdk, "acme")
+    jwt = sdk.auth.authenticate().token
+    config = tc.Configuration(host=f"{tenant.base_url}/api", access_token=jwt)
+    with tc.ApiClient(config) as client:
+        request = tc.GetCustomerPortalDelegateTokenRequest(customer_id="acme", account_ids=["acme"])
+        assert tc.CustomerPortalApi(client).get_customer_portal_delegate_token(request).token.startswith("mlp_")
+    with session_factory() as s:
+        row = s.scalars(select(PortalToken).where(PortalToken.org_id == tenant.org.id)).one()
+        lasts = (row.expires_at - row.created_at).total_seconds()
+        assert DEFAULT_EXPIRY < lasts <= min(24 * 3600, MAX_EXPIRY)  # the JWT's day, not the default hour
+
+
+def test_refusals_say_what_is_wrong(sdk: Sdk, other_sdk: Sdk) -> None:
+    make_customer(sdk, "acme", accounts=6)
+    make_customer(sdk, "other")
+    make_customer(other_sdk, "elsewhere")
+    assert refused(sdk, "nobody", all_accounts_access=True) == (404, "Customer nobody not found")
+    assert refused(sdk, "elsewhere", all_accounts_access=True) == (404, "Customer elsewhere not found")
+    assert refused(sdk, "acme", account_ids=["ghost"]) == (404, "Account ghost not found")
+    assert refused(sdk, "acme", account_ids=["elsewhere"]) == (404, "Account elsewhere not found")
+    assert refused(sdk, "acme", account_ids=["acme", "other"]) == (
+        400,
+        "Account other is not an account of customer acme",
+    )
+    status, message = refused(sdk, "acme", account_ids=["acme", "acme-2", "acme-3", "acme-4", "acme-5", "acme-6"])
+    assert status == 400 and "at most 5" in message
+    status, message = refused(sdk, "acme")
+    assert status == 400 and "accountIds" in message and "allAccountsAccess" in message
+    status, message = refused(sdk, "acme", account_ids=["acme"], all_accounts_access=True)
+    assert status == 400 and "not both" in message
+    for expiry in (0, -5, 59, MAX_EXPIRY + 1, 10**12):
+        status, message = refused(sdk, "acme", all_accounts_access=True, expiry=expiry)
+        assert status == 400 and "expiry must be from 60 to 604800 seconds" in message, (expiry, message)
+    assert portal_token(sdk, "acme", all_accounts_access=True, expiry=MAX_EXPIRY).startswith("mlp_")
+    sdk.customers.delete_customer("other")  # no history: erased
+    assert refused(sdk, "other", all_accounts_access=True) == (404, "Customer other not found")
