@@ -14,6 +14,7 @@ from decimal import Decimal
 
 from meterline.accounts.models import Account
 from meterline.core.errors import MeterlineError, NotFound
+from meterline.core.money import EXACT
 from meterline.core.observability import describe
 from meterline.core.pagination import Slice
 from meterline.credits.service import CreditRepository
@@ -54,7 +55,8 @@ class FeatureCredits:
 class AccountOverview:
     account: Account
     ongoing: Ongoing | None
-    wallet: Decimal | None  # what the wallet can still pay (after what drafts hold); None: no wallet
+    wallet: Decimal | None  # what is in the wallet (what drafts hold of it included); None: no wallet
+    wallet_held: Decimal  # of it, what DRAFT invoices will take when they are finalized
     credits: Decimal | None  # the credits' available balance; None: no active credit
     features: list[FeatureCredits]
 
@@ -91,13 +93,15 @@ def overview(ctx: Context, access: Access) -> Overview:
     accounts = []
     invoices: list[tuple[Invoice, Account, Decimal]] = []
     for account in access.accounts:
-        wallet = balances.wallet(ctx).view(account.id).balance if account.pk in with_wallet else None
+        view = balances.wallet(ctx).view(account.id) if account.pk in with_wallet else None
+        wallet = EXACT.add(view.balance, view.hold) if view is not None else None
         credits = balances.credits(ctx).balance(account.id).available if account.pk in with_credits else None
         features = [
             FeatureCredits(names.get(pk, pk), c.granted, c.balance)
             for pk, c in sorted(feature_credits.credits_of(account, None).items(), key=lambda i: names.get(i[0], i[0]))
         ]
-        accounts.append(AccountOverview(account, _ongoing(service, account), wallet, credits, features))
+        held = view.hold if view is not None else Decimal(0)
+        accounts.append(AccountOverview(account, _ongoing(service, account), wallet, held, credits, features))
         listed = service.listed(Slice(0, INVOICES, "date", True), statuses=FINALIZED, account_id=account.id)
         invoices.extend((i, account, i.total_amount or Decimal(0)) for i in listed.items)
     invoices.sort(key=lambda row: (row[0].invoice_date, row[0].pk), reverse=True)
