@@ -130,3 +130,20 @@ def test_refusals_say_what_is_wrong(sdk: Sdk, other_sdk: Sdk) -> None:
     assert portal_token(sdk, "acme", all_accounts_access=True, expiry=MAX_EXPIRY).startswith("mlp_")
     sdk.customers.delete_customer("other")  # no history: erased
     assert refused(sdk, "other", all_accounts_access=True) == (404, "Customer other not found")
+
+
+def test_over_https_the_cookie_works_inside_a_frame(sdk: Sdk, tenant: Tenant) -> None:
+    """Behind a TLS proxy (X-Forwarded-Proto: https, which uvicorn takes from a proxy on 127.0.0.1) the portal's cookie
+    is SameSite=None; Secure; Partitioned: sent in the operator's iframe, kept per embedding site; over plain HTTP it
+    is SameSite=Lax (browsers refuse SameSite=None without Secure; docs/portal.md)."""
+    make_customer(sdk, "acme")
+    with httpx.Client(base_url=tenant.base_url, timeout=30) as browser:
+        plain = browser.get("/portal", params={"token": portal_token(sdk, "acme", account_ids=["acme"])})
+        assert "samesite=lax" in plain.headers["set-cookie"].lower() and "secure" not in plain.headers["set-cookie"]
+        secure = browser.get(
+            "/portal",
+            params={"token": portal_token(sdk, "acme", account_ids=["acme"])},
+            headers={"X-Forwarded-Proto": "https"},
+        )
+        cookie = secure.headers["set-cookie"].lower()
+        assert secure.status_code == 303 and all(a in cookie for a in ("samesite=none", "secure", "partitioned"))

@@ -93,8 +93,10 @@ def _set_cookie(request: Request, response: Response, token: str, max_age: int) 
         httponly=True,
         secure=secure,
         samesite="none" if secure else "lax",
-        partitioned=secure,
     )
+    if secure:  # (Starlette writes Partitioned only on Python 3.14 and later: the attribute is added here)
+        last = max(n for n, (name, _) in enumerate(response.raw_headers) if name == b"set-cookie")
+        response.raw_headers[last] = (b"set-cookie", response.raw_headers[last][1] + b"; Partitioned")
 
 
 def _access(request: Request) -> Access:
