@@ -128,6 +128,8 @@ def nothing_of(text: str, words: tuple[str, ...]) -> None:
 
 def test_a_customer_sees_exactly_their_own_data(page: Page, tenant: Tenant, db_url: str) -> None:
     invoices = world(tenant)
+    violations: list[str] = []
+    page.on("console", lambda m: violations.append(m.text) if "Content Security Policy" in m.text else None)
     page.goto(f"/portal?token={token(tenant, allAccountsAccess=True)}")
     # the token is exchanged for the cookie: it is out of the address bar (and the history)
     expect(page).to_have_url(re.compile(r"/portal$"))
@@ -164,6 +166,7 @@ def test_a_customer_sees_exactly_their_own_data(page: Page, tenant: Tenant, db_u
         nothing_of(answer.text(), BETA)
     page.goto(f"/portal/invoices/{invoices['beta-main']}")
     expect(page.get_by_role("heading", level=1)).to_have_text("Not found")
+    assert violations == []  # the portal's pages keep the policy (no inline script or style)
 
 
 def test_a_token_for_account_a_never_opens_account_b(page: Page, tenant: Tenant) -> None:
