@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from datetime import datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,7 +17,7 @@ from togai_client.exceptions import ApiException
 from meterline.portal.models import PortalToken
 from meterline.portal.service import DEFAULT_EXPIRY, MAX_EXPIRY
 from tests.api.conftest import Sdk, message_of
-from tests.conftest import Tenant
+from tests.conftest import Tenant, new_tenant, start_server, stop_server
 
 
 def make_customer(sdk: Sdk, customer_id: str, accounts: int = 1) -> list[str]:
@@ -147,3 +148,27 @@ def test_over_https_the_cookie_works_inside_a_frame(sdk: Sdk, tenant: Tenant) ->
         )
         cookie = secure.headers["set-cookie"].lower()
         assert secure.status_code == 303 and all(a in cookie for a in ("samesite=none", "secure", "partitioned"))
+
+
+def test_the_access_log_never_holds_a_portal_token(
+    db_url: str, session_factory: sessionmaker[Session], tmp_path: Path
+) -> None:
+    """uvicorn's access log (at level info) writes the link's path with `token=<redacted>`, never the token."""
+    log = tmp_path / "server.log"
+    process, base_url = start_server(db_url, log, log_level="info")
+    try:
+        tenant = new_tenant(session_factory, base_url)
+        sdk = Sdk(tenant)
+        try:
+            make_customer(sdk, "acme")
+            token = portal_token(sdk, "acme", account_ids=["acme"])
+        finally:
+            sdk.close()
+        with httpx.Client(base_url=base_url, timeout=30) as browser:
+            assert browser.get("/portal", params={"token": token, "x": "1"}).status_code == 303
+            assert browser.get("/portal", params={"token": "mlp_guess_wrong"}).status_code == 401
+    finally:
+        stop_server(process)
+    text = log.read_text()
+    assert "GET /portal?token=<redacted>&x=1 HTTP/1.1" in text, text[-2000:]
+    assert token not in text and "mlp_guess_wrong" not in text

@@ -43,7 +43,7 @@ from meterline.invoicing.billing import Worker
 from meterline.usecases import alerts
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
-from meterline.web.observability import RequestObserver, metrics_response, readiness
+from meterline.web.observability import RequestObserver, metrics_response, readiness, redact_access_log
 from meterline.web.security_headers import SecurityHeaders
 from meterline.webhooks.delivery import Deliverer
 
@@ -170,6 +170,7 @@ def create_app(settings: Settings) -> FastAPI:
         return metrics_response()
 
     configure_logging(settings.log_level)
+    redact_access_log()  # a portal link's token never reaches uvicorn's access log
     # (the last added runs first: the observer counts the 413s that BodyLimit answers before anything reads a body)
     app.add_middleware(
         BodyLimit, default=settings.max_body_bytes, per_path={"/api/ingestBatch": settings.max_ingest_batch_bytes}
