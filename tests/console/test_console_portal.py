@@ -342,3 +342,17 @@ def test_the_console_makes_a_portal_link_shown_once(
         box.check()
     form.get_by_role("button", name="Portal link").click()
     expect(page.get_by_role("alert")).to_contain_text("at most 5 accounts")
+
+
+def test_what_the_portal_does_not_serve_is_said_on_a_portal_page(tenant: Tenant) -> None:
+    """A path under /portal that no page has (404), a method the portal does not take (405, with Allow): the portal's
+    own page, never the console's (no menu, no sign-in), and never framed without a token naming the organization."""
+    with httpx.Client(base_url=tenant.base_url, timeout=30) as browser:
+        missing = browser.get("/portal/nothing/here")
+        assert missing.status_code == 404 and "There is no page at /portal/nothing/here." in missing.text
+        posted = browser.post("/portal", data={"x": "1"})
+        assert posted.status_code == 405 and posted.headers["allow"] == "GET"
+        assert "/portal is read-only: it does not take a POST." in posted.text
+        for answer in (missing, posted):
+            assert 'class="portal-head"' in answer.text and "Sign in" not in answer.text
+            assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]

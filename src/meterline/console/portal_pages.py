@@ -83,6 +83,19 @@ def _refused(request: Request, exc: MeterlineError, org: Organization | None = N
     return response
 
 
+def no_such_page(request: Request, status: int, message: str) -> Response:
+    """A path under /portal that no page has (the app's HTTP error handler): the portal's page, not the console's."""
+    return _render(
+        request,
+        "portal_error.html",
+        None,
+        status=status,
+        code=status,
+        title=TITLES.get(status, "That could not be shown"),
+        message=message,
+    )
+
+
 def _set_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
     secure = request.url.scheme == "https"
     response.set_cookie(

@@ -55,10 +55,13 @@ async def console_error_page(
     return await run_in_threadpool(console_errors.page, request, status, message, utc_now(), headers)
 
 
-def _in_words(request: Request, exc: StarletteHTTPException) -> str:
-    """What a person reads for an HTTP error no page raised itself (a path no page has, a method it does not take)."""
+def _in_words(request: Request, exc: StarletteHTTPException, portal: bool = False) -> str:
+    """What a person reads for an HTTP error no page raised itself (a path no page has, a method it does not take);
+    `portal`: on the customer portal's pages, which have no menu and take no form."""
     if exc.status_code == 404:
         return f"There is no page at {request.url.path}."
+    if exc.status_code == 405 and portal:
+        return f"{request.url.path} is read-only: it does not take a {request.method}."
     if exc.status_code == 405:
         return f"{request.url.path} does not take a {request.method}: open it from the console's menu instead."
     return str(exc.detail)
@@ -111,6 +114,10 @@ def create_app(settings: Settings) -> FastAPI:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method the path takes, not only its first route's
             headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
+        if request.url.path == "/portal" or request.url.path.startswith("/portal/"):  # the customer's pages
+            response = console_portal.no_such_page(request, exc.status_code, _in_words(request, exc, portal=True))
+            response.headers.update(headers)
+            return response
         return await console_error_page(request, exc.status_code, _in_words(request, exc), headers or None)
 
     @app.exception_handler(RequestValidationError)
