@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 import pytest
 import togai_client as tc
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
@@ -172,3 +172,32 @@ def test_the_access_log_never_holds_a_portal_token(
     text = log.read_text()
     assert "GET /portal?token=<redacted>&x=1 HTTP/1.1" in text, text[-2000:]
     assert token not in text and "mlp_guess_wrong" not in text
+
+
+def test_tokens_expired_for_a_day_are_not_kept(
+    sdk: Sdk, other_sdk: Sdk, tenant: Tenant, other_tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """Issuing a token forgets the organization's tokens expired for more than a day (only its own organization's)."""
+    make_customer(sdk, "acme")
+    make_customer(other_sdk, "acme")
+    old, recent = (portal_token(sdk, "acme", account_ids=["acme"]) for _ in range(2))
+    elsewhere = portal_token(other_sdk, "acme", account_ids=["acme"])
+    now = datetime.now(timezone.utc)
+    with session_factory.begin() as s:
+        for token, expired in ((old, now - timedelta(days=1, minutes=1)), (recent, now - timedelta(hours=23))):
+            s.execute(update(PortalToken).where(PortalToken.prefix == token.split("_")[1]).values(expires_at=expired))
+        s.execute(
+            update(PortalToken)
+            .where(PortalToken.prefix == elsewhere.split("_")[1])
+            .values(expires_at=now - timedelta(days=30))
+        )
+    fresh = portal_token(sdk, "acme", account_ids=["acme"])
+    with session_factory() as s:
+        kept = set(s.scalars(select(PortalToken.prefix)))
+    assert old.split("_")[1] not in kept
+    assert {t.split("_")[1] for t in (recent, elsewhere, fresh)} <= kept
+    with httpx.Client(base_url=tenant.base_url, timeout=30) as browser:  # the one kept still says "expired"
+        answer = browser.get("/portal", params={"token": recent})
+        assert answer.status_code == 401 and "This portal link has expired" in answer.text
+        answer = browser.get("/portal", params={"token": old})
+        assert answer.status_code == 401 and "not valid" in answer.text

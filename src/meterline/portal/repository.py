@@ -1,6 +1,8 @@
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import datetime
+
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from meterline.core.repository import OrgRepository
@@ -10,6 +12,12 @@ from meterline.tenancy.models import Organization
 
 class PortalRepository(OrgRepository):
     """The organization's delegate tokens (writes)."""
+
+    def forget_expired(self, before: datetime) -> None:
+        """Delete the organization's tokens that expired before `before`."""
+        self.session.execute(
+            delete(PortalToken).where(PortalToken.org_id == self.org_id, PortalToken.expires_at < before)
+        )
 
 
 def token_and_org(session: Session, prefix: str) -> tuple[PortalToken, Organization] | None:

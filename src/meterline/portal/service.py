@@ -40,6 +40,7 @@ DEFAULT_EXPIRY = 3600  # seconds: one hour
 MIN_EXPIRY = 60
 MAX_EXPIRY = 7 * 24 * 3600  # seven days
 MAX_ACCOUNTS = 5
+KEPT_EXPIRED = timedelta(days=1)  # how long an expired token is kept, so that its page says "expired"
 NAMESPACE, ORIGINS_ID = "portal", "embed_origins"
 MAX_ORIGINS = 20
 _ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$")
@@ -131,6 +132,8 @@ class PortalService:
             if account.customer_pk != customer.pk:
                 raise BadRequest(f"Account {account_id} is not an account of customer {customer_id}")
             pks.append(account.pk)
+        # tokens expired for a day are of no use (until then, a page opened with one says it expired): not kept
+        self.repo.forget_expired(self.ctx.now - KEPT_EXPIRED)
         new = security.new_api_token(security.PORTAL_MARK)
         row = PortalToken(
             pk=new_id("ptok"),
