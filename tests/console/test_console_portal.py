@@ -30,6 +30,7 @@ from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, fits, shot, sign_in
+from tests.console.test_console_screens import assert_columns_reachable, assert_text_contrast
 
 # Words only the other customer's data holds: none may ever appear in acme's portal.
 BETA = ("Beta Corp", "beta-main", "Beta work", "Beta feature")
@@ -150,7 +151,7 @@ def test_a_customer_sees_exactly_their_own_data(page: Page, tenant: Tenant, db_u
     expect(page.get_by_role("table", name="Invoices")).to_contain_text("USD 25.00")
     nothing_of(page.content(), BETA)
     fits(page)
-    shot(page, "portal-overview", engine_of(db_url))
+    shot(page, "portal-customer", engine_of(db_url))
 
     # an invoice of its own, and its PDF
     page.get_by_role("table", name="Invoices").get_by_role("link", name=re.compile("INV|inv")).first.click()
@@ -356,3 +357,21 @@ def test_what_the_portal_does_not_serve_is_said_on_a_portal_page(tenant: Tenant)
         for answer in (missing, posted):
             assert 'class="portal-head"' in answer.text and "Sign in" not in answer.text
             assert "frame-ancestors 'none'" in answer.headers["content-security-policy"]
+
+
+def test_the_portal_fits_any_screen_and_reads_clearly(any_page: Page, screen: str, tenant: Tenant, db_url: str) -> None:
+    """The portal's pages at 1280 px and 390 px: nothing wider than the screen, every column reachable, text
+    contrast as the console's (tests/console/test_console_screens.py)."""
+    invoices = world(tenant)
+    page = any_page
+    page.goto(f"/portal?token={token(tenant, allAccountsAccess=True)}")
+    for name, path, money_columns in (
+        ("overview", "/portal", 2),
+        ("invoice", f"/portal/invoices/{invoices['acme']}", 1),
+    ):
+        page.goto(path)
+        expect(page.locator(".portal-who")).to_have_text("Acme Inc")
+        fits(page)
+        assert_columns_reachable(page, f"portal {name} at {screen}", money_columns)
+        assert assert_text_contrast(page, f"portal {name} at {screen}") > 10
+        shot(page, f"portal-{name}-{screen}", engine_of(db_url))
