@@ -14,6 +14,7 @@ from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.payments.models import Payment
+from meterline.portal.models import PortalToken
 from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
 from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
@@ -50,6 +51,7 @@ __all__ = [
     "LicenseUpdate",
     "Organization",
     "Payment",
+    "PortalToken",
     "PricePlan",
     "PricePlanVersion",
     "PricingSchedule",

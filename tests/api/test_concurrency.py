@@ -1070,6 +1070,20 @@ def s_incident_close(env: Env) -> None:
     assert [d["eventType"] for d in deliveries] == ["alert.resolved"]
 
 
+def s_portal_token(env: Env) -> None:
+    """8 portal tokens for one customer at once: 8 different tokens, each opening the customer's portal."""
+    customer(env, "acme")
+    answers = env.same("POST", "/portal/token", {"customerId": "acme", "accountIds": ["acme"], "expiry": 600})
+    all_ok(answers)
+    tokens = {a.json()["token"] for a in answers}
+    assert len(tokens) == N
+    base = str(env.clients[0].base_url).removesuffix("/api/").removesuffix("/api")
+    for token in tokens:
+        with httpx.Client(base_url=base, timeout=30, follow_redirects=True) as browser:
+            page = browser.get("/portal", params={"token": token})
+            assert page.status_code == 200 and "Customer acme" in page.text, page.text
+
+
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/customers"): [s_customer_create],
@@ -1138,6 +1152,7 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/alerts"): [s_alert_create],
     ("PATCH", "/alerts/{alert_id}"): [s_alert_update],
     ("PUT", "/incidents/{incident_id}/status"): [s_incident_close],
+    ("POST", "/portal/token"): [s_portal_token],
 }
 NOT_SHARED: dict[tuple[str, str], str] = {
     ("POST", "/authenticate"): "exchanges an API key for a token: reads the key, writes nothing",

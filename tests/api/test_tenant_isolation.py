@@ -11,6 +11,7 @@ import re
 from datetime import date, datetime, timezone
 from typing import Any
 
+import httpx
 import togai_client as tc
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -285,6 +286,8 @@ def test_another_organization_reaches_nothing(
                 },
             ),
             ("/events/correction?action=UNDO", {"event": {"id": "iso-evt-1"}}),
+            ("/portal/token", {"customerId": "isocorp", "allAccountsAccess": True}),
+            ("/portal/token", {"customerId": "isocorp", "accountIds": ["isocorp"]}),
             (
                 "/price_plans/migration",
                 {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"},
@@ -337,5 +340,14 @@ def test_another_organization_reaches_nothing(
         }
         response = http.post("/entitled", json={"event": event})
         assert response.status_code == 400 and not any(s in response.text for s in SECRETS), response.text
+        # B's customer portal (a token of B's own customer) reaches nothing of A's: A's invoice and PDF are 404
+        http.post("/customers", json={"id": "b-corp", "name": "B corp", "primaryEmail": "b@b.test", "address": {}})
+        portal_token = http.post("/portal/token", json={"customerId": "b-corp", "allAccountsAccess": True}).json()
+    with httpx.Client(base_url=other_tenant.base_url, timeout=30) as browser:
+        assert browser.get("/portal", params={"token": portal_token["token"]}).status_code == 303
+        for path in ("/portal", f"/portal/invoices/{ids['invoice_id']}", f"/portal/invoices/{ids['invoice_id']}/pdf"):
+            response = browser.get(path)
+            assert response.status_code == (200 if path == "/portal" else 404), (path, response.text)
+            assert not any(s in response.text for s in SECRETS), (path, response.text)
     assert checked > 40  # the document was read (54 operations today)
     assert _snapshot(tenant, ids) == before  # nothing of A's changed

@@ -10,23 +10,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.console import listing
+from meterline.console import feedback, listing
 from meterline.console.invoice_list import FINALIZED, invoice_rows
-from meterline.console.pages import User, context, render
-from meterline.core.errors import NotFound
+from meterline.console.pages import User, check_csrf, context, render
+from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.pagination import Slice
 from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.customers.service import CustomerService
 from meterline.invoicing.service import InvoiceService, Owed
 from meterline.invoicing.statuses import InvoiceStatus
+from meterline.portal.service import PortalService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.wallet.service import WalletRepository
@@ -109,6 +112,10 @@ def customer_balance(ctx: Context, accounts: list[Account]) -> Balance:
 
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, user: User, customer_id: str) -> Response:
+    return _customer_page(request, user, customer_id)
+
+
+def _customer_page(request: Request, user: Any, customer_id: str, status: int = 200, **extra: Any) -> Response:
     ctx = context(request, user)
     customer = CustomerRepository(ctx.session, ctx.org_id).by_id(customer_id)
     if customer is None:
@@ -128,4 +135,46 @@ def customer_page(request: Request, user: User, customer_id: str) -> Response:
         finalized=recent.total,
         drafts=drafts.total,
         now=ctx.now,
+        status=status,
+        portal_expiries=PORTAL_EXPIRIES,
+        **{"portal_error": None, "portal_values": {}, **extra},
+    )
+
+
+# -- the customer portal's link (docs/portal.md) ------------------------------------------------------------------
+PORTAL_EXPIRIES = {"3600": "1 hour", "86400": "1 day", "604800": "7 days"}
+
+
+@router.post("/customers/{customer_id}/portal-link")
+def portal_link(
+    request: Request,
+    user: User,
+    customer_id: str,
+    csrf: Annotated[str, Form()] = "",
+    accounts: Annotated[list[str] | None, Form()] = None,
+    expiry: Annotated[str, Form()] = "3600",
+) -> Response:
+    """A delegate token for the customer's portal, through the service `POST /api/portal/token` uses: the chosen
+    accounts (none chosen: all of them), for the chosen time; its link is shown once."""
+    check_csrf(user, csrf)
+    chosen = accounts or []
+    try:
+        if expiry not in PORTAL_EXPIRIES:
+            raise BadRequest("Choose how long the link works: 1 hour, 1 day or 7 days")
+        issued = PortalService(context(request, user)).issue(
+            customer_id=customer_id, account_ids=chosen, all_accounts=not chosen, expiry=int(expiry)
+        )
+    except (BadRequest, Conflict) as exc:
+        typed = {"accounts": chosen, "expiry": expiry}
+        return _customer_page(request, user, customer_id, status=400, portal_error=exc.message, portal_values=typed)
+    link = f"{str(request.base_url).rstrip('/')}/portal?{urlencode({'token': issued.token})}"
+    which = "all its accounts" if not chosen else ", ".join(chosen)
+    return feedback.show_once(
+        request,
+        kind="portal link",
+        owner=customer_id,
+        secret=link,
+        back=f"/customers/{quote(customer_id, safe='')}",
+        note=f"It opens the billing portal of {customer_id} ({which}) until it expires, in "
+        f"{PORTAL_EXPIRIES[expiry]}; anyone holding it can read what it shows.",
     )

@@ -29,6 +29,7 @@ from meterline.console.pages import (
 )
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
 from meterline.invoicing.service import number_format
+from meterline.portal import service as portal_service
 from meterline.settings.schemas import SettingIn, UpdateSettingRequest
 from meterline.settings.service import SettingsService
 from meterline.tenancy import security
@@ -66,6 +67,7 @@ def _settings_page(request: Request, user: Any, tab: str, status: int = 200, **e
     }
     if tab == "organization":
         values["org_settings"] = SettingsService(ctx).for_entity("ORGANIZATION", ctx.org_id)
+        values["portal_origins"] = portal_service.embed_origins(ctx)
         fmt = number_format()
         values["numbers"] = f"{fmt.format(number=1)}, {fmt.format(number=2)}, …"
     elif tab == "api-keys":
@@ -99,6 +101,25 @@ def rename_organization(
             request, user, "organization", status=400, errors={"org_name": exc.message}, values={"org_name": name}
         )
     return _back(request, "organization", "The organization's name is saved.")
+
+
+@router.post("/settings/portal-embed")
+def portal_embed(
+    request: Request, user: User, csrf: Annotated[str, Form()] = "", origins: Annotated[str, Form()] = ""
+) -> Response:
+    """The origins allowed to show the customer portal in a frame (docs/portal.md): the ORGANIZATION setting
+    portal/embed_origins, checked to be origins."""
+    check_csrf(user, csrf)
+    _admin(user, "change the organization's settings")
+    ctx = context(request, user)
+    try:
+        saved = portal_service.set_embed_origins(ctx, origins)
+    except MeterlineError as exc:
+        return _settings_page(
+            request, user, "organization", status=400, errors={"portal": exc.message}, values={"portal": origins}
+        )
+    said = ", ".join(saved) if saved else "no site: the portal is never shown in a frame"
+    return _back(request, "organization", f"The customer portal may be embedded by {said}.")
 
 
 @router.post("/settings/values")

@@ -19,6 +19,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 TOKEN_MARK = "mlk"  # noqa: S105  # nosec B105 - the visible prefix of every API key, not a secret
+PORTAL_MARK = "mlp"  # the visible prefix of a customer portal's delegate token (portal/), which is no API key
 _password_hasher = PasswordHasher()
 
 
@@ -33,15 +34,17 @@ def hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_api_token() -> NewToken:
+def new_api_token(mark: str = TOKEN_MARK) -> NewToken:
+    """A new secret `<mark>_<prefix>_<random>`: an API key's (`mlk`), or a portal delegate token's (`mlp`)."""
     prefix = secrets.token_hex(6)
-    token = f"{TOKEN_MARK}_{prefix}_{secrets.token_urlsafe(24)}"
+    token = f"{mark}_{prefix}_{secrets.token_urlsafe(24)}"
     return NewToken(prefix=prefix, token=token, token_hash=hash_token(token))
 
 
-def token_prefix(token: str) -> str | None:
+def token_prefix(token: str, mark: str = TOKEN_MARK) -> str | None:
+    """The lookup prefix of a token of this kind; None for any other text (a portal token is no API key)."""
     parts = token.split("_", 2)
-    if len(parts) != 3 or parts[0] != TOKEN_MARK or not parts[1]:
+    if len(parts) != 3 or parts[0] != mark or not parts[1]:
         return None
     return parts[1]
 

@@ -37,6 +37,7 @@ from meterline.licenses.endpoints import router as licenses_router
 from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
 from meterline.payments.endpoints import router as payments_router
+from meterline.portal.endpoints import router as portal_router
 from meterline.revenue.endpoints import router as revenue_router
 from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
@@ -58,6 +59,7 @@ ROUTERS = (
     metrics_router,
     settings_router,
     tenancy_router,
+    portal_router,
     addons_router,
     price_plans_router,
     schedules_router,
@@ -80,6 +82,7 @@ DOCUMENTED = (
     metrics_router,
     settings_router,
     tenancy_router,
+    portal_router,
     addons_router,
     price_plans_router,
     schedules_router,

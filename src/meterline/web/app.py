@@ -31,6 +31,7 @@ from meterline.console import (
     metering_pages as console_metering,
     pages as console_pages,
     plan_pages as console_plans,
+    portal_pages as console_portal,
     settings_pages as console_settings,
     webhook_pages as console_webhooks,
 )
@@ -43,7 +44,7 @@ from meterline.invoicing.billing import Worker
 from meterline.usecases import alerts
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
-from meterline.web.observability import RequestObserver, metrics_response, readiness
+from meterline.web.observability import RequestObserver, metrics_response, readiness, redact_access_log
 from meterline.web.security_headers import SecurityHeaders
 from meterline.webhooks.delivery import Deliverer
 
@@ -55,10 +56,13 @@ async def console_error_page(
     return await run_in_threadpool(console_errors.page, request, status, message, utc_now(), headers)
 
 
-def _in_words(request: Request, exc: StarletteHTTPException) -> str:
-    """What a person reads for an HTTP error no page raised itself (a path no page has, a method it does not take)."""
+def _in_words(request: Request, exc: StarletteHTTPException, portal: bool = False) -> str:
+    """What a person reads for an HTTP error no page raised itself (a path no page has, a method it does not take);
+    `portal`: on the customer portal's pages, which have no menu and take no form."""
     if exc.status_code == 404:
         return f"There is no page at {request.url.path}."
+    if exc.status_code == 405 and portal:
+        return f"{request.url.path} is read-only: it does not take a {request.method}."
     if exc.status_code == 405:
         return f"{request.url.path} does not take a {request.method}: open it from the console's menu instead."
     return str(exc.detail)
@@ -111,6 +115,10 @@ def create_app(settings: Settings) -> FastAPI:
         headers = dict(getattr(exc, "headers", None) or {})
         if exc.status_code == 405:  # every method the path takes, not only its first route's
             headers["Allow"] = ", ".join(allowed_methods(request, headers.get("Allow", "")))
+        if request.url.path == "/portal" or request.url.path.startswith("/portal/"):  # the customer's pages
+            response = console_portal.no_such_page(request, exc.status_code, _in_words(request, exc, portal=True))
+            response.headers.update(headers)
+            return response
         return await console_error_page(request, exc.status_code, _in_words(request, exc), headers or None)
 
     @app.exception_handler(RequestValidationError)
@@ -137,6 +145,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_settings,
         console_webhooks,
         console_jobs,
+        console_portal,
     ):
         app.include_router(module.router)
     app.include_router(console_customers.router)  # after pages.py's /customers/new
@@ -170,6 +179,7 @@ def create_app(settings: Settings) -> FastAPI:
         return metrics_response()
 
     configure_logging(settings.log_level)
+    redact_access_log()  # a portal link's token never reaches uvicorn's access log
     # (the last added runs first: the observer counts the 413s that BodyLimit answers before anything reads a body)
     app.add_middleware(
         BodyLimit, default=settings.max_body_bytes, per_path={"/api/ingestBatch": settings.max_ingest_batch_bytes}

@@ -21,6 +21,26 @@ from meterline.migrations import alembic_config
 
 access = logging.getLogger("meterline.access")
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
+
+
+class RedactTokens(logging.Filter):
+    """uvicorn's access log writes each request's path with its query: a customer portal link's `?token=` (a
+    secret: docs/portal.md) is written as `token=<redacted>`. (Meterline's own access log writes the path alone.)"""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(
+                _TOKEN_IN_QUERY.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg for arg in record.args
+            )
+        return True
+
+
+def redact_access_log() -> None:
+    """Install `RedactTokens` on uvicorn's access logger (once per process; uvicorn's logging set-up keeps filters)."""
+    logger = logging.getLogger("uvicorn.access")
+    if not any(isinstance(f, RedactTokens) for f in logger.filters):
+        logger.addFilter(RedactTokens())
 
 
 def _route(scope: Scope) -> str:

@@ -5,6 +5,9 @@
 - `Content-Security-Policy`: the console's pages load only from this origin (one stylesheet, no script, SVG charts
   drawn on the server), so `default-src 'self'` holds them; forms post only here (`form-action 'self'`). A response
   that sets its own policy keeps it (the Swagger UI at /api/docs needs its inline start-up script and data: images).
+- The customer portal (console/portal_pages.py) is the one exception to "never in a frame": its pages set their own
+  policy with `framed_by(origins)`, the organization's allow-list of origins (docs/portal.md), and then get no
+  `X-Frame-Options` (which cannot name origins, and would otherwise override the list in older browsers).
 - `X-Content-Type-Options: nosniff`: a browser takes each body as the type it is sent as.
 - `Referrer-Policy: same-origin`: URLs (ids, filters) are not sent to other sites.
 """
@@ -22,6 +25,13 @@ HEADERS = {
 }
 
 
+def framed_by(origins: list[str]) -> str:
+    """The usual policy, but for the frames it allows: these origins (already checked to be origins: portal/service.py),
+    or none without any."""
+    ancestors = " ".join(origins) if origins else "'none'"
+    return POLICY.replace("frame-ancestors 'none'", f"frame-ancestors {ancestors}")
+
+
 class SecurityHeaders:
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -34,9 +44,12 @@ class SecurityHeaders:
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
                 headers = MutableHeaders(scope=message)
+                own = headers.get("content-security-policy")
                 for name, value in HEADERS.items():
+                    if name == "X-Frame-Options" and own is not None and "frame-ancestors 'none'" not in own:
+                        continue  # a page that names who may frame it (the portal's allow-list)
                     headers[name] = value
-                if "content-security-policy" not in headers:
+                if own is None:
                     headers["Content-Security-Policy"] = POLICY
             await send(message)
 
