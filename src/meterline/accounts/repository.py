@@ -66,6 +66,17 @@ class AccountRepository(OrgRepository):
         stmt = select(Account.id, Account.pk).where(Account.org_id == self.org_id, Account.id.in_(ids))
         return {row[0]: row[1] for row in self.session.execute(stmt)}
 
+    def ids_with_customer_ids(self, pks: set[str]) -> dict[str, tuple[str, str]]:
+        """Account pk -> (account id, its customer's id): the entities whose settings enrichments read (ingestion)."""
+        if not pks:
+            return {}
+        stmt = (
+            select(Account.pk, Account.id, Customer.id)
+            .join(Customer, Customer.pk == Account.customer_pk)
+            .where(Account.org_id == self.org_id, Account.pk.in_(pks))
+        )
+        return {row[0]: (row[1], row[2]) for row in self.session.execute(stmt)}
+
     def alias_spans(self, values: set[str]) -> list[tuple[str, str, datetime, datetime]]:
         """(value, account_pk, effective_from, effective_until) of every alias row with one of these values."""
         if not values:

@@ -191,6 +191,11 @@ def _js_str(value: Any) -> str:
 _NULL, _BOOL, _NUM, _STR, _LIST, _OBJ, _OTHER = range(7)
 
 
+def js_text(value: Any) -> str:
+    """A value in its JS string form (as `cat` writes it): what a derived dimension becomes (enrichments.py)."""
+    return _js_str(value)
+
+
 def _kind(value: Any) -> int:
     if value is None:
         return _NULL

@@ -70,6 +70,13 @@ class SettingRepository(OrgRepository):
         found = {row.full_id: row for row in (load(EntitySetting, r) for r in _BY_FULL_IDS.all(self.session, params))}
         return next((found[full_id] for full_id in full_ids if full_id in found), None)
 
+    def by_full_ids(self, full_ids: set[str]) -> list[EntitySetting]:
+        """The settings with these full ids that exist (ingestion's enrichment dependencies, for a whole batch)."""
+        if not full_ids:
+            return []
+        stmt = self.scoped(EntitySetting).where(EntitySetting.full_id.in_(sorted(full_ids)))
+        return list(self.session.scalars(stmt))
+
     def in_namespace_of(self, namespace: str, entities: list[tuple[str, str]]) -> list[EntitySetting]:
         """The settings of `namespace` of these entities ((entity type, entity id), at most three), in pk order."""
         if not entities:
