@@ -204,6 +204,8 @@ def test_the_template_gives_an_event_without_id_its_id() -> None:
     outcome = pipeline.evaluate(rule(p), event(), NOW)
     assert outcome.event_id == "acc1-Paris-gold-7.5-2024-03-01T10:07:00Z"
     assert pipeline.evaluate(rule(p), event(id="mine"), NOW).event_id is None  # an id sent is kept
+    same = event(attributes=[{"name": "distance", "value": "1"}, {"name": "time", "value": "7.50"}])
+    assert pipeline.evaluate(rule(p), same, NOW).event_id == outcome.event_id  # 7.50 is 7.5
 
 
 @pytest.mark.parametrize(

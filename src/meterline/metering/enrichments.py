@@ -472,7 +472,7 @@ def event_id(
                 number = attributes.get(name)
                 if number is None:
                     raise EnrichmentFailed(f"eventIdTemplate: the event has no attribute {name}")
-                out.append(numbers.plain(number))
+                out.append(numbers.plain(number.normalize()))  # 1.50 and 1.5: one id
             else:
                 text = dimensions.get(name)
                 if text is None:
