@@ -374,7 +374,11 @@ def enrich(
             result = f.constant
         else:
             rule = f.rule if f.kind == JSON_LOGIC else _setting_rule(plan, f, values)
-            missing = [d.name for d in plan.dependencies if d.name not in values and _reads(rule, d.name)]
+            # (only when a dependency is unset: the common case costs one comparison per field)
+            unset = len(values) < len(plan.dependencies)
+            missing = (
+                [d.name for d in plan.dependencies if d.name not in values and _reads(rule, d.name)] if unset else []
+            )
             if missing:
                 key = next(d.key for d in plan.dependencies if d.name == missing[0])
                 raise EnrichmentFailed(
