@@ -86,7 +86,7 @@ def test_enrichments_in_the_schema_form_and_on_the_event(
     menu(page, "Events")
     page.get_by_label("Event schema").fill(schema_name)
     page.get_by_role("button", name="Filter").click()
-    page.get_by_role("row").filter(has_text="Not metered").get_by_role("link", name=event_id).click()
+    page.get_by_role("row").filter(has_text="No matching meters").get_by_role("link", name=event_id).click()
     expect(page.get_by_role("heading", name=f"Event {event_id}")).to_be_visible()
     expect(page.get_by_role("heading", name="Enrichments")).to_be_visible()
     expect(page.get_by_role("row", name="kb attribute 2.5")).to_be_visible()

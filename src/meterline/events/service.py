@@ -223,8 +223,10 @@ class IngestionService:
             levels_of.append(levels)
             wanted.update(f"{key}.{t}.{i}" for key in keys[event.schema_name] for t, i in levels)
         found = {
-            row.full_id: (row.value, enrichments.dependency_value(row.data_type, row.value))
-            for row in SettingRepository(self.ctx.session, self.ctx.org_id).by_full_ids(wanted)
+            full_id: (value, enrichments.dependency_value(data_type, value))
+            for full_id, (value, data_type) in SettingRepository(self.ctx.session, self.ctx.org_id)
+            .values_by_full_ids(wanted)
+            .items()
         }
         out: list[Mapping[str, tuple[str, Any]]] = []
         for event, levels in zip(events, levels_of, strict=True):

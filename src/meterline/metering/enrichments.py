@@ -104,7 +104,9 @@ class Enriched:
     def view(self) -> dict[str, Any]:
         return {
             "attributes": [
-                {"name": n, "type": ATTRIBUTE, "value": numbers.plain(v)} for n, v in self.attributes.items()
+                # (bounded: exponent -12 to 0, so "f" is numbers.plain without its checks)
+                {"name": n, "type": ATTRIBUTE, "value": format(v, "f")}
+                for n, v in self.attributes.items()
             ],
             "dimensions": [{"name": n, "type": DIMENSION, "value": v} for n, v in self.dimensions.items()],
             "dependencies": [
