@@ -297,7 +297,7 @@ def _steps(path: Any) -> tuple[tuple[str, int | None], ...]:
 
 def _lookup(data: Any, steps: tuple[tuple[str, int | None], ...]) -> Any:
     for key, index in steps:
-        if isinstance(data, Mapping):
+        if type(data) is dict or isinstance(data, Mapping):  # (a plain dict skips the ABC check: the hot case)
             data = data.get(key, _MISSING)
             if data is _MISSING:
                 return data
