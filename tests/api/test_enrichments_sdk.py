@@ -157,6 +157,40 @@ def test_a_failing_enrichment_fails_its_event_only(sdk: Sdk, tenant: Tenant, rid
     assert failed.ingestion_status.status == "INGESTION_FAILED_ENRICHMENT_FAILED"
     assert failed.ingestion_status.status_description == error["message"]
     assert failed.event_pipeline_info.enrichments is None  # nothing derived is kept for a rejected event
+    with pytest.raises(BadRequestException) as raised:  # an event sent alone: 400, its reason, recorded
+        ingestion.ingest(IngestEventRequest(event=ride("zero-alone", "0")))
+    assert message_of(raised.value).startswith("enrichment perKm: ")
+
+    # a dependency that no level sets fails the events whose rule reads it, naming it
+    sdk.event_schemas.create_event_schema(
+        CreateEventSchemaRequest(
+            name="unset",
+            attributes=[EventAttributeSchema(name="distance")],
+            dimensions=[],
+            enrichments=Enrichments(
+                dependencies=[Dependency(type="SETTING", key="setting.user.nowhere", name="nowhere")],
+                fields=[field("x", '{"*":[{"var":"attribute.distance"},{"var":"dependencies.nowhere"}]}', 1)],
+            ),
+        )
+    )
+    sdk.event_schemas.activate_event_schema("unset")
+    with pytest.raises(BadRequestException) as raised:
+        ingestion.ingest(
+            IngestEventRequest(
+                event=Event(
+                    schema_name="unset",
+                    id="u1",
+                    timestamp=T0,
+                    account_id="acme",
+                    attributes=[Attribute(name="distance", value="1")],
+                    dimensions={},
+                )
+            )
+        )
+    assert message_of(raised.value) == (
+        "enrichment x: dependency nowhere (setting.user.nowhere) is not set for the account, its customer or the "
+        "organization"
+    )
 
 
 def test_the_template_gives_ids_so_repeats_count_once(sdk: Sdk, tenant: Tenant, rides: str) -> None:

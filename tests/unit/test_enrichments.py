@@ -228,3 +228,27 @@ def test_a_template_giving_an_over_long_id_is_no_event_id() -> None:
     outcome = pipeline.evaluate(rule(p), event(dimensions={"city": "x" * 200}), NOW)
     assert outcome.status == pipeline.NO_EVENT_ID
     assert "1 to 512" in (outcome.message or "")
+
+
+@pytest.mark.parametrize(
+    ("data_type", "text", "value"),
+    [
+        ("NUMERIC", "0.001", Decimal("0.001")),
+        ("STRING", "gold", "gold"),
+        ("JSON", '{"rates": [1.5, 2]}', {"rates": [Decimal("1.5"), 2]}),
+        ("JSON_LOGIC", '{"var":"attribute.x"}', '{"var":"attribute.x"}'),
+    ],
+)
+def test_a_setting_is_read_by_its_data_type(data_type: str, text: str, value: object) -> None:
+    assert enrichments.dependency_value(data_type, text) == value
+
+
+def test_a_json_setting_is_data_for_a_rule() -> None:
+    p = plan(
+        [field("rate", "JSON_LOGIC", {"var": "dependencies.table.rates.1"})],
+        [{"type": "SETTING", "key": "setting.user.table", "name": "table"}],
+    )
+    table = enrichments.dependency_value("JSON", '{"rates": [1.5, 2.25]}')
+    assert enrichments.enrich(p, {}, {}, {"setting.user.table": ("...", table)}).attributes == {"rate": Decimal("2.25")}
+    with pytest.raises(enrichments.EnrichmentFailed, match="dependency table"):  # unset: named, not a null
+        enrichments.enrich(p, {}, {}, {})

@@ -275,7 +275,7 @@ def _check_variables(
         if dot and (
             (prefix in _ATTRIBUTE_PREFIXES and name in attributes)
             or (prefix in _DIMENSION_PREFIXES and name in dimensions)
-            or (prefix == "dependencies" and name in dependencies)
+            or (prefix == "dependencies" and name.partition(".")[0] in dependencies)  # a JSON one: its paths too
         ):
             continue
         if dot and (
@@ -401,7 +401,10 @@ def enrich(
 
 
 def _reads(rule: Compiled | None, dependency: str) -> bool:
-    return rule is not None and f"dependencies.{dependency}" in rule.variables
+    if rule is None:
+        return False
+    path = f"dependencies.{dependency}"
+    return any(v == path or v.startswith(path + ".") for v in rule.variables)
 
 
 def _setting_rule(plan: Plan, f: Field, values: Mapping[str, Any]) -> Compiled:
