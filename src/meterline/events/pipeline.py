@@ -1,5 +1,6 @@
-"""What an event does, decided without I/O: validation against its schema, then each active meter of the schema
-(filters, matcher, computation) gives its units (billing-rules D5, D6).
+"""What an event does, decided without I/O: validation against its schema, its schema's enrichments and id template
+(metering/enrichments.py), then each active meter of the schema (filters, matcher, computation) gives its units
+(billing-rules D5, D6).
 
 The catalog (schema + meters) is compiled once into `SchemaRule`s; `evaluate` then runs per event on plain values.
 """

@@ -3,7 +3,8 @@
 An ingest call, for 1 to 1000 events, in one transaction:
 1. resolve each event's schema (the ACTIVE version and its ACTIVE meters, compiled once) and account (an account
    id, else an alias effective at the event's timestamp);
-2. evaluate each event (pipeline.evaluate): validation, then units per meter;
+2. evaluate each event (pipeline.evaluate): validation, the schema's enrichments (with the settings they depend on,
+   read for the whole batch at once) and id template, then units per meter;
 3. claim the ids of the events that passed (deduplication on (organization, event id), atomic with the write);
 4. store every event with its final status, and add the units of accepted ones to the usage rollups.
 The caller commits; the answer (202/207) is sent only after that commit.
