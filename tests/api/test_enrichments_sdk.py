@@ -249,3 +249,20 @@ def test_enrichments_are_checked_when_written(sdk: Sdk, rides: str) -> None:
         "rides", UpdateEventSchemaRequest(enrichments=changed)
     )
     assert updated.version == 2 and updated.enrichments == changed
+
+
+def test_a_patch_clears_them_with_empty_values(sdk: Sdk) -> None:
+    sdk.event_schemas.create_event_schema(
+        CreateEventSchemaRequest(
+            name="draft",
+            attributes=[EventAttributeSchema(name="distance")],
+            dimensions=[DimensionsSchema(name="city")],
+            enrichments=Enrichments(fields=[field("tier", "gold", 1, "DIMENSION", "VALUE")]),
+            event_id_template="{{dimension.city}}-{{timestamp}}",
+        )
+    )
+    cleared = sdk.event_schemas.event_schema_event_schema_name_patch(
+        "draft", UpdateEventSchemaRequest(enrichments=Enrichments(fields=[]), event_id_template="")
+    )
+    assert (cleared.version, cleared.enrichments, cleared.event_id_template) == (1, None, None)
+    assert sdk.event_schemas.get_event_schema("draft") == cleared

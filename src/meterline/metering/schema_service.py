@@ -192,8 +192,8 @@ class _SchemaContent:
             attributes=tuple((a.name, a.default_unit) for a in source.attributes),
             dimensions=tuple(d.name for d in source.dimensions),
             filter_fields=tuple(source.filter_fields) if source.filter_fields is not None else None,
-            enrichments=dump(source.enrichments),
-            event_id_template=source.event_id_template,
+            enrichments=_enrichments(source.enrichments),
+            event_id_template=source.event_id_template or None,
         )
 
     def merged(self, request: schemas.UpdateEventSchemaRequest) -> _SchemaContent:
@@ -209,9 +209,10 @@ class _SchemaContent:
                 tuple(d.name for d in request.dimensions) if request.dimensions is not None else self.dimensions
             ),
             filter_fields=tuple(request.filter_fields) if request.filter_fields is not None else self.filter_fields,
-            enrichments=dump(request.enrichments) if request.enrichments is not None else self.enrichments,
+            # (empty enrichments or an empty template clear them)
+            enrichments=_enrichments(request.enrichments) if request.enrichments is not None else self.enrichments,
             event_id_template=(
-                request.event_id_template if request.event_id_template is not None else self.event_id_template
+                request.event_id_template or None if request.event_id_template is not None else self.event_id_template
             ),
         )
 
@@ -289,3 +290,9 @@ class _SchemaContent:
             "enrichments": self.enrichments,
             "event_id_template": self.event_id_template,
         }
+
+
+def _enrichments(request: schemas.Enrichments | None) -> dict[str, Any] | None:
+    """Enrichments as stored: none when they say nothing (no field, no dependency)."""
+    stored = dump(request)
+    return stored if stored and (stored.get("fields") or stored.get("dependencies")) else None
