@@ -10,6 +10,12 @@
    CONFLICT DO NOTHING, insert the events, add the accepted events' units (the same 3 meters) to the same
    15-minute rollups. No HTTP, no validation, no catalog: only the writes Meterline makes.
 It prints both rates and their ratio. Nothing here is a test: timings vary with the machine.
+
+    .venv/bin/python bench/ingest.py --enrichments [--events 100000] [--engine ...]
+
+runs Meterline twice instead, side by side on the same events: the schema as above, then the same schema with
+ENRICHMENTS (four derived fields: a VALUE, two JSON_LOGIC over the event, one of them reading an organization
+setting as a dependency), and prints both rates and their ratio (enriched / plain).
 """
 
 from __future__ import annotations
@@ -79,7 +85,22 @@ def drop_database(url: str) -> None:
             conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-def seed_catalog(url: str) -> str:
+# Four derived fields: the plan a schema with enrichments compiles once (metering/enrichments.py).
+ENRICHMENTS = {
+    "dependencies": [{"type": "SETTING", "key": "setting.bench.rate", "name": "rate"}],
+    "fields": [
+        {"name": "kb", "type": "ATTRIBUTE", "enrichmentType": "JSON_LOGIC",
+         "value": '{"/":[{"var":"attribute.bytes"},1000]}', "order": 1},
+        {"name": "tier", "type": "DIMENSION", "enrichmentType": "JSON_LOGIC",
+         "value": '{"if":[{">":[{"var":"attribute.calls"},250]},"heavy","light"]}', "order": 2},
+        {"name": "cost", "type": "ATTRIBUTE", "enrichmentType": "JSON_LOGIC",
+         "value": '{"*":[{"var":"attribute.calls"},{"var":"dependencies.rate"}]}', "order": 3},
+        {"name": "source", "type": "DIMENSION", "enrichmentType": "VALUE", "value": "bench", "order": 4},
+    ],
+}
+
+
+def seed_catalog(url: str, enriched: bool = False) -> str:
     from meterline.core.clock import utc_now
     from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
     from meterline.customers.schemas import CreateCustomerRequest
@@ -102,8 +123,16 @@ def seed_catalog(url: str) -> str:
         for i in range(ACCOUNTS):
             customers.create(CreateCustomerRequest(id=f"acct-{i}", name=f"Customer {i}", primary_email=f"c{i}@x.io", address={}))
         schemas = EventSchemaService(ctx)
-        schemas.create(CreateEventSchemaRequest.model_validate(
-            {"name": "api_calls", "attributes": [{"name": "calls"}, {"name": "bytes"}], "dimensions": [{"name": "region"}]}))
+        schema = {"name": "api_calls", "attributes": [{"name": "calls"}, {"name": "bytes"}], "dimensions": [{"name": "region"}]}
+        if enriched:
+            from meterline.settings.schemas import SettingIn
+            from meterline.settings.service import SettingsService
+
+            schema["enrichments"] = ENRICHMENTS
+            SettingsService(ctx).insert(SettingIn.model_validate(
+                {"id": "rate", "value": "0.001", "entityType": "ORGANIZATION", "entityId": org.id, "namespace": "bench",
+                 "name": "Rate", "dataType": "NUMERIC"}))
+        schemas.create(CreateEventSchemaRequest.model_validate(schema))
         schemas.activate("api_calls")
         meters = UsageMeterService(ctx)
         for body in (
@@ -131,10 +160,12 @@ def _client(args: tuple[str, str, list[bytes]]) -> int:
     return sent
 
 
-def run_meterline(url: str, events: list[dict], clients: int, workdir: Path, workers: int) -> float:
+def run_meterline(
+    url: str, events: list[dict], clients: int, workdir: Path, workers: int, enriched: bool = False
+) -> float:
     from conftest import start_server, stop_server
 
-    token = seed_catalog(url)
+    token = seed_catalog(url, enriched)
     process, base = start_server(url, workdir / "server.log", workers=workers)
     try:
         bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
@@ -269,9 +300,13 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="server processes (meterline serve --workers)")
+    parser.add_argument("--enrichments", action="store_true", help="Meterline without and with enrichments")
     args = parser.parse_args()
     events = make_events(args.events)
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    if args.enrichments:
+        compare_enrichments(events, engines, args)
+        return
     print(f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
           f"{args.clients} client processes, {args.workers} server process(es)")
     with tempfile.TemporaryDirectory() as tmp:
@@ -287,6 +322,24 @@ def main() -> None:
                 drop_database(raw)
             print(f"{engine:10}  meterline {meterline:10,.0f} events/s   raw limit {limit:10,.0f} events/s   "
                   f"ratio {meterline / limit:.2f}")
+
+
+def compare_enrichments(events: list[dict], engines: list[str], args: argparse.Namespace) -> None:
+    print(f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
+          f"{args.clients} client processes, {args.workers} server process(es): the schema without, then with, "
+          f"{len(ENRICHMENTS['fields'])} enrichments")
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        for engine in engines:
+            rates = []
+            for enriched in (False, True):
+                url = fresh_database(engine, workdir, "enriched" if enriched else "plain")
+                try:
+                    rates.append(run_meterline(url, events, args.clients, workdir, args.workers, enriched))
+                finally:
+                    drop_database(url)
+            print(f"{engine:10}  plain {rates[0]:10,.0f} events/s   enriched {rates[1]:10,.0f} events/s   "
+                  f"ratio {rates[1] / rates[0]:.2f}")
 
 
 if __name__ == "__main__":

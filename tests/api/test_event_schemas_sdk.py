@@ -42,7 +42,7 @@ def sum_meter(name: str = "calls meter", schema: str = "api_calls") -> CreateUsa
 
 def test_create_with_every_field_then_get(sdk: Sdk) -> None:
     enrichments = Enrichments(
-        dependencies=[Dependency(type="SETTING", key="meters_per_km", name="mpk")],
+        dependencies=[Dependency(type="SETTING", key="setting.user.meters_per_km", name="mpk")],
         fields=[
             ModelField(
                 name="km",
@@ -58,7 +58,7 @@ def test_create_with_every_field_then_get(sdk: Sdk) -> None:
             description="API calls",
             filter_fields=["region"],
             enrichments=enrichments,
-            event_id_template="timestamp-accountID",
+            event_id_template="{{timestamp}}-{{accountId}}",
         )
     )
     assert response.status_code == 201
@@ -69,7 +69,7 @@ def test_create_with_every_field_then_get(sdk: Sdk) -> None:
     assert schema.dimensions == [DimensionsSchema(name="region")]
     assert schema.filter_fields == ["region"]
     assert schema.enrichments == enrichments
-    assert schema.event_id_template == "timestamp-accountID"
+    assert schema.event_id_template == "{{timestamp}}-{{accountId}}"
     assert schema.created_at is not None and schema.updated_at is not None
     assert sdk.event_schemas.get_event_schema("api_calls") == schema
 

@@ -19,6 +19,7 @@ from meterline.api.responses import dumps
 from meterline.core import numbers
 from meterline.events import pipeline
 from meterline.events.statuses import IngestionStatus
+from meterline.metering import enrichments
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.metering.rules import ACTIVE, ARCHIVED, DRAFT, INACTIVE
 
@@ -47,19 +48,63 @@ def blank_schema_values() -> dict[str, Any]:
         "description": "",
         "attributes": [{"name": "", "unit": ""}, {"name": "", "unit": ""}],
         "dimensions": [{"name": ""}, {"name": ""}],
+        "enrichments": [],
+        "dependencies": [],
+        "id_template": "",
     }
 
 
+@dataclass(frozen=True)
+class EnrichmentRows:
+    """The enrichment and dependency rows of the schema form, as posted (parallel lists)."""
+
+    name: list[str]
+    type: list[str]
+    kind: list[str]
+    value: list[str]
+    order: list[str]
+    dep_key: list[str]
+    dep_name: list[str]
+    id_template: str = ""
+
+
+NO_ENRICHMENT_ROWS = EnrichmentRows([], [], [], [], [], [], [])
+_BLANK_ENRICHMENT = {"name": "", "type": "ATTRIBUTE", "kind": "JSON_LOGIC", "value": "", "order": ""}
+
+
+def _padded(values: list[str], n: int, fill: str = "") -> list[str]:
+    return values + [fill] * (n - len(values))
+
+
 def schema_values(
-    name: str, description: str, attr_name: list[str], attr_unit: list[str], dim_name: list[str]
+    name: str,
+    description: str,
+    attr_name: list[str],
+    attr_unit: list[str],
+    dim_name: list[str],
+    enrichment: EnrichmentRows = NO_ENRICHMENT_ROWS,
 ) -> dict[str, Any]:
     units = attr_unit + [""] * (len(attr_name) - len(attr_unit))
+    n, e = len(enrichment.name), enrichment
+    rows = zip(
+        e.name,
+        _padded(e.type, n, "ATTRIBUTE"),
+        _padded(e.kind, n, "JSON_LOGIC"),
+        _padded(e.value, n),
+        _padded(e.order, n),
+        strict=False,
+    )
     return {
         "name": name,
         "description": description,
         "attributes": [{"name": n, "unit": u} for n, u in zip(attr_name, units, strict=False)]
         or [{"name": "", "unit": ""}],
         "dimensions": [{"name": d} for d in dim_name] or [{"name": ""}],
+        "enrichments": [{"name": a, "type": b, "kind": c, "value": d, "order": o} for a, b, c, d, o in rows],
+        "dependencies": [
+            {"key": k, "name": m} for k, m in zip(e.dep_key, _padded(e.dep_name, len(e.dep_key)), strict=False)
+        ],
+        "id_template": e.id_template,
     }
 
 
@@ -71,6 +116,20 @@ def schema_values_of(schema: EventSchema) -> dict[str, Any]:
         "attributes": [{"name": a["name"], "unit": a.get("defaultUnit") or ""} for a in schema.attributes or []]
         + [{"name": "", "unit": ""}],
         "dimensions": [{"name": d} for d in schema.dimension_names] + [{"name": ""}],
+        "enrichments": [
+            {
+                "name": f["name"],
+                "type": f["type"],
+                "kind": f["enrichmentType"],
+                "value": f["value"],
+                "order": str(f["order"]),
+            }
+            for f in (schema.enrichments or {}).get("fields") or []
+        ],
+        "dependencies": [
+            {"key": d["key"], "name": d["name"]} for d in (schema.enrichments or {}).get("dependencies") or []
+        ],
+        "id_template": schema.event_id_template or "",
     }
 
 
@@ -86,7 +145,35 @@ def schema_body(values: dict[str, Any]) -> tuple[dict[str, Any], list[int], list
             dimensions.append({"name": row["name"].strip()})
             dimension_rows.append(i)
     body = {"description": values["description"].strip() or None, "attributes": attributes, "dimensions": dimensions}
+    fields = [
+        {
+            "name": row["name"].strip(),
+            "type": row["type"],
+            "enrichmentType": row["kind"],
+            "value": row["value"].strip(),
+            # an order left empty is the row's place; anything else is the API's to refuse
+            "order": _order(row["order"], i + 1),
+        }
+        for i, row in enumerate(values.get("enrichments") or [])
+        if row["name"].strip() or row["value"].strip()
+    ]
+    dependencies = [
+        {"type": "SETTING", "key": row["key"].strip(), "name": row["name"].strip()}
+        for row in values.get("dependencies") or []
+        if row["key"].strip() or row["name"].strip()
+    ]
+    if fields or dependencies:
+        body["enrichments"] = {"fields": fields, **({"dependencies": dependencies} if dependencies else {})}
+    if values.get("id_template", "").strip():
+        body["eventIdTemplate"] = values["id_template"].strip()
     return body, attribute_rows, dimension_rows
+
+
+def _order(text: str, default: int) -> int | str:
+    text = text.strip()
+    if not text:
+        return default
+    return int(text) if re.fullmatch(r"-?[0-9]{1,10}", text) else text
 
 
 def schema_validation_errors(
@@ -103,6 +190,10 @@ def schema_validation_errors(
             errors.setdefault(f"{prefix}.{rows[loc[1]]}", message)
         elif loc and loc[0] in ("name", "description"):
             errors.setdefault(str(loc[0]), message)
+        elif loc and loc[0] == "enrichments":
+            errors.setdefault("enrichments", f"{'.'.join(str(p) for p in loc)}: {message}")
+        elif loc and loc[0] == "eventIdTemplate":
+            errors.setdefault("id_template", message)
         else:
             errors.setdefault("form", message)
     return errors
@@ -128,6 +219,10 @@ def schema_service_errors(
                 return {f"dim.{i}": message}
     if "already exists" in message:
         return {"name": message}
+    if message.startswith("eventIdTemplate"):
+        return {"id_template": message}
+    if "enrichments" in message:
+        return {"enrichments": message}
     return {"form": message}
 
 
@@ -135,6 +230,12 @@ def grow_schema_form(values: dict[str, Any], action: str) -> bool:
     """ "+ Add attribute" / "+ Add dimension": one more empty row."""
     if action == "add_attribute":
         values["attributes"].append({"name": "", "unit": ""})
+        return True
+    if action == "add_enrichment":
+        values["enrichments"].append(dict(_BLANK_ENRICHMENT))
+        return True
+    if action == "add_dependency":
+        values["dependencies"].append({"key": "", "name": ""})
         return True
     if action == "add_dimension":
         values["dimensions"].append({"name": ""})
@@ -287,8 +388,9 @@ def filter_fields(schema: EventSchema | None) -> list[tuple[str, str]]:
     """The fields a filter row may name (value, label): the schema's dimensions, then its attributes."""
     if schema is None:
         return []
-    return [(f"dimension.{d}", f"{d} (dimension)") for d in schema.dimension_names] + [
-        (f"attribute.{a}", f"{a} (attribute)") for a in schema.attribute_names
+    derived_attributes, derived_dimensions = enrichments.derived_names(schema.enrichments)
+    return [(f"dimension.{d}", f"{d} (dimension)") for d in schema.dimension_names + derived_dimensions] + [
+        (f"attribute.{a}", f"{a} (attribute)") for a in schema.attribute_names + derived_attributes
     ]
 
 
@@ -390,6 +492,7 @@ EVENT_STATUSES = {
     pipeline.NO_MATCHING_METERS: "No matching meters",
     pipeline.ACCOUNT_NOT_FOUND: "Failed: account not found",
     pipeline.SCHEMA_NOT_DEFINED: "Failed: schema not defined",
+    pipeline.ENRICHMENT_FAILED: "Failed: enrichment",
     pipeline.FAILED: "Failed: invalid event",
     pipeline.UNITS_INVALID: "Failed: units invalid",
     pipeline.DUPLICATE: "Failed: duplicate",

@@ -24,6 +24,7 @@ from meterline.console.metering_forms import (
     EVENT_STATUSES,
     OPERATORS,
     STATUS_WORDS,
+    EnrichmentRows,
     MeterForm,
     blank_schema_values,
     event_filters,
@@ -144,10 +145,19 @@ def new_schema(
     attr_name: Annotated[list[str], Form()] = [],  # noqa: B006
     attr_unit: Annotated[list[str], Form()] = [],
     dim_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_type: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_kind: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_value: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_order: Annotated[list[str], Form()] = [],  # noqa: B006
+    dep_key: Annotated[list[str], Form()] = [],  # noqa: B006
+    dep_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    id_template: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "save",
 ) -> Response:
     check_csrf(user, csrf)
-    values = schema_values(name, description, attr_name, attr_unit, dim_name)
+    enrichment = EnrichmentRows(enr_name, enr_type, enr_kind, enr_value, enr_order, dep_key, dep_name, id_template)
+    values = schema_values(name, description, attr_name, attr_unit, dim_name, enrichment)
     if grow_schema_form(values, action):
         return _schema_form(request, user, None, values, {})
     body, attribute_rows, dimension_rows = schema_body(values)
@@ -215,17 +225,30 @@ def edit_schema(
     attr_name: Annotated[list[str], Form()] = [],  # noqa: B006
     attr_unit: Annotated[list[str], Form()] = [],
     dim_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_type: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_kind: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_value: Annotated[list[str], Form()] = [],  # noqa: B006
+    enr_order: Annotated[list[str], Form()] = [],  # noqa: B006
+    dep_key: Annotated[list[str], Form()] = [],  # noqa: B006
+    dep_name: Annotated[list[str], Form()] = [],  # noqa: B006
+    id_template: Annotated[str, Form()] = "",
     action: Annotated[str, Form()] = "save",
 ) -> Response:
     """A DRAFT schema changes in place; an ACTIVE one gets a new version that may only add (the service decides)."""
     check_csrf(user, csrf)
     ctx = context(request, user)
     schema = _schema_by_id(ctx, schema_id)
-    values = schema_values(schema.name, description, attr_name, attr_unit, dim_name)
+    enrichment = EnrichmentRows(enr_name, enr_type, enr_kind, enr_value, enr_order, dep_key, dep_name, id_template)
+    values = schema_values(schema.name, description, attr_name, attr_unit, dim_name, enrichment)
     if grow_schema_form(values, action):
         return _schema_form(request, user, schema, values, {})
     body, attribute_rows, dimension_rows = schema_body(values)
     body["description"] = values["description"].strip()  # an emptied description is cleared
+    if "enrichments" not in body and schema.enrichments:
+        body["enrichments"] = {"fields": []}  # every row emptied: the enrichments are cleared
+    if "eventIdTemplate" not in body and schema.event_id_template:
+        body["eventIdTemplate"] = ""  # likewise the template
     try:
         EventSchemaService(ctx).update(schema.name, UpdateEventSchemaRequest.model_validate(body))
     except ValidationError as exc:

@@ -158,6 +158,7 @@ def get_single_event(event_id: str, ctx: Context = Depends(api_context)) -> Resp
             if account
             else None,
             invoice_currency=account.invoice_currency if account else None,
+            enrichments=schemas.PipelineEnrichments.model_validate(event.enrichments) if event.enrichments else None,
         )
         out.append(schemas.EventWithPipeline(**_with_status(event), event_pipeline_info=info))
     return respond(schemas.GetEventResponse(events=out))

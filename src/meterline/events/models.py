@@ -42,6 +42,10 @@ class Event(Base):
     # ACTIVE meter of the schema then (outcome PROCESSED_UNITS_COMPUTED or PROCESSED_FILTERED_OUT). Null for an event
     # that never reached the meters (rejected: a duplicate, an unknown account...) and for events stored before 0008.
     meters: Mapped[list[Any] | None]
+    # What the schema's enrichments derived for an accepted event (Togai's EventPipelineInfoEnrichments:
+    # {"attributes": [{name, type, value}], "dimensions": [...], "dependencies": [{key, type, name, value}]}); null
+    # when the schema has none, for rejected events, and for events stored before 0014.
+    enrichments: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -1,5 +1,6 @@
-"""What an event does, decided without I/O: validation against its schema, then each active meter of the schema
-(filters, matcher, computation) gives its units (billing-rules D5, D6).
+"""What an event does, decided without I/O: validation against its schema, its schema's enrichments and id template
+(metering/enrichments.py), then each active meter of the schema (filters, matcher, computation) gives its units
+(billing-rules D5, D6).
 
 The catalog (schema + meters) is compiled once into `SchemaRule`s; `evaluate` then runs per event on plain values.
 """
@@ -15,6 +16,7 @@ from typing import Any
 from meterline.core import numbers
 from meterline.events.statuses import ACCEPTED as ACCEPTED, IngestionStatus  # ACCEPTED: used as pipeline.ACCEPTED
 from meterline.events.wire import Event
+from meterline.metering import enrichments
 from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
 
 FUTURE_LIMIT = timedelta(hours=24)
@@ -29,6 +31,7 @@ UNITS_INVALID, ACCOUNT_NOT_FOUND = IngestionStatus.UNITS_INVALID, IngestionStatu
 DUPLICATE, NO_EVENT_ID, PAST_GRACE = IngestionStatus.DUPLICATE, IngestionStatus.NO_EVENT_ID, IngestionStatus.PAST_GRACE
 NO_MATCHING_METERS, METERED = IngestionStatus.NO_MATCHING_METERS, IngestionStatus.METERED
 NOT_METERED = IngestionStatus.NOT_METERED
+ENRICHMENT_FAILED = IngestionStatus.ENRICHMENT_FAILED
 # What each meter did with an event (Togai's EventPipelineInfoUsageMeters status)
 UNITS_COMPUTED = "PROCESSED_UNITS_COMPUTED"
 FILTERED_OUT = "PROCESSED_FILTERED_OUT"
@@ -52,15 +55,19 @@ class SchemaRule:
     attributes: frozenset[str]
     dimensions: frozenset[str]
     meters: tuple[MeterRule, ...] = ()
+    plan: enrichments.Plan = enrichments.Plan()  # enrichments and the id template (metering/enrichments.py)
 
 
 @dataclass(frozen=True)
 class Outcome:
-    """A failure (`status` and `message`), or the units each reached meter computed (maybe none)."""
+    """A failure (`status` and `message`), or the units each reached meter computed (maybe none); with what
+    enrichment derived, and the id the schema's template gave an event sent without one."""
 
     status: str | None = None
     message: str | None = None
     units: dict[str, Decimal] = field(default_factory=dict)
+    enriched: enrichments.Enriched = enrichments.NOTHING
+    event_id: str | None = None
 
     @property
     def failed(self) -> bool:
@@ -114,7 +121,14 @@ def bucket_of(timestamp: datetime) -> datetime:
     return timestamp.replace(minute=timestamp.minute - timestamp.minute % 15, second=0, microsecond=0)
 
 
-def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
+NO_SETTINGS: Mapping[str, tuple[str, Any]] = {}
+
+
+def evaluate(
+    rule: SchemaRule | None, event: Event, now: datetime, settings: Mapping[str, tuple[str, Any]] = NO_SETTINGS
+) -> Outcome:
+    """`settings`: the values of the schema's enrichment dependencies for the event's account (key -> (text, value
+    as rules read it); the nearest level's)."""
     if rule is None:
         return Outcome(SCHEMA_NOT_DEFINED, f"Event schema {event.schema_name!r} is not defined or not active")
     if event.timestamp > now + FUTURE_LIMIT:
@@ -140,6 +154,27 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
     if not rule.dimensions <= dimensions.keys():
         missing = ", ".join(sorted(rule.dimensions - dimensions.keys()))
         return Outcome(FAILED, f"missing dimension {missing} declared by schema {rule.name}")
+    enriched, event_id = enrichments.NOTHING, None
+    plan = rule.plan
+    if not plan.empty:
+        try:
+            if plan.fields or plan.error:
+                dimensions = dict(dimensions)
+                enriched = enrichments.enrich(plan, attributes, dimensions, settings)
+            if event.id is None and plan.template is not None:
+                try:
+                    event_id = enrichments.event_id(
+                        plan,
+                        attributes=attributes,
+                        dimensions=dimensions,
+                        timestamp=event.timestamp,
+                        account_id=event.account_id,
+                        schema_name=event.schema_name,
+                    )
+                except enrichments.EnrichmentFailed as exc:
+                    return Outcome(NO_EVENT_ID, str(exc)[:250], enriched=enriched)
+        except enrichments.EnrichmentFailed as exc:
+            return Outcome(ENRICHMENT_FAILED, str(exc)[:250])
     data = {"attribute": attributes, "attributes": attributes, "dimension": dimensions, "dimensions": dimensions}
     units: dict[str, Decimal] = {}
     for meter in rule.meters:
@@ -164,5 +199,5 @@ def evaluate(rule: SchemaRule | None, event: Event, now: datetime) -> Outcome:
                     )
                 units[meter.id] = computed
         except EvaluationError as exc:
-            return Outcome(UNITS_INVALID, f"usage meter {meter.name}: {exc}"[:250])
-    return Outcome(units=units)
+            return Outcome(UNITS_INVALID, f"usage meter {meter.name}: {exc}"[:250], enriched=enriched)
+    return Outcome(units=units, enriched=enriched, event_id=event_id)

@@ -106,11 +106,33 @@ class PipelineCustomer(ResponseModel):
     name: str
 
 
+class EnrichedField(ResponseModel):
+    name: str
+    type: Literal["ATTRIBUTE", "DIMENSION"]
+    value: str
+
+
+class EnrichmentDependency(ResponseModel):
+    key: str
+    type: Literal["SETTING"]
+    name: str | None = None
+    value: str
+
+
+class PipelineEnrichments(ResponseModel):
+    """What the schema's enrichments derived, and the settings they read (Togai's EventPipelineInfoEnrichments)."""
+
+    attributes: list[EnrichedField] | None = None
+    dimensions: list[EnrichedField] | None = None
+    dependencies: list[EnrichmentDependency] | None = None
+
+
 class EventPipelineInfo(ResponseModel):
     event_schema: PipelineSchema | None = None
     usage_meters: list[PipelineUsageMeter] | None = None
     account: PipelineAccount | None = None
     customer: PipelineCustomer | None = None
+    enrichments: PipelineEnrichments | None = None
     invoice_currency: str | None = None
 
 

@@ -3,7 +3,8 @@
 An ingest call, for 1 to 1000 events, in one transaction:
 1. resolve each event's schema (the ACTIVE version and its ACTIVE meters, compiled once) and account (an account
    id, else an alias effective at the event's timestamp);
-2. evaluate each event (pipeline.evaluate): validation, then units per meter;
+2. evaluate each event (pipeline.evaluate): validation, the schema's enrichments (with the settings they depend on,
+   read for the whole batch at once) and id template, then units per meter;
 3. claim the ids of the events that passed (deduplication on (organization, event id), atomic with the write);
 4. store every event with its final status, and add the units of accepted ones to the usage rollups.
 The caller commits; the answer (202/207) is sent only after that commit.
@@ -12,10 +13,11 @@ The caller commits; the answer (202/207) is sent only after that commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
@@ -28,9 +30,11 @@ from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
 from meterline.events.store import EventRow, EventStore, UsageKey
 from meterline.events.wire import Event
+from meterline.metering import enrichments
 from meterline.metering.repository import MeteringRepository
 from meterline.schedules.coverage import CLOSED, UNSCHEDULED, Coverage
 from meterline.schedules.repository import ScheduleRepository
+from meterline.settings.repository import SettingRepository
 from meterline.tenancy.context import Context
 
 DEDUP_WINDOW = timedelta(days=45)
@@ -69,7 +73,10 @@ class IngestionService:
         now = self.ctx.now
         rules = self._rules({e.schema_name for e in events})
         accounts = self.resolve_accounts(events)
-        outcomes = [pipeline.evaluate(rules.get(e.schema_name), e, now) for e in events]
+        settings = self._dependency_settings(events, rules, accounts)
+        outcomes = [
+            pipeline.evaluate(rules.get(e.schema_name), e, now, s) for e, s in zip(events, settings, strict=True)
+        ]
         coverage = Coverage(
             ScheduleRepository(self.ctx.session, self.ctx.org_id).for_coverage({a for a in accounts if a}),
             ZoneInfo(self.ctx.org.timezone),
@@ -79,7 +86,8 @@ class IngestionService:
         results: list[Result] = []
         statuses: list[tuple[str, str | None]] = []  # a failure, or ("", status if its id is claimed)
         wanted: list[str] = []
-        for event, outcome, account in zip(events, outcomes, accounts, strict=True):
+        event_ids = [e.id if e.id is not None else o.event_id for e, o in zip(events, outcomes, strict=True)]
+        for event, outcome, account, event_id in zip(events, outcomes, accounts, event_ids, strict=True):
             state = coverage.state(account, event.timestamp) if account and not outcome.failed else None
             if outcome.failed:
                 statuses.append((outcome.status, outcome.message))  # type: ignore[arg-type]
@@ -90,8 +98,13 @@ class IngestionService:
                         f"No account has id or alias {_short(event.account_id)} at {event.timestamp.isoformat()}",
                     )
                 )
-            elif event.id is None:
-                statuses.append((pipeline.NO_EVENT_ID, "An event needs an id: it is what makes a retry safe"))
+            elif event_id is None:
+                statuses.append(
+                    (
+                        pipeline.NO_EVENT_ID,
+                        "An event needs an id (or its schema an eventIdTemplate): it is what makes a retry safe",
+                    )
+                )
             elif state == CLOSED:
                 statuses.append(
                     (
@@ -106,18 +119,18 @@ class IngestionService:
                     statuses.append(("", pipeline.NO_MATCHING_METERS))
                 else:
                     statuses.append(("", pipeline.NOT_METERED if state == UNSCHEDULED else pipeline.METERED))
-                wanted.append(event.id)
+                wanted.append(event_id)
         claimed = self.store.claim_ids(list(dict.fromkeys(wanted)), now)
 
         rows: list[EventRow] = []
         usage: dict[UsageKey, tuple[Decimal, int]] = defaultdict(lambda: (Decimal(0), 0))
         pks = new_ids("event", len(events))
-        for index, (event, outcome, account, (status, message)) in enumerate(
-            zip(events, outcomes, accounts, statuses, strict=True)
+        for index, (event, event_id, outcome, account, (status, message)) in enumerate(
+            zip(events, event_ids, outcomes, accounts, statuses, strict=True)
         ):
             if status == "":
-                if event.id in claimed:
-                    claimed.discard(event.id)  # a second copy in the same batch is a duplicate too
+                if event_id in claimed:
+                    claimed.discard(event_id)  # a second copy in the same batch is a duplicate too
                     status, message = message, None  # type: ignore[assignment]
                     bucket = pipeline.bucket_of(event.timestamp)
                     for meter_id, units in outcome.units.items():
@@ -125,7 +138,7 @@ class IngestionService:
                         qty, n = usage[key]
                         usage[key] = (EXACT.add(qty, units), n + 1)
                 else:
-                    status, message = pipeline.DUPLICATE, f"Event {_short(event.id)} was already ingested"
+                    status, message = pipeline.DUPLICATE, f"Event {_short(event_id)} was already ingested"
             accepted = status in pipeline.ACCEPTED
             message = message[:STATUS_TEXT] if message else None
             rule = rules.get(event.schema_name)
@@ -134,10 +147,11 @@ class IngestionService:
             # what every meter did with it; a rejected one never reached the meters.
             duplicate = status == pipeline.DUPLICATE
             meters = pipeline.meter_outcomes(rule, outcome.units) if accepted and rule is not None else None
+            enriched = outcome.enriched.view() if accepted and outcome.enriched is not enrichments.NOTHING else None
             rows.append(
                 (
                     pks[index],
-                    event.id,
+                    event_id,
                     event.schema_name,
                     rule.version if rule else None,
                     event.account_id,
@@ -149,10 +163,11 @@ class IngestionService:
                     message,
                     {m: str(u) for m, u in outcome.units.items()} if accepted else None,
                     meters,
+                    enriched,
                 )
             )
             results.append(
-                Result(index=index, event_id=event.id, status=status, message=message, reference_id=pks[index])
+                Result(index=index, event_id=event_id, status=status, message=message, reference_id=pks[index])
             )
         self.store.add_events(rows, now)
         self.store.add_usage(dict(usage), ZoneInfo(self.ctx.org.timezone))
@@ -180,8 +195,52 @@ class IngestionService:
                 attributes=frozenset(a["name"] for a in schema.attributes or []),
                 dimensions=frozenset(d["name"] for d in schema.dimensions or []),
                 meters=meters,
+                plan=enrichments.plan_of(
+                    schema.enrichments, schema.event_id_template, schema.attribute_names, schema.dimension_names
+                ),
             )
         return rules
+
+    def _dependency_settings(
+        self, events: list[Event], rules: dict[str, pipeline.SchemaRule], accounts: list[str | None]
+    ) -> list[Mapping[str, tuple[str, Any]]]:
+        """Per event, the settings its schema's enrichments depend on (key -> (text, value as rules read it)), each
+        from the nearest level that sets it: the account, its customer, the organization. One query for the batch."""
+        keys = {name: [d.key for d in rule.plan.dependencies] for name, rule in rules.items() if rule.plan.dependencies}
+        if not keys:
+            return [pipeline.NO_SETTINGS] * len(events)
+        entities = AccountRepository(self.ctx.session, self.ctx.org_id).ids_with_customer_ids(
+            {a for e, a in zip(events, accounts, strict=True) if a and e.schema_name in keys}
+        )
+        org = ("ORGANIZATION", self.ctx.org_id)
+        levels_of: list[list[tuple[str, str]]] = []
+        wanted: set[str] = set()
+        for event, account in zip(events, accounts, strict=True):
+            if event.schema_name not in keys:
+                levels_of.append([])
+                continue
+            ids = entities.get(account or "")
+            levels = [("ACCOUNT", ids[0]), ("CUSTOMER", ids[1]), org] if ids else [org]
+            levels_of.append(levels)
+            wanted.update(f"{key}.{t}.{i}" for key in keys[event.schema_name] for t, i in levels)
+        found = {
+            full_id: (value, enrichments.dependency_value(data_type, value))
+            for full_id, (value, data_type) in SettingRepository(self.ctx.session, self.ctx.org_id)
+            .values_by_full_ids(wanted)
+            .items()
+        }
+        out: list[Mapping[str, tuple[str, Any]]] = []
+        for event, levels in zip(events, levels_of, strict=True):
+            if not levels:
+                out.append(pipeline.NO_SETTINGS)
+                continue
+            values = {}
+            for key in keys[event.schema_name]:
+                hit = next((found[f] for f in (f"{key}.{t}.{i}" for t, i in levels) if f in found), None)
+                if hit is not None:
+                    values[key] = hit
+            out.append(values)
+        return out
 
     def resolve_accounts(self, events: list[Event]) -> list[str | None]:
         """Each event's account pk: its accountId as an account id, else as an alias effective at its timestamp."""

@@ -20,7 +20,7 @@ from meterline.rating import cycles
 
 UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
 # An event as ingestion stores it: (pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp,
-# attributes, dimensions, status, status_description, units, meters); the JSON columns as Python values.
+# attributes, dimensions, status, status_description, units, meters, enrichments); the JSON columns as Python values.
 EventRow = tuple[
     str,
     str | None,
@@ -35,13 +35,14 @@ EventRow = tuple[
     str | None,
     dict[str, Any] | None,
     list[Any] | None,
+    dict[str, Any] | None,
 ]
 
 _EVENT_INSERT_COLUMNS = (
     "pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp, attributes, dimensions, status, "
-    "status_description, units, meters, org_id, created_at"
+    "status_description, units, meters, enrichments, org_id, created_at"
 )
-_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 15)})"  # noqa: S608  # nosec B608 - constant
+_SQLITE_EVENT_INSERT = f"INSERT INTO events ({_EVENT_INSERT_COLUMNS}) VALUES ({', '.join('?' * 16)})"  # noqa: S608  # nosec B608 - constant
 _encode = msgspec.json.Encoder().encode
 
 
@@ -106,6 +107,7 @@ class EventStore(OrgRepository):
                     text,
                     units,
                     meters,
+                    enriched,
                 ) in rows:
                     copy.write_row(
                         (
@@ -122,6 +124,7 @@ class EventStore(OrgRepository):
                             text,
                             _json(units),
                             _json(meters),
+                            _json(enriched),
                             self.org_id,
                             now,
                         )
@@ -143,10 +146,26 @@ class EventStore(OrgRepository):
                 text,
                 _json(units),
                 _json(meters),
+                _json(enriched),
                 org,
                 created,
             )
-            for pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units, meters in rows
+            for (
+                pk,
+                eid,
+                schema,
+                version,
+                ref,
+                account,
+                ts,
+                attributes,
+                dimensions,
+                status,
+                text,
+                units,
+                meters,
+                enriched,
+            ) in rows
         ]
         self._driver().executemany(_SQLITE_EVENT_INSERT, values)
 

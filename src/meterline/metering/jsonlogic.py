@@ -191,6 +191,11 @@ def _js_str(value: Any) -> str:
 _NULL, _BOOL, _NUM, _STR, _LIST, _OBJ, _OTHER = range(7)
 
 
+def js_text(value: Any) -> str:
+    """A value in its JS string form (as `cat` writes it): what a derived dimension becomes (enrichments.py)."""
+    return _js_str(value)
+
+
 def _kind(value: Any) -> int:
     if value is None:
         return _NULL
@@ -292,7 +297,7 @@ def _steps(path: Any) -> tuple[tuple[str, int | None], ...]:
 
 def _lookup(data: Any, steps: tuple[tuple[str, int | None], ...]) -> Any:
     for key, index in steps:
-        if isinstance(data, Mapping):
+        if type(data) is dict or isinstance(data, Mapping):  # (a plain dict skips the ABC check: the hot case)
             data = data.get(key, _MISSING)
             if data is _MISSING:
                 return data

@@ -19,7 +19,7 @@ from meterline.core import numbers
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id, new_short_id
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
-from meterline.metering import schemas
+from meterline.metering import enrichments, schemas
 from meterline.metering.jsonlogic import JsonLogicError, compile_logic
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.metering.repository import MeteringRepository
@@ -223,7 +223,9 @@ def meter_spec(
     computations: Sequence[schemas.Computation] | None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Check a meter's filters and computation against the schema; return them as stored (D5)."""
-    attributes, dimensions = set(schema.attribute_names), set(schema.dimension_names)
+    derived_attributes, derived_dimensions = enrichments.derived_names(schema.enrichments)
+    attributes = set(schema.attribute_names) | set(derived_attributes)
+    dimensions = set(schema.dimension_names) | set(derived_dimensions)
     stored_filters = []
     seen: set[tuple[str, str]] = set()
     for i, entry in enumerate(filters or []):

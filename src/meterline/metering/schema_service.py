@@ -19,7 +19,7 @@ from typing import Any
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
-from meterline.metering import schemas
+from meterline.metering import enrichments, schemas
 from meterline.metering.models import EventSchema
 from meterline.metering.repository import MeteringRepository
 from meterline.metering.rules import (
@@ -192,8 +192,8 @@ class _SchemaContent:
             attributes=tuple((a.name, a.default_unit) for a in source.attributes),
             dimensions=tuple(d.name for d in source.dimensions),
             filter_fields=tuple(source.filter_fields) if source.filter_fields is not None else None,
-            enrichments=dump(source.enrichments),
-            event_id_template=source.event_id_template,
+            enrichments=_enrichments(source.enrichments),
+            event_id_template=source.event_id_template or None,
         )
 
     def merged(self, request: schemas.UpdateEventSchemaRequest) -> _SchemaContent:
@@ -209,9 +209,10 @@ class _SchemaContent:
                 tuple(d.name for d in request.dimensions) if request.dimensions is not None else self.dimensions
             ),
             filter_fields=tuple(request.filter_fields) if request.filter_fields is not None else self.filter_fields,
-            enrichments=dump(request.enrichments) if request.enrichments is not None else self.enrichments,
+            # (empty enrichments or an empty template clear them)
+            enrichments=_enrichments(request.enrichments) if request.enrichments is not None else self.enrichments,
             event_id_template=(
-                request.event_id_template if request.event_id_template is not None else self.event_id_template
+                request.event_id_template or None if request.event_id_template is not None else self.event_id_template
             ),
         )
 
@@ -226,11 +227,20 @@ class _SchemaContent:
         both = sorted(set(attributes) & set(self.dimensions))
         if both:
             raise BadRequest(f"{both[0]!r} is both an attribute and a dimension: a name can be only one of them")
-        known = set(attributes) | set(self.dimensions)
+        try:
+            enrichments.check(
+                self.enrichments, self.event_id_template, attributes=attributes, dimensions=self.dimensions
+            )
+        except enrichments.EnrichmentError as exc:
+            raise BadRequest(str(exc)) from None
+        derived_attributes, derived_dimensions = enrichments.derived_names(self.enrichments)
+        known = set(attributes) | set(self.dimensions) | set(derived_attributes) | set(derived_dimensions)
         seen = set()
         for i, field in enumerate(self.filter_fields or ()):
             if field not in known:
-                raise BadRequest(f"filterFields[{i}]: {field!r} is not an attribute or dimension of the schema")
+                raise BadRequest(
+                    f"filterFields[{i}]: {field!r} is not an attribute or dimension of the schema (declared or derived)"
+                )
             if field in seen:
                 raise BadRequest(f"filterFields[{i}]: {field!r} is given twice")
             seen.add(field)
@@ -254,6 +264,20 @@ class _SchemaContent:
                     f"Event schema {name} is ACTIVE: dimension {dimension!r} cannot be removed or renamed "
                     "(attributes and dimensions can only be added)"
                 )
+        # Meters may read derived fields: an ACTIVE schema keeps each one, as an attribute or a dimension as it was
+        # (its rule may change).
+        new_attributes_derived, new_dimensions_derived = enrichments.derived_names(self.enrichments)
+        old_attributes_derived, old_dimensions_derived = enrichments.derived_names(stored.enrichments)
+        for kind, old, new in (
+            ("attribute", old_attributes_derived, new_attributes_derived),
+            ("dimension", old_dimensions_derived, new_dimensions_derived),
+        ):
+            for field in old:
+                if field not in new:
+                    raise BadRequest(
+                        f"Event schema {name} is ACTIVE: derived {kind} {field!r} (enrichments) cannot be removed, "
+                        f"renamed or made a {'dimension' if kind == 'attribute' else 'attribute'} (meters may read it)"
+                    )
 
     def columns(self) -> dict[str, Any]:
         return {
@@ -266,3 +290,9 @@ class _SchemaContent:
             "enrichments": self.enrichments,
             "event_id_template": self.event_id_template,
         }
+
+
+def _enrichments(request: schemas.Enrichments | None) -> dict[str, Any] | None:
+    """Enrichments as stored: none when they say nothing (no field, no dependency)."""
+    stored = dump(request)
+    return stored if stored and (stored.get("fields") or stored.get("dependencies")) else None

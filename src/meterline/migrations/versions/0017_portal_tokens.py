@@ -13,7 +13,7 @@ from alembic import op
 import meterline.core.db
 
 revision = "0017"
-down_revision = "0013"
+down_revision = "0014"
 branch_labels = None
 depends_on = None
 
