@@ -231,12 +231,6 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
         run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", named("unknown")))
     with pytest.raises(BadRequest, match="event.id"):
         run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None))
-    with pytest.raises(BadRequest, match="require_confirmation"):
-        run(
-            session_factory,
-            org,
-            lambda ctx: corrections(ctx).correct("UNDO", named("ok"), require_confirmation=True),
-        )
     with pytest.raises(BadRequest, match="event.accountId"):
         run(
             session_factory,
