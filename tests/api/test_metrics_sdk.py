@@ -531,9 +531,18 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
         )
     )
     full_id = f"setting.metrics.exchangeRates.ORGANIZATION.{tenant.org.id}"
-    for wrong in ('{"EUR": -1}', '{"EUR": "abc"}', '{"XYZ": 1}', "[1.1]"):
+    wrongs = ('{"EUR": -1}', '{"EUR": "abc"}', '{"XYZ": 1}', "[1.1]", '{"EUR": true}', '{"EUR": [1.1]}')
+    # a string must be a number as JSON writes it: no underscores, other scripts' digits nor spaces
+    texts = ('{"EUR": "1_0"}', '{"EUR": "\u0661"}', '{"EUR": " 1.1 "}', '{"EUR": "1.1e0 "}', '{"EUR": "NaN"}')
+    for wrong in (*wrongs, *texts):
         sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value=wrong))
-        assert "setting metrics.exchangeRates" in refused(rq("REVENUE"))
+        message = refused(rq("REVENUE"))
+        assert "setting metrics.exchangeRates" in message and "positive rate" in message or "JSON object" in message
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": 1.1, "EUR": 2}'))
+    assert "'EUR' is given twice" in refused(rq("REVENUE"))
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": 1.1}', data_type="STRING"))
+    assert "has dataType STRING; it must be JSON" in refused(rq("REVENUE"))
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(data_type="JSON"))
     sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": "1.1"}'))
     # REVENUE: finalized invoices by invoice date (the past cycles' on the 1st of the next month; the custom one now)
     assert values(rq("REVENUE")) == {None: [0, 50, D("86.66")]}
@@ -584,7 +593,8 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
                 "metricQueries": [{"id": "r", "name": "REVENUE", "aggregationPeriod": "MONTH"}],
             },
         )
-    assert json.loads(raw.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"] == [0, 50, D("86.66")]
+    written = json.loads(raw.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"]
+    assert [str(v) for v in written] == ["0.00", "50.00", "86.66"]  # at the base currency's scale, every one
 
 
 def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:

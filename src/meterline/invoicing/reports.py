@@ -199,6 +199,8 @@ CYCLE_TYPES = (STANDARD, ADVANCED)
 BY_INVOICE_DATE, BY_CYCLE_START = "INVOICE_DATE", "CYCLE_START"
 OTHER_PARTS = {"TRUE_UP_AMOUNT": "TRUE_UP", "MISCELLANEOUS_CHARGE": "MISCELLANEOUS_CHARGES"}
 ADJUSTMENT = "ADJUSTMENT"  # what no line explains: the floor at 0 (a discount larger than the invoice)
+CUSTOM = "CUSTOM"  # a custom line without a billableId; with one: CUSTOM:<billableId>, which no system part nor
+# rate card's billable can be (a user's billableId "TRUE_UP" or a meter's id stays apart from those)
 
 
 class TooManyInvoices(ValueError):
@@ -223,7 +225,8 @@ class InvoiceRevenue:
 
 def billable_parts(root: Line) -> tuple[dict[str, Decimal], frozenset[str]]:
     """An invoice's total split per billable: each rate card's line under its billable (the usage meter or add-on
-    id; an entitlement card's name), a custom line under its billableId (else CUSTOM), the true-up under TRUE_UP,
+    id; an entitlement card's name), a custom line under CUSTOM:<its billableId> (else CUSTOM: never one of the
+    other parts, whatever the billableId), the true-up under TRUE_UP,
     charges under MISCELLANEOUS_CHARGES; a credit is taken off the lines it was applied to. What no line explains
     (the floor at 0) is ADJUSTMENT, so the parts add up exactly to the total. On an in-arrears invoice the in-advance
     fees shown again are left out, with the line that takes them off (they were invoiced before). Also: which
@@ -238,7 +241,8 @@ def billable_parts(root: Line) -> tuple[dict[str, Decimal], frozenset[str]]:
             return
         if line.type in CARD_LINES or line.type == "CUSTOM_AMOUNT" or line.type in OTHER_PARTS:
             if line.type == "CUSTOM_AMOUNT":
-                key = str((line.metadata or {}).get("billableId") or "CUSTOM")
+                billable_id = (line.metadata or {}).get("billableId")
+                key = f"{CUSTOM}:{billable_id}" if billable_id else CUSTOM
             else:
                 key = OTHER_PARTS.get(line.type, line.id)
             if line.type in USAGE_LINES:
