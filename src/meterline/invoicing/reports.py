@@ -301,6 +301,38 @@ def revenue_totals(
     return {(int(p), a, c): repo.total(t) for p, a, c, t in ctx.session.execute(stmt)}
 
 
+class InvoiceReads:
+    """The invoices one request reads one by one (`InvoiceService.view`: a DRAFT computed now, or an invoice's lines
+    to split): each at most once, whatever the number of queries that need it, and at most `limit` in all."""
+
+    def __init__(self, ctx: Context, limit: int) -> None:
+        self.service = InvoiceService(ctx)
+        self.limit = limit
+        self.views = 0  # InvoiceService.view calls made: one per invoice at most
+        self._views: dict[str, tuple[Line, Decimal]] = {}
+        self._parts: dict[str, tuple[dict[str, Decimal], frozenset[str]]] = {}
+
+    def reserve(self, invoices: Sequence[Invoice]) -> None:
+        """Count the invoices not read yet against the budget: TooManyInvoices beyond it, before any is read."""
+        new = {i.pk for i in invoices} - self._views.keys()
+        if len(self._views) + len(new) > self.limit:
+            raise TooManyInvoices(self.limit)
+
+    def view(self, invoice: Invoice) -> tuple[Line, Decimal]:
+        found = self._views.get(invoice.pk)
+        if found is None:
+            root, _, _, total = self.service.view(invoice)
+            self.views += 1
+            found = self._views[invoice.pk] = (root, total)
+        return found
+
+    def parts(self, invoice: Invoice) -> tuple[dict[str, Decimal], frozenset[str]]:
+        found = self._parts.get(invoice.pk)
+        if found is None:
+            found = self._parts[invoice.pk] = billable_parts(self.view(invoice)[0])
+        return found
+
+
 def invoice_revenue(
     ctx: Context,
     start: datetime,
@@ -311,10 +343,11 @@ def invoice_revenue(
     finalized: bool,
     drafts: bool,
     split: bool,
-    limit: int,
+    reads: InvoiceReads,
 ) -> list[InvoiceRevenue]:
     """The invoices one by one (finalized and not voided, and/or DRAFT computed now), dated (or whose cycle starts)
-    in [start, end), each split per billable when `split`. Raises TooManyInvoices beyond `limit`."""
+    in [start, end), each split per billable when `split`. The invoices it must read (`reads`: shared by a
+    request's queries) count against their budget: TooManyInvoices beyond it, before any is read."""
     if account_pks is not None and not account_pks:
         return []
     statuses = [*(INVOICED if finalized else ()), *((DRAFT,) if drafts else ())]
@@ -323,19 +356,17 @@ def invoice_revenue(
         select(Invoice)
         .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(statuses))
         .order_by(Invoice.pk)
-        .limit(limit + 1)
+        .limit(reads.limit + 1)  # more than the whole budget is over it, whatever was read before
     )
     invoices = list(ctx.session.scalars(stmt))
-    if len(invoices) > limit:
-        raise TooManyInvoices(limit)
-    service = InvoiceService(ctx)
+    reads.reserve([i for i in invoices if i.status == DRAFT or split])
     out = []
     for invoice in invoices:
         at = invoice.invoice_date if basis == BY_INVOICE_DATE else invoice.cycle_start
         if invoice.status == DRAFT or split:
-            root, _, _, total = service.view(invoice)
+            total = reads.view(invoice)[1]
         else:
-            root, total = None, invoice.total_amount or Decimal(0)
-        parts, usage = billable_parts(root) if split and root is not None else (None, frozenset[str]())
+            total = invoice.total_amount or Decimal(0)
+        parts, usage = reads.parts(invoice) if split else (None, frozenset[str]())
         out.append(InvoiceRevenue(invoice.account_pk, invoice.currency, at, total, parts, usage))  # type: ignore[arg-type]
     return out

@@ -99,7 +99,7 @@ GROUPS = {
 REVENUE_KINDS = ("REVENUE", "REVENUE_FOR_CYCLE")
 CURRENCY_MODES = ("BASE", "INVOICE")
 RATES_NAMESPACE, RATES_SETTING = "metrics", "exchangeRates"
-MAX_INVOICES = 2000  # invoices a revenue query reads one by one (split per billable, or DRAFTs computed now)
+MAX_INVOICES = 2000  # invoices a request reads one by one (split per billable, or DRAFTs computed now), in all
 MAX_LICENSE_UPDATES = 10000
 # A grouped query gives at most MAX_SERIES series, and a response at most MAX_VALUES values (series x periods, over
 # all its queries): beyond, 400 asking for a filter or a narrower query. Counted in SQL before the series are built
@@ -161,6 +161,7 @@ class MetricsService:
         self.repo = MetricsRepository(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self._rates: dict[str, Decimal] | None = None
+        self._reads: reports.InvoiceReads | None = None  # the invoices read one by one, shared by the queries
         self._values_left = MAX_VALUES  # the response's values not spent yet (series x periods)
 
     def _zone(self) -> ZoneInfo:
@@ -400,8 +401,8 @@ class MetricsService:
     def _license_quantities(self, plan: _Plan, start: datetime, end: datetime) -> dict[tuple[int, GroupKey], Decimal]:
         """Per period, the largest quantity of each (account, license) in force in the part of the period inside
         [start, end), added up per group key."""
-        updates = LicenseRepository(self.ctx.session, self.ctx.org_id).steps_before(
-            end, account_pks=plan.account_pks, license_ids=plan.billables, limit=MAX_LICENSE_UPDATES
+        updates = LicenseRepository(self.ctx.session, self.ctx.org_id).steps_for(
+            start, end, account_pks=plan.account_pks, license_ids=plan.billables, limit=MAX_LICENSE_UPDATES
         )
         if updates is None:
             raise BadRequest(
@@ -416,8 +417,8 @@ class MetricsService:
         bounds = [max(s, start) for s in plan.starts] + [end]
         for (account_pk, license_id), found in steps.items():
             key: GroupKey = (license_id,) if group_by == "BILLABLE_ID" else (account_pk,) if group_by else ()
-            for period in range(len(plan.starts)):
-                quantity = licenses.largest(found, bounds[period], bounds[period + 1])
+            # one sweep over the (account, license)'s updates and the periods
+            for period, quantity in enumerate(licenses.largest_per_period(found, bounds)):
                 if quantity:
                     out[(period, key)] = EXACT.add(out.get((period, key), Decimal(0)), quantity)
         return out
@@ -445,13 +446,14 @@ class MetricsService:
                     finalized=split,
                     drafts=cycle,
                     split=split,
-                    limit=MAX_INVOICES,
+                    reads=self.invoice_reads(),
                 )
             except reports.TooManyInvoices:
                 what = "split per billable" if split else "DRAFT invoices computed now"
                 raise BadRequest(
-                    f"query {plan.query.id!r}: {plan.query.name} would read more than {MAX_INVOICES} invoices one by "
-                    f"one ({what}); filter by ACCOUNT_ID or CUSTOMER_ID, or take a shorter range"
+                    f"query {plan.query.id!r}: {plan.query.name} would take the request past {MAX_INVOICES} invoices "
+                    f"read one by one ({what}; over all its queries, each invoice once); filter by ACCOUNT_ID or "
+                    "CUSTOMER_ID, or take a shorter range"
                 ) from None
             for invoice in invoices:
                 period = bisect_right(plan.starts, invoice.at) - 1
@@ -471,6 +473,12 @@ class MetricsService:
                     k = (period, invoice.account_pk, invoice.currency, billable)
                     out[k] = EXACT.add(out[k], amount)
         return dict(out)
+
+    def invoice_reads(self) -> reports.InvoiceReads:
+        """The invoices this service has read one by one (a request's queries share them)."""
+        if self._reads is None:
+            self._reads = reports.InvoiceReads(self.ctx, MAX_INVOICES)
+        return self._reads
 
     def _values(self, plan: _Plan, label: str | None, slots: list[dict[str, Decimal]]) -> list[Decimal]:
         """Each period's value: a quantity, or an amount in one currency (CURRENCY INVOICE, 400 if the series
