@@ -382,6 +382,16 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
         assert status == 400 and "fieldValues" in message
         status, message = post({"endTime": window["endTime"], "metricQueries": [base]})
         assert status == 400 and "startTime" in message
+        nul = [{"fieldName": "SCHEMA_NAME", "fieldValues": ["ok", "a\u0000b"]}]
+        status, message = post({**window, "metricQueries": [{**base, "filters": nul}]})
+        assert status == 400 and message.startswith("metricQueries[0].filters[0].fieldValues[1]: text may not")
+        # every limit at its maximum at once (5 x 5 x 100 values of 512 characters) is more than the body limit
+        # (1 MiB by default): the documented 413, before the limits are read
+        widest = [{"fieldName": "SCHEMA_NAME", "fieldValues": ["x" * 512] * 100}] * 5
+        r = http.post(
+            "/metrics", json={**window, "metricQueries": [{**base, "id": str(i), "filters": widest} for i in range(5)]}
+        )
+        assert r.status_code == 413, r.text
         ok = http.post("/metrics", json={**window, "metricQueries": []})
         assert ok.status_code == 200 and ok.json() == {"results": []}
         raw = http.post("/metrics", json={**window, "metricQueries": [{**base, "name": "USAGE"}]}).json()
