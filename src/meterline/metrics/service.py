@@ -6,8 +6,10 @@ organization's time zone.
   [startTime, endTime), so nothing outside the range is ever counted. Every period gets a point (0 when empty),
   so `timestamps` and `metricValues` are parallel. At most 300 periods per query.
 - EVENTS counts stored events by their timestamp. EVENT_STATUS defaults to PROCESSED + UNPROCESSED (Togai's
-  default): every status ingestion gives, but not REVERTED, so an event a correction replaced counts once (its
-  re-ingested copy); REVERTED can be asked for.
+  default) without the rejected duplicates: every status ingestion gives, but not REVERTED, so an event a correction
+  replaced counts once (its re-ingested copy), nor INGESTION_FAILED_DUPLICATE_EVENT, so a client's retries of an
+  ingested event add nothing; both can be asked for. ACCOUNT_ID also matches the accountId as sent of the events
+  that reached no account (which groupBy ACCOUNT_ID shows under it).
 - USAGE (and METER_USAGE, which it stands for) sums the 15-minute usage rollups by bucket start, so its startTime
   and endTime must fall on a 15-minute boundary. Period starts of real time zones do (+05:30, +05:45 included).
 - USAGE_FOR_CYCLE sums the usage of each account's pricing cycles (the billed period of each cycle's STANDARD
@@ -26,6 +28,10 @@ organization's time zone.
   the base currency's minor unit. Never a network call.
 - Filters of one query all apply (AND); the values of one filter are alternatives (OR). An id that names nothing
   of the organization matches nothing.
+- Bounds: MAX_SERIES series per query (counted in SQL before any series is built where the groups come from SQL)
+  and MAX_VALUES values per response; the invoices read one by one are read once per request and count against
+  one budget (MAX_INVOICES) shared by its queries. Amounts are written at their currency's scale; BASE converts
+  each series on its own, so groups' rounded values may not add up to the ungrouped series to the cent.
 """
 
 from __future__ import annotations
