@@ -212,3 +212,26 @@ def test_the_sweep_is_largest_of_each_period() -> None:
         licenses.largest(steps, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)
     ]
     assert licenses.largest_per_period(steps, bounds) == [5, 5, 9, 1, 0, 4]  # of two at one instant, the later
+
+
+def test_revenue_groups_are_counted_in_sql_up_to_the_limit(org: Org) -> None:
+    """Grouped by account or customer, REVENUE's series are counted in SQL before any is built, and the count stops
+    one past the limit."""
+    with org.ctx(APRIL) as ctx, counted(ctx.session) as statements:
+
+        def groups(limit: int, by_customer: bool = False, accounts: set[str] | None = None) -> int:
+            return reports.revenue_groups(
+                ctx,
+                MARCH,
+                APRIL,
+                reports.BY_INVOICE_DATE,
+                accounts,
+                drafts=False,
+                by_customer=by_customer,
+                limit=limit,
+            )
+
+        assert groups(100) == 3 and groups(100, by_customer=True) == 3
+        assert groups(1) == 2  # stopped at limit + 1
+        assert groups(100, accounts=set()) == 0
+        assert len(statements) == 3  # one each (none for an empty filter)

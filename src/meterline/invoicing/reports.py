@@ -333,6 +333,41 @@ class InvoiceReads:
         return found
 
 
+def revenue_groups(
+    ctx: Context,
+    start: datetime,
+    end: datetime,
+    basis: str,
+    account_pks: set[str] | None,
+    *,
+    drafts: bool,
+    by_customer: bool,
+    limit: int,
+) -> int:
+    """How many accounts (or their customers, `by_customer`) have an invoice `revenue_totals` (and, `drafts`,
+    `invoice_revenue`'s DRAFTs) would count: counted in SQL up to `limit` + 1 and no further."""
+    if account_pks is not None and not account_pks:
+        return 0
+    repo = _Reports(ctx.session, ctx.org_id)
+    statuses = [*INVOICED, *((DRAFT,) if drafts else ())]
+    key: Any = Invoice.account_pk
+    if by_customer:
+        customer = (
+            select(Account.customer_pk)
+            .where(Account.org_id == ctx.org_id, Account.pk == Invoice.account_pk)
+            .scalar_subquery()
+        )
+        key = func.coalesce(customer, Invoice.account_pk)
+    inner = (
+        select(key.label("k"))
+        .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(statuses))
+        .distinct()
+        .limit(limit + 1)
+        .subquery()
+    )
+    return int(ctx.session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
 def invoice_revenue(
     ctx: Context,
     start: datetime,

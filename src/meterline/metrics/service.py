@@ -290,6 +290,8 @@ class MetricsService:
         if plan.nothing:
             pass
         elif plan.kind in REVENUE_KINDS:
+            if group_by in ("ACCOUNT_ID", "CUSTOMER_ID") and self.bounded:
+                self._check_series(plan, self._group_count(plan, start, end))
             for (period, account_pk, currency, billable), amount in self._revenue_items(plan, start, end).items():
                 key = _revenue_key(group_by, account_pk, billable)
                 found = cells.setdefault((period, key), {})
@@ -321,8 +323,8 @@ class MetricsService:
         return QueryResult(id=query.id, name=query.name, series=series)
 
     def _group_count(self, plan: _Plan, start: datetime, end: datetime) -> int:
-        """How many series a grouped EVENTS, USAGE or USAGE_FOR_CYCLE query would give, counted in SQL up to
-        MAX_SERIES + 1."""
+        """How many series a grouped EVENTS, USAGE or USAGE_FOR_CYCLE query (or a revenue one by account or
+        customer) would give, counted in SQL up to MAX_SERIES + 1."""
         group_by = plan.query.group_by
         if plan.kind == "EVENTS":
             group = {"ACCOUNT_ID": "account", "SCHEMA_NAME": "schema"}.get(group_by or "", "status")
@@ -345,6 +347,17 @@ class MetricsService:
                 account_pks=plan.account_pks,
                 meter_ids=plan.meter_ids,
                 group=usage_group,  # type: ignore[arg-type]
+                limit=MAX_SERIES,
+            )
+        if plan.kind in REVENUE_KINDS:  # by account or customer; per billable, the invoices read are bounded
+            return reports.revenue_groups(
+                self.ctx,
+                start,
+                end,
+                reports.BY_INVOICE_DATE if plan.kind == "REVENUE" else reports.BY_CYCLE_START,
+                plan.account_pks,
+                drafts=plan.kind == "REVENUE_FOR_CYCLE",
+                by_customer=group_by == "CUSTOMER_ID",
                 limit=MAX_SERIES,
             )
         return 0  # licenses: bounded by the updates read (MAX_LICENSE_UPDATES), checked once computed
