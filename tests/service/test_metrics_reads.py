@@ -22,11 +22,13 @@ from meterline.core.db import unit_of_work
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
+from meterline.events.models import UsageRollup
 from meterline.invoicing import reports
 from meterline.invoicing.service import InvoiceService
 from meterline.licenses.repository import LicenseRepository
 from meterline.licenses.schemas import LicenseUpdateRequest
 from meterline.licenses.service import LicenseService
+from meterline.metrics.repository import MetricsRepository
 from meterline.metrics.schemas import GetMetricsRequest
 from meterline.metrics.service import MetricsService
 from meterline.rating import licenses
@@ -235,3 +237,36 @@ def test_revenue_groups_are_counted_in_sql_up_to_the_limit(org: Org) -> None:
         assert groups(1) == 2  # stopped at limit + 1
         assert groups(100, accounts=set()) == 0
         assert len(statements) == 3  # one each (none for an empty filter)
+
+
+def test_usage_groups_are_counted_in_sql_up_to_the_limit(org: Org) -> None:
+    """USAGE's series (per account, customer or meter) are counted in SQL before any is built; the count stops one
+    past the limit. Rollups written as ingestion writes them: acme and globex on two meters, hooli on one."""
+    with org.ctx(MARCH, write=True) as ctx:
+        pks = AccountRepository(ctx.session, ctx.org_id).pks_by_ids(set(INVOICES))
+        rows = [("acme", "meter.a"), ("acme", "meter.b"), ("globex", "meter.a"), ("globex", "meter.b")]
+        for account, meter in [*rows, ("hooli", "meter.a")]:
+            ctx.session.add(
+                UsageRollup(
+                    org_id=ctx.org_id,
+                    account_pk=pks[account],
+                    meter_id=meter,
+                    bucket_start=MARCH + timedelta(days=2),
+                    quantity=D(1),
+                    events=1,
+                )
+            )
+    with org.ctx(APRIL) as ctx, counted(ctx.session) as statements:
+        repo = MetricsRepository(ctx.session, ctx.org_id)
+
+        def groups(group: Any, limit: int = 100, **filters: Any) -> int:
+            return repo.usage_groups(False, MARCH, APRIL, group=group, limit=limit, **filters)
+
+        assert (groups("account"), groups("customer"), groups("meter")) == (3, 3, 2)
+        assert groups("account", limit=1) == 2  # stopped at limit + 1
+        assert groups("meter", meter_ids={"meter.b"}) == 1
+        assert groups("account", account_pks={pks["hooli"]}) == 1
+        assert len(statements) == 6
+    for group_by, expected in (("ACCOUNT_ID", 3), ("CUSTOMER_ID", 3), ("USAGE_METER_ID", 2)):
+        results, _ = org.metrics({"id": "u", "name": "USAGE", "groupBy": group_by})
+        assert len(results[0].series) == expected
