@@ -606,6 +606,28 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
     written = json.loads(raw.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"]
     assert [str(v) for v in written] == ["0.00", "50.00", "86.66"]  # at the base currency's scale, every one
 
+    # a custom line whose billableId is a system part's name stays apart from it: CUSTOM:<billableId>
+    sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="beta",
+            start_date=datetime.combine(month_start(now), datetime.min.time(), UTC),
+            end_date=now,
+            status="DUE",
+            line_items=[tc.CustomInvoiceLineItem(description="Odd", value=1, billable_id="TRUE_UP")],
+        )
+    )
+    assert values(rq("REVENUE", "BILLABLE_ID")) == {
+        fee: [0, 50, 50],
+        "CUSTOM": [0, 0, D("36.66")],
+        "CUSTOM:TRUE_UP": [0, 0, 1],
+    }
+    assert values(rq("REVENUE", BILLABLE_ID=["CUSTOM:TRUE_UP"])) == {None: [0, 0, 1]}
+    assert values(rq("REVENUE", BILLABLE_ID=["TRUE_UP"])) == {None: [0, 0, 0]}
+    # customer beta now invoices in USD (beta) and EUR (beta-eu): filtering by customer cannot help, the 400 says so
+    mixed = refused(rq("REVENUE", "CUSTOMER_ID", "INVOICE"))
+    assert "of CUSTOMER_ID beta" in mixed and "a customer's accounts may invoice in different currencies" in mixed
+    assert "filter by ACCOUNT_ID or group by ACCOUNT_ID" in mixed and "or CUSTOMER_ID" not in mixed
+
 
 def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:
     """Meterline has no named licenses: NAMED_LICENSE_USAGE reads license quantities, each period the largest in
