@@ -538,9 +538,7 @@ class MetricsService:
                 full_setting_id(RATES_NAMESPACE, RATES_SETTING, "ORGANIZATION", self.ctx.org_id)
             )
             if row is not None and row.data_type != "JSON":
-                raise BadRequest(
-                    f"{setting} has dataType {row.data_type}; it must be JSON, such as {{\"EUR\": 1.08}}"
-                )
+                raise BadRequest(f'{setting} has dataType {row.data_type}; it must be JSON, such as {{"EUR": 1.08}}')
             self._rates = _parse_rates(row.value if row is not None else None, setting)
         rate = self._rates.get(currency)
         if rate is None:
@@ -610,11 +608,12 @@ def _rate_number(rate: Any) -> Decimal | None:
 
 
 def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
-    keys = [k for k, _ in pairs]
-    for key in keys:
-        if keys.count(key) > 1:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
             raise _DuplicateKey(key)
-    return dict(pairs)
+        found[key] = value
+    return found
 
 
 class _DuplicateKey(ValueError):
