@@ -181,7 +181,7 @@ def test_date_times_outside_the_stored_range_are_400(tenant: Tenant) -> None:
 def test_nul_characters_are_refused_not_crashed_on(tenant: Tenant) -> None:
     with tenant.http() as http:
         r = http.post("/customers", json={**CUSTOMER, "name": "Acme\u0000Inc"})
-        assert r.status_code == 400 and "NUL" in r.json()["message"]
+        assert r.status_code == 400 and r.json()["message"].startswith("name: text may not contain the NUL")
         ok = http.post("/customers", json={**CUSTOMER, "name": "Back\\u0000slash"})  # a literal backslash is fine
         assert ok.status_code == 201, ok.text
         assert http.get("/customers/c1").json()["name"] == "Back\\u0000slash"

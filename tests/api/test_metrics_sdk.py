@@ -154,35 +154,56 @@ def days(first: datetime, n: int) -> list[datetime]:
 def test_events_per_day_with_empty_days_as_zero(sdk: Sdk, catalog: dict[str, str]) -> None:
     timestamps, values = one(sdk, D1, D1 + timedelta(days=4), q())
     assert timestamps == days(D1, 4)
-    assert values == {None: [5, 1, 1, 0]}
+    assert values == {None: [4, 1, 1, 0]}  # not the rejected duplicate of e1
     assert all(isinstance(v, int) for v in values[None])
 
 
 def test_events_grouped(sdk: Sdk, catalog: dict[str, str]) -> None:
     end = D1 + timedelta(days=4)
     assert one(sdk, D1, end, q(group_by="ACCOUNT_ID"))[1] == {
-        "acme": [4, 0, 0, 0],  # e1, e2, e3 and the duplicate of e1
+        "acme": [3, 0, 0, 0],  # e1, e2, e3; not the duplicate of e1
         "acme-2": [0, 0, 1, 0],  # sent under its alias acme-two
         "beta": [0, 1, 0, 0],
         "nobody": [1, 0, 0, 0],  # no account: the accountId as sent
     }
     assert one(sdk, D1, end, q(group_by="EVENT_STATUS"))[1] == {
         "PROCESSED": [3, 1, 1, 0],
-        "UNPROCESSED": [2, 0, 0, 0],
+        "UNPROCESSED": [1, 0, 0, 0],
     }
     assert one(sdk, D1, end, q(group_by="RAW_EVENT_STATUS"))[1] == {
         "INGESTION_COMPLETED_EVENT_NOT_METERED": [3, 1, 1, 0],
         "INGESTION_FAILED_ACCOUNT_NOT_FOUND": [1, 0, 0, 0],
-        "INGESTION_FAILED_DUPLICATE_EVENT": [1, 0, 0, 0],
     }
-    assert one(sdk, D1, end, q(group_by="SCHEMA_NAME"))[1] == {"api_calls": [5, 1, 1, 0]}
+    assert one(sdk, D1, end, q(group_by="SCHEMA_NAME"))[1] == {"api_calls": [4, 1, 1, 0]}
+
+
+def test_rejected_duplicates_are_left_out_unless_asked_for(sdk: Sdk, catalog: dict[str, str]) -> None:
+    """A client retrying an event that was ingested gets a rejected duplicate per retry: by default EVENTS does not
+    count them (else retries inflate it); EVENT_STATUS INGESTION_FAILED_DUPLICATE_EVENT (or UNPROCESSED) asks."""
+    end = D1 + timedelta(days=4)
+    ingest(sdk, [ev("e4", "beta", at(2, 9), "4") for _ in range(3)])  # three retries of e4
+    assert one(sdk, D1, end, q())[1] == {None: [4, 1, 1, 0]}
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["beta"]))[1] == {None: [0, 1, 0, 0]}
+    assert one(sdk, D1, end, q(EVENT_STATUS=["INGESTION_FAILED_DUPLICATE_EVENT"]))[1] == {None: [1, 3, 0, 0]}
+    assert one(sdk, D1, end, q(group_by="EVENT_STATUS", EVENT_STATUS=["UNPROCESSED", "PROCESSED"]))[1] == {
+        "PROCESSED": [3, 1, 1, 0],
+        "UNPROCESSED": [2, 3, 0, 0],
+    }
 
 
 def test_events_filtered(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
     end = D1 + timedelta(days=4)
-    assert one(sdk, D1, end, q(ACCOUNT_ID=["acme", "beta"]))[1] == {None: [4, 1, 0, 0]}
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["acme", "beta"]))[1] == {None: [3, 1, 0, 0]}
     assert one(sdk, D1, end, q(ACCOUNT_ID=["acme-two"]))[1] == {None: [0, 0, 0, 0]}  # ids, not aliases
-    assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"]))[1] == {None: [4, 0, 1, 0]}
+    assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"]))[1] == {None: [3, 0, 1, 0]}
+    assert one(sdk, D1, end, q(CUSTOMER_ID=["acme", "beta", "nobody"]))[1] == {None: [3, 1, 1, 0]}
+    # an event that reached no account is grouped under its accountId as sent, and that filter finds it
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["nobody"]))[1] == {None: [1, 0, 0, 0]}
+    assert one(sdk, D1, end, q(group_by="ACCOUNT_ID", ACCOUNT_ID=["nobody", "beta"]))[1] == {
+        "beta": [0, 1, 0, 0],
+        "nobody": [1, 0, 0, 0],
+    }
+    assert one(sdk, D1, end, q(ACCOUNT_ID=["nobody"], CUSTOMER_ID=["acme"]))[1] == {None: [0, 0, 0, 0]}
     assert one(sdk, D1, end, q(CUSTOMER_ID=["acme"], ACCOUNT_ID=["acme-2", "beta"]))[1] == {None: [0, 0, 1, 0]}
     assert one(sdk, D1, end, q(EVENT_STATUS=["PROCESSED"]))[1] == {None: [3, 1, 1, 0]}
     assert one(sdk, D1, end, q(EVENT_STATUS=["INGESTION_FAILED_DUPLICATE_EVENT", "IN_PROGRESS"]))[1] == {
@@ -192,9 +213,9 @@ def test_events_filtered(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> N
         "acme": [1, 0, 0, 0],
         "nobody": [1, 0, 0, 0],
     }
-    assert one(sdk, D1, end, q(SCHEMA_NAME=["api_calls"]))[1] == {None: [5, 1, 1, 0]}
+    assert one(sdk, D1, end, q(SCHEMA_NAME=["api_calls"]))[1] == {None: [4, 1, 1, 0]}
     assert one(sdk, D1, end, q(SCHEMA_NAME=["other"]))[1] == {None: [0, 0, 0, 0]}
-    assert one(sdk, D1, end, q(ORGANIZATION_ID=[tenant.org.id]))[1] == {None: [5, 1, 1, 0]}
+    assert one(sdk, D1, end, q(ORGANIZATION_ID=[tenant.org.id]))[1] == {None: [4, 1, 1, 0]}
     assert one(sdk, D1, end, q(ORGANIZATION_ID=["org.someone-else"]))[1] == {None: [0, 0, 0, 0]}
     # a grouped query where nothing matches has no series
     assert run(sdk, D1, end, q(group_by="ACCOUNT_ID", ACCOUNT_ID=["unknown"]))[0].data == []
@@ -202,20 +223,20 @@ def test_events_filtered(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> N
 
 def test_events_per_hour_week_month_and_a_partial_first_period(sdk: Sdk, catalog: dict[str, str]) -> None:
     timestamps, values = one(sdk, at(1, 10), at(1, 12), q(period="HOUR"))
-    assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [4, 1]}
+    assert timestamps == [at(1, 10), at(1, 11)] and values == {None: [3, 1]}
     # weeks start on Monday: 2024-02-26 and 2024-03-04
     timestamps, values = one(
         sdk, datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 11, tzinfo=UTC), q(period="WEEK")
     )
     assert timestamps == [datetime(2024, 2, 26, tzinfo=UTC), datetime(2024, 3, 4, tzinfo=UTC)]
-    assert values == {None: [7, 0]}
+    assert values == {None: [6, 0]}
     timestamps, values = one(sdk, datetime(2024, 2, 1, tzinfo=UTC), datetime(2024, 4, 1, tzinfo=UTC), q(period="MONTH"))
-    assert timestamps == [datetime(2024, 2, 1, tzinfo=UTC), D1] and values == {None: [0, 7]}
+    assert timestamps == [datetime(2024, 2, 1, tzinfo=UTC), D1] and values == {None: [0, 6]}
     # a start inside a period: the point is labelled with the period's start, and counts from startTime only
     timestamps, values = one(sdk, at(1, 10, 10), at(2, 0), q())
     assert timestamps == [D1] and values == {None: [3]}  # e2, e5, e3; not e1 nor its duplicate (10:05)
     timestamps, values = one(sdk, at(1, 0), at(1, 10, 20), q())  # the end is excluded: e2 at 10:20 is not counted
-    assert values == {None: [2]}
+    assert values == {None: [1]}
 
 
 # -- USAGE -----------------------------------------------------------------------------------------------------
@@ -256,7 +277,7 @@ def test_several_queries_in_one_request(sdk: Sdk, catalog: dict[str, str]) -> No
         q(query_id="c", group_by="EVENT_STATUS"),
     )
     assert [(r.id, r.name) for r in results] == [("a", "EVENTS"), ("b", "USAGE"), ("c", "EVENTS")]
-    assert [r.data[0].metric_values for r in results[:2]] == [[5, 1], [15.5, 5]]
+    assert [r.data[0].metric_values for r in results[:2]] == [[4, 1], [15.5, 5]]
 
 
 # -- time zones ----------------------------------------------------------------------------------------------------
@@ -302,7 +323,7 @@ def test_another_organization_sees_nothing(sdk: Sdk, other_sdk: Sdk, catalog: di
     assert one(other_sdk, D1, end, q(ACCOUNT_ID=["acme"]))[1] == {None: [0, 0, 0, 0]}
     assert run(other_sdk, D1, end, q(group_by="ACCOUNT_ID"), q("USAGE", group_by="USAGE_METER_ID"))[0].data == []
     # and the owner still sees its own
-    assert one(sdk, D1, end, q())[1] == {None: [5, 1, 1, 0]}
+    assert one(sdk, D1, end, q())[1] == {None: [4, 1, 1, 0]}
 
 
 def bad(sdk: Sdk, start: datetime, end: datetime, *queries: MetricQuery) -> str:
@@ -330,6 +351,8 @@ def test_limits_and_bad_queries_are_400(sdk: Sdk, catalog: dict[str, str]) -> No
     assert "filter FOO" in bad(sdk, D1, at(2, 0), q(FOO=["x"]))
     assert "filter SCHEMA_NAME" in bad(sdk, D1, at(2, 0), q("USAGE", SCHEMA_NAME=["api_calls"]))
     assert "EVENT_STATUS 'BOGUS'" in bad(sdk, D1, at(2, 0), q(EVENT_STATUS=["BOGUS"]))
+    long_status = bad(sdk, D1, at(2, 0), q(EVENT_STATUS=["X" * 500]))
+    assert "X" * 40 in long_status and "X" * 41 not in long_status  # a value is echoed cut, as the others
     assert "15-minute" in bad(sdk, at(1, 10, 5), at(2, 0), q("USAGE"))
     assert "15-minute" in bad(sdk, D1, at(2, 0, 1), q("USAGE"))
 
@@ -359,6 +382,16 @@ def test_shapes_the_sdk_refuses_itself_are_400_too(tenant: Tenant, catalog: dict
         assert status == 400 and "fieldValues" in message
         status, message = post({"endTime": window["endTime"], "metricQueries": [base]})
         assert status == 400 and "startTime" in message
+        nul = [{"fieldName": "SCHEMA_NAME", "fieldValues": ["ok", "a\u0000b"]}]
+        status, message = post({**window, "metricQueries": [{**base, "filters": nul}]})
+        assert status == 400 and message.startswith("metricQueries[0].filters[0].fieldValues[1]: text may not")
+        # every limit at its maximum at once (5 x 5 x 100 values of 512 characters) is more than the body limit
+        # (1 MiB by default): the documented 413, before the limits are read
+        widest = [{"fieldName": "SCHEMA_NAME", "fieldValues": ["x" * 512] * 100}] * 5
+        r = http.post(
+            "/metrics", json={**window, "metricQueries": [{**base, "id": str(i), "filters": widest} for i in range(5)]}
+        )
+        assert r.status_code == 413, r.text
         ok = http.post("/metrics", json={**window, "metricQueries": []})
         assert ok.status_code == 200 and ok.json() == {"results": []}
         raw = http.post("/metrics", json={**window, "metricQueries": [{**base, "name": "USAGE"}]}).json()
@@ -508,9 +541,18 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
         )
     )
     full_id = f"setting.metrics.exchangeRates.ORGANIZATION.{tenant.org.id}"
-    for wrong in ('{"EUR": -1}', '{"EUR": "abc"}', '{"XYZ": 1}', "[1.1]"):
+    wrongs = ('{"EUR": -1}', '{"EUR": "abc"}', '{"XYZ": 1}', "[1.1]", '{"EUR": true}', '{"EUR": [1.1]}')
+    # a string must be a number as JSON writes it: no underscores, other scripts' digits nor spaces
+    texts = ('{"EUR": "1_0"}', '{"EUR": "\u0661"}', '{"EUR": " 1.1 "}', '{"EUR": "1.1e0 "}', '{"EUR": "NaN"}')
+    for wrong in (*wrongs, *texts):
         sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value=wrong))
-        assert "setting metrics.exchangeRates" in refused(rq("REVENUE"))
+        message = refused(rq("REVENUE"))
+        assert "setting metrics.exchangeRates" in message and "positive rate" in message or "JSON object" in message
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": 1.1, "EUR": 2}'))
+    assert "'EUR' is given twice" in refused(rq("REVENUE"))
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": 1.1}', data_type="STRING"))
+    assert "has dataType STRING; it must be JSON" in refused(rq("REVENUE"))
+    sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(data_type="JSON"))
     sdk.settings.update_setting(full_id, tc.UpdateSettingRequest(value='{"EUR": "1.1"}'))
     # REVENUE: finalized invoices by invoice date (the past cycles' on the 1st of the next month; the custom one now)
     assert values(rq("REVENUE")) == {None: [0, 50, D("86.66")]}
@@ -561,7 +603,30 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
                 "metricQueries": [{"id": "r", "name": "REVENUE", "aggregationPeriod": "MONTH"}],
             },
         )
-    assert json.loads(raw.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"] == [0, 50, D("86.66")]
+    written = json.loads(raw.text, parse_float=Decimal)["results"][0]["data"][0]["metricValues"]
+    assert [str(v) for v in written] == ["0.00", "50.00", "86.66"]  # at the base currency's scale, every one
+
+    # a custom line whose billableId is a system part's name stays apart from it: CUSTOM:<billableId>
+    sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="beta",
+            start_date=datetime.combine(month_start(now), datetime.min.time(), UTC),
+            end_date=now,
+            status="DUE",
+            line_items=[tc.CustomInvoiceLineItem(description="Odd", value=1, billable_id="TRUE_UP")],
+        )
+    )
+    assert values(rq("REVENUE", "BILLABLE_ID")) == {
+        fee: [0, 50, 50],
+        "CUSTOM": [0, 0, D("36.66")],
+        "CUSTOM:TRUE_UP": [0, 0, 1],
+    }
+    assert values(rq("REVENUE", BILLABLE_ID=["CUSTOM:TRUE_UP"])) == {None: [0, 0, 1]}
+    assert values(rq("REVENUE", BILLABLE_ID=["TRUE_UP"])) == {None: [0, 0, 0]}
+    # customer beta now invoices in USD (beta) and EUR (beta-eu): filtering by customer cannot help, the 400 says so
+    mixed = refused(rq("REVENUE", "CUSTOMER_ID", "INVOICE"))
+    assert "of CUSTOMER_ID beta" in mixed and "a customer's accounts may invoice in different currencies" in mixed
+    assert "filter by ACCOUNT_ID or group by ACCOUNT_ID" in mixed and "or CUSTOMER_ID" not in mixed
 
 
 def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:
@@ -585,3 +650,39 @@ def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:
         seats: [0, 3, 1, 1]
     }
     assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", BILLABLE_ID=["addon.none"]))[1] == {None: [0, 0, 0, 0]}
+
+
+def test_series_and_values_are_bounded(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
+    """At most 100 series per query (counted in SQL before any series is built) and 30,000 values (series x
+    periods) per response: beyond, 400 asking for a filter."""
+    end = D1 + timedelta(days=4)
+    # 96 more accountIds that reach no account: with acme, acme-2, beta and nobody, 100 series
+    ingest(sdk, [ev(f"u{i}", f"stranger-{i:03}", at(1, 12)) for i in range(96)])
+    grouped = one(sdk, D1, end, q(group_by="ACCOUNT_ID"))[1]
+    assert len(grouped) == 100 and grouped["stranger-000"] == [1, 0, 0, 0]
+    ingest(sdk, [ev("u-last", "stranger-last", at(1, 12))])
+    message = bad(sdk, D1, end, q(group_by="ACCOUNT_ID"))
+    assert "more than 100 series" in message and "filter" in message
+    # a filter brings it back under the bound
+    assert len(one(sdk, D1, end, q(group_by="ACCOUNT_ID", ACCOUNT_ID=["stranger-last", "acme"]))[1]) == 2
+    # 100 series x 300 hours is the whole response's budget: one more query is refused
+    hours = D1 + timedelta(hours=300)
+    query = {"id": "g", "name": "EVENTS", "aggregationPeriod": "HOUR", "groupBy": "ACCOUNT_ID"}
+    under = {"fieldName": "ACCOUNT_ID", "fieldValues": [f"stranger-{i:03}" for i in range(96)] + ["acme", "beta"]}
+    body = {"startTime": D1.isoformat(), "endTime": hours.isoformat()}
+    with tenant.http() as http:
+        full = http.post("/metrics", json={**body, "metricQueries": [{**query, "filters": [under]}]})
+        assert full.status_code == 200, full.text
+        assert sum(len(s["metricValues"]) for s in full.json()["results"][0]["data"]) == 98 * 300
+        two = {**body, "metricQueries": [{**query, "filters": [under]}, {**query, "id": "h", "groupBy": None}]}
+        r = http.post("/metrics", json={**body, **two})
+        assert r.status_code == 200, r.text  # 98 x 300 + 1 x 300 = 29,700
+        # ... + 1 x 300 (SCHEMA_NAME) = 30,000 exactly; then one more series is one too many
+        three = [
+            *two["metricQueries"],
+            {**query, "id": "i", "groupBy": "SCHEMA_NAME"},
+            {**query, "id": "j", "filters": [{"fieldName": "ACCOUNT_ID", "fieldValues": ["acme"]}]},
+        ]
+        r = http.post("/metrics", json={**body, "metricQueries": three})
+        assert r.status_code == 400 and "more than 30000 values" in r.json()["message"]
+        assert "'j'" in r.json()["message"]

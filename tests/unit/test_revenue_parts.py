@@ -66,18 +66,24 @@ def parts(root: Line) -> dict[str, D]:
             {"addon.a": D("30.00")},
         ),
         (builder.build_advanced([fee("addon.adv", "20.00")], "USD"), {"addon.adv": D("20.00")}),
-        # a custom invoice: its lines' billables, else CUSTOM; a discount below 0 is floored: ADJUSTMENT
+        # a custom invoice: its lines' billables prefixed CUSTOM:, else CUSTOM; a discount below 0 is floored:
+        # ADJUSTMENT. A billableId that names a system part is kept apart from it
         (
             builder.build_custom(
-                [CustomItem("Consulting", D("10")), CustomItem("Seats", D("5"), billable_id="addon.s")],
+                [
+                    CustomItem("Consulting", D("10")),
+                    CustomItem("Seats", D("5"), billable_id="addon.s"),
+                    CustomItem("Odd", D("1"), billable_id="TRUE_UP"),
+                ],
                 [Charge("Discount", "-100")],
                 "USD",
             ),
             {
                 "CUSTOM": D("10.00"),
-                "addon.s": D("5.00"),
+                "CUSTOM:addon.s": D("5.00"),
+                "CUSTOM:TRUE_UP": D("1.00"),
                 "MISCELLANEOUS_CHARGES": D("-100.00"),
-                "ADJUSTMENT": D("85.00"),
+                "ADJUSTMENT": D("84.00"),
             },
         ),
     ],

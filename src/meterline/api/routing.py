@@ -86,8 +86,16 @@ async def _check_body(request: ExactJSONRequest, decodes_json: bool) -> None:
     body = await request.body()
     # (the plain substring test first: the regex is slow over a large ingest batch, and almost never needed)
     if b"\\u0000" in body and _NUL_ESCAPE.search(body):
-        # PostgreSQL text cannot hold NUL, and no billing field needs it.
-        raise BadRequest("Text may not contain the NUL character (\\u0000)")
+        # PostgreSQL text cannot hold NUL, and no billing field needs it. The field is named when the body is JSON
+        # (decoded here only on this error's path).
+        where = None
+        if decodes_json and _is_json(request):
+            try:
+                where = text.nul_path(json.loads(body))
+            except (ValueError, RecursionError):
+                where = None
+        prefix = f"{where}: text" if where else "Text"
+        raise BadRequest(f"{prefix} may not contain the NUL character (\\u0000)")
     if decodes_json and body and _is_json(request):
         try:
             request.checked_json(text.parse_json(body))

@@ -181,7 +181,7 @@ class Figures:
 
 
 def _activity(ctx: Context, p: Periods) -> tuple[Chart, Decimal, Decimal, list[MeterChart], int]:
-    events, usage = MetricsService(ctx).get(
+    events, usage = MetricsService(ctx, bounded=False).get(
         GetMetricsRequest.model_validate(
             {
                 "startTime": p.start,

@@ -46,6 +46,25 @@ def _child(path: str, key: str | int) -> str:
     return f"{path}.{key}" if path else key
 
 
+def nul_path(value: Any) -> str | None:
+    """The path (as `check_tree` names fields) of the first string or key of a decoded JSON value holding a NUL
+    character, or None."""
+    stack: list[tuple[Any, str]] = [(value, "")]
+    while stack:
+        item, path = stack.pop()
+        if isinstance(item, str):
+            if "\x00" in item:
+                return path or "body"
+        elif isinstance(item, dict):
+            for key, child in reversed(list(item.items())):
+                if "\x00" in key:
+                    return f"{path or 'body'} (a key)"
+                stack.append((child, _child(path, key)))
+        elif isinstance(item, list):
+            stack.extend((child, _child(path, index)) for index, child in reversed(list(enumerate(item))))
+    return None
+
+
 def check_tree(value: Any, *, where: str = "", max_depth: int = MAX_DEPTH) -> None:
     """Refuse (400 naming the field, e.g. `address.line1`) a lone surrogate in any string or key of a decoded JSON
     value, and nesting deeper than `max_depth` objects or arrays. `where` is the value's own path ("" for a body)."""

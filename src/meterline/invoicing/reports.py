@@ -199,6 +199,8 @@ CYCLE_TYPES = (STANDARD, ADVANCED)
 BY_INVOICE_DATE, BY_CYCLE_START = "INVOICE_DATE", "CYCLE_START"
 OTHER_PARTS = {"TRUE_UP_AMOUNT": "TRUE_UP", "MISCELLANEOUS_CHARGE": "MISCELLANEOUS_CHARGES"}
 ADJUSTMENT = "ADJUSTMENT"  # what no line explains: the floor at 0 (a discount larger than the invoice)
+CUSTOM = "CUSTOM"  # a custom line without a billableId; with one: CUSTOM:<billableId>, which no system part nor
+# rate card's billable can be (a user's billableId "TRUE_UP" or a meter's id stays apart from those)
 
 
 class TooManyInvoices(ValueError):
@@ -223,7 +225,8 @@ class InvoiceRevenue:
 
 def billable_parts(root: Line) -> tuple[dict[str, Decimal], frozenset[str]]:
     """An invoice's total split per billable: each rate card's line under its billable (the usage meter or add-on
-    id; an entitlement card's name), a custom line under its billableId (else CUSTOM), the true-up under TRUE_UP,
+    id; an entitlement card's name), a custom line under CUSTOM:<its billableId> (else CUSTOM: never one of the
+    other parts, whatever the billableId), the true-up under TRUE_UP,
     charges under MISCELLANEOUS_CHARGES; a credit is taken off the lines it was applied to. What no line explains
     (the floor at 0) is ADJUSTMENT, so the parts add up exactly to the total. On an in-arrears invoice the in-advance
     fees shown again are left out, with the line that takes them off (they were invoiced before). Also: which
@@ -238,7 +241,8 @@ def billable_parts(root: Line) -> tuple[dict[str, Decimal], frozenset[str]]:
             return
         if line.type in CARD_LINES or line.type == "CUSTOM_AMOUNT" or line.type in OTHER_PARTS:
             if line.type == "CUSTOM_AMOUNT":
-                key = str((line.metadata or {}).get("billableId") or "CUSTOM")
+                billable_id = (line.metadata or {}).get("billableId")
+                key = f"{CUSTOM}:{billable_id}" if billable_id else CUSTOM
             else:
                 key = OTHER_PARTS.get(line.type, line.id)
             if line.type in USAGE_LINES:
@@ -297,6 +301,73 @@ def revenue_totals(
     return {(int(p), a, c): repo.total(t) for p, a, c, t in ctx.session.execute(stmt)}
 
 
+class InvoiceReads:
+    """The invoices one request reads one by one (`InvoiceService.view`: a DRAFT computed now, or an invoice's lines
+    to split): each at most once, whatever the number of queries that need it, and at most `limit` in all."""
+
+    def __init__(self, ctx: Context, limit: int) -> None:
+        self.service = InvoiceService(ctx)
+        self.limit = limit
+        self.views = 0  # InvoiceService.view calls made: one per invoice at most
+        self._views: dict[str, tuple[Line, Decimal]] = {}
+        self._parts: dict[str, tuple[dict[str, Decimal], frozenset[str]]] = {}
+
+    def reserve(self, invoices: Sequence[Invoice]) -> None:
+        """Count the invoices not read yet against the budget: TooManyInvoices beyond it, before any is read."""
+        new = {i.pk for i in invoices} - self._views.keys()
+        if len(self._views) + len(new) > self.limit:
+            raise TooManyInvoices(self.limit)
+
+    def view(self, invoice: Invoice) -> tuple[Line, Decimal]:
+        found = self._views.get(invoice.pk)
+        if found is None:
+            root, _, _, total = self.service.view(invoice)
+            self.views += 1
+            found = self._views[invoice.pk] = (root, total)
+        return found
+
+    def parts(self, invoice: Invoice) -> tuple[dict[str, Decimal], frozenset[str]]:
+        found = self._parts.get(invoice.pk)
+        if found is None:
+            found = self._parts[invoice.pk] = billable_parts(self.view(invoice)[0])
+        return found
+
+
+def revenue_groups(
+    ctx: Context,
+    start: datetime,
+    end: datetime,
+    basis: str,
+    account_pks: set[str] | None,
+    *,
+    drafts: bool,
+    by_customer: bool,
+    limit: int,
+) -> int:
+    """How many accounts (or their customers, `by_customer`) have an invoice `revenue_totals` (and, `drafts`,
+    `invoice_revenue`'s DRAFTs) would count: counted in SQL up to `limit` + 1 and no further."""
+    if account_pks is not None and not account_pks:
+        return 0
+    repo = _Reports(ctx.session, ctx.org_id)
+    statuses = [*INVOICED, *((DRAFT,) if drafts else ())]
+    key: Any = Invoice.account_pk
+    if by_customer:
+        customer = (
+            select(Account.customer_pk)
+            .where(Account.org_id == ctx.org_id, Account.pk == Invoice.account_pk)
+            .scalar_subquery()
+        )
+        key = func.coalesce(customer, Invoice.account_pk)
+    inner = (
+        select(key.label("k"))
+        .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(statuses))
+        .distinct()
+        .limit(limit + 1)
+        .subquery()
+    )
+    return int(ctx.session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
 def invoice_revenue(
     ctx: Context,
     start: datetime,
@@ -307,10 +378,11 @@ def invoice_revenue(
     finalized: bool,
     drafts: bool,
     split: bool,
-    limit: int,
+    reads: InvoiceReads,
 ) -> list[InvoiceRevenue]:
     """The invoices one by one (finalized and not voided, and/or DRAFT computed now), dated (or whose cycle starts)
-    in [start, end), each split per billable when `split`. Raises TooManyInvoices beyond `limit`."""
+    in [start, end), each split per billable when `split`. The invoices it must read (`reads`: shared by a
+    request's queries) count against their budget: TooManyInvoices beyond it, before any is read."""
     if account_pks is not None and not account_pks:
         return []
     statuses = [*(INVOICED if finalized else ()), *((DRAFT,) if drafts else ())]
@@ -319,19 +391,17 @@ def invoice_revenue(
         select(Invoice)
         .where(_revenue_where(repo, basis, start, end, account_pks), Invoice.status.in_(statuses))
         .order_by(Invoice.pk)
-        .limit(limit + 1)
+        .limit(reads.limit + 1)  # more than the whole budget is over it, whatever was read before
     )
     invoices = list(ctx.session.scalars(stmt))
-    if len(invoices) > limit:
-        raise TooManyInvoices(limit)
-    service = InvoiceService(ctx)
+    reads.reserve([i for i in invoices if i.status == DRAFT or split])
     out = []
     for invoice in invoices:
         at = invoice.invoice_date if basis == BY_INVOICE_DATE else invoice.cycle_start
         if invoice.status == DRAFT or split:
-            root, _, _, total = service.view(invoice)
+            total = reads.view(invoice)[1]
         else:
-            root, total = None, invoice.total_amount or Decimal(0)
-        parts, usage = billable_parts(root) if split and root is not None else (None, frozenset[str]())
+            total = invoice.total_amount or Decimal(0)
+        parts, usage = reads.parts(invoice) if split else (None, frozenset[str]())
         out.append(InvoiceRevenue(invoice.account_pk, invoice.currency, at, total, parts, usage))  # type: ignore[arg-type]
     return out

@@ -2,6 +2,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from sqlalchemy import and_, func, or_, select
+
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.licenses.models import LicenseUpdate
@@ -31,21 +33,46 @@ class LicenseRepository(OrgRepository):
                 found[u.account_pk].append(u)
         return found
 
-    def steps_before(
-        self, end: datetime, *, account_pks: set[str] | None, license_ids: set[str] | None, limit: int
+    def steps_for(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: set[str] | None,
+        license_ids: set[str] | None,
+        limit: int,
     ) -> list[LicenseUpdate] | None:
-        """The updates effective before `end` (of these accounts and licenses, when given), in effective order;
-        None when there are more than `limit` (metrics: NAMED_LICENSE_USAGE)."""
+        """What [start, end) needs of the updates (of these accounts and licenses, when given): per (account,
+        license) the one in force at `start` (the last effective at or before it) and those effective inside
+        (start, end); sorted by account, license, then effective order. None when there are more than `limit`
+        (metrics: NAMED_LICENSE_USAGE)."""
         if (account_pks is not None and not account_pks) or (license_ids is not None and not license_ids):
             return []
-        stmt = self.scoped(LicenseUpdate).where(LicenseUpdate.effective_from < end)
+        where = [LicenseUpdate.org_id == self.org_id]
         if account_pks is not None:
-            stmt = stmt.where(LicenseUpdate.account_pk.in_(sorted(account_pks)))
+            where.append(LicenseUpdate.account_pk.in_(sorted(account_pks)))
         if license_ids is not None:
-            stmt = stmt.where(LicenseUpdate.license_id.in_(sorted(license_ids)))
-        found = list(
-            self.session.scalars(stmt.order_by(LicenseUpdate.effective_from, LicenseUpdate.pk).limit(limit + 1))
+            where.append(LicenseUpdate.license_id.in_(sorted(license_ids)))
+        rank = (
+            func.row_number()
+            .over(
+                partition_by=(LicenseUpdate.account_pk, LicenseUpdate.license_id),
+                order_by=(LicenseUpdate.effective_from.desc(), LicenseUpdate.pk.desc()),
+            )
+            .label("rank")
         )
+        ranked = select(LicenseUpdate.pk, rank).where(*where, LicenseUpdate.effective_from <= start).subquery()
+        in_force = select(ranked.c.pk).where(ranked.c.rank == 1)
+        inside = and_(LicenseUpdate.effective_from > start, LicenseUpdate.effective_from < end)
+        stmt = (
+            select(LicenseUpdate)
+            .where(*where, or_(LicenseUpdate.pk.in_(in_force), inside))
+            .order_by(
+                LicenseUpdate.account_pk, LicenseUpdate.license_id, LicenseUpdate.effective_from, LicenseUpdate.pk
+            )
+            .limit(limit + 1)
+        )
+        found = list(self.session.scalars(stmt))
         return None if len(found) > limit else found
 
     def at(self, account_pk: str, license_id: str, effective_from: datetime) -> LicenseUpdate | None:

@@ -16,8 +16,9 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, Literal
 
-from sqlalchemy import ColumnElement, String, and_, case, func, literal_column, select
+from sqlalchemy import ColumnElement, String, and_, case, func, literal_column, or_, select
 
+from meterline.accounts.models import Account
 from meterline.core.money import exact_sum
 from meterline.core.repository import OrgRepository
 from meterline.events.models import Event, UsageRollup
@@ -50,14 +51,18 @@ class MetricsRepository(OrgRepository):
         end: datetime,
         *,
         account_pks: set[str] | None = None,
+        account_refs: set[str] | None = None,
         schema_names: set[str] | None = None,
         statuses: set[str] | None = None,
         group: EventGroup | None = None,
     ) -> dict[tuple[int, GroupKey], int]:
         """Events with timestamp in [start, end), per (period index, group key). None filters are not applied;
-        an empty set matches nothing. Keys: account -> (account_pk, account_ref as sent), schema -> (name,),
+        an empty set matches nothing. `account_refs` (with `account_pks`): also the events that reached no account
+        sent with one of these accountIds. Keys: account -> (account_pk, account_ref as sent), schema -> (name,),
         status -> (status,), no group -> ()."""
-        if any(f is not None and not f for f in (account_pks, schema_names, statuses)):
+        if account_pks is not None and not account_pks and not account_refs:
+            return {}
+        if any(f is not None and not f for f in (schema_names, statuses)):
             return {}
         columns = {
             None: (),
@@ -68,16 +73,66 @@ class MetricsRepository(OrgRepository):
         inner = select(_period_of(Event.timestamp, starts).label("period"), *columns).where(
             Event.org_id == self.org_id, Event.timestamp >= start, Event.timestamp < end
         )
-        if account_pks is not None:
-            inner = inner.where(Event.account_pk.in_(sorted(account_pks)))
-        if schema_names is not None:
-            inner = inner.where(Event.schema_name.in_(sorted(schema_names)))
-        if statuses is not None:
-            inner = inner.where(Event.status.in_(sorted(statuses)))
+        inner = inner.where(*self._event_filters(account_pks, account_refs, schema_names, statuses))
         sub = inner.subquery()
         keys = [sub.c[c.key] for c in columns]
         stmt = select(sub.c.period, *keys, func.count()).group_by(sub.c.period, *keys)
         return {(int(row[0]), tuple(row[1:-1])): int(row[-1]) for row in self.session.execute(stmt)}
+
+    def event_groups(
+        self,
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: set[str] | None = None,
+        account_refs: set[str] | None = None,
+        schema_names: set[str] | None = None,
+        statuses: set[str] | None = None,
+        group: EventGroup,
+        limit: int,
+    ) -> int:
+        """How many groups `event_counts` would give (an account: its pk, or the accountId as sent of events that
+        reached none), counted in SQL up to `limit` + 1 and no further."""
+        if account_pks is not None and not account_pks and not account_refs:
+            return 0
+        if any(f is not None and not f for f in (schema_names, statuses)):
+            return 0
+        key = {
+            "account": case((Event.account_pk.is_(None), Event.account_ref), else_=Event.account_pk),
+            "schema": Event.schema_name,
+            "status": Event.status,
+        }[group]
+        inner: Any = select(key.label("k")).where(
+            Event.org_id == self.org_id,
+            Event.timestamp >= start,
+            Event.timestamp < end,
+            *self._event_filters(account_pks, account_refs, schema_names, statuses),
+        )
+        return self._distinct_up_to(inner, limit)
+
+    def _distinct_up_to(self, inner: Any, limit: int) -> int:
+        """The number of distinct rows of `inner` (one column, k), up to `limit` + 1: the database stops there."""
+        sub = inner.distinct().limit(limit + 1).subquery()
+        return int(self.session.scalar(select(func.count()).select_from(sub)) or 0)
+
+    def _event_filters(
+        self,
+        account_pks: set[str] | None,
+        account_refs: set[str] | None,
+        schema_names: set[str] | None,
+        statuses: set[str] | None,
+    ) -> list[ColumnElement[Any]]:
+        where: list[ColumnElement[Any]] = []
+        if account_pks is not None:
+            matched: ColumnElement[bool] = Event.account_pk.in_(sorted(account_pks))
+            if account_refs:
+                matched = or_(matched, and_(Event.account_pk.is_(None), Event.account_ref.in_(sorted(account_refs))))
+            where.append(matched)
+        if schema_names is not None:
+            where.append(Event.schema_name.in_(sorted(schema_names)))
+        if statuses is not None:
+            where.append(Event.status.in_(sorted(statuses)))
+        return where
 
     def usage_sums(
         self,
@@ -94,14 +149,84 @@ class MetricsRepository(OrgRepository):
         if any(f is not None and not f for f in (account_pks, meter_ids)):
             return {}
         columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
-        inner = select(
-            _period_of(UsageRollup.bucket_start, starts).label("period"), *columns, UsageRollup.quantity
-        ).where(UsageRollup.org_id == self.org_id, UsageRollup.bucket_start >= start, UsageRollup.bucket_start < end)
+        inner = self._usage_rows(
+            False,
+            [_period_of(UsageRollup.bucket_start, starts).label("period"), *columns, UsageRollup.quantity],
+            start,
+            end,
+            account_pks,
+            meter_ids,
+        )
+        return self._summed(inner.subquery(), [c.key for c in columns])
+
+    def _usage_rows(
+        self,
+        cycle: bool,
+        head: list[Any],
+        start: datetime,
+        end: datetime,
+        account_pks: set[str] | None,
+        meter_ids: set[str] | None,
+    ) -> Any:
+        """SELECT `head` over the rollups of USAGE (bucket start in [start, end)) or of USAGE_FOR_CYCLE (the cycle
+        pieces whose cycle starts in [start, end)), filtered."""
+        if not cycle:
+            inner = select(*head).where(
+                UsageRollup.org_id == self.org_id, UsageRollup.bucket_start >= start, UsageRollup.bucket_start < end
+            )
+        else:
+            inner = (
+                select(*head)
+                .select_from(UsageRollup)
+                .join(
+                    Invoice,
+                    and_(
+                        Invoice.org_id == self.org_id,
+                        Invoice.account_pk == UsageRollup.account_pk,
+                        UsageRollup.bucket_start >= Invoice.start_at,
+                        UsageRollup.bucket_start < Invoice.end_at,
+                    ),
+                )
+                .where(
+                    UsageRollup.org_id == self.org_id,
+                    Invoice.invoice_type == STANDARD,
+                    Invoice.cycle_start >= start,
+                    Invoice.cycle_start < end,
+                )
+            )
         if account_pks is not None:
             inner = inner.where(UsageRollup.account_pk.in_(sorted(account_pks)))
         if meter_ids is not None:
             inner = inner.where(UsageRollup.meter_id.in_(sorted(meter_ids)))
-        return self._summed(inner.subquery(), [c.key for c in columns])
+        return inner
+
+    def usage_groups(
+        self,
+        cycle: bool,
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: set[str] | None = None,
+        meter_ids: set[str] | None = None,
+        group: Literal["account", "customer", "meter"],
+        limit: int,
+    ) -> int:
+        """How many groups `usage_sums` (or `cycle_usage_sums` when `cycle`) would give, counted in SQL up to
+        `limit` + 1 and no further; "customer": the accounts' customers (an account gone: its pk)."""
+        if any(f is not None and not f for f in (account_pks, meter_ids)):
+            return 0
+        if group == "customer":
+            customer = (
+                select(Account.customer_pk)
+                .where(Account.org_id == self.org_id, Account.pk == UsageRollup.account_pk)
+                .scalar_subquery()
+            )
+            key: Any = func.coalesce(customer, UsageRollup.account_pk)
+        else:
+            key = UsageRollup.account_pk if group == "account" else UsageRollup.meter_id
+        return self._distinct_up_to(
+            self._usage_rows(cycle, [key.label("k")], start, end, account_pks, meter_ids), limit
+        )
 
     def cycle_usage_sums(
         self,
@@ -120,28 +245,14 @@ class MetricsRepository(OrgRepository):
         if any(f is not None and not f for f in (account_pks, meter_ids)):
             return {}
         columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
-        inner = (
-            select(_period_of(Invoice.cycle_start, starts).label("period"), *columns, UsageRollup.quantity)
-            .join(
-                Invoice,
-                and_(
-                    Invoice.org_id == self.org_id,
-                    Invoice.account_pk == UsageRollup.account_pk,
-                    UsageRollup.bucket_start >= Invoice.start_at,
-                    UsageRollup.bucket_start < Invoice.end_at,
-                ),
-            )
-            .where(
-                UsageRollup.org_id == self.org_id,
-                Invoice.invoice_type == STANDARD,
-                Invoice.cycle_start >= start,
-                Invoice.cycle_start < end,
-            )
+        inner = self._usage_rows(
+            True,
+            [_period_of(Invoice.cycle_start, starts).label("period"), *columns, UsageRollup.quantity],
+            start,
+            end,
+            account_pks,
+            meter_ids,
         )
-        if account_pks is not None:
-            inner = inner.where(UsageRollup.account_pk.in_(sorted(account_pks)))
-        if meter_ids is not None:
-            inner = inner.where(UsageRollup.meter_id.in_(sorted(meter_ids)))
         return self._summed(inner.subquery(), [c.key for c in columns])
 
     def _summed(self, sub: Any, key_names: list[str]) -> dict[tuple[int, GroupKey], Decimal]:

@@ -6,8 +6,10 @@ organization's time zone.
   [startTime, endTime), so nothing outside the range is ever counted. Every period gets a point (0 when empty),
   so `timestamps` and `metricValues` are parallel. At most 300 periods per query.
 - EVENTS counts stored events by their timestamp. EVENT_STATUS defaults to PROCESSED + UNPROCESSED (Togai's
-  default): every status ingestion gives, but not REVERTED, so an event a correction replaced counts once (its
-  re-ingested copy); REVERTED can be asked for.
+  default) without the rejected duplicates: every status ingestion gives, but not REVERTED, so an event a correction
+  replaced counts once (its re-ingested copy), nor INGESTION_FAILED_DUPLICATE_EVENT, so a client's retries of an
+  ingested event add nothing; both can be asked for. ACCOUNT_ID also matches the accountId as sent of the events
+  that reached no account (which groupBy ACCOUNT_ID shows under it).
 - USAGE (and METER_USAGE, which it stands for) sums the 15-minute usage rollups by bucket start, so its startTime
   and endTime must fall on a 15-minute boundary. Period starts of real time zones do (+05:30, +05:45 included).
 - USAGE_FOR_CYCLE sums the usage of each account's pricing cycles (the billed period of each cycle's STANDARD
@@ -26,10 +28,15 @@ organization's time zone.
   the base currency's minor unit. Never a network call.
 - Filters of one query all apply (AND); the values of one filter are alternatives (OR). An id that names nothing
   of the organization matches nothing.
+- Bounds: MAX_SERIES series per query (counted in SQL before any series is built where the groups come from SQL)
+  and MAX_VALUES values per response; the invoices read one by one are read once per request and count against
+  one budget (MAX_INVOICES) shared by its queries. Amounts are written at their currency's scale; BASE converts
+  each series on its own, so groups' rounded values may not add up to the ungrouped series to the cent.
 """
 
 from __future__ import annotations
 
+import json
 from bisect import bisect_right
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -62,7 +69,10 @@ STATUS_CLASSES: dict[str, frozenset[str]] = {
     "UNPROCESSED": frozenset(s for s in INGESTION_STATUSES if s.startswith("INGESTION_FAILED")),
     "IN_PROGRESS": frozenset({"INGESTION_IN_PROGRESS"}),
 }
-DEFAULT_STATUSES = STATUS_CLASSES["PROCESSED"] | STATUS_CLASSES["UNPROCESSED"]
+# The default leaves out the rejected duplicates (an event id already ingested): a client retrying an event would
+# otherwise add one event per retry. They stay selectable by name (EVENT_STATUS INGESTION_FAILED_DUPLICATE_EVENT).
+DUPLICATE = "INGESTION_FAILED_DUPLICATE_EVENT"
+DEFAULT_STATUSES = (STATUS_CLASSES["PROCESSED"] | STATUS_CLASSES["UNPROCESSED"]) - {DUPLICATE}
 
 # metric -> what computes it
 KINDS = {
@@ -95,8 +105,13 @@ GROUPS = {
 REVENUE_KINDS = ("REVENUE", "REVENUE_FOR_CYCLE")
 CURRENCY_MODES = ("BASE", "INVOICE")
 RATES_NAMESPACE, RATES_SETTING = "metrics", "exchangeRates"
-MAX_INVOICES = 2000  # invoices a revenue query reads one by one (split per billable, or DRAFTs computed now)
+MAX_INVOICES = 2000  # invoices a request reads one by one (split per billable, or DRAFTs computed now), in all
 MAX_LICENSE_UPDATES = 10000
+# A grouped query gives at most MAX_SERIES series, and a response at most MAX_VALUES values (series x periods, over
+# all its queries): beyond, 400 asking for a filter or a narrower query. Counted in SQL before the series are built
+# wherever the groups come from SQL (EVENTS, USAGE, USAGE_FOR_CYCLE), else from what was read (itself bounded).
+MAX_SERIES = 100
+MAX_VALUES = 30000
 
 
 def status_class(status: str) -> str:
@@ -134,6 +149,7 @@ class _Plan:
     starts: list[datetime]
     nothing: bool = False  # a filter that can match nothing (another organization's id...)
     account_pks: set[str] | None = None
+    account_refs: set[str] | None = None  # EVENTS: accountIds as sent, of events that reached no account
     schema_names: set[str] | None = None
     statuses: set[str] | None = None
     meter_ids: set[str] | None = None
@@ -146,11 +162,16 @@ def _intersect(current: set[str] | None, values: set[str]) -> set[str]:
 
 
 class MetricsService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, bounded: bool = True) -> None:
+        """`bounded`: the series and values bounds of POST /metrics apply (the console's dashboard, whose queries
+        are its own, asks without them: its groups are the organization's meters and event statuses)."""
         self.ctx = ctx
+        self.bounded = bounded
         self.repo = MetricsRepository(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self._rates: dict[str, Decimal] | None = None
+        self._reads: reports.InvoiceReads | None = None  # the invoices read one by one, shared by the queries
+        self._values_left = MAX_VALUES  # the response's values not spent yet (series x periods)
 
     def _zone(self) -> ZoneInfo:
         try:
@@ -233,14 +254,11 @@ class MetricsService:
             plan.nothing = plan.nothing or self.ctx.org_id not in values
         elif name == "ACCOUNT_ID":
             plan.account_pks = _intersect(plan.account_pks, set(self.accounts.pks_by_ids(values).values()))
+            # EVENTS: an event that reached no account is grouped under its accountId as sent; it matches that too
+            plan.account_refs = _intersect(plan.account_refs, values)
         elif name == "CUSTOMER_ID":
-            customers = CustomerRepository(self.ctx.session, self.ctx.org_id)
-            pks: set[str] = set()
-            for customer_id in sorted(values):
-                customer = customers.by_id(customer_id)
-                if customer is not None:
-                    pks |= {a.pk for a in self.accounts.of_customer(customer.pk)}
-            plan.account_pks = _intersect(plan.account_pks, pks)
+            plan.account_pks = _intersect(plan.account_pks, self.accounts.pks_of_customer_ids(values))
+            plan.account_refs = _intersect(plan.account_refs, set())  # an event that reached no account has none
         elif name == "SCHEMA_NAME":
             plan.schema_names = _intersect(plan.schema_names, values)
         elif name == "EVENT_STATUS":
@@ -252,7 +270,7 @@ class MetricsService:
                     statuses.add(value)
                 else:
                     raise BadRequest(
-                        f"{label}: EVENT_STATUS {value!r} is not PROCESSED, UNPROCESSED, IN_PROGRESS or an "
+                        f"{label}: EVENT_STATUS {value[:40]!r} is not PROCESSED, UNPROCESSED, IN_PROGRESS or an "
                         "ingestion status"
                     )
             plan.statuses = _intersect(plan.statuses, statuses)
@@ -272,14 +290,20 @@ class MetricsService:
         if plan.nothing:
             pass
         elif plan.kind in REVENUE_KINDS:
+            if group_by in ("ACCOUNT_ID", "CUSTOMER_ID") and self.bounded:
+                self._check_series(plan, self._group_count(plan, start, end))
             for (period, account_pk, currency, billable), amount in self._revenue_items(plan, start, end).items():
                 key = _revenue_key(group_by, account_pk, billable)
                 found = cells.setdefault((period, key), {})
                 found[currency] = EXACT.add(found.get(currency, Decimal(0)), amount)
         else:
+            if group_by is not None and self.bounded:
+                self._check_series(plan, self._group_count(plan, start, end))
             rows = self._quantities(plan, start, end)
             cells = {k: {"": Decimal(v)} for k, v in rows.items()}
         labels = self._labels(group_by, {key for _, key in cells})
+        self._check_series(plan, len(set(labels.values())) if group_by else 1)
+        self._values_left -= (len(set(labels.values())) if group_by else 1) * len(plan.starts)
         n = len(plan.starts)
         by_label: dict[str | None, list[dict[str, Decimal]]] = defaultdict(lambda: [{} for _ in range(n)])
         if group_by is None:
@@ -298,6 +322,63 @@ class MetricsService:
         ]
         return QueryResult(id=query.id, name=query.name, series=series)
 
+    def _group_count(self, plan: _Plan, start: datetime, end: datetime) -> int:
+        """How many series a grouped EVENTS, USAGE or USAGE_FOR_CYCLE query (or a revenue one by account or
+        customer) would give, counted in SQL up to MAX_SERIES + 1."""
+        group_by = plan.query.group_by
+        if plan.kind == "EVENTS":
+            group = {"ACCOUNT_ID": "account", "SCHEMA_NAME": "schema"}.get(group_by or "", "status")
+            return self.repo.event_groups(
+                start,
+                end,
+                account_pks=plan.account_pks,
+                account_refs=plan.account_refs,
+                schema_names=plan.schema_names,
+                statuses=plan.statuses,
+                group=group,  # type: ignore[arg-type]
+                limit=MAX_SERIES,
+            )
+        if plan.kind in ("USAGE", "USAGE_FOR_CYCLE"):
+            usage_group = {"ACCOUNT_ID": "account", "CUSTOMER_ID": "customer"}.get(group_by or "", "meter")
+            return self.repo.usage_groups(
+                plan.kind == "USAGE_FOR_CYCLE",
+                start,
+                end,
+                account_pks=plan.account_pks,
+                meter_ids=plan.meter_ids,
+                group=usage_group,  # type: ignore[arg-type]
+                limit=MAX_SERIES,
+            )
+        if plan.kind in REVENUE_KINDS:  # by account or customer; per billable, the invoices read are bounded
+            return reports.revenue_groups(
+                self.ctx,
+                start,
+                end,
+                reports.BY_INVOICE_DATE if plan.kind == "REVENUE" else reports.BY_CYCLE_START,
+                plan.account_pks,
+                drafts=plan.kind == "REVENUE_FOR_CYCLE",
+                by_customer=group_by == "CUSTOMER_ID",
+                limit=MAX_SERIES,
+            )
+        return 0  # licenses: bounded by the updates read (MAX_LICENSE_UPDATES), checked once computed
+
+    def _check_series(self, plan: _Plan, series: int) -> None:
+        """400 beyond MAX_SERIES series in a query, or MAX_VALUES values (series x periods) in the response."""
+        if not self.bounded:
+            return
+        query, periods = plan.query, len(plan.starts)
+        if series > MAX_SERIES:
+            raise BadRequest(
+                f"query {query.id!r}: more than {MAX_SERIES} series ({query.group_by} values with data); "
+                f"filter by {query.group_by} or another field, or take a shorter range"
+            )
+        if series * periods > self._values_left:
+            raise BadRequest(
+                f"query {query.id!r}: the response would hold more than {MAX_VALUES} values (series x periods over "
+                f"all queries; this one: {series} x {periods}); filter, take fewer queries, a shorter range or a "
+                "longer aggregationPeriod"
+            )
+
     def _quantities(self, plan: _Plan, start: datetime, end: datetime) -> dict[tuple[int, GroupKey], Decimal | int]:
         group_by = plan.query.group_by
         if plan.kind == "EVENTS":
@@ -314,6 +395,7 @@ class MetricsService:
                     start,
                     end,
                     account_pks=plan.account_pks,
+                    account_refs=plan.account_refs,
                     schema_names=plan.schema_names,
                     statuses=plan.statuses,
                     group=group,  # type: ignore[arg-type]
@@ -343,8 +425,8 @@ class MetricsService:
     def _license_quantities(self, plan: _Plan, start: datetime, end: datetime) -> dict[tuple[int, GroupKey], Decimal]:
         """Per period, the largest quantity of each (account, license) in force in the part of the period inside
         [start, end), added up per group key."""
-        updates = LicenseRepository(self.ctx.session, self.ctx.org_id).steps_before(
-            end, account_pks=plan.account_pks, license_ids=plan.billables, limit=MAX_LICENSE_UPDATES
+        updates = LicenseRepository(self.ctx.session, self.ctx.org_id).steps_for(
+            start, end, account_pks=plan.account_pks, license_ids=plan.billables, limit=MAX_LICENSE_UPDATES
         )
         if updates is None:
             raise BadRequest(
@@ -359,8 +441,8 @@ class MetricsService:
         bounds = [max(s, start) for s in plan.starts] + [end]
         for (account_pk, license_id), found in steps.items():
             key: GroupKey = (license_id,) if group_by == "BILLABLE_ID" else (account_pk,) if group_by else ()
-            for period in range(len(plan.starts)):
-                quantity = licenses.largest(found, bounds[period], bounds[period + 1])
+            # one sweep over the (account, license)'s updates and the periods
+            for period, quantity in enumerate(licenses.largest_per_period(found, bounds)):
                 if quantity:
                     out[(period, key)] = EXACT.add(out.get((period, key), Decimal(0)), quantity)
         return out
@@ -388,13 +470,14 @@ class MetricsService:
                     finalized=split,
                     drafts=cycle,
                     split=split,
-                    limit=MAX_INVOICES,
+                    reads=self.invoice_reads(),
                 )
             except reports.TooManyInvoices:
                 what = "split per billable" if split else "DRAFT invoices computed now"
                 raise BadRequest(
-                    f"query {plan.query.id!r}: {plan.query.name} would read more than {MAX_INVOICES} invoices one by "
-                    f"one ({what}); filter by ACCOUNT_ID or CUSTOMER_ID, or take a shorter range"
+                    f"query {plan.query.id!r}: {plan.query.name} would take the request past {MAX_INVOICES} invoices "
+                    f"read one by one ({what}; over all its queries, each invoice once); filter by ACCOUNT_ID or "
+                    "CUSTOMER_ID, or take a shorter range"
                 ) from None
             for invoice in invoices:
                 period = bisect_right(plan.starts, invoice.at) - 1
@@ -415,6 +498,12 @@ class MetricsService:
                     out[k] = EXACT.add(out[k], amount)
         return dict(out)
 
+    def invoice_reads(self) -> reports.InvoiceReads:
+        """The invoices this service has read one by one (a request's queries share them)."""
+        if self._reads is None:
+            self._reads = reports.InvoiceReads(self.ctx, MAX_INVOICES)
+        return self._reads
+
     def _values(self, plan: _Plan, label: str | None, slots: list[dict[str, Decimal]]) -> list[Decimal]:
         """Each period's value: a quantity, or an amount in one currency (CURRENCY INVOICE, 400 if the series
         would mix currencies) or converted to the base currency (BASE)."""
@@ -427,10 +516,10 @@ class MetricsService:
                 which = f" of {plan.query.group_by} {label}" if label is not None else ""
                 raise BadRequest(
                     f"query {plan.query.id!r}: the revenue{which} is in {' and '.join(currencies)}; CURRENCY INVOICE "
-                    "adds amounts of one currency only: filter by ACCOUNT_ID or CUSTOMER_ID, group by ACCOUNT_ID, "
-                    "or use CURRENCY BASE"
+                    f"adds amounts of one currency only: {_one_currency_hint(plan.query.group_by)}"
                 )
-            return [slot.get(currencies[0], Decimal(0)) if currencies else Decimal(0) for slot in slots]
+            scale = currencies[0] if currencies else base
+            return [round_money(slot.get(scale, Decimal(0)), scale) for slot in slots]
         values = []
         for slot in slots:
             value = Decimal(0)
@@ -438,7 +527,7 @@ class MetricsService:
                 if currency != base:
                     amount = round_money(EXACT.multiply(amount, self._rate(plan, currency)), base)
                 value = EXACT.add(value, amount)
-            values.append(value)
+            values.append(round_money(value, base))  # at the currency's scale: 12111.90, never 12111.9
         return values
 
     def _rate(self, plan: _Plan, currency: str) -> Decimal:
@@ -448,7 +537,9 @@ class MetricsService:
             row = SettingRepository(self.ctx.session, self.ctx.org_id).by_full_id(
                 full_setting_id(RATES_NAMESPACE, RATES_SETTING, "ORGANIZATION", self.ctx.org_id)
             )
-            self._rates = _parse_rates(row.value if row is not None and row.data_type == "JSON" else None, setting)
+            if row is not None and row.data_type != "JSON":
+                raise BadRequest(f'{setting} has dataType {row.data_type}; it must be JSON, such as {{"EUR": 1.08}}')
+            self._rates = _parse_rates(row.value if row is not None else None, setting)
         rate = self._rates.get(currency)
         if rate is None:
             raise BadRequest(
@@ -493,22 +584,61 @@ def _revenue_key(group_by: str | None, account_pk: str, billable: str) -> GroupK
     return ()
 
 
+def _one_currency_hint(group_by: str | None) -> str:
+    """What can make a CURRENCY INVOICE series hold one currency (a customer's accounts may invoice in several)."""
+    if group_by == "CUSTOMER_ID":
+        return (
+            "a customer's accounts may invoice in different currencies: filter by ACCOUNT_ID or group by ACCOUNT_ID, "
+            "or use CURRENCY BASE"
+        )
+    return "filter by ACCOUNT_ID or CUSTOMER_ID, group by ACCOUNT_ID, or use CURRENCY BASE"
+
+
+def _rate_number(rate: Any) -> Decimal | None:
+    """A rate: a JSON number, or a string of one written as JSON writes it (ASCII digits, no spaces nor
+    underscores); then the number rule. None for anything else."""
+    try:
+        if isinstance(rate, str):
+            return numbers.bounded(Decimal(rate)) if numbers.is_decimal_text(rate) else None
+        if isinstance(rate, (int, Decimal)) and not isinstance(rate, bool):
+            return numbers.bounded(rate)
+    except (InvalidOperation, numbers.NumberError):
+        return None
+    return None
+
+
+def _no_duplicate_keys(pairs: list[tuple[str, Any]]) -> dict[str, Any]:
+    found: dict[str, Any] = {}
+    for key, value in pairs:
+        if key in found:
+            raise _DuplicateKey(key)
+        found[key] = value
+    return found
+
+
+class _DuplicateKey(ValueError):
+    def __init__(self, key: str) -> None:
+        super().__init__(key)
+        self.key = key
+
+
 def _parse_rates(value: str | None, setting: str) -> dict[str, Decimal]:
-    """{"EUR": 1.08, ...} -> currency -> a positive rate (the number rule: below 10^15, 12 decimals)."""
+    """{"EUR": 1.08, ...} -> currency -> a positive rate (the number rule: below 10^15, 12 decimals); a currency
+    given twice is refused (JSON parsers would silently keep one)."""
     if value is None:
         return {}
     try:
         parsed: Any = text.parse_json(value, where=setting)
+        json.loads(value, object_pairs_hook=_no_duplicate_keys)
+    except _DuplicateKey as twice:
+        raise BadRequest(f"{setting}: {twice.key[:8]!r} is given twice; give each currency once") from None
     except ValueError:
         parsed = None
     if not isinstance(parsed, dict):
         raise BadRequest(f'{setting} must be a JSON object of currency -> rate, such as {{"EUR": 1.08}}')
     rates: dict[str, Decimal] = {}
     for currency, rate in parsed.items():
-        try:
-            number = numbers.bounded(Decimal(str(rate))) if not isinstance(rate, (bool, dict, list)) else None
-        except (InvalidOperation, numbers.NumberError):
-            number = None
+        number = _rate_number(rate)
         if not isinstance(currency, str) or not is_currency(currency) or number is None or number <= 0:
             raise BadRequest(
                 f"{setting}: {str(currency)[:8]!r} must be an ISO 4217 code with a positive rate (a number), "

@@ -32,6 +32,24 @@ def largest(steps: Sequence[Step], start: datetime, end: datetime) -> Decimal:
     return max(values)
 
 
+def largest_per_period(steps: Sequence[Step], bounds: Sequence[datetime]) -> list[Decimal]:
+    """`largest(steps, bounds[i], bounds[i + 1])` for each i, in one sweep: O(steps + periods). `steps` sorted
+    (of two at one instant, the later wins), `bounds` increasing."""
+    out: list[Decimal] = []
+    current, j = Decimal(0), 0
+    for lo, hi in zip(bounds, bounds[1:], strict=False):
+        while j < len(steps) and steps[j][0] <= lo:  # in force at lo
+            current = steps[j][1]
+            j += 1
+        best = current
+        while j < len(steps) and steps[j][0] < hi:  # set inside (lo, hi)
+            current = steps[j][1]
+            best = max(best, current)
+            j += 1
+        out.append(best)
+    return out
+
+
 def daily_maximums(steps: Sequence[Step], start: datetime, end: datetime, tz: ZoneInfo) -> list[tuple[date, Decimal]]:
     """Each local day touched by [start, end) with the largest quantity in force during its part of the window."""
     out = []
