@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 
 from meterline.core.clock import utc_now
 from meterline.core.errors import BadRequest, Conflict, Unauthorized
+from meterline.tenancy import security
 from meterline.tenancy.models import ApiKey
-from meterline.tenancy.service import TenancyService
+from meterline.tenancy.repository import TenancyRepository
+from meterline.tenancy.service import JWT_SECRET, TenancyService
 
 
 def test_keys_are_stored_hashed_and_revocable(session: Session) -> None:
@@ -39,6 +41,29 @@ def test_jwt_follows_its_key(session: Session) -> None:
     service.revoke_api_key(org=org, key_id=created.key.id, now=now)
     with pytest.raises(Unauthorized):
         service.authenticate(jwt, now)
+
+
+def test_a_key_is_its_whole_token_and_a_jwt_names_its_key_s_organization(session: Session) -> None:
+    # Given two organizations made here, each with an API key
+    service = TenancyService(session)
+    now = utc_now()
+    org, other = service.create_organization(name="Ours", now=now), service.create_organization(name="Theirs", now=now)
+    ours, theirs = service.create_api_key(org=org, now=now), service.create_api_key(org=other, now=now)
+    # A token with a real key's prefix but another secret is no key at all (nor one of the other organization's)
+    mark, prefix, _secret = ours.token.split("_", 2)
+    for forged in (f"{mark}_{prefix}_{'x' * 32}", f"{mark}_{prefix}_{theirs.token.split('_', 2)[2]}"):
+        with pytest.raises(Unauthorized, match="^The API key is invalid$"):
+            service.authenticate(forged, now)
+    # A JWT signed by us for one organization's key but naming the other organization is refused
+    secret = TenancyRepository(session).secret(JWT_SECRET)
+    crossed = security.issue_jwt(secret, org_id=other.id, api_key_id=ours.key.id, now=now, ttl=timedelta(hours=1))
+    with pytest.raises(Unauthorized, match="^The token is invalid or has expired$"):
+        service.authenticate(crossed, now)
+    # While each organization's own credentials answer for it
+    assert service.authenticate(ours.token, now).org.id == org.id
+    assert service.authenticate(theirs.token, now).org.id == other.id
+    honest = security.issue_jwt(secret, org_id=org.id, api_key_id=ours.key.id, now=now, ttl=timedelta(hours=1))
+    assert service.authenticate(honest, now).org.id == org.id
 
 
 def test_organization_settings_are_validated(session: Session) -> None:
