@@ -77,3 +77,11 @@ def test_at_the_end_of_one_schedule_the_next_one_answers() -> None:
 
 def test_a_purchase_plan_has_no_cycle_to_close() -> None:
     assert state(at(12, 1), at(3, 2), schedule(at(3, 1), at(6, 1), grace=None)) == OPEN
+
+
+def test_one_batch_with_events_of_several_cycles_judges_each_in_its_own_cycle() -> None:
+    # One Coverage answers a whole ingest call, remembering the cycle it found last; on 4 April (grace 3 days) March
+    # is closed and April open, whichever order the events come in, and at exactly 1 April the cycle is April's
+    coverage = Coverage({"acc": [schedule(at(3, 1), at(6, 1))]}, ZoneInfo("UTC"), at(4, 4))
+    events = [at(3, 31), at(4, 1), at(3, 15), at(4, 1) - EPSILON, at(4, 1), at(4, 20), at(3, 1)]
+    assert [coverage.state("acc", e) for e in events] == [CLOSED, OPEN, CLOSED, CLOSED, OPEN, OPEN, CLOSED]
