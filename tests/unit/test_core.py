@@ -115,3 +115,13 @@ def test_billing_address_is_one_line() -> None:
     )
     assert format_address({}) == ""
     assert len(format_address({"line1": "x" * 2000})) == 1000
+
+
+def test_no_test_starts_in_the_last_minutes_of_a_month() -> None:
+    from tests.conftest import MONTH_EDGE, until_month_is_safe
+
+    utc = timezone.utc
+    assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == 61.0  # into 1 January 2027
+    assert until_month_is_safe(datetime(2024, 2, 29, 23, 58, 30, tzinfo=utc)) == 91.0
+    assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc) - MONTH_EDGE) == 0.0
+    assert until_month_is_safe(datetime(2026, 12, 1, 0, 0, tzinfo=utc)) == 0.0
