@@ -33,6 +33,7 @@ import json
 import os
 import random
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -73,7 +74,7 @@ TARGETS = [
             "rating/price_types.py",
             "rating/slabs.py",
         ),
-        (*UNIT_RATING, "tests/unit/test_metrics_periods.py"),
+        tuple(UNIT_RATING),
     ),
     Target("money", ("core/money.py",), ("tests/unit/test_core.py", "tests/unit/test_numbers.py")),
     Target(
@@ -277,7 +278,12 @@ def pytest_run(tree: Path, tests: tuple[str, ...], engine: str, timeout: float) 
     command = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", "-p", "no:randomly", *tests]
     if engine != "both":
         command += ["-k", "not postgresql" if engine == "sqlite" else "not sqlite"]
-    env = {**os.environ, "PYTHONPATH": str(tree / "src"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(tree / "src"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+        "METERLINE_HYPOTHESIS_PROFILE": "mutation",  # 25 examples a property (tests/conftest.py)
+    }
     started = time.perf_counter()
     try:
         # our own interpreter running pytest on our own copy of the tree
@@ -302,7 +308,10 @@ def run_target(target: Target, tree: Path, args: argparse.Namespace) -> list[Out
     if status != "passed":
         raise SystemExit(f"{target.name}: the targeted tests do not pass unmutated ({status}); nothing measured")
     timeout = max(60.0, baseline * args.timeout_factor)
-    print(f"\n## {target.name}: {len(mutants)} mutants, tests {baseline:.1f} s unmutated (timeout {timeout:.0f} s)")
+    print(
+        f"\n## {target.name}: {len(mutants)} mutants, tests {baseline:.1f} s unmutated (timeout {timeout:.0f} s)",
+        flush=True,
+    )
     outcomes = []
     for n, mutant in enumerate(mutants, 1):
         if mutant.key in EQUIVALENT:
@@ -319,7 +328,7 @@ def run_target(target: Target, tree: Path, args: argparse.Namespace) -> list[Out
         outcomes.append(Outcome(mutant, result, seconds))
         if result == "survived" or args.verbose:
             where = f"{mutant.file}:{mutant.line} ({mutant.operator})"
-            print(f"  [{n}/{len(mutants)}] {result.upper()} {where} {mutant.function}: {mutant.change}")
+            print(f"  [{n}/{len(mutants)}] {result.upper()} {where} {mutant.function}: {mutant.change}", flush=True)
     return outcomes
 
 
@@ -351,7 +360,8 @@ def main() -> None:
             for m in (m for f in target.files for m in mutants_of(f, target.functions)):
                 print(f"{target.name}\t{m.file}:{m.line}\t{m.operator}\t{m.function}: {m.change}")
         return
-    print(f"mutation run: engine {args.engine}, sample {args.sample or 'all'}, seed {args.seed}")
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a stopped run still removes its copy of the tree
+    print(f"mutation run: engine {args.engine}, sample {args.sample or 'all'}, seed {args.seed}", flush=True)
     results, rows = [], []
     with tempfile.TemporaryDirectory(prefix="meterline-mutation-") as tmp:
         tree = Path(tmp)

@@ -43,8 +43,10 @@ def _libpq(url: str) -> str:
 # Hypothesis: no deadline (a loaded machine must not fail a property by its speed), and a failing example printed
 # with the blob that replays it. Every run draws one seed, printed at the end: replay a run with --hypothesis-seed=N
 # (a forced seed also makes Hypothesis skip its local example database, which CI's fresh machines never have).
+# bench/mutation.py runs the properties with fewer examples (METERLINE_HYPOTHESIS_PROFILE=mutation).
 hypothesis_settings.register_profile("meterline", deadline=None, print_blob=True)
-hypothesis_settings.load_profile("meterline")
+hypothesis_settings.register_profile("mutation", deadline=None, print_blob=True, max_examples=25)
+hypothesis_settings.load_profile(os.environ.get("METERLINE_HYPOTHESIS_PROFILE", "meterline"))
 
 
 @pytest.hookimpl(tryfirst=True)

@@ -227,7 +227,7 @@ def test_redo_event_in_one_transaction_with_other_work(
 def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
     org = catalog_org
     run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Event 'unknown' not found$"):
         run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", named("unknown")))
     with pytest.raises(BadRequest, match="event.id"):
         run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None))

@@ -225,7 +225,7 @@ def test_a_charge_is_removed_from_a_draft_only(world: World) -> None:
     # A position that no longer holds that charge (the charges changed since they were shown) removes nothing
     with world.at(t(3, 12)) as ctx, pytest.raises(Conflict, match="changed meanwhile"):
         InvoiceService(ctx).remove_charge(draft["id"], 2, "Hours")
-    with world.at(t(3, 12)) as ctx, pytest.raises(Conflict):
+    with world.at(t(3, 12)) as ctx, pytest.raises(Conflict, match="has no charge 'Ten' at position 3: its charges"):
         InvoiceService(ctx).remove_charge(draft["id"], 3, "Ten")
     # And once the invoice is finalized, none is removable
     assert world.bill_run(t(4, 1)) == 1

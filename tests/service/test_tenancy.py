@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -36,10 +37,10 @@ def test_jwt_follows_its_key(session: Session) -> None:
     principal = service.authenticate(created.token, now)
     jwt = service.issue_jwt(principal, now=now, ttl=timedelta(hours=24))
     assert service.authenticate(jwt, now + timedelta(hours=23)).org.id == org.id
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match="^The token is invalid or has expired$"):
         service.authenticate(jwt, now + timedelta(hours=24, seconds=1))
     service.revoke_api_key(org=org, key_id=created.key.id, now=now)
-    with pytest.raises(Unauthorized):
+    with pytest.raises(Unauthorized, match="^The API key has been revoked$"):
         service.authenticate(jwt, now)
 
 
@@ -73,8 +74,13 @@ def test_organization_settings_are_validated(session: Session) -> None:
         name="Tz Inc", base_currency="eur", timezone="Asia/Kathmandu", net_term_days=15, now=now
     )
     assert (org.base_currency, org.timezone, org.net_term_days) == ("EUR", "Asia/Kathmandu", 15)
-    for kwargs in ({"base_currency": "EURO"}, {"timezone": "Nowhere/City"}, {"net_term_days": -1}, {"name": " "}):
-        with pytest.raises(BadRequest):
+    for kwargs, words in (
+        ({"base_currency": "EURO"}, "^base currency 'EURO' is not an ISO 4217 currency code$"),
+        ({"timezone": "Nowhere/City"}, "^timezone 'Nowhere/City' is not an IANA time zone name"),
+        ({"net_term_days": -1}, "^net term days"),
+        ({"name": " "}, "^Organization name must be 1 to 255 characters$"),
+    ):
+        with pytest.raises(BadRequest, match=words):
             service.create_organization(**{"name": "Bad", "now": now, **kwargs})  # type: ignore[arg-type]
 
 
@@ -87,7 +93,7 @@ def test_users_have_unique_emails_and_argon2_passwords(session: Session) -> None
     assert user.email == email and user.password_hash.startswith("$argon2")
     assert service.check_password(email, "long enough") == user
     assert service.check_password(email, "wrong") is None
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match=f"^A user with email {re.escape(email)} already exists$"):
         service.create_user(org=org, email=email, password="long enough", now=now)
-    with pytest.raises(BadRequest):
+    with pytest.raises(BadRequest, match="^A password needs at least 8 characters$"):
         service.create_user(org=org, email="other@users.test", password="short", now=now)
