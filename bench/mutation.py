@@ -60,6 +60,10 @@ class Target:
     files: tuple[str, ...]  # under src/meterline
     tests: tuple[str, ...]
     functions: frozenset[str] = frozenset()  # only these functions' bodies (empty: the whole module)
+    per_file: tuple[tuple[str, tuple[str, ...]], ...] = ()  # a file whose own tests are enough: (file, tests)
+
+    def tests_of(self, file: str) -> tuple[str, ...]:
+        return dict(self.per_file).get(file, self.tests)
 
 
 TARGETS = [
@@ -75,6 +79,15 @@ TARGETS = [
             "rating/slabs.py",
         ),
         tuple(UNIT_RATING),
+        per_file=(
+            ("rating/cycles.py", ("tests/unit/test_cycles.py",)),
+            ("rating/licenses.py", ("tests/unit/test_license_quantities.py",)),
+            ("rating/amounts.py", ("tests/unit/test_rating.py",)),
+            ("rating/checks.py", ("tests/unit/test_rating.py",)),
+            ("rating/engine.py", ("tests/unit/test_rating.py",)),
+            ("rating/price_types.py", ("tests/unit/test_rating.py",)),
+            ("rating/slabs.py", ("tests/unit/test_rating.py",)),
+        ),
     ),
     Target("money", ("core/money.py",), ("tests/unit/test_core.py", "tests/unit/test_numbers.py")),
     Target(
@@ -304,24 +317,25 @@ def run_target(target: Target, tree: Path, args: argparse.Namespace) -> list[Out
     if args.sample and len(mutants) > args.sample:
         chosen = random.Random(f"{args.seed}:{target.name}").sample(mutants, args.sample)  # noqa: S311 - reproducible
         mutants = sorted(chosen, key=_order)
-    status, baseline = pytest_run(tree, target.tests, args.engine, timeout=1800)
-    if status != "passed":
-        raise SystemExit(f"{target.name}: the targeted tests do not pass unmutated ({status}); nothing measured")
-    timeout = max(60.0, baseline * args.timeout_factor)
-    print(
-        f"\n## {target.name}: {len(mutants)} mutants, tests {baseline:.1f} s unmutated (timeout {timeout:.0f} s)",
-        flush=True,
-    )
+    timeouts: dict[tuple[str, ...], float] = {}  # per set of tests: its timeout, from its unmutated run
+    for tests in dict.fromkeys(target.tests_of(m.file) for m in mutants):
+        status, baseline = pytest_run(tree, tests, args.engine, timeout=1800)
+        if status != "passed":
+            raise SystemExit(f"{target.name}: {' '.join(tests)} do not pass unmutated ({status}); nothing measured")
+        timeouts[tests] = max(60.0, baseline * args.timeout_factor)
+        print(f"  {' '.join(tests)}: {baseline:.1f} s unmutated", flush=True)
+    print(f"\n## {target.name}: {len(mutants)} mutants", flush=True)
     outcomes = []
     for n, mutant in enumerate(mutants, 1):
         if mutant.key in EQUIVALENT:
             outcomes.append(Outcome(mutant, "equivalent", 0.0))
             continue
+        tests = target.tests_of(mutant.file)
         path = tree / SRC / mutant.file
         original = path.read_text()
         path.write_text(mutated_source(mutant, target.functions))
         try:
-            status, seconds = pytest_run(tree, target.tests, args.engine, timeout)
+            status, seconds = pytest_run(tree, tests, args.engine, timeouts[tests])
         finally:
             path.write_text(original)
         result = {"failed": "killed", "timeout": "timeout", "passed": "survived"}[status]
