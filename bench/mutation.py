@@ -125,6 +125,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("schedules/coverage.py", "state: cycle.start <= at < cycle.end -> cycle.start < at < cycle.end"): (
         "an event at the remembered cycle's start finds that same cycle again"
     ),
+    ("rating/licenses.py", "largest: start < t < end -> start <= t < end"): (
+        "the quantity set at `start` is the one in force at `start`, already counted by in_force(steps, start)"
+    ),
 }
 
 
