@@ -13,7 +13,7 @@ from meterline.api.responses import dumps
 from meterline.core.clock import as_utc, isoformat_z
 from meterline.core.errors import BadRequest
 from meterline.core.ids import new_id, new_short_id
-from meterline.core.money import is_currency, minor_units, round_money, to_decimal
+from meterline.core.money import divide, is_currency, minor_units, round_money, to_decimal
 from meterline.core.pagination import MAX_PAGE_SIZE, encode_token, page_request
 from meterline.core.schemas import format_address
 
@@ -147,3 +147,11 @@ def test_no_test_starts_in_the_last_minutes_of_a_month() -> None:
     assert until_month_is_safe(datetime(2024, 2, 29, 23, 58, 30, tzinfo=utc)) == 91.0
     assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc) - MONTH_EDGE) == 0.0
     assert until_month_is_safe(datetime(2026, 12, 1, 0, 0, tzinfo=utc)) == 0.0
+
+
+def test_a_quotient_is_exact_enough_to_round_whatever_the_divisor_s_digits() -> None:
+    # 1000.005 over a divisor a hair below 1 (51 digits) is a hair above the half cent: it rounds up; a hair above
+    # 1, below the half: it rounds down. Deciding needs more digits than the operands have together.
+    amount = Decimal("1000.00500000000")
+    assert round_money(divide(amount, Decimal("0." + "9" * 51)), "USD") == Decimal("1000.01")
+    assert round_money(divide(amount, Decimal("1." + "0" * 50 + "1")), "USD") == Decimal("1000.00")
