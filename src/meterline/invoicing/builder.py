@@ -182,9 +182,7 @@ def _card_name(card: CardRevenue) -> str:
 
 
 def _slab_rates(card: CardRevenue, currency: str) -> dict[int, Decimal]:
-    if card.kind == "CREDIT_GRANT":
-        detail = next(d for d in card.card["rateDetails"]["currencySlabRateDetails"] if d["currency"] == currency)
-        return {i + 1: Decimal(s["rate"]) for i, s in enumerate(detail["slabDetails"])}
+    """Each slab's rate, for a card with slab lines (usage, license, entitlement overage; never a credit grant)."""
     value = next(v for v in card.card["rateValues"] if v["currency"] == currency)
     return {r["order"]: Decimal(r["rate"]) for r in value["slabRates"]}
 
