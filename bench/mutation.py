@@ -239,8 +239,9 @@ def _points(tree: ast.Module, functions: frozenset[str]) -> Iterator[tuple[ast.A
     yield from walk(tree, "<module>")
 
 
-def mutants_of(file: str, functions: frozenset[str]) -> list[Mutant]:
-    tree = ast.parse((ROOT / SRC / file).read_text())
+def mutants_of(file: str, functions: frozenset[str], base: Path = ROOT) -> list[Mutant]:
+    """The mutants of `file` as it is under `base` (a run reads its copy: editing the work tree meanwhile is safe)."""
+    tree = ast.parse((base / SRC / file).read_text())
     out = []
     for index, (node, function) in enumerate(_points(tree, functions)):
         for variant, (operator, replacement) in enumerate(variants(node)):
@@ -251,8 +252,8 @@ def mutants_of(file: str, functions: frozenset[str]) -> list[Mutant]:
     return out
 
 
-def mutated_source(mutant: Mutant, functions: frozenset[str]) -> str:
-    tree = ast.parse((ROOT / SRC / mutant.file).read_text())
+def mutated_source(mutant: Mutant, functions: frozenset[str], original: str) -> str:
+    tree = ast.parse(original)
     nodes = list(_points(tree, functions))
     target, _ = nodes[mutant.index]
     _operator, replacement = variants(target)[mutant.variant]
@@ -321,7 +322,7 @@ def pytest_run(tree: Path, tests: tuple[str, ...], engine: str, timeout: float) 
 
 
 def run_target(target: Target, tree: Path, args: argparse.Namespace) -> list[Outcome]:
-    mutants = [m for f in target.files for m in mutants_of(f, target.functions)]
+    mutants = [m for f in target.files for m in mutants_of(f, target.functions, tree)]
     if args.sample and len(mutants) > args.sample:
         chosen = random.Random(f"{args.seed}:{target.name}").sample(mutants, args.sample)  # noqa: S311 - reproducible
         mutants = sorted(chosen, key=_order)
@@ -341,7 +342,7 @@ def run_target(target: Target, tree: Path, args: argparse.Namespace) -> list[Out
         tests = target.tests_of(mutant.file)
         path = tree / SRC / mutant.file
         original = path.read_text()
-        path.write_text(mutated_source(mutant, target.functions))
+        path.write_text(mutated_source(mutant, target.functions, original))
         try:
             status, seconds = pytest_run(tree, tests, args.engine, timeouts[tests])
         finally:
