@@ -11,8 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.core.errors import BadRequest
+from meterline.core.pagination import PageRequest
+from meterline.core.schemas import Address
 from meterline.credits.models import Credit, CreditTransaction
 from meterline.credits.service import Grant
+from meterline.customers.schemas import CreateCustomerRequest
+from meterline.customers.service import CustomerService
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.usecases import balances
@@ -264,3 +268,30 @@ def test_credit_grant_cards_give_credits_each_cycle(world: World) -> None:
             D("100"),
         ]
         check_ledgers(ctx.session, world.org.id)
+
+
+def test_credits_are_listed_by_account_status_and_id(world: World) -> None:
+    # Given credits of acme and of globex, another account of the organization, one of acme's voided
+    with world.at(t(2, 20)) as ctx:
+        CustomerService(ctx).create(
+            CreateCustomerRequest(id="globex", name="Globex", primary_email="g@globex.test", address=Address())
+        )
+    acme_1, acme_2 = grant(world, t(3, 1), amount=D(10)), grant(world, t(3, 1), amount=D(20))
+    globex = grant(world, t(3, 1), amount=D(30), account_id="globex")
+    with world.at(t(3, 2)) as ctx:
+        balances.credits(ctx).void(acme_2)
+    with world.at(t(3, 2)) as ctx:
+        service = balances.credits(ctx)
+
+        def listed(**filters: str | None) -> list[str]:
+            given = {"status": None, "account_id": None, "credit_id": None, **filters}
+            return [c.pk for c in service.page(PageRequest(), **given).items]  # type: ignore[arg-type]
+
+        assert sorted(listed()) == sorted([acme_1, acme_2, globex])
+        assert sorted(listed(account_id="acme")) == sorted([acme_1, acme_2])
+        assert listed(account_id="globex") == [globex]
+        assert listed(account_id="nobody") == []
+        assert listed(account_id="acme", status="ACTIVE") == [acme_1]
+        assert listed(status="VOIDED") == [acme_2]
+        assert listed(credit_id=globex) == [globex]
+        assert listed(account_id="acme", credit_id=globex) == []
