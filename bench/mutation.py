@@ -95,6 +95,7 @@ TARGETS = [
         "builder",
         ("invoicing/builder.py",),
         (
+            "tests/unit/test_invoice_builder.py",
             "tests/unit/test_credit_application.py",
             "tests/service/test_invoicing.py",
             "tests/service/test_credits_wallet.py",

@@ -295,3 +295,18 @@ def test_credits_are_listed_by_account_status_and_id(world: World) -> None:
         assert listed(status="VOIDED") == [acme_2]
         assert listed(credit_id=globex) == [globex]
         assert listed(account_id="acme", credit_id=globex) == []
+
+
+def test_a_credit_never_gives_more_than_it_has_nor_once_ended(world: World) -> None:
+    # finalizing computes what each credit gives from what remains of it; the ledger refuses anything else outright
+    kept, ended = grant(world, t(3, 1), amount=D(10)), grant(world, t(3, 1), amount=D(10))
+    with world.at(t(3, 2)) as ctx:
+        balances.credits(ctx).void(ended)
+    with world.at(t(3, 2)) as ctx:
+        service = balances.credits(ctx)
+        with pytest.raises(RuntimeError, match=f"^credit {kept} cannot give 10.01: ACTIVE, 10 left$"):
+            service.consume(service.get(kept), D("10.01"), "inv.x", "line")
+        with pytest.raises(RuntimeError, match=f"^credit {ended} cannot give 1: VOIDED, 10 left$"):
+            service.consume(service.get(ended), D(1), "inv.x", "line")
+        service.consume(service.get(kept), D(10), "inv.x", "line")
+        assert service.get(kept).status == "CONSUMED"
