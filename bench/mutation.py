@@ -126,6 +126,15 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("schedules/coverage.py", "state: cycle.start <= at < cycle.end -> cycle.start < at < cycle.end"): (
         "an event at the remembered cycle's start finds that same cycle again"
     ),
+    ("core/money.py", "divide: 40 -> 41"): (
+        "one more digit of the same quotient: every caller rounds it once, and 40 extra digits already decide that"
+    ),
+    ("credits/service.py", "balance: available + zero -> available - zero"): (
+        "x + 0.00 and x - 0.00 are the same Decimal for every x but -0, and a sum of what remains is never -0"
+    ),
+    ("credits/service.py", "grant: len(grants) > 1 -> len(grants) >= 1"): (
+        "with one grant its index is 0: both branches name it creditRequests[0]"
+    ),
     ("rating/licenses.py", "largest: start < t < end -> start <= t < end"): (
         "the quantity set at `start` is the one in force at `start`, already counted by in_force(steps, start)"
     ),

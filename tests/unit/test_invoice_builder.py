@@ -43,6 +43,8 @@ def test_a_billing_entitlement_card_is_its_units_at_the_card_s_price() -> None:
     assert line.metadata == {"featureId": "f.exports", "units": D(5)}
     advanced = card_line(card, "USD", advanced=True)
     assert advanced.type == "ADVANCED_BILLING_ENTITLEMENT_RATE_CARD_AMOUNT"
+    none_yet = card_line(CardRevenue("BILLING_ENTITLEMENT", card.card, "Exports", None, None, D("0.00")), "USD")
+    assert (none_yet.quantity, none_yet.metadata) == (D(0), {"featureId": "f.exports", "units": D(0)})
 
 
 def test_a_fixed_fee_is_one_unit_at_its_revenue() -> None:
