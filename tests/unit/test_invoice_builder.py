@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from meterline.invoicing.builder import Charge, Line, card_line
+from meterline.invoicing.builder import Charge, Line, build_standard, card_line
 from meterline.revenue.compute import CardRevenue
 
 D = Decimal
@@ -58,3 +58,21 @@ def test_a_fixed_fee_is_one_unit_at_its_revenue() -> None:
         D("300.00"),
         None,
     )
+
+
+def test_an_invoice_without_fees_in_advance_shows_none() -> None:
+    fee = CardRevenue("FIXED_FEE", {"displayName": "Platform"}, "ao.fee", None, None, D("300.00"))
+    built = build_standard([fee], [], None, [], "USD")
+    types = [line.type for line in built.revenue.walk()]
+    assert "TOTAL_ADVANCED_FEES" not in types and "INVOICED_IN_ADVANCE" not in [li.id for li in built.revenue.walk()]
+    assert built.total == D("300.00")
+    # with one, it counts in the subtotal and comes off again
+    early = CardRevenue("FIXED_FEE", {"displayName": "Support"}, "ao.support", None, None, D("50.00"))
+    both = build_standard([fee], [early], None, [], "USD")
+    values = {line.id: line.value for line in both.revenue.walk()}
+    assert (values["SUB_TOTAL_AMOUNT"], values["TOTAL_ADVANCED_FEES"], values["INVOICED_IN_ADVANCE"]) == (
+        D("350.00"),
+        D("50.00"),
+        D("-50.00"),
+    )
+    assert both.total == D("300.00")
