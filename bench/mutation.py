@@ -48,6 +48,7 @@ SRC = "src/meterline"
 
 UNIT_RATING = ["tests/unit/test_rating.py", "tests/unit/test_cycles.py", "tests/unit/test_license_quantities.py"]
 MONEY_TESTS = [
+    "tests/unit/test_wallet_pages.py",
     "tests/service/test_payments.py",
     "tests/service/test_credits_wallet.py",
     "tests/service/test_credit_ledger_properties.py",
