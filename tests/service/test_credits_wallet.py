@@ -310,3 +310,14 @@ def test_a_credit_never_gives_more_than_it_has_nor_once_ended(world: World) -> N
             service.consume(service.get(ended), D(1), "inv.x", "line")
         service.consume(service.get(kept), D(10), "inv.x", "line")
         assert service.get(kept).status == "CONSUMED"
+
+
+def test_a_wallet_update_changes_what_it_names_only(world: World) -> None:
+    with world.at(t(3, 1)) as ctx:
+        made = balances.wallet(ctx).top_up("acme", D(25))
+    with world.at(t(3, 2)) as ctx:
+        paused = balances.wallet(ctx).update("acme", "INACTIVE", None)
+    assert (paused.status, paused.effective_from, paused.balance) == ("INACTIVE", made.effective_from, D(25))
+    with world.at(t(3, 3)) as ctx:
+        moved = balances.wallet(ctx).update("acme", None, t(4, 1))
+    assert (moved.status, moved.effective_from) == ("INACTIVE", t(4, 1))

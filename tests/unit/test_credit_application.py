@@ -89,3 +89,10 @@ def test_custom_lines_take_credits_of_empty_scope_or_naming_their_billable_id() 
     assert covers((), custom) and covers(("sku-9",), custom)
     assert not covers(("sku-1",), custom)
     assert not covers(("sku-9",), line("c2", "CUSTOM_AMOUNT", "1"))
+
+
+def test_a_line_paid_in_full_takes_nothing_from_the_next_credits() -> None:
+    applied = apply(
+        [line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "10")], [credit("a", "20"), credit("b", "20", created=2)]
+    )
+    assert applied == [Applied("a", "fee", D("10"))]  # no zero-amount application of b
