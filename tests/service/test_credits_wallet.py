@@ -321,3 +321,16 @@ def test_a_wallet_update_changes_what_it_names_only(world: World) -> None:
     with world.at(t(3, 3)) as ctx:
         moved = balances.wallet(ctx).update("acme", None, t(4, 1))
     assert (moved.status, moved.effective_from) == ("INACTIVE", t(4, 1))
+
+
+def test_a_scoped_credit_is_applicable_while_the_plan_has_what_it_names(world: World, growth: dict[str, str]) -> None:
+    # Growth has a usage card and a fixed fee: credits scoped to either kind, or to the fee, apply; one scoped to
+    # an add-on the plan lacks does not
+    for scope in (("ALL_FIXED_FEE_RATE_CARDS",), ("ALL_USAGE_METER_RATE_CARDS",), (growth["fee"],)):
+        grant(world, t(3, 1), amount=D(10), scope=scope)
+    with world.at(t(2, 21)) as ctx:
+        unused = fee(ctx, "Not on Growth", "5")["id"]
+    grant(world, t(3, 1), amount=D(7), scope=(unused,))
+    with world.at(t(3, 2)) as ctx:
+        balance = balances.credits(ctx).balance("acme")
+    assert (balance.available, balance.inapplicable) == (D("37.00"), D("7.00"))
