@@ -136,6 +136,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("credits/service.py", "grant: len(grants) > 1 -> len(grants) >= 1"): (
         "with one grant its index is 0: both branches name it creditRequests[0]"
     ),
+    ("payments/service.py", "create: r.type == 'INVOICE' and r.togai_id is not None -> r.type == 'INVOICE'"): (
+        "a record without togaiId is refused below; a None id among those locked matches no invoice"
+    ),
     ("rating/licenses.py", "largest: start < t < end -> start <= t < end"): (
         "the quantity set at `start` is the one in force at `start`, already counted by in_force(steps, start)"
     ),

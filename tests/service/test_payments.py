@@ -108,3 +108,26 @@ def test_the_records_add_up_to_the_total(session_factory: sessionmaker[Session])
     assert paid(session_factory, invoice) == [("DUE", D(0))]
     pay(payment("acme", "50.00", (invoice, "50.00")))
     assert paid(session_factory, invoice) == [("PAID", D("50.00"))]
+
+
+def test_a_wallet_record_needs_a_positive_amount_in_minor_units(session_factory: sessionmaker[Session]) -> None:
+    org = new_org(session_factory)
+    step(session_factory, org, lambda ctx: due_invoice(ctx, "acme", "50.00"))
+
+    def pay_wallet(amount: Decimal | None, total: str = "5.00") -> object:
+        body: dict[str, Any] = {
+            "accountId": "acme",
+            "currency": "USD",
+            "totalAmount": D(total),
+            "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "2"},
+            "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": amount, "order": 1}],
+        }
+        request = CreatePaymentRequest.model_validate(body)
+        return step(session_factory, org, lambda ctx: PaymentService(ctx).create(request))
+
+    for amount in (None, D(0), D(-5), D("5.001")):
+        with pytest.raises(
+            BadRequest, match=r"^lineItemRecords \(order 1\)\.amount: must be more than 0, in whole USD minor units$"
+        ):
+            pay_wallet(amount)
+    pay_wallet(D(5))
