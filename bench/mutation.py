@@ -109,7 +109,7 @@ TARGETS = [
     ),
     Target("payments", ("payments/service.py",), tuple(MONEY_TESTS)),
     Target("credits", ("credits/service.py",), tuple(MONEY_TESTS)),
-    Target("wallet", ("wallet/service.py",), tuple(MONEY_TESTS)),
+    Target("wallet", ("wallet/service.py",), (*MONEY_TESTS, "tests/service/test_webhooks.py")),
     Target("coverage", ("schedules/coverage.py",), ("tests/unit/test_coverage.py", "tests/service/test_ingestion.py")),
     Target(
         "claims",
