@@ -136,6 +136,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("credits/service.py", "grant: len(grants) > 1 -> len(grants) >= 1"): (
         "with one grant its index is 0: both branches name it creditRequests[0]"
     ),
+    ("events/store.py", "claim_ids: if not event_ids: -> if False:"): (
+        "an empty list claims nothing either way: the INSERT ... SELECT over an empty JSON array inserts no row"
+    ),
     ("payments/service.py", "create: r.type == 'INVOICE' and r.togai_id is not None -> r.type == 'INVOICE'"): (
         "a record without togaiId is refused below; a None id among those locked matches no invoice"
     ),

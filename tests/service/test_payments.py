@@ -131,3 +131,41 @@ def test_a_wallet_record_needs_a_positive_amount_in_minor_units(session_factory:
         ):
             pay_wallet(amount)
     pay_wallet(D(5))
+
+
+def test_an_invoice_takes_what_it_still_owes_while_it_is_open(session_factory: sessionmaker[Session]) -> None:
+    org = new_org(session_factory)
+    invoice = step(session_factory, org, lambda ctx: due_invoice(ctx, "acme", "50.00"))
+    draft = step(
+        session_factory,
+        org,
+        lambda ctx: (
+            InvoiceService(ctx)
+            .create_custom(
+                "acme", t(4, 1), t(5, 1), "DRAFT", [{"description": "Later", "value": D(9)}], False, True, True, None
+            )[0]
+            .pk
+        ),
+    )
+
+    def pay(request: CreatePaymentRequest) -> object:
+        return step(session_factory, org, lambda ctx: PaymentService(ctx).create(request))
+
+    without_amount = payment("acme", "50.00", (invoice, "50.00"))
+    without_amount.line_item_records[0].amount = None
+    with pytest.raises(BadRequest, match=r"^lineItemRecords \(order 0\): togaiId \(the invoice id\) and amount are"):
+        pay(without_amount)
+    with pytest.raises(
+        BadRequest, match=rf"^lineItemRecords \(order 0\): invoice {draft} is DRAFT; only DUE, PARTIALLY"
+    ):
+        pay(payment("acme", "9.00", (draft, "9.00")))
+    with pytest.raises(BadRequest, match=rf"\.amount: 50\.01 is more than the 50\.00 still owed on invoice {invoice}$"):
+        pay(payment("acme", "50.01", (invoice, "50.01")))
+    pay(payment("acme", "30.00", (invoice, "30.00")))
+    assert paid(session_factory, invoice) == [("PARTIALLY_PAID", D("30.00"))]
+    with pytest.raises(BadRequest, match=rf"\.amount: 20\.01 is more than the 20\.00 still owed on invoice {invoice}$"):
+        pay(payment("acme", "20.01", (invoice, "20.01")))
+    pay(payment("acme", "20.00", (invoice, "20.00")))
+    assert paid(session_factory, invoice) == [("PAID", D("50.00"))]
+    with pytest.raises(BadRequest, match=rf"invoice {invoice} is PAID; only DUE, PARTIALLY_PAID and UN_COLLECTIBLE"):
+        pay(payment("acme", "1.00", (invoice, "1.00")))
