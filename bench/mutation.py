@@ -107,7 +107,11 @@ TARGETS = [
         ("invoicing/credit_application.py",),
         ("tests/unit/test_credit_application.py", "tests/service/test_credits_wallet.py"),
     ),
-    Target("payments", ("payments/service.py",), tuple(MONEY_TESTS)),
+    Target(
+        "payments",
+        ("payments/service.py",),
+        (*MONEY_TESTS, "tests/service/test_webhooks.py::test_wallet_payment_credit_and_overdue_events_are_delivered"),
+    ),
     Target("credits", ("credits/service.py",), tuple(MONEY_TESTS)),
     Target("wallet", ("wallet/service.py",), (*MONEY_TESTS, "tests/service/test_webhooks.py")),
     Target("coverage", ("schedules/coverage.py",), ("tests/unit/test_coverage.py", "tests/service/test_ingestion.py")),
