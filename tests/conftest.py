@@ -16,11 +16,13 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import httpx
 import psycopg
 import pytest
+from hypothesis import settings as hypothesis_settings
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
@@ -36,6 +38,78 @@ ENGINES = ["sqlite", "postgresql"]
 
 def _libpq(url: str) -> str:
     return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+# Hypothesis: no deadline (a loaded machine must not fail a property by its speed), and a failing example printed
+# with the blob that replays it. Every run draws one seed, printed at the end: replay a run with --hypothesis-seed=N
+# (a forced seed also makes Hypothesis skip its local example database, which CI's fresh machines never have).
+# bench/mutation.py runs the properties with fewer examples (METERLINE_HYPOTHESIS_PROFILE=mutation).
+hypothesis_settings.register_profile("meterline", deadline=None, print_blob=True)
+hypothesis_settings.register_profile("mutation", deadline=None, print_blob=True, max_examples=25)
+hypothesis_settings.load_profile(os.environ.get("METERLINE_HYPOTHESIS_PROFILE", "meterline"))
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("hypothesis_seed", default=None) is None:
+        config.option.hypothesis_seed = str(secrets.randbelow(2**32))
+
+
+# Tests of live servers read the wall clock, as the server does: "this month's draft invoice", "the cycle now". A test
+# that starts in one month and asserts in the next would see two different months. So no test starts within
+# MONTH_EDGE of the end of a UTC month: it waits for the new month first (at most MONTH_EDGE, once a month), and a
+# run at 23:59 on the last day of a month passes. (Service and unit tests take `now` as an argument: fixed dates.)
+MONTH_EDGE = timedelta(minutes=5)
+
+
+def next_month_start(now: datetime) -> datetime:
+    return datetime(now.year + (now.month == 12), now.month % 12 + 1, 1, tzinfo=timezone.utc)
+
+
+def until_month_is_safe(now: datetime, edge: timedelta = MONTH_EDGE) -> float:
+    """Seconds to wait before a test starting at `now` runs within one UTC month (0: none)."""
+    left = next_month_start(now) - now
+    return left.total_seconds() + 1 if left < edge else 0.0
+
+
+@pytest.fixture(autouse=True)
+def _one_month_per_test() -> None:
+    wait = until_month_is_safe(utc_now())
+    if wait:
+        time.sleep(wait)
+
+
+def _engine_of(item: pytest.Item) -> int:
+    callspec = getattr(item, "callspec", None)
+    engine = callspec.params.get("db_url") if callspec is not None else None
+    return ENGINES.index(engine) if engine in ENGINES else 0
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """In a random order run (`--random-order`, pytest-random-order, which prints its seed: replay it with
+    `--random-order-seed=N`), each engine's tests stay together, in their shuffled order: an engine's database and
+    live server are session fixtures, set up once per engine rather than at every switch between engines."""
+    try:
+        from random_order.config import Config as RandomOrder  # only where the plugin is installed
+    except ImportError:
+        return
+    if RandomOrder(config).is_enabled:
+        items.sort(key=_engine_of)  # stable: the shuffled order within each engine is kept
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: pytest.Config) -> None:
+    """The seeds of the run, also under -q (which hides the header): Hypothesis's, and the random order's."""
+    terminalreporter.write_line(f"hypothesis: --hypothesis-seed={config.getoption('hypothesis_seed')}")
+    try:
+        from random_order.config import Config as RandomOrder
+    except ImportError:
+        return
+    order = RandomOrder(config)
+    if order.is_enabled:
+        terminalreporter.write_line(
+            f"random order: --random-order-bucket={order.bucket_type} --random-order-seed={order.seed}"
+        )
 
 
 @pytest.fixture(scope="session", params=ENGINES)

@@ -131,7 +131,7 @@ def test_delete_account(sdk: Sdk, customer: str) -> None:
         CreateAccountRequest(id="temp", name="Temporary", customer_id=customer, aliases=["tmp-alias"])
     )
     assert sdk.accounts.delete_account("temp").success is True
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account temp not found"):
         sdk.accounts.get_account("temp")
     # its alias is free for another account
     sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=["tmp-alias"]))
@@ -250,29 +250,33 @@ def test_alias_failures(sdk: Sdk, customer: str) -> None:
         sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=[f"alias-{i}" for i in range(10)]))
         sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=["one-too-many"]))
     assert "at most 10" in raised.value.data.message
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="has no current or future alias 'never-had'"):
         sdk.accounts.remove_aliases(customer, RemoveAccountAliasesRequest(aliases=["never-had"]))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.accounts.add_aliases("nobody", AddAccountAliasesRequest(aliases=["whatever"]))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.accounts.list_account_aliases("nobody")
 
 
 def test_another_organizations_key_cannot_touch_accounts(sdk: Sdk, other_sdk: Sdk, customer: str) -> None:
     sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=["mine"]))
-    for call in (
-        lambda: other_sdk.accounts.get_account(customer),
-        lambda: other_sdk.accounts.update_account(customer, UpdateAccountRequest(name="Stolen")),
-        lambda: other_sdk.accounts.delete_account(customer),
-        lambda: other_sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=["theirs"])),
-        lambda: other_sdk.accounts.remove_aliases(customer, RemoveAccountAliasesRequest(aliases=["mine"])),
-        lambda: other_sdk.accounts.list_account_aliases(customer),
-        lambda: other_sdk.accounts.create_account(
-            CreateAccountRequest(id="sneaky", name="Sneaky", customer_id=customer)
+    account, owner = f"Account {customer} not found", f"Customer {customer} not found"
+    for call, words in (
+        (lambda: other_sdk.accounts.get_account(customer), account),
+        (lambda: other_sdk.accounts.update_account(customer, UpdateAccountRequest(name="Stolen")), account),
+        (lambda: other_sdk.accounts.delete_account(customer), account),
+        (lambda: other_sdk.accounts.add_aliases(customer, AddAccountAliasesRequest(aliases=["theirs"])), account),
+        (lambda: other_sdk.accounts.remove_aliases(customer, RemoveAccountAliasesRequest(aliases=["mine"])), account),
+        (lambda: other_sdk.accounts.list_account_aliases(customer), account),
+        (
+            lambda: other_sdk.accounts.create_account(
+                CreateAccountRequest(id="sneaky", name="Sneaky", customer_id=customer)
+            ),
+            owner,
         ),
-        lambda: other_sdk.aliases.get_alias("mine"),
+        (lambda: other_sdk.aliases.get_alias("mine"), "Alias mine not found"),
     ):
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFoundException, match=words):
             call()
     assert other_sdk.accounts.get_accounts().data == []
     assert sdk.accounts.get_account(customer).name == "Acme Inc"

@@ -35,7 +35,7 @@ def test_alias_registry(sdk: Sdk) -> None:
     assert [a.value for a in page.data] == ["alpha"]
     assert [a.value for a in sdk.aliases.list_aliases(next_token=page.next_token).data] == ["beta"]
     assert sdk.aliases.delete_alias("beta").success is True
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Alias beta not found"):
         sdk.aliases.get_alias("beta")
 
 
@@ -93,7 +93,7 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
     full_id = "setting.USER.threshold.ACCOUNT.acme"
     assert sdk.settings.get_setting(full_id).name == "Success threshold"
     assert sdk.settings.get_setting("qb").value == "QB-1"  # a plain id works while it is unique
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match="Several settings have id threshold: use the full id"):
         sdk.settings.get_setting("threshold")  # two settings have that plain id
 
     updated = sdk.settings.update_setting_with_http_info(full_id, UpdateSettingRequest(value="0.99", name="Renamed"))
@@ -122,7 +122,7 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
     with pytest.raises(BadRequestException) as bad:
         sdk.settings.update_setting(full_id, UpdateSettingRequest(value="not a number"))
     assert "NUMERIC" in bad.value.data.message
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match="a JSON value must be valid JSON"):
         sdk.settings.insert_setting(
             Setting(
                 id="cfg",
@@ -134,7 +134,7 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
                 data_type="JSON",
             )
         )
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.settings.insert_setting(
             Setting(
                 id="x",
@@ -146,7 +146,7 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
                 data_type="STRING",
             )
         )
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match="entityType must be one of .*, got 'PLANET'"):
         sdk.settings.insert_setting(
             Setting(
                 id="x",
@@ -158,7 +158,7 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
                 data_type="STRING",
             )
         )
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=r"Setting setting\.USER\.nothing\.ACCOUNT\.acme not found"):
         sdk.settings.get_setting("setting.USER.nothing.ACCOUNT.acme")
 
 
@@ -174,12 +174,13 @@ def test_settings_of_another_organization_are_invisible(sdk: Sdk, other_sdk: Sdk
             data_type="STRING",
         )
     )
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Setting secret not found"):
         other_sdk.settings.get_setting("secret")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Setting secret not found"):
         other_sdk.settings.update_setting("secret", UpdateSettingRequest(value="x"))
     assert other_sdk.settings.list_setting().data == []
-    with pytest.raises(BadRequestException):  # and it cannot write settings of our organization
+    with pytest.raises(BadRequestException, match="entityId of an ORGANIZATION setting must be this organization's id"):
+        # and it cannot write settings of our organization
         other_sdk.settings.insert_setting(
             Setting(
                 id="x",

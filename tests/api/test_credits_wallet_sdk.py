@@ -97,7 +97,7 @@ def test_credits_reduce_the_ongoing_invoice_and_the_balance_shows_the_hold(
     with pytest.raises(BadRequestException) as refused:
         api.void_credit(promo.id)
     assert "only an ACTIVE credit" in message_of(refused.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=r"Credit credit\.nothing not found"):
         api.get_credit_details("credit.nothing")
     with pytest.raises(BadRequestException) as refused:
         api.create_credit(
@@ -144,9 +144,9 @@ def test_the_wallet_holds_then_pays(sdk: Sdk, billed: dict[str, str]) -> None:
     assert paused.status == "INACTIVE"
     api.top_up_wallet_for_account("acme", tc.TopupWalletRequest(topup_amount=10))
     assert api.wallet_balance_for_account("acme").hold_amount == 0  # an INACTIVE wallet pays nothing
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match="topupAmount"):
         api.top_up_wallet_for_account("acme", tc.TopupWalletRequest(topup_amount=-1))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         api.wallet_balance_for_account("nobody")
     # a payment into the wallet (WALLET_CREDIT)
     tc.PaymentsApi(sdk.client).create_payments(

@@ -73,7 +73,7 @@ def test_create_customer_with_its_own_first_account_and_settings(sdk: Sdk) -> No
     assert created.account.tags == ["gold"]
     assert created.account.metadata == {"vatn": "DE123"}
     assert [s.id for s in created.settings] == ["qb"]
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account cust2 not found"):
         sdk.accounts.get_account("cust2")  # no default account when one is given
 
 
@@ -92,7 +92,7 @@ def test_default_account_id_taken_by_another_account_is_409_and_creates_nothing(
     with pytest.raises(ApiException) as raised:
         sdk.customers.create_customer(acme("shared"))
     assert raised.value.status == 409
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer shared not found"):
         sdk.customers.get_customer("shared")  # the failed request left nothing behind
 
 
@@ -161,11 +161,11 @@ def test_bad_page_size_and_token_are_400(sdk: Sdk) -> None:
 def test_delete_customer_removes_it_and_its_accounts(sdk: Sdk) -> None:
     sdk.customers.create_customer(acme("gone"))
     assert sdk.customers.delete_customer("gone").success is True
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer gone not found"):
         sdk.customers.get_customer("gone")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account gone not found"):
         sdk.accounts.get_account("gone")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer gone not found"):
         sdk.customers.delete_customer("gone")
     # the id is free again
     assert sdk.customers.create_customer(acme("gone")).id == "gone"
@@ -194,19 +194,19 @@ def test_create_customer_contact(sdk: Sdk) -> None:
             "withcontact", CreateCustomerContactRequest(name="J", email="jane@acme.test")
         )
     assert raised.value.status == 409
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer nobody not found"):
         sdk.customers.create_customer_contact("nobody", CreateCustomerContactRequest(name="J", email="j@x.io"))
 
 
 def test_another_organizations_key_sees_nothing(sdk: Sdk, other_sdk: Sdk) -> None:
     sdk.customers.create_customer(acme("private"))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer private not found"):
         other_sdk.customers.get_customer("private")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer private not found"):
         other_sdk.customers.update_customer("private", UpdateCustomerRequest(name="Stolen"))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer private not found"):
         other_sdk.customers.delete_customer("private")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account private not found"):
         other_sdk.accounts.get_account("private")
     assert other_sdk.customers.get_customers().data == []
     # the same id is free in the other organization

@@ -123,9 +123,9 @@ def test_feature_associations_name_existing_schemas_and_attributes(sdk: Sdk, cat
     assert message_of(error).startswith(
         f"schemaAssociations[0].schemaName: event schema api_calls already feeds feature {owner.id}"
     )
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Feature feature.unknown not found"):
         sdk.features.get_feature("feature.unknown")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Feature feature.unknown not found"):
         sdk.features.update_feature("feature.unknown", tc.UpdateFeatureRequest(name="x"))
     with pytest.raises(BadRequestException) as blank:
         sdk.features.update_feature(owner.id, tc.UpdateFeatureRequest(name="  "))
@@ -185,7 +185,7 @@ def test_entitled_events_consume_in_order_and_stop_at_the_balance(
         f"Insufficient feature credits: account 'acme' has 4.5 units of feature {f.id} (API calls) for an event at "
         f"{at.isoformat().replace('+00:00', 'Z')}, and the event needs 4.6; nothing was stored"
     )
-    with pytest.raises(NotFoundException):  # nothing stored: not the event, not a consumption
+    with pytest.raises(NotFoundException, match="Event e3 not found"):  # nothing stored: no event, no consumption
         tc.EventManagementApi(sdk.client).get_single_event("e3")
     assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 4.5
 
@@ -214,7 +214,7 @@ def test_entitled_refusals(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) ->
     with pytest.raises(BadRequestException) as negative:
         sdk.entitlements.ingest_entitled_event(event("n1", "-1"))
     assert "cannot be negative" in message_of(negative.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event n1 not found"):
         tc.EventManagementApi(sdk.client).get_single_event("n1")
     with tenant.http() as http:  # no id: 400, nothing stored
         r = http.post(
@@ -289,15 +289,21 @@ def test_entries_are_listed_updated_and_voided(tenant: Tenant, sdk: Sdk, catalog
         sdk.entitlements.ingest_entitled_event(event("v3", "1"))
     assert short.value.status == 422
 
-    for call in (
-        lambda: sdk.entitlements.void_feature_credit_entry("acme", f.id, "ent.unknown$ENTITLEMENT"),
-        lambda: sdk.entitlements.update_feature_credit_entry(
-            "acme", f.id, "nope", tc.UpdateFeatureCreditsRequest(granted=1)
+    for call, words in (
+        (
+            lambda: sdk.entitlements.void_feature_credit_entry("acme", f.id, "ent.unknown$ENTITLEMENT"),
+            f"Entry .* of feature {f.id} for account acme not found",
         ),
-        lambda: sdk.entitlements.list_feature_credit_entries("nobody", f.id),
-        lambda: sdk.entitlements.get_feature_credits("acme", "feature.unknown"),
+        (
+            lambda: sdk.entitlements.update_feature_credit_entry(
+                "acme", f.id, "nope", tc.UpdateFeatureCreditsRequest(granted=1)
+            ),
+            f"Entry nope of feature {f.id} for account acme not found",
+        ),
+        (lambda: sdk.entitlements.list_feature_credit_entries("nobody", f.id), "Account nobody not found"),
+        (lambda: sdk.entitlements.get_feature_credits("acme", "feature.unknown"), "Feature feature.unknown not found"),
     ):
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFoundException, match=words):
             call()
 
 
@@ -462,7 +468,7 @@ def test_entitlement_values_and_their_checks(tenant: Tenant, sdk: Sdk, catalog: 
         with pytest.raises(BadRequestException) as caught:
             check(feature_id, value)
         assert message_of(caught.value).startswith(words), message_of(caught.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         api.get_entitlements("nobody")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Feature feature.unknown not found"):
         check("feature.unknown", "1")

@@ -195,7 +195,7 @@ def test_a_rejected_reingestion_changes_nothing(sdk: Sdk, tenant: Tenant, catalo
 
 def test_only_accepted_events_can_be_corrected(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:
     events = togai_client.EventManagementApi(sdk.client)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event 'never' not found"):
         correct(sdk, "UNDO", ev("never"))
     with pytest.raises(BadRequestException):  # stored, as INGESTION_FAILED_ACCOUNT_NOT_FOUND
         togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("bad", account="nobody")))
@@ -227,7 +227,7 @@ def test_another_organization_cannot_correct_the_event(
 ) -> None:
     ingest(sdk, ev("mine", calls="8"))
     for action in ("UNDO", "REDO", "REDO_EVENT"):
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFoundException, match="Event 'mine' not found"):
             correct(other_sdk, action, ev("mine"))
     assert usage(tenant) == {"us_calls": (Decimal(8), 1), "requests": (Decimal(1), 1)}
 

@@ -244,9 +244,9 @@ def test_unknown_schema_is_404(sdk: Sdk) -> None:
 
 def test_another_organizations_schema_is_404(sdk: Sdk, other_sdk: Sdk) -> None:
     sdk.event_schemas.create_event_schema(api_calls())
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event schema api_calls not found"):
         other_sdk.event_schemas.get_event_schema("api_calls")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event schema api_calls not found"):
         other_sdk.event_schemas.delete_event_schema("api_calls")
     assert not other_sdk.event_schemas.list_event_schemas().data
     other_sdk.event_schemas.create_event_schema(api_calls())  # names are per organization

@@ -65,9 +65,9 @@ def test_deleting_without_history_removes(sdk: Sdk, catalog: dict[str, str]) -> 
         tc.CreateCustomerRequest(id="fresh", name="Fresh Co", primary_email="f@x.test", address=tc.Address())
     )
     assert sdk.customers.delete_customer("fresh").success is True
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Customer fresh not found"):
         sdk.customers.get_customer("fresh")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account fresh not found"):
         sdk.accounts.get_account("fresh")
 
 

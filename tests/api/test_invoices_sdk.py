@@ -128,7 +128,7 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
                 "acme", tc.ManageMiscellaneousChargesRequest(items=[bad])
             )
         assert says in message_of(refused.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.invoices.manage_miscellaneous_charges_in_account("nobody", tc.ManageMiscellaneousChargesRequest(items=[]))
 
     # Status changes (D12): DUE -> PAID; PAID is final
@@ -175,7 +175,7 @@ def test_charges_status_changes_and_payments(tenant: Tenant, sdk: Sdk, billed: d
     assert "DRAFT" in message_of(refused.value)
     assert payments.get_payment(made.id).total_amount == 20
     assert [p.id for p in payments.list_payments().data][:1] == [made.id]
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=r"Payment pay\.nothing not found"):
         payments.get_payment("pay.nothing")
 
 
@@ -205,7 +205,7 @@ def test_custom_invoices(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> N
     edited = sdk.invoices.update_invoice(draft.id, tc.UpdateInvoiceRequest(line_items=lines[:1]))
     assert edited.total_amount == 10
     assert sdk.invoices.delete_custom_invoice(draft.id).success is True
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=f"Invoice {draft.id} not found"):
         sdk.invoices.get_invoice(draft.id)
 
     due = sdk.invoices.create_custom_invoice(
@@ -260,7 +260,7 @@ def test_custom_invoices(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> N
         with tenant.http() as http:
             r = http.post("/invoices", json=body)
         assert r.status_code == 400 and says in r.json()["message"], r.text
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.invoices.create_custom_invoice(
             tc.CreateCustomInvoiceRequest(
                 account_id="nobody", start_date=start, end_date=end, status="DRAFT", line_items=lines
@@ -281,7 +281,7 @@ def test_a_bill_run_can_wait_for_confirmation(sdk: Sdk, billed: dict[str, str]) 
 def test_other_organizations_see_no_invoices(sdk: Sdk, other_sdk: Sdk, billed: dict[str, str]) -> None:
     sdk.invoices.create_invoice_bill_run()
     [first, *_] = acme_invoices(sdk)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=f"Invoice {first.id} not found"):
         other_sdk.invoices.get_invoice(first.id)
     assert other_sdk.invoices.list_invoices().data == []
     other_sdk.invoices.create_invoice_bill_run()

@@ -74,7 +74,7 @@ def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
         with pytest.raises(BadRequestException) as refused:
             sdk.licenses.add_license_update_entry(update(license_id, 1, JAN))
         assert words in message_of(refused.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="No account has id or alias 'nobody'"):
         sdk.licenses.add_license_update_entry(update(seats, 1, JAN, account="nobody"))
     sdk.licenses.add_license_update_entry(update(seats, 1, JAN, idempotency_key="shared"))
     other_license = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Other seats", type="LICENSE")).id
@@ -83,7 +83,7 @@ def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
     assert reused.value.status == 409
     # another organization sees nothing and cannot use this organization's add-on or account
     assert other_sdk.licenses.get_license_updates().data == []
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match=f"licenseId: no add-on '{seats}'"):
         other_sdk.licenses.add_license_update_entry(update(seats, 1, JAN))
 
 

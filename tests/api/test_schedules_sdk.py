@@ -192,7 +192,7 @@ def test_failures(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
         with pytest.raises(BadRequestException) as refused:
             sdk.accounts.update_pricing_schedule("acme", request)
         assert words in message_of(refused.value), message_of(refused.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.accounts.update_pricing_schedule("nobody", associate(plan_id, date(2024, 1, 1), OPEN))
     with tenant.http() as http:
         as_datetime = http.post(
@@ -211,9 +211,9 @@ def test_failures(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
 def test_other_organizations_cannot_see_or_change_schedules(sdk: Sdk, other_sdk: Sdk, catalog: dict[str, str]) -> None:
     plan_id = plan(sdk, catalog["sum"])
     sdk.accounts.update_pricing_schedule("acme", associate(plan_id, date(2024, 1, 1), OPEN))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account acme not found"):
         other_sdk.accounts.get_pricing_schedules("acme")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account acme not found"):
         other_sdk.accounts.update_pricing_schedule("acme", associate(plan_id, date(2024, 1, 1), OPEN))
 
 

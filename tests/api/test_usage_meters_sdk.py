@@ -318,8 +318,8 @@ def test_another_organizations_meter_is_404(sdk: Sdk, other_sdk: Sdk, schema: st
         other_sdk.usage_meters.activate_usage_meter,
         other_sdk.usage_meters.delete_usage_meter,
     ):
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFoundException, match=f"Usage meter {meter.id} not found"):
             call(meter.id)
     assert not other_sdk.usage_meters.get_usage_meters_for_event_schema().data
-    with pytest.raises(NotFoundException):  # nor can it meter our schema
+    with pytest.raises(NotFoundException, match="Event schema api_calls not found"):  # nor can it meter our schema
         other_sdk.usage_meters.create_usage_meter(sum_meter())

@@ -11,8 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from meterline.core.errors import BadRequest
+from meterline.core.pagination import PageRequest
+from meterline.core.schemas import Address
 from meterline.credits.models import Credit, CreditTransaction
 from meterline.credits.service import Grant
+from meterline.customers.schemas import CreateCustomerRequest
+from meterline.customers.service import CustomerService
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.usecases import balances
@@ -264,3 +268,69 @@ def test_credit_grant_cards_give_credits_each_cycle(world: World) -> None:
             D("100"),
         ]
         check_ledgers(ctx.session, world.org.id)
+
+
+def test_credits_are_listed_by_account_status_and_id(world: World) -> None:
+    # Given credits of acme and of globex, another account of the organization, one of acme's voided
+    with world.at(t(2, 20)) as ctx:
+        CustomerService(ctx).create(
+            CreateCustomerRequest(id="globex", name="Globex", primary_email="g@globex.test", address=Address())
+        )
+    acme_1, acme_2 = grant(world, t(3, 1), amount=D(10)), grant(world, t(3, 1), amount=D(20))
+    globex = grant(world, t(3, 1), amount=D(30), account_id="globex")
+    with world.at(t(3, 2)) as ctx:
+        balances.credits(ctx).void(acme_2)
+    with world.at(t(3, 2)) as ctx:
+        service = balances.credits(ctx)
+
+        def listed(**filters: str | None) -> list[str]:
+            given = {"status": None, "account_id": None, "credit_id": None, **filters}
+            return [c.pk for c in service.page(PageRequest(), **given).items]  # type: ignore[arg-type]
+
+        assert sorted(listed()) == sorted([acme_1, acme_2, globex])
+        assert sorted(listed(account_id="acme")) == sorted([acme_1, acme_2])
+        assert listed(account_id="globex") == [globex]
+        assert listed(account_id="nobody") == []
+        assert listed(account_id="acme", status="ACTIVE") == [acme_1]
+        assert listed(status="VOIDED") == [acme_2]
+        assert listed(credit_id=globex) == [globex]
+        assert listed(account_id="acme", credit_id=globex) == []
+
+
+def test_a_credit_never_gives_more_than_it_has_nor_once_ended(world: World) -> None:
+    # finalizing computes what each credit gives from what remains of it; the ledger refuses anything else outright
+    kept, ended = grant(world, t(3, 1), amount=D(10)), grant(world, t(3, 1), amount=D(10))
+    with world.at(t(3, 2)) as ctx:
+        balances.credits(ctx).void(ended)
+    with world.at(t(3, 2)) as ctx:
+        service = balances.credits(ctx)
+        with pytest.raises(RuntimeError, match=f"^credit {kept} cannot give 10.01: ACTIVE, 10 left$"):
+            service.consume(service.get(kept), D("10.01"), "inv.x", "line")
+        with pytest.raises(RuntimeError, match=f"^credit {ended} cannot give 1: VOIDED, 10 left$"):
+            service.consume(service.get(ended), D(1), "inv.x", "line")
+        service.consume(service.get(kept), D(10), "inv.x", "line")
+        assert service.get(kept).status == "CONSUMED"
+
+
+def test_a_wallet_update_changes_what_it_names_only(world: World) -> None:
+    with world.at(t(3, 1)) as ctx:
+        made = balances.wallet(ctx).top_up("acme", D(25))
+    with world.at(t(3, 2)) as ctx:
+        paused = balances.wallet(ctx).update("acme", "INACTIVE", None)
+    assert (paused.status, paused.effective_from, paused.balance) == ("INACTIVE", made.effective_from, D(25))
+    with world.at(t(3, 3)) as ctx:
+        moved = balances.wallet(ctx).update("acme", None, t(4, 1))
+    assert (moved.status, moved.effective_from) == ("INACTIVE", t(4, 1))
+
+
+def test_a_scoped_credit_is_applicable_while_the_plan_has_what_it_names(world: World, growth: dict[str, str]) -> None:
+    # Growth has a usage card and a fixed fee: credits scoped to either kind, or to the fee, apply; one scoped to
+    # an add-on the plan lacks does not
+    for scope in (("ALL_FIXED_FEE_RATE_CARDS",), ("ALL_USAGE_METER_RATE_CARDS",), (growth["fee"],)):
+        grant(world, t(3, 1), amount=D(10), scope=scope)
+    with world.at(t(2, 21)) as ctx:
+        unused = fee(ctx, "Not on Growth", "5")["id"]
+    grant(world, t(3, 1), amount=D(7), scope=(unused,))
+    with world.at(t(3, 2)) as ctx:
+        balance = balances.credits(ctx).balance("acme")
+    assert (balance.available, balance.inapplicable) == (D("37.00"), D("7.00"))

@@ -45,7 +45,7 @@ def test_default_account_takes_the_organizations_base_currency(session: Session)
 def test_customer_id_never_changes_and_duplicates_conflict(ctx: Context) -> None:
     service = CustomerService(ctx)
     service.create(customer_request())
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="^A customer with id acme already exists$"):
         service.create(customer_request())
     updated = service.update("acme", UpdateCustomerRequest(name="Acme Two"))
     assert (updated.id, updated.name) == ("acme", "Acme Two")
@@ -77,7 +77,7 @@ def test_archive_when_history_exists(ctx: Context) -> None:
         service.update("acme", UpdateCustomerRequest(name="Back"))
     with pytest.raises(BadRequest, match="archived"):
         service.accounts.create(CreateAccountRequest(id="acme-3", name="Third", customer_id="acme"))
-    with pytest.raises(Conflict):  # an archived id is still taken
+    with pytest.raises(Conflict, match="^A customer with id acme already exists$"):  # an archived id is still taken
         service.create(customer_request())
 
 
@@ -88,7 +88,7 @@ def test_delete_without_history_removes_everything(ctx: Context) -> None:
     )
     service.accounts.add_aliases("acme", AddAccountAliasesRequest(aliases=["acme-alias"]))
     service.delete("acme", has_history=has_billing_history)
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Customer acme not found$"):
         service.get("acme")
     assert service.settings.for_entity("CUSTOMER", "acme") == []
     assert service.accounts.resolve("acme-alias", utc_now()) is None
@@ -122,11 +122,11 @@ def test_organizations_never_see_each_other(session: Session, org: Organization)
     mine = Context(session=session, org=org, now=utc_now())
     theirs = Context(session=session, org=other, now=utc_now())
     CustomerService(mine).create(customer_request())
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Customer acme not found$"):
         CustomerService(theirs).get("acme")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Account acme not found$"):
         AccountService(theirs).get("acme")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Customer acme not found$"):
         AccountService(theirs).create(CreateAccountRequest(id="x", name="Sneaky", customer_id="acme"))
     assert CustomerService(theirs).page(PageRequest()).items == []
     CustomerService(theirs).create(customer_request())  # same ids are independent

@@ -227,7 +227,7 @@ def test_redo_event_in_one_transaction_with_other_work(
 def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
     org = catalog_org
     run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Event 'unknown' not found$"):
         run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", named("unknown")))
     with pytest.raises(BadRequest, match="event.id"):
         run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None))
@@ -272,6 +272,35 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
             s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "ok"))
         )
     assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
+
+
+def test_an_undo_frees_the_id_in_its_own_organization_only(
+    session_factory: sessionmaker[Session], catalog_org: Organization
+) -> None:
+    # Given two organizations that each ingested an event with the same id
+    other = new_org(session_factory)
+    run(session_factory, other, setup_catalog)
+    for org in (catalog_org, other):
+        assert [
+            r.accepted
+            for r in run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("shared", DAY)]))
+        ] == [True]
+    # When the first organization undoes its event
+    run(session_factory, catalog_org, lambda ctx: corrections(ctx).correct("UNDO", named("shared")))
+    # Then the id is free again there, and still claimed in the other organization: a second copy there is a duplicate
+    with unit_of_work(session_factory, write=False) as s:
+        claims = set(
+            s.scalars(
+                select(EventId.org_id).where(
+                    EventId.event_id == "shared", EventId.org_id.in_([catalog_org.id, other.id])
+                )
+            )
+        )
+    assert claims == {other.id}
+    [again] = run(session_factory, other, lambda ctx: IngestionService(ctx).ingest([event("shared", DAY)]))
+    assert (again.accepted, again.status) == (False, "INGESTION_FAILED_DUPLICATE_EVENT")
+    [back] = run(session_factory, catalog_org, lambda ctx: IngestionService(ctx).ingest([event("shared", DAY)]))
+    assert back.accepted
 
 
 def test_concurrent_corrections_of_one_event_revert_it_once(

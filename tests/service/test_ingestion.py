@@ -188,6 +188,25 @@ def test_usage_from_rollups_equals_usage_from_raw_events(
             assert got.events == len(expected)
 
 
+def test_the_window_forgets_only_the_ids_claimed_before_it_in_its_own_organization(
+    session_factory: sessionmaker[Session], catalog_org: tuple[Organization, str]
+) -> None:
+    from meterline.events.store import EventStore
+
+    org, _ = catalog_org
+    other = new_org(session_factory)
+    early, edge, late = DAY - timedelta(days=40), DAY - timedelta(days=30), DAY - timedelta(days=1)
+    claims = ((org, "old", early), (org, "edge", edge), (org, "new", late), (other, "old", early))
+    for owner, event_id, claimed in claims:
+        with unit_of_work(session_factory) as s:
+            assert EventStore(s, owner.id).claim_ids([event_id], claimed) == {event_id}
+    with unit_of_work(session_factory) as s:
+        assert EventStore(s, org.id).forget_ids_before(edge) == 1
+    with unit_of_work(session_factory, write=False) as s:
+        left = set(s.execute(select(EventId.org_id, EventId.event_id).where(EventId.org_id.in_([org.id, other.id]))))
+    assert left == {(org.id, "edge"), (org.id, "new"), (other.id, "old")}  # claimed at `before`: not before it
+
+
 def test_ids_past_the_window_can_be_ingested_again(
     session_factory: sessionmaker[Session], catalog_org: tuple[Organization, str]
 ) -> None:

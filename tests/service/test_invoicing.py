@@ -117,6 +117,27 @@ def test_a_plan_change_mid_cycle_gives_each_piece_its_prorated_invoice(world: Wo
     ]
 
 
+def test_the_commitment_of_a_partial_cycle_is_prorated(world: World) -> None:
+    # Given a MONTHLY plan (grace 0) with only a 310.00 minimum commitment, and account acme on it from 11 March:
+    # March has 31 days, the schedule covers 21 of them
+    with world.at(t(2, 20)) as ctx:
+        plan = make_plan(
+            ctx,
+            "Committed",
+            grace=0,
+            minimumCommitment={"displayName": "Commitment", "rateValues": [{"currency": "USD", "rate": D("310")}]},
+        )
+        associate(ctx, plan, "2024-03-11")
+    # When the cycle ends with no usage
+    assert world.bill_run(t(4, 1)) == 1
+    [march] = [i for i in world.invoices() if i["start"] < t(4, 1)]
+    got = lines(march["revenue"])
+    # Then the true-up owes the prorated commitment: 310 x 21/31 = 210.00, not the whole 310.00 (D8)
+    assert (march["start"], march["end"], march["status"]) == (t(3, 11), t(4, 1), "DUE")
+    assert got["SUB_TOTAL_AMOUNT"] == D("0.00") and got["TRUE_UP_AMOUNT"] == D("210.00")
+    assert march["total"] == D("210.00")
+
+
 def test_charges_on_the_ongoing_invoice(world: World) -> None:
     # Given a plan with a 100.00 fee, the account on it from 1 March
     with world.at(t(2, 20)) as ctx:
@@ -204,7 +225,7 @@ def test_a_charge_is_removed_from_a_draft_only(world: World) -> None:
     # A position that no longer holds that charge (the charges changed since they were shown) removes nothing
     with world.at(t(3, 12)) as ctx, pytest.raises(Conflict, match="changed meanwhile"):
         InvoiceService(ctx).remove_charge(draft["id"], 2, "Hours")
-    with world.at(t(3, 12)) as ctx, pytest.raises(Conflict):
+    with world.at(t(3, 12)) as ctx, pytest.raises(Conflict, match="has no charge 'Ten' at position 3: its charges"):
         InvoiceService(ctx).remove_charge(draft["id"], 3, "Ten")
     # And once the invoice is finalized, none is removable
     assert world.bill_run(t(4, 1)) == 1

@@ -108,6 +108,19 @@ def test_a_count_can_stop_at_a_cap(session: Session) -> None:
     assert ([c.id for c in exact.items], exact.total, exact.more) == (["c4"], 5, False)
 
 
+def test_a_count_is_of_the_organization_s_rows_only(session: Session) -> None:
+    # Given two organizations made here: three customers in one, two in the other
+    org, other = org_in(session), org_in(session)
+    for i in range(3):
+        customer(at(session, org, T0), f"c{i}", f"Customer {i}")
+    for i in range(2):
+        customer(at(session, other, T0), f"c{i}", f"Other {i}")
+    # Then each counts its own, whatever else the database holds
+    assert CustomerRepository(session, org.id).count(Customer) == 3
+    assert CustomerRepository(session, other.id).count(Customer) == 2
+    assert CustomerRepository(session, org_in(session).id).count(Customer) == 0
+
+
 def test_invoices_sort_in_sql_drafts_last_totals_within_a_currency(session: Session) -> None:
     org = org_in(session)
     ctx = at(session, org, T0)

@@ -217,7 +217,7 @@ def test_delete_hides_the_schema_and_keeps_its_name(ctx: Context) -> None:
     assert [r.name for r in schemas.page(PageRequest(), "DRAFT,ARCHIVED").items] == ["api_calls", "other"]
     with pytest.raises(BadRequest, match="not a schema status"):
         schemas.page(PageRequest(), "active")
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="^An event schema named api_calls already exists$"):
         schemas.create(schema_request())
     with pytest.raises(NotFound, match="deleted"):
         UsageMeterService(ctx).create(meter_request())
@@ -265,9 +265,9 @@ def test_ingestion_reads_the_active_version_and_active_meters(session: Session) 
     # another organization sees nothing
     theirs = MeteringRepository(session, other.id)
     assert theirs.active_schema("api_calls") is None and theirs.active_meters("api_calls") == []
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match="^Event schema api_calls not found$"):
         EventSchemaService(Context(session=session, org=other, now=utc_now())).get("api_calls")
-    with pytest.raises(NotFound):
+    with pytest.raises(NotFound, match=f"^Usage meter {a.id} not found$"):
         UsageMeterService(Context(session=session, org=other, now=utc_now())).get(a.id)
 
 
@@ -391,7 +391,7 @@ def test_meter_names_are_unique_among_meters_not_archived(ctx: Context, schema: 
     assert second.id != first.id
     assert meters.get(first.id).status == "ARCHIVED"
     other = meters.create(meter_request("other"))
-    with pytest.raises(Conflict):
+    with pytest.raises(Conflict, match="^A usage meter named calls already exists$"):
         meters.update(other.id, UpdateUsageMeterRequest(name="calls"))
 
 

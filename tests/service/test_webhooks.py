@@ -403,3 +403,16 @@ def test_a_receiver_that_answers_a_byte_at_a_time_is_cut_at_the_deadline(world: 
         assert (attempt.status_code, attempt.error) == (None, "no answer within 1 s")
     finally:
         slow.stop()
+
+
+def test_without_a_threshold_a_wallet_is_never_low(world: World, receiver: Receiver) -> None:
+    from meterline.invoicing.service import wallet_holds
+    from meterline.wallet.service import WalletService
+
+    endpoint_pk, _secret = endpoint(world, receiver.url, ["wallet.low"])  # subscribed, but no walletLowThreshold
+    with world.at(utc_now()) as ctx:
+        WalletService(ctx, holds=wallet_holds).top_up("acme", Decimal(100))
+    custom_invoice(world)  # 120: the wallet pays 100 and is empty
+    with world.at(utc_now()) as ctx:
+        assert WalletService(ctx, holds=wallet_holds).view("acme").balance == 0
+    assert deliveries(world.factory, endpoint_pk) == []

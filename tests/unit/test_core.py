@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import datetime, timedelta, timezone
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 
 import pytest
 
@@ -13,7 +13,7 @@ from meterline.api.responses import dumps
 from meterline.core.clock import as_utc, isoformat_z
 from meterline.core.errors import BadRequest
 from meterline.core.ids import new_id, new_short_id
-from meterline.core.money import minor_units, round_money, to_decimal
+from meterline.core.money import divide, is_currency, minor_units, round_money, to_decimal
 from meterline.core.pagination import MAX_PAGE_SIZE, encode_token, page_request
 from meterline.core.schemas import format_address
 
@@ -37,8 +37,30 @@ def test_round_money_half_up_to_minor_unit(amount: str, currency: str, expected:
 
 def test_minor_units_and_unknown_currency() -> None:
     assert (minor_units("USD"), minor_units("JPY"), minor_units("BHD"), minor_units("EUR")) == (2, 0, 3, 2)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="^unknown currency 'XYZ'$"):
         minor_units("XYZ")
+
+
+# ISO 4217's currencies whose minor unit is not 2 (list one of the standard, as of 2024).
+ISO_4217_NOT_2 = {
+    **dict.fromkeys("BIF CLP DJF GNF ISK JPY KMF KRW PYG RWF UGX UYI VND VUV XAF XOF XPF".split(), 0),
+    **dict.fromkeys("BHD IQD JOD KWD LYD OMR TND".split(), 3),
+    **dict.fromkeys("CLF UYW".split(), 4),
+}
+
+
+@pytest.mark.parametrize("code", sorted(ISO_4217_NOT_2))
+def test_each_currency_rounds_to_its_own_minor_unit(code: str) -> None:
+    places = ISO_4217_NOT_2[code]
+    assert minor_units(code) == places
+    assert round_money(Decimal("1234.56785"), code) == Decimal("1234.56785").quantize(
+        Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP
+    )
+
+
+def test_what_is_a_currency() -> None:
+    assert all(is_currency(c) for c in ("USD", "EUR", "INR", "JPY", "KWD", "CLF"))
+    assert not any(is_currency(c) for c in ("usd", "XYZ", "XAU", "", "US"))  # codes are upper case; no metals
 
 
 def test_floats_never_become_amounts() -> None:
@@ -115,3 +137,21 @@ def test_billing_address_is_one_line() -> None:
     )
     assert format_address({}) == ""
     assert len(format_address({"line1": "x" * 2000})) == 1000
+
+
+def test_no_test_starts_in_the_last_minutes_of_a_month() -> None:
+    from tests.conftest import MONTH_EDGE, until_month_is_safe
+
+    utc = timezone.utc
+    assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == 61.0  # into 1 January 2027
+    assert until_month_is_safe(datetime(2024, 2, 29, 23, 58, 30, tzinfo=utc)) == 91.0
+    assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc) - MONTH_EDGE) == 0.0
+    assert until_month_is_safe(datetime(2026, 12, 1, 0, 0, tzinfo=utc)) == 0.0
+
+
+def test_a_quotient_is_exact_enough_to_round_whatever_the_divisor_s_digits() -> None:
+    # 1000.005 over a divisor a hair below 1 (51 digits) is a hair above the half cent: it rounds up; a hair above
+    # 1, below the half: it rounds down. Deciding needs more digits than the operands have together.
+    amount = Decimal("1000.00500000000")
+    assert round_money(divide(amount, Decimal("0." + "9" * 51)), "USD") == Decimal("1000.01")
+    assert round_money(divide(amount, Decimal("1." + "0" * 50 + "1")), "USD") == Decimal("1000.00")

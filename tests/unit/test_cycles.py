@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import FrozenInstanceError, replace
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone, tzinfo
 from itertools import pairwise
 from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
@@ -1001,3 +1001,19 @@ def test_a_day_split_in_two_counts_once_in_each_half(start: datetime, first: int
     end = middle + timedelta(microseconds=second)
     shared = 0 if middle == local_start_of_day(local_day(middle, tz), tz) else 1
     assert calendar_days(start, end, tz) == calendar_days(start, middle, tz) + calendar_days(middle, end, tz) - shared
+
+
+class _NoOffset(tzinfo):
+    """A timezone that does not know its offset: an instant in it is as naive as one without a timezone."""
+
+    def utcoffset(self, dt: datetime | None) -> None:
+        return None
+
+
+def test_what_is_not_an_aware_instant_is_refused() -> None:
+    with pytest.raises(ValueError, match="^instant: expected a timezone-aware datetime, got date$"):
+        cycle_containing(MONTHLY_1, date(2024, 1, 5), Z)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="naive datetime 2024-01-05T00:00:00; cycle math takes timezone-aware"):
+        cycle_containing(MONTHLY_1, datetime(2024, 1, 5, tzinfo=_NoOffset()), Z)
+    with pytest.raises(ValueError, match="^local_start_of_day takes a date, not a datetime$"):
+        local_start_of_day(AWARE, Z)

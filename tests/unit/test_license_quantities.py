@@ -34,3 +34,13 @@ def test_days_are_local_days() -> None:
         STEPS, datetime(2024, 4, 1, 18, 30, tzinfo=UTC), datetime(2024, 4, 3, 18, 30, tzinfo=UTC), kolkata
     )
     assert days == [(date(2024, 4, 2), D(7)), (date(2024, 4, 3), D(2))]
+
+
+def test_of_two_updates_at_one_instant_the_later_is_in_force() -> None:
+    # 9 then 4 at the same instant: 9 is never in force, at the window's start or inside it
+    at = datetime(2024, 4, 10, tzinfo=UTC)
+    steps = [(datetime(2024, 4, 1, tzinfo=UTC), D(3)), (at, D(9)), (at, D(4))]
+    assert in_force(steps, at) == 4
+    assert largest(steps, at, datetime(2024, 5, 1, tzinfo=UTC)) == 4
+    assert largest(steps, datetime(2024, 4, 1, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)) == 4
+    assert largest(steps, datetime(2024, 4, 1, tzinfo=UTC), at) == 3  # the window ends as they happen

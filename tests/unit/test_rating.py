@@ -118,19 +118,39 @@ def test_rate_config_minimum_applies_at_zero_usage_and_maximum_caps() -> None:
 @pytest.mark.parametrize(
     "slabs, words",
     [
-        ((), "at least one slab"),
-        ((Slab(1, D(5), "PER_UNIT", D(1)),), "first slab must start after 0"),
+        ((), r"^ratePlan\.slabs: at least one slab is needed$"),
+        (
+            (Slab(1, D(5), "PER_UNIT", D(1)),),
+            r"^ratePlan\.slabs\[0\]\.startAfter: the first slab must start after 0, not 5$",
+        ),
         (
             (Slab(1, D(0), "PER_UNIT", D(1)), Slab(2, D(100), "PER_UNIT", D(1)), Slab(3, D(50), "PER_UNIT", D(1))),
-            "must be greater",
+            r"^ratePlan\.slabs\[2\]\.startAfter: 50 must be greater than the previous slab's 100 \(slabs may not",
         ),
-        ((Slab(1, D(0), "PER_UNIT", D(1)), Slab(3, D(100), "PER_UNIT", D(1))), "without gaps"),
-        ((Slab(1, D(0), "PACKAGE", D(1)),), "package size > 0"),
-        ((Slab(1, D(0), "PACKAGE", D(1), package_size=D(0)),), "package size > 0"),
-        ((Slab(1, D(0), "PER_UNIT", D(1), package_size=D(10)),), "only PACKAGE"),
-        ((Slab(1, D(0), "PER_UNIT", D(-1)),), "negative"),
-        ((Slab(1, D(0), "STEP", D(1)),), "priceType"),
-        ((Slab(1, D(0), "PER_UNIT", D(1), minimum_rate=D(5), maximum_rate=D(2)),), "above maximumRate"),
+        (
+            (Slab(1, D(0), "PER_UNIT", D(1)), Slab(3, D(100), "PER_UNIT", D(1))),
+            r"slabs\[1\]\.order: .*without gaps.*\[1, 3\]",
+        ),
+        (
+            (Slab(1, D(0), "PACKAGE", D(1)),),
+            r"slabs\[0\]\.slabConfig\.packageSize: a PACKAGE slab needs a package size > 0",
+        ),
+        ((Slab(1, D(0), "PACKAGE", D(1), package_size=D(0)),), r"slabs\[0\]\.slabConfig\.packageSize: .* > 0"),
+        ((Slab(1, D(0), "PER_UNIT", D(1), package_size=D(10)),), r"slabs\[0\]\.slabConfig\.packageSize: only PACKAGE"),
+        ((Slab(1, D(0), "PER_UNIT", D(-1)),), r"^ratePlan\.slabs\[0\]: the rate -1 is negative; rates are >= 0$"),
+        ((Slab(1, D(0), "STEP", D(1)),), r"slabs\[0\]\.priceType: 'STEP' is not one of"),
+        (
+            (Slab(1, D(0), "PER_UNIT", D(1), minimum_rate=D(5), maximum_rate=D(2)),),
+            r"^ratePlan\.slabs\[0\]\.slabRateConfig: minimumRate 5 is above maximumRate 2$",
+        ),
+        (
+            (Slab(1, D(0), "PER_UNIT", D(1), minimum_rate=D(-1)),),
+            r"^ratePlan\.slabs\[0\]\.slabRateConfig\.minimumRate: must be >= 0$",
+        ),
+        (
+            (Slab(1, D(0), "PER_UNIT", D(1), maximum_rate=D(-1)),),
+            r"^ratePlan\.slabs\[0\]\.slabRateConfig\.maximumRate: must be >= 0$",
+        ),
     ],
     ids=[
         "empty",
@@ -143,6 +163,8 @@ def test_rate_config_minimum_applies_at_zero_usage_and_maximum_caps() -> None:
         "negative-rate",
         "unknown-type",
         "min-above-max",
+        "negative-minimum",
+        "negative-maximum",
     ],
 )
 def test_invalid_rate_plans_say_what_to_fix(slabs: tuple[Slab, ...], words: str) -> None:
@@ -176,6 +198,12 @@ def test_other_refusals() -> None:
 )
 def test_proration(amount: str, covered: int, days: int, expected: str) -> None:
     assert str(prorate(D(amount), covered, days, "USD")) == expected
+
+
+@pytest.mark.parametrize("covered, days", [(5, 0), (-1, 30), (31, 30), (0, -3)])
+def test_proration_refuses_days_outside_the_cycle(covered: int, days: int) -> None:
+    with pytest.raises(RatingError, match=rf"^cannot prorate {covered} of {days} days$"):
+        prorate(D(100), covered, days, "USD")
 
 
 @pytest.mark.parametrize(

@@ -27,8 +27,9 @@ def in_force(steps: Sequence[Step], at: datetime) -> Decimal:
 
 
 def largest(steps: Sequence[Step], start: datetime, end: datetime) -> Decimal:
-    """The largest quantity in force at some instant of [start, end)."""
-    values = [in_force(steps, start)] + [v for t, v in steps if start < t < end]
+    """The largest quantity in force at some instant of [start, end). Of updates at one instant only the last is ever
+    in force (steps are sorted: a dict keeps each instant's last value)."""
+    values = [in_force(steps, start)] + [v for t, v in dict(steps).items() if start < t < end]
     return max(values)
 
 

@@ -1,0 +1,98 @@
+"""How credits apply to an invoice's lines (billing-rules D9), pure: the order credits are used in, what each may
+cover, which lines take credits, and how much each takes."""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+from decimal import Decimal
+
+import pytest
+
+from meterline.invoicing.builder import Line
+from meterline.invoicing.credit_application import ALL_FIXED, ALL_USAGE, Applied, Available, apply, covers, ordered
+
+UTC = timezone.utc
+D = Decimal
+
+
+def at(day: int) -> datetime:
+    return datetime(2024, 3, day, tzinfo=UTC)
+
+
+def credit(
+    credit_id: str,
+    remaining: str = "100",
+    priority: int = 1,
+    ends: int | None = None,
+    created: int = 1,
+    scope: tuple[str, ...] = (),
+) -> Available:
+    end = None if ends is None else at(ends)
+    return Available(credit_id, "PROMOTIONAL", D(remaining), priority, end, at(created), scope)
+
+
+def line(line_id: str, line_type: str, value: str, **metadata: str) -> Line:
+    return Line(line_id, line_id, line_type, D(value), metadata=metadata or None)
+
+
+def test_equal_priority_uses_the_credit_that_ends_first() -> None:
+    # the same priority, created the other way round: the end decides, and a credit without an end comes last
+    endless = credit("endless", ends=None, created=1)
+    late = credit("late", ends=20, created=2)
+    early = credit("early", ends=10, created=3)
+    assert [c.credit_id for c in ordered([endless, late, early])] == ["early", "late", "endless"]
+
+
+def test_priority_comes_before_the_end_and_the_older_grant_breaks_the_last_tie() -> None:
+    urgent_later = credit("p2-soon", priority=2, ends=5)
+    first = credit("p1-late", priority=1, ends=25)
+    newer = credit("p1-late-newer", priority=1, ends=25, created=3)
+    assert [c.credit_id for c in ordered([urgent_later, newer, first])] == ["p1-late", "p1-late-newer", "p2-soon"]
+
+
+def test_apply_takes_from_the_credit_that_ends_first() -> None:
+    # one 30.00 line, two credits of 20.00 of equal priority: the one ending on the 10th gives all it has first
+    applied = apply(
+        [line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "30")],
+        [credit("late", "20", ends=20, created=1), credit("early", "20", ends=10, created=2)],
+    )
+    assert applied == [Applied("early", "fee", D("20")), Applied("late", "fee", D("10"))]
+
+
+def test_apply_never_takes_more_than_a_line_or_a_credit_has() -> None:
+    lines = [line("a", "USAGE_RATE_CARD_AMOUNT", "15"), line("b", "USAGE_RATE_CARD_AMOUNT", "15")]
+    applied = apply(lines, [credit("c", "20"), credit("empty", "0", priority=0)])
+    assert applied == [Applied("c", "a", D("15")), Applied("c", "b", D("5"))]
+
+
+@pytest.mark.parametrize(
+    "scope, line_type, line_id, covered",
+    [
+        ((), "USAGE_RATE_CARD_AMOUNT", "um.1", True),
+        ((), "TRUE_UP_AMOUNT", "TRUE_UP_AMOUNT", True),
+        (("um.1",), "TRUE_UP_AMOUNT", "TRUE_UP_AMOUNT", False),
+        (("um.1",), "USAGE_RATE_CARD_AMOUNT", "um.1", True),
+        (("um.2",), "USAGE_RATE_CARD_AMOUNT", "um.1", False),
+        ((ALL_USAGE,), "USAGE_RATE_CARD_AMOUNT", "um.1", True),
+        ((ALL_USAGE,), "FIXED_FEE_RATE_CARD_AMOUNT", "ao.1", False),
+        ((ALL_FIXED,), "FIXED_FEE_RATE_CARD_AMOUNT", "ao.1", True),
+        ((ALL_FIXED,), "USAGE_RATE_CARD_AMOUNT", "um.1", False),
+        ((), "SUB_TOTAL_AMOUNT", "SUB_TOTAL_AMOUNT", False),
+    ],
+)
+def test_scope(scope: tuple[str, ...], line_type: str, line_id: str, covered: bool) -> None:
+    assert covers(scope, line(line_id, line_type, "1")) is covered
+
+
+def test_custom_lines_take_credits_of_empty_scope_or_naming_their_billable_id() -> None:
+    custom = line("c1", "CUSTOM_AMOUNT", "1", billableId="sku-9")
+    assert covers((), custom) and covers(("sku-9",), custom)
+    assert not covers(("sku-1",), custom)
+    assert not covers(("sku-9",), line("c2", "CUSTOM_AMOUNT", "1"))
+
+
+def test_a_line_paid_in_full_takes_nothing_from_the_next_credits() -> None:
+    applied = apply(
+        [line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "10")], [credit("a", "20"), credit("b", "20", created=2)]
+    )
+    assert applied == [Applied("a", "fee", D("10"))]  # no zero-amount application of b

@@ -1,0 +1,78 @@
+"""The invoice builder's pure pieces: lines and charges as stored (JSON) and read back, and each kind of rate card's
+line (billing-rules D8, D11)."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from meterline.invoicing.builder import Charge, Line, build_standard, card_line
+from meterline.revenue.compute import CardRevenue
+
+D = Decimal
+
+
+def test_a_line_reads_back_as_it_was_stored() -> None:
+    slab = Line(
+        "m:slab:1", "Calls: slab 1", "USAGE_RATE_CARD_SLAB_AMOUNT", D("25.00"), D("50"), D("0.50"), {"order": 1}
+    )
+    card = Line("m", "Calls", "USAGE_RATE_CARD_AMOUNT", D("25.00"), D("50"), None, {"pricingModel": "TIERED"}, (slab,))
+    assert Line.from_json(card.to_json()) == card
+    assert Line.from_json(slab.to_json()).value_per_quantity == D("0.50")
+
+
+def test_a_charge_reads_back_as_it_was_stored() -> None:
+    for charge in (
+        Charge(name="Hours", rate=D("80"), quantity=D("1.5"), consider_for_revenue=True),
+        Charge(name="Setup", value="49.99"),
+    ):
+        assert Charge.from_json(charge.to_json()) == charge
+    assert Charge.from_json({"name": "Old", "value": "1"}).consider_for_revenue is False  # stored before the flag
+
+
+def test_a_billing_entitlement_card_is_its_units_at_the_card_s_price() -> None:
+    card = CardRevenue(
+        "BILLING_ENTITLEMENT", {"name": "Exports", "featureId": "f.exports"}, "Exports", D(5), None, D("50.00")
+    )
+    line = card_line(card, "USD")
+    assert (line.type, line.value, line.quantity, line.value_per_quantity) == (
+        "BILLING_ENTITLEMENT_RATE_CARD_AMOUNT",
+        D("50.00"),
+        D(5),
+        None,
+    )
+    assert line.metadata == {"featureId": "f.exports", "units": D(5)}
+    advanced = card_line(card, "USD", advanced=True)
+    assert advanced.type == "ADVANCED_BILLING_ENTITLEMENT_RATE_CARD_AMOUNT"
+    none_yet = card_line(CardRevenue("BILLING_ENTITLEMENT", card.card, "Exports", None, None, D("0.00")), "USD")
+    assert (none_yet.quantity, none_yet.metadata) == (D(0), {"featureId": "f.exports", "units": D(0)})
+
+
+def test_a_fixed_fee_is_one_unit_at_its_revenue() -> None:
+    card = CardRevenue("FIXED_FEE", {"displayName": "Platform"}, "ao.fee", None, None, D("300.00"))
+    line = card_line(card, "USD")
+    assert (line.id, line.description, line.type, line.quantity, line.value_per_quantity, line.metadata) == (
+        "ao.fee",
+        "Platform",
+        "FIXED_FEE_RATE_CARD_AMOUNT",
+        D(1),
+        D("300.00"),
+        None,
+    )
+
+
+def test_an_invoice_without_fees_in_advance_shows_none() -> None:
+    fee = CardRevenue("FIXED_FEE", {"displayName": "Platform"}, "ao.fee", None, None, D("300.00"))
+    built = build_standard([fee], [], None, [], "USD")
+    types = [line.type for line in built.revenue.walk()]
+    assert "TOTAL_ADVANCED_FEES" not in types and "INVOICED_IN_ADVANCE" not in [li.id for li in built.revenue.walk()]
+    assert built.total == D("300.00")
+    # with one, it counts in the subtotal and comes off again
+    early = CardRevenue("FIXED_FEE", {"displayName": "Support"}, "ao.support", None, None, D("50.00"))
+    both = build_standard([fee], [early], None, [], "USD")
+    values = {line.id: line.value for line in both.revenue.walk()}
+    assert (values["SUB_TOTAL_AMOUNT"], values["TOTAL_ADVANCED_FEES"], values["INVOICED_IN_ADVANCE"]) == (
+        D("350.00"),
+        D("50.00"),
+        D("-50.00"),
+    )
+    assert both.total == D("300.00")
