@@ -127,7 +127,9 @@ def test_a_wallet_record_needs_a_positive_amount_in_minor_units(session_factory:
 
     for amount in (None, D(0), D(-5), D("5.001")):
         with pytest.raises(
-            BadRequest, match=r"^lineItemRecords \(order 1\)\.amount: must be more than 0, in whole USD minor units$"
+            BadRequest,
+            match=r"^lineItemRecords \(order 1\)\.amount: must be more than 0 and below 10\^15, "
+            r"in whole USD minor units$",
         ):
             pay_wallet(amount)
     pay_wallet(D(5))

@@ -5,10 +5,17 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from meterline.catalog.plan_schemas import BillingEntitlementRateCard, FixedFeeRateCard
 from meterline.invoicing.builder import Charge, Line, build_standard, card_line
 from meterline.revenue.compute import CardRevenue
 
 D = Decimal
+
+
+def fixed_fee(billable: str, name: str) -> FixedFeeRateCard:
+    return FixedFeeRateCard.model_validate(
+        {"id": billable, "displayName": name, "rateValues": [{"currency": "USD", "rate": 1}], "enableProration": False}
+    )
 
 
 def test_a_line_reads_back_as_it_was_stored() -> None:
@@ -30,9 +37,17 @@ def test_a_charge_reads_back_as_it_was_stored() -> None:
 
 
 def test_a_billing_entitlement_card_is_its_units_at_the_card_s_price() -> None:
-    card = CardRevenue(
-        "BILLING_ENTITLEMENT", {"name": "Exports", "featureId": "f.exports"}, "Exports", D(5), None, D("50.00")
+    typed = BillingEntitlementRateCard.model_validate(
+        {
+            "name": "Exports",
+            "featureId": "f.exports",
+            "featureConfigs": [{"effectiveUntil": "P1M", "featureCreditLimit": 5}],
+            "invoiceTiming": "IN_ADVANCE",
+            "ratePlan": {"pricingModel": "TIERED", "slabs": [{"order": 1, "startAfter": 0, "priceType": "PER_UNIT"}]},
+            "rateValues": [{"currency": "USD", "slabRates": [{"order": 1, "rate": 10}]}],
+        }
     )
+    card = CardRevenue("BILLING_ENTITLEMENT", typed, "Exports", D(5), None, D("50.00"))
     line = card_line(card, "USD")
     assert (line.type, line.value, line.quantity, line.value_per_quantity) == (
         "BILLING_ENTITLEMENT_RATE_CARD_AMOUNT",
@@ -48,7 +63,7 @@ def test_a_billing_entitlement_card_is_its_units_at_the_card_s_price() -> None:
 
 
 def test_a_fixed_fee_is_one_unit_at_its_revenue() -> None:
-    card = CardRevenue("FIXED_FEE", {"displayName": "Platform"}, "ao.fee", None, None, D("300.00"))
+    card = CardRevenue("FIXED_FEE", fixed_fee("ao.fee", "Platform"), "ao.fee", None, None, D("300.00"))
     line = card_line(card, "USD")
     assert (line.id, line.description, line.type, line.quantity, line.value_per_quantity, line.metadata) == (
         "ao.fee",
@@ -61,13 +76,13 @@ def test_a_fixed_fee_is_one_unit_at_its_revenue() -> None:
 
 
 def test_an_invoice_without_fees_in_advance_shows_none() -> None:
-    fee = CardRevenue("FIXED_FEE", {"displayName": "Platform"}, "ao.fee", None, None, D("300.00"))
+    fee = CardRevenue("FIXED_FEE", fixed_fee("ao.fee", "Platform"), "ao.fee", None, None, D("300.00"))
     built = build_standard([fee], [], None, [], "USD")
     types = [line.type for line in built.revenue.walk()]
     assert "TOTAL_ADVANCED_FEES" not in types and "INVOICED_IN_ADVANCE" not in [li.id for li in built.revenue.walk()]
     assert built.total == D("300.00")
     # with one, it counts in the subtotal and comes off again
-    early = CardRevenue("FIXED_FEE", {"displayName": "Support"}, "ao.support", None, None, D("50.00"))
+    early = CardRevenue("FIXED_FEE", fixed_fee("ao.support", "Support"), "ao.support", None, None, D("50.00"))
     both = build_standard([fee], [early], None, [], "USD")
     values = {line.id: line.value for line in both.revenue.walk()}
     assert (values["SUB_TOTAL_AMOUNT"], values["TOTAL_ADVANCED_FEES"], values["INVOICED_IN_ADVANCE"]) == (
