@@ -376,7 +376,7 @@ def test_a_confirmed_correction_is_checked_again(sdk: Sdk, tenant: Tenant, catal
     with pytest.raises(ApiException) as raced:
         jobs(sdk).confirm_job(second)
     assert raced.value.status == 409
-    assert "was corrected since this correction was requested" in message_of(raced.value)
+    assert "was corrected since you opened it (or since this correction was requested)" in message_of(raced.value)
     [entry] = jobs(sdk).get_job_entries(second).data
     assert (entry.status, entry.metadata["httpStatus"]) == ("FAILED", "409")
     assert usage(tenant) == {"us_calls": (Decimal(7), 2), "requests": (Decimal(2), 2)}

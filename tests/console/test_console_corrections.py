@@ -107,3 +107,32 @@ def test_a_correction_waits_for_confirm_or_reject_on_its_job_page(
     assert [e.ingestion_status.status for e in tc.EventManagementApi(sdk.client).get_single_event("c-2").events] == [
         "REVERTED"
     ]
+
+
+def test_the_correct_form_corrects_the_event_of_its_page_only(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """A page opened before the event was redone through the API (a new event with the same id) cannot correct the
+    new one: the form is refused in words (409), at once or waiting for confirmation, and nothing changes."""
+    sdk = _setup(tenant)
+    at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    management = tc.EventManagementApi(sdk.client)
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("r-1", calls="7", at=at)]))
+    sign_in(page, *person)
+    _open_event(page, "r-1")
+    other = page.context.new_page()  # the same page in a second tab: one form posted at once, one with confirmation
+    other.goto(page.url)
+    management.event_correction(
+        action="REDO_EVENT", event_correction_request=tc.EventCorrectionRequest(event=ev("r-1", calls="3", at=at))
+    )
+
+    for tab, confirm in ((page, False), (other, True)):
+        if not confirm:
+            tab.get_by_label(re.compile("Require confirmation")).uncheck()
+        tab.get_by_role("button", name="Correct event").click()
+        expect(tab.get_by_role("status")).to_contain_text("The event was not corrected")
+        expect(tab.get_by_role("status")).to_contain_text("was corrected since you opened it")
+        stored = [e.ingestion_status.status for e in management.get_single_event("r-1").events]
+        assert stored == ["REVERTED", "INGESTION_COMPLETED_EVENT_METERED"], stored  # the redone event stays
+    page.goto("/jobs")
+    expect(page.locator("table.jobs tbody tr")).to_have_count(0)

@@ -86,7 +86,7 @@ class Clock:
     def undo(self, now: datetime, event_id: str, action: str = "UNDO") -> str:
         try:
             body = CorrectionEvent.model_validate({"id": event_id})
-            return self.run(now, lambda ctx: corrections(ctx).correct(action, body).status)  # type: ignore[arg-type]
+            return self.run(now, lambda ctx: corrections(ctx).correct(action, body, expected_reference=None).status)  # type: ignore[arg-type]
         except MeterlineError as exc:
             return type(exc).__name__
 

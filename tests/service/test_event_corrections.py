@@ -147,8 +147,16 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
     kept = [e for e, (*_, undo) in zip(batch, events, strict=True) if not undo]
     for event_id in undone:
         if redo_first:  # a REDO in between changes nothing either
-            run(session_factory, org, lambda ctx, i=event_id: corrections(ctx).correct("REDO", named(i)))
-        run(session_factory, org, lambda ctx, i=event_id: corrections(ctx).correct("UNDO", named(i)))
+            run(
+                session_factory,
+                org,
+                lambda ctx, i=event_id: corrections(ctx).correct("REDO", named(i), expected_reference=None),
+            )
+        run(
+            session_factory,
+            org,
+            lambda ctx, i=event_id: corrections(ctx).correct("UNDO", named(i), expected_reference=None),
+        )
     # as if only the kept events had come: the same as ingesting just them into the earlier state
     expected = []
     for (start, end), previous in zip(WINDOWS, before, strict=True):
@@ -185,7 +193,11 @@ def undo_exactness(session_factory: sessionmaker[Session], org: Organization, va
         ),
     )
     for n in range(keep, len(values)):
-        run(session_factory, org, lambda ctx, n=n: corrections(ctx).correct("UNDO", named(f"d{n}")))
+        run(
+            session_factory,
+            org,
+            lambda ctx, n=n: corrections(ctx).correct("UNDO", named(f"d{n}"), expected_reference=None),
+        )
     snapshot = usage_snapshot(session_factory, org)
     assert snapshot[0]["us_calls"] == (exact_sum(Decimal(v) for v in values[:keep]), keep)
     assert snapshot[0]["requests"] == (Decimal(keep), keep)
@@ -213,7 +225,7 @@ def test_redo_event_in_one_transaction_with_other_work(
         with unit_of_work(session_factory) as s:
             ctx = Context(session=s, org=s.merge(org), now=utc_now())
             corrected = CorrectionEvent.model_validate(msgspec.to_builtins(event("t1", DAY, "50")))
-            result = corrections(ctx).correct("REDO_EVENT", corrected)
+            result = corrections(ctx).correct("REDO_EVENT", corrected, expected_reference=None)
             assert result.status == "REVERTED_AND_REINGESTED"
             raise RuntimeError("roll back")
     assert usage_snapshot(session_factory, org) == before
@@ -228,15 +240,13 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
     org = catalog_org
     run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
     with pytest.raises(NotFound):
-        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", named("unknown")))
-    with pytest.raises(BadRequest, match="event.id"):
-        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None))
-    with pytest.raises(BadRequest, match="require_confirmation"):
         run(
             session_factory,
             org,
-            lambda ctx: corrections(ctx).correct("UNDO", named("ok"), require_confirmation=True),
+            lambda ctx: corrections(ctx).correct("UNDO", named("unknown"), expected_reference=None),
         )
+    with pytest.raises(BadRequest, match="event.id"):
+        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None, expected_reference=None))
     with pytest.raises(BadRequest, match="event.accountId"):
         run(
             session_factory,
@@ -252,6 +262,7 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
                         "dimensions": {},
                     }
                 ),
+                expected_reference=None,
             ),
         )
     with pytest.raises(BadRequest, match="missing attribute calls"):
@@ -270,6 +281,7 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
                         "dimensions": {"region": "us"},
                     }
                 ),
+                expected_reference=None,
             ),
         )
     # none of that changed the event
@@ -297,7 +309,11 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
         barrier.wait()
         action = "UNDO" if n % 2 else "REDO"
         try:
-            result = run(session_factory, org, lambda ctx: corrections(ctx).correct(action, named("race")))
+            result = run(
+                session_factory,
+                org,
+                lambda ctx: corrections(ctx).correct(action, named("race"), expected_reference=None),
+            )
             outcome: object = result.status
         except MeterlineError as exc:
             outcome = type(exc).__name__

@@ -19,6 +19,8 @@ from meterline.events.corrections import CorrectionService
 from meterline.jobs.service import JobService
 from meterline.schedules import migration
 from meterline.schedules.service import ScheduleService
+from meterline.usecases.events import preview_correction
+from meterline.usecases.jobs import request_correction
 from meterline.wallet.service import WalletService
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "meterline"
@@ -31,6 +33,10 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
     (migration.migrate_account, "invoiced_until"),
     (CorrectionService.__init__, "invoiced_until"),
     (CorrectionService.__init__, "feature_credits"),
+    # the stored event a correction must still apply to: the console's page and a confirmed job pass theirs
+    (CorrectionService.correct, "expected_reference"),
+    (preview_correction, "expected_reference"),
+    (request_correction, "expected_reference"),
     (CreditService.__init__, "holds"),
     (WalletService.__init__, "holds"),
     (JobService.__init__, "runners"),

@@ -113,14 +113,15 @@ def correct_event(
     savepoint = ctx.session.begin_nested()  # the answer is a redirect (committed): a refusal must keep nothing
     try:
         if confirmation:
-            pending = request_correction(ctx, action, named)  # type: ignore[arg-type]  # checked against ACTIONS
+            pending = request_correction(ctx, action, named, expected_reference=reference_id)  # type: ignore[arg-type]
             savepoint.commit()
             return feedback.saved(
                 request,
                 f"/jobs/{pending.job.pk}",
                 "Nothing is changed yet: check what the correction changes, then confirm or reject it.",
             )
-        done = corrections(ctx).correct(action, named)  # type: ignore[arg-type]
+        # the event of this page only: one corrected since it was opened is refused (409), never another corrected
+        done = corrections(ctx).correct(action, named, expected_reference=reference_id)  # type: ignore[arg-type]
         savepoint.commit()
     except MeterlineError as exc:
         savepoint.rollback()

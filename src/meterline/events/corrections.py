@@ -18,7 +18,8 @@ REDO_EVENT's corrected payload is then checked by ingestion itself.
 
 A correction that waits for confirmation (`require_confirmation`) is an EVENT_CORRECTIONS job (usecases/jobs.py):
 confirming it calls `correct` again, with `expected_reference`, the event it was previewed on, so that every rule is
-checked again at that moment and a job never applies to an event other than the one it showed.
+checked again at that moment and a job never applies to an event other than the one it showed. `expected_reference` is
+required (no default): the console passes the event of its page, so an old page never corrects a newer event.
 """
 
 from __future__ import annotations
@@ -88,18 +89,20 @@ class CorrectionService:
         self.feature_credits = feature_credits
 
     def correct(
-        self, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None = None
+        self, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None
     ) -> Correction:
-        """`expected_reference`: the stored event (referenceId) the correction must still apply to (a confirmed
-        job's); 409 when another event with the id is in force now."""
+        """`expected_reference` (required, so that no caller forgets it): the stored event (referenceId) the correction
+        must still apply to, 409 when another event with the id is in force now: the console's (the event of its
+        page) and a confirmed job's (the event previewed). None only for the API's correction, which names the event
+        by its id alone and corrects whichever event is in force for it (Togai's semantics)."""
         if event is None:
             raise BadRequest("event.id: this field is required (it names the event to correct)")
         corrected = _corrected_payload(event) if action == "REDO_EVENT" else None
         original, known = self._correctable(event.id)
         if expected_reference is not None and original.pk != expected_reference:
             raise Conflict(
-                f"{action}: event {_short(event.id)} was corrected since this correction was requested (the event "
-                f"in force is now {original.pk}, not {expected_reference}); nothing was changed"
+                f"{action}: event {_short(event.id)} was corrected since you opened it (or since this correction was "
+                f"requested): the event in force is now {original.pk}, not {expected_reference}; nothing was changed"
             )
         self._require_open_cycle(original, action)
         # Before the usage changes: the credit entries are locked before usage rollups (docs/architecture.md).
@@ -141,7 +144,10 @@ class CorrectionService:
             )
         locked = self.store.lock_event(accepted[-1].pk)
         if locked is None or locked.status not in pipeline.ACCEPTED:
-            raise Conflict(f"Event {_short(event_id)} was corrected concurrently; read it back and retry")
+            raise Conflict(
+                f"Event {_short(event_id)} was corrected concurrently; nothing was changed: read it back and request "
+                "the correction again if it still applies"
+            )
         return locked, {e.pk for e in rows}
 
     def _require_open_cycle(self, event: StoredEvent, action: str) -> None:

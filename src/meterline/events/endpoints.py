@@ -217,7 +217,7 @@ def event_correction(
     correction will have and, in `reason`, the job that waits for confirmation."""
     event = body.event if body is not None else None
     if require_confirmation:
-        pending = request_correction(ctx, action, event)
+        pending = request_correction(ctx, action, event, expected_reference=None)  # whichever is in force
         expires = pending.job.params["expiresAt"]
         info = schemas.EventCorrectionInfo(
             **_with_status(pending.event),
@@ -228,7 +228,7 @@ def event_correction(
             ),
         )
         return respond(schemas.EventsCorrectionResponse(data=[info]))
-    correction = corrections(ctx).correct(action, event)
+    correction = corrections(ctx).correct(action, event, expected_reference=None)
     info = schemas.EventCorrectionInfo(
         **_with_status(correction.event),
         status=correction.status,  # type: ignore[arg-type]

@@ -57,8 +57,11 @@ class CorrectionPreview:
     status: str  # what the correction's answer will be: REVERTED or REVERTED_AND_REINGESTED
 
 
-def preview_correction(ctx: Context, action: CorrectionAction, event: CorrectionEvent | None) -> CorrectionPreview:
-    """Run the correction in a savepoint and roll it back; refused (4xx) exactly as the correction would be."""
+def preview_correction(
+    ctx: Context, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None
+) -> CorrectionPreview:
+    """Run the correction in a savepoint and roll it back; refused (4xx) exactly as the correction would be
+    (`expected_reference`: `CorrectionService.correct`'s)."""
     if event is None:
         raise BadRequest("event.id: this field is required (it names the event to correct)")
     seen: dict[str, Any] = {}
@@ -79,7 +82,7 @@ def preview_correction(ctx: Context, action: CorrectionAction, event: Correction
         return sorted(found.values(), key=lambda a: a.pk)
 
     def change() -> None:
-        done = corrections(ctx).correct(action, event)
+        done = corrections(ctx).correct(action, event, expected_reference=expected_reference)
         # read now: the rows of the savepoint are gone once it is rolled back
         seen.update(
             status=str(done.status),
