@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.api.billing_setup import growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_event_corrections_sdk import jobs, pending
 from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant
@@ -136,3 +137,29 @@ def test_the_correct_form_corrects_the_event_of_its_page_only(
         assert stored == ["REVERTED", "INGESTION_COMPLETED_EVENT_METERED"], stored  # the redone event stays
     page.goto("/jobs")
     expect(page.locator("table.jobs tbody tr")).to_have_count(0)
+
+
+def test_a_redo_event_job_shows_what_it_will_ingest(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """A REDO_EVENT waiting for confirmation names the corrected payload: its account (another one here) and time in
+    the job's metadata (newAccountId, newTimestamp) and on its page, with its attributes and dimensions."""
+    sdk = _setup(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="beta", name="Beta Ltd", primary_email="b@beta.test", address=tc.Address())
+    )
+    at = (datetime.now(timezone.utc) - timedelta(minutes=5)).replace(microsecond=0)
+    moved = at - timedelta(minutes=1)
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("m-1", calls="7", at=at)]))
+    _, job_id = pending(sdk, "REDO_EVENT", ev("m-1", calls="4", region="eu", account="beta", at=moved))
+    shown = jobs(sdk).get_job_status(job_id).metadata
+    stamp = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (shown["accountId"], shown["newAccountId"], shown["newTimestamp"]) == ("acme", "beta", stamp), shown
+
+    sign_in(page, *person)
+    page.goto(f"/jobs/{job_id}")
+    ingests = page.locator("dd.payload")
+    expect(ingests).to_contain_text(f"account beta at {stamp}")
+    expect(ingests).to_contain_text("calls = 4")
+    expect(ingests).to_contain_text("region = eu")
+    expect(ingests.get_by_role("link", name="beta")).to_have_attribute("href", "/accounts/beta")

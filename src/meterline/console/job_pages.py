@@ -5,6 +5,7 @@ handlers over the use cases the API calls (usecases/jobs.py, usecases/events.py)
 
 from __future__ import annotations
 
+import json
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -40,6 +41,7 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
     job = service.get(job_id)
     entries = service.repo.entries(job)
     preview = shown_correction(job.params) if job.type == EVENT_CORRECTIONS else None
+    payload = json.loads(job.params["event"]) if preview is not None and "event" in job.params else None
     names: dict[str, str] = {}
     if preview is not None:
         metering = MeteringRepository(ctx.session, ctx.org_id)
@@ -59,6 +61,7 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
         types=TYPES,
         waiting=job.status == WAITING,
         preview=preview,
+        payload=payload,
         names=names,
         params=job.params,
     )

@@ -7,8 +7,9 @@ request's answer, nothing kept), and what it changes is read before and after it
 per meter, and the account's DRAFT invoices (total and usage per meter) that change. The job (EVENT_CORRECTIONS,
 usecases/jobs.py) keeps that preview in its metadata, flat keys of text (JobsApi's metadata is a map of strings):
 
-- `action`, `eventId`, `referenceId` (the stored event previewed), `accountId`, `expiresAt`, and `event` (the
-  corrected payload as JSON, REDO_EVENT only);
+- `action`, `eventId`, `referenceId` (the stored event previewed), `accountId` (its account), `expiresAt`; for
+  REDO_EVENT only, `event` (the corrected payload as JSON) and what it names: `newAccountId` (the
+  account it is ingested into, an alias resolved), `newTimestamp`;
 - `units.<meter id>.before` / `.after`: what the event counts in the meter before and after (after UNDO: 0);
 - `invoice.<invoice id>.totalBefore` / `.totalAfter` / `.currency`, and `invoice.<invoice id>.usage.<meter id>.before`
   / `.after`, for each DRAFT invoice whose total or usage changes ("unknown" for a total its data cannot compute).
@@ -88,12 +89,14 @@ def preview_correction(
             status=str(done.status),
             reference=done.original.pk,
             account=done.original.account_pk,
+            new_account=done.event.account_pk,  # REDO_EVENT's may be another (named by id or alias)
             before=dict(done.original.units or {}),
             after={} if action == "UNDO" else dict(done.event.units or {}),
         )
 
     drafts, _ = previewed(ctx, accounts, change)
-    account = AccountRepository(ctx.session, ctx.org_id).by_pks({seen["account"]}).get(seen["account"])
+    found = AccountRepository(ctx.session, ctx.org_id).by_pks({seen["account"], seen["new_account"]})
+    account, new_account = found.get(seen["account"]), found.get(seen["new_account"])
     params: dict[str, str] = {
         "action": action,
         "eventId": event.id,
@@ -101,8 +104,10 @@ def preview_correction(
         "accountId": account.id if account is not None else "",
         "expiresAt": isoformat_z(ctx.now + PENDING_FOR),
     }
-    if action == "REDO_EVENT":
+    if action == "REDO_EVENT":  # what will be ingested (the correction checked the payload has every field)
         params["event"] = event.model_dump_json(by_alias=True, exclude_none=True)
+        params["newAccountId"] = new_account.id if new_account is not None else event.account_id or ""
+        params["newTimestamp"] = isoformat_z(event.timestamp) if event.timestamp is not None else ""
     for meter in sorted(set(seen["before"]) | set(seen["after"])):
         params[f"units.{meter}.before"] = plain(Decimal(seen["before"].get(meter, "0")))
         params[f"units.{meter}.after"] = plain(Decimal(seen["after"].get(meter, "0")))
