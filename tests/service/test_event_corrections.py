@@ -25,7 +25,7 @@ from meterline.customers.service import CustomerService
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent, EventId
 from meterline.events.schemas import CorrectionEvent
-from meterline.events.service import IngestionService, UsageService
+from meterline.events.service import UsageService
 from meterline.events.wire import Event, event_from
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
@@ -39,7 +39,7 @@ from meterline.metering.schemas import (
 )
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
-from meterline.usecases.events import corrections
+from meterline.usecases.events import corrections, ingestion
 from tests.conftest import new_org
 
 UTC = timezone.utc
@@ -142,7 +142,7 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
         event(f"h{tag}-{n}", DAY + timedelta(seconds=sec), str(value), region)
         for n, (sec, value, region, _) in enumerate(events)
     ]
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(batch))
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest(batch))
     undone = [e.id for e, (*_, undo) in zip(batch, events, strict=True) if undo]
     kept = [e for e, (*_, undo) in zip(batch, events, strict=True) if not undo]
     for event_id in undone:
@@ -179,7 +179,7 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
     # ...and ingesting them again counts them again
     if undone:
         again = [e for e in batch if e.id in set(undone)]
-        results = run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(again))
+        results = run(session_factory, org, lambda ctx: ingestion(ctx).ingest(again))
         assert all(r.accepted for r in results)
 
 
@@ -188,7 +188,7 @@ def undo_exactness(session_factory: sessionmaker[Session], org: Organization, va
     run(
         session_factory,
         org,
-        lambda ctx: IngestionService(ctx).ingest(
+        lambda ctx: ingestion(ctx).ingest(
             [event(f"d{n}", DAY + timedelta(minutes=1), v) for n, v in enumerate(values)]
         ),
     )
@@ -219,7 +219,7 @@ def test_redo_event_in_one_transaction_with_other_work(
 ) -> None:
     """The service never commits: a correction rolled back with its transaction leaves nothing behind."""
     org = catalog_org
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("t1", DAY, "5")]))
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("t1", DAY, "5")]))
     before = usage_snapshot(session_factory, org)
     with pytest.raises(RuntimeError):
         with unit_of_work(session_factory) as s:
@@ -238,7 +238,7 @@ def test_redo_event_in_one_transaction_with_other_work(
 
 def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
     org = catalog_org
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("ok", DAY)]))
     with pytest.raises(NotFound):
         run(
             session_factory,
@@ -299,7 +299,7 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
     run(
         session_factory,
         org,
-        lambda ctx: IngestionService(ctx).ingest([event("race", DAY, "7"), event("other", DAY, "1")]),
+        lambda ctx: ingestion(ctx).ingest([event("race", DAY, "7"), event("other", DAY, "1")]),
     )
     barrier = threading.Barrier(6)
     outcomes: list[object] = []

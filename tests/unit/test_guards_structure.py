@@ -15,7 +15,9 @@ import pytest
 from meterline.accounts.service import AccountService
 from meterline.credits.service import CreditService
 from meterline.customers.service import CustomerService
+from meterline.entitlements.service import EntitledIngestion
 from meterline.events.corrections import CorrectionService
+from meterline.events.service import IngestionService
 from meterline.jobs.service import JobService
 from meterline.schedules import migration
 from meterline.schedules.service import ScheduleService
@@ -33,6 +35,8 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
     (migration.migrate_account, "invoiced_until"),
     (CorrectionService.__init__, "invoiced_until"),
     (CorrectionService.__init__, "feature_credits"),
+    (IngestionService.__init__, "invoiced_until"),
+    (EntitledIngestion.__init__, "invoiced_until"),
     # the stored event a correction must still apply to: the console's page and a confirmed job pass theirs
     (CorrectionService.correct, "expected_reference"),
     (preview_correction, "expected_reference"),
@@ -45,6 +49,7 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
 # The checks, and the only packages that may hand them to a service.
 CHECKS = {
     "invoiced_until",
+    "invoiced_until_of",
     "credit_holds",
     "wallet_holds",
     "has_billing_history",

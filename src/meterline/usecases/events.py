@@ -30,11 +30,12 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest
 from meterline.core.numbers import plain
-from meterline.entitlements.service import give_back_feature_credits
+from meterline.entitlements.service import EntitledIngestion, give_back_feature_credits
 from meterline.events.corrections import CorrectionService
 from meterline.events.schemas import CorrectionAction, CorrectionEvent
+from meterline.events.service import IngestionService
 from meterline.events.store import EventStore
-from meterline.invoicing.service import invoiced_until
+from meterline.invoicing.service import invoiced_until_of
 from meterline.tenancy.context import Context
 from meterline.usecases.schedules import DraftChange, DraftTotal, previewed
 
@@ -46,7 +47,16 @@ ACTIONS: tuple[CorrectionAction, ...] = ("UNDO", "REDO", "REDO_EVENT")
 
 
 def corrections(ctx: Context) -> CorrectionService:
-    return CorrectionService(ctx, invoiced_until=invoiced_until, feature_credits=give_back_feature_credits)
+    return CorrectionService(ctx, invoiced_until=invoiced_until_of, feature_credits=give_back_feature_credits)
+
+
+def ingestion(ctx: Context) -> IngestionService:
+    """Ingestion that refuses events of a cycle whose invoice was finalized early (never billed otherwise)."""
+    return IngestionService(ctx, invoiced_until=invoiced_until_of)
+
+
+def entitled_ingestion(ctx: Context) -> EntitledIngestion:
+    return EntitledIngestion(ctx, invoiced_until=invoiced_until_of)
 
 
 @dataclass(frozen=True)
