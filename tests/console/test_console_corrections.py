@@ -8,7 +8,15 @@ from datetime import datetime, timedelta, timezone
 
 import togai_client as tc
 from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.events.schemas import CorrectionEvent
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from meterline.usecases.events import PENDING_FOR
+from meterline.usecases.jobs import request_correction
 from tests.api.billing_setup import growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_event_corrections_sdk import jobs, pending
@@ -163,3 +171,33 @@ def test_a_redo_event_job_shows_what_it_will_ingest(
     expect(ingests).to_contain_text("calls = 4")
     expect(ingests).to_contain_text("region = eu")
     expect(ingests.get_by_role("link", name="beta")).to_have_attribute("href", "/accounts/beta")
+
+
+def test_an_expired_correction_shows_no_confirm(
+    page: Page, person: tuple[str, str], tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """A correction requested 8 days ago (its 7 days are over) still waits (GET /jobs/{id} says
+    WAITING_FOR_CONFIRMATION) but its page says it expired and offers Reject only; one requested now offers both."""
+    sdk = _setup(tenant)
+    at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        tc.IngestBatchEventRequest(events=[ev("x-1", calls="7", at=at), ev("x-2", calls="1", at=at)])
+    )
+    made = {}
+    for event_id, ago in (("x-1", PENDING_FOR + timedelta(days=1)), ("x-2", timedelta(0))):
+        with unit_of_work(session_factory) as s:
+            org = s.get(Organization, tenant.org.id)
+            assert org is not None
+            ctx = Context(session=s, org=org, now=utc_now() - ago)
+            made[event_id] = request_correction(ctx, "UNDO", CorrectionEvent(id=event_id), expected_reference=None)
+    old, fresh = made["x-1"].job.pk, made["x-2"].job.pk
+    assert jobs(sdk).get_job_status(old).status == "WAITING_FOR_CONFIRMATION"
+
+    sign_in(page, *person)
+    page.goto(f"/jobs/{old}")
+    expect(page.locator("dd.expired")).to_contain_text("expired: it can no longer be confirmed")
+    expect(page.get_by_role("button", name="Confirm")).to_have_count(0)
+    expect(page.get_by_role("button", name="Reject")).to_be_visible()
+    page.goto(f"/jobs/{fresh}")
+    expect(page.locator("dd.expired")).to_have_count(0)
+    expect(page.get_by_role("button", name="Confirm")).to_be_visible()

@@ -6,6 +6,7 @@ handlers over the use cases the API calls (usecases/jobs.py, usecases/events.py)
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -42,6 +43,9 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
     entries = service.repo.entries(job)
     preview = shown_correction(job.params) if job.type == EVENT_CORRECTIONS else None
     payload = json.loads(job.params["event"]) if preview is not None and "event" in job.params else None
+    waiting = job.status == WAITING
+    # a correction past `expiresAt` still waits (its status is Togai's), but can only be rejected: no Confirm
+    expired = waiting and preview is not None and ctx.now >= datetime.fromisoformat(job.params["expiresAt"])
     names: dict[str, str] = {}
     if preview is not None:
         metering = MeteringRepository(ctx.session, ctx.org_id)
@@ -59,7 +63,8 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
         entries=entries[:200],
         more=max(0, len(entries) - 200),
         types=TYPES,
-        waiting=job.status == WAITING,
+        waiting=waiting,
+        expired=expired,
         preview=preview,
         payload=payload,
         names=names,
