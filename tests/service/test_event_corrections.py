@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
@@ -27,6 +27,7 @@ from meterline.events.models import Event as StoredEvent, EventId
 from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import UsageService
 from meterline.events.wire import Event, event_from
+from meterline.jobs.models import Job
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
 from meterline.metering.schemas import (
@@ -40,6 +41,7 @@ from meterline.metering.schemas import (
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.events import corrections, ingestion
+from meterline.usecases.jobs import confirm_job, request_correction
 from tests.conftest import new_org
 
 UTC = timezone.utc
@@ -347,3 +349,65 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
     snapshot = usage_snapshot(session_factory, org)[0]
     assert snapshot["us_calls"] == (Decimal(1 + 7 * len(accepted)), 1 + len(accepted))
     assert snapshot["requests"] == (Decimal(1 + len(accepted)), 1 + len(accepted))
+
+
+def test_a_confirmation_that_meets_a_concurrent_correction_says_to_request_it_again(
+    session_factory: sessionmaker[Session], catalog_org: Organization, db_url: str
+) -> None:
+    """A job confirmed while another transaction corrects its event: PostgreSQL lets the confirmation read the event
+    and then wait for its row lock, so it meets the race (409); SQLite's one writer makes it wait first, so it reads
+    the event reverted (400). Either way the job is FAILED, nothing else changes, and the reason says what to do
+    next: the correction is requested again (a FAILED job cannot be retried)."""
+    org = catalog_org
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("m1", DAY, "3")]))
+    job_id = run(
+        session_factory, org, lambda ctx: request_correction(ctx, "UNDO", named("m1"), expected_reference=None).job.pk
+    )
+    postgres = db_url.startswith("postgresql")
+    corrected, release = threading.Event(), threading.Event()
+    answers: list[object] = []
+
+    def other() -> None:  # the concurrent correction: applied, held uncommitted until the confirmation waits
+        with unit_of_work(session_factory) as s:
+            corrections(Context(session=s, org=s.merge(org), now=utc_now())).correct(
+                "UNDO", named("m1"), expected_reference=None
+            )
+            corrected.set()
+            release.wait(60)
+
+    def confirm() -> None:
+        try:
+            answers.append(run(session_factory, org, lambda ctx: confirm_job(ctx, job_id)[1]))
+        except BaseException as exc:  # surfaced below
+            answers.append(exc)
+
+    first = threading.Thread(target=other)
+    first.start()
+    assert corrected.wait(60)
+    second = threading.Thread(target=confirm)
+    second.start()
+    if postgres:  # the confirmation waits for the event's row lock: only then may the other correction commit
+        with unit_of_work(session_factory, write=False) as s:
+            while not s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND query ILIKE '%FOR UPDATE%'"
+                )
+            ):
+                s.rollback()
+    release.set()
+    first.join()
+    second.join()
+    [refusal] = answers
+    if postgres:
+        assert isinstance(refusal, tuple) and refusal[0] == 409, refusal
+        assert "corrected concurrently" in refusal[1] and "request the correction again" in refusal[1], refusal
+    else:
+        assert isinstance(refusal, tuple) and refusal[0] == 400 and "stored statuses are REVERTED" in refusal[1]
+    with unit_of_work(session_factory, write=False) as s:
+        job = s.get(Job, job_id)
+        assert job is not None and job.status == "FAILED"
+        statuses = list(
+            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "m1"))
+        )
+    assert statuses == ["REVERTED"]
