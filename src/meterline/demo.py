@@ -47,7 +47,6 @@ from meterline.core.schemas import Address
 from meterline.credits.service import Grant
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
-from meterline.events.service import IngestionService
 from meterline.events.wire import Event, event_from
 from meterline.invoicing import billing
 from meterline.invoicing.models import Invoice
@@ -71,6 +70,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.tenancy.service import TenancyService
 from meterline.usecases import balances
+from meterline.usecases.events import ingestion
 from meterline.usecases.schedules import edit_schedules
 
 UTC = timezone.utc
@@ -661,7 +661,7 @@ class Builder:
         events = self._events_of(day, instant - timedelta(minutes=5) if last else _at(day, 23, 50))
         for i in range(0, len(events), BATCH):
             with self.at(instant) as ctx:
-                for result in IngestionService(ctx).ingest(events[i : i + BATCH]):
+                for result in ingestion(ctx).ingest(events[i : i + BATCH]):
                     self.result.events[result.status] += 1
 
     def upgrade(self, day: date) -> None:

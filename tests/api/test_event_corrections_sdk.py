@@ -376,7 +376,7 @@ def test_a_confirmed_correction_is_checked_again(sdk: Sdk, tenant: Tenant, catal
     with pytest.raises(ApiException) as raced:
         jobs(sdk).confirm_job(second)
     assert raced.value.status == 409
-    assert "was corrected since this correction was requested" in message_of(raced.value)
+    assert "was corrected since you opened it (or since this correction was requested)" in message_of(raced.value)
     [entry] = jobs(sdk).get_job_entries(second).data
     assert (entry.status, entry.metadata["httpStatus"]) == ("FAILED", "409")
     assert usage(tenant) == {"us_calls": (Decimal(7), 2), "requests": (Decimal(2), 2)}
@@ -400,3 +400,54 @@ def test_a_confirmed_correction_is_checked_again(sdk: Sdk, tenant: Tenant, catal
         assert r.status_code == 400 and "event.id" in r.json()["message"]
     assert len(jobs(sdk).get_jobs().data) == count  # no job for a refused request
     assert usage(tenant) == {"us_calls": (Decimal(7), 2), "requests": (Decimal(2), 2)}
+
+
+def test_usage_never_lands_in_a_cycle_whose_invoice_was_finalized_early(
+    sdk: Sdk, tenant: Tenant, catalog: dict[str, str]
+) -> None:
+    """beta's invoice of this month is finalized early (DUE): a REDO_EVENT moving acme's event there is refused (the
+    job confirmed after the finalization too, and the request with or without confirmation); an event of that cycle
+    sent to /ingest or /ingestBatch is refused as past the grace period, saying why. Nothing reaches beta's usage."""
+    now = datetime.now(UTC)
+    at = now - timedelta(minutes=5)
+    hour = at.replace(minute=0, second=0, microsecond=0)
+    window = (hour, hour + timedelta(hours=1))
+    sdk.customers.create_customer(
+        togai_client.CreateCustomerRequest(
+            id="beta", name="Beta", primary_email="b@beta.test", address=togai_client.Address()
+        )
+    )
+    plan_id = plan(sdk, catalog["sum"])
+    for account in ("acme", "beta"):
+        sdk.accounts.update_pricing_schedule(account, associate(plan_id, date(now.year, now.month, 1), OPEN))
+    ingest(sdk, ev("q1", calls="7", at=at), ev("b0", calls="1", account="beta", at=at))
+    _, job_id = pending(sdk, "REDO_EVENT", ev("q1", calls="3", account="beta", at=at))  # before the finalization
+    [beta_draft] = [i for i in sdk.invoices.list_invoices(owner_id="beta").data if i.status == "DRAFT"]
+    assert sdk.invoices.update_invoice(beta_draft.id, togai_client.UpdateInvoiceRequest(status="DUE")).status == "DUE"
+    beta_before = usage(tenant, window, account="beta")
+    [(ref, status)] = stored(sdk, "q1")
+
+    with pytest.raises(BadRequestException) as refused:
+        jobs(sdk).confirm_job(job_id)
+    assert "finalized early" in message_of(refused.value) and "INGESTION_FAILED_PAST_GRACE_PERIOD" in message_of(
+        refused.value
+    )
+    for confirmation in (False, True):
+        with pytest.raises(BadRequestException) as refused:
+            correct(sdk, "REDO_EVENT", ev("q1", calls="3", account="beta", at=at), require_confirmation=confirmation)
+        assert "finalized early" in message_of(refused.value), message_of(refused.value)
+    assert stored(sdk, "q1") == [(ref, status)]
+    assert usage(tenant, window)["us_calls"] == (Decimal(7), 1)
+
+    with pytest.raises(BadRequestException) as refused:
+        togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("b1", account="beta", at=at)))
+    assert "finalized early" in message_of(refused.value)
+    response = togai_client.EventIngestionApi(sdk.client).ingest_batch_with_http_info(
+        IngestBatchEventRequest(events=[ev("b2", account="beta", at=at), ev("a2", calls="1", at=at)])
+    )
+    assert response.status_code == 207
+    [error] = response.data.details["errors"]
+    assert (error["index"], error["status"]) == (0, "INGESTION_FAILED_PAST_GRACE_PERIOD")
+    assert "finalized early" in error["message"], error
+    assert stored(sdk, "a2")[0][1] == "INGESTION_COMPLETED_EVENT_METERED"
+    assert usage(tenant, window, account="beta") == beta_before

@@ -295,6 +295,27 @@ def test_net_term_days_are_bounded(tenant: Tenant, sdk: Sdk, catalog: dict[str, 
     assert sdk.accounts.get_account("acme").net_term_days == 3650
 
 
+def test_a_payment_record_order_is_bounded(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    reference = {"sourceName": "bank", "sourceType": "BANK_TRANSFER", "transactionNumber": "t-1"}
+
+    def pay(order: str) -> Any:
+        body = (
+            '{"accountId": "acme", "currency": "USD", "totalAmount": 1, "externalPaymentReference": '
+            + json.dumps(reference)
+            + ', "lineItemRecords": [{"type": "WALLET_CREDIT", "amount": 1, "order": '
+            + order
+            + "}]}"
+        )
+        return http.post("/payments", content=body, headers=JSON)
+
+    with tenant.http() as http:
+        for order in (str(2**70), "1001", "0", "-1", "1.5", '"1"'):
+            r = pay(order)
+            assert r.status_code == 400 and "lineItemRecords[0].order" in r.json()["message"], (order, r.text)
+        assert http.get("/payments").json()["data"] == []
+        assert pay("1000").status_code == 201
+
+
 def test_license_quantities_stay_within_the_rule_when_steps_add_up(tenant: Tenant, sdk: Sdk, seats: str) -> None:
     """Each RELATIVE step is bounded; their running total is held to the same bound."""
     jan = datetime(2024, 1, 1, tzinfo=UTC)

@@ -8,9 +8,18 @@ from datetime import datetime, timedelta, timezone
 
 import togai_client as tc
 from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.events.schemas import CorrectionEvent
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from meterline.usecases.events import PENDING_FOR
+from meterline.usecases.jobs import request_correction
 from tests.api.billing_setup import growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_event_corrections_sdk import jobs, pending
 from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant
@@ -107,3 +116,88 @@ def test_a_correction_waits_for_confirm_or_reject_on_its_job_page(
     assert [e.ingestion_status.status for e in tc.EventManagementApi(sdk.client).get_single_event("c-2").events] == [
         "REVERTED"
     ]
+
+
+def test_the_correct_form_corrects_the_event_of_its_page_only(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """A page opened before the event was redone through the API (a new event with the same id) cannot correct the
+    new one: the form is refused in words (409), at once or waiting for confirmation, and nothing changes."""
+    sdk = _setup(tenant)
+    at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    management = tc.EventManagementApi(sdk.client)
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("r-1", calls="7", at=at)]))
+    sign_in(page, *person)
+    _open_event(page, "r-1")
+    other = page.context.new_page()  # the same page in a second tab: one form posted at once, one with confirmation
+    other.goto(page.url)
+    management.event_correction(
+        action="REDO_EVENT", event_correction_request=tc.EventCorrectionRequest(event=ev("r-1", calls="3", at=at))
+    )
+
+    for tab, confirm in ((page, False), (other, True)):
+        if not confirm:
+            tab.get_by_label(re.compile("Require confirmation")).uncheck()
+        tab.get_by_role("button", name="Correct event").click()
+        expect(tab.get_by_role("status")).to_contain_text("The event was not corrected")
+        expect(tab.get_by_role("status")).to_contain_text("was corrected since you opened it")
+        stored = [e.ingestion_status.status for e in management.get_single_event("r-1").events]
+        assert stored == ["REVERTED", "INGESTION_COMPLETED_EVENT_METERED"], stored  # the redone event stays
+    page.goto("/jobs")
+    expect(page.locator("table.jobs tbody tr")).to_have_count(0)
+
+
+def test_a_redo_event_job_shows_what_it_will_ingest(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """A REDO_EVENT waiting for confirmation names the corrected payload: its account (another one here) and time in
+    the job's metadata (newAccountId, newTimestamp) and on its page, with its attributes and dimensions."""
+    sdk = _setup(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="beta", name="Beta Ltd", primary_email="b@beta.test", address=tc.Address())
+    )
+    at = (datetime.now(timezone.utc) - timedelta(minutes=5)).replace(microsecond=0)
+    moved = at - timedelta(minutes=1)
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("m-1", calls="7", at=at)]))
+    _, job_id = pending(sdk, "REDO_EVENT", ev("m-1", calls="4", region="eu", account="beta", at=moved))
+    shown = jobs(sdk).get_job_status(job_id).metadata
+    stamp = moved.strftime("%Y-%m-%dT%H:%M:%SZ")
+    assert (shown["accountId"], shown["newAccountId"], shown["newTimestamp"]) == ("acme", "beta", stamp), shown
+
+    sign_in(page, *person)
+    page.goto(f"/jobs/{job_id}")
+    ingests = page.locator("dd.payload")
+    expect(ingests).to_contain_text(f"account beta at {stamp}")
+    expect(ingests).to_contain_text("calls = 4")
+    expect(ingests).to_contain_text("region = eu")
+    expect(ingests.get_by_role("link", name="beta")).to_have_attribute("href", "/accounts/beta")
+
+
+def test_an_expired_correction_shows_no_confirm(
+    page: Page, person: tuple[str, str], tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """A correction requested 8 days ago (its 7 days are over) still waits (GET /jobs/{id} says
+    WAITING_FOR_CONFIRMATION) but its page says it expired and offers Reject only; one requested now offers both."""
+    sdk = _setup(tenant)
+    at = datetime.now(timezone.utc) - timedelta(minutes=5)
+    tc.EventIngestionApi(sdk.client).ingest_batch(
+        tc.IngestBatchEventRequest(events=[ev("x-1", calls="7", at=at), ev("x-2", calls="1", at=at)])
+    )
+    made = {}
+    for event_id, ago in (("x-1", PENDING_FOR + timedelta(days=1)), ("x-2", timedelta(0))):
+        with unit_of_work(session_factory) as s:
+            org = s.get(Organization, tenant.org.id)
+            assert org is not None
+            ctx = Context(session=s, org=org, now=utc_now() - ago)
+            made[event_id] = request_correction(ctx, "UNDO", CorrectionEvent(id=event_id), expected_reference=None)
+    old, fresh = made["x-1"].job.pk, made["x-2"].job.pk
+    assert jobs(sdk).get_job_status(old).status == "WAITING_FOR_CONFIRMATION"
+
+    sign_in(page, *person)
+    page.goto(f"/jobs/{old}")
+    expect(page.locator("dd.expired")).to_contain_text("expired: it can no longer be confirmed")
+    expect(page.get_by_role("button", name="Confirm")).to_have_count(0)
+    expect(page.get_by_role("button", name="Reject")).to_be_visible()
+    page.goto(f"/jobs/{fresh}")
+    expect(page.locator("dd.expired")).to_have_count(0)
+    expect(page.get_by_role("button", name="Confirm")).to_be_visible()

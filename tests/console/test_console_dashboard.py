@@ -24,7 +24,6 @@ from meterline.core.db import unit_of_work
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
-from meterline.events.service import IngestionService
 from meterline.events.wire import event_from
 from meterline.invoicing.service import InvoiceService
 from meterline.metering.meter_service import UsageMeterService
@@ -39,6 +38,7 @@ from meterline.payments.schemas import CreatePaymentRequest
 from meterline.payments.service import PaymentService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.events import ingestion
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, fits, menu, shot, sign_in
 from tests.service.billing_world import associate, make_plan
@@ -148,7 +148,7 @@ def make_company(factory: sessionmaker[Session], tenant: Tenant) -> tuple[date, 
                 "attributes": [{"name": attribute, "value": str(e.value)}],
                 "dimensions": {"region": "us"} if e.schema == "api_calls" else {},
             }
-            [result] = IngestionService(ctx).ingest([event_from(body)])
+            [result] = ingestion(ctx).ingest([event_from(body)])
             assert result.status.startswith("INGESTION_FAILED" if e.failed else "INGESTION_COMPLETED"), result
     for b in billed:
         account = b.customer if b.currency == "USD" else f"{b.customer}-eu"

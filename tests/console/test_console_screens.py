@@ -41,7 +41,6 @@ from meterline.entitlements.service import FeatureCreditService, Grant as Featur
 from meterline.entitlements.statuses import EntrySource
 from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionEvent
-from meterline.events.service import IngestionService
 from meterline.events.wire import event_from
 from meterline.invoicing.service import InvoiceService
 from meterline.metering.meter_service import UsageMeterService
@@ -58,6 +57,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization, User
 from meterline.tenancy.service import TenancyService
 from meterline.usecases import balances
+from meterline.usecases.events import ingestion
 from meterline.usecases.jobs import request_correction
 from meterline.usecases.schedules import edit_schedules
 from tests.conftest import Tenant
@@ -280,7 +280,7 @@ def world(session_factory: sessionmaker[Session], tenant: Tenant) -> World:
         ctx = _ctx(s, tenant)
         event_id = "E" * 120
         moment = max(now.replace(day=1, hour=0, minute=0, second=0, microsecond=0), now - timedelta(minutes=5))
-        results = IngestionService(ctx).ingest(
+        results = ingestion(ctx).ingest(
             [
                 event_from(
                     {
@@ -346,7 +346,7 @@ def world(session_factory: sessionmaker[Session], tenant: Tenant) -> World:
         assert owner is not None
         ongoing = invoices.ongoing(owner)
         assert ongoing is not None
-        job = request_correction(ctx, "UNDO", CorrectionEvent(id=event_id)).job
+        job = request_correction(ctx, "UNDO", CorrectionEvent(id=event_id), expected_reference=None).job
         return World(
             customer=customer,
             account=account,

@@ -17,7 +17,6 @@ from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_schemas import CreatePricePlanRequest
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.db import unit_of_work
-from meterline.events.service import IngestionService
 from meterline.invoicing import billing
 from meterline.invoicing.builder import Line
 from meterline.invoicing.models import Invoice
@@ -25,6 +24,7 @@ from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.events import ingestion
 from meterline.usecases.schedules import edit_schedules
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
@@ -55,7 +55,7 @@ class World:
 
     def ingest(self, now: datetime, *events: tuple[str, datetime, str]) -> list[str]:
         with self.at(now) as ctx:
-            return [r.status for r in IngestionService(ctx).ingest([event(i, at, calls) for i, at, calls in events])]
+            return [r.status for r in ingestion(ctx).ingest([event(i, at, calls) for i, at, calls in events])]
 
     def invoices(self) -> list[dict[str, Any]]:
         """Every invoice as plain values, in number order (drafts last), with its lines computed as a reader sees."""

@@ -20,7 +20,6 @@ from meterline.core.db import unit_of_work
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
-from meterline.events.service import IngestionService
 from meterline.events.wire import event_from
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import invoiced_until
@@ -28,6 +27,7 @@ from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.events import ingestion
 from tests.conftest import new_org
 from tests.service.billing_world import fee, make_plan, tiered_card
 from tests.service.test_ingestion import setup_catalog
@@ -80,7 +80,7 @@ def company(factory: sessionmaker[Session], accounts: int) -> Organization:
     for i in range(0, len(events), 1000):
         with unit_of_work(factory) as session:
             ctx = Context(session=session, org=session.get(Organization, org.id), now=datetime(2024, 6, 20, tzinfo=UTC))
-            IngestionService(ctx).ingest(events[i : i + 1000])
+            ingestion(ctx).ingest(events[i : i + 1000])
     return org
 
 

@@ -38,8 +38,8 @@ def test_a_waiting_correction_changes_nothing_lives_seven_days_and_then_applies_
     before = state(world)
 
     with world.at(t(3, 5)) as ctx:
-        first = request_correction(ctx, "UNDO", CorrectionEvent(id="e1")).job.pk
-        second = request_correction(ctx, "UNDO", CorrectionEvent(id="e2")).job.pk
+        first = request_correction(ctx, "UNDO", CorrectionEvent(id="e1"), expected_reference=None).job.pk
+        second = request_correction(ctx, "UNDO", CorrectionEvent(id="e2"), expected_reference=None).job.pk
     after = state(world)
     # nothing but the jobs and their entries was written (the preview's savepoint kept nothing)
     changed = {name for name in before.keys() | after.keys() if before.get(name) != after.get(name)}

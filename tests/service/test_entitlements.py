@@ -22,7 +22,6 @@ from meterline.core.money import exact_sum
 from meterline.entitlements.feature_service import Association, FeatureService
 from meterline.entitlements.models import FeatureConsumption, FeatureCreditEntry
 from meterline.entitlements.service import (
-    EntitledIngestion,
     FeatureCreditService,
     Grant,
     cycle_entry_id,
@@ -35,7 +34,7 @@ from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionEvent
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
-from meterline.usecases.events import corrections
+from meterline.usecases.events import corrections, entitled_ingestion, ingestion
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
 
@@ -79,14 +78,14 @@ class Clock:
     def entitled(self, now: datetime, event_id: str, at: datetime, calls: str) -> str:
         """The ingestion status, or the refusal's class name."""
         try:
-            return self.run(now, lambda ctx: EntitledIngestion(ctx).ingest(event(event_id, at, calls)).status)
+            return self.run(now, lambda ctx: entitled_ingestion(ctx).ingest(event(event_id, at, calls)).status)
         except MeterlineError as exc:
             return type(exc).__name__
 
     def undo(self, now: datetime, event_id: str, action: str = "UNDO") -> str:
         try:
             body = CorrectionEvent.model_validate({"id": event_id})
-            return self.run(now, lambda ctx: corrections(ctx).correct(action, body).status)  # type: ignore[arg-type]
+            return self.run(now, lambda ctx: corrections(ctx).correct(action, body, expected_reference=None).status)  # type: ignore[arg-type]
         except MeterlineError as exc:
             return type(exc).__name__
 
@@ -238,9 +237,8 @@ def test_undo_gives_back_what_is_still_usable_as_refund_entries(clock: Clock) ->
 
 def test_a_plain_event_of_the_feature_schema_is_corrected_as_before(clock: Clock) -> None:
     """Events that never went through /entitled consume nothing, and REDO works for them."""
-    from meterline.events.service import IngestionService
 
-    clock.run(T0, lambda ctx: IngestionService(ctx).ingest([event("p", T0, "3")]))
+    clock.run(T0, lambda ctx: ingestion(ctx).ingest([event("p", T0, "3")]))
     assert clock.undo(T0, "p", "REDO") == "REVERTED_AND_REINGESTED"
     assert clock.entries(T0) == {}
 

@@ -12,7 +12,7 @@ from decimal import Decimal
 import msgspec
 import pytest
 from hypothesis import HealthCheck, given, settings, strategies as st
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
@@ -25,8 +25,9 @@ from meterline.customers.service import CustomerService
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent, EventId
 from meterline.events.schemas import CorrectionEvent
-from meterline.events.service import IngestionService, UsageService
+from meterline.events.service import UsageService
 from meterline.events.wire import Event, event_from
+from meterline.jobs.models import Job
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
 from meterline.metering.schemas import (
@@ -39,7 +40,8 @@ from meterline.metering.schemas import (
 )
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
-from meterline.usecases.events import corrections
+from meterline.usecases.events import corrections, ingestion
+from meterline.usecases.jobs import confirm_job, request_correction
 from tests.conftest import new_org
 
 UTC = timezone.utc
@@ -142,13 +144,21 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
         event(f"h{tag}-{n}", DAY + timedelta(seconds=sec), str(value), region)
         for n, (sec, value, region, _) in enumerate(events)
     ]
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(batch))
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest(batch))
     undone = [e.id for e, (*_, undo) in zip(batch, events, strict=True) if undo]
     kept = [e for e, (*_, undo) in zip(batch, events, strict=True) if not undo]
     for event_id in undone:
         if redo_first:  # a REDO in between changes nothing either
-            run(session_factory, org, lambda ctx, i=event_id: corrections(ctx).correct("REDO", named(i)))
-        run(session_factory, org, lambda ctx, i=event_id: corrections(ctx).correct("UNDO", named(i)))
+            run(
+                session_factory,
+                org,
+                lambda ctx, i=event_id: corrections(ctx).correct("REDO", named(i), expected_reference=None),
+            )
+        run(
+            session_factory,
+            org,
+            lambda ctx, i=event_id: corrections(ctx).correct("UNDO", named(i), expected_reference=None),
+        )
     # as if only the kept events had come: the same as ingesting just them into the earlier state
     expected = []
     for (start, end), previous in zip(WINDOWS, before, strict=True):
@@ -171,7 +181,7 @@ def test_ingest_then_undo_leaves_usage_as_if_the_events_never_came(
     # ...and ingesting them again counts them again
     if undone:
         again = [e for e in batch if e.id in set(undone)]
-        results = run(session_factory, org, lambda ctx: IngestionService(ctx).ingest(again))
+        results = run(session_factory, org, lambda ctx: ingestion(ctx).ingest(again))
         assert all(r.accepted for r in results)
 
 
@@ -180,12 +190,16 @@ def undo_exactness(session_factory: sessionmaker[Session], org: Organization, va
     run(
         session_factory,
         org,
-        lambda ctx: IngestionService(ctx).ingest(
+        lambda ctx: ingestion(ctx).ingest(
             [event(f"d{n}", DAY + timedelta(minutes=1), v) for n, v in enumerate(values)]
         ),
     )
     for n in range(keep, len(values)):
-        run(session_factory, org, lambda ctx, n=n: corrections(ctx).correct("UNDO", named(f"d{n}")))
+        run(
+            session_factory,
+            org,
+            lambda ctx, n=n: corrections(ctx).correct("UNDO", named(f"d{n}"), expected_reference=None),
+        )
     snapshot = usage_snapshot(session_factory, org)
     assert snapshot[0]["us_calls"] == (exact_sum(Decimal(v) for v in values[:keep]), keep)
     assert snapshot[0]["requests"] == (Decimal(keep), keep)
@@ -207,13 +221,13 @@ def test_redo_event_in_one_transaction_with_other_work(
 ) -> None:
     """The service never commits: a correction rolled back with its transaction leaves nothing behind."""
     org = catalog_org
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("t1", DAY, "5")]))
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("t1", DAY, "5")]))
     before = usage_snapshot(session_factory, org)
     with pytest.raises(RuntimeError):
         with unit_of_work(session_factory) as s:
             ctx = Context(session=s, org=s.merge(org), now=utc_now())
             corrected = CorrectionEvent.model_validate(msgspec.to_builtins(event("t1", DAY, "50")))
-            result = corrections(ctx).correct("REDO_EVENT", corrected)
+            result = corrections(ctx).correct("REDO_EVENT", corrected, expected_reference=None)
             assert result.status == "REVERTED_AND_REINGESTED"
             raise RuntimeError("roll back")
     assert usage_snapshot(session_factory, org) == before
@@ -226,11 +240,15 @@ def test_redo_event_in_one_transaction_with_other_work(
 
 def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_org: Organization) -> None:
     org = catalog_org
-    run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("ok", DAY)]))
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("ok", DAY)]))
     with pytest.raises(NotFound, match="^Event 'unknown' not found$"):
-        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", named("unknown")))
+        run(
+            session_factory,
+            org,
+            lambda ctx: corrections(ctx).correct("UNDO", named("unknown"), expected_reference=None),
+        )
     with pytest.raises(BadRequest, match="event.id"):
-        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None))
+        run(session_factory, org, lambda ctx: corrections(ctx).correct("UNDO", None, expected_reference=None))
     with pytest.raises(BadRequest, match="event.accountId"):
         run(
             session_factory,
@@ -246,6 +264,7 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
                         "dimensions": {},
                     }
                 ),
+                expected_reference=None,
             ),
         )
     with pytest.raises(BadRequest, match="missing attribute calls"):
@@ -264,6 +283,7 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
                         "dimensions": {"region": "us"},
                     }
                 ),
+                expected_reference=None,
             ),
         )
     # none of that changed the event
@@ -282,11 +302,14 @@ def test_an_undo_frees_the_id_in_its_own_organization_only(
     run(session_factory, other, setup_catalog)
     for org in (catalog_org, other):
         assert [
-            r.accepted
-            for r in run(session_factory, org, lambda ctx: IngestionService(ctx).ingest([event("shared", DAY)]))
+            r.accepted for r in run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("shared", DAY)]))
         ] == [True]
     # When the first organization undoes its event
-    run(session_factory, catalog_org, lambda ctx: corrections(ctx).correct("UNDO", named("shared")))
+    run(
+        session_factory,
+        catalog_org,
+        lambda ctx: corrections(ctx).correct("UNDO", named("shared"), expected_reference=None),
+    )
     # Then the id is free again there, and still claimed in the other organization: a second copy there is a duplicate
     with unit_of_work(session_factory, write=False) as s:
         claims = set(
@@ -297,9 +320,9 @@ def test_an_undo_frees_the_id_in_its_own_organization_only(
             )
         )
     assert claims == {other.id}
-    [again] = run(session_factory, other, lambda ctx: IngestionService(ctx).ingest([event("shared", DAY)]))
+    [again] = run(session_factory, other, lambda ctx: ingestion(ctx).ingest([event("shared", DAY)]))
     assert (again.accepted, again.status) == (False, "INGESTION_FAILED_DUPLICATE_EVENT")
-    [back] = run(session_factory, catalog_org, lambda ctx: IngestionService(ctx).ingest([event("shared", DAY)]))
+    [back] = run(session_factory, catalog_org, lambda ctx: ingestion(ctx).ingest([event("shared", DAY)]))
     assert back.accepted
 
 
@@ -310,7 +333,7 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
     run(
         session_factory,
         org,
-        lambda ctx: IngestionService(ctx).ingest([event("race", DAY, "7"), event("other", DAY, "1")]),
+        lambda ctx: ingestion(ctx).ingest([event("race", DAY, "7"), event("other", DAY, "1")]),
     )
     barrier = threading.Barrier(6)
     outcomes: list[object] = []
@@ -320,7 +343,11 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
         barrier.wait()
         action = "UNDO" if n % 2 else "REDO"
         try:
-            result = run(session_factory, org, lambda ctx: corrections(ctx).correct(action, named("race")))
+            result = run(
+                session_factory,
+                org,
+                lambda ctx: corrections(ctx).correct(action, named("race"), expected_reference=None),
+            )
             outcome: object = result.status
         except MeterlineError as exc:
             outcome = type(exc).__name__
@@ -354,3 +381,65 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
     snapshot = usage_snapshot(session_factory, org)[0]
     assert snapshot["us_calls"] == (Decimal(1 + 7 * len(accepted)), 1 + len(accepted))
     assert snapshot["requests"] == (Decimal(1 + len(accepted)), 1 + len(accepted))
+
+
+def test_a_confirmation_that_meets_a_concurrent_correction_says_to_request_it_again(
+    session_factory: sessionmaker[Session], catalog_org: Organization, db_url: str
+) -> None:
+    """A job confirmed while another transaction corrects its event: PostgreSQL lets the confirmation read the event
+    and then wait for its row lock, so it meets the race (409); SQLite's one writer makes it wait first, so it reads
+    the event reverted (400). Either way the job is FAILED, nothing else changes, and the reason says what to do
+    next: the correction is requested again (a FAILED job cannot be retried)."""
+    org = catalog_org
+    run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("m1", DAY, "3")]))
+    job_id = run(
+        session_factory, org, lambda ctx: request_correction(ctx, "UNDO", named("m1"), expected_reference=None).job.pk
+    )
+    postgres = db_url.startswith("postgresql")
+    corrected, release = threading.Event(), threading.Event()
+    answers: list[object] = []
+
+    def other() -> None:  # the concurrent correction: applied, held uncommitted until the confirmation waits
+        with unit_of_work(session_factory) as s:
+            corrections(Context(session=s, org=s.merge(org), now=utc_now())).correct(
+                "UNDO", named("m1"), expected_reference=None
+            )
+            corrected.set()
+            release.wait(60)
+
+    def confirm() -> None:
+        try:
+            answers.append(run(session_factory, org, lambda ctx: confirm_job(ctx, job_id)[1]))
+        except BaseException as exc:  # surfaced below
+            answers.append(exc)
+
+    first = threading.Thread(target=other)
+    first.start()
+    assert corrected.wait(60)
+    second = threading.Thread(target=confirm)
+    second.start()
+    if postgres:  # the confirmation waits for the event's row lock: only then may the other correction commit
+        with unit_of_work(session_factory, write=False) as s:
+            while not s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND datname = current_database() AND query ILIKE '%FOR UPDATE%'"
+                )
+            ):
+                s.rollback()
+    release.set()
+    first.join()
+    second.join()
+    [refusal] = answers
+    if postgres:
+        assert isinstance(refusal, tuple) and refusal[0] == 409, refusal
+        assert "corrected concurrently" in refusal[1] and "request the correction again" in refusal[1], refusal
+    else:
+        assert isinstance(refusal, tuple) and refusal[0] == 400 and "stored statuses are REVERTED" in refusal[1]
+    with unit_of_work(session_factory, write=False) as s:
+        job = s.get(Job, job_id)
+        assert job is not None and job.status == "FAILED"
+        statuses = list(
+            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "m1"))
+        )
+    assert statuses == ["REVERTED"]

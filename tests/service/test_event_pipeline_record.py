@@ -12,9 +12,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.events.models import Event as StoredEvent
-from meterline.events.service import EventQueryService, IngestionService
+from meterline.events.service import EventQueryService
 from meterline.metering.meter_service import UsageMeterService
 from meterline.tenancy.context import Context
+from meterline.usecases.events import ingestion
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
 
@@ -25,7 +26,7 @@ def test_the_record_is_written_at_ingestion_and_old_events_still_read(session_fa
     with unit_of_work(session_factory) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
         meter_id = setup_catalog(ctx)
-        results = IngestionService(ctx).ingest([event("a", at, "2.5"), event("a", at, "9"), event("b", at, "1")])
+        results = ingestion(ctx).ingest([event("a", at, "2.5"), event("a", at, "9"), event("b", at, "1")])
         assert [r.status for r in results] == [
             "INGESTION_COMPLETED_EVENT_NOT_METERED",
             "INGESTION_FAILED_DUPLICATE_EVENT",

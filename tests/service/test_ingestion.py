@@ -21,7 +21,7 @@ from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent, EventId
-from meterline.events.service import IngestionService, UsageService
+from meterline.events.service import UsageService
 from meterline.events.wire import Event, event_from
 from meterline.metering.meter_service import UsageMeterService
 from meterline.metering.schema_service import EventSchemaService
@@ -34,6 +34,7 @@ from meterline.metering.schemas import (
 )
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases.events import ingestion
 from tests.conftest import new_org
 
 UTC = timezone.utc
@@ -105,7 +106,7 @@ def test_concurrent_overlapping_batches_count_each_id_once(
             for _ in range(4):
                 ids = rng.choices(pool, k=100)  # duplicates inside the batch and across threads
                 with unit_of_work(session_factory) as s:
-                    IngestionService(Context(session=s, org=s.merge(org), now=utc_now())).ingest(
+                    ingestion(Context(session=s, org=s.merge(org), now=utc_now())).ingest(
                         [event(i, DAY + timedelta(minutes=pool.index(i) % 96 * 15)) for i in ids]
                     )
                 with lock:
@@ -164,7 +165,7 @@ def test_usage_from_rollups_equals_usage_from_raw_events(
     batch_tag = random.getrandbits(48)
     with unit_of_work(session_factory) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
-        IngestionService(ctx).ingest(
+        ingestion(ctx).ingest(
             [
                 event(f"p{batch_tag}-{n}", DAY + timedelta(seconds=sec), str(value))
                 for n, (sec, value) in enumerate(events)
@@ -219,5 +220,5 @@ def test_ids_past_the_window_can_be_ingested_again(
                 from meterline.events.store import EventStore
 
                 assert EventStore(s, org.id).forget_ids_before(utc_now() + timedelta(seconds=1)) == 1
-            statuses.append(IngestionService(ctx).ingest([event("again", DAY)])[0].status)
+            statuses.append(ingestion(ctx).ingest([event("again", DAY)])[0].status)
     assert statuses == [pipeline.NOT_METERED, pipeline.NOT_METERED]

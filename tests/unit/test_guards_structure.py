@@ -15,10 +15,14 @@ import pytest
 from meterline.accounts.service import AccountService
 from meterline.credits.service import CreditService
 from meterline.customers.service import CustomerService
+from meterline.entitlements.service import EntitledIngestion
 from meterline.events.corrections import CorrectionService
+from meterline.events.service import IngestionService
 from meterline.jobs.service import JobService
 from meterline.schedules import migration
 from meterline.schedules.service import ScheduleService
+from meterline.usecases.events import preview_correction
+from meterline.usecases.jobs import request_correction
 from meterline.wallet.service import WalletService
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "meterline"
@@ -31,6 +35,12 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
     (migration.migrate_account, "invoiced_until"),
     (CorrectionService.__init__, "invoiced_until"),
     (CorrectionService.__init__, "feature_credits"),
+    (IngestionService.__init__, "invoiced_until"),
+    (EntitledIngestion.__init__, "invoiced_until"),
+    # the stored event a correction must still apply to: the console's page and a confirmed job pass theirs
+    (CorrectionService.correct, "expected_reference"),
+    (preview_correction, "expected_reference"),
+    (request_correction, "expected_reference"),
     (CreditService.__init__, "holds"),
     (WalletService.__init__, "holds"),
     (JobService.__init__, "runners"),
@@ -39,6 +49,7 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
 # The checks, and the only packages that may hand them to a service.
 CHECKS = {
     "invoiced_until",
+    "invoiced_until_of",
     "credit_holds",
     "wallet_holds",
     "has_billing_history",

@@ -5,6 +5,8 @@ handlers over the use cases the API calls (usecases/jobs.py, usecases/events.py)
 
 from __future__ import annotations
 
+import json
+from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
@@ -40,6 +42,10 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
     job = service.get(job_id)
     entries = service.repo.entries(job)
     preview = shown_correction(job.params) if job.type == EVENT_CORRECTIONS else None
+    payload = json.loads(job.params["event"]) if preview is not None and "event" in job.params else None
+    waiting = job.status == WAITING
+    # a correction past `expiresAt` still waits (its status is Togai's), but can only be rejected: no Confirm
+    expired = waiting and preview is not None and ctx.now >= datetime.fromisoformat(job.params["expiresAt"])
     names: dict[str, str] = {}
     if preview is not None:
         metering = MeteringRepository(ctx.session, ctx.org_id)
@@ -57,8 +63,10 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
         entries=entries[:200],
         more=max(0, len(entries) - 200),
         types=TYPES,
-        waiting=job.status == WAITING,
+        waiting=waiting,
+        expired=expired,
         preview=preview,
+        payload=payload,
         names=names,
         params=job.params,
     )
@@ -113,14 +121,15 @@ def correct_event(
     savepoint = ctx.session.begin_nested()  # the answer is a redirect (committed): a refusal must keep nothing
     try:
         if confirmation:
-            pending = request_correction(ctx, action, named)  # type: ignore[arg-type]  # checked against ACTIONS
+            pending = request_correction(ctx, action, named, expected_reference=reference_id)  # type: ignore[arg-type]
             savepoint.commit()
             return feedback.saved(
                 request,
                 f"/jobs/{pending.job.pk}",
                 "Nothing is changed yet: check what the correction changes, then confirm or reject it.",
             )
-        done = corrections(ctx).correct(action, named)  # type: ignore[arg-type]
+        # the event of this page only: one corrected since it was opened is refused (409), never another corrected
+        done = corrections(ctx).correct(action, named, expected_reference=reference_id)  # type: ignore[arg-type]
         savepoint.commit()
     except MeterlineError as exc:
         savepoint.rollback()

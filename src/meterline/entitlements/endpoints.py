@@ -17,11 +17,12 @@ from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse, ErrorResponse, PaginationOptions
 from meterline.entitlements import schemas
 from meterline.entitlements.feature_service import FeatureService
-from meterline.entitlements.service import EntitledIngestion, FeatureCreditService, Grant
+from meterline.entitlements.service import FeatureCreditService, Grant
 from meterline.entitlements.values import EntitlementValues
 from meterline.events import wire
 from meterline.events.statuses import IngestionStatus
 from meterline.tenancy.context import Context
+from meterline.usecases.events import entitled_ingestion
 
 router = APIRouter(route_class=UnitOfWorkRoute)
 # Queries sent as POST: no write lock, nothing committed.
@@ -84,7 +85,7 @@ def ingest_entitled_event(body: bytes = Depends(_body), ctx: Context = Depends(a
     """Ingest the event only when the account's credits of its feature cover its units, consuming them: 200
     `{success: true}`; 422 when they do not cover it (nothing stored); a rejected event as `/ingest` answers it
     (stored with its status; 409 for an id already ingested, else 400)."""
-    result = EntitledIngestion(ctx).ingest(wire.decode_event(body))
+    result = entitled_ingestion(ctx).ingest(wire.decode_event(body))
     count_events([result.status])
     if not result.accepted:
         status = 409 if result.status == IngestionStatus.DUPLICATE else 400

@@ -34,7 +34,7 @@ from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCr
 from meterline.entitlements.repository import EntryRepository, FeatureRepository
 from meterline.entitlements.statuses import EntrySource, EntryStatus
 from meterline.events.models import Event as StoredEvent
-from meterline.events.service import IngestionService, Result
+from meterline.events.service import IngestionService, InvoicedUntilOf, Result
 from meterline.events.wire import Event
 from meterline.tenancy.context import Context
 from meterline.webhooks import outbox
@@ -504,9 +504,11 @@ class EntitledIngestion:
     4. the units (the attribute's value) taken from the entries, or InsufficientCredits (422), which rolls the
        whole request back: nothing is stored."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntilOf) -> None:
+        """`invoiced_until` (required): ingestion's guard (`IngestionService`)."""
         self.ctx = ctx
         self.credits = FeatureCreditService(ctx)
+        self.invoiced_until = invoiced_until
 
     def ingest(self, event: Event) -> Result:
         if event.id is None:
@@ -520,7 +522,7 @@ class EntitledIngestion:
                 "feature (PATCH /features/{id}), or send the event to /ingest"
             )
         feature, association = found
-        ingestion = IngestionService(self.ctx)
+        ingestion = IngestionService(self.ctx, invoiced_until=self.invoiced_until)
         [account_pk] = ingestion.resolve_accounts([event])
         if account_pk is not None:
             self.credits.owed_grants(self.credits.accounts.by_pks({account_pk})[account_pk], event.timestamp)

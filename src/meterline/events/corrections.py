@@ -14,29 +14,29 @@ An event of a closed pricing cycle (past its grace period: its invoice is final)
 three actions (400): its usage is part of an issued invoice. `_require_open_cycle` is the one check, made before
 anything changes; it decides "closed" with the same `Coverage` that ingestion uses to refuse such events
 (INGESTION_FAILED_PAST_GRACE_PERIOD), so what can be ingested and what can be corrected never disagree.
-REDO_EVENT's corrected payload is then checked by ingestion itself.
+REDO_EVENT's corrected payload is then checked by ingestion itself, which refuses (so the correction is 400, nothing
+changed) a payload whose account and time fall in a closed cycle or in one whose invoice was finalized early (the same
+`invoiced_until`): a correction never moves usage onto a finalized invoice either.
 
 A correction that waits for confirmation (`require_confirmation`) is an EVENT_CORRECTIONS job (usecases/jobs.py):
 confirming it calls `correct` again, with `expected_reference`, the event it was previewed on, so that every rule is
-checked again at that moment and a job never applies to an event other than the one it showed.
+checked again at that moment and a job never applies to an event other than the one it showed. `expected_reference` is
+required (no default): the console passes the event of its page, so an old page never corrects a newer event.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
 from decimal import Decimal
 from zoneinfo import ZoneInfo
 
-from meterline.accounts.models import Account
-from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.events import pipeline
 from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionAction, CorrectionEvent
-from meterline.events.service import STATUS_TEXT, IngestionService
+from meterline.events.service import STATUS_TEXT, IngestionService, InvoicedUntilOf
 from meterline.events.statuses import CorrectionStatus, IngestionStatus
 from meterline.events.store import EventStore, UsageKey
 from meterline.events.wire import Attribute, Event, event_from
@@ -70,8 +70,8 @@ class Correction:
     original: StoredEvent  # the event corrected (the same as `event` after UNDO)
 
 
-# Up to when an account's usage is on finalized invoices (invoicing knows; usecases/events.py passes it).
-InvoicedUntil = Callable[[Context, Account], datetime | None]
+# Up to when accounts' usage is on finalized invoices, by account pk (invoicing knows; usecases/events.py passes it).
+InvoicedUntil = InvoicedUntilOf
 # What a correction (the action) of an event does to the feature credits it consumed through /entitled
 # (entitlements knows; usecases/events.py passes it): UNDO gives them back, REDO and REDO_EVENT are refused.
 FeatureCredits = Callable[[Context, StoredEvent, str], None]
@@ -88,18 +88,20 @@ class CorrectionService:
         self.feature_credits = feature_credits
 
     def correct(
-        self, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None = None
+        self, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None
     ) -> Correction:
-        """`expected_reference`: the stored event (referenceId) the correction must still apply to (a confirmed
-        job's); 409 when another event with the id is in force now."""
+        """`expected_reference` (required, so that no caller forgets it): the stored event (referenceId) the correction
+        must still apply to, 409 when another event with the id is in force now: the console's (the event of its
+        page) and a confirmed job's (the event previewed). None only for the API's correction, which names the event
+        by its id alone and corrects whichever event is in force for it (Togai's semantics)."""
         if event is None:
             raise BadRequest("event.id: this field is required (it names the event to correct)")
         corrected = _corrected_payload(event) if action == "REDO_EVENT" else None
         original, known = self._correctable(event.id)
         if expected_reference is not None and original.pk != expected_reference:
             raise Conflict(
-                f"{action}: event {_short(event.id)} was corrected since this correction was requested (the event "
-                f"in force is now {original.pk}, not {expected_reference}); nothing was changed"
+                f"{action}: event {_short(event.id)} was corrected since you opened it (or since this correction was "
+                f"requested): the event in force is now {original.pk}, not {expected_reference}; nothing was changed"
             )
         self._require_open_cycle(original, action)
         # Before the usage changes: the credit entries are locked before usage rollups (docs/architecture.md).
@@ -109,7 +111,9 @@ class CorrectionService:
             return Correction(original, REVERTED, "reverted", original)
 
         payload = corrected if corrected is not None else _payload_of(original)
-        result = IngestionService(self.ctx).ingest([payload])[0]
+        # REDO_EVENT's payload may name another account and time: ingestion refuses a closed cycle there, and one
+        # whose invoice was finalized early, with the same guard (INGESTION_FAILED_PAST_GRACE_PERIOD, so 400 here)
+        result = IngestionService(self.ctx, invoiced_until=self.invoiced_until).ingest([payload])[0]
         if not result.accepted:
             # Raising rolls the whole request back: the original event, its usage and its id claim stay as they were.
             raise BadRequest(
@@ -141,7 +145,10 @@ class CorrectionService:
             )
         locked = self.store.lock_event(accepted[-1].pk)
         if locked is None or locked.status not in pipeline.ACCEPTED:
-            raise Conflict(f"Event {_short(event_id)} was corrected concurrently; read it back and retry")
+            raise Conflict(
+                f"Event {_short(event_id)} was corrected concurrently; nothing was changed: read it back and request "
+                "the correction again if it still applies"
+            )
         return locked, {e.pk for e in rows}
 
     def _require_open_cycle(self, event: StoredEvent, action: str) -> None:
@@ -150,8 +157,7 @@ class CorrectionService:
             return
         schedules = ScheduleRepository(self.ctx.session, self.ctx.org_id).of_accounts({event.account_pk})
         coverage = Coverage(schedules, ZoneInfo(self.ctx.org.timezone), self.ctx.now)
-        account = AccountRepository(self.ctx.session, self.ctx.org_id).by_pks({event.account_pk}).get(event.account_pk)
-        frozen = self.invoiced_until(self.ctx, account) if account is not None else None
+        frozen = self.invoiced_until(self.ctx, {event.account_pk}).get(event.account_pk)
         if coverage.state(event.account_pk, event.timestamp) == CLOSED:
             why = "its grace period has ended and its invoice is final"
         elif frozen is not None and event.timestamp < frozen:

@@ -16,10 +16,10 @@ from meterline.core.pagination import PageRequest
 from meterline.core.schemas import UtcDatetime
 from meterline.events import schemas, wire
 from meterline.events.models import Event as StoredEvent
-from meterline.events.service import EventQueryService, IngestionService, Result, UsageService
+from meterline.events.service import EventQueryService, Result, UsageService
 from meterline.events.statuses import IngestionStatus
 from meterline.tenancy.context import Context
-from meterline.usecases.events import corrections
+from meterline.usecases.events import corrections, ingestion
 from meterline.usecases.jobs import request_correction
 
 router = APIRouter(route_class=UnitOfWorkRoute)
@@ -49,7 +49,7 @@ def _error(result: Result) -> schemas.IngestError:
 def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
     """Ingest one event. 202 once it is stored and counted; a rejected event is stored too, with its status, and
     answered 400 (409 for an id already ingested)."""
-    result = IngestionService(ctx).ingest([wire.decode_event(body)])[0]
+    result = ingestion(ctx).ingest([wire.decode_event(body)])[0]
     count_events([result.status])
     if not result.accepted:
         # The rejected event is kept in the event log (committed), and the caller gets an error.
@@ -69,7 +69,7 @@ def ingest(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) ->
 )
 def ingest_batch(body: bytes = Depends(_body), ctx: Context = Depends(api_context)) -> Response:
     """Ingest 1 to 1000 events: 202 when all were accepted, 207 naming the rejected ones in `errors`."""
-    results = IngestionService(ctx).ingest(wire.decode_batch(body))
+    results = ingestion(ctx).ingest(wire.decode_batch(body))
     count_events(r.status for r in results)
     rejected = [_error(r) for r in results if not r.accepted]
     if not rejected:
@@ -217,7 +217,7 @@ def event_correction(
     correction will have and, in `reason`, the job that waits for confirmation."""
     event = body.event if body is not None else None
     if require_confirmation:
-        pending = request_correction(ctx, action, event)
+        pending = request_correction(ctx, action, event, expected_reference=None)  # whichever is in force
         expires = pending.job.params["expiresAt"]
         info = schemas.EventCorrectionInfo(
             **_with_status(pending.event),
@@ -228,7 +228,7 @@ def event_correction(
             ),
         )
         return respond(schemas.EventsCorrectionResponse(data=[info]))
-    correction = corrections(ctx).correct(action, event)
+    correction = corrections(ctx).correct(action, event, expected_reference=None)
     info = schemas.EventCorrectionInfo(
         **_with_status(correction.event),
         status=correction.status,  # type: ignore[arg-type]

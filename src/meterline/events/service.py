@@ -13,7 +13,7 @@ The caller commits; the answer (202/207) is sent only after that commit.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -32,7 +32,7 @@ from meterline.events.store import EventRow, EventStore, UsageKey
 from meterline.events.wire import Event
 from meterline.metering import enrichments
 from meterline.metering.repository import MeteringRepository
-from meterline.schedules.coverage import CLOSED, UNSCHEDULED, Coverage
+from meterline.schedules.coverage import CLOSED, OPEN, UNSCHEDULED, Coverage
 from meterline.schedules.repository import ScheduleRepository
 from meterline.settings.repository import SettingRepository
 from meterline.tenancy.context import Context
@@ -61,9 +61,16 @@ class Result:
         return self.status in pipeline.ACCEPTED
 
 
+# Per account pk, up to when its usage is on finalized invoices (invoicing knows; usecases/events.py passes it).
+InvoicedUntilOf = Callable[[Context, set[str]], dict[str, datetime]]
+
+
 class IngestionService:
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, invoiced_until: InvoicedUntilOf) -> None:
+        """`invoiced_until` (required): an event of an open cycle whose invoice was already finalized early is refused
+        as one past the grace period (its usage would never be billed); read once per call, for all its accounts."""
         self.ctx = ctx
+        self.invoiced_until = invoiced_until
         self.store = EventStore(ctx.session, ctx.org_id)
         self.accounts = AccountRepository(ctx.session, ctx.org_id)
         self.catalog = MeteringRepository(ctx.session, ctx.org_id)
@@ -82,6 +89,7 @@ class IngestionService:
             ZoneInfo(self.ctx.org.timezone),
             now,
         )
+        invoiced = self.invoiced_until(self.ctx, {a for a in accounts if a})
 
         results: list[Result] = []
         statuses: list[tuple[str, str | None]] = []  # a failure, or ("", status if its id is claimed)
@@ -111,6 +119,14 @@ class IngestionService:
                         pipeline.PAST_GRACE,
                         f"The pricing cycle of {event.timestamp.isoformat()} is closed "
                         "(its grace period has ended and its invoice is final)",
+                    )
+                )
+            elif state == OPEN and account in invoiced and event.timestamp < invoiced[account]:
+                statuses.append(
+                    (
+                        pipeline.PAST_GRACE,
+                        f"The pricing cycle of {event.timestamp.isoformat()} is closed (its invoice was finalized "
+                        f"early: the account is invoiced up to {invoiced[account].isoformat()})",
                     )
                 )
             else:

@@ -7,7 +7,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, cast, delete, select, update
+from sqlalchemy import Float, cast, delete, func, select, update
 
 from meterline.accounts.models import Account
 from meterline.core.clock import END_OF_TIME
@@ -274,6 +274,20 @@ class InvoiceRepository(OrgRepository):
             .limit(1)
         )
         return self.session.scalar(stmt)
+
+    def invoiced_until_of(self, account_pks: set[str]) -> dict[str, datetime]:
+        """Per account, the end of its finalized in-arrears invoice that ends last (one query for every account)."""
+        stmt = (
+            select(Invoice.account_pk, func.max(Invoice.end_at))
+            .where(
+                Invoice.org_id == self.org_id,
+                Invoice.account_pk.in_(sorted(account_pks)),
+                Invoice.invoice_type == "STANDARD",
+                Invoice.status != DRAFT,
+            )
+            .group_by(Invoice.account_pk)
+        )
+        return {pk: end for pk, end in self.session.execute(stmt) if end is not None}
 
     def has_finalized(self, account_pks: list[str]) -> bool:
         """Has any of the accounts a finalized invoice? Every invoice row of the accounts is locked first

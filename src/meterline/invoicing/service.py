@@ -135,6 +135,11 @@ def invoiced_until(ctx: Context, account: Account) -> datetime | None:
     return last.end_at if last is not None else None
 
 
+def invoiced_until_of(ctx: Context, account_pks: set[str]) -> dict[str, datetime]:
+    """`invoiced_until` of many accounts at once, by account pk (ingestion's and corrections' guard): one query."""
+    return InvoiceRepository(ctx.session, ctx.org_id).invoiced_until_of(account_pks) if account_pks else {}
+
+
 class InvoiceService:
     def __init__(self, ctx: Context) -> None:
         self.ctx = ctx

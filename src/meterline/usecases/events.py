@@ -7,8 +7,9 @@ request's answer, nothing kept), and what it changes is read before and after it
 per meter, and the account's DRAFT invoices (total and usage per meter) that change. The job (EVENT_CORRECTIONS,
 usecases/jobs.py) keeps that preview in its metadata, flat keys of text (JobsApi's metadata is a map of strings):
 
-- `action`, `eventId`, `referenceId` (the stored event previewed), `accountId`, `expiresAt`, and `event` (the
-  corrected payload as JSON, REDO_EVENT only);
+- `action`, `eventId`, `referenceId` (the stored event previewed), `accountId` (its account), `expiresAt`; for
+  REDO_EVENT only, `event` (the corrected payload as JSON) and what it names: `newAccountId` (the
+  account it is ingested into, an alias resolved), `newTimestamp`;
 - `units.<meter id>.before` / `.after`: what the event counts in the meter before and after (after UNDO: 0);
 - `invoice.<invoice id>.totalBefore` / `.totalAfter` / `.currency`, and `invoice.<invoice id>.usage.<meter id>.before`
   / `.after`, for each DRAFT invoice whose total or usage changes ("unknown" for a total its data cannot compute).
@@ -29,11 +30,12 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest
 from meterline.core.numbers import plain
-from meterline.entitlements.service import give_back_feature_credits
+from meterline.entitlements.service import EntitledIngestion, give_back_feature_credits
 from meterline.events.corrections import CorrectionService
 from meterline.events.schemas import CorrectionAction, CorrectionEvent
+from meterline.events.service import IngestionService
 from meterline.events.store import EventStore
-from meterline.invoicing.service import invoiced_until
+from meterline.invoicing.service import invoiced_until_of
 from meterline.tenancy.context import Context
 from meterline.usecases.schedules import DraftChange, DraftTotal, previewed
 
@@ -45,7 +47,16 @@ ACTIONS: tuple[CorrectionAction, ...] = ("UNDO", "REDO", "REDO_EVENT")
 
 
 def corrections(ctx: Context) -> CorrectionService:
-    return CorrectionService(ctx, invoiced_until=invoiced_until, feature_credits=give_back_feature_credits)
+    return CorrectionService(ctx, invoiced_until=invoiced_until_of, feature_credits=give_back_feature_credits)
+
+
+def ingestion(ctx: Context) -> IngestionService:
+    """Ingestion that refuses events of a cycle whose invoice was finalized early (never billed otherwise)."""
+    return IngestionService(ctx, invoiced_until=invoiced_until_of)
+
+
+def entitled_ingestion(ctx: Context) -> EntitledIngestion:
+    return EntitledIngestion(ctx, invoiced_until=invoiced_until_of)
 
 
 @dataclass(frozen=True)
@@ -57,8 +68,11 @@ class CorrectionPreview:
     status: str  # what the correction's answer will be: REVERTED or REVERTED_AND_REINGESTED
 
 
-def preview_correction(ctx: Context, action: CorrectionAction, event: CorrectionEvent | None) -> CorrectionPreview:
-    """Run the correction in a savepoint and roll it back; refused (4xx) exactly as the correction would be."""
+def preview_correction(
+    ctx: Context, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None
+) -> CorrectionPreview:
+    """Run the correction in a savepoint and roll it back; refused (4xx) exactly as the correction would be
+    (`expected_reference`: `CorrectionService.correct`'s)."""
     if event is None:
         raise BadRequest("event.id: this field is required (it names the event to correct)")
     seen: dict[str, Any] = {}
@@ -79,18 +93,20 @@ def preview_correction(ctx: Context, action: CorrectionAction, event: Correction
         return sorted(found.values(), key=lambda a: a.pk)
 
     def change() -> None:
-        done = corrections(ctx).correct(action, event)
+        done = corrections(ctx).correct(action, event, expected_reference=expected_reference)
         # read now: the rows of the savepoint are gone once it is rolled back
         seen.update(
             status=str(done.status),
             reference=done.original.pk,
             account=done.original.account_pk,
+            new_account=done.event.account_pk,  # REDO_EVENT's may be another (named by id or alias)
             before=dict(done.original.units or {}),
             after={} if action == "UNDO" else dict(done.event.units or {}),
         )
 
     drafts, _ = previewed(ctx, accounts, change)
-    account = AccountRepository(ctx.session, ctx.org_id).by_pks({seen["account"]}).get(seen["account"])
+    found = AccountRepository(ctx.session, ctx.org_id).by_pks({seen["account"], seen["new_account"]})
+    account, new_account = found.get(seen["account"]), found.get(seen["new_account"])
     params: dict[str, str] = {
         "action": action,
         "eventId": event.id,
@@ -98,8 +114,10 @@ def preview_correction(ctx: Context, action: CorrectionAction, event: Correction
         "accountId": account.id if account is not None else "",
         "expiresAt": isoformat_z(ctx.now + PENDING_FOR),
     }
-    if action == "REDO_EVENT":
+    if action == "REDO_EVENT":  # what will be ingested (the correction checked the payload has every field)
         params["event"] = event.model_dump_json(by_alias=True, exclude_none=True)
+        params["newAccountId"] = new_account.id if new_account is not None else event.account_id or ""
+        params["newTimestamp"] = isoformat_z(event.timestamp) if event.timestamp is not None else ""
     for meter in sorted(set(seen["before"]) | set(seen["after"])):
         params[f"units.{meter}.before"] = plain(Decimal(seen["before"].get(meter, "0")))
         params[f"units.{meter}.after"] = plain(Decimal(seen["after"].get(meter, "0")))

@@ -102,11 +102,14 @@ class PendingCorrection:
     status: str  # the correction's status once confirmed: REVERTED or REVERTED_AND_REINGESTED
 
 
-def request_correction(ctx: Context, action: CorrectionAction, event: CorrectionEvent | None) -> PendingCorrection:
+def request_correction(
+    ctx: Context, action: CorrectionAction, event: CorrectionEvent | None, *, expected_reference: str | None
+) -> PendingCorrection:
     """A correction that waits for confirmation: checked and previewed now (nothing changed; refused as the correction
     would be), then an EVENT_CORRECTIONS job holding the preview (usecases/events.py), of one entry: the stored event's
-    referenceId (an event id may be longer than an entry's entity id)."""
-    preview = preview_correction(ctx, action, event)
+    referenceId (an event id may be longer than an entry's entity id). `expected_reference` (required): the stored
+    event it must apply to (`CorrectionService.correct`'s)."""
+    preview = preview_correction(ctx, action, event, expected_reference=expected_reference)
     job = job_service(ctx).create(EVENT_CORRECTIONS, preview.params, [preview.reference_id], require_confirmation=True)
     stored = EventStore(ctx.session, ctx.org_id).by_pk(preview.reference_id)
     if stored is None:  # pragma: no cover - the savepoint kept it
