@@ -26,7 +26,7 @@ class PaymentLineItemRecord(RequestModel):
     type: Literal["INVOICE", "CREDIT", "WALLET_CREDIT"]
     togai_id: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     amount: NumberIn | None = None
-    order: Annotated[StrictInt, Field(ge=1, le=1000)]  # a record's place among at most 50: bounded like every number
+    order: Annotated[StrictInt, Field(ge=0, le=1000)]  # a record's place among at most 50 (0-based or 1-based): bounded
 
 
 class CreatePaymentRequest(RequestModel):
