@@ -125,10 +125,16 @@ NO_SETTINGS: Mapping[str, tuple[str, Any]] = {}
 
 
 def evaluate(
-    rule: SchemaRule | None, event: Event, now: datetime, settings: Mapping[str, tuple[str, Any]] = NO_SETTINGS
+    rule: SchemaRule | None,
+    event: Event,
+    now: datetime,
+    settings: Mapping[str, tuple[str, Any]] = NO_SETTINGS,
+    account_id: str | None = None,
 ) -> Outcome:
     """`settings`: the values of the schema's enrichment dependencies for the event's account (key -> (text, value
-    as rules read it); the nearest level's)."""
+    as rules read it); the nearest level's). `account_id`: the id of the account the event's accountId (an id or an
+    alias) resolved to, which the id template's `{{accountId}}` writes (the accountId as sent when it resolved to
+    none: the event then fails)."""
     if rule is None:
         return Outcome(SCHEMA_NOT_DEFINED, f"Event schema {event.schema_name!r} is not defined or not active")
     if event.timestamp > now + FUTURE_LIMIT:
@@ -168,7 +174,7 @@ def evaluate(
                         attributes=attributes,
                         dimensions=dimensions,
                         timestamp=event.timestamp,
-                        account_id=event.account_id,
+                        account_id=account_id or event.account_id,
                         schema_name=event.schema_name,
                     )
                 except enrichments.EnrichmentFailed as exc:

@@ -82,6 +82,7 @@ _NUMERIC = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9
 _INDEX = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 _ZERO = Decimal(0)
 _MISSING = object()
+_ANY = "\x00any"  # in `seen` while compiling: the expression is opaque (a literal cannot hold NUL)
 
 Fn = Callable[[Any], Any]
 
@@ -119,6 +120,9 @@ class Compiled:
     source: str  # normalized JSON text
     variables: frozenset[str]  # constant `var` paths read from the data, e.g. {"attribute.calls"}
     fn: Fn = field(repr=False, compare=False)
+    # reads data it cannot name when compiled: a computed `var` path, the whole data (`{"var": ""}` outside an
+    # iterator), `missing` of computed names; `variables` is then not all it reads
+    opaque: bool = False
 
     def __call__(self, data: Mapping[str, Any]) -> Any:
         _budget.left = MAX_STEPS
@@ -418,6 +422,7 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
     default = f[1] if len(f) > 1 else (lambda data: None)
     if raw and isinstance(raw[0], (dict, list)):  # path computed at evaluation
         path = f[0]
+        seen.add(_ANY)
 
         def dynamic_var(data: Any) -> Any:
             value = _lookup(data, _steps(path(data)))
@@ -425,8 +430,8 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
 
         return dynamic_var
     steps = _steps(raw[0] if raw else None)
-    if steps and not scoped:
-        seen.add(".".join(key for key, _ in steps))
+    if not scoped:
+        seen.add(".".join(key for key, _ in steps) if steps else _ANY)
 
     def var(data: Any) -> Any:
         value = _lookup(data, steps)
@@ -436,8 +441,10 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
 
 
 def _b_missing(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
+    names = raw[0] if len(raw) == 1 and isinstance(raw[0], list) else raw
+    if any(isinstance(n, (dict, list)) for n in names):
+        seen.add(_ANY)
     if not scoped:
-        names = raw[0] if len(raw) == 1 and isinstance(raw[0], list) else raw
         seen.update(_js_str(n) for n in names if isinstance(n, (str, Decimal)) and n != "")
 
     def missing(data: Any) -> list:
@@ -450,6 +457,8 @@ def _b_missing(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
 
 
 def _b_missing_some(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
+    if not isinstance(raw[1], list) or any(isinstance(n, (dict, list)) for n in raw[1]):
+        seen.add(_ANY)
     if not scoped and isinstance(raw[1], list):
         seen.update(_js_str(n) for n in raw[1] if isinstance(n, (str, Decimal)) and n != "")
     need_fn, options_fn = f
@@ -778,7 +787,9 @@ def _compile_text(text: str) -> Compiled:
     seen: set[str] = set()
     fn = _node(value, "", False, seen)
     source = simplejson.dumps(value, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
-    return Compiled(source=source, variables=frozenset(seen), fn=fn)
+    opaque = _ANY in seen
+    seen.discard(_ANY)
+    return Compiled(source=source, variables=frozenset(seen), fn=fn, opaque=opaque)
 
 
 _CACHED_CHARS = 10_000  # bounds the cache's memory; meters' expressions are far shorter
