@@ -14,15 +14,20 @@ order given). Each field is:
 
 `dependencies` are settings named by `key` (`setting.<namespace>.<id>`), looked up for the event's account, then
 its customer, then the organization (the nearest level wins), and read as `dependencies.<name>`: a NUMERIC setting
-as a number, JSON as its parsed value, STRING and JSON_LOGIC as text.
+as a number, JSON as its parsed value, STRING and JSON_LOGIC as text. Only those a field may read are looked up
+(`Plan.queried`: those its rule names; all of them for a rule reading computed paths or the whole data, and for a
+JSON_LOGIC_FROM_DEPENDENCY field); an event records those its fields read, each value cut to 200 characters.
 
 A derived attribute is a number (or numeric text) rounded half-even to 12 decimals and below 10^15 in magnitude;
-a derived dimension is text (numbers and booleans in their JSON spelling), 1 to 200 characters. Any other result,
-an error of the rule, or a dependency that no level sets fails the event (INGESTION_FAILED_ENRICHMENT_FAILED).
+a derived dimension is text (numbers and booleans in their JSON spelling), 1 to 200 characters, without NUL or a
+lone surrogate. Any other result, an error of the rule (one that works too much included: jsonlogic.py bounds each
+evaluation), or a dependency that no level sets fails the event (INGESTION_FAILED_ENRICHMENT_FAILED).
 
 The event id template (`eventIdTemplate`) fills the id of an event sent without one: text with `{{placeholder}}`s,
-each `attribute.<name>`, `dimension.<name>` (declared or derived), `timestamp`, `accountId` or `schemaName`.
-An event sent with an id keeps it.
+each `attribute.<name>`, `dimension.<name>` (declared or derived), `timestamp`, `accountId` (the resolved account's
+id, whether the event named it by id or alias) or `schemaName`; at most 512 characters of literal text. Ids are
+org-wide (as Togai's): a template without `{{accountId}}` makes equal events of two accounts one. An event sent with
+an id keeps it.
 """
 
 from __future__ import annotations

@@ -32,7 +32,9 @@ Operators are jsonLogic's (jsonlogic.com/operations.html), with these rules wher
   a missing step gives the default (or None), a present null stays null. In `map`/`filter`/`reduce`/`all`/`none`/
   `some` the logic argument sees the element (`reduce`: {"current", "accumulator"}). `all` of an empty or non-list
   value is false. `Compiled.variables` holds the constant paths read from the event (not the "" path, not paths
-  computed at runtime, not those read from elements inside iterators). `missing` counts null and "" as missing.
+  computed at runtime, not those read from elements inside iterators); `Compiled.opaque` says it also reads data
+  it cannot name (a computed path, the "" path outside an iterator, `missing` of computed names). `missing`
+  counts null and "" as missing.
 - `and`/`or` need one argument or more, `!`/`!!` exactly one, `substr` two or three (JS substr semantics, negative
   length trims from the end); an object with other than one key is a literal, as in jsonLogic.
 
