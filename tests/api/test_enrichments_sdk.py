@@ -407,3 +407,51 @@ def test_account_id_in_a_template_is_the_account_s_id(sdk: Sdk, tenant: Tenant, 
         ingestion.ingest(IngestEventRequest(event=ride(None, "20000", account="acme-alias")))
     assert raised.value.status == 409 and "acme-Paris-2024-03-01T10:00:00Z" in message_of(raised.value)
     assert usage(tenant, "acme") == Decimal(20)
+
+
+def test_an_event_records_only_the_settings_its_fields_read(sdk: Sdk, tenant: Tenant, rides: str) -> None:
+    """A dependency no field reads is never looked up, and a large setting that is read is recorded cut to 200
+    characters: every event copied every dependency's full text before."""
+    sdk.settings.insert_setting(
+        Setting(
+            id="table",
+            value='{"rates": [2], "padding": "' + "x" * 5000 + '"}',
+            entity_type="ORGANIZATION",
+            entity_id=tenant.org.id,
+            namespace="user",
+            name="Rates",
+            data_type="JSON",
+        )
+    )
+    table = Dependency(type="SETTING", key="setting.user.table", name="table")
+    unread = Dependency(type="SETTING", key="setting.user.meters_per_km", name="unread")
+    sdk.event_schemas.create_event_schema(
+        CreateEventSchemaRequest(
+            name="rated",
+            attributes=[EventAttributeSchema(name="distance")],
+            dimensions=[],
+            enrichments=Enrichments(
+                dependencies=[unread, table],
+                fields=[field("rate", '{"var":"dependencies.table.rates.0"}', 1)],
+            ),
+        )
+    )
+    sdk.event_schemas.activate_event_schema("rated")
+    togai_client.EventIngestionApi(sdk.client).ingest(
+        IngestEventRequest(
+            event=Event(
+                schema_name="rated",
+                id="rated1",
+                timestamp=T0,
+                account_id="acme",
+                attributes=[Attribute(name="distance", value="1")],
+                dimensions={},
+            )
+        )
+    )
+    [stored] = togai_client.EventManagementApi(sdk.client).get_single_event("rated1").events
+    enriched = stored.event_pipeline_info.enrichments
+    assert [(f.name, f.value) for f in enriched.attributes] == [("rate", "2")]
+    [recorded] = enriched.dependencies
+    assert (recorded.name, recorded.key, len(recorded.value)) == ("table", "setting.user.table", 200)
+    assert recorded.value == '{"rates": [2], "padding": "' + "x" * 170 + "..."
