@@ -364,3 +364,14 @@ def test_a_template_s_literal_text_is_bounded_when_written() -> None:
 def test_an_attribute_value_that_is_not_a_decimal_is_named() -> None:
     with pytest.raises(enrichments.EnrichmentError, match="a decimal number that is a finite number below"):
         plan([field("a", "VALUE", "ten")])
+
+
+def test_a_stored_meter_that_no_longer_compiles_fails_the_events_it_reaches() -> None:
+    """A meter written before NUL and lone surrogates were refused: its events fail, ingestion goes on."""
+    broken = sum_meter('{"cat": ["a\\u0000"]}')
+    outcome = pipeline.evaluate(rule(plan([]), broken), event(id="e1"), NOW)
+    assert outcome.status == pipeline.UNITS_INVALID
+    assert outcome.message == (
+        "usage meter km: its jsonLogic is invalid: a string may not contain NUL (\\u0000) or a lone UTF-16 "
+        "surrogate (\\ud800 to \\udfff)"
+    )
