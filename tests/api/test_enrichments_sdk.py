@@ -8,7 +8,9 @@ from decimal import Decimal
 import pytest
 import togai_client
 from togai_client import (
+    AddAccountAliasesRequest,
     Attribute,
+    CreateAccountAliasRequest,
     CreateEventSchemaRequest,
     Dependency,
     DimensionsSchema,
@@ -235,6 +237,15 @@ def test_enrichments_are_checked_when_written(sdk: Sdk, rides: str) -> None:
     no_dependency = Enrichments(fields=[field("x", "per_km", 1, kind="JSON_LOGIC_FROM_DEPENDENCY")])
     assert "names one of enrichments.dependencies" in refused(schema(no_dependency))
     assert "eventIdTemplate: {{dimension.region}}" in refused(schema(template="{{dimension.region}}"))
+    # one limit whichever check meets it first (the request's or the enrichments')
+    many = [Dependency(type="SETTING", key=f"setting.user.d{i}", name=f"d{i}") for i in range(21)]
+    assert refused(schema(Enrichments(dependencies=many, fields=[]))).startswith(
+        "enrichments.dependencies: List should have at most 20 items"
+    )
+    fields = [field(f"f{i}", "1", i, kind="VALUE") for i in range(51)]
+    assert refused(schema(Enrichments(fields=fields))).startswith(
+        "enrichments.fields: List should have at most 50 items"
+    )
 
     # an ACTIVE schema keeps its derived fields (meters may read them); their rules may change
     with pytest.raises(BadRequestException) as raised:
@@ -266,3 +277,181 @@ def test_a_patch_clears_them_with_empty_values(sdk: Sdk) -> None:
     )
     assert (cleared.version, cleared.enrichments, cleared.event_id_template) == (1, None, None)
     assert sdk.event_schemas.get_event_schema("draft") == cleared
+
+
+def nested_reduce(depth: int, width: int = 50) -> str:
+    """`depth` reduces over `width` ones, nested in each other's logic: width**depth steps in a few hundred
+    characters."""
+    logic = '{"var":"current"}'
+    for _ in range(depth):
+        logic = '{"reduce":[[' + ",".join(["1"] * width) + '],{"+":[{"var":"accumulator"},' + logic + "]},0]}"
+    return logic
+
+
+def test_a_rule_that_works_too_much_fails_its_event(sdk: Sdk, rides: str) -> None:
+    """A short rule of nested reduces (hours per event unbounded, holding SQLite's write lock) fails its event at
+    the evaluation budget; the batch's other events are ingested."""
+    rule = nested_reduce(6)
+    assert len(rule) < 1000
+    sdk.event_schemas.event_schema_event_schema_name_patch(
+        "rides",
+        UpdateEventSchemaRequest(
+            enrichments=Enrichments(dependencies=[PER_KM], fields=[*RIDES.fields, field("busy", rule, 5)])
+        ),
+    )
+    ingestion = togai_client.EventIngestionApi(sdk.client)
+    response = ingestion.ingest_batch_with_http_info(IngestBatchEventRequest(events=[ride("b1", "1000")]))
+    assert response.status_code == 207
+    [error] = response.data.details["errors"]
+    assert (error["status"], error["message"]) == (
+        "INGESTION_FAILED_ENRICHMENT_FAILED",
+        "enrichment busy: too much work: the rule took more than 100,000 steps on one event",
+    )
+
+    # a meter's computation likewise (the same compiler): its event fails as units invalid
+    meter = sdk.usage_meters.create_usage_meter(
+        togai_client.CreateUsageMeterRequest(
+            name="busy",
+            type="COUNTER",
+            aggregation="SUM",
+            event_schema_name="rides",
+            computations=[togai_client.Computation(order=1, computation=nested_reduce(4, 20))],
+        )
+    )
+    sdk.usage_meters.activate_usage_meter(meter.id)
+    cheap = Enrichments(dependencies=[PER_KM], fields=[*RIDES.fields, field("busy", "1", 5, kind="VALUE")])
+    sdk.event_schemas.event_schema_event_schema_name_patch("rides", UpdateEventSchemaRequest(enrichments=cheap))
+    with pytest.raises(BadRequestException) as raised:
+        ingestion.ingest(IngestEventRequest(event=ride("b2", "1000")))
+    assert (
+        message_of(raised.value)
+        == "usage meter busy: too much work: the rule took more than 100,000 steps on one event"
+    )
+
+
+def test_nul_and_lone_surrogates_never_reach_an_id(sdk: Sdk, tenant: Tenant) -> None:
+    """A lone surrogate in a rule was a 500 when its event was stored; a NUL in a templated id was cut at the NUL on
+    SQLite, claiming an unrelated id."""
+
+    def schema(name: str, fields: list[ModelField], dependencies: list[Dependency] | None = None) -> None:
+        sdk.event_schemas.create_event_schema(
+            CreateEventSchemaRequest(
+                name=name,
+                attributes=[],
+                dimensions=[DimensionsSchema(name="city")],
+                enrichments=Enrichments(dependencies=dependencies, fields=fields),
+                event_id_template="{{dimension.tag}}",
+            )
+        )
+
+    for literal in ("\\ud800", "\\u0000"):
+        with pytest.raises(BadRequestException) as raised:
+            schema("bad", [field("tag", '{"cat":["a' + literal + '",{"var":"dimension.city"}]}', 1, "DIMENSION")])
+        assert message_of(raised.value).startswith("enrichments.fields[0].value: a string may not contain NUL")
+
+    # the same rule in a setting (a JSON_LOGIC setting's text is JSON: its NUL passes its own check)
+    sdk.settings.insert_setting(
+        Setting(
+            id="tagger",
+            value='{"cat":["a\\u0000",{"var":"dimension.city"}]}',
+            entity_type="ORGANIZATION",
+            entity_id=tenant.org.id,
+            namespace="user",
+            name="Tag rule",
+            data_type="JSON_LOGIC",
+        )
+    )
+    tagger = Dependency(type="SETTING", key="setting.user.tagger", name="tagger")
+    schema("tagged", [field("tag", "tagger", 1, "DIMENSION", "JSON_LOGIC_FROM_DEPENDENCY")], [tagger])
+    sdk.event_schemas.activate_event_schema("tagged")
+    sdk.customers.create_customer(
+        togai_client.CreateCustomerRequest(
+            id="acme", name="acme", primary_email="a@acme.test", address=togai_client.Address()
+        )
+    )
+
+    def tagged(city: str, event_id: str | None = None, schema_name: str = "tagged") -> Event:
+        return Event(
+            schema_name=schema_name,
+            id=event_id,
+            timestamp=T0,
+            account_id="acme",
+            attributes=[],
+            dimensions={"city": city},
+        )
+
+    ingestion = togai_client.EventIngestionApi(sdk.client)
+    response = ingestion.ingest_batch_with_http_info(IngestBatchEventRequest(events=[tagged("Paris"), tagged("Rome")]))
+    assert [(e["status"], e["message"][:60]) for e in response.data.details["errors"]] == [
+        ("INGESTION_FAILED_ENRICHMENT_FAILED", "enrichment tag: the rule in setting.user.tagger is not valid")
+    ] * 2
+    # the id the NUL would have been cut to is free: an unrelated event with it is ingested
+    sdk.event_schemas.create_event_schema(
+        CreateEventSchemaRequest(name="plain", attributes=[], dimensions=[DimensionsSchema(name="city")])
+    )
+    sdk.event_schemas.activate_event_schema("plain")
+    assert ingestion.ingest_with_http_info(IngestEventRequest(event=tagged("Oslo", "a", "plain"))).status_code == 202
+
+
+def test_account_id_in_a_template_is_the_account_s_id(sdk: Sdk, tenant: Tenant, rides: str) -> None:
+    """An event sent with the account's alias is the same event as one sent with its id: one id, counted once."""
+    sdk.accounts.add_aliases(
+        "acme",
+        AddAccountAliasesRequest(
+            account_aliases=[CreateAccountAliasRequest(value="acme-alias", effective_from=datetime(2024, 1, 1))]
+        ),
+    )
+    ingestion = togai_client.EventIngestionApi(sdk.client)
+    ingestion.ingest(IngestEventRequest(event=ride(None, "20000")))
+    with pytest.raises(ApiException) as raised:
+        ingestion.ingest(IngestEventRequest(event=ride(None, "20000", account="acme-alias")))
+    assert raised.value.status == 409 and "acme-Paris-2024-03-01T10:00:00Z" in message_of(raised.value)
+    assert usage(tenant, "acme") == Decimal(20)
+
+
+def test_an_event_records_only_the_settings_its_fields_read(sdk: Sdk, tenant: Tenant, rides: str) -> None:
+    """A dependency no field reads is never looked up, and a large setting that is read is recorded cut to 200
+    characters: every event copied every dependency's full text before."""
+    sdk.settings.insert_setting(
+        Setting(
+            id="table",
+            value='{"rates": [2], "padding": "' + "x" * 5000 + '"}',
+            entity_type="ORGANIZATION",
+            entity_id=tenant.org.id,
+            namespace="user",
+            name="Rates",
+            data_type="JSON",
+        )
+    )
+    table = Dependency(type="SETTING", key="setting.user.table", name="table")
+    unread = Dependency(type="SETTING", key="setting.user.meters_per_km", name="unread")
+    sdk.event_schemas.create_event_schema(
+        CreateEventSchemaRequest(
+            name="rated",
+            attributes=[EventAttributeSchema(name="distance")],
+            dimensions=[],
+            enrichments=Enrichments(
+                dependencies=[unread, table],
+                fields=[field("rate", '{"var":"dependencies.table.rates.0"}', 1)],
+            ),
+        )
+    )
+    sdk.event_schemas.activate_event_schema("rated")
+    togai_client.EventIngestionApi(sdk.client).ingest(
+        IngestEventRequest(
+            event=Event(
+                schema_name="rated",
+                id="rated1",
+                timestamp=T0,
+                account_id="acme",
+                attributes=[Attribute(name="distance", value="1")],
+                dimensions={},
+            )
+        )
+    )
+    [stored] = togai_client.EventManagementApi(sdk.client).get_single_event("rated1").events
+    enriched = stored.event_pipeline_info.enrichments
+    assert [(f.name, f.value) for f in enriched.attributes] == [("rate", "2")]
+    [recorded] = enriched.dependencies
+    assert (recorded.name, recorded.key, len(recorded.value)) == ("table", "setting.user.table", 200)
+    assert recorded.value == '{"rates": [2], "padding": "' + "x" * 170 + "..."

@@ -252,3 +252,126 @@ def test_a_json_setting_is_data_for_a_rule() -> None:
     assert enrichments.enrich(p, {}, {}, {"setting.user.table": ("...", table)}).attributes == {"rate": Decimal("2.25")}
     with pytest.raises(enrichments.EnrichmentFailed, match="dependency table"):  # unset: named, not a null
         enrichments.enrich(p, {}, {}, {})
+
+
+# -- bounded, storable, recorded as read -----------------------------------------------------------------------------
+def nested_reduce(depth: int) -> dict[str, Any]:
+    logic: Any = {"var": "current"}
+    for _ in range(depth):
+        logic = {"reduce": [[1] * 50, {"+": [{"var": "accumulator"}, logic]}, 0]}
+    return logic
+
+
+def test_a_rule_that_works_too_much_fails_the_event() -> None:
+    """50**6 elements of nested reduces: hours per event without the evaluation budget."""
+    p = plan([field("x", "JSON_LOGIC", nested_reduce(6))])
+    outcome = pipeline.evaluate(rule(p), event(id="e1"), NOW)
+    assert outcome.status == pipeline.ENRICHMENT_FAILED
+    assert outcome.message == "enrichment x: too much work: the rule took more than 100,000 steps on one event"
+
+
+def test_a_meter_that_works_too_much_fails_the_event_as_units_invalid() -> None:
+    outcome = pipeline.evaluate(rule(plan([]), sum_meter(json.dumps(nested_reduce(6)))), event(id="e1"), NOW)
+    assert outcome.status == pipeline.UNITS_INVALID
+    assert outcome.message == "usage meter km: too much work: the rule took more than 100,000 steps on one event"
+
+
+def test_a_rule_doubling_text_fails_the_event() -> None:
+    doubling = {"reduce": [[1] * 40, {"cat": [{"var": "accumulator"}, {"var": "accumulator"}]}, "x"]}
+    p = plan([field("x", "JSON_LOGIC", doubling, type="DIMENSION")])
+    with pytest.raises(enrichments.EnrichmentFailed, match="too much work: text of more than 10,000 characters"):
+        enrichments.enrich(p, {}, {}, {})
+
+
+@pytest.mark.parametrize("literal", ["a\\ud800", "a\\u0000"])
+def test_nul_and_lone_surrogates_in_a_rule_are_refused(literal: str) -> None:
+    text = '{"cat": ["' + literal + '"]}'
+    with pytest.raises(enrichments.EnrichmentError, match=r"fields\[0\].value: a string may not contain NUL"):
+        plan([field("x", "JSON_LOGIC", text, type="DIMENSION")])
+    p = plan(  # the same rule in a setting: the event fails
+        [field("x", "JSON_LOGIC_FROM_DEPENDENCY", "formula", type="DIMENSION")],
+        [{"type": "SETTING", "key": "setting.rides.formula", "name": "formula"}],
+    )
+    with pytest.raises(enrichments.EnrichmentFailed, match="not valid jsonLogic: a string may not contain NUL"):
+        enrichments.enrich(p, {}, {}, {"setting.rides.formula": (text, text)})
+
+
+@pytest.mark.parametrize("bad", ["Par\x00is", "Par\ud800is"])
+def test_a_derived_dimension_or_id_never_holds_nul_or_a_lone_surrogate(bad: str) -> None:
+    """Data may still carry one (a JSON setting's text is checked for surrogates, not NUL): never into a dimension
+    or an id, which the databases would cut or refuse."""
+    table = {"type": "SETTING", "key": "setting.user.table", "name": "table"}
+    p = plan([field("x", "JSON_LOGIC", {"var": "dependencies.table.name"}, type="DIMENSION")], [table])
+    with pytest.raises(enrichments.EnrichmentFailed, match="enrichment x: a DIMENSION may not contain NUL"):
+        enrichments.enrich(p, {}, {}, {"setting.user.table": ("...", {"name": bad})})
+    templated = plan([], template="{{dimension.city}}-{{timestamp}}")
+    outcome = pipeline.evaluate(rule(templated), event(dimensions={"city": bad}), NOW)
+    assert outcome.status == pipeline.NO_EVENT_ID
+    assert outcome.message == (
+        "eventIdTemplate gave an id that may not contain NUL (\\u0000) or a lone UTF-16 surrogate (\\ud800 to \\udfff)"
+    )
+
+
+def test_a_json_setting_as_a_rule_keeps_its_decimals() -> None:
+    p = plan(
+        [field("billable", "JSON_LOGIC_FROM_DEPENDENCY", "formula")],
+        [{"type": "SETTING", "key": "setting.rides.formula", "name": "formula"}],
+    )
+    # (a number, not the text "1.5": `===` tells them apart)
+    text = '{"if": [{"===": [{"var": "attribute.distance"}, 1.5]}, 10, 20]}'
+    value = enrichments.dependency_value("JSON", text)  # a JSON setting, parsed: 1.5 is a Decimal
+    enriched = enrichments.enrich(p, {"distance": Decimal("1.5")}, {}, {"setting.rides.formula": (text, value)})
+    assert enriched.attributes == {"billable": Decimal(10)}
+
+
+def test_only_the_settings_read_are_recorded_and_bounded() -> None:
+    deps = [
+        PER_KM,
+        {"type": "SETTING", "key": "setting.user.table", "name": "table"},
+        {"type": "SETTING", "key": "setting.user.unread", "name": "unread"},
+    ]
+    p = plan([field("rate", "JSON_LOGIC", {"var": "dependencies.table.rates.0"})], deps)
+    assert [d.name for d in p.queried] == ["table"]  # the only one looked up at ingestion
+    big = json.dumps({"rates": [1], "padding": "x" * 900_000})
+    settings = {
+        "setting.user.table": (big, enrichments.dependency_value("JSON", big)),
+        "setting.user.meters_per_km": ("1000", Decimal(1000)),
+    }
+    enriched = enrichments.enrich(p, {}, {}, settings)
+    assert enriched.attributes == {"rate": Decimal(1)}
+    [(name, (key, value))] = enriched.dependencies.items()
+    assert (name, key) == ("table", "setting.user.table")
+    assert len(value) == 200 and value == big[:197] + "..."
+
+
+def test_a_computed_path_reads_every_dependency() -> None:
+    deps = [PER_KM, {"type": "SETTING", "key": "setting.user.other", "name": "other"}]
+    computed = {"var": {"cat": ["dependencies.", {"var": "dimension.city"}]}}
+    p = plan([field("x", "JSON_LOGIC", computed)], deps)
+    assert p.queried == p.dependencies
+    settings = {"setting.user.meters_per_km": ("1000", Decimal(1000)), "setting.user.other": ("7", Decimal(7))}
+    enriched = enrichments.enrich(p, {}, {"city": "other"}, settings)
+    assert enriched.attributes == {"x": Decimal(7)}
+    assert sorted(enriched.dependencies) == ["meters_per_km", "other"]
+
+
+def test_a_template_s_literal_text_is_bounded_when_written() -> None:
+    plan([], template="x" * 512 + "{{timestamp}}")
+    with pytest.raises(enrichments.EnrichmentError, match="outside placeholders is 513 characters"):
+        plan([], template="x" * 513 + "{{timestamp}}")
+
+
+def test_an_attribute_value_that_is_not_a_decimal_is_named() -> None:
+    with pytest.raises(enrichments.EnrichmentError, match="a decimal number that is a finite number below"):
+        plan([field("a", "VALUE", "ten")])
+
+
+def test_a_stored_meter_that_no_longer_compiles_fails_the_events_it_reaches() -> None:
+    """A meter written before NUL and lone surrogates were refused: its events fail, ingestion goes on."""
+    broken = sum_meter('{"cat": ["a\\u0000"]}')
+    outcome = pipeline.evaluate(rule(plan([]), broken), event(id="e1"), NOW)
+    assert outcome.status == pipeline.UNITS_INVALID
+    assert outcome.message == (
+        "usage meter km: its jsonLogic is invalid: a string may not contain NUL (\\u0000) or a lone UTF-16 "
+        "surrogate (\\ud800 to \\udfff)"
+    )

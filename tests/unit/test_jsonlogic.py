@@ -540,3 +540,90 @@ def test_compiled_matches_reference(expr: Any, attrs: dict) -> None:
         return
     got = compiled(data)
     assert same(got, expected), (compiled.source, got, expected)
+
+
+# -- bounded evaluation: steps, text and lists built, literals ---------------------------------------------------------
+def nested_reduce(depth: int, width: int = 50) -> dict:
+    """`depth` reduces, each over a literal list of `width` ones, nested in each other's logic: width**depth steps."""
+    logic: Any = {"var": "current"}
+    for _ in range(depth):
+        logic = {"reduce": [[1] * width, {"+": [{"var": "accumulator"}, logic]}, 0]}
+    return logic
+
+
+def test_nested_iterators_fail_with_too_much_work() -> None:
+    assert run(nested_reduce(2)) == 2500  # 50 * 50 ones (2,550 elements): well within the budget
+    text = json.dumps(nested_reduce(6), separators=(",", ":"))
+    assert len(text) < 1000  # short, yet 50**6 elements: hours of work without the budget
+    with pytest.raises(EvaluationError, match="too much work: the rule took more than 100,000 steps"):
+        compile_logic(text)(DATA)
+
+
+def test_the_budget_is_per_evaluation() -> None:
+    rule = compile_logic(json.dumps({"map": [{"var": "items"}, {"var": ""}]}))
+    items = [D(i) for i in range(10_000)]
+    for _ in range(3):  # 30,000 steps each time: each evaluation starts with the whole budget
+        assert len(rule({"items": items})) == 10_000
+
+
+@pytest.mark.parametrize(
+    ("logic", "words"),
+    [
+        # doubling 40 times: 2**40 characters, or items
+        (
+            {"reduce": [[1] * 40, {"cat": [{"var": "accumulator"}, {"var": "accumulator"}]}, "x"]},
+            "text of more than 10,000 characters",
+        ),
+        (
+            {"reduce": [[1] * 40, {"merge": [{"var": "accumulator"}, {"var": "accumulator"}]}, [1]]},
+            "a list of more than 10,000 items",
+        ),
+        # a list nested in itself (shared, so small in memory): its string form is what would grow
+        (
+            {"cat": [{"reduce": [[1] * 40, [{"var": "accumulator"}, {"var": "accumulator"}], [1]]}]},
+            "text of more than 10,000 characters",
+        ),
+        (
+            {"in": ["z", {"reduce": [[1] * 40, [{"var": "accumulator"}, {"var": "accumulator"}], [1]]}]},
+            None,  # `in` on a list compares its items (two): cheap, and false
+        ),
+        (
+            {"==": ["z", {"reduce": [[1] * 40, [{"var": "accumulator"}, {"var": "accumulator"}], [[]]]}]},
+            "too much work",  # a list compared to text: its string form, all commas
+        ),
+        (
+            {"+": [{"reduce": [[1] * 40, [{"var": "accumulator"}, {"var": "accumulator"}], [1]]}]},
+            r"'\+' needs numbers, got \[\[\[\[...\], \[...\]\], \[\[...\], \[...\]\]\]",  # shown, bounded
+        ),
+    ],
+)
+def test_built_text_and_lists_are_bounded(logic: Any, words: str | None) -> None:
+    if words is None:
+        assert run(logic) is False
+        return
+    with pytest.raises(EvaluationError, match=words):
+        run(logic)
+
+
+def test_a_long_numeric_looking_text_is_read_in_linear_time() -> None:
+    assert run({"+": [{"var": "s"}]}, {"s": "1" * 9_000 + ".5"}) == D("1" * 9_000 + ".5")
+    with pytest.raises(EvaluationError, match="needs numbers"):
+        run({"+": [{"var": "s"}]}, {"s": "1" * 9_000 + "x"})
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '{"cat": ["a\\ud800"]}',  # a lone surrogate, escaped in the JSON
+        '{"cat": ["a\\udfff"]}',
+        '{"cat": ["a\\u0000b"]}',  # NUL
+        '{"in": ["x", {"a\\u0000": 1}]}',  # in a key of a literal object
+    ],
+)
+def test_nul_and_lone_surrogates_are_refused_in_literals(text: str) -> None:
+    with pytest.raises(JsonLogicError, match="NUL .* or a lone UTF-16 surrogate"):
+        compile_logic(text)
+
+
+def test_a_surrogate_pair_is_one_character_and_fine() -> None:
+    assert run('{"cat": ["a\\ud83d\\ude00"]}') == "a\U0001f600"

@@ -17,7 +17,7 @@ from meterline.core import numbers
 from meterline.events.statuses import ACCEPTED as ACCEPTED, IngestionStatus  # ACCEPTED: used as pipeline.ACCEPTED
 from meterline.events.wire import Event
 from meterline.metering import enrichments
-from meterline.metering.jsonlogic import Compiled, EvaluationError, compile_logic, to_units, truthy
+from meterline.metering.jsonlogic import Compiled, EvaluationError, JsonLogicError, compile_logic, to_units, truthy
 
 FUTURE_LIMIT = timedelta(hours=24)
 BUCKET = timedelta(minutes=15)
@@ -46,6 +46,9 @@ class MeterRule:
     attribute_filters: tuple[tuple[str, Decimal], ...] = ()
     matcher: Compiled | None = None
     computation: Compiled | None = None  # None: COUNT, one unit per matching event
+    # stored jsonLogic that no longer compiles (written before a check it now fails, e.g. a NUL in a string): the
+    # events that reach the meter fail as INGESTION_FAILED_UNITS_INVALID, the others are ingested
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -93,10 +96,13 @@ def meter_rule(
         else:
             dimension_filters.append((name_part, str(f["value"])))
     computation = next(iter(computations), None)
-    matcher = compile_logic(computation["matcher"]) if computation and computation.get("matcher") else None
-    compute = None
-    if aggregation == "SUM" and computation is not None:
-        compute = compile_logic(computation["computation"])
+    try:
+        matcher = compile_logic(computation["matcher"]) if computation and computation.get("matcher") else None
+        compute = None
+        if aggregation == "SUM" and computation is not None:
+            compute = compile_logic(computation["computation"])
+    except JsonLogicError as exc:
+        return MeterRule(id=id, name=name, aggregation=aggregation, error=f"its jsonLogic is invalid: {exc}")
     return MeterRule(
         id=id,
         name=name,
@@ -125,10 +131,16 @@ NO_SETTINGS: Mapping[str, tuple[str, Any]] = {}
 
 
 def evaluate(
-    rule: SchemaRule | None, event: Event, now: datetime, settings: Mapping[str, tuple[str, Any]] = NO_SETTINGS
+    rule: SchemaRule | None,
+    event: Event,
+    now: datetime,
+    settings: Mapping[str, tuple[str, Any]] = NO_SETTINGS,
+    account_id: str | None = None,
 ) -> Outcome:
     """`settings`: the values of the schema's enrichment dependencies for the event's account (key -> (text, value
-    as rules read it); the nearest level's)."""
+    as rules read it); the nearest level's). `account_id`: the id of the account the event's accountId (an id or an
+    alias) resolved to, which the id template's `{{accountId}}` writes (the accountId as sent when it resolved to
+    none: the event then fails)."""
     if rule is None:
         return Outcome(SCHEMA_NOT_DEFINED, f"Event schema {event.schema_name!r} is not defined or not active")
     if event.timestamp > now + FUTURE_LIMIT:
@@ -168,7 +180,7 @@ def evaluate(
                         attributes=attributes,
                         dimensions=dimensions,
                         timestamp=event.timestamp,
-                        account_id=event.account_id,
+                        account_id=account_id or event.account_id,
                         schema_name=event.schema_name,
                     )
                 except enrichments.EnrichmentFailed as exc:
@@ -184,6 +196,8 @@ def evaluate(
         if meter.attribute_filters and any(attributes.get(n) != v for n, v in meter.attribute_filters):
             continue
         try:
+            if meter.error is not None:
+                raise EvaluationError(meter.error)
             if meter.matcher is not None and not truthy(meter.matcher(data)):
                 continue
             if meter.computation is None:

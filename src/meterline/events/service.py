@@ -81,8 +81,10 @@ class IngestionService:
         rules = self._rules({e.schema_name for e in events})
         accounts = self.resolve_accounts(events)
         settings = self._dependency_settings(events, rules, accounts)
+        account_ids = self._templated_account_ids(events, rules, accounts)
         outcomes = [
-            pipeline.evaluate(rules.get(e.schema_name), e, now, s) for e, s in zip(events, settings, strict=True)
+            pipeline.evaluate(rules.get(e.schema_name), e, now, s, account_ids.get(i))
+            for i, (e, s) in enumerate(zip(events, settings, strict=True))
         ]
         coverage = Coverage(
             ScheduleRepository(self.ctx.session, self.ctx.org_id).for_coverage({a for a in accounts if a}),
@@ -217,12 +219,33 @@ class IngestionService:
             )
         return rules
 
+    def _templated_account_ids(
+        self, events: list[Event], rules: dict[str, pipeline.SchemaRule], accounts: list[str | None]
+    ) -> dict[int, str]:
+        """By index, the id of the account of each event that its schema's id template names: an event sent with an
+        alias gets the id its account has, so that the same event sent by id and by alias is one event. Read only
+        for aliases (an accountId that is an id is that id)."""
+        out: dict[int, str] = {}
+        aliased: dict[int, str] = {}
+        for index, (event, account) in enumerate(zip(events, accounts, strict=True)):
+            rule = rules.get(event.schema_name)
+            if account is None or event.id is not None or rule is None or rule.plan.template is None:
+                continue
+            if self._account_pks.get(event.account_id) == account:
+                out[index] = event.account_id
+            else:
+                aliased[index] = account
+        if aliased:
+            ids = self.accounts.ids_with_customer_ids(set(aliased.values()))
+            out.update({index: ids[pk][0] for index, pk in aliased.items() if pk in ids})
+        return out
+
     def _dependency_settings(
         self, events: list[Event], rules: dict[str, pipeline.SchemaRule], accounts: list[str | None]
     ) -> list[Mapping[str, tuple[str, Any]]]:
         """Per event, the settings its schema's enrichments depend on (key -> (text, value as rules read it)), each
         from the nearest level that sets it: the account, its customer, the organization. One query for the batch."""
-        keys = {name: [d.key for d in rule.plan.dependencies] for name, rule in rules.items() if rule.plan.dependencies}
+        keys = {name: [d.key for d in rule.plan.queried] for name, rule in rules.items() if rule.plan.queried}
         if not keys:
             return [pipeline.NO_SETTINGS] * len(events)
         entities = AccountRepository(self.ctx.session, self.ctx.org_id).ids_with_customer_ids(

@@ -14,15 +14,20 @@ order given). Each field is:
 
 `dependencies` are settings named by `key` (`setting.<namespace>.<id>`), looked up for the event's account, then
 its customer, then the organization (the nearest level wins), and read as `dependencies.<name>`: a NUMERIC setting
-as a number, JSON as its parsed value, STRING and JSON_LOGIC as text.
+as a number, JSON as its parsed value, STRING and JSON_LOGIC as text. Only those a field may read are looked up
+(`Plan.queried`: those its rule names; all of them for a rule reading computed paths or the whole data, and for a
+JSON_LOGIC_FROM_DEPENDENCY field); an event records those its fields read, each value cut to 200 characters.
 
 A derived attribute is a number (or numeric text) rounded half-even to 12 decimals and below 10^15 in magnitude;
-a derived dimension is text (numbers and booleans in their JSON spelling), 1 to 200 characters. Any other result,
-an error of the rule, or a dependency that no level sets fails the event (INGESTION_FAILED_ENRICHMENT_FAILED).
+a derived dimension is text (numbers and booleans in their JSON spelling), 1 to 200 characters, without NUL or a
+lone surrogate. Any other result, an error of the rule (one that works too much included: jsonlogic.py bounds each
+evaluation), or a dependency that no level sets fails the event (INGESTION_FAILED_ENRICHMENT_FAILED).
 
 The event id template (`eventIdTemplate`) fills the id of an event sent without one: text with `{{placeholder}}`s,
-each `attribute.<name>`, `dimension.<name>` (declared or derived), `timestamp`, `accountId` or `schemaName`.
-An event sent with an id keeps it.
+each `attribute.<name>`, `dimension.<name>` (declared or derived), `timestamp`, `accountId` (the resolved account's
+id, whether the event named it by id or alias) or `schemaName`; at most 512 characters of literal text. Ids are
+org-wide (as Togai's): a template without `{{accountId}}` makes equal events of two accounts one. An event sent with
+an id keeps it.
 """
 
 from __future__ import annotations
@@ -37,6 +42,7 @@ from functools import lru_cache
 from typing import Any
 
 from meterline.core import numbers
+from meterline.core.text import has_lone_surrogate
 from meterline.metering.jsonlogic import Compiled, EvaluationError, JsonLogicError, compile_logic, js_text, to_units
 
 ATTRIBUTE, DIMENSION = "ATTRIBUTE", "DIMENSION"
@@ -45,6 +51,7 @@ MAX_FIELDS = 50
 MAX_DEPENDENCIES = 20
 MAX_DIMENSION_TEXT = 200  # as an event's own dimension values (events/wire.py)
 MAX_EVENT_ID = 512  # as an event's own id
+MAX_DEPENDENCY_TEXT = 200  # a setting's value as an event records it (longer: cut, ending with "...")
 DEPENDENCY_NAME = re.compile(r"[A-Za-z0-9_-]{1,50}")
 DEPENDENCY_KEY = re.compile(r"setting\.([^\s/\\?#.]{1,64})\.([^\s/\\?#]{1,255})")
 _PLACEHOLDER = re.compile(r"\{\{\s*([^{}]*?)\s*\}\}")
@@ -86,6 +93,7 @@ class Plan:
     fields: tuple[Field, ...] = ()
     dependencies: tuple[Dependency, ...] = ()
     template: tuple[tuple[str, str], ...] | None = None  # (literal text, placeholder or "") pairs
+    queried: tuple[Dependency, ...] = ()  # the dependencies a field may read: the settings ingestion looks up
     error: str | None = None  # stored content that no longer compiles (written before it was checked): fails events
 
     @property
@@ -177,6 +185,7 @@ def _compile(text: str, template: str | None, attributes: tuple[str, ...], dimen
     later_dimensions = {f["name"] for f in raw_fields if f["type"] == DIMENSION}
     seen: set[str] = set()
     fields = []
+    read: set[str] = set()
     for index, raw in ordered:
         where = f"enrichments.fields[{index}]"
         name, kind, value = str(raw["name"]), str(raw["enrichmentType"]), str(raw["value"])
@@ -203,6 +212,7 @@ def _compile(text: str, template: str | None, attributes: tuple[str, ...], dimen
                 later_dimensions - known_dimensions,
             )
             fields.append(Field(name, field_type, kind, rule=rule))
+            read.update(_read_by(rule, dependencies))
         elif kind == FROM_DEPENDENCY:
             if value not in {d.name for d in dependencies}:
                 raise EnrichmentError(
@@ -210,6 +220,7 @@ def _compile(text: str, template: str | None, attributes: tuple[str, ...], dimen
                     f"setting holds the rule; {value[:60]!r} is not one of them"
                 )
             fields.append(Field(name, field_type, kind, dependency=value))
+            read.update(d.name for d in dependencies)  # (its rule, a setting, may read any of them)
         else:  # pragma: no cover - the request model allows only the three
             raise EnrichmentError(f"{where}.enrichmentType: unknown type {kind!r}")
         if field_type == ATTRIBUTE:
@@ -217,7 +228,7 @@ def _compile(text: str, template: str | None, attributes: tuple[str, ...], dimen
         else:
             known_dimensions.add(name)
     plan_template = _template(template, known_attributes, known_dimensions) if template else None
-    return Plan(tuple(fields), dependencies, plan_template)
+    return Plan(tuple(fields), dependencies, plan_template, queried=tuple(d for d in dependencies if d.name in read))
 
 
 def _dependencies(raw: list[Mapping[str, Any]]) -> tuple[Dependency, ...]:
@@ -245,8 +256,8 @@ def _constant(field_type: str, value: str, where: str) -> Decimal | str:
     if field_type == ATTRIBUTE:
         if not numbers.DECIMAL_TEXT.fullmatch(value):
             raise EnrichmentError(
-                f"{where}.value: an ATTRIBUTE's VALUE is a decimal number that {numbers.RULE.removeprefix('must be ')}"
-                f"; got {value[:40]!r}"
+                f"{where}.value: an ATTRIBUTE's VALUE is a decimal number that is "
+                f"{numbers.RULE.removeprefix('must be ')}; got {value[:40]!r}"
             )
         return Decimal(value)
     if not 1 <= len(value) <= MAX_DIMENSION_TEXT:
@@ -311,6 +322,12 @@ def _template(template: str, attributes: set[str], dimensions: set[str]) -> tupl
         parts.append((literal, placeholder))
         position = match.end()
     tail = template[position:]
+    literal_size = len(tail) + sum(len(lit) for lit, _ in parts)
+    if literal_size > MAX_EVENT_ID:
+        raise EnrichmentError(
+            f"eventIdTemplate: its text outside placeholders is {literal_size} characters: every id would be longer "
+            f"than an event's id may be ({MAX_EVENT_ID})"
+        )
     if "{{" in tail or "}}" in tail or any("{{" in lit or "}}" in lit for lit, _ in parts):
         raise EnrichmentError("eventIdTemplate: every {{ needs its }} (placeholders are {{dimension.<name>}}...)")
     if not parts:
@@ -355,13 +372,14 @@ def enrich(
         raise EnrichmentFailed(f"the schema's enrichments are invalid: {plan.error}")
     if not plan.fields:
         return NOTHING
-    used: dict[str, tuple[str, str]] = {}
+    texts: dict[str, str] = {}
     values: dict[str, Any] = {}
-    for dependency in plan.dependencies:
+    for dependency in plan.queried:
         found = settings.get(dependency.key)
         if found is not None:
-            used[dependency.name] = (dependency.key, found[0])
+            texts[dependency.name] = found[0]
             values[dependency.name] = found[1]
+    read: set[str] = set()
     data = {
         "attribute": attributes,
         "attributes": attributes,
@@ -375,9 +393,14 @@ def enrich(
         if f.kind == VALUE:
             result = f.constant
         else:
-            rule = f.rule if f.kind == JSON_LOGIC else _setting_rule(plan, f, values)
+            if f.kind == JSON_LOGIC:
+                rule = f.rule
+            else:
+                rule = _setting_rule(plan, f, texts)
+                read.add(f.dependency or "")
+            read.update(_read_by(rule, plan.dependencies))
             # (only when a dependency is unset: the common case costs one comparison per field)
-            unset = len(values) < len(plan.dependencies)
+            unset = len(values) < len(plan.queried)
             missing = (
                 [d.name for d in plan.dependencies if d.name not in values and _reads(rule, d.name)] if unset else []
             )
@@ -397,7 +420,12 @@ def enrich(
         else:
             text = _dimension(f.name, result)
             dimensions[f.name] = derived_dimensions[f.name] = text
+    used = {d.name: (d.key, _recorded(texts[d.name])) for d in plan.dependencies if d.name in read and d.name in texts}
     return Enriched(derived_attributes, derived_dimensions, used)
+
+
+def _recorded(text: str) -> str:
+    return text if len(text) <= MAX_DEPENDENCY_TEXT else text[: MAX_DEPENDENCY_TEXT - 3] + "..."
 
 
 def _reads(rule: Compiled | None, dependency: str) -> bool:
@@ -407,18 +435,28 @@ def _reads(rule: Compiled | None, dependency: str) -> bool:
     return any(v == path or v.startswith(path + ".") for v in rule.variables)
 
 
-def _setting_rule(plan: Plan, f: Field, values: Mapping[str, Any]) -> Compiled:
+def _read_by(rule: Compiled | None, dependencies: Iterable[Dependency]) -> Iterable[str]:
+    """The names of the dependencies a rule reads (all of them when it reads paths computed at evaluation)."""
+    if rule is None:
+        return ()
+    return [d.name for d in dependencies if rule.opaque or _reads(rule, d.name)]
+
+
+# A setting's rule, compiled once per distinct text (compile_logic caches short texts only; a setting's may be up to
+# its 100,000 characters): at most 64 kept.
+_compiled_setting = lru_cache(maxsize=64)(compile_logic)
+
+
+def _setting_rule(plan: Plan, f: Field, texts: Mapping[str, str]) -> Compiled:
     key = next(d.key for d in plan.dependencies if d.name == f.dependency)
-    text = values.get(f.dependency or "")
+    text = texts.get(f.dependency or "")
     if text is None:
         raise EnrichmentFailed(
             f"enrichment {f.name}: dependency {f.dependency} ({key}), its rule, is not set for the account, its "
             "customer or the organization"
         )
-    if not isinstance(text, str):
-        text = json.dumps(text, default=str)
-    try:
-        return compile_logic(text)
+    try:  # (compiled from the setting's own text: a JSON setting's decimals stay exact)
+        return _compiled_setting(text)
     except JsonLogicError as exc:
         raise EnrichmentFailed(f"enrichment {f.name}: the rule in {key} is not valid jsonLogic: {exc}") from None
 
@@ -430,7 +468,7 @@ def _attribute(name: str, result: Any) -> Decimal:
         number = to_units(result)
     except EvaluationError:
         raise EnrichmentFailed(
-            f"enrichment {name}: an ATTRIBUTE needs a number, the rule gave {js_text(result)[:40]!r}"
+            f"enrichment {name}: an ATTRIBUTE needs a number, the rule gave {js_text(result, 40)!r}"
         ) from None
     if not number.is_zero() and number.adjusted() >= numbers.MAX_DIGITS:
         raise EnrichmentFailed(f"enrichment {name}: {numbers.RULE} (the rule gave {number.adjusted() + 1} digits)")
@@ -443,13 +481,22 @@ def _attribute(name: str, result: Any) -> Decimal:
 
 def _dimension(name: str, result: Any) -> str:
     if result is None or isinstance(result, (list, tuple, dict)):
-        raise EnrichmentFailed(f"enrichment {name}: a DIMENSION needs text, the rule gave {js_text(result)[:40]!r}")
+        raise EnrichmentFailed(f"enrichment {name}: a DIMENSION needs text, the rule gave {js_text(result, 40)!r}")
     text = result if isinstance(result, str) else js_text(result)
     if not 1 <= len(text) <= MAX_DIMENSION_TEXT:
         raise EnrichmentFailed(
             f"enrichment {name}: a DIMENSION is 1 to {MAX_DIMENSION_TEXT} characters, got {len(text)}"
         )
+    if _unstorable(text):
+        raise EnrichmentFailed(f"enrichment {name}: a DIMENSION {_UNSTORABLE}")
     return text
+
+
+_UNSTORABLE = "may not contain NUL (\\u0000) or a lone UTF-16 surrogate (\\ud800 to \\udfff)"
+
+
+def _unstorable(text: str) -> bool:
+    return "\x00" in text or has_lone_surrogate(text)
 
 
 def event_id(
@@ -490,4 +537,6 @@ def event_id(
     result = "".join(out)
     if not result or len(result) > MAX_EVENT_ID:
         raise EnrichmentFailed(f"eventIdTemplate gave an id of {len(result)} characters (1 to {MAX_EVENT_ID})")
+    if _unstorable(result):
+        raise EnrichmentFailed(f"eventIdTemplate gave an id that {_UNSTORABLE}")
     return result

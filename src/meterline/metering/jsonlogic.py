@@ -32,18 +32,31 @@ Operators are jsonLogic's (jsonlogic.com/operations.html), with these rules wher
   a missing step gives the default (or None), a present null stays null. In `map`/`filter`/`reduce`/`all`/`none`/
   `some` the logic argument sees the element (`reduce`: {"current", "accumulator"}). `all` of an empty or non-list
   value is false. `Compiled.variables` holds the constant paths read from the event (not the "" path, not paths
-  computed at runtime, not those read from elements inside iterators). `missing` counts null and "" as missing.
+  computed at runtime, not those read from elements inside iterators); `Compiled.opaque` says it also reads data
+  it cannot name (a computed path, the "" path outside an iterator, `missing` of computed names). `missing`
+  counts null and "" as missing.
 - `and`/`or` need one argument or more, `!`/`!!` exactly one, `substr` two or three (JS substr semantics, negative
   length trims from the end); an object with other than one key is a literal, as in jsonLogic.
 
-Guards: source text over 100,000 characters, nesting deeper than 64 lists/objects or more than 2,000 JSON values
-are refused at compile time with JsonLogicError.
+Guards: source text over 100,000 characters, nesting deeper than 64 lists/objects, more than 2,000 JSON values, or
+a string (or key) holding NUL or a lone UTF-16 surrogate (neither database can store one) are refused at compile
+time with JsonLogicError. One evaluation (one rule on one event) is bounded too, else it fails with an
+EvaluationError saying "too much work" (what a failing rule does: the event fails):
+
+- at most `MAX_STEPS` (100,000) steps: each element an iterator (`map`, `filter`, `reduce`, `all`, `some`, `none`)
+  visits costs one step plus the size (JSON values) of its logic, and each item or character that `merge`, `cat`,
+  `in`, `missing`/`missing_some` or a list's string form goes through costs one step;
+- text built during evaluation (`cat`, a list's string form) is at most `MAX_TEXT` (10,000) characters, and a list
+  built (`merge`, `map`, `filter`) at most `MAX_ITEMS` (10,000) items;
+- running out of memory or stack fails the rule the same way.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import reprlib
+import threading
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_EVEN, Context, Decimal, DecimalException, DivisionByZero, InvalidOperation, Overflow
@@ -52,19 +65,26 @@ from typing import Any
 
 import simplejson
 
+from meterline.core.text import has_lone_surrogate
+
 MAX_DEPTH = 64
 MAX_NODES = 2000
 MAX_SOURCE_CHARS = 100_000
+MAX_STEPS = 100_000  # per evaluation: one rule on one event (see "Guards" above)
+MAX_TEXT = 10_000  # characters of text built during an evaluation
+MAX_ITEMS = 10_000  # items of a list built during an evaluation
 EXACT_DIGITS = 100  # + - * %: exact for any operand a meter sees
 DIVISION_DIGITS = 50  # /: exact quotients stay exact, others round half-even here
 
 _TRAPS = [InvalidOperation, DivisionByZero, Overflow]
 _EXACT = Context(prec=EXACT_DIGITS, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999, traps=_TRAPS)
 _DIVIDE = Context(prec=DIVISION_DIGITS, rounding=ROUND_HALF_EVEN, Emax=999_999, Emin=-999_999, traps=_TRAPS)
-_NUMERIC = re.compile(r"\s*[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
+# (unambiguous, so that a long non-numeric string fails in linear time: "[0-9]+\\.?[0-9]*" backtracked quadratically)
+_NUMERIC = re.compile(r"\s*[+-]?(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)(?:[eE][+-]?[0-9]+)?\s*", re.ASCII)
 _INDEX = re.compile(r"0|[1-9][0-9]*", re.ASCII)
 _ZERO = Decimal(0)
 _MISSING = object()
+_ANY = "\x00any"  # in `seen` while compiling: the expression is opaque (a literal cannot hold NUL)
 
 Fn = Callable[[Any], Any]
 
@@ -74,7 +94,27 @@ class JsonLogicError(ValueError):
 
 
 class EvaluationError(ValueError):
-    """The expression failed on this data (arithmetic on a non-number, division by zero...)."""
+    """The expression failed on this data (arithmetic on a non-number, division by zero, too much work...)."""
+
+
+class _Budget(threading.local):
+    left = MAX_STEPS  # steps left to the evaluation running in this thread
+
+
+_budget = _Budget()
+
+
+def _charge(steps: int) -> None:
+    budget = _budget
+    budget.left -= steps
+    if budget.left < 0:
+        raise EvaluationError(f"too much work: the rule took more than {MAX_STEPS:,} steps on one event")
+
+
+def _too_long(what: str, size: int) -> EvaluationError:
+    limit = MAX_TEXT if what == "text" else MAX_ITEMS
+    unit = "characters" if what == "text" else "items"
+    return EvaluationError(f"too much work: {what} of more than {limit:,} {unit} built ({size:,})")
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,12 +122,18 @@ class Compiled:
     source: str  # normalized JSON text
     variables: frozenset[str]  # constant `var` paths read from the data, e.g. {"attribute.calls"}
     fn: Fn = field(repr=False, compare=False)
+    # reads data it cannot name when compiled: a computed `var` path, the whole data (`{"var": ""}` outside an
+    # iterator), `missing` of computed names; `variables` is then not all it reads
+    opaque: bool = False
 
     def __call__(self, data: Mapping[str, Any]) -> Any:
+        _budget.left = MAX_STEPS
         try:
             return self.fn(data)
         except EvaluationError:
             raise
+        except MemoryError:
+            raise EvaluationError("too much work: the rule ran out of memory") from None
         except (ArithmeticError, TypeError, RecursionError) as exc:  # safety net: weird data never escapes as a 500
             raise EvaluationError(f"cannot evaluate: {type(exc).__name__}") from exc
 
@@ -95,8 +141,24 @@ class Compiled:
 # --- values -------------------------------------------------------------------------------------------------------
 
 
+class _Shown(reprlib.Repr):
+    """repr with bounded work and length, whatever the value (a list nested in itself 10,000 times included)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxlevel, self.maxlist, self.maxtuple, self.maxdict = 3, 6, 6, 4
+        self.maxstring, self.maxother, self.maxlong = 40, 40, 40
+
+    def repr_Decimal(self, value: Decimal, level: int) -> str:  # noqa: N802 - reprlib's naming
+        text = str(value)
+        return text if len(text) <= 40 else text[:37] + "..."
+
+
+_shown = _Shown()
+
+
 def _show(value: Any) -> str:
-    text = str(value) if isinstance(value, Decimal) else repr(value)
+    text = _shown.repr(value)
     return text if len(text) <= 40 else text[:37] + "..."
 
 
@@ -180,7 +242,7 @@ def _js_str(value: Any) -> str:
     if isinstance(value, int):
         return str(value)
     if isinstance(value, (list, tuple)):
-        return ",".join("" if item is None else _js_str(item) for item in value)
+        return _joined(value, MAX_TEXT)
     if isinstance(value, Mapping):
         return "[object Object]"
     if isinstance(value, float):
@@ -188,11 +250,53 @@ def _js_str(value: Any) -> str:
     return str(value)
 
 
+def _joined(value: list | tuple, limit: int, charged: bool = True) -> str:
+    """A list's JS string form (items joined with ",", nested lists too, null items empty), without recursion: each
+    item visited is a step (`charged`), and text beyond `limit` characters is too long (EvaluationError), or, when
+    not charged, cut there (at most `limit` items visited)."""
+    parts: list[str] = []
+    size = visited = 0
+    allowed = _budget.left if charged else limit
+    stack = [iter(value)]
+    first = [True]
+    while stack:
+        item = next(stack[-1], _MISSING)
+        if item is _MISSING:
+            stack.pop()
+            first.pop()
+            continue
+        if first[-1]:
+            first[-1] = False
+        else:
+            parts.append(",")
+            size += 1
+        visited += 1
+        if isinstance(item, (list, tuple)):
+            stack.append(iter(item))
+            first.append(True)
+        elif item is not None:
+            text = _js_str(item)
+            parts.append(text)
+            size += len(text)
+        if size > limit or visited > allowed:
+            if not charged:
+                return "".join(parts)[:limit]
+            if size > limit:
+                raise _too_long("text", size)
+            _charge(visited)  # (raises: more than the steps left)
+    if charged:
+        _charge(visited)
+    return "".join(parts)
+
+
 _NULL, _BOOL, _NUM, _STR, _LIST, _OBJ, _OTHER = range(7)
 
 
-def js_text(value: Any) -> str:
-    """A value in its JS string form (as `cat` writes it): what a derived dimension becomes (enrichments.py)."""
+def js_text(value: Any, limit: int = MAX_TEXT) -> str:
+    """A value in its JS string form (as `cat` writes it): what a derived dimension becomes (enrichments.py). A
+    list's form is cut at `limit` characters (bounded work, for a value a rule returned)."""
+    if isinstance(value, (list, tuple)):
+        return _joined(value, limit, charged=False)
     return _js_str(value)
 
 
@@ -320,6 +424,7 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
     default = f[1] if len(f) > 1 else (lambda data: None)
     if raw and isinstance(raw[0], (dict, list)):  # path computed at evaluation
         path = f[0]
+        seen.add(_ANY)
 
         def dynamic_var(data: Any) -> Any:
             value = _lookup(data, _steps(path(data)))
@@ -327,8 +432,8 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
 
         return dynamic_var
     steps = _steps(raw[0] if raw else None)
-    if steps and not scoped:
-        seen.add(".".join(key for key, _ in steps))
+    if not scoped:
+        seen.add(".".join(key for key, _ in steps) if steps else _ANY)
 
     def var(data: Any) -> Any:
         value = _lookup(data, steps)
@@ -338,19 +443,24 @@ def _b_var(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
 
 
 def _b_missing(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
+    names = raw[0] if len(raw) == 1 and isinstance(raw[0], list) else raw
+    if any(isinstance(n, (dict, list)) for n in names):
+        seen.add(_ANY)
     if not scoped:
-        names = raw[0] if len(raw) == 1 and isinstance(raw[0], list) else raw
         seen.update(_js_str(n) for n in names if isinstance(n, (str, Decimal)) and n != "")
 
     def missing(data: Any) -> list:
         keys = [g(data) for g in f]
         keys = keys[0] if keys and isinstance(keys[0], list) else keys
+        _charge(len(keys))
         return [key for key in keys if _absent(data, key)]
 
     return missing
 
 
 def _b_missing_some(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
+    if not isinstance(raw[1], list) or any(isinstance(n, (dict, list)) for n in raw[1]):
+        seen.add(_ANY)
     if not scoped and isinstance(raw[1], list):
         seen.update(_js_str(n) for n in raw[1] if isinstance(n, (str, Decimal)) and n != "")
     need_fn, options_fn = f
@@ -359,6 +469,7 @@ def _b_missing_some(f: list[Fn], raw: list, scoped: bool, seen: set[str]) -> Fn:
         need, options = _num(need_fn(data), "missing_some"), options_fn(data)
         if not isinstance(options, list):
             raise EvaluationError("'missing_some' needs a list of names as its second argument")
+        _charge(len(options))
         gone = [key for key in options if _absent(data, key)]
         return [] if len(options) - len(gone) >= need else gone
 
@@ -456,10 +567,23 @@ def _divide(context_op: Callable[[Decimal, Decimal], Decimal]) -> Callable[[Deci
 
 def _in(needle: Any, haystack: Any) -> bool:
     if isinstance(haystack, str):
+        _charge(len(haystack))
         return haystack != "" and _js_str(needle) in haystack
     if isinstance(haystack, (list, tuple)):
+        _charge(len(haystack))
         return any(_strict_eq(needle, item) for item in haystack)
     return False
+
+
+def _cat(f: list[Fn], *_: Any) -> Fn:
+    def cat(data: Any) -> str:
+        text = "".join(_js_str(g(data)) for g in f)
+        if len(text) > MAX_TEXT:
+            raise _too_long("text", len(text))
+        _charge(len(text))
+        return text
+
+    return cat
 
 
 def _int_arg(value: Any) -> int:
@@ -486,30 +610,49 @@ def _b_merge(f: list[Fn], *_: Any) -> Fn:
         for g in f:
             value = g(data)
             out.extend(value) if isinstance(value, (list, tuple)) else out.append(value)
+            if len(out) > MAX_ITEMS:
+                raise _too_long("a list", len(out))
+        _charge(len(out))
         return out
 
     return merge
 
 
 def _iterating(kind: str) -> Callable[..., Fn]:
-    def build(f: list[Fn], *_: Any) -> Fn:
+    def build(f: list[Fn], raw: list, *_: Any) -> Fn:
         items_fn, logic = f[0], f[1]
         initial = f[2] if len(f) > 2 else (lambda data: None)
+        cost = 1 + _size(raw[1])  # per element: the logic's values, each evaluated at most once
 
         def iterate(data: Any) -> Any:
             items = items_fn(data)
             if not isinstance(items, (list, tuple)):
                 items = None
+            elif kind in ("map", "filter") and len(items) > MAX_ITEMS:
+                raise _too_long("a list", len(items))
             if kind == "map":
-                return [logic(item) for item in items or ()]
+                out = []
+                for item in items or ():
+                    _charge(cost)
+                    out.append(logic(item))
+                return out
             if kind == "reduce":
                 acc = initial(data)
                 for item in items or ():
+                    _charge(cost)
                     acc = logic({"current": item, "accumulator": acc})
                 return acc
             if kind == "all":
-                return bool(items) and all(truthy(logic(item)) for item in items)
-            kept = [item for item in items or () if truthy(logic(item))]
+                for item in items or ():
+                    _charge(cost)
+                    if not truthy(logic(item)):
+                        return False
+                return bool(items)
+            kept = []
+            for item in items or ():
+                _charge(cost)
+                if truthy(logic(item)):
+                    kept.append(item)
             return kept if kind == "filter" else (bool(kept) if kind == "some" else not kept)
 
         return iterate
@@ -544,7 +687,7 @@ _OPS: dict[str, tuple[int, int, Callable[..., Fn]]] = {
     "/": (2, 2, _arith("/", _divide(_DIVIDE.divide), lambda a: a)),
     "%": (2, 2, _arith("%", _divide(_EXACT.remainder), lambda a: a)),
     "in": (2, 2, _binary(_in)),
-    "cat": (0, _MANY, lambda f, *_: lambda data: "".join(_js_str(g(data)) for g in f)),
+    "cat": (0, _MANY, _cat),
     "substr": (2, 3, _b_substr),
     "merge": (0, _MANY, _b_merge),
     **{
@@ -589,6 +732,21 @@ def _node(value: Any, where: str, scoped: bool, seen: set[str]) -> Fn:
     return lambda data: value  # literal: number, string, bool, null, or an object that is not an operation
 
 
+def _size(value: Any) -> int:
+    """The number of JSON values in a (measured) expression."""
+    nodes, stack = 0, [value]
+    while stack:
+        item = stack.pop()
+        nodes += 1
+        if isinstance(item, (dict, list)):
+            stack.extend(item.values() if isinstance(item, dict) else item)
+    return nodes
+
+
+def _bad_text(text: str) -> bool:
+    return "\x00" in text or has_lone_surrogate(text)
+
+
 def _measure(value: Any) -> None:
     nodes, stack = 0, [(value, 1)]
     while stack:
@@ -596,9 +754,17 @@ def _measure(value: Any) -> None:
         nodes += 1
         if nodes > MAX_NODES:
             raise JsonLogicError(f"expression too large: more than {MAX_NODES} values")
+        if isinstance(item, str) and _bad_text(item):
+            raise JsonLogicError(
+                "a string may not contain NUL (\\u0000) or a lone UTF-16 surrogate (\\ud800 to \\udfff)"
+            )
         if isinstance(item, (dict, list)):
             if depth > MAX_DEPTH:
                 raise JsonLogicError(f"expression too deep: more than {MAX_DEPTH} levels")
+            if isinstance(item, dict) and any(_bad_text(key) for key in item):
+                raise JsonLogicError(
+                    "a key may not contain NUL (\\u0000) or a lone UTF-16 surrogate (\\ud800 to \\udfff)"
+                )
             stack.extend((child, depth + 1) for child in (item.values() if isinstance(item, dict) else item))
 
 
@@ -623,7 +789,9 @@ def _compile_text(text: str) -> Compiled:
     seen: set[str] = set()
     fn = _node(value, "", False, seen)
     source = simplejson.dumps(value, use_decimal=True, separators=(",", ":"), ensure_ascii=False)
-    return Compiled(source=source, variables=frozenset(seen), fn=fn)
+    opaque = _ANY in seen
+    seen.discard(_ANY)
+    return Compiled(source=source, variables=frozenset(seen), fn=fn, opaque=opaque)
 
 
 _CACHED_CHARS = 10_000  # bounds the cache's memory; meters' expressions are far shorter

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated, Literal
 from pydantic import AfterValidator, Field, StrictInt, StringConstraints
 
 from meterline.core.schemas import PaginationOptions, RequestModel, ResponseModel
+from meterline.metering.enrichments import MAX_DEPENDENCIES, MAX_FIELDS
 
 if TYPE_CHECKING:
     from meterline.metering import models
@@ -65,8 +66,9 @@ class ModelField(RequestModel):
 
 
 class Enrichments(RequestModel):
-    dependencies: Annotated[list[Dependency], Field(max_length=50)] | None = None
-    fields: Annotated[list[ModelField], Field(max_length=100)]
+    # (the limits enrichments.check applies to what the console sends: one limit, whichever path)
+    dependencies: Annotated[list[Dependency], Field(max_length=MAX_DEPENDENCIES)] | None = None
+    fields: Annotated[list[ModelField], Field(max_length=MAX_FIELDS)]
 
 
 FilterFields = Annotated[list[Annotated[str, StringConstraints(max_length=50)]], Field(max_length=100)]
