@@ -201,3 +201,37 @@ def test_tokens_expired_for_a_day_are_not_kept(
         assert answer.status_code == 401 and "This portal link has expired" in answer.text
         answer = browser.get("/portal", params={"token": old})
         assert answer.status_code == 401 and "not valid" in answer.text
+
+
+def opened(base_url: str, token: str) -> httpx.Response:
+    """The portal's page that the link opens (the redirect followed, with its cookie)."""
+    with httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as browser:
+        return browser.get("/portal", params={"token": token})
+
+
+def test_archiving_a_customer_or_an_account_ends_its_tokens(sdk: Sdk, tenant: Tenant) -> None:
+    """Deleting a customer or an account with billing history archives it: its portal links end all the same (an
+    archived account is left out of a token's accounts; a token left with none, or of an archived customer, is not
+    valid), and no new token names it."""
+    make_customer(sdk, "acme", accounts=3)
+    for account in ("acme", "acme-2"):  # billing history: a wallet entry
+        tc.WalletApi(sdk.client).top_up_wallet_for_account(account, tc.TopupWalletRequest(topup_amount=1))
+    both = portal_token(sdk, "acme", account_ids=["acme", "acme-2"])
+    only_2 = portal_token(sdk, "acme", account_ids=["acme-2"])
+    every = portal_token(sdk, "acme", all_accounts_access=True)
+    sdk.accounts.delete_account("acme-2")
+    assert sdk.accounts.get_account("acme-2").status == "ARCHIVED"
+    for token in (both, every):
+        page = opened(tenant.base_url, token)
+        assert page.status_code == 200 and "Customer acme" in page.text and "acme-2" not in page.text
+    page = opened(tenant.base_url, only_2)
+    assert page.status_code == 401 and "not valid" in page.text and "Customer acme" not in page.text
+    assert refused(sdk, "acme", account_ids=["acme", "acme-2"]) == (
+        400,
+        "Account acme-2 is archived: its portal cannot be opened",
+    )
+    sdk.customers.delete_customer("acme")
+    assert sdk.customers.get_customer("acme").status == "ARCHIVED"
+    for token in (both, every):
+        page = opened(tenant.base_url, token)
+        assert page.status_code == 401 and "not valid" in page.text and "Customer acme" not in page.text

@@ -27,6 +27,7 @@ from meterline.core.pagination import Slice
 from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.customers.service import CustomerService
+from meterline.customers.statuses import CustomerStatus
 from meterline.invoicing.service import InvoiceService, Owed
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.portal.service import PortalService
@@ -137,6 +138,7 @@ def _customer_page(request: Request, user: Any, customer_id: str, status: int = 
         now=ctx.now,
         status=status,
         portal_expiries=PORTAL_EXPIRIES,
+        portal_accounts=[a for a in accounts if a.status != CustomerStatus.ARCHIVED],  # an archived one ends tokens
         **{"portal_error": None, "portal_values": {}, **extra},
     )
 

@@ -43,6 +43,7 @@ MAX_ACCOUNTS = 5
 KEPT_EXPIRED = timedelta(days=1)  # how long an expired token is kept, so that its page says "expired"
 NAMESPACE, ORIGINS_ID = "portal", "embed_origins"
 MAX_ORIGINS = 20
+NOT_VALID = "This portal link is not valid: open the portal from the link you were given"
 _ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$")
 
 
@@ -131,6 +132,8 @@ class PortalService:
                 raise NotFound(f"Account {account_id} not found")
             if account.customer_pk != customer.pk:
                 raise BadRequest(f"Account {account_id} is not an account of customer {customer_id}")
+            if account.status == CustomerStatus.ARCHIVED:
+                raise BadRequest(f"Account {account_id} is archived: its portal cannot be opened")
             pks.append(account.pk)
         # tokens expired for a day are of no use (until then, a page opened with one says it expired): not kept
         self.repo.forget_expired(self.ctx.now - KEPT_EXPIRED)
@@ -155,16 +158,23 @@ def open_token(session: Session, token: str | None, now: datetime) -> Access:
     prefix = security.token_prefix(token, security.PORTAL_MARK) if token and len(token) <= 200 else None
     found = token_and_org(session, prefix) if prefix else None
     if found is None or not security.token_matches(token or "", found[0].token_hash):
-        raise Unauthorized("This portal link is not valid: open the portal from the link you were given")
+        raise Unauthorized(NOT_VALID)
     row, org = found
     if row.expires_at <= now:
         raise Expired(org)
     customer = CustomerRepository(session, org.id).by_pk(row.customer_pk)
-    if customer is None:  # (deleted customers take their tokens with them: a cascade)
-        raise Unauthorized("This portal link is not valid: open the portal from the link you were given")
+    # a deleted customer takes its tokens with it (a cascade); a customer or an account deleted with billing history
+    # is ARCHIVED instead: its tokens end all the same (an archived account is left out; none left: not valid)
+    if customer is None or customer.status == CustomerStatus.ARCHIVED:
+        raise Unauthorized(NOT_VALID)
     repo = AccountRepository(session, org.id)
     accounts = repo.of_customer(customer.pk) if row.all_accounts else list(repo.by_pks(set(row.account_pks)).values())
-    mine = sorted((a for a in accounts if a.customer_pk == customer.pk), key=lambda a: a.id)
+    mine = sorted(
+        (a for a in accounts if a.customer_pk == customer.pk and a.status != CustomerStatus.ARCHIVED),
+        key=lambda a: a.id,
+    )
+    if not mine:
+        raise Unauthorized(NOT_VALID)
     return Access(org=org, customer=customer, accounts=mine, expires_at=row.expires_at)
 
 
