@@ -22,8 +22,10 @@ from playwright.sync_api import Browser, Page, expect
 from sqlalchemy import update
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.portal.models import PortalToken
+from meterline.tenancy.service import TenancyService
 from tests.api.billing_setup import growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_ingestion_sdk import ev
@@ -313,6 +315,21 @@ def test_the_console_makes_a_portal_link_shown_once(
     sign_in(page, *person)
     page.goto("/customers/acme")
     form = page.get_by_role("form", name="Customer portal")
+    # "All accounts" is the choice made until another is: ticking an account without "These accounts" is refused
+    expect(form.get_by_label("All accounts")).to_be_checked()
+    form.get_by_label("Acme Labs").check()
+    form.get_by_role("button", name="Portal link").click()
+    expect(page.get_by_role("alert")).to_contain_text("choose These accounts, or untick them")
+    form = page.get_by_role("form", name="Customer portal")
+    form.get_by_label("These accounts").check()
+    form.get_by_role("button", name="Portal link").click()  # (Acme Labs kept its tick)
+    expect(page.get_by_role("heading", level=1)).to_have_text("New portal link")
+    page.goto("/customers/acme")
+    form = page.get_by_role("form", name="Customer portal")
+    form.get_by_label("These accounts").check()
+    form.get_by_role("button", name="Portal link").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick the accounts the link opens, or choose All accounts")
+    form = page.get_by_role("form", name="Customer portal")
     form.get_by_label("Acme Labs").check()
     form.get_by_label("Works for").select_option(label="1 day")
     form.get_by_role("button", name="Portal link").click()
@@ -339,10 +356,72 @@ def test_the_console_makes_a_portal_link_shown_once(
             assert http.post("/accounts", json=body).status_code in (200, 201)
     page.goto("/customers/acme")
     form = page.get_by_role("form", name="Customer portal")
+    form.get_by_label("These accounts").check()
     for box in form.get_by_role("checkbox").all()[:6]:
         box.check()
     form.get_by_role("button", name="Portal link").click()
-    expect(page.get_by_role("alert")).to_contain_text("at most 5 accounts")
+    expect(page.get_by_role("alert")).to_have_text("A link opens at most 5 accounts: choose All accounts for more")
+
+
+def test_the_console_lists_and_revokes_portal_links_and_a_removed_user_ends_theirs(
+    browser: Browser, page: Page, tenant: Tenant, person: tuple[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    """A customer's page lists its live links (when, by whom, accounts, expiry) with Revoke (one) and Revoke all; a
+    revoked link opens nothing, even in a portal already open; removing the user who issued a link ends it."""
+    world(tenant)
+    by_api = token(tenant, accountIds=["acme-2"])
+    sign_in(page, *person)
+    page.goto("/customers/acme")
+    page.get_by_role("form", name="Customer portal").get_by_role("button", name="Portal link").click()
+    by_person = page.get_by_label("New portal link").input_value()
+    page.goto("/customers/acme")
+    links = page.get_by_role("table", name="Live portal links")
+    expect(links.locator("tbody tr")).to_have_count(2)
+    expect(links.locator("tbody tr").nth(0)).to_contain_text("Ops")
+    expect(links.locator("tbody tr").nth(0)).to_contain_text("All accounts")
+    expect(links.locator("tbody tr").nth(1)).to_contain_text("API key “tests”")
+    expect(links.locator("tbody tr").nth(1)).to_contain_text("acme-2")
+
+    customer = browser.new_context(base_url=tenant.base_url)
+    portal = customer.new_page()
+    portal.goto(f"/portal?token={by_api}")
+    expect(portal.locator(".portal-who")).to_have_text("Acme Inc")
+    links.get_by_role("button", name=re.compile("by API key")).click()  # revoke the API's link
+    expect(page.get_by_role("status")).to_contain_text("The portal link is revoked")
+    expect(page.get_by_role("table", name="Live portal links").locator("tbody tr")).to_have_count(1)
+    answer = portal.goto("/portal")  # the open portal stops on its next request
+    assert answer is not None and answer.status == 401
+    expect(portal.get_by_role("alert")).to_contain_text("not valid")
+    nothing_of(portal.content(), ("Acme Inc", "Acme work"))
+
+    # a second person removes the first: the first's link ends
+    with unit_of_work(session_factory) as s:
+        service = TenancyService(s)
+        other = service.create_user(
+            org=service.organization(tenant.org.id), email="admin2@example.test", password="secret-pass", now=utc_now()
+        )
+        assert other.id
+    portal.goto(by_person)
+    expect(portal.locator(".portal-who")).to_have_text("Acme Inc")
+    admin = browser.new_context(base_url=tenant.base_url).new_page()
+    sign_in(admin, "admin2@example.test", "secret-pass")
+    admin.goto("/settings?tab=users")
+    admin.get_by_role("link", name=f"Remove {person[0]}").click()
+    expect(admin.get_by_role("main")).to_contain_text("the customer portal links they issued end")
+    admin.get_by_role("button", name="Remove user").click()
+    expect(admin.get_by_role("status")).to_contain_text("is removed")
+    answer = portal.goto("/portal")
+    assert answer is not None and answer.status == 401
+    customer.close()
+
+    # Revoke all
+    for _ in range(3):
+        token(tenant, allAccountsAccess=True)
+    admin.goto("/customers/acme")
+    expect(admin.get_by_role("table", name="Live portal links").locator("tbody tr")).to_have_count(3)
+    admin.get_by_role("button", name="Revoke all 3 portal links").click()
+    expect(admin.get_by_role("status")).to_contain_text("Every portal link of acme is revoked")
+    expect(admin.get_by_text("No live portal link.")).to_be_visible()
 
 
 def test_what_the_portal_does_not_serve_is_said_on_a_portal_page(tenant: Tenant) -> None:

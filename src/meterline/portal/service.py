@@ -6,7 +6,9 @@
   are (tenancy/security.py): a lookup prefix and a SHA-256 of the secret; the secret is returned once. Its mark is
   `mlp`, so it is never taken for an API key.
 - `open_token`: what a live token opens (`Access`); an unknown token is 401, an expired one `Expired` (401, with the
-  organization, so that the page can say whom to ask).
+  organization, so that the page can say whom to ask); so is one whose issuer (API key, console user) was revoked or
+  removed, or whose customer (or every account) was archived.
+- `live_links` and `revoke`: the console lists a customer's live tokens and revokes one or all of them (deleted).
 - Embedding: the origins allowed to show the portal in a frame are the ORGANIZATION setting `portal/embed_origins`
   (STRING, origins separated by spaces); `embed_origins` reads them (an entry that is not an origin is ignored),
   `set_embed_origins` checks and saves them.
@@ -43,6 +45,8 @@ MAX_ACCOUNTS = 5
 KEPT_EXPIRED = timedelta(days=1)  # how long an expired token is kept, so that its page says "expired"
 NAMESPACE, ORIGINS_ID = "portal", "embed_origins"
 MAX_ORIGINS = 20
+MAX_LIVE = 1000  # live tokens per customer
+LISTED = 50  # live tokens the customer's console page lists
 NOT_VALID = "This portal link is not valid: open the portal from the link you were given"
 _ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*(:\d{1,5})?$")
 
@@ -51,6 +55,23 @@ _ORIGIN = re.compile(r"^https?://(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?)(\.[a-z0-
 class Issued:
     token: str  # the secret, shown once; never stored
     row: PortalToken
+
+
+@dataclass(frozen=True)
+class Link:
+    """A live portal link as the console lists it."""
+
+    pk: str
+    created_at: datetime
+    expires_at: datetime
+    issuer: str
+    accounts: str
+
+
+@dataclass(frozen=True)
+class LiveLinks:
+    links: list[Link]  # newest first, at most LISTED
+    total: int
 
 
 @dataclass(frozen=True)
@@ -98,9 +119,15 @@ class PortalService:
         all_accounts: bool | None,
         expiry: int | None,
         caller_expires_at: datetime | None = None,
+        issued_by_key: str | None = None,
+        issued_by_user: str | None = None,
     ) -> Issued:
         """`expiry` None: the token expires with the caller's own credential (a JWT: Togai's rule, within
-        `MAX_EXPIRY`), or after `DEFAULT_EXPIRY` (an API key, which does not expire)."""
+        `MAX_EXPIRY`), or after `DEFAULT_EXPIRY` (an API key, which does not expire). The issuer (the caller's API
+        key, a JWT's included, or the console user) is recorded: revoking the key or removing the user ends the
+        token. A customer has at most `MAX_LIVE` live tokens (400 beyond: revoke some, or wait for expiries)."""
+        if (issued_by_key is None) == (issued_by_user is None):
+            raise ValueError("a portal token has one issuer: an API key or a console user")
         if expiry is not None and not MIN_EXPIRY <= expiry <= MAX_EXPIRY:
             raise BadRequest(
                 f"expiry must be from {MIN_EXPIRY} to {MAX_EXPIRY} seconds (7 days); without it a token lasts "
@@ -125,6 +152,8 @@ class PortalService:
         if customer.status == CustomerStatus.ARCHIVED:
             raise BadRequest(f"Customer {customer_id} is archived: its portal cannot be opened")
         accounts = AccountRepository(self.ctx.session, self.ctx.org_id)
+        # the customer's row is locked while its live tokens are counted: issuers of one customer take turns
+        self.repo.lock_rows(Customer, [customer.pk])
         pks = []
         for account_id in ids:
             account = accounts.by_id(account_id)
@@ -137,6 +166,11 @@ class PortalService:
             pks.append(account.pk)
         # tokens expired for a day are of no use (until then, a page opened with one says it expired): not kept
         self.repo.forget_expired(self.ctx.now - KEPT_EXPIRED)
+        if self.repo.count_live(customer.pk, self.ctx.now) >= MAX_LIVE:
+            raise BadRequest(
+                f"Customer {customer_id} has {MAX_LIVE} live portal links, the most it can have: revoke some (the "
+                "customer's page in the console) or wait for them to expire"
+            )
         new = security.new_api_token(security.PORTAL_MARK)
         row = PortalToken(
             pk=new_id("ptok"),
@@ -148,18 +182,64 @@ class PortalService:
             token_hash=new.token_hash,
             created_at=self.ctx.now,
             expires_at=expires_at,
+            issued_by_key=issued_by_key,
+            issued_by_user=issued_by_user,
         )
         self.repo.add(row)
         return Issued(token=new.token, row=row)
+
+    # -- the console's list and revocation (docs/portal.md) ----------------------------------------------------
+    def _customer(self, customer_id: str) -> Customer:
+        customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_id(customer_id)
+        if customer is None:
+            raise NotFound(f"Customer {customer_id} not found")
+        return customer
+
+    def live_links(self, customer_id: str) -> LiveLinks:
+        """The customer's live tokens, newest first (the `LISTED` newest), and how many there are."""
+        customer = self._customer(customer_id)
+        rows = self.repo.live(customer.pk, self.ctx.now, LISTED)
+        names = {
+            a.pk: a.id
+            for a in AccountRepository(self.ctx.session, self.ctx.org_id)
+            .by_pks({pk for r in rows for pk in r.token.account_pks})
+            .values()
+        }
+        links = []
+        for r in rows:
+            if r.key_name is not None:
+                issuer = f"API key “{r.key_name}”"
+            elif r.user_name is not None:
+                issuer = r.user_name
+            else:
+                issuer = "unknown"
+            accounts = (
+                "All accounts"
+                if r.token.all_accounts
+                else ", ".join(names.get(pk, "(deleted)") for pk in r.token.account_pks)
+            )
+            links.append(Link(r.token.pk, r.token.created_at, r.token.expires_at, issuer, accounts))
+        return LiveLinks(links, self.repo.count_live(customer.pk, self.ctx.now))
+
+    def revoke(self, customer_id: str, token_pk: str | None = None) -> int:
+        """End one of the customer's tokens (`token_pk`; not one of its: 404), or all of them: deleted, their links
+        then read as not valid. How many were ended."""
+        customer = self._customer(customer_id)
+        ended = self.repo.revoke(customer.pk, token_pk)
+        if token_pk is not None and not ended:
+            raise NotFound("That portal link is not live any more: expired or revoked already")
+        return ended
 
 
 def open_token(session: Session, token: str | None, now: datetime) -> Access:
     """What the token opens now: 401 when it is no token of ours, `Expired` (401) when it is past its expiry."""
     prefix = security.token_prefix(token, security.PORTAL_MARK) if token and len(token) <= 200 else None
     found = token_and_org(session, prefix) if prefix else None
-    if found is None or not security.token_matches(token or "", found[0].token_hash):
+    if found is None or not security.token_matches(token or "", found.token.token_hash):
         raise Unauthorized(NOT_VALID)
-    row, org = found
+    if not found.issuer_live:  # its API key was revoked (or deleted), or its console user removed
+        raise Unauthorized(NOT_VALID)
+    row, org = found.token, found.org
     if row.expires_at <= now:
         raise Expired(org)
     customer = CustomerRepository(session, org.id).by_pk(row.customer_pk)
