@@ -19,11 +19,12 @@ import httpx
 import pypdf
 import togai_client as tc
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.invoicing.models import Invoice
 from meterline.portal.models import PortalToken
 from meterline.tenancy.service import TenancyService
 from tests.api.billing_setup import growth_plan, month_start
@@ -454,3 +455,71 @@ def test_the_portal_fits_any_screen_and_reads_clearly(any_page: Page, screen: st
         assert_columns_reachable(page, f"portal {name} at {screen}", money_columns)
         assert assert_text_contrast(page, f"portal {name} at {screen}") > 10
         shot(page, f"portal-{name}-{screen}", engine_of(db_url))
+
+
+def test_a_page_of_the_portal_computes_a_bounded_number_of_accounts_and_invoices(page: Page, tenant: Tenant) -> None:
+    """12 accounts and 26 invoices: the overview shows 10 accounts a page and 25 invoices a page, with Previous and
+    Next; a page number that is no number is refused in words."""
+    sdk = Sdk(tenant)
+    try:
+        sdk.customers.create_customer(
+            tc.CreateCustomerRequest(
+                id="big",
+                name="Big Co",
+                primary_email="b@x.test",
+                address=tc.Address(),
+                account=tc.CreateAccountRequestWithoutCustomerId(id="big-01", name="Big 01"),
+            )
+        )
+        for n in range(2, 13):
+            sdk.accounts.create_account(
+                tc.CreateAccountRequest(id=f"big-{n:02}", name=f"Big {n:02}", customer_id="big")
+            )
+        now = datetime.now(UTC)
+        for n in range(26):
+            sdk.invoices.create_custom_invoice(
+                tc.CreateCustomInvoiceRequest(
+                    account_id="big-01",
+                    start_date=now - timedelta(days=40),
+                    end_date=now - timedelta(days=10),
+                    status="DUE",
+                    line_items=[tc.CustomInvoiceLineItem(description=f"Work {n}", value=n + 1)],
+                )
+            )
+    finally:
+        sdk.close()
+    page.goto(f"/portal?token={token(tenant, customerId='big', allAccountsAccess=True)}")
+    accounts = page.locator("section.portal-account")
+    expect(accounts).to_have_count(10)
+    pager = page.get_by_role("navigation", name="Pages of accounts", exact=True)
+    expect(pager).to_contain_text("Accounts 1–10 of 12")
+    invoices = page.get_by_role("table", name="Invoices").locator("tbody tr")
+    expect(invoices).to_have_count(25)
+    page.get_by_role("navigation", name="Pages of invoices").get_by_role("link", name="Next").click()
+    expect(invoices).to_have_count(1)
+    expect(accounts).to_have_count(10)  # the accounts' page kept
+    pager.get_by_role("link", name="Next").click()
+    expect(accounts).to_have_count(2)
+    expect(pager).to_contain_text("Accounts 11–12 of 12")
+    expect(invoices).to_have_count(1)  # the invoices' page kept
+    expect(page.get_by_role("region", name=re.compile(r"^Big 12 · big-12"))).to_be_visible()
+    answer = page.goto("/portal?page=x")
+    assert answer is not None and answer.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("page must be a page number from 1")
+
+
+def test_the_ongoing_invoice_links_to_its_page_only_once_it_is_saved(
+    page: Page, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """The overview computes the ongoing invoice even when the worker has not saved it yet; then there is no page of
+    it to link to (its id would be a dead link)."""
+    world(tenant)
+    page.goto(f"/portal?token={token(tenant, accountIds=['acme'])}")
+    acme = page.get_by_role("region", name=re.compile(r"^Acme Inc · acme · USD"))
+    acme.get_by_role("link", name="View").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("Draft|draft|Invoice"))
+    with unit_of_work(session_factory) as s:  # the worker has not made this period's draft yet
+        s.execute(delete(Invoice).where(Invoice.org_id == tenant.org.id, Invoice.status == "DRAFT"))
+    page.goto("/portal")
+    expect(acme.get_by_role("table", name="Ongoing invoice of acme")).to_contain_text("Platform fee")
+    expect(acme.get_by_role("link", name="View")).to_have_count(0)

@@ -117,7 +117,7 @@ def _access(request: Request) -> Access:
 
 
 @router.get("/portal")
-def portal_home(request: Request, token: str = "") -> Response:  # noqa: S107  # nosec B107 - no default secret
+def portal_home(request: Request, token: str = "", page: str = "", invoices: str = "") -> Response:  # noqa: S107  # nosec B107 - no default secret
     now = utc_now()
     if token:  # the link: exchanged for the cookie, and out of the address bar at once
         try:
@@ -129,9 +129,13 @@ def portal_home(request: Request, token: str = "") -> Response:  # noqa: S107  #
         return response
     try:
         access = _access(request)
-        overview = portal.overview(access.context(session_of(request), now), access)
     except MeterlineError as exc:
         return _refused(request, exc)
+    try:
+        pages = portal.page_number(page, "page"), portal.page_number(invoices, "invoices")
+        overview = portal.overview(access.context(session_of(request), now), access, *pages)
+    except MeterlineError as exc:
+        return _refused(request, exc, access.org)
     return _render(request, "portal.html", access.org, access=access, overview=overview, now=now)
 
 
