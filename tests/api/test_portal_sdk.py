@@ -152,6 +152,15 @@ def test_over_https_the_cookie_works_inside_a_frame(sdk: Sdk, tenant: Tenant) ->
         )
         cookie = secure.headers["set-cookie"].lower()
         assert secure.status_code == 303 and all(a in cookie for a in ("samesite=none", "secure", "partitioned"))
+        # a refused cookie is removed with the attributes it was set with (else the browser keeps the partitioned one)
+        gone = httpx.get(
+            f"{tenant.base_url}/portal",
+            headers={"X-Forwarded-Proto": "https", "Cookie": "meterline_portal=mlp_guess_wrong"},
+            timeout=30,
+        )
+        removal = gone.headers["set-cookie"].lower()
+        assert gone.status_code == 401 and "max-age=0" in removal and "path=/portal" in removal
+        assert all(a in removal for a in ("samesite=none", "secure", "partitioned", "httponly")), removal
 
 
 def test_the_access_log_never_holds_a_portal_token(
@@ -171,11 +180,14 @@ def test_the_access_log_never_holds_a_portal_token(
         with httpx.Client(base_url=base_url, timeout=30) as browser:
             assert browser.get("/portal", params={"token": token, "x": "1"}).status_code == 303
             assert browser.get("/portal", params={"token": "mlp_guess_wrong"}).status_code == 401
+            # the parameter's name percent-encoded: still the token (and still redacted)
+            assert browser.get(f"/portal?%74oken={token}&y=2").status_code == 303
     finally:
         stop_server(process)
     text = log.read_text()
     assert "GET /portal?token=<redacted>&x=1 HTTP/1.1" in text, text[-2000:]
-    assert token not in text and "mlp_guess_wrong" not in text
+    assert "GET /portal?%74oken=<redacted>&y=2 HTTP/1.1" in text, text[-2000:]
+    assert token not in text and "mlp_guess_wrong" not in text and "mlp_" not in text
 
 
 def test_tokens_expired_for_a_day_are_not_kept(

@@ -286,6 +286,13 @@ def framed_by_allowed_origin_only(
     origins.fill("https://app.example.com/path")
     page.get_by_role("button", name="Save origins").click()
     expect(page.get_by_role("alert")).to_contain_text("is not an origin")
+    for wrong, said in (
+        ("https://*.com", "'https://*.com' allows too much: a wildcard needs at least two labels after it"),
+        ("http://app.example.com", "is not served over https: http is allowed for localhost and 127.0.0.1 only"),
+    ):
+        page.get_by_label("Allowed origins").fill(wrong)
+        page.get_by_role("button", name="Save origins").click()
+        expect(page.get_by_role("alert")).to_contain_text(said)
     page.get_by_label("Allowed origins").fill(f"{allowed}\nhttps://app.example.com")
     page.get_by_role("button", name="Save origins").click()
     expect(page.get_by_role("status")).to_contain_text(f"embedded by {allowed}, https://app.example.com")
@@ -445,6 +452,14 @@ def test_the_portal_fits_any_screen_and_reads_clearly(any_page: Page, screen: st
     invoices = world(tenant)
     page = any_page
     page.goto(f"/portal?token={token(tenant, allAccountsAccess=True)}")
+    # the ongoing invoice's Amount is on the screen without scrolling sideways, on a phone too (its columns wrap)
+    ongoing = page.get_by_role("table", name="Ongoing invoice of acme")
+    expect(ongoing).to_contain_text("Platform fee")
+    hidden = ongoing.evaluate(
+        "t => [t, t.parentElement].map(e => e.scrollWidth - e.clientWidth).concat("
+        "t.parentElement.getBoundingClientRect().right - t.querySelector('tr.total td.num').getBoundingClientRect().right)"
+    )
+    assert hidden[0] <= 0 and hidden[1] <= 0 and hidden[2] >= 0, (screen, hidden)  # nothing to scroll to
     for name, path, money_columns in (
         ("overview", "/portal", 2),
         ("invoice", f"/portal/invoices/{invoices['acme']}", 1),

@@ -78,8 +78,8 @@ def _refused(request: Request, exc: MeterlineError, org: Organization | None = N
         title=TITLES.get(exc.status_code, "That could not be shown"),
         message=exc.message,
     )
-    if exc.status_code == 401:
-        response.delete_cookie(COOKIE, path="/portal")
+    if exc.status_code == 401:  # removed with the attributes it was set with (else a browser may keep it)
+        _set_cookie(request, response, "", 0)
     return response
 
 
@@ -97,6 +97,7 @@ def no_such_page(request: Request, status: int, message: str) -> Response:
 
 
 def _set_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    """The portal's cookie (max_age 0: removed), with the same attributes either way."""
     secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE,

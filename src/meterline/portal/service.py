@@ -45,6 +45,7 @@ MAX_ACCOUNTS = 5
 KEPT_EXPIRED = timedelta(days=1)  # how long an expired token is kept, so that its page says "expired"
 NAMESPACE, ORIGINS_ID = "portal", "embed_origins"
 MAX_ORIGINS = 20
+DEV_HOSTS = ("localhost", "127.0.0.1")  # the only hosts allowed over http (development)
 MAX_LIVE = 1000  # live tokens per customer
 LISTED = 50  # live tokens the customer's console page lists
 NOT_VALID = "This portal link is not valid: open the portal from the link you were given"
@@ -261,7 +262,8 @@ def open_token(session: Session, token: str | None, now: datetime) -> Access:
 # -- embedding ---------------------------------------------------------------------------------------------------
 def parse_origins(text: str) -> list[str]:
     """The origins of `text` (separated by spaces, commas or new lines), lowercased, once each; a ValueError names
-    the first that is not an origin such as https://app.example.com (a scheme, a host, an optional port; no path)."""
+    the first that is not an origin such as https://app.example.com (a scheme, a host, an optional port; no path),
+    that has a wildcard right on a top-level label (`https://*.com`), or that is http but not localhost/127.0.0.1."""
     out: list[str] = []
     for item in re.split(r"[\s,]+", text.strip()):
         if not item:
@@ -270,6 +272,17 @@ def parse_origins(text: str) -> list[str]:
         port = origin.rsplit(":", 1)[1] if origin.count(":") == 2 else None
         if not _ORIGIN.match(origin) or (port is not None and not 1 <= int(port) <= 65535):
             raise ValueError(f"{item[:80]!r} is not an origin: write it as https://app.example.com (no path)")
+        scheme, host = origin.split("://", 1)
+        host = host.rsplit(":", 1)[0] if port is not None else host
+        if host.startswith("*.") and host.count(".") < 2:
+            raise ValueError(
+                f"{item[:80]!r} allows too much: a wildcard needs at least two labels after it, such as "
+                "https://*.example.com"
+            )
+        if scheme == "http" and host not in DEV_HOSTS:
+            raise ValueError(
+                f"{item[:80]!r} is not served over https: http is allowed for localhost and 127.0.0.1 only"
+            )
         if origin not in out:
             out.append(origin)
     if len(out) > MAX_ORIGINS:
