@@ -457,7 +457,8 @@ def test_the_portal_fits_any_screen_and_reads_clearly(any_page: Page, screen: st
     expect(ongoing).to_contain_text("Platform fee")
     hidden = ongoing.evaluate(
         "t => [t, t.parentElement].map(e => e.scrollWidth - e.clientWidth).concat("
-        "t.parentElement.getBoundingClientRect().right - t.querySelector('tr.total td.num').getBoundingClientRect().right)"
+        "t.parentElement.getBoundingClientRect().right"
+        " - t.querySelector('tr.total td.num').getBoundingClientRect().right)"
     )
     assert hidden[0] <= 0 and hidden[1] <= 0 and hidden[2] >= 0, (screen, hidden)  # nothing to scroll to
     for name, path, money_columns in (
