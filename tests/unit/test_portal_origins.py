@@ -17,6 +17,8 @@ GOOD = [
     ("https://a.test, https://b.test\nhttps://a.test", ["https://a.test", "https://b.test"]),
     ("  ", []),
     ("http://127.0.0.1:65535", ["http://127.0.0.1:65535"]),
+    ("http://localhost", ["http://localhost"]),
+    ("https://*.example.co.uk", ["https://*.example.co.uk"]),
 ]
 BAD = [
     "app.example.com",  # no scheme
@@ -32,6 +34,11 @@ BAD = [
     "https://*",
     "https://-bad.example.com",
     "javascript:alert(1)",
+    "https://*.com",  # a wildcard right on a top-level label
+    "https://*.com:443",
+    "http://app.example.com",  # http but for localhost and 127.0.0.1
+    "http://*.example.com",
+    "http://localhost.example.com",
 ]
 
 
