@@ -539,3 +539,21 @@ def test_the_ongoing_invoice_links_to_its_page_only_once_it_is_saved(
     page.goto("/portal")
     expect(acme.get_by_role("table", name="Ongoing invoice of acme")).to_contain_text("Platform fee")
     expect(acme.get_by_role("link", name="View")).to_have_count(0)
+
+
+def test_an_ongoing_invoice_that_cannot_be_computed_is_said_without_the_operators_words(
+    page: Page, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """Data that breaks computing the ongoing invoice (here its stored charges, damaged): the customer reads a plain
+    sentence, never the operator's detail (which goes to the log)."""
+    world(tenant)
+    with unit_of_work(session_factory) as s:
+        s.execute(
+            update(Invoice)
+            .where(Invoice.org_id == tenant.org.id, Invoice.status == "DRAFT", Invoice.currency == "USD")
+            .values(charges="{damaged")
+        )
+    page.goto(f"/portal?token={token(tenant, customerId='beta', accountIds=['beta-main'])}")
+    beta = page.get_by_role("region", name=re.compile(r"^Beta Corp · beta-main · USD"))
+    expect(beta.locator(".error")).to_have_text("The ongoing invoice cannot be shown right now. Please try again later.")
+    assert not [w for w in ("JSON", "Expecting", "damaged", "Error") if w in beta.inner_text()]
