@@ -555,5 +555,7 @@ def test_an_ongoing_invoice_that_cannot_be_computed_is_said_without_the_operator
         )
     page.goto(f"/portal?token={token(tenant, customerId='beta', accountIds=['beta-main'])}")
     beta = page.get_by_role("region", name=re.compile(r"^Beta Corp · beta-main · USD"))
-    expect(beta.locator(".error")).to_have_text("The ongoing invoice cannot be shown right now. Please try again later.")
+    expect(beta.locator(".error")).to_have_text(
+        "The ongoing invoice cannot be shown right now. Please try again later."
+    )
     assert not [w for w in ("JSON", "Expecting", "damaged", "Error") if w in beta.inner_text()]
