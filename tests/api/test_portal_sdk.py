@@ -14,8 +14,12 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.invoicing.billing import forget_portal_tokens
 from meterline.portal.models import PortalToken
-from meterline.portal.service import DEFAULT_EXPIRY, MAX_EXPIRY
+from meterline.portal.service import DEFAULT_EXPIRY, MAX_EXPIRY, MAX_LIVE
+from meterline.tenancy.service import TenancyService
 from tests.api.conftest import Sdk, message_of
 from tests.conftest import Tenant, new_tenant, start_server, stop_server
 
@@ -148,6 +152,15 @@ def test_over_https_the_cookie_works_inside_a_frame(sdk: Sdk, tenant: Tenant) ->
         )
         cookie = secure.headers["set-cookie"].lower()
         assert secure.status_code == 303 and all(a in cookie for a in ("samesite=none", "secure", "partitioned"))
+        # a refused cookie is removed with the attributes it was set with (else the browser keeps the partitioned one)
+        gone = httpx.get(
+            f"{tenant.base_url}/portal",
+            headers={"X-Forwarded-Proto": "https", "Cookie": "meterline_portal=mlp_guess_wrong"},
+            timeout=30,
+        )
+        removal = gone.headers["set-cookie"].lower()
+        assert gone.status_code == 401 and "max-age=0" in removal and "path=/portal" in removal
+        assert all(a in removal for a in ("samesite=none", "secure", "partitioned", "httponly")), removal
 
 
 def test_the_access_log_never_holds_a_portal_token(
@@ -167,11 +180,14 @@ def test_the_access_log_never_holds_a_portal_token(
         with httpx.Client(base_url=base_url, timeout=30) as browser:
             assert browser.get("/portal", params={"token": token, "x": "1"}).status_code == 303
             assert browser.get("/portal", params={"token": "mlp_guess_wrong"}).status_code == 401
+            # the parameter's name percent-encoded: still the token (and still redacted)
+            assert browser.get(f"/portal?%74oken={token}&y=2").status_code == 303
     finally:
         stop_server(process)
     text = log.read_text()
     assert "GET /portal?token=<redacted>&x=1 HTTP/1.1" in text, text[-2000:]
-    assert token not in text and "mlp_guess_wrong" not in text
+    assert "GET /portal?%74oken=<redacted>&y=2 HTTP/1.1" in text, text[-2000:]
+    assert token not in text and "mlp_guess_wrong" not in text and "mlp_" not in text
 
 
 def test_tokens_expired_for_a_day_are_not_kept(
@@ -201,3 +217,119 @@ def test_tokens_expired_for_a_day_are_not_kept(
         assert answer.status_code == 401 and "This portal link has expired" in answer.text
         answer = browser.get("/portal", params={"token": old})
         assert answer.status_code == 401 and "not valid" in answer.text
+
+
+def opened(base_url: str, token: str) -> httpx.Response:
+    """The portal's page that the link opens (the redirect followed, with its cookie)."""
+    with httpx.Client(base_url=base_url, timeout=30, follow_redirects=True) as browser:
+        return browser.get("/portal", params={"token": token})
+
+
+def test_archiving_a_customer_or_an_account_ends_its_tokens(sdk: Sdk, tenant: Tenant) -> None:
+    """Deleting a customer or an account with billing history archives it: its portal links end all the same (an
+    archived account is left out of a token's accounts; a token left with none, or of an archived customer, is not
+    valid), and no new token names it."""
+    make_customer(sdk, "acme", accounts=3)
+    for account in ("acme", "acme-2"):  # billing history: a wallet entry
+        tc.WalletApi(sdk.client).top_up_wallet_for_account(account, tc.TopupWalletRequest(topup_amount=1))
+    both = portal_token(sdk, "acme", account_ids=["acme", "acme-2"])
+    only_2 = portal_token(sdk, "acme", account_ids=["acme-2"])
+    every = portal_token(sdk, "acme", all_accounts_access=True)
+    sdk.accounts.delete_account("acme-2")
+    assert sdk.accounts.get_account("acme-2").status == "ARCHIVED"
+    for token in (both, every):
+        page = opened(tenant.base_url, token)
+        assert page.status_code == 200 and "Customer acme" in page.text and "acme-2" not in page.text
+    page = opened(tenant.base_url, only_2)
+    assert page.status_code == 401 and "not valid" in page.text and "Customer acme" not in page.text
+    assert refused(sdk, "acme", account_ids=["acme", "acme-2"]) == (
+        400,
+        "Account acme-2 is archived: its portal cannot be opened",
+    )
+    sdk.customers.delete_customer("acme")
+    assert sdk.customers.get_customer("acme").status == "ARCHIVED"
+    for token in (both, every):
+        page = opened(tenant.base_url, token)
+        assert page.status_code == 401 and "not valid" in page.text and "Customer acme" not in page.text
+
+
+def test_revoking_the_issuing_api_key_ends_its_tokens(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """A token records the API key it was asked with (a JWT's key too): revoking that key ends the token; a token of
+    another key of the organization lives on."""
+    make_customer(sdk, "acme")
+    with unit_of_work(session_factory) as s:
+        second = TenancyService(s).create_api_key(org=tenant.org, now=utc_now(), name="backend")
+    other = Sdk(Tenant(org=tenant.org, token=second.token, base_url=tenant.base_url))
+    try:
+        by_key = portal_token(other, "acme", account_ids=["acme"])
+        jwt = other.auth.authenticate().token
+        with tc.ApiClient(tc.Configuration(host=f"{tenant.base_url}/api", access_token=jwt)) as client:
+            request = tc.GetCustomerPortalDelegateTokenRequest(customer_id="acme", account_ids=["acme"])
+            by_jwt = tc.CustomerPortalApi(client).get_customer_portal_delegate_token(request).token
+    finally:
+        other.close()
+    by_first_key = portal_token(sdk, "acme", account_ids=["acme"])
+    with session_factory() as s:
+        issuers = {r.prefix: r.issued_by_key for r in s.scalars(select(PortalToken))}
+    assert issuers[by_key.split("_")[1]] == issuers[by_jwt.split("_")[1]] == second.key.id
+    for token in (by_key, by_jwt, by_first_key):
+        assert opened(tenant.base_url, token).status_code == 200
+    with unit_of_work(session_factory) as s:
+        TenancyService(s).revoke_api_key(org=tenant.org, key_id=second.key.id, now=utc_now())
+    for token in (by_key, by_jwt):
+        page = opened(tenant.base_url, token)
+        assert page.status_code == 401 and "not valid" in page.text and "Customer acme" not in page.text
+    assert opened(tenant.base_url, by_first_key).status_code == 200
+
+
+def test_a_customer_has_a_bounded_number_of_live_tokens(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """At MAX_LIVE live tokens, issuing another is refused in words (revoke some or wait); expired ones do not count."""
+    make_customer(sdk, "acme")
+    portal_token(sdk, "acme", account_ids=["acme"])
+    with unit_of_work(session_factory) as s:
+        row = s.scalars(select(PortalToken).where(PortalToken.org_id == tenant.org.id)).one()
+        now = utc_now()
+        for n in range(MAX_LIVE - 1):
+            s.add(
+                PortalToken(
+                    pk=f"ptok_bulk{n}",
+                    org_id=row.org_id,
+                    customer_pk=row.customer_pk,
+                    account_pks=[],
+                    all_accounts=True,
+                    prefix=f"bulk{n}",
+                    token_hash="0" * 64,
+                    created_at=now,
+                    expires_at=now + timedelta(hours=1),
+                    issued_by_key=row.issued_by_key,
+                )
+            )
+    status, message = refused(sdk, "acme", account_ids=["acme"])
+    assert status == 400 and f"has {MAX_LIVE} live portal links" in message and "revoke some" in message
+    with unit_of_work(session_factory) as s:  # one of them expires: room for one more
+        s.execute(update(PortalToken).where(PortalToken.pk == "ptok_bulk0").values(expires_at=utc_now()))
+    assert portal_token(sdk, "acme", account_ids=["acme"]).startswith("mlp_")
+
+
+def test_the_worker_forgets_tokens_expired_for_a_day_in_every_organization(
+    sdk: Sdk, other_sdk: Sdk, tenant: Tenant, other_tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    make_customer(sdk, "acme")
+    make_customer(other_sdk, "acme")
+    tokens = [portal_token(sdk, "acme", account_ids=["acme"]), portal_token(other_sdk, "acme", account_ids=["acme"])]
+    live = portal_token(sdk, "acme", account_ids=["acme"])
+    now = utc_now()
+    with unit_of_work(session_factory) as s:
+        s.execute(
+            update(PortalToken)
+            .where(PortalToken.prefix.in_([t.split("_")[1] for t in tokens]))
+            .values(expires_at=now - timedelta(days=1, minutes=1))
+        )
+    assert forget_portal_tokens(session_factory, now) >= 2
+    with session_factory() as s:
+        kept = set(s.scalars(select(PortalToken.prefix)))
+    assert not {t.split("_")[1] for t in tokens} & kept and live.split("_")[1] in kept

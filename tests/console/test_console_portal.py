@@ -19,11 +19,14 @@ import httpx
 import pypdf
 import togai_client as tc
 from playwright.sync_api import Browser, Page, expect
-from sqlalchemy import update
+from sqlalchemy import delete, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.invoicing.models import Invoice
 from meterline.portal.models import PortalToken
+from meterline.tenancy.service import TenancyService
 from tests.api.billing_setup import growth_plan, month_start
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_ingestion_sdk import ev
@@ -283,6 +286,13 @@ def framed_by_allowed_origin_only(
     origins.fill("https://app.example.com/path")
     page.get_by_role("button", name="Save origins").click()
     expect(page.get_by_role("alert")).to_contain_text("is not an origin")
+    for wrong, said in (
+        ("https://*.com", "'https://*.com' allows too much: a wildcard needs at least two labels after it"),
+        ("http://app.example.com", "is not served over https: http is allowed for localhost and 127.0.0.1 only"),
+    ):
+        page.get_by_label("Allowed origins").fill(wrong)
+        page.get_by_role("button", name="Save origins").click()
+        expect(page.get_by_role("alert")).to_contain_text(said)
     page.get_by_label("Allowed origins").fill(f"{allowed}\nhttps://app.example.com")
     page.get_by_role("button", name="Save origins").click()
     expect(page.get_by_role("status")).to_contain_text(f"embedded by {allowed}, https://app.example.com")
@@ -313,6 +323,21 @@ def test_the_console_makes_a_portal_link_shown_once(
     sign_in(page, *person)
     page.goto("/customers/acme")
     form = page.get_by_role("form", name="Customer portal")
+    # "All accounts" is the choice made until another is: ticking an account without "These accounts" is refused
+    expect(form.get_by_label("All accounts")).to_be_checked()
+    form.get_by_label("Acme Labs").check()
+    form.get_by_role("button", name="Portal link").click()
+    expect(page.get_by_role("alert")).to_contain_text("choose These accounts, or untick them")
+    form = page.get_by_role("form", name="Customer portal")
+    form.get_by_label("These accounts").check()
+    form.get_by_role("button", name="Portal link").click()  # (Acme Labs kept its tick)
+    expect(page.get_by_role("heading", level=1)).to_have_text("New portal link")
+    page.goto("/customers/acme")
+    form = page.get_by_role("form", name="Customer portal")
+    form.get_by_label("These accounts").check()
+    form.get_by_role("button", name="Portal link").click()
+    expect(page.get_by_role("alert")).to_contain_text("Tick the accounts the link opens, or choose All accounts")
+    form = page.get_by_role("form", name="Customer portal")
     form.get_by_label("Acme Labs").check()
     form.get_by_label("Works for").select_option(label="1 day")
     form.get_by_role("button", name="Portal link").click()
@@ -339,10 +364,72 @@ def test_the_console_makes_a_portal_link_shown_once(
             assert http.post("/accounts", json=body).status_code in (200, 201)
     page.goto("/customers/acme")
     form = page.get_by_role("form", name="Customer portal")
+    form.get_by_label("These accounts").check()
     for box in form.get_by_role("checkbox").all()[:6]:
         box.check()
     form.get_by_role("button", name="Portal link").click()
-    expect(page.get_by_role("alert")).to_contain_text("at most 5 accounts")
+    expect(page.get_by_role("alert")).to_have_text("A link opens at most 5 accounts: choose All accounts for more")
+
+
+def test_the_console_lists_and_revokes_portal_links_and_a_removed_user_ends_theirs(
+    browser: Browser, page: Page, tenant: Tenant, person: tuple[str, str], session_factory: sessionmaker[Session]
+) -> None:
+    """A customer's page lists its live links (when, by whom, accounts, expiry) with Revoke (one) and Revoke all; a
+    revoked link opens nothing, even in a portal already open; removing the user who issued a link ends it."""
+    world(tenant)
+    by_api = token(tenant, accountIds=["acme-2"])
+    sign_in(page, *person)
+    page.goto("/customers/acme")
+    page.get_by_role("form", name="Customer portal").get_by_role("button", name="Portal link").click()
+    by_person = page.get_by_label("New portal link").input_value()
+    page.goto("/customers/acme")
+    links = page.get_by_role("table", name="Live portal links")
+    expect(links.locator("tbody tr")).to_have_count(2)
+    expect(links.locator("tbody tr").nth(0)).to_contain_text("Ops")
+    expect(links.locator("tbody tr").nth(0)).to_contain_text("All accounts")
+    expect(links.locator("tbody tr").nth(1)).to_contain_text("API key “tests”")
+    expect(links.locator("tbody tr").nth(1)).to_contain_text("acme-2")
+
+    customer = browser.new_context(base_url=tenant.base_url)
+    portal = customer.new_page()
+    portal.goto(f"/portal?token={by_api}")
+    expect(portal.locator(".portal-who")).to_have_text("Acme Inc")
+    links.get_by_role("button", name=re.compile("by API key")).click()  # revoke the API's link
+    expect(page.get_by_role("status")).to_contain_text("The portal link is revoked")
+    expect(page.get_by_role("table", name="Live portal links").locator("tbody tr")).to_have_count(1)
+    answer = portal.goto("/portal")  # the open portal stops on its next request
+    assert answer is not None and answer.status == 401
+    expect(portal.get_by_role("alert")).to_contain_text("not valid")
+    nothing_of(portal.content(), ("Acme Inc", "Acme work"))
+
+    # a second person removes the first: the first's link ends
+    with unit_of_work(session_factory) as s:
+        service = TenancyService(s)
+        other = service.create_user(
+            org=service.organization(tenant.org.id), email="admin2@example.test", password="secret-pass", now=utc_now()
+        )
+        assert other.id
+    portal.goto(by_person)
+    expect(portal.locator(".portal-who")).to_have_text("Acme Inc")
+    admin = browser.new_context(base_url=tenant.base_url).new_page()
+    sign_in(admin, "admin2@example.test", "secret-pass")
+    admin.goto("/settings?tab=users")
+    admin.get_by_role("link", name=f"Remove {person[0]}").click()
+    expect(admin.get_by_role("main")).to_contain_text("the customer portal links they issued end")
+    admin.get_by_role("button", name="Remove user").click()
+    expect(admin.get_by_role("status")).to_contain_text("is removed")
+    answer = portal.goto("/portal")
+    assert answer is not None and answer.status == 401
+    customer.close()
+
+    # Revoke all
+    for _ in range(3):
+        token(tenant, allAccountsAccess=True)
+    admin.goto("/customers/acme")
+    expect(admin.get_by_role("table", name="Live portal links").locator("tbody tr")).to_have_count(3)
+    admin.get_by_role("button", name="Revoke all 3 portal links").click()
+    expect(admin.get_by_role("status")).to_contain_text("Every portal link of acme is revoked")
+    expect(admin.get_by_text("No live portal link.")).to_be_visible()
 
 
 def test_what_the_portal_does_not_serve_is_said_on_a_portal_page(tenant: Tenant) -> None:
@@ -365,6 +452,15 @@ def test_the_portal_fits_any_screen_and_reads_clearly(any_page: Page, screen: st
     invoices = world(tenant)
     page = any_page
     page.goto(f"/portal?token={token(tenant, allAccountsAccess=True)}")
+    # the ongoing invoice's Amount is on the screen without scrolling sideways, on a phone too (its columns wrap)
+    ongoing = page.get_by_role("table", name="Ongoing invoice of acme")
+    expect(ongoing).to_contain_text("Platform fee")
+    hidden = ongoing.evaluate(
+        "t => [t, t.parentElement].map(e => e.scrollWidth - e.clientWidth).concat("
+        "t.parentElement.getBoundingClientRect().right"
+        " - t.querySelector('tr.total td.num').getBoundingClientRect().right)"
+    )
+    assert hidden[0] <= 0 and hidden[1] <= 0 and hidden[2] >= 0, (screen, hidden)  # nothing to scroll to
     for name, path, money_columns in (
         ("overview", "/portal", 2),
         ("invoice", f"/portal/invoices/{invoices['acme']}", 1),
@@ -375,3 +471,91 @@ def test_the_portal_fits_any_screen_and_reads_clearly(any_page: Page, screen: st
         assert_columns_reachable(page, f"portal {name} at {screen}", money_columns)
         assert assert_text_contrast(page, f"portal {name} at {screen}") > 10
         shot(page, f"portal-{name}-{screen}", engine_of(db_url))
+
+
+def test_a_page_of_the_portal_computes_a_bounded_number_of_accounts_and_invoices(page: Page, tenant: Tenant) -> None:
+    """12 accounts and 26 invoices: the overview shows 10 accounts a page and 25 invoices a page, with Previous and
+    Next; a page number that is no number is refused in words."""
+    sdk = Sdk(tenant)
+    try:
+        sdk.customers.create_customer(
+            tc.CreateCustomerRequest(
+                id="big",
+                name="Big Co",
+                primary_email="b@x.test",
+                address=tc.Address(),
+                account=tc.CreateAccountRequestWithoutCustomerId(id="big-01", name="Big 01"),
+            )
+        )
+        for n in range(2, 13):
+            sdk.accounts.create_account(
+                tc.CreateAccountRequest(id=f"big-{n:02}", name=f"Big {n:02}", customer_id="big")
+            )
+        now = datetime.now(UTC)
+        for n in range(26):
+            sdk.invoices.create_custom_invoice(
+                tc.CreateCustomInvoiceRequest(
+                    account_id="big-01",
+                    start_date=now - timedelta(days=40),
+                    end_date=now - timedelta(days=10),
+                    status="DUE",
+                    line_items=[tc.CustomInvoiceLineItem(description=f"Work {n}", value=n + 1)],
+                )
+            )
+    finally:
+        sdk.close()
+    page.goto(f"/portal?token={token(tenant, customerId='big', allAccountsAccess=True)}")
+    accounts = page.locator("section.portal-account")
+    expect(accounts).to_have_count(10)
+    pager = page.get_by_role("navigation", name="Pages of accounts", exact=True)
+    expect(pager).to_contain_text("Accounts 1–10 of 12")
+    invoices = page.get_by_role("table", name="Invoices").locator("tbody tr")
+    expect(invoices).to_have_count(25)
+    page.get_by_role("navigation", name="Pages of invoices").get_by_role("link", name="Next").click()
+    expect(invoices).to_have_count(1)
+    expect(accounts).to_have_count(10)  # the accounts' page kept
+    pager.get_by_role("link", name="Next").click()
+    expect(accounts).to_have_count(2)
+    expect(pager).to_contain_text("Accounts 11–12 of 12")
+    expect(invoices).to_have_count(1)  # the invoices' page kept
+    expect(page.get_by_role("region", name=re.compile(r"^Big 12 · big-12"))).to_be_visible()
+    answer = page.goto("/portal?page=x")
+    assert answer is not None and answer.status == 400
+    expect(page.get_by_role("alert")).to_contain_text("page must be a page number from 1")
+
+
+def test_the_ongoing_invoice_links_to_its_page_only_once_it_is_saved(
+    page: Page, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """The overview computes the ongoing invoice even when the worker has not saved it yet; then there is no page of
+    it to link to (its id would be a dead link)."""
+    world(tenant)
+    page.goto(f"/portal?token={token(tenant, accountIds=['acme'])}")
+    acme = page.get_by_role("region", name=re.compile(r"^Acme Inc · acme · USD"))
+    acme.get_by_role("link", name="View").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(re.compile("Draft|draft|Invoice"))
+    with unit_of_work(session_factory) as s:  # the worker has not made this period's draft yet
+        s.execute(delete(Invoice).where(Invoice.org_id == tenant.org.id, Invoice.status == "DRAFT"))
+    page.goto("/portal")
+    expect(acme.get_by_role("table", name="Ongoing invoice of acme")).to_contain_text("Platform fee")
+    expect(acme.get_by_role("link", name="View")).to_have_count(0)
+
+
+def test_an_ongoing_invoice_that_cannot_be_computed_is_said_without_the_operators_words(
+    page: Page, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    """Data that breaks computing the ongoing invoice (here its stored charges, damaged): the customer reads a plain
+    sentence, never the operator's detail (which goes to the log)."""
+    world(tenant)
+    with unit_of_work(session_factory) as s:
+        s.execute(
+            update(Invoice)
+            .where(Invoice.org_id == tenant.org.id, Invoice.status == "DRAFT", Invoice.currency == "USD")
+            .values(charges="{damaged")
+        )
+    page.goto(f"/portal?token={token(tenant, customerId='beta', accountIds=['beta-main'])}")
+    beta = page.get_by_role("region", name=re.compile(r"^Beta Corp · beta-main · USD"))
+    expect(beta.locator(".error")).to_have_text(
+        "The ongoing invoice cannot be shown right now. Please try again later."
+    )
+    assert not [w for w in ("JSON", "Expecting", "damaged", "Error") if w in beta.inner_text()]

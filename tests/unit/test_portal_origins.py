@@ -17,6 +17,8 @@ GOOD = [
     ("https://a.test, https://b.test\nhttps://a.test", ["https://a.test", "https://b.test"]),
     ("  ", []),
     ("http://127.0.0.1:65535", ["http://127.0.0.1:65535"]),
+    ("http://localhost", ["http://localhost"]),
+    ("https://*.example.co.uk", ["https://*.example.co.uk"]),
 ]
 BAD = [
     "app.example.com",  # no scheme
@@ -33,6 +35,19 @@ BAD = [
     "https://-bad.example.com",
     "javascript:alert(1)",
 ]
+TOO_WIDE = [  # origins, but refused: a wildcard right on a top-level label; http but for localhost and 127.0.0.1
+    ("https://*.com", "a wildcard needs at least two labels after it"),
+    ("https://*.com:443", "a wildcard needs at least two labels after it"),
+    ("http://app.example.com", "http is allowed for localhost and 127.0.0.1 only"),
+    ("http://*.example.com", "http is allowed for localhost and 127.0.0.1 only"),
+    ("http://localhost.example.com", "http is allowed for localhost and 127.0.0.1 only"),
+]
+
+
+@pytest.mark.parametrize(("text", "said"), TOO_WIDE)
+def test_too_wide_an_origin_is_refused_in_words(text: str, said: str) -> None:
+    with pytest.raises(ValueError, match=said):
+        parse_origins(f"https://fine.example.com {text}")
 
 
 @pytest.mark.parametrize(("text", "origins"), GOOD)

@@ -27,9 +27,10 @@ from meterline.core.pagination import Slice
 from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.customers.service import CustomerService
+from meterline.customers.statuses import CustomerStatus
 from meterline.invoicing.service import InvoiceService, Owed
 from meterline.invoicing.statuses import InvoiceStatus
-from meterline.portal.service import PortalService
+from meterline.portal.service import MAX_ACCOUNTS, PortalService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.wallet.service import WalletRepository
@@ -137,6 +138,8 @@ def _customer_page(request: Request, user: Any, customer_id: str, status: int = 
         now=ctx.now,
         status=status,
         portal_expiries=PORTAL_EXPIRIES,
+        portal_accounts=[a for a in accounts if a.status != CustomerStatus.ARCHIVED],  # an archived one ends tokens
+        portal_links=PortalService(ctx).live_links(customer.id),
         **{"portal_error": None, "portal_values": {}, **extra},
     )
 
@@ -151,24 +154,38 @@ def portal_link(
     user: User,
     customer_id: str,
     csrf: Annotated[str, Form()] = "",
+    scope: Annotated[str, Form()] = "",
     accounts: Annotated[list[str] | None, Form()] = None,
     expiry: Annotated[str, Form()] = "3600",
 ) -> Response:
-    """A delegate token for the customer's portal, through the service `POST /api/portal/token` uses: the chosen
-    accounts (none chosen: all of them), for the chosen time; its link is shown once."""
+    """A delegate token for the customer's portal, through the service `POST /api/portal/token` uses: all the
+    customer's accounts, or the ticked ones (an explicit choice, `scope`), for the chosen time; its link is shown
+    once. The issuer is the signed-in user: removing the user ends the link."""
     check_csrf(user, csrf)
     chosen = accounts or []
     try:
         if expiry not in PORTAL_EXPIRIES:
             raise BadRequest("Choose how long the link works: 1 hour, 1 day or 7 days")
+        if scope not in ("all", "some"):
+            raise BadRequest("Choose which accounts the link opens: All accounts, or These accounts")
+        if scope == "all" and chosen:
+            raise BadRequest("You chose All accounts and ticked some: choose These accounts, or untick them")
+        if scope == "some" and not chosen:
+            raise BadRequest("Tick the accounts the link opens, or choose All accounts")
+        if scope == "some" and len(set(chosen)) > MAX_ACCOUNTS:
+            raise BadRequest(f"A link opens at most {MAX_ACCOUNTS} accounts: choose All accounts for more")
         issued = PortalService(context(request, user)).issue(
-            customer_id=customer_id, account_ids=chosen, all_accounts=not chosen, expiry=int(expiry)
+            customer_id=customer_id,
+            account_ids=chosen if scope == "some" else None,
+            all_accounts=scope == "all",
+            expiry=int(expiry),
+            issued_by_user=user.user.id,
         )
     except (BadRequest, Conflict) as exc:
-        typed = {"accounts": chosen, "expiry": expiry}
+        typed = {"scope": scope, "accounts": chosen, "expiry": expiry}
         return _customer_page(request, user, customer_id, status=400, portal_error=exc.message, portal_values=typed)
     link = f"{str(request.base_url).rstrip('/')}/portal?{urlencode({'token': issued.token})}"
-    which = "all its accounts" if not chosen else ", ".join(chosen)
+    which = "all its accounts" if scope == "all" else ", ".join(dict.fromkeys(chosen))
     return feedback.show_once(
         request,
         kind="portal link",
@@ -176,5 +193,27 @@ def portal_link(
         secret=link,
         back=f"/customers/{quote(customer_id, safe='')}",
         note=f"It opens the billing portal of {customer_id} ({which}) until it expires, in "
-        f"{PORTAL_EXPIRIES[expiry]}; anyone holding it can read what it shows.",
+        f"{PORTAL_EXPIRIES[expiry]}, or until it is revoked on this customer's page; anyone holding it can read what "
+        "it shows.",
     )
+
+
+@router.post("/customers/{customer_id}/portal-links/{link_id}/revoke")
+def revoke_portal_link(
+    request: Request, user: User, customer_id: str, link_id: str, csrf: Annotated[str, Form()] = ""
+) -> Response:
+    """End one live portal link of the customer: it then opens nothing (and a page opened with it, on its next
+    request)."""
+    check_csrf(user, csrf)
+    PortalService(context(request, user)).revoke(customer_id, link_id)
+    back = f"/customers/{quote(customer_id, safe='')}"
+    return feedback.saved(request, back, "The portal link is revoked: it opens nothing any more.")
+
+
+@router.post("/customers/{customer_id}/portal-links/revoke-all")
+def revoke_portal_links(request: Request, user: User, customer_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+    """End every live portal link of the customer."""
+    check_csrf(user, csrf)
+    PortalService(context(request, user)).revoke(customer_id)
+    back = f"/customers/{quote(customer_id, safe='')}"
+    return feedback.saved(request, back, f"Every portal link of {customer_id} is revoked: they open nothing any more.")

@@ -78,8 +78,8 @@ def _refused(request: Request, exc: MeterlineError, org: Organization | None = N
         title=TITLES.get(exc.status_code, "That could not be shown"),
         message=exc.message,
     )
-    if exc.status_code == 401:
-        response.delete_cookie(COOKIE, path="/portal")
+    if exc.status_code == 401:  # removed with the attributes it was set with (else a browser may keep it)
+        _set_cookie(request, response, "", 0)
     return response
 
 
@@ -97,6 +97,7 @@ def no_such_page(request: Request, status: int, message: str) -> Response:
 
 
 def _set_cookie(request: Request, response: Response, token: str, max_age: int) -> None:
+    """The portal's cookie (max_age 0: removed), with the same attributes either way."""
     secure = request.url.scheme == "https"
     response.set_cookie(
         COOKIE,
@@ -117,7 +118,7 @@ def _access(request: Request) -> Access:
 
 
 @router.get("/portal")
-def portal_home(request: Request, token: str = "") -> Response:  # noqa: S107  # nosec B107 - no default secret
+def portal_home(request: Request, token: str = "", page: str = "", invoices: str = "") -> Response:  # noqa: S107  # nosec B107 - no default secret
     now = utc_now()
     if token:  # the link: exchanged for the cookie, and out of the address bar at once
         try:
@@ -129,9 +130,13 @@ def portal_home(request: Request, token: str = "") -> Response:  # noqa: S107  #
         return response
     try:
         access = _access(request)
-        overview = portal.overview(access.context(session_of(request), now), access)
     except MeterlineError as exc:
         return _refused(request, exc)
+    try:
+        pages = portal.page_number(page, "page"), portal.page_number(invoices, "invoices")
+        overview = portal.overview(access.context(session_of(request), now), access, *pages)
+    except MeterlineError as exc:
+        return _refused(request, exc, access.org)
     return _render(request, "portal.html", access.org, access=access, overview=overview, now=now)
 
 

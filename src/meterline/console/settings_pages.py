@@ -318,7 +318,8 @@ def remove_user_page(request: Request, user: User, user_id: str) -> Response:
         "settings_confirm.html",
         user,
         title=f"Remove {person.email}?",
-        words="They are signed out at once and can no longer sign in to this console. "
+        words="They are signed out at once and can no longer sign in to this console, and the customer portal links "
+        "they issued end. "
         "To give them access again, add them again.",
         action=f"/settings/users/{quote(person.id, safe='')}/remove",
         button="Remove user",

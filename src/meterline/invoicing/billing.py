@@ -48,6 +48,8 @@ from meterline.invoicing.failures import (
 )
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService, credit_holds
+from meterline.portal.repository import PortalRepository
+from meterline.portal.service import KEPT_EXPIRED
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 
@@ -376,8 +378,24 @@ def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:
     return forgotten
 
 
+def forget_portal_tokens(factory: sessionmaker[Session], now: datetime) -> int:
+    """Delete the customer portal's tokens expired for more than a day (until then a link says it expired;
+    docs/portal.md), organization by organization: one organization's failure never stops the others'."""
+    forgotten = 0
+    for org in _orgs(factory, None):
+        try:
+            with unit_of_work(factory) as session:
+                forgotten += PortalRepository(session, org.id).forget_expired(now - KEPT_EXPIRED)
+        except Exception as exc:  # tried again next hour
+            log.warning(
+                "forgetting expired portal tokens failed", extra={"fields": {"org_id": org.id, "error": describe(exc)}}
+            )
+    return forgotten
+
+
 class Worker(BackgroundLoop):
-    """Runs bill runs with the wall clock every `interval` seconds, and forgets old event-id claims hourly."""
+    """Runs bill runs with the wall clock every `interval` seconds; hourly, forgets old event-id claims and expired
+    portal tokens."""
 
     thread_name, what, log = "meterline-worker", "bill run", log
 
@@ -391,6 +409,7 @@ class Worker(BackgroundLoop):
         result = run(self.factory, now, now=now)
         if self._last_forget is None or now - self._last_forget >= timedelta(hours=1):
             forget_claims(self.factory, now)
+            forget_portal_tokens(self.factory, now)
             self._last_forget = now
         return result
 

@@ -64,6 +64,13 @@ class InvoiceRepository(OrgRepository):
     def by_idempotency_key(self, key: str) -> Invoice | None:
         return self.session.scalar(self.scoped(Invoice).where(Invoice.idempotency_key == key))
 
+    def draft_pks(self, account_pk: str) -> set[str]:
+        """The pks of the account's DRAFT invoices as saved (a sync of this transaction included)."""
+        stmt = select(Invoice.pk).where(
+            Invoice.org_id == self.org_id, Invoice.account_pk == account_pk, Invoice.status == InvoiceStatus.DRAFT
+        )
+        return set(self.session.scalars(stmt))
+
     def of_account(self, account_pk: str) -> list[Invoice]:
         return self.of_accounts({account_pk})
 
@@ -104,8 +111,11 @@ class InvoiceRepository(OrgRepository):
         start: datetime | None,
         end: datetime | None,
         invoice_type: str | None,
+        account_pks: Collection[str] | None = None,
     ) -> Any:
         stmt = self.scoped(Invoice)
+        if account_pks is not None:
+            stmt = stmt.where(Invoice.account_pk.in_(sorted(account_pks)))
         if statuses is not None:
             stmt = stmt.where(Invoice.status.in_(sorted(statuses)))
         if invoice_type is not None:
@@ -131,13 +141,15 @@ class InvoiceRepository(OrgRepository):
         start: datetime | None = None,
         end: datetime | None = None,
         invoice_type: str | None = None,
+        account_pks: Collection[str] | None = None,
     ) -> Counted[Invoice]:
         """The console's list: a slice of the invoices in `statuses` (all without), sorted in SQL, and their count.
+        `account_pks`: only these accounts' (the customer portal's).
         `overdue_at`: only those still owed (DUE, PARTIALLY_PAID) due before that instant.
         Sorts: `number`, `date` (invoice date), `due` (due date), `total`. A draft has no number and no frozen total
         (it is computed when read): by those, drafts come after the finalized invoices either way; totals are
         compared within a currency (currencies A to Z), never across."""
-        stmt = self._filtered(statuses, account_pk, customer_pk, start, end, invoice_type)
+        stmt = self._filtered(statuses, account_pk, customer_pk, start, end, invoice_type, account_pks)
         if overdue_at is not None:
             stmt = stmt.where(
                 Invoice.status.in_([InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID]), Invoice.due_date < overdue_at

@@ -209,6 +209,7 @@ class InvoiceService:
         start: datetime | None = None,
         end: datetime | None = None,
         invoice_type: str | None = None,
+        account_pks: Collection[str] | None = None,
     ) -> Counted[Invoice]:
         """The console's list: a sorted slice and the count of the invoices `page` would filter (`overdue`: those
         still owed whose due day has passed, `overdue_before`). Drafts are returned as stored: `view` computes them."""
@@ -232,6 +233,7 @@ class InvoiceService:
             start=start,
             end=end,
             invoice_type=invoice_type,
+            account_pks=account_pks,
         )
 
     def overdue_before(self) -> datetime:

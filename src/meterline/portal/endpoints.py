@@ -34,5 +34,6 @@ def get_customer_portal_delegate_token(
         all_accounts=body.all_accounts_access,
         expiry=body.expiry,
         caller_expires_at=who.expires_at,
+        issued_by_key=who.api_key_id,  # a JWT's subject is its API key: revoking the key ends the token
     )
     return respond(TokenResponse(token=issued.token))

@@ -8,15 +8,16 @@ An invoice, its PDF and every figure are reached only through the token's accoun
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 
 from meterline.accounts.models import Account
-from meterline.core.errors import MeterlineError, NotFound
+from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.core.money import EXACT
 from meterline.core.observability import describe
-from meterline.core.pagination import Slice
+from meterline.core.pagination import Counted, Slice
 from meterline.credits.service import CreditRepository
 from meterline.entitlements.feature_service import FeatureService
 from meterline.entitlements.service import FeatureCreditService
@@ -29,7 +30,11 @@ from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.wallet.service import WalletRepository
 
-INVOICES = 50  # the latest finalized invoices of each account that the portal lists
+ACCOUNTS = 10  # accounts per page of the overview: each is priced (its ongoing invoice computed) when shown
+INVOICES = 25  # finalized invoices per page, of all the token's accounts together (one query and its count)
+MAX_PAGE = 100_000
+UNAVAILABLE = "The ongoing invoice cannot be shown right now. Please try again later."
+log = logging.getLogger("meterline.portal")
 FINALIZED = frozenset(s for s in InvoiceStatus if s != InvoiceStatus.DRAFT)
 
 
@@ -42,6 +47,7 @@ class Ongoing:
     usage: list[Line]
     total: Decimal | None
     error: str | None = None
+    saved: bool = True  # False: computed for this page only (the worker has not saved it yet): no page of its own
 
 
 @dataclass(frozen=True)
@@ -63,36 +69,70 @@ class AccountOverview:
 
 @dataclass(frozen=True)
 class Overview:
-    accounts: list[AccountOverview]
-    invoices: list[tuple[Invoice, Account, Decimal]]  # finalized, newest first
+    accounts: list[AccountOverview]  # the accounts of this page (ACCOUNTS a page)
+    invoices: list[tuple[Invoice, Account, Decimal]]  # finalized, newest first: this page of them (INVOICES a page)
+    page: int
+    pages: int  # pages of accounts
+    first: int  # the number of the page's first account (1-based)
+    account_count: int
+    invoices_page: int
+    invoices_pages: int
+    invoice_count: int
+
+    @property
+    def invoices_first(self) -> int:
+        """The number of the page's first invoice (1-based)."""
+        return (self.invoices_page - 1) * INVOICES + 1
+
+
+def pages_of(count: int, size: int) -> int:
+    return max(1, -(-count // size))
+
+
+def page_number(text: str, what: str) -> int:
+    """A page number from the address (empty: 1); anything else than 1 to MAX_PAGE is a BadRequest in words."""
+    if not text:
+        return 1
+    if not (text.isascii() and text.isdigit() and len(text) <= 6 and 1 <= int(text) <= MAX_PAGE):
+        raise BadRequest(f"{what} must be a page number from 1")
+    return int(text)
 
 
 def _ongoing(service: InvoiceService, account: Account) -> Ongoing | None:
+    saved = service.repo.draft_pks(account.pk)  # before the sync, which this read-only page does not keep
     invoice = service.ongoing(account)
     if invoice is None:
         return None
+    kept = invoice.pk in saved
     try:
         revenue, usage, _details, total = service.view(invoice)
     except MeterlineError:
         raise
-    except Exception as exc:  # its data breaks computing it: said in words, as the console does
-        return Ongoing(invoice, [], [], None, f"The ongoing invoice cannot be computed now: {describe(exc)}.")
+    except Exception as exc:  # its data breaks computing it: the operator's words go to the log, not to the customer
+        log.warning(
+            "portal: the ongoing invoice cannot be computed",
+            extra={"fields": {"account_id": account.id, "invoice_id": invoice.pk, "error": describe(exc)}},
+        )
+        return Ongoing(invoice, [], [], None, UNAVAILABLE, kept)
     cards = [line for line in revenue.walk() if line.type.endswith("RATE_CARD_AMOUNT") or line.type == "TRUE_UP_AMOUNT"]
-    return Ongoing(invoice, cards, usage, total)
+    return Ongoing(invoice, cards, usage, total, None, kept)
 
 
-def overview(ctx: Context, access: Access) -> Overview:
-    """Each of the token's accounts with its ongoing invoice, wallet, credits and feature credits; and their
-    finalized invoices."""
+def overview(ctx: Context, access: Access, page: int = 1, invoices_page: int = 1) -> Overview:
+    """One page of the token's accounts (ACCOUNTS, by id), each with its ongoing invoice, wallet, credits and
+    feature credits; and one page of the finalized invoices of all the token's accounts (INVOICES, newest first).
+    What a page computes is bounded whatever the customer has (docs/portal.md); a page past the last is the last."""
     service = InvoiceService(ctx)
-    pks = access.account_pks
+    pages = pages_of(len(access.accounts), ACCOUNTS)
+    page = min(page, pages)
+    shown = access.accounts[(page - 1) * ACCOUNTS : page * ACCOUNTS]
+    pks = {a.pk for a in shown}
     with_wallet = WalletRepository(ctx.session, ctx.org_id).of_accounts(pks)
     with_credits = {pk for pk, rows in CreditRepository(ctx.session, ctx.org_id).of_accounts(pks).items() if rows}
     names = {view.feature.pk: view.feature.name for view in FeatureService(ctx).all()}
     feature_credits = FeatureCreditService(ctx)
     accounts = []
-    invoices: list[tuple[Invoice, Account, Decimal]] = []
-    for account in access.accounts:
+    for account in shown:
         view = balances.wallet(ctx).view(account.id) if account.pk in with_wallet else None
         wallet = EXACT.add(view.balance, view.hold) if view is not None else None
         credits = balances.credits(ctx).balance(account.id).available if account.pk in with_credits else None
@@ -102,10 +142,28 @@ def overview(ctx: Context, access: Access) -> Overview:
         ]
         held = view.hold if view is not None else Decimal(0)
         accounts.append(AccountOverview(account, _ongoing(service, account), wallet, held, credits, features))
-        listed = service.listed(Slice(0, INVOICES, "date", True), statuses=FINALIZED, account_id=account.id)
-        invoices.extend((i, account, i.total_amount or Decimal(0)) for i in listed.items)
-    invoices.sort(key=lambda row: (row[0].invoice_date, row[0].pk), reverse=True)
-    return Overview(accounts, invoices)
+    by_pk = {a.pk: a for a in access.accounts}
+
+    def window(n: int) -> Counted[Invoice]:
+        return service.listed(Slice((n - 1) * INVOICES, INVOICES, "date", True), statuses=FINALIZED, account_pks=by_pk)
+
+    listed = window(invoices_page)
+    invoices_pages = pages_of(listed.total, INVOICES)
+    if invoices_page > invoices_pages:
+        invoices_page = invoices_pages
+        listed = window(invoices_page)
+    invoices = [(i, by_pk[i.account_pk], i.total_amount or Decimal(0)) for i in listed.items]
+    return Overview(
+        accounts,
+        invoices,
+        page,
+        pages,
+        (page - 1) * ACCOUNTS + 1,
+        len(access.accounts),
+        invoices_page,
+        invoices_pages,
+        listed.total,
+    )
 
 
 def invoice_of(ctx: Context, access: Access, invoice_id: str) -> Invoice:

@@ -22,25 +22,37 @@ from meterline.migrations import alembic_config
 access = logging.getLogger("meterline.access")
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 _TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
+_PORTAL_TOKEN = re.compile(r"mlp_[A-Za-z0-9_-]+")  # a portal token wherever it is (`?%74oken=mlp_...` too)
+ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access")
+
+
+def redact(text: str) -> str:
+    return _PORTAL_TOKEN.sub("<redacted>", _TOKEN_IN_QUERY.sub(r"\1<redacted>", text))
 
 
 class RedactTokens(logging.Filter):
-    """uvicorn's access log writes each request's path with its query: a customer portal link's `?token=` (a
-    secret: docs/portal.md) is written as `token=<redacted>`. (Meterline's own access log writes the path alone.)"""
+    """uvicorn's (and gunicorn's) access log writes each request's path with its query: a customer portal link's
+    `?token=` (a secret: docs/portal.md) is written as `token=<redacted>`, and a portal token (`mlp_...`) anywhere
+    else in the line, however its parameter was spelled, as `<redacted>`. (Meterline's own access log writes the path
+    alone.)"""
 
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, str):
+            record.msg = redact(record.msg)
         if isinstance(record.args, tuple):
-            record.args = tuple(
-                _TOKEN_IN_QUERY.sub(r"\1<redacted>", arg) if isinstance(arg, str) else arg for arg in record.args
-            )
+            record.args = tuple(redact(arg) if isinstance(arg, str) else arg for arg in record.args)
+        elif isinstance(record.args, dict):  # gunicorn's access log: its atoms
+            record.args = {k: redact(v) if isinstance(v, str) else v for k, v in record.args.items()}
         return True
 
 
 def redact_access_log() -> None:
-    """Install `RedactTokens` on uvicorn's access logger (once per process; uvicorn's logging set-up keeps filters)."""
-    logger = logging.getLogger("uvicorn.access")
-    if not any(isinstance(f, RedactTokens) for f in logger.filters):
-        logger.addFilter(RedactTokens())
+    """Install `RedactTokens` on uvicorn's and gunicorn's access loggers (once per process; their logging set-ups
+    keep filters)."""
+    for name in ACCESS_LOGGERS:
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, RedactTokens) for f in logger.filters):
+            logger.addFilter(RedactTokens())
 
 
 def _route(scope: Scope) -> str:
