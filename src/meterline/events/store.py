@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, tzinfo
 from decimal import Decimal
 from typing import Any, cast
@@ -50,6 +50,21 @@ def _json(value: Any) -> str | None:
     return None if value is None else _encode(value).decode()
 
 
+def _as_is(value: datetime) -> object:
+    return value
+
+
+def _stored(row: EventRow, org_id: str, created: object, at: Callable[[datetime], object]) -> tuple[object, ...]:
+    """An event row as the events table's columns take it (_EVENT_INSERT_COLUMNS' order): JSON columns encoded,
+    times written by `at` (as they are for PostgreSQL's COPY, as text for SQLite)."""
+    pk, eid, schema, version, ref, account, ts, attributes, dimensions, status, text, units, meters, enriched = row
+    return (
+        *(pk, eid, schema, version, ref, account, at(ts)),
+        *(_json(attributes), _json(dimensions), status, text, _json(units), _json(meters), _json(enriched)),
+        *(org_id, created),
+    )
+
+
 class EventStore(OrgRepository):
     # The writes of ingestion are its hot path: they go through the database driver with prepared SQL (psycopg's
     # COPY on PostgreSQL, executemany on SQLite), converting values the way the column types would. The SQL is
@@ -93,80 +108,11 @@ class EventStore(OrgRepository):
             return
         if self._is_postgresql():
             with self._driver().cursor().copy(f"COPY events ({_EVENT_INSERT_COLUMNS}) FROM STDIN") as copy:
-                for (
-                    pk,
-                    eid,
-                    schema,
-                    version,
-                    ref,
-                    account,
-                    ts,
-                    attributes,
-                    dimensions,
-                    status,
-                    text,
-                    units,
-                    meters,
-                    enriched,
-                ) in rows:
-                    copy.write_row(
-                        (
-                            pk,
-                            eid,
-                            schema,
-                            version,
-                            ref,
-                            account,
-                            ts,
-                            _json(attributes),
-                            _json(dimensions),
-                            status,
-                            text,
-                            _json(units),
-                            _json(meters),
-                            _json(enriched),
-                            self.org_id,
-                            now,
-                        )
-                    )
+                for row in rows:
+                    copy.write_row(_stored(row, self.org_id, now, _as_is))
             return
-        org, created = self.org_id, sqlite_time(now)
-        values = [
-            (
-                pk,
-                eid,
-                schema,
-                version,
-                ref,
-                account,
-                sqlite_time(ts),
-                _json(attributes),
-                _json(dimensions),
-                status,
-                text,
-                _json(units),
-                _json(meters),
-                _json(enriched),
-                org,
-                created,
-            )
-            for (
-                pk,
-                eid,
-                schema,
-                version,
-                ref,
-                account,
-                ts,
-                attributes,
-                dimensions,
-                status,
-                text,
-                units,
-                meters,
-                enriched,
-            ) in rows
-        ]
+        created = sqlite_time(now)
+        values = [_stored(row, self.org_id, created, sqlite_time) for row in rows]
         self._driver().executemany(_SQLITE_EVENT_INSERT, values)
 
     def add_usage(self, increments: dict[UsageKey, tuple[Decimal, int]], tz: tzinfo) -> None:
