@@ -146,18 +146,7 @@ class MetricsRepository(OrgRepository):
     ) -> dict[tuple[int, GroupKey], Decimal]:
         """Rollup quantities with bucket_start in [start, end), summed per (period index, group key). Keys:
         account -> (account_pk,), meter -> (meter_id,), no group -> ()."""
-        if any(f is not None and not f for f in (account_pks, meter_ids)):
-            return {}
-        columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
-        inner = self._usage_rows(
-            False,
-            [_period_of(UsageRollup.bucket_start, starts).label("period"), *columns, UsageRollup.quantity],
-            start,
-            end,
-            account_pks,
-            meter_ids,
-        )
-        return self._summed(inner.subquery(), [c.key for c in columns])
+        return self._period_sums(False, starts, start, end, account_pks, meter_ids, group)
 
     def _usage_rows(
         self,
@@ -242,17 +231,25 @@ class MetricsRepository(OrgRepository):
         (period index of the cycle's start, group key). A piece is what one STANDARD invoice bills (one per account,
         schedule and cycle, whatever its status): the account's rollups in its billed period [start_at, end_at).
         Keys as `usage_sums`."""
+        return self._period_sums(True, starts, start, end, account_pks, meter_ids, group)
+
+    def _period_sums(
+        self,
+        cycle: bool,
+        starts: Sequence[datetime],
+        start: datetime,
+        end: datetime,
+        account_pks: set[str] | None,
+        meter_ids: set[str] | None,
+        group: UsageGroup | None,
+    ) -> dict[tuple[int, GroupKey], Decimal]:
+        """`usage_sums` (rollups by bucket start) or `cycle_usage_sums` (by the start of the cycle they are billed
+        in): quantities summed per (period index, group key)."""
         if any(f is not None and not f for f in (account_pks, meter_ids)):
             return {}
         columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
-        inner = self._usage_rows(
-            True,
-            [_period_of(Invoice.cycle_start, starts).label("period"), *columns, UsageRollup.quantity],
-            start,
-            end,
-            account_pks,
-            meter_ids,
-        )
+        period = _period_of(Invoice.cycle_start if cycle else UsageRollup.bucket_start, starts).label("period")
+        inner = self._usage_rows(cycle, [period, *columns, UsageRollup.quantity], start, end, account_pks, meter_ids)
         return self._summed(inner.subquery(), [c.key for c in columns])
 
     def _summed(self, sub: Any, key_names: list[str]) -> dict[tuple[int, GroupKey], Decimal]:
