@@ -133,9 +133,22 @@ def invoice_view(ctx: Context, invoice_id: str) -> InvoiceView:
 
 
 # -- the page and its PDF ----------------------------------------------------------------------------------------
+def document_parts(view: InvoiceView, org_name: str) -> dict[str, Any]:
+    """What the invoice page shows around its lines (the console's and the portal's): the seller, the customer,
+    the bill-to lines and the usage."""
+    details = (view.document or {}).get("invoiceDetails") or {}
+    seller = details.get("organization") or {"businessName": org_name}
+    return {
+        "seller": seller,
+        "seller_lines": pdf.seller_lines(seller),
+        "customer": details.get("customer") or {},
+        "bill_to": pdf.bill_to_lines(details),
+        "usage": (view.document or {}).get("usageInfo") or [],
+    }
+
+
 def _page(request: Request, user: Any, view: InvoiceView, error: str | None = None, status: int = 200) -> Response:
     details = (view.document or {}).get("invoiceDetails") or {}
-    seller = details.get("organization") or {"businessName": user.org.name}
     return render(
         request,
         "invoice.html",
@@ -144,12 +157,8 @@ def _page(request: Request, user: Any, view: InvoiceView, error: str | None = No
         view=view,
         invoice=view.invoice,
         account=view.account,
-        seller=seller,
-        seller_lines=pdf.seller_lines(seller),
-        customer=details.get("customer") or {},
-        bill_to=pdf.bill_to_lines(details),
         plan_name=details.get("pricePlanName"),
-        usage=(view.document or {}).get("usageInfo") or [],
+        **document_parts(view, user.org.name),
         error=error,
         billing_failure=view.failure,
         now=view.ctx.now,

@@ -26,7 +26,7 @@ from starlette.responses import RedirectResponse, Response
 
 from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.console.invoice_pages import invoice_view
+from meterline.console.invoice_pages import document_parts, invoice_view
 from meterline.console.pages import templates
 from meterline.core.clock import utc_now
 from meterline.core.errors import Conflict, MeterlineError
@@ -151,8 +151,6 @@ def portal_invoice(request: Request, invoice_id: str) -> Response:
         view = invoice_view(ctx, portal.invoice_of(ctx, access, invoice_id).pk)
     except MeterlineError as exc:
         return _refused(request, exc, access.org)
-    details = (view.document or {}).get("invoiceDetails") or {}
-    seller = details.get("organization") or {"businessName": access.org.name}
     return _render(
         request,
         "portal_invoice.html",
@@ -161,12 +159,8 @@ def portal_invoice(request: Request, invoice_id: str) -> Response:
         view=view,
         invoice=view.invoice,
         account=view.account,
-        seller=seller,
-        seller_lines=pdf.seller_lines(seller),
-        customer=details.get("customer") or {},
-        bill_to=pdf.bill_to_lines(details),
-        usage=(view.document or {}).get("usageInfo") or [],
         now=ctx.now,
+        **document_parts(view, access.org.name),
     )
 
 
