@@ -24,6 +24,7 @@ import simplejson
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
+from meterline.accounts.service import ARCHIVED
 from meterline.catalog import plan_model, plan_rules, rate_cards
 from meterline.catalog.plan_model import PlanModel
 from meterline.core.clock import END_OF_TIME
@@ -676,6 +677,8 @@ class InvoiceService:
             plan_grants.PlanGrants(self.ctx).grant_prepaid(  # PREPAID billing entitlement cards
                 self.inputs.account(invoice.account_pk), view, invoice.cycle_start
             )
+        if self.inputs.account(invoice.account_pk).status == ARCHIVED:
+            return  # never billed again: a credit would serve no invoice (accounts.service.refuse_archived)
         cards = {c.id: c for c in (view.model.credit_grant_cards if view else ())}
         for line in revenue.walk():
             card = cards.get(line.id) if line.type.endswith("CREDIT_GRANT_RATE_CARD_AMOUNT") else None
