@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Alerts (docs/alerts.md): the evaluator inside `meterline serve` (and `meterline worker`) looks for due alerts
     # every `alert_interval` seconds (0: not in `serve`); each alert is evaluated at its own interval (minutes).
     alert_interval: float = Field(default=30, ge=0)
+    # GET /metrics (Prometheus text, no tenant data): open when empty (keep it on the internal network); when set,
+    # a scrape must send `Authorization: Bearer <metrics_token>` (Prometheus' `authorization.credentials`), else 401.
+    metrics_token: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -175,7 +176,15 @@ def create_app(settings: Settings) -> FastAPI:
         return readiness(engine)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if settings.metrics_token and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {settings.metrics_token}".encode()
+        ):
+            return JSONResponse(
+                {"message": "GET /metrics needs Authorization: Bearer <METERLINE_METRICS_TOKEN>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return metrics_response()
 
     configure_logging(settings.log_level)
