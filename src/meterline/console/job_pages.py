@@ -17,6 +17,7 @@ from meterline.console import feedback
 from meterline.console.pages import User, check_csrf, context, render
 from meterline.core.errors import MeterlineError, NotFound
 from meterline.core.pagination import page_request
+from meterline.entitlements.repository import FeatureRepository
 from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import EventQueryService
 from meterline.jobs.models import Job
@@ -61,6 +62,10 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
         for meter_id in {m for m, _, _ in preview.units} | {m for d in preview.drafts for m, _, _ in d.usage}:
             meter = metering.meter(meter_id)
             names[meter_id] = meter.name if meter is not None else meter_id
+        features = FeatureRepository(ctx.session, ctx.org_id)
+        for feature_id in {f for f, _, _ in preview.credits}:
+            feature = features.by_pk(feature_id)
+            names[feature_id] = feature.name if feature is not None else feature_id
     return render(
         request,
         "job.html",
