@@ -46,6 +46,7 @@ from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
+from meterline.revenue.pricing_rules import AccountFacts
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
@@ -110,6 +111,13 @@ class Piece:
 
 def _in_advance(card: CardRevenue) -> bool:
     return plan_model.timing(card.card) in plan_model.BILLED_AT_START
+
+
+def _facts(account: Account) -> AccountFacts:
+    """What pricing rules read of the account (`account.*`: docs/pricing.md, "Pricing rules")."""
+    metadata = account.metadata_ if isinstance(account.metadata_, dict) else {}
+    tags = tuple(str(t) for t in account.tags or () if isinstance(t, (str, int)))
+    return AccountFacts(account.id, account.name, account.invoice_currency, metadata, tags)
 
 
 def credit_holds(ctx: Context, account: Account) -> dict[str, Decimal]:
@@ -393,11 +401,14 @@ class InvoiceService:
             plan_name = piece.view.plan_name
             usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
             arrears, advance = self._cards(account, piece, usage)
+            rules = builder.Rules.of(piece.view.model, _facts(account)) if piece.view.model.pricing_rules else None
             if invoice.invoice_type == ADVANCED:
-                built = builder.build_advanced(advance, currency, credits)
+                built = builder.build_advanced(advance, currency, credits, rules or builder.NO_RULES)
             else:
                 commitment = self._commitment(piece.view.model, currency, piece.piece)
-                built = builder.build_standard(arrears, advance, commitment, charges, currency, credits)
+                built = builder.build_standard(
+                    arrears, advance, commitment, charges, currency, credits, rules or builder.NO_RULES
+                )
                 priced = set(piece.view.model.usage_meter_ids)
                 usage_lines = builder.usage_info(
                     [(m.id, m.name, usage[m.id]) for m in self.inputs.meters() if m.id in priced]
