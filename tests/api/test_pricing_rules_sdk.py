@@ -255,3 +255,35 @@ def test_an_account_s_own_rules_and_a_failing_rule_reported(tenant: Tenant, sdk:
     ]
     schedule = sdk.accounts.get_pricing_schedules("acme").data[0]
     assert schedule.is_overriden and [r.name for r in schedule.pricing_rules] == ["Half price", "Broken"]
+
+
+def test_the_revenue_calculator_applies_the_rules(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    plan = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(name="Rules", price_plan_details=details(sdk, catalog["sum"]), pricing_rules=RULES)
+    )
+    sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    sdk.accounts.update_account("acme", tc.UpdateAccountRequest(metadata={"tier": "enterprise", "seats": "12"}))
+    sdk.accounts.update_pricing_schedule("acme", associate(plan.id, month_start(datetime.now(UTC)), OPEN))
+    request = tc.CalculateRevenueRequest(
+        currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
+        price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme"),
+        usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={catalog["sum"]: 1500}),
+        license_entries_config=tc.LicenseEntriesConfig(mode="CUSTOM", custom=[]),
+    )
+    assert len(sdk.calculator.calculate_revenue(request).revenue_info) == 3  # the SDK reads the answer
+    for path in ("/revenue_calculator", "/v2/revenue_calculator"):
+        with tenant.http() as http:
+            raw = http.post(path, json=sdk.client.sanitize_for_serialization(request)).json()
+        # each card as the rules left it (its slabs as rated), and what the rules changed of it
+        assert [(i["usages"], i["revenue"], i.get("pricingRuleAdjustment")) for i in raw["revenueInfo"]] == [
+            ({catalog["sum"]: 1000}, 90, -60),
+            ({}, 100, 0),
+            ({}, 40, -10),
+        ]
+        assert [s["revenue"] for s in raw["revenueInfo"][0]["slabRevenueSummaries"]] == [150]
+        assert [(e["name"], e["type"], e["changes"].get("newRevenue")) for e in raw["pricingRules"]] == [
+            ("Usage cap", "CONDITION_TRUE", 100),
+            ("Volume discount", "CONDITION_TRUE", 90),
+            ("Enterprise seats", "CONDITION_TRUE", 30),
+            ("Support discount", "CONDITION_TRUE", 40),
+        ]

@@ -46,7 +46,7 @@ from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
-from meterline.revenue.pricing_rules import AccountFacts
+from meterline.revenue.pricing_rules import account_facts
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
@@ -111,13 +111,6 @@ class Piece:
 
 def _in_advance(card: CardRevenue) -> bool:
     return plan_model.timing(card.card) in plan_model.BILLED_AT_START
-
-
-def _facts(account: Account) -> AccountFacts:
-    """What pricing rules read of the account (`account.*`: docs/pricing.md, "Pricing rules")."""
-    metadata = account.metadata_ if isinstance(account.metadata_, dict) else {}
-    tags = tuple(str(t) for t in account.tags or () if isinstance(t, (str, int)))
-    return AccountFacts(account.id, account.name, account.invoice_currency, metadata, tags)
 
 
 def credit_holds(ctx: Context, account: Account) -> dict[str, Decimal]:
@@ -401,7 +394,9 @@ class InvoiceService:
             plan_name = piece.view.plan_name
             usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
             arrears, advance = self._cards(account, piece, usage)
-            rules = builder.Rules.of(piece.view.model, _facts(account)) if piece.view.model.pricing_rules else None
+            rules = (
+                builder.Rules.of(piece.view.model, account_facts(account)) if piece.view.model.pricing_rules else None
+            )
             if invoice.invoice_type == ADVANCED:
                 built = builder.build_advanced(advance, currency, credits, rules or builder.NO_RULES)
             else:

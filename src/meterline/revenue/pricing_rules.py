@@ -34,6 +34,7 @@ from meterline.core.money import EXACT, exact_sum, round_money
 from meterline.metering import jsonlogic
 
 if TYPE_CHECKING:
+    from meterline.accounts.models import Account
     from meterline.revenue.compute import CardRevenue
 
 ONE = Decimal(1)
@@ -63,6 +64,13 @@ class AccountFacts:
             "metadata": dict(self.metadata),
             "tags": list(self.tags),
         }
+
+
+def account_facts(account: Account) -> AccountFacts:
+    """What rules read of an account row: its id, name, currency, metadata (text values) and tags."""
+    metadata = account.metadata_ if isinstance(account.metadata_, dict) else {}
+    tags = tuple(str(t) for t in account.tags or () if isinstance(t, (str, int)))
+    return AccountFacts(account.id, account.name, account.invoice_currency, metadata, tags)
 
 
 @dataclass(frozen=True)
