@@ -326,3 +326,32 @@ def test_credits_see_a_card_as_its_rules_left_it() -> None:
         ("PRICING_RULE:rule_3", D("30.00")),
     ]
     assert built.total == D("0.00")
+
+
+def test_the_pdf_lists_the_rules_lines_under_the_cards() -> None:
+    import io
+
+    import pypdf
+    import simplejson
+
+    from meterline.invoicing.pdf import render_invoice_pdf, rows
+    from tests.unit.test_invoice_pdf import invoice_of
+
+    rules = builder.Rules.of(model(CAP, DISCOUNT, ONBOARDING, SUPPORT), ENTERPRISE)
+    built = builder.build_standard(cards("1500"), cards("1500", "IN_ADVANCE"), None, [], "USD", rules=rules)
+    revenue = simplejson.loads(simplejson.dumps(built.revenue.to_json(), use_decimal=True), use_decimal=True)
+    assert [(r.line["description"], r.depth) for r in rows(revenue)] == [
+        ("API calls", 0),
+        ("API calls: slab 1 (above 0)", 1),
+        ("API calls: Usage cap", 0),
+        ("API calls: Volume discount", 0),
+        ("Platform", 0),
+        ("Enterprise seats (2.50 each)", 0),
+        ("Support", 0),
+        ("Support: Support discount", 0),
+        ("Invoiced in advance", 0),
+    ]
+    data = render_invoice_pdf(invoice_of(revenue, "220.00"))
+    text = " ".join(" ".join(p.extract_text().split()) for p in pypdf.PdfReader(io.BytesIO(data)).pages)
+    for shown in ("API calls: Usage cap", "1,000 USD -50.00", "Enterprise seats (2.50 each) USD 30.00", "USD 220.00"):
+        assert shown in text, text
