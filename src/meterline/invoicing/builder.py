@@ -11,7 +11,10 @@ STANDARD (in arrears, one per account, schedule and cycle; D8, D11, D12)
               USAGE_RATE_CARD_AMOUNT  (USAGE_RATE_CARD_SLAB_AMOUNT per slab, RATE_CONFIG_ADJUSTMENT_AMOUNT)
               FIXED_FEE_RATE_CARD_AMOUNT, LICENSE_RATE_CARD_AMOUNT (+ slabs), CREDIT_GRANT_RATE_CARD_AMOUNT,
               BILLING_ENTITLEMENT_RATE_CARD_AMOUNT, ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT (+ slabs)
-              TOTAL_ADVANCED_FEES     the in-advance cards (ADVANCED_*), when the cycle has any
+              PRICING_RULE_*_UPDATE_AMOUNT  after the card an in-arrears pricing rule updated (revenue/pricing_rules.py)
+              TOTAL_PRICING_RULE_ADDITION_AMOUNT  PRICING_RULE_ADDITION_AMOUNT per ADD rule that applied
+              TOTAL_ADVANCED_FEES     the in-advance cards (ADVANCED_*), when the cycle has any, with the in-advance
+                                      rules' lines as the cycle's in-advance invoice has them
             TRUE_UP_AMOUNT            max(0, commitment - SUB_TOTAL), prorated for a partial cycle
           CUSTOM_AMOUNT               minus TOTAL_ADVANCED_FEES: "Invoiced in advance"
       TOTAL_MISCELLANEOUS_CHARGES     MISCELLANEOUS_CHARGE per charge
