@@ -355,3 +355,16 @@ def test_the_pdf_lists_the_rules_lines_under_the_cards() -> None:
     text = " ".join(" ".join(p.extract_text().split()) for p in pypdf.PdfReader(io.BytesIO(data)).pages)
     for shown in ("API calls: Usage cap", "1,000 USD -50.00", "Enterprise seats (2.50 each) USD 30.00", "USD 220.00"):
         assert shown in text, text
+
+
+def test_revenue_metrics_split_the_rules_lines_per_billable() -> None:
+    from meterline.invoicing.reports import billable_parts
+
+    rules = builder.Rules.of(model(CAP, DISCOUNT, ONBOARDING, SUPPORT), ENTERPRISE)
+    built = builder.build_standard(cards("1500"), cards("1500", "IN_ADVANCE"), None, [], "USD", rules=rules)
+    parts, usage = billable_parts(built.revenue)
+    # an update counts with the card it changes, an added line under PRICING_RULES; nothing left unexplained
+    assert parts == {"um.calls": D("90.00"), "addon.platform": D(100), "PRICING_RULES": D("30.00")}
+    assert usage == frozenset({"um.calls"})
+    advanced = builder.build_advanced(cards("1500", "IN_ADVANCE"), "USD", rules=rules)
+    assert billable_parts(advanced.revenue)[0] == {"addon.support": D("40.00")}
