@@ -167,6 +167,14 @@ def test_the_worked_example_is_invoiced_to_the_cent(tenant: Tenant, sdk: Sdk, ca
         (3, "CONDITION_TRUE", "Enterprise seats", 0, 30),
     ]
     assert (logs[0].changes.old_usage, logs[0].changes.new_usage) == (1500, 1000)
+    # finalized (the advance first: it is due first), the lines and the log stay as they were
+    sdk.invoices.update_invoice(advanced.id, tc.UpdateInvoiceRequest(status="DUE"))
+    final = sdk.invoices.update_invoice(standard.id, tc.UpdateInvoiceRequest(status="DUE"))
+    assert (final.status, final.total_amount) == ("DUE", 220)
+    assert lines(tenant, standard.id, "TOTAL_PRICING_RULE_ADDITION_AMOUNT") == [
+        ("PRICING_RULE_ADDITION_AMOUNT", "Enterprise seats (2.50 each)", 30)
+    ]
+    assert [g.type for g in sdk.invoices.list_pricing_rule_logs(standard.id).data] == ["CONDITION_TRUE"] * 3
 
     # the rules as stored: per version, by invoice timing
     read = sdk.price_plans.get_price_plan(plan.id)
