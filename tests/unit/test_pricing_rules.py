@@ -368,3 +368,30 @@ def test_revenue_metrics_split_the_rules_lines_per_billable() -> None:
     assert usage == frozenset({"um.calls"})
     advanced = builder.build_advanced(cards("1500", "IN_ADVANCE"), "USD", rules=rules)
     assert billable_parts(advanced.revenue)[0] == {"addon.support": D("40.00")}
+
+
+def test_a_rule_that_does_too_much_work_is_stopped_and_reported() -> None:
+    """The compiler's evaluation budget (metering/jsonlogic.py) bounds each rule on each invoice."""
+    crowded = AccountFacts("big", "Big", "USD", {}, tuple(f"t{n}" for n in range(200)))
+    merged = '{"merge": [' + ", ".join(['{"var": "account.tags"}'] * 60) + "]}"
+    greedy = {**ONBOARDING, "name": "Greedy", "condition": None, "computation": '{"+": [1, {"max": ' + merged + "}]}"}
+    outcome = run("10", greedy, account=crowded)
+    assert outcome.changes == () and outcome.errors[0].startswith(
+        "pricing rule 'Greedy' (order 3): computation: too much work"
+    )
+
+
+def test_the_calculator_s_cards_keep_their_order_with_each_timing_s_rules() -> None:
+    from meterline.revenue.compute import with_rules
+
+    every = plan_revenue(model(CAP, DISCOUNT, ONBOARDING, SUPPORT), "USD", {"um.calls": D(1500)}, {})
+    ruled = with_rules(model(CAP, DISCOUNT, ONBOARDING, SUPPORT), every, "USD", ENTERPRISE)
+    assert [(plan_model.card_name(c.card), c.revenue) for c in ruled.cards] == [
+        ("api_calls", D("90.00")),
+        ("platform", D(100)),
+        ("support", D("40.00")),
+    ]
+    assert [c.revenue for c in ruled.before] == [D("150.00"), D(100), D(50)]
+    assert [e.rule.name for e in ruled.log] == ["Usage cap", "Volume discount", "Enterprise seats", "Support discount"]
+    plain = with_rules(plan_model.parse(PLAN), every, "USD")
+    assert plain.cards is every and plain.log == []
