@@ -395,3 +395,12 @@ def test_the_calculator_s_cards_keep_their_order_with_each_timing_s_rules() -> N
     assert [e.rule.name for e in ruled.log] == ["Usage cap", "Volume discount", "Enterprise seats", "Support discount"]
     plain = with_rules(plan_model.parse(PLAN), every, "USD")
     assert plain.cards is every and plain.log == []
+
+
+def test_an_added_line_s_id_is_its_rule_s_whatever_the_action_says() -> None:
+    named = {**ONBOARDING, "action": {**ONBOARDING["action"], "id": "SUB_TOTAL_AMOUNT", "metadata": {"sku": "S-1"}}}
+    change = run("10", named).changes[0]
+    line = builder.rule_line(change)
+    assert (line.id, line.type, line.value) == ("PRICING_RULE:rule_3", "PRICING_RULE_ADDITION_AMOUNT", D("30.00"))
+    assert line.metadata is not None
+    assert (line.metadata["actionId"], line.metadata["actionMetadata"]) == ("SUB_TOTAL_AMOUNT", {"sku": "S-1"})

@@ -387,7 +387,7 @@ def rules_out(rules: tuple[PricingRule, ...] | list[PricingRule], version: int =
     """Stored rules (a plan model's `pricing_rules`) as the API answers them."""
     return [
         PricingRuleOut.model_validate(
-            {**rule.model_dump(by_alias=True, exclude_none=True), "id": rule.id or f"rule.{rule.order}"}
+            {**rule.model_dump(by_alias=True, exclude_none=True), "id": rule.id or f"rule_{rule.order}"}
             | {"version": rule.version or version}
         )
         for rule in rules

@@ -97,8 +97,9 @@ class Change:
 
     @property
     def line_id(self) -> str:
+        """`PRICING_RULE:<rule id>` (an ADD), `<card line id>:rule:<rule id>` (an UPDATE): never another line's."""
         if self.card_id is None:
-            return self.rule.action.id or f"PRICING_RULE:{rule_id(self.rule)}"
+            return f"PRICING_RULE:{rule_id(self.rule)}"
         return f"{self.card_id}:rule:{rule_id(self.rule)}"
 
     @property
@@ -115,6 +116,8 @@ class Change:
             out.update(target=self.rule.action.target, oldRevenue=self.old_revenue, newRevenue=self.new_revenue)
         if self.old_usage is not None:
             out.update(oldUsage=self.old_usage, newUsage=self.new_usage)
+        if self.rule.action.id:
+            out["actionId"] = self.rule.action.id
         if self.rule.action.metadata:
             out["actionMetadata"] = dict(self.rule.action.metadata)
         return out
