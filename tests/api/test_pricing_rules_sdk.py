@@ -226,6 +226,16 @@ def test_bad_rules_are_refused_naming_the_field(tenant: Tenant, sdk: Sdk, catalo
     ]
     sdk.price_plans.update_price_plan(plan.id, tc.UpdatePricePlanRequest(pricing_rules=[]))
     assert sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules is None
+    # an ACTIVE plan's new rules make a new version; the one before keeps its own
+    sdk.price_plans.update_price_plan(plan.id, tc.UpdatePricePlanRequest(pricing_rules=[RULES[1]]))
+    sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    sdk.price_plans.update_price_plan(plan.id, tc.UpdatePricePlanRequest(pricing_rules=RULES[:2]))
+    versions = sdk.price_plans.get_price_plan(plan.id).pricing_schedule
+    assert [(v.version, [r.name for r in v.pricing_rules]) for v in versions] == [
+        (1, ["Volume discount"]),
+        (2, ["Usage cap", "Volume discount"]),
+    ]
+    assert [r.version for r in versions[1].pricing_rules] == [2, 2]
 
 
 def test_an_account_s_own_rules_and_a_failing_rule_reported(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
@@ -295,3 +305,21 @@ def test_the_revenue_calculator_applies_the_rules(tenant: Tenant, sdk: Sdk, cata
             ("Enterprise seats", "CONDITION_TRUE", 30),
             ("Support discount", "CONDITION_TRUE", 40),
         ]
+    # inline details (CUSTOM) may carry their rules in `pricingRules`; no account: `account.*` reads nothing
+    with tenant.http() as http:
+        inline = http.get(f"/price_plans/{plan.id}").json()["pricingSchedule"][0]
+        body = sdk.client.sanitize_for_serialization(request)
+        details_json = {k: v for k, v in inline["pricePlanDetails"].items() if k not in ("activeCurrencies", "type")}
+        body["pricePlanDetailsConfig"] = {
+            "mode": "CUSTOM",
+            "pricePlanDetails": {**details_json, "pricingRules": sdk.client.sanitize_for_serialization(RULES)},
+        }
+        body["currencyConfig"] = {"mode": "CUSTOM", "currency": "USD"}
+        raw = http.post("/revenue_calculator", json=body).json()
+    assert [i["revenue"] for i in raw["revenueInfo"]] == [90, 100, 40]
+    assert [e["type"] for e in raw["pricingRules"]] == [
+        "CONDITION_TRUE",
+        "CONDITION_TRUE",
+        "CONDITION_FALSE",
+        "CONDITION_TRUE",
+    ]
