@@ -7,6 +7,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from meterline.catalog import plan_model, plan_rules
 from meterline.catalog.plan_schemas import PricingRule
@@ -404,3 +405,37 @@ def test_an_added_line_s_id_is_its_rule_s_whatever_the_action_says() -> None:
     assert (line.id, line.type, line.value) == ("PRICING_RULE:rule_3", "PRICING_RULE_ADDITION_AMOUNT", D("30.00"))
     assert line.metadata is not None
     assert (line.metadata["actionId"], line.metadata["actionMetadata"]) == ("SUB_TOTAL_AMOUNT", {"sku": "S-1"})
+
+
+@given(
+    calls=st.decimals(min_value=0, max_value=10**6, places=3),
+    seats=st.one_of(st.none(), st.integers(min_value=-5, max_value=500).map(str), st.just("many")),
+    chosen=st.permutations([CAP, DISCOUNT, ONBOARDING, SUPPORT]).flatmap(
+        lambda rules: st.integers(min_value=0, max_value=4).map(lambda n: rules[:n])
+    ),
+)
+@settings(max_examples=60, deadline=None)
+def test_any_usage_and_rules_give_a_consistent_invoice(
+    calls: Decimal, seats: str | None, chosen: list[dict[str, Any]]
+) -> None:
+    """Whatever the usage, the account and the rules (in any order): every rule is logged once, D1 holds, the
+    invoice never fails, and the in-arrears total is its SUB_TOTAL less what the in-advance invoice billed."""
+    orders = [{**r, "order": i + 1} for i, r in enumerate(chosen)]
+    metadata = {"tier": "enterprise"} | ({"seats": seats} if seats is not None else {})
+    account = AccountFacts("a", "A", "USD", metadata, ())
+    rules = builder.Rules.of(model(*orders), account)
+    advance = cards(str(calls), "IN_ADVANCE")
+    advanced = builder.build_advanced(advance, "USD", rules=rules)
+    standard = builder.build_standard(cards(str(calls)), advance, None, [], "USD", rules=rules)
+    logged = (standard.revenue.metadata or {}).get("pricingRules", []) + (advanced.revenue.metadata or {}).get(
+        "pricingRules", []
+    )
+    assert sorted(e["name"] for e in logged) == sorted(r["name"] for r in orders)
+    _sums_hold(standard.revenue)
+    _sums_hold(advanced.revenue)
+    sub = standard.revenue.find("SUB_TOTAL_AMOUNT")
+    assert sub is not None
+    assert standard.total == max(D("0.00"), sub.value - advanced.total)
+    assert all(
+        v.value == v.value.quantize(D("0.01")) for v in standard.revenue.walk() if v.type.startswith("PRICING_RULE")
+    )
