@@ -157,8 +157,15 @@ def _page(request: Request, user: Any, view: InvoiceView, error: str | None = No
         **document_parts(view, user.org.name),
         error=error,
         billing_failure=view.failure,
+        rule_errors=rule_errors(view.document),
         now=view.ctx.now,
     )
+
+
+def rule_errors(document: dict[str, Any] | None) -> list[str]:
+    """The pricing rules that failed on the invoice (it was computed without them): docs/pricing.md."""
+    root = (document or {}).get("revenueInfo") or {}
+    return list((root.get("metadata") or {}).get("pricingRuleErrors") or [])
 
 
 @router.get("/invoices/{invoice_id}")

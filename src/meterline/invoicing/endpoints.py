@@ -234,6 +234,9 @@ def manage_miscellaneous_charges_in_invoice(
     operation_id="listPricingRuleLogs",
 )
 def list_pricing_rule_logs(invoice_id: str, ctx: Context = Depends(api_context)) -> Response:
-    """Always empty: Meterline has no pricing rules yet (docs/api.md)."""
-    InvoiceService(ctx).get(invoice_id)
-    return respond(schemas.PricingRulesLogsPaginatedResponse(data=[]))
+    """What each pricing rule of the invoice's plan did on it (docs/pricing.md, "Pricing rules"): kept with the lines
+    when the invoice is finalized, computed now while it is a DRAFT."""
+    service = InvoiceService(ctx)
+    invoice = service.get(invoice_id)
+    revenue, _usage, _details, _total = service.view(invoice)
+    return respond(schemas.rule_logs_out(invoice.pk, (revenue.metadata or {}).get("pricingRules") or []))

@@ -48,6 +48,7 @@ from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
+from meterline.revenue.pricing_rules import account_facts
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
@@ -429,11 +430,16 @@ class InvoiceService:
             plan_name = piece.view.plan_name
             usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
             arrears, advance = self._cards(account, piece, usage)
+            rules = (
+                builder.Rules.of(piece.view.model, account_facts(account)) if piece.view.model.pricing_rules else None
+            )
             if invoice.invoice_type == ADVANCED:
-                built = builder.build_advanced(advance, currency, credits)
+                built = builder.build_advanced(advance, currency, credits, rules or builder.NO_RULES)
             else:
                 commitment = self._commitment(piece.view.model, currency, piece.piece)
-                built = builder.build_standard(arrears, advance, commitment, charges, currency, credits)
+                built = builder.build_standard(
+                    arrears, advance, commitment, charges, currency, credits, rules or builder.NO_RULES
+                )
                 priced = set(piece.view.model.usage_meter_ids)
                 usage_lines = builder.usage_info(
                     [(m.id, m.name, usage[m.id]) for m in self.inputs.meters() if m.id in priced]
