@@ -179,6 +179,58 @@ def test_a_custom_charge_crosses_a_spend_threshold_and_removing_it_resolves_the_
     assert [i.status for i in incidents(world)] == ["RESOLVED", "OPEN"]
 
 
+COMMITMENT = {"displayName": "Monthly commitment", "rateValues": [{"currency": "USD", "rate": D("500")}]}
+
+
+def test_a_commitments_true_up_is_not_spend(world: World) -> None:
+    # Given D4's tiered card with a 500.00 minimum commitment, and spend alerts at 80% of it and at 100.00
+    on_plan(world, usageRateCards=[tiered_card(world.meter_id)], minimumCommitment=COMMITMENT)
+    percent = alert(world, "spend_threshold", {"threshold": {"basis": "PERCENT_OF_COMMITMENT", "levels": [80]}})
+    absolute = alert(world, "spend_threshold", {"threshold": {"levels": [100]}})
+    # With no usage the invoice's total is the 500.00 true-up, but nothing is spent: no incident
+    world.bill_run(t(3, 1))
+    assert [i["total"] for i in world.invoices() if i["status"] == "DRAFT"] == [D("500.00")]
+    assert (evaluate(world, t(3, 2)).evaluated, incidents(world)) == (2, [])
+    # When 699.98 calls are used: 100 x 1.00 + 599.98 x 0.50 = 399.99 spent, 79.998% of the commitment
+    world.ingest(t(3, 5), ("e1", t(3, 4), "699.98"))
+    assert evaluate(world, t(3, 5, 1)).opened == 1
+    [first] = incidents(world)
+    assert (first.alert_pk, first.level, report(first)["figures"]["value"]) == (absolute, "100", D("399.99"))
+    # And 0.02 more: 400.00, 80% exactly, the level
+    world.ingest(t(3, 6), ("e2", t(3, 5), "0.02"))
+    assert evaluate(world, t(3, 6, 1)).opened == 1
+    [incident] = [i for i in incidents(world) if i.alert_pk == percent]
+    assert (incident.status, incident.subject_id, incident.level) == ("OPEN", "acme", "80")
+    data = report(incident)
+    assert data["figures"] == {
+        "value": D("400.00"),
+        "unit": "USD",
+        "invoiceId": data["figures"]["invoiceId"],
+        "base": D("500"),
+        "percent": D("80.00"),
+    }
+    assert data["threshold"] == {"level": 80, "basis": "PERCENT_OF_COMMITMENT", "direction": "ABOVE", "limit": 400}
+
+
+def test_spend_under_a_commitment_counts_charges_and_not_the_credited_true_up(world: World) -> None:
+    from meterline.credits.service import CreditService, Grant as CreditGrant
+    from meterline.invoicing.service import credit_holds
+
+    # Given a 500.00 commitment, no usage, a 100.00 credit (it can only go to the true-up: 400.00 left of it) and a
+    # 50.00 charge: the invoice's total is 450.00, of which 50.00 is spent
+    on_plan(world, usageRateCards=[tiered_card(world.meter_id)], minimumCommitment=COMMITMENT)
+    with world.at(t(3, 1)) as ctx:
+        CreditService(ctx, holds=credit_holds).grant([CreditGrant("acme", "Gift", D(100), 1, t(3, 1).date())])
+        InvoiceService(ctx).set_account_charges("acme", [Charge(name="Setup", value="50")])
+    alert(world, "spend_threshold", {"threshold": {"levels": [50, 51]}})
+    world.bill_run(t(3, 1, 1))
+    assert [i["total"] for i in world.invoices() if i["status"] == "DRAFT"] == [D("450.00")]
+    # When evaluated: 50.00 crosses 50, not 51
+    assert evaluate(world, t(3, 2)).opened == 1
+    [incident] = incidents(world)
+    assert (incident.level, report(incident)["figures"]["value"]) == ("50", D("50.00"))
+
+
 def test_a_wallet_runs_low_at_finalization(world: World) -> None:
     # Given 100.00 in the wallet, a 70.00 fee billed at the end of March, and an alert at 50.00 or less
     with world.at(t(2, 20)) as ctx:

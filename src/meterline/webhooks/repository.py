@@ -182,7 +182,6 @@ class WebhookRepository(OrgRepository):
             stmt = stmt.having(func.sum(case((WebhookDelivery.status == SUCCEEDED, 1), else_=0)) == 0)
         return list(self.session.scalars(stmt))
 
-
     def forget_messages_before(self, before: datetime, limit: int) -> int:
         """Delete up to `limit` messages made before `before`, none of whose deliveries is PENDING, with their
         deliveries and attempts (the retention of docs/webhooks.md); how many went."""
