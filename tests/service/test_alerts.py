@@ -14,8 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.alerts.models import Alert, Incident
+from meterline.alerts.schemas import incident_out
 from meterline.alerts.service import AlertService
+from meterline.api.responses import respond
 from meterline.core.db import unit_of_work
+from meterline.core.settings import Settings
 from meterline.customers.schemas import Address, CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.entitlements.feature_service import Association, FeatureService
@@ -27,10 +30,12 @@ from meterline.tenancy.models import Organization
 from meterline.usecases import alerts
 from meterline.usecases.accounts import delete_account
 from meterline.wallet.service import WalletService
+from meterline.webhooks.delivery import Deliverer
 from meterline.webhooks.models import WebhookMessage
 from meterline.webhooks.service import WebhookService
 from tests.conftest import new_org
 from tests.service.billing_world import World, associate, fee, make_plan, t, tiered_card
+from tests.webhook_receiver import Receiver, wait_for
 
 pytestmark = pytest.mark.db
 D = Decimal
@@ -229,6 +234,56 @@ def test_spend_under_a_commitment_counts_charges_and_not_the_credited_true_up(wo
     assert evaluate(world, t(3, 2)).opened == 1
     [incident] = incidents(world)
     assert (incident.level, report(incident)["figures"]["value"]) == ("50", D("50.00"))
+
+
+def as_the_api_returns_it(world: World, incident_id: str) -> dict[str, Any]:
+    """GET /incidents/{id}'s body, made as its endpoint makes it (alerts/endpoints.py get_incident)."""
+    with world.at(t(1, 1)) as ctx:
+        response = respond(incident_out(AlertService(ctx).incident(incident_id)))
+        return dict(json.loads(response.body))
+
+
+def test_an_alerts_webhooks_reach_a_receiver_signed_with_the_incident_as_the_api_returns_it(world: World) -> None:
+    # Given a receiver verifying signatures, subscribed to the alert events, and usage levels at 50 and 100 calls
+    receiver = Receiver().start()
+    worker = Deliverer(world.factory, Settings(webhook_retry_schedule="0.2,0.3,0.5", webhook_timeout=2))
+    try:
+        on_plan(world, usageRateCards=[tiered_card(world.meter_id)])
+        with world.at(t(2, 1)) as ctx:
+            _, secret = WebhookService(ctx).create(receiver.url, ["alert.triggered", "alert.resolved"])
+        receiver.secrets = [secret]
+        alert(world, "usage_threshold", {"meter": {"id": world.meter_id}, "threshold": {"levels": [50, 100]}})
+        # When a batch brings 99.5 + 0.5 calls: both levels open at the evaluation
+        world.ingest(t(3, 5), ("e1", t(3, 4), "99.5"), ("e2", t(3, 4, 1), "0.5"))
+        assert evaluate(world, t(3, 5, 2)).opened == 2
+        found = {i.level: i.pk for i in incidents(world)}
+        opened = {level: as_the_api_returns_it(world, pk) for level, pk in found.items()}
+        # And the 100 level is closed by hand, then April's new cycle (no usage) clears the 50 level
+        with world.at(t(3, 6)) as ctx:
+            AlertService(ctx).close(found["100"])
+        closed = as_the_api_returns_it(world, found["100"])
+        world.bill_run(t(4, 1))
+        assert evaluate(world, t(4, 1, 1)).resolved == 1
+        resolved = as_the_api_returns_it(world, found["50"])
+        # Then the delivery worker sends the four, each verified by the receiver with the endpoint's secret
+        wait_for(lambda: len(receiver.accepted) == 4, worker.tick)
+    finally:
+        worker.close()
+        receiver.stop()
+    assert receiver.rejected == []
+    triggered = {r.body["data"]["id"]: r for r in receiver.of_type("alert.triggered")}
+    ended = {r.body["data"]["id"]: r for r in receiver.of_type("alert.resolved")}
+    assert set(triggered) == set(ended) == set(found.values())
+    # And each body's data is the incident as GET /incidents/{id} returned it when the event happened
+    for level, pk in found.items():
+        assert triggered[pk].body["data"] == opened[level]
+        assert triggered[pk].body["data"]["status"] == "OPEN"
+    assert ended[found["100"]].body["data"] == closed and closed["status"] == "CLOSED"
+    assert ended[found["50"]].body["data"] == resolved and resolved["status"] == "RESOLVED"
+    assert opened["100"]["reportData"]["figures"]["value"] == 100 and opened["100"]["alertTemplateId"] == (
+        "usage_threshold"
+    )
+    assert len({r.webhook_id for r in receiver.accepted}) == 4  # one message each, its own id
 
 
 def test_a_wallet_runs_low_at_finalization(world: World) -> None:
