@@ -462,3 +462,59 @@ def test_organization_and_customer_alerts_over_overdue_invoices_credits_features
     evaluate(world, due + (t(4, 10) - t(3, 1)))
     statuses = {(i.alert_pk, i.status) for i in incidents(world)}
     assert (overdue, "RESOLVED") in statuses and (disabled, "RESOLVED") in statuses
+
+
+def test_feature_credits_exhausted_opens_at_level_0_through_the_evaluation(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from tests.service.test_entitlements import T0, Clock
+
+    # Given 10 feature credits, and "exhausted" alerts (level 0) in units and in percent of those granted
+    clock = Clock(session_factory)
+    clock.grant(T0, "10", T0, None)
+    made = {}
+    for basis in ("ABSOLUTE", "PERCENT_OF_GRANTED"):
+        with clock.at(T0) as ctx:
+            made[basis] = (
+                AlertService(ctx)
+                .create(
+                    "feature_credits_low",
+                    interval=60,
+                    status="ACTIVE",
+                    entity_details={"account": {"id": "acme"}},
+                    parameters={"feature": {"id": clock.feature}, "threshold": {"basis": basis, "levels": [0]}},
+                )
+                .pk
+            )
+
+    def evaluate_at(hour: int) -> alerts.evaluator.RunResult:
+        result = alerts.run(session_factory, T0.replace(hour=hour), org_id=clock.org.id)
+        assert (result.failures, result.evaluated) == ([], 2)
+        return result
+
+    def found() -> list[Incident]:
+        with unit_of_work(session_factory, write=False) as session:
+            stmt = select(Incident).where(Incident.org_id == clock.org.id).order_by(Incident.pk)
+            return list(session.scalars(stmt))
+
+    # When 9.99 are used: 0.01 left, not exhausted
+    assert clock.entitled(T0.replace(hour=1), "e1", T0, "9.99") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+    assert evaluate_at(1).opened == 0
+    # And the last 0.01: exhausted, one incident per alert, with the figures to the unit
+    assert clock.entitled(T0.replace(hour=2), "e2", T0, "0.01") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+    assert evaluate_at(2).opened == 2
+    assert evaluate_at(3).opened == 0  # evaluated again: still exhausted, no second incident
+    incidents_now = found()
+    assert sorted((i.alert_pk, i.level, i.status) for i in incidents_now) == sorted(
+        (pk, "0", "OPEN") for pk in made.values()
+    )
+    by_alert = {i.alert_pk: report(i) for i in incidents_now}
+    figures = {"value": D(0), "unit": "units", "featureId": clock.feature, "granted": D(10), "usedOverage": D(0)}
+    assert by_alert[made["ABSOLUTE"]]["figures"] == figures
+    assert by_alert[made["PERCENT_OF_GRANTED"]]["figures"] == {**figures, "base": D(10), "percent": D("0.00")}
+    # And a further use is refused (nothing left): the incidents stay as they are
+    assert clock.entitled(T0.replace(hour=3), "e3", T0, "1") == "InsufficientCredits"
+    # When 5 more are granted: no longer exhausted, both resolve
+    clock.grant(T0.replace(hour=4), "5", T0, None)
+    assert evaluate_at(4).resolved == 2
+    assert {i.status for i in found()} == {"RESOLVED"}
