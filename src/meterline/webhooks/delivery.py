@@ -158,14 +158,16 @@ class Deliverer(BackgroundLoop):
                     queue.endpoint_succeeded(o.claimed.endpoint_pk)
                     continue
                 reason = f"failing since at least {self.disable_after} without a success (last: {o.error})"
-                gave_up_since = None
-                if retry is None:  # the last retry failed: no success since the delivery was made, disabled too
-                    gave_up_since = o.claimed.created_at
+                # The last retry failed, and the endpoint had no success since the delivery was made: its whole
+                # retry window failed; disabled now, whatever METERLINE_WEBHOOK_DISABLE_AFTER (docs/webhooks.md)
+                window_failed = retry is None and not queue.succeeded_since(o.claimed.endpoint_pk, o.claimed.created_at)
+                if window_failed:
                     reason = (
                         f"every attempt of delivery {o.claimed.pk} failed, over its whole retry schedule, "
                         f"without a success since (last: {o.error})"
                     )
-                if queue.endpoint_failed(o.claimed.endpoint_pk, o.at, o.at - self.disable_after, reason, gave_up_since):
+                disable_before = o.at if window_failed else o.at - self.disable_after
+                if queue.endpoint_failed(o.claimed.endpoint_pk, o.at, disable_before, reason):
                     log.warning(
                         "webhook endpoint disabled",
                         extra={"fields": {"org_id": o.claimed.org_id, "endpoint_id": o.claimed.endpoint_pk}},

@@ -350,23 +350,23 @@ class DeliveryQueue:
             .values(failing_since=None)
         )
 
-    def endpoint_failed(
-        self, endpoint_pk: str, at: datetime, disable_before: datetime, reason: str, gave_up_since: datetime | None
-    ) -> bool:
-        """The endpoint failed at `at`; disabled when it has failed without a success since before `disable_before`,
-        or when `gave_up_since` is given (a delivery's last retry failed: the delivery's creation) and the endpoint
-        has had no success since then. True when this disabled it."""
+    def endpoint_failed(self, endpoint_pk: str, at: datetime, disable_before: datetime, reason: str) -> bool:
+        """The endpoint failed at `at`; disabled when it has failed without a success since before `disable_before`
+        (`at` itself: disabled now, a delivery's whole retry window having failed). True when this disabled it."""
         self.session.execute(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.pk == endpoint_pk, WebhookEndpoint.failing_since.is_(None))
             .values(failing_since=at)
         )
-        failing_long = WebhookEndpoint.failing_since <= disable_before
-        if gave_up_since is not None and not self.succeeded_since(endpoint_pk, gave_up_since):
-            failing_long = WebhookEndpoint.failing_since.is_not(None)  # the whole retry window failed
         disabled = self.session.execute(
             update(WebhookEndpoint)
-            .where(and_(WebhookEndpoint.pk == endpoint_pk, WebhookEndpoint.status == ENABLED, failing_long))
+            .where(
+                and_(
+                    WebhookEndpoint.pk == endpoint_pk,
+                    WebhookEndpoint.status == ENABLED,
+                    WebhookEndpoint.failing_since <= disable_before,
+                )
+            )
             .values(status=DISABLED, disabled_reason=reason[:300], updated_at=at)
         )
         return bool(getattr(disabled, "rowcount", 0))
