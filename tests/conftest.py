@@ -227,6 +227,10 @@ def start_server(
             "METERLINE_RATE_LIMIT_API": "0",
             "METERLINE_WORKER_INTERVAL": "0",
             "METERLINE_ALERT_INTERVAL": "0",  # likewise the alert evaluator: tests evaluate at chosen instants
+            # And the webhook sender: a server delivering with the real retry delays (5 s, 60 s...) would take the
+            # deliveries that service tests' own Deliverers (fast schedules) expect, on the same database. A test
+            # that needs the server to deliver starts one with it on (sending_server below).
+            "METERLINE_WEBHOOK_INTERVAL": "0",
             **os.environ,
             "METERLINE_LOG_LEVEL": log_level,
             **(env or {}),
@@ -235,6 +239,21 @@ def start_server(
     base_url = f"http://127.0.0.1:{port}"
     wait_until_up(base_url, process, log)
     return process, base_url
+
+
+SENDING = {"METERLINE_WEBHOOK_INTERVAL": "1"}  # the webhook sender on, as in production (docs/webhooks.md)
+
+
+@pytest.fixture(scope="module")
+def sending_server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A server of the module's own that delivers webhooks; stopped when the module's tests end, so that it never
+    takes deliveries from another module's tests on the same database."""
+    log = tmp_path_factory.mktemp("sending-server") / "server.log"
+    process, base_url = start_server(db_url, log, env=SENDING)
+    yield base_url
+    stop_server(process)
+    errors = [line for line in log.read_text().splitlines() if "Traceback" in line or " 500 " in line]
+    assert not errors, f"the sending server logged errors:\n{log.read_text()}"
 
 
 def stop_server(process: subprocess.Popen[bytes]) -> None:

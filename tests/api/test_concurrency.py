@@ -25,6 +25,8 @@ import pytest
 import togai_client as tc
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.core.settings import Settings
+from meterline.webhooks.delivery import Deliverer
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_price_plans_sdk import monthly, tiered
 from tests.api.test_schedules_sdk import plan as active_plan
@@ -973,7 +975,12 @@ def s_webhook_rotate(env: Env) -> None:
         assert len(set(given)) == N and all(a.json()["secretRotatedUntil"] for a in answers)
         receiver.secrets = [first["secret"], *given]
         due_invoice(env, "10")
-        wait_for(lambda: len(receiver.accepted) == 1)
+        assert env.factory is not None  # the servers under test do not deliver (tests/conftest.py): a worker does
+        sender = Deliverer(env.factory, Settings())
+        try:
+            wait_for(lambda: len(receiver.accepted) == 1, sender.tick)
+        finally:
+            sender.close()
         [received] = receiver.accepted
         assert len(received.signature.split(" ")) == 2
         assert len(signers(received, given)) == 2 and not signers(received, [first["secret"]])

@@ -51,7 +51,10 @@ def _invoice(http: httpx.Client) -> str:
     return str(answer.json()["id"])
 
 
-def test_endpoints_secrets_log_and_replay_over_http(tenant: Tenant, receiver: Receiver) -> None:
+def test_endpoints_secrets_log_and_replay_over_http(
+    session_factory: sessionmaker[Session], sending_server: str, receiver: Receiver
+) -> None:
+    tenant = new_tenant(session_factory, sending_server)  # a server that delivers (the shared one does not)
     with tenant.http() as http:
         _customer(http)
         assert (

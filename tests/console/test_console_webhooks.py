@@ -15,10 +15,17 @@ from typing import Any
 import httpx
 import pytest
 from playwright.sync_api import Page, expect
+from sqlalchemy.orm import Session, sessionmaker
 
-from tests.conftest import Tenant
+from tests.conftest import Tenant, new_tenant
 from tests.console.browsing import engine_of, fits, menu, shot, sign_in
 from tests.webhook_receiver import Receiver, wait_for
+
+
+@pytest.fixture
+def tenant(session_factory: sessionmaker[Session], sending_server: str) -> Tenant:
+    """The organization on a server that delivers webhooks (the shared server does not): the pages open on it."""
+    return new_tenant(session_factory, sending_server)
 
 
 @pytest.fixture

@@ -14,8 +14,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.alerts.models import Alert, Incident
+from meterline.alerts.schemas import incident_out
 from meterline.alerts.service import AlertService
+from meterline.api.responses import respond
 from meterline.core.db import unit_of_work
+from meterline.core.settings import Settings
 from meterline.customers.schemas import Address, CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.entitlements.feature_service import Association, FeatureService
@@ -27,10 +30,12 @@ from meterline.tenancy.models import Organization
 from meterline.usecases import alerts
 from meterline.usecases.accounts import delete_account
 from meterline.wallet.service import WalletService
+from meterline.webhooks.delivery import Deliverer
 from meterline.webhooks.models import WebhookMessage
 from meterline.webhooks.service import WebhookService
 from tests.conftest import new_org
 from tests.service.billing_world import World, associate, fee, make_plan, t, tiered_card
+from tests.webhook_receiver import Receiver, wait_for
 
 pytestmark = pytest.mark.db
 D = Decimal
@@ -177,6 +182,108 @@ def test_a_custom_charge_crosses_a_spend_threshold_and_removing_it_resolves_the_
         InvoiceService(ctx).set_account_charges("acme", [Charge(name="Hours", rate=D("80"), quantity=D("1"))])
     assert evaluate(world, t(3, 5, 1)).opened == 1
     assert [i.status for i in incidents(world)] == ["RESOLVED", "OPEN"]
+
+
+COMMITMENT = {"displayName": "Monthly commitment", "rateValues": [{"currency": "USD", "rate": D("500")}]}
+
+
+def test_a_commitments_true_up_is_not_spend(world: World) -> None:
+    # Given D4's tiered card with a 500.00 minimum commitment, and spend alerts at 80% of it and at 100.00
+    on_plan(world, usageRateCards=[tiered_card(world.meter_id)], minimumCommitment=COMMITMENT)
+    percent = alert(world, "spend_threshold", {"threshold": {"basis": "PERCENT_OF_COMMITMENT", "levels": [80]}})
+    absolute = alert(world, "spend_threshold", {"threshold": {"levels": [100]}})
+    # With no usage the invoice's total is the 500.00 true-up, but nothing is spent: no incident
+    world.bill_run(t(3, 1))
+    assert [i["total"] for i in world.invoices() if i["status"] == "DRAFT"] == [D("500.00")]
+    assert (evaluate(world, t(3, 2)).evaluated, incidents(world)) == (2, [])
+    # When 699.98 calls are used: 100 x 1.00 + 599.98 x 0.50 = 399.99 spent, 79.998% of the commitment
+    world.ingest(t(3, 5), ("e1", t(3, 4), "699.98"))
+    assert evaluate(world, t(3, 5, 1)).opened == 1
+    [first] = incidents(world)
+    assert (first.alert_pk, first.level, report(first)["figures"]["value"]) == (absolute, "100", D("399.99"))
+    # And 0.02 more: 400.00, 80% exactly, the level
+    world.ingest(t(3, 6), ("e2", t(3, 5), "0.02"))
+    assert evaluate(world, t(3, 6, 1)).opened == 1
+    [incident] = [i for i in incidents(world) if i.alert_pk == percent]
+    assert (incident.status, incident.subject_id, incident.level) == ("OPEN", "acme", "80")
+    data = report(incident)
+    assert data["figures"] == {
+        "value": D("400.00"),
+        "unit": "USD",
+        "invoiceId": data["figures"]["invoiceId"],
+        "base": D("500"),
+        "percent": D("80.00"),
+    }
+    assert data["threshold"] == {"level": 80, "basis": "PERCENT_OF_COMMITMENT", "direction": "ABOVE", "limit": 400}
+
+
+def test_spend_under_a_commitment_counts_charges_and_not_the_credited_true_up(world: World) -> None:
+    from meterline.credits.service import CreditService, Grant as CreditGrant
+    from meterline.invoicing.service import credit_holds
+
+    # Given a 500.00 commitment, no usage, a 100.00 credit (it can only go to the true-up: 400.00 left of it) and a
+    # 50.00 charge: the invoice's total is 450.00, of which 50.00 is spent
+    on_plan(world, usageRateCards=[tiered_card(world.meter_id)], minimumCommitment=COMMITMENT)
+    with world.at(t(3, 1)) as ctx:
+        CreditService(ctx, holds=credit_holds).grant([CreditGrant("acme", "Gift", D(100), 1, t(3, 1).date())])
+        InvoiceService(ctx).set_account_charges("acme", [Charge(name="Setup", value="50")])
+    alert(world, "spend_threshold", {"threshold": {"levels": [50, 51]}})
+    world.bill_run(t(3, 1, 1))
+    assert [i["total"] for i in world.invoices() if i["status"] == "DRAFT"] == [D("450.00")]
+    # When evaluated: 50.00 crosses 50, not 51
+    assert evaluate(world, t(3, 2)).opened == 1
+    [incident] = incidents(world)
+    assert (incident.level, report(incident)["figures"]["value"]) == ("50", D("50.00"))
+
+
+def as_the_api_returns_it(world: World, incident_id: str) -> dict[str, Any]:
+    """GET /incidents/{id}'s body, made as its endpoint makes it (alerts/endpoints.py get_incident)."""
+    with world.at(t(1, 1)) as ctx:
+        response = respond(incident_out(AlertService(ctx).incident(incident_id)))
+        return dict(json.loads(response.body))
+
+
+def test_an_alerts_webhooks_reach_a_receiver_signed_with_the_incident_as_the_api_returns_it(world: World) -> None:
+    # Given a receiver verifying signatures, subscribed to the alert events, and usage levels at 50 and 100 calls
+    receiver = Receiver().start()
+    worker = Deliverer(world.factory, Settings(webhook_retry_schedule="0.2,0.3,0.5", webhook_timeout=2))
+    try:
+        on_plan(world, usageRateCards=[tiered_card(world.meter_id)])
+        with world.at(t(2, 1)) as ctx:
+            _, secret = WebhookService(ctx).create(receiver.url, ["alert.triggered", "alert.resolved"])
+        receiver.secrets = [secret]
+        alert(world, "usage_threshold", {"meter": {"id": world.meter_id}, "threshold": {"levels": [50, 100]}})
+        # When a batch brings 99.5 + 0.5 calls: both levels open at the evaluation
+        world.ingest(t(3, 5), ("e1", t(3, 4), "99.5"), ("e2", t(3, 4, 1), "0.5"))
+        assert evaluate(world, t(3, 5, 2)).opened == 2
+        found = {i.level: i.pk for i in incidents(world)}
+        opened = {level: as_the_api_returns_it(world, pk) for level, pk in found.items()}
+        # And the 100 level is closed by hand, then April's new cycle (no usage) clears the 50 level
+        with world.at(t(3, 6)) as ctx:
+            AlertService(ctx).close(found["100"])
+        closed = as_the_api_returns_it(world, found["100"])
+        world.bill_run(t(4, 1))
+        assert evaluate(world, t(4, 1, 1)).resolved == 1
+        resolved = as_the_api_returns_it(world, found["50"])
+        # Then the delivery worker sends the four, each verified by the receiver with the endpoint's secret
+        wait_for(lambda: len(receiver.accepted) == 4, worker.tick)
+    finally:
+        worker.close()
+        receiver.stop()
+    assert receiver.rejected == []
+    triggered = {r.body["data"]["id"]: r for r in receiver.of_type("alert.triggered")}
+    ended = {r.body["data"]["id"]: r for r in receiver.of_type("alert.resolved")}
+    assert set(triggered) == set(ended) == set(found.values())
+    # And each body's data is the incident as GET /incidents/{id} returned it when the event happened
+    for level, pk in found.items():
+        assert triggered[pk].body["data"] == opened[level]
+        assert triggered[pk].body["data"]["status"] == "OPEN"
+    assert ended[found["100"]].body["data"] == closed and closed["status"] == "CLOSED"
+    assert ended[found["50"]].body["data"] == resolved and resolved["status"] == "RESOLVED"
+    assert opened["100"]["reportData"]["figures"]["value"] == 100 and opened["100"]["alertTemplateId"] == (
+        "usage_threshold"
+    )
+    assert len({r.webhook_id for r in receiver.accepted}) == 4  # one message each, its own id
 
 
 def test_a_wallet_runs_low_at_finalization(world: World) -> None:
@@ -355,3 +462,59 @@ def test_organization_and_customer_alerts_over_overdue_invoices_credits_features
     evaluate(world, due + (t(4, 10) - t(3, 1)))
     statuses = {(i.alert_pk, i.status) for i in incidents(world)}
     assert (overdue, "RESOLVED") in statuses and (disabled, "RESOLVED") in statuses
+
+
+def test_feature_credits_exhausted_opens_at_level_0_through_the_evaluation(
+    session_factory: sessionmaker[Session],
+) -> None:
+    from tests.service.test_entitlements import T0, Clock
+
+    # Given 10 feature credits, and "exhausted" alerts (level 0) in units and in percent of those granted
+    clock = Clock(session_factory)
+    clock.grant(T0, "10", T0, None)
+    made = {}
+    for basis in ("ABSOLUTE", "PERCENT_OF_GRANTED"):
+        with clock.at(T0) as ctx:
+            made[basis] = (
+                AlertService(ctx)
+                .create(
+                    "feature_credits_low",
+                    interval=60,
+                    status="ACTIVE",
+                    entity_details={"account": {"id": "acme"}},
+                    parameters={"feature": {"id": clock.feature}, "threshold": {"basis": basis, "levels": [0]}},
+                )
+                .pk
+            )
+
+    def evaluate_at(hour: int) -> alerts.evaluator.RunResult:
+        result = alerts.run(session_factory, T0.replace(hour=hour), org_id=clock.org.id)
+        assert (result.failures, result.evaluated) == ([], 2)
+        return result
+
+    def found() -> list[Incident]:
+        with unit_of_work(session_factory, write=False) as session:
+            stmt = select(Incident).where(Incident.org_id == clock.org.id).order_by(Incident.pk)
+            return list(session.scalars(stmt))
+
+    # When 9.99 are used: 0.01 left, not exhausted
+    assert clock.entitled(T0.replace(hour=1), "e1", T0, "9.99") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+    assert evaluate_at(1).opened == 0
+    # And the last 0.01: exhausted, one incident per alert, with the figures to the unit
+    assert clock.entitled(T0.replace(hour=2), "e2", T0, "0.01") == "INGESTION_COMPLETED_EVENT_NOT_METERED"
+    assert evaluate_at(2).opened == 2
+    assert evaluate_at(3).opened == 0  # evaluated again: still exhausted, no second incident
+    incidents_now = found()
+    assert sorted((i.alert_pk, i.level, i.status) for i in incidents_now) == sorted(
+        (pk, "0", "OPEN") for pk in made.values()
+    )
+    by_alert = {i.alert_pk: report(i) for i in incidents_now}
+    figures = {"value": D(0), "unit": "units", "featureId": clock.feature, "granted": D(10), "usedOverage": D(0)}
+    assert by_alert[made["ABSOLUTE"]]["figures"] == figures
+    assert by_alert[made["PERCENT_OF_GRANTED"]]["figures"] == {**figures, "base": D(10), "percent": D("0.00")}
+    # And a further use is refused (nothing left): the incidents stay as they are
+    assert clock.entitled(T0.replace(hour=3), "e3", T0, "1") == "InsufficientCredits"
+    # When 5 more are granted: no longer exhausted, both resolve
+    clock.grant(T0.replace(hour=4), "5", T0, None)
+    assert evaluate_at(4).resolved == 2
+    assert {i.status for i in found()} == {"RESOLVED"}

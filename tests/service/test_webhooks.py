@@ -17,13 +17,15 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from meterline.alerts.models import Incident
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.core.settings import Settings
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
-from meterline.usecases import housekeeping
+from meterline.usecases import alerts, housekeeping
+from meterline.usecases.webhooks import create_endpoint
 from meterline.webhooks import outbox
 from meterline.webhooks.delivery import Deliverer
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage
@@ -174,6 +176,69 @@ def test_failed_after_the_last_retry_then_disabled_then_replayed(world: World, r
     with world.at(utc_now()) as ctx:  # a range replay of what never arrived: nothing left
         assert WebhookService(ctx).replay_range(endpoint_pk, ctx.now - timedelta(hours=1), None, True) == 0
         assert WebhookService(ctx).replay_range(endpoint_pk, ctx.now - timedelta(hours=1), None, False) == 1
+
+
+def test_an_endpoint_whose_delivery_fails_its_whole_retry_window_is_disabled_with_an_incident(
+    world: World, receiver: Receiver
+) -> None:
+    """A lone failing message: its last retry fails long before METERLINE_WEBHOOK_DISABLE_AFTER (5 days) is reached,
+    and the endpoint is disabled then, unless it succeeded since that delivery was made. Retries an hour apart,
+    each brought due by hand: every step is one delivery round, whatever the machine's speed."""
+    with world.at(utc_now()) as ctx:
+        made, secret = create_endpoint(ctx, receiver.url, ["alert.resolved"])  # with its webhook_endpoint_disabled
+    receiver.secrets = [secret]
+    worker = deliverer(world.factory, webhook_retry_schedule="3600,3600")  # 3 attempts; disable_after: 5 days
+
+    def send(n: int) -> str:
+        with world.at(utc_now()) as ctx:
+            message = outbox.emit(ctx, "alert.resolved", {"n": n})
+        [delivery] = [d for d in deliveries(world.factory, made.pk) if d.message_pk == message]
+        return delivery.pk
+
+    def of(delivery_pk: str) -> WebhookDelivery:
+        return {d.pk: d for d in deliveries(world.factory, made.pk)}[delivery_pk]
+
+    def attempt(delivery_pk: str) -> WebhookDelivery:
+        """One more attempt of the delivery (rounds also try other tests' deliveries due on this database)."""
+        before = of(delivery_pk).attempts
+        with unit_of_work(world.factory) as session:
+            stmt = update(WebhookDelivery).where(WebhookDelivery.pk == delivery_pk).values(next_attempt_at=utc_now())
+            session.execute(stmt)
+        wait_for(lambda: of(delivery_pk).attempts > before, worker.tick)
+        found = of(delivery_pk)
+        assert found.attempts == before + 1
+        return found
+
+    def status() -> tuple[str, str | None]:
+        with world.at(utc_now()) as ctx:
+            found = WebhookService(ctx).get(made.pk)
+            return found.status, found.disabled_reason
+
+    # Given a first message failing once, then a second delivered: the endpoint succeeded after the first was made
+    receiver.answer = 500
+    first = send(1)
+    assert attempt(first).status == "PENDING"
+    receiver.answer = 204
+    assert attempt(send(2)).status == "SUCCEEDED"
+    # When the first's two retries fail too: FAILED, but the endpoint succeeded since it was made: still enabled
+    receiver.answer = 500
+    assert attempt(first).status == "PENDING"
+    assert attempt(first).status == "FAILED"
+    assert status() == ("ENABLED", None)
+    # When a third message fails its whole retry window with no success since it was made: the endpoint is disabled
+    third = send(3)
+    assert [attempt(third).status for _ in range(3)] == ["PENDING", "PENDING", "FAILED"]
+    state, reason = status()
+    assert state == "DISABLED" and reason == (
+        f"every attempt of delivery {third} failed, over its whole retry schedule, without a success since "
+        "(last: HTTP 500)"
+    )
+    # Then the webhook_endpoint_disabled alert made with the first endpoint opens its incident at its evaluation
+    result = alerts.run(world.factory, utc_now(), org_id=world.org.id)
+    assert (result.failures, result.opened) == ([], 1)
+    with unit_of_work(world.factory, write=False) as session:
+        [incident] = session.scalars(select(Incident).where(Incident.org_id == world.org.id))
+        assert (incident.subject_type, incident.subject_id, incident.status) == ("WEBHOOK_ENDPOINT", made.pk, "OPEN")
 
 
 def test_rotated_secret_old_and_new_both_verify_during_the_overlap(

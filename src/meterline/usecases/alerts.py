@@ -6,7 +6,8 @@ Each template reads one figure per subject (docs/alerts.md):
   rollups (events.UsageService); with PERCENT_OF_ENTITLEMENT the base is the feature credits granted now; with
   PERCENT_OF_COMMITMENT the figure is the meter's charge on the ongoing invoice and the base the plan's minimum
   commitment (InvoiceService.compute, as the invoice shows them).
-- spend_threshold: the ongoing invoice's total (InvoiceService.compute: charges in, credits off).
+- spend_threshold: what the account spent on the ongoing invoice: its total (InvoiceService.compute: charges in,
+  credits off) without the minimum commitment's true-up (spent(); the true-up is owed, not spent).
 - credit_balance_below: the running credit balance (CreditService.balance: after what DRAFT invoices hold);
   accounts that never had a credit have no figure.
 - wallet_balance_below: the wallet's balance as finalized invoices left it (as wallet.low); no wallet, no figure.
@@ -33,12 +34,13 @@ from meterline.alerts.statuses import Basis, EntityType
 from meterline.alerts.templates import basis_of
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest, NotFound
+from meterline.core.money import EXACT, exact_sum, round_money
 from meterline.core.pagination import PageRequest
 from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.entitlements.service import FeatureCreditService
 from meterline.events.service import UsageService
-from meterline.invoicing.builder import Line
+from meterline.invoicing.builder import Built, Line
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
@@ -132,10 +134,20 @@ def _spend(ctx: Context, alert: Alert, parameters: dict[str, Any]) -> list[Readi
         built = invoices.compute(invoice).built
         period = (invoice.start_at, invoice.end_at)
         details = {"invoiceId": invoice.pk}
-        out.append(
-            Reading(ACCOUNT, account.id, built.total, invoice.currency, _commitment(built.revenue), period, details)
-        )
+        value = spent(built, invoice.currency)
+        out.append(Reading(ACCOUNT, account.id, value, invoice.currency, _commitment(built.revenue), period, details))
     return out
+
+
+def spent(built: Built, currency: str) -> Decimal:
+    """What the account has spent on an invoice: its total (charges in, credits off) without the commitment's
+    true-up, which is not spending but what the account will owe if it spends less than the commitment. The true-up
+    comes off as it counts in the total: its line less what credits took off it. Never below 0."""
+    true_up = built.revenue.find("TRUE_UP_AMOUNT")
+    if true_up is None:
+        return built.total
+    credited = exact_sum(a.amount for a in built.credits if a.line_id == true_up.id)
+    return max(EXACT.subtract(built.total, EXACT.subtract(true_up.value, credited)), round_money(Decimal(0), currency))
 
 
 def _credits(ctx: Context, alert: Alert, parameters: dict[str, Any]) -> list[Reading]:

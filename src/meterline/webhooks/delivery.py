@@ -15,7 +15,9 @@ A thread of `meterline serve` (every METERLINE_WEBHOOK_INTERVAL seconds, 1 by de
    a 2xx is a success, anything else (another status, a timeout, a refused connection, a redirect) a failure;
 3. records every outcome in one short transaction: the attempt in the log; the delivery SUCCEEDED, PENDING until
    its next retry (METERLINE_WEBHOOK_RETRY_SCHEDULE's delays, +-10% jitter), or FAILED after the last one; an
-   endpoint failing without a success for METERLINE_WEBHOOK_DISABLE_AFTER seconds is DISABLED.
+   endpoint failing without a success for METERLINE_WEBHOOK_DISABLE_AFTER seconds is DISABLED, and so is one whose
+   delivery's last retry failed with no success of the endpoint since that delivery was made (its whole retry
+   window, ~3 days by default, failed: a lone failing message must not leave the endpoint enabled unnoticed).
 
 No transaction is open while a request is in flight. One endpoint's failures only move its own deliveries' retries.
 """
@@ -156,7 +158,16 @@ class Deliverer(BackgroundLoop):
                     queue.endpoint_succeeded(o.claimed.endpoint_pk)
                     continue
                 reason = f"failing since at least {self.disable_after} without a success (last: {o.error})"
-                if queue.endpoint_failed(o.claimed.endpoint_pk, o.at, o.at - self.disable_after, reason):
+                # The last retry failed, and the endpoint had no success since the delivery was made: its whole
+                # retry window failed; disabled now, whatever METERLINE_WEBHOOK_DISABLE_AFTER (docs/webhooks.md)
+                window_failed = retry is None and not queue.succeeded_since(o.claimed.endpoint_pk, o.claimed.created_at)
+                if window_failed:
+                    reason = (
+                        f"every attempt of delivery {o.claimed.pk} failed, over its whole retry schedule, "
+                        f"without a success since (last: {o.error})"
+                    )
+                disable_before = o.at if window_failed else o.at - self.disable_after
+                if queue.endpoint_failed(o.claimed.endpoint_pk, o.at, disable_before, reason):
                     log.warning(
                         "webhook endpoint disabled",
                         extra={"fields": {"org_id": o.claimed.org_id, "endpoint_id": o.claimed.endpoint_pk}},

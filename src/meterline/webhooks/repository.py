@@ -351,8 +351,8 @@ class DeliveryQueue:
         )
 
     def endpoint_failed(self, endpoint_pk: str, at: datetime, disable_before: datetime, reason: str) -> bool:
-        """The endpoint failed at `at`; disabled when it has failed without a success since before `disable_before`.
-        True when this disabled it."""
+        """The endpoint failed at `at`; disabled when it has failed without a success since before `disable_before`
+        (`at` itself: disabled now, a delivery's whole retry window having failed). True when this disabled it."""
         self.session.execute(
             update(WebhookEndpoint)
             .where(WebhookEndpoint.pk == endpoint_pk, WebhookEndpoint.failing_since.is_(None))
@@ -370,3 +370,17 @@ class DeliveryQueue:
             .values(status=DISABLED, disabled_reason=reason[:300], updated_at=at)
         )
         return bool(getattr(disabled, "rowcount", 0))
+
+    def succeeded_since(self, endpoint_pk: str, since: datetime) -> bool:
+        """Whether any delivery to the endpoint succeeded at or after `since` (from the attempt log)."""
+        stmt = (
+            select(WebhookAttempt.pk)
+            .join(WebhookDelivery, WebhookDelivery.pk == WebhookAttempt.delivery_pk)
+            .where(
+                WebhookDelivery.endpoint_pk == endpoint_pk,
+                WebhookAttempt.attempted_at >= since,
+                WebhookAttempt.error.is_(None),
+            )
+            .limit(1)
+        )
+        return self.session.scalar(stmt) is not None
