@@ -126,6 +126,8 @@ class LicenseRateCard(RequestModel):
 
 class MinimumCommitment(RequestModel):
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    # Meterline's addition: the commitment's name as a v2 rate card (plan_rules.normalize gives it one)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     rate_values: Annotated[list[CurrencyRateValue], Field(min_length=1, max_length=20)]
 
 
@@ -207,6 +209,30 @@ class EntitlementOverageRateCard(RequestModel):
     billing_config: BillingConfig | None = None
 
 
+PricingRuleTiming = Literal["IN_ADVANCE", "IN_ARREARS"]
+
+
+class PricingRuleAction(RequestModel):
+    type: Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    target: Annotated[str, StringConstraints(max_length=255)] | None = None
+    id: Annotated[str, StringConstraints(max_length=255)] | None = None
+    description: Annotated[str, StringConstraints(max_length=255)] | None = None
+    metadata: Annotated[dict[Annotated[str, StringConstraints(max_length=50)], Text], Field(max_length=20)] | None = (
+        None
+    )
+
+
+class CreatePricingRule(RequestModel):
+    """A pricing rule as the SDK's CreatePricingRule has it (its semantics: docs/pricing.md)."""
+
+    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    order: Annotated[StrictInt, Field(ge=1, le=1000)]
+    invoice_timing: PricingRuleTiming | None = None
+    condition: Annotated[str, StringConstraints(max_length=10_000)] | None = None
+    computation: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    action: PricingRuleAction
+
+
 class CreatePricePlanDetails(RequestModel):
     pricing_cycle_config: PricingCycleConfig | None = None
     supported_currencies: Annotated[list[Currency], Field(min_length=1, max_length=20)]
@@ -219,6 +245,8 @@ class CreatePricePlanDetails(RequestModel):
     entitlement_overage_rate_cards: Annotated[list[EntitlementOverageRateCard], Field(max_length=50)] | None = None
     deferred_revenue: StrictBool | None = None
     allow_ongoing_cycle_updates: StrictBool | None = Field(default=None, alias="allow_ongoing_cycle_updates")
+    # The version's pricing rules (v2's PUT /v2/price_plans/{id}/pricing_rules stores them here)
+    pricing_rules: Annotated[list[CreatePricingRule], Field(max_length=50)] | None = None
 
 
 class CreatePricePlanDetailsOverride(RequestModel):
