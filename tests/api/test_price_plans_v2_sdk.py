@@ -19,6 +19,7 @@ from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant
 
 UTC = timezone.utc
+END = datetime(9999, 12, 31, tzinfo=UTC)  # an open schedule's end
 
 
 @pytest.fixture
@@ -34,7 +35,8 @@ def things(sdk: Sdk, catalog: dict[str, str]) -> dict[str, str]:
         made[kind] = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name=name, type=kind)).id
     made["feature"] = sdk.features.create_feature(
         tc.CreateFeatureRequest(
-            name="Exports", feature_configs=[tc.FeatureConfig(event_schema_name="api_calls", attribute_name="calls")]
+            name="Exports",
+            schema_associations=[tc.EventSchemasForFeature(schema_name="api_calls", attribute_name="calls")],
         )
     ).id
     return made
@@ -412,12 +414,27 @@ def test_errors_list_every_card_and_block_finalizing(sdk: Sdk, v2: tc.PricePlanV
         ),
     )
     assert errors(v2, plan.id) == [("RATE_CARD", "platform", "rateValues: no rates in EUR (a supported currency)")]
-    v2.update_price_plan_v2(plan.id, tc.UpdatePricePlanV2Request(supported_currencies=["USD"]))
+    euro_fee = tc.FixedFeeRateCard(
+        id=things["FIXED_FEE"],
+        rate_values=[tc.CurrencyRateValue(currency=c, rate=50) for c in ("USD", "EUR")],
+        enable_proration=False,
+    )
+    v2.bulk_price_plan_rate_card_operations(
+        plan.id,
+        tc.BulkRateCardOperationsRequest(
+            operations=[
+                op("UPDATE", "platform", "FIXED_FEE", things["FIXED_FEE"], "IN_ARREARS", fixed_fee_rate_card=euro_fee)
+            ]
+        ),
+    )
     assert errors(v2, plan.id) == []
     assert v2.finalize_price_plan(plan.id, tc.FinalizePricePlanRequest()).success is True
     active = v2.get_price_plan_v2(plan.id, version="ACTIVE")
     assert (active.status, active.version) == ("ACTIVE", 1)
-    assert sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].price_plan_details.active_currencies == ["USD"]
+    assert sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].price_plan_details.active_currencies == [
+        "EUR",
+        "USD",
+    ]
 
 
 # -- finalize, migrations, discard -------------------------------------------------------------------------------
@@ -481,13 +498,13 @@ def test_finalize_moves_accounts_as_the_mode_says(
     since = datetime(2024, 1, 1, tzinfo=UTC)
     schedules = versions_of(sdk)
     if mode == "NONE":
-        assert schedules == [(1, since, datetime(9999, 1, 1, tzinfo=UTC))]
+        assert schedules == [(1, since, END)]
         assert sdk.jobs.get_jobs().data == []
         return
     [job] = sdk.jobs.get_jobs().data
     assert (job.type, job.status) == ("PRICE_PLAN", "COMPLETED")
     (old, old_start, cut), (new, moved_at, until) = schedules
-    assert (old, new, old_start, until) == (1, 2, since, datetime(9999, 1, 1, tzinfo=UTC)) and cut == moved_at
+    assert (old, new, old_start, until) == (1, 2, since, END) and cut == moved_at
     if mode.startswith("IMMEDIATE"):
         assert before <= cut <= datetime.now(UTC)
     else:
@@ -542,7 +559,7 @@ def test_all_versions_discard_and_the_v2_migration(sdk: Sdk, v2: tc.PricePlanV2A
     assert [v for v, _, _ in versions_of(sdk)] == [1, 3, 2]
     with pytest.raises(BadRequestException) as same:
         v2.price_plan_migration_v2(
-            tc.CreatePricePlanMigrationRequest(source_id=plan_id, source_version=2, migration_mode="IMMEDIATE")
+            tc.CreatePricePlanMigrationRequest(source_id=plan_id, source_version=3, migration_mode="IMMEDIATE")
         )
     assert "target is the source" in message_of(same.value)
 
