@@ -391,7 +391,10 @@ def test_errors_list_every_card_and_block_finalizing(sdk: Sdk, v2: tc.PricePlanV
     by_card = {entity: message for _, entity, message in found}
     assert {kind for kind, _, _ in found} == {"RATE_CARD"}
     assert set(by_card) == {"calls_again", "ghost", "wrong_kind", "in_yen"}
-    assert "already priced by" in by_card["calls_again"]
+    assert (
+        "usageMeterId: meter '{}' is already priced by rate card 'calls'".format(things["sum"])
+        == by_card["calls_again"]
+    )
     assert "no usage meter 'um.nope'" in by_card["ghost"]
     assert "is a LICENSE add-on; this card needs FIXED_FEE" in by_card["wrong_kind"]
     assert "JPY is not one of the plan's supportedCurrencies" in by_card["in_yen"]
@@ -609,6 +612,12 @@ def test_pricing_rules_are_the_drafts(sdk: Sdk, v2: tc.PricePlanV2Api, things: d
     assert "order" in message_of(zero.value)
     v2.finalize_price_plan(plan_id, tc.FinalizePricePlanRequest(migration_mode="NONE"))
     assert [r.name for r in v2.list_price_plan_pricing_rules(plan_id, version="ACTIVE").data] == ["discount", "cap"]
+    version_2 = sdk.price_plans.get_price_plan(plan_id, version=2).pricing_schedule[0].id  # v1 reads them too
+    listed = tc.PricingRulesApi(sdk.client).list_pricing_rules_by_schedule_id(plan_id, version_2).data
+    assert [(r.name, r.order, r.version, r.action.type) for r in listed] == [
+        ("discount", 1, 2, "UPDATE"),
+        ("cap", 2, 2, "UPDATE"),
+    ]
     assert v2.update_price_plan_pricing_rules(plan_id, tc.UpdatePricingRulesRequest(pricing_rules=[])).data == []
     assert v2.get_price_plan_v2(plan_id).version == 3
 

@@ -99,12 +99,16 @@ class PricePlanService:
         return Counted(items=[PlanView(p, [_view_version(latest[p.pk])]) for p in found.items], total=found.total)
 
     def pricing_rules(self, plan_id: str, schedule_id: str) -> list[dict[str, Any]]:
-        """The pricing rules of one of the plan's versions (a `pricingSchedule` id). Plans take no pricing rules yet
-        (they are refused at creation), so a version has none."""
+        """The pricing rules of one of the plan's versions (a `pricingSchedule` id): those v2 stored in its details
+        (PUT /v2/price_plans/{id}/pricing_rules), as PricingRule (its name is its id)."""
         plan = self._plan(plan_id)
-        if not any(v.pk == schedule_id for v in self.repo.versions(plan)):
+        version = next((v for v in self.repo.versions(plan) if v.pk == schedule_id), None)
+        if version is None:
             raise NotFound(f"Price plan {plan_id} has no pricing schedule {schedule_id}")
-        return []
+        rules = plan_model.parse_stored(version.details).details.pricing_rules or []
+        return [
+            {"id": r.name, "version": version.version, **r.model_dump(by_alias=True, exclude_none=True)} for r in rules
+        ]
 
     # -- writes --------------------------------------------------------------------------------------------------
     def catalog(self) -> plan_rules.CatalogView:

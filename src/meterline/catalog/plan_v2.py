@@ -224,12 +224,26 @@ class CardError:
     message: str
 
 
-_WHERE = re.compile(r"pricePlanDetails\.\w+(\[\d+\])?\.?\s?")
+_WHERE = re.compile(r"pricePlanDetails\.(\w+)(?:\[(\d+)\])?(\.?\s?)")
 
 
-def _card_message(message: str) -> str:
-    """plan_rules' message without the v1 path of the card (the error names the card)."""
-    return _WHERE.sub("", message, count=1).lstrip(": ") or message
+def _card_message(message: str, trial: dict[str, Any]) -> str:
+    """plan_rules' message in v2's words: without the v1 path of the card (the error names the card), and any
+    other card it names by its name."""
+    first = True
+
+    def word(match: re.Match[str]) -> str:
+        nonlocal first
+        if first:
+            first = False
+            return ""
+        key, index, tail = match.groups()
+        cards = trial.get(key)
+        if index is not None and isinstance(cards, list) and int(index) < len(cards):
+            return f"rate card {cards[int(index)].get('name')!r}{tail}"
+        return match.group(0)
+
+    return _WHERE.sub(word, message).lstrip(": ") or message
 
 
 def _card_dicts(details: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:
@@ -276,12 +290,13 @@ def settle(details: dict[str, Any], plan_type: str, catalog: plan_rules.CatalogV
     accepted: list[tuple[str, dict[str, Any]]] = []
     errors: list[CardError] = []
     for key, card in cards:
+        trial = _assemble(base, [*accepted, (key, card)])
         try:
-            plan_rules.normalize(_assemble(base, [*accepted, (key, card)]), plan_type, catalog)
+            plan_rules.normalize(copy.deepcopy(trial), plan_type, catalog)
             accepted.append((key, card))
         except MeterlineError as exc:
             name = str(card.get("name") or (COMMITMENT_NAME if key == "minimumCommitment" else key))
-            errors.append(CardError("RATE_CARD", name, _card_message(exc.message)))
+            errors.append(CardError("RATE_CARD", name, _card_message(exc.message, trial)))
     normalized = _card_dicts(plan_rules.normalize(_assemble(base, accepted), plan_type, catalog))
     valid = iter(normalized)
     accepted_ids = {id(card) for _, card in accepted}
