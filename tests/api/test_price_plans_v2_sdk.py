@@ -720,3 +720,46 @@ def _amounts(tree: dict[str, Any]) -> list[tuple[str, Any]]:
     for line in tree.get("lineItems") or []:
         walk(line)
     return out
+
+
+def test_a_purchase_plan_is_finalized_without_a_cycle(sdk: Sdk, v2: tc.PricePlanV2Api, things: dict[str, str]) -> None:
+    plan = create(v2, "Packs", type="PURCHASE", cycle=None)
+    pack = tc.FixedFeeRateCard(
+        id=things["FIXED_FEE"],
+        type="ONE_TIME",
+        rate_values=[tc.CurrencyRateValue(currency="USD", rate=20)],
+        enable_proration=False,
+    )
+    v2.bulk_price_plan_rate_card_operations(
+        plan.id,
+        tc.BulkRateCardOperationsRequest(
+            operations=[
+                op("CREATE", "pack", "FIXED_FEE", things["FIXED_FEE"], "IN_ADVANCE", fixed_fee_rate_card=pack),
+                usage_op(things["sum"]),
+            ]
+        ),
+    )
+    assert errors(v2, plan.id) == [
+        ("RATE_CARD", "calls", "a PURCHASE plan has no pricing cycle, so it cannot price usage")
+    ]
+    v2.bulk_price_plan_rate_card_operations(
+        plan.id,
+        tc.BulkRateCardOperationsRequest(
+            operations=[tc.RateCardOperation(action_type="DELETE", rate_card_name="calls")]
+        ),
+    )
+    v2.finalize_price_plan(plan.id, tc.FinalizePricePlanRequest(migration_mode="START_OF_CURRENT_CYCLE"))
+    got = v2.get_price_plan_v2(plan.id, version="ACTIVE")
+    assert (got.type, got.status, got.pricing_cycle_config) == ("PURCHASE", "ACTIVE", None)
+    [card] = v2.list_price_plan_rate_cards(plan.id).data
+    assert (card.name, card.invoice_timing, card.rate_card_details.fixed_fee_rate_card.type) == (
+        "pack",
+        "IN_ADVANCE",
+        "ONE_TIME",
+    )
+    v1 = sdk.price_plans.get_price_plan(plan.id)
+    assert (v1.type, v1.status, v1.pricing_schedule[0].price_plan_details.fixed_fee_rate_cards[0].name) == (
+        "PURCHASE",
+        "ACTIVE",
+        "pack",
+    )

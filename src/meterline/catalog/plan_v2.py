@@ -13,7 +13,7 @@ import copy
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Literal, cast
+from typing import Any, Literal
 
 from meterline.catalog import plan_model, plan_rules
 from meterline.catalog.plan_model import PlanModel, RateCard
@@ -157,13 +157,12 @@ def card_from_input(name: str, given: CardInput, where: str) -> NamedCard:
     invoiceTiming; BadRequest when the parts disagree."""
     field = KINDS[given.type][1]
     present = [f for f, card in given.details.items() if card is not None]
-    if present != [field]:
+    card = given.details.get(field)
+    if card is None or len(present) != 1:
         raise BadRequest(
             f"{where}.rateCardDetails: a {given.type} rate card gives exactly one card, "
             f"{_camel(field)} (got {', '.join(map(_camel, present)) or 'none'})"
         )
-    card = given.details[field]
-    assert card is not None  # noqa: S101 (checked just above: mypy cannot see it)
     update: dict[str, Any] = {"name": name}
     if given.display_name is not None:
         update["display_name"] = given.display_name
@@ -337,7 +336,3 @@ def activation_errors(
 def _camel(snake: str) -> str:
     head, *rest = snake.split("_")
     return head + "".join(p.title() for p in rest)
-
-
-def rate_card_type(value: str) -> RateCardType:
-    return cast(RateCardType, value)
