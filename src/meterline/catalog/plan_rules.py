@@ -198,7 +198,6 @@ def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> 
         where = f"{ROOT}.minimumCommitment"
         if plan_type == "PURCHASE":
             raise _fail(f"{where}: a PURCHASE plan has no pricing cycle, so it has no minimum commitment")
-        name_card(commitment, where, "minimum_commitment")  # its name as a v2 rate card
         _upper_currencies(commitment["rateValues"], f"{where}.rateValues", supported)
         for v, value in enumerate(commitment["rateValues"]):
             if value["rate"] < 0:

@@ -1,10 +1,10 @@
 """Price plans v2 as a view of the v1 details (docs/pricing.md, "Price plans v2"): pure, no I/O.
 
 A v2 plan is the same plan and version rows as v1; its named rate cards are the details' cards, each under its
-`name` (plan_rules.normalize gives every card one, the minimum commitment included). This module reads cards
-through the typed `PlanModel` and makes the details' JSON back from typed cards (it is one of the places where plan
-JSON is made, as the console's builder is); `settle` runs catalog/plan_rules.py on each card of a draft, so that
-every card's error is known, not only the first one.
+`name` (plan_rules.normalize gives every card one; the minimum commitment is `minimum_commitment` unless v2 named
+it). This module reads cards through the typed `PlanModel` and makes the details' JSON back from typed cards (it is
+one of the places where plan JSON is made, as the console's builder is); `settle` runs catalog/plan_rules.py on each
+card of a draft, so that every card's error is known, not only the first one.
 """
 
 from __future__ import annotations
