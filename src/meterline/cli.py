@@ -315,8 +315,8 @@ def worker(
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped; and the
     webhook delivery worker and the alert evaluator beside it. Several workers may run against one PostgreSQL
     database (they split the invoices, the deliveries and the alerts)."""
-    from meterline.invoicing.billing import Worker, batch_process_gc
-    from meterline.usecases import alerts
+    from meterline.invoicing.billing import batch_process_gc
+    from meterline.usecases import alerts, housekeeping
     from meterline.webhooks.delivery import Deliverer
 
     batch_process_gc()
@@ -324,7 +324,7 @@ def worker(
     configure_logging(settings.log_level)
     factory = _session_factory(database_url)
     err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")
-    runner = Worker(factory, settings.worker_interval or 10)
+    runner = housekeeping.billing_worker(factory, settings, settings.worker_interval or 10)
     deliverer = Deliverer(factory, settings)
     deliverer.start()
     evaluator = alerts.worker(factory, settings.alert_interval or 30)

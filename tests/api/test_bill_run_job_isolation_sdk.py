@@ -8,6 +8,7 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
@@ -41,3 +42,10 @@ def test_a_bill_run_job_finalizes_around_an_invoice_that_cannot_be_computed(
     assert entries[draft].status == "FAILED"
     assert entries[draft].metadata["reason"].startswith(f"Invoice {draft} could not be finalized: InvalidOperation")
     assert {e.status for pk, e in entries.items() if pk != draft} == {"COMPLETED"}
+
+    # And reading that draft through the API is a 409 that says why, never a 500: the invoice, its PDF, the list
+    why = f"Draft invoice {draft} cannot be computed now: InvalidOperation: an amount out of the range"
+    for path in (f"/invoices/{draft}", f"/invoices/{draft}/pdf", "/invoices?status=DRAFT"):
+        answer = httpx.get(f"{tenant.base_url}/api{path}", headers={"Authorization": f"Bearer {tenant.token}"})
+        assert answer.status_code == 409, (path, answer.text)
+        assert answer.json()["message"].startswith(why), answer.json()

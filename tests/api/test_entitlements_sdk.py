@@ -3,6 +3,7 @@ grant extension through raw HTTP (the SDK has no such operation). docs/entitleme
 
 from __future__ import annotations
 
+import re
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
@@ -360,6 +361,19 @@ def test_undo_gives_credits_back_and_redo_is_refused(tenant: Tenant, sdk: Sdk, c
         )
     assert "was ingested through /entitled" in message_of(redo.value)
     assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 7  # refused: nothing changed
+
+    # an UNDO that waits for confirmation says what comes back, and gives nothing back yet
+    waiting = events.event_correction(
+        action="UNDO",
+        event_correction_request=tc.EventCorrectionRequest(event=event("r1").event),
+        require_confirmation=True,
+    )
+    job_id = re.search(r"job (job\.\S+) ", waiting.data[0].reason)
+    assert job_id is not None, waiting.data[0].reason
+    shown = tc.JobsApi(sdk.client).get_job_status(job_id.group(1)).metadata
+    assert {k: v for k, v in shown.items() if k.startswith("credits.")} == {f"credits.{f.id}.givenBack": "5"}
+    assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 7
+    tc.JobsApi(sdk.client).reject_job(job_id.group(1))
 
     undone = events.event_correction(
         action="UNDO", event_correction_request=tc.EventCorrectionRequest(event=event("r1").event)

@@ -12,7 +12,7 @@ from datetime import datetime, timezone
 
 import pytest
 import togai_client as tc
-from togai_client.exceptions import NotFoundException
+from togai_client.exceptions import BadRequestException, NotFoundException
 
 from tests.api.billing_setup import acme_invoices, growth_plan
 from tests.api.conftest import Sdk
@@ -58,6 +58,42 @@ def test_deleting_with_issued_invoices_archives_and_keeps_everything(
     if what == "customer":
         assert sdk.customers.get_customer("acme").status == "ARCHIVED"
         assert "acme" not in [c.id for c in sdk.customers.get_customers().data]
+
+
+def test_an_archived_account_pays_what_it_owes_and_takes_nothing_for_later(sdk: Sdk, billed: dict[str, str]) -> None:
+    """An archived account is never billed again: its open invoice still takes a payment, but a credit, a wallet
+    top-up, or a payment's CREDIT / WALLET_CREDIT record (all of which only a future invoice would use) is a 400."""
+    sdk.invoices.create_invoice_bill_run()
+    first, _second, _current = acme_invoices(sdk)
+    sdk.accounts.delete_account("acme")
+    assert sdk.accounts.get_account("acme").status == "ARCHIVED"
+    archived = "Account acme is archived and will not be billed again"
+    credits = tc.CreditsApi(sdk.client)
+    grant = tc.CreditRequest(
+        account_id="acme", purpose="Late promo", credit_amount=10, priority=1, effective_from=datetime.now(UTC).date()
+    )
+    with pytest.raises(BadRequestException, match=f"{archived}: it takes no new credit"):
+        credits.create_credit(tc.CreateCreditRequest(credit_requests=[grant]))
+    with pytest.raises(BadRequestException, match=f"{archived}: its wallet takes no top-up"):
+        tc.WalletApi(sdk.client).top_up_wallet_for_account("acme", tc.TopupWalletRequest(topup_amount=5))
+    for kind, why in (("CREDIT", "it takes no new credit"), ("WALLET_CREDIT", "its wallet takes no top-up")):
+        record = tc.PaymentLineItemRecord(type=kind, amount=5, order=1)
+        with pytest.raises(BadRequestException, match=f"{archived}: {why}"):
+            tc.PaymentsApi(sdk.client).create_payments(
+                tc.CreatePaymentRequest(
+                    account_id="acme",
+                    currency="USD",
+                    total_amount=5,
+                    external_payment_reference=tc.ExternalPaymentReference(
+                        source_name="bank", source_type="BANK_TRANSFER", transaction_number=f"tx-{kind}"
+                    ),
+                    line_item_records=[record],
+                )
+            )
+    assert credits.list_credits(account_id="acme").data == []
+    assert tc.PaymentsApi(sdk.client).list_payments().data == []
+    _pay(sdk, first.id, 20)  # what it owes, it still pays
+    assert sdk.invoices.get_invoice(first.id).paid_amount == 20
 
 
 def test_deleting_without_history_removes(sdk: Sdk, catalog: dict[str, str]) -> None:

@@ -70,3 +70,18 @@ def test_json_access_logs_carry_the_request_id(db_url: str, tenant: Tenant, tmp_
     assert (entry["route"], entry["status"], entry["method"]) == ("/api/customers/{customer_id}", 404, "GET")
     assert entry["logger"] == "meterline.access" and entry["duration_ms"] >= 0
     assert tenant.token not in log.read_text()  # no secret in the logs
+
+
+def test_metrics_behind_a_token_when_one_is_set(db_url: str, tmp_path: Path) -> None:
+    """METERLINE_METRICS_TOKEN set: a scrape without it (or with another) is a 401 that says what to send."""
+    process, base_url = start_server(db_url, tmp_path / "server.log", env={"METERLINE_METRICS_TOKEN": "s3cret-scrape"})
+    try:
+        for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "s3cret-scrape"}):
+            refused = httpx.get(f"{base_url}/metrics", headers=headers)
+            assert refused.status_code == 401, refused.text
+            assert refused.json() == {"message": "GET /metrics needs Authorization: Bearer <METERLINE_METRICS_TOKEN>"}
+        scraped = httpx.get(f"{base_url}/metrics", headers={"Authorization": "Bearer s3cret-scrape"})
+        assert scraped.status_code == 200 and "meterline_http_requests_total" in scraped.text
+        assert httpx.get(f"{base_url}/healthz").status_code == 200  # only /metrics asks for it
+    finally:
+        stop_server(process)

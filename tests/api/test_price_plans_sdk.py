@@ -385,13 +385,14 @@ def test_invalid_plans_are_refused_with_a_message(
     assert words.lower() in response.json()["message"].lower()
 
 
-def test_pricing_rules_not_served_yet_say_so(tenant: Tenant, catalog: dict[str, str]) -> None:
+def test_incomplete_pricing_rules_are_refused_naming_the_field(tenant: Tenant, catalog: dict[str, str]) -> None:
+    """(Pricing rules themselves: tests/api/test_pricing_rules_sdk.py.)"""
     with tenant.http() as http:
         rules = http.post("/price_plans", json={"name": "R", "pricePlanDetails": BASE, "pricingRules": [{"name": "x"}]})
-        assert rules.status_code == 400 and "pricing rules" in rules.json()["message"]
+        assert rules.status_code == 400 and "pricingRules[0]" in rules.json()["message"], rules.text
         plan = http.post("/price_plans", json={"name": "M", "pricePlanDetails": BASE}).json()
         patched = http.patch(f"/price_plans/{plan['id']}", json={"pricingRules": [{"name": "x"}]})
-        assert patched.status_code == 400 and "pricing rules" in patched.json()["message"]
+        assert patched.status_code == 400 and "pricingRules[0]" in patched.json()["message"], patched.text
 
 
 def test_other_organizations_plans_are_not_found(sdk: Sdk, other_sdk: Sdk, catalog: dict[str, str]) -> None:

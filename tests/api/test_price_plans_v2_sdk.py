@@ -584,7 +584,7 @@ def rule(name: str, order: int) -> tc.CreatePricingRule:
         invoice_timing="IN_ARREARS",
         condition='{">":[{"var":"usage.calls"},100]}',
         computation='{"*":[{"var":"revenue.calls"},0.9]}',
-        action=tc.PricingRuleAction(type="UPDATE", target="REVENUE", id="calls", description="10% off past 100"),
+        action=tc.PricingRuleAction(type="UPDATE", target="revenue.calls", description="10% off past 100"),
     )
 
 
@@ -594,26 +594,49 @@ def test_pricing_rules_are_the_drafts(sdk: Sdk, v2: tc.PricePlanV2Api, things: d
     put = v2.update_price_plan_pricing_rules(
         plan_id, tc.UpdatePricingRulesRequest(pricing_rules=[rule("cap", 2), rule("discount", 1)])
     )
-    assert [(r.id, r.name, r.order, r.version) for r in put.data] == [
-        ("discount", "discount", 1, 2),
-        ("cap", "cap", 2, 2),
+    assert [(r.id, r.name, r.order, r.version, r.invoice_timing) for r in put.data] == [
+        ("rule_1", "discount", 1, 2, "IN_ARREARS"),
+        ("rule_2", "cap", 2, 2, "IN_ARREARS"),
     ]
-    assert put.data[0].action.target == "REVENUE" and put.data[0].condition.startswith('{">"')
+    assert put.data[0].action.target == "revenue.calls" and put.data[0].condition.startswith('{">"')
     assert [r.name for r in v2.list_price_plan_pricing_rules(plan_id, version="LATEST").data] == ["discount", "cap"]
     assert v2.list_price_plan_pricing_rules(plan_id, version="ACTIVE").data == []  # the draft's, until finalized
     assert v2.list_price_plan_pricing_rules(plan_id, version="1").data == []
-    with pytest.raises(BadRequestException) as twice:
-        v2.update_price_plan_pricing_rules(
-            plan_id, tc.UpdatePricingRulesRequest(pricing_rules=[rule("cap", 1), rule("cap", 2)])
-        )
-    assert "the name 'cap' is given twice" in message_of(twice.value)
-    with pytest.raises(BadRequestException) as zero:
-        v2.update_price_plan_pricing_rules(plan_id, tc.UpdatePricingRulesRequest(pricing_rules=[rule("x", 0)]))
-    assert "order" in message_of(zero.value)
+    for rules, words in (
+        ([rule("cap", 1), rule("again", 1)], "order: 1 is already the order of"),
+        ([rule("x", 0)], "order"),
+    ):
+        with pytest.raises(BadRequestException) as refused:
+            v2.update_price_plan_pricing_rules(plan_id, tc.UpdatePricingRulesRequest(pricing_rules=rules))
+        assert words in message_of(refused.value)
+    bad_target = rule("ghost", 3)
+    bad_target.action.target = "revenue.nope"
+    with pytest.raises(BadRequestException) as no_card:
+        v2.update_price_plan_pricing_rules(plan_id, tc.UpdatePricingRulesRequest(pricing_rules=[bad_target]))
+    assert "the plan has no rate card 'nope'" in message_of(no_card.value)
+
+    # a card a rule targets, deleted from the draft: the rule's error, listed, blocks finalizing
+    v2.bulk_price_plan_rate_card_operations(
+        plan_id,
+        tc.BulkRateCardOperationsRequest(
+            operations=[tc.RateCardOperation(action_type="DELETE", rate_card_name="calls")]
+        ),
+    )
+    assert errors(v2, plan_id) == [
+        ("PRICING_RULE", name, "action.target: the plan has no rate card 'calls' (a card's name, meter or add-on id)")
+        for name in ("discount", "cap")
+    ]
+    with pytest.raises(BadRequestException):
+        v2.finalize_price_plan(plan_id, tc.FinalizePricePlanRequest())
+    v2.bulk_price_plan_rate_card_operations(
+        plan_id, tc.BulkRateCardOperationsRequest(operations=[usage_op(things["sum"])])
+    )
+    assert errors(v2, plan_id) == []
     v2.finalize_price_plan(plan_id, tc.FinalizePricePlanRequest(migration_mode="NONE"))
     assert [r.name for r in v2.list_price_plan_pricing_rules(plan_id, version="ACTIVE").data] == ["discount", "cap"]
-    version_2 = sdk.price_plans.get_price_plan(plan_id, version=2).pricing_schedule[0].id  # v1 reads them too
-    listed = tc.PricingRulesApi(sdk.client).list_pricing_rules_by_schedule_id(plan_id, version_2).data
+    schedule = sdk.price_plans.get_price_plan(plan_id, version=2).pricing_schedule[0]  # v1 reads them too
+    assert [r.name for r in schedule.pricing_rules] == ["discount", "cap"]
+    listed = tc.PricingRulesApi(sdk.client).list_pricing_rules_by_schedule_id(plan_id, schedule.id).data
     assert [(r.name, r.order, r.version, r.action.type) for r in listed] == [
         ("discount", 1, 2, "UPDATE"),
         ("cap", 2, 2, "UPDATE"),

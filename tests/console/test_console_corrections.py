@@ -177,7 +177,8 @@ def test_an_expired_correction_shows_no_confirm(
     page: Page, person: tuple[str, str], tenant: Tenant, session_factory: sessionmaker[Session]
 ) -> None:
     """A correction requested 8 days ago (its 7 days are over) still waits (GET /jobs/{id} says
-    WAITING_FOR_CONFIRMATION) but its page says it expired and offers Reject only; one requested now offers both."""
+    WAITING_FOR_CONFIRMATION) but the jobs list and its page say it expired and offer Reject only; one requested now
+    offers both."""
     sdk = _setup(tenant)
     at = datetime.now(timezone.utc) - timedelta(minutes=5)
     tc.EventIngestionApi(sdk.client).ingest_batch(
@@ -194,6 +195,9 @@ def test_an_expired_correction_shows_no_confirm(
     assert jobs(sdk).get_job_status(old).status == "WAITING_FOR_CONFIRMATION"
 
     sign_in(page, *person)
+    page.goto("/jobs")
+    expect(page.locator("tr", has_text=old).get_by_role("link", name="Expired: reject")).to_be_visible()
+    expect(page.locator("tr", has_text=fresh).get_by_role("link", name="Confirm or reject")).to_be_visible()
     page.goto(f"/jobs/{old}")
     expect(page.locator("dd.expired")).to_contain_text("expired: it can no longer be confirmed")
     expect(page.get_by_role("button", name="Confirm")).to_have_count(0)

@@ -14,7 +14,7 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
@@ -23,6 +23,7 @@ from meterline.core.settings import Settings
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases import housekeeping
 from meterline.webhooks import outbox
 from meterline.webhooks.delivery import Deliverer
 from meterline.webhooks.models import WebhookAttempt, WebhookDelivery, WebhookMessage
@@ -416,3 +417,46 @@ def test_without_a_threshold_a_wallet_is_never_low(world: World, receiver: Recei
     with world.at(utc_now()) as ctx:
         assert WalletService(ctx, holds=wallet_holds).view("acme").balance == 0
     assert deliveries(world.factory, endpoint_pk) == []
+
+
+def test_housekeeping_forgets_old_messages_once_nothing_waits(world: World, receiver: Receiver) -> None:
+    """Messages older than the retention whose deliveries are all done go, with their deliveries and attempts; an old
+    one still PENDING (it may yet be delivered) and a recent one stay."""
+    endpoint_pk, secret = endpoint(world, receiver.url, ["alert.triggered"])
+    receiver.secrets = [secret]
+    with world.at(utc_now()) as ctx:
+        done_old = outbox.emit(ctx, "alert.triggered", {"id": "old-done"}, object_id="h1")
+        done_new = outbox.emit(ctx, "alert.triggered", {"id": "new-done"}, object_id="h2")
+    worker = deliverer(world.factory)
+    wait_for(lambda: len(receiver.accepted) == 2, worker.tick)
+    with world.at(utc_now()) as ctx:
+        waiting_old = outbox.emit(ctx, "alert.triggered", {"id": "old-waiting"}, object_id="h3")
+    now = utc_now()
+    with unit_of_work(world.factory) as session:
+        session.execute(
+            update(WebhookMessage)
+            .where(WebhookMessage.pk.in_([done_old, waiting_old]))
+            .values(created_at=now - timedelta(days=31))
+        )
+    forgotten = housekeeping.run(world.factory, now, webhook_retention=timedelta(days=30))
+    assert forgotten.webhook_messages >= 1
+    with unit_of_work(world.factory, write=False) as session:
+        kept = set(
+            session.scalars(select(WebhookMessage.pk).where(WebhookMessage.pk.in_([done_old, done_new, waiting_old])))
+        )
+        left = {
+            d.message_pk: d.status
+            for d in session.scalars(select(WebhookDelivery).where(WebhookDelivery.endpoint_pk == endpoint_pk))
+        }
+        attempts = session.scalar(
+            select(func.count())
+            .select_from(WebhookAttempt)
+            .where(
+                WebhookAttempt.delivery_pk.in_(
+                    select(WebhookDelivery.pk).where(WebhookDelivery.endpoint_pk == endpoint_pk)
+                )
+            )
+        )
+    assert kept == {done_new, waiting_old}
+    assert left == {done_new: "SUCCEEDED", waiting_old: "PENDING"}
+    assert attempts == 1  # done_new's; done_old's went with it

@@ -42,6 +42,13 @@ ARCHIVED = CustomerStatus.ARCHIVED
 HistoryCheck = Callable[[Context, Account], bool]
 
 
+def refuse_archived(account: Account, what: str) -> None:
+    """An ARCHIVED account is never billed again: it takes payments for the invoices it still owes, but nothing
+    that only a future invoice would use (a credit, a wallet top-up)."""
+    if account.status == ARCHIVED:
+        raise BadRequest(f"Account {account.id} is archived and will not be billed again: {what}")
+
+
 @dataclass(frozen=True)
 class AliasSpan:
     value: str

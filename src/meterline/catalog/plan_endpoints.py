@@ -91,6 +91,6 @@ def list_pricing_rules_by_schedule_id(
     invoice_timing: Annotated[Literal["IN_ADVANCE", "IN_ARREARS"] | None, Query()] = None,
     ctx: Context = Depends(api_context),
 ) -> Response:
-    """The pricing rules of a plan version (an id of the plan's `pricingSchedule`): those PUT through v2."""
-    rules = PricePlanService(ctx).pricing_rules(price_plan_id, pricing_schedule_id)
+    """The pricing rules of a plan version (an id of the plan's `pricingSchedule`), of one invoice timing if given."""
+    rules = PricePlanService(ctx).pricing_rules(price_plan_id, pricing_schedule_id, invoice_timing)
     return respond(schemas.PricingRulesPaginatedResponse(data=rules))

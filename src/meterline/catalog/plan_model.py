@@ -33,6 +33,7 @@ from meterline.catalog.plan_schemas import (
     LicenseRateCard,
     MinimumCommitment,
     PricingCycleConfig,
+    PricingRule,
     RateValue,
     UsageRateCard,
 )
@@ -61,6 +62,7 @@ class PlanModel:
     entitlement_overage_cards: tuple[EntitlementOverageRateCard, ...]
     minimum_commitment: MinimumCommitment | None
     deferred_revenue: bool
+    pricing_rules: tuple[PricingRule, ...] = ()  # in evaluation order (`order`): docs/pricing.md, "Pricing rules"
 
     @property
     def has_entitlement_cards(self) -> bool:
@@ -105,6 +107,7 @@ def _model(details: CreatePricePlanDetails) -> PlanModel:
         entitlement_overage_cards=tuple(details.entitlement_overage_rate_cards or ()),
         minimum_commitment=details.minimum_commitment,
         deferred_revenue=bool(details.deferred_revenue),
+        pricing_rules=tuple(sorted(details.pricing_rules or (), key=lambda rule: rule.order)),
     )
 
 
@@ -165,6 +168,39 @@ def billable_id(card: RateCard) -> str:
     if isinstance(card, (BillingEntitlementRateCard, EntitlementOverageRateCard)):
         return card_name(card)
     return card.id
+
+
+def rules_of(model: PlanModel, timing: str) -> tuple[PricingRule, ...]:
+    """The model's pricing rules applied on invoices of one timing (IN_ADVANCE or IN_ARREARS, the default)."""
+    return tuple(r for r in model.pricing_rules if (r.invoice_timing or IN_ARREARS) == timing)
+
+
+RULE_KEY_PREFIXES = {"USAGE": "urc.", "FIXED_FEE": "ff."}  # Togai's keys: `revenue.urc.<meter>`, `revenue.ff.<add-on>`
+
+
+def card_kind(card: RateCard) -> str:
+    """USAGE, LICENSE, FIXED_FEE, CREDIT_GRANT, BILLING_ENTITLEMENT or ENTITLEMENT_OVERAGE."""
+    if isinstance(card, UsageRateCard):
+        return "USAGE"
+    if isinstance(card, LicenseRateCard):
+        return "LICENSE"
+    if isinstance(card, FixedFeeRateCard):
+        return "FIXED_FEE"
+    if isinstance(card, CreditGrantRateCard):
+        return "CREDIT_GRANT"
+    if isinstance(card, BillingEntitlementRateCard):
+        return "BILLING_ENTITLEMENT"
+    return "ENTITLEMENT_OVERAGE"
+
+
+def rule_keys(card: RateCard) -> tuple[str, ...]:
+    """The names a pricing rule may call a card by (`usage.<key>`, `revenue.<key>`): its name, what it bills, and
+    Togai's key for usage (`urc.<meter id>`) and fixed-fee (`ff.<add-on id>`) cards; the name comes first."""
+    keys = [card_name(card), billable_id(card)]
+    prefix = RULE_KEY_PREFIXES.get(card_kind(card))
+    if prefix is not None:
+        keys.append(prefix + billable_id(card))
+    return tuple(dict.fromkeys(k for k in keys if k))
 
 
 def card_name(card: RateCard) -> str:

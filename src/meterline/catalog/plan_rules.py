@@ -20,16 +20,19 @@ from meterline import rating
 from meterline.catalog import plan_model, rate_cards
 from meterline.catalog.plan_model import SlabCard
 from meterline.catalog.plan_schemas import (
+    MAX_PRICING_RULES,
     BillingEntitlementRateCard,
     CreditGrantRateCard,
     EntitlementOverageRateCard,
     LicenseRateCard,
+    PricingRule,
     UsageRateCard,
 )
 from meterline.catalog.statuses import AddOnStatus
 from meterline.core.errors import BadRequest
 from meterline.core.money import is_currency
 from meterline.core.numbers import STORED
+from meterline.metering import jsonlogic
 from meterline.metering.statuses import MeteringStatus
 from meterline.rating import cycles
 
@@ -132,8 +135,85 @@ def _addon(catalog: CatalogView, addon_id: str, kinds: set[str], where: str) -> 
     return kind, display_name
 
 
-def normalize(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> dict[str, Any]:
+def normalize(
+    details: dict[str, Any], plan_type: str, catalog: CatalogView, rules_where: str = "pricingRules"
+) -> dict[str, Any]:
+    """The details valid and complete, their pricing rules (`pricingRules`, stored with them) included: a rule's
+    error is named from `rules_where` (the request's `pricingRules`, a schedule's `pricingRulesOverride`)."""
     details = {k: v for k, v in details.items() if v is not None}
+    rules = details.pop("pricingRules", None)
+    details = _normalize_cards(details, plan_type, catalog)
+    if rules:
+        cards = plan_model.parse(details).cards()
+        details["pricingRules"] = check_pricing_rules(rules, cards, rules_where)
+    return details
+
+
+def check_pricing_rules(
+    rules: list[dict[str, Any]], cards: tuple[plan_model.RateCard, ...], where: str = "pricingRules"
+) -> list[dict[str, Any]]:
+    """A plan's (or an override's) pricing rules, valid and complete (id, invoiceTiming), in `order`; BadRequest
+    naming the field else (`pricingRules[1].computation: ...`). `cards` are the rate cards an UPDATE may target.
+    docs/pricing.md, "Pricing rules"."""
+    if len(rules) > MAX_PRICING_RULES:
+        raise _fail(f"{where}: at most {MAX_PRICING_RULES} pricing rules ({len(rules)} given)")
+    keyed: dict[str, plan_model.RateCard] = {}
+    for card in cards:
+        for key in plan_model.rule_keys(card):
+            keyed.setdefault(key, card)
+    out: list[dict[str, Any]] = []
+    orders: dict[int, int] = {}
+    for i, raw in enumerate(rules):
+        here = f"{where}[{i}]"
+        try:
+            rule = PricingRule.model_validate(raw, context=AS_STORED)
+        except ValueError as exc:  # pydantic's ValidationError: a caller that did not validate the request
+            raise _fail(f"{here}: {str(exc).splitlines()[-1].strip()[:200]}") from None
+        if rule.order in orders:
+            raise _fail(f"{here}.order: {rule.order} is already the order of {where}[{orders[rule.order]}]")
+        orders[rule.order] = i
+        for part in ("condition", "computation"):
+            text = getattr(rule, part)
+            if text is None:
+                continue
+            try:
+                jsonlogic.compile_logic(text)
+            except jsonlogic.JsonLogicError as exc:
+                raise _fail(f"{here}.{part}: not valid jsonLogic: {exc}") from None
+        timing = rule.invoice_timing or "IN_ARREARS"
+        action = rule.action
+        if action.type == "UPDATE":
+            _check_target(action.target, keyed, timing, f"{here}.action.target")
+        elif action.target is not None:
+            raise _fail(f"{here}.action.target: only an UPDATE changes a card; an ADD makes a line of its own")
+        done = rule.model_dump(by_alias=True, exclude_none=True, exclude={"version"})
+        done["id"] = rule.id or f"rule_{rule.order}"
+        done["invoiceTiming"] = timing
+        out.append(done)
+    return sorted(out, key=lambda r: r["order"])
+
+
+def _check_target(target: str | None, keyed: Mapping[str, plan_model.RateCard], timing: str, where: str) -> None:
+    if not target:
+        raise _fail(f"{where}: an UPDATE needs a target, `revenue.<card>` or `usage.<card>`")
+    what, _, key = target.partition(".")
+    if what not in ("revenue", "usage") or not key:
+        raise _fail(f"{where}: {target[:80]!r} is neither `revenue.<card>` nor `usage.<card>`")
+    card = keyed.get(key)
+    if card is None:
+        raise _fail(f"{where}: the plan has no rate card {key[:80]!r} (a card's name, meter or add-on id)")
+    if what == "usage" and plan_model.card_kind(card) != "USAGE":
+        kind = plan_model.card_kind(card)
+        raise _fail(f"{where}: only a usage card's usage can be updated; {key!r} is a {kind} card")
+    in_advance = plan_model.timing(card) in plan_model.BILLED_AT_START
+    if in_advance != (timing == "IN_ADVANCE"):
+        raise _fail(
+            f"{where}: card {key!r} is billed {'in advance' if in_advance else 'in arrears'}; "
+            f"an {timing} rule changes only cards billed {'in advance' if timing == 'IN_ADVANCE' else 'in arrears'}"
+        )
+
+
+def _normalize_cards(details: dict[str, Any], plan_type: str, catalog: CatalogView) -> dict[str, Any]:
     supported = set(_currencies(details["supportedCurrencies"], f"{ROOT}.supportedCurrencies", None))
     details["supportedCurrencies"] = sorted(supported)
     _check_cycle(details, plan_type)

@@ -209,28 +209,41 @@ class EntitlementOverageRateCard(RequestModel):
     billing_config: BillingConfig | None = None
 
 
-PricingRuleTiming = Literal["IN_ADVANCE", "IN_ARREARS"]
+RuleTiming = Literal["IN_ADVANCE", "IN_ARREARS"]
+MAX_PRICING_RULES = 20  # per plan version (or override): each rule is evaluated on every invoice of the plan
+MAX_RULE_LOGIC_CHARS = 10_000  # a rule's condition or computation, as JSON text
 
 
 class PricingRuleAction(RequestModel):
-    type: Annotated[str, StringConstraints(min_length=1, max_length=50)]
-    target: Annotated[str, StringConstraints(max_length=255)] | None = None
-    id: Annotated[str, StringConstraints(max_length=255)] | None = None
-    description: Annotated[str, StringConstraints(max_length=255)] | None = None
+    type: Literal["ADD", "UPDATE"]
+    target: Annotated[str, StringConstraints(max_length=200)] | None = None
+    id: Annotated[str, StringConstraints(max_length=100)] | None = None
+    description: Text | None = None
     metadata: Annotated[dict[Annotated[str, StringConstraints(max_length=50)], Text], Field(max_length=20)] | None = (
         None
     )
 
 
 class CreatePricingRule(RequestModel):
-    """A pricing rule as the SDK's CreatePricingRule has it (its semantics: docs/pricing.md)."""
+    """A pricing rule as a client writes it (docs/pricing.md, "Pricing rules")."""
 
-    name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    name: Annotated[str, StringConstraints(min_length=1, max_length=100)]
     order: Annotated[StrictInt, Field(ge=1, le=1000)]
-    invoice_timing: PricingRuleTiming | None = None
-    condition: Annotated[str, StringConstraints(max_length=10_000)] | None = None
-    computation: Annotated[str, StringConstraints(min_length=1, max_length=10_000)]
+    invoice_timing: RuleTiming | None = None
+    condition: Annotated[str, StringConstraints(max_length=MAX_RULE_LOGIC_CHARS)] | None = None
+    computation: Annotated[str, StringConstraints(min_length=1, max_length=MAX_RULE_LOGIC_CHARS)]
     action: PricingRuleAction
+
+
+class PricingRule(CreatePricingRule):
+    """A rule as stored in the details' `pricingRules` (and answered): with its id and version."""
+
+    id: Annotated[str, StringConstraints(min_length=1, max_length=100)] | None = None
+    version: Annotated[StrictInt, Field(ge=1)] | None = None
+
+
+PricingRules = Annotated[list[PricingRule], Field(max_length=MAX_PRICING_RULES)]
+CreatePricingRules = Annotated[list[CreatePricingRule], Field(max_length=MAX_PRICING_RULES)]
 
 
 class CreatePricePlanDetails(RequestModel):
@@ -245,8 +258,9 @@ class CreatePricePlanDetails(RequestModel):
     entitlement_overage_rate_cards: Annotated[list[EntitlementOverageRateCard], Field(max_length=50)] | None = None
     deferred_revenue: StrictBool | None = None
     allow_ongoing_cycle_updates: StrictBool | None = Field(default=None, alias="allow_ongoing_cycle_updates")
-    # The version's pricing rules (v2's PUT /v2/price_plans/{id}/pricing_rules stores them here)
-    pricing_rules: Annotated[list[CreatePricingRule], Field(max_length=50)] | None = None
+    # Where a version's rules are stored (the SDK sends them beside the details, `pricingRules` of the request;
+    # the API answers them in `pricingSchedule[].pricingRules`): docs/pricing.md, "Pricing rules".
+    pricing_rules: PricingRules | None = None
 
 
 class CreatePricePlanDetailsOverride(RequestModel):
@@ -268,8 +282,7 @@ class CreatePricePlanRequest(RequestModel):
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
     type: PlanType | None = None
     price_plan_details: CreatePricePlanDetails
-    # Pricing rules are not served yet: the service refuses a non-empty list, saying so (docs/api.md).
-    pricing_rules: list[dict] | None = None
+    pricing_rules: CreatePricingRules | None = None
 
 
 class UpdatePricePlanRequest(RequestModel):
@@ -277,7 +290,7 @@ class UpdatePricePlanRequest(RequestModel):
     versions_to_migrate: Literal["LATEST_VERSION", "ALL_VERSION"] | None = None
     description: Annotated[str, StringConstraints(max_length=255)] | None = None
     price_plan_details: CreatePricePlanDetailsOverride | None = None
-    pricing_rules: list[dict] | None = None
+    pricing_rules: CreatePricingRules | None = None
 
 
 class ActivatePricePlanRequest(RequestModel):
@@ -285,6 +298,25 @@ class ActivatePricePlanRequest(RequestModel):
 
 
 # -- responses -------------------------------------------------------------------------------------------------------
+class PricingRuleActionOut(ResponseModel):
+    type: Literal["ADD", "UPDATE"]
+    target: str | None = None
+    id: str | None = None
+    description: str | None = None
+    metadata: dict[str, str] | None = None
+
+
+class PricingRuleOut(ResponseModel):
+    id: str
+    name: str
+    version: int
+    invoice_timing: RuleTiming | None = None
+    order: int
+    condition: str | None = None
+    computation: str
+    action: PricingRuleActionOut
+
+
 class PricePlanDetails(ResponseModel):
     supported_currencies: list[str]
     active_currencies: list[str]
@@ -309,7 +341,7 @@ class PricingSchedule(ResponseModel):
     start_date: datetime
     end_date: datetime
     version: int
-    pricing_rules: list[dict] | None = None
+    pricing_rules: list[PricingRuleOut] | None = None
     is_overriden: bool
 
 
@@ -330,14 +362,14 @@ class PricePlanListData(ResponseModel):
     status: PlanStatus
     usage_meters: list[str]
     price_plan_details: PricePlanDetails
-    pricing_rules: list[dict] | None = None
+    pricing_rules: list[PricingRuleOut] | None = None
     created_at: datetime
     updated_at: datetime
     type: PlanType
 
 
 class PricingRulesPaginatedResponse(ResponseModel):
-    data: list[dict]
+    data: list[PricingRuleOut]
 
 
 class PricePlanPaginatedResponse(ResponseModel):
@@ -348,7 +380,20 @@ class PricePlanPaginatedResponse(ResponseModel):
 
 # -- presenters ------------------------------------------------------------------------------------------------------
 def details_out(details: dict, active_currencies: list[str], plan_type: str) -> PricePlanDetails:
-    return PricePlanDetails.model_validate({**details, "activeCurrencies": active_currencies, "type": plan_type})
+    """The details as the SDK reads them: the rules are answered beside them (`rules_out`), not inside."""
+    shown = {k: v for k, v in details.items() if k != "pricingRules"}
+    return PricePlanDetails.model_validate({**shown, "activeCurrencies": active_currencies, "type": plan_type})
+
+
+def rules_out(rules: tuple[PricingRule, ...] | list[PricingRule], version: int = 1) -> list[PricingRuleOut]:
+    """Stored rules (a plan model's `pricing_rules`) as the API answers them."""
+    return [
+        PricingRuleOut.model_validate(
+            {**rule.model_dump(by_alias=True, exclude_none=True), "id": rule.id or f"rule_{rule.order}"}
+            | {"version": rule.version or version}
+        )
+        for rule in rules
+    ]
 
 
 def plan_out(view: PlanView) -> PricePlan:
@@ -363,6 +408,7 @@ def plan_out(view: PlanView) -> PricePlan:
                 start_date=v.version.created_at,
                 end_date=following,
                 version=v.version.version,
+                pricing_rules=rules_out(v.model.pricing_rules, v.version.version) or None,
                 is_overriden=False,
             )
         )
@@ -387,6 +433,7 @@ def plan_list_item(view: PlanView) -> PricePlanListData:
         description=plan.description,
         status=cast(PlanStatus, plan.status),
         usage_meters=latest.model.usage_meter_ids,
+        pricing_rules=rules_out(latest.model.pricing_rules, latest.version.version) or None,
         price_plan_details=details_out(latest.details, latest.active_currencies, plan.type),
         created_at=plan.created_at,
         updated_at=plan.updated_at,

@@ -98,17 +98,17 @@ class PricePlanService:
         latest = self.repo.latest_versions(found.items)
         return Counted(items=[PlanView(p, [_view_version(latest[p.pk])]) for p in found.items], total=found.total)
 
-    def pricing_rules(self, plan_id: str, schedule_id: str) -> list[dict[str, Any]]:
-        """The pricing rules of one of the plan's versions (a `pricingSchedule` id): those v2 stored in its details
-        (PUT /v2/price_plans/{id}/pricing_rules), as PricingRule (its name is its id)."""
+    def pricing_rules(
+        self, plan_id: str, schedule_id: str, invoice_timing: str | None = None
+    ) -> list[schemas.PricingRuleOut]:
+        """The pricing rules of one of the plan's versions (a `pricingSchedule` id), of one invoice timing if given."""
         plan = self._plan(plan_id)
         version = next((v for v in self.repo.versions(plan) if v.pk == schedule_id), None)
         if version is None:
             raise NotFound(f"Price plan {plan_id} has no pricing schedule {schedule_id}")
-        rules = plan_model.parse_stored(version.details).details.pricing_rules or []
-        return [
-            {"id": r.name, "version": version.version, **r.model_dump(by_alias=True, exclude_none=True)} for r in rules
-        ]
+        model = _view_version(version).model
+        rules = plan_model.rules_of(model, invoice_timing) if invoice_timing else model.pricing_rules
+        return schemas.rules_out(rules, version.version)
 
     # -- writes --------------------------------------------------------------------------------------------------
     def catalog(self) -> plan_rules.CatalogView:
@@ -118,16 +118,19 @@ class PricePlanService:
         return plan_rules.CatalogView(meters=meters, addons=addons, features=features)
 
     @staticmethod
-    def _refuse_rules(rules: list[dict] | None) -> None:
-        if rules:
-            raise BadRequest("pricingRules: pricing rules are not supported by Meterline yet")
+    def _with_rules(details: dict[str, Any], rules: list[schemas.CreatePricingRule] | None) -> dict[str, Any]:
+        """The details with the request's `pricingRules` (the SDK sends them beside the details; they are stored
+        in them). Given in both places: refused."""
+        if rules is None:
+            return details
+        if details.get("pricingRules") is not None:
+            raise BadRequest("pricingRules: give the pricing rules once, beside pricePlanDetails or in it")
+        return {**details, "pricingRules": [r.model_dump(by_alias=True, exclude_none=True) for r in rules]}
 
     def create(self, request: schemas.CreatePricePlanRequest, *, dry_run: bool = False) -> PlanView:
-        self._refuse_rules(request.pricing_rules)
         plan_type = request.type or "BILLING"
-        details = plan_rules.normalize(
-            request.price_plan_details.model_dump(by_alias=True, exclude_none=True), plan_type, self.catalog()
-        )
+        given = request.price_plan_details.model_dump(by_alias=True, exclude_none=True)
+        details = plan_rules.normalize(self._with_rules(given, request.pricing_rules), plan_type, self.catalog())
         self.repo.lock_key("price-plan-name", request.name)  # held to the end: two creators cannot both see it free
         if self.repo.by_name(request.name) is not None:
             raise Conflict(f"A price plan named {request.name!r} already exists")
@@ -171,16 +174,19 @@ class PricePlanService:
         return plan
 
     def update(self, plan_id: str, request: schemas.UpdatePricePlanRequest) -> PlanView:
-        self._refuse_rules(request.pricing_rules)
         plan = self._locked(plan_id)
         latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
         if request.description is not None:
             plan.description = request.description
         plan.updated_at = self.ctx.now
-        if request.price_plan_details is None:
+        if request.price_plan_details is None and request.pricing_rules is None:
             self.ctx.session.flush()
             return self.get(plan_id)
-        changes = request.price_plan_details.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+        changes: dict[str, Any] = {}
+        if request.price_plan_details is not None:
+            changes = request.price_plan_details.model_dump(by_alias=True, exclude_unset=True, exclude_none=True)
+        if request.pricing_rules is not None:  # the rules given replace the version's (an empty list: none)
+            changes["pricingRules"] = [r.model_dump(by_alias=True, exclude_none=True) for r in request.pricing_rules]
         return self._save(plan, latest, {**latest.details, **changes})
 
     def set_details(
@@ -194,7 +200,10 @@ class PricePlanService:
         if description is not None:
             plan.description = description
         plan.updated_at = self.ctx.now
-        return self._save(plan, latest, details.model_dump(by_alias=True, exclude_none=True), same_is_no_change=True)
+        given = details.model_dump(by_alias=True, exclude_none=True)
+        if "pricingRules" not in given and "pricingRules" in latest.details:  # the builder does not edit rules yet
+            given["pricingRules"] = latest.details["pricingRules"]
+        return self._save(plan, latest, given, same_is_no_change=True)
 
     def _save(
         self, plan: PricePlan, latest: PlanVersion, given: dict[str, Any], *, same_is_no_change: bool = False

@@ -218,8 +218,8 @@ def apply(cards: list[NamedCard], operations: Sequence[Operation]) -> tuple[list
 # -- validation, per card ----------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class CardError:
-    entity_type: Literal["PRICE_PLAN", "RATE_CARD"]
-    entity_id: str  # the plan's id or the card's name
+    entity_type: Literal["PRICE_PLAN", "RATE_CARD", "PRICING_RULE"]
+    entity_id: str  # the plan's id, the card's name or the rule's name
     message: str
 
 
@@ -274,14 +274,15 @@ class Settled:
 
 def settle(details: dict[str, Any], plan_type: str, catalog: plan_rules.CatalogView, plan_id: str) -> Settled:
     """Run catalog/plan_rules.py over a draft: the plan's own fields first (their error is the plan's), then each
-    card with the cards before it that passed (a card's error is its own, and a clash is the later card's). The
-    details come back normalized where they are valid."""
+    card with the cards before it that passed (a card's error is its own, and a clash is the later card's), then
+    each pricing rule against the valid cards. The details come back normalized where they are valid."""
     try:
         return Settled(plan_rules.normalize(copy.deepcopy(details), plan_type, catalog), [])
     except MeterlineError:
         pass
     cards = _card_dicts(details)
-    base = {k: v for k, v in details.items() if k not in {key for key, _ in cards}}
+    rules = details.get("pricingRules") or []
+    base = {k: v for k, v in details.items() if k not in {key for key, _ in cards} and k != "pricingRules"}
     try:
         plan_rules.normalize(copy.deepcopy(base), plan_type, catalog)
     except MeterlineError as exc:
@@ -296,11 +297,36 @@ def settle(details: dict[str, Any], plan_type: str, catalog: plan_rules.CatalogV
         except MeterlineError as exc:
             name = str(card.get("name") or (COMMITMENT_NAME if key == "minimumCommitment" else key))
             errors.append(CardError("RATE_CARD", name, _card_message(exc.message, trial)))
-    normalized = _card_dicts(plan_rules.normalize(_assemble(base, accepted), plan_type, catalog))
-    valid = iter(normalized)
+    valid_details = plan_rules.normalize(_assemble(base, accepted), plan_type, catalog)
+    valid = iter(_card_dicts(valid_details))
     accepted_ids = {id(card) for _, card in accepted}
     out = [(key, next(valid)[1] if id(card) in accepted_ids else card) for key, card in cards]
-    return Settled(_assemble(plan_rules.normalize(copy.deepcopy(base), plan_type, catalog), out), errors)
+    settled = _assemble(plan_rules.normalize(copy.deepcopy(base), plan_type, catalog), out)
+    if rules:
+        checked, rule_errors = _check_rules(rules, plan_model.parse(valid_details).cards())
+        errors.extend(rule_errors)
+        settled["pricingRules"] = checked
+    return Settled(settled, errors)
+
+
+def _check_rules(
+    rules: list[dict[str, Any]], cards: tuple[RateCard, ...]
+) -> tuple[list[dict[str, Any]], list[CardError]]:
+    """The rules checked one by one against the valid cards (each rule's error its own), then together (orders
+    given twice); normalized when all pass, else as given."""
+    errors: list[CardError] = []
+    for rule in rules:
+        try:
+            plan_rules.check_pricing_rules([copy.deepcopy(rule)], cards, "rule")
+        except MeterlineError as exc:
+            name = str(rule.get("name") or rule.get("id") or "pricingRules")
+            errors.append(CardError("PRICING_RULE", name, re.sub(r"^rule\[0\]\.?\s?", "", exc.message).lstrip(": ")))
+    if errors:
+        return rules, errors
+    try:
+        return plan_rules.check_pricing_rules(copy.deepcopy(rules), cards), []
+    except MeterlineError as exc:
+        return rules, [CardError("PRICING_RULE", "pricingRules", exc.message)]
 
 
 def activation_errors(

@@ -11,6 +11,7 @@ from meterline.api.deps import api_context, page_params
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog import plan_v2, plan_v2_schemas as schemas
+from meterline.catalog.plan_schemas import rules_out as plan_rules_out
 from meterline.catalog.plan_v2_service import PricePlanV2Service, V2View
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse
@@ -61,22 +62,7 @@ def card_out(view: V2View, card: plan_v2.NamedCard) -> schemas.RateCard:
 
 
 def rules_out(view: V2View) -> schemas.PricingRulesPaginatedResponse:
-    rules = view.model.details.pricing_rules or []
-    return schemas.PricingRulesPaginatedResponse(
-        data=[
-            schemas.PricingRule(
-                id=rule.name,
-                name=rule.name,
-                version=view.version.version,
-                invoice_timing=rule.invoice_timing,
-                order=rule.order,
-                condition=rule.condition,
-                computation=rule.computation,
-                action=rule.action,
-            )
-            for rule in rules
-        ]
-    )
+    return schemas.PricingRulesPaginatedResponse(data=plan_rules_out(view.model.pricing_rules, view.version.version))
 
 
 def _operation(op: schemas.RateCardOperation) -> plan_v2.Operation:

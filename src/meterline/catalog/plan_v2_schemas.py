@@ -12,7 +12,7 @@ from pydantic import Field, StrictBool
 
 from meterline.catalog.plan_schemas import (
     BillingEntitlementRateCard,
-    CreatePricingRule,
+    CreatePricingRules,
     CreditGrantRateCard,
     Currency,
     EntitlementOverageRateCard,
@@ -23,8 +23,7 @@ from meterline.catalog.plan_schemas import (
     MinimumCommitment,
     PlanType,
     PricingCycleConfig,
-    PricingRuleAction,
-    PricingRuleTiming,
+    PricingRuleOut,
     UsageRateCard,
 )
 from meterline.catalog.plan_v2 import RateCardType
@@ -79,7 +78,7 @@ class BulkRateCardOperationsRequest(RequestModel):
 
 
 class UpdatePricingRulesRequest(RequestModel):
-    pricing_rules: Annotated[list[CreatePricingRule], Field(max_length=50)] | None = None
+    pricing_rules: CreatePricingRules | None = None
 
 
 class FinalizePricePlanRequest(RequestModel):
@@ -143,19 +142,8 @@ class RateCardPaginatedResponse(ResponseModel):
     next_token: str | None = None
 
 
-class PricingRule(ResponseModel):
-    id: str
-    name: str
-    version: int
-    invoice_timing: PricingRuleTiming | None = None
-    order: int
-    condition: str | None = None
-    computation: str
-    action: PricingRuleAction
-
-
 class PricingRulesPaginatedResponse(ResponseModel):
-    data: list[PricingRule]
+    data: list[PricingRuleOut]
 
 
 class ValidatedEntityError(ResponseModel):

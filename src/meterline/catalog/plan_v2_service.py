@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from meterline.catalog import plan_model, plan_v2, plan_v2_schemas as schemas
+from meterline.catalog import plan_model, plan_rules, plan_v2, plan_v2_schemas as schemas
 from meterline.catalog.plan_model import PlanModel
 from meterline.catalog.plan_models import PricePlan, PricePlanVersion
 from meterline.catalog.plan_repository import decode_details, encode_details
@@ -214,18 +214,15 @@ class PricePlanV2Service:
         return view, [by_name[name] for name in touched if name in by_name]
 
     def set_pricing_rules(self, plan_id: str, rules: list[CreatePricingRule]) -> V2View:
-        names = [r.name for r in rules]
-        repeated = next((n for n in names if names.count(n) > 1), None)
-        if repeated is not None:
-            raise BadRequest(f"pricingRules: the name {repeated!r} is given twice (a rule's name is its id)")
-        orders = [r.order for r in rules]
-        twice = next((o for o in orders if orders.count(o) > 1), None)
-        if twice is not None:
-            raise BadRequest(f"pricingRules: order {twice} is given twice")
+        """Replace the draft's rules whole, checked against its valid cards as v1 checks them (400 naming the
+        field); a later card change that breaks a rule is listed by `errors`."""
         plan = self._locked(plan_id)
         row = self._draft(plan)
         model = plan_model.parse_stored(row.details)
-        dumped = [r.model_dump(by_alias=True, exclude_none=True) for r in sorted(rules, key=lambda r: r.order)]
+        dumped = [r.model_dump(by_alias=True, exclude_none=True) for r in rules]
+        settled = plan_v2.settle(decode_details(row.details), plan.type, self.v1.catalog(), plan.id)
+        valid = plan_model.parse(settled.details).cards()
+        plan_rules.check_pricing_rules(dumped, valid)
         details = plan_v2.details_with(model, plan_v2.named_cards(model), pricingRules=dumped or None)
         return self._store(plan, row, details)
 

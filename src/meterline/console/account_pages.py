@@ -33,12 +33,11 @@ from meterline.console.pages import User, check_csrf, confirm, context, local_da
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import MeterlineError, NotFound
 from meterline.core.money import EXACT, round_money
-from meterline.core.observability import describe
 from meterline.core.pagination import page_request
 from meterline.credits.models import Credit
 from meterline.customers.service import CustomerService
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, UncomputableDraft
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
@@ -214,10 +213,8 @@ def _summary(ctx: Context, account: Any) -> dict[str, Any]:
         return {"ongoing": None}
     plan = service.inputs.view(ongoing.schedule_pk) if ongoing.schedule_pk else None
     try:
-        revenue, usage, _details, total = service.view(ongoing)
-    except MeterlineError:
-        raise
-    except Exception as exc:  # its data breaks computing it: say so (the bill run records it, docs/invoicing.md)
+        revenue, usage, _details, total = service.readable_view(ongoing)
+    except UncomputableDraft as exc:  # say so (the bill run records it, docs/invoicing.md)
         return {
             "ongoing": ongoing,
             "period": _period(ctx, ongoing),
@@ -227,7 +224,7 @@ def _summary(ctx: Context, account: Any) -> dict[str, Any]:
             "total": None,
             "credits_applied": None,
             "plan": plan,
-            "error": f"The ongoing invoice cannot be computed: {describe(exc)}.",
+            "error": f"The ongoing invoice cannot be computed: {exc.reason}.",
         }
     cards = [line for line in revenue.walk() if line.type.endswith("RATE_CARD_AMOUNT") or line.type == "TRUE_UP_AMOUNT"]
     charges = forms.charge_rows([line for line in revenue.walk() if line.type == "MISCELLANEOUS_CHARGE"])

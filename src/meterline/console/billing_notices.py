@@ -10,10 +10,9 @@ from urllib.parse import quote
 from zoneinfo import ZoneInfo
 
 from meterline.accounts.repository import AccountRepository
-from meterline.core.errors import MeterlineError
 from meterline.invoicing.failures import EXPIRE, FINALIZE, SYNC, BillingFailureRepository
 from meterline.invoicing.models import BillingFailure, Invoice
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, UncomputableDraft
 from meterline.tenancy.context import Context
 
 SHOWN = 20  # failures listed on the dashboard; the notice says how many more there are
@@ -77,10 +76,6 @@ def listed_total(service: InvoiceService, invoice: Invoice) -> Decimal | None:
     """An invoice's total for the console's lists; None for a draft whose data breaks computing it (its page says
     why), so that one broken draft never takes the list of every other invoice down."""
     try:
-        return service.view(invoice)[3]
-    except MeterlineError:
-        raise
-    except Exception:
-        if invoice.status != "DRAFT":
-            raise
+        return service.readable_view(invoice)[3]
+    except UncomputableDraft:
         return None

@@ -33,7 +33,7 @@ from meterline.core.numbers import plain
 from meterline.core.observability import describe
 from meterline.invoicing import pdf, schemas
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, UncomputableDraft
 from meterline.invoicing.statuses import OPEN, InvoiceStatus
 from meterline.payments.service import PaymentService
 from meterline.tenancy.context import Context
@@ -106,15 +106,11 @@ def invoice_view(ctx: Context, invoice_id: str) -> InvoiceView:
     account = service.account_of(invoice)
     failure = invoice_notice(ctx, invoice.pk) if invoice.status == DRAFT else None
     try:
-        revenue, usage, details, total = service.view(invoice)
-        wallet = service.wallet_paid(invoice)
-    except MeterlineError:
-        raise
-    except Exception as exc:  # a draft whose data breaks computing it: say so, with the bill run's failure
-        if invoice.status != DRAFT:
-            raise
-        reason = failure or f"This draft invoice cannot be computed: {describe(exc)}."
+        revenue, usage, details, total = service.readable_view(invoice)
+    except UncomputableDraft as exc:  # say so, with the bill run's failure
+        reason = failure or f"This draft invoice cannot be computed: {exc.reason}."
         return InvoiceView(ctx, service, invoice, account, None, failure=reason)
+    wallet = service.wallet_paid(invoice)
     customer = service.inputs.customer(account.customer_pk)
     document = schemas.invoice_out(invoice, account.id, customer.id, total, details, revenue, usage).model_dump(
         mode="python", by_alias=True
@@ -161,8 +157,15 @@ def _page(request: Request, user: Any, view: InvoiceView, error: str | None = No
         **document_parts(view, user.org.name),
         error=error,
         billing_failure=view.failure,
+        rule_errors=rule_errors(view.document),
         now=view.ctx.now,
     )
+
+
+def rule_errors(document: dict[str, Any] | None) -> list[str]:
+    """The pricing rules that failed on the invoice (it was computed without them): docs/pricing.md."""
+    root = (document or {}).get("revenueInfo") or {}
+    return list((root.get("metadata") or {}).get("pricingRuleErrors") or [])
 
 
 @router.get("/invoices/{invoice_id}")

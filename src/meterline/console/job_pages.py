@@ -17,8 +17,10 @@ from meterline.console import feedback
 from meterline.console.pages import User, check_csrf, context, render
 from meterline.core.errors import MeterlineError, NotFound
 from meterline.core.pagination import page_request
+from meterline.entitlements.repository import FeatureRepository
 from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import EventQueryService
+from meterline.jobs.models import Job
 from meterline.jobs.service import WAITING
 from meterline.metering.repository import MeteringRepository
 from meterline.usecases.events import EVENT_CORRECTIONS, corrections, shown_correction
@@ -29,11 +31,20 @@ TYPES = {"PRICE_PLAN": "Price plan migration", "BILL_RUN": "Bill run", EVENT_COR
 ACTIONS = {"UNDO": "Undo (revert its usage)", "REDO": "Redo (revert, then ingest its payload again)"}
 
 
+def _expired(job: Job, now: datetime) -> bool:
+    """A correction waiting past `expiresAt` still waits (its status is Togai's), but can only be rejected."""
+    expires = job.params.get("expiresAt") if job.type == EVENT_CORRECTIONS and job.status == WAITING else None
+    return expires is not None and now >= datetime.fromisoformat(expires)
+
+
 @router.get("/jobs")
 def jobs_page(request: Request, user: User, next: str | None = None) -> Response:
     ctx = context(request, user)
     found = job_service(ctx).page(page_request(next, 50), newest_first=True)
-    return render(request, "jobs.html", user, jobs=found.items, next_token=found.next_token, types=TYPES)
+    expired = {job.pk for job in found.items if _expired(job, ctx.now)}
+    return render(
+        request, "jobs.html", user, jobs=found.items, next_token=found.next_token, types=TYPES, expired=expired
+    )
 
 
 def _job_page(request: Request, user: User, job_id: str, status: int = 200, error: str | None = None) -> Response:
@@ -44,14 +55,17 @@ def _job_page(request: Request, user: User, job_id: str, status: int = 200, erro
     preview = shown_correction(job.params) if job.type == EVENT_CORRECTIONS else None
     payload = json.loads(job.params["event"]) if preview is not None and "event" in job.params else None
     waiting = job.status == WAITING
-    # a correction past `expiresAt` still waits (its status is Togai's), but can only be rejected: no Confirm
-    expired = waiting and preview is not None and ctx.now >= datetime.fromisoformat(job.params["expiresAt"])
+    expired = preview is not None and _expired(job, ctx.now)
     names: dict[str, str] = {}
     if preview is not None:
         metering = MeteringRepository(ctx.session, ctx.org_id)
         for meter_id in {m for m, _, _ in preview.units} | {m for d in preview.drafts for m, _, _ in d.usage}:
             meter = metering.meter(meter_id)
             names[meter_id] = meter.name if meter is not None else meter_id
+        features = FeatureRepository(ctx.session, ctx.org_id)
+        for feature_id in {f for f, _, _ in preview.credits}:
+            feature = features.by_pk(feature_id)
+            names[feature_id] = feature.name if feature is not None else feature_id
     return render(
         request,
         "job.html",

@@ -50,9 +50,15 @@ class Settings(BaseSettings):
     webhook_retry_schedule: str = "5,60,300,1800,7200,18000,36000,43200,43200,43200,43200"
     webhook_disable_after: float = Field(default=5 * 24 * 3600, gt=0)
     webhook_secret_overlap: float = Field(default=24 * 3600, ge=0)
+    # Messages older than this many days, none of whose deliveries still waits, are deleted with their deliveries and
+    # attempts by the billing worker's hourly housekeeping (usecases/housekeeping.py); replays reach no further back.
+    webhook_retention_days: int = Field(default=30, ge=1, le=3650)
     # Alerts (docs/alerts.md): the evaluator inside `meterline serve` (and `meterline worker`) looks for due alerts
     # every `alert_interval` seconds (0: not in `serve`); each alert is evaluated at its own interval (minutes).
     alert_interval: float = Field(default=30, ge=0)
+    # GET /metrics (Prometheus text, no tenant data): open when empty (keep it on the internal network); when set,
+    # a scrape must send `Authorization: Bearer <metrics_token>` (Prometheus' `authorization.credentials`), else 401.
+    metrics_token: str = ""
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
 

@@ -22,6 +22,7 @@ from sqlalchemy import select
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
+from meterline.accounts.service import refuse_archived
 from meterline.catalog.addon_repository import AddOnRepository
 from meterline.core import numbers
 from meterline.core.clock import END_OF_TIME, FIRST_DAY, LAST_DAY
@@ -189,6 +190,7 @@ class CreditService:
             if found is not None:
                 return found
         account = self._account(grant.account_id)
+        refuse_archived(account, "it takes no new credit")
         currency = account.invoice_currency
         if grant.amount <= 0 or grant.amount >= LIMIT or round_money(grant.amount, currency) != grant.amount:
             raise BadRequest(

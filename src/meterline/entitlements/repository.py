@@ -234,6 +234,28 @@ class EntryRepository(OrgRepository):
         )
         return list(self.session.scalars(stmt.order_by(FeatureConsumption.pk)))
 
+    def given_back(self, event_pk: str) -> list[tuple[str, str, Decimal, bool]]:
+        """(feature pk, the consumed entry's source, units, whether they came back as a REFUND entry) of what an UNDO
+        of the event gave back (an OVERAGE entry's units are taken off its `used` instead; a voided or expired
+        entry's are not given back)."""
+        stmt = (
+            select(
+                FeatureCreditEntry.feature_pk,
+                FeatureCreditEntry.source,
+                FeatureConsumption.units,
+                FeatureConsumption.refund_entry_pk,
+            )
+            .join(FeatureCreditEntry, FeatureCreditEntry.pk == FeatureConsumption.entry_pk)
+            .where(
+                FeatureConsumption.org_id == self.org_id,
+                FeatureConsumption.event_pk == event_pk,
+                FeatureConsumption.refunded_at.is_not(None),
+            )
+            .order_by(FeatureConsumption.pk)
+        )
+        rows = self.session.execute(stmt)
+        return [(feature, str(source), units, refund is not None) for feature, source, units, refund in rows]
+
     def consumptions(self, entry_pks: set[str]) -> dict[str, list[FeatureConsumption]]:
         found: dict[str, list[FeatureConsumption]] = defaultdict(list)
         if not entry_pks:

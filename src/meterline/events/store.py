@@ -65,6 +65,9 @@ def _stored(row: EventRow, org_id: str, created: object, at: Callable[[datetime]
     )
 
 
+CLAIM_DAYS = 45  # D6: how long an event id stays claimed (usecases/housekeeping.py ends older claims)
+
+
 class EventStore(OrgRepository):
     # The writes of ingestion are its hot path: they go through the database driver with prepared SQL (psycopg's
     # COPY on PostgreSQL, executemany on SQLite), converting values the way the column types would. The SQL is

@@ -36,7 +36,6 @@ from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.core.observability import BILLING_FAILURES, INVOICES_FINALIZED, describe
 from meterline.credits.service import CreditService
-from meterline.events.store import EventStore
 from meterline.invoicing.failures import (
     EXPIRE,
     FINALIZE,
@@ -48,14 +47,11 @@ from meterline.invoicing.failures import (
 )
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService, credit_holds
-from meterline.portal.repository import PortalRepository
-from meterline.portal.service import KEPT_EXPIRED
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 
 CHUNK = 200  # invoices per finalizing transaction
 SYNC_CHUNK = 500  # accounts per syncing transaction
-CLAIM_DAYS = 45  # D6: how long an event id stays claimed
 
 log = logging.getLogger("meterline.billing")
 
@@ -366,50 +362,26 @@ def _failed(
     )
 
 
-def forget_claims(factory: sessionmaker[Session], now: datetime) -> int:
-    """End the event-id claims older than the dedup window (D6): a later event may reuse such an id."""
-    forgotten = 0
-    for org in _orgs(factory, None):
-        try:
-            with unit_of_work(factory) as session:
-                forgotten += EventStore(session, org.id).forget_ids_before(now - timedelta(days=CLAIM_DAYS))
-        except Exception as exc:  # one organization's failure never stops the others'; tried again next hour
-            log.warning("forgetting old event ids failed", extra={"fields": {"org_id": org.id, "error": describe(exc)}})
-    return forgotten
-
-
-def forget_portal_tokens(factory: sessionmaker[Session], now: datetime) -> int:
-    """Delete the customer portal's tokens expired for more than a day (until then a link says it expired;
-    docs/portal.md), organization by organization: one organization's failure never stops the others'."""
-    forgotten = 0
-    for org in _orgs(factory, None):
-        try:
-            with unit_of_work(factory) as session:
-                forgotten += PortalRepository(session, org.id).forget_expired(now - KEPT_EXPIRED)
-        except Exception as exc:  # tried again next hour
-            log.warning(
-                "forgetting expired portal tokens failed", extra={"fields": {"org_id": org.id, "error": describe(exc)}}
-            )
-    return forgotten
-
-
 class Worker(BackgroundLoop):
-    """Runs bill runs with the wall clock every `interval` seconds; hourly, forgets old event-id claims and expired
-    portal tokens."""
+    """Runs bill runs with the wall clock every `interval` seconds; hourly, `housekeeping` (usecases/housekeeping.py:
+    old event-id claims, expired portal tokens, old webhook messages). Every entry point passes it: there is no
+    default, so no worker forgets its chores."""
 
     thread_name, what, log = "meterline-worker", "bill run", log
 
-    def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+    def __init__(
+        self, factory: sessionmaker[Session], interval: float, *, housekeeping: Callable[[datetime], object]
+    ) -> None:
         super().__init__(interval)
         self.factory = factory
+        self.housekeeping = housekeeping
         self._last_forget: datetime | None = None
 
     def tick(self) -> RunResult:
         now = utc_now()
         result = run(self.factory, now, now=now)
         if self._last_forget is None or now - self._last_forget >= timedelta(hours=1):
-            forget_claims(self.factory, now)
-            forget_portal_tokens(self.factory, now)
+            self.housekeeping(now)
             self._last_forget = now
         return result
 

@@ -11,7 +11,10 @@ STANDARD (in arrears, one per account, schedule and cycle; D8, D11, D12)
               USAGE_RATE_CARD_AMOUNT  (USAGE_RATE_CARD_SLAB_AMOUNT per slab, RATE_CONFIG_ADJUSTMENT_AMOUNT)
               FIXED_FEE_RATE_CARD_AMOUNT, LICENSE_RATE_CARD_AMOUNT (+ slabs), CREDIT_GRANT_RATE_CARD_AMOUNT,
               BILLING_ENTITLEMENT_RATE_CARD_AMOUNT, ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT (+ slabs)
-              TOTAL_ADVANCED_FEES     the in-advance cards (ADVANCED_*), when the cycle has any
+              PRICING_RULE_*_UPDATE_AMOUNT  after the card an in-arrears pricing rule updated (revenue/pricing_rules.py)
+              TOTAL_PRICING_RULE_ADDITION_AMOUNT  PRICING_RULE_ADDITION_AMOUNT per ADD rule that applied
+              TOTAL_ADVANCED_FEES     the in-advance cards (ADVANCED_*), when the cycle has any, with the in-advance
+                                      rules' lines as the cycle's in-advance invoice has them
             TRUE_UP_AMOUNT            max(0, commitment - SUB_TOTAL), prorated for a partial cycle
           CUSTOM_AMOUNT               minus TOTAL_ADVANCED_FEES: "Invoiced in advance"
       TOTAL_MISCELLANEOUS_CHARGES     MISCELLANEOUS_CHARGE per charge
@@ -35,14 +38,21 @@ from typing import Any
 
 from meterline.catalog import plan_model
 from meterline.catalog.plan_model import SLAB_CARDS, SlabCard
-from meterline.catalog.plan_schemas import BillingEntitlementRateCard, CreditGrantRateCard, EntitlementOverageRateCard
+from meterline.catalog.plan_schemas import (
+    BillingEntitlementRateCard,
+    CreditGrantRateCard,
+    EntitlementOverageRateCard,
+    PricingRule,
+)
 from meterline.core import numbers
 from meterline.core.money import EXACT, exact_sum, round_money
 from meterline.invoicing import credit_application
 from meterline.invoicing.credit_application import Applied, Available
 from meterline.metering import jsonlogic
 from meterline.rating import amounts
+from meterline.revenue import pricing_rules
 from meterline.revenue.compute import CardRevenue
+from meterline.revenue.pricing_rules import AccountFacts, Outcome
 
 ZERO = Decimal(0)
 NO_CREDITS: list[Available] = []
@@ -171,11 +181,30 @@ class CustomItem:
 
 
 @dataclass(frozen=True)
+class Rules:
+    """A plan's pricing rules by invoice timing (each in order), and what they may read of the account."""
+
+    in_arrears: tuple[PricingRule, ...] = ()
+    in_advance: tuple[PricingRule, ...] = ()
+    account: AccountFacts | None = None
+
+    @staticmethod
+    def of(model: plan_model.PlanModel, account: AccountFacts | None = None) -> Rules:
+        return Rules(
+            plan_model.rules_of(model, "IN_ARREARS"), plan_model.rules_of(model, "IN_ADVANCE"), account=account
+        )
+
+
+NO_RULES = Rules()
+
+
+@dataclass(frozen=True)
 class Built:
     revenue: Line  # the TOTAL_AMOUNT root
     total: Decimal
     charge_errors: list[str] = field(default_factory=list)
     credits: list[Applied] = field(default_factory=list)  # what each credit took off which line
+    rule_errors: list[str] = field(default_factory=list)  # the pricing rules that failed (the invoice stands)
 
 
 # -- rate cards --------------------------------------------------------------------------------------------------
@@ -253,13 +282,63 @@ def _credit_amount(card: CreditGrantRateCard, currency: str) -> Decimal:
     return detail.credit_amount
 
 
-def _advanced_fees(cards: list[CardRevenue], currency: str) -> Line:
+def rule_line(change: pricing_rules.Change) -> Line:
+    """A pricing rule's line: what it added, or how much its update changed the card (docs/pricing.md)."""
+    return Line(
+        change.line_id,
+        change.description,
+        change.line_type,
+        change.amount,
+        quantity=change.new_usage,
+        metadata=change.metadata(),
+    )
+
+
+def _ruled_cards(cards: list[CardRevenue], outcome: Outcome, currency: str, advanced: bool = False) -> list[Line]:
+    """The cards' lines, each followed by the lines of the rules that updated it, then the rules' additions."""
+    lines: list[Line] = []
+    for c in cards:
+        lines.append(card_line(c, currency, advanced=advanced))
+        lines.extend(rule_line(change) for change in outcome.updates_of(c.billable_id))
+    if outcome.additions:
+        lines.append(
+            _parent(
+                "TOTAL_PRICING_RULE_ADDITION_AMOUNT",
+                "Added by pricing rules",
+                "TOTAL_PRICING_RULE_ADDITION_AMOUNT",
+                [rule_line(change) for change in outcome.additions],
+            )
+        )
+    return lines
+
+
+def _advanced_fees(cards: list[CardRevenue], outcome: Outcome, currency: str) -> Line:
     return _parent(
         "TOTAL_ADVANCED_FEES",
         "Fees billed in advance",
         "TOTAL_ADVANCED_FEES",
-        [card_line(c, currency, advanced=True) for c in cards],
+        _ruled_cards(cards, outcome, currency, True),
     )
+
+
+def _with_log(built: Built, outcome: Outcome) -> Built:
+    """The rules' log on the root line's metadata (`pricingRules`: kept with the lines when the invoice is
+    finalized, read by GET /invoice/{id}/pricing_rules_logs), their failures in `rule_errors`."""
+    if not outcome.log:
+        return built
+    metadata = dict(built.revenue.metadata or {})
+    metadata["pricingRules"] = [entry.to_json() for entry in outcome.log]
+    if outcome.errors:
+        metadata["pricingRuleErrors"] = outcome.errors
+    root = Line(
+        built.revenue.id,
+        built.revenue.description,
+        built.revenue.type,
+        built.revenue.value,
+        metadata=metadata,
+        children=built.revenue.children,
+    )
+    return Built(root, built.total, built.charge_errors, built.credits, outcome.errors)
 
 
 # -- charges -----------------------------------------------------------------------------------------------------
@@ -381,12 +460,17 @@ def build_standard(
     charges: list[Charge],
     currency: str,
     credits: list[Available] = NO_CREDITS,
+    rules: Rules = NO_RULES,
 ) -> Built:
     """The in-arrears invoice of one cycle piece. `advanced` are the same piece's in-advance cards: they count in
-    SUB_TOTAL (and so against the commitment) and are taken off again, having been invoiced already."""
-    sub = [card_line(c, currency) for c in arrears]
+    SUB_TOTAL (and so against the commitment) and are taken off again, having been invoiced already (with the
+    in-advance rules applied as on their own invoice). The in-arrears rules apply to `arrears`."""
+    outcome = pricing_rules.apply(rules.in_arrears, arrears, currency, rules.account)
+    sub = _ruled_cards(arrears, outcome, currency)
     if advanced:
-        sub.append(_advanced_fees(advanced, currency))
+        sub.append(
+            _advanced_fees(advanced, pricing_rules.apply(rules.in_advance, advanced, currency, rules.account), currency)
+        )
     sub_total = _parent("SUB_TOTAL_AMOUNT", "Subtotal", "SUB_TOTAL_AMOUNT", sub)
     plan_children = [sub_total]
     if commitment is not None:
@@ -410,12 +494,16 @@ def build_standard(
             )
         )
     gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", gross_children)
-    return _total(gross, credits, charges, currency)
+    return _with_log(_total(gross, credits, charges, currency), outcome)
 
 
-def build_advanced(cards: list[CardRevenue], currency: str, credits: list[Available] = NO_CREDITS) -> Built:
-    gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", [_advanced_fees(cards, currency)])
-    return _total(gross, credits, [], currency)
+def build_advanced(
+    cards: list[CardRevenue], currency: str, credits: list[Available] = NO_CREDITS, rules: Rules = NO_RULES
+) -> Built:
+    """The in-advance invoice of one cycle piece: its cards, with the in-advance rules applied."""
+    outcome = pricing_rules.apply(rules.in_advance, cards, currency, rules.account)
+    gross = _parent("GROSS_AMOUNT", "Gross amount", "GROSS_AMOUNT", [_advanced_fees(cards, outcome, currency)])
+    return _with_log(_total(gross, credits, [], currency), outcome)
 
 
 def custom_value(item: CustomItem, currency: str) -> Decimal:

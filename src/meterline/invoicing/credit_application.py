@@ -10,12 +10,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING
 
 from meterline.core.clock import END_OF_TIME
+from meterline.core.money import EXACT, exact_sum
 
 if TYPE_CHECKING:  # the builder imports this module
     from meterline.invoicing.builder import Line
@@ -36,6 +37,10 @@ CARD_LINES = (
         "ENTITLEMENT_OVERAGE_RATE_CARD_AMOUNT",
     }
 )
+
+
+RULE_UPDATES = {"PRICING_RULE_USAGE_UPDATE_AMOUNT", "PRICING_RULE_REVENUE_UPDATE_AMOUNT"}
+RULE_ADDITION = "PRICING_RULE_ADDITION_AMOUNT"
 
 
 @dataclass(frozen=True)
@@ -66,7 +71,7 @@ def covers(scope: tuple[str, ...], line: Line) -> bool:
     if line.type == "CUSTOM_AMOUNT":
         billable = (line.metadata or {}).get("billableId")
         return not scope or (billable is not None and billable in scope)
-    if line.type == "TRUE_UP_AMOUNT":
+    if line.type in ("TRUE_UP_AMOUNT", RULE_ADDITION):
         return not scope
     if line.type not in CARD_LINES:
         return False
@@ -88,11 +93,22 @@ def targets(gross: Line) -> list[Line]:
     def walk(line: Line) -> None:
         if line.type == "TOTAL_ADVANCED_FEES" and in_arrears:
             return
-        if line.type in CARD_LINES or line.type in ("TRUE_UP_AMOUNT", "CUSTOM_AMOUNT"):
+        if line.type in CARD_LINES or line.type in ("TRUE_UP_AMOUNT", "CUSTOM_AMOUNT", RULE_ADDITION):
             if line.value > 0:
                 out.append(line)
             return
-        for child in line.children:
+        children = list(line.children)
+        for i, child in enumerate(children):
+            if child.type in RULE_UPDATES:
+                continue  # counted with the card it follows
+            if child.type in CARD_LINES:  # what a pricing rule's update changed is part of the card's amount
+                following = []
+                for sibling in children[i + 1 :]:
+                    if sibling.type not in RULE_UPDATES:
+                        break
+                    following.append(sibling.value)
+                if following:
+                    child = replace(child, value=EXACT.add(child.value, exact_sum(following)))
             walk(child)
 
     walk(gross)

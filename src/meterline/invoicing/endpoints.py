@@ -40,7 +40,7 @@ def _owner_ids(ctx: Context, invoices: list[Invoice]) -> dict[str, tuple[str, st
 
 
 def present(ctx: Context, invoice: Invoice, with_lines: bool = True) -> schemas.InvoiceOut:
-    revenue, usage, details, total = InvoiceService(ctx).view(invoice)
+    revenue, usage, details, total = InvoiceService(ctx).readable_view(invoice)
     account_id, customer_id = _owner_ids(ctx, [invoice])[invoice.account_pk]
     return schemas.invoice_out(
         invoice, account_id, customer_id, total, details, revenue if with_lines else None, usage if with_lines else None
@@ -86,7 +86,7 @@ def _list(
     )  # drafts are computed: in one go
     data = []
     for invoice in result.items:
-        _revenue, _usage, details, total = service.view(invoice)
+        _revenue, _usage, details, total = service.readable_view(invoice)
         data.append(schemas.summary_out(invoice, *owners[invoice.account_pk], total, details))
     return respond(schemas.ListInvoicesResponse(data=data, next_token=result.next_token))
 
@@ -234,6 +234,9 @@ def manage_miscellaneous_charges_in_invoice(
     operation_id="listPricingRuleLogs",
 )
 def list_pricing_rule_logs(invoice_id: str, ctx: Context = Depends(api_context)) -> Response:
-    """Always empty: Meterline has no pricing rules yet (docs/api.md)."""
-    InvoiceService(ctx).get(invoice_id)
-    return respond(schemas.PricingRulesLogsPaginatedResponse(data=[]))
+    """What each pricing rule of the invoice's plan did on it (docs/pricing.md, "Pricing rules"): kept with the lines
+    when the invoice is finalized, computed now while it is a DRAFT."""
+    service = InvoiceService(ctx)
+    invoice = service.get(invoice_id)
+    revenue, _usage, _details, _total = service.view(invoice)
+    return respond(schemas.rule_logs_out(invoice.pk, (revenue.metadata or {}).get("pricingRules") or []))

@@ -54,6 +54,7 @@ AGGREGATES = {
     "TOTAL_ADVANCED_FEES",
     "TOTAL_MISCELLANEOUS_CHARGES",
     "TOTAL_CREDITS",
+    "TOTAL_PRICING_RULE_ADDITION_AMOUNT",  # its PRICING_RULE_ADDITION_AMOUNT lines are listed as cards are
 }
 # Aggregates that stand for billable lines of their own: without children they are listed themselves.
 GROUPS = {"TOTAL_ADVANCED_FEES", "TOTAL_MISCELLANEOUS_CHARGES", "TOTAL_CREDITS"}

@@ -29,7 +29,7 @@ from meterline.core.repository import OrgRepository
 from meterline.customers.models import Customer
 from meterline.customers.statuses import CustomerStatus
 from meterline.invoicing.builder import Line
-from meterline.invoicing.credit_application import CARD_LINES, USAGE_LINES
+from meterline.invoicing.credit_application import CARD_LINES, RULE_ADDITION, RULE_UPDATES, USAGE_LINES
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT
 from meterline.invoicing.service import (
@@ -197,7 +197,11 @@ def live_counts(ctx: Context) -> tuple[int, int]:
 # STANDARD_ADVANCED) by cycle start, the ongoing DRAFTs included (computed as they stand now).
 CYCLE_TYPES = (STANDARD, ADVANCED)
 BY_INVOICE_DATE, BY_CYCLE_START = "INVOICE_DATE", "CYCLE_START"
-OTHER_PARTS = {"TRUE_UP_AMOUNT": "TRUE_UP", "MISCELLANEOUS_CHARGE": "MISCELLANEOUS_CHARGES"}
+OTHER_PARTS = {
+    "TRUE_UP_AMOUNT": "TRUE_UP",
+    "MISCELLANEOUS_CHARGE": "MISCELLANEOUS_CHARGES",
+    RULE_ADDITION: "PRICING_RULES",  # lines a pricing rule added (its updates count with the card they change)
+}
 ADJUSTMENT = "ADJUSTMENT"  # what no line explains: the floor at 0 (a discount larger than the invoice)
 CUSTOM = "CUSTOM"  # a custom line without a billableId; with one: CUSTOM:<billableId>, which no system part nor
 # rate card's billable can be (a user's billableId "TRUE_UP" or a meter's id stays apart from those)
@@ -248,6 +252,11 @@ def billable_parts(root: Line) -> tuple[dict[str, Decimal], frozenset[str]]:
             if line.type in USAGE_LINES:
                 usage.add(key)
             owner[line.id] = key
+            parts[key] = EXACT.add(parts[key], line.value)
+            return
+        if line.type in RULE_UPDATES:  # `<card line id>:rule:<rule id>`, right after its card: the card's billable
+            card_id = line.id.rsplit(":rule:", 1)[0]
+            key = owner.get(card_id, card_id)
             parts[key] = EXACT.add(parts[key], line.value)
             return
         if line.type == "SUB_CREDITS":

@@ -161,11 +161,61 @@ class MiscellaneousChargesResponse(ResponseModel):
     data: list[MiscellaneousChargeOut]
 
 
+class PricingRuleChangesLog(ResponseModel):
+    key: str
+    key_name: str | None = None
+    old_revenue: Number
+    new_revenue: Number
+    old_usage: Number | None = None
+    new_usage: Number | None = None
+    error_message: str | None = None
+
+
+class PricingRuleInfo(ResponseModel):
+    id: str
+    name: str | None = None
+    condition: str | None = None
+    computation: str | None = None
+
+
+class PricingRulesLog(ResponseModel):
+    id: str
+    type: Literal["CONDITION_TRUE", "CONDITION_FALSE", "CONDITION_ERROR", "COMPUTATION_ERROR"] | None = None
+    order: int
+    changes: PricingRuleChangesLog
+    rule: PricingRuleInfo | None = None
+
+
 class PricingRulesLogsPaginatedResponse(ResponseModel):
-    data: list[dict[str, Any]]
+    data: list[PricingRulesLog]
 
 
 # -- presenters --------------------------------------------------------------------------------------------------
+def rule_logs_out(invoice_id: str, log: list[dict[str, Any]]) -> PricingRulesLogsPaginatedResponse:
+    """The invoice's pricing rule log (the root line's `pricingRules`, revenue/pricing_rules.LogEntry.to_json); a
+    rule that changed nothing shows no revenue change (0 -> 0)."""
+    zero = Decimal(0)
+    return PricingRulesLogsPaginatedResponse(
+        data=[
+            PricingRulesLog(
+                id=f"{invoice_id}:{entry['ruleId']}",
+                type=entry["type"],
+                order=entry["order"],
+                changes=PricingRuleChangesLog.model_validate(
+                    {"oldRevenue": zero, "newRevenue": zero, **entry["changes"]}
+                ),
+                rule=PricingRuleInfo(
+                    id=entry["ruleId"],
+                    name=entry["name"],
+                    condition=entry.get("condition"),
+                    computation=entry.get("computation"),
+                ),
+            )
+            for entry in log
+        ]
+    )
+
+
 def _address(value: dict[str, Any] | None) -> AddressOut:
     return AddressOut.model_validate(value or {})
 

@@ -12,24 +12,26 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 import simplejson
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
+from meterline.accounts.service import ARCHIVED
 from meterline.catalog import plan_model, plan_rules, rate_cards
 from meterline.catalog.plan_model import PlanModel
 from meterline.core.clock import END_OF_TIME
-from meterline.core.errors import BadRequest, Conflict, NotFound
+from meterline.core.errors import BadRequest, Conflict, MeterlineError, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT
+from meterline.core.observability import describe
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.core.schemas import format_address
 from meterline.core.settings import load_settings
@@ -46,12 +48,27 @@ from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
+from meterline.revenue.pricing_rules import account_facts
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletRepository, WalletService
 from meterline.wallet.statuses import WalletStatus
 from meterline.webhooks import outbox
+
+T = TypeVar("T")
+
+
+class UncomputableDraft(Conflict):
+    """A DRAFT invoice whose stored data breaks computing it: readers get the reason (409), not a 500."""
+
+    def __init__(self, invoice_pk: str, reason: str) -> None:
+        super().__init__(
+            f"Draft invoice {invoice_pk} cannot be computed now: {reason}. Nothing was changed; the bill run "
+            "records the same failure until its plan, usage or charges are fixed."
+        )
+        self.reason = reason
+
 
 STANDARD, ADVANCED, CUSTOM = "STANDARD", "STANDARD_ADVANCED", "CUSTOM"
 DUE, PAID, PARTIALLY_PAID = InvoiceStatus.DUE, InvoiceStatus.PAID, InvoiceStatus.PARTIALLY_PAID
@@ -117,7 +134,7 @@ def credit_holds(ctx: Context, account: Account) -> dict[str, Decimal]:
     service = InvoiceService(ctx)
     held: dict[str, Decimal] = {}
     for draft in service.inputs.drafts(account.pk):
-        for applied in service.compute(draft).built.credits:
+        for applied in service.readable_compute(draft).built.credits:
             held[applied.credit_id] = EXACT.add(held.get(applied.credit_id, Decimal(0)), applied.amount)
     return held
 
@@ -125,7 +142,7 @@ def credit_holds(ctx: Context, account: Account) -> dict[str, Decimal]:
 def wallet_holds(ctx: Context, account: Account) -> list[tuple[str, Decimal]]:
     """(DRAFT invoice id, what the wallet would pay it) in due order (WalletService's `holds`)."""
     service = InvoiceService(ctx)
-    computed = [(d.pk, service.compute(d).wallet) for d in service.inputs.drafts(account.pk)]
+    computed = [(d.pk, service.readable_compute(d).wallet) for d in service.inputs.drafts(account.pk)]
     return [(pk, amount) for pk, amount in computed if amount > 0]
 
 
@@ -272,9 +289,29 @@ class InvoiceService:
         computed = self.compute(invoice)
         return computed.built.revenue, computed.usage, computed.details, computed.built.total
 
+    def readable_view(self, invoice: Invoice) -> tuple[Line, list[Line], dict[str, Any], Decimal]:
+        """`view` for those who read an invoice (the API, the console, the portal): a DRAFT whose stored data breaks
+        computing it (a rate or usage out of range, damaged charges) is UncomputableDraft, a 409 with the reason,
+        never a 500; the bill run records the same failure (docs/invoicing.md)."""
+        return self._reading(invoice, self.view)
+
+    def readable_compute(self, invoice: Invoice) -> Computed:
+        """`compute` of a DRAFT for the credits' and the wallet's holds, with `readable_view`'s UncomputableDraft."""
+        return self._reading(invoice, self.compute)
+
+    def _reading(self, invoice: Invoice, read: Callable[[Invoice], T]) -> T:
+        try:
+            return read(invoice)
+        except MeterlineError:
+            raise
+        except Exception as exc:
+            if invoice.status != DRAFT:
+                raise
+            raise UncomputableDraft(invoice.pk, describe(exc)) from exc
+
     def presented(self, invoice: Invoice) -> schemas.InvoiceOut:
         """The invoice as GET /invoices/{id} answers it (lines and usage included)."""
-        revenue, usage, details, total = self.view(invoice)
+        revenue, usage, details, total = self.readable_view(invoice)
         account = self.account_of(invoice)
         customer = CustomerRepository(self.ctx.session, self.ctx.org_id).by_pks({account.customer_pk})
         return schemas.invoice_out(
@@ -393,11 +430,16 @@ class InvoiceService:
             plan_name = piece.view.plan_name
             usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
             arrears, advance = self._cards(account, piece, usage)
+            rules = (
+                builder.Rules.of(piece.view.model, account_facts(account)) if piece.view.model.pricing_rules else None
+            )
             if invoice.invoice_type == ADVANCED:
-                built = builder.build_advanced(advance, currency, credits)
+                built = builder.build_advanced(advance, currency, credits, rules or builder.NO_RULES)
             else:
                 commitment = self._commitment(piece.view.model, currency, piece.piece)
-                built = builder.build_standard(arrears, advance, commitment, charges, currency, credits)
+                built = builder.build_standard(
+                    arrears, advance, commitment, charges, currency, credits, rules or builder.NO_RULES
+                )
                 priced = set(piece.view.model.usage_meter_ids)
                 usage_lines = builder.usage_info(
                     [(m.id, m.name, usage[m.id]) for m in self.inputs.meters() if m.id in priced]
@@ -676,6 +718,8 @@ class InvoiceService:
             plan_grants.PlanGrants(self.ctx).grant_prepaid(  # PREPAID billing entitlement cards
                 self.inputs.account(invoice.account_pk), view, invoice.cycle_start
             )
+        if self.inputs.account(invoice.account_pk).status == ARCHIVED:
+            return  # never billed again: a credit would serve no invoice (accounts.service.refuse_archived)
         cards = {c.id: c for c in (view.model.credit_grant_cards if view else ())}
         for line in revenue.walk():
             card = cards.get(line.id) if line.type.endswith("CREDIT_GRANT_RATE_CARD_AMOUNT") else None

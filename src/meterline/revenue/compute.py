@@ -9,6 +9,7 @@ The revenue calculator answers with it, and the invoice builder will build its l
 - Billing entitlements: the units a cycle grants (`featureCreditLimit`) priced by the card's slabs.
 - Entitlement overage: the overage used (units of the feature beyond its credits) priced by the card's slabs.
 The minimum commitment is not a rate card here: its true-up is an invoice line (D8), computed there.
+`with_rules` then applies the plan's pricing rules (revenue/pricing_rules.py) to those results, as invoices do.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ from meterline import rating
 from meterline.catalog import plan_model, rate_cards
 from meterline.catalog.plan_model import PlanModel, RateCard, SlabCard
 from meterline.catalog.plan_schemas import LicenseRateCard
+from meterline.revenue import pricing_rules
+from meterline.revenue.pricing_rules import AccountFacts
 
 ONE = Decimal(1)
 
@@ -117,3 +120,43 @@ def plan_revenue(
             name = plan_model.card_name(card)
             out.append(slab_card("ENTITLEMENT_OVERAGE", "entitlementOverageRateCards", i, card, name, used))
     return out
+
+
+@dataclass(frozen=True)
+class Ruled:
+    """Cards after the plan's pricing rules (in their order), and what the rules did (in arrears, in advance)."""
+
+    cards: list[CardRevenue]
+    before: list[CardRevenue]  # as rated, before the rules
+    outcomes: tuple[pricing_rules.Outcome, ...]
+
+    @property
+    def changes(self) -> list[pricing_rules.Change]:
+        return [c for o in self.outcomes for c in o.changes]
+
+    @property
+    def log(self) -> list[pricing_rules.LogEntry]:
+        return [e for o in self.outcomes for e in o.log]
+
+
+def with_rules(model: PlanModel, cards: list[CardRevenue], currency: str, account: AccountFacts | None = None) -> Ruled:
+    """The plan's pricing rules over its rated cards: the in-arrears rules over the cards billed in arrears, the
+    in-advance rules over those billed at the cycle's start, each timing as its invoice applies them."""
+    if not model.pricing_rules:
+        return Ruled(cards, cards, ())
+    at_start = [plan_model.timing(c.card) in plan_model.BILLED_AT_START for c in cards]
+    arrears = pricing_rules.apply(
+        plan_model.rules_of(model, "IN_ARREARS"),
+        [c for c, a in zip(cards, at_start, strict=True) if not a],
+        currency,
+        account,
+    )
+    advance = pricing_rules.apply(
+        plan_model.rules_of(model, "IN_ADVANCE"),
+        [c for c, a in zip(cards, at_start, strict=True) if a],
+        currency,
+        account,
+    )
+    left_arrears, left_advance = iter(arrears.cards), iter(advance.cards)
+    ruled = [next(left_advance) if a else next(left_arrears) for a in at_start]
+    return Ruled(ruled, cards, (arrears, advance))

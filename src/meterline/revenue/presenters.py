@@ -6,6 +6,7 @@ from typing import Any, cast
 
 from meterline.catalog import plan_model
 from meterline.catalog.plan_schemas import BillingEntitlementRateCard, EntitlementOverageRateCard, details_out
+from meterline.core.money import EXACT
 from meterline.revenue import schemas
 from meterline.revenue.compute import CardRevenue
 from meterline.revenue.service import Calculation
@@ -43,12 +44,15 @@ def _slabs(card: CardRevenue) -> list[schemas.SlabRevenueSummary]:
     ]
 
 
-def _summaries(card: CardRevenue) -> dict[str, Any]:
+def _summaries(card: CardRevenue, before: CardRevenue | None = None) -> dict[str, Any]:
+    """A card's entry; `before`: the card as rated, when pricing rules changed it (slabs stay as rated)."""
     out: dict[str, Any] = {
         "usages": {_billable(card): card.quantity} if card.quantity is not None else {},
         "revenue": card.revenue,
         "rate_config_adjustment": card.priced.adjustment if card.priced else None,
     }
+    if before is not None:
+        out["pricing_rule_adjustment"] = EXACT.subtract(card.revenue, before.revenue)
     if card.kind == "USAGE":
         out["slab_revenue_summaries"] = _slabs(card)
     elif card.kind == "LICENSE":
@@ -75,15 +79,29 @@ def response_v1(calc: Calculation) -> schemas.CalculateRevenueResponse:
         usage_lookup_range=_range(calc),
         price_plan_details=details_out(calc.details, calc.active_currencies, calc.plan_type),
         revenue_info=[
-            schemas.RevenueInfo.model_validate({**_summaries(c), _CARD_FIELD[c.kind]: c.card}) for c in calc.cards
+            schemas.RevenueInfo.model_validate({**_summaries(c, b), _CARD_FIELD[c.kind]: c.card})
+            for c, b in _with_before(calc)
         ],
+        pricing_rules=_rules_log(calc),
     )
+
+
+def _with_before(calc: Calculation) -> list[tuple[CardRevenue, CardRevenue | None]]:
+    if calc.ruled is None or not calc.ruled.outcomes:
+        return [(c, None) for c in calc.cards]
+    return list(zip(calc.cards, calc.ruled.before, strict=True))
+
+
+def _rules_log(calc: Calculation) -> list[dict[str, Any]] | None:
+    if calc.ruled is None or not calc.ruled.log:
+        return None
+    return [entry.to_json() for entry in calc.ruled.log]
 
 
 def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
     reference_id, reference_type = calc.reference
     infos = []
-    for c in calc.cards:
+    for c, before in _with_before(calc):
         rate_card = schemas.RateCard(
             billable_id=_billable(c),
             type=cast(schemas.RateCardType, c.kind),
@@ -98,7 +116,7 @@ def response_v2(calc: Calculation) -> schemas.CalculateRevenueResponseV2:
             price_plan_id=calc.plan_id,
             account_id=calc.account_id,
         )
-        infos.append(schemas.RevenueInfoV2.model_validate({**_summaries(c), "rate_card": rate_card}))
+        infos.append(schemas.RevenueInfoV2.model_validate({**_summaries(c, before), "rate_card": rate_card}))
     return schemas.CalculateRevenueResponseV2(
-        currency=calc.currency, usage_lookup_range=_range(calc), revenue_info=infos
+        currency=calc.currency, usage_lookup_range=_range(calc), revenue_info=infos, pricing_rules=_rules_log(calc)
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictInt, StringConstraints
 
@@ -146,6 +146,8 @@ class RevenueInfoBase(ResponseModel):
     # Meterline additions: the card's whole revenue, and what its rateConfig minimum / maximum added or took.
     revenue: Number | None = None
     rate_config_adjustment: Number | None = None
+    # what the plan's pricing rules changed of the card (revenue after - before; `revenue` is after them)
+    pricing_rule_adjustment: Number | None = None
 
 
 class RevenueInfo(RevenueInfoBase):
@@ -207,9 +209,12 @@ class CalculateRevenueResponse(ResponseModel):
     usage_lookup_range: UsageLookupRange | None = None
     price_plan_details: PricePlanDetails
     revenue_info: list[RevenueInfo]
+    # Meterline addition: each pricing rule's outcome (as GET /invoice/{id}/pricing_rules_logs has it)
+    pricing_rules: list[dict[str, Any]] | None = None
 
 
 class CalculateRevenueResponseV2(ResponseModel):
     currency: str
     usage_lookup_range: UsageLookupRange | None = None
     revenue_info: list[RevenueInfoV2]
+    pricing_rules: list[dict[str, Any]] | None = None

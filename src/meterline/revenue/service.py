@@ -35,7 +35,8 @@ from meterline.events.service import UsageService
 from meterline.licenses.service import LicenseService
 from meterline.rating import cycles
 from meterline.revenue import schemas
-from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
+from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, Ruled, plan_revenue, with_rules
+from meterline.revenue.pricing_rules import account_facts
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
@@ -52,7 +53,8 @@ class Calculation:
     reference: tuple[str, str]  # (reference id, reference type): the plan, the account, or custom
     account_id: str | None
     usage_range: tuple[datetime, datetime] | None
-    cards: list[CardRevenue]
+    cards: list[CardRevenue]  # after the plan's pricing rules
+    ruled: Ruled | None = None  # what the rules did (docs/pricing.md, "Pricing rules")
 
 
 class RevenueCalculator:
@@ -103,8 +105,12 @@ class RevenueCalculator:
         proration = self._proration(request.proration_config)
         overage = self._overage(request.entitlement_overage_config)
         cards = plan_revenue(model, currency, usage, licenses, proration, license_days, overage=overage)
+        facts = None
+        if account_id is not None and model.pricing_rules:
+            facts = account_facts(self._account(account_id, "pricePlanDetailsConfig"))
+        ruled = with_rules(model, cards, currency, facts)
         return Calculation(
-            currency, details, model, active, plan_type, plan_id, reference, account_id, usage_range, cards
+            currency, details, model, active, plan_type, plan_id, reference, account_id, usage_range, ruled.cards, ruled
         )
 
     def _currency(self, config: schemas.CurrencyConfig) -> str:

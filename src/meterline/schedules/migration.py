@@ -83,7 +83,10 @@ def migrate_account(ctx: Context, params: dict[str, Any], account_id: str, *, in
             given = decode_details(schedule.override)
             merged = plan_rules.normalize({**target_details, **given}, target.type, PricePlanService(ctx).catalog())
             plan_rules.check_activation(plan_model.parse(merged), [account.invoice_currency])
-            override = encode_details({k: merged[k] for k in given if k in merged})
+            kept = {k: merged[k] for k in given if k in merged}
+            if "pricingRules" in given and "pricingRules" not in kept:  # the account's "no rules" goes along
+                kept["pricingRules"] = []
+            override = encode_details(kept)
         retain = params.get("retainStartOffsets") == "true"
         cycle = resolve_cycle(target_cycle, switch.astimezone(tz).date(), schedule.cycle, retain)
         moved = PricingSchedule(

@@ -7,7 +7,15 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from pydantic import Field, StrictBool, StrictInt, StringConstraints
 
-from meterline.catalog.plan_schemas import CreatePricePlanDetailsOverride, PricePlanDetails, details_out
+from meterline.catalog.plan_schemas import (
+    CreatePricePlanDetailsOverride,
+    CreatePricingRules,
+    PricePlanDetails,
+    PricingRule,
+    PricingRuleOut,
+    details_out,
+    rules_out,
+)
 from meterline.core.schemas import IsoDate, RequestModel, ResponseModel
 
 if TYPE_CHECKING:
@@ -26,7 +34,7 @@ class UpdatePricingScheduleRequest(RequestModel):
     effective_from: IsoDate
     effective_until: IsoDate
     price_plan_details_override: CreatePricePlanDetailsOverride | None = None
-    pricing_rules_override: list[dict[str, Any]] | None = None
+    pricing_rules_override: CreatePricingRules | None = None
     retain_start_offsets: StrictBool | None = None
 
 
@@ -56,6 +64,7 @@ class PlanOverride(ResponseModel):
     price_plan_id: str
     price_plan_name: str
     price_plan_details_override: dict[str, Any] | None = None
+    pricing_rules_override: list[PricingRuleOut] | None = None
     start_date: datetime
     end_date: datetime
 
@@ -77,6 +86,7 @@ class PricingScheduleWithPricePlanId(ResponseModel):
     start_date: datetime
     end_date: datetime
     version: int
+    pricing_rules: list[PricingRuleOut] | None = None
     is_overriden: bool
     price_plan_id: str
     price_plan_name: str | None = None
@@ -91,7 +101,15 @@ class PricingSchedulePaginatedResponse(ResponseModel):
 # -- presenters ------------------------------------------------------------------------------------------------------
 def _override_out(override: dict[str, Any] | None) -> dict[str, Any] | None:
     # The SDK's PricePlanDetailsOverride takes no empty card list (fixedFeeRateCards has min 1).
-    return {k: v for k, v in override.items() if v != []} if override else None
+    # The rules are answered apart (`pricingRulesOverride`).
+    shown = {k: v for k, v in (override or {}).items() if v != [] and k != "pricingRules"}
+    return shown or None
+
+
+def _rules_override_out(v: ScheduleView) -> list[PricingRuleOut] | None:
+    if not v.override or "pricingRules" not in v.override:
+        return None
+    return rules_out([PricingRule.model_validate(r) for r in v.override["pricingRules"]], v.version)
 
 
 def update_response(account: Account, views: list[ScheduleView]) -> UpdatePricingScheduleResponse:
@@ -104,6 +122,7 @@ def update_response(account: Account, views: list[ScheduleView]) -> UpdatePricin
                 price_plan_id=v.plan_id,
                 price_plan_name=v.plan_name,
                 price_plan_details_override=_override_out(v.override),
+                pricing_rules_override=_rules_override_out(v),
                 start_date=v.start,
                 end_date=v.end,
             )
@@ -119,6 +138,7 @@ def schedule_out(v: ScheduleView, *, info: bool, compact: bool) -> PricingSchedu
         start_date=v.start,
         end_date=v.end,
         version=v.version,
+        pricing_rules=rules_out(v.model.pricing_rules, v.version) or None,
         is_overriden=v.override is not None,
         price_plan_id=v.plan_id,
         price_plan_name=v.plan_name,

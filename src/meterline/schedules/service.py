@@ -203,8 +203,6 @@ class ScheduleService:
     def _apply(
         self, account: Account, edit: schemas.UpdatePricingScheduleRequest, where: str, frozen: datetime | None
     ) -> None:
-        if edit.pricing_rules_override:
-            raise BadRequest(f"{where}pricingRulesOverride: pricing rules are not supported by Meterline yet")
         if getattr(edit, "pre_actions", None):
             raise BadRequest(
                 f"{where}preActions: grant licenses with POST /license_updates; pre-actions are not "
@@ -243,13 +241,26 @@ class ScheduleService:
                 f"{account.id} (active: {', '.join(active) or 'none'})"
             )
         override = None
-        if edit.price_plan_details_override is not None:
-            override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
+        if edit.price_plan_details_override is not None or edit.pricing_rules_override is not None:
+            override = {}
+            if edit.price_plan_details_override is not None:
+                override = edit.price_plan_details_override.model_dump(by_alias=True, exclude_none=True)
+            rules_where = f"{where}pricingRules (the plan's)"
+            if edit.pricing_rules_override is not None:  # the account's rules replace the plan's ([]: none)
+                override["pricingRules"] = [
+                    r.model_dump(by_alias=True, exclude_none=True) for r in edit.pricing_rules_override
+                ]
+                rules_where = f"{where}pricingRulesOverride"
             details = decode_details(version.details)  # type: ignore[union-attr]
-            merged = plan_rules.normalize({**details, **override}, plan.type, PricePlanService(self.ctx).catalog())
+            merged = plan_rules.normalize(
+                {**details, **override}, plan.type, PricePlanService(self.ctx).catalog(), rules_where
+            )
             model = plan_model.parse(merged)
             plan_rules.check_activation(model, [currency])
+            given = override
             override = {k: merged[k] for k in override if k in merged}  # with the defaults a plan's cards get
+            if "pricingRules" in given and "pricingRules" not in override:
+                override["pricingRules"] = []
         current = next(iter(self.repo.of_account(account.pk, start, start + timedelta(microseconds=1))), None)
         kept = current.cycle if current else None
         cycle = resolve_cycle(model.cycle, edit.effective_from, kept, bool(edit.retain_start_offsets), where)

@@ -11,6 +11,9 @@ usecases/jobs.py) keeps that preview in its metadata, flat keys of text (JobsApi
   REDO_EVENT only, `event` (the corrected payload as JSON) and what it names: `newAccountId` (the
   account it is ingested into, an alias resolved), `newTimestamp`;
 - `units.<meter id>.before` / `.after`: what the event counts in the meter before and after (after UNDO: 0);
+- for an UNDO of an event ingested through `/entitled`, `credits.<feature id>.givenBack` (units that come back as
+  REFUND entries), `.overageUndone` (overage no longer billed) and `.notGivenBack` (units of entries voided or
+  expired since);
 - `invoice.<invoice id>.totalBefore` / `.totalAfter` / `.currency`, and `invoice.<invoice id>.usage.<meter id>.before`
   / `.after`, for each DRAFT invoice whose total or usage changes ("unknown" for a total its data cannot compute).
 
@@ -30,7 +33,9 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import isoformat_z
 from meterline.core.errors import BadRequest
 from meterline.core.numbers import plain
+from meterline.entitlements.repository import EntryRepository
 from meterline.entitlements.service import EntitledIngestion, give_back_feature_credits
+from meterline.entitlements.statuses import EntrySource
 from meterline.events.corrections import CorrectionService
 from meterline.events.schemas import CorrectionAction, CorrectionEvent
 from meterline.events.service import IngestionService
@@ -38,6 +43,8 @@ from meterline.events.store import EventStore
 from meterline.invoicing.service import invoiced_until_of
 from meterline.tenancy.context import Context
 from meterline.usecases.schedules import DraftChange, DraftTotal, previewed
+
+OVERAGE = EntrySource.OVERAGE
 
 EVENT_CORRECTIONS = "EVENT_CORRECTIONS"
 # How long a correction waits for confirmation: after it, confirming fails the job (it says it expired) and the
@@ -102,6 +109,7 @@ def preview_correction(
             new_account=done.event.account_pk,  # REDO_EVENT's may be another (named by id or alias)
             before=dict(done.original.units or {}),
             after={} if action == "UNDO" else dict(done.event.units or {}),
+            credits=EntryRepository(ctx.session, ctx.org_id).given_back(done.original.pk),  # an entitled event's
         )
 
     drafts, _ = previewed(ctx, accounts, change)
@@ -121,6 +129,12 @@ def preview_correction(
     for meter in sorted(set(seen["before"]) | set(seen["after"])):
         params[f"units.{meter}.before"] = plain(Decimal(seen["before"].get(meter, "0")))
         params[f"units.{meter}.after"] = plain(Decimal(seen["after"].get(meter, "0")))
+    credits: dict[str, Decimal] = {}
+    for feature, source, units, refunded in seen["credits"]:
+        kind = "givenBack" if refunded else "overageUndone" if source == OVERAGE else "notGivenBack"
+        key = f"credits.{feature}.{kind}"
+        credits[key] = credits.get(key, Decimal(0)) + units
+    params.update({key: plain(units) for key, units in sorted(credits.items())})
     for draft in drafts.drafts:
         if _changed(draft):
             params.update(_draft_params(draft))
@@ -189,6 +203,7 @@ class ShownCorrection:
 
     units: list[tuple[str, str, str]]  # (meter id, before, after)
     drafts: list[ShownDraft]
+    credits: list[tuple[str, str, str]]  # (feature id, givenBack | overageUndone | notGivenBack, units)
 
 
 def shown_correction(params: dict[str, Any]) -> ShownCorrection:
@@ -217,4 +232,9 @@ def shown_correction(params: dict[str, Any]) -> ShownCorrection:
                 pairs(f"{invoice}.usage."),
             )
         )
-    return ShownCorrection(pairs("units."), drafts)
+    credits = sorted(
+        (key[len("credits.") :].rsplit(".", 1)[0], key.rsplit(".", 1)[1], str(value))
+        for key, value in params.items()
+        if key.startswith("credits.")
+    )
+    return ShownCorrection(pairs("units."), drafts, credits)

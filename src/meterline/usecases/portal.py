@@ -14,16 +14,15 @@ from datetime import datetime
 from decimal import Decimal
 
 from meterline.accounts.models import Account
-from meterline.core.errors import BadRequest, MeterlineError, NotFound
+from meterline.core.errors import BadRequest, NotFound
 from meterline.core.money import EXACT
-from meterline.core.observability import describe
 from meterline.core.pagination import Counted, Slice
 from meterline.credits.service import CreditRepository
 from meterline.entitlements.feature_service import FeatureService
 from meterline.entitlements.service import FeatureCreditService
 from meterline.invoicing.builder import Line
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.service import InvoiceService, UncomputableDraft
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.portal.service import Access
 from meterline.tenancy.context import Context
@@ -105,13 +104,11 @@ def _ongoing(service: InvoiceService, account: Account) -> Ongoing | None:
         return None
     kept = invoice.pk in saved
     try:
-        revenue, usage, _details, total = service.view(invoice)
-    except MeterlineError:
-        raise
-    except Exception as exc:  # its data breaks computing it: the operator's words go to the log, not to the customer
+        revenue, usage, _details, total = service.readable_view(invoice)
+    except UncomputableDraft as exc:  # the operator's words go to the log, not to the customer
         log.warning(
             "portal: the ongoing invoice cannot be computed",
-            extra={"fields": {"account_id": account.id, "invoice_id": invoice.pk, "error": describe(exc)}},
+            extra={"fields": {"account_id": account.id, "invoice_id": invoice.pk, "error": exc.reason}},
         )
         return Ongoing(invoice, [], [], None, UNAVAILABLE, kept)
     cards = [line for line in revenue.walk() if line.type.endswith("RATE_CARD_AMOUNT") or line.type == "TRUE_UP_AMOUNT"]
@@ -133,14 +130,18 @@ def overview(ctx: Context, access: Access, page: int = 1, invoices_page: int = 1
     feature_credits = FeatureCreditService(ctx)
     accounts = []
     for account in shown:
-        view = balances.wallet(ctx).view(account.id) if account.pk in with_wallet else None
-        wallet = EXACT.add(view.balance, view.hold) if view is not None else None
-        credits = balances.credits(ctx).balance(account.id).available if account.pk in with_credits else None
+        try:
+            view = balances.wallet(ctx).view(account.id) if account.pk in with_wallet else None
+            wallet = EXACT.add(view.balance, view.hold) if view is not None else None
+            held = view.hold if view is not None else Decimal(0)
+            credits = balances.credits(ctx).balance(account.id).available if account.pk in with_credits else None
+        except UncomputableDraft:  # what drafts hold is unknown: the stored wallet, no credit figure (_ongoing logs it)
+            stored = with_wallet.get(account.pk)
+            wallet, held, credits = (stored.balance if stored is not None else None), Decimal(0), None
         features = [
             FeatureCredits(names.get(pk, pk), c.granted, c.balance)
             for pk, c in sorted(feature_credits.credits_of(account, None).items(), key=lambda i: names.get(i[0], i[0]))
         ]
-        held = view.hold if view is not None else Decimal(0)
         accounts.append(AccountOverview(account, _ongoing(service, account), wallet, held, credits, features))
     by_pk = {a.pk: a for a in access.accounts}
 

@@ -18,6 +18,7 @@ from decimal import Decimal
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
+from meterline.accounts.service import refuse_archived
 from meterline.core import numbers
 from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_id
@@ -176,6 +177,7 @@ class WalletService:
         self, account_id: str, amount: Decimal, description: str = "Top-up", entity_id: str | None = None
     ) -> WalletView:
         account = self._account(account_id)
+        refuse_archived(account, "its wallet takes no top-up")
         currency = account.invoice_currency
         if amount <= 0 or amount >= LIMIT or round_money(amount, currency) != amount:
             raise BadRequest(f"topupAmount: must be more than 0 and below 10^15, in whole {currency} minor units")

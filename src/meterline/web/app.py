@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import gc
+import hmac
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -40,8 +41,7 @@ from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
-from meterline.invoicing.billing import Worker
-from meterline.usecases import alerts
+from meterline.usecases import alerts, housekeeping
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness, redact_access_log
@@ -81,7 +81,11 @@ def create_app(settings: Settings) -> FastAPI:
         gc.collect()
         gc.freeze()
         # The billing worker runs beside the API unless METERLINE_WORKER_INTERVAL is 0 (then run `meterline worker`).
-        worker = Worker(session_factory, settings.worker_interval) if settings.worker_interval > 0 else None
+        worker = (
+            housekeeping.billing_worker(session_factory, settings, settings.worker_interval)
+            if settings.worker_interval > 0
+            else None
+        )
         if worker is not None:
             worker.start()
         # The webhook delivery worker likewise, unless METERLINE_WEBHOOK_INTERVAL is 0 (docs/webhooks.md).
@@ -175,7 +179,15 @@ def create_app(settings: Settings) -> FastAPI:
         return readiness(engine)
 
     @app.get("/metrics", include_in_schema=False)
-    def metrics() -> Response:
+    def metrics(request: Request) -> Response:
+        if settings.metrics_token and not hmac.compare_digest(
+            request.headers.get("authorization", "").encode(), f"Bearer {settings.metrics_token}".encode()
+        ):
+            return JSONResponse(
+                {"message": "GET /metrics needs Authorization: Bearer <METERLINE_METRICS_TOKEN>"},
+                status_code=401,
+                headers={"WWW-Authenticate": "Bearer"},
+            )
         return metrics_response()
 
     configure_logging(settings.log_level)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Select, and_, case, func, insert, select, update
+from sqlalchemy import Select, and_, case, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from meterline.core.ids import new_ids
@@ -181,6 +181,32 @@ class WebhookRepository(OrgRepository):
         if failed_only:
             stmt = stmt.having(func.sum(case((WebhookDelivery.status == SUCCEEDED, 1), else_=0)) == 0)
         return list(self.session.scalars(stmt))
+
+    def forget_messages_before(self, before: datetime, limit: int) -> int:
+        """Delete up to `limit` messages made before `before`, none of whose deliveries is PENDING, with their
+        deliveries and attempts (the retention of docs/webhooks.md); how many went."""
+        pending = select(WebhookDelivery.message_pk).where(
+            WebhookDelivery.org_id == self.org_id, WebhookDelivery.status == PENDING
+        )
+        old = list(
+            self.session.scalars(
+                select(WebhookMessage.pk)
+                .where(
+                    WebhookMessage.org_id == self.org_id,
+                    WebhookMessage.created_at < before,
+                    WebhookMessage.pk.not_in(pending),
+                )
+                .order_by(WebhookMessage.created_at)
+                .limit(limit)
+            )
+        )
+        if not old:
+            return 0
+        deliveries = select(WebhookDelivery.pk).where(WebhookDelivery.message_pk.in_(old))
+        self.session.execute(delete(WebhookAttempt).where(WebhookAttempt.delivery_pk.in_(deliveries)))
+        self.session.execute(delete(WebhookDelivery).where(WebhookDelivery.message_pk.in_(old)))
+        self.session.execute(delete(WebhookMessage).where(WebhookMessage.pk.in_(old)))
+        return len(old)
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,69 @@
+"""What the billing worker forgets every hour, organization by organization (one organization's failure never stops
+the others'; it is tried again the next hour):
+
+- event-id claims older than the deduplication window (D6): a later event may reuse such an id;
+- customer portal tokens expired for more than a day (until then a link says it expired; docs/portal.md);
+- webhook messages older than `METERLINE_WEBHOOK_RETENTION_DAYS` none of whose deliveries still waits, with their
+  deliveries and attempts (docs/webhooks.md), at most `MESSAGES_PER_ROUND` per organization and hour, so that a
+  first clean-up of a large backlog never holds the database for long.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.db import unit_of_work
+from meterline.core.observability import describe
+from meterline.core.settings import Settings
+from meterline.events.store import CLAIM_DAYS, EventStore
+from meterline.invoicing.billing import Worker
+from meterline.portal.repository import PortalRepository
+from meterline.portal.service import KEPT_EXPIRED
+from meterline.tenancy.models import Organization
+from meterline.webhooks.repository import WebhookRepository
+
+log = logging.getLogger("meterline.housekeeping")
+MESSAGES_PER_ROUND = 50_000
+
+
+@dataclass(frozen=True)
+class Forgotten:
+    claims: int = 0
+    portal_tokens: int = 0
+    webhook_messages: int = 0
+
+
+def run(factory: sessionmaker[Session], now: datetime, *, webhook_retention: timedelta) -> Forgotten:
+    """One round of every chore over every organization (each chore of each organization in its own transaction)."""
+    chores: dict[str, Callable[[Session, str], int]] = {
+        "claims": lambda s, org: EventStore(s, org).forget_ids_before(now - timedelta(days=CLAIM_DAYS)),
+        "portal_tokens": lambda s, org: PortalRepository(s, org).forget_expired(now - KEPT_EXPIRED),
+        "webhook_messages": lambda s, org: WebhookRepository(s, org).forget_messages_before(
+            now - webhook_retention, MESSAGES_PER_ROUND
+        ),
+    }
+    with unit_of_work(factory, write=False) as session:
+        orgs = list(session.scalars(select(Organization.id).order_by(Organization.id)))
+    counts = dict.fromkeys(chores, 0)
+    for org in orgs:
+        for name, chore in chores.items():
+            try:
+                with unit_of_work(factory) as session:
+                    counts[name] += chore(session, org)
+            except Exception as exc:  # one organization's failure never stops the others'; tried again next hour
+                fields = {"org_id": org, "chore": name, "error": describe(exc)}
+                log.warning("housekeeping failed", extra={"fields": fields})
+    return Forgotten(**counts)
+
+
+def billing_worker(factory: sessionmaker[Session], settings: Settings, interval: float) -> Worker:
+    """The billing worker of `meterline serve` and `meterline worker`: bill runs every `interval` seconds, and this
+    module's chores every hour."""
+    retention = timedelta(days=settings.webhook_retention_days)
+    return Worker(factory, interval, housekeeping=lambda now: run(factory, now, webhook_retention=retention))
