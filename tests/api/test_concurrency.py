@@ -598,6 +598,113 @@ def s_migration(env: Env) -> None:
     assert schedules[-1]["pricePlanId"] == target, schedules
 
 
+def v2_fee_card(addon: str, amount: int) -> dict[str, Any]:
+    return {
+        "billableId": addon,
+        "type": "FIXED_FEE",
+        "invoiceTiming": "IN_ARREARS",
+        "rateCardDetails": {
+            "fixedFeeRateCard": {
+                "id": addon,
+                "rateValues": [{"currency": "USD", "rate": amount}],
+                "enableProration": False,
+            }
+        },
+    }
+
+
+def v2_plan(env: Env) -> tuple[str, str]:
+    """An ACTIVE plan made through v2 with one fee card `fee`; (plan id, add-on id)."""
+    addon = env.call("POST", "/addons", {"name": "Fee", "type": "FIXED_FEE"})["id"]
+    plan_id = env.call("POST", "/v2/price_plans", {"name": "Pro", "type": "BILLING", **plan_details()})["id"]
+    operation = {"actionType": "CREATE", "rateCardName": "fee", "rateCard": v2_fee_card(addon, 10)}
+    env.call("POST", f"/v2/price_plans/{plan_id}/rate_cards", {"operations": [operation]})
+    env.call("POST", f"/v2/price_plans/{plan_id}/finalize", {})
+    return plan_id, addon
+
+
+def s_v2_create(env: Env) -> None:
+    exactly_one(env.same("POST", "/v2/price_plans", {"name": "Pro", "type": "BILLING", **plan_details()}))
+    assert [p["name"] for p in env.get("/v2/price_plans")["data"]] == ["Pro"]
+
+
+def s_v2_update(env: Env) -> None:
+    """8 first edits of an ACTIVE plan at once make one draft, version 2."""
+    plan_id, _ = v2_plan(env)
+    all_ok(env.fire([("PATCH", f"/v2/price_plans/{plan_id}", {"supportedCurrencies": ["USD"]}) for _ in range(N)]))
+    versions = [(v["version"], v["status"]) for v in env.get(f"/v2/price_plans/{plan_id}/versions")["data"]]
+    assert versions == [(1, "ACTIVE"), (2, "DRAFT")]
+
+
+def s_v2_rate_cards(env: Env) -> None:
+    """8 cards created at once on one draft: all 8 there."""
+    plan_id, addon = v2_plan(env)
+    all_ok(
+        env.fire(
+            [
+                (
+                    "POST",
+                    f"/v2/price_plans/{plan_id}/rate_cards",
+                    {
+                        "operations": [
+                            {"actionType": "CREATE", "rateCardName": f"c{n}", "rateCard": v2_fee_card(addon, n)}
+                        ]
+                    },
+                )
+                for n in range(N)
+            ]
+        )
+    )
+    names = sorted(c["name"] for c in env.get(f"/v2/price_plans/{plan_id}/rate_cards")["data"])
+    assert names == sorted(["fee", *(f"c{n}" for n in range(N))])
+
+
+def s_v2_pricing_rules(env: Env) -> None:
+    plan_id, _ = v2_plan(env)
+    rule = {"order": 1, "computation": "1", "action": {"type": "ADD"}}
+    all_ok(
+        env.fire(
+            [
+                ("PUT", f"/v2/price_plans/{plan_id}/pricing_rules", {"pricingRules": [{**rule, "name": f"r{n}"}]})
+                for n in range(N)
+            ]
+        )
+    )
+    [kept] = env.get(f"/v2/price_plans/{plan_id}/pricing_rules")["data"]
+    assert kept["name"] in {f"r{n}" for n in range(N)} and kept["version"] == 2
+
+
+def s_v2_finalize(env: Env) -> None:
+    """One draft finalized 8 times at once: once (the others find no draft)."""
+    plan_id, _ = v2_plan(env)
+    env.call("PATCH", f"/v2/price_plans/{plan_id}", {"supportedCurrencies": ["USD"]})
+    exactly_one(env.same("POST", f"/v2/price_plans/{plan_id}/finalize", {"migrationMode": "IMMEDIATE"}), (400,))
+    versions = [(v["version"], v["status"]) for v in env.get(f"/v2/price_plans/{plan_id}/versions")["data"]]
+    assert versions == [(1, "ACTIVE"), (2, "ACTIVE")]
+
+
+def s_v2_discard(env: Env) -> None:
+    plan_id, _ = v2_plan(env)
+    env.call("PATCH", f"/v2/price_plans/{plan_id}", {"supportedCurrencies": ["USD"]})
+    exactly_one(env.same("DELETE", f"/v2/price_plans/{plan_id}/discard"), (400,))
+    assert [v["version"] for v in env.get(f"/v2/price_plans/{plan_id}/versions")["data"]] == [1]
+
+
+def s_v2_migration(env: Env) -> None:
+    made = metered(env)
+    target = active_plan(env.sdk, made["sum"], "Target")
+    successes(
+        env.same(
+            "POST",
+            "/v2/price_plans/migration",
+            {"sourceId": made["plan"], "sourceVersion": 1, "targetId": target, "migrationMode": "IMMEDIATE"},
+        ),
+        (400,),
+    )
+    schedules = no_overlap(env, "acme")
+    assert schedules[-1]["pricePlanId"] == target, schedules
+
+
 def s_jobs(env: Env) -> None:
     """A job waiting for confirmation, confirmed and rejected at once: one of them wins."""
     made = metered(env)
@@ -1134,6 +1241,13 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("DELETE", "/price_plans/{price_plan_id}"): [s_plan_archive],
     ("POST", "/price_plans/{price_plan_id}/activate"): [s_plan_activate],
     ("POST", "/price_plans/migration"): [s_migration],
+    ("POST", "/v2/price_plans"): [s_v2_create],
+    ("PATCH", "/v2/price_plans/{price_plan_id}"): [s_v2_update],
+    ("POST", "/v2/price_plans/{price_plan_id}/rate_cards"): [s_v2_rate_cards],
+    ("PUT", "/v2/price_plans/{price_plan_id}/pricing_rules"): [s_v2_pricing_rules],
+    ("POST", "/v2/price_plans/{price_plan_id}/finalize"): [s_v2_finalize],
+    ("DELETE", "/v2/price_plans/{price_plan_id}/discard"): [s_v2_discard],
+    ("POST", "/v2/price_plans/migration"): [s_v2_migration],
     ("POST", "/jobs/{job_id}/confirm"): [s_jobs, s_correction_jobs],
     ("POST", "/jobs/{job_id}/reject"): [s_jobs, s_correction_jobs],
     ("POST", "/invoices"): [s_invoice_create],

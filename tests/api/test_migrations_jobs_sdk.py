@@ -101,7 +101,6 @@ def test_confirmation_reject_and_failures(sdk: Sdk, plans: tuple[str, str], cata
     for request, words in (
         (migration("pp.nope", new, "IMMEDIATE"), "not found"),
         (migration(old, old, "IMMEDIATE"), "target is the source"),
-        (migration(old, new, "IMMEDIATE", is_price_plan_v2_migration=True), "v2 price plans"),
     ):
         with pytest.raises((BadRequestException, NotFoundException)) as refused:
             sdk.price_plans.price_plan_migration(request)

@@ -204,6 +204,8 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "event": "/events/{event_id}",
         "addon": "/addons/{addon_id}",
         "plan": "/price_plans/{price_plan_id}",
+        "plan_v2": "/v2/price_plans/{price_plan_id}",
+        "plan_v2_cards": "/v2/price_plans/{price_plan_id}/rate_cards",
         "schedules": "/accounts/{account_id}/pricing_schedules",
         "job": "/jobs/{job_id}",
         "licenses": "/license_updates",
@@ -290,6 +292,10 @@ def test_another_organization_reaches_nothing(
             ("/portal/token", {"customerId": "isocorp", "accountIds": ["isocorp"]}),
             (
                 "/price_plans/migration",
+                {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"},
+            ),
+            (
+                "/v2/price_plans/migration",
                 {"sourceId": ids["price_plan_id"], "sourceVersion": 1, "migrationMode": "IMMEDIATE"},
             ),
             (

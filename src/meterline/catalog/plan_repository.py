@@ -59,9 +59,22 @@ class PricePlanRepository(OrgRepository):
             )
         )
 
-    def versions(self, plan: PricePlan) -> list[PricePlanVersion]:
+    def versions(self, plan: PricePlan, *, with_draft: bool = False) -> list[PricePlanVersion]:
+        """The plan's versions, oldest first; with `with_draft`, also its pending v2 draft (a version numbered after
+        `latest_version`: docs/pricing.md, "Price plans v2"), which nothing else reads."""
         stmt = self.scoped(PricePlanVersion).where(PricePlanVersion.plan_pk == plan.pk)
+        if not with_draft:
+            stmt = stmt.where(PricePlanVersion.version <= plan.latest_version)
         return list(self.session.scalars(stmt.order_by(PricePlanVersion.version)))
+
+    def draft(self, plan: PricePlan) -> PricePlanVersion | None:
+        """An ACTIVE plan's pending v2 draft: the version after its latest, not in force until finalized."""
+        return self.version(plan, plan.latest_version + 1)
+
+    def page_unarchived(self, request: PageRequest) -> Page[PricePlan]:
+        """The plans that are not ARCHIVED (v2 has no ARCHIVED status)."""
+        stmt = self.scoped(PricePlan).where(PricePlan.status != PricePlanStatus.ARCHIVED)
+        return self.keyset_page(stmt, PricePlan.id, request)
 
     def version(self, plan: PricePlan, version: int) -> PricePlanVersion | None:
         stmt = self.scoped(PricePlanVersion).where(

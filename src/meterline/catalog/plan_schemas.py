@@ -126,6 +126,8 @@ class LicenseRateCard(RequestModel):
 
 class MinimumCommitment(RequestModel):
     display_name: Annotated[str, StringConstraints(min_length=1, max_length=255)]
+    # Meterline's addition: the commitment's name as a v2 rate card, when v2 gave it one (else minimum_commitment)
+    name: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = None
     rate_values: Annotated[list[CurrencyRateValue], Field(min_length=1, max_length=20)]
 
 

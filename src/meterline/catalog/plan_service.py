@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -214,6 +215,11 @@ class PricePlanService:
         if plan.status == DRAFT:
             latest.version.details = encode_details(details)
         else:
+            if self.repo.draft(plan) is not None:
+                raise BadRequest(
+                    f"Price plan {plan.id} has a v2 draft (version {plan.latest_version + 1}): finalize or discard it "
+                    "(/v2/price_plans) before a v1 edit makes a version"
+                )
             active = latest.active_currencies
             model = plan_model.parse(details)
             missing = sorted(set(active) - set(model.currencies))
@@ -230,6 +236,8 @@ class PricePlanService:
     def activate(self, plan_id: str, currencies: list[str]) -> PlanView:
         plan = self._locked(plan_id)
         latest = _view_version(self.repo.version(plan, plan.latest_version))  # type: ignore[arg-type]
+        if plan.status == DRAFT:  # a v2 draft keeps cards plan_rules refuses (GET /v2/price_plans/{id}/errors)
+            plan_rules.normalize(copy.deepcopy(latest.details), plan.type, self.catalog())
         codes = plan_rules.check_activation(latest.model, currencies)
         meters = {m.id: m.status for m in self.metering.usable_meters()}
         for meter_id in latest.model.usage_meter_ids:

@@ -135,9 +135,8 @@ def plan_migration(
     v2: bool = False,
 ) -> tuple[dict[str, str], list[str]]:
     """Check a migration request: the PRICE_PLAN job's params and the ids of the accounts it moves
-    (usecases/jobs.py makes and runs the job)."""
-    if v2:
-        raise BadRequest("isPricePlanV2Migration: v2 price plans are not supported by Meterline yet")
+    (usecases/jobs.py makes and runs the job). `v2` (isPricePlanV2Migration) changes nothing: v1 and v2 plans are
+    one model (docs/pricing.md, "Price plans v2")."""
     plans = PricePlanRepository(ctx.session, ctx.org_id)
     source = plans.by_id(source_id)
     if source is None:

@@ -14,6 +14,7 @@ from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.catalog.plan_schemas import UpdatePricePlanRequest
 from meterline.catalog.plan_service import ACTIVE, PlanView, PricePlanService
+from meterline.catalog.plan_v2_service import PricePlanV2Service, V2View
 from meterline.jobs.models import Job
 from meterline.jobs.statuses import JobStatus
 from meterline.schedules import migration
@@ -48,6 +49,28 @@ def _update(ctx: Context, plan_id: str, request: UpdatePricePlanRequest) -> tupl
 
 def _migrated_versions(previous: int, request: UpdatePricePlanRequest) -> list[int]:
     return list(range(1, previous + 1)) if request.versions_to_migrate == "ALL_VERSION" else [previous]
+
+
+def finalize_price_plan_v2(
+    ctx: Context, plan_id: str, mode: str | None, versions_to_migrate: str | None
+) -> tuple[V2View, Job | None]:
+    """v2's finalize: the draft becomes the version in force; a migration mode other than NONE then moves the
+    accounts of the version it follows (or of every earlier version, ALL_VERSION) to it, as v1's update does."""
+    done = PricePlanV2Service(ctx).finalize(plan_id)
+    if done.previous is None or mode in (None, "NONE"):
+        return done.view, None
+    versions = list(range(1, done.previous + 1)) if versions_to_migrate == "ALL_VERSION" else [done.previous]
+    job = start_plan_migration(
+        ctx,
+        source_id=plan_id,
+        source_versions=versions,
+        target_id=plan_id,
+        target_version=done.view.version.version,
+        mode=mode,
+        retain_start_offsets=False,
+        require_confirmation=False,
+    )
+    return done.view, job
 
 
 # -- previews ----------------------------------------------------------------------------------------------------

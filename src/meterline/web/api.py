@@ -24,6 +24,7 @@ from meterline.api.quotas import Quotas
 from meterline.api.routing import ShapedRouter
 from meterline.catalog.endpoints import router as addons_router
 from meterline.catalog.plan_endpoints import router as price_plans_router
+from meterline.catalog.plan_v2_endpoints import router as price_plans_v2_router
 from meterline.core.schemas import ErrorResponse
 from meterline.core.settings import Settings
 from meterline.credits.endpoints import router as credits_router
@@ -62,6 +63,7 @@ ROUTERS = (
     portal_router,
     addons_router,
     price_plans_router,
+    price_plans_v2_router,
     schedules_router,
     revenue_router,
     licenses_router,
@@ -85,6 +87,7 @@ DOCUMENTED = (
     portal_router,
     addons_router,
     price_plans_router,
+    price_plans_v2_router,
     schedules_router,
     revenue_router,
     licenses_router,
