@@ -3,17 +3,27 @@
 
 from __future__ import annotations
 
+from datetime import datetime, timedelta, timezone
+
 import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
 from togai_client import (
     Address,
     CreateAccountRequest,
     CreateCustomerRequest,
+    CreateCustomInvoiceRequest,
     CreateInvoiceGroupRequest,
+    CustomInvoiceLineItem,
     UpdateInvoiceGroupAccounts,
+    UpdateInvoiceRequest,
 )
 from togai_client.exceptions import BadRequestException, NotFoundException
 
+from meterline.invoice_groups.models import CompositeInvoice
+from meterline.usecases import bill_runs
 from tests.api.conftest import Sdk, message_of
+from tests.conftest import Tenant
 
 
 def _accounts(sdk: Sdk) -> None:
@@ -167,3 +177,50 @@ def test_deleting_an_account_takes_it_out_of_its_group_and_another_organization_
         other_sdk.invoice_groups.get_invoice_group(mine.id)
     assert message_of(raised.value) == f"Invoice group {mine.id} not found"
     assert other_sdk.invoice_groups.list_invoice_groups().data == []
+
+
+def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    # Given acme and acme-2 in a daily group, and a custom invoice of each finalized today (DUE)
+    _accounts(sdk)
+    group = sdk.invoice_groups.create_invoice_group(_group(["acme", "acme-2"], daily_invoice_consolidation=True))
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    made = [
+        sdk.invoices.create_custom_invoice(
+            CreateCustomInvoiceRequest(
+                account_id=account_id,
+                start_date=start,
+                end_date=start + timedelta(days=1),
+                status="DUE",
+                line_items=[CustomInvoiceLineItem(description="Setup", value=value)],
+            )
+        )
+        for account_id, value in (("acme", 10.01), ("acme-2", 20.02))
+    ]
+    # When the bill run of tomorrow (the day is over) runs
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    result = bill_runs.run(session_factory, tomorrow, now=tomorrow, org_id=tenant.org.id)
+    assert result.composites == 1 and result.failures == []
+    # Then one COMPOSITE invoice, owned by the group, holds both: 30.03, numbered after them
+    with session_factory() as session:
+        [composite_id] = session.scalars(select(CompositeInvoice.pk).where(CompositeInvoice.org_id == tenant.org.id))
+    composite = sdk.invoices.get_invoice(composite_id)
+    assert (composite.invoice_type, composite.owner_id, composite.status) == ("COMPOSITE", group.id, "DUE")
+    assert composite.total_amount == 30.03 and composite.paid_amount == 0  # (the SDK reads numbers as floats)
+    numbers = sorted(int(i.sequence_id.removeprefix("INV-")) for i in made)
+    assert composite.sequence_id == f"INV-{numbers[-1] + 1:06d}"
+    assert composite.invoice_details.invoice_group.id == group.id
+    assert composite.invoice_details.invoice_group.address.line1 == "2 Group Rd"
+    with tenant.http() as http:  # raw: the lines (the SDK is answered without them)
+        raw = http.get(f"/invoices/{composite_id}").json()
+    assert raw["revenueInfo"]["type"] == "GRAND_TOTAL_AMOUNT" and raw["revenueInfo"]["value"] == 30.03
+    assert [(m["id"], m["value"]) for m in raw["revenueInfo"]["lineItems"]] == [
+        (made[0].id, 10.01),
+        (made[1].id, 20.02),
+    ]
+    # and paying a member shows on it
+    sdk.invoices.update_invoice(made[0].id, UpdateInvoiceRequest(status="PAID"))
+    paid = sdk.invoices.get_invoice(composite_id)
+    assert (paid.paid_amount, paid.status) == (10.01, "PARTIALLY_PAID")
+    assert bill_runs.run(session_factory, tomorrow, now=tomorrow, org_id=tenant.org.id).composites == 0

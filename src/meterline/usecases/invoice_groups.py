@@ -179,3 +179,9 @@ def composite_state(ctx: Context, invoice: CompositeInvoice) -> CompositeState:
 
 def composites_of(ctx: Context, group_pk: str) -> list[CompositeInvoice]:
     return InvoiceGroupRepository(ctx.session, ctx.org_id).composites_of(group_pk)
+
+
+def composite_invoice(ctx: Context, invoice_id: str) -> tuple[CompositeInvoice, CompositeState] | None:
+    """The COMPOSITE invoice with this id and its state (GET /invoices/{id}), or None."""
+    found = InvoiceGroupRepository(ctx.session, ctx.org_id).composite(invoice_id)
+    return None if found is None else (found, composite_state(ctx, found))
