@@ -7,7 +7,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TYPE_CHECKING, Annotated
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from meterline.accounts.schemas import InvoiceGroupDetails
 from meterline.core.schemas import Address, AddressOut, Days, Email, ExternalId, RequestModel, ResponseModel, trimmed
@@ -33,7 +33,7 @@ AccountIds = Annotated[list[ExternalId], Field(min_length=1, max_length=MAX_ACCO
 class CreateInvoiceGroupRequest(RequestModel):
     name: GroupName
     email: Email
-    daily_invoice_consolidation: bool
+    daily_invoice_consolidation: StrictBool
     account_ids: AccountIds
     net_term_days: Days | None = None
     address: Address
