@@ -54,6 +54,12 @@ class InvoiceGroupService:
         group_pk = self.repo.memberships({account.pk}).get(account.pk)
         return self.repo.by_pk(group_pk) if group_pk is not None else None
 
+    def of_accounts(self, accounts: list[Account]) -> dict[str, InvoiceGroup]:
+        """account pk -> the group it is in, for those of `accounts` in one (the console's customer page)."""
+        memberships = self.repo.memberships({a.pk for a in accounts})
+        groups = {pk: self.repo.by_pk(pk) for pk in set(memberships.values())}
+        return {a: g for a, pk in memberships.items() if (g := groups[pk]) is not None}
+
     # -- changes ---------------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateInvoiceGroupRequest) -> InvoiceGroup:
         accounts = self._accounts(request.account_ids)
