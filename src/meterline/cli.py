@@ -236,6 +236,7 @@ def bill_run(
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
     from meterline.invoicing import billing
+    from meterline.usecases import bill_runs
 
     instant = _as_of(as_of)
     billing.batch_process_gc()
@@ -258,7 +259,7 @@ def bill_run(
         def progress(phase: str, done: int, total: int) -> None:
             bar.update(task, description=phase, completed=done, total=total)
 
-        result = billing.run(factory, instant, now=now, org_id=org_id, progress=progress, retry_now=True)
+        result = bill_runs.run(factory, instant, now=now, org_id=org_id, progress=progress, retry_now=True)
     for f in result.failures:
         what = f"invoice {f.invoice_pk}" if f.invoice_pk else f"{f.stage.lower()} of {f.subject}"
         err.print(
@@ -316,7 +317,7 @@ def worker(
     webhook delivery worker and the alert evaluator beside it. Several workers may run against one PostgreSQL
     database (they split the invoices, the deliveries and the alerts)."""
     from meterline.invoicing.billing import batch_process_gc
-    from meterline.usecases import alerts, housekeeping
+    from meterline.usecases import alerts, bill_runs
     from meterline.webhooks.delivery import Deliverer
 
     batch_process_gc()
@@ -324,7 +325,7 @@ def worker(
     configure_logging(settings.log_level)
     factory = _session_factory(database_url)
     err.print(f"billing worker: a run every {settings.worker_interval or 10:g} s (Ctrl+C stops it)")
-    runner = housekeeping.billing_worker(factory, settings, settings.worker_interval or 10)
+    runner = bill_runs.worker(factory, settings, settings.worker_interval or 10)
     deliverer = Deliverer(factory, settings)
     deliverer.start()
     evaluator = alerts.worker(factory, settings.alert_interval or 30)

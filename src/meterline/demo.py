@@ -48,7 +48,6 @@ from meterline.credits.service import Grant
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events.wire import Event, event_from
-from meterline.invoicing import billing
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import DUE, PAID, InvoiceService
 from meterline.licenses.schemas import LicenseUpdateRequest
@@ -69,7 +68,7 @@ from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.tenancy.service import TenancyService
-from meterline.usecases import balances
+from meterline.usecases import balances, bill_runs
 from meterline.usecases.events import ingestion
 from meterline.usecases.schedules import edit_schedules
 
@@ -704,7 +703,7 @@ class Builder:
     def bill_run(self, month: date, as_of: datetime) -> None:
         """The run that finalizes `month`; then the customers pay the month before's invoices, except one, left
         overdue, when that month is the last one paid."""
-        failures = billing.run(self.factory, as_of, now=as_of, org_id=self.result.org_id).failures
+        failures = bill_runs.run(self.factory, as_of, now=as_of, org_id=self.result.org_id).failures
         if failures:  # the demo's own data bills cleanly: a failure is a bug to see, not to skip
             raise RuntimeError(f"demo bill run failed: {failures[0]}")
         self.finalized.append(month)

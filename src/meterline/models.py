@@ -9,6 +9,7 @@ from meterline.credits.models import Credit, CreditTransaction
 from meterline.customers.models import Customer, CustomerContact
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
 from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
+from meterline.invoice_groups.models import CompositeInvoice, CompositeMember, InvoiceGroup, InvoiceGroupMember
 from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
@@ -44,7 +45,11 @@ __all__ = [
     "FeatureSchema",
     "Incident",
     "InstanceSecret",
+    "CompositeInvoice",
+    "CompositeMember",
     "Invoice",
+    "InvoiceGroup",
+    "InvoiceGroupMember",
     "InvoiceSequence",
     "Job",
     "JobEntry",

@@ -34,6 +34,7 @@ class Sdk:
         self.licenses = togai_client.LicensesApi(self.client)
         self.jobs = togai_client.JobsApi(self.client)
         self.invoices = togai_client.InvoicesApi(self.client)
+        self.invoice_groups = togai_client.InvoiceGroupsApi(self.client)
         self.features = togai_client.FeatureApi(self.client)
         self.entitlements = togai_client.EntitlementsApi(self.client)
 

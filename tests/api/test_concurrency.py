@@ -1198,6 +1198,53 @@ def s_portal_token(env: Env) -> None:
             assert page.status_code == 200 and "Customer acme" in page.text, page.text
 
 
+def group_body(account_ids: list[str]) -> dict[str, Any]:
+    return {
+        "name": "Group",
+        "email": "ap@x.test",
+        "dailyInvoiceConsolidation": False,
+        "accountIds": account_ids,
+        "address": {"line1": "1 Road"},
+    }
+
+
+def s_invoice_group_create(env: Env) -> None:
+    """8 groups of one account at once: the account is in exactly one (the others are refused, 400)."""
+    customer(env, "acme")
+    made = exactly_one(env.same("POST", "/invoice_groups", group_body(["acme"])), (400,))
+    assert [g["id"] for g in env.get("/invoice_groups")["data"]] == [made.json()["id"]]
+
+
+def s_invoice_group_add(env: Env) -> None:
+    """8 adds of different accounts to one group (the row is locked): none lost; then 8 groups taking one account:
+    it ends in exactly one."""
+    customer(env, "acme")
+    for n in range(N):
+        env.call("POST", "/accounts", {"id": f"a{n}", "name": f"Account {n}", "customerId": "acme"})
+    group = env.call("POST", "/invoice_groups", group_body(["acme"]))["id"]
+    all_ok(env.fire([("POST", f"/invoice_groups/{group}/add_accounts", {"accountIds": [f"a{n}"]}) for n in range(N)]))
+    assert env.get(f"/invoice_groups/{group}")["accountsCount"] == N + 1
+    env.call("POST", "/accounts", {"id": "lone", "name": "Lone account", "customerId": "acme"})
+    groups = [group]
+    for n in range(N - 1):
+        env.call("POST", "/accounts", {"id": f"b{n}", "name": f"Account b{n}", "customerId": "acme"})
+        groups.append(env.call("POST", "/invoice_groups", group_body([f"b{n}"]))["id"])
+    answers = env.fire([("POST", f"/invoice_groups/{g}/add_accounts", {"accountIds": ["lone"]}) for g in groups])
+    exactly_one(answers, (400,))
+    assert sum("lone" in env.get(f"/invoice_groups/{g}")["accounts"] for g in groups) == 1
+
+
+def s_invoice_group_remove(env: Env) -> None:
+    """8 removals of a group's two accounts at once: the group is deleted once, the others are refused or 404."""
+    customer(env, "acme")
+    env.call("POST", "/accounts", {"id": "a1", "name": "Account 1", "customerId": "acme"})
+    group = env.call("POST", "/invoice_groups", group_body(["acme", "a1"]))["id"]
+    answers = env.same("POST", f"/invoice_groups/{group}/remove_accounts", {"accountIds": ["acme", "a1"]})
+    exactly_one(answers, (400, 404))
+    env.call("GET", f"/invoice_groups/{group}", ok=(404,))
+    assert env.get("/invoice_groups")["data"] == []
+
+
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/customers"): [s_customer_create],
@@ -1274,6 +1321,9 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("PATCH", "/alerts/{alert_id}"): [s_alert_update],
     ("PUT", "/incidents/{incident_id}/status"): [s_incident_close],
     ("POST", "/portal/token"): [s_portal_token],
+    ("POST", "/invoice_groups"): [s_invoice_group_create],
+    ("POST", "/invoice_groups/{invoice_group_id}/add_accounts"): [s_invoice_group_add],
+    ("POST", "/invoice_groups/{invoice_group_id}/remove_accounts"): [s_invoice_group_remove],
 }
 NOT_SHARED: dict[tuple[str, str], str] = {
     ("POST", "/authenticate"): "exchanges an API key for a token: reads the key, writes nothing",

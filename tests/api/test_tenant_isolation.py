@@ -166,7 +166,17 @@ def _objects(
     [incident] = alerts_api.get_incidents().data
     with tenant.http() as http:
         [delivery] = http.get(f"/webhooks/endpoints/{endpoint}/deliveries").json()["data"]
+    group = tc.InvoiceGroupsApi(sdk.client).create_invoice_group(
+        tc.CreateInvoiceGroupRequest(
+            name="Iso group",
+            email="ap@iso.test",
+            daily_invoice_consolidation=False,
+            account_ids=["isocorp"],
+            address=tc.Address(line1="Iso Rd"),
+        )
+    )
     return {
+        "invoice_group_id": group.id,
         "endpoint_id": endpoint,
         "delivery_id": delivery["id"],
         "alert_id": alert.id,
@@ -196,6 +206,7 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
     """What organization A reads of its objects."""
     reads = {
         "customer": "/customers/{customer_id}",
+        "invoice_group": "/invoice_groups/{invoice_group_id}",
         "account": "/accounts/{account_id}",
         "aliases": "/accounts/{account_id}/account_aliases",
         "setting": "/settings/{setting_id_str}",

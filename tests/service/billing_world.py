@@ -17,13 +17,13 @@ from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_schemas import CreatePricePlanRequest
 from meterline.catalog.plan_service import PricePlanService
 from meterline.core.db import unit_of_work
-from meterline.invoicing import billing
 from meterline.invoicing.builder import Line
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases import bill_runs
 from meterline.usecases.events import ingestion
 from meterline.usecases.schedules import edit_schedules
 from tests.conftest import new_org
@@ -49,7 +49,7 @@ class World:
             yield Context(session=session, org=session.get(Organization, self.org.id), now=now)
 
     def bill_run(self, as_of: datetime) -> int:
-        result = billing.run(self.factory, as_of, now=as_of, org_id=self.org.id)
+        result = bill_runs.run(self.factory, as_of, now=as_of, org_id=self.org.id)
         assert not result.failures, result.failures
         return result.finalized
 

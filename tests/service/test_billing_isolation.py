@@ -28,13 +28,13 @@ from meterline.core.db import create_db_engine, make_session_factory, unit_of_wo
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
-from meterline.invoicing import billing
 from meterline.invoicing.failures import FINALIZE, SYNC
 from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.migrations import upgrade
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
+from meterline.usecases import bill_runs
 from meterline.usecases.schedules import edit_schedules
 from tests.conftest import PG_ADMIN_URL, _libpq, new_org
 from tests.service.billing_world import fee, make_plan
@@ -170,7 +170,7 @@ def test_a_failing_invoice_waits_alone_and_every_other_organization_is_billed(
 
     # When the bill run passes the end of March
     with caplog.at_level(logging.INFO, logger="meterline.billing"):
-        result = billing.run(fresh, AS_OF, now=NOW)
+        result = bill_runs.run(fresh, AS_OF, now=NOW)
 
     # Then the organizations before and after it are billed, and so is its other customer
     done = [("acme", "DUE", "INV-000001", Decimal("10.00"))]
@@ -193,13 +193,13 @@ def test_a_failing_invoice_waits_alone_and_every_other_organization_is_billed(
 
     # When the worker runs again before the next attempt is due: the invoice is left alone
     caplog.clear()
-    again = billing.run(fresh, AS_OF, now=NOW + timedelta(seconds=30))
+    again = bill_runs.run(fresh, AS_OF, now=NOW + timedelta(seconds=30))
     assert (again.finalized, again.failures) == (0, [])
     assert failures(fresh, broken.org_id)[0].attempts == 1
 
     # When it is due, it is tried again and fails again: the delay doubles, and no traceback is logged this time
     with caplog.at_level(logging.INFO, logger="meterline.billing"):
-        retried = billing.run(fresh, AS_OF, now=NOW + timedelta(minutes=1))
+        retried = bill_runs.run(fresh, AS_OF, now=NOW + timedelta(minutes=1))
     [failure] = failures(fresh, broken.org_id)
     assert (failure.attempts, failure.next_attempt_at) == (2, NOW + timedelta(minutes=3))
     assert [f.attempts for f in retried.failures] == [2] and counted("finalize") == before + 2
@@ -207,7 +207,7 @@ def test_a_failing_invoice_waits_alone_and_every_other_organization_is_billed(
 
     # When the rate is fixed, the next due attempt finalizes the invoice, numbers it next, and clears the failure
     set_rate(fresh, broken.org_id, broken.plans["acme"], "12")
-    fixed = billing.run(fresh, AS_OF, now=NOW + timedelta(minutes=3))
+    fixed = bill_runs.run(fresh, AS_OF, now=NOW + timedelta(minutes=3))
     assert (fixed.finalized, fixed.failures) == (1, [])
     assert invoices(fresh, broken.org_id) == [
         ("acme", "DUE", "INV-000002", Decimal("12.00")),
@@ -228,7 +228,7 @@ def test_an_organization_whose_invoices_cannot_be_created_does_not_stop_the_othe
     before = counted("sync")
 
     # When the bill run passes the end of March
-    result = billing.run(fresh, AS_OF, now=NOW)
+    result = bill_runs.run(fresh, AS_OF, now=NOW)
 
     # Then the others are billed; the broken one's account is recorded as a failed sync, with its backoff
     assert result.finalized == 2 and [(f.org_id, f.stage) for f in result.failures] == [(broken.org_id, SYNC)]
@@ -243,7 +243,7 @@ def test_an_organization_whose_invoices_cannot_be_created_does_not_stop_the_othe
     # When the terms are fixed, the next due run creates and finalizes its invoice and clears the failure
     with unit_of_work(fresh) as session:
         session.execute(update(Organization).where(Organization.id == broken.org_id).values(net_term_days=30))
-    fixed = billing.run(fresh, AS_OF, now=NOW + timedelta(minutes=1))
+    fixed = bill_runs.run(fresh, AS_OF, now=NOW + timedelta(minutes=1))
     assert (fixed.finalized, fixed.failures) == (1, [])
     assert invoices(fresh, broken.org_id) == done and failures(fresh, broken.org_id) == []
 
@@ -252,13 +252,13 @@ def test_a_database_error_in_one_organization_rolls_back_only_its_invoices(fresh
     # Given three organizations billed for March; then the middle one's sequence row is set back (a restore gone
     # wrong), so its next numbers collide with issued ones: the database refuses them (a unique key)
     first, broken, last = company(fresh, "acme"), company(fresh, "acme", "zeta"), company(fresh, "acme")
-    assert billing.run(fresh, AS_OF, now=NOW).failures == []
+    assert bill_runs.run(fresh, AS_OF, now=NOW).failures == []
     with unit_of_work(fresh) as session:
         session.execute(update(InvoiceSequence).where(InvoiceSequence.org_id == broken.org_id).values(last_number=0))
 
     # When the bill run passes the end of April
     april = datetime(2024, 5, 1, tzinfo=UTC)
-    result = billing.run(fresh, april, now=NOW)
+    result = bill_runs.run(fresh, april, now=NOW)
 
     # Then the other organizations number April's invoices; the broken one's are rolled back and recorded
     for org in (first, last):
@@ -277,7 +277,7 @@ def test_a_database_error_in_one_organization_rolls_back_only_its_invoices(fresh
     # When the sequence is repaired, the next due attempt numbers them next and clears the failures
     with unit_of_work(fresh) as session:
         session.execute(update(InvoiceSequence).where(InvoiceSequence.org_id == broken.org_id).values(last_number=2))
-    fixed = billing.run(fresh, april, now=NOW + timedelta(minutes=1))
+    fixed = bill_runs.run(fresh, april, now=NOW + timedelta(minutes=1))
     assert (fixed.finalized, fixed.failures, failures(fresh, broken.org_id)) == (2, [], [])
     assert [r[:3] for r in invoices(fresh, broken.org_id, april)] == [
         ("acme", "DUE", "INV-000001"),

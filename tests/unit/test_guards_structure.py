@@ -18,6 +18,7 @@ from meterline.customers.service import CustomerService
 from meterline.entitlements.service import EntitledIngestion
 from meterline.events.corrections import CorrectionService
 from meterline.events.service import IngestionService
+from meterline.invoicing import billing
 from meterline.jobs.service import JobService
 from meterline.schedules import migration
 from meterline.schedules.service import ScheduleService
@@ -44,6 +45,10 @@ GUARDED: list[tuple[Callable[..., Any], str]] = [
     (CreditService.__init__, "holds"),
     (WalletService.__init__, "holds"),
     (JobService.__init__, "runners"),
+    # the invoice groups' step of every bill run (usecases/bill_runs.py supplies it)
+    (billing.run, "groups"),
+    (billing.Worker.__init__, "groups"),
+    (billing.Worker.__init__, "housekeeping"),
 ]
 
 # The checks, and the only packages that may hand them to a service.
@@ -55,6 +60,7 @@ CHECKS = {
     "has_billing_history",
     "RUNNERS",
     "give_back_feature_credits",
+    "consolidate",
 }
 ALLOWED = {"usecases", "invoicing", "payments", "entitlements"}
 

@@ -15,6 +15,8 @@ from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse, PaginationOptions, UtcDatetime
+from meterline.invoice_groups.schemas import group_details_out
+from meterline.invoice_groups.service import InvoiceGroupService
 from meterline.tenancy.context import Context
 from meterline.usecases.accounts import delete_account as delete_account_with_history
 
@@ -54,7 +56,14 @@ def get_account(
     include_group_details: bool | None = Query(None, alias="includeGroupDetails"),
     ctx: Context = Depends(api_context),
 ) -> Response:
-    return respond(schemas.account_out(AccountService(ctx).view_by_id(account_id, effective_on)))
+    """The account; with includeGroupDetails=true, the invoice group it is in (invoiceGroupDetails), if any."""
+    view = AccountService(ctx).view_by_id(account_id, effective_on)
+    out = schemas.account_out(view)
+    if include_group_details:
+        group = InvoiceGroupService(ctx).of_account(view.account)
+        if group is not None:
+            out.invoice_group_details = group_details_out(group)
+    return respond(out)
 
 
 @router.patch("/accounts/{account_id}", response_model=schemas.Account, tags=ACCOUNTS, operation_id="updateAccount")

@@ -28,6 +28,7 @@ from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.customers.service import CustomerService
 from meterline.customers.statuses import CustomerStatus
+from meterline.invoice_groups.service import InvoiceGroupService
 from meterline.invoicing.service import InvoiceService, Owed
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.portal.service import MAX_ACCOUNTS, PortalService
@@ -131,6 +132,7 @@ def _customer_page(request: Request, user: Any, customer_id: str, status: int = 
         user,
         customer=customer,
         accounts=accounts,
+        groups=InvoiceGroupService(ctx).of_accounts(accounts),
         balance=customer_balance(ctx, accounts),
         recent=invoice_rows(ctx, service, recent.items),
         finalized=recent.total,

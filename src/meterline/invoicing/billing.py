@@ -5,7 +5,9 @@
    (InvoiceRepository.due_drafts); credits they take are consumed and the wallet pays. Each chunk commits with its
    numbers, so a run killed at any point leaves whole chunks; running again finishes the rest, and the invoices and
    numbers are those of an uninterrupted run.
-3. Expire: credits whose window ended by `as_of` lose what remains once no DRAFT invoice over their window is left.
+3. Group: the invoice groups' COMPOSITE invoices whose members are all finalized are made (`groups`, a required
+   argument: usecases/invoice_groups.py, which spans the invoice groups' domain).
+4. Expire: credits whose window ended by `as_of` lose what remains once no DRAFT invoice over their window is left.
 
 The worker (`meterline worker`, and a thread of `meterline serve`) runs this with the wall clock; `meterline
 bill-run --as-of` with any instant. Several workers on PostgreSQL share the finalizing: the rows of a chunk are
@@ -39,6 +41,7 @@ from meterline.credits.service import CreditService
 from meterline.invoicing.failures import (
     EXPIRE,
     FINALIZE,
+    GROUPS,
     ORGANIZATION,
     STAGES,
     SYNC,
@@ -61,8 +64,8 @@ class Failure:
     """A step that failed in this run (also recorded in billing_failures)."""
 
     org_id: str
-    stage: str  # SYNC | FINALIZE | EXPIRE
-    subject: str  # the account (SYNC), invoice (FINALIZE) or organization (EXPIRE)
+    stage: str  # SYNC | FINALIZE | GROUPS | EXPIRE | ORGANIZATION
+    subject: str  # the account (SYNC), invoice (FINALIZE) or organization (GROUPS, EXPIRE, ORGANIZATION)
     invoice_pk: str | None
     attempts: int
     next_attempt_at: datetime
@@ -74,10 +77,13 @@ class RunResult:
     finalized: int = 0
     synced_accounts: int = 0
     expired_credits: int = 0
+    composites: int = 0  # COMPOSITE invoices of invoice groups made
     failures: list[Failure] = field(default_factory=list)
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
+# The invoice groups' step: make the COMPOSITE invoices ready at `as_of`; how many (usecases.invoice_groups.consolidate)
+Groups = Callable[[Context, datetime], int]
 
 
 def batch_process_gc() -> None:
@@ -131,6 +137,7 @@ def run(
     as_of: datetime,
     *,
     now: datetime,
+    groups: Groups,
     org_id: str | None = None,
     progress: Progress | None = None,
     retry_now: bool = False,
@@ -146,7 +153,7 @@ def run(
         log.warning("bill run: statistics not refreshed", extra={"fields": {"error": describe(exc)}})
     for org in _orgs(factory, org_id):
         try:
-            _Org(factory, org.id, as_of, now, retry_now, progress, result).bill()
+            _Org(factory, org.id, as_of, now, retry_now, progress, result, groups).bill()
         except Exception as exc:  # outside the steps' own isolation (a row that cannot be read...): the next one
             _failed(factory, org.id, ORGANIZATION, org.id, None, exc, now, result)
     return result
@@ -164,9 +171,10 @@ class _Org:
         retry_now: bool,
         progress: Progress | None,
         result: RunResult,
+        groups: Groups,
     ) -> None:
         self.factory, self.org_id, self.as_of, self.now = factory, org_id, as_of, now
-        self.retry_now, self.progress, self.result = retry_now, progress, result
+        self.retry_now, self.progress, self.result, self.groups = retry_now, progress, result, groups
 
     def _due(self, next_attempt_at: datetime) -> bool:
         return self.retry_now or next_attempt_at <= self.now
@@ -187,6 +195,9 @@ class _Org:
             accounts = InvoiceRepository(session, self.org_id).accounts_with_schedules()
         self.sync(accounts, failed[SYNC])
         self.finalize(failed[FINALIZE])
+        grouped = failed[GROUPS].get(self.org_id)
+        if grouped is None or self._due(grouped):
+            self.group(failed_before=grouped is not None)
         expiry = failed[EXPIRE].get(self.org_id)
         if expiry is None or self._due(expiry):
             self.expire(failed_before=expiry is not None)
@@ -281,6 +292,18 @@ class _Org:
         INVOICES_FINALIZED.inc(len(due))
         return len(due)
 
+    # -- group -------------------------------------------------------------------------------------------------------
+    def group(self, failed_before: bool) -> None:
+        """The invoice groups' COMPOSITE invoices whose members are finalized, in one transaction (each group is
+        locked while its composite is made)."""
+        try:
+            with unit_of_work(self.factory) as session:
+                self.result.composites += self.groups(self._context(session), self.as_of)
+                if failed_before:
+                    BillingFailureRepository(session, self.org_id).clear(GROUPS, [self.org_id])
+        except Exception as exc:
+            _failed(self.factory, self.org_id, GROUPS, self.org_id, None, exc, self.now, self.result)
+
     # -- expire ------------------------------------------------------------------------------------------------------
     def expire(self, failed_before: bool) -> None:
         """Credits whose window is over and fully billed expire (D9)."""
@@ -370,16 +393,20 @@ class Worker(BackgroundLoop):
     thread_name, what, log = "meterline-worker", "bill run", log
 
     def __init__(
-        self, factory: sessionmaker[Session], interval: float, *, housekeeping: Callable[[datetime], object]
+        self,
+        factory: sessionmaker[Session],
+        interval: float,
+        *,
+        groups: Groups,
+        housekeeping: Callable[[datetime], object],
     ) -> None:
         super().__init__(interval)
-        self.factory = factory
-        self.housekeeping = housekeeping
+        self.factory, self.groups, self.housekeeping = factory, groups, housekeeping
         self._last_forget: datetime | None = None
 
     def tick(self) -> RunResult:
         now = utc_now()
-        result = run(self.factory, now, now=now)
+        result = run(self.factory, now, now=now, groups=self.groups)
         if self._last_forget is None or now - self._last_forget >= timedelta(hours=1):
             self.housekeeping(now)
             self._last_forget = now

@@ -20,11 +20,13 @@ from meterline.core.errors import BadRequest
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import BaseSuccessResponse
 from meterline.customers.repository import CustomerRepository
+from meterline.invoice_groups.schemas import composite_out
 from meterline.invoicing import schemas
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.tenancy.context import Context
+from meterline.usecases.invoice_groups import composite_invoice
 from meterline.usecases.jobs import start_bill_run
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Invoices"])
@@ -159,8 +161,15 @@ def create_custom_invoice(
 
 @router.get("/invoices/{invoice_id}", response_model=schemas.InvoiceOut, operation_id="getInvoice")
 def get_invoice(invoice_id: str, request: Request, ctx: Context = Depends(api_context)) -> Response:
-    """One invoice; a DRAFT is computed from the usage ingested so far."""
-    return respond(present(ctx, InvoiceService(ctx).get(invoice_id), _lines_wanted(request)))
+    """One invoice; a DRAFT is computed from the usage ingested so far. An invoice group's COMPOSITE invoice too
+    (docs/invoicing.md, "Invoice groups")."""
+    service = InvoiceService(ctx)
+    if service.repo.by_pk(invoice_id) is None:
+        composite = composite_invoice(ctx, invoice_id)
+        if composite is not None:
+            made, state = composite
+            return respond(composite_out(made, state.paid, state.status, _lines_wanted(request)))
+    return respond(present(ctx, service.get(invoice_id), _lines_wanted(request)))
 
 
 @router.get(

@@ -20,8 +20,9 @@ from meterline.core.repository import OrgRepository
 from meterline.invoicing.models import BillingFailure, Invoice
 
 SYNC, FINALIZE, EXPIRE = "SYNC", "FINALIZE", "EXPIRE"  # the steps of a bill run, for each organization
+GROUPS = "GROUPS"  # making the invoice groups' COMPOSITE invoices (usecases/invoice_groups.py)
 ORGANIZATION = "ORGANIZATION"  # a failure outside those steps (say, a row of the organization that cannot be read)
-STAGES = (ORGANIZATION, SYNC, FINALIZE, EXPIRE)
+STAGES = (ORGANIZATION, SYNC, FINALIZE, GROUPS, EXPIRE)
 BACKOFF_BASE = timedelta(minutes=1)
 BACKOFF_MAX = timedelta(hours=1)
 

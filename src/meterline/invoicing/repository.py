@@ -81,6 +81,17 @@ class InvoiceRepository(OrgRepository):
         stmt = self.scoped(Invoice).where(Invoice.account_pk.in_(account_pks), Invoice.schedule_pk.is_not(None))
         return list(self.session.scalars(stmt))
 
+    def of_group_accounts(self, account_pks: set[str], finalized_since: datetime) -> list[Invoice]:
+        """The accounts' DRAFT invoices, and those finalized since `finalized_since` (what an invoice group's
+        composite invoices are made of: usecases/invoice_groups.py)."""
+        if not account_pks:
+            return []
+        stmt = self.scoped(Invoice).where(
+            Invoice.account_pk.in_(account_pks),
+            (Invoice.status == DRAFT) | (Invoice.finalized_at >= finalized_since),
+        )
+        return list(self.session.scalars(stmt.order_by(Invoice.pk)))
+
     def page(
         self,
         request: PageRequest,

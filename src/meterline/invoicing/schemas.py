@@ -94,10 +94,20 @@ class InvoiceDetailsOrganization(ResponseModel):
     primary_email: str
 
 
+class InvoiceDetailsInvoiceGroup(ResponseModel):
+    id: str
+    name: str
+    email: str | None = None
+    daily_invoice_consolidation: bool
+    invoice_currency: str
+    address: AddressOut
+
+
 class InvoiceDetails(ResponseModel):
     customer: InvoiceDetailsCustomer | None = None
     account: InvoiceDetailsAccount | None = None
     price_plan_name: str | None = None
+    invoice_group: InvoiceDetailsInvoiceGroup | None = None
     organization: InvoiceDetailsOrganization | None = None
 
 

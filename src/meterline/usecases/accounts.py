@@ -5,6 +5,7 @@ from __future__ import annotations
 from meterline.accounts.models import Account
 from meterline.accounts.service import AccountService
 from meterline.customers.service import CustomerService
+from meterline.invoice_groups.service import InvoiceGroupService
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.payments.service import PaymentRepository
 from meterline.tenancy.context import Context
@@ -22,8 +23,18 @@ def has_billing_history(ctx: Context, account: Account) -> bool:
 
 
 def delete_account(ctx: Context, account_id: str) -> None:
-    AccountService(ctx).delete(account_id, has_history=has_billing_history)
+    """Erase or archive the account (D13); either way it leaves its invoice group first (the group goes with its
+    last account)."""
+    service = AccountService(ctx)
+    account = service.get(account_id)
+    InvoiceGroupService(ctx).leave(account)
+    service.remove(account, has_history=has_billing_history)
 
 
 def delete_customer(ctx: Context, customer_id: str) -> None:
+    """Erase or archive the customer and its accounts (D13); its accounts leave their invoice groups first."""
+    customer = CustomerService(ctx).get(customer_id)
+    groups = InvoiceGroupService(ctx)
+    for account in AccountService(ctx).of_customer(customer):
+        groups.leave(account)
     CustomerService(ctx).delete(customer_id, has_history=has_billing_history)

@@ -20,9 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.db import unit_of_work
 from meterline.core.observability import describe
-from meterline.core.settings import Settings
 from meterline.events.store import CLAIM_DAYS, EventStore
-from meterline.invoicing.billing import Worker
 from meterline.portal.repository import PortalRepository
 from meterline.portal.service import KEPT_EXPIRED
 from meterline.tenancy.models import Organization
@@ -60,10 +58,3 @@ def run(factory: sessionmaker[Session], now: datetime, *, webhook_retention: tim
                 fields = {"org_id": org, "chore": name, "error": describe(exc)}
                 log.warning("housekeeping failed", extra={"fields": fields})
     return Forgotten(**counts)
-
-
-def billing_worker(factory: sessionmaker[Session], settings: Settings, interval: float) -> Worker:
-    """The billing worker of `meterline serve` and `meterline worker`: bill runs every `interval` seconds, and this
-    module's chores every hour."""
-    retention = timedelta(days=settings.webhook_retention_days)
-    return Worker(factory, interval, housekeeping=lambda now: run(factory, now, webhook_retention=retention))

@@ -32,6 +32,7 @@ from meterline.customers.endpoints import router as customers_router
 from meterline.entitlements.endpoints import read_router as entitlement_checks_router, router as entitlements_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
+from meterline.invoice_groups.endpoints import router as invoice_groups_router
 from meterline.invoicing.endpoints import router as invoices_router
 from meterline.jobs.endpoints import router as jobs_router
 from meterline.licenses.endpoints import router as licenses_router
@@ -69,6 +70,7 @@ ROUTERS = (
     licenses_router,
     jobs_router,
     invoices_router,
+    invoice_groups_router,
     payments_router,
     credits_router,
     wallet_router,
@@ -93,6 +95,7 @@ DOCUMENTED = (
     licenses_router,
     jobs_router,
     invoices_router,
+    invoice_groups_router,
     payments_router,
     credits_router,
     wallet_router,

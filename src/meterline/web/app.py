@@ -41,7 +41,7 @@ from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
-from meterline.usecases import alerts, housekeeping
+from meterline.usecases import alerts, bill_runs
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness, redact_access_log
@@ -82,7 +82,7 @@ def create_app(settings: Settings) -> FastAPI:
         gc.freeze()
         # The billing worker runs beside the API unless METERLINE_WORKER_INTERVAL is 0 (then run `meterline worker`).
         worker = (
-            housekeeping.billing_worker(session_factory, settings, settings.worker_interval)
+            bill_runs.worker(session_factory, settings, settings.worker_interval)
             if settings.worker_interval > 0
             else None
         )

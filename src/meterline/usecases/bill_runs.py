@@ -1,0 +1,39 @@
+"""Bill runs with every step they take, for every entry point (the worker, `meterline bill-run`, `meterline demo`):
+invoicing's run with the invoice groups' step supplied (usecases/invoice_groups.py: COMPOSITE invoices)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.settings import Settings
+from meterline.invoicing import billing
+from meterline.usecases import housekeeping
+from meterline.usecases.invoice_groups import consolidate
+
+
+def run(
+    factory: sessionmaker[Session],
+    as_of: datetime,
+    *,
+    now: datetime,
+    org_id: str | None = None,
+    progress: billing.Progress | None = None,
+    retry_now: bool = False,
+) -> billing.RunResult:
+    return billing.run(
+        factory, as_of, now=now, groups=consolidate, org_id=org_id, progress=progress, retry_now=retry_now
+    )
+
+
+def worker(factory: sessionmaker[Session], settings: Settings, interval: float) -> billing.Worker:
+    """The billing worker of `meterline serve` and `meterline worker`: bill runs (with the groups' step) every
+    `interval` seconds, and usecases/housekeeping.py's chores every hour."""
+    retention = timedelta(days=settings.webhook_retention_days)
+    return billing.Worker(
+        factory,
+        interval,
+        groups=consolidate,
+        housekeeping=lambda now: housekeeping.run(factory, now, webhook_retention=retention),
+    )

@@ -1,0 +1,187 @@
+"""Invoice groups' COMPOSITE invoices, made from their members' invoices as finalized (docs/invoicing.md,
+"Invoice groups"). It spans invoice groups and invoicing, so it lives here, called by every bill run (the worker,
+`meterline bill-run`, a BILL_RUN job) after the organization's invoices are finalized.
+
+- Each group is taken under its row lock, then its member invoices (the lock order: group, then invoices).
+- A composite is made once every member invoice it gathers is finalized: for a cycle, when no member has a DRAFT of
+  that cycle left; for a day (`dailyInvoiceConsolidation`), when the day is over at `as_of` and no member has a
+  DRAFT due that day. An account's invoices finalized before it joined the group are not gathered.
+- It takes the next number of the organization's sequence; its member invoices keep theirs (payments, credits and
+  the wallet act on them, per account). Its date is its latest member's; it is due the group's `netTermDays` (else
+  the organization's) later, and so are its member invoices from then on.
+- What it has been paid, and its status, are read from the member invoices (`composite_state`).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from decimal import Decimal
+from zoneinfo import ZoneInfo
+
+from meterline.accounts.repository import AccountRepository
+from meterline.core.ids import new_id
+from meterline.core.money import exact_sum
+from meterline.invoice_groups import composite
+from meterline.invoice_groups.models import CompositeInvoice, InvoiceGroup
+from meterline.invoice_groups.repository import InvoiceGroupRepository
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.repository import DRAFT, InvoiceRepository
+from meterline.invoicing.service import dumps, number_format
+from meterline.invoicing.statuses import InvoiceStatus
+from meterline.tenancy.context import Context
+
+GATHERED = frozenset(
+    {InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID, InvoiceStatus.UN_COLLECTIBLE}
+)
+
+
+def consolidate(ctx: Context, as_of: datetime) -> int:
+    """Make the COMPOSITE invoices of every group of the organization that are ready at `as_of`; how many."""
+    groups = InvoiceGroupRepository(ctx.session, ctx.org_id)
+    return sum(consolidate_group(ctx, pk, as_of) for pk in groups.all_pks())
+
+
+def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> int:
+    groups = InvoiceGroupRepository(ctx.session, ctx.org_id)
+    group = groups.locked(group_pk)  # two runs never gather one cycle twice; members wait for this to end
+    if group is None:
+        return 0
+    joined = {m.account_pk: m.joined_at for m in groups.members(group.pk)}
+    if not joined:
+        return 0
+    invoices = InvoiceRepository(ctx.session, ctx.org_id)
+    tz = ZoneInfo(ctx.org.timezone)
+    rows = invoices.of_group_accounts(set(joined), min(joined.values()))
+    drafts = [i for i in rows if i.status == DRAFT]
+    finalized = [
+        i
+        for i in rows
+        if i.status in GATHERED and i.finalized_at is not None and i.finalized_at >= joined[i.account_pk]
+    ]
+    done = groups.consolidated({i.pk for i in finalized})
+    buckets: dict[str, list[Invoice]] = defaultdict(list)
+    for invoice in finalized:
+        if invoice.pk in done:
+            continue
+        key = _key(group, invoice, tz)
+        if key is not None:
+            buckets[key].append(invoice)
+    made = 0
+    for key in sorted(buckets):
+        if _ready(key, drafts, as_of, group, tz):
+            _make(ctx, group, key, buckets[key], as_of)
+            made += 1
+    return made
+
+
+def _key(group: InvoiceGroup, invoice: Invoice, tz: ZoneInfo) -> str | None:
+    cycle = (invoice.cycle_start, invoice.cycle_end) if invoice.cycle_start and invoice.cycle_end else None
+    return composite.period_key(group.daily_consolidation, invoice.invoice_type, cycle, invoice.invoice_date, tz)
+
+
+def _ready(key: str, drafts: list[Invoice], as_of: datetime, group: InvoiceGroup, tz: ZoneInfo) -> bool:
+    """No member invoice that belongs in this composite is still a DRAFT (and, for a day, the day is over)."""
+    if key.startswith("DAY:"):
+        start, end = composite.day_span(key, tz)
+        return as_of >= end and not any(d.finalize_at is not None and start <= d.finalize_at < end for d in drafts)
+    return not any(_key(group, d, tz) == key for d in drafts)
+
+
+def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], as_of: datetime) -> None:
+    invoices = InvoiceRepository(ctx.session, ctx.org_id)
+    locked = invoices.lock_many({i.pk for i in gathered})  # their due dates change: no payment in between
+    accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in gathered})
+    ordered = sorted(locked.values(), key=lambda i: (accounts[i.account_pk].id, i.sequence_number or 0))
+    pk = new_id("inv")
+    members = [
+        composite.Member(
+            invoice_pk=i.pk,
+            account_id=accounts[i.account_pk].id,
+            account_name=accounts[i.account_pk].name,
+            sequence_id=i.sequence_id or "",
+            total=i.total_amount or Decimal(0),
+            revenue=json.loads(i.lines or "{}", parse_float=Decimal, parse_int=Decimal),
+        )
+        for i in ordered
+    ]
+    net_terms = group.net_term_days if group.net_term_days is not None else ctx.org.net_term_days
+    invoice_date = max(i.invoice_date for i in ordered)
+    due = invoice_date + timedelta(days=net_terms)
+    number = invoices.take_numbers(1)
+    for i in ordered:  # the group's terms: its invoices are due when the composite is
+        i.net_term_days, i.due_date, i.updated_at = net_terms, due, as_of
+    details = {
+        "invoiceGroup": {
+            "id": group.pk,
+            "name": group.name,
+            "email": group.email,
+            "dailyInvoiceConsolidation": group.daily_consolidation,
+            "invoiceCurrency": group.currency,
+            "address": group.address,
+        },
+        "organization": {"businessName": ctx.org.name, "address": {}, "primaryEmail": ""},
+    }
+    InvoiceGroupRepository(ctx.session, ctx.org_id).add_composite(
+        CompositeInvoice(
+            pk=pk,
+            org_id=ctx.org_id,
+            group_pk=group.pk,
+            period=key,
+            currency=group.currency,
+            start_at=min(i.start_at for i in ordered),
+            end_at=max(i.end_at for i in ordered),
+            invoice_date=invoice_date,
+            due_date=due,
+            net_term_days=net_terms,
+            sequence_number=number,
+            sequence_id=number_format().format(number=number),
+            total_amount=composite.total(members),
+            lines=dumps(composite.lines(pk, members).to_json()),
+            details=dumps(details),
+            created_at=as_of,
+        ),
+        [i.pk for i in ordered],
+    )
+
+
+@dataclass(frozen=True)
+class CompositeState:
+    """What a composite invoice has been paid and its status, from its member invoices."""
+
+    paid: Decimal
+    status: str
+    members: list[Invoice]
+
+
+def composite_state(ctx: Context, invoice: CompositeInvoice) -> CompositeState:
+    """PAID when every member is paid (or void), PARTIALLY_PAID when something was paid, VOID when every member
+    is void, else DUE (UN_COLLECTIBLE when every unpaid member is)."""
+    pks = InvoiceGroupRepository(ctx.session, ctx.org_id).member_invoice_pks(invoice.pk)
+    members = list(InvoiceRepository(ctx.session, ctx.org_id).by_pks(set(pks)).values())
+    members.sort(key=lambda i: i.pk)
+    paid = exact_sum(i.paid_amount for i in members)
+    statuses = {i.status for i in members}
+    if statuses == {InvoiceStatus.VOID}:
+        status = InvoiceStatus.VOID
+    elif statuses <= {InvoiceStatus.PAID, InvoiceStatus.VOID}:
+        status = InvoiceStatus.PAID
+    elif statuses - {InvoiceStatus.PAID, InvoiceStatus.VOID} == {InvoiceStatus.UN_COLLECTIBLE}:
+        status = InvoiceStatus.UN_COLLECTIBLE
+    elif paid > 0:
+        status = InvoiceStatus.PARTIALLY_PAID
+    else:
+        status = InvoiceStatus.DUE
+    return CompositeState(paid, status, members)
+
+
+def composites_of(ctx: Context, group_pk: str) -> list[CompositeInvoice]:
+    return InvoiceGroupRepository(ctx.session, ctx.org_id).composites_of(group_pk)
+
+
+def composite_invoice(ctx: Context, invoice_id: str) -> tuple[CompositeInvoice, CompositeState] | None:
+    """The COMPOSITE invoice with this id and its state (GET /invoices/{id}), or None."""
+    found = InvoiceGroupRepository(ctx.session, ctx.org_id).composite(invoice_id)
+    return None if found is None else (found, composite_state(ctx, found))

@@ -1,0 +1,226 @@
+"""InvoiceGroupsApi through the official SDK against a live server, on both engines; and the account's
+`invoiceGroupDetails` (GET /accounts/{id}?includeGroupDetails=true)."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import select
+from sqlalchemy.orm import Session, sessionmaker
+from togai_client import (
+    Address,
+    CreateAccountRequest,
+    CreateCustomerRequest,
+    CreateCustomInvoiceRequest,
+    CreateInvoiceGroupRequest,
+    CustomInvoiceLineItem,
+    UpdateInvoiceGroupAccounts,
+    UpdateInvoiceRequest,
+)
+from togai_client.exceptions import BadRequestException, NotFoundException
+
+from meterline.invoice_groups.models import CompositeInvoice
+from meterline.usecases import bill_runs
+from tests.api.conftest import Sdk, message_of
+from tests.conftest import Tenant
+
+
+def _accounts(sdk: Sdk) -> None:
+    """Customer acme with accounts acme (USD), acme-2 (USD), acme-3 (USD) and acme-eu (EUR)."""
+    sdk.customers.create_customer(
+        CreateCustomerRequest(
+            id="acme", name="Acme Inc", primary_email="billing@acme.test", address=Address(line1="1 Main St")
+        )
+    )
+    for account_id, currency in (("acme-2", "USD"), ("acme-3", "USD"), ("acme-eu", "EUR")):
+        sdk.accounts.create_account(
+            CreateAccountRequest(
+                id=account_id, name=f"Acme {account_id}", customer_id="acme", invoice_currency=currency
+            )
+        )
+
+
+def _group(account_ids: list[str], **kwargs: object) -> CreateInvoiceGroupRequest:
+    return CreateInvoiceGroupRequest(
+        name=kwargs.pop("name", "Acme group"),
+        email="ap@acme.test",
+        daily_invoice_consolidation=kwargs.pop("daily_invoice_consolidation", False),
+        account_ids=account_ids,
+        net_term_days=kwargs.pop("net_term_days", 30),
+        address=Address(line1="2 Group Rd", city="Springfield", country="US"),
+    )
+
+
+def test_the_five_operations_and_the_accounts_group_details(sdk: Sdk) -> None:
+    _accounts(sdk)
+    response = sdk.invoice_groups.create_invoice_group_with_http_info(_group(["acme", "acme-2"]))
+    assert response.status_code == 200
+    created = response.data
+    assert created.id.startswith("igroup.")
+    assert (created.name, created.email, created.daily_invoice_consolidation) == ("Acme group", "ap@acme.test", False)
+    assert (created.net_term_days, created.invoice_currency, created.accounts_count) == (30, "USD", 2)
+    assert created.billing_address.line1 == "2 Group Rd" and created.billing_address.country == "US"
+    assert created.created_at == created.updated_at
+
+    got = sdk.invoice_groups.get_invoice_group(created.id)
+    assert got.accounts == ["acme", "acme-2"] and got.accounts_count == 2 and got.name == "Acme group"
+
+    added = sdk.invoice_groups.add_invoice_group_accounts_with_http_info(
+        created.id,
+        UpdateInvoiceGroupAccounts(account_ids=["acme-3", "acme-2"]),  # acme-2 is in it already: kept
+    )
+    assert added.status_code == 200 and added.data.accounts_count == 3
+    assert sdk.invoice_groups.get_invoice_group(created.id).accounts == ["acme", "acme-2", "acme-3"]
+
+    second = sdk.invoice_groups.create_invoice_group(_group(["acme-eu"], name="EU", daily_invoice_consolidation=True))
+    assert second.invoice_currency == "EUR" and second.daily_invoice_consolidation is True
+    listed = sdk.invoice_groups.list_invoice_groups()
+    assert [(g.id, g.accounts_count) for g in listed.data] == [(created.id, 3), (second.id, 1)]
+
+    # includeGroupDetails fills invoiceGroupDetails; without it, or for an account in no group, it stays empty
+    detailed = sdk.accounts.get_account("acme-2", include_group_details=True)
+    details = detailed.invoice_group_details
+    assert (details.id, details.name, details.email, details.net_term_days) == (
+        created.id,
+        "Acme group",
+        "ap@acme.test",
+        30,
+    )
+    assert details.invoice_currency == "USD" and details.billing_address.city == "Springfield"
+    assert details.daily_invoice_consolidation is False
+    assert sdk.accounts.get_account("acme-2").invoice_group_details is None
+    assert sdk.accounts.get_account("acme-2", include_group_details=False).invoice_group_details is None
+
+    removed = sdk.invoice_groups.remove_invoice_group_accounts_with_http_info(
+        created.id, UpdateInvoiceGroupAccounts(account_ids=["acme-2"])
+    )
+    assert removed.status_code == 200 and removed.data.success is True
+    assert sdk.invoice_groups.get_invoice_group(created.id).accounts == ["acme", "acme-3"]
+    assert sdk.accounts.get_account("acme-2", include_group_details=True).invoice_group_details is None
+
+    # removing the last accounts deletes the group
+    sdk.invoice_groups.remove_invoice_group_accounts(
+        created.id, UpdateInvoiceGroupAccounts(account_ids=["acme", "acme-3"])
+    )
+    with pytest.raises(NotFoundException) as raised:
+        sdk.invoice_groups.get_invoice_group(created.id)
+    assert message_of(raised.value) == f"Invoice group {created.id} not found"
+    assert [g.id for g in sdk.invoice_groups.list_invoice_groups().data] == [second.id]
+    # its accounts are free again
+    again = sdk.invoice_groups.create_invoice_group(_group(["acme-2", "acme"]))
+    assert again.accounts_count == 2
+
+
+def test_refusals_say_why(sdk: Sdk) -> None:
+    _accounts(sdk)
+    group = sdk.invoice_groups.create_invoice_group(_group(["acme"]))
+
+    def refused(call: object, *args: object) -> str:
+        with pytest.raises(BadRequestException) as raised:
+            call(*args)  # type: ignore[operator]
+        return message_of(raised.value)
+
+    create, add = sdk.invoice_groups.create_invoice_group, sdk.invoice_groups.add_invoice_group_accounts
+    assert refused(create, _group(["acme-2", "acme-eu"])) == (
+        "Account acme-eu invoices in EUR: the accounts of an invoice group share one currency, USD"
+    )
+    assert refused(add, group.id, UpdateInvoiceGroupAccounts(account_ids=["acme-eu"])) == (
+        "Account acme-eu invoices in EUR: the accounts of an invoice group share one currency, USD"
+    )
+    assert refused(create, _group(["acme-2", "acme"])) == (
+        f"Account acme is already in invoice group {group.id}: an account is in at most one group"
+    )
+    assert refused(create, _group(["acme-2", "acme-2"])) == "accountIds: account acme-2 is named twice"
+    assert (
+        refused(
+            sdk.invoice_groups.remove_invoice_group_accounts,
+            group.id,
+            UpdateInvoiceGroupAccounts(account_ids=["acme-2"]),
+        )
+        == f"Account acme-2 is not in invoice group {group.id}"
+    )
+    with pytest.raises(NotFoundException) as missing:
+        create(_group(["acme-2", "nobody"]))
+    assert message_of(missing.value) == "Account nobody not found"
+    with pytest.raises(NotFoundException) as missing:
+        add("igroup.nope", UpdateInvoiceGroupAccounts(account_ids=["acme-2"]))
+    assert message_of(missing.value) == "Invoice group igroup.nope not found"
+    # nothing of the refused requests was kept
+    assert sdk.invoice_groups.get_invoice_group(group.id).accounts == ["acme"]
+    assert [g.id for g in sdk.invoice_groups.list_invoice_groups().data] == [group.id]
+
+    # at most 100 accounts in a group
+    many = [f"many-{i:03d}" for i in range(100)]
+    for account_id in many:
+        sdk.accounts.create_account(CreateAccountRequest(id=account_id, name=account_id, customer_id="acme"))
+    add(group.id, UpdateInvoiceGroupAccounts(account_ids=many[:99]))
+    assert refused(add, group.id, UpdateInvoiceGroupAccounts(account_ids=many[99:])) == (
+        f"Invoice group {group.id} has 100 accounts: 1 more would pass the 100 a group can have"
+    )
+    assert sdk.invoice_groups.get_invoice_group(group.id).accounts_count == 100
+
+
+def test_deleting_an_account_takes_it_out_of_its_group_and_another_organization_sees_nothing(
+    sdk: Sdk, other_sdk: Sdk
+) -> None:
+    _accounts(sdk)
+    group = sdk.invoice_groups.create_invoice_group(_group(["acme-2", "acme-3"]))
+    sdk.accounts.delete_account("acme-2")
+    assert sdk.invoice_groups.get_invoice_group(group.id).accounts == ["acme-3"]
+    sdk.accounts.delete_account("acme-3")  # the last one: the group goes with it
+    with pytest.raises(NotFoundException):
+        sdk.invoice_groups.get_invoice_group(group.id)
+
+    mine = sdk.invoice_groups.create_invoice_group(_group(["acme"]))
+    with pytest.raises(NotFoundException) as raised:
+        other_sdk.invoice_groups.get_invoice_group(mine.id)
+    assert message_of(raised.value) == f"Invoice group {mine.id} not found"
+    assert other_sdk.invoice_groups.list_invoice_groups().data == []
+
+
+def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    # Given acme and acme-2 in a daily group, and a custom invoice of each finalized today (DUE)
+    _accounts(sdk)
+    group = sdk.invoice_groups.create_invoice_group(_group(["acme", "acme-2"], daily_invoice_consolidation=True))
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    made = [
+        sdk.invoices.create_custom_invoice(
+            CreateCustomInvoiceRequest(
+                account_id=account_id,
+                start_date=start,
+                end_date=start + timedelta(days=1),
+                status="DUE",
+                line_items=[CustomInvoiceLineItem(description="Setup", value=value)],
+            )
+        )
+        for account_id, value in (("acme", 10.01), ("acme-2", 20.02))
+    ]
+    # When the bill run of tomorrow (the day is over) runs
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    result = bill_runs.run(session_factory, tomorrow, now=tomorrow, org_id=tenant.org.id)
+    assert result.composites == 1 and result.failures == []
+    # Then one COMPOSITE invoice, owned by the group, holds both: 30.03, numbered after them
+    with session_factory() as session:
+        [composite_id] = session.scalars(select(CompositeInvoice.pk).where(CompositeInvoice.org_id == tenant.org.id))
+    composite = sdk.invoices.get_invoice(composite_id)
+    assert (composite.invoice_type, composite.owner_id, composite.status) == ("COMPOSITE", group.id, "DUE")
+    assert composite.total_amount == 30.03 and composite.paid_amount == 0  # (the SDK reads numbers as floats)
+    numbers = sorted(int(i.sequence_id.removeprefix("INV-")) for i in made)
+    assert composite.sequence_id == f"INV-{numbers[-1] + 1:06d}"
+    assert composite.invoice_details.invoice_group.id == group.id
+    assert composite.invoice_details.invoice_group.address.line1 == "2 Group Rd"
+    with tenant.http() as http:  # raw: the lines (the SDK is answered without them)
+        raw = http.get(f"/invoices/{composite_id}").json()
+    assert raw["revenueInfo"]["type"] == "GRAND_TOTAL_AMOUNT" and raw["revenueInfo"]["value"] == 30.03
+    assert [(m["id"], m["value"]) for m in raw["revenueInfo"]["lineItems"]] == [
+        (made[0].id, 10.01),
+        (made[1].id, 20.02),
+    ]
+    # and paying a member shows on it
+    sdk.invoices.update_invoice(made[0].id, UpdateInvoiceRequest(status="PAID"))
+    paid = sdk.invoices.get_invoice(composite_id)
+    assert (paid.paid_amount, paid.status) == (10.01, "PARTIALLY_PAID")
+    assert bill_runs.run(session_factory, tomorrow, now=tomorrow, org_id=tenant.org.id).composites == 0

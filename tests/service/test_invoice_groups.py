@@ -1,0 +1,198 @@
+"""Invoice groups' COMPOSITE invoices on both engines (docs/invoicing.md, "Invoice groups"): made by bill runs
+from the members' invoices as finalized, to the cent, with credits and the wallet acting per account."""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from decimal import Decimal
+
+from sqlalchemy import select
+
+from meterline.accounts.schemas import CreateAccountRequest
+from meterline.accounts.service import AccountService
+from meterline.core.schemas import Address
+from meterline.credits.service import Grant
+from meterline.invoice_groups.models import CompositeInvoice
+from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest
+from meterline.invoice_groups.service import InvoiceGroupService
+from meterline.invoicing.models import Invoice
+from meterline.invoicing.service import InvoiceService
+from meterline.schedules.schemas import UpdatePricingScheduleRequest
+from meterline.usecases import balances
+from meterline.usecases.invoice_groups import composite_state, consolidate
+from meterline.usecases.schedules import edit_schedules
+from tests.service.billing_world import World, fee, make_plan, t, tiered_card
+from tests.service.test_credits_wallet import check_ledgers
+
+D = Decimal
+
+
+def _group(account_ids: list[str], daily: bool, net_terms: int | None = 30) -> CreateInvoiceGroupRequest:
+    return CreateInvoiceGroupRequest(
+        name="Acme group",
+        email="ap@acme.test",
+        daily_invoice_consolidation=daily,
+        account_ids=account_ids,
+        net_term_days=net_terms,
+        address=Address(line1="2 Group Rd", country="US"),
+    )
+
+
+def _accounts(world: World, *ids: str) -> None:
+    with world.at(t(2, 20)) as ctx:
+        for account_id in ids:
+            AccountService(ctx).create(
+                CreateAccountRequest(id=account_id, name=f"Acme {account_id}", customer_id="acme")
+            )
+
+
+def _composites(world: World) -> list[CompositeInvoice]:
+    with world.at(t(1, 1)) as ctx:
+        stmt = select(CompositeInvoice).where(CompositeInvoice.org_id == world.org.id)
+        return list(ctx.session.scalars(stmt.order_by(CompositeInvoice.sequence_number)))
+
+
+def _invoices(world: World) -> dict[str, Invoice]:
+    """account id -> its finalized invoice of March."""
+    with world.at(t(1, 1)) as ctx:
+        stmt = select(Invoice).where(
+            Invoice.org_id == world.org.id, Invoice.status != "DRAFT", Invoice.start_at == t(3, 1)
+        )
+        rows = list(ctx.session.scalars(stmt))
+        ids = {a.pk: a.id for a in AccountService(ctx).repo.by_pks({r.account_pk for r in rows}).values()}
+        return {ids[r.account_pk]: r for r in rows}
+
+
+def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(world: World) -> None:
+    # Given Growth (D4's tiered usage card, a 300.00 fee, grace 5 days) from 1 March for acme, acme-2 and solo;
+    # acme and acme-2 in a group with 30 days' net terms (solo in none)
+    _accounts(world, "acme-2", "solo")
+    with world.at(t(2, 20)) as ctx:
+        plan = make_plan(
+            ctx, "Growth", usageRateCards=[tiered_card(world.meter_id)], fixedFeeRateCards=[fee(ctx, "Platform", "300")]
+        )
+        for account_id in ("acme", "acme-2", "solo"):
+            edit_schedules(
+                ctx,
+                account_id,
+                [
+                    UpdatePricingScheduleRequest.model_validate(
+                        {"pricePlanId": plan, "effectiveFrom": "2024-03-01", "effectiveUntil": "9999-01-01"}
+                    )
+                ],
+            )
+    with world.at(t(2, 25)) as ctx:
+        group = InvoiceGroupService(ctx).create(_group(["acme", "acme-2"], daily=False)).pk
+    # and in March: acme sends 150 calls (125.00 + 300.00 = 425.00); acme-2 has a 50.00 credit and 100.00 in its
+    # wallet (300.00 - 50.00 = 250.00, of which the wallet pays 100.00)
+    world.ingest(t(3, 10), ("e1", t(3, 2), "150"))
+    with world.at(t(3, 10)) as ctx:
+        balances.credits(ctx).grant(
+            [
+                Grant(
+                    account_id="acme-2", purpose="Promo", amount=D("50.00"), priority=1, effective_from=date(2024, 3, 1)
+                )
+            ]
+        )
+        balances.wallet(ctx).top_up("acme-2", D("100.00"))
+
+    # When the bill run as of 6 April finalizes March
+    assert world.bill_run(t(4, 6)) >= 3
+
+    # Then each account's invoice is finalized as ever, credits and the wallet acting on acme-2's alone
+    march = _invoices(world)
+    assert (march["acme"].total_amount, march["acme"].paid_amount, march["acme"].status) == (D("425.00"), 0, "DUE")
+    assert (march["acme-2"].total_amount, march["acme-2"].paid_amount) == (D("250.00"), D("100.00"))
+    assert march["acme-2"].status == "PARTIALLY_PAID" and march["solo"].total_amount == D("300.00")
+    # and one COMPOSITE invoice gathers the group's two, numbered after them, due 30 days after its date
+    [composite] = _composites(world)
+    assert composite.group_pk == group and composite.currency == "USD"
+    assert composite.total_amount == D("675.00") == march["acme"].total_amount + march["acme-2"].total_amount
+    assert composite.sequence_number == max(i.sequence_number or 0 for i in march.values()) + 1
+    assert composite.sequence_id == f"INV-{composite.sequence_number:06d}"
+    assert (composite.start_at, composite.end_at, composite.invoice_date) == (t(3, 1), t(4, 1), t(4, 6))
+    assert composite.due_date == t(4, 6) + timedelta(days=30) == t(5, 6) and composite.net_term_days == 30
+    # its member invoices take the group's due date; solo keeps the organization's terms
+    assert march["acme"].due_date == march["acme-2"].due_date == t(5, 6)
+    assert march["solo"].due_date != t(5, 6)
+    # its lines are the member invoices as finalized: each one's TOTAL_AMOUNT with its own lines under it
+    root = json.loads(composite.lines, parse_float=D, parse_int=D)
+    assert (root["type"], root["value"]) == ("GRAND_TOTAL_AMOUNT", D("675.00"))
+    members = root["lineItems"]
+    assert [(m["id"], m["type"], m["value"]) for m in members] == [
+        (march["acme"].pk, "TOTAL_AMOUNT", D("425.00")),
+        (march["acme-2"].pk, "TOTAL_AMOUNT", D("250.00")),
+    ]
+    assert members[1]["description"] == f"Acme acme-2 (acme-2), invoice {march['acme-2'].sequence_id}"
+    frozen = json.loads(march["acme-2"].lines, parse_float=D, parse_int=D)
+    assert members[1]["lineItems"] == frozen["lineItems"]  # not computed again
+    assert [c["value"] for c in frozen["lineItems"][0]["lineItems"] if c["type"] == "TOTAL_CREDITS"] == [D("-50.00")]
+    # what it has been paid is its members': the wallet's 100.00
+    with world.at(t(4, 7)) as ctx:
+        state = composite_state(ctx, ctx.session.get(CompositeInvoice, composite.pk))  # type: ignore[arg-type]
+        assert (state.paid, state.status) == (D("100.00"), "PARTIALLY_PAID")
+        check_ledgers(ctx.session, world.org.id)
+
+    # When the run is done again, nothing more is made; April's drafts wait for their cycle
+    world.bill_run(t(4, 6))
+    world.bill_run(t(4, 20))
+    assert [c.pk for c in _composites(world)] == [composite.pk]
+
+    # When acme's invoice is paid in full and acme-2's rest is paid, the composite is PAID
+    with world.at(t(4, 21)) as ctx:
+        service = InvoiceService(ctx)
+        service.update(march["acme"].pk, "PAID", {})
+        service.update(march["acme-2"].pk, "PAID", {})
+    with world.at(t(4, 21)) as ctx:
+        state = composite_state(ctx, ctx.session.get(CompositeInvoice, composite.pk))  # type: ignore[arg-type]
+        assert (state.paid, state.status) == (D("675.00"), "PAID")
+
+    # And May's bill run makes April's composite: 300.00 each (no usage), the next number
+    world.bill_run(t(5, 6))
+    april = _composites(world)[1]
+    assert april.total_amount == D("600.00") and april.start_at == t(4, 1)
+    assert april.sequence_number > composite.sequence_number
+
+
+def test_daily_consolidation_gathers_the_days_invoices_once_the_day_is_over(world: World) -> None:
+    # Given acme and acme-2 in a daily group (no net terms of its own: the organization's), and custom invoices
+    _accounts(world, "acme-2")
+    with world.at(t(2, 25)) as ctx:
+        InvoiceGroupService(ctx).create(_group(["acme", "acme-2"], daily=True, net_terms=None))
+
+    def custom(account_id: str, when_day: int, hour: int, value: str) -> str:
+        with world.at(t(3, when_day, hour)) as ctx:
+            invoice, _ = InvoiceService(ctx).create_custom(
+                account_id,
+                t(3, 1),
+                t(3, 2),
+                "DUE",
+                [{"description": "Setup", "value": D(value)}],
+                False,
+                True,
+                True,
+                None,
+            )
+            return invoice.pk
+
+    a = custom("acme", 10, 9, "10.01")
+    b = custom("acme-2", 10, 17, "20.02")
+    # When a run happens during 10 March, the day is not over: nothing yet
+    with world.at(t(3, 10, 18)) as ctx:
+        assert consolidate(ctx, t(3, 10, 18)) == 0
+    c = custom("acme", 11, 8, "5.00")
+    # When the run of 11 March comes, the 10th's two invoices make one composite; the 11th's waits for its end
+    with world.at(t(3, 11, 9)) as ctx:
+        assert consolidate(ctx, t(3, 11, 9)) == 1
+        org_terms = ctx.org.net_term_days
+    [tenth] = _composites(world)
+    assert tenth.period == "DAY:2024-03-10" and tenth.total_amount == D("30.03")
+    assert tenth.invoice_date == t(3, 10, 17) and tenth.due_date == t(3, 10, 17) + timedelta(days=org_terms)
+    root = json.loads(tenth.lines, parse_float=D, parse_int=D)
+    assert [m["id"] for m in root["lineItems"]] == [a, b]
+    with world.at(t(3, 12, 1)) as ctx:
+        assert consolidate(ctx, t(3, 12, 1)) == 1
+        assert consolidate(ctx, t(3, 12, 2)) == 0  # once
+    eleventh = _composites(world)[1]
+    assert eleventh.total_amount == D("5.00") and [m["id"] for m in json.loads(eleventh.lines)["lineItems"]] == [c]
