@@ -166,7 +166,19 @@ def _objects(
     [incident] = alerts_api.get_incidents().data
     with tenant.http() as http:
         [delivery] = http.get(f"/webhooks/endpoints/{endpoint}/deliveries").json()["data"]
+    with tenant.http() as http:  # a report (Meterline's POST /reports) and its CSV file
+        report = http.post(
+            "/reports",
+            json={
+                "type": "TEMPLATE",
+                "reportTemplateId": "invoices_per_period",
+                "fromDate": "2000-01-01",
+                "toDate": "2100-01-01",
+            },
+        ).json()
     return {
+        "report_id": report["id"],
+        "file_id": report["fileId"],
         "endpoint_id": endpoint,
         "delivery_id": delivery["id"],
         "alert_id": alert.id,

@@ -15,9 +15,12 @@ from meterline.invoicing.failures import BillingFailed
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.models import Job
 from meterline.jobs.service import FAILED, JobService, Runner
+from meterline.reports.models import Report
+from meterline.reports.schemas import CreateReportRequest
 from meterline.schedules import migration
 from meterline.tenancy.context import Context
 from meterline.usecases.events import EVENT_CORRECTIONS, correct_entry, preview_correction
+from meterline.usecases.reports import REPORT, report_service, run_report_entry
 from meterline.usecases.schedules import migrate_account_entry
 
 BILL_RUN = "BILL_RUN"
@@ -54,6 +57,7 @@ RUNNERS: dict[str, Runner] = {
     migration.JOB_TYPE: migrate_account_entry,
     BILL_RUN: finalize_entry,
     EVENT_CORRECTIONS: correct_entry,
+    REPORT: run_report_entry,
 }
 
 
@@ -93,6 +97,20 @@ def start_bill_run(ctx: Context, *, require_confirmation: bool) -> Job:
     return job_service(ctx).create(
         BILL_RUN, {"asOf": ctx.now.isoformat()}, ids, require_confirmation=require_confirmation
     )
+
+
+def start_report(ctx: Context, request: CreateReportRequest) -> Report:
+    """A report (checked now: 400 naming the field) and its REPORT job, run at once: the report COMPLETED with its CSV
+    file, or FAILED with the reason its job's entry failed."""
+    service = report_service(ctx)
+    report = service.create(request)
+    job = job_service(ctx).create(REPORT, {"reportId": report.pk}, [report.pk], require_confirmation=False)
+    report.job_pk = job.pk
+    if job.status == FAILED:
+        result = next((e.result for e in job_service(ctx).repo.entries(job) if e.result), None) or {}
+        service.fail(report.pk, str(result.get("reason", f"Job {job.pk} failed")))
+    ctx.session.flush()
+    return report
 
 
 @dataclass(frozen=True)

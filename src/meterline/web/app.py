@@ -40,6 +40,7 @@ from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
+from meterline.files import storage
 from meterline.invoicing.billing import Worker
 from meterline.usecases import alerts
 from meterline.web.api import create_api_app
@@ -70,6 +71,7 @@ def _in_words(request: Request, exc: StarletteHTTPException, portal: bool = Fals
 
 def create_app(settings: Settings) -> FastAPI:
     engine = create_db_engine(settings.database_url)
+    storage.configure(settings)  # the file store of this process (files/storage.py)
     session_factory = make_session_factory(engine)
 
     @asynccontextmanager

@@ -1,0 +1,175 @@
+"""Reports: run a template or a query into a CSV file (through the file store), list them.
+
+A report is made QUEUED with the query it will run (a template's is built from its parameters), checked at once: a
+bad template, parameter or query is a 400 naming the field, and no report is made. The REPORT job (usecases/reports.py)
+runs it: RUNNING, then COMPLETED with its CSV file, or FAILED with the reason."""
+
+from __future__ import annotations
+
+import csv
+import io
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from meterline.core.clock import isoformat_z
+from meterline.core.errors import BadRequest, NotFound
+from meterline.core.ids import new_id
+from meterline.core.numbers import plain
+from meterline.core.pagination import Page, PageRequest
+from meterline.files.service import FileService
+from meterline.reports.models import Report
+from meterline.reports.query import CompiledQuery, compile_query
+from meterline.reports.repository import ReportRepository
+from meterline.reports.schemas import CreateReportRequest, QueryInput
+from meterline.reports.sources import TEXT
+from meterline.reports.statuses import ReportStatus
+from meterline.reports.templates import MAX_TEMPLATE_ROWS, TEMPLATES
+from meterline.tenancy.context import Context
+
+FETCH_FOR = ("ALL", "ORGANIZATION", "ACCOUNTS")
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def cell(value: Any, kind: str) -> str:
+    """A value as the CSV writes it: exact numbers in plain notation, times as ...Z, dates as ISO; text that a
+    spreadsheet would read as a formula gets a leading quote (CSV injection)."""
+    if value is None:
+        return ""
+    if isinstance(value, Decimal):
+        return plain(value)
+    if isinstance(value, datetime):
+        return isoformat_z(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value)
+    if kind == TEXT and text.startswith(_FORMULA_START):
+        return "'" + text
+    return text
+
+
+class ReportService:
+    def __init__(self, ctx: Context, files: FileService) -> None:
+        """`files` (required): where the CSV goes."""
+        self.ctx = ctx
+        self.files = files
+        self.repo = ReportRepository(ctx.session, ctx.org_id)
+
+    @property
+    def _sqlite(self) -> bool:
+        return not self.repo.postgres
+
+    def get(self, report_id: str) -> Report:
+        report = self.repo.by_id(report_id)
+        if report is None:
+            raise NotFound(f"Report {report_id} not found")
+        return report
+
+    def page(self, request: PageRequest, *, fetch_for: str | None, account_id: str | None) -> Page[Report]:
+        fetch = (fetch_for or "ALL").upper()
+        if fetch not in FETCH_FOR:
+            raise BadRequest(f"fetchFor: must be one of {', '.join(FETCH_FOR)}; got {fetch_for}")
+        return self.repo.page(request, fetch_for=fetch, account_id=account_id)
+
+    def recent(self, limit: int = 50) -> list[Report]:
+        return self.repo.recent(limit)
+
+    def query_of(self, report: Report) -> CompiledQuery:
+        if report.query_input is None:  # pragma: no cover - every report is made with one
+            raise BadRequest(f"Report {report.pk} has no query")
+        limit = MAX_TEMPLATE_ROWS if report.type == "TEMPLATE" else None
+        query = QueryInput.model_validate(report.query_input)
+        if limit is not None:
+            return compile_query(query, self.ctx.org_id, sqlite=self._sqlite, max_limit=limit)
+        return compile_query(query, self.ctx.org_id, sqlite=self._sqlite)
+
+    def create(self, request: CreateReportRequest) -> Report:
+        """A QUEUED report, its query checked now (400 naming the field)."""
+        if request.type == "TEMPLATE":
+            if request.query_input is not None:
+                raise BadRequest("queryInput: a TEMPLATE report takes reportTemplateId, fromDate and toDate instead")
+            if request.report_template_id is None:
+                raise BadRequest(f"reportTemplateId: required for a TEMPLATE report; one of {', '.join(TEMPLATES)}")
+            template = TEMPLATES.get(request.report_template_id)
+            if template is None:
+                raise BadRequest(
+                    f"reportTemplateId: no template {request.report_template_id}; the templates: {', '.join(TEMPLATES)}"
+                )
+            if request.from_date is None or request.to_date is None:
+                raise BadRequest(f"{'fromDate' if request.from_date is None else 'toDate'}: required for a template")
+            if request.from_date >= request.to_date:
+                raise BadRequest("toDate: must be after fromDate")
+            query = template.query(request.from_date, request.to_date, request.account_id)
+            name = request.name or f"{template.name} {request.from_date.date()} to {request.to_date.date()}"
+            params: dict[str, Any] = {
+                "fromDate": isoformat_z(request.from_date),
+                "toDate": isoformat_z(request.to_date),
+            }
+            compile_query(query, self.ctx.org_id, sqlite=self._sqlite, max_limit=MAX_TEMPLATE_ROWS)
+        else:
+            if request.query_input is None:
+                raise BadRequest("queryInput: required for a QUERY report")
+            for field in ("report_template_id", "from_date", "to_date"):
+                if getattr(request, field) is not None:
+                    alias = {"report_template_id": "reportTemplateId", "from_date": "fromDate", "to_date": "toDate"}
+                    raise BadRequest(f"{alias[field]}: a QUERY report takes queryInput only")
+            query = request.query_input
+            compile_query(query, self.ctx.org_id, sqlite=self._sqlite)
+            name = request.name or f"Query over {query.base_data_source}"
+            params = {}
+        if request.account_id is not None:
+            params["accountId"] = request.account_id
+        now = self.ctx.now
+        report = Report(
+            pk=new_id("report"),
+            org_id=self.ctx.org_id,
+            name=name,
+            type=request.type,
+            template_id=request.report_template_id,
+            params=params,
+            query_input=query.model_dump(mode="json", by_alias=True, exclude_none=True),
+            account_id=request.account_id,
+            status=ReportStatus.QUEUED,
+            rows=0,
+            total_rows=None,
+            error=None,
+            file_pk=None,
+            job_pk=None,
+            created_at=now,
+            updated_at=now,
+        )
+        self.repo.add(report)
+        return report
+
+    def run(self, report_id: str) -> Report:
+        """Run a QUEUED (or RUNNING) report: its rows into a CSV file; COMPLETED with the file."""
+        report = self.repo.lock(report_id)
+        if report is None:
+            raise NotFound(f"Report {report_id} not found")
+        if report.status not in (ReportStatus.QUEUED, ReportStatus.RUNNING):
+            return report
+        report.status, report.updated_at = ReportStatus.RUNNING, self.ctx.now
+        query = self.query_of(report)
+        report.total_rows = min(self.repo.count_rows(query), query.limit)
+        rows = self.repo.run(query)
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+        writer.writerow([column.header for column in query.columns])
+        for row in rows:
+            writer.writerow([cell(value, column.kind) for value, column in zip(row, query.columns, strict=True)])
+        stored = self.files.save(f"{_file_name(report)}.csv", "text/csv; charset=utf-8", out.getvalue().encode())
+        report.file_pk, report.rows = stored.pk, len(rows)
+        report.status, report.updated_at = ReportStatus.COMPLETED, self.ctx.now
+        self.ctx.session.flush()
+        return report
+
+    def fail(self, report_id: str, reason: str) -> None:
+        report = self.repo.lock(report_id)
+        if report is not None:
+            report.status, report.error, report.updated_at = ReportStatus.FAILED, reason[:1000], self.ctx.now
+            self.ctx.session.flush()
+
+
+def _file_name(report: Report) -> str:
+    base = report.template_id or "query"
+    return f"{base}-{report.pk.split('.', 1)[-1]}"
