@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -100,7 +100,8 @@ class ReportService:
             if request.from_date >= request.to_date:
                 raise BadRequest("toDate: must be after fromDate")
             query = template.query(request.from_date, request.to_date, request.account_id)
-            name = request.name or f"{template.name} {request.from_date.date()} to {request.to_date.date()}"
+            last_day = (request.to_date - timedelta(microseconds=1)).date()  # the period's end is excluded
+            name = request.name or f"{template.name} {request.from_date.date()} to {last_day}"
             params: dict[str, Any] = {
                 "fromDate": isoformat_z(request.from_date),
                 "toDate": isoformat_z(request.to_date),

@@ -32,6 +32,7 @@ from meterline.console import (
     pages as console_pages,
     plan_pages as console_plans,
     portal_pages as console_portal,
+    report_pages as console_reports,
     settings_pages as console_settings,
     webhook_pages as console_webhooks,
 )
@@ -147,6 +148,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_settings,
         console_webhooks,
         console_jobs,
+        console_reports,
         console_portal,
     ):
         app.include_router(module.router)
