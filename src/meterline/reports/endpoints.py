@@ -8,6 +8,7 @@ from starlette.responses import Response
 from meterline.api.deps import api_context, page_params
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
+from meterline.core.errors import Conflict
 from meterline.core.pagination import PageRequest
 from meterline.files.endpoints import base_url
 from meterline.files.service import FileService
@@ -26,7 +27,10 @@ def report_out(report: Report, files: FileService, url_base: str) -> schemas.Rep
     """A report as the SDK reads it; a COMPLETED one with `preSignedUrl`, a link to its CSV for an hour."""
     url = None
     if report.status == ReportStatus.COMPLETED and report.file_pk is not None:
-        url = files.download_url(report.file_pk, expiry=None, base_url=url_base)
+        try:
+            url = files.download_url(report.file_pk, expiry=None, base_url=url_base)
+        except Conflict:  # its file is in a store this server no longer uses (docs/operations.md): no link
+            url = None
     query = schemas.QueryInputOut.model_validate(report.query_input) if report.query_input else None
     return schemas.Report(
         id=report.pk,
