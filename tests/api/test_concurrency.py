@@ -664,6 +664,19 @@ def s_bill_runs(env: Env) -> None:
     assert numbers == [1, 2, 3]
 
 
+def s_reports(env: Env) -> None:
+    """8 reports at once (the first files of the organization, on two processes with PostgreSQL): each COMPLETED with
+    a file of its own, every link (signed by whichever process answered) downloads the same rows."""
+    customer(env, "acme")
+    body = {"type": "TEMPLATE", "reportTemplateId": "wallet_ledger", "fromDate": "2000-01-01", "toDate": "2100-01-01"}
+    answers = env.same("POST", "/reports", body)
+    all_ok(answers)
+    reports = [a.json() for a in answers]
+    assert {r["status"] for r in reports} == {"COMPLETED"} and len({r["fileId"] for r in reports}) == N
+    contents = {httpx.get(r["preSignedUrl"], timeout=30).text for r in reports}
+    assert len(contents) == 1 and next(iter(contents)).startswith("createdAt,id,accountId")
+
+
 def s_invoice_delete(env: Env) -> None:
     invoice_id = due_invoice(env, "5.00", status="DRAFT")
     assert successes(env.same("DELETE", f"/invoices/{invoice_id}"), (404,))
@@ -1087,6 +1100,7 @@ def s_portal_token(env: Env) -> None:
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/customers"): [s_customer_create],
+    ("POST", "/reports"): [s_reports],
     ("PATCH", "/customers/{customer_id}"): [s_customer_update],
     ("DELETE", "/customers/{customer_id}"): [s_customer_delete],
     ("POST", "/customers/{customer_id}/contacts"): [s_contacts],
