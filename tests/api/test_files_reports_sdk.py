@@ -272,12 +272,29 @@ def test_fetch_for_organization_and_accounts(sdk: Sdk, tenant: Tenant) -> None:
     create_metering_catalog_for_acme(sdk)
     whole = completed(tenant, {"type": "TEMPLATE", "reportTemplateId": "credit_ledger", **WIDE})
     one = completed(tenant, {"type": "TEMPLATE", "reportTemplateId": "credit_ledger", "account_id": "acme", **WIDE})
+    sdk.accounts.create_account(tc.CreateAccountRequest(id="acme-2", name="Second", customer_id="acme"))
+    # a query for one account keeps that account's rows only
+    scoped = completed(
+        tenant,
+        {
+            "type": "QUERY",
+            "account_id": "acme-2",
+            "queryInput": {"baseDataSource": "accounts", "selects": [{"columnName": "id"}], "sort": [], "limit": 10},
+        },
+    )
+    assert download(sdk, scoped["fileId"]) == [["id"], ["acme-2"]]
     reports = tc.ReportsApi(sdk.client)
-    assert [r.id for r in reports.list_reports(fetch_for="ALL").data] == [one["id"], whole["id"]]
-    assert [r.id for r in reports.list_reports().data] == [one["id"], whole["id"]]
+    assert [r.id for r in reports.list_reports(fetch_for="ACCOUNTS").data] == [scoped["id"], one["id"]]
+    with tenant.http() as http:
+        mine = http.get("/reports", params={"fetchFor": "ACCOUNTS", "account_id": "acme"}).json()["data"]
+    assert [r["id"] for r in mine] == [one["id"]] and mine[0]["account_id"] == "acme"
+    scoped_query = reports.list_reports(fetch_for="ACCOUNTS").data[0].query_input
+    assert scoped_query.query_filters[-1].column.column_name == "id" and scoped_query.query_filters[-1].args == [
+        "acme-2"
+    ]
+    assert [r.id for r in reports.list_reports(fetch_for="ALL").data][1:] == [one["id"], whole["id"]]
+    assert [r.id for r in reports.list_reports().data] == [scoped["id"], one["id"], whole["id"]]
     assert [r.id for r in reports.list_reports(fetch_for="ORGANIZATION").data] == [whole["id"]]
-    accounts = reports.list_reports(fetch_for="ACCOUNTS").data
-    assert [r.id for r in accounts] == [one["id"]] and accounts[0].account_id == "acme"
     with pytest.raises(ApiException) as raised:
         reports.list_reports(fetch_for="EVERYONE")
     assert message_of(raised.value) == "fetchFor: must be one of ALL, ORGANIZATION, ACCOUNTS; got EVERYONE"
@@ -344,6 +361,16 @@ def test_bad_input_is_a_400_naming_the_field_and_no_sql_comes_from_the_request(s
         )
         == "toDate: must be after fromDate"
     )
+    filters = [{"column": {"columnName": "events"}, "operator": "GT", "args": ["1.5"]}]
+    assert refusal(tenant, _query(baseDataSource="usage", selects=[{"columnName": "usage"}], queryFilters=filters)) == (
+        "queryInput.queryFilters[0].args[0]: must be a whole number; got '1.5'"
+    )
+    naive_and_aware = {"fromDate": "2026-01-01T00:00:00", "toDate": "2026-01-01T00:00:00+01:00"}
+    assert refusal(tenant, {"type": "TEMPLATE", "reportTemplateId": "wallet_ledger", **naive_and_aware}) == (
+        "toDate: must be after fromDate"  # no offset is UTC: 00:00Z is after 23:00Z the day before
+    )
+    ghost = run_report(tenant, {"type": "TEMPLATE", "reportTemplateId": "wallet_ledger", "account_id": "ghost", **WIDE})
+    assert ghost.status_code == 404 and ghost.json()["message"] == "Account ghost not found"
     assert tc.ReportsApi(sdk.client).list_reports().data == []  # nothing was made
 
 

@@ -109,7 +109,10 @@ def _arg(kind: str, text: str, where: str) -> Any:
         if kind == NUMBER:
             return numbers.parse(text)
         if kind == INTEGER:
-            return int(numbers.parse(text).to_integral_exact())
+            whole = numbers.parse(text)
+            if whole != whole.to_integral_value():
+                raise ValueError("not whole")
+            return int(whole)
         if kind == TIME:
             return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
         if kind == DATE:

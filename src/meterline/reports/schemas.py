@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from meterline.core.schemas import RequestModel, ResponseModel
+from meterline.core.schemas import RequestModel, ResponseModel, UtcDatetime
 
 Name = Annotated[str, StringConstraints(min_length=1, max_length=64)]
 Arg = Annotated[str, StringConstraints(max_length=255)]
@@ -52,8 +52,8 @@ class CreateReportRequest(RequestModel):
     name: Annotated[str, StringConstraints(min_length=1, max_length=255)] | None = None
     type: Literal["TEMPLATE", "QUERY"]
     report_template_id: Name | None = None
-    from_date: datetime | None = Field(None, alias="fromDate")
-    to_date: datetime | None = Field(None, alias="toDate")
+    from_date: UtcDatetime | None = Field(None, alias="fromDate")
+    to_date: UtcDatetime | None = Field(None, alias="toDate")
     account_id: Annotated[str, StringConstraints(min_length=1, max_length=50)] | None = Field(None, alias="account_id")
     query_input: QueryInput | None = None
 
