@@ -80,11 +80,32 @@ def run_report(tenant: Tenant, body: dict[str, Any]) -> httpx.Response:
         return http.post("/reports", json=body)
 
 
+# How long a report of a few rows may take to be run by the server's report runner (a round every second): a bound
+# of correctness (a report never run fails the test), not a timing of anything.
+RUN_BOUND = 60.0
+
+
+def finished(http: httpx.Client, report_id: str) -> dict[str, Any]:
+    """The report once the background runner is done with it (COMPLETED or FAILED)."""
+    deadline = time.monotonic() + RUN_BOUND
+    while True:
+        report: dict[str, Any] = http.get(f"/reports/{report_id}").json()
+        if report["status"] in ("COMPLETED", "FAILED"):
+            return report
+        assert report["status"] in ("QUEUED", "RUNNING"), report
+        assert time.monotonic() < deadline, f"report {report_id} still {report['status']} after {RUN_BOUND} s"
+        time.sleep(0.2)
+
+
 def completed(tenant: Tenant, body: dict[str, Any]) -> dict[str, Any]:
     answer = run_report(tenant, body)
     assert answer.status_code == 201, answer.text
-    report: dict[str, Any] = answer.json()
+    queued: dict[str, Any] = answer.json()
+    assert queued["status"] == "QUEUED" and queued.get("fileId") is None and queued.get("preSignedUrl") is None
+    with tenant.http() as http:
+        report = finished(http, queued["id"])
     assert report["status"] == "COMPLETED", report
+    assert report["createdAt"] == queued["createdAt"] and report["name"] == queued["name"]
     return report
 
 

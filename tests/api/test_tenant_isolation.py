@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.usecases import alerts
 from tests.api.conftest import Sdk
+from tests.api.test_files_reports_sdk import finished
 from tests.api.test_schedules_sdk import OPEN, associate, plan
 from tests.conftest import Tenant
 
@@ -176,6 +177,7 @@ def _objects(
                 "toDate": "2100-01-01",
             },
         ).json()
+        report = finished(http, report["id"])  # run by the server's report runner: its file is made then
     return {
         "report_id": report["id"],
         "file_id": report["fileId"],

@@ -1,5 +1,5 @@
-"""The console's Reports section: run a template over a period (for one account or all), a report's page with its
-status and progress, and its download (a redirect to the file's signed, expiring link). Thin handlers over the use
+"""The console's Reports section: run a template over a period (for one account or all; the report runner runs it in
+the background), a report's page with its status and progress (refreshing itself until done), and its download (a redirect to the file's signed, expiring link). Thin handlers over the use
 case the API calls (usecases/jobs.py `start_report`)."""
 
 from __future__ import annotations
@@ -94,7 +94,9 @@ def run_report(
         return _list(request, user, 400, f"{first['loc'][-1]}: {first['msg']}", **values)
     except (MeterlineError, ValueError) as exc:
         return _list(request, user, 400, getattr(exc, "message", None) or str(exc), **values)
-    return feedback.saved(request, f"/reports/{report.pk}", f"The report {report.status.lower()}.")
+    return feedback.saved(
+        request, f"/reports/{report.pk}", "The report is queued: this page follows it until its file is ready."
+    )
 
 
 @router.get("/reports/{report_id}")

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Alerts (docs/alerts.md): the evaluator inside `meterline serve` (and `meterline worker`) looks for due alerts
     # every `alert_interval` seconds (0: not in `serve`); each alert is evaluated at its own interval (minutes).
     alert_interval: float = Field(default=30, ge=0)
+    # Reports (docs/reports.md): the report runner inside `meterline serve` (and `meterline worker`) looks for reports
+    # to run every `report_interval` seconds (0: not in `serve`).
+    report_interval: float = Field(default=1, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Generated files (report exports; docs/reports.md, "Storage"): the local filesystem by default, in `files_dir`

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Any
 
 from meterline.core.pagination import Page, PageRequest
@@ -33,5 +34,8 @@ class ReportRepository(OrgRepository):
     def count_rows(self, query: CompiledQuery) -> int:
         return int(self.session.scalar(query.count_statement) or 0)
 
-    def run(self, query: CompiledQuery) -> list[list[Any]]:
-        return query.rows(list(self.session.execute(query.statement).all()))
+    def stream(self, query: CompiledQuery, chunk: int = 1000) -> Iterator[list[Any]]:
+        """The query's rows, fetched `chunk` at a time (a server-side cursor on PostgreSQL)."""
+        result = self.session.execute(query.statement.execution_options(yield_per=chunk))
+        for rows in result.partitions():
+            yield from query.rows(list(rows))

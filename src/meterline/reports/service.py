@@ -2,12 +2,14 @@
 
 A report is made QUEUED with the query it will run (a template's is built from its parameters), checked at once: a
 bad template, parameter or query is a 400 naming the field, and no report is made. The REPORT job (usecases/reports.py)
-runs it: RUNNING, then COMPLETED with its CSV file, or FAILED with the reason."""
+runs it in the background: RUNNING (with its progress: rows written of the total), then COMPLETED with its CSV file,
+or FAILED with the reason."""
 
 from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -155,24 +157,46 @@ class ReportService:
         self.repo.add(report)
         return report
 
-    def run(self, report_id: str) -> Report:
-        """Run a QUEUED (or RUNNING) report: its rows into a CSV file; COMPLETED with the file."""
+    def begin(self, report_id: str) -> Report | None:
+        """A QUEUED (or abandoned RUNNING) report, locked, RUNNING from now on; None when it is done already."""
+        report = self.repo.lock(report_id)
+        if report is None or report.status not in (ReportStatus.QUEUED, ReportStatus.RUNNING):
+            return None
+        report.status, report.rows, report.updated_at = ReportStatus.RUNNING, 0, self.ctx.now
+        self.ctx.session.flush()
+        return report
+
+    def count(self, query: CompiledQuery) -> int:
+        return min(self.repo.count_rows(query), query.limit)
+
+    def csv_rows(self, query: CompiledQuery) -> Iterator[str]:
+        """The CSV, a line at a time: the header, then each row (read from the database a chunk at a time)."""
+        out = io.StringIO()
+        writer = csv.writer(out, lineterminator="\r\n")
+
+        def line(values: list[str]) -> str:
+            out.seek(0)
+            out.truncate()
+            writer.writerow(values)
+            return out.getvalue()
+
+        yield line([column.header for column in query.columns])
+        for row in self.repo.stream(query):
+            yield line([cell(value, column.kind) for value, column in zip(row, query.columns, strict=True)])
+
+    def progress(self, report_id: str, rows: int, total: int | None) -> None:
+        report = self.repo.lock(report_id)
+        if report is not None:
+            report.rows, report.total_rows, report.updated_at = rows, total, self.ctx.now
+            self.ctx.session.flush()
+
+    def finish(self, report_id: str, data: bytes, rows: int) -> Report:
+        """The CSV stored as the report's file; COMPLETED."""
         report = self.repo.lock(report_id)
         if report is None:
             raise NotFound(f"Report {report_id} not found")
-        if report.status not in (ReportStatus.QUEUED, ReportStatus.RUNNING):
-            return report
-        report.status, report.updated_at = ReportStatus.RUNNING, self.ctx.now
-        query = self.query_of(report)
-        report.total_rows = min(self.repo.count_rows(query), query.limit)
-        rows = self.repo.run(query)
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\r\n")
-        writer.writerow([column.header for column in query.columns])
-        for row in rows:
-            writer.writerow([cell(value, column.kind) for value, column in zip(row, query.columns, strict=True)])
-        stored = self.files.save(f"{_file_name(report)}.csv", "text/csv; charset=utf-8", out.getvalue().encode())
-        report.file_pk, report.rows = stored.pk, len(rows)
+        stored = self.files.save(f"{_file_name(report)}.csv", "text/csv; charset=utf-8", data)
+        report.file_pk, report.rows, report.total_rows = stored.pk, rows, rows
         report.status, report.updated_at = ReportStatus.COMPLETED, self.ctx.now
         self.ctx.session.flush()
         return report

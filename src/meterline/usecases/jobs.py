@@ -20,7 +20,7 @@ from meterline.reports.schemas import CreateReportRequest
 from meterline.schedules import migration
 from meterline.tenancy.context import Context
 from meterline.usecases.events import EVENT_CORRECTIONS, correct_entry, preview_correction
-from meterline.usecases.reports import REPORT, report_service, run_report_entry
+from meterline.usecases.reports import REPORT, report_service
 from meterline.usecases.schedules import migrate_account_entry
 
 BILL_RUN = "BILL_RUN"
@@ -57,7 +57,6 @@ RUNNERS: dict[str, Runner] = {
     migration.JOB_TYPE: migrate_account_entry,
     BILL_RUN: finalize_entry,
     EVENT_CORRECTIONS: correct_entry,
-    REPORT: run_report_entry,
 }
 
 
@@ -100,15 +99,13 @@ def start_bill_run(ctx: Context, *, require_confirmation: bool) -> Job:
 
 
 def start_report(ctx: Context, request: CreateReportRequest) -> Report:
-    """A report (checked now: 400 naming the field) and its REPORT job, run at once: the report COMPLETED with its CSV
-    file, or FAILED with the reason its job's entry failed."""
-    service = report_service(ctx)
-    report = service.create(request)
-    job = job_service(ctx).create(REPORT, {"reportId": report.pk}, [report.pk], require_confirmation=False)
+    """A report (checked now: 400 naming the field) QUEUED, and its REPORT job, PENDING until the background runner
+    takes it (usecases/reports.py)."""
+    report = report_service(ctx).create(request)
+    job = job_service(ctx).create(
+        REPORT, {"reportId": report.pk}, [report.pk], require_confirmation=False, in_background=True
+    )
     report.job_pk = job.pk
-    if job.status == FAILED:
-        result = next((e.result for e in job_service(ctx).repo.entries(job) if e.result), None) or {}
-        service.fail(report.pk, str(result.get("reason", f"Job {job.pk} failed")))
     ctx.session.flush()
     return report
 

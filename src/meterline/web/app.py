@@ -44,6 +44,7 @@ from meterline.core.settings import Settings
 from meterline.files import storage
 from meterline.invoicing.billing import Worker
 from meterline.usecases import alerts
+from meterline.usecases.reports import ReportRunner
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness, redact_access_log
@@ -95,7 +96,13 @@ def create_app(settings: Settings) -> FastAPI:
         evaluator = alerts.worker(session_factory, settings.alert_interval) if settings.alert_interval > 0 else None
         if evaluator is not None:
             evaluator.start()
+        # The report runner likewise, unless METERLINE_REPORT_INTERVAL is 0 (docs/reports.md).
+        reporter = ReportRunner(session_factory, settings.report_interval) if settings.report_interval > 0 else None
+        if reporter is not None:
+            reporter.start()
         yield
+        if reporter is not None:
+            reporter.stop()
         if evaluator is not None:
             evaluator.stop()
         if worker is not None:
