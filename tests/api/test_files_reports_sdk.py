@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -15,14 +16,17 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
+import psycopg
 import pytest
 import togai_client as tc
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
+from meterline.core.db import create_db_engine, make_session_factory
+from meterline.migrations import upgrade
 from tests.api.billing_setup import acme_invoices, bill_acme
 from tests.api.conftest import Sdk, create_metering_catalog, message_of
-from tests.conftest import Tenant, new_tenant, start_server, stop_server
+from tests.conftest import PG_ADMIN_URL, Tenant, _libpq, new_tenant, start_server, stop_server
 from tests.s3_server import S3Server, s3_server
 
 UTC = timezone.utc
@@ -56,9 +60,36 @@ def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
 
 
 @pytest.fixture(scope="module")
-def s3_meterline(db_url: str, s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def s3_db_url(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A database of its own for the S3 server, on the same engine: every process of one database must use the same
+    store (its report runner may run any report of the database; docs/operations.md), and the local server's runner
+    works on `db_url`."""
+    if db_url.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('s3-sqlite') / 'meterline.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"meterline_test_s3_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    upgrade(url)
+    yield url
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="module")
+def s3_factory(s3_db_url: str) -> Iterator[sessionmaker[Session]]:
+    engine = create_db_engine(s3_db_url)
+    yield make_session_factory(engine)
+    engine.dispose()
+
+
+@pytest.fixture(scope="module")
+def s3_meterline(s3_db_url: str, s3: S3Server, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("server") / "server.log"
-    process, base_url = start_server(db_url, log, env=s3.env("meterline-reports"))
+    process, base_url = start_server(s3_db_url, log, env=s3.env("meterline-reports"))
     yield base_url
     _stop_and_check(process, log)
 
@@ -408,9 +439,9 @@ def test_revenue_per_customer_and_plan_sums_exactly(sdk: Sdk, tenant: Tenant) ->
 
 
 def test_with_s3_the_file_is_in_the_bucket_and_get_file_redirects_to_a_presigned_url(
-    session_factory: sessionmaker[Session], s3_meterline: str, s3: S3Server
+    s3_factory: sessionmaker[Session], s3_meterline: str, s3: S3Server
 ) -> None:
-    tenant = new_tenant(session_factory, s3_meterline)
+    tenant = new_tenant(s3_factory, s3_meterline)
     client = Sdk(tenant)
     try:
         report = completed(tenant, {"type": "TEMPLATE", "reportTemplateId": "failed_events", **WIDE})
