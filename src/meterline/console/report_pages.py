@@ -1,6 +1,7 @@
 """The console's Reports section: run a template over a period (for one account or all; the report runner runs it in
-the background), a report's page with its status and progress (refreshing itself until done), and its download (a redirect to the file's signed, expiring link). Thin handlers over the use
-case the API calls (usecases/jobs.py `start_report`)."""
+the background), a report's page with its status and progress (refreshing itself until done), and its download (a
+redirect to the file's signed, expiring link). Thin handlers over the use case the API calls (usecases/jobs.py
+`start_report`)."""
 
 from __future__ import annotations
 
