@@ -24,6 +24,7 @@ from togai_client.exceptions import ApiException
 
 from meterline.core.db import create_db_engine, make_session_factory
 from meterline.migrations import upgrade
+from meterline.reports.models import Report
 from tests.api.billing_setup import acme_invoices, bill_acme
 from tests.api.conftest import Sdk, create_metering_catalog, message_of
 from tests.conftest import PG_ADMIN_URL, Tenant, _libpq, new_tenant, start_server, stop_server
@@ -232,8 +233,18 @@ def test_signed_links_expire_and_cannot_be_altered(sdk: Sdk, tenant: Tenant) -> 
         assert message_of(raised.value) == f"expiry must be between 1 and 604800 seconds; got {bad}"
 
 
-def test_files_and_reports_of_another_organization_are_not_found(sdk: Sdk, tenant: Tenant, other_sdk: Sdk) -> None:
+def test_files_and_reports_of_another_organization_are_not_found(
+    sdk: Sdk, tenant: Tenant, other_sdk: Sdk, session_factory: sessionmaker[Session]
+) -> None:
     report = completed(tenant, {"type": "TEMPLATE", "reportTemplateId": "failed_events", **WIDE})
+    # its REPORT job is Meterline's own: JobsApi (whose SDK knows three job types) neither lists nor reads it
+    with session_factory() as s:
+        job_id = s.get(Report, report["id"]).job_pk  # type: ignore[union-attr]
+    assert job_id is not None and job_id not in [j.id for j in sdk.jobs.get_jobs().data]
+    for read in (sdk.jobs.get_job_status, sdk.jobs.get_job_entries, sdk.jobs.confirm_job, sdk.jobs.reject_job):
+        with pytest.raises(ApiException) as raised:
+            read(job_id)
+        assert raised.value.status == 404 and message_of(raised.value) == f"Job {job_id} not found"
     for call in (tc.FileStorageApi(other_sdk.client).get_download_url, tc.FileStorageApi(other_sdk.client).get_file):
         with pytest.raises(ApiException) as raised:
             call(report["fileId"])

@@ -18,8 +18,11 @@ class JobRepository(OrgRepository):
         rows = self.lock_rows(Job, [job_id])
         return rows[0] if rows else None
 
-    def page(self, request: PageRequest, *, newest_first: bool = False) -> Page[Job]:
-        return self.keyset_page(self.scoped(Job), Job.pk, request, descending=newest_first)
+    def page(
+        self, request: PageRequest, *, newest_first: bool = False, types: frozenset[str] | None = None
+    ) -> Page[Job]:
+        stmt = self.scoped(Job) if types is None else self.scoped(Job).where(Job.type.in_(sorted(types)))
+        return self.keyset_page(stmt, Job.pk, request, descending=newest_first)
 
     def entries(self, job: Job) -> list[JobEntry]:
         stmt = self.scoped(JobEntry).where(JobEntry.job_pk == job.pk)

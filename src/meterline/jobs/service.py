@@ -34,17 +34,20 @@ class JobService:
         self.repo = JobRepository(ctx.session, ctx.org_id)
         self.runners = runners
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, types: frozenset[str] | None = None) -> Job:
+        """The job; with `types`, only a job of one of them (another is not found)."""
         job = self.repo.by_id(job_id)
-        if job is None:
+        if job is None or (types is not None and job.type not in types):
             raise NotFound(f"Job {job_id} not found")
         return job
 
-    def page(self, request: PageRequest, *, newest_first: bool = False) -> Page[Job]:
-        return self.repo.page(request, newest_first=newest_first)
+    def page(
+        self, request: PageRequest, *, newest_first: bool = False, types: frozenset[str] | None = None
+    ) -> Page[Job]:
+        return self.repo.page(request, newest_first=newest_first, types=types)
 
-    def entries(self, job_id: str, request: PageRequest) -> Page[JobEntry]:
-        return self.repo.entry_page(self.get(job_id), request)
+    def entries(self, job_id: str, request: PageRequest, types: frozenset[str] | None = None) -> Page[JobEntry]:
+        return self.repo.entry_page(self.get(job_id, types), request)
 
     def counts(self, job: Job) -> dict[str, int]:
         return self.repo.counts(job)
