@@ -314,10 +314,12 @@ def worker(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped; and the
-    webhook delivery worker and the alert evaluator beside it. Several workers may run against one PostgreSQL
-    database (they split the invoices, the deliveries and the alerts)."""
+    webhook delivery worker, the alert evaluator and the report runner beside it. Several workers may run against one
+    PostgreSQL database (they split the invoices, the deliveries, the alerts and the reports)."""
+    from meterline.files import storage
     from meterline.invoicing.billing import batch_process_gc
     from meterline.usecases import alerts, bill_runs
+    from meterline.usecases.reports import ReportRunner
     from meterline.webhooks.delivery import Deliverer
 
     batch_process_gc()
@@ -330,12 +332,16 @@ def worker(
     deliverer.start()
     evaluator = alerts.worker(factory, settings.alert_interval or 30)
     evaluator.start()
+    storage.configure(settings)
+    reporter = ReportRunner(factory, settings.report_interval or 1)
+    reporter.start()
     try:
         runner.loop()
     except KeyboardInterrupt:
         runner.stop()
         deliverer.stop()
         evaluator.stop()
+        reporter.stop()
 
 
 @app.command()

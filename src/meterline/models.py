@@ -9,6 +9,7 @@ from meterline.credits.models import Credit, CreditTransaction
 from meterline.customers.models import Customer, CustomerContact
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
 from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
+from meterline.files.models import StoredFile
 from meterline.invoice_groups.models import CompositeInvoice, CompositeMember, InvoiceGroup, InvoiceGroupMember
 from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
@@ -16,6 +17,7 @@ from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.payments.models import Payment
 from meterline.portal.models import PortalToken
+from meterline.reports.models import Report
 from meterline.schedules.models import PricingSchedule
 from meterline.settings.models import EntitySetting
 from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
@@ -60,6 +62,8 @@ __all__ = [
     "PricePlan",
     "PricePlanVersion",
     "PricingSchedule",
+    "Report",
+    "StoredFile",
     "UsageDaily",
     "UsageMeter",
     "UsageRollup",

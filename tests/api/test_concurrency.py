@@ -28,6 +28,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.settings import Settings
 from meterline.webhooks.delivery import Deliverer
 from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_files_reports_sdk import finished
 from tests.api.test_price_plans_sdk import monthly, tiered
 from tests.api.test_schedules_sdk import plan as active_plan
 from tests.conftest import new_tenant, start_server, stop_server
@@ -773,6 +774,20 @@ def s_bill_runs(env: Env) -> None:
     assert numbers == [1, 2, 3]
 
 
+def s_reports(env: Env) -> None:
+    """8 reports at once (the first files of the organization, on two processes with PostgreSQL): each COMPLETED with
+    a file of its own, every link (signed by whichever process answered) downloads the same rows."""
+    customer(env, "acme")
+    body = {"type": "TEMPLATE", "reportTemplateId": "wallet_ledger", "fromDate": "2000-01-01", "toDate": "2100-01-01"}
+    answers = env.same("POST", "/reports", body)
+    all_ok(answers)
+    with httpx.Client(base_url=env.clients[0].base_url, headers=env.headers, timeout=60) as http:
+        reports = [finished(http, a.json()["id"]) for a in answers]  # each run once, by one of the runners
+    assert {r["status"] for r in reports} == {"COMPLETED"} and len({r["fileId"] for r in reports}) == N
+    contents = {httpx.get(r["preSignedUrl"], timeout=30).text for r in reports}
+    assert len(contents) == 1 and next(iter(contents)).startswith("createdAt,id,accountId")
+
+
 def s_invoice_delete(env: Env) -> None:
     invoice_id = due_invoice(env, "5.00", status="DRAFT")
     assert successes(env.same("DELETE", f"/invoices/{invoice_id}"), (404,))
@@ -1248,6 +1263,7 @@ def s_invoice_group_remove(env: Env) -> None:
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/customers"): [s_customer_create],
+    ("POST", "/reports"): [s_reports],
     ("PATCH", "/customers/{customer_id}"): [s_customer_update],
     ("DELETE", "/customers/{customer_id}"): [s_customer_delete],
     ("POST", "/customers/{customer_id}/contacts"): [s_contacts],

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.usecases import alerts
 from tests.api.conftest import Sdk
+from tests.api.test_files_reports_sdk import finished
 from tests.api.test_schedules_sdk import OPEN, associate, plan
 from tests.conftest import Tenant
 
@@ -175,8 +176,21 @@ def _objects(
             address=tc.Address(line1="Iso Rd"),
         )
     )
+    with tenant.http() as http:  # a report (Meterline's POST /reports) and its CSV file
+        report = http.post(
+            "/reports",
+            json={
+                "type": "TEMPLATE",
+                "reportTemplateId": "invoices_per_period",
+                "fromDate": "2000-01-01",
+                "toDate": "2100-01-01",
+            },
+        ).json()
+        report = finished(http, report["id"])  # run by the server's report runner: its file is made then
     return {
         "invoice_group_id": group.id,
+        "report_id": report["id"],
+        "file_id": report["fileId"],
         "endpoint_id": endpoint,
         "delivery_id": delivery["id"],
         "alert_id": alert.id,

@@ -397,6 +397,7 @@ def pages_of(w: World) -> dict[str, tuple[str, int]]:
         "events": ("/events", 0),
         "event": (f"/events/{w.event}", 1),
         "jobs": ("/jobs", 0),
+        "reports": ("/reports", 0),
         "job": (f"/jobs/{w.job}", 0),
         "settings-organization": ("/settings?tab=organization", 0),
         "settings-api-keys": ("/settings?tab=api-keys", 0),

@@ -305,6 +305,7 @@ def test_console_pages_and_the_swagger_ui_satisfy_the_policy(
         "Features",
         "Events",
         "Invoices",
+        "Reports",
         "Settings",
     ):
         menu(page, section)

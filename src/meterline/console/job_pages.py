@@ -27,7 +27,12 @@ from meterline.usecases.events import EVENT_CORRECTIONS, corrections, shown_corr
 from meterline.usecases.jobs import confirm_job, job_service, request_correction
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
-TYPES = {"PRICE_PLAN": "Price plan migration", "BILL_RUN": "Bill run", EVENT_CORRECTIONS: "Event correction"}
+TYPES = {
+    "PRICE_PLAN": "Price plan migration",
+    "BILL_RUN": "Bill run",
+    EVENT_CORRECTIONS: "Event correction",
+    "REPORT": "Report",
+}
 ACTIONS = {"UNDO": "Undo (revert its usage)", "REDO": "Redo (revert, then ingest its payload again)"}
 
 

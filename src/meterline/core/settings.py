@@ -59,8 +59,26 @@ class Settings(BaseSettings):
     # GET /metrics (Prometheus text, no tenant data): open when empty (keep it on the internal network); when set,
     # a scrape must send `Authorization: Bearer <metrics_token>` (Prometheus' `authorization.credentials`), else 401.
     metrics_token: str = ""
+    # Reports (docs/reports.md): the report runner inside `meterline serve` (and `meterline worker`) looks for reports
+    # to run every `report_interval` seconds (0: not in `serve`).
+    report_interval: float = Field(default=1, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
+    # Generated files (report exports; docs/reports.md, "Storage"): the local filesystem by default, in `files_dir`
+    # (empty: a `files` directory beside the SQLite database file, or `data/files` for another database); an
+    # S3-compatible object store instead when `s3_bucket` is set (credentials from the `s3_*` settings, else boto3's
+    # usual AWS_* variables and files). Download links are signed and expire: the local store's with
+    # `secret_key` (HMAC-SHA256; empty: a random instance secret kept in the database), S3's are presigned.
+    files_dir: str = ""
+    s3_bucket: str = ""
+    s3_prefix: str = ""
+    s3_endpoint_url: str = ""
+    s3_region: str = "us-east-1"
+    s3_access_key_id: str = ""
+    s3_secret_access_key: str = ""
+    secret_key: str = ""
+    # The address clients reach this server at (for the local store's download links); empty: the request's own.
+    public_url: str = ""
 
 
 def load_settings(**overrides: Any) -> Settings:

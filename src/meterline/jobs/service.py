@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
@@ -33,24 +34,35 @@ class JobService:
         self.repo = JobRepository(ctx.session, ctx.org_id)
         self.runners = runners
 
-    def get(self, job_id: str) -> Job:
+    def get(self, job_id: str, types: frozenset[str] | None = None) -> Job:
+        """The job; with `types`, only a job of one of them (another is not found)."""
         job = self.repo.by_id(job_id)
-        if job is None:
+        if job is None or (types is not None and job.type not in types):
             raise NotFound(f"Job {job_id} not found")
         return job
 
-    def page(self, request: PageRequest, *, newest_first: bool = False) -> Page[Job]:
-        return self.repo.page(request, newest_first=newest_first)
+    def page(
+        self, request: PageRequest, *, newest_first: bool = False, types: frozenset[str] | None = None
+    ) -> Page[Job]:
+        return self.repo.page(request, newest_first=newest_first, types=types)
 
-    def entries(self, job_id: str, request: PageRequest) -> Page[JobEntry]:
-        return self.repo.entry_page(self.get(job_id), request)
+    def entries(self, job_id: str, request: PageRequest, types: frozenset[str] | None = None) -> Page[JobEntry]:
+        return self.repo.entry_page(self.get(job_id, types), request)
 
     def counts(self, job: Job) -> dict[str, int]:
         return self.repo.counts(job)
 
     def create(
-        self, job_type: str, params: dict[str, Any], entity_ids: list[str], *, require_confirmation: bool
+        self,
+        job_type: str,
+        params: dict[str, Any],
+        entity_ids: list[str],
+        *,
+        require_confirmation: bool,
+        in_background: bool = False,
     ) -> Job:
+        """A job and its entries; run now, unless it waits for confirmation or runs `in_background` (PENDING until a
+        background loop `start`s it and `settle`s it: REPORT jobs, usecases/reports.py)."""
         now = self.ctx.now
         job = Job(
             pk=new_id("job"),
@@ -75,8 +87,42 @@ class JobService:
                     created_at=now,
                 )
             )
-        if not require_confirmation:
+        if not require_confirmation and not in_background:
             self._run(job)
+        return job
+
+    def start(self, job_id: str, *, stale_before: datetime) -> Job | None:
+        """Take a background job (locked): PENDING, or IN_PROGRESS without an update since `stale_before` (its runner
+        is gone); it is IN_PROGRESS now. None when another runner has it."""
+        job = self.repo.lock(job_id)
+        if job is None:
+            return None
+        if not (job.status == PENDING or (job.status == IN_PROGRESS and job.updated_at < stale_before)):
+            return None
+        job.status, job.updated_at = IN_PROGRESS, self.ctx.now
+        self.ctx.session.flush()
+        return job
+
+    def touch(self, job_id: str) -> None:
+        """A background job's runner is alive (its `updated_at`: a job not touched for long is taken over)."""
+        job = self.repo.lock(job_id)
+        if job is not None:
+            job.updated_at = self.ctx.now
+            self.ctx.session.flush()
+
+    def settle(self, job_id: str, failures: dict[str, tuple[str, int]]) -> Job:
+        """End a background job: each entry COMPLETED, or FAILED with its (reason, HTTP status) from `failures`."""
+        job = self.repo.lock(job_id)
+        if job is None:
+            raise NotFound(f"Job {job_id} not found")
+        entries = self.repo.entries(job)
+        for entry in entries:
+            failure = failures.get(entry.entity_id)
+            entry.status = FAILED if failure else COMPLETED
+            entry.result = {"reason": failure[0], "httpStatus": str(failure[1])} if failure else None
+        job.status = FAILED if entries and len(failures) >= len(entries) else COMPLETED
+        job.updated_at = job.settled_at = self.ctx.now
+        self.ctx.session.flush()
         return job
 
     def _locked(self, job_id: str) -> Job:

@@ -15,9 +15,12 @@ from meterline.invoicing.failures import BillingFailed
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.models import Job
 from meterline.jobs.service import FAILED, JobService, Runner
+from meterline.reports.models import Report
+from meterline.reports.schemas import CreateReportRequest
 from meterline.schedules import migration
 from meterline.tenancy.context import Context
 from meterline.usecases.events import EVENT_CORRECTIONS, correct_entry, preview_correction
+from meterline.usecases.reports import REPORT, report_service
 from meterline.usecases.schedules import migrate_account_entry
 
 BILL_RUN = "BILL_RUN"
@@ -93,6 +96,18 @@ def start_bill_run(ctx: Context, *, require_confirmation: bool) -> Job:
     return job_service(ctx).create(
         BILL_RUN, {"asOf": ctx.now.isoformat()}, ids, require_confirmation=require_confirmation
     )
+
+
+def start_report(ctx: Context, request: CreateReportRequest) -> Report:
+    """A report (checked now: 400 naming the field) QUEUED, and its REPORT job, PENDING until the background runner
+    takes it (usecases/reports.py)."""
+    report = report_service(ctx).create(request)
+    job = job_service(ctx).create(
+        REPORT, {"reportId": report.pk}, [report.pk], require_confirmation=False, in_background=True
+    )
+    report.job_pk = job.pk
+    ctx.session.flush()
+    return report
 
 
 @dataclass(frozen=True)

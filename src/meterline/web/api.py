@@ -32,6 +32,7 @@ from meterline.customers.endpoints import router as customers_router
 from meterline.entitlements.endpoints import read_router as entitlement_checks_router, router as entitlements_router
 from meterline.events import wire
 from meterline.events.endpoints import router as events_router
+from meterline.files.endpoints import link_router as file_link_router, router as files_router
 from meterline.invoice_groups.endpoints import router as invoice_groups_router
 from meterline.invoicing.endpoints import router as invoices_router
 from meterline.jobs.endpoints import router as jobs_router
@@ -40,6 +41,7 @@ from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
 from meterline.payments.endpoints import router as payments_router
 from meterline.portal.endpoints import router as portal_router
+from meterline.reports.endpoints import router as reports_router
 from meterline.revenue.endpoints import router as revenue_router
 from meterline.schedules.endpoints import router as schedules_router
 from meterline.settings.endpoints import router as settings_router
@@ -76,6 +78,8 @@ ROUTERS = (
     wallet_router,
     webhooks_router,
     alerts_router,
+    files_router,
+    reports_router,
 )
 # The API document lists the operations in this order (the domains' order), whatever the order above.
 DOCUMENTED = (
@@ -103,6 +107,8 @@ DOCUMENTED = (
     entitlement_checks_router,
     webhooks_router,
     alerts_router,
+    files_router,
+    reports_router,
 )
 
 # What any operation may answer besides its success: Togai's `{"message"}` body (billing-rules D14).
@@ -178,6 +184,8 @@ def create_api_app(settings: Settings, session_factory: sessionmaker[Session]) -
         # Authentication runs first, so a request without credentials is 401 whatever else is wrong with it.
         # (each through a ShapedRouter: a path none of its routes can match skips them at once)
         api.include_router(ShapedRouter(router), responses=ERROR_RESPONSES, dependencies=[Depends(principal)])
+    # The local store's signed download links (files/endpoints.py): the signature is their credential, no API key.
+    api.include_router(ShapedRouter(file_link_router), responses=ERROR_RESPONSES)
     api.openapi = lambda: _openapi(api)  # type: ignore[method-assign]
 
     # Swagger UI from the files shipped in the swagger-ui-bundle package: nothing is fetched from a CDN.

@@ -33,6 +33,7 @@ from meterline.console import (
     pages as console_pages,
     plan_pages as console_plans,
     portal_pages as console_portal,
+    report_pages as console_reports,
     settings_pages as console_settings,
     webhook_pages as console_webhooks,
 )
@@ -41,7 +42,9 @@ from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
+from meterline.files import storage
 from meterline.usecases import alerts, bill_runs
+from meterline.usecases.reports import ReportRunner
 from meterline.web.api import create_api_app
 from meterline.web.limits import BodyLimit
 from meterline.web.observability import RequestObserver, metrics_response, readiness, redact_access_log
@@ -70,6 +73,7 @@ def _in_words(request: Request, exc: StarletteHTTPException, portal: bool = Fals
 
 def create_app(settings: Settings) -> FastAPI:
     engine = create_db_engine(settings.database_url)
+    storage.configure(settings)  # the file store of this process (files/storage.py)
     session_factory = make_session_factory(engine)
 
     @asynccontextmanager
@@ -96,7 +100,13 @@ def create_app(settings: Settings) -> FastAPI:
         evaluator = alerts.worker(session_factory, settings.alert_interval) if settings.alert_interval > 0 else None
         if evaluator is not None:
             evaluator.start()
+        # The report runner likewise, unless METERLINE_REPORT_INTERVAL is 0 (docs/reports.md).
+        reporter = ReportRunner(session_factory, settings.report_interval) if settings.report_interval > 0 else None
+        if reporter is not None:
+            reporter.start()
         yield
+        if reporter is not None:
+            reporter.stop()
         if evaluator is not None:
             evaluator.stop()
         if worker is not None:
@@ -149,6 +159,7 @@ def create_app(settings: Settings) -> FastAPI:
         console_settings,
         console_webhooks,
         console_jobs,
+        console_reports,
         console_portal,
     ):
         app.include_router(module.router)
