@@ -41,6 +41,7 @@ _VIEW_POSTGRESQL = Prepared(
     .join(Customer, Customer.pk == Account.customer_pk)
     .where(Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
 )
+_BY_PK = Prepared(select(*columns(Account)).where(Account.org_id == bindparam("org_id"), Account.pk == bindparam("pk")))
 _PK_BY_ID = Prepared(select(Account.pk).where(Account.org_id == bindparam("org_id"), Account.id == bindparam("id")))
 _ALIASES_AT = (
     select(AccountAlias)
@@ -99,6 +100,11 @@ class AccountRepository(OrgRepository):
             from_json(AccountAlias, row[_VIEW_COLUMNS]),
             settings_of_json(row[_VIEW_COLUMNS + 1]),
         )
+
+    def read_by_pk(self, pk: str) -> Account | None:
+        """The account, for a reader (a prepared statement; an instance that is not in the session)."""
+        row = _BY_PK.first(self.session, {"org_id": self.org_id, "pk": pk})
+        return load(Account, row) if row is not None else None
 
     def by_pks(self, pks: set[str]) -> dict[str, Account]:
         if not pks:
