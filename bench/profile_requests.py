@@ -6,7 +6,9 @@ the endpoint, serialization), called directly without sockets, so the figure is 
 
 Seeds the load bench's database (bench/load.py: accounts, a metered and a configuration feature, credits), then
 times each request kind (CPU ms per request after a warm-up, the best of `--rounds` rounds, and /healthz's time
-over it: about what bench/load.py's ratio will be, less the HTTP server's own share). `--profile NAME` (e.g. `account`) runs that kind
+over it: about what bench/load.py's ratio will be, less the HTTP server's own share; on PostgreSQL also the CPU of
+the server processes serving the bench's database, which share the machine's cores under load).
+`--profile NAME` (e.g. `account`) runs that kind
 under cProfile and prints the 40 costliest functions by cumulative time. Nothing here is a test.
 """
 
@@ -37,9 +39,18 @@ async def call(app: Any, token: str, method: str, path: str, body: object | None
     if body is not None:
         headers += [(b"content-type", b"application/json"), (b"content-length", str(len(payload)).encode())]
     scope = {
-        "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-        "path": path, "raw_path": path.encode(), "query_string": query.encode(), "root_path": "",
-        "headers": headers, "client": ("127.0.0.1", 1), "server": ("127.0.0.1", 80),
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": method,
+        "scheme": "http",
+        "path": path,
+        "raw_path": path.encode(),
+        "query_string": query.encode(),
+        "root_path": "",
+        "headers": headers,
+        "client": ("127.0.0.1", 1),
+        "server": ("127.0.0.1", 80),
     }
     sent = False
     status = 0
@@ -72,22 +83,58 @@ def kinds(seeded: Any) -> dict[str, Callable[[int], tuple[str, str, object | Non
         "healthz": lambda n: ("GET", "/healthz", None),
         "account": lambda n: ("GET", f"/api/accounts/acct-{n % 100}", None),
         "entitlements": lambda n: ("GET", f"/api/accounts/acct-{n % 100}/entitlements", None),
-        "validate": lambda n: ("POST", f"/api/accounts/acct-{n % 100}/entitlements/"
-                               f"{metered if n % 2 else configured}", {"value": "1" if n % 2 else "gold"}),
+        "validate": lambda n: (
+            "POST",
+            f"/api/accounts/acct-{n % 100}/entitlements/{metered if n % 2 else configured}",
+            {"value": "1" if n % 2 else "gold"},
+        ),
         "entitled": lambda n: ("POST", "/api/entitled", entitled_event(f"prof-{n}", f"acct-{n % 100}")),
     }
 
 
-async def measure(app: Any, token: str, request: Callable[[int], tuple[str, str, object | None]], n: int,
-                  offset: int) -> float:
+def backends_cpu(url: str) -> Callable[[], float]:
+    """PostgreSQL: the CPU seconds so far of the server processes serving the bench's database (from /proc: the
+    server runs on this machine), which share the cores with Meterline under load; SQLite: 0."""
+    if not url.startswith("postgresql"):
+        return lambda: 0.0
+    import psycopg
+    from ingest import PG_ADMIN
+
+    name = url.rsplit("/", 1)[1]
+
+    def cpu() -> float:
+        with psycopg.connect(PG_ADMIN.replace("+psycopg", ""), autocommit=True) as conn:
+            pids = [r[0] for r in conn.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s", [name])]
+        total = 0
+        for pid in pids:
+            try:
+                total += int(Path(f"/proc/{pid}/schedstat").read_text().split()[0])  # ns on a CPU
+            except (OSError, ValueError, IndexError):
+                pass  # gone meanwhile, or not on this machine
+        return total / 1e9
+
+    return cpu
+
+
+async def measure(
+    app: Any,
+    token: str,
+    request: Callable[[int], tuple[str, str, object | None]],
+    n: int,
+    offset: int,
+    database_cpu: Callable[[], float],
+) -> tuple[float, float]:
+    """(CPU ms per request of this process, of the database's server processes)."""
     for i in range(50):  # warm-up
         status, body = await call(app, token, *request(offset + i))
         if status >= 300:
             raise RuntimeError(f"{status}: {body[:300]!r}")
+    database = database_cpu()
     started = time.process_time()
     for i in range(50, n + 50):
         await call(app, token, *request(offset + i))
-    return (time.process_time() - started) / n * 1000
+    ms = (time.process_time() - started) / n * 1000
+    return ms, (database_cpu() - database) / n * 1000
 
 
 def main() -> None:
@@ -117,14 +164,23 @@ def main() -> None:
                 # Rounds of every kind in turn; the best round of each: the machine is shared, and a busy moment
                 # only ever adds time.
                 best: dict[str, float] = {}
+                database: dict[str, float] = {}
+                database_cpu = backends_cpu(url)
                 for round_ in range(args.rounds):
                     for k, name in enumerate(names):
                         offset = 1_000_000 * (k + 1) + round_ * (args.requests + 100)
-                        ms = await measure(app, seeded.token, todo[name], args.requests, offset)
-                        best[name] = min(best.get(name, ms), ms)
+                        ms, db_ms = await measure(app, seeded.token, todo[name], args.requests, offset, database_cpu)
+                        if ms < best.get(name, ms + 1):
+                            best[name], database[name] = ms, db_ms
                 for name in names:
                     ratio = best["healthz"] / best[name] if "healthz" in best else float("nan")
-                    print(f"{args.engine:10} {name:14} {best[name]:6.2f} ms CPU per request   healthz / this: {ratio:4.2f}")
+                    both = best[name] + database[name]
+                    ratio_both = best["healthz"] / both if "healthz" in best else float("nan")
+                    print(
+                        f"{args.engine:10} {name:14} {best[name]:6.2f} ms CPU per request"
+                        f"   healthz / this: {ratio:4.2f}"
+                        + (f"   + database {database[name]:5.2f} ms: {ratio_both:4.2f}" if database_cpu() else "")
+                    )
                 if args.profile:
                     # cProfile sees one thread: run what would go to the thread pool inline, on the event loop.
                     import anyio.to_thread

@@ -10,17 +10,20 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import bindparam, inspect, select, text
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.models import Account
 from meterline.core.clock import utc_now
-from meterline.core.prepared import Prepared, columns, load
+from meterline.core.db import begin_write, close_read
+from meterline.core.prepared import Prepared, columns, from_json, json_rows, load
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.entitlements.feature_service import FeatureService
 from meterline.entitlements.models import FeatureCreditEntry
 from meterline.entitlements.service import FeatureCreditService, Grant
 from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from tests.conftest import new_org
 
 _ACCOUNT = Prepared(
     select(*columns(Account)).where(Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
@@ -94,3 +97,87 @@ def test_a_driver_error_is_sqlalchemy_s(session: Session) -> None:
     broken = Prepared(select(text("no_such_column")).select_from(Account).where(Account.id == bindparam("id")))
     with pytest.raises(DBAPIError):
         broken.all(session, {"id": "x"})
+
+
+def test_rows_as_json_come_back_exact(ctx: Context, session: Session) -> None:
+    """PostgreSQL's one-statement reads carry rows as JSON (`json_rows`): decimals as text, never a float; date-times
+    in UTC, the sentinels included; the rows in the order asked and only those matching."""
+    if session.get_bind().dialect.name != "postgresql":
+        return  # (the JSON form is PostgreSQL's: SQLite reads the rows themselves, one statement each)
+    CustomerService(ctx).create(
+        CreateCustomerRequest.model_validate({"id": "jay", "name": "Jay", "primaryEmail": "j@jay.test", "address": {}})
+    )
+    feature = FeatureService(ctx).create("Json calls", None, []).feature
+    credits = FeatureCreditService(ctx)
+    for days, granted in ((3, Decimal("0.000000000001")), (1, Decimal("999999999999999.5")), (2, Decimal("12.50"))):
+        until = ctx.now + timedelta(days=days)
+        credits.grant(Grant(account_id="jay", feature_id=feature.pk, granted=granted, effective_until=until))
+    session.flush()
+    entries = json_rows(
+        FeatureCreditEntry,
+        FeatureCreditEntry.org_id == Account.org_id,
+        FeatureCreditEntry.account_pk == Account.pk,
+        FeatureCreditEntry.ends_at > bindparam("after"),
+        order_by=[FeatureCreditEntry.ends_at],
+    )
+    statement = Prepared(
+        select(Account.pk, entries).where(Account.org_id == bindparam("org_id"), Account.id == bindparam("id"))
+    )
+    row = statement.first(session, {"org_id": ctx.org_id, "id": "jay", "after": ctx.now})
+    assert row is not None
+    loaded = from_json(FeatureCreditEntry, row[1])
+    stored = sorted(
+        session.scalars(select(FeatureCreditEntry).where(FeatureCreditEntry.account_pk == row[0])),
+        key=lambda e: e.ends_at,
+    )
+    assert [_values(e) for e in loaded] == [_values(e) for e in stored]
+    assert [e.granted for e in loaded] == [Decimal("999999999999999.5"), Decimal("12.50"), Decimal("0.000000000001")]
+    assert all(type(e.granted) is Decimal and e.starts_at.tzinfo is not None for e in loaded)
+    assert all(e.ends_at.utcoffset() == timedelta(0) for e in loaded)
+    later = statement.first(session, {"org_id": ctx.org_id, "id": "jay", "after": ctx.now + timedelta(days=5)})
+    assert later is not None and later[1] is None and from_json(FeatureCreditEntry, later[1]) == []
+
+
+def _prepared_statements(session: Session) -> int:
+    return int(session.scalar(text("SELECT count(*) FROM pg_prepared_statements WHERE NOT from_sql")) or 0)
+
+
+def test_a_read_keeps_no_write_and_postgresql_keeps_its_prepared_statements(
+    session_factory: sessionmaker[Session],
+) -> None:
+    """`close_read` ends a read request's unit of work: whatever it wrote or changed is never kept (SQLAlchemy's
+    writes, text SQL, an ORM change not flushed); on PostgreSQL a read that ran only SELECTs commits, so that the
+    hot reads' prepared statements stay on the connection for the next request."""
+    org = new_org(session_factory)
+    postgresql = session_factory.kw["bind"].dialect.name == "postgresql"
+    for change in ("flush", "text", "unflushed"):
+        session = session_factory()
+        if not postgresql:
+            begin_write(session)  # (SQLite: a write needs the write lock; a read request would not take it)
+        found = _ACCOUNT.first(session, {"org_id": org.id, "account_id": "nobody"})
+        assert found is None
+        renamed = session.get(Organization, org.id)
+        assert renamed is not None
+        if change == "flush":
+            renamed.name = "Changed by a read"
+            session.flush()
+        elif change == "text":
+            session.execute(text("UPDATE organizations SET name = 'Changed by a read' WHERE id = :id"), {"id": org.id})
+        else:
+            renamed.name = "Changed by a read"  # pending: a commit would flush it
+        close_read(session)
+        with session_factory() as check:
+            assert check.get(Organization, org.id).name == org.name, change  # type: ignore[union-attr]
+
+    if not postgresql:
+        return
+    with session_factory() as session:  # one pooled connection, used again by each unit of work
+        for _ in range(3):
+            assert _ACCOUNT.first(session, {"org_id": org.id, "account_id": "nobody"}) is None
+            session.scalar(select(Organization).where(Organization.id == org.id))  # an ORM SELECT keeps it a read
+            close_read(session)
+        assert _prepared_statements(session) >= 1
+        session.execute(text("SELECT 1"))  # text SQL: the read ends with ROLLBACK, which forgets them
+        close_read(session)
+        assert _prepared_statements(session) == 0
+        session.rollback()

@@ -104,12 +104,11 @@ class AccountService:
         return self.views([account], at)[0]
 
     def view_by_id(self, account_id: str, at: datetime | None = None) -> AccountView:
-        """GET /accounts/{id}: the account with its customer in one query, then its aliases and settings."""
-        found = self.repo.with_customer(account_id)
+        """GET /accounts/{id}: the account with its customer, aliases and settings (one statement on PostgreSQL)."""
+        found = self.repo.view_of(account_id, at or self.ctx.now)
         if found is None:
             raise NotFound(f"Account {account_id} not found")
-        account, customer = found
-        return self.views([account], at, {customer.pk: customer})[0]
+        return AccountView(*found)
 
     def aliases(self, account_id: str) -> list[AccountAlias]:
         return self.repo.aliases_of(self.get(account_id).pk)

@@ -22,7 +22,7 @@ from starlette.routing import Match
 from starlette.types import Scope
 
 from meterline.core import text
-from meterline.core.db import begin_write, queues_writers
+from meterline.core.db import begin_write, close_read, queues_writers
 from meterline.core.errors import BadRequest
 
 # The status a request is counted with (metrics, access log) when its client went away before sending its whole
@@ -145,9 +145,10 @@ class UnitOfWorkRoute(APIRoute):
                     # One hop ends the unit of work: commit (or roll back) and close.
                     await run_in_threadpool(_end, session, commit)
                 else:
-                    # Ending a read (a rollback of what only read, or nothing when no statement ran) waits on no
-                    # lock: done on the event loop, without a thread pool hop.
-                    _end(session, False)
+                    # Ending a read (a rollback of what only read, a commit of what ran only SELECTs on PostgreSQL, or
+                    # nothing when no statement ran) waits on no lock: done on the event loop, without a thread pool
+                    # hop.
+                    close_read(session)
 
         return run
 

@@ -18,7 +18,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, String, create_engine, event
+from sqlalchemy import JSON, DateTime, Engine, MetaData, Numeric, Select, String, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, DisconnectionError, OperationalError
 from sqlalchemy.orm import DeclarativeBase, Session, sessionmaker
@@ -124,7 +124,42 @@ def create_db_engine(url: str) -> Engine:
     engine = create_engine(url, pool_size=30, max_overflow=0)
     event.listen(engine, "checkout", _pinger(engine.dialect))
     event.listen(engine, "checkin", _rested_from)
+    event.listen(engine, "begin", _reads_begin)
+    event.listen(engine, "before_cursor_execute", _reads_only_while_select)
     return engine
+
+
+# PostgreSQL: a read's unit of work that ran only SELECTs ends with COMMIT rather than ROLLBACK (`close_read`). Both
+# end it alike (nothing was written; a lock a SELECT took is released either way), but psycopg forgets every prepared
+# statement of the connection at a ROLLBACK (and deallocates them: a round trip), so the hot reads' statements
+# (core/prepared.py, prepared on the server at their first run on a connection) would be parsed and planned again on
+# every request: planning was most of PostgreSQL's work for a read (docs/performance.md). What ran is judged as
+# SQLAlchemy sends it: only a compiled SELECT keeps the transaction a read; anything else (an INSERT, UPDATE, DELETE,
+# a flush, text SQL, driver SQL) makes it end with ROLLBACK, as every read did before. `Prepared` runs SELECTs only.
+_READS_ONLY = "meterline_reads_only"
+
+
+def _reads_begin(connection: Any) -> None:
+    connection.info[_READS_ONLY] = True
+
+
+def _reads_only_while_select(
+    connection: Any, _cursor: Any, _statement: Any, _parameters: Any, context: Any, _executemany: bool
+) -> None:
+    if connection.info.get(_READS_ONLY):
+        compiled = getattr(context, "compiled", None)
+        if compiled is None or not isinstance(compiled.statement, Select):
+            connection.info[_READS_ONLY] = False
+
+
+def close_read(session: Session) -> None:
+    """End a unit of work that must write nothing (a read request): rolled back, or on PostgreSQL committed when it
+    ran only SELECTs (see above), and the session closed."""
+    if session.in_transaction() and session.get_bind().dialect.name == "postgresql":
+        changed = session.new or session.dirty or session.deleted  # what a commit would flush: never
+        if not changed and session.connection().info.get(_READS_ONLY):
+            session.commit()
+    session.close()
 
 
 # PostgreSQL connections are tested before use only when they rested: a connection taken again within a second of

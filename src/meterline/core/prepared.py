@@ -17,18 +17,41 @@ Not supported, to stay simple: IN lists (`expanding` parameters); use one statem
 
 `columns(Model)` and `load(Model, row, start)` select a model's columns and make an instance of them, as a closed
 session would have left it: presenters and rules read it like any loaded row.
+
+`json_rows(Model, ...)` (PostgreSQL) is a subquery giving the rows of another table as one JSON value, so that a read
+gets what hangs on its row (an account's aliases and settings) in the same statement: on PostgreSQL every statement
+is a round trip, which cost more than the lookup (docs/performance.md). `from_json(Model, value)` loads them.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any, TypeVar
 
-from sqlalchemy import Dialect, Select, inspect
+from sqlalchemy import (
+    Boolean,
+    ColumnElement,
+    Dialect,
+    Integer,
+    ScalarSelect,
+    Select,
+    String,
+    Text,
+    cast,
+    func,
+    inspect,
+    select,
+)
+from sqlalchemy.dialects.postgresql import aggregate_order_by
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
+from sqlalchemy.sql.sqltypes import NullType
+
+from meterline.core.db import ExactDecimal, UTCDateTime
 
 M = TypeVar("M")
 Processor = Callable[[Any], Any] | None
@@ -87,7 +110,12 @@ class Prepared:
         values = tuple(params[name] for name in compiled.names) if compiled.names is not None else params
         cursor = driver.cursor()
         try:
-            cursor.execute(compiled.sql, values)
+            if dialect.name == "postgresql":
+                # Prepared on the server at its first run on a connection, then only bound and run: planning was
+                # most of PostgreSQL's work for these lookups. (A read ends with COMMIT to keep it: core/db.py.)
+                cursor.execute(compiled.sql, values, prepare=True)
+            else:
+                cursor.execute(compiled.sql, values)
             rows: list[Sequence[Any]] = cursor.fetchall()
             if dialect.name in self._processors:
                 processors = self._processors[dialect.name]
@@ -157,3 +185,52 @@ def _keys(model: type[Any]) -> tuple[str, ...]:
     if keys is None:
         keys = _KEYS[model] = tuple(attr.key for attr in inspect(model).column_attrs)
     return keys
+
+
+# -- rows as JSON (PostgreSQL) ---------------------------------------------------------------------------------------
+def _from_time(value: str | None) -> datetime | None:
+    return None if value is None else datetime.fromisoformat(value).astimezone(UTC)
+
+
+def _from_decimal(value: str | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def _as_is(value: Any) -> Any:
+    return value
+
+
+def _conversion(model: type[Any], column: Any) -> Callable[[Any], Any]:
+    """How a column's value comes back from JSON: decimals travel as text (a JSON number would become a float),
+    date-times as ISO text (read back as UTC). Other types are refused: their JSON form is not checked here."""
+    kind = column.type
+    if isinstance(kind, NullType) and column.foreign_keys:  # a foreign key, typed by the column it refers to
+        kind = next(iter(column.foreign_keys)).column.type
+    if isinstance(kind, ExactDecimal):
+        return _from_decimal
+    if isinstance(kind, UTCDateTime):
+        return _from_time
+    if isinstance(kind, (String, Text, Integer, Boolean)):
+        return _as_is
+    raise ValueError(f"{model.__name__}.{column.key}: {kind!r} has no JSON form here")
+
+
+def json_rows(model: type[Any], *where: ColumnElement[bool], order_by: Sequence[Any]) -> ScalarSelect[Any]:
+    """PostgreSQL: the rows of `model` matching `where` (correlated to the enclosing statement), in `order_by`, as
+    one JSON array of arrays of its columns (NULL when none); `from_json` turns it into instances."""
+    values = [cast(c, Text) if isinstance(c.type, ExactDecimal) else c for c in columns(model)]
+    aggregated = func.json_agg(aggregate_order_by(func.json_build_array(*values), *order_by))
+    return select(aggregated).where(*where).scalar_subquery()
+
+
+_CONVERSIONS: dict[type[Any], list[Callable[[Any], Any]]] = {}
+
+
+def from_json(model: type[M], value: Sequence[Sequence[Any]] | None) -> list[M]:
+    """The instances of a `json_rows` value, as `load` makes them."""
+    if not value:
+        return []
+    conversions = _CONVERSIONS.get(model)
+    if conversions is None:  # (on first use: a foreign key's type is known once every table is)
+        conversions = _CONVERSIONS[model] = [_conversion(model, column) for column in columns(model)]
+    return [load(model, [convert(v) for convert, v in zip(conversions, row, strict=True)]) for row in value]

@@ -155,7 +155,10 @@ class PlanGrants:
         """What the account's schedules grant for the cycle holding `at` (made or not), with the schedule's id."""
         at = min(at, self.ctx.now)
         repo = ScheduleRepository(self.ctx.session, self.ctx.org_id)
-        schedules = repo.of_account(account.pk, at, at + TICK, fresh=fresh)
+        if fresh:  # (after the account's lock: an edit that committed meanwhile is read)
+            schedules = repo.of_account(account.pk, at, at + TICK, fresh=True)
+        else:  # they are only read
+            schedules = repo.read_of_account(account.pk, at, at + TICK)
         if not schedules:
             return []
         out = []

@@ -525,7 +525,9 @@ class EntitledIngestion:
         ingestion = IngestionService(self.ctx, invoiced_until=self.invoiced_until)
         [account_pk] = ingestion.resolve_accounts([event])
         if account_pk is not None:
-            self.credits.owed_grants(self.credits.accounts.by_pks({account_pk})[account_pk], event.timestamp)
+            account = self.credits.accounts.read_by_pk(account_pk)  # (owed_grants reads it, and locks it to write)
+            if account is not None:
+                self.credits.owed_grants(account, event.timestamp)
         after = max(self.ctx.now, event.timestamp)
         locked = self.credits.repo.lock_usable(account_pk, feature.pk, after) if account_pk is not None else []
         result = ingestion.ingest([event])[0]

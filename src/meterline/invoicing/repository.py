@@ -7,11 +7,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import Float, cast, delete, func, select, update
+from sqlalchemy import Float, bindparam, cast, delete, func, select, update
 
 from meterline.accounts.models import Account
 from meterline.core.clock import END_OF_TIME
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.prepared import Prepared
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.invoicing.models import Invoice, InvoiceSequence
 from meterline.invoicing.statuses import InvoiceStatus
@@ -23,6 +24,17 @@ DRAFT = InvoiceStatus.DRAFT  # the status most queries name, by its short name
 def due_order(invoice: Invoice) -> tuple[datetime, datetime, str, str]:
     """The order DRAFT invoices take credits and the wallet in: the order they are finalized."""
     return (invoice.finalize_at or END_OF_TIME, invoice.start_at, invoice.invoice_type, invoice.pk)
+
+
+# Ingestion's guard for an event sent alone (usecases/events.py): built once, run through the driver.
+_INVOICED_UNTIL_OF_ONE = Prepared(
+    select(func.max(Invoice.end_at)).where(
+        Invoice.org_id == bindparam("org_id"),
+        Invoice.account_pk == bindparam("account_pk"),
+        Invoice.invoice_type == "STANDARD",
+        Invoice.status != DRAFT,
+    )
+)
 
 
 class InvoiceRepository(OrgRepository):
@@ -300,6 +312,10 @@ class InvoiceRepository(OrgRepository):
 
     def invoiced_until_of(self, account_pks: set[str]) -> dict[str, datetime]:
         """Per account, the end of its finalized in-arrears invoice that ends last (one query for every account)."""
+        if len(account_pks) == 1:  # an event sent alone (/ingest of one event, /entitled): a prepared statement
+            [account_pk] = account_pks
+            row = _INVOICED_UNTIL_OF_ONE.first(self.session, {"org_id": self.org_id, "account_pk": account_pk})
+            return {account_pk: row[0]} if row is not None and row[0] is not None else {}
         stmt = (
             select(Invoice.account_pk, func.max(Invoice.end_at))
             .where(

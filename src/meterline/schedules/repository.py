@@ -16,6 +16,19 @@ _OF_ACCOUNT = Prepared(
     .order_by(PricingSchedule.start_at)
 )
 
+# The entitlement reads' and /entitled's look at what an account's schedules grant now (entitlements/plan_grants.py):
+# on every such request, so built once too.
+_OF_ACCOUNT_DURING = Prepared(
+    select(*columns(PricingSchedule))
+    .where(
+        PricingSchedule.org_id == bindparam("org_id"),
+        PricingSchedule.account_pk == bindparam("account_pk"),
+        PricingSchedule.end_at > bindparam("start"),
+        PricingSchedule.start_at < bindparam("end"),
+    )
+    .order_by(PricingSchedule.start_at)
+)
+
 
 class ScheduleRepository(OrgRepository):
     def by_pk(self, pk: str) -> PricingSchedule | None:
@@ -39,6 +52,12 @@ class ScheduleRepository(OrgRepository):
         if end is not None:
             stmt = stmt.where(PricingSchedule.start_at < end)
         return list(self.session.scalars(stmt.order_by(PricingSchedule.start_at)))
+
+    def read_of_account(self, account_pk: str, start: datetime, end: datetime) -> list[PricingSchedule]:
+        """`of_account` over [start, end) for a reader (a prepared statement; instances that are not in the session,
+        read from the database whatever the session holds)."""
+        params = {"org_id": self.org_id, "account_pk": account_pk, "start": start, "end": end}
+        return [load(PricingSchedule, row) for row in _OF_ACCOUNT_DURING.all(self.session, params)]
 
     def of_accounts(self, account_pks: set[str]) -> dict[str, list[PricingSchedule]]:
         """Every schedule of these accounts, per account, in time order (ingestion: one query per batch)."""

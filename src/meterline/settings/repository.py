@@ -1,11 +1,13 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
-from sqlalchemy import and_, bindparam, delete, or_, select, text
+from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, delete, literal, or_, select, text
+from sqlalchemy.orm import InstrumentedAttribute
 
 from meterline.core.pagination import Page, PageRequest
-from meterline.core.prepared import Prepared, columns, load
+from meterline.core.prepared import Prepared, columns, from_json, json_rows, load
 from meterline.core.repository import OrgRepository
 from meterline.settings.models import EntitySetting
 
@@ -57,6 +59,27 @@ _OF_ENTITIES_IN = Prepared(
     )
     .order_by(EntitySetting.pk)
 )
+
+
+def of_entity_json(
+    org_id: ColumnElement[str] | InstrumentedAttribute[str],
+    entity_type: str,
+    entity_id: ColumnElement[str] | InstrumentedAttribute[str],
+) -> ScalarSelect[Any]:
+    """PostgreSQL: the settings of an entity named by the enclosing statement's columns, in pk order, as one JSON
+    value (core/prepared.py `json_rows`), for a read that gets them with its row (the account read); `settings_of_json`
+    loads them."""
+    return json_rows(
+        EntitySetting,
+        EntitySetting.org_id == org_id,
+        EntitySetting.entity_type == literal(entity_type),
+        EntitySetting.entity_id == entity_id,
+        order_by=[EntitySetting.pk],
+    )
+
+
+def settings_of_json(value: Any) -> list[EntitySetting]:
+    return from_json(EntitySetting, value)
 
 
 class SettingRepository(OrgRepository):
