@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import Field, StrictInt, StringConstraints
 
 from meterline.core.schemas import RequestModel, ResponseModel, UtcDatetime
 
@@ -43,7 +43,7 @@ class QueryInput(RequestModel):
     base_data_source: Name
     sort: list[QueryInputSortInner] = Field(max_length=5)
     seek_values: list[Arg] | None = Field(None, max_length=5)
-    limit: int
+    limit: StrictInt
 
 
 class CreateReportRequest(RequestModel):
