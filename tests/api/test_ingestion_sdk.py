@@ -138,7 +138,7 @@ def test_events_list_filters_and_pages(sdk: Sdk, catalog: dict[str, str]) -> Non
     failed = events.get_events(status="INGESTION_FAILED_ACCOUNT_NOT_FOUND")
     assert [e.event_payload.id for e in failed.events] == ["bad"]
     assert len(events.get_events(schema_name="api_calls").events) == 6
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event never not found"):
         events.get_single_event("never")
 
 
@@ -235,7 +235,7 @@ def test_another_organization_cannot_see_or_feed_events(
     sdk: Sdk, other_sdk: Sdk, tenant: Tenant, other_tenant: Tenant, catalog: dict[str, str]
 ) -> None:
     togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("mine")))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event mine not found"):
         togai_client.EventManagementApi(other_sdk.client).get_single_event("mine")
     with pytest.raises(BadRequestException) as raised:  # their schema and account are unknown here
         togai_client.EventIngestionApi(other_sdk.client).ingest(IngestEventRequest(event=ev("theirs")))

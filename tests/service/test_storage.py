@@ -39,7 +39,9 @@ def test_exact_decimals_survive_both_engines(probe_table: sessionmaker[Session])
         got = list(s.scalars(select(probe.c.amount).where(probe.c.id >= 100).order_by(probe.c.id)))
     assert got == values
     assert all(isinstance(v, Decimal) for v in got)
-    with pytest.raises(StatementError):  # a float never reaches a money column
+    with pytest.raises(
+        StatementError, match="refusing float for an exact amount: 0.1"
+    ):  # a float never reaches a money column
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 199, "amount": 0.1})
 
@@ -66,13 +68,13 @@ def test_datetimes_are_stored_utc_and_come_back_aware(probe_table: sessionmaker[
     assert all(m.utcoffset() == timedelta(0) for m in got)
     assert ordered == [203, 201, 200, 202]  # SQL order is time order on both engines
     assert sorted(after) == [200, 202]
-    with pytest.raises(StatementError):
+    with pytest.raises(StatementError, match="naive datetime: Meterline stores UTC-aware datetimes only"):
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 299, "at": datetime(2024, 1, 1)})
 
 
 def test_unit_of_work_rolls_back_on_error(probe_table: sessionmaker[Session]) -> None:
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^boom$"):
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 300, "amount": Decimal(1)})
             raise RuntimeError("boom")

@@ -116,7 +116,7 @@ def test_any_event_type_emitted_is_delivered(world: World, receiver: Receiver) -
     receiver.secrets = [secret]
     with world.at(utc_now()) as ctx:
         message = outbox.emit(ctx, "alert.triggered", {"id": "alert.1", "threshold": Decimal("0.5")}, object_id="a1")
-    with pytest.raises(RuntimeError):  # a change rolled back takes its webhook with it
+    with pytest.raises(RuntimeError, match="^the change fails$"):  # a change rolled back takes its webhook with it
         with world.at(utc_now()) as ctx:
             outbox.emit(ctx, "alert.triggered", {"id": "alert.2"})
             raise RuntimeError("the change fails")
