@@ -21,10 +21,9 @@ TESTS = Path(__file__).resolve().parent
 TYPE_ONLY: dict[str, str] = {}
 
 
-def _is_raises(node: ast.AST) -> bool:
+def _is_raises(node: ast.Call) -> bool:
     return (
-        isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Attribute)
+        isinstance(node.func, ast.Attribute)
         and node.func.attr == "raises"
         and isinstance(node.func.value, ast.Name)
         and node.func.value.id == "pytest"
@@ -44,7 +43,7 @@ def unasserted(source: str) -> list[tuple[int, str]]:
     parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
     found = []
     for call in ast.walk(tree):
-        if not _is_raises(call) or any(k.arg == "match" for k in call.keywords):  # type: ignore[attr-defined]
+        if not isinstance(call, ast.Call) or not _is_raises(call) or any(k.arg == "match" for k in call.keywords):
             continue
         function = parents.get(call)
         while function is not None and not isinstance(function, ast.FunctionDef | ast.AsyncFunctionDef):

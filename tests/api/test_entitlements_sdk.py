@@ -231,7 +231,8 @@ def test_entitled_refusals(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) ->
             },
         )
         assert r.status_code == 400 and r.json()["message"].startswith("event.id: this field is required")
-        assert http.post("/entitled", content=b"").status_code == 400
+        empty = http.post("/entitled", content=b"")
+        assert (empty.status_code, empty.json()["message"]) == (400, "The request body is not valid JSON")
     assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 9  # only d1 consumed
 
 
@@ -387,11 +388,11 @@ def test_undo_gives_credits_back_and_redo_is_refused(tenant: Tenant, sdk: Sdk, c
     )
     assert (by_id[short["id"]].used, by_id[long["id"]].used) == (2, 3)
     assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 12
-    with pytest.raises(
+    with pytest.raises(  # once
         BadRequestException,
         match=r"Event 'r1' cannot be corrected: only an accepted event \(INGESTION_COMPLETED_\*\) can be, "
         r"and its stored statuses are REVERTED",
-    ):  # once
+    ):
         events.event_correction(
             action="UNDO", event_correction_request=tc.EventCorrectionRequest(event=event("r1").event)
         )

@@ -39,9 +39,8 @@ def test_exact_decimals_survive_both_engines(probe_table: sessionmaker[Session])
         got = list(s.scalars(select(probe.c.amount).where(probe.c.id >= 100).order_by(probe.c.id)))
     assert got == values
     assert all(isinstance(v, Decimal) for v in got)
-    with pytest.raises(
-        StatementError, match="refusing float for an exact amount: 0.1"
-    ):  # a float never reaches a money column
+    # a float never reaches a money column
+    with pytest.raises(StatementError, match="refusing float for an exact amount: 0.1"):
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 199, "amount": 0.1})
 
