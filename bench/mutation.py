@@ -143,6 +143,11 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("events/store.py", "claim_ids: if not event_ids: -> if False:"): (
         "an empty list claims nothing either way: the INSERT ... SELECT over an empty JSON array inserts no row"
     ),
+    (
+        "events/store.py",
+        "forget_ids_before: cast('CursorResult[Any]', result).rowcount or 0 -> "
+        "cast('CursorResult[Any]', result).rowcount",
+    ): "a DELETE's rowcount is an int on both drivers, never None: `n or 0` is `n` (`or 0` is for the type checker)",
     ("payments/service.py", "create: r.type == 'INVOICE' and r.togai_id is not None -> r.type == 'INVOICE'"): (
         "a record without togaiId is refused below; a None id among those locked matches no invoice"
     ),

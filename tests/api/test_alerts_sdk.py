@@ -104,7 +104,7 @@ def test_alerts_are_created_listed_updated_and_their_incidents_closed(
     with pytest.raises(BadRequestException) as refused:
         alerts_api.create_alert(bad)
     assert message_of(refused.value).startswith("parameters.threshold.levels[0]: must be a number")
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Alert template nope not found"):
         alerts_api.create_alert(tc.CreateAlertRequest(alert_template_id="nope", interval=5, status="ACTIVE"))
     with pytest.raises(NotFoundException) as no_account:
         alerts_api.create_alert(
@@ -157,7 +157,7 @@ def test_alerts_are_created_listed_updated_and_their_incidents_closed(
     result = alerts.run(session_factory, now + timedelta(hours=1, minutes=1), org_id=tenant.org.id)
     assert (result.evaluated, result.opened) == (1, 0)
     assert [i.status for i in alerts_api.get_incidents().data] == ["CLOSED"]
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Incident incident.nope not found"):
         alerts_api.get_incident("incident.nope")
 
     paused = alerts_api.update_alert(alert.id, tc.UpdateAlertRequest(status="INACTIVE"))
@@ -173,7 +173,7 @@ def test_another_organizations_alerts_are_not_found(
     )
     other = tc.AlertsApi(other_sdk.client)
     assert other.list_alerts().data == []
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=r"Alert alert\.\w+ not found"):
         other.update_alert(made.id, tc.UpdateAlertRequest(description="mine"))
 
 

@@ -28,7 +28,7 @@ def test_alias_registry(sdk: Sdk) -> None:
     assert response.status_code == 201
     assert [a.value for a in response.data.data] == ["alpha", "beta"]
     assert sdk.aliases.get_alias("alpha").value == "alpha"
-    with pytest.raises(ApiException) as raised:
+    with pytest.raises(ApiException, match="Alias 'alpha' already exists") as raised:
         sdk.aliases.create_alias(CreateBulkAliasRequest(aliases=[CreateAliasRequest(value="alpha")]))
     assert raised.value.status == 409
     page = sdk.aliases.list_aliases(page_size=1)
@@ -106,7 +106,7 @@ def test_settings(sdk: Sdk, tenant: Tenant) -> None:
     assert len(sdk.settings.list_setting(setting_id="threshold").data) == 2
     assert sdk.accounts.get_account("acme").settings[0].value == "0.99"
 
-    with pytest.raises(ApiException) as raised:
+    with pytest.raises(ApiException, match="Setting setting.USER.threshold.ACCOUNT.acme already exists") as raised:
         sdk.settings.insert_setting(
             Setting(
                 id="threshold",

@@ -89,7 +89,7 @@ def test_default_account_id_taken_by_another_account_is_409_and_creates_nothing(
     sdk.customers.create_customer(
         acme("first", account=CreateAccountRequestWithoutCustomerId(id="shared", name="Shared"))
     )
-    with pytest.raises(ApiException) as raised:
+    with pytest.raises(ApiException, match="An account with id shared already exists") as raised:
         sdk.customers.create_customer(acme("shared"))
     assert raised.value.status == 409
     with pytest.raises(NotFoundException, match="Customer shared not found"):
@@ -149,9 +149,9 @@ def test_get_customers_pages_with_next_token(sdk: Sdk) -> None:
 
 
 def test_bad_page_size_and_token_are_400(sdk: Sdk) -> None:
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match="pageSize: Input should be greater than or equal to 1"):
         sdk.customers.get_customers(page_size=0)
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match="pageSize: Input should be less than or equal to 50"):
         sdk.customers.get_customers(page_size=51)
     with pytest.raises(BadRequestException) as raised:
         sdk.customers.get_customers(next_token="not-a-token")
@@ -189,7 +189,9 @@ def test_create_customer_contact(sdk: Sdk) -> None:
         "withcontact", CreateCustomerContactRequest(name="Bob", email="bob.smith@acme.test")
     )
     assert generated.username == "bobsmith"
-    with pytest.raises(ApiException) as raised:
+    with pytest.raises(
+        ApiException, match="Customer withcontact already has a contact with email jane@acme.test"
+    ) as raised:
         sdk.customers.create_customer_contact(
             "withcontact", CreateCustomerContactRequest(name="J", email="jane@acme.test")
         )

@@ -357,6 +357,10 @@ def test_reads_write_nothing_and_schedule_changes_fit_the_plan_s_entries(
     assert {e.status for e in entries(sdk, f.id).values()} == {"VOIDED"}
     credits = sdk.entitlements.get_feature_credits("acme", f.id)
     assert (credits.granted, credits.balance, credits.overage_limit) == (0, 0, None)
-    with pytest.raises(ApiException) as refused:
+    with pytest.raises(
+        ApiException,
+        match=r"Insufficient feature credits: account 'acme' has 0 units of feature feature\.\w+ \(API calls\) "
+        r"for an event at .+, and the event needs 1; nothing was stored",
+    ) as refused:
         sdk.entitlements.ingest_entitled_event(event("m2", "1", datetime.now(UTC)))
     assert refused.value.status == 422

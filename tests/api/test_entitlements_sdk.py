@@ -206,7 +206,7 @@ def test_entitled_refusals(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) ->
         sdk.entitlements.ingest_entitled_event(event("d1", "1"))
     assert duplicate.value.status == 409 and message_of(duplicate.value) == "Event 'd1' was already ingested"
     tc.EventIngestionApi(sdk.client).ingest(event("plain"))  # ids are shared with /ingest
-    with pytest.raises(ApiException) as shared:
+    with pytest.raises(ApiException, match="Event 'plain' was already ingested") as shared:
         sdk.entitlements.ingest_entitled_event(event("plain"))
     assert shared.value.status == 409
     with pytest.raises(BadRequestException) as unknown_account:  # rejected as /ingest rejects it, and stored so
@@ -231,7 +231,8 @@ def test_entitled_refusals(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) ->
             },
         )
         assert r.status_code == 400 and r.json()["message"].startswith("event.id: this field is required")
-        assert http.post("/entitled", content=b"").status_code == 400
+        empty = http.post("/entitled", content=b"")
+        assert (empty.status_code, empty.json()["message"]) == (400, "The request body is not valid JSON")
     assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 9  # only d1 consumed
 
 
@@ -280,13 +281,19 @@ def test_entries_are_listed_updated_and_voided(tenant: Tenant, sdk: Sdk, catalog
     with pytest.raises(BadRequestException) as again:
         sdk.entitlements.void_feature_credit_entry("acme", f.id, made[1]["id"])
     assert message_of(again.value) == f"Entry {made[1]['id']} is VOIDED: only an ACTIVE entry can be voided"
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match=re.escape(f"Entry {made[1]['id']} is VOIDED: only an ACTIVE entry can be updated")
+    ):
         sdk.entitlements.update_feature_credit_entry(
             "acme", f.id, made[1]["id"], tc.UpdateFeatureCreditsRequest(granted=9)
         )
     sdk.entitlements.ingest_entitled_event(event("v2", "3"))  # the voided entry pays nothing: the third does
     assert entries(sdk, f.id)[made[2]["id"]].used == 3
-    with pytest.raises(ApiException) as short:
+    with pytest.raises(
+        ApiException,
+        match=r"Insufficient feature credits: account 'acme' has 0 units of feature feature\.\w+ \(API calls\) "
+        r"for an event at .+, and the event needs 1; nothing was stored",
+    ) as short:
         sdk.entitlements.ingest_entitled_event(event("v3", "1"))
     assert short.value.status == 422
 
@@ -394,7 +401,11 @@ def test_undo_gives_credits_back_and_redo_is_refused(tenant: Tenant, sdk: Sdk, c
     )
     assert (by_id[short["id"]].used, by_id[long["id"]].used) == (2, 3)
     assert sdk.entitlements.get_feature_credits("acme", f.id).balance == 12
-    with pytest.raises(BadRequestException):  # once
+    with pytest.raises(  # once
+        BadRequestException,
+        match=r"Event 'r1' cannot be corrected: only an accepted event \(INGESTION_COMPLETED_\*\) can be, "
+        r"and its stored statuses are REVERTED",
+    ):
         events.event_correction(
             action="UNDO", event_correction_request=tc.EventCorrectionRequest(event=event("r1").event)
         )

@@ -197,7 +197,8 @@ def test_only_accepted_events_can_be_corrected(sdk: Sdk, tenant: Tenant, catalog
     events = togai_client.EventManagementApi(sdk.client)
     with pytest.raises(NotFoundException, match="Event 'never' not found"):
         correct(sdk, "UNDO", ev("never"))
-    with pytest.raises(BadRequestException):  # stored, as INGESTION_FAILED_ACCOUNT_NOT_FOUND
+    # stored, as INGESTION_FAILED_ACCOUNT_NOT_FOUND
+    with pytest.raises(BadRequestException, match=r"No account has id or alias 'nobody' at 2024-03-01T10:00:00\+00:00"):
         togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("bad", account="nobody")))
     assert [s for _, s in stored(sdk, "bad")] == ["INGESTION_FAILED_ACCOUNT_NOT_FOUND"]
     for action in ("UNDO", "REDO", "REDO_EVENT"):
@@ -207,7 +208,7 @@ def test_only_accepted_events_can_be_corrected(sdk: Sdk, tenant: Tenant, catalog
 
     # a duplicate is never the corrected event: the accepted original is, once; then nothing is left to correct
     ingest(sdk, ev("dup", calls="2"))
-    with pytest.raises(ApiException):
+    with pytest.raises(ApiException, match="Event 'dup' was already ingested"):
         togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("dup", calls="50")))
     info = correct(sdk, "UNDO", ev("dup"))
     assert info.status == "REVERTED" and info.event_payload.attributes[0].value == "2"
@@ -387,7 +388,7 @@ def test_a_confirmed_correction_is_checked_again(sdk: Sdk, tenant: Tenant, catal
     assert jobs(sdk).confirm_job(job_id).status == "COMPLETED"
 
     count = len(jobs(sdk).get_jobs().data)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event 'nobody' not found"):
         pending(sdk, "UNDO", ev("nobody"))
     with tenant.http() as http:
         r = http.post(

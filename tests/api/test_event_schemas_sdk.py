@@ -171,7 +171,9 @@ def test_an_active_schema_only_grows(sdk: Sdk) -> None:
 
 def test_status_life_cycle(sdk: Sdk) -> None:
     sdk.event_schemas.create_event_schema(api_calls())
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match="Event schema api_calls is DRAFT: only an ACTIVE schema can be deactivated"
+    ):
         sdk.event_schemas.deactivate_event_schema("api_calls")  # DRAFT
     assert sdk.event_schemas.activate_event_schema_with_http_info("api_calls").status_code == 200
     inactive = sdk.event_schemas.deactivate_event_schema_with_http_info("api_calls")
@@ -206,12 +208,18 @@ def test_delete_archives_and_lists_hide_it(sdk: Sdk) -> None:
     assert [(s.name, s.usage_meters_count) for s in listed.data] == [("storage", 1)]
     assert [s.name for s in sdk.event_schemas.list_event_schemas(status="ARCHIVED").data] == ["api_calls"]
     assert [s.name for s in sdk.event_schemas.list_event_schemas(status="DRAFT").data] == ["storage"]
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match="status: 'draft' is not a schema status; use DRAFT, ACTIVE, INACTIVE, ARCHIVED"
+    ):
         sdk.event_schemas.list_event_schemas(status="draft")
-    with pytest.raises(ApiException) as conflict:  # a deleted schema's name stays taken
+    with pytest.raises(
+        ApiException, match="An event schema named api_calls already exists"
+    ) as conflict:  # a deleted schema's name stays taken
         sdk.event_schemas.create_event_schema(api_calls())
     assert conflict.value.status == 409
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match=r"Event schema api_calls is deleted \(ARCHIVED\) and cannot be changed"
+    ):
         sdk.event_schemas.activate_event_schema("api_calls")
 
 

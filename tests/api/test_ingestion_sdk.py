@@ -138,7 +138,7 @@ def test_events_list_filters_and_pages(sdk: Sdk, catalog: dict[str, str]) -> Non
     failed = events.get_events(status="INGESTION_FAILED_ACCOUNT_NOT_FOUND")
     assert [e.event_payload.id for e in failed.events] == ["bad"]
     assert len(events.get_events(schema_name="api_calls").events) == 6
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event never not found"):
         events.get_single_event("never")
 
 
@@ -188,14 +188,18 @@ def test_usage_read_path_refuses_bad_windows(tenant: Tenant, catalog: dict[str, 
         backwards = http.get(
             "/accounts/acme/usage", params={"start": "2024-03-02T00:00:00Z", "end": "2024-03-01T00:00:00Z"}
         )
-        assert backwards.status_code == 400
+        assert (backwards.status_code, backwards.json()["message"]) == (400, "start must be before end")
         assert (
             http.get(
                 "/accounts/nobody/usage", params={"start": "2024-03-01T00:00:00Z", "end": "2024-03-02T00:00:00Z"}
             ).status_code
             == 404
         )
-        assert http.get("/accounts/acme/usage").status_code == 400
+        bare = http.get("/accounts/acme/usage")
+        assert (bare.status_code, bare.json()["message"]) == (
+            400,
+            "start: this field is required; end: this field is required",
+        )
         numeric = http.get("/accounts/acme/usage", params={"start": "0", "end": "2000-01-01T00:00:00Z"})
         assert numeric.status_code == 400 and numeric.json()["message"].startswith("start:")
 
@@ -220,7 +224,7 @@ def test_shape_errors_reject_the_whole_request(tenant: Tenant, catalog: dict[str
         )
         assert too_many.status_code == 400 and "events" in too_many.json()["message"]
         empty = http.post("/ingestBatch", json={"events": []})
-        assert empty.status_code == 400
+        assert (empty.status_code, empty.json()["message"]) == (400, "events: Expected `array` of length >= 1")
         no_time = http.post(
             "/ingest",
             json={
@@ -235,7 +239,7 @@ def test_another_organization_cannot_see_or_feed_events(
     sdk: Sdk, other_sdk: Sdk, tenant: Tenant, other_tenant: Tenant, catalog: dict[str, str]
 ) -> None:
     togai_client.EventIngestionApi(sdk.client).ingest(IngestEventRequest(event=ev("mine")))
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Event mine not found"):
         togai_client.EventManagementApi(other_sdk.client).get_single_event("mine")
     with pytest.raises(BadRequestException) as raised:  # their schema and account are unknown here
         togai_client.EventIngestionApi(other_sdk.client).ingest(IngestEventRequest(event=ev("theirs")))

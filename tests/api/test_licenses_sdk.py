@@ -78,7 +78,7 @@ def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
         sdk.licenses.add_license_update_entry(update(seats, 1, JAN, account="nobody"))
     sdk.licenses.add_license_update_entry(update(seats, 1, JAN, idempotency_key="shared"))
     other_license = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Other seats", type="LICENSE")).id
-    with pytest.raises(ApiException) as reused:
+    with pytest.raises(ApiException, match="idempotencyKey 'shared' was used for another license update") as reused:
         sdk.licenses.add_license_update_entry(update(other_license, 1, JAN, idempotency_key="shared"))
     assert reused.value.status == 409
     # another organization sees nothing and cannot use this organization's add-on or account

@@ -105,7 +105,7 @@ def test_confirmation_reject_and_failures(sdk: Sdk, plans: tuple[str, str], cata
         with pytest.raises((BadRequestException, NotFoundException)) as refused:
             sdk.price_plans.price_plan_migration(request)
         assert words in message_of(refused.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Job job.nope not found"):
         sdk.jobs.get_job_status("job.nope")
 
 
@@ -161,5 +161,5 @@ def test_other_organizations_jobs_are_not_found(sdk: Sdk, other_sdk: Sdk, plans:
         lambda: other_sdk.jobs.confirm_job(job.id),
         lambda: other_sdk.jobs.get_job_entries(job.id),
     ):
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFoundException, match=r"Job job\.\w+ not found"):
             call()

@@ -177,13 +177,13 @@ def test_draft_edits_in_place_and_active_edits_make_versions(
     [v1] = only_v1.pricing_schedule
     assert v1.version == 1 and v1.price_plan_details.usage_rate_cards[0].rate_values[0].slab_rates[0].rate == 1
     assert sdk.price_plans.get_price_plans().data[0].version == 2
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=r"Price plan pp\.\w+ has no version 3 \(versions 1 to 2\)"):
         sdk.price_plans.get_price_plan(plan.id, version=3)
 
 
 def test_archive_frees_the_name_and_freezes_the_plan(sdk: Sdk, catalog: dict[str, str], addons: dict[str, str]) -> None:
     plan = sdk.price_plans.create_price_plan(full_plan(catalog, addons))
-    with pytest.raises(ApiException) as duplicate:
+    with pytest.raises(ApiException, match="A price plan named 'Growth' already exists") as duplicate:
         sdk.price_plans.create_price_plan(full_plan(catalog, addons))
     assert duplicate.value.status == 409
     assert sdk.price_plans.archive_price_plan(plan.id).success is True
@@ -407,7 +407,7 @@ def test_other_organizations_plans_are_not_found(sdk: Sdk, other_sdk: Sdk, catal
         lambda: other_sdk.price_plans.archive_price_plan(plan.id),
         lambda: other_sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"])),
     ):
-        with pytest.raises(NotFoundException):
+        with pytest.raises(NotFoundException, match=r"Price plan pp\.\w+ not found"):
             call()
     assert other_sdk.price_plans.get_price_plans().data == []
 
@@ -416,7 +416,7 @@ def test_a_versions_pricing_rules(sdk: Sdk, catalog: dict[str, str], addons: dic
     plan = sdk.price_plans.create_price_plan(full_plan(catalog, addons))
     rules = tc.PricingRulesApi(sdk.client)
     assert rules.list_pricing_rules_by_schedule_id(plan.id, plan.pricing_schedule[0].id).data == []
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=r"Price plan pp\.\w+ has no pricing schedule ppv\.nope"):
         rules.list_pricing_rules_by_schedule_id(plan.id, "ppv.nope")
 
 

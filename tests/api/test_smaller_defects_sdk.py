@@ -273,7 +273,9 @@ def test_wallet_entry_pages_hold_page_size_across_holds_and_entries(sdk: Sdk, bi
             (e.id, e.status, e.amount, e.closing_balance) for e in whole
         ], size
         assert len(pages) == -(-len(whole) // size), size  # no empty page at the end
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match="nextToken is not valid: pass the nextToken of a previous page unchanged"
+    ):
         api.wallet_entries_for_account("acme", next_token=encode_token("hold:x"))
 
 
@@ -308,7 +310,7 @@ def test_the_pipeline_view_is_recorded_at_ingestion(tenant: Tenant, sdk: Sdk, ca
     sdk.usage_meters.activate_usage_meter(later.id)
     assert view("p1") == [at_ingestion]
     # a rejected duplicate never reached the meters: it lists none (and the original is unchanged)
-    with pytest.raises(tc.exceptions.ApiException):
+    with pytest.raises(tc.exceptions.ApiException, match="Event 'p1' was already ingested"):
         ingestion.ingest(tc.IngestEventRequest(event=ev("p1", calls="4", region="us")))
     assert view("p1") == [at_ingestion, set()]
     # a new event meets today's meters

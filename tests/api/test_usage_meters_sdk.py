@@ -200,7 +200,9 @@ def test_create_failures(sdk: Sdk, schema: str, tenant: Tenant) -> None:
 
 def test_life_cycle(sdk: Sdk, schema: str) -> None:
     meter = sdk.usage_meters.create_usage_meter(sum_meter())
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match=r"Usage meter um\.\w+ is DRAFT: only an ACTIVE meter can be deactivated"
+    ):
         sdk.usage_meters.deactivate_usage_meter(meter.id)  # DRAFT
     active = sdk.usage_meters.activate_usage_meter_with_http_info(meter.id)
     assert (active.status_code, active.data.status) == (200, "ACTIVE")
@@ -215,7 +217,7 @@ def test_life_cycle(sdk: Sdk, schema: str) -> None:
     deleted = sdk.usage_meters.delete_usage_meter_with_http_info(meter.id)
     assert deleted.status_code == 200 and deleted.data.success is True
     assert sdk.usage_meters.get_usage_meter(meter.id).status == "ARCHIVED"
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match=r"Usage meter um\.\w+ is deleted \(ARCHIVED\) and cannot be changed"):
         sdk.usage_meters.activate_usage_meter(meter.id)
     # the name is free again
     assert sdk.usage_meters.create_usage_meter(sum_meter()).id != meter.id
@@ -257,7 +259,7 @@ def test_update_draft_and_active(sdk: Sdk, schema: str) -> None:
         sdk.usage_meters.update_usage_meter(meter.id, UpdateUsageMeterRequest(filters=[]))
     assert message_of(raised.value).startswith("filters: usage meter")
     sdk.usage_meters.create_usage_meter(sum_meter("Taken"))
-    with pytest.raises(ApiException) as conflict:
+    with pytest.raises(ApiException, match="A usage meter named Taken already exists") as conflict:
         sdk.usage_meters.update_usage_meter(meter.id, UpdateUsageMeterRequest(name="Taken"))
     assert conflict.value.status == 409
 
@@ -288,9 +290,13 @@ def test_list_filters_and_pages(sdk: Sdk, schema: str) -> None:
     assert names(aggregations="COUNT") == ["b"]
     assert names(aggregations="SUM,COUNT") == ["a", "b"]
     assert names(status="DRAFT", aggregations="SUM") == []
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match="aggregations: 'MAX' is not an aggregation; use COUNT, SUM or COUNT,SUM"
+    ):
         sdk.usage_meters.get_usage_meters_for_event_schema(aggregations="MAX")
-    with pytest.raises(BadRequestException):
+    with pytest.raises(
+        BadRequestException, match="status: 'live' is not a usage meter status; use DRAFT, ACTIVE, INACTIVE, ARCHIVED"
+    ):
         sdk.usage_meters.get_usage_meters_for_event_schema(status="live")
     first = sdk.usage_meters.get_usage_meters_for_event_schema(page_size=1)
     second = sdk.usage_meters.get_usage_meters_for_event_schema(page_size=1, next_token=first.next_token)

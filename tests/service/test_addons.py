@@ -41,20 +41,20 @@ def test_request_validation() -> None:
     assert CreateAddOnRequest(name="  Fee  ", type="CREDIT_GRANT").name == "Fee"
     assert CreateAddOnRequest(name=" " + "x" * 254, type="LICENSE").name == "x" * 254
     # lengths count the text as sent (the published maxLength), before trimming
-    for body in (
-        {"name": "x" * 256, "type": "LICENSE"},
-        {"name": "\n" + "x" * 255, "type": "LICENSE"},
-        {"name": "  ", "type": "LICENSE"},
-        {"name": "", "type": "LICENSE"},
-        {"type": "LICENSE"},
-        {"name": "X", "type": "SEAT"},
-        {"name": "X", "type": "LICENSE", "billableName": "y" * 256},
-        {"name": "X", "type": "LICENSE", "colour": "red"},
+    for body, field in (
+        ({"name": "x" * 256, "type": "LICENSE"}, "name"),
+        ({"name": "\n" + "x" * 255, "type": "LICENSE"}, "name"),
+        ({"name": "  ", "type": "LICENSE"}, "name"),
+        ({"name": "", "type": "LICENSE"}, "name"),
+        ({"type": "LICENSE"}, "name"),
+        ({"name": "X", "type": "SEAT"}, "type"),
+        ({"name": "X", "type": "LICENSE", "billableName": "y" * 256}, "billableName"),
+        ({"name": "X", "type": "LICENSE", "colour": "red"}, "colour"),
     ):
-        with pytest.raises(ValidationError):
+        with pytest.raises(ValidationError, match=f"^1 validation error for CreateAddOnRequest\n{field}\n"):
             CreateAddOnRequest.model_validate(body)
     assert CreateAddOnRequest.model_validate({"name": "x" * 255, "type": "NAMED_LICENSE"}).type == "NAMED_LICENSE"
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match=r"type\n  Extra inputs are not permitted"):
         UpdateAddOnRequest.model_validate({"type": "LICENSE"})  # the type never changes
 
 

@@ -223,7 +223,7 @@ def test_redo_event_in_one_transaction_with_other_work(
     org = catalog_org
     run(session_factory, org, lambda ctx: ingestion(ctx).ingest([event("t1", DAY, "5")]))
     before = usage_snapshot(session_factory, org)
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^roll back$"):
         with unit_of_work(session_factory) as s:
             ctx = Context(session=s, org=s.merge(org), now=utc_now())
             corrected = CorrectionEvent.model_validate(msgspec.to_builtins(event("t1", DAY, "50")))

@@ -203,6 +203,8 @@ def test_the_window_forgets_only_the_ids_claimed_before_it_in_its_own_organizati
             assert EventStore(s, owner.id).claim_ids([event_id], claimed) == {event_id}
     with unit_of_work(session_factory) as s:
         assert EventStore(s, org.id).forget_ids_before(edge) == 1
+    with unit_of_work(session_factory) as s:
+        assert EventStore(s, org.id).forget_ids_before(edge) == 0  # nothing left to forget: it says so
     with unit_of_work(session_factory, write=False) as s:
         left = set(s.execute(select(EventId.org_id, EventId.event_id).where(EventId.org_id.in_([org.id, other.id]))))
     assert left == {(org.id, "edge"), (org.id, "new"), (other.id, "old")}  # claimed at `before`: not before it

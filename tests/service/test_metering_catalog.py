@@ -78,11 +78,11 @@ def test_a_new_schema_is_draft_version_1_and_its_name_is_unique(ctx: Context) ->
 
 @pytest.mark.parametrize("name", ["", "   ", "a/b", "dots.are.not.allowed", " lead", "trail ", "tab\there", "x" * 51])
 def test_names_are_checked(name: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="^1 validation error for CreateEventSchemaRequest\nname\n"):
         schema_request(name=name)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="^1 validation error for EventAttributeSchema\nname\n"):
         EventAttributeSchema(name=name)
-    with pytest.raises(ValidationError):
+    with pytest.raises(ValidationError, match="^1 validation error for CreateUsageMeterRequest\nname\n"):
         meter_request(name=name)
 
 

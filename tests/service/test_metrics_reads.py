@@ -147,9 +147,9 @@ def test_the_invoice_budget_is_the_requests(org: Org) -> None:
         assert len(read(reads, "acme")) == 2  # read again: nothing more spent
         assert len(read(reads, "globex")) == 5  # 7 in all: the budget, exactly
         assert len(read(reads, "acme", "globex")) == 7
-        with pytest.raises(reports.TooManyInvoices):
+        with pytest.raises(reports.TooManyInvoices, match="more than 7 invoices"):
             read(reads, "hooli")  # the 8th
-        with pytest.raises(reports.TooManyInvoices):
+        with pytest.raises(reports.TooManyInvoices, match="more than 6 invoices"):
             read(reports.InvoiceReads(ctx, 6), "acme", "globex")  # refused before any is read
 
 

@@ -171,3 +171,30 @@ def test_an_invoice_takes_what_it_still_owes_while_it_is_open(session_factory: s
     assert paid(session_factory, invoice) == [("PAID", D("50.00"))]
     with pytest.raises(BadRequest, match=rf"invoice {invoice} is PAID; only DUE, PARTIALLY_PAID and UN_COLLECTIBLE"):
         pay(payment("acme", "1.00", (invoice, "1.00")))
+
+
+def test_a_credit_record_grants_a_new_credit_and_names_none(session_factory: sessionmaker[Session]) -> None:
+    """A CREDIT record grants a credit, whose id the payment answers in togaiId; one that names a togaiId is refused."""
+    from meterline.credits.models import Credit
+
+    org = new_org(session_factory)
+    step(session_factory, org, lambda ctx: due_invoice(ctx, "acme", "50.00"))
+
+    def pay_credit(record: dict[str, Any]) -> list[Any]:
+        body: dict[str, Any] = {
+            "accountId": "acme",
+            "currency": "USD",
+            "totalAmount": D("7.00"),
+            "externalPaymentReference": {"sourceName": "bank", "sourceType": "CASH", "transactionNumber": "3"},
+            "lineItemRecords": [{"type": "CREDIT", "amount": D("7.00"), "order": 1, **record}],
+        }
+        request = CreatePaymentRequest.model_validate(body)
+        return step(session_factory, org, lambda ctx: list(PaymentService(ctx).create(request).records))
+
+    with pytest.raises(BadRequest, match=r"^lineItemRecords \(order 1\)\.togaiId: a CREDIT record grants a new credit"):
+        pay_credit({"togaiId": "credit.mine"})
+    [record] = pay_credit({})
+    assert record["type"] == "CREDIT" and record["togaiId"].startswith("credit.")
+    with unit_of_work(session_factory, write=False) as s:
+        credit = s.get(Credit, record["togaiId"])
+        assert credit is not None and credit.org_id == org.id and credit.amount == D("7.00")

@@ -95,7 +95,7 @@ def test_a_prepared_read_sees_what_the_session_holds_unflushed(ctx: Context, ses
 
 def test_a_driver_error_is_sqlalchemy_s(session: Session) -> None:
     broken = Prepared(select(text("no_such_column")).select_from(Account).where(Account.id == bindparam("id")))
-    with pytest.raises(DBAPIError):
+    with pytest.raises(DBAPIError, match="no_such_column"):
         broken.all(session, {"id": "x"})
 
 

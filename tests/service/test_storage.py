@@ -23,6 +23,8 @@ probe = Table(
 )
 
 
+# One table for the module: each test writes and reads only its own range of ids (100s, 200s, 300s), so they pass in
+# any order.
 @pytest.fixture(scope="module")
 def probe_table(session_factory: sessionmaker[Session]) -> sessionmaker[Session]:
     engine = session_factory.kw["bind"]
@@ -36,10 +38,11 @@ def test_exact_decimals_survive_both_engines(probe_table: sessionmaker[Session])
     with unit_of_work(probe_table) as s:
         s.execute(insert(probe), [{"id": 100 + i, "amount": v} for i, v in enumerate(values)])
     with unit_of_work(probe_table, write=False) as s:
-        got = list(s.scalars(select(probe.c.amount).where(probe.c.id >= 100).order_by(probe.c.id)))
+        got = list(s.scalars(select(probe.c.amount).where(probe.c.id.between(100, 199)).order_by(probe.c.id)))
     assert got == values
     assert all(isinstance(v, Decimal) for v in got)
-    with pytest.raises(StatementError):  # a float never reaches a money column
+    # a float never reaches a money column
+    with pytest.raises(StatementError, match="refusing float for an exact amount: 0.1"):
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 199, "amount": 0.1})
 
@@ -55,24 +58,26 @@ def test_datetimes_are_stored_utc_and_come_back_aware(probe_table: sessionmaker[
     with unit_of_work(probe_table) as s:
         s.execute(insert(probe), [{"id": 200 + i, "at": m} for i, m in enumerate(moments)])
     with unit_of_work(probe_table, write=False) as s:
-        got = list(s.scalars(select(probe.c.at).where(probe.c.id >= 200).order_by(probe.c.id)))
-        ordered = list(s.scalars(select(probe.c.id).where(probe.c.id >= 200).order_by(probe.c.at)))
+        got = list(s.scalars(select(probe.c.at).where(probe.c.id.between(200, 299)).order_by(probe.c.id)))
+        ordered = list(s.scalars(select(probe.c.id).where(probe.c.id.between(200, 299)).order_by(probe.c.at)))
         after = list(
             s.scalars(
-                select(probe.c.id).where(probe.c.at >= datetime(2024, 1, 1, tzinfo=timezone.utc), probe.c.id >= 200)
+                select(probe.c.id).where(
+                    probe.c.at >= datetime(2024, 1, 1, tzinfo=timezone.utc), probe.c.id.between(200, 299)
+                )
             )
         )
     assert got == moments
     assert all(m.utcoffset() == timedelta(0) for m in got)
     assert ordered == [203, 201, 200, 202]  # SQL order is time order on both engines
     assert sorted(after) == [200, 202]
-    with pytest.raises(StatementError):
+    with pytest.raises(StatementError, match="naive datetime: Meterline stores UTC-aware datetimes only"):
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 299, "at": datetime(2024, 1, 1)})
 
 
 def test_unit_of_work_rolls_back_on_error(probe_table: sessionmaker[Session]) -> None:
-    with pytest.raises(RuntimeError):
+    with pytest.raises(RuntimeError, match="^boom$"):
         with unit_of_work(probe_table) as s:
             s.execute(insert(probe), {"id": 300, "amount": Decimal(1)})
             raise RuntimeError("boom")

@@ -66,7 +66,7 @@ def test_what_is_a_currency() -> None:
 def test_floats_never_become_amounts() -> None:
     assert to_decimal("0.1") + to_decimal(2) == Decimal("2.1")
     for bad in (0.1, True):
-        with pytest.raises(TypeError):
+        with pytest.raises(TypeError, match=f"refusing {type(bad).__name__} for an exact amount: {bad}"):
             to_decimal(bad)
 
 
@@ -85,7 +85,7 @@ def test_page_tokens_round_trip_and_bad_ones_are_400() -> None:
     assert request.after == "customer.01abc"
     assert request.size == 50
     for bad in ("nonsense", "e30", encode_token("x")[:-3] + "!!!"):
-        with pytest.raises(BadRequest):
+        with pytest.raises(BadRequest, match="nextToken is not valid: pass the nextToken of a previous page unchanged"):
             page_request(bad, None)
 
 

@@ -179,9 +179,9 @@ def test_other_refusals() -> None:
         price(RatePlan("TIERED", D4_SLABS), D(1), "XYZ")
     with pytest.raises(RatingError, match=">= 0"):
         price(RatePlan("TIERED", D4_SLABS), D(-1), "USD")
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="refusing float for an exact quantity: 1.5"):
         price(RatePlan("TIERED", D4_SLABS), 1.5, "USD")  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    with pytest.raises(TypeError, match="refusing float for an exact amount: 0.1"):
         check_rate_plan(RatePlan("TIERED", (Slab(1, D(0), "PER_UNIT", 0.1),)))  # type: ignore[arg-type]
 
 
@@ -286,5 +286,5 @@ def test_prorated_days_price_each_day_and_round_each_slab_once() -> None:
     assert [str(s.revenue) for s in february.slabs] == ["68.97", "6.07"] and str(february.revenue) == "75.04"
     full = price_days(tiers, [D(12)] * 29, 29, "USD")
     assert full.revenue == price(tiers, D(12), "USD").revenue  # every day at the same quantity: the cycle's price
-    with pytest.raises(RatingError):
+    with pytest.raises(RatingError, match="cannot prorate 31 days over a cycle of 30"):
         price_days(tiers, [D(1)] * 31, 30, "USD")

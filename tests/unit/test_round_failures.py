@@ -20,7 +20,7 @@ def locked_error(path: Path) -> sqlite3.OperationalError:
     holder.execute("BEGIN IMMEDIATE")  # the one write lock, held
     waiter = sqlite3.connect(path, timeout=0.05, isolation_level=None)
     try:
-        with pytest.raises(sqlite3.OperationalError) as caught:
+        with pytest.raises(sqlite3.OperationalError, match="database is locked") as caught:
             waiter.execute("BEGIN IMMEDIATE")
         return caught.value
     finally:

@@ -40,6 +40,8 @@ def test_quotas_are_off_by_default_and_one_setting_turns_each_on(
     quotas = Quotas(settings.rate_limit_ingest, settings.rate_limit_api, clock=lambda: 0.0)
     for _ in range(10):
         quotas.take("key", "/customers")
-    with pytest.raises(TooManyRequests):
+    with pytest.raises(
+        TooManyRequests, match="Over the quota of 10 requests per second for this API key; retry in 1 s"
+    ):
         quotas.take("key", "/customers")
     quotas.take("key", "/ingestBatch")  # ingestion keeps its own setting: still off

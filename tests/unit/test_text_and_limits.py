@@ -64,7 +64,7 @@ def test_parse_json_names_a_value_inside_a_field() -> None:
     with pytest.raises(BadRequest) as raised:
         text.parse_json("[" * 1100 + "]" * 1100, where="Setting s: value")
     assert raised.value.message.startswith("Setting s: value[0][0]")
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="Expecting property name enclosed in double quotes"):
         text.parse_json("{not json", where="value")
 
 
