@@ -169,7 +169,7 @@ def test_deleting_an_account_takes_it_out_of_its_group_and_another_organization_
     sdk.accounts.delete_account("acme-2")
     assert sdk.invoice_groups.get_invoice_group(group.id).accounts == ["acme-3"]
     sdk.accounts.delete_account("acme-3")  # the last one: the group goes with it
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match=f"Invoice group {group.id} not found"):
         sdk.invoice_groups.get_invoice_group(group.id)
 
     mine = sdk.invoice_groups.create_invoice_group(_group(["acme"]))

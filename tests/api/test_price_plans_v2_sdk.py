@@ -243,7 +243,7 @@ def test_create_get_list_versions_and_update(sdk: Sdk, v2: tc.PricePlanV2Api, ca
             ),
         )
     assert "dayOffset" in message_of(bad_cycle.value)
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Price plan pp.nope not found"):
         v2.get_price_plan_v2("pp.nope")
 
 
@@ -626,7 +626,7 @@ def test_pricing_rules_are_the_drafts(sdk: Sdk, v2: tc.PricePlanV2Api, things: d
         ("PRICING_RULE", name, "action.target: the plan has no rate card 'calls' (a card's name, meter or add-on id)")
         for name in ("discount", "cap")
     ]
-    with pytest.raises(BadRequestException):
+    with pytest.raises(BadRequestException, match=rf"Price plan {plan_id} cannot be finalized: 2 error\(s\)"):
         v2.finalize_price_plan(plan_id, tc.FinalizePricePlanRequest())
     v2.bulk_price_plan_rate_card_operations(
         plan_id, tc.BulkRateCardOperationsRequest(operations=[usage_op(things["sum"])])

@@ -53,7 +53,7 @@ def test_the_local_store_writes_reads_and_refuses_unsafe_keys(tmp_path: Path) ->
         with pytest.raises(ValueError, match="unsafe storage key"):
             store.put(key, b"x", "text/plain")
     store.delete("org.a/file.1")
-    with pytest.raises(FileNotFoundError):
+    with pytest.raises(FileNotFoundError, match="No such file or directory"):
         store.read("org.a/file.1")
     url = store.url(
         "org.a/file.1",

@@ -171,7 +171,10 @@ def test_a_read_keeps_no_write_and_postgresql_keeps_its_prepared_statements(
 
     if not postgresql:
         return
-    with session_factory() as session:  # one pooled connection, used again by each unit of work
+    # a fresh pool: its one connection is used again by each unit of work (a pool that other tests filled hands its
+    # connections out in turn, and the one checked would not be the one that prepared)
+    session_factory.kw["bind"].dispose()
+    with session_factory() as session:
         for _ in range(3):
             assert _ACCOUNT.first(session, {"org_id": org.id, "account_id": "nobody"}) is None
             session.scalar(select(Organization).where(Organization.id == org.id))  # an ORM SELECT keeps it a read
