@@ -187,6 +187,12 @@ def test_a_rule_on_an_in_advance_card() -> None:
         ({"computation": '{"/": [1, 0]}'}, "COMPUTATION_ERROR", "by zero"),
         ({"computation": '"lots"'}, "COMPUTATION_ERROR", "not a number"),
         ({"computation": "1e20"}, "COMPUTATION_ERROR", "out of range"),
+        ({"computation": "999999999999900"}, "COMPUTATION_ERROR", "take the invoice's amounts out of range"),
+        (
+            {"computation": "-999999999999900", "action": {"type": "UPDATE", "target": "revenue.api_calls"}},
+            "COMPUTATION_ERROR",
+            "take the invoice's amounts out of range",
+        ),
         (
             {"computation": "-1", "action": {"type": "UPDATE", "target": "usage.api_calls"}},
             "COMPUTATION_ERROR",

@@ -242,6 +242,15 @@ def _number(result: Any) -> Decimal:
     return value
 
 
+def _within_range(cards: list[CardRevenue], added: Decimal, line: Decimal) -> None:
+    """Every amount a rule leaves stays below 10^15 (core/numbers.py), as every amount that enters: its line, each
+    card's revenue, what the rules added, and the cards' total with it (a rule's own result is `_number`'s)."""
+    amounts = [c.revenue for c in cards]
+    total = EXACT.add(exact_sum(amounts), added)
+    if any(abs(a) >= numbers.LIMIT for a in (*amounts, added, total, line)):
+        raise _Failed("it would take the invoice's amounts out of range (at most 15 digits before the point)")
+
+
 def _repriced(card: CardRevenue, usage: Decimal, currency: str) -> Decimal:
     if usage < 0:
         raise _Failed(f"the computation gave a usage of {usage}; usage cannot be negative")
@@ -288,10 +297,11 @@ def apply(
                 continue
         try:
             value = _number(jsonlogic.compile_logic(rule.computation)(data))
+            after, now_added = list(current), added
             if index is None:  # ADD
                 amount = round_money(value, currency)
                 change = Change(rule, ADDITION, None, None, round_money(Decimal(0), currency), amount)
-                added = EXACT.add(added, amount)
+                now_added = EXACT.add(added, amount)
             else:
                 card = current[index]
                 label = plan_model.label(card.card)
@@ -300,11 +310,13 @@ def apply(
                     change = Change(
                         rule, USAGE_UPDATE, card.billable_id, label, card.revenue, revenue, _usage(card), value
                     )
-                    current[index] = replace(card, quantity=value, revenue=revenue)
+                    after[index] = replace(card, quantity=value, revenue=revenue)
                 else:
                     revenue = round_money(value, currency)
                     change = Change(rule, REVENUE_UPDATE, card.billable_id, label, card.revenue, revenue)
-                    current[index] = replace(card, revenue=revenue)
+                    after[index] = replace(card, revenue=revenue)
+            _within_range(after, now_added, change.amount)
+            current, added = after, now_added
         except (jsonlogic.JsonLogicError, jsonlogic.EvaluationError, _Failed) as exc:
             log.append(LogEntry(rule, COMPUTATION_ERROR, error=f"computation: {exc}"))
             continue

@@ -21,7 +21,7 @@ from meterline.migrations import alembic_config
 
 access = logging.getLogger("meterline.access")
 _GOOD_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
-_TOKEN_IN_QUERY = re.compile(r"([?&]token=)[^&\s\"]*")
+_TOKEN_IN_QUERY = re.compile(r"([?&](?:token|signature)=)[^&\s\"]*")  # portal links; signed file links
 _PORTAL_TOKEN = re.compile(r"mlp_[A-Za-z0-9_-]+")  # a portal token wherever it is (`?%74oken=mlp_...` too)
 ACCESS_LOGGERS = ("uvicorn.access", "gunicorn.access")
 
@@ -32,7 +32,8 @@ def redact(text: str) -> str:
 
 class RedactTokens(logging.Filter):
     """uvicorn's (and gunicorn's) access log writes each request's path with its query: a customer portal link's
-    `?token=` (a secret: docs/portal.md) is written as `token=<redacted>`, and a portal token (`mlp_...`) anywhere
+    `?token=` (a secret: docs/portal.md) is written as `token=<redacted>`, a file link's `signature=` (it downloads
+    the file until it expires: docs/reports.md) as `signature=<redacted>`, and a portal token (`mlp_...`) anywhere
     else in the line, however its parameter was spelled, as `<redacted>`. (Meterline's own access log writes the path
     alone.)"""
 
