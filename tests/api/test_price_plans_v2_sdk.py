@@ -228,6 +228,7 @@ def test_create_get_list_versions_and_update(sdk: Sdk, v2: tc.PricePlanV2Api, ca
         with pytest.raises(BadRequestException) as bad_plan:
             v2.create_price_plan_v2(request)
         assert words in message_of(bad_plan.value)
+        assert "pricePlanDetails" not in message_of(bad_plan.value)  # v2's request has these fields at the top
     with pytest.raises(ApiException) as taken:
         create(v2, "Growth v2")
     assert taken.value.status == 409 and "already exists" in message_of(taken.value)

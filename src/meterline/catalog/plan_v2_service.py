@@ -138,11 +138,14 @@ class PricePlanV2Service:
             deferred_revenue=request.deferred_revenue,
             allow_ongoing_cycle_updates=request.allow_ongoing_cycle_updates,
         )
-        view = self.v1.create(
-            CreatePricePlanRequest(
-                name=request.name, description=request.description, type=request.type, price_plan_details=details
+        try:
+            view = self.v1.create(
+                CreatePricePlanRequest(
+                    name=request.name, description=request.description, type=request.type, price_plan_details=details
+                )
             )
-        )
+        except BadRequest as exc:  # v1's details are v2's top level: name the field as v2's request has it
+            raise BadRequest(exc.message.replace("pricePlanDetails.", "")) from None
         return self._view(view.plan, view.latest.version)
 
     def _locked(self, plan_id: str) -> PricePlan:
