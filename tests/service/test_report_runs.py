@@ -7,10 +7,12 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.core.errors import TooManyRequests
 from meterline.customers import schemas as customer_schemas
 from meterline.customers.service import CustomerService
 from meterline.files import storage
@@ -99,3 +101,17 @@ def test_a_report_that_cannot_be_stored_fails_with_the_reason(
         assert report.error is not None and report.error.startswith(f"Report {report_id} failed: ")
         [entry] = s.query(JobEntry).filter(JobEntry.job_pk == job_id).all()
         assert entry.status == "FAILED" and entry.result is not None and entry.result["httpStatus"] == "500"
+
+
+def test_an_organization_queues_at_most_twenty_reports_at_once(session_factory: sessionmaker[Session]) -> None:
+    """The 21st report waiting is a 429 that says why; another organization still queues; one finished frees a place."""
+    org, other = new_org(session_factory), new_org(session_factory)
+    ids = [_queued(session_factory, org, 0, ACCOUNTS_QUERY) for _ in range(20)]
+    with pytest.raises(TooManyRequests, match=r"20 reports of this organization are queued or running \(at most 20\)"):
+        _queued(session_factory, org, 0, ACCOUNTS_QUERY)
+    _queued(session_factory, other, 0, ACCOUNTS_QUERY)
+    with unit_of_work(session_factory) as s:
+        report = s.get(Report, ids[0][0])
+        assert report is not None
+        report.status = "COMPLETED"
+    _queued(session_factory, org, 0, ACCOUNTS_QUERY)

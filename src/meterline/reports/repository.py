@@ -3,10 +3,13 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+from sqlalchemy import func, select
+
 from meterline.core.pagination import Page, PageRequest
 from meterline.core.repository import OrgRepository
 from meterline.reports.models import Report
 from meterline.reports.query import CompiledQuery
+from meterline.reports.statuses import ReportStatus
 
 
 class ReportRepository(OrgRepository):
@@ -27,6 +30,15 @@ class ReportRepository(OrgRepository):
             if account_id is not None:
                 stmt = stmt.where(Report.account_id == account_id)
         return self.keyset_page(stmt, Report.pk, request, descending=True)
+
+    def waiting(self) -> int:
+        """How many of the organization's reports are QUEUED or RUNNING."""
+        stmt = (
+            select(func.count())
+            .select_from(Report)
+            .where(Report.org_id == self.org_id, Report.status.in_((ReportStatus.QUEUED, ReportStatus.RUNNING)))
+        )
+        return int(self.session.scalar(stmt) or 0)
 
     def recent(self, limit: int) -> list[Report]:
         return list(self.session.scalars(self.scoped(Report).order_by(Report.pk.desc()).limit(limit)))

@@ -16,7 +16,7 @@ from typing import Any
 
 from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import isoformat_z
-from meterline.core.errors import BadRequest, NotFound
+from meterline.core.errors import BadRequest, NotFound, TooManyRequests
 from meterline.core.ids import new_id
 from meterline.core.numbers import plain
 from meterline.core.pagination import Page, PageRequest
@@ -31,6 +31,7 @@ from meterline.reports.templates import MAX_TEMPLATE_ROWS, TEMPLATES
 from meterline.tenancy.context import Context
 
 FETCH_FOR = ("ALL", "ORGANIZATION", "ACCOUNTS")
+MAX_WAITING = 20
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -88,7 +89,16 @@ class ReportService:
 
     def create(self, request: CreateReportRequest) -> Report:
         """A QUEUED report, its query checked now (400 naming the field). With `account_id` (an account of the
-        organization, else 404) it keeps that account's rows only, whether a template or a query."""
+        organization, else 404) it keeps that account's rows only, whether a template or a query. At most
+        MAX_WAITING reports of an organization wait or run at once (429 past it): one organization cannot queue
+        unbounded work for the runners every organization shares."""
+        waiting = self.repo.waiting()
+        if waiting >= MAX_WAITING:
+            raise TooManyRequests(
+                f"{waiting} reports of this organization are queued or running (at most {MAX_WAITING}): "
+                "try again when one has finished",
+                headers={"Retry-After": "10"},
+            )
         if (
             request.account_id is not None
             and AccountRepository(self.ctx.session, self.ctx.org_id).by_id(request.account_id) is None
