@@ -428,3 +428,26 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
         assert bad.returncode == 2 and "not an ISO-8601 instant" in bad.stderr
     finally:
         stop_server(process)
+
+
+def test_migrate_creates_a_postgresql_database_that_does_not_exist() -> None:
+    """As for a SQLite file: `meterline migrate` on a PostgreSQL database that does not exist creates it, then
+    migrates it; run again, it finds it."""
+    import secrets
+
+    import psycopg
+
+    from tests.conftest import PG_ADMIN_URL, _libpq
+
+    name = f"meterline_new_{secrets.token_hex(4)}"
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        made = meterline("migrate", "--database-url", url)
+        assert made.returncode == 0, made.stderr
+        assert f"new PostgreSQL database: {url}" in " ".join(made.stderr.split())
+        again = meterline("migrate", "--database-url", url)
+        assert again.returncode == 0 and "new PostgreSQL database" not in again.stderr
+        assert meterline("org", "list", "--database-url", url).returncode == 0
+    finally:
+        with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

@@ -15,7 +15,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DBAPIError, OperationalError
 
 from meterline.core.clock import as_utc, utc_now
 from meterline.core.db import create_db_engine, make_session_factory, normalize_database_url, unit_of_work
@@ -96,6 +96,29 @@ def _has_schema(url: str, path: Path | None) -> bool:
         engine.dispose()
 
 
+def _create_postgresql_database(url: str, shown: str) -> None:
+    """`serve`, `migrate` and `init` create a PostgreSQL database that does not exist yet, as they create a SQLite
+    file: through the server's `postgres` database, when the role may (CREATEDB); else the error says what to do."""
+    from sqlalchemy import create_engine, text
+
+    target = make_url(url)
+    name = target.database
+    if not name:
+        return
+    engine = create_engine(target.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    try:
+        with engine.connect() as conn:
+            if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}):
+                return
+            conn.execute(text('CREATE DATABASE "' + name.replace('"', '""') + '"'))
+        err.print(f"new PostgreSQL database: {escape(shown)}", highlight=False)
+    except DBAPIError as exc:  # the server unreachable, or no right to create: say so, change nothing
+        err.print("[red]error:[/red] " + escape(f"cannot create {shown}: {getattr(exc, 'orig', exc)}"), highlight=False)
+        raise typer.Exit(code=1) from None
+    finally:
+        engine.dispose()
+
+
 def _database(database_url: str, *, create: bool = False) -> str:
     """The database a command works on, checked before anything touches it.
 
@@ -128,6 +151,8 @@ def _database(database_url: str, *, create: bool = False) -> str:
         )
         raise typer.Exit(code=1)
     if create:
+        if make_url(url).get_backend_name() == "postgresql":
+            _create_postgresql_database(url, shown)
         return url
     try:
         set_up = _has_schema(url, path)
