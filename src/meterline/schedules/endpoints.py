@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Query
 from starlette.responses import Response
@@ -11,11 +11,17 @@ from meterline.api.deps import api_context
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.schemas import BaseSuccessResponse, IsoDate
-from meterline.schedules import schemas
+from meterline.schedules import schemas, v2
 from meterline.schedules.service import ScheduleService
 from meterline.tenancy.context import Context
 from meterline.usecases.jobs import start_plan_migration
-from meterline.usecases.schedules import edit_schedules
+from meterline.usecases.schedules import (
+    discard_schedules,
+    draft_schedules,
+    edit_schedules,
+    finalize_schedules,
+    stage_schedule_edits,
+)
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Accounts"])
 
@@ -98,3 +104,73 @@ def price_plan_migration(
         v2=bool(body.is_price_plan_v2_migration),
     )
     return respond(BaseSuccessResponse(success=True), 201)
+
+
+# -- SchedulesApi (v2): staged edits of an account's schedules ----------------------------------------------------
+Mode = Annotated[Literal["ACTIVE", "DRAFT"], Query(description="ACTIVE: the schedules in force; DRAFT: as staged")]
+
+
+@router.post(
+    "/v2/accounts/{account_id}/edit_schedules",
+    response_model=schemas.UpdatePricingScheduleResponse,
+    tags=["Schedules"],
+    operation_id="bulkEditSchedules",
+)
+def bulk_edit_schedules(
+    account_id: str,
+    body: v2.EditAccountScheduleRequest,
+    discard: Annotated[bool, Query()] = False,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """Stage 1 to 10 edits after the account's staged ones (`discard=true`: in their place), checked at once;
+    answers the schedules they would make. Nothing changes until finalize."""
+    account, views = stage_schedule_edits(ctx, account_id, body.edits, discard=discard)
+    return respond(schemas.update_response(account, views))
+
+
+@router.post(
+    "/v2/accounts/{account_id}/finalize_schedules",
+    response_model=v2.SchedulesPaginatedResponse,
+    tags=["Schedules"],
+    operation_id="finalizeAccountSchedules",
+)
+def finalize_account_schedules(
+    account_id: str, body: v2.FinalizeAccountSchedules, ctx: Context = Depends(api_context)
+) -> Response:
+    """Apply the staged edits, in order, all or none (never before the finalized invoices; drafts re-synced)."""
+    views = finalize_schedules(ctx, account_id, body)
+    return respond(v2.account_schedules(account_id, views))
+
+
+@router.delete(
+    "/v2/accounts/{account_id}/discard_schedules",
+    response_model=BaseSuccessResponse,
+    tags=["Schedules"],
+    operation_id="discardAccountSchedules",
+)
+def discard_account_schedules(account_id: str, ctx: Context = Depends(api_context)) -> Response:
+    """Drop the account's staged edits."""
+    discard_schedules(ctx, account_id)
+    return respond(BaseSuccessResponse(success=True))
+
+
+@router.get(
+    "/v2/accounts/{account_id}/schedules",
+    response_model=v2.SchedulesPaginatedResponse,
+    tags=["Schedules"],
+    operation_id="listaccountSchedules",
+)
+def listaccount_schedules(
+    account_id: str,
+    mode: Mode,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=500)] = None,
+    page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=1000)] = None,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """The account's schedules in force (ACTIVE) or as its staged edits would make them (DRAFT), in time order, in
+    one page (nextToken and pageSize are accepted and ignored: an account has few schedules)."""
+    if mode == "ACTIVE":
+        _, views = ScheduleService(ctx).of_account(account_id)
+    else:
+        _, views = draft_schedules(ctx, account_id)
+    return respond(v2.account_schedules(account_id, views))

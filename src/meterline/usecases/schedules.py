@@ -17,11 +17,13 @@ from typing import Any, TypeVar
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.core.errors import MeterlineError, NotFound
+from meterline.catalog.plan_repository import encode_details
+from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.entitlements.plan_grants import PlanGrants
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, invoiced_until
-from meterline.schedules import migration
+from meterline.schedules import migration, v2
+from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.schedules.service import ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
@@ -30,11 +32,19 @@ T = TypeVar("T")
 
 
 def edit_schedules(
-    ctx: Context, account_id: str, edits: Sequence[UpdatePricingScheduleRequest], *, dry_run: bool = False
+    ctx: Context,
+    account_id: str,
+    edits: Sequence[UpdatePricingScheduleRequest],
+    *,
+    dry_run: bool = False,
+    merge: bool = False,
 ) -> tuple[Account, list[ScheduleView]]:
     """Apply the edits in order (all or none); refused before the end of the account's finalized invoices; the
-    drafts are re-synced unless it is a dry run."""
-    account, views = ScheduleService(ctx).edit(account_id, list(edits), invoiced_until=invoiced_until, dry_run=dry_run)
+    drafts are re-synced unless it is a dry run. `merge`: then join the schedules that touch and are alike (v2's
+    mergeSchedules)."""
+    account, views = ScheduleService(ctx).edit(
+        account_id, list(edits), invoiced_until=invoiced_until, dry_run=dry_run, merge=merge
+    )
     if not dry_run:
         follow_schedules(ctx, account)
     return account, views
@@ -231,3 +241,89 @@ def preview_schedule_edits(
 
     preview, _ = previewed(ctx, account, lambda: edit_schedules(ctx, account_id, edits))
     return preview
+
+
+# -- staged edits (SchedulesApi v2) --------------------------------------------------------------------------------
+def _staged_account(ctx: Context, account_id: str) -> tuple[Account, ScheduleRepository, list[dict[str, Any]]]:
+    """The account, its row locked (staging and finalizing take turns), and its staged items."""
+    accounts = AccountRepository(ctx.session, ctx.org_id)
+    found = accounts.by_id(account_id)
+    if found is None:
+        raise NotFound(f"Account {account_id} not found")
+    account = accounts.lock_account(found.pk)
+    if account is None:
+        raise NotFound(f"Account {account_id} not found")
+    repo = ScheduleRepository(ctx.session, ctx.org_id)
+    draft = repo.draft_of(account.pk)
+    return account, repo, v2.staged(draft.edits if draft else None)
+
+
+def _v1_edits(
+    account: Account, repo: ScheduleRepository, items: list[dict[str, Any]]
+) -> tuple[list[UpdatePricingScheduleRequest], bool]:
+    """The staged v2 edits as the v1 edits they stand for, and whether one asks to merge schedules."""
+    out = []
+    merge = False
+    for i, item in enumerate(items):
+        edit = v2.UpdateAccountScheduleV2Request.model_validate(item["edit"])
+        where = f"edits[{i}]." if len(items) > 1 else ""
+        out.append(v2.to_v1(edit, account.pk, repo, where))
+        merge = merge or bool(edit.merge_schedules)
+    return out, merge
+
+
+def _never_invoiced(ctx: Context, account: Account) -> datetime | None:
+    return None
+
+
+def draft_schedules(ctx: Context, account_id: str) -> tuple[Account, list[ScheduleView]]:
+    """The account's schedules as its staged edits would make them (ACTIVE ones if nothing is staged). Read without
+    the finalized-period guard (finalize applies it), so a draft stays readable after an invoice is finalized."""
+    account, repo, items = _staged_account(ctx, account_id)
+    edits, merge = _v1_edits(account, repo, items)
+    if not edits:
+        return ScheduleService(ctx).of_account(account_id)
+    return ScheduleService(ctx).edit(account_id, edits, invoiced_until=_never_invoiced, dry_run=True, merge=merge)
+
+
+def stage_schedule_edits(
+    ctx: Context, account_id: str, edits: Sequence[v2.UpdateAccountScheduleV2Request], *, discard: bool = False
+) -> tuple[Account, list[ScheduleView]]:
+    """Add the edits to the account's staged ones (`discard`: in place of them), checked at once as finalize would
+    apply them (the finalized-period guard included) but kept only as staged; answers the account's draft
+    schedules."""
+    account, repo, items = _staged_account(ctx, account_id)
+    items = ([] if discard else items) + [
+        {"edit": e.model_dump(mode="json", by_alias=True, exclude_none=True)} for e in edits
+    ]
+    if len(items) > v2.MAX_STAGED:
+        raise BadRequest(
+            f"Account {account_id} would have {len(items)} staged schedule edits (at most {v2.MAX_STAGED}): "
+            "finalize or discard them first"
+        )
+    v1_edits, merge = _v1_edits(account, repo, items)
+    _, views = ScheduleService(ctx).edit(account_id, v1_edits, invoiced_until=invoiced_until, dry_run=True, merge=merge)
+    repo.save_draft(account.pk, encode_details({"items": items}), ctx.now)
+    return account, views
+
+
+def finalize_schedules(ctx: Context, account_id: str, request: v2.FinalizeAccountSchedules) -> list[ScheduleView]:
+    """Apply the staged edits through `edit_schedules` (in order, all or none, never before the finalized invoices,
+    the drafts re-synced), then drop them."""
+    if request.pre_actions:
+        raise BadRequest(
+            "preActions: grant licenses with POST /license_updates; pre-actions are not supported by Meterline yet"
+        )
+    account, repo, items = _staged_account(ctx, account_id)
+    if not items:
+        raise BadRequest(f"Account {account_id} has no staged schedule edits to finalize")
+    v1_edits, merge = _v1_edits(account, repo, items)
+    _, views = edit_schedules(ctx, account_id, v1_edits, merge=merge or bool(request.merge_schedules))
+    repo.drop_draft(account.pk)
+    return views
+
+
+def discard_schedules(ctx: Context, account_id: str) -> None:
+    account, repo, items = _staged_account(ctx, account_id)
+    if not repo.drop_draft(account.pk):
+        raise BadRequest(f"Account {account_id} has no staged schedule edits to discard")
