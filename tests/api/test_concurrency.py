@@ -747,6 +747,55 @@ def s_v2_schedules_discard(env: Env) -> None:
     assert len(env.get("/v2/accounts/acme/schedules?mode=DRAFT")["data"]) == 1
 
 
+def _v2_schedule(env: Env) -> tuple[str, str]:
+    """acme on a v2 plan with one fee card since 2024-01-01: (its schedule id, the add-on)."""
+    plan_id, addon = v2_plan(env)
+    customer(env, "acme")
+    edit = {"mode": "ASSOCIATE", "pricePlanId": plan_id, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"}
+    env.call("POST", "/accounts/acme/price_plans", edit)
+    [schedule] = env.get("/v2/accounts/acme/schedules?mode=ACTIVE")["data"]
+    return schedule["id"], addon
+
+
+def s_v2_schedule_rate_cards(env: Env) -> None:
+    """8 cards staged on one schedule at once: all 8 in its draft."""
+    schedule_id, addon = _v2_schedule(env)
+    all_ok(
+        env.fire(
+            [
+                (
+                    "POST",
+                    f"/v2/schedules/{schedule_id}/rate_cards",
+                    {
+                        "operations": [
+                            {"actionType": "CREATE", "rateCardName": f"c{n}", "rateCard": v2_fee_card(addon, n)}
+                        ]
+                    },
+                )
+                for n in range(N)
+            ]
+        )
+    )
+    names = sorted(c["name"] for c in env.get(f"/v2/schedules/{schedule_id}/rate_cards?mode=DRAFT")["data"])
+    assert names == sorted(["fee", *(f"c{n}" for n in range(N))])
+    assert [c["name"] for c in env.get(f"/v2/schedules/{schedule_id}/rate_cards?mode=ACTIVE")["data"]] == ["fee"]
+
+
+def s_v2_schedule_pricing_rules(env: Env) -> None:
+    schedule_id, _ = _v2_schedule(env)
+    rule = {"order": 1, "computation": "1", "action": {"type": "ADD"}}
+    all_ok(
+        env.fire(
+            [
+                ("PUT", f"/v2/schedules/{schedule_id}/pricing_rules", {"pricingRules": [{**rule, "name": f"r{n}"}]})
+                for n in range(N)
+            ]
+        )
+    )
+    [kept] = env.get(f"/v2/schedules/{schedule_id}/pricing_rules?mode=DRAFT")["data"]
+    assert kept["name"] in {f"r{n}" for n in range(N)}
+
+
 def s_jobs(env: Env) -> None:
     """A job waiting for confirmation, confirmed and rejected at once: one of them wins."""
     made = metered(env)
@@ -1306,6 +1355,8 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/v2/accounts/{account_id}/edit_schedules"): [s_v2_schedules_stage],
     ("POST", "/v2/accounts/{account_id}/finalize_schedules"): [s_v2_schedules_finalize],
     ("DELETE", "/v2/accounts/{account_id}/discard_schedules"): [s_v2_schedules_discard],
+    ("POST", "/v2/schedules/{schedule_id}/rate_cards"): [s_v2_schedule_rate_cards],
+    ("PUT", "/v2/schedules/{schedule_id}/pricing_rules"): [s_v2_schedule_pricing_rules],
     ("POST", "/customers"): [s_customer_create],
     ("POST", "/reports"): [s_reports],
     ("PATCH", "/customers/{customer_id}"): [s_customer_update],

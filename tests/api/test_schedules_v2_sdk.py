@@ -210,3 +210,106 @@ def test_refusals_name_the_field(sdk: Sdk, billed: dict[str, str]) -> None:
         api.bulk_edit_schedules("ghost", tc.EditAccountScheduleRequest(edits=[disassociate(month_start(now))]))
     # Nothing refused was kept
     assert listed(sdk, "DRAFT") == listed(sdk, "ACTIVE")
+
+
+def fee_update(name: str, fee: str, rate: int) -> tc.RateCardOperation:
+    card = tc.FixedFeeRateCard(
+        id=fee, rate_values=[tc.CurrencyRateValue(currency="USD", rate=rate)], enable_proration=False
+    )
+    return tc.RateCardOperation(
+        action_type="UPDATE",
+        rate_card_name=name,
+        rate_card=tc.RateCardData(
+            billable_id=fee,
+            type="FIXED_FEE",
+            invoice_timing="IN_ARREARS",
+            rate_card_details=tc.RateCardDetails(fixed_fee_rate_card=card),
+        ),
+    )
+
+
+def fee_of(cards: list[tc.RateCard]) -> tuple[str, float]:
+    [fee] = [c for c in cards if c.type == "FIXED_FEE"]
+    return fee.name, float(fee.rate_card_details.fixed_fee_rate_card.rate_values[0].rate)
+
+
+def test_a_schedules_rate_cards_are_staged_then_finalized_from_the_end_of_the_finalized_invoices(
+    sdk: Sdk, billed: dict[str, str]
+) -> None:
+    now = datetime.now(UTC)
+    api = schedules_api(sdk)
+    sdk.invoices.create_invoice_bill_run()  # the past cycles are finalized
+    [schedule] = api.listaccount_schedules("acme", "ACTIVE").data
+    cards = api.list_schedule_rate_cards(schedule.id, "ACTIVE").data
+    assert sorted(c.type for c in cards) == ["FIXED_FEE", "USAGE"]
+    assert {(c.reference_id, c.reference_type, c.price_plan_id, c.account_id) for c in cards} == {
+        (schedule.id, "ACCOUNT_SCHEDULE", billed["plan"], "acme")
+    }
+    name, rate = fee_of(cards)
+    assert rate == 50
+    changed = api.bulk_rate_card_operations_on_schedule(
+        schedule.id, tc.BulkRateCardOperationsRequest(operations=[fee_update(name, billed["fee"], 80)])
+    )
+    assert [(c.name, c.rate_card_details.fixed_fee_rate_card.rate_values[0].rate) for c in changed.rate_cards] == [
+        (name, 80)
+    ]
+    assert fee_of(api.list_schedule_rate_cards(schedule.id, "DRAFT").data) == (name, 80)
+    assert fee_of(api.list_schedule_rate_cards(schedule.id, "ACTIVE").data) == (name, 50)
+    assert current_draft(sdk).total_amount == 50  # staged only
+    assert api.list_schedule_errors(schedule.id).data == []
+    with pytest.raises(BadRequestException, match=r"operations\[0\]\.rateCardName: the plan has no rate card 'nope'"):
+        api.bulk_rate_card_operations_on_schedule(
+            schedule.id,
+            tc.BulkRateCardOperationsRequest(
+                operations=[tc.RateCardOperation(action_type="DELETE", rate_card_name="nope")]
+            ),
+        )
+    # A schedule a staged edit changes takes no staged card change (and the reverse order applies in order)
+    assert api.discard_account_schedules("acme").success is True
+    stage(sdk, disassociate(month_start(now)))
+    with pytest.raises(BadRequestException, match="a staged edit of the account changes it; finalize or discard"):
+        api.bulk_rate_card_operations_on_schedule(
+            schedule.id, tc.BulkRateCardOperationsRequest(operations=[fee_update(name, billed["fee"], 90)])
+        )
+    api.discard_account_schedules("acme")
+    api.bulk_rate_card_operations_on_schedule(
+        schedule.id, tc.BulkRateCardOperationsRequest(operations=[fee_update(name, billed["fee"], 80)])
+    )
+    final = api.finalize_account_schedules("acme", tc.FinalizeAccountSchedules())
+    # The finalized past keeps its pricing; from this month on the account's fee is 80
+    assert [(s.start_date, s.is_overridden) for s in final.data] == [
+        (midnight(month_start(now, 2)), False),
+        (midnight(month_start(now)), True),
+    ]
+    assert fee_of(api.list_schedule_rate_cards(final.data[1].id, "ACTIVE").data) == (name, 80)
+    assert current_draft(sdk).total_amount == 80
+    with pytest.raises(NotFoundException, match="Schedule ps.nope not found"):
+        api.list_schedule_rate_cards("ps.nope", "ACTIVE")
+
+
+def test_a_schedules_pricing_rules_are_staged_then_finalized(sdk: Sdk, billed: dict[str, str]) -> None:
+    api = schedules_api(sdk)
+    [schedule] = api.listaccount_schedules("acme", "ACTIVE").data
+    name, _ = fee_of(api.list_schedule_rate_cards(schedule.id, "ACTIVE").data)
+    assert api.list_pricing_rules(schedule.id, "ACTIVE").data == []
+    rule = tc.CreatePricingRule(
+        name="half fee",
+        order=1,
+        invoice_timing="IN_ARREARS",
+        condition='{">":[1,0]}',
+        computation=f'{{"*":[{{"var":"revenue.{name}"}},0.5]}}',
+        action=tc.PricingRuleAction(type="UPDATE", target=f"revenue.{name}", description="Half the fee"),
+    )
+    answer = api.update_pricing_rules(schedule.id, tc.UpdatePricingRulesRequest(pricing_rules=[rule]))
+    assert [r.name for r in answer.data] == ["half fee"]
+    assert [r.name for r in api.list_pricing_rules(schedule.id, "DRAFT").data] == ["half fee"]
+    assert api.list_pricing_rules(schedule.id, "ACTIVE").data == []
+    bad = rule.model_copy(
+        update={"action": tc.PricingRuleAction(type="UPDATE", target="revenue.nope", description="x")}
+    )
+    with pytest.raises(BadRequestException, match="nope"):
+        api.update_pricing_rules(schedule.id, tc.UpdatePricingRulesRequest(pricing_rules=[bad]))
+    final = api.finalize_account_schedules("acme", tc.FinalizeAccountSchedules())
+    [after] = final.data
+    assert [r.name for r in after.account_schedule_info.pricing_rules] == ["half fee"]
+    assert [r.name for r in api.list_pricing_rules(after.id, "ACTIVE").data] == ["half fee"]

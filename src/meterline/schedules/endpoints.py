@@ -10,6 +10,18 @@ from starlette.responses import Response
 from meterline.api.deps import api_context
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
+from meterline.catalog import plan_v2
+from meterline.catalog.plan_schemas import rules_out
+from meterline.catalog.plan_v2_endpoints import _operation as card_operation
+from meterline.catalog.plan_v2_schemas import (
+    BulkRateCardOperationsRequest,
+    BulkRateCardOperationsResponse,
+    PricingRulesPaginatedResponse,
+    RateCardPaginatedResponse,
+    UpdatePricingRulesRequest,
+    ValidatedEntityError,
+    ValidatedEntityErrorsPaginatedResponse,
+)
 from meterline.core.schemas import BaseSuccessResponse, IsoDate
 from meterline.schedules import schemas, v2
 from meterline.schedules.service import ScheduleService
@@ -20,7 +32,11 @@ from meterline.usecases.schedules import (
     draft_schedules,
     edit_schedules,
     finalize_schedules,
+    schedule_errors,
+    schedule_view,
+    stage_schedule_cards,
     stage_schedule_edits,
+    stage_schedule_rules,
 )
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Accounts"])
@@ -174,3 +190,88 @@ def listaccount_schedules(
     else:
         _, views = draft_schedules(ctx, account_id)
     return respond(v2.account_schedules(account_id, views))
+
+
+@router.get(
+    "/v2/schedules/{schedule_id}/rate_cards",
+    response_model=RateCardPaginatedResponse,
+    tags=["Schedules"],
+    operation_id="listScheduleRateCards",
+)
+def list_schedule_rate_cards(
+    schedule_id: str,
+    mode: Mode,
+    next_token: Annotated[str | None, Query(alias="nextToken", max_length=500)] = None,
+    page_size: Annotated[int | None, Query(alias="pageSize", ge=1, le=1000)] = None,
+    ctx: Context = Depends(api_context),
+) -> Response:
+    """The schedule's rate cards (its plan version's with the account's overrides), as named v2 cards: in force
+    (ACTIVE) or with its staged changes (DRAFT). One page."""
+    account, view = schedule_view(ctx, schedule_id, mode)
+    cards = plan_v2.named_cards(view.model)
+    return respond(RateCardPaginatedResponse(data=[v2.card_out(view, account.id, c) for c in cards]))
+
+
+@router.post(
+    "/v2/schedules/{schedule_id}/rate_cards",
+    response_model=BulkRateCardOperationsResponse,
+    tags=["Schedules"],
+    operation_id="bulkRateCardOperationsOnSchedule",
+)
+def bulk_rate_card_operations_on_schedule(
+    schedule_id: str, body: BulkRateCardOperationsRequest, ctx: Context = Depends(api_context)
+) -> Response:
+    """Stage CREATE / UPDATE / DELETE of the schedule's rate cards (the account's overrides), applied by the
+    account's finalize; answers the cards created or updated, as staged."""
+    account, view, touched = stage_schedule_cards(ctx, schedule_id, [card_operation(op) for op in body.operations])
+    return respond(BulkRateCardOperationsResponse(rate_cards=[v2.card_out(view, account.id, c) for c in touched]))
+
+
+@router.get(
+    "/v2/schedules/{schedule_id}/pricing_rules",
+    response_model=PricingRulesPaginatedResponse,
+    tags=["Schedules"],
+    operation_id="listPricingRules",
+)
+def list_pricing_rules(schedule_id: str, mode: Mode, ctx: Context = Depends(api_context)) -> Response:
+    """The schedule's pricing rules in order: in force (ACTIVE) or as staged (DRAFT)."""
+    _, view = schedule_view(ctx, schedule_id, mode)
+    return respond(PricingRulesPaginatedResponse(data=rules_out(view.model.pricing_rules, view.version)))
+
+
+@router.put(
+    "/v2/schedules/{schedule_id}/pricing_rules",
+    response_model=PricingRulesPaginatedResponse,
+    tags=["Schedules"],
+    operation_id="updatePricingRules",
+)
+def update_pricing_rules(
+    schedule_id: str, body: UpdatePricingRulesRequest, ctx: Context = Depends(api_context)
+) -> Response:
+    """Stage the schedule's pricing rules (they replace its rules whole; none: no rules), applied by finalize."""
+    _, view = stage_schedule_rules(ctx, schedule_id, list(body.pricing_rules or []))
+    return respond(PricingRulesPaginatedResponse(data=rules_out(view.model.pricing_rules, view.version)))
+
+
+@router.get(
+    "/v2/schedules/{schedule_id}/errors",
+    response_model=ValidatedEntityErrorsPaginatedResponse,
+    tags=["Schedules"],
+    operation_id="listScheduleErrors",
+)
+def list_schedule_errors(schedule_id: str, ctx: Context = Depends(api_context)) -> Response:
+    """What keeps the schedule, with its staged changes, from finalizing (each card's and rule's own error)."""
+    errors = schedule_errors(ctx, schedule_id)
+    return respond(
+        ValidatedEntityErrorsPaginatedResponse(
+            data=[
+                ValidatedEntityError(
+                    reference_id=schedule_id,
+                    entity_id=e.entity_id,
+                    entity_type="ACCOUNT_SCHEDULE" if e.entity_type == "PRICE_PLAN" else e.entity_type,
+                    error_message=e.message,
+                )
+                for e in errors
+            ]
+        )
+    )

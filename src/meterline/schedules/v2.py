@@ -12,14 +12,19 @@ from typing import Annotated, Any, Literal
 
 from pydantic import Field, StrictBool
 
-from meterline.catalog.plan_repository import decode_details
+from meterline.catalog import plan_v2
+from meterline.catalog.plan_repository import decode_details, encode_details
 from meterline.catalog.plan_schemas import CreatePricePlanDetailsOverride, PricingCycleConfig, PricingRuleOut, rules_out
+from meterline.catalog.plan_v2_schemas import RateCard, RateCardDetails
+from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest
 from meterline.core.numbers import STORED
 from meterline.core.schemas import IsoDate, RequestModel, ResponseModel
+from meterline.rating import cycles
+from meterline.schedules.models import PricingSchedule
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.schemas import PreAction, PricePlanInfo, UpdatePricingScheduleRequest
-from meterline.schedules.service import ScheduleView
+from meterline.schedules.service import OPEN_END, ScheduleView
 
 MAX_STAGED = 50  # staged edits an account may hold before finalizing
 
@@ -172,4 +177,89 @@ def to_v1(
             "pricingRulesOverride": rules,
             "retainStartOffsets": config.retain_start_offsets,
         }
+    )
+
+
+# -- per-schedule changes: rate cards and pricing rules ------------------------------------------------------------
+CARD_KEYS = tuple(key for key, _, _ in plan_v2.KINDS.values())
+
+
+def schedule_item(items: list[dict[str, Any]], schedule_pk: str) -> dict[str, Any] | None:
+    return next((i for i in items if i.get("schedule") == schedule_pk), None)
+
+
+def staged_copy(schedule: PricingSchedule, item: dict[str, Any] | None) -> PricingSchedule:
+    """The schedule as its staged changes make it (a transient row, never added to the session)."""
+    if item is None:
+        return schedule
+    return PricingSchedule(
+        pk=schedule.pk,
+        org_id=schedule.org_id,
+        account_pk=schedule.account_pk,
+        plan_pk=schedule.plan_pk,
+        plan_version=schedule.plan_version,
+        start_at=schedule.start_at,
+        end_at=schedule.end_at,
+        override=encode_details(item["override"]),
+        cycle=schedule.cycle,
+        created_at=schedule.created_at,
+    )
+
+
+def with_cards(view: ScheduleView, cards: list[plan_v2.NamedCard]) -> dict[str, Any]:
+    """The schedule's override with these cards in place of its cards (a type with none: an empty list)."""
+    details = plan_v2.details_with(view.model, cards)
+    override = {k: v for k, v in (view.override or {}).items() if k not in CARD_KEYS}
+    for key in CARD_KEYS:
+        if key == "minimumCommitment":
+            if key in details:
+                override[key] = details[key]
+        else:
+            override[key] = details.get(key, [])
+    return override
+
+
+def item_to_v1(
+    item: dict[str, Any], schedule: PricingSchedule, plan_id: str, tz: Any, frozen: datetime | None, where: str
+) -> UpdatePricingScheduleRequest:
+    """A schedule's staged cards and rules as the v1 edit that applies them: the schedule's plan associated again
+    over its window (from the end of the finalized invoices when part of it is invoiced), with the staged override,
+    on the same cycle (retainStartOffsets)."""
+    start = schedule.start_at if frozen is None or schedule.start_at >= frozen else frozen
+    if start >= schedule.end_at:
+        raise BadRequest(f"{where}schedule {schedule.pk} is wholly invoiced (finalized invoices never change)")
+    until = OPEN_END if schedule.end_at >= END_OF_TIME else cycles.local_day(schedule.end_at, tz)
+    override = dict(item["override"])
+    rules = override.pop("pricingRules", None)
+    return UpdatePricingScheduleRequest.model_validate(
+        {
+            "mode": "ASSOCIATE",
+            "pricePlanId": plan_id,
+            "effectiveFrom": cycles.local_day(start, tz).isoformat(),
+            "effectiveUntil": until.isoformat(),
+            "pricePlanDetailsOverride": CreatePricePlanDetailsOverride.model_validate(
+                override, context={STORED: True}
+            ).model_dump(by_alias=True, exclude_none=True),
+            "pricingRulesOverride": rules,
+            "retainStartOffsets": schedule.cycle is not None,
+        },
+        context={STORED: True},
+    )
+
+
+def card_out(view: ScheduleView, account_id: str, card: plan_v2.NamedCard) -> RateCard:
+    field = plan_v2.KINDS[card.type][1]
+    return RateCard(
+        billable_id=card.billable_id,
+        type=card.type,
+        display_name=card.display_name,
+        invoice_timing=card.invoice_timing,
+        rate_card_details=RateCardDetails.model_validate({field: card.card}),
+        tag=card.tag,
+        name=card.name,
+        reference_id=view.id,
+        reference_type="ACCOUNT_SCHEDULE",
+        currencies=card.currencies(),
+        price_plan_id=view.plan_id,
+        account_id=account_id,
     )
