@@ -313,3 +313,20 @@ def test_a_schedules_pricing_rules_are_staged_then_finalized(sdk: Sdk, billed: d
     [after] = final.data
     assert [r.name for r in after.account_schedule_info.pricing_rules] == ["half fee"]
     assert [r.name for r in api.list_pricing_rules(after.id, "ACTIVE").data] == ["half fee"]
+
+
+def test_schedule_errors_list_what_broke_a_staged_card_since(sdk: Sdk, billed: dict[str, str]) -> None:
+    api = schedules_api(sdk)
+    [schedule] = api.listaccount_schedules("acme", "ACTIVE").data
+    extra = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Extra", type="FIXED_FEE")).id
+    create = fee_update("extra", extra, 5).model_copy(update={"action_type": "CREATE"})
+    api.bulk_rate_card_operations_on_schedule(schedule.id, tc.BulkRateCardOperationsRequest(operations=[create]))
+    assert api.list_schedule_errors(schedule.id).data == []
+    sdk.add_ons.delete_add_on(extra)  # no plan prices it: it goes, and the staged card with it
+    [error] = api.list_schedule_errors(schedule.id).data
+    assert (error.reference_id, error.entity_id, error.entity_type) == (schedule.id, "extra", "RATE_CARD")
+    assert extra in error.error_message
+    with pytest.raises(BadRequestException, match=extra):
+        api.finalize_account_schedules("acme", tc.FinalizeAccountSchedules())
+    with pytest.raises(NotFoundException, match="Schedule ps.nope not found"):
+        api.list_schedule_errors("ps.nope")
