@@ -18,7 +18,7 @@ from meterline.metering.models import EventSchema, UsageMeter
 from meterline.payments.models import Payment
 from meterline.portal.models import PortalToken
 from meterline.reports.models import Report
-from meterline.schedules.models import PricingSchedule
+from meterline.schedules.models import PricingSchedule, ScheduleDraft
 from meterline.settings.models import EntitySetting
 from meterline.tenancy.models import ApiKey, ConsoleSession, InstanceSecret, LoginFailure, Organization, User
 from meterline.wallet.models import Wallet, WalletEntry
@@ -63,6 +63,7 @@ __all__ = [
     "PricePlanVersion",
     "PricingSchedule",
     "Report",
+    "ScheduleDraft",
     "StoredFile",
     "UsageDaily",
     "UsageMeter",

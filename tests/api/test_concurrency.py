@@ -706,6 +706,96 @@ def s_v2_migration(env: Env) -> None:
     assert schedules[-1]["pricePlanId"] == target, schedules
 
 
+def _staged_window(plan_id: str, n: int) -> dict[str, Any]:
+    month = f"2024-{n + 2:02d}"
+    return {
+        "mode": "ASSOCIATE",
+        "effectiveFrom": f"{month}-01",
+        "effectiveUntil": f"{month}-15",
+        "associationConfig": {"pricePlanId": plan_id},
+    }
+
+
+def s_v2_schedules_stage(env: Env) -> None:
+    """8 edits staged on one account at once (disjoint windows): all 8 are kept (none lost), in some order."""
+    made = metered(env)
+    all_ok(
+        env.fire(
+            [
+                ("POST", "/v2/accounts/acme/edit_schedules", {"edits": [_staged_window(made["plan"], n)]})
+                for n in range(N)
+            ]
+        )
+    )
+    assert len(env.get("/v2/accounts/acme/schedules?mode=ACTIVE")["data"]) == 1  # staged only
+    drafted = env.get("/v2/accounts/acme/schedules?mode=DRAFT")["data"]
+    assert len(drafted) == 1 + 2 * N, drafted  # each window splits the schedule once: every edit is there
+
+
+def s_v2_schedules_finalize(env: Env) -> None:
+    """The staged edits finalized 8 times at once: applied once (the others find nothing staged)."""
+    made = metered(env)
+    env.call("POST", "/v2/accounts/acme/edit_schedules", {"edits": [_staged_window(made["plan"], 0)]})
+    exactly_one(env.same("POST", "/v2/accounts/acme/finalize_schedules", {}), (400,))
+    assert len(no_overlap(env, "acme")) == 3
+
+
+def s_v2_schedules_discard(env: Env) -> None:
+    made = metered(env)
+    env.call("POST", "/v2/accounts/acme/edit_schedules", {"edits": [_staged_window(made["plan"], 0)]})
+    exactly_one(env.same("DELETE", "/v2/accounts/acme/discard_schedules"), (400,))
+    assert len(env.get("/v2/accounts/acme/schedules?mode=DRAFT")["data"]) == 1
+
+
+def _v2_schedule(env: Env) -> tuple[str, str]:
+    """acme on a v2 plan with one fee card since 2024-01-01: (its schedule id, the add-on)."""
+    plan_id, addon = v2_plan(env)
+    customer(env, "acme")
+    edit = {"mode": "ASSOCIATE", "pricePlanId": plan_id, "effectiveFrom": "2024-01-01", "effectiveUntil": "9999-01-01"}
+    env.call("POST", "/accounts/acme/price_plans", edit)
+    [schedule] = env.get("/v2/accounts/acme/schedules?mode=ACTIVE")["data"]
+    return schedule["id"], addon
+
+
+def s_v2_schedule_rate_cards(env: Env) -> None:
+    """8 cards staged on one schedule at once: all 8 in its draft."""
+    schedule_id, addon = _v2_schedule(env)
+    all_ok(
+        env.fire(
+            [
+                (
+                    "POST",
+                    f"/v2/schedules/{schedule_id}/rate_cards",
+                    {
+                        "operations": [
+                            {"actionType": "CREATE", "rateCardName": f"c{n}", "rateCard": v2_fee_card(addon, n)}
+                        ]
+                    },
+                )
+                for n in range(N)
+            ]
+        )
+    )
+    names = sorted(c["name"] for c in env.get(f"/v2/schedules/{schedule_id}/rate_cards?mode=DRAFT")["data"])
+    assert names == sorted(["fee", *(f"c{n}" for n in range(N))])
+    assert [c["name"] for c in env.get(f"/v2/schedules/{schedule_id}/rate_cards?mode=ACTIVE")["data"]] == ["fee"]
+
+
+def s_v2_schedule_pricing_rules(env: Env) -> None:
+    schedule_id, _ = _v2_schedule(env)
+    rule = {"order": 1, "computation": "1", "action": {"type": "ADD"}}
+    all_ok(
+        env.fire(
+            [
+                ("PUT", f"/v2/schedules/{schedule_id}/pricing_rules", {"pricingRules": [{**rule, "name": f"r{n}"}]})
+                for n in range(N)
+            ]
+        )
+    )
+    [kept] = env.get(f"/v2/schedules/{schedule_id}/pricing_rules?mode=DRAFT")["data"]
+    assert kept["name"] in {f"r{n}" for n in range(N)}
+
+
 def s_jobs(env: Env) -> None:
     """A job waiting for confirmation, confirmed and rejected at once: one of them wins."""
     made = metered(env)
@@ -1262,6 +1352,11 @@ def s_invoice_group_remove(env: Env) -> None:
 
 Scenario = Callable[[Env], None]
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
+    ("POST", "/v2/accounts/{account_id}/edit_schedules"): [s_v2_schedules_stage],
+    ("POST", "/v2/accounts/{account_id}/finalize_schedules"): [s_v2_schedules_finalize],
+    ("DELETE", "/v2/accounts/{account_id}/discard_schedules"): [s_v2_schedules_discard],
+    ("POST", "/v2/schedules/{schedule_id}/rate_cards"): [s_v2_schedule_rate_cards],
+    ("PUT", "/v2/schedules/{schedule_id}/pricing_rules"): [s_v2_schedule_pricing_rules],
     ("POST", "/customers"): [s_customer_create],
     ("POST", "/reports"): [s_reports],
     ("PATCH", "/customers/{customer_id}"): [s_customer_update],

@@ -22,7 +22,7 @@ from tests.api.test_schedules_sdk import OPEN, associate, plan
 from tests.conftest import Tenant
 
 # Values for required query parameters, so that a read reaches its lookup.
-QUERY = {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z", "action": "UNDO"}
+QUERY = {"start": "2024-01-01T00:00:00Z", "end": "2024-02-01T00:00:00Z", "action": "UNDO", "mode": "DRAFT"}
 # Words that exist only in organization A's data: none may appear in an answer to organization B.
 SECRETS = (
     "Isolated Corp",
@@ -65,6 +65,10 @@ def _objects(
     seats = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Iso seats", type="LICENSE")).id
     plan_id = plan(sdk, catalog["sum"], "IsoPlan")
     sdk.accounts.update_pricing_schedule("isocorp", associate(plan_id, date(2024, 1, 1), OPEN))
+    staged = tc.UpdateAccountScheduleV2Request(  # a staged v2 edit, which B may neither read, finalize nor discard
+        mode="DISASSOCIATE", effective_from=date(2024, 6, 1), effective_until=OPEN
+    )
+    tc.SchedulesApi(sdk.client).bulk_edit_schedules("isocorp", tc.EditAccountScheduleRequest(edits=[staged]))
     sdk.licenses.add_license_update_entry(
         tc.LicenseUpdateRequest(
             license_id=seats,
@@ -208,6 +212,7 @@ def _objects(
         "event_id": "iso-evt-1",
         "addon_id": seats,
         "price_plan_id": plan_id,
+        "schedule_id": sdk.accounts.get_pricing_schedules("isocorp").data[0].id,
         "pricing_schedule_id": sdk.price_plans.get_price_plan(plan_id).pricing_schedule[0].id,
         "license_id": seats,
         "job_id": job_id,
@@ -232,6 +237,11 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "plan_v2": "/v2/price_plans/{price_plan_id}",
         "plan_v2_cards": "/v2/price_plans/{price_plan_id}/rate_cards",
         "schedules": "/accounts/{account_id}/pricing_schedules",
+        "schedules_v2": "/v2/accounts/{account_id}/schedules?mode=ACTIVE",
+        "schedules_v2_draft": "/v2/accounts/{account_id}/schedules?mode=DRAFT",
+        "schedule_cards": "/v2/schedules/{schedule_id}/rate_cards?mode=DRAFT",
+        "schedule_rules": "/v2/schedules/{schedule_id}/pricing_rules?mode=DRAFT",
+        "schedule_errors": "/v2/schedules/{schedule_id}/errors",
         "job": "/jobs/{job_id}",
         "licenses": "/license_updates",
         "invoice": "/invoices/{invoice_id}",

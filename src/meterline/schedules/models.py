@@ -26,3 +26,16 @@ class PricingSchedule(Base):
     # The cycle this schedule bills on, offsets resolved (anniversary, retainStartOffsets): JSON, null for PURCHASE.
     cycle: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class ScheduleDraft(Base):
+    """An account's staged schedule edits (SchedulesApi v2): kept until finalize applies them or discard drops them.
+    One row per account (its pk is the account's)."""
+
+    __tablename__ = "schedule_drafts"
+
+    account_pk: Mapped[str] = mapped_column(ForeignKey("accounts.pk", ondelete="CASCADE"), primary_key=True)
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), index=True)
+    # The staged edits in order, as v1 edit requests (JSON list, by alias, exact decimals).
+    edits: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

@@ -7,7 +7,7 @@ from sqlalchemy import bindparam, select
 from meterline.accounts.models import Account
 from meterline.core.prepared import Prepared, columns, load
 from meterline.core.repository import OrgRepository
-from meterline.schedules.models import PricingSchedule
+from meterline.schedules.models import PricingSchedule, ScheduleDraft
 
 # Ingestion's read of one account's schedules, built once and run through the driver (core/prepared.py).
 _OF_ACCOUNT = Prepared(
@@ -112,3 +112,23 @@ class ScheduleRepository(OrgRepository):
             .order_by(Account.id)
         )
         return list(self.session.scalars(stmt))
+
+    # -- staged edits (SchedulesApi v2): the caller holds the account's row lock ---------------------------------
+    def draft_of(self, account_pk: str) -> ScheduleDraft | None:
+        return self.session.scalar(self.scoped(ScheduleDraft).where(ScheduleDraft.account_pk == account_pk))
+
+    def save_draft(self, account_pk: str, edits: str, now: datetime) -> None:
+        draft = self.draft_of(account_pk)
+        if draft is None:
+            self.add(ScheduleDraft(account_pk=account_pk, org_id=self.org_id, edits=edits, updated_at=now))
+        else:
+            draft.edits, draft.updated_at = edits, now
+        self.session.flush()
+
+    def drop_draft(self, account_pk: str) -> bool:
+        draft = self.draft_of(account_pk)
+        if draft is None:
+            return False
+        self.delete(draft)
+        self.session.flush()
+        return True

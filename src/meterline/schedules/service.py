@@ -173,6 +173,7 @@ class ScheduleService:
         *,
         invoiced_until: InvoicedUntil,
         dry_run: bool = False,
+        merge: bool = False,
     ) -> tuple[Account, list[ScheduleView]]:
         """Apply the edits in order. `invoiced_until` (required) tells up to when the account's usage is on
         finalized invoices (invoicing knows; usecases/schedules.py passes it): no edit reaches before then (D12)."""
@@ -183,6 +184,8 @@ class ScheduleService:
         for i, edit in enumerate(edits):
             where = f"edits[{i}]." if len(edits) > 1 else ""
             self._apply(account, edit, where, frozen)
+        if merge:
+            self._join(account, frozen)
         self.ctx.session.flush()
         result = self.views(self.repo.of_account(account.pk))
         if savepoint is not None:
@@ -279,6 +282,27 @@ class ScheduleService:
                 created_at=self.ctx.now,
             )
         )
+
+    def _join(self, account: Account, frozen: datetime | None) -> None:
+        """mergeSchedules (v2): schedules that touch and are the same plan version with the same override and cycle
+        become one (the earlier one runs on). A schedule starting before `frozen` (the finalized invoices) is never
+        joined into an earlier one: its invoices are final and keep it."""
+        schedules = self.repo.of_account(account.pk)
+        kept: PricingSchedule | None = None
+        for s in schedules:
+            same = kept is not None and (kept.end_at, kept.plan_pk, kept.plan_version, kept.override, kept.cycle) == (
+                s.start_at,
+                s.plan_pk,
+                s.plan_version,
+                s.override,
+                s.cycle,
+            )
+            if kept is not None and same and (frozen is None or s.start_at >= frozen):
+                kept.end_at = s.end_at
+                self.repo.delete(s)
+                self.ctx.session.flush()
+            else:
+                kept = s
 
     def _cut(self, account: Account, start: datetime, end: datetime) -> None:
         """Remove [start, end) from the account's schedules: trim, split or delete what overlaps."""

@@ -11,30 +11,46 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any, TypeVar
+from zoneinfo import ZoneInfo
 
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
-from meterline.core.errors import MeterlineError, NotFound
+from meterline.catalog import plan_rules, plan_v2
+from meterline.catalog.plan_repository import PricePlanRepository, encode_details
+from meterline.catalog.plan_schemas import CreatePricingRule
+from meterline.catalog.plan_service import PricePlanService
+from meterline.core.clock import END_OF_TIME
+from meterline.core.errors import BadRequest, MeterlineError, NotFound
 from meterline.entitlements.plan_grants import PlanGrants
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, invoiced_until
-from meterline.schedules import migration
+from meterline.rating import cycles
+from meterline.schedules import migration, v2
+from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
-from meterline.schedules.service import ScheduleService, ScheduleView
+from meterline.schedules.service import OPEN_END, ScheduleService, ScheduleView
 from meterline.tenancy.context import Context
 
 T = TypeVar("T")
 
 
 def edit_schedules(
-    ctx: Context, account_id: str, edits: Sequence[UpdatePricingScheduleRequest], *, dry_run: bool = False
+    ctx: Context,
+    account_id: str,
+    edits: Sequence[UpdatePricingScheduleRequest],
+    *,
+    dry_run: bool = False,
+    merge: bool = False,
 ) -> tuple[Account, list[ScheduleView]]:
     """Apply the edits in order (all or none); refused before the end of the account's finalized invoices; the
-    drafts are re-synced unless it is a dry run."""
-    account, views = ScheduleService(ctx).edit(account_id, list(edits), invoiced_until=invoiced_until, dry_run=dry_run)
+    drafts are re-synced unless it is a dry run. `merge`: then join the schedules that touch and are alike (v2's
+    mergeSchedules)."""
+    account, views = ScheduleService(ctx).edit(
+        account_id, list(edits), invoiced_until=invoiced_until, dry_run=dry_run, merge=merge
+    )
     if not dry_run:
         follow_schedules(ctx, account)
     return account, views
@@ -231,3 +247,196 @@ def preview_schedule_edits(
 
     preview, _ = previewed(ctx, account, lambda: edit_schedules(ctx, account_id, edits))
     return preview
+
+
+# -- staged edits (SchedulesApi v2) --------------------------------------------------------------------------------
+def _staged_account(ctx: Context, account_id: str) -> tuple[Account, ScheduleRepository, list[dict[str, Any]]]:
+    """The account, its row locked (staging and finalizing take turns), and its staged items."""
+    accounts = AccountRepository(ctx.session, ctx.org_id)
+    found = accounts.by_id(account_id)
+    if found is None:
+        raise NotFound(f"Account {account_id} not found")
+    account = accounts.lock_account(found.pk)
+    if account is None:
+        raise NotFound(f"Account {account_id} not found")
+    repo = ScheduleRepository(ctx.session, ctx.org_id)
+    draft = repo.draft_of(account.pk)
+    return account, repo, v2.staged(draft.edits if draft else None)
+
+
+def _v1_edits(
+    ctx: Context,
+    account: Account,
+    repo: ScheduleRepository,
+    items: list[dict[str, Any]],
+    frozen: datetime | None,
+) -> tuple[list[UpdatePricingScheduleRequest], bool]:
+    """The staged items (v2 edits, and a schedule's staged cards and rules) as the v1 edits they stand for, and
+    whether one asks to merge schedules."""
+    out = []
+    merge = False
+    tz = ZoneInfo(ctx.org.timezone)
+    for i, item in enumerate(items):
+        where = f"edits[{i}]." if len(items) > 1 else ""
+        if "schedule" in item:
+            schedule = repo.by_pk(item["schedule"])
+            if schedule is None or schedule.account_pk != account.pk:
+                raise BadRequest(f"{where}schedule {item['schedule']} is no longer the account's")
+            plan = PricePlanRepository(ctx.session, ctx.org_id).by_pk(schedule.plan_pk)
+            out.append(v2.item_to_v1(item, schedule, plan.id, tz, frozen, where))
+            continue
+        edit = v2.UpdateAccountScheduleV2Request.model_validate(item["edit"])
+        out.append(v2.to_v1(edit, account.pk, repo, where))
+        merge = merge or bool(edit.merge_schedules)
+    return out, merge
+
+
+def _never_invoiced(ctx: Context, account: Account) -> datetime | None:
+    return None
+
+
+def draft_schedules(ctx: Context, account_id: str) -> tuple[Account, list[ScheduleView]]:
+    """The account's schedules as its staged edits would make them (ACTIVE ones if nothing is staged). Read without
+    the finalized-period guard (finalize applies it), so a draft stays readable after an invoice is finalized."""
+    account, repo, items = _staged_account(ctx, account_id)
+    edits, merge = _v1_edits(ctx, account, repo, items, invoiced_until(ctx, account))
+    if not edits:
+        return ScheduleService(ctx).of_account(account_id)
+    return ScheduleService(ctx).edit(account_id, edits, invoiced_until=_never_invoiced, dry_run=True, merge=merge)
+
+
+def stage_schedule_edits(
+    ctx: Context, account_id: str, edits: Sequence[v2.UpdateAccountScheduleV2Request], *, discard: bool = False
+) -> tuple[Account, list[ScheduleView]]:
+    """Add the edits to the account's staged ones (`discard`: in place of them), checked at once as finalize would
+    apply them (the finalized-period guard included) but kept only as staged; answers the account's draft
+    schedules."""
+    account, repo, items = _staged_account(ctx, account_id)
+    items = ([] if discard else items) + [
+        {"edit": e.model_dump(mode="json", by_alias=True, exclude_none=True)} for e in edits
+    ]
+    if len(items) > v2.MAX_STAGED:
+        raise BadRequest(
+            f"Account {account_id} would have {len(items)} staged schedule edits (at most {v2.MAX_STAGED}): "
+            "finalize or discard them first"
+        )
+    v1_edits, merge = _v1_edits(ctx, account, repo, items, invoiced_until(ctx, account))
+    _, views = ScheduleService(ctx).edit(account_id, v1_edits, invoiced_until=invoiced_until, dry_run=True, merge=merge)
+    repo.save_draft(account.pk, encode_details({"items": items}), ctx.now)
+    return account, views
+
+
+def finalize_schedules(ctx: Context, account_id: str, request: v2.FinalizeAccountSchedules) -> list[ScheduleView]:
+    """Apply the staged edits through `edit_schedules` (in order, all or none, never before the finalized invoices,
+    the drafts re-synced), then drop them."""
+    if request.pre_actions:
+        raise BadRequest(
+            "preActions: grant licenses with POST /license_updates; pre-actions are not supported by Meterline yet"
+        )
+    account, repo, items = _staged_account(ctx, account_id)
+    if not items:
+        raise BadRequest(f"Account {account_id} has no staged schedule edits to finalize")
+    v1_edits, merge = _v1_edits(ctx, account, repo, items, invoiced_until(ctx, account))
+    _, views = edit_schedules(ctx, account_id, v1_edits, merge=merge or bool(request.merge_schedules))
+    repo.drop_draft(account.pk)
+    return views
+
+
+def discard_schedules(ctx: Context, account_id: str) -> None:
+    account, repo, items = _staged_account(ctx, account_id)
+    if not repo.drop_draft(account.pk):
+        raise BadRequest(f"Account {account_id} has no staged schedule edits to discard")
+
+
+# -- a schedule's rate cards and pricing rules (SchedulesApi v2) ---------------------------------------------------
+def _schedule(ctx: Context, schedule_id: str) -> tuple[Account, ScheduleRepository, list[dict[str, Any]], Any]:
+    """The schedule's account (its row locked), the staged items, and the schedule in force."""
+    repo = ScheduleRepository(ctx.session, ctx.org_id)
+    schedule = repo.by_pk(schedule_id)
+    if schedule is None:
+        raise NotFound(f"Schedule {schedule_id} not found")
+    account = AccountRepository(ctx.session, ctx.org_id).read_by_pk(schedule.account_pk)
+    if account is None:
+        raise NotFound(f"Schedule {schedule_id} not found")
+    account, repo, items = _staged_account(ctx, account.id)
+    return account, repo, items, schedule
+
+
+def schedule_view(ctx: Context, schedule_id: str, mode: str) -> tuple[Account, ScheduleView]:
+    """The schedule in force (ACTIVE) or with its staged cards and rules (DRAFT)."""
+    account, _, items, schedule = _schedule(ctx, schedule_id)
+    item = v2.schedule_item(items, schedule.pk) if mode == "DRAFT" else None
+    [view] = ScheduleService(ctx).views([v2.staged_copy(schedule, item)])
+    return account, view
+
+
+def _stage_item(
+    ctx: Context, schedule_id: str, change: Callable[[ScheduleView], dict[str, Any]]
+) -> tuple[Account, ScheduleView]:
+    """Stage a change of the schedule's override (its cards or rules), checked at once as finalize would apply it."""
+    account, repo, items, schedule = _schedule(ctx, schedule_id)
+    if schedule.plan_version != PricePlanRepository(ctx.session, ctx.org_id).by_pk(schedule.plan_pk).latest_version:
+        raise BadRequest(
+            f"Schedule {schedule_id} is on an earlier version of its price plan: migrate it to the newest "
+            "version before changing its rate cards or pricing rules"
+        )
+    item = v2.schedule_item(items, schedule.pk)
+    [view] = ScheduleService(ctx).views([v2.staged_copy(schedule, item)])
+    changed = {"schedule": schedule.pk, "override": change(view)}
+    for other in items:
+        if "edit" in other:
+            edit = v2.UpdateAccountScheduleV2Request.model_validate(other["edit"])
+            tz = ZoneInfo(ctx.org.timezone)
+            if edit.effective_from < _day(schedule.end_at, tz) and edit.effective_until > _day(schedule.start_at, tz):
+                raise BadRequest(
+                    f"Schedule {schedule_id}: a staged edit of the account changes it; finalize or discard the "
+                    "staged edits first"
+                )
+    items = [i for i in items if i is not item] + [changed]
+    v1_edits, merge = _v1_edits(ctx, account, repo, items, invoiced_until(ctx, account))
+    ScheduleService(ctx).edit(account.id, v1_edits, invoiced_until=invoiced_until, dry_run=True, merge=merge)
+    repo.save_draft(account.pk, encode_details({"items": items}), ctx.now)
+    [staged_view] = ScheduleService(ctx).views([v2.staged_copy(schedule, changed)])
+    return account, staged_view
+
+
+def _day(instant: datetime, tz: ZoneInfo) -> date:
+    return OPEN_END if instant >= END_OF_TIME else cycles.local_day(instant, tz)
+
+
+def stage_schedule_cards(
+    ctx: Context, schedule_id: str, operations: list[plan_v2.Operation]
+) -> tuple[Account, ScheduleView, list[plan_v2.NamedCard]]:
+    """Stage rate-card operations on a schedule (v2's CREATE / UPDATE / DELETE on its cards, as on a plan's)."""
+    touched: list[str] = []
+
+    def change(view: ScheduleView) -> dict[str, Any]:
+        cards, names = plan_v2.apply(plan_v2.named_cards(view.model), operations)
+        touched.extend(names)
+        return v2.with_cards(view, cards)
+
+    account, view = _stage_item(ctx, schedule_id, change)
+    by_name = {c.name: c for c in plan_v2.named_cards(view.model)}
+    return account, view, [by_name[n] for n in touched if n in by_name]
+
+
+def stage_schedule_rules(
+    ctx: Context, schedule_id: str, rules: list[CreatePricingRule]
+) -> tuple[Account, ScheduleView]:
+    """Stage the schedule's pricing rules (replacing its rules whole; [] none), checked against its cards."""
+
+    def change(view: ScheduleView) -> dict[str, Any]:
+        dumped = [r.model_dump(by_alias=True, exclude_none=True) for r in rules]
+        plan_rules.check_pricing_rules(dumped, view.model.cards())
+        return {**(view.override or {}), "pricingRules": dumped}
+
+    return _stage_item(ctx, schedule_id, change)
+
+
+def schedule_errors(ctx: Context, schedule_id: str) -> list[plan_v2.CardError]:
+    """What keeps the schedule (with its staged cards and rules) from finalizing: catalog/plan_rules.py run card by
+    card as for a v2 plan's draft (catalog/plan_v2.py, `settle`); the schedule's own fields are its errors."""
+    _, view = schedule_view(ctx, schedule_id, "DRAFT")
+    catalog = PricePlanService(ctx).catalog()
+    errors = plan_v2.settle(view.details, view.plan_type, catalog, schedule_id).errors
+    return errors
