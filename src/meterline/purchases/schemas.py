@@ -59,7 +59,7 @@ class CreatePurchaseRequest(RequestModel):
 
 
 class CreateProposalRequest(CreatePurchaseRequest):
-    type: PurchaseType  # type: ignore[assignment]  # required in a proposal
+    type: PurchaseType  # required in a proposal
     payment_mode: PaymentMode
 
 
@@ -175,8 +175,8 @@ def purchase_out(p: Purchase, account_id: str) -> PurchaseOut:
 
 
 def proposal_out(p: Purchase, account_id: str, status: str) -> ProposalOut:
-    fields = _fields(p, account_id) | {"status": status}
-    return ProposalOut(**fields, payment_mode=p.payment_mode, proposal_response_date=p.response_at)
+    fields = _fields(p, account_id) | {"status": status, "payment_mode": p.payment_mode}
+    return ProposalOut(**fields, proposal_response_date=p.response_at)
 
 
 def purchase_item(p: Purchase) -> PurchaseListItem:
@@ -187,7 +187,7 @@ def purchase_item(p: Purchase) -> PurchaseListItem:
 
 
 def proposal_item(p: Purchase, status: str) -> ProposalListItem:
-    return ProposalListItem(
+    fields: dict[str, Any] = dict(
         id=p.pk,
         price_plan_id=p.plan_id,
         price_plan_version=p.plan_version,
@@ -200,3 +200,4 @@ def proposal_item(p: Purchase, status: str) -> ProposalListItem:
         payment_mode=p.payment_mode,
         type=p.type,
     )
+    return ProposalListItem(**fields)

@@ -13,7 +13,7 @@ request, keeps its row and its status.
 from __future__ import annotations
 
 import json
-from datetime import datetime, time, timezone
+from datetime import date, datetime, time, timezone
 from decimal import Decimal
 
 from meterline.accounts.models import Account
@@ -33,10 +33,10 @@ ACTIVE, APPROVED, DECLINED, EXPIRED = "PROPOSAL_ACTIVE", "PROPOSAL_APPROVED", "P
 IN_PROGRESS, SUCCESS = "IN_PROGRESS", "SUCCESS"
 
 
-def _midnight(value: object) -> datetime | None:
+def _midnight(value: date | None) -> datetime | None:
     if value is None:
         return None
-    return datetime.combine(value, time(0), tzinfo=timezone.utc)  # type: ignore[call-overload]
+    return datetime.combine(value, time(0), tzinfo=timezone.utc)
 
 
 class PurchaseService:
