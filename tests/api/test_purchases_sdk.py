@@ -14,6 +14,7 @@ from togai_client.exceptions import ApiException, BadRequestException, NotFoundE
 
 from meterline.purchases.models import Purchase
 from tests.api.conftest import Sdk, message_of
+from tests.api.test_entitlements_sdk import entries
 
 
 def _account(sdk: Sdk) -> None:
@@ -183,3 +184,63 @@ def test_proposals_are_approved_declined_or_expire(sdk: Sdk, session_factory: se
             ),
         )
     assert message_of(past.value) == "expiryDate must be in the future"
+
+
+def _purchase_plan(sdk: Sdk, feature_id: str) -> str:
+    """A PURCHASE plan: 100 credits of the feature for 12.50 (100 x 0.125), and a 5.25 setup fee."""
+    made = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name="Credit pack",
+            type="PURCHASE",
+            price_plan_details=tc.CreatePricePlanDetails(
+                supported_currencies=["USD"],
+                billing_entitlement_rate_cards=[
+                    tc.BillingEntitlementRateCard(
+                        feature_id=feature_id,
+                        feature_configs=[tc.FeatureConfig(effective_until="P1M", feature_credit_limit=100)],
+                        invoice_timing="IN_ADVANCE",
+                        rate_plan=tc.RatePlan(
+                            pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT")]
+                        ),
+                        rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=0.125)])],
+                    )
+                ],
+                fixed_fee_rate_cards=[
+                    tc.FixedFeeRateCard(
+                        id=sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Setup", type="FIXED_FEE")).id,
+                        invoice_timing="IN_ADVANCE",
+                        type="ONE_TIME",
+                        enable_proration=False,
+                        rate_values=[tc.CurrencyRateValue(currency="USD", rate=5.25)],
+                    )
+                ],
+            ),
+        )
+    )
+    sdk.price_plans.activate_price_plan(made.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    return str(made.id)
+
+
+def test_an_entitlement_grant_purchase_grants_the_plans_credits_and_bills_them(sdk: Sdk) -> None:
+    _account(sdk)
+    flag = sdk.features.create_feature(tc.CreateFeatureRequest(name="Flag", schema_associations=[]))
+    plan_id = _purchase_plan(sdk, flag.id)
+    made = sdk.accounts.initiate_one_time_entitlement_plan(
+        "acme", tc.CreatePurchaseRequest(type="ENTITLEMENT_GRANT", price_plan_id=plan_id, quantity=3)
+    )
+    assert (made.status, made.price_plan_id, made.price_plan_version, made.quantity) == ("SUCCESS", plan_id, 1, 3)
+    assert Decimal(str(made.price)) == Decimal("53.25")  # 3 x (12.50 + 5.25)
+    invoice = sdk.invoices.get_invoice(made.invoice_id)
+    assert invoice.invoice_class == "ORDER" and Decimal(str(invoice.total_amount)) == Decimal("53.25")
+    [entry] = entries(sdk, flag.id).values()
+    assert entry.id == f"{made.id}#0$PURCHASE" and Decimal(str(entry.granted)) == 300 and entry.status == "ACTIVE"
+    # a BILLING plan cannot be bought; an unknown plan is 404; no plan is 400
+    with pytest.raises(NotFoundException) as unknown:
+        sdk.accounts.initiate_one_time_entitlement_plan(
+            "acme", tc.CreatePurchaseRequest(type="ENTITLEMENT_GRANT", price_plan_id="nope")
+        )
+    assert message_of(unknown.value) == "Price plan nope not found"
+    with pytest.raises(BadRequestException) as no_plan:
+        sdk.accounts.initiate_one_time_entitlement_plan("acme", tc.CreatePurchaseRequest(type="ENTITLEMENT_GRANT"))
+    assert message_of(no_plan.value) == "pricePlanId is required for a ENTITLEMENT_GRANT purchase"
+    assert [p.id for p in sdk.accounts.list_account_purchases("acme").data] == [made.id]

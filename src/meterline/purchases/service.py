@@ -28,7 +28,7 @@ from meterline.purchases.repository import PurchaseRepository
 from meterline.purchases.schemas import CreateProposalRequest, CreatePurchaseRequest
 from meterline.tenancy.context import Context
 
-SUPPORTED = ("WALLET_TOPUP",)  # the types Meterline performs (the others: 400 saying so)
+SUPPORTED = ("WALLET_TOPUP", "ENTITLEMENT_GRANT")  # the types Meterline performs (the others: 400 saying so)
 ACTIVE, APPROVED, DECLINED, EXPIRED = "PROPOSAL_ACTIVE", "PROPOSAL_APPROVED", "PROPOSAL_DECLINED", "PROPOSAL_EXPIRED"
 IN_PROGRESS, SUCCESS = "IN_PROGRESS", "SUCCESS"
 
@@ -106,6 +106,11 @@ class PurchaseService:
                 raise BadRequest(
                     f"walletTopupDetails.purchaseAmount: must be 0 or more, in whole {currency} minor units"
                 )
+        else:
+            if body.price_plan_id is None:
+                raise BadRequest(f"pricePlanId is required for a {kind} purchase")
+            if body.wallet_topup_details is not None:
+                raise BadRequest(f"walletTopupDetails: only for a WALLET_TOPUP purchase, not {kind}")
         start, until = _midnight(body.effective_from), _midnight(body.effective_until)
         if start is not None and until is not None and until <= start:
             raise BadRequest("effectiveUntil must be after effectiveFrom")
@@ -137,9 +142,10 @@ class PurchaseService:
             updated_at=self.ctx.now,
         )
 
-    def made(self, purchase: Purchase, invoice_pk: str, price: Decimal) -> None:
+    def made(self, purchase: Purchase, invoice_pk: str, price: Decimal, plan_version: int | None) -> None:
         """The purchase was performed and billed on its ORDER invoice."""
         purchase.status, purchase.invoice_pk, purchase.price = SUCCESS, invoice_pk, price
+        purchase.plan_version = plan_version
         purchase.updated_at = self.ctx.now
         self.ctx.session.flush()
 
