@@ -3,7 +3,7 @@ server, on both engines: docs/invoicing.md, "Purchases and proposals"."""
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
 import pytest
@@ -15,6 +15,7 @@ from togai_client.exceptions import ApiException, BadRequestException, NotFoundE
 from meterline.purchases.models import Purchase
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_entitlements_sdk import entries
+from tests.api.test_schedules_sdk import plan
 
 
 def _account(sdk: Sdk) -> None:
@@ -244,3 +245,37 @@ def test_an_entitlement_grant_purchase_grants_the_plans_credits_and_bills_them(s
         sdk.accounts.initiate_one_time_entitlement_plan("acme", tc.CreatePurchaseRequest(type="ENTITLEMENT_GRANT"))
     assert message_of(no_plan.value) == "pricePlanId is required for a ENTITLEMENT_GRANT purchase"
     assert [p.id for p in sdk.accounts.list_account_purchases("acme").data] == [made.id]
+
+
+def test_an_association_purchase_associates_the_plan_through_the_schedules(sdk: Sdk, catalog: dict[str, str]) -> None:
+    plan_id = plan(sdk, catalog["sum"])
+    made = sdk.accounts.initiate_one_time_entitlement_plan(
+        "acme",
+        tc.CreatePurchaseRequest(
+            type="ASSOCIATION", price_plan_id=plan_id, effective_from=date(2024, 3, 1), idempotency_key="assoc"
+        ),
+    )
+    assert (made.status, made.type, made.effective_from) == ("SUCCESS", "ASSOCIATION", date(2024, 3, 1))
+    invoice = sdk.invoices.get_invoice(made.invoice_id)
+    assert (
+        invoice.invoice_class == "ORDER" and Decimal(str(invoice.total_amount)) == 0 and Decimal(str(made.price)) == 0
+    )
+    [schedule] = sdk.accounts.get_pricing_schedules("acme").data
+    assert schedule.price_plan_id == plan_id and schedule.start_date == datetime(2024, 3, 1, tzinfo=timezone.utc)
+    assert (
+        sdk.accounts.initiate_one_time_entitlement_plan(
+            "acme", tc.CreatePurchaseRequest(type="ASSOCIATION", price_plan_id=plan_id, idempotency_key="assoc")
+        ).id
+        == made.id
+    )
+    assert len(sdk.accounts.get_pricing_schedules("acme").data) == 1
+    with pytest.raises(BadRequestException) as quantity:
+        sdk.accounts.initiate_one_time_entitlement_plan(
+            "acme", tc.CreatePurchaseRequest(type="ASSOCIATION", price_plan_id=plan_id, quantity=2)
+        )
+    assert message_of(quantity.value) == "quantity: not for an ASSOCIATION purchase (the plan is associated once)"
+    with pytest.raises(BadRequestException) as prepaid:
+        sdk.accounts.initiate_one_time_entitlement_plan(
+            "acme", tc.CreatePurchaseRequest(type="PREPAID", price_plan_id=plan_id)
+        )
+    assert message_of(prepaid.value).startswith("type PREPAID: Meterline performs only")

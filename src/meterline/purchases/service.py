@@ -28,7 +28,11 @@ from meterline.purchases.repository import PurchaseRepository
 from meterline.purchases.schemas import CreateProposalRequest, CreatePurchaseRequest
 from meterline.tenancy.context import Context
 
-SUPPORTED = ("WALLET_TOPUP", "ENTITLEMENT_GRANT")  # the types Meterline performs (the others: 400 saying so)
+SUPPORTED = (
+    "WALLET_TOPUP",
+    "ENTITLEMENT_GRANT",
+    "ASSOCIATION",
+)  # the types Meterline performs (the others: 400 saying so)
 ACTIVE, APPROVED, DECLINED, EXPIRED = "PROPOSAL_ACTIVE", "PROPOSAL_APPROVED", "PROPOSAL_DECLINED", "PROPOSAL_EXPIRED"
 IN_PROGRESS, SUCCESS = "IN_PROGRESS", "SUCCESS"
 
@@ -111,6 +115,8 @@ class PurchaseService:
                 raise BadRequest(f"pricePlanId is required for a {kind} purchase")
             if body.wallet_topup_details is not None:
                 raise BadRequest(f"walletTopupDetails: only for a WALLET_TOPUP purchase, not {kind}")
+            if kind == "ASSOCIATION" and body.quantity is not None:
+                raise BadRequest("quantity: not for an ASSOCIATION purchase (the plan is associated once)")
         start, until = _midnight(body.effective_from), _midnight(body.effective_until)
         if start is not None and until is not None and until <= start:
             raise BadRequest("effectiveUntil must be after effectiveFrom")

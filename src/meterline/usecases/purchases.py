@@ -10,6 +10,10 @@ under the account's row lock that PurchaseService.begin takes (the lock order: a
   (default now) to `effectiveUntil` (default: the card's `effectiveUntil` duration after the start, else no end).
   The ORDER invoice has one line per priced card: the card's price for one purchase (the plan's revenue as the
   revenue calculator prices it) x `quantity`. Credit grant cards: 400 (not yet).
+- ASSOCIATION: `pricePlanId` is associated with the account from `effectiveFrom` (default: today, UTC) until
+  `effectiveUntil` (default: open) through usecases/schedules.edit_schedules, with its guard (never over the
+  account's finalized invoices) and its drafts re-synced. The plan's charges are billed by that schedule's own
+  invoices, so the ORDER invoice has one line of 0 (recording the purchase; nothing billed twice).
 - The ORDER invoice: a CUSTOM invoice of class ORDER made by InvoiceService.create_custom, finalized at once (DUE),
   dated now, one line per thing bought, credits and wallet not applied to it; the purchase's `price` is its total.
 - An approved proposal makes its purchase exactly as `initiate` would (a purchase of its own, named on the proposal
@@ -24,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.catalog.plan_service import PricePlanService
+from meterline.core.clock import LAST_DAY
 from meterline.core.errors import BadRequest
 from meterline.entitlements.plan_grants import shifted
 from meterline.entitlements.service import ENTITLEMENT, FeatureCreditService, Grant
@@ -32,8 +37,9 @@ from meterline.purchases.models import Purchase
 from meterline.purchases.schemas import CreatePurchaseRequest
 from meterline.purchases.service import PurchaseService
 from meterline.revenue.compute import plan_revenue
+from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
-from meterline.usecases import balances
+from meterline.usecases import balances, schedules
 
 ORDER = "ORDER"
 
@@ -62,6 +68,18 @@ def _perform(ctx: Context, service: PurchaseService, purchase: Purchase, account
                 "value": purchase.purchase_amount,
             }
         )
+    elif purchase.type == "ASSOCIATION":
+        until = purchase.effective_until.date() if purchase.effective_until else LAST_DAY
+        edit = UpdatePricingScheduleRequest.model_validate(
+            {
+                "mode": "ASSOCIATE",
+                "pricePlanId": purchase.plan_id,
+                "effectiveFrom": (purchase.effective_from or ctx.now).date().isoformat(),
+                "effectiveUntil": until.isoformat(),
+            }
+        )
+        schedules.edit_schedules(ctx, account_id, [edit])
+        lines.append({"description": f"Association of price plan {purchase.plan_id}", "value": Decimal(0)})
     elif purchase.type == "ENTITLEMENT_GRANT":
         version = _grant(ctx, purchase, account_id, lines)
     else:  # PurchaseService._row refuses the types not performed yet
