@@ -17,6 +17,7 @@ from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
 from meterline.payments.models import Payment
 from meterline.portal.models import PortalToken
+from meterline.purchases.models import Purchase
 from meterline.reports.models import Report
 from meterline.schedules.models import PricingSchedule, ScheduleDraft
 from meterline.settings.models import EntitySetting
@@ -62,6 +63,7 @@ __all__ = [
     "PricePlan",
     "PricePlanVersion",
     "PricingSchedule",
+    "Purchase",
     "Report",
     "ScheduleDraft",
     "StoredFile",

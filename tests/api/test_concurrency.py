@@ -1351,6 +1351,46 @@ def s_invoice_group_remove(env: Env) -> None:
 
 
 Scenario = Callable[[Env], None]
+
+
+def topup_body(amount: int, key: str | None = None) -> dict[str, Any]:
+    body: dict[str, Any] = {"type": "WALLET_TOPUP", "walletTopupDetails": {"topupAmount": amount}}
+    if key is not None:
+        body["idempotencyKey"] = key
+    return body
+
+
+def s_purchase_create(env: Env) -> None:
+    """8 purchases with one idempotencyKey at once: one purchase, credited and billed once; then 8 different ones
+    (the account row is locked): none lost."""
+    customer(env, "acme")
+    answers = env.same("POST", "/accounts/acme/purchases", topup_body(10, "same"))
+    all_ok(answers)
+    assert len({a.json()["id"] for a in answers}) == 1
+    all_ok(env.fire([("POST", "/accounts/acme/purchases", topup_body(1)) for _ in range(N)]))
+    assert Decimal(str(env.get("/accounts/acme/wallet")["balance"])) == 10 + N
+    assert len(env.get("/accounts/acme/purchases")["data"]) == N + 1
+
+
+def s_proposal_create(env: Env) -> None:
+    """8 proposals with one idempotencyKey at once: one proposal."""
+    customer(env, "acme")
+    body = topup_body(10, "same") | {"paymentMode": "PREPAID"}
+    answers = env.same("POST", "/accounts/acme/purchase_proposals", body)
+    all_ok(answers)
+    assert len({a.json()["id"] for a in answers}) == 1
+    assert len(env.get("/accounts/acme/purchase_proposals")["data"]) == 1
+
+
+def s_proposal_decide(env: Env) -> None:
+    """8 approvals of one proposal at once: one purchase is made, the others are refused (409)."""
+    customer(env, "acme")
+    proposal = env.call("POST", "/accounts/acme/purchase_proposals", topup_body(10) | {"paymentMode": "POSTPAID"})
+    exactly_one(env.same("POST", f"/purchase_proposals/{proposal['id']}/update_status", {"status": "APPROVE"}))
+    assert Decimal(str(env.get("/accounts/acme/wallet")["balance"])) == 10
+    assert len(env.get("/accounts/acme/purchases")["data"]) == 1
+
+
 SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("POST", "/v2/accounts/{account_id}/edit_schedules"): [s_v2_schedules_stage],
     ("POST", "/v2/accounts/{account_id}/finalize_schedules"): [s_v2_schedules_finalize],
@@ -1433,6 +1473,9 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("PUT", "/incidents/{incident_id}/status"): [s_incident_close],
     ("POST", "/portal/token"): [s_portal_token],
     ("POST", "/invoice_groups"): [s_invoice_group_create],
+    ("POST", "/accounts/{account_id}/purchases"): [s_purchase_create],
+    ("POST", "/accounts/{account_id}/purchase_proposals"): [s_proposal_create],
+    ("POST", "/purchase_proposals/{purchase_proposal_id}/update_status"): [s_proposal_decide],
     ("POST", "/invoice_groups/{invoice_group_id}/add_accounts"): [s_invoice_group_add],
     ("POST", "/invoice_groups/{invoice_group_id}/remove_accounts"): [s_invoice_group_remove],
 }

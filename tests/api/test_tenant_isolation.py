@@ -191,7 +191,19 @@ def _objects(
             },
         ).json()
         report = finished(http, report["id"])  # run by the server's report runner: its file is made then
+    purchase = sdk.accounts.initiate_one_time_entitlement_plan(
+        "isocorp",
+        tc.CreatePurchaseRequest(type="WALLET_TOPUP", wallet_topup_details=tc.WalletTopupDetails(topup_amount=12)),
+    )
+    proposal = sdk.accounts.create_proposal(
+        "isocorp",
+        tc.CreateProposalRequest(
+            type="WALLET_TOPUP", payment_mode="PREPAID", wallet_topup_details=tc.WalletTopupDetails(topup_amount=5)
+        ),
+    )
     return {
+        "purchase_id": purchase.id,
+        "purchase_proposal_id": proposal.id,
         "invoice_group_id": group.id,
         "report_id": report["id"],
         "file_id": report["fileId"],
@@ -226,6 +238,10 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
     reads = {
         "customer": "/customers/{customer_id}",
         "invoice_group": "/invoice_groups/{invoice_group_id}",
+        "purchase": "/purchases/{purchase_id}",
+        "purchases": "/accounts/{account_id}/purchases",
+        "proposal": "/purchase_proposals/{purchase_proposal_id}",
+        "proposals": "/accounts/{account_id}/purchase_proposals",
         "account": "/accounts/{account_id}",
         "aliases": "/accounts/{account_id}/account_aliases",
         "setting": "/settings/{setting_id_str}",

@@ -32,6 +32,7 @@ class Invoice(Base):
     org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"))
     account_pk: Mapped[str] = mapped_column(ForeignKey("accounts.pk", ondelete="CASCADE"))
     invoice_type: Mapped[str] = mapped_column(String(24))  # STANDARD | STANDARD_ADVANCED | CUSTOM
+    invoice_class: Mapped[str | None] = mapped_column(String(16))  # ORDER: a purchase's (else null: INVOICE)
     status: Mapped[str] = mapped_column(String(24))
     currency: Mapped[str] = mapped_column(String(3))
     # The schedule and cycle a STANDARD / STANDARD_ADVANCED invoice bills (null for CUSTOM). The schedule is not a

@@ -276,7 +276,7 @@ def _common(
         price_plan_id=invoice.plan_id,
         status=invoice.status,
         finalizing_status="FINALIZED" if final else None,
-        invoice_class="INVOICE",
+        invoice_class=invoice.invoice_class or "INVOICE",
         invoice_type=invoice.invoice_type,
         start_date=invoice.start_at,
         end_date=invoice.end_at,

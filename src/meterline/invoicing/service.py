@@ -814,8 +814,10 @@ class InvoiceService:
         apply_credits: bool,
         apply_wallet: bool,
         idempotency_key: str | None,
+        invoice_class: str | None = None,
     ) -> tuple[Invoice, bool]:
-        """(invoice, created): a repeated idempotencyKey gives back the first invoice."""
+        """(invoice, created): a repeated idempotencyKey gives back the first invoice. `invoice_class` ORDER: a
+        purchase's invoice (usecases/purchases.py)."""
         if idempotency_key is not None:
             self.repo.lock_key("invoice-idempotency", idempotency_key)  # a twin waits, then gets this one back
             found = self.repo.by_idempotency_key(idempotency_key)
@@ -831,6 +833,7 @@ class InvoiceService:
             org_id=self.ctx.org_id,
             account_pk=account.pk,
             invoice_type=CUSTOM,
+            invoice_class=invoice_class,
             status=DRAFT,
             currency=account.invoice_currency,
             start_at=start,

@@ -41,6 +41,7 @@ from meterline.metering.endpoints import router as metering_router
 from meterline.metrics.endpoints import router as metrics_router
 from meterline.payments.endpoints import router as payments_router
 from meterline.portal.endpoints import router as portal_router
+from meterline.purchases.endpoints import router as purchases_router
 from meterline.reports.endpoints import router as reports_router
 from meterline.revenue.endpoints import router as revenue_router
 from meterline.schedules.endpoints import router as schedules_router
@@ -80,11 +81,13 @@ ROUTERS = (
     alerts_router,
     files_router,
     reports_router,
+    purchases_router,
 )
 # The API document lists the operations in this order (the domains' order), whatever the order above.
 DOCUMENTED = (
     customers_router,
     accounts_router,
+    purchases_router,
     metering_router,
     events_router,
     metrics_router,

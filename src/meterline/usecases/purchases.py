@@ -1,0 +1,165 @@
+"""A purchase spans purchases, the wallet and invoicing (docs/invoicing.md, "Purchases and proposals"): the
+purchases domain keeps the row and its rules; what the purchase does is done here, in the request's one transaction,
+under the account's row lock that PurchaseService.begin takes (the lock order: account, then its wallet, invoices).
+
+- WALLET_TOPUP: the wallet is credited `topupAmount` now (a CREDITED entry naming the purchase), and the ORDER
+  invoice bills `purchaseAmount` (default: `topupAmount`).
+- ENTITLEMENT_GRANT: `pricePlanId` names an ACTIVE plan of type PURCHASE priced in the account's currency (its
+  latest version active in it). Each billing entitlement card grants its `featureCreditLimit` x `quantity` (default
+  1) credits of its feature now: an ENTITLEMENT entry `<purchaseId>#<card index>$PURCHASE`, from `effectiveFrom`
+  (default now) to `effectiveUntil` (default: the card's `effectiveUntil` duration after the start, else no end).
+  The ORDER invoice has one line per priced card: the card's price for one purchase (the plan's revenue as the
+  revenue calculator prices it) x `quantity`. Credit grant cards: 400 (not yet).
+- ASSOCIATION: `pricePlanId` is associated with the account from `effectiveFrom` (default: today, UTC) until
+  `effectiveUntil` (default: open) through usecases/schedules.edit_schedules, with its guard (never over the
+  account's finalized invoices) and its drafts re-synced. The plan's charges are billed by that schedule's own
+  invoices, so the ORDER invoice has one line of 0 (recording the purchase; nothing billed twice).
+- The ORDER invoice: a CUSTOM invoice of class ORDER made by InvoiceService.create_custom, finalized at once (DUE),
+  dated now, one line per thing bought, credits and wallet not applied to it; the purchase's `price` is its total.
+- An approved proposal makes its purchase exactly as `initiate` would (a purchase of its own, named on the proposal
+  with its invoice and price).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from meterline.catalog.plan_service import PricePlanService
+from meterline.core.clock import LAST_DAY
+from meterline.core.errors import BadRequest
+from meterline.entitlements.plan_grants import shifted
+from meterline.entitlements.service import ENTITLEMENT, FeatureCreditService, Grant
+from meterline.invoicing.service import InvoiceService
+from meterline.purchases.models import Purchase
+from meterline.purchases.schemas import CreatePurchaseRequest
+from meterline.purchases.service import PurchaseService
+from meterline.revenue.compute import plan_revenue
+from meterline.schedules.schemas import UpdatePricingScheduleRequest
+from meterline.tenancy.context import Context
+from meterline.usecases import balances, schedules
+
+ORDER = "ORDER"
+
+
+def initiate(ctx: Context, account_id: str, body: CreatePurchaseRequest) -> Purchase:
+    """The purchase, made and billed now; a repeated idempotencyKey gives back the first one, unchanged."""
+    service = PurchaseService(ctx)
+    purchase, created = service.begin(account_id, body)
+    if created:
+        _perform(ctx, service, purchase, account_id)
+    return purchase
+
+
+def _perform(ctx: Context, service: PurchaseService, purchase: Purchase, account_id: str) -> None:
+    lines: list[dict[str, Any]] = []
+    version: int | None = None
+    if purchase.type == "WALLET_TOPUP":
+        if purchase.topup_amount is None or purchase.purchase_amount is None:  # PurchaseService._row sets both
+            raise AssertionError(purchase.pk)
+        balances.wallet(ctx).top_up(
+            account_id, purchase.topup_amount, f"Wallet top-up purchase {purchase.pk}", entity_id=purchase.pk
+        )
+        lines.append(
+            {
+                "description": f"Wallet top-up of {purchase.topup_amount} {purchase.currency}",
+                "value": purchase.purchase_amount,
+            }
+        )
+    elif purchase.type == "ASSOCIATION":
+        until = purchase.effective_until.date() if purchase.effective_until else LAST_DAY
+        edit = UpdatePricingScheduleRequest.model_validate(
+            {
+                "mode": "ASSOCIATE",
+                "pricePlanId": purchase.plan_id,
+                "effectiveFrom": (purchase.effective_from or ctx.now).date().isoformat(),
+                "effectiveUntil": until.isoformat(),
+            }
+        )
+        schedules.edit_schedules(ctx, account_id, [edit])
+        lines.append({"description": f"Association of price plan {purchase.plan_id}", "value": Decimal(0)})
+    elif purchase.type == "ENTITLEMENT_GRANT":
+        version = _grant(ctx, purchase, account_id, lines)
+    else:  # PurchaseService._row refuses the types not performed yet
+        raise AssertionError(purchase.type)
+    invoice, _ = InvoiceService(ctx).create_custom(
+        account_id,
+        ctx.now,
+        ctx.now + timedelta(microseconds=1),
+        "DUE",
+        lines,
+        auto_advance=False,
+        apply_credits=False,
+        apply_wallet=False,
+        idempotency_key=None,
+        invoice_class=ORDER,
+    )
+    price = sum((Decimal(line["value"]) for line in lines), Decimal(0))
+    service.made(purchase, invoice.pk, price, version)
+
+
+def _grant(ctx: Context, purchase: Purchase, account_id: str, lines: list[dict[str, Any]]) -> int:
+    """ENTITLEMENT_GRANT: the plan's feature credits granted now, its cards priced into `lines`; its version."""
+    plan_id = purchase.plan_id or ""
+    view = PricePlanService(ctx).get(plan_id)  # 404 for an unknown plan
+    if view.plan.type != "PURCHASE":
+        raise BadRequest(
+            f"pricePlanId: price plan {plan_id} is a {view.plan.type} plan; a purchase needs a PURCHASE plan"
+        )
+    currency = purchase.currency
+    active = [v for v in view.versions if currency in v.active_currencies]
+    if not active:
+        raise BadRequest(f"pricePlanId: price plan {plan_id} is not active in {currency}, the account's currency")
+    chosen = active[-1]
+    model = chosen.model
+    if model.credit_grant_cards:
+        raise BadRequest(f"pricePlanId: price plan {plan_id} has credit grant cards, which purchases do not grant yet")
+    quantity = Decimal(purchase.quantity or 1)
+    for card in plan_revenue(model, currency, {}, {}):
+        if card.revenue:
+            name = getattr(card.card, "name", None) or card.billable_id
+            lines.append(
+                {
+                    "description": name,
+                    "quantity": quantity,
+                    "value_per_quantity": card.revenue,
+                    "value": card.revenue * quantity,
+                }
+            )
+    tz = ZoneInfo(ctx.org.timezone)
+    credits = FeatureCreditService(ctx)
+    for i, entitlement in enumerate(model.billing_entitlement_cards):
+        config = entitlement.feature_configs[0]
+        units = config.feature_credit_limit * quantity
+        if units <= 0:
+            continue
+        starts = purchase.effective_from or ctx.now
+        ends = purchase.effective_until or (
+            shifted(starts, config.effective_until, tz) if config.effective_until else None
+        )
+        credits.grant(
+            Grant(
+                account_id,
+                entitlement.feature_id,
+                units,
+                effective_from=starts,
+                effective_until=ends,
+                source=ENTITLEMENT,
+                entry_id=f"{purchase.pk}#{i}$PURCHASE",
+            )
+        )
+    return chosen.version.version
+
+
+def decide(ctx: Context, proposal_id: str, approve: bool) -> Purchase:
+    """APPROVE: the proposal's purchase is made now; DECLINE: nothing else happens."""
+    service = PurchaseService(ctx)
+    proposal = service.decide(proposal_id, approve)
+    if approve:
+        account_id = service.account_id_of(proposal)
+        purchase, _ = service.begin(account_id, service.purchase_of(proposal))
+        _perform(ctx, service, purchase, account_id)
+        service.billed_proposal(proposal, purchase)
+    return proposal
