@@ -80,7 +80,7 @@ def test_purchase_errors_have_messages(sdk: Sdk) -> None:
     with pytest.raises(NotFoundException) as unknown:
         sdk.accounts.get_purchase("purchase.nope")
     assert message_of(unknown.value) == "Purchase purchase.nope not found"
-    with pytest.raises(NotFoundException):
+    with pytest.raises(NotFoundException, match="Account nobody not found"):
         sdk.accounts.list_account_purchases("nobody")
     with pytest.raises(BadRequestException) as no_details:
         sdk.accounts.initiate_one_time_entitlement_plan("acme", tc.CreatePurchaseRequest(type="WALLET_TOPUP"))
