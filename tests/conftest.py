@@ -8,13 +8,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import secrets
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
@@ -197,6 +200,34 @@ def wait_until_up(base_url: str, process: subprocess.Popen[bytes], log: Path, ti
     raise RuntimeError(f"server did not come up in {timeout}s:\n{log.read_text()}")
 
 
+def files_dir_of(database_url: str) -> Path:
+    """The local file store of every server the tests start on `database_url`: one per database, since any server's
+    report runner may run any report of its database (docs/operations.md), and the file must be where every server
+    of that database reads it."""
+    digest = hashlib.sha256(database_url.encode()).hexdigest()[:16]
+    return Path(tempfile.gettempdir()) / "meterline-test-files" / digest
+
+
+@contextmanager
+def fresh_database(like: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A migrated database of its own on the engine of `like` (no test server works on it), dropped afterwards."""
+    if like.startswith("sqlite"):
+        url = f"sqlite:///{tmp_path_factory.mktemp('own-sqlite') / 'meterline.db'}"
+        upgrade(url)
+        yield url
+        return
+    name = f"meterline_own_{secrets.token_hex(4)}"
+    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+    try:
+        upgrade(url)
+        yield url
+    finally:
+        with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def start_server(
     database_url: str, log: Path, workers: int = 1, log_level: str = "warning", env: dict[str, str] | None = None
 ) -> tuple[subprocess.Popen[bytes], str]:
@@ -227,6 +258,7 @@ def start_server(
             "METERLINE_RATE_LIMIT_API": "0",
             "METERLINE_WORKER_INTERVAL": "0",
             "METERLINE_ALERT_INTERVAL": "0",  # likewise the alert evaluator: tests evaluate at chosen instants
+            "METERLINE_FILES_DIR": str(files_dir_of(database_url)),  # every server of one database: one store
             # And the webhook sender: a server delivering with the real retry delays (5 s, 60 s...) would take the
             # deliveries that service tests' own Deliverers (fast schedules) expect, on the same database. A test
             # that needs the server to deliver starts one with it on (sending_server below).

@@ -27,7 +27,7 @@ from meterline.migrations import upgrade
 from meterline.reports.models import Report
 from tests.api.billing_setup import acme_invoices, bill_acme
 from tests.api.conftest import Sdk, create_metering_catalog, message_of
-from tests.conftest import PG_ADMIN_URL, Tenant, _libpq, new_tenant, start_server, stop_server
+from tests.conftest import PG_ADMIN_URL, Tenant, _libpq, files_dir_of, new_tenant, start_server, stop_server
 from tests.s3_server import S3Server, s3_server
 
 UTC = timezone.utc
@@ -41,14 +41,14 @@ def _stop_and_check(process: Any, log: Path) -> None:
 
 
 @pytest.fixture(scope="module")
-def files_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("files")
+def files_dir(db_url: str) -> Path:
+    return files_dir_of(db_url)
 
 
 @pytest.fixture(scope="module")
 def local_server(db_url: str, files_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     log = tmp_path_factory.mktemp("server") / "server.log"
-    process, base_url = start_server(db_url, log, env={"METERLINE_FILES_DIR": str(files_dir)})
+    process, base_url = start_server(db_url, log)  # its store: files_dir (every server of db_url shares it)
     yield base_url
     _stop_and_check(process, log)
 

@@ -21,10 +21,9 @@ from tests.console.browsing import engine_of, fits, menu, shot, sign_in
 
 @pytest.fixture(scope="module")
 def reports_server(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A server whose files go to a directory of the test (the local store)."""
+    """A server with the local store (the one every test server of this database shares: tests/conftest.py)."""
     log = tmp_path_factory.mktemp("server") / "server.log"
-    files = tmp_path_factory.mktemp("files")
-    process, base_url = start_server(db_url, log, env={"METERLINE_FILES_DIR": str(files)})
+    process, base_url = start_server(db_url, log)
     yield base_url
     stop_server(process)
     errors = [line for line in log.read_text().splitlines() if "Traceback" in line or " 500 " in line]

@@ -4,6 +4,7 @@ COMPLETED with its file and the job settled; a report that cannot run FAILED wit
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -11,7 +12,7 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
-from meterline.core.db import unit_of_work
+from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
 from meterline.core.errors import TooManyRequests
 from meterline.customers import schemas as customer_schemas
 from meterline.customers.service import CustomerService
@@ -24,7 +25,18 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.jobs import start_report
 from meterline.usecases.reports import run_report_job
-from tests.conftest import new_org
+from tests.conftest import fresh_database, new_org
+
+
+@pytest.fixture(scope="module")
+def session_factory(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[sessionmaker[Session]]:
+    """A database of its own: a test server's report runner (any still running on the shared database) would take
+    these reports before the test runs them step by step."""
+    with fresh_database(db_url, tmp_path_factory) as url:
+        engine = create_db_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
+
 
 ACCOUNTS_QUERY = {
     "type": "QUERY",
