@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import csv
 import io
-import secrets
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -16,18 +15,23 @@ from typing import Any
 from urllib.parse import parse_qs, urlencode, urlparse
 
 import httpx
-import psycopg
 import pytest
 import togai_client as tc
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
 from meterline.core.db import create_db_engine, make_session_factory
-from meterline.migrations import upgrade
 from meterline.reports.models import Report
 from tests.api.billing_setup import acme_invoices, bill_acme
 from tests.api.conftest import Sdk, create_metering_catalog, message_of
-from tests.conftest import PG_ADMIN_URL, Tenant, _libpq, files_dir_of, new_tenant, start_server, stop_server
+from tests.conftest import (
+    Tenant,
+    files_dir_of,
+    fresh_database,
+    new_tenant,
+    start_server,
+    stop_server,
+)
 from tests.s3_server import S3Server, s3_server
 
 UTC = timezone.utc
@@ -65,19 +69,8 @@ def s3_db_url(db_url: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator
     """A database of its own for the S3 server, on the same engine: every process of one database must use the same
     store (its report runner may run any report of the database; docs/operations.md), and the local server's runner
     works on `db_url`."""
-    if db_url.startswith("sqlite"):
-        url = f"sqlite:///{tmp_path_factory.mktemp('s3-sqlite') / 'meterline.db'}"
-        upgrade(url)
+    with fresh_database(db_url, tmp_path_factory) as url:
         yield url
-        return
-    name = f"meterline_test_s3_{secrets.token_hex(4)}"
-    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
-    upgrade(url)
-    yield url
-    with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(scope="module")

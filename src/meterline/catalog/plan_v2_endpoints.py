@@ -65,7 +65,7 @@ def rules_out(view: V2View) -> schemas.PricingRulesPaginatedResponse:
     return schemas.PricingRulesPaginatedResponse(data=plan_rules_out(view.model.pricing_rules, view.version.version))
 
 
-def _operation(op: schemas.RateCardOperation) -> plan_v2.Operation:
+def card_operation(op: schemas.RateCardOperation) -> plan_v2.Operation:
     data = op.rate_card
     card = None
     if data is not None:
@@ -155,7 +155,7 @@ def bulk_price_plan_rate_card_operations(
 ) -> Response:
     """CREATE, UPDATE and DELETE named rate cards on the draft, in order, all or none; answers the cards created or
     updated. A card that breaks a plan rule is kept and listed by GET .../errors."""
-    view, cards = PricePlanV2Service(ctx).bulk(price_plan_id, [_operation(op) for op in body.operations])
+    view, cards = PricePlanV2Service(ctx).bulk(price_plan_id, [card_operation(op) for op in body.operations])
     return respond(schemas.BulkRateCardOperationsResponse(rate_cards=[card_out(view, c) for c in cards]))
 
 

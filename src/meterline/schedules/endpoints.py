@@ -12,7 +12,7 @@ from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog import plan_v2
 from meterline.catalog.plan_schemas import rules_out
-from meterline.catalog.plan_v2_endpoints import _operation as card_operation
+from meterline.catalog.plan_v2_endpoints import card_operation
 from meterline.catalog.plan_v2_schemas import (
     BulkRateCardOperationsRequest,
     BulkRateCardOperationsResponse,
