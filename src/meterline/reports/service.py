@@ -92,6 +92,7 @@ class ReportService:
         organization, else 404) it keeps that account's rows only, whether a template or a query. At most
         MAX_WAITING reports of an organization wait or run at once (429 past it): one organization cannot queue
         unbounded work for the runners every organization shares."""
+        self.repo.lock_key("reports-waiting")  # the count and the new report's insert: one at a time (PostgreSQL)
         waiting = self.repo.waiting()
         if waiting >= MAX_WAITING:
             raise TooManyRequests(
