@@ -17,6 +17,7 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import httpx
 import pytest
 import togai_client as tc
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
@@ -559,3 +560,31 @@ def test_with_s3_an_invoice_pdf_is_in_the_bucket(
         assert httpx.get(location, timeout=30).content == data and data.startswith(b"%PDF")
     finally:
         client.close()
+
+
+def test_simultaneous_first_requests_store_an_invoice_pdf_once(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    import threading
+
+    create_metering_catalog_for_acme(sdk)
+    due = _custom_invoice(sdk, "DUE")
+    answers: list[httpx.Response | None] = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def ask(n: int) -> None:
+        with tenant.http() as http:
+            barrier.wait()
+            answers[n] = http.get(f"/files/file.{due.id}/download_url")
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code if a is not None else None for a in answers] == [200] * 8
+    contents = {httpx.get(a.json()["downloadUrl"], timeout=30).content for a in answers if a is not None}
+    assert len(contents) == 1 and next(iter(contents)).startswith(b"%PDF")
+    with session_factory() as session:
+        rows = session.scalars(select(StoredFile).where(StoredFile.pk == f"file.{due.id}")).all()
+    assert len(rows) == 1
