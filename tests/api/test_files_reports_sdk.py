@@ -17,10 +17,12 @@ from urllib.parse import parse_qs, urlencode, urlparse
 import httpx
 import pytest
 import togai_client as tc
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client.exceptions import ApiException
 
 from meterline.core.db import create_db_engine, make_session_factory
+from meterline.files.models import StoredFile
 from meterline.reports.models import Report
 from tests.api.billing_setup import acme_invoices, bill_acme
 from tests.api.conftest import Sdk, create_metering_catalog, message_of
@@ -468,3 +470,121 @@ def test_with_s3_the_file_is_in_the_bucket_and_get_file_redirects_to_a_presigned
         )
     finally:
         client.close()
+
+
+# -- invoice PDFs in the file store (usecases/invoice_files.py) ---------------------------------------------------
+def _custom_invoice(sdk: Sdk, status: str) -> tc.Invoice:
+    """A custom invoice of acme: 10.00 + 2 x 7.50 = 25.00."""
+    lines = [
+        tc.CustomInvoiceLineItem(description="Consulting", value=10),
+        tc.CustomInvoiceLineItem(description="Training", quantity=2, value_per_quantity=7.5),
+    ]
+    return sdk.invoices.create_custom_invoice(
+        tc.CreateCustomInvoiceRequest(
+            account_id="acme",
+            start_date=datetime(2024, 5, 1, tzinfo=UTC),
+            end_date=datetime(2024, 6, 1, tzinfo=UTC),
+            status=status,
+            line_items=lines,
+        )
+    )
+
+
+def _pdf_text(data: bytes) -> str:
+    import pypdf
+
+    return " ".join(" ".join(page.extract_text().split()) for page in pypdf.PdfReader(io.BytesIO(data)).pages)
+
+
+def test_a_finalized_invoices_pdf_is_stored_once_and_never_changes(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    create_metering_catalog_for_acme(sdk)
+    due = _custom_invoice(sdk, "DUE")
+    file_id = f"file.{due.id}"
+    assert due.pdf_url == f"/api/files/{file_id}"  # the file, before anyone asked for it
+    with session_factory() as session:
+        assert session.get(StoredFile, file_id) is None  # generated lazily
+    with tenant.http() as http:
+        answer = http.get(due.pdf_url.removeprefix("/api"))
+    assert answer.status_code == 302
+    first = httpx.get(answer.headers["location"], timeout=30)
+    assert first.status_code == 200 and first.headers["content-type"] == "application/pdf"
+    text = _pdf_text(first.content)
+    assert "INV-" in text and "USD 25.00" in text and "Due" in text
+    with session_factory() as session:
+        row = session.get(StoredFile, file_id)
+        assert row is not None and (row.name, row.size) == (f"{due.sequence_id}.pdf", len(first.content))
+
+    # paid since: the stored PDF is the invoice as issued (the API shows the payment), byte for byte
+    sdk.invoices.update_invoice(due.id, tc.UpdateInvoiceRequest(status="PAID"))
+    assert sdk.invoices.get_invoice(due.id).pdf_url == f"/api/files/{file_id}"
+    url = tc.FileStorageApi(sdk.client).get_download_url(file_id, expiry=60).download_url
+    assert httpx.get(url, timeout=30).content == first.content
+    # a second invoice, paid before its PDF is first asked for, gets the same as-issued PDF (only ids differ)
+    other = _custom_invoice(sdk, "DUE")
+    sdk.invoices.update_invoice(other.id, tc.UpdateInvoiceRequest(status="PAID"))
+    url = tc.FileStorageApi(sdk.client).get_download_url(f"file.{other.id}").download_url
+    other_text = _pdf_text(httpx.get(url, timeout=30).content)
+    assert "Due" in other_text and "Amount due USD 25.00" in other_text.replace(",", "")
+
+    # a DRAFT's PDF is not stored: rendered live by /invoices/{id}/pdf, 404 as a file
+    draft = _custom_invoice(sdk, "DRAFT")
+    assert draft.pdf_url == f"/api/invoices/{draft.id}/pdf"
+    with pytest.raises(ApiException) as missing:
+        tc.FileStorageApi(sdk.client).get_download_url(f"file.{draft.id}")
+    assert missing.value.status == 404
+    assert message_of(missing.value).startswith(f"File file.{draft.id} not found: invoice {draft.id} is a DRAFT")
+    with pytest.raises(ApiException) as unknown:
+        tc.FileStorageApi(sdk.client).get_download_url("file.inv.nope")
+    assert missing.value.status == 404 and message_of(unknown.value) == "File file.inv.nope not found"
+    with session_factory() as session:
+        assert session.get(StoredFile, f"file.{draft.id}") is None
+
+
+def test_with_s3_an_invoice_pdf_is_in_the_bucket(
+    s3_factory: sessionmaker[Session], s3_meterline: str, s3: S3Server
+) -> None:
+    tenant = new_tenant(s3_factory, s3_meterline)
+    client = Sdk(tenant)
+    try:
+        create_metering_catalog_for_acme(client)
+        due = _custom_invoice(client, "DUE")
+        with tenant.http() as http:
+            answer = http.get(f"/files/file.{due.id}")
+        assert answer.status_code == 302
+        location = answer.headers["location"]
+        assert location.startswith(f"{s3.endpoint}/meterline-reports/{tenant.org.id}/file.{due.id}?")
+        stored = s3.client().get_object(Bucket="meterline-reports", Key=f"{tenant.org.id}/file.{due.id}")
+        data = stored["Body"].read()
+        assert httpx.get(location, timeout=30).content == data and data.startswith(b"%PDF")
+    finally:
+        client.close()
+
+
+def test_simultaneous_first_requests_store_an_invoice_pdf_once(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    import threading
+
+    create_metering_catalog_for_acme(sdk)
+    due = _custom_invoice(sdk, "DUE")
+    answers: list[httpx.Response | None] = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def ask(n: int) -> None:
+        with tenant.http() as http:
+            barrier.wait()
+            answers[n] = http.get(f"/files/file.{due.id}/download_url")
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert [a.status_code if a is not None else None for a in answers] == [200] * 8
+    contents = {httpx.get(a.json()["downloadUrl"], timeout=30).content for a in answers if a is not None}
+    assert len(contents) == 1 and next(iter(contents)).startswith(b"%PDF")
+    with session_factory() as session:
+        rows = session.scalars(select(StoredFile).where(StoredFile.pk == f"file.{due.id}")).all()
+    assert len(rows) == 1

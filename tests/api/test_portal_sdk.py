@@ -16,6 +16,7 @@ from togai_client.exceptions import ApiException
 
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.files import storage
 from meterline.portal.models import PortalToken
 from meterline.portal.service import DEFAULT_EXPIRY, MAX_EXPIRY, MAX_LIVE
 from meterline.tenancy.service import TenancyService
@@ -329,7 +330,16 @@ def test_the_worker_forgets_tokens_expired_for_a_day_in_every_organization(
             .where(PortalToken.prefix.in_([t.split("_")[1] for t in tokens]))
             .values(expires_at=now - timedelta(days=1, minutes=1))
         )
-    assert housekeeping.run(session_factory, now, webhook_retention=timedelta(days=30)).portal_tokens >= 2
+    assert (
+        housekeeping.run(
+            session_factory,
+            now,
+            webhook_retention=timedelta(days=30),
+            file_retention=timedelta(days=30),
+            store=storage.current(),
+        ).portal_tokens
+        >= 2
+    )
     with session_factory() as s:
         kept = set(s.scalars(select(PortalToken.prefix)))
     assert not {t.split("_")[1] for t in tokens} & kept and live.split("_")[1] in kept

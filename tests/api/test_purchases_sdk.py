@@ -3,6 +3,7 @@ server, on both engines: docs/invoicing.md, "Purchases and proposals"."""
 
 from __future__ import annotations
 
+import threading
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
 
@@ -274,8 +275,98 @@ def test_an_association_purchase_associates_the_plan_through_the_schedules(sdk: 
             "acme", tc.CreatePurchaseRequest(type="ASSOCIATION", price_plan_id=plan_id, quantity=2)
         )
     assert message_of(quantity.value) == "quantity: not for an ASSOCIATION purchase (the plan is associated once)"
-    with pytest.raises(BadRequestException) as prepaid:
+    with pytest.raises(BadRequestException) as prepaid:  # a PREPAID purchase buys a PURCHASE plan
         sdk.accounts.initiate_one_time_entitlement_plan(
             "acme", tc.CreatePurchaseRequest(type="PREPAID", price_plan_id=plan_id)
         )
-    assert message_of(prepaid.value).startswith("type PREPAID: Meterline performs only")
+    assert message_of(prepaid.value) == (
+        f"pricePlanId: price plan {plan_id} is a BILLING plan; a purchase needs a PURCHASE plan"
+    )
+
+
+def _pay_order(sdk: Sdk, invoice_id: str, amount: str, number: str) -> tc.Payment:
+    return tc.PaymentsApi(sdk.client).create_payments(
+        tc.CreatePaymentRequest(
+            account_id="acme",
+            currency="USD",
+            total_amount=float(amount),
+            external_payment_reference=tc.ExternalPaymentReference(
+                source_name="bank", source_type="BANK_TRANSFER", transaction_number=number
+            ),
+            line_item_records=[
+                tc.PaymentLineItemRecord(type="INVOICE", togai_id=invoice_id, amount=float(amount), order=1)
+            ],
+        )
+    )
+
+
+def test_a_prepaid_purchase_grants_its_credits_once_its_order_invoice_is_paid(sdk: Sdk) -> None:
+    _account(sdk)
+    flag = sdk.features.create_feature(tc.CreateFeatureRequest(name="Flag", schema_associations=[]))
+    plan_id = _purchase_plan(sdk, flag.id)
+    request = tc.CreatePurchaseRequest(type="PREPAID", price_plan_id=plan_id, quantity=2, idempotency_key="pre-1")
+    made = sdk.accounts.initiate_one_time_entitlement_plan("acme", request)
+    assert (made.type, made.status, made.price_plan_version, made.quantity) == ("PREPAID", "SUCCESS", 1, 2)
+    assert Decimal(str(made.price)) == Decimal("35.5")  # 2 x (100 x 0.125 + 5.25)
+    invoice = sdk.invoices.get_invoice(made.invoice_id)
+    assert (invoice.invoice_class, invoice.status) == ("ORDER", "DUE")
+    assert Decimal(str(invoice.total_amount)) == Decimal("35.5")
+    assert entries(sdk, flag.id) == {}  # nothing granted before the invoice is paid
+
+    # the same idempotencyKey: the first purchase, no second invoice
+    again = sdk.accounts.initiate_one_time_entitlement_plan("acme", request)
+    assert (again.id, again.invoice_id) == (made.id, made.invoice_id)
+    assert [p.id for p in sdk.accounts.list_account_purchases("acme").data] == [made.id]
+
+    _pay_order(sdk, made.invoice_id, "20", "part")  # partly paid: still nothing
+    assert sdk.invoices.get_invoice(made.invoice_id).status == "PARTIALLY_PAID"
+    assert entries(sdk, flag.id) == {}
+
+    # 8 payments of the 15.50 still owed at once: one is accepted, the credits are granted once
+    answers: list[object] = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def pay(n: int) -> None:
+        barrier.wait()
+        try:
+            answers[n] = _pay_order(sdk, made.invoice_id, "15.5", f"rest-{n}")
+        except ApiException as refused:
+            answers[n] = refused
+
+    threads = [threading.Thread(target=pay, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    accepted = [a for a in answers if isinstance(a, tc.Payment)]
+    refused = [a for a in answers if isinstance(a, ApiException)]
+    assert len(accepted) == 1 and len(refused) == 7
+    assert all(r.status == 400 for r in refused), [(r.status, message_of(r)) for r in refused]
+    paid = sdk.invoices.get_invoice(made.invoice_id)
+    assert paid.status == "PAID" and Decimal(str(paid.paid_amount)) == Decimal("35.5")
+    [entry] = entries(sdk, flag.id).values()
+    assert entry.id == f"{made.id}#0$PURCHASE" and Decimal(str(entry.granted)) == 200 and entry.status == "ACTIVE"
+
+
+def test_a_prepaid_proposal_approved_bills_first_and_grants_when_marked_paid(sdk: Sdk) -> None:
+    _account(sdk)
+    flag = sdk.features.create_feature(tc.CreateFeatureRequest(name="Flag", schema_associations=[]))
+    plan_id = _purchase_plan(sdk, flag.id)
+    proposal = sdk.accounts.create_proposal(
+        "acme", tc.CreateProposalRequest(type="PREPAID", payment_mode="PREPAID", price_plan_id=plan_id)
+    )
+    assert proposal.status == "PROPOSAL_ACTIVE" and proposal.type == "PREPAID"
+    approved = sdk.accounts.update_proposal_status(proposal.id, tc.UpdateProposalStatus(status="APPROVE"))
+    assert approved.status == "PROPOSAL_APPROVED" and Decimal(str(approved.price)) == Decimal("17.75")  # 12.50 + 5.25
+    assert entries(sdk, flag.id) == {}
+    [made] = sdk.accounts.list_account_purchases("acme").data
+    assert (made.type, made.status) == ("PREPAID", "SUCCESS")
+
+    sdk.invoices.update_invoice(approved.invoice_id, tc.UpdateInvoiceRequest(status="PAID"))
+    [entry] = entries(sdk, flag.id).values()
+    assert entry.id == f"{made.id}#0$PURCHASE" and Decimal(str(entry.granted)) == 100
+    sdk.invoices.update_invoice(approved.invoice_id, tc.UpdateInvoiceRequest(status="PAID"))  # again: no change
+    assert len(entries(sdk, flag.id)) == 1
+    with pytest.raises(BadRequestException) as no_plan:
+        sdk.accounts.initiate_one_time_entitlement_plan("acme", tc.CreatePurchaseRequest(type="PREPAID"))
+    assert message_of(no_plan.value) == "pricePlanId is required for a PREPAID purchase"

@@ -21,6 +21,7 @@ from meterline.alerts.models import Incident
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
 from meterline.core.settings import Settings
+from meterline.files import storage
 from meterline.invoicing.service import InvoiceService
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
@@ -504,7 +505,13 @@ def test_housekeeping_forgets_old_messages_once_nothing_waits(world: World, rece
             .where(WebhookMessage.pk.in_([done_old, waiting_old]))
             .values(created_at=now - timedelta(days=31))
         )
-    forgotten = housekeeping.run(world.factory, now, webhook_retention=timedelta(days=30))
+    forgotten = housekeeping.run(
+        world.factory,
+        now,
+        webhook_retention=timedelta(days=30),
+        file_retention=timedelta(days=30),
+        store=storage.current(),
+    )
     assert forgotten.webhook_messages >= 1
     with unit_of_work(world.factory, write=False) as session:
         kept = set(

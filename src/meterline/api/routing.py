@@ -107,10 +107,12 @@ class UnitOfWorkRoute(APIRoute):
     # Does the operation write? By default, every method but GET/HEAD/OPTIONS does. A query sent as POST (e.g.
     # /metrics) uses ReadOnlyRoute, so that on SQLite it never holds the write lock while it reads.
     read_only = False
+    writes_on_read = False  # a GET that may write (WritingRoute)
 
     def get_route_handler(self) -> Callable[[Request], Coroutine[Any, Any, Response]]:
         handler = super().get_route_handler()
         read_only = self.read_only
+        writes_on_read = self.writes_on_read
 
         def _end(session: Any, commit: bool) -> None:
             try:
@@ -129,7 +131,7 @@ class UnitOfWorkRoute(APIRoute):
                 # Nothing to answer and nothing went wrong here: the access log's one line tells it (status 499).
                 return Response(status_code=CLIENT_CLOSED)
             session = request.app.state.session_factory()  # no I/O until its first statement
-            writes = not read_only and request.method not in READ_METHODS
+            writes = not read_only and (writes_on_read or request.method not in READ_METHODS)
             if writes and queues_writers(session):
                 # The thread pool hop is needed here only: taking SQLite's write lock may wait (PostgreSQL's writers
                 # take no lock up front: no hop).
@@ -197,3 +199,10 @@ class ReadOnlyRoute(UnitOfWorkRoute):
     """For operations that only read, whatever their HTTP method: no write lock, nothing committed."""
 
     read_only = True
+
+
+class WritingRoute(UnitOfWorkRoute):
+    """For a GET that may write, and commits what it wrote: `GET /files/{id}`, which stores a finalized invoice's
+    PDF on its first request (usecases/invoice_files.py). It takes SQLite's write lock like any write."""
+
+    writes_on_read = True

@@ -53,6 +53,9 @@ class Settings(BaseSettings):
     # Messages older than this many days, none of whose deliveries still waits, are deleted with their deliveries and
     # attempts by the billing worker's hourly housekeeping (usecases/housekeeping.py); replays reach no further back.
     webhook_retention_days: int = Field(default=30, ge=1, le=3650)
+    # Generated files (report exports) older than this many days are deleted, bytes and row, by the same hourly
+    # housekeeping; finalized invoices' PDFs are kept (docs/operations.md, "File storage").
+    file_retention_days: int = Field(default=30, ge=1, le=3650)
     # Alerts (docs/alerts.md): the evaluator inside `meterline serve` (and `meterline worker`) looks for due alerts
     # every `alert_interval` seconds (0: not in `serve`); each alert is evaluated at its own interval (minutes).
     alert_interval: float = Field(default=30, ge=0)

@@ -11,15 +11,16 @@ from starlette.responses import RedirectResponse, Response
 from meterline.api.deps import api_context, session_of
 from meterline.api.errors import error_response
 from meterline.api.responses import respond
-from meterline.api.routing import UnitOfWorkRoute
+from meterline.api.routing import WritingRoute
 from meterline.files import schemas, storage
 from meterline.files.repository import file_for_link
-from meterline.files.service import FileService, link_secret
+from meterline.files.service import link_secret
 from meterline.tenancy.context import Context
+from meterline.usecases import invoice_files
 
-router = APIRouter(route_class=UnitOfWorkRoute, tags=["File Storage"])
+router = APIRouter(route_class=WritingRoute, tags=["File Storage"])  # an invoice PDF is stored on first request
 # The signed link: no API key (the signature is the credential), so it is mounted outside the API's authentication.
-link_router = APIRouter(route_class=UnitOfWorkRoute, tags=["File Storage"])
+link_router = APIRouter(route_class=WritingRoute, tags=["File Storage"])  # an invoice PDF is stored on first request
 
 
 def base_url(request: Request) -> str:
@@ -28,14 +29,11 @@ def base_url(request: Request) -> str:
     return configured.rstrip("/") if configured else str(request.base_url).removesuffix("/").removesuffix("/api")
 
 
-def _service(ctx: Context) -> FileService:
-    return FileService(ctx, storage.current())
-
-
 @router.get("/files/{file_id}", status_code=302, response_class=Response, operation_id="getFile")
 def get_file(file_id: str, request: Request, ctx: Context = Depends(api_context)) -> Response:
-    """A redirect (302) to a signed link that downloads the file for an hour."""
-    url = _service(ctx).download_url(file_id, expiry=None, base_url=base_url(request))
+    """A redirect (302) to a signed link that downloads the file for an hour (a finalized invoice's PDF,
+    `file.<invoice id>`, is generated and stored on its first request: usecases/invoice_files.py)."""
+    url = invoice_files.download_url(ctx, file_id, storage.current(), expiry=None, base_url=base_url(request))
     return RedirectResponse(url, status_code=302)
 
 
@@ -48,7 +46,7 @@ def get_download_url(
     expiry: int | None = Query(None, description=f"seconds the link works: 1 to {storage.MAX_EXPIRY}, default 3600"),
     ctx: Context = Depends(api_context),
 ) -> Response:
-    url = _service(ctx).download_url(file_id, expiry=expiry, base_url=base_url(request))
+    url = invoice_files.download_url(ctx, file_id, storage.current(), expiry=expiry, base_url=base_url(request))
     return respond(schemas.FileDownloadUrlResponse(download_url=url))
 
 

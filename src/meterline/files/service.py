@@ -32,12 +32,13 @@ class FileService:
         self.store = store
         self.repo = FileRepository(ctx.session, ctx.org_id)
 
-    def save(self, name: str, content_type: str, data: bytes) -> StoredFile:
-        """Write the bytes to the store and record the file. (A transaction rolled back after this leaves the bytes
-        in the store with no row: nothing links to them.)"""
+    def save(self, name: str, content_type: str, data: bytes, *, pk: str | None = None) -> StoredFile:
+        """Write the bytes to the store and record the file (`pk`: a file id chosen by the caller, an invoice PDF's;
+        default a new one). (A transaction rolled back after this leaves the bytes in the store with no row: nothing
+        links to them.)"""
         if isinstance(self.store, storage.LocalStore):
             link_secret(self.ctx.session, self.store)  # made now, in a write, if it is the first file
-        pk = new_id("file")
+        pk = pk or new_id("file")
         key = f"{self.ctx.org_id}/{pk}"
         self.store.put(key, data, content_type)
         row = StoredFile(

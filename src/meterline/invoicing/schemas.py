@@ -286,7 +286,7 @@ def _common(
         generated_at=invoice.finalized_at,
         updated_at=invoice.updated_at,
         sequence_id=invoice.sequence_id,
-        pdf_url=f"/api/invoices/{invoice.pk}/pdf",
+        pdf_url=f"/api/invoices/{invoice.pk}/pdf" if invoice.status == "DRAFT" else f"/api/files/file.{invoice.pk}",
         total_amount=total,
         paid_amount=invoice.paid_amount,
         invoice_details=details_out(details),

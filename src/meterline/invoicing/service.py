@@ -46,6 +46,7 @@ from meterline.invoicing.inputs import BillingInputs
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository, due_order
 from meterline.invoicing.statuses import FINAL, InvoiceStatus
+from meterline.purchases import grants as purchase_grants
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
 from meterline.revenue.pricing_rules import account_facts
@@ -709,7 +710,10 @@ class InvoiceService:
     # -- credit grants (credit-grant rate cards) -------------------------------------------------------------------
     def grant_credits(self, invoice: Invoice, revenue: Line | None = None) -> None:
         """The credits the invoice's credit-grant cards give (billing-rules D9): at finalization, or for a
-        PREPAID card once the invoice is PAID. Idempotent (one idempotency key per invoice and card)."""
+        PREPAID card once the invoice is PAID; and a PREPAID purchase's feature credits once its ORDER invoice is PAID
+        (purchases/grants.py). Idempotent (one idempotency key per invoice and card, one entry id per purchase card)."""
+        if invoice.invoice_class == "ORDER" and invoice.status == PAID:
+            purchase_grants.grant_paid(self.ctx, invoice.pk, self.inputs.account(invoice.account_pk).id)
         if invoice.schedule_pk is None or invoice.status not in (DUE, PAID, PARTIALLY_PAID, UN_COLLECTIBLE):
             return
         revenue = revenue or Line.from_json(loads(invoice.lines))

@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.settings import Settings
+from meterline.files import storage
 from meterline.invoicing import billing
 from meterline.usecases import housekeeping
 from meterline.usecases.invoice_groups import consolidate
@@ -31,9 +32,12 @@ def worker(factory: sessionmaker[Session], settings: Settings, interval: float) 
     """The billing worker of `meterline serve` and `meterline worker`: bill runs (with the groups' step) every
     `interval` seconds, and usecases/housekeeping.py's chores every hour."""
     retention = timedelta(days=settings.webhook_retention_days)
+    files = timedelta(days=settings.file_retention_days)
     return billing.Worker(
         factory,
         interval,
         groups=consolidate,
-        housekeeping=lambda now: housekeeping.run(factory, now, webhook_retention=retention),
+        housekeeping=lambda now: housekeeping.run(
+            factory, now, webhook_retention=retention, file_retention=files, store=storage.current()
+        ),
     )

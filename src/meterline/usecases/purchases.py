@@ -10,6 +10,8 @@ under the account's row lock that PurchaseService.begin takes (the lock order: a
   (default now) to `effectiveUntil` (default: the card's `effectiveUntil` duration after the start, else no end).
   The ORDER invoice has one line per priced card: the card's price for one purchase (the plan's revenue as the
   revenue calculator prices it) x `quantity`. Credit grant cards: 400 (not yet).
+- PREPAID: a PURCHASE plan billed as ENTITLEMENT_GRANT is, its credits granted only once the ORDER invoice is PAID
+  (purchases/grants.grant_paid, which InvoiceService.grant_credits calls; at once here if the invoice is 0).
 - ASSOCIATION: `pricePlanId` is associated with the account from `effectiveFrom` (default: today, UTC) until
   `effectiveUntil` (default: open) through usecases/schedules.edit_schedules, with its guard (never over the
   account's finalized invoices) and its drafts re-synced. The plan's charges are billed by that schedule's own
@@ -25,14 +27,12 @@ from __future__ import annotations
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
-from zoneinfo import ZoneInfo
 
-from meterline.catalog.plan_service import PricePlanService
+from meterline.catalog.plan_service import PlanVersion
 from meterline.core.clock import LAST_DAY
-from meterline.core.errors import BadRequest
-from meterline.entitlements.plan_grants import shifted
-from meterline.entitlements.service import ENTITLEMENT, FeatureCreditService, Grant
 from meterline.invoicing.service import InvoiceService
+from meterline.invoicing.statuses import InvoiceStatus
+from meterline.purchases import grants
 from meterline.purchases.models import Purchase
 from meterline.purchases.schemas import CreatePurchaseRequest
 from meterline.purchases.service import PurchaseService
@@ -42,6 +42,7 @@ from meterline.tenancy.context import Context
 from meterline.usecases import balances, schedules
 
 ORDER = "ORDER"
+PAID = InvoiceStatus.PAID
 
 
 def initiate(ctx: Context, account_id: str, body: CreatePurchaseRequest) -> Purchase:
@@ -80,8 +81,11 @@ def _perform(ctx: Context, service: PurchaseService, purchase: Purchase, account
         )
         schedules.edit_schedules(ctx, account_id, [edit])
         lines.append({"description": f"Association of price plan {purchase.plan_id}", "value": Decimal(0)})
-    elif purchase.type == "ENTITLEMENT_GRANT":
-        version = _grant(ctx, purchase, account_id, lines)
+    elif purchase.type in grants.CREDIT_TYPES:
+        chosen = _price(ctx, purchase, lines)
+        version = chosen.version.version
+        if purchase.type == "ENTITLEMENT_GRANT":  # PREPAID: once the ORDER invoice is PAID (purchases/grants.py)
+            grants.grant_plan_credits(ctx, purchase, account_id, chosen.model, ctx.now)
     else:  # PurchaseService._row refuses the types not performed yet
         raise AssertionError(purchase.type)
     invoice, _ = InvoiceService(ctx).create_custom(
@@ -98,26 +102,15 @@ def _perform(ctx: Context, service: PurchaseService, purchase: Purchase, account
     )
     price = sum((Decimal(line["value"]) for line in lines), Decimal(0))
     service.made(purchase, invoice.pk, price, version)
+    if purchase.type == "PREPAID" and invoice.status == PAID:  # nothing to pay (a free plan): paid at finalization
+        grants.grant_paid(ctx, invoice.pk, account_id)
 
 
-def _grant(ctx: Context, purchase: Purchase, account_id: str, lines: list[dict[str, Any]]) -> int:
-    """ENTITLEMENT_GRANT: the plan's feature credits granted now, its cards priced into `lines`; its version."""
-    plan_id = purchase.plan_id or ""
-    view = PricePlanService(ctx).get(plan_id)  # 404 for an unknown plan
-    if view.plan.type != "PURCHASE":
-        raise BadRequest(
-            f"pricePlanId: price plan {plan_id} is a {view.plan.type} plan; a purchase needs a PURCHASE plan"
-        )
-    currency = purchase.currency
-    active = [v for v in view.versions if currency in v.active_currencies]
-    if not active:
-        raise BadRequest(f"pricePlanId: price plan {plan_id} is not active in {currency}, the account's currency")
-    chosen = active[-1]
-    model = chosen.model
-    if model.credit_grant_cards:
-        raise BadRequest(f"pricePlanId: price plan {plan_id} has credit grant cards, which purchases do not grant yet")
+def _price(ctx: Context, purchase: Purchase, lines: list[dict[str, Any]]) -> PlanVersion:
+    """ENTITLEMENT_GRANT and PREPAID: the PURCHASE plan version bought, its priced cards added to `lines`."""
+    chosen = grants.plan_bought(ctx, purchase)
     quantity = Decimal(purchase.quantity or 1)
-    for card in plan_revenue(model, currency, {}, {}):
+    for card in plan_revenue(chosen.model, purchase.currency, {}, {}):
         if card.revenue:
             name = getattr(card.card, "name", None) or card.billable_id
             lines.append(
@@ -128,29 +121,7 @@ def _grant(ctx: Context, purchase: Purchase, account_id: str, lines: list[dict[s
                     "value": card.revenue * quantity,
                 }
             )
-    tz = ZoneInfo(ctx.org.timezone)
-    credits = FeatureCreditService(ctx)
-    for i, entitlement in enumerate(model.billing_entitlement_cards):
-        config = entitlement.feature_configs[0]
-        units = config.feature_credit_limit * quantity
-        if units <= 0:
-            continue
-        starts = purchase.effective_from or ctx.now
-        ends = purchase.effective_until or (
-            shifted(starts, config.effective_until, tz) if config.effective_until else None
-        )
-        credits.grant(
-            Grant(
-                account_id,
-                entitlement.feature_id,
-                units,
-                effective_from=starts,
-                effective_until=ends,
-                source=ENTITLEMENT,
-                entry_id=f"{purchase.pk}#{i}$PURCHASE",
-            )
-        )
-    return chosen.version.version
+    return chosen
 
 
 def decide(ctx: Context, proposal_id: str, approve: bool) -> Purchase:
