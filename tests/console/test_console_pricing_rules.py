@@ -42,3 +42,82 @@ def test_the_rules_lines_and_a_failed_rule_on_the_invoice_page(
     ]
     warning = page.get_by_role("alert", name="Pricing rules that failed")
     expect(warning).to_contain_text("pricing rule 'Broken' (order 5): computation: '*' needs numbers, got None")
+
+
+def test_edit_a_plan_s_rules_see_mistakes_per_field_and_preview_them_on_sample_usage(
+    page: Page, person: tuple[str, str], tenant: Tenant
+) -> None:
+    sdk = Sdk(tenant)
+    try:
+        sdk.customers.create_customer(
+            tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+        )
+        sdk.accounts.update_account("acme", tc.UpdateAccountRequest(metadata={"tier": "enterprise", "seats": "12"}))
+        meter = create_metering_catalog(sdk)["sum"]
+        plan = sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(name="Rules", price_plan_details=details(sdk, meter), pricing_rules=RULES)
+        )
+    finally:
+        sdk.close()
+    sign_in(page, *person)
+    page.goto(f"/price-plans/{plan.id}")
+    rules = page.get_by_role("region", name="Pricing rules")
+    expect(rules.get_by_role("listitem")).to_have_count(4)
+    rules.get_by_role("link", name="Edit pricing rules").click()
+    expect(page.get_by_role("heading", name="Pricing rules of Rules")).to_be_visible()
+    expect(page.get_by_label("Rule 1 name")).to_have_value("Usage cap")
+    expect(page.get_by_label("Rule 4 target")).to_have_value("revenue.support")
+
+    # the preview: the worked example of docs/pricing.md, for acme (enterprise, 12 seats) and 1,500 calls
+    page.get_by_label("Usage of API calls").fill("1500")
+    page.get_by_label("Account (optional)").fill("acme")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    outcome = page.get_by_role("table", name="Rules")
+    rows = [[c.strip() for c in r.locator("td").all_inner_texts()] for r in outcome.locator("tbody tr").all()]
+    assert rows == [
+        ["1", "Usage cap", "applied", "API calls: Usage cap (usage update, usage 1,500 → 1,000)", "-50.00"],
+        ["2", "Volume discount", "applied", "API calls: Volume discount (revenue update)", "-10.00"],
+        ["3", "Enterprise seats", "applied", "Enterprise seats (2.50 each) (added line)", "30.00"],
+        ["4", "Support discount", "applied", "Support: Support discount (revenue update)", "-10.00"],
+    ]
+    cards = page.get_by_role("table", name="Cards")
+    assert [[c.strip() for c in r.locator("td").all_inner_texts()] for r in cards.locator("tbody tr").all()] == [
+        ["API calls", "1,500", "150.00", "90.00"],
+        ["Platform", "", "100.00", "100.00"],
+        ["Support", "", "50.00", "40.00"],
+    ]
+    expect(page.get_by_text("300.00 as rated, 260.00 with the rules")).to_be_visible()
+
+    # a mistake is shown next to its field, what was typed stays, nothing is saved
+    page.get_by_label("Rule 2 computation").fill('{"*": [1')
+    page.get_by_role("button", name="Save rules").click()
+    expect(page.get_by_role("alert")).to_have_text("Nothing was saved: see the mistakes below.")
+    field = page.locator("label", has=page.get_by_label("Rule 2 computation"))
+    expect(field.locator(".field-error")).to_contain_text("not valid jsonLogic")
+    expect(page.get_by_label("Rule 2 computation")).to_have_value('{"*": [1')
+    page.get_by_label("Rule 2 computation").fill('{"*": [{"var": "revenue.api_calls"}, 0.8]}')
+    page.get_by_label("Rule 3 action").select_option("UPDATE")
+    page.get_by_role("button", name="Save rules").click()
+    field = page.locator("label", has=page.get_by_label("Rule 3 target"))
+    expect(field.locator(".field-error")).to_be_visible()
+    page.get_by_label("Rule 3 action").select_option("ADD")
+
+    # a rule added, one removed, saved: the API reads them back
+    page.get_by_role("button", name="Remove rule 4").click()
+    page.get_by_role("button", name="+ Add a rule").click()
+    page.get_by_label("Rule 4 name").fill("Minimum fee")
+    page.get_by_label("Rule 4 condition").fill('{"<": [{"var": "total.revenue"}, 50]}')
+    page.get_by_label("Rule 4 computation").fill('{"-": [50, {"var": "total.revenue"}]}')
+    page.get_by_role("button", name="Save rules").click()
+    expect(page.get_by_text("Pricing rules of Rules saved.")).to_be_visible()
+    sdk = Sdk(tenant)
+    try:
+        read = sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules
+    finally:
+        sdk.close()
+    assert [(r.order, r.name, r.action.type, r.action.target, r.computation) for r in read] == [
+        (1, "Usage cap", "UPDATE", "usage.api_calls", "1000"),
+        (2, "Volume discount", "UPDATE", "revenue.api_calls", '{"*": [{"var": "revenue.api_calls"}, 0.8]}'),
+        (3, "Enterprise seats", "ADD", None, '{"*": [{"var": "account.metadata.seats"}, 2.5]}'),
+        (4, "Minimum fee", "ADD", None, '{"-": [50, {"var": "total.revenue"}]}'),
+    ]
