@@ -375,11 +375,6 @@ def _stage_item(
 ) -> tuple[Account, ScheduleView]:
     """Stage a change of the schedule's override (its cards or rules), checked at once as finalize would apply it."""
     account, repo, items, schedule = _schedule(ctx, schedule_id)
-    if schedule.plan_version != PricePlanRepository(ctx.session, ctx.org_id).by_pk(schedule.plan_pk).latest_version:
-        raise BadRequest(
-            f"Schedule {schedule_id} is on an earlier version of its price plan: migrate it to the newest "
-            "version before changing its rate cards or pricing rules"
-        )
     item = v2.schedule_item(items, schedule.pk)
     [view] = ScheduleService(ctx).views([v2.staged_copy(schedule, item)])
     changed = {"schedule": schedule.pk, "override": change(view)}
