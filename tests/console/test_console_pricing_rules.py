@@ -121,3 +121,66 @@ def test_edit_a_plan_s_rules_see_mistakes_per_field_and_preview_them_on_sample_u
         (3, "Enterprise seats", "ADD", None, '{"*": [{"var": "account.metadata.seats"}, 2.5]}'),
         (4, "Minimum fee", "ADD", None, '{"-": [50, {"var": "total.revenue"}]}'),
     ]
+
+
+def test_odd_rule_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str, str]) -> None:
+    """What a person (or a stale tab) may send to the rules page: a page in words, 400, 403 or 404, nothing saved."""
+    import re
+
+    import httpx
+
+    from tests.console.browsing import http_sign_in
+
+    sdk = Sdk(tenant)
+    try:
+        sdk.customers.create_customer(
+            tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+        )
+        meter = create_metering_catalog(sdk)["sum"]
+        plan = sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(name="Rules", price_plan_details=details(sdk, meter), pricing_rules=RULES[:1])
+        )
+    finally:
+        sdk.close()
+
+    def one(form: dict[str, str] | None = None, **fields: str) -> dict[str, str]:
+        rule = {"name": "R", "order": "1", "timing": "IN_ARREARS", "computation": "1", "type": "ADD"} | fields
+        return {"rules": "1", **{f"r0_{k}": v for k, v in rule.items()}, **(form or {})}
+
+    preview = {"action": "preview"}
+    with httpx.Client(base_url=tenant.base_url) as client:
+        http_sign_in(client, person[0], person[1])
+        url = f"/price-plans/{plan.id}/pricing-rules"
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(url).text)[1]
+        cases = [
+            ({"rules": "x", "action": "preview"}, 200, "No pricing rules"),
+            ({"rules": "-3", "action": "remove_rule_9"}, 200, "No pricing rules"),
+            ({"rules": "1", "action": "remove_rule_x"}, 200, "Rule 1"),
+            (one(order="first"), 400, "Give a whole number from 1 to 1000"),
+            (one(order="5000"), 400, "less than or equal to 1000"),
+            (one(name=""), 400, "Required"),
+            (one(type="MULTIPLY"), 400, "Input should be"),
+            (one(timing="SOMETIMES"), 400, "Input should be"),
+            (one(type="UPDATE", target="revenue.nope"), 400, "nope"),
+            (one(computation="x" * 10_001), 400, "at most 10000"),
+            (one(preview | {"currency": "XXX"}), 400, "The plan does not support XXX"),
+            (one(preview | {f"usage_{meter}": "1e400000"}), 400, "Must be below 10^15"),
+            (one(preview | {f"usage_{meter}": "-1"}), 400, "Usage cannot be negative"),
+            (one(preview | {"account": "nobody"}), 400, "No account nobody"),
+            (one(preview, computation='{"/": [1, 0]}'), 200, "failed (computation)"),
+        ]
+        for data, status, words in cases:
+            r = client.post(url, data={"csrf": csrf, "action": "save", **data})
+            assert (r.status_code, words in r.text) == (status, True), (data, r.text[-3000:])
+        assert client.post(url, data={"csrf": "x", **one()}).status_code == 403
+        assert client.get("/price-plans/pp.nope/pricing-rules").status_code == 404
+        sdk = Sdk(tenant)
+        try:
+            assert [r.name for r in sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules] == [
+                "Usage cap"
+            ]
+            # saving no rows removes the rules
+            assert client.post(url, data={"csrf": csrf, "action": "save", "rules": "0"}).status_code == 303
+            assert not sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules
+        finally:
+            sdk.close()
