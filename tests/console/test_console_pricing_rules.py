@@ -6,6 +6,7 @@ from __future__ import annotations
 import togai_client as tc
 from playwright.sync_api import Page, expect
 
+from tests.api.billing_setup import acme_invoices
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_pricing_rules_sdk import RULES, details, rule, this_month
 from tests.conftest import Tenant
@@ -184,3 +185,53 @@ def test_odd_rule_forms_get_words_never_a_500(tenant: Tenant, person: tuple[str,
             assert not sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules
         finally:
             sdk.close()
+
+
+def test_an_account_s_own_rules_on_its_schedule(page: Page, person: tuple[str, str], tenant: Tenant) -> None:
+    import re
+
+    sdk = Sdk(tenant)
+    try:
+        sdk.customers.create_customer(
+            tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+        )
+        sdk.accounts.update_account("acme", tc.UpdateAccountRequest(metadata={"tier": "enterprise", "seats": "12"}))
+        meter = create_metering_catalog(sdk)["sum"]
+        plan = sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(name="Rules", price_plan_details=details(sdk, meter), pricing_rules=RULES)
+        )
+        sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+        _, standard = this_month(sdk, plan.id, "1500")
+        assert standard.total_amount == 220  # the plan's rules: docs/pricing.md's worked example
+    finally:
+        sdk.close()
+    sign_in(page, *person)
+    page.goto("/accounts/acme?tab=schedule")
+    page.get_by_role("link", name=re.compile("^Pricing rules of Rules")).click()
+    expect(page.get_by_role("heading", name="Pricing rules of Acme Inc on Rules (version 1)")).to_be_visible()
+    expect(page.get_by_label("Account (optional)")).to_have_value("acme")  # the preview reads the account
+    # the account's own rules: the plan's cap and discount, without the seats and the support discount
+    page.get_by_role("button", name="Remove rule 4").click()
+    page.get_by_role("button", name="Remove rule 3").click()
+    page.get_by_label("Usage of API calls").fill("1500")
+    page.get_by_role("button", name="Preview", exact=True).click()
+    expect(page.get_by_text("300.00 as rated, 240.00 with the rules")).to_be_visible()
+    page.get_by_role("button", name="Save rules").click()
+    expect(page.get_by_text("Pricing rules of Rules for this account saved.")).to_be_visible()
+    expect(page.get_by_label("Rule 2 name")).to_have_value("Volume discount")
+    expect(page.get_by_label("Rule 3 name")).to_have_count(0)
+    page.goto("/accounts/acme?tab=schedule")
+    expect(page.get_by_text("(the account's own)")).to_be_visible()
+
+    sdk = Sdk(tenant)
+    try:
+        invoices = {i.invoice_type: i for i in acme_invoices(sdk)}
+        # 1,500 calls capped (100.00) then 10% off (90.00), platform 100.00, Support 50.00 undiscounted: 240.00,
+        # less the 50.00 invoiced in advance
+        assert sdk.invoices.get_invoice(invoices["STANDARD"].id).total_amount == 190
+        assert sdk.invoices.get_invoice(invoices["STANDARD_ADVANCED"].id).total_amount == 50
+        [schedule] = sdk.accounts.get_pricing_schedules("acme").data
+        assert [r.name for r in schedule.pricing_rules] == ["Usage cap", "Volume discount"]
+        assert len(sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules) == 4  # the plan's
+    finally:
+        sdk.close()

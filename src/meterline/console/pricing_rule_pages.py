@@ -11,9 +11,11 @@ one less, "Preview" shows what the rules as typed would do, "Save rules" saves t
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote
 
 from fastapi import APIRouter, Depends, Request
 from pydantic import ValidationError
@@ -21,11 +23,12 @@ from starlette.datastructures import FormData
 from starlette.responses import Response
 
 from meterline.accounts.repository import AccountRepository
+from meterline.api.deps import session_of
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.catalog import plan_model, plan_rules, plan_schemas as schemas
 from meterline.catalog.plan_model import PlanModel
 from meterline.catalog.plan_schemas import MAX_PRICING_RULES, CreatePricingRule, PricingRule
-from meterline.catalog.plan_service import ARCHIVED, PlanView, PricePlanService
+from meterline.catalog.plan_service import ACTIVE, ARCHIVED, PlanView, PricePlanService
 from meterline.console import feedback
 from meterline.console.account_pages import _url
 from meterline.console.pages import User, check_csrf, context, render
@@ -33,8 +36,10 @@ from meterline.core import numbers
 from meterline.core.errors import BadRequest
 from meterline.revenue import pricing_rules
 from meterline.revenue.compute import CardRevenue, plan_revenue, with_rules
+from meterline.schedules.service import ScheduleView
 from meterline.settings.repository import SettingRepository
 from meterline.tenancy.context import Context
+from meterline.usecases.schedules import account_schedule, set_schedule_rules
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 FIELDS = ("name", "order", "timing", "condition", "computation", "type", "target", "description")
@@ -277,17 +282,73 @@ def _preview(
 
 
 # -- pages -------------------------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Subject:
+    """What the rules belong to: a plan's newest version, or an account's schedule (its own rules)."""
+
+    title: str
+    crumbs: list[tuple[str, str]]
+    url: str  # the page's own
+    back: str  # Cancel
+    model: PlanModel
+    notice: str | None  # said above the form (what a save does)
+    editable: bool
+    account: str = ""  # the preview's account, filled in
+    keeps_ids: bool = True  # a plan's rules keep their ids; an account's own rules are numbered by order
+
+
+def _plan_subject(view: PlanView) -> Subject:
+    purl = _url("price-plans", view.plan.id)
+    notice = None
+    if view.plan.status == ACTIVE:
+        notice = f"This plan is ACTIVE: saving makes version {view.plan.latest_version + 1}."
+    elif view.plan.status == ARCHIVED:
+        notice = "This plan is archived: its rules cannot change."
+    return Subject(
+        title=f"Pricing rules of {view.plan.name}",
+        crumbs=[("Price Plans", "/price-plans"), (view.plan.name, purl)],
+        url=purl + "/pricing-rules",
+        back=purl,
+        model=view.latest.model,
+        notice=notice,
+        editable=view.plan.status != ARCHIVED,
+    )
+
+
+def _schedule_subject(ctx: Context, account_id: str, schedule_id: str) -> tuple[Subject, ScheduleView]:
+    account, view = account_schedule(ctx, account_id, schedule_id)
+    aurl = _url("accounts", account.id)
+    return (
+        Subject(
+            title=f"Pricing rules of {account.name} on {view.plan_name} (version {view.version})",
+            crumbs=[("Accounts", "/accounts"), (account.name, aurl + "?tab=schedule")],
+            url=aurl + "/schedules/" + quote(view.id, safe="") + "/pricing-rules",
+            back=aurl + "?tab=schedule",
+            model=view.model,
+            notice=(
+                "These rules are this account's own on this schedule: they replace the plan's (no rule: none). "
+                "Saving changes the schedule from the end of its finalized invoices (the invoiced part keeps its "
+                "pricing), and the account's draft invoices follow."
+            ),
+            editable=True,
+            account=account.id,
+            keeps_ids=False,
+        ),
+        view,
+    )
+
+
 def _page(
     request: Request,
     user: Any,
-    view: PlanView,
+    subject: Subject,
     rows: list[dict[str, str]],
     values: dict[str, str],
     errors: dict[str, str],
     preview: Preview | None = None,
     status: int = 200,
 ) -> Response:
-    model = view.latest.model
+    model = subject.model
     targets = [
         (
             f"{what}.{plan_model.rule_keys(card)[0]}",
@@ -301,7 +362,7 @@ def _page(
         "pricing_rules.html",
         user,
         status=status,
-        view=view,
+        subject=subject,
         model=model,
         rows=rows,
         values=values,
@@ -313,23 +374,28 @@ def _page(
         outcomes=OUTCOMES,
         line_types=LINE_TYPES,
         max_rules=MAX_PRICING_RULES,
-        editable=view.plan.status != ARCHIVED,
+        editable=subject.editable,
     )
 
 
-@router.get("/price-plans/{plan_id}/pricing-rules")
-def rules_page(request: Request, user: User, plan_id: str) -> Response:
-    view = PricePlanService(context(request, user)).get(plan_id)
-    rows = [_row(r) for r in view.latest.model.pricing_rules]
-    return _page(request, user, view, rows, {"currency": view.latest.model.currencies[0]}, {})
+def _first_page(request: Request, user: Any, subject: Subject) -> Response:
+    rows = [_row(r) for r in subject.model.pricing_rules]
+    return _page(
+        request, user, subject, rows, {"currency": subject.model.currencies[0], "account": subject.account}, {}
+    )
 
 
-@router.post("/price-plans/{plan_id}/pricing-rules")
-def save_rules(request: Request, user: User, plan_id: str, form: Fields) -> Response:
-    check_csrf(user, str(form.get("csrf", "")))
+def _post(
+    request: Request,
+    user: Any,
+    subject: Subject,
+    form: FormData,
+    save: Callable[[list[dict[str, Any]]], tuple[str, str]],
+) -> Response:
+    """The form sent back: rows added or removed, a preview, or a save (`save` answers the notice and the page to
+    show it on)."""
     ctx = context(request, user)
-    view = PricePlanService(ctx).get(plan_id)
-    model = view.latest.model
+    model = subject.model
     rows = _rows_of(form)
     action = str(form.get("action", "save"))
     values: dict[str, str] = {"currency": str(form.get("currency", "")), "account": str(form.get("account", ""))}
@@ -337,25 +403,64 @@ def save_rules(request: Request, user: User, plan_id: str, form: Fields) -> Resp
         values[f"usage_{card.usage_meter_id}"] = str(form.get(f"usage_{card.usage_meter_id}", ""))
     if action == "add_rule" or action.startswith("remove_rule_"):
         _resize(rows, action)
-        return _page(request, user, view, rows, values, {})
+        return _page(request, user, subject, rows, values, {})
     errors: dict[str, str] = {}
     rules = _checked(model, rows, errors)
     if rules is None:
-        return _page(request, user, view, rows, values, errors, status=400)
+        return _page(request, user, subject, rows, values, errors, status=400)
     if action == "preview":
         preview = _preview(ctx, model, rules, form, values, errors)
-        return _page(request, user, view, rows, values, errors, preview, 400 if errors else 200)
-    if view.plan.status == ARCHIVED:
-        errors["form"] = f"Price plan {view.plan.name} is archived; an archived plan cannot change"
-        return _page(request, user, view, rows, values, errors, status=400)
-    try:  # the version's details with these rules, as the builder saves a card (an ACTIVE plan: a new version)
-        details = schemas.CreatePricePlanDetails.model_validate({**view.latest.details, "pricingRules": rules})
-        saved = PricePlanService(ctx).set_details(plan_id, details)
+        return _page(request, user, subject, rows, values, errors, preview, 400 if errors else 200)
+    if not subject.editable:
+        errors["form"] = subject.notice or "These rules cannot change"
+        return _page(request, user, subject, rows, values, errors, status=400)
+    try:
+        done, where = save(rules)
     except BadRequest as exc:
+        session_of(request).rollback()
         _refusal(exc.message, errors)
-        return _page(request, user, view, rows, values, errors, status=400)
-    version = saved.latest.version.version
-    words = f" (version {version})" if version != view.latest.version.version else ""
-    return feedback.saved(
-        request, _url("price-plans", plan_id, "pricing-rules"), f"Pricing rules of {view.plan.name} saved{words}."
-    )
+        return _page(request, user, subject, rows, values, errors, status=400)
+    return feedback.saved(request, where, done)
+
+
+@router.get("/price-plans/{plan_id}/pricing-rules")
+def rules_page(request: Request, user: User, plan_id: str) -> Response:
+    view = PricePlanService(context(request, user)).get(plan_id)
+    return _first_page(request, user, _plan_subject(view))
+
+
+@router.post("/price-plans/{plan_id}/pricing-rules")
+def save_rules(request: Request, user: User, plan_id: str, form: Fields) -> Response:
+    check_csrf(user, str(form.get("csrf", "")))
+    ctx = context(request, user)
+    view = PricePlanService(ctx).get(plan_id)
+    subject = _plan_subject(view)
+
+    def save(rules: list[dict[str, Any]]) -> tuple[str, str]:
+        # the version's details with these rules, as the builder saves a card (an ACTIVE plan: a new version)
+        details = schemas.CreatePricePlanDetails.model_validate({**view.latest.details, "pricingRules": rules})
+        version = PricePlanService(ctx).set_details(plan_id, details).latest.version.version
+        words = f" (version {version})" if version != view.latest.version.version else ""
+        return f"Pricing rules of {view.plan.name} saved{words}.", subject.url
+
+    return _post(request, user, subject, form, save)
+
+
+@router.get("/accounts/{account_id}/schedules/{schedule_id}/pricing-rules")
+def schedule_rules_page(request: Request, user: User, account_id: str, schedule_id: str) -> Response:
+    subject, _ = _schedule_subject(context(request, user), account_id, schedule_id)
+    return _first_page(request, user, subject)
+
+
+@router.post("/accounts/{account_id}/schedules/{schedule_id}/pricing-rules")
+def save_schedule_rules(request: Request, user: User, account_id: str, schedule_id: str, form: Fields) -> Response:
+    check_csrf(user, str(form.get("csrf", "")))
+    ctx = context(request, user)
+    subject, view = _schedule_subject(ctx, account_id, schedule_id)
+
+    def save(rules: list[dict[str, Any]]) -> tuple[str, str]:
+        made = set_schedule_rules(ctx, account_id, schedule_id, rules)  # the schedule's new id: its page is there
+        where = _url("accounts", account_id, "schedules", made.id, "pricing-rules")
+        return f"Pricing rules of {view.plan_name} for this account saved.", where
+
+    return _post(request, user, subject, form, save)
