@@ -323,3 +323,77 @@ def test_the_revenue_calculator_applies_the_rules(tenant: Tenant, sdk: Sdk, cata
         "CONDITION_FALSE",
         "CONDITION_TRUE",
     ]
+
+
+# docs/pricing.md, "Pricing rules", the settings example: a contract discount and a support fee read from settings
+SETTING_RULES = [
+    rule(
+        1,
+        "Contract discount",
+        '{"*": [{"var": "revenue.api_calls"}, {"-": [1, {"var": "account.settings.billing.discount"}]}]}',
+        "UPDATE",
+        "revenue.api_calls",
+    ),
+    rule(
+        2,
+        "Support plan",
+        '{"var": "account.settings.billing.support_fee"}',
+        "ADD",
+        condition='{"==": [{"var": "account.settings.billing.tier"}, "gold"]}',
+    ),
+]
+
+
+def test_rules_read_the_account_s_settings_nearest_first(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]) -> None:
+    def setting(key: str, value: str, data_type: str, entity_type: str, entity_id: str) -> None:
+        sdk.settings.insert_setting(
+            tc.Setting(
+                id=key,
+                value=value,
+                entity_type=entity_type,
+                entity_id=entity_id,
+                namespace="billing",
+                name=key,
+                data_type=data_type,
+            )
+        )
+
+    setting("discount", "0.05", "NUMERIC", "ORGANIZATION", tenant.org.id)
+    setting("discount", "0.15", "NUMERIC", "CUSTOMER", "acme")  # the customer's is nearer than the organization's
+    setting("tier", "gold", "STRING", "ORGANIZATION", tenant.org.id)
+    setting("support_fee", "25.50", "NUMERIC", "ACCOUNT", "acme")
+    setting("support_fee", "99", "NUMERIC", "CUSTOMER", "acme")  # the account's is nearer still
+    plan = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name="Settings", price_plan_details=details(sdk, catalog["sum"]), pricing_rules=SETTING_RULES
+        )
+    )
+    sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+
+    advanced, standard = this_month(sdk, plan.id, "1234")
+
+    # 1,234 calls = 123.40, less the customer's 15% = 104.89 (-18.51); platform 100.00; the account's support fee
+    # 25.50 (the organization's tier is gold); Support 50.00 in advance: SUB_TOTAL 280.39, total 230.39
+    assert advanced.total_amount == 50
+    assert D(str(standard.total_amount)) == D("230.39")
+    assert [(t, d, D(str(v))) for t, d, v in lines(tenant, standard.id, "SUB_TOTAL_AMOUNT")] == [
+        ("USAGE_RATE_CARD_AMOUNT", "API calls", D("123.4")),
+        ("PRICING_RULE_REVENUE_UPDATE_AMOUNT", "API calls: Contract discount", D("-18.51")),
+        ("FIXED_FEE_RATE_CARD_AMOUNT", "Platform", 100),
+        ("TOTAL_PRICING_RULE_ADDITION_AMOUNT", "Added by pricing rules", D("25.5")),
+        ("TOTAL_ADVANCED_FEES", "Fees billed in advance", 50),
+    ]
+    # the revenue calculator reads them alike
+    request = tc.CalculateRevenueRequest(
+        currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
+        price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme"),
+        usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={catalog["sum"]: 1234}),
+        license_entries_config=tc.LicenseEntriesConfig(mode="CUSTOM", custom=[]),
+    )
+    with tenant.http() as http:
+        raw = http.post("/revenue_calculator", json=sdk.client.sanitize_for_serialization(request)).json()
+    assert [(D(str(i["revenue"])), D(str(i.get("pricingRuleAdjustment")))) for i in raw["revenueInfo"]] == [
+        (D("104.89"), D("-18.51")),
+        (100, 0),
+        (50, 0),
+    ]

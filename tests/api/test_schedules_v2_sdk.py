@@ -330,3 +330,45 @@ def test_schedule_errors_list_what_broke_a_staged_card_since(sdk: Sdk, billed: d
         api.finalize_account_schedules("acme", tc.FinalizeAccountSchedules())
     with pytest.raises(NotFoundException, match="Schedule ps.nope not found"):
         api.list_schedule_errors("ps.nope")
+
+
+def test_a_schedule_on_an_earlier_plan_version_keeps_its_version_when_its_cards_and_rules_change(
+    sdk: Sdk, billed: dict[str, str]
+) -> None:
+    api = schedules_api(sdk)
+    [schedule] = api.listaccount_schedules("acme", "ACTIVE").data
+    name, _ = fee_of(api.list_schedule_rate_cards(schedule.id, "ACTIVE").data)
+    # version 2 of the plan raises the fee to 70; acme stays on version 1 (no migration)
+    newer = tc.FixedFeeRateCard(
+        id=billed["fee"],
+        rate_values=[tc.CurrencyRateValue(currency="USD", rate=70)],
+        enable_proration=False,
+        invoice_timing="IN_ARREARS",
+    )
+    sdk.price_plans.update_price_plan(
+        billed["plan"],
+        tc.UpdatePricePlanRequest(
+            migration_mode="NONE", price_plan_details=tc.CreatePricePlanDetailsOverride(fixed_fee_rate_cards=[newer])
+        ),
+    )
+    assert [s.version for s in api.listaccount_schedules("acme", "ACTIVE").data] == [1]
+    # the schedule's own version takes the override: its fee 80, then half of it by its own rule
+    api.bulk_rate_card_operations_on_schedule(
+        schedule.id, tc.BulkRateCardOperationsRequest(operations=[fee_update(name, billed["fee"], 80)])
+    )
+    half = tc.CreatePricingRule(
+        name="half fee",
+        order=1,
+        computation=f'{{"*":[{{"var":"revenue.{name}"}},0.5]}}',
+        action=tc.PricingRuleAction(type="UPDATE", target=f"revenue.{name}"),
+    )
+    api.update_pricing_rules(schedule.id, tc.UpdatePricingRulesRequest(pricing_rules=[half]))
+    [draft] = api.listaccount_schedules("acme", "DRAFT").data
+    assert (draft.version, draft.is_overridden) == (1, True)
+    assert fee_of(api.list_schedule_rate_cards(schedule.id, "DRAFT").data) == (name, 80)
+    assert current_draft(sdk).total_amount == 50  # staged only
+    [after] = api.finalize_account_schedules("acme", tc.FinalizeAccountSchedules()).data
+    assert (after.version, after.is_overridden, after.start_date) == (1, True, schedule.start_date)
+    assert fee_of(api.list_schedule_rate_cards(after.id, "ACTIVE").data) == (name, 80)
+    assert [r.name for r in api.list_pricing_rules(after.id, "ACTIVE").data] == ["half fee"]
+    assert current_draft(sdk).total_amount == 40  # 80.00 halved, not version 2's 70.00

@@ -445,3 +445,22 @@ def test_any_usage_and_rules_give_a_consistent_invoice(
     assert all(
         v.value == v.value.quantize(D("0.01")) for v in standard.revenue.walk() if v.type.startswith("PRICING_RULE")
     )
+
+
+def test_the_settings_a_rule_reads_are_named_and_nested_the_nearer_id_first() -> None:
+    reading = PricingRule.model_validate(
+        {
+            "name": "Settings",
+            "order": 1,
+            "condition": '{"==": [{"var": "account.settings.billing.tier"}, "gold"]}',
+            "computation": '{"+": [{"var": "account.settings.billing.a.b"}, {"var": "account.metadata.x"}]}',
+            "action": {"type": "ADD"},
+        }
+    )
+    # every prefix of a path may be the setting's id (an id may hold dots; a JSON value may be read into)
+    assert pricing_rules.setting_keys([reading]) == ("billing.a", "billing.a.b", "billing.tier")
+    facts = AccountFacts(settings={"billing.a": {"b": D(2)}, "billing.a.b": D(5), "billing.tier": "gold"})
+    # the setting `a` (JSON) wins over the setting `a.b`: its value is read, never merged into
+    assert facts.data()["settings"] == {"billing": {"a": {"b": D(2)}, "tier": "gold"}}
+    outcome = pricing_rules.apply([reading], [], "USD", AccountFacts(metadata={"x": "1"}, settings=facts.settings))
+    assert [c.amount for c in outcome.changes] == [D("3.00")]

@@ -118,19 +118,22 @@ class PricePlanService:
         return plan_rules.CatalogView(meters=meters, addons=addons, features=features)
 
     @staticmethod
-    def _with_rules(details: dict[str, Any], rules: list[schemas.CreatePricingRule] | None) -> dict[str, Any]:
-        """The details with the request's `pricingRules` (the SDK sends them beside the details; they are stored
-        in them). Given in both places: refused."""
+    def _with_rules(
+        details: schemas.CreatePricePlanDetails, rules: list[schemas.CreatePricingRule] | None
+    ) -> dict[str, Any]:
+        """The details (as JSON) with the request's `pricingRules` (the SDK sends them beside the details; they are
+        stored in them). Given in both places: refused."""
+        given = details.model_dump(by_alias=True, exclude_none=True)
         if rules is None:
-            return details
-        if details.get("pricingRules") is not None:
+            return given
+        if details.pricing_rules is not None:
             raise BadRequest("pricingRules: give the pricing rules once, beside pricePlanDetails or in it")
-        return {**details, "pricingRules": [r.model_dump(by_alias=True, exclude_none=True) for r in rules]}
+        return {**given, "pricingRules": [r.model_dump(by_alias=True, exclude_none=True) for r in rules]}
 
     def create(self, request: schemas.CreatePricePlanRequest, *, dry_run: bool = False) -> PlanView:
         plan_type = request.type or "BILLING"
-        given = request.price_plan_details.model_dump(by_alias=True, exclude_none=True)
-        details = plan_rules.normalize(self._with_rules(given, request.pricing_rules), plan_type, self.catalog())
+        given = self._with_rules(request.price_plan_details, request.pricing_rules)
+        details = plan_rules.normalize(given, plan_type, self.catalog())
         self.repo.lock_key("price-plan-name", request.name)  # held to the end: two creators cannot both see it free
         if self.repo.by_name(request.name) is not None:
             raise Conflict(f"A price plan named {request.name!r} already exists")
@@ -201,8 +204,8 @@ class PricePlanService:
             plan.description = description
         plan.updated_at = self.ctx.now
         given = details.model_dump(by_alias=True, exclude_none=True)
-        if "pricingRules" not in given and "pricingRules" in latest.details:  # the builder does not edit rules yet
-            given["pricingRules"] = latest.details["pricingRules"]
+        if details.pricing_rules is None and latest.model.pricing_rules:  # the builder's cards keep the version's rules
+            given["pricingRules"] = [r.model_dump(by_alias=True, exclude_none=True) for r in latest.model.pricing_rules]
         return self._save(plan, latest, given, same_is_no_change=True)
 
     def _save(

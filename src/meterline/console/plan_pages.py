@@ -696,7 +696,7 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
         return _card_page(request, user, view, kind, shown, values, errors, 400)
     catalog = _catalog(ctx)
     label = (
-        card.get("displayName")
+        values.get("display_name")
         or values.get("addon")
         or (catalog.feature_name(values["feature"]) if "feature" in values else None)
         or catalog.meter_name(values.get("meter", ""))
@@ -751,9 +751,9 @@ def _without(ctx: Context, plan_id: str, name: str | None) -> tuple[PlanView, st
     _editable(view)
     details = deepcopy(view.latest.details)
     if name is None:
-        commitment = details.pop("minimumCommitment", None)
-        if commitment is None:
+        if view.latest.model.minimum_commitment is None:
             raise NotFound(f"Price plan {view.plan.name} has no minimum commitment")
+        del details["minimumCommitment"]
         return view, "minimum commitment", "the minimum commitment", details
     kind, index, card = find_card(view.latest.model, name)
     del details[KINDS[kind]][index]

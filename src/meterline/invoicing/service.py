@@ -12,7 +12,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -27,6 +27,7 @@ from meterline.accounts.repository import AccountRepository
 from meterline.accounts.service import ARCHIVED
 from meterline.catalog import plan_model, plan_rules, rate_cards
 from meterline.catalog.plan_model import PlanModel
+from meterline.catalog.plan_schemas import PricingRule
 from meterline.core.clock import END_OF_TIME
 from meterline.core.errors import BadRequest, Conflict, MeterlineError, NotFound
 from meterline.core.ids import new_id
@@ -49,9 +50,10 @@ from meterline.invoicing.statuses import FINAL, InvoiceStatus
 from meterline.purchases import grants as purchase_grants
 from meterline.rating import cycles, licenses
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, plan_revenue
-from meterline.revenue.pricing_rules import account_facts
+from meterline.revenue.pricing_rules import AccountFacts, account_facts, setting_keys
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
+from meterline.settings.repository import SettingRepository
 from meterline.tenancy.context import Context
 from meterline.wallet.service import WalletRepository, WalletService
 from meterline.wallet.statuses import WalletStatus
@@ -432,7 +434,9 @@ class InvoiceService:
             usage = self.inputs.usage(account.pk, (piece.piece.start, piece.piece.end))
             arrears, advance = self._cards(account, piece, usage)
             rules = (
-                builder.Rules.of(piece.view.model, account_facts(account)) if piece.view.model.pricing_rules else None
+                builder.Rules.of(piece.view.model, self._rule_facts(account, piece.view.model.pricing_rules))
+                if piece.view.model.pricing_rules
+                else None
             )
             if invoice.invoice_type == ADVANCED:
                 built = builder.build_advanced(advance, currency, credits, rules or builder.NO_RULES)
@@ -484,6 +488,16 @@ class InvoiceService:
         ]
         left = EXACT.subtract(wallet.balance, wallet_used) if usable_wallet else Decimal(0)  # type: ignore[union-attr]
         return available, left
+
+    def _rule_facts(self, account: Account, rules: Iterable[PricingRule]) -> AccountFacts:
+        """What the rules read of the account: its row, and the settings they name (one query, none when they name
+        none): docs/pricing.md, "Pricing rules"."""
+        keys = setting_keys(rules)
+        if not keys:
+            return account_facts(account)
+        customer = self.inputs.customer(account.customer_pk)
+        levels = [("ACCOUNT", account.id), ("CUSTOMER", customer.id), ("ORGANIZATION", self.ctx.org_id)]
+        return account_facts(account, SettingRepository(self.ctx.session, self.ctx.org_id).nearest(keys, levels))
 
     def _details(self, account: Account, plan_name: str | None) -> dict[str, Any]:
         customer = self.inputs.customer(account.customer_pk)

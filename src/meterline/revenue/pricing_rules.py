@@ -8,7 +8,10 @@ them, as jsonLogic data:
   or Togai's key (`urc.<meter id>`, `ff.<add-on id>`); a card without a quantity (a fixed fee, a credit grant) has
   usage 1, as its line says;
 - `total.revenue`: every card's revenue plus the lines the rules before added;
-- `account.id`, `account.name`, `account.currency`, `account.metadata.<key>`, `account.tags`.
+- `account.id`, `account.name`, `account.currency`, `account.metadata.<key>`, `account.tags`, and
+  `account.settings.<namespace>.<id>`: the setting of that namespace and id nearest the account (the account's, its
+  customer's, the organization's), as enrichments read settings (`setting_keys` names those the rules read; the
+  caller looks them up in one query).
 
 The condition (none: always) decides; the computation gives a number, which the action uses: ADD makes a line of
 that amount, UPDATE `revenue.<card>` sets the card's revenue, UPDATE `usage.<card>` sets a usage card's usage and
@@ -55,6 +58,7 @@ class AccountFacts:
     currency: str = ""
     metadata: Mapping[str, Any] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    settings: Mapping[str, Any] = field(default_factory=dict)  # "<namespace>.<id>" -> the value as rules read it
 
     def data(self) -> dict[str, Any]:
         return {
@@ -63,14 +67,59 @@ class AccountFacts:
             "currency": self.currency,
             "metadata": dict(self.metadata),
             "tags": list(self.tags),
+            "settings": _settings_data(self.settings),
         }
 
 
-def account_facts(account: Account) -> AccountFacts:
-    """What rules read of an account row: its id, name, currency, metadata (text values) and tags."""
+def account_facts(account: Account, settings: Mapping[str, Any] | None = None) -> AccountFacts:
+    """What rules read of an account row: its id, name, currency, metadata (text values) and tags, with the
+    settings the caller looked up (`setting_keys`)."""
     metadata = account.metadata_ if isinstance(account.metadata_, dict) else {}
     tags = tuple(str(t) for t in account.tags or () if isinstance(t, (str, int)))
-    return AccountFacts(account.id, account.name, account.invoice_currency, metadata, tags)
+    return AccountFacts(account.id, account.name, account.invoice_currency, metadata, tags, dict(settings or {}))
+
+
+SETTINGS_PATH = "account.settings."
+MAX_SETTING_KEYS = 100
+
+
+def setting_keys(rules: Iterable[PricingRule]) -> tuple[str, ...]:
+    """The settings the rules read, as `<namespace>.<id>` (from `account.settings.<namespace>.<id>`: the first
+    segment is the namespace, the rest the id), sorted, at most MAX_SETTING_KEYS: a rule names what it reads (a
+    path computed at evaluation reads no setting). A rule that does not compile reads none (it fails on its own)."""
+    keys: set[str] = set()
+    for rule in rules:
+        for text in (rule.condition, rule.computation):
+            if not text or not text.strip():
+                continue
+            try:
+                variables = jsonlogic.compile_logic(text).variables
+            except jsonlogic.JsonLogicError:
+                continue
+            for path in variables:
+                if not path.startswith(SETTINGS_PATH):
+                    continue
+                namespace, *rest = path[len(SETTINGS_PATH) :].split(".")
+                # an id may hold dots, and a JSON setting's value may be read into: every prefix may be the id
+                keys.update(".".join([namespace, *rest[:n]]) for n in range(1, len(rest) + 1))
+    return tuple(sorted(keys))[:MAX_SETTING_KEYS]
+
+
+def _settings_data(settings: Mapping[str, Any]) -> dict[str, Any]:
+    """`{namespace: {id: value}}` with a dotted id as nested steps; where one setting's id is a prefix of another's,
+    the shorter wins (a JSON value is read, never merged into)."""
+    data: dict[str, Any] = {}
+    placed: set[str] = set()
+    for key in sorted(settings, key=lambda k: (k.count("."), k)):
+        parts = key.split(".")
+        if any(".".join(parts[:n]) in placed for n in range(2, len(parts))):
+            continue
+        node = data
+        for step in parts[:-1]:
+            node = node.setdefault(step, {})
+        node[parts[-1]] = settings[key]
+        placed.add(key)
+    return data
 
 
 @dataclass(frozen=True)

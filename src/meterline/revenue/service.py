@@ -36,9 +36,10 @@ from meterline.licenses.service import LicenseService
 from meterline.rating import cycles
 from meterline.revenue import schemas
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, Ruled, plan_revenue, with_rules
-from meterline.revenue.pricing_rules import account_facts
+from meterline.revenue.pricing_rules import account_facts, setting_keys
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import ScheduleService, ScheduleView
+from meterline.settings.repository import SettingRepository
 from meterline.tenancy.context import Context
 
 
@@ -107,7 +108,14 @@ class RevenueCalculator:
         cards = plan_revenue(model, currency, usage, licenses, proration, license_days, overage=overage)
         facts = None
         if account_id is not None and model.pricing_rules:
-            facts = account_facts(self._account(account_id, "pricePlanDetailsConfig"))
+            account = self._account(account_id, "pricePlanDetailsConfig")
+            keys = setting_keys(model.pricing_rules)
+            found: dict[str, Any] = {}
+            if keys:  # the settings the rules name, nearest the account: docs/pricing.md, "Pricing rules"
+                customer_id = self.accounts.ids_with_customer_ids({account.pk})[account.pk][1]
+                levels = [("ACCOUNT", account.id), ("CUSTOMER", customer_id), ("ORGANIZATION", self.ctx.org_id)]
+                found = SettingRepository(self.ctx.session, self.ctx.org_id).nearest(keys, levels)
+            facts = account_facts(account, found)
         ruled = with_rules(model, cards, currency, facts)
         return Calculation(
             currency, details, model, active, plan_type, plan_id, reference, account_id, usage_range, ruled.cards, ruled

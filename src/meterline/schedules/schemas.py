@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-from pydantic import Field, StrictBool, StrictInt, StringConstraints
+from pydantic import Field, PrivateAttr, StrictBool, StrictInt, StringConstraints
 
 from meterline.catalog.plan_schemas import (
     CreatePricePlanDetailsOverride,
@@ -36,6 +36,9 @@ class UpdatePricingScheduleRequest(RequestModel):
     price_plan_details_override: CreatePricePlanDetailsOverride | None = None
     pricing_rules_override: CreatePricingRules | None = None
     retain_start_offsets: StrictBool | None = None
+    # Not the API's: the plan version to associate (None: the newest, as every client edit). Set only by schedules
+    # v2's staged card and rule changes, which keep a schedule on its own version (docs/pricing.md, "Schedules v2").
+    _plan_version: int | None = PrivateAttr(default=None)
 
 
 class UpdatePricingScheduleRequestWithActions(UpdatePricingScheduleRequest):

@@ -234,9 +234,12 @@ class ScheduleService:
             raise BadRequest(f"{where}pricePlanId: no price plan {edit.price_plan_id!r}")
         if plan.status != ACTIVE:
             raise BadRequest(f"{where}pricePlanId: price plan {plan.id} is {plan.status}; activate it first")
-        version = self.plans.version(plan, plan.latest_version)
-        model = plan_model.parse_stored(version.details)  # type: ignore[union-attr]
-        active = [c for c in version.active_currencies.split(",") if c]  # type: ignore[union-attr]
+        number = edit._plan_version or plan.latest_version  # a staged v2 card change keeps its schedule's version
+        version = self.plans.version(plan, number)
+        if version is None:  # pragma: no cover - versions are never deleted
+            raise BadRequest(f"{where}pricePlanId: price plan {plan.id} has no version {number}")
+        model = plan_model.parse_stored(version.details)
+        active = [c for c in version.active_currencies.split(",") if c]
         currency = account.invoice_currency
         if currency not in active:
             raise BadRequest(
@@ -254,7 +257,7 @@ class ScheduleService:
                     r.model_dump(by_alias=True, exclude_none=True) for r in edit.pricing_rules_override
                 ]
                 rules_where = f"{where}pricingRulesOverride"
-            details = decode_details(version.details)  # type: ignore[union-attr]
+            details = decode_details(version.details)
             merged = plan_rules.normalize(
                 {**details, **override}, plan.type, PricePlanService(self.ctx).catalog(), rules_where
             )
@@ -274,7 +277,7 @@ class ScheduleService:
                 org_id=self.ctx.org_id,
                 account_pk=account.pk,
                 plan_pk=plan.pk,
-                plan_version=plan.latest_version,
+                plan_version=number,
                 start_at=start,
                 end_at=end,
                 override=encode_details(override) if override is not None else None,

@@ -222,16 +222,16 @@ def with_cards(view: ScheduleView, cards: list[plan_v2.NamedCard]) -> dict[str, 
 def item_to_v1(
     item: dict[str, Any], schedule: PricingSchedule, plan_id: str, tz: Any, frozen: datetime | None, where: str
 ) -> UpdatePricingScheduleRequest:
-    """A schedule's staged cards and rules as the v1 edit that applies them: the schedule's plan associated again
-    over its window (from the end of the finalized invoices when part of it is invoiced), with the staged override,
-    on the same cycle (retainStartOffsets)."""
+    """A schedule's staged cards and rules as the v1 edit that applies them: the schedule's plan, at the schedule's
+    own version (not the plan's newest), associated again over its window (from the end of the finalized invoices
+    when part of it is invoiced), with the staged override, on the same cycle (retainStartOffsets)."""
     start = schedule.start_at if frozen is None or schedule.start_at >= frozen else frozen
     if start >= schedule.end_at:
         raise BadRequest(f"{where}schedule {schedule.pk} is wholly invoiced (finalized invoices never change)")
     until = OPEN_END if schedule.end_at >= END_OF_TIME else cycles.local_day(schedule.end_at, tz)
     override = dict(item["override"])
     rules = override.pop("pricingRules", None)
-    return UpdatePricingScheduleRequest.model_validate(
+    edit = UpdatePricingScheduleRequest.model_validate(
         {
             "mode": "ASSOCIATE",
             "pricePlanId": plan_id,
@@ -245,6 +245,8 @@ def item_to_v1(
         },
         context={STORED: True},
     )
+    edit._plan_version = schedule.plan_version  # the schedule's own version, not the plan's newest
+    return edit
 
 
 def card_out(view: ScheduleView, account_id: str, card: plan_v2.NamedCard) -> RateCard:

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import ColumnElement, ScalarSelect, and_, bindparam, delete, literal, or_, select, text
@@ -112,6 +113,21 @@ class SettingRepository(OrgRepository):
             text(sql), {"org": self.org_id, "ids": ordered if postgresql else json.dumps(ordered)}
         )
         return {row[0]: (row[1], row[2]) for row in rows}
+
+    def nearest(self, keys: Iterable[str], levels: list[tuple[str, str]]) -> dict[str, Any]:
+        """`<namespace>.<id>` -> the value (as enrichments read it: metering/enrichments.py `dependency_value`) of the
+        setting nearest in `levels` ((entity type, entity id), nearest first) that sets it; one query. Pricing rules'
+        `account.settings.*` (revenue/pricing_rules.py `setting_keys`, which bounds the keys)."""
+        from meterline.metering.enrichments import dependency_value
+
+        wanted = list(keys)
+        found = self.values_by_full_ids({f"setting.{key}.{t}.{i}" for key in wanted for t, i in levels})
+        out: dict[str, Any] = {}
+        for key in wanted:
+            hit = next((found[f] for f in (f"setting.{key}.{t}.{i}" for t, i in levels) if f in found), None)
+            if hit is not None:
+                out[key] = dependency_value(hit[1], hit[0])
+        return out
 
     def in_namespace_of(self, namespace: str, entities: list[tuple[str, str]]) -> list[EntitySetting]:
         """The settings of `namespace` of these entities ((entity type, entity id), at most three), in pk order."""

@@ -375,11 +375,6 @@ def _stage_item(
 ) -> tuple[Account, ScheduleView]:
     """Stage a change of the schedule's override (its cards or rules), checked at once as finalize would apply it."""
     account, repo, items, schedule = _schedule(ctx, schedule_id)
-    if schedule.plan_version != PricePlanRepository(ctx.session, ctx.org_id).by_pk(schedule.plan_pk).latest_version:
-        raise BadRequest(
-            f"Schedule {schedule_id} is on an earlier version of its price plan: migrate it to the newest "
-            "version before changing its rate cards or pricing rules"
-        )
     item = v2.schedule_item(items, schedule.pk)
     [view] = ScheduleService(ctx).views([v2.staged_copy(schedule, item)])
     changed = {"schedule": schedule.pk, "override": change(view)}
@@ -431,6 +426,35 @@ def stage_schedule_rules(
         return {**(view.override or {}), "pricingRules": dumped}
 
     return _stage_item(ctx, schedule_id, change)
+
+
+def account_schedule(ctx: Context, account_id: str, schedule_id: str) -> tuple[Account, ScheduleView]:
+    """One of the account's schedules (NotFound when it is not the account's)."""
+    account = AccountRepository(ctx.session, ctx.org_id).by_id(account_id)
+    schedule = ScheduleRepository(ctx.session, ctx.org_id).by_pk(schedule_id)
+    if account is None or schedule is None or schedule.account_pk != account.pk:
+        raise NotFound(f"Account {account_id} has no schedule {schedule_id}")
+    [view] = ScheduleService(ctx).views([schedule])
+    return account, view
+
+
+def set_schedule_rules(ctx: Context, account_id: str, schedule_id: str, rules: list[dict[str, Any]]) -> ScheduleView:
+    """The account's own pricing rules on one schedule (`pricingRulesOverride`, replacing the plan's; [] none), at
+    once (the console): as a staged rule change is finalized (`item_to_v1`: the schedule's plan and version again
+    over its window, from the end of the finalized invoices, with its card override kept), through
+    `edit_schedules`, the drafts re-synced. Answers the schedule made (a new id)."""
+    account, view = account_schedule(ctx, account_id, schedule_id)
+    repo = ScheduleRepository(ctx.session, ctx.org_id)
+    schedule = repo.by_pk(schedule_id)
+    if schedule is None:  # pragma: no cover - account_schedule found it
+        raise NotFound(f"Account {account_id} has no schedule {schedule_id}")
+    plan = PricePlanRepository(ctx.session, ctx.org_id).by_pk(schedule.plan_pk)
+    given = [{k: v for k, v in r.items() if k not in ("id", "version")} for r in rules]  # numbered by order
+    item = {"schedule": schedule.pk, "override": {**(view.override or {}), "pricingRules": given}}
+    edit = v2.item_to_v1(item, schedule, plan.id, ZoneInfo(ctx.org.timezone), invoiced_until(ctx, account), "")
+    _, views = edit_schedules(ctx, account.id, [edit])
+    start = max(schedule.start_at, invoiced_until(ctx, account) or schedule.start_at)
+    return next(v for v in views if v.start <= start < v.end)
 
 
 def schedule_errors(ctx: Context, schedule_id: str) -> list[plan_v2.CardError]:

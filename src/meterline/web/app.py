@@ -33,6 +33,7 @@ from meterline.console import (
     pages as console_pages,
     plan_pages as console_plans,
     portal_pages as console_portal,
+    pricing_rule_pages as console_pricing_rules,
     report_pages as console_reports,
     settings_pages as console_settings,
     webhook_pages as console_webhooks,
@@ -152,6 +153,7 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (
         console_dashboard,
         console_plans,
+        console_pricing_rules,
         console_metering,
         console_features,
         console_entitlements,
