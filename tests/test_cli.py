@@ -406,6 +406,7 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
         assert lines[1:] == [
             "  1 account synced (drafts of every cycle started by then)",
             "  2 invoices finalized (numbered; DUE, or PAID when nothing to pay)",
+            "  0 composite invoices made (invoice groups)",
             "  0 failures",
         ]
         assert "note:" not in done.stderr and "{" not in done.stdout
@@ -415,6 +416,7 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
         assert again.returncode == 0, again.stderr
         summary = json.loads(again.stdout)
         assert (summary["syncedAccounts"], summary["finalized"], summary["failures"]) == (1, 0, [])
+        assert summary["composites"] == 0
         assert "0 invoices finalized" in again.stderr  # the summary goes to stderr with --json
 
         # an instant after now finalizes early: allowed, and said

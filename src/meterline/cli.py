@@ -252,7 +252,7 @@ def bill_run(
     there is nothing to pay). An --as-of in the future finalizes cycles early, as the worker would on that day.
     Idempotent: running it again, or after a crash, gives the same invoices and numbers.
 
-    Prints a summary (with --json, one JSON object: asOf, syncedAccounts, finalized, failures); a progress bar on
+    Prints a summary (with --json, one JSON object: asOf, syncedAccounts, finalized, composites, failures); a progress bar on
     stderr while it runs at a terminal. A failing organization, account or invoice does not stop the run: it is
     recorded (retried by the worker with backoff; this command retries it at once), listed on stderr, and the
     command exits with 1."""
@@ -301,6 +301,7 @@ def bill_run(
         f"Bill run as of {instant:%Y-%m-%d %H:%M:%S} UTC, {scope}",
         f"  {_plural(result.synced_accounts, 'account', 'accounts')} synced (drafts of every cycle started by then)",
         f"  {_plural(result.finalized, 'invoice', 'invoices')} finalized (numbered; DUE, or PAID when nothing to pay)",
+        f"  {_plural(result.composites, 'composite invoice', 'composite invoices')} made (invoice groups)",
         f"  {_plural(failed, 'failure', 'failures')}"
         + (" (listed above; fix the data, then run this again, or let the worker retry)" if failed else ""),
     ]
@@ -312,6 +313,7 @@ def bill_run(
                     "asOf": _instant(instant),
                     "syncedAccounts": result.synced_accounts,
                     "finalized": result.finalized,
+                    "composites": result.composites,
                     "failures": [
                         {
                             "organizationId": f.org_id,

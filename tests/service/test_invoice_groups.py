@@ -3,24 +3,30 @@ from the members' invoices as finalized, to the cent, with credits and the walle
 
 from __future__ import annotations
 
+import io
 import json
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from meterline.accounts.schemas import CreateAccountRequest
 from meterline.accounts.service import AccountService
+from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
 from meterline.credits.service import Grant
 from meterline.invoice_groups.models import CompositeInvoice
-from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest
+from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest, composite_out
 from meterline.invoice_groups.service import InvoiceGroupService
 from meterline.invoicing.models import Invoice
+from meterline.invoicing.pdf import render_composite_pdf
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
+from meterline.tenancy.context import Context
 from meterline.usecases import balances
-from meterline.usecases.invoice_groups import composite_state, consolidate
+from meterline.usecases.invoice_groups import ListedComposite, composite_state, consolidate, invoice_page
 from meterline.usecases.schedules import edit_schedules
 from tests.service.billing_world import World, fee, make_plan, t, tiered_card
 from tests.service.test_credits_wallet import check_ledgers
@@ -64,7 +70,8 @@ def _invoices(world: World) -> dict[str, Invoice]:
         return {ids[r.account_pk]: r for r in rows}
 
 
-def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(world: World) -> None:
+def _march(world: World) -> str:
+    """The hand-computed world: acme and acme-2 in a group, solo alone, March billed as of 6 April; the group's id."""
     # Given Growth (D4's tiered usage card, a 300.00 fee, grace 5 days) from 1 March for acme, acme-2 and solo;
     # acme and acme-2 in a group with 30 days' net terms (solo in none)
     _accounts(world, "acme-2", "solo")
@@ -97,8 +104,14 @@ def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(wor
         )
         balances.wallet(ctx).top_up("acme-2", D("100.00"))
 
-    # When the bill run as of 6 April finalizes March
+    # and the bill run as of 6 April finalizes March
     assert world.bill_run(t(4, 6)) >= 3
+    return group
+
+
+def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(world: World) -> None:
+    # Given acme and acme-2 in a group and solo alone, March billed by the run of 6 April (_march)
+    group = _march(world)
 
     # Then each account's invoice is finalized as ever, credits and the wallet acting on acme-2's alone
     march = _invoices(world)
@@ -196,3 +209,78 @@ def test_daily_consolidation_gathers_the_days_invoices_once_the_day_is_over(worl
         assert consolidate(ctx, t(3, 12, 2)) == 0  # once
     eleventh = _composites(world)[1]
     assert eleventh.total_amount == D("5.00") and [m["id"] for m in json.loads(eleventh.lines)["lineItems"]] == [c]
+
+
+def _listed(ctx: Context, size: int = 50, **filters: object) -> list[str]:
+    """The ids GET /invoices lists with `filters`, every page followed."""
+    wanted: dict[str, Any] = {"status": None, "owner_id": None, "customer_id": None, "start": None, "end": None}
+    wanted.update(filters)
+    ids: list[str] = []
+    token = None
+    while True:
+        page = invoice_page(ctx, page_request(token, size), **wanted)
+        ids += [i.invoice.pk if isinstance(i, ListedComposite) else i.pk for i in page.items]
+        if page.next_token is None:
+            return ids
+        token = page.next_token
+
+
+def test_get_invoices_lists_the_composite_with_the_filters_and_paging_of_every_invoice(world: World) -> None:
+    group = _march(world)
+    march = _invoices(world)
+    [composite] = _composites(world)
+    with world.at(t(4, 7)) as ctx:
+        stmt = select(Invoice.pk).where(Invoice.org_id == world.org.id)
+        every = sorted([*ctx.session.scalars(stmt), composite.pk])
+        # in id order (creation order) among the accounts' invoices, once, whatever the page size
+        assert _listed(ctx) == every and composite.pk in every
+        assert _listed(ctx, size=1) == _listed(ctx, size=2) == every
+        # its owner is its group: ownerId = the group lists its composites; an account's or a customer's list does not
+        assert _listed(ctx, owner_id=group) == [composite.pk]
+        assert composite.pk not in _listed(ctx, owner_id="acme") and march["acme"].pk in _listed(ctx, owner_id="acme")
+        assert _listed(ctx, customer_id="acme") == [pk for pk in every if pk != composite.pk]
+        assert _listed(ctx, owner_id="igroup.nobody") == []
+        # status is read from its members: 100.00 of 675.00 paid
+        assert _listed(ctx, status="PARTIALLY_PAID") == [march["acme-2"].pk, composite.pk]
+        assert composite.pk not in _listed(ctx, status="DUE") and march["acme"].pk in _listed(ctx, status="DUE")
+        assert _listed(ctx, status="PARTIALLY_PAID", size=1) == [march["acme-2"].pk, composite.pk]
+        # the time filters keep those whose period [1 March, 1 April) overlaps, as for any invoice
+        assert composite.pk in _listed(ctx, start=t(3, 31), end=t(4, 1))
+        assert composite.pk not in _listed(ctx, start=t(4, 1)) and composite.pk not in _listed(ctx, end=t(3, 1))
+    with world.at(t(4, 21)) as ctx:
+        InvoiceService(ctx).update(march["acme"].pk, "PAID", {})
+        InvoiceService(ctx).update(march["acme-2"].pk, "PAID", {})
+    with world.at(t(4, 21)) as ctx:
+        assert _listed(ctx, status="PAID", owner_id=group) == [composite.pk]
+        assert _listed(ctx, status="PARTIALLY_PAID") == []
+
+
+def test_the_composite_pdf_shows_the_group_each_members_lines_and_the_exact_totals(world: World) -> None:
+    _march(world)
+    march = _invoices(world)
+    [composite] = _composites(world)
+    with world.at(t(4, 7)) as ctx:
+        state = composite_state(ctx, composite)
+        presented = composite_out(composite, state.paid, state.status, with_lines=True)
+        pdf = render_composite_pdf(presented.model_dump(mode="python", by_alias=True), ctx.org.timezone)
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+    one, two = march["acme"].sequence_id, march["acme-2"].sequence_id
+    # the invoice's facts, numbered once, with the group's due date; billed to the group with its net terms
+    assert f"INVOICE Number {composite.sequence_id} Status Partially paid Invoice date 2024-04-06" in text
+    assert "Due date 2024-05-06 Period 2024-03-01 to 2024-03-31" in text
+    assert "BILL TO Acme group ap@acme.test 2 Group Rd US Net terms: 30 days" in text
+    # each member invoice's own lines as finalized, under its account and number, then its total
+    assert (
+        f"Acme Inc (acme), invoice {one} API calls 150 USD 125.00 API calls: slab 1 (above 0) 100 USD 1.00 USD 100.00 "
+        f"API calls: slab 2 (above 100) 50 USD 0.50 USD 25.00 Platform 1 USD 300.00 USD 300.00 Invoice {one} total "
+        "USD 425.00"
+    ) in text
+    assert (
+        f"Acme acme-2 (acme-2), invoice {two} API calls 0 USD 0.00 Platform 1 USD 300.00 USD 300.00 Promo USD -50.00 "
+        f"Invoice {two} total USD 250.00"
+    ) in text
+    # the totals, exact: 425.00 + 250.00 = 675.00; acme-2's wallet paid 100.00; 575.00 due
+    assert (
+        f"Invoice {one} USD 425.00 Invoice {two} USD 250.00 Total USD 675.00 Paid USD 100.00 Amount due USD 575.00"
+    ) in text
+    assert f"Invoice {composite.pk} Page 1/1" in text
