@@ -5,17 +5,21 @@ from __future__ import annotations
 
 import io
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
 from typing import Any
 
+import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
 
 from meterline.accounts.schemas import CreateAccountRequest
 from meterline.accounts.service import AccountService
+from meterline.core.clock import utc_now
 from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
+from meterline.core.settings import Settings
 from meterline.credits.service import Grant
 from meterline.invoice_groups.models import CompositeInvoice
 from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest, composite_out
@@ -28,8 +32,11 @@ from meterline.tenancy.context import Context
 from meterline.usecases import balances
 from meterline.usecases.invoice_groups import ListedComposite, composite_state, consolidate, invoice_page
 from meterline.usecases.schedules import edit_schedules
+from meterline.webhooks.delivery import Deliverer
+from meterline.webhooks.service import WebhookService
 from tests.service.billing_world import World, fee, make_plan, t, tiered_card
 from tests.service.test_credits_wallet import check_ledgers
+from tests.webhook_receiver import Receiver, wait_for
 
 D = Decimal
 
@@ -284,3 +291,39 @@ def test_the_composite_pdf_shows_the_group_each_members_lines_and_the_exact_tota
         f"Invoice {one} USD 425.00 Invoice {two} USD 250.00 Total USD 675.00 Paid USD 100.00 Amount due USD 575.00"
     ) in text
     assert f"Invoice {composite.pk} Page 1/1" in text
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def test_a_composite_is_announced_by_invoice_created_and_invoice_finalized(world: World, receiver: Receiver) -> None:
+    # Given an endpoint subscribed to invoice.created and invoice.finalized (a real receiver checks the signatures)
+    with world.at(utc_now()) as ctx:
+        _endpoint, secret = WebhookService(ctx).create(receiver.url, ["invoice.created", "invoice.finalized"])
+    receiver.secrets = [secret]
+    # When the run of 6 April makes the group's composite
+    group = _march(world)
+    [composite] = _composites(world)
+    # Then the delivery worker sends both, each with the composite as GET /invoices/{id} answers it
+    worker = Deliverer(world.factory, Settings(webhook_retry_schedule="0.2,0.3,0.5", webhook_timeout=2))  # type: ignore[call-arg]
+
+    def of_composite() -> list[dict[str, Any]]:
+        return [r.body for r in receiver.accepted if r.body["data"]["id"] == composite.pk]
+
+    wait_for(lambda: len(of_composite()) == 2, worker.tick)
+    assert not receiver.rejected
+    assert sorted(b["type"] for b in of_composite()) == ["invoice.created", "invoice.finalized"]
+    for body in of_composite():
+        data = body["data"]
+        assert (data["invoiceType"], data["ownerId"], data["status"]) == ("COMPOSITE", group, "PARTIALLY_PAID")
+        assert (data["totalAmount"], data["paidAmount"], data["sequenceId"]) == (675, 100, composite.sequence_id)
+        assert data["pdfUrl"] == f"/api/invoices/{composite.pk}/pdf"
+        assert [m["value"] for m in data["revenueInfo"]["lineItems"]] == [425, 250]
+    # and a run that makes nothing announces nothing more
+    world.bill_run(t(4, 6))
+    worker.tick()
+    assert len(of_composite()) == 2
