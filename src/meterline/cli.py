@@ -252,10 +252,10 @@ def bill_run(
     there is nothing to pay). An --as-of in the future finalizes cycles early, as the worker would on that day.
     Idempotent: running it again, or after a crash, gives the same invoices and numbers.
 
-    Prints a summary (with --json, one JSON object: asOf, syncedAccounts, finalized, composites, failures); a progress bar on
-    stderr while it runs at a terminal. A failing organization, account or invoice does not stop the run: it is
-    recorded (retried by the worker with backoff; this command retries it at once), listed on stderr, and the
-    command exits with 1."""
+    Prints a summary (with --json, one JSON object: asOf, syncedAccounts, finalized, composites, failures); a
+    progress bar on stderr while it runs at a terminal. A failing organization, account or invoice does not stop
+    the run: it is recorded (retried by the worker with backoff; this command retries it at once), listed on
+    stderr, and the command exits with 1."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn

@@ -93,6 +93,13 @@ class InvoiceGroupRepository(OrgRepository):
             stmt = stmt.where(CompositeInvoice.start_at < end)
         return list(self.session.scalars(stmt.order_by(CompositeInvoice.pk).limit(limit)))
 
+    def recent_of_groups(self, group_pks: set[str], limit: int) -> list[CompositeInvoice]:
+        """The groups' newest composites, newest first (the console's customer page)."""
+        if not group_pks:
+            return []
+        stmt = self.scoped(CompositeInvoice).where(CompositeInvoice.group_pk.in_(sorted(group_pks)))
+        return list(self.session.scalars(stmt.order_by(CompositeInvoice.pk.desc()).limit(limit)))
+
     def consolidated(self, invoice_pks: set[str]) -> set[str]:
         """Those of `invoice_pks` already in a composite."""
         if not invoice_pks:

@@ -203,6 +203,13 @@ def _state(members: list[Invoice]) -> CompositeState:
     return CompositeState(paid, status, members)
 
 
+def recent_composites(ctx: Context, group_pks: set[str], limit: int) -> list[ListedComposite]:
+    """The groups' newest COMPOSITE invoices with their state, newest first (the console's customer page)."""
+    made = InvoiceGroupRepository(ctx.session, ctx.org_id).recent_of_groups(group_pks, limit)
+    states = composite_states(ctx, made)
+    return [ListedComposite(c, states[c.pk]) for c in made]
+
+
 def composites_of(ctx: Context, group_pk: str) -> list[CompositeInvoice]:
     return InvoiceGroupRepository(ctx.session, ctx.org_id).composites_of(group_pk)
 
