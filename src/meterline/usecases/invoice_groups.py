@@ -29,6 +29,7 @@ from meterline.invoice_groups import composite
 from meterline.invoice_groups.models import CompositeInvoice, InvoiceGroup
 from meterline.invoice_groups.repository import InvoiceGroupRepository
 from meterline.invoice_groups.schemas import composite_out
+from meterline.invoicing import billing
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository
 from meterline.invoicing.schemas import InvoiceOut
@@ -42,20 +43,20 @@ GATHERED = frozenset(
 )
 
 
-def consolidate(ctx: Context, as_of: datetime) -> int:
-    """Make the COMPOSITE invoices of every group of the organization that are ready at `as_of`; how many."""
+def consolidate(ctx: Context, as_of: datetime) -> list[billing.Composite]:
+    """Make the COMPOSITE invoices of every group of the organization that are ready at `as_of`; which."""
     groups = InvoiceGroupRepository(ctx.session, ctx.org_id)
-    return sum(consolidate_group(ctx, pk, as_of) for pk in groups.all_pks())
+    return [made for pk in groups.all_pks() for made in consolidate_group(ctx, pk, as_of)]
 
 
-def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> int:
+def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> list[billing.Composite]:
     groups = InvoiceGroupRepository(ctx.session, ctx.org_id)
     group = groups.locked(group_pk)  # two runs never gather one cycle twice; members wait for this to end
     if group is None:
-        return 0
+        return []
     joined = {m.account_pk: m.joined_at for m in groups.members(group.pk)}
     if not joined:
-        return 0
+        return []
     invoices = InvoiceRepository(ctx.session, ctx.org_id)
     tz = ZoneInfo(ctx.org.timezone)
     rows = invoices.of_group_accounts(set(joined), min(joined.values()))
@@ -73,11 +74,11 @@ def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> int:
         key = _key(group, invoice, tz)
         if key is not None:
             buckets[key].append(invoice)
-    made = 0
+    made = []
     for key in sorted(buckets):
         if _ready(key, drafts, as_of, group, tz):
-            _make(ctx, group, key, buckets[key], as_of)
-            made += 1
+            c = _make(ctx, group, key, buckets[key], as_of)
+            made.append(billing.Composite(ctx.org_id, c.pk, c.sequence_id, c.group_pk, c.total_amount, c.currency))
     return made
 
 
@@ -94,7 +95,7 @@ def _ready(key: str, drafts: list[Invoice], as_of: datetime, group: InvoiceGroup
     return not any(_key(group, d, tz) == key for d in drafts)
 
 
-def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], as_of: datetime) -> None:
+def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], as_of: datetime) -> CompositeInvoice:
     invoices = InvoiceRepository(ctx.session, ctx.org_id)
     locked = invoices.lock_many({i.pk for i in gathered})  # their due dates change: no payment in between
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in gathered})
@@ -148,6 +149,7 @@ def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], 
     )
     InvoiceGroupRepository(ctx.session, ctx.org_id).add_composite(made, [i.pk for i in ordered])
     announce(ctx, made)
+    return made
 
 
 def announce(ctx: Context, made: CompositeInvoice) -> None:
