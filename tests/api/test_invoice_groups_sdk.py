@@ -183,7 +183,7 @@ def test_deleting_an_account_takes_it_out_of_its_group_and_another_organization_
 
 
 def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
-    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+    sdk: Sdk, other_sdk: Sdk, other_tenant: Tenant, tenant: Tenant, session_factory: sessionmaker[Session]
 ) -> None:
     # Given acme and acme-2 in a daily group, and a custom invoice of each finalized today (DUE)
     _accounts(sdk)
@@ -248,6 +248,14 @@ def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
     assert "BILL TO Acme group ap@acme.test 2 Group Rd Springfield US Net terms: 30 days" in text
     assert "Setup USD 10.01" in text and "Setup USD 20.02" in text
     assert "Total USD 30.03 Paid USD 0.00 Amount due USD 30.03" in text
+    # another organization sees none of it
+    assert other_sdk.invoices.list_invoices().data == []
+    assert other_sdk.invoices.list_invoices(owner_id=group.id).data == []
+    with pytest.raises(NotFoundException, match=composite_id):
+        other_sdk.invoices.get_invoice(composite_id)
+    with other_tenant.http() as http:
+        other = http.get(f"/invoices/{composite_id}/pdf")
+    assert other.status_code == 404 and composite_id in other.json()["message"]
     # and paying a member shows on it
     sdk.invoices.update_invoice(made[0].id, UpdateInvoiceRequest(status="PAID"))
     paid = sdk.invoices.get_invoice(composite_id)
