@@ -29,7 +29,7 @@ from meterline.invoicing.pdf import render_composite_pdf
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
-from meterline.usecases import balances
+from meterline.usecases import balances, jobs as usecase_jobs
 from meterline.usecases.invoice_groups import ListedComposite, composite_state, consolidate, invoice_page
 from meterline.usecases.schedules import edit_schedules
 from meterline.webhooks.delivery import Deliverer
@@ -327,3 +327,24 @@ def test_a_composite_is_announced_by_invoice_created_and_invoice_finalized(world
     world.bill_run(t(4, 6))
     worker.tick()
     assert len(of_composite()) == 2
+
+
+def test_a_failing_groups_step_of_a_bill_run_job_keeps_what_the_job_did(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BILL_RUN job's groups step runs in a savepoint: should it fail, its own changes go and the job's stand."""
+    _accounts(world, "acme-2")
+
+    def broken(ctx: Context, as_of: object) -> list[object]:
+        InvoiceGroupService(ctx).create(_group(["acme-2"], daily=True))  # a change of the step's own
+        raise RuntimeError("the groups step fails")
+
+    monkeypatch.setattr(usecase_jobs, "consolidate", broken)
+    with world.at(t(3, 10)) as ctx:
+        invoice, _ = InvoiceService(ctx).create_custom(
+            "acme", t(3, 1), t(3, 2), "DUE", [{"description": "Setup", "value": D("1.00")}], False, True, True, None
+        )
+        usecase_jobs.consolidate_groups(ctx, {})
+    with world.at(t(3, 10)) as ctx:
+        assert InvoiceService(ctx).get(invoice.pk).status == "DUE"
+        assert InvoiceGroupService(ctx).page(page_request(None, 50))[0].items == []
