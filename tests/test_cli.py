@@ -406,6 +406,7 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
         assert lines[1:] == [
             "  1 account synced (drafts of every cycle started by then)",
             "  2 invoices finalized (numbered; DUE, or PAID when nothing to pay)",
+            "  0 composite invoices made (invoice groups)",
             "  0 failures",
         ]
         assert "note:" not in done.stderr and "{" not in done.stdout
@@ -415,6 +416,7 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
         assert again.returncode == 0, again.stderr
         summary = json.loads(again.stdout)
         assert (summary["syncedAccounts"], summary["finalized"], summary["failures"]) == (1, 0, [])
+        assert summary["composites"] == []
         assert "0 invoices finalized" in again.stderr  # the summary goes to stderr with --json
 
         # an instant after now finalizes early: allowed, and said
@@ -426,6 +428,47 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
         assert f"organization {org_id}" in early.stdout.splitlines()[0]
         bad = meterline("bill-run", "--as-of", "next tuesday", "--database-url", url)
         assert bad.returncode == 2 and "not an ISO-8601 instant" in bad.stderr
+    finally:
+        stop_server(process)
+
+
+def test_bill_run_lists_the_composite_invoices_it_made(tmp_path: Path) -> None:
+    """An invoice group's COMPOSITE invoices made by the run are in its summary, one line each, and in --json."""
+    url = f"sqlite:///{tmp_path / 'groups.db'}"
+    process, base_url = start_server(url, tmp_path / "server.log")
+    try:
+        token = meterline("api-key", "create", "--database-url", url).stdout.strip()
+        _past_invoices(base_url, token)  # two past cycles of acme due (no usage: 0.00 each)
+        made = httpx.post(
+            f"{base_url}/api/invoice_groups",
+            headers={"Authorization": f"Bearer {token}"},
+            json={
+                "name": "Acme group",
+                "email": "ap@acme.test",
+                "dailyInvoiceConsolidation": False,
+                "accountIds": ["acme"],
+                "address": {"line1": "2 Group Rd"},
+            },
+        )
+        assert made.status_code == 200, made.text
+        group = made.json()["id"]
+
+        done = meterline("bill-run", "--json", "--database-url", url)
+        assert done.returncode == 0, done.stderr
+        composites = json.loads(done.stdout)["composites"]
+        assert [(c["sequenceId"], c["invoiceGroupId"], c["totalAmount"], c["currency"]) for c in composites] == [
+            ("INV-000003", group, "0.00", "USD"),
+            ("INV-000004", group, "0.00", "USD"),
+        ]
+        summary = " ".join(done.stderr.split())  # the summary goes to stderr with --json
+        assert "2 invoices finalized" in summary and "2 composite invoices made (invoice groups)" in summary
+        for c in composites:
+            assert f"{c['sequenceId']}: invoice group {group}, USD 0.00 ({c['invoiceId']})" in summary
+        assert sorted(_numbers(base_url, token)) == ["-", "INV-000001", "INV-000002", "INV-000003", "INV-000004"]
+
+        again = meterline("bill-run", "--database-url", url)
+        assert again.returncode == 0, again.stderr
+        assert "  0 composite invoices made (invoice groups)" in again.stdout.splitlines()
     finally:
         stop_server(process)
 

@@ -252,14 +252,15 @@ def bill_run(
     there is nothing to pay). An --as-of in the future finalizes cycles early, as the worker would on that day.
     Idempotent: running it again, or after a crash, gives the same invoices and numbers.
 
-    Prints a summary (with --json, one JSON object: asOf, syncedAccounts, finalized, failures); a progress bar on
-    stderr while it runs at a terminal. A failing organization, account or invoice does not stop the run: it is
-    recorded (retried by the worker with backoff; this command retries it at once), listed on stderr, and the
-    command exits with 1."""
+    Prints a summary, each composite invoice of an invoice group made on a line of its own (with --json, one JSON
+    object: asOf, syncedAccounts, finalized, composites, failures); a progress bar on stderr while it runs at a
+    terminal. A failing organization, account or invoice does not stop the run: it is recorded (retried by the
+    worker with backoff; this command retries it at once), listed on stderr, and the command exits with 1."""
     import json
 
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
+    from meterline.core.money import display, round_money
     from meterline.invoicing import billing
     from meterline.usecases import bill_runs
 
@@ -301,6 +302,11 @@ def bill_run(
         f"Bill run as of {instant:%Y-%m-%d %H:%M:%S} UTC, {scope}",
         f"  {_plural(result.synced_accounts, 'account', 'accounts')} synced (drafts of every cycle started by then)",
         f"  {_plural(result.finalized, 'invoice', 'invoices')} finalized (numbered; DUE, or PAID when nothing to pay)",
+        f"  {_plural(result.composites, 'composite invoice', 'composite invoices')} made (invoice groups)",
+        *(
+            f"    {c.sequence_id}: invoice group {c.group_id}, {display(c.total, c.currency)} ({c.invoice_id})"
+            for c in result.made_composites
+        ),
         f"  {_plural(failed, 'failure', 'failures')}"
         + (" (listed above; fix the data, then run this again, or let the worker retry)" if failed else ""),
     ]
@@ -312,6 +318,17 @@ def bill_run(
                     "asOf": _instant(instant),
                     "syncedAccounts": result.synced_accounts,
                     "finalized": result.finalized,
+                    "composites": [
+                        {
+                            "organizationId": c.org_id,
+                            "invoiceId": c.invoice_id,
+                            "sequenceId": c.sequence_id,
+                            "invoiceGroupId": c.group_id,
+                            "totalAmount": str(round_money(c.total, c.currency)),  # exact already: at its scale
+                            "currency": c.currency,
+                        }
+                        for c in result.made_composites
+                    ],
                     "failures": [
                         {
                             "organizationId": f.org_id,

@@ -3,9 +3,11 @@
 
 from __future__ import annotations
 
+import io
 from datetime import datetime, timedelta, timezone
 
 import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from togai_client import (
@@ -24,6 +26,7 @@ from meterline.invoice_groups.models import CompositeInvoice
 from meterline.usecases import bill_runs
 from tests.api.conftest import Sdk, message_of
 from tests.conftest import Tenant
+from tests.service.test_billing_isolation import configure_company
 
 
 def _accounts(sdk: Sdk) -> None:
@@ -180,7 +183,7 @@ def test_deleting_an_account_takes_it_out_of_its_group_and_another_organization_
 
 
 def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
-    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+    sdk: Sdk, other_sdk: Sdk, other_tenant: Tenant, tenant: Tenant, session_factory: sessionmaker[Session]
 ) -> None:
     # Given acme and acme-2 in a daily group, and a custom invoice of each finalized today (DUE)
     _accounts(sdk)
@@ -219,8 +222,70 @@ def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
         (made[0].id, 10.01),
         (made[1].id, 20.02),
     ]
+    # and GET /invoices lists it after its members (creation order), owner the group; not among an account's
+    listed = sdk.invoices.list_invoices()
+    assert [(i.id, i.invoice_type) for i in listed.data] == [
+        (made[0].id, "CUSTOM"),
+        (made[1].id, "CUSTOM"),
+        (composite_id, "COMPOSITE"),
+    ]
+    summary = listed.data[2]
+    assert (summary.owner_id, summary.total_amount, summary.sequence_id) == (group.id, 30.03, composite.sequence_id)
+    assert summary.pdf_url == composite.pdf_url == f"/api/invoices/{composite_id}/pdf"
+    assert [i.id for i in sdk.invoices.list_invoices(owner_id=group.id).data] == [composite_id]
+    assert [i.id for i in sdk.invoices.list_invoices(owner_id="acme").data] == [made[0].id]
+    assert [i.id for i in sdk.invoices.list_invoices(customer_id="acme").data] == [made[0].id, made[1].id]
+    first = sdk.invoices.list_invoices(page_size=2)
+    assert [i.id for i in first.data] == [made[0].id, made[1].id] and first.next_token
+    rest = sdk.invoices.list_invoices(page_size=2, next_token=first.next_token)
+    assert [i.id for i in rest.data] == [composite_id] and rest.next_token is None
+    # its PDF, at its pdfUrl: the group, each member's lines, the exact total
+    with tenant.http() as http:
+        pdf = http.get(f"/invoices/{composite_id}/pdf")
+    assert pdf.status_code == 200 and pdf.headers["content-type"] == "application/pdf"
+    assert f'filename="{composite.sequence_id}.pdf"' in pdf.headers["content-disposition"]
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(pdf.content)).pages).split())
+    assert "BILL TO Acme group ap@acme.test 2 Group Rd Springfield US Net terms: 30 days" in text
+    assert "Setup USD 10.01" in text and "Setup USD 20.02" in text
+    assert "Total USD 30.03 Paid USD 0.00 Amount due USD 30.03" in text
+    # another organization sees none of it
+    assert other_sdk.invoices.list_invoices().data == []
+    assert other_sdk.invoices.list_invoices(owner_id=group.id).data == []
+    with pytest.raises(NotFoundException, match=composite_id):
+        other_sdk.invoices.get_invoice(composite_id)
+    with other_tenant.http() as http:
+        other = http.get(f"/invoices/{composite_id}/pdf")
+    assert other.status_code == 404 and composite_id in other.json()["message"]
     # and paying a member shows on it
     sdk.invoices.update_invoice(made[0].id, UpdateInvoiceRequest(status="PAID"))
     paid = sdk.invoices.get_invoice(composite_id)
     assert (paid.paid_amount, paid.status) == (10.01, "PARTIALLY_PAID")
+    assert [i.id for i in sdk.invoices.list_invoices(status="PARTIALLY_PAID").data] == [composite_id]
     assert bill_runs.run(session_factory, tomorrow, now=tomorrow, org_id=tenant.org.id).composites == 0
+
+
+def test_a_bill_run_job_makes_the_groups_composite_in_the_same_run(
+    sdk: Sdk, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    # Given acme and zeta on plans of 10.00 a month since the start of last month, in one group
+    now = datetime.now(timezone.utc)
+    this_month = now.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    last_month = (this_month - timedelta(days=1)).replace(day=1).date().isoformat()
+    configure_company(session_factory, tenant.org.id, ("acme", "zeta"), last_month, now - timedelta(days=70))
+    group = sdk.invoice_groups.create_invoice_group(_group(["acme", "zeta"]))
+    # When a bill run job waits for confirmation, nothing is made yet
+    assert sdk.invoices.create_invoice_bill_run(require_confirmation=True).success is True
+    [job] = [j for j in sdk.jobs.get_jobs().data if j.type == "BILL_RUN"]
+    assert sdk.invoices.list_invoices(owner_id=group.id).data == []
+    # When it is confirmed, it finalizes last month's invoices and makes their composite in the same run
+    sdk.jobs.confirm_job(job.id)
+    assert sdk.jobs.get_job_status(job.id).status == "COMPLETED"
+    [composite] = sdk.invoices.list_invoices(owner_id=group.id).data
+    assert (composite.invoice_type, composite.status, composite.total_amount) == ("COMPOSITE", "DUE", 20)
+    members = [i for i in sdk.invoices.list_invoices(status="DUE").data if i.invoice_type == "STANDARD"]
+    assert sorted(i.owner_id for i in members) == ["acme", "zeta"] and {i.total_amount for i in members} == {10}
+    assert composite.due_date == composite.invoice_date + timedelta(days=30)
+    assert {i.due_date for i in members} == {composite.due_date}
+    # and another bill run makes nothing more
+    sdk.invoices.create_invoice_bill_run()
+    assert [i.id for i in sdk.invoices.list_invoices(owner_id=group.id).data] == [composite.id]

@@ -3,27 +3,40 @@ from the members' invoices as finalized, to the cent, with credits and the walle
 
 from __future__ import annotations
 
+import io
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from typing import Any
 
+import pytest
+from pypdf import PdfReader
 from sqlalchemy import select
 
 from meterline.accounts.schemas import CreateAccountRequest
 from meterline.accounts.service import AccountService
+from meterline.core.clock import utc_now
+from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
+from meterline.core.settings import Settings
 from meterline.credits.service import Grant
 from meterline.invoice_groups.models import CompositeInvoice
-from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest
+from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest, composite_out
 from meterline.invoice_groups.service import InvoiceGroupService
 from meterline.invoicing.models import Invoice
+from meterline.invoicing.pdf import render_composite_pdf
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
-from meterline.usecases import balances
-from meterline.usecases.invoice_groups import composite_state, consolidate
+from meterline.tenancy.context import Context
+from meterline.usecases import balances, jobs as usecase_jobs
+from meterline.usecases.invoice_groups import ListedComposite, composite_state, consolidate, invoice_page
 from meterline.usecases.schedules import edit_schedules
+from meterline.webhooks.delivery import Deliverer
+from meterline.webhooks.service import WebhookService
 from tests.service.billing_world import World, fee, make_plan, t, tiered_card
 from tests.service.test_credits_wallet import check_ledgers
+from tests.webhook_receiver import Receiver, wait_for
 
 D = Decimal
 
@@ -64,7 +77,8 @@ def _invoices(world: World) -> dict[str, Invoice]:
         return {ids[r.account_pk]: r for r in rows}
 
 
-def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(world: World) -> None:
+def _march(world: World) -> str:
+    """The hand-computed world: acme and acme-2 in a group, solo alone, March billed as of 6 April; the group's id."""
     # Given Growth (D4's tiered usage card, a 300.00 fee, grace 5 days) from 1 March for acme, acme-2 and solo;
     # acme and acme-2 in a group with 30 days' net terms (solo in none)
     _accounts(world, "acme-2", "solo")
@@ -97,8 +111,14 @@ def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(wor
         )
         balances.wallet(ctx).top_up("acme-2", D("100.00"))
 
-    # When the bill run as of 6 April finalizes March
+    # and the bill run as of 6 April finalizes March
     assert world.bill_run(t(4, 6)) >= 3
+    return group
+
+
+def test_a_bill_run_puts_a_groups_cycle_on_one_composite_invoice_to_the_cent(world: World) -> None:
+    # Given acme and acme-2 in a group and solo alone, March billed by the run of 6 April (_march)
+    group = _march(world)
 
     # Then each account's invoice is finalized as ever, credits and the wallet acting on acme-2's alone
     march = _invoices(world)
@@ -180,11 +200,11 @@ def test_daily_consolidation_gathers_the_days_invoices_once_the_day_is_over(worl
     b = custom("acme-2", 10, 17, "20.02")
     # When a run happens during 10 March, the day is not over: nothing yet
     with world.at(t(3, 10, 18)) as ctx:
-        assert consolidate(ctx, t(3, 10, 18)) == 0
+        assert consolidate(ctx, t(3, 10, 18)) == []
     c = custom("acme", 11, 8, "5.00")
     # When the run of 11 March comes, the 10th's two invoices make one composite; the 11th's waits for its end
     with world.at(t(3, 11, 9)) as ctx:
-        assert consolidate(ctx, t(3, 11, 9)) == 1
+        assert len(consolidate(ctx, t(3, 11, 9))) == 1
         org_terms = ctx.org.net_term_days
     [tenth] = _composites(world)
     assert tenth.period == "DAY:2024-03-10" and tenth.total_amount == D("30.03")
@@ -192,7 +212,139 @@ def test_daily_consolidation_gathers_the_days_invoices_once_the_day_is_over(worl
     root = json.loads(tenth.lines, parse_float=D, parse_int=D)
     assert [m["id"] for m in root["lineItems"]] == [a, b]
     with world.at(t(3, 12, 1)) as ctx:
-        assert consolidate(ctx, t(3, 12, 1)) == 1
-        assert consolidate(ctx, t(3, 12, 2)) == 0  # once
+        assert len(consolidate(ctx, t(3, 12, 1))) == 1
+        assert consolidate(ctx, t(3, 12, 2)) == []  # once
     eleventh = _composites(world)[1]
     assert eleventh.total_amount == D("5.00") and [m["id"] for m in json.loads(eleventh.lines)["lineItems"]] == [c]
+
+
+def _listed(ctx: Context, size: int = 50, **filters: object) -> list[str]:
+    """The ids GET /invoices lists with `filters`, every page followed."""
+    wanted: dict[str, Any] = {"status": None, "owner_id": None, "customer_id": None, "start": None, "end": None}
+    wanted.update(filters)
+    ids: list[str] = []
+    token = None
+    while True:
+        page = invoice_page(ctx, page_request(token, size), **wanted)
+        ids += [i.invoice.pk if isinstance(i, ListedComposite) else i.pk for i in page.items]
+        if page.next_token is None:
+            return ids
+        token = page.next_token
+
+
+def test_get_invoices_lists_the_composite_with_the_filters_and_paging_of_every_invoice(world: World) -> None:
+    group = _march(world)
+    march = _invoices(world)
+    [composite] = _composites(world)
+    with world.at(t(4, 7)) as ctx:
+        stmt = select(Invoice.pk).where(Invoice.org_id == world.org.id)
+        every = sorted([*ctx.session.scalars(stmt), composite.pk])
+        # in id order (creation order) among the accounts' invoices, once, whatever the page size
+        assert _listed(ctx) == every and composite.pk in every
+        assert _listed(ctx, size=1) == _listed(ctx, size=2) == every
+        # its owner is its group: ownerId = the group lists its composites; an account's or a customer's list does not
+        assert _listed(ctx, owner_id=group) == [composite.pk]
+        assert composite.pk not in _listed(ctx, owner_id="acme") and march["acme"].pk in _listed(ctx, owner_id="acme")
+        assert _listed(ctx, customer_id="acme") == [pk for pk in every if pk != composite.pk]
+        assert _listed(ctx, owner_id="igroup.nobody") == []
+        # status is read from its members: 100.00 of 675.00 paid
+        assert _listed(ctx, status="PARTIALLY_PAID") == [march["acme-2"].pk, composite.pk]
+        assert composite.pk not in _listed(ctx, status="DUE") and march["acme"].pk in _listed(ctx, status="DUE")
+        assert _listed(ctx, status="PARTIALLY_PAID", size=1) == [march["acme-2"].pk, composite.pk]
+        # the time filters keep those whose period [1 March, 1 April) overlaps, as for any invoice
+        assert composite.pk in _listed(ctx, start=t(3, 31), end=t(4, 1))
+        assert composite.pk not in _listed(ctx, start=t(4, 1)) and composite.pk not in _listed(ctx, end=t(3, 1))
+    with world.at(t(4, 21)) as ctx:
+        InvoiceService(ctx).update(march["acme"].pk, "PAID", {})
+        InvoiceService(ctx).update(march["acme-2"].pk, "PAID", {})
+    with world.at(t(4, 21)) as ctx:
+        assert _listed(ctx, status="PAID", owner_id=group) == [composite.pk]
+        assert _listed(ctx, status="PARTIALLY_PAID") == []
+
+
+def test_the_composite_pdf_shows_the_group_each_members_lines_and_the_exact_totals(world: World) -> None:
+    _march(world)
+    march = _invoices(world)
+    [composite] = _composites(world)
+    with world.at(t(4, 7)) as ctx:
+        state = composite_state(ctx, composite)
+        presented = composite_out(composite, state.paid, state.status, with_lines=True)
+        pdf = render_composite_pdf(presented.model_dump(mode="python", by_alias=True), ctx.org.timezone)
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(pdf)).pages).split())
+    one, two = march["acme"].sequence_id, march["acme-2"].sequence_id
+    # the invoice's facts, numbered once, with the group's due date; billed to the group with its net terms
+    assert f"INVOICE Number {composite.sequence_id} Status Partially paid Invoice date 2024-04-06" in text
+    assert "Due date 2024-05-06 Period 2024-03-01 to 2024-03-31" in text
+    assert "BILL TO Acme group ap@acme.test 2 Group Rd US Net terms: 30 days" in text
+    # each member invoice's own lines as finalized, under its account and number, then its total
+    assert (
+        f"Acme Inc (acme), invoice {one} API calls 150 USD 125.00 API calls: slab 1 (above 0) 100 USD 1.00 USD 100.00 "
+        f"API calls: slab 2 (above 100) 50 USD 0.50 USD 25.00 Platform 1 USD 300.00 USD 300.00 Invoice {one} total "
+        "USD 425.00"
+    ) in text
+    assert (
+        f"Acme acme-2 (acme-2), invoice {two} API calls 0 USD 0.00 Platform 1 USD 300.00 USD 300.00 Promo USD -50.00 "
+        f"Invoice {two} total USD 250.00"
+    ) in text
+    # the totals, exact: 425.00 + 250.00 = 675.00; acme-2's wallet paid 100.00; 575.00 due
+    assert (
+        f"Invoice {one} USD 425.00 Invoice {two} USD 250.00 Total USD 675.00 Paid USD 100.00 Amount due USD 575.00"
+    ) in text
+    assert f"Invoice {composite.pk} Page 1/1" in text
+
+
+@pytest.fixture
+def receiver() -> Iterator[Receiver]:
+    r = Receiver().start()
+    yield r
+    r.stop()
+
+
+def test_a_composite_is_announced_by_invoice_created_and_invoice_finalized(world: World, receiver: Receiver) -> None:
+    # Given an endpoint subscribed to invoice.created and invoice.finalized (a real receiver checks the signatures)
+    with world.at(utc_now()) as ctx:
+        _endpoint, secret = WebhookService(ctx).create(receiver.url, ["invoice.created", "invoice.finalized"])
+    receiver.secrets = [secret]
+    # When the run of 6 April makes the group's composite
+    group = _march(world)
+    [composite] = _composites(world)
+    # Then the delivery worker sends both, each with the composite as GET /invoices/{id} answers it
+    worker = Deliverer(world.factory, Settings(webhook_retry_schedule="0.2,0.3,0.5", webhook_timeout=2))  # type: ignore[call-arg]
+
+    def of_composite() -> list[dict[str, Any]]:
+        return [r.body for r in receiver.accepted if r.body["data"]["id"] == composite.pk]
+
+    wait_for(lambda: len(of_composite()) == 2, worker.tick)
+    assert not receiver.rejected
+    assert sorted(b["type"] for b in of_composite()) == ["invoice.created", "invoice.finalized"]
+    for body in of_composite():
+        data = body["data"]
+        assert (data["invoiceType"], data["ownerId"], data["status"]) == ("COMPOSITE", group, "PARTIALLY_PAID")
+        assert (data["totalAmount"], data["paidAmount"], data["sequenceId"]) == (675, 100, composite.sequence_id)
+        assert data["pdfUrl"] == f"/api/invoices/{composite.pk}/pdf"
+        assert [m["value"] for m in data["revenueInfo"]["lineItems"]] == [425, 250]
+    # and a run that makes nothing announces nothing more
+    world.bill_run(t(4, 6))
+    worker.tick()
+    assert len(of_composite()) == 2
+
+
+def test_a_failing_groups_step_of_a_bill_run_job_keeps_what_the_job_did(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A BILL_RUN job's groups step runs in a savepoint: should it fail, its own changes go and the job's stand."""
+    _accounts(world, "acme-2")
+
+    def broken(ctx: Context, as_of: object) -> list[object]:
+        InvoiceGroupService(ctx).create(_group(["acme-2"], daily=True))  # a change of the step's own
+        raise RuntimeError("the groups step fails")
+
+    monkeypatch.setattr(usecase_jobs, "consolidate", broken)
+    with world.at(t(3, 10)) as ctx:
+        invoice, _ = InvoiceService(ctx).create_custom(
+            "acme", t(3, 1), t(3, 2), "DUE", [{"description": "Setup", "value": D("1.00")}], False, True, True, None
+        )
+        usecase_jobs.consolidate_groups(ctx, {})
+    with world.at(t(3, 10)) as ctx:
+        assert InvoiceService(ctx).get(invoice.pk).status == "DUE"
+        assert InvoiceGroupService(ctx).page(page_request(None, 50))[0].items == []

@@ -19,7 +19,7 @@ from starlette.responses import Response
 from meterline.accounts.models import Account
 from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute
-from meterline.console import feedback, listing
+from meterline.console import feedback, listing, words
 from meterline.console.invoice_list import FINALIZED, invoice_rows
 from meterline.console.pages import User, check_csrf, context, render
 from meterline.core.errors import BadRequest, Conflict, NotFound
@@ -28,12 +28,14 @@ from meterline.credits.service import CreditRepository
 from meterline.customers.repository import CustomerRepository
 from meterline.customers.service import CustomerService
 from meterline.customers.statuses import CustomerStatus
+from meterline.invoice_groups.models import CompositeInvoice, InvoiceGroup
 from meterline.invoice_groups.service import InvoiceGroupService
 from meterline.invoicing.service import InvoiceService, Owed
-from meterline.invoicing.statuses import InvoiceStatus
+from meterline.invoicing.statuses import InvoiceStatus, in_words
 from meterline.portal.service import MAX_ACCOUNTS, PortalService
 from meterline.tenancy.context import Context
 from meterline.usecases import balances
+from meterline.usecases.invoice_groups import recent_composites
 from meterline.wallet.service import WalletRepository
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
@@ -112,6 +114,17 @@ def customer_balance(ctx: Context, accounts: list[Account]) -> Balance:
     )
 
 
+@dataclass(frozen=True)
+class GroupInvoiceRow:
+    """A COMPOSITE invoice of a group one of the customer's accounts is in: its amounts and status in words."""
+
+    invoice: CompositeInvoice
+    group: InvoiceGroup | None
+    total: str
+    paid: str
+    status: str
+
+
 @router.get("/customers/{customer_id}")
 def customer_page(request: Request, user: User, customer_id: str) -> Response:
     return _customer_page(request, user, customer_id)
@@ -124,6 +137,8 @@ def _customer_page(request: Request, user: Any, customer_id: str, status: int = 
         raise NotFound(f"Customer {customer_id} not found")
     accounts = AccountRepository(ctx.session, ctx.org_id).of_customer(customer.pk)
     service = InvoiceService(ctx)
+    groups = InvoiceGroupService(ctx).of_accounts(accounts)
+    groups_by_pk = {g.pk: g for g in groups.values()}
     recent = service.listed(Slice(0, RECENT, "date", True), statuses=FINALIZED, customer_id=customer.id)
     drafts = service.listed(Slice(0, 1, "date", True), statuses={InvoiceStatus.DRAFT}, customer_id=customer.id)
     return render(
@@ -132,7 +147,17 @@ def _customer_page(request: Request, user: Any, customer_id: str, status: int = 
         user,
         customer=customer,
         accounts=accounts,
-        groups=InvoiceGroupService(ctx).of_accounts(accounts),
+        groups=groups,
+        group_invoices=[
+            GroupInvoiceRow(
+                listed.invoice,
+                groups_by_pk.get(listed.invoice.group_pk),
+                words.money(listed.invoice.total_amount, listed.invoice.currency),
+                words.money(listed.state.paid, listed.invoice.currency),
+                in_words(listed.state.status),
+            )
+            for listed in recent_composites(ctx, set(groups_by_pk), RECENT)
+        ],
         balance=customer_balance(ctx, accounts),
         recent=invoice_rows(ctx, service, recent.items),
         finalized=recent.total,

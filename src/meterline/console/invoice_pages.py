@@ -31,12 +31,14 @@ from meterline.core.errors import Conflict, MeterlineError
 from meterline.core.money import EXACT
 from meterline.core.numbers import plain
 from meterline.core.observability import describe
+from meterline.invoice_groups.schemas import composite_out
 from meterline.invoicing import pdf, schemas
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService, UncomputableDraft
 from meterline.invoicing.statuses import OPEN, InvoiceStatus
 from meterline.payments.service import PaymentService
 from meterline.tenancy.context import Context
+from meterline.usecases.invoice_groups import composite_invoice
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 DRAFT, VOID, UN_COLLECTIBLE = InvoiceStatus.DRAFT, InvoiceStatus.VOID, InvoiceStatus.UN_COLLECTIBLE
@@ -175,7 +177,16 @@ def invoice_page(request: Request, user: User, invoice_id: str) -> Response:
 
 @router.get("/invoices/{invoice_id}/pdf")
 def invoice_pdf(request: Request, user: User, invoice_id: str) -> Response:
-    view = invoice_view(context(request, user), invoice_id)
+    ctx = context(request, user)
+    if InvoiceService(ctx).repo.by_pk(invoice_id) is None and (found := composite_invoice(ctx, invoice_id)):
+        made, state = found  # an invoice group's COMPOSITE invoice: the PDF the API serves
+        document = composite_out(made, state.paid, state.status, with_lines=True)
+        return Response(
+            pdf.render_composite_pdf(document.model_dump(mode="python", by_alias=True), ctx.org.timezone),
+            media_type="application/pdf",
+            headers={"Content-Disposition": f'attachment; filename="{made.sequence_id}.pdf"'},
+        )
+    view = invoice_view(ctx, invoice_id)
     if view.document is None:
         raise Conflict(f"The PDF of this draft cannot be made: {view.failure}")
     name = view.invoice.sequence_id or f"draft-{view.invoice.pk}"

@@ -71,6 +71,35 @@ class InvoiceGroupRepository(OrgRepository):
         stmt = self.scoped(CompositeInvoice).where(CompositeInvoice.group_pk == group_pk)
         return list(self.session.scalars(stmt.order_by(CompositeInvoice.sequence_number)))
 
+    def composites_after(
+        self,
+        after: str | None,
+        limit: int,
+        *,
+        group_pk: str | None,
+        start: datetime | None,
+        end: datetime | None,
+    ) -> list[CompositeInvoice]:
+        """Up to `limit` composites in id order after `after`, of one group when given, whose period overlaps
+        [start, end) (GET /invoices)."""
+        stmt = self.scoped(CompositeInvoice)
+        if after is not None:
+            stmt = stmt.where(CompositeInvoice.pk > after)
+        if group_pk is not None:
+            stmt = stmt.where(CompositeInvoice.group_pk == group_pk)
+        if start is not None:
+            stmt = stmt.where(CompositeInvoice.end_at > start)
+        if end is not None:
+            stmt = stmt.where(CompositeInvoice.start_at < end)
+        return list(self.session.scalars(stmt.order_by(CompositeInvoice.pk).limit(limit)))
+
+    def recent_of_groups(self, group_pks: set[str], limit: int) -> list[CompositeInvoice]:
+        """The groups' newest composites, newest first (the console's customer page)."""
+        if not group_pks:
+            return []
+        stmt = self.scoped(CompositeInvoice).where(CompositeInvoice.group_pk.in_(sorted(group_pks)))
+        return list(self.session.scalars(stmt.order_by(CompositeInvoice.pk.desc()).limit(limit)))
+
     def consolidated(self, invoice_pks: set[str]) -> set[str]:
         """Those of `invoice_pks` already in a composite."""
         if not invoice_pks:
@@ -85,6 +114,18 @@ class InvoiceGroupRepository(OrgRepository):
             CompositeMember.org_id == self.org_id, CompositeMember.composite_pk == composite_pk
         )
         return sorted(self.session.scalars(stmt))
+
+    def members_of(self, composite_pks: set[str]) -> dict[str, list[str]]:
+        """composite pk -> its member invoices' pks (sorted), for many composites in one query."""
+        found: dict[str, list[str]] = {pk: [] for pk in composite_pks}
+        if not composite_pks:
+            return found
+        stmt = select(CompositeMember.composite_pk, CompositeMember.invoice_pk).where(
+            CompositeMember.org_id == self.org_id, CompositeMember.composite_pk.in_(sorted(composite_pks))
+        )
+        for composite_pk, invoice_pk in self.session.execute(stmt.order_by(CompositeMember.invoice_pk)):
+            found[composite_pk].append(invoice_pk)
+        return found
 
     def add_composite(self, composite: CompositeInvoice, invoice_pks: list[str]) -> None:
         self.session.add(composite)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from pydantic import Field, StrictBool
 
@@ -18,6 +18,7 @@ from meterline.invoicing.schemas import (
     InvoiceDetailsInvoiceGroup,
     InvoiceDetailsOrganization,
     InvoiceOut,
+    InvoiceSummary,
     line_out,
 )
 
@@ -100,29 +101,28 @@ def group_details_out(group: InvoiceGroup) -> InvoiceGroupDetails:
     )
 
 
-def composite_out(composite: CompositeInvoice, paid: Decimal, status: str, with_lines: bool) -> InvoiceOut:
-    """A COMPOSITE invoice as GET /invoices/{id} answers it: owner the group, paid and status from its members."""
+def _composite_fields(composite: CompositeInvoice, paid: Decimal, status: str) -> dict[str, Any]:
     details = json.loads(composite.details)
     group, org = details["invoiceGroup"], details["organization"]
-    revenue = Line.from_json(json.loads(composite.lines, parse_float=Decimal, parse_int=Decimal))
-    return InvoiceOut(
-        id=composite.pk,
-        owner_id=composite.group_pk,
-        status=status,  # type: ignore[arg-type]  # an InvoiceStatus member: the response model's Literal
-        finalizing_status="FINALIZED",
-        invoice_class="INVOICE",
-        invoice_type="COMPOSITE",
-        start_date=composite.start_at,
-        end_date=composite.end_at,
-        end_date_inclusive=composite.end_at - timedelta(microseconds=1),
-        invoice_date=composite.invoice_date,
-        due_date=composite.due_date,
-        generated_at=composite.created_at,
-        updated_at=composite.created_at,
-        sequence_id=composite.sequence_id,
-        total_amount=composite.total_amount,
-        paid_amount=paid,
-        invoice_details=InvoiceDetails(
+    return {
+        "id": composite.pk,
+        "owner_id": composite.group_pk,
+        "status": status,
+        "finalizing_status": "FINALIZED",
+        "invoice_class": "INVOICE",
+        "invoice_type": "COMPOSITE",
+        "start_date": composite.start_at,
+        "end_date": composite.end_at,
+        "end_date_inclusive": composite.end_at - timedelta(microseconds=1),
+        "invoice_date": composite.invoice_date,
+        "due_date": composite.due_date,
+        "generated_at": composite.created_at,
+        "updated_at": composite.created_at,
+        "sequence_id": composite.sequence_id,
+        "pdf_url": f"/api/invoices/{composite.pk}/pdf",
+        "total_amount": composite.total_amount,
+        "paid_amount": paid,
+        "invoice_details": InvoiceDetails(
             invoice_group=InvoiceDetailsInvoiceGroup(
                 id=group["id"],
                 name=group["name"],
@@ -137,7 +137,20 @@ def composite_out(composite: CompositeInvoice, paid: Decimal, status: str, with_
                 primary_email=org["primaryEmail"],
             ),
         ),
-        net_term_days=composite.net_term_days,
+        "net_term_days": composite.net_term_days,
+    }
+
+
+def composite_summary_out(composite: CompositeInvoice, paid: Decimal, status: str) -> InvoiceSummary:
+    """A COMPOSITE invoice as GET /invoices lists it."""
+    return InvoiceSummary(**_composite_fields(composite, paid, status))
+
+
+def composite_out(composite: CompositeInvoice, paid: Decimal, status: str, with_lines: bool) -> InvoiceOut:
+    """A COMPOSITE invoice as GET /invoices/{id} answers it: owner the group, paid and status from its members."""
+    revenue = Line.from_json(json.loads(composite.lines, parse_float=Decimal, parse_int=Decimal))
+    return InvoiceOut(
+        **_composite_fields(composite, paid, status),
         revenue_info=line_out(revenue) if with_lines else None,
         auto_advance=False,
     )

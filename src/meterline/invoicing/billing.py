@@ -28,6 +28,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from decimal import Decimal
 
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session, sessionmaker
@@ -72,6 +73,18 @@ class Failure:
     message: str
 
 
+@dataclass(frozen=True)
+class Composite:
+    """A COMPOSITE invoice of an invoice group, made by the groups' step."""
+
+    org_id: str
+    invoice_id: str
+    sequence_id: str
+    group_id: str
+    total: Decimal
+    currency: str
+
+
 @dataclass
 class RunResult:
     finalized: int = 0
@@ -79,11 +92,12 @@ class RunResult:
     expired_credits: int = 0
     composites: int = 0  # COMPOSITE invoices of invoice groups made
     failures: list[Failure] = field(default_factory=list)
+    made_composites: list[Composite] = field(default_factory=list)  # those composites, in the order made
 
 
 Progress = Callable[[str, int, int], None]  # (phase, done, total)
-# The invoice groups' step: make the COMPOSITE invoices ready at `as_of`; how many (usecases.invoice_groups.consolidate)
-Groups = Callable[[Context, datetime], int]
+# The invoice groups' step: make the COMPOSITE invoices ready at `as_of`; which (usecases.invoice_groups.consolidate)
+Groups = Callable[[Context, datetime], list[Composite]]
 
 
 def batch_process_gc() -> None:
@@ -298,9 +312,11 @@ class _Org:
         locked while its composite is made)."""
         try:
             with unit_of_work(self.factory) as session:
-                self.result.composites += self.groups(self._context(session), self.as_of)
+                made = self.groups(self._context(session), self.as_of)
                 if failed_before:
                     BillingFailureRepository(session, self.org_id).clear(GROUPS, [self.org_id])
+            self.result.composites += len(made)  # once committed
+            self.result.made_composites.extend(made)
         except Exception as exc:
             _failed(self.factory, self.org_id, GROUPS, self.org_id, None, exc, self.now, self.result)
 

@@ -17,16 +17,16 @@ from meterline.api.deps import api_context, page_params
 from meterline.api.responses import respond
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.core.errors import BadRequest
-from meterline.core.pagination import PageRequest
+from meterline.core.pagination import Page, PageRequest
 from meterline.core.schemas import BaseSuccessResponse
 from meterline.customers.repository import CustomerRepository
-from meterline.invoice_groups.schemas import composite_out
+from meterline.invoice_groups.schemas import composite_out, composite_summary_out
 from meterline.invoicing import schemas
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.tenancy.context import Context
-from meterline.usecases.invoice_groups import composite_invoice
+from meterline.usecases.invoice_groups import ListedComposite, composite_invoice, invoice_page
 from meterline.usecases.jobs import start_bill_run
 
 router = APIRouter(route_class=UnitOfWorkRoute, tags=["Invoices"])
@@ -73,21 +73,24 @@ def _list(
     due_only: bool,
 ) -> Response:
     service = InvoiceService(ctx)
-    result = service.page(
-        page,
-        status=status,
-        account_id=owner_id,
-        customer_id=customer_id,
-        start=_epoch_ms(start_time, "start_time"),
-        end=_epoch_ms(end_time, "end_time"),
-        due_only=due_only,
-    )
-    owners = _owner_ids(ctx, result.items)
-    service.inputs.prefetch(
-        [i for i in result.items if i.status == InvoiceStatus.DRAFT]
-    )  # drafts are computed: in one go
+    start, end = _epoch_ms(start_time, "start_time"), _epoch_ms(end_time, "end_time")
+    result: Page[Invoice] | Page[Invoice | ListedComposite]
+    if due_only:  # what a bill run would finalize: DRAFTs, never a composite
+        result = service.page(
+            page, status=status, account_id=owner_id, customer_id=customer_id, start=start, end=end, due_only=True
+        )
+    else:  # the groups' COMPOSITE invoices among the rest (docs/invoicing.md, "The COMPOSITE invoice")
+        result = invoice_page(
+            ctx, page, status=status, owner_id=owner_id, customer_id=customer_id, start=start, end=end
+        )
+    accounts = [i for i in result.items if isinstance(i, Invoice)]
+    owners = _owner_ids(ctx, accounts)
+    service.inputs.prefetch([i for i in accounts if i.status == InvoiceStatus.DRAFT])  # drafts are computed: in one go
     data = []
     for invoice in result.items:
+        if isinstance(invoice, ListedComposite):
+            data.append(composite_summary_out(invoice.invoice, invoice.state.paid, invoice.state.status))
+            continue
         _revenue, _usage, details, total = service.readable_view(invoice)
         data.append(schemas.summary_out(invoice, *owners[invoice.account_pk], total, details))
     return respond(schemas.ListInvoicesResponse(data=data, next_token=result.next_token))
@@ -179,9 +182,19 @@ def get_invoice(invoice_id: str, request: Request, ctx: Context = Depends(api_co
 )
 def get_invoice_pdf(invoice_id: str, ctx: Context = Depends(api_context)) -> Response:
     """The invoice as a PDF document (Meterline's own operation; Togai serves `pdfUrl`)."""
-    from meterline.invoicing.pdf import render_invoice_pdf
+    from meterline.invoicing.pdf import render_composite_pdf, render_invoice_pdf
 
     service = InvoiceService(ctx)
+    if service.repo.by_pk(invoice_id) is None:
+        composite = composite_invoice(ctx, invoice_id)
+        if composite is not None:  # an invoice group's COMPOSITE invoice
+            made, state = composite
+            presented = composite_out(made, state.paid, state.status, with_lines=True)
+            return Response(
+                render_composite_pdf(presented.model_dump(mode="python", by_alias=True), ctx.org.timezone),
+                media_type="application/pdf",
+                headers={"Content-Disposition": f'inline; filename="{made.sequence_id}.pdf"'},
+            )
     invoice = service.get(invoice_id)
     document = present(ctx, invoice).model_dump(mode="python", by_alias=True)
     name = invoice.sequence_id or f"draft-{invoice.pk}"

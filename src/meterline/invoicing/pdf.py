@@ -15,6 +15,9 @@ bytes. It is pure: no database, clock or network. Layout, on A4 portrait with 15
   usage per meter;
 - footer: the invoice id and "Page x/y".
 
+An invoice group's COMPOSITE invoice has its own `render_composite_pdf(invoice, zone)`: the same header and footer,
+billed to the group, each member invoice's lines under its own heading, and the members' totals summed.
+
 The console's invoice page lists the same `rows` and `totals`, written by the same functions, so the page and the
 PDF show the same lines in the same order with the same text.
 
@@ -450,4 +453,112 @@ def render_invoice_pdf(invoice: dict[str, Any], zone: str = "UTC", wallet: Decim
     _draw_totals(pdf, invoice, wallet, currency)
     if invoice.get("usageInfo"):
         _draw_usage(pdf, invoice["usageInfo"])
+    return bytes(pdf.output())
+
+
+# -- an invoice group's COMPOSITE invoice ---------------------------------------------------------------------------
+def composite_totals(invoice: dict[str, Any]) -> list[Total]:
+    """Under a composite's lines: each member invoice's total, the total (their exact sum), what its members have
+    been paid, and what is due (nothing when VOID)."""
+    total = invoice.get("totalAmount") or Decimal(0)
+    paid = invoice.get("paidAmount") or Decimal(0)
+    out = [Total(_member_title(m), m["value"]) for m in _members(invoice)]
+    out.append(Total("Total", total, True))
+    out.append(Total("Paid", paid))
+    due = Decimal(0) if invoice.get("status") == InvoiceStatus.VOID else EXACT.subtract(total, paid)
+    out.append(Total("Amount due", due, True))
+    return out
+
+
+def _members(invoice: dict[str, Any]) -> list[Line]:
+    revenue = invoice.get("revenueInfo") or {}
+    return list(revenue.get("lineItems") or [])
+
+
+def _member_title(member: Line) -> str:
+    sequence = (member.get("metadata") or {}).get("sequenceId")
+    return f"Invoice {sequence}" if sequence else str(member.get("description") or member.get("id") or "")
+
+
+def group_lines(group: dict[str, Any], net_term_days: int | None) -> list[str]:
+    """Under the group's name: its email, its address and its net terms."""
+    terms = f"Net terms: {net_term_days} days" if net_term_days is not None else None
+    return [str(t) for t in (group.get("email"), *_address_lines(group.get("address")), terms) if t]
+
+
+def _draw_group(pdf: FPDF, invoice: dict[str, Any]) -> None:
+    group = (invoice.get("invoiceDetails") or {}).get("invoiceGroup") or {}
+    pdf.set_font("Helvetica", "B", 8)
+    pdf.set_text_color(*MUTED)
+    pdf.cell(0, 5, "BILL TO")
+    pdf.ln(5)
+    pdf.set_text_color(*INK)
+    pdf.set_font("Helvetica", "B", 10)
+    _paragraphs(pdf, 120, [group.get("name")])
+    pdf.set_font("Helvetica", size=9)
+    _paragraphs(pdf, 120, [*group_lines(group, invoice.get("netTermDays")), f"Invoice group {group.get('id', '')}"])
+    pdf.ln(4)
+
+
+def _draw_members(pdf: _Document, invoice: dict[str, Any], currency: str) -> None:
+    """Each member invoice: its account and number as a heading, its own lines as finalized, then its total."""
+    _header_row(pdf)
+    pdf.table_header = True
+    for member in _members(invoice):
+        _subheading(pdf, latin1(member.get("description") or ""), keep_with=ROW * 2)
+        for row in rows(member):
+            if row.heading:
+                _subheading(pdf, row.heading)
+            line = row.line
+            cells = [
+                line.get("description") or "",
+                quantity_text(line.get("quantity")),
+                unit_price_text(line.get("valuePerQuantity"), currency),
+                money_text(line.get("value"), currency),
+            ]
+            style = "B" if row.depth == 0 and _is_card(line["type"]) else ""
+            _row(pdf, cells, row.depth, style=style, muted=row.depth > 0)
+        _row(pdf, [f"{_member_title(member)} total", "", "", money_text(member["value"], currency)], style="B")
+    pdf.table_header = False
+    pdf.ln(1)
+    _rule(pdf)
+    pdf.ln(3)
+
+
+def _draw_composite_totals(pdf: FPDF, invoice: dict[str, Any], currency: str) -> None:
+    sums = composite_totals(invoice)
+    if pdf.will_page_break(6 * len(sums) + 2):
+        pdf.add_page()
+    for t in sums:
+        if t.label == "Total":
+            _rule(pdf, x=95)
+            pdf.ln(1)
+        pdf.set_x(95)
+        pdf.set_font("Helvetica", "B" if t.strong else "", 10 if t.strong else 9)
+        pdf.set_text_color(*INK)
+        pdf.cell(55, 6, latin1(t.label))
+        _fitted_cell(pdf, 45, money_text(t.amount, currency), height=6)
+        pdf.ln(6)
+
+
+def render_composite_pdf(invoice: dict[str, Any], zone: str = "UTC") -> bytes:
+    """An invoice group's COMPOSITE invoice (as GET /invoices/{id} presents it, Python values, lines included) as PDF
+    bytes: the seller and the invoice's facts as on any invoice; billed to the group (its name, email, address and
+    net terms); each member invoice under a heading (its account and number) with its own lines and its total; then
+    the members' totals, the total (their exact sum), what was paid and what is due. The same invoice gives the same
+    bytes."""
+    details = invoice.get("invoiceDetails") or {}
+    seller = details.get("organization") or {}
+    currency = (details.get("invoiceGroup") or {}).get("invoiceCurrency") or "USD"
+    pdf = _Document(invoice["id"])
+    pdf.set_title(latin1(f"Invoice {invoice.get('sequenceId') or invoice['id']}"))
+    pdf.set_author(latin1(seller.get("businessName") or "Meterline"))
+    pdf.set_creator("Meterline")
+    pdf.set_creation_date(invoice.get("invoiceDate") or datetime(1970, 1, 1, tzinfo=timezone.utc))
+    pdf.alias_nb_pages()
+    pdf.add_page()
+    _draw_header(pdf, invoice, seller, zone)
+    _draw_group(pdf, invoice)
+    _draw_members(pdf, invoice, currency)
+    _draw_composite_totals(pdf, invoice, currency)
     return bytes(pdf.output())

@@ -25,14 +25,17 @@ from meterline.tenancy.context import Context
 WAITING, IN_PROGRESS, COMPLETED = JobStatus.WAITING_FOR_CONFIRMATION, JobStatus.IN_PROGRESS, JobStatus.COMPLETED
 FAILED, CANCELLED, PENDING = JobStatus.FAILED, JobStatus.CANCELLED, JobStatus.PENDING
 Runner = Callable[[Context, dict[str, Any], str], None]  # (context, job params, entity id)
+Finisher = Callable[[Context, dict[str, Any]], None]  # (context, job params): once the entries have run
 
 
 class JobService:
-    def __init__(self, ctx: Context, runners: dict[str, Runner]) -> None:
-        """`runners` (required): job type -> what runs one entry (usecases/jobs.py has them all)."""
+    def __init__(self, ctx: Context, runners: dict[str, Runner], finishers: dict[str, Finisher] | None = None) -> None:
+        """`runners` (required): job type -> what runs one entry (usecases/jobs.py has them all); `finishers`: job
+        type -> what runs once after its entries (a BILL_RUN job's invoice groups' step)."""
         self.ctx = ctx
         self.repo = JobRepository(ctx.session, ctx.org_id)
         self.runners = runners
+        self.finishers = finishers or {}
 
     def get(self, job_id: str, types: frozenset[str] | None = None) -> Job:
         """The job; with `types`, only a job of one of them (another is not found)."""
@@ -163,6 +166,9 @@ class JobService:
                 savepoint.rollback()
                 entry.status, entry.result = FAILED, {"reason": exc.message, "httpStatus": str(exc.status_code)}
                 failed += 1
+        finisher = self.finishers.get(job.type)
+        if finisher is not None:
+            finisher(self.ctx, job.params)
         job.status = FAILED if entries and failed == len(entries) else COMPLETED
         job.updated_at = job.settled_at = self.ctx.now
         self.ctx.session.flush()

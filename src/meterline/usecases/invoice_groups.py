@@ -24,34 +24,39 @@ from zoneinfo import ZoneInfo
 from meterline.accounts.repository import AccountRepository
 from meterline.core.ids import new_id
 from meterline.core.money import exact_sum
+from meterline.core.pagination import Page, PageRequest, encode_token
 from meterline.invoice_groups import composite
 from meterline.invoice_groups.models import CompositeInvoice, InvoiceGroup
 from meterline.invoice_groups.repository import InvoiceGroupRepository
+from meterline.invoice_groups.schemas import composite_out
+from meterline.invoicing import billing
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import DRAFT, InvoiceRepository
-from meterline.invoicing.service import dumps, number_format
+from meterline.invoicing.schemas import InvoiceOut
+from meterline.invoicing.service import InvoiceService, dumps, number_format
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.tenancy.context import Context
+from meterline.webhooks import outbox
 
 GATHERED = frozenset(
     {InvoiceStatus.DUE, InvoiceStatus.PARTIALLY_PAID, InvoiceStatus.PAID, InvoiceStatus.UN_COLLECTIBLE}
 )
 
 
-def consolidate(ctx: Context, as_of: datetime) -> int:
-    """Make the COMPOSITE invoices of every group of the organization that are ready at `as_of`; how many."""
+def consolidate(ctx: Context, as_of: datetime) -> list[billing.Composite]:
+    """Make the COMPOSITE invoices of every group of the organization that are ready at `as_of`; which."""
     groups = InvoiceGroupRepository(ctx.session, ctx.org_id)
-    return sum(consolidate_group(ctx, pk, as_of) for pk in groups.all_pks())
+    return [made for pk in groups.all_pks() for made in consolidate_group(ctx, pk, as_of)]
 
 
-def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> int:
+def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> list[billing.Composite]:
     groups = InvoiceGroupRepository(ctx.session, ctx.org_id)
     group = groups.locked(group_pk)  # two runs never gather one cycle twice; members wait for this to end
     if group is None:
-        return 0
+        return []
     joined = {m.account_pk: m.joined_at for m in groups.members(group.pk)}
     if not joined:
-        return 0
+        return []
     invoices = InvoiceRepository(ctx.session, ctx.org_id)
     tz = ZoneInfo(ctx.org.timezone)
     rows = invoices.of_group_accounts(set(joined), min(joined.values()))
@@ -69,11 +74,11 @@ def consolidate_group(ctx: Context, group_pk: str, as_of: datetime) -> int:
         key = _key(group, invoice, tz)
         if key is not None:
             buckets[key].append(invoice)
-    made = 0
+    made = []
     for key in sorted(buckets):
         if _ready(key, drafts, as_of, group, tz):
-            _make(ctx, group, key, buckets[key], as_of)
-            made += 1
+            c = _make(ctx, group, key, buckets[key], as_of)
+            made.append(billing.Composite(ctx.org_id, c.pk, c.sequence_id, c.group_pk, c.total_amount, c.currency))
     return made
 
 
@@ -90,7 +95,7 @@ def _ready(key: str, drafts: list[Invoice], as_of: datetime, group: InvoiceGroup
     return not any(_key(group, d, tz) == key for d in drafts)
 
 
-def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], as_of: datetime) -> None:
+def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], as_of: datetime) -> CompositeInvoice:
     invoices = InvoiceRepository(ctx.session, ctx.org_id)
     locked = invoices.lock_many({i.pk for i in gathered})  # their due dates change: no payment in between
     accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in gathered})
@@ -124,27 +129,40 @@ def _make(ctx: Context, group: InvoiceGroup, key: str, gathered: list[Invoice], 
         },
         "organization": {"businessName": ctx.org.name, "address": {}, "primaryEmail": ""},
     }
-    InvoiceGroupRepository(ctx.session, ctx.org_id).add_composite(
-        CompositeInvoice(
-            pk=pk,
-            org_id=ctx.org_id,
-            group_pk=group.pk,
-            period=key,
-            currency=group.currency,
-            start_at=min(i.start_at for i in ordered),
-            end_at=max(i.end_at for i in ordered),
-            invoice_date=invoice_date,
-            due_date=due,
-            net_term_days=net_terms,
-            sequence_number=number,
-            sequence_id=number_format().format(number=number),
-            total_amount=composite.total(members),
-            lines=dumps(composite.lines(pk, members).to_json()),
-            details=dumps(details),
-            created_at=as_of,
-        ),
-        [i.pk for i in ordered],
+    made = CompositeInvoice(
+        pk=pk,
+        org_id=ctx.org_id,
+        group_pk=group.pk,
+        period=key,
+        currency=group.currency,
+        start_at=min(i.start_at for i in ordered),
+        end_at=max(i.end_at for i in ordered),
+        invoice_date=invoice_date,
+        due_date=due,
+        net_term_days=net_terms,
+        sequence_number=number,
+        sequence_id=number_format().format(number=number),
+        total_amount=composite.total(members),
+        lines=dumps(composite.lines(pk, members).to_json()),
+        details=dumps(details),
+        created_at=as_of,
     )
+    InvoiceGroupRepository(ctx.session, ctx.org_id).add_composite(made, [i.pk for i in ordered])
+    announce(ctx, made)
+    return made
+
+
+def announce(ctx: Context, made: CompositeInvoice) -> None:
+    """A new composite's webhooks (docs/webhooks.md), in the transaction that makes it: `invoice.created` and
+    `invoice.finalized` (it is born finalized, as a custom invoice created DUE), each with the composite as
+    GET /invoices/{id} answers it, lines included."""
+
+    def data() -> InvoiceOut:
+        state = composite_state(ctx, made)
+        return composite_out(made, state.paid, state.status, with_lines=True)
+
+    for event_type in ("invoice.created", "invoice.finalized"):
+        outbox.emit(ctx, event_type, data, object_id=made.pk)
 
 
 @dataclass(frozen=True)
@@ -159,9 +177,19 @@ class CompositeState:
 def composite_state(ctx: Context, invoice: CompositeInvoice) -> CompositeState:
     """PAID when every member is paid (or void), PARTIALLY_PAID when something was paid, VOID when every member
     is void, else DUE (UN_COLLECTIBLE when every unpaid member is)."""
-    pks = InvoiceGroupRepository(ctx.session, ctx.org_id).member_invoice_pks(invoice.pk)
-    members = list(InvoiceRepository(ctx.session, ctx.org_id).by_pks(set(pks)).values())
-    members.sort(key=lambda i: i.pk)
+    return composite_states(ctx, [invoice])[invoice.pk]
+
+
+def composite_states(ctx: Context, made: list[CompositeInvoice]) -> dict[str, CompositeState]:
+    """Each composite's state (`composite_state`), read in two queries for all of them."""
+    members_of = InvoiceGroupRepository(ctx.session, ctx.org_id).members_of({c.pk for c in made})
+    wanted = {pk for pks in members_of.values() for pk in pks}
+    invoices = InvoiceRepository(ctx.session, ctx.org_id).by_pks(wanted)
+    return {pk: _state([invoices[i] for i in pks if i in invoices]) for pk, pks in members_of.items()}
+
+
+def _state(members: list[Invoice]) -> CompositeState:
+    members = sorted(members, key=lambda i: i.pk)
     paid = exact_sum(i.paid_amount for i in members)
     statuses = {i.status for i in members}
     if statuses == {InvoiceStatus.VOID}:
@@ -177,6 +205,13 @@ def composite_state(ctx: Context, invoice: CompositeInvoice) -> CompositeState:
     return CompositeState(paid, status, members)
 
 
+def recent_composites(ctx: Context, group_pks: set[str], limit: int) -> list[ListedComposite]:
+    """The groups' newest COMPOSITE invoices with their state, newest first (the console's customer page)."""
+    made = InvoiceGroupRepository(ctx.session, ctx.org_id).recent_of_groups(group_pks, limit)
+    states = composite_states(ctx, made)
+    return [ListedComposite(c, states[c.pk]) for c in made]
+
+
 def composites_of(ctx: Context, group_pk: str) -> list[CompositeInvoice]:
     return InvoiceGroupRepository(ctx.session, ctx.org_id).composites_of(group_pk)
 
@@ -185,3 +220,71 @@ def composite_invoice(ctx: Context, invoice_id: str) -> tuple[CompositeInvoice, 
     """The COMPOSITE invoice with this id and its state (GET /invoices/{id}), or None."""
     found = InvoiceGroupRepository(ctx.session, ctx.org_id).composite(invoice_id)
     return None if found is None else (found, composite_state(ctx, found))
+
+
+# -- GET /invoices: the account invoices and the composites, in one list ---------------------------------------------
+@dataclass(frozen=True)
+class ListedComposite:
+    invoice: CompositeInvoice
+    state: CompositeState
+
+
+SCAN = 200  # composites read at a time while a status filter looks for a page's worth
+
+
+def invoice_page(
+    ctx: Context,
+    request: PageRequest,
+    *,
+    status: str | None,
+    owner_id: str | None,
+    customer_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> Page[Invoice | ListedComposite]:
+    """GET /invoices: the accounts' invoices (InvoiceService.page) and the groups' COMPOSITE invoices, merged in id
+    order (creation order; both are `inv.` ids), one cursor for both. A composite is listed by no account's or
+    customer's filter (its owner is its group: `ownerId` = the group's id lists its composites); `status` is the
+    composite's as read from its members; the time filters keep those whose period overlaps, as for any invoice."""
+    service = InvoiceService(ctx)
+    invoices = service.page(request, status=status, account_id=owner_id, customer_id=customer_id, start=start, end=end)
+    composites: list[ListedComposite] = []
+    if customer_id is None:
+        composites = _composites_after(ctx, request, status, owner_id, start, end)
+    merged: list[Invoice | ListedComposite] = sorted(
+        [*invoices.items, *composites], key=lambda i: i.invoice.pk if isinstance(i, ListedComposite) else i.pk
+    )
+    more = len(merged) > request.size or invoices.next_token is not None
+    items = merged[: request.size]
+    last = items[-1] if items else None
+    token = None
+    if more and last is not None:
+        token = encode_token(last.invoice.pk if isinstance(last, ListedComposite) else last.pk)
+    return Page(items=items, next_token=token, size=request.size)
+
+
+def _composites_after(
+    ctx: Context,
+    request: PageRequest,
+    status: str | None,
+    owner_id: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> list[ListedComposite]:
+    """Up to a page and one of composites after the cursor that pass the filters."""
+    repo = InvoiceGroupRepository(ctx.session, ctx.org_id)
+    wanted = request.size + 1
+    found: list[ListedComposite] = []
+    after = request.after
+    while len(found) < wanted:
+        batch = repo.composites_after(
+            after, wanted if status is None else SCAN, group_pk=owner_id, start=start, end=end
+        )
+        if not batch:
+            break
+        states = composite_states(ctx, batch)
+        found += [ListedComposite(c, states[c.pk]) for c in batch if status is None or states[c.pk].status == status]
+        if status is None:
+            break
+        after = batch[-1].pk
+    return found[:wanted]

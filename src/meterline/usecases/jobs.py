@@ -14,12 +14,13 @@ from meterline.events.store import EventStore
 from meterline.invoicing.failures import BillingFailed
 from meterline.invoicing.service import InvoiceService
 from meterline.jobs.models import Job
-from meterline.jobs.service import FAILED, JobService, Runner
+from meterline.jobs.service import FAILED, Finisher, JobService, Runner
 from meterline.reports.models import Report
 from meterline.reports.schemas import CreateReportRequest
 from meterline.schedules import migration
 from meterline.tenancy.context import Context
 from meterline.usecases.events import EVENT_CORRECTIONS, correct_entry, preview_correction
+from meterline.usecases.invoice_groups import consolidate
 from meterline.usecases.reports import REPORT, report_service
 from meterline.usecases.schedules import migrate_account_entry
 
@@ -53,6 +54,25 @@ def finalize_entry(ctx: Context, _params: dict[str, Any], invoice_id: str) -> No
             raise BillingFailed(f"Invoice {invoice_id} could not be finalized: {reason}") from None
 
 
+def consolidate_groups(ctx: Context, _params: dict[str, Any]) -> None:
+    """After a BILL_RUN job's entries: the invoice groups' COMPOSITE invoices their finalized invoices complete, made
+    in the same run as of the job's `now` (usecases/invoice_groups.py). In a savepoint: should it fail, the job's
+    finalized invoices stand, and the worker's next run makes the composites (recording a GROUPS failure if that
+    fails too)."""
+    savepoint = ctx.session.begin_nested()
+    try:
+        consolidate(ctx, ctx.now)
+        ctx.session.flush()
+        savepoint.commit()
+    except Exception as exc:
+        savepoint.rollback()
+        BILLING_FAILURES.labels(stage="groups").inc()
+        log.warning(
+            "billing failed",
+            extra={"fields": {"org_id": ctx.org_id, "stage": "groups", "reason": describe(exc)}},
+        )
+
+
 RUNNERS: dict[str, Runner] = {
     migration.JOB_TYPE: migrate_account_entry,
     BILL_RUN: finalize_entry,
@@ -60,8 +80,11 @@ RUNNERS: dict[str, Runner] = {
 }
 
 
+FINISHERS: dict[str, Finisher] = {BILL_RUN: consolidate_groups}
+
+
 def job_service(ctx: Context) -> JobService:
-    return JobService(ctx, RUNNERS)
+    return JobService(ctx, RUNNERS, FINISHERS)
 
 
 def start_plan_migration(
