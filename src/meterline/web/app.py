@@ -31,9 +31,11 @@ from meterline.console import (
     job_pages as console_jobs,
     metering_pages as console_metering,
     pages as console_pages,
+    plan_draft_pages as console_plan_drafts,
     plan_pages as console_plans,
     portal_pages as console_portal,
     report_pages as console_reports,
+    schedule_draft_pages as console_schedule_drafts,
     settings_pages as console_settings,
     webhook_pages as console_webhooks,
 )
@@ -152,6 +154,8 @@ def create_app(settings: Settings) -> FastAPI:
     for module in (
         console_dashboard,
         console_plans,
+        console_plan_drafts,
+        console_schedule_drafts,
         console_metering,
         console_features,
         console_entitlements,
