@@ -199,6 +199,24 @@ def test_draft_forms_need_the_session_token_and_odd_input_gets_words(tenant: Ten
         assert client.get(f"/price-plans/{plan_id}/draft/cards/nope").status_code == 404
         assert client.get(f"/price-plans/{plan_id}/draft/cards/new", params={"kind": "odd"}).status_code == 404
 
+        # the draft's cycle and currencies: a grace period that is not a number is said next to its field; EUR
+        # added, the usage card (priced in USD only) is listed with its error, and the version in force is as it was
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/price-plans/{plan_id}/draft/edit").text)
+        assert csrf is not None
+        cycle = {"csrf": csrf[1], "interval": "MONTHLY", "day_offset": "1", "description": "With EUR"}
+        typo = client.post(f"/price-plans/{plan_id}/draft/edit", data={**cycle, "grace": "two", "currencies": "USD"})
+        assert typo.status_code == 400 and "A whole number of days, 0 or more" in typo.text
+        saved = client.post(
+            f"/price-plans/{plan_id}/draft/edit", data={**cycle, "grace": "0", "currencies": ["USD", "EUR"]}
+        )
+        assert saved.status_code == 303, saved.text
+        page = client.get(saved.headers["location"]).text
+        assert "The draft has 1 error to fix before finalizing" in page and "no rates in EUR" in page
+        with tenant.http() as http:
+            active = http.get(f"/v2/price_plans/{plan_id}", params={"version": "ACTIVE"}).json()
+            draft = http.get(f"/v2/price_plans/{plan_id}").json()
+        assert (active["supportedCurrencies"], draft["supportedCurrencies"]) == (["USD"], ["EUR", "USD"])
+
 
 def test_an_account_schedule_staged_as_a_draft_and_finalized(
     page: Page, person: tuple[str, str], tenant: Tenant, db_url: str

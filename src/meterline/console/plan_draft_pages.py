@@ -23,6 +23,7 @@ from meterline.catalog import plan_v2
 from meterline.catalog.addon_service import AddOnService
 from meterline.catalog.plan_schemas import MinimumCommitment
 from meterline.catalog.plan_service import ACTIVE, DRAFT
+from meterline.catalog.plan_v2_schemas import UpdatePricePlanV2Request
 from meterline.catalog.plan_v2_service import PricePlanV2Service, V2View
 from meterline.catalog.statuses import AddOnStatus
 from meterline.console import feedback
@@ -30,6 +31,7 @@ from meterline.console.account_pages import _url
 from meterline.console.pages import User, check_csrf, confirm, context, render
 from meterline.console.plan_forms import (
     ENTITLEMENT_TIMINGS,
+    INTERVALS,
     KIND_NAMES,
     KINDS,
     MAX_SLABS,
@@ -40,6 +42,10 @@ from meterline.console.plan_forms import (
     card_error,
     card_from_form,
     card_values,
+    currency_choices,
+    cycle_from_form,
+    cycle_values,
+    detail_error,
     find_card,
     pydantic_words,
     resize_rows,
@@ -163,6 +169,67 @@ def _confirmation(view: V2View, **fields: Any) -> feedback.Confirmation:
         (_base(view.plan.id), "Draft"),
     ]
     return feedback.Confirmation(back=_base(view.plan.id), section="plans", crumbs=crumbs, **fields)
+
+
+# -- the draft's details ----------------------------------------------------------------------------------------
+def _details_page(
+    request: Request, user: Any, view: V2View, values: dict[str, Any], errors: dict[str, str], status: int = 200
+) -> Response:
+    return render(
+        request,
+        "plan_form.html",
+        user,
+        status=status,
+        view=view,
+        base=_base(view.plan.id),
+        values=values,
+        errors=errors,
+        intervals=INTERVALS,
+        currencies=currency_choices(values["currencies"]),
+    )
+
+
+@router.get("/price-plans/{plan_id}/draft/edit")
+def draft_details_page(request: Request, user: User, plan_id: str) -> Response:
+    view = PricePlanV2Service(context(request, user)).get(plan_id)
+    values = {
+        "name": view.plan.name,
+        "description": view.plan.description or "",
+        **cycle_values(view.model, user.org.base_currency),
+    }
+    return _details_page(request, user, view, values, {})
+
+
+@router.post("/price-plans/{plan_id}/draft/edit")
+def draft_details(request: Request, user: User, plan_id: str, form: Fields) -> Response:
+    """The description (the plan's), the cycle and the currencies (the draft's), as PATCH /v2/price_plans/{id}."""
+    check_csrf(user, str(form.get("csrf", "")))
+    ctx = context(request, user)
+    view = PricePlanV2Service(ctx).get(plan_id)
+    values: dict[str, Any] = {"name": view.plan.name, "description": str(form.get("description", ""))}
+    errors: dict[str, str] = {}
+    changes = cycle_from_form(form, values, errors)
+    if len(values["description"]) > 255:
+        errors["description"] = "At most 255 characters, please"
+    if errors:
+        return _details_page(request, user, view, values, errors, 400)
+    try:
+        body = UpdatePricePlanV2Request.model_validate({"description": values["description"].strip(), **changes})
+        PricePlanV2Service(ctx).update(plan_id, body)
+    except ValidationError as exc:
+        detail_error(pydantic_words(exc), errors)
+    except MeterlineError as exc:
+        if exc.status_code >= 500 or exc.status_code == 404:
+            raise
+        detail_error(exc.message, errors)
+    if errors:
+        _undo(request)
+        return _details_page(request, user, view, values, errors, 400)
+    _, found = PricePlanV2Service(ctx).errors(plan_id)
+    done = "Details of the draft saved."
+    if found:
+        done += f" The draft has {_plural(len(found), 'error')} to fix before finalizing (listed below)."
+    return feedback.saved(request, _base(plan_id), done)
 
 
 # -- a card of the draft -----------------------------------------------------------------------------------------
