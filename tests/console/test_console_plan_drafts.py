@@ -166,6 +166,9 @@ def test_a_plan_draft_with_an_error_fixed_previewed_and_finalized(
     page.get_by_role("table", name="Rate cards of the draft").get_by_role("link", name="Remove Support").click()
     page.get_by_role("button", name="Remove from draft").click()
     expect(page.get_by_role("status")).to_have_text('Removed "Support" from the draft.')
+    page.get_by_role("link", name="Metered").click()  # the plan's page says a draft is pending
+    expect(page.get_by_text("A draft of this plan (version 3) is pending")).to_be_visible()
+    page.get_by_role("link", name="open the draft").click()
     page.get_by_role("link", name="Discard draft").click()
     expect(page.get_by_text("version 2 stays in force")).to_be_visible()
     page.get_by_role("button", name="Discard draft").click()
