@@ -286,3 +286,59 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
 
 def _words(day: date) -> str:
     return f"{day:%b} {day.day}, {day.year}"
+
+
+def test_a_plan_never_finalized_is_activated_by_finalizing_or_archived_by_discarding(
+    tenant: Tenant, person: tuple[str, str]
+) -> None:
+    sdk = Sdk(tenant)
+    meter = create_metering_catalog(sdk)["sum"]
+    cycle = tc.PricingCycleConfig(
+        interval="MONTHLY",
+        start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+        grace_period=0,
+    )
+    made = [
+        sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(
+                name=name,
+                price_plan_details=tc.CreatePricePlanDetails(pricing_cycle_config=cycle, supported_currencies=["USD"]),
+            )
+        ).id
+        for name in ("Fresh", "Scrap")
+    ]
+    fresh, scrap = made
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        draft = client.get(f"/price-plans/{fresh}/draft")
+        assert draft.status_code == 200 and "This plan was never finalized" in draft.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/price-plans/{fresh}/draft/edit").text)
+        assert csrf is not None
+        # a usage card into the draft (version 1), then the finalize preview: no account moves
+        card = {
+            "csrf": csrf[1],
+            "meter": meter,
+            "model": "TIERED",
+            "rows": "1",
+            "from_0": "0",
+            "type_0": "PER_UNIT",
+            "rate_0_USD": "0.5",
+        }
+        added = client.post(f"/price-plans/{fresh}/draft/cards/new?kind=usage", data=card)
+        assert added.status_code == 303, added.text
+        asked = client.get(f"/price-plans/{fresh}/draft/finalize", params={"mode": "NONE"})
+        assert asked.status_code == 200 and "Fresh becomes ACTIVE (version 1)" in asked.text
+        done = client.post(
+            f"/price-plans/{fresh}/draft/finalize", data={"csrf": csrf[1], "mode": "NONE", "versions": "LATEST_VERSION"}
+        )
+        assert done.status_code == 303, done.text
+        # discarding the draft of a plan never finalized archives it
+        asked = client.get(f"/price-plans/{scrap}/draft/discard")
+        assert asked.status_code == 200 and "archives the plan" in asked.text
+        gone = client.post(f"/price-plans/{scrap}/draft/discard", data={"csrf": csrf[1]})
+        assert (gone.status_code, gone.headers["location"]) == (303, "/price-plans")
+    assert sdk.price_plans.get_price_plan(fresh).status == "ACTIVE"
+    assert sdk.price_plans.get_price_plan(scrap).status == "ARCHIVED"
+    with tenant.http() as http:
+        [usage] = http.get(f"/price_plans/{fresh}").json()["pricingSchedule"][0]["pricePlanDetails"]["usageRateCards"]
+    assert (usage["usageMeterId"], usage["name"]) == (meter, f"usage_{meter}")
