@@ -337,6 +337,46 @@ def test_a_plan_never_finalized_is_activated_by_finalizing_or_archived_by_discar
         assert asked.status_code == 200 and "archives the plan" in asked.text
         gone = client.post(f"/price-plans/{scrap}/draft/discard", data={"csrf": csrf[1]})
         assert (gone.status_code, gone.headers["location"]) == (303, "/price-plans")
+        # a credit grant card (made through the API) is listed, not editable here, and can be taken off the draft
+        with tenant.http() as http:
+            addon = http.post("/addons", json={"name": "Pack", "type": "CREDIT_GRANT"}).json()["id"]
+            grant = {
+                "id": addon,
+                "type": "RECURRING",
+                "invoiceTiming": "IN_ADVANCE",
+                "grantDetails": {"priority": 1, "expiryType": "PRICING_CYCLE", "applicableEntityIds": [meter]},
+                "rateDetails": {
+                    "pricingModel": "TIERED",
+                    "currencySlabRateDetails": [
+                        {
+                            "currency": "USD",
+                            "creditAmount": 100,
+                            "slabDetails": [{"startAfter": 0, "priceType": "FLAT", "rate": 90}],
+                        }
+                    ],
+                },
+            }
+            packs = http.post(
+                "/price_plans",
+                json={
+                    "name": "Packs",
+                    "pricePlanDetails": {
+                        "supportedCurrencies": ["USD"],
+                        "pricingCycleConfig": {
+                            "interval": "MONTHLY",
+                            "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                            "gracePeriod": 0,
+                        },
+                        "creditGrantRateCards": [grant],
+                    },
+                },
+            )
+            assert packs.status_code == 200, packs.text
+        shown = client.get(f"/price-plans/{packs.json()['id']}/draft")
+        assert shown.status_code == 200 and "Credit grant" in shown.text and "set through the API" in shown.text
+        remove = client.get(f"/price-plans/{packs.json()['id']}/draft/cards/credit_grant_{addon}/remove")
+        assert remove.status_code == 200 and "Remove the credit grant" in remove.text
+        assert client.get(f"/price-plans/{packs.json()['id']}/draft/cards/credit_grant_{addon}").status_code == 404
     assert sdk.price_plans.get_price_plan(fresh).status == "ACTIVE"
     assert sdk.price_plans.get_price_plan(scrap).status == "ARCHIVED"
     with tenant.http() as http:

@@ -70,7 +70,7 @@ V2_TYPES: dict[str, plan_v2.RateCardType] = {
     "overage": "ENTITLEMENT_OVERAGE",
     "commitment": "MINIMUM_COMMITMENT",
 }
-KIND_OF = {v: k for k, v in V2_TYPES.items()}
+KIND_OF: dict[str, str] = {v: k for k, v in V2_TYPES.items()}  # CREDIT_GRANT: none (made through the API)
 # v2 finalize's migration modes, in words (what happens to the accounts on the versions migrated)
 FINALIZE_MODES = {
     "NONE": "no account moves (each stays on its version until you move it)",
@@ -119,7 +119,7 @@ def _draft_page(request: Request, user: Any, plan_id: str, status: int = 200, **
         view=view,
         plan=plan,
         model=view.model,
-        cards=[(c, KIND_OF[c.type], by_card.get(c.name, [])) for c in view.cards()],
+        cards=[(c, KIND_OF.get(c.type), by_card.get(c.name, [])) for c in view.cards()],
         other_errors=[(e.entity_type, e.entity_id, words(e.message)) for e in others],
         error_count=len(errors) if view.draft else 0,
         accounts=accounts,
@@ -414,7 +414,8 @@ def remove_draft_card_page(request: Request, user: User, plan_id: str, name: str
     def page(ctx: Context) -> Response:
         view = PricePlanV2Service(ctx).get(plan_id)
         card = _named(view, name)
-        what = f'the {KIND_NAMES[KIND_OF[card.type]].lower()} "{card.display_name}"'
+        kind = KIND_OF.get(card.type)
+        what = f'the {KIND_NAMES[kind].lower() if kind else "credit grant"} "{card.display_name}"'
         return confirm(
             request,
             user,
