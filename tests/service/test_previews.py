@@ -1,5 +1,6 @@
 """Previews of changes that re-price DRAFT invoices (usecases/schedules.py, usecases/plans.py), on both engines: a
-schedule edit, a price plan migration and an update of an ACTIVE plan that migrates. Each preview's "after" is what
+schedule edit, a price plan migration, an update of an ACTIVE plan that migrates, finalizing a v2 plan draft with a
+migration mode and finalizing an account's staged schedule edits. Each preview's "after" is what
 the action then produces, draft by draft, and a preview changes nothing in any table."""
 
 from __future__ import annotations
@@ -13,17 +14,34 @@ from sqlalchemy import select
 
 from meterline import models  # noqa: F401 - every table, for the snapshot of the organization's rows
 from meterline.accounts.repository import AccountRepository
-from meterline.catalog.plan_schemas import UpdatePricePlanRequest
+from meterline.catalog import plan_v2
+from meterline.catalog.plan_schemas import UpdatePricePlanRequest, UsageRateCard
+from meterline.catalog.plan_v2_service import PricePlanV2Service
 from meterline.core.db import Base
 from meterline.core.errors import BadRequest
 from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.service import InvoiceService
+from meterline.schedules import v2
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.usecases.jobs import start_plan_migration
-from meterline.usecases.plans import preview_plan_migration, preview_price_plan_update, update_price_plan
-from meterline.usecases.schedules import DraftTotal, draft_totals, edit_schedules, preview_schedule_edits
+from meterline.usecases.plans import (
+    finalize_price_plan_v2,
+    preview_finalize_price_plan_v2,
+    preview_plan_migration,
+    preview_price_plan_update,
+    update_price_plan,
+)
+from meterline.usecases.schedules import (
+    DraftTotal,
+    draft_totals,
+    edit_schedules,
+    finalize_schedules,
+    preview_finalize_schedules,
+    preview_schedule_edits,
+    stage_schedule_edits,
+)
 from tests.service.billing_world import World, fee, make_plan, t, tiered_card
 
 D = Decimal
@@ -253,3 +271,112 @@ def test_an_update_of_an_active_plan_that_migrates_is_previewed_as_it_is_made(wo
     with world.at(now) as ctx:
         update_price_plan(ctx, growth, request)
     assert [shape(d) for d in drafts_now(world, now, "acme").values()] == [shape(change.after)]
+
+
+def usage_update(meter_id: str, first_rate: str) -> plan_v2.Operation:
+    """v2's UPDATE of the plan's usage card (named `usage_<meter>`) with D4's card, its first slab at `first_rate`."""
+    card = tiered_card(meter_id)
+    card["rateValues"][0]["slabRates"][0]["rate"] = D(first_rate)
+    typed = UsageRateCard.model_validate(card)
+    given = plan_v2.CardInput("USAGE", meter_id, "API calls", "IN_ARREARS", None, {"usage_rate_card": typed})
+    return plan_v2.Operation("UPDATE", f"usage_{meter_id}", given)
+
+
+def test_finalizing_a_v2_draft_that_migrates_is_previewed_as_it_is_made(world: World) -> None:
+    # Given acme on Growth v1 (D4's tiered card) from 1 March, 150 calls in March, and a v2 draft (version 2) whose
+    # first 100 calls cost 2.00
+    with world.at(t(2, 20)) as ctx:
+        growth = make_plan(ctx, "Growth", grace=0, usageRateCards=[tiered_card(world.meter_id)])
+        edit_schedules(ctx, "acme", [edit(growth, "2024-03-01")])
+    assert world.bill_run(t(3, 1)) == 0
+    world.ingest(t(3, 16), ("e1", t(3, 2), "150"))
+    with world.at(t(3, 17)) as ctx:
+        PricePlanV2Service(ctx).bulk(growth, [usage_update(world.meter_id, "2.00")])
+    untouched = state(world)
+    now = t(3, 20)
+
+    # Finalizing with NONE moves no one: nothing is re-priced
+    with world.at(now) as ctx:
+        quiet = preview_finalize_price_plan_v2(ctx, growth, "NONE", None)
+    assert (quiet.total, quiet.accounts) == (0, [])
+    assert state(world) == untouched
+
+    # With START_OF_CURRENT_CYCLE: March's draft, 125.00 on v1, becomes 225.00 on v2
+    with world.at(now) as ctx:
+        preview = preview_finalize_price_plan_v2(ctx, growth, "START_OF_CURRENT_CYCLE", "LATEST_VERSION")
+    [move] = preview.accounts
+    [change] = move.drafts.changed
+    assert (move.account_id, move.failure, preview.total, preview.failures) == ("acme", None, 1, 0)
+    assert (shape(change.before), shape(change.after)) == (
+        ("acme", "STANDARD", t(3, 1), t(4, 1), "Growth", 1, D("125.00")),
+        ("acme", "STANDARD", t(3, 1), t(4, 1), "Growth", 2, D("225.00")),
+    )
+    assert state(world) == untouched  # still a draft, no job
+
+    with world.at(now) as ctx:
+        finalize_price_plan_v2(ctx, growth, "START_OF_CURRENT_CYCLE", "LATEST_VERSION")
+    assert [shape(d) for d in drafts_now(world, now, "acme").values()] == [shape(change.after)]
+
+
+def test_a_v2_draft_with_errors_is_refused_by_its_preview_as_by_finalize(world: World) -> None:
+    with world.at(t(2, 20)) as ctx:
+        growth = make_plan(ctx, "Growth", grace=0, usageRateCards=[tiered_card(world.meter_id)])
+        op = usage_update(world.meter_id, "2.00")
+        assert op.card is not None
+        bad = op.card.details["usage_rate_card"]
+        assert isinstance(bad, UsageRateCard)
+        slabs = bad.rate_plan.model_copy(
+            update={
+                "slabs": [bad.rate_plan.slabs[0].model_copy(update={"start_after": D(5)}), *bad.rate_plan.slabs[1:]]
+            }
+        )
+        given = plan_v2.CardInput(
+            "USAGE",
+            world.meter_id,
+            "API calls",
+            "IN_ARREARS",
+            None,
+            {"usage_rate_card": bad.model_copy(update={"rate_plan": slabs})},
+        )
+        PricePlanV2Service(ctx).bulk(growth, [plan_v2.Operation("UPDATE", op.name, given)])
+    untouched = state(world)
+    with world.at(t(2, 21)) as ctx, pytest.raises(BadRequest, match=r"cannot be finalized: 1 error\(s\)"):
+        preview_finalize_price_plan_v2(ctx, growth, "IMMEDIATE", "LATEST_VERSION")
+    assert state(world) == untouched
+
+
+def test_finalizing_staged_schedule_edits_is_previewed_as_it_is_made(world: World) -> None:
+    # Given acme on Basic (a 300.00 fee) from 1 March with March's draft, and Pro (450.00) staged from 1 March
+    with world.at(t(2, 20)) as ctx:
+        basic = make_plan(ctx, "Basic", grace=0, fixedFeeRateCards=[fee(ctx, "Basic fee", "300")])
+        pro = make_plan(ctx, "Pro", grace=0, fixedFeeRateCards=[fee(ctx, "Pro fee", "450")])
+        edit_schedules(ctx, "acme", [edit(basic, "2024-03-01")])
+    assert world.bill_run(t(3, 1)) == 0
+    staged = v2.UpdateAccountScheduleV2Request.model_validate(
+        {
+            "mode": "ASSOCIATE",
+            "effectiveFrom": "2024-03-01",
+            "effectiveUntil": "9999-01-01",
+            "associationConfig": {"pricePlanId": pro},
+        }
+    )
+    with world.at(t(3, 5)) as ctx:
+        stage_schedule_edits(ctx, "acme", [staged])
+    untouched = state(world)
+    now = t(3, 20)
+
+    with world.at(now) as ctx:
+        preview, views = preview_finalize_schedules(ctx, "acme", v2.FinalizeAccountSchedules())
+    [change] = preview.changed
+    assert (shape(change.before), shape(change.after)) == (
+        ("acme", "STANDARD", t(3, 1), t(4, 1), "Basic", 1, D("300.00")),
+        ("acme", "STANDARD", t(3, 1), t(4, 1), "Pro", 1, D("450.00")),
+    )
+    assert [v.plan_name for v in views] == ["Pro"]
+    assert state(world) == untouched  # still staged, the schedule in force unchanged
+
+    with world.at(now) as ctx:
+        finalize_schedules(ctx, "acme", v2.FinalizeAccountSchedules())
+    assert [shape(d) for d in drafts_now(world, now, "acme").values()] == [shape(change.after)]
+    with world.at(now) as ctx, pytest.raises(BadRequest, match="no staged schedule edits to finalize"):
+        preview_finalize_schedules(ctx, "acme", v2.FinalizeAccountSchedules())

@@ -270,10 +270,12 @@ def _plan_page(
         for i, v in enumerate(view.versions)
     }
     inactive = [c for c in view.latest.model.currencies if c not in view.latest.active_currencies]
+    pending = PricePlanService(ctx).repo.draft(view.plan) if view.plan.status == ACTIVE else None  # a v2 draft
     return render(
         request,
         "plan.html",
         user,
+        pending=pending,
         status=status,
         view=view,
         shown=shown,

@@ -1,8 +1,8 @@
 """Updating a price plan: an edit of an ACTIVE plan makes a version, to which a migration mode moves accounts.
 
-Previews (see usecases/schedules.py): what moving accounts between versions ("Move accounts to version N", or an
-update of an ACTIVE plan with a migration mode) would do to each account's DRAFT invoices, computed by running the
-same use case inside a savepoint that is then rolled back.
+Previews (see usecases/schedules.py): what moving accounts between versions ("Move accounts to version N", an
+update of an ACTIVE plan with a migration mode, or finalizing a v2 draft with one) would do to each account's DRAFT
+invoices, computed by running the same use case inside a savepoint that is then rolled back.
 """
 
 from __future__ import annotations
@@ -51,6 +51,10 @@ def _migrated_versions(previous: int, request: UpdatePricePlanRequest) -> list[i
     return list(range(1, previous + 1)) if request.versions_to_migrate == "ALL_VERSION" else [previous]
 
 
+def _finalize_versions(previous: int, versions_to_migrate: str | None) -> list[int]:
+    return list(range(1, previous + 1)) if versions_to_migrate == "ALL_VERSION" else [previous]
+
+
 def finalize_price_plan_v2(
     ctx: Context, plan_id: str, mode: str | None, versions_to_migrate: str | None
 ) -> tuple[V2View, Job | None]:
@@ -59,7 +63,7 @@ def finalize_price_plan_v2(
     done = PricePlanV2Service(ctx).finalize(plan_id)
     if done.previous is None or mode in (None, "NONE"):
         return done.view, None
-    versions = list(range(1, done.previous + 1)) if versions_to_migrate == "ALL_VERSION" else [done.previous]
+    versions = _finalize_versions(done.previous, versions_to_migrate)
     job = start_plan_migration(
         ctx,
         source_id=plan_id,
@@ -196,3 +200,19 @@ def preview_price_plan_update(
         return migration.affected_accounts(ctx, plan.pk, _migrated_versions(plan.latest_version, request))
 
     return _preview(ctx, ids, lambda: _update(ctx, plan_id, request)[1], limit)
+
+
+def preview_finalize_price_plan_v2(
+    ctx: Context, plan_id: str, mode: str | None, versions_to_migrate: str | None, limit: int = PREVIEW_ACCOUNTS
+) -> MigrationPreview:
+    """What `finalize_price_plan_v2` would do to DRAFT invoices: nothing unless the plan was finalized before and a
+    migration mode other than NONE moves accounts; then, that migration's preview. Refused as finalizing would be
+    (its `errors` included)."""
+
+    def ids() -> list[str]:
+        plan = PricePlanService(ctx).get(plan_id).plan
+        if plan.status != ACTIVE or mode in (None, "NONE"):
+            return []
+        return migration.affected_accounts(ctx, plan.pk, _finalize_versions(plan.latest_version, versions_to_migrate))
+
+    return _preview(ctx, ids, lambda: finalize_price_plan_v2(ctx, plan_id, mode, versions_to_migrate)[1], limit)

@@ -3,8 +3,8 @@
 Previews: what a change would do to the open DRAFT invoices, computed for real. The change itself (the same use
 case the action calls) runs inside a SAVEPOINT; the drafts' totals are read through the invoicing service before and
 after it, then the savepoint is rolled back. So a preview and the action it previews cannot disagree, and a preview
-changes nothing (`preview_schedule_edits` here, `preview_plan_migration` and `preview_price_plan_update` in
-usecases/plans.py).
+changes nothing (`preview_schedule_edits` and `preview_finalize_schedules` here; `preview_plan_migration`,
+`preview_price_plan_update` and `preview_finalize_price_plan_v2` in usecases/plans.py).
 """
 
 from __future__ import annotations
@@ -340,6 +340,21 @@ def finalize_schedules(ctx: Context, account_id: str, request: v2.FinalizeAccoun
     _, views = edit_schedules(ctx, account_id, v1_edits, merge=merge or bool(request.merge_schedules))
     repo.drop_draft(account.pk)
     return views
+
+
+def preview_finalize_schedules(
+    ctx: Context, account_id: str, request: v2.FinalizeAccountSchedules
+) -> tuple[DraftsPreview, list[ScheduleView]]:
+    """What `finalize_schedules` would do to the account's DRAFT invoices, and the schedules it would leave; refused
+    as finalizing would be."""
+
+    def account() -> list[Account]:
+        found = AccountRepository(ctx.session, ctx.org_id).by_id(account_id)
+        if found is None:
+            raise NotFound(f"Account {account_id} not found")
+        return [found]
+
+    return previewed(ctx, account, lambda: finalize_schedules(ctx, account_id, request))
 
 
 def discard_schedules(ctx: Context, account_id: str) -> None:

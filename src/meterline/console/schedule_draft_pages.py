@@ -1,0 +1,308 @@
+"""The console's account schedule drafts (issue 17): an account's price plan schedule edited as staged changes,
+listed with what they would make, then discarded or finalized after a confirmation. Thin handlers over the same use
+cases as SchedulesApi v2 (usecases/schedules.py: stage_schedule_edits, draft_schedules, schedule_errors,
+finalize_schedules and its preview, discard_schedules).
+
+A staged change is checked at once as finalize would apply it (a mistake is said next to its field, nothing is
+staged); one that no longer applies (an invoice finalized since) is listed with the reason, and finalizing is then
+refused in words until it is discarded.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Form, Request
+from pydantic import ValidationError
+from starlette.responses import Response
+
+from meterline.accounts.service import AccountService
+from meterline.api.deps import session_of
+from meterline.api.routing import UnitOfWorkRoute
+from meterline.catalog.plan_repository import PricePlanRepository
+from meterline.console import account_forms as forms, feedback
+from meterline.console.account_forms import Refused
+from meterline.console.account_pages import _url
+from meterline.console.pages import User, check_csrf, confirm, context, local_day, local_last_day, render
+from meterline.console.plan_forms import words
+from meterline.core.errors import BadRequest, MeterlineError
+from meterline.schedules import v2
+from meterline.schedules.repository import ScheduleRepository
+from meterline.schedules.service import OPEN_END
+from meterline.tenancy.context import Context
+from meterline.usecases.schedules import (
+    discard_schedules,
+    draft_schedules,
+    finalize_schedules,
+    preview_finalize_schedules,
+    schedule_errors,
+    stage_schedule_edits,
+)
+
+router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
+
+
+def _base(account_id: str) -> str:
+    return _url("accounts", account_id, "schedule-draft")
+
+
+def _undo(request: Request) -> None:
+    """Forget what a refused action changed before showing the page again (the request rolls back anyway)."""
+    session_of(request).rollback()
+
+
+def _refusal(exc: Exception) -> str:
+    if isinstance(exc, MeterlineError):
+        if exc.status_code >= 500 or exc.status_code == 404:
+            raise exc
+        return words(exc.message)
+    if isinstance(exc, ValidationError):
+        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+    return str(exc)
+
+
+def _staged_words(ctx: Context, account_pk: str) -> list[tuple[str, str | None]]:
+    """Each staged change in words, with what keeps it from finalizing (None: nothing)."""
+    draft = ScheduleRepository(ctx.session, ctx.org_id).draft_of(account_pk)
+    plans = PricePlanRepository(ctx.session, ctx.org_id)
+    out: list[tuple[str, str | None]] = []
+    for item in v2.staged(draft.edits if draft else None):
+        if "schedule" in item:
+            try:
+                errors = schedule_errors(ctx, item["schedule"])
+                problem = "; ".join(f"{e.entity_id}: {words(e.message)}" for e in errors) or None
+            except MeterlineError as exc:
+                problem = words(exc.message)
+            out.append((f"Rate cards or pricing rules of schedule {item['schedule']} changed", problem))
+            continue
+        edit = v2.UpdateAccountScheduleV2Request.model_validate(item["edit"])
+        span = f"from {forms.day_words(edit.effective_from)}" + (
+            ", with no end"
+            if edit.effective_until >= OPEN_END
+            else f" until {forms.day_words(edit.effective_until - timedelta(days=1))}"
+        )
+        if edit.mode == "DISASSOCIATE":
+            out.append((f"End the price plan {span}", None))
+            continue
+        plan_id = edit.association_config.price_plan_id if edit.association_config else None
+        plan = plans.by_id(plan_id) if plan_id else None
+        out.append((f"Attach {plan.name if plan else plan_id} {span}", None))
+    return out
+
+
+def _page(
+    request: Request,
+    user: Any,
+    account_id: str,
+    status: int = 200,
+    values: dict[str, str] | None = None,
+    errors: dict[str, str] | None = None,
+    error: str | None = None,
+) -> Response:
+    ctx = context(request, user)
+    account = AccountService(ctx).get(account_id)
+    staged = _staged_words(ctx, account.pk)
+    problem = None
+    views: list[Any] = []
+    try:
+        _, views = draft_schedules(ctx, account_id)
+    except MeterlineError as exc:  # staged changes that no longer apply: said, not a failed page
+        problem = _refusal(exc)
+        _undo(request)
+        account = AccountService(ctx).get(account_id)
+    today = local_day(ctx.now, ctx.org.timezone)
+    return render(
+        request,
+        "schedule_draft.html",
+        user,
+        status=status,
+        account=account,
+        staged=staged,
+        views=views,
+        problem=problem,
+        plans=PricePlanRepository(ctx.session, ctx.org_id).all_active(),
+        values=values or {"start": today.isoformat()},
+        errors=errors or {},
+        error=error,
+        base=_base(account_id),
+        back=_url("accounts", account_id) + "?tab=schedule",
+    )
+
+
+@router.get("/accounts/{account_id}/schedule-draft")
+def schedule_draft_page(request: Request, user: User, account_id: str) -> Response:
+    return _page(request, user, account_id)
+
+
+def _edit_of(values: dict[str, str], mode: str) -> v2.UpdateAccountScheduleV2Request:
+    """The form's change (as the schedule tab reads it) as SchedulesApi v2's edit."""
+    v1 = forms.schedule_of(values, mode)
+    return v2.UpdateAccountScheduleV2Request.model_validate(
+        {
+            "mode": v1.mode,
+            "effectiveFrom": v1.effective_from.isoformat(),
+            "effectiveUntil": v1.effective_until.isoformat(),
+            "associationConfig": {"pricePlanId": v1.price_plan_id} if v1.mode == "ASSOCIATE" else None,
+        }
+    )
+
+
+@router.post("/accounts/{account_id}/schedule-draft/edits")
+def stage(
+    request: Request,
+    user: User,
+    account_id: str,
+    csrf: Annotated[str, Form()] = "",
+    plan_id: Annotated[str, Form()] = "",
+    start: Annotated[str, Form()] = "",
+    until: Annotated[str, Form()] = "",
+    mode: Annotated[str, Form()] = "ASSOCIATE",
+) -> Response:
+    """Stage one change: attach a plan from a day (until a last day, or open), or end the schedule from a day."""
+    check_csrf(user, csrf)
+    values = {"plan_id": plan_id, "start": start, "until": until}
+    ctx = context(request, user)
+    try:
+        edit = _edit_of(values, mode)
+        account, _ = stage_schedule_edits(ctx, account_id, [edit])
+    except Refused as exc:
+        return _page(request, user, account_id, 400, values, exc.errors)
+    except (ValidationError, MeterlineError) as exc:
+        message = _refusal(exc)
+        _undo(request)
+        currency = AccountService(context(request, user)).get(account_id).invoice_currency
+        errors = forms.schedule_errors(exc, currency) if isinstance(exc, MeterlineError) else {}
+        return _page(request, user, account_id, 400, values, errors, None if errors else message)
+    first = edit.effective_from
+    if edit.mode == "DISASSOCIATE":
+        text = f"Staged: end the price plan from {forms.day_words(first)}."
+    else:
+        plan = PricePlanRepository(ctx.session, ctx.org_id).by_id(plan_id)
+        last = (
+            "with no end"
+            if edit.effective_until >= OPEN_END
+            else f"until {forms.day_words(edit.effective_until - timedelta(days=1))}"
+        )
+        text = f"Staged: attach {plan.name if plan else plan_id} from {forms.day_words(first)}, {last}."
+    return feedback.saved(request, _base(account.id), text)
+
+
+def _confirmation(account: Any, **fields: Any) -> feedback.Confirmation:
+    back = _url("accounts", account.id) + "?tab=schedule"
+    return feedback.Confirmation(
+        back=_base(account.id),
+        section="customers",
+        crumbs=[("/customers", "Customers"), (back, account.name), (_base(account.id), "Schedule draft")],
+        **fields,
+    )
+
+
+def _ask(request: Request, user: Any, account_id: str, page: Callable[[Context], Response]) -> Response:
+    try:
+        return page(context(request, user))
+    except (MeterlineError, ValidationError) as exc:
+        message = _refusal(exc)
+        _undo(request)
+        return _page(request, user, account_id, 400, error=message)
+
+
+def _act(request: Request, user: Any, account_id: str, action: Callable[[Context], tuple[str, str]]) -> Response:
+    """Run a confirmed action: (where to go, its notice), or the refusal on the draft's page."""
+    try:
+        url, text = action(context(request, user))
+    except (MeterlineError, ValidationError) as exc:
+        message = _refusal(exc)
+        _undo(request)
+        return _page(request, user, account_id, 400, error=message)
+    return feedback.saved(request, url, text)
+
+
+@router.get("/accounts/{account_id}/schedule-draft/discard")
+def discard_page(request: Request, user: User, account_id: str) -> Response:
+    def page(ctx: Context) -> Response:
+        account = AccountService(ctx).get(account_id)
+        staged = _staged_words(ctx, account.pk)
+        if not staged:
+            raise BadRequest(f"{account.name} has no staged schedule changes to discard: stage one first")
+        return confirm(
+            request,
+            user,
+            _confirmation(
+                account,
+                title=f"Discard the staged schedule changes of {account.name}?",
+                words=f"The {len(staged)} staged change{'s' if len(staged) != 1 else ''} are dropped; the schedule "
+                "in force does not change. This cannot be undone.",
+                action=_url("accounts", account_id, "schedule-draft", "discard"),
+                button="Discard staged changes",
+                facts=[("Account", f"{account.name} ({account.id})"), *(("Staged", s) for s, _ in staged)],
+            ),
+        )
+
+    return _ask(request, user, account_id, page)
+
+
+@router.post("/accounts/{account_id}/schedule-draft/discard")
+def discard(request: Request, user: User, account_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+
+    def action(ctx: Context) -> tuple[str, str]:
+        account = AccountService(ctx).get(account_id)
+        discard_schedules(ctx, account_id)
+        return _base(account_id), f"Staged schedule changes of {account.name} discarded."
+
+    return _act(request, user, account_id, action)
+
+
+@router.get("/accounts/{account_id}/schedule-draft/finalize")
+def finalize_page(request: Request, user: User, account_id: str) -> Response:
+    """Before finalizing: each open draft invoice's total before and after, computed by finalizing in a savepoint
+    that is rolled back (usecases.schedules.preview_finalize_schedules)."""
+
+    def page(ctx: Context) -> Response:
+        account = AccountService(ctx).get(account_id)
+        staged = _staged_words(ctx, account.pk)
+        if not staged:
+            raise BadRequest(f"{account.name} has no staged schedule changes to finalize: stage one first")
+        preview, views = preview_finalize_schedules(ctx, account_id, v2.FinalizeAccountSchedules())
+        tz = ctx.org.timezone
+        after = "; ".join(
+            f"{v.plan_name} v{v.version} from {forms.day_words(local_day(v.start, tz))}"
+            + ("" if v.end.year >= 9999 else f" until {forms.day_words(local_last_day(v.end, tz))}")
+            for v in views
+        )
+        return confirm(
+            request,
+            user,
+            _confirmation(
+                account,
+                title=f"Finalize the staged schedule changes of {account.name}?",
+                words="The staged changes are applied together (all or none); the open draft invoices are re-priced "
+                "at once (below, each total before and after). Finalized invoices never change.",
+                action=_url("accounts", account_id, "schedule-draft", "finalize"),
+                button="Finalize schedule",
+                facts=[
+                    ("Account", f"{account.name} ({account.id})"),
+                    *(("Staged", s) for s, _ in staged),
+                    ("Schedules after", after or "no price plan"),
+                ],
+                danger=bool(preview.changed),
+            ),
+            template="schedule_confirm.html",
+            preview=preview,
+        )
+
+    return _ask(request, user, account_id, page)
+
+
+@router.post("/accounts/{account_id}/schedule-draft/finalize")
+def finalize(request: Request, user: User, account_id: str, csrf: Annotated[str, Form()] = "") -> Response:
+    check_csrf(user, csrf)
+
+    def action(ctx: Context) -> tuple[str, str]:
+        account = AccountService(ctx).get(account_id)
+        finalize_schedules(ctx, account_id, v2.FinalizeAccountSchedules())
+        return _url("accounts", account_id) + "?tab=schedule", f"Staged schedule changes of {account.name} finalized."
+
+    return _act(request, user, account_id, action)

@@ -1,0 +1,384 @@
+"""Price plan drafts and account schedule drafts in real headless Chromium, on both engines (docs/console.md,
+"Drafts"): a person edits an ACTIVE plan as a draft, sees an error listed by its card, fixes it, adds a card,
+previews finalizing with a migration mode (which accounts move, each open draft invoice's total before and after)
+and finalizes; the account's draft invoice then totals what the preview said. An account's schedule is edited as a
+draft (staged, listed, discarded, staged again) and finalized after a confirmation."""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
+
+import httpx
+import togai_client as tc
+from playwright.sync_api import Page, expect
+
+from tests.api.billing_setup import month_start
+from tests.api.conftest import Sdk, create_metering_catalog
+from tests.api.test_ingestion_sdk import ev
+from tests.api.test_schedules_sdk import OPEN, associate
+from tests.conftest import Tenant
+from tests.console.browsing import engine_of, http_sign_in, shot, sign_in
+
+
+def usage_plan(sdk: Sdk, meter: str, name: str, rate: str = "0.10") -> str:
+    """An ACTIVE MONTHLY plan (from the 1st, no grace) pricing the meter at `rate` USD a unit, in one slab."""
+    made = sdk.price_plans.create_price_plan(
+        tc.CreatePricePlanRequest(
+            name=name,
+            price_plan_details=tc.CreatePricePlanDetails(
+                pricing_cycle_config=tc.PricingCycleConfig(
+                    interval="MONTHLY",
+                    start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+                    grace_period=0,
+                ),
+                supported_currencies=["USD"],
+                usage_rate_cards=[
+                    tc.UsageRateCard(
+                        display_name="API calls",
+                        usage_meter_id=meter,
+                        rate_plan=tc.RatePlan(
+                            pricing_model="TIERED",
+                            slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT")],
+                        ),
+                        rate_values=[
+                            tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=Decimal(rate))])
+                        ],
+                    )
+                ],
+            ),
+        )
+    )
+    sdk.price_plans.activate_price_plan(made.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    return made.id
+
+
+def draft_totals(tenant: Tenant, account: str) -> list[Decimal]:
+    """The totals of the account's DRAFT invoices, as GET /invoices/{id} answers them (exact decimals)."""
+    with tenant.http() as http:
+        answer = http.get("/invoices", params={"owner_id": account})
+        assert answer.status_code == 200, answer.text
+        ids = [i["id"] for i in answer.json()["data"] if i["status"] == "DRAFT"]
+        return [
+            Decimal(str(json.loads(http.get(f"/invoices/{i}").text, parse_float=Decimal)["totalAmount"])) for i in ids
+        ]
+
+
+def schedules(tenant: Tenant, account: str) -> list[tuple[str, int, str, str]]:
+    with tenant.http() as http:
+        answer = http.get(f"/accounts/{account}/pricing_schedules")
+    assert answer.status_code == 200, answer.text
+    return [(s["pricePlanId"], s["version"], s["startDate"][:10], s["endDate"][:10]) for s in answer.json()["data"]]
+
+
+def test_a_plan_draft_with_an_error_fixed_previewed_and_finalized(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    engine = engine_of(db_url)
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    meter = create_metering_catalog(sdk)["sum"]
+    plan_id = usage_plan(sdk, meter, "Metered")
+    now = datetime.now(UTC)
+    sdk.accounts.update_pricing_schedule("acme", associate(plan_id, month_start(now), OPEN))
+    at = max(now - timedelta(minutes=1), datetime.combine(month_start(now), datetime.min.time(), UTC))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("e1", "1000", at=at)]))
+    assert draft_totals(tenant, "acme") == [Decimal("100")]  # 1,000 calls at 0.10
+
+    sign_in(page, *person)
+    page.goto(f"/price-plans/{plan_id}")
+    page.get_by_role("link", name="Draft", exact=True).click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Draft of Metered")
+    expect(page.get_by_text("The first change you save here starts a draft (version 2)")).to_be_visible()
+    expect(page.get_by_role("button", name="Preview finalizing")).to_have_count(0)  # nothing to finalize yet
+    shot(page, "plan-draft-start", engine)
+
+    # Edit the usage card in the draft: a rate of 0.20, and a first slab from 5 (a rule of the plan refuses it):
+    # saved into the draft all the same, the error listed by its card
+    cards = page.get_by_role("table", name="Rate cards of the draft")
+    cards.get_by_role("link", name="Edit API calls").click()
+    page.get_by_label("Slab 1 from").fill("5")
+    page.get_by_label("Slab 1 rate (USD)").fill("0.20")
+    page.get_by_role("button", name="Save usage rate card").click()
+    expect(page.get_by_role("status")).to_contain_text("It has 1 error to fix before finalizing")
+    row = cards.get_by_role("row", name="API calls")
+    expect(row).to_contain_text("first slab must start after 0, not 5")
+    expect(page.locator("#draft-errors-count")).to_have_text("1 to fix before finalizing")
+    shot(page, "plan-draft-error", engine)
+
+    # finalizing is refused while the draft has an error: in words, on the draft's page
+    page.get_by_label("Accounts on the plan").select_option("START_OF_CURRENT_CYCLE")
+    page.get_by_role("button", name="Preview finalizing").click()
+    expect(page.get_by_role("alert")).to_contain_text("cannot be finalized: 1 error(s)")
+    # the version in force did not change: the account's draft is as it was
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    # Fix it, then add a fixed fee (in arrears) to the draft
+    cards.get_by_role("link", name="Edit API calls").click()
+    expect(page.get_by_label("Slab 1 rate (USD)")).to_have_value("0.20")  # the draft's card, as saved
+    page.get_by_label("Slab 1 from").fill("0")
+    page.get_by_role("button", name="Save usage rate card").click()
+    expect(page.get_by_role("status")).to_have_text(f'Saved usage rate card "usage_{meter}" in the draft.')
+    expect(page.locator("#draft-errors-count")).to_have_text("none: the draft can be finalized")
+    page.get_by_role("link", name="+ Fixed fee").click()
+    page.get_by_label("Fee name").fill("Support")
+    page.get_by_label("Amount (USD)").fill("25")
+    page.get_by_label("Billed").select_option("IN_ARREARS")
+    page.get_by_role("button", name="Add fixed fee").click()
+    expect(cards.get_by_role("row", name="Support")).to_contain_text("none")
+    shot(page, "plan-draft-fixed", engine)
+
+    # Preview: the account moves from the start of its current cycle; its draft goes from 100.00 to 225.00
+    page.get_by_label("Accounts on the plan").select_option("START_OF_CURRENT_CYCLE")
+    page.get_by_label("Which accounts").select_option("LATEST_VERSION")
+    page.get_by_role("button", name="Preview finalizing").click()
+    expect(page.get_by_role("heading", name="Finalize the draft of Metered?")).to_be_visible()
+    expect(page.get_by_text("1 account moves to version 2")).to_be_visible()
+    table = page.get_by_role("table", name="Accounts and their draft invoices before and after")
+    expect(table.get_by_role("row", name=re.compile(r"Acme Inc \(acme\)"))).to_have_text(
+        re.compile(r"Metered v1 → Metered v2\s*USD 100\.00\s*USD 225\.00\s*$")
+    )
+    shot(page, "plan-draft-finalize-confirm", engine)
+    # the preview changed nothing
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    page.get_by_role("button", name="Finalize draft").click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Version 2 of Metered is in force. 1 account moved (they move from the start of their current cycle "
+        "(the current cycle is re-priced))."
+    )
+    expect(page.get_by_role("heading", level=1)).to_contain_text("version 2")
+    shot(page, "plan-draft-finalized", engine)
+
+    # as the preview said: the account's open draft now totals 225.00, on version 2
+    assert draft_totals(tenant, "acme") == [Decimal("225")]
+    assert [(p, v) for p, v, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [(plan_id, 2)]
+    with tenant.http() as http:
+        v2 = http.get(f"/v2/price_plans/{plan_id}", params={"version": "ACTIVE"}).json()
+    assert (v2["version"], v2["status"]) == (2, "ACTIVE")
+
+    # a new draft, discarded: version 2 stays in force
+    page.get_by_role("link", name="Draft", exact=True).click()
+    page.get_by_role("table", name="Rate cards of the draft").get_by_role("link", name="Remove Support").click()
+    page.get_by_role("button", name="Remove from draft").click()
+    expect(page.get_by_role("status")).to_have_text('Removed "Support" from the draft.')
+    page.get_by_role("link", name="Metered").click()  # the plan's page says a draft is pending
+    expect(page.get_by_text("A draft of this plan (version 3) is pending")).to_be_visible()
+    page.get_by_role("link", name="open the draft").click()
+    page.get_by_role("link", name="Discard draft").click()
+    expect(page.get_by_text("version 2 stays in force")).to_be_visible()
+    page.get_by_role("button", name="Discard draft").click()
+    expect(page.get_by_role("status")).to_have_text("Draft of Metered discarded; version 2 stays.")
+    assert draft_totals(tenant, "acme") == [Decimal("225")]
+
+
+def test_draft_forms_need_the_session_token_and_odd_input_gets_words(tenant: Tenant, person: tuple[str, str]) -> None:
+    sdk = Sdk(tenant)
+    meter = create_metering_catalog(sdk)["sum"]
+    plan_id = usage_plan(sdk, meter, "Tokens")
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        for path in (
+            f"/price-plans/{plan_id}/draft/finalize",
+            f"/price-plans/{plan_id}/draft/discard",
+            f"/price-plans/{plan_id}/draft/cards/new?kind=fixed-fee",
+            "/accounts/nobody/schedule-draft/edits",
+            "/accounts/nobody/schedule-draft/finalize",
+            "/accounts/nobody/schedule-draft/discard",
+        ):
+            answer = client.post(path, data={"csrf": "forged", "mode": "NONE", "versions": "LATEST_VERSION"})
+            assert answer.status_code == 403, (path, answer.text)
+        # a mode that is not one: words, a 400; a plan with no draft: words, a 400; an unknown plan: a 404
+        odd = client.get(f"/price-plans/{plan_id}/draft/finalize", params={"mode": "SOMETIME"})
+        assert odd.status_code == 400 and "Choose what happens to the accounts" in odd.text
+        none = client.get(f"/price-plans/{plan_id}/draft/finalize", params={"mode": "NONE"})
+        assert none.status_code == 400 and "has no draft to finalize" in none.text
+        assert client.get(f"/price-plans/{plan_id}/draft/discard").status_code == 400
+        assert client.get("/price-plans/nope/draft").status_code == 404
+        assert client.get(f"/price-plans/{plan_id}/draft/cards/nope").status_code == 404
+        assert client.get(f"/price-plans/{plan_id}/draft/cards/new", params={"kind": "odd"}).status_code == 404
+
+        # the draft's cycle and currencies: a grace period that is not a number is said next to its field; EUR
+        # added, the usage card (priced in USD only) is listed with its error, and the version in force is as it was
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/price-plans/{plan_id}/draft/edit").text)
+        assert csrf is not None
+        cycle = {"csrf": csrf[1], "interval": "MONTHLY", "day_offset": "1", "description": "With EUR"}
+        typo = client.post(f"/price-plans/{plan_id}/draft/edit", data={**cycle, "grace": "two", "currencies": "USD"})
+        assert typo.status_code == 400 and "A whole number of days, 0 or more" in typo.text
+        saved = client.post(
+            f"/price-plans/{plan_id}/draft/edit", data={**cycle, "grace": "0", "currencies": ["USD", "EUR"]}
+        )
+        assert saved.status_code == 303, saved.text
+        page = client.get(saved.headers["location"]).text
+        assert "The draft has 1 error to fix before finalizing" in page and "no rates in EUR" in page
+        with tenant.http() as http:
+            active = http.get(f"/v2/price_plans/{plan_id}", params={"version": "ACTIVE"}).json()
+            draft = http.get(f"/v2/price_plans/{plan_id}").json()
+        assert (active["supportedCurrencies"], draft["supportedCurrencies"]) == (["USD"], ["EUR", "USD"])
+
+
+def test_an_account_schedule_staged_as_a_draft_and_finalized(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    engine = engine_of(db_url)
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    meter = create_metering_catalog(sdk)["sum"]
+    basic = usage_plan(sdk, meter, "Basic")
+    pro = usage_plan(sdk, meter, "Pro", rate="0.30")
+    now = datetime.now(UTC)
+    first = month_start(now)
+    sdk.accounts.update_pricing_schedule("acme", associate(basic, first, OPEN))
+    at = max(now - timedelta(minutes=1), datetime.combine(first, datetime.min.time(), UTC))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("e1", "1000", at=at)]))
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    sign_in(page, *person)
+    page.goto("/accounts/acme?tab=schedule")
+    page.get_by_role("link", name="Edit as a draft").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("Schedule draft of Acme Inc")
+    expect(page.get_by_text("Nothing is staged")).to_be_visible()
+
+    # a mistake in words next to its field: the last day before the first
+    page.get_by_label("Price plan").select_option(label="Pro")
+    page.get_by_label("From").fill(first.isoformat())
+    page.get_by_label("Until, last day (optional)").fill((first - timedelta(days=3)).isoformat())
+    page.get_by_role("button", name="Stage", exact=True).click()
+    expect(page.get_by_text(f"Until: pick {first.isoformat()} or a later day")).to_be_visible()
+
+    # stage Pro from the 1st, open: listed, the draft schedules shown; the schedule in force has not changed
+    page.get_by_label("Until, last day (optional)").fill("")
+    page.get_by_role("button", name="Stage", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text("Staged: attach Pro from " + _words(first) + ", with no end.")
+    staged = page.get_by_role("list", name="Staged changes")
+    expect(staged.get_by_role("listitem")).to_have_count(1)
+    expect(page.get_by_role("list", name="Schedules after finalizing")).to_contain_text("Pro")
+    assert [p for p, _, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [basic]
+    shot(page, "schedule-draft-staged", engine)
+
+    # discard, then stage again
+    page.get_by_role("link", name="Discard").click()
+    page.get_by_role("button", name="Discard staged changes").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc discarded.")
+    expect(page.get_by_text("Nothing is staged")).to_be_visible()
+    page.get_by_label("Price plan").select_option(label="Pro")
+    page.get_by_label("From").fill(first.isoformat())
+    page.get_by_role("button", name="Stage", exact=True).click()
+
+    # finalize: the confirmation shows the draft invoice before (100.00 on Basic) and after (300.00 on Pro)
+    page.get_by_role("link", name="Finalize").click()
+    expect(page.get_by_role("heading", name="Finalize the staged schedule changes of Acme Inc?")).to_be_visible()
+    table = page.get_by_role("table", name="Draft invoices before and after")
+    expect(table).to_contain_text(re.compile(r"Basic v1 → Pro v1\s*USD 100\.00\s*USD 300\.00"))
+    shot(page, "schedule-draft-finalize-confirm", engine)
+    page.get_by_role("button", name="Finalize schedule").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc finalized.")
+    assert [p for p, _, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [pro]
+    assert draft_totals(tenant, "acme") == [Decimal("300")]
+    shot(page, "schedule-draft-finalized", engine)
+
+
+def _words(day: date) -> str:
+    return f"{day:%b} {day.day}, {day.year}"
+
+
+def test_a_plan_never_finalized_is_activated_by_finalizing_or_archived_by_discarding(
+    tenant: Tenant, person: tuple[str, str]
+) -> None:
+    sdk = Sdk(tenant)
+    meter = create_metering_catalog(sdk)["sum"]
+    cycle = tc.PricingCycleConfig(
+        interval="MONTHLY",
+        start_offset=tc.PricingCycleConfigStartOffset(day_offset="1", month_offset="NIL"),
+        grace_period=0,
+    )
+    made = [
+        sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(
+                name=name,
+                price_plan_details=tc.CreatePricePlanDetails(pricing_cycle_config=cycle, supported_currencies=["USD"]),
+            )
+        ).id
+        for name in ("Fresh", "Scrap")
+    ]
+    fresh, scrap = made
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        draft = client.get(f"/price-plans/{fresh}/draft")
+        assert draft.status_code == 200 and "This plan was never finalized" in draft.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get(f"/price-plans/{fresh}/draft/edit").text)
+        assert csrf is not None
+        # a usage card into the draft (version 1), then the finalize preview: no account moves
+        card = {
+            "csrf": csrf[1],
+            "meter": meter,
+            "model": "TIERED",
+            "rows": "1",
+            "from_0": "0",
+            "type_0": "PER_UNIT",
+            "rate_0_USD": "0.5",
+        }
+        added = client.post(f"/price-plans/{fresh}/draft/cards/new?kind=usage", data=card)
+        assert added.status_code == 303, added.text
+        asked = client.get(f"/price-plans/{fresh}/draft/finalize", params={"mode": "NONE"})
+        assert asked.status_code == 200 and "Fresh becomes ACTIVE (version 1)" in asked.text
+        done = client.post(
+            f"/price-plans/{fresh}/draft/finalize", data={"csrf": csrf[1], "mode": "NONE", "versions": "LATEST_VERSION"}
+        )
+        assert done.status_code == 303, done.text
+        # discarding the draft of a plan never finalized archives it
+        asked = client.get(f"/price-plans/{scrap}/draft/discard")
+        assert asked.status_code == 200 and "archives the plan" in asked.text
+        gone = client.post(f"/price-plans/{scrap}/draft/discard", data={"csrf": csrf[1]})
+        assert (gone.status_code, gone.headers["location"]) == (303, "/price-plans")
+        # a credit grant card (made through the API) is listed, not editable here, and can be taken off the draft
+        with tenant.http() as http:
+            addon = http.post("/addons", json={"name": "Pack", "type": "CREDIT_GRANT"}).json()["id"]
+            grant = {
+                "id": addon,
+                "type": "RECURRING",
+                "invoiceTiming": "IN_ADVANCE",
+                "grantDetails": {"priority": 1, "expiryType": "PRICING_CYCLE", "applicableEntityIds": [meter]},
+                "rateDetails": {
+                    "pricingModel": "TIERED",
+                    "currencySlabRateDetails": [
+                        {
+                            "currency": "USD",
+                            "creditAmount": 100,
+                            "slabDetails": [{"startAfter": 0, "priceType": "FLAT", "rate": 90}],
+                        }
+                    ],
+                },
+            }
+            packs = http.post(
+                "/price_plans",
+                json={
+                    "name": "Packs",
+                    "pricePlanDetails": {
+                        "supportedCurrencies": ["USD"],
+                        "pricingCycleConfig": {
+                            "interval": "MONTHLY",
+                            "startOffset": {"dayOffset": "1", "monthOffset": "NIL"},
+                            "gracePeriod": 0,
+                        },
+                        "creditGrantRateCards": [grant],
+                    },
+                },
+            )
+            assert packs.status_code == 200, packs.text
+        shown = client.get(f"/price-plans/{packs.json()['id']}/draft")
+        assert shown.status_code == 200 and "Credit grant" in shown.text and "set through the API" in shown.text
+        remove = client.get(f"/price-plans/{packs.json()['id']}/draft/cards/credit_grant_{addon}/remove")
+        assert remove.status_code == 200 and "Remove the credit grant" in remove.text
+        assert client.get(f"/price-plans/{packs.json()['id']}/draft/cards/credit_grant_{addon}").status_code == 404
+    assert sdk.price_plans.get_price_plan(fresh).status == "ACTIVE"
+    assert sdk.price_plans.get_price_plan(scrap).status == "ARCHIVED"
+    with tenant.http() as http:
+        [usage] = http.get(f"/price_plans/{fresh}").json()["pricingSchedule"][0]["pricePlanDetails"]["usageRateCards"]
+    assert (usage["usageMeterId"], usage["name"]) == (meter, f"usage_{meter}")
