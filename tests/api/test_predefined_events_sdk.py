@@ -7,7 +7,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 
+import pytest
 import togai_client as tc
+from togai_client.exceptions import BadRequestException
 
 from tests.api.billing_setup import acme_invoices, month_start
 from tests.api.conftest import Sdk
@@ -211,3 +213,9 @@ def test_named_seats_are_listed_deduplicated_corrected_and_invoiced(
     assert len(seats(sdk)) == 3 and current_total(sdk) == Decimal("30.00")
     # another organization sees no seat
     assert other_sdk.licenses.get_named_license_updates().data == []
+
+
+def test_no_event_schema_takes_a_predefined_name(sdk: Sdk) -> None:
+    for name in ("togai-usage", "togai-named-license"):
+        with pytest.raises(BadRequestException, match="one of Togai's predefined event types"):
+            sdk.event_schemas.create_event_schema(tc.CreateEventSchemaRequest(name=name, attributes=[], dimensions=[]))

@@ -82,18 +82,19 @@ class NamedSeats(OrgRepository):
         accounts = AccountRepository(self.session, self.org_id).by_pks({s.account_pk for s in items})
         return Page(items=items, next_token=token, size=request.size), {pk: a.id for pk, a in accounts.items()}
 
-    def steps_of(self, account_pks: set[str]) -> dict[str, Steps]:
-        """Per account, per named license, its quantity (the seats in force) from each instant it changes on."""
+    def steps_of(self, account_pks: set[str] | None) -> dict[str, Steps]:
+        """Per account (these, or every account with seats: None), per named license, its quantity (the seats in
+        force) from each instant it changes on."""
         changes: dict[tuple[str, str], dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
         for seat in self.seats(account_pks):
             changes[(seat.account_pk, seat.license_id)][seat.effective_from] += 1
             if seat.effective_until is not None:
                 changes[(seat.account_pk, seat.license_id)][seat.effective_until] -= 1
-        out: dict[str, Steps] = {pk: {} for pk in account_pks}
+        out: dict[str, Steps] = {pk: {} for pk in account_pks or ()}
         for (account_pk, license_id), deltas in changes.items():
             quantity, steps = 0, []
             for at in sorted(deltas):
                 quantity += deltas[at]
                 steps.append((at, Decimal(quantity)))
-            out[account_pk][license_id] = steps
+            out.setdefault(account_pk, {})[license_id] = steps
         return out

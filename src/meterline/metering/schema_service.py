@@ -19,6 +19,7 @@ from typing import Any
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.events import predefined
 from meterline.metering import enrichments, schemas
 from meterline.metering.models import EventSchema
 from meterline.metering.repository import MeteringRepository
@@ -70,6 +71,11 @@ class EventSchemaService:
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateEventSchemaRequest) -> EventSchema:
+        if request.name in predefined.NAMES:
+            raise BadRequest(
+                f"{request.name} is one of Togai's predefined event types (togai-usage, togai-named-license): every "
+                "organization has it, and no event schema may take its name"
+            )
         self.repo.lock_key("event-schema-name", request.name)  # held to the end (the unique key backs it)
         if self.repo.latest_schema(request.name) is not None:
             raise Conflict(f"An event schema named {request.name} already exists")
