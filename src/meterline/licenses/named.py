@@ -48,6 +48,27 @@ def _action(attributes: Iterable[dict[str, str]]) -> Decimal:
     return next((Decimal(a["value"]) for a in attributes if a.get("name") == "action"), Decimal(0))
 
 
+Row = tuple[str, str, datetime, list[dict[str, str]], dict[str, str], datetime]  # pk, account pk, timestamp, ...
+
+
+def fold(rows: Iterable[Row]) -> list[NamedSeat]:
+    """The seats that accepted events (pk, account pk, timestamp, attributes, dimensions, created at), given in
+    event time order, make: in id order."""
+    held: dict[tuple[str, str, str], NamedSeat] = {}
+    seats: list[NamedSeat] = []
+    for pk, account_pk, at, attributes, dimensions, created in rows:
+        key = (account_pk, dimensions["license_id"], dimensions["name"])
+        if _action(attributes) > 0:
+            if key not in held:
+                held[key] = NamedSeat(pk, key[1], account_pk, key[2], at, None, created, created)
+        elif key in held:
+            seat = held.pop(key)
+            if at > seat.effective_from:
+                seats.append(replace(seat, effective_until=at, updated_at=max(seat.created_at, created)))
+    seats.extend(held.values())
+    return sorted(seats, key=lambda s: s.id)
+
+
 class NamedSeats(OrgRepository):
     def seats(self, account_pks: set[str] | None = None) -> list[NamedSeat]:
         """The seats of these accounts (all accounts: None), in the order they were added (by id)."""
@@ -58,21 +79,7 @@ class NamedSeats(OrgRepository):
         ).where(Event.org_id == self.org_id, Event.schema_name == NAMED_LICENSE, Event.status.in_(sorted(ACCEPTED)))
         if account_pks is not None:
             stmt = stmt.where(Event.account_pk.in_(sorted(account_pks)))
-        held: dict[tuple[str, str, str], NamedSeat] = {}
-        seats: list[NamedSeat] = []
-        for pk, account_pk, at, attributes, dimensions, created in self.session.execute(
-            stmt.order_by(Event.timestamp, Event.pk)
-        ):
-            key = (account_pk, dimensions["license_id"], dimensions["name"])
-            if _action(attributes) > 0:
-                if key not in held:
-                    held[key] = NamedSeat(pk, key[1], account_pk, key[2], at, None, created, created)
-            elif key in held:
-                seat = held.pop(key)
-                if at > seat.effective_from:
-                    seats.append(replace(seat, effective_until=at, updated_at=max(seat.created_at, created)))
-        seats.extend(held.values())
-        return sorted(seats, key=lambda s: s.id)
+        return fold(self.session.execute(stmt.order_by(Event.timestamp, Event.pk)).tuples())
 
     def page(self, request: PageRequest) -> tuple[Page[NamedSeat], dict[str, str]]:
         """A page of the organization's seats in id order, and the ids of their accounts (by pk)."""
