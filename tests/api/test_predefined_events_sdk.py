@@ -214,6 +214,44 @@ def test_named_seats_are_listed_deduplicated_corrected_and_invoiced(
     # another organization sees no seat
     assert other_sdk.licenses.get_named_license_updates().data == []
 
+    # the revenue calculator's namedLicenseEntriesConfig: the account's seats over its cycle or a range, or given
+    def calculate(named_config: tc.NamedLicenseEntriesConfig) -> tc.RevenueInfo:
+        request = tc.CalculateRevenueRequest(
+            currency_config=tc.CurrencyConfig(mode="ACCOUNT_INVOICE", account_id="acme"),
+            price_plan_details_config=tc.PricePlanDetailsConfig(mode="ACCOUNT", account_id="acme"),
+            usage_config=tc.UsageConfig(mode="CUSTOM", usage_map={}),
+            license_entries_config=tc.LicenseEntriesConfig(mode="CUSTOM", custom=[]),
+            named_license_entries_config=named_config,
+        )
+        [info] = sdk.calculator.calculate_revenue(request).revenue_info
+        return info
+
+    cycle = calculate(
+        tc.NamedLicenseEntriesConfig(
+            mode="LOOKUP_CYCLE", lookup_cycle=tc.NamedLicenseEntriesConfigLookupCycle(account_id="acme")
+        )
+    )
+    assert cycle.usages == {named: 3} and [s.revenue for s in cycle.license_revenue_summary] == [30]
+    before_carol = calculate(
+        tc.NamedLicenseEntriesConfig(
+            mode="LOOKUP_RANGE",
+            lookup_range=tc.NamedLicenseEntriesConfigLookupRange(start=t1, end=t4, account_id="acme"),
+        )
+    )
+    assert before_carol.usages == {named: 2}  # alice and bob; carol comes at t4, the range's end
+    # given: seats 1 and 2 overlap, seat 3 comes after seat 1 left: at most 2 at once, 20.00
+    given = calculate(
+        tc.NamedLicenseEntriesConfig(
+            mode="CUSTOM",
+            custom=[
+                tc.NamedLicenseEntry(license_id=named, name=1, effective_from=t1, effective_until=t3),
+                tc.NamedLicenseEntry(license_id=named, name=2, effective_from=t2),
+                tc.NamedLicenseEntry(license_id=named, name=3, effective_from=t3),
+            ],
+        )
+    )
+    assert given.usages == {named: 2} and [s.revenue for s in given.license_revenue_summary] == [20]
+
 
 def test_no_event_schema_takes_a_predefined_name(sdk: Sdk) -> None:
     for name in ("togai-usage", "togai-named-license"):
