@@ -79,7 +79,7 @@ class NamedSeats(OrgRepository):
         ).where(Event.org_id == self.org_id, Event.schema_name == NAMED_LICENSE, Event.status.in_(sorted(ACCEPTED)))
         if account_pks is not None:
             stmt = stmt.where(Event.account_pk.in_(sorted(account_pks)))
-        return fold(self.session.execute(stmt.order_by(Event.timestamp, Event.pk)).tuples())
+        return fold(self.session.execute(stmt.order_by(Event.timestamp, Event.pk)))
 
     def page(self, request: PageRequest) -> tuple[Page[NamedSeat], dict[str, str]]:
         """A page of the organization's seats in id order, and the ids of their accounts (by pk)."""
