@@ -28,10 +28,9 @@ from meterline.catalog.statuses import AddOnStatus
 from meterline.events.pipeline import FAILED, UNITS_INVALID, MeterRule, Outcome, SchemaRule
 from meterline.events.statuses import IngestionStatus
 from meterline.metering.repository import MeteringRepository
+from meterline.metering.rules import PREDEFINED_SCHEMAS
 
-USAGE = "togai-usage"
-NAMED_LICENSE = "togai-named-license"
-NAMES = frozenset({USAGE, NAMED_LICENSE})
+USAGE, NAMED_LICENSE = PREDEFINED_SCHEMAS  # (metering refuses their names to event schemas)
 VERSION = 1
 NAME_LENGTH = 50  # NamedLicenseUpdate.name: str(≤50)
 INVALID_NAMED_LICENSE = IngestionStatus.INVALID_NAMED_LICENSE

@@ -19,7 +19,6 @@ from typing import Any
 from meterline.core.errors import BadRequest, Conflict, NotFound
 from meterline.core.ids import new_id
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
-from meterline.events import predefined
 from meterline.metering import enrichments, schemas
 from meterline.metering.models import EventSchema
 from meterline.metering.repository import MeteringRepository
@@ -28,6 +27,7 @@ from meterline.metering.rules import (
     ARCHIVED,
     DRAFT,
     INACTIVE,
+    PREDEFINED_SCHEMAS,
     deactivation_due,
     dump,
     refuse_archived,
@@ -71,7 +71,7 @@ class EventSchemaService:
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateEventSchemaRequest) -> EventSchema:
-        if request.name in predefined.NAMES:
+        if request.name in PREDEFINED_SCHEMAS:
             raise BadRequest(
                 f"{request.name} is one of Togai's predefined event types (togai-usage, togai-named-license): every "
                 "organization has it, and no event schema may take its name"
