@@ -1,6 +1,7 @@
 """Togai's predefined event types through the official SDK, on both engines: `togai-usage` (usage sent straight to
 a meter) and `togai-named-license` (named seats of a NAMED_LICENSE add-on, `GET /named_license_updates`), each
-deduplicated, corrected, and priced on an invoice with hand-computed amounts (docs/ingestion.md, docs/pricing.md)."""
+deduplicated, corrected, and priced on an invoice with hand-computed amounts (docs/billing-rules.md D6 and D7,
+docs/pricing.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Togai's predefined event types (billing-rules §1.1, docs/ingestion.md "Predefined event types"): two schema
+"""Togai's predefined event types (docs/billing-rules.md D6; Togai's reference, billing-rules §1.1): two schema
 names every organization has, which no event schema defines.
 
 - `togai-usage`: usage aggregated on the sender's side, sent straight to a usage meter: `dimensions.usage_meter_id`
