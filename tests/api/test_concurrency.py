@@ -451,6 +451,35 @@ def s_ingest_batch(env: Env) -> None:
     assert accepted == 3, [a.text for a in answers]
 
 
+def s_predefined_events(env: Env) -> None:
+    """A togai-usage and a togai-named-license event, each sent 8 times at once: each accepted once; one named seat,
+    and the meter's usage counted once."""
+    catalog = metered(env)
+    seats = env.call("POST", "/addons", {"name": "Named seats", "type": "NAMED_LICENSE"})["id"]
+    at = datetime.now(timezone.utc).isoformat()
+    usage = {
+        "schemaName": "togai-usage",
+        "id": "u1",
+        "timestamp": at,
+        "accountId": "acme",
+        "attributes": [{"name": "usage", "value": "7.5"}],
+        "dimensions": {"usage_meter_id": catalog["sum"]},
+    }
+    seat = {
+        "schemaName": "togai-named-license",
+        "id": "s1",
+        "timestamp": at,
+        "accountId": "acme",
+        "attributes": [{"name": "action", "value": "1"}],
+        "dimensions": {"license_id": seats, "name": "alice"},
+    }
+    exactly_one(env.same("POST", "/ingest", {"event": usage}))
+    exactly_one(env.same("POST", "/ingest", {"event": seat}))
+    assert [u["name"] for u in env.get("/named_license_updates")["data"]] == ["alice"]
+    statuses = [e["ingestionStatus"]["status"] for e in env.get("/events/u1")["events"]]
+    assert statuses.count("INGESTION_COMPLETED_EVENT_METERED") == 1, statuses
+
+
 def s_correction(env: Env) -> None:
     """8 UNDOs of one event: one takes effect."""
     metered(env)
@@ -1429,7 +1458,7 @@ SCENARIOS: dict[tuple[str, str], list[Scenario]] = {
     ("DELETE", "/usage_meters/{usage_meter_id}"): [s_meter_delete],
     ("POST", "/usage_meters/{usage_meter_id}/activate"): [s_meter_status],
     ("POST", "/usage_meters/{usage_meter_id}/deactivate"): [s_meter_status],
-    ("POST", "/ingest"): [s_ingest],
+    ("POST", "/ingest"): [s_ingest, s_predefined_events],
     ("POST", "/ingestBatch"): [s_ingest_batch],
     ("POST", "/events/correction"): [s_correction, s_correction_jobs],
     ("POST", "/settings"): [s_setting_create],

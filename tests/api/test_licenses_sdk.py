@@ -70,7 +70,7 @@ def test_idempotency_and_aliases(sdk: Sdk, seats: str) -> None:
 def test_failures(sdk: Sdk, other_sdk: Sdk, seats: str) -> None:
     named = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Named seats", type="NAMED_LICENSE")).id
     fee = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Fee", type="FIXED_FEE")).id
-    for license_id, words in ((named, "named licenses"), (fee, "not a LICENSE"), ("addon.nope", "no add-on")):
+    for license_id, words in ((named, "togai-named-license"), (fee, "not a LICENSE"), ("addon.nope", "no add-on")):
         with pytest.raises(BadRequestException) as refused:
             sdk.licenses.add_license_update_entry(update(license_id, 1, JAN))
         assert words in message_of(refused.value)

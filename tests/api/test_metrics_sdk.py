@@ -630,8 +630,9 @@ def test_revenue_metrics_equal_the_invoices_to_the_cent(tenant: Tenant, sdk: Sdk
 
 
 def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:
-    """Meterline has no named licenses: NAMED_LICENSE_USAGE reads license quantities, each period the largest in
-    force per account and license, added up."""
+    """NAMED_LICENSE_USAGE reads license quantities, each period the largest in force per account and license,
+    added up: a LICENSE's from its updates, a NAMED_LICENSE's the number of its named seats in force (from
+    togai-named-license events: x from day 1, y from day 2, x removed on day 3)."""
     make_catalog(sdk)
     seats = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Seats", type="LICENSE")).id
     for account, quantity, when in (("acme", 3, at(2, 12)), ("acme", 1, at(3, 0)), ("beta", 4, at(1, 0))):
@@ -650,6 +651,28 @@ def test_named_license_usage_is_the_largest_quantity_in_force(sdk: Sdk) -> None:
         seats: [0, 3, 1, 1]
     }
     assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", BILLABLE_ID=["addon.none"]))[1] == {None: [0, 0, 0, 0]}
+
+    named = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Named seats", type="NAMED_LICENSE")).id
+    seat_events = [
+        tc.Event(
+            schema_name="togai-named-license",
+            id=f"seat-{n}",
+            timestamp=when,
+            account_id="acme",
+            attributes=[tc.Attribute(name="action", value=action)],
+            dimensions={"license_id": named, "name": name},
+        )
+        for n, (name, action, when) in enumerate((("x", "1", at(1, 6)), ("y", "1", at(2, 6)), ("x", "-1", at(3, 6))))
+    ]
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=seat_events))
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", group_by="BILLABLE_ID"))[1] == {
+        seats: [4, 7, 5, 5],
+        named: [1, 2, 2, 1],
+    }
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", BILLABLE_ID=[named]))[1] == {None: [1, 2, 2, 1]}
+    assert one(sdk, D1, end, q("NAMED_LICENSE_USAGE", group_by="ACCOUNT_ID", CUSTOMER_ID=["beta"]))[1] == {
+        "beta": [4, 4, 4, 4]
+    }
 
 
 def test_series_and_values_are_bounded(sdk: Sdk, tenant: Tenant, catalog: dict[str, str]) -> None:

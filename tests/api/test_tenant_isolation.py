@@ -37,6 +37,7 @@ SECRETS = (
     "Iso feature",
     "iso-entitled-1",
     "Iso alert",
+    "iso-seat-holder",
 )
 # Path parameters naming what every organization shares (Meterline's shipped alert templates): B reads them too,
 # so their reads answer 200, with nothing of A's.
@@ -87,6 +88,19 @@ def _objects(
                 account_id="isocorp",
                 attributes=[tc.Attribute(name="calls", value="5")],
                 dimensions={"region": "us"},
+            )
+        )
+    )
+    named = sdk.add_ons.create_add_on(tc.CreateAddOnRequest(name="Iso named seats", type="NAMED_LICENSE")).id
+    tc.EventIngestionApi(sdk.client).ingest(  # a named seat (GET /named_license_updates)
+        tc.IngestEventRequest(
+            event=tc.Event(
+                schema_name="togai-named-license",
+                id="iso-seat-1",
+                timestamp=datetime.now(timezone.utc),
+                account_id="isocorp",
+                attributes=[tc.Attribute(name="action", value="1")],
+                dimensions={"license_id": named, "name": "iso-seat-holder"},
             )
         )
     )
@@ -260,6 +274,7 @@ def _snapshot(tenant: Tenant, ids: dict[str, str]) -> dict[str, Any]:
         "schedule_errors": "/v2/schedules/{schedule_id}/errors",
         "job": "/jobs/{job_id}",
         "licenses": "/license_updates",
+        "named_licenses": "/named_license_updates",
         "invoice": "/invoices/{invoice_id}",
         "invoices": "/invoices?owner_id={account_id}",
         "payment": "/payments/{payment_id}",

@@ -7,7 +7,7 @@ The catalog (schema + meters) is compiled once into `SchemaRule`s; `evaluate` th
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
@@ -59,6 +59,9 @@ class SchemaRule:
     dimensions: frozenset[str]
     meters: tuple[MeterRule, ...] = ()
     plan: enrichments.Plan = enrichments.Plan()  # enrichments and the id template (metering/enrichments.py)
+    # A predefined schema (events/predefined.py: togai-usage, togai-named-license): what it makes of an event's
+    # attributes (parsed) and dimensions, in place of declared fields, enrichments and meters.
+    special: Callable[[Mapping[str, Decimal], Mapping[str, str]], Outcome] | None = None
 
 
 @dataclass(frozen=True)
@@ -71,6 +74,7 @@ class Outcome:
     units: dict[str, Decimal] = field(default_factory=dict)
     enriched: enrichments.Enriched = enrichments.NOTHING
     event_id: str | None = None
+    applied: bool = False  # accepted with no units: a togai-named-license event (its seat change is its effect)
 
     @property
     def failed(self) -> bool:
@@ -116,10 +120,12 @@ def meter_rule(
 
 def meter_outcomes(rule: SchemaRule, units: Mapping[str, Decimal]) -> list[tuple[str, str, str, str | None]]:
     """What each meter of the schema did with an accepted event, as the event records it: (meter id, name,
-    outcome, units as decimal text or None when the meter filtered the event out)."""
+    outcome, units as decimal text or None when the meter filtered the event out). A predefined schema's event
+    names the meter it reached: only that one."""
     return [
         (m.id, m.name, UNITS_COMPUTED, str(units[m.id])) if m.id in units else (m.id, m.name, FILTERED_OUT, None)
         for m in rule.meters
+        if rule.special is None or m.id in units
     ]
 
 
@@ -159,6 +165,8 @@ def evaluate(
             attributes[attribute.name] = Decimal(attribute.value)
         except InvalidOperation:  # pragma: no cover - the pattern already guarantees a decimal
             return Outcome(FAILED, f"attribute {attribute.name!r} is not a decimal number")
+    if rule.special is not None:
+        return rule.special(attributes, event.dimensions)
     if not rule.attributes <= attributes.keys():
         missing = ", ".join(sorted(rule.attributes - attributes.keys()))
         return Outcome(FAILED, f"missing attribute {missing} declared by schema {rule.name}")

@@ -26,7 +26,7 @@ from meterline.core.errors import BadRequest, NotFound
 from meterline.core.ids import new_ids
 from meterline.core.money import EXACT
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
-from meterline.events import pipeline
+from meterline.events import pipeline, predefined
 from meterline.events.models import Event as StoredEvent
 from meterline.events.store import EventRow, EventStore, UsageKey
 from meterline.events.wire import Event
@@ -133,7 +133,7 @@ class IngestionService:
                 )
             else:
                 # A matched event of an account on a plan at that instant is metered; without a plan, not (D5).
-                if not outcome.units:
+                if not outcome.units and not outcome.applied:
                     statuses.append(("", pipeline.NO_MATCHING_METERS))
                 else:
                     statuses.append(("", pipeline.NOT_METERED if state == UNSCHEDULED else pipeline.METERED))
@@ -194,6 +194,10 @@ class IngestionService:
     def _rules(self, schema_names: set[str]) -> dict[str, pipeline.SchemaRule]:
         rules = {}
         for name in schema_names:
+            special = predefined.rule(self.ctx.session, self.ctx.org_id, name)
+            if special is not None:
+                rules[name] = special
+                continue
             schema = self.catalog.active_schema(name)
             if schema is None:
                 continue

@@ -26,6 +26,7 @@ from meterline.entitlements.repository import EntryRepository
 from meterline.events.store import EventStore
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.repository import InvoiceRepository
+from meterline.licenses.named import NamedSeats
 from meterline.licenses.repository import LicenseRepository
 from meterline.metering.models import UsageMeter
 from meterline.metering.repository import MeteringRepository
@@ -165,10 +166,13 @@ class BillingInputs:
             self._views[pk] = None
 
     def _load_steps(self, account_pks: set[str]) -> None:
+        # named licenses' quantities (their seats in force, licenses/named.py) beside the others: add-on ids differ
+        named = NamedSeats(self.ctx.session, self.ctx.org_id).steps_of(account_pks)
         for pk, updates in LicenseRepository(self.ctx.session, self.ctx.org_id).of_accounts(account_pks).items():
             steps: Steps = {}
             for u in updates:
                 steps.setdefault(u.license_id, []).append((u.effective_from, u.quantity))
+            steps.update(named.get(pk, {}))
             self._steps[pk] = steps
 
     def _load_usage(self, account_pks: set[str], window: Window) -> None:

@@ -56,3 +56,22 @@ def update_license_entry_details(
     """Replace the metadata of the update at (license, account, effectiveFrom). The SDK sends the literal path
     `/license_updates/{license_id}` with the id in the `licenseId` query parameter, which wins when present."""
     return respond(schemas.update_out(LicenseService(ctx).update_details(license_query or license_id, body)))
+
+
+@router.get(
+    "/named_license_updates",
+    response_model=schemas.NamedLicenseUpdatesPaginatedResponse,
+    operation_id="getNamedLicenseUpdates",
+)
+def get_named_license_updates(
+    page: PageRequest = Depends(page_params), ctx: Context = Depends(api_context)
+) -> Response:
+    """Who holds each named seat over time: one row per seat that `togai-named-license` events added (and removed),
+    in the order they were added."""
+    result, account_ids = LicenseService(ctx).named_updates(page)
+    return respond(
+        schemas.NamedLicenseUpdatesPaginatedResponse(
+            data=[schemas.seat_out(s, account_ids.get(s.account_pk, s.account_pk)) for s in result.items],
+            next_token=result.next_token,
+        )
+    )

@@ -9,6 +9,7 @@ from pydantic import Field, StringConstraints
 
 from meterline.core.schemas import Number, NumberIn, RequestModel, ResponseModel, UtcDatetime
 from meterline.licenses.models import LicenseUpdate
+from meterline.licenses.named import NamedSeat
 
 Id50 = Annotated[str, StringConstraints(min_length=1, max_length=50)]
 Metadata = Annotated[
@@ -55,4 +56,33 @@ def update_out(update: LicenseUpdate) -> LicenseUpdateResponse:
         effective_from=update.effective_from,
         metadata=update.metadata_,
         created_at=update.created_at,
+    )
+
+
+class NamedLicenseUpdate(ResponseModel):
+    id: str
+    license_id: str
+    account_id: str
+    name: str
+    effective_from: datetime | None = None
+    effective_until: datetime | None = None
+    created_at: datetime
+    updated_at: datetime
+
+
+class NamedLicenseUpdatesPaginatedResponse(ResponseModel):
+    data: list[NamedLicenseUpdate]
+    next_token: str | None = None
+
+
+def seat_out(seat: NamedSeat, account_id: str) -> NamedLicenseUpdate:
+    return NamedLicenseUpdate(
+        id=seat.id,
+        license_id=seat.license_id,
+        account_id=account_id,
+        name=seat.name,
+        effective_from=seat.effective_from,
+        effective_until=seat.effective_until,
+        created_at=seat.created_at,
+        updated_at=seat.updated_at,
     )

@@ -5,7 +5,8 @@
   instant. The stored and answered quantity is always the absolute one, never below 0. Later updates keep their
   own absolute quantities.
 - `idempotencyKey`: a repeated key answers the update it first made, and makes nothing new.
-- Named licenses are not served yet: a NAMED_LICENSE add-on is refused with a message.
+- A NAMED_LICENSE add-on is refused with a message: its seats come from `togai-named-license` events
+  (licenses/named.py), and its quantity is the number of seats in force.
 - Updates of one account take turns (its row is locked before the history is read), so simultaneous RELATIVE
   updates all add up.
 """
@@ -27,6 +28,7 @@ from meterline.core.ids import new_id_after
 from meterline.core.pagination import Page, PageRequest
 from meterline.licenses import schemas
 from meterline.licenses.models import LicenseUpdate
+from meterline.licenses.named import NamedSeat, NamedSeats
 from meterline.licenses.repository import LicenseRepository
 from meterline.rating import licenses
 from meterline.tenancy.context import Context
@@ -51,7 +53,10 @@ class LicenseService:
         if addon is None:
             raise BadRequest(f"licenseId: no add-on {license_id!r}; create a LICENSE add-on first")
         if addon.type == "NAMED_LICENSE":
-            raise BadRequest("licenseId: named licenses are not supported by Meterline yet")
+            raise BadRequest(
+                f"licenseId: add-on {license_id!r} is a NAMED_LICENSE add-on: its seats are added and removed by "
+                "togai-named-license events (POST /ingest), not by license updates"
+            )
         if addon.type != "LICENSE":
             raise BadRequest(f"licenseId: add-on {license_id!r} is a {addon.type} add-on, not a LICENSE")
         if addon.status != AddOnStatus.ACTIVE:
@@ -137,7 +142,14 @@ class LicenseService:
         by_license: dict[str, list[tuple[datetime, Decimal]]] = {}
         for u in self.repo.of_account(account.pk):
             by_license.setdefault(u.license_id, []).append((u.effective_from, u.quantity))
+        # named licenses: the number of seats in force (licenses/named.py)
+        by_license.update(NamedSeats(self.ctx.session, self.ctx.org_id).steps_of({account.pk})[account.pk])
         return by_license
+
+    def named_updates(self, request: PageRequest) -> tuple[Page[NamedSeat], dict[str, str]]:
+        """The organization's named seats (NamedLicenseUpdate), in the order they were added, and their accounts'
+        ids by pk."""
+        return NamedSeats(self.ctx.session, self.ctx.org_id).page(request)
 
     def largest_quantities(self, account: Account, start: datetime, end: datetime) -> dict[str, Decimal]:
         """license id -> the largest quantity in force in [start, end), for every license the account has had."""

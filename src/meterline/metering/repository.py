@@ -142,6 +142,11 @@ class MeteringRepository(OrgRepository):
         rows = _ACTIVE_METERS.all(self.session, {"org_id": self.org_id, "name": schema_name})
         return [load(UsageMeter, row) for row in rows]
 
+    def meters_in_force(self) -> list[UsageMeter]:
+        """Every ACTIVE meter of the organization, whatever its schema, in creation order (togai-usage events)."""
+        stmt = self.scoped(UsageMeter).where(UsageMeter.status == ACTIVE)
+        return list(self.session.scalars(stmt.order_by(UsageMeter.pk)))
+
     def usable_meters(self) -> list[UsageMeter]:
         """Every meter that is not ARCHIVED, in creation order."""
         stmt = self.scoped(UsageMeter).where(UsageMeter.status != ARCHIVED)

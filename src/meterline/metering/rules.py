@@ -11,6 +11,10 @@ from typing import Any
 from meterline.core.errors import BadRequest
 from meterline.metering.statuses import MeteringStatus
 
+# Togai's predefined event types (events/predefined.py evaluates their events): every organization has them, so no
+# event schema may take their names.
+PREDEFINED_SCHEMAS = ("togai-usage", "togai-named-license")
+
 DRAFT, ACTIVE, INACTIVE, ARCHIVED = (
     MeteringStatus.DRAFT,
     MeteringStatus.ACTIVE,

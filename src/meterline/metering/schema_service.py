@@ -27,6 +27,7 @@ from meterline.metering.rules import (
     ARCHIVED,
     DRAFT,
     INACTIVE,
+    PREDEFINED_SCHEMAS,
     deactivation_due,
     dump,
     refuse_archived,
@@ -70,6 +71,11 @@ class EventSchemaService:
 
     # -- writes ----------------------------------------------------------------------------------------------
     def create(self, request: schemas.CreateEventSchemaRequest) -> EventSchema:
+        if request.name in PREDEFINED_SCHEMAS:
+            raise BadRequest(
+                f"{request.name} is one of Togai's predefined event types (togai-usage, togai-named-license): every "
+                "organization has it, and no event schema may take its name"
+            )
         self.repo.lock_key("event-schema-name", request.name)  # held to the end (the unique key backs it)
         if self.repo.latest_schema(request.name) is not None:
             raise Conflict(f"An event schema named {request.name} already exists")

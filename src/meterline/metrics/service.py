@@ -14,9 +14,9 @@ organization's time zone.
   and endTime must fall on a 15-minute boundary. Period starts of real time zones do (+05:30, +05:45 included).
 - USAGE_FOR_CYCLE sums the usage of each account's pricing cycles (the billed period of each cycle's STANDARD
   invoice), counted in the period that holds the cycle's start; cycles that start in [startTime, endTime).
-- NAMED_LICENSE_USAGE: Meterline has no named licenses (licenses are quantities over time, per account and
-  license): it answers, per period, the largest quantity of each license in force in the period (billing-rules D7's
-  reading), added up over accounts.
+- NAMED_LICENSE_USAGE: per period, the largest quantity of each license in force in the period (billing-rules D7's
+  reading), added up over accounts: a NAMED_LICENSE add-on's quantity is the number of its named seats in force
+  (`togai-named-license` events, licenses/named.py), a LICENSE's the quantity of its license updates.
 - REVENUE: the totals of finalized invoices that are not voided, in the period that holds their invoice date (when
   they were invoiced); REVENUE_FOR_CYCLE: the invoices of each account's pricing cycles (STANDARD and
   STANDARD_ADVANCED, DRAFTs included as they stand now), in the period that holds the cycle's start. Both come from
@@ -53,6 +53,7 @@ from meterline.customers.repository import CustomerRepository
 from meterline.events.pipeline import bucket_of
 from meterline.events.schemas import IngestionStatusName
 from meterline.invoicing import reports
+from meterline.licenses.named import NamedSeats
 from meterline.licenses.repository import LicenseRepository
 from meterline.metering.repository import MeteringRepository
 from meterline.metrics.periods import MAX_POINTS, TooManyPeriods, period_starts
@@ -436,6 +437,11 @@ class MetricsService:
         steps: dict[tuple[str, str], list[licenses.Step]] = defaultdict(list)
         for u in updates:
             steps[(u.account_pk, u.license_id)].append((u.effective_from, u.quantity))
+        # named licenses: the number of their seats in force (licenses/named.py), as invoices price them
+        for account_pk, by_license in NamedSeats(self.ctx.session, self.ctx.org_id).steps_of(plan.account_pks).items():
+            for license_id, named in by_license.items():
+                if plan.billables is None or license_id in plan.billables:
+                    steps[(account_pk, license_id)] = list(named)
         group_by = plan.query.group_by
         out: dict[tuple[int, GroupKey], Decimal] = {}
         bounds = [max(s, start) for s in plan.starts] + [end]

@@ -72,6 +72,21 @@ class LicenseEntriesConfig(RequestModel):
     lookup_cycle: LookupCycle | None = None
 
 
+class NamedLicenseEntry(RequestModel):
+    license_id: Id
+    # the SDK types a seat's name as an int (a model oddity, docs/api.md): an int or a name is taken
+    name: BoundedInt | Annotated[str, StringConstraints(min_length=1, max_length=50)]
+    effective_from: UtcDatetime
+    effective_until: UtcDatetime | None = None
+
+
+class NamedLicenseEntriesConfig(RequestModel):
+    mode: Literal["CUSTOM", "LOOKUP_RANGE", "LOOKUP_CYCLE"]
+    custom: Annotated[list[NamedLicenseEntry], Field(max_length=1000)] | None = None
+    lookup_range: LookupRange | None = None
+    lookup_cycle: LookupCycle | None = None
+
+
 class ProrationCustomConfig(RequestModel):
     cycle_start_date: UtcDatetime
     cycle_end_date: UtcDatetime
@@ -111,8 +126,7 @@ class CalculateRevenueRequest(RequestModel):
     price_plan_details_config: PricePlanDetailsConfig
     usage_config: UsageConfig
     license_entries_config: LicenseEntriesConfig
-    # Named licenses are not served yet: the service refuses them, saying so (docs/api.md).
-    named_license_entries_config: dict | None = None
+    named_license_entries_config: NamedLicenseEntriesConfig | None = None
     proration_config: ProrationConfig | None = None
     entitlement_overage_config: EntitlementOverageConfig | None = None
 

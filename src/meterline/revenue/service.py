@@ -32,8 +32,9 @@ from meterline.core.money import is_currency
 from meterline.entitlements import plan_grants
 from meterline.entitlements.repository import EntryRepository
 from meterline.events.service import UsageService
+from meterline.licenses.named import NamedSeats
 from meterline.licenses.service import LicenseService
-from meterline.rating import cycles
+from meterline.rating import cycles, licenses as license_rules
 from meterline.revenue import schemas
 from meterline.revenue.compute import CardRevenue, LicenseDays, Proration, Ruled, plan_revenue, with_rules
 from meterline.revenue.pricing_rules import account_facts, setting_keys
@@ -91,8 +92,6 @@ class RevenueCalculator:
         return view, cycles.cycle_containing(view.cycle, at, self.tz)
 
     def calculate(self, request: schemas.CalculateRevenueRequest) -> Calculation:
-        if request.named_license_entries_config:
-            raise BadRequest("namedLicenseEntriesConfig: named licenses are not supported by Meterline yet")
         currency = self._currency(request.currency_config)
         details, model, active, plan_type, plan_id, reference, account_id = self._plan(
             request.price_plan_details_config
@@ -103,6 +102,7 @@ class RevenueCalculator:
             )
         usage, usage_range = self._usage(request.usage_config)
         licenses, license_days = self._licenses(request.license_entries_config)
+        licenses, license_days = self._named(request.named_license_entries_config, licenses, license_days)
         proration = self._proration(request.proration_config)
         overage = self._overage(request.entitlement_overage_config)
         cards = plan_revenue(model, currency, usage, licenses, proration, license_days, overage=overage)
@@ -210,6 +210,59 @@ class RevenueCalculator:
                 raise BadRequest(f"licenseEntriesConfig.custom: the quantity of {entry.license_id} is negative")
             quantities[entry.license_id] = max(quantities.get(entry.license_id, Decimal(0)), Decimal(entry.quantity))
         return quantities, None
+
+    def _named(
+        self, config: schemas.NamedLicenseEntriesConfig | None, quantities: dict[str, Decimal], days: LicenseDays | None
+    ) -> tuple[dict[str, Decimal], LicenseDays | None]:
+        """Named licenses' quantities (the seats in force, the largest number at once), which replace what
+        licenseEntriesConfig gave for those licenses: from the entries given (CUSTOM), or the account's seats
+        (`togai-named-license` events) over the range or the cycle (with each day's, for prorated cards)."""
+        where = "namedLicenseEntriesConfig"
+        if config is None:
+            return quantities, days
+        if config.mode == "CUSTOM":
+            deltas: dict[str, dict[datetime, int]] = {}
+            for i, entry in enumerate(config.custom or []):
+                if entry.effective_until is not None and entry.effective_until <= entry.effective_from:
+                    raise BadRequest(f"{where}.custom[{i}]: effectiveUntil must be after effectiveFrom")
+                changes = deltas.setdefault(entry.license_id, {})
+                changes[entry.effective_from] = changes.get(entry.effective_from, 0) + 1
+                if entry.effective_until is not None:
+                    changes[entry.effective_until] = changes.get(entry.effective_until, 0) - 1
+            named: dict[str, Decimal] = {}
+            for license_id, changes in deltas.items():
+                seats, most = 0, 0
+                for at in sorted(changes):
+                    seats += changes[at]
+                    most = max(most, seats)
+                named[license_id] = Decimal(most)
+            return {**quantities, **named}, days
+        store = NamedSeats(self.ctx.session, self.ctx.org_id)
+        if config.mode == "LOOKUP_RANGE":
+            if config.lookup_range is None:
+                raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
+            lookup = config.lookup_range
+            account = self._account(lookup.account_id, f"{where}.lookupRange")
+            steps = store.steps_of({account.pk})[account.pk]
+            return {
+                **quantities,
+                **{lid: license_rules.largest(s, lookup.start, lookup.end) for lid, s in steps.items()},
+            }, days
+        if config.lookup_cycle is None:
+            raise BadRequest(f"{where}.lookupCycle is required in LOOKUP_CYCLE mode")
+        account = self._account(config.lookup_cycle.account_id, f"{where}.lookupCycle")
+        view, cycle = self._cycle(
+            account, config.lookup_cycle.cycle_effective_on or self.ctx.now, f"{where}.lookupCycle"
+        )
+        start, end = max(cycle.start, view.start), min(cycle.end, view.end)
+        steps = store.steps_of({account.pk})[account.pk]
+        if days is None:  # the other licenses' quantities (CUSTOM) hold every day of the cycle
+            cycle_days = cycles.calendar_days(cycle.start, cycle.end, self.tz)
+            daily_days = len(license_rules.daily_maximums([], start, end, self.tz))
+            days = LicenseDays({lid: [q] * daily_days for lid, q in quantities.items()}, cycle_days)
+        daily = {lid: [q for _, q in license_rules.daily_maximums(s, start, end, self.tz)] for lid, s in steps.items()}
+        named = {lid: license_rules.largest(s, start, end) for lid, s in steps.items()}
+        return {**quantities, **named}, LicenseDays({**days.daily, **daily}, days.cycle_days)
 
     def _overage(self, config: schemas.EntitlementOverageConfig | None) -> dict[str, Decimal]:
         """feature id -> overage units, for the entitlement overage cards: given (CUSTOM), or what the account used
