@@ -468,3 +468,15 @@ def test_with_s3_the_file_is_in_the_bucket_and_get_file_redirects_to_a_presigned
         )
     finally:
         client.close()
+
+
+def test_a_whole_number_filter_beyond_the_column_is_a_400_not_a_failed_report(sdk: Sdk, tenant: Tenant) -> None:
+    """`usage.events` is a 32-bit column: PostgreSQL refused a larger argument when the report ran (FAILED,
+    "integer out of range"); it is refused with the request on both engines."""
+    for arg in ("999999999999999", "2147483648", "-2147483649"):
+        filters = [{"column": {"columnName": "events"}, "operator": "GT", "args": [arg]}]
+        query = _query(baseDataSource="usage", selects=[{"columnName": "events"}], queryFilters=filters)
+        assert refusal(tenant, query) == (
+            f"queryInput.queryFilters[0].args[0]: must be a whole number from -2147483648 to 2147483647; got '{arg}'"
+        )
+    assert tc.ReportsApi(sdk.client).list_reports().data == []  # nothing was made
