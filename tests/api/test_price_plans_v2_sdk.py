@@ -787,3 +787,22 @@ def test_a_purchase_plan_is_finalized_without_a_cycle(sdk: Sdk, v2: tc.PricePlan
         "ACTIVE",
         "pack",
     )
+
+
+def test_a_plan_takes_at_most_fifty_cards_of_a_type(v2: tc.PricePlanV2Api, catalog: dict[str, str]) -> None:
+    """v1's bound (50 cards of each type) holds for a v2 draft: a bulk operation passing it was a 500 (the stored
+    draft could not be read back); it is a 400 naming the operation, and the draft is left as it was."""
+    plan = create(v2)
+    fifty = [usage_op(catalog["sum"], f"calls_{n}") for n in range(50)]
+    v2.bulk_price_plan_rate_card_operations(plan.id, tc.BulkRateCardOperationsRequest(operations=fifty))
+    with pytest.raises(BadRequestException) as raised:
+        v2.bulk_price_plan_rate_card_operations(
+            plan.id, tc.BulkRateCardOperationsRequest(operations=[usage_op(catalog["count"], "one_more")])
+        )
+    assert message_of(raised.value) == "operations[0]: a plan has at most 50 USAGE rate cards"
+    assert len(v2.list_price_plan_rate_cards(plan.id, page_size=50).data) == 50
+    # deleting one makes room (the bound counts the cards after every operation of the request)
+    replace_one = [usage_op(catalog["sum"], "calls_0", action="DELETE"), usage_op(catalog["count"], "one_more")]
+    v2.bulk_price_plan_rate_card_operations(plan.id, tc.BulkRateCardOperationsRequest(operations=replace_one))
+    names = [c.name for c in v2.list_price_plan_rate_cards(plan.id, page_size=50).data]
+    assert len(names) == 50 and "calls_0" not in names and "one_more" in names
