@@ -28,6 +28,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from meterline.catalog.plan_service import PricePlanService
+from meterline.core import numbers
 from meterline.core.clock import LAST_DAY
 from meterline.core.errors import BadRequest
 from meterline.entitlements.plan_grants import shifted
@@ -117,6 +118,13 @@ def _grant(ctx: Context, purchase: Purchase, account_id: str, lines: list[dict[s
     if model.credit_grant_cards:
         raise BadRequest(f"pricePlanId: price plan {plan_id} has credit grant cards, which purchases do not grant yet")
     quantity = Decimal(purchase.quantity or 1)
+    amounts = [card.revenue for card in plan_revenue(model, currency, {}, {})]
+    amounts += [e.feature_configs[0].feature_credit_limit for e in model.billing_entitlement_cards]
+    if any(abs(amount) * quantity >= numbers.LIMIT for amount in amounts):  # the request's field, not a line's
+        raise BadRequest(
+            f"quantity: {quantity} purchases of price plan {plan_id} would grant or bill 10^15 or more "
+            "(at most 10^15 - 1 of anything)"
+        )
     for card in plan_revenue(model, currency, {}, {}):
         if card.revenue:
             name = getattr(card.card, "name", None) or card.billable_id
