@@ -245,6 +245,6 @@ def compile_query(
     stmt = source.joins(select(*selected)).where(*conditions)
     if group_by:
         stmt = stmt.group_by(*group_by)
-    count = select(func.count()).select_from(stmt.subquery())
+    count = select(func.count()).select_from(stmt.limit(query.limit).subquery())  # never more rows than are written
     stmt = stmt.order_by(*order).limit(query.limit)
     return CompiledQuery(stmt, count, columns, query.limit)
