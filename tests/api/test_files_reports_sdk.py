@@ -588,3 +588,30 @@ def test_simultaneous_first_requests_store_an_invoice_pdf_once(
     with session_factory() as session:
         rows = session.scalars(select(StoredFile).where(StoredFile.pk == f"file.{due.id}")).all()
     assert len(rows) == 1
+
+
+def test_a_whole_number_filter_beyond_the_column_is_a_400_not_a_failed_report(sdk: Sdk, tenant: Tenant) -> None:
+    """`usage.events` is a 32-bit column: PostgreSQL refused a larger argument when the report ran (FAILED,
+    "integer out of range"); it is refused with the request on both engines."""
+    for arg in ("999999999999999", "2147483648", "-2147483649"):
+        filters = [{"column": {"columnName": "events"}, "operator": "GT", "args": [arg]}]
+        query = _query(baseDataSource="usage", selects=[{"columnName": "events"}], queryFilters=filters)
+        assert refusal(tenant, query) == (
+            f"queryInput.queryFilters[0].args[0]: must be a whole number from -2147483648 to 2147483647; got '{arg}'"
+        )
+    assert tc.ReportsApi(sdk.client).list_reports().data == []  # nothing was made
+
+
+def test_an_account_query_with_twenty_filters_runs(sdk: Sdk, tenant: Tenant) -> None:
+    """`account_id` adds a 21st filter to a query of 20 (the most a request sends): the runner read the stored query
+    back with the request's bound and FAILED it; it runs, and 21 filters in a request are still a 400."""
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    filters = [{"column": {"columnName": "status"}, "operator": "NEQ", "args": [f"S{n}"]} for n in range(20)]
+    body = _query(baseDataSource="accounts", queryFilters=filters)
+    report = completed(tenant, {**body, "account_id": "acme"})
+    assert len(report["queryInput"]["queryFilters"]) == 21
+    assert download(sdk, report["fileId"]) == [["id"], ["acme"]]
+    too_many = _query(queryFilters=[*filters, filters[0]])
+    assert refusal(tenant, too_many) == "queryInput.queryFilters: at most 20 filters; got 21"

@@ -10,6 +10,7 @@ import pytest
 import togai_client as tc
 from togai_client.exceptions import ApiException, BadRequestException, NotFoundException
 
+from meterline.core.pagination import encode_token
 from tests.api.billing_setup import month_start
 from tests.api.conftest import Sdk, message_of
 from tests.api.test_ingestion_sdk import ev
@@ -787,3 +788,46 @@ def test_a_purchase_plan_is_finalized_without_a_cycle(sdk: Sdk, v2: tc.PricePlan
         "ACTIVE",
         "pack",
     )
+
+
+def test_a_plan_takes_at_most_fifty_cards_of_a_type(v2: tc.PricePlanV2Api, catalog: dict[str, str]) -> None:
+    """v1's bound (50 cards of each type) holds for a v2 draft: a bulk operation passing it was a 500 (the stored
+    draft could not be read back); it is a 400 naming the operation, and the draft is left as it was."""
+    plan = create(v2)
+    fifty = [usage_op(catalog["sum"], f"calls_{n}") for n in range(50)]
+    v2.bulk_price_plan_rate_card_operations(plan.id, tc.BulkRateCardOperationsRequest(operations=fifty))
+    with pytest.raises(BadRequestException) as raised:
+        v2.bulk_price_plan_rate_card_operations(
+            plan.id, tc.BulkRateCardOperationsRequest(operations=[usage_op(catalog["count"], "one_more")])
+        )
+    assert message_of(raised.value) == "operations[0]: a plan has at most 50 USAGE rate cards"
+    assert len(v2.list_price_plan_rate_cards(plan.id, page_size=50).data) == 50
+    # deleting one makes room (the bound counts the cards after every operation of the request)
+    replace_one = [usage_op(catalog["sum"], "calls_0", action="DELETE"), usage_op(catalog["count"], "one_more")]
+    v2.bulk_price_plan_rate_card_operations(plan.id, tc.BulkRateCardOperationsRequest(operations=replace_one))
+    names = [c.name for c in v2.list_price_plan_rate_cards(plan.id, page_size=50).data]
+    assert len(names) == 50 and "calls_0" not in names and "one_more" in names
+
+
+def test_a_version_or_token_of_non_ascii_digits_is_a_400(sdk: Sdk, v2: tc.PricePlanV2Api, tenant: Tenant) -> None:
+    """`str.isdigit` takes "¹" (superscript one), which `int` refuses: the version and the page tokens were a 500.
+    A version or a token is ASCII digits only. (The wallet's page token had the same check.)"""
+    plan = create(v2)
+    with pytest.raises(BadRequestException) as raised:
+        v2.get_price_plan_v2(plan.id, version="¹")
+    assert message_of(raised.value) == "version: '¹' is not LATEST, ACTIVE or a version number"
+    with pytest.raises(BadRequestException) as raised:
+        v2.get_price_plan_v2(plan.id, version="٣")  # an Arabic-Indic 3, which int() reads: not a version either
+    assert message_of(raised.value) == "version: '٣' is not LATEST, ACTIVE or a version number"
+    token = encode_token("¹")
+    with tenant.http() as http:
+        for path in (f"/v2/price_plans/{plan.id}/versions", f"/v2/price_plans/{plan.id}/rate_cards"):
+            answer = http.get(path, params={"nextToken": token})
+            assert answer.status_code == 400, answer.text
+            assert answer.json()["message"] == "nextToken is not valid: pass the nextToken of a previous page unchanged"
+        sdk.customers.create_customer(
+            tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+        )
+        answer = http.get("/accounts/acme/wallet/entries", params={"nextToken": encode_token("hold:¹")})
+        assert answer.status_code == 400, answer.text
+        assert answer.json()["message"] == "nextToken is not valid: pass the nextToken of a previous page unchanged"

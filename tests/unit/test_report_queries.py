@@ -83,3 +83,15 @@ def test_cells_are_exact_utc_and_safe_in_a_spreadsheet() -> None:
     for formula in ('=HYPERLINK("x")', "+1", "-1", "@SUM(A1)", "\tx"):
         assert cell(formula, TEXT) == "'" + formula
     assert cell("Acme", TEXT) == "Acme" and cell(-3, "integer") == "-3"
+
+
+@pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"])
+def test_the_row_count_stops_at_the_limit(dialect: object) -> None:
+    """The runner shows `min(count, limit)` rows to come: the count reads at most `limit` rows (it scanned every
+    matching row of the source, the whole of a large events table for a query without filters)."""
+    query = QueryInput.model_validate(
+        {"baseDataSource": "events", "selects": [{"columnName": "eventId"}], "sort": [], "limit": 7}
+    )
+    compiled = compile_query(query, "org.a", sqlite=isinstance(dialect, sqlite.dialect))
+    counted = compiled.count_statement.compile(dialect=dialect)
+    assert "LIMIT" in str(counted) and 7 in counted.params.values()

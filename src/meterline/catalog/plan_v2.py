@@ -51,6 +51,7 @@ KINDS: dict[RateCardType, tuple[str, str, type[AnyCard]]] = {
     "ENTITLEMENT_OVERAGE": ("entitlementOverageRateCards", "entitlement_overage_rate_card", EntitlementOverageRateCard),
     "MINIMUM_COMMITMENT": ("minimumCommitment", "minimum_commitment_rate_card", MinimumCommitment),
 }
+MAX_CARDS_OF_A_TYPE = 50  # v1's bound on each list of cards (catalog/plan_schemas.py), which stored details are read by
 COMMITMENT_NAME = "minimum_commitment"  # the name of a commitment stored before commitments had one
 ARREARS_ONLY = ("USAGE", "ENTITLEMENT_OVERAGE", "MINIMUM_COMMITMENT")
 WITH_TIMING = ("FIXED_FEE", "LICENSE", "CREDIT_GRANT", "BILLING_ENTITLEMENT")
@@ -210,6 +211,8 @@ def apply(cards: list[NamedCard], operations: Sequence[Operation]) -> tuple[list
             if at is None:
                 raise BadRequest(f"{where}.rateCardName: the plan has no rate card {op.name!r}")
             out[at] = card
+        if sum(1 for c in out if c.type == card.type) > MAX_CARDS_OF_A_TYPE:
+            raise BadRequest(f"{where}: a plan has at most {MAX_CARDS_OF_A_TYPE} {card.type} rate cards")
         if op.name not in touched:
             touched.append(op.name)
     return out, touched

@@ -88,7 +88,7 @@ class PricePlanV2Service:
             if plan.status != ACTIVE:
                 raise NotFound(f"Price plan {plan_id} has no ACTIVE version yet (finalize it)")
             return self._view(plan, self._row(plan, plan.latest_version))
-        if not wanted.isdigit() or len(wanted) > 9:
+        if not _digits(wanted):
             raise BadRequest(f"version: {version!r} is not LATEST, ACTIVE or a version number")
         return self._view(plan, self._row(plan, int(wanted)))
 
@@ -271,6 +271,11 @@ class PricePlanV2Service:
 
 
 def _number(token: str) -> int:
-    if not token.isdigit() or len(token) > 9:
+    if not _digits(token):
         raise BadRequest("nextToken is not valid: pass the nextToken of a previous page unchanged")
     return int(token)
+
+
+def _digits(text: str) -> bool:
+    """1 to 9 ASCII digits (`str.isdigit` alone also takes "¹" and "٣", which are no version or page)."""
+    return text.isascii() and text.isdigit() and len(text) <= 9

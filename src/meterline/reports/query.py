@@ -24,6 +24,7 @@ from meterline.reports.schemas import QueryColumn, QueryInput
 from meterline.reports.sources import DATE, INTEGER, NUMBER, SOURCES, TEXT, TIME, Source
 
 MAX_QUERY_LIMIT = 10_000  # rows of a QUERY report
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1  # an INTEGER column's range (32-bit on PostgreSQL)
 AGGREGATORS = ("SUM", "COUNT", "MIN", "MAX")
 OPERATORS = {
     "EQ": "=",
@@ -112,6 +113,8 @@ def _arg(kind: str, text: str, where: str) -> Any:
             whole = numbers.parse(text)
             if whole != whole.to_integral_value():
                 raise ValueError("not whole")
+            if not INT_MIN <= whole <= INT_MAX:  # PostgreSQL would refuse it when the report runs: refused now
+                raise BadRequest(f"{where}: must be a whole number from {INT_MIN} to {INT_MAX}; got {text!r}")
             return int(whole)
         if kind == TIME:
             return as_utc(datetime.fromisoformat(text.replace("Z", "+00:00")))
@@ -242,6 +245,6 @@ def compile_query(
     stmt = source.joins(select(*selected)).where(*conditions)
     if group_by:
         stmt = stmt.group_by(*group_by)
-    count = select(func.count()).select_from(stmt.subquery())
+    count = select(func.count()).select_from(stmt.limit(query.limit).subquery())  # never more rows than are written
     stmt = stmt.order_by(*order).limit(query.limit)
     return CompiledQuery(stmt, count, columns, query.limit)

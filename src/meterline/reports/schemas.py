@@ -37,9 +37,13 @@ class QueryInputSortInner(RequestModel):
     sort_order: Name
 
 
+MAX_FILTERS = 20  # a request's filters (reports/service.py checks it)
+
+
 class QueryInput(RequestModel):
     selects: list[QueryColumn] = Field(min_length=1, max_length=30)
-    query_filters: list[QueryFilter] | None = Field(None, max_length=20)
+    # One more when stored: the account's filter a report with `account_id` adds (read back by the runner).
+    query_filters: list[QueryFilter] | None = Field(None, max_length=MAX_FILTERS + 1)
     base_data_source: Name
     sort: list[QueryInputSortInner] = Field(max_length=5)
     seek_values: list[Arg] | None = Field(None, max_length=5)

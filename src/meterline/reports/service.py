@@ -24,7 +24,7 @@ from meterline.files.service import FileService
 from meterline.reports.models import Report
 from meterline.reports.query import CompiledQuery, compile_query
 from meterline.reports.repository import ReportRepository
-from meterline.reports.schemas import CreateReportRequest, QueryColumn, QueryFilter, QueryInput
+from meterline.reports.schemas import MAX_FILTERS, CreateReportRequest, QueryColumn, QueryFilter, QueryInput
 from meterline.reports.sources import TEXT
 from meterline.reports.statuses import ReportStatus
 from meterline.reports.templates import MAX_TEMPLATE_ROWS, TEMPLATES
@@ -135,6 +135,10 @@ class ReportService:
                     alias = {"report_template_id": "reportTemplateId", "from_date": "fromDate", "to_date": "toDate"}
                     raise BadRequest(f"{alias[field]}: a QUERY report takes queryInput only")
             query = request.query_input
+            if len(query.query_filters or []) > MAX_FILTERS:
+                raise BadRequest(
+                    f"queryInput.queryFilters: at most {MAX_FILTERS} filters; got {len(query.query_filters or [])}"
+                )
             if request.account_id is not None:
                 column = "id" if query.base_data_source == "accounts" else "accountId"
                 account_filter = QueryFilter(

@@ -29,7 +29,9 @@ from decimal import Decimal
 from typing import Any
 
 from meterline.catalog.plan_service import PlanVersion
+from meterline.core import numbers
 from meterline.core.clock import LAST_DAY
+from meterline.core.errors import BadRequest
 from meterline.invoicing.service import InvoiceService
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.purchases import grants
@@ -110,7 +112,15 @@ def _price(ctx: Context, purchase: Purchase, lines: list[dict[str, Any]]) -> Pla
     """ENTITLEMENT_GRANT and PREPAID: the PURCHASE plan version bought, its priced cards added to `lines`."""
     chosen = grants.plan_bought(ctx, purchase)
     quantity = Decimal(purchase.quantity or 1)
-    for card in plan_revenue(chosen.model, purchase.currency, {}, {}):
+    model = chosen.model
+    amounts = [card.revenue for card in plan_revenue(model, purchase.currency, {}, {})]
+    amounts += [e.feature_configs[0].feature_credit_limit for e in model.billing_entitlement_cards]
+    if any(abs(amount) * quantity >= numbers.LIMIT for amount in amounts):  # the request's field, not a line's
+        raise BadRequest(
+            f"quantity: {quantity} purchases of price plan {purchase.plan_id} would grant or bill 10^15 or more "
+            "(at most 10^15 - 1 of anything)"
+        )
+    for card in plan_revenue(model, purchase.currency, {}, {}):
         if card.revenue:
             name = getattr(card.card, "name", None) or card.billable_id
             lines.append(

@@ -49,7 +49,7 @@ def _holds_shown(after: str | None) -> int | None:
     if not after.startswith(HOLDS_SHOWN):
         return None
     count = after.removeprefix(HOLDS_SHOWN)
-    if not count.isdigit() or len(count) > 6:
+    if not (count.isascii() and count.isdigit()) or len(count) > 6:
         raise BadRequest("nextToken is not valid: pass the nextToken of a previous page unchanged")
     return int(count)
 
