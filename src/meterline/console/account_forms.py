@@ -23,6 +23,7 @@ from meterline.core.clock import FIRST_DAY, LAST_DAY
 from meterline.core.errors import MeterlineError
 from meterline.core.money import CURRENCIES, minor_units
 from meterline.core.schemas import Address
+from meterline.core.text import ascii_digits
 from meterline.credits.service import MAX_PRIORITY, Grant
 from meterline.customers.schemas import UpdateCustomerRequest
 from meterline.invoicing.builder import Charge
@@ -202,7 +203,7 @@ def credit_of(account_id: str, values: dict[str, str], currency: str, today: dat
     if why is not None:
         errors["amount"] = why
     text = values.get("priority", "").strip() or "1"
-    priority = int(text) if text.isdigit() and len(text) <= 7 else -1
+    priority = int(text) if ascii_digits(text) and len(text) <= 7 else -1
     if not 0 <= priority <= MAX_PRIORITY:
         errors["priority"] = f"Priority: a whole number from 0 to {MAX_PRIORITY:,} (lower numbers apply first)"
     start = _day(values.get("start", ""), "Effective from", errors, "start")
@@ -510,7 +511,7 @@ def charge_rows(lines: list[Any]) -> list[ChargeRow]:
     rows = []
     for line in lines:
         _, _, n = line.id.partition(":")
-        if n.isdigit():
+        if ascii_digits(n):
             rows.append(ChargeRow(int(n), line.description, line.value))
     return rows
 

@@ -29,6 +29,7 @@ from meterline.catalog.plan_schemas import (
 from meterline.console.account_pages import CURRENCIES
 from meterline.core import numbers
 from meterline.core.errors import NotFound
+from meterline.core.text import ascii_digits
 
 INTERVALS = {
     "WEEKLY": "Weekly",
@@ -196,7 +197,7 @@ def cycle_from_form(form: FormData, values: dict[str, Any], errors: dict[str, st
     if interval not in INTERVALS:
         errors["interval"] = "Choose how often the plan bills"
     grace_text = str(form.get("grace", "0")).strip() or "0"
-    grace = int(grace_text) if grace_text.isdigit() else None
+    grace = int(grace_text) if ascii_digits(grace_text) else None
     if grace is None:
         errors["grace"] = "A whole number of days, 0 or more"
     anniversary = form.get("anniversary") == "on"
@@ -283,7 +284,7 @@ def rows_of_card(card: SlabCard | None, currencies: list[str]) -> list[SlabRow]:
 
 def rows_of_form(form: FormData, currencies: list[str]) -> list[SlabRow]:
     count = str(form.get("rows", "1"))
-    n = min(max(int(count), 1), MAX_SLABS) if count.isdigit() else 1
+    n = min(max(int(count), 1), MAX_SLABS) if ascii_digits(count) else 1
     return [
         SlabRow(
             start=str(form.get(f"from_{i}", "")),
@@ -728,7 +729,7 @@ def _overage(form: FormData, card: dict[str, Any], values: dict[str, Any], error
         ("offset", "startOffset", "0", "A whole number of cycles, 0 or more (0: from the first cycle)"),
     ):
         values[name] = str(form.get(name, default)).strip() or default
-        if values[name].isdigit() and len(values[name]) <= 4:
+        if ascii_digits(values[name]) and len(values[name]) <= 4:
             config[key] = int(values[name])
         else:
             errors[name] = example
@@ -757,7 +758,7 @@ def resize_rows(rows: list[SlabRow], action: str) -> None:
         rows.append(SlabRow(start=rows[-1].end, price_type=rows[-1].price_type))
     elif action.startswith("remove_slab_") and len(rows) > 1:
         index = action.removeprefix("remove_slab_")
-        if index.isdigit() and int(index) < len(rows):
+        if ascii_digits(index) and int(index) < len(rows):
             i = int(index)
             rows.pop(i)
             if i == 0:

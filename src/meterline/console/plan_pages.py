@@ -59,6 +59,7 @@ from meterline.console.plan_forms import (
     words,
 )
 from meterline.core.errors import Conflict, MeterlineError, NotFound
+from meterline.core.text import ascii_digits
 from meterline.entitlements.repository import FeatureRepository
 from meterline.jobs.statuses import JobStatus
 from meterline.metering.repository import MeteringRepository
@@ -300,7 +301,7 @@ def _plan_page(
 
 @router.get("/price-plans/{plan_id}")
 def plan_page(request: Request, user: User, plan_id: str, version: str = "") -> Response:
-    return _plan_page(request, user, plan_id, int(version) if version.isdigit() else None)
+    return _plan_page(request, user, plan_id, int(version) if ascii_digits(version) else None)
 
 
 def _refused(request: Request, user: Any, plan_id: str, exc: Exception, where: str | None = None) -> Response:

@@ -34,6 +34,7 @@ from meterline.console.account_pages import _url
 from meterline.console.pages import User, check_csrf, context, render
 from meterline.core import numbers
 from meterline.core.errors import BadRequest
+from meterline.core.text import ascii_digits
 from meterline.revenue import pricing_rules
 from meterline.revenue.compute import CardRevenue, plan_revenue, with_rules
 from meterline.schedules.service import ScheduleView
@@ -113,12 +114,12 @@ def _rows_of(form: FormData) -> list[dict[str, str]]:
 
 def _resize(rows: list[dict[str, str]], action: str) -> None:
     if action == "add_rule" and len(rows) < MAX_PRICING_RULES:
-        order = max((int(r["order"]) for r in rows if r["order"].isdigit()), default=0) + 1
+        order = max((int(r["order"]) for r in rows if ascii_digits(r["order"])), default=0) + 1
         rows.append(
             {"id": "", "name": "", "order": str(min(order, 1000)), "timing": "IN_ARREARS", "condition": ""}
             | {"computation": "", "type": "ADD", "target": "", "description": ""}
         )
-    elif action.startswith("remove_rule_") and action.removeprefix("remove_rule_").isdigit():
+    elif action.startswith("remove_rule_") and ascii_digits(action.removeprefix("remove_rule_")):
         index = int(action.removeprefix("remove_rule_"))
         if 0 <= index < len(rows):
             del rows[index]
@@ -141,7 +142,7 @@ def _rules_of(rows: list[dict[str, str]], original: tuple[PricingRule, ...], err
         if before is not None and before.action.metadata:
             action["metadata"] = dict(before.action.metadata)
         raw: dict[str, Any] = {"name": row["name"], "computation": row["computation"], "action": action}
-        raw["order"] = int(row["order"]) if row["order"].isdigit() else row["order"]
+        raw["order"] = int(row["order"]) if ascii_digits(row["order"]) else row["order"]
         raw["invoiceTiming"] = row["timing"]
         if row["condition"]:
             raw["condition"] = row["condition"]

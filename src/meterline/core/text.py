@@ -21,6 +21,11 @@ from meterline.core.errors import BadRequest
 MAX_DEPTH = 32
 
 
+def ascii_digits(text: str) -> bool:
+    """Whether `text` is a whole number in ASCII digits: `str.isdigit` also takes "¹" or "٣", which `int` refuses."""
+    return text.isascii() and text.isdigit()
+
+
 def has_lone_surrogate(text: str) -> bool:
     """Does `text` hold a UTF-16 surrogate that is not part of a pair (so UTF-8 cannot encode it)?"""
     if text.isascii():
