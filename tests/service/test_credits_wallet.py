@@ -193,6 +193,25 @@ def test_the_wallet_pays_part_then_all(world: World, growth: dict[str, str]) -> 
         check_ledgers(ctx.session, world.org.id)
 
 
+def test_the_wallets_balance_stays_below_the_number_bound(world: World, growth: dict[str, str]) -> None:
+    # Given a wallet topped up to 999,999,999,999,998.00 in two steps, each below 10^15
+    with world.at(t(3, 10)) as ctx:
+        balances.wallet(ctx).top_up("acme", D("600000000000000.00"))
+        balances.wallet(ctx).top_up("acme", D("399999999999998.00"))
+    # When one more top-up would take the balance to 10^15, it is refused, and nothing is added
+    with world.at(t(3, 10)) as ctx:
+        with pytest.raises(
+            BadRequest, match=r"topupAmount: the wallet's balance \(999999999999998\.00 USD\) plus 2\.00"
+        ):
+            balances.wallet(ctx).top_up("acme", D("2.00"))
+    with world.at(t(3, 10)) as ctx:
+        balances.wallet(ctx).top_up("acme", D("1.00"))  # up to 10^15 - 1 is kept
+        assert ctx.session.scalar(select(Wallet.balance).where(Wallet.org_id == world.org.id)) == D(
+            "999999999999999.00"
+        )
+        check_ledgers(ctx.session, world.org.id)
+
+
 def test_grant_rules(world: World, growth: dict[str, str]) -> None:
     with world.at(t(3, 1)) as ctx:
         service = balances.credits(ctx)

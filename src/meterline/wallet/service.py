@@ -182,6 +182,11 @@ class WalletService:
         if amount <= 0 or amount >= LIMIT or round_money(amount, currency) != amount:
             raise BadRequest(f"topupAmount: must be more than 0 and below 10^15, in whole {currency} minor units")
         wallet = self._locked(account)
+        if wallet.balance + amount >= LIMIT:  # under the wallet's lock: the balance too obeys the number rule
+            raise BadRequest(
+                f"topupAmount: the wallet's balance ({numbers.plain(wallet.balance)} {currency}) plus "
+                f"{numbers.plain(amount)} would reach 10^15; nothing was added"
+            )
         self._entry(wallet, CREDITED, amount, entity_id, description)
         return self.view(account_id)
 
