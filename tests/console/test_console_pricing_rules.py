@@ -235,3 +235,47 @@ def test_an_account_s_own_rules_on_its_schedule(page: Page, person: tuple[str, s
         assert len(sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules) == 4  # the plan's
     finally:
         sdk.close()
+
+
+def test_a_pending_drafts_rules_are_edited_in_the_draft(page: Page, person: tuple[str, str], tenant: Tenant) -> None:
+    """With an ACTIVE plan, the rules editor of its v2 draft saves into the draft (the version in force keeps its
+    rules until the draft is finalized); the plan's own rules page then points at the draft."""
+    sdk = Sdk(tenant)
+    try:
+        meter = create_metering_catalog(sdk)["sum"]
+        plan = sdk.price_plans.create_price_plan(
+            tc.CreatePricePlanRequest(name="Rules", price_plan_details=details(sdk, meter), pricing_rules=RULES)
+        )
+        sdk.price_plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
+    finally:
+        sdk.close()
+    sign_in(page, *person)
+    page.goto(f"/price-plans/{plan.id}/draft")
+    page.get_by_role("link", name="Edit the draft's pricing rules").click()
+    expect(page.get_by_role("heading", name="Pricing rules of the draft of Rules")).to_be_visible()
+    expect(page.get_by_text("Saving starts a draft (version 2) from version 1")).to_be_visible()
+    page.get_by_role("button", name="Remove rule 4").click()
+    page.get_by_label("Rule 1 name").fill("Usage cap at 1,000")
+    page.get_by_role("button", name="Save rules").click()
+    expect(page.get_by_text("Pricing rules of the draft (version 2) saved.")).to_be_visible()
+    expect(page.get_by_role("region", name="Pricing rules").get_by_role("listitem")).to_have_count(3)
+
+    sdk = Sdk(tenant)
+    try:
+        v2 = tc.PricePlanV2Api(sdk.client)
+        draft = v2.list_price_plan_pricing_rules(plan.id, version="LATEST").data
+        in_force = sdk.price_plans.get_price_plan(plan.id).pricing_schedule[0].pricing_rules
+    finally:
+        sdk.close()
+    assert [(r.order, r.name) for r in draft] == [
+        (1, "Usage cap at 1,000"),
+        (2, "Volume discount"),
+        (3, "Enterprise seats"),
+    ]
+    assert [r.name for r in in_force] == ["Usage cap", "Volume discount", "Enterprise seats", "Support discount"]
+
+    # the plan's own rules page says where its rules change now, and saves nothing there
+    page.goto(f"/price-plans/{plan.id}/pricing-rules")
+    expect(
+        page.get_by_text("A draft of this plan (version 2) is pending: edit the draft's rules instead")
+    ).to_be_visible()

@@ -29,6 +29,7 @@ from meterline.catalog import plan_model, plan_rules, plan_schemas as schemas
 from meterline.catalog.plan_model import PlanModel
 from meterline.catalog.plan_schemas import MAX_PRICING_RULES, CreatePricingRule, PricingRule
 from meterline.catalog.plan_service import ACTIVE, ARCHIVED, PlanView, PricePlanService
+from meterline.catalog.plan_v2_service import PricePlanV2Service, V2View
 from meterline.console import feedback
 from meterline.console.account_pages import _url
 from meterline.console.pages import User, check_csrf, context, render
@@ -424,10 +425,72 @@ def _post(
     return feedback.saved(request, where, done)
 
 
+def _pending(ctx: Context, view: PlanView) -> Subject | None:
+    """With a v2 draft pending, a plan's rules change in the draft (v1 refuses a new version meanwhile): the page
+    says so and links there."""
+    service = PricePlanService(ctx)
+    draft = service.repo.draft(view.plan) if view.plan.status == ACTIVE else None
+    if draft is None:
+        return None
+    subject = _plan_subject(view)
+    return replace(
+        subject,
+        notice=f"A draft of this plan (version {draft.version}) is pending: edit the draft's rules instead "
+        f"({subject.url.removesuffix('/pricing-rules')}/draft/pricing-rules).",
+        editable=False,
+    )
+
+
 @router.get("/price-plans/{plan_id}/pricing-rules")
 def rules_page(request: Request, user: User, plan_id: str) -> Response:
-    view = PricePlanService(context(request, user)).get(plan_id)
-    return _first_page(request, user, _plan_subject(view))
+    ctx = context(request, user)
+    view = PricePlanService(ctx).get(plan_id)
+    return _first_page(request, user, _pending(ctx, view) or _plan_subject(view))
+
+
+def _draft_subject(view: V2View) -> Subject:
+    purl = _url("price-plans", view.plan.id)
+    durl = purl + "/draft"
+    if view.draft:
+        notice = f"Saved into the draft (version {view.version.version}): they take effect when the draft is finalized."
+    else:
+        notice = (
+            f"Saving starts a draft (version {view.plan.latest_version + 1}) from version "
+            f"{view.plan.latest_version}; nothing changes for accounts until it is finalized."
+        )
+    return Subject(
+        title=f"Pricing rules of the draft of {view.plan.name}",
+        crumbs=[("Price Plans", "/price-plans"), (view.plan.name, purl), ("Draft", durl)],
+        url=durl + "/pricing-rules",
+        back=durl,
+        model=view.model,
+        notice=notice,
+        editable=True,
+    )
+
+
+@router.get("/price-plans/{plan_id}/draft/pricing-rules")
+def draft_rules_page(request: Request, user: User, plan_id: str) -> Response:
+    view = PricePlanV2Service(context(request, user)).get(plan_id)
+    return _first_page(request, user, _draft_subject(view))
+
+
+@router.post("/price-plans/{plan_id}/draft/pricing-rules")
+def save_draft_rules(request: Request, user: User, plan_id: str, form: Fields) -> Response:
+    check_csrf(user, str(form.get("csrf", "")))
+    ctx = context(request, user)
+    service = PricePlanV2Service(ctx)
+    subject = _draft_subject(service.get(plan_id))
+
+    def save(rules: list[dict[str, Any]]) -> tuple[str, str]:
+        # v2 replaces the draft's rules whole; a rule is written as a client writes it (v2 gives it its id)
+        written = [
+            CreatePricingRule.model_validate({k: v for k, v in r.items() if k not in ("id", "version")}) for r in rules
+        ]
+        saved = service.set_pricing_rules(plan_id, written)
+        return f"Pricing rules of the draft (version {saved.version.version}) saved.", subject.back
+
+    return _post(request, user, subject, form, save)
 
 
 @router.post("/price-plans/{plan_id}/pricing-rules")
