@@ -186,7 +186,13 @@ def test_nul_characters_are_refused_not_crashed_on(tenant: Tenant) -> None:
         ok = http.post("/customers", json={**CUSTOMER, "name": "Back\\u0000slash"})  # a literal backslash is fine
         assert ok.status_code == 201, ok.text
         assert http.get("/customers/c1").json()["name"] == "Back\\u0000slash"
-        r = http.get("/customers/a%00b")  # an id with a NUL names nothing: not found, not a 500
-        assert (r.status_code, r.json()["message"]) == (404, "Customer a\u0000b not found")
+        # an id with a NUL names nothing: not found on SQLite; PostgreSQL's text cannot hold a NUL, not even to
+        # compare, so there the database refuses it (a 400 that says so). Never a 500.
+        unstorable = (
+            400,
+            "A value in the request cannot be stored or compared (out of range, or a control character such as NUL)",
+        )
+        r = http.get("/customers/a%00b")
+        assert (r.status_code, r.json()["message"]) in {(404, "Customer a\u0000b not found"), unstorable}, r.text
         r = http.post("/accounts/a%00b/add_aliases", json={"aliases": ["abc"]})
-        assert (r.status_code, r.json()["message"]) == (404, "Account a\u0000b not found")
+        assert (r.status_code, r.json()["message"]) in {(404, "Account a\u0000b not found"), unstorable}, r.text
