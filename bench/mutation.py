@@ -151,6 +151,12 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("payments/service.py", "create: r.type == 'INVOICE' and r.togai_id is not None -> r.type == 'INVOICE'"): (
         "a record without togaiId is refused below; a None id among those locked matches no invoice"
     ),
+    ("payments/service.py", "create: Decimal(0) -> Decimal(1)"): (
+        "the fallback of `owed` is never read: an open (DUE, PARTIALLY_PAID, UN_COLLECTIBLE) invoice has a total above "
+        "0. Its total is set once, at finalization, which makes it PAID when what was paid covers it (a total of 0 "
+        "or less is always covered), and PAID is final; no status change, payment or void reopens an invoice or "
+        "changes a total"
+    ),
     ("rating/licenses.py", "largest: start < t < end -> start <= t < end"): (
         "the quantity set at `start` is the one in force at `start`, already counted by in_force(steps, start)"
     ),
@@ -268,14 +274,47 @@ def _points(tree: ast.Module, functions: frozenset[str]) -> Iterator[tuple[ast.A
 def mutants_of(file: str, functions: frozenset[str], base: Path = ROOT) -> list[Mutant]:
     """The mutants of `file` as it is under `base` (a run reads its copy: editing the work tree meanwhile is safe)."""
     tree = ast.parse((base / SRC / file).read_text())
+    parents = {id(child): parent for parent in ast.walk(tree) for child in ast.iter_child_nodes(parent)}
     out = []
     for index, (node, function) in enumerate(_points(tree, functions)):
         for variant, (operator, replacement) in enumerate(variants(node)):
-            after = "(removed)" if replacement is None else _src(replacement)
+            before, after = _src(node), "(removed)" if replacement is None else _src(replacement)
+            parent = parents.get(id(node))
+            if isinstance(node, ast.Constant) and isinstance(parent, ast.Dict) and replacement is not None:
+                key = next((k for k, v in zip(parent.keys, parent.values, strict=True) if v is node), None)
+                if key is not None:  # a table's entry: `'JPY': 0 -> 'JPY': 1`, not the whole (cut) table
+                    before, after = f"{_src(key)}: {before}", f"{_src(key)}: {after}"
+            elif (
+                isinstance(node, ast.Constant)
+                and isinstance(parent, ast.expr | ast.keyword)
+                and replacement is not None
+            ):
+                before, after = _src(parent), _in_place_of(parent, node, replacement)  # `Decimal(0)`, not `0`
             line = getattr(node, "lineno", 0)
-            change = f"{_src(node).splitlines()[0]} -> {after.splitlines()[0] if after else after}"
+            change = f"{before.splitlines()[0]} -> {after.splitlines()[0] if after else after}"
             out.append(Mutant(file, index, variant, line, function, operator, change))
     return out
+
+
+def _in_place_of(parent: ast.AST, node: ast.AST, replacement: ast.AST) -> str:
+    """`parent` as source with `replacement` in place of its child `node` (the tree is left as it was): a constant's
+    change printed with its expression, so that two `0 -> 1` of one function are told apart (and EQUIVALENT's keys
+    name one mutant)."""
+    for field, value in ast.iter_fields(parent):
+        if value is node:
+            setattr(parent, field, replacement)
+            try:
+                return _src(parent)
+            finally:
+                setattr(parent, field, node)
+        if isinstance(value, list) and any(v is node for v in value):
+            at = next(n for n, v in enumerate(value) if v is node)
+            value[at] = replacement
+            try:
+                return _src(parent)
+            finally:
+                value[at] = node
+    return _src(replacement)
 
 
 def mutated_source(mutant: Mutant, functions: frozenset[str], original: str) -> str:

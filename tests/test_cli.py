@@ -7,7 +7,7 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -312,7 +312,7 @@ def _past_invoices(base_url: str, token: str) -> None:
         )
     )
     plans.activate_price_plan(plan.id, tc.ActivatePricePlanRequest(currencies=["USD"]))
-    today = dt.date.today()
+    today = dt.datetime.now(dt.timezone.utc).date()  # the server bills in UTC: a local date may be a day off
     start = dt.date(today.year - (today.month <= 2), (today.month - 3) % 12 + 1, 1)
     tc.AccountsApi(client).update_pricing_schedule(
         "acme",
@@ -421,7 +421,7 @@ def test_bill_run_prints_a_readable_summary_and_json_on_request(tmp_path: Path) 
 
         # an instant after now finalizes early: allowed, and said
         org_id = meterline("org", "list", "--database-url", url).stdout.split("\t", 1)[0]
-        later = (datetime.now() + timedelta(days=70)).strftime("%Y-%m-%dT00:00:00Z")
+        later = (datetime.now(timezone.utc) + timedelta(days=70)).strftime("%Y-%m-%dT00:00:00Z")
         early = meterline("bill-run", "--as-of", later, "--org-id", org_id, "--database-url", url)
         assert early.returncode == 0, early.stderr
         assert f"note: --as-of {later} is after now" in " ".join(early.stderr.split())

@@ -109,3 +109,107 @@ def test_field_read():
     assert wrong.value.field == "current_password"
 """
     assert unasserted(source) == [(3, "test_bare"), (7, "test_status_only"), (12, "test_function_form")]
+
+
+# -- raw HTTP: `r.status_code == 4xx` -------------------------------------------------------------------------------
+# A test in tests/api that asserts a response's 4xx status reads what it says too (its "message", or the part that
+# names the field), in the same assert or the 3 statements after it: a refusal for another reason passes a status
+# check. Not counted: an inline GET answering 404 (`http.get(path).status_code == 404`: "nothing is there", the
+# lookup that confirms nothing was stored or that a deleted thing is gone), and STATUS_ONLY below.
+API = TESTS / "api"
+
+# "file::function" -> why the status alone is the point there.
+STATUS_ONLY: dict[str, str] = {
+    "test_portal_sdk.py::test_over_https_the_cookie_works_inside_a_frame": (
+        "the portal's pages answer HTML: a wrong cookie's 401 and the cookie's removal are what the test asserts"
+    ),
+    "test_portal_sdk.py::test_the_access_log_never_holds_a_portal_token": (
+        "a wrong portal token's HTML 401, on the way to what the access log holds"
+    ),
+}
+
+
+def _four_hundreds(compare: ast.Compare) -> bool:
+    values = []
+    for c in compare.comparators:
+        values += [c] if isinstance(c, ast.Constant) else list(getattr(c, "elts", []))
+    return any(isinstance(v, ast.Constant) and type(v.value) is int and 400 <= v.value < 500 for v in values)
+
+
+def _reads_body(node: ast.AST, name: str) -> bool:
+    return any(
+        isinstance(n, ast.Attribute)
+        and n.attr in ("json", "text", "content")
+        and isinstance(n.value, ast.Name)
+        and n.value.id == name
+        for n in ast.walk(node)
+    )
+
+
+def _inline_get_404(subject: ast.AST, compare: ast.Compare) -> bool:
+    is_get = isinstance(subject, ast.Call) and isinstance(subject.func, ast.Attribute) and subject.func.attr == "get"
+    only_404 = [ast.unparse(c) for c in compare.comparators] == ["404"]
+    return is_get and only_404
+
+
+def status_only(source: str) -> list[tuple[int, str]]:
+    """(line, function) of each assert of a 4xx status that reads nothing of the response."""
+    tree = ast.parse(source)
+    found = []
+    for function in (n for n in ast.walk(tree) if isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef)):
+        for block in ast.walk(function):
+            for field in ("body", "orelse", "finalbody"):
+                body = getattr(block, field, None)
+                if not isinstance(body, list):
+                    continue
+                for i, statement in enumerate(body):
+                    if not isinstance(statement, ast.Assert):
+                        continue
+                    for compare in ast.walk(statement.test):
+                        if not (
+                            isinstance(compare, ast.Compare)
+                            and isinstance(compare.left, ast.Attribute)
+                            and compare.left.attr == "status_code"
+                            and _four_hundreds(compare)
+                        ):
+                            continue
+                        subject = compare.left.value
+                        if isinstance(subject, ast.Name):
+                            after = [statement.test, *body[i + 1 : i + 4]]
+                            if any(_reads_body(s, subject.id) for s in after):
+                                continue
+                        elif _inline_get_404(subject, compare):
+                            continue
+                        found.append((statement.lineno, function.name))
+    return sorted(set(found))
+
+
+def test_every_refusal_over_raw_http_says_which() -> None:
+    offenders, used = [], set()
+    for path in sorted(API.rglob("test_*.py")):
+        for line, function in status_only(path.read_text(encoding="utf-8")):
+            key = f"{path.relative_to(API).as_posix()}::{function}"
+            if key in STATUS_ONLY:
+                used.add(key)
+            else:
+                offenders.append(f"tests/api/{path.relative_to(API).as_posix()}:{line} in {function}")
+    assert offenders == [], "a 4xx status asserted without what the answer says:\n" + "\n".join(offenders)
+    assert used == set(STATUS_ONLY), f"entries of STATUS_ONLY no longer needed: {sorted(set(STATUS_ONLY) - used)}"
+
+
+def test_the_raw_http_check_tells_a_bare_status_from_a_read_message() -> None:
+    source = """
+def test_cases(http):
+    r = http.post("/payments", json={})
+    assert r.status_code == 400, r.text
+    assert http.post("/credits", json={}).status_code == 404
+    assert http.get("/customers/gone").status_code == 404
+    assert http.get("/customers", params={"pageSize": "x"}).status_code == 400
+    r = http.post("/ingest", json={})
+    assert r.status_code == 409
+    assert r.json()["message"] == "Event 'e' was already ingested"
+    r = http.post("/ingest", json={})
+    assert (r.status_code, r.json()["message"]) == (400, "events: required")
+    assert http.get("/customers").status_code == 200
+"""
+    assert status_only(source) == [(4, "test_cases"), (5, "test_cases"), (7, "test_cases")]

@@ -343,14 +343,13 @@ def test_grant_extension_rules(tenant: Tenant, sdk: Sdk, catalog: dict[str, str]
         # the key of another grant: 409, nothing granted (not the first grant's entry given back as if made)
         other = http.post(path, json={"granted": 6, "idempotencyKey": "k1"})
         assert other.status_code == 409 and "was used for another grant" in other.json()["message"], other.text
-        assert (
-            http.post(
-                f"/accounts/nobody/features/{f.id}/entries", json={"granted": 5, "idempotencyKey": "k1"}
-            ).status_code
-            == 404
-        )
-        assert http.post(f"/accounts/nobody/features/{f.id}/entries", json={"granted": 1}).status_code == 404
-        assert http.post("/accounts/acme/features/feature.unknown/entries", json={"granted": 1}).status_code == 404
+        for path, body, says in (
+            (f"/accounts/nobody/features/{f.id}/entries", {"granted": 5, "idempotencyKey": "k1"}, "Account nobody"),
+            (f"/accounts/nobody/features/{f.id}/entries", {"granted": 1}, "Account nobody"),
+            ("/accounts/acme/features/feature.unknown/entries", {"granted": 1}, "Feature feature.unknown"),
+        ):
+            r = http.post(path, json=body)
+            assert (r.status_code, r.json()["message"]) == (404, f"{says} not found"), (path, r.text)
     assert len(entries(sdk, f.id)) == 1
 
 

@@ -2,7 +2,9 @@
 
 A bounded run (a few thousand requests per engine); business-rule rejections of schema-valid input (an unknown
 currency, an alias given twice) are legitimate 400s, so only the checks that such answers cannot break are on.
-The server fixture's teardown also fails the run if the server logged a traceback.
+The server fixture's teardown also fails the run if the server logged a traceback. Its seed is the run's Hypothesis
+seed (printed at the end of every run: `hypothesis: --hypothesis-seed=N`); `--hypothesis-seed=N` sends the same
+requests again, and a failure names it too.
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from tests.conftest import Tenant
 
@@ -28,8 +32,11 @@ CHECKS = ",".join(
 )
 
 
-def test_fuzzed_requests_never_break_the_contract(tenant: Tenant, tmp_path: Path) -> None:
+def test_fuzzed_requests_never_break_the_contract(
+    tenant: Tenant, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
     st = Path(sys.executable).with_name("schemathesis")
+    seed = int(request.config.getoption("hypothesis_seed"))  # drawn and printed by tests/conftest.py
     result = subprocess.run(
         [
             str(st),
@@ -43,6 +50,8 @@ def test_fuzzed_requests_never_break_the_contract(tenant: Tenant, tmp_path: Path
             CHECKS,
             "--max-examples",
             "25",
+            "--seed",
+            str(seed),
             "--no-color",
         ],
         capture_output=True,
@@ -51,5 +60,6 @@ def test_fuzzed_requests_never_break_the_contract(tenant: Tenant, tmp_path: Path
         stdin=subprocess.DEVNULL,
         cwd=tmp_path,  # schemathesis keeps a cache in its working directory
     )
-    assert result.returncode == 0, result.stdout[-6000:] + result.stderr[-2000:]
+    replay = f"replay: --hypothesis-seed={seed}\n"
+    assert result.returncode == 0, replay + result.stdout[-6000:] + result.stderr[-2000:]
     assert "generated" in result.stdout

@@ -189,12 +189,10 @@ def test_usage_read_path_refuses_bad_windows(tenant: Tenant, catalog: dict[str, 
             "/accounts/acme/usage", params={"start": "2024-03-02T00:00:00Z", "end": "2024-03-01T00:00:00Z"}
         )
         assert (backwards.status_code, backwards.json()["message"]) == (400, "start must be before end")
-        assert (
-            http.get(
-                "/accounts/nobody/usage", params={"start": "2024-03-01T00:00:00Z", "end": "2024-03-02T00:00:00Z"}
-            ).status_code
-            == 404
+        nobody = http.get(
+            "/accounts/nobody/usage", params={"start": "2024-03-01T00:00:00Z", "end": "2024-03-02T00:00:00Z"}
         )
+        assert (nobody.status_code, nobody.json()["message"]) == (404, "Account nobody not found")
         bare = http.get("/accounts/acme/usage")
         assert (bare.status_code, bare.json()["message"]) == (
             400,
@@ -245,12 +243,10 @@ def test_another_organization_cannot_see_or_feed_events(
         togai_client.EventIngestionApi(other_sdk.client).ingest(IngestEventRequest(event=ev("theirs")))
     assert "not defined" in raised.value.data.message
     with other_tenant.http() as http:
-        assert (
-            http.get(
-                "/accounts/acme/usage", params={"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat()}
-            ).status_code
-            == 404
+        theirs = http.get(
+            "/accounts/acme/usage", params={"start": T0.isoformat(), "end": (T0 + timedelta(hours=1)).isoformat()}
         )
+        assert (theirs.status_code, theirs.json()["message"]) == (404, "Account acme not found")
     # the same id is independent per organization
     assert usage(tenant, T0, T0 + timedelta(hours=1))["requests"] == (Decimal(1), 1)
 

@@ -38,7 +38,7 @@ def plans(sdk: Sdk, catalog: dict[str, str]) -> tuple[str, str]:
     )
     old, new = plan(sdk, catalog["sum"], "Old"), plan(sdk, catalog["sum"], "New")
     sdk.accounts.update_pricing_schedule("acme", associate(old, date(2024, 1, 1), OPEN))
-    sdk.accounts.update_pricing_schedule("beta", associate(old, date.today() + timedelta(days=40), OPEN))
+    sdk.accounts.update_pricing_schedule("beta", associate(old, datetime.now(UTC).date() + timedelta(days=40), OPEN))
     return old, new
 
 
@@ -134,7 +134,7 @@ def test_overrides_follow_unless_ignored(sdk: Sdk, catalog: dict[str, str]) -> N
         "acme",
         associate(
             old,
-            date.today() + timedelta(days=40),
+            datetime.now(UTC).date() + timedelta(days=40),
             OPEN,
             price_plan_details_override=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[special]),
         ),

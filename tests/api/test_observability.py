@@ -62,7 +62,7 @@ def test_json_access_logs_carry_the_request_id(db_url: str, tenant: Tenant, tmp_
             f"{base_url}/api/customers/nobody",
             headers={"Authorization": f"Bearer {tenant.token}", "X-Request-ID": "find-me-7"},
         )
-        assert response.status_code == 404
+        assert (response.status_code, response.json()["message"]) == (404, "Customer nobody not found")
     finally:
         stop_server(process)
     lines = [json.loads(line) for line in log.read_text().splitlines() if line.startswith("{")]

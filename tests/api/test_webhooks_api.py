@@ -106,7 +106,8 @@ def test_endpoints_secrets_log_and_replay_over_http(
         }
         wait_for(lambda: len(receiver.accepted) == 5)
         assert http.delete(f"/webhooks/endpoints/{endpoint['id']}").status_code == 200
-        assert http.get(f"/webhooks/endpoints/{endpoint['id']}").status_code == 404
+        gone = http.get(f"/webhooks/endpoints/{endpoint['id']}")
+        assert (gone.status_code, gone.json()["message"]) == (404, f"Webhook endpoint {endpoint['id']} not found")
         assert http.get("/webhooks/endpoints").json()["data"] == []
         assert "alert.triggered" in http.get("/webhooks/event_types").json()["data"]
 

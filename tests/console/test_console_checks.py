@@ -100,7 +100,8 @@ def test_an_event_page_shows_the_pipeline_recorded_at_ingestion(
             assert http.post(f"/usage_meters/{made['id']}/activate").status_code == 200
             meters[name] = made["id"]
         assert http.post("/ingest", json={"event": event}).status_code == 202
-        assert http.post("/ingest", json={"event": event}).status_code == 409  # a duplicate, stored too
+        again = http.post("/ingest", json={"event": event})  # a duplicate, stored too
+        assert (again.status_code, again.json()["message"]) == (409, "Event 'ride-1' was already ingested")
         # both meters are deactivated afterwards: the event's page still names them as they were
         for meter_id in meters.values():
             assert http.post(f"/usage_meters/{meter_id}/deactivate").status_code == 200

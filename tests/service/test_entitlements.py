@@ -256,7 +256,9 @@ def test_grants_with_an_entry_id_are_idempotent(clock: Clock) -> None:
         clock.grant(T0, "1", T0, T0)
 
 
-@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     steps=st.lists(
         st.one_of(

@@ -117,7 +117,9 @@ def run(session_factory: sessionmaker[Session], org: Organization, work):  # typ
         return work(Context(session=s, org=s.merge(org), now=utc_now()))
 
 
-@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow]
+)
 @given(
     events=st.lists(
         st.tuples(

@@ -139,14 +139,22 @@ def test_billing_address_is_one_line() -> None:
     assert len(format_address({"line1": "x" * 2000})) == 1000
 
 
-def test_no_test_starts_in_the_last_minutes_of_a_month() -> None:
+def test_no_test_starts_near_the_turn_of_a_month() -> None:
     from tests.conftest import MONTH_EDGE, until_month_is_safe
 
     utc = timezone.utc
-    assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == 61.0  # into 1 January 2027
-    assert until_month_is_safe(datetime(2024, 2, 29, 23, 58, 30, tzinfo=utc)) == 91.0
+    edge = MONTH_EDGE.total_seconds()
+    # the last minutes of a month: wait into the new one, and MONTH_EDGE more
+    assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc)) == 61.0 + edge  # into 1 January 2027
+    assert until_month_is_safe(datetime(2024, 2, 29, 23, 58, 30, tzinfo=utc)) == 91.0 + edge
     assert until_month_is_safe(datetime(2026, 12, 31, 23, 59, tzinfo=utc) - MONTH_EDGE) == 0.0
-    assert until_month_is_safe(datetime(2026, 12, 1, 0, 0, tzinfo=utc)) == 0.0
+    # the first minutes of a month: an event "5 minutes ago" would be in the month before
+    assert until_month_is_safe(datetime(2026, 12, 1, 0, 0, tzinfo=utc)) == edge + 1
+    assert until_month_is_safe(datetime(2027, 1, 1, 0, 1, tzinfo=utc)) == edge - 60 + 1
+    assert until_month_is_safe(datetime(2026, 12, 1, tzinfo=utc) + MONTH_EDGE) == 0.0
+    for start in (datetime(2026, 12, 31, 23, 59, 59, tzinfo=utc), datetime(2027, 1, 1, 0, 0, 1, tzinfo=utc)):
+        runs_at = start + timedelta(seconds=until_month_is_safe(start))
+        assert runs_at - MONTH_EDGE >= datetime(2027, 1, 1, tzinfo=utc) and until_month_is_safe(runs_at) == 0.0
 
 
 def test_a_quotient_is_exact_enough_to_round_whatever_the_divisor_s_digits() -> None:

@@ -9,7 +9,16 @@ from decimal import Decimal
 import pytest
 
 from meterline.invoicing.builder import Line
-from meterline.invoicing.credit_application import ALL_FIXED, ALL_USAGE, Applied, Available, apply, covers, ordered
+from meterline.invoicing.credit_application import (
+    ALL_FIXED,
+    ALL_USAGE,
+    Applied,
+    Available,
+    apply,
+    covers,
+    ordered,
+    targets,
+)
 
 UTC = timezone.utc
 D = Decimal
@@ -96,3 +105,25 @@ def test_a_line_paid_in_full_takes_nothing_from_the_next_credits() -> None:
         [line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "10")], [credit("a", "20"), credit("b", "20", created=2)]
     )
     assert applied == [Applied("a", "fee", D("10"))]  # no zero-amount application of b
+
+
+def test_a_card_takes_credits_for_its_amount_after_the_pricing_rules_updates_that_follow_it() -> None:
+    # A pricing rule's update of a card is a line of its own right after the card (usage or revenue updated): what
+    # credits may reduce is the card's amount with those updates, each card with its own, none with another's.
+    def children(*lines: Line) -> Line:
+        return Line("plan", "Plan", "PRICE_PLAN_AMOUNT", sum((c.value for c in lines), D(0)), children=lines)
+
+    gross = children(
+        line("meter-a", "USAGE_RATE_CARD_AMOUNT", "100"),
+        line("rule-a1", "PRICING_RULE_USAGE_UPDATE_AMOUNT", "-30"),
+        line("rule-a2", "PRICING_RULE_REVENUE_UPDATE_AMOUNT", "-10"),
+        line("meter-b", "USAGE_RATE_CARD_AMOUNT", "50"),
+        line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "20"),
+        line("rule-fee", "PRICING_RULE_REVENUE_UPDATE_AMOUNT", "-20"),
+        line("meter-c", "USAGE_RATE_CARD_AMOUNT", "40"),
+        line("rule-c", "PRICING_RULE_USAGE_UPDATE_AMOUNT", "5"),
+    )
+    assert [(t.id, t.value) for t in targets(gross)] == [("meter-a", D(60)), ("meter-b", D(50)), ("meter-c", D(45))]
+    # the fee brought to 0.00 by its rule takes no credit; meter-a's 60 is all a credit of 100 scoped to it takes
+    applied = apply(targets(gross), [credit("a", "100", scope=("meter-a",))])
+    assert applied == [Applied("a", "meter-a", D(60))]

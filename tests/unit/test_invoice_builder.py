@@ -3,10 +3,12 @@ line (billing-rules D8, D11)."""
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 
 from meterline.catalog.plan_schemas import BillingEntitlementRateCard, FixedFeeRateCard
-from meterline.invoicing.builder import Charge, Line, build_standard, card_line
+from meterline.invoicing.builder import Charge, Line, _line_data, build_standard, card_line
+from meterline.invoicing.credit_application import Available
 from meterline.revenue.compute import CardRevenue
 
 D = Decimal
@@ -91,3 +93,35 @@ def test_an_invoice_without_fees_in_advance_shows_none() -> None:
         D("-50.00"),
     )
     assert both.total == D("300.00")
+
+
+def test_credits_show_as_a_line_only_when_one_applies() -> None:
+    fee = CardRevenue("FIXED_FEE", fixed_fee("ao.fee", "Platform"), "ao.fee", None, None, D("300.00"))
+    without = build_standard([fee], [], None, [], "USD")
+    assert "TOTAL_CREDITS" not in [line.type for line in without.revenue.walk()]  # no empty "Credits 0.00" line
+    promo = Available("cr.1", "Promo", D("100.00"), 1, None, datetime(2024, 3, 1, tzinfo=timezone.utc), ())
+    credited = build_standard([fee], [], None, [], "USD", credits=[promo])
+    values = {line.id: line.value for line in credited.revenue.walk()}
+    assert (values["TOTAL_CREDITS"], values["SUB_CREDITS:cr.1"], credited.total) == (
+        D("-100.00"),
+        D("-100.00"),
+        D("200.00"),
+    )
+
+
+def test_charges_read_each_line_by_its_dotted_id_and_a_clash_is_skipped() -> None:
+    # jsonLogic's var reads "um.calls" as data["um"]["calls"]; a line whose id is a prefix of another's keeps its
+    # value, and the longer id is then not readable (never a crash on a number taken for a mapping)
+    root = Line(
+        "TOTAL_AMOUNT",
+        "Total",
+        "TOTAL_AMOUNT",
+        D(6),
+        children=(
+            Line("um", "U", "USAGE_RATE_CARD_AMOUNT", D(1)),
+            Line("um.calls", "C", "USAGE_RATE_CARD_AMOUNT", D(5)),
+        ),
+    )
+    assert _line_data(root) == {"TOTAL_AMOUNT": D(6), "um": D(1)}
+    ordered = Line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", D(6), children=tuple(reversed(root.children)))
+    assert _line_data(ordered) == {"TOTAL_AMOUNT": D(6), "um": {"calls": D(5)}}
