@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import io
+import threading
 from datetime import datetime, timedelta, timezone
 
+import httpx
 import pytest
 from pypdf import PdfReader
 from sqlalchemy import select
@@ -22,6 +24,7 @@ from togai_client import (
 )
 from togai_client.exceptions import BadRequestException, NotFoundException
 
+from meterline.files.models import StoredFile
 from meterline.invoice_groups.models import CompositeInvoice
 from meterline.usecases import bill_runs
 from tests.api.conftest import Sdk, message_of
@@ -231,7 +234,7 @@ def test_a_daily_groups_composite_invoice_is_read_through_get_invoice(
     ]
     summary = listed.data[2]
     assert (summary.owner_id, summary.total_amount, summary.sequence_id) == (group.id, 30.03, composite.sequence_id)
-    assert summary.pdf_url == composite.pdf_url == f"/api/invoices/{composite_id}/pdf"
+    assert summary.pdf_url == composite.pdf_url == f"/api/files/file.{composite_id}"
     assert [i.id for i in sdk.invoices.list_invoices(owner_id=group.id).data] == [composite_id]
     assert [i.id for i in sdk.invoices.list_invoices(owner_id="acme").data] == [made[0].id]
     assert [i.id for i in sdk.invoices.list_invoices(customer_id="acme").data] == [made[0].id, made[1].id]
@@ -289,3 +292,72 @@ def test_a_bill_run_job_makes_the_groups_composite_in_the_same_run(
     # and another bill run makes nothing more
     sdk.invoices.create_invoice_bill_run()
     assert [i.id for i in sdk.invoices.list_invoices(owner_id=group.id).data] == [composite.id]
+
+
+def test_a_composites_pdf_is_a_stored_file_made_once_by_simultaneous_first_requests(
+    sdk: Sdk, other_tenant: Tenant, tenant: Tenant, session_factory: sessionmaker[Session]
+) -> None:
+    # Given a daily group's composite of acme's 10.01 and acme-2's 20.02 (both DUE)
+    _accounts(sdk)
+    sdk.invoice_groups.create_invoice_group(_group(["acme", "acme-2"], daily_invoice_consolidation=True))
+    start = datetime(2024, 3, 1, tzinfo=timezone.utc)
+    made = [
+        sdk.invoices.create_custom_invoice(
+            CreateCustomInvoiceRequest(
+                account_id=account_id,
+                start_date=start,
+                end_date=start + timedelta(days=1),
+                status="DUE",
+                line_items=[CustomInvoiceLineItem(description="Setup", value=value)],
+            )
+        )
+        for account_id, value in (("acme", 10.01), ("acme-2", 20.02))
+    ]
+    tomorrow = datetime.now(timezone.utc) + timedelta(days=1)
+    assert bill_runs.run(session_factory, tomorrow, now=tomorrow, org_id=tenant.org.id).composites == 1
+    with session_factory() as session:
+        [composite_id] = session.scalars(select(CompositeInvoice.pk).where(CompositeInvoice.org_id == tenant.org.id))
+    file_id = f"file.{composite_id}"
+    composite = sdk.invoices.get_invoice(composite_id)
+    assert composite.pdf_url == f"/api/files/{file_id}"  # the file, before anyone asked for it
+    with session_factory() as session:
+        assert session.get(StoredFile, file_id) is None  # made lazily
+    # When eight first requests come at once
+    answers: list[httpx.Response | None] = [None] * 8
+    barrier = threading.Barrier(8)
+
+    def ask(n: int) -> None:
+        with tenant.http() as http:
+            barrier.wait()
+            answers[n] = http.get(f"/files/{file_id}/download_url")
+
+    threads = [threading.Thread(target=ask, args=(n,)) for n in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    # Then all get it, the same bytes, stored once under the composite's number
+    assert [a.status_code if a is not None else None for a in answers] == [200] * 8
+    contents = {httpx.get(a.json()["downloadUrl"], timeout=30).content for a in answers if a is not None}
+    [stored] = contents
+    with session_factory() as session:
+        rows = session.scalars(select(StoredFile).where(StoredFile.pk == file_id)).all()
+    assert [(r.name, r.size) for r in rows] == [(f"{composite.sequence_id}.pdf", len(stored))]
+    text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(stored)).pages).split())
+    assert f"Number {composite.sequence_id} Status Due" in text
+    assert "BILL TO Acme group ap@acme.test 2 Group Rd Springfield US Net terms: 30 days" in text
+    assert "Total USD 30.03 Paid USD 0.00 Amount due USD 30.03" in text
+    # When a member is paid, the API and the live PDF show it; the stored file is the composite as issued
+    sdk.invoices.update_invoice(made[0].id, UpdateInvoiceRequest(status="PAID"))
+    assert sdk.invoices.get_invoice(composite_id).pdf_url == f"/api/files/{file_id}"
+    with tenant.http() as http:
+        answer = http.get(f"/files/{file_id}")
+        live = http.get(f"/invoices/{composite_id}/pdf")
+    assert answer.status_code == 302
+    assert httpx.get(answer.headers["location"], timeout=30).content == stored
+    live_text = " ".join(" ".join(p.extract_text() for p in PdfReader(io.BytesIO(live.content)).pages).split())
+    assert "Status Partially paid" in live_text and "Paid USD 10.01 Amount due USD 20.02" in live_text
+    # and another organization finds no such file
+    with other_tenant.http() as http:
+        other = http.get(f"/files/{file_id}/download_url")
+    assert other.status_code == 404 and other.json()["message"] == f"File {file_id} not found"

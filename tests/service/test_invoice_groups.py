@@ -8,6 +8,7 @@ import json
 from collections.abc import Iterator
 from datetime import date, timedelta
 from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -21,6 +22,8 @@ from meterline.core.pagination import page_request
 from meterline.core.schemas import Address
 from meterline.core.settings import Settings
 from meterline.credits.service import Grant
+from meterline.files import storage
+from meterline.files.service import FileService
 from meterline.invoice_groups.models import CompositeInvoice
 from meterline.invoice_groups.schemas import CreateInvoiceGroupRequest, composite_out
 from meterline.invoice_groups.service import InvoiceGroupService
@@ -29,7 +32,7 @@ from meterline.invoicing.pdf import render_composite_pdf
 from meterline.invoicing.service import InvoiceService
 from meterline.schedules.schemas import UpdatePricingScheduleRequest
 from meterline.tenancy.context import Context
-from meterline.usecases import balances, jobs as usecase_jobs
+from meterline.usecases import balances, housekeeping, invoice_files, jobs as usecase_jobs
 from meterline.usecases.invoice_groups import ListedComposite, composite_state, consolidate, invoice_page
 from meterline.usecases.schedules import edit_schedules
 from meterline.webhooks.delivery import Deliverer
@@ -293,6 +296,50 @@ def test_the_composite_pdf_shows_the_group_each_members_lines_and_the_exact_tota
     assert f"Invoice {composite.pk} Page 1/1" in text
 
 
+def test_the_composites_stored_pdf_is_as_issued_and_kept_by_the_file_retention(world: World, tmp_path: Path) -> None:
+    # Given March's composite (acme 425.00 DUE + acme-2 250.00 of which its wallet paid 100.00 at finalization),
+    # both members paid in full since, before anyone asked for the composite's PDF
+    _march(world)
+    march = _invoices(world)
+    [composite] = _composites(world)
+    with world.at(t(4, 21)) as ctx:
+        InvoiceService(ctx).update(march["acme"].pk, "PAID", {})
+        InvoiceService(ctx).update(march["acme-2"].pk, "PAID", {})
+    store = storage.LocalStore(tmp_path, "secret")
+    file_id = f"file.{composite.pk}"
+    # When its file is first asked for, it is rendered and stored as issued: paid 100.00 (the wallet's), 575.00 due
+    with world.at(t(4, 22)) as ctx:
+        row = invoice_files.found(ctx, file_id, store)
+        assert (row.pk, row.name, row.content_type) == (file_id, f"{composite.sequence_id}.pdf", "application/pdf")
+        state = composite_state(ctx, composite)
+        assert (state.paid, state.status) == (D("675.00"), "PAID")  # the API's, as it stands
+    with world.at(t(4, 22)) as ctx:
+        _, data = FileService(ctx, store).read(file_id)
+        live = render_composite_pdf(
+            composite_out(composite, state.paid, state.status, with_lines=True).model_dump(
+                mode="python", by_alias=True
+            ),
+            ctx.org.timezone,
+        )
+    text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(data)).pages).split())
+    one, two = march["acme"].sequence_id, march["acme-2"].sequence_id
+    assert f"Number {composite.sequence_id} Status Partially paid Invoice date 2024-04-06" in text
+    assert (
+        f"Invoice {one} USD 425.00 Invoice {two} USD 250.00 Total USD 675.00 Paid USD 100.00 Amount due USD 575.00"
+    ) in text
+    live_text = " ".join(" ".join(page.extract_text() for page in PdfReader(io.BytesIO(live)).pages).split())
+    assert "Status Paid" in live_text and "Paid USD 675.00 Amount due USD 0.00" in live_text
+    # and asked for again, later, it is the same file, byte for byte
+    with world.at(t(6, 1)) as ctx:
+        assert invoice_files.found(ctx, file_id, store).created_at == row.created_at
+        assert FileService(ctx, store).read(file_id)[1] == data
+    # and the file retention keeps it (a composite's id is an invoice's: `file.inv.`), long after
+    assert file_id.startswith(invoice_files.INVOICE_PREFIX)
+    with world.at(t(6, 1)) as ctx:
+        assert housekeeping.forget_files(ctx.session, world.org.id, t(6, 1) + timedelta(days=3650), store) == 0
+        assert FileService(ctx, store).read(file_id)[1] == data
+
+
 @pytest.fixture
 def receiver() -> Iterator[Receiver]:
     r = Receiver().start()
@@ -321,7 +368,7 @@ def test_a_composite_is_announced_by_invoice_created_and_invoice_finalized(world
         data = body["data"]
         assert (data["invoiceType"], data["ownerId"], data["status"]) == ("COMPOSITE", group, "PARTIALLY_PAID")
         assert (data["totalAmount"], data["paidAmount"], data["sequenceId"]) == (675, 100, composite.sequence_id)
-        assert data["pdfUrl"] == f"/api/invoices/{composite.pk}/pdf"
+        assert data["pdfUrl"] == f"/api/files/file.{composite.pk}"
         assert [m["value"] for m in data["revenueInfo"]["lineItems"]] == [425, 250]
     # and a run that makes nothing announces nothing more
     world.bill_run(t(4, 6))

@@ -2,7 +2,10 @@
 
 The page reads like the PDF, in the PDF's order, from the same document the API presents and through the same
 `invoicing.pdf.rows` and `totals`: header (number, status in words with overdue, seller, bill to, dates, period),
-the lines, the totals (subtotal, credits, charges, total, wallet, paid, amount due), the usage.
+the lines, the totals (subtotal, credits, charges, total, wallet, paid, amount due), the usage. An invoice group's
+COMPOSITE invoice opens at the same address, laid out like its PDF (`render_composite_pdf`): billed to the group, each
+member invoice's lines under its account and number (linking to their pages), the totals, paid and status as read
+from the members; it has no actions (its members are paid).
 
 Every action goes through a confirmation page that says what will happen (a GET of the action's URL), and the POST
 acts: "Finalize now" (`/finalize`), "Void" (`/void`), "Mark uncollectible" (`/uncollectible`) through the invoice
@@ -16,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Annotated, Any
 from urllib.parse import quote
 
@@ -23,6 +27,7 @@ from fastapi import APIRouter, Form, Request
 from starlette.responses import Response
 
 from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
 from meterline.api.routing import UnitOfWorkRoute
 from meterline.console import feedback, invoice_forms, words
 from meterline.console.billing_notices import invoice_notice
@@ -31,6 +36,7 @@ from meterline.core.errors import Conflict, MeterlineError
 from meterline.core.money import EXACT
 from meterline.core.numbers import plain
 from meterline.core.observability import describe
+from meterline.invoice_groups.models import CompositeInvoice
 from meterline.invoice_groups.schemas import composite_out
 from meterline.invoicing import pdf, schemas
 from meterline.invoicing.models import Invoice
@@ -38,7 +44,7 @@ from meterline.invoicing.service import InvoiceService, UncomputableDraft
 from meterline.invoicing.statuses import OPEN, InvoiceStatus
 from meterline.payments.service import PaymentService
 from meterline.tenancy.context import Context
-from meterline.usecases.invoice_groups import composite_invoice
+from meterline.usecases.invoice_groups import CompositeState, composite_invoice
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 DRAFT, VOID, UN_COLLECTIBLE = InvoiceStatus.DRAFT, InvoiceStatus.VOID, InvoiceStatus.UN_COLLECTIBLE
@@ -172,7 +178,96 @@ def rule_errors(document: dict[str, Any] | None) -> list[str]:
 
 @router.get("/invoices/{invoice_id}")
 def invoice_page(request: Request, user: User, invoice_id: str) -> Response:
-    return _page(request, user, invoice_view(context(request, user), invoice_id))
+    ctx = context(request, user)
+    if InvoiceService(ctx).repo.by_pk(invoice_id) is None and (found := composite_invoice(ctx, invoice_id)):
+        return render(request, "composite_invoice.html", user, view=composite_view(ctx, *found), now=ctx.now)
+    return _page(request, user, invoice_view(ctx, invoice_id))
+
+
+# -- an invoice group's COMPOSITE invoice ------------------------------------------------------------------------
+@dataclass(frozen=True)
+class CompositeMember:
+    """A member invoice on its composite's page: its heading (account and number, linking to their pages when the
+    account is still there), its own lines as finalized and its total."""
+
+    line: dict[str, Any]
+    account_id: str | None
+    account_name: str | None
+    invoice_id: str | None
+    sequence_id: str
+    rows: list[pdf.Row]
+
+    @property
+    def total(self) -> Decimal:
+        return Decimal(self.line["value"])
+
+
+@dataclass(frozen=True)
+class CompositeView:
+    """A COMPOSITE invoice as its page shows it: laid out like its PDF (`render_composite_pdf`), from the document
+    the API presents, its paid amount and status read from its members as they stand."""
+
+    ctx: Context
+    invoice: CompositeInvoice
+    document: dict[str, Any]
+    members: list[CompositeMember]
+    totals: list[pdf.Total]
+
+    @property
+    def currency(self) -> str:
+        return self.invoice.currency
+
+    @property
+    def title(self) -> str:
+        return self.invoice.sequence_id
+
+    @property
+    def group(self) -> dict[str, Any]:
+        return (self.document.get("invoiceDetails") or {}).get("invoiceGroup") or {}
+
+    @property
+    def seller(self) -> dict[str, Any]:
+        return (self.document.get("invoiceDetails") or {}).get("organization") or {}
+
+    @property
+    def seller_lines(self) -> list[str]:
+        return pdf.seller_lines(self.seller)
+
+    @property
+    def group_lines(self) -> list[str]:
+        return pdf.group_lines(self.group, self.invoice.net_term_days)
+
+    @property
+    def period(self) -> str:
+        zone = self.ctx.org.timezone
+        return f"{local_day(self.invoice.start_at, zone)} to {local_last_day(self.invoice.end_at, zone)}"
+
+    @property
+    def status(self) -> words.StatusWords:
+        state = SimpleNamespace(status=self.document["status"], due_date=self.invoice.due_date)
+        return words.invoice_status(state, self.ctx.now, self.ctx.org.timezone)
+
+
+def composite_view(ctx: Context, made: CompositeInvoice, state: CompositeState) -> CompositeView:
+    document = composite_out(made, state.paid, state.status, with_lines=True).model_dump(mode="python", by_alias=True)
+    invoices = {i.pk: i for i in state.members}
+    accounts = AccountRepository(ctx.session, ctx.org_id).by_pks({i.account_pk for i in state.members})
+    members = []
+    for line in (document.get("revenueInfo") or {}).get("lineItems") or []:
+        meta = line.get("metadata") or {}
+        member = invoices.get(line["id"])
+        account = accounts.get(member.account_pk) if member is not None else None
+        members.append(
+            CompositeMember(
+                line=line,
+                account_id=account.id if account is not None else None,
+                account_name=account.name if account is not None else None,
+                invoice_id=member.pk if member is not None else None,
+                sequence_id=str(meta.get("sequenceId") or ""),
+                rows=pdf.rows(line),
+            )
+        )
+    return CompositeView(ctx, made, document, members, pdf.composite_totals(document))
 
 
 @router.get("/invoices/{invoice_id}/pdf")

@@ -119,7 +119,7 @@ def _composite_fields(composite: CompositeInvoice, paid: Decimal, status: str) -
         "generated_at": composite.created_at,
         "updated_at": composite.created_at,
         "sequence_id": composite.sequence_id,
-        "pdf_url": f"/api/invoices/{composite.pk}/pdf",
+        "pdf_url": f"/api/files/file.{composite.pk}",  # stored as issued (usecases/invoice_files.py)
         "total_amount": composite.total_amount,
         "paid_amount": paid,
         "invoice_details": InvoiceDetails(

@@ -9,8 +9,8 @@ the others'; it is tried again the next hour):
 - generated files (report exports) older than `METERLINE_FILE_RETENTION_DAYS` (default 30), in the process's store:
   in batches of `FILES_PER_BATCH`, each batch its own transaction (the bytes deleted from the store, then the rows;
   a report whose file went keeps its row, without `fileId`), at most `FILE_BATCHES_PER_ROUND` batches per
-  organization and hour. Finalized invoices' PDFs (`file.inv.*`, usecases/invoice_files.py) are kept: they are the
-  invoices as issued. A file of another store (written before a switch of stores) is left alone.
+  organization and hour. Finalized and COMPOSITE invoices' PDFs (`file.inv.*`, usecases/invoice_files.py) are kept:
+  they are the invoices as issued. A file of another store (written before a switch of stores) is left alone.
 """
 
 from __future__ import annotations

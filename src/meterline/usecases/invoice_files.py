@@ -12,11 +12,17 @@
   PostgreSQL; a savepoint that takes a twin's row otherwise).
 - A DRAFT invoice's PDF is never stored (it changes with every event): `GET /api/invoices/{id}/pdf` renders it live,
   and `file.<draft id>` is 404.
+- An invoice group's COMPOSITE invoice (born finalized, an `inv.` id too) is stored the same way, as issued: its
+  members' totals and lines as frozen in it, paid = what the members' wallets paid at their finalization, and the
+  status read from the members as issued (`issued_composite_document`), so it agrees with its members' own stored
+  PDFs. `GET /api/invoices/{id}/pdf` still renders it live, with its state as it stands.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,13 +32,17 @@ from meterline.customers.repository import CustomerRepository
 from meterline.files import storage
 from meterline.files.models import StoredFile
 from meterline.files.service import FileService
+from meterline.invoice_groups.models import CompositeInvoice
+from meterline.invoice_groups.repository import InvoiceGroupRepository
+from meterline.invoice_groups.schemas import composite_out
 from meterline.invoicing import schemas
 from meterline.invoicing.models import Invoice
-from meterline.invoicing.pdf import render_invoice_pdf
+from meterline.invoicing.pdf import render_composite_pdf, render_invoice_pdf
 from meterline.invoicing.repository import DRAFT
 from meterline.invoicing.service import InvoiceService
 from meterline.invoicing.statuses import InvoiceStatus
 from meterline.tenancy.context import Context
+from meterline.usecases import invoice_groups
 from meterline.wallet.service import WalletRepository
 
 PREFIX = "file."
@@ -53,18 +63,37 @@ def issued_document(ctx: Context, invoice: Invoice) -> tuple[dict[str, Any], Dec
     document = schemas.invoice_out(invoice, account.id, customer.id, total, details, revenue, usage).model_dump(
         mode="python", by_alias=True
     )
-    debits = WalletRepository(ctx.session, ctx.org_id).debits_of_invoice(invoice.pk)
-    wallet = sum((d.amount for d in debits), Decimal(0))
-    amount = invoice.total_amount or Decimal(0)
-    status = (
-        InvoiceStatus.PAID if wallet >= amount else InvoiceStatus.PARTIALLY_PAID if wallet > 0 else InvoiceStatus.DUE
-    )
-    document["status"], document["paidAmount"] = status, wallet
+    wallet = _wallet_paid(ctx, invoice.pk)
+    document["status"], document["paidAmount"] = _issued_status(invoice, wallet), wallet
     return document, wallet
 
 
+def _wallet_paid(ctx: Context, invoice_pk: str) -> Decimal:
+    debits = WalletRepository(ctx.session, ctx.org_id).debits_of_invoice(invoice_pk)
+    return sum((d.amount for d in debits), Decimal(0))
+
+
+def _issued_status(invoice: Invoice, wallet: Decimal) -> InvoiceStatus:
+    """The status finalization left: what the wallet paid of the invoice's total."""
+    amount = invoice.total_amount or Decimal(0)
+    return InvoiceStatus.PAID if wallet >= amount else InvoiceStatus.PARTIALLY_PAID if wallet > 0 else InvoiceStatus.DUE
+
+
+def issued_composite_document(ctx: Context, made: CompositeInvoice) -> dict[str, Any]:
+    """A COMPOSITE invoice as issued (Python values, lines included): its frozen lines and total; paid = what its
+    members' wallets paid at their finalization; its status read from its members as issued (each as its own stored
+    PDF shows it), never a later payment, status change or void."""
+    member_pks = InvoiceGroupRepository(ctx.session, ctx.org_id).members_of({made.pk})[made.pk]
+    members = InvoiceService(ctx).repo.by_pks(set(member_pks))
+    paid = {pk: _wallet_paid(ctx, pk) for pk in sorted(members)}
+    total_paid = sum(paid.values(), Decimal(0))
+    status = invoice_groups.status_of({_issued_status(m, paid[pk]) for pk, m in members.items()}, total_paid)
+    return composite_out(made, total_paid, status, with_lines=True).model_dump(mode="python", by_alias=True)
+
+
 def ensure_pdf(ctx: Context, file_id: str, store: storage.FileStore) -> None:
-    """When `file_id` names a finalized invoice's PDF not stored yet: render and store it. Other ids: nothing."""
+    """When `file_id` names a finalized (or COMPOSITE) invoice's PDF not stored yet: render and store it. Other ids:
+    nothing."""
     if not file_id.startswith(INVOICE_PREFIX):
         return
     files = FileService(ctx, store)
@@ -73,18 +102,34 @@ def ensure_pdf(ctx: Context, file_id: str, store: storage.FileStore) -> None:
     invoices = InvoiceService(ctx)
     invoice = invoices.repo.by_pk(file_id.removeprefix(PREFIX))
     if invoice is None:
-        raise NotFound(f"File {file_id} not found")
+        made = InvoiceGroupRepository(ctx.session, ctx.org_id).composite(file_id.removeprefix(PREFIX))
+        if made is None:
+            raise NotFound(f"File {file_id} not found")
+        _store_once(ctx, files, file_id, f"{made.sequence_id}.pdf", partial(_composite_pdf, ctx, made))
+        return
     if invoice.status == DRAFT:
         raise NotFound(
             f"File {file_id} not found: invoice {invoice.pk} is a DRAFT, whose PDF is not stored "
             f"(GET /api/invoices/{invoice.pk}/pdf renders it)"
         )
+    _store_once(ctx, files, file_id, f"{invoice.sequence_id or invoice.pk}.pdf", partial(_invoice_pdf, ctx, invoice))
+
+
+def _invoice_pdf(ctx: Context, invoice: Invoice) -> bytes:
+    document, wallet = issued_document(ctx, invoice)
+    return render_invoice_pdf(document, ctx.org.timezone, wallet=wallet)
+
+
+def _composite_pdf(ctx: Context, made: CompositeInvoice) -> bytes:
+    return render_composite_pdf(issued_composite_document(ctx, made), ctx.org.timezone)
+
+
+def _store_once(ctx: Context, files: FileService, file_id: str, name: str, render: Callable[[], bytes]) -> None:
+    """Render and store the PDF under `file_id` unless a twin request has (the same bytes under the same key)."""
     files.repo.lock_key("invoice-pdf", file_id)  # PostgreSQL: a twin waits, then finds the row
     if files.repo.by_id(file_id) is not None:
         return
-    document, wallet = issued_document(ctx, invoice)
-    data = render_invoice_pdf(document, ctx.org.timezone, wallet=wallet)
-    name = f"{invoice.sequence_id or invoice.pk}.pdf"
+    data = render()
     try:
         with ctx.session.begin_nested():
             files.save(name, "application/pdf", data, pk=file_id)

@@ -191,18 +191,18 @@ def composite_states(ctx: Context, made: list[CompositeInvoice]) -> dict[str, Co
 def _state(members: list[Invoice]) -> CompositeState:
     members = sorted(members, key=lambda i: i.pk)
     paid = exact_sum(i.paid_amount for i in members)
-    statuses = {i.status for i in members}
+    return CompositeState(paid, status_of({i.status for i in members}, paid), members)
+
+
+def status_of(statuses: set[str], paid: Decimal) -> str:
+    """A composite's status from its members' statuses and what they were paid in all (`composite_state`)."""
     if statuses == {InvoiceStatus.VOID}:
-        status = InvoiceStatus.VOID
-    elif statuses <= {InvoiceStatus.PAID, InvoiceStatus.VOID}:
-        status = InvoiceStatus.PAID
-    elif statuses - {InvoiceStatus.PAID, InvoiceStatus.VOID} == {InvoiceStatus.UN_COLLECTIBLE}:
-        status = InvoiceStatus.UN_COLLECTIBLE
-    elif paid > 0:
-        status = InvoiceStatus.PARTIALLY_PAID
-    else:
-        status = InvoiceStatus.DUE
-    return CompositeState(paid, status, members)
+        return InvoiceStatus.VOID
+    if statuses <= {InvoiceStatus.PAID, InvoiceStatus.VOID}:
+        return InvoiceStatus.PAID
+    if statuses - {InvoiceStatus.PAID, InvoiceStatus.VOID} == {InvoiceStatus.UN_COLLECTIBLE}:
+        return InvoiceStatus.UN_COLLECTIBLE
+    return InvoiceStatus.PARTIALLY_PAID if paid > 0 else InvoiceStatus.DUE
 
 
 def recent_composites(ctx: Context, group_pks: set[str], limit: int) -> list[ListedComposite]:
