@@ -255,7 +255,9 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
     # stage Pro from the 1st, open: listed, the draft schedules shown; the schedule in force has not changed
     page.get_by_label("Until, last day (optional)").fill("")
     page.get_by_role("button", name="Stage", exact=True).click()
-    expect(page.get_by_role("status")).to_have_text("Staged: attach Pro from " + _words(first) + ", with no end.")
+    expect(page.get_by_role("status")).to_have_text(
+        "Staged: attach Pro (its newest version, 1) from " + _words(first) + ", with no end."
+    )
     staged = page.get_by_role("list", name="Staged changes")
     expect(staged.get_by_role("listitem")).to_have_count(1)
     expect(page.get_by_role("list", name="Schedules after finalizing")).to_contain_text("Pro")
@@ -282,6 +284,90 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
     assert [p for p, _, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [pro]
     assert draft_totals(tenant, "acme") == [Decimal("300")]
     shot(page, "schedule-draft-finalized", engine)
+
+
+def usage_card(meter: str, rate: str) -> tc.UsageRateCard:
+    return tc.UsageRateCard(
+        display_name="API calls",
+        usage_meter_id=meter,
+        rate_plan=tc.RatePlan(pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT")]),
+        rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=Decimal(rate))])],
+    )
+
+
+def test_a_schedule_draft_attaches_a_chosen_plan_version_then_ends_the_schedule(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """Basic's version 2 raises the rate to 0.20; the account, on version 2, is moved back to version 1 from the
+    1st (chosen in the draft, replacing; the preview says 200.00 -> 100.00), then its schedule is ended from the
+    next month's first day."""
+    engine = engine_of(db_url)
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    meter = create_metering_catalog(sdk)["sum"]
+    basic = usage_plan(sdk, meter, "Basic")
+    sdk.price_plans.update_price_plan(
+        basic,
+        tc.UpdatePricePlanRequest(
+            migration_mode="NONE",
+            price_plan_details=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[usage_card(meter, "0.20")]),
+        ),
+    )
+    now = datetime.now(UTC)
+    first = month_start(now)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    sdk.accounts.update_pricing_schedule("acme", associate(basic, first, OPEN))
+    at = max(now - timedelta(minutes=1), datetime.combine(first, datetime.min.time(), UTC))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("e1", "1000", at=at)]))
+    assert draft_totals(tenant, "acme") == [Decimal("200")]  # version 2: 1,000 calls at 0.20
+
+    sign_in(page, *person)
+    page.goto("/accounts/acme/schedule-draft")
+    expect(page.get_by_text("Basic: versions 1 to 2")).to_be_visible()
+    expect(page.get_by_text("schedules that touch and are alike")).to_be_visible()  # merge, in words
+    page.get_by_label("Price plan").select_option(label="Basic")
+    page.get_by_label("Version", exact=True).select_option(label="Version 1")
+    page.get_by_label("From").fill(first.isoformat())
+    page.get_by_role("button", name="Stage", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Staged: attach Basic version 1 from " + _words(first) + ", with no end."
+    )
+    expect(page.get_by_role("list", name="Schedules after finalizing")).to_contain_text("Basic (version 1)")
+    shot(page, "schedule-draft-version", engine)
+    page.get_by_role("link", name="Finalize").click()
+    table = page.get_by_role("table", name="Draft invoices before and after")
+    expect(table).to_contain_text(re.compile(r"Basic v2 → Basic v1\s*USD 200\.00\s*USD 100\.00"))
+    page.get_by_role("button", name="Finalize schedule").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc finalized.")
+    assert [(p, v) for p, v, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [(basic, 1)]
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    # end the schedule from next month's first day: staged, then finalized; this month's draft is as it was
+    page.goto("/accounts/acme/schedule-draft")
+    page.get_by_label("From").fill(nxt.isoformat())
+    page.get_by_role("button", name="Stage ending the schedule from that date").click()
+    expect(page.get_by_role("status")).to_have_text(f"Staged: end the price plan from {_words(nxt)}.")
+    expect(page.get_by_role("list", name="Staged changes")).to_contain_text(f"End the price plan from {_words(nxt)}")
+    page.get_by_role("link", name="Finalize").click()
+    page.get_by_role("button", name="Finalize schedule").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc finalized.")
+    assert [(p, v, end) for p, v, _, end in schedules(tenant, "acme")] == [(basic, 1, nxt.isoformat())]
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    # a version the plan does not have, or not a number: said next to the Version field, a 400, nothing staged
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/accounts/acme/schedule-draft").text)
+        assert csrf is not None
+        form = {"csrf": csrf[1], "plan_id": basic, "start": nxt.isoformat(), "mode": "ASSOCIATE"}
+        for version, said in (("3", "has no version 3 (its versions are 1 to 2)"), ("¹", "Version: pick a version")):
+            answer = client.post("/accounts/acme/schedule-draft/edits", data={**form, "version": version})
+            assert answer.status_code == 400 and said in answer.text, answer.text
+        odd = client.post("/accounts/acme/schedule-draft/edits", data={**form, "merge": "sometimes"})
+        assert odd.status_code == 400 and "Pick replace, or replace then merge" in odd.text
+        assert "Nothing is staged" in client.get("/accounts/acme/schedule-draft").text
 
 
 def _words(day: date) -> str:

@@ -77,7 +77,7 @@ def _staged_words(ctx: Context, account_pk: str) -> list[tuple[str, str | None]]
                 problem = words(exc.message)
             out.append((f"Rate cards or pricing rules of schedule {item['schedule']} changed", problem))
             continue
-        edit = v2.UpdateAccountScheduleV2Request.model_validate(item["edit"])
+        edit = v2.edit_of(item)
         span = f"from {forms.day_words(edit.effective_from)}" + (
             ", with no end"
             if edit.effective_until >= OPEN_END
@@ -88,8 +88,29 @@ def _staged_words(ctx: Context, account_pk: str) -> list[tuple[str, str | None]]
             continue
         plan_id = edit.association_config.price_plan_id if edit.association_config else None
         plan = plans.by_id(plan_id) if plan_id else None
-        out.append((f"Attach {plan.name if plan else plan_id} {span}", None))
+        out.append((f"Attach {_plan_words(plan, plan_id, edit._plan_version)} {span}{_merge_words(edit)}", None))
     return out
+
+
+def _plan_words(plan: Any, plan_id: str | None, version: int | None) -> str:
+    name = plan.name if plan else plan_id
+    if version is not None:
+        return f"{name} version {version}"
+    return f"{name} (its newest version, {plan.latest_version})" if plan else f"{name} (its newest version)"
+
+
+def _merge_words(edit: v2.UpdateAccountScheduleV2Request) -> str:
+    return ", merged with a like schedule beside it" if edit.merge_schedules else ""
+
+
+# What "merge or replace" does when attaching (docs/pricing.md, "Schedules v2": Replace or merge), in words
+MERGE_CHOICES = {
+    "replace": "Replace: the plan takes over those days; schedules before and after stay as they are, cut where "
+    "they meet it (two schedules side by side even when they are alike).",
+    "merge": "Replace, then merge: the same, and then schedules that touch and are alike (the same plan version, "
+    "overrides and cycle) become one, the earlier one running on; a schedule already on finalized invoices is never "
+    "merged away.",
+}
 
 
 def _page(
@@ -113,6 +134,7 @@ def _page(
         _undo(request)
         account = AccountService(ctx).get(account_id)
     today = local_day(ctx.now, ctx.org.timezone)
+    plans = PricePlanRepository(ctx.session, ctx.org_id).all_active()
     return render(
         request,
         "schedule_draft.html",
@@ -122,8 +144,10 @@ def _page(
         staged=staged,
         views=views,
         problem=problem,
-        plans=PricePlanRepository(ctx.session, ctx.org_id).all_active(),
-        values=values or {"start": today.isoformat()},
+        plans=plans,
+        max_version=max((p.latest_version for p in plans), default=1),
+        merge_choices=MERGE_CHOICES,
+        values=values or {"start": today.isoformat(), "merge": "replace"},
         errors=errors or {},
         error=error,
         base=_base(account_id),
@@ -136,17 +160,42 @@ def schedule_draft_page(request: Request, user: User, account_id: str) -> Respon
     return _page(request, user, account_id)
 
 
+def _version_of(values: dict[str, str]) -> int | None:
+    """The chosen plan version (None: the newest); Refused in words when it is not a whole number 1 to 9999."""
+    text = values.get("version", "").strip()
+    if not text:
+        return None
+    if not (text.isascii() and text.isdigit()) or not 1 <= int(text) <= 9999:
+        raise Refused({"version": "Version: pick a version of the plan, or “the newest”"})
+    return int(text)
+
+
 def _edit_of(values: dict[str, str], mode: str) -> v2.UpdateAccountScheduleV2Request:
-    """The form's change (as the schedule tab reads it) as SchedulesApi v2's edit."""
-    v1 = forms.schedule_of(values, mode)
-    return v2.UpdateAccountScheduleV2Request.model_validate(
+    """The form's change (as the schedule tab reads it) as SchedulesApi v2's edit, pinned to the chosen version."""
+    try:
+        version = _version_of(values) if mode != "DISASSOCIATE" else None
+        problem: dict[str, str] = {}
+    except Refused as exc:
+        version, problem = None, exc.errors
+    if values.get("merge", "replace") not in MERGE_CHOICES:
+        problem["merge"] = "Pick replace, or replace then merge"
+    try:
+        v1 = forms.schedule_of(values, mode)
+    except Refused as exc:
+        raise Refused({**exc.errors, **problem}) from None
+    if problem:
+        raise Refused(problem)
+    edit = v2.UpdateAccountScheduleV2Request.model_validate(
         {
             "mode": v1.mode,
             "effectiveFrom": v1.effective_from.isoformat(),
             "effectiveUntil": v1.effective_until.isoformat(),
             "associationConfig": {"pricePlanId": v1.price_plan_id} if v1.mode == "ASSOCIATE" else None,
+            "mergeSchedules": True if values.get("merge") == "merge" else None,
         }
     )
+    edit._plan_version = version
+    return edit
 
 
 @router.post("/accounts/{account_id}/schedule-draft/edits")
@@ -158,11 +207,14 @@ def stage(
     plan_id: Annotated[str, Form()] = "",
     start: Annotated[str, Form()] = "",
     until: Annotated[str, Form()] = "",
+    version: Annotated[str, Form()] = "",
+    merge: Annotated[str, Form()] = "replace",
     mode: Annotated[str, Form()] = "ASSOCIATE",
 ) -> Response:
-    """Stage one change: attach a plan from a day (until a last day, or open), or end the schedule from a day."""
+    """Stage one change: attach a plan (the newest or a chosen version; replacing, or replacing then merging) from a
+    day (until a last day, or open), or end the schedule from a day."""
     check_csrf(user, csrf)
-    values = {"plan_id": plan_id, "start": start, "until": until}
+    values = {"plan_id": plan_id, "start": start, "until": until, "version": version, "merge": merge}
     ctx = context(request, user)
     try:
         edit = _edit_of(values, mode)
@@ -174,6 +226,8 @@ def stage(
         _undo(request)
         currency = AccountService(context(request, user)).get(account_id).invoice_currency
         errors = forms.schedule_errors(exc, currency) if isinstance(exc, MeterlineError) else {}
+        if "has no version" in message:
+            errors = {"version": f"Version: {message.split(': ', 1)[-1]}"}
         return _page(request, user, account_id, 400, values, errors, None if errors else message)
     first = edit.effective_from
     if edit.mode == "DISASSOCIATE":
@@ -185,7 +239,8 @@ def stage(
             if edit.effective_until >= OPEN_END
             else f"until {forms.day_words(edit.effective_until - timedelta(days=1))}"
         )
-        text = f"Staged: attach {plan.name if plan else plan_id} from {forms.day_words(first)}, {last}."
+        what = _plan_words(plan, plan_id, edit._plan_version)
+        text = f"Staged: attach {what} from {forms.day_words(first)}, {last}{_merge_words(edit)}."
     return feedback.saved(request, _base(account.id), text)
 
 
