@@ -19,6 +19,7 @@ from tests.api.billing_setup import month_start
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
+from tests.api.test_schedules_v2_sdk import associate as v2_associate
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, http_sign_in, shot, sign_in
 
@@ -477,6 +478,23 @@ def test_pricing_rules_staged_in_a_schedule_draft_then_finalized(tenant: Tenant,
     assert draft_totals(tenant, "acme") == [Decimal("50")]
     [after] = api.listaccount_schedules("acme", "ACTIVE").data
     assert [r.name for r in api.list_pricing_rules(after.id, "ACTIVE").data] == ["half"]
+
+    # a schedule that is not the account's, or a card it does not have: 404; a staged attach over the schedule: a
+    # card override is refused in words on the form (finalize or discard first), nothing more staged
+    api.bulk_edit_schedules("acme", tc.EditAccountScheduleRequest(edits=[v2_associate(basic, first)]))
+    card = f"/accounts/acme/schedule-draft/schedules/{after.id}/cards/usage_{meter}"
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        assert client.get("/accounts/acme/schedule-draft/schedules/ps_nope/cards/x").status_code == 404
+        assert client.get(f"/accounts/acme/schedule-draft/schedules/{after.id}/cards/nope").status_code == 404
+        assert client.get("/accounts/acme/schedule-draft/schedules/ps_nope/pricing-rules").status_code == 404
+        shown = client.get(card)
+        assert shown.status_code == 200, shown.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+        assert csrf is not None
+        form = {"csrf": csrf[1], "meter": meter, "model": "TIERED", "rows": "1", "from_0": "0", "type_0": "PER_UNIT"}
+        refused = client.post(card, data={**form, "rate_0_USD": "0.3"})
+        assert refused.status_code == 400 and "finalize or discard the staged edits first" in refused.text
 
 
 def _words(day: date) -> str:
