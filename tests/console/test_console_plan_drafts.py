@@ -19,6 +19,7 @@ from tests.api.billing_setup import month_start
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
+from tests.api.test_schedules_v2_sdk import associate as v2_associate
 from tests.conftest import Tenant
 from tests.console.browsing import engine_of, http_sign_in, shot, sign_in
 
@@ -189,6 +190,7 @@ def test_draft_forms_need_the_session_token_and_odd_input_gets_words(tenant: Ten
             "/accounts/nobody/schedule-draft/edits",
             "/accounts/nobody/schedule-draft/finalize",
             "/accounts/nobody/schedule-draft/discard",
+            "/accounts/nobody/schedule-draft/schedules/ps_x/cards/usage_x",
         ):
             answer = client.post(path, data={"csrf": "forged", "mode": "NONE", "versions": "LATEST_VERSION"})
             assert answer.status_code == 403, (path, answer.text)
@@ -247,7 +249,7 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
 
     # a mistake in words next to its field: the last day before the first
     page.get_by_label("Price plan").select_option(label="Pro")
-    page.get_by_label("From").fill(first.isoformat())
+    page.get_by_label("From", exact=True).fill(first.isoformat())
     page.get_by_label("Until, last day (optional)").fill((first - timedelta(days=3)).isoformat())
     page.get_by_role("button", name="Stage", exact=True).click()
     expect(page.get_by_text(f"Until: pick {first.isoformat()} or a later day")).to_be_visible()
@@ -255,7 +257,9 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
     # stage Pro from the 1st, open: listed, the draft schedules shown; the schedule in force has not changed
     page.get_by_label("Until, last day (optional)").fill("")
     page.get_by_role("button", name="Stage", exact=True).click()
-    expect(page.get_by_role("status")).to_have_text("Staged: attach Pro from " + _words(first) + ", with no end.")
+    expect(page.get_by_role("status")).to_have_text(
+        "Staged: attach Pro (its newest version, 1) from " + _words(first) + ", with no end."
+    )
     staged = page.get_by_role("list", name="Staged changes")
     expect(staged.get_by_role("listitem")).to_have_count(1)
     expect(page.get_by_role("list", name="Schedules after finalizing")).to_contain_text("Pro")
@@ -268,7 +272,7 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
     expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc discarded.")
     expect(page.get_by_text("Nothing is staged")).to_be_visible()
     page.get_by_label("Price plan").select_option(label="Pro")
-    page.get_by_label("From").fill(first.isoformat())
+    page.get_by_label("From", exact=True).fill(first.isoformat())
     page.get_by_role("button", name="Stage", exact=True).click()
 
     # finalize: the confirmation shows the draft invoice before (100.00 on Basic) and after (300.00 on Pro)
@@ -282,6 +286,215 @@ def test_an_account_schedule_staged_as_a_draft_and_finalized(
     assert [p for p, _, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [pro]
     assert draft_totals(tenant, "acme") == [Decimal("300")]
     shot(page, "schedule-draft-finalized", engine)
+
+
+def usage_card(meter: str, rate: str) -> tc.UsageRateCard:
+    return tc.UsageRateCard(
+        display_name="API calls",
+        usage_meter_id=meter,
+        rate_plan=tc.RatePlan(pricing_model="TIERED", slabs=[tc.Slab(order=1, start_after=0, price_type="PER_UNIT")]),
+        rate_values=[tc.RateValue(currency="USD", slab_rates=[tc.SlabRate(order=1, rate=Decimal(rate))])],
+    )
+
+
+def test_a_schedule_draft_attaches_a_chosen_plan_version_then_ends_the_schedule(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """Basic's version 2 raises the rate to 0.20; the account, on version 2, is moved back to version 1 from the
+    1st (chosen in the draft, replacing; the preview says 200.00 -> 100.00), then its schedule is ended from the
+    next month's first day."""
+    engine = engine_of(db_url)
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    meter = create_metering_catalog(sdk)["sum"]
+    basic = usage_plan(sdk, meter, "Basic")
+    sdk.price_plans.update_price_plan(
+        basic,
+        tc.UpdatePricePlanRequest(
+            migration_mode="NONE",
+            price_plan_details=tc.CreatePricePlanDetailsOverride(usage_rate_cards=[usage_card(meter, "0.20")]),
+        ),
+    )
+    now = datetime.now(UTC)
+    first = month_start(now)
+    nxt = (first + timedelta(days=32)).replace(day=1)
+    sdk.accounts.update_pricing_schedule("acme", associate(basic, first, OPEN))
+    at = max(now - timedelta(minutes=1), datetime.combine(first, datetime.min.time(), UTC))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("e1", "1000", at=at)]))
+    assert draft_totals(tenant, "acme") == [Decimal("200")]  # version 2: 1,000 calls at 0.20
+
+    sign_in(page, *person)
+    page.goto("/accounts/acme/schedule-draft")
+    expect(page.get_by_text("Basic: versions 1 to 2")).to_be_visible()
+    expect(page.get_by_text("schedules that touch and are alike")).to_be_visible()  # merge, in words
+    page.get_by_label("Price plan").select_option(label="Basic")
+    page.get_by_label("Version", exact=True).select_option(label="Version 1")
+    page.get_by_label("From", exact=True).fill(first.isoformat())
+    page.get_by_role("button", name="Stage", exact=True).click()
+    expect(page.get_by_role("status")).to_have_text(
+        "Staged: attach Basic version 1 from " + _words(first) + ", with no end."
+    )
+    expect(page.get_by_role("list", name="Schedules after finalizing")).to_contain_text("Basic (version 1)")
+    shot(page, "schedule-draft-version", engine)
+    page.get_by_role("link", name="Finalize").click()
+    table = page.get_by_role("table", name="Draft invoices before and after")
+    expect(table).to_contain_text(re.compile(r"Basic v2 → Basic v1\s*USD 200\.00\s*USD 100\.00"))
+    page.get_by_role("button", name="Finalize schedule").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc finalized.")
+    assert [(p, v) for p, v, _, end in schedules(tenant, "acme") if end.startswith("9999")] == [(basic, 1)]
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    # end the schedule from next month's first day: staged, then finalized; this month's draft is as it was
+    page.goto("/accounts/acme/schedule-draft")
+    page.get_by_label("From", exact=True).fill(nxt.isoformat())
+    page.get_by_role("button", name="Stage ending the schedule from that date").click()
+    expect(page.get_by_role("status")).to_have_text(f"Staged: end the price plan from {_words(nxt)}.")
+    expect(page.get_by_role("list", name="Staged changes")).to_contain_text(f"End the price plan from {_words(nxt)}")
+    page.get_by_role("link", name="Finalize").click()
+    page.get_by_role("button", name="Finalize schedule").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc finalized.")
+    assert [(p, v, end) for p, v, _, end in schedules(tenant, "acme")] == [(basic, 1, nxt.isoformat())]
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+
+    # a version the plan does not have, or not a number: said next to the Version field, a 400, nothing staged
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        csrf = re.search(r'name="csrf" value="([^"]+)"', client.get("/accounts/acme/schedule-draft").text)
+        assert csrf is not None
+        form = {"csrf": csrf[1], "plan_id": basic, "start": nxt.isoformat(), "mode": "ASSOCIATE"}
+        for version, said in (("3", "has no version 3 (its versions are 1 to 2)"), ("¹", "Version: pick a version")):
+            answer = client.post("/accounts/acme/schedule-draft/edits", data={**form, "version": version})
+            assert answer.status_code == 400 and said in answer.text, answer.text
+        odd = client.post("/accounts/acme/schedule-draft/edits", data={**form, "merge": "sometimes"})
+        assert odd.status_code == 400 and "Pick replace, or replace then merge" in odd.text
+        assert "Nothing is staged" in client.get("/accounts/acme/schedule-draft").text
+
+
+def test_a_card_override_staged_in_a_schedule_draft_previewed_and_finalized(
+    page: Page, person: tuple[str, str], tenant: Tenant, db_url: str
+) -> None:
+    """The account's API calls overridden to 0.25 on its Basic schedule (0.10 on the plan): a plan rule's refusal
+    next to its field, then staged, listed, previewed (100.00 -> 250.00) and finalized; read back through the SDK."""
+    engine = engine_of(db_url)
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    meter = create_metering_catalog(sdk)["sum"]
+    basic = usage_plan(sdk, meter, "Basic")
+    now = datetime.now(UTC)
+    first = month_start(now)
+    sdk.accounts.update_pricing_schedule("acme", associate(basic, first, OPEN))
+    at = max(now - timedelta(minutes=1), datetime.combine(first, datetime.min.time(), UTC))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("e1", "1000", at=at)]))
+    assert draft_totals(tenant, "acme") == [Decimal("100")]
+    api = tc.SchedulesApi(sdk.client)
+    [before] = api.listaccount_schedules("acme", "ACTIVE").data
+
+    sign_in(page, *person)
+    page.goto("/accounts/acme/schedule-draft")
+    where = f"the schedule Basic version 1 from {_words(first)}"
+    cards = page.get_by_role("table", name=f"Rate cards of {where}")
+    cards.get_by_role("link", name="Override API calls").click()
+    expect(page.get_by_text("An override for this account only")).to_be_visible()
+    expect(page.get_by_label("Slab 1 rate (USD)")).to_have_value("0.1")
+    # a first slab from 5: the plan's rule refuses it next to its field, nothing staged
+    page.get_by_label("Slab 1 from").fill("5")
+    page.get_by_role("button", name="Save usage rate card").click()
+    expect(page.get_by_text("first slab must start after 0, not 5")).to_be_visible()
+    page.get_by_label("Slab 1 from").fill("0")
+    page.get_by_label("Slab 1 rate (USD)").fill("0.25")
+    page.get_by_role("button", name="Save usage rate card").click()
+    expect(page.get_by_role("status")).to_have_text(f'Staged: "API calls" overridden for Acme Inc on {where}.')
+    staged = page.get_by_role("list", name="Staged changes")
+    expect(staged).to_contain_text(f"Rate cards or pricing rules of {where} changed")
+    expect(page.get_by_role("table", name=f"Rate cards of {where}")).to_contain_text("overridden for this account")
+    assert draft_totals(tenant, "acme") == [Decimal("100")]  # staged only
+    shot(page, "schedule-draft-card-override", engine)
+
+    page.get_by_role("link", name="Finalize").click()
+    table = page.get_by_role("table", name="Draft invoices before and after")
+    expect(table).to_contain_text(re.compile(r"USD 100\.00\s*USD 250\.00"))
+    shot(page, "schedule-draft-card-override-confirm", engine)
+    page.get_by_role("button", name="Finalize schedule").click()
+    expect(page.get_by_role("status")).to_have_text("Staged schedule changes of Acme Inc finalized.")
+    assert draft_totals(tenant, "acme") == [Decimal("250")]  # 1,000 calls at 0.25
+    [after] = api.listaccount_schedules("acme", "ACTIVE").data
+    assert (after.version, after.is_overridden, after.start_date) == (1, True, before.start_date)
+    [usage] = [c for c in api.list_schedule_rate_cards(after.id, "ACTIVE").data if c.type == "USAGE"]
+    assert usage.rate_card_details.usage_rate_card.rate_values[0].slab_rates[0].rate == Decimal("0.25")
+    assert tc.SchedulesApi(sdk.client).listaccount_schedules("acme", "DRAFT").data[0].id == after.id
+
+
+def test_pricing_rules_staged_in_a_schedule_draft_then_finalized(tenant: Tenant, person: tuple[str, str]) -> None:
+    """The account's own rule on its schedule (the API calls' revenue halved), staged from the draft's rules editor:
+    a mistake said next to its field, then staged (nothing billed differently), previewed 100.00 -> 50.00 and
+    finalized; read back through the SDK."""
+    sdk = Sdk(tenant)
+    sdk.customers.create_customer(
+        tc.CreateCustomerRequest(id="acme", name="Acme Inc", primary_email="a@acme.test", address=tc.Address())
+    )
+    meter = create_metering_catalog(sdk)["sum"]
+    basic = usage_plan(sdk, meter, "Basic")
+    now = datetime.now(UTC)
+    first = month_start(now)
+    sdk.accounts.update_pricing_schedule("acme", associate(basic, first, OPEN))
+    at = max(now - timedelta(minutes=1), datetime.combine(first, datetime.min.time(), UTC))
+    tc.EventIngestionApi(sdk.client).ingest_batch(tc.IngestBatchEventRequest(events=[ev("e1", "1000", at=at)]))
+    api = tc.SchedulesApi(sdk.client)
+    [schedule] = api.listaccount_schedules("acme", "ACTIVE").data
+    url = f"/accounts/acme/schedule-draft/schedules/{schedule.id}/pricing-rules"
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        shown = client.get(url)
+        assert shown.status_code == 200 and "stages them in the account" in shown.text, shown.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+        assert csrf is not None
+        rule = {
+            "csrf": csrf[1],
+            "rules": "1",
+            "r0_name": "half",
+            "r0_order": "1",
+            "r0_timing": "IN_ARREARS",
+            "r0_computation": f'{{"*":[{{"var":"revenue.usage_{meter}"}},0.5]}}',
+            "r0_type": "UPDATE",
+            "r0_target": f"revenue.usage_{meter}",
+        }
+        odd = client.post(url, data={**rule, "r0_target": "revenue.nothing"})
+        assert odd.status_code == 400 and "nothing" in odd.text, odd.text
+        assert client.post(url, data={**rule, "csrf": "forged"}).status_code == 403
+        staged = client.post(url, data=rule)
+        assert staged.status_code == 303, staged.text
+        page = client.get(staged.headers["location"]).text
+        assert "Staged: 1 pricing rule of Acme Inc on Basic version 1." in page
+        assert f"Rate cards or pricing rules of the schedule Basic version 1 from {_words(first)} changed" in page
+        assert draft_totals(tenant, "acme") == [Decimal("100")]  # staged only
+        asked = client.get("/accounts/acme/schedule-draft/finalize")
+        assert asked.status_code == 200 and re.search(r"USD 100\.00\s*</td>\s*<td[^>]*>\s*USD 50\.00", asked.text)
+        done = client.post("/accounts/acme/schedule-draft/finalize", data={"csrf": csrf[1]})
+        assert done.status_code == 303, done.text
+    assert draft_totals(tenant, "acme") == [Decimal("50")]
+    [after] = api.listaccount_schedules("acme", "ACTIVE").data
+    assert [r.name for r in api.list_pricing_rules(after.id, "ACTIVE").data] == ["half"]
+
+    # a schedule that is not the account's, or a card it does not have: 404; a staged attach over the schedule: a
+    # card override is refused in words on the form (finalize or discard first), nothing more staged
+    api.bulk_edit_schedules("acme", tc.EditAccountScheduleRequest(edits=[v2_associate(basic, first)]))
+    card = f"/accounts/acme/schedule-draft/schedules/{after.id}/cards/usage_{meter}"
+    with httpx.Client(base_url=tenant.base_url) as client:
+        assert http_sign_in(client, *person).status_code == 303
+        assert client.get("/accounts/acme/schedule-draft/schedules/ps_nope/cards/x").status_code == 404
+        assert client.get(f"/accounts/acme/schedule-draft/schedules/{after.id}/cards/nope").status_code == 404
+        assert client.get("/accounts/acme/schedule-draft/schedules/ps_nope/pricing-rules").status_code == 404
+        shown = client.get(card)
+        assert shown.status_code == 200, shown.text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', shown.text)
+        assert csrf is not None
+        form = {"csrf": csrf[1], "meter": meter, "model": "TIERED", "rows": "1", "from_0": "0", "type_0": "PER_UNIT"}
+        refused = client.post(card, data={**form, "rate_0_USD": "0.3"})
+        assert refused.status_code == 400 and "finalize or discard the staged edits first" in refused.text
 
 
 def _words(day: date) -> str:

@@ -86,7 +86,7 @@ VERSIONS = {
 }
 
 
-class _Refused(Exception):
+class Refused(Exception):
     def __init__(self, message: str) -> None:
         self.message = message
 
@@ -142,7 +142,7 @@ def _refused(request: Request, user: Any, plan_id: str, exc: Exception) -> Respo
     if isinstance(exc, MeterlineError) and (exc.status_code >= 500 or exc.status_code == 404):
         raise exc
     _undo(request)
-    message = exc.message if isinstance(exc, (_Refused, MeterlineError)) else str(exc)
+    message = exc.message if isinstance(exc, (Refused, MeterlineError)) else str(exc)
     return _draft_page(request, user, plan_id, status=400, error=words(message))
 
 
@@ -150,7 +150,7 @@ def _act(request: Request, user: Any, plan_id: str, action: Callable[[Context], 
     """Run a confirmed action: (where to go, its notice in words), or the refusal on the draft's page."""
     try:
         url, notice = action(context(request, user))
-    except (_Refused, MeterlineError) as exc:
+    except (Refused, MeterlineError) as exc:
         return _refused(request, user, plan_id, exc)
     return feedback.saved(request, url, notice)
 
@@ -158,7 +158,7 @@ def _act(request: Request, user: Any, plan_id: str, action: Callable[[Context], 
 def _ask(request: Request, user: Any, plan_id: str, page: Callable[[Context], Response]) -> Response:
     try:
         return page(context(request, user))
-    except (_Refused, MeterlineError) as exc:
+    except (Refused, MeterlineError) as exc:
         return _refused(request, user, plan_id, exc)
 
 
@@ -302,14 +302,20 @@ def _new_name(view: V2View, v2_type: str, billable: str) -> str:
     return name
 
 
-def _operation(view: V2View, kind: str, card: dict[str, Any], existing: Component | None) -> plan_v2.Operation:
-    """The v2 rate-card operation a saved form stands for; _Refused when the card is not one the API takes."""
+def card_operation(kind: str, card: dict[str, Any], existing: Component) -> plan_v2.Operation:
+    """The v2 UPDATE of `existing` a saved form stands for (a plan draft's card, or a schedule's: the console's
+    schedule drafts); Refused when the card is not one the API takes."""
+    return _operation(None, kind, card, existing)
+
+
+def _operation(view: V2View | None, kind: str, card: dict[str, Any], existing: Component | None) -> plan_v2.Operation:
+    """The v2 rate-card operation a saved form stands for; Refused when the card is not one the API takes."""
     v2_type = V2_TYPES[kind]
     _, field, model = plan_v2.KINDS[v2_type]
     try:
         typed = model.model_validate(card)
     except ValidationError as exc:
-        raise _Refused(pydantic_words(exc)) from None
+        raise Refused(pydantic_words(exc)) from None
     named = plan_v2.NamedCard(v2_type, typed)
     given = plan_v2.CardInput(
         type=v2_type,
@@ -322,6 +328,8 @@ def _operation(view: V2View, kind: str, card: dict[str, Any], existing: Componen
     if existing is not None:
         name = plan_v2.NamedCard(v2_type, existing).name
         return plan_v2.Operation("UPDATE", name, given)
+    if view is None:  # pragma: no cover - card_operation always edits an existing card
+        raise Refused("Pick the rate card to change")
     name = _new_name(view, v2_type, named.billable_id)
     if isinstance(typed, MinimumCommitment):
         given = plan_v2.CardInput(v2_type, name, given.display_name, "IN_ARREARS", None, given.details)
@@ -350,7 +358,7 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
         saved, _ = PricePlanV2Service(ctx).bulk(plan_id, [operation])
     except ValidationError as exc:  # an add-on name the add-on service refuses
         errors["addon"] = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
-    except _Refused as exc:
+    except Refused as exc:
         card_error(exc.message, currencies, errors, _catalog(ctx).features)
     except MeterlineError as exc:
         if exc.status_code >= 500 or exc.status_code == 404:
@@ -457,7 +465,7 @@ def discard_page(request: Request, user: User, plan_id: str) -> Response:
                 "free again). This cannot be undone."
             )
         elif not view.draft:
-            raise _Refused(f"Price plan {view.plan.name} has no draft to discard")
+            raise Refused(f"Price plan {view.plan.name} has no draft to discard")
         else:
             consequence = (
                 f"Every change made in the draft (version {view.version.version}) is dropped; version "
@@ -498,9 +506,9 @@ def discard(request: Request, user: User, plan_id: str, form: Fields) -> Respons
 # -- finalize ----------------------------------------------------------------------------------------------------
 def _choice(mode: str, versions: str) -> tuple[str, str]:
     if mode not in FINALIZE_MODES:
-        raise _Refused("Choose what happens to the accounts on the plan (a migration mode)")
+        raise Refused("Choose what happens to the accounts on the plan (a migration mode)")
     if versions not in VERSIONS:
-        raise _Refused("Choose which accounts move: those on the version in force, or on every earlier version")
+        raise Refused("Choose which accounts move: those on the version in force, or on every earlier version")
     return mode, versions
 
 
@@ -524,7 +532,7 @@ def finalize_page(
         chosen_mode, chosen_versions = _choice(mode, versions)
         view = PricePlanV2Service(ctx).get(plan_id)
         if not view.draft:
-            raise _Refused(f"Price plan {view.plan.name} has no draft to finalize: change a rate card first")
+            raise Refused(f"Price plan {view.plan.name} has no draft to finalize: change a rate card first")
         preview = preview_finalize_price_plan_v2(ctx, plan_id, chosen_mode, chosen_versions)
         number = view.version.version
         if view.plan.status == DRAFT:

@@ -41,7 +41,7 @@ from meterline.revenue.compute import CardRevenue, plan_revenue, with_rules
 from meterline.schedules.service import ScheduleView
 from meterline.settings.repository import SettingRepository
 from meterline.tenancy.context import Context
-from meterline.usecases.schedules import account_schedule, set_schedule_rules
+from meterline.usecases.schedules import account_schedule, schedule_view, set_schedule_rules, stage_schedule_rules
 
 router = APIRouter(route_class=UnitOfWorkRoute, include_in_schema=False)
 FIELDS = ("name", "order", "timing", "condition", "computation", "type", "target", "description")
@@ -526,5 +526,51 @@ def save_schedule_rules(request: Request, user: User, account_id: str, schedule_
         made = set_schedule_rules(ctx, account_id, schedule_id, rules)  # the schedule's new id: its page is there
         where = _url("accounts", account_id, "schedules", made.id, "pricing-rules")
         return f"Pricing rules of {view.plan_name} for this account saved.", where
+
+    return _post(request, user, subject, form, save)
+
+
+# -- an account's schedule draft: the schedule's own rules staged (SchedulesApi v2's update_pricing_rules) ----------
+def _staged_subject(ctx: Context, account_id: str, schedule_id: str) -> Subject:
+    """The schedule's rules as staged in the account's schedule draft (404: not the account's schedule)."""
+    account, _ = account_schedule(ctx, account_id, schedule_id)
+    _, view = schedule_view(ctx, schedule_id, "DRAFT")
+    aurl = _url("accounts", account.id)
+    durl = aurl + "/schedule-draft"
+    return Subject(
+        title=f"Pricing rules of {account.name} on {view.plan_name} version {view.version}",
+        crumbs=[("Accounts", "/accounts"), (account.name, aurl + "?tab=schedule"), ("Schedule draft", durl)],
+        url=durl + "/schedules/" + quote(view.id, safe="") + "/pricing-rules",
+        back=durl,
+        model=view.model,
+        notice=(
+            "These rules are this account's own on this schedule: they replace the plan's (no rule: none). Saving "
+            "stages them in the account's schedule draft; nothing changes until the draft is finalized (then from "
+            "the end of the finalized invoices, together with the other staged changes)."
+        ),
+        editable=True,
+        account=account.id,
+        keeps_ids=False,
+    )
+
+
+@router.get("/accounts/{account_id}/schedule-draft/schedules/{schedule_id}/pricing-rules")
+def staged_rules_page(request: Request, user: User, account_id: str, schedule_id: str) -> Response:
+    return _first_page(request, user, _staged_subject(context(request, user), account_id, schedule_id))
+
+
+@router.post("/accounts/{account_id}/schedule-draft/schedules/{schedule_id}/pricing-rules")
+def stage_rules(request: Request, user: User, account_id: str, schedule_id: str, form: Fields) -> Response:
+    check_csrf(user, str(form.get("csrf", "")))
+    ctx = context(request, user)
+    subject = _staged_subject(ctx, account_id, schedule_id)
+
+    def save(rules: list[dict[str, Any]]) -> tuple[str, str]:
+        written = [
+            CreatePricingRule.model_validate({k: v for k, v in r.items() if k not in ("id", "version")}) for r in rules
+        ]
+        stage_schedule_rules(ctx, schedule_id, written)
+        count = f"{len(written)} pricing rule{'s' if len(written) != 1 else ''}"
+        return f"Staged: {count} of {subject.title.removeprefix('Pricing rules of ')}.", subject.back
 
     return _post(request, user, subject, form, save)

@@ -235,6 +235,11 @@ class ScheduleService:
         if plan.status != ACTIVE:
             raise BadRequest(f"{where}pricePlanId: price plan {plan.id} is {plan.status}; activate it first")
         number = edit._plan_version or plan.latest_version  # a staged v2 card change keeps its schedule's version
+        if not 1 <= number <= plan.latest_version:  # a pinned version: never the plan's pending v2 draft
+            raise BadRequest(
+                f"{where}pricePlanId: price plan {plan.id} has no version {number} "
+                f"(its versions are 1 to {plan.latest_version})"
+            )
         version = self.plans.version(plan, number)
         if version is None:  # pragma: no cover - versions are never deleted
             raise BadRequest(f"{where}pricePlanId: price plan {plan.id} has no version {number}")

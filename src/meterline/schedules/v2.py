@@ -10,7 +10,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import Field, PrivateAttr, StrictBool
 
 from meterline.catalog import plan_v2
 from meterline.catalog.plan_repository import decode_details, encode_details
@@ -43,6 +43,9 @@ class UpdateAccountScheduleV2Request(RequestModel):
     effective_until: IsoDate
     association_config: AssociationConfig | None = None
     merge_schedules: StrictBool | None = None
+    # Not the API's (Togai's AssociationConfig names no version): the plan version to attach, None the newest. Set
+    # only by the console's schedule draft; kept beside the staged edit ("version") and carried to the v1 edit.
+    _plan_version: int | None = PrivateAttr(default=None)
 
 
 class EditAccountScheduleRequest(RequestModel):
@@ -128,7 +131,8 @@ def account_schedules(account_id: str, views: list[ScheduleView]) -> SchedulesPa
 
 # -- staged edits --------------------------------------------------------------------------------------------------
 def staged(text: str | None) -> list[dict[str, Any]]:
-    """The staged items of a draft row, in order: {"edit": <v2 edit JSON>}."""
+    """The staged items of a draft row, in order: {"edit": <v2 edit JSON>} (with "version": the plan version the
+    console pinned), or {"schedule": <schedule pk>, "override": <its staged override>}."""
     if text is None:
         return []
     items: list[dict[str, Any]] = decode_details(text)["items"]
@@ -140,7 +144,7 @@ def to_v1(
 ) -> UpdatePricingScheduleRequest:
     """The v1 edit a v2 edit stands for: `associationConfig.pricePlanId` the plan, `scheduleId` a schedule of the
     account whose overrides (rate cards and pricing rules) are copied, `pricingCycleConfigOverride` the override's
-    pricingCycleConfig, `retainStartOffsets` as v1's."""
+    pricingCycleConfig, `retainStartOffsets` as v1's; the edit's pinned version (`_plan_version`) kept."""
     config = edit.association_config or AssociationConfig()
     mode = edit.mode or "ASSOCIATE"
     if mode == "DISASSOCIATE":
@@ -167,7 +171,7 @@ def to_v1(
         override = (override or CreatePricePlanDetailsOverride()).model_copy(
             update={"pricing_cycle_config": config.pricing_cycle_config_override}
         )
-    return UpdatePricingScheduleRequest.model_validate(
+    v1 = UpdatePricingScheduleRequest.model_validate(
         {
             "mode": "ASSOCIATE",
             "pricePlanId": plan_id,
@@ -178,6 +182,23 @@ def to_v1(
             "retainStartOffsets": config.retain_start_offsets,
         }
     )
+    v1._plan_version = edit._plan_version
+    return v1
+
+
+def edit_of(item: dict[str, Any]) -> UpdateAccountScheduleV2Request:
+    """A staged edit item's v2 edit, with the version it was pinned to."""
+    edit = UpdateAccountScheduleV2Request.model_validate(item["edit"])
+    edit._plan_version = item.get("version")
+    return edit
+
+
+def edit_item(edit: UpdateAccountScheduleV2Request) -> dict[str, Any]:
+    """A v2 edit as a staged item (its pinned version beside it: a private attribute is not dumped)."""
+    item: dict[str, Any] = {"edit": edit.model_dump(mode="json", by_alias=True, exclude_none=True)}
+    if edit._plan_version is not None:
+        item["version"] = edit._plan_version
+    return item
 
 
 # -- per-schedule changes: rate cards and pricing rules ------------------------------------------------------------

@@ -285,7 +285,7 @@ def _v1_edits(
             plan = PricePlanRepository(ctx.session, ctx.org_id).by_pk(schedule.plan_pk)
             out.append(v2.item_to_v1(item, schedule, plan.id, tz, frozen, where))
             continue
-        edit = v2.UpdateAccountScheduleV2Request.model_validate(item["edit"])
+        edit = v2.edit_of(item)
         out.append(v2.to_v1(edit, account.pk, repo, where))
         merge = merge or bool(edit.merge_schedules)
     return out, merge
@@ -310,11 +310,10 @@ def stage_schedule_edits(
 ) -> tuple[Account, list[ScheduleView]]:
     """Add the edits to the account's staged ones (`discard`: in place of them), checked at once as finalize would
     apply them (the finalized-period guard included) but kept only as staged; answers the account's draft
-    schedules."""
+    schedules. An edit's pinned plan version (`_plan_version`, the console's choice; the API's edits take the newest)
+    is staged with it and finalized as chosen."""
     account, repo, items = _staged_account(ctx, account_id)
-    items = ([] if discard else items) + [
-        {"edit": e.model_dump(mode="json", by_alias=True, exclude_none=True)} for e in edits
-    ]
+    items = ([] if discard else items) + [v2.edit_item(e) for e in edits]
     if len(items) > v2.MAX_STAGED:
         raise BadRequest(
             f"Account {account_id} would have {len(items)} staged schedule edits (at most {v2.MAX_STAGED}): "
