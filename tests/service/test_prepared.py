@@ -8,14 +8,14 @@ from datetime import timedelta
 from decimal import Decimal
 
 import pytest
-from sqlalchemy import bindparam, inspect, select, text
+from sqlalchemy import bindparam, inspect, select, text, update
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.models import Account
 from meterline.core.clock import utc_now
 from meterline.core.db import begin_write, close_read
-from meterline.core.prepared import Prepared, columns, from_json, json_rows, load
+from meterline.core.prepared import Prepared, PreparedWrite, columns, from_json, json_rows, load
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.entitlements.feature_service import FeatureService
@@ -27,6 +27,9 @@ from tests.conftest import new_org
 
 _ACCOUNT = Prepared(
     select(*columns(Account)).where(Account.org_id == bindparam("org_id"), Account.id == bindparam("account_id"))
+)
+_RENAME = PreparedWrite(
+    update(Organization).where(Organization.id == bindparam("org_id")).values(name=bindparam("new_name"))
 )
 _ENTRIES = Prepared(
     select(*columns(FeatureCreditEntry))
@@ -146,11 +149,11 @@ def test_a_read_keeps_no_write_and_postgresql_keeps_its_prepared_statements(
     session_factory: sessionmaker[Session],
 ) -> None:
     """`close_read` ends a read request's unit of work: whatever it wrote or changed is never kept (SQLAlchemy's
-    writes, text SQL, an ORM change not flushed); on PostgreSQL a read that ran only SELECTs commits, so that the
-    hot reads' prepared statements stay on the connection for the next request."""
+    writes, text SQL, driver SQL through `PreparedWrite`, an ORM change not flushed); on PostgreSQL a read that ran
+    only SELECTs commits, so that the hot reads' prepared statements stay on the connection for the next request."""
     org = new_org(session_factory)
     postgresql = session_factory.kw["bind"].dialect.name == "postgresql"
-    for change in ("flush", "text", "unflushed"):
+    for change in ("flush", "text", "driver", "unflushed"):
         session = session_factory()
         if not postgresql:
             begin_write(session)  # (SQLite: a write needs the write lock; a read request would not take it)
@@ -163,6 +166,8 @@ def test_a_read_keeps_no_write_and_postgresql_keeps_its_prepared_statements(
             session.flush()
         elif change == "text":
             session.execute(text("UPDATE organizations SET name = 'Changed by a read' WHERE id = :id"), {"id": org.id})
+        elif change == "driver":
+            assert _RENAME.run(session, [{"org_id": org.id, "new_name": "Changed by a read"}]) == 1
         else:
             renamed.name = "Changed by a read"  # pending: a commit would flush it
         close_read(session)

@@ -135,8 +135,14 @@ def create_db_engine(url: str) -> Engine:
 # (core/prepared.py, prepared on the server at their first run on a connection) would be parsed and planned again on
 # every request: planning was most of PostgreSQL's work for a read (docs/performance.md). What ran is judged as
 # SQLAlchemy sends it: only a compiled SELECT keeps the transaction a read; anything else (an INSERT, UPDATE, DELETE,
-# a flush, text SQL, driver SQL) makes it end with ROLLBACK, as every read did before. `Prepared` runs SELECTs only.
+# a flush, text SQL, driver SQL) makes it end with ROLLBACK, as every read did before. `Prepared` runs SELECTs only;
+# `PreparedWrite` (driver SQL that SQLAlchemy does not see) calls `mark_written`.
 _READS_ONLY = "meterline_reads_only"
+
+
+def mark_written(connection: Any) -> None:
+    """The connection's transaction ran something other than a SELECT: `close_read` ends it with ROLLBACK."""
+    connection.info[_READS_ONLY] = False
 
 
 def _reads_begin(connection: Any) -> None:

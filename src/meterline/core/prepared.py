@@ -15,6 +15,9 @@ decimals, JSON). Unchanged:
   a lost connection is discarded.
 Not supported, to stay simple: IN lists (`expanding` parameters); use one statement per size, or SQLAlchemy.
 
+`PreparedWrite` does the same for an INSERT or UPDATE of a hot write path (`POST /entitled`'s consumption): one
+`executemany` of its rows, with the columns' conversions; it marks the transaction as written (core/db.py).
+
 `columns(Model)` and `load(Model, row, start)` select a model's columns and make an instance of them, as a closed
 session would have left it: presenters and rules read it like any loaded row.
 
@@ -46,12 +49,12 @@ from sqlalchemy import (
     select,
 )
 from sqlalchemy.dialects.postgresql import aggregate_order_by
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlalchemy.orm import Session, make_transient_to_detached
 from sqlalchemy.orm.attributes import instance_state
 from sqlalchemy.sql.sqltypes import NullType
 
-from meterline.core.db import ExactDecimal, UTCDateTime
+from meterline.core.db import ExactDecimal, UTCDateTime, mark_written
 
 M = TypeVar("M")
 Processor = Callable[[Any], Any] | None
@@ -65,11 +68,12 @@ class _Compiled:
     constants: Mapping[str, Any]  # parameters the statement holds a value for (e.g. `status == ACTIVE`)
 
 
-class Prepared:
-    def __init__(self, statement: Select[Any]) -> None:
+class _Statement:
+    """A statement built once, compiled per dialect, run through the driver's cursor (see the module's docstring)."""
+
+    def __init__(self, statement: Any) -> None:
         self.statement = statement
         self._compiled: dict[str, _Compiled] = {}
-        self._processors: dict[str, tuple[Processor, ...] | None] = {}
 
     def _compile(self, dialect: Dialect) -> _Compiled:
         compiled = self.statement.compile(dialect=dialect)
@@ -84,6 +88,44 @@ class Prepared:
             constants={name: bind.effective_value for name, bind in named.items() if not bind.required},
         )
 
+    def _prepare(self, session: Session) -> tuple[Any, Any, Dialect, _Compiled]:
+        """After the session flushed what it holds (as any query of the session would): the driver's connection,
+        SQLAlchemy's, the dialect and the compiled statement."""
+        if session.autoflush:  # nothing to do when nothing is pending
+            session.flush()
+        driver, connection, dialect = _driver(session)
+        compiled = self._compiled.get(dialect.name)
+        if compiled is None:
+            compiled = self._compiled[dialect.name] = self._compile(dialect)
+        return driver, connection, dialect, compiled
+
+    @staticmethod
+    def _values(compiled: _Compiled, params: Mapping[str, Any]) -> Any:
+        binds = compiled.binds
+        if compiled.constants:
+            params = {**compiled.constants, **params}
+        if binds:
+            params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
+        return tuple(params[name] for name in compiled.names) if compiled.names is not None else params
+
+    @staticmethod
+    def _failed(
+        session: Session, driver: Any, dialect: Dialect, cursor: Any, compiled: _Compiled, values: Any, exc: Any
+    ) -> StatementError:
+        lost = dialect.is_disconnect(exc, driver, cursor)
+        if lost:  # as SQLAlchemy does for its statements: the pool never hands this connection out again
+            session.connection().invalidate(exc)
+        error: StatementError = DBAPIError.instance(
+            compiled.sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
+        )
+        return error
+
+
+class Prepared(_Statement):
+    def __init__(self, statement: Select[Any]) -> None:
+        super().__init__(statement)
+        self._processors: dict[str, tuple[Processor, ...] | None] = {}
+
     def _results(self, dialect: Dialect, description: Sequence[Sequence[Any]]) -> tuple[Processor, ...] | None:
         """Each column's conversion, as SQLAlchemy chooses it: from the column's type and the type the driver
         reports for it (PostgreSQL's numeric, say); None when no column needs one."""
@@ -95,19 +137,8 @@ class Prepared:
 
     def all(self, session: Session, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         """The rows, as tuples of the selected columns' values."""
-        if session.autoflush:  # as any query of the session would; nothing to do when nothing is pending
-            session.flush()
-        driver, dialect = _driver(session)
-        compiled = self._compiled.get(dialect.name)
-        if compiled is None:
-            compiled = self._compiled[dialect.name] = self._compile(dialect)
-        binds = compiled.binds
-        values: Any
-        if compiled.constants:
-            params = {**compiled.constants, **params}
-        if binds:
-            params = {k: (binds[k](v) if k in binds else v) for k, v in params.items()}
-        values = tuple(params[name] for name in compiled.names) if compiled.names is not None else params
+        driver, _connection, dialect, compiled = self._prepare(session)
+        values = self._values(compiled, params)
         cursor = driver.cursor()
         try:
             if dialect.name == "postgresql":
@@ -122,12 +153,7 @@ class Prepared:
             else:
                 processors = self._processors[dialect.name] = self._results(dialect, cursor.description)
         except dialect.loaded_dbapi.Error as exc:
-            lost = dialect.is_disconnect(exc, driver, cursor)
-            if lost:  # as SQLAlchemy does for its statements: the pool never hands this connection out again
-                session.connection().invalidate(exc)
-            raise DBAPIError.instance(
-                compiled.sql, values, exc, dialect.loaded_dbapi.Error, connection_invalidated=lost, dialect=dialect
-            ) from exc
+            raise self._failed(session, driver, dialect, cursor, compiled, values, exc) from exc
         finally:
             cursor.close()
         if processors is None:
@@ -139,18 +165,48 @@ class Prepared:
         return rows[0] if rows else None
 
 
+class PreparedWrite(_Statement):
+    """An INSERT, UPDATE or DELETE built once (values as `bindparam`), run through the driver like `Prepared`, in the
+    session's transaction. The transaction then counts as written: a read request's unit of work that ran one ends
+    with ROLLBACK (core/db.py `close_read`). The session's identity map is not told: the caller expires what it holds
+    of the rows changed (or holds none)."""
+
+    def run(self, session: Session, rows: Sequence[Mapping[str, Any]]) -> int:
+        """Run the statement once per mapping of parameters (one `executemany`); the rows it touched."""
+        if not rows:
+            return 0
+        driver, connection, dialect, compiled = self._prepare(session)
+        mark_written(connection)
+        values = [self._values(compiled, params) for params in rows]
+        cursor = driver.cursor()
+        try:
+            if len(values) == 1 and dialect.name == "postgresql":
+                cursor.execute(compiled.sql, values[0], prepare=True)
+            elif len(values) == 1:
+                cursor.execute(compiled.sql, values[0])
+            else:
+                cursor.executemany(compiled.sql, values)
+            count: int = cursor.rowcount
+        except dialect.loaded_dbapi.Error as exc:
+            raise self._failed(session, driver, dialect, cursor, compiled, values, exc) from exc
+        finally:
+            cursor.close()
+        return count
+
+
 _DRIVER = "meterline.prepared.driver"
 
 
-def _driver(session: Session) -> tuple[Any, Dialect]:
-    """The driver's connection of the session's transaction (begun as for any statement: `BEGIN` on SQLite), and
-    its dialect; asked of SQLAlchemy once per transaction (asking costs about as much as a lookup by key)."""
+def _driver(session: Session) -> tuple[Any, Any, Dialect]:
+    """The driver's connection of the session's transaction (begun as for any statement: `BEGIN` on SQLite),
+    SQLAlchemy's, and the dialect; asked of SQLAlchemy once per transaction (asking costs about as much as a lookup
+    by key)."""
     transaction = session.get_transaction()
     known = session.info.get(_DRIVER)
     if transaction is not None and known is not None and known[0] is transaction:
-        return known[1], known[2]
+        return known[1], known[2], known[3]
     connection = session.connection()
-    found = (connection.connection.driver_connection, connection.dialect)
+    found = (connection.connection.driver_connection, connection, connection.dialect)
     session.info[_DRIVER] = (session.get_transaction(), *found)
     return found
 

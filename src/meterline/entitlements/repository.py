@@ -7,10 +7,11 @@ from collections import defaultdict
 from datetime import datetime
 from decimal import Decimal
 
-from sqlalchemy import bindparam, delete, exists, func, select
+from sqlalchemy import bindparam, delete, exists, func, insert, select, update
+from sqlalchemy.orm.util import identity_key
 
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
-from meterline.core.prepared import Prepared, columns, load
+from meterline.core.prepared import Prepared, PreparedWrite, columns, load
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
 from meterline.entitlements.statuses import EntrySource, EntryStatus
@@ -49,14 +50,21 @@ _USABLE_OF_ONE = Prepared(
     .where(*_USABLE_CONDITIONS, FeatureCreditEntry.feature_pk == bindparam("feature_pk"))
     .order_by(FeatureCreditEntry.pk)
 )
-# POST /entitled's lock of the entries it may consume: entities (the consumption changes them), built once.
-_LOCK_USABLE = (
-    select(FeatureCreditEntry)
+# POST /entitled's lock of the entries it may consume (PostgreSQL: FOR NO KEY UPDATE; SQLite renders no clause: the
+# writing transaction holds the database's write lock), and its consumption: driver statements, built once.
+_LOCK_USABLE = Prepared(
+    select(*columns(FeatureCreditEntry))
     .where(*_USABLE_CONDITIONS, FeatureCreditEntry.feature_pk == bindparam("feature_pk"))
     .order_by(FeatureCreditEntry.pk)
-    .execution_options(populate_existing=True)
+    .with_for_update(key_share=True)
 )
-_LOCK_USABLE_POSTGRESQL = _LOCK_USABLE.with_for_update(key_share=True)
+_SET_USED = PreparedWrite(
+    update(FeatureCreditEntry)
+    .where(FeatureCreditEntry.org_id == bindparam("org_id"), FeatureCreditEntry.pk == bindparam("entry_pk"))
+    .values(used=bindparam("new_used"), updated_at=bindparam("now"))
+)
+_ADD_CONSUMPTION = PreparedWrite(insert(FeatureConsumption))  # every column, each a parameter named after it
+_CONSUMPTION_KEYS = tuple(c.key for c in columns(FeatureConsumption))
 
 
 class FeatureRepository(OrgRepository):
@@ -220,9 +228,22 @@ class EntryRepository(OrgRepository):
         feature take turns, and the second reads what the first left (PostgreSQL: SELECT ... FOR NO KEY UPDATE,
         which re-reads a row another transaction changed before returning it; SQLite: the writing transaction
         already holds the database's only write lock)."""
-        stmt = _LOCK_USABLE_POSTGRESQL if self.postgres else _LOCK_USABLE
         params = {"org_id": self.org_id, "account_pk": account_pk, "feature_pk": feature_pk, "after": after}
-        return list(self.session.scalars(stmt, params))
+        return [load(FeatureCreditEntry, row) for row in _LOCK_USABLE.all(self.session, params)]
+
+    def consumed(self, entries: list[FeatureCreditEntry], consumptions: list[FeatureConsumption]) -> None:
+        """Store a consumption: each entry's new `used` and `updated_at` (entries locked by `lock_usable`, changed
+        by the caller), and the consumption rows, through driver statements (the ORM's flush of the same cost more
+        than the rest of the consumption). A copy of an entry the session holds is expired: read again if used."""
+        changed = [{"org_id": self.org_id, "entry_pk": e.pk, "new_used": e.used, "now": e.updated_at} for e in entries]
+        if _SET_USED.run(self.session, changed) != len(changed):  # pragma: no cover - locked, never deleted
+            raise RuntimeError("a locked feature credit entry was not found")
+        _ADD_CONSUMPTION.run(self.session, [{key: getattr(c, key) for key in _CONSUMPTION_KEYS} for c in consumptions])
+        held = self.session.identity_map
+        for entry in entries:
+            copy = held.get(identity_key(FeatureCreditEntry, (entry.pk,)))
+            if copy is not None:
+                self.session.expire(copy, ["used", "updated_at"])
 
     def lock(self, pks: set[str]) -> dict[str, FeatureCreditEntry]:
         return {e.pk: e for e in self.lock_rows(FeatureCreditEntry, pks)}

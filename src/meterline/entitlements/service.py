@@ -30,6 +30,7 @@ from meterline.core.errors import BadRequest, Conflict, MeterlineError, NotFound
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT
 from meterline.core.pagination import Page, PageRequest
+from meterline.core.prepared import loaded
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry
 from meterline.entitlements.repository import EntryRepository, FeatureRepository
 from meterline.entitlements.statuses import EntrySource, EntryStatus
@@ -392,8 +393,9 @@ class FeatureCreditService:
         at: datetime,
         account_ref: str,
     ) -> list[FeatureConsumption]:
-        """Take `units` from the entries (locked by the caller, lock_usable) for the event stored as `event_pk`,
-        timestamped `at`; InsufficientCredits (422) when they do not cover it."""
+        """Take `units` from the entries (read and locked by the caller, lock_usable: instances in no session) for the
+        event stored as `event_pk`, timestamped `at`; InsufficientCredits (422) when they do not cover it. The entries'
+        `used` and the consumption rows are written by driver statements (EntryRepository.consumed)."""
         now = self.ctx.now
         usable = covering(locked, at, now)
         available = sum((entry_balance(e, now) for e in usable), ZERO)
@@ -403,23 +405,27 @@ class FeatureCreditService:
                 f"feature {feature.pk} ({feature.name[:60]}) for an event at {isoformat_z(at)}, and the event needs "
                 f"{numbers.plain(units)}; nothing was stored"
             )
-        made = []
+        made, changed = [], []
         for entry, piece in take(usable, units, now):
             entry.used = EXACT.add(entry.used, piece)
             entry.updated_at = now
-            consumption = FeatureConsumption(
-                pk=new_id("fcu"),
-                org_id=self.ctx.org_id,
-                entry_pk=entry.pk,
-                event_pk=event_pk,
-                units=piece,
-                refunded_at=None,
-                refund_entry_pk=None,
-                created_at=now,
+            changed.append(entry)
+            made.append(
+                loaded(
+                    FeatureConsumption,
+                    {
+                        "pk": new_id("fcu"),
+                        "org_id": self.ctx.org_id,
+                        "entry_pk": entry.pk,
+                        "event_pk": event_pk,
+                        "units": piece,
+                        "refunded_at": None,
+                        "refund_entry_pk": None,
+                        "created_at": now,
+                    },
+                )
             )
-            self.ctx.session.add(consumption)
-            made.append(consumption)
-        self.ctx.session.flush()
+        self.repo.consumed(changed, made)
         if available == units:  # this event took the last units that covered it
             outbox.emit(
                 self.ctx, "entitlement.exhausted", lambda: self._exhausted(locked, feature), object_id=feature.pk
