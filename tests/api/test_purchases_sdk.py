@@ -348,6 +348,25 @@ def test_a_prepaid_purchase_grants_its_credits_once_its_order_invoice_is_paid(sd
     assert entry.id == f"{made.id}#0$PURCHASE" and Decimal(str(entry.granted)) == 200 and entry.status == "ACTIVE"
 
 
+def test_a_prepaid_purchase_paid_after_its_effective_until_is_paid_and_grants_nothing(sdk: Sdk) -> None:
+    """The credits' window (from the payment to `effectiveUntil`) has passed when the ORDER invoice is paid: the
+    payment and the status change stand, and nothing is granted (they were refused with "effectiveUntil must be
+    after effectiveFrom", so such an invoice could never be paid; found by the review)."""
+    _account(sdk)
+    flag = sdk.features.create_feature(tc.CreateFeatureRequest(name="Flag", schema_associations=[]))
+    plan_id = _purchase_plan(sdk, flag.id)
+    yesterday = datetime.now(timezone.utc).date() - timedelta(days=1)
+    for how in ("status", "payment"):
+        request = tc.CreatePurchaseRequest(type="PREPAID", price_plan_id=plan_id, effective_until=yesterday)
+        made = sdk.accounts.initiate_one_time_entitlement_plan("acme", request)
+        if how == "status":
+            sdk.invoices.update_invoice(made.invoice_id, tc.UpdateInvoiceRequest(status="PAID"))
+        else:
+            _pay_order(sdk, made.invoice_id, str(made.price), f"late-{made.id}")
+        assert sdk.invoices.get_invoice(made.invoice_id).status == "PAID"
+    assert entries(sdk, flag.id) == {}
+
+
 def test_a_prepaid_proposal_approved_bills_first_and_grants_when_marked_paid(sdk: Sdk) -> None:
     _account(sdk)
     flag = sdk.features.create_feature(tc.CreateFeatureRequest(name="Flag", schema_associations=[]))

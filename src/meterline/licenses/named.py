@@ -19,8 +19,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from meterline.accounts.repository import AccountRepository
 from meterline.core.pagination import Page, PageRequest, encode_token
@@ -29,6 +30,8 @@ from meterline.events.models import Event
 from meterline.events.predefined import NAMED_LICENSE
 from meterline.events.statuses import ACCEPTED
 
+CHUNK = 500  # events read at a time by a page of seats (NamedSeats.page), at most MAX_CHUNKS times
+MAX_CHUNKS = 4
 Steps = dict[str, list[tuple[datetime, Decimal]]]  # license id -> (effective from, quantity), in order
 
 
@@ -81,11 +84,56 @@ class NamedSeats(OrgRepository):
             stmt = stmt.where(Event.account_pk.in_(sorted(account_pks)))
         return fold(self.session.execute(stmt.order_by(Event.timestamp, Event.pk)))
 
+    def _accepted(self, *columns: Any) -> Select[Any]:
+        return select(*columns).where(
+            Event.org_id == self.org_id, Event.schema_name == NAMED_LICENSE, Event.status.in_(sorted(ACCEPTED))
+        )
+
     def page(self, request: PageRequest) -> tuple[Page[NamedSeat], dict[str, str]]:
-        """A page of the organization's seats in id order, and the ids of their accounts (by pk)."""
-        seats = [s for s in self.seats() if request.after is None or s.id > request.after]
+        """A page of the organization's seats in id order, and the ids of their accounts (by pk).
+
+        Bounded (it read every named-license event of the organization per page): a seat's id is the id of the event
+        that added it, so the seats with ids in (after, last] are among those of the (account, license, name) of the
+        adding events with ids in that range. Events are taken CHUNK at a time in id order, and only those seats'
+        events are read and folded, until the page is full; after MAX_CHUNKS chunks a page may end short, with a
+        nextToken to go on from (keyset pages promise no size, only the order and that nothing is skipped)."""
+        seats: list[NamedSeat] = []
+        after, scanned = request.after, 0
+        while len(seats) <= request.size and scanned < MAX_CHUNKS:
+            stmt = self._accepted(Event.pk, Event.account_pk, Event.attributes, Event.dimensions)
+            if after is not None:
+                stmt = stmt.where(Event.pk > after)
+            chunk = list(self.session.execute(stmt.order_by(Event.pk).limit(CHUNK)))
+            if not chunk:
+                after = None  # the end
+                break
+            scanned += 1
+            adds = [(a, d) for _, a, attributes, d in chunk if _action(attributes) > 0]
+            if adds:
+                rows = self.session.execute(
+                    self._accepted(
+                        Event.pk,
+                        Event.account_pk,
+                        Event.timestamp,
+                        Event.attributes,
+                        Event.dimensions,
+                        Event.created_at,
+                    )
+                    .where(
+                        Event.account_pk.in_(sorted({a for a, _ in adds})),
+                        Event.dimensions["license_id"].as_string().in_(sorted({str(d["license_id"]) for _, d in adds})),
+                        Event.dimensions["name"].as_string().in_(sorted({str(d["name"]) for _, d in adds})),
+                    )
+                    .order_by(Event.timestamp, Event.pk)
+                )
+                last = chunk[-1][0]
+                seats += [s for s in fold(rows) if (after is None or s.id > after) and s.id <= last]
+            after = chunk[-1][0]
         items = seats[: request.size]
-        token = encode_token(items[-1].id) if len(seats) > request.size else None
+        if len(seats) > request.size:
+            token: str | None = encode_token(items[-1].id)
+        else:  # every seat up to `after` is in the page: go on from there, unless the events ran out
+            token = encode_token(after) if after is not None and len(chunk) == CHUNK else None
         accounts = AccountRepository(self.session, self.org_id).by_pks({s.account_pk for s in items})
         return Page(items=items, next_token=token, size=request.size), {pk: a.id for pk, a in accounts.items()}
 

@@ -84,7 +84,8 @@ def grant_plan_credits(ctx: Context, purchase: Purchase, account_id: str, model:
 
 def grant_paid(ctx: Context, invoice_pk: str, account_id: str) -> None:
     """The ORDER invoice `invoice_pk` is PAID: the credits of the PREPAID purchase it bills, if any, granted now
-    (once: the grant is idempotent). The caller holds the invoice's row lock (a payment or a status change)."""
+    (once: the grant is idempotent); none when it is paid at or after the purchase's `effectiveUntil` (the credits
+    would have ended before they began). The caller holds the invoice's row lock (a payment or a status change)."""
     purchase = ctx.session.scalar(
         select(Purchase).where(
             Purchase.org_id == ctx.org_id,
@@ -95,4 +96,6 @@ def grant_paid(ctx: Context, invoice_pk: str, account_id: str) -> None:
     )
     if purchase is None:
         return
+    if purchase.effective_until is not None and purchase.effective_until <= (purchase.effective_from or ctx.now):
+        return  # paid after the credits' window ended: the payment stands, there is nothing left to grant
     grant_plan_credits(ctx, purchase, account_id, plan_bought(ctx, purchase).model, ctx.now)

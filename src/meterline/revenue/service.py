@@ -167,7 +167,7 @@ class RevenueCalculator:
         if config.mode == "LOOKUP_RANGE":
             if config.lookup_range is None:
                 raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
-            lookup = config.lookup_range
+            lookup = _range(config.lookup_range, where)
             start, end = lookup.start, lookup.end
             account = self._account(lookup.account_id, f"{where}.lookupRange")
         else:
@@ -187,8 +187,8 @@ class RevenueCalculator:
         if config.mode == "LOOKUP_RANGE":
             if config.lookup_range is None:
                 raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
-            account = self._account(config.lookup_range.account_id, f"{where}.lookupRange")
-            lookup = config.lookup_range
+            lookup = _range(config.lookup_range, where)
+            account = self._account(lookup.account_id, f"{where}.lookupRange")
             return LicenseService(self.ctx).largest_quantities(account, lookup.start, lookup.end), None
         if config.mode == "LOOKUP_CYCLE":
             if config.lookup_cycle is None:
@@ -241,7 +241,7 @@ class RevenueCalculator:
         if config.mode == "LOOKUP_RANGE":
             if config.lookup_range is None:
                 raise BadRequest(f"{where}.lookupRange is required in LOOKUP_RANGE mode")
-            lookup = config.lookup_range
+            lookup = _range(config.lookup_range, where)
             account = self._account(lookup.account_id, f"{where}.lookupRange")
             steps = store.steps_of({account.pk})[account.pk]
             return {
@@ -312,3 +312,10 @@ class RevenueCalculator:
         if not start <= current < end:
             raise BadRequest("prorationConfig: currentDate must fall in [cycleStartDate, cycleEndDate)")
         return Proration(cycles.calendar_days(current, end, self.tz), cycles.calendar_days(start, end, self.tz))
+
+
+def _range(lookup: schemas.LookupRange, where: str) -> schemas.LookupRange:
+    """A lookupRange whose end is after its start (a reversed or empty one priced nothing, as a 200)."""
+    if lookup.start >= lookup.end:
+        raise BadRequest(f"{where}.lookupRange: start must be before end")
+    return lookup
