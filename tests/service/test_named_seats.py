@@ -104,3 +104,21 @@ def test_pages_give_every_seat_once_in_id_order_reading_a_bounded_number_of_even
     assert first.items == every[: len(first.items)] and first.next_token is not None
     # a page of 2 reads the events of the seats its first events touch, not every event of the organization
     assert sum(read) < len(history) / 2 if chunk < 10 else sum(read) <= len(history)
+
+
+def test_a_bounded_read_of_the_seats_says_when_it_would_read_past_its_limit(
+    session: Session, org: Organization
+) -> None:
+    """NAMED_LICENSE_USAGE's bound (metrics: at most 10,000 events per query, else a 400): `steps_within` reads at
+    most `limit` events and answers None past it; within it, what `steps_of` answers."""
+    history = _history(org)
+    session.add_all(history)
+    session.flush()
+    repo = NamedSeats(session, org.id)
+    assert repo.steps_within(None, len(history)) == repo.steps_of(None)
+    assert repo.steps_within(None, len(history) - 1) is None
+    one = {"account.a1"}
+    of_one = sum(1 for e in history if e.account_pk == "account.a1")
+    assert repo.steps_within(one, of_one) == repo.steps_of(one) != {"account.a1": {}}
+    assert repo.steps_within(one, of_one - 1) is None
+    assert repo.steps_within(set(), 0) == {}

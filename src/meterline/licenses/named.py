@@ -73,16 +73,26 @@ def fold(rows: Iterable[Row]) -> list[NamedSeat]:
 
 
 class NamedSeats(OrgRepository):
-    def seats(self, account_pks: set[str] | None = None) -> list[NamedSeat]:
-        """The seats of these accounts (all accounts: None), in the order they were added (by id)."""
-        if account_pks is not None and not account_pks:
-            return []
+    def _seats_query(self, account_pks: set[str] | None) -> Select[Any]:
         stmt = select(
             Event.pk, Event.account_pk, Event.timestamp, Event.attributes, Event.dimensions, Event.created_at
         ).where(Event.org_id == self.org_id, Event.schema_name == NAMED_LICENSE, Event.status.in_(sorted(ACCEPTED)))
         if account_pks is not None:
             stmt = stmt.where(Event.account_pk.in_(sorted(account_pks)))
-        return fold(self.session.execute(stmt.order_by(Event.timestamp, Event.pk)))
+        return stmt.order_by(Event.timestamp, Event.pk)
+
+    def seats(self, account_pks: set[str] | None = None) -> list[NamedSeat]:
+        """The seats of these accounts (all accounts: None), in the order they were added (by id)."""
+        if account_pks is not None and not account_pks:
+            return []
+        return fold(self.session.execute(self._seats_query(account_pks)))
+
+    def seats_within(self, account_pks: set[str] | None, limit: int) -> list[NamedSeat] | None:
+        """`seats`, or None when more than `limit` named-license events would be read (a request's bound)."""
+        if account_pks is not None and not account_pks:
+            return []
+        rows = list(self.session.execute(self._seats_query(account_pks).limit(limit + 1)))
+        return None if len(rows) > limit else fold(rows)
 
     def _accepted(self, *columns: Any) -> Select[Any]:
         return select(*columns).where(
@@ -140,16 +150,26 @@ class NamedSeats(OrgRepository):
     def steps_of(self, account_pks: set[str] | None) -> dict[str, Steps]:
         """Per account (these, or every account with seats: None), per named license, its quantity (the seats in
         force) from each instant it changes on."""
-        changes: dict[tuple[str, str], dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
-        for seat in self.seats(account_pks):
-            changes[(seat.account_pk, seat.license_id)][seat.effective_from] += 1
-            if seat.effective_until is not None:
-                changes[(seat.account_pk, seat.license_id)][seat.effective_until] -= 1
-        out: dict[str, Steps] = {pk: {} for pk in account_pks or ()}
-        for (account_pk, license_id), deltas in changes.items():
-            quantity, steps = 0, []
-            for at in sorted(deltas):
-                quantity += deltas[at]
-                steps.append((at, Decimal(quantity)))
-            out.setdefault(account_pk, {})[license_id] = steps
-        return out
+        return steps_of_seats(self.seats(account_pks), account_pks)
+
+    def steps_within(self, account_pks: set[str] | None, limit: int) -> dict[str, Steps] | None:
+        """`steps_of`, or None when more than `limit` named-license events would be read (a request's bound)."""
+        seats = self.seats_within(account_pks, limit)
+        return None if seats is None else steps_of_seats(seats, account_pks)
+
+
+def steps_of_seats(seats: list[NamedSeat], account_pks: set[str] | None) -> dict[str, Steps]:
+    """Per account, per named license, the number of seats in force from each instant it changes on."""
+    changes: dict[tuple[str, str], dict[datetime, int]] = defaultdict(lambda: defaultdict(int))
+    for seat in seats:
+        changes[(seat.account_pk, seat.license_id)][seat.effective_from] += 1
+        if seat.effective_until is not None:
+            changes[(seat.account_pk, seat.license_id)][seat.effective_until] -= 1
+    out: dict[str, Steps] = {pk: {} for pk in account_pks or ()}
+    for (account_pk, license_id), deltas in changes.items():
+        quantity, steps = 0, []
+        for at in sorted(deltas):
+            quantity += deltas[at]
+            steps.append((at, Decimal(quantity)))
+        out.setdefault(account_pk, {})[license_id] = steps
+    return out

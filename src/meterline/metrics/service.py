@@ -438,7 +438,13 @@ class MetricsService:
         for u in updates:
             steps[(u.account_pk, u.license_id)].append((u.effective_from, u.quantity))
         # named licenses: the number of their seats in force (licenses/named.py), as invoices price them
-        for account_pk, by_license in NamedSeats(self.ctx.session, self.ctx.org_id).steps_of(plan.account_pks).items():
+        seats = NamedSeats(self.ctx.session, self.ctx.org_id).steps_within(plan.account_pks, MAX_LICENSE_UPDATES)
+        if seats is None:
+            raise BadRequest(
+                f"query {plan.query.id!r}: more than {MAX_LICENSE_UPDATES} named-license events to read; "
+                "filter by ACCOUNT_ID or CUSTOMER_ID"
+            )
+        for account_pk, by_license in seats.items():
             for license_id, named in by_license.items():
                 if plan.billables is None or license_id in plan.billables:
                     steps[(account_pk, license_id)] = list(named)
