@@ -394,12 +394,12 @@ def test_add_account_with_any_iso_currency_its_aliases_the_schedule_and_the_cust
     # The schedule's mistakes next to their fields: a plan not active in EUR, nothing to end
     tab(page, "Price Plan Schedule")
     page.get_by_label("Price plan").select_option(label="Growth")
-    page.get_by_label("From").fill("2026-01-01")
+    page.get_by_label("From", exact=True).fill("2026-01-01")
     assert _posted(page, page.get_by_role("button", name="Attach").click, "GET") == 400  # the preview refuses
     expect(_field(page, "Price plan")).to_contain_text(
         "Price plan: it is not active in EUR, this account's currency (active in USD)"
     )
-    expect(page.get_by_label("From")).to_have_value("2026-01-01")
+    expect(page.get_by_label("From", exact=True)).to_have_value("2026-01-01")
     assert _posted(page, page.get_by_role("button", name="End the schedule from that date").click, "GET") == 400
     expect(_field(page, "From")).to_contain_text("From: no price plan runs on this account from that day")
     _no_api_words(page)

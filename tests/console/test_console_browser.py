@@ -152,7 +152,7 @@ def test_an_account_from_plan_to_paid_invoice(page: Page, person: tuple[str, str
     tab(page, "Price Plan Schedule")
     today = datetime.now(timezone.utc).date()
     page.get_by_label("Price plan").select_option(label="Euro Growth")
-    page.get_by_label("From").fill(today.replace(day=1).isoformat())
+    page.get_by_label("From", exact=True).fill(today.replace(day=1).isoformat())
     page.get_by_role("button", name="Attach").click()
     page.get_by_role("button", name="Attach plan").click()  # the confirmation: no open draft changes
     expect(page.get_by_role("listitem").filter(has_text="Euro Growth")).to_contain_text(

@@ -90,7 +90,7 @@ def test_attach_a_plan_from_a_past_day_shows_each_draft_before_and_after(
     sign_in(page, *person)
     page.goto("/accounts/acme?tab=schedule")
     page.get_by_label("Price plan").select_option(label="Pro")
-    page.get_by_label("From").fill(last_month.isoformat())
+    page.get_by_label("From", exact=True).fill(last_month.isoformat())
     page.get_by_role("button", name="Attach").click()
     expect(page.get_by_role("heading", name=f"Attach Pro to Acme Inc from {last_month}?")).to_be_visible()
     expect(page.get_by_role("note")).to_have_text(
@@ -126,7 +126,7 @@ def test_attach_a_plan_from_a_past_day_shows_each_draft_before_and_after(
 
     # Confirm: the drafts now carry Pro's totals, exactly as the page said
     page.get_by_label("Price plan").select_option(label="Pro")
-    page.get_by_label("From").fill(last_month.isoformat())
+    page.get_by_label("From", exact=True).fill(last_month.isoformat())
     page.get_by_role("button", name="Attach").click()
     page.get_by_role("button", name="Attach plan").click()
     expect(page.get_by_role("status")).to_have_text(
