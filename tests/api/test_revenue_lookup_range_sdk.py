@@ -48,4 +48,6 @@ def test_a_lookup_range_ending_before_it_starts_is_a_400(tenant: Tenant, config:
         assert answer.json()["message"] == f"{config}.lookupRange: start must be before end"
         same = _request(config)
         same[config]["lookupRange"]["end"] = same[config]["lookupRange"]["start"]
-        assert http.post("/revenue_calculator", json=same).status_code == 400
+        empty = http.post("/revenue_calculator", json=same)
+        assert empty.status_code == 400, empty.text
+        assert empty.json()["message"] == f"{config}.lookupRange: start must be before end"
