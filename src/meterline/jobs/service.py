@@ -29,13 +29,13 @@ Finisher = Callable[[Context, dict[str, Any]], None]  # (context, job params): o
 
 
 class JobService:
-    def __init__(self, ctx: Context, runners: dict[str, Runner], finishers: dict[str, Finisher] | None = None) -> None:
-        """`runners` (required): job type -> what runs one entry (usecases/jobs.py has them all); `finishers`: job
-        type -> what runs once after its entries (a BILL_RUN job's invoice groups' step)."""
+    def __init__(self, ctx: Context, runners: dict[str, Runner], finishers: dict[str, Finisher]) -> None:
+        """`runners` (required): job type -> what runs one entry (usecases/jobs.py has them all); `finishers`
+        (required, `{}` for none): job type -> what runs once after its entries (a BILL_RUN job's groups' step)."""
         self.ctx = ctx
         self.repo = JobRepository(ctx.session, ctx.org_id)
         self.runners = runners
-        self.finishers = finishers or {}
+        self.finishers = finishers
 
     def get(self, job_id: str, types: frozenset[str] | None = None) -> Job:
         """The job; with `types`, only a job of one of them (another is not found)."""

@@ -56,7 +56,7 @@ def run_report_job(
         ctx = _context(session, org_id)
         if ctx is None:
             return
-        job = JobService(ctx, {}).start(job_id, stale_before=ctx.now - STALE)
+        job = JobService(ctx, {}, {}).start(job_id, stale_before=ctx.now - STALE)
         if job is None:
             return
         report_id = str(job.params["reportId"])
@@ -65,7 +65,7 @@ def run_report_job(
         with unit_of_work(factory) as session:
             ctx = _context(session, org_id)
             if ctx is not None:
-                JobService(ctx, {}).settle(job_id, {})
+                JobService(ctx, {}, {}).settle(job_id, {})
         return
     try:
         data, rows = yield from _write_csv(factory, org_id, job_id, report_id, store, chunk)
@@ -74,7 +74,7 @@ def run_report_job(
             if ctx is None:
                 return
             report_service(ctx, store).finish(report_id, data, rows)
-            JobService(ctx, {}).settle(job_id, {})
+            JobService(ctx, {}, {}).settle(job_id, {})
     except Exception as exc:
         reason = exc.message if isinstance(exc, MeterlineError) else describe(exc)
         status = exc.status_code if isinstance(exc, MeterlineError) else 500
@@ -83,7 +83,7 @@ def run_report_job(
             ctx = _context(session, org_id)
             if ctx is not None:
                 report_service(ctx, store).fail(report_id, f"Report {report_id} failed: {reason}")
-                JobService(ctx, {}).settle(job_id, {report_id: (reason, status)})
+                JobService(ctx, {}, {}).settle(job_id, {report_id: (reason, status)})
 
 
 def _write_csv(
@@ -96,7 +96,7 @@ def _write_csv(
             ctx = _context(session, org_id)
             if ctx is not None:
                 report_service(ctx, store).progress(report_id, rows, total)
-                JobService(ctx, {}).touch(job_id)
+                JobService(ctx, {}, {}).touch(job_id)
 
     with unit_of_work(factory, write=False) as session:
         ctx = _context(session, org_id)
