@@ -12,11 +12,12 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.models import Account
+from meterline.accounts.repository import AccountRepository
 from meterline.accounts.schemas import AddAccountAliasesRequest
 from meterline.accounts.service import AccountService
 from meterline.catalog.addon_schemas import CreateAddOnRequest
@@ -46,7 +47,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.accounts import delete_account
 from meterline.usecases.jobs import BILL_RUN, job_service
-from meterline.usecases.schedules import edit_schedules
+from meterline.usecases.schedules import draft_schedules, edit_schedules, schedule_view
 from tests.conftest import new_org
 from tests.service.billing_world import associate, make_plan, make_world, t, tiered_card
 
@@ -279,6 +280,30 @@ def test_simultaneous_schedule_edits_never_overlap(session_factory: sessionmaker
         spans = sorted((v.start, v.end) for v in views)
         assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:], strict=False)), spans
         assert spans[0][0] == t(1, 1) and spans[-1][1].year == 9999  # the whole range, once
+
+
+def test_reading_a_schedule_draft_waits_for_no_writer(session_factory: sessionmaker[Session]) -> None:
+    """The v2 reads of an account's schedules (the draft with nothing staged, one schedule ACTIVE or DRAFT) take no
+    row lock: while a writer holds the account's row, they answer at once instead of queueing behind it."""
+    world = make_world(session_factory)
+    race = Race(session_factory, world.org)
+    plan_id = race.setup(lambda ctx: make_plan(ctx, "Scale", usageRateCards=[tiered_card(world.meter_id)]))
+    race.setup(lambda ctx: associate(ctx, plan_id, "2024-01-01"))
+    with unit_of_work(race.factory, write=False) as s:
+        _, [view] = ScheduleService(race.ctx(s)).of_account("acme")
+
+    with unit_of_work(race.factory) as writer:
+        account = AccountRepository(writer, world.org.id).by_id("acme")
+        assert account is not None and AccountRepository(writer, world.org.id).lock_account(account.pk) is not None
+        with unit_of_work(race.factory, write=False) as reader:
+            if reader.get_bind().dialect.name == "postgresql":
+                reader.execute(text("SET LOCAL lock_timeout = '2s'"))  # a lock taken by a read would fail here
+            ctx = race.ctx(reader)
+            _, views = draft_schedules(ctx, "acme")
+            assert [v.id for v in views] == [view.id]
+            for mode in ("ACTIVE", "DRAFT"):
+                _, got = schedule_view(ctx, view.id, mode)
+                assert got.id == view.id
 
 
 def test_simultaneous_custom_invoices_with_one_idempotency_key_make_one(session_factory: sessionmaker[Session]) -> None:

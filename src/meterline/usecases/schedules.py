@@ -250,13 +250,16 @@ def preview_schedule_edits(
 
 
 # -- staged edits (SchedulesApi v2) --------------------------------------------------------------------------------
-def _staged_account(ctx: Context, account_id: str) -> tuple[Account, ScheduleRepository, list[dict[str, Any]]]:
-    """The account, its row locked (staging and finalizing take turns), and its staged items."""
+def _staged_account(
+    ctx: Context, account_id: str, *, lock: bool
+) -> tuple[Account, ScheduleRepository, list[dict[str, Any]]]:
+    """The account and its staged items; `lock`: its row locked first (staging and finalizing take turns; a read
+    of the draft takes no lock, so it never waits behind a finalize nor holds one up)."""
     accounts = AccountRepository(ctx.session, ctx.org_id)
     found = accounts.by_id(account_id)
     if found is None:
         raise NotFound(f"Account {account_id} not found")
-    account = accounts.lock_account(found.pk)
+    account = accounts.lock_account(found.pk) if lock else found
     if account is None:
         raise NotFound(f"Account {account_id} not found")
     repo = ScheduleRepository(ctx.session, ctx.org_id)
@@ -298,7 +301,7 @@ def _never_invoiced(ctx: Context, account: Account) -> datetime | None:
 def draft_schedules(ctx: Context, account_id: str) -> tuple[Account, list[ScheduleView]]:
     """The account's schedules as its staged edits would make them (ACTIVE ones if nothing is staged). Read without
     the finalized-period guard (finalize applies it), so a draft stays readable after an invoice is finalized."""
-    account, repo, items = _staged_account(ctx, account_id)
+    account, repo, items = _staged_account(ctx, account_id, lock=False)
     edits, merge = _v1_edits(ctx, account, repo, items, invoiced_until(ctx, account))
     if not edits:
         return ScheduleService(ctx).of_account(account_id)
@@ -312,7 +315,7 @@ def stage_schedule_edits(
     apply them (the finalized-period guard included) but kept only as staged; answers the account's draft
     schedules. An edit's pinned plan version (`_plan_version`, the console's choice; the API's edits take the newest)
     is staged with it and finalized as chosen."""
-    account, repo, items = _staged_account(ctx, account_id)
+    account, repo, items = _staged_account(ctx, account_id, lock=True)
     items = ([] if discard else items) + [v2.edit_item(e) for e in edits]
     if len(items) > v2.MAX_STAGED:
         raise BadRequest(
@@ -332,7 +335,7 @@ def finalize_schedules(ctx: Context, account_id: str, request: v2.FinalizeAccoun
         raise BadRequest(
             "preActions: grant licenses with POST /license_updates; pre-actions are not supported by Meterline yet"
         )
-    account, repo, items = _staged_account(ctx, account_id)
+    account, repo, items = _staged_account(ctx, account_id, lock=True)
     if not items:
         raise BadRequest(f"Account {account_id} has no staged schedule edits to finalize")
     v1_edits, merge = _v1_edits(ctx, account, repo, items, invoiced_until(ctx, account))
@@ -357,14 +360,16 @@ def preview_finalize_schedules(
 
 
 def discard_schedules(ctx: Context, account_id: str) -> None:
-    account, repo, items = _staged_account(ctx, account_id)
+    account, repo, items = _staged_account(ctx, account_id, lock=True)
     if not repo.drop_draft(account.pk):
         raise BadRequest(f"Account {account_id} has no staged schedule edits to discard")
 
 
 # -- a schedule's rate cards and pricing rules (SchedulesApi v2) ---------------------------------------------------
-def _schedule(ctx: Context, schedule_id: str) -> tuple[Account, ScheduleRepository, list[dict[str, Any]], Any]:
-    """The schedule's account (its row locked), the staged items, and the schedule in force."""
+def _schedule(
+    ctx: Context, schedule_id: str, *, lock: bool
+) -> tuple[Account, ScheduleRepository, list[dict[str, Any]], Any]:
+    """The schedule's account (`lock`: its row locked), the staged items, and the schedule in force."""
     repo = ScheduleRepository(ctx.session, ctx.org_id)
     schedule = repo.by_pk(schedule_id)
     if schedule is None:
@@ -372,13 +377,13 @@ def _schedule(ctx: Context, schedule_id: str) -> tuple[Account, ScheduleReposito
     account = AccountRepository(ctx.session, ctx.org_id).read_by_pk(schedule.account_pk)
     if account is None:
         raise NotFound(f"Schedule {schedule_id} not found")
-    account, repo, items = _staged_account(ctx, account.id)
+    account, repo, items = _staged_account(ctx, account.id, lock=lock)
     return account, repo, items, schedule
 
 
 def schedule_view(ctx: Context, schedule_id: str, mode: str) -> tuple[Account, ScheduleView]:
     """The schedule in force (ACTIVE) or with its staged cards and rules (DRAFT)."""
-    account, _, items, schedule = _schedule(ctx, schedule_id)
+    account, _, items, schedule = _schedule(ctx, schedule_id, lock=False)
     item = v2.schedule_item(items, schedule.pk) if mode == "DRAFT" else None
     [view] = ScheduleService(ctx).views([v2.staged_copy(schedule, item)])
     return account, view
@@ -388,7 +393,7 @@ def _stage_item(
     ctx: Context, schedule_id: str, change: Callable[[ScheduleView], dict[str, Any]]
 ) -> tuple[Account, ScheduleView]:
     """Stage a change of the schedule's override (its cards or rules), checked at once as finalize would apply it."""
-    account, repo, items, schedule = _schedule(ctx, schedule_id)
+    account, repo, items, schedule = _schedule(ctx, schedule_id, lock=True)
     item = v2.schedule_item(items, schedule.pk)
     [view] = ScheduleService(ctx).views([v2.staged_copy(schedule, item)])
     changed = {"schedule": schedule.pk, "override": change(view)}
