@@ -106,7 +106,7 @@ def test_failures(tenant: Tenant, sdk: Sdk, other_sdk: Sdk) -> None:
                 "billableName: String should have at most 255 characters",
             ),
             ({"name": "\n" + "x" * 255, "type": "LICENSE"}, "name: String should have at most 255 characters"),
-            ({"name": "  ", "type": "LICENSE"}, "name: Value error, must not be blank"),
+            ({"name": "  ", "type": "LICENSE"}, "name: must not be blank"),
             ({"name": "", "type": "LICENSE"}, "name: String should have at least 1 character"),
             ({"name": "X", "type": "LICENSE", "colour": "red"}, "colour: unknown field, it cannot be set here"),
         ):

@@ -307,6 +307,7 @@ def test_rate_cards_of_all_seven_types(sdk: Sdk, v2: tc.PricePlanV2Api, things: 
     assert "exports_overage" not in names and len(names) == 6
     for operations, words in (
         ([tc.RateCardOperation(action_type="DELETE", rate_card_name="nope")], "no rate card 'nope'"),
+        ([fee_op(things["FIXED_FEE"], name="   ")], "rateCardName: must not be blank"),
         ([usage_op(things["count"], name="platform")], "already has a rate card 'platform'"),
         ([tc.RateCardOperation(action_type="UPDATE", rate_card_name="calls")], "rateCard is required"),
         ([fee_op(things["FIXED_FEE"], name="fee2"), fee_op(things["FIXED_FEE"], name="fee2")], "already has"),

@@ -164,10 +164,7 @@ def test_a_replay_range_without_an_offset_is_utc_never_a_500(tenant: Tenant) -> 
         assert (answer.status_code, answer.json()["message"]) == (400, "since: must be before until")
         numeric = http.post(replay, json={"since": 1700000000})
         assert numeric.status_code == 400
-        assert (
-            numeric.json()["message"]
-            == "since: Value error, must be an ISO-8601 date-time such as 2024-01-01T00:00:00Z"
-        )
+        assert numeric.json()["message"] == "since: must be an ISO-8601 date-time such as 2024-01-01T00:00:00Z"
 
 
 def test_the_first_endpoint_brings_an_alert_that_opens_an_incident_when_an_endpoint_is_disabled(

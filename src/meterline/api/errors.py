@@ -13,6 +13,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from meterline.api.responses import ApiJSONResponse
 from meterline.core.errors import MeterlineError
+from meterline.core.schemas import error_text
 
 log = logging.getLogger("meterline.api")
 MAX_MESSAGE = 500  # the SDK's ErrorResponse.message limit
@@ -49,7 +50,7 @@ def validation_message(errors: list[dict[str, Any]]) -> str:
         if where == "body" and kind in ("model_attributes_type", "model_type", "dict_type", "value_error"):
             messages.append("The request body must be a JSON object")
             continue
-        messages.append(f"{where}: {error.get('msg', 'is invalid')}")
+        messages.append(f"{where}: {error_text(error)}")
     if len(errors) > 5:
         messages.append(f"and {len(errors) - 5} more")
     return "; ".join(messages)

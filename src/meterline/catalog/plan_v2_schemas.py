@@ -8,7 +8,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import Field, StrictBool
+from pydantic import AfterValidator, Field, StrictBool
 
 from meterline.catalog.plan_schemas import (
     BillingEntitlementRateCard,
@@ -29,7 +29,15 @@ from meterline.catalog.plan_schemas import (
 from meterline.catalog.plan_v2 import RateCardType
 from meterline.core.schemas import RequestModel, ResponseModel, trimmed
 
-Name = Annotated[str, Field(min_length=1, max_length=50)]
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("must not be blank")
+    return value
+
+
+# A rate card's name or a billable id: kept as sent (operations find cards by it), but never only spaces.
+Name = Annotated[str, Field(min_length=1, max_length=50), AfterValidator(_not_blank)]
 
 
 class CreatePricePlanV2Request(RequestModel):

@@ -22,7 +22,7 @@ from meterline.core import numbers
 from meterline.core.clock import FIRST_DAY, LAST_DAY
 from meterline.core.errors import MeterlineError
 from meterline.core.money import CURRENCIES, minor_units
-from meterline.core.schemas import Address
+from meterline.core.schemas import Address, error_text
 from meterline.core.text import ascii_digits
 from meterline.credits.service import MAX_PRIORITY, Grant
 from meterline.customers.schemas import UpdateCustomerRequest
@@ -125,7 +125,7 @@ def _pydantic_words(label: str, error: Any) -> str:
         return f"{label}: at most {ctx['max_length']} characters"
     if kind == "string_pattern_mismatch":
         return f"{label}: no spaces, slashes, ? or #, please"
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = error_text(error)
     return f"{label}: {message[:1].lower()}{message[1:]}"
 
 

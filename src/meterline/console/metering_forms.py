@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from meterline.api.responses import dumps
 from meterline.core import numbers
+from meterline.core.schemas import error_text
 from meterline.events import pipeline
 from meterline.events.statuses import IngestionStatus
 from meterline.metering import enrichments
@@ -37,7 +38,7 @@ def pydantic_message(error: Any) -> str:
         return f"At most {ctx['max_length']} characters, please"
     if kind == "too_long":
         return f"At most {ctx.get('max_length')} of these, please"
-    message = str(error["msg"]).removeprefix("Value error, ")
+    message = error_text(error)
     return message[:1].upper() + message[1:]
 
 

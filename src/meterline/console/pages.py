@@ -25,7 +25,7 @@ from meterline.console import auth, feedback, words
 from meterline.core.clock import utc_now
 from meterline.core.errors import Forbidden, MeterlineError
 from meterline.core.numbers import plain
-from meterline.core.schemas import Address
+from meterline.core.schemas import Address, error_text
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.tenancy.context import Context
@@ -151,7 +151,7 @@ def _field_errors(exc: ValidationError) -> dict[str, str]:
         elif error["type"] == "string_too_long":
             message = f"At most {error['ctx']['max_length']} characters, please"
         else:
-            message = str(error["msg"]).removeprefix("Value error, ")
+            message = error_text(error)
         out.setdefault(field, message)
     return out
 

@@ -53,6 +53,7 @@ from meterline.console.plan_forms import (
 )
 from meterline.console.plan_pages import Fields, _catalog, _plural, _undo
 from meterline.core.errors import MeterlineError, NotFound
+from meterline.core.schemas import error_text
 from meterline.jobs.statuses import JobStatus
 from meterline.schedules.migration import affected_accounts
 from meterline.tenancy.context import Context
@@ -357,7 +358,7 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
         operation = _operation(view, kind, card, original)
         saved, _ = PricePlanV2Service(ctx).bulk(plan_id, [operation])
     except ValidationError as exc:  # an add-on name the add-on service refuses
-        errors["addon"] = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        errors["addon"] = error_text(exc.errors()[0])
     except Refused as exc:
         card_error(exc.message, currencies, errors, _catalog(ctx).features)
     except MeterlineError as exc:

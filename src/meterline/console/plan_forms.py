@@ -29,6 +29,7 @@ from meterline.catalog.plan_schemas import (
 from meterline.console.account_pages import CURRENCIES
 from meterline.core import numbers
 from meterline.core.errors import NotFound
+from meterline.core.schemas import error_text
 from meterline.core.text import ascii_digits
 
 INTERVALS = {
@@ -153,7 +154,7 @@ def words(message: str) -> str:
 def pydantic_words(exc: ValidationError) -> str:
     error = exc.errors()[0]
     where = ".".join(f"[{p}]" if isinstance(p, int) else str(p) for p in error["loc"]).replace(".[", "[")
-    return words(f"{where}: {str(error['msg']).removeprefix('Value error, ')}")
+    return words(f"{where}: {error_text(error)}")
 
 
 # -- the pricing cycle and currencies (new plan, edit details) ---------------------------------------------------

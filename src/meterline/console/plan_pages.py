@@ -59,6 +59,7 @@ from meterline.console.plan_forms import (
     words,
 )
 from meterline.core.errors import Conflict, MeterlineError, NotFound
+from meterline.core.schemas import error_text
 from meterline.core.text import ascii_digits
 from meterline.entitlements.repository import FeatureRepository
 from meterline.jobs.statuses import JobStatus
@@ -687,7 +688,7 @@ def _card_post(request: Request, user: Any, plan_id: str, kind: str, name: str |
             card["id"] = AddOnService(ctx).named(values["addon"], "LICENSE" if kind == "license" else "FIXED_FEE").id
         saved = _save(ctx, view, put_card(view.latest.details, kind, card, index))
     except ValidationError as exc:  # an add-on name the add-on service refuses
-        errors["addon"] = str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        errors["addon"] = error_text(exc.errors()[0])
     except _Refused as exc:
         card_error(exc.message, currencies, errors, _catalog(ctx).features)
     except MeterlineError as exc:

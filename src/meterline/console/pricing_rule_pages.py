@@ -35,6 +35,7 @@ from meterline.console.account_pages import _url
 from meterline.console.pages import User, check_csrf, context, render
 from meterline.core import numbers
 from meterline.core.errors import BadRequest
+from meterline.core.schemas import error_text
 from meterline.core.text import ascii_digits
 from meterline.revenue import pricing_rules
 from meterline.revenue.compute import CardRevenue, plan_revenue, with_rules
@@ -166,7 +167,7 @@ def _words(error: Any) -> str:
         return "Give a whole number from 1 to 1000"
     if error["type"] == "missing" or error["type"] == "string_too_short":
         return "Required"
-    return str(error["msg"]).removeprefix("Value error, ")
+    return error_text(error)
 
 
 def _refusal(message: str, errors: dict[str, str]) -> None:

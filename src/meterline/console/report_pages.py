@@ -17,6 +17,7 @@ from meterline.api.routing import UnitOfWorkRoute
 from meterline.console import feedback
 from meterline.console.pages import User, check_csrf, context, render
 from meterline.core.errors import MeterlineError, NotFound
+from meterline.core.schemas import error_text
 from meterline.reports.schemas import CreateReportRequest
 from meterline.reports.statuses import ReportStatus
 from meterline.reports.templates import TEMPLATES
@@ -92,7 +93,7 @@ def run_report(
             raise
     except ValidationError as exc:
         first = exc.errors()[0]
-        return _list(request, user, 400, f"{first['loc'][-1]}: {first['msg']}", **values)
+        return _list(request, user, 400, f"{first['loc'][-1]}: {error_text(first)}", **values)
     except (MeterlineError, ValueError) as exc:
         return _list(request, user, 400, getattr(exc, "message", None) or str(exc), **values)
     return feedback.saved(

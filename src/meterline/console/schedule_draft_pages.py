@@ -45,6 +45,7 @@ from meterline.console.plan_forms import (
 )
 from meterline.console.plan_pages import Fields, _catalog
 from meterline.core.errors import BadRequest, MeterlineError, NotFound
+from meterline.core.schemas import error_text
 from meterline.schedules import v2
 from meterline.schedules.repository import ScheduleRepository
 from meterline.schedules.service import OPEN_END, ScheduleService
@@ -79,7 +80,7 @@ def _refusal(exc: Exception) -> str:
             raise exc
         return words(exc.message)
     if isinstance(exc, ValidationError):
-        return str(exc.errors()[0]["msg"]).removeprefix("Value error, ")
+        return error_text(exc.errors()[0])
     return str(exc)
 
 

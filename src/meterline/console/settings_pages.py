@@ -28,6 +28,7 @@ from meterline.console.pages import (
     too_many_tries,
 )
 from meterline.core.errors import BadRequest, Conflict, Forbidden, MeterlineError, NotFound
+from meterline.core.schemas import error_text
 from meterline.invoicing.service import number_format
 from meterline.portal import service as portal_service
 from meterline.settings.schemas import SettingIn, UpdateSettingRequest
@@ -169,7 +170,7 @@ def _setting_words(exc: ValidationError) -> str:
         return f"{field}: fill it in"
     if error["type"] == "string_too_long":
         return f"{field}: at most {error['ctx']['max_length']} characters, please"
-    return f"{field}: {str(error['msg']).removeprefix('Value error, ')}"
+    return f"{field}: {error_text(error)}"
 
 
 @router.post("/settings/values/edit")

@@ -7,6 +7,7 @@ gets a 400 that names it instead of being silently dropped.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Any, Literal
@@ -96,6 +97,12 @@ NumberIn = BoundedNumber
 # An exact amount or quantity in a response: a Decimal, written as a JSON number (api/responses.py) and
 # documented as one (pydantic would document a Decimal as a string).
 Number = Annotated[Decimal, WithJsonSchema({"type": "number"})]
+
+
+def error_text(error: Mapping[str, Any]) -> str:
+    """A validation error's words as a person reads them: Pydantic's "Value error, " prefix (the mark of a
+    validator's own ValueError) left out."""
+    return str(error.get("msg", "is invalid")).removeprefix("Value error, ")
 
 
 def trimmed(min_length: int, max_length: int) -> Any:
