@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import itertools
 import multiprocessing as mp
 import os
@@ -169,7 +170,18 @@ async def _closed(base: str, seeded: Seeded, name: str, seconds: float, connecti
     return latencies, errors
 
 
+def _quiet_collector() -> None:
+    """A client process measures the server, not its own garbage collector: with it on, a full collection of the
+    client's tasks and answers (~15,000 objects) paused the client 140-200 ms a few times a run, and every request due
+    meanwhile counted it as the server's latency (docs/performance.md, Session 8). A run lasts seconds: its garbage
+    waits for the process's end."""
+    gc.collect()
+    gc.freeze()
+    gc.disable()
+
+
 def _closed_process(args: tuple[str, Seeded, str, float, int]) -> tuple[list[float], int]:
+    _quiet_collector()
     return asyncio.run(_closed(*args))
 
 
@@ -230,6 +242,7 @@ async def _open(base: str, seeded: Seeded, name: str, rate: float, seconds: floa
 
 
 def _open_process(args: tuple[str, Seeded, str, float, float, int, int]) -> tuple[list[float], int]:
+    _quiet_collector()
     return asyncio.run(_open(*args))
 
 

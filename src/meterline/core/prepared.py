@@ -28,6 +28,7 @@ is a round trip, which cost more than the lookup (docs/performance.md). `from_js
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -200,14 +201,16 @@ _DRIVER = "meterline.prepared.driver"
 def _driver(session: Session) -> tuple[Any, Any, Dialect]:
     """The driver's connection of the session's transaction (begun as for any statement: `BEGIN` on SQLite),
     SQLAlchemy's, and the dialect; asked of SQLAlchemy once per transaction (asking costs about as much as a lookup
-    by key)."""
+    by key). The transaction is remembered by a weak reference: it refers to the session, so a strong one in the
+    session's `info` would make every request's session, transaction and connection a reference cycle, freed only by
+    the garbage collector's passes, whose pauses were most of the server's p99 (docs/performance.md, Session 8)."""
     transaction = session.get_transaction()
     known = session.info.get(_DRIVER)
-    if transaction is not None and known is not None and known[0] is transaction:
+    if transaction is not None and known is not None and known[0]() is transaction:
         return known[1], known[2], known[3]
     connection = session.connection()
     found = (connection.connection.driver_connection, connection, connection.dialect)
-    session.info[_DRIVER] = (session.get_transaction(), *found)
+    session.info[_DRIVER] = (weakref.ref(session.get_transaction()), *found)
     return found
 
 

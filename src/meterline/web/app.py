@@ -87,6 +87,12 @@ def create_app(settings: Settings) -> FastAPI:
         # under load: every request waiting meanwhile took that much longer (docs/performance.md).
         gc.collect()
         gc.freeze()
+        # A request leaves no reference cycle (tests/service/test_prepared.py), so what the collector finds is
+        # mostly the live objects of requests in flight, promoted a generation at each pass. At the default 700
+        # allocations per young pass, that promotion set off a full pass of the objects made since the freeze every
+        # ~2 s under load (10-30 ms, every request meanwhile waiting); at 10,000 the young passes are rarer, each
+        # still a few milliseconds, and full passes all but stop (docs/performance.md, Session 8).
+        gc.set_threshold(10_000, 10, 10)
         # The billing worker runs beside the API unless METERLINE_WORKER_INTERVAL is 0 (then run `meterline worker`).
         worker = (
             bill_runs.worker(session_factory, settings, settings.worker_interval)
