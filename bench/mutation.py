@@ -134,6 +134,9 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("core/money.py", "divide: 40 -> 41"): (
         "one more digit of the same quotient: every caller rounds it once, and 40 extra digits already decide that"
     ),
+    ("core/money.py", "round_money: Decimal(1) -> Decimal(0)"): (
+        "quantize reads only its argument's exponent: 1E-2 and 0E-2 round to the same places"
+    ),
     ("credits/service.py", "balance: available + zero -> available - zero"): (
         "x + 0.00 and x - 0.00 are the same Decimal for every x but -0, and a sum of what remains is never -0"
     ),

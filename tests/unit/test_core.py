@@ -70,6 +70,15 @@ def test_floats_never_become_amounts() -> None:
             to_decimal(bad)
 
 
+def test_a_decimal_stays_itself_and_anything_else_is_refused_by_type() -> None:
+    exact = Decimal("12.345000")
+    assert to_decimal(exact) is exact  # not rebuilt: every digit and the exponent kept
+    # a tuple is one of Decimal's own constructors (sign, digits, exponent), a list is not: neither is an amount
+    for bad in (None, (0, (1,), 0), [1], b"1", {"amount": "1"}):
+        with pytest.raises(TypeError, match=f"cannot make an exact amount of {type(bad).__name__}"):
+            to_decimal(bad)
+
+
 def test_ids_have_a_prefix_and_sort_by_creation() -> None:
     ids = [new_id("customer", now_ms=ms) for ms in (1, 2, 1_000_000, 2**47)]
     assert all(i.startswith("customer.") and len(i) == len("customer.") + 26 for i in ids)
