@@ -134,6 +134,10 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("core/money.py", "divide: 40 -> 41"): (
         "one more digit of the same quotient: every caller rounds it once, and 40 extra digits already decide that"
     ),
+    ("rating/cycles.py", "local_day: at < local_start_of_day(day, tz) -> at <= local_start_of_day(day, tz)"): (
+        "an instant at a day's very start steps back one day, and the next loop (at >= the next day's start) steps "
+        "forward to the same day"
+    ),
     ("core/money.py", "round_money: Decimal(1) -> Decimal(0)"): (
         "quantize reads only its argument's exponent: 1E-2 and 0E-2 round to the same places"
     ),

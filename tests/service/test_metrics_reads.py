@@ -31,7 +31,6 @@ from meterline.licenses.service import LicenseService
 from meterline.metrics.repository import MetricsRepository
 from meterline.metrics.schemas import GetMetricsRequest
 from meterline.metrics.service import MetricsService
-from meterline.rating import licenses
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from tests.conftest import new_org
@@ -203,17 +202,6 @@ def test_license_reads_only_what_the_range_needs(org: Org) -> None:
     results, _ = org.metrics(weeks)
     # weeks from Monday: Feb 23 (from March 1st: 20), Mar 2 (50 from the 4th), 9, 16 (7 from the 21st), 23, 30
     assert results[0].series[0].values == [20, 50, 50, 50, 7, 7]
-
-
-def test_the_sweep_is_largest_of_each_period() -> None:
-    """licenses.largest_per_period gives what licenses.largest gives period by period, updates on the bounds too."""
-    t = [MARCH + timedelta(hours=h) for h in range(12)]
-    steps = [(t[1], D(5)), (t[3], D(2)), (t[3], D(9)), (t[4], D(1)), (t[6], D(3)), (t[6], D(0)), (t[9], D(4))]
-    bounds = [t[0], t[2], t[3], t[4], t[6], t[7], t[11]]
-    assert licenses.largest_per_period(steps, bounds) == [
-        licenses.largest(steps, lo, hi) for lo, hi in zip(bounds, bounds[1:], strict=False)
-    ]
-    assert licenses.largest_per_period(steps, bounds) == [5, 5, 9, 1, 0, 4]  # of two at one instant, the later
 
 
 def test_revenue_groups_are_counted_in_sql_up_to_the_limit(org: Org) -> None:

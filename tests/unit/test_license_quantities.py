@@ -6,7 +6,7 @@ from datetime import date, datetime, timezone
 from decimal import Decimal as D
 from zoneinfo import ZoneInfo
 
-from meterline.rating.licenses import daily_maximums, in_force, largest
+from meterline.rating.licenses import daily_maximums, in_force, largest, largest_per_period
 
 UTC = timezone.utc
 STEPS = [
@@ -44,3 +44,15 @@ def test_of_two_updates_at_one_instant_the_later_is_in_force() -> None:
     assert largest(steps, at, datetime(2024, 5, 1, tzinfo=UTC)) == 4
     assert largest(steps, datetime(2024, 4, 1, tzinfo=UTC), datetime(2024, 5, 1, tzinfo=UTC)) == 4
     assert largest(steps, datetime(2024, 4, 1, tzinfo=UTC), at) == 3  # the window ends as they happen
+
+
+def test_the_sweep_is_largest_of_each_period() -> None:
+    """largest_per_period gives what largest gives period by period (the metrics' license series), updates on the
+    bounds too."""
+    t = [datetime(2026, 3, 1, h, tzinfo=UTC) for h in range(12)]
+    steps = [(t[1], D(5)), (t[3], D(2)), (t[3], D(9)), (t[4], D(1)), (t[6], D(3)), (t[6], D(0)), (t[9], D(4))]
+    bounds = [t[0], t[2], t[3], t[4], t[6], t[7], t[11]]
+    periods = zip(bounds, bounds[1:], strict=False)
+    assert largest_per_period(steps, bounds) == [largest(steps, lo, hi) for lo, hi in periods]
+    assert largest_per_period(steps, bounds) == [5, 5, 9, 1, 0, 4]  # of two at one instant, the later
+    assert largest_per_period(steps, bounds[:1]) == []  # one bound: no period

@@ -128,6 +128,10 @@ def test_rate_config_minimum_applies_at_zero_usage_and_maximum_caps() -> None:
             r"^ratePlan\.slabs\[2\]\.startAfter: 50 must be greater than the previous slab's 100 \(slabs may not",
         ),
         (
+            (Slab(1, D(0), "PER_UNIT", D(1)), Slab(2, D(100), "PER_UNIT", D(1)), Slab(3, D(100), "PER_UNIT", D(2))),
+            r"^ratePlan\.slabs\[2\]\.startAfter: 100 must be greater than the previous slab's 100 \(slabs may not",
+        ),
+        (
             (Slab(1, D(0), "PER_UNIT", D(1)), Slab(3, D(100), "PER_UNIT", D(1))),
             r"slabs\[1\]\.order: .*without gaps.*\[1, 3\]",
         ),
@@ -156,6 +160,7 @@ def test_rate_config_minimum_applies_at_zero_usage_and_maximum_caps() -> None:
         "empty",
         "first-not-0",
         "overlap",
+        "same-start",
         "order-gap",
         "no-package-size",
         "zero-package-size",
