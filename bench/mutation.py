@@ -97,6 +97,7 @@ TARGETS = [
         ("invoicing/builder.py",),
         (
             "tests/unit/test_invoice_builder.py",
+            "tests/unit/test_pricing_rules.py",  # the invoices the rules change, and their log on the invoice
             "tests/unit/test_credit_application.py",
             "tests/service/test_invoicing.py",
             "tests/service/test_credits_wallet.py",

@@ -6,8 +6,20 @@ from __future__ import annotations
 from datetime import datetime, timezone
 from decimal import Decimal
 
-from meterline.catalog.plan_schemas import BillingEntitlementRateCard, FixedFeeRateCard
-from meterline.invoicing.builder import Charge, Line, _line_data, build_standard, card_line
+import pytest
+
+from meterline import rating
+from meterline.catalog import rate_cards
+from meterline.catalog.plan_schemas import BillingEntitlementRateCard, FixedFeeRateCard, UsageRateCard
+from meterline.invoicing.builder import (
+    Charge,
+    ChargeError,
+    Line,
+    _line_data,
+    build_standard,
+    card_line,
+    check_charge_value,
+)
 from meterline.invoicing.credit_application import Available
 from meterline.revenue.compute import CardRevenue
 
@@ -125,3 +137,46 @@ def test_charges_read_each_line_by_its_dotted_id_and_a_clash_is_skipped() -> Non
     assert _line_data(root) == {"TOTAL_AMOUNT": D(6), "um": D(1)}
     ordered = Line("TOTAL_AMOUNT", "Total", "TOTAL_AMOUNT", D(6), children=tuple(reversed(root.children)))
     assert _line_data(ordered) == {"TOTAL_AMOUNT": D(6), "um": {"calls": D(5)}}
+
+
+def usage_card(quantity: Decimal, *, minimum: int | None = None) -> CardRevenue:
+    """A TIERED usage card priced as an invoice prices it: 0-10 units free, then 2.50 a unit."""
+    plan: dict[str, object] = {
+        "pricingModel": "TIERED",
+        "slabs": [
+            {"order": 1, "startAfter": 0, "priceType": "PER_UNIT"},
+            {"order": 2, "startAfter": 10, "priceType": "PER_UNIT"},
+        ],
+    }
+    value: dict[str, object] = {
+        "currency": "USD",
+        "slabRates": [{"order": 1, "rate": 0}, {"order": 2, "rate": D("2.5")}],
+    }
+    if minimum is not None:
+        value["rateConfig"] = {"minimumRate": str(minimum)}
+    card = UsageRateCard.model_validate(
+        {"displayName": "Calls", "usageMeterId": "um.calls", "ratePlan": plan, "rateValues": [value]}
+    )
+    priced = rating.price(rate_cards.slab_rate_plan(card, "USD", "usage"), quantity, "USD")
+    return CardRevenue("USAGE", card, "um.calls", quantity, priced, priced.revenue)
+
+
+def test_a_usage_card_shows_each_slab_used_at_its_rate_and_an_adjustment_only_when_there_is_one() -> None:
+    line = card_line(usage_card(D("12")), "USD")
+    slabs = [(c.id, c.quantity, c.value_per_quantity, c.value) for c in line.children]
+    assert slabs == [("um.calls:slab:1", D(10), D(0), D(0)), ("um.calls:slab:2", D(2), D("2.5"), D("5.00"))]
+    assert line.value == D("5.00")  # no minimum or maximum: no adjustment line
+    # a free slab that received half a unit is still shown (it received a quantity)
+    half = card_line(usage_card(D("0.5")), "USD")
+    assert [(c.id, c.quantity, c.value) for c in half.children] == [("um.calls:slab:1", D("0.5"), D(0))]
+    # a minimum of 20.00 over 5.00 of slabs: the adjustment line makes up the difference
+    lifted = card_line(usage_card(D("12"), minimum=20), "USD")
+    adjustment = [(c.id, c.type, c.value) for c in lifted.children if c.type == "RATE_CONFIG_ADJUSTMENT_AMOUNT"]
+    assert adjustment == [("um.calls:adjustment", "RATE_CONFIG_ADJUSTMENT_AMOUNT", D("15.00"))]
+    assert lifted.value == D("20.00")
+
+
+def test_a_charge_value_out_of_bounds_is_refused_by_name() -> None:
+    check_charge_value("49.99")
+    with pytest.raises(ChargeError, match=r"^value: '1e400' "):
+        check_charge_value("1e400")
