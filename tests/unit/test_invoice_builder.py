@@ -14,11 +14,15 @@ from meterline.catalog.plan_schemas import BillingEntitlementRateCard, FixedFeeR
 from meterline.invoicing.builder import (
     Charge,
     ChargeError,
+    CustomItem,
     Line,
     _line_data,
+    build_custom,
     build_standard,
     card_line,
+    charge_amount,
     check_charge_value,
+    custom_value,
 )
 from meterline.invoicing.credit_application import Available
 from meterline.revenue.compute import CardRevenue
@@ -180,3 +184,32 @@ def test_a_charge_value_out_of_bounds_is_refused_by_name() -> None:
     check_charge_value("49.99")
     with pytest.raises(ChargeError, match=r"^value: '1e400' "):
         check_charge_value("1e400")
+
+
+def test_a_custom_line_is_its_value_or_its_quantity_at_its_price_rounded_once() -> None:
+    assert custom_value(CustomItem("Setup", value=D("49.995")), "USD") == D("50.00")
+    assert custom_value(CustomItem("Hours", quantity=D("1.5"), value_per_quantity=D("80.333")), "USD") == D("120.50")
+    # a value wins over a quantity and price given beside it
+    both = CustomItem("Both", value=D("10"), quantity=D("2"), value_per_quantity=D("7"))
+    assert custom_value(both, "USD") == D("10.00")
+    halves = (CustomItem("Half", quantity=D("2")), CustomItem("Half", value_per_quantity=D("7")), CustomItem("Half"))
+    for half in halves:
+        with pytest.raises(ValueError, match=r"^line 'Half': give value, or quantity and valuePerQuantity$"):
+            custom_value(half, "USD")
+
+
+def test_custom_lines_without_an_id_are_numbered_from_one() -> None:
+    built = build_custom([CustomItem("A", value=D("1")), CustomItem("B", value=D("2"), item_id="mine")], [], "USD")
+    assert [(line.id, line.value) for line in built.revenue.walk() if line.type == "CUSTOM_AMOUNT"] == [
+        ("CUSTOM_AMOUNT:1", D("1.00")),
+        ("mine", D("2.00")),
+    ]
+    assert built.total == D("3.00")
+
+
+def test_a_charge_is_its_value_or_rate_times_quantity_and_needs_both() -> None:
+    lines = build_custom([CustomItem("A", value=D("1"))], [], "USD").revenue
+    assert charge_amount(Charge(name="Hours", rate=D("80"), quantity=D("1.5")), lines, "USD") == D("120.00")
+    for half in (Charge(name="Half", rate=D("80")), Charge(name="Half", quantity=D("2"))):
+        with pytest.raises(ChargeError, match=r"^charge 'Half': give value, or rate and quantity$"):
+            charge_amount(half, lines, "USD")
