@@ -165,6 +165,12 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "or less is always covered), and PAID is final; no status change, payment or void reopens an invoice or "
         "changes a total"
     ),
+    ("payments/service.py", "create: invoice.total_amount or Decimal(0) -> invoice.total_amount"): (
+        "`x or Decimal(0)` is `x` for every total but None (a total of 0 gives Decimal(0) either way), and an open "
+        "invoice's total is never None: it is None only while DRAFT, and an invoice leaves DRAFT only by "
+        "finalizing, which sets the total first (a status change finalizes a DRAFT before setting DUE or PAID; "
+        "a sync writes only DRAFT rows)"
+    ),
     ("rating/licenses.py", "largest: start < t < end -> start <= t < end"): (
         "the quantity set at `start` is the one in force at `start`, already counted by in_force(steps, start)"
     ),
