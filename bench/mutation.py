@@ -135,6 +135,13 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("core/money.py", "divide: 40 -> 41"): (
         "one more digit of the same quotient: every caller rounds it once, and 40 extra digits already decide that"
     ),
+    ("invoicing/credit_application.py", "covers: billable is not None and billable in scope -> billable in scope"): (
+        "a credit's scope is its applicableEntityIds, ids (strings) checked when it is granted: None is never in it"
+    ),
+    ("invoicing/credit_application.py", "walk: if following: -> if True:"): (
+        "with no update following a card, its value plus the exact sum of nothing (0) is the same amount; a card "
+        "line's value is a rounded amount (never a positive exponent) and a line of 0 or less is no target anyway"
+    ),
     ("rating/cycles.py", "local_day: at < local_start_of_day(day, tz) -> at <= local_start_of_day(day, tz)"): (
         "an instant at a day's very start steps back one day, and the next loop (at >= the next day's start) steps "
         "forward to the same day"

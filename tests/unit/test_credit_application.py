@@ -127,3 +127,29 @@ def test_a_card_takes_credits_for_its_amount_after_the_pricing_rules_updates_tha
     # the fee brought to 0.00 by its rule takes no credit; meter-a's 60 is all a credit of 100 scoped to it takes
     applied = apply(targets(gross), [credit("a", "100", scope=("meter-a",))])
     assert applied == [Applied("a", "meter-a", D(60))]
+
+
+def test_fees_invoiced_in_advance_take_credits_on_their_own_invoice_only() -> None:
+    # An in-arrears invoice shows the cycle's in-advance fees again (D8) and takes them off: they were billed, and
+    # credited, on the in-advance invoice, so only its own cards take credits here.
+    support = line("support", "FIXED_FEE_RATE_CARD_AMOUNT", "50")
+    advanced_fees = Line("TOTAL_ADVANCED_FEES", "Fees", "TOTAL_ADVANCED_FEES", D(50), children=(support,))
+    fee = line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "300")
+    sub_total = Line("SUB_TOTAL_AMOUNT", "Subtotal", "SUB_TOTAL_AMOUNT", D(350), children=(fee, advanced_fees))
+    plan = Line("PRICE_PLAN_AMOUNT", "Plan", "PRICE_PLAN_AMOUNT", D(350), children=(sub_total,))
+    paid_before = line("INVOICED_IN_ADVANCE", "CUSTOM_AMOUNT", "-50")
+    in_arrears = Line("GROSS_AMOUNT", "Gross", "GROSS_AMOUNT", D(300), children=(plan, paid_before))
+    assert [t.id for t in targets(in_arrears)] == ["fee"]
+    # the in-advance invoice itself: its fees are what credits reduce
+    in_advance = Line("GROSS_AMOUNT", "Gross", "GROSS_AMOUNT", D(50), children=(advanced_fees,))
+    assert [t.id for t in targets(in_advance)] == ["support"]
+
+
+def test_amounts_under_one_unit_take_and_give_credits() -> None:
+    # a line of 0.50 is a line that credits reduce, and a credit with 0.75 left still gives it
+    cents = line("fee", "FIXED_FEE_RATE_CARD_AMOUNT", "0.50")
+    plan = Line("PRICE_PLAN_AMOUNT", "Plan", "PRICE_PLAN_AMOUNT", D("0.50"), children=(cents,))
+    assert [(t.id, t.value) for t in targets(plan)] == [("fee", D("0.50"))]
+    assert apply([line("big", "FIXED_FEE_RATE_CARD_AMOUNT", "10")], [credit("a", "0.75")]) == [
+        Applied("a", "big", D("0.75"))
+    ]
