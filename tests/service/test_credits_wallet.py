@@ -21,6 +21,7 @@ from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import InvoiceService
 from meterline.usecases import balances
 from meterline.wallet.models import Wallet, WalletEntry
+from meterline.wallet.service import WalletRepository
 from tests.service.billing_world import World, associate, fee, lines, make_plan, t, tiered_card
 
 D = Decimal
@@ -353,3 +354,50 @@ def test_a_scoped_credit_is_applicable_while_the_plan_has_what_it_names(world: W
     with world.at(t(3, 2)) as ctx:
         balance = balances.credits(ctx).balance("acme")
     assert (balance.available, balance.inapplicable) == (D("37.00"), D("7.00"))
+
+
+def test_a_page_of_wallet_entries_fills_with_stored_entries_after_the_holds(
+    world: World, growth: dict[str, str]
+) -> None:
+    # Given 100.00 topped up (a stored entry) and March's DRAFT holding it (a hold)
+    world.ingest(t(3, 10), ("e1", t(3, 2), "150"))
+    world.bill_run(t(3, 10))
+    with world.at(t(3, 10)) as ctx:
+        balances.wallet(ctx).top_up("acme", D("100.00"))
+    with world.at(t(3, 11)) as ctx:
+        # Then a page of 10 has both, hold first, and nothing after it
+        page, next_token, _wallet = balances.wallet(ctx).entries("acme", PageRequest(size=10))
+        assert [(type(e).__name__, e.amount) for e in page] == [
+            ("HoldEntry", D("100.00")),
+            ("WalletEntry", D("100.00")),
+        ]
+        assert next_token is None
+        # And a page of 1 ends with the hold and goes on to the stored entry
+        first, token, _wallet = balances.wallet(ctx).entries("acme", PageRequest(size=1))
+        assert [type(e).__name__ for e in first] == ["HoldEntry"] and token is not None
+
+
+def test_voiding_an_invoice_the_wallet_did_not_pay_gives_nothing_back_and_makes_no_wallet(
+    world: World, growth: dict[str, str]
+) -> None:
+    world.bill_run(t(4, 6))  # March finalized: 300.00, no wallet
+    march = next(i for i in world.invoices() if i["start"] == t(3, 1))
+    with world.at(t(4, 7)) as ctx:
+        InvoiceService(ctx).update(march["id"], "VOID", {})
+        assert ctx.session.scalars(select(Wallet).where(Wallet.org_id == world.org.id)).all() == []
+        assert ctx.session.scalars(select(WalletEntry).where(WalletEntry.org_id == world.org.id)).all() == []
+
+
+def test_wallets_are_read_for_the_accounts_asked_only(world: World) -> None:
+    with world.at(t(3, 1)) as ctx:
+        CustomerService(ctx).create(
+            CreateCustomerRequest(id="globex", name="Globex", primary_email="g@globex.test", address=Address())
+        )
+        balances.wallet(ctx).top_up("acme", D(25))
+        balances.wallet(ctx).top_up("globex", D(40))
+    with world.at(t(3, 2)) as ctx:
+        wallets = {w.account_pk: w for w in ctx.session.scalars(select(Wallet).where(Wallet.org_id == world.org.id))}
+        assert len(wallets) == 2
+        acme = next(pk for pk, w in wallets.items() if w.balance == D(25))
+        found = WalletRepository(ctx.session, world.org.id).of_accounts({acme})
+        assert {pk: w.balance for pk, w in found.items()} == {acme: D(25)}

@@ -533,3 +533,25 @@ def test_housekeeping_forgets_old_messages_once_nothing_waits(world: World, rece
     assert kept == {done_new, waiting_old}
     assert left == {done_new: "SUCCEEDED", waiting_old: "PENDING"}
     assert attempts == 1  # done_new's; done_old's went with it
+
+
+def test_a_wallet_left_exactly_at_its_threshold_is_low(world: World, receiver: Receiver) -> None:
+    from meterline.core.schemas import CreateEntitySetting
+    from meterline.invoicing.service import wallet_holds
+    from meterline.settings.service import SettingsWriter
+    from meterline.wallet.service import WalletService
+
+    endpoint_pk, _secret = endpoint(world, receiver.url, ["wallet.low"])
+    with world.at(utc_now()) as ctx:
+        SettingsWriter(ctx).put(  # low at 20 or less
+            entity_type="ORGANIZATION",
+            entity_id=ctx.org_id,
+            item=CreateEntitySetting(
+                id="walletLowThreshold", value="20", namespace="webhooks", name="Low wallet", data_type="NUMERIC"
+            ),
+        )
+        WalletService(ctx, holds=wallet_holds).top_up("acme", Decimal(140))
+    custom_invoice(world)  # 120: the wallet pays it all and is left with 20, the threshold itself
+    with world.at(utc_now()) as ctx:
+        assert WalletService(ctx, holds=wallet_holds).view("acme").balance == 20
+    assert len(deliveries(world.factory, endpoint_pk)) == 1
