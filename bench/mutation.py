@@ -149,6 +149,18 @@ EQUIVALENT: dict[tuple[str, str], str] = {
     ("core/money.py", "round_money: Decimal(1) -> Decimal(0)"): (
         "quantize reads only its argument's exponent: 1E-2 and 0E-2 round to the same places"
     ),
+    ("credits/service.py", "expire: self.ctx.session.refresh(credit) -> (removed)"): (
+        "the lock just before reads the rows again (lock_rows: populate_existing), so the refresh reads what the "
+        "lock read; a void committed in between is seen either way (tests/service/test_credits_wallet.py::"
+        "test_a_credit_voided_while_expiry_runs_is_ended_once)"
+    ),
+    (
+        "credits/service.py",
+        "give_back: credit is None or credit.status in (EXPIRED, VOIDED) -> credit.status in (EXPIRED, VOIDED)",
+    ): (
+        "a credit transaction's credit_pk is a foreign key whose credit's deletion deletes the transaction too: a "
+        "debit always finds its credit"
+    ),
     ("credits/service.py", "balance: available + zero -> available - zero"): (
         "x + 0.00 and x - 0.00 are the same Decimal for every x but -0, and a sum of what remains is never -0"
     ),

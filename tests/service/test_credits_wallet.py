@@ -3,6 +3,8 @@ Written given / when / then over a controlled clock, with the ledgers' invariant
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import date
 from decimal import Decimal
 
@@ -14,7 +16,7 @@ from meterline.core.errors import BadRequest
 from meterline.core.pagination import PageRequest
 from meterline.core.schemas import Address
 from meterline.credits.models import Credit, CreditTransaction
-from meterline.credits.service import Grant
+from meterline.credits.service import CreditRepository, Grant
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.invoicing.models import Invoice
@@ -221,10 +223,17 @@ def test_grant_rules(world: World, growth: dict[str, str]) -> None:
             ({"amount": D("0")}, "more than 0"),
             ({"amount": D("1.001")}, "minor units"),
             ({"amount": D("5"), "effective_until": date(2024, 2, 1)}, "before effectiveFrom"),
+            (
+                {"amount": D("1000000000000000")},
+                r"^creditRequests\[0\]\.creditAmount: must be more than 0 and below 10\^15",
+            ),
             ({"amount": D("5"), "scope": ("um.nothing",)}, "not a usage meter"),
         ):
             with pytest.raises(BadRequest, match=says):
                 service.grant([Grant(**{**base, **bad})])
+        # a credit of one day: effectiveUntil the day it starts, ending at that day's end
+        one_day = service.grant([Grant(**{**base, "effective_until": date(2024, 3, 1)}, amount=D("5"))])[0]
+        assert (one_day.starts_at, one_day.ends_at) == (t(3, 1), t(3, 2))
         first = service.grant([Grant(**base, amount=D("5"), idempotency_key="k")])[0]
         assert service.grant([Grant(**base, amount=D("9"), idempotency_key="k")])[0].pk == first.pk
         voided = service.void(first.pk)
@@ -401,3 +410,67 @@ def test_wallets_are_read_for_the_accounts_asked_only(world: World) -> None:
         acme = next(pk for pk, w in wallets.items() if w.balance == D(25))
         found = WalletRepository(ctx.session, world.org.id).of_accounts({acme})
         assert {pk: w.balance for pk, w in found.items()} == {acme: D(25)}
+
+
+def test_expiry_ends_only_active_credits_and_counts_what_it_ended(world: World) -> None:
+    # Given three credits over by April: one ACTIVE, one VOIDED, one CONSUMED
+    active, voided, consumed = (grant(world, t(3, 1), amount=D(10), effective_until=date(2024, 3, 31)) for _ in "abc")
+    with world.at(t(3, 2)) as ctx:
+        service = balances.credits(ctx)
+        service.void(voided)
+        service.consume(service.get(consumed), D(10), "inv.x", "line")
+    with world.at(t(4, 2)) as ctx:
+        # the ones over are read as the ACTIVE ones only (those ended otherwise are not read again at every run)
+        assert [c.pk for c in CreditRepository(ctx.session, ctx.org_id).ended(ctx.now)] == [active]
+        # When expiry runs: one credit ended
+        assert balances.credits(ctx).expire(lambda _credit: False) == 1
+        statuses = {pk: ctx.session.get(Credit, pk).status for pk in (active, voided, consumed)}  # type: ignore[union-attr]
+        assert statuses == {active: "EXPIRED", voided: "VOIDED", consumed: "CONSUMED"}
+        check_ledgers(ctx.session, ctx.org_id)
+
+
+def test_a_credit_voided_while_expiry_runs_is_ended_once(world: World) -> None:
+    """Expiry reads the credits that are over, then locks them: one voided in between (another request, committed)
+    must be read again under the lock and left VOIDED, not ended a second time as EXPIRED. On PostgreSQL the void
+    commits in between; on SQLite expiry holds the write lock, so the void waits for it and is refused."""
+    credit_pk = grant(world, t(3, 1), amount=D(10), effective_until=date(2024, 3, 31))
+    outcome: list[str] = []
+
+    def void_elsewhere() -> None:
+        try:
+            with world.at(t(4, 2)) as other:
+                balances.credits(other).void(credit_pk)
+            outcome.append("voided")
+        except BadRequest as exc:
+            outcome.append(str(exc))
+
+    def still_billing(_credit: Credit) -> bool:
+        voider = threading.Thread(target=void_elsewhere)
+        voider.start()
+        voider.join(timeout=3)  # PostgreSQL: done at once; SQLite: waiting for this transaction's write lock
+        return False
+
+    voider_threads = threading.active_count()
+    with world.at(t(4, 2)) as ctx:
+        ended = balances.credits(ctx).expire(still_billing)
+    deadline = time.monotonic() + 30
+    while not outcome and time.monotonic() < deadline:
+        time.sleep(0.05)
+    with world.at(t(4, 3)) as ctx:
+        credit_row = ctx.session.get(Credit, credit_pk)
+        assert credit_row is not None
+        postgresql = world.factory.kw["bind"].dialect.name == "postgresql"
+        assert (outcome == ["voided"]) == postgresql, outcome
+        if postgresql:  # the void came first: expiry ended nothing
+            assert (credit_row.status, ended) == ("VOIDED", 0)
+        else:  # expiry came first (SQLite): the void was refused
+            assert outcome == [f"Credit {credit_pk} is EXPIRED: only an ACTIVE credit can be voided"]
+            assert (credit_row.status, ended) == ("EXPIRED", 1)
+        ends = ctx.session.scalars(
+            select(CreditTransaction.type).where(
+                CreditTransaction.credit_pk == credit_pk, CreditTransaction.type.in_(("EXPIRED", "VOIDED"))
+            )
+        ).all()
+        assert len(ends) == 1, ends  # ended once
+        check_ledgers(ctx.session, ctx.org_id)
+    assert threading.active_count() <= voider_threads

@@ -320,15 +320,18 @@ class CreditService:
             credit.status = ACTIVE
 
     def expire(self, still_billing: Callable[[Credit], bool]) -> int:
-        """End the ACTIVE credits whose window is over, once no DRAFT invoice over their window remains."""
+        """End the ACTIVE credits whose window is over, once no DRAFT invoice over their window remains; returns how
+        many it ended."""
         ended = [c for c in self.repo.ended(self.ctx.now) if not still_billing(c)]
         self.repo.lock({c.pk for c in ended})
+        count = 0
         for credit in ended:
-            self.ctx.session.refresh(credit)
+            self.ctx.session.refresh(credit)  # read under the lock: voided or consumed meanwhile, it is left alone
             if credit.status == ACTIVE:
                 self._end(credit, EXPIRED)
                 self._announce(credit, self.accounts.by_pks({credit.account_pk})[credit.account_pk], "credit.expired")
-        return len(ended)
+                count += 1
+        return count
 
     # -- balance ------------------------------------------------------------------------------------------------
     def balance(self, account_id: str) -> Balance:
