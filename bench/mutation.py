@@ -158,8 +158,11 @@ EQUIVALENT: dict[tuple[str, str], str] = {
         "credits/service.py",
         "give_back: credit is None or credit.status in (EXPIRED, VOIDED) -> credit.status in (EXPIRED, VOIDED)",
     ): (
-        "a credit transaction's credit_pk is a foreign key whose credit's deletion deletes the transaction too: a "
-        "debit always finds its credit"
+        "a credit transaction's credit_pk is a foreign key whose credit's deletion deletes the transaction too, and "
+        "a debit's credit is not deleted after the debit is read either (PostgreSQL reads each statement afresh): "
+        "credits go only with their account (organizations are never deleted), an account is deleted only without "
+        "billing history, and a debit is written when an invoice of the credit's own account is finalized, so that "
+        "account has a finalized invoice and is archived instead (has_finalized locks its invoices first)"
     ),
     ("credits/service.py", "balance: available + zero -> available - zero"): (
         "x + 0.00 and x - 0.00 are the same Decimal for every x but -0, and a sum of what remains is never -0"

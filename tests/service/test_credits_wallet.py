@@ -234,6 +234,8 @@ def test_grant_rules(world: World, growth: dict[str, str]) -> None:
         # a credit of one day: effectiveUntil the day it starts, ending at that day's end
         one_day = service.grant([Grant(**{**base, "effective_until": date(2024, 3, 1)}, amount=D("5"))])[0]
         assert (one_day.starts_at, one_day.ends_at) == (t(3, 1), t(3, 2))
+        # and the largest credit below 10^15 is kept, to the cent
+        assert service.grant([Grant(**base, amount=D("999999999999999.99"))])[0].amount == D("999999999999999.99")
         first = service.grant([Grant(**base, amount=D("5"), idempotency_key="k")])[0]
         assert service.grant([Grant(**base, amount=D("9"), idempotency_key="k")])[0].pk == first.pk
         voided = service.void(first.pk)
