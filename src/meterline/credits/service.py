@@ -326,7 +326,7 @@ class CreditService:
         self.repo.lock({c.pk for c in ended})
         count = 0
         for credit in ended:
-            self.ctx.session.refresh(credit)  # read under the lock: voided or consumed meanwhile, it is left alone
+            self.ctx.session.refresh(credit)  # (the lock read it again too): voided or consumed meanwhile, left alone
             if credit.status == ACTIVE:
                 self._end(credit, EXPIRED)
                 self._announce(credit, self.accounts.by_pks({credit.account_pk})[credit.account_pk], "credit.expired")
