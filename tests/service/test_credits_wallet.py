@@ -4,7 +4,6 @@ Written given / when / then over a controlled clock, with the ledgers' invariant
 from __future__ import annotations
 
 import threading
-import time
 from datetime import date
 from decimal import Decimal
 
@@ -437,6 +436,7 @@ def test_a_credit_voided_while_expiry_runs_is_ended_once(world: World) -> None:
     commits in between; on SQLite expiry holds the write lock, so the void waits for it and is refused."""
     credit_pk = grant(world, t(3, 1), amount=D(10), effective_until=date(2024, 3, 31))
     outcome: list[str] = []
+    voiders: list[threading.Thread] = []
 
     def void_elsewhere() -> None:
         try:
@@ -448,16 +448,16 @@ def test_a_credit_voided_while_expiry_runs_is_ended_once(world: World) -> None:
 
     def still_billing(_credit: Credit) -> bool:
         voider = threading.Thread(target=void_elsewhere)
+        voiders.append(voider)
         voider.start()
         voider.join(timeout=3)  # PostgreSQL: done at once; SQLite: waiting for this transaction's write lock
         return False
 
-    voider_threads = threading.active_count()
     with world.at(t(4, 2)) as ctx:
         ended = balances.credits(ctx).expire(still_billing)
-    deadline = time.monotonic() + 30
-    while not outcome and time.monotonic() < deadline:
-        time.sleep(0.05)
+    for voider in voiders:
+        voider.join(timeout=30)  # SQLite: the void ran once expiry committed
+        assert not voider.is_alive()
     with world.at(t(4, 3)) as ctx:
         credit_row = ctx.session.get(Credit, credit_pk)
         assert credit_row is not None
@@ -475,4 +475,3 @@ def test_a_credit_voided_while_expiry_runs_is_ended_once(world: World) -> None:
         ).all()
         assert len(ends) == 1, ends  # ended once
         check_ledgers(ctx.session, ctx.org_id)
-    assert threading.active_count() <= voider_threads
