@@ -19,7 +19,8 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone, tzinfo
+from decimal import Decimal
 from pathlib import Path
 
 import httpx
@@ -30,13 +31,20 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
 from meterline.core.db import begin_write, create_db_engine, make_session_factory, unit_of_work
+from meterline.events.shipper import ship
+from meterline.events.store import EventStore, UsageKey
+from meterline.events.usage_store import choose_clickhouse, clickhouse_of
 from meterline.migrations import upgrade
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.tenancy.service import TenancyService
+from tests import clickhouse_server
 
 PG_ADMIN_URL = os.environ.get("METERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ENGINES = ["sqlite", "postgresql"]
+# The second pass of scripts/test.sh sets METERLINE_TEST_USAGE_STORE=clickhouse: each engine's test database keeps
+# its usage in a real ClickHouse server (tests/clickhouse_server.py), as `meterline usage-store` makes it.
+USAGE_STORE = os.environ.get("METERLINE_TEST_USAGE_STORE", "")
 
 
 def _libpq(url: str) -> str:
@@ -125,11 +133,33 @@ def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter, config: p
         )
 
 
+@pytest.fixture(scope="session")
+def clickhouse_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real ClickHouse server of the run's own (its URL names no database: add one per use)."""
+    process, url = clickhouse_server.start(tmp_path_factory.mktemp("clickhouse"))
+    yield url
+    clickhouse_server.stop(process)
+
+
+def keep_usage_in_clickhouse(database_url: str, clickhouse_url: str) -> str:
+    """Make `database_url`'s installation keep its usage in a ClickHouse database of its own; returns that URL."""
+    url = f"{clickhouse_url}meterline_{secrets.token_hex(4)}"
+    engine = create_db_engine(database_url)
+    try:
+        with unit_of_work(make_session_factory(engine)) as session:
+            choose_clickhouse(session, url, utc_now())
+    finally:
+        engine.dispose()
+    return url
+
+
 @pytest.fixture(scope="session", params=ENGINES)
 def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if request.param == "sqlite":
         url = f"sqlite:///{tmp_path_factory.mktemp('sqlite') / 'meterline.db'}"
         upgrade(url)
+        if USAGE_STORE == "clickhouse":
+            keep_usage_in_clickhouse(url, request.getfixturevalue("clickhouse_url"))
         yield url
         return
     name = f"meterline_test_{secrets.token_hex(4)}"
@@ -137,6 +167,8 @@ def db_url(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFact
         conn.execute(f'CREATE DATABASE "{name}"')
     url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
     upgrade(url)
+    if USAGE_STORE == "clickhouse":
+        keep_usage_in_clickhouse(url, request.getfixturevalue("clickhouse_url"))
     yield url
     with psycopg.connect(_libpq(PG_ADMIN_URL), autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
@@ -156,6 +188,26 @@ def new_org(factory: sessionmaker[Session], **kwargs: object) -> Organization:
             now=utc_now(),
             **kwargs,  # type: ignore[arg-type]
         )
+
+
+@pytest.fixture(autouse=True)
+def _usage_shipped_at_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the ClickHouse pass, usage written in a test's own transaction is shipped in that transaction (by the
+    shipper's own `ship`), so that the service tests' reads go through ClickHouse and not only the outbox. (A test's
+    transaction is often rolled back at its end and never reaches the shipper; live servers ship as in production.)"""
+    if USAGE_STORE != "clickhouse":
+        return
+    original = EventStore.add_usage
+
+    def add_usage(
+        store: EventStore, increments: dict[UsageKey, tuple[Decimal, int]], tz: tzinfo, now: datetime
+    ) -> None:
+        original(store, increments, tz, now)
+        clickhouse = clickhouse_of(store.session)
+        if clickhouse is not None:
+            ship(store.session, clickhouse, limit=1_000_000)
+
+    monkeypatch.setattr(EventStore, "add_usage", add_usage)
 
 
 @pytest.fixture

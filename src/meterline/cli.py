@@ -358,6 +358,7 @@ def worker(
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped; and the
     webhook delivery worker, the alert evaluator and the report runner beside it. Several workers may run against one
     PostgreSQL database (they split the invoices, the deliveries, the alerts and the reports)."""
+    from meterline.events.shipper import UsageShipper
     from meterline.files import storage
     from meterline.invoicing.billing import batch_process_gc
     from meterline.usecases import alerts, bill_runs
@@ -377,9 +378,12 @@ def worker(
     storage.configure(settings)
     reporter = ReportRunner(factory, settings.report_interval or 1)
     reporter.start()
+    shipper = UsageShipper(factory, settings.usage_ship_interval or 1)
+    shipper.start()
     try:
         runner.loop()
     except KeyboardInterrupt:
+        shipper.stop()
         runner.stop()
         deliverer.stop()
         evaluator.stop()

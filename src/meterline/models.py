@@ -8,7 +8,7 @@ from meterline.core.db import Base
 from meterline.credits.models import Credit, CreditTransaction
 from meterline.customers.models import Customer, CustomerContact
 from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCreditEntry, FeatureSchema
-from meterline.events.models import Event, EventId, UsageDaily, UsageRollup
+from meterline.events.models import Event, EventId, Installation, UsageDaily, UsageOutbox, UsageRollup
 from meterline.files.models import StoredFile
 from meterline.invoice_groups.models import CompositeInvoice, CompositeMember, InvoiceGroup, InvoiceGroupMember
 from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
@@ -41,6 +41,7 @@ __all__ = [
     "EntitySetting",
     "Event",
     "EventId",
+    "Installation",
     "EventSchema",
     "Feature",
     "FeatureConsumption",
@@ -68,6 +69,7 @@ __all__ = [
     "ScheduleDraft",
     "StoredFile",
     "UsageDaily",
+    "UsageOutbox",
     "UsageMeter",
     "UsageRollup",
     "User",

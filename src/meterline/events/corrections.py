@@ -177,7 +177,7 @@ class CorrectionService:
             decrements: dict[UsageKey, tuple[Decimal, int]] = {
                 (account_pk, meter_id, bucket): (Decimal(value).copy_negate(), -1) for meter_id, value in units.items()
             }
-            self.store.add_usage(decrements, ZoneInfo(self.ctx.org.timezone))  # exact: added under EXACT
+            self.store.add_usage(decrements, ZoneInfo(self.ctx.org.timezone), self.ctx.now)  # exact: under EXACT
         description = f"Reverted by {action} at {isoformat_z(self.ctx.now)}; was {event.status}"
         self.store.set_status(event, IngestionStatus.REVERTED, description[:STATUS_TEXT])
         if event.event_id is not None:

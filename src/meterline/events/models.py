@@ -11,7 +11,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String
+from sqlalchemy import ForeignKey, Index, PrimaryKeyConstraint, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from meterline.core.db import Base, ExactDecimal, UTCDateTime
@@ -87,3 +87,27 @@ class UsageDaily(Base):
     day_start: Mapped[datetime] = mapped_column(UTCDateTime())
     quantity: Mapped[Decimal] = mapped_column(ExactDecimal())
     events: Mapped[int]
+
+
+class UsageOutbox(Base):
+    """Usage on its way to ClickHouse (docs/clickhouse.md), when the installation keeps usage there: each write of
+    usage (an ingestion's, a correction's) is one row, committed with the events it counts, and deleted by the
+    shipper once ClickHouse has its rows. `payload`: JSON [[account_pk, meter_id, bucket (µs), quantity, events]]."""
+
+    __tablename__ = "usage_outbox"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the batch id, never reused (time-ordered)
+    org_id: Mapped[str] = mapped_column(String(40), index=True)
+    payload: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class Installation(Base):
+    """Settings of the whole installation kept in its database, so that every process that opens it agrees on them
+    (`usage_store`: where usage is kept, 'clickhouse://...', or no row for the database itself)."""
+
+    __tablename__ = "installation"
+
+    name: Mapped[str] = mapped_column(String(40), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())

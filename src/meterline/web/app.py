@@ -42,6 +42,7 @@ from meterline.console import (
 )
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory
+from meterline.events.shipper import UsageShipper
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
@@ -113,7 +114,15 @@ def create_app(settings: Settings) -> FastAPI:
         reporter = ReportRunner(session_factory, settings.report_interval) if settings.report_interval > 0 else None
         if reporter is not None:
             reporter.start()
+        # The usage shipper likewise, where usage is kept in ClickHouse (docs/clickhouse.md).
+        shipper = (
+            UsageShipper(session_factory, settings.usage_ship_interval) if settings.usage_ship_interval > 0 else None
+        )
+        if shipper is not None:
+            shipper.start()
         yield
+        if shipper is not None:
+            shipper.stop()
         if reporter is not None:
             reporter.stop()
         if evaluator is not None:

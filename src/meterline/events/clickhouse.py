@@ -1,0 +1,199 @@
+"""Usage in ClickHouse (docs/clickhouse.md): the table, its writes and its deduplicated reads. The SQL holds on
+Debian's ClickHouse 18.16 and on current releases: no DateTime64 (times are Int64 microseconds, UTC), no Nullable
+key columns, no function newer than 18.16.
+
+Exactness. A row is (organization, account, meter, 15-minute bucket, quantity, events), written by the shipper
+(events/shipper.py) from one outbox batch; (batch_id, seq) names it. A batch shipped twice (the shipper died between
+ClickHouse's acknowledgement and deleting the batch) writes the same rows with the same names, and every read groups
+by (batch_id, seq) first, so each row counts once whether or not ClickHouse has merged the copies away yet.
+Quantities: `Decimal(38, 12)` sums exactly; a quantity with more than 12 decimals (a meter's computation may divide)
+travels as text in `quantity_text` instead, and is added here in Python, exactly.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from decimal import Decimal
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from meterline.core.money import EXACT, exact_sum
+
+SCALE = 12  # decimals of the quantity column
+EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+# One row of usage as shipped: (org_id, account_pk, meter_id, bucket µs, quantity, events, batch_id, seq)
+UsageRow = tuple[str, str, str, int, Decimal, int, str, int]
+
+
+def micros(at: datetime) -> int:
+    """`at` (UTC-aware) as whole microseconds since the epoch, exactly."""
+    delta = at - EPOCH
+    return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+class ClickHouseError(Exception):
+    """The ClickHouse usage store cannot be reached or refused a statement."""
+
+
+@dataclass(frozen=True)
+class Address:
+    host: str
+    port: int
+    database: str
+    user: str
+    password: str
+
+    @classmethod
+    def parse(cls, url: str) -> Address:
+        """clickhouse://[user[:password]@]host[:port]/[database] (native protocol; port 9000, database
+        `meterline` when left out)."""
+        parts = urlsplit(url)
+        if parts.scheme != "clickhouse" or not parts.hostname:
+            raise ValueError(f"not a ClickHouse URL: {url!r} (expected clickhouse://host:9000/database)")
+        database = parts.path.strip("/") or "meterline"
+        if not database.replace("_", "").isalnum():
+            raise ValueError(f"a ClickHouse database name is letters, digits and '_': {database!r}")
+        return cls(
+            host=parts.hostname,
+            port=parts.port or 9000,
+            database=database,
+            user=unquote(parts.username or "default"),
+            password=unquote(parts.password or ""),
+        )
+
+    def without_password(self) -> str:
+        return f"clickhouse://{self.user}@{self.host}:{self.port}/{self.database}"
+
+
+def table_ddl(database: str) -> list[str]:
+    """The single-node schema. A cluster's (replicated and distributed) is in docs/operations.md."""
+    return [
+        f"CREATE DATABASE IF NOT EXISTS {database}",
+        f"CREATE TABLE IF NOT EXISTS {database}.usage ("
+        "org_id String, account_pk String, meter_id String, bucket Int64, "
+        "quantity Decimal(38, 12), quantity_text String, events Int64, batch_id String, seq UInt32"
+        ") ENGINE = ReplacingMergeTree ORDER BY (org_id, account_pk, meter_id, bucket, batch_id, seq)",
+    ]
+
+
+def _split(quantity: Decimal) -> tuple[Decimal, str]:
+    """(the column's value, the text column's): exact either way."""
+    exponent = quantity.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -SCALE:
+        return quantity, ""
+    return Decimal(0), str(quantity)
+
+
+class ClickHouseUsage:
+    """Usage rows in one ClickHouse database. Thread-safe: each thread talks through a connection of its own."""
+
+    def __init__(self, url: str) -> None:
+        self.address = Address.parse(url)
+        self._local = threading.local()
+
+    def _client(self) -> Any:
+        client = getattr(self._local, "client", None)
+        if client is None:
+            from clickhouse_driver import Client  # an optional dependency: only installations that use it need it
+
+            a = self.address
+            client = Client(
+                a.host, port=a.port, user=a.user, password=a.password, connect_timeout=5, send_receive_timeout=30
+            )
+            self._local.client = client
+        return client
+
+    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+        try:
+            result = self._client().execute(sql, params)
+        except Exception as exc:  # the driver's errors have no common base: network, server, protocol
+            self._local.client = None
+            raise ClickHouseError(f"ClickHouse at {self.address.without_password()}: {exc}".splitlines()[0]) from exc
+        return list(result) if isinstance(result, list) else []  # an INSERT answers how many rows it took
+
+    def create_schema(self) -> None:
+        for statement in table_ddl(self.address.database):
+            self.execute(statement)
+
+    def insert(self, rows: Sequence[UsageRow]) -> None:
+        if not rows:
+            return
+        values = []
+        for org, account, meter, bucket, quantity, events, batch, seq in rows:
+            column, text = _split(quantity)
+            values.append((org, account, meter, bucket, column, text, events, batch, seq))
+        self.execute(
+            f"INSERT INTO {self.address.database}.usage "  # noqa: S608  # nosec B608 - a checked name
+            "(org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, batch_id, seq) VALUES",
+            values,
+        )
+
+    def sums(
+        self,
+        org_id: str,
+        account_pks: Sequence[str],
+        meter_ids: Sequence[str],
+        start: datetime,
+        end: datetime,
+        *,
+        leave_out: Iterable[str] = (),
+    ) -> dict[tuple[str, str], tuple[Decimal, int]]:
+        """(quantity, events) per (account, meter) over the buckets in [start, end), each row counted once; the
+        batches in `leave_out` (still in the outbox, counted from there) are not read."""
+        rows = self._deduplicated("account_pk, meter_id", org_id, start, end, account_pks, meter_ids, leave_out)
+        return {(a, m): (quantity, events) for a, m, quantity, events in rows}
+
+    def bucket_sums(
+        self,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: Sequence[str] | None = None,
+        meter_ids: Sequence[str] | None = None,
+        leave_out: Iterable[str] = (),
+    ) -> list[tuple[str, str, int, Decimal, int]]:
+        """(account, meter, bucket µs, quantity, events) of every bucket with usage in [start, end), each row counted
+        once (for the metrics and reports that group usage by period)."""
+        rows = self._deduplicated("account_pk, meter_id, bucket", org_id, start, end, account_pks, meter_ids, leave_out)
+        return [(a, m, int(b), quantity, events) for a, m, b, quantity, events in rows]
+
+    def _deduplicated(
+        self,
+        keys: str,
+        org_id: str,
+        start: datetime,
+        end: datetime,
+        account_pks: Sequence[str] | None,
+        meter_ids: Sequence[str] | None,
+        leave_out: Iterable[str],
+    ) -> list[tuple[Any, ...]]:
+        """Rows of `keys` (constant column names) with their (quantity, events) summed over the rows of [start, end)
+        that match, each (batch_id, seq) counted once whatever copies ClickHouse has not merged yet."""
+        where = ["org_id = %(org)s", "bucket >= %(start)s", "bucket < %(end)s"]
+        params: dict[str, Any] = {"org": org_id, "start": micros(start), "end": micros(end)}
+        for column, values in (("account_pk", account_pks), ("meter_id", meter_ids)):
+            if values is not None:
+                if not values:
+                    return []
+                where.append(f"{column} IN %({column})s")
+                params[column] = tuple(values)
+        pending = tuple(sorted(set(leave_out)))
+        if pending:
+            where.append("batch_id NOT IN %(pending)s")
+            params["pending"] = pending
+        table = f"{self.address.database}.usage"
+        # constant column names, a checked database name, values as parameters
+        sql = (
+            f"SELECT {keys}, sum(q), sum(n), groupArrayIf(t, t != '') FROM (SELECT {keys}, batch_id, seq, "  # noqa: S608  # nosec B608
+            f"any(quantity) AS q, any(events) AS n, any(quantity_text) AS t FROM {table} WHERE {' AND '.join(where)} "
+            f"GROUP BY {keys}, batch_id, seq) GROUP BY {keys}"
+        )
+        return [
+            (*row[:-3], EXACT.add(Decimal(row[-3]), exact_sum(map(Decimal, row[-1]))), int(row[-2]))
+            for row in self.execute(sql, params)
+        ]

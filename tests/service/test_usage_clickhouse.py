@@ -1,0 +1,222 @@
+"""Usage kept in ClickHouse (docs/clickhouse.md), on both engines, against a real ClickHouse server: the outbox is
+committed with the events, the shipper moves it, every read counts each batch once (in the outbox, in ClickHouse,
+or shipped twice), exactly, one organization never sees another's usage."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.accounts.repository import AccountRepository
+from meterline.core.clock import utc_now
+from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
+from meterline.events.models import UsageOutbox, UsageRollup
+from meterline.events.service import UsageService
+from meterline.events.shipper import ship, ship_once
+from meterline.events.store import EventStore
+from meterline.events.usage_store import clickhouse_of, forget
+from meterline.tenancy.context import Context
+from meterline.tenancy.models import Organization
+from meterline.usecases.events import ingestion
+from tests.conftest import fresh_database, keep_usage_in_clickhouse, new_org
+from tests.service.test_ingestion import event, setup_catalog
+
+UTC = timezone.utc
+DAY = datetime(2024, 3, 1, tzinfo=UTC)
+
+
+@pytest.fixture(scope="module")
+def factory(
+    db_url: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[sessionmaker[Session]]:
+    """An installation of its own (on the engine of `db_url`) that keeps its usage in ClickHouse."""
+    with fresh_database(db_url, tmp_path_factory) as url:
+        keep_usage_in_clickhouse(url, clickhouse_url)
+        engine = create_db_engine(url)
+        yield make_session_factory(engine)
+        engine.dispose()
+
+
+@pytest.fixture
+def acme(factory: sessionmaker[Session]) -> tuple[Organization, str]:
+    org = new_org(factory)
+    with unit_of_work(factory) as s:
+        meter_id = setup_catalog(Context(session=s, org=s.merge(org), now=utc_now()))
+    return org, meter_id
+
+
+def ingest(factory: sessionmaker[Session], org: Organization, *events: tuple[str, datetime, str]) -> None:
+    with unit_of_work(factory) as s:
+        ingestion(Context(session=s, org=s.merge(org), now=utc_now())).ingest([event(*e) for e in events])
+
+
+def usage_of(factory: sessionmaker[Session], org: Organization, meter_id: str) -> tuple[Decimal, int]:
+    with unit_of_work(factory, write=False) as s:
+        ctx = Context(session=s, org=s.merge(org), now=utc_now())
+        found = {u.meter_id: u for u in UsageService(ctx).of_account("acme", DAY, DAY + timedelta(days=1))}
+    return found[meter_id].usage, found[meter_id].events
+
+
+def clickhouse(factory: sessionmaker[Session]) -> ClickHouseUsage:
+    with unit_of_work(factory, write=False) as s:
+        store = clickhouse_of(s)
+    assert store is not None
+    return store
+
+
+def raw_rows(factory: sessionmaker[Session], org: Organization) -> int:
+    store = clickhouse(factory)
+    [(count,)] = store.execute(
+        f"SELECT count() FROM {store.address.database}.usage WHERE org_id = %(org)s",  # noqa: S608
+        {"org": org.id},
+    )
+    return int(count)
+
+
+def outbox_of(factory: sessionmaker[Session], org: Organization) -> int:
+    with unit_of_work(factory, write=False) as s:
+        return int(s.scalar(select(func.count()).where(UsageOutbox.org_id == org.id)) or 0)
+
+
+def test_usage_is_read_from_the_outbox_then_from_clickhouse_and_never_from_the_rollups(
+    factory: sessionmaker[Session], acme: tuple[Organization, str]
+) -> None:
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "2.5"), ("b", DAY + timedelta(hours=2), "4"))
+    assert outbox_of(factory, org) == 1 and raw_rows(factory, org) == 0
+    assert usage_of(factory, org, meter) == (Decimal("6.5"), 2)  # from the outbox
+    while ship_once(factory):
+        pass
+    assert outbox_of(factory, org) == 0 and raw_rows(factory, org) == 2
+    assert usage_of(factory, org, meter) == (Decimal("6.5"), 2)  # from ClickHouse
+    ingest(factory, org, ("c", DAY + timedelta(hours=1), "1"), ("a", DAY + timedelta(hours=3), "100"))  # a: a duplicate
+    assert usage_of(factory, org, meter) == (Decimal("7.5"), 3)  # ClickHouse plus the outbox
+    with unit_of_work(factory, write=False) as s:
+        assert s.scalar(select(func.count()).where(UsageRollup.org_id == org.id)) == 0
+
+
+def test_a_batch_shipped_twice_counts_once(factory: sessionmaker[Session], acme: tuple[Organization, str]) -> None:
+    """The shipper dies after ClickHouse acknowledged the rows and before it deleted the batch: shipped again."""
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "3"), ("b", DAY + timedelta(hours=5), "0.25"))
+
+    class Died(Exception):
+        pass
+
+    with pytest.raises(Died), unit_of_work(factory) as s:
+        assert ship(s, clickhouse(factory), limit=1_000_000) >= 1
+        raise Died  # the delete is rolled back: the batch is still in the outbox
+    assert outbox_of(factory, org) == 1 and raw_rows(factory, org) == 2
+    assert usage_of(factory, org, meter) == (Decimal("3.25"), 2)  # the outbox's copy only
+    while ship_once(factory):
+        pass
+    assert outbox_of(factory, org) == 0 and raw_rows(factory, org) == 4  # two copies of each row in ClickHouse
+    assert usage_of(factory, org, meter) == (Decimal("3.25"), 2)
+
+
+def test_quantities_beyond_twelve_decimals_and_corrections_sum_exactly(
+    factory: sessionmaker[Session], acme: tuple[Organization, str]
+) -> None:
+    org, meter = acme
+    third = Decimal(1) / Decimal(3)  # 28 significant digits: more decimals than the column keeps
+    ingest(factory, org, ("x", DAY, "1"))
+    with unit_of_work(factory) as s:
+        account = AccountRepository(s, org.id).by_id("acme")
+        assert account is not None
+        account_pk = account.pk
+        store = EventStore(s, org.id)
+        store.add_usage({(account_pk, meter, DAY): (third, 1)}, UTC, utc_now())
+        store.add_usage({(account_pk, meter, DAY + timedelta(minutes=15)): (third, 1)}, UTC, utc_now())
+        store.add_usage({(account_pk, meter, DAY): (Decimal("-1"), -1)}, UTC, utc_now())  # a correction's UNDO
+    expected = (third + third, 2)  # 1 + 1/3 + 1/3 - 1
+    assert usage_of(factory, org, meter) == expected
+    ship_once(factory)
+    assert usage_of(factory, org, meter) == expected
+    with unit_of_work(factory, write=False) as s:
+        assert EventStore(s, org.id).usage_of_accounts(
+            [account_pk], [meter], DAY, DAY + timedelta(days=1), daily=True
+        ) == {(account_pk, meter): expected}
+
+
+def test_one_organization_never_reads_another_s_usage(factory: sessionmaker[Session]) -> None:
+    orgs = [new_org(factory) for _ in range(2)]
+    meters = []
+    for org in orgs:
+        with unit_of_work(factory) as s:
+            meters.append(setup_catalog(Context(session=s, org=s.merge(org), now=utc_now())))
+    ingest(factory, orgs[0], ("same", DAY + timedelta(hours=1), "10"))
+    ingest(factory, orgs[1], ("same", DAY + timedelta(hours=1), "1"))
+    ship_once(factory)
+    ingest(factory, orgs[0], ("other", DAY + timedelta(hours=2), "5"))  # in the outbox
+    assert usage_of(factory, orgs[0], meters[0]) == (Decimal(15), 2)
+    assert usage_of(factory, orgs[1], meters[1]) == (Decimal(1), 1)
+
+
+def test_concurrent_shippers_and_writers_lose_and_double_nothing(
+    factory: sessionmaker[Session], acme: tuple[Organization, str]
+) -> None:
+    org, meter = acme
+    stop = threading.Event()
+    failures: list[BaseException] = []
+
+    def shipper() -> None:
+        try:
+            while not stop.is_set():
+                ship_once(factory, limit=3)
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    def writer(n: int) -> None:
+        try:
+            for i in range(15):
+                ingest(factory, org, (f"w{n}-{i}", DAY + timedelta(minutes=15 * i), "1"))
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    shippers = [threading.Thread(target=shipper) for _ in range(2)]
+    writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
+    for t in shippers + writers:
+        t.start()
+    seen = []
+    for t in writers:
+        while t.is_alive():
+            seen.append(usage_of(factory, org, meter)[1])  # reads meanwhile never go down, never pass 45
+            t.join(0.01)
+    stop.set()
+    for t in shippers:
+        t.join()
+    assert not failures, failures
+    assert seen == sorted(seen) and all(n <= 45 for n in seen)
+    while ship_once(factory):
+        pass
+    assert outbox_of(factory, org) == 0
+    assert usage_of(factory, org, meter) == (Decimal(45), 45)
+
+
+def test_clickhouse_down_keeps_the_outbox_and_says_so(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    org, meter = acme
+    ingest(factory, org, ("a", DAY, "1"))
+    unreachable = ClickHouseUsage("clickhouse://127.0.0.1:1/nowhere")
+    monkeypatch.setattr("meterline.events.shipper.clickhouse_of", lambda _s: unreachable)
+    with pytest.raises(ClickHouseError, match=r"ClickHouse at clickhouse://default@127.0.0.1:1/nowhere"):
+        ship_once(factory)
+    monkeypatch.undo()
+    assert outbox_of(factory, org) == 1
+    while ship_once(factory):
+        pass
+    assert usage_of(factory, org, meter) == (Decimal(1), 1)
+
+
+def test_the_choice_is_read_from_the_database(factory: sessionmaker[Session]) -> None:
+    with unit_of_work(factory, write=False) as s:
+        forget(s)
+        assert clickhouse_of(s) is not None
