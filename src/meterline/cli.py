@@ -397,6 +397,36 @@ def migrate(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
     err.print("database is up to date")
 
 
+@app.command("usage-store")
+def usage_store(
+    clickhouse: Annotated[
+        str | None,
+        typer.Option(help="Keep usage in this ClickHouse from now on (clickhouse://user:password@host:9000/database)"),
+    ] = None,
+    database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
+) -> None:
+    """Show where usage is kept; with --clickhouse, move it to ClickHouse (the usage counted so far included).
+    Stop the app processes first and start them again afterwards (docs/scaling.md)."""
+    from meterline.core.clock import utc_now
+    from meterline.events.clickhouse import Address, ClickHouseError
+    from meterline.events.usage_store import clickhouse_of, move_to_clickhouse
+
+    factory = _session_factory(database_url)
+    if clickhouse is None:
+        with unit_of_work(factory, write=False) as session:
+            store = clickhouse_of(session)
+        out.print(f"usage is kept in {store.address.without_password() if store else 'the database itself'}")
+        return
+    try:
+        Address.parse(clickhouse)
+        with unit_of_work(factory) as session:
+            moved = move_to_clickhouse(session, clickhouse, utc_now(), lambda n: err.print(f"moved {n:,} rows"))
+    except (ValueError, ClickHouseError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    err.print(f"usage is kept in {Address.parse(clickhouse).without_password()} ({moved:,} rows moved)")
+
+
 @app.command()
 def init(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,

@@ -27,6 +27,7 @@ from meterline.tenancy.models import Organization
 from meterline.usecases.events import ingestion
 from tests.conftest import fresh_database, keep_usage_in_clickhouse, new_org
 from tests.service.test_ingestion import event, setup_catalog
+from tests.test_cli import meterline
 
 UTC = timezone.utc
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
@@ -220,3 +221,36 @@ def test_the_choice_is_read_from_the_database(factory: sessionmaker[Session]) ->
     with unit_of_work(factory, write=False) as s:
         forget(s)
         assert clickhouse_of(s) is not None
+
+
+def test_meterline_usage_store_moves_the_usage_counted_so_far(
+    db_url: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """An installation that kept usage in its database moves it with `meterline usage-store --clickhouse URL`:
+    the same usage afterwards, read from ClickHouse, none left in the rollups; a bad URL changes nothing."""
+    with fresh_database(db_url, tmp_path_factory) as url:
+        engine = create_db_engine(url)
+        own = make_session_factory(engine)
+        org = new_org(own)
+        with unit_of_work(own) as s:
+            meter = setup_catalog(Context(session=s, org=s.merge(org), now=utc_now()))
+        ingest(own, org, ("a", DAY + timedelta(hours=1), "2"), ("b", DAY + timedelta(hours=20), "0.125"))
+        assert usage_of(own, org, meter) == (Decimal("2.125"), 2)
+        refused = meterline("usage-store", "--clickhouse", "http://nowhere", "--database-url", url)
+        assert refused.returncode == 1 and "not a ClickHouse URL: 'http://nowhere'" in refused.stderr
+        shown = meterline("usage-store", "--database-url", url)
+        assert shown.stdout.strip() == "usage is kept in the database itself", shown
+        target = f"{clickhouse_url}moved_{org.id.split('.')[1][:8]}"
+        moved = meterline("usage-store", "--clickhouse", target, "--database-url", url)
+        assert moved.returncode == 0, moved.stderr
+        assert "(2 rows moved)" in moved.stderr
+        with unit_of_work(own, write=False) as s:
+            forget(s)  # this process read the choice before the move
+            assert s.scalar(select(func.count()).select_from(UsageRollup)) == 0
+        assert raw_rows(own, org) == 2
+        assert usage_of(own, org, meter) == (Decimal("2.125"), 2)
+        ingest(own, org, ("c", DAY + timedelta(hours=2), "1"))
+        assert usage_of(own, org, meter) == (Decimal("3.125"), 3)
+        shown = meterline("usage-store", "--database-url", url)
+        assert shown.stdout.strip() == f"usage is kept in {target.replace('://', '://default@')}"
+        engine.dispose()

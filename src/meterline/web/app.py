@@ -42,10 +42,10 @@ from meterline.console import (
 )
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory
-from meterline.events.shipper import UsageShipper
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
+from meterline.events.shipper import UsageShipper
 from meterline.files import storage
 from meterline.usecases import alerts, bill_runs
 from meterline.usecases.reports import ReportRunner
