@@ -218,6 +218,7 @@ def test_undo_is_exact_beyond_28_digits(session_factory: sessionmaker[Session], 
     )
 
 
+@pytest.mark.usage_rolled_back
 def test_redo_event_in_one_transaction_with_other_work(
     session_factory: sessionmaker[Session], catalog_org: Organization
 ) -> None:

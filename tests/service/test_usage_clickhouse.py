@@ -16,12 +16,16 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+from meterline.core.errors import BadRequest, Unavailable
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
-from meterline.events.models import UsageOutbox, UsageRollup
+from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
-from meterline.events.store import EventStore
+from meterline.events.store import OUTBOX_MAX_AGE, EventStore
 from meterline.events.usage_store import clickhouse_of, forget
+from meterline.metrics.repository import MetricsRepository
+from meterline.reports.query import compile_query
+from meterline.reports.schemas import QueryInput
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.events import ingestion
@@ -254,3 +258,43 @@ def test_meterline_usage_store_moves_the_usage_counted_so_far(
         shown = meterline("usage-store", "--database-url", url)
         assert shown.stdout.strip() == f"usage is kept in {target.replace('://', '://default@')}"
         engine.dispose()
+
+
+def test_a_stalled_outbox_refuses_new_usage_and_stores_nothing(
+    factory: sessionmaker[Session], acme: tuple[Organization, str]
+) -> None:
+    """Backpressure: while the oldest batch has waited more than OUTBOX_MAX_AGE for ClickHouse, ingestion answers
+    503 with Retry-After and keeps nothing (no event, no claim); once shipped, the same event is taken."""
+    org, meter = acme
+    while ship_once(factory):
+        pass
+    now = utc_now()
+    with unit_of_work(factory) as s:
+        ingestion(Context(session=s, org=s.merge(org), now=now - OUTBOX_MAX_AGE - timedelta(seconds=1))).ingest(
+            [event("old", DAY, "1")]
+        )
+    with pytest.raises(Unavailable, match=r"usage is waiting to reach ClickHouse since .*: nothing was stored") as got:
+        ingest(factory, org, ("new", DAY, "1"))
+    assert got.value.status_code == 503 and got.value.headers == {"Retry-After": "5"}
+    with unit_of_work(factory, write=False) as s:
+        assert s.scalar(select(func.count()).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "new")) == 0
+    while ship_once(factory):
+        pass
+    ingest(factory, org, ("new", DAY, "1"))
+    assert usage_of(factory, org, meter) == (Decimal(2), 2)
+
+
+def test_usage_metrics_and_the_usage_report_source_say_they_are_not_served_yet(
+    factory: sessionmaker[Session], acme: tuple[Organization, str]
+) -> None:
+    """Their SQL reads the rollups, which stay empty here: they refuse with the reason, never answer zero."""
+    org, _ = acme
+    with unit_of_work(factory, write=False) as s:
+        repo = MetricsRepository(s, org.id)
+        with pytest.raises(BadRequest, match=r"^USAGE and USAGE_FOR_CYCLE metrics are not served yet where usage"):
+            repo.usage_sums([DAY], DAY, DAY + timedelta(days=1))
+        query = QueryInput.model_validate(
+            {"baseDataSource": "usage", "selects": [{"columnName": "usage"}], "sort": [], "limit": 10}
+        )
+        with pytest.raises(BadRequest, match=r"^queryInput.baseDataSource: the usage source is not served yet"):
+            compile_query(query, org.id, sqlite=True, usage_elsewhere=clickhouse_of(s) is not None)

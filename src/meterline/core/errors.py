@@ -45,3 +45,14 @@ class Conflict(MeterlineError):
 class TooManyRequests(MeterlineError):
     status_code = 429
     code = "too_many_requests"
+
+
+class Unavailable(MeterlineError):
+    """A service the request needs (ClickHouse, say) is down or behind: nothing was changed; retry after the
+    Retry-After header's seconds."""
+
+    status_code = 503
+    code = "unavailable"
+
+    def __init__(self, message: str, *, retry_after: int = 1) -> None:
+        super().__init__(message, headers={"Retry-After": str(retry_after)})

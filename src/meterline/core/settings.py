@@ -66,10 +66,8 @@ class Settings(BaseSettings):
     # to run every `report_interval` seconds (0: not in `serve`).
     report_interval: float = Field(default=1, ge=0)
     # Usage in ClickHouse (docs/clickhouse.md): the shipper inside `meterline serve` (and `meterline worker`) moves
-    # usage from the outbox every `usage_ship_interval` seconds (0: not in `serve`); past `usage_queue_max` batches
-    # waiting in the outbox (ClickHouse down or slow), ingestion answers 503 with Retry-After and stores nothing.
+    # usage from the outbox every `usage_ship_interval` seconds (0: not in `serve`).
     usage_ship_interval: float = Field(default=1, ge=0)
-    usage_queue_max: int = Field(default=100_000, ge=1)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Generated files (report exports; docs/reports.md, "Storage"): the local filesystem by default, in `files_dir`

@@ -20,6 +20,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
+from meterline.core.errors import Unavailable
 from meterline.core.money import EXACT, exact_sum
 
 SCALE = 12  # decimals of the quantity column
@@ -35,8 +36,8 @@ def micros(at: datetime) -> int:
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-class ClickHouseError(Exception):
-    """The ClickHouse usage store cannot be reached or refused a statement."""
+class ClickHouseError(Unavailable):
+    """The ClickHouse usage store cannot be reached or refused a statement (the API answers 503)."""
 
 
 @dataclass(frozen=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Iterable, Sequence
-from datetime import datetime, tzinfo
+from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, cast
 
@@ -12,6 +12,7 @@ import msgspec
 from sqlalchemy import CursorResult, delete, func, select
 
 from meterline.core.db import sqlite_time
+from meterline.core.errors import Unavailable
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT, exact_sum
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
@@ -68,6 +69,9 @@ def _stored(row: EventRow, org_id: str, created: object, at: Callable[[datetime]
     )
 
 
+# Backpressure (docs/clickhouse.md): while the outbox's oldest batch has waited longer than this for ClickHouse,
+# writes of usage are refused (the API answers 503 with Retry-After) instead of growing the outbox without bound.
+OUTBOX_MAX_AGE = timedelta(minutes=5)
 CLAIM_DAYS = 45  # D6: how long an event id stays claimed (usecases/housekeeping.py ends older claims)
 
 
@@ -128,6 +132,13 @@ class EventStore(OrgRepository):
         if not increments:
             return
         if clickhouse_of(self.session) is not None:
+            oldest = self.session.scalar(select(UsageOutbox.created_at).order_by(UsageOutbox.id).limit(1))
+            if oldest is not None and now - oldest > OUTBOX_MAX_AGE:
+                raise Unavailable(
+                    f"usage is waiting to reach ClickHouse since {oldest.isoformat()} (it is down or behind): "
+                    "nothing was stored; send again later",
+                    retry_after=5,
+                )
             rows = [(a, m, micros(b), str(q), n) for (a, m, b), (q, n) in sorted(increments.items())]
             self.session.add(UsageOutbox(id=new_id("ub"), org_id=self.org_id, payload=_json(rows), created_at=now))
             self.session.flush()

@@ -19,9 +19,11 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, String, and_, case, func, literal_column, or_, select
 
 from meterline.accounts.models import Account
+from meterline.core.errors import BadRequest
 from meterline.core.money import exact_sum
 from meterline.core.repository import OrgRepository
 from meterline.events.models import Event, UsageRollup
+from meterline.events.usage_store import clickhouse_of
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import STANDARD
 
@@ -159,6 +161,11 @@ class MetricsRepository(OrgRepository):
     ) -> Any:
         """SELECT `head` over the rollups of USAGE (bucket start in [start, end)) or of USAGE_FOR_CYCLE (the cycle
         pieces whose cycle starts in [start, end)), filtered."""
+        if clickhouse_of(self.session) is not None:  # the rollups are empty: usage is counted there
+            raise BadRequest(
+                "USAGE and USAGE_FOR_CYCLE metrics are not served yet where usage is kept in ClickHouse "
+                "(docs/clickhouse.md); usage per account is read with GET /accounts/{id}/usage"
+            )
         if not cycle:
             inner = select(*head).where(
                 UsageRollup.org_id == self.org_id, UsageRollup.bucket_start >= start, UsageRollup.bucket_start < end

@@ -162,12 +162,24 @@ def _filter(expr: Any, kind: str, operator: str, args: list[str], where: str, sq
 
 
 def compile_query(
-    query: QueryInput, org_id: str, *, sqlite: bool, max_limit: int = MAX_QUERY_LIMIT, field: str = "queryInput"
+    query: QueryInput,
+    org_id: str,
+    *,
+    sqlite: bool,
+    usage_elsewhere: bool,
+    max_limit: int = MAX_QUERY_LIMIT,
+    field: str = "queryInput",
 ) -> CompiledQuery:
+    """`usage_elsewhere`: usage is kept in ClickHouse, where the `usage` source cannot be read yet."""
     source = SOURCES.get(query.base_data_source)
     if source is None:
         raise BadRequest(
             f"{field}.baseDataSource: no data source {query.base_data_source}; the sources: {', '.join(SOURCES)}"
+        )
+    if usage_elsewhere and source.name == "usage":
+        raise BadRequest(
+            f"{field}.baseDataSource: the usage source is not served yet where usage is kept in ClickHouse "
+            "(docs/clickhouse.md); usage per account is read with GET /accounts/{id}/usage"
         )
     if not 1 <= query.limit <= max_limit:
         raise BadRequest(f"{field}.limit: must be from 1 to {max_limit}; got {query.limit}")

@@ -20,6 +20,7 @@ from meterline.core.errors import BadRequest, NotFound, TooManyRequests
 from meterline.core.ids import new_id
 from meterline.core.numbers import plain
 from meterline.core.pagination import Page, PageRequest
+from meterline.events.usage_store import clickhouse_of
 from meterline.files.service import FileService
 from meterline.reports.models import Report
 from meterline.reports.query import CompiledQuery, compile_query
@@ -60,6 +61,11 @@ class ReportService:
         self.repo = ReportRepository(ctx.session, ctx.org_id)
 
     @property
+    def _usage_elsewhere(self) -> bool:
+        """Usage is kept in ClickHouse, not in the tables the `usage` source reads (docs/clickhouse.md)."""
+        return clickhouse_of(self.ctx.session) is not None
+
+    @property
     def _sqlite(self) -> bool:
         return not self.repo.postgres
 
@@ -84,8 +90,10 @@ class ReportService:
         limit = MAX_TEMPLATE_ROWS if report.type == "TEMPLATE" else None
         query = QueryInput.model_validate(report.query_input)
         if limit is not None:
-            return compile_query(query, self.ctx.org_id, sqlite=self._sqlite, max_limit=limit)
-        return compile_query(query, self.ctx.org_id, sqlite=self._sqlite)
+            return compile_query(
+                query, self.ctx.org_id, sqlite=self._sqlite, usage_elsewhere=self._usage_elsewhere, max_limit=limit
+            )
+        return compile_query(query, self.ctx.org_id, sqlite=self._sqlite, usage_elsewhere=self._usage_elsewhere)
 
     def create(self, request: CreateReportRequest) -> Report:
         """A QUEUED report, its query checked now (400 naming the field). With `account_id` (an account of the
@@ -126,7 +134,13 @@ class ReportService:
                 "fromDate": isoformat_z(request.from_date),
                 "toDate": isoformat_z(request.to_date),
             }
-            compile_query(query, self.ctx.org_id, sqlite=self._sqlite, max_limit=MAX_TEMPLATE_ROWS)
+            compile_query(
+                query,
+                self.ctx.org_id,
+                sqlite=self._sqlite,
+                usage_elsewhere=self._usage_elsewhere,
+                max_limit=MAX_TEMPLATE_ROWS,
+            )
         else:
             if request.query_input is None:
                 raise BadRequest("queryInput: required for a QUERY report")
@@ -145,7 +159,7 @@ class ReportService:
                     column=QueryColumn(column_name=column), operator="EQ", args=[request.account_id]
                 )
                 query = query.model_copy(update={"query_filters": [*(query.query_filters or []), account_filter]})
-            compile_query(query, self.ctx.org_id, sqlite=self._sqlite)
+            compile_query(query, self.ctx.org_id, sqlite=self._sqlite, usage_elsewhere=self._usage_elsewhere)
             name = request.name or f"Query over {query.base_data_source}"
             params = {}
         if request.account_id is not None:
