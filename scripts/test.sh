@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# Run the whole test suite: unit, service (SQLite and PostgreSQL), and the official SDK against live servers.
+# Run the whole test suite: unit, service (SQLite and PostgreSQL), and the official SDK against live servers; then
+# the usage tests a second time with usage kept in ClickHouse.
 # Usage: bash scripts/test.sh [pytest args]
 # Before pytest it runs ruff (lint and format check) and mypy; any finding fails the run.
 # It creates .venv with the test extras, installs or starts PostgreSQL when it is missing or down, and installs
@@ -50,6 +51,13 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 fi
 
+# Usage in ClickHouse (docs/clickhouse.md) is tested against a real server: Debian's clickhouse-server, which the
+# tests start themselves with their own data directory and ports (tests/clickhouse_server.py).
+if ! command -v clickhouse-server >/dev/null 2>&1; then
+  echo "installing ClickHouse" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null
+fi
+
 # Static checks first: lint, formatting and types (configured in pyproject.toml; mypy is strict for the billing core).
 echo "ruff check" >&2
 .venv/bin/ruff check src tests examples
@@ -58,4 +66,15 @@ echo "ruff format --check" >&2
 echo "mypy" >&2
 .venv/bin/mypy
 
-exec .venv/bin/python -m pytest "$@"
+# The whole suite; then, unless test paths were given, a second pass of the tests that write and read usage (the
+# ingestion, corrections, invoicing, bill run and entitlement tests, service and SDK) with usage kept in ClickHouse.
+.venv/bin/python -m pytest "$@"
+for arg in "$@"; do
+  case "$arg" in tests*|./tests*) exit 0 ;; esac
+done
+echo "second pass: usage kept in ClickHouse" >&2
+METERLINE_TEST_USAGE_STORE=clickhouse exec .venv/bin/python -m pytest "$@" \
+  tests/service/test_ingestion.py tests/service/test_event_corrections.py tests/service/test_invoicing.py \
+  tests/service/test_previews.py tests/service/test_entitlements.py tests/service/test_bill_runs.py \
+  tests/api/test_ingestion_sdk.py tests/api/test_event_corrections_sdk.py tests/api/test_invoices_sdk.py \
+  tests/api/test_predefined_events_sdk.py tests/api/test_entitlements_sdk.py tests/api/test_entitled_concurrency.py

@@ -36,9 +36,8 @@ def ship_once(factory: sessionmaker[Session], limit: int = BATCHES_PER_ROUND) ->
         if clickhouse_of(session) is None:
             return 0
     with unit_of_work(factory) as session:
-        clickhouse = clickhouse_of(session)
-        assert clickhouse is not None  # noqa: S101 - the choice is read once per process (usage_store.py)
-        return ship(session, clickhouse, limit)
+        clickhouse = clickhouse_of(session)  # the same: the choice is read once per process (usage_store.py)
+        return 0 if clickhouse is None else ship(session, clickhouse, limit)
 
 
 def ship(session: Session, clickhouse: ClickHouseUsage, limit: int) -> int:
