@@ -105,7 +105,7 @@ def build(url: str, accounts: int, events: int) -> tuple[str, Decimal]:
                     if account_pk == all_pks[0] and meter_id == meters[0]:
                         check += units
         with unit_of_work(factory) as s:
-            EventStore(s, org_id).add_usage(increments, UTC)
+            EventStore(s, org_id).add_usage(increments, UTC, datetime.now(UTC))
     return org_id, check
 
 

@@ -57,7 +57,7 @@ def run(url: str, events: int, reads: int) -> tuple[float, float, float]:
                 if n:
                     quantity = Decimal(n) if meter.aggregation == "COUNT" else Decimal(units[i])
                     increments[(account_pk, meter.id, MONTH + timedelta(seconds=900 * i))] = (quantity, n)
-        EventStore(s, org.id).add_usage(increments, timezone.utc)
+        EventStore(s, org.id).add_usage(increments, timezone.utc, datetime.now(timezone.utc))
     timings = []
     with unit_of_work(factory, write=False) as s:
         org = s.query(Organization).one()
