@@ -67,7 +67,7 @@ echo "mypy" >&2
 .venv/bin/mypy
 
 # The whole suite; then, unless test paths were given, a second pass of the tests that write and read usage (the
-# ingestion, corrections, invoicing, bill run and entitlement tests, service and SDK) with usage kept in ClickHouse.
+# ingestion, corrections, invoicing, bill run, entitlement and metrics tests, service and SDK) with usage kept in ClickHouse.
 .venv/bin/python -m pytest "$@"
 for arg in "$@"; do
   case "$arg" in tests*|./tests*) exit 0 ;; esac
@@ -77,4 +77,5 @@ METERLINE_TEST_USAGE_STORE=clickhouse exec .venv/bin/python -m pytest "$@" \
   tests/service/test_ingestion.py tests/service/test_event_corrections.py tests/service/test_invoicing.py \
   tests/service/test_previews.py tests/service/test_entitlements.py tests/service/test_bill_runs.py \
   tests/api/test_ingestion_sdk.py tests/api/test_event_corrections_sdk.py tests/api/test_invoices_sdk.py \
-  tests/api/test_predefined_events_sdk.py tests/api/test_entitlements_sdk.py tests/api/test_entitled_concurrency.py
+  tests/api/test_predefined_events_sdk.py tests/api/test_entitlements_sdk.py tests/api/test_entitled_concurrency.py \
+  tests/api/test_metrics_sdk.py

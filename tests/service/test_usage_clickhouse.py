@@ -281,15 +281,23 @@ def test_a_stalled_outbox_refuses_new_usage_and_stores_nothing(
     assert usage_of(factory, org, meter) == (Decimal(2), 2)
 
 
-def test_usage_metrics_and_the_usage_report_source_say_they_are_not_served_yet(
+def test_usage_metrics_read_clickhouse_and_the_outbox_and_the_usage_report_source_says_it_is_not_served(
     factory: sessionmaker[Session], acme: tuple[Organization, str]
 ) -> None:
-    """Their SQL reads the rollups, which stay empty here: they refuse with the reason, never answer zero."""
-    org, _ = acme
+    """USAGE per period and group: the same sums from ClickHouse, the outbox, or both. The report source's SQL reads
+    the rollups, which stay empty here: it refuses with the reason, never answers zero."""
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "2"), ("b", DAY + timedelta(hours=30), "0.5"))
+    ship_once(factory)
+    ingest(factory, org, ("c", DAY + timedelta(hours=2), "1"))  # in the outbox
+    days = [DAY, DAY + timedelta(days=1)]
     with unit_of_work(factory, write=False) as s:
         repo = MetricsRepository(s, org.id)
-        with pytest.raises(BadRequest, match=r"^USAGE and USAGE_FOR_CYCLE metrics are not served yet where usage"):
-            repo.usage_sums([DAY], DAY, DAY + timedelta(days=1))
+        assert repo.usage_sums(days, DAY, DAY + timedelta(days=2), meter_ids={meter}) == {
+            (0, ()): Decimal(3),
+            (1, ()): Decimal("0.5"),
+        }
+        assert repo.usage_groups(False, DAY, DAY + timedelta(days=2), group="customer", limit=10) == 1
         query = QueryInput.model_validate(
             {"baseDataSource": "usage", "selects": [{"columnName": "usage"}], "sort": [], "limit": 10}
         )

@@ -15,7 +15,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -34,6 +34,10 @@ def micros(at: datetime) -> int:
     """`at` (UTC-aware) as whole microseconds since the epoch, exactly."""
     delta = at - EPOCH
     return (delta.days * 86_400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def from_micros(value: int) -> datetime:
+    return EPOCH + timedelta(microseconds=value)
 
 
 class ClickHouseError(Unavailable):

@@ -17,7 +17,7 @@ from meterline.core.ids import new_id
 from meterline.core.money import EXACT, exact_sum
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
-from meterline.events.clickhouse import ClickHouseUsage, micros
+from meterline.events.clickhouse import ClickHouseUsage, from_micros, micros
 from meterline.events.models import Event, EventId, UsageDaily, UsageOutbox, UsageRollup
 from meterline.events.usage_store import clickhouse_of
 from meterline.rating import cycles
@@ -297,6 +297,36 @@ class EventStore(OrgRepository):
                         (qty, events) if got is None else (EXACT.add(got[0], qty), got[1] + events)
                     )
         return result
+
+    def usage_buckets(
+        self,
+        clickhouse: ClickHouseUsage,
+        start: datetime,
+        end: datetime,
+        *,
+        account_pks: Collection[str] | None = None,
+        meter_ids: Collection[str] | None = None,
+    ) -> list[tuple[str, str, datetime, Decimal]]:
+        """(account, meter, bucket start, quantity) of every 15-minute bucket with usage in [start, end), from
+        ClickHouse plus the outbox, each batch counted once (as `_clickhouse_usage`); a bucket may come twice (once
+        from each), which sums the same."""
+        pending = self.pending_usage()
+        accounts = None if account_pks is None else sorted(set(account_pks))
+        meters = None if meter_ids is None else sorted(set(meter_ids))
+        found = clickhouse.bucket_sums(
+            self.org_id, start, end, account_pks=accounts, meter_ids=meters, leave_out=[b for b, _ in pending]
+        )
+        rows = [(a, m, from_micros(bucket), quantity) for a, m, bucket, quantity, _ in found]
+        low, high = micros(start), micros(end)
+        for _, batch in pending:
+            for account_pk, meter_id, bucket, quantity, _ in batch:
+                if (
+                    low <= bucket < high
+                    and (accounts is None or account_pk in accounts)
+                    and (meters is None or meter_id in meters)
+                ):
+                    rows.append((account_pk, meter_id, from_micros(bucket), Decimal(quantity)))
+        return rows
 
     def page(
         self,

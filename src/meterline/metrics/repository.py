@@ -11,6 +11,8 @@ with freshly bound parameters in GROUP BY is the selected one.
 
 from __future__ import annotations
 
+from bisect import bisect_right
+from collections import defaultdict
 from collections.abc import Sequence
 from datetime import datetime
 from decimal import Decimal
@@ -19,10 +21,11 @@ from typing import Any, Literal
 from sqlalchemy import ColumnElement, String, and_, case, func, literal_column, or_, select
 
 from meterline.accounts.models import Account
-from meterline.core.errors import BadRequest
-from meterline.core.money import exact_sum
+from meterline.core.money import EXACT, exact_sum
 from meterline.core.repository import OrgRepository
+from meterline.events.clickhouse import ClickHouseUsage
 from meterline.events.models import Event, UsageRollup
+from meterline.events.store import EventStore
 from meterline.events.usage_store import clickhouse_of
 from meterline.invoicing.models import Invoice
 from meterline.invoicing.service import STANDARD
@@ -161,11 +164,6 @@ class MetricsRepository(OrgRepository):
     ) -> Any:
         """SELECT `head` over the rollups of USAGE (bucket start in [start, end)) or of USAGE_FOR_CYCLE (the cycle
         pieces whose cycle starts in [start, end)), filtered."""
-        if clickhouse_of(self.session) is not None:  # the rollups are empty: usage is counted there
-            raise BadRequest(
-                "USAGE and USAGE_FOR_CYCLE metrics are not served yet where usage is kept in ClickHouse "
-                "(docs/clickhouse.md); usage per account is read with GET /accounts/{id}/usage"
-            )
         if not cycle:
             inner = select(*head).where(
                 UsageRollup.org_id == self.org_id, UsageRollup.bucket_start >= start, UsageRollup.bucket_start < end
@@ -196,6 +194,45 @@ class MetricsRepository(OrgRepository):
             inner = inner.where(UsageRollup.meter_id.in_(sorted(meter_ids)))
         return inner
 
+    def _clickhouse_rows(
+        self,
+        clickhouse: ClickHouseUsage,
+        cycle: bool,
+        start: datetime,
+        end: datetime,
+        account_pks: set[str] | None,
+        meter_ids: set[str] | None,
+    ) -> list[tuple[str, str, datetime, Decimal]]:
+        """What `_usage_rows` selects, where usage is kept in ClickHouse: (account, meter, when, quantity), `when`
+        the bucket's start (USAGE) or the cycle start of each STANDARD invoice whose billed period holds the bucket
+        (USAGE_FOR_CYCLE: a bucket counts once per such invoice, as the SQL's join)."""
+        store = EventStore(self.session, self.org_id)
+        if not cycle:
+            return store.usage_buckets(clickhouse, start, end, account_pks=account_pks, meter_ids=meter_ids)
+        stmt = select(Invoice.account_pk, Invoice.start_at, Invoice.end_at, Invoice.cycle_start).where(
+            Invoice.org_id == self.org_id,
+            Invoice.invoice_type == STANDARD,
+            Invoice.cycle_start >= start,
+            Invoice.cycle_start < end,
+        )
+        if account_pks is not None:
+            stmt = stmt.where(Invoice.account_pk.in_(sorted(account_pks)))
+        pieces: dict[str, list[tuple[datetime, datetime, datetime]]] = defaultdict(list)
+        for account_pk, piece_start, piece_end, cycle_start in self.session.execute(stmt).all():
+            if cycle_start is not None:  # (the filter above already leaves no other)
+                pieces[account_pk].append((piece_start, piece_end, cycle_start))
+        if not pieces:
+            return []
+        low = min(p[0] for ps in pieces.values() for p in ps)
+        high = max(p[1] for ps in pieces.values() for p in ps)
+        buckets = store.usage_buckets(clickhouse, low, high, account_pks=set(pieces), meter_ids=meter_ids)
+        return [
+            (account_pk, meter_id, cycle_start, quantity)
+            for account_pk, meter_id, bucket, quantity in buckets
+            for piece_start, piece_end, cycle_start in pieces[account_pk]
+            if piece_start <= bucket < piece_end
+        ]
+
     def usage_groups(
         self,
         cycle: bool,
@@ -211,6 +248,21 @@ class MetricsRepository(OrgRepository):
         `limit` + 1 and no further; "customer": the accounts' customers (an account gone: its pk)."""
         if any(f is not None and not f for f in (account_pks, meter_ids)):
             return 0
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            rows = self._clickhouse_rows(clickhouse, cycle, start, end, account_pks, meter_ids)
+            if group == "customer":
+                customers = dict(
+                    self.session.execute(
+                        select(Account.pk, Account.customer_pk).where(
+                            Account.org_id == self.org_id, Account.pk.in_(sorted({row[0] for row in rows}))
+                        )
+                    ).all()
+                )
+                keys = {customers.get(row[0]) or row[0] for row in rows}
+            else:
+                keys = {row[0] if group == "account" else row[1] for row in rows}
+            return min(len(keys), limit + 1)
         if group == "customer":
             customer = (
                 select(Account.customer_pk)
@@ -254,6 +306,16 @@ class MetricsRepository(OrgRepository):
         in): quantities summed per (period index, group key)."""
         if any(f is not None and not f for f in (account_pks, meter_ids)):
             return {}
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            sums: dict[tuple[int, GroupKey], Decimal] = {}
+            for account_pk, meter_id, when, quantity in self._clickhouse_rows(
+                clickhouse, cycle, start, end, account_pks, meter_ids
+            ):
+                keyed = {None: (), "account": (account_pk,), "meter": (meter_id,)}[group]
+                key = (bisect_right(starts, when) - 1, keyed)
+                sums[key] = EXACT.add(sums.get(key, Decimal(0)), quantity)
+            return sums
         columns = {None: (), "account": (UsageRollup.account_pk,), "meter": (UsageRollup.meter_id,)}[group]
         period = _period_of(Invoice.cycle_start if cycle else UsageRollup.bucket_start, starts).label("period")
         inner = self._usage_rows(cycle, [period, *columns, UsageRollup.quantity], start, end, account_pks, meter_ids)
