@@ -318,12 +318,13 @@ class EventStore(OrgRepository):
         )
         rows = [(a, m, from_micros(bucket), quantity) for a, m, bucket, quantity, _ in found]
         low, high = micros(start), micros(end)
+        wanted_accounts, wanted_meters = set(accounts or ()), set(meters or ())
         for _, batch in pending:
             for account_pk, meter_id, bucket, quantity, _ in batch:
                 if (
                     low <= bucket < high
-                    and (accounts is None or account_pk in accounts)
-                    and (meters is None or meter_id in meters)
+                    and (accounts is None or account_pk in wanted_accounts)
+                    and (meters is None or meter_id in wanted_meters)
                 ):
                     rows.append((account_pk, meter_id, from_micros(bucket), Decimal(quantity)))
         return rows
