@@ -401,7 +401,10 @@ def migrate(database_url: DatabaseUrl = DEFAULT_DATABASE_URL) -> None:
 def usage_store(
     clickhouse: Annotated[
         str | None,
-        typer.Option(help="Keep usage in this ClickHouse from now on (clickhouse://user:password@host:9000/database)"),
+        typer.Option(
+            help="Keep usage in this ClickHouse from now on (clickhouse://user:password@host:9000/database); "
+            "if not given, show where usage is kept"
+        ),
     ] = None,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
