@@ -68,8 +68,19 @@ class ChdbUsage(ClickHouseUsage):
         )
         return f"{sql.rstrip()} {values}"
 
-    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
-        text = self.render(sql, params)
+    def execute(
+        self, sql: str, params: Any = None, *, sets: dict[str, Sequence[str]] | None = None
+    ) -> list[tuple[Any, ...]]:
+        # chdb takes no external tables: each set becomes a Memory table of the same name and column, in the session's
+        # current database, where the statement's unqualified `(SELECT v FROM name)` finds it
+        for name, values in (sets or {}).items():
+            self._run(f"DROP TABLE IF EXISTS {name}")
+            self._run(f"CREATE TABLE {name} (v String) ENGINE = Memory")
+            if values:
+                self._run(self.render(f"INSERT INTO {name} (v) VALUES", [(v,) for v in values]))
+        return self._run(self.render(sql, params))
+
+    def _run(self, text: str) -> list[tuple[Any, ...]]:
         self.statements.append(text)
         try:
             result = self.session.query(text, "JSONCompact")

@@ -303,3 +303,24 @@ def test_usage_metrics_read_clickhouse_and_the_outbox_and_the_usage_report_sourc
         )
         with pytest.raises(BadRequest, match=r"^queryInput.baseDataSource: the usage source is not served yet"):
             compile_query(query, org.id, sqlite=True, usage_elsewhere=clickhouse_of(s) is not None)
+
+
+def test_lists_longer_than_a_query_may_be_are_read_whole(factory: sessionmaker[Session]) -> None:
+    """Reading the usage of 9,000 accounts while 9,000 batches wait in the outbox: both lists (about 330 KB each as
+    text) exceed the server's max_query_size (256 KiB) and go with the query as external tables; every account is
+    counted, every batch left out is left out."""
+    org = new_org(factory)
+    store = clickhouse(factory)
+    n = 9_000
+    accounts = [f"account-{i:05d}-{'x' * 24}" for i in range(n)]
+    pending = [f"pending-{i:05d}-{'y' * 24}" for i in range(n)]
+    bucket = int(DAY.timestamp()) * 1_000_000
+    rows = [(org.id, a, "m", bucket, Decimal("1.5"), 1, f"shipped-{i}", 0) for i, a in enumerate(accounts)]
+    rows += [(org.id, a, "m", bucket, Decimal(1000), 1, pending[i], 0) for i, a in enumerate(accounts)]
+    store.insert(rows)
+    sums = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1), leave_out=pending)
+    assert len(sums) == n and set(sums.values()) == {(Decimal("1.5"), 1)}
+    buckets = store.bucket_sums(org.id, DAY, DAY + timedelta(days=1), account_pks=accounts, leave_out=pending)
+    assert len(buckets) == n and {(q, e) for *_, q, e in buckets} == {(Decimal("1.5"), 1)}
+    everything = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1))
+    assert set(everything.values()) == {(Decimal("1001.5"), 2)}

@@ -112,9 +112,17 @@ class ClickHouseUsage:
             self._local.client = client
         return client
 
-    def execute(self, sql: str, params: Any = None) -> list[tuple[Any, ...]]:
+    def execute(
+        self, sql: str, params: Any = None, *, sets: dict[str, Sequence[str]] | None = None
+    ) -> list[tuple[Any, ...]]:
+        """Run `sql`; each of `sets` goes with the query as an external table of one String column `v`, read as
+        `(SELECT v FROM name)`, so a list of any length passes whatever the server's max_query_size."""
+        external = [
+            {"name": name, "structure": [("v", "String")], "data": [{"v": value} for value in values]}
+            for name, values in (sets or {}).items()
+        ]
         try:
-            result = self._client().execute(sql, params)
+            result = self._client().execute(sql, params, external_tables=external or None)
         except Exception as exc:  # the driver's errors have no common base: network, server, protocol
             self._local.client = None
             raise ClickHouseError(f"ClickHouse at {self.address.without_password()}: {exc}".splitlines()[0]) from exc
@@ -181,16 +189,17 @@ class ClickHouseUsage:
         that match, each (batch_id, seq) counted once whatever copies ClickHouse has not merged yet."""
         where = ["org_id = %(org)s", "bucket >= %(start)s", "bucket < %(end)s"]
         params: dict[str, Any] = {"org": org_id, "start": micros(start), "end": micros(end)}
+        sets: dict[str, Sequence[str]] = {}
         for column, values in (("account_pk", account_pks), ("meter_id", meter_ids)):
             if values is not None:
                 if not values:
                     return []
-                where.append(f"{column} IN %({column})s")
-                params[column] = tuple(values)
-        pending = tuple(sorted(set(leave_out)))
+                where.append(f"{column} IN (SELECT v FROM {column}s)")  # noqa: S608  # constant names
+                sets[f"{column}s"] = tuple(set(values))
+        pending = tuple(set(leave_out))
         if pending:
-            where.append("batch_id NOT IN %(pending)s")
-            params["pending"] = pending
+            where.append("batch_id NOT IN (SELECT v FROM pending)")
+            sets["pending"] = pending
         table = f"{self.address.database}.usage"
         # constant column names, a checked database name, values as parameters
         sql = (
@@ -200,5 +209,5 @@ class ClickHouseUsage:
         )
         return [
             (*row[:-3], EXACT.add(Decimal(row[-3]), exact_sum(map(Decimal, row[-1]))), int(row[-2]))
-            for row in self.execute(sql, params)
+            for row in self.execute(sql, params, sets=sets)
         ]
