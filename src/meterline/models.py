@@ -11,7 +11,7 @@ from meterline.entitlements.models import Feature, FeatureConsumption, FeatureCr
 from meterline.events.models import Event, EventId, Installation, UsageDaily, UsageOutbox, UsageRollup
 from meterline.files.models import StoredFile
 from meterline.invoice_groups.models import CompositeInvoice, CompositeMember, InvoiceGroup, InvoiceGroupMember
-from meterline.invoicing.models import BillingFailure, Invoice, InvoiceSequence
+from meterline.invoicing.models import BillingFailure, BillingLease, Invoice, InvoiceSequence
 from meterline.jobs.models import Job, JobEntry
 from meterline.licenses.models import LicenseUpdate
 from meterline.metering.models import EventSchema, UsageMeter
@@ -34,6 +34,7 @@ __all__ = [
     "ApiKey",
     "Base",
     "BillingFailure",
+    "BillingLease",
     "Credit",
     "CreditTransaction",
     "Customer",

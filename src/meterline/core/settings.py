@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     invoice_number_format: str = "INV-{number:06d}"
     # The billing worker inside `meterline serve`: seconds between runs; 0 turns it off (run `meterline worker`).
     worker_interval: float = 10
+    # Several workers share a bill run part by part (invoicing/leases.py): a part's lease lasts this many seconds and
+    # is renewed after every chunk of accounts synced; a dead worker's parts are taken over once it expires.
+    billing_lease_seconds: float = Field(default=120, ge=5, le=3600)
     # Console sign-in throttle (tenancy/sessions.py): failed sign-ins per email and per client address within the
     # window before further tries are refused with 429; 0 turns a limit off.
     login_failures_per_email: int = 5

@@ -49,6 +49,7 @@ from meterline.invoicing.failures import (
     BillingFailureRepository,
     Recorded,
 )
+from meterline.invoicing.leases import Leases, part_of, parts_for
 from meterline.invoicing.repository import InvoiceRepository
 from meterline.invoicing.service import InvoiceService, credit_holds
 from meterline.tenancy.context import Context
@@ -152,6 +153,7 @@ def run(
     *,
     now: datetime,
     groups: Groups,
+    leases: Leases | None,
     org_id: str | None = None,
     progress: Progress | None = None,
     retry_now: bool = False,
@@ -159,17 +161,23 @@ def run(
     """Bill every organization (or `org_id`) up to `as_of`. `now` is the wall clock of the run, which the retries'
     backoff is counted in; a step that failed before is tried again once its next attempt is due, or at once with
     `retry_now` (`meterline bill-run`: an operator asking for it). A failing organization, chunk or invoice is
-    recorded, logged and counted, and the run goes on with the next one; `RunResult.failures` lists them."""
+    recorded, logged and counted, and the run goes on with the next one; `RunResult.failures` lists them.
+    `leases`: the worker's (invoicing/leases.py), so that workers share the run part by part; None runs every part
+    (an operator's run, the demo), as correct beside the workers, only not shared with them."""
     result = RunResult()
     try:
         refresh_statistics(factory)
     except Exception as exc:  # statistics only speed the run up
         log.warning("bill run: statistics not refreshed", extra={"fields": {"error": describe(exc)}})
-    for org in _orgs(factory, org_id):
-        try:
-            _Org(factory, org.id, as_of, now, retry_now, progress, result, groups).bill()
-        except Exception as exc:  # outside the steps' own isolation (a row that cannot be read...): the next one
-            _failed(factory, org.id, ORGANIZATION, org.id, None, exc, now, result)
+    try:
+        for org in _orgs(factory, org_id):
+            try:
+                _Org(factory, org.id, as_of, now, retry_now, progress, result, groups, leases).bill()
+            except Exception as exc:  # outside the steps' own isolation (a row that cannot be read...): the next one
+                _failed(factory, org.id, ORGANIZATION, org.id, None, exc, now, result)
+    finally:
+        if leases is not None:
+            leases.release()
     return result
 
 
@@ -186,9 +194,11 @@ class _Org:
         progress: Progress | None,
         result: RunResult,
         groups: Groups,
+        leases: Leases | None,
     ) -> None:
         self.factory, self.org_id, self.as_of, self.now = factory, org_id, as_of, now
         self.retry_now, self.progress, self.result, self.groups = retry_now, progress, result, groups
+        self.leases = leases
 
     def _due(self, next_attempt_at: datetime) -> bool:
         return self.retry_now or next_attempt_at <= self.now
@@ -207,8 +217,16 @@ class _Org:
             if whole is not None and not self._due(whole):
                 return  # the organization's run failed as a whole: it waits for its next attempt
             accounts = InvoiceRepository(session, self.org_id).accounts_with_schedules()
-        self.sync(accounts, failed[SYNC])
-        self.finalize(failed[FINALIZE])
+        if self.leases is None:
+            self.sync(accounts, failed[SYNC])
+        else:
+            parts = parts_for(len(accounts), self.leases.accounts_per_part)
+            held = [part for part in range(parts) if self._sync_part(part, parts, accounts, failed[SYNC])]
+            if not held:
+                return  # other workers hold every part of this organization's run
+        self.finalize(failed[FINALIZE])  # shared with the other workers by skipped row locks
+        if self.leases is not None and not self.leases.holds(self.org_id, 0):
+            return  # the organization's own steps go with part 0
         grouped = failed[GROUPS].get(self.org_id)
         if grouped is None or self._due(grouped):
             self.group(failed_before=grouped is not None)
@@ -221,9 +239,21 @@ class _Org:
                 BillingFailureRepository(session, self.org_id).clear(ORGANIZATION, [self.org_id])
 
     # -- sync --------------------------------------------------------------------------------------------------------
-    def sync(self, accounts: list[str], failed: dict[str, datetime]) -> None:
+    def _sync_part(self, part: int, parts: int, accounts: list[str], failed: dict[str, datetime]) -> bool:
+        """Sync the accounts of one part if this worker can take its lease; whether it could."""
+        assert self.leases is not None  # noqa: S101  # nosec B101 - only called with leases
+        leases = self.leases
+        if not leases.take(self.org_id, part):
+            return False
+        mine = [pk for pk in accounts if part_of(pk, parts) == part]
+        retried = {pk: at for pk, at in failed.items() if part_of(pk, parts) == part}
+        self.sync(mine, retried, lambda: leases.take(self.org_id, part))
+        return True
+
+    def sync(self, accounts: list[str], failed: dict[str, datetime], renew: Callable[[], bool] = lambda: True) -> None:
         """Chunks of accounts, each in its own transaction; a failing chunk is synced again an account at a time.
-        Accounts whose sync failed before are left out of the chunks and tried alone when their attempt is due."""
+        Accounts whose sync failed before are left out of the chunks and tried alone when their attempt is due.
+        `renew` is asked before every chunk (the part's lease): when it answers False, another worker has the part."""
         scheduled = set(accounts)
         gone = [pk for pk in failed if pk not in scheduled]  # no schedule any more: nothing to sync
         if gone:
@@ -231,6 +261,8 @@ class _Org:
                 BillingFailureRepository(session, self.org_id).clear(SYNC, gone)
         healthy = [pk for pk in accounts if pk not in failed]
         for i in range(0, len(healthy), SYNC_CHUNK):
+            if i and not renew():
+                return
             chunk = healthy[i : i + SYNC_CHUNK]
             try:
                 self._sync(chunk)
@@ -415,14 +447,15 @@ class Worker(BackgroundLoop):
         *,
         groups: Groups,
         housekeeping: Callable[[datetime], object],
+        leases: Leases,
     ) -> None:
         super().__init__(interval)
-        self.factory, self.groups, self.housekeeping = factory, groups, housekeeping
+        self.factory, self.groups, self.housekeeping, self.leases = factory, groups, housekeeping, leases
         self._last_forget: datetime | None = None
 
     def tick(self) -> RunResult:
         now = utc_now()
-        result = run(self.factory, now, now=now, groups=self.groups)
+        result = run(self.factory, now, now=now, groups=self.groups, leases=self.leases)
         if self._last_forget is None or now - self._last_forget >= timedelta(hours=1):
             self.housekeeping(now)
             self._last_forget = now

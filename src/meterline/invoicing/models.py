@@ -96,3 +96,16 @@ class BillingFailure(Base):
     first_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     last_failed_at: Mapped[datetime] = mapped_column(UTCDateTime())
     next_attempt_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+class BillingLease(Base):
+    """A part of one organization's bill run held by one worker until `expires_at` (invoicing/leases.py): the
+    accounts whose crc32(pk) % parts is `part`, and with part 0 the organization's own steps. A worker renews its
+    leases as it works; a dead worker's expire and another worker takes them over."""
+
+    __tablename__ = "billing_leases"
+
+    org_id: Mapped[str] = mapped_column(ForeignKey("organizations.id", ondelete="CASCADE"), primary_key=True)
+    part: Mapped[int] = mapped_column(primary_key=True)
+    holder: Mapped[str] = mapped_column(String(80))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
