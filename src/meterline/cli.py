@@ -403,31 +403,44 @@ def usage_store(
         str | None,
         typer.Option(
             help="Keep usage in this ClickHouse from now on (clickhouse://user:password@host:9000/database); "
-            "if not given, show where usage is kept"
+            "if neither this nor --database is given, show where usage is kept"
         ),
     ] = None,
+    database: Annotated[
+        bool,
+        typer.Option("--database", help="Keep usage in the database itself again, moving it back from ClickHouse"),
+    ] = False,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """Show where usage is kept; with --clickhouse, move it to ClickHouse (the usage counted so far included).
-    Stop the app processes first and start them again afterwards (docs/scaling.md)."""
+    """Show where usage is kept; with --clickhouse, move it to ClickHouse (the usage counted so far included); with
+    --database, move it back. Stop the app processes first and start them again afterwards (docs/scaling.md)."""
     from meterline.core.clock import utc_now
     from meterline.events.clickhouse import Address, ClickHouseError
-    from meterline.events.usage_store import clickhouse_of, move_to_clickhouse
+    from meterline.events.moves import move_to_clickhouse, move_to_database
+    from meterline.events.usage_store import clickhouse_of
 
     factory = _session_factory(database_url)
-    if clickhouse is None:
+    if clickhouse is not None and database:
+        err.print("[red]error:[/red] give --clickhouse URL or --database, not both")
+        raise typer.Exit(code=2)
+    if clickhouse is None and not database:
         with unit_of_work(factory, write=False) as session:
             store = clickhouse_of(session)
         out.print(f"usage is kept in {store.address.without_password() if store else 'the database itself'}")
         return
     try:
-        Address.parse(clickhouse)
         with unit_of_work(factory) as session:
-            moved = move_to_clickhouse(session, clickhouse, utc_now(), lambda n: err.print(f"moved {n:,} rows"))
+            if clickhouse is not None:
+                Address.parse(clickhouse)
+                moved = move_to_clickhouse(session, clickhouse, utc_now(), lambda n: err.print(f"moved {n:,} rows"))
+                where = Address.parse(clickhouse).without_password()
+            else:
+                moved = move_to_database(session, utc_now(), lambda n: err.print(f"moved {n:,} buckets"))
+                where = "the database itself"
     except (ValueError, ClickHouseError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
-    err.print(f"usage is kept in {Address.parse(clickhouse).without_password()} ({moved:,} rows moved)")
+    err.print(f"usage is kept in {where} ({moved:,} {'rows' if clickhouse else 'buckets'} moved)")
 
 
 @app.command()

@@ -324,3 +324,60 @@ def test_lists_longer_than_a_query_may_be_are_read_whole(factory: sessionmaker[S
     assert len(buckets) == n and {(q, e) for *_, q, e in buckets} == {(Decimal("1.5"), 1)}
     everything = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1))
     assert set(everything.values()) == {(Decimal("1001.5"), 2)}
+
+
+def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_again(
+    db_url: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """`meterline usage-store --database` moves usage back from ClickHouse: the batches shipped (one of them twice)
+    and those still waiting in the outbox, each once, into the rollups; the usage reads the same, the outbox is
+    empty, new usage goes to the rollups; a second move back says there is nothing to move. Moving to ClickHouse
+    again afterwards reads the same once more."""
+    with fresh_database(db_url, tmp_path_factory) as url:
+        target = keep_usage_in_clickhouse(url, clickhouse_url)
+        engine = create_db_engine(url)
+        own = make_session_factory(engine)
+        org = new_org(own)
+        with unit_of_work(own) as s:
+            meter = setup_catalog(Context(session=s, org=s.merge(org), now=utc_now()))
+        ingest(own, org, ("a", DAY + timedelta(hours=1), "3"), ("b", DAY + timedelta(hours=5), "0.25"))
+        with pytest.raises(RuntimeError, match="^the shipper died$"), unit_of_work(own) as s:
+            ship(s, clickhouse(own), limit=1_000_000)
+            raise RuntimeError("the shipper died")
+        while ship_once(own):
+            pass
+        assert raw_rows(own, org) == 4  # two copies of each row
+        ingest(own, org, ("c", DAY + timedelta(days=40), "0.000000000001"))  # waits in the outbox, another month
+        assert outbox_of(own, org) == 1
+        before = usage_of(own, org, meter)
+        assert before == (Decimal("3.25"), 2)
+
+        back = meterline("usage-store", "--database", "--database-url", url)
+        assert back.returncode == 0, back.stderr
+        assert "usage is kept in the database itself (3 buckets moved)" in back.stderr
+        with unit_of_work(own, write=False) as s:
+            forget(s)
+            assert s.scalar(select(func.count()).select_from(UsageRollup)) == 3
+            assert s.scalar(select(func.count()).select_from(UsageOutbox)) == 0
+        assert usage_of(own, org, meter) == before
+        with unit_of_work(own, write=False) as s:
+            ctx = Context(session=s, org=s.merge(org), now=utc_now())
+            later = DAY + timedelta(days=40)
+            [found] = [u for u in UsageService(ctx).of_account("acme", later, later + timedelta(days=1))]
+            assert (found.usage, found.events) == (Decimal("0.000000000001"), 1)
+        ingest(own, org, ("d", DAY + timedelta(hours=2), "1"))
+        assert usage_of(own, org, meter) == (Decimal("4.25"), 3)
+        with unit_of_work(own, write=False) as s:
+            assert s.scalar(select(func.count()).select_from(UsageRollup)) == 4
+
+        again = meterline("usage-store", "--database", "--database-url", url)
+        assert again.returncode == 1 and "usage is already kept in the database itself" in again.stderr
+        both = meterline("usage-store", "--database", "--clickhouse", target, "--database-url", url)
+        assert both.returncode == 2 and "not both" in both.stderr
+
+        there = meterline("usage-store", "--clickhouse", f"{target}_again", "--database-url", url)
+        assert there.returncode == 0, there.stderr
+        with unit_of_work(own, write=False) as s:
+            forget(s)
+        assert usage_of(own, org, meter) == (Decimal("4.25"), 3)
+        engine.dispose()

@@ -145,6 +145,12 @@ class ClickHouseUsage:
             values,
         )
 
+    def spans(self) -> dict[str, tuple[int, int]]:
+        """The first and last bucket (µs) of every organization with usage here."""
+        table = f"{self.address.database}.usage"
+        rows = self.execute(f"SELECT org_id, min(bucket), max(bucket) FROM {table} GROUP BY org_id")  # noqa: S608  # nosec B608 - a checked name
+        return {org: (int(low), int(high)) for org, low, high in rows}
+
     def sums(
         self,
         org_id: str,
