@@ -8,6 +8,7 @@ import threading
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -16,19 +17,20 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
-from meterline.core.errors import BadRequest, Unavailable
+from meterline.core.errors import Unavailable
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
 from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
 from meterline.events.store import OUTBOX_MAX_AGE, EventStore
 from meterline.events.usage_store import clickhouse_of, forget
+from meterline.files.storage import LocalStore
 from meterline.metrics.repository import MetricsRepository
-from meterline.reports.query import compile_query
-from meterline.reports.schemas import QueryInput
+from meterline.reports.schemas import CreateReportRequest
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.events import ingestion
+from meterline.usecases.reports import report_service
 from tests.conftest import fresh_database, keep_usage_in_clickhouse, new_org
 from tests.service.test_ingestion import event, setup_catalog
 from tests.test_cli import meterline
@@ -281,28 +283,56 @@ def test_a_stalled_outbox_refuses_new_usage_and_stores_nothing(
     assert usage_of(factory, org, meter) == (Decimal(2), 2)
 
 
-def test_usage_metrics_read_clickhouse_and_the_outbox_and_the_usage_report_source_says_it_is_not_served(
-    factory: sessionmaker[Session], acme: tuple[Organization, str]
+def test_usage_metrics_and_the_usage_report_source_read_clickhouse_and_the_outbox(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], tmp_path: Path
 ) -> None:
-    """USAGE per period and group: the same sums from ClickHouse, the outbox, or both. The report source's SQL reads
-    the rollups, which stay empty here: it refuses with the reason, never answers zero."""
+    """USAGE per period and group: the same sums from ClickHouse, the outbox, or both. The `usage` report source runs
+    its unchanged query on a staging database of what it reads: ClickHouse's buckets (a batch shipped twice counted
+    once) and the outbox's, with the accounts, customers and meters; filters, sums and events as on the rollups."""
     org, meter = acme
     ingest(factory, org, ("a", DAY + timedelta(hours=1), "2"), ("b", DAY + timedelta(hours=30), "0.5"))
-    ship_once(factory)
-    ingest(factory, org, ("c", DAY + timedelta(hours=2), "1"))  # in the outbox
+    with pytest.raises(RuntimeError, match="^the shipper died$"), unit_of_work(factory) as s:
+        ship(s, clickhouse(factory), limit=1_000_000)
+        raise RuntimeError("the shipper died")
+    while ship_once(factory):
+        pass
+    ingest(factory, org, ("c", DAY + timedelta(hours=2), "1.000000000001"))  # in the outbox
     days = [DAY, DAY + timedelta(days=1)]
     with unit_of_work(factory, write=False) as s:
         repo = MetricsRepository(s, org.id)
         assert repo.usage_sums(days, DAY, DAY + timedelta(days=2), meter_ids={meter}) == {
-            (0, ()): Decimal(3),
+            (0, ()): Decimal("3.000000000001"),
             (1, ()): Decimal("0.5"),
         }
         assert repo.usage_groups(False, DAY, DAY + timedelta(days=2), group="customer", limit=10) == 1
-        query = QueryInput.model_validate(
-            {"baseDataSource": "usage", "selects": [{"columnName": "usage"}], "sort": [], "limit": 10}
-        )
-        with pytest.raises(BadRequest, match=r"^queryInput.baseDataSource: the usage source is not served yet"):
-            compile_query(query, org.id, sqlite=True, usage_elsewhere=clickhouse_of(s) is not None)
+
+    def report(body: dict[str, object]) -> list[str]:
+        with unit_of_work(factory) as s:
+            ctx = Context(session=s, org=s.merge(org), now=utc_now())
+            service = report_service(ctx, LocalStore(tmp_path, None))
+            made = service.create(CreateReportRequest.model_validate(body))
+            return list(service.csv_rows(service.query_of(made)))
+
+    day = {"fromDate": "2024-03-01T00:00:00Z", "toDate": "2024-03-02T00:00:00Z"}
+    rows = report({"type": "TEMPLATE", "reportTemplateId": "usage_per_account_and_meter", **day})
+    assert rows[1:] == [f"acme,acme,{meter},calls,3.000000000001,2\r\n"], rows
+    later = {"fromDate": "2024-03-03T00:00:00Z", "toDate": "2024-03-04T00:00:00Z"}
+    assert report({"type": "TEMPLATE", "reportTemplateId": "usage_per_account_and_meter", **later})[1:] == []
+    buckets = {
+        "type": "QUERY",
+        "queryInput": {
+            "baseDataSource": "usage",
+            "selects": [{"columnName": "bucketStart"}, {"columnName": "usage"}, {"columnName": "events"}],
+            "queryFilters": [{"column": {"columnName": "bucketStart"}, "operator": "GT", "args": [DAY.isoformat()]}],
+            "sort": [{"column": {"columnName": "bucketStart"}, "sortOrder": "DESC"}],
+            "limit": 10,
+        },
+    }
+    assert report(buckets)[1:] == [
+        "2024-03-02T06:00:00Z,0.5,1\r\n",
+        "2024-03-01T02:00:00Z,1.000000000001,1\r\n",
+        "2024-03-01T01:00:00Z,2,1\r\n",
+    ]
 
 
 def test_lists_longer_than_a_query_may_be_are_read_whole(factory: sessionmaker[Session]) -> None:

@@ -35,7 +35,7 @@ def _query(**changes: object) -> QueryInput:
 
 @pytest.mark.parametrize("dialect", [postgresql.dialect(), sqlite.dialect()], ids=["postgresql", "sqlite"])
 def test_request_values_are_bound_never_written_into_the_sql(dialect: object) -> None:
-    compiled = compile_query(_query(), "org.a", sqlite=isinstance(dialect, sqlite.dialect), usage_elsewhere=False)
+    compiled = compile_query(_query(), "org.a", sqlite=isinstance(dialect, sqlite.dialect))
     statement = compiled.statement.compile(dialect=dialect)
     text = str(statement)
     assert EVIL not in text and "50%_off" not in text and "DROP" not in text
@@ -46,11 +46,11 @@ def test_request_values_are_bound_never_written_into_the_sql(dialect: object) ->
 
 
 def test_sqlite_sums_numbers_exactly_from_their_text() -> None:
-    compiled = compile_query(_query(), "org.a", sqlite=True, usage_elsewhere=False)
+    compiled = compile_query(_query(), "org.a", sqlite=True)
     assert compiled.rows([("inv.1", "0.1 0.2 1000000000000.000000000001")]) == [
         ["inv.1", Decimal("1000000000000.300000000001")]
     ]
-    assert compile_query(_query(), "org.a", sqlite=False, usage_elsewhere=False).rows([("inv.1", Decimal("0.3"))]) == [
+    assert compile_query(_query(), "org.a", sqlite=False).rows([("inv.1", Decimal("0.3"))]) == [
         ["inv.1", Decimal("0.3")]
     ]
 
@@ -63,26 +63,24 @@ def test_every_source_column_is_a_column_expression() -> None:
 
 def test_a_name_is_looked_up_or_refused() -> None:
     with pytest.raises(BadRequest, match=r"^queryInput.selects\[0\].columnName: invoices has no column id\)"):
-        compile_query(_query(selects=[{"columnName": "id)"}]), "org.a", sqlite=True, usage_elsewhere=False)
+        compile_query(_query(selects=[{"columnName": "id)"}]), "org.a", sqlite=True)
     with pytest.raises(BadRequest, match=r"^queryInput.sort\[0\].column: a query with aggregators sorts by its"):
         compile_query(
             _query(sort=[{"column": {"columnName": "status"}, "sortOrder": "ASC"}]),
             "org.a",
             sqlite=True,
-            usage_elsewhere=False,
         )
     with pytest.raises(BadRequest, match=r"^queryInput.queryFilters\[0\].column.aggregator: filters apply to rows"):
         filters = [{"column": {"columnName": "id", "aggregator": "COUNT"}, "operator": "EQ", "args": ["1"]}]
-        compile_query(_query(queryFilters=filters), "org.a", sqlite=True, usage_elsewhere=False)
+        compile_query(_query(queryFilters=filters), "org.a", sqlite=True)
     with pytest.raises(BadRequest, match=r"^queryInput.selects\[1\].dataSource: must be the baseDataSource invoices"):
         selects = [{"columnName": "id"}, {"columnName": "id", "dataSource": "accounts", "alias": "x"}]
-        compile_query(_query(selects=selects, sort=[]), "org.a", sqlite=True, usage_elsewhere=False)
+        compile_query(_query(selects=selects, sort=[]), "org.a", sqlite=True)
     with pytest.raises(BadRequest, match=r"^queryInput.selects\[1\].alias: two selects are named id"):
         compile_query(
             _query(selects=[{"columnName": "id"}, {"columnName": "id"}], sort=[]),
             "org.a",
             sqlite=True,
-            usage_elsewhere=False,
         )
 
 
@@ -102,6 +100,6 @@ def test_the_row_count_stops_at_the_limit(dialect: object) -> None:
     query = QueryInput.model_validate(
         {"baseDataSource": "events", "selects": [{"columnName": "eventId"}], "sort": [], "limit": 7}
     )
-    compiled = compile_query(query, "org.a", sqlite=isinstance(dialect, sqlite.dialect), usage_elsewhere=False)
+    compiled = compile_query(query, "org.a", sqlite=isinstance(dialect, sqlite.dialect))
     counted = compiled.count_statement.compile(dialect=dialect)
     assert "LIMIT" in str(counted) and 7 in counted.params.values()

@@ -306,8 +306,8 @@ class EventStore(OrgRepository):
         *,
         account_pks: Collection[str] | None = None,
         meter_ids: Collection[str] | None = None,
-    ) -> list[tuple[str, str, datetime, Decimal]]:
-        """(account, meter, bucket start, quantity) of every 15-minute bucket with usage in [start, end), from
+    ) -> list[tuple[str, str, datetime, Decimal, int]]:
+        """(account, meter, bucket start, quantity, events) of every 15-minute bucket with usage in [start, end), from
         ClickHouse plus the outbox, each batch counted once (as `_clickhouse_usage`); a bucket may come twice (once
         from each), which sums the same."""
         pending = self.pending_usage()
@@ -316,17 +316,17 @@ class EventStore(OrgRepository):
         found = clickhouse.bucket_sums(
             self.org_id, start, end, account_pks=accounts, meter_ids=meters, leave_out=[b for b, _ in pending]
         )
-        rows = [(a, m, from_micros(bucket), quantity) for a, m, bucket, quantity, _ in found]
+        rows = [(a, m, from_micros(bucket), quantity, events) for a, m, bucket, quantity, events in found]
         low, high = micros(start), micros(end)
         wanted_accounts, wanted_meters = set(accounts or ()), set(meters or ())
         for _, batch in pending:
-            for account_pk, meter_id, bucket, quantity, _ in batch:
+            for account_pk, meter_id, bucket, quantity, events in batch:
                 if (
                     low <= bucket < high
                     and (accounts is None or account_pk in wanted_accounts)
                     and (meters is None or meter_id in wanted_meters)
                 ):
-                    rows.append((account_pk, meter_id, from_micros(bucket), Decimal(quantity)))
+                    rows.append((account_pk, meter_id, from_micros(bucket), Decimal(quantity), int(events)))
         return rows
 
     def page(

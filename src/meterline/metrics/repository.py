@@ -208,7 +208,8 @@ class MetricsRepository(OrgRepository):
         (USAGE_FOR_CYCLE: a bucket counts once per such invoice, as the SQL's join)."""
         store = EventStore(self.session, self.org_id)
         if not cycle:
-            return store.usage_buckets(clickhouse, start, end, account_pks=account_pks, meter_ids=meter_ids)
+            found = store.usage_buckets(clickhouse, start, end, account_pks=account_pks, meter_ids=meter_ids)
+            return [(account_pk, meter_id, bucket, quantity) for account_pk, meter_id, bucket, quantity, _ in found]
         stmt = select(Invoice.account_pk, Invoice.start_at, Invoice.end_at, Invoice.cycle_start).where(
             Invoice.org_id == self.org_id,
             Invoice.invoice_type == STANDARD,
@@ -228,7 +229,7 @@ class MetricsRepository(OrgRepository):
         buckets = store.usage_buckets(clickhouse, low, high, account_pks=set(pieces), meter_ids=meter_ids)
         return [
             (account_pk, meter_id, cycle_start, quantity)
-            for account_pk, meter_id, bucket, quantity in buckets
+            for account_pk, meter_id, bucket, quantity, _ in buckets
             for piece_start, piece_end, cycle_start in pieces[account_pk]
             if piece_start <= bucket < piece_end
         ]

@@ -58,6 +58,7 @@ class CompiledQuery:
     count_statement: Any
     columns: list[OutColumn]
     limit: int
+    on: Any = None  # where it runs: None, the organization's database; else a Session (reports/staging.py)
 
     def rows(self, result_rows: list[Any]) -> list[list[Any]]:
         out = []
@@ -105,7 +106,8 @@ def _column(source: Source, column: QueryColumn, where: str) -> tuple[Any, str]:
     return found
 
 
-def _arg(kind: str, text: str, where: str) -> Any:
+def argument(kind: str, text: str, where: str) -> Any:
+    """A filter's argument as the query reads it (reports/staging.py narrows with it too)."""
     try:
         if kind == NUMBER:
             return numbers.parse(text)
@@ -149,7 +151,7 @@ def _filter(expr: Any, kind: str, operator: str, args: list[str], where: str, sq
         escaped = args[0].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         pattern = f"%{escaped}%" if name == "CONTAINS" else f"{escaped}%"
         return expr.like(pattern, escape="\\")
-    values = [_arg(kind, text, f"{where}.args[{n}]") for n, text in enumerate(args)]
+    values = [argument(kind, text, f"{where}.args[{n}]") for n, text in enumerate(args)]
     if sqlite and kind == NUMBER:
         expr, values = cast(expr, Float), [float(v) for v in values]
     if name == "IN":
@@ -166,20 +168,13 @@ def compile_query(
     org_id: str,
     *,
     sqlite: bool,
-    usage_elsewhere: bool,
     max_limit: int = MAX_QUERY_LIMIT,
     field: str = "queryInput",
 ) -> CompiledQuery:
-    """`usage_elsewhere`: usage is kept in ClickHouse, where the `usage` source cannot be read yet."""
     source = SOURCES.get(query.base_data_source)
     if source is None:
         raise BadRequest(
             f"{field}.baseDataSource: no data source {query.base_data_source}; the sources: {', '.join(SOURCES)}"
-        )
-    if usage_elsewhere and source.name == "usage":
-        raise BadRequest(
-            f"{field}.baseDataSource: the usage source is not served yet where usage is kept in ClickHouse "
-            "(docs/clickhouse.md); usage per account is read with GET /accounts/{id}/usage"
         )
     if not 1 <= query.limit <= max_limit:
         raise BadRequest(f"{field}.limit: must be from 1 to {max_limit}; got {query.limit}")

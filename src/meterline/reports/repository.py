@@ -44,10 +44,10 @@ class ReportRepository(OrgRepository):
         return list(self.session.scalars(self.scoped(Report).order_by(Report.pk.desc()).limit(limit)))
 
     def count_rows(self, query: CompiledQuery) -> int:
-        return int(self.session.scalar(query.count_statement) or 0)
+        return int((query.on or self.session).scalar(query.count_statement) or 0)
 
     def stream(self, query: CompiledQuery, chunk: int = 1000) -> Iterator[list[Any]]:
         """The query's rows, fetched `chunk` at a time (a server-side cursor on PostgreSQL)."""
-        result = self.session.execute(query.statement.execution_options(yield_per=chunk))
+        result = (query.on or self.session).execute(query.statement.execution_options(yield_per=chunk))
         for rows in result.partitions():
             yield from query.rows(list(rows))

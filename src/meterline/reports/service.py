@@ -10,6 +10,7 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -23,10 +24,11 @@ from meterline.core.pagination import Page, PageRequest
 from meterline.events.usage_store import clickhouse_of
 from meterline.files.service import FileService
 from meterline.reports.models import Report
-from meterline.reports.query import CompiledQuery, compile_query
+from meterline.reports.query import MAX_QUERY_LIMIT, CompiledQuery, compile_query
 from meterline.reports.repository import ReportRepository
 from meterline.reports.schemas import MAX_FILTERS, CreateReportRequest, QueryColumn, QueryFilter, QueryInput
 from meterline.reports.sources import TEXT
+from meterline.reports.staging import staged_usage
 from meterline.reports.statuses import ReportStatus
 from meterline.reports.templates import MAX_TEMPLATE_ROWS, TEMPLATES
 from meterline.tenancy.context import Context
@@ -61,11 +63,6 @@ class ReportService:
         self.repo = ReportRepository(ctx.session, ctx.org_id)
 
     @property
-    def _usage_elsewhere(self) -> bool:
-        """Usage is kept in ClickHouse, not in the tables the `usage` source reads (docs/clickhouse.md)."""
-        return clickhouse_of(self.ctx.session) is not None
-
-    @property
     def _sqlite(self) -> bool:
         return not self.repo.postgres
 
@@ -85,15 +82,17 @@ class ReportService:
         return self.repo.recent(limit)
 
     def query_of(self, report: Report) -> CompiledQuery:
+        """The report's query, ready to run: on the organization's database, or, for the `usage` source where usage
+        is kept in ClickHouse, on a staging database holding what it reads (reports/staging.py)."""
         if report.query_input is None:  # pragma: no cover - every report is made with one
             raise BadRequest(f"Report {report.pk} has no query")
-        limit = MAX_TEMPLATE_ROWS if report.type == "TEMPLATE" else None
+        limit = MAX_TEMPLATE_ROWS if report.type == "TEMPLATE" else MAX_QUERY_LIMIT
         query = QueryInput.model_validate(report.query_input)
-        if limit is not None:
-            return compile_query(
-                query, self.ctx.org_id, sqlite=self._sqlite, usage_elsewhere=self._usage_elsewhere, max_limit=limit
-            )
-        return compile_query(query, self.ctx.org_id, sqlite=self._sqlite, usage_elsewhere=self._usage_elsewhere)
+        clickhouse = clickhouse_of(self.ctx.session) if query.base_data_source == "usage" else None
+        if clickhouse is None:
+            return compile_query(query, self.ctx.org_id, sqlite=self._sqlite, max_limit=limit)
+        compiled = compile_query(query, self.ctx.org_id, sqlite=True, max_limit=limit)
+        return replace(compiled, on=staged_usage(self.ctx.session, clickhouse, self.ctx.org_id, query))
 
     def create(self, request: CreateReportRequest) -> Report:
         """A QUEUED report, its query checked now (400 naming the field). With `account_id` (an account of the
@@ -138,7 +137,6 @@ class ReportService:
                 query,
                 self.ctx.org_id,
                 sqlite=self._sqlite,
-                usage_elsewhere=self._usage_elsewhere,
                 max_limit=MAX_TEMPLATE_ROWS,
             )
         else:
@@ -159,7 +157,7 @@ class ReportService:
                     column=QueryColumn(column_name=column), operator="EQ", args=[request.account_id]
                 )
                 query = query.model_copy(update={"query_filters": [*(query.query_filters or []), account_filter]})
-            compile_query(query, self.ctx.org_id, sqlite=self._sqlite, usage_elsewhere=self._usage_elsewhere)
+            compile_query(query, self.ctx.org_id, sqlite=self._sqlite)
             name = request.name or f"Query over {query.base_data_source}"
             params = {}
         if request.account_id is not None:
