@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from chdb import session as chdb_session  # the `test` extras install it
 
-from meterline.events.clickhouse import UsageRow, micros
+from meterline.events.clickhouse import INLINE_VALUES, UsageRow, micros
 from tests.chdb_usage import ChdbUsage
 
 UTC = timezone.utc
@@ -107,6 +107,15 @@ def check(usage: ChdbUsage) -> None:
 
     for _, _, bucket, quantity, events in usage.bucket_sums(A, DAY, END):
         assert (type(bucket), type(quantity), type(events)) == (int, D, int)
+
+    # lists longer than INLINE_VALUES go as external tables (sets): the same answers
+    many = [*everyone, *(f"acc-{n}" for n in range(INLINE_VALUES))]
+    unknown = [f"b-{n}" for n in range(INLINE_VALUES)]
+    assert usage.sums(A, many, meters, DAY, END, leave_out=["b3", *unknown]) == SUMS
+    assert sorted(usage.bucket_sums(A, DAY, END, account_pks=many, leave_out=["b3", *unknown])) == sorted(
+        [("acc1", "m1", B0, D("1.5"), 3), *BUCKETS[1:]]
+    )
+    assert any("(SELECT v FROM pending)" in s for s in usage.statements)
 
 
 def stored(usage: ChdbUsage) -> list[tuple[object, ...]]:
