@@ -403,7 +403,7 @@ def usage_store(
         str | None,
         typer.Option(
             help="Keep usage in this ClickHouse from now on (clickhouse://user:password@host:9000/database); "
-            "if neither this nor --database is given, show where usage is kept"
+            "if not given (nor --database), show where usage is kept"
         ),
     ] = None,
     database: Annotated[

@@ -208,7 +208,7 @@ class ClickHouseUsage:
                 where.append(f"{column} {operator} %({name})s")
                 params[name] = tuple(values)
             else:
-                where.append(f"{column} {operator} (SELECT v FROM {name})")  # noqa: S608  # constant names
+                where.append(f"{column} {operator} (SELECT v FROM {name})")  # noqa: S608  # nosec B608 - constant names
                 sets[name] = values
 
         for column, values in (("account_pk", account_pks), ("meter_id", meter_ids)):
