@@ -66,16 +66,14 @@ echo "ruff format --check" >&2
 echo "mypy" >&2
 .venv/bin/mypy
 
-# The whole suite; then, unless test paths were given, a second pass of the tests that write and read usage (the
-# ingestion, corrections, invoicing, bill run, entitlement and metrics tests, service and SDK) with usage kept in ClickHouse.
+# The whole suite; then, unless test paths were given, a second pass with usage kept in ClickHouse: every service and
+# SDK test module that writes or reads usage (ingestion, corrections, invoices, bill runs, entitlements, alerts,
+# metrics, reports, credits...), picked by what it mentions, so a new one joins by itself (docs/testing.md).
 .venv/bin/python -m pytest "$@"
 for arg in "$@"; do
   case "$arg" in tests*|./tests*) exit 0 ;; esac
 done
 echo "second pass: usage kept in ClickHouse" >&2
-METERLINE_TEST_USAGE_STORE=clickhouse exec .venv/bin/python -m pytest "$@" \
-  tests/service/test_ingestion.py tests/service/test_event_corrections.py tests/service/test_invoicing.py \
-  tests/service/test_previews.py tests/service/test_entitlements.py tests/service/test_bill_runs.py \
-  tests/api/test_ingestion_sdk.py tests/api/test_event_corrections_sdk.py tests/api/test_invoices_sdk.py \
-  tests/api/test_predefined_events_sdk.py tests/api/test_entitlements_sdk.py tests/api/test_entitled_concurrency.py \
-  tests/api/test_metrics_sdk.py
+mapfile -t usage_tests < <(grep -lE 'ingest|usage|invoice|entitle|metric|bill' tests/service/test_*.py tests/api/test_*.py \
+  | grep -v '_clickhouse')
+METERLINE_TEST_USAGE_STORE=clickhouse exec .venv/bin/python -m pytest "$@" "${usage_tests[@]}"
