@@ -101,13 +101,13 @@ def test_a_worker_bills_the_parts_it_holds_and_takes_a_dead_worker_s_over(
     assert first.synced_accounts == len(mine) and 0 < len(mine) < 40
     assert accounts_invoiced(session_factory, org) == mine
     assert first.finalized == 6 * len(mine)  # January to June of its own accounts
-    assert alive.taken == [(org.id, 0), (org.id, 2)] and not alive.held  # given back at the end of the round
+    assert list(alive.taken) == [(org.id, 0), (org.id, 2)] and not alive.held  # given back at the end of the round
 
     clock.at = T + TTL  # the dead worker's leases expire
     second = run(session_factory, org, alive)
     assert accounts_invoiced(session_factory, org) == set(parts)
     assert second.finalized == 6 * (40 - len(mine))
-    assert alive.taken[2:] == [(org.id, 0), (org.id, 1), (org.id, 2), (org.id, 3)]
+    assert list(alive.taken)[2:] == [(org.id, 0), (org.id, 1), (org.id, 2), (org.id, 3)]
 
     reference = company(session_factory, 40)
     bill_runs.run(session_factory, AS_OF, now=T, org_id=reference.id)  # one run of everything, no leases

@@ -21,6 +21,7 @@ import os
 import socket
 import uuid
 import zlib
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime, timedelta
 
@@ -79,7 +80,8 @@ class Leases:
         self.holder = holder or new_holder()
         self.accounts_per_part = accounts_per_part
         self.held: set[tuple[str, int]] = set()
-        self.taken: list[tuple[str, int]] = []  # every (organization, part) taken, in order (for tests, logs)
+        # the (organization, part) leases taken, in order, the last 10,000 (a worker runs for months: bounded)
+        self.taken: deque[tuple[str, int]] = deque(maxlen=10_000)
 
     def take(self, org_id: str, part: int) -> bool:
         """Take (or renew) the lease of one part of `org_id`'s run; False when another worker holds it."""
