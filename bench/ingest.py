@@ -16,11 +16,24 @@ It prints both rates and their ratio. Nothing here is a test: timings vary with 
 runs Meterline twice instead, side by side on the same events: the schema as above, then the same schema with
 ENRICHMENTS (four derived fields: a VALUE, two JSON_LOGIC over the event, one of them reading an organization
 setting as a dependency), and prints both rates and their ratio (enriched / plain).
+
+    .venv/bin/python bench/ingest.py --usage-store database|clickhouse|both [--raw-clickhouse] [--raw-database]
+
+(issue 19) runs Meterline once per usage store, side by side on the same events: `database` keeps usage in the
+rollup tables; `clickhouse` keeps it in a ClickHouse server the bench starts (tests/clickhouse_server.py), so each
+request commits one `usage_outbox` batch and the server's shipper (running in `meterline serve` since the database's
+choice is ClickHouse) moves it there. For the ClickHouse store it prints two rates: "acknowledged" (events / time to
+the last 202) and "shipped" (events / time until the outbox is empty, polled from the bench). Afterwards both
+stores' usage totals (every account x meter over the month, read through EventStore.usage_of_accounts, the
+production read: ClickHouse plus the outbox) are checked against the generated events, exactly. `--raw-database`
+adds the raw database limit above; `--raw-clickhouse` the raw limit of ClickHouse inserts: the same usage rows the
+shipper would insert (one outbox batch per 1,000-event request), inserted straight with clickhouse-driver, rows/s.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import multiprocessing as mp
 import os
@@ -39,8 +52,11 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from meterline.core.ids import new_id
+from meterline.events.clickhouse import micros
+
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))
+sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/conftest.py imports `tests.` modules
 PG_ADMIN = os.environ.get("METERLINE_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 ACCOUNTS = 1000
 BATCH = 1000
@@ -52,13 +68,14 @@ def make_events(total: int, seed: int = 7) -> list[dict]:
     events: list[dict] = []
     for n in range(total):
         if events and rng.random() < 0.2:
-            event_id = events[rng.randrange(len(events))]["id"]  # a duplicate of an earlier id
-        else:
-            event_id = f"ev-{n}"
+            # a duplicate: an earlier event sent again unchanged (a client's retry), so that what is counted does not
+            # depend on which copy of an id reaches the server first (the totals are checked exactly)
+            events.append(events[rng.randrange(len(events))])
+            continue
         events.append(
             {
                 "schemaName": "api_calls",
-                "id": event_id,
+                "id": f"ev-{n}",
                 "timestamp": (START + timedelta(seconds=rng.randrange(20 * 86400))).isoformat(),
                 "accountId": f"acct-{rng.randrange(ACCOUNTS)}",
                 "attributes": [{"name": "calls", "value": str(rng.randrange(1, 500))},
@@ -163,9 +180,22 @@ def _client(args: tuple[str, str, list[bytes]]) -> int:
 def run_meterline(
     url: str, events: list[dict], clients: int, workdir: Path, workers: int, enriched: bool = False
 ) -> float:
+    token = seed_catalog(url, enriched)
+    acknowledged, _ = timed_ingestion(url, token, events, clients, workdir, workers)
+    return len(events) / acknowledged
+
+
+def timed_ingestion(
+    url: str, token: str, events: list[dict], clients: int, workdir: Path, workers: int, shipped: bool = False
+) -> tuple[float, float]:
+    """Send the events to a `meterline serve` of `url`; returns the seconds until the last 202, and with `shipped`
+    the seconds until the server's shipper emptied the outbox (polled here)."""
     from conftest import start_server, stop_server
 
-    token = seed_catalog(url, enriched)
+    from meterline.core.db import create_db_engine, make_session_factory
+    from usage_stores import wait_for_empty_outbox
+
+    factory = make_session_factory(create_db_engine(url))
     process, base = start_server(url, workdir / "server.log", workers=workers)
     try:
         bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
@@ -173,10 +203,59 @@ def run_meterline(
         started = time.perf_counter()
         with mp.Pool(clients) as pool:
             sent = sum(pool.map(_client, shares))
-        elapsed = time.perf_counter() - started
+        acknowledged = time.perf_counter()
+        empty = wait_for_empty_outbox(factory) if shipped else acknowledged
     finally:
         stop_server(process)
-    return sent / elapsed
+    assert sent == len(events), (sent, len(events))
+    return acknowledged - started, empty - started
+
+
+Totals = dict[tuple[str, str], tuple[Decimal, int]]
+
+
+def expected_usage(events: list[dict]) -> Totals:
+    """(quantity, events) per (account id, meter name) that the events must count: each id once."""
+    seen: set[str] = set()
+    out: Totals = {}
+    for e in events:
+        if e["id"] in seen:
+            continue
+        seen.add(e["id"])
+        for meter, qty in _units(e).items():
+            q, n = out.get((e["accountId"], meter), (Decimal(0), 0))
+            out[(e["accountId"], meter)] = (q + qty, n + 1)
+    return out
+
+
+def stored_usage(url: str) -> Totals:
+    """Every account's usage per meter over the events' month, as the installation reads it (EventStore's read:
+    the rollups, or ClickHouse plus the outbox)."""
+    from sqlalchemy import select
+
+    from meterline.accounts.models import Account
+    from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+    from meterline.events.store import EventStore
+    from meterline.metering.repository import MeteringRepository
+    from meterline.tenancy.models import Organization
+
+    factory = make_session_factory(create_db_engine(url))
+    with unit_of_work(factory, write=False) as s:
+        org = s.scalars(select(Organization)).one()
+        accounts = {a.pk: a.id for a in s.scalars(select(Account).where(Account.org_id == org.id))}
+        meters = {m.id: m.name for m in MeteringRepository(s, org.id).usable_meters()}
+        got = EventStore(s, org.id).usage_of_accounts(accounts, meters, START, START + timedelta(days=31), daily=False)
+    return {(accounts[a], meters[m]): totals for (a, m), totals in got.items()}
+
+
+def check_usage(url: str, expected: Totals) -> None:
+    found = stored_usage(url)
+    if found != expected:
+        wrong = sorted(k for k in expected.keys() | found.keys() if found.get(k) != expected.get(k))
+        raise AssertionError(
+            f"usage differs from the events on {len(wrong)} (account, meter) pairs, e.g. {wrong[:3]}: "
+            f"{[(found.get(k), expected.get(k)) for k in wrong[:3]]}"
+        )
 
 
 def _units(event: dict) -> dict[str, Decimal]:
@@ -193,9 +272,11 @@ def _bucket(timestamp: str) -> datetime:
     return moment.replace(minute=moment.minute - moment.minute % 15, second=0, microsecond=0)
 
 
-def run_raw(url: str, events: list[dict]) -> float:
+def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
     """Fastest plain driver code for the same rows: claim ids (dedup key), insert the events, add the accepted
-    events' units to the same 15-minute rollups."""
+    events' units to the same 15-minute rollups. With `outbox`, what the database still writes when usage is kept in
+    ClickHouse: the claims, the events and one `usage_outbox` row per 1,000 events (the increments as JSON) instead
+    of the rollups."""
     from meterline.migrations import upgrade
 
     upgrade(url)
@@ -209,6 +290,12 @@ def run_raw(url: str, events: list[dict]) -> float:
     units = [_units(e) for e in events]
     buckets = [_bucket(e["timestamp"]) for e in events]
     sqlite_buckets = [b.replace(tzinfo=None).isoformat(sep=" ", timespec="microseconds") for b in buckets]
+    bucket_micros = [micros(b) for b in buckets]
+
+    def outbox_row(start: int, claimed: set[str]) -> tuple[str, str, str]:
+        wanted = increments(start, set(claimed), bucket_micros)
+        payload = json.dumps([[a, m, b, str(q), n] for (a, m, b), (q, n) in sorted(wanted.items())])
+        return new_id("ub"), org, payload
 
     def increments(start: int, claimed: set[str], keys: list) -> dict[tuple, list]:
         out: dict[tuple, list] = {}
@@ -250,6 +337,11 @@ def run_raw(url: str, events: list[dict]) -> float:
                 [(*r[:10], "INGESTION_COMPLETED_EVENT_NOT_METERED" if r[2] in claimed else "INGESTION_FAILED_DUPLICATE_EVENT", r[10])
                  for r in chunk],
             )
+            if outbox:
+                conn.execute("INSERT INTO usage_outbox (id, org_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                             (*outbox_row(i, claimed), now))
+                conn.execute("COMMIT")
+                continue
             wanted = increments(i, set(claimed), sqlite_buckets)
             for table, column, rows_ in (("usage_rollups", "bucket_start", wanted),
                                          ("usage_daily", "day_start", by_day(wanted, lambda b: b[:10] + " 00:00:00.000000"))):
@@ -282,6 +374,10 @@ def run_raw(url: str, events: list[dict]) -> float:
                         for r in chunk:
                             copy.write_row((*r[:10], "INGESTION_COMPLETED_EVENT_NOT_METERED" if r[2] in claimed
                                             else "INGESTION_FAILED_DUPLICATE_EVENT", r[10]))
+                    if outbox:
+                        conn.execute("INSERT INTO usage_outbox (id, org_id, payload, created_at) "
+                                     "VALUES (%s, %s, %s, now())", outbox_row(i, claimed))
+                        continue
                     wanted = increments(i, set(claimed), buckets)
                     daily = by_day(wanted, lambda b: b.replace(hour=0, minute=0, second=0, microsecond=0))
                     for table, column, rows_ in (("usage_rollups", "bucket_start", wanted), ("usage_daily", "day_start", daily)):
@@ -294,6 +390,115 @@ def run_raw(url: str, events: list[dict]) -> float:
     return len(rows) / (time.perf_counter() - started)
 
 
+def shipper_rows(events: list[dict]) -> list[list[tuple]]:
+    """The ClickHouse rows the shipper inserts for these events, one outbox batch per 1,000-event request as
+    ingestion writes it: (org, account, meter, bucket us, quantity, quantity_text, events, batch_id, seq)."""
+    seen: set[str] = set()
+    batches = []
+    for start in range(0, len(events), BATCH):
+        wanted: dict[tuple[str, str, int], list] = {}
+        for e in events[start:start + BATCH]:
+            if e["id"] in seen:
+                continue
+            seen.add(e["id"])
+            bucket = micros(_bucket(e["timestamp"]))
+            for meter, qty in _units(e).items():
+                slot = wanted.setdefault((e["accountId"], meter, bucket), [Decimal(0), 0])
+                slot[0] += qty
+                slot[1] += 1
+        batch = new_id("ub")
+        batches.append([("org.bench", a, m, b, q, "", n, batch, seq)
+                        for seq, ((a, m, b), (q, n)) in enumerate(sorted(wanted.items()))])
+    return batches
+
+
+def run_raw_clickhouse(server: str, events: list[dict]) -> tuple[int, float, float]:
+    """The same usage rows inserted straight into a fresh usage table with clickhouse-driver, one INSERT per 500
+    batches (the shipper's largest round): as rows (the shipper's way) and as columns. Returns (rows, rows/s as rows,
+    rows/s as columns)."""
+    from clickhouse_driver import Client
+
+    from meterline.events.clickhouse import Address, table_ddl
+
+    address = Address.parse(server)
+    client = Client(address.host, port=address.port)
+    batches = shipper_rows(events)
+    rows = sum(len(b) for b in batches)
+    rates = []
+    for columnar in (False, True):
+        database = f"bench_raw_{'columns' if columnar else 'rows'}_{secrets.token_hex(3)}"
+        for statement in table_ddl(database):
+            client.execute(statement)
+        insert = (f"INSERT INTO {database}.usage (org_id, account_pk, meter_id, bucket, quantity, quantity_text, "
+                  "events, batch_id, seq) VALUES")
+        rounds = [[row for b in batches[i:i + 500] for row in b] for i in range(0, len(batches), 500)]
+        if columnar:
+            rounds = [[list(column) for column in zip(*r, strict=True)] for r in rounds]
+        started = time.perf_counter()
+        for r in rounds:
+            client.execute(insert, r, columnar=columnar)
+        rates.append(rows / (time.perf_counter() - started))
+        assert client.execute(f"SELECT count() FROM {database}.usage")[0][0] == rows
+        client.execute(f"DROP DATABASE {database}")
+    client.disconnect()
+    return rows, rates[0], rates[1]
+
+
+def compare_stores(events: list[dict], engines: list[str], args: argparse.Namespace) -> None:
+    """Meterline with each usage store, side by side on the same events, totals checked exactly (issue 19)."""
+    from usage_stores import clickhouse_rows, clickhouse_server_running, keep_usage_in_clickhouse, stores_of
+
+    stores = stores_of(args.usage_store)
+    expected = expected_usage(events)
+    print(f"{len(events):,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
+          f"{args.clients} client processes, {args.workers} server process(es); usage stores: {', '.join(stores)}",
+          flush=True)
+    need_server = "clickhouse" in stores or args.raw_clickhouse
+    with tempfile.TemporaryDirectory() as tmp, (
+        clickhouse_server_running() if need_server else contextlib.nullcontext("")
+    ) as server:
+        workdir = Path(tmp)
+        for engine in engines:
+            rates: dict[str, float] = {}
+            for store in stores:
+                url = fresh_database(engine, workdir, store[:2])
+                try:
+                    token = seed_catalog(url)
+                    clickhouse = keep_usage_in_clickhouse(url, server, engine[:2]) if store == "clickhouse" else None
+                    acknowledged, shipped = timed_ingestion(
+                        url, token, events, args.clients, workdir, args.workers, shipped=clickhouse is not None)
+                    check_usage(url, expected)
+                    rates[store] = len(events) / acknowledged
+                    line = f"{engine:10}  {store:10} store  acknowledged {rates[store]:9,.0f} events/s"
+                    if clickhouse is not None:
+                        rates["shipped"] = len(events) / shipped
+                        line += (f"   shipped {rates['shipped']:9,.0f} events/s (outbox empty "
+                                 f"{shipped - acknowledged:.1f} s after the last 202; ClickHouse holds "
+                                 f"{clickhouse_rows(clickhouse):,} rows)")
+                    print(line + "   usage totals exact", flush=True)
+                finally:
+                    drop_database(url)
+            if len(stores) == 2:
+                print(f"{engine:10}  ClickHouse / database store: acknowledged "
+                      f"{rates['clickhouse'] / rates['database']:.2f}x, shipped "
+                      f"{rates['shipped'] / rates['database']:.2f}x (target on PostgreSQL: >= 5x)", flush=True)
+            if args.raw_database:
+                for outbox in (False, True):
+                    raw = fresh_database(engine, workdir, "rawoutbox" if outbox else "rawrollups")
+                    try:
+                        limit = run_raw(raw, events, outbox=outbox)
+                    finally:
+                        drop_database(raw)
+                    what = "claims + events + outbox row (ClickHouse store)" if outbox else "claims + events + rollups"
+                    print(f"{engine:10}  raw database limit, {what}: {limit:9,.0f} events/s", flush=True)
+        if args.raw_clickhouse:
+            rows, as_rows, as_columns = run_raw_clickhouse(server, events)
+            per_event = rows / len(events)
+            print(f"raw ClickHouse insert limit: {rows:,} usage rows ({per_event:.2f} per event) in INSERTs of 500 "
+                  f"batches: {as_rows:,.0f} rows/s as rows (= {as_rows / per_event:,.0f} events/s), "
+                  f"{as_columns:,.0f} rows/s as columns (= {as_columns / per_event:,.0f} events/s)", flush=True)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--events", type=int, default=1_000_000)
@@ -301,11 +506,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="server processes (meterline serve --workers)")
     parser.add_argument("--enrichments", action="store_true", help="Meterline without and with enrichments")
+    parser.add_argument("--usage-store", choices=["database", "clickhouse", "both"],
+                        help="compare the usage stores (issue 19): the rollup tables, ClickHouse, or both side by side")
+    parser.add_argument("--raw-database", action="store_true",
+                        help="with --usage-store: also the raw database limits (with rollups, and with the outbox)")
+    parser.add_argument("--raw-clickhouse", action="store_true",
+                        help="with --usage-store: also the raw limit of ClickHouse inserts of the same usage rows")
     args = parser.parse_args()
     events = make_events(args.events)
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     if args.enrichments:
         compare_enrichments(events, engines, args)
+        return
+    if args.usage_store or args.raw_clickhouse:
+        args.usage_store = args.usage_store or "both"
+        compare_stores(events, engines, args)
         return
     print(f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
           f"{args.clients} client processes, {args.workers} server process(es)")
