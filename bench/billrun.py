@@ -1,11 +1,12 @@
-"""Bill run throughput: finalize one monthly cycle of 10,000 accounts x 3 meters x 100 events (issue 5).
+"""Bill run throughput: finalize one monthly cycle of 10,000 accounts x 3 meters x 100 events (issues 5 and 19).
 
     .venv/bin/python bench/billrun.py [--accounts 10000] [--events 100] [--factor 10] [--engine sqlite|postgresql|both]
+        [--usage-store database|clickhouse|both]
 
 For each engine it builds a fresh database twice: with `--events` events per account and meter, then with
 `--factor` times as many. Each has one organization (UTC), one event schema with 3 SUM meters, one plan (a tiered
 card per meter, a fixed fee), and the accounts on it from 1 October 2026. Then it times
-`billing.run(as_of=2026-11-01)`, what `meterline bill-run --as-of 2026-11-01T00:00:00Z` runs: the October invoices
+`bill_runs.run(as_of=2026-11-01)`, what `meterline bill-run --as-of 2026-11-01T00:00:00Z` runs: the October invoices
 are created and finalized (numbered, DUE), and November's drafts created. It prints invoices finalized per second
 and the ratio of the time with `--factor` x the events to the time with 1x (issue 5's targets: >= 1,000/s on
 SQLite, ratio <= 1.2: the cost grows with accounts, not events).
@@ -13,12 +14,19 @@ SQLite, ratio <= 1.2: the cost grows with accounts, not events).
 Events: a bill run reads usage, never raw events, so the bench writes the usage rows that ingesting the events
 writes (the 15-minute buckets and the daily totals, through EventStore.add_usage, the code ingestion uses), from
 generated events with random timestamps in October and random units; it checks one account's invoice against the
-generated events. Nothing here is a test: timings vary with the machine.
+generated events. Nothing here is a test: timings vary with the machine. `--factor 1` skips the second database.
+
+Usage stores (issue 19): `database` keeps usage in the rollup tables (above); `clickhouse` in a ClickHouse server the
+bench starts (tests/clickhouse_server.py), chosen in the database as `meterline usage-store --clickhouse` does: the
+same EventStore.add_usage calls then write outbox batches (one per 500 accounts), which the real shipper code
+(`ship_once`, events/shipper.py) ships until the outbox is empty before the clock starts; the run reads usage from
+ClickHouse (plus the outbox, empty). With `both` (the default) each engine runs both stores and prints the ratio.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import random
 import sys
 import tempfile
@@ -30,28 +38,35 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest import drop_database, fresh_database  # noqa: E402
-
 from sqlalchemy import select  # noqa: E402
+from tests.service.billing_world import fee, make_plan, tiered_card  # noqa: E402
+from usage_stores import clickhouse_server_running, keep_usage_in_clickhouse, outbox_size, stores_of  # noqa: E402
 
 from meterline.accounts.models import Account  # noqa: E402
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work  # noqa: E402
+from meterline.core.ids import new_ids  # noqa: E402
 from meterline.core.schemas import Address  # noqa: E402
 from meterline.customers.schemas import CreateCustomerRequest  # noqa: E402
 from meterline.customers.service import CustomerService  # noqa: E402
+from meterline.events import shipper  # noqa: E402
 from meterline.events.store import EventStore  # noqa: E402
 from meterline.invoicing import billing  # noqa: E402
 from meterline.invoicing.models import Invoice  # noqa: E402
 from meterline.metering.meter_service import UsageMeterService  # noqa: E402
 from meterline.metering.schema_service import EventSchemaService  # noqa: E402
-from meterline.metering.schemas import Computation, CreateEventSchemaRequest, CreateUsageMeterRequest, EventAttributeSchema  # noqa: E402
+from meterline.metering.schemas import (  # noqa: E402
+    Computation,
+    CreateEventSchemaRequest,
+    CreateUsageMeterRequest,
+    EventAttributeSchema,
+)
 from meterline.migrations import upgrade  # noqa: E402
 from meterline.schedules.models import PricingSchedule  # noqa: E402
-from meterline.core.ids import new_ids  # noqa: E402
-from meterline.usecases.schedules import edit_schedules  # noqa: E402
 from meterline.schedules.schemas import UpdatePricingScheduleRequest  # noqa: E402
 from meterline.tenancy.context import Context  # noqa: E402
 from meterline.tenancy.service import TenancyService  # noqa: E402
-from tests.service.billing_world import fee, make_plan, tiered_card  # noqa: E402
+from meterline.usecases import bill_runs  # noqa: E402
+from meterline.usecases.schedules import edit_schedules  # noqa: E402
 
 UTC = timezone.utc
 OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)
@@ -59,43 +74,85 @@ SECONDS = 31 * 86400
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def build(url: str, accounts: int, events: int) -> tuple[str, Decimal]:
-    """The database of the bench; returns the organization id and account 0's usage total on meter 0."""
+def build(url: str, accounts: int, events: int, clickhouse_server: str | None = None) -> tuple[str, Decimal]:
+    """The database of the bench; returns the organization id and account 0's usage total on meter 0. With
+    `clickhouse_server`, usage is kept in a fresh ClickHouse database there, shipped before this returns."""
     upgrade(url)
+    if clickhouse_server is not None:
+        keep_usage_in_clickhouse(url, clickhouse_server, "billrun")
     factory = make_session_factory(create_db_engine(url))
     with unit_of_work(factory) as s:
         org = TenancyService(s).create_organization(name="Bench", now=OCTOBER - timedelta(days=1))
         ctx = Context(session=s, org=org, now=OCTOBER - timedelta(days=1))
         schemas = EventSchemaService(ctx)
-        schemas.create(CreateEventSchemaRequest(name="usage", attributes=[EventAttributeSchema(name=f"a{i}") for i in range(3)], dimensions=[]))
+        schemas.create(
+            CreateEventSchemaRequest(
+                name="usage", attributes=[EventAttributeSchema(name=f"a{i}") for i in range(3)], dimensions=[]
+            )
+        )
         schemas.activate("usage")
         meters = []
         for i in range(3):
-            meter = UsageMeterService(ctx).create(CreateUsageMeterRequest(
-                name=f"meter{i}", type="COUNTER", aggregation="SUM", event_schema_name="usage",
-                computations=[Computation(order=1, computation='{"var":"attribute.a%d"}' % i)]))
+            meter = UsageMeterService(ctx).create(
+                CreateUsageMeterRequest(
+                    name=f"meter{i}",
+                    type="COUNTER",
+                    aggregation="SUM",
+                    event_schema_name="usage",
+                    computations=[Computation(order=1, computation=f'{{"var":"attribute.a{i}"}}')],
+                )
+            )
             UsageMeterService(ctx).activate(meter.id)
             meters.append(meter.id)
-        plan = make_plan(ctx, "Bench", grace=0, usageRateCards=[{**tiered_card(m), "displayName": f"Meter {i}"} for i, m in enumerate(meters)],
-                         fixedFeeRateCards=[fee(ctx, "Platform", "49")])
+        plan = make_plan(
+            ctx,
+            "Bench",
+            grace=0,
+            usageRateCards=[{**tiered_card(m), "displayName": f"Meter {i}"} for i, m in enumerate(meters)],
+            fixedFeeRateCards=[fee(ctx, "Platform", "49")],
+        )
         customers = CustomerService(ctx)
         for n in range(accounts):
-            customers.create(CreateCustomerRequest(id=f"c{n:05d}", name=f"Customer {n}", primary_email=f"c{n}@bench.test",
-                                                   address=Address()))
-        edit_schedules(ctx, "c00000", [UpdatePricingScheduleRequest.model_validate(
-            {"pricePlanId": plan, "effectiveFrom": "2026-10-01", "effectiveUntil": "9999-01-01"})])
+            customers.create(
+                CreateCustomerRequest(
+                    id=f"c{n:05d}", name=f"Customer {n}", primary_email=f"c{n}@bench.test", address=Address()
+                )
+            )
+        edit_schedules(
+            ctx,
+            "c00000",
+            [
+                UpdatePricingScheduleRequest.model_validate(
+                    {"pricePlanId": plan, "effectiveFrom": "2026-10-01", "effectiveUntil": "9999-01-01"}
+                )
+            ],
+        )
         first = s.scalars(select(PricingSchedule)).one()
         pks = [a.pk for a in s.scalars(select(Account).where(Account.org_id == org.id, Account.id != "c00000"))]
         # the other accounts get the same schedule row (what the association writes), in one go
-        s.add_all([PricingSchedule(pk=pk, org_id=org.id, account_pk=a, plan_pk=first.plan_pk, plan_version=1,
-                                   start_at=first.start_at, end_at=first.end_at, override=None, cycle=first.cycle,
-                                   created_at=first.created_at) for pk, a in zip(new_ids("ps", len(pks)), pks)])
+        s.add_all(
+            [
+                PricingSchedule(
+                    pk=pk,
+                    org_id=org.id,
+                    account_pk=a,
+                    plan_pk=first.plan_pk,
+                    plan_version=1,
+                    start_at=first.start_at,
+                    end_at=first.end_at,
+                    override=None,
+                    cycle=first.cycle,
+                    created_at=first.created_at,
+                )
+                for pk, a in zip(new_ids("ps", len(pks)), pks, strict=True)
+            ]
+        )
         org_id, all_pks = org.id, [first.account_pk, *pks]
     rng = random.Random(5)
     check = Decimal(0)
     for i in range(0, len(all_pks), 500):
         increments: dict[tuple[str, str, datetime], tuple[Decimal, int]] = {}
-        for account_pk in all_pks[i:i + 500]:
+        for account_pk in all_pks[i : i + 500]:
             for meter_id in meters:
                 for _ in range(events):
                     bucket = OCTOBER + timedelta(seconds=rng.randrange(SECONDS) // 900 * 900)
@@ -106,6 +163,10 @@ def build(url: str, accounts: int, events: int) -> tuple[str, Decimal]:
                         check += units
         with unit_of_work(factory) as s:
             EventStore(s, org_id).add_usage(increments, UTC, datetime.now(UTC))
+    if clickhouse_server is not None:
+        while shipper.ship_once(factory):  # the shipper's rounds, until the outbox is empty
+            pass
+        assert outbox_size(factory) == 0
     return org_id, check
 
 
@@ -113,12 +174,15 @@ def timed_run(url: str, org_id: str, check: Decimal, accounts: int) -> float:
     billing.batch_process_gc()  # as `meterline bill-run` does
     factory = make_session_factory(create_db_engine(url))
     started = time.perf_counter()
-    result = billing.run(factory, AS_OF, now=AS_OF, org_id=org_id)
+    result = bill_runs.run(factory, AS_OF, now=AS_OF, org_id=org_id)
     elapsed = time.perf_counter() - started
     assert result.finalized == accounts, result
     with unit_of_work(factory, write=False) as s:
-        first = s.scalars(select(Invoice).join(Account, Account.pk == Invoice.account_pk).where(
-            Account.id == "c00000", Invoice.status == "DUE")).one()
+        first = s.scalars(
+            select(Invoice)
+            .join(Account, Account.pk == Invoice.account_pk)
+            .where(Account.id == "c00000", Invoice.status == "DUE")
+        ).one()
         assert f'"quantity":{check}' in (first.usage or ""), "account 0's usage does not match the generated events"
     return elapsed
 
@@ -129,25 +193,49 @@ def main() -> None:
     parser.add_argument("--events", type=int, default=100, help="events per account and meter")
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--usage-store", choices=["database", "clickhouse", "both"], default="both")
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
-    with tempfile.TemporaryDirectory() as tmp:
+    stores = stores_of(args.usage_store)
+    scales = (1, args.factor) if args.factor > 1 else (1,)
+    running = clickhouse_server_running() if "clickhouse" in stores else contextlib.nullcontext(None)
+    with tempfile.TemporaryDirectory() as tmp, running as server:
         for engine in engines:
-            times = []
-            for run, scale in enumerate((1, args.factor)):
-                url = fresh_database(engine, Path(tmp), f"billrun{run}")
-                try:
-                    t0 = time.perf_counter()
-                    org_id, check = build(url, args.accounts, args.events * scale)
-                    built = time.perf_counter() - t0
-                    elapsed = timed_run(url, org_id, check, args.accounts)
-                finally:
-                    drop_database(url)
-                times.append(elapsed)
-                print(f"{engine:10} {args.accounts:,} accounts x 3 meters x {args.events * scale:,} events: "
-                      f"bill run {elapsed:.2f} s = {args.accounts / elapsed:,.0f} invoices/s (setup {built:.0f} s)",
-                      flush=True)
-            print(f"{engine:10} time with {args.factor}x the events / time with 1x: {times[1] / times[0]:.2f}", flush=True)
+            rates: dict[str, float] = {}
+            for store in stores:
+                times = []
+                for run, scale in enumerate(scales):
+                    url = fresh_database(engine, Path(tmp), f"billrun{run}{store[:2]}")
+                    try:
+                        t0 = time.perf_counter()
+                        org_id, check = build(
+                            url, args.accounts, args.events * scale, server if store == "clickhouse" else None
+                        )
+                        built = time.perf_counter() - t0
+                        elapsed = timed_run(url, org_id, check, args.accounts)
+                    finally:
+                        drop_database(url)
+                    times.append(elapsed)
+                    print(
+                        f"{engine:10} {store:10} store  {args.accounts:,} accounts x 3 meters x "
+                        f"{args.events * scale:,} events: bill run {elapsed:.2f} s = {args.accounts / elapsed:,.0f} "
+                        f"invoices/s (setup {built:.0f} s; account 0's usage exact)",
+                        flush=True,
+                    )
+                rates[store] = args.accounts / times[0]
+                if len(times) == 2:
+                    print(
+                        f"{engine:10} {store:10} store  time with {args.factor}x the events / time with 1x: "
+                        f"{times[1] / times[0]:.2f}",
+                        flush=True,
+                    )
+            if len(rates) == 2:
+                print(
+                    f"{engine:10} invoices/s ClickHouse / database store: "
+                    f"{rates['clickhouse'] / rates['database']:.2f} "
+                    "(target: >= 1,000 invoices/s)",
+                    flush=True,
+                )
 
 
 if __name__ == "__main__":

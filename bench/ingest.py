@@ -46,8 +46,8 @@ import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -78,8 +78,10 @@ def make_events(total: int, seed: int = 7) -> list[dict]:
                 "id": f"ev-{n}",
                 "timestamp": (START + timedelta(seconds=rng.randrange(20 * 86400))).isoformat(),
                 "accountId": f"acct-{rng.randrange(ACCOUNTS)}",
-                "attributes": [{"name": "calls", "value": str(rng.randrange(1, 500))},
-                               {"name": "bytes", "value": f"{rng.randrange(1, 10**6)}.{rng.randrange(100):02d}"}],
+                "attributes": [
+                    {"name": "calls", "value": str(rng.randrange(1, 500))},
+                    {"name": "bytes", "value": f"{rng.randrange(1, 10**6)}.{rng.randrange(100):02d}"},
+                ],
                 "dimensions": {"region": rng.choice(["us", "eu", "ap"])},
             }
         )
@@ -106,12 +108,27 @@ def drop_database(url: str) -> None:
 ENRICHMENTS = {
     "dependencies": [{"type": "SETTING", "key": "setting.bench.rate", "name": "rate"}],
     "fields": [
-        {"name": "kb", "type": "ATTRIBUTE", "enrichmentType": "JSON_LOGIC",
-         "value": '{"/":[{"var":"attribute.bytes"},1000]}', "order": 1},
-        {"name": "tier", "type": "DIMENSION", "enrichmentType": "JSON_LOGIC",
-         "value": '{"if":[{">":[{"var":"attribute.calls"},250]},"heavy","light"]}', "order": 2},
-        {"name": "cost", "type": "ATTRIBUTE", "enrichmentType": "JSON_LOGIC",
-         "value": '{"*":[{"var":"attribute.calls"},{"var":"dependencies.rate"}]}', "order": 3},
+        {
+            "name": "kb",
+            "type": "ATTRIBUTE",
+            "enrichmentType": "JSON_LOGIC",
+            "value": '{"/":[{"var":"attribute.bytes"},1000]}',
+            "order": 1,
+        },
+        {
+            "name": "tier",
+            "type": "DIMENSION",
+            "enrichmentType": "JSON_LOGIC",
+            "value": '{"if":[{">":[{"var":"attribute.calls"},250]},"heavy","light"]}',
+            "order": 2,
+        },
+        {
+            "name": "cost",
+            "type": "ATTRIBUTE",
+            "enrichmentType": "JSON_LOGIC",
+            "value": '{"*":[{"var":"attribute.calls"},{"var":"dependencies.rate"}]}',
+            "order": 3,
+        },
         {"name": "source", "type": "DIMENSION", "enrichmentType": "VALUE", "value": "bench", "order": 4},
     ],
 }
@@ -138,27 +155,53 @@ def seed_catalog(url: str, enriched: bool = False) -> str:
         ctx = Context(session=s, org=org, now=utc_now())
         customers = CustomerService(ctx)
         for i in range(ACCOUNTS):
-            customers.create(CreateCustomerRequest(id=f"acct-{i}", name=f"Customer {i}", primary_email=f"c{i}@x.io", address={}))
+            customers.create(
+                CreateCustomerRequest(id=f"acct-{i}", name=f"Customer {i}", primary_email=f"c{i}@x.io", address={})
+            )
         schemas = EventSchemaService(ctx)
-        schema = {"name": "api_calls", "attributes": [{"name": "calls"}, {"name": "bytes"}], "dimensions": [{"name": "region"}]}
+        schema = {
+            "name": "api_calls",
+            "attributes": [{"name": "calls"}, {"name": "bytes"}],
+            "dimensions": [{"name": "region"}],
+        }
         if enriched:
             from meterline.settings.schemas import SettingIn
             from meterline.settings.service import SettingsService
 
             schema["enrichments"] = ENRICHMENTS
-            SettingsService(ctx).insert(SettingIn.model_validate(
-                {"id": "rate", "value": "0.001", "entityType": "ORGANIZATION", "entityId": org.id, "namespace": "bench",
-                 "name": "Rate", "dataType": "NUMERIC"}))
+            SettingsService(ctx).insert(
+                SettingIn.model_validate(
+                    {
+                        "id": "rate",
+                        "value": "0.001",
+                        "entityType": "ORGANIZATION",
+                        "entityId": org.id,
+                        "namespace": "bench",
+                        "name": "Rate",
+                        "dataType": "NUMERIC",
+                    }
+                )
+            )
         schemas.create(CreateEventSchemaRequest.model_validate(schema))
         schemas.activate("api_calls")
         meters = UsageMeterService(ctx)
         for body in (
-            {"name": "calls", "type": "COUNTER", "aggregation": "SUM", "eventSchemaName": "api_calls",
-             "computations": [{"order": 1, "computation": '{"var":"attribute.calls"}'}]},
+            {
+                "name": "calls",
+                "type": "COUNTER",
+                "aggregation": "SUM",
+                "eventSchemaName": "api_calls",
+                "computations": [{"order": 1, "computation": '{"var":"attribute.calls"}'}],
+            },
             {"name": "requests", "type": "COUNTER", "aggregation": "COUNT", "eventSchemaName": "api_calls"},
-            {"name": "us_bytes", "type": "COUNTER", "aggregation": "SUM", "eventSchemaName": "api_calls",
-             "filters": [{"field": "region", "value": "us"}],
-             "computations": [{"order": 1, "computation": '{"*":[{"var":"attribute.bytes"},"0.001"]}'}]},
+            {
+                "name": "us_bytes",
+                "type": "COUNTER",
+                "aggregation": "SUM",
+                "eventSchemaName": "api_calls",
+                "filters": [{"field": "region", "value": "us"}],
+                "computations": [{"order": 1, "computation": '{"*":[{"var":"attribute.bytes"},"0.001"]}'}],
+            },
         ):
             meters.activate(meters.create(CreateUsageMeterRequest.model_validate(body)).id)
     return token
@@ -190,15 +233,15 @@ def timed_ingestion(
 ) -> tuple[float, float]:
     """Send the events to a `meterline serve` of `url`; returns the seconds until the last 202, and with `shipped`
     the seconds until the server's shipper emptied the outbox (polled here)."""
-    from conftest import start_server, stop_server
-
-    from meterline.core.db import create_db_engine, make_session_factory
     from usage_stores import wait_for_empty_outbox
+
+    from conftest import start_server, stop_server
+    from meterline.core.db import create_db_engine, make_session_factory
 
     factory = make_session_factory(create_db_engine(url))
     process, base = start_server(url, workdir / "server.log", workers=workers)
     try:
-        bodies = [json.dumps({"events": events[i:i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
+        bodies = [json.dumps({"events": events[i : i + BATCH]}).encode() for i in range(0, len(events), BATCH)]
         shares = [(base, token, bodies[k::clients]) for k in range(clients)]
         started = time.perf_counter()
         with mp.Pool(clients) as pool:
@@ -283,8 +326,19 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
     org = "org.bench"
     now = datetime.now(timezone.utc).isoformat()
     rows = [
-        (uuid.uuid4().hex, org, e["id"], e["schemaName"], 1, e["accountId"], e["accountId"], e["timestamp"],
-         json.dumps(e["attributes"]), json.dumps(e["dimensions"]), now)
+        (
+            uuid.uuid4().hex,
+            org,
+            e["id"],
+            e["schemaName"],
+            1,
+            e["accountId"],
+            e["accountId"],
+            e["timestamp"],
+            json.dumps(e["attributes"]),
+            json.dumps(e["dimensions"]),
+            now,
+        )
         for e in events
     ]
     units = [_units(e) for e in events]
@@ -325,37 +379,57 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
         conn.execute("PRAGMA synchronous=NORMAL")
         conn.execute("INSERT INTO organizations VALUES (?, 'Raw', 'USD', 'UTC', 0, ?, ?)", (org, now, now))
         for i in range(0, len(rows), BATCH):
-            chunk = rows[i:i + BATCH]
+            chunk = rows[i : i + BATCH]
             conn.execute("BEGIN IMMEDIATE")
-            claimed = {r[0] for r in conn.execute(
-                "INSERT INTO event_ids (org_id, event_id, claimed_at) SELECT ?, value, ? FROM json_each(?) "
-                "WHERE true ON CONFLICT DO NOTHING RETURNING event_id",
-                (org, now, json.dumps(sorted({r[2] for r in chunk}))))}
+            claimed = {
+                r[0]
+                for r in conn.execute(
+                    "INSERT INTO event_ids (org_id, event_id, claimed_at) SELECT ?, value, ? FROM json_each(?) "
+                    "WHERE true ON CONFLICT DO NOTHING RETURNING event_id",
+                    (org, now, json.dumps(sorted({r[2] for r in chunk}))),
+                )
+            }
             conn.executemany(
                 "INSERT INTO events (pk, org_id, event_id, schema_name, schema_version, account_ref, account_pk, "
                 "timestamp, attributes, dimensions, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                [(*r[:10], "INGESTION_COMPLETED_EVENT_NOT_METERED" if r[2] in claimed else "INGESTION_FAILED_DUPLICATE_EVENT", r[10])
-                 for r in chunk],
+                [
+                    (
+                        *r[:10],
+                        "INGESTION_COMPLETED_EVENT_NOT_METERED"
+                        if r[2] in claimed
+                        else "INGESTION_FAILED_DUPLICATE_EVENT",
+                        r[10],
+                    )
+                    for r in chunk
+                ],
             )
             if outbox:
-                conn.execute("INSERT INTO usage_outbox (id, org_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                             (*outbox_row(i, claimed), now))
+                conn.execute(
+                    "INSERT INTO usage_outbox (id, org_id, payload, created_at) VALUES (?, ?, ?, ?)",
+                    (*outbox_row(i, claimed), now),
+                )
                 conn.execute("COMMIT")
                 continue
             wanted = increments(i, set(claimed), sqlite_buckets)
-            for table, column, rows_ in (("usage_rollups", "bucket_start", wanted),
-                                         ("usage_daily", "day_start", by_day(wanted, lambda b: b[:10] + " 00:00:00.000000"))):
+            for table, column, rows_ in (
+                ("usage_rollups", "bucket_start", wanted),
+                ("usage_daily", "day_start", by_day(wanted, lambda b: b[:10] + " 00:00:00.000000")),
+            ):
                 # decimals are text on SQLite: read the existing rows, add exactly, write back
                 for a, m, b, q, n in conn.execute(
                     f"SELECT account_pk, meter_id, {column}, quantity, events FROM {table} WHERE org_id = ? AND "
-                    f"(account_pk, meter_id, {column}) IN (SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
-                    "json_extract(value, '$[2]') FROM json_each(?))", (org, json.dumps(list(rows_)))):
+                    f"(account_pk, meter_id, {column}) IN (SELECT json_extract(value, '$[0]'), "
+                    "json_extract(value, '$[1]'), json_extract(value, '$[2]') FROM json_each(?))",
+                    (org, json.dumps(list(rows_))),
+                ):
                     rows_[(a, m, b)][0] += Decimal(q)
                     rows_[(a, m, b)][1] += n
                 conn.executemany(
-                    f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (org_id, account_pk, meter_id, {column}) "
-                    "DO UPDATE SET quantity = excluded.quantity, events = excluded.events",
-                    [(org, a, m, b, str(q), n) for (a, m, b), (q, n) in sorted(rows_.items())])
+                    f"INSERT INTO {table} VALUES (?, ?, ?, ?, ?, ?) "
+                    f"ON CONFLICT (org_id, account_pk, meter_id, {column}) DO UPDATE SET "
+                    "quantity = excluded.quantity, events = excluded.events",
+                    [(org, a, m, b, str(q), n) for (a, m, b), (q, n) in sorted(rows_.items())],
+                )
             conn.execute("COMMIT")
         conn.close()
     else:
@@ -363,30 +437,55 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
             conn.execute("INSERT INTO organizations VALUES (%s, 'Raw', 'USD', 'UTC', 0, now(), now())", (org,))
             conn.commit()
             for i in range(0, len(rows), BATCH):
-                chunk = rows[i:i + BATCH]
+                chunk = rows[i : i + BATCH]
                 with conn.transaction():
-                    claimed = {r[0] for r in conn.execute(
-                        "INSERT INTO event_ids (org_id, event_id, claimed_at) SELECT %s, unnest(%s::text[]), now() "
-                        "ON CONFLICT DO NOTHING RETURNING event_id", (org, sorted({r[2] for r in chunk}))).fetchall()}
+                    claimed = {
+                        r[0]
+                        for r in conn.execute(
+                            "INSERT INTO event_ids (org_id, event_id, claimed_at) SELECT %s, unnest(%s::text[]), now() "
+                            "ON CONFLICT DO NOTHING RETURNING event_id",
+                            (org, sorted({r[2] for r in chunk})),
+                        ).fetchall()
+                    }
                     with conn.cursor().copy(
                         "COPY events (pk, org_id, event_id, schema_name, schema_version, account_ref, account_pk, "
-                        "timestamp, attributes, dimensions, status, created_at) FROM STDIN") as copy:
+                        "timestamp, attributes, dimensions, status, created_at) FROM STDIN"
+                    ) as copy:
                         for r in chunk:
-                            copy.write_row((*r[:10], "INGESTION_COMPLETED_EVENT_NOT_METERED" if r[2] in claimed
-                                            else "INGESTION_FAILED_DUPLICATE_EVENT", r[10]))
+                            copy.write_row(
+                                (
+                                    *r[:10],
+                                    "INGESTION_COMPLETED_EVENT_NOT_METERED"
+                                    if r[2] in claimed
+                                    else "INGESTION_FAILED_DUPLICATE_EVENT",
+                                    r[10],
+                                )
+                            )
                     if outbox:
-                        conn.execute("INSERT INTO usage_outbox (id, org_id, payload, created_at) "
-                                     "VALUES (%s, %s, %s, now())", outbox_row(i, claimed))
+                        conn.execute(
+                            "INSERT INTO usage_outbox (id, org_id, payload, created_at) VALUES (%s, %s, %s, now())",
+                            outbox_row(i, claimed),
+                        )
                         continue
                     wanted = increments(i, set(claimed), buckets)
                     daily = by_day(wanted, lambda b: b.replace(hour=0, minute=0, second=0, microsecond=0))
-                    for table, column, rows_ in (("usage_rollups", "bucket_start", wanted), ("usage_daily", "day_start", daily)):
+                    for table, column, rows_ in (
+                        ("usage_rollups", "bucket_start", wanted),
+                        ("usage_daily", "day_start", daily),
+                    ):
                         conn.execute(
                             f"INSERT INTO {table} SELECT %s, r->>0, r->>1, (r->>2)::timestamptz, (r->>3)::numeric, "
-                            f"(r->>4)::int FROM json_array_elements(%s::json) AS r ON CONFLICT (org_id, account_pk, meter_id, "
-                            f"{column}) DO UPDATE SET quantity = {table}.quantity + excluded.quantity, "
+                            "(r->>4)::int FROM json_array_elements(%s::json) AS r "
+                            f"ON CONFLICT (org_id, account_pk, meter_id, {column}) DO UPDATE SET "
+                            f"quantity = {table}.quantity + excluded.quantity, "
                             f"events = {table}.events + excluded.events",
-                            (org, json.dumps([(a, m, b.isoformat(), str(q), n) for (a, m, b), (q, n) in sorted(rows_.items())])))
+                            (
+                                org,
+                                json.dumps(
+                                    [(a, m, b.isoformat(), str(q), n) for (a, m, b), (q, n) in sorted(rows_.items())]
+                                ),
+                            ),
+                        )
     return len(rows) / (time.perf_counter() - started)
 
 
@@ -397,7 +496,7 @@ def shipper_rows(events: list[dict]) -> list[list[tuple]]:
     batches = []
     for start in range(0, len(events), BATCH):
         wanted: dict[tuple[str, str, int], list] = {}
-        for e in events[start:start + BATCH]:
+        for e in events[start : start + BATCH]:
             if e["id"] in seen:
                 continue
             seen.add(e["id"])
@@ -407,8 +506,12 @@ def shipper_rows(events: list[dict]) -> list[list[tuple]]:
                 slot[0] += qty
                 slot[1] += 1
         batch = new_id("ub")
-        batches.append([("org.bench", a, m, b, q, "", n, batch, seq)
-                        for seq, ((a, m, b), (q, n)) in enumerate(sorted(wanted.items()))])
+        batches.append(
+            [
+                ("org.bench", a, m, b, q, "", n, batch, seq)
+                for seq, ((a, m, b), (q, n)) in enumerate(sorted(wanted.items()))
+            ]
+        )
     return batches
 
 
@@ -429,9 +532,13 @@ def run_raw_clickhouse(server: str, events: list[dict]) -> tuple[int, float, flo
         database = f"bench_raw_{'columns' if columnar else 'rows'}_{secrets.token_hex(3)}"
         for statement in table_ddl(database):
             client.execute(statement)
-        insert = (f"INSERT INTO {database}.usage (org_id, account_pk, meter_id, bucket, quantity, quantity_text, "
-                  "events, batch_id, seq) VALUES")
-        rounds = [[row for b in batches[i:i + 500] for row in b] for i in range(0, len(batches), 500)]
+        insert = (
+            f"INSERT INTO {database}.usage (org_id, account_pk, meter_id, bucket, quantity, quantity_text, "
+            "events, batch_id, seq) VALUES"
+        )
+        rounds: list[list[Any]] = [
+            [row for b in batches[i : i + 500] for row in b] for i in range(0, len(batches), 500)
+        ]
         if columnar:
             rounds = [[list(column) for column in zip(*r, strict=True)] for r in rounds]
         started = time.perf_counter()
@@ -450,13 +557,16 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
 
     stores = stores_of(args.usage_store)
     expected = expected_usage(events)
-    print(f"{len(events):,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
-          f"{args.clients} client processes, {args.workers} server process(es); usage stores: {', '.join(stores)}",
-          flush=True)
+    print(
+        f"{len(events):,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
+        f"{args.clients} client processes, {args.workers} server process(es); usage stores: {', '.join(stores)}",
+        flush=True,
+    )
     need_server = "clickhouse" in stores or args.raw_clickhouse
-    with tempfile.TemporaryDirectory() as tmp, (
-        clickhouse_server_running() if need_server else contextlib.nullcontext("")
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        clickhouse_server_running() if need_server else contextlib.nullcontext("") as server,
+    ):
         workdir = Path(tmp)
         for engine in engines:
             rates: dict[str, float] = {}
@@ -466,22 +576,28 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
                     token = seed_catalog(url)
                     clickhouse = keep_usage_in_clickhouse(url, server, engine[:2]) if store == "clickhouse" else None
                     acknowledged, shipped = timed_ingestion(
-                        url, token, events, args.clients, workdir, args.workers, shipped=clickhouse is not None)
+                        url, token, events, args.clients, workdir, args.workers, shipped=clickhouse is not None
+                    )
                     check_usage(url, expected)
                     rates[store] = len(events) / acknowledged
                     line = f"{engine:10}  {store:10} store  acknowledged {rates[store]:9,.0f} events/s"
                     if clickhouse is not None:
                         rates["shipped"] = len(events) / shipped
-                        line += (f"   shipped {rates['shipped']:9,.0f} events/s (outbox empty "
-                                 f"{shipped - acknowledged:.1f} s after the last 202; ClickHouse holds "
-                                 f"{clickhouse_rows(clickhouse):,} rows)")
+                        line += (
+                            f"   shipped {rates['shipped']:9,.0f} events/s (outbox empty "
+                            f"{shipped - acknowledged:.1f} s after the last 202; ClickHouse holds "
+                            f"{clickhouse_rows(clickhouse):,} rows)"
+                        )
                     print(line + "   usage totals exact", flush=True)
                 finally:
                     drop_database(url)
             if len(stores) == 2:
-                print(f"{engine:10}  ClickHouse / database store: acknowledged "
-                      f"{rates['clickhouse'] / rates['database']:.2f}x, shipped "
-                      f"{rates['shipped'] / rates['database']:.2f}x (target on PostgreSQL: >= 5x)", flush=True)
+                print(
+                    f"{engine:10}  ClickHouse / database store: acknowledged "
+                    f"{rates['clickhouse'] / rates['database']:.2f}x, shipped "
+                    f"{rates['shipped'] / rates['database']:.2f}x (target on PostgreSQL: >= 5x)",
+                    flush=True,
+                )
             if args.raw_database:
                 for outbox in (False, True):
                     raw = fresh_database(engine, workdir, "rawoutbox" if outbox else "rawrollups")
@@ -494,9 +610,12 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
         if args.raw_clickhouse:
             rows, as_rows, as_columns = run_raw_clickhouse(server, events)
             per_event = rows / len(events)
-            print(f"raw ClickHouse insert limit: {rows:,} usage rows ({per_event:.2f} per event) in INSERTs of 500 "
-                  f"batches: {as_rows:,.0f} rows/s as rows (= {as_rows / per_event:,.0f} events/s), "
-                  f"{as_columns:,.0f} rows/s as columns (= {as_columns / per_event:,.0f} events/s)", flush=True)
+            print(
+                f"raw ClickHouse insert limit: {rows:,} usage rows ({per_event:.2f} per event) in INSERTs of 500 "
+                f"batches: {as_rows:,.0f} rows/s as rows (= {as_rows / per_event:,.0f} events/s), "
+                f"{as_columns:,.0f} rows/s as columns (= {as_columns / per_event:,.0f} events/s)",
+                flush=True,
+            )
 
 
 def main() -> None:
@@ -506,12 +625,21 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=4)
     parser.add_argument("--workers", type=int, default=1, help="server processes (meterline serve --workers)")
     parser.add_argument("--enrichments", action="store_true", help="Meterline without and with enrichments")
-    parser.add_argument("--usage-store", choices=["database", "clickhouse", "both"],
-                        help="compare the usage stores (issue 19): the rollup tables, ClickHouse, or both side by side")
-    parser.add_argument("--raw-database", action="store_true",
-                        help="with --usage-store: also the raw database limits (with rollups, and with the outbox)")
-    parser.add_argument("--raw-clickhouse", action="store_true",
-                        help="with --usage-store: also the raw limit of ClickHouse inserts of the same usage rows")
+    parser.add_argument(
+        "--usage-store",
+        choices=["database", "clickhouse", "both"],
+        help="compare the usage stores (issue 19): the rollup tables, ClickHouse, or both side by side",
+    )
+    parser.add_argument(
+        "--raw-database",
+        action="store_true",
+        help="with --usage-store: also the raw database limits (with rollups, and with the outbox)",
+    )
+    parser.add_argument(
+        "--raw-clickhouse",
+        action="store_true",
+        help="with --usage-store: also the raw limit of ClickHouse inserts of the same usage rows",
+    )
     args = parser.parse_args()
     events = make_events(args.events)
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
@@ -522,8 +650,10 @@ def main() -> None:
         args.usage_store = args.usage_store or "both"
         compare_stores(events, engines, args)
         return
-    print(f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
-          f"{args.clients} client processes, {args.workers} server process(es)")
+    print(
+        f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
+        f"{args.clients} client processes, {args.workers} server process(es)"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for engine in engines:
@@ -535,14 +665,18 @@ def main() -> None:
             finally:
                 drop_database(served)
                 drop_database(raw)
-            print(f"{engine:10}  meterline {meterline:10,.0f} events/s   raw limit {limit:10,.0f} events/s   "
-                  f"ratio {meterline / limit:.2f}")
+            print(
+                f"{engine:10}  meterline {meterline:10,.0f} events/s   raw limit {limit:10,.0f} events/s   "
+                f"ratio {meterline / limit:.2f}"
+            )
 
 
 def compare_enrichments(events: list[dict], engines: list[str], args: argparse.Namespace) -> None:
-    print(f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
-          f"{args.clients} client processes, {args.workers} server process(es): the schema without, then with, "
-          f"{len(ENRICHMENTS['fields'])} enrichments")
+    print(
+        f"{args.events:,} events in batches of {BATCH}, ~20% duplicate ids, {ACCOUNTS} accounts, 3 meters, "
+        f"{args.clients} client processes, {args.workers} server process(es): the schema without, then with, "
+        f"{len(ENRICHMENTS['fields'])} enrichments"
+    )
     with tempfile.TemporaryDirectory() as tmp:
         workdir = Path(tmp)
         for engine in engines:
@@ -553,8 +687,10 @@ def compare_enrichments(events: list[dict], engines: list[str], args: argparse.N
                     rates.append(run_meterline(url, events, args.clients, workdir, args.workers, enriched))
                 finally:
                     drop_database(url)
-            print(f"{engine:10}  plain {rates[0]:10,.0f} events/s   enriched {rates[1]:10,.0f} events/s   "
-                  f"ratio {rates[1] / rates[0]:.2f}")
+            print(
+                f"{engine:10}  plain {rates[0]:10,.0f} events/s   enriched {rates[1]:10,.0f} events/s   "
+                f"ratio {rates[1] / rates[0]:.2f}"
+            )
 
 
 if __name__ == "__main__":

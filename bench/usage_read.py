@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import itertools
 import random
 import statistics
 import sys
@@ -119,13 +120,11 @@ def write(url: str, args: argparse.Namespace, clickhouse: bool) -> tuple[int, in
     stream = requests(args.events, args.batch, args.order)
     done = False
     while not done:
+        chunk = list(itertools.islice(stream, per_commit))
+        done = len(chunk) < per_commit
         with unit_of_work(factory) as s:
             store = EventStore(s, org_id)
-            for _ in range(per_commit):
-                agg = next(stream, None)
-                if agg is None:
-                    done = True
-                    break
+            for agg in chunk:
                 total_events += sum(n for n, _ in agg.values())
                 total_units += sum(u for _, u in agg.values())
                 store.add_usage(increments(agg, account_pk, meters), timezone.utc, utc_now())
@@ -187,9 +186,9 @@ def main() -> None:
                 finally:
                     drop_database(url)
                 assert events == args.events
-                assert usage["requests"] == (events, events), usage
-                assert usage["calls"] == (units, events), usage
-                assert usage["us_bytes"] == (units, events), usage
+                assert usage["requests"] == (Decimal(events), events), usage
+                assert usage["calls"] == (Decimal(units), events), usage
+                assert usage["us_bytes"] == (Decimal(units), events), usage
                 p50, p99 = statistics.median(timings), timings[int(len(timings) * 0.99) - 1]
                 p99s[store] = p99
                 print(

@@ -20,12 +20,12 @@ sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/conftest.py (start_serv
 
 from sqlalchemy import func, select  # noqa: E402
 from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
+from tests import clickhouse_server  # noqa: E402
 
 from meterline.core.clock import utc_now  # noqa: E402
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work  # noqa: E402
 from meterline.events.models import UsageOutbox  # noqa: E402
 from meterline.events.usage_store import choose_clickhouse  # noqa: E402
-from tests import clickhouse_server  # noqa: E402
 
 STORES = ("database", "clickhouse")
 
