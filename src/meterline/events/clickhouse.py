@@ -12,6 +12,7 @@ travels as text in `quantity_text` instead, and is added here in Python, exactly
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -24,6 +25,10 @@ from meterline.core.errors import Unavailable
 from meterline.core.money import EXACT, exact_sum
 
 SCALE = 12  # decimals of the quantity column
+
+# The driver logs each failed connection as a warning with its traceback, on stderr (an operator running `meterline
+# usage-store` with a wrong URL saw one and took it for a crash); ClickHouseError says the same in one line.
+logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # One row of usage as shipped: (org_id, account_pk, meter_id, bucket µs, quantity, events, batch_id, seq)
