@@ -24,11 +24,11 @@ from urllib.parse import unquote, urlsplit
 from meterline.core.errors import Unavailable
 from meterline.core.money import EXACT, exact_sum
 
-SCALE = 12  # decimals of the quantity column
-
 # The driver logs each failed connection as a warning with its traceback, on stderr (an operator running `meterline
 # usage-store` with a wrong URL saw one and took it for a crash); ClickHouseError says the same in one line.
 logging.getLogger("clickhouse_driver.connection").setLevel(logging.ERROR)
+
+SCALE = 12  # decimals of the quantity column
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 # One row of usage as shipped: (org_id, account_pk, meter_id, bucket µs, quantity, events, batch_id, seq)
