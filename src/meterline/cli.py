@@ -358,6 +358,7 @@ def worker(
     """Run the billing worker alone: bill runs with the wall clock every --interval seconds, until stopped; and the
     webhook delivery worker, the alert evaluator and the report runner beside it. Several workers may run against one
     PostgreSQL database (they split the invoices, the deliveries, the alerts and the reports)."""
+    from meterline.events.compaction import UsageCompactor
     from meterline.events.shipper import UsageShipper
     from meterline.files import storage
     from meterline.invoicing.billing import batch_process_gc
@@ -380,9 +381,14 @@ def worker(
     reporter.start()
     shipper = UsageShipper(factory, settings.usage_ship_interval or 1)
     shipper.start()
+    compactor = UsageCompactor(factory, settings.usage_compact_interval) if settings.usage_compact_interval else None
+    if compactor is not None:
+        compactor.start()
     try:
         runner.loop()
     except KeyboardInterrupt:
+        if compactor is not None:
+            compactor.stop()
         shipper.stop()
         runner.stop()
         deliverer.stop()

@@ -96,7 +96,7 @@ def test_two_servers_ingest_into_one_clickhouse_and_count_each_id_once(servers: 
     assert waiting == 0, "the shippers did not empty the outbox within 60 s"
     assert store is not None
     [(rows,)] = store.execute(
-        f"SELECT count() FROM {store.address.database}.usage WHERE org_id = %(org)s",  # noqa: S608
+        f"SELECT count() FROM {store.address.database}.usage_rows WHERE org_id = %(org)s",  # noqa: S608
         {"org": tenant.org.id},
     )
     assert rows > 0  # the usage is in ClickHouse, not only in the outbox

@@ -5,6 +5,7 @@ or shipped twice), exactly, one organization never sees another's usage."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
@@ -18,7 +19,9 @@ from meterline.accounts.repository import AccountRepository
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
 from meterline.core.errors import Unavailable
+from meterline.core.money import EXACT
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
+from meterline.events.compaction import Job, compact_once, finish, start
 from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
@@ -81,7 +84,7 @@ def clickhouse(factory: sessionmaker[Session]) -> ClickHouseUsage:
 def raw_rows(factory: sessionmaker[Session], org: Organization) -> int:
     store = clickhouse(factory)
     [(count,)] = store.execute(
-        f"SELECT count() FROM {store.address.database}.usage WHERE org_id = %(org)s",  # noqa: S608
+        f"SELECT count() FROM {store.address.database}.usage_rows WHERE org_id = %(org)s",  # noqa: S608
         {"org": org.id},
     )
     return int(count)
@@ -184,7 +187,15 @@ def test_concurrent_shippers_and_writers_lose_and_double_nothing(
         except BaseException as exc:  # surfaced below
             failures.append(exc)
 
-    shippers = [threading.Thread(target=shipper) for _ in range(2)]
+    def compactor() -> None:  # compacts what the shippers shipped meanwhile (events/compaction.py)
+        try:
+            while not stop.is_set():
+                compact_once(factory)
+                stop.wait(0.05)
+        except BaseException as exc:  # surfaced below
+            failures.append(exc)
+
+    shippers = [threading.Thread(target=shipper) for _ in range(2)] + [threading.Thread(target=compactor)]
     writers = [threading.Thread(target=writer, args=(n,)) for n in range(3)]
     for t in shippers + writers:
         t.start()
@@ -202,6 +213,137 @@ def test_concurrent_shippers_and_writers_lose_and_double_nothing(
         pass
     assert outbox_of(factory, org) == 0
     assert usage_of(factory, org, meter) == (Decimal(45), 45)
+
+
+def ship_all(factory: sessionmaker[Session]) -> None:
+    while ship_once(factory):
+        pass
+
+
+def rows_shipped_before(factory: sessionmaker[Session], org: Organization, epoch: int) -> int:
+    """How many of the organization's shipped rows are of an epoch before `epoch`, once ClickHouse has run the
+    deletions compaction asked for (mutations run in the background: waited for here, up to 30 s)."""
+    store = clickhouse(factory)
+    table = f"{store.address.database}.usage_rows"
+    deadline = time.monotonic() + 30
+    while True:
+        [(busy,)] = store.execute(
+            "SELECT count() FROM system.mutations WHERE database = %(db)s AND is_done = 0",
+            {"db": store.address.database},
+        )
+        if not busy or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    [(count,)] = store.execute(
+        f"SELECT count() FROM {table} WHERE org_id = %(org)s AND ship_seq < %(epoch)s",  # noqa: S608
+        {"org": org.id, "epoch": epoch},
+    )
+    return int(count)
+
+
+def test_compaction_keeps_every_read_exact_and_deletes_the_rows_it_replaced(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Batches shipped one by one (three rows in one bucket, a quantity beyond 12 decimals, a correction) become one
+    row per bucket; the reads are the same before and after, and after more usage is shipped and compacted again."""
+    org, meter = acme
+    for n, quantity in enumerate(["1.5", "2", "0.25"]):
+        ingest(factory, org, (f"e{n}", DAY + timedelta(hours=1), quantity))
+        ship_all(factory)
+    third = Decimal(1) / Decimal(3)
+    with unit_of_work(factory) as s:
+        account = AccountRepository(s, org.id).by_id("acme")
+        assert account is not None
+        store = EventStore(s, org.id)
+        store.add_usage({(account.pk, meter, DAY + timedelta(hours=2)): (third, 1)}, UTC, utc_now())
+        store.add_usage({(account.pk, meter, DAY + timedelta(hours=1)): (Decimal("-0.5"), -1)}, UTC, utc_now())
+    ship_all(factory)
+    expected = (EXACT.add(Decimal("3.25"), third), 3)
+    assert raw_rows(factory, org) == 5 and usage_of(factory, org, meter) == expected
+    assert compact_once(factory)
+    assert usage_of(factory, org, meter) == expected
+    assert rows_shipped_before(factory, org, 1 << 62) == 5  # kept for the reads that began before (DELETE_AFTER)
+    monkeypatch.setattr("meterline.events.compaction.DELETE_AFTER", timedelta(0))
+    ingest(factory, org, ("other", DAY + timedelta(hours=5), "0"))
+    ship_all(factory)
+    while compact_once(factory):  # other tests' organizations share the installation: until nothing is left
+        pass
+    expected = (expected[0], 4)
+    assert usage_of(factory, org, meter) == expected
+    assert rows_shipped_before(factory, org, 1 << 62) == 0  # every row compacted, then deleted
+    assert usage_of(factory, org, meter) == expected
+
+    ingest(factory, org, ("later", DAY + timedelta(hours=1), "10"))
+    ship_all(factory)
+    later = (EXACT.add(expected[0], Decimal(10)), 5)
+    assert usage_of(factory, org, meter) == later  # a compacted bucket plus a new row
+    assert compact_once(factory)
+    assert usage_of(factory, org, meter) == later
+    with unit_of_work(factory, write=False) as s:
+        buckets = EventStore(s, org.id).usage_buckets(clickhouse(factory), DAY, DAY + timedelta(days=1))
+    assert sorted((b, q, n) for _, _, b, q, n in buckets) == [
+        (DAY + timedelta(hours=1), Decimal("13.25"), 3),
+        (DAY + timedelta(hours=2), third, 1),
+        (DAY + timedelta(hours=5), Decimal(0), 1),
+    ]
+    monkeypatch.setattr("meterline.events.store.READ_LIMIT", timedelta(seconds=-1))  # a read that took too long
+    with pytest.raises(ClickHouseError, match="a usage read took longer than -1 s: try again"):
+        usage_of(factory, org, meter)
+
+
+def test_a_copy_from_a_shipper_that_died_is_not_compacted_and_counts_once(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A shipper dies after ClickHouse took its rows: the batch is still in the outbox when compaction starts, so its
+    copy is left out; shipped for real afterwards (in a later epoch), it counts once, compacted or not."""
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "3"))
+    ship_all(factory)
+    ingest(factory, org, ("b", DAY + timedelta(hours=1), "4"))
+    with pytest.raises(RuntimeError, match="^the shipper died$"), unit_of_work(factory) as s:
+        assert ship(s, clickhouse(factory), limit=1_000_000) >= 1
+        raise RuntimeError("the shipper died")
+    assert outbox_of(factory, org) == 1 and raw_rows(factory, org) == 2
+    monkeypatch.setattr("meterline.events.compaction.DELETE_AFTER", timedelta(0))
+    assert compact_once(factory)
+    assert usage_of(factory, org, meter) == (Decimal(7), 2)  # "b" from the outbox, its early copy not counted
+    ship_all(factory)
+    assert usage_of(factory, org, meter) == (Decimal(7), 2)
+    while compact_once(factory):
+        pass
+    assert usage_of(factory, org, meter) == (Decimal(7), 2)
+    assert rows_shipped_before(factory, org, 1 << 62) == 0
+
+
+def test_a_compaction_that_died_half_way_is_finished_by_the_next(
+    factory: sessionmaker[Session], acme: tuple[Organization, str]
+) -> None:
+    """A compactor writes its generation and dies before recording it: reads are exact meanwhile, and the next
+    compactor runs the same job again (the rows it finds written already are not written twice) and records it."""
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "2"), ("b", DAY + timedelta(hours=3), "5"))
+    ship_all(factory)
+    with unit_of_work(factory) as s:
+        job = start(s)
+    assert isinstance(job, Job)
+    clickhouse(factory).compact(job.through, job.generation, job.leave_out)  # ... and the compactor dies here
+    ingest(factory, org, ("c", DAY + timedelta(hours=1), "1"))
+    ship_all(factory)  # in the new epoch
+    assert usage_of(factory, org, meter) == (Decimal(8), 3)
+    assert compact_once(factory)  # the same job, then recorded
+    with unit_of_work(factory) as s:
+        assert not finish(s, job)  # done already
+    assert usage_of(factory, org, meter) == (Decimal(8), 3)
+    store = clickhouse(factory)
+    [(written,)] = store.execute(
+        f"SELECT count() FROM {store.address.database}.usage_compact WHERE org_id = %(org)s "  # noqa: S608
+        "AND generation = %(generation)s",
+        {"org": org.id, "generation": job.generation},
+    )
+    assert written == 2  # one row per bucket, once
+    while compact_once(factory):
+        pass
+    assert usage_of(factory, org, meter) == (Decimal(8), 3)
 
 
 def test_clickhouse_down_keeps_the_outbox_and_says_so(

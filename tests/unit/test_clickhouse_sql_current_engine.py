@@ -53,7 +53,8 @@ def usage(tmp_path: Path) -> Iterator[ChdbUsage]:
     store = ChdbUsage(session)
     store.create_schema()
     store.create_schema()  # IF NOT EXISTS: a second run changes nothing
-    store.execute("SYSTEM STOP MERGES meterline.usage")  # the copies stay until the test merges them itself
+    store.execute("SYSTEM STOP MERGES meterline.usage_rows")  # the copies stay until the test merges them itself
+    store.execute("SYSTEM STOP MERGES meterline.usage_compact")
     b1, b2, b3, b9 = rows()
     store.insert(b1)
     store.insert(b2)
@@ -79,14 +80,17 @@ BUCKETS = [
 ]
 
 
-def check(usage: ChdbUsage) -> None:
+def check(usage: ChdbUsage, *, compacted: bool = False) -> None:
+    """The reads' answers; once b1 and b2 are compacted, they are never in the outbox again (only b3 may be)."""
     everyone, meters = ["acc1", ACC2, "nobody"], ["m1", "m2"]
     assert usage.sums(A, everyone, meters, DAY, END, leave_out=["b3"]) == SUMS
     assert usage.sums(A, everyone, meters, DAY, END) == SUMS_WITH_B3
-    assert usage.sums(A, everyone, meters, DAY, END, leave_out=["b2", "b3", "b-unknown"]) == {
-        ("acc1", "m1"): (D("1.8333333333333333333333333333"), 4),
-        (ACC2, "m1"): (D("10"), 2),
-    }
+    if not compacted:
+        assert usage.sums(A, everyone, meters, DAY, END, leave_out=["b2", "b3", "b-unknown"]) == {
+            ("acc1", "m1"): (D("1.8333333333333333333333333333"), 4),
+            (ACC2, "m1"): (D("10"), 2),
+        }
+        assert usage.bucket_sums(A, DAY, END, meter_ids=["m2"], leave_out=["b2"]) == []
     assert usage.sums(A, ["acc1"], ["m2"], DAY, END) == {("acc1", "m2"): SUMS[("acc1", "m2")]}
     assert usage.sums(A, [], meters, DAY, END) == {}
     assert usage.sums(A, everyone, meters, DAY - timedelta(minutes=15), DAY) == {("acc1", "m1"): (D("7"), 1)}
@@ -101,7 +105,6 @@ def check(usage: ChdbUsage) -> None:
         [("acc1", "m1", B0, D("1.5"), 3), *BUCKETS[1:]]
     )
     assert usage.bucket_sums(A, DAY, END, account_pks=[ACC2]) == [(ACC2, "m1", B0, D("10"), 2)]
-    assert usage.bucket_sums(A, DAY, END, meter_ids=["m2"], leave_out=["b2"]) == []
     assert usage.bucket_sums(A, DAY, END, meter_ids=[]) == []
     assert usage.bucket_sums(B, DAY, END, meter_ids=["m2"]) == [("acc1", "m2", B1, D("1E-13"), 1)]
 
@@ -120,7 +123,7 @@ def check(usage: ChdbUsage) -> None:
 
 def stored(usage: ChdbUsage) -> list[tuple[object, ...]]:
     return usage.execute(
-        "SELECT org_id, batch_id, count() FROM meterline.usage GROUP BY org_id, batch_id ORDER BY org_id, batch_id"
+        "SELECT org_id, batch_id, count() FROM meterline.usage_rows GROUP BY org_id, batch_id ORDER BY org_id, batch_id"
     )
 
 
@@ -128,8 +131,8 @@ def test_reads_count_each_row_once_exactly_before_and_after_merges(usage: ChdbUs
     assert stored(usage) == [(A, "b1", 6), (A, "b2", 5), (A, "b3", 2), (B, "b9", 2)]  # the copies are there
     check(usage)
 
-    usage.execute("SYSTEM START MERGES meterline.usage")
-    usage.execute("OPTIMIZE TABLE meterline.usage FINAL")
+    usage.execute("SYSTEM START MERGES meterline.usage_rows")
+    usage.execute("OPTIMIZE TABLE meterline.usage_rows FINAL")
     assert stored(usage) == [(A, "b1", 3), (A, "b2", 5), (A, "b3", 1), (B, "b9", 2)]  # merged away
     check(usage)
 
@@ -138,7 +141,7 @@ def test_quantities_travel_exactly(usage: ChdbUsage) -> None:
     """Up to 12 decimals in the Decimal column, more as text (events/clickhouse.py, `_split`): both read back as
     written, through the same parameter substitution as the native client's."""
     found = usage.execute(
-        "SELECT seq, quantity, quantity_text FROM meterline.usage WHERE org_id = %(org)s AND batch_id = %(batch)s "
+        "SELECT seq, quantity, quantity_text FROM meterline.usage_rows WHERE org_id = %(org)s AND batch_id = %(batch)s "
         "GROUP BY seq, quantity, quantity_text ORDER BY seq",
         {"org": A, "batch": "b2"},
     )
@@ -150,3 +153,33 @@ def test_quantities_travel_exactly(usage: ChdbUsage) -> None:
         (4, D(7), ""),
     ]
     assert [type(q) for _, q, _ in found] == [D] * 5
+
+
+def test_compaction_keeps_every_read_exact(usage: ChdbUsage) -> None:
+    """Generation 1 compacts the rows shipped in epoch 0 but b3's (in the outbox when it started: a copy shipped by a
+    shipper that died); it is written twice (a rerun) and read once; b3 is then shipped for real in epoch 1. The reads
+    are the same before and after the compacted rows are deleted, and after generation 2 compacts b3 too."""
+    usage.compact(0, 1, ["b3"])
+    usage.compact(0, 1, ["b3"])
+    assert usage.execute("SELECT generation, count() FROM meterline.usage_compact GROUP BY generation") == [(1, 8)]
+    _, _, b3, _ = rows()
+    usage.insert(b3, ship_seq=1)
+    check(usage, compacted=True)
+    usage.execute("SYSTEM START MERGES meterline.usage_rows")  # a mutation waits for merges
+    usage.forget_rows_before(1)
+    usage.execute("SYSTEM START MERGES meterline.usage_compact")
+    usage.execute("OPTIMIZE TABLE meterline.usage_compact FINAL")
+    assert stored(usage) == [(A, "b3", 1)]
+    check(usage, compacted=True)
+
+    usage.compact(1, 2, [])
+    usage.forget_rows_before(2)
+    assert stored(usage) == []
+    everyone, meters = ["acc1", ACC2, "nobody"], ["m1", "m2"]
+    assert usage.sums(A, everyone, meters, DAY, END) == SUMS_WITH_B3
+    assert sorted(usage.bucket_sums(A, DAY, END)) == sorted(BUCKETS)
+    assert usage.sums(B, everyone, meters, DAY, END) == {
+        ("acc1", "m1"): (D("1000"), 7),
+        ("acc1", "m2"): (D("1E-13"), 1),
+    }
+    assert usage.spans() == {A: (micros(DAY - timedelta(minutes=15)), micros(END)), B: (B0, B1)}

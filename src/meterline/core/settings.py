@@ -71,6 +71,8 @@ class Settings(BaseSettings):
     # Usage in ClickHouse (docs/clickhouse.md): the shipper inside `meterline serve` (and `meterline worker`) moves
     # usage from the outbox every `usage_ship_interval` seconds (0: not in `serve`).
     usage_ship_interval: float = Field(default=1, ge=0)
+    # ... and compacts what was shipped every `usage_compact_interval` seconds (0: not in this process).
+    usage_compact_interval: float = Field(default=60, ge=0)
     max_body_bytes: int = Field(default=1024 * 1024, ge=1024)
     max_ingest_batch_bytes: int = Field(default=32 * 1024 * 1024, ge=1024)
     # Generated files (report exports; docs/reports.md, "Storage"): the local filesystem by default, in `files_dir`

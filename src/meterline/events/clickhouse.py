@@ -38,6 +38,9 @@ INLINE_VALUES = 500
 
 UsageRow = tuple[str, str, str, int, Decimal, int, str, int]
 
+ROWS = "usage_rows"  # the rows as shipped, named (batch_id, seq), tagged with the shipping epoch (ship_seq)
+COMPACT = "usage_compact"  # per (account, meter, bucket): the sum of its rows shipped before `generation`
+
 
 def micros(at: datetime) -> int:
     """`at` (UTC-aware) as whole microseconds since the epoch, exactly."""
@@ -87,10 +90,14 @@ def table_ddl(database: str) -> list[str]:
     """The single-node schema. A cluster's (replicated and distributed) is in docs/operations.md."""
     return [
         f"CREATE DATABASE IF NOT EXISTS {database}",
-        f"CREATE TABLE IF NOT EXISTS {database}.usage ("
+        f"CREATE TABLE IF NOT EXISTS {database}.{ROWS} ("
         "org_id String, account_pk String, meter_id String, bucket Int64, "
-        "quantity Decimal(38, 12), quantity_text String, events Int64, batch_id String, seq UInt32"
-        ") ENGINE = ReplacingMergeTree ORDER BY (org_id, account_pk, meter_id, bucket, batch_id, seq)",
+        "quantity Decimal(38, 12), quantity_text String, events Int64, batch_id String, seq UInt32, ship_seq UInt64"
+        ") ENGINE = ReplacingMergeTree(ship_seq) ORDER BY (org_id, account_pk, meter_id, bucket, batch_id, seq)",
+        f"CREATE TABLE IF NOT EXISTS {database}.{COMPACT} ("
+        "org_id String, account_pk String, meter_id String, bucket Int64, "
+        "quantity Decimal(38, 12), quantity_text String, events Int64, generation UInt64"
+        ") ENGINE = MergeTree ORDER BY (org_id, account_pk, meter_id, bucket, generation)",
     ]
 
 
@@ -141,23 +148,48 @@ class ClickHouseUsage:
         for statement in table_ddl(self.address.database):
             self.execute(statement)
 
-    def insert(self, rows: Sequence[UsageRow]) -> None:
+    def insert(self, rows: Sequence[UsageRow], ship_seq: int = 0) -> None:
+        """Write `rows` as shipped in epoch `ship_seq` (events/compaction.py)."""
         if not rows:
             return
         values = []
         for org, account, meter, bucket, quantity, events, batch, seq in rows:
             column, text = _split(quantity)
-            values.append((org, account, meter, bucket, column, text, events, batch, seq))
+            values.append((org, account, meter, bucket, column, text, events, batch, seq, ship_seq))
         self.execute(
-            f"INSERT INTO {self.address.database}.usage "  # noqa: S608  # nosec B608 - a checked name
-            "(org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, batch_id, seq) VALUES",
+            f"INSERT INTO {self.address.database}.{ROWS} "  # noqa: S608  # nosec B608 - a checked name
+            "(org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, batch_id, seq, ship_seq) VALUES",
             values,
         )
 
+    def holds_usage(self) -> bool:
+        """Whether this database holds any usage (rows or compacted sums) already."""
+        db = self.address.database
+        found = self.execute(
+            f"SELECT 1 FROM {db}.{ROWS} LIMIT 1 UNION ALL SELECT 1 FROM {db}.{COMPACT} LIMIT 1"  # noqa: S608  # nosec B608 - checked names
+        )
+        return bool(found)
+
+    def empty(self) -> None:
+        """Delete all usage here (a move into this database that failed half-way: events/moves.py)."""
+        for table in (ROWS, COMPACT):
+            self.execute(f"TRUNCATE TABLE {self.address.database}.{table}")
+
+    def shipped_since(self, epoch: int) -> bool:
+        """Whether rows were shipped in epoch `epoch` or later."""
+        found = self.execute(
+            f"SELECT 1 FROM {self.address.database}.{ROWS} WHERE ship_seq >= %(epoch)s LIMIT 1",  # noqa: S608  # nosec B608 - a checked name
+            {"epoch": epoch},
+        )
+        return bool(found)
+
     def spans(self) -> dict[str, tuple[int, int]]:
         """The first and last bucket (µs) of every organization with usage here."""
-        table = f"{self.address.database}.usage"
-        rows = self.execute(f"SELECT org_id, min(bucket), max(bucket) FROM {table} GROUP BY org_id")  # noqa: S608  # nosec B608 - a checked name
+        db = self.address.database
+        rows = self.execute(
+            f"SELECT org_id, min(bucket), max(bucket) FROM (SELECT org_id, bucket FROM {db}.{ROWS} "  # noqa: S608  # nosec B608 - checked names
+            f"UNION ALL SELECT org_id, bucket FROM {db}.{COMPACT}) GROUP BY org_id"
+        )
         return {org: (int(low), int(high)) for org, low, high in rows}
 
     def sums(
@@ -169,10 +201,14 @@ class ClickHouseUsage:
         end: datetime,
         *,
         leave_out: Iterable[str] = (),
+        compacted: int | None = None,
     ) -> dict[tuple[str, str], tuple[Decimal, int]]:
         """(quantity, events) per (account, meter) over the buckets in [start, end), each row counted once; the
-        batches in `leave_out` (still in the outbox, counted from there) are not read."""
-        rows = self._deduplicated("account_pk, meter_id", org_id, start, end, account_pks, meter_ids, leave_out)
+        batches in `leave_out` (still in the outbox, counted from there) are not read, nor the compacted generations
+        after `compacted` (None: all; events/compaction.py)."""
+        rows = self._deduplicated(
+            "account_pk, meter_id", org_id, start, end, account_pks, meter_ids, leave_out, compacted
+        )
         return {(a, m): (quantity, events) for a, m, quantity, events in rows}
 
     def bucket_sums(
@@ -184,10 +220,13 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None = None,
         meter_ids: Sequence[str] | None = None,
         leave_out: Iterable[str] = (),
+        compacted: int | None = None,
     ) -> list[tuple[str, str, int, Decimal, int]]:
         """(account, meter, bucket µs, quantity, events) of every bucket with usage in [start, end), each row counted
-        once (for the metrics and reports that group usage by period)."""
-        rows = self._deduplicated("account_pk, meter_id, bucket", org_id, start, end, account_pks, meter_ids, leave_out)
+        once (for the metrics and reports that group usage by period); `leave_out` and `compacted` as in `sums`."""
+        rows = self._deduplicated(
+            "account_pk, meter_id, bucket", org_id, start, end, account_pks, meter_ids, leave_out, compacted
+        )
         return [(a, m, int(b), quantity, events) for a, m, b, quantity, events in rows]
 
     def _deduplicated(
@@ -199,39 +238,90 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None,
         meter_ids: Sequence[str] | None,
         leave_out: Iterable[str],
+        compacted: int | None,
     ) -> list[tuple[Any, ...]]:
-        """Rows of `keys` (constant column names) with their (quantity, events) summed over the rows of [start, end)
-        that match, each (batch_id, seq) counted once whatever copies ClickHouse has not merged yet."""
+        """Rows of `keys` (constant column names) with their (quantity, events) summed over [start, end): per
+        (account, meter, bucket), its latest compacted sum (generation g, at most `compacted`) plus its rows shipped in
+        epoch g or later, each (batch_id, seq) counted once whatever copies ClickHouse has not merged yet
+        (events/compaction.py says why that is exact)."""
         where = ["org_id = %(org)s", "bucket >= %(start)s", "bucket < %(end)s"]
         params: dict[str, Any] = {"org": org_id, "start": micros(start), "end": micros(end)}
         sets: dict[str, Sequence[str]] = {}
 
-        def within(column: str, name: str, values: Sequence[str], negated: bool = False) -> None:
+        def within(column: str, name: str, values: Sequence[str], negated: bool = False) -> str:
             """`column` [NOT] IN the values: inline when few, else as an external table (any length)."""
             operator = "NOT IN" if negated else "IN"
             if len(values) <= INLINE_VALUES:
-                where.append(f"{column} {operator} %({name})s")
                 params[name] = tuple(values)
-            else:
-                where.append(f"{column} {operator} (SELECT v FROM {name})")  # noqa: S608  # nosec B608 - constant names
-                sets[name] = values
+                return f"{column} {operator} %({name})s"
+            sets[name] = values
+            return f"{column} {operator} (SELECT v FROM {name})"  # noqa: S608  # nosec B608 - constant names
 
         for column, values in (("account_pk", account_pks), ("meter_id", meter_ids)):
             if values is not None:
                 if not values:
                     return []
-                within(column, f"{column}s", tuple(set(values)))
+                where.append(within(column, f"{column}s", tuple(set(values))))
+        compact_where = " AND ".join(where)
+        if compacted is not None:
+            params["compacted"] = compacted
+            compact_where += " AND generation <= %(compacted)s"
         pending = tuple(set(leave_out))
         if pending:
-            within("batch_id", "pending", pending, negated=True)
-        table = f"{self.address.database}.usage"
-        # constant column names, a checked database name, values as parameters
+            where.append(within("batch_id", "pending", pending, negated=True))
+        db, key = self.address.database, "account_pk, meter_id, bucket"
+        # constant column names, checked database and table names, values as parameters
         sql = (
-            f"SELECT {keys}, sum(q), sum(n), groupArrayIf(t, t != '') FROM (SELECT {keys}, batch_id, seq, "  # noqa: S608  # nosec B608
-            f"any(quantity) AS q, any(events) AS n, any(quantity_text) AS t FROM {table} WHERE {' AND '.join(where)} "
-            f"GROUP BY {keys}, batch_id, seq) GROUP BY {keys}"
+            f"SELECT {keys}, sum(q), sum(n), groupArrayIf(t, t != '') FROM ("  # noqa: S608  # nosec B608
+            f"SELECT {key}, argMax(quantity, generation) AS q, argMax(events, generation) AS n, "
+            f"argMax(quantity_text, generation) AS t FROM {db}.{COMPACT} WHERE {compact_where} GROUP BY {key} "
+            f"UNION ALL SELECT {key}, q, n, t FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, "
+            f"any(events) AS n, any(quantity_text) AS t, max(ship_seq) AS s FROM {db}.{ROWS} "
+            f"WHERE {' AND '.join(where)} GROUP BY {key}, batch_id, seq) AS r ANY LEFT JOIN (SELECT {key}, "
+            f"max(generation) AS g FROM {db}.{COMPACT} WHERE {compact_where} GROUP BY {key}) AS c USING ({key}) "
+            f"WHERE s >= g) GROUP BY {keys}"
         )
         return [
-            (*row[:-3], EXACT.add(Decimal(row[-3]), exact_sum(map(Decimal, row[-1]))), int(row[-2]))
+            (*row[:-3], EXACT.add(Decimal(row[-3]), exact_sum(_texts(row[-1]))), int(row[-2]))
             for row in self.execute(sql, params, sets=sets)
         ]
+
+    def compact(self, start: int, generation: int, leave_out: Sequence[str]) -> None:
+        """Write generation `generation` of the compacted sums: for every (account, meter, bucket) with rows shipped
+        in epochs [start, generation) outside the batches `leave_out`, its latest compacted sum plus those rows,
+        each (batch_id, seq) once. Rerunnable: a key that has its row of this generation already is skipped, and a
+        copy written twice holds the same sum (events/compaction.py)."""
+        db, key = self.address.database, "org_id, account_pk, meter_id, bucket"
+        params = {"start": start, "generation": generation}
+        shipped = "ship_seq >= %(start)s AND ship_seq < %(generation)s"
+        sets = {"pending": leave_out} if leave_out else None
+        outside = " AND batch_id NOT IN (SELECT v FROM pending)" if leave_out else ""
+        self.execute(
+            f"INSERT INTO {db}.{COMPACT} ({key}, quantity, quantity_text, events, generation) "  # noqa: S608  # nosec B608 - checked names
+            f"SELECT {key}, any(pq) + sum(q), concat(any(pt), ' ', arrayStringConcat(groupArrayIf(t, t != ''), ' ')), "
+            f"any(pn) + sum(n), %(generation)s FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, "
+            f"any(events) AS n, any(quantity_text) AS t, max(ship_seq) AS s FROM {db}.{ROWS} "
+            f"WHERE {shipped}{outside} GROUP BY {key}, batch_id, seq) AS r ANY LEFT JOIN (SELECT {key}, "
+            f"argMax(quantity, generation) AS pq, argMax(quantity_text, generation) AS pt, "
+            f"argMax(events, generation) AS pn, max(generation) AS pg FROM {db}.{COMPACT} WHERE ({key}) IN "
+            f"(SELECT {key} FROM {db}.{ROWS} WHERE {shipped}) GROUP BY {key}) AS c USING ({key}) "
+            f"WHERE s >= pg AND pg < %(generation)s GROUP BY {key}",
+            params,
+            sets=sets,
+        )
+
+    def forget_rows_before(self, generation: int) -> None:
+        """Delete the rows shipped before epoch `generation` (all compacted: reads no longer count them). A
+        mutation: ClickHouse rewrites the parts in the background."""
+        self.execute(
+            f"ALTER TABLE {self.address.database}.{ROWS} DELETE WHERE ship_seq < %(generation)s",  # noqa: S608  # nosec B608 - a checked name
+            {"generation": generation},
+        )
+
+
+def _texts(texts: Iterable[str]) -> Iterable[Decimal]:
+    """The quantities kept as text (more than 12 decimals): one per row, several separated by spaces in a compacted
+    row."""
+    for text in texts:
+        for piece in text.split():
+            yield Decimal(piece)

@@ -1,12 +1,13 @@
 """Moving an installation's usage between its own database and ClickHouse (`meterline usage-store`,
 docs/scaling.md), both ways, each in one transaction of the relational database, with the app processes stopped.
-Neither loses or doubles a quantity: into ClickHouse, each moved row is named after its own key, so a move that
-failed after ClickHouse took some rows and is run again writes the same names, which reads count once; back into the
+Neither loses or doubles a quantity: into ClickHouse, only an empty database is taken, and a move that fails empties
+it again (so that running it again starts from nothing); back into the
 database, ClickHouse is only read (each batch once, as every read does) and the database's transaction either
 commits the whole move, the outbox's waiting batches included, or nothing."""
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from meterline.events.clickhouse import EPOCH, from_micros, micros
+from meterline.events.clickhouse import EPOCH, ClickHouseError, ClickHouseUsage, from_micros, micros
 from meterline.events.models import UsageDaily, UsageOutbox, UsageRollup
 from meterline.events.store import EventStore, UsageKey
 from meterline.events.usage_store import choose_clickhouse, choose_database, clickhouse_of, forget
@@ -31,12 +32,22 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
     15-minute rollups of every organization) there first; returns how many rollup rows moved.
 
     One transaction: the rollups are read, written to ClickHouse, deleted, and the choice recorded, then committed by
-    the caller. Each moved row is named after its own key (batch `moved.<account>.<meter>.<bucket>`), so a move that
-    fails after ClickHouse took some rows and is run again writes the same names, and reads count them once. The app
+    the caller. ClickHouse's database must hold no usage yet (rows left there by an earlier life would count twice);
+    a move that fails after ClickHouse took some rows empties it again, so that running it again starts from nothing
+    (if ClickHouse cannot be reached for that, the next run says the database holds usage). The app
     processes are stopped meanwhile (docs/scaling.md): a process that still believed usage was in the database would
     write rollups there.
     """
     store = choose_clickhouse(session, url, now)
+    try:
+        return _copy_rollups(session, store, progress)
+    except BaseException:
+        with contextlib.suppress(ClickHouseError):
+            store.empty()
+        raise
+
+
+def _copy_rollups(session: Session, store: ClickHouseUsage, progress: Callable[[int], None]) -> int:
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("LOCK TABLE usage_rollups, usage_daily IN EXCLUSIVE MODE"))
     moved, after = 0, ("", "", "", EPOCH)

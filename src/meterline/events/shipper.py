@@ -3,7 +3,8 @@
 
 One round, in one transaction: take up to `limit` batches, oldest first (on PostgreSQL `FOR UPDATE SKIP LOCKED`,
 so that several processes ship different batches at once; SQLite's writer holds its only write lock), insert their
-rows into ClickHouse in one INSERT, then delete them and commit. ClickHouse failing leaves the batches where they
+rows into ClickHouse in one INSERT, tagged with the shipping epoch (read with a share lock that compaction waits for:
+events/compaction.py), then delete them and commit. ClickHouse failing leaves the batches where they
 are for the next round. A process dying after ClickHouse's acknowledgement and before the commit leaves them too:
 the next round ships the same rows under the same (batch, seq) names, which every read counts once.
 """
@@ -21,6 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.background import BackgroundLoop
 from meterline.core.db import unit_of_work
 from meterline.events.clickhouse import ClickHouseUsage, UsageRow
+from meterline.events.compaction import shipping_epoch
 from meterline.events.models import UsageOutbox
 from meterline.events.usage_store import clickhouse_of
 
@@ -48,17 +50,17 @@ def ship(session: Session, clickhouse: ClickHouseUsage, limit: int) -> int:
     batches = [(b.id, b.org_id, b.payload) for b in session.execute(stmt)]
     if not batches:
         return 0
-    _insert(clickhouse, batches)
+    _insert(clickhouse, batches, shipping_epoch(session))
     session.execute(delete(UsageOutbox).where(UsageOutbox.id.in_([b[0] for b in batches])))
     return len(batches)
 
 
-def _insert(clickhouse: ClickHouseUsage, batches: list[tuple[str, str, str]]) -> None:
+def _insert(clickhouse: ClickHouseUsage, batches: list[tuple[str, str, str]], epoch: int) -> None:
     rows: list[UsageRow] = []
     for batch, org_id, payload in batches:
         for seq, (account_pk, meter_id, bucket, quantity, events) in enumerate(json.loads(payload)):
             rows.append((org_id, account_pk, meter_id, bucket, Decimal(quantity), events, batch, seq))
-    clickhouse.insert(rows)
+    clickhouse.insert(rows, epoch)
 
 
 class UsageShipper(BackgroundLoop):

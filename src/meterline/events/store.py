@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import Callable, Collection, Iterable, Sequence
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
@@ -17,9 +18,9 @@ from meterline.core.ids import new_id
 from meterline.core.money import EXACT, exact_sum
 from meterline.core.pagination import Counted, Page, PageRequest, Slice
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
-from meterline.events.clickhouse import ClickHouseUsage, from_micros, micros
+from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage, from_micros, micros
 from meterline.events.models import Event, EventId, UsageDaily, UsageOutbox, UsageRollup
-from meterline.events.usage_store import clickhouse_of
+from meterline.events.usage_store import READ_LIMIT, clickhouse_of, compacted_through
 from meterline.rating import cycles
 
 UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
@@ -282,11 +283,12 @@ class EventStore(OrgRepository):
     def _clickhouse_usage(
         self, clickhouse: ClickHouseUsage, account_pks: list[str], meter_ids: list[str], start: datetime, end: datetime
     ) -> dict[tuple[str, str], tuple[Decimal, int]]:
-        """Usage from ClickHouse plus the outbox, each batch counted once: the outbox is read first, and the batches
-        found there are left out of ClickHouse's sums. A batch leaves the outbox only after ClickHouse acknowledged
-        its rows, so a batch missing from the list read first is already in ClickHouse (docs/clickhouse.md)."""
-        pending = self.pending_usage()
-        result = clickhouse.sums(self.org_id, account_pks, meter_ids, start, end, leave_out=[b for b, _ in pending])
+        """Usage from ClickHouse plus the outbox, each batch counted once (`_clickhouse_read`)."""
+        begun, compacted, pending = self._clickhouse_read()
+        result = clickhouse.sums(
+            self.org_id, account_pks, meter_ids, start, end, leave_out=[b for b, _ in pending], compacted=compacted
+        )
+        _in_time(begun)
         low, high, accounts, meters = micros(start), micros(end), set(account_pks), set(meter_ids)
         for _, rows in pending:
             for account_pk, meter_id, bucket, quantity, events in rows:
@@ -297,6 +299,20 @@ class EventStore(OrgRepository):
                         (qty, events) if got is None else (EXACT.add(got[0], qty), got[1] + events)
                     )
         return result
+
+    def _clickhouse_read(self) -> tuple[float, int, list[tuple[str, list[list[Any]]]]]:
+        """What a read of ClickHouse stands on (docs/clickhouse.md, "Read-your-writes" and "Compaction"): when it
+        began, the last compacted generation recorded, then the organization's outbox batches, read in this order.
+
+        The outbox's batches are counted from there and left out of ClickHouse's rows: a batch leaves the outbox only
+        after ClickHouse acknowledged its rows, so a batch missing from the list is in ClickHouse already. Compacted
+        sums cannot leave a batch out, so only the generations recorded before the outbox was read are used: each
+        of them started (and read its own list of batches to leave out) before, so none holds a batch of this list.
+        The rows they replaced are deleted only READ_LIMIT and more later, which a read may not outlast
+        (`_in_time`)."""
+        begun = time.monotonic()
+        compacted = compacted_through(self.session)
+        return begun, compacted, self.pending_usage()
 
     def usage_buckets(
         self,
@@ -310,12 +326,19 @@ class EventStore(OrgRepository):
         """(account, meter, bucket start, quantity, events) of every 15-minute bucket with usage in [start, end), from
         ClickHouse plus the outbox, each batch counted once (as `_clickhouse_usage`); a bucket may come twice (once
         from each), which sums the same."""
-        pending = self.pending_usage()
+        begun, compacted, pending = self._clickhouse_read()
         accounts = None if account_pks is None else sorted(set(account_pks))
         meters = None if meter_ids is None else sorted(set(meter_ids))
         found = clickhouse.bucket_sums(
-            self.org_id, start, end, account_pks=accounts, meter_ids=meters, leave_out=[b for b, _ in pending]
+            self.org_id,
+            start,
+            end,
+            account_pks=accounts,
+            meter_ids=meters,
+            leave_out=[b for b, _ in pending],
+            compacted=compacted,
         )
+        _in_time(begun)
         rows = [(a, m, from_micros(bucket), quantity, events) for a, m, bucket, quantity, events in found]
         low, high = micros(start), micros(end)
         wanted_accounts, wanted_meters = set(accounts or ()), set(meters or ())
@@ -411,3 +434,9 @@ class EventStore(OrgRepository):
     def release_id(self, event_id: str) -> None:
         """Give the id back: an event with it may be ingested again (a correction reverted the one that held it)."""
         self.session.execute(delete(EventId).where(EventId.org_id == self.org_id, EventId.event_id == event_id))
+
+
+def _in_time(begun: float) -> None:
+    """Refuse a read of ClickHouse that outlasted READ_LIMIT: the rows it stood on may have been deleted meanwhile."""
+    if time.monotonic() - begun > READ_LIMIT.total_seconds():
+        raise ClickHouseError(f"a usage read took longer than {READ_LIMIT.total_seconds():g} s: try again")

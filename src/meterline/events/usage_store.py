@@ -8,9 +8,10 @@ are restarted after a change (docs/scaling.md).
 
 from __future__ import annotations
 
+import json
 import threading
 import weakref
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, delete, select
@@ -20,6 +21,11 @@ from meterline.events.clickhouse import ClickHouseUsage
 from meterline.events.models import Installation
 
 USAGE_STORE = "usage_store"
+EPOCH = "usage_epoch"  # the epoch shippers tag their rows with (events/compaction.py): str(int)
+COMPACTION = "usage_compaction"  # {"through": epoch, "job": the generation being written or null, ...} (ibid.)
+# A read of ClickHouse may take this long at most (events/store.py); compaction deletes the rows it replaced only
+# after twice as long (events/compaction.py), so no read misses rows it stood on.
+READ_LIMIT = timedelta(minutes=1)
 
 _chosen: weakref.WeakKeyDictionary[Engine, ClickHouseUsage | None] = weakref.WeakKeyDictionary()
 _lock = threading.Lock()
@@ -43,10 +49,24 @@ def clickhouse_of(session: Session) -> ClickHouseUsage | None:
         return _chosen.setdefault(engine, store)
 
 
+def compacted_through(session: Session) -> int:
+    """The last compacted generation recorded (events/compaction.py); 0 before the first."""
+    state = session.scalar(select(Installation.value).where(Installation.name == COMPACTION))
+    return int(json.loads(state)["through"]) if state else 0
+
+
 def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUsage:
-    """Record that usage is kept in the ClickHouse at `url` (checked: its schema is created first)."""
+    """Record that usage is kept in the ClickHouse at `url` (checked: its schema is created first, and it must hold
+    no usage yet: rows left there by an earlier move would count twice)."""
     store = ClickHouseUsage(url)
     store.create_schema()
+    if store.holds_usage():
+        raise ValueError(
+            f"{store.address.without_password()} holds usage already (an earlier move into it, or another "
+            f"installation's): move into an empty database, e.g. after DROP DATABASE {store.address.database} "
+            "once you have checked what it holds"
+        )
+    _start_epochs_again(session)
     row = session.get(Installation, USAGE_STORE)
     if row is None:
         session.add(Installation(name=USAGE_STORE, value=url, updated_at=now))
@@ -60,7 +80,12 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
 def choose_database(session: Session) -> None:
     """Record that usage is kept in the database itself (the default)."""
     session.execute(delete(Installation).where(Installation.name == USAGE_STORE))
+    _start_epochs_again(session)
     forget(session)
+
+
+def _start_epochs_again(session: Session) -> None:
+    session.execute(delete(Installation).where(Installation.name.in_([EPOCH, COMPACTION])))
 
 
 def forget(session: Session) -> None:

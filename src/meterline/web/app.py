@@ -45,6 +45,7 @@ from meterline.core.db import create_db_engine, make_session_factory
 from meterline.core.errors import MeterlineError
 from meterline.core.observability import configure_logging
 from meterline.core.settings import Settings
+from meterline.events.compaction import UsageCompactor
 from meterline.events.shipper import UsageShipper
 from meterline.files import storage
 from meterline.usecases import alerts, bill_runs
@@ -120,7 +121,16 @@ def create_app(settings: Settings) -> FastAPI:
         )
         if shipper is not None:
             shipper.start()
+        compactor = (
+            UsageCompactor(session_factory, settings.usage_compact_interval)
+            if settings.usage_compact_interval > 0
+            else None
+        )
+        if compactor is not None:
+            compactor.start()
         yield
+        if compactor is not None:
+            compactor.stop()
         if shipper is not None:
             shipper.stop()
         if reporter is not None:

@@ -1,0 +1,169 @@
+"""Compaction of the usage shipped to ClickHouse (docs/clickhouse.md, "Compaction"): reads that do not grow with the
+number of batches shipped.
+
+Every shipped row is named (batch_id, seq) so that a batch shipped twice counts once; a read groups the rows by that
+name before it sums them, which costs as many rows as were shipped (one per batch, meter and bucket). Compaction
+replaces them, generation after generation, by one row per (account, meter, bucket) holding the sum of every row
+shipped before it, and deletes the rows it replaced.
+
+**The boundary is an epoch of shipping, not a batch id.** Batch ids are time-ordered but committed in any order, so
+"every batch below id X" is never known to be complete. Instead, the installation keeps an epoch (a row of the
+relational database, `installation.usage_epoch`). A shipper reads it with a share lock (PostgreSQL `FOR SHARE`;
+SQLite's single writer) in the transaction that ships and deletes its batches, and tags the rows it inserts with it
+(`ship_seq`). Compaction takes the row exclusively (`FOR UPDATE`: it waits for every shipper in flight to commit or
+roll back), reads the ids of the batches still in the outbox, bumps the epoch to g and commits, all at once. From
+then on:
+
+- every batch deleted from the outbox so far was acknowledged by ClickHouse with `ship_seq < g`, and every batch
+  shipped later carries `ship_seq >= g`;
+- a batch still in the outbox at the bump (`leave_out`) may have copies in ClickHouse with `ship_seq < g` from a
+  shipper that died after ClickHouse took its rows (or whose insert landed late); those copies are not compacted,
+  and the batch's real shipping carries `ship_seq >= g`.
+
+Generation g is then, per (account, meter, bucket) with such rows: its latest compacted sum plus its rows with
+`ship_seq` in [through, g) outside `leave_out`, each (batch_id, seq) once (`ClickHouseUsage.compact`). A read takes,
+per (account, meter, bucket), the compacted row of the highest generation g_k and adds the rows whose highest
+`ship_seq` (over the copies of one name) is g_k or more. Each compacted row is exact for "every row shipped before
+its generation" on its own, so a read is exact whether a generation is complete, half written or written twice: the
+generation is rerun until it is recorded as done (the job is a row of the relational database, so a compactor that
+dies leaves it to the next). Once done, the rows shipped before g are deleted (a mutation); reads ignored them
+already, so the deletion changes no read. The copy ClickHouse's merges keep is the one of the highest `ship_seq`
+(`ReplacingMergeTree(ship_seq)`), the one reads look at.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from typing import ClassVar
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session, sessionmaker
+
+from meterline.core.background import BackgroundLoop
+from meterline.core.clock import utc_now
+from meterline.core.db import unit_of_work
+from meterline.events.models import Installation, UsageOutbox
+from meterline.events.usage_store import COMPACTION, EPOCH, READ_LIMIT, clickhouse_of
+
+log = logging.getLogger("meterline.compaction")
+
+# A compaction leaves out the batches in the outbox at its start (sent to ClickHouse as an external table). The
+# outbox holds about a second of usage normally; past this many batches ClickHouse is behind, and compaction waits.
+MAX_LEAVE_OUT = 20_000
+# The rows a generation replaced are deleted this long after it was recorded: twice as long as a read may take
+# (events/store.py), so that a read that began before the generation was recorded still finds them.
+DELETE_AFTER = 2 * READ_LIMIT
+
+
+@dataclass(frozen=True)
+class Job:
+    through: int  # rows shipped in epochs [through, generation) are compacted
+    generation: int
+    leave_out: list[str]
+
+
+def _locked(session: Session, name: str, *, share: bool = False) -> str:
+    """The value of installation row `name` (created when missing), locked until the transaction ends: in share
+    mode for `share` (PostgreSQL; SQLite's writer holds the only write lock anyway)."""
+    postgres = session.get_bind().dialect.name == "postgresql"
+    stmt = select(Installation.value).where(Installation.name == name)
+    if postgres:
+        stmt = stmt.with_for_update(read=share)
+    value = session.scalar(stmt)
+    if value is None:
+        initial = "0" if name == EPOCH else json.dumps({"through": 0, "job": None})
+        insert = (postgresql.insert if postgres else sqlite.insert)(Installation)
+        session.execute(insert.values(name=name, value=initial, updated_at=utc_now()).on_conflict_do_nothing())
+        value = session.scalar(stmt)
+    assert value is not None  # noqa: S101 - inserted just above, or by a concurrent transaction
+    return value
+
+
+def shipping_epoch(session: Session) -> int:
+    """The epoch the rows shipped in this transaction are tagged with; compaction waits until it ends."""
+    return int(_locked(session, EPOCH, share=True))
+
+
+def start(session: Session) -> Job | None:
+    """The compaction job to run: the unfinished one, else a new generation (the epoch bumped, the outbox's batches
+    read, after every shipper in flight has ended). None while ClickHouse is too far behind."""
+    epoch = int(_locked(session, EPOCH))  # exclusive: shippers in flight end first, later ones wait
+    state = json.loads(_locked(session, COMPACTION))
+    if state["job"] is not None:
+        return Job(state["through"], state["job"]["generation"], state["job"]["leave_out"])
+    leave_out = list(session.scalars(select(UsageOutbox.id).limit(MAX_LEAVE_OUT + 1)))
+    if len(leave_out) > MAX_LEAVE_OUT:
+        return None
+    job = Job(state["through"], epoch + 1, leave_out)
+    _write(session, EPOCH, str(job.generation))
+    running = {"generation": job.generation, "leave_out": leave_out}
+    _write(session, COMPACTION, json.dumps({"through": job.through, "job": running}))
+    return job
+
+
+def finish(session: Session, job: Job) -> int | None:
+    """Record `job` as done. Returns the epoch below which the shipped rows may now be deleted (those replaced by a
+    generation recorded DELETE_AFTER ago or more, which no read can still stand on), None when there is none new or
+    another compactor recorded the job first."""
+    _locked(session, EPOCH)  # one compactor at a time records
+    state = json.loads(_locked(session, COMPACTION))
+    if state["job"] is None or state["job"]["generation"] != job.generation:
+        return None
+    now = utc_now()
+    recorded = [*state.get("recorded", []), [job.generation, now.isoformat()]]
+    old_enough = [g for g, at in recorded if datetime.fromisoformat(at) <= now - DELETE_AFTER]
+    deleted = int(state.get("deleted", 0))
+    below = max(old_enough, default=deleted)
+    state = {
+        "through": job.generation,
+        "job": None,
+        "recorded": [[g, at] for g, at in recorded if g > below],
+        "deleted": max(below, deleted),
+    }
+    _write(session, COMPACTION, json.dumps(state))
+    return below if below > deleted else None
+
+
+def _write(session: Session, name: str, value: str) -> None:
+    session.execute(update(Installation).where(Installation.name == name).values(value=value, updated_at=utc_now()))
+
+
+def compact_once(factory: sessionmaker[Session]) -> bool:
+    """One compaction where usage is in ClickHouse and rows were shipped since the last: True when a generation was
+    written (and recorded, by this compactor or another running the same job)."""
+    with unit_of_work(factory, write=False) as session:
+        clickhouse = clickhouse_of(session)
+        if clickhouse is None:
+            return False
+        state = json.loads(session.scalar(select(Installation.value).where(Installation.name == COMPACTION)) or "{}")
+    if not state.get("job") and not clickhouse.shipped_since(int(state.get("through", 0))):
+        return False
+    with unit_of_work(factory) as session:
+        job = start(session)
+    if job is None:
+        log.warning("usage compaction waits: more than %s batches wait in the outbox", MAX_LEAVE_OUT)
+        return False
+    clickhouse.compact(job.through, job.generation, job.leave_out)
+    with unit_of_work(factory) as session:
+        below = finish(session, job)
+    if below is not None:
+        clickhouse.forget_rows_before(below)
+    return True
+
+
+class UsageCompactor(BackgroundLoop):
+    thread_name = "meterline-compactor"
+    what = "usage compaction"
+    log: ClassVar[logging.Logger] = log
+
+    def __init__(self, factory: sessionmaker[Session], interval: float) -> None:
+        super().__init__(interval)
+        self.factory = factory
+
+    def round(self) -> bool:
+        compact_once(self.factory)
+        return False
