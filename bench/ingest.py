@@ -586,7 +586,7 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
                         line += (
                             f"   shipped {rates['shipped']:9,.0f} events/s (outbox empty "
                             f"{shipped - acknowledged:.1f} s after the last 202; ClickHouse holds "
-                            f"{clickhouse_rows(clickhouse):,} rows)"
+                            f"{clickhouse_rows(clickhouse)})"
                         )
                     print(line + "   usage totals exact", flush=True)
                 finally:

@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/usage_read.py [--events 10000000] [--engine sqlite|postgresql|both] [--reads 200]
         [--usage-store database|clickhouse|both] [--batch 1000] [--round 500] [--order time|random]
+        [--compact-every 60]
 
 Times UsageService.of_account over the month (the path of GET /api/accounts/{id}/usage and of the ongoing invoice)
 `--reads` times and prints p50, p99 and max, for each usage store side by side (default both) and their ratio, then
@@ -15,7 +16,10 @@ checks the three meters' totals against the generated events, exactly.
   `usage_outbox` batch; every `--round` batches (default 500, the shipper's largest round) the real shipper code
   (`ship_once` of events/shipper.py) ships the outbox until it is empty. So ClickHouse holds the rows production
   would: with the shipper as it is, one row per (batch, meter, bucket) a request touched. Requests are committed
-  1,000 events' worth at a time (each still its own outbox batch). It prints how many rows ClickHouse holds.
+  1,000 events' worth at a time (each still its own outbox batch). Compaction (events/compaction.py) runs as in
+  `serve`: after a shipper round once `--compact-every` seconds (default 60) have passed, and once at the end; the
+  rows it replaced are then deleted (the steady state, once the deletion's delay has passed). `--compact-every 0`
+  never compacts (the state before compaction existed). It prints how many rows ClickHouse holds.
 - `--order time` (default): the events arrive in timestamp order, as one account's traffic does (a 1,000-event
   request spans ~4 minutes: one or two buckets); `--order random`: random timestamps in the month (each request
   touches ~1,000 buckets: the most rows per event a batch of that size can make).
@@ -47,14 +51,16 @@ from usage_stores import (  # noqa: E402
     keep_usage_in_clickhouse,
     outbox_size,
     stores_of,
+    wait_for_mutations,
 )
 
 from meterline.accounts.models import Account  # noqa: E402
 from meterline.core.clock import utc_now  # noqa: E402
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work  # noqa: E402
-from meterline.events import shipper  # noqa: E402
+from meterline.events import compaction, shipper  # noqa: E402
 from meterline.events.service import UsageService  # noqa: E402
 from meterline.events.store import EventStore  # noqa: E402
+from meterline.events.usage_store import clickhouse_of  # noqa: E402
 from meterline.metering.repository import MeteringRepository  # noqa: E402
 from meterline.tenancy.context import Context  # noqa: E402
 from meterline.tenancy.models import Organization  # noqa: E402
@@ -116,7 +122,7 @@ def write(url: str, args: argparse.Namespace, clickhouse: bool) -> tuple[int, in
             EventStore(s, org_id).add_usage(increments(everything, account_pk, meters), timezone.utc, utc_now())
         return total_events, total_units, time.perf_counter() - started
     per_commit = max(1, 1000 // args.batch)  # requests per transaction: each still its own outbox batch
-    pending = 0
+    pending, compacted = 0, time.monotonic()
     stream = requests(args.events, args.batch, args.order)
     done = False
     while not done:
@@ -133,7 +139,17 @@ def write(url: str, args: argparse.Namespace, clickhouse: bool) -> tuple[int, in
             while shipper.ship_once(factory, args.round):  # the shipper's rounds, until the outbox is empty
                 pass
             pending = 0
+            if args.compact_every and time.monotonic() - compacted >= args.compact_every:
+                compaction.compact_once(factory)
+                compacted = time.monotonic()
     assert outbox_size(factory) == 0
+    if args.compact_every:
+        compaction.DELETE_AFTER = timedelta(0)  # the steady state: the deletion's delay has passed
+        compaction.compact_once(factory)
+        with unit_of_work(factory, write=False) as s:
+            clickhouse_store = clickhouse_of(s)
+        assert clickhouse_store is not None
+        wait_for_mutations(clickhouse_store)
     return total_events, total_units, time.perf_counter() - started
 
 
@@ -169,8 +185,9 @@ def clickhouse_breakdown(url: str, clickhouse_url: str, reads: int) -> str:
     plain = p50_of(
         reads,
         lambda: store.execute(
-            f"SELECT meter_id, sum(quantity), sum(events) FROM {store.address.database}.usage WHERE org_id = %(o)s "
-            "AND account_pk = %(a)s AND meter_id IN %(m)s AND bucket >= %(s)s AND bucket < %(e)s GROUP BY meter_id",
+            f"SELECT meter_id, sum(quantity), sum(events) FROM {store.address.database}.usage_rows "
+            "WHERE org_id = %(o)s AND account_pk = %(a)s AND meter_id IN %(m)s AND bucket >= %(s)s "
+            "AND bucket < %(e)s GROUP BY meter_id",
             {"o": org_id, "a": account_pk, "m": tuple(meter_ids), "s": micros(MONTH), "e": micros(end)},
         ),
     )
@@ -200,13 +217,16 @@ def main() -> None:
         "--round", type=int, default=shipper.BATCHES_PER_ROUND, help="outbox batches written between shipper rounds"
     )
     parser.add_argument("--order", choices=["time", "random"], default="time", help="the events' timestamps")
+    parser.add_argument(
+        "--compact-every", type=float, default=60, help="seconds between compactions while writing (0: none)"
+    )
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     stores = stores_of(args.usage_store)
     print(
         f"one account, {args.events:,} events in 30 days ({args.order} order), 3 meters; {args.reads} reads of the "
         f"month's usage; ClickHouse store: requests of {args.batch:,} events, a shipper round every {args.round} "
-        "batches",
+        f"batches, compaction every {args.compact_every:g} s",
         flush=True,
     )
     running = clickhouse_server_running() if "clickhouse" in stores else contextlib.nullcontext("")
@@ -220,7 +240,7 @@ def main() -> None:
                     clickhouse = keep_usage_in_clickhouse(url, server, engine[:2]) if store == "clickhouse" else None
                     events, units, wrote = write(url, args, clickhouse is not None)
                     timings, usage = timed_reads(url, args.reads)
-                    rows = f", ClickHouse holds {clickhouse_rows(clickhouse):,} rows" if clickhouse else ""
+                    rows = f", ClickHouse holds {clickhouse_rows(clickhouse)}" if clickhouse else ""
                     parts = clickhouse_breakdown(url, clickhouse, args.reads) if clickhouse else ""
                 finally:
                     drop_database(url)

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]  # tests/conftest.py (start_server) imports `tests.` modules
@@ -70,9 +71,23 @@ def wait_for_empty_outbox(factory: sessionmaker[Session], timeout: float = 1800,
     return time.perf_counter()
 
 
-def clickhouse_rows(clickhouse_url: str) -> int:
-    """How many rows the usage table holds (copies not merged yet included)."""
-    from meterline.events.clickhouse import ClickHouseUsage
+def clickhouse_rows(clickhouse_url: str) -> str:
+    """How many rows the usage tables hold (shipped rows, copies not merged yet included; compacted sums)."""
+    from meterline.events.clickhouse import COMPACT, ROWS, ClickHouseUsage
 
     store = ClickHouseUsage(clickhouse_url)
-    return int(store.execute(f"SELECT count() FROM {store.address.database}.usage")[0][0])
+    db = store.address.database
+    shipped = int(store.execute(f"SELECT count() FROM {db}.{ROWS}")[0][0])  # noqa: S608
+    compacted = int(store.execute(f"SELECT count() FROM {db}.{COMPACT}")[0][0])  # noqa: S608
+    return f"{shipped:,} shipped rows and {compacted:,} compacted"
+
+
+def wait_for_mutations(store: Any, timeout: float = 600) -> None:
+    """Wait until ClickHouse has run the deletions compaction asked for (mutations run in the background)."""
+    deadline = time.monotonic() + timeout
+    while store.execute(
+        "SELECT count() FROM system.mutations WHERE database = %(db)s AND is_done = 0", {"db": store.address.database}
+    )[0][0]:
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"ClickHouse's deletions were not done after {timeout:.0f} s")
+        time.sleep(0.1)

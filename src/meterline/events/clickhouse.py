@@ -39,7 +39,7 @@ INLINE_VALUES = 500
 UsageRow = tuple[str, str, str, int, Decimal, int, str, int]
 
 ROWS = "usage_rows"  # the rows as shipped, named (batch_id, seq), tagged with the shipping epoch (ship_seq)
-COMPACT = "usage_compact"  # per (account, meter, bucket): the sum of its rows shipped before `generation`
+COMPACT = "usage_compact"  # per (account, meter, bucket, generation): the sum of its rows compacted in that generation
 
 
 def micros(at: datetime) -> int:
@@ -97,7 +97,7 @@ def table_ddl(database: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {database}.{COMPACT} ("
         "org_id String, account_pk String, meter_id String, bucket Int64, "
         "quantity Decimal(38, 12), quantity_text String, events Int64, generation UInt64"
-        ") ENGINE = MergeTree ORDER BY (org_id, account_pk, meter_id, bucket, generation)",
+        ") ENGINE = ReplacingMergeTree ORDER BY (org_id, account_pk, meter_id, bucket, generation)",
     ]
 
 
@@ -201,11 +201,12 @@ class ClickHouseUsage:
         end: datetime,
         *,
         leave_out: Iterable[str] = (),
-        compacted: int | None = None,
+        compacted: int = 0,
     ) -> dict[tuple[str, str], tuple[Decimal, int]]:
         """(quantity, events) per (account, meter) over the buckets in [start, end), each row counted once; the
-        batches in `leave_out` (still in the outbox, counted from there) are not read, nor the compacted generations
-        after `compacted` (None: all; events/compaction.py)."""
+        batches in `leave_out` (still in the outbox, counted from there) are not read; the compacted generations up
+        to `compacted` are, with the rows shipped in epoch `compacted` or later (0: none compacted yet;
+        events/compaction.py)."""
         rows = self._deduplicated(
             "account_pk, meter_id", org_id, start, end, account_pks, meter_ids, leave_out, compacted
         )
@@ -220,7 +221,7 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None = None,
         meter_ids: Sequence[str] | None = None,
         leave_out: Iterable[str] = (),
-        compacted: int | None = None,
+        compacted: int = 0,
     ) -> list[tuple[str, str, int, Decimal, int]]:
         """(account, meter, bucket µs, quantity, events) of every bucket with usage in [start, end), each row counted
         once (for the metrics and reports that group usage by period); `leave_out` and `compacted` as in `sums`."""
@@ -238,12 +239,12 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None,
         meter_ids: Sequence[str] | None,
         leave_out: Iterable[str],
-        compacted: int | None,
+        compacted: int,
     ) -> list[tuple[Any, ...]]:
-        """Rows of `keys` (constant column names) with their (quantity, events) summed over [start, end): per
-        (account, meter, bucket), its latest compacted sum (generation g, at most `compacted`) plus its rows shipped in
-        epoch g or later, each (batch_id, seq) counted once whatever copies ClickHouse has not merged yet
-        (events/compaction.py says why that is exact)."""
+        """Rows of `keys` (constant column names) with their (quantity, events) summed over [start, end): the
+        compacted sums of the generations up to `compacted`, each (key, generation) once, plus the rows shipped in
+        epoch `compacted` or later, each (batch_id, seq) once whatever copies ClickHouse has not merged yet (by the
+        highest epoch among them). events/compaction.py says why that is exact."""
         where = ["org_id = %(org)s", "bucket >= %(start)s", "bucket < %(end)s"]
         params: dict[str, Any] = {"org": org_id, "start": micros(start), "end": micros(end)}
         sets: dict[str, Sequence[str]] = {}
@@ -263,9 +264,7 @@ class ClickHouseUsage:
                     return []
                 where.append(within(column, f"{column}s", tuple(set(values))))
         compact_where = " AND ".join(where)
-        if compacted is not None:
-            params["compacted"] = compacted
-            compact_where += " AND generation <= %(compacted)s"
+        params["compacted"] = compacted
         pending = tuple(set(leave_out))
         if pending:
             where.append(within("batch_id", "pending", pending, negated=True))
@@ -273,13 +272,12 @@ class ClickHouseUsage:
         # constant column names, checked database and table names, values as parameters
         sql = (
             f"SELECT {keys}, sum(q), sum(n), groupArrayIf(t, t != '') FROM ("  # noqa: S608  # nosec B608
-            f"SELECT {key}, argMax(quantity, generation) AS q, argMax(events, generation) AS n, "
-            f"argMax(quantity_text, generation) AS t FROM {db}.{COMPACT} WHERE {compact_where} GROUP BY {key} "
+            f"SELECT {key}, q, n, t FROM (SELECT {key}, generation, any(quantity) AS q, any(events) AS n, "
+            f"any(quantity_text) AS t FROM {db}.{COMPACT} WHERE {compact_where} AND generation <= %(compacted)s "
+            f"GROUP BY {key}, generation) "
             f"UNION ALL SELECT {key}, q, n, t FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, "
             f"any(events) AS n, any(quantity_text) AS t, max(ship_seq) AS s FROM {db}.{ROWS} "
-            f"WHERE {' AND '.join(where)} GROUP BY {key}, batch_id, seq) AS r ANY LEFT JOIN (SELECT {key}, "
-            f"max(generation) AS g FROM {db}.{COMPACT} WHERE {compact_where} GROUP BY {key}) AS c USING ({key}) "
-            f"WHERE s >= g) GROUP BY {keys}"
+            f"WHERE {' AND '.join(where)} GROUP BY {key}, batch_id, seq) WHERE s >= %(compacted)s) GROUP BY {keys}"
         )
         return [
             (*row[:-3], EXACT.add(Decimal(row[-3]), exact_sum(_texts(row[-1]))), int(row[-2]))
@@ -287,27 +285,22 @@ class ClickHouseUsage:
         ]
 
     def compact(self, start: int, generation: int, leave_out: Sequence[str]) -> None:
-        """Write generation `generation` of the compacted sums: for every (account, meter, bucket) with rows shipped
-        in epochs [start, generation) outside the batches `leave_out`, its latest compacted sum plus those rows,
-        each (batch_id, seq) once. Rerunnable: a key that has its row of this generation already is skipped, and a
-        copy written twice holds the same sum (events/compaction.py)."""
+        """Write generation `generation` of the compacted sums: per (account, meter, bucket), the sum of its rows
+        shipped in epochs [start, generation) outside the batches `leave_out`, each (batch_id, seq) once.
+        Rerunnable: the keys that have their row of this generation already are skipped, and a row written twice
+        (two compactors at once) is read once (events/compaction.py)."""
         db, key = self.address.database, "org_id, account_pk, meter_id, bucket"
         params = {"start": start, "generation": generation}
-        shipped = "ship_seq >= %(start)s AND ship_seq < %(generation)s"
-        sets = {"pending": leave_out} if leave_out else None
         outside = " AND batch_id NOT IN (SELECT v FROM pending)" if leave_out else ""
         self.execute(
             f"INSERT INTO {db}.{COMPACT} ({key}, quantity, quantity_text, events, generation) "  # noqa: S608  # nosec B608 - checked names
-            f"SELECT {key}, any(pq) + sum(q), concat(any(pt), ' ', arrayStringConcat(groupArrayIf(t, t != ''), ' ')), "
-            f"any(pn) + sum(n), %(generation)s FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, "
-            f"any(events) AS n, any(quantity_text) AS t, max(ship_seq) AS s FROM {db}.{ROWS} "
-            f"WHERE {shipped}{outside} GROUP BY {key}, batch_id, seq) AS r ANY LEFT JOIN (SELECT {key}, "
-            f"argMax(quantity, generation) AS pq, argMax(quantity_text, generation) AS pt, "
-            f"argMax(events, generation) AS pn, max(generation) AS pg FROM {db}.{COMPACT} WHERE ({key}) IN "
-            f"(SELECT {key} FROM {db}.{ROWS} WHERE {shipped}) GROUP BY {key}) AS c USING ({key}) "
-            f"WHERE s >= pg AND pg < %(generation)s GROUP BY {key}",
+            f"SELECT {key}, sum(q), arrayStringConcat(groupArrayIf(t, t != ''), ' '), sum(n), %(generation)s "
+            f"FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
+            f"FROM {db}.{ROWS} WHERE ship_seq >= %(start)s AND ship_seq < %(generation)s{outside} "
+            f"GROUP BY {key}, batch_id, seq) WHERE ({key}) NOT IN "
+            f"(SELECT {key} FROM {db}.{COMPACT} WHERE generation = %(generation)s) GROUP BY {key}",
             params,
-            sets=sets,
+            sets={"pending": leave_out} if leave_out else None,
         )
 
     def forget_rows_before(self, generation: int) -> None:

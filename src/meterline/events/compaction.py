@@ -3,32 +3,38 @@ number of batches shipped.
 
 Every shipped row is named (batch_id, seq) so that a batch shipped twice counts once; a read groups the rows by that
 name before it sums them, which costs as many rows as were shipped (one per batch, meter and bucket). Compaction
-replaces them, generation after generation, by one row per (account, meter, bucket) holding the sum of every row
-shipped before it, and deletes the rows it replaced.
+sums them, one generation after the other, into one row per (account, meter, bucket) and generation, and deletes
+the rows it summed.
 
 **The boundary is an epoch of shipping, not a batch id.** Batch ids are time-ordered but committed in any order, so
 "every batch below id X" is never known to be complete. Instead, the installation keeps an epoch (a row of the
 relational database, `installation.usage_epoch`). A shipper reads it with a share lock (PostgreSQL `FOR SHARE`;
 SQLite's single writer) in the transaction that ships and deletes its batches, and tags the rows it inserts with it
 (`ship_seq`). Compaction takes the row exclusively (`FOR UPDATE`: it waits for every shipper in flight to commit or
-roll back), reads the ids of the batches still in the outbox, bumps the epoch to g and commits, all at once. From
-then on:
+roll back), bumps the epoch to g, reads the ids of the batches still in the outbox (`leave_out`) and commits. So:
 
-- every batch deleted from the outbox so far was acknowledged by ClickHouse with `ship_seq < g`, and every batch
-  shipped later carries `ship_seq >= g`;
-- a batch still in the outbox at the bump (`leave_out`) may have copies in ClickHouse with `ship_seq < g` from a
-  shipper that died after ClickHouse took its rows (or whose insert landed late); those copies are not compacted,
-  and the batch's real shipping carries `ship_seq >= g`.
+- every batch deleted from the outbox before the bump was acknowledged by ClickHouse with `ship_seq < g`, and every
+  batch shipped after it carries `ship_seq >= g`;
+- a batch in the outbox at the bump may have copies in ClickHouse with `ship_seq < g` (a shipper that died after
+  ClickHouse took its rows, or whose insert landed late); they are left out, and its real shipping carries
+  `ship_seq >= g`.
 
-Generation g is then, per (account, meter, bucket) with such rows: its latest compacted sum plus its rows with
-`ship_seq` in [through, g) outside `leave_out`, each (batch_id, seq) once (`ClickHouseUsage.compact`). A read takes,
-per (account, meter, bucket), the compacted row of the highest generation g_k and adds the rows whose highest
-`ship_seq` (over the copies of one name) is g_k or more. Each compacted row is exact for "every row shipped before
-its generation" on its own, so a read is exact whether a generation is complete, half written or written twice: the
-generation is rerun until it is recorded as done (the job is a row of the relational database, so a compactor that
-dies leaves it to the next). Once done, the rows shipped before g are deleted (a mutation); reads ignored them
-already, so the deletion changes no read. The copy ClickHouse's merges keep is the one of the highest `ship_seq`
-(`ReplacingMergeTree(ship_seq)`), the one reads look at.
+Generation g holds, per (account, meter, bucket), the sum of its rows with `ship_seq` in [through, g) outside
+`leave_out`, each (batch_id, seq) once (`ClickHouseUsage.compact`); `through` is the previous generation. A copy of
+a row with `ship_seq` below `through` is one a shipper that died left; its batch's real copy is the one summed.
+
+**Reads** (events/store.py) read the last generation recorded as done, C, *before* they read the outbox, then sum
+the generations up to C and the rows whose highest `ship_seq` (over the copies of one name) is C or more. Exact:
+
+- each row shipped is in exactly one of the two: below C it was summed by the generation whose epochs hold it (or
+  is a copy whose batch is summed elsewhere), from C on it is read as a row;
+- a generation up to C began (and read its `leave_out`) before the read read the outbox, so it holds no batch the
+  read counts from the outbox; generations after C, written or half-written meanwhile, are not read;
+- a generation is written again until it is recorded (the job is a row of the relational database, so a compactor
+  that dies leaves it to the next): a rerun skips the keys it finds written, and two compactors at once may write a
+  key twice, which reads count once ((key, generation) is the name);
+- the rows a generation summed are deleted (a mutation) DELETE_AFTER after it was recorded, twice as long as a
+  read may take (READ_LIMIT; a longer read is refused): a read that began before it was recorded still finds them.
 """
 
 from __future__ import annotations

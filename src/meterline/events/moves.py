@@ -20,7 +20,13 @@ from sqlalchemy.orm import Session
 from meterline.events.clickhouse import EPOCH, ClickHouseError, ClickHouseUsage, from_micros, micros
 from meterline.events.models import UsageDaily, UsageOutbox, UsageRollup
 from meterline.events.store import EventStore, UsageKey
-from meterline.events.usage_store import choose_clickhouse, choose_database, clickhouse_of, forget
+from meterline.events.usage_store import (
+    choose_clickhouse,
+    choose_database,
+    clickhouse_of,
+    compacted_through,
+    forget,
+)
 from meterline.tenancy.models import Organization
 
 MOVE_CHUNK = 50_000
@@ -88,7 +94,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[int], 
         session.execute(text("LOCK TABLE usage_outbox, usage_rollups, usage_daily IN EXCLUSIVE MODE"))
     waiting = session.execute(select(UsageOutbox.org_id, UsageOutbox.id, UsageOutbox.payload)).all()
     leave_out = [batch for _, batch, _ in waiting]
-    spans = store.spans()
+    spans, compacted = store.spans(), compacted_through(session)
     choose_database(session)  # from here on, EventStore.add_usage writes the rollups
     moved = 0
     for org_id, timezone in session.execute(select(Organization.id, Organization.timezone).order_by(Organization.id)):
@@ -102,7 +108,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[int], 
                 increments: dict[UsageKey, tuple[Decimal, int]] = {
                     (account, meter, from_micros(bucket)): (quantity, events)
                     for account, meter, bucket, quantity, events in store.bucket_sums(
-                        org_id, start, end, leave_out=leave_out
+                        org_id, start, end, leave_out=leave_out, compacted=compacted
                     )
                 }
                 usage.add_usage(increments, tz, now)
