@@ -1,7 +1,7 @@
 """Bill run throughput: finalize one monthly cycle of 10,000 accounts x 3 meters x 100 events (issues 5 and 19).
 
     .venv/bin/python bench/billrun.py [--accounts 10000] [--events 100] [--factor 10] [--engine sqlite|postgresql|both]
-        [--usage-store database|clickhouse|both]
+        [--usage-store database|clickhouse|both] [--no-compaction]
 
 For each engine it builds a fresh database twice: with `--events` events per account and meter, then with
 `--factor` times as many. Each has one organization (UTC), one event schema with 3 SUM meters, one plan (a tiered
@@ -19,8 +19,10 @@ generated events. Nothing here is a test: timings vary with the machine. `--fact
 Usage stores (issue 19): `database` keeps usage in the rollup tables (above); `clickhouse` in a ClickHouse server the
 bench starts (tests/clickhouse_server.py), chosen in the database as `meterline usage-store --clickhouse` does: the
 same EventStore.add_usage calls then write outbox batches (one per 500 accounts), which the real shipper code
-(`ship_once`, events/shipper.py) ships until the outbox is empty before the clock starts; the run reads usage from
-ClickHouse (plus the outbox, empty). With `both` (the default) each engine runs both stores and prints the ratio.
+(`ship_once`, events/shipper.py) ships until the outbox is empty before the clock starts, and compaction
+(events/compaction.py) sums the shipped rows as `serve` does within a minute (`--no-compaction`: not); the run
+reads usage from ClickHouse (plus the outbox, empty). With `both` (the default) each engine runs both stores and
+prints the ratio.
 """
 
 from __future__ import annotations
@@ -40,7 +42,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 from tests.service.billing_world import fee, make_plan, tiered_card  # noqa: E402
-from usage_stores import clickhouse_server_running, keep_usage_in_clickhouse, outbox_size, stores_of  # noqa: E402
+from usage_stores import (  # noqa: E402
+    clickhouse_server_running,
+    keep_usage_in_clickhouse,
+    outbox_size,
+    stores_of,
+    wait_for_mutations,
+)
 
 from meterline.accounts.models import Account  # noqa: E402
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work  # noqa: E402
@@ -48,8 +56,9 @@ from meterline.core.ids import new_ids  # noqa: E402
 from meterline.core.schemas import Address  # noqa: E402
 from meterline.customers.schemas import CreateCustomerRequest  # noqa: E402
 from meterline.customers.service import CustomerService  # noqa: E402
-from meterline.events import shipper  # noqa: E402
+from meterline.events import compaction, shipper  # noqa: E402
 from meterline.events.store import EventStore  # noqa: E402
+from meterline.events.usage_store import clickhouse_of  # noqa: E402
 from meterline.invoicing import billing  # noqa: E402
 from meterline.invoicing.models import Invoice  # noqa: E402
 from meterline.metering.meter_service import UsageMeterService  # noqa: E402
@@ -74,7 +83,9 @@ SECONDS = 31 * 86400
 AS_OF = datetime(2026, 11, 1, tzinfo=UTC)
 
 
-def build(url: str, accounts: int, events: int, clickhouse_server: str | None = None) -> tuple[str, Decimal]:
+def build(
+    url: str, accounts: int, events: int, clickhouse_server: str | None = None, compact: bool = True
+) -> tuple[str, Decimal]:
     """The database of the bench; returns the organization id and account 0's usage total on meter 0. With
     `clickhouse_server`, usage is kept in a fresh ClickHouse database there, shipped before this returns."""
     upgrade(url)
@@ -167,6 +178,13 @@ def build(url: str, accounts: int, events: int, clickhouse_server: str | None = 
         while shipper.ship_once(factory):  # the shipper's rounds, until the outbox is empty
             pass
         assert outbox_size(factory) == 0
+        if compact:  # as `serve` does within a minute; the summed rows deleted (the steady state)
+            compaction.DELETE_AFTER = timedelta(0)
+            assert compaction.compact_once(factory)
+            with unit_of_work(factory, write=False) as s:
+                store = clickhouse_of(s)
+            assert store is not None
+            wait_for_mutations(store)
     return org_id, check
 
 
@@ -194,6 +212,7 @@ def main() -> None:
     parser.add_argument("--factor", type=int, default=10)
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--usage-store", choices=["database", "clickhouse", "both"], default="both")
+    parser.add_argument("--no-compaction", action="store_true", help="ClickHouse store: read the rows as shipped")
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     stores = stores_of(args.usage_store)
@@ -209,7 +228,11 @@ def main() -> None:
                     try:
                         t0 = time.perf_counter()
                         org_id, check = build(
-                            url, args.accounts, args.events * scale, server if store == "clickhouse" else None
+                            url,
+                            args.accounts,
+                            args.events * scale,
+                            server if store == "clickhouse" else None,
+                            not args.no_compaction,
                         )
                         built = time.perf_counter() - t0
                         elapsed = timed_run(url, org_id, check, args.accounts)
