@@ -119,7 +119,7 @@ class AccountRepository(OrgRepository):
             [account_id] = ids
             row = _PK_BY_ID.first(self.session, {"org_id": self.org_id, "id": account_id})
             return {account_id: row[0]} if row is not None else {}
-        stmt = select(Account.id, Account.pk).where(Account.org_id == self.org_id, Account.id.in_(ids))
+        stmt = select(Account.id, Account.pk).where(Account.org_id == self.org_id, self.among(Account.id, ids))
         return {row[0]: row[1] for row in self.session.execute(stmt)}
 
     def ids_with_customer_ids(self, pks: set[str]) -> dict[str, tuple[str, str]]:

@@ -320,7 +320,7 @@ class InvoiceRepository(OrgRepository):
             select(Invoice.account_pk, func.max(Invoice.end_at))
             .where(
                 Invoice.org_id == self.org_id,
-                Invoice.account_pk.in_(sorted(account_pks)),
+                self.among(Invoice.account_pk, account_pks),
                 Invoice.invoice_type == "STANDARD",
                 Invoice.status != DRAFT,
             )

@@ -63,7 +63,7 @@ class ScheduleRepository(OrgRepository):
         """Every schedule of these accounts, per account, in time order (ingestion: one query per batch)."""
         if not account_pks:
             return {}
-        stmt = self.scoped(PricingSchedule).where(PricingSchedule.account_pk.in_(account_pks))
+        stmt = self.scoped(PricingSchedule).where(self.among(PricingSchedule.account_pk, account_pks))
         found: dict[str, list[PricingSchedule]] = {}
         for row in self.session.scalars(stmt.order_by(PricingSchedule.start_at)):
             found.setdefault(row.account_pk, []).append(row)
