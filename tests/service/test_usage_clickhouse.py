@@ -26,7 +26,7 @@ from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRoll
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
 from meterline.events.store import OUTBOX_MAX_AGE, EventStore
-from meterline.events.usage_store import clickhouse_of, forget
+from meterline.events.usage_store import clickhouse_of, compacted_through, forget
 from meterline.files.storage import LocalStore
 from meterline.metrics.repository import MetricsRepository
 from meterline.reports.schemas import CreateReportRequest
@@ -289,6 +289,29 @@ def test_compaction_keeps_every_read_exact_and_deletes_the_rows_it_replaced(
     monkeypatch.setattr("meterline.events.store.READ_LIMIT", timedelta(seconds=-1))  # a read that took too long
     with pytest.raises(ClickHouseError, match="a usage read took longer than -1 s: try again"):
         usage_of(factory, org, meter)
+
+
+def test_the_rows_a_generation_summed_are_deleted_only_once_it_is_old_enough(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A generation's rows stay while a read that began before it was recorded may still stand on them
+    (DELETE_AFTER), and are deleted by a later compaction once it is old enough."""
+    monkeypatch.setattr("meterline.events.compaction.DELETE_AFTER", timedelta(seconds=1))
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "3"))
+    ship_all(factory)
+    while compact_once(factory):
+        pass
+    with unit_of_work(factory, write=False) as s:
+        first = compacted_through(s)
+    assert rows_shipped_before(factory, org, first) == 1  # just recorded: kept
+    time.sleep(1.1)
+    ingest(factory, org, ("b", DAY + timedelta(hours=1), "4"))
+    ship_all(factory)
+    assert compact_once(factory)  # records a newer generation and deletes what the old enough one summed
+    assert rows_shipped_before(factory, org, first) == 0
+    assert raw_rows(factory, org) == 1  # "b", summed by the newer generation, kept for now
+    assert usage_of(factory, org, meter) == (Decimal(7), 2)
 
 
 def test_a_copy_from_a_shipper_that_died_is_not_compacted_and_counts_once(

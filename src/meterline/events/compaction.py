@@ -106,8 +106,8 @@ def start(session: Session) -> Job | None:
         return None
     job = Job(state["through"], epoch + 1, leave_out)
     _write(session, EPOCH, str(job.generation))
-    running = {"generation": job.generation, "leave_out": leave_out}
-    _write(session, COMPACTION, json.dumps({"through": job.through, "job": running}))
+    state["job"] = {"generation": job.generation, "leave_out": leave_out}  # what was recorded and deleted stays
+    _write(session, COMPACTION, json.dumps(state))
     return job
 
 
