@@ -314,6 +314,29 @@ def test_the_rows_a_generation_summed_are_deleted_only_once_it_is_old_enough(
     assert usage_of(factory, org, meter) == (Decimal(7), 2)
 
 
+def test_a_sqlite_reader_s_snapshot_counts_toward_the_read_limit(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A SQLite reader's transaction reads the snapshot its first statement took, whatever compaction recorded and
+    deleted since: a read of usage is refused once that snapshot is older than READ_LIMIT. PostgreSQL's statements
+    each read afresh, so there the read's own duration counts."""
+    org, meter = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "3"))
+    monkeypatch.setattr("meterline.events.store.READ_LIMIT", timedelta(seconds=0.5))
+    with unit_of_work(factory, write=False) as s:
+        ctx = Context(session=s, org=s.merge(org), now=utc_now())
+        assert s.scalar(select(func.count()).select_from(UsageOutbox)) is not None  # the snapshot is taken
+        time.sleep(0.6)
+        if s.get_bind().dialect.name == "sqlite":
+            with pytest.raises(ClickHouseError, match="a usage read took longer than 0.5 s: try again"):
+                UsageService(ctx).of_account("acme", DAY, DAY + timedelta(days=1))
+        else:
+            [found] = [
+                u for u in UsageService(ctx).of_account("acme", DAY, DAY + timedelta(days=1)) if u.meter_id == meter
+            ]
+            assert (found.usage, found.events) == (Decimal(3), 1)
+
+
 def test_a_copy_from_a_shipper_that_died_is_not_compacted_and_counts_once(
     factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:

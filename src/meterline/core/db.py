@@ -68,6 +68,25 @@ _HELD = "meterline_write_lock"
 WRITE_LOCK_WAIT = 30  # seconds
 
 
+_BEGAN = "meterline_transaction_began"
+
+
+@event.listens_for(Session, "after_begin")
+def _stamp_transaction(session: Session, _transaction: Any, _connection: Any) -> None:
+    session.info[_BEGAN] = time.monotonic()
+
+
+def snapshot_since(session: Session) -> float | None:
+    """When (time.monotonic) the data this session reads dates from, where the whole transaction reads one snapshot
+    (a SQLite reader: from its first statement, which comes after the transaction began); None where each statement
+    reads afresh (PostgreSQL, READ COMMITTED) or no one else writes meanwhile (a SQLite writer holds the only write
+    lock)."""
+    if session.get_bind().dialect.name != "sqlite" or session.info.get(_HELD):
+        return None
+    began = session.info.get(_BEGAN)
+    return float(began) if began is not None else None
+
+
 def queues_writers(session: Session) -> bool:
     """Does `begin_write` do anything for this session's database (SQLite), or nothing (PostgreSQL)?"""
     return session.get_bind().dialect.name == "sqlite"

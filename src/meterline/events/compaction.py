@@ -33,8 +33,9 @@ the generations up to C and the rows whose highest `ship_seq` (over the copies o
 - a generation is written again until it is recorded (the job is a row of the relational database, so a compactor
   that dies leaves it to the next): a rerun skips the keys it finds written, and two compactors at once may write a
   key twice, which reads count once ((key, generation) is the name);
-- the rows a generation summed are deleted (a mutation) DELETE_AFTER after it was recorded, twice as long as a
-  read may take (READ_LIMIT; a longer read is refused): a read that began before it was recorded still finds them.
+- the rows a generation summed are deleted (a mutation) DELETE_AFTER after it was recorded, by the database's clock
+  (compactors on several hosts), twice as long as a read may take (READ_LIMIT, counted from the snapshot the read
+  stands on; a longer read is refused): a read that began before it was recorded still finds them.
 """
 
 from __future__ import annotations
@@ -45,7 +46,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -119,7 +120,7 @@ def finish(session: Session, job: Job) -> int | None:
     state = json.loads(_locked(session, COMPACTION))
     if state["job"] is None or state["job"]["generation"] != job.generation:
         return None
-    now = utc_now()
+    now = _database_now(session)
     recorded = [*state.get("recorded", []), [job.generation, now.isoformat()]]
     old_enough = [g for g, at in recorded if datetime.fromisoformat(at) <= now - DELETE_AFTER]
     deleted = int(state.get("deleted", 0))
@@ -132,6 +133,23 @@ def finish(session: Session, job: Job) -> int | None:
     }
     _write(session, COMPACTION, json.dumps(state))
     return below if below > deleted else None
+
+
+def hold(session: Session) -> int:
+    """Hold every shipper and compactor off until this transaction ends (moving usage back into the database:
+    events/moves.py); returns the last generation recorded, which no deletion can pass meanwhile."""
+    _locked(session, EPOCH)
+    return int(json.loads(_locked(session, COMPACTION))["through"])
+
+
+def _database_now(session: Session) -> datetime:
+    """The time by the database's clock on PostgreSQL, which every process compares with (compactors may run on
+    hosts whose clocks differ); SQLite's processes share one host, and its clock."""
+    if session.get_bind().dialect.name == "postgresql":
+        found = session.scalar(select(func.now()))
+        if isinstance(found, datetime):
+            return found
+    return utc_now()
 
 
 def _write(session: Session, name: str, value: str) -> None:

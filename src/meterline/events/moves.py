@@ -18,13 +18,13 @@ from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from meterline.events.clickhouse import EPOCH, ClickHouseError, ClickHouseUsage, from_micros, micros
+from meterline.events.compaction import hold
 from meterline.events.models import UsageDaily, UsageOutbox, UsageRollup
 from meterline.events.store import EventStore, UsageKey
 from meterline.events.usage_store import (
     choose_clickhouse,
     choose_database,
     clickhouse_of,
-    compacted_through,
     forget,
 )
 from meterline.tenancy.models import Organization
@@ -94,7 +94,8 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[int], 
         session.execute(text("LOCK TABLE usage_outbox, usage_rollups, usage_daily IN EXCLUSIVE MODE"))
     waiting = session.execute(select(UsageOutbox.org_id, UsageOutbox.id, UsageOutbox.payload)).all()
     leave_out = [batch for _, batch, _ in waiting]
-    spans, compacted = store.spans(), compacted_through(session)
+    compacted = hold(session)  # a compactor left running elsewhere waits: no row this move reads is deleted
+    spans = store.spans()
     choose_database(session)  # from here on, EventStore.add_usage writes the rollups
     moved = 0
     for org_id, timezone in session.execute(select(Organization.id, Organization.timezone).order_by(Organization.id)):

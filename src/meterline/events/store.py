@@ -12,7 +12,7 @@ from typing import Any, cast
 import msgspec
 from sqlalchemy import CursorResult, delete, func, select
 
-from meterline.core.db import sqlite_time
+from meterline.core.db import snapshot_since, sqlite_time
 from meterline.core.errors import Unavailable
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT, exact_sum
@@ -308,9 +308,11 @@ class EventStore(OrgRepository):
         after ClickHouse acknowledged its rows, so a batch missing from the list is in ClickHouse already. Compacted
         sums cannot leave a batch out, so only the generations recorded before the outbox was read are used: each
         of them started (and read its own list of batches to leave out) before, so none holds a batch of this list.
-        The rows they replaced are deleted only READ_LIMIT and more later, which a read may not outlast
-        (`_in_time`)."""
-        begun = time.monotonic()
+        The rows they replaced are deleted only DELETE_AFTER (twice READ_LIMIT) after a later generation was recorded,
+        and a read may not outlast READ_LIMIT (`_in_time`) counted from the snapshot it reads (a SQLite reader's
+        whole transaction reads the one its first statement took)."""
+        since = snapshot_since(self.session)  # a SQLite reader's snapshot may be older than this read
+        begun = time.monotonic() if since is None else since
         compacted = compacted_through(self.session)
         return begun, compacted, self.pending_usage()
 
