@@ -21,7 +21,7 @@ from meterline.core.db import create_db_engine, make_session_factory, unit_of_wo
 from meterline.core.errors import Unavailable
 from meterline.core.money import EXACT
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
-from meterline.events.compaction import Job, compact_once, finish, start
+from meterline.events.compaction import Job, _database_now, compact_once, finish, start
 from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
@@ -335,6 +335,18 @@ def test_a_sqlite_reader_s_snapshot_counts_toward_the_read_limit(
                 u for u in UsageService(ctx).of_account("acme", DAY, DAY + timedelta(days=1)) if u.meter_id == meter
             ]
             assert (found.usage, found.events) == (Decimal(3), 1)
+
+
+def test_a_generation_is_stamped_when_it_is_recorded_not_when_its_transaction_began(
+    factory: sessionmaker[Session],
+) -> None:
+    """`finish` may wait for the epoch's lock; the time it records must be taken after that wait (PostgreSQL's
+    `now()` is the transaction's start: a generation stamped early looks old enough to delete too soon)."""
+    with unit_of_work(factory) as s:
+        s.execute(select(1))  # the transaction has begun
+        waited_from = utc_now()
+        time.sleep(0.3)  # as if waiting for a shipper's share lock
+        assert _database_now(s) >= waited_from + timedelta(seconds=0.3)
 
 
 def test_a_copy_from_a_shipper_that_died_is_not_compacted_and_counts_once(

@@ -144,9 +144,11 @@ def hold(session: Session) -> int:
 
 def _database_now(session: Session) -> datetime:
     """The time by the database's clock on PostgreSQL, which every process compares with (compactors may run on
-    hosts whose clocks differ); SQLite's processes share one host, and its clock."""
+    hosts whose clocks differ): `clock_timestamp()`, the moment of the call, since `now()` is the transaction's start
+    and `finish` may have waited for the epoch's lock (a generation stamped before it was recorded would look old
+    enough too soon); SQLite's processes share one host, and its clock."""
     if session.get_bind().dialect.name == "postgresql":
-        found = session.scalar(select(func.now()))
+        found = session.scalar(select(func.clock_timestamp()))  # now, after the locks: not the transaction's start
         if isinstance(found, datetime):
             return found
     return utc_now()
