@@ -60,7 +60,7 @@ from meterline.core.db import create_db_engine, make_session_factory, unit_of_wo
 from meterline.events import compaction, shipper  # noqa: E402
 from meterline.events.service import UsageService  # noqa: E402
 from meterline.events.store import EventStore  # noqa: E402
-from meterline.events.usage_store import clickhouse_of  # noqa: E402
+from meterline.events.usage_store import clickhouse_of, compacted_through  # noqa: E402
 from meterline.metering.repository import MeteringRepository  # noqa: E402
 from meterline.tenancy.context import Context  # noqa: E402
 from meterline.tenancy.models import Organization  # noqa: E402
@@ -169,8 +169,9 @@ def timed_reads(url: str, reads: int) -> tuple[list[float], dict[str, tuple[Deci
 
 def clickhouse_breakdown(url: str, clickhouse_url: str, reads: int) -> str:
     """Where a ClickHouse-store read goes (p50 ms): the outbox's read, ClickHouse's deduplicated sums (the store's
-    query: GROUP BY (batch_id, seq), then by meter), and for comparison a plain sum of the same rows (what a read
-    could cost if rows needed no deduplication)."""
+    query, up to the last compacted generation: shipped rows by (batch_id, seq), compacted ones by (bucket,
+    generation), then by meter), and for comparison a plain sum of the same rows (what a read could cost if rows
+    needed no deduplication)."""
     from meterline.events.clickhouse import ClickHouseUsage, micros
 
     factory = make_session_factory(create_db_engine(url))
@@ -179,13 +180,16 @@ def clickhouse_breakdown(url: str, clickhouse_url: str, reads: int) -> str:
         account_pk = s.scalars(select(Account.pk).where(Account.id == "acct-0")).one()
         meter_ids = [m.id for m in MeteringRepository(s, org_id).usable_meters()]
         outbox = p50_of(reads, lambda: EventStore(s, org_id).pending_usage())
+        compacted = compacted_through(s)
     store = ClickHouseUsage(clickhouse_url)
     end = MONTH + timedelta(days=30)
-    sums = p50_of(reads, lambda: store.sums(org_id, [account_pk], meter_ids, MONTH, end))
+    sums = p50_of(reads, lambda: store.sums(org_id, [account_pk], meter_ids, MONTH, end, compacted=compacted))
     plain = p50_of(
         reads,
         lambda: store.execute(
-            f"SELECT meter_id, sum(quantity), sum(events) FROM {store.address.database}.usage_rows "
+            f"SELECT meter_id, sum(quantity), sum(events) FROM (SELECT meter_id, quantity, events, org_id, "
+            f"account_pk, bucket FROM {store.address.database}.usage_rows UNION ALL SELECT meter_id, quantity, "
+            f"events, org_id, account_pk, bucket FROM {store.address.database}.usage_compact) "
             "WHERE org_id = %(o)s AND account_pk = %(a)s AND meter_id IN %(m)s AND bucket >= %(s)s "
             "AND bucket < %(e)s GROUP BY meter_id",
             {"o": org_id, "a": account_pk, "m": tuple(meter_ids), "s": micros(MONTH), "e": micros(end)},

@@ -201,7 +201,7 @@ class ClickHouseUsage:
         end: datetime,
         *,
         leave_out: Iterable[str] = (),
-        compacted: int = 0,
+        compacted: int,
     ) -> dict[tuple[str, str], tuple[Decimal, int]]:
         """(quantity, events) per (account, meter) over the buckets in [start, end), each row counted once; the
         batches in `leave_out` (still in the outbox, counted from there) are not read; the compacted generations up
@@ -221,7 +221,7 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None = None,
         meter_ids: Sequence[str] | None = None,
         leave_out: Iterable[str] = (),
-        compacted: int = 0,
+        compacted: int,
     ) -> list[tuple[str, str, int, Decimal, int]]:
         """(account, meter, bucket µs, quantity, events) of every bucket with usage in [start, end), each row counted
         once (for the metrics and reports that group usage by period); `leave_out` and `compacted` as in `sums`."""
