@@ -86,7 +86,8 @@ def _locked(session: Session, name: str, *, share: bool = False) -> str:
         insert = (postgresql.insert if postgres else sqlite.insert)(Installation)
         session.execute(insert.values(name=name, value=initial, updated_at=utc_now()).on_conflict_do_nothing())
         value = session.scalar(stmt)
-    assert value is not None  # noqa: S101 - inserted just above, or by a concurrent transaction
+    if value is None:  # inserted just above, or by a concurrent transaction: it cannot be missing
+        raise RuntimeError(f"installation row {name} is missing after its insert")
     return value
 
 
