@@ -4,7 +4,7 @@
 # Usage: bash scripts/test.sh [pytest args]
 # Before pytest it runs ruff (lint and format check) and mypy; any finding fails the run.
 # It creates .venv with the test extras, installs or starts PostgreSQL when it is missing or down, and installs
-# Debian's Chromium for the console's browser tests when it is missing.
+# Debian's Chromium for the console's browser tests, ClickHouse and ZooKeeper when they are missing.
 # METERLINE_TEST_POSTGRES_URL (default postgresql+psycopg://postgres@127.0.0.1:5432/test) names a database the
 # suite may connect to in order to create and drop its own throwaway databases.
 set -euo pipefail
@@ -58,6 +58,13 @@ if ! command -v clickhouse-server >/dev/null 2>&1; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq clickhouse-server >/dev/null
 fi
 
+# The cluster test (tests/service/test_usage_clickhouse_cluster.py) runs ZooKeeper from Debian's package, started by
+# the test itself (tests/clickhouse_cluster.py).
+if [ ! -f /usr/share/java/zookeeper.jar ]; then
+  echo "installing ZooKeeper" >&2
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zookeeper >/dev/null
+fi
+
 # Static checks first: lint, formatting and types (configured in pyproject.toml; mypy is strict for the billing core).
 echo "ruff check" >&2
 .venv/bin/ruff check src tests examples
@@ -69,11 +76,14 @@ echo "mypy" >&2
 # The whole suite; then, unless test paths were given, a second pass with usage kept in ClickHouse: every service and
 # SDK test module that writes or reads usage (ingestion, corrections, invoices, bill runs, entitlements, alerts,
 # metrics, reports, credits...), picked by what it mentions, so a new one joins by itself (docs/testing.md).
-.venv/bin/python -m pytest "$@"
+# Both passes run on every core (pytest-xdist: `-n auto`, tests handed out as workers free up); each worker sets up
+# its own databases, live servers and ClickHouse server. `-n 0` in the arguments runs in one process.
+PARALLEL=(-n auto --dist worksteal)
+.venv/bin/python -m pytest "${PARALLEL[@]}" "$@"
 for arg in "$@"; do
   case "$arg" in tests*|./tests*) exit 0 ;; esac
 done
 echo "second pass: usage kept in ClickHouse" >&2
 mapfile -t usage_tests < <(grep -lE 'ingest|usage|invoice|entitle|metric|bill' tests/service/test_*.py tests/api/test_*.py \
   | grep -v '_clickhouse')
-METERLINE_TEST_USAGE_STORE=clickhouse exec .venv/bin/python -m pytest "$@" "${usage_tests[@]}"
+METERLINE_TEST_USAGE_STORE=clickhouse exec .venv/bin/python -m pytest "${PARALLEL[@]}" "$@" "${usage_tests[@]}"

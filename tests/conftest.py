@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import httpx
 import psycopg
@@ -65,8 +66,17 @@ hypothesis_settings.load_profile(os.environ.get("METERLINE_HYPOTHESIS_PROFILE", 
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
-    if config.getoption("hypothesis_seed", default=None) is None:
+    workerinput = getattr(config, "workerinput", None)  # a pytest-xdist worker runs with its controller's seed
+    if workerinput is not None and "hypothesis_seed" in workerinput:
+        config.option.hypothesis_seed = workerinput["hypothesis_seed"]
+    elif config.getoption("hypothesis_seed", default=None) is None:
         config.option.hypothesis_seed = str(secrets.randbelow(2**32))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """pytest-xdist (scripts/test.sh runs on both cores): hand every worker the seed the run prints."""
+    node.workerinput["hypothesis_seed"] = node.config.option.hypothesis_seed
 
 
 # Tests of live servers read the wall clock, as the server does: "this month's draft invoice", "the cycle now". A test

@@ -7,8 +7,8 @@ commits the whole move, the outbox's waiting batches included, or nothing."""
 
 from __future__ import annotations
 
-import contextlib
 import json
+import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -29,6 +29,8 @@ from meterline.events.usage_store import (
 )
 from meterline.tenancy.models import Organization
 
+log = logging.getLogger(__name__)
+
 MOVE_CHUNK = 50_000
 WINDOW = timedelta(days=31)  # usage moved back a month of buckets at a time, per organization
 
@@ -48,8 +50,10 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
     try:
         return _copy_rollups(session, store, progress)
     except BaseException:
-        with contextlib.suppress(ClickHouseError):
+        try:
             store.empty()
+        except ClickHouseError as exc:  # the move's own error is the one to raise; the next run refuses the database
+            log.warning("usage move: the rows it wrote to ClickHouse are still there: %s", exc)
         raise
 
 
