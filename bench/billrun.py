@@ -1,7 +1,7 @@
 """Bill run throughput: finalize one monthly cycle of 10,000 accounts x 3 meters x 100 events (issues 5 and 19).
 
     .venv/bin/python bench/billrun.py [--accounts 10000] [--events 100] [--factor 10] [--engine sqlite|postgresql|both]
-        [--usage-store database|clickhouse|both] [--no-compaction]
+        [--usage-store database|clickhouse|both] [--no-compaction] [--processes N]
 
 For each engine it builds a fresh database twice: with `--events` events per account and meter, then with
 `--factor` times as many. Each has one organization (UTC), one event schema with 3 SUM meters, one plan (a tiered
@@ -23,12 +23,22 @@ same EventStore.add_usage calls then write outbox batches (one per 500 accounts)
 (events/compaction.py) sums the shipped rows as `serve` does within a minute (`--no-compaction`: not); the run
 reads usage from ClickHouse (plus the outbox, empty). With `both` (the default) each engine runs both stores and
 prints the ratio.
+
+Workers with leases (issue 19, "billing that scales out"): `--processes N` (N >= 2) times instead the workers'
+run, side by side on two databases built alike: 1 process, then N processes started together, each running
+`billing.run` with its own `Leases` as `meterline worker` does (usecases/bill_runs.worker: the groups' step, a
+lease of 120 s; as_of and now are 2026-11-01, not the wall clock, so that every run bills the same October). The
+organization's accounts are cut into parts of `--accounts-per-part` (the workers' 5,000 by default: 2 parts for
+10,000 accounts). It prints each run's invoices/s (all finalized invoices over the wall time from the common start
+to the last process's end), what each process synced and finalized, and the ratio N processes / 1. Each run checks
+that every account got exactly one DUE invoice, numbered 1 to N without a gap or a repeat. `--factor` is not used.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import multiprocessing
 import random
 import sys
 import tempfile
@@ -36,11 +46,12 @@ import time
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest import drop_database, fresh_database  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 from tests.service.billing_world import fee, make_plan, tiered_card  # noqa: E402
 from usage_stores import (  # noqa: E402
     clickhouse_server_running,
@@ -51,6 +62,7 @@ from usage_stores import (  # noqa: E402
 )
 
 from meterline.accounts.models import Account  # noqa: E402
+from meterline.core.clock import utc_now  # noqa: E402
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work  # noqa: E402
 from meterline.core.ids import new_ids  # noqa: E402
 from meterline.core.schemas import Address  # noqa: E402
@@ -60,6 +72,7 @@ from meterline.events import compaction, shipper  # noqa: E402
 from meterline.events.store import EventStore  # noqa: E402
 from meterline.events.usage_store import clickhouse_of  # noqa: E402
 from meterline.invoicing import billing  # noqa: E402
+from meterline.invoicing.leases import ACCOUNTS_PER_PART, Leases  # noqa: E402
 from meterline.invoicing.models import Invoice  # noqa: E402
 from meterline.metering.meter_service import UsageMeterService  # noqa: E402
 from meterline.metering.schema_service import EventSchemaService  # noqa: E402
@@ -75,6 +88,7 @@ from meterline.schedules.schemas import UpdatePricingScheduleRequest  # noqa: E4
 from meterline.tenancy.context import Context  # noqa: E402
 from meterline.tenancy.service import TenancyService  # noqa: E402
 from meterline.usecases import bill_runs  # noqa: E402
+from meterline.usecases.invoice_groups import consolidate  # noqa: E402
 from meterline.usecases.schedules import edit_schedules  # noqa: E402
 
 UTC = timezone.utc
@@ -205,6 +219,83 @@ def timed_run(url: str, org_id: str, check: Decimal, accounts: int) -> float:
     return elapsed
 
 
+def leased_process(url: str, accounts_per_part: int, start: Any, results: Any) -> None:
+    """One worker's run with leases (a process of its own): waits for the common start, then bills as
+    `meterline worker` does; puts (finalized, failures, parts synced, start, end) on `results`."""
+    billing.batch_process_gc()  # as `meterline worker` does
+    factory = make_session_factory(create_db_engine(url))
+    leases = Leases(factory, ttl=timedelta(seconds=120), clock=utc_now, accounts_per_part=accounts_per_part)
+    start.wait()
+    began = time.time()
+    result = billing.run(factory, AS_OF, now=AS_OF, groups=consolidate, leases=leases)
+    ended = time.time()
+    results.put((result.finalized, len(result.failures), sorted(part for _, part in leases.taken), began, ended))
+
+
+def timed_leased_run(url: str, accounts: int, processes: int, accounts_per_part: int) -> tuple[float, str]:
+    """`processes` workers at once on one database; returns the wall time and what each did."""
+    spawn = multiprocessing.get_context("spawn")
+    start, results = spawn.Barrier(processes), spawn.Queue()
+    workers = [
+        spawn.Process(target=leased_process, args=(url, accounts_per_part, start, results)) for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    done = [results.get(timeout=3600) for _ in workers]
+    for worker in workers:
+        worker.join()
+    finalized = sum(d[0] for d in done)
+    assert finalized == accounts and not any(d[1] for d in done), done
+    factory = make_session_factory(create_db_engine(url))
+    with unit_of_work(factory, write=False) as s:
+        due = s.execute(
+            select(
+                func.count(),
+                func.count(func.distinct(Invoice.account_pk)),
+                func.count(func.distinct(Invoice.sequence_number)),
+                func.min(Invoice.sequence_number),
+                func.max(Invoice.sequence_number),
+            ).where(Invoice.status == "DUE")
+        ).one()
+    expected = (accounts, accounts, accounts, 1, accounts)
+    assert tuple(due) == expected, f"DUE invoices, their accounts, numbers, first and last number: {tuple(due)}"
+    wall = max(d[4] for d in done) - min(d[3] for d in done)
+    each = ", ".join(f"parts {d[2]} finalized {d[0]:,} in {d[4] - d[3]:.1f} s" for d in done)
+    return wall, each
+
+
+def leases_main(args: argparse.Namespace, engines: list[str], stores: list[str]) -> None:
+    running = clickhouse_server_running() if "clickhouse" in stores else contextlib.nullcontext(None)
+    with tempfile.TemporaryDirectory() as tmp, running as server:
+        for engine in engines:
+            for store in stores:
+                rates = {}
+                for processes in (1, args.processes):
+                    url = fresh_database(engine, Path(tmp), f"leases{processes}{store[:2]}")
+                    try:
+                        build(
+                            url,
+                            args.accounts,
+                            args.events,
+                            server if store == "clickhouse" else None,
+                            not args.no_compaction,
+                        )
+                        wall, each = timed_leased_run(url, args.accounts, processes, args.accounts_per_part)
+                    finally:
+                        drop_database(url)
+                    rates[processes] = args.accounts / wall
+                    print(
+                        f"{engine:10} {store:10} store  {processes} worker process(es), leases: {wall:.2f} s = "
+                        f"{rates[processes]:,.0f} invoices/s ({each}; each invoice once, numbers 1 to {args.accounts})",
+                        flush=True,
+                    )
+                print(
+                    f"{engine:10} {store:10} store  invoices/s {args.processes} processes / 1 process: "
+                    f"{rates[args.processes] / rates[1]:.2f}",
+                    flush=True,
+                )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=10_000)
@@ -213,9 +304,14 @@ def main() -> None:
     parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="sqlite")
     parser.add_argument("--usage-store", choices=["database", "clickhouse", "both"], default="both")
     parser.add_argument("--no-compaction", action="store_true", help="ClickHouse store: read the rows as shipped")
+    parser.add_argument("--processes", type=int, default=1, help="N >= 2: workers with leases, N processes against 1")
+    parser.add_argument("--accounts-per-part", type=int, default=ACCOUNTS_PER_PART, help="with --processes")
     args = parser.parse_args()
     engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
     stores = stores_of(args.usage_store)
+    if args.processes > 1:
+        leases_main(args, engines, stores)
+        return
     scales = (1, args.factor) if args.factor > 1 else (1,)
     running = clickhouse_server_running() if "clickhouse" in stores else contextlib.nullcontext(None)
     with tempfile.TemporaryDirectory() as tmp, running as server:
