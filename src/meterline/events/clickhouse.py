@@ -179,7 +179,7 @@ class ClickHouseUsage:
         if self.holds_usage():
             raise ClickHouseError(
                 f"{self.address.without_password()} still holds usage after TRUNCATE: on a cluster, empty the "
-                "shards' local tables (docs/operations.md, \"A cluster\")"
+                'shards\' local tables (docs/operations.md, "A cluster")'
             )
 
     def shipped_since(self, epoch: int) -> bool:

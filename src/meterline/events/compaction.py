@@ -184,7 +184,7 @@ def compact_once(factory: sessionmaker[Session]) -> bool:
         except ClickHouseError as exc:  # a cluster's distributed table refuses it; the next deletion covers these
             log.warning(
                 "usage compaction: the rows shipped before epoch %s were summed but not deleted; reads no longer "
-                "count them. On a cluster, delete them on the local tables (docs/operations.md, \"A cluster\"): %s",
+                'count them. On a cluster, delete them on the local tables (docs/operations.md, "A cluster"): %s',
                 below,
                 exc,
             )

@@ -65,7 +65,7 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
             f"{store.address.without_password()} holds usage already (an earlier move into it, or another "
             f"installation's): move into an empty database, e.g. after DROP DATABASE {store.address.database} "
             "once you have checked what it holds (on a cluster, empty the shards' local tables instead: "
-            "docs/operations.md, \"A cluster\")"
+            'docs/operations.md, "A cluster")'
         )
     _start_epochs_again(session)
     row = session.get(Installation, USAGE_STORE)
