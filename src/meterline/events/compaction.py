@@ -160,6 +160,9 @@ def _write(session: Session, name: str, value: str) -> None:
     session.execute(update(Installation).where(Installation.name == name).values(value=value, updated_at=utc_now()))
 
 
+_refusals = 0  # deletions ClickHouse refused in this process (logged as a warning the first time)
+
+
 def compact_once(factory: sessionmaker[Session]) -> bool:
     """One compaction where usage is in ClickHouse and rows were shipped since the last: True when a generation was
     written (and recorded, by this compactor or another running the same job)."""
@@ -182,7 +185,10 @@ def compact_once(factory: sessionmaker[Session]) -> bool:
         try:
             clickhouse.forget_rows_before(below)
         except ClickHouseError as exc:  # a cluster's distributed table refuses it; the next deletion covers these
-            log.warning(
+            global _refusals  # a count of this process's log lines, nothing more
+            _refusals += 1
+            log.log(
+                logging.WARNING if _refusals == 1 else logging.DEBUG,  # a cluster refuses every one: said once
                 "usage compaction: the rows shipped before epoch %s were summed but not deleted; reads no longer "
                 'count them. On a cluster, delete them on the local tables (docs/operations.md, "A cluster"): %s',
                 below,
