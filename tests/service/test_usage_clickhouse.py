@@ -264,6 +264,13 @@ def test_compaction_keeps_every_read_exact_and_deletes_the_rows_it_replaced(
     assert raw_rows(factory, org) == 5 and usage_of(factory, org, meter) == expected
     assert compact_once(factory)
     assert usage_of(factory, org, meter) == expected
+    store = clickhouse(factory)
+    store.execute(  # two compactors of one job at once: both wrote the generation's rows
+        f"INSERT INTO {store.address.database}.usage_compact SELECT * FROM {store.address.database}.usage_compact "  # noqa: S608
+        "WHERE org_id = %(org)s",
+        {"org": org.id},
+    )
+    assert usage_of(factory, org, meter) == expected
     assert rows_shipped_before(factory, org, 1 << 62) == 5  # kept for the reads that began before (DELETE_AFTER)
     monkeypatch.setattr("meterline.events.compaction.DELETE_AFTER", timedelta(0))
     ingest(factory, org, ("other", DAY + timedelta(hours=5), "0"))

@@ -165,6 +165,9 @@ def test_compaction_keeps_every_read_exact(usage: ChdbUsage) -> None:
     usage.compact(0, 1, ["b3"])
     usage.compact(0, 1, ["b3"])
     assert usage.execute("SELECT generation, count() FROM meterline.usage_compact GROUP BY generation") == [(1, 8)]
+    # two compactors of one job at once: both wrote the generation (each before it saw the other's rows)
+    usage.execute("INSERT INTO meterline.usage_compact SELECT * FROM meterline.usage_compact WHERE generation = 1")
+    assert usage.execute("SELECT count() FROM meterline.usage_compact") == [(16,)]  # merges stopped: both kept
     _, _, b3, _ = rows()
     usage.insert(b3, ship_seq=1)
     check(usage, 1)

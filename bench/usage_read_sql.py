@@ -1,0 +1,116 @@
+"""The ClickHouse usage read's SQL alone, variants side by side on one server (issue 19, "reads no worse").
+
+    .venv/bin/python bench/usage_read_sql.py [--accounts 50] [--reads 300]
+
+It starts a ClickHouse server (tests/clickhouse_server.py), writes compacted sums as compaction leaves them after a
+month at 15-minute buckets (`--accounts` accounts x 3 meters x 2,880 buckets, one generation a day, merged), and reads
+one account's month through `ClickHouseUsage.sums` and through its SQL text and variants, interleaved, `--reads`
+times each, printing p50 and p99:
+
+- `store SQL`: the statement `sums` sends (the compacted sums read with `FINAL`, then the shipped rows' side);
+- `grouped by (key, generation)`: the same with the compacted sums de-duplicated by a GROUP BY instead (the form
+  before FINAL);
+- `compacted side only`, `plain sum` (no de-duplication: the floor), `SELECT 1` (a round trip);
+- `sums()`: the store's method, with its Python (the exact sums of the quantities' texts).
+
+Every variant's answer is checked to be the same sums. Nothing here is a test: timings vary with the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from datetime import datetime, timedelta, timezone
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+from tests import clickhouse_server  # noqa: E402
+
+from meterline.events.clickhouse import ClickHouseUsage, micros  # noqa: E402
+
+UTC = timezone.utc
+OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)
+KEY = "account_pk, meter_id, bucket"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--accounts", type=int, default=50)
+    parser.add_argument("--reads", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="meterline-bench-ch-") as tmp:
+        process, url = clickhouse_server.start(Path(tmp))
+        try:
+            run(ClickHouseUsage(url + "bench"), args.accounts, args.reads)
+        finally:
+            clickhouse_server.stop(process)
+
+
+def run(store: ClickHouseUsage, accounts: int, reads: int) -> None:
+    store.create_schema()
+    rows = [
+        ("o1", f"a{a}", f"m{m}", micros(OCTOBER + timedelta(minutes=15 * b)), Decimal(b % 7 + 1), "", 1, 1 + b // 96)
+        for a in range(accounts)
+        for m in range(3)
+        for b in range(2880)
+    ]
+    columns = "org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, generation"
+    for i in range(0, len(rows), 200_000):
+        store.execute(f"INSERT INTO bench.usage_compact ({columns}) VALUES", rows[i : i + 200_000])
+    store.execute("OPTIMIZE TABLE bench.usage_compact FINAL")
+    read = ("o1", ["a7"], ["m0", "m1", "m2"], OCTOBER, OCTOBER + timedelta(days=31))
+    sent: list[tuple[str, Any, Any]] = []
+    execute = store.execute
+
+    def capture(sql: str, params: Any = None, *, sets: Any = None) -> list[tuple[Any, ...]]:
+        sent.append((sql, params, sets))
+        return execute(sql, params, sets=sets)
+
+    store.execute = capture  # type: ignore[method-assign]
+    expected = store.sums(*read, compacted=10**6)
+    store.execute = execute  # type: ignore[method-assign]
+    [(sql, params, sets)] = sent
+    final = f"SELECT {KEY}, quantity AS q, events AS n, quantity_text AS t FROM bench.usage_compact FINAL WHERE "
+    grouped_from = (
+        f"SELECT {KEY}, generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
+        "FROM bench.usage_compact WHERE "
+    )
+    assert final in sql, sql
+    head, tail = sql.split(final)
+    condition, rest = tail.split(") GROUP BY", 1)
+    grouped = f"{head}{grouped_from}{condition} GROUP BY {KEY}, generation) GROUP BY{rest}"
+    compacted_side = sql.split(" UNION ALL ")[0].split(" FROM (", 1)[1]
+    plain = compacted_side.replace(" FINAL ", " ")
+    variants = {
+        "store SQL": sql,
+        "grouped by (key, generation)": grouped,
+        "compacted side only": compacted_side,
+        "plain sum": plain,
+        "SELECT 1": "SELECT 1",
+    }
+    answers = [sorted(row[:3] for row in execute(text, params, sets=sets)) for text in list(variants.values())[:4]]
+    assert all(answer == answers[0] for answer in answers), answers  # (account, meter, quantity) alike
+    assert sum(q for q, _ in expected.values()) > 0
+    times: dict[str, list[float]] = {name: [] for name in [*variants, "sums()"]}
+    for _ in range(reads):
+        for name, text in variants.items():
+            started = time.perf_counter()
+            execute(text, params, sets=sets)
+            times[name].append(time.perf_counter() - started)
+        started = time.perf_counter()
+        assert store.sums(*read, compacted=10**6) == expected
+        times["sums()"].append(time.perf_counter() - started)
+    print(f"one account's month of compacted sums, {accounts} accounts on the server, {reads} reads each:")
+    for name, spent in times.items():
+        spent.sort()
+        p99 = spent[min(len(spent) - 1, int(len(spent) * 0.99))]
+        print(f"  {name:30} p50 {statistics.median(spent) * 1000:6.2f} ms   p99 {p99 * 1000:6.2f} ms")
+
+
+if __name__ == "__main__":
+    main()
