@@ -32,7 +32,8 @@ groups' step, a lease of 120 s; as_of and now are 2026-11-01, not the wall clock
 October). The organization's accounts are cut into parts of `--accounts-per-part` (the workers' 5,000 by default:
 2 parts for 10,000 accounts). It prints each run's invoices/s (all finalized invoices over the wall time from the
 common start to the last process's end), what each process synced and finalized, and the ratio N processes / 1.
-Each run checks that every account got exactly one DUE invoice, numbered 1 to N without a gap or a repeat.
+Each run checks that every account got exactly one DUE invoice, numbered 1 to N without a gap or a repeat, and
+account 0's usage on it against the generated events.
 `--factor` is not used.
 """
 
@@ -235,8 +236,11 @@ def leased_process(url: str, accounts_per_part: int, start: Any, results: Any) -
     results.put((result.finalized, len(result.failures), sorted(part for _, part in leases.taken), began, ended))
 
 
-def timed_leased_run(url: str, accounts: int, processes: int, accounts_per_part: int) -> tuple[float, str]:
-    """`processes` workers at once on one database; returns the wall time and what each did."""
+def timed_leased_run(
+    url: str, accounts: int, processes: int, accounts_per_part: int, check: Decimal
+) -> tuple[float, str]:
+    """`processes` workers at once on one database; returns the wall time and what each did. Checks every invoice
+    (once each, numbered 1 to `accounts`) and account 0's usage against the generated events (`check`)."""
     spawn = multiprocessing.get_context("spawn")
     start, results = spawn.Barrier(processes), spawn.Queue()
     workers = [
@@ -262,6 +266,13 @@ def timed_leased_run(url: str, accounts: int, processes: int, accounts_per_part:
         ).one()
     expected = (accounts, accounts, accounts, 1, accounts)
     assert tuple(due) == expected, f"DUE invoices, their accounts, numbers, first and last number: {tuple(due)}"
+    with unit_of_work(factory, write=False) as s:
+        first = s.scalars(
+            select(Invoice)
+            .join(Account, Account.pk == Invoice.account_pk)
+            .where(Account.id == "c00000", Invoice.status == "DUE")
+        ).one()
+    assert f'"quantity":{check}' in (first.usage or ""), "account 0's usage does not match the generated events"
     wall = max(d[4] for d in done) - min(d[3] for d in done)
     each = ", ".join(f"parts {d[2]} finalized {d[0]:,} in {d[4] - d[3]:.1f} s" for d in done)
     return wall, each
@@ -276,14 +287,14 @@ def leases_main(args: argparse.Namespace, engines: list[str], stores: list[str])
                 for run, processes in enumerate((1, args.processes, 1)):  # 1 before and after: no order effect
                     url = fresh_database(engine, Path(tmp), f"leases{run}{store[:2]}")
                     try:
-                        build(
+                        _, check = build(
                             url,
                             args.accounts,
                             args.events,
                             server if store == "clickhouse" else None,
                             not args.no_compaction,
                         )
-                        wall, each = timed_leased_run(url, args.accounts, processes, args.accounts_per_part)
+                        wall, each = timed_leased_run(url, args.accounts, processes, args.accounts_per_part, check)
                     finally:
                         drop_database(url)
                     rates[processes].append(args.accounts / wall)

@@ -1,11 +1,13 @@
 """The ClickHouse usage read's SQL alone, variants side by side on one server (issue 19, "reads no worse").
 
-    .venv/bin/python bench/usage_read_sql.py [--accounts 50] [--reads 300]
+    .venv/bin/python bench/usage_read_sql.py [--accounts 50] [--reads 300] [--merged]
 
 It starts a ClickHouse server (tests/clickhouse_server.py), writes compacted sums as compaction leaves them after a
-month at 15-minute buckets (`--accounts` accounts x 3 meters x 2,880 buckets, one generation a day, merged), and reads
+month at 15-minute buckets (`--accounts` accounts x 3 meters x 2,880 buckets, one generation a day), and reads
 one account's month through `ClickHouseUsage.sums` and through its SQL text and variants, interleaved, `--reads`
-times each, printing p50 and p99:
+times each, printing p50 and p99. The generations are written one INSERT each, as compaction writes them, and left
+to ClickHouse's background merges (`FINAL` merges the parts it reads as it reads them); `--merged` merges them into
+one part first (`OPTIMIZE ... FINAL`), the best case:
 
 - `store SQL`: the statement `sums` sends (the compacted sums read with `FINAL`, then the shipped rows' side);
 - `grouped by (key, generation)`: the same with the compacted sums de-duplicated by a GROUP BY instead (the form
@@ -42,16 +44,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--accounts", type=int, default=50)
     parser.add_argument("--reads", type=int, default=300)
+    parser.add_argument("--merged", action="store_true", help="OPTIMIZE ... FINAL first: one part")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="meterline-bench-ch-") as tmp:
         process, url = clickhouse_server.start(Path(tmp))
         try:
-            run(ClickHouseUsage(url + "bench"), args.accounts, args.reads)
+            run(ClickHouseUsage(url + "bench"), args.accounts, args.reads, args.merged)
         finally:
             clickhouse_server.stop(process)
 
 
-def run(store: ClickHouseUsage, accounts: int, reads: int) -> None:
+def run(store: ClickHouseUsage, accounts: int, reads: int, merged: bool) -> None:
     store.create_schema()
     rows = [
         ("o1", f"a{a}", f"m{m}", micros(OCTOBER + timedelta(minutes=15 * b)), Decimal(b % 7 + 1), "", 1, 1 + b // 96)
@@ -60,9 +63,15 @@ def run(store: ClickHouseUsage, accounts: int, reads: int) -> None:
         for b in range(2880)
     ]
     columns = "org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, generation"
-    for i in range(0, len(rows), 200_000):
-        store.execute(f"INSERT INTO bench.usage_compact ({columns}) VALUES", rows[i : i + 200_000])
-    store.execute("OPTIMIZE TABLE bench.usage_compact FINAL")
+    for generation in sorted({row[-1] for row in rows}):  # one INSERT per generation, as compaction writes them
+        store.execute(
+            f"INSERT INTO bench.usage_compact ({columns}) VALUES", [row for row in rows if row[-1] == generation]
+        )
+    if merged:
+        store.execute("OPTIMIZE TABLE bench.usage_compact FINAL")
+    [(parts,)] = store.execute(
+        "SELECT count() FROM system.parts WHERE database = 'bench' AND table = 'usage_compact' AND active"
+    )
     read = ("o1", ["a7"], ["m0", "m1", "m2"], OCTOBER, OCTOBER + timedelta(days=31))
     sent: list[tuple[str, Any, Any]] = []
     execute = store.execute
@@ -105,7 +114,10 @@ def run(store: ClickHouseUsage, accounts: int, reads: int) -> None:
         started = time.perf_counter()
         assert store.sums(*read, compacted=10**6) == expected
         times["sums()"].append(time.perf_counter() - started)
-    print(f"one account's month of compacted sums, {accounts} accounts on the server, {reads} reads each:")
+    print(
+        f"one account's month of compacted sums, {accounts} accounts on the server in {parts} parts "
+        f"({'merged' if merged else 'as written, merges left to ClickHouse'}), {reads} reads each:"
+    )
     for name, spent in times.items():
         spent.sort()
         p99 = spent[min(len(spent) - 1, int(len(spent) * 0.99))]

@@ -265,12 +265,18 @@ def test_compaction_keeps_every_read_exact_and_deletes_the_rows_it_replaced(
     assert compact_once(factory)
     assert usage_of(factory, org, meter) == expected
     store = clickhouse(factory)
-    store.execute(  # two compactors of one job at once: both wrote the generation's rows
-        f"INSERT INTO {store.address.database}.usage_compact SELECT * FROM {store.address.database}.usage_compact "  # noqa: S608
-        "WHERE org_id = %(org)s",
-        {"org": org.id},
-    )
-    assert usage_of(factory, org, meter) == expected
+    compact, count = f"{store.address.database}.usage_compact", "SELECT count() FROM {} WHERE org_id = %(org)s"
+    [(written,)] = store.execute(count.format(compact), {"org": org.id})
+    store.execute(f"SYSTEM STOP MERGES {compact}")  # the copies stay apart while the read runs
+    try:
+        store.execute(  # two compactors of one job at once: both wrote the generation's rows
+            f"INSERT INTO {compact} SELECT * FROM {compact} WHERE org_id = %(org)s",  # noqa: S608
+            {"org": org.id},
+        )
+        assert usage_of(factory, org, meter) == expected
+        assert store.execute(count.format(compact), {"org": org.id}) == [(2 * written,)]  # both copies were there
+    finally:
+        store.execute(f"SYSTEM START MERGES {compact}")
     assert rows_shipped_before(factory, org, 1 << 62) == 5  # kept for the reads that began before (DELETE_AFTER)
     monkeypatch.setattr("meterline.events.compaction.DELETE_AFTER", timedelta(0))
     ingest(factory, org, ("other", DAY + timedelta(hours=5), "0"))

@@ -81,8 +81,21 @@ def customer(factory: sessionmaker[Session]) -> tuple[Organization, str]:
         return org, setup_catalog(Context(session=s, org=s.merge(org), now=utc_now()))
 
 
-def local_rows(cluster: clickhouse_cluster.Cluster, database: str, table: str) -> list[int]:
-    """Each shard's own rows of `table` (usage_rows_local or usage_compact_local), once its deletions have run."""
+def local_rows(
+    cluster: clickhouse_cluster.Cluster, database: str, table: str, expect: list[int] | None = None
+) -> list[int]:
+    """Each shard's own rows of `table` (usage_rows_local or usage_compact_local), once its deletions have run;
+    with `expect`, until the counts are those (a replicated deletion may show in system.mutations a moment late),
+    at most 120 s."""
+    deadline = time.monotonic() + 120
+    while True:
+        counts = _local_rows(cluster, database, table)
+        if expect is None or counts == expect or time.monotonic() > deadline:
+            return counts
+        time.sleep(0.2)
+
+
+def _local_rows(cluster: clickhouse_cluster.Cluster, database: str, table: str) -> list[int]:
     counts = []
     for url in cluster.urls:
         shard = ClickHouseUsage(f"{url}{database}")
@@ -136,19 +149,30 @@ def test_usage_on_a_cluster_is_exact_across_shards_through_compaction_and_the_op
         assert usage_of(factory, org, meter) == expected
 
     monkeypatch.setattr("meterline.events.compaction.DELETE_AFTER", timedelta(0))
-    monkeypatch.setattr("meterline.events.compaction._refusals", 0)  # this process's first refusal: a warning
+    monkeypatch.setattr("meterline.events.compaction._warned_at", None)  # this process's first refusal: a warning
     with caplog.at_level(logging.WARNING, logger="meterline.compaction"):
         assert compact_once(factory)
     [refused] = [r for r in caplog.records if "summed but not deleted" in r.getMessage()]
     assert "On a cluster, delete them on the local tables" in refused.getMessage()
+    assert "Code: 48" in refused.getMessage()  # the distributed table's refusal (not supported), not any error
     summed = local_rows(cluster, database, "usage_compact_local")
-    assert sum(summed) == 12 * 2 and all(summed), summed  # one row per bucket, each on its account's shard
+    assert sum(summed) == 12 * 2 and all(summed), summed  # one row per bucket
+    placed = [
+        {
+            org
+            for (org,) in ClickHouseUsage(f"{url}{database}").execute(
+                f"SELECT DISTINCT org_id FROM {database}.usage_compact_local"  # noqa: S608
+            )
+        }
+        for url in cluster.urls
+    ]
+    assert not placed[0] & placed[1] and placed[0] | placed[1] == {org.id for org, _, _ in accounts}  # one shard each
     assert local_rows(cluster, database, "usage_rows_local") == shipped  # the distributed table refused to delete
     for org, meter, expected in accounts:
         assert usage_of(factory, org, meter) == expected
 
     ClickHouseUsage(f"{cluster.urls[0]}{database}").execute(operators_deletion(factory, database))
-    assert local_rows(cluster, database, "usage_rows_local") == [0, 0]
+    assert local_rows(cluster, database, "usage_rows_local", expect=[0, 0]) == [0, 0]
     for org, meter, expected in accounts:
         assert usage_of(factory, org, meter) == expected
 
@@ -201,7 +225,7 @@ def test_a_move_onto_a_cluster_that_failed_half_way_is_refused_until_the_shards_
                 move_to_clickhouse(s, target, utc_now(), lambda moved: None)
         for statement in clickhouse_cluster.emptying():
             ClickHouseUsage(target).execute(as_named(statement, database))
-        assert local_rows(cluster, database, "usage_rows_local") == [0, 0]
+        assert local_rows(cluster, database, "usage_rows_local", expect=[0, 0]) == [0, 0]
         with unit_of_work(factory) as s:
             assert move_to_clickhouse(s, target, utc_now(), lambda moved: None) == 2
         assert sum(local_rows(cluster, database, "usage_rows_local")) == 2

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from typing import ClassVar
@@ -160,7 +161,10 @@ def _write(session: Session, name: str, value: str) -> None:
     session.execute(update(Installation).where(Installation.name == name).values(value=value, updated_at=utc_now()))
 
 
-_refusals = 0  # deletions ClickHouse refused in this process (logged as a warning the first time)
+# A deletion ClickHouse refused is logged as a warning at most once an hour per process (a cluster's distributed
+# table refuses every one), at debug in between.
+REFUSAL_WARNING_EVERY = 3600.0
+_warned_at: float | None = None
 
 
 def compact_once(factory: sessionmaker[Session]) -> bool:
@@ -185,10 +189,12 @@ def compact_once(factory: sessionmaker[Session]) -> bool:
         try:
             clickhouse.forget_rows_before(below)
         except ClickHouseError as exc:  # a cluster's distributed table refuses it; the next deletion covers these
-            global _refusals  # a count of this process's log lines, nothing more
-            _refusals += 1
+            global _warned_at  # this process's last warning of a refused deletion
+            now = time.monotonic()
+            warn = _warned_at is None or now - _warned_at >= REFUSAL_WARNING_EVERY
+            _warned_at = now if warn else _warned_at
             log.log(
-                logging.WARNING if _refusals == 1 else logging.DEBUG,  # a cluster refuses every one: said once
+                logging.WARNING if warn else logging.DEBUG,  # a cluster refuses every one: said once an hour
                 "usage compaction: the rows shipped before epoch %s were summed but not deleted; reads no longer "
                 'count them. On a cluster, delete them on the local tables (docs/operations.md, "A cluster"): %s',
                 below,
