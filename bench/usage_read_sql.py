@@ -9,9 +9,9 @@ times each, printing p50 and p99. The generations are written one INSERT each, a
 to ClickHouse's background merges (`FINAL` merges the parts it reads as it reads them); `--merged` merges them into
 one part first (`OPTIMIZE ... FINAL`), the best case:
 
-- `store SQL`: the statement `sums` sends (the compacted sums read with `FINAL`, then the shipped rows' side);
-- `grouped by (key, generation)`: the same with the compacted sums de-duplicated by a GROUP BY instead (the form
-  before FINAL);
+- `store SQL`: the statement `sums` sends (the compacted sums grouped by (key, generation), then the shipped rows'
+  side);
+- `FINAL`: the same with the compacted sums read with `FINAL` instead of the grouping (tried, measured, not taken);
 - `compacted side only`, `plain sum` (no de-duplication: the floor), `SELECT 1` (a round trip);
 - `sums()`: the store's method, with its Python (the exact sums of the quantities' texts).
 
@@ -84,20 +84,23 @@ def run(store: ClickHouseUsage, accounts: int, reads: int, merged: bool) -> None
     expected = store.sums(*read, compacted=10**6)
     store.execute = execute  # type: ignore[method-assign]
     [(sql, params, sets)] = sent
-    final = f"SELECT {KEY}, quantity AS q, events AS n, quantity_text AS t FROM bench.usage_compact FINAL WHERE "
     grouped_from = (
         f"SELECT {KEY}, generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
         "FROM bench.usage_compact WHERE "
     )
-    assert final in sql, sql
-    head, tail = sql.split(final)
-    condition, rest = tail.split(") GROUP BY", 1)
-    grouped = f"{head}{grouped_from}{condition} GROUP BY {KEY}, generation) GROUP BY{rest}"
+    assert grouped_from in sql, sql
+    head, tail = sql.split(grouped_from)
+    condition, rest = tail.split(f" GROUP BY {KEY}, generation)", 1)
+    final_from = f"SELECT {KEY}, quantity AS q, events AS n, quantity_text AS t FROM bench.usage_compact FINAL WHERE "
+    final = f"{head}{final_from}{condition}){rest}"
     compacted_side = sql.split(" UNION ALL ")[0].split(" FROM (", 1)[1]
-    plain = compacted_side.replace(" FINAL ", " ")
+    plain = compacted_side.replace(
+        ", generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t",
+        ", quantity AS q, events AS n, quantity_text AS t",
+    ).replace(f" GROUP BY {KEY}, generation)", ")")
     variants = {
         "store SQL": sql,
-        "grouped by (key, generation)": grouped,
+        "FINAL": final,
         "compacted side only": compacted_side,
         "plain sum": plain,
         "SELECT 1": "SELECT 1",

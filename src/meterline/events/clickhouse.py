@@ -249,8 +249,9 @@ class ClickHouseUsage:
         compacted: int,
     ) -> list[tuple[Any, ...]]:
         """Rows of `keys` (constant column names) with their (quantity, events) summed over [start, end): the
-        compacted sums of the generations up to `compacted`, each (key, generation) once (`FINAL`: a key of a
-        generation written twice, by two compactors of one job, holds the same sums twice), plus the rows shipped in
+        compacted sums of the generations up to `compacted`, each (key, generation) once (a key of a generation
+        written twice, by two compactors of one job, holds the same sums twice: grouped, not read with `FINAL`, which
+        measured slower on parts not merged yet: bench/usage_read_sql.py), plus the rows shipped in
         epoch `compacted` or later, each (batch_id, seq) once whatever copies ClickHouse has not merged yet (by the
         highest epoch among them). events/compaction.py says why that is exact."""
         where = ["org_id = %(org)s", "bucket >= %(start)s", "bucket < %(end)s"]
@@ -283,8 +284,8 @@ class ClickHouseUsage:
         summed = f"SELECT {keys}, sum(q) AS q, sum(n) AS n, groupArrayIf(t, t != '') AS t FROM"
         sql = (
             f"SELECT {keys}, sum(q), sum(n), groupArray(t) FROM ("  # noqa: S608  # nosec B608
-            f"{summed} (SELECT {key}, quantity AS q, events AS n, quantity_text AS t "
-            f"FROM {db}.{COMPACT} FINAL WHERE {compact_where} AND generation <= %(compacted)s) "
+            f"{summed} (SELECT {key}, generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
+            f"FROM {db}.{COMPACT} WHERE {compact_where} AND generation <= %(compacted)s GROUP BY {key}, generation) "
             f"GROUP BY {keys} UNION ALL {summed} (SELECT {key}, batch_id, seq, any(quantity) AS q, any(events) AS n, "
             f"any(quantity_text) AS t, max(ship_seq) AS s FROM {db}.{ROWS} WHERE {' AND '.join(where)} "
             f"GROUP BY {key}, batch_id, seq) WHERE s >= %(compacted)s GROUP BY {keys}) GROUP BY {keys}"
