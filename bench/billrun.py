@@ -56,6 +56,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from ingest import drop_database, fresh_database  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
+from sqlalchemy.orm import Session, sessionmaker  # noqa: E402
 from tests.service.billing_world import fee, make_plan, tiered_card  # noqa: E402
 from usage_stores import (  # noqa: E402
     clickhouse_server_running,
@@ -213,14 +214,19 @@ def timed_run(url: str, org_id: str, check: Decimal, accounts: int) -> float:
     result = bill_runs.run(factory, AS_OF, now=AS_OF, org_id=org_id)
     elapsed = time.perf_counter() - started
     assert result.finalized == accounts, result
+    check_account_0(factory, check)
+    return elapsed
+
+
+def check_account_0(factory: sessionmaker[Session], check: Decimal) -> None:
+    """Account 0's DUE invoice carries the usage of the generated events (`check`, its total on meter 0)."""
     with unit_of_work(factory, write=False) as s:
         first = s.scalars(
             select(Invoice)
             .join(Account, Account.pk == Invoice.account_pk)
             .where(Account.id == "c00000", Invoice.status == "DUE")
         ).one()
-        assert f'"quantity":{check}' in (first.usage or ""), "account 0's usage does not match the generated events"
-    return elapsed
+    assert f'"quantity":{check}' in (first.usage or ""), "account 0's usage does not match the generated events"
 
 
 def leased_process(url: str, accounts_per_part: int, start: Any, results: Any) -> None:
@@ -266,13 +272,7 @@ def timed_leased_run(
         ).one()
     expected = (accounts, accounts, accounts, 1, accounts)
     assert tuple(due) == expected, f"DUE invoices, their accounts, numbers, first and last number: {tuple(due)}"
-    with unit_of_work(factory, write=False) as s:
-        first = s.scalars(
-            select(Invoice)
-            .join(Account, Account.pk == Invoice.account_pk)
-            .where(Account.id == "c00000", Invoice.status == "DUE")
-        ).one()
-    assert f'"quantity":{check}' in (first.usage or ""), "account 0's usage does not match the generated events"
+    check_account_0(factory, check)
     wall = max(d[4] for d in done) - min(d[3] for d in done)
     each = ", ".join(f"parts {d[2]} finalized {d[0]:,} in {d[4] - d[3]:.1f} s" for d in done)
     return wall, each
