@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 import httpx
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 
 CHROMIUM = "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "test-results" / "console"
@@ -52,3 +52,11 @@ def http_sign_in(client: httpx.Client, email: str, password: str, next: str = "/
     token = re.search(r'name="csrf" value="([^"]+)"', client.get("/login").text)
     data = {"email": email, "password": password, "next": next, **({"csrf": token[1]} if token else {})}
     return client.post("/login", data=data)
+
+
+def server_judges(page: Page, submit: Locator) -> None:
+    """Turn the browser's own form checks off so the server judges what was typed. `submit` is the button the test
+    presses next: waiting for it first means the page that holds the form has arrived (a click that opens a page
+    returns before the page does)."""
+    expect(submit).to_be_visible()
+    page.evaluate("document.querySelectorAll('form').forEach(f => f.noValidate = true)")

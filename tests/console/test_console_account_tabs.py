@@ -20,7 +20,7 @@ from tests.api.conftest import Sdk, create_metering_catalog
 from tests.api.test_ingestion_sdk import ev
 from tests.api.test_schedules_sdk import OPEN, associate
 from tests.conftest import Tenant
-from tests.console.browsing import engine_of, shot, sign_in, tab
+from tests.console.browsing import engine_of, server_judges, shot, sign_in, tab
 
 API_PATHS = re.compile(r"creditRequests|creditAmount|topupAmount|pricePlanId|effectiveFrom|effectiveUntil|items\[")
 
@@ -59,11 +59,6 @@ def _posted(page: Page, submit: Callable[[], None], method: str = "POST") -> int
     with page.expect_response(lambda r: r.request.method == method and r.request.resource_type == "document") as answer:
         submit()
     return answer.value.status
-
-
-def _no_validation(page: Page) -> None:
-    """Let the server judge what the browser would have stopped (required fields, dates)."""
-    page.evaluate("document.querySelectorAll('form').forEach(f => f.noValidate = true)")
 
 
 def _field(page: Page, label: str) -> object:
@@ -126,7 +121,7 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
     expect(page.locator("table tr", has_text="Big")).to_have_count(0)
 
     # The form's own checks: 400, the mistake next to Value in words, both fields as typed, and no row for it
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Add charge"))
     page.get_by_label("Name").fill("Phantom check")
     page.get_by_label("Value (USD)").fill("12.345")
     assert _posted(page, page.get_by_role("button", name="Add charge").click) == 400
@@ -135,7 +130,7 @@ def test_charges_refused_in_words_saved_with_a_notice_and_removed_after_asking(
     expect(page.get_by_label("Value (USD)")).to_have_value("12.345")
     expect(page.locator("table tr", has_text="Phantom check")).to_have_count(0)
     expect(page.locator("tr.total")).to_contain_text("USD 60.00")
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Add charge"))
     page.get_by_label("Name").fill("")
     page.get_by_label("Value (USD)").fill("forty")
     assert _posted(page, page.get_by_role("button", name="Add charge").click) == 400
@@ -202,7 +197,7 @@ def test_credits_refused_in_words_and_void_asks_first(
     page.goto("/accounts/acme?tab=credits")
 
     # The form's own checks, every mistake at once, each next to its field, what was typed kept
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Add Credits"))
     page.get_by_label("Amount (USD)").fill("0")
     page.get_by_label("Purpose").fill("Welcome")
     page.get_by_label("Priority").fill("-1")
@@ -272,7 +267,7 @@ def test_the_wallet_says_which_drafts_hold_how_much(
     sign_in(page, *person)
     page.goto("/accounts/acme?tab=wallet")
 
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Top up", exact=True))
     page.get_by_label("Top up (USD)").fill("-25")
     assert _posted(page, page.get_by_role("button", name="Top up", exact=True).click) == 400
     expect(_field(page, "Top up (USD)")).to_contain_text("Top up: enter an amount above 0, such as 25.00 (USD)")
@@ -334,7 +329,7 @@ def test_add_account_with_any_iso_currency_its_aliases_the_schedule_and_the_cust
     expect(page.locator("datalist#currencies option[value=XOF]")).to_have_text("XOF · CFA Franc BCEAO")
 
     # The form's checks, then the service's: each next to its field, what was typed kept
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Add Account"))
     page.get_by_label("Account Name").fill("A")
     currency.fill("Dollarz")
     page.get_by_label("Account ID").fill("acme")
@@ -407,7 +402,7 @@ def test_add_account_with_any_iso_currency_its_aliases_the_schedule_and_the_cust
 
     # Edit Customer: mistakes next to their fields, then a notice
     page.goto("/customers/acme/edit")
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Save"))
     page.get_by_label("Email ID").fill("nope")
     page.get_by_label("Country").fill("Switzerland")
     page.get_by_label("City").fill("Zürich")

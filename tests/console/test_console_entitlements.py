@@ -28,7 +28,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from tests.api.conftest import Sdk
 from tests.conftest import Tenant
-from tests.console.browsing import engine_of, fits, http_sign_in, menu, shot, sign_in, tab
+from tests.console.browsing import engine_of, fits, http_sign_in, menu, server_judges, shot, sign_in, tab
 
 API_WORDS = re.compile(r"schemaAssociations|schemaName|attributeName|effectiveUntil|effectiveFrom|granted:")
 # A schedule's cycle entry, as the plan step will grant them: `#` and `$` in an id that travels in URL paths
@@ -110,11 +110,6 @@ def _posted(page: Page, submit: Callable[[], None], method: str = "POST") -> int
     return answer.value.status
 
 
-def _no_validation(page: Page) -> None:
-    """Let the server judge what the browser would have stopped (required fields)."""
-    page.evaluate("document.querySelectorAll('form').forEach(f => f.noValidate = true)")
-
-
 def _row(page: Page, n: int) -> Any:
     return page.get_by_label(f"Row {n}: event schema · attribute")
 
@@ -159,7 +154,7 @@ def test_features_created_edited_and_listed(
     page.get_by_role("button", name="+ Add a schema").click()
     expect(_row(page, 2)).to_have_value("")
     expect(_row(page, 1)).to_have_value("api_calls/calls")
-    _no_validation(page)
+    server_judges(page, page.get_by_role("button", name="Create Feature"))
     page.get_by_label("Name", exact=True).fill("   ")
     assert _posted(page, page.get_by_role("button", name="Create Feature").click) == 400
     expect(page.get_by_role("alert")).to_have_text("Name: must not be blank")
