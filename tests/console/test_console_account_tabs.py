@@ -324,6 +324,7 @@ def test_add_account_with_any_iso_currency_its_aliases_the_schedule_and_the_cust
     # Every ISO 4217 currency, searchable without JavaScript: an input with a datalist
     currency = page.get_by_label("Currency")
     assert currency.get_attribute("list") == "currencies"
+    expect(page.get_by_role("button", name="Add Account")).to_be_visible()  # after the datalist: all of it is there
     codes = page.locator("datalist#currencies option").evaluate_all("options => options.map(o => o.value)")
     assert sorted(codes) == sorted(CURRENCIES)
     expect(page.locator("datalist#currencies option[value=XOF]")).to_have_text("XOF · CFA Franc BCEAO")

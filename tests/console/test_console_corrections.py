@@ -97,6 +97,7 @@ def test_a_correction_waits_for_confirm_or_reject_on_its_job_page(
     # an UNDO waiting while the event is undone directly: Confirm is refused in words, the job says why
     _open_event(page, "c-3")
     page.get_by_role("button", name="Correct event").click()
+    expect(page.get_by_role("heading", name=re.compile("Event correction"))).to_contain_text("WAITING_FOR_CONFIRMATION")
     job_url = page.url
     tc.EventManagementApi(sdk.client).event_correction(
         action="UNDO", event_correction_request=tc.EventCorrectionRequest(event=ev("c-3", calls="1", at=at))

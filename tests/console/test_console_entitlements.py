@@ -341,8 +341,8 @@ def test_credits_granted_updated_and_voided_on_the_account(
 
     # Update the cycle entry: its URL carries the id percent-encoded; too few units refused, then confirmed
     page.get_by_role("link", name=f"Update entry {CYCLE_ENTRY}").click()
-    assert quote(CYCLE_ENTRY, safe="") in page.url and "%23" in page.url and "%24" in page.url
     expect(page.get_by_role("heading", name=f"Update entry {CYCLE_ENTRY}")).to_be_visible()
+    assert quote(CYCLE_ENTRY, safe="") in page.url and "%23" in page.url and "%24" in page.url
     page.get_by_label("Units granted (optional)").fill("2")
     assert _posted(page, page.get_by_role("button", name="Review the update").click, "GET") == 400
     expect(page.get_by_role("alert")).to_have_text("Units: at least 2.5, what the entry has used already")

@@ -304,6 +304,7 @@ def test_the_list_pages_and_searches_a_license_the_cycle_and_archiving(
     page.get_by_placeholder("Search by name or id").fill(f"plan 26 {tag}")
     page.get_by_role("button", name="Search").click()
     page.get_by_role("link", name=f"Plan 26 {tag}").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text(f"Plan 26 {tag}")
     plan_id = plan_id_of(page)
 
     # Edit details: a start month out of range for a quarterly cycle is the service's refusal, next to its field

@@ -73,6 +73,7 @@ def test_edit_a_plan_s_rules_see_mistakes_per_field_and_preview_them_on_sample_u
     page.get_by_label("Usage of API calls").fill("1500")
     page.get_by_label("Account (optional)").fill("acme")
     page.get_by_role("button", name="Preview", exact=True).click()
+    expect(page.get_by_text("300.00 as rated, 260.00 with the rules")).to_be_visible()
     outcome = page.get_by_role("table", name="Rules")
     rows = [[c.strip() for c in r.locator("td").all_inner_texts()] for r in outcome.locator("tbody tr").all()]
     assert rows == [
@@ -87,7 +88,6 @@ def test_edit_a_plan_s_rules_see_mistakes_per_field_and_preview_them_on_sample_u
         ["Platform", "", "100.00", "100.00"],
         ["Support", "", "50.00", "40.00"],
     ]
-    expect(page.get_by_text("300.00 as rated, 260.00 with the rules")).to_be_visible()
 
     # a mistake is shown next to its field, what was typed stays, nothing is saved
     page.get_by_label("Rule 2 computation").fill('{"*": [1')

@@ -717,4 +717,6 @@ def test_a_favicon_of_its_own(page: Page, person: tuple[str, str], tenant: Tenan
     assert page.locator("link[rel=icon]").get_attribute("href") == "/console-static/favicon.svg"
     sign_in(page, *person)
     expect(page.locator("link[rel=icon]")).to_have_attribute("href", "/console-static/favicon.svg")
+    expect(page.get_by_role("heading", name="Dashboard")).to_be_visible()
+    page.wait_for_load_state()
     assert all(url.startswith(tenant.base_url) for url in requests), requests  # nothing from another site

@@ -310,6 +310,7 @@ def test_console_pages_and_the_swagger_ui_satisfy_the_policy(
     ):
         menu(page, section)
         expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+        page.wait_for_load_state()  # the whole page, so that a violation lower on it is reported
     # The Swagger UI's inline start-up script runs under its own policy: the UI draws itself (what it draws is its
     # own matter: the bundled Swagger UI 4.15 reads OpenAPI 3.0 documents, and FastAPI writes 3.1)
     page.goto("/api/docs")

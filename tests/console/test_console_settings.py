@@ -59,6 +59,7 @@ def test_an_api_key_is_created_used_and_revoked_in_the_browser(
     # Shown once: the list never shows it again
     page.get_by_role("navigation", name="Settings").get_by_role("link", name="API keys").click()
     expect(page.get_by_text("Copy it now")).to_have_count(0)
+    page.wait_for_load_state()  # the same tab again: wait for the new document, then read it whole
     assert secret not in page.content()
 
     # Revoke it (a confirmation page first), and the API refuses it
