@@ -301,6 +301,23 @@ def check_usage(url: str, expected: Totals) -> None:
         )
 
 
+def check_events(url: str, sent: int) -> None:
+    """Every event sent is stored once (the duplicates as refused ones), as the events API counts them."""
+    from sqlalchemy import select
+
+    from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+    from meterline.core.pagination import Slice
+    from meterline.events.store import EventStore
+    from meterline.tenancy.models import Organization
+
+    factory = make_session_factory(create_db_engine(url))
+    with unit_of_work(factory, write=False) as s:
+        org = s.scalars(select(Organization)).one()
+        stored = EventStore(s, org.id).listed(Slice(0, 1, "received")).total
+    if stored != sent:
+        raise AssertionError(f"{stored:,} events stored for {sent:,} sent")
+
+
 def _units(event: dict) -> dict[str, Decimal]:
     """What the benchmark's 3 meters give an event (the same numbers Meterline computes)."""
     attributes = {a["name"]: Decimal(a["value"]) for a in event["attributes"]}
@@ -317,9 +334,9 @@ def _bucket(timestamp: str) -> datetime:
 
 def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
     """Fastest plain driver code for the same rows: claim ids (dedup key), insert the events, add the accepted
-    events' units to the same 15-minute rollups. With `outbox`, what the database still writes when usage is kept in
-    ClickHouse: the claims, the events and one `usage_outbox` row per 1,000 events (the increments as JSON) instead
-    of the rollups."""
+    events' units to the same 15-minute rollups. With `outbox`, what the database still writes when usage and events
+    are kept in ClickHouse: the claims and one `usage_outbox` row per 1,000 events (the increments and the events as
+    JSON) instead of the events and the rollups."""
     from meterline.migrations import upgrade
 
     upgrade(url)
@@ -350,6 +367,17 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
         wanted = increments(start, set(claimed), bucket_micros)
         payload = json.dumps([[a, m, b, str(q), n] for (a, m, b), (q, n) in sorted(wanted.items())])
         return new_id("ub"), org, payload
+
+    def outbox_events(chunk: list[tuple], claimed: set[str]) -> str:
+        """The chunk's events as the outbox carries them to ClickHouse (events/clickhouse_events.py's rows)."""
+        status = {True: "INGESTION_COMPLETED_EVENT_NOT_METERED", False: "INGESTION_FAILED_DUPLICATE_EVENT"}
+        return json.dumps(
+            [
+                [r[0], 0, r[2], r[3], r[4], r[5], r[6], micros(datetime.fromisoformat(r[7])), json.loads(r[8])]
+                + [json.loads(r[9]), status[r[2] in claimed], None, None, None, None, 0]
+                for r in chunk
+            ]
+        )
 
     def increments(start: int, claimed: set[str], keys: list) -> dict[tuple, list]:
         out: dict[tuple, list] = {}
@@ -389,6 +417,13 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
                     (org, now, json.dumps(sorted({r[2] for r in chunk}))),
                 )
             }
+            if outbox:
+                conn.execute(
+                    "INSERT INTO usage_outbox (id, org_id, payload, events, created_at) VALUES (?, ?, ?, ?, ?)",
+                    (*outbox_row(i, claimed), outbox_events(chunk, claimed), now),
+                )
+                conn.execute("COMMIT")
+                continue
             conn.executemany(
                 "INSERT INTO events (pk, org_id, event_id, schema_name, schema_version, account_ref, account_pk, "
                 "timestamp, attributes, dimensions, status, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
@@ -403,13 +438,6 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
                     for r in chunk
                 ],
             )
-            if outbox:
-                conn.execute(
-                    "INSERT INTO usage_outbox (id, org_id, payload, created_at) VALUES (?, ?, ?, ?)",
-                    (*outbox_row(i, claimed), now),
-                )
-                conn.execute("COMMIT")
-                continue
             wanted = increments(i, set(claimed), sqlite_buckets)
             for table, column, rows_ in (
                 ("usage_rollups", "bucket_start", wanted),
@@ -447,6 +475,13 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
                             (org, sorted({r[2] for r in chunk})),
                         ).fetchall()
                     }
+                    if outbox:
+                        conn.execute(
+                            "INSERT INTO usage_outbox (id, org_id, payload, events, created_at) "
+                            "VALUES (%s, %s, %s, %s, now())",
+                            (*outbox_row(i, claimed), outbox_events(chunk, claimed)),
+                        )
+                        continue
                     with conn.cursor().copy(
                         "COPY events (pk, org_id, event_id, schema_name, schema_version, account_ref, account_pk, "
                         "timestamp, attributes, dimensions, status, created_at) FROM STDIN"
@@ -461,12 +496,6 @@ def run_raw(url: str, events: list[dict], outbox: bool = False) -> float:
                                     r[10],
                                 )
                             )
-                    if outbox:
-                        conn.execute(
-                            "INSERT INTO usage_outbox (id, org_id, payload, created_at) VALUES (%s, %s, %s, now())",
-                            outbox_row(i, claimed),
-                        )
-                        continue
                     wanted = increments(i, set(claimed), buckets)
                     daily = by_day(wanted, lambda b: b.replace(hour=0, minute=0, second=0, microsecond=0))
                     for table, column, rows_ in (
@@ -579,6 +608,7 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
                         url, token, events, args.clients, workdir, args.workers, shipped=clickhouse is not None
                     )
                     check_usage(url, expected)
+                    check_events(url, len(events))
                     rates[store] = len(events) / acknowledged
                     line = f"{engine:10}  {store:10} store  acknowledged {rates[store]:9,.0f} events/s"
                     if clickhouse is not None:
@@ -588,7 +618,7 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
                             f"{shipped - acknowledged:.1f} s after the last 202; ClickHouse holds "
                             f"{clickhouse_rows(clickhouse)})"
                         )
-                    print(line + "   usage totals exact", flush=True)
+                    print(line + "   usage totals exact, every event stored once", flush=True)
                 finally:
                     drop_database(url)
             if len(stores) == 2:
@@ -605,7 +635,11 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
                         limit = run_raw(raw, events, outbox=outbox)
                     finally:
                         drop_database(raw)
-                    what = "claims + events + outbox row (ClickHouse store)" if outbox else "claims + events + rollups"
+                    what = (
+                        "claims + outbox row of events and usage (ClickHouse store)"
+                        if outbox
+                        else "claims + events + rollups"
+                    )
                     print(f"{engine:10}  raw database limit, {what}: {limit:9,.0f} events/s", flush=True)
         if args.raw_clickhouse:
             rows, as_rows, as_columns = run_raw_clickhouse(server, events)

@@ -26,6 +26,8 @@ _INTEGER = re.compile(r"U?Int(8|16|32|64|128|256)")
 
 def _value(column_type: str, value: Any) -> Any:
     """One value of a JSONCompact answer, as the native driver gives a column of `column_type`."""
+    if column_type.startswith("Nullable(") and column_type.endswith(")"):
+        return None if value is None else _value(column_type[9:-1], value)
     if column_type.startswith("Decimal"):
         if not isinstance(value, Decimal | int | str):  # json.loads below parses numbers with a fraction as Decimal
             raise TypeError(f"a {column_type} value came as {value!r}")

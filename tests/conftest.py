@@ -19,8 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone, tzinfo
-from decimal import Decimal
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -28,12 +27,13 @@ import httpx
 import psycopg
 import pytest
 from hypothesis import HealthCheck, settings as hypothesis_settings
+from sqlalchemy import event as sa_event
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
 from meterline.core.db import begin_write, create_db_engine, make_session_factory, unit_of_work
 from meterline.events.shipper import ship
-from meterline.events.store import EventStore, UsageKey
+from meterline.events.store import EventStore
 from meterline.events.usage_store import choose_clickhouse, clickhouse_of
 from meterline.migrations import upgrade
 from meterline.tenancy.context import Context
@@ -201,23 +201,35 @@ def new_org(factory: sessionmaker[Session], **kwargs: object) -> Organization:
 
 
 @pytest.fixture(autouse=True)
-def _usage_shipped_at_once(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
-    """In the ClickHouse pass, usage written in a test's own transaction is shipped in that transaction (by the
-    shipper's own `ship`), so that the service tests' reads go through ClickHouse and not only the outbox. (A test's
-    transaction is often rolled back at its end and never reaches the shipper; live servers ship as in production.)"""
-    if USAGE_STORE != "clickhouse" or request.node.get_closest_marker("usage_rolled_back"):
-        return  # (a rolled back transaction would leave in ClickHouse what this harness shipped from it)
-    original = EventStore.add_usage
+def _usage_shipped_at_once(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """In the ClickHouse pass, the usage and events a test's transaction wrote are shipped as it commits (by the
+    shipper's own `ship`, inside that transaction), so that the service tests' reads go through ClickHouse and not
+    only the outbox; a transaction rolled back ships nothing, as in production. (Live servers ship as in
+    production.)"""
+    if USAGE_STORE != "clickhouse":
+        yield
+        return
+    original = EventStore._to_outbox
 
-    def add_usage(
-        store: EventStore, increments: dict[UsageKey, tuple[Decimal, int]], tz: tzinfo, now: datetime
-    ) -> None:
-        original(store, increments, tz, now)
-        clickhouse = clickhouse_of(store.session)
-        if clickhouse is not None:
-            ship(store.session, clickhouse, limit=1_000_000)
+    def to_outbox(store: EventStore, usage: str, events: str | None, now: datetime) -> None:
+        original(store, usage, events, now)
+        store.session.info["outbox_written"] = True
 
-    monkeypatch.setattr(EventStore, "add_usage", add_usage)
+    def ship_before_commit(session: Session) -> None:
+        if session.info.pop("outbox_written", False):
+            clickhouse = clickhouse_of(session)
+            if clickhouse is not None:
+                ship(session, clickhouse, limit=1_000_000)
+
+    def forget_on_rollback(session: Session) -> None:
+        session.info.pop("outbox_written", None)
+
+    monkeypatch.setattr(EventStore, "_to_outbox", to_outbox)
+    sa_event.listen(Session, "before_commit", ship_before_commit)
+    sa_event.listen(Session, "after_rollback", forget_on_rollback)
+    yield
+    sa_event.remove(Session, "before_commit", ship_before_commit)
+    sa_event.remove(Session, "after_rollback", forget_on_rollback)
 
 
 @pytest.fixture

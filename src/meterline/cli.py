@@ -432,21 +432,24 @@ def usage_store(
     if clickhouse is None and not database:
         with unit_of_work(factory, write=False) as session:
             store = clickhouse_of(session)
-        out.print(f"usage is kept in {store.address.without_password() if store else 'the database itself'}")
+        out.print(
+            f"usage and events are kept in {store.address.without_password() if store else 'the database itself'}"
+        )
         return
     try:
         with unit_of_work(factory) as session:
             if clickhouse is not None:
                 Address.parse(clickhouse)
-                moved = move_to_clickhouse(session, clickhouse, utc_now(), lambda n: err.print(f"moved {n:,} rows"))
+                moved = move_to_clickhouse(session, clickhouse, utc_now(), lambda n: err.print(f"moved {n}"))
                 where = Address.parse(clickhouse).without_password()
             else:
-                moved = move_to_database(session, utc_now(), lambda n: err.print(f"moved {n:,} buckets"))
+                moved = move_to_database(session, utc_now(), lambda n: err.print(f"moved {n}"))
                 where = "the database itself"
     except (ValueError, ClickHouseError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
-    err.print(f"usage is kept in {where} ({moved:,} {'rows' if clickhouse else 'buckets'} moved)")
+    usage = f"{moved.usage:,} {'rows of usage' if clickhouse else 'buckets'}"
+    err.print(f"usage and events are kept in {where} ({usage} and {moved.events:,} events moved)")
 
 
 @app.command()

@@ -20,10 +20,10 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.db import unit_of_work
 from meterline.entitlements.models import FeatureConsumption, FeatureCreditEntry
-from meterline.events.models import Event as StoredEvent
 from meterline.schedules.models import PricingSchedule
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.conftest import Tenant, new_tenant, start_server, stop_server
+from tests.stored_events import stored_events
 
 CALLS = 16
 UTC = timezone.utc
@@ -112,12 +112,12 @@ def fire(urls: list[str], tenant: Tenant, requests: list[tuple[Any, ...]]) -> li
 
 
 def ledger(factory: sessionmaker[Session], tenant: Tenant) -> tuple[list[Any], list[Any], list[Any]]:
-    """The organization's entries, consumptions and stored events, read from the database."""
+    """The organization's entries, consumptions and stored events, read where they are kept."""
     with unit_of_work(factory, write=False) as s:
         org = tenant.org.id
         entries = list(s.scalars(select(FeatureCreditEntry).where(FeatureCreditEntry.org_id == org)))
         consumed = list(s.scalars(select(FeatureConsumption).where(FeatureConsumption.org_id == org)))
-        events = list(s.scalars(select(StoredEvent).where(StoredEvent.org_id == org)))
+        events = stored_events(s, org)
     return entries, consumed, events
 
 

@@ -15,11 +15,10 @@ from urllib.parse import urlsplit
 
 import httpx
 import pytest
-from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from meterline.events.models import Event as StoredEvent
 from tests.conftest import Tenant, start_server, stop_server
+from tests.stored_events import stored_events
 
 LONE = "\\ud800"  # a lone surrogate, as JSON spells it (sent as raw JSON text: no encoder would write one)
 CUSTOMER = '{"id": "c1", "name": "Acme Inc", "primaryEmail": "a@acme.test", "address": {}%s}'
@@ -299,9 +298,7 @@ def test_a_duplicate_does_not_store_its_payload_again(
         "INGESTION_FAILED_DUPLICATE_EVENT",
     ]
     with session_factory() as s:
-        rows = s.scalars(
-            select(StoredEvent).where(StoredEvent.org_id == tenant.org.id, StoredEvent.event_id == "big")
-        ).all()
+        rows = stored_events(s, tenant.org.id, event_id="big")
     stored = {row.status: (row.attributes, row.dimensions) for row in rows}
     assert stored["INGESTION_COMPLETED_EVENT_NOT_METERED"] == ([{"name": "calls", "value": "1"}], big)
     assert stored["INGESTION_FAILED_DUPLICATE_EVENT"] == ([], {})

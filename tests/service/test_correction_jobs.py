@@ -5,9 +5,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from sqlalchemy import select
-
-from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionEvent
 from meterline.jobs.models import Job
 from meterline.usecases.events import PENDING_FOR, shown_correction
@@ -15,16 +12,14 @@ from meterline.usecases.jobs import confirm_job, request_correction
 from meterline.usecases.schedules import edit_schedules
 from tests.service.billing_world import World, make_plan, t, tiered_card
 from tests.service.test_previews import edit, state
+from tests.stored_events import stored_events
 
 D = Decimal
 
 
 def statuses(world: World, event_id: str) -> list[str]:
     with world.at(t(1, 1)) as ctx:
-        rows = ctx.session.scalars(
-            select(StoredEvent.status).where(StoredEvent.org_id == world.org.id, StoredEvent.event_id == event_id)
-        )
-        return list(rows)
+        return [e.status for e in stored_events(ctx.session, world.org.id, event_id=event_id)]
 
 
 def test_a_waiting_correction_changes_nothing_lives_seven_days_and_then_applies_what_it_showed(world: World) -> None:

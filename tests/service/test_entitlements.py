@@ -30,13 +30,13 @@ from meterline.entitlements.service import (
 )
 from meterline.entitlements.statuses import EntrySource
 from meterline.events import pipeline
-from meterline.events.models import Event as StoredEvent
 from meterline.events.schemas import CorrectionEvent
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.events import corrections, entitled_ingestion, ingestion
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
+from tests.stored_events import stored_events
 
 UTC = timezone.utc
 D = Decimal
@@ -116,7 +116,7 @@ class Clock:
                 e.pk: e for e in s.scalars(select(FeatureCreditEntry).where(FeatureCreditEntry.org_id == self.org.id))
             }
             consumed = list(s.scalars(select(FeatureConsumption).where(FeatureConsumption.org_id == self.org.id)))
-            events = {e.pk: e for e in s.scalars(select(StoredEvent).where(StoredEvent.org_id == self.org.id))}
+            events = {e.pk: e for e in stored_events(s, self.org.id)}
         for entry in entries.values():
             assert entry.used == exact_sum(c.units for c in consumed if c.entry_pk == entry.pk), entry.entry_id
             assert 0 <= entry.used <= entry.granted, entry.entry_id
@@ -218,7 +218,7 @@ def test_undo_gives_back_what_is_still_usable_as_refund_entries(clock: Clock) ->
     entries = clock.entries(later)
     [event_pk] = clock.run(
         later,
-        lambda ctx: [e.pk for e in ctx.session.scalars(select(StoredEvent).where(StoredEvent.org_id == clock.org.id))],
+        lambda ctx: [e.pk for e in stored_events(ctx.session, clock.org.id)],
     )
     # only what came from `kept` (still ACTIVE) comes back; n counts the refunds, from 1
     assert {k: v for k, v in entries.items() if v[0] == "REFUND"} == {

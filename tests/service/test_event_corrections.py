@@ -23,7 +23,7 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events import pipeline
-from meterline.events.models import Event as StoredEvent, EventId
+from meterline.events.models import EventId
 from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import UsageService
 from meterline.events.wire import Event, event_from
@@ -43,6 +43,7 @@ from meterline.tenancy.models import Organization
 from meterline.usecases.events import corrections, ingestion
 from meterline.usecases.jobs import confirm_job, request_correction
 from tests.conftest import new_org
+from tests.stored_events import stored_events
 
 UTC = timezone.utc
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
@@ -218,7 +219,6 @@ def test_undo_is_exact_beyond_28_digits(session_factory: sessionmaker[Session], 
     )
 
 
-@pytest.mark.usage_rolled_back
 def test_redo_event_in_one_transaction_with_other_work(
     session_factory: sessionmaker[Session], catalog_org: Organization
 ) -> None:
@@ -235,9 +235,7 @@ def test_redo_event_in_one_transaction_with_other_work(
             raise RuntimeError("roll back")
     assert usage_snapshot(session_factory, org) == before
     with unit_of_work(session_factory, write=False) as s:
-        statuses = list(
-            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "t1"))
-        )
+        statuses = [e.status for e in stored_events(s, org.id, event_id="t1")]
     assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
 
 
@@ -291,9 +289,7 @@ def test_errors_name_the_reason(session_factory: sessionmaker[Session], catalog_
         )
     # none of that changed the event
     with unit_of_work(session_factory, write=False) as s:
-        statuses = list(
-            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "ok"))
-        )
+        statuses = [e.status for e in stored_events(s, org.id, event_id="ok")]
     assert statuses == ["INGESTION_COMPLETED_EVENT_NOT_METERED"]
 
 
@@ -366,13 +362,7 @@ def test_concurrent_corrections_of_one_event_revert_it_once(
         t.join()
     assert all(isinstance(o, str) for o in outcomes), outcomes
     with unit_of_work(session_factory, write=False) as s:
-        rows = list(
-            s.scalars(
-                select(StoredEvent)
-                .where(StoredEvent.org_id == org.id, StoredEvent.event_id == "race")
-                .order_by(StoredEvent.pk)
-            )
-        )
+        rows = stored_events(s, org.id, event_id="race")
         claimed = s.scalar(select(EventId.event_id).where(EventId.org_id == org.id, EventId.event_id == "race"))
     accepted = [e for e in rows if e.status in pipeline.ACCEPTED]
     # each success reverted exactly the event in force; at most one event with the id is in force at the end
@@ -421,12 +411,14 @@ def test_a_confirmation_that_meets_a_concurrent_correction_says_to_request_it_ag
     assert corrected.wait(60)
     second = threading.Thread(target=confirm)
     second.start()
-    if postgres:  # the confirmation waits for the event's row lock: only then may the other correction commit
+    if postgres:  # the confirmation waits for the event's lock (its row's, or with events in ClickHouse an advisory
+        # lock of it): only then may the other correction commit
         with unit_of_work(session_factory, write=False) as s:
             while not s.scalar(
                 text(
                     "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
-                    "AND datname = current_database() AND query ILIKE '%FOR UPDATE%'"
+                    "AND datname = current_database() "
+                    "AND (query ILIKE '%FOR UPDATE%' OR query ILIKE '%pg_advisory_xact_lock%')"
                 )
             ):
                 s.rollback()
@@ -442,7 +434,5 @@ def test_a_confirmation_that_meets_a_concurrent_correction_says_to_request_it_ag
     with unit_of_work(session_factory, write=False) as s:
         job = s.get(Job, job_id)
         assert job is not None and job.status == "FAILED"
-        statuses = list(
-            s.scalars(select(StoredEvent.status).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "m1"))
-        )
+        statuses = [e.status for e in stored_events(s, org.id, event_id="m1")]
     assert statuses == ["REVERTED"]

@@ -11,13 +11,16 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
+from meterline.events.clickhouse_events import ClickHouseEvents, outbox_row
 from meterline.events.models import Event as StoredEvent
 from meterline.events.service import EventQueryService
+from meterline.events.usage_store import clickhouse_of
 from meterline.metering.meter_service import UsageMeterService
 from meterline.tenancy.context import Context
 from meterline.usecases.events import ingestion
 from tests.conftest import new_org
 from tests.service.test_ingestion import event, setup_catalog
+from tests.stored_events import stored_events
 
 
 def test_the_record_is_written_at_ingestion_and_old_events_still_read(session_factory: sessionmaker[Session]) -> None:
@@ -34,10 +37,7 @@ def test_the_record_is_written_at_ingestion_and_old_events_still_read(session_fa
         ]
     with unit_of_work(session_factory) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
-        stored = {
-            e.event_id + ("" if e.units is not None else "-dup"): e.meters
-            for e in s.query(StoredEvent).filter(StoredEvent.org_id == org.id)
-        }
+        stored = {e.event_id + ("" if e.units is not None else "-dup"): e.meters for e in stored_events(s, org.id)}
         assert stored == {
             "a": [[meter_id, "calls", "PROCESSED_UNITS_COMPUTED", "2.5"]],
             "a-dup": None,
@@ -45,9 +45,16 @@ def test_the_record_is_written_at_ingestion_and_old_events_still_read(session_fa
         }
         UsageMeterService(ctx).deactivate(meter_id)
         # an event stored before outcomes were recorded: the meters it reached, named from the catalog
-        s.execute(
-            update(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "b").values(meters=None)
-        )
+        clickhouse = clickhouse_of(s)
+        if clickhouse is None:
+            s.execute(
+                update(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.event_id == "b").values(meters=None)
+            )
+        else:  # events kept in ClickHouse (the second pass): a newer version of the row, as moved from such a database
+            [b] = stored_events(s, org.id, event_id="b")
+            row = outbox_row(b, b.clickhouse_version + 1)
+            row[13] = None  # meters
+            ClickHouseEvents(clickhouse).insert([(org.id, "legacy", row)])
     with unit_of_work(session_factory) as s:
         service = EventQueryService(Context(session=s, org=s.merge(org), now=utc_now()))
         assert [p.meters for p in service.pipelines("a")] == [[(meter_id, "calls", Decimal("2.5"))], []]

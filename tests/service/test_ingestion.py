@@ -20,7 +20,7 @@ from meterline.core.schemas import Address
 from meterline.customers.schemas import CreateCustomerRequest
 from meterline.customers.service import CustomerService
 from meterline.events import pipeline
-from meterline.events.models import Event as StoredEvent, EventId
+from meterline.events.models import EventId
 from meterline.events.service import UsageService
 from meterline.events.wire import Event, event_from
 from meterline.metering.meter_service import UsageMeterService
@@ -36,6 +36,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.events import ingestion
 from tests.conftest import new_org
+from tests.stored_events import stored_events
 
 UTC = timezone.utc
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
@@ -122,12 +123,8 @@ def test_concurrent_overlapping_batches_count_each_id_once(
     assert not failures, failures
     with unit_of_work(session_factory, write=False) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
-        accepted = s.scalar(
-            select(func.count()).where(StoredEvent.org_id == org.id, StoredEvent.status.in_(pipeline.ACCEPTED))
-        )
-        duplicates = s.scalar(
-            select(func.count()).where(StoredEvent.org_id == org.id, StoredEvent.status == pipeline.DUPLICATE)
-        )
+        accepted = len(stored_events(s, org.id, statuses=pipeline.ACCEPTED))
+        duplicates = len(stored_events(s, org.id, statuses={pipeline.DUPLICATE}))
         claimed = s.scalar(select(func.count()).where(EventId.org_id == org.id))
         usage = {u.meter_id: u for u in UsageService(ctx).of_account("acme", DAY, DAY + timedelta(days=1))}
     assert accepted == claimed == len(sent)
@@ -175,12 +172,7 @@ def test_usage_from_rollups_equals_usage_from_raw_events(
         )
     with unit_of_work(session_factory, write=False) as s:
         ctx = Context(session=s, org=s.merge(org), now=utc_now())
-        raw = [
-            (e.timestamp, Decimal(e.units[meter_id]))
-            for e in s.scalars(
-                select(StoredEvent).where(StoredEvent.org_id == org.id, StoredEvent.status.in_(pipeline.ACCEPTED))
-            )
-        ]
+        raw = [(e.timestamp, Decimal(e.units[meter_id])) for e in stored_events(s, org.id, statuses=pipeline.ACCEPTED)]
         for offset, first_day, days in windows:
             # local midnights in a zone with that offset, as UTC instants
             start = DAY.replace(tzinfo=timezone(offset)) + timedelta(days=first_day - 1)

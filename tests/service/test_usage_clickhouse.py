@@ -4,6 +4,7 @@ or shipped twice), exactly, one organization never sees another's usage."""
 
 from __future__ import annotations
 
+import secrets
 import threading
 import time
 from collections.abc import Iterator
@@ -20,9 +21,11 @@ from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
 from meterline.core.errors import Unavailable
 from meterline.core.money import EXACT
+from meterline.core.pagination import PageRequest
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
 from meterline.events.compaction import Job, _database_now, compact_once, finish, start
 from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
+from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
 from meterline.events.store import OUTBOX_MAX_AGE, EventStore
@@ -32,11 +35,12 @@ from meterline.metrics.repository import MetricsRepository
 from meterline.reports.schemas import CreateReportRequest
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
-from meterline.usecases.events import ingestion
+from meterline.usecases.events import corrections, ingestion
 from meterline.usecases.reports import report_service
 from tests.conftest import fresh_database, keep_usage_in_clickhouse, new_org
 from tests.service.test_ingestion import event, setup_catalog
 from tests.test_cli import meterline
+from tests.unit import test_clickhouse_events_current_engine as current_engine
 
 UTC = timezone.utc
 DAY = datetime(2024, 3, 1, tzinfo=UTC)
@@ -457,11 +461,11 @@ def test_meterline_usage_store_moves_the_usage_counted_so_far(
         refused = meterline("usage-store", "--clickhouse", "http://nowhere", "--database-url", url)
         assert refused.returncode == 1 and "not a ClickHouse URL: 'http://nowhere'" in refused.stderr
         shown = meterline("usage-store", "--database-url", url)
-        assert shown.stdout.strip() == "usage is kept in the database itself", shown
+        assert shown.stdout.strip() == "usage and events are kept in the database itself", shown
         target = f"{clickhouse_url}moved_{org.id.split('.')[1][:8]}"
         moved = meterline("usage-store", "--clickhouse", target, "--database-url", url)
         assert moved.returncode == 0, moved.stderr
-        assert "(2 rows moved)" in moved.stderr
+        assert "(2 rows of usage and 2 events moved)" in moved.stderr
         with unit_of_work(own, write=False) as s:
             forget(s)  # this process read the choice before the move
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 0
@@ -470,7 +474,7 @@ def test_meterline_usage_store_moves_the_usage_counted_so_far(
         ingest(own, org, ("c", DAY + timedelta(hours=2), "1"))
         assert usage_of(own, org, meter) == (Decimal("3.125"), 3)
         shown = meterline("usage-store", "--database-url", url)
-        assert shown.stdout.strip() == f"usage is kept in {target.replace('://', '://default@')}"
+        assert shown.stdout.strip() == f"usage and events are kept in {target.replace('://', '://default@')}"
         engine.dispose()
 
 
@@ -595,17 +599,27 @@ def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_agai
             pass
         assert raw_rows(own, org) == 4  # two copies of each row
         ingest(own, org, ("c", DAY + timedelta(days=40), "0.000000000001"))  # waits in the outbox, another month
-        assert outbox_of(own, org) == 1
+        with unit_of_work(own) as s:  # b's newer version (REVERTED) waits in the outbox too; version 0 is shipped
+            ctx = Context(session=s, org=s.merge(org), now=utc_now())
+            undo = CorrectionEvent.model_validate({"id": "b"})
+            assert corrections(ctx).correct("UNDO", undo, expected_reference=None).status == "REVERTED"
+        assert outbox_of(own, org) == 3  # c; the UNDO: its usage, then b's new version
         before = usage_of(own, org, meter)
-        assert before == (Decimal("3.25"), 2)
+        assert before == (Decimal("3"), 1)
+        with unit_of_work(own, write=False) as s:
+            statuses = {e.event_id: e.status for e in EventStore(s, org.id).page(PageRequest(size=10)).items}
+        done = "INGESTION_COMPLETED_EVENT_NOT_METERED"  # (the catalog's meter has no price plan)
+        assert statuses == {"a": done, "b": "REVERTED", "c": done}
 
         back = meterline("usage-store", "--database", "--database-url", url)
         assert back.returncode == 0, back.stderr
-        assert "usage is kept in the database itself (3 buckets moved)" in back.stderr
+        assert "usage and events are kept in the database itself (4 buckets and 3 events moved)" in back.stderr
         with unit_of_work(own, write=False) as s:
             forget(s)
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 3
             assert s.scalar(select(func.count()).select_from(UsageOutbox)) == 0
+            rows = s.execute(select(StoredEvent.event_id, StoredEvent.status).where(StoredEvent.org_id == org.id))
+            assert dict(rows.all()) == statuses  # each event once, as it stands (b's newest version)
         assert usage_of(own, org, meter) == before
         with unit_of_work(own, write=False) as s:
             ctx = Context(session=s, org=s.merge(org), now=utc_now())
@@ -613,7 +627,7 @@ def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_agai
             [found] = [u for u in UsageService(ctx).of_account("acme", later, later + timedelta(days=1))]
             assert (found.usage, found.events) == (Decimal("0.000000000001"), 1)
         ingest(own, org, ("d", DAY + timedelta(hours=2), "1"))
-        assert usage_of(own, org, meter) == (Decimal("4.25"), 3)
+        assert usage_of(own, org, meter) == (Decimal("4"), 2)
         with unit_of_work(own, write=False) as s:
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 4
 
@@ -624,7 +638,21 @@ def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_agai
 
         there = meterline("usage-store", "--clickhouse", f"{target}_again", "--database-url", url)
         assert there.returncode == 0, there.stderr
+        assert "(4 rows of usage and 4 events moved)" in there.stderr
         with unit_of_work(own, write=False) as s:
             forget(s)
-        assert usage_of(own, org, meter) == (Decimal("4.25"), 3)
+            assert s.scalar(select(func.count()).select_from(StoredEvent)) == 0  # all in ClickHouse now
+            moved = {e.event_id: e.status for e in EventStore(s, org.id).page(PageRequest(size=10)).items}
+        assert moved == {**statuses, "d": done}
+        assert usage_of(own, org, meter) == (Decimal("4"), 2)
         engine.dispose()
+
+
+def test_the_events_sql_gives_the_current_engines_answers_on_the_server(clickhouse_url: str) -> None:
+    """The events' SQL on Debian's 18.16 server: the same answers as on chdb's current engine
+    (tests/unit/test_clickhouse_events_current_engine.py), whose events and checks these are."""
+    store = ClickHouseUsage(f"{clickhouse_url}events_{secrets.token_hex(4)}")
+    store.create_schema()
+    events = current_engine.fill(store)
+    assert store.execute(f"SELECT count() FROM {store.address.database}.events") == [(12,)]  # noqa: S608
+    current_engine.check(events)

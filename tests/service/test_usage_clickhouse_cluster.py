@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.core.clock import utc_now
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
+from meterline.core.pagination import PageRequest
 from meterline.events.clickhouse import ClickHouseUsage
 from meterline.events.compaction import compact_once
 from meterline.events.models import Installation
 from meterline.events.moves import move_to_clickhouse
 from meterline.events.shipper import ship
+from meterline.events.store import EventStore
 from meterline.events.usage_store import COMPACTION, choose_clickhouse
 from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
@@ -206,7 +208,7 @@ def test_a_move_onto_a_cluster_that_failed_half_way_is_refused_until_the_shards_
         expected = usage_of(factory, org, meter)
         assert expected == (Decimal("6.5"), 2)
 
-        def died(moved: int) -> None:
+        def died(moved: str) -> None:
             raise RuntimeError("the move died")
 
         monkeypatch.setattr("meterline.events.moves.MOVE_CHUNK", 1)  # ClickHouse took a row before it died
@@ -227,7 +229,11 @@ def test_a_move_onto_a_cluster_that_failed_half_way_is_refused_until_the_shards_
             ClickHouseUsage(target).execute(as_named(statement, database))
         assert local_rows(cluster, database, "usage_rows_local", expect=[0, 0]) == [0, 0]
         with unit_of_work(factory) as s:
-            assert move_to_clickhouse(s, target, utc_now(), lambda moved: None) == 2
+            assert move_to_clickhouse(s, target, utc_now(), lambda moved: None) == (2, 2)
         assert sum(local_rows(cluster, database, "usage_rows_local")) == 2
         assert usage_of(factory, org, meter) == expected  # read from the cluster now
+        assert sum(local_rows(cluster, database, "events_local")) == 2
+        with unit_of_work(factory, write=False) as s:  # the events too, each once, listed through the cluster
+            assert [e.event_id for e in EventStore(s, org.id).page(PageRequest(size=10)).items] == ["a", "b"]
+            assert [e.event_id for e in EventStore(s, org.id).by_event_id("b")] == ["b"]
         engine.dispose()

@@ -40,6 +40,7 @@ UsageRow = tuple[str, str, str, int, Decimal, int, str, int]
 
 ROWS = "usage_rows"  # the rows as shipped, named (batch_id, seq), tagged with the shipping epoch (ship_seq)
 COMPACT = "usage_compact"  # per (account, meter, bucket, generation): the sum of its rows compacted in that generation
+EVENTS = "events"  # every version of every event (events/clickhouse_events.py)
 
 
 def micros(at: datetime) -> int:
@@ -98,6 +99,12 @@ def table_ddl(database: str) -> list[str]:
         "org_id String, account_pk String, meter_id String, bucket Int64, "
         "quantity Decimal(38, 12), quantity_text String, events Int64, generation UInt64"
         ") ENGINE = ReplacingMergeTree ORDER BY (org_id, account_pk, meter_id, bucket, generation)",
+        f"CREATE TABLE IF NOT EXISTS {database}.{EVENTS} ("
+        "org_id String, pk String, version UInt64, event_id Nullable(String), schema_name String, "
+        "schema_version Nullable(Int64), account_ref String, account_pk Nullable(String), ts Int64, "
+        "attributes String, dimensions String, status String, status_description Nullable(String), "
+        "units Nullable(String), meters Nullable(String), enrichments Nullable(String), created Int64, batch_id String"
+        ") ENGINE = ReplacingMergeTree(version) ORDER BY (org_id, pk)",
     ]
 
 
@@ -163,18 +170,18 @@ class ClickHouseUsage:
         )
 
     def holds_usage(self) -> bool:
-        """Whether this database holds any usage (rows or compacted sums) already. (One query per table: 18.16
-        refuses a UNION ALL of constants read through distributed tables, code 171.)"""
+        """Whether this database holds any usage (rows or compacted sums) or events already. (One query per table:
+        18.16 refuses a UNION ALL of constants read through distributed tables, code 171.)"""
         db = self.address.database
         return any(
             self.execute(f"SELECT 1 FROM {db}.{table} LIMIT 1")  # noqa: S608  # nosec B608 - checked names
-            for table in (ROWS, COMPACT)
+            for table in (ROWS, COMPACT, EVENTS)
         )
 
     def empty(self) -> None:
         """Delete all usage here (a move into this database that failed half-way: events/moves.py). A cluster's
         distributed tables take TRUNCATE and keep their shards' rows: that is refused, with what to run instead."""
-        for table in (ROWS, COMPACT):
+        for table in (ROWS, COMPACT, EVENTS):
             self.execute(f"TRUNCATE TABLE {self.address.database}.{table}")
         if self.holds_usage():
             raise ClickHouseError(

@@ -123,7 +123,7 @@ class CorrectionService:
         # The row just stored (another transaction may have committed a refused duplicate of the id meanwhile).
         new = next(e for e in self.store.by_event_id(event.id) if e.pk not in known and e.status in pipeline.ACCEPTED)
         self.store.set_status(
-            original, REVERTED, f"{original.status_description}; re-ingested as {new.pk}"[:STATUS_TEXT]
+            original, REVERTED, f"{original.status_description}; re-ingested as {new.pk}"[:STATUS_TEXT], self.ctx.now
         )
         if action == "REDO":
             reason = f"reverted {original.pk} and re-ingested its payload"
@@ -179,7 +179,7 @@ class CorrectionService:
             }
             self.store.add_usage(decrements, ZoneInfo(self.ctx.org.timezone), self.ctx.now)  # exact: under EXACT
         description = f"Reverted by {action} at {isoformat_z(self.ctx.now)}; was {event.status}"
-        self.store.set_status(event, IngestionStatus.REVERTED, description[:STATUS_TEXT])
+        self.store.set_status(event, IngestionStatus.REVERTED, description[:STATUS_TEXT], self.ctx.now)
         if event.event_id is not None:
             self.store.release_id(event.event_id)
 

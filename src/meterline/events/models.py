@@ -48,6 +48,10 @@ class Event(Base):
     enrichments: Mapped[dict[str, Any] | None]
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
+    # Not a column: the version of an event read from ClickHouse (events/clickhouse_events.py), whose next version a
+    # correction writes.
+    clickhouse_version = 0
+
 
 class EventId(Base):
     """Ids claimed by accepted events: the deduplication key (organization, event id), kept for the window."""
@@ -92,13 +96,16 @@ class UsageDaily(Base):
 class UsageOutbox(Base):
     """Usage on its way to ClickHouse (docs/clickhouse.md), when the installation keeps usage there: each write of
     usage (an ingestion's, a correction's) is one row, committed with the events it counts, and deleted by the
-    shipper once ClickHouse has its rows. `payload`: JSON [[account_pk, meter_id, bucket (µs), quantity, events]]."""
+    shipper once ClickHouse has its rows. `payload`: JSON [[account_pk, meter_id, bucket (µs), quantity, events]];
+    `events`: the events (or their new versions) the write stored, JSON rows as events/clickhouse_events.py's
+    `outbox_row` makes them, or null."""
 
     __tablename__ = "usage_outbox"
 
     id: Mapped[str] = mapped_column(String(40), primary_key=True)  # the batch id, never reused (time-ordered)
     org_id: Mapped[str] = mapped_column(String(40), index=True)
     payload: Mapped[str] = mapped_column(Text)
+    events: Mapped[str | None] = mapped_column(Text)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

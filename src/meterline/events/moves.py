@@ -12,15 +12,17 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from decimal import Decimal
+from typing import NamedTuple
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
 from meterline.events.clickhouse import EPOCH, ClickHouseError, ClickHouseUsage, from_micros, micros
+from meterline.events.clickhouse_events import ClickHouseEvents, event_of, outbox_row
 from meterline.events.compaction import hold
-from meterline.events.models import UsageDaily, UsageOutbox, UsageRollup
-from meterline.events.store import EventStore, UsageKey
+from meterline.events.models import Event, UsageDaily, UsageOutbox, UsageRollup
+from meterline.events.store import NAMED_LICENSE, EventStore, UsageKey
 from meterline.events.usage_store import (
     choose_clickhouse,
     choose_database,
@@ -35,9 +37,15 @@ MOVE_CHUNK = 50_000
 WINDOW = timedelta(days=31)  # usage moved back a month of buckets at a time, per organization
 
 
-def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Callable[[int], None]) -> int:
-    """Keep the installation's usage in the ClickHouse at `url` from now on, moving the usage counted so far (the
-    15-minute rollups of every organization) there first; returns how many rollup rows moved.
+class Moved(NamedTuple):
+    usage: int  # rollup rows (into ClickHouse) or buckets (back into the database)
+    events: int
+
+
+def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Callable[[str], None]) -> Moved:
+    """Keep the installation's usage and events in the ClickHouse at `url` from now on, moving the usage counted so
+    far (the 15-minute rollups of every organization) and the events stored so far there first; returns how many
+    rollup rows and events moved. Named-license events stay in the database too (the seats are folded from them).
 
     One transaction: the rollups are read, written to ClickHouse, deleted, and the choice recorded, then committed by
     the caller. ClickHouse's database must hold no usage yet (rows left there by an earlier life would count twice);
@@ -48,7 +56,8 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
     """
     store = choose_clickhouse(session, url, now)
     try:
-        return _copy_rollups(session, store, progress)
+        usage = _copy_rollups(session, store, lambda n: progress(f"{n:,} rows of usage"))
+        return Moved(usage, _copy_events(session, store, lambda n: progress(f"{n:,} events")))
     except BaseException:
         try:
             store.empty()
@@ -85,17 +94,78 @@ def _copy_rollups(session: Session, store: ClickHouseUsage, progress: Callable[[
     return moved
 
 
-def move_to_database(session: Session, now: datetime, progress: Callable[[int], None]) -> int:
-    """Keep the installation's usage in its own database from now on, moving the usage kept in ClickHouse (and the
-    outbox's batches not shipped yet) into the 15-minute rollups and the organizations' local days, as ingestion
-    writes them; returns how many buckets were written. ClickHouse keeps its copy (drop its database once the move
+def _copy_events(session: Session, store: ClickHouseUsage, progress: Callable[[int], None]) -> int:
+    """Copy every event to ClickHouse as its version 0, then delete them here but the named-license events."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("LOCK TABLE events IN EXCLUSIVE MODE"))
+    events, moved, after = ClickHouseEvents(store), 0, ("", "")
+    while True:
+        chunk = list(
+            session.scalars(
+                select(Event)
+                .where(tuple_(Event.org_id, Event.pk) > after)
+                .order_by(Event.org_id, Event.pk)
+                .limit(MOVE_CHUNK)
+            )
+        )
+        if not chunk:
+            break
+        events.insert([(e.org_id, "moved", outbox_row(e, 0)) for e in chunk])
+        moved += len(chunk)
+        progress(moved)
+        after = (chunk[-1].org_id, chunk[-1].pk)
+        session.expunge_all()  # a million events are not kept in memory
+    session.execute(delete(Event).where(Event.schema_name != NAMED_LICENSE))
+    return moved
+
+
+def _events_back(session: Session, store: ClickHouseUsage, progress: Callable[[int], None]) -> int:
+    """Write into the database the newest version of every event ClickHouse and the outbox hold (named-license
+    events are there already, kept current by every correction)."""
+    waiting: dict[tuple[str, str], Event] = {}
+    for org_id, payload in session.execute(
+        select(UsageOutbox.org_id, UsageOutbox.events).where(UsageOutbox.events.is_not(None))
+    ):
+        for row in json.loads(payload or "[]"):
+            event = event_of(org_id, row)
+            held = waiting.get((org_id, event.pk))
+            if held is None or held.clickhouse_version < event.clickhouse_version:
+                waiting[(org_id, event.pk)] = event
+    events, moved, after = ClickHouseEvents(store), 0, ("", "")
+    while True:
+        chunk = events.all_newest(after, MOVE_CHUNK)
+        if not chunk:
+            break
+        for org_id, event in chunk:
+            held = waiting.pop((org_id, event.pk), None)
+            newest = held if held is not None and held.clickhouse_version > event.clickhouse_version else event
+            if newest.schema_name != NAMED_LICENSE:
+                session.add(newest)
+        session.flush()
+        session.expunge_all()
+        moved += len(chunk)
+        progress(moved)
+        after = (chunk[-1][0], chunk[-1][1].pk)
+    for event in waiting.values():
+        if event.schema_name != NAMED_LICENSE:
+            session.add(event)
+        moved += 1
+    session.flush()
+    return moved
+
+
+def move_to_database(session: Session, now: datetime, progress: Callable[[str], None]) -> Moved:
+    """Keep the installation's usage and events in its own database from now on, moving the usage kept in ClickHouse
+    (and the outbox's batches not shipped yet) into the 15-minute rollups and the organizations' local days, as
+    ingestion writes them, and the events (each one's newest version); returns how many buckets and events were
+    written. ClickHouse keeps its copy (drop its database once the move
     is checked). Raises ValueError when usage is already in the database."""
     forget(session)  # read the choice from the database, not from what this process believed
     store = clickhouse_of(session)
     if store is None:
         raise ValueError("usage is already kept in the database itself")
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(text("LOCK TABLE usage_outbox, usage_rollups, usage_daily IN EXCLUSIVE MODE"))
+        session.execute(text("LOCK TABLE usage_outbox, usage_rollups, usage_daily, events IN EXCLUSIVE MODE"))
     waiting = session.execute(select(UsageOutbox.org_id, UsageOutbox.id, UsageOutbox.payload)).all()
     leave_out = [batch for _, batch, _ in waiting]
     compacted = hold(session)  # a compactor left running elsewhere waits: no row this move reads is deleted
@@ -118,7 +188,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[int], 
                 }
                 usage.add_usage(increments, tz, now)
                 moved += len(increments)
-                progress(moved)
+                progress(f"{moved:,} buckets")
                 start = end
         for payload in (p for o, _, p in waiting if o == org_id):
             rows: dict[UsageKey, tuple[Decimal, int]] = {}
@@ -126,5 +196,6 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[int], 
                 rows[(account, meter, from_micros(bucket))] = (Decimal(quantity), int(events))
             usage.add_usage(rows, tz, now)
             moved += len(rows)
+    events = _events_back(session, store, lambda n: progress(f"{n:,} events"))
     session.execute(delete(UsageOutbox))
-    return moved
+    return Moved(moved, events)

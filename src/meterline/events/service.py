@@ -187,8 +187,7 @@ class IngestionService:
             results.append(
                 Result(index=index, event_id=event_id, status=status, message=message, reference_id=pks[index])
             )
-        self.store.add_events(rows, now)
-        self.store.add_usage(dict(usage), ZoneInfo(self.ctx.org.timezone), now)
+        self.store.add_ingested(rows, dict(usage), ZoneInfo(self.ctx.org.timezone), now)
         return results
 
     def _rules(self, schema_names: set[str]) -> dict[str, pipeline.SchemaRule]:

@@ -4,24 +4,30 @@ from __future__ import annotations
 
 import json
 import time
+from bisect import bisect_right
 from collections.abc import Callable, Collection, Iterable, Sequence
+from dataclasses import replace
 from datetime import datetime, timedelta, tzinfo
 from decimal import Decimal
 from typing import Any, cast
 
 import msgspec
-from sqlalchemy import CursorResult, delete, func, select
+from sqlalchemy import CursorResult, delete, false, func, select, text, update
 
 from meterline.core.db import snapshot_since, sqlite_time
 from meterline.core.errors import Unavailable
 from meterline.core.ids import new_id
 from meterline.core.money import EXACT, exact_sum
-from meterline.core.pagination import Counted, Page, PageRequest, Slice
+from meterline.core.pagination import Counted, Page, PageRequest, Slice, encode_token
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage, from_micros, micros
+from meterline.events.clickhouse_events import ClickHouseEvents, EventFilter, event_of, outbox_row
 from meterline.events.models import Event, EventId, UsageDaily, UsageOutbox, UsageRollup
 from meterline.events.usage_store import READ_LIMIT, clickhouse_of, compacted_through
+from meterline.metering.rules import PREDEFINED_SCHEMAS
 from meterline.rating import cycles
+
+NAMED_LICENSE = PREDEFINED_SCHEMAS[1]
 
 UsageKey = tuple[str, str, datetime]  # (account_pk, meter_id, bucket_start)
 # An event as ingestion stores it: (pk, event_id, schema_name, schema_version, account_ref, account_pk, timestamp,
@@ -53,6 +59,11 @@ _encode = msgspec.json.Encoder().encode
 
 def _json(value: Any) -> str | None:
     return None if value is None else _encode(value).decode()
+
+
+def _usage_json(increments: dict[UsageKey, tuple[Decimal, int]]) -> str:
+    """Usage increments as an outbox batch's payload: [[account_pk, meter_id, bucket µs, quantity, events]]."""
+    return _encode([(a, m, micros(b), str(q), n) for (a, m, b), (q, n) in sorted(increments.items())]).decode()
 
 
 def _as_is(value: datetime) -> object:
@@ -113,8 +124,25 @@ class EventStore(OrgRepository):
             )
         return {row[0] for row in cursor.fetchall()}
 
+    def add_ingested(
+        self, rows: list[EventRow], increments: dict[UsageKey, tuple[Decimal, int]], tz: tzinfo, now: datetime
+    ) -> None:
+        """Store a request's events and the usage they count (`add_events`, `add_usage`). With usage in ClickHouse:
+        one outbox batch of both (shipped together: docs/clickhouse.md, "Events"); named-license events are also
+        stored here, where the seats are folded from them (licenses/named.py)."""
+        if clickhouse_of(self.session) is None:
+            self.add_events(rows, now)
+            self.add_usage(increments, tz, now)
+            return
+        if not rows:
+            return
+        at = micros(now)
+        versions = [[*r[:1], 0, *r[1:6], micros(r[6]), *r[7:], at] for r in rows]
+        self._to_outbox(_usage_json(increments), _json(versions), now)
+        self.add_events([r for r in rows if r[2] == NAMED_LICENSE], now)
+
     def add_events(self, rows: list[EventRow], now: datetime) -> None:
-        """Store events, all created at `now`."""
+        """Store events in the database itself, all created at `now`."""
         if not rows:
             return
         if self._is_postgresql():
@@ -133,16 +161,7 @@ class EventStore(OrgRepository):
         if not increments:
             return
         if clickhouse_of(self.session) is not None:
-            oldest = self.session.scalar(select(UsageOutbox.created_at).order_by(UsageOutbox.id).limit(1))
-            if oldest is not None and now - oldest > OUTBOX_MAX_AGE:
-                raise Unavailable(
-                    f"usage is waiting to reach ClickHouse since {oldest.isoformat()} (it is down or behind): "
-                    "nothing was stored; send again later",
-                    retry_after=5,
-                )
-            rows = [(a, m, micros(b), str(q), n) for (a, m, b), (q, n) in sorted(increments.items())]
-            self.session.add(UsageOutbox(id=new_id("ub"), org_id=self.org_id, payload=_json(rows), created_at=now))
-            self.session.flush()
+            self._to_outbox(_usage_json(increments), None, now)
             return
         days: dict[UsageKey, tuple[Decimal, int]] = {}
         day_of: dict[datetime, datetime] = {}
@@ -155,6 +174,19 @@ class EventStore(OrgRepository):
             days[key] = (qty, n) if got is None else (EXACT.add(got[0], qty), got[1] + n)
         self._add("usage_rollups", "bucket_start", increments)
         self._add("usage_daily", "day_start", days)
+
+    def _to_outbox(self, usage: str, events: str | None, now: datetime) -> None:
+        """One outbox batch (docs/clickhouse.md), refused (503) while the oldest waiting has waited too long."""
+        oldest = self.session.scalar(select(UsageOutbox.created_at).order_by(UsageOutbox.id).limit(1))
+        if oldest is not None and now - oldest > OUTBOX_MAX_AGE:
+            raise Unavailable(
+                f"usage is waiting to reach ClickHouse since {oldest.isoformat()} (it is down or behind): "
+                "nothing was stored; send again later",
+                retry_after=5,
+            )
+        batch = UsageOutbox(id=new_id("ub"), org_id=self.org_id, payload=usage, events=events, created_at=now)
+        self.session.add(batch)
+        self.session.flush()
 
     def _add(self, table: str, column: str, increments: dict[UsageKey, tuple[Decimal, int]]) -> None:
         keys = sorted(increments)
@@ -280,6 +312,92 @@ class EventStore(OrgRepository):
         stmt = select(UsageOutbox.id, UsageOutbox.payload).where(UsageOutbox.org_id == self.org_id)
         return [(batch, json.loads(payload)) for batch, payload in self.session.execute(stmt)]
 
+    # -- events in ClickHouse (docs/clickhouse.md, "Events") ----------------------------------------------------
+    def _pending_events(self, events: ClickHouseEvents, wanted: EventFilter) -> dict[str, Event]:
+        """The newest version of each event with a version still in the outbox that `wanted` may take (all but its
+        statuses tested: a status is the newest version's), compared with ClickHouse's versions of the same events
+        (the outbox is read first: a batch shipped meanwhile is read from both, the same version twice; batches
+        ship in any order, so ClickHouse may hold a newer version than the outbox)."""
+        stmt = select(UsageOutbox.events).where(UsageOutbox.org_id == self.org_id, UsageOutbox.events.is_not(None))
+        fixed = replace(wanted, statuses=None)
+        newest: dict[str, Event] = {}
+        for payload in self.session.scalars(stmt):
+            for row in json.loads(payload or "[]"):
+                event = event_of(self.org_id, row)
+                if fixed.matches(event):
+                    held = newest.get(event.pk)
+                    if held is None or held.clickhouse_version < event.clickhouse_version:
+                        newest[event.pk] = event
+        if newest:
+            for event in events.newest(self.org_id, EventFilter(pks=list(newest))):
+                if newest[event.pk].clickhouse_version < event.clickhouse_version:
+                    newest[event.pk] = event
+        return newest
+
+    def _events_read(
+        self, clickhouse: ClickHouseUsage, wanted: EventFilter, after: str | None = None, descending: bool = False
+    ) -> tuple[ClickHouseEvents, dict[str, Event], list[Event]]:
+        """What a read of events from ClickHouse stands on: the pending events `_pending_events` finds, and those
+        of them `wanted` takes (after `after` in the read's order)."""
+        events = ClickHouseEvents(clickhouse)
+        pending = self._pending_events(events, wanted)
+        taken = [e for e in pending.values() if wanted.matches(e)]
+        if after is not None:
+            taken = [e for e in taken if (e.pk < after if descending else e.pk > after)]
+        return events, pending, sorted(taken, key=lambda e: e.pk, reverse=descending)
+
+    def _clickhouse_events(
+        self,
+        clickhouse: ClickHouseUsage,
+        wanted: EventFilter,
+        *,
+        after: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """The newest version of each event `wanted` takes, in pk order (reversed with `descending`), after `after`,
+        at most `limit`: from ClickHouse, with the outbox's versions in place of ClickHouse's where newer."""
+        events, pending, taken = self._events_read(clickhouse, wanted, after, descending)
+        found = events.newest(
+            self.org_id, wanted, leave_out=pending.keys(), after=after, descending=descending, limit=limit
+        )
+        merged = sorted(found + taken, key=lambda e: e.pk, reverse=descending)
+        return merged if limit is None else merged[:limit]
+
+    def events_within(self, clickhouse: ClickHouseUsage, wanted: EventFilter, limit: int) -> list[Event] | None:
+        """Every event `wanted` takes (each one's newest version, in pk order), or None when there are more than
+        `limit` (counted first, so that no more than `limit` are read)."""
+        events, pending, taken = self._events_read(clickhouse, wanted)
+        if events.count(self.org_id, wanted, leave_out=pending.keys()) + len(taken) > limit:
+            return None
+        found = events.newest(self.org_id, wanted, leave_out=pending.keys())
+        return sorted(found + taken, key=lambda e: e.pk)
+
+    def event_counts(
+        self, clickhouse: ClickHouseUsage, wanted: EventFilter, starts: Sequence[datetime], keys: Sequence[str]
+    ) -> dict[tuple[int, tuple[Any, ...]], int]:
+        """Events per (period index, key values) where events are kept in ClickHouse (metrics/repository.py's
+        `event_counts`): the periods start at `starts`, `keys` are Event attributes."""
+        events, pending, taken = self._events_read(clickhouse, wanted)
+        result: dict[tuple[int, tuple[Any, ...]], int] = {}
+        for *head, n in events.counts(self.org_id, wanted, starts, keys, leave_out=pending.keys()):
+            key = (int(head[0]), tuple(head[1:]))
+            result[key] = result.get(key, 0) + int(n)
+        for e in taken:
+            key = (bisect_right(starts, e.timestamp) - 1, tuple(getattr(e, k) for k in keys))
+            result[key] = result.get(key, 0) + 1
+        return result
+
+    def event_groups(self, clickhouse: ClickHouseUsage, wanted: EventFilter, group: str, limit: int) -> int:
+        """How many distinct groups (account: its pk or, for events that reached none, the accountId as sent;
+        schema; status) the events `wanted` takes fall in, counted up to `limit` + 1."""
+        column = {"account": "ifNull(account_pk, account_ref)", "schema": "schema_name", "status": "status"}[group]
+        events, pending, taken = self._events_read(clickhouse, wanted)
+        found = events.distinct(self.org_id, wanted, column, limit + 1, leave_out=pending.keys())
+        for e in taken:
+            found.add({"account": e.account_pk or e.account_ref, "schema": e.schema_name, "status": e.status}[group])
+        return min(len(found), limit + 1)
+
     def _clickhouse_usage(
         self, clickhouse: ClickHouseUsage, account_pks: list[str], meter_ids: list[str], start: datetime, end: datetime
     ) -> dict[tuple[str, str], tuple[Decimal, int]]:
@@ -367,8 +485,17 @@ class EventStore(OrgRepository):
         newest_first: bool = False,
     ) -> Page[Event]:
         """Events in the order they were stored (newest last, or first with `newest_first`); `statuses`: any of."""
-        stmt = self._filtered(account_pk, status, statuses, schema_name, start, end)
-        return self.keyset_page(stmt, Event.pk, request, descending=newest_first)
+        wanted = _wanted(account_pk, status, statuses, schema_name, start, end)
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            if wanted is None:
+                return Page(items=[], next_token=None, size=request.size)
+            rows = self._clickhouse_events(
+                clickhouse, wanted, after=request.after, descending=newest_first, limit=request.size + 1
+            )
+            token = encode_token(rows[request.size - 1].pk) if len(rows) > request.size else None
+            return Page(items=rows[: request.size], next_token=token, size=request.size)
+        return self.keyset_page(self._filtered(wanted), Event.pk, request, descending=newest_first)
 
     # the console's sort: the order events were received (their reference ids are time-ordered)
     SORTS = {"received": Event.pk}
@@ -387,55 +514,110 @@ class EventStore(OrgRepository):
     ) -> Counted[Event]:
         """A slice of the events as `page` filters them, in the order received, and how many there are (counted up
         to `count_up_to`: an organization may have millions)."""
-        stmt = self._filtered(account_pk, status, statuses, schema_name, start, end)
         order = sorted_by(sort_column(self.SORTS, request), request.descending)
-        return self.counted_page(stmt, order, request, cap=count_up_to)
+        wanted = _wanted(account_pk, status, statuses, schema_name, start, end)
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            if wanted is None:
+                return Counted(items=[], total=0)
+            events, pending, taken = self._events_read(clickhouse, wanted)
+            end_at = request.offset + request.size
+            found = events.newest(
+                self.org_id, wanted, leave_out=pending.keys(), descending=request.descending, limit=end_at
+            )
+            items = sorted(found + taken, key=lambda e: e.pk, reverse=request.descending)[request.offset : end_at]
+            total = events.count(self.org_id, wanted, leave_out=pending.keys()) + len(taken)
+            if count_up_to is not None and total > count_up_to:
+                return Counted(items=items, total=count_up_to, more=True)
+            return Counted(items=items, total=total)
+        return self.counted_page(self._filtered(wanted), order, request, cap=count_up_to)
 
-    def _filtered(
-        self,
-        account_pk: str | None,
-        status: str | None,
-        statuses: Collection[str] | None,
-        schema_name: str | None,
-        start: datetime | None,
-        end: datetime | None,
-    ) -> Any:
+    def _filtered(self, wanted: EventFilter | None) -> Any:
+        """The events `wanted` takes, in the database itself (None: none)."""
         stmt = self.scoped(Event)
-        if account_pk is not None:
-            stmt = stmt.where(Event.account_pk == account_pk)
-        if status is not None:
-            stmt = stmt.where(Event.status == status)
-        if statuses is not None:
-            stmt = stmt.where(Event.status.in_(sorted(statuses)))
-        if schema_name is not None:
-            stmt = stmt.where(Event.schema_name == schema_name)
-        if start is not None:
-            stmt = stmt.where(Event.timestamp >= start)
-        if end is not None:
-            stmt = stmt.where(Event.timestamp < end)
+        if wanted is None:
+            return stmt.where(false())
+        if wanted.account_pk is not None:
+            stmt = stmt.where(Event.account_pk == wanted.account_pk)
+        if wanted.statuses is not None:
+            stmt = stmt.where(Event.status.in_(sorted(wanted.statuses)))
+        if wanted.schema_names is not None:
+            stmt = stmt.where(Event.schema_name.in_(sorted(wanted.schema_names)))
+        if wanted.start is not None:
+            stmt = stmt.where(Event.timestamp >= wanted.start)
+        if wanted.end is not None:
+            stmt = stmt.where(Event.timestamp < wanted.end)
         return stmt
 
     def by_pk(self, pk: str) -> Event | None:
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            return next(iter(self._clickhouse_events(clickhouse, EventFilter(pks=[pk]))), None)
         return self.session.scalar(self.scoped(Event).where(Event.pk == pk))
 
     def by_event_id(self, event_id: str) -> list[Event]:
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            return self._clickhouse_events(clickhouse, EventFilter(event_id=event_id))
         return list(self.session.scalars(self.scoped(Event).where(Event.event_id == event_id).order_by(Event.pk)))
 
     # -- corrections -------------------------------------------------------------------------------------------
     def lock_event(self, pk: str) -> Event | None:
         """The event, re-read under a row lock (PostgreSQL; SQLite's writer already holds the only write lock), so
-        that two corrections of one event run one after the other and the second sees the first's status."""
+        that two corrections of one event run one after the other and the second sees the first's status. With events
+        in ClickHouse, the lock is a transaction-scoped advisory lock of the event on PostgreSQL, taken before the
+        event is read (its newest version, the outbox's included)."""
+        if clickhouse_of(self.session) is not None:
+            if self._is_postgresql():
+                key = f"event:{self.org_id}:{pk}"
+                self.session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"), {"key": key})
+            return self.by_pk(pk)
         stmt = self.scoped(Event).where(Event.pk == pk).with_for_update().execution_options(populate_existing=True)
         return self.session.scalars(stmt).one_or_none()
 
-    def set_status(self, event: Event, status: str, description: str | None) -> None:
+    def set_status(self, event: Event, status: str, description: str | None, now: datetime) -> None:
+        """Change a stored event's status (a correction's, under `lock_event`). With events in ClickHouse: the event's
+        next version, as an outbox batch; a named-license event's row here changes too (licenses/named.py)."""
         event.status = status
         event.status_description = description
-        self.session.flush()
+        if clickhouse_of(self.session) is None:
+            self.session.flush()
+            return
+        event.clickhouse_version += 1
+        self._to_outbox("[]", _json([outbox_row(event, event.clickhouse_version)]), now)
+        if event.schema_name == NAMED_LICENSE:
+            self.session.execute(
+                update(Event)
+                .where(Event.org_id == self.org_id, Event.pk == event.pk)
+                .values(status=status, status_description=description)
+            )
 
     def release_id(self, event_id: str) -> None:
         """Give the id back: an event with it may be ingested again (a correction reverted the one that held it)."""
         self.session.execute(delete(EventId).where(EventId.org_id == self.org_id, EventId.event_id == event_id))
+
+
+def _wanted(
+    account_pk: str | None,
+    status: str | None,
+    statuses: Collection[str] | None,
+    schema_name: str | None,
+    start: datetime | None,
+    end: datetime | None,
+) -> EventFilter | None:
+    """The events API's filters as an EventFilter, whichever store reads them; None when they take nothing (a status
+    that is not one of `statuses`)."""
+    if status is not None:
+        if statuses is not None and status not in statuses:
+            return None
+        statuses = {status}
+    return EventFilter(
+        account_pk=account_pk,
+        statuses=None if statuses is None else set(statuses),
+        schema_names=None if schema_name is None else {schema_name},
+        start=start,
+        end=end,
+    )
 
 
 def _in_time(begun: float) -> None:

@@ -24,6 +24,7 @@ from meterline.accounts.models import Account
 from meterline.core.money import EXACT, exact_sum
 from meterline.core.repository import OrgRepository
 from meterline.events.clickhouse import ClickHouseUsage
+from meterline.events.clickhouse_events import EventFilter
 from meterline.events.models import Event, UsageRollup
 from meterline.events.store import EventStore
 from meterline.events.usage_store import clickhouse_of
@@ -69,6 +70,16 @@ class MetricsRepository(OrgRepository):
             return {}
         if any(f is not None and not f for f in (schema_names, statuses)):
             return {}
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:  # events are kept there (docs/clickhouse.md, "Events")
+            names: dict[str | None, tuple[str, ...]] = {
+                None: (),
+                "account": ("account_pk", "account_ref"),
+                "schema": ("schema_name",),
+                "status": ("status",),
+            }
+            wanted = EventFilter(account_pks, account_refs, schema_names, statuses, start, end)
+            return EventStore(self.session, self.org_id).event_counts(clickhouse, wanted, starts, names[group])
         columns = {
             None: (),
             "account": (Event.account_pk, Event.account_ref),
@@ -102,6 +113,10 @@ class MetricsRepository(OrgRepository):
             return 0
         if any(f is not None and not f for f in (schema_names, statuses)):
             return 0
+        clickhouse = clickhouse_of(self.session)
+        if clickhouse is not None:
+            wanted = EventFilter(account_pks, account_refs, schema_names, statuses, start, end)
+            return EventStore(self.session, self.org_id).event_groups(clickhouse, wanted, group, limit)
         key = {
             "account": case((Event.account_pk.is_(None), Event.account_ref), else_=Event.account_pk),
             "schema": Event.schema_name,

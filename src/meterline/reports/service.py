@@ -28,7 +28,7 @@ from meterline.reports.query import MAX_QUERY_LIMIT, CompiledQuery, compile_quer
 from meterline.reports.repository import ReportRepository
 from meterline.reports.schemas import MAX_FILTERS, CreateReportRequest, QueryColumn, QueryFilter, QueryInput
 from meterline.reports.sources import TEXT
-from meterline.reports.staging import staged_usage
+from meterline.reports.staging import staged_events, staged_usage
 from meterline.reports.statuses import ReportStatus
 from meterline.reports.templates import MAX_TEMPLATE_ROWS, TEMPLATES
 from meterline.tenancy.context import Context
@@ -82,17 +82,19 @@ class ReportService:
         return self.repo.recent(limit)
 
     def query_of(self, report: Report) -> CompiledQuery:
-        """The report's query, ready to run: on the organization's database, or, for the `usage` source where usage
-        is kept in ClickHouse, on a staging database holding what it reads (reports/staging.py)."""
+        """The report's query, ready to run: on the organization's database, or, for the `usage` and `events` sources
+        where usage and events are kept in ClickHouse, on a staging database holding what it reads
+        (reports/staging.py)."""
         if report.query_input is None:  # pragma: no cover - every report is made with one
             raise BadRequest(f"Report {report.pk} has no query")
         limit = MAX_TEMPLATE_ROWS if report.type == "TEMPLATE" else MAX_QUERY_LIMIT
         query = QueryInput.model_validate(report.query_input)
-        clickhouse = clickhouse_of(self.ctx.session) if query.base_data_source == "usage" else None
-        if clickhouse is None:
+        staged = {"usage": staged_usage, "events": staged_events}.get(query.base_data_source)
+        clickhouse = clickhouse_of(self.ctx.session) if staged is not None else None
+        if staged is None or clickhouse is None:
             return compile_query(query, self.ctx.org_id, sqlite=self._sqlite, max_limit=limit)
         compiled = compile_query(query, self.ctx.org_id, sqlite=True, max_limit=limit)
-        return replace(compiled, on=staged_usage(self.ctx.session, clickhouse, self.ctx.org_id, query))
+        return replace(compiled, on=staged(self.ctx.session, clickhouse, self.ctx.org_id, query))
 
     def create(self, request: CreateReportRequest) -> Report:
         """A QUEUED report, its query checked now (400 naming the field). With `account_id` (an account of the

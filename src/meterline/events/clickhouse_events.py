@@ -1,0 +1,259 @@
+"""Events in ClickHouse (docs/clickhouse.md, "Events"): the table, its writes and its reads, for an installation that
+keeps its usage there. The SQL holds on Debian's ClickHouse 18.16 and on current releases.
+
+A row is one *version* of an event: ingestion writes version 0; a correction that changes its status writes the
+whole row again with the next version (the event's other columns never change). The table is a
+`ReplacingMergeTree(version)` ordered by (org_id, pk), so merges keep an event's newest version; reads do not wait for
+that: each takes, per pk, the row of the highest version (`ORDER BY pk, version DESC LIMIT 1 BY pk`) and filters on
+the status after that, never before. A batch shipped twice writes the same (pk, version) twice, which a read takes
+once. Filters on what never changes (account, schema, time, event id, pk) are applied before, so ClickHouse reads
+only those rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import msgspec
+
+from meterline.events.clickhouse import EVENTS, ClickHouseUsage, from_micros, micros
+from meterline.events.models import Event
+
+# The columns of a row, in the order the outbox's JSON and every read carry them (org_id and batch_id aside).
+COLUMNS = (
+    "pk, version, event_id, schema_name, schema_version, account_ref, account_pk, ts, attributes, dimensions, "
+    "status, status_description, units, meters, enrichments, created"
+)
+_JSON = (8, 9, 12, 13, 14)  # attributes, dimensions, units, meters, enrichments: JSON text in ClickHouse
+_encode = msgspec.json.Encoder().encode
+_decode = msgspec.json.decode
+
+
+def outbox_row(event: Event, version: int) -> list[Any]:
+    """An event's version as the outbox keeps it (JSON), in COLUMNS' order; times as microseconds."""
+    return [
+        *(event.pk, version, event.event_id, event.schema_name, event.schema_version, event.account_ref),
+        *(event.account_pk, micros(event.timestamp), event.attributes, event.dimensions, event.status),
+        *(event.status_description, event.units, event.meters, event.enrichments, micros(event.created_at)),
+    ]
+
+
+def event_of(org_id: str, row: Sequence[Any]) -> Event:
+    """A transient Event (never added to a session: it is not a row of the relational database) from an outbox row
+    or a ClickHouse row, its version kept in `clickhouse_version`."""
+    pk, version, eid, schema, schema_version, ref, account, ts, attributes, dimensions, status, text = row[:12]
+    units, meters, enriched, created = row[12:16]
+    event = Event(
+        pk=pk,
+        org_id=org_id,
+        event_id=eid,
+        schema_name=schema,
+        schema_version=schema_version,
+        account_ref=ref,
+        account_pk=account,
+        timestamp=from_micros(int(ts)),
+        attributes=attributes,
+        dimensions=dimensions,
+        status=status,
+        status_description=text,
+        units=units,
+        meters=meters,
+        enrichments=enriched,
+        created_at=from_micros(int(created)),
+    )
+    event.clickhouse_version = int(version)
+    return event
+
+
+@dataclass(frozen=True)
+class EventFilter:
+    """Which events a read wants; None: any. `statuses` is tested on each event's newest version."""
+
+    account_pks: Collection[str] | None = None  # with account_refs: or the events that reached no account
+    account_refs: Collection[str] | None = None  # sent with one of these accountIds
+    schema_names: Collection[str] | None = None
+    statuses: Collection[str] | None = None
+    start: datetime | None = None
+    end: datetime | None = None
+    account_pk: str | None = None
+    pks: Collection[str] | None = None
+    event_id: str | None = None
+
+    def matches(self, e: Event) -> bool:
+        if self.account_pks is not None:
+            reached = e.account_pk in self.account_pks
+            if not reached and not (e.account_pk is None and e.account_ref in (self.account_refs or ())):
+                return False
+        return (
+            (self.pks is None or e.pk in self.pks)
+            and (self.event_id is None or e.event_id == self.event_id)
+            and (self.account_pk is None or e.account_pk == self.account_pk)
+            and (self.schema_names is None or e.schema_name in self.schema_names)
+            and (self.statuses is None or e.status in self.statuses)
+            and (self.start is None or e.timestamp >= self.start)
+            and (self.end is None or e.timestamp < self.end)
+        )
+
+
+class ClickHouseEvents:
+    """The events of one ClickHouse database (the installation's usage store's)."""
+
+    def __init__(self, clickhouse: ClickHouseUsage) -> None:
+        self.clickhouse = clickhouse
+        self.table = f"{clickhouse.address.database}.{EVENTS}"
+
+    def insert(self, rows: Sequence[tuple[str, str, Sequence[Any]]]) -> None:
+        """Write (org_id, batch_id, outbox row) versions."""
+        if not rows:
+            return
+        values = []
+        for org_id, batch, row in rows:
+            cells = list(row)
+            for i in _JSON:
+                cells[i] = None if cells[i] is None else _encode(cells[i]).decode()
+            values.append((org_id, *cells, batch))
+        self.clickhouse.execute(
+            f"INSERT INTO {self.table} (org_id, {COLUMNS}, batch_id) VALUES",  # noqa: S608  # nosec B608 - a checked name
+            values,
+        )
+
+    def holds_events(self) -> bool:
+        return bool(self.clickhouse.execute(f"SELECT 1 FROM {self.table} LIMIT 1"))  # noqa: S608  # nosec B608
+
+    def newest(
+        self,
+        org_id: str,
+        wanted: EventFilter,
+        *,
+        leave_out: Collection[str] = (),
+        after: str | None = None,
+        descending: bool = False,
+        limit: int | None = None,
+    ) -> list[Event]:
+        """The newest version of each event that `wanted` takes, in pk order (or reversed), after `after` (before,
+        when descending), at most `limit`; the pks of `leave_out` are not read (the outbox holds newer versions)."""
+        inner, outer, params, sets = self._where(org_id, wanted, leave_out)
+        if after is not None:
+            inner.append("pk < %(after)s" if descending else "pk > %(after)s")
+            params["after"] = after
+        direction = "DESC" if descending else "ASC"
+        sql = (
+            f"SELECT {COLUMNS} FROM (SELECT {COLUMNS} FROM {self.table} WHERE {' AND '.join(inner)} "  # noqa: S608  # nosec B608 - constants, values as parameters
+            f"ORDER BY pk {direction}, version DESC LIMIT 1 BY pk) WHERE {' AND '.join(outer)} ORDER BY pk {direction}"
+        )
+        if limit is not None:
+            sql += f" LIMIT {int(limit)}"
+        return [event_of(org_id, _decoded(row)) for row in self.clickhouse.execute(sql, params, sets=sets)]
+
+    def count(self, org_id: str, wanted: EventFilter, *, leave_out: Collection[str] = ()) -> int:
+        inner, outer, params, sets = self._where(org_id, wanted, leave_out)
+        sql = (
+            f"SELECT count() FROM (SELECT pk, argMax(status, version) AS status FROM {self.table} "  # noqa: S608  # nosec B608 - constants
+            f"WHERE {' AND '.join(inner)} GROUP BY pk) WHERE {' AND '.join(outer)}"
+        )
+        return int(self.clickhouse.execute(sql, params, sets=sets)[0][0])
+
+    def counts(
+        self,
+        org_id: str,
+        wanted: EventFilter,
+        starts: Sequence[datetime],
+        keys: Sequence[str],
+        *,
+        leave_out: Collection[str] = (),
+    ) -> list[tuple[Any, ...]]:
+        """(period index, *keys, events) per period and key (column names of COLUMNS), the periods starting at
+        `starts` (the events' times are already inside [starts[0], end) by `wanted`)."""
+        inner, outer, params, sets = self._where(org_id, wanted, leave_out)
+        key_list = "".join(f", {k}" for k in keys)
+        period = _period_of([micros(s) for s in starts], 0, len(starts))
+        sql = (
+            f"SELECT {period} AS period{key_list}, count() FROM "  # noqa: S608  # nosec B608 - constant keys, integers
+            f"(SELECT {COLUMNS} FROM {self.table} WHERE {' AND '.join(inner)} ORDER BY pk, version DESC LIMIT 1 BY pk) "
+            f"WHERE {' AND '.join(outer)} GROUP BY period{key_list}"
+        )
+        return [tuple(row) for row in self.clickhouse.execute(sql, params, sets=sets)]
+
+    def distinct(
+        self, org_id: str, wanted: EventFilter, key: str, limit: int, *, leave_out: Collection[str] = ()
+    ) -> set[str]:
+        """Up to `limit` distinct values of `key` (an expression over COLUMNS) among the events `wanted` takes."""
+        inner, outer, params, sets = self._where(org_id, wanted, leave_out)
+        sql = (
+            f"SELECT DISTINCT {key} FROM (SELECT {COLUMNS} FROM {self.table} WHERE {' AND '.join(inner)} "  # noqa: S608  # nosec B608 - constant keys
+            f"ORDER BY pk, version DESC LIMIT 1 BY pk) WHERE {' AND '.join(outer)} LIMIT {int(limit)}"
+        )
+        return {row[0] for row in self.clickhouse.execute(sql, params, sets=sets)}
+
+    def all_newest(self, after: tuple[str, str], limit: int) -> list[tuple[str, Event]]:
+        """(org_id, newest version) of every event after `after` in (org_id, pk) order, `limit` at most: for moving
+        events back into the database (events/moves.py)."""
+        sql = (
+            f"SELECT org_id, {COLUMNS} FROM {self.table} WHERE (org_id, pk) > (%(org)s, %(pk)s) "  # noqa: S608  # nosec B608 - a checked name
+            f"ORDER BY org_id, pk, version DESC LIMIT 1 BY org_id, pk LIMIT {int(limit)}"
+        )
+        rows = self.clickhouse.execute(sql, {"org": after[0], "pk": after[1]})
+        return [(row[0], event_of(row[0], _decoded(row[1:]))) for row in rows]
+
+    def _where(
+        self, org_id: str, wanted: EventFilter, leave_out: Collection[str]
+    ) -> tuple[list[str], list[str], dict[str, Any], dict[str, Sequence[str]]]:
+        """The conditions on the rows (what never changes) and on each event's newest version (its status)."""
+        inner, outer = ["org_id = %(org)s"], ["1"]
+        params: dict[str, Any] = {"org": org_id}
+        sets: dict[str, Sequence[str]] = {}
+        if wanted.pks is not None:
+            sets["wanted_pks"] = sorted(wanted.pks) or [""]
+            inner.append("pk IN (SELECT v FROM wanted_pks)")
+        if leave_out:
+            sets["leave_out"] = sorted(leave_out)
+            inner.append("pk NOT IN (SELECT v FROM leave_out)")
+        if wanted.event_id is not None:
+            inner.append("event_id = %(event_id)s")
+            params["event_id"] = wanted.event_id
+        if wanted.account_pk is not None:
+            inner.append("account_pk = %(account_pk)s")
+            params["account_pk"] = wanted.account_pk
+        if wanted.account_pks is not None:
+            sets["account_pks"] = sorted(wanted.account_pks) or [""]
+            reached = "account_pk IN (SELECT v FROM account_pks)"
+            if wanted.account_refs:
+                sets["account_refs"] = sorted(wanted.account_refs)
+                reached = (
+                    "(account_pk IN (SELECT v FROM account_pks) OR "
+                    "(isNull(account_pk) AND account_ref IN (SELECT v FROM account_refs)))"
+                )
+            inner.append(reached)
+        if wanted.schema_names is not None:
+            params["schema_names"] = tuple(sorted(wanted.schema_names)) or ("",)
+            inner.append("schema_name IN %(schema_names)s")
+        if wanted.start is not None:
+            inner.append("ts >= %(start)s")
+            params["start"] = micros(wanted.start)
+        if wanted.end is not None:
+            inner.append("ts < %(end)s")
+            params["end"] = micros(wanted.end)
+        if wanted.statuses is not None:
+            params["statuses"] = tuple(sorted(wanted.statuses)) or ("",)
+            outer.append("status IN %(statuses)s")
+        return inner, outer, params, sets
+
+
+def _period_of(starts: list[int], lo: int, hi: int) -> str:
+    """The index of the period that holds `ts` (already inside [starts[0], end)): nested ifs that halve the periods
+    at each level, about log2(periods) comparisons a row (18.16's lambdas cannot read a row's columns)."""
+    if hi - lo == 1:
+        return str(lo)
+    mid = (lo + hi) // 2
+    return f"if(ts < {int(starts[mid])}, {_period_of(starts, lo, mid)}, {_period_of(starts, mid, hi)})"
+
+
+def _decoded(row: Sequence[Any]) -> list[Any]:
+    cells = list(row)
+    for i in _JSON:
+        if cells[i] is not None:
+            cells[i] = _decode(cells[i])
+    return cells
