@@ -544,27 +544,54 @@ def shipper_rows(events: list[dict]) -> list[list[tuple]]:
     return batches
 
 
-def run_raw_clickhouse(server: str, events: list[dict]) -> tuple[int, float, float]:
-    """The same usage rows inserted straight into a fresh usage table with clickhouse-driver, one INSERT per 500
-    batches (the shipper's largest round): as rows (the shipper's way) and as columns. Returns (rows, rows/s as rows,
-    rows/s as columns)."""
+def event_rows(events: list[dict]) -> list[list[tuple]]:
+    """The ClickHouse event rows the shipper inserts for these events (events/clickhouse_events.py), one list per
+    1,000-event request: every event, the duplicates as refused ones, each its version 0."""
+    from meterline.events.clickhouse_events import COLUMNS
+
+    assert COLUMNS.startswith("pk, version, event_id")  # the order written below
+    seen: set[str] = set()
+    batches = []
+    for start in range(0, len(events), BATCH):
+        batch, rows = new_id("ub"), []
+        for e in events[start : start + BATCH]:
+            accepted = e["id"] not in seen
+            seen.add(e["id"])
+            ts = micros(datetime.fromisoformat(e["timestamp"]))
+            status = "INGESTION_COMPLETED" if accepted else "INGESTION_FAILED_DUPLICATE_EVENT"
+            units = json.dumps({m: str(q) for m, q in _units(e).items()}) if accepted else None
+            rows.append(
+                ("org.bench", uuid.uuid4().hex, 0, e["id"], e["schemaName"], 1, e["accountId"], e["accountId"], ts)
+                + (json.dumps(e["attributes"]), json.dumps(e["dimensions"]), status, None, units, None, None, ts, batch)
+            )
+        batches.append(rows)
+    return batches
+
+
+def run_raw_clickhouse(server: str, events: list[dict]) -> list[tuple[str, int, float]]:
+    """What the shipper inserts for these events, inserted straight into fresh tables with clickhouse-driver, one
+    INSERT per 500 batches (the shipper's largest round): the usage rows as rows (the shipper's way) and as columns,
+    and the events as rows. Returns (what, rows, rows/s) of each."""
     from clickhouse_driver import Client
 
-    from meterline.events.clickhouse import Address, table_ddl
+    from meterline.events.clickhouse import EVENTS, ROWS, Address, table_ddl
+    from meterline.events.clickhouse_events import COLUMNS
 
     address = Address.parse(server)
     client = Client(address.host, port=address.port)
-    batches = shipper_rows(events)
-    rows = sum(len(b) for b in batches)
-    rates = []
-    for columnar in (False, True):
-        database = f"bench_raw_{'columns' if columnar else 'rows'}_{secrets.token_hex(3)}"
+    usage_columns = "org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, batch_id, seq"
+    cases = [
+        ("usage rows, as rows", ROWS, usage_columns, shipper_rows(events), False),
+        ("usage rows, as columns", ROWS, usage_columns, shipper_rows(events), True),
+        ("events, as rows", EVENTS, f"org_id, {COLUMNS}, batch_id", event_rows(events), False),
+    ]
+    found = []
+    for what, table, columns, batches, columnar in cases:
+        rows = sum(len(b) for b in batches)
+        database = f"bench_raw_{secrets.token_hex(3)}"
         for statement in table_ddl(database):
             client.execute(statement)
-        insert = (
-            f"INSERT INTO {database}.usage (org_id, account_pk, meter_id, bucket, quantity, quantity_text, "
-            "events, batch_id, seq) VALUES"
-        )
+        insert = f"INSERT INTO {database}.{table} ({columns}) VALUES"
         rounds: list[list[Any]] = [
             [row for b in batches[i : i + 500] for row in b] for i in range(0, len(batches), 500)
         ]
@@ -573,11 +600,11 @@ def run_raw_clickhouse(server: str, events: list[dict]) -> tuple[int, float, flo
         started = time.perf_counter()
         for r in rounds:
             client.execute(insert, r, columnar=columnar)
-        rates.append(rows / (time.perf_counter() - started))
-        assert client.execute(f"SELECT count() FROM {database}.usage")[0][0] == rows
+        found.append((what, rows, rows / (time.perf_counter() - started)))
+        assert client.execute(f"SELECT count() FROM {database}.{table}")[0][0] == rows
         client.execute(f"DROP DATABASE {database}")
     client.disconnect()
-    return rows, rates[0], rates[1]
+    return found
 
 
 def compare_stores(events: list[dict], engines: list[str], args: argparse.Namespace) -> None:
@@ -642,14 +669,13 @@ def compare_stores(events: list[dict], engines: list[str], args: argparse.Namesp
                     )
                     print(f"{engine:10}  raw database limit, {what}: {limit:9,.0f} events/s", flush=True)
         if args.raw_clickhouse:
-            rows, as_rows, as_columns = run_raw_clickhouse(server, events)
-            per_event = rows / len(events)
-            print(
-                f"raw ClickHouse insert limit: {rows:,} usage rows ({per_event:.2f} per event) in INSERTs of 500 "
-                f"batches: {as_rows:,.0f} rows/s as rows (= {as_rows / per_event:,.0f} events/s), "
-                f"{as_columns:,.0f} rows/s as columns (= {as_columns / per_event:,.0f} events/s)",
-                flush=True,
-            )
+            for what, rows, rate in run_raw_clickhouse(server, events):
+                per_event = rows / len(events)
+                print(
+                    f"raw ClickHouse insert limit, {what}: {rows:,} rows ({per_event:.2f} per event) in INSERTs of 500 "
+                    f"batches: {rate:,.0f} rows/s (= {rate / per_event:,.0f} events/s)",
+                    flush=True,
+                )
 
 
 def main() -> None:

@@ -118,3 +118,35 @@ def test_migration_0005_sums_existing_buckets_into_local_days(tmp_path: Path) ->
         ("2024-02-29 18:30:00.000000", "1.5", 1),
         ("2024-03-01 18:30:00.000000", "2.25", 2),
     ]
+
+
+def test_migration_0026_refuses_an_installation_with_usage_in_clickhouse_and_says_what_to_do(tmp_path: Path) -> None:
+    """Events move to ClickHouse with usage from 0026 on; an installation that moved its usage there before upgrades
+    after moving it back (its processes would otherwise ship events to a table nobody created, and its events stored
+    so far would stay where nothing reads them). Refused in words, nothing changed; once moved back, it upgrades."""
+    from alembic import command
+    from sqlalchemy import text
+
+    from meterline.migrations import alembic_config
+
+    url = f"sqlite:///{tmp_path / 'moved.db'}"
+    command.upgrade(alembic_config(url), "0025")
+    engine = create_db_engine(url)
+    with engine.begin() as c:
+        c.execute(
+            text(
+                "INSERT INTO installation (name, value, updated_at) VALUES ('usage_store', "
+                "'clickhouse://meterline:secret@ch.internal:9000/meterline', '2026-12-03T00:00:00.000000Z')"
+            )
+        )
+    with pytest.raises(RuntimeError, match=r"keeps its usage in ClickHouse \(ch.internal:9000/meterline\)") as raised:
+        command.upgrade(alembic_config(url), "head")
+    assert "secret" not in str(raised.value)
+    assert "`meterline usage-store --database`" in str(raised.value)
+    with engine.begin() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0025"
+        c.execute(text("DELETE FROM installation"))  # moved back
+    command.upgrade(alembic_config(url), "head")
+    with engine.begin() as c:
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0026"
+    engine.dispose()

@@ -139,17 +139,17 @@ def _events_back(session: Session, store: ClickHouseUsage, progress: Callable[[i
         for org_id, event in chunk:
             held = waiting.pop((org_id, event.pk), None)
             newest = held if held is not None and held.clickhouse_version > event.clickhouse_version else event
-            if newest.schema_name != NAMED_LICENSE:
+            if newest.schema_name != NAMED_LICENSE:  # those are here already
                 session.add(newest)
+                moved += 1
         session.flush()
         session.expunge_all()
-        moved += len(chunk)
         progress(moved)
         after = (chunk[-1][0], chunk[-1][1].pk)
     for event in waiting.values():
         if event.schema_name != NAMED_LICENSE:
             session.add(event)
-        moved += 1
+            moved += 1
     session.flush()
     return moved
 

@@ -36,8 +36,14 @@ from meterline.reports.schemas import QueryInput
 from meterline.reports.sources import TIME
 
 MAX_STAGED = 1_000_000
-FAR = datetime(9999, 1, 1, tzinfo=timezone.utc)
+FAR = datetime.max.replace(tzinfo=timezone.utc)  # no end: after every instant ingestion accepts (END_OF_TIME)
 TICK = timedelta(microseconds=1)
+
+
+def _just_after(at: datetime) -> datetime:
+    """The end of a window that holds `at` (FAR at the end of time: no overflow)."""
+    return FAR if at >= FAR - TICK else at + TICK
+
 
 _metadata = MetaData()
 _usage = Table(
@@ -78,13 +84,13 @@ def _window(query: QueryInput, time: str = "bucketStart") -> tuple[datetime, dat
         if name == time and args:
             at = [argument(TIME, a, where) for a in args]
             if op in ("EQ", "=", "==", "BETWEEN"):
-                start, end = max(start, at[0]), min(end, at[-1] + TICK)
+                start, end = max(start, at[0]), min(end, _just_after(at[-1]))
             elif op in ("GT", ">", "GTE", ">="):
                 start = max(start, at[0])
             elif op in ("LT", "<"):
                 end = min(end, at[0])
             elif op in ("LTE", "<="):
-                end = min(end, at[0] + TICK)
+                end = min(end, _just_after(at[0]))
         elif name == "accountId" and op in ("EQ", "=", "==", "IN"):
             accounts = set(args) if accounts is None else accounts & set(args)
     return start, end, accounts
