@@ -656,3 +656,6 @@ def test_the_events_sql_gives_the_current_engines_answers_on_the_server(clickhou
     events = current_engine.fill(store)
     assert store.execute(f"SELECT count() FROM {store.address.database}.events") == [(12,)]  # noqa: S608
     current_engine.check(events)
+    corrected = ClickHouseUsage(f"{clickhouse_url}events_{secrets.token_hex(4)}")
+    corrected.create_schema()
+    current_engine.check_corrected_status(corrected)

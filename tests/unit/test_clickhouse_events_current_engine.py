@@ -14,6 +14,7 @@ from typing import Any
 import pytest
 from chdb import session as chdb_session  # the `test` extras install it
 
+from meterline.events import clickhouse_events
 from meterline.events.clickhouse import ClickHouseUsage, micros
 from meterline.events.clickhouse_events import ClickHouseEvents, EventFilter
 from tests.chdb_usage import ChdbUsage
@@ -138,3 +139,59 @@ def test_the_same_answers_once_clickhouse_has_merged_the_copies(events: ClickHou
     events.clickhouse.execute("OPTIMIZE TABLE meterline.events FINAL")
     assert events.clickhouse.execute("SELECT count() FROM meterline.events") == [(6,)]  # the newest version of each
     check(events)
+
+
+@pytest.mark.parametrize("chunk", [1, 2, 3])
+def test_pages_found_a_few_rows_at_a_time_are_the_same(
+    events: ClickHouseEvents, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A page's keys are read a chunk of rows at a time: chunks that end between two versions of an event, or between
+    two copies of one, still take each event once, at its newest version."""
+    monkeypatch.setattr(clickhouse_events, "FIRST_CHUNK", chunk)
+    monkeypatch.setattr(clickhouse_events, "ROWS_PER_EVENT", 0)
+    check(events)
+    assert events.count(A, EventFilter(), up_to=2) == 3  # counting stops past the cap
+    assert events.count(A, EventFilter(statuses={OK}), up_to=10) == 3
+
+
+def check_corrected_status(store: ClickHouseUsage) -> None:
+    """REVERTED pages read only the rows with that status, then keep the events whose newest version it is: not an
+    event reverted once and written again since (a newer version), nor one never reverted. (`store`: its schema
+    created, nothing in it.)"""
+    store.execute(f"SYSTEM STOP MERGES {store.address.database}.events")
+    events = ClickHouseEvents(store)
+    # one INSERT per version: a current server collapses the versions of one event inside one INSERT
+    # (optimize_on_insert), which would leave nothing for this test to tell apart
+    for row in [
+        (A, "b1", version("r1", 0, OK)),
+        (A, "b2", version("r1", 1, REVERTED)),
+        (A, "b1", version("x2", 0, OK)),
+        (A, "b2", version("x2", 1, REVERTED)),
+        (A, "b3", version("x2", 2, OK)),  # no longer reverted
+        (A, "b1", version("n3", 0, OK)),
+        (A, "b1", version("r4", 0, OK)),
+        (A, "b2", version("r4", 1, REVERTED)),
+        (A, "b2", version("r4", 1, REVERTED)),  # shipped twice
+        (B, "b9", version("r1", 1, REVERTED)),
+    ]:
+        events.insert([row])
+    assert store.execute(f"SELECT count() FROM {store.address.database}.events") == [(10,)]  # noqa: S608
+    reverted = EventFilter(statuses={REVERTED})
+    assert pks(events.newest(A, reverted, limit=10)) == [("r1", 1, REVERTED), ("r4", 1, REVERTED)]
+    assert pks(events.newest(A, reverted, limit=1, descending=True)) == [("r4", 1, REVERTED)]
+    assert pks(events.newest(A, reverted, limit=1, after="r1")) == [("r4", 1, REVERTED)]
+    assert events.count(A, reverted, up_to=10) == 2 == events.count(A, reverted)
+    assert events.count(A, EventFilter(), up_to=2) == 3 and events.count(A, EventFilter(), up_to=10) == 4
+
+
+@pytest.mark.parametrize("chunk", [1, 1_000])
+def test_a_status_only_corrections_write_is_found_on_the_newest_version_only(
+    tmp_path: Path, chunk: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(clickhouse_events, "FIRST_CHUNK", chunk)
+    monkeypatch.setattr(clickhouse_events, "ROWS_PER_EVENT", 0)
+    session = chdb_session.Session(str(tmp_path / "chdb"))
+    store = ChdbUsage(session)
+    store.create_schema()
+    check_corrected_status(store)
+    session.close()

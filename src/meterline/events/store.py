@@ -526,7 +526,7 @@ class EventStore(OrgRepository):
                 self.org_id, wanted, leave_out=pending.keys(), descending=request.descending, limit=end_at
             )
             items = sorted(found + taken, key=lambda e: e.pk, reverse=request.descending)[request.offset : end_at]
-            total = events.count(self.org_id, wanted, leave_out=pending.keys()) + len(taken)
+            total = events.count(self.org_id, wanted, leave_out=pending.keys(), up_to=count_up_to) + len(taken)
             if count_up_to is not None and total > count_up_to:
                 return Counted(items=items, total=count_up_to, more=True)
             return Counted(items=items, total=total)
