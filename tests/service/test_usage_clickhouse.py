@@ -466,6 +466,11 @@ def test_meterline_usage_store_moves_the_usage_counted_so_far(
         moved = meterline("usage-store", "--clickhouse", target, "--database-url", url)
         assert moved.returncode == 0, moved.stderr
         assert "(2 rows of usage and 2 events moved)" in moved.stderr
+        elsewhere = meterline("usage-store", "--clickhouse", f"{target}_other", "--database-url", url)
+        assert elsewhere.returncode == 1, elsewhere.stderr  # refused: it would leave everything in `target` unread
+        assert f"usage and events are already kept in {target.replace('://', '://default@')}: to keep them in " in (
+            elsewhere.stderr.replace("\n", " ")
+        )
         with unit_of_work(own, write=False) as s:
             forget(s)  # this process read the choice before the move
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 0
@@ -632,7 +637,7 @@ def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_agai
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 4
 
         again = meterline("usage-store", "--database", "--database-url", url)
-        assert again.returncode == 1 and "usage is already kept in the database itself" in again.stderr
+        assert again.returncode == 1 and "usage and events are already kept in the database itself" in again.stderr
         both = meterline("usage-store", "--database", "--clickhouse", target, "--database-url", url)
         assert both.returncode == 2 and "not both" in both.stderr
 

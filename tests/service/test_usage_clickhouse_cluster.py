@@ -221,7 +221,7 @@ def test_a_move_onto_a_cluster_that_failed_half_way_is_refused_until_the_shards_
         assert usage_of(factory, org, meter) == expected  # still in the database's rollups: nothing changed there
 
         with pytest.raises(
-            ValueError, match=r"holds usage already .* \(on a cluster, empty the shards' local tables instead"
+            ValueError, match=r"holds usage or events already .* \(on a cluster, empty the shards' local tables instead"
         ):
             with unit_of_work(factory) as s:
                 move_to_clickhouse(s, target, utc_now(), lambda moved: None)

@@ -54,6 +54,13 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
     processes are stopped meanwhile (docs/scaling.md): a process that still believed usage was in the database would
     write rollups there.
     """
+    forget(session)  # read the choice from the database, not from what this process believed
+    current = clickhouse_of(session)
+    if current is not None:  # its rollups and events are empty here: moving "them" would orphan what is there
+        raise ValueError(
+            f"usage and events are already kept in {current.address.without_password()}: to keep them in another "
+            "ClickHouse, move them back first (`meterline usage-store --database`), then into the new one"
+        )
     store = choose_clickhouse(session, url, now)
     try:
         usage = _copy_rollups(session, store, lambda n: progress(f"{n:,} rows of usage"))
@@ -163,7 +170,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[str], 
     forget(session)  # read the choice from the database, not from what this process believed
     store = clickhouse_of(session)
     if store is None:
-        raise ValueError("usage is already kept in the database itself")
+        raise ValueError("usage and events are already kept in the database itself")
     if session.get_bind().dialect.name == "postgresql":
         session.execute(text("LOCK TABLE usage_outbox, usage_rollups, usage_daily, events IN EXCLUSIVE MODE"))
     waiting = session.execute(select(UsageOutbox.org_id, UsageOutbox.id, UsageOutbox.payload)).all()

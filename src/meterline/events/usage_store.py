@@ -62,7 +62,7 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
     store.create_schema()
     if store.holds_usage():
         raise ValueError(
-            f"{store.address.without_password()} holds usage already (an earlier move into it, or another "
+            f"{store.address.without_password()} holds usage or events already (an earlier move into it, or another "
             f"installation's): move into an empty database, e.g. after DROP DATABASE {store.address.database} "
             "once you have checked what it holds (on a cluster, empty the shards' local tables instead: "
             'docs/operations.md, "A cluster")'
