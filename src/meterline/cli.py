@@ -408,18 +408,23 @@ def usage_store(
     clickhouse: Annotated[
         str | None,
         typer.Option(
-            help="Keep usage in this ClickHouse from now on (clickhouse://user:password@host:9000/database); "
-            "if not given (nor --database), show where usage is kept"
+            help="Keep usage and events in this ClickHouse from now on, moving what is stored so far there: "
+            "clickhouse://user:password@host:9000/database (the native protocol's port, 9000 by default, not the "
+            "HTTP port 8123; the database is `meterline` when left out, and must hold no usage or events yet); "
+            "if not given (nor --database), show where usage and events are kept"
         ),
     ] = None,
     database: Annotated[
         bool,
-        typer.Option("--database", help="Keep usage in the database itself again, moving it back from ClickHouse"),
+        typer.Option(
+            "--database", help="Keep usage and events in the database itself again, moving them back from ClickHouse"
+        ),
     ] = False,
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
-    """Show where usage is kept; with --clickhouse, move it to ClickHouse (the usage counted so far included); with
-    --database, move it back. Stop the app processes first and start them again afterwards (docs/scaling.md)."""
+    """Show where usage and events are kept; with --clickhouse, move them to ClickHouse; with --database, move them
+    back. App processes left running wait for the move and then follow it: requests that wait longer than 30 s are
+    answered 503 with Retry-After (docs/scaling.md)."""
     from meterline.core.clock import utc_now
     from meterline.events.clickhouse import Address, ClickHouseError
     from meterline.events.moves import move_to_clickhouse, move_to_database
@@ -448,8 +453,7 @@ def usage_store(
     except (ValueError, ClickHouseError) as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(code=1) from None
-    usage = f"{moved.usage:,} {'rows of usage' if clickhouse else 'buckets'}"
-    err.print(f"usage and events are kept in {where} ({usage} and {moved.events:,} events moved)")
+    err.print(f"usage and events are kept in {where} ({moved.usage:,} rows of usage and {moved.events:,} events moved)")
 
 
 @app.command()

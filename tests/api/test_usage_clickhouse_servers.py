@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 import pytest
@@ -16,8 +17,9 @@ import togai_client
 from sqlalchemy import func, select
 
 from meterline.core.db import create_db_engine, make_session_factory, unit_of_work
-from meterline.events.models import UsageOutbox
-from meterline.events.usage_store import clickhouse_of
+from meterline.events.clickhouse import UNAVAILABLE
+from meterline.events.models import Installation, UsageOutbox
+from meterline.events.usage_store import USAGE_STORE, clickhouse_of
 from tests.api.conftest import Sdk, create_metering_catalog
 from tests.conftest import fresh_database, keep_usage_in_clickhouse, new_tenant, start_server, stop_server
 
@@ -28,8 +30,9 @@ T0 = datetime(2024, 3, 1, tzinfo=UTC)
 @pytest.fixture(scope="module")
 def servers(
     db_url: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[tuple[str, list[str]]]:
-    """Two servers (shippers every 0.2 s) on an installation of their own that keeps usage in ClickHouse."""
+) -> Iterator[tuple[str, list[str], Path]]:
+    """Two servers (shippers every 0.2 s) on an installation of their own that keeps usage in ClickHouse; and the
+    directory of their logs (server0.log, server1.log)."""
     with fresh_database(db_url, tmp_path_factory) as url:
         keep_usage_in_clickhouse(url, clickhouse_url)
         logs = tmp_path_factory.mktemp("servers")
@@ -37,7 +40,7 @@ def servers(
             start_server(url, logs / f"server{n}.log", env={"METERLINE_USAGE_SHIP_INTERVAL": "0.2"}) for n in range(2)
         ]
         try:
-            yield url, [base for _, base in started]
+            yield url, [base for _, base in started], logs
         finally:
             for process, _ in started:
                 stop_server(process)
@@ -46,8 +49,8 @@ def servers(
             assert "Traceback" not in text, text
 
 
-def test_two_servers_ingest_into_one_clickhouse_and_count_each_id_once(servers: tuple[str, list[str]]) -> None:
-    url, bases = servers
+def test_two_servers_ingest_into_one_clickhouse_and_count_each_id_once(servers: tuple[str, list[str], Path]) -> None:
+    url, bases, _ = servers
     engine = create_db_engine(url)
     factory = make_session_factory(engine)
     tenant = new_tenant(factory, bases[0])
@@ -111,4 +114,36 @@ def test_two_servers_ingest_into_one_clickhouse_and_count_each_id_once(servers: 
         meters = {m["name"]: (Decimal(str(m["usage"])), m["events"]) for m in r.json()["meters"]}
         assert meters["us_calls"] == (Decimal("1.5") * len(sent), len(sent))
         assert meters["requests"] == (Decimal(len(sent)), len(sent))
+    engine.dispose()
+
+
+def test_a_running_server_follows_the_choice_and_tells_clients_nothing_of_clickhouse(
+    servers: tuple[str, list[str], Path],
+) -> None:
+    """The servers read the choice in each transaction (events/usage_store.py): pointed at a ClickHouse that cannot
+    be reached, the next read answers 503 with Retry-After and a message that names neither its host nor its user
+    (the server's log has the reason, on one line); pointed back, they read again."""
+    url, bases, logs = servers
+    engine = create_db_engine(url)
+    factory = make_session_factory(engine)
+    tenant = new_tenant(factory, bases[0])
+    with unit_of_work(factory) as s:
+        row = s.get(Installation, USAGE_STORE)
+        assert row is not None
+        kept, row.value = row.value, "clickhouse://secret_user:pw@127.0.0.1:1/meterline"
+    try:
+        with httpx.Client(base_url=f"{bases[1]}/api", headers=tenant.headers, timeout=30) as http:
+            r = http.get("/events", params={"pageSize": "5"})
+        assert r.status_code == 503, r.text
+        assert r.headers["Retry-After"] == "5"
+        assert r.json() == {"message": UNAVAILABLE}
+        reason = "ClickHouse at clickhouse://secret_user@127.0.0.1:1/meterline: Code: 210. Connection refused"
+        assert reason in (logs / "server1.log").read_text()
+    finally:
+        with unit_of_work(factory) as s:
+            restored = s.get(Installation, USAGE_STORE)
+            assert restored is not None
+            restored.value = kept
+    with httpx.Client(base_url=f"{bases[1]}/api", headers=tenant.headers, timeout=30) as http:
+        assert http.get("/events", params={"pageSize": "5"}).status_code == 200
     engine.dispose()

@@ -7,13 +7,13 @@ from __future__ import annotations
 import secrets
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
 from meterline.accounts.repository import AccountRepository
@@ -25,11 +25,12 @@ from meterline.core.pagination import PageRequest
 from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
 from meterline.events.compaction import Job, _database_now, compact_once, finish, start
 from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
+from meterline.events.moves import move_to_clickhouse, move_to_database
 from meterline.events.schemas import CorrectionEvent
 from meterline.events.service import UsageService
 from meterline.events.shipper import ship, ship_once
 from meterline.events.store import OUTBOX_MAX_AGE, EventStore
-from meterline.events.usage_store import clickhouse_of, compacted_through, forget
+from meterline.events.usage_store import clickhouse_of, compacted_through, lock_choice
 from meterline.files.storage import LocalStore
 from meterline.metrics.repository import MetricsRepository
 from meterline.reports.schemas import CreateReportRequest
@@ -37,7 +38,7 @@ from meterline.tenancy.context import Context
 from meterline.tenancy.models import Organization
 from meterline.usecases.events import corrections, ingestion
 from meterline.usecases.reports import report_service
-from tests.conftest import fresh_database, keep_usage_in_clickhouse, new_org
+from tests.conftest import PG_ADMIN_URL, fresh_database, keep_usage_in_clickhouse, new_org
 from tests.service.test_ingestion import event, setup_catalog
 from tests.test_cli import meterline
 from tests.unit import test_clickhouse_events_current_engine as current_engine
@@ -439,10 +440,130 @@ def test_clickhouse_down_keeps_the_outbox_and_says_so(
     assert usage_of(factory, org, meter) == (Decimal(1), 1)
 
 
-def test_the_choice_is_read_from_the_database(factory: sessionmaker[Session]) -> None:
+def test_each_transaction_reads_the_choice_once(factory: sessionmaker[Session]) -> None:
     with unit_of_work(factory, write=False) as s:
-        forget(s)
-        assert clickhouse_of(s) is not None
+        store = clickhouse_of(s)
+        assert store is not None and clickhouse_of(s) is store
+    with unit_of_work(factory, write=False) as s:
+        assert clickhouse_of(s) is store  # read again, and the same store (its connections) for the same URL
+
+
+def stored_event_ids(factory: sessionmaker[Session], org: Organization) -> list[str]:
+    with unit_of_work(factory, write=False) as s:
+        return sorted(str(e.event_id) for e in EventStore(s, org.id).page(PageRequest(size=50)).items)
+
+
+def test_a_process_left_running_during_a_move_follows_it_and_loses_nothing(
+    db_url: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """A `serve` that was not stopped while `meterline usage-store` moved usage and events (both ways): an ingestion
+    that begins during the move waits for it (PostgreSQL: the choice's advisory lock; SQLite: the write lock), then
+    writes where the move put everything, and so does every later one; nothing it accepted is lost or counted
+    twice, as read by a process started afterwards."""
+    with fresh_database(db_url, tmp_path_factory) as url:
+        running_engine, mover_engine, later_engine = create_db_engine(url), create_db_engine(url), create_db_engine(url)
+        running, mover, later = (make_session_factory(e) for e in (running_engine, mover_engine, later_engine))
+        org = new_org(running)
+        with unit_of_work(running) as s:
+            meter = setup_catalog(Context(session=s, org=s.merge(org), now=utc_now()))
+        postgres = running_engine.dialect.name == "postgresql"
+        target = f"{clickhouse_url}running_{secrets.token_hex(4)}"
+
+        def move_while_ingesting(move: Callable[[Session, Callable[[str], None]], object], event_id: str) -> None:
+            moving, go, done = threading.Event(), threading.Event(), threading.Event()
+            errors: list[BaseException] = []
+
+            def progress(_what: str) -> None:
+                moving.set()
+                go.wait(30)
+
+            def run(work: Callable[[], object]) -> None:
+                try:
+                    work()
+                except BaseException as exc:  # noqa: BLE001 - handed to the test's thread
+                    errors.append(exc)
+
+            def do_move() -> None:
+                with unit_of_work(mover) as s:
+                    move(s, progress)
+
+            mover_thread = threading.Thread(target=run, args=(do_move,))
+            mover_thread.start()
+            assert moving.wait(30), errors  # the move is half-way, holding the choice
+
+            def do_ingest() -> None:
+                ingest(running, org, (event_id, DAY, "1"))
+                done.set()
+
+            ingester = threading.Thread(target=run, args=(do_ingest,))
+            ingester.start()
+            if postgres:  # the ingestion waits for the choice's lock
+                deadline = time.monotonic() + 10
+                while not waits_for_the_choice(later) and time.monotonic() < deadline:
+                    time.sleep(0.02)
+                assert waits_for_the_choice(later)
+            else:  # the ingestion waits for the write lock
+                time.sleep(0.3)
+            assert not done.is_set()
+            go.set()
+            mover_thread.join(30)
+            ingester.join(30)
+            assert not errors, errors
+            assert done.is_set()
+
+        ingest(running, org, ("a", DAY, "1"))
+        move_while_ingesting(lambda s, progress: move_to_clickhouse(s, target, utc_now(), progress), "b")
+        ingest(running, org, ("c", DAY, "1"))
+        with unit_of_work(later, write=False) as s:
+            assert s.scalar(select(func.count()).select_from(UsageRollup)) == 0  # b and c went to the outbox
+            assert s.scalar(select(func.count()).select_from(StoredEvent)) == 0
+            assert s.scalar(select(func.count()).select_from(UsageOutbox)) == 2
+        assert usage_of(later, org, meter) == (Decimal(3), 3)
+        assert stored_event_ids(later, org) == ["a", "b", "c"]
+
+        move_while_ingesting(lambda s, progress: move_to_database(s, utc_now(), progress), "d")
+        ingest(running, org, ("e", DAY, "1"))
+        with unit_of_work(later, write=False) as s:
+            assert s.scalar(select(func.count()).select_from(UsageOutbox)) == 0  # d and e went to the rollups
+            assert s.scalar(select(func.count()).select_from(StoredEvent)) == 5
+        assert usage_of(later, org, meter) == (Decimal(5), 5)
+        assert stored_event_ids(later, org) == ["a", "b", "c", "d", "e"]
+        assert usage_of(running, org, meter) == (Decimal(5), 5)
+        for engine in (running_engine, mover_engine, later_engine):
+            engine.dispose()
+
+
+def waits_for_the_choice(factory: sessionmaker[Session]) -> bool:
+    with unit_of_work(factory, write=False) as s:
+        return bool(
+            s.scalar(
+                text(
+                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                    "AND query ILIKE '%pg_advisory_xact_lock_shared%'"
+                )
+            )
+        )
+
+
+def test_a_transaction_waits_for_a_move_a_while_then_is_answered_503(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL (on SQLite the move is the writer, and other writers wait for the write lock as for any writer:
+    core/db.py): while a move holds the choice, a transaction that needs it waits up to CHOICE_WAIT (30 s), then is
+    refused with Unavailable (503, Retry-After) and changes nothing; once the move ends, it goes through."""
+    monkeypatch.setattr("meterline.events.usage_store.CHOICE_WAIT", "200ms")
+    with fresh_database(PG_ADMIN_URL, tmp_path_factory) as url:
+        engine = create_db_engine(url)
+        factory = make_session_factory(engine)
+        with unit_of_work(factory) as moving:
+            assert lock_choice(moving) is None
+            with pytest.raises(Unavailable, match=r"^Usage and events are being moved .*; retry shortly$") as got:
+                with unit_of_work(factory) as s:
+                    clickhouse_of(s)
+            assert got.value.headers == {"Retry-After": "5"}
+        with unit_of_work(factory) as s:
+            assert clickhouse_of(s) is None
+        engine.dispose()
 
 
 def test_meterline_usage_store_moves_the_usage_counted_so_far(
@@ -463,16 +584,23 @@ def test_meterline_usage_store_moves_the_usage_counted_so_far(
         shown = meterline("usage-store", "--database-url", url)
         assert shown.stdout.strip() == "usage and events are kept in the database itself", shown
         target = f"{clickhouse_url}moved_{org.id.split('.')[1][:8]}"
+        stranger = meterline("usage-store", "--clickhouse", target.replace("://", "://nobody@"), "--database-url", url)
+        assert stranger.returncode == 1  # the server's reason, on one line
+        assert "Code: 192. DB::Exception: Unknown user nobody." in stranger.stderr.replace("\n", " ")
         moved = meterline("usage-store", "--clickhouse", target, "--database-url", url)
         assert moved.returncode == 0, moved.stderr
         assert "(2 rows of usage and 2 events moved)" in moved.stderr
+        same = meterline("usage-store", "--clickhouse", target, "--database-url", url)
+        assert same.returncode == 1, same.stderr
+        assert f"usage and events are already kept in {target.replace('://', '://default@')}: nothing to move" in (
+            same.stderr.replace("\n", " ")
+        )
         elsewhere = meterline("usage-store", "--clickhouse", f"{target}_other", "--database-url", url)
         assert elsewhere.returncode == 1, elsewhere.stderr  # refused: it would leave everything in `target` unread
         assert f"usage and events are already kept in {target.replace('://', '://default@')}: to keep them in " in (
             elsewhere.stderr.replace("\n", " ")
         )
         with unit_of_work(own, write=False) as s:
-            forget(s)  # this process read the choice before the move
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 0
         assert raw_rows(own, org) == 2
         assert usage_of(own, org, meter) == (Decimal("2.125"), 2)
@@ -618,9 +746,8 @@ def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_agai
 
         back = meterline("usage-store", "--database", "--database-url", url)
         assert back.returncode == 0, back.stderr
-        assert "usage and events are kept in the database itself (4 buckets and 3 events moved)" in back.stderr
+        assert "usage and events are kept in the database itself (4 rows of usage and 3 events moved)" in back.stderr
         with unit_of_work(own, write=False) as s:
-            forget(s)
             assert s.scalar(select(func.count()).select_from(UsageRollup)) == 3
             assert s.scalar(select(func.count()).select_from(UsageOutbox)) == 0
             rows = s.execute(select(StoredEvent.event_id, StoredEvent.status).where(StoredEvent.org_id == org.id))
@@ -645,7 +772,6 @@ def test_meterline_usage_store_moves_usage_back_into_the_database_and_there_agai
         assert there.returncode == 0, there.stderr
         assert "(4 rows of usage and 4 events moved)" in there.stderr
         with unit_of_work(own, write=False) as s:
-            forget(s)
             assert s.scalar(select(func.count()).select_from(StoredEvent)) == 0  # all in ClickHouse now
             moved = {e.event_id: e.status for e in EventStore(s, org.id).page(PageRequest(size=10)).items}
         assert moved == {**statuses, "d": done}

@@ -87,6 +87,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(MeterlineError)
     async def _domain(_request: Request, exc: MeterlineError) -> ApiJSONResponse:
         headers = {"WWW-Authenticate": "Bearer"} if exc.status_code == 401 else exc.headers
+        if exc.status_code >= 500 and str(exc) != exc.message:  # the reason the client is not told (ClickHouse's)
+            log.warning("%s: %s", exc.message, exc)
         return error_response(exc.status_code, exc.message, headers)
 
     @app.exception_handler(RequestValidationError)

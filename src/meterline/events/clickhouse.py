@@ -43,6 +43,13 @@ COMPACT = "usage_compact"  # per (account, meter, bucket, generation): the sum o
 EVENTS = "events"  # every version of every event (events/clickhouse_events.py)
 
 
+def reason_of(exc: BaseException) -> str:
+    """A driver's error on one line, without the server's stack trace ("Code: 192. DB::Exception: Unknown user x")."""
+    text = str(exc).split("Stack trace:")[0]
+    reason = " ".join(text.split()) or type(exc).__name__
+    return reason if len(reason) <= 400 else reason[:399] + "…"
+
+
 def micros(at: datetime) -> int:
     """`at` (UTC-aware) as whole microseconds since the epoch, exactly."""
     delta = at - EPOCH
@@ -54,7 +61,17 @@ def from_micros(value: int) -> datetime:
 
 
 class ClickHouseError(Unavailable):
-    """The ClickHouse usage store cannot be reached or refused a statement (the API answers 503)."""
+    """The ClickHouse store cannot be reached or refused a statement (the API answers 503). `str()` is the whole
+    reason, with ClickHouse's address, for the server's log and the CLI; `message`, which API clients and console
+    pages see, names neither host nor user unless `public` is given."""
+
+    def __init__(self, reason: str, *, public: str | None = None) -> None:
+        super().__init__(public or UNAVAILABLE, retry_after=5)
+        self.args = (reason,)
+
+
+UNAVAILABLE = "The usage and events store (ClickHouse) is unavailable; nothing was changed, retry shortly"
+HTTP_PORTS = (8123, 8443)  # ClickHouse's HTTP ports: its native protocol, which Meterline talks, is on 9000 / 9440
 
 
 @dataclass(frozen=True)
@@ -72,12 +89,21 @@ class Address:
         parts = urlsplit(url)
         if parts.scheme != "clickhouse" or not parts.hostname:
             raise ValueError(f"not a ClickHouse URL: {url!r} (expected clickhouse://host:9000/database)")
+        try:
+            port = parts.port or 9000
+        except ValueError:
+            raise ValueError(f"the port of {url!r} is not a number from 1 to 65535") from None
+        if port in HTTP_PORTS:
+            raise ValueError(
+                f"{port} is ClickHouse's HTTP port: Meterline talks ClickHouse's native protocol, on port 9000 "
+                "by default (clickhouse://host:9000/database)"
+            )
         database = parts.path.strip("/") or "meterline"
         if not database.replace("_", "").isalnum():
             raise ValueError(f"a ClickHouse database name is letters, digits and '_': {database!r}")
         return cls(
             host=parts.hostname,
-            port=parts.port or 9000,
+            port=port,
             database=database,
             user=unquote(parts.username or "default"),
             password=unquote(parts.password or ""),
@@ -148,7 +174,7 @@ class ClickHouseUsage:
             result = self._client().execute(sql, params, external_tables=external or None)
         except Exception as exc:  # the driver's errors have no common base: network, server, protocol
             self._local.client = None
-            raise ClickHouseError(f"ClickHouse at {self.address.without_password()}: {exc}".splitlines()[0]) from exc
+            raise ClickHouseError(f"ClickHouse at {self.address.without_password()}: {reason_of(exc)}") from exc
         return list(result) if isinstance(result, list) else []  # an INSERT answers how many rows it took
 
     def create_schema(self) -> None:

@@ -178,6 +178,8 @@ def compact_once(factory: sessionmaker[Session]) -> bool:
     if not state.get("job") and not clickhouse.shipped_since(int(state.get("through", 0))):
         return False
     with unit_of_work(factory) as session:
+        if clickhouse_of(session) is not clickhouse:  # moved meanwhile (usage_store.py): nothing to compact there
+            return False
         job = start(session)
     if job is None:
         log.warning("usage compaction waits: more than %s batches wait in the outbox", MAX_LEAVE_OUT)

@@ -1,5 +1,6 @@
 """Moving an installation's usage between its own database and ClickHouse (`meterline usage-store`,
-docs/scaling.md), both ways, each in one transaction of the relational database, with the app processes stopped.
+docs/scaling.md), both ways, each in one transaction of the relational database. App processes left running wait
+for the move and then follow it (usage_store.py: each transaction reads the choice, under a lock the move holds).
 Neither loses or doubles a quantity: into ClickHouse, only an empty database is taken, and a move that fails empties
 it again (so that running it again starts from nothing); back into the
 database, ClickHouse is only read (each batch once, as every read does) and the database's transaction either
@@ -18,7 +19,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import delete, select, text, tuple_
 from sqlalchemy.orm import Session
 
-from meterline.events.clickhouse import EPOCH, ClickHouseError, ClickHouseUsage, from_micros, micros
+from meterline.events.clickhouse import EPOCH, Address, ClickHouseError, ClickHouseUsage, from_micros, micros
 from meterline.events.clickhouse_events import ClickHouseEvents, event_of, outbox_row
 from meterline.events.compaction import hold
 from meterline.events.models import Event, UsageDaily, UsageOutbox, UsageRollup
@@ -26,8 +27,7 @@ from meterline.events.store import NAMED_LICENSE, EventStore, UsageKey
 from meterline.events.usage_store import (
     choose_clickhouse,
     choose_database,
-    clickhouse_of,
-    forget,
+    lock_choice,
 )
 from meterline.tenancy.models import Organization
 
@@ -38,7 +38,7 @@ WINDOW = timedelta(days=31)  # usage moved back a month of buckets at a time, pe
 
 
 class Moved(NamedTuple):
-    usage: int  # rollup rows (into ClickHouse) or buckets (back into the database)
+    usage: int  # rows of usage: (account, meter, 15-minute bucket) rollups moved, either way
     events: int
 
 
@@ -50,12 +50,13 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
     One transaction: the rollups are read, written to ClickHouse, deleted, and the choice recorded, then committed by
     the caller. ClickHouse's database must hold no usage yet (rows left there by an earlier life would count twice);
     a move that fails after ClickHouse took some rows empties it again, so that running it again starts from nothing
-    (if ClickHouse cannot be reached for that, the next run says the database holds usage). The app
-    processes are stopped meanwhile (docs/scaling.md): a process that still believed usage was in the database would
-    write rollups there.
+    (if ClickHouse cannot be reached for that, the next run says the database holds usage). The move holds the
+    choice from its first statement (`lock_choice`): no transaction of a process left running writes usage or events
+    to the database meanwhile, and each one after it reads the new choice.
     """
-    forget(session)  # read the choice from the database, not from what this process believed
-    current = clickhouse_of(session)
+    current = lock_choice(session)  # processes left running wait, then follow (usage_store.py)
+    if current is not None and current.address == Address.parse(url):
+        raise ValueError(f"usage and events are already kept in {current.address.without_password()}: nothing to move")
     if current is not None:  # its rollups and events are empty here: moving "them" would orphan what is there
         raise ValueError(
             f"usage and events are already kept in {current.address.without_password()}: to keep them in another "
@@ -164,11 +165,10 @@ def _events_back(session: Session, store: ClickHouseUsage, progress: Callable[[i
 def move_to_database(session: Session, now: datetime, progress: Callable[[str], None]) -> Moved:
     """Keep the installation's usage and events in its own database from now on, moving the usage kept in ClickHouse
     (and the outbox's batches not shipped yet) into the 15-minute rollups and the organizations' local days, as
-    ingestion writes them, and the events (each one's newest version); returns how many buckets and events were
+    ingestion writes them, and the events (each one's newest version); returns how many rows of usage and events were
     written. ClickHouse keeps its copy (drop its database once the move
     is checked). Raises ValueError when usage is already in the database."""
-    forget(session)  # read the choice from the database, not from what this process believed
-    store = clickhouse_of(session)
+    store = lock_choice(session)  # processes left running wait, then follow (usage_store.py)
     if store is None:
         raise ValueError("usage and events are already kept in the database itself")
     if session.get_bind().dialect.name == "postgresql":
@@ -195,7 +195,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[str], 
                 }
                 usage.add_usage(increments, tz, now)
                 moved += len(increments)
-                progress(f"{moved:,} buckets")
+                progress(f"{moved:,} rows of usage")
                 start = end
         for payload in (p for o, _, p in waiting if o == org_id):
             rows: dict[UsageKey, tuple[Decimal, int]] = {}

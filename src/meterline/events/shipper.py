@@ -40,7 +40,7 @@ def ship_once(factory: sessionmaker[Session], limit: int = BATCHES_PER_ROUND) ->
         if clickhouse_of(session) is None:
             return 0
     with unit_of_work(factory) as session:
-        clickhouse = clickhouse_of(session)  # the same: the choice is read once per process (usage_store.py)
+        clickhouse = clickhouse_of(session)  # read again: a move may have ended in between (usage_store.py)
         return 0 if clickhouse is None else ship(session, clickhouse, limit)
 
 

@@ -623,4 +623,5 @@ def _wanted(
 def _in_time(begun: float) -> None:
     """Refuse a read of ClickHouse that outlasted READ_LIMIT: the rows it stood on may have been deleted meanwhile."""
     if time.monotonic() - begun > READ_LIMIT.total_seconds():
-        raise ClickHouseError(f"a usage read took longer than {READ_LIMIT.total_seconds():g} s: try again")
+        slow = f"a usage read took longer than {READ_LIMIT.total_seconds():g} s: try again"
+        raise ClickHouseError(slow, public=slow)

@@ -1,22 +1,29 @@
-"""Where an installation keeps its usage: in its own database (the default: `usage_rollups`, `usage_daily`) or in
-ClickHouse (docs/clickhouse.md). The choice is a row of the database itself (`installation.usage_store`), not a
-setting of each process: every process that opens the database (server, worker, CLI, jobs) reads it there, so no
-entry point can forget it and count usage where the others do not look. `meterline usage-store` makes the choice
-(and moves the usage already counted: events/moves.py); processes read it once, when they first need it, so they
-are restarted after a change (docs/scaling.md).
+"""Where an installation keeps its usage and events: in its own database (the default: `usage_rollups`,
+`usage_daily`, `events`) or in ClickHouse (docs/clickhouse.md). The choice is a row of the database itself
+(`installation.usage_store`), not a setting of each process: every process that opens the database (server, worker,
+CLI, jobs) reads it there, so no entry point can forget it and count usage where the others do not look.
+`meterline usage-store` makes the choice and moves what was stored so far (events/moves.py).
+
+Each transaction reads the choice once, when it first needs it, so processes left running follow a move:
+- on PostgreSQL it is read under a shared advisory lock (`CHOICE_LOCK`) held until the transaction ends, which a
+  move takes exclusively (`lock_choice`) before anything else: the move waits for the transactions in flight that
+  read the old choice, and the transactions that begin meanwhile wait for the move (up to `CHOICE_WAIT`, then the
+  API answers 503 with Retry-After) and read the new choice;
+- on SQLite a writer holds the only write lock from its first statement (core/db.py `begin_write`), the move too: a
+  writer reads the choice the move left; a reader reads the choice of its snapshot, with the rows of that snapshot.
 """
 
 from __future__ import annotations
 
 import json
 import threading
-import weakref
 from datetime import datetime, timedelta
-from typing import Any
 
-from sqlalchemy import Engine, delete, select
+from sqlalchemy import delete, func, select, text
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
+from meterline.core.errors import Unavailable
 from meterline.events.clickhouse import ClickHouseUsage
 from meterline.events.models import Installation
 
@@ -26,27 +33,70 @@ COMPACTION = "usage_compaction"  # {"through": epoch, "job": the generation bein
 # A read of ClickHouse may take this long at most (events/store.py); compaction deletes the rows it replaced only
 # after twice as long (events/compaction.py), so no read misses rows it stood on.
 READ_LIMIT = timedelta(minutes=1)
+LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout reached
 
-_chosen: weakref.WeakKeyDictionary[Engine, ClickHouseUsage | None] = weakref.WeakKeyDictionary()
+# The key of the advisory lock guarding the choice on PostgreSQL (any fixed bigint: "usage_store" in ASCII, cut).
+CHOICE_LOCK = 0x75736167655F7374
+CHOICE_WAIT = "30s"  # as long as a SQLite writer waits for the write lock (core/db.py WRITE_LOCK_WAIT)
+_CHOICE = "meterline_usage_store"  # session.info: (the transaction it was read in, the store)
+
+_stores: dict[str, ClickHouseUsage] = {}  # one per URL, each with its connections (one per thread)
 _lock = threading.Lock()
 
 
-def _engine(session: Session) -> Engine:
-    bind: Any = session.get_bind()
-    return bind if isinstance(bind, Engine) else bind.engine
+def _store(url: str | None) -> ClickHouseUsage | None:
+    if not url:
+        return None
+    with _lock:
+        store = _stores.get(url)
+        if store is None:
+            store = _stores[url] = ClickHouseUsage(url)
+        return store
+
+
+def _read(session: Session) -> ClickHouseUsage | None:
+    store = _store(session.scalar(select(Installation.value).where(Installation.name == USAGE_STORE)))
+    _remember(session, store)
+    return store
+
+
+def _remember(session: Session, store: ClickHouseUsage | None) -> None:
+    session.info[_CHOICE] = (session.get_transaction(), store)
 
 
 def clickhouse_of(session: Session) -> ClickHouseUsage | None:
-    """The installation's ClickHouse usage store, or None when usage is kept in the database itself."""
-    engine = _engine(session)
-    try:
-        return _chosen[engine]
-    except KeyError:
-        pass
-    url = session.scalar(select(Installation.value).where(Installation.name == USAGE_STORE))
-    store = ClickHouseUsage(url) if url else None
-    with _lock:
-        return _chosen.setdefault(engine, store)
+    """The installation's ClickHouse store, or None when usage and events are kept in the database itself: as this
+    session's transaction read it first (module docstring)."""
+    transaction = session.get_transaction()
+    known = session.info.get(_CHOICE)
+    if transaction is not None and known is not None and known[0] is transaction:
+        return known[1]
+    if session.get_bind().dialect.name == "postgresql":
+        # The lock first, the choice in a statement of its own after it: a statement reads the data committed when
+        # it began, which may be before a move that committed while this one took the lock.
+        took = session.scalar(select(func.pg_try_advisory_xact_lock_shared(CHOICE_LOCK)))
+        if not took:  # a move holds the choice, or waits for it: wait for the move, for a while
+            session.execute(text(f"SET LOCAL lock_timeout = '{CHOICE_WAIT}'"))
+            try:
+                session.execute(select(func.pg_advisory_xact_lock_shared(CHOICE_LOCK)))
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise Unavailable(
+                    "Usage and events are being moved to another store (meterline usage-store); retry shortly",
+                    retry_after=5,
+                ) from exc
+            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    return _read(session)
+
+
+def lock_choice(session: Session) -> ClickHouseUsage | None:
+    """The choice, read fresh and held for this transaction alone until it ends (a move: events/moves.py). On
+    PostgreSQL this waits for every transaction in flight that read the choice; those beginning meanwhile wait for
+    this one. On SQLite the caller is the writer already, which nobody else is meanwhile."""
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(select(func.pg_advisory_xact_lock(CHOICE_LOCK)))
+    return _read(session)
 
 
 def compacted_through(session: Session) -> int:
@@ -74,7 +124,7 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
     else:
         row.value, row.updated_at = url, now
     session.flush()
-    forget(session)
+    _remember(session, store)
     return store
 
 
@@ -82,14 +132,8 @@ def choose_database(session: Session) -> None:
     """Record that usage is kept in the database itself (the default)."""
     session.execute(delete(Installation).where(Installation.name == USAGE_STORE))
     _start_epochs_again(session)
-    forget(session)
+    _remember(session, None)
 
 
 def _start_epochs_again(session: Session) -> None:
     session.execute(delete(Installation).where(Installation.name.in_([EPOCH, COMPACTION])))
-
-
-def forget(session: Session) -> None:
-    """Read the choice again at the next use (in this process)."""
-    with _lock:
-        _chosen.pop(_engine(session), None)
