@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import threading
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, func, select, text
 from sqlalchemy.exc import OperationalError
@@ -38,6 +39,7 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout reached
 # The key of the advisory lock guarding the choice on PostgreSQL (any fixed bigint: "usage_store" in ASCII, cut).
 CHOICE_LOCK = 0x75736167655F7374
 CHOICE_WAIT = "30s"  # as long as a SQLite writer waits for the write lock (core/db.py WRITE_LOCK_WAIT)
+_SHARED_READ = f"SELECT pg_try_advisory_xact_lock_shared({CHOICE_LOCK}); SELECT value FROM installation WHERE name = '{USAGE_STORE}'"  # noqa: E501, S608  # nosec B608 - constants only
 _CHOICE = "meterline_usage_store"  # session.info: (the transaction it was read in, the store)
 
 _stores: dict[str, ClickHouseUsage] = {}  # one per URL, each with its connections (one per thread)
@@ -72,21 +74,37 @@ def clickhouse_of(session: Session) -> ClickHouseUsage | None:
     if transaction is not None and known is not None and known[0] is transaction:
         return known[1]
     if session.get_bind().dialect.name == "postgresql":
-        # The lock first, the choice in a statement of its own after it: a statement reads the data committed when
-        # it began, which may be before a move that committed while this one took the lock.
-        took = session.scalar(select(func.pg_try_advisory_xact_lock_shared(CHOICE_LOCK)))
-        if not took:  # a move holds the choice, or waits for it: wait for the move, for a while
-            session.execute(text(f"SET LOCAL lock_timeout = '{CHOICE_WAIT}'"))
-            try:
-                session.execute(select(func.pg_advisory_xact_lock_shared(CHOICE_LOCK)))
-            except OperationalError as exc:
-                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                    raise
-                raise Unavailable(
-                    "Usage and events are being moved to another store (meterline usage-store); retry shortly",
-                    retry_after=5,
-                ) from exc
-            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+        return _read_shared(session)
+    return _read(session)
+
+
+def _read_shared(session: Session) -> ClickHouseUsage | None:
+    """PostgreSQL: the choice read under the shared lock, in one round trip: two statements in one message (psycopg
+    sends a query without parameters as a simple query), the lock first and the choice in a statement of its own
+    after it, since a statement reads the data committed when it began, which may be before a move that committed
+    while this one took the lock."""
+    driver: Any = session.connection().connection.driver_connection
+    cursor = driver.cursor()
+    cursor.execute(_SHARED_READ)
+    took = cursor.fetchone()
+    cursor.nextset()
+    found = cursor.fetchone()
+    if took is not None and took[0]:
+        store = _store(found[0] if found else None)
+        _remember(session, store)
+        return store
+    # A move holds the choice, or waits for it: wait for the move, for a while, then read what it left.
+    session.execute(text(f"SET LOCAL lock_timeout = '{CHOICE_WAIT}'"))
+    try:
+        session.execute(select(func.pg_advisory_xact_lock_shared(CHOICE_LOCK)))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        raise Unavailable(
+            "Usage and events are being moved to another store (meterline usage-store); retry shortly",
+            retry_after=5,
+        ) from exc
+    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     return _read(session)
 
 
