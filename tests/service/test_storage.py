@@ -120,17 +120,27 @@ def test_migration_0005_sums_existing_buckets_into_local_days(tmp_path: Path) ->
     ]
 
 
-def test_migration_0026_refuses_an_installation_with_usage_in_clickhouse_and_says_what_to_do(tmp_path: Path) -> None:
-    """Events move to ClickHouse with usage from 0026 on; an installation that moved its usage there before upgrades
-    after moving it back (its processes would otherwise ship events to a table nobody created, and its events stored
-    so far would stay where nothing reads them). Refused in words, nothing changed; once moved back, it upgrades."""
+@pytest.mark.parametrize(
+    ("before", "refusal"),
+    [
+        ("0025", r"keeps its usage in ClickHouse \(ch.internal:9000/meterline\); from this version on its events"),
+        ("0026", r"keeps its usage and events in ClickHouse \(ch.internal:9000/meterline\); from this version on an "),
+    ],
+)
+def test_migrations_that_change_clickhouse_refuse_an_installation_kept_there_and_say_what_to_do(
+    tmp_path: Path, before: str, refusal: str
+) -> None:
+    """0026 (events move to ClickHouse with usage) and 0027 (the event_keys table) change what ClickHouse holds: an
+    installation that keeps usage there upgrades after moving it back (its processes would otherwise ship events to
+    a table nobody created, or look up events by id in a table that has none of them). Refused in words, nothing
+    changed; once moved back, it upgrades."""
     from alembic import command
     from sqlalchemy import text
 
     from meterline.migrations import alembic_config
 
     url = f"sqlite:///{tmp_path / 'moved.db'}"
-    command.upgrade(alembic_config(url), "0025")
+    command.upgrade(alembic_config(url), before)
     engine = create_db_engine(url)
     with engine.begin() as c:
         c.execute(
@@ -139,14 +149,14 @@ def test_migration_0026_refuses_an_installation_with_usage_in_clickhouse_and_say
                 "'clickhouse://meterline:secret@ch.internal:9000/meterline', '2026-12-03T00:00:00.000000Z')"
             )
         )
-    with pytest.raises(RuntimeError, match=r"keeps its usage in ClickHouse \(ch.internal:9000/meterline\)") as raised:
+    with pytest.raises(RuntimeError, match=refusal) as raised:
         command.upgrade(alembic_config(url), "head")
     assert "secret" not in str(raised.value)
     assert "`meterline usage-store --database`" in str(raised.value)
     with engine.begin() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0025"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == before
         c.execute(text("DELETE FROM installation"))  # moved back
     command.upgrade(alembic_config(url), "head")
     with engine.begin() as c:
-        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0026"
+        assert c.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0027"
     engine.dispose()

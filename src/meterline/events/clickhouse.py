@@ -41,6 +41,7 @@ UsageRow = tuple[str, str, str, int, Decimal, int, str, int]
 ROWS = "usage_rows"  # the rows as shipped, named (batch_id, seq), tagged with the shipping epoch (ship_seq)
 COMPACT = "usage_compact"  # per (account, meter, bucket, generation): the sum of its rows compacted in that generation
 EVENTS = "events"  # every version of every event (events/clickhouse_events.py)
+EVENT_KEYS = "event_keys"  # (org_id, event_id) -> pk: the events of an event id found by their keys (ibid.)
 
 
 def reason_of(exc: BaseException) -> str:
@@ -131,6 +132,8 @@ def table_ddl(database: str) -> list[str]:
         "attributes String, dimensions String, status String, status_description Nullable(String), "
         "units Nullable(String), meters Nullable(String), enrichments Nullable(String), created Int64, batch_id String"
         ") ENGINE = ReplacingMergeTree(version) ORDER BY (org_id, pk)",
+        f"CREATE TABLE IF NOT EXISTS {database}.{EVENT_KEYS} (org_id String, event_id String, pk String) "
+        "ENGINE = ReplacingMergeTree ORDER BY (org_id, event_id, pk)",
     ]
 
 
@@ -201,13 +204,13 @@ class ClickHouseUsage:
         db = self.address.database
         return any(
             self.execute(f"SELECT 1 FROM {db}.{table} LIMIT 1")  # noqa: S608  # nosec B608 - checked names
-            for table in (ROWS, COMPACT, EVENTS)
+            for table in (ROWS, COMPACT, EVENTS, EVENT_KEYS)
         )
 
     def empty(self) -> None:
         """Delete all usage here (a move into this database that failed half-way: events/moves.py). A cluster's
         distributed tables take TRUNCATE and keep their shards' rows: that is refused, with what to run instead."""
-        for table in (ROWS, COMPACT, EVENTS):
+        for table in (ROWS, COMPACT, EVENTS, EVENT_KEYS):
             self.execute(f"TRUNCATE TABLE {self.address.database}.{table}")
         if self.holds_usage():
             raise ClickHouseError(

@@ -19,7 +19,7 @@ from typing import Any
 
 import msgspec
 
-from meterline.events.clickhouse import EVENTS, ClickHouseUsage, from_micros, micros
+from meterline.events.clickhouse import EVENT_KEYS, EVENTS, ClickHouseUsage, from_micros, micros
 from meterline.events.models import Event
 from meterline.events.statuses import IngestionStatus
 
@@ -109,17 +109,25 @@ class ClickHouseEvents:
     def __init__(self, clickhouse: ClickHouseUsage) -> None:
         self.clickhouse = clickhouse
         self.table = f"{clickhouse.address.database}.{EVENTS}"
+        self.keys = f"{clickhouse.address.database}.{EVENT_KEYS}"
 
     def insert(self, rows: Sequence[tuple[str, str, Sequence[Any]]]) -> None:
-        """Write (org_id, batch_id, outbox row) versions."""
+        """Write (org_id, batch_id, outbox row) versions, and the (org_id, event_id, pk) of those with an event id
+        (the key rows first: an event is never found without them; the same key row written again is read once)."""
         if not rows:
             return
         values = []
+        keys = {(org_id, row[2], row[0]) for org_id, _, row in rows if row[2] is not None}
         for org_id, batch, row in rows:
             cells = list(row)
             for i in _JSON:
                 cells[i] = None if cells[i] is None else _encode(cells[i]).decode()
             values.append((org_id, *cells, batch))
+        if keys:
+            self.clickhouse.execute(
+                f"INSERT INTO {self.keys} (org_id, event_id, pk) VALUES",  # noqa: S608  # nosec B608 - a checked name
+                sorted(keys),
+            )
         self.clickhouse.execute(
             f"INSERT INTO {self.table} (org_id, {COLUMNS}, batch_id) VALUES",  # noqa: S608  # nosec B608 - a checked name
             values,
@@ -305,8 +313,15 @@ class ClickHouseEvents:
         inner, outer = ["org_id = %(org)s"], ["1"]
         params: dict[str, Any] = {"org": org_id}
         sets: dict[str, Sequence[str]] = {}
-        if wanted.pks is not None:
-            sets["wanted_pks"] = sorted(wanted.pks) or [""]
+        pks = None if wanted.pks is None else set(wanted.pks)
+        if wanted.event_id is not None:  # the event id's pks first: then the events are read by their primary key
+            found = self.clickhouse.execute(
+                f"SELECT DISTINCT pk FROM {self.keys} WHERE org_id = %(org)s AND event_id = %(event_id)s",  # noqa: S608  # nosec B608 - a checked name
+                {"org": org_id, "event_id": wanted.event_id},
+            )
+            pks = {pk for (pk,) in found} if pks is None else pks & {pk for (pk,) in found}
+        if pks is not None:
+            sets["wanted_pks"] = sorted(pks) or [""]
             inner.append("pk IN (SELECT v FROM wanted_pks)")
         if leave_out:
             sets["leave_out"] = sorted(leave_out)
