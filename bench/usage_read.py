@@ -169,9 +169,9 @@ def timed_reads(url: str, reads: int) -> tuple[list[float], dict[str, tuple[Deci
 
 def clickhouse_breakdown(url: str, clickhouse_url: str, reads: int) -> str:
     """Where a ClickHouse-store read goes (p50 ms): the outbox's read, ClickHouse's deduplicated sums (the store's
-    query, up to the last compacted generation: shipped rows by (batch_id, seq), compacted ones by (bucket,
-    generation), then by meter), and for comparison a plain sum of the same rows (what a read could cost if rows
-    needed no deduplication)."""
+    query, up to the last compacted generation: shipped rows by (batch_id, seq), compacted ones of each
+    generation's recorded writer, then by meter), and for comparison a plain sum of the same rows (what a read could
+    cost if rows needed no deduplication)."""
     from meterline.events.clickhouse import ClickHouseUsage, micros
 
     factory = make_session_factory(create_db_engine(url))

@@ -6,15 +6,16 @@ It starts a ClickHouse server (tests/clickhouse_server.py), writes compacted sum
 month at 15-minute buckets (`--accounts` accounts x 3 meters x 2,880 buckets, one generation a day), and reads
 one account's month through `ClickHouseUsage.sums` and through its SQL text and variants, interleaved, `--reads`
 times each, printing p50 and p99. The generations are written one INSERT each, as compaction writes them, and left
-to ClickHouse's background merges (`FINAL` merges the parts it reads as it reads them); `--merged` merges them into
-one part first (`OPTIMIZE ... FINAL`), the best case:
+to ClickHouse's background merges; `--merged` merges them into one part first (`OPTIMIZE ... FINAL`):
 
-- `store SQL`: the statement `sums` sends (the compacted sums grouped by (key, generation), then the shipped rows'
-  side);
-- `FINAL`: the same with the compacted sums read with `FINAL` instead of the grouping (tried, measured, not taken);
-- `compacted side only`, `plain sum` (no de-duplication: the floor), `SELECT 1` (a round trip);
+- `store SQL`: the statement `sums` sends (the compacted sums of each generation's recorded writer, a plain sum;
+  then the shipped rows' side);
+- `grouped by generation (before)`: the compacted sums grouped by (key, generation) to count a key written twice
+  once, as reads did until compaction recorded its writer (events/compaction.py);
+- `compacted side only`, `plain sum, no writer filter` (the floor), `SELECT 1` (a round trip);
 - `sums()`: the store's method, with its Python (the exact sums of the quantities' texts).
 
+(`FINAL` on the compacted sums, measured here before, is gone with the ReplacingMergeTree they were in.)
 Every variant's answer is checked to be the same sums. Nothing here is a test: timings vary with the machine.
 """
 
@@ -33,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from tests import clickhouse_server  # noqa: E402
 
-from meterline.events.clickhouse import ClickHouseUsage, micros  # noqa: E402
+from meterline.events.clickhouse import ClickHouseUsage, Compacted, micros  # noqa: E402
 
 UTC = timezone.utc
 OCTOBER = datetime(2026, 10, 1, tzinfo=UTC)
@@ -62,7 +63,7 @@ def run(store: ClickHouseUsage, accounts: int, reads: int, merged: bool) -> None
         for m in range(3)
         for b in range(2880)
     ]
-    columns = "org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, generation"
+    columns = "org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, generation"  # writer: ''""
     for generation in sorted({row[-1] for row in rows}):  # one INSERT per generation, as compaction writes them
         store.execute(
             f"INSERT INTO bench.usage_compact ({columns}) VALUES", [row for row in rows if row[-1] == generation]
@@ -81,28 +82,27 @@ def run(store: ClickHouseUsage, accounts: int, reads: int, merged: bool) -> None
         return execute(sql, params, sets=sets)
 
     store.execute = capture  # type: ignore[method-assign]
-    expected = store.sums(*read, compacted=10**6)
+    expected = store.sums(*read, compacted=Compacted(10**6, {}))
     store.execute = execute  # type: ignore[method-assign]
     [(sql, params, sets)] = sent
+    plain_from = f"SELECT {KEY}, quantity AS q, events AS n, quantity_text AS t FROM bench.usage_compact WHERE "
+    assert plain_from in sql, sql
+    head, tail = sql.split(plain_from)
+    condition, rest = tail.split(") GROUP BY", 1)
+    rest = ") GROUP BY" + rest
     grouped_from = (
         f"SELECT {KEY}, generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
         "FROM bench.usage_compact WHERE "
     )
-    assert grouped_from in sql, sql
-    head, tail = sql.split(grouped_from)
-    condition, rest = tail.split(f" GROUP BY {KEY}, generation)", 1)
-    final_from = f"SELECT {KEY}, quantity AS q, events AS n, quantity_text AS t FROM bench.usage_compact FINAL WHERE "
-    final = f"{head}{final_from}{condition}){rest}"
+    grouped = f"{head}{grouped_from}{condition} GROUP BY {KEY}, generation{rest}"
     compacted_side = sql.split(" UNION ALL ")[0].split(" FROM (", 1)[1]
-    plain = compacted_side.replace(
-        ", generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t",
-        ", quantity AS q, events AS n, quantity_text AS t",
-    ).replace(f" GROUP BY {KEY}, generation)", ")")
+    unfiltered = compacted_side.replace(" AND writer = ''", "")
+    assert unfiltered != compacted_side
     variants = {
         "store SQL": sql,
-        "FINAL": final,
+        "grouped by generation (before)": grouped,
         "compacted side only": compacted_side,
-        "plain sum": plain,
+        "plain sum, no writer filter": unfiltered,
         "SELECT 1": "SELECT 1",
     }
     answers = [sorted(row[:3] for row in execute(text, params, sets=sets)) for text in list(variants.values())[:4]]
@@ -115,7 +115,7 @@ def run(store: ClickHouseUsage, accounts: int, reads: int, merged: bool) -> None
             execute(text, params, sets=sets)
             times[name].append(time.perf_counter() - started)
         started = time.perf_counter()
-        assert store.sums(*read, compacted=10**6) == expected
+        assert store.sums(*read, compacted=Compacted(10**6, {})) == expected
         times["sums()"].append(time.perf_counter() - started)
     print(
         f"one account's month of compacted sums, {accounts} accounts on the server in {parts} parts "

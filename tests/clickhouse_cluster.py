@@ -2,7 +2,7 @@
 started as a process of the run with its own data directory and port) and two ClickHouse servers
 (tests/clickhouse_server.py), each one shard of the cluster `meterline_test`, one replica each, with the macros
 `{cluster}`, `{shard}` and `{replica}` and the distributed DDL queue in ZooKeeper. Meterline's ClickHouse user has
-the profile docs/operations.md asks for (`insert_distributed_sync = 1`, `distributed_product_mode = 'local'`). The
+the profile docs/operations.md asks for (`insert_distributed_sync = 1`). The
 tables are made by running docs/operations.md's own cluster DDL, as an operator would (`cluster_ddl`).
 
 What it does not cover: two replicas of one shard (`insert_quorum`), several machines."""
@@ -31,7 +31,6 @@ USERS = """<?xml version="1.0"?>
     <profiles>
         <default>
             <insert_distributed_sync>1</insert_distributed_sync>
-            <distributed_product_mode>local</distributed_product_mode>
         </default>
     </profiles>
     <users>

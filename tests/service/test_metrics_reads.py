@@ -238,17 +238,18 @@ def test_usage_groups_are_counted_in_sql_up_to_the_limit(org: Org) -> None:
         usage = {(pks[account], meter, MARCH + timedelta(days=2)): (D(1), 1) for account, meter in rows}
         usage[(pks["hooli"], "meter.a", MARCH + timedelta(days=2))] = (D(1), 1)
         EventStore(ctx.session, ctx.org_id).add_usage(usage, timezone.utc, MARCH)  # wherever usage is kept
-    with org.ctx(APRIL) as ctx, counted(ctx.session) as statements:
-        in_database = clickhouse_of(ctx.session) is None
+    with org.ctx(APRIL) as ctx:
+        in_database = clickhouse_of(ctx.session) is None  # the transaction reads where usage is kept once, here
         repo = MetricsRepository(ctx.session, ctx.org_id)
 
         def groups(group: Any, limit: int = 100, **filters: Any) -> int:
             return repo.usage_groups(False, MARCH, APRIL, group=group, limit=limit, **filters)
 
-        assert (groups("account"), groups("customer"), groups("meter")) == (3, 3, 2)
-        assert groups("account", limit=1) == 2  # stopped at limit + 1
-        assert groups("meter", meter_ids={"meter.b"}) == 1
-        assert groups("account", account_pks={pks["hooli"]}) == 1
+        with counted(ctx.session) as statements:
+            assert (groups("account"), groups("customer"), groups("meter")) == (3, 3, 2)
+            assert groups("account", limit=1) == 2  # stopped at limit + 1
+            assert groups("meter", meter_ids={"meter.b"}) == 1
+            assert groups("account", account_pks={pks["hooli"]}) == 1
         if in_database:
             assert len(statements) == 6  # one count each (ClickHouse: its query plus the outbox's)
     for group_by, expected in (("ACCOUNT_ID", 3), ("CUSTOMER_ID", 3), ("USAGE_METER_ID", 2)):

@@ -22,7 +22,7 @@ from meterline.core.db import create_db_engine, make_session_factory, unit_of_wo
 from meterline.core.errors import Unavailable
 from meterline.core.money import EXACT
 from meterline.core.pagination import PageRequest
-from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage
+from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage, Compacted, micros
 from meterline.events.compaction import Job, _database_now, compact_once, finish, start
 from meterline.events.models import Event as StoredEvent, UsageOutbox, UsageRollup
 from meterline.events.moves import move_to_clickhouse, move_to_database
@@ -274,8 +274,9 @@ def test_compaction_keeps_every_read_exact_and_deletes_the_rows_it_replaced(
     [(written,)] = store.execute(count.format(compact), {"org": org.id})
     store.execute(f"SYSTEM STOP MERGES {compact}")  # the copies stay apart while the read runs
     try:
-        store.execute(  # two compactors of one job at once: both wrote the generation's rows
-            f"INSERT INTO {compact} SELECT * FROM {compact} WHERE org_id = %(org)s",  # noqa: S608
+        store.execute(  # a compactor that was taken over wrote the generation too, late: rows nobody reads
+            f"INSERT INTO {compact} SELECT org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, "  # noqa: S608
+            f"generation, 'late' FROM {compact} WHERE org_id = %(org)s",
             {"org": org.id},
         )
         assert usage_of(factory, org, meter) == expected
@@ -323,7 +324,7 @@ def test_the_rows_a_generation_summed_are_deleted_only_once_it_is_old_enough(
     while compact_once(factory):
         pass
     with unit_of_work(factory, write=False) as s:
-        first = compacted_through(s)
+        first = compacted_through(s).through
     assert rows_shipped_before(factory, org, first) == 1  # just recorded: kept
     time.sleep(1.1)
     ingest(factory, org, ("b", DAY + timedelta(hours=1), "4"))
@@ -393,32 +394,51 @@ def test_a_copy_from_a_shipper_that_died_is_not_compacted_and_counts_once(
     assert rows_shipped_before(factory, org, 1 << 62) == 0
 
 
-def test_a_compaction_that_died_half_way_is_finished_by_the_next(
-    factory: sessionmaker[Session], acme: tuple[Organization, str]
+def test_a_compaction_that_died_half_way_is_taken_over_and_its_rows_never_read(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A compactor writes its generation and dies before recording it: reads are exact meanwhile, and the next
-    compactor runs the same job again (the rows it finds written already are not written twice) and records it."""
+    """A compactor writes half of its generation and dies before recording it: reads are exact meanwhile; another
+    compactor leaves the job alone while it is recent (TAKE_OVER_AFTER), then takes it over under a writer of its
+    own, writes it whole and records it; the half-written rows are never read. The holder of a job takes it over at
+    once (after an error of its own), and a compactor that was taken over cannot record the job."""
     org, meter = acme
     ingest(factory, org, ("a", DAY + timedelta(hours=1), "2"), ("b", DAY + timedelta(hours=3), "5"))
     ship_all(factory)
     with unit_of_work(factory) as s:
-        job = start(s)
-    assert isinstance(job, Job)
-    clickhouse(factory).compact(job.through, job.generation, job.leave_out)  # ... and the compactor dies here
+        job = start(s, "dead")
+    assert isinstance(job, Job) and job.writer == ""
+    store = clickhouse(factory)
+    compact = f"{store.address.database}.usage_compact"
+    with unit_of_work(factory, write=False) as s:
+        account = AccountRepository(s, org.id).by_id("acme")
+        assert account is not None
+    store.execute(  # half of the generation reached ClickHouse (a's bucket, not b's) before the compactor died
+        f"INSERT INTO {compact} (org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, generation, "  # noqa: S608
+        "writer) VALUES",
+        [(org.id, account.pk, meter, micros(DAY + timedelta(hours=1)), Decimal(2), "", 1, job.generation, "")],
+    )
     ingest(factory, org, ("c", DAY + timedelta(hours=1), "1"))
     ship_all(factory)  # in the new epoch
     assert usage_of(factory, org, meter) == (Decimal(8), 3)
-    assert compact_once(factory)  # the same job, then recorded
+    assert not compact_once(factory)  # the job is recent, and held by the compactor that "died"
     with unit_of_work(factory) as s:
-        assert not finish(s, job)  # done already
+        again = start(s, "dead")  # its holder takes it over at once
+    assert isinstance(again, Job) and again.generation == job.generation and again.writer not in ("", job.writer)
+    with unit_of_work(factory) as s:
+        assert finish(s, job) is None  # taken over: the first writer cannot record it
+    monkeypatch.setattr("meterline.events.compaction.TAKE_OVER_AFTER", timedelta(0))
+    assert compact_once(factory)  # taken over again (this process), written whole, recorded
+    with unit_of_work(factory) as s:
+        assert finish(s, again) is None  # done already
     assert usage_of(factory, org, meter) == (Decimal(8), 3)
-    store = clickhouse(factory)
-    [(written,)] = store.execute(
-        f"SELECT count() FROM {store.address.database}.usage_compact WHERE org_id = %(org)s "  # noqa: S608
-        "AND generation = %(generation)s",
-        {"org": org.id, "generation": job.generation},
+    [(recorded,)] = store.execute(
+        f"SELECT count() FROM {compact} WHERE org_id = %(org)s AND generation = %(generation)s "  # noqa: S608
+        "AND writer NOT IN ('', %(again)s)",
+        {"org": org.id, "generation": job.generation, "again": again.writer},
     )
-    assert written == 2  # one row per bucket, once
+    assert recorded == 2  # one row per bucket, written once by the writer recorded
+    with unit_of_work(factory, write=False) as s:
+        assert compacted_through(s).writers.get(job.generation) not in (None, "", again.writer)
     while compact_once(factory):
         pass
     assert usage_of(factory, org, meter) == (Decimal(8), 3)
@@ -700,13 +720,14 @@ def test_lists_longer_than_a_query_may_be_are_read_whole(factory: sessionmaker[S
     rows = [(org.id, a, "m", bucket, Decimal("1.5"), 1, f"shipped-{i}", 0) for i, a in enumerate(accounts)]
     rows += [(org.id, a, "m", bucket, Decimal(1000), 1, pending[i], 0) for i, a in enumerate(accounts)]
     store.insert(rows)
-    sums = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1), leave_out=pending, compacted=0)
+    none = Compacted(0, {})
+    sums = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1), leave_out=pending, compacted=none)
     assert len(sums) == n and set(sums.values()) == {(Decimal("1.5"), 1)}
     buckets = store.bucket_sums(
-        org.id, DAY, DAY + timedelta(days=1), account_pks=accounts, leave_out=pending, compacted=0
+        org.id, DAY, DAY + timedelta(days=1), account_pks=accounts, leave_out=pending, compacted=Compacted(0, {})
     )
     assert len(buckets) == n and {(q, e) for *_, q, e in buckets} == {(Decimal("1.5"), 1)}
-    everything = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1), compacted=0)
+    everything = store.sums(org.id, accounts, ["m"], DAY, DAY + timedelta(days=1), compacted=Compacted(0, {}))
     assert set(everything.values()) == {(Decimal("1001.5"), 2)}
 
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from chdb import session as chdb_session  # the `test` extras install it
 
-from meterline.events.clickhouse import INLINE_VALUES, UsageRow, micros
+from meterline.events.clickhouse import INLINE_VALUES, Compacted, UsageRow, micros
 from tests.chdb_usage import ChdbUsage
 
 UTC = timezone.utc
@@ -80,9 +80,10 @@ BUCKETS = [
 ]
 
 
-def check(usage: ChdbUsage, compacted: int = 0) -> None:
-    """The reads' answers, reading the generations up to `compacted`; once b1 and b2 are compacted, they are never in
-    the outbox again (only b3 may be)."""
+def check(usage: ChdbUsage, through: int = 0, writers: dict[int, str] | None = None) -> None:
+    """The reads' answers, reading the generations up to `through` (as `writers` wrote those taken over); once b1 and
+    b2 are compacted, they are never in the outbox again (only b3 may be)."""
+    compacted = Compacted(through, writers or {})
     everyone, meters = ["acc1", ACC2, "nobody"], ["m1", "m2"]
     assert usage.sums(A, everyone, meters, DAY, END, leave_out=["b3"], compacted=compacted) == SUMS
     assert usage.sums(A, everyone, meters, DAY, END, compacted=compacted) == SUMS_WITH_B3
@@ -160,33 +161,45 @@ def test_quantities_travel_exactly(usage: ChdbUsage) -> None:
 
 def test_compaction_keeps_every_read_exact(usage: ChdbUsage) -> None:
     """Generation 1 compacts the rows shipped in epoch 0 but b3's (in the outbox when it started: a copy shipped by a
-    shipper that died); a rerun writes none of it twice; b3 is then shipped for real in epoch 1. The reads are the
-    same before and after the compacted rows are deleted, and after generation 2 compacts b3 too."""
-    usage.compact(0, 1, ["b3"])
-    usage.compact(0, 1, ["b3"])
-    assert usage.execute("SELECT generation, count() FROM meterline.usage_compact GROUP BY generation") == [(1, 8)]
-    # two compactors of one job at once: both wrote the generation (each before it saw the other's rows)
-    usage.execute("INSERT INTO meterline.usage_compact SELECT * FROM meterline.usage_compact WHERE generation = 1")
-    assert usage.execute("SELECT count() FROM meterline.usage_compact") == [(16,)]  # merges stopped: both kept
+    shipper that died); b3 is then shipped for real in epoch 1. Another compactor took the job over (writer "t2") and
+    wrote it whole, and a third attempt ("t3") wrote half of it: a read sums only the recorded writer's rows, whichever
+    it is. The reads are the same before and after the compacted rows are deleted, and after generation 2 compacts b3
+    too."""
+    usage.compact(0, 1, ["b3"], "")
+    usage.compact(0, 1, ["b3"], "t2")
+    usage.execute(
+        "INSERT INTO meterline.usage_compact SELECT org_id, account_pk, meter_id, bucket, quantity, quantity_text, "
+        "events, generation, 't3' FROM meterline.usage_compact WHERE writer = '' AND account_pk = 'acc1'"
+    )
+    assert usage.execute("SELECT writer, count() FROM meterline.usage_compact GROUP BY writer ORDER BY writer") == [
+        ("", 8),
+        ("t2", 8),
+        ("t3", 7),
+    ]
     _, _, b3, _ = rows()
     usage.insert(b3, ship_seq=1)
-    check(usage, 1)
+    check(usage, 1)  # generation 1 as its first compactor wrote it
+    check(usage, 1, {1: "t2"})  # ... or as the one that took it over wrote it: the same sums, read once
     check(usage, 0)  # a read that began before generation 1 was recorded: the rows it replaced are still there
+    everyone, meters = ["acc1", ACC2, "nobody"], ["m1", "m2"]
+    half = usage.sums(A, everyone, meters, DAY, END, compacted=Compacted(1, {1: "t3"}))
+    assert half != SUMS_WITH_B3  # the half-written attempt, were it the one recorded: what the others avoid
     usage.execute("SYSTEM START MERGES meterline.usage_rows")  # a mutation waits for merges
     usage.forget_rows_before(1)
     usage.execute("SYSTEM START MERGES meterline.usage_compact")
     usage.execute("OPTIMIZE TABLE meterline.usage_compact FINAL")
     assert stored(usage) == [(A, "b3", 1)]
     check(usage, 1)
+    check(usage, 1, {1: "t2"})
 
-    usage.compact(1, 2, [])
+    usage.compact(1, 2, [], "")
     usage.forget_rows_before(2)
     assert stored(usage) == []
-    everyone, meters = ["acc1", ACC2, "nobody"], ["m1", "m2"]
-    assert usage.sums(A, everyone, meters, DAY, END, compacted=2) == SUMS_WITH_B3
-    assert sorted(usage.bucket_sums(A, DAY, END, compacted=2)) == sorted(BUCKETS)
-    assert usage.sums(B, everyone, meters, DAY, END, compacted=2) == {
-        ("acc1", "m1"): (D("1000"), 7),
-        ("acc1", "m2"): (D("1E-13"), 1),
-    }
+    for compacted in (Compacted(2, {}), Compacted(2, {1: "t2"})):
+        assert usage.sums(A, everyone, meters, DAY, END, compacted=compacted) == SUMS_WITH_B3
+        assert sorted(usage.bucket_sums(A, DAY, END, compacted=compacted)) == sorted(BUCKETS)
+        assert usage.sums(B, everyone, meters, DAY, END, compacted=compacted) == {
+            ("acc1", "m1"): (D("1000"), 7),
+            ("acc1", "m2"): (D("1E-13"), 1),
+        }
     assert usage.spans() == {A: (micros(DAY - timedelta(minutes=15)), micros(END)), B: (B0, B1)}

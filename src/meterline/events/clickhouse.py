@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 from urllib.parse import unquote, urlsplit
 
 from meterline.core.errors import Unavailable
@@ -124,8 +124,8 @@ def table_ddl(database: str) -> list[str]:
         ") ENGINE = ReplacingMergeTree(ship_seq) ORDER BY (org_id, account_pk, meter_id, bucket, batch_id, seq)",
         f"CREATE TABLE IF NOT EXISTS {database}.{COMPACT} ("
         "org_id String, account_pk String, meter_id String, bucket Int64, "
-        "quantity Decimal(38, 12), quantity_text String, events Int64, generation UInt64"
-        ") ENGINE = ReplacingMergeTree ORDER BY (org_id, account_pk, meter_id, bucket, generation)",
+        "quantity Decimal(38, 12), quantity_text String, events Int64, generation UInt64, writer String"
+        ") ENGINE = MergeTree ORDER BY (org_id, account_pk, meter_id, bucket, generation, writer)",
         f"CREATE TABLE IF NOT EXISTS {database}.{EVENTS} ("
         "org_id String, pk String, version UInt64, event_id Nullable(String), schema_name String, "
         "schema_version Nullable(Int64), account_ref String, account_pk Nullable(String), ts Int64, "
@@ -135,6 +135,15 @@ def table_ddl(database: str) -> list[str]:
         f"CREATE TABLE IF NOT EXISTS {database}.{EVENT_KEYS} (org_id String, event_id String, pk String) "
         "ENGINE = ReplacingMergeTree ORDER BY (org_id, event_id, pk)",
     ]
+
+
+class Compacted(NamedTuple):
+    """What a read takes of the compacted sums (events/compaction.py): the generations up to `through`, each one's
+    rows as its recorded writer wrote them: the first compactor of its job ('') unless another took the job over
+    (`writers`: generation -> the writer recorded)."""
+
+    through: int
+    writers: Mapping[int, str]
 
 
 def _split(quantity: Decimal) -> tuple[Decimal, str]:
@@ -244,12 +253,12 @@ class ClickHouseUsage:
         end: datetime,
         *,
         leave_out: Iterable[str] = (),
-        compacted: int,
+        compacted: Compacted,
     ) -> dict[tuple[str, str], tuple[Decimal, int]]:
         """(quantity, events) per (account, meter) over the buckets in [start, end), each row counted once; the
         batches in `leave_out` (still in the outbox, counted from there) are not read; the compacted generations up
-        to `compacted` are, with the rows shipped in epoch `compacted` or later (0: none compacted yet;
-        events/compaction.py)."""
+        to `compacted.through` are, with the rows shipped in epoch `compacted.through` or later (0: none compacted
+        yet; events/compaction.py)."""
         rows = self._deduplicated(
             "account_pk, meter_id", org_id, start, end, account_pks, meter_ids, leave_out, compacted
         )
@@ -264,7 +273,7 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None = None,
         meter_ids: Sequence[str] | None = None,
         leave_out: Iterable[str] = (),
-        compacted: int,
+        compacted: Compacted,
     ) -> list[tuple[str, str, int, Decimal, int]]:
         """(account, meter, bucket µs, quantity, events) of every bucket with usage in [start, end), each row counted
         once (for the metrics and reports that group usage by period); `leave_out` and `compacted` as in `sums`."""
@@ -282,14 +291,13 @@ class ClickHouseUsage:
         account_pks: Sequence[str] | None,
         meter_ids: Sequence[str] | None,
         leave_out: Iterable[str],
-        compacted: int,
+        compacted: Compacted,
     ) -> list[tuple[Any, ...]]:
         """Rows of `keys` (constant column names) with their (quantity, events) summed over [start, end): the
-        compacted sums of the generations up to `compacted`, each (key, generation) once (a key of a generation
-        written twice, by two compactors of one job, holds the same sums twice: grouped, not read with `FINAL`, which
-        measured slower on parts not merged yet: bench/usage_read_sql.py), plus the rows shipped in
-        epoch `compacted` or later, each (batch_id, seq) once whatever copies ClickHouse has not merged yet (by the
-        highest epoch among them). events/compaction.py says why that is exact."""
+        compacted sums of the generations up to `compacted.through`, each as its recorded writer wrote it (a plain
+        sum: no grouping by generation), plus the rows shipped in epoch `compacted.through` or later, each
+        (batch_id, seq) once whatever copies ClickHouse has not merged yet (by the highest epoch among them).
+        events/compaction.py says why that is exact."""
         where = ["org_id = %(org)s", "bucket >= %(start)s", "bucket < %(end)s"]
         params: dict[str, Any] = {"org": org_id, "start": micros(start), "end": micros(end)}
         sets: dict[str, Sequence[str]] = {}
@@ -308,8 +316,8 @@ class ClickHouseUsage:
                 if not values:
                     return []
                 where.append(within(column, f"{column}s", tuple(set(values))))
-        compact_where = " AND ".join(where)
-        params["compacted"] = compacted
+        compact_where = " AND ".join([*where, "generation <= %(compacted)s", _written(compacted, params)])
+        params["compacted"] = compacted.through
         pending = tuple(set(leave_out))
         if pending:
             where.append(within("batch_id", "pending", pending, negated=True))
@@ -320,8 +328,8 @@ class ClickHouseUsage:
         summed = f"SELECT {keys}, sum(q) AS q, sum(n) AS n, groupArrayIf(t, t != '') AS t FROM"
         sql = (
             f"SELECT {keys}, sum(q), sum(n), groupArray(t) FROM ("  # noqa: S608  # nosec B608
-            f"{summed} (SELECT {key}, generation, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
-            f"FROM {db}.{COMPACT} WHERE {compact_where} AND generation <= %(compacted)s GROUP BY {key}, generation) "
+            f"{summed} (SELECT {key}, quantity AS q, events AS n, quantity_text AS t "
+            f"FROM {db}.{COMPACT} WHERE {compact_where}) "
             f"GROUP BY {keys} UNION ALL {summed} (SELECT {key}, batch_id, seq, any(quantity) AS q, any(events) AS n, "
             f"any(quantity_text) AS t, max(ship_seq) AS s FROM {db}.{ROWS} WHERE {' AND '.join(where)} "
             f"GROUP BY {key}, batch_id, seq) WHERE s >= %(compacted)s GROUP BY {keys}) GROUP BY {keys}"
@@ -331,21 +339,20 @@ class ClickHouseUsage:
             for row in self.execute(sql, params, sets=sets)
         ]
 
-    def compact(self, start: int, generation: int, leave_out: Sequence[str]) -> None:
-        """Write generation `generation` of the compacted sums: per (account, meter, bucket), the sum of its rows
-        shipped in epochs [start, generation) outside the batches `leave_out`, each (batch_id, seq) once.
-        Rerunnable: the keys that have their row of this generation already are skipped, and a row written twice
-        (two compactors at once) is read once (events/compaction.py)."""
+    def compact(self, start: int, generation: int, leave_out: Sequence[str], writer: str) -> None:
+        """Write generation `generation` of the compacted sums as `writer`: per (account, meter, bucket), the sum of
+        its rows shipped in epochs [start, generation) outside the batches `leave_out`, each (batch_id, seq) once.
+        Reads take one writer's rows per generation, the one recorded (events/compaction.py): another compactor of
+        the same job, or this one's half-written attempt, writes rows nobody reads."""
         db, key = self.address.database, "org_id, account_pk, meter_id, bucket"
-        params = {"start": start, "generation": generation}
+        params = {"start": start, "generation": generation, "writer": writer}
         outside = " AND batch_id NOT IN (SELECT v FROM pending)" if leave_out else ""
         self.execute(
-            f"INSERT INTO {db}.{COMPACT} ({key}, quantity, quantity_text, events, generation) "  # noqa: S608  # nosec B608 - checked names
-            f"SELECT {key}, sum(q), arrayStringConcat(groupArrayIf(t, t != ''), ' '), sum(n), %(generation)s "
-            f"FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, any(events) AS n, any(quantity_text) AS t "
-            f"FROM {db}.{ROWS} WHERE ship_seq >= %(start)s AND ship_seq < %(generation)s{outside} "
-            f"GROUP BY {key}, batch_id, seq) WHERE ({key}) NOT IN "
-            f"(SELECT {key} FROM {db}.{COMPACT} WHERE generation = %(generation)s) GROUP BY {key}",
+            f"INSERT INTO {db}.{COMPACT} ({key}, quantity, quantity_text, events, generation, writer) "  # noqa: S608  # nosec B608 - checked names
+            f"SELECT {key}, sum(q), arrayStringConcat(groupArrayIf(t, t != ''), ' '), sum(n), %(generation)s, "
+            f"%(writer)s FROM (SELECT {key}, batch_id, seq, any(quantity) AS q, any(events) AS n, "
+            f"any(quantity_text) AS t FROM {db}.{ROWS} WHERE ship_seq >= %(start)s AND ship_seq < %(generation)s"
+            f"{outside} GROUP BY {key}, batch_id, seq) GROUP BY {key}",
             params,
             sets={"pending": leave_out} if leave_out else None,
         )
@@ -357,6 +364,19 @@ class ClickHouseUsage:
             f"ALTER TABLE {self.address.database}.{ROWS} DELETE WHERE ship_seq < %(generation)s",  # noqa: S608  # nosec B608 - a checked name
             {"generation": generation},
         )
+
+
+def _written(compacted: Compacted, params: dict[str, Any]) -> str:
+    """The condition on `usage_compact.writer`: the first compactor's rows ('') in the generations nobody took over,
+    the recorded writer's in the others."""
+    if not compacted.writers:
+        return "writer = ''"
+    params["taken_over"] = tuple(sorted(compacted.writers))
+    params["recorded"] = tuple(f"{generation} {writer}" for generation, writer in sorted(compacted.writers.items()))
+    return (
+        "(writer = '' AND generation NOT IN %(taken_over)s "
+        "OR concat(toString(generation), ' ', writer) IN %(recorded)s)"
+    )
 
 
 def _texts(lists: Iterable[Iterable[str]]) -> Iterable[Decimal]:

@@ -30,9 +30,12 @@ the generations up to C and the rows whose highest `ship_seq` (over the copies o
   is a copy whose batch is summed elsewhere), from C on it is read as a row;
 - a generation up to C began (and read its `leave_out`) before the read read the outbox, so it holds no batch the
   read counts from the outbox; generations after C, written or half-written meanwhile, are not read;
-- a generation is written again until it is recorded (the job is a row of the relational database, so a compactor
-  that dies leaves it to the next): a rerun skips the keys it finds written, and two compactors at once may write a
-  key twice, which reads count once ((key, generation) is the name);
+- a generation is recorded with its writer, and reads sum only that writer's rows of it (a plain sum, no grouping).
+  The job is a row of the relational database: the compactor that starts it writes as '' and holds it; another
+  takes it over only after TAKE_OVER_AFTER (a compactor that died; the one that holds it may take it over at once,
+  after an error of its own), under a new random writer recorded in the job. Only the job's current writer records
+  it, and a generation whose writer is not '' is named in the recorded state (`writers`). So whatever a compactor
+  that was taken over still writes, late, or an attempt that failed half-way, is never read;
 - the rows a generation summed are deleted (a mutation) DELETE_AFTER after it was recorded, by the database's clock
   (compactors on several hosts), twice as long as a read may take (READ_LIMIT, counted from the snapshot the read
   stands on; a longer read is refused): a read that began before it was recorded still finds them.
@@ -42,9 +45,10 @@ from __future__ import annotations
 
 import json
 import logging
+import secrets
 import time
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import ClassVar
 
 from sqlalchemy import func, select, update
@@ -54,9 +58,9 @@ from sqlalchemy.orm import Session, sessionmaker
 from meterline.core.background import BackgroundLoop
 from meterline.core.clock import utc_now
 from meterline.core.db import unit_of_work
-from meterline.events.clickhouse import ClickHouseError
+from meterline.events.clickhouse import ClickHouseError, Compacted
 from meterline.events.models import Installation, UsageOutbox
-from meterline.events.usage_store import COMPACTION, EPOCH, READ_LIMIT, clickhouse_of
+from meterline.events.usage_store import COMPACTION, EPOCH, READ_LIMIT, clickhouse_of, compacted_of
 
 log = logging.getLogger("meterline.compaction")
 
@@ -73,6 +77,14 @@ class Job:
     through: int  # rows shipped in epochs [through, generation) are compacted
     generation: int
     leave_out: list[str]
+    writer: str  # '' for the compactor that started the job, a random name for one that took it over
+
+
+# A job unfinished for this long is taken over by another compactor (its own compactor takes it over at once): far
+# longer than a compaction takes (a minute of shipped rows), so that two compactors rarely write one generation;
+# exactness does not depend on it (the recorded writer's rows are the only ones read).
+TAKE_OVER_AFTER = timedelta(minutes=10)
+HOLDER = secrets.token_hex(8)  # this process, as the holder of the jobs it starts
 
 
 def _locked(session: Session, name: str, *, share: bool = False) -> str:
@@ -98,51 +110,73 @@ def shipping_epoch(session: Session) -> int:
     return int(_locked(session, EPOCH, share=True))
 
 
-def start(session: Session) -> Job | None:
-    """The compaction job to run: the unfinished one, else a new generation (the epoch bumped, the outbox's batches
-    read, after every shipper in flight has ended). None while ClickHouse is too far behind."""
+def start(session: Session, holder: str) -> Job | None:
+    """The compaction job to run for `holder` (a process): the unfinished one, taken over (under a new writer) if it
+    holds it or once it is TAKE_OVER_AFTER old, else a new generation (the epoch bumped, the outbox's batches read,
+    after every shipper in flight has ended). None while another compactor holds the job, or while ClickHouse is too
+    far behind (logged)."""
     epoch = int(_locked(session, EPOCH))  # exclusive: shippers in flight end first, later ones wait
     state = json.loads(_locked(session, COMPACTION))
-    if state["job"] is not None:
-        return Job(state["through"], state["job"]["generation"], state["job"]["leave_out"])
+    now = _database_now(session)
+    held = state["job"]
+    if held is not None:
+        began = datetime.fromisoformat(held.get("began", now.isoformat()))
+        if held.get("holder") != holder and now - began < TAKE_OVER_AFTER:
+            return None
+        held.update(writer=secrets.token_hex(8), holder=holder, began=now.isoformat())
+        _write(session, COMPACTION, json.dumps(state))
+        return Job(state["through"], held["generation"], held["leave_out"], held["writer"])
     leave_out = list(session.scalars(select(UsageOutbox.id).limit(MAX_LEAVE_OUT + 1)))
     if len(leave_out) > MAX_LEAVE_OUT:
+        log.warning("usage compaction waits: more than %s batches wait in the outbox", MAX_LEAVE_OUT)
         return None
-    job = Job(state["through"], epoch + 1, leave_out)
+    job = Job(state["through"], epoch + 1, leave_out, "")
     _write(session, EPOCH, str(job.generation))
-    state["job"] = {"generation": job.generation, "leave_out": leave_out}  # what was recorded and deleted stays
+    state["job"] = {  # what was recorded and deleted stays
+        "generation": job.generation,
+        "leave_out": leave_out,
+        "writer": job.writer,
+        "holder": holder,
+        "began": now.isoformat(),
+    }
     _write(session, COMPACTION, json.dumps(state))
     return job
 
 
 def finish(session: Session, job: Job) -> int | None:
-    """Record `job` as done. Returns the epoch below which the shipped rows may now be deleted (those replaced by a
-    generation recorded DELETE_AFTER ago or more, which no read can still stand on), None when there is none new or
-    another compactor recorded the job first."""
+    """Record `job` as done, with its writer. Returns the epoch below which the shipped rows may now be deleted
+    (those replaced by a generation recorded DELETE_AFTER ago or more, which no read can still stand on), None when
+    there is none new, or when the job was recorded first or taken over by another compactor."""
     _locked(session, EPOCH)  # one compactor at a time records
     state = json.loads(_locked(session, COMPACTION))
-    if state["job"] is None or state["job"]["generation"] != job.generation:
+    held = state["job"]
+    if held is None or held["generation"] != job.generation or held.get("writer", "") != job.writer:
         return None
     now = _database_now(session)
     recorded = [*state.get("recorded", []), [job.generation, now.isoformat()]]
     old_enough = [g for g, at in recorded if datetime.fromisoformat(at) <= now - DELETE_AFTER]
     deleted = int(state.get("deleted", 0))
     below = max(old_enough, default=deleted)
+    writers = state.get("writers", {})
+    if job.writer:
+        writers[str(job.generation)] = job.writer
     state = {
         "through": job.generation,
         "job": None,
         "recorded": [[g, at] for g, at in recorded if g > below],
         "deleted": max(below, deleted),
+        "writers": writers,
     }
     _write(session, COMPACTION, json.dumps(state))
     return below if below > deleted else None
 
 
-def hold(session: Session) -> int:
+def hold(session: Session) -> Compacted:
     """Hold every shipper and compactor off until this transaction ends (moving usage back into the database:
-    events/moves.py); returns the last generation recorded, which no deletion can pass meanwhile."""
+    events/moves.py); returns what is compacted, up to the last generation recorded, which no deletion can pass
+    meanwhile."""
     _locked(session, EPOCH)
-    return int(json.loads(_locked(session, COMPACTION))["through"])
+    return compacted_of(_locked(session, COMPACTION))
 
 
 def _database_now(session: Session) -> datetime:
@@ -180,11 +214,10 @@ def compact_once(factory: sessionmaker[Session]) -> bool:
     with unit_of_work(factory) as session:
         if clickhouse_of(session) is not clickhouse:  # moved meanwhile (usage_store.py): nothing to compact there
             return False
-        job = start(session)
+        job = start(session, HOLDER)
     if job is None:
-        log.warning("usage compaction waits: more than %s batches wait in the outbox", MAX_LEAVE_OUT)
         return False
-    clickhouse.compact(job.through, job.generation, job.leave_out)
+    clickhouse.compact(job.through, job.generation, job.leave_out, job.writer)
     with unit_of_work(factory) as session:
         below = finish(session, job)
     if below is not None:

@@ -20,7 +20,7 @@ from meterline.core.ids import new_id
 from meterline.core.money import EXACT, exact_sum
 from meterline.core.pagination import Counted, Page, PageRequest, Slice, encode_token
 from meterline.core.repository import OrgRepository, sort_column, sorted_by
-from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage, from_micros, micros
+from meterline.events.clickhouse import ClickHouseError, ClickHouseUsage, Compacted, from_micros, micros
 from meterline.events.clickhouse_events import ClickHouseEvents, EventFilter, event_of, outbox_row
 from meterline.events.models import Event, EventId, UsageDaily, UsageOutbox, UsageRollup
 from meterline.events.usage_store import READ_LIMIT, clickhouse_of, compacted_through
@@ -418,7 +418,7 @@ class EventStore(OrgRepository):
                     )
         return result
 
-    def _clickhouse_read(self) -> tuple[float, int, list[tuple[str, list[list[Any]]]]]:
+    def _clickhouse_read(self) -> tuple[float, Compacted, list[tuple[str, list[list[Any]]]]]:
         """What a read of ClickHouse stands on (docs/clickhouse.md, "Read-your-writes" and "Compaction"): when it
         began, the last compacted generation recorded, then the organization's outbox batches, read in this order.
 

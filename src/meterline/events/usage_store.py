@@ -25,7 +25,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
 from meterline.core.errors import Unavailable
-from meterline.events.clickhouse import ClickHouseUsage
+from meterline.events.clickhouse import ClickHouseUsage, Compacted
 from meterline.events.models import Installation
 
 USAGE_STORE = "usage_store"
@@ -117,10 +117,17 @@ def lock_choice(session: Session) -> ClickHouseUsage | None:
     return _read(session)
 
 
-def compacted_through(session: Session) -> int:
-    """The last compacted generation recorded (events/compaction.py); 0 before the first."""
-    state = session.scalar(select(Installation.value).where(Installation.name == COMPACTION))
-    return int(json.loads(state)["through"]) if state else 0
+def compacted_through(session: Session) -> Compacted:
+    """The compacted generations recorded (events/compaction.py): up to the last (0 before the first), with the
+    writers of those taken over."""
+    return compacted_of(session.scalar(select(Installation.value).where(Installation.name == COMPACTION)))
+
+
+def compacted_of(state: str | None) -> Compacted:
+    """The compacted generations a read takes, from the recorded state (`installation.usage_compaction`)."""
+    recorded = json.loads(state) if state else {}
+    writers = {int(generation): str(writer) for generation, writer in recorded.get("writers", {}).items()}
+    return Compacted(int(recorded.get("through", 0)), writers)
 
 
 def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUsage:
