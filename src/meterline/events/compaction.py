@@ -120,7 +120,7 @@ def start(session: Session, holder: str) -> Job | None:
     now = _database_now(session)
     held = state["job"]
     if held is not None:
-        began = datetime.fromisoformat(held.get("began", now.isoformat()))
+        began = datetime.fromisoformat(held["began"]) if "began" in held else now - TAKE_OVER_AFTER
         if held.get("holder") != holder and now - began < TAKE_OVER_AFTER:
             return None
         held.update(writer=secrets.token_hex(8), holder=holder, began=now.isoformat())
