@@ -631,6 +631,31 @@ def test_meterline_usage_store_moves_the_usage_counted_so_far(
         engine.dispose()
 
 
+def test_a_clickhouse_database_takes_one_installation(
+    db_url: str, clickhouse_url: str, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Two installations named the same ClickHouse database: the first moves in (with no usage or events yet, so
+    the database holds none after its move), the second is refused, in words, and keeps its usage where it was; the
+    first may run its move again (e.g. after a failure). Sharing one would double usage: each installation's
+    compaction sums every row of the database, the other's too."""
+    target = f"{clickhouse_url}owned_{secrets.token_hex(4)}"
+    with fresh_database(db_url, tmp_path_factory) as first, fresh_database(db_url, tmp_path_factory) as second:
+        moved = meterline("usage-store", "--clickhouse", target, "--database-url", first)
+        assert moved.returncode == 0, moved.stderr
+        assert "(0 rows of usage and 0 events moved)" in moved.stderr
+        refused = meterline("usage-store", "--clickhouse", target, "--database-url", second)
+        assert refused.returncode == 1, refused.stderr
+        said = " ".join(refused.stderr.split())
+        assert f"{target.replace('://', '://default@')} belongs to another Meterline installation already" in said
+        assert "each installation keeps its usage and events in a ClickHouse database of its own" in said
+        shown = meterline("usage-store", "--database-url", second)
+        assert shown.stdout.strip() == "usage and events are kept in the database itself"
+        back = meterline("usage-store", "--database", "--database-url", first)
+        assert back.returncode == 0, back.stderr
+        again = meterline("usage-store", "--clickhouse", target, "--database-url", first)
+        assert again.returncode == 0, again.stderr  # its own database, still empty
+
+
 def test_a_stalled_outbox_refuses_new_usage_and_stores_nothing(
     factory: sessionmaker[Session], acme: tuple[Organization, str]
 ) -> None:

@@ -42,6 +42,7 @@ ROWS = "usage_rows"  # the rows as shipped, named (batch_id, seq), tagged with t
 COMPACT = "usage_compact"  # per (account, meter, bucket, generation): the sum of its rows compacted in that generation
 EVENTS = "events"  # every version of every event (events/clickhouse_events.py)
 EVENT_KEYS = "event_keys"  # (org_id, event_id) -> pk: the events of an event id found by their keys (ibid.)
+OWNERS = "owners"  # the installations that moved into this database: one (usage_store.py `choose_clickhouse`)
 
 
 def reason_of(exc: BaseException) -> str:
@@ -134,6 +135,7 @@ def table_ddl(database: str) -> list[str]:
         ") ENGINE = ReplacingMergeTree(version) ORDER BY (org_id, pk)",
         f"CREATE TABLE IF NOT EXISTS {database}.{EVENT_KEYS} (org_id String, event_id String, pk String) "
         "ENGINE = ReplacingMergeTree ORDER BY (org_id, event_id, pk)",
+        f"CREATE TABLE IF NOT EXISTS {database}.{OWNERS} (installation String) ENGINE = TinyLog",
     ]
 
 
@@ -206,6 +208,23 @@ class ClickHouseUsage:
             "(org_id, account_pk, meter_id, bucket, quantity, quantity_text, events, batch_id, seq, ship_seq) VALUES",
             values,
         )
+
+    def owned_by(self, installation: str) -> set[str]:
+        """Claim this database for `installation` unless another installation has; returns the others that claimed
+        it (none: it is `installation`'s). The claim is written, then read again: of two installations claiming an
+        unclaimed database at once, each sees the other (both are refused, and the database stays claimed by both)."""
+        db = self.address.database
+
+        def owners() -> set[str]:
+            found = self.execute(f"SELECT DISTINCT installation FROM {db}.{OWNERS}")  # noqa: S608  # nosec B608 - a checked name
+            return {str(row[0]) for row in found}
+
+        claimed = owners()
+        if claimed - {installation}:
+            return claimed - {installation}
+        if installation not in claimed:
+            self.execute(f"INSERT INTO {db}.{OWNERS} (installation) VALUES", [(installation,)])  # noqa: S608  # nosec B608
+        return owners() - {installation}
 
     def holds_usage(self) -> bool:
         """Whether this database holds any usage (rows or compacted sums) or events already. (One query per table:

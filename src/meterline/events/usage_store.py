@@ -16,6 +16,7 @@ Each transaction reads the choice once, when it first needs it, so processes lef
 from __future__ import annotations
 
 import json
+import secrets
 import threading
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from meterline.events.clickhouse import ClickHouseUsage, Compacted
 from meterline.events.models import Installation
 
 USAGE_STORE = "usage_store"
+INSTALLATION_ID = "installation_id"
 EPOCH = "usage_epoch"  # the epoch shippers tag their rows with (events/compaction.py): str(int)
 COMPACTION = "usage_compaction"  # {"through": epoch, "job": the generation being written or null, ...} (ibid.)
 # A read of ClickHouse may take this long at most (events/store.py); compaction deletes the rows it replaced only
@@ -140,6 +142,14 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
     no usage yet: rows left there by an earlier move would count twice)."""
     store = ClickHouseUsage(url)
     store.create_schema()
+    others = store.owned_by(installation_id(session, now))
+    if others:
+        raise ValueError(
+            f"{store.address.without_password()} belongs to another Meterline installation already ({len(others)} "
+            "other): each installation keeps its usage and events in a ClickHouse database of its own (their "
+            "compactions would count each other's usage). Name another database, or drop this one "
+            f"(DROP DATABASE {store.address.database}) once you have checked what it holds"
+        )
     if store.holds_usage():
         raise ValueError(
             f"{store.address.without_password()} holds usage or events already (an earlier move into it, or another "
@@ -156,6 +166,17 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
     session.flush()
     _remember(session, store)
     return store
+
+
+def installation_id(session: Session, now: datetime) -> str:
+    """This installation's id (`installation.installation_id`), made at its first use: how ClickHouse databases tell
+    installations apart (`choose_clickhouse`)."""
+    row = session.get(Installation, INSTALLATION_ID)
+    if row is None:
+        row = Installation(name=INSTALLATION_ID, value=secrets.token_hex(16), updated_at=now)
+        session.add(row)
+        session.flush()
+    return row.value
 
 
 def choose_database(session: Session) -> None:

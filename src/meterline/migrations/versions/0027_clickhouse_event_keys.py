@@ -1,5 +1,6 @@
-"""ClickHouse's event_keys table (an event id's events found by their keys) and usage_compact.writer (reads sum the
-recorded writer's rows of each generation): refused while usage is in ClickHouse
+"""The installation's id (`installation.installation_id`: a ClickHouse database takes one installation); ClickHouse's
+event_keys table (an event id's events found by their keys) and usage_compact.writer (reads sum the recorded
+writer's rows of each generation): refused while usage is in ClickHouse
 
 Revision ID: 0027
 Revises: 0026
@@ -8,8 +9,13 @@ Create Date: 2026-12-04 13:00:00
 
 from __future__ import annotations
 
+import secrets
+from datetime import datetime, timezone
+
 import sqlalchemy as sa
 from alembic import op
+
+import meterline.core.db
 
 revision = "0027"
 down_revision = "0026"
@@ -27,13 +33,24 @@ MOVE_BACK_FIRST = (
 
 
 def upgrade() -> None:
-    # No change to the relational schema. Refused while usage is in ClickHouse: the events stored there have no key
+    # No change to the relational tables. Refused while usage is in ClickHouse: the events stored there have no key
     # rows, so looking them up by their id would find none of them, and its usage_compact table has no writer column
     # (docs/operations.md, "Upgrades").
-    url = op.get_bind().execute(sa.text("SELECT value FROM installation WHERE name = 'usage_store'")).scalar()
+    bind = op.get_bind()
+    url = bind.execute(sa.text("SELECT value FROM installation WHERE name = 'usage_store'")).scalar()
     if url is not None:
         raise RuntimeError(MOVE_BACK_FIRST.format(url=url.split("@")[-1]))
+    # Made here rather than at the first move: a move that fails rolls its transaction back, and its next run must
+    # still be the same installation to the ClickHouse database it claimed (events/usage_store.py).
+    installation = sa.table(
+        "installation", sa.column("name"), sa.column("value"), sa.column("updated_at", meterline.core.db.UTCDateTime())
+    )
+    if bind.execute(sa.text("SELECT 1 FROM installation WHERE name = 'installation_id'")).scalar() is None:
+        op.bulk_insert(
+            installation,
+            [{"name": "installation_id", "value": secrets.token_hex(16), "updated_at": datetime.now(timezone.utc)}],
+        )
 
 
 def downgrade() -> None:
-    pass
+    op.execute("DELETE FROM installation WHERE name = 'installation_id'")
