@@ -423,11 +423,11 @@ def usage_store(
     database_url: DatabaseUrl = DEFAULT_DATABASE_URL,
 ) -> None:
     """Show where usage and events are kept; with --clickhouse, move them to ClickHouse; with --database, move them
-    back. App processes left running wait for the move and then follow it: requests that wait longer than 30 s are
-    answered 503 with Retry-After (docs/scaling.md)."""
+    back. App processes left running wait for the move and then follow it: requests that wait longer than 30 s (10 s
+    on SQLite) are answered 503 with Retry-After (docs/scaling.md)."""
     from meterline.core.clock import utc_now
     from meterline.events.clickhouse import Address, ClickHouseError
-    from meterline.events.moves import move_to_clickhouse, move_to_database
+    from meterline.events.moves import move_to_clickhouse, move_to_database, reach
     from meterline.events.usage_store import clickhouse_of
 
     factory = _session_factory(database_url)
@@ -442,16 +442,20 @@ def usage_store(
         )
         return
     try:
+        if clickhouse is not None:
+            reach(clickhouse)  # before the transaction: on SQLite it begins as the writer
         with unit_of_work(factory) as session:
             if clickhouse is not None:
-                Address.parse(clickhouse)
-                moved = move_to_clickhouse(session, clickhouse, utc_now(), lambda n: err.print(f"moved {n}"))
+                moved = move_to_clickhouse(session, clickhouse, utc_now(), err.print)
                 where = Address.parse(clickhouse).without_password()
             else:
-                moved = move_to_database(session, utc_now(), lambda n: err.print(f"moved {n}"))
+                moved = move_to_database(session, utc_now(), err.print)
                 where = "the database itself"
     except (ValueError, ClickHouseError) as exc:
         err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(code=1) from None
+    except OperationalError as exc:
+        err.print(f"[red]error:[/red] the database is busy or unavailable, nothing was moved: {exc.orig}; run again")
         raise typer.Exit(code=1) from None
     err.print(f"usage and events are kept in {where} ({moved.usage:,} rows of usage and {moved.events:,} events moved)")
 

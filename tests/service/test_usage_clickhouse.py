@@ -5,6 +5,7 @@ or shipped twice), exactly, one organization never sees another's usage."""
 from __future__ import annotations
 
 import secrets
+import sqlite3
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -576,7 +577,7 @@ def test_a_transaction_waits_for_a_move_a_while_then_is_answered_503(
         engine = create_db_engine(url)
         factory = make_session_factory(engine)
         with unit_of_work(factory) as moving:
-            assert lock_choice(moving) is None
+            assert lock_choice(moving, lambda _said: None) is None
             with pytest.raises(Unavailable, match=r"^Usage and events are being moved .*; retry shortly$") as got:
                 with unit_of_work(factory) as s:
                     clickhouse_of(s)
@@ -584,6 +585,91 @@ def test_a_transaction_waits_for_a_move_a_while_then_is_answered_503(
         with unit_of_work(factory) as s:
             assert clickhouse_of(s) is None
         engine.dispose()
+
+
+def test_a_move_waits_for_transactions_in_flight_a_while_then_names_them(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL: a move waits for the transactions that read the choice up to MOVE_WAIT (10 s; requests queue
+    behind it meanwhile), saying so; a longer one (a report, a bill run) is named in its refusal, and nothing moved."""
+    monkeypatch.setattr("meterline.events.usage_store.MOVE_WAIT", "300ms")
+    with fresh_database(PG_ADMIN_URL, tmp_path_factory) as url:
+        engine = create_db_engine(url)
+        factory = make_session_factory(engine)
+        said: list[str] = []
+        with unit_of_work(factory, write=False) as long:
+            assert clickhouse_of(long) is None  # holds the choice (shared) until it ends
+            long.execute(text("SELECT 'a long report'"))
+            refusal = r"^transactions still read where usage and events are kept after 300ms \(pid \d+ since "
+            with pytest.raises(ValueError, match=refusal):
+                with unit_of_work(factory) as moving:
+                    move_to_database(moving, utc_now(), said.append)
+        assert said == ["waiting for the transactions in flight that read where usage and events are kept"]
+        with unit_of_work(factory) as s:
+            assert lock_choice(s, said.append) is None  # nobody in flight: at once, nothing said
+        assert len(said) == 1
+        engine.dispose()
+
+
+def test_a_move_on_a_busy_sqlite_database_says_so_in_a_line(tmp_path_factory: pytest.TempPathFactory) -> None:
+    """SQLite: another process holds the write lock longer than SQLite's busy timeout (10 s): the move changes
+    nothing and says why in one line, not a traceback."""
+    with fresh_database("sqlite://", tmp_path_factory) as url:
+        holder = sqlite3.connect(url.removeprefix("sqlite:///"), isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            busy = meterline("usage-store", "--database", "--database-url", url)
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        assert busy.returncode == 1
+        assert "Traceback" not in busy.stderr
+        said = " ".join(busy.stderr.split())
+        assert "error: the database is busy or unavailable, nothing was moved: database is locked; run again" in said
+
+
+def test_a_move_reaches_clickhouse_before_it_holds_anything(
+    factory: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A URL that cannot be reached (or hangs) fails the move before it holds the choice: running processes are not
+    held up by a wrong URL."""
+
+    def held(*_args: object) -> None:
+        raise AssertionError("the choice was held before ClickHouse answered")
+
+    monkeypatch.setattr("meterline.events.moves.lock_choice", held)
+    with pytest.raises(ClickHouseError, match="Connection refused"), unit_of_work(factory) as s:
+        move_to_clickhouse(s, "clickhouse://127.0.0.1:1/nowhere", utc_now(), lambda _said: None)
+
+
+def test_a_compactor_does_not_record_its_job_once_usage_moved_elsewhere(
+    factory: sessionmaker[Session], acme: tuple[Organization, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between a compaction's start and its record, usage moved (back, and into another ClickHouse whose own job
+    may bear the same generation and writer): the compactor checks the choice again and records nothing."""
+    org, _ = acme
+    ingest(factory, org, ("a", DAY + timedelta(hours=1), "2"))
+    ship_all(factory)
+    real = clickhouse(factory)
+    calls: list[int] = []
+
+    def choice(session: Session) -> ClickHouseUsage | None:
+        calls.append(1)
+        return real if len(calls) < 3 else ClickHouseUsage("clickhouse://127.0.0.1:1/elsewhere")
+
+    monkeypatch.setattr("meterline.events.compaction.clickhouse_of", choice)
+    with unit_of_work(factory, write=False) as s:
+        before = compacted_through(s).through
+    assert not compact_once(factory)
+    assert len(calls) == 3
+    with unit_of_work(factory, write=False) as s:
+        assert compacted_through(s).through == before  # not recorded
+    monkeypatch.undo()
+    monkeypatch.setattr("meterline.events.compaction.TAKE_OVER_AFTER", timedelta(0))
+    while compact_once(factory):  # taken over and recorded by the next round
+        pass
+    with unit_of_work(factory, write=False) as s:
+        assert compacted_through(s).through > before
 
 
 def test_meterline_usage_store_moves_the_usage_counted_so_far(

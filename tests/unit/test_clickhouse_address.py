@@ -3,9 +3,11 @@ error said on one line."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
-from meterline.events.clickhouse import UNAVAILABLE, Address, ClickHouseError, reason_of
+from meterline.events.clickhouse import UNAVAILABLE, Address, ClickHouseError, ClickHouseUsage, reason_of
 
 
 def test_a_url_gives_the_native_protocols_defaults() -> None:
@@ -23,10 +25,12 @@ def test_a_url_gives_the_native_protocols_defaults() -> None:
         ("clickhouse://h:port/x", "the port of 'clickhouse://h:port/x' is not a number from 1 to 65535"),
         ("clickhouse://h:99999/x", "the port of 'clickhouse://h:99999/x' is not a number"),
         ("clickhouse://h/a-b", "a ClickHouse database name is letters, digits and '_': 'a-b'"),
+        ("clickhouse://h:9440/x?secure=true", "a ClickHouse URL takes no options (?secure=true): Meterline talks"),
+        ("clickhouse://h/x#frag", "a ClickHouse URL takes no options (#frag)"),
     ],
 )
 def test_a_wrong_url_is_refused_with_what_to_fix(url: str, message: str) -> None:
-    with pytest.raises(ValueError, match="^" + message.replace("(", r"\(").replace(".", r"\.")):
+    with pytest.raises(ValueError, match="^" + re.escape(message)):
         Address.parse(url)
 
 
@@ -42,3 +46,21 @@ def test_clients_are_told_nothing_of_clickhouse_unless_it_is_meant_for_them() ->
     assert str(error).startswith("ClickHouse at clickhouse://admin@10.0.0.5")  # the log's and the CLI's
     assert error.message == UNAVAILABLE and error.headers == {"Retry-After": "5"}  # the API's and the console's
     assert ClickHouseError("slow", public="slow").message == "slow"
+
+
+def test_a_timeout_says_which_port_to_check(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An HTTP port on another number than 8123/8443 answers the native protocol nothing: the driver's socket
+    timeout (code 209) says which port Meterline wants."""
+
+    class Silent:
+        def execute(self, *_args: object, **_kwargs: object) -> None:
+            raise Exception("Code: 209. (127.0.0.1:59579)")  # noqa: TRY002 - as the driver's SocketTimeoutError reads
+
+    store = ClickHouseUsage("clickhouse://127.0.0.1:59579/x")
+    monkeypatch.setattr(store, "_client", Silent)
+    with pytest.raises(ClickHouseError) as raised:
+        store.execute("SELECT 1")
+    assert str(raised.value) == (
+        "ClickHouse at clickhouse://default@127.0.0.1:59579/x: Code: 209. (127.0.0.1:59579) (no answer: is this "
+        "ClickHouse's native port, 9000 by default, and not its HTTP port?)"
+    )

@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 
 from meterline.core.background import BackgroundLoop
+from meterline.core.errors import Unavailable
 from meterline.core.observability import database_busy, round_failed
+from meterline.events.clickhouse import ClickHouseError
 
 
 def locked_error(path: Path) -> sqlite3.OperationalError:
@@ -47,6 +49,21 @@ def test_a_busy_database_is_a_warning_and_other_failures_errors(
         ("ERROR", "webhook delivery round failed", False),
     ]
     assert not database_busy(other)
+
+
+def test_an_unavailable_store_is_a_warning_in_one_line(caplog: pytest.LogCaptureFixture) -> None:
+    """ClickHouse down, or usage being moved (events/usage_store.py): expected while it lasts, said in one line with
+    its reason (the ClickHouse error's, with its address: for the operator, not for API clients)."""
+    log = logging.getLogger("meterline.test_rounds")
+    moving = Unavailable("Usage and events are being moved to another store (meterline usage-store); retry shortly")
+    down = ClickHouseError("ClickHouse at clickhouse://default@ch:9000/meterline: Code: 210. Connection refused")
+    with caplog.at_level(logging.INFO, logger="meterline.test_rounds"):
+        round_failed(log, "usage shipping", moving, str(moving), None)
+        round_failed(log, "usage shipping", down, str(down), None)
+    assert [(r.levelname, r.getMessage(), r.exc_info is not None) for r in caplog.records] == [
+        ("WARNING", f"usage shipping postponed: {moving}", False),
+        ("WARNING", f"usage shipping postponed: {down}", False),
+    ]
 
 
 class Rounds(BackgroundLoop):

@@ -19,6 +19,8 @@ from datetime import datetime, timezone
 from prometheus_client import Counter, Histogram
 from sqlalchemy.exc import DBAPIError
 
+from meterline.core.errors import Unavailable
+
 FAILURE_LENGTH = 300  # a failure described for operators, in characters
 
 request_id: ContextVar[str | None] = ContextVar("meterline_request_id", default=None)
@@ -93,11 +95,14 @@ def database_busy(exc: BaseException) -> bool:
 
 def round_failed(log: logging.Logger, what: str, exc: BaseException, reason: str, last: str | None) -> str:
     """Log a background loop's failed round (the worker's bill runs, webhook deliveries, alert evaluations), which
-    is tried again at the next tick: a busy database as a warning without a traceback (it is expected under write
-    load on SQLite); anything else as an error, its traceback once while the same error lasts. Returns `reason`,
+    is tried again at the next tick: a busy database, or a store that is unavailable (ClickHouse down, usage being
+    moved), as a warning without a traceback (expected: under write load on SQLite, or while an operator works);
+    anything else as an error, its traceback once while the same error lasts. Returns `reason`,
     the caller's next `last`."""
     if database_busy(exc):
         log.warning(f"{what} postponed: the database is busy", extra={"fields": {"reason": reason}})
+    elif isinstance(exc, Unavailable):  # a store that is down or being moved: expected, said in one line
+        log.warning(f"{what} postponed: {exc}", extra={"fields": {"reason": reason}})
     else:
         log.error(f"{what} failed", exc_info=exc if reason != last else None, extra={"fields": {"reason": reason}})
     return reason

@@ -91,6 +91,12 @@ class Address:
         parts = urlsplit(url)
         if parts.scheme != "clickhouse" or not parts.hostname:
             raise ValueError(f"not a ClickHouse URL: {url!r} (expected clickhouse://host:9000/database)")
+        if parts.query or parts.fragment:
+            raise ValueError(
+                f"a ClickHouse URL takes no options ({'?' + parts.query if parts.query else '#' + parts.fragment}): "
+                "Meterline talks ClickHouse's native protocol without TLS (secure=... is not supported); reach a "
+                "remote ClickHouse over a private network or a TLS tunnel"
+            )
         try:
             port = parts.port or 9000
         except ValueError:
@@ -188,7 +194,10 @@ class ClickHouseUsage:
             result = self._client().execute(sql, params, external_tables=external or None)
         except Exception as exc:  # the driver's errors have no common base: network, server, protocol
             self._local.client = None
-            raise ClickHouseError(f"ClickHouse at {self.address.without_password()}: {reason_of(exc)}") from exc
+            reason = reason_of(exc)
+            if reason.startswith("Code: 209."):  # the driver's socket timeout: nothing answered the native protocol
+                reason += " (no answer: is this ClickHouse's native port, 9000 by default, and not its HTTP port?)"
+            raise ClickHouseError(f"ClickHouse at {self.address.without_password()}: {reason}") from exc
         return list(result) if isinstance(result, list) else []  # an INSERT answers how many rows it took
 
     def create_schema(self) -> None:

@@ -219,6 +219,8 @@ def compact_once(factory: sessionmaker[Session]) -> bool:
         return False
     clickhouse.compact(job.through, job.generation, job.leave_out, job.writer)
     with unit_of_work(factory) as session:
+        if clickhouse_of(session) is not clickhouse:  # moved meanwhile: another store's job may bear its numbers
+            return False
         below = finish(session, job)
     if below is not None:
         try:

@@ -54,7 +54,8 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
     choice from its first statement (`lock_choice`): no transaction of a process left running writes usage or events
     to the database meanwhile, and each one after it reads the new choice.
     """
-    current = lock_choice(session)  # processes left running wait, then follow (usage_store.py)
+    reach(url)  # ClickHouse answers, before the choice is held: a URL that hangs holds nobody up
+    current = lock_choice(session, progress)  # processes left running wait, then follow (usage_store.py)
     if current is not None and current.address == Address.parse(url):
         raise ValueError(f"usage and events are already kept in {current.address.without_password()}: nothing to move")
     if current is not None:  # its rollups and events are empty here: moving "them" would orphan what is there
@@ -64,14 +65,21 @@ def move_to_clickhouse(session: Session, url: str, now: datetime, progress: Call
         )
     store = choose_clickhouse(session, url, now)
     try:
-        usage = _copy_rollups(session, store, lambda n: progress(f"{n:,} rows of usage"))
-        return Moved(usage, _copy_events(session, store, lambda n: progress(f"{n:,} events")))
+        usage = _copy_rollups(session, store, lambda n: progress(f"moved {n:,} rows of usage"))
+        return Moved(usage, _copy_events(session, store, lambda n: progress(f"moved {n:,} events")))
     except BaseException:
         try:
             store.empty()
         except ClickHouseError as exc:  # the move's own error is the one to raise; the next run refuses the database
             log.warning("usage move: the rows it wrote to ClickHouse are still there: %s", exc)
         raise
+
+
+def reach(url: str) -> None:
+    """Connect to the ClickHouse at `url` and create its schema (IF NOT EXISTS): what may hang or fail on a wrong
+    URL, done before a move holds anything (the CLI calls it before its transaction begins; SQLite's begins as the
+    writer). Raises ClickHouseError with the reason, ValueError for a URL that is not one."""
+    ClickHouseUsage(url).create_schema()
 
 
 def _copy_rollups(session: Session, store: ClickHouseUsage, progress: Callable[[int], None]) -> int:
@@ -168,7 +176,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[str], 
     ingestion writes them, and the events (each one's newest version); returns how many rows of usage and events were
     written. ClickHouse keeps its copy (drop its database once the move
     is checked). Raises ValueError when usage is already in the database."""
-    store = lock_choice(session)  # processes left running wait, then follow (usage_store.py)
+    store = lock_choice(session, progress)  # processes left running wait, then follow (usage_store.py)
     if store is None:
         raise ValueError("usage and events are already kept in the database itself")
     if session.get_bind().dialect.name == "postgresql":
@@ -195,7 +203,7 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[str], 
                 }
                 usage.add_usage(increments, tz, now)
                 moved += len(increments)
-                progress(f"{moved:,} rows of usage")
+                progress(f"moved {moved:,} rows of usage")
                 start = end
         for payload in (p for o, _, p in waiting if o == org_id):
             rows: dict[UsageKey, tuple[Decimal, int]] = {}
@@ -203,6 +211,6 @@ def move_to_database(session: Session, now: datetime, progress: Callable[[str], 
                 rows[(account, meter, from_micros(bucket))] = (Decimal(quantity), int(events))
             usage.add_usage(rows, tz, now)
             moved += len(rows)
-    events = _events_back(session, store, lambda n: progress(f"{n:,} events"))
+    events = _events_back(session, store, lambda n: progress(f"moved {n:,} events"))
     session.execute(delete(UsageOutbox))
     return Moved(moved, events)

@@ -18,10 +18,11 @@ from __future__ import annotations
 import json
 import secrets
 import threading
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text
+from sqlalchemy import Engine, delete, func, select, text
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session
 
@@ -40,7 +41,8 @@ LOCK_NOT_AVAILABLE = "55P03"  # PostgreSQL's SQLSTATE for a lock_timeout reached
 
 # The key of the advisory lock guarding the choice on PostgreSQL (any fixed bigint: "usage_store" in ASCII, cut).
 CHOICE_LOCK = 0x75736167655F7374
-CHOICE_WAIT = "30s"  # as long as a SQLite writer waits for the write lock (core/db.py WRITE_LOCK_WAIT)
+CHOICE_WAIT = "30s"  # how long a transaction waits for a move before it is answered 503
+MOVE_WAIT = "10s"  # how long a move waits for the transactions in flight (requests queue behind it meanwhile)
 _READ = f"SELECT value FROM installation WHERE name = '{USAGE_STORE}'"  # noqa: S608  # nosec B608 - constants only
 _SHARED_READ = f"SELECT pg_try_advisory_xact_lock_shared({CHOICE_LOCK}); {_READ}"
 _CHOICE = "meterline_usage_store"  # session.info: (the transaction it was read in, the store)
@@ -115,13 +117,42 @@ def _read_shared(session: Session) -> ClickHouseUsage | None:
     return _read(session)
 
 
-def lock_choice(session: Session) -> ClickHouseUsage | None:
+def lock_choice(session: Session, progress: Callable[[str], None]) -> ClickHouseUsage | None:
     """The choice, read fresh and held for this transaction alone until it ends (a move: events/moves.py). On
-    PostgreSQL this waits for every transaction in flight that read the choice; those beginning meanwhile wait for
-    this one. On SQLite the caller is the writer already, which nobody else is meanwhile."""
+    PostgreSQL this waits for every transaction in flight that read the choice, up to MOVE_WAIT (those beginning
+    meanwhile queue behind it: a transaction that holds the choice longer, a report or a bill run, is named in the
+    error rather than waited for); on SQLite the caller is the writer already, which nobody else is meanwhile."""
     if session.get_bind().dialect.name == "postgresql":
-        session.execute(select(func.pg_advisory_xact_lock(CHOICE_LOCK)))
+        if not session.scalar(select(func.pg_try_advisory_xact_lock(CHOICE_LOCK))):
+            progress("waiting for the transactions in flight that read where usage and events are kept")
+            session.execute(text(f"SET LOCAL lock_timeout = '{MOVE_WAIT}'"))
+            try:
+                session.execute(select(func.pg_advisory_xact_lock(CHOICE_LOCK)))
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+                    raise
+                raise ValueError(
+                    f"transactions still read where usage and events are kept after {MOVE_WAIT} ({_holders(session)}): "
+                    "nothing was moved; run the move again once they end (a report, a bill run), or stop the "
+                    "processes that run them"
+                ) from None
+            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
     return _read(session)
+
+
+def _holders(session: Session) -> str:
+    """The other backends holding the choice (a failed transaction cannot run this: read on a fresh connection)."""
+    bind = session.get_bind()
+    with (bind if isinstance(bind, Engine) else bind.engine).connect() as connection:
+        rows = connection.execute(
+            text(
+                "SELECT a.pid, a.application_name, a.xact_start, left(a.query, 80) FROM pg_locks l "
+                "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
+                "AND l.objid = :low AND l.classid = :high"
+            ),
+            {"low": CHOICE_LOCK & 0xFFFFFFFF, "high": CHOICE_LOCK >> 32},
+        ).all()
+    return "; ".join(f"pid {pid} since {began:%H:%M:%S} ({query})" for pid, _, began, query in rows) or "none left"
 
 
 def compacted_through(session: Session) -> Compacted:
