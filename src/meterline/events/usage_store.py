@@ -200,8 +200,9 @@ def choose_clickhouse(session: Session, url: str, now: datetime) -> ClickHouseUs
 
 
 def installation_id(session: Session, now: datetime) -> str:
-    """This installation's id (`installation.installation_id`), made at its first use: how ClickHouse databases tell
-    installations apart (`choose_clickhouse`)."""
+    """This installation's id (`installation.installation_id`): how ClickHouse databases tell installations apart
+    (`choose_clickhouse`). Migration 0027 makes it, outside any move (a move that fails rolls back what it wrote, and
+    its next run must be the same installation to the database it claimed); made here only if it is missing."""
     row = session.get(Installation, INSTALLATION_ID)
     if row is None:
         row = Installation(name=INSTALLATION_ID, value=secrets.token_hex(16), updated_at=now)
