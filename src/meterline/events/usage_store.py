@@ -103,17 +103,11 @@ def _read_shared(session: Session) -> ClickHouseUsage | None:
         _remember(session, store)
         return store
     # A move holds the choice, or waits for it: wait for the move, for a while, then read what it left.
-    session.execute(text(f"SET LOCAL lock_timeout = '{CHOICE_WAIT}'"))
-    try:
-        session.execute(select(func.pg_advisory_xact_lock_shared(CHOICE_LOCK)))
-    except OperationalError as exc:
-        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-            raise
+    if not _waited(session, func.pg_advisory_xact_lock_shared(CHOICE_LOCK), CHOICE_WAIT):
         raise Unavailable(
             "Usage and events are being moved to another store (meterline usage-store); retry shortly",
             retry_after=5,
-        ) from exc
-    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+        )
     return _read(session)
 
 
@@ -122,22 +116,31 @@ def lock_choice(session: Session, progress: Callable[[str], None]) -> ClickHouse
     PostgreSQL this waits for every transaction in flight that read the choice, up to MOVE_WAIT (those beginning
     meanwhile queue behind it: a transaction that holds the choice longer, a report or a bill run, is named in the
     error rather than waited for); on SQLite the caller is the writer already, which nobody else is meanwhile."""
-    if session.get_bind().dialect.name == "postgresql":
-        if not session.scalar(select(func.pg_try_advisory_xact_lock(CHOICE_LOCK))):
-            progress("waiting for the transactions in flight that read where usage and events are kept")
-            session.execute(text(f"SET LOCAL lock_timeout = '{MOVE_WAIT}'"))
-            try:
-                session.execute(select(func.pg_advisory_xact_lock(CHOICE_LOCK)))
-            except OperationalError as exc:
-                if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
-                    raise
-                raise ValueError(
-                    f"transactions still read where usage and events are kept after {MOVE_WAIT} ({_holders(session)}): "
-                    "nothing was moved; run the move again once they end (a report, a bill run), or stop the "
-                    "processes that run them"
-                ) from None
-            session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    if session.get_bind().dialect.name == "postgresql" and not session.scalar(
+        select(func.pg_try_advisory_xact_lock(CHOICE_LOCK))
+    ):
+        progress("waiting for the transactions in flight that read where usage and events are kept")
+        if not _waited(session, func.pg_advisory_xact_lock(CHOICE_LOCK), MOVE_WAIT):
+            raise ValueError(
+                f"transactions still read where usage and events are kept after {MOVE_WAIT} ({_holders(session)}): "
+                "nothing was moved; run the move again once they end (a report, a bill run), or stop the "
+                "processes that run them"
+            )
     return _read(session)
+
+
+def _waited(session: Session, lock: Any, timeout: str) -> bool:
+    """Take the advisory `lock` (a `pg_advisory_xact_lock...` call), waiting up to `timeout`; False when it timed
+    out (the transaction is then aborted: the caller raises)."""
+    session.execute(text(f"SET LOCAL lock_timeout = '{timeout}'"))
+    try:
+        session.execute(select(lock))
+    except OperationalError as exc:
+        if getattr(exc.orig, "sqlstate", None) != LOCK_NOT_AVAILABLE:
+            raise
+        return False
+    session.execute(text("SET LOCAL lock_timeout TO DEFAULT"))
+    return True
 
 
 def _holders(session: Session) -> str:
@@ -146,13 +149,13 @@ def _holders(session: Session) -> str:
     with (bind if isinstance(bind, Engine) else bind.engine).connect() as connection:
         rows = connection.execute(
             text(
-                "SELECT a.pid, a.application_name, a.xact_start, left(a.query, 80) FROM pg_locks l "
+                "SELECT a.pid, a.xact_start, left(a.query, 80) FROM pg_locks l "
                 "JOIN pg_stat_activity a ON a.pid = l.pid WHERE l.locktype = 'advisory' AND l.granted "
                 "AND l.objid = :low AND l.classid = :high"
             ),
             {"low": CHOICE_LOCK & 0xFFFFFFFF, "high": CHOICE_LOCK >> 32},
         ).all()
-    return "; ".join(f"pid {pid} since {began:%H:%M:%S} ({query})" for pid, _, began, query in rows) or "none left"
+    return "; ".join(f"pid {pid} since {began:%H:%M:%S} ({query})" for pid, began, query in rows) or "none left"
 
 
 def compacted_through(session: Session) -> Compacted:
