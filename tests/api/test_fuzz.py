@@ -40,6 +40,8 @@ def test_fuzzed_requests_never_break_the_contract(
     result = subprocess.run(
         [
             str(st),
+            "--config-file",
+            str(Path(__file__).with_name("schemathesis.toml")),
             "run",
             f"{tenant.base_url}/api/openapi.json",
             "--url",
